@@ -1,0 +1,414 @@
+/* Dispatch of control requests to the dataplane. Responses are built entirely
+ * from malloc'd pieces so protobuf-c's free_unpacked releases them. */
+#include "ctl.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_ethdev.h>
+
+#include "dp.h"
+
+#define ARGS_MAX 64
+
+static char *xstrdup(const char *s)
+{
+	char *d = strdup(s ? s : "");
+	if (!d)
+		abort(); /* control-path allocation of a few bytes: nothing sensible to do */
+	return d;
+}
+
+static void *xcalloc(size_t n, size_t sz)
+{
+	void *p = calloc(n ? n : 1, sz);
+	if (!p)
+		abort();
+	return p;
+}
+
+static int check_name(const char *what, const char *s, char *err, size_t errlen)
+{
+	if (!s || !*s) {
+		snprintf(err, errlen, "%s name is missing", what);
+		return EINVAL;
+	}
+	if (strlen(s) >= E2_NAME_MAX) {
+		snprintf(err, errlen, "%s name is longer than %d characters", what, E2_NAME_MAX - 1);
+		return EINVAL;
+	}
+	return 0;
+}
+
+static int check_args(size_t n, E2__Dp__Arg **v, char *err, size_t errlen)
+{
+	if (n > ARGS_MAX) {
+		snprintf(err, errlen, "too many arguments (%zu, at most %d)", n, ARGS_MAX);
+		return EINVAL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!v[i] || !v[i]->key || !*v[i]->key) {
+			snprintf(err, errlen, "argument %zu has no key", i + 1);
+			return EINVAL;
+		}
+		if (strlen(v[i]->key) > 64 || (v[i]->value && strlen(v[i]->value) > 4096)) {
+			snprintf(err, errlen, "argument '%.32s' is too long", v[i]->key);
+			return EINVAL;
+		}
+	}
+	return 0;
+}
+
+int e2_ctl_validate(const E2__Dp__Request *req, char *err, size_t errlen)
+{
+	int rc = 0;
+
+	if (req->version != E2_CTL_VERSION) {
+		snprintf(err, errlen, "protocol version %u is not supported (this e2d speaks version %d)",
+			 req->version, E2_CTL_VERSION);
+		return EPROTO;
+	}
+	switch (req->op_case) {
+	case E2__DP__REQUEST__OP_PORT_CREATE:
+		if (!(rc = check_name("port", req->port_create->name, err, errlen)) &&
+		    !(rc = check_name("driver", req->port_create->driver, err, errlen)))
+			rc = check_args(req->port_create->n_args, req->port_create->args, err, errlen);
+		break;
+	case E2__DP__REQUEST__OP_PORT_DESTROY:
+		rc = check_name("port", req->port_destroy->name, err, errlen);
+		break;
+	case E2__DP__REQUEST__OP_MODULE_CREATE:
+		if (!(rc = check_name("module", req->module_create->name, err, errlen)) &&
+		    !(rc = check_name("class", req->module_create->mclass, err, errlen)))
+			rc = check_args(req->module_create->n_args, req->module_create->args, err, errlen);
+		break;
+	case E2__DP__REQUEST__OP_MODULE_DESTROY:
+		rc = check_name("module", req->module_destroy->name, err, errlen);
+		break;
+	case E2__DP__REQUEST__OP_CONNECT:
+		if (!req->connect->from || !req->connect->to) {
+			snprintf(err, errlen, "connect needs both ends");
+			return EINVAL;
+		}
+		if (!(rc = check_name("module", req->connect->from->module, err, errlen)))
+			rc = check_name("module", req->connect->to->module, err, errlen);
+		break;
+	case E2__DP__REQUEST__OP_DISCONNECT:
+		rc = check_name("module", req->disconnect->module, err, errlen);
+		break;
+	case E2__DP__REQUEST__OP_MODULE_COMMAND:
+		if (!(rc = check_name("module", req->module_command->module, err, errlen)) &&
+		    !(rc = check_name("command", req->module_command->cmd, err, errlen)))
+			rc = check_args(req->module_command->n_args, req->module_command->args, err, errlen);
+		break;
+	case E2__DP__REQUEST__OP_WORKER_CREATE:
+		if (req->worker_create->id >= 1024) {
+			snprintf(err, errlen, "worker id %u is too large", req->worker_create->id);
+			return EINVAL;
+		}
+		break;
+	case E2__DP__REQUEST__OP_TASK_ATTACH:
+		rc = check_name("module", req->task_attach->module, err, errlen);
+		break;
+	case E2__DP__REQUEST__OP_STATS:
+		if (req->stats->name && strlen(req->stats->name) >= E2_NAME_MAX) {
+			snprintf(err, errlen, "name is too long");
+			return EINVAL;
+		}
+		break;
+	case E2__DP__REQUEST__OP_LIST:
+	case E2__DP__REQUEST__OP_LIST_CLASSES:
+	case E2__DP__REQUEST__OP_PING:
+	case E2__DP__REQUEST__OP_SHUTDOWN:
+		break;
+	default:
+		snprintf(err, errlen, "request has no operation (or one this e2d does not know)");
+		return EINVAL;
+	}
+	return rc;
+}
+
+static struct e2_args to_args(size_t n, E2__Dp__Arg **v, struct e2_arg *storage)
+{
+	for (size_t i = 0; i < n; i++) {
+		storage[i].key = v[i]->key;
+		storage[i].value = v[i]->value ? v[i]->value : "";
+	}
+	return (struct e2_args){.n = n, .v = storage};
+}
+
+static E2__Dp__Arg **from_args(const struct e2_arg *v, size_t n)
+{
+	E2__Dp__Arg **out = xcalloc(n, sizeof(*out));
+	for (size_t i = 0; i < n; i++) {
+		out[i] = xcalloc(1, sizeof(**out));
+		e2__dp__arg__init(out[i]);
+		out[i]->key = xstrdup(v[i].key);
+		out[i]->value = xstrdup(v[i].value);
+	}
+	return out;
+}
+
+static void add_ports(struct e2_dp *dp, E2__Dp__Response *r, const char *only)
+{
+	r->ports = xcalloc(E2_PORTS_MAX, sizeof(*r->ports));
+	for (size_t i = 0; i < E2_PORTS_MAX; i++) {
+		struct e2_port *p = dp->ports[i];
+		E2__Dp__PortInfo *pi;
+		if (!p || (only && *only && strcmp(only, p->name) != 0))
+			continue;
+		pi = xcalloc(1, sizeof(*pi));
+		e2__dp__port_info__init(pi);
+		pi->name = xstrdup(p->name);
+		pi->driver = xstrdup(p->drv->name);
+		pi->devargs = xstrdup(p->devargs);
+		pi->port_id = p->port_id;
+		pi->link_up = e2_port_link_up(p);
+		pi->rx_packets = p->rx_packets;
+		pi->rx_bytes = p->rx_bytes;
+		pi->tx_packets = p->tx_packets;
+		pi->tx_bytes = p->tx_bytes;
+		pi->rx_drops = e2_port_rx_drops(p);
+		pi->tx_drops = p->tx_drops;
+		r->ports[r->n_ports++] = pi;
+	}
+}
+
+static void add_modules(struct e2_dp *dp, E2__Dp__Response *r, const char *only)
+{
+	r->modules = xcalloc(E2_MODULES_MAX, sizeof(*r->modules));
+	for (size_t i = 0; i < E2_MODULES_MAX; i++) {
+		struct e2_module *m = dp->modules[i];
+		E2__Dp__ModuleInfo *mi;
+		if (!m || (only && *only && strcmp(only, m->name) != 0))
+			continue;
+		mi = xcalloc(1, sizeof(*mi));
+		e2__dp__module_info__init(mi);
+		mi->name = xstrdup(m->name);
+		mi->mclass = xstrdup(m->cls->name);
+		mi->n_args = m->create_args.n;
+		mi->args = from_args(m->create_args.v, m->create_args.n);
+		mi->packets = m->packets;
+		mi->batches = m->batches;
+		mi->cycles = m->cycles;
+		mi->drops = m->drops;
+		mi->cycles_per_packet = m->packets ? (double)m->cycles / (double)m->packets : 0;
+		mi->worker = m->worker ? (int32_t)m->worker->id : -1;
+		mi->ogates = xcalloc(m->n_ogates, sizeof(*mi->ogates));
+		for (uint16_t g = 0; g < m->n_ogates; g++) {
+			const struct e2_ogate *og = &m->ogates[g];
+			E2__Dp__GateInfo *gi;
+			if (!og->next && !og->packets)
+				continue;
+			gi = xcalloc(1, sizeof(*gi));
+			e2__dp__gate_info__init(gi);
+			gi->gate = g;
+			gi->peer = xstrdup(og->next ? og->next->name : "");
+			gi->peer_gate = og->next_igate;
+			gi->packets = og->packets;
+			gi->bytes = og->bytes;
+			mi->ogates[mi->n_ogates++] = gi;
+		}
+		r->modules[r->n_modules++] = mi;
+	}
+}
+
+static void add_workers(struct e2_dp *dp, E2__Dp__Response *r)
+{
+	r->workers = xcalloc(E2_WORKERS_MAX, sizeof(*r->workers));
+	for (size_t i = 0; i < E2_WORKERS_MAX; i++) {
+		struct e2_worker *w = dp->workers[i];
+		E2__Dp__WorkerInfo *wi;
+		if (!w)
+			continue;
+		wi = xcalloc(1, sizeof(*wi));
+		e2__dp__worker_info__init(wi);
+		wi->id = w->id;
+		wi->core = w->core;
+		wi->busy_cycles = w->busy_cycles;
+		wi->idle_cycles = w->idle_cycles;
+		wi->sleeps = w->sleeps;
+		wi->tasks = xcalloc(w->n_tasks, sizeof(char *));
+		for (uint32_t t = 0; t < w->n_tasks; t++)
+			wi->tasks[wi->n_tasks++] = xstrdup(w->tasks[t]->name);
+		r->workers[r->n_workers++] = wi;
+	}
+}
+
+static void add_classes(E2__Dp__Response *r)
+{
+	size_t n = e2_module_class_count() + e2_port_driver_count();
+	r->classes = xcalloc(n, sizeof(*r->classes));
+	for (size_t i = 0; i < e2_module_class_count(); i++) {
+		const struct e2_module_class *c = e2_module_class_at(i);
+		E2__Dp__ClassInfo *ci = xcalloc(1, sizeof(*ci));
+		size_t nc = 0;
+		e2__dp__class_info__init(ci);
+		ci->name = xstrdup(c->name);
+		ci->help = xstrdup(c->help);
+		ci->igates = c->igates;
+		ci->ogates = c->ogates;
+		for (const struct e2_cmd *k = c->cmds; k && k->name; k++)
+			nc++;
+		ci->commands = xcalloc(nc, sizeof(char *));
+		for (const struct e2_cmd *k = c->cmds; k && k->name; k++) {
+			char buf[256];
+			snprintf(buf, sizeof(buf), "%s %s", k->name, k->help ? k->help : "");
+			ci->commands[ci->n_commands++] = xstrdup(buf);
+		}
+		r->classes[r->n_classes++] = ci;
+	}
+	for (size_t i = 0; i < e2_port_driver_count(); i++) {
+		const struct e2_port_driver *d = e2_port_driver_at(i);
+		E2__Dp__ClassInfo *ci = xcalloc(1, sizeof(*ci));
+		char buf[80];
+		e2__dp__class_info__init(ci);
+		snprintf(buf, sizeof(buf), "port:%s", d->name);
+		ci->name = xstrdup(buf);
+		ci->help = xstrdup(d->help);
+		r->classes[r->n_classes++] = ci;
+	}
+}
+
+static void add_result(E2__Dp__Response *r, const struct e2_result *res)
+{
+	r->result = from_args(res->v, res->n);
+	r->n_result = res->n;
+}
+
+static E2__Dp__Response *new_response(void)
+{
+	E2__Dp__Response *r = xcalloc(1, sizeof(*r));
+	e2__dp__response__init(r);
+	r->version = E2_CTL_VERSION;
+	return r;
+}
+
+static void set_error(E2__Dp__Response *r, int code, const char *err)
+{
+	r->code = code;
+	r->error = xstrdup(err);
+}
+
+E2__Dp__Response *e2_ctl_handle(struct e2_dp *dp, const E2__Dp__Request *req, bool *shutdown)
+{
+	E2__Dp__Response *r = new_response();
+	struct e2_arg storage[ARGS_MAX];
+	struct e2_args args;
+	char err[E2_ERR_MAX] = "";
+	int rc = e2_ctl_validate(req, err, sizeof(err));
+
+	if (rc) {
+		set_error(r, rc, err);
+		return r;
+	}
+	r->tsc_hz = dp->tsc_hz;
+	switch (req->op_case) {
+	case E2__DP__REQUEST__OP_PORT_CREATE:
+		args = to_args(req->port_create->n_args, req->port_create->args, storage);
+		rc = e2_dp_port_create(dp, req->port_create->name, req->port_create->driver, &args, err);
+		break;
+	case E2__DP__REQUEST__OP_PORT_DESTROY:
+		rc = e2_dp_port_destroy(dp, req->port_destroy->name, err);
+		break;
+	case E2__DP__REQUEST__OP_MODULE_CREATE:
+		args = to_args(req->module_create->n_args, req->module_create->args, storage);
+		rc = e2_dp_module_create(dp, req->module_create->name, req->module_create->mclass, &args, err);
+		break;
+	case E2__DP__REQUEST__OP_MODULE_DESTROY:
+		rc = e2_dp_module_destroy(dp, req->module_destroy->name, err);
+		break;
+	case E2__DP__REQUEST__OP_CONNECT:
+		rc = e2_dp_connect(dp, req->connect->from->module, req->connect->from->gate,
+				   req->connect->to->module, req->connect->to->gate, err);
+		break;
+	case E2__DP__REQUEST__OP_DISCONNECT:
+		rc = e2_dp_disconnect(dp, req->disconnect->module, req->disconnect->gate, err);
+		break;
+	case E2__DP__REQUEST__OP_MODULE_COMMAND: {
+		struct e2_result *res = xcalloc(1, sizeof(*res));
+		args = to_args(req->module_command->n_args, req->module_command->args, storage);
+		rc = e2_dp_module_command(dp, req->module_command->module, req->module_command->cmd, &args, res,
+					  err);
+		if (!rc)
+			add_result(r, res);
+		free(res);
+		break;
+	}
+	case E2__DP__REQUEST__OP_WORKER_CREATE:
+		rc = e2_dp_worker_create(dp, req->worker_create->id, req->worker_create->core, err);
+		break;
+	case E2__DP__REQUEST__OP_TASK_ATTACH:
+		rc = e2_dp_task_attach(dp, req->task_attach->module, req->task_attach->worker, err);
+		break;
+	case E2__DP__REQUEST__OP_STATS: {
+		const char *name = req->stats->name;
+		if (name && *name && !e2_dp_port_find(dp, name) && !e2_dp_module_find(dp, name)) {
+			snprintf(err, sizeof(err), "no port or module named '%s'", name);
+			rc = ENOENT;
+			break;
+		}
+		add_ports(dp, r, name);
+		add_modules(dp, r, name);
+		if (!name || !*name)
+			add_workers(dp, r);
+		/* module-specific counters, e.g. queue occupancy */
+		struct e2_result *res = xcalloc(1, sizeof(*res));
+		for (size_t i = 0; i < E2_MODULES_MAX; i++) {
+			struct e2_module *m = dp->modules[i];
+			if (m && m->cls->stats && (!name || !*name || strcmp(name, m->name) == 0)) {
+				struct e2_result one = {0};
+				m->cls->stats(m, &one);
+				for (size_t k = 0; k < one.n; k++)
+					e2_result_add(res, m->name, "%s=%s", one.v[k].key, one.v[k].value);
+			}
+		}
+		add_result(r, res);
+		free(res);
+		if (req->stats->reset)
+			e2_dp_reset_stats(dp, name);
+		break;
+	}
+	case E2__DP__REQUEST__OP_LIST:
+		add_ports(dp, r, NULL);
+		add_modules(dp, r, NULL);
+		add_workers(dp, r);
+		break;
+	case E2__DP__REQUEST__OP_LIST_CLASSES:
+		add_classes(r);
+		break;
+	case E2__DP__REQUEST__OP_PING:
+		break;
+	case E2__DP__REQUEST__OP_SHUTDOWN:
+		if (shutdown)
+			*shutdown = true;
+		break;
+	default:
+		break;
+	}
+	if (rc)
+		set_error(r, rc, err);
+	return r;
+}
+
+E2__Dp__Response *e2_ctl_handle_bytes(struct e2_dp *dp, const uint8_t *buf, size_t len, bool *shutdown)
+{
+	E2__Dp__Request *req;
+	E2__Dp__Response *r;
+
+	if (len > E2_CTL_MAX_MSG) {
+		r = new_response();
+		set_error(r, EMSGSIZE, "request is larger than 1 MiB");
+		return r;
+	}
+	req = e2__dp__request__unpack(NULL, len, buf);
+	if (!req) {
+		r = new_response();
+		set_error(r, EBADMSG, "request is not a valid e2.dp.Request message (malformed or truncated)");
+		return r;
+	}
+	r = e2_ctl_handle(dp, req, shutdown);
+	e2__dp__request__free_unpacked(req, NULL);
+	return r;
+}

@@ -1,0 +1,57 @@
+/* The state of one e2d: its ports, module instances and workers, and the
+ * operations the control API and the start-up configuration perform on them.
+ * Every function here runs on the control thread; the workers only run tasks. */
+#ifndef E2D_DP_H
+#define E2D_DP_H
+
+#include "module.h"
+#include "port.h"
+#include "worker.h"
+
+#define E2_MODULES_MAX 1024
+#define E2_PORTS_MAX 128
+#define E2_WORKERS_MAX 16
+
+struct rte_mempool;
+
+struct e2_dp {
+	struct rte_mempool *pool;
+	uint64_t tsc_hz;
+	struct e2_port *ports[E2_PORTS_MAX];
+	struct e2_module *modules[E2_MODULES_MAX];
+	struct e2_worker *workers[E2_WORKERS_MAX];
+	uint32_t idle_spin_us;  /* how long a worker spins with no traffic before it sleeps */
+	uint32_t max_sleep_us;  /* longest sleep of an idle worker */
+};
+
+int e2_dp_init(struct e2_dp *dp, unsigned n_mbufs, char *err);
+void e2_dp_fini(struct e2_dp *dp);
+
+struct e2_port *e2_dp_port_find(struct e2_dp *dp, const char *name);
+struct e2_module *e2_dp_module_find(struct e2_dp *dp, const char *name);
+struct e2_worker *e2_dp_worker_find(struct e2_dp *dp, uint32_t id);
+
+/* Each returns 0 or a positive errno value with err filled; on error nothing changed. */
+int e2_dp_port_create(struct e2_dp *dp, const char *name, const char *driver,
+		      const struct e2_args *args, char *err);
+int e2_dp_port_destroy(struct e2_dp *dp, const char *name, char *err);
+int e2_dp_module_create(struct e2_dp *dp, const char *name, const char *cls,
+			const struct e2_args *args, char *err);
+int e2_dp_module_destroy(struct e2_dp *dp, const char *name, char *err);
+int e2_dp_connect(struct e2_dp *dp, const char *from, uint32_t ogate, const char *to,
+		  uint32_t igate, char *err);
+int e2_dp_disconnect(struct e2_dp *dp, const char *from, uint32_t ogate, char *err);
+int e2_dp_module_command(struct e2_dp *dp, const char *module, const char *cmd,
+			 const struct e2_args *args, struct e2_result *out, char *err);
+int e2_dp_worker_create(struct e2_dp *dp, uint32_t id, int core, char *err);
+int e2_dp_task_attach(struct e2_dp *dp, const char *module, uint32_t worker, char *err);
+void e2_dp_reset_stats(struct e2_dp *dp, const char *name);
+
+/* Brings every worker to a safe point (between tasks) and holds it there. */
+void e2_dp_pause(struct e2_dp *dp);
+void e2_dp_resume(struct e2_dp *dp);
+
+/* Copies args into one allocation owned by the caller (free() it). */
+struct e2_args e2_args_dup(const struct e2_args *a);
+
+#endif

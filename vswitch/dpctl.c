@@ -1,0 +1,152 @@
+/* The client side of the control protocol: one request per command line. */
+#include "dpctl.h"
+
+#include <errno.h>
+#include <nanomsg/nn.h>
+#include <nanomsg/reqrep.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+
+static void usage(FILE *f, const char *prog)
+{
+	fprintf(f,
+		"usage: %s [--ctl PATH] [--timeout MS] COMMAND...\n"
+		"       %s [--ctl PATH] -f FILE|-      (one command per line)\n"
+		"The socket defaults to $E2D_CTL or /run/e2/e2d.sock. Commands:\n%s",
+		prog, prog, e2_ctl_usage);
+}
+
+/* Sends one request and prints the reply; returns 0, 1 (refused) or 2 (no answer). */
+static int roundtrip(int sock, const E2__Dp__Request *req)
+{
+	size_t len = e2__dp__request__get_packed_size(req);
+	uint8_t *buf = malloc(len ? len : 1);
+	void *reply = NULL;
+	int n, rc;
+
+	if (!buf)
+		return 2;
+	e2__dp__request__pack(req, buf);
+	n = nn_send(sock, buf, len, 0);
+	free(buf);
+	if (n < 0) {
+		fprintf(stderr, "e2ctl: cannot send to e2d: %s\n", nn_strerror(nn_errno()));
+		return 2;
+	}
+	n = nn_recv(sock, &reply, NN_MSG, 0);
+	if (n < 0) {
+		fprintf(stderr, "e2ctl: no answer from e2d: %s\n", nn_strerror(nn_errno()));
+		return 2;
+	}
+	E2__Dp__Response *resp = e2__dp__response__unpack(NULL, (size_t)n, reply);
+	nn_freemsg(reply);
+	if (!resp) {
+		fprintf(stderr, "e2ctl: e2d sent a malformed reply\n");
+		return 2;
+	}
+	if (resp->code) {
+		fprintf(stderr, "error: %s\n", resp->error);
+		rc = 1;
+	} else {
+		e2_ctl_print(stdout, req, resp);
+		rc = 0;
+	}
+	e2__dp__response__free_unpacked(resp, NULL);
+	return rc;
+}
+
+int e2_dpctl_main(int argc, char **argv)
+{
+	const char *ctl = getenv("E2D_CTL");
+	const char *file = NULL;
+	int timeout = 5000, i = 1;
+	char url[256], err[1024];
+
+	if (!ctl)
+		ctl = "/run/e2/e2d.sock";
+	for (; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
+		if (strcmp(argv[i], "--ctl") == 0 && i + 1 < argc)
+			ctl = argv[++i];
+		else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc)
+			timeout = atoi(argv[++i]);
+		else if (strcmp(argv[i], "-f") == 0 && i + 1 < argc)
+			file = argv[++i];
+		else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			usage(stdout, argv[0]);
+			return 0;
+		} else {
+			usage(stderr, argv[0]);
+			return 2;
+		}
+	}
+	if (!file && i == argc) {
+		usage(stderr, argv[0]);
+		return 2;
+	}
+	int sock = nn_socket(AF_SP, NN_REQ);
+	if (sock < 0)
+		return 2;
+	nn_setsockopt(sock, NN_SOL_SOCKET, NN_SNDTIMEO, &timeout, sizeof(timeout));
+	nn_setsockopt(sock, NN_SOL_SOCKET, NN_RCVTIMEO, &timeout, sizeof(timeout));
+	snprintf(url, sizeof(url), "ipc://%s", ctl);
+	if (nn_connect(sock, url) < 0) {
+		fprintf(stderr, "e2ctl: cannot connect to %s: %s\n", url, nn_strerror(nn_errno()));
+		nn_close(sock);
+		return 2;
+	}
+
+	int rc = 0;
+	if (file) {
+		FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "r");
+		char *line = NULL;
+		size_t cap = 0;
+		unsigned lineno = 0;
+		if (!f) {
+			fprintf(stderr, "e2ctl: cannot open %s: %s\n", file, strerror(errno));
+			nn_close(sock);
+			return 2;
+		}
+		while (rc == 0 && getline(&line, &cap, f) >= 0) {
+			lineno++;
+			E2__Dp__Request *req = e2_ctl_parse_line(line, err, sizeof(err));
+			if (!req) {
+				if (err[0]) {
+					fprintf(stderr, "e2ctl: %s:%u: %s\n", file, lineno, err);
+					rc = 1;
+				}
+				continue;
+			}
+			rc = roundtrip(sock, req);
+			if (rc)
+				fprintf(stderr, "e2ctl: stopped at %s:%u\n", file, lineno);
+			e2__dp__request__free_unpacked(req, NULL);
+		}
+		free(line);
+		if (f != stdin)
+			fclose(f);
+	} else {
+		/* Re-join the words, quoting those with spaces, and parse them as one line. */
+		char line[8192];
+		size_t o = 0;
+		for (; i < argc && o < sizeof(line) - 4; i++) {
+			bool q = strpbrk(argv[i], " \t") != NULL;
+			int w = snprintf(line + o, sizeof(line) - o, q ? "\"%s\" " : "%s ", argv[i]);
+			if (w < 0)
+				break;
+			o += (size_t)w;
+		}
+		E2__Dp__Request *req = e2_ctl_parse_line(line, err, sizeof(err));
+		if (!req) {
+			fprintf(stderr, "e2ctl: %s\n", err[0] ? err : "empty command");
+			rc = 2;
+		} else {
+			rc = roundtrip(sock, req);
+			e2__dp__request__free_unpacked(req, NULL);
+		}
+	}
+	nn_close(sock);
+	return rc;
+}

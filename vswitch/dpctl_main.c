@@ -1,0 +1,7 @@
+/* e2ctl-dp: the dataplane client on its own (`e2ctl dp` is the same code). */
+#include "dpctl.h"
+
+int main(int argc, char **argv)
+{
+	return e2_dpctl_main(argc, argv);
+}

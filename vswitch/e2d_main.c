@@ -1,0 +1,385 @@
+/* e2d: the E2 dataplane daemon. Parses its options, starts DPDK, applies the
+ * start-up configuration, then serves the control socket until SIGTERM/SIGINT
+ * or a `shutdown` request, and cleans up (sockets, devices, memory). */
+#include <errno.h>
+#include <getopt.h>
+#include <nanomsg/nn.h>
+#include <nanomsg/reqrep.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+
+#include "ctl.h"
+#include "dp.h"
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	stop_requested = 1;
+}
+
+struct options {
+	const char *ctl_path;
+	const char *config;
+	const char *pidfile;
+	const char *file_prefix;
+	const char *eal_extra;
+	int worker_core;     /* -2: last allowed CPU; -1: no worker at start */
+	bool no_huge;
+	unsigned mbufs;
+	unsigned idle_spin_us, max_sleep_us;
+	const char *log_level;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: e2d [options]\n"
+		"  --ctl PATH          control socket (default /run/e2/e2d.sock; mode 0600)\n"
+		"  --config FILE       start-up configuration: one control command per line\n"
+		"  --worker-core N     core of worker 0 (default: the last CPU e2d may use; 'none': no worker)\n"
+		"  --no-huge           use ordinary memory (default: hugepages when free ones exist)\n"
+		"  --mbufs N           packet buffers (default 16383)\n"
+		"  --idle-spin-us N    how long an idle worker spins before sleeping (default 200)\n"
+		"  --max-sleep-us N    longest sleep of an idle worker (default 250)\n"
+		"  --file-prefix P     DPDK file prefix (default e2d-PID)\n"
+		"  --pidfile FILE      write the process id here\n"
+		"  --log-level L       DPDK log level (default notice)\n"
+		"  --eal 'ARGS'        extra DPDK EAL arguments\n"
+		"Commands (config file and `e2ctl dp`):\n%s",
+		e2_ctl_usage);
+}
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{"ctl", required_argument, NULL, 'c'},       {"config", required_argument, NULL, 'f'},
+		{"worker-core", required_argument, NULL, 'w'}, {"no-huge", no_argument, NULL, 'n'},
+		{"mbufs", required_argument, NULL, 'm'},     {"idle-spin-us", required_argument, NULL, 's'},
+		{"max-sleep-us", required_argument, NULL, 'S'}, {"file-prefix", required_argument, NULL, 'p'},
+		{"pidfile", required_argument, NULL, 'P'},   {"log-level", required_argument, NULL, 'l'},
+		{"eal", required_argument, NULL, 'e'},       {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+	char *end;
+
+	*o = (struct options){.ctl_path = "/run/e2/e2d.sock", .worker_core = -2, .mbufs = 16383,
+			      .idle_spin_us = 200, .max_sleep_us = 250, .log_level = "notice"};
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': o->ctl_path = optarg; break;
+		case 'f': o->config = optarg; break;
+		case 'n': o->no_huge = true; break;
+		case 'p': o->file_prefix = optarg; break;
+		case 'P': o->pidfile = optarg; break;
+		case 'l': o->log_level = optarg; break;
+		case 'e': o->eal_extra = optarg; break;
+		case 'w':
+			if (strcmp(optarg, "none") == 0) {
+				o->worker_core = -1;
+				break;
+			}
+			o->worker_core = (int)strtol(optarg, &end, 10);
+			if (*end || end == optarg || o->worker_core < 0) {
+				fprintf(stderr, "e2d: --worker-core must be a CPU number or 'none'\n");
+				return -1;
+			}
+			break;
+		case 'm': case 's': case 'S': {
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (*end || end == optarg || v > 10000000) {
+				fprintf(stderr, "e2d: bad number '%s'\n", optarg);
+				return -1;
+			}
+			if (c == 'm')
+				o->mbufs = (unsigned)v;
+			else if (c == 's')
+				o->idle_spin_us = (unsigned)v;
+			else
+				o->max_sleep_us = (unsigned)v;
+			break;
+		}
+		case 'h': usage(stdout); exit(0);
+		default: usage(stderr); return -1;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "e2d: unexpected argument '%s'\n", argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+static unsigned free_hugepages(void)
+{
+	FILE *f = fopen("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages", "r");
+	unsigned n = 0;
+	if (f) {
+		if (fscanf(f, "%u", &n) != 1)
+			n = 0;
+		fclose(f);
+	}
+	return n;
+}
+
+static int start_eal(const struct options *o, const char *argv0)
+{
+	char *args[64];
+	int n = 0;
+	static char lcores[64], prefix[64], loglevel[80], mem[32], extra[1024];
+	cpu_set_t allowed;
+	int lo = -1, hi = -1;
+
+	/* The control thread (EAL main lcore) floats over every CPU e2d may use:
+	 * it mostly sleeps in the control socket, and workers are pinned. */
+	sched_getaffinity(0, sizeof(allowed), &allowed);
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, &allowed)) {
+			if (lo < 0)
+				lo = c;
+			hi = c;
+		}
+	snprintf(lcores, sizeof(lcores), "0@(%d-%d)", lo, hi);
+	snprintf(prefix, sizeof(prefix), "%s", o->file_prefix ? o->file_prefix : "");
+	if (!o->file_prefix)
+		snprintf(prefix, sizeof(prefix), "e2d-%d", (int)getpid());
+	snprintf(loglevel, sizeof(loglevel), "%s", o->log_level);
+
+	args[n++] = (char *)argv0;
+	args[n++] = "--no-pci";
+	args[n++] = "--no-telemetry";
+	args[n++] = "--lcores";
+	args[n++] = lcores;
+	args[n++] = "--file-prefix";
+	args[n++] = prefix;
+	args[n++] = "--log-level";
+	args[n++] = loglevel;
+	/* Enough hugepages for the mbufs and rings: use them in-memory (no files left
+	 * behind); otherwise ordinary pages. vhost-user only needs the NF's memory shared. */
+	unsigned need_mb = (o->mbufs * 2560u) / (1u << 20) + 128;
+	if (!o->no_huge && free_hugepages() * 2 >= need_mb) {
+		args[n++] = "--in-memory";
+	} else {
+		args[n++] = "--no-huge";
+		args[n++] = "-m";
+		snprintf(mem, sizeof(mem), "%u", need_mb);
+		args[n++] = mem;
+	}
+	if (o->eal_extra) {
+		snprintf(extra, sizeof(extra), "%s", o->eal_extra);
+		for (char *s = NULL, *t = strtok_r(extra, " ", &s); t && n < 62; t = strtok_r(NULL, " ", &s))
+			args[n++] = t;
+	}
+	args[n] = NULL;
+	if (rte_eal_init(n, args) < 0) {
+		fprintf(stderr, "e2d: cannot start DPDK: %s\n", rte_strerror(rte_errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int apply_config(struct e2_dp *dp, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0;
+	unsigned lineno = 0;
+	int rc = 0;
+
+	if (!f) {
+		fprintf(stderr, "e2d: cannot open configuration %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	while (getline(&line, &cap, f) >= 0) {
+		char err[512];
+		lineno++;
+		E2__Dp__Request *req = e2_ctl_parse_line(line, err, sizeof(err));
+		if (!req) {
+			if (err[0]) {
+				fprintf(stderr, "e2d: %s:%u: %s\n", path, lineno, err);
+				rc = -1;
+				break;
+			}
+			continue;
+		}
+		E2__Dp__Response *resp = e2_ctl_handle(dp, req, NULL);
+		if (resp->code) {
+			fprintf(stderr, "e2d: %s:%u: %s\n", path, lineno, resp->error);
+			rc = -1;
+		}
+		e2__dp__response__free_unpacked(resp, NULL);
+		e2__dp__request__free_unpacked(req, NULL);
+		if (rc)
+			break;
+	}
+	free(line);
+	fclose(f);
+	return rc;
+}
+
+/* Refuses to take over the socket of a running e2d, removes a stale one. */
+static int claim_socket_path(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "e2d: control socket path %s is too long\n", path);
+		return -1;
+	}
+	if (access(path, F_OK) != 0)
+		return 0;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		close(fd);
+		fprintf(stderr, "e2d: another process is serving %s\n", path);
+		return -1;
+	}
+	if (fd >= 0)
+		close(fd);
+	unlink(path);
+	return 0;
+}
+
+static int open_control(const char *path)
+{
+	char url[200];
+	int s, timeout = 100;
+	char dir[160];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		mkdir(dir, 0700);
+	}
+	if (claim_socket_path(path) != 0)
+		return -1;
+	s = nn_socket(AF_SP, NN_REP);
+	if (s < 0) {
+		fprintf(stderr, "e2d: nn_socket: %s\n", nn_strerror(nn_errno()));
+		return -1;
+	}
+	nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVTIMEO, &timeout, sizeof(timeout));
+	int maxsz = E2_CTL_MAX_MSG;
+	nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVMAXSIZE, &maxsz, sizeof(maxsz));
+	snprintf(url, sizeof(url), "ipc://%s", path);
+	mode_t old = umask(0077);
+	int ep = nn_bind(s, url);
+	umask(old);
+	if (ep < 0) {
+		fprintf(stderr, "e2d: cannot listen on %s: %s\n", url, nn_strerror(nn_errno()));
+		nn_close(s);
+		return -1;
+	}
+	chmod(path, 0600);
+	return s;
+}
+
+static void serve(struct e2_dp *dp, int sock)
+{
+	bool shutdown = false;
+
+	while (!stop_requested && !shutdown) {
+		void *buf = NULL;
+		int n = nn_recv(sock, &buf, NN_MSG, 0);
+		if (n < 0) {
+			if (nn_errno() != ETIMEDOUT && nn_errno() != EAGAIN && nn_errno() != EINTR)
+				fprintf(stderr, "e2d: control receive failed: %s\n", nn_strerror(nn_errno()));
+			continue;
+		}
+		E2__Dp__Response *resp = e2_ctl_handle_bytes(dp, buf, (size_t)n, &shutdown);
+		nn_freemsg(buf);
+		size_t len = e2__dp__response__get_packed_size(resp);
+		uint8_t *out = malloc(len ? len : 1);
+		if (out) {
+			e2__dp__response__pack(resp, out);
+			if (nn_send(sock, out, len, 0) < 0)
+				fprintf(stderr, "e2d: control reply failed: %s\n", nn_strerror(nn_errno()));
+			free(out);
+		}
+		e2__dp__response__free_unpacked(resp, NULL);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct options o;
+	static struct e2_dp dp;
+	char err[E2_ERR_MAX];
+	int sock, rc = 1;
+
+	if (parse_options(argc, argv, &o) != 0)
+		return 2;
+	if (o.config && access(o.config, R_OK) != 0) {
+		fprintf(stderr, "e2d: cannot read configuration %s: %s\n", o.config, strerror(errno));
+		return 2;
+	}
+	if (start_eal(&o, argv[0]) != 0)
+		return 1;
+	if (e2_dp_init(&dp, o.mbufs, err) != 0) {
+		fprintf(stderr, "e2d: %s\n", err);
+		goto out_eal;
+	}
+	dp.idle_spin_us = o.idle_spin_us;
+	dp.max_sleep_us = o.max_sleep_us;
+	signal(SIGPIPE, SIG_IGN);
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+
+	if (o.worker_core != -1) {
+		int core = o.worker_core;
+		if (core == -2) {
+			cpu_set_t allowed;
+			sched_getaffinity(0, sizeof(allowed), &allowed);
+			for (int c = 0; c < CPU_SETSIZE; c++)
+				if (CPU_ISSET(c, &allowed))
+					core = c;
+		}
+		if (e2_dp_worker_create(&dp, 0, core, err) != 0) {
+			fprintf(stderr, "e2d: %s\n", err);
+			goto out_dp;
+		}
+	}
+	if (o.config && apply_config(&dp, o.config) != 0) {
+		fprintf(stderr, "e2d: configuration refused; not starting\n");
+		goto out_dp;
+	}
+	sock = open_control(o.ctl_path);
+	if (sock < 0)
+		goto out_dp;
+	if (o.pidfile) {
+		FILE *f = fopen(o.pidfile, "w");
+		if (f) {
+			fprintf(f, "%d\n", (int)getpid());
+			fclose(f);
+		}
+	}
+	fprintf(stderr, "e2d: ready, control socket %s\n", o.ctl_path);
+	serve(&dp, sock);
+	fprintf(stderr, "e2d: stopping\n");
+	nn_close(sock);
+	unlink(o.ctl_path);
+	if (o.pidfile)
+		unlink(o.pidfile);
+	rc = 0;
+out_dp:
+	e2_dp_fini(&dp);
+out_eal:
+	rte_eal_cleanup();
+	return rc;
+}

@@ -1,0 +1,76 @@
+/* port_out: transmits batches on a port; what the device will not take is
+ * counted as the port's tx drops (a vhost peer that is absent or too slow). */
+#include <stdio.h>
+
+#include <rte_ethdev.h>
+
+#include "../dp.h"
+
+struct port_out {
+	struct e2_port *port;
+	uint16_t port_id;
+};
+
+static const char *const known[] = {"port", NULL};
+
+static int port_out_init(struct e2_module *m, const struct e2_args *args, char *err)
+{
+	struct port_out *s = e2_priv(m);
+	const char *name = e2_args_get(args, "port");
+
+	if (e2_args_check_known(args, known, err))
+		return -1;
+	if (!name) {
+		snprintf(err, E2_ERR_MAX, "port_out needs port=NAME");
+		return -1;
+	}
+	s->port = e2_dp_port_find(m->dp, name);
+	if (!s->port) {
+		snprintf(err, E2_ERR_MAX, "no port named '%s'", name);
+		return -1;
+	}
+	if (s->port->out_user) {
+		snprintf(err, E2_ERR_MAX, "port '%s' already has an output module ('%s')", name,
+			 s->port->out_user->name);
+		return -1;
+	}
+	s->port_id = s->port->port_id;
+	s->port->out_user = m;
+	return 0;
+}
+
+static void port_out_deinit(struct e2_module *m)
+{
+	struct port_out *s = e2_priv(m);
+	s->port->out_user = NULL;
+}
+
+static void port_out_process(struct e2_ctx *ctx, struct e2_module *m, uint16_t igate, struct e2_batch *b)
+{
+	struct port_out *s = e2_priv(m);
+	uint16_t sent = rte_eth_tx_burst(s->port_id, 0, b->pkts, b->cnt);
+	uint64_t bytes = 0;
+
+	for (uint16_t i = 0; i < sent; i++)
+		bytes += b->pkts[i]->pkt_len;
+	s->port->tx_packets += sent;
+	s->port->tx_bytes += bytes;
+	if (unlikely(sent < b->cnt)) {
+		s->port->tx_drops += b->cnt - sent;
+		m->drops += b->cnt - sent;
+		rte_pktmbuf_free_bulk(&b->pkts[sent], b->cnt - sent);
+	}
+	b->cnt = 0;
+}
+
+static const struct e2_module_class port_out = {
+	.name = "port_out",
+	.help = "transmits to a port: port=NAME",
+	.igates = 1,
+	.ogates = 0,
+	.priv_size = sizeof(struct port_out),
+	.init = port_out_init,
+	.deinit = port_out_deinit,
+	.process_batch = port_out_process,
+};
+E2_MODULE_REGISTER(port_out)

@@ -1,0 +1,177 @@
+/* Port driver registry and the ethdev life cycle shared by all drivers. */
+#include "port.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_errno.h>
+#include <rte_bus_vdev.h>
+#include <rte_dev.h>
+#include <rte_ethdev.h>
+#include <rte_mempool.h>
+
+#define MAX_DRIVERS 16
+#define RX_DESC 1024
+#define TX_DESC 1024
+
+static const struct e2_port_driver *drivers[MAX_DRIVERS]; /* filled before main() */
+static size_t n_drivers;
+
+void e2_port_driver_register(const struct e2_port_driver *drv)
+{
+	if (n_drivers < MAX_DRIVERS)
+		drivers[n_drivers++] = drv;
+}
+
+const struct e2_port_driver *e2_port_driver_find(const char *name)
+{
+	for (size_t i = 0; i < n_drivers; i++)
+		if (strcmp(drivers[i]->name, name) == 0)
+			return drivers[i];
+	return NULL;
+}
+
+size_t e2_port_driver_count(void)
+{
+	return n_drivers;
+}
+
+const struct e2_port_driver *e2_port_driver_at(size_t i)
+{
+	return i < n_drivers ? drivers[i] : NULL;
+}
+
+static int link_event(uint16_t port_id, enum rte_eth_event_type type, void *arg, void *ret)
+{
+	struct e2_port *p = arg;
+	struct rte_eth_link link;
+
+	if (rte_eth_link_get_nowait(port_id, &link) == 0)
+		fprintf(stderr, "e2d: port %s: link %s\n", p->name, link.link_status ? "up" : "down");
+	return 0;
+}
+
+static int setup_ethdev(struct e2_port *p, struct rte_mempool *pool, char *err)
+{
+	struct rte_eth_conf conf = {0};
+	struct rte_eth_dev_info info;
+	int rc;
+
+	rc = rte_eth_dev_info_get(p->port_id, &info);
+	if (rc != 0) {
+		snprintf(err, E2_ERR_MAX, "port %s: cannot read device info: %s", p->name, rte_strerror(-rc));
+		return -1;
+	}
+	if (p->n_queues > info.max_rx_queues || p->n_queues > info.max_tx_queues) {
+		snprintf(err, E2_ERR_MAX, "port %s: device supports at most %u rx / %u tx queues", p->name,
+			 info.max_rx_queues, info.max_tx_queues);
+		return -1;
+	}
+	if (*info.dev_flags & RTE_ETH_DEV_INTR_LSC)
+		conf.intr_conf.lsc = 1;
+	rc = rte_eth_dev_configure(p->port_id, p->n_queues, p->n_queues, &conf);
+	if (rc != 0) {
+		snprintf(err, E2_ERR_MAX, "port %s: configure failed: %s", p->name, rte_strerror(-rc));
+		return -1;
+	}
+	uint16_t nb_rx = RX_DESC, nb_tx = TX_DESC;
+	rte_eth_dev_adjust_nb_rx_tx_desc(p->port_id, &nb_rx, &nb_tx);
+	for (uint16_t q = 0; q < p->n_queues; q++) {
+		rc = rte_eth_rx_queue_setup(p->port_id, q, nb_rx, rte_eth_dev_socket_id(p->port_id), NULL,
+					    pool);
+		if (rc == 0)
+			rc = rte_eth_tx_queue_setup(p->port_id, q, nb_tx, rte_eth_dev_socket_id(p->port_id),
+						    NULL);
+		if (rc != 0) {
+			snprintf(err, E2_ERR_MAX, "port %s: queue %u setup failed: %s", p->name, q,
+				 rte_strerror(-rc));
+			return -1;
+		}
+	}
+	if (conf.intr_conf.lsc)
+		rte_eth_dev_callback_register(p->port_id, RTE_ETH_EVENT_INTR_LSC, link_event, p);
+	rc = rte_eth_dev_start(p->port_id);
+	if (rc != 0) {
+		snprintf(err, E2_ERR_MAX, "port %s: start failed: %s", p->name, rte_strerror(-rc));
+		return -1;
+	}
+	rte_eth_promiscuous_enable(p->port_id);
+	return 0;
+}
+
+struct e2_port *e2_port_open(const char *name, const struct e2_port_driver *drv,
+			     const struct e2_args *args, struct rte_mempool *pool, char *err)
+{
+	struct e2_port *p;
+	uint64_t queues;
+	int rc;
+
+	if (drv->known_args && e2_args_check_known(args, drv->known_args, err) != 0)
+		return NULL;
+	if (e2_args_u64(args, "queues", 1, 1, 8, &queues, err) < 0)
+		return NULL;
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		snprintf(err, E2_ERR_MAX, "out of memory");
+		return NULL;
+	}
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	p->drv = drv;
+	p->n_queues = (uint16_t)queues;
+	if (drv->devargs(name, args, p->devargs, sizeof(p->devargs), err) != 0)
+		goto fail;
+	/* The device name is the devargs up to the first comma. */
+	snprintf(p->devname, sizeof(p->devname), "%.*s", (int)strcspn(p->devargs, ","), p->devargs);
+	if (rte_eth_dev_get_port_by_name(p->devname, &p->port_id) == 0) {
+		snprintf(err, E2_ERR_MAX, "device %s is already in use", p->devname);
+		goto fail;
+	}
+	rc = rte_dev_probe(p->devargs);
+	if (rc != 0) {
+		snprintf(err, E2_ERR_MAX, "cannot create device '%s': %s (see e2d's log for the driver's reason)",
+			 p->devargs, rte_strerror(-rc));
+		goto fail;
+	}
+	if (rte_eth_dev_get_port_by_name(p->devname, &p->port_id) != 0) {
+		snprintf(err, E2_ERR_MAX, "device %s was created but is not an ethernet port", p->devname);
+		rte_eal_hotplug_remove("vdev", p->devname);
+		goto fail;
+	}
+	if (setup_ethdev(p, pool, err) != 0) {
+		rte_eth_dev_close(p->port_id);
+		rte_eal_hotplug_remove("vdev", p->devname);
+		goto fail;
+	}
+	return p;
+fail:
+	free(p);
+	return NULL;
+}
+
+void e2_port_close(struct e2_port *p)
+{
+	if (!p)
+		return;
+	rte_eth_dev_callback_unregister(p->port_id, RTE_ETH_EVENT_INTR_LSC, link_event, p);
+	rte_eth_dev_stop(p->port_id);
+	rte_eth_dev_close(p->port_id);
+	rte_eal_hotplug_remove("vdev", p->devname);
+	free((void *)p->args.v);
+	free(p);
+}
+
+bool e2_port_link_up(const struct e2_port *p)
+{
+	struct rte_eth_link link;
+	return rte_eth_link_get_nowait(p->port_id, &link) == 0 && link.link_status;
+}
+
+uint64_t e2_port_rx_drops(const struct e2_port *p)
+{
+	struct rte_eth_stats st;
+	if (rte_eth_stats_get(p->port_id, &st) != 0)
+		return 0;
+	return st.imissed + st.rx_nombuf - p->rx_drops_base;
+}

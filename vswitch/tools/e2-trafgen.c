@@ -1,0 +1,282 @@
+/* e2-trafgen: a small DPDK traffic generator and sink for tests, the demo and
+ * benchmarks. It sends UDP/IPv4 packets on one port at a fixed rate (or as fast
+ * as it can) and counts what comes back on another, or measures round trips.
+ *
+ *   e2-trafgen [EAL args] -- --tx 0 --rx 1 [--rate PPS] [--count N] [--duration S]
+ *              [--size BYTES] [--flows N] [--dst-mac MAC] [--ping N]
+ *
+ * Prints key=value lines: tx_packets rx_packets lost tx_mpps rx_mpps, and with
+ * --ping rtt_us_median rtt_us_p99 rtt_us_min. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_ether.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+#include <rte_udp.h>
+
+#define BURST 32
+#define MAGIC 0xe2e2e2e2u
+
+struct opts {
+	uint16_t tx, rx;
+	double rate;        /* packets per second, 0 = as fast as possible */
+	uint64_t count;     /* 0 = unlimited */
+	double duration;    /* seconds */
+	uint16_t size;
+	uint32_t flows;
+	struct rte_ether_addr dst;
+	uint32_t ping;
+	double drain;       /* seconds to wait for stragglers */
+};
+
+/* Fits in a 64-byte frame after the Ethernet, IPv4 and UDP headers. */
+struct stamp {
+	uint32_t magic;
+	uint32_t seq;
+	uint64_t tsc;
+} __attribute__((packed));
+
+static volatile sig_atomic_t stopped;
+static void on_signal(int s)
+{
+	stopped = 1;
+}
+
+static int port_init(uint16_t port, struct rte_mempool *pool)
+{
+	struct rte_eth_conf conf = {0};
+	uint16_t nrx = 1024, ntx = 1024;
+	if (rte_eth_dev_configure(port, 1, 1, &conf) != 0)
+		return -1;
+	rte_eth_dev_adjust_nb_rx_tx_desc(port, &nrx, &ntx);
+	if (rte_eth_rx_queue_setup(port, 0, nrx, rte_eth_dev_socket_id(port), NULL, pool) != 0 ||
+	    rte_eth_tx_queue_setup(port, 0, ntx, rte_eth_dev_socket_id(port), NULL) != 0 ||
+	    rte_eth_dev_start(port) != 0)
+		return -1;
+	rte_eth_promiscuous_enable(port);
+	return 0;
+}
+
+static void build(struct rte_mbuf *m, const struct opts *o, uint64_t seq)
+{
+	uint16_t len = o->size < 64 ? 64 : o->size;
+	uint8_t *d = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(len - RTE_ETHER_CRC_LEN));
+	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)d;
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
+	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + 1);
+	struct stamp *st = (struct stamp *)(udp + 1);
+	uint32_t flow = (uint32_t)(seq % o->flows);
+	uint16_t l3 = (uint16_t)(len - RTE_ETHER_CRC_LEN - sizeof(*eth));
+
+	memset(d, 0, len - RTE_ETHER_CRC_LEN);
+	eth->dst_addr = o->dst;
+	eth->src_addr = (struct rte_ether_addr){{0x02, 0xe2, 0, 0, 0, 1}};
+	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+	ip->version_ihl = 0x45;
+	ip->total_length = rte_cpu_to_be_16(l3);
+	ip->time_to_live = 64;
+	ip->next_proto_id = IPPROTO_UDP;
+	ip->src_addr = rte_cpu_to_be_32(0x0a000001 + (flow >> 16));
+	ip->dst_addr = rte_cpu_to_be_32(0x0a010001);
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	udp->src_port = rte_cpu_to_be_16((uint16_t)(1024 + (flow & 0xffff) % 60000));
+	udp->dst_port = rte_cpu_to_be_16(5001);
+	udp->dgram_len = rte_cpu_to_be_16((uint16_t)(l3 - sizeof(*ip)));
+	st->magic = MAGIC;
+	st->seq = (uint32_t)seq;
+	st->tsc = rte_rdtsc();
+}
+
+static const struct stamp *stamp_of(struct rte_mbuf *m)
+{
+	size_t off = sizeof(struct rte_ether_hdr) + sizeof(struct rte_ipv4_hdr) + sizeof(struct rte_udp_hdr);
+	if (m->data_len < off + sizeof(struct stamp))
+		return NULL;
+	const struct stamp *s = rte_pktmbuf_mtod_offset(m, const struct stamp *, off);
+	return s->magic == MAGIC ? s : NULL;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return (x > y) - (x < y);
+}
+
+static int run_ping(const struct opts *o, struct rte_mempool *pool)
+{
+	uint64_t hz = rte_get_tsc_hz();
+	uint64_t *rtt = calloc(o->ping, sizeof(*rtt));
+	uint32_t got = 0, lost = 0;
+
+	for (uint32_t i = 0; i < o->ping && !stopped; i++) {
+		struct rte_mbuf *m = rte_pktmbuf_alloc(pool), *rx[BURST];
+		if (!m)
+			break;
+		build(m, o, i);
+		uint64_t t0 = rte_rdtsc();
+		if (rte_eth_tx_burst(o->tx, 0, &m, 1) != 1) {
+			rte_pktmbuf_free(m);
+			lost++;
+			continue;
+		}
+		bool back = false;
+		while (!back && rte_rdtsc() - t0 < hz / 10) {
+			uint16_t n = rte_eth_rx_burst(o->rx, 0, rx, BURST);
+			uint64_t now = rte_rdtsc();
+			for (uint16_t k = 0; k < n; k++) {
+				const struct stamp *s = stamp_of(rx[k]);
+				if (s && s->seq == (uint32_t)i) {
+					rtt[got++] = now - s->tsc;
+					back = true;
+				}
+			}
+			rte_pktmbuf_free_bulk(rx, n);
+		}
+		if (!back)
+			lost++;
+	}
+	qsort(rtt, got, sizeof(*rtt), cmp_u64);
+	printf("ping_sent=%u\nping_received=%u\nping_lost=%u\n", o->ping, got, lost);
+	if (got) {
+		double us = 1e6 / (double)hz;
+		printf("rtt_us_min=%.3f\nrtt_us_median=%.3f\nrtt_us_p99=%.3f\n", (double)rtt[0] * us,
+		       (double)rtt[got / 2] * us, (double)rtt[(got * 99) / 100] * us);
+	}
+	free(rtt);
+	return got ? 0 : 1;
+}
+
+static int run_load(const struct opts *o, struct rte_mempool *pool)
+{
+	uint64_t hz = rte_get_tsc_hz(), start = rte_rdtsc(), end_tx, next = start;
+	uint64_t gap = o->rate > 0 ? (uint64_t)((double)hz * BURST / o->rate) : 0;
+	uint64_t seq = 0, tx = 0, rx = 0, rx_bytes = 0, tx_fail = 0, last_rx = 0, drain_from = start;
+	struct rte_mbuf *pkts[BURST], *in[BURST];
+
+	end_tx = o->duration > 0 ? start + (uint64_t)(o->duration * (double)hz) : UINT64_MAX;
+	for (;;) {
+		uint64_t now = rte_rdtsc();
+		bool sending = !stopped && now < end_tx && (o->count == 0 || seq < o->count);
+		if (sending && now >= next) {
+			uint16_t want = BURST;
+			if (o->count && o->count - seq < want)
+				want = (uint16_t)(o->count - seq);
+			if (rte_pktmbuf_alloc_bulk(pool, pkts, want) == 0) {
+				for (uint16_t i = 0; i < want; i++)
+					build(pkts[i], o, seq + i);
+				uint16_t sent = rte_eth_tx_burst(o->tx, 0, pkts, want);
+				tx += sent;
+				tx_fail += want - sent;
+				seq += want;
+				if (sent < want)
+					rte_pktmbuf_free_bulk(&pkts[sent], want - sent);
+			}
+			next = gap ? next + gap : now;
+			if (gap && next + hz / 1000 < now)
+				next = now; /* fell behind by over 1 ms: do not burst to catch up */
+		}
+		uint16_t n = rte_eth_rx_burst(o->rx, 0, in, BURST);
+		for (uint16_t i = 0; i < n; i++)
+			if (stamp_of(in[i])) {
+				rx++;
+				rx_bytes += in[i]->pkt_len;
+			}
+		rte_pktmbuf_free_bulk(in, n);
+		if (n)
+			last_rx = now;
+		/* After sending, wait until everything came back or nothing has for `drain` s. */
+		if (!sending && (rx >= tx || now - (last_rx > drain_from ? last_rx : drain_from) >
+						   (uint64_t)(o->drain * (double)hz)))
+			break;
+		if (sending)
+			drain_from = now;
+	}
+	double secs = (double)(rte_rdtsc() - start) / (double)hz;
+	double tx_secs = o->duration > 0 ? o->duration : secs;
+	printf("tx_packets=%llu\nrx_packets=%llu\nlost=%lld\ntx_failed=%llu\n", (unsigned long long)tx,
+	       (unsigned long long)rx, (long long)(tx - rx), (unsigned long long)tx_fail);
+	printf("tx_mpps=%.3f\nrx_mpps=%.3f\nrx_gbps=%.3f\n", (double)tx / tx_secs / 1e6,
+	       (double)rx / tx_secs / 1e6, (double)rx_bytes * 8 / tx_secs / 1e9);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = {.tx = 0, .rx = 1, .size = 64, .flows = 1, .duration = 0, .drain = 1.0,
+			 .dst = {{0x02, 0xe2, 0, 0, 0, 2}}};
+	static const struct option lo[] = {
+		{"tx", 1, NULL, 't'},     {"rx", 1, NULL, 'r'},    {"rate", 1, NULL, 'R'},
+		{"count", 1, NULL, 'c'},  {"duration", 1, NULL, 'd'}, {"size", 1, NULL, 's'},
+		{"flows", 1, NULL, 'f'},  {"dst-mac", 1, NULL, 'm'}, {"ping", 1, NULL, 'p'},
+		{"drain", 1, NULL, 'D'},  {NULL, 0, NULL, 0},
+	};
+	int n = rte_eal_init(argc, argv), c;
+
+	if (n < 0) {
+		fprintf(stderr, "e2-trafgen: cannot start DPDK\n");
+		return 2;
+	}
+	argc -= n;
+	argv += n;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 't': o.tx = (uint16_t)atoi(optarg); break;
+		case 'r': o.rx = (uint16_t)atoi(optarg); break;
+		case 'R': o.rate = atof(optarg); break;
+		case 'c': o.count = strtoull(optarg, NULL, 0); break;
+		case 'd': o.duration = atof(optarg); break;
+		case 's': o.size = (uint16_t)atoi(optarg); break;
+		case 'f': o.flows = (uint32_t)atoi(optarg) ? (uint32_t)atoi(optarg) : 1; break;
+		case 'p': o.ping = (uint32_t)atoi(optarg); break;
+		case 'D': o.drain = atof(optarg); break;
+		case 'm':
+			if (rte_ether_unformat_addr(optarg, &o.dst) != 0) {
+				fprintf(stderr, "e2-trafgen: bad MAC %s\n", optarg);
+				return 2;
+			}
+			break;
+		default: fprintf(stderr, "e2-trafgen: bad option\n"); return 2;
+		}
+	}
+	if (o.size < 64 || o.size > 1518) {
+		fprintf(stderr, "e2-trafgen: --size must be 64..1518\n");
+		return 2;
+	}
+	if (!o.count && o.duration <= 0 && !o.ping)
+		o.duration = 1;
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	struct rte_mempool *pool = rte_pktmbuf_pool_create("tg", 8191, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+							   (int)rte_socket_id());
+	if (!pool || o.tx >= rte_eth_dev_count_avail() || o.rx >= rte_eth_dev_count_avail()) {
+		fprintf(stderr, "e2-trafgen: need ports %u and %u (have %u) and memory\n", o.tx, o.rx,
+			rte_eth_dev_count_avail());
+		return 2;
+	}
+	if (port_init(o.tx, pool) != 0 || (o.rx != o.tx && port_init(o.rx, pool) != 0)) {
+		fprintf(stderr, "e2-trafgen: cannot start ports\n");
+		return 2;
+	}
+	/* vhost-user links come up asynchronously: wait until both are up (5 s at most). */
+	for (int i = 0; i < 500; i++) {
+		struct rte_eth_link a, b;
+		rte_eth_link_get_nowait(o.tx, &a);
+		rte_eth_link_get_nowait(o.rx, &b);
+		if (a.link_status && b.link_status)
+			break;
+		rte_delay_ms(10);
+	}
+	int rc = o.ping ? run_ping(&o, pool) : run_load(&o, pool);
+	rte_eth_dev_stop(o.tx);
+	if (o.rx != o.tx)
+		rte_eth_dev_stop(o.rx);
+	rte_eal_cleanup();
+	return rc;
+}

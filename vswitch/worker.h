@@ -1,0 +1,40 @@
+/* E2D workers: threads pinned to cores that run tasks (schedulable modules)
+ * round after round. An idle worker spins for a short while, then sleeps with
+ * exponential back-off, so an idle e2d costs almost nothing. */
+#ifndef E2D_WORKER_H
+#define E2D_WORKER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "module.h"
+
+#define E2_TASKS_MAX 256
+
+struct e2_worker {
+	uint32_t id;
+	int core;                 /* -1: not pinned */
+	pthread_t thread;
+	atomic_int stop;
+	atomic_int pause_req;
+	atomic_int paused;
+	uint32_t idle_spin_us, max_sleep_us;
+	uint64_t tsc_hz;
+	/* changed only while paused */
+	uint32_t n_tasks;
+	struct e2_module *tasks[E2_TASKS_MAX];
+	/* written by the worker */
+	uint64_t busy_cycles, idle_cycles, sleeps, rounds;
+};
+
+struct e2_worker *e2_worker_start(uint32_t id, int core, uint64_t tsc_hz, uint32_t idle_spin_us,
+				  uint32_t max_sleep_us, char *err);
+void e2_worker_stop(struct e2_worker *w);
+void e2_worker_pause(struct e2_worker *w);
+void e2_worker_resume(struct e2_worker *w);
+/* Call only while the worker is paused (or not running). */
+int e2_worker_add_task(struct e2_worker *w, struct e2_module *m);
+void e2_worker_remove_task(struct e2_worker *w, struct e2_module *m);
+
+#endif
