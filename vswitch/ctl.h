@@ -12,6 +12,8 @@
 
 #define E2_CTL_VERSION 1
 #define E2_CTL_MAX_MSG (1 << 20)
+#define E2_CTL_NAME_MAX 64  /* names are shorter than this (E2_NAME_MAX) */
+#define E2_CTL_ARGS_MAX 64
 
 struct e2_dp;
 

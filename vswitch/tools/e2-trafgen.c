@@ -52,7 +52,12 @@ static void on_signal(int s)
 static int port_init(uint16_t port, struct rte_mempool *pool)
 {
 	struct rte_eth_conf conf = {0};
+	struct rte_eth_dev_info info;
 	uint16_t nrx = 1024, ntx = 1024;
+	/* virtio-user in server mode reconnects to a restarted back-end from its
+	 * link-state interrupt, so ask for it wherever the device has one. */
+	if (rte_eth_dev_info_get(port, &info) == 0 && (*info.dev_flags & RTE_ETH_DEV_INTR_LSC))
+		conf.intr_conf.lsc = 1;
 	if (rte_eth_dev_configure(port, 1, 1, &conf) != 0)
 		return -1;
 	rte_eth_dev_adjust_nb_rx_tx_desc(port, &nrx, &ntx);

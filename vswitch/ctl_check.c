@@ -1,0 +1,109 @@
+/* Checks of control requests that need no dataplane state: version, operation,
+ * names and argument shapes. Shared by e2d, the client and the fuzzer. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ctl.h"
+
+static int check_name(const char *what, const char *s, char *err, size_t errlen)
+{
+	if (!s || !*s) {
+		snprintf(err, errlen, "%s name is missing", what);
+		return EINVAL;
+	}
+	if (strlen(s) >= E2_CTL_NAME_MAX) {
+		snprintf(err, errlen, "%s name is longer than %d characters", what, E2_CTL_NAME_MAX - 1);
+		return EINVAL;
+	}
+	return 0;
+}
+
+static int check_args(size_t n, E2__Dp__Arg **v, char *err, size_t errlen)
+{
+	if (n > E2_CTL_ARGS_MAX) {
+		snprintf(err, errlen, "too many arguments (%zu, at most %d)", n, E2_CTL_ARGS_MAX);
+		return EINVAL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!v[i] || !v[i]->key || !*v[i]->key) {
+			snprintf(err, errlen, "argument %zu has no key", i + 1);
+			return EINVAL;
+		}
+		if (strlen(v[i]->key) > 64 || (v[i]->value && strlen(v[i]->value) > 4096)) {
+			snprintf(err, errlen, "argument '%.32s' is too long", v[i]->key);
+			return EINVAL;
+		}
+	}
+	return 0;
+}
+
+int e2_ctl_validate(const E2__Dp__Request *req, char *err, size_t errlen)
+{
+	int rc = 0;
+
+	if (req->version != E2_CTL_VERSION) {
+		snprintf(err, errlen, "protocol version %u is not supported (this e2d speaks version %d)",
+			 req->version, E2_CTL_VERSION);
+		return EPROTO;
+	}
+	switch (req->op_case) {
+	case E2__DP__REQUEST__OP_PORT_CREATE:
+		if (!(rc = check_name("port", req->port_create->name, err, errlen)) &&
+		    !(rc = check_name("driver", req->port_create->driver, err, errlen)))
+			rc = check_args(req->port_create->n_args, req->port_create->args, err, errlen);
+		break;
+	case E2__DP__REQUEST__OP_PORT_DESTROY:
+		rc = check_name("port", req->port_destroy->name, err, errlen);
+		break;
+	case E2__DP__REQUEST__OP_MODULE_CREATE:
+		if (!(rc = check_name("module", req->module_create->name, err, errlen)) &&
+		    !(rc = check_name("class", req->module_create->mclass, err, errlen)))
+			rc = check_args(req->module_create->n_args, req->module_create->args, err, errlen);
+		break;
+	case E2__DP__REQUEST__OP_MODULE_DESTROY:
+		rc = check_name("module", req->module_destroy->name, err, errlen);
+		break;
+	case E2__DP__REQUEST__OP_CONNECT:
+		if (!req->connect->from || !req->connect->to) {
+			snprintf(err, errlen, "connect needs both ends");
+			return EINVAL;
+		}
+		if (!(rc = check_name("module", req->connect->from->module, err, errlen)))
+			rc = check_name("module", req->connect->to->module, err, errlen);
+		break;
+	case E2__DP__REQUEST__OP_DISCONNECT:
+		rc = check_name("module", req->disconnect->module, err, errlen);
+		break;
+	case E2__DP__REQUEST__OP_MODULE_COMMAND:
+		if (!(rc = check_name("module", req->module_command->module, err, errlen)) &&
+		    !(rc = check_name("command", req->module_command->cmd, err, errlen)))
+			rc = check_args(req->module_command->n_args, req->module_command->args, err, errlen);
+		break;
+	case E2__DP__REQUEST__OP_WORKER_CREATE:
+		if (req->worker_create->id >= 1024) {
+			snprintf(err, errlen, "worker id %u is too large", req->worker_create->id);
+			return EINVAL;
+		}
+		break;
+	case E2__DP__REQUEST__OP_TASK_ATTACH:
+		rc = check_name("module", req->task_attach->module, err, errlen);
+		break;
+	case E2__DP__REQUEST__OP_STATS:
+		if (req->stats->name && strlen(req->stats->name) >= E2_CTL_NAME_MAX) {
+			snprintf(err, errlen, "name is too long");
+			return EINVAL;
+		}
+		break;
+	case E2__DP__REQUEST__OP_LIST:
+	case E2__DP__REQUEST__OP_LIST_CLASSES:
+	case E2__DP__REQUEST__OP_PING:
+	case E2__DP__REQUEST__OP_SHUTDOWN:
+		break;
+	default:
+		snprintf(err, errlen, "request has no operation (or one this e2d does not know)");
+		return EINVAL;
+	}
+	return rc;
+}
+

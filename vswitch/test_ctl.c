@@ -1,0 +1,228 @@
+/* Control-API negative tests: every malformed or invalid request is refused
+ * with a message, the running graph is unchanged, and traffic keeps flowing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "ctl.h"
+#include "test_util.h"
+
+static struct e2_dp dp;
+
+/* A text picture of the graph's structure (not its counters). */
+static void snapshot(char *out, size_t len)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < E2_PORTS_MAX; i++)
+		if (dp.ports[i])
+			o += (size_t)snprintf(out + o, len - o, "port %s %s;", dp.ports[i]->name, dp.ports[i]->devargs);
+	for (size_t i = 0; i < E2_MODULES_MAX; i++) {
+		struct e2_module *m = dp.modules[i];
+		if (!m)
+			continue;
+		o += (size_t)snprintf(out + o, len - o, "mod %s %s w%d", m->name, m->cls->name,
+				      m->worker ? (int)m->worker->id : -1);
+		for (uint16_t g = 0; g < m->n_ogates; g++)
+			if (m->ogates[g].next)
+				o += (size_t)snprintf(out + o, len - o, " %u>%s:%u", g, m->ogates[g].next->name,
+						      m->ogates[g].next_igate);
+		o += (size_t)snprintf(out + o, len - o, ";");
+	}
+}
+
+static E2__Dp__Response *run_line(const char *line)
+{
+	char err[512];
+	E2__Dp__Request *req = e2_ctl_parse_line(line, err, sizeof(err));
+	assert_non_null(req);
+	E2__Dp__Response *r = e2_ctl_handle(&dp, req, NULL);
+	e2__dp__request__free_unpacked(req, NULL);
+	return r;
+}
+
+static int setup(void **state)
+{
+	char err[E2_ERR_MAX];
+	if (test_eal_init("e2-test-ctl") != 0 || e2_dp_init(&dp, 8191, err) != 0)
+		return -1;
+	/* a running graph: null port -> queue -> hmatch -> sink, on a worker */
+	const char *cfg[] = {
+		"port add n0 pmd devargs=net_null0",
+		"module add in port_in port=n0",
+		"module add q queue size=256",
+		"module add hm hmatch fields=12:2",
+		"module add s sink",
+		"module add s1 sink",
+		"connect in q",
+		"connect q hm",
+		"connect hm:0 s",
+		"module cmd hm add values=0 gate=0",
+	};
+	for (size_t i = 0; i < sizeof(cfg) / sizeof(cfg[0]); i++) {
+		E2__Dp__Response *r = run_line(cfg[i]);
+		if (r->code) {
+			fprintf(stderr, "setup: %s: %s\n", cfg[i], r->error);
+			return -1;
+		}
+		e2__dp__response__free_unpacked(r, NULL);
+	}
+	return e2_dp_worker_create(&dp, 0, -1, err);
+}
+
+static int teardown(void **state)
+{
+	e2_dp_fini(&dp);
+	rte_eal_cleanup();
+	return 0;
+}
+
+static void test_bad_text_is_refused(void **state)
+{
+	const char *bad[] = {
+		"frobnicate", "port add", "port add x", "port del", "module add m", "module cmd m",
+		"connect a", "connect a b c", "connect a:x b", "connect a:-1 b", "connect a:99999 b",
+		"disconnect", "worker add", "worker add x", "worker add 1 core=x", "worker add 1 cpu=1",
+		"task attach q", "task attach q w=1", "stats a b c", "list extra", "module add m c novalue",
+		"module add m c =v", "port add p vhost \"path=/x", "module",
+	};
+	char err[512];
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		E2__Dp__Request *r = e2_ctl_parse_line(bad[i], err, sizeof(err));
+		if (r)
+			fail_msg("'%s' was accepted", bad[i]);
+		assert_true(strlen(err) > 0);
+	}
+	assert_null(e2_ctl_parse_line("   # a comment", err, sizeof(err)));
+	assert_int_equal(err[0], '\0');
+}
+
+static void test_bad_requests_change_nothing(void **state)
+{
+	const char *bad[] = {
+		"module add x nosuchclass",
+		"module add hm sink",                     /* duplicate name */
+		"module add bad.name/ sink",
+		"module add q2 queue size=3",
+		"module add q2 queue size=64 colour=red", /* unknown argument */
+		"module add q2 queue size=64 size=128",
+		"module add p port_in port=nosuch",
+		"module add p port_in port=n0",           /* queue already read */
+		"module del nosuch",
+		"connect hm:64 s1",                       /* gate out of range */
+		"connect hm:1 s1:1",                      /* input gate out of range */
+		"connect hm:0 s1",                        /* already connected */
+		"connect nosuch s1",
+		"connect hm:1 nosuch",
+		"disconnect hm:5",
+		"disconnect s",
+		"module cmd hm nosuch",
+		"module cmd hm add values=1,2 gate=1",
+		"module cmd nosuch add",
+		"task attach hm worker=0",
+		"task attach q worker=5",
+		"port add n0 pmd devargs=net_null1",
+		"port add n1 pmd devargs=net_null0",
+		"port add n1 pmd",
+		"port add n1 memif",
+		"port add n1 memif socket=/tmp/x role=boss",
+		"port add n1 vhost path=/tmp/x client=2",
+		"port del n0",
+		"port del nosuch",
+		"stats nosuch",
+	};
+	char before[8192], after[8192];
+	struct e2_module *sink = e2_dp_module_find(&dp, "s");
+
+	snapshot(before, sizeof(before));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		E2__Dp__Response *r = run_line(bad[i]);
+		if (r->code == 0)
+			fail_msg("'%s' was accepted", bad[i]);
+		assert_true(strlen(r->error) > 0);
+		print_message("  %-45s -> %s\n", bad[i], r->error);
+		e2__dp__response__free_unpacked(r, NULL);
+		snapshot(after, sizeof(after));
+		assert_string_equal(before, after);
+	}
+	/* traffic still flows through the unchanged graph */
+	uint64_t p0 = sink->packets;
+	usleep(50 * 1000);
+	assert_true(sink->packets > p0);
+}
+
+static void test_malformed_bytes(void **state)
+{
+	char before[8192], after[8192];
+	uint8_t junk[64];
+	bool shut = false;
+
+	snapshot(before, sizeof(before));
+	for (size_t i = 0; i < sizeof(junk); i++)
+		junk[i] = (uint8_t)(i * 37 + 11);
+	E2__Dp__Response *r = e2_ctl_handle_bytes(&dp, junk, sizeof(junk), &shut);
+	assert_int_equal(r->code, EBADMSG);
+	e2__dp__response__free_unpacked(r, NULL);
+
+	/* a valid request, truncated at every length */
+	char err[256];
+	E2__Dp__Request *req = e2_ctl_parse_line("module add zz queue size=64", err, sizeof(err));
+	size_t len = e2__dp__request__get_packed_size(req);
+	uint8_t buf[256];
+	e2__dp__request__pack(req, buf);
+	for (size_t cut = 1; cut < len; cut++) {
+		r = e2_ctl_handle_bytes(&dp, buf, cut, &shut);
+		assert_int_not_equal(r->code, 0);
+		e2__dp__response__free_unpacked(r, NULL);
+	}
+	/* the wrong protocol version */
+	req->version = 2;
+	r = e2_ctl_handle(&dp, req, &shut);
+	assert_int_equal(r->code, EPROTO);
+	e2__dp__response__free_unpacked(r, NULL);
+	/* no operation at all */
+	req->version = E2_CTL_VERSION;
+	E2__Dp__Request empty;
+	e2__dp__request__init(&empty);
+	empty.version = E2_CTL_VERSION;
+	r = e2_ctl_handle(&dp, &empty, &shut);
+	assert_int_equal(r->code, EINVAL);
+	e2__dp__response__free_unpacked(r, NULL);
+	e2__dp__request__free_unpacked(req, NULL);
+	assert_false(shut);
+	snapshot(after, sizeof(after));
+	assert_string_equal(before, after);
+}
+
+static void test_good_requests_apply_live(void **state)
+{
+	E2__Dp__Response *r = run_line("stats");
+	assert_int_equal(r->code, 0);
+	assert_true(r->n_ports == 1 && r->n_modules >= 5 && r->n_workers == 1);
+	e2__dp__response__free_unpacked(r, NULL);
+	r = run_line("module cmd q stats");
+	assert_int_equal(r->code, 0);
+	assert_true(r->n_result == 3);
+	e2__dp__response__free_unpacked(r, NULL);
+	r = run_line("classes");
+	assert_true(r->n_classes >= 8);
+	e2__dp__response__free_unpacked(r, NULL);
+	r = run_line("stats s reset");
+	assert_int_equal(r->code, 0);
+	e2__dp__response__free_unpacked(r, NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bad_text_is_refused),
+		cmocka_unit_test(test_bad_requests_change_nothing),
+		cmocka_unit_test(test_malformed_bytes),
+		cmocka_unit_test(test_good_requests_apply_live),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,307 @@
+/* The module framework and every module, with real mbufs and real DPDK ports
+ * (null and ring virtual devices), driven through the control API. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "ctl.h"
+#include "test_util.h"
+
+static struct e2_dp dp;
+
+/* Runs one control command in text form; returns the response code. */
+__attribute__((format(printf, 1, 2))) static int ctl(const char *fmt, ...)
+{
+	char line[1024], err[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	E2__Dp__Request *req = e2_ctl_parse_line(line, err, sizeof(err));
+	if (!req) {
+		print_message("parse error: %s: %s\n", line, err);
+		return -1;
+	}
+	E2__Dp__Response *r = e2_ctl_handle(&dp, req, NULL);
+	int code = r->code;
+	if (code)
+		print_message("  (expected?) %s -> %s\n", line, r->error);
+	e2__dp__response__free_unpacked(r, NULL);
+	e2__dp__request__free_unpacked(req, NULL);
+	return code;
+}
+
+static void fill(struct e2_batch *b, unsigned n, uint32_t dst_ip, uint16_t sport_base)
+{
+	b->cnt = 0;
+	for (unsigned i = 0; i < n; i++)
+		b->pkts[b->cnt++] = make_udp(dp.pool, "02:00:00:00:00:01", 0x0a000001, dst_ip,
+					     (uint16_t)(sport_base + i), 80, 60);
+}
+
+static int setup(void **state)
+{
+	char err[E2_ERR_MAX];
+	if (test_eal_init("e2-test-modules") != 0)
+		return -1;
+	return e2_dp_init(&dp, 8191, err);
+}
+
+static int teardown(void **state)
+{
+	e2_dp_fini(&dp);
+	rte_eal_cleanup();
+	return 0;
+}
+
+static void destroy_all(void)
+{
+	char err[E2_ERR_MAX];
+	for (size_t i = 0; i < E2_MODULES_MAX; i++)
+		if (dp.modules[i])
+			e2_dp_module_destroy(&dp, dp.modules[i]->name, err);
+	for (size_t i = 0; i < E2_PORTS_MAX; i++)
+		if (dp.ports[i])
+			e2_dp_port_destroy(&dp, dp.ports[i]->name, err);
+	for (size_t i = 0; i < E2_WORKERS_MAX; i++) {
+		e2_worker_stop(dp.workers[i]);
+		dp.workers[i] = NULL;
+	}
+}
+
+static void test_hmatch_exact(void **state)
+{
+	struct e2_batch b;
+	assert_int_equal(ctl("module add hm hmatch fields=12:2,23:1 default=0"), 0);
+	assert_int_equal(ctl("module add c collect"), 0);
+	assert_int_equal(ctl("connect hm:0 c:0"), 0);
+	assert_int_equal(ctl("connect hm:1 c:1"), 0);
+	assert_int_equal(ctl("module cmd hm add values=0x0800,17 gate=1"), 0);
+	fill(&b, 8, 0x0a010203, 1000);
+	/* make two packets TCP: they miss */
+	rte_pktmbuf_mtod(b.pkts[3], uint8_t *)[23] = 6;
+	rte_pktmbuf_mtod(b.pkts[5], uint8_t *)[23] = 6;
+	push(&dp, "hm", &b);
+	assert_int_equal(collected(&dp, "c")->n[1], 6);
+	assert_int_equal(collected(&dp, "c")->n[0], 2);
+	/* bad rules are refused */
+	assert_int_not_equal(ctl("module cmd hm add values=0x0800 gate=1"), 0);
+	assert_int_not_equal(ctl("module cmd hm add values=0x10000,17 gate=1"), 0);
+	assert_int_not_equal(ctl("module cmd hm add values=0x0800,17"), 0);
+	assert_int_not_equal(ctl("module cmd hm add values=0x0800,17 gate=99"), 0);
+	assert_int_not_equal(ctl("module cmd hm nosuch"), 0);
+	assert_int_not_equal(ctl("module add hm2 hmatch fields=12:9"), 0);
+	assert_int_not_equal(ctl("module add hm2 hmatch"), 0);
+	destroy_all();
+}
+
+static void test_hmatch_wildcard_priority(void **state)
+{
+	struct e2_batch b;
+	uint32_t dst[5] = {0x0a010203, 0x0a010909, 0x0a090909, 0x0b000001, 0x0a010203};
+	assert_int_equal(ctl("module add hm hmatch fields=30:4 default=0"), 0);
+	assert_int_equal(ctl("module add c collect"), 0);
+	for (int g = 0; g < 4; g++)
+		assert_int_equal(ctl("connect hm:%d c:%d", g, g), 0);
+	assert_int_equal(ctl("module cmd hm add values=10.1.0.0 masks=255.255.0.0 gate=1 priority=1"), 0);
+	assert_int_equal(ctl("module cmd hm add values=10.1.2.3 gate=2 priority=5"), 0);
+	assert_int_equal(ctl("module cmd hm add values=10.0.0.0 masks=255.0.0.0 gate=3 priority=0"), 0);
+	b.cnt = 0;
+	for (int i = 0; i < 5; i++)
+		b.pkts[b.cnt++] = make_udp(dp.pool, "02:00:00:00:00:01", 1, dst[i], 1, 2, 60);
+	/* a runt frame cannot match and goes to the default gate */
+	b.pkts[b.cnt++] = make_udp(dp.pool, "02:00:00:00:00:01", 1, 2, 1, 2, 20);
+	push(&dp, "hm", &b);
+	struct collect *c = collected(&dp, "c");
+	assert_int_equal(c->n[2], 2);
+	assert_int_equal(c->n[1], 1);
+	assert_int_equal(c->n[3], 1);
+	assert_int_equal(c->n[0], 2);
+	assert_int_equal(ctl("module cmd hm delete values=10.1.2.3"), 0);
+	assert_int_not_equal(ctl("module cmd hm delete values=10.1.2.3"), 0);
+	collect_reset(e2_dp_module_find(&dp, "c"));
+	fill(&b, 1, 0x0a010203, 1);
+	push(&dp, "hm", &b);
+	assert_int_equal(c->n[1], 1);
+	destroy_all();
+}
+
+static void test_l2fwd(void **state)
+{
+	struct e2_batch b;
+	assert_int_equal(ctl("module add l2 l2fwd default=2"), 0);
+	assert_int_equal(ctl("module add c collect"), 0);
+	for (int g = 0; g < 3; g++)
+		assert_int_equal(ctl("connect l2:%d c:%d", g, g), 0);
+	assert_int_equal(ctl("module cmd l2 add mac=02:00:00:00:00:01 gate=1"), 0);
+	assert_int_not_equal(ctl("module cmd l2 add mac=02:00:00:00:01 gate=1"), 0);
+	b.cnt = 0;
+	b.pkts[b.cnt++] = make_udp(dp.pool, "02:00:00:00:00:01", 1, 2, 1, 2, 60);
+	b.pkts[b.cnt++] = make_udp(dp.pool, "02:00:00:00:00:09", 1, 2, 1, 2, 60);
+	b.pkts[b.cnt++] = make_udp(dp.pool, "02:00:00:00:00:01", 1, 2, 1, 2, 60);
+	push(&dp, "l2", &b);
+	assert_int_equal(collected(&dp, "c")->n[1], 2);
+	assert_int_equal(collected(&dp, "c")->n[2], 1);
+	destroy_all();
+}
+
+static void test_splits(void **state)
+{
+	struct e2_batch b;
+	assert_int_equal(ctl("module add rr rr_split gates=3"), 0);
+	assert_int_equal(ctl("module add hs hash_split gates=4"), 0);
+	assert_int_equal(ctl("module add c collect"), 0);
+	assert_int_equal(ctl("module add c2 collect"), 0);
+	for (int g = 0; g < 3; g++)
+		assert_int_equal(ctl("connect rr:%d c:%d", g, g), 0);
+	for (int g = 0; g < 4; g++)
+		assert_int_equal(ctl("connect hs:%d c2:%d", g, g), 0);
+	assert_int_not_equal(ctl("connect rr:3 c:3"), 0);
+	fill(&b, 30, 1, 0);
+	push(&dp, "rr", &b);
+	for (int g = 0; g < 3; g++)
+		assert_int_equal(collected(&dp, "c")->n[g], 10);
+
+	/* 64 flows, 4 packets each: every flow stays on one gate, and all gates get some */
+	int gate_of[64];
+	for (int round = 0; round < 4; round++) {
+		for (int half = 0; half < 2; half++) {
+			fill(&b, 32, 0x0a000009, (uint16_t)(half * 32));
+			push(&dp, "hs", &b);
+		}
+	}
+	struct collect *c2 = collected(&dp, "c2");
+	int per_gate_total = 0;
+	for (int f = 0; f < 64; f++)
+		gate_of[f] = -1;
+	for (int g = 0; g < 4; g++) {
+		assert_true(c2->n[g] > 0);
+		per_gate_total += (int)c2->n[g];
+		for (uint32_t i = 0; i < c2->n[g]; i++) {
+			const struct rte_udp_hdr *u = rte_pktmbuf_mtod_offset(c2->pkts[g][i], const struct rte_udp_hdr *, 34);
+			int f = rte_be_to_cpu_16(u->src_port);
+			assert_true(gate_of[f] == -1 || gate_of[f] == g);
+			gate_of[f] = g;
+		}
+	}
+	assert_int_equal(per_gate_total, 256);
+	destroy_all();
+}
+
+static void test_unconnected_gate_drops(void **state)
+{
+	struct e2_batch b;
+	assert_int_equal(ctl("module add rr rr_split gates=2"), 0);
+	assert_int_equal(ctl("module add c collect"), 0);
+	assert_int_equal(ctl("connect rr:0 c:0"), 0);
+	fill(&b, 10, 1, 0);
+	push(&dp, "rr", &b);
+	struct e2_module *rr = e2_dp_module_find(&dp, "rr");
+	assert_int_equal(collected(&dp, "c")->n[0], 5);
+	assert_int_equal(rr->drops, 5);
+	assert_int_equal(rr->ogates[0].packets, 5);
+	assert_true(rr->cycles > 0);
+	assert_int_equal(rte_mempool_in_use_count(dp.pool), 5);
+	destroy_all();
+	assert_int_equal(rte_mempool_in_use_count(dp.pool), 0);
+}
+
+static void test_queue(void **state)
+{
+	struct e2_batch b;
+	assert_int_equal(ctl("module add q queue size=64"), 0);
+	assert_int_not_equal(ctl("module add q2 queue size=100"), 0);
+	assert_int_equal(ctl("module add c collect"), 0);
+	assert_int_equal(ctl("connect q c"), 0);
+	for (int i = 0; i < 4; i++) {
+		fill(&b, 25, 1, 0);
+		push(&dp, "q", &b);
+	}
+	struct e2_module *q = e2_dp_module_find(&dp, "q");
+	assert_int_equal(q->drops, 36);
+	struct e2_ctx ctx = {.current = q};
+	uint32_t total = 0, n;
+	while ((n = q->cls->run_task(&ctx, q)) > 0)
+		total += n;
+	assert_int_equal(total, 64);
+	assert_int_equal(collected(&dp, "c")->n[0], 64);
+	destroy_all();
+}
+
+static void test_ports_ring_loopback(void **state)
+{
+	struct e2_batch b;
+	/* a ring vdev hands back on rx what it was given on tx */
+	assert_int_equal(ctl("port add r0 pmd devargs=net_ring0"), 0);
+	assert_int_not_equal(ctl("port add r0 pmd devargs=net_ring1"), 0);
+	assert_int_not_equal(ctl("port add r1 pmd devargs=0000:00:01.0"), 0);
+	assert_int_not_equal(ctl("port add r1 nosuch"), 0);
+	assert_int_not_equal(ctl("port add r1 vhost"), 0);
+	assert_int_not_equal(ctl("port add r1 pmd devargs=net_ring0"), 0);
+	assert_int_equal(ctl("module add out port_out port=r0"), 0);
+	assert_int_not_equal(ctl("module add out2 port_out port=r0"), 0);
+	assert_int_not_equal(ctl("module add in9 port_in port=nosuch"), 0);
+	assert_int_equal(ctl("module add in port_in port=r0"), 0);
+	assert_int_equal(ctl("module add c collect"), 0);
+	assert_int_equal(ctl("connect in c"), 0);
+	assert_int_not_equal(ctl("port del r0"), 0); /* in use */
+	fill(&b, 20, 1, 0);
+	push(&dp, "out", &b);
+	struct e2_module *in = e2_dp_module_find(&dp, "in");
+	struct e2_ctx ctx = {.current = in};
+	assert_int_equal(in->cls->run_task(&ctx, in), 20);
+	assert_int_equal(collected(&dp, "c")->n[0], 20);
+	struct e2_port *p = e2_dp_port_find(&dp, "r0");
+	assert_int_equal(p->tx_packets, 20);
+	assert_int_equal(p->rx_packets, 20);
+	assert_int_equal(p->rx_bytes, 20 * 60);
+	destroy_all();
+}
+
+static void test_worker_runs_tasks(void **state)
+{
+	char err[E2_ERR_MAX];
+	/* the null PMD produces packets on every receive: a free traffic source */
+	assert_int_equal(ctl("port add n0 pmd devargs=net_null0"), 0);
+	assert_int_equal(ctl("module add in port_in port=n0"), 0);
+	assert_int_equal(ctl("module add q queue"), 0);
+	assert_int_equal(ctl("module add s sink"), 0);
+	assert_int_equal(ctl("connect in q"), 0);
+	assert_int_equal(ctl("connect q s"), 0);
+	assert_int_equal(e2_dp_worker_create(&dp, 0, -1, err), 0);
+	assert_int_not_equal(e2_dp_worker_create(&dp, 0, -1, err), 0);
+	assert_int_equal(e2_dp_worker_create(&dp, 1, -1, err), 0);
+	assert_int_equal(ctl("task attach q worker=1"), 0);
+	assert_int_not_equal(ctl("task attach s worker=1"), 0);
+	assert_int_not_equal(ctl("task attach q worker=7"), 0);
+	usleep(100 * 1000);
+	struct e2_module *s = e2_dp_module_find(&dp, "s");
+	uint64_t before = s->packets;
+	assert_true(before > 0);
+	/* change the graph while traffic flows */
+	assert_int_equal(ctl("disconnect q"), 0);
+	assert_int_equal(ctl("module add s2 sink"), 0);
+	assert_int_equal(ctl("connect q s2"), 0);
+	usleep(50 * 1000);
+	assert_true(e2_dp_module_find(&dp, "s2")->packets > 0);
+	destroy_all();
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hmatch_exact),
+		cmocka_unit_test(test_hmatch_wildcard_priority),
+		cmocka_unit_test(test_l2fwd),
+		cmocka_unit_test(test_splits),
+		cmocka_unit_test(test_unconnected_gate_drops),
+		cmocka_unit_test(test_queue),
+		cmocka_unit_test(test_ports_ring_loopback),
+		cmocka_unit_test(test_worker_runs_tasks),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

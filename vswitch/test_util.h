@@ -1,0 +1,108 @@
+/* Helpers for e2d's tests: DPDK started without hugepages or PCI, a dataplane
+ * with no workers (tests drive tasks themselves), packet builders, and a
+ * "collect" module that keeps what it receives per input gate. */
+#ifndef E2D_TEST_UTIL_H
+#define E2D_TEST_UTIL_H
+
+#include <rte_eal.h>
+#include <rte_ether.h>
+#include <rte_ip.h>
+#include <rte_udp.h>
+
+#include "dp.h"
+
+#define COLLECT_MAX 4096
+
+struct collect {
+	uint32_t n[4];
+	struct rte_mbuf *pkts[4][COLLECT_MAX];
+};
+
+static inline void collect_process(struct e2_ctx *ctx, struct e2_module *m, uint16_t igate,
+				   struct e2_batch *b)
+{
+	struct collect *c = e2_priv(m);
+	for (uint16_t i = 0; i < b->cnt; i++) {
+		if (c->n[igate] < COLLECT_MAX)
+			c->pkts[igate][c->n[igate]++] = b->pkts[i];
+		else
+			rte_pktmbuf_free(b->pkts[i]);
+	}
+	b->cnt = 0;
+}
+
+static inline void collect_reset(struct e2_module *m)
+{
+	struct collect *c = e2_priv(m);
+	for (int g = 0; g < 4; g++) {
+		rte_pktmbuf_free_bulk(c->pkts[g], c->n[g]);
+		c->n[g] = 0;
+	}
+}
+
+static inline void collect_deinit(struct e2_module *m)
+{
+	collect_reset(m);
+}
+
+static const struct e2_module_class collect_class = {
+	.name = "collect",
+	.help = "test only: keeps packets per input gate",
+	.igates = 4,
+	.ogates = 0,
+	.priv_size = sizeof(struct collect),
+	.process_batch = collect_process,
+	.deinit = collect_deinit,
+};
+E2_MODULE_REGISTER(collect_class)
+
+static inline int test_eal_init(const char *prefix)
+{
+	char pfx[64];
+	snprintf(pfx, sizeof(pfx), "%s-%d", prefix, (int)getpid());
+	char *argv[] = {"test", "--no-huge", "-m", "512", "--no-pci", "--no-shconf", "--no-telemetry",
+			"--file-prefix", pfx, "--log-level", "error", "-l", "0", NULL};
+	return rte_eal_init((int)(sizeof(argv) / sizeof(argv[0])) - 1, argv) < 0 ? -1 : 0;
+}
+
+/* An Ethernet/IPv4/UDP frame of `len` bytes. */
+static inline struct rte_mbuf *make_udp(struct rte_mempool *pool, const char *dst_mac, uint32_t src_ip,
+					uint32_t dst_ip, uint16_t sport, uint16_t dport, uint16_t len)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
+	if (!m)
+		return NULL;
+	uint8_t *d = (uint8_t *)rte_pktmbuf_append(m, len);
+	memset(d, 0, len);
+	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)d;
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
+	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + 1);
+	rte_ether_unformat_addr(dst_mac, &eth->dst_addr);
+	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+	ip->version_ihl = 0x45;
+	ip->total_length = rte_cpu_to_be_16((uint16_t)(len - sizeof(*eth)));
+	ip->next_proto_id = IPPROTO_UDP;
+	ip->src_addr = rte_cpu_to_be_32(src_ip);
+	ip->dst_addr = rte_cpu_to_be_32(dst_ip);
+	udp->src_port = rte_cpu_to_be_16(sport);
+	udp->dst_port = rte_cpu_to_be_16(dport);
+	return m;
+}
+
+/* Pushes a batch into module `name`'s input gate 0 as a worker would. */
+static inline void push(struct e2_dp *dp, const char *name, struct e2_batch *b)
+{
+	struct e2_module *m = e2_dp_module_find(dp, name);
+	struct e2_ctx ctx = {.current = m, .ts = rte_rdtsc()};
+	m->packets += b->cnt;
+	m->batches++;
+	m->cls->process_batch(&ctx, m, 0, b);
+	e2_charge(&ctx, NULL);
+}
+
+static inline struct collect *collected(struct e2_dp *dp, const char *name)
+{
+	return e2_priv(e2_dp_module_find(dp, name));
+}
+
+#endif
