@@ -24,9 +24,10 @@ struct e2_batch {
 	struct rte_mbuf *pkts[E2_BATCH_MAX];
 };
 
-/* Per-packet metadata carried in an mbuf dynamic field (registered at start-up). */
+/* Per-packet metadata carried in an mbuf dynamic field (registered at start-up).
+ * Undefined until a module sets it: readers come after writers in the graph. */
 struct e2_pkt_meta {
-	uint32_t flow_id;   /* flow hash for affinity; 0 until a flow-hash module sets it */
+	uint32_t flow_id;   /* flow hash for affinity, set by a flow-hash module */
 	uint16_t tclass;    /* traffic class for scheduling/accounting */
 	uint16_t flags;
 };
