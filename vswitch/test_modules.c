@@ -130,6 +130,44 @@ static void test_hmatch_wildcard_priority(void **state)
 	destroy_all();
 }
 
+/* Past a handful of rules hmatch switches from linear search to hash tables:
+ * the same rules must give the same answers either way. */
+static void test_hmatch_many_rules(void **state)
+{
+	struct e2_batch b;
+	assert_int_equal(ctl("module add hm hmatch fields=30:4 default=0"), 0);
+	assert_int_equal(ctl("module add c collect"), 0);
+	for (int g = 0; g < 4; g++)
+		assert_int_equal(ctl("connect hm:%d c:%d", g, g), 0);
+	assert_int_equal(ctl("module cmd hm add values=10.1.0.0 masks=255.255.0.0 gate=1 priority=1"), 0);
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(ctl("module cmd hm add values=10.2.0.%d gate=%d priority=5", i, 2 + i % 2), 0);
+	b.cnt = 0;
+	for (int i = 0; i < 30; i++)
+		b.pkts[b.cnt++] = make_udp(dp.pool, "02:00:00:00:00:01", 1, 0x0a020000u + (uint32_t)i, 1, 2, 60);
+	b.pkts[b.cnt++] = make_udp(dp.pool, "02:00:00:00:00:01", 1, 0x0a010505, 1, 2, 60);
+	b.pkts[b.cnt++] = make_udp(dp.pool, "02:00:00:00:00:01", 1, 0x0a030303, 1, 2, 60);
+	push(&dp, "hm", &b);
+	struct collect *c = collected(&dp, "c");
+	assert_int_equal(c->n[2], 15);
+	assert_int_equal(c->n[3], 15);
+	assert_int_equal(c->n[1], 1);
+	assert_int_equal(c->n[0], 1);
+	/* back under the limit: linear again, same answers */
+	for (int i = 0; i < 95; i++)
+		assert_int_equal(ctl("module cmd hm delete values=10.2.0.%d", i), 0);
+	collect_reset(e2_dp_module_find(&dp, "c"));
+	b.cnt = 0;
+	b.pkts[b.cnt++] = make_udp(dp.pool, "02:00:00:00:00:01", 1, 0x0a020061, 1, 2, 60); /* .97 */
+	b.pkts[b.cnt++] = make_udp(dp.pool, "02:00:00:00:00:01", 1, 0x0a020001, 1, 2, 60); /* deleted */
+	b.pkts[b.cnt++] = make_udp(dp.pool, "02:00:00:00:00:01", 1, 0x0a010505, 1, 2, 60);
+	push(&dp, "hm", &b);
+	assert_int_equal(c->n[3], 1);
+	assert_int_equal(c->n[0], 1);
+	assert_int_equal(c->n[1], 1);
+	destroy_all();
+}
+
 static void test_l2fwd(void **state)
 {
 	struct e2_batch b;
@@ -296,6 +334,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hmatch_exact),
 		cmocka_unit_test(test_hmatch_wildcard_priority),
+		cmocka_unit_test(test_hmatch_many_rules),
 		cmocka_unit_test(test_l2fwd),
 		cmocka_unit_test(test_splits),
 		cmocka_unit_test(test_unconnected_gate_drops),

@@ -20,6 +20,8 @@
 
 #define MAX_FIELDS 8
 #define MAX_GROUPS 16
+/* With this many rules or fewer, comparing against each one beats a hash lookup. */
+#define LINEAR_MAX 8
 
 struct field {
 	uint16_t offset;
@@ -34,8 +36,18 @@ struct group {
 	uint32_t max_priority;
 };
 
+struct linear_rule {
+	uint64_t key[MAX_FIELDS];
+	uint64_t mask[MAX_FIELDS];
+	uint16_t gate;
+	uint32_t priority;
+};
+
 struct hmatch {
 	uint32_t n_fields;
+	uint32_t n_rules;
+	/* a copy of the rules, highest priority first, used while n_rules <= LINEAR_MAX */
+	struct linear_rule linear[LINEAR_MAX];
 	struct field fields[MAX_FIELDS];
 	uint32_t n_groups;        /* sorted by max_priority, highest first */
 	struct group groups[MAX_GROUPS];
@@ -152,11 +164,19 @@ static inline bool extract(const struct hmatch *s, const struct rte_mbuf *pkt, u
 
 	for (uint32_t f = 0; f < s->n_fields; f++) {
 		const struct field *fd = &s->fields[f];
+		const uint8_t *p = data + fd->offset;
 		uint64_t v = 0;
 		if (unlikely(fd->offset + fd->len > pkt->data_len))
 			return false;
-		for (uint8_t i = 0; i < fd->len; i++)
-			v = (v << 8) | data[fd->offset + i];
+		switch (fd->len) {
+		case 1: v = p[0]; break;
+		case 2: v = rte_be_to_cpu_16(*(const unaligned_uint16_t *)p); break;
+		case 4: v = rte_be_to_cpu_32(*(const unaligned_uint32_t *)p); break;
+		case 8: v = rte_be_to_cpu_64(*(const unaligned_uint64_t *)p); break;
+		default:
+			for (uint8_t i = 0; i < fd->len; i++)
+				v = (v << 8) | p[i];
+		}
 		key[f] = v & fd->mask;
 	}
 	return true;
@@ -172,6 +192,27 @@ static void hmatch_process(struct e2_ctx *ctx, struct e2_module *m, uint16_t iga
 	uint32_t best[E2_BATCH_MAX];     /* priority + 1 of the best match so far; 0 = none */
 	uint16_t gates[E2_BATCH_MAX];
 	uint64_t valid = 0;
+
+	if (s->n_rules <= LINEAR_MAX) {
+		for (uint16_t i = 0; i < b->cnt; i++) {
+			gates[i] = s->default_gate;
+			if (!extract(s, b->pkts[i], raw[i]))
+				continue;
+			for (uint32_t r = 0; r < s->n_rules; r++) {
+				const struct linear_rule *lr = &s->linear[r];
+				uint64_t diff = 0;
+				for (uint32_t f = 0; f < s->n_fields; f++)
+					diff |= (raw[i][f] & lr->mask[f]) ^ lr->key[f];
+				if (!diff) {
+					gates[i] = lr->gate;
+					break;
+				}
+			}
+			s->misses += gates[i] == s->default_gate;
+		}
+		e2_emit_split(ctx, m, b, gates);
+		return;
+	}
 
 	for (uint16_t i = 0; i < b->cnt; i++) {
 		if (extract(s, b->pkts[i], raw[i]))
@@ -267,6 +308,38 @@ static int group_cmp(const void *a, const void *b)
 	return (x->max_priority < y->max_priority) - (x->max_priority > y->max_priority);
 }
 
+static int linear_cmp(const void *a, const void *b)
+{
+	const struct linear_rule *x = a, *y = b;
+	return (x->priority < y->priority) - (x->priority > y->priority);
+}
+
+/* Recomputes the rule count and, for small rule sets, the linear copy. */
+static void rebuild_linear(struct hmatch *s)
+{
+	uint32_t n = 0;
+
+	for (uint32_t g = 0; g < s->n_groups; g++)
+		n += s->groups[g].n_rules;
+	s->n_rules = n;
+	if (n > LINEAR_MAX)
+		return;
+	n = 0;
+	for (uint32_t g = 0; g < s->n_groups; g++) {
+		const void *key;
+		void *data;
+		uint32_t it = 0;
+		while (rte_hash_iterate(s->groups[g].table, &key, &data, &it) >= 0 && n < LINEAR_MAX) {
+			struct linear_rule *lr = &s->linear[n++];
+			memcpy(lr->key, key, s->key_len);
+			memcpy(lr->mask, s->groups[g].mask, s->key_len);
+			lr->gate = (uint16_t)((uintptr_t)data & 0xffff);
+			lr->priority = (uint32_t)((uintptr_t)data >> 16);
+		}
+	}
+	qsort(s->linear, n, sizeof(s->linear[0]), linear_cmp);
+}
+
 static const char *const rule_keys[] = {"values", "masks", "gate", "priority", NULL};
 
 static int cmd_add(struct e2_module *m, const struct e2_args *a, struct e2_result *out, char *err)
@@ -318,6 +391,7 @@ static int cmd_add(struct e2_module *m, const struct e2_args *a, struct e2_resul
 	if (prio > gr->max_priority)
 		gr->max_priority = (uint32_t)prio;
 	qsort(s->groups, s->n_groups, sizeof(s->groups[0]), group_cmp);
+	rebuild_linear(s);
 	return 0;
 }
 
@@ -340,6 +414,7 @@ static int cmd_delete(struct e2_module *m, const struct e2_args *a, struct e2_re
 		*gr = s->groups[--s->n_groups];
 		qsort(s->groups, s->n_groups, sizeof(s->groups[0]), group_cmp);
 	}
+	rebuild_linear(s);
 	return 0;
 }
 
@@ -348,16 +423,14 @@ static int cmd_clear(struct e2_module *m, const struct e2_args *a, struct e2_res
 	struct hmatch *s = e2_priv(m);
 	hmatch_deinit(m);
 	s->n_groups = 0;
+	s->n_rules = 0;
 	return 0;
 }
 
 static void hmatch_stats(struct e2_module *m, struct e2_result *out)
 {
 	struct hmatch *s = e2_priv(m);
-	uint32_t rules = 0;
-	for (uint32_t g = 0; g < s->n_groups; g++)
-		rules += s->groups[g].n_rules;
-	e2_result_add(out, "rules", "%u", rules);
+	e2_result_add(out, "rules", "%u", s->n_rules);
 	e2_result_add(out, "masks", "%u", s->n_groups);
 	e2_result_add(out, "misses", "%llu", (unsigned long long)s->misses);
 }
