@@ -341,7 +341,13 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 
-	if (o.worker_core != -1) {
+	/* The start-up graph is complete before any packet moves: the default worker
+	 * starts after the configuration (unless it made workers of its own). */
+	if (o.config && apply_config(&dp, o.config) != 0) {
+		fprintf(stderr, "e2d: configuration refused; not starting\n");
+		goto out_dp;
+	}
+	if (o.worker_core != -1 && !dp.workers[0]) {
 		int core = o.worker_core;
 		if (core == -2) {
 			cpu_set_t allowed;
@@ -354,10 +360,6 @@ int main(int argc, char **argv)
 			fprintf(stderr, "e2d: %s\n", err);
 			goto out_dp;
 		}
-	}
-	if (o.config && apply_config(&dp, o.config) != 0) {
-		fprintf(stderr, "e2d: configuration refused; not starting\n");
-		goto out_dp;
 	}
 	sock = open_control(o.ctl_path);
 	if (sock < 0)

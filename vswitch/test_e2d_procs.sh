@@ -155,7 +155,41 @@ echo "idle e2d used ${pct}% of a core over 3 s"
 ok "idle e2d: ${pct}% of a core"
 stop_e2d
 
-# --- 8. a bad configuration is refused with the file and line --------------------------
+# --- 8. pcap ports: a capture in, classified by hmatch, two captures out -----------------
+/usr/bin/python3 - "$T/in.pcap" <<'PY'
+import sys
+from scapy.all import Ether, IP, UDP, TCP, Raw, wrpcap
+pkts = []
+for i in range(300):
+    l4 = UDP(sport=1000 + i, dport=53) if i % 3 == 0 else TCP(sport=2000 + i, dport=80)
+    pkts.append(Ether(dst="02:00:00:00:00:02") / IP(src="10.0.0.1", dst="10.1.%d.%d" % (i // 250, i % 250)) / l4 / Raw(b"x" * (i % 50)))
+wrpcap(sys.argv[1], pkts)
+PY
+cat >"$T/pcap.conf" <<CONF
+port add in pmd devargs=net_pcap0,rx_pcap=$T/in.pcap
+port add udp pmd devargs=net_pcap1,tx_pcap=$T/udp.pcap
+port add other pmd devargs=net_pcap2,tx_pcap=$T/other.pcap
+module add from_in port_in port=in
+module add proto hmatch fields=12:2,23:1 default=1
+module cmd proto add values=0x0800,17 gate=0
+module add to_udp port_out port=udp
+module add to_other port_out port=other
+connect from_in proto
+connect proto:0 to_udp
+connect proto:1 to_other
+CONF
+start_e2d p "$T/pcap.conf"
+for _ in $(seq 50); do
+  n=$(ctl p stats in | awk '$1=="in"{print $4}')
+  [ "${n:-0}" -ge 300 ] && break; sleep 0.1
+done
+stop_e2d   # flushes and closes the capture files
+u=$(tcpdump -nr "$T/udp.pcap" 2>/dev/null | wc -l); o=$(tcpdump -nr "$T/other.pcap" 2>/dev/null | wc -l)
+[ "$u" -eq 100 ] && [ "$o" -eq 200 ] || fail "pcap: expected 100 UDP and 200 other packets, got $u and $o"
+tcpdump -nr "$T/udp.pcap" 2>/dev/null | grep -qv 'UDP' && fail "a non-UDP packet in udp.pcap"
+ok "pcap ports: 300 packets from a capture, 100 UDP and 200 others written, readable by tcpdump"
+
+# --- 9. a bad configuration is refused with the file and line --------------------------
 printf 'port add p0 pmd devargs=net_null0\nmodule add x nosuch\n' >"$T/bad.conf"
 if "$BIN/e2d" --ctl "$T/bad.ctl" --config "$T/bad.conf" --no-huge --file-prefix e2dt-bad \
      --log-level error >"$T/bad.log" 2>&1; then fail "bad configuration accepted"; fi
