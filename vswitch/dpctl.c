@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ctl.h"
 
@@ -84,6 +85,12 @@ int e2_dpctl_main(int argc, char **argv)
 	}
 	if (!file && i == argc) {
 		usage(stderr, argv[0]);
+		return 2;
+	}
+	/* nanomsg would quietly wait for the socket to appear: say it is not there. */
+	struct stat st;
+	if (stat(ctl, &st) != 0 || !S_ISSOCK(st.st_mode)) {
+		fprintf(stderr, "e2ctl: no e2d control socket at %s (is e2d running? see --ctl or $E2D_CTL)\n", ctl);
 		return 2;
 	}
 	int sock = nn_socket(AF_SP, NN_REQ);

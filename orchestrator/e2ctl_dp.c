@@ -1,0 +1,10 @@
+/* `e2ctl dp ...`: talk to the local e2d over its control socket (vswitch/dpctl.c). */
+#include "e2ctl.h"
+
+#include "dpctl.h"
+
+int e2ctl_dp(int argc, char **argv)
+{
+    argv[0] = "e2ctl dp";
+    return e2_dpctl_main(argc, argv);
+}

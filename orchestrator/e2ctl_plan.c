@@ -1,0 +1,230 @@
+/* `e2ctl plan`: descriptions in, IGraph + placement + interconnection out. */
+#include "e2/orch.h"
+#include "e2ctl.h"
+
+#include <getopt.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void plan_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: e2ctl plan --policy FILE --nfs FILE --hardware FILE [options]\n"
+            "  --json               print the plan as JSON\n"
+            "  --dot FILE           write a Graphviz picture (servers as clusters)\n"
+            "  --algo e2|packing|random   placement algorithm (default e2)\n"
+            "  --exact SECONDS      place with the exact MIP (CBC) within SECONDS\n"
+            "  --target-util X      sizing headroom, 0 < X <= 1 (default 0.8)\n"
+            "  --split INSTANCE     show the incremental plan for an overload of INSTANCE\n"
+            "  --threshold N        exceptions left before a split moves to the switch (default 16)\n");
+}
+
+struct inputs {
+    struct e2_policy *pol;
+    struct e2_nf_catalog *nfs;
+    struct e2_hardware *hw;
+};
+
+static int load_all(struct inputs *in, const char *pp, const char *np, const char *hp, struct e2_err *err)
+{
+    size_t len;
+    char *buf;
+    if (!(buf = e2_read_file(hp, &len, err)))
+        return -1;
+    in->hw = e2_hardware_load(buf, len, hp, err);
+    free(buf);
+    if (!in->hw)
+        return -1;
+    if (!(buf = e2_read_file(np, &len, err)))
+        return -1;
+    in->nfs = e2_nfs_load(buf, len, np, err);
+    free(buf);
+    if (!in->nfs)
+        return -1;
+    if (!(buf = e2_read_file(pp, &len, err)))
+        return -1;
+    in->pol = e2_policy_load(buf, len, pp, err);
+    free(buf);
+    if (!in->pol)
+        return -1;
+    return 0;
+}
+
+static json_t *lines_json(const struct e2_lines *l)
+{
+    json_t *a = json_array();
+    for (unsigned i = 0; i < l->n; i++)
+        json_array_append_new(a, json_string(l->v[i]));
+    return a;
+}
+
+int e2ctl_plan(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "policy", required_argument, 0, 'p' }, { "nfs", required_argument, 0, 'n' },
+        { "hardware", required_argument, 0, 'w' }, { "json", no_argument, 0, 'j' },
+        { "dot", required_argument, 0, 'd' }, { "algo", required_argument, 0, 'a' },
+        { "exact", required_argument, 0, 'x' }, { "target-util", required_argument, 0, 'u' },
+        { "split", required_argument, 0, 's' }, { "threshold", required_argument, 0, 't' },
+        { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+    };
+    const char *pp = NULL, *np = NULL, *hp = NULL, *dot = NULL, *split = NULL;
+    int json = 0;
+    double exact = 0;
+    unsigned threshold = 16;
+    enum e2_place_algo algo = E2_PLACE_E2;
+    struct e2_plan_opts po = { .target_utilization = 0.8 };
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        char *end = NULL;
+        switch (c) {
+        case 'p': pp = optarg; break;
+        case 'n': np = optarg; break;
+        case 'w': hp = optarg; break;
+        case 'j': json = 1; break;
+        case 'd': dot = optarg; break;
+        case 's': split = optarg; break;
+        case 'a':
+            if (!strcmp(optarg, "e2")) algo = E2_PLACE_E2;
+            else if (!strcmp(optarg, "packing")) algo = E2_PLACE_PACKING;
+            else if (!strcmp(optarg, "random")) algo = E2_PLACE_RANDOM;
+            else {
+                fprintf(stderr, "e2ctl plan: --algo wants e2, packing or random, not '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 'x':
+            exact = strtod(optarg, &end);
+            if (!end || *end || !(exact > 0)) {
+                fprintf(stderr, "e2ctl plan: --exact wants a positive number of seconds\n");
+                return 2;
+            }
+            break;
+        case 'u':
+            po.target_utilization = strtod(optarg, &end);
+            if (!end || *end || !(po.target_utilization > 0 && po.target_utilization <= 1)) {
+                fprintf(stderr, "e2ctl plan: --target-util wants 0 < X <= 1\n");
+                return 2;
+            }
+            break;
+        case 't': {
+            unsigned long t = strtoul(optarg, &end, 10);
+            if (!end || *end || *optarg == '-' || t > 1000000) {
+                fprintf(stderr, "e2ctl plan: --threshold wants a count of exceptions\n");
+                return 2;
+            }
+            threshold = (unsigned)t;
+            break;
+        }
+        case 'h': plan_usage(stdout); return 0;
+        default: plan_usage(stderr); return 2;
+        }
+    }
+    if (!pp || !np || !hp || optind != argc) {
+        plan_usage(stderr);
+        return 2;
+    }
+    struct e2_err err = { "" };
+    struct inputs in = { 0 };
+    struct e2_pgraph *pg = NULL;
+    struct e2_igraph *ig = NULL;
+    struct e2_rack rack = { 0 };
+    struct e2_interconnect ic = { 0 };
+    struct e2_split_plan sp;
+    int have_ic = 0, have_split = 0, rc = 1;
+    memset(&sp, 0, sizeof sp);
+
+    if (load_all(&in, pp, np, hp, &err) < 0)
+        goto fail;
+    if (!(pg = e2_pgraph_build(in.pol, in.nfs, in.hw, &po, &err)))
+        goto fail;
+    if (!(ig = e2_igraph_build(pg, &err)))
+        goto fail;
+    if (e2_rack_from_hardware(&rack, in.hw, &err) < 0)
+        goto fail;
+    if (e2_place(ig, &rack, algo, 1, &err) < 0)
+        goto fail;
+    if (exact > 0 && e2_place_mip(ig, &rack, exact, NULL, NULL, &err) < 0)
+        goto fail;
+    {
+        struct e2_load *loads = calloc(rack.servers, sizeof *loads);
+        int over = e2_rack_loads(ig, &rack, loads);
+        free(loads);
+        if (over)
+            fprintf(stderr, "e2ctl plan: warning: %d capacities (server links or the switch) are exceeded at the "
+                    "estimated rates; see the Servers section\n", over);
+    }
+    if (split) {
+        int old = e2_igraph_find(ig, split);
+        if (old < 0) {
+            snprintf(err.msg, sizeof err.msg, "--split: no instance '%s' in the IGraph", split);
+            goto fail;
+        }
+        int added = e2_igraph_split(ig, (unsigned)old, &err);
+        if (added < 0 || e2_place_incremental(ig, &rack, (unsigned)added, &err) < 0)
+            goto fail;
+        if (e2_split_begin(ig, in.hw, (unsigned)old, (unsigned)added, NULL, 0, threshold, &sp, &err) < 0)
+            goto fail;
+        have_split = 1;
+    }
+    if (e2_interconnect_plan(ig, in.hw, &ic, &err) < 0)
+        goto fail;
+    have_ic = 1;
+    if (dot) {
+        FILE *f = fopen(dot, "w");
+        if (!f) {
+            snprintf(err.msg, sizeof err.msg, "%s: cannot create", dot);
+            goto fail;
+        }
+        int w = e2_plan_dot(f, ig, in.hw, &err);
+        if (fclose(f) != 0 || w < 0)
+            goto fail;
+    }
+    if (json) {
+        char *s = e2_plan_json(ig, in.hw, &rack, &ic);
+        json_t *root = json_loads(s, 0, NULL);
+        free(s);
+        if (have_split)
+            json_object_set_new(root, "split",
+                                json_pack("{s:s, s:s, s:s, s:[i,i,i], s:o, s:o}", "instance", ig->insts[sp.old_inst].name,
+                                          "new_instance", ig->insts[sp.new_inst].name, "server",
+                                          in.hw->servers[ig->insts[sp.new_inst].server].name, "range", (int)sp.lo,
+                                          (int)sp.mid, (int)sp.hi, "phase1_e2d", lines_json(&sp.e2d),
+                                          "phase2", lines_json(&sp.sw)));
+        s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        puts(s);
+        free(s);
+        json_decref(root);
+    } else {
+        e2_plan_print_text(stdout, ig, in.hw, &rack, &ic);
+        if (have_split) {
+            const struct e2_inst *a = &ig->insts[sp.old_inst], *b = &ig->insts[sp.new_inst];
+            printf("\nSplit of %s: new instance %s on %s (incremental placement, nothing else moves)\n", a->name,
+                   b->name, in.hw->servers[b->server].name);
+            printf("Phase 1, E2D on %s (exceptions installed from E2D's own flow table):\n",
+                   in.hw->servers[a->server].name);
+            for (unsigned i = 0; i < sp.e2d.n; i++)
+                printf("  %s\n", sp.e2d.v[i]);
+            printf("Phase 2, once at most %u exceptions remain:\n", threshold);
+            for (unsigned i = 0; i < sp.sw.n; i++)
+                printf("  %s\n", sp.sw.v[i]);
+        }
+    }
+    rc = 0;
+fail:
+    if (rc)
+        fprintf(stderr, "e2ctl plan: %s\n", err.msg);
+    if (have_split)
+        e2_split_free(&sp);
+    if (have_ic)
+        e2_interconnect_free(&ic);
+    e2_rack_free(&rack);
+    e2_igraph_free(ig);
+    e2_pgraph_free(pg);
+    e2_policy_free(in.pol);
+    e2_nfs_free(in.nfs);
+    e2_hardware_free(in.hw);
+    return rc;
+}

@@ -1,0 +1,213 @@
+/* The exact reference: placement as a MIP solved by COIN-OR CBC.
+ *
+ *   x[v,s] in {0,1}     instance v runs on server s           sum_s x[v,s] = 1
+ *   in[e,s] >= x[to,s] - x[from,s]   (edge e enters server s's link)
+ *   out[e,s] >= x[from,s] - x[to,s]  (edge e leaves server s's link)
+ *   sum_v cores_v x[v,s] <= cores_s
+ *   sum_e r_e in[e,s] + external traffic into s  <= nic_s * link_target  (and out)
+ *   minimise sum_e r_e sum_s in[e,s]   (+ the external traffic, a constant)
+ * Parallel edges between the same ordered pair are merged first. The heuristic's
+ * placement, if complete, is handed to CBC as a MIP start. */
+#include "e2/orch.h"
+
+#include <Cbc_C_Interface.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void seterr(struct e2_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void seterr(struct e2_err *err, const char *fmt, ...)
+{
+    if (!err)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+}
+
+struct pair { unsigned from, to; double rate; };
+
+int e2_place_mip(struct e2_igraph *ig, const struct e2_rack *rack, double time_limit_s, int *proven_optimal,
+                 double *bound_gbps, struct e2_err *err)
+{
+    unsigned n = ig->insts_count, S = rack->servers;
+    int *col = malloc((n + 1) * sizeof *col);     /* instance -> first x column, -1 if external */
+    unsigned nf = 0;
+    for (unsigned v = 0; v < n; v++)
+        col[v] = ig->pg->nodes[ig->insts[v].pnode].nf ? (int)(nf++ * S) : -1;
+    if (nf * S > 20000) {
+        free(col);
+        seterr(err, "MIP reference: %u instances x %u servers is too large for an exact solve", nf, S);
+        return -1;
+    }
+    struct pair *pairs = calloc(ig->edges_count + 1, sizeof *pairs);
+    unsigned np = 0;
+    double *ext_in = calloc(n, sizeof *ext_in), *ext_out = calloc(n, sizeof *ext_out);
+    for (unsigned e = 0; e < ig->edges_count; e++) {
+        const struct e2_iedge *ed = &ig->edges[e];
+        if (col[ed->from] < 0 && col[ed->to] >= 0) {
+            ext_in[ed->to] += ed->rate_gbps;
+            continue;
+        }
+        if (col[ed->to] < 0) {
+            if (col[ed->from] >= 0)
+                ext_out[ed->from] += ed->rate_gbps;
+            continue;
+        }
+        unsigned p = 0;
+        while (p < np && !(pairs[p].from == ed->from && pairs[p].to == ed->to))
+            p++;
+        if (p == np)
+            pairs[np++] = (struct pair){ ed->from, ed->to, 0 };
+        pairs[p].rate += ed->rate_gbps;
+    }
+
+    Cbc_Model *m = Cbc_newModel();
+    Cbc_setLogLevel(m, 0);
+    Cbc_setMaximumSeconds(m, time_limit_s);
+    Cbc_setObjSense(m, 1);
+    /* Identical servers are interchangeable: the k-th instance may only use the
+     * first k+1 servers, which removes symmetric copies of every solution. */
+    int identical = 1;
+    for (unsigned s = 1; s < S; s++)
+        identical &= rack->cores[s] == rack->cores[0] && rack->nic_gbps[s] == rack->nic_gbps[0];
+    char name[32];
+    double ext_total = 0;
+    for (unsigned v = 0; v < n; v++)
+        ext_total += ext_in[v] + ext_out[v];
+    for (unsigned v = 0, k = 0; v < n; v++) {
+        if (col[v] < 0)
+            continue;
+        for (unsigned s = 0; s < S; s++) {
+            snprintf(name, sizeof name, "x_%u_%u", v, s);
+            Cbc_addCol(m, name, 0, identical && s > k ? 0 : 1, 0, 1, 0, NULL, NULL);
+        }
+        k++;
+    }
+    unsigned ybase = nf * S;           /* in[p,s] then out[p,s] per pair */
+    for (unsigned p = 0; p < np; p++)
+        for (unsigned s = 0; s < S; s++) {
+            snprintf(name, sizeof name, "in_%u_%u", p, s);
+            Cbc_addCol(m, name, 0, 1, pairs[p].rate, 0, 0, NULL, NULL);
+            snprintf(name, sizeof name, "out_%u_%u", p, s);
+            Cbc_addCol(m, name, 0, 1, 0, 0, 0, NULL, NULL);
+        }
+    int idx[3];
+    double coef[3];
+    for (unsigned v = 0; v < n; v++) {
+        if (col[v] < 0)
+            continue;
+        int *cols = malloc(S * sizeof *cols);
+        double *ones = malloc(S * sizeof *ones);
+        for (unsigned s = 0; s < S; s++) {
+            cols[s] = col[v] + (int)s;
+            ones[s] = 1;
+        }
+        snprintf(name, sizeof name, "assign_%u", v);
+        Cbc_addRow(m, name, (int)S, cols, ones, 'E', 1);
+        free(cols);
+        free(ones);
+    }
+    for (unsigned p = 0; p < np; p++)
+        for (unsigned s = 0; s < S; s++) {
+            int yin = (int)(ybase + 2 * (p * S + s)), yout = yin + 1;
+            int xf = col[pairs[p].from] + (int)s, xt = col[pairs[p].to] + (int)s;
+            idx[0] = yin; idx[1] = xt; idx[2] = xf;
+            coef[0] = 1; coef[1] = -1; coef[2] = 1;
+            Cbc_addRow(m, "lin", 3, idx, coef, 'G', 0);
+            idx[0] = yout; idx[1] = xf; idx[2] = xt;
+            Cbc_addRow(m, "lout", 3, idx, coef, 'G', 0);
+        }
+    /* instances of an NF that cannot scale across servers share one server */
+    for (unsigned v = 0; v < n; v++) {
+        const struct e2_nf *d = ig->pg->nodes[ig->insts[v].pnode].nf;
+        if (col[v] < 0 || !d || e2_nf_across_servers(d))
+            continue;
+        unsigned lead = 0;
+        while (ig->insts[lead].pnode != ig->insts[v].pnode)
+            lead++;
+        for (unsigned s = 0; s < S && lead != v; s++) {
+            idx[0] = col[v] + (int)s; idx[1] = col[lead] + (int)s;
+            coef[0] = 1; coef[1] = -1;
+            Cbc_addRow(m, "together", 2, idx, coef, 'E', 0);
+        }
+    }
+    unsigned maxnz = nf + 2 * np + 1;
+    int *cols = malloc(maxnz * sizeof *cols);
+    double *vals = malloc(maxnz * sizeof *vals);
+    for (unsigned s = 0; s < S; s++) {
+        int k = 0;
+        for (unsigned v = 0; v < n; v++)
+            if (col[v] >= 0) {
+                cols[k] = col[v] + (int)s;
+                vals[k++] = ig->insts[v].cores;
+            }
+        Cbc_addRow(m, "cores", k, cols, vals, 'L', rack->cores[s]);
+        for (int dir = 0; dir < 2; dir++) {
+            k = 0;
+            for (unsigned v = 0; v < n; v++) {
+                double r = dir ? ext_out[v] : ext_in[v];
+                if (col[v] >= 0 && r > 0) {
+                    cols[k] = col[v] + (int)s;
+                    vals[k++] = r;
+                }
+            }
+            for (unsigned p = 0; p < np; p++) {
+                cols[k] = (int)(ybase + 2 * (p * S + s)) + dir;
+                vals[k++] = pairs[p].rate;
+            }
+            double target = rack->link_target > 0 && rack->link_target <= 1 ? rack->link_target : 1;
+            Cbc_addRow(m, dir ? "nic_out" : "nic_in", k, cols, vals, 'L', rack->nic_gbps[s] * target);
+        }
+    }
+    /* MIP start from the current placement when it is complete. */
+    int complete = 1;
+    for (unsigned v = 0; v < n; v++)
+        complete &= col[v] < 0 || ig->insts[v].server >= 0;
+    unsigned ncols = ybase + 2 * np * S;
+    if (complete && ncols) {
+        int *si = malloc(ncols * sizeof *si);
+        double *sv = malloc(ncols * sizeof *sv);
+        for (unsigned c = 0; c < ncols; c++) {
+            si[c] = (int)c;
+            sv[c] = 0;
+        }
+        for (unsigned v = 0; v < n; v++)
+            if (col[v] >= 0)
+                sv[col[v] + ig->insts[v].server] = 1;
+        for (unsigned p = 0; p < np; p++) {
+            int a = ig->insts[pairs[p].from].server, b = ig->insts[pairs[p].to].server;
+            if (a != b) {
+                sv[ybase + 2 * (p * S + (unsigned)b)] = 1;
+                sv[ybase + 2 * (p * S + (unsigned)a) + 1] = 1;
+            }
+        }
+        Cbc_setMIPStartI(m, (int)ncols, si, sv);
+        free(si);
+        free(sv);
+    }
+    Cbc_solve(m);
+    int rc = 0;
+    const double *sol = Cbc_bestSolution(m);
+    if (!sol || Cbc_isProvenInfeasible(m)) {
+        seterr(err, "MIP reference: %s", Cbc_isProvenInfeasible(m) ? "no placement satisfies cores and links"
+                                                                   : "no solution within the time limit");
+        rc = -1;
+    } else {
+        for (unsigned v = 0; v < n; v++) {
+            if (col[v] < 0)
+                continue;
+            for (unsigned s = 0; s < S; s++)
+                if (sol[col[v] + (int)s] > 0.5)
+                    ig->insts[v].server = (int)s;
+        }
+        if (proven_optimal)
+            *proven_optimal = Cbc_isProvenOptimal(m);
+        if (bound_gbps)
+            *bound_gbps = ext_total + (Cbc_isProvenOptimal(m) ? Cbc_getObjValue(m) : Cbc_getBestPossibleObjValue(m));
+    }
+    Cbc_deleteModel(m);
+    free(cols); free(vals); free(col); free(pairs); free(ext_in); free(ext_out);
+    return rc;
+}
