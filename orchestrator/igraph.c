@@ -6,16 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void seterr(struct e2_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void seterr(struct e2_err *err, const char *fmt, ...)
-{
-    if (!err)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-    va_end(ap);
-}
 
 static unsigned add_inst(struct e2_igraph *ig, unsigned pnode)
 {
@@ -177,13 +167,13 @@ double e2_igraph_inst_load(const struct e2_igraph *ig, unsigned inst)
 int e2_igraph_split(struct e2_igraph *ig, unsigned inst, struct e2_err *err)
 {
     if (inst >= ig->insts_count) {
-        seterr(err, "split: no instance #%u", inst);
+        e2_seterr(err, "split: no instance #%u", inst);
         return -1;
     }
     struct e2_inst *old = &ig->insts[inst];
     const struct e2_pnode *pn = &ig->pg->nodes[old->pnode];
     if (!pn->nf) {
-        seterr(err, "split: '%s' is an external port, not an NF instance", old->name);
+        e2_seterr(err, "split: '%s' is an external port, not an NF instance", old->name);
         return -1;
     }
     const struct e2_nf *nf = pn->nf;
@@ -194,12 +184,12 @@ int e2_igraph_split(struct e2_igraph *ig, unsigned inst, struct e2_err *err)
     for (unsigned i = 0; i < ig->insts_count; i++)
         have += ig->insts[i].pnode == old->pnode;
     if (have >= hi) {
-        seterr(err, "split: NF '%s' of '%s' already has %u instances (max_number_of_instances %u%s)",
+        e2_seterr(err, "split: NF '%s' of '%s' already has %u instances (max_number_of_instances %u%s)",
                nf->descriptor_id, old->name, have, hi, hi == 1 ? ", not scalable" : "");
         return -1;
     }
     if (old->range_hi - old->range_lo < 2) {
-        seterr(err, "split: flow range of '%s' is a single flow ID", old->name);
+        e2_seterr(err, "split: flow range of '%s' is a single flow ID", old->name);
         return -1;
     }
     uint32_t lo = old->range_lo, mid = lo + (old->range_hi - lo) / 2, top = old->range_hi;

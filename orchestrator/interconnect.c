@@ -13,16 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void seterr(struct e2_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void seterr(struct e2_err *err, const char *fmt, ...)
-{
-    if (!err)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-    va_end(ap);
-}
 
 static unsigned vni_of(unsigned inst, unsigned cp) { return 1 + inst * 32 + cp; }
 
@@ -219,7 +209,7 @@ static int need_action(const struct e2_hardware *hw, const char *action, struct 
     for (unsigned i = 0; i < hw->fabric.actions_count; i++)
         if (strcmp(hw->fabric.actions[i], action) == 0)
             return 0;
-    seterr(err, "switch: the plan needs action '%s', which the hardware description does not list", action);
+    e2_seterr(err, "switch: the plan needs action '%s', which the hardware description does not list", action);
     return -1;
 }
 
@@ -295,7 +285,7 @@ static int emit_switch(struct ic_state *st, struct e2_err *err)
     }
     out->switch_entries = entries;
     if (entries > st->hw->fabric.flow_table_entries) {
-        seterr(err, "switch flow table: the plan needs %u entries but the switch has %u", entries,
+        e2_seterr(err, "switch flow table: the plan needs %u entries but the switch has %u", entries,
                st->hw->fabric.flow_table_entries);
         return -1;
     }
@@ -309,7 +299,7 @@ int e2_interconnect_plan(const struct e2_igraph *ig, const struct e2_hardware *h
     for (unsigned i = 0; i < ig->insts_count; i++) {
         const struct e2_inst *in = &ig->insts[i];
         if (ig->pg->nodes[in->pnode].nf && (in->server < 0 || (unsigned)in->server >= hw->servers_count)) {
-            seterr(err, "interconnect: instance '%s' is not placed", in->name);
+            e2_seterr(err, "interconnect: instance '%s' is not placed", in->name);
             return -1;
         }
     }

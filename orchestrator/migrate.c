@@ -13,16 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void seterr(struct e2_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void seterr(struct e2_err *err, const char *fmt, ...)
-{
-    if (!err)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-    va_end(ap);
-}
 
 static int same_flow(const struct e2_flow *a, const struct e2_flow *b, unsigned aff)
 {
@@ -198,13 +188,13 @@ int e2_split_begin(const struct e2_igraph *ig, const struct e2_hardware *hw, uns
 {
     memset(sp, 0, sizeof *sp);
     if (old_inst >= ig->insts_count || new_inst >= ig->insts_count) {
-        seterr(err, "split plan: no such instance");
+        e2_seterr(err, "split plan: no such instance");
         return -1;
     }
     const struct e2_inst *a = &ig->insts[old_inst], *b = &ig->insts[new_inst];
     const struct e2_nf *nf = ig->pg->nodes[a->pnode].nf;
     if (!nf || a->pnode != b->pnode || a->range_hi != b->range_lo) {
-        seterr(err, "split plan: '%s' was not split from '%s'", b->name, a->name);
+        e2_seterr(err, "split plan: '%s' was not split from '%s'", b->name, a->name);
         return -1;
     }
     sp->old_inst = old_inst;

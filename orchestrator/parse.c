@@ -12,6 +12,16 @@
 #include <string.h>
 #include <yaml.h>
 
+void e2_seterr(struct e2_err *err, const char *fmt, ...)
+{
+    if (!err)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+}
+
 /* ---------------------------------------------------------------- schemas */
 
 static const cyaml_schema_value_t string_entry = {
@@ -192,16 +202,6 @@ static const cyaml_schema_value_t hardware_schema = {
 
 /* ---------------------------------------------------------------- loading */
 
-static void seterr(struct e2_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void seterr(struct e2_err *err, const char *fmt, ...)
-{
-    if (!err)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-    va_end(ap);
-}
 
 struct log_ctx { char buf[400]; size_t len; };
 
@@ -236,7 +236,7 @@ static int yaml_syntax_check(const char *data, size_t len, const char *origin, s
 {
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser)) {
-        seterr(err, "%s: out of memory", origin);
+        e2_seterr(err, "%s: out of memory", origin);
         return -1;
     }
     yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
@@ -244,7 +244,7 @@ static int yaml_syntax_check(const char *data, size_t len, const char *origin, s
     for (;;) {
         yaml_event_t ev;
         if (!yaml_parser_parse(&parser, &ev)) {
-            seterr(err, "%s:%zu:%zu: YAML syntax error: %s%s%s", origin,
+            e2_seterr(err, "%s:%zu:%zu: YAML syntax error: %s%s%s", origin,
                    parser.problem_mark.line + 1, parser.problem_mark.column + 1,
                    parser.problem ? parser.problem : "unknown",
                    parser.context ? " " : "", parser.context ? parser.context : "");
@@ -264,7 +264,7 @@ static void *load(const char *data, size_t len, const char *origin, const cyaml_
                   struct e2_err *err)
 {
     if (!data || len == 0) {
-        seterr(err, "%s: empty input", origin);
+        e2_seterr(err, "%s: empty input", origin);
         return NULL;
     }
     if (yaml_syntax_check(data, len, origin, err) < 0)
@@ -278,7 +278,7 @@ static void *load(const char *data, size_t len, const char *origin, const cyaml_
     cyaml_data_t *out = NULL;
     cyaml_err_t rc = cyaml_load_data((const uint8_t *)data, len, &cfg, schema, &out, NULL);
     if (rc != CYAML_OK) {
-        seterr(err, "%s: %s%s%s", origin, cyaml_strerror(rc), lc.len ? ": " : "", lc.buf);
+        e2_seterr(err, "%s: %s%s%s", origin, cyaml_strerror(rc), lc.len ? ": " : "", lc.buf);
         return NULL;
     }
     return out;
@@ -330,7 +330,7 @@ struct e2_nf_catalog *e2_nfs_load(const char *yaml, size_t len, const char *orig
                     declared |= strcmp(nf->attributes[a].name, cp->attribute) == 0 &&
                                 nf->attributes[a].method == E2_METHOD_PORT;
                 if (!declared) {
-                    seterr(err, "%s: nfs[%u] (%s): connection point '%s' carries attribute '%s', which is not "
+                    e2_seterr(err, "%s: nfs[%u] (%s): connection point '%s' carries attribute '%s', which is not "
                            "declared with method 'port'", origin, i, nf->descriptor_id, cp->name, cp->attribute);
                     e2_nfs_free(c);
                     return NULL;
@@ -340,7 +340,7 @@ struct e2_nf_catalog *e2_nfs_load(const char *yaml, size_t len, const char *orig
         if (!bad && inputs == 0)
             bad = "needs at least one connection point with role 'input'";
         if (bad) {
-            seterr(err, "%s: nfs[%u] (%s): %s", origin, i, nf->descriptor_id, bad);
+            e2_seterr(err, "%s: nfs[%u] (%s): %s", origin, i, nf->descriptor_id, bad);
             e2_nfs_free(c);
             return NULL;
         }
@@ -362,14 +362,14 @@ static int expand_servers(struct e2_hardware *hw, const char *origin, struct e2_
     for (unsigned i = 0; i < hw->servers_count; i++) {
         unsigned c = hw->servers[i].count ? hw->servers[i].count : 1;
         if (c > 4096 || total > 65536) {
-            seterr(err, "%s: servers[%u] (%s): count %u is too large", origin, i, hw->servers[i].name, c);
+            e2_seterr(err, "%s: servers[%u] (%s): count %u is too large", origin, i, hw->servers[i].name, c);
             return -1;
         }
         total += c;
     }
     struct e2_server *out = calloc(total, sizeof *out);
     if (!out) {
-        seterr(err, "%s: out of memory", origin);
+        e2_seterr(err, "%s: out of memory", origin);
         return -1;
     }
     unsigned k = 0;
@@ -417,19 +417,19 @@ struct e2_hardware *e2_hardware_load(const char *yaml, size_t len, const char *o
             if (strcmp(hw->servers[j].name, s->name) == 0)
                 bad = "duplicate server name";
         if (bad) {
-            seterr(err, "%s: server %s: %s", origin, s->name, bad);
+            e2_seterr(err, "%s: server %s: %s", origin, s->name, bad);
             e2_hardware_free(hw);
             return NULL;
         }
     }
     struct e2_switch *sw = &hw->fabric;
     if (!(sw->port_gbps > 0)) {
-        seterr(err, "%s: switch: port_gbps must be positive", origin);
+        e2_seterr(err, "%s: switch: port_gbps must be positive", origin);
         e2_hardware_free(hw);
         return NULL;
     }
     if (sw->ports < hw->servers_count + sw->external_ports_count) {
-        seterr(err, "%s: switch: %u ports cannot connect %u servers and %u external ports", origin,
+        e2_seterr(err, "%s: switch: %u ports cannot connect %u servers and %u external ports", origin,
                sw->ports, hw->servers_count, sw->external_ports_count);
         e2_hardware_free(hw);
         return NULL;
@@ -445,7 +445,7 @@ char *e2_read_file(const char *path, size_t *len, struct e2_err *err)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        seterr(err, "%s: %s", path, strerror(errno));
+        e2_seterr(err, "%s: %s", path, strerror(errno));
         return NULL;
     }
     size_t cap = 4096, n = 0;
@@ -454,7 +454,7 @@ char *e2_read_file(const char *path, size_t *len, struct e2_err *err)
         if (n == cap) {
             cap *= 2;
             if (cap > (64u << 20)) {
-                seterr(err, "%s: larger than 64 MiB", path);
+                e2_seterr(err, "%s: larger than 64 MiB", path);
                 free(buf);
                 fclose(f);
                 return NULL;

@@ -11,16 +11,6 @@
 #define DEFAULT_PIPELINE_GBPS 1.0
 #define DEFAULT_MAX_INSTANCES 64
 
-static void seterr(struct e2_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void seterr(struct e2_err *err, const char *fmt, ...)
-{
-    if (!err)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-    va_end(ap);
-}
 
 static const struct e2_nf *find_nf(const struct e2_nf_catalog *c, const char *id)
 {
@@ -89,21 +79,21 @@ static int merge_nodes(struct e2_pgraph *pg, const struct e2_pipeline *p, const 
     for (unsigned i = 0; i < p->nodes_count; i++) {
         const struct e2_node_spec *n = &p->nodes[i];
         if (node_index(p, n->name) != (int)i) {
-            seterr(err, "pipeline '%s': node '%s' is declared twice", p->name, n->name);
+            e2_seterr(err, "pipeline '%s': node '%s' is declared twice", p->name, n->name);
             return -1;
         }
         if ((n->nf != NULL) == (n->port != NULL)) {
-            seterr(err, "pipeline '%s': node '%s' needs exactly one of 'nf' or 'port'", p->name, n->name);
+            e2_seterr(err, "pipeline '%s': node '%s' needs exactly one of 'nf' or 'port'", p->name, n->name);
             return -1;
         }
         const struct e2_nf *nf = NULL;
         if (n->nf && !(nf = find_nf(nfs, n->nf))) {
-            seterr(err, "pipeline '%s': node '%s': unknown NF '%s' (not in the NF descriptions)",
+            e2_seterr(err, "pipeline '%s': node '%s': unknown NF '%s' (not in the NF descriptions)",
                    p->name, n->name, n->nf);
             return -1;
         }
         if (n->port && !has_port(hw, n->port)) {
-            seterr(err, "pipeline '%s': node '%s': unknown external port '%s' (not in the hardware "
+            e2_seterr(err, "pipeline '%s': node '%s': unknown external port '%s' (not in the hardware "
                    "description)", p->name, n->name, n->port);
             return -1;
         }
@@ -111,7 +101,7 @@ static int merge_nodes(struct e2_pgraph *pg, const struct e2_pipeline *p, const 
         if (k >= 0) {
             struct e2_pnode *old = &pg->nodes[k];
             if (old->nf != nf || (n->port && strcmp(old->port, n->port) != 0)) {
-                seterr(err, "pipeline '%s': node '%s' disagrees with an earlier pipeline (%s %s there)",
+                e2_seterr(err, "pipeline '%s': node '%s' disagrees with an earlier pipeline (%s %s there)",
                        p->name, n->name, old->nf ? "NF" : "port", old->nf ? old->nf->descriptor_id : old->port);
                 return -1;
             }
@@ -183,7 +173,7 @@ static int resolve_attrs(const struct e2_pipeline *p, const struct e2_edge_spec 
             if (src->cps[c].role == E2_CP_OUTPUT)
                 pe->from_cps |= 1u << c;
         if (!pe->from_cps) {
-            seterr(err, "pipeline '%s', edge %s -> %s: NF '%s' has no output connection point",
+            e2_seterr(err, "pipeline '%s', edge %s -> %s: NF '%s' has no output connection point",
                    p->name, es->from, es->to, src->descriptor_id);
             return -1;
         }
@@ -192,12 +182,12 @@ static int resolve_attrs(const struct e2_pipeline *p, const struct e2_edge_spec 
         char name[64], value[256];
         const char *term = es->attributes[a];
         if (e2_attr_term_parse(term, name, sizeof name, value, sizeof value) < 0) {
-            seterr(err, "pipeline '%s', edge %s -> %s: bad attribute term '%s' (want 'name', '!name' or "
+            e2_seterr(err, "pipeline '%s', edge %s -> %s: bad attribute term '%s' (want 'name', '!name' or "
                    "'name=value')", p->name, es->from, es->to, term);
             return -1;
         }
         if (!src) {
-            seterr(err, "pipeline '%s', edge %s -> %s: attribute '%s' on an edge from an external port "
+            e2_seterr(err, "pipeline '%s', edge %s -> %s: attribute '%s' on an edge from an external port "
                    "(derived attributes come from NFs)", p->name, es->from, es->to, name);
             return -1;
         }
@@ -212,7 +202,7 @@ static int resolve_attrs(const struct e2_pipeline *p, const struct e2_edge_spec 
             }
             pe->from_cps &= keep;
             if (!pe->from_cps) {
-                seterr(err, "pipeline '%s', edge %s -> %s: no output port of NF '%s' carries %s=%s",
+                e2_seterr(err, "pipeline '%s', edge %s -> %s: no output port of NF '%s' carries %s=%s",
                        p->name, es->from, es->to, src->descriptor_id, name, value);
                 return -1;
             }
@@ -226,7 +216,7 @@ static int resolve_attrs(const struct e2_pipeline *p, const struct e2_edge_spec 
             declared = m && m->method == E2_METHOD_METADATA;
         }
         if (!declared) {
-            seterr(err, "pipeline '%s', edge %s -> %s: attribute '%s' is not produced by NF '%s' nor carried "
+            e2_seterr(err, "pipeline '%s', edge %s -> %s: attribute '%s' is not produced by NF '%s' nor carried "
                    "as metadata by any NF of the pipeline", p->name, es->from, es->to, name, src->descriptor_id);
             return -1;
         }
@@ -264,7 +254,7 @@ static int add_pipeline_edges(struct e2_pgraph *pg, const struct e2_pipeline *p,
 
     const char *tcf = p->traffic_class.filter;
     if (e2_filter_check(tcf, &ferr) < 0) {
-        seterr(err, "pipeline '%s': traffic_class filter '%s' does not parse: %s", p->name, tcf, ferr.msg);
+        e2_seterr(err, "pipeline '%s': traffic_class filter '%s' does not parse: %s", p->name, tcf, ferr.msg);
         goto out;
     }
     for (unsigned e = 0; e < m; e++) {
@@ -272,26 +262,26 @@ static int add_pipeline_edges(struct e2_pgraph *pg, const struct e2_pipeline *p,
         from[e] = node_index(p, es->from);
         to[e] = node_index(p, es->to);
         if (from[e] < 0 || to[e] < 0) {
-            seterr(err, "pipeline '%s', edge %s -> %s: unknown node '%s'", p->name, es->from, es->to,
+            e2_seterr(err, "pipeline '%s', edge %s -> %s: unknown node '%s'", p->name, es->from, es->to,
                    from[e] < 0 ? es->from : es->to);
             goto out;
         }
         if (from[e] == to[e]) {
-            seterr(err, "pipeline '%s', edge %s -> %s: a node cannot feed itself (cycle)", p->name, es->from, es->to);
+            e2_seterr(err, "pipeline '%s', edge %s -> %s: a node cannot feed itself (cycle)", p->name, es->from, es->to);
             goto out;
         }
         if (p->nodes[from[e]].port && p->nodes[to[e]].port) {
-            seterr(err, "pipeline '%s', edge %s -> %s: connects two external ports without any NF",
+            e2_seterr(err, "pipeline '%s', edge %s -> %s: connects two external ports without any NF",
                    p->name, es->from, es->to);
             goto out;
         }
         if (e2_filter_check(es->filter, &ferr) < 0) {
-            seterr(err, "pipeline '%s', edge %s -> %s: filter '%s' does not parse: %s", p->name, es->from,
+            e2_seterr(err, "pipeline '%s', edge %s -> %s: filter '%s' does not parse: %s", p->name, es->from,
                    es->to, es->filter, ferr.msg);
             goto out;
         }
         if (es->rate_gbps && !(*es->rate_gbps >= 0 && *es->rate_gbps < 1e6)) {
-            seterr(err, "pipeline '%s', edge %s -> %s: rate_gbps must be between 0 and 1e6", p->name,
+            e2_seterr(err, "pipeline '%s', edge %s -> %s: rate_gbps must be between 0 and 1e6", p->name,
                    es->from, es->to);
             goto out;
         }
@@ -300,7 +290,7 @@ static int add_pipeline_edges(struct e2_pgraph *pg, const struct e2_pipeline *p,
     char path[256];
     for (unsigned v = 0; v < n; v++)
         if (color[v] == 0 && find_cycle(p, from, to, v, color, stack, 0, path, sizeof path)) {
-            seterr(err, "pipeline '%s' is not a DAG: cycle %s", p->name, path);
+            e2_seterr(err, "pipeline '%s' is not a DAG: cycle %s", p->name, path);
             goto out;
         }
     /* Kahn's order for rate propagation; sources must be external ports. */
@@ -308,7 +298,7 @@ static int add_pipeline_edges(struct e2_pgraph *pg, const struct e2_pipeline *p,
     for (unsigned v = 0; v < n; v++)
         if (indeg[v] == 0) {
             if (!p->nodes[v].port) {
-                seterr(err, "pipeline '%s': NF node '%s' has no incoming edge (traffic enters through "
+                e2_seterr(err, "pipeline '%s': NF node '%s' has no incoming edge (traffic enters through "
                        "external ports)", p->name, p->nodes[v].name);
                 goto out;
             }
@@ -392,7 +382,7 @@ static int size_nodes(struct e2_pgraph *pg, const struct e2_hardware *hw, const 
         }
         const struct e2_nf *nf = n->nf;
         if (nf->num_virtual_cpu > max_cores) {
-            seterr(err, "demand cannot fit: NF '%s' (node '%s') needs %u vCPUs per instance but the largest "
+            e2_seterr(err, "demand cannot fit: NF '%s' (node '%s') needs %u vCPUs per instance but the largest "
                    "server has %u usable cores", nf->descriptor_id, n->name, nf->num_virtual_cpu, max_cores);
             return -1;
         }
@@ -403,13 +393,13 @@ static int size_nodes(struct e2_pgraph *pg, const struct e2_hardware *hw, const 
         if (nf->scaling && !nf->scaling->scalable)
             hi = lo = 1;
         if (!e2_nf_across_servers(nf) && need * nf->num_virtual_cpu > max_cores) {
-            seterr(err, "demand cannot fit: NF '%s' (node '%s') cannot scale across servers and needs %.0f "
+            e2_seterr(err, "demand cannot fit: NF '%s' (node '%s') cannot scale across servers and needs %.0f "
                    "cores, but the largest server has %u usable cores", nf->descriptor_id, n->name,
                    need * nf->num_virtual_cpu, max_cores);
             return -1;
         }
         if (need > hi) {
-            seterr(err, "demand cannot fit: NF '%s' (node '%s') needs %.0f instances for %.2f Gbps at "
+            e2_seterr(err, "demand cannot fit: NF '%s' (node '%s') needs %.0f instances for %.2f Gbps at "
                    "%.2f Gbps each, but allows at most %u", nf->descriptor_id, n->name, need, n->in_gbps,
                    cap * target, hi);
             return -1;
@@ -434,7 +424,7 @@ struct e2_pgraph *e2_pgraph_build(const struct e2_policy *pol, const struct e2_n
         const struct e2_pipeline *p = &pol->pipelines[i];
         for (unsigned j = 0; j < i; j++)
             if (strcmp(pol->pipelines[j].name, p->name) == 0) {
-                seterr(err, "pipeline '%s' is declared twice", p->name);
+                e2_seterr(err, "pipeline '%s' is declared twice", p->name);
                 ok = 0;
             }
         maps[i] = calloc(p->nodes_count + 1, sizeof **maps);

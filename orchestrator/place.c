@@ -12,16 +12,6 @@
 
 #define EPS 1e-9
 
-static void seterr(struct e2_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void seterr(struct e2_err *err, const char *fmt, ...)
-{
-    if (!err)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-    va_end(ap);
-}
 
 static int is_nf(const struct e2_igraph *ig, unsigned i)
 {
@@ -53,7 +43,7 @@ int e2_rack_from_hardware(struct e2_rack *rack, const struct e2_hardware *hw, st
     rack->cores = calloc(rack->servers, sizeof *rack->cores);
     rack->nic_gbps = calloc(rack->servers, sizeof *rack->nic_gbps);
     if (!rack->cores || !rack->nic_gbps) {
-        seterr(err, "out of memory");
+        e2_seterr(err, "out of memory");
         return -1;
     }
     for (unsigned s = 0; s < rack->servers; s++) {
@@ -651,7 +641,7 @@ static int no_fit(struct kl *k, unsigned inst, struct e2_err *err)
     long total = 0;
     for (unsigned s = 0; s < k->S; s++)
         total += k->free_cores[s] > 0 ? k->free_cores[s] : 0;
-    seterr(err, "demand cannot fit: instance '%s' needs %d cores%s but no server has them free (%ld free "
+    e2_seterr(err, "demand cannot fit: instance '%s' needs %d cores%s but no server has them free (%ld free "
            "cores left in the rack)", k->ig->insts[inst].name, need_cores(k->ig, inst),
            grouped(k->ig, inst) ? " (with its group: the NF cannot scale across servers)" : "", total);
     return -1;
@@ -731,7 +721,7 @@ int e2_place(struct e2_igraph *ig, const struct e2_rack *rack, enum e2_place_alg
              struct e2_err *err)
 {
     if (rack->servers == 0) {
-        seterr(err, "no servers");
+        e2_seterr(err, "no servers");
         return -1;
     }
     for (unsigned i = 0; i < ig->insts_count; i++)
@@ -816,10 +806,10 @@ int e2_place_incremental(struct e2_igraph *ig, const struct e2_rack *rack, unsig
         best = best_fallback;   /* cores exist but every link is full: relieve the core anyway */
     if (best < 0) {
         if (only >= 0)
-            seterr(err, "demand cannot fit: new instance '%s' must join its NF's server (no scaling across "
+            e2_seterr(err, "demand cannot fit: new instance '%s' must join its NF's server (no scaling across "
                    "servers) but that server has no %u free cores", ig->insts[inst].name, ig->insts[inst].cores);
         else
-            seterr(err, "demand cannot fit: no server has %u free cores for new instance '%s'",
+            e2_seterr(err, "demand cannot fit: no server has %u free cores for new instance '%s'",
                    ig->insts[inst].cores, ig->insts[inst].name);
         return -1;
     }

@@ -15,16 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void seterr(struct e2_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void seterr(struct e2_err *err, const char *fmt, ...)
-{
-    if (!err)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-    va_end(ap);
-}
 
 struct pair { unsigned from, to; double rate; };
 
@@ -38,7 +28,7 @@ int e2_place_mip(struct e2_igraph *ig, const struct e2_rack *rack, double time_l
         col[v] = ig->pg->nodes[ig->insts[v].pnode].nf ? (int)(nf++ * S) : -1;
     if (nf * S > 20000) {
         free(col);
-        seterr(err, "MIP reference: %u instances x %u servers is too large for an exact solve", nf, S);
+        e2_seterr(err, "MIP reference: %u instances x %u servers is too large for an exact solve", nf, S);
         return -1;
     }
     struct pair *pairs = calloc(ig->edges_count + 1, sizeof *pairs);
@@ -191,7 +181,7 @@ int e2_place_mip(struct e2_igraph *ig, const struct e2_rack *rack, double time_l
     int rc = 0;
     const double *sol = Cbc_bestSolution(m);
     if (!sol || Cbc_isProvenInfeasible(m)) {
-        seterr(err, "MIP reference: %s", Cbc_isProvenInfeasible(m) ? "no placement satisfies cores and links"
+        e2_seterr(err, "MIP reference: %s", Cbc_isProvenInfeasible(m) ? "no placement satisfies cores and links"
                                                                    : "no solution within the time limit");
         rc = -1;
     } else {

@@ -15,6 +15,8 @@
 #define E2_FLOW_SPACE (1u << E2_FLOW_BITS)
 
 struct e2_err { char msg[512]; };
+/* Formats a message into err (which may be NULL). */
+void e2_seterr(struct e2_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---------------------------------------------------------------- descriptions */
 
