@@ -270,6 +270,15 @@ E2__Dp__Response *e2_ctl_handle(struct e2_dp *dp, const E2__Dp__Request *req, bo
 			e2_dp_reset_stats(dp, name);
 		break;
 	}
+	case E2__DP__REQUEST__OP_SCHED: {
+		struct e2_result *res = xcalloc(1, sizeof(*res));
+		args = to_args(req->sched->n_args, req->sched->args, storage);
+		rc = e2_dp_sched(dp, req->sched->op, req->sched->name, &args, res, err);
+		if (!rc)
+			add_result(r, res);
+		free(res);
+		break;
+	}
 	case E2__DP__REQUEST__OP_LIST:
 		add_ports(dp, r, NULL);
 		add_modules(dp, r, NULL);

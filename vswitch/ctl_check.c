@@ -95,6 +95,16 @@ int e2_ctl_validate(const E2__Dp__Request *req, char *err, size_t errlen)
 			return EINVAL;
 		}
 		break;
+	case E2__DP__REQUEST__OP_SCHED:
+		if (!req->sched->op || !*req->sched->op) {
+			snprintf(err, errlen, "sched needs an operation (add, attach, set, del, show)");
+			return EINVAL;
+		}
+		if (strcmp(req->sched->op, "show") != 0)
+			rc = check_name("scheduler node", req->sched->name, err, errlen);
+		if (!rc)
+			rc = check_args(req->sched->n_args, req->sched->args, err, errlen);
+		break;
 	case E2__DP__REQUEST__OP_LIST:
 	case E2__DP__REQUEST__OP_LIST_CLASSES:
 	case E2__DP__REQUEST__OP_PING:

@@ -19,6 +19,11 @@ const char e2_ctl_usage[] =
 	"  disconnect FROM[:OGATE]\n"
 	"  worker add ID [core=N]\n"
 	"  task attach MODULE worker=ID\n"
+	"  sched add NAME policy=priority|weighted_fair|round_robin|rate_limit [parent=NODE|worker=ID]\n"
+	"        [share=W] [priority=P] [resource=cycles|packets|bits] [limit=PER_SECOND] [burst=N]\n"
+	"  sched attach NAME parent=NODE [share=W] [priority=P]      (NAME: a node or a task module)\n"
+	"  sched set NAME [share=W] [priority=P] [limit=N] [burst=N] [resource=R]\n"
+	"  sched del NAME    sched show [worker=ID]\n"
 	"  stats [NAME] [reset]\n"
 	"  list | classes | ping | shutdown\n";
 
@@ -247,6 +252,21 @@ E2__Dp__Request *e2_ctl_parse_line(const char *line, char *err, size_t errlen)
 		r->task_attach->module = dup(t[2]);
 		r->task_attach->worker = (uint32_t)w;
 		rc = 0;
+	} else if (strcmp(t[0], "sched") == 0) {
+		if (n < 2 || (strcmp(t[1], "show") != 0 && n < 3)) {
+			snprintf(err, errlen, "usage: sched add|attach|set|del NAME [KEY=VALUE...] | sched show [worker=ID]");
+			goto out;
+		}
+		E2__Dp__Sched *c = NEW(E2__Dp__Sched, e2__dp__sched__init);
+		r->op_case = E2__DP__REQUEST__OP_SCHED;
+		r->sched = c;
+		c->op = dup(t[1]);
+		int first_arg = 2;
+		if (strcmp(t[1], "show") != 0) {
+			c->name = dup(t[2]);
+			first_arg = 3;
+		}
+		rc = parse_args(t + first_arg, n - first_arg, &c->n_args, &c->args, err, errlen);
 	} else if (strcmp(t[0], "stats") == 0) {
 		if (want(n, 1, 3, "stats [NAME] [reset]", err, errlen))
 			goto out;

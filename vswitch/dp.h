@@ -46,6 +46,9 @@ int e2_dp_module_command(struct e2_dp *dp, const char *module, const char *cmd,
 int e2_dp_worker_create(struct e2_dp *dp, uint32_t id, int core, char *err);
 int e2_dp_task_attach(struct e2_dp *dp, const char *module, uint32_t worker, char *err);
 void e2_dp_reset_stats(struct e2_dp *dp, const char *name);
+/* Scheduler-tree operations: add, attach, set, del, show. */
+int e2_dp_sched(struct e2_dp *dp, const char *op, const char *name, const struct e2_args *args,
+		struct e2_result *out, char *err);
 
 /* Brings every worker to a safe point (between tasks) and holds it there. */
 void e2_dp_pause(struct e2_dp *dp);

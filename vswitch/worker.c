@@ -30,11 +30,18 @@ static void honour_pause(struct e2_worker *w)
 	atomic_store_explicit(&w->paused, 0, memory_order_release);
 }
 
+/* Bytes a task emitted so far, for bit-rate limits and accounting. */
+static inline uint64_t emitted_bytes(const struct e2_module *t)
+{
+	return t->n_ogates ? t->ogates[0].bytes : 0;
+}
+
 static void *worker_main(void *arg)
 {
 	struct e2_worker *w = arg;
 	struct e2_ctx ctx = {.worker = w};
-	uint64_t idle_since = 0, spin_cycles = w->tsc_hz / 1000000 * w->idle_spin_us;
+	uint64_t us = w->tsc_hz / 1000000;
+	uint64_t last_work = rte_rdtsc();
 	uint32_t sleep_for = 1;
 
 	/* Sleep as precisely as asked: the default 50 us timer slack would dominate. */
@@ -44,40 +51,52 @@ static void *worker_main(void *arg)
 			w->id, rte_strerror(rte_errno));
 
 	while (!atomic_load_explicit(&w->stop, memory_order_relaxed)) {
-		uint32_t done = 0;
-		uint64_t start;
-
 		if (atomic_load_explicit(&w->pause_req, memory_order_acquire)) {
 			honour_pause(w);
 			continue;
 		}
-		start = rte_rdtsc();
-		for (uint32_t i = 0; i < w->n_tasks; i++) {
-			struct e2_module *t = w->tasks[i];
-			ctx.current = t;
-			ctx.ts = rte_rdtsc();
-			done += t->cls->run_task(&ctx, t);
-			e2_charge(&ctx, NULL);
-		}
+		uint64_t now = rte_rdtsc(), wake = UINT64_MAX;
+		struct e2_sched_node *leaf = e2_sched_pick(w->root, now, &wake);
+
 		w->rounds++;
-		if (done) {
-			w->busy_cycles += ctx.ts - start;
-			idle_since = 0;
-			sleep_for = 1;
+		if (leaf) {
+			struct e2_module *t = leaf->task;
+			uint64_t bytes0 = emitted_bytes(t);
+			ctx.current = t;
+			ctx.ts = now;
+			uint32_t done = t->cls->run_task(&ctx, t);
+			e2_charge(&ctx, NULL);
+			struct e2_sched_usage u = {.cycles = ctx.ts - now, .packets = done,
+						   .bits = (emitted_bytes(t) - bytes0) * 8};
+			e2_sched_account(leaf, &u, ctx.ts, w->tsc_hz, w->idle_spin_us, w->max_sleep_us);
+			if (done) {
+				w->busy_cycles += u.cycles;
+				last_work = ctx.ts;
+				sleep_for = 1;
+			} else {
+				w->idle_cycles += u.cycles;
+			}
 			continue;
 		}
-		uint64_t now = rte_rdtsc();
-		w->idle_cycles += now - start;
-		if (idle_since == 0)
-			idle_since = now;
-		if (now - idle_since < spin_cycles) {
+		/* Nothing may run now: tasks are idle or throttled. */
+		if (now - last_work < us * w->idle_spin_us && wake - now < us * w->idle_spin_us) {
 			rte_pause();
 			continue;
 		}
-		sleep_us(sleep_for);
-		w->sleeps++;
-		if (sleep_for < w->max_sleep_us)
-			sleep_for = sleep_for * 2 > w->max_sleep_us ? w->max_sleep_us : sleep_for * 2;
+		uint64_t until_wake = wake == UINT64_MAX ? UINT64_MAX : (wake - now) / us + 1;
+		uint32_t nap = sleep_for;
+		if (until_wake < nap)
+			nap = (uint32_t)until_wake;
+		if (now - last_work < us * w->idle_spin_us) {
+			/* a throttled task will be runnable soon: wait for it without sleeping */
+			rte_delay_us_block(nap);
+		} else {
+			sleep_us(nap);
+			w->sleeps++;
+			if (sleep_for < w->max_sleep_us)
+				sleep_for = sleep_for * 2 > w->max_sleep_us ? w->max_sleep_us : sleep_for * 2;
+		}
+		w->idle_cycles += rte_rdtsc() - now;
 	}
 	rte_thread_unregister();
 	return NULL;
@@ -99,6 +118,14 @@ struct e2_worker *e2_worker_start(uint32_t id, int core, uint64_t tsc_hz, uint32
 	w->tsc_hz = tsc_hz;
 	w->idle_spin_us = idle_spin_us;
 	w->max_sleep_us = max_sleep_us ? max_sleep_us : 1;
+	char root_name[E2_NAME_MAX];
+	snprintf(root_name, sizeof(root_name), "w%u", id);
+	w->root = e2_sched_node_new(root_name, E2_SCHED_ROUND_ROBIN);
+	if (!w->root) {
+		free(w);
+		snprintf(err, E2_ERR_MAX, "out of memory");
+		return NULL;
+	}
 	pthread_attr_init(&attr);
 	if (core >= 0) {
 		cpu_set_t set;
@@ -110,6 +137,7 @@ struct e2_worker *e2_worker_start(uint32_t id, int core, uint64_t tsc_hz, uint32
 	pthread_attr_destroy(&attr);
 	if (rc != 0) {
 		snprintf(err, E2_ERR_MAX, "cannot start worker %u on core %d: %s", id, core, strerror(rc));
+		e2_sched_node_free(w->root);
 		free(w);
 		return NULL;
 	}
@@ -125,6 +153,7 @@ void e2_worker_stop(struct e2_worker *w)
 		return;
 	atomic_store(&w->stop, 1);
 	pthread_join(w->thread, NULL);
+	e2_sched_node_free(w->root);
 	free(w);
 }
 
@@ -144,8 +173,19 @@ void e2_worker_resume(struct e2_worker *w)
 
 int e2_worker_add_task(struct e2_worker *w, struct e2_module *m)
 {
-	if (w->n_tasks == E2_TASKS_MAX)
+	char err[E2_ERR_MAX];
+	struct e2_sched_node *leaf;
+
+	if (w->n_tasks == E2_TASKS_MAX || w->root->n_children == E2_SCHED_CHILDREN_MAX)
 		return ENOSPC;
+	leaf = e2_sched_node_new(m->name, E2_SCHED_LEAF);
+	if (!leaf)
+		return ENOMEM;
+	leaf->task = m;
+	if (e2_sched_attach(w->root, leaf, err) != 0) {
+		free(leaf);
+		return ENOSPC;
+	}
 	w->tasks[w->n_tasks++] = m;
 	m->worker = w;
 	return 0;
@@ -153,6 +193,7 @@ int e2_worker_add_task(struct e2_worker *w, struct e2_module *m)
 
 void e2_worker_remove_task(struct e2_worker *w, struct e2_module *m)
 {
+	e2_sched_node_free(e2_sched_find_task(w->root, m));
 	for (uint32_t i = 0; i < w->n_tasks; i++)
 		if (w->tasks[i] == m) {
 			memmove(&w->tasks[i], &w->tasks[i + 1], (w->n_tasks - i - 1) * sizeof(w->tasks[0]));

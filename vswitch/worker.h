@@ -1,6 +1,7 @@
-/* E2D workers: threads pinned to cores that run tasks (schedulable modules)
- * round after round. An idle worker spins for a short while, then sleeps with
- * exponential back-off, so an idle e2d costs almost nothing. */
+/* E2D workers: threads pinned to cores that run tasks (schedulable modules) in
+ * the order their scheduler tree picks them. Idle tasks back off; a worker with
+ * nothing to run spins for a short while, then sleeps, so an idle e2d costs
+ * almost nothing. */
 #ifndef E2D_WORKER_H
 #define E2D_WORKER_H
 
@@ -9,6 +10,7 @@
 #include <stdint.h>
 
 #include "module.h"
+#include "schedtree.h"
 
 #define E2_TASKS_MAX 256
 
@@ -24,6 +26,7 @@ struct e2_worker {
 	/* changed only while paused */
 	uint32_t n_tasks;
 	struct e2_module *tasks[E2_TASKS_MAX];
+	struct e2_sched_node *root;  /* round robin "wID" unless reconfigured */
 	/* written by the worker */
 	uint64_t busy_cycles, idle_cycles, sleeps, rounds;
 };
