@@ -3,11 +3,13 @@
 
 #include <errno.h>
 #include <nanomsg/nn.h>
+#include <nanomsg/pubsub.h>
 #include <nanomsg/reqrep.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "ctl.h"
 
@@ -16,8 +18,9 @@ static void usage(FILE *f, const char *prog)
 	fprintf(f,
 		"usage: %s [--ctl PATH] [--timeout MS] COMMAND...\n"
 		"       %s [--ctl PATH] -f FILE|-      (one command per line)\n"
+		"       %s [--ctl PATH] events [count=N] [seconds=S]   (follow link and load events)\n"
 		"The socket defaults to $E2D_CTL or /run/e2/e2d.sock. Commands:\n%s",
-		prog, prog, e2_ctl_usage);
+		prog, prog, prog, e2_ctl_usage);
 }
 
 /* Sends one request and prints the reply; returns 0, 1 (refused) or 2 (no answer). */
@@ -59,6 +62,61 @@ static int roundtrip(int sock, const E2__Dp__Request *req)
 	return rc;
 }
 
+static const char *const kind_names[] = {"?", "link_up", "link_down", "overload", "underload"};
+
+/* Prints events from e2d's PUB socket, one line each, until count or seconds run out. */
+static int follow_events(const char *ctl, int argc, char **argv)
+{
+	long count = -1;
+	double seconds = -1;
+	char url[256];
+
+	for (int i = 0; i < argc; i++) {
+		if (strncmp(argv[i], "count=", 6) == 0)
+			count = atol(argv[i] + 6);
+		else if (strncmp(argv[i], "seconds=", 8) == 0)
+			seconds = atof(argv[i] + 8);
+		else {
+			fprintf(stderr, "e2ctl: events takes count=N and seconds=S, not '%s'\n", argv[i]);
+			return 2;
+		}
+	}
+	int sock = nn_socket(AF_SP, NN_SUB);
+	int tmo = 100;
+	nn_setsockopt(sock, NN_SUB, NN_SUB_SUBSCRIBE, "", 0);
+	nn_setsockopt(sock, NN_SOL_SOCKET, NN_RCVTIMEO, &tmo, sizeof(tmo));
+	snprintf(url, sizeof(url), "ipc://%s.events", ctl);
+	if (nn_connect(sock, url) < 0) {
+		fprintf(stderr, "e2ctl: cannot connect to %s: %s\n", url, nn_strerror(nn_errno()));
+		nn_close(sock);
+		return 2;
+	}
+	struct timespec start, now;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	long seen = 0;
+	while (count < 0 || seen < count) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (seconds >= 0 && (double)(now.tv_sec - start.tv_sec) + (double)(now.tv_nsec - start.tv_nsec) / 1e9 >= seconds)
+			break;
+		void *buf = NULL;
+		int n = nn_recv(sock, &buf, NN_MSG, 0);
+		if (n < 0)
+			continue;
+		E2__Dp__Event *ev = e2__dp__event__unpack(NULL, (size_t)n, buf);
+		nn_freemsg(buf);
+		if (!ev)
+			continue;
+		printf("%llu.%09llu %s %s occupancy=%.3f rate_pps=%.0f delay_us=%.1f\n",
+		       (unsigned long long)(ev->time_ns / 1000000000ull), (unsigned long long)(ev->time_ns % 1000000000ull),
+		       ev->kind < 5 ? kind_names[ev->kind] : "?", ev->name, ev->occupancy, ev->rate_pps, ev->delay_us);
+		fflush(stdout);
+		e2__dp__event__free_unpacked(ev, NULL);
+		seen++;
+	}
+	nn_close(sock);
+	return 0;
+}
+
 int e2_dpctl_main(int argc, char **argv)
 {
 	const char *ctl = getenv("E2D_CTL");
@@ -87,6 +145,8 @@ int e2_dpctl_main(int argc, char **argv)
 		usage(stderr, argv[0]);
 		return 2;
 	}
+	if (!file && strcmp(argv[i], "events") == 0)
+		return follow_events(ctl, argc - i - 1, argv + i + 1);
 	/* nanomsg would quietly wait for the socket to appear: say it is not there. */
 	struct stat st;
 	if (stat(ctl, &st) != 0 || !S_ISSOCK(st.st_mode)) {

@@ -20,6 +20,7 @@
 
 #include "ctl.h"
 #include "dp.h"
+#include "monitor.h"
 
 static volatile sig_atomic_t stop_requested;
 
@@ -39,6 +40,8 @@ struct options {
 	unsigned mbufs;
 	unsigned idle_spin_us, max_sleep_us;
 	const char *log_level;
+	double overload_high, overload_low;
+	unsigned monitor_ms;
 };
 
 static void usage(FILE *f)
@@ -56,6 +59,10 @@ static void usage(FILE *f)
 		"  --pidfile FILE      write the process id here\n"
 		"  --log-level L       DPDK log level (default notice)\n"
 		"  --eal 'ARGS'        extra DPDK EAL arguments\n"
+		"  --overload H,L      publish overload when a queue or rx ring is over H full, underload\n"
+		"                      when it is back under L (default 0.8,0.2); events go to PUB socket\n"
+		"                      ipc://CTL.events (see `e2ctl dp events`)\n"
+		"  --monitor-ms N      how often the load monitor samples (default 100)\n"
 		"Commands (config file and `e2ctl dp`):\n%s",
 		e2_ctl_usage);
 }
@@ -69,13 +76,15 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{"max-sleep-us", required_argument, NULL, 'S'}, {"file-prefix", required_argument, NULL, 'p'},
 		{"pidfile", required_argument, NULL, 'P'},   {"log-level", required_argument, NULL, 'l'},
 		{"eal", required_argument, NULL, 'e'},       {"help", no_argument, NULL, 'h'},
+		{"overload", required_argument, NULL, 'o'},  {"monitor-ms", required_argument, NULL, 'M'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
 	char *end;
 
 	*o = (struct options){.ctl_path = "/run/e2/e2d.sock", .worker_core = -2, .mbufs = 16383,
-			      .idle_spin_us = 200, .max_sleep_us = 250, .log_level = "notice"};
+			      .idle_spin_us = 200, .max_sleep_us = 250, .log_level = "notice",
+			      .overload_high = 0.8, .overload_low = 0.2, .monitor_ms = 100};
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': o->ctl_path = optarg; break;
@@ -110,6 +119,19 @@ static int parse_options(int argc, char **argv, struct options *o)
 				o->max_sleep_us = (unsigned)v;
 			break;
 		}
+		case 'o':
+			if (sscanf(optarg, "%lf,%lf", &o->overload_high, &o->overload_low) != 2) {
+				fprintf(stderr, "e2d: --overload takes HIGH,LOW (e.g. 0.8,0.2)\n");
+				return -1;
+			}
+			break;
+		case 'M':
+			o->monitor_ms = (unsigned)strtoul(optarg, &end, 10);
+			if (*end || o->monitor_ms == 0 || o->monitor_ms > 60000) {
+				fprintf(stderr, "e2d: --monitor-ms must be 1..60000\n");
+				return -1;
+			}
+			break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -1;
 		}
@@ -228,6 +250,21 @@ static int apply_config(struct e2_dp *dp, const char *path)
 	return rc;
 }
 
+static bool config_adds_workers(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char line[512];
+	bool found = false;
+
+	while (f && !found && fgets(line, sizeof(line), f)) {
+		const char *p = line + strspn(line, " \t");
+		found = strncmp(p, "worker", 6) == 0 && (p[6] == ' ' || p[6] == '\t');
+	}
+	if (f)
+		fclose(f);
+	return found;
+}
+
 /* Refuses to take over the socket of a running e2d, removes a stale one. */
 static int claim_socket_path(const char *path)
 {
@@ -289,11 +326,12 @@ static int open_control(const char *path)
 	return s;
 }
 
-static void serve(struct e2_dp *dp, int sock)
+static void serve(struct e2_dp *dp, int sock, struct e2_monitor *mon)
 {
 	bool shutdown = false;
 
 	while (!stop_requested && !shutdown) {
+		e2_monitor_poll(mon, dp);
 		void *buf = NULL;
 		int n = nn_recv(sock, &buf, NN_MSG, 0);
 		if (n < 0) {
@@ -321,6 +359,8 @@ int main(int argc, char **argv)
 	static struct e2_dp dp;
 	char err[E2_ERR_MAX];
 	int sock, rc = 1;
+	static struct e2_monitor mon;
+	char events_path[200];
 
 	if (parse_options(argc, argv, &o) != 0)
 		return 2;
@@ -342,12 +382,11 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 
 	/* The start-up graph is complete before any packet moves: the default worker
-	 * starts after the configuration (unless it made workers of its own). */
-	if (o.config && apply_config(&dp, o.config) != 0) {
-		fprintf(stderr, "e2d: configuration refused; not starting\n");
-		goto out_dp;
-	}
-	if (o.worker_core != -1 && !dp.workers[0]) {
+	 * exists (so the configuration can arrange its scheduler tree) but is held
+	 * until the whole configuration has been applied. A configuration that adds
+	 * its own workers gets no default one. */
+	struct e2_worker *held = NULL;
+	if (o.worker_core != -1 && !(o.config && config_adds_workers(o.config))) {
 		int core = o.worker_core;
 		if (core == -2) {
 			cpu_set_t allowed;
@@ -360,10 +399,25 @@ int main(int argc, char **argv)
 			fprintf(stderr, "e2d: %s\n", err);
 			goto out_dp;
 		}
+		held = e2_dp_worker_find(&dp, 0);
+		e2_worker_pause(held);
 	}
+	if (o.config && apply_config(&dp, o.config) != 0) {
+		fprintf(stderr, "e2d: configuration refused; not starting\n");
+		goto out_dp;
+	}
+	if (held)
+		e2_worker_resume(held);
 	sock = open_control(o.ctl_path);
 	if (sock < 0)
 		goto out_dp;
+	snprintf(events_path, sizeof(events_path), "%s.events", o.ctl_path);
+	if (e2_monitor_open(&mon, events_path, o.overload_high, o.overload_low, o.monitor_ms, err) != 0) {
+		fprintf(stderr, "e2d: %s\n", err);
+		nn_close(sock);
+		unlink(o.ctl_path);
+		goto out_dp;
+	}
 	if (o.pidfile) {
 		FILE *f = fopen(o.pidfile, "w");
 		if (f) {
@@ -372,8 +426,9 @@ int main(int argc, char **argv)
 		}
 	}
 	fprintf(stderr, "e2d: ready, control socket %s\n", o.ctl_path);
-	serve(&dp, sock);
+	serve(&dp, sock, &mon);
 	fprintf(stderr, "e2d: stopping\n");
+	e2_monitor_close(&mon, events_path);
 	nn_close(sock);
 	unlink(o.ctl_path);
 	if (o.pidfile)

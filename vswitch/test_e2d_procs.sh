@@ -189,7 +189,33 @@ u=$(tcpdump -nr "$T/udp.pcap" 2>/dev/null | wc -l); o=$(tcpdump -nr "$T/other.pc
 [ "$(tcpdump -nr "$T/udp.pcap" 'not udp' 2>/dev/null | wc -l)" -eq 0 ] || fail "a non-UDP packet in udp.pcap"
 ok "pcap ports: 300 packets from a capture, 100 UDP and 200 others written, readable by tcpdump"
 
-# --- 9. a bad configuration is refused with the file and line --------------------------
+# --- 9. load and link events: a throttled queue overloads, then drains -----------------
+cat >"$T/ev.conf" <<CONF
+port add v0 vhost path=$T/e0.sock
+port add v1 vhost path=$T/e1.sock
+module add in0 port_in port=v0
+module add q queue size=1024
+module add out1 port_out port=v1
+connect in0 q
+connect q out1
+sched add cap policy=rate_limit resource=packets limit=20000
+sched attach q parent=cap
+CONF
+start_e2d e "$T/ev.conf"
+ctl e events seconds=6 >"$T/events.txt" &
+EV=$!; PIDS+=("$EV")
+sleep 0.3
+(sleep 2.5; ctl e sched set cap limit=100000000 >/dev/null) &
+trafgen "net_virtio_user0,path=$T/e0.sock" "net_virtio_user1,path=$T/e1.sock" --rate 100000 --duration 4 \
+  >/dev/null 2>>"$T/tgev.log" || true
+wait "$EV" || true
+for want in "link_up v0" "link_up v1" "overload q" "underload q"; do
+  grep -q "$want" "$T/events.txt" || fail "no '$want' event; got: $(cat "$T/events.txt")"
+done
+ok "events: $(awk '{print $2, $3}' "$T/events.txt" | tr '\n' ',' | sed 's/,$//')"
+stop_e2d
+
+# --- 10. a bad configuration is refused with the file and line --------------------------
 printf 'port add p0 pmd devargs=net_null0\nmodule add x nosuch\n' >"$T/bad.conf"
 if "$BIN/e2d" --ctl "$T/bad.ctl" --config "$T/bad.conf" --no-huge --file-prefix e2dt-bad \
      --log-level error >"$T/bad.log" 2>&1; then fail "bad configuration accepted"; fi

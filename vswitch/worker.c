@@ -159,6 +159,8 @@ void e2_worker_stop(struct e2_worker *w)
 
 void e2_worker_pause(struct e2_worker *w)
 {
+	if (w->pause_depth++ > 0)
+		return;
 	atomic_store_explicit(&w->pause_req, 1, memory_order_release);
 	while (!atomic_load_explicit(&w->paused, memory_order_acquire))
 		sched_yield();
@@ -166,6 +168,8 @@ void e2_worker_pause(struct e2_worker *w)
 
 void e2_worker_resume(struct e2_worker *w)
 {
+	if (--w->pause_depth > 0)
+		return;
 	atomic_store_explicit(&w->pause_req, 0, memory_order_release);
 	while (atomic_load_explicit(&w->paused, memory_order_acquire))
 		sched_yield();

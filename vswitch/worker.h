@@ -21,6 +21,7 @@ struct e2_worker {
 	atomic_int stop;
 	atomic_int pause_req;
 	atomic_int paused;
+	int pause_depth;          /* control thread only: nested pauses release at zero */
 	uint32_t idle_spin_us, max_sleep_us;
 	uint64_t tsc_hz;
 	/* changed only while paused */
