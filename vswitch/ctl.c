@@ -223,6 +223,9 @@ E2__Dp__Response *e2_ctl_handle(struct e2_dp *dp, const E2__Dp__Request *req, bo
 		rc = e2_dp_connect(dp, req->connect->from->module, req->connect->from->gate,
 				   req->connect->to->module, req->connect->to->gate, err);
 		break;
+	case E2__DP__REQUEST__OP_INSERT:
+		rc = e2_dp_insert(dp, req->insert->at->module, req->insert->at->gate, req->insert->module, err);
+		break;
 	case E2__DP__REQUEST__OP_DISCONNECT:
 		rc = e2_dp_disconnect(dp, req->disconnect->module, req->disconnect->gate, err);
 		break;

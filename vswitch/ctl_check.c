@@ -72,6 +72,14 @@ int e2_ctl_validate(const E2__Dp__Request *req, char *err, size_t errlen)
 		if (!(rc = check_name("module", req->connect->from->module, err, errlen)))
 			rc = check_name("module", req->connect->to->module, err, errlen);
 		break;
+	case E2__DP__REQUEST__OP_INSERT:
+		if (!req->insert->at) {
+			snprintf(err, errlen, "insert needs the gate to insert at");
+			return EINVAL;
+		}
+		if (!(rc = check_name("module", req->insert->at->module, err, errlen)))
+			rc = check_name("module", req->insert->module, err, errlen);
+		break;
 	case E2__DP__REQUEST__OP_DISCONNECT:
 		rc = check_name("module", req->disconnect->module, err, errlen);
 		break;

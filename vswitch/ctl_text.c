@@ -17,6 +17,7 @@ const char e2_ctl_usage[] =
 	"  module cmd NAME COMMAND [KEY=VALUE...]\n"
 	"  connect FROM[:OGATE] TO[:IGATE]\n"
 	"  disconnect FROM[:OGATE]\n"
+	"  insert FROM[:OGATE] MODULE              put MODULE on that edge, atomically\n"
 	"  worker add ID [core=N]\n"
 	"  task attach MODULE worker=ID\n"
 	"  sched add NAME policy=priority|weighted_fair|round_robin|rate_limit [parent=NODE|worker=ID]\n"
@@ -207,6 +208,14 @@ E2__Dp__Request *e2_ctl_parse_line(const char *line, char *err, size_t errlen)
 		rc = parse_gate(t[1], &c->from, err, errlen);
 		if (!rc)
 			rc = parse_gate(t[2], &c->to, err, errlen);
+	} else if (strcmp(t[0], "insert") == 0) {
+		if (want(n, 3, 3, "insert FROM[:OGATE] MODULE", err, errlen))
+			goto out;
+		E2__Dp__Insert *c = NEW(E2__Dp__Insert, e2__dp__insert__init);
+		r->op_case = E2__DP__REQUEST__OP_INSERT;
+		r->insert = c;
+		c->module = dup(t[2]);
+		rc = parse_gate(t[1], &c->at, err, errlen);
 	} else if (strcmp(t[0], "disconnect") == 0) {
 		if (want(n, 2, 2, "disconnect FROM[:OGATE]", err, errlen))
 			goto out;

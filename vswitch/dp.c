@@ -333,6 +333,42 @@ int e2_dp_connect(struct e2_dp *dp, const char *from, uint32_t ogate, const char
 	return 0;
 }
 
+int e2_dp_insert(struct e2_dp *dp, const char *from, uint32_t ogate, const char *module, char *err)
+{
+	struct e2_module *a = e2_dp_module_find(dp, from), *q = e2_dp_module_find(dp, module);
+
+	if (!a || !q) {
+		snprintf(err, E2_ERR_MAX, "no module named '%s'", !a ? from : module);
+		return ENOENT;
+	}
+	if (ogate >= a->n_ogates || !a->ogates[ogate].next) {
+		snprintf(err, E2_ERR_MAX, "output gate %s:%u is not connected; nothing to insert into", from, ogate);
+		return EINVAL;
+	}
+	if (q == a || a->ogates[ogate].next == q) {
+		snprintf(err, E2_ERR_MAX, "'%s' cannot be inserted after itself", module);
+		return EINVAL;
+	}
+	if (q->cls->igates < 1 || q->n_ogates < 1) {
+		snprintf(err, E2_ERR_MAX, "'%s' (%s) needs an input and an output gate to sit on an edge", module,
+			 q->cls->name);
+		return EINVAL;
+	}
+	if (q->ogates[0].next || q->igate_refs) {
+		snprintf(err, E2_ERR_MAX, "'%s' is already connected; insert takes a module fresh from 'module add'",
+			 module);
+		return EBUSY;
+	}
+	e2_dp_pause(dp);
+	q->ogates[0].next = a->ogates[ogate].next;
+	q->ogates[0].next_igate = a->ogates[ogate].next_igate;
+	a->ogates[ogate].next = q;
+	a->ogates[ogate].next_igate = 0;
+	q->igate_refs++;
+	e2_dp_resume(dp);
+	return 0;
+}
+
 int e2_dp_disconnect(struct e2_dp *dp, const char *from, uint32_t ogate, char *err)
 {
 	struct e2_module *a = e2_dp_module_find(dp, from);
@@ -391,8 +427,13 @@ int e2_dp_worker_create(struct e2_dp *dp, uint32_t id, int core, char *err)
 	size_t slot;
 	struct e2_worker *w;
 
-	if (e2_dp_worker_find(dp, id)) {
-		snprintf(err, E2_ERR_MAX, "worker %u already exists", id);
+	struct e2_worker *old = e2_dp_worker_find(dp, id);
+	if (old) {
+		/* the same worker again (or with no core given) is not an error: plans
+		 * and configurations can be applied on top of a running e2d */
+		if (core < 0 || old->core == core)
+			return 0;
+		snprintf(err, E2_ERR_MAX, "worker %u already exists on core %d", id, old->core);
 		return EEXIST;
 	}
 	if (core >= CPU_SETSIZE || core < -1) {

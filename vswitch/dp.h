@@ -40,6 +40,7 @@ int e2_dp_module_create(struct e2_dp *dp, const char *name, const char *cls,
 int e2_dp_module_destroy(struct e2_dp *dp, const char *name, char *err);
 int e2_dp_connect(struct e2_dp *dp, const char *from, uint32_t ogate, const char *to,
 		  uint32_t igate, char *err);
+int e2_dp_insert(struct e2_dp *dp, const char *from, uint32_t ogate, const char *module, char *err);
 int e2_dp_disconnect(struct e2_dp *dp, const char *from, uint32_t ogate, char *err);
 int e2_dp_module_command(struct e2_dp *dp, const char *module, const char *cmd,
 			 const struct e2_args *args, struct e2_result *out, char *err);

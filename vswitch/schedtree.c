@@ -111,8 +111,8 @@ int e2_sched_attach(struct e2_sched_node *parent, struct e2_sched_node *child, c
 	child->parent = parent;
 	child->pass = parent->vtime;
 	uint32_t i = parent->n_children++;
-	/* priority children stay sorted, highest first, so picking is a scan */
-	while (parent->policy == E2_SCHED_PRIORITY && i > 0 && parent->children[i - 1]->priority < child->priority) {
+	/* priority children stay sorted, lowest number (most urgent, as in BESS) first */
+	while (parent->policy == E2_SCHED_PRIORITY && i > 0 && parent->children[i - 1]->priority > child->priority) {
 		parent->children[i] = parent->children[i - 1];
 		i--;
 	}
@@ -192,7 +192,7 @@ struct e2_sched_node *e2_sched_pick(struct e2_sched_node *n, uint64_t now, uint6
 		}
 		return leaf;
 	case E2_SCHED_PRIORITY: {
-		/* children are kept sorted by priority, highest first */
+		/* children are kept sorted by priority, most urgent first */
 		for (uint32_t i = 0; i < n->n_children && !leaf; i++)
 			leaf = e2_sched_pick(n->children[i], now, wake);
 		return leaf;

@@ -28,7 +28,7 @@ struct e2_sched_node {
 	uint64_t vtime;                   /* weighted_fair: pass of the last child run */
 
 	/* as a child of its parent */
-	uint32_t priority;                /* under priority: higher runs first */
+	uint32_t priority;                /* under priority: lower numbers run first (BESS) */
 	uint64_t share;                   /* under weighted_fair */
 	uint64_t pass;                    /* stride-scheduling position */
 

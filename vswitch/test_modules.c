@@ -270,6 +270,28 @@ static void test_queue(void **state)
 	destroy_all();
 }
 
+static void test_insert_queue_on_edge(void **state)
+{
+	struct e2_batch b;
+	assert_int_equal(ctl("module add rr rr_split gates=1"), 0);
+	assert_int_equal(ctl("module add c collect"), 0);
+	assert_int_equal(ctl("connect rr:0 c:2"), 0);
+	assert_int_equal(ctl("module add q queue size=64"), 0);
+	assert_int_not_equal(ctl("insert rr:1 q"), 0);      /* gate out of range / unconnected */
+	assert_int_not_equal(ctl("insert rr:0 c"), 0);      /* c is connected already */
+	assert_int_not_equal(ctl("insert rr:0 rr"), 0);
+	assert_int_equal(ctl("insert rr:0 q"), 0);
+	fill(&b, 10, 1, 0);
+	push(&dp, "rr", &b);
+	struct e2_module *q = e2_dp_module_find(&dp, "q");
+	struct e2_ctx ctx = {.current = q};
+	assert_int_equal(q->cls->run_task(&ctx, q), 10);
+	/* the queue forwards to the old target, on the old input gate */
+	assert_int_equal(collected(&dp, "c")->n[2], 10);
+	assert_int_not_equal(ctl("insert rr:0 q"), 0);      /* q is in use now */
+	destroy_all();
+}
+
 static void test_ports_ring_loopback(void **state)
 {
 	struct e2_batch b;
@@ -311,7 +333,8 @@ static void test_worker_runs_tasks(void **state)
 	assert_int_equal(ctl("connect in q"), 0);
 	assert_int_equal(ctl("connect q s"), 0);
 	assert_int_equal(e2_dp_worker_create(&dp, 0, -1, err), 0);
-	assert_int_not_equal(e2_dp_worker_create(&dp, 0, -1, err), 0);
+	assert_int_equal(e2_dp_worker_create(&dp, 0, -1, err), 0);      /* the same again: no-op */
+	assert_int_not_equal(e2_dp_worker_create(&dp, 0, 0, err), 0);   /* another core: refused */
 	assert_int_equal(e2_dp_worker_create(&dp, 1, -1, err), 0);
 	assert_int_equal(ctl("task attach q worker=1"), 0);
 	assert_int_not_equal(ctl("task attach s worker=1"), 0);
@@ -339,6 +362,7 @@ int main(void)
 		cmocka_unit_test(test_splits),
 		cmocka_unit_test(test_unconnected_gate_drops),
 		cmocka_unit_test(test_queue),
+		cmocka_unit_test(test_insert_queue_on_edge),
 		cmocka_unit_test(test_ports_ring_loopback),
 		cmocka_unit_test(test_worker_runs_tasks),
 	};

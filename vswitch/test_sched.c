@@ -99,14 +99,15 @@ static void test_weighted_fair_3_to_1(void **state)
 static void test_strict_priority(void **state)
 {
 	assert_int_equal(ctl("sched add prio policy=priority"), 0);
-	assert_int_equal(ctl("sched attach src0 parent=prio priority=10"), 0);
-	assert_int_equal(ctl("sched attach src1 parent=prio priority=1"), 0);
+	/* lower numbers are more urgent, as in BESS */
+	assert_int_equal(ctl("sched attach src0 parent=prio priority=1"), 0);
+	assert_int_equal(ctl("sched attach src1 parent=prio priority=10"), 0);
 	run_for(500);
 	double hi = (double)node("src0")->cycles, lo = (double)node("src1")->cycles;
 	print_message("priority: high %.0f cycles, low %.0f cycles\n", hi, lo);
 	assert_true(lo < 0.01 * hi);
 	/* flip the priorities at run time */
-	assert_int_equal(ctl("sched set src1 priority=20"), 0);
+	assert_int_equal(ctl("sched set src1 priority=0"), 0);
 	run_for(300);
 	assert_true(node("src0")->cycles < 0.01 * node("src1")->cycles);
 }
