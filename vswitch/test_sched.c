@@ -14,26 +14,7 @@
 
 static struct e2_dp dp;
 
-__attribute__((format(printf, 1, 2))) static int ctl(const char *fmt, ...)
-{
-	char line[1024], err[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	E2__Dp__Request *req = e2_ctl_parse_line(line, err, sizeof(err));
-	if (!req) {
-		print_message("parse error: %s: %s\n", line, err);
-		return -1;
-	}
-	E2__Dp__Response *r = e2_ctl_handle(&dp, req, NULL);
-	int code = r->code;
-	if (code)
-		print_message("  %s -> %s\n", line, r->error);
-	e2__dp__response__free_unpacked(r, NULL);
-	e2__dp__request__free_unpacked(req, NULL);
-	return code;
-}
+#define ctl(...) test_ctl(&dp, __VA_ARGS__)
 
 static struct e2_sched_node *node(const char *name)
 {

@@ -9,6 +9,9 @@
 #include <rte_ip.h>
 #include <rte_udp.h>
 
+#include <stdarg.h>
+
+#include "ctl.h"
 #include "dp.h"
 
 #define COLLECT_MAX 4096
@@ -103,6 +106,29 @@ static inline void push(struct e2_dp *dp, const char *name, struct e2_batch *b)
 static inline struct collect *collected(struct e2_dp *dp, const char *name)
 {
 	return e2_priv(e2_dp_module_find(dp, name));
+}
+
+/* Runs one control command in its text form against dp, as e2d would; returns the
+ * response code (0 = accepted) and prints the error of a refusal. */
+__attribute__((format(printf, 2, 3))) static inline int test_ctl(struct e2_dp *dp, const char *fmt, ...)
+{
+	char line[1024], err[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	E2__Dp__Request *req = e2_ctl_parse_line(line, err, sizeof(err));
+	if (!req) {
+		fprintf(stderr, "  parse error: %s: %s\n", line, err);
+		return -1;
+	}
+	E2__Dp__Response *r = e2_ctl_handle(dp, req, NULL);
+	int code = r->code;
+	if (code)
+		fprintf(stderr, "  %s -> %s\n", line, r->error);
+	e2__dp__response__free_unpacked(r, NULL);
+	e2__dp__request__free_unpacked(req, NULL);
+	return code;
 }
 
 #endif
