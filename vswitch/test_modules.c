@@ -26,32 +26,18 @@ static void fill(struct e2_batch *b, unsigned n, uint32_t dst_ip, uint16_t sport
 
 static int setup(void **state)
 {
-	char err[E2_ERR_MAX];
-	if (test_eal_init("e2-test-modules") != 0)
-		return -1;
-	return e2_dp_init(&dp, 8191, err);
+	return test_dp_start(&dp, "e2-test-modules", 8191);
 }
 
 static int teardown(void **state)
 {
-	e2_dp_fini(&dp);
-	rte_eal_cleanup();
+	test_dp_stop(&dp);
 	return 0;
 }
 
 static void destroy_all(void)
 {
-	char err[E2_ERR_MAX];
-	for (size_t i = 0; i < E2_MODULES_MAX; i++)
-		if (dp.modules[i])
-			e2_dp_module_destroy(&dp, dp.modules[i]->name, err);
-	for (size_t i = 0; i < E2_PORTS_MAX; i++)
-		if (dp.ports[i])
-			e2_dp_port_destroy(&dp, dp.ports[i]->name, err);
-	for (size_t i = 0; i < E2_WORKERS_MAX; i++) {
-		e2_worker_stop(dp.workers[i]);
-		dp.workers[i] = NULL;
-	}
+	test_dp_clear(&dp);
 }
 
 static void test_hmatch_exact(void **state)

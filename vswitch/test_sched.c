@@ -37,8 +37,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	e2_dp_fini(&dp);
-	rte_eal_cleanup();
+	test_dp_stop(&dp);
 	return 0;
 }
 

@@ -108,6 +108,41 @@ static inline struct collect *collected(struct e2_dp *dp, const char *name)
 	return e2_priv(e2_dp_module_find(dp, name));
 }
 
+/* Starts DPDK and a dataplane with no workers (tests drive tasks themselves). */
+static inline int test_dp_start(struct e2_dp *dp, const char *prefix, unsigned mbufs)
+{
+	char err[E2_ERR_MAX];
+	if (test_eal_init(prefix) != 0)
+		return -1;
+	if (e2_dp_init(dp, mbufs, err) != 0) {
+		fprintf(stderr, "%s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static inline void test_dp_stop(struct e2_dp *dp)
+{
+	e2_dp_fini(dp);
+	rte_eal_cleanup();
+}
+
+/* Removes every module, port and worker, leaving an empty dataplane. */
+static inline void test_dp_clear(struct e2_dp *dp)
+{
+	char err[E2_ERR_MAX];
+	for (size_t i = 0; i < E2_MODULES_MAX; i++)
+		if (dp->modules[i])
+			e2_dp_module_destroy(dp, dp->modules[i]->name, err);
+	for (size_t i = 0; i < E2_PORTS_MAX; i++)
+		if (dp->ports[i])
+			e2_dp_port_destroy(dp, dp->ports[i]->name, err);
+	for (size_t i = 0; i < E2_WORKERS_MAX; i++) {
+		e2_worker_stop(dp->workers[i]);
+		dp->workers[i] = NULL;
+	}
+}
+
 /* Runs one control command in its text form against dp, as e2d would; returns the
  * response code (0 = accepted) and prints the error of a refusal. */
 __attribute__((format(printf, 2, 3))) static inline int test_ctl(struct e2_dp *dp, const char *fmt, ...)

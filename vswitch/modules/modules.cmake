@@ -5,3 +5,14 @@
 # vswitch/CMakeLists.txt, which includes modules/tests.cmake if present).
 set(E2D_EXTRA_SOURCES)
 set(E2D_EXTRA_LIBS)
+
+# issue 3 (filters, flow affinity, NSH, tunnels, capture)
+e2_pkg(PCAP libpcap)
+list(APPEND E2D_EXTRA_SOURCES
+  ${CMAKE_CURRENT_SOURCE_DIR}/modules/bpf.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/modules/flowhash.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/modules/rangesplit.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/modules/nsh.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/modules/capture.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/modules/tunnel.c)
+list(APPEND E2D_EXTRA_LIBS PkgConfig::PCAP)

@@ -1,0 +1,433 @@
+/* NSH metadata across NF boundaries (RFC 8300, MD type 2; see nsh.h):
+ *   nsh_push   adds attribute TLVs (safe=1 url=...), wrapping a plain frame in outer
+ *              Ethernet + NSH or updating the NSH header a frame already has;
+ *   nsh_pop    removes outer Ethernet + NSH, so legacy and external ports never see it;
+ *   nsh_match  sends a frame to the gate of the first rule whose attribute it carries
+ *              (with the given value, if any), rules by descending priority, then in
+ *              the order added; others to the default gate.
+ * A malformed NSH frame is dropped by push and pop (counted) and unmatched by match. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../module.h"
+#include "nsh.h"
+
+/* --- nsh_push ------------------------------------------------------------- */
+
+struct nsh_push {
+	uint8_t n_tlvs;
+	struct nsh_tlv tlvs[NSH_MAX_TLVS];
+	bool set_spi, set_si;
+	uint32_t spi;
+	uint8_t si;
+	uint64_t pushed, updated, malformed, no_room, unsupported;
+};
+
+/* Builds a push configuration from spi=, si= and attribute=value arguments. */
+static int push_config(struct nsh_push *c, const struct e2_args *a, char *err)
+{
+	uint64_t v;
+	uint16_t len = NSH_BASE_LEN;
+
+	memset(c, 0, sizeof(*c));
+	c->si = 255;
+	if (e2_args_u64(a, "spi", 0, 0, 0xffffff, &v, err) < 0)
+		return -1;
+	c->set_spi = e2_args_get(a, "spi") != NULL;
+	c->spi = (uint32_t)v;
+	if (e2_args_u64(a, "si", 255, 0, 255, &v, err) < 0)
+		return -1;
+	c->set_si = e2_args_get(a, "si") != NULL;
+	c->si = (uint8_t)v;
+	for (size_t i = 0; a && i < a->n; i++) {
+		struct nsh_tlv t;
+		if (strcmp(a->v[i].key, "spi") == 0 || strcmp(a->v[i].key, "si") == 0)
+			continue;
+		if (nsh_attr_encode(a->v[i].key, a->v[i].value, &t, err) != 0)
+			return -1;
+		for (uint8_t j = 0; j < c->n_tlvs; j++)
+			if (c->tlvs[j].type == t.type) {
+				snprintf(err, E2_ERR_MAX, "attribute '%s' given twice", a->v[i].key);
+				return -1;
+			}
+		if (c->n_tlvs == NSH_MAX_TLVS) {
+			snprintf(err, E2_ERR_MAX, "at most %d attributes", NSH_MAX_TLVS);
+			return -1;
+		}
+		c->tlvs[c->n_tlvs++] = t;
+		len = (uint16_t)(len + nsh_tlv_space(t.len));
+	}
+	/* A plain frame gets Ethernet + NSH in front, which must fit the mbuf headroom. */
+	if (sizeof(struct rte_ether_hdr) + len > RTE_PKTMBUF_HEADROOM) {
+		snprintf(err, E2_ERR_MAX, "the attributes need %u bytes of NSH; at most %u fit in front of a frame",
+			 len, (unsigned)(RTE_PKTMBUF_HEADROOM - sizeof(struct rte_ether_hdr)));
+		return -1;
+	}
+	return 0;
+}
+
+static int push_init(struct e2_module *m, const struct e2_args *args, char *err)
+{
+	return push_config(e2_priv(m), args, err);
+}
+
+static void push_process(struct e2_ctx *ctx, struct e2_module *m, uint16_t igate, struct e2_batch *b)
+{
+	struct nsh_push *s = e2_priv(m);
+	uint16_t gates[E2_BATCH_MAX];
+
+	for (uint16_t i = 0; i < b->cnt; i++) {
+		struct rte_mbuf *pkt = b->pkts[i];
+		struct rte_ether_hdr eth;
+		struct nsh_info h;
+		uint16_t old_len = 0;
+		int r = nsh_read(pkt, &eth, &h);
+
+		gates[i] = 0;
+		if (r < 0) {
+			s->malformed++;
+			gates[i] = UINT16_MAX; /* dropped */
+			continue;
+		}
+		if (r == 0) {
+			h.ttl = NSH_TTL_DEFAULT;
+			h.next_proto = NSH_NP_ETHERNET;
+			h.spi = s->spi;
+			h.si = s->si;
+			h.n_tlvs = 0;
+		} else {
+			if (h.md_type != NSH_MD_TYPE_2) {
+				s->unsupported++;
+				continue;
+			}
+			old_len = (uint16_t)(sizeof(eth) + h.hdr_len);
+			if (s->set_spi)
+				h.spi = s->spi;
+			if (s->set_si)
+				h.si = s->si;
+		}
+		bool full = false;
+		for (uint8_t t = 0; t < s->n_tlvs; t++)
+			full |= nsh_set_tlv(&h, &s->tlvs[t]) != 0;
+		if (full || nsh_len_of(&h) > NSH_MAX_LEN || nsh_replace(pkt, old_len, &eth, &h) != 0) {
+			s->no_room++;
+			gates[i] = UINT16_MAX;
+			continue;
+		}
+		if (r == 0)
+			s->pushed++;
+		else
+			s->updated++;
+	}
+	e2_emit_split(ctx, m, b, gates);
+}
+
+static void push_stats(struct e2_module *m, struct e2_result *out)
+{
+	struct nsh_push *s = e2_priv(m);
+	e2_result_add(out, "pushed", "%" PRIu64, s->pushed);
+	e2_result_add(out, "updated", "%" PRIu64, s->updated);
+	e2_result_add(out, "malformed", "%" PRIu64, s->malformed);
+	e2_result_add(out, "no_room", "%" PRIu64, s->no_room);
+	e2_result_add(out, "md_type1_passed", "%" PRIu64, s->unsupported);
+}
+
+static int push_cmd_set(struct e2_module *m, const struct e2_args *a, struct e2_result *out, char *err)
+{
+	struct nsh_push *s = e2_priv(m), c;
+	if (push_config(&c, a, err) != 0)
+		return -1;
+	c.pushed = s->pushed;
+	c.updated = s->updated;
+	c.malformed = s->malformed;
+	c.no_room = s->no_room;
+	c.unsupported = s->unsupported;
+	*s = c;
+	return 0;
+}
+
+static int push_cmd_stats(struct e2_module *m, const struct e2_args *a, struct e2_result *out, char *err)
+{
+	push_stats(m, out);
+	return 0;
+}
+
+static const struct e2_cmd push_cmds[] = {
+	{.name = "set", .help = "[spi=N] [si=N] [ATTR=VALUE...]: replaces the whole configuration", .fn = push_cmd_set},
+	{.name = "stats", .help = "counters", .fn = push_cmd_stats},
+	{0},
+};
+
+static const struct e2_module_class nsh_push_class = {
+	.name = "nsh_push",
+	.help = "adds NSH MD-type-2 attribute TLVs: [spi=N (0)] [si=N (255)] [safe=0|1] [url=BYTES] [tclass=N] "
+		"[flow_id=N] [app=BYTES] [verdict=N] [t32..t127=BYTES|0xHEX]",
+	.igates = 1,
+	.ogates = 1,
+	.priv_size = sizeof(struct nsh_push),
+	.init = push_init,
+	.process_batch = push_process,
+	.stats = push_stats,
+	.cmds = push_cmds,
+};
+E2_MODULE_REGISTER(nsh_push_class)
+
+/* --- nsh_pop -------------------------------------------------------------- */
+
+struct nsh_pop {
+	uint64_t popped, malformed;
+};
+
+static int pop_init(struct e2_module *m, const struct e2_args *args, char *err)
+{
+	if (args && args->n) {
+		snprintf(err, E2_ERR_MAX, "nsh_pop takes no arguments ('%s' given)", args->v[0].key);
+		return -1;
+	}
+	return 0;
+}
+
+static void pop_process(struct e2_ctx *ctx, struct e2_module *m, uint16_t igate, struct e2_batch *b)
+{
+	struct nsh_pop *s = e2_priv(m);
+	uint16_t gates[E2_BATCH_MAX];
+
+	for (uint16_t i = 0; i < b->cnt; i++) {
+		struct rte_ether_hdr eth;
+		struct nsh_info h;
+		int r = nsh_read(b->pkts[i], &eth, &h);
+		gates[i] = 0;
+		if (r == 0)
+			continue;
+		if (r < 0 || nsh_strip(b->pkts[i], &eth, &h) != 0) {
+			s->malformed++;
+			gates[i] = UINT16_MAX;
+			continue;
+		}
+		s->popped++;
+	}
+	e2_emit_split(ctx, m, b, gates);
+}
+
+static void pop_stats(struct e2_module *m, struct e2_result *out)
+{
+	struct nsh_pop *s = e2_priv(m);
+	e2_result_add(out, "popped", "%" PRIu64, s->popped);
+	e2_result_add(out, "malformed", "%" PRIu64, s->malformed);
+}
+
+static const struct e2_module_class nsh_pop_class = {
+	.name = "nsh_pop",
+	.help = "removes outer Ethernet + NSH (other frames pass unchanged; malformed NSH is dropped)",
+	.igates = 1,
+	.ogates = 1,
+	.priv_size = sizeof(struct nsh_pop),
+	.init = pop_init,
+	.process_batch = pop_process,
+	.stats = pop_stats,
+};
+E2_MODULE_REGISTER(nsh_pop_class)
+
+/* --- nsh_match ------------------------------------------------------------ */
+
+#define MATCH_RULES_MAX 64
+
+struct match_rule {
+	struct nsh_tlv want;  /* type, and value if has_value */
+	bool has_value;
+	uint16_t gate;
+	uint32_t priority;
+	uint64_t seq, matches;
+	char text[160];
+};
+
+struct nsh_match {
+	uint32_t n_rules;     /* priority descending, then seq ascending */
+	struct match_rule rules[MATCH_RULES_MAX];
+	uint16_t default_gate;
+	uint64_t next_seq, misses, not_nsh;
+};
+
+static int match_init(struct e2_module *m, const struct e2_args *args, char *err)
+{
+	struct nsh_match *s = e2_priv(m);
+	uint64_t def;
+	if (e2_args_check_known(args, (const char *const[]){"default", NULL}, err) ||
+	    e2_args_u64(args, "default", 0, 0, E2_GATES_MAX - 1, &def, err) < 0)
+		return -1;
+	s->default_gate = (uint16_t)def;
+	return 0;
+}
+
+static void match_process(struct e2_ctx *ctx, struct e2_module *m, uint16_t igate, struct e2_batch *b)
+{
+	struct nsh_match *s = e2_priv(m);
+	uint16_t gates[E2_BATCH_MAX];
+
+	for (uint16_t i = 0; i < b->cnt; i++) {
+		struct nsh_view v;
+		int r = nsh_view(b->pkts[i], &v);
+		gates[i] = s->default_gate;
+		if (unlikely(r < 0)) {
+			/* headers split over segments (or malformed): the copying parser decides */
+			struct rte_ether_hdr eth;
+			static __thread struct nsh_info h;
+			r = nsh_read(b->pkts[i], &eth, &h) == 1 ? 1 : 0;
+			v.n = 0;
+			for (uint8_t t = 0; r == 1 && t < h.n_tlvs; t++, v.n++) {
+				v.cls[t] = h.tlvs[t].cls;
+				v.type[t] = h.tlvs[t].type;
+				v.len[t] = h.tlvs[t].len;
+				v.val[t] = h.tlvs[t].val;
+			}
+		}
+		if (r != 1) {
+			s->not_nsh++;
+			continue;
+		}
+		uint32_t k;
+		for (k = 0; k < s->n_rules; k++) {
+			struct match_rule *rule = &s->rules[k];
+			uint8_t t;
+			for (t = 0; t < v.n && !(v.type[t] == rule->want.type && v.cls[t] == E2_NSH_CLASS); t++)
+				;
+			if (t < v.n && (!rule->has_value ||
+					(v.len[t] == rule->want.len && memcmp(v.val[t], rule->want.val, v.len[t]) == 0))) {
+				gates[i] = rule->gate;
+				rule->matches++;
+				break;
+			}
+		}
+		s->misses += k == s->n_rules;
+	}
+	e2_emit_split(ctx, m, b, gates);
+}
+
+static int rule_cmp(const void *a, const void *b)
+{
+	const struct match_rule *x = a, *y = b;
+	if (x->priority != y->priority)
+		return x->priority > y->priority ? -1 : 1;
+	return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/* attr=NAME [value=V]: the TLV to look for. */
+static int parse_match(const struct e2_args *a, struct match_rule *r, char *err)
+{
+	const char *attr = e2_args_get(a, "attr"), *value = e2_args_get(a, "value");
+	uint8_t width;
+
+	memset(r, 0, sizeof(*r));
+	if (!attr) {
+		snprintf(err, E2_ERR_MAX, "needs attr=NAME [value=V]");
+		return -1;
+	}
+	if (value) {
+		if (nsh_attr_encode(attr, value, &r->want, err) != 0)
+			return -1;
+		r->has_value = true;
+		snprintf(r->text, sizeof(r->text), "%s=%s", attr, value);
+	} else if (nsh_attr_lookup(attr, &r->want.type, &width) != 0) {
+		nsh_attr_encode(attr, "", &r->want, err); /* for its message listing the attributes */
+		return -1;
+	} else {
+		snprintf(r->text, sizeof(r->text), "%s present", attr);
+	}
+	return 0;
+}
+
+static bool same_match(const struct match_rule *x, const struct match_rule *y)
+{
+	return x->want.type == y->want.type && x->has_value == y->has_value &&
+	       (!x->has_value || (x->want.len == y->want.len && memcmp(x->want.val, y->want.val, x->want.len) == 0));
+}
+
+static int match_cmd_add(struct e2_module *m, const struct e2_args *a, struct e2_result *out, char *err)
+{
+	struct nsh_match *s = e2_priv(m);
+	struct match_rule r;
+	uint64_t gate, prio;
+
+	if (e2_args_check_known(a, (const char *const[]){"attr", "value", "gate", "priority", NULL}, err) ||
+	    parse_match(a, &r, err) || e2_args_u64(a, "priority", 0, 0, UINT32_MAX, &prio, err) < 0)
+		return -1;
+	if (e2_args_u64(a, "gate", 0, 0, E2_GATES_MAX - 1, &gate, err) != 0) {
+		if (!e2_args_get(a, "gate"))
+			snprintf(err, E2_ERR_MAX, "add needs gate=N");
+		return -1;
+	}
+	for (uint32_t i = 0; i < s->n_rules; i++)
+		if (same_match(&s->rules[i], &r)) {
+			snprintf(err, E2_ERR_MAX, "a rule for %s exists already (gate %u)", r.text, s->rules[i].gate);
+			return -1;
+		}
+	if (s->n_rules == MATCH_RULES_MAX) {
+		snprintf(err, E2_ERR_MAX, "at most %d rules", MATCH_RULES_MAX);
+		return -1;
+	}
+	r.gate = (uint16_t)gate;
+	r.priority = (uint32_t)prio;
+	r.seq = s->next_seq++;
+	s->rules[s->n_rules++] = r;
+	qsort(s->rules, s->n_rules, sizeof(s->rules[0]), rule_cmp);
+	return 0;
+}
+
+static int match_cmd_delete(struct e2_module *m, const struct e2_args *a, struct e2_result *out, char *err)
+{
+	struct nsh_match *s = e2_priv(m);
+	struct match_rule r;
+
+	if (e2_args_check_known(a, (const char *const[]){"attr", "value", NULL}, err) || parse_match(a, &r, err))
+		return -1;
+	for (uint32_t i = 0; i < s->n_rules; i++)
+		if (same_match(&s->rules[i], &r)) {
+			memmove(&s->rules[i], &s->rules[i + 1], (s->n_rules - i - 1) * sizeof(r));
+			s->n_rules--;
+			return 0;
+		}
+	snprintf(err, E2_ERR_MAX, "no rule for %s", r.text);
+	return -1;
+}
+
+static void match_stats(struct e2_module *m, struct e2_result *out)
+{
+	struct nsh_match *s = e2_priv(m);
+	e2_result_add(out, "rules", "%u", s->n_rules);
+	e2_result_add(out, "misses", "%" PRIu64, s->misses);
+	e2_result_add(out, "not_nsh", "%" PRIu64, s->not_nsh);
+	for (uint32_t i = 0; i < s->n_rules && i < 48; i++) {
+		char key[16];
+		snprintf(key, sizeof(key), "rule%u", i);
+		e2_result_add(out, key, "%s gate=%u priority=%u matches=%" PRIu64, s->rules[i].text, s->rules[i].gate,
+			      s->rules[i].priority, s->rules[i].matches);
+	}
+}
+
+static int match_cmd_list(struct e2_module *m, const struct e2_args *a, struct e2_result *out, char *err)
+{
+	match_stats(m, out);
+	return 0;
+}
+
+static const struct e2_cmd match_cmds[] = {
+	{.name = "add", .help = "attr=NAME [value=V] gate=N [priority=P (0)]", .fn = match_cmd_add},
+	{.name = "delete", .help = "attr=NAME [value=V]", .fn = match_cmd_delete},
+	{.name = "list", .help = "rules in evaluation order with match counts", .fn = match_cmd_list},
+	{0},
+};
+
+static const struct e2_module_class nsh_match_class = {
+	.name = "nsh_match",
+	.help = "NSH attribute -> gate: [default=GATE (0)]",
+	.igates = 1,
+	.ogates = E2_GATES_MAX,
+	.priv_size = sizeof(struct nsh_match),
+	.init = match_init,
+	.process_batch = match_process,
+	.stats = match_stats,
+	.cmds = match_cmds,
+};
+E2_MODULE_REGISTER(nsh_match_class)

@@ -1,0 +1,617 @@
+/* rangesplit: flow-ID ranges -> output gates, with the flow tracker and exception
+ * table that make up E2D's part of migration avoidance (seed §3.4.4).
+ *
+ * Each packet's flow ID (metadata flow_id, written upstream by flowhash) picks the
+ * range [lo, hi) that holds it; IDs in no range go to the default gate. When tracking
+ * is on (the default), every active flow (its exact key: the fields= subset of the
+ * 5-tuple) is pinned to the gate its first packet took, and stays there until it has
+ * been idle for idle_ms. The tracked flows behind a gate are F_old of that instance.
+ *
+ * A flow whose pinned gate differs from what the ranges now say is an "exception":
+ * `split range=X-Y at=M new_gate=G` replaces [X,Y)->A with [X,M)->A and [M,Y)->G, so
+ * flows of A with IDs in [M,Y) become exceptions and keep going to A while new flows
+ * there go to G; the exceptions drain as those flows go idle. Idle flows are removed
+ * lazily: a hit on an idle entry starts the flow afresh, and each batch sweeps a few
+ * table slots (no timer thread). */
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_errno.h>
+#include <rte_hash.h>
+#include <rte_malloc.h>
+
+#include "../module.h"
+#include "flowkey.h"
+
+#define MAX_RANGES 64
+#define SWEEP_PER_BATCH 16
+
+struct range {
+	uint64_t lo, hi; /* [lo, hi) */
+	uint16_t gate;
+	uint64_t packets;
+};
+
+struct flow {
+	struct e2_flow_key key;
+	uint64_t last_tsc;
+	uint64_t packets, bytes;
+	uint32_t flow_id;
+	uint16_t gate;
+	bool in_use;
+	bool exception;
+};
+
+struct rangesplit {
+	struct e2_flow_fields fields;
+	uint32_t bits;
+	uint64_t space;           /* 2^bits: flow IDs are in [0, space) */
+	uint16_t default_gate;
+	uint32_t n_ranges;        /* sorted by lo, never overlapping */
+	struct range ranges[MAX_RANGES];
+	bool track;
+	struct rte_hash *index;   /* flow key -> slot in flows[] */
+	struct flow *flows;
+	uint32_t capacity;
+	uint64_t idle_tsc;
+	uint32_t idle_ms;
+	uint32_t sweep_pos;
+	uint32_t n_flows, n_exceptions;
+	uint32_t active[E2_GATES_MAX]; /* tracked flows pinned to each gate */
+	uint64_t untracked, expired, no_range;
+};
+
+static int range_find(const struct rangesplit *s, uint64_t id)
+{
+	uint32_t lo = 0, hi = s->n_ranges;
+	while (lo < hi) {
+		uint32_t mid = (lo + hi) / 2;
+		if (id < s->ranges[mid].lo)
+			hi = mid;
+		else if (id >= s->ranges[mid].hi)
+			lo = mid + 1;
+		else
+			return (int)mid;
+	}
+	return -1;
+}
+
+static uint16_t range_gate(const struct rangesplit *s, uint32_t id)
+{
+	int r = range_find(s, id);
+	return r < 0 ? s->default_gate : s->ranges[r].gate;
+}
+
+static void flow_remove(struct rangesplit *s, struct flow *f)
+{
+	rte_hash_del_key(s->index, &f->key);
+	f->in_use = false;
+	s->n_flows--;
+	s->active[f->gate]--;
+	if (f->exception)
+		s->n_exceptions--;
+	s->expired++;
+}
+
+/* Starts (or restarts, for an idle entry) tracking a flow on the gate the ranges give. */
+static void flow_start(struct rangesplit *s, struct flow *f, const struct e2_flow_key *k, uint32_t id,
+		       uint16_t gate, uint64_t now)
+{
+	if (f->in_use) {
+		s->active[f->gate]--;
+		if (f->exception)
+			s->n_exceptions--;
+		s->expired++;
+	} else {
+		s->n_flows++;
+	}
+	f->key = *k;
+	f->in_use = true;
+	f->exception = false;
+	f->flow_id = id;
+	f->gate = gate;
+	f->packets = f->bytes = 0;
+	f->last_tsc = now;
+	s->active[gate]++;
+}
+
+static void sweep(struct rangesplit *s, uint32_t slots, uint64_t now)
+{
+	for (uint32_t i = 0; i < slots; i++) {
+		struct flow *f = &s->flows[s->sweep_pos];
+		if (f->in_use && now - f->last_tsc > s->idle_tsc)
+			flow_remove(s, f);
+		if (++s->sweep_pos == s->capacity)
+			s->sweep_pos = 0;
+	}
+}
+
+/* After the ranges change: which tracked flows now disagree with them. */
+static void recount_exceptions(struct rangesplit *s)
+{
+	s->n_exceptions = 0;
+	for (uint32_t i = 0; i < s->capacity; i++) {
+		struct flow *f = &s->flows[i];
+		if (!f->in_use)
+			continue;
+		f->exception = f->gate != range_gate(s, f->flow_id);
+		s->n_exceptions += f->exception;
+	}
+}
+
+static const char *const known[] = {"bits", "fields", "default", "track", "idle_ms", "flows", NULL};
+
+static int rangesplit_init(struct e2_module *m, const struct e2_args *args, char *err)
+{
+	struct rangesplit *s = e2_priv(m);
+	uint64_t bits, def, track, idle_ms, cap;
+	char name[RTE_HASH_NAMESIZE];
+
+	if (e2_args_check_known(args, known, err) ||
+	    e2_flow_fields_parse(e2_args_get(args, "fields"), &s->fields, err) ||
+	    e2_args_u64(args, "bits", 16, 1, 32, &bits, err) < 0 ||
+	    e2_args_u64(args, "default", 0, 0, E2_GATES_MAX - 1, &def, err) < 0 ||
+	    e2_args_u64(args, "track", 1, 0, 1, &track, err) < 0 ||
+	    e2_args_u64(args, "idle_ms", 10000, 1, 3600 * 1000, &idle_ms, err) < 0 ||
+	    e2_args_u64(args, "flows", 65536, 64, 1 << 24, &cap, err) < 0)
+		return -1;
+	s->bits = (uint32_t)bits;
+	s->space = 1ULL << bits;
+	s->default_gate = (uint16_t)def;
+	s->track = track != 0;
+	s->idle_ms = (uint32_t)idle_ms;
+	s->idle_tsc = idle_ms * rte_get_tsc_hz() / 1000;
+	s->capacity = (uint32_t)cap;
+	if (!s->track)
+		return 0;
+	snprintf(name, sizeof(name), "rs%p", (void *)m);
+	struct rte_hash_parameters p = {
+		.name = name,
+		.entries = s->capacity,
+		.key_len = sizeof(struct e2_flow_key),
+		.hash_func = rte_hash_crc,
+		.socket_id = SOCKET_ID_ANY,
+	};
+	s->index = rte_hash_create(&p);
+	s->flows = rte_zmalloc("rangesplit_flows", sizeof(struct flow) * s->capacity, 64);
+	if (!s->index || !s->flows) {
+		snprintf(err, E2_ERR_MAX, "cannot allocate a flow table of %u flows: %s", s->capacity,
+			 rte_strerror(rte_errno));
+		rte_hash_free(s->index);
+		rte_free(s->flows);
+		return -1;
+	}
+	return 0;
+}
+
+static void rangesplit_deinit(struct e2_module *m)
+{
+	struct rangesplit *s = e2_priv(m);
+	rte_hash_free(s->index);
+	rte_free(s->flows);
+}
+
+static void rangesplit_process(struct e2_ctx *ctx, struct e2_module *m, uint16_t igate, struct e2_batch *b)
+{
+	struct rangesplit *s = e2_priv(m);
+	uint16_t gates[E2_BATCH_MAX];
+	struct e2_flow_key keys[E2_BATCH_MAX];
+	const void *kp[E2_BATCH_MAX];
+	int32_t pos[E2_BATCH_MAX];
+	uint64_t now;
+
+	for (uint16_t i = 0; i < b->cnt; i++) {
+		uint32_t id = e2_meta(b->pkts[i])->flow_id;
+		int r = id < s->space ? range_find(s, id) : -1;
+		if (r < 0) {
+			gates[i] = s->default_gate;
+			s->no_range++;
+		} else {
+			gates[i] = s->ranges[r].gate;
+			s->ranges[r].packets++;
+		}
+	}
+	if (!s->track) {
+		e2_emit_split(ctx, m, b, gates);
+		return;
+	}
+	for (uint16_t i = 0; i < b->cnt; i++) {
+		e2_flow_key_get(b->pkts[i], &s->fields, &keys[i]);
+		kp[i] = &keys[i];
+	}
+	rte_hash_lookup_bulk(s->index, kp, b->cnt, pos);
+	now = rte_rdtsc();
+	for (uint16_t i = 0; i < b->cnt; i++) {
+		struct flow *f;
+		if (pos[i] < 0) {
+			/* new flow (or one added earlier in this batch: add returns its slot) */
+			pos[i] = rte_hash_add_key(s->index, &keys[i]);
+			if (unlikely(pos[i] < 0 || (uint32_t)pos[i] >= s->capacity)) {
+				if (pos[i] >= 0)
+					rte_hash_del_key(s->index, &keys[i]);
+				s->untracked++;
+				continue;
+			}
+			f = &s->flows[pos[i]];
+			if (!f->in_use)
+				flow_start(s, f, &keys[i], e2_meta(b->pkts[i])->flow_id, gates[i], now);
+		} else {
+			f = &s->flows[pos[i]];
+			if (unlikely(now - f->last_tsc > s->idle_tsc))
+				flow_start(s, f, &keys[i], e2_meta(b->pkts[i])->flow_id, gates[i], now);
+		}
+		gates[i] = f->gate;
+		f->last_tsc = now;
+		f->packets++;
+		f->bytes += b->pkts[i]->pkt_len;
+	}
+	sweep(s, SWEEP_PER_BATCH, now);
+	e2_emit_split(ctx, m, b, gates);
+}
+
+/* --- commands ------------------------------------------------------------ */
+
+/* "X-Y": the half-open range [X, Y) within [0, 2^bits). */
+static int parse_range(const struct rangesplit *s, const char *v, uint64_t *lo, uint64_t *hi, char *err)
+{
+	const char *orig = v;
+	char *end;
+	if (!v) {
+		snprintf(err, E2_ERR_MAX, "range=X-Y needed (half-open [X,Y) within [0,%" PRIu64 "))", s->space);
+		return -1;
+	}
+	if (*v == '-')
+		goto bad;
+	*lo = strtoull(v, &end, 0);
+	if (end == v || *end != '-' || end[1] == '-')
+		goto bad;
+	v = end + 1;
+	*hi = strtoull(v, &end, 0);
+	if (end == v || *end)
+		goto bad;
+	if (*lo >= *hi || *hi > s->space) {
+		snprintf(err, E2_ERR_MAX, "range=%" PRIu64 "-%" PRIu64 " must have X < Y <= 2^%u = %" PRIu64, *lo, *hi,
+			 s->bits, s->space);
+		return -1;
+	}
+	return 0;
+bad:
+	snprintf(err, E2_ERR_MAX, "range=%s is not X-Y with non-negative integers", orig);
+	return -1;
+}
+
+static int range_cmp(const void *a, const void *b)
+{
+	const struct range *x = a, *y = b;
+	return (x->lo > y->lo) - (x->lo < y->lo);
+}
+
+static int exact_range(const struct rangesplit *s, uint64_t lo, uint64_t hi, char *err)
+{
+	for (uint32_t i = 0; i < s->n_ranges; i++)
+		if (s->ranges[i].lo == lo && s->ranges[i].hi == hi)
+			return (int)i;
+	snprintf(err, E2_ERR_MAX, "no range %" PRIu64 "-%" PRIu64 " (ranges must be named exactly as added)", lo, hi);
+	return -1;
+}
+
+static void ranges_changed(struct rangesplit *s)
+{
+	qsort(s->ranges, s->n_ranges, sizeof(s->ranges[0]), range_cmp);
+	if (s->track)
+		recount_exceptions(s);
+}
+
+static int cmd_add(struct e2_module *m, const struct e2_args *a, struct e2_result *out, char *err)
+{
+	struct rangesplit *s = e2_priv(m);
+	static const char *const k[] = {"range", "gate", NULL};
+	uint64_t lo, hi, gate;
+
+	if (e2_args_check_known(a, k, err) || parse_range(s, e2_args_get(a, "range"), &lo, &hi, err) ||
+	    e2_args_u64(a, "gate", 0, 0, E2_GATES_MAX - 1, &gate, err) != 0) {
+		if (!e2_args_get(a, "gate") && e2_args_get(a, "range"))
+			snprintf(err, E2_ERR_MAX, "add needs gate=N");
+		return -1;
+	}
+	for (uint32_t i = 0; i < s->n_ranges; i++)
+		if (lo < s->ranges[i].hi && s->ranges[i].lo < hi) {
+			snprintf(err, E2_ERR_MAX, "range %" PRIu64 "-%" PRIu64 " overlaps range %" PRIu64 "-%" PRIu64 " (gate %u)",
+				 lo, hi, s->ranges[i].lo, s->ranges[i].hi, s->ranges[i].gate);
+			return -1;
+		}
+	if (s->n_ranges == MAX_RANGES) {
+		snprintf(err, E2_ERR_MAX, "at most %d ranges", MAX_RANGES);
+		return -1;
+	}
+	s->ranges[s->n_ranges++] = (struct range){.lo = lo, .hi = hi, .gate = (uint16_t)gate};
+	ranges_changed(s);
+	return 0;
+}
+
+static int cmd_delete(struct e2_module *m, const struct e2_args *a, struct e2_result *out, char *err)
+{
+	struct rangesplit *s = e2_priv(m);
+	static const char *const k[] = {"range", NULL};
+	uint64_t lo, hi;
+	int r;
+
+	if (e2_args_check_known(a, k, err) || parse_range(s, e2_args_get(a, "range"), &lo, &hi, err) ||
+	    (r = exact_range(s, lo, hi, err)) < 0)
+		return -1;
+	s->ranges[r] = s->ranges[--s->n_ranges];
+	ranges_changed(s);
+	return 0;
+}
+
+static int sweep_all(struct rangesplit *s)
+{
+	if (s->track)
+		sweep(s, s->capacity, rte_rdtsc());
+	return 0;
+}
+
+static void report_flows(struct rangesplit *s, struct e2_result *out)
+{
+	e2_result_add(out, "exceptions", "%u", s->n_exceptions);
+	e2_result_add(out, "flows", "%u", s->n_flows);
+}
+
+static int cmd_split(struct e2_module *m, const struct e2_args *a, struct e2_result *out, char *err)
+{
+	struct rangesplit *s = e2_priv(m);
+	static const char *const k[] = {"range", "at", "new_gate", NULL};
+	uint64_t lo, hi, at, gate;
+	int r;
+
+	if (e2_args_check_known(a, k, err) || parse_range(s, e2_args_get(a, "range"), &lo, &hi, err) ||
+	    (r = exact_range(s, lo, hi, err)) < 0)
+		return -1;
+	if (e2_args_u64(a, "at", 0, lo + 1, hi - 1, &at, err) != 0 ||
+	    e2_args_u64(a, "new_gate", 0, 0, E2_GATES_MAX - 1, &gate, err) != 0) {
+		if (!e2_args_get(a, "at") || !e2_args_get(a, "new_gate"))
+			snprintf(err, E2_ERR_MAX, "split needs at=M (X < M < Y) and new_gate=G");
+		return -1;
+	}
+	if (s->n_ranges == MAX_RANGES) {
+		snprintf(err, E2_ERR_MAX, "at most %d ranges", MAX_RANGES);
+		return -1;
+	}
+	s->ranges[r].hi = at;
+	s->ranges[s->n_ranges++] = (struct range){.lo = at, .hi = hi, .gate = (uint16_t)gate};
+	sweep_all(s);
+	ranges_changed(s);
+	report_flows(s, out);
+	return 0;
+}
+
+static int cmd_exceptions(struct e2_module *m, const struct e2_args *a, struct e2_result *out, char *err)
+{
+	struct rangesplit *s = e2_priv(m);
+	if (e2_args_check_known(a, (const char *const[]){NULL}, err))
+		return -1;
+	sweep_all(s);
+	report_flows(s, out);
+	return 0;
+}
+
+static int cmd_flows(struct e2_module *m, const struct e2_args *a, struct e2_result *out, char *err)
+{
+	struct rangesplit *s = e2_priv(m);
+	if (e2_args_check_known(a, (const char *const[]){NULL}, err))
+		return -1;
+	sweep_all(s);
+	report_flows(s, out);
+	for (uint16_t g = 0; g < E2_GATES_MAX; g++)
+		if (s->active[g]) {
+			char key[16];
+			snprintf(key, sizeof(key), "gate%u", g);
+			e2_result_add(out, key, "%u", s->active[g]);
+		}
+	return 0;
+}
+
+/* Parses the fields= subset of a 5-tuple from src= dst= proto= sport= dport= into a key
+ * (network byte order); every selected field is needed, others are refused. */
+static int parse_flow(const struct rangesplit *s, const struct e2_args *a, struct e2_flow_key *k, char *err)
+{
+	static const char *const names[] = {"src", "dst", "proto", "sport", "dport"};
+	const bool sel[] = {s->fields.src, s->fields.dst, s->fields.proto, s->fields.sport, s->fields.dport};
+
+	memset(k, 0, sizeof(*k));
+	for (int i = 0; i < 5; i++) {
+		const char *v = e2_args_get(a, names[i]);
+		if (!sel[i]) {
+			if (v) {
+				snprintf(err, E2_ERR_MAX, "%s= is not one of this module's flow fields", names[i]);
+				return -1;
+			}
+			continue;
+		}
+		if (!v) {
+			snprintf(err, E2_ERR_MAX, "the flow needs %s=", names[i]);
+			return -1;
+		}
+		if (i < 2) {
+			struct in_addr in;
+			if (inet_pton(AF_INET, v, &in) != 1) {
+				snprintf(err, E2_ERR_MAX, "%s=%s is not an IPv4 address", names[i], v);
+				return -1;
+			}
+			if (i == 0)
+				k->src = in.s_addr & s->fields.src_mask;
+			else
+				k->dst = in.s_addr & s->fields.dst_mask;
+		} else {
+			uint64_t n;
+			if (e2_args_u64(a, names[i], 0, 0, i == 2 ? 255 : 65535, &n, err) < 0)
+				return -1;
+			if (i == 2)
+				k->proto = (uint8_t)n;
+			else if (i == 3)
+				k->sport = rte_cpu_to_be_16((uint16_t)n);
+			else
+				k->dport = rte_cpu_to_be_16((uint16_t)n);
+		}
+	}
+	return 0;
+}
+
+/* An exact-flow override: the flow goes to gate G until it has been idle idle_ms. */
+static int cmd_pin(struct e2_module *m, const struct e2_args *a, struct e2_result *out, char *err)
+{
+	struct rangesplit *s = e2_priv(m);
+	static const char *const k[] = {"src", "dst", "proto", "sport", "dport", "gate", "flow_id", NULL};
+	struct e2_flow_key key;
+	uint64_t gate, id;
+	int32_t pos;
+
+	if (!s->track) {
+		snprintf(err, E2_ERR_MAX, "pin needs flow tracking (track=1)");
+		return -1;
+	}
+	if (e2_args_check_known(a, k, err) || parse_flow(s, a, &key, err))
+		return -1;
+	if (e2_args_u64(a, "gate", 0, 0, E2_GATES_MAX - 1, &gate, err) != 0) {
+		if (!e2_args_get(a, "gate"))
+			snprintf(err, E2_ERR_MAX, "pin needs gate=G");
+		return -1;
+	}
+	/* the flow's ID as flowhash computes it over the same fields, unless given */
+	if (e2_args_u64(a, "flow_id", e2_flow_hash(&key, &s->fields) & (uint32_t)(s->space - 1), 0, s->space - 1,
+			&id, err) < 0)
+		return -1;
+	pos = rte_hash_add_key(s->index, &key);
+	if (pos < 0 || (uint32_t)pos >= s->capacity) {
+		if (pos >= 0)
+			rte_hash_del_key(s->index, &key);
+		snprintf(err, E2_ERR_MAX, "the flow table is full (flows=%u)", s->capacity);
+		return -1;
+	}
+	struct flow *f = &s->flows[pos];
+	if (f->in_use) {
+		s->active[f->gate]--;
+		s->active[gate]++;
+		f->gate = (uint16_t)gate;
+		f->flow_id = (uint32_t)id;
+		f->last_tsc = rte_rdtsc();
+	} else {
+		flow_start(s, f, &key, (uint32_t)id, (uint16_t)gate, rte_rdtsc());
+	}
+	s->n_exceptions -= f->exception;
+	f->exception = f->gate != range_gate(s, f->flow_id);
+	s->n_exceptions += f->exception;
+	e2_result_add(out, "flow_id", "%" PRIu64, id);
+	e2_result_add(out, "exception", "%d", f->exception);
+	return 0;
+}
+
+/* Ternary (TCAM) entries for [lo, hi): the aligned power-of-two blocks that tile it. */
+static uint32_t prefixes(uint64_t lo, uint64_t hi)
+{
+	uint32_t n = 0;
+	while (lo < hi) {
+		uint64_t size = lo ? (lo & -lo) : (1ULL << 32);
+		while (lo + size > hi)
+			size >>= 1;
+		lo += size;
+		n++;
+	}
+	return n;
+}
+
+static void format_key(const struct rangesplit *s, const struct e2_flow_key *k, char *buf, size_t len)
+{
+	const uint8_t *a = (const uint8_t *)&k->src, *d = (const uint8_t *)&k->dst;
+	snprintf(buf, len, "src=%u.%u.%u.%u dst=%u.%u.%u.%u proto=%u sport=%u dport=%u", a[0], a[1], a[2], a[3], d[0],
+		 d[1], d[2], d[3], k->proto, rte_be_to_cpu_16(k->sport), rte_be_to_cpu_16(k->dport));
+}
+
+/* What a switch would need to take over: the ranges (and their TCAM cost) and the
+ * remaining exceptions as exact rules, which must rank above the ranges. */
+static int cmd_rules(struct e2_module *m, const struct e2_args *a, struct e2_result *out, char *err)
+{
+	struct rangesplit *s = e2_priv(m);
+	static const char *const k[] = {"max", NULL};
+	uint64_t max;
+	uint32_t tcam = 0, listed = 0;
+
+	if (e2_args_check_known(a, k, err) || e2_args_u64(a, "max", 16, 0, 40, &max, err) < 0)
+		return -1;
+	sweep_all(s);
+	for (uint32_t i = 0; i < s->n_ranges; i++) {
+		const struct range *r = &s->ranges[i];
+		char key[24];
+		uint32_t p = prefixes(r->lo, r->hi);
+		tcam += p;
+		snprintf(key, sizeof(key), "range%u", i);
+		e2_result_add(out, key, "%" PRIu64 "-%" PRIu64 " gate=%u prefixes=%u", r->lo, r->hi, r->gate, p);
+	}
+	e2_result_add(out, "exceptions", "%u", s->n_exceptions);
+	e2_result_add(out, "switch_entries", "%u", tcam + s->n_exceptions);
+	for (uint32_t i = 0; s->track && i < s->capacity && listed < max; i++) {
+		const struct flow *f = &s->flows[i];
+		char key[24], val[160];
+		if (!f->in_use || !f->exception)
+			continue;
+		format_key(s, &f->key, val, sizeof(val));
+		snprintf(key, sizeof(key), "exception%u", listed++);
+		e2_result_add(out, key, "%s flow_id=%u gate=%u packets=%" PRIu64 " bytes=%" PRIu64, val, f->flow_id,
+			      f->gate, f->packets, f->bytes);
+	}
+	return 0;
+}
+
+static void rangesplit_stats(struct e2_module *m, struct e2_result *out)
+{
+	struct rangesplit *s = e2_priv(m);
+	e2_result_add(out, "ranges", "%u", s->n_ranges);
+	e2_result_add(out, "flows", "%u", s->n_flows);
+	e2_result_add(out, "exceptions", "%u", s->n_exceptions);
+	e2_result_add(out, "expired", "%" PRIu64, s->expired);
+	e2_result_add(out, "untracked", "%" PRIu64, s->untracked);
+	e2_result_add(out, "no_range", "%" PRIu64, s->no_range);
+}
+
+static int cmd_stats(struct e2_module *m, const struct e2_args *a, struct e2_result *out, char *err)
+{
+	rangesplit_stats(m, out);
+	return 0;
+}
+
+static const struct e2_cmd rangesplit_cmds[] = {
+	{.name = "add", .help = "range=X-Y gate=G: flow IDs in [X,Y) to G; overlaps are refused", .fn = cmd_add},
+	{.name = "delete", .help = "range=X-Y (exactly as added)", .fn = cmd_delete},
+	{.name = "split",
+	 .help = "range=X-Y at=M new_gate=G: [X,M) keeps its gate, new flows in [M,Y) go to G, active ones stay",
+	 .fn = cmd_split},
+	{.name = "pin",
+	 .help = "src=A dst=B proto=P sport=S dport=D (the fields= ones) gate=G [flow_id=N]: exact-flow override "
+		 "until idle",
+	 .fn = cmd_pin},
+	{.name = "exceptions", .help = "remaining exceptions and tracked flows", .fn = cmd_exceptions},
+	{.name = "flows", .help = "tracked flows per gate (F_old)", .fn = cmd_flows},
+	{.name = "rules", .help = "[max=N (16)]: switch rules for the ranges and the remaining exceptions",
+	 .fn = cmd_rules},
+	{.name = "stats", .help = "counters", .fn = cmd_stats},
+	{0},
+};
+
+static const struct e2_module_class rangesplit = {
+	.name = "rangesplit",
+	.help = "flow-ID ranges to gates with flow affinity: [bits=N (16)] [" E2_FLOW_FIELDS_HELP
+		"] [default=GATE (0)] [track=0|1 (1)] [idle_ms=T (10000)] [flows=CAPACITY (65536)]",
+	.igates = 1,
+	.ogates = E2_GATES_MAX,
+	.priv_size = sizeof(struct rangesplit),
+	.init = rangesplit_init,
+	.deinit = rangesplit_deinit,
+	.process_batch = rangesplit_process,
+	.stats = rangesplit_stats,
+	.cmds = rangesplit_cmds,
+};
+E2_MODULE_REGISTER(rangesplit)
