@@ -71,6 +71,8 @@ static void add_ports(struct e2_dp *dp, E2__Dp__Response *r, const char *only)
 		pi->tx_bytes = p->tx_bytes;
 		pi->rx_drops = e2_port_rx_drops(p);
 		pi->tx_drops = p->tx_drops;
+		pi->native = p->native;
+		pi->nsh_stripped = p->nsh_stripped;
 		r->ports[r->n_ports++] = pi;
 	}
 }

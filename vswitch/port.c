@@ -108,8 +108,18 @@ struct e2_port *e2_port_open(const char *name, const struct e2_port_driver *drv,
 	uint64_t queues;
 	int rc;
 
-	if (drv->known_args && e2_args_check_known(args, drv->known_args, err) != 0)
+	/* native=1 is every driver's: the port's NF speaks E2's native API (NSH metadata) */
+	struct e2_arg own[64];
+	struct e2_args drv_args = {.n = 0, .v = own};
+	uint64_t native;
+	for (size_t i = 0; args && i < args->n && i < 64; i++)
+		if (strcmp(args->v[i].key, "native") != 0)
+			own[drv_args.n++] = args->v[i];
+	if (e2_args_u64(args, "native", 0, 0, 1, &native, err) < 0)
 		return NULL;
+	if (drv->known_args && e2_args_check_known(&drv_args, drv->known_args, err) != 0)
+		return NULL;
+	args = &drv_args;
 	if (e2_args_u64(args, "queues", 1, 1, 8, &queues, err) < 0)
 		return NULL;
 	p = calloc(1, sizeof(*p));
@@ -120,6 +130,7 @@ struct e2_port *e2_port_open(const char *name, const struct e2_port_driver *drv,
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	p->drv = drv;
 	p->n_queues = (uint16_t)queues;
+	p->native = native;
 	if (drv->devargs(name, args, p->devargs, sizeof(p->devargs), err) != 0)
 		goto fail;
 	/* The device name is the devargs up to the first comma. */

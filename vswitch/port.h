@@ -37,11 +37,13 @@ struct e2_port {
 	char devname[E2_NAME_MAX];
 	uint16_t port_id;
 	uint16_t n_queues;
+	bool native;                     /* may carry NSH metadata; others never see it */
 	struct e2_module *in_users[8];   /* port_in module per rx queue */
 	struct e2_module *out_user;      /* the single port_out module */
 	struct e2_args args;             /* as created, for `list` */
 	/* written by the worker that owns the queue */
 	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes, tx_drops;
+	uint64_t nsh_stripped;
 	/* baseline of the device's own counters, so `reset` works */
 	uint64_t rx_drops_base;
 	bool up_logged;

@@ -289,6 +289,44 @@ static void test_ports_ring_loopback(void **state)
 	destroy_all();
 }
 
+/* NSH metadata reaches native ports as it is; every other port gets the plain frame. */
+static void test_legacy_ports_never_see_nsh(void **state)
+{
+	struct e2_batch b;
+	assert_int_equal(ctl("port add legacy pmd devargs=net_ring5"), 0);
+	assert_int_equal(ctl("port add native pmd devargs=net_ring6 native=1"), 0);
+	assert_int_not_equal(ctl("port add bad pmd devargs=net_ring7 native=2"), 0);
+	assert_int_equal(ctl("module add tag nsh_push safe=1"), 0);
+	assert_int_equal(ctl("module add split rr_split gates=2"), 0);
+	assert_int_equal(ctl("module add to_legacy port_out port=legacy"), 0);
+	assert_int_equal(ctl("module add to_native port_out port=native"), 0);
+	assert_int_equal(ctl("module add from_legacy port_in port=legacy"), 0);
+	assert_int_equal(ctl("module add from_native port_in port=native"), 0);
+	assert_int_equal(ctl("module add c collect"), 0);
+	assert_int_equal(ctl("connect tag split"), 0);
+	assert_int_equal(ctl("connect split:0 to_legacy"), 0);
+	assert_int_equal(ctl("connect split:1 to_native"), 0);
+	assert_int_equal(ctl("connect from_legacy c:0"), 0);
+	assert_int_equal(ctl("connect from_native c:1"), 0);
+	fill(&b, 10, 1, 0);
+	push(&dp, "tag", &b);
+	struct e2_ctx ctx = {0};
+	struct e2_module *fl = e2_dp_module_find(&dp, "from_legacy"), *fn = e2_dp_module_find(&dp, "from_native");
+	assert_int_equal(fl->cls->run_task(&ctx, fl), 5);
+	assert_int_equal(fn->cls->run_task(&ctx, fn), 5);
+	struct collect *c = collected(&dp, "c");
+	for (int i = 0; i < 5; i++) {
+		const struct rte_ether_hdr *l = rte_pktmbuf_mtod(c->pkts[0][i], const struct rte_ether_hdr *);
+		const struct rte_ether_hdr *n = rte_pktmbuf_mtod(c->pkts[1][i], const struct rte_ether_hdr *);
+		assert_int_equal(rte_be_to_cpu_16(l->ether_type), RTE_ETHER_TYPE_IPV4);
+		assert_int_equal(c->pkts[0][i]->pkt_len, 60);
+		assert_int_equal(rte_be_to_cpu_16(n->ether_type), 0x894F);
+	}
+	assert_int_equal(e2_dp_port_find(&dp, "legacy")->nsh_stripped, 5);
+	assert_int_equal(e2_dp_port_find(&dp, "native")->nsh_stripped, 0);
+	destroy_all();
+}
+
 static void test_worker_runs_tasks(void **state)
 {
 	char err[E2_ERR_MAX];
@@ -331,6 +369,7 @@ int main(void)
 		cmocka_unit_test(test_queue),
 		cmocka_unit_test(test_insert_queue_on_edge),
 		cmocka_unit_test(test_ports_ring_loopback),
+		cmocka_unit_test(test_legacy_ports_never_see_nsh),
 		cmocka_unit_test(test_worker_runs_tasks),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -5,6 +5,7 @@
 #include <rte_ethdev.h>
 
 #include "../dp.h"
+#include "nsh.h"
 
 struct port_out {
 	struct e2_port *port;
@@ -45,9 +46,37 @@ static void port_out_deinit(struct e2_module *m)
 	s->port->out_user = NULL;
 }
 
+/* Legacy and external ports never see E2's NSH metadata: strip it on the way out.
+ * Only frames with the NSH EtherType are touched (a check in the first cache line). */
+static void strip_metadata(struct port_out *s, struct e2_module *m, struct e2_batch *b)
+{
+	uint16_t kept = 0;
+
+	for (uint16_t i = 0; i < b->cnt; i++) {
+		struct rte_mbuf *pkt = b->pkts[i];
+		const struct rte_ether_hdr *e = rte_pktmbuf_mtod(pkt, const struct rte_ether_hdr *);
+		if (likely(pkt->data_len < sizeof(*e) || e->ether_type != rte_cpu_to_be_16(NSH_ETHERTYPE))) {
+			b->pkts[kept++] = pkt;
+			continue;
+		}
+		struct rte_ether_hdr eth;
+		struct nsh_info h;
+		if (nsh_read(pkt, &eth, &h) == 1 && nsh_strip(pkt, &eth, &h) == 0) {
+			s->port->nsh_stripped++;
+			b->pkts[kept++] = pkt;
+		} else {
+			m->drops++; /* malformed NSH: not something a legacy NF should parse */
+			rte_pktmbuf_free(pkt);
+		}
+	}
+	b->cnt = kept;
+}
+
 static void port_out_process(struct e2_ctx *ctx, struct e2_module *m, uint16_t igate, struct e2_batch *b)
 {
 	struct port_out *s = e2_priv(m);
+	if (!s->port->native)
+		strip_metadata(s, m, b);
 	uint16_t sent = rte_eth_tx_burst(s->port_id, 0, b->pkts, b->cnt);
 	uint64_t bytes = 0;
 
