@@ -225,6 +225,16 @@ E2__Dp__Response *e2_ctl_handle(struct e2_dp *dp, const E2__Dp__Request *req, bo
 		rc = e2_dp_connect(dp, req->connect->from->module, req->connect->from->gate,
 				   req->connect->to->module, req->connect->to->gate, err);
 		break;
+	case E2__DP__REQUEST__OP_CAPTURE: {
+		struct e2_result *res = xcalloc(1, sizeof(*res));
+		args = to_args(req->capture->n_args, req->capture->args, storage);
+		rc = e2_dp_capture(dp, req->capture->at->module, req->capture->at->gate, req->capture->stop, &args,
+				   res, err);
+		if (!rc)
+			add_result(r, res);
+		free(res);
+		break;
+	}
 	case E2__DP__REQUEST__OP_INSERT:
 		rc = e2_dp_insert(dp, req->insert->at->module, req->insert->at->gate, req->insert->module, err);
 		break;

@@ -80,6 +80,14 @@ int e2_ctl_validate(const E2__Dp__Request *req, char *err, size_t errlen)
 		if (!(rc = check_name("module", req->insert->at->module, err, errlen)))
 			rc = check_name("module", req->insert->module, err, errlen);
 		break;
+	case E2__DP__REQUEST__OP_CAPTURE:
+		if (!req->capture->at) {
+			snprintf(err, errlen, "capture needs a module gate or a port");
+			return EINVAL;
+		}
+		if (!(rc = check_name("module or port", req->capture->at->module, err, errlen)))
+			rc = check_args(req->capture->n_args, req->capture->args, err, errlen);
+		break;
 	case E2__DP__REQUEST__OP_DISCONNECT:
 		rc = check_name("module", req->disconnect->module, err, errlen);
 		break;

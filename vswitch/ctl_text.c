@@ -18,6 +18,8 @@ const char e2_ctl_usage[] =
 	"  connect FROM[:OGATE] TO[:IGATE]\n"
 	"  disconnect FROM[:OGATE]\n"
 	"  insert FROM[:OGATE] MODULE              put MODULE on that edge, atomically\n"
+	"  capture MODULE[:OGATE]|PORT file=PATH [count=N] [seconds=S] [snaplen=N]\n"
+	"  capture stop MODULE[:OGATE]|PORT\n"
 	"  worker add ID [core=N]\n"
 	"  task attach MODULE worker=ID\n"
 	"  sched add NAME policy=priority|weighted_fair|round_robin|rate_limit [parent=NODE|worker=ID]\n"
@@ -216,6 +218,20 @@ E2__Dp__Request *e2_ctl_parse_line(const char *line, char *err, size_t errlen)
 		r->insert = c;
 		c->module = dup(t[2]);
 		rc = parse_gate(t[1], &c->at, err, errlen);
+	} else if (strcmp(t[0], "capture") == 0) {
+		bool stop = n >= 2 && strcmp(t[1], "stop") == 0;
+		int at = stop ? 2 : 1;
+		if (n <= at || (stop && n != 3)) {
+			snprintf(err, errlen, "usage: capture MODULE[:OGATE]|PORT file=PATH [count=N] [seconds=S] | capture stop MODULE[:OGATE]|PORT");
+			goto out;
+		}
+		E2__Dp__Capture *c = NEW(E2__Dp__Capture, e2__dp__capture__init);
+		r->op_case = E2__DP__REQUEST__OP_CAPTURE;
+		r->capture = c;
+		c->stop = stop;
+		rc = parse_gate(t[at], &c->at, err, errlen);
+		if (!rc)
+			rc = parse_args(t + at + 1, n - at - 1, &c->n_args, &c->args, err, errlen);
 	} else if (strcmp(t[0], "disconnect") == 0) {
 		if (want(n, 2, 2, "disconnect FROM[:OGATE]", err, errlen))
 			goto out;

@@ -369,6 +369,99 @@ int e2_dp_insert(struct e2_dp *dp, const char *from, uint32_t ogate, const char 
 	return 0;
 }
 
+int e2_dp_bypass(struct e2_dp *dp, const char *module, char *err)
+{
+	struct e2_module *q = e2_dp_module_find(dp, module), *up = NULL;
+	uint16_t up_gate = 0;
+
+	if (!q) {
+		snprintf(err, E2_ERR_MAX, "no module named '%s'", module);
+		return ENOENT;
+	}
+	for (size_t i = 0; i < E2_MODULES_MAX; i++) {
+		struct e2_module *u = dp->modules[i];
+		for (uint16_t g = 0; u && g < u->n_ogates; g++)
+			if (u->ogates[g].next == q) {
+				if (up) {
+					snprintf(err, E2_ERR_MAX, "'%s' has several upstream edges", module);
+					return EINVAL;
+				}
+				up = u;
+				up_gate = g;
+			}
+	}
+	if (!up || q->n_ogates < 1 || !q->ogates[0].next) {
+		snprintf(err, E2_ERR_MAX, "'%s' does not sit on an edge", module);
+		return EINVAL;
+	}
+	e2_dp_pause(dp);
+	up->ogates[up_gate].next = q->ogates[0].next;
+	up->ogates[up_gate].next_igate = q->ogates[0].next_igate;
+	q->ogates[0].next = NULL;
+	q->igate_refs--;
+	e2_dp_resume(dp);
+	return e2_dp_module_destroy(dp, module, err);
+}
+
+int e2_dp_capture(struct e2_dp *dp, const char *at, uint32_t gate, bool stop, const struct e2_args *args,
+		  struct e2_result *out, char *err)
+{
+	struct e2_module *m = e2_dp_module_find(dp, at);
+	struct e2_port *p = m ? NULL : e2_dp_port_find(dp, at);
+	char name[E2_NAME_MAX];
+	int rc;
+
+	if (!m && !p) {
+		snprintf(err, E2_ERR_MAX, "no module or port named '%s'", at);
+		return ENOENT;
+	}
+	if (p) {
+		/* a port: what e2d receives from it, i.e. what its port_in emits */
+		m = p->in_users[0];
+		gate = 0;
+		if (!m) {
+			snprintf(err, E2_ERR_MAX, "port '%s' has no port_in module to capture from", at);
+			return EINVAL;
+		}
+	}
+	if ((size_t)snprintf(name, sizeof(name), "cap.%s.%u", m->name, gate) >= sizeof(name)) {
+		snprintf(err, E2_ERR_MAX, "module name '%s' is too long to capture from", m->name);
+		return EINVAL;
+	}
+	struct e2_module *cap = e2_dp_module_find(dp, name);
+	if (stop) {
+		if (!cap) {
+			snprintf(err, E2_ERR_MAX, "no capture running on %s:%u", m->name, gate);
+			return ENOENT;
+		}
+		struct e2_args none = {0};
+		e2_dp_module_command(dp, name, "stop", &none, out, err);
+		return e2_dp_bypass(dp, name, err);
+	}
+	if (!cap) {
+		if (gate >= m->n_ogates || !m->ogates[gate].next) {
+			snprintf(err, E2_ERR_MAX, "output gate %s:%u is not connected: no packets to capture", m->name,
+				 gate);
+			return EINVAL;
+		}
+		if ((rc = e2_dp_module_create(dp, name, "capture", NULL, err)) != 0)
+			return rc;
+		if ((rc = e2_dp_insert(dp, m->name, gate, name, err)) != 0) {
+			char ignore[E2_ERR_MAX];
+			e2_dp_module_destroy(dp, name, ignore);
+			return rc;
+		}
+	}
+	rc = e2_dp_module_command(dp, name, "start", args, out, err);
+	if (rc && !cap) {
+		char ignore[E2_ERR_MAX];
+		e2_dp_bypass(dp, name, ignore); /* refused: leave the graph as it was */
+	}
+	if (!rc)
+		e2_result_add(out, "capture", "%s", name);
+	return rc;
+}
+
 int e2_dp_disconnect(struct e2_dp *dp, const char *from, uint32_t ogate, char *err)
 {
 	struct e2_module *a = e2_dp_module_find(dp, from);

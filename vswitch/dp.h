@@ -41,6 +41,11 @@ int e2_dp_module_destroy(struct e2_dp *dp, const char *name, char *err);
 int e2_dp_connect(struct e2_dp *dp, const char *from, uint32_t ogate, const char *to,
 		  uint32_t igate, char *err);
 int e2_dp_insert(struct e2_dp *dp, const char *from, uint32_t ogate, const char *module, char *err);
+/* Takes a module that sits on one edge out of it, atomically, and destroys it. */
+int e2_dp_bypass(struct e2_dp *dp, const char *module, char *err);
+/* Starts (or stops) copying the packets of a gate, or of a port's input, to a pcap file. */
+int e2_dp_capture(struct e2_dp *dp, const char *at, uint32_t gate, bool stop, const struct e2_args *args,
+		  struct e2_result *out, char *err);
 int e2_dp_disconnect(struct e2_dp *dp, const char *from, uint32_t ogate, char *err);
 int e2_dp_module_command(struct e2_dp *dp, const char *module, const char *cmd,
 			 const struct e2_args *args, struct e2_result *out, char *err);

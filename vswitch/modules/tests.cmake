@@ -9,3 +9,6 @@ e2_fuzzer(fuzz_nsh SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_nsh.c LIBS PkgConfig
 # Two e2d processes in two network namespaces, edges tunnelled over a veth pair (root only).
 add_test(NAME test_tunnel_netns COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_tunnel_netns.sh ${CMAKE_CURRENT_BINARY_DIR})
 set_tests_properties(test_tunnel_netns PROPERTIES LABELS serial TIMEOUT 60 SKIP_RETURN_CODE 77)
+# Micro-benchmarks of these modules and of the scheduler (run by bench/e2d-modules).
+add_executable(e2-bench-modules ${CMAKE_CURRENT_SOURCE_DIR}/bench_modules.c)
+target_link_libraries(e2-bench-modules PRIVATE e2dp m)

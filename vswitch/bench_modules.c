@@ -1,0 +1,318 @@
+/* e2-bench-modules: micro-benchmarks of the issue-3 modules with real mbufs and no
+ * workers (packets are pushed into process_batch as a worker would, test_util.h's
+ * push()), and of the scheduler tree with a real worker. One invocation is one run;
+ * bench/e2d-modules repeats it and takes medians.
+ *
+ *   e2-bench-modules [--core N] [--sched-core N] [--seconds S] filter|flow|sched...
+ *
+ * filter  a bpf module ("tcp dst port 80 and src net 10.0.0.0/8", JIT and interpreter)
+ *         against an hmatch doing the same match on IHL-5 frames; ns per packet
+ * flow    flowhash + rangesplit tracking 10,000 flows against hash_split; Mpps
+ * sched   two saturated tasks (null ports into sinks) on one worker under
+ *         weighted_fair 3:1 by cycles and under round_robin; share of the first task
+ *
+ * Packets are allocated once and pushed again and again into a "hold" module that
+ * hands them back, so the timing is the modules' own work plus the batch hand-off. */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_cycles.h>
+#include <rte_tcp.h>
+
+#include "ctl.h"
+#include "schedtree.h"
+#include "test_util.h"
+#include "worker.h"
+
+#define FLOWS 10000
+#define FILTER_PKTS 1024
+
+/* "hold": a test-only end of the graph that keeps nothing: the harness owns the mbufs. */
+static void hold_process(struct e2_ctx *ctx, struct e2_module *m, uint16_t igate, struct e2_batch *b)
+{
+	b->cnt = 0;
+}
+
+static const struct e2_module_class hold_class = {
+	.name = "bench_hold",
+	.help = "benchmark only: returns packets to the harness",
+	.igates = 4,
+	.process_batch = hold_process,
+};
+E2_MODULE_REGISTER(hold_class)
+
+struct opts {
+	int core;       /* the core of the micro-benchmarks (the main thread) */
+	int sched_core; /* the worker's core for the scheduler benchmark */
+	double seconds; /* per micro-benchmark measurement */
+	double sched_seconds;
+};
+
+static int eal_init(int core)
+{
+	char pfx[64], lcores[32];
+	snprintf(pfx, sizeof(pfx), "e2-bench-modules-%d", (int)getpid());
+	snprintf(lcores, sizeof(lcores), "0@%d", core);
+	char *argv[] = {"e2-bench-modules", "--no-huge", "-m", "512", "--no-pci", "--no-shconf", "--no-telemetry",
+			"--file-prefix", pfx, "--log-level", "error", "--lcores", lcores, NULL};
+	return rte_eal_init((int)(sizeof(argv) / sizeof(argv[0])) - 1, argv) < 0 ? -1 : 0;
+}
+
+static void die(const char *what)
+{
+	fprintf(stderr, "e2-bench-modules: %s\n", what);
+	exit(1);
+}
+
+#define ctl(dp, ...) \
+	do { \
+		if (test_ctl(dp, __VA_ARGS__) != 0) \
+			die("a setup command was refused"); \
+	} while (0)
+
+/* An Ethernet/IPv4/TCP frame of 64 bytes (checksums are not looked at). */
+static struct rte_mbuf *make_tcp(struct rte_mempool *pool, uint32_t src, uint32_t dst, uint16_t sport,
+				 uint16_t dport)
+{
+	struct rte_mbuf *m = make_udp(pool, "02:00:00:00:00:02", src, dst, sport, dport, 64);
+	if (!m)
+		die("out of mbufs");
+	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, sizeof(struct rte_ether_hdr));
+	struct rte_tcp_hdr *tcp = (struct rte_tcp_hdr *)(ip + 1);
+	ip->next_proto_id = IPPROTO_TCP;
+	tcp->data_off = 0x50;
+	tcp->tcp_flags = RTE_TCP_ACK_FLAG;
+	return m;
+}
+
+/* Pushes all packets, batch by batch, into `module` until `seconds` have passed
+ * (after one warm-up pass); returns TSC cycles per packet. */
+static double drive(struct e2_dp *dp, const char *module, struct rte_mbuf **pkts, uint32_t n, double seconds)
+{
+	struct e2_module *m = e2_dp_module_find(dp, module);
+	struct e2_batch b;
+	uint64_t hz = rte_get_tsc_hz(), packets = 0, t0 = 0, stop = 0;
+
+	for (int warm = 1; warm >= 0; warm--) {
+		if (!warm) {
+			t0 = rte_rdtsc();
+			stop = t0 + (uint64_t)(seconds * (double)hz);
+			packets = 0;
+		}
+		do {
+			for (uint32_t i = 0; i < n; i += E2_BATCH_MAX) {
+				b.cnt = (uint16_t)RTE_MIN((uint32_t)E2_BATCH_MAX, n - i);
+				memcpy(b.pkts, pkts + i, b.cnt * sizeof(b.pkts[0]));
+				/* as test_util.h's push(), without the name lookup */
+				struct e2_ctx ctx = {.current = m, .ts = rte_rdtsc()};
+				m->packets += b.cnt;
+				m->batches++;
+				m->cls->process_batch(&ctx, m, 0, &b);
+				e2_charge(&ctx, NULL);
+			}
+			packets += n;
+		} while (!warm && rte_rdtsc() < stop);
+	}
+	return (double)(rte_rdtsc() - t0) / (double)packets;
+}
+
+static uint64_t gate_packets(struct e2_dp *dp, const char *module, uint16_t gate)
+{
+	return e2_dp_module_find(dp, module)->ogates[gate].packets;
+}
+
+/* The integer in the value of the first result key starting with `key` (after `sub` in it, if given). */
+static long query(struct e2_dp *dp, const char *module, const char *cmd, const char *key, const char *sub)
+{
+	static struct e2_result out;
+	char err[E2_ERR_MAX];
+	memset(&out, 0, sizeof(out));
+	if (e2_dp_module_command(dp, module, cmd, &(struct e2_args){0}, &out, err) != 0)
+		die(err);
+	for (size_t i = 0; i < out.n; i++)
+		if (strncmp(out.v[i].key, key, strlen(key)) == 0) {
+			const char *v = sub ? strstr(out.v[i].value, sub) : out.v[i].value;
+			return v ? strtol(v + (sub ? strlen(sub) : 0), NULL, 0) : -1;
+		}
+	return -1;
+}
+
+static void bench_filter(struct e2_dp *dp, const struct opts *o)
+{
+	static struct rte_mbuf *pkts[FILTER_PKTS];
+	double ns = 1e9 / (double)rte_get_tsc_hz();
+
+	/* a quarter of the frames match; the others miss on the port, the source net, the protocol */
+	for (uint32_t i = 0; i < FILTER_PKTS; i++) {
+		uint32_t src = (i % 4 == 2 ? 0xc0a80000u : 0x0a000000u) + i, dst = 0xc0a80101u;
+		uint16_t sport = (uint16_t)(1024 + i), dport = i % 4 == 1 ? 443 : 80;
+		if (i % 4 == 3)
+			pkts[i] = make_udp(dp->pool, "02:00:00:00:00:02", src, dst, sport, dport, 64);
+		else
+			pkts[i] = make_tcp(dp->pool, src, dst, sport, dport);
+		if (!pkts[i])
+			die("out of mbufs");
+	}
+	ctl(dp, "module add hold bench_hold");
+	ctl(dp, "module add fjit bpf jit=1");
+	ctl(dp, "module add fint bpf jit=0");
+	for (int j = 0; j < 2; j++) {
+		const char *f = j ? "fint" : "fjit";
+		ctl(dp, "module cmd %s add filter=\"tcp dst port 80 and src net 10.0.0.0/8\" gate=1", f);
+		ctl(dp, "connect %s:0 hold:0", f);
+		ctl(dp, "connect %s:1 hold:1", f);
+	}
+	/* what the filter tests, as header fields of an IPv4 frame with a 20-byte header:
+	 * EtherType, fragment offset 0 (ports only in the first fragment), protocol, source /8,
+	 * destination port */
+	ctl(dp, "module add hm hmatch fields=12:2,20:2/0x1fff,23:1,26:1,36:2 default=0");
+	ctl(dp, "module cmd hm add values=0x0800,0,6,10,80 gate=1");
+	ctl(dp, "connect hm:0 hold:2");
+	ctl(dp, "connect hm:1 hold:3");
+
+	/* interleaved, so a noisy neighbour hits all three alike */
+	double jit = 0, interp = 0, hm = 0;
+	for (int r = 0; r < 3; r++) {
+		jit += drive(dp, "fjit", pkts, FILTER_PKTS, o->seconds / 3);
+		interp += drive(dp, "fint", pkts, FILTER_PKTS, o->seconds / 3);
+		hm += drive(dp, "hm", pkts, FILTER_PKTS, o->seconds / 3);
+	}
+	uint64_t a = gate_packets(dp, "fjit", 1), b = gate_packets(dp, "fint", 1), c = gate_packets(dp, "hm", 1);
+	uint64_t ta = a + gate_packets(dp, "fjit", 0), tc = c + gate_packets(dp, "hm", 0);
+	/* all three must take exactly the same quarter of the frames */
+	int agree = ta && tc && a * 4 == ta && (b * 4 == b + gate_packets(dp, "fint", 0)) && c * 4 == tc;
+	printf("bpf_filter_ns_per_pkt=%.2f\n", jit / 3 * ns);
+	printf("bpf_interp_ns_per_pkt=%.2f\n", interp / 3 * ns);
+	printf("hmatch_ns_per_pkt=%.2f\n", hm / 3 * ns);
+	printf("bpf_jit=%ld\n", query(dp, "fjit", "list", "gate1", "jit="));
+	printf("filter_results_agree=%d\n", agree);
+	rte_pktmbuf_free_bulk(pkts, FILTER_PKTS);
+	test_dp_clear(dp);
+}
+
+static void bench_flow(struct e2_dp *dp, const struct opts *o)
+{
+	static struct rte_mbuf *pkts[FLOWS];
+	double hz = (double)rte_get_tsc_hz();
+
+	for (uint32_t i = 0; i < FLOWS; i++)
+		if (!(pkts[i] = make_udp(dp->pool, "02:00:00:00:00:02", 0x0a000000u + i, 0xc0a80001u,
+					 (uint16_t)(1024 + i * 7), 80, 64)))
+			die("out of mbufs");
+	ctl(dp, "module add hold bench_hold");
+	ctl(dp, "module add fh flowhash bits=16");
+	ctl(dp, "module add rs rangesplit bits=16 track=1 flows=65536");
+	ctl(dp, "module cmd rs add range=0-32768 gate=0");
+	ctl(dp, "module cmd rs add range=32768-65536 gate=1");
+	ctl(dp, "connect fh rs");
+	ctl(dp, "connect rs:0 hold:0");
+	ctl(dp, "connect rs:1 hold:1");
+	ctl(dp, "module add hs hash_split gates=2");
+	ctl(dp, "connect hs:0 hold:2");
+	ctl(dp, "connect hs:1 hold:3");
+
+	double split = 0, hs = 0;
+	for (int r = 0; r < 3; r++) {
+		split += drive(dp, "fh", pkts, FLOWS, o->seconds / 3);
+		hs += drive(dp, "hs", pkts, FLOWS, o->seconds / 3);
+	}
+	printf("flowhash_split_mpps=%.3f\n", hz / (split / 3) / 1e6);
+	printf("hash_split_mpps=%.3f\n", hz / (hs / 3) / 1e6);
+	printf("flows_tracked=%ld\n", query(dp, "rs", "exceptions", "flows", NULL));
+	rte_pktmbuf_free_bulk(pkts, FLOWS);
+	test_dp_clear(dp);
+}
+
+/* Runs the worker for `seconds` with fresh counters; returns src0's share of the cycles
+ * the two tasks used. */
+static double sched_share(struct e2_dp *dp, double seconds)
+{
+	struct e2_sched_node *root = dp->workers[0]->root;
+	e2_dp_pause(dp);
+	for (int i = 0; i < 2; i++) {
+		char n[8];
+		snprintf(n, sizeof(n), "src%d", i);
+		for (struct e2_sched_node *x = e2_sched_find(root, n); x; x = x->parent)
+			x->cycles = x->packets = x->bits = x->runs = 0;
+	}
+	e2_dp_resume(dp);
+	usleep((useconds_t)(seconds * 1e6));
+	e2_dp_pause(dp);
+	double a = (double)e2_sched_find(root, "src0")->cycles, b = (double)e2_sched_find(root, "src1")->cycles;
+	e2_dp_resume(dp);
+	return a + b > 0 ? a / (a + b) : 0;
+}
+
+static void bench_sched(struct e2_dp *dp, const struct opts *o)
+{
+	char err[E2_ERR_MAX];
+	for (int i = 0; i < 2; i++) {
+		ctl(dp, "port add n%d pmd devargs=net_null%d", i, i);
+		ctl(dp, "module add src%d port_in port=n%d", i, i);
+		ctl(dp, "module add sink%d sink", i);
+		ctl(dp, "connect src%d sink%d", i, i);
+	}
+	if (e2_dp_worker_create(dp, 0, o->sched_core, err) != 0)
+		die(err);
+	/* the reference: both tasks under the worker's round-robin root */
+	double rr = sched_share(dp, o->sched_seconds);
+	ctl(dp, "sched add wfq policy=weighted_fair resource=cycles");
+	ctl(dp, "sched attach src0 parent=wfq share=3");
+	ctl(dp, "sched attach src1 parent=wfq share=1");
+	double wfq = sched_share(dp, o->sched_seconds);
+	printf("wfq_share=%.4f\n", wfq);
+	printf("rr_share=%.4f\n", rr);
+	printf("sched_share_error_pct=%.3f\n", 100 * fabs(wfq - 0.75));
+	printf("rr_share_error_pct=%.3f\n", 100 * fabs(rr - 0.75));
+	test_dp_clear(dp);
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = {.core = 0, .sched_core = -1, .seconds = 0.6, .sched_seconds = 2.0};
+	static const struct option longopts[] = {{"core", required_argument, NULL, 'c'},
+						 {"sched-core", required_argument, NULL, 'w'},
+						 {"seconds", required_argument, NULL, 's'},
+						 {"sched-seconds", required_argument, NULL, 'S'},
+						 {NULL, 0, NULL, 0}};
+	int c;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': o.core = atoi(optarg); break;
+		case 'w': o.sched_core = atoi(optarg); break;
+		case 's': o.seconds = atof(optarg); break;
+		case 'S': o.sched_seconds = atof(optarg); break;
+		default:
+			fprintf(stderr, "usage: e2-bench-modules [--core N] [--sched-core N] [--seconds S] "
+					"[--sched-seconds S] filter|flow|sched...\n");
+			return 2;
+		}
+	}
+	if (optind == argc) {
+		fprintf(stderr, "e2-bench-modules: name at least one of filter, flow, sched\n");
+		return 2;
+	}
+	if (o.sched_core < 0)
+		o.sched_core = o.core;
+	struct e2_dp dp;
+	char err[E2_ERR_MAX];
+	if (eal_init(o.core) != 0 || e2_dp_init(&dp, 16383, err) != 0)
+		die("cannot start DPDK or the dataplane");
+	for (int i = optind; i < argc; i++) {
+		if (strcmp(argv[i], "filter") == 0)
+			bench_filter(&dp, &o);
+		else if (strcmp(argv[i], "flow") == 0)
+			bench_flow(&dp, &o);
+		else if (strcmp(argv[i], "sched") == 0)
+			bench_sched(&dp, &o);
+		else
+			die("unknown benchmark (filter, flow, sched)");
+		fflush(stdout);
+	}
+	test_dp_stop(&dp);
+	return 0;
+}
