@@ -158,7 +158,8 @@ static void hmatch_deinit(struct e2_module *m)
 }
 
 /* Extracts the masked fields of a packet; returns false if the packet is too short. */
-static inline bool extract(const struct hmatch *s, const struct rte_mbuf *pkt, uint64_t *key)
+static inline __attribute__((always_inline)) bool extract(const struct hmatch *s, const struct rte_mbuf *pkt,
+							   uint64_t *key)
 {
 	const uint8_t *data = rte_pktmbuf_mtod(pkt, const uint8_t *);
 
@@ -194,22 +195,27 @@ static void hmatch_process(struct e2_ctx *ctx, struct e2_module *m, uint16_t iga
 	uint64_t valid = 0;
 
 	if (s->n_rules <= LINEAR_MAX) {
+		const uint32_t n_rules = s->n_rules, n_fields = s->n_fields;
+		uint64_t misses = 0;
 		for (uint16_t i = 0; i < b->cnt; i++) {
-			gates[i] = s->default_gate;
-			if (!extract(s, b->pkts[i], raw[i]))
-				continue;
-			for (uint32_t r = 0; r < s->n_rules; r++) {
-				const struct linear_rule *lr = &s->linear[r];
-				uint64_t diff = 0;
-				for (uint32_t f = 0; f < s->n_fields; f++)
-					diff |= (raw[i][f] & lr->mask[f]) ^ lr->key[f];
-				if (!diff) {
-					gates[i] = lr->gate;
-					break;
+			uint64_t key[MAX_FIELDS];
+			uint16_t g = s->default_gate;
+			if (likely(extract(s, b->pkts[i], key))) {
+				for (uint32_t r = 0; r < n_rules; r++) {
+					const struct linear_rule *lr = &s->linear[r];
+					uint64_t diff = 0;
+					for (uint32_t f = 0; f < n_fields; f++)
+						diff |= (key[f] & lr->mask[f]) ^ lr->key[f];
+					if (!diff) {
+						g = lr->gate;
+						break;
+					}
 				}
 			}
-			s->misses += gates[i] == s->default_gate;
+			misses += g == s->default_gate;
+			gates[i] = g;
 		}
+		s->misses += misses;
 		e2_emit_split(ctx, m, b, gates);
 		return;
 	}
