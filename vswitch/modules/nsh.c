@@ -261,15 +261,71 @@ static int match_init(struct e2_module *m, const struct e2_args *args, char *err
 	return 0;
 }
 
+/* The common case, without building a view: an NSH header in the first segment is
+ * scanned in place for each rule. Returns 1 (NSH; *k is the matching rule or n_rules),
+ * 0 (not NSH) or -1 (malformed or split: the general path decides). */
+static inline int match_in_place(const struct nsh_match *s, const struct rte_mbuf *pkt, uint32_t *k)
+{
+	const uint8_t *d = rte_pktmbuf_mtod(pkt, const uint8_t *), *p;
+	uint64_t decided = 0;  /* rules whose attribute TLV was already seen (the first one counts) */
+	uint32_t best = s->n_rules;
+	uint16_t hdr_len;
+
+	if (unlikely(pkt->data_len < sizeof(struct rte_ether_hdr) + NSH_BASE_LEN))
+		return -1;
+	if (d[12] != 0x89 || d[13] != 0x4f)
+		return 0;
+	p = d + sizeof(struct rte_ether_hdr);
+	hdr_len = (uint16_t)((p[1] & 0x3f) * 4);
+	if (unlikely((p[0] >> 6) != 0 || (p[2] & 0xf) != NSH_MD_TYPE_2 || hdr_len < NSH_BASE_LEN ||
+		     hdr_len > pkt->data_len - sizeof(struct rte_ether_hdr)))
+		return -1;
+	/* one pass: validate every TLV (as the general parser does) and match as we go */
+	for (uint16_t off = NSH_BASE_LEN, n = 0; off < hdr_len; n++) {
+		if (unlikely(off + 4 > hdr_len || n == NSH_MAX_TLVS))
+			return -1;
+		uint8_t len = p[off + 3] & 0x7f;
+		if (unlikely(off + nsh_tlv_space(len) > hdr_len))
+			return -1;
+		if ((uint16_t)(p[off] << 8 | p[off + 1]) == E2_NSH_CLASS)
+			for (uint32_t r = 0; r < best; r++) {
+				const struct match_rule *rule = &s->rules[r];
+				if (p[off + 2] != rule->want.type || (decided >> r) & 1)
+					continue;
+				decided |= 1ULL << r;
+				if (!rule->has_value || (len == rule->want.len && memcmp(p + off + 4, rule->want.val, len) == 0))
+					best = r;
+			}
+		off = (uint16_t)(off + nsh_tlv_space(len));
+	}
+	*k = best;
+	return 1;
+}
+
 static void match_process(struct e2_ctx *ctx, struct e2_module *m, uint16_t igate, struct e2_batch *b)
 {
 	struct nsh_match *s = e2_priv(m);
 	uint16_t gates[E2_BATCH_MAX];
 
 	for (uint16_t i = 0; i < b->cnt; i++) {
+		uint32_t k;
+		int fast = match_in_place(s, b->pkts[i], &k);
+		gates[i] = s->default_gate;
+		if (likely(fast == 1)) {
+			if (k < s->n_rules) {
+				gates[i] = s->rules[k].gate;
+				s->rules[k].matches++;
+			} else {
+				s->misses++;
+			}
+			continue;
+		}
+		if (fast == 0) {
+			s->not_nsh++;
+			continue;
+		}
 		struct nsh_view v;
 		int r = nsh_view(b->pkts[i], &v);
-		gates[i] = s->default_gate;
 		if (unlikely(r < 0)) {
 			/* headers split over segments (or malformed): the copying parser decides */
 			struct rte_ether_hdr eth;
@@ -287,7 +343,6 @@ static void match_process(struct e2_ctx *ctx, struct e2_module *m, uint16_t igat
 			s->not_nsh++;
 			continue;
 		}
-		uint32_t k;
 		for (k = 0; k < s->n_rules; k++) {
 			struct match_rule *rule = &s->rules[k];
 			uint8_t t;
