@@ -151,12 +151,13 @@ static inline void e2_charge(struct e2_ctx *ctx, struct e2_module *next)
 	ctx->current = next;
 }
 
-/* Sends a batch out of ogate; the batch belongs to the callee afterwards. */
-static inline void e2_emit(struct e2_ctx *ctx, struct e2_module *m, uint16_t ogate, struct e2_batch *b)
+/* Sends a batch of `bytes` bytes out of ogate, for callers that summed the lengths
+ * already (port_in); the batch belongs to the callee afterwards. */
+static inline void e2_emit_sized(struct e2_ctx *ctx, struct e2_module *m, uint16_t ogate, struct e2_batch *b,
+				 uint64_t bytes)
 {
 	struct e2_ogate *g;
 	struct e2_module *next;
-	uint64_t bytes = 0;
 
 	if (unlikely(b->cnt == 0))
 		return;
@@ -166,8 +167,6 @@ static inline void e2_emit(struct e2_ctx *ctx, struct e2_module *m, uint16_t oga
 		return;
 	}
 	g = &m->ogates[ogate];
-	for (uint16_t i = 0; i < b->cnt; i++)
-		bytes += b->pkts[i]->pkt_len;
 	g->packets += b->cnt;
 	g->bytes += bytes;
 	next = g->next;
@@ -176,6 +175,16 @@ static inline void e2_emit(struct e2_ctx *ctx, struct e2_module *m, uint16_t oga
 	e2_charge(ctx, next);
 	next->cls->process_batch(ctx, next, g->next_igate, b);
 	e2_charge(ctx, m);
+}
+
+/* Sends a batch out of ogate; the batch belongs to the callee afterwards. */
+static inline void e2_emit(struct e2_ctx *ctx, struct e2_module *m, uint16_t ogate, struct e2_batch *b)
+{
+	uint64_t bytes = 0;
+
+	for (uint16_t i = 0; i < b->cnt; i++)
+		bytes += b->pkts[i]->pkt_len;
+	e2_emit_sized(ctx, m, ogate, b, bytes);
 }
 
 /* Splits a batch by a per-packet gate number (gate >= n_ogates drops). */

@@ -66,7 +66,7 @@ static uint32_t port_in_run(struct e2_ctx *ctx, struct e2_module *m)
 	m->packets += b.cnt;
 	m->batches++;
 	uint32_t n = b.cnt;
-	e2_emit(ctx, m, 0, &b);
+	e2_emit_sized(ctx, m, 0, &b, bytes);
 	return n;
 }
 
