@@ -21,18 +21,16 @@ static char dir[64];
 
 static int setup(void **state)
 {
-	char err[E2_ERR_MAX];
 	snprintf(dir, sizeof(dir), "/tmp/e2-test-capture-XXXXXX");
-	if (!mkdtemp(dir) || test_eal_init("e2-test-capture") != 0)
+	if (!mkdtemp(dir))
 		return -1;
-	return e2_dp_init(&dp, 1023, err);
+	return test_dp_start(&dp, "e2-test-capture", 1023);
 }
 
 static int teardown(void **state)
 {
 	char cmd[128];
-	e2_dp_fini(&dp);
-	rte_eal_cleanup();
+	test_dp_stop(&dp);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	return system(cmd) == 0 ? 0 : -1;
 }
