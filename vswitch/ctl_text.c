@@ -297,12 +297,14 @@ E2__Dp__Request *e2_ctl_parse_line(const char *line, char *err, size_t errlen)
 			goto out;
 		r->op_case = E2__DP__REQUEST__OP_STATS;
 		r->stats = NEW(E2__Dp__Stats, e2__dp__stats__init);
+		bool named = false;
 		for (int i = 1; i < n; i++) {
-			if (strcmp(t[i], "reset") == 0)
+			if (strcmp(t[i], "reset") == 0) {
 				r->stats->reset = true;
-			else if (!*r->stats->name)
+			} else if (!named && *t[i]) {
 				r->stats->name = dup(t[i]);
-			else {
+				named = true;
+			} else {
 				snprintf(err, errlen, "usage: stats [NAME] [reset]");
 				goto out;
 			}
