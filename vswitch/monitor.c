@@ -148,7 +148,7 @@ void e2_monitor_poll(struct e2_monitor *m, struct e2_dp *dp)
 			if (!fresh || up)
 				publish(m, up ? E2__DP__EVENT__KIND__LINK_UP : E2__DP__EVENT__KIND__LINK_DOWN, e);
 		}
-		int queued = rte_eth_rx_queue_count(p->port_id, 0);
+		int queued = e2_port_rx_queue_count(p, 0);
 		e->occupancy = queued > 0 ? (double)queued / 1024.0 : 0;
 		if (e->occupancy > 1)
 			e->occupancy = 1;

@@ -1,4 +1,4 @@
-/* Port driver registry and the ethdev life cycle shared by all drivers. */
+/* Port driver registry, the port life cycle, and the ops of ethdev ports. */
 #include "port.h"
 
 #include <errno.h>
@@ -101,6 +101,84 @@ static int setup_ethdev(struct e2_port *p, struct rte_mempool *pool, char *err)
 	return 0;
 }
 
+static uint16_t ethdev_rx(struct e2_port *p, uint16_t queue, struct rte_mbuf **pkts, uint16_t n)
+{
+	return rte_eth_rx_burst(p->port_id, queue, pkts, n);
+}
+
+static uint16_t ethdev_tx(struct e2_port *p, uint16_t queue, struct rte_mbuf **pkts, uint16_t n)
+{
+	return rte_eth_tx_burst(p->port_id, queue, pkts, n);
+}
+
+static bool ethdev_link_up(const struct e2_port *p)
+{
+	struct rte_eth_link link;
+	return rte_eth_link_get_nowait(p->port_id, &link) == 0 && link.link_status;
+}
+
+static int ethdev_rx_queue_count(const struct e2_port *p, uint16_t queue)
+{
+	return rte_eth_rx_queue_count(p->port_id, queue);
+}
+
+static uint64_t ethdev_rx_drops(const struct e2_port *p)
+{
+	struct rte_eth_stats st;
+	if (rte_eth_stats_get(p->port_id, &st) != 0)
+		return 0;
+	return st.imissed + st.rx_nombuf;
+}
+
+static void ethdev_close(struct e2_port *p)
+{
+	rte_eth_dev_callback_unregister(p->port_id, RTE_ETH_EVENT_INTR_LSC, link_event, p);
+	rte_eth_dev_stop(p->port_id);
+	rte_eth_dev_close(p->port_id);
+	rte_eal_hotplug_remove("vdev", p->devname);
+}
+
+static const struct e2_port_ops ethdev_ops = {
+	.rx = ethdev_rx,
+	.tx = ethdev_tx,
+	.link_up = ethdev_link_up,
+	.rx_queue_count = ethdev_rx_queue_count,
+	.rx_drops = ethdev_rx_drops,
+	.close = ethdev_close,
+};
+
+static int open_ethdev(struct e2_port *p, const struct e2_args *args, struct rte_mempool *pool, char *err)
+{
+	int rc;
+
+	if (p->drv->devargs(p->name, args, p->devargs, sizeof(p->devargs), err) != 0)
+		return -1;
+	/* The device name is the devargs up to the first comma. */
+	snprintf(p->devname, sizeof(p->devname), "%.*s", (int)strcspn(p->devargs, ","), p->devargs);
+	if (rte_eth_dev_get_port_by_name(p->devname, &p->port_id) == 0) {
+		snprintf(err, E2_ERR_MAX, "device %s is already in use", p->devname);
+		return -1;
+	}
+	rc = rte_dev_probe(p->devargs);
+	if (rc != 0) {
+		snprintf(err, E2_ERR_MAX, "cannot create device '%s': %s (see e2d's log for the driver's reason)",
+			 p->devargs, rte_strerror(-rc));
+		return -1;
+	}
+	if (rte_eth_dev_get_port_by_name(p->devname, &p->port_id) != 0) {
+		snprintf(err, E2_ERR_MAX, "device %s was created but is not an ethernet port", p->devname);
+		rte_eal_hotplug_remove("vdev", p->devname);
+		return -1;
+	}
+	if (setup_ethdev(p, pool, err) != 0) {
+		rte_eth_dev_close(p->port_id);
+		rte_eal_hotplug_remove("vdev", p->devname);
+		return -1;
+	}
+	p->ops = &ethdev_ops;
+	return 0;
+}
+
 struct e2_port *e2_port_open(const char *name, const struct e2_port_driver *drv,
 			     const struct e2_args *args, struct rte_mempool *pool, char *err)
 {
@@ -131,58 +209,35 @@ struct e2_port *e2_port_open(const char *name, const struct e2_port_driver *drv,
 	p->drv = drv;
 	p->n_queues = (uint16_t)queues;
 	p->native = native;
-	if (drv->devargs(name, args, p->devargs, sizeof(p->devargs), err) != 0)
-		goto fail;
-	/* The device name is the devargs up to the first comma. */
-	snprintf(p->devname, sizeof(p->devname), "%.*s", (int)strcspn(p->devargs, ","), p->devargs);
-	if (rte_eth_dev_get_port_by_name(p->devname, &p->port_id) == 0) {
-		snprintf(err, E2_ERR_MAX, "device %s is already in use", p->devname);
-		goto fail;
-	}
-	rc = rte_dev_probe(p->devargs);
+	p->port_id = E2_PORT_NO_ETHDEV;
+	rc = drv->open ? drv->open(p, args, pool, err) : open_ethdev(p, args, pool, err);
 	if (rc != 0) {
-		snprintf(err, E2_ERR_MAX, "cannot create device '%s': %s (see e2d's log for the driver's reason)",
-			 p->devargs, rte_strerror(-rc));
-		goto fail;
-	}
-	if (rte_eth_dev_get_port_by_name(p->devname, &p->port_id) != 0) {
-		snprintf(err, E2_ERR_MAX, "device %s was created but is not an ethernet port", p->devname);
-		rte_eal_hotplug_remove("vdev", p->devname);
-		goto fail;
-	}
-	if (setup_ethdev(p, pool, err) != 0) {
-		rte_eth_dev_close(p->port_id);
-		rte_eal_hotplug_remove("vdev", p->devname);
-		goto fail;
+		free(p);
+		return NULL;
 	}
 	return p;
-fail:
-	free(p);
-	return NULL;
 }
 
 void e2_port_close(struct e2_port *p)
 {
 	if (!p)
 		return;
-	rte_eth_dev_callback_unregister(p->port_id, RTE_ETH_EVENT_INTR_LSC, link_event, p);
-	rte_eth_dev_stop(p->port_id);
-	rte_eth_dev_close(p->port_id);
-	rte_eal_hotplug_remove("vdev", p->devname);
+	p->ops->close(p);
 	free((void *)p->args.v);
 	free(p);
 }
 
 bool e2_port_link_up(const struct e2_port *p)
 {
-	struct rte_eth_link link;
-	return rte_eth_link_get_nowait(p->port_id, &link) == 0 && link.link_status;
+	return p->ops->link_up(p);
 }
 
 uint64_t e2_port_rx_drops(const struct e2_port *p)
 {
-	struct rte_eth_stats st;
-	if (rte_eth_stats_get(p->port_id, &st) != 0)
-		return 0;
-	return st.imissed + st.rx_nombuf - p->rx_drops_base;
+	return p->ops->rx_drops(p) - p->rx_drops_base;
+}
+
+int e2_port_rx_queue_count(const struct e2_port *p, uint16_t queue)
+{
+	return p->ops->rx_queue_count ? p->ops->rx_queue_count(p, queue) : -1;
 }

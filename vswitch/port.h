@@ -1,6 +1,8 @@
-/* E2D ports. Every port is a DPDK ethdev; a port driver only knows how to turn
- * the user's arguments into devargs for a virtual device (vhost-user,
- * virtio-user, memif) or pass them through (any PMD, for external and test ports). */
+/* E2D ports. Most ports are DPDK ethdevs: a port driver turns the user's arguments
+ * into devargs for a virtual device (virtio-user, memif) or passes them through (any
+ * PMD, for external and test ports). A driver may instead run its own device (`open`):
+ * vhost-user ports use librte_vhost directly, as OVS does, which spares every burst
+ * the vhost PMD's per-packet statistics. Modules reach either kind through e2_port_rx/tx. */
 #ifndef E2D_PORT_H
 #define E2D_PORT_H
 
@@ -11,12 +13,30 @@
 
 #define E2_DEVARGS_MAX 512
 
+struct e2_port;
+struct rte_mempool;
+
+/* What a port does once open; ethdev ports share one set (port.c). */
+struct e2_port_ops {
+	/* rx/tx run on the worker that owns the queue; tx takes the packets it accepts */
+	uint16_t (*rx)(struct e2_port *p, uint16_t queue, struct rte_mbuf **pkts, uint16_t n);
+	uint16_t (*tx)(struct e2_port *p, uint16_t queue, struct rte_mbuf **pkts, uint16_t n);
+	/* the rest run on the control thread */
+	bool (*link_up)(const struct e2_port *p);
+	int (*rx_queue_count)(const struct e2_port *p, uint16_t queue); /* < 0: unknown */
+	uint64_t (*rx_drops)(const struct e2_port *p);                 /* since open */
+	void (*close)(struct e2_port *p);
+};
+
 struct e2_port_driver {
 	const char *name;
 	const char *help;
 	const char *const *known_args;
-	/* Writes the vdev devargs for a port named `name`; returns 0 or -1 with err. */
+	/* Ethdev drivers: writes the vdev devargs for a port named `name`; 0 or -1 with err. */
 	int (*devargs)(const char *name, const struct e2_args *args, char *out, size_t len, char *err);
+	/* Own-device drivers instead: set p->ops and p->dev, describe the device in
+	 * p->devargs; 0 or -1 with err (and nothing left behind). */
+	int (*open)(struct e2_port *p, const struct e2_args *args, struct rte_mempool *pool, char *err);
 };
 
 void e2_port_driver_register(const struct e2_port_driver *drv);
@@ -35,7 +55,9 @@ struct e2_port {
 	const struct e2_port_driver *drv;
 	char devargs[E2_DEVARGS_MAX];
 	char devname[E2_NAME_MAX];
-	uint16_t port_id;
+	const struct e2_port_ops *ops;
+	void *dev;                       /* the own-device driver's state */
+	uint16_t port_id;                /* ethdev ports; E2_PORT_NO_ETHDEV otherwise */
 	uint16_t n_queues;
 	bool native;                     /* may carry NSH metadata; others never see it */
 	struct e2_module *in_users[8];   /* port_in module per rx queue */
@@ -49,12 +71,24 @@ struct e2_port {
 	bool up_logged;
 };
 
-struct rte_mempool;
-/* Probes the vdev, configures and starts it. */
+#define E2_PORT_NO_ETHDEV UINT16_MAX
+
+/* Opens the device (probes, configures and starts an ethdev). */
 struct e2_port *e2_port_open(const char *name, const struct e2_port_driver *drv,
 			     const struct e2_args *args, struct rte_mempool *pool, char *err);
 void e2_port_close(struct e2_port *p);
 bool e2_port_link_up(const struct e2_port *p);
 uint64_t e2_port_rx_drops(const struct e2_port *p);
+int e2_port_rx_queue_count(const struct e2_port *p, uint16_t queue);
+
+static inline uint16_t e2_port_rx(struct e2_port *p, uint16_t queue, struct rte_mbuf **pkts, uint16_t n)
+{
+	return p->ops->rx(p, queue, pkts, n);
+}
+
+static inline uint16_t e2_port_tx(struct e2_port *p, uint16_t queue, struct rte_mbuf **pkts, uint16_t n)
+{
+	return p->ops->tx(p, queue, pkts, n);
+}
 
 #endif

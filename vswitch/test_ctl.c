@@ -130,6 +130,8 @@ static void test_bad_requests_change_nothing(void **state)
 		"port add n1 memif",
 		"port add n1 memif socket=/tmp/x role=boss",
 		"port add n1 vhost path=/tmp/x client=2",
+		"port add n1 vhost path=/nonexistent-dir/v.sock",  /* cannot bind */
+		"port add n1 vhost path=/tmp/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock",
 		"port del n0",
 		"port del nosuch",
 		"stats nosuch",
@@ -215,6 +217,38 @@ static void test_good_requests_apply_live(void **state)
 	e2__dp__response__free_unpacked(r, NULL);
 }
 
+/* A vhost-user socket belongs to one port; deleting the port frees it for reuse. */
+static void test_vhost_socket_ownership(void **state)
+{
+	char dir[] = "/tmp/e2d-ctl-XXXXXX", line[256];
+	assert_non_null(mkdtemp(dir));
+	snprintf(line, sizeof(line), "port add vh0 vhost path=%s/v.sock", dir);
+	E2__Dp__Response *r = run_line(line);
+	assert_int_equal(r->code, 0);
+	e2__dp__response__free_unpacked(r, NULL);
+
+	snprintf(line, sizeof(line), "port add vh1 vhost path=%s/v.sock client=1", dir);
+	r = run_line(line);
+	assert_int_not_equal(r->code, 0);
+	assert_non_null(strstr(r->error, "already used by port 'vh0'"));
+	e2__dp__response__free_unpacked(r, NULL);
+
+	r = run_line("port del vh0");
+	assert_int_equal(r->code, 0);
+	e2__dp__response__free_unpacked(r, NULL);
+	snprintf(line, sizeof(line), "%s/v.sock", dir);
+	assert_int_not_equal(access(line, F_OK), 0); /* the server socket went with the port */
+
+	snprintf(line, sizeof(line), "port add vh1 vhost path=%s/v.sock", dir);
+	r = run_line(line);
+	assert_int_equal(r->code, 0);
+	e2__dp__response__free_unpacked(r, NULL);
+	r = run_line("port del vh1");
+	assert_int_equal(r->code, 0);
+	e2__dp__response__free_unpacked(r, NULL);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -222,6 +256,7 @@ int main(void)
 		cmocka_unit_test(test_bad_requests_change_nothing),
 		cmocka_unit_test(test_malformed_bytes),
 		cmocka_unit_test(test_good_requests_apply_live),
+		cmocka_unit_test(test_vhost_socket_ownership),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -14,7 +14,12 @@ cleanup() {
   rm -rf "$T"
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*"; for f in "$T"/*.log; do echo "--- $f"; tail -20 "$f"; done; exit 1; }
+fail() {
+  echo "FAIL: $*"
+  for f in "$T"/*.log; do echo "--- $f"; tail -20 "$f"; done
+  for c in "$T"/*.ctl; do [ -S "$c" ] && { echo "--- stats of $c"; "$BIN/e2ctl-dp" --ctl "$c" stats 2>&1 | head -30; }; done
+  exit 1
+}
 ok() { echo "ok - $*"; }
 
 NCPU=$(nproc)

@@ -1,13 +1,11 @@
 /* port_in: the task that receives a burst from one rx queue of a port. */
 #include <stdio.h>
 
-#include <rte_ethdev.h>
-
 #include "../dp.h"
 
 struct port_in {
 	struct e2_port *port;
-	uint16_t port_id, queue;
+	uint16_t queue;
 };
 
 static const char *const known[] = {"port", "queue", NULL};
@@ -37,7 +35,6 @@ static int port_in_init(struct e2_module *m, const struct e2_args *args, char *e
 		return -1;
 	}
 	s->queue = (uint16_t)q;
-	s->port_id = s->port->port_id;
 	s->port->in_users[q] = m;
 	return 0;
 }
@@ -54,7 +51,7 @@ static uint32_t port_in_run(struct e2_ctx *ctx, struct e2_module *m)
 	struct e2_batch b;
 	uint64_t bytes = 0;
 
-	b.cnt = rte_eth_rx_burst(s->port_id, s->queue, b.pkts, E2_BATCH_MAX);
+	b.cnt = e2_port_rx(s->port, s->queue, b.pkts, E2_BATCH_MAX);
 	if (b.cnt == 0)
 		return 0;
 	/* Metadata is not cleared here: it sits in the mbuf's second cache line, and

@@ -2,14 +2,13 @@
  * counted as the port's tx drops (a vhost peer that is absent or too slow). */
 #include <stdio.h>
 
-#include <rte_ethdev.h>
+#include <rte_ether.h>
 
 #include "../dp.h"
 #include "nsh.h"
 
 struct port_out {
 	struct e2_port *port;
-	uint16_t port_id;
 };
 
 static const char *const known[] = {"port", NULL};
@@ -35,7 +34,6 @@ static int port_out_init(struct e2_module *m, const struct e2_args *args, char *
 			 s->port->out_user->name);
 		return -1;
 	}
-	s->port_id = s->port->port_id;
 	s->port->out_user = m;
 	return 0;
 }
@@ -47,15 +45,18 @@ static void port_out_deinit(struct e2_module *m)
 }
 
 /* Legacy and external ports never see E2's NSH metadata: strip it on the way out.
- * Only frames with the NSH EtherType are touched (a check in the first cache line). */
-static void strip_metadata(struct port_out *s, struct e2_module *m, struct e2_batch *b)
+ * Only frames with the NSH EtherType are touched (a check in the first cache line).
+ * Returns the bytes of the packets kept. */
+static uint64_t strip_metadata(struct port_out *s, struct e2_module *m, struct e2_batch *b)
 {
 	uint16_t kept = 0;
+	uint64_t bytes = 0;
 
 	for (uint16_t i = 0; i < b->cnt; i++) {
 		struct rte_mbuf *pkt = b->pkts[i];
 		const struct rte_ether_hdr *e = rte_pktmbuf_mtod(pkt, const struct rte_ether_hdr *);
 		if (likely(pkt->data_len < sizeof(*e) || e->ether_type != rte_cpu_to_be_16(NSH_ETHERTYPE))) {
+			bytes += pkt->pkt_len;
 			b->pkts[kept++] = pkt;
 			continue;
 		}
@@ -63,6 +64,7 @@ static void strip_metadata(struct port_out *s, struct e2_module *m, struct e2_ba
 		struct nsh_info h;
 		if (nsh_read(pkt, &eth, &h) == 1 && nsh_strip(pkt, &eth, &h) == 0) {
 			s->port->nsh_stripped++;
+			bytes += pkt->pkt_len;
 			b->pkts[kept++] = pkt;
 		} else {
 			m->drops++; /* malformed NSH: not something a legacy NF should parse */
@@ -70,25 +72,32 @@ static void strip_metadata(struct port_out *s, struct e2_module *m, struct e2_ba
 		}
 	}
 	b->cnt = kept;
+	return bytes;
 }
 
 static void port_out_process(struct e2_ctx *ctx, struct e2_module *m, uint16_t igate, struct e2_batch *b)
 {
 	struct port_out *s = e2_priv(m);
-	if (!s->port->native)
-		strip_metadata(s, m, b);
-	uint16_t sent = rte_eth_tx_burst(s->port_id, 0, b->pkts, b->cnt);
 	uint64_t bytes = 0;
 
-	for (uint16_t i = 0; i < sent; i++)
-		bytes += b->pkts[i]->pkt_len;
+	/* Lengths are read before tx: the device owns (and may free) what it accepts. */
+	if (!s->port->native) {
+		bytes = strip_metadata(s, m, b);
+	} else {
+		for (uint16_t i = 0; i < b->cnt; i++)
+			bytes += b->pkts[i]->pkt_len;
+	}
+	uint16_t sent = e2_port_tx(s->port, 0, b->pkts, b->cnt);
+	if (unlikely(sent < b->cnt)) {
+		uint16_t lost = b->cnt - sent;
+		for (uint16_t i = sent; i < b->cnt; i++)
+			bytes -= b->pkts[i]->pkt_len;
+		s->port->tx_drops += lost;
+		m->drops += lost;
+		rte_pktmbuf_free_bulk(&b->pkts[sent], lost);
+	}
 	s->port->tx_packets += sent;
 	s->port->tx_bytes += bytes;
-	if (unlikely(sent < b->cnt)) {
-		s->port->tx_drops += b->cnt - sent;
-		m->drops += b->cnt - sent;
-		rte_pktmbuf_free_bulk(&b->pkts[sent], b->cnt - sent);
-	}
 	b->cnt = 0;
 }
 
