@@ -231,6 +231,49 @@ static void test_nsh_multiseg(void **state)
 	destroy_all();
 }
 
+/* Values of every length match exactly: short ones (one masked word) and long ones,
+ * and a short value at the very end of a frame (no bytes after it to over-read). */
+static void test_nsh_match_values(void **state)
+{
+	const char *tags[] = {"url=abcdefghijkl", "url=abcdefgh", "url=abcdefghijkX", "url=abcdefg",
+			      "safe=1", "safe=0"};
+	const int want[] = {1, 2, 0, 0, 3, 0};
+	assert_int_equal(ctl("module add mt nsh_match default=0"), 0);
+	assert_int_equal(ctl("module add c collect"), 0);
+	for (int g = 0; g < 4; g++)
+		assert_int_equal(ctl("connect mt:%d c:%d", g, g), 0);
+	assert_int_equal(ctl("module cmd mt add attr=url value=abcdefghijkl gate=1"), 0);
+	assert_int_equal(ctl("module cmd mt add attr=url value=abcdefgh gate=2"), 0);
+	assert_int_equal(ctl("module cmd mt add attr=safe value=1 gate=3"), 0);
+	for (size_t k = 0; k < sizeof(tags) / sizeof(tags[0]); k++) {
+		for (int trimmed = 0; trimmed < 2; trimmed++) {
+			struct e2_batch b = {.cnt = 1};
+			uint32_t before[4];
+			struct collect *c = collected(&dp, "c");
+			memcpy(before, c->n, sizeof(before));
+			assert_int_equal(ctl("module add p nsh_push %s", tags[k]), 0);
+			assert_int_equal(ctl("module add pc collect"), 0);
+			assert_int_equal(ctl("connect p pc"), 0);
+			b.pkts[0] = make_udp(dp.pool, "02:00:00:00:00:01", 1, 2, 3, 4, 60);
+			push(&dp, "p", &b);
+			take("pc", 0, &b);
+			assert_int_equal(ctl("module del p"), 0);
+			assert_int_equal(ctl("module del pc"), 0);
+			if (trimmed) { /* the frame ends where the NSH header does */
+				const uint8_t *d = rte_pktmbuf_mtod(b.pkts[0], const uint8_t *);
+				uint16_t nsh_len = (uint16_t)((d[15] & 0x3f) * 4);
+				rte_pktmbuf_trim(b.pkts[0], (uint16_t)(b.pkts[0]->pkt_len - 14 - nsh_len));
+			}
+			push(&dp, "mt", &b);
+			for (int g = 0; g < 4; g++)
+				if (c->n[g] != before[g] + (g == want[k]))
+					fail_msg("%s (trimmed=%d): gate %d got %u packets, expected %d", tags[k],
+						 trimmed, g, c->n[g] - before[g], g == want[k]);
+		}
+	}
+	destroy_all();
+}
+
 /* Random frames, many shaped like NSH or VXLAN-GPE + NSH, through every NSH-reading
  * module: nothing crashes, nothing leaks, every frame is either passed on or dropped. */
 static void test_nsh_random_frames(void **state)
@@ -294,6 +337,7 @@ int main(void)
 		cmocka_unit_test(test_nsh_update_match_pop),
 		cmocka_unit_test(test_nsh_malformed),
 		cmocka_unit_test(test_nsh_multiseg),
+		cmocka_unit_test(test_nsh_match_values),
 		cmocka_unit_test(test_nsh_random_frames),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

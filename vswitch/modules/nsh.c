@@ -243,12 +243,52 @@ struct match_rule {
 	char text[160];
 };
 
+/* A rule as the packet path reads it: all rules' tests share two cache lines.
+ * Values of up to 8 bytes compare as one masked 64-bit word. */
+struct match_test {
+	uint64_t val64, mask64;
+	uint8_t type, len;
+	bool has_value, short_value;
+	uint16_t gate;
+};
+
 struct nsh_match {
 	uint32_t n_rules;     /* priority descending, then seq ascending */
-	struct match_rule rules[MATCH_RULES_MAX];
 	uint16_t default_gate;
-	uint64_t next_seq, misses, not_nsh;
+	struct match_test tests[MATCH_RULES_MAX];  /* compiled from rules[], same order */
+	uint64_t hits[MATCH_RULES_MAX];            /* per test, folded into rules[] on change */
+	uint64_t misses, not_nsh;
+	struct match_rule rules[MATCH_RULES_MAX];
+	uint64_t next_seq;
 };
+
+/* Rules change only while the worker is paused: fold the packet path's counters in,
+ * then let the caller reorder rules[], then compile again. */
+static void fold_hits(struct nsh_match *s)
+{
+	for (uint32_t i = 0; i < s->n_rules; i++) {
+		s->rules[i].matches += s->hits[i];
+		s->hits[i] = 0;
+	}
+}
+
+static void compile_rules(struct nsh_match *s)
+{
+	for (uint32_t i = 0; i < s->n_rules; i++) {
+		const struct match_rule *r = &s->rules[i];
+		struct match_test *t = &s->tests[i];
+		memset(t, 0, sizeof(*t));
+		t->type = r->want.type;
+		t->len = r->want.len;
+		t->has_value = r->has_value;
+		t->gate = r->gate;
+		t->short_value = r->has_value && r->want.len <= 8;
+		if (t->short_value) {
+			memcpy(&t->val64, r->want.val, r->want.len);
+			t->mask64 = r->want.len == 8 ? UINT64_MAX : (1ULL << (8 * r->want.len)) - 1;
+		}
+	}
+}
 
 static int match_init(struct e2_module *m, const struct e2_args *args, char *err)
 {
@@ -280,20 +320,35 @@ static inline int match_in_place(const struct nsh_match *s, const struct rte_mbu
 	if (unlikely((p[0] >> 6) != 0 || (p[2] & 0xf) != NSH_MD_TYPE_2 || hdr_len < NSH_BASE_LEN ||
 		     hdr_len > pkt->data_len - sizeof(struct rte_ether_hdr)))
 		return -1;
+	/* 8-byte loads of a value stay inside the segment's data */
+	const uint8_t *load_end = d + pkt->data_len - 8;
 	/* one pass: validate every TLV (as the general parser does) and match as we go */
 	for (uint16_t off = NSH_BASE_LEN, n = 0; off < hdr_len; n++) {
 		if (unlikely(off + 4 > hdr_len || n == NSH_MAX_TLVS))
 			return -1;
-		uint8_t len = p[off + 3] & 0x7f;
+		const uint8_t *tlv = p + off;
+		uint8_t len = tlv[3] & 0x7f;
 		if (unlikely(off + nsh_tlv_space(len) > hdr_len))
 			return -1;
-		if ((uint16_t)(p[off] << 8 | p[off + 1]) == E2_NSH_CLASS)
+		if ((uint16_t)(tlv[0] << 8 | tlv[1]) == E2_NSH_CLASS)
 			for (uint32_t r = 0; r < best; r++) {
-				const struct match_rule *rule = &s->rules[r];
-				if (p[off + 2] != rule->want.type || (decided >> r) & 1)
+				const struct match_test *t = &s->tests[r];
+				if (tlv[2] != t->type || (decided >> r) & 1)
 					continue;
 				decided |= 1ULL << r;
-				if (!rule->has_value || (len == rule->want.len && memcmp(p + off + 4, rule->want.val, len) == 0))
+				bool hit;
+				if (!t->has_value) {
+					hit = true;
+				} else if (len != t->len) {
+					hit = false;
+				} else if (likely(t->short_value && tlv + 4 <= load_end)) {
+					uint64_t v;
+					memcpy(&v, tlv + 4, 8);
+					hit = ((v ^ t->val64) & t->mask64) == 0;
+				} else {
+					hit = memcmp(tlv + 4, s->rules[r].want.val, len) == 0;
+				}
+				if (hit)
 					best = r;
 			}
 		off = (uint16_t)(off + nsh_tlv_space(len));
@@ -313,8 +368,8 @@ static void match_process(struct e2_ctx *ctx, struct e2_module *m, uint16_t igat
 		gates[i] = s->default_gate;
 		if (likely(fast == 1)) {
 			if (k < s->n_rules) {
-				gates[i] = s->rules[k].gate;
-				s->rules[k].matches++;
+				gates[i] = s->tests[k].gate;
+				s->hits[k]++;
 			} else {
 				s->misses++;
 			}
@@ -351,7 +406,7 @@ static void match_process(struct e2_ctx *ctx, struct e2_module *m, uint16_t igat
 			if (t < v.n && (!rule->has_value ||
 					(v.len[t] == rule->want.len && memcmp(v.val[t], rule->want.val, v.len[t]) == 0))) {
 				gates[i] = rule->gate;
-				rule->matches++;
+				s->hits[k]++;
 				break;
 			}
 		}
@@ -425,8 +480,10 @@ static int match_cmd_add(struct e2_module *m, const struct e2_args *a, struct e2
 	r.gate = (uint16_t)gate;
 	r.priority = (uint32_t)prio;
 	r.seq = s->next_seq++;
+	fold_hits(s);
 	s->rules[s->n_rules++] = r;
 	qsort(s->rules, s->n_rules, sizeof(s->rules[0]), rule_cmp);
+	compile_rules(s);
 	return 0;
 }
 
@@ -439,8 +496,10 @@ static int match_cmd_delete(struct e2_module *m, const struct e2_args *a, struct
 		return -1;
 	for (uint32_t i = 0; i < s->n_rules; i++)
 		if (same_match(&s->rules[i], &r)) {
+			fold_hits(s);
 			memmove(&s->rules[i], &s->rules[i + 1], (s->n_rules - i - 1) * sizeof(r));
 			s->n_rules--;
+			compile_rules(s);
 			return 0;
 		}
 	snprintf(err, E2_ERR_MAX, "no rule for %s", r.text);
@@ -457,7 +516,7 @@ static void match_stats(struct e2_module *m, struct e2_result *out)
 		char key[16];
 		snprintf(key, sizeof(key), "rule%u", i);
 		e2_result_add(out, key, "%s gate=%u priority=%u matches=%" PRIu64, s->rules[i].text, s->rules[i].gate,
-			      s->rules[i].priority, s->rules[i].matches);
+			      s->rules[i].priority, s->rules[i].matches + s->hits[i]);
 	}
 }
 
