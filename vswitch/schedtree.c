@@ -184,11 +184,14 @@ struct e2_sched_node *e2_sched_pick(struct e2_sched_node *n, uint64_t now, uint6
 		}
 		/* fall through: the children of a rate limit take turns */
 	case E2_SCHED_ROUND_ROBIN:
-		for (uint32_t k = 0; k < n->n_children && !leaf; k++) {
-			uint32_t i = (n->rr_next + k) % n->n_children;
+		/* picked once per batch: wrap by comparison, not by division */
+		for (uint32_t k = 0, i = n->rr_next; k < n->n_children && !leaf; k++) {
+			if (i >= n->n_children)
+				i = 0;
 			leaf = e2_sched_pick(n->children[i], now, wake);
+			i++;
 			if (leaf)
-				n->rr_next = (i + 1) % n->n_children;
+				n->rr_next = i < n->n_children ? i : 0;
 		}
 		return leaf;
 	case E2_SCHED_PRIORITY: {
