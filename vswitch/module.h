@@ -97,6 +97,9 @@ struct e2_module_class {
 	uint32_t (*run_task)(struct e2_ctx *ctx, struct e2_module *m);
 	/* Optional extra statistics for `stats`. */
 	void (*stats)(struct e2_module *m, struct e2_result *out);
+	/* Classes that buffer packets (queues) report how full they are, for the load
+	 * monitor; called from the control thread while workers run. */
+	void (*occupancy)(const struct e2_module *m, uint32_t *used, uint32_t *capacity);
 	const struct e2_cmd *cmds; /* terminated by an entry with name == NULL */
 };
 

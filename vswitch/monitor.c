@@ -115,14 +115,6 @@ static void judge(struct e2_monitor *m, struct e2_monitor_entry *e)
 	}
 }
 
-static double stat_value(const struct e2_result *r, const char *key)
-{
-	for (size_t i = 0; i < r->n; i++)
-		if (strcmp(r->v[i].key, key) == 0)
-			return atof(r->v[i].value);
-	return -1;
-}
-
 void e2_monitor_poll(struct e2_monitor *m, struct e2_dp *dp)
 {
 	uint64_t now = rte_rdtsc();
@@ -157,16 +149,16 @@ void e2_monitor_poll(struct e2_monitor *m, struct e2_dp *dp)
 		e->delay_us = e->rate_pps > 0 ? (queued > 0 ? queued : 0) / e->rate_pps * 1e6 : 0;
 		judge(m, e);
 	}
-	/* any module that reports occupancy and capacity in its stats is a queue */
+	/* every module that buffers packets (a queue) reports its occupancy */
 	for (size_t i = 0; i < E2_MODULES_MAX; i++) {
 		struct e2_module *mod = dp->modules[i];
-		struct e2_result r = {0};
 		struct e2_monitor_entry *e;
-		if (!mod || !mod->cls->stats)
+		uint32_t used, capacity;
+		if (!mod || !mod->cls->occupancy)
 			continue;
-		mod->cls->stats(mod, &r);
-		double occ = stat_value(&r, "occupancy"), cap = stat_value(&r, "capacity");
-		if (occ < 0 || cap <= 0 || !(e = entry(m, mod->name, &fresh)))
+		mod->cls->occupancy(mod, &used, &capacity);
+		double occ = used, cap = capacity;
+		if (cap <= 0 || !(e = entry(m, mod->name, &fresh)))
 			continue;
 		e->seen = true;
 		uint64_t out = mod->n_ogates ? mod->ogates[0].packets : mod->packets;

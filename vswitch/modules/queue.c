@@ -83,6 +83,13 @@ static void queue_stats(struct e2_module *m, struct e2_result *out)
 	e2_result_add(out, "enqueue_drops", "%llu", (unsigned long long)s->enq_drops);
 }
 
+static void queue_occupancy(const struct e2_module *m, uint32_t *used, uint32_t *capacity)
+{
+	const struct queue *s = (const struct queue *)m->priv;
+	*used = rte_ring_count(s->ring);
+	*capacity = rte_ring_get_capacity(s->ring);
+}
+
 static int cmd_occupancy(struct e2_module *m, const struct e2_args *a, struct e2_result *out, char *err)
 {
 	queue_stats(m, out);
@@ -106,6 +113,7 @@ static const struct e2_module_class queue = {
 	.process_batch = queue_process,
 	.run_task = queue_run,
 	.stats = queue_stats,
+	.occupancy = queue_occupancy,
 	.cmds = queue_cmds,
 };
 E2_MODULE_REGISTER(queue)
