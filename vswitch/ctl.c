@@ -8,26 +8,11 @@
 
 #include <rte_ethdev.h>
 
+#include "ctl_alloc.h"
 #include "dp.h"
 
 
 _Static_assert(E2_CTL_NAME_MAX == E2_NAME_MAX, "one name limit for protocol and dataplane");
-
-static char *xstrdup(const char *s)
-{
-	char *d = strdup(s ? s : "");
-	if (!d)
-		abort(); /* control-path allocation of a few bytes: nothing sensible to do */
-	return d;
-}
-
-static void *xcalloc(size_t n, size_t sz)
-{
-	void *p = calloc(n ? n : 1, sz);
-	if (!p)
-		abort();
-	return p;
-}
 
 static struct e2_args to_args(size_t n, E2__Dp__Arg **v, struct e2_arg *storage)
 {
@@ -40,29 +25,29 @@ static struct e2_args to_args(size_t n, E2__Dp__Arg **v, struct e2_arg *storage)
 
 static E2__Dp__Arg **from_args(const struct e2_arg *v, size_t n)
 {
-	E2__Dp__Arg **out = xcalloc(n, sizeof(*out));
+	E2__Dp__Arg **out = ctl_calloc(n, sizeof(*out));
 	for (size_t i = 0; i < n; i++) {
-		out[i] = xcalloc(1, sizeof(**out));
+		out[i] = ctl_calloc(1, sizeof(**out));
 		e2__dp__arg__init(out[i]);
-		out[i]->key = xstrdup(v[i].key);
-		out[i]->value = xstrdup(v[i].value);
+		out[i]->key = ctl_strdup(v[i].key);
+		out[i]->value = ctl_strdup(v[i].value);
 	}
 	return out;
 }
 
 static void add_ports(struct e2_dp *dp, E2__Dp__Response *r, const char *only)
 {
-	r->ports = xcalloc(E2_PORTS_MAX, sizeof(*r->ports));
+	r->ports = ctl_calloc(E2_PORTS_MAX, sizeof(*r->ports));
 	for (size_t i = 0; i < E2_PORTS_MAX; i++) {
 		struct e2_port *p = dp->ports[i];
 		E2__Dp__PortInfo *pi;
 		if (!p || (only && *only && strcmp(only, p->name) != 0))
 			continue;
-		pi = xcalloc(1, sizeof(*pi));
+		pi = ctl_calloc(1, sizeof(*pi));
 		e2__dp__port_info__init(pi);
-		pi->name = xstrdup(p->name);
-		pi->driver = xstrdup(p->drv->name);
-		pi->devargs = xstrdup(p->devargs);
+		pi->name = ctl_strdup(p->name);
+		pi->driver = ctl_strdup(p->drv->name);
+		pi->devargs = ctl_strdup(p->devargs);
 		pi->port_id = p->port_id;
 		pi->link_up = e2_port_link_up(p);
 		pi->rx_packets = p->rx_packets;
@@ -79,16 +64,16 @@ static void add_ports(struct e2_dp *dp, E2__Dp__Response *r, const char *only)
 
 static void add_modules(struct e2_dp *dp, E2__Dp__Response *r, const char *only)
 {
-	r->modules = xcalloc(E2_MODULES_MAX, sizeof(*r->modules));
+	r->modules = ctl_calloc(E2_MODULES_MAX, sizeof(*r->modules));
 	for (size_t i = 0; i < E2_MODULES_MAX; i++) {
 		struct e2_module *m = dp->modules[i];
 		E2__Dp__ModuleInfo *mi;
 		if (!m || (only && *only && strcmp(only, m->name) != 0))
 			continue;
-		mi = xcalloc(1, sizeof(*mi));
+		mi = ctl_calloc(1, sizeof(*mi));
 		e2__dp__module_info__init(mi);
-		mi->name = xstrdup(m->name);
-		mi->mclass = xstrdup(m->cls->name);
+		mi->name = ctl_strdup(m->name);
+		mi->mclass = ctl_strdup(m->cls->name);
 		mi->n_args = m->create_args.n;
 		mi->args = from_args(m->create_args.v, m->create_args.n);
 		mi->packets = m->packets;
@@ -97,16 +82,16 @@ static void add_modules(struct e2_dp *dp, E2__Dp__Response *r, const char *only)
 		mi->drops = m->drops;
 		mi->cycles_per_packet = m->packets ? (double)m->cycles / (double)m->packets : 0;
 		mi->worker = m->worker ? (int32_t)m->worker->id : -1;
-		mi->ogates = xcalloc(m->n_ogates, sizeof(*mi->ogates));
+		mi->ogates = ctl_calloc(m->n_ogates, sizeof(*mi->ogates));
 		for (uint16_t g = 0; g < m->n_ogates; g++) {
 			const struct e2_ogate *og = &m->ogates[g];
 			E2__Dp__GateInfo *gi;
 			if (!og->next && !og->packets)
 				continue;
-			gi = xcalloc(1, sizeof(*gi));
+			gi = ctl_calloc(1, sizeof(*gi));
 			e2__dp__gate_info__init(gi);
 			gi->gate = g;
-			gi->peer = xstrdup(og->next ? og->next->name : "");
+			gi->peer = ctl_strdup(og->next ? og->next->name : "");
 			gi->peer_gate = og->next_igate;
 			gi->packets = og->packets;
 			gi->bytes = og->bytes;
@@ -118,22 +103,22 @@ static void add_modules(struct e2_dp *dp, E2__Dp__Response *r, const char *only)
 
 static void add_workers(struct e2_dp *dp, E2__Dp__Response *r)
 {
-	r->workers = xcalloc(E2_WORKERS_MAX, sizeof(*r->workers));
+	r->workers = ctl_calloc(E2_WORKERS_MAX, sizeof(*r->workers));
 	for (size_t i = 0; i < E2_WORKERS_MAX; i++) {
 		struct e2_worker *w = dp->workers[i];
 		E2__Dp__WorkerInfo *wi;
 		if (!w)
 			continue;
-		wi = xcalloc(1, sizeof(*wi));
+		wi = ctl_calloc(1, sizeof(*wi));
 		e2__dp__worker_info__init(wi);
 		wi->id = w->id;
 		wi->core = w->core;
 		wi->busy_cycles = w->busy_cycles;
 		wi->idle_cycles = w->idle_cycles;
 		wi->sleeps = w->sleeps;
-		wi->tasks = xcalloc(w->n_tasks, sizeof(char *));
+		wi->tasks = ctl_calloc(w->n_tasks, sizeof(char *));
 		for (uint32_t t = 0; t < w->n_tasks; t++)
-			wi->tasks[wi->n_tasks++] = xstrdup(w->tasks[t]->name);
+			wi->tasks[wi->n_tasks++] = ctl_strdup(w->tasks[t]->name);
 		r->workers[r->n_workers++] = wi;
 	}
 }
@@ -141,34 +126,34 @@ static void add_workers(struct e2_dp *dp, E2__Dp__Response *r)
 static void add_classes(E2__Dp__Response *r)
 {
 	size_t n = e2_module_class_count() + e2_port_driver_count();
-	r->classes = xcalloc(n, sizeof(*r->classes));
+	r->classes = ctl_calloc(n, sizeof(*r->classes));
 	for (size_t i = 0; i < e2_module_class_count(); i++) {
 		const struct e2_module_class *c = e2_module_class_at(i);
-		E2__Dp__ClassInfo *ci = xcalloc(1, sizeof(*ci));
+		E2__Dp__ClassInfo *ci = ctl_calloc(1, sizeof(*ci));
 		size_t nc = 0;
 		e2__dp__class_info__init(ci);
-		ci->name = xstrdup(c->name);
-		ci->help = xstrdup(c->help);
+		ci->name = ctl_strdup(c->name);
+		ci->help = ctl_strdup(c->help);
 		ci->igates = c->igates;
 		ci->ogates = c->ogates;
 		for (const struct e2_cmd *k = c->cmds; k && k->name; k++)
 			nc++;
-		ci->commands = xcalloc(nc, sizeof(char *));
+		ci->commands = ctl_calloc(nc, sizeof(char *));
 		for (const struct e2_cmd *k = c->cmds; k && k->name; k++) {
 			char buf[256];
 			snprintf(buf, sizeof(buf), "%s %s", k->name, k->help ? k->help : "");
-			ci->commands[ci->n_commands++] = xstrdup(buf);
+			ci->commands[ci->n_commands++] = ctl_strdup(buf);
 		}
 		r->classes[r->n_classes++] = ci;
 	}
 	for (size_t i = 0; i < e2_port_driver_count(); i++) {
 		const struct e2_port_driver *d = e2_port_driver_at(i);
-		E2__Dp__ClassInfo *ci = xcalloc(1, sizeof(*ci));
+		E2__Dp__ClassInfo *ci = ctl_calloc(1, sizeof(*ci));
 		char buf[80];
 		e2__dp__class_info__init(ci);
 		snprintf(buf, sizeof(buf), "port:%s", d->name);
-		ci->name = xstrdup(buf);
-		ci->help = xstrdup(d->help);
+		ci->name = ctl_strdup(buf);
+		ci->help = ctl_strdup(d->help);
 		r->classes[r->n_classes++] = ci;
 	}
 }
@@ -181,7 +166,7 @@ static void add_result(E2__Dp__Response *r, const struct e2_result *res)
 
 static E2__Dp__Response *new_response(void)
 {
-	E2__Dp__Response *r = xcalloc(1, sizeof(*r));
+	E2__Dp__Response *r = ctl_calloc(1, sizeof(*r));
 	e2__dp__response__init(r);
 	r->version = E2_CTL_VERSION;
 	return r;
@@ -190,7 +175,7 @@ static E2__Dp__Response *new_response(void)
 static void set_error(E2__Dp__Response *r, int code, const char *err)
 {
 	r->code = code;
-	r->error = xstrdup(err);
+	r->error = ctl_strdup(err);
 }
 
 E2__Dp__Response *e2_ctl_handle(struct e2_dp *dp, const E2__Dp__Request *req, bool *shutdown)
@@ -226,7 +211,7 @@ E2__Dp__Response *e2_ctl_handle(struct e2_dp *dp, const E2__Dp__Request *req, bo
 				   req->connect->to->module, req->connect->to->gate, err);
 		break;
 	case E2__DP__REQUEST__OP_CAPTURE: {
-		struct e2_result *res = xcalloc(1, sizeof(*res));
+		struct e2_result *res = ctl_calloc(1, sizeof(*res));
 		args = to_args(req->capture->n_args, req->capture->args, storage);
 		rc = e2_dp_capture(dp, req->capture->at->module, req->capture->at->gate, req->capture->stop, &args,
 				   res, err);
@@ -242,7 +227,7 @@ E2__Dp__Response *e2_ctl_handle(struct e2_dp *dp, const E2__Dp__Request *req, bo
 		rc = e2_dp_disconnect(dp, req->disconnect->module, req->disconnect->gate, err);
 		break;
 	case E2__DP__REQUEST__OP_MODULE_COMMAND: {
-		struct e2_result *res = xcalloc(1, sizeof(*res));
+		struct e2_result *res = ctl_calloc(1, sizeof(*res));
 		args = to_args(req->module_command->n_args, req->module_command->args, storage);
 		rc = e2_dp_module_command(dp, req->module_command->module, req->module_command->cmd, &args, res,
 					  err);
@@ -269,7 +254,7 @@ E2__Dp__Response *e2_ctl_handle(struct e2_dp *dp, const E2__Dp__Request *req, bo
 		if (!name || !*name)
 			add_workers(dp, r);
 		/* module-specific counters, e.g. queue occupancy */
-		struct e2_result *res = xcalloc(1, sizeof(*res));
+		struct e2_result *res = ctl_calloc(1, sizeof(*res));
 		for (size_t i = 0; i < E2_MODULES_MAX; i++) {
 			struct e2_module *m = dp->modules[i];
 			if (m && m->cls->stats && (!name || !*name || strcmp(name, m->name) == 0)) {
@@ -286,7 +271,7 @@ E2__Dp__Response *e2_ctl_handle(struct e2_dp *dp, const E2__Dp__Request *req, bo
 		break;
 	}
 	case E2__DP__REQUEST__OP_SCHED: {
-		struct e2_result *res = xcalloc(1, sizeof(*res));
+		struct e2_result *res = ctl_calloc(1, sizeof(*res));
 		args = to_args(req->sched->n_args, req->sched->args, storage);
 		rc = e2_dp_sched(dp, req->sched->op, req->sched->name, &args, res, err);
 		if (!rc)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "ctl_alloc.h"
 
 #define TOKENS_MAX 72
 
@@ -71,19 +72,9 @@ static int tokenize(const char *line, char *buf, size_t buflen, char **tok, int 
 	return n;
 }
 
-static char *dup(const char *s)
-{
-	char *d = strdup(s);
-	if (!d)
-		abort();
-	return d;
-}
-
 static int parse_args(char **tok, int n, size_t *n_out, E2__Dp__Arg ***out, char *err, size_t errlen)
 {
-	*out = calloc((size_t)(n > 0 ? n : 1), sizeof(**out));
-	if (!*out)
-		abort();
+	*out = ctl_calloc((size_t)(n > 0 ? n : 1), sizeof(**out));
 	*n_out = 0;
 	for (int i = 0; i < n; i++) {
 		char *eq = strchr(tok[i], '=');
@@ -92,13 +83,11 @@ static int parse_args(char **tok, int n, size_t *n_out, E2__Dp__Arg ***out, char
 			snprintf(err, errlen, "'%s' is not KEY=VALUE", tok[i]);
 			return -1;
 		}
-		a = calloc(1, sizeof(*a));
-		if (!a)
-			abort();
+		a = ctl_calloc(1, sizeof(*a));
 		e2__dp__arg__init(a);
 		*eq = '\0';
-		a->key = dup(tok[i]);
-		a->value = dup(eq + 1);
+		a->key = ctl_strdup(tok[i]);
+		a->value = ctl_strdup(eq + 1);
 		(*out)[(*n_out)++] = a;
 	}
 	return 0;
@@ -107,9 +96,7 @@ static int parse_args(char **tok, int n, size_t *n_out, E2__Dp__Arg ***out, char
 static int parse_gate(const char *s, E2__Dp__GateRef **out, char *err, size_t errlen)
 {
 	const char *colon = strrchr(s, ':');
-	E2__Dp__GateRef *g = calloc(1, sizeof(*g));
-	if (!g)
-		abort();
+	E2__Dp__GateRef *g = ctl_calloc(1, sizeof(*g));
 	e2__dp__gate_ref__init(g);
 	*out = g;
 	if (colon) {
@@ -125,7 +112,7 @@ static int parse_gate(const char *s, E2__Dp__GateRef **out, char *err, size_t er
 		if (!g->module)
 			abort();
 	} else {
-		g->module = dup(s);
+		g->module = ctl_strdup(s);
 	}
 	return 0;
 }
@@ -139,7 +126,7 @@ static int want(int n, int lo, int hi, const char *usage, char *err, size_t errl
 	return 0;
 }
 
-#define NEW(type, init) ({ type *x_ = calloc(1, sizeof(type)); if (!x_) abort(); init(x_); x_; })
+#define NEW(type, init) ({ type *x_ = ctl_calloc(1, sizeof(type)); init(x_); x_; })
 
 E2__Dp__Request *e2_ctl_parse_line(const char *line, char *err, size_t errlen)
 {
@@ -166,15 +153,15 @@ E2__Dp__Request *e2_ctl_parse_line(const char *line, char *err, size_t errlen)
 		E2__Dp__PortCreate *c = NEW(E2__Dp__PortCreate, e2__dp__port_create__init);
 		r->op_case = E2__DP__REQUEST__OP_PORT_CREATE;
 		r->port_create = c;
-		c->name = dup(t[2]);
-		c->driver = dup(t[3]);
+		c->name = ctl_strdup(t[2]);
+		c->driver = ctl_strdup(t[3]);
 		rc = parse_args(t + 4, n - 4, &c->n_args, &c->args, err, errlen);
 	} else if (n >= 2 && strcmp(t[0], "port") == 0 && strcmp(t[1], "del") == 0) {
 		if (want(n, 3, 3, "port del NAME", err, errlen))
 			goto out;
 		r->op_case = E2__DP__REQUEST__OP_PORT_DESTROY;
 		r->port_destroy = NEW(E2__Dp__Name, e2__dp__name__init);
-		r->port_destroy->name = dup(t[2]);
+		r->port_destroy->name = ctl_strdup(t[2]);
 		rc = 0;
 	} else if (n >= 2 && strcmp(t[0], "module") == 0 && strcmp(t[1], "add") == 0) {
 		if (want(n, 4, TOKENS_MAX, "module add NAME CLASS [KEY=VALUE...]", err, errlen))
@@ -182,15 +169,15 @@ E2__Dp__Request *e2_ctl_parse_line(const char *line, char *err, size_t errlen)
 		E2__Dp__ModuleCreate *c = NEW(E2__Dp__ModuleCreate, e2__dp__module_create__init);
 		r->op_case = E2__DP__REQUEST__OP_MODULE_CREATE;
 		r->module_create = c;
-		c->name = dup(t[2]);
-		c->mclass = dup(t[3]);
+		c->name = ctl_strdup(t[2]);
+		c->mclass = ctl_strdup(t[3]);
 		rc = parse_args(t + 4, n - 4, &c->n_args, &c->args, err, errlen);
 	} else if (n >= 2 && strcmp(t[0], "module") == 0 && strcmp(t[1], "del") == 0) {
 		if (want(n, 3, 3, "module del NAME", err, errlen))
 			goto out;
 		r->op_case = E2__DP__REQUEST__OP_MODULE_DESTROY;
 		r->module_destroy = NEW(E2__Dp__Name, e2__dp__name__init);
-		r->module_destroy->name = dup(t[2]);
+		r->module_destroy->name = ctl_strdup(t[2]);
 		rc = 0;
 	} else if (n >= 2 && strcmp(t[0], "module") == 0 && strcmp(t[1], "cmd") == 0) {
 		if (want(n, 4, TOKENS_MAX, "module cmd NAME COMMAND [KEY=VALUE...]", err, errlen))
@@ -198,8 +185,8 @@ E2__Dp__Request *e2_ctl_parse_line(const char *line, char *err, size_t errlen)
 		E2__Dp__ModuleCommand *c = NEW(E2__Dp__ModuleCommand, e2__dp__module_command__init);
 		r->op_case = E2__DP__REQUEST__OP_MODULE_COMMAND;
 		r->module_command = c;
-		c->module = dup(t[2]);
-		c->cmd = dup(t[3]);
+		c->module = ctl_strdup(t[2]);
+		c->cmd = ctl_strdup(t[3]);
 		rc = parse_args(t + 4, n - 4, &c->n_args, &c->args, err, errlen);
 	} else if (strcmp(t[0], "connect") == 0) {
 		if (want(n, 3, 3, "connect FROM[:OGATE] TO[:IGATE]", err, errlen))
@@ -216,7 +203,7 @@ E2__Dp__Request *e2_ctl_parse_line(const char *line, char *err, size_t errlen)
 		E2__Dp__Insert *c = NEW(E2__Dp__Insert, e2__dp__insert__init);
 		r->op_case = E2__DP__REQUEST__OP_INSERT;
 		r->insert = c;
-		c->module = dup(t[2]);
+		c->module = ctl_strdup(t[2]);
 		rc = parse_gate(t[1], &c->at, err, errlen);
 	} else if (strcmp(t[0], "capture") == 0) {
 		bool stop = n >= 2 && strcmp(t[1], "stop") == 0;
@@ -274,7 +261,7 @@ E2__Dp__Request *e2_ctl_parse_line(const char *line, char *err, size_t errlen)
 		}
 		r->op_case = E2__DP__REQUEST__OP_TASK_ATTACH;
 		r->task_attach = NEW(E2__Dp__TaskAttach, e2__dp__task_attach__init);
-		r->task_attach->module = dup(t[2]);
+		r->task_attach->module = ctl_strdup(t[2]);
 		r->task_attach->worker = (uint32_t)w;
 		rc = 0;
 	} else if (strcmp(t[0], "sched") == 0) {
@@ -285,10 +272,10 @@ E2__Dp__Request *e2_ctl_parse_line(const char *line, char *err, size_t errlen)
 		E2__Dp__Sched *c = NEW(E2__Dp__Sched, e2__dp__sched__init);
 		r->op_case = E2__DP__REQUEST__OP_SCHED;
 		r->sched = c;
-		c->op = dup(t[1]);
+		c->op = ctl_strdup(t[1]);
 		int first_arg = 2;
 		if (strcmp(t[1], "show") != 0) {
-			c->name = dup(t[2]);
+			c->name = ctl_strdup(t[2]);
 			first_arg = 3;
 		}
 		rc = parse_args(t + first_arg, n - first_arg, &c->n_args, &c->args, err, errlen);
@@ -302,7 +289,7 @@ E2__Dp__Request *e2_ctl_parse_line(const char *line, char *err, size_t errlen)
 			if (strcmp(t[i], "reset") == 0) {
 				r->stats->reset = true;
 			} else if (!named && *t[i]) {
-				r->stats->name = dup(t[i]);
+				r->stats->name = ctl_strdup(t[i]);
 				named = true;
 			} else {
 				snprintf(err, errlen, "usage: stats [NAME] [reset]");
