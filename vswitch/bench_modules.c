@@ -108,8 +108,9 @@ static double drive(struct e2_dp *dp, const char *module, struct rte_mbuf **pkts
 				b.cnt = (uint16_t)RTE_MIN((uint32_t)E2_BATCH_MAX, n - i);
 				memcpy(b.pkts, pkts + i, b.cnt * sizeof(b.pkts[0]));
 				/* as test_util.h's push(), without the name lookup */
-				struct e2_ctx ctx = {.current = m, .ts = rte_rdtsc()};
+				struct e2_ctx ctx = {.current = m, .ts = rte_rdtsc(), .measure = true};
 				m->packets += b.cnt;
+				m->measured_packets += b.cnt;
 				m->batches++;
 				m->cls->process_batch(&ctx, m, 0, &b);
 				e2_charge(&ctx, NULL);

@@ -78,9 +78,10 @@ static void add_modules(struct e2_dp *dp, E2__Dp__Response *r, const char *only)
 		mi->args = from_args(m->create_args.v, m->create_args.n);
 		mi->packets = m->packets;
 		mi->batches = m->batches;
-		mi->cycles = m->cycles;
+		/* measured on a sample of the batches: scaled to all of them */
+		mi->cycles = (uint64_t)(e2_cycles_per_packet(m) * (double)m->packets);
 		mi->drops = m->drops;
-		mi->cycles_per_packet = m->packets ? (double)m->cycles / (double)m->packets : 0;
+		mi->cycles_per_packet = e2_cycles_per_packet(m);
 		mi->worker = m->worker ? (int32_t)m->worker->id : -1;
 		mi->ogates = ctl_calloc(m->n_ogates, sizeof(*mi->ogates));
 		for (uint16_t g = 0; g < m->n_ogates; g++) {

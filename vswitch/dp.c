@@ -604,7 +604,7 @@ void e2_dp_reset_stats(struct e2_dp *dp, const char *name)
 		struct e2_module *m = dp->modules[i];
 		if (!m || (name && *name && strcmp(name, m->name) != 0))
 			continue;
-		m->packets = m->batches = m->cycles = m->drops = 0;
+		m->packets = m->batches = m->cycles = m->drops = m->measured_packets = 0;
 		for (uint16_t g = 0; g < m->n_ogates; g++)
 			m->ogates[g].packets = m->ogates[g].bytes = 0;
 	}

@@ -45,7 +45,7 @@ static void destroy_all(void)
 static void push_gate(const char *name, uint16_t igate, struct e2_batch *b)
 {
 	struct e2_module *m = e2_dp_module_find(&dp, name);
-	struct e2_ctx ctx = {.current = m, .ts = rte_rdtsc()};
+	struct e2_ctx ctx = {.current = m, .ts = rte_rdtsc(), .measure = true};
 	m->cls->process_batch(&ctx, m, igate, b);
 	e2_charge(&ctx, NULL);
 }

@@ -96,8 +96,9 @@ static inline struct rte_mbuf *make_udp(struct rte_mempool *pool, const char *ds
 static inline void push(struct e2_dp *dp, const char *name, struct e2_batch *b)
 {
 	struct e2_module *m = e2_dp_module_find(dp, name);
-	struct e2_ctx ctx = {.current = m, .ts = rte_rdtsc()};
+	struct e2_ctx ctx = {.current = m, .ts = rte_rdtsc(), .measure = true};
 	m->packets += b->cnt;
+	m->measured_packets += b->cnt;
 	m->batches++;
 	m->cls->process_batch(&ctx, m, 0, b);
 	e2_charge(&ctx, NULL);

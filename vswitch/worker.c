@@ -50,37 +50,47 @@ static void *worker_main(void *arg)
 		fprintf(stderr, "e2d: worker %u: no DPDK lcore id (%s); mempool caches disabled\n",
 			w->id, rte_strerror(rte_errno));
 
+	/* One TSC read per round: a task's end is the next round's start. */
+	uint64_t now = rte_rdtsc();
 	while (!atomic_load_explicit(&w->stop, memory_order_relaxed)) {
 		if (atomic_load_explicit(&w->pause_req, memory_order_acquire)) {
 			honour_pause(w);
+			now = rte_rdtsc();
 			continue;
 		}
-		uint64_t now = rte_rdtsc(), wake = UINT64_MAX;
+		uint64_t wake = UINT64_MAX;
 		struct e2_sched_node *leaf = e2_sched_pick(w->root, now, &wake);
 
 		w->rounds++;
 		if (leaf) {
 			struct e2_module *t = leaf->task;
 			uint64_t bytes0 = emitted_bytes(t);
+			ctx.measure = (t->measure_tick++ & (E2_MEASURE_EVERY - 1)) == 0;
 			ctx.current = t;
 			ctx.ts = now;
 			uint32_t done = t->cls->run_task(&ctx, t);
-			e2_charge(&ctx, NULL);
-			struct e2_sched_usage u = {.cycles = ctx.ts - now, .packets = done,
+			uint64_t end = rte_rdtsc();
+			if (ctx.measure) {
+				ctx.current->cycles += end - ctx.ts;
+				t->measured_packets += done;
+			}
+			struct e2_sched_usage u = {.cycles = end - now, .packets = done,
 						   .bits = (emitted_bytes(t) - bytes0) * 8};
-			e2_sched_account(leaf, &u, ctx.ts, w->tsc_hz, w->idle_spin_us, w->max_sleep_us);
+			e2_sched_account(leaf, &u, end, w->tsc_hz, w->idle_spin_us, w->max_sleep_us);
 			if (done) {
 				w->busy_cycles += u.cycles;
-				last_work = ctx.ts;
+				last_work = end;
 				sleep_for = 1;
 			} else {
 				w->idle_cycles += u.cycles;
 			}
+			now = end;
 			continue;
 		}
 		/* Nothing may run now: tasks are idle or throttled. */
 		if (now - last_work < us * w->idle_spin_us && wake - now < us * w->idle_spin_us) {
 			rte_pause();
+			now = rte_rdtsc();
 			continue;
 		}
 		uint64_t until_wake = wake == UINT64_MAX ? UINT64_MAX : (wake - now) / us + 1;
@@ -96,7 +106,9 @@ static void *worker_main(void *arg)
 			if (sleep_for < w->max_sleep_us)
 				sleep_for = sleep_for * 2 > w->max_sleep_us ? w->max_sleep_us : sleep_for * 2;
 		}
-		w->idle_cycles += rte_rdtsc() - now;
+		uint64_t woke = rte_rdtsc();
+		w->idle_cycles += woke - now;
+		now = woke;
 	}
 	rte_thread_unregister();
 	return NULL;
