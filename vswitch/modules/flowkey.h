@@ -1,16 +1,20 @@
-/* Flow keys shared by flowhash and rangesplit: a chosen subset of the IPv4 5-tuple,
- * addresses optionally cut to a prefix, and the flow hash a hardware switch can also
- * compute (see vswitch/README-modules.md, "Flow IDs"):
+/* Flow keys shared by flowhash and rangesplit: a chosen subset of the IPv4 or IPv6
+ * 5-tuple, addresses optionally cut to a prefix, and the flow hash a hardware switch
+ * can also compute (see vswitch/README-modules.md, "Flow IDs"):
  *
  *   flow_id = CRC32C(selected fields, in the order src dst proto sport dport, each in
  *             network byte order after masking) & (2^bits - 1)
  *
- * CRC32C is the Castagnoli CRC (iSCSI, SCTP): reflected polynomial 0x82F63B78,
- * initial value 0xFFFFFFFF, final XOR 0xFFFFFFFF. Frames that are not IPv4 hash as if
- * every field were 0; fragments (first or later) take ports 0, so they stay together. */
+ * Addresses are 4 bytes for IPv4 and 16 for IPv6; proto is the IPv4 protocol or the
+ * IPv6 upper-layer header after the extension headers. CRC32C is the Castagnoli CRC
+ * (iSCSI, SCTP): reflected polynomial 0x82F63B78, initial value 0xFFFFFFFF, final XOR
+ * 0xFFFFFFFF. Frames that are neither IPv4 nor IPv6 (or too short for their IP header)
+ * hash as if every field were 0 with IPv4 widths; fragments (first or later) take ports
+ * 0, so they stay together. */
 #ifndef E2D_FLOWKEY_H
 #define E2D_FLOWKEY_H
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,22 +27,95 @@
 
 #include "../module.h"
 
-/* Every field in network byte order; fields not selected are 0. */
+/* Extension headers walked to find an IPv6 frame's upper-layer header; a longer chain
+ * ends the walk (proto is then the header that was not walked, ports 0). */
+#define E2_FLOW_IP6_EXT_MAX 8
+
+/* Every field in network byte order; fields not selected are 0. The first
+ * E2_FLOW_KEY4_LEN bytes are the whole key unless addr6 is set, so IPv4 keys stay as
+ * compact as before IPv6 (rangesplit keeps them in a table of 16-byte keys). */
 struct e2_flow_key {
-	uint32_t src, dst;
 	uint16_t sport, dport;
 	uint8_t proto;
-	uint8_t pad[3];
+	uint8_t addr6; /* 1: the addresses are IPv6 ones (only if src or dst is selected) */
+	uint8_t pad[2];
+	union {
+		struct {
+			uint32_t src, dst;
+		} a4;
+		struct {
+			uint64_t src[2], dst[2]; /* the 16 address bytes in frame order */
+		} a6;
+	};
 };
+
+#define E2_FLOW_KEY4_LEN (offsetof(struct e2_flow_key, a4) + 2 * sizeof(uint32_t))
+#define E2_FLOW_KEY6_LEN sizeof(struct e2_flow_key)
+_Static_assert(E2_FLOW_KEY4_LEN == 16 && E2_FLOW_KEY6_LEN == 40, "flow key layout");
 
 struct e2_flow_fields {
 	bool src, dst, proto, sport, dport;
-	uint32_t src_mask, dst_mask; /* network byte order */
+	uint32_t src_mask, dst_mask;         /* IPv4, network byte order */
+	uint64_t src_mask6[2], dst_mask6[2]; /* IPv6, in frame byte order */
 };
 
-#define E2_FLOW_FIELDS_HELP "fields=F,... of src[/LEN] dst[/LEN] proto sport dport (all five)"
+#define E2_FLOW_FIELDS_HELP \
+	"fields=F,... of src[/LEN4][:LEN6] dst[/LEN4][:LEN6] proto sport dport (all five)"
 
-/* Parses "src/24,dst,proto" (NULL or empty: the whole 5-tuple). */
+/* The first `len` bits set, as `n` bytes in network (frame) order. */
+static inline void e2_flow_prefix_mask(unsigned long len, uint8_t *mask, size_t n)
+{
+	for (size_t i = 0; i < n; i++, len = len > 8 ? len - 8 : 0)
+		mask[i] = (uint8_t)(len >= 8 ? 0xff : 0xff00 >> len);
+}
+
+/* Parses a decimal prefix length in [0, max] from s (the whole string). */
+static inline int e2_flow_prefix_len(const char *s, unsigned long max, unsigned long *len)
+{
+	char *end;
+	if (*s < '0' || *s > '9')
+		return -1;
+	*len = strtoul(s, &end, 10);
+	return *end || *len > max ? -1 : 0;
+}
+
+/* "/LEN4", "/LEN4:LEN6" or "/:LEN6" after src or dst: IPv4 length 0..32 (32 if left
+ * out), IPv6 length 0..128 (128 if left out). An IPv4 length never applies to IPv6. */
+static inline int e2_flow_prefix_parse(const char *tok, const char *spec, uint32_t *mask4, uint64_t *mask6,
+				       char *err)
+{
+	unsigned long len4 = 32, len6 = 128;
+	char buf[64];
+	char *colon;
+
+	if (spec) {
+		if (strlen(spec) >= sizeof(buf)) {
+			snprintf(err, E2_ERR_MAX, "field '%s/%.20s...': the prefix length is too long", tok, spec);
+			return -1;
+		}
+		snprintf(buf, sizeof(buf), "%s", spec);
+		colon = strchr(buf, ':');
+		if (colon)
+			*colon = '\0';
+		if ((buf[0] || !colon) && e2_flow_prefix_len(buf, 32, &len4) != 0) {
+			snprintf(err, E2_ERR_MAX,
+				 "field '%s/%s': the IPv4 prefix length must be 0..32 (an IPv6 one goes after "
+				 "':', as %s/24:64 or %s/:64)",
+				 tok, spec, tok, tok);
+			return -1;
+		}
+		if (colon && e2_flow_prefix_len(colon + 1, 128, &len6) != 0) {
+			snprintf(err, E2_ERR_MAX, "field '%s/%s': the IPv6 prefix length after ':' must be 0..128", tok,
+				 spec);
+			return -1;
+		}
+	}
+	e2_flow_prefix_mask(len4, (uint8_t *)mask4, sizeof(*mask4));
+	e2_flow_prefix_mask(len6, (uint8_t *)mask6, 2 * sizeof(*mask6));
+	return 0;
+}
+
+/* Parses "src/24:64,dst,proto" (NULL or empty: the whole 5-tuple). */
 static inline int e2_flow_fields_parse(const char *spec, struct e2_flow_fields *f, char *err)
 {
 	char buf[128], *save = NULL;
@@ -53,25 +130,20 @@ static inline int e2_flow_fields_parse(const char *spec, struct e2_flow_fields *
 	snprintf(buf, sizeof(buf), "%s", spec);
 	for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		char *slash = strchr(tok, '/');
-		unsigned long len = 32;
 		bool *sel = NULL;
 		uint32_t *mask = NULL;
+		uint64_t *mask6 = NULL;
 
-		if (slash) {
-			char *end;
+		if (slash)
 			*slash = '\0';
-			len = strtoul(slash + 1, &end, 10);
-			if (end == slash + 1 || *end || len > 32) {
-				snprintf(err, E2_ERR_MAX, "field '%s/%s': prefix length must be 0..32", tok, slash + 1);
-				return -1;
-			}
-		}
 		if (strcmp(tok, "src") == 0) {
 			sel = &f->src;
 			mask = &f->src_mask;
+			mask6 = f->src_mask6;
 		} else if (strcmp(tok, "dst") == 0) {
 			sel = &f->dst;
 			mask = &f->dst_mask;
+			mask6 = f->dst_mask6;
 		} else if (strcmp(tok, "proto") == 0) {
 			sel = &f->proto;
 		} else if (strcmp(tok, "sport") == 0) {
@@ -79,7 +151,9 @@ static inline int e2_flow_fields_parse(const char *spec, struct e2_flow_fields *
 		} else if (strcmp(tok, "dport") == 0) {
 			sel = &f->dport;
 		} else {
-			snprintf(err, E2_ERR_MAX, "unknown flow field '%s' (known: src[/LEN] dst[/LEN] proto sport dport)",
+			snprintf(err, E2_ERR_MAX,
+				 "unknown flow field '%s' (known: src[/LEN4][:LEN6] dst[/LEN4][:LEN6] proto sport "
+				 "dport)",
 				 tok);
 			return -1;
 		}
@@ -92,14 +166,94 @@ static inline int e2_flow_fields_parse(const char *spec, struct e2_flow_fields *
 			return -1;
 		}
 		*sel = true;
-		if (mask)
-			*mask = rte_cpu_to_be_32(len == 0 ? 0 : UINT32_MAX << (32 - len));
+		if (mask && e2_flow_prefix_parse(tok, slash ? slash + 1 : NULL, mask, mask6, err) != 0)
+			return -1;
 	}
 	if (!f->src && !f->dst && !f->proto && !f->sport && !f->dport) {
 		snprintf(err, E2_ERR_MAX, "fields= selects no field");
 		return -1;
 	}
 	return 0;
+}
+
+static inline bool e2_flow_has_ports(uint8_t proto)
+{
+	return proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_SCTP;
+}
+
+static inline void e2_flow_ports_get(const struct rte_mbuf *m, uint32_t off, const struct e2_flow_fields *f,
+				     struct e2_flow_key *k)
+{
+	uint16_t ports[2];
+	const void *p = rte_pktmbuf_read(m, off, sizeof(ports), ports);
+	if (p) {
+		memcpy(ports, p, sizeof(ports)); /* p may be odd: frames need not start aligned */
+		if (f->sport)
+			k->sport = ports[0];
+		if (f->dport)
+			k->dport = ports[1];
+	}
+}
+
+/* The IPv6 part of e2_flow_key_get. The walk stops at the first header that is not
+ * hop-by-hop, routing, destination options or an atomic fragment (offset 0, M clear),
+ * or that does not fit in the frame, or after E2_FLOW_IP6_EXT_MAX headers; proto is
+ * that header's type. A real fragment ends the walk too, so every piece of a datagram
+ * gets its fragment header's next header as proto and ports 0. */
+static inline void e2_flow_key_get6(const struct rte_mbuf *m, const struct e2_flow_fields *f,
+				    struct e2_flow_key *k)
+{
+	uint8_t hdr[sizeof(struct rte_ipv6_hdr)];
+	const struct rte_ipv6_hdr *ip = rte_pktmbuf_read(m, sizeof(struct rte_ether_hdr), sizeof(hdr), hdr);
+	uint32_t off = sizeof(struct rte_ether_hdr) + sizeof(*ip);
+	uint8_t proto;
+	bool ports = true;
+
+	if (unlikely(!ip))
+		return;
+	if (f->src || f->dst) {
+		uint64_t a[4];
+		/* src_addr and dst_addr are adjacent */
+		memcpy(a, (const uint8_t *)ip + offsetof(struct rte_ipv6_hdr, src_addr), sizeof(a));
+		k->addr6 = 1;
+		k->a6.src[0] = a[0] & f->src_mask6[0];
+		k->a6.src[1] = a[1] & f->src_mask6[1];
+		k->a6.dst[0] = a[2] & f->dst_mask6[0];
+		k->a6.dst[1] = a[3] & f->dst_mask6[1];
+	}
+	if (!f->proto && !f->sport && !f->dport)
+		return;
+	proto = ip->proto;
+	for (int n = 0;; n++) {
+		uint8_t ext_buf[4];
+		const uint8_t *ext;
+
+		if (proto != IPPROTO_HOPOPTS && proto != IPPROTO_ROUTING && proto != IPPROTO_DSTOPTS &&
+		    proto != IPPROTO_FRAGMENT)
+			break;
+		ext = n < E2_FLOW_IP6_EXT_MAX ? rte_pktmbuf_read(m, off, sizeof(ext_buf), ext_buf) : NULL;
+		if (!ext) {
+			ports = false;
+			break;
+		}
+		if (proto == IPPROTO_FRAGMENT) {
+			uint16_t frag_data;
+			memcpy(&frag_data, ext + 2, sizeof(frag_data));
+			proto = ext[0];
+			if (frag_data & rte_cpu_to_be_16(RTE_IPV6_FRAG_USED_MASK)) {
+				ports = false;
+				break;
+			}
+			off += RTE_IPV6_FRAG_HDR_SIZE;
+		} else {
+			proto = ext[0];
+			off += (ext[1] + 1u) * 8;
+		}
+	}
+	if (f->proto)
+		k->proto = proto;
+	if ((f->sport || f->dport) && ports && e2_flow_has_ports(proto))
+		e2_flow_ports_get(m, off, f, k);
 }
 
 static inline void e2_flow_key_get(const struct rte_mbuf *m, const struct e2_flow_fields *f,
@@ -110,39 +264,42 @@ static inline void e2_flow_key_get(const struct rte_mbuf *m, const struct e2_flo
 	const struct rte_ipv4_hdr *ip;
 
 	memset(k, 0, sizeof(*k));
-	if (unlikely(!eth || eth->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4)))
+	if (unlikely(!eth))
 		return;
+	if (unlikely(eth->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4))) {
+		if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6))
+			e2_flow_key_get6(m, f, k);
+		return;
+	}
 	ip = (const struct rte_ipv4_hdr *)(eth + 1);
-	k->src = ip->src_addr & f->src_mask;
-	k->dst = ip->dst_addr & f->dst_mask;
+	k->a4.src = ip->src_addr & f->src_mask;
+	k->a4.dst = ip->dst_addr & f->dst_mask;
 	if (f->proto)
 		k->proto = ip->next_proto_id;
-	if ((f->sport || f->dport) &&
-	    (ip->next_proto_id == IPPROTO_TCP || ip->next_proto_id == IPPROTO_UDP ||
-	     ip->next_proto_id == IPPROTO_SCTP) &&
-	    !(ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK))) {
-		uint16_t ports_buf[2];
-		const uint16_t *ports = rte_pktmbuf_read(m, sizeof(*eth) + (ip->version_ihl & 0xf) * 4u,
-							 sizeof(ports_buf), ports_buf);
-		if (ports) {
-			if (f->sport)
-				k->sport = ports[0];
-			if (f->dport)
-				k->dport = ports[1];
-		}
-	}
+	if ((f->sport || f->dport) && e2_flow_has_ports(ip->next_proto_id) &&
+	    !(ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK)))
+		e2_flow_ports_get(m, sizeof(*eth) + (ip->version_ihl & 0xf) * 4u, f, k);
 }
 
 /* rte_hash_crc_* compute CRC32C without the final inversion; the caller's init and
- * the final XOR make it the standard CRC32C over the selected bytes. */
+ * the final XOR make it the standard CRC32C over the selected bytes. The CRC
+ * instructions take a register's bytes low first, which on the little-endian hosts
+ * DPDK supports is the order of the bytes in the frame. */
 static inline uint32_t e2_flow_hash(const struct e2_flow_key *k, const struct e2_flow_fields *f)
 {
 	uint32_t c = 0xFFFFFFFFu;
 
-	if (f->src)
-		c = rte_hash_crc_4byte(k->src, c);
-	if (f->dst)
-		c = rte_hash_crc_4byte(k->dst, c);
+	if (unlikely(k->addr6)) {
+		if (f->src)
+			c = rte_hash_crc_8byte(k->a6.src[1], rte_hash_crc_8byte(k->a6.src[0], c));
+		if (f->dst)
+			c = rte_hash_crc_8byte(k->a6.dst[1], rte_hash_crc_8byte(k->a6.dst[0], c));
+	} else {
+		if (f->src)
+			c = rte_hash_crc_4byte(k->a4.src, c);
+		if (f->dst)
+			c = rte_hash_crc_4byte(k->a4.dst, c);
+	}
 	if (f->proto)
 		c = rte_hash_crc_1byte(k->proto, c);
 	if (f->sport)

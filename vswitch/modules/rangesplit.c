@@ -12,7 +12,12 @@
  * flows of A with IDs in [M,Y) become exceptions and keep going to A while new flows
  * there go to G; the exceptions drain as those flows go idle. Idle flows are removed
  * lazily: a hit on an idle entry starts the flow afresh, and each batch sweeps a few
- * table slots (no timer thread). */
+ * table slots (no timer thread).
+ *
+ * IPv4 keys (and keys without addresses) live in a table of 16-byte keys, IPv6 keys in
+ * one of 40-byte keys, so IPv4 lookups cost what they did before IPv6; flows[] holds
+ * the IPv4 table's slots, then the IPv6 table's (a slot is its key's position in its
+ * table, plus capacity for IPv6). */
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -36,8 +41,9 @@ struct range {
 	uint64_t packets;
 };
 
+/* A tracked flow; its key is kept only in its table (flow_key()), so that two flows
+ * share a cache line. */
 struct flow {
-	struct e2_flow_key key;
 	uint64_t last_tsc;
 	uint64_t packets, bytes;
 	uint32_t flow_id;
@@ -54,9 +60,10 @@ struct rangesplit {
 	uint32_t n_ranges;        /* sorted by lo, never overlapping */
 	struct range ranges[MAX_RANGES];
 	bool track;
-	struct rte_hash *index;   /* flow key -> slot in flows[] */
+	struct rte_hash *index[2]; /* [addr6]: flow key -> slot in flows[] (+ capacity for IPv6) */
 	struct flow *flows;
-	uint32_t capacity;
+	uint32_t capacity;         /* per table */
+	uint32_t slots;            /* capacity times the number of tables */
 	uint64_t idle_tsc;
 	uint32_t idle_ms;
 	uint32_t sweep_pos;
@@ -86,9 +93,24 @@ static uint16_t range_gate(const struct rangesplit *s, uint32_t id)
 	return r < 0 ? s->default_gate : s->ranges[r].gate;
 }
 
+/* The key of the flow in slot i of flows[] (a copy: its table may reuse the memory). */
+static void flow_key(const struct rangesplit *s, uint32_t i, struct e2_flow_key *k)
+{
+	uint32_t t = i >= s->capacity;
+	void *stored = NULL;
+
+	memset(k, 0, sizeof(*k));
+	if (rte_hash_get_key_with_position(s->index[t], (int32_t)(i - t * s->capacity), &stored) == 0)
+		memcpy(k, stored, t ? E2_FLOW_KEY6_LEN : E2_FLOW_KEY4_LEN);
+}
+
 static void flow_remove(struct rangesplit *s, struct flow *f)
 {
-	rte_hash_del_key(s->index, &f->key);
+	uint32_t i = (uint32_t)(f - s->flows);
+	struct e2_flow_key k;
+
+	flow_key(s, i, &k);
+	rte_hash_del_key(s->index[i >= s->capacity], &k);
 	f->in_use = false;
 	s->n_flows--;
 	s->active[f->gate]--;
@@ -98,8 +120,7 @@ static void flow_remove(struct rangesplit *s, struct flow *f)
 }
 
 /* Starts (or restarts, for an idle entry) tracking a flow on the gate the ranges give. */
-static void flow_start(struct rangesplit *s, struct flow *f, const struct e2_flow_key *k, uint32_t id,
-		       uint16_t gate, uint64_t now)
+static void flow_start(struct rangesplit *s, struct flow *f, uint32_t id, uint16_t gate, uint64_t now)
 {
 	if (f->in_use) {
 		s->active[f->gate]--;
@@ -109,7 +130,6 @@ static void flow_start(struct rangesplit *s, struct flow *f, const struct e2_flo
 	} else {
 		s->n_flows++;
 	}
-	f->key = *k;
 	f->in_use = true;
 	f->exception = false;
 	f->flow_id = id;
@@ -125,7 +145,7 @@ static void sweep(struct rangesplit *s, uint32_t slots, uint64_t now)
 		struct flow *f = &s->flows[s->sweep_pos];
 		if (f->in_use && now - f->last_tsc > s->idle_tsc)
 			flow_remove(s, f);
-		if (++s->sweep_pos == s->capacity)
+		if (++s->sweep_pos == s->slots)
 			s->sweep_pos = 0;
 	}
 }
@@ -134,7 +154,7 @@ static void sweep(struct rangesplit *s, uint32_t slots, uint64_t now)
 static void recount_exceptions(struct rangesplit *s)
 {
 	s->n_exceptions = 0;
-	for (uint32_t i = 0; i < s->capacity; i++) {
+	for (uint32_t i = 0; i < s->slots; i++) {
 		struct flow *f = &s->flows[i];
 		if (!f->in_use)
 			continue;
@@ -168,20 +188,28 @@ static int rangesplit_init(struct e2_module *m, const struct e2_args *args, char
 	s->capacity = (uint32_t)cap;
 	if (!s->track)
 		return 0;
-	snprintf(name, sizeof(name), "rs%p", (void *)m);
-	struct rte_hash_parameters p = {
-		.name = name,
-		.entries = s->capacity,
-		.key_len = sizeof(struct e2_flow_key),
-		.hash_func = rte_hash_crc,
-		.socket_id = SOCKET_ID_ANY,
-	};
-	s->index = rte_hash_create(&p);
-	s->flows = rte_zmalloc("rangesplit_flows", sizeof(struct flow) * s->capacity, 64);
-	if (!s->index || !s->flows) {
-		snprintf(err, E2_ERR_MAX, "cannot allocate a flow table of %u flows: %s", s->capacity,
+	/* without addresses in the key IPv6 flows have IPv4-sized keys: no IPv6 table */
+	uint32_t tables = s->fields.src || s->fields.dst ? 2 : 1;
+	bool failed = false;
+	for (uint32_t t = 0; t < tables; t++) {
+		snprintf(name, sizeof(name), "rs%u%p", t, (void *)m);
+		struct rte_hash_parameters p = {
+			.name = name,
+			.entries = s->capacity,
+			.key_len = t ? E2_FLOW_KEY6_LEN : E2_FLOW_KEY4_LEN,
+			.hash_func = rte_hash_crc,
+			.socket_id = SOCKET_ID_ANY,
+		};
+		s->index[t] = rte_hash_create(&p);
+		failed |= !s->index[t];
+	}
+	s->slots = s->capacity * tables;
+	s->flows = rte_zmalloc("rangesplit_flows", sizeof(struct flow) * s->slots, 64);
+	if (failed || !s->flows) {
+		snprintf(err, E2_ERR_MAX, "cannot allocate a flow table of %u flows: %s", s->slots,
 			 rte_strerror(rte_errno));
-		rte_hash_free(s->index);
+		rte_hash_free(s->index[0]);
+		rte_hash_free(s->index[1]);
 		rte_free(s->flows);
 		return -1;
 	}
@@ -191,8 +219,47 @@ static int rangesplit_init(struct e2_module *m, const struct e2_args *args, char
 static void rangesplit_deinit(struct e2_module *m)
 {
 	struct rangesplit *s = e2_priv(m);
-	rte_hash_free(s->index);
+	rte_hash_free(s->index[0]);
+	rte_hash_free(s->index[1]);
 	rte_free(s->flows);
+}
+
+/* For a batch with IPv6 keys: looks each key up in its table; pos[i] is the key's slot
+ * in flows[], or negative. */
+static void lookup_mixed(const struct rangesplit *s, const struct e2_flow_key *keys, uint16_t n, int32_t *pos)
+{
+	const void *kp[2][E2_BATCH_MAX];
+	uint16_t at[2][E2_BATCH_MAX], cnt[2] = {0, 0};
+	int32_t p[E2_BATCH_MAX];
+
+	for (uint16_t i = 0; i < n; i++) {
+		uint8_t t = keys[i].addr6;
+		at[t][cnt[t]] = i;
+		kp[t][cnt[t]++] = &keys[i];
+	}
+	for (uint8_t t = 0; t < 2; t++) {
+		if (!cnt[t])
+			continue;
+		rte_hash_lookup_bulk(s->index[t], kp[t], cnt[t], p);
+		for (uint16_t j = 0; j < cnt[t]; j++)
+			pos[at[t][j]] = p[j] < 0 ? p[j] : p[j] + (int32_t)(t * s->capacity);
+	}
+}
+
+/* Adds a key (or finds it, if there) in its table: its slot in flows[], or -1 when the
+ * table is full. */
+static int32_t slot_add(struct rangesplit *s, const struct e2_flow_key *k)
+{
+	struct rte_hash *h = s->index[k->addr6];
+	int32_t pos = rte_hash_add_key(h, k);
+
+	if (pos < 0)
+		return -1;
+	if ((uint32_t)pos >= s->capacity) { /* rte_hash may hold a few more than asked */
+		rte_hash_del_key(h, k);
+		return -1;
+	}
+	return pos + (int32_t)(k->addr6 * s->capacity);
 }
 
 static void rangesplit_process(struct e2_ctx *ctx, struct e2_module *m, uint16_t igate, struct e2_batch *b)
@@ -202,6 +269,7 @@ static void rangesplit_process(struct e2_ctx *ctx, struct e2_module *m, uint16_t
 	struct e2_flow_key keys[E2_BATCH_MAX];
 	const void *kp[E2_BATCH_MAX];
 	int32_t pos[E2_BATCH_MAX];
+	uint8_t any6 = 0;
 	uint64_t now;
 
 	for (uint16_t i = 0; i < b->cnt; i++) {
@@ -222,27 +290,29 @@ static void rangesplit_process(struct e2_ctx *ctx, struct e2_module *m, uint16_t
 	for (uint16_t i = 0; i < b->cnt; i++) {
 		e2_flow_key_get(b->pkts[i], &s->fields, &keys[i]);
 		kp[i] = &keys[i];
+		any6 |= keys[i].addr6;
 	}
-	rte_hash_lookup_bulk(s->index, kp, b->cnt, pos);
+	if (likely(!any6)) /* IPv4 slots are the IPv4 table's positions */
+		rte_hash_lookup_bulk(s->index[0], kp, b->cnt, pos);
+	else
+		lookup_mixed(s, keys, b->cnt, pos);
 	now = rte_rdtsc();
 	for (uint16_t i = 0; i < b->cnt; i++) {
 		struct flow *f;
 		if (pos[i] < 0) {
 			/* new flow (or one added earlier in this batch: add returns its slot) */
-			pos[i] = rte_hash_add_key(s->index, &keys[i]);
-			if (unlikely(pos[i] < 0 || (uint32_t)pos[i] >= s->capacity)) {
-				if (pos[i] >= 0)
-					rte_hash_del_key(s->index, &keys[i]);
+			pos[i] = slot_add(s, &keys[i]);
+			if (unlikely(pos[i] < 0)) {
 				s->untracked++;
 				continue;
 			}
 			f = &s->flows[pos[i]];
 			if (!f->in_use)
-				flow_start(s, f, &keys[i], e2_meta(b->pkts[i])->flow_id, gates[i], now);
+				flow_start(s, f, e2_meta(b->pkts[i])->flow_id, gates[i], now);
 		} else {
 			f = &s->flows[pos[i]];
 			if (unlikely(now - f->last_tsc > s->idle_tsc))
-				flow_start(s, f, &keys[i], e2_meta(b->pkts[i])->flow_id, gates[i], now);
+				flow_start(s, f, e2_meta(b->pkts[i])->flow_id, gates[i], now);
 		}
 		gates[i] = f->gate;
 		f->last_tsc = now;
@@ -351,7 +421,7 @@ static int cmd_delete(struct e2_module *m, const struct e2_args *a, struct e2_re
 static int sweep_all(struct rangesplit *s)
 {
 	if (s->track)
-		sweep(s, s->capacity, rte_rdtsc());
+		sweep(s, s->slots, rte_rdtsc());
 	return 0;
 }
 
@@ -415,6 +485,37 @@ static int cmd_flows(struct e2_module *m, const struct e2_args *a, struct e2_res
 	return 0;
 }
 
+/* An IPv4 or IPv6 literal for src= or dst=, masked as flowhash masks it; src and dst
+ * must be of one family. */
+static int parse_addr(const struct rangesplit *s, const char *name, const char *v, struct e2_flow_key *k,
+		      char *err)
+{
+	bool is_src = name[0] == 's', v6 = strchr(v, ':') != NULL;
+	uint64_t a6[2];
+	uint32_t a4;
+
+	if (inet_pton(v6 ? AF_INET6 : AF_INET, v, v6 ? (void *)a6 : (void *)&a4) != 1) {
+		snprintf(err, E2_ERR_MAX, "%s=%s is not an IPv4 or IPv6 address", name, v);
+		return -1;
+	}
+	if (!is_src && s->fields.src && k->addr6 != v6) {
+		snprintf(err, E2_ERR_MAX, "src= and dst= must both be IPv4 or both IPv6 (dst=%s)", v);
+		return -1;
+	}
+	k->addr6 = v6;
+	if (v6) {
+		const uint64_t *mask = is_src ? s->fields.src_mask6 : s->fields.dst_mask6;
+		uint64_t *a = is_src ? k->a6.src : k->a6.dst;
+		a[0] = a6[0] & mask[0];
+		a[1] = a6[1] & mask[1];
+	} else if (is_src) {
+		k->a4.src = a4 & s->fields.src_mask;
+	} else {
+		k->a4.dst = a4 & s->fields.dst_mask;
+	}
+	return 0;
+}
+
 /* Parses the fields= subset of a 5-tuple from src= dst= proto= sport= dport= into a key
  * (network byte order); every selected field is needed, others are refused. */
 static int parse_flow(const struct rangesplit *s, const struct e2_args *a, struct e2_flow_key *k, char *err)
@@ -437,15 +538,8 @@ static int parse_flow(const struct rangesplit *s, const struct e2_args *a, struc
 			return -1;
 		}
 		if (i < 2) {
-			struct in_addr in;
-			if (inet_pton(AF_INET, v, &in) != 1) {
-				snprintf(err, E2_ERR_MAX, "%s=%s is not an IPv4 address", names[i], v);
+			if (parse_addr(s, names[i], v, k, err) != 0)
 				return -1;
-			}
-			if (i == 0)
-				k->src = in.s_addr & s->fields.src_mask;
-			else
-				k->dst = in.s_addr & s->fields.dst_mask;
 		} else {
 			uint64_t n;
 			if (e2_args_u64(a, names[i], 0, 0, i == 2 ? 255 : 65535, &n, err) < 0)
@@ -485,11 +579,10 @@ static int cmd_pin(struct e2_module *m, const struct e2_args *a, struct e2_resul
 	if (e2_args_u64(a, "flow_id", e2_flow_hash(&key, &s->fields) & (uint32_t)(s->space - 1), 0, s->space - 1,
 			&id, err) < 0)
 		return -1;
-	pos = rte_hash_add_key(s->index, &key);
-	if (pos < 0 || (uint32_t)pos >= s->capacity) {
-		if (pos >= 0)
-			rte_hash_del_key(s->index, &key);
-		snprintf(err, E2_ERR_MAX, "the flow table is full (flows=%u)", s->capacity);
+	pos = slot_add(s, &key);
+	if (pos < 0) {
+		snprintf(err, E2_ERR_MAX, "the %s flow table is full (flows=%u)", key.addr6 ? "IPv6" : "IPv4",
+			 s->capacity);
 		return -1;
 	}
 	struct flow *f = &s->flows[pos];
@@ -500,7 +593,7 @@ static int cmd_pin(struct e2_module *m, const struct e2_args *a, struct e2_resul
 		f->flow_id = (uint32_t)id;
 		f->last_tsc = rte_rdtsc();
 	} else {
-		flow_start(s, f, &key, (uint32_t)id, (uint16_t)gate, rte_rdtsc());
+		flow_start(s, f, (uint32_t)id, (uint16_t)gate, rte_rdtsc());
 	}
 	s->n_exceptions -= f->exception;
 	f->exception = f->gate != range_gate(s, f->flow_id);
@@ -526,9 +619,13 @@ static uint32_t prefixes(uint64_t lo, uint64_t hi)
 
 static void format_key(const struct rangesplit *s, const struct e2_flow_key *k, char *buf, size_t len)
 {
-	const uint8_t *a = (const uint8_t *)&k->src, *d = (const uint8_t *)&k->dst;
-	snprintf(buf, len, "src=%u.%u.%u.%u dst=%u.%u.%u.%u proto=%u sport=%u dport=%u", a[0], a[1], a[2], a[3], d[0],
-		 d[1], d[2], d[3], k->proto, rte_be_to_cpu_16(k->sport), rte_be_to_cpu_16(k->dport));
+	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
+	int af = k->addr6 ? AF_INET6 : AF_INET;
+
+	inet_ntop(af, k->addr6 ? (const void *)k->a6.src : (const void *)&k->a4.src, src, sizeof(src));
+	inet_ntop(af, k->addr6 ? (const void *)k->a6.dst : (const void *)&k->a4.dst, dst, sizeof(dst));
+	snprintf(buf, len, "src=%s dst=%s proto=%u sport=%u dport=%u", src, dst, k->proto, rte_be_to_cpu_16(k->sport),
+		 rte_be_to_cpu_16(k->dport));
 }
 
 /* What a switch would need to take over: the ranges (and their TCAM cost) and the
@@ -553,12 +650,14 @@ static int cmd_rules(struct e2_module *m, const struct e2_args *a, struct e2_res
 	}
 	e2_result_add(out, "exceptions", "%u", s->n_exceptions);
 	e2_result_add(out, "switch_entries", "%u", tcam + s->n_exceptions);
-	for (uint32_t i = 0; s->track && i < s->capacity && listed < max; i++) {
+	for (uint32_t i = 0; s->track && i < s->slots && listed < max; i++) {
 		const struct flow *f = &s->flows[i];
+		struct e2_flow_key fk;
 		char key[24], val[160];
 		if (!f->in_use || !f->exception)
 			continue;
-		format_key(s, &f->key, val, sizeof(val));
+		flow_key(s, i, &fk);
+		format_key(s, &fk, val, sizeof(val));
 		snprintf(key, sizeof(key), "exception%u", listed++);
 		e2_result_add(out, key, "%s flow_id=%u gate=%u packets=%" PRIu64 " bytes=%" PRIu64, val, f->flow_id,
 			      f->gate, f->packets, f->bytes);
