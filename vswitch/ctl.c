@@ -116,6 +116,7 @@ static void add_workers(struct e2_dp *dp, E2__Dp__Response *r)
 		wi->core = w->core;
 		wi->busy_cycles = w->busy_cycles;
 		wi->idle_cycles = w->idle_cycles;
+		wi->packets = w->packets;
 		wi->sleeps = w->sleeps;
 		wi->tasks = ctl_calloc(w->n_tasks, sizeof(char *));
 		for (uint32_t t = 0; t < w->n_tasks; t++)

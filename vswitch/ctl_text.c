@@ -371,12 +371,13 @@ void e2_ctl_print(FILE *out, const E2__Dp__Request *req, const E2__Dp__Response 
 		}
 	}
 	if (r->n_workers) {
-		fprintf(out, "%-8s %-5s %6s %10s  %s\n", "WORKER", "CORE", "BUSY%", "SLEEPS", "TASKS");
+		fprintf(out, "%-8s %-5s %6s %10s %10s  %s\n", "WORKER", "CORE", "BUSY%", "CYCLES/PKT", "SLEEPS", "TASKS");
 		for (size_t i = 0; i < r->n_workers; i++) {
 			const E2__Dp__WorkerInfo *w = r->workers[i];
 			double total = (double)(w->busy_cycles + w->idle_cycles);
-			fprintf(out, "%-8u %-5d %6.1f %10llu ", w->id, w->core,
+			fprintf(out, "%-8u %-5d %6.1f %10.1f %10llu ", w->id, w->core,
 				total > 0 ? 100.0 * (double)w->busy_cycles / total : 0.0,
+				w->packets ? (double)w->busy_cycles / (double)w->packets : 0.0,
 				(unsigned long long)w->sleeps);
 			for (size_t t = 0; t < w->n_tasks; t++)
 				fprintf(out, " %s", w->tasks[t]);

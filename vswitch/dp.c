@@ -619,7 +619,7 @@ void e2_dp_reset_stats(struct e2_dp *dp, const char *name)
 	for (size_t i = 0; i < E2_WORKERS_MAX; i++) {
 		struct e2_worker *w = dp->workers[i];
 		if (w && (!name || !*name))
-			w->busy_cycles = w->idle_cycles = w->sleeps = w->rounds = 0;
+			w->busy_cycles = w->idle_cycles = w->sleeps = w->rounds = w->packets = 0;
 	}
 	e2_dp_resume(dp);
 }

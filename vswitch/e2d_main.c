@@ -38,6 +38,7 @@ struct options {
 	int worker_core;     /* -2: last allowed CPU; -1: no worker at start */
 	bool no_huge;
 	unsigned mbufs;
+	unsigned table_mb;   /* memory for tables and rings beyond the mbufs */
 	unsigned idle_spin_us, max_sleep_us;
 	const char *log_level;
 	double overload_high, overload_low;
@@ -53,6 +54,7 @@ static void usage(FILE *f)
 		"  --worker-core N     core of worker 0 (default: the last CPU e2d may use; 'none': no worker)\n"
 		"  --no-huge           use ordinary memory (default: hugepages when free ones exist)\n"
 		"  --mbufs N           packet buffers (default 16383)\n"
+		"  --table-mb N        memory for flow tables, rings and queues beyond the buffers (default 128)\n"
 		"  --idle-spin-us N    how long an idle worker spins before sleeping (default 200)\n"
 		"  --max-sleep-us N    longest sleep of an idle worker (default 250)\n"
 		"  --file-prefix P     DPDK file prefix (default e2d-PID)\n"
@@ -72,7 +74,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 	static const struct option longopts[] = {
 		{"ctl", required_argument, NULL, 'c'},       {"config", required_argument, NULL, 'f'},
 		{"worker-core", required_argument, NULL, 'w'}, {"no-huge", no_argument, NULL, 'n'},
-		{"mbufs", required_argument, NULL, 'm'},     {"idle-spin-us", required_argument, NULL, 's'},
+		{"mbufs", required_argument, NULL, 'm'},     {"table-mb", required_argument, NULL, 'T'},
+		{"idle-spin-us", required_argument, NULL, 's'},
 		{"max-sleep-us", required_argument, NULL, 'S'}, {"file-prefix", required_argument, NULL, 'p'},
 		{"pidfile", required_argument, NULL, 'P'},   {"log-level", required_argument, NULL, 'l'},
 		{"eal", required_argument, NULL, 'e'},       {"help", no_argument, NULL, 'h'},
@@ -82,7 +85,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	int c;
 	char *end;
 
-	*o = (struct options){.ctl_path = "/run/e2/e2d.sock", .worker_core = -2, .mbufs = 16383,
+	*o = (struct options){.ctl_path = "/run/e2/e2d.sock", .worker_core = -2, .mbufs = 16383, .table_mb = 128,
 			      .idle_spin_us = 200, .max_sleep_us = 250, .log_level = "notice",
 			      .overload_high = 0.8, .overload_low = 0.2, .monitor_ms = 100};
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -105,7 +108,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 				return -1;
 			}
 			break;
-		case 'm': case 's': case 'S': {
+		case 'm': case 's': case 'S': case 'T': {
 			unsigned long v = strtoul(optarg, &end, 10);
 			if (*end || end == optarg || v > 10000000) {
 				fprintf(stderr, "e2d: bad number '%s'\n", optarg);
@@ -113,6 +116,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 			}
 			if (c == 'm')
 				o->mbufs = (unsigned)v;
+			else if (c == 'T')
+				o->table_mb = (unsigned)v;
 			else if (c == 's')
 				o->idle_spin_us = (unsigned)v;
 			else
@@ -189,7 +194,7 @@ static int start_eal(const struct options *o, const char *argv0)
 	args[n++] = loglevel;
 	/* Enough hugepages for the mbufs and rings: use them in-memory (no files left
 	 * behind); otherwise ordinary pages. vhost-user only needs the NF's memory shared. */
-	unsigned need_mb = (o->mbufs * 2560u) / (1u << 20) + 128;
+	unsigned need_mb = (unsigned)(((uint64_t)o->mbufs * 2560u) >> 20) + o->table_mb;
 	if (!o->no_huge && free_hugepages() * 2 >= need_mb) {
 		args[n++] = "--in-memory";
 	} else {

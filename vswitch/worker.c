@@ -79,6 +79,7 @@ static void *worker_main(void *arg)
 			e2_sched_account(leaf, &u, end, w->tsc_hz, w->idle_spin_us, w->max_sleep_us);
 			if (done) {
 				w->busy_cycles += u.cycles;
+				w->packets += done;
 				last_work = end;
 				sleep_for = 1;
 			} else {

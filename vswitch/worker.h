@@ -30,6 +30,7 @@ struct e2_worker {
 	struct e2_sched_node *root;  /* round robin "wID" unless reconfigured */
 	/* written by the worker */
 	uint64_t busy_cycles, idle_cycles, sleeps, rounds;
+	uint64_t packets; /* handled by its tasks */
 };
 
 struct e2_worker *e2_worker_start(uint32_t id, int core, uint64_t tsc_hz, uint32_t idle_spin_us,
