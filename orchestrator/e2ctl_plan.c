@@ -203,8 +203,8 @@ int e2ctl_plan(int argc, char **argv)
             const struct e2_inst *a = &ig->insts[sp.old_inst], *b = &ig->insts[sp.new_inst];
             printf("\nSplit of %s: new instance %s on %s (incremental placement, nothing else moves)\n", a->name,
                    b->name, in.hw->servers[b->server].name);
-            printf("Phase 1, E2D on %s (exceptions installed from E2D's own flow table):\n",
-                   in.hw->servers[a->server].name);
+            printf("Phase 1, E2D on %s (once %s's own ports and steering stage exist; E2D's flow tracker "
+                   "keeps %s's flows as exceptions):\n", in.hw->servers[a->server].name, b->name, a->name);
             for (unsigned i = 0; i < sp.e2d.n; i++)
                 printf("  %s\n", sp.e2d.v[i]);
             printf("Phase 2, once at most %u exceptions remain:\n", threshold);

@@ -70,9 +70,9 @@ int e2_attr_term_parse(const char *term, char *name, size_t name_len, char *valu
     return 0;
 }
 
-void e2_affinity_str(unsigned aff, char *buf, size_t len)
+/* The affinity fields named from `names`, comma-separated, in 5-tuple order. */
+static void join_fields(unsigned aff, const char *const names[5], char *buf, size_t len)
 {
-    static const char *names[] = { "src_ip", "dst_ip", "proto", "src_port", "dst_port" };
     size_t used = 0;
     buf[0] = '\0';
     for (unsigned i = 0; i < 5; i++)
@@ -82,43 +82,69 @@ void e2_affinity_str(unsigned aff, char *buf, size_t len)
                 return;
             used += (size_t)w;
         }
-    if (!used)
+}
+
+void e2_affinity_str(unsigned aff, char *buf, size_t len)
+{
+    static const char *const names[] = { "src_ip", "dst_ip", "proto", "src_port", "dst_port" };
+    join_fields(aff, names, buf, len);
+    if (!buf[0])
         snprintf(buf, len, "none");
 }
 
-static uint32_t fnv1a(uint32_t h, const void *data, size_t n)
+void e2_affinity_e2d(unsigned aff, char *buf, size_t len)
 {
-    const unsigned char *p = data;
+    static const char *const names[] = { "src", "dst", "proto", "sport", "dport" };
+    /* no affinity: any split will do, so hash everything */
+    join_fields(aff ? aff : E2_AFF_FIVE_TUPLE, names, buf, len);
+}
+
+/* CRC32C (Castagnoli, reflected 0x82F63B78), bit by bit: the control plane hashes a
+ * few flows at a time, and this is the definition E2D's flowhash documents. */
+static uint32_t crc32c(uint32_t crc, const unsigned char *p, size_t n)
+{
     for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 16777619u;
+        crc ^= p[i];
+        for (int k = 0; k < 8; k++)
+            crc = (crc >> 1) ^ (0x82F63B78u & (0u - (crc & 1u)));
     }
-    return h;
+    return crc;
 }
 
 uint32_t e2_flow_id(const struct e2_flow *f, unsigned affinity)
 {
-    uint32_t h = 2166136261u;
+    uint32_t c = 0xFFFFFFFFu;
     unsigned char b[4];
+    if (!affinity)
+        affinity = E2_AFF_FIVE_TUPLE;
     if (affinity & E2_AFF_SRC_IP) {
         b[0] = f->src_ip >> 24; b[1] = f->src_ip >> 16; b[2] = f->src_ip >> 8; b[3] = f->src_ip;
-        h = fnv1a(h, b, 4);
+        c = crc32c(c, b, 4);
     }
     if (affinity & E2_AFF_DST_IP) {
         b[0] = f->dst_ip >> 24; b[1] = f->dst_ip >> 16; b[2] = f->dst_ip >> 8; b[3] = f->dst_ip;
-        h = fnv1a(h, b, 4);
+        c = crc32c(c, b, 4);
     }
     if (affinity & E2_AFF_PROTO)
-        h = fnv1a(h, &f->proto, 1);
+        c = crc32c(c, &f->proto, 1);
     if (affinity & E2_AFF_SRC_PORT) {
         b[0] = f->src_port >> 8; b[1] = f->src_port;
-        h = fnv1a(h, b, 2);
+        c = crc32c(c, b, 2);
     }
     if (affinity & E2_AFF_DST_PORT) {
         b[0] = f->dst_port >> 8; b[1] = f->dst_port;
-        h = fnv1a(h, b, 2);
+        c = crc32c(c, b, 2);
     }
-    return (h ^ (h >> E2_FLOW_BITS)) & (E2_FLOW_SPACE - 1);
+    return (c ^ 0xFFFFFFFFu) & (E2_FLOW_SPACE - 1);
+}
+
+void e2_server_mac(int server, char *buf, size_t len)
+{
+    if (server < 0)
+        snprintf(buf, len, "02:e2:00:00:ff:ff");
+    else
+        snprintf(buf, len, "02:e2:00:00:%02x:%02x", ((unsigned)server + 1) >> 8 & 0xff,
+                 ((unsigned)server + 1) & 0xff);
 }
 
 unsigned e2_range_prefixes(uint32_t lo, uint32_t hi)

@@ -1,12 +1,15 @@
 /* Seed §3.4.2: turn a placed IGraph into E2D configuration lines (one list per
- * server, the same commands as `e2ctl dp ...`) and fabric switch rules.
+ * server, the same commands as `e2ctl dp ...`, checked against a live e2d by
+ * tests/test_plan_e2d.sh) and fabric switch rules.
  *
- * Per NF instance: one vhost vport per connection point. Per output port: an
- * optional `bpf` classifier (one rule per outgoing PGraph edge), optional
- * `metadata_match` stages for metadata attributes, and a `flowhash` + `rangesplit`
- * distribution stage when an edge fans out to several instances. Traffic to another
- * server leaves through a `tunnel_encap` (VXLAN-style VNI per destination vport) on
- * the `nic` port and enters the peer through its `tunnel_decap` demultiplexer. */
+ * Per NF instance: one vhost vport per connection point; in front of each input a
+ * steering stage (`flowhash` + `rangesplit` holding the instance's own range), so a
+ * later split is one `split` command there. Per output port: an optional `bpf`
+ * classifier (one rule per outgoing PGraph edge), optional `nsh_match` stages for
+ * metadata attributes, and a `flowhash` + `rangesplit` distribution stage when an edge
+ * fans out to several instances. Traffic to another server leaves through a
+ * `tunnel_encap` (NSH, the edge's SPI) on the `nic` port and enters the peer through
+ * its `tunnel_decap` demultiplexer. */
 #include "e2/orch.h"
 
 #include <stdarg.h>
@@ -14,13 +17,17 @@
 #include <string.h>
 
 
-static unsigned vni_of(unsigned inst, unsigned cp) { return 1 + inst * 32 + cp; }
+/* The tunnel identity (NSH service path) of an instance's input port. */
+static unsigned spi_of(unsigned inst, unsigned cp) { return 1 + inst * 32 + cp; }
+
+/* Gate of the decap demultiplexer left unconnected: unknown SPIs are dropped there. */
+#define DECAP_DROP_GATE 63
 
 struct ic_state {
     const struct e2_igraph *ig;
     const struct e2_hardware *hw;
     struct e2_interconnect *out;
-    char *encap_made;      /* per server * vni-space: encap module exists */
+    char *encap_made;      /* per server * spi-space: encap module exists */
     unsigned *decap_gate;  /* per server: next decap gate */
     char *decap_made;      /* per (inst, cp): decap rule exists on its server */
 };
@@ -41,20 +48,23 @@ static void dest_target(struct ic_state *st, int s, unsigned dest, unsigned cp, 
         snprintf(buf, len, "%s.%s.steer", d->name, cp_name(ig, dest, cp));
         return;
     }
-    unsigned vni = vni_of(dest, cp);
-    snprintf(buf, len, "encap.%u", vni);
+    unsigned spi = spi_of(dest, cp);
+    snprintf(buf, len, "encap.%u", spi);
     size_t key = (size_t)s * ig->insts_count * 32 + dest * 32 + cp;
     if (!st->encap_made[key]) {
+        char mac[24], own[24];
         st->encap_made[key] = 1;
-        const char *where = d->server >= 0 ? st->hw->servers[d->server].name : "fabric";
-        e2_lines_add(l, "module add encap.%u tunnel_encap vni=%u dst=%s", vni, vni, where);
-        e2_lines_add(l, "connect encap.%u nic.out", vni);
+        e2_server_mac(d->server, mac, sizeof mac);
+        e2_server_mac(s, own, sizeof own);
+        e2_lines_add(l, "module add encap.%u tunnel_encap dst=%s src=%s", spi, mac, own);
+        e2_lines_add(l, "module cmd encap.%u edge igate=0 spi=%u", spi, spi);
+        e2_lines_add(l, "connect encap.%u nic.out", spi);
     }
     if (d->server >= 0 && !st->decap_made[dest * 32 + cp]) {
         st->decap_made[dest * 32 + cp] = 1;
         struct e2_lines *r = &st->out->e2d[d->server];
         unsigned g = st->decap_gate[d->server]++;
-        e2_lines_add(r, "module cmd decap add vni=%u gate=%u", vni, g);
+        e2_lines_add(r, "module cmd decap edge spi=%u gate=%u", spi, g);
         e2_lines_add(r, "connect decap:%u %s.%s.steer", g, d->name, cp_name(ig, dest, cp));
     }
 }
@@ -66,9 +76,10 @@ static void emit_split(struct ic_state *st, int s, const char *stage, const char
     const struct e2_igraph *ig = st->ig;
     struct e2_lines *l = &st->out->e2d[s];
     char fields[96];
-    e2_affinity_str(ig->insts[ig->edges[edges[0]].to].hash_fields, fields, sizeof fields);
+    e2_affinity_e2d(ig->insts[ig->edges[edges[0]].to].hash_fields, fields, sizeof fields);
     e2_lines_add(l, "module add %s.hash flowhash fields=%s bits=%u", prefix, fields, E2_FLOW_BITS);
-    e2_lines_add(l, "module add %s.split rangesplit", prefix);
+    e2_lines_add(l, "module add %s.split rangesplit fields=%s bits=%u flows=%u", prefix, fields, E2_FLOW_BITS,
+                 E2_STAGE_FLOWS);
     e2_lines_add(l, "connect %s %s.hash", stage, prefix);
     e2_lines_add(l, "connect %s.hash %s.split", prefix, prefix);
     for (unsigned j = 0; j < n; j++) {
@@ -76,7 +87,7 @@ static void emit_split(struct ic_state *st, int s, const char *stage, const char
         const struct e2_inst *d = &ig->insts[ed->to];
         char target[160];
         dest_target(st, s, ed->to, ig->pg->edges[ed->pedge].to_cp, target, sizeof target);
-        e2_lines_add(l, "module cmd %s.split add lo=%u hi=%u gate=%u", prefix, d->range_lo, d->range_hi, j);
+        e2_lines_add(l, "module cmd %s.split add range=%u-%u gate=%u", prefix, d->range_lo, d->range_hi, j);
         e2_lines_add(l, "connect %s.split:%u %s", prefix, j, target);
     }
 }
@@ -96,10 +107,15 @@ static void emit_ports(struct ic_state *st, unsigned i)
         if (nf->cps[c].role == E2_CP_INPUT) {
             /* every input goes through a steering stage, so a later split only adds rules */
             char fields[96];
-            e2_affinity_str(in->hash_fields, fields, sizeof fields);
+            e2_affinity_e2d(in->hash_fields, fields, sizeof fields);
             e2_lines_add(l, "module add %s.%s.out port_out port=%s.%s", in->name, cp, in->name, cp);
-            e2_lines_add(l, "module add %s.%s.steer steer fields=%s bits=%u", in->name, cp, fields, E2_FLOW_BITS);
-            e2_lines_add(l, "connect %s.%s.steer:0 %s.%s.out", in->name, cp, in->name, cp);
+            e2_lines_add(l, "module add %s.%s.steer flowhash fields=%s bits=%u", in->name, cp, fields, E2_FLOW_BITS);
+            e2_lines_add(l, "module add %s.%s.steer.rs rangesplit fields=%s bits=%u flows=%u", in->name, cp,
+                         fields, E2_FLOW_BITS, E2_STAGE_FLOWS);
+            e2_lines_add(l, "module cmd %s.%s.steer.rs add range=%u-%u gate=0", in->name, cp, in->range_lo,
+                         in->range_hi);
+            e2_lines_add(l, "connect %s.%s.steer %s.%s.steer.rs", in->name, cp, in->name, cp);
+            e2_lines_add(l, "connect %s.%s.steer.rs:0 %s.%s.out", in->name, cp, in->name, cp);
         }
         else
             e2_lines_add(l, "module add %s.%s.in port_in port=%s.%s", in->name, cp, in->name, cp);
@@ -158,8 +174,10 @@ static void emit_wiring(struct ic_state *st, unsigned i, unsigned *scratch)
                 char name[64], value[256], q[300];
                 if (e2_attr_term_parse(pe->attrs[a], name, sizeof name, value, sizeof value) < 0)
                     continue;
-                e2_quote(q, sizeof q, value);
-                e2_lines_add(l, "module add %s.%s.e%u.md%u metadata_match attr=%s value=%s", in->name, cp, g, a,
+                /* E2D's NSH attributes carry 1/0 where policies say true/false */
+                e2_quote(q, sizeof q, strcmp(value, "true") == 0 ? "1" : strcmp(value, "false") == 0 ? "0" : value);
+                e2_lines_add(l, "module add %s.%s.e%u.md%u nsh_match default=1", in->name, cp, g, a);
+                e2_lines_add(l, "module cmd %s.%s.e%u.md%u add attr=%s value=%s gate=0", in->name, cp, g, a,
                              name, q);
                 e2_lines_add(l, "connect %s %s.%s.e%u.md%u", stage, in->name, cp, g, a);
                 snprintf(stage, sizeof stage, "%s.%s.e%u.md%u:0", in->name, cp, g, a);
@@ -235,7 +253,7 @@ static int emit_switch(struct ic_state *st, struct e2_err *err)
         if (egress) {
             if (need_action(st->hw, "decap", err) < 0)
                 return -1;
-            e2_lines_add(&out->sw, "rule add priority=200 vni=%u action=decap,output:%s", vni_of(x, 0), pn->port);
+            e2_lines_add(&out->sw, "rule add priority=200 spi=%u action=decap,output:%s", spi_of(x, 0), pn->port);
             entries++;
         }
         unsigned prio = 100;
@@ -262,12 +280,12 @@ static int emit_switch(struct ic_state *st, struct e2_err *err)
                     char fields[96];
                     e2_affinity_str(d->hash_fields, fields, sizeof fields);
                     e2_lines_add(&out->sw, "rule add priority=%u in_port=%s filter=%s hash=%s range=%u-%u "
-                                 "action=encap:vni=%u,output:%s", prio, pn->port, q, fields, d->range_lo,
-                                 d->range_hi, vni_of(ed->to, pe->to_cp), srv);
+                                 "action=encap:spi=%u,output:%s", prio, pn->port, q, fields, d->range_lo,
+                                 d->range_hi, spi_of(ed->to, pe->to_cp), srv);
                     entries += e2_range_prefixes(d->range_lo, d->range_hi);
                 } else {
-                    e2_lines_add(&out->sw, "rule add priority=%u in_port=%s filter=%s action=encap:vni=%u,output:%s",
-                                 prio, pn->port, q, vni_of(ed->to, pe->to_cp), srv);
+                    e2_lines_add(&out->sw, "rule add priority=%u in_port=%s filter=%s action=encap:spi=%u,output:%s",
+                                 prio, pn->port, q, spi_of(ed->to, pe->to_cp), srv);
                     entries++;
                 }
                 /* the receiving server demultiplexes this VNI to the instance */
@@ -275,7 +293,7 @@ static int emit_switch(struct ic_state *st, struct e2_err *err)
                     st->decap_made[ed->to * 32 + pe->to_cp] = 1;
                     struct e2_lines *r = &out->e2d[d->server];
                     unsigned g = st->decap_gate[d->server]++;
-                    e2_lines_add(r, "module cmd decap add vni=%u gate=%u", vni_of(ed->to, pe->to_cp), g);
+                    e2_lines_add(r, "module cmd decap edge spi=%u gate=%u", spi_of(ed->to, pe->to_cp), g);
                     e2_lines_add(r, "connect decap:%u %s.%s.steer", g, d->name, cp_name(ig, ed->to, pe->to_cp));
                 }
             }
@@ -316,7 +334,7 @@ int e2_interconnect_plan(const struct e2_igraph *ig, const struct e2_hardware *h
         e2_lines_add(l, "# server %s: the agent has created port 'nic' on the fabric link", hw->servers[s].name);
         e2_lines_add(l, "module add nic.in port_in port=nic");
         e2_lines_add(l, "module add nic.out port_out port=nic");
-        e2_lines_add(l, "module add decap tunnel_decap");
+        e2_lines_add(l, "module add decap tunnel_decap default=%u", DECAP_DROP_GATE);
         e2_lines_add(l, "connect nic.in decap");
     }
     unsigned *scratch = calloc(2 * (size_t)ig->edges_count + 2, sizeof *scratch);

@@ -96,7 +96,7 @@ static void emit_phase2(const struct e2_igraph *ig, struct e2_split_plan *sp)
     const struct e2_inst *a = &ig->insts[sp->old_inst], *b = &ig->insts[sp->new_inst];
     const struct e2_nf *nf = ig->pg->nodes[a->pnode].nf;
     unsigned cp = first_input(nf);
-    unsigned vni_a = 1 + sp->old_inst * 32 + cp, vni_b = 1 + sp->new_inst * 32 + cp;
+    unsigned spi_a = 1 + sp->old_inst * 32 + cp, spi_b = 1 + sp->new_inst * 32 + cp;
     char fields[96], m[200];
     e2_affinity_str(sp->affinity, fields, sizeof fields);
     e2_lines_free(&sp->sw);
@@ -115,15 +115,15 @@ static void emit_phase2(const struct e2_igraph *ig, struct e2_split_plan *sp)
         const struct e2_pnode *pu = &ig->pg->nodes[u->pnode];
         if (!pu->nf) {
             e2_lines_add(&sp->sw, "switch: rule add priority=100 in_port=%s hash=%s range=%u-%u "
-                         "action=encap:vni=%u,output:%s", pu->port, fields, sp->lo, sp->mid, vni_a,
+                         "action=encap:spi=%u,output:%s", pu->port, fields, sp->lo, sp->mid, spi_a,
                          server_name(sp, a->server));
             e2_lines_add(&sp->sw, "switch: rule add priority=100 in_port=%s hash=%s range=%u-%u "
-                         "action=encap:vni=%u,output:%s", pu->port, fields, sp->mid, sp->hi, vni_b,
+                         "action=encap:spi=%u,output:%s", pu->port, fields, sp->mid, sp->hi, spi_b,
                          server_name(sp, b->server));
             for (unsigned x = 0; x < naggr; x++) {
                 flow_match(&sp->exceptions[aggr[x]], sp->affinity, m, sizeof m);
-                e2_lines_add(&sp->sw, "switch: rule add priority=150 in_port=%s %s action=encap:vni=%u,output:%s",
-                             pu->port, m, vni_a, server_name(sp, a->server));
+                e2_lines_add(&sp->sw, "switch: rule add priority=150 in_port=%s %s action=encap:spi=%u,output:%s",
+                             pu->port, m, spi_a, server_name(sp, a->server));
             }
             e2_lines_add(&sp->sw, "switch: rule del priority=100 in_port=%s hash=%s range=%u-%u", pu->port,
                          fields, sp->lo, sp->hi);
@@ -136,14 +136,11 @@ static void emit_phase2(const struct e2_igraph *ig, struct e2_split_plan *sp)
             e2_edge_stage_name(ig, e, c, stage, sizeof stage);
             const char *srv = server_name(sp, u->server);
             /* gates of the range split follow the order of its edges; the new one is last */
-            unsigned gate_old = 0, gates = 0;
+            unsigned gates = 0;
             for (unsigned x = 0; x < ig->edges_count; x++) {
                 const struct e2_iedge *o = &ig->edges[x];
-                if (o->from != ed->from || o->pedge != ed->pedge || o->to == sp->new_inst)
-                    continue;
-                if (o->to == sp->old_inst)
-                    gate_old = gates;
-                gates++;
+                if (o->from == ed->from && o->pedge == ed->pedge && o->to != sp->new_inst)
+                    gates++;
             }
             if (gates <= 1) {       /* u sends straight to A: there is no range split to update */
                 keep_steer = 1;
@@ -155,29 +152,31 @@ static void emit_phase2(const struct e2_igraph *ig, struct e2_split_plan *sp)
             if (u->server == b->server) {
                 snprintf(target, sizeof target, "%s.%s.steer", b->name, nf->cps[cp].name);
             } else {
-                snprintf(target, sizeof target, "encap.%u", vni_b);
+                snprintf(target, sizeof target, "encap.%u", spi_b);
                 if (u->server >= 0 && !encap_made[u->server]) {
+                    char mac[24], own[24];
                     encap_made[u->server] = 1;
-                    e2_lines_add(&sp->sw, "e2d %s: module add encap.%u tunnel_encap vni=%u dst=%s", srv, vni_b,
-                                 vni_b, server_name(sp, b->server));
-                    e2_lines_add(&sp->sw, "e2d %s: connect encap.%u nic.out", srv, vni_b);
+                    e2_server_mac(b->server, mac, sizeof mac);
+                    e2_server_mac(u->server, own, sizeof own);
+                    e2_lines_add(&sp->sw, "e2d %s: module add encap.%u tunnel_encap dst=%s src=%s", srv, spi_b,
+                                 mac, own);
+                    e2_lines_add(&sp->sw, "e2d %s: module cmd encap.%u edge igate=0 spi=%u", srv, spi_b, spi_b);
+                    e2_lines_add(&sp->sw, "e2d %s: connect encap.%u nic.out", srv, spi_b);
                 }
             }
-            e2_lines_add(&sp->sw, "e2d %s: module cmd %s.split add lo=%u hi=%u gate=%u", srv, stage, sp->mid,
-                         sp->hi, gates);
+            /* the new gate is wired before any range sends to it; the split keeps the
+             * flows this stage already tracks for A on A (its exceptions) */
             e2_lines_add(&sp->sw, "e2d %s: connect %s.split:%u %s", srv, stage, gates, target);
-            for (unsigned x = 0; x < naggr; x++) {
-                flow_match(&sp->exceptions[aggr[x]], sp->affinity, m, sizeof m);
-                e2_lines_add(&sp->sw, "e2d %s: module cmd %s.split except %s gate=%u", srv, stage, m, gate_old);
-            }
+            e2_lines_add(&sp->sw, "e2d %s: module cmd %s.split split range=%u-%u at=%u new_gate=%u", srv, stage,
+                         sp->lo, sp->hi, sp->mid, gates);
         }
     }
     if (keep_steer)
         e2_lines_add(&sp->sw, "# e2d %s: %s.%s.steer keeps the split for the feeders above", server_name(sp, a->server),
                      a->name, nf->cps[cp].name);
     else
-        e2_lines_add(&sp->sw, "e2d %s: module cmd %s.%s.steer clear", server_name(sp, a->server), a->name,
-                     nf->cps[cp].name);
+        e2_lines_add(&sp->sw, "# e2d %s: %s.%s.steer.rs may keep its split: only %s's exceptions reach it in [%u,%u)",
+                     server_name(sp, a->server), a->name, nf->cps[cp].name, a->name, sp->mid, sp->hi);
     free(aggr);
     free(encap_made);
 }
@@ -216,33 +215,26 @@ int e2_split_begin(const struct e2_igraph *ig, const struct e2_hardware *hw, uns
     }
     unsigned cp = first_input(nf);
     const char *cpn = nf->cps[cp].name;
-    unsigned vni_b = 1 + new_inst * 32 + cp;
+    unsigned spi_b = 1 + new_inst * 32 + cp;
     e2_lines_add(&sp->e2d, "# split %s [%u,%u) at %u: %s keeps [%u,%u) and its %u active flows above %u; %s on %s "
                  "takes new flows in [%u,%u)", a->name, sp->lo, sp->hi, sp->mid, a->name, sp->lo, sp->mid,
                  sp->exceptions_count, sp->mid, b->name, server_name(sp, b->server), sp->mid, sp->hi);
-    e2_lines_add(&sp->e2d, "module cmd %s.%s.steer add lo=%u hi=%u gate=0", a->name, cpn, sp->lo, sp->mid);
-    e2_lines_add(&sp->e2d, "module cmd %s.%s.steer add lo=%u hi=%u gate=1", a->name, cpn, sp->mid, sp->hi);
+    /* gate 1 of A's steering stage is wired first, then the range split at M: E2D's flow
+     * tracker keeps every flow A already holds on gate 0 (the exceptions) */
     if (a->server == b->server) {
-        e2_lines_add(&sp->e2d, "connect %s.%s.steer:1 %s.%s.steer", a->name, cpn, b->name, cpn);
+        e2_lines_add(&sp->e2d, "connect %s.%s.steer.rs:1 %s.%s.steer", a->name, cpn, b->name, cpn);
     } else {
-        e2_lines_add(&sp->e2d, "module add encap.%u tunnel_encap vni=%u dst=%s", vni_b, vni_b,
-                     server_name(sp, b->server));
-        e2_lines_add(&sp->e2d, "connect encap.%u nic.out", vni_b);
-        e2_lines_add(&sp->e2d, "connect %s.%s.steer:1 encap.%u", a->name, cpn, vni_b);
+        char mac[24], own[24];
+        e2_server_mac(b->server, mac, sizeof mac);
+        e2_server_mac(a->server, own, sizeof own);
+        e2_lines_add(&sp->e2d, "module add encap.%u tunnel_encap dst=%s src=%s", spi_b, mac, own);
+        e2_lines_add(&sp->e2d, "module cmd encap.%u edge igate=0 spi=%u", spi_b, spi_b);
+        e2_lines_add(&sp->e2d, "connect encap.%u nic.out", spi_b);
+        e2_lines_add(&sp->e2d, "connect %s.%s.steer.rs:1 encap.%u", a->name, cpn, spi_b);
     }
-    char m[200];
-    if (active) {
-        unsigned naggr;
-        unsigned *aggr = unique_aggregates(sp, &naggr);
-        for (unsigned i = 0; i < naggr; i++) {
-            flow_match(&sp->exceptions[aggr[i]], sp->affinity, m, sizeof m);
-            e2_lines_add(&sp->e2d, "module cmd %s.%s.steer except %s gate=0", a->name, cpn, m);
-        }
-        free(aggr);
-    } else {
-        /* E2D tracks the instance's flows itself: pin those in [mid, hi) to gate 0. */
-        e2_lines_add(&sp->e2d, "module cmd %s.%s.steer pin_active lo=%u hi=%u gate=0", a->name, cpn, sp->mid, sp->hi);
-    }
+    e2_lines_add(&sp->e2d, "module cmd %s.%s.steer.rs split range=%u-%u at=%u new_gate=1", a->name, cpn, sp->lo,
+                 sp->hi, sp->mid);
+    e2_lines_add(&sp->e2d, "module cmd %s.%s.steer.rs exceptions", a->name, cpn);
     /* Phase 2 is written when the exceptions have drained (e2_split_flow_ended);
      * without a flow list it is shown now, as the plan for later. */
     if (!active || sp->exceptions_count <= threshold)

@@ -164,6 +164,11 @@ static void ranges_and_flow_ids(void **state)
     b.src_port = 999;
     assert_int_equal(e2_flow_id(&a, E2_AFF_SRC_IP), e2_flow_id(&b, E2_AFF_SRC_IP));
     assert_true(e2_flow_id(&a, E2_AFF_FIVE_TUPLE) < E2_FLOW_SPACE);
+    /* E2D's documented vector (vswitch/README-modules.md): the controller and every
+     * E2D agree on flow IDs */
+    struct e2_flow v = { 0x0a000001, 0xc0a80001, 1024, 80, 17 };
+    assert_int_equal(e2_flow_id(&v, E2_AFF_FIVE_TUPLE), 24149);
+    assert_int_equal(e2_flow_id(&v, 0), 24149); /* no affinity: all five */
     char buf[96];
     e2_affinity_str(E2_AFF_SRC_IP | E2_AFF_DST_PORT, buf, sizeof buf);
     assert_string_equal(buf, "src_ip,dst_port");

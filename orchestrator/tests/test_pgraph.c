@@ -265,7 +265,7 @@ static void fig34_interconnect(void **state)
     assert_true(has_line(l, "module cmd ids.0.safe.cls add filter=\"not (tcp dst port 80)\" gate=1"));
     assert_false(has_line(l, "module add ids.0.unsafe.cls"));
     assert_true(has_line(l, "connect ids.0.unsafe.in "));
-    assert_true(has_line(l, "flowhash fields=src_ip bits=16"));  /* to the monitor, by its affinity */
+    assert_true(has_line(l, "flowhash fields=src bits=16"));  /* to the monitor, by its affinity */
     assert_true(has_line(&ic.sw, "in_port=ext0 filter=ip hash=src_ip,dst_ip,proto,src_port,dst_port"));
     assert_true(ic.switch_entries <= hw4->fabric.flow_table_entries);
     e2_interconnect_free(&ic);

@@ -117,28 +117,31 @@ static int has_line(const struct e2_lines *l, const char *needle)
 
 /* Every instance-graph edge has its wiring: a local connect to the destination's
  * steering stage, or a tunnel out of the source server and a decap rule at the
- * destination (VNI = 1 + 32 * instance + port, as documented). */
+ * destination (SPI = 1 + 32 * instance + port, as documented). */
 static void check_routed(const struct e2_igraph *ig, const struct e2_hardware *hw, const struct e2_interconnect *ic)
 {
     for (unsigned e = 0; e < ig->edges_count; e++) {
         const struct e2_iedge *ed = &ig->edges[e];
         const struct e2_inst *a = &ig->insts[ed->from], *b = &ig->insts[ed->to];
         const struct e2_pedge *pe = &ig->pg->edges[ed->pedge];
-        unsigned vni = 1 + ed->to * 32 + pe->to_cp;
-        char want[128];
+        unsigned spi = 1 + ed->to * 32 + pe->to_cp;
+        char want[128], mac[24];
+        e2_server_mac(b->server, mac, sizeof mac);
         if (a->server < 0) {                                   /* from an external port: switch rule */
-            snprintf(want, sizeof want, "encap:vni=%u,output:%s", vni, hw->servers[b->server].name);
+            snprintf(want, sizeof want, "encap:spi=%u,output:%s", spi, hw->servers[b->server].name);
             assert_true(has_line(&ic->sw, want));
         } else if (b->server < 0) {                            /* to an external port */
-            snprintf(want, sizeof want, "tunnel_encap vni=%u dst=fabric", vni);
+            snprintf(want, sizeof want, "module add encap.%u tunnel_encap dst=%s ", spi, mac);
             assert_true(has_line(&ic->e2d[a->server], want));
         } else if (a->server == b->server) {
             snprintf(want, sizeof want, " %s.in.steer", b->name);
             assert_true(has_line(&ic->e2d[a->server], want));
         } else {
-            snprintf(want, sizeof want, "tunnel_encap vni=%u dst=%s", vni, hw->servers[b->server].name);
+            snprintf(want, sizeof want, "module add encap.%u tunnel_encap dst=%s ", spi, mac);
             assert_true(has_line(&ic->e2d[a->server], want));
-            snprintf(want, sizeof want, "decap add vni=%u ", vni);
+            snprintf(want, sizeof want, "module cmd encap.%u edge igate=0 spi=%u", spi, spi);
+            assert_true(has_line(&ic->e2d[a->server], want));
+            snprintf(want, sizeof want, "decap edge spi=%u ", spi);
             assert_true(has_line(&ic->e2d[b->server], want));
         }
     }

@@ -162,9 +162,10 @@ static void phase_lines(void **state)
     struct e2_split_plan sp;
     assert_int_equal(e2_split_begin(w->ig, w->hw, (unsigned)a, (unsigned)b, NULL, 0, 16, &sp, &err), 0);
     char want[128];
-    snprintf(want, sizeof want, "module cmd ids.0.in.steer add lo=%u hi=%u gate=1", sp.mid, sp.hi);
+    snprintf(want, sizeof want, "module cmd ids.0.in.steer.rs split range=%u-%u at=%u new_gate=1", sp.lo, sp.hi,
+             sp.mid);
     assert_true(has_line(&sp.e2d, want));
-    assert_true(has_line(&sp.e2d, "pin_active"));
+    assert_true(has_line(&sp.e2d, "connect ids.0.in.steer.rs:1 "));
     /* ids.0 is fed by the switch: phase 2 rewrites its range rule there */
     snprintf(want, sizeof want, "in_port=ext0 hash=src_ip,dst_ip,proto,src_port,dst_port range=%u-%u", sp.mid, sp.hi);
     assert_true(has_line(&sp.sw, want));

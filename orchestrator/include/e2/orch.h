@@ -13,6 +13,9 @@
 
 #define E2_FLOW_BITS  16u                 /* flow IDs live in [0, 2^E2_FLOW_BITS) */
 #define E2_FLOW_SPACE (1u << E2_FLOW_BITS)
+/* Concurrent flows each E2D range-split stage tracks (its `flows=`): what migration
+ * avoidance can keep in place; more are routed by range, untracked (and counted). */
+#define E2_STAGE_FLOWS 16384u
 
 struct e2_err { char msg[512]; };
 /* Formats a message into err (which may be NULL). */
@@ -257,9 +260,16 @@ void e2_quote(char *buf, size_t len, const char *value);
 /* ---------------------------------------------------------------- migration avoidance */
 
 struct e2_flow { uint32_t src_ip, dst_ip; uint16_t src_port, dst_port; uint8_t proto; };
-/* The flow ID every E2D and the switch compute: FNV-1a over the affinity fields
- * (network byte order, in 5-tuple order), folded to E2_FLOW_BITS. */
+/* The flow ID every E2D (flowhash) and the switch compute: CRC32C over the affinity
+ * fields (network byte order, in 5-tuple order; no affinity = all five), low
+ * E2_FLOW_BITS bits. See vswitch/README-modules.md, "Flow IDs". */
 uint32_t e2_flow_id(const struct e2_flow *f, unsigned affinity);
+/* The affinity fields as E2D's flowhash/rangesplit name them ("src,dst,proto,sport,dport";
+ * no affinity = all five). */
+void e2_affinity_e2d(unsigned aff, char *buf, size_t len);
+/* The MAC of server #server's fabric port `nic` (the agent sets it): 02:e2:00:00:hh:ll
+ * with hhll = server + 1; the switch's own (server < 0) is 02:e2:00:00:ff:ff. */
+void e2_server_mac(int server, char *buf, size_t len);
 
 struct e2_split_plan {
     unsigned old_inst, new_inst;

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# The controller's plans are E2D commands: every line `e2ctl plan` writes for a server
+# is applied, in order, to a running e2d (one per server, one after the other), for
+# each example policy; then a split's phase-1 lines on the old instance's server.
+# A refused line fails the test with e2d's message. Every e2d is stopped by PID.
+set -euo pipefail
+E2CTL=${1:?usage: test_plan_e2d.sh ORCH_E2CTL VSWITCH_BUILD_DIR SOURCE_DIR}
+VS=${2:?}; SRC=${3:?}
+T=$(mktemp -d /tmp/e2-plan-e2d.XXXXXX)
+PID=""
+stop_e2d() {
+  [ -n "$PID" ] || return 0
+  kill -TERM "$PID" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.05; done
+  kill -KILL "$PID" 2>/dev/null || true
+  wait "$PID" 2>/dev/null || true
+  PID=""
+}
+cleanup() { stop_e2d; rm -rf "$T"; }
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; [ -f "$T/e2d.log" ] && tail -5 "$T/e2d.log" >&2; exit 1; }
+
+start_e2d() {
+  rm -f "$T/e2d.ctl"
+  # the agent's part: the fabric port `nic` (a null device that receives nothing)
+  echo "port add nic pmd devargs=net_null0,no-rx=1" >"$T/agent.conf"
+  # a server's plan has a few dozen range-split stages, each with its flow tables
+  "$VS/e2d" --ctl "$T/e2d.ctl" --config "$T/agent.conf" --no-huge --mbufs 4095 --table-mb 640 --file-prefix "plan$$" \
+    --log-level error >"$T/e2d.log" 2>&1 &
+  PID=$!
+  for _ in $(seq 100); do [ -S "$T/e2d.ctl" ] && return 0; sleep 0.05; done
+  fail "e2d did not start"
+}
+
+# apply FILE WHAT: every line in one e2ctl session, which stops at the first refusal
+apply() {
+  if ! "$VS/e2ctl-dp" --ctl "$T/e2d.ctl" -f "$1" >"$T/out" 2>&1; then
+    at=$(sed -n 's/.*stopped at .*:\([0-9]*\)$/\1/p' "$T/out")
+    fail "$2: e2d refused line ${at:-?} '$(sed -n "${at:-0}p" "$1")': $(grep -v 'stopped at' "$T/out" | tail -3)"
+  fi
+  grep -cv '^\(#.*\)\?$' "$1"
+}
+
+# the indented lines of one section of the text plan ("E2D on big0:", "Phase 1, ...")
+section() { # plan-file header-regex
+  awk -v h="$2" '$0 ~ "^" h {f=1; next} /^[^ ]/ {f=0} f && /^  / {sub(/^  /, ""); print}' "$1"
+}
+
+plan_args() { # policy
+  echo --policy "$SRC/examples/$1" --nfs "$SRC/examples/nfs.yaml" --hardware "$SRC/examples/hardware-4servers.yaml"
+}
+
+for policy in policy-fig3.1.yaml policy-fig3.12.yaml; do
+  # shellcheck disable=SC2046
+  "$E2CTL" plan $(plan_args "$policy") >"$T/plan.txt" 2>"$T/plan.err" || fail "e2ctl plan $policy: $(cat "$T/plan.err")"
+  # the same deployment after a split of ids.3 (its E2D sections are the end state)
+  # shellcheck disable=SC2046
+  "$E2CTL" plan $(plan_args "$policy") --split ids.3 >"$T/split.txt" 2>"$T/plan.err" || : >"$T/split.txt"
+  servers=$(sed -n 's/^E2D on \([^:]*\):$/\1/p' "$T/plan.txt")
+  [ -n "$servers" ] || fail "$policy: the plan has no E2D section"
+  for s in $servers; do
+    section "$T/plan.txt" "E2D on $s:" >"$T/$s.lines"
+    start_e2d
+    n=$(apply "$T/$s.lines" "$policy/$s")
+    echo "ok - $policy: $n lines for $s applied to a live e2d"
+    # the split of ids.3 happens on its server: the new instance is launched (its own
+    # lines of the end state), then phase 1 applies on top of the running graph
+    if grep -q "^Phase 1, E2D on $s " "$T/split.txt"; then
+      new=$(sed -n 's/^Split of [^:]*: new instance \([^ ]*\) on \([^ ]*\) .*/\1 \2/p' "$T/split.txt")
+      set -- $new
+      if [ "$2" = "$s" ]; then
+        section "$T/split.txt" "E2D on $s:" | grep -E "^(port add|module add|module cmd|connect) $1\." >"$T/launch" || true
+        n=$(apply "$T/launch" "$policy/$s launch of $1")
+        echo "ok - $policy: $n lines launching $1 applied on $s"
+        section "$T/split.txt" "Phase 1, E2D on $s " >"$T/phase1"
+        n=$(apply "$T/phase1" "$policy/$s phase 1")
+        [ "$n" -gt 0 ] || fail "$policy: empty phase 1"
+        echo "ok - $policy: $n phase-1 lines of the split applied on $s"
+      fi
+    fi
+    stop_e2d
+  done
+done
