@@ -55,6 +55,19 @@ static void test_hmatch_exact(void **state)
 	push(&dp, "hm", &b);
 	assert_int_equal(collected(&dp, "c")->n[1], 6);
 	assert_int_equal(collected(&dp, "c")->n[0], 2);
+	/* misses count what matched no rule, also when a rule sends to the default gate */
+	assert_int_equal(ctl("module cmd hm delete values=0x0800,17"), 0);
+	assert_int_equal(ctl("module cmd hm add values=0x0800,17 gate=0"), 0);
+	struct e2_module *hm = e2_dp_module_find(&dp, "hm");
+	struct e2_result before = {0}, after = {0};
+	hm->cls->stats(hm, &before);
+	fill(&b, 8, 0x0a010203, 1000);
+	rte_pktmbuf_mtod(b.pkts[3], uint8_t *)[23] = 6;
+	push(&dp, "hm", &b);
+	hm->cls->stats(hm, &after);
+	for (size_t i = 0; i < after.n; i++)
+		if (strcmp(after.v[i].key, "misses") == 0)
+			assert_int_equal(atoll(after.v[i].value) - atoll(before.v[i].value), 1);
 	/* bad rules are refused */
 	assert_int_not_equal(ctl("module cmd hm add values=0x0800 gate=1"), 0);
 	assert_int_not_equal(ctl("module cmd hm add values=0x10000,17 gate=1"), 0);

@@ -200,6 +200,7 @@ static void hmatch_process(struct e2_ctx *ctx, struct e2_module *m, uint16_t iga
 		for (uint16_t i = 0; i < b->cnt; i++) {
 			uint64_t key[MAX_FIELDS];
 			uint16_t g = s->default_gate;
+			bool hit = false;
 			if (likely(extract(s, b->pkts[i], key))) {
 				for (uint32_t r = 0; r < n_rules; r++) {
 					const struct linear_rule *lr = &s->linear[r];
@@ -208,11 +209,13 @@ static void hmatch_process(struct e2_ctx *ctx, struct e2_module *m, uint16_t iga
 						diff |= (key[f] & lr->mask[f]) ^ lr->key[f];
 					if (!diff) {
 						g = lr->gate;
+						hit = true;
 						break;
 					}
 				}
 			}
-			misses += g == s->default_gate;
+			/* a rule may send to the default gate too: count what matched no rule */
+			misses += !hit;
 			gates[i] = g;
 		}
 		s->misses += misses;
