@@ -357,61 +357,65 @@ static inline int match_in_place(const struct nsh_match *s, const struct rte_mbu
 	return 1;
 }
 
+/* Frames the in-place matcher leaves (headers split over segments, or malformed): the
+ * view, or the copying parser, decides. Returns the rule matched, n_rules for no rule,
+ * or -1 for a frame that is not (valid) NSH. Kept out of line: it is rare. */
+static __attribute__((noinline)) int32_t match_slow(const struct nsh_match *s, const struct rte_mbuf *pkt)
+{
+	struct nsh_view v;
+	int r = nsh_view(pkt, &v);
+	uint32_t k;
+
+	if (unlikely(r < 0)) {
+		struct rte_ether_hdr eth;
+		static __thread struct nsh_info h;
+		r = nsh_read(pkt, &eth, &h) == 1 ? 1 : 0;
+		v.n = 0;
+		for (uint8_t t = 0; r == 1 && t < h.n_tlvs; t++, v.n++) {
+			v.cls[t] = h.tlvs[t].cls;
+			v.type[t] = h.tlvs[t].type;
+			v.len[t] = h.tlvs[t].len;
+			v.val[t] = h.tlvs[t].val;
+		}
+	}
+	if (r != 1)
+		return -1;
+	for (k = 0; k < s->n_rules; k++) {
+		const struct match_rule *rule = &s->rules[k];
+		uint8_t t;
+		for (t = 0; t < v.n && !(v.type[t] == rule->want.type && v.cls[t] == E2_NSH_CLASS); t++)
+			;
+		if (t < v.n && (!rule->has_value ||
+				(v.len[t] == rule->want.len && memcmp(v.val[t], rule->want.val, v.len[t]) == 0)))
+			break;
+	}
+	return (int32_t)k;
+}
+
 static void match_process(struct e2_ctx *ctx, struct e2_module *m, uint16_t igate, struct e2_batch *b)
 {
 	struct nsh_match *s = e2_priv(m);
+	const uint32_t n_rules = s->n_rules;
 	uint16_t gates[E2_BATCH_MAX];
+	/* per batch, in registers and the stack rather than the module's counters:
+	 * [rule] hits, [n_rules] misses, [n_rules + 1] frames without NSH */
+	uint16_t count[MATCH_RULES_MAX + 2];
 
+	memset(count, 0, (n_rules + 2) * sizeof(count[0]));
 	for (uint16_t i = 0; i < b->cnt; i++) {
 		uint32_t k;
 		int fast = match_in_place(s, b->pkts[i], &k);
-		gates[i] = s->default_gate;
-		if (likely(fast == 1)) {
-			if (k < s->n_rules) {
-				gates[i] = s->tests[k].gate;
-				s->hits[k]++;
-			} else {
-				s->misses++;
-			}
-			continue;
+		if (unlikely(fast != 1)) {
+			int32_t slow = fast == 0 ? -1 : match_slow(s, b->pkts[i]);
+			k = slow < 0 ? n_rules + 1 : (uint32_t)slow;
 		}
-		if (fast == 0) {
-			s->not_nsh++;
-			continue;
-		}
-		struct nsh_view v;
-		int r = nsh_view(b->pkts[i], &v);
-		if (unlikely(r < 0)) {
-			/* headers split over segments (or malformed): the copying parser decides */
-			struct rte_ether_hdr eth;
-			static __thread struct nsh_info h;
-			r = nsh_read(b->pkts[i], &eth, &h) == 1 ? 1 : 0;
-			v.n = 0;
-			for (uint8_t t = 0; r == 1 && t < h.n_tlvs; t++, v.n++) {
-				v.cls[t] = h.tlvs[t].cls;
-				v.type[t] = h.tlvs[t].type;
-				v.len[t] = h.tlvs[t].len;
-				v.val[t] = h.tlvs[t].val;
-			}
-		}
-		if (r != 1) {
-			s->not_nsh++;
-			continue;
-		}
-		for (k = 0; k < s->n_rules; k++) {
-			struct match_rule *rule = &s->rules[k];
-			uint8_t t;
-			for (t = 0; t < v.n && !(v.type[t] == rule->want.type && v.cls[t] == E2_NSH_CLASS); t++)
-				;
-			if (t < v.n && (!rule->has_value ||
-					(v.len[t] == rule->want.len && memcmp(v.val[t], rule->want.val, v.len[t]) == 0))) {
-				gates[i] = rule->gate;
-				s->hits[k]++;
-				break;
-			}
-		}
-		s->misses += k == s->n_rules;
+		gates[i] = k < n_rules ? s->tests[k].gate : s->default_gate;
+		count[k]++;
 	}
+	for (uint32_t k = 0; k < n_rules; k++)
+		s->hits[k] += count[k];
+	s->misses += count[n_rules];
+	s->not_nsh += count[n_rules + 1];
 	e2_emit_split(ctx, m, b, gates);
 }
 
