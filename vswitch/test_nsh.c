@@ -231,13 +231,47 @@ static void test_nsh_multiseg(void **state)
 	destroy_all();
 }
 
+/* Pushes one frame tagged by `nsh_push TAGS` (optionally cut right after its NSH
+ * header) through matcher mt and checks which of collect c's gates 0..3 it reached. */
+static void expect_gate(const char *tags, int trimmed, int want)
+{
+	struct e2_batch b = {.cnt = 1};
+	uint32_t before[4];
+	struct collect *c = collected(&dp, "c");
+	memcpy(before, c->n, sizeof(before));
+	assert_int_equal(ctl("module add p nsh_push %s", tags), 0);
+	assert_int_equal(ctl("module add pc collect"), 0);
+	assert_int_equal(ctl("connect p pc"), 0);
+	b.pkts[0] = make_udp(dp.pool, "02:00:00:00:00:01", 1, 2, 3, 4, 60);
+	push(&dp, "p", &b);
+	take("pc", 0, &b);
+	assert_int_equal(ctl("module del p"), 0);
+	assert_int_equal(ctl("module del pc"), 0);
+	if (trimmed) { /* the frame ends where the NSH header does */
+		const uint8_t *d = rte_pktmbuf_mtod(b.pkts[0], const uint8_t *);
+		uint16_t nsh_len = (uint16_t)((d[15] & 0x3f) * 4);
+		rte_pktmbuf_trim(b.pkts[0], (uint16_t)(b.pkts[0]->pkt_len - 14 - nsh_len));
+	}
+	push(&dp, "mt", &b);
+	for (int g = 0; g < 4; g++)
+		if (c->n[g] != before[g] + (g == want))
+			fail_msg("%s (trimmed=%d): gate %d got %u packets, expected %d", tags, trimmed, g,
+				 c->n[g] - before[g], g == want);
+}
+
 /* Values of every length match exactly: short ones (one masked word) and long ones,
- * and a short value at the very end of a frame (no bytes after it to over-read). */
+ * a short value at the very end of a frame (no bytes after it to over-read), one TLV
+ * (the top rule's shortcut) or several (the full scan, priorities deciding). */
 static void test_nsh_match_values(void **state)
 {
 	const char *tags[] = {"url=abcdefghijkl", "url=abcdefgh", "url=abcdefghijkX", "url=abcdefg",
-			      "safe=1", "safe=0"};
-	const int want[] = {1, 2, 0, 0, 3, 0};
+			      "safe=1", "safe=0", "safe=1 url=abcdefgh", "url=abcdefgh safe=1"};
+	/* rules in evaluation order: url=abcdefghijkl, url=abcdefgh, safe=1 */
+	const int want[] = {1, 2, 0, 0, 3, 0, 2, 2};
+	/* then safe=1 first (priority 5): its one-TLV frames take the shortcut */
+	const int want_safe_first[] = {1, 2, 0, 0, 3, 0, 3, 3};
+	const size_t n = sizeof(tags) / sizeof(tags[0]);
+
 	assert_int_equal(ctl("module add mt nsh_match default=0"), 0);
 	assert_int_equal(ctl("module add c collect"), 0);
 	for (int g = 0; g < 4; g++)
@@ -245,32 +279,14 @@ static void test_nsh_match_values(void **state)
 	assert_int_equal(ctl("module cmd mt add attr=url value=abcdefghijkl gate=1"), 0);
 	assert_int_equal(ctl("module cmd mt add attr=url value=abcdefgh gate=2"), 0);
 	assert_int_equal(ctl("module cmd mt add attr=safe value=1 gate=3"), 0);
-	for (size_t k = 0; k < sizeof(tags) / sizeof(tags[0]); k++) {
-		for (int trimmed = 0; trimmed < 2; trimmed++) {
-			struct e2_batch b = {.cnt = 1};
-			uint32_t before[4];
-			struct collect *c = collected(&dp, "c");
-			memcpy(before, c->n, sizeof(before));
-			assert_int_equal(ctl("module add p nsh_push %s", tags[k]), 0);
-			assert_int_equal(ctl("module add pc collect"), 0);
-			assert_int_equal(ctl("connect p pc"), 0);
-			b.pkts[0] = make_udp(dp.pool, "02:00:00:00:00:01", 1, 2, 3, 4, 60);
-			push(&dp, "p", &b);
-			take("pc", 0, &b);
-			assert_int_equal(ctl("module del p"), 0);
-			assert_int_equal(ctl("module del pc"), 0);
-			if (trimmed) { /* the frame ends where the NSH header does */
-				const uint8_t *d = rte_pktmbuf_mtod(b.pkts[0], const uint8_t *);
-				uint16_t nsh_len = (uint16_t)((d[15] & 0x3f) * 4);
-				rte_pktmbuf_trim(b.pkts[0], (uint16_t)(b.pkts[0]->pkt_len - 14 - nsh_len));
-			}
-			push(&dp, "mt", &b);
-			for (int g = 0; g < 4; g++)
-				if (c->n[g] != before[g] + (g == want[k]))
-					fail_msg("%s (trimmed=%d): gate %d got %u packets, expected %d", tags[k],
-						 trimmed, g, c->n[g] - before[g], g == want[k]);
-		}
-	}
+	for (size_t k = 0; k < n; k++)
+		for (int trimmed = 0; trimmed < 2; trimmed++)
+			expect_gate(tags[k], trimmed, want[k]);
+	assert_int_equal(ctl("module cmd mt delete attr=safe value=1"), 0);
+	assert_int_equal(ctl("module cmd mt add attr=safe value=1 gate=3 priority=5"), 0);
+	for (size_t k = 0; k < n; k++)
+		for (int trimmed = 0; trimmed < 2; trimmed++)
+			expect_gate(tags[k], trimmed, want_safe_first[k]);
 	destroy_all();
 }
 

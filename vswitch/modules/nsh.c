@@ -252,9 +252,18 @@ struct match_test {
 	uint16_t gate;
 };
 
+/* The common frame carries one TLV: if it is the top rule's, that rule decides and the
+ * header length alone proves the frame well formed. TLV header and a value of up to 4
+ * bytes are one 8-byte word; `space` is the whole header's length for that TLV. */
+struct match_first {
+	uint64_t pattern, mask;
+	uint16_t hdr_len; /* 0: no shortcut (no rules, or a value longer than 4 bytes) */
+};
+
 struct nsh_match {
 	uint32_t n_rules;     /* priority descending, then seq ascending */
 	uint16_t default_gate;
+	struct match_first first;
 	struct match_test tests[MATCH_RULES_MAX];  /* compiled from rules[], same order */
 	uint64_t hits[MATCH_RULES_MAX];            /* per test, folded into rules[] on change */
 	uint64_t misses, not_nsh;
@@ -272,8 +281,27 @@ static void fold_hits(struct nsh_match *s)
 	}
 }
 
+static void compile_first(struct nsh_match *s)
+{
+	uint8_t pat[8] = {E2_NSH_CLASS >> 8, E2_NSH_CLASS & 0xff}, msk[8] = {0xff, 0xff, 0xff};
+	const struct match_rule *r = &s->rules[0];
+
+	memset(&s->first, 0, sizeof(s->first));
+	if (!s->n_rules || !r->has_value || r->want.len > 4)
+		return; /* presence-only rules accept any length: the general scan decides */
+	pat[2] = r->want.type;
+	pat[3] = r->want.len;
+	msk[3] = 0x7f; /* the length's top bit is not part of it */
+	memcpy(pat + 4, r->want.val, r->want.len);
+	memset(msk + 4, 0xff, r->want.len);
+	memcpy(&s->first.pattern, pat, 8);
+	memcpy(&s->first.mask, msk, 8);
+	s->first.hdr_len = (uint16_t)(NSH_BASE_LEN + nsh_tlv_space(r->want.len));
+}
+
 static void compile_rules(struct nsh_match *s)
 {
+	compile_first(s);
 	for (uint32_t i = 0; i < s->n_rules; i++) {
 		const struct match_rule *r = &s->rules[i];
 		struct match_test *t = &s->tests[i];
@@ -322,6 +350,14 @@ static inline int match_in_place(const struct nsh_match *s, const struct rte_mbu
 		return -1;
 	/* 8-byte loads of a value stay inside the segment's data */
 	const uint8_t *load_end = d + pkt->data_len - 8;
+	if (hdr_len == s->first.hdr_len && p + NSH_BASE_LEN <= load_end) {
+		uint64_t w;
+		memcpy(&w, p + NSH_BASE_LEN, 8);
+		if (((w ^ s->first.pattern) & s->first.mask) == 0) {
+			*k = 0;
+			return 1;
+		}
+	}
 	/* one pass: validate every TLV (as the general parser does) and match as we go */
 	for (uint16_t off = NSH_BASE_LEN, n = 0; off < hdr_len; n++) {
 		if (unlikely(off + 4 > hdr_len || n == NSH_MAX_TLVS))
