@@ -29,19 +29,10 @@ static int teardown(void **state)
 
 static void destroy_all(void)
 {
-	test_dp_clear(&dp);
-	assert_int_equal(rte_mempool_in_use_count(dp.pool), 0);
+	assert_int_equal(test_dp_clear(&dp), 0); /* no packet buffer leaked */
 }
 
-/* Moves what collect module `name` got on `gate` into b. */
-static void take(const char *name, int gate, struct e2_batch *b)
-{
-	struct collect *c = collected(&dp, name);
-	assert_true(c->n[gate] <= E2_BATCH_MAX);
-	b->cnt = (uint16_t)c->n[gate];
-	memcpy(b->pkts, c->pkts[gate], b->cnt * sizeof(b->pkts[0]));
-	c->n[gate] = 0;
-}
+#define take(name, gate, b) assert_true(collect_take(&dp, name, gate, b))
 
 static void test_nsh_push_bytes(void **state)
 {

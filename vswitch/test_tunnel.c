@@ -38,26 +38,10 @@ static int teardown(void **state)
 
 static void destroy_all(void)
 {
-	test_dp_clear(&dp);
-	assert_int_equal(rte_mempool_in_use_count(dp.pool), 0);
+	assert_int_equal(test_dp_clear(&dp), 0); /* no packet buffer leaked */
 }
 
-static void push_gate(const char *name, uint16_t igate, struct e2_batch *b)
-{
-	struct e2_module *m = e2_dp_module_find(&dp, name);
-	struct e2_ctx ctx = {.current = m, .ts = rte_rdtsc(), .measure = true};
-	m->cls->process_batch(&ctx, m, igate, b);
-	e2_charge(&ctx, NULL);
-}
-
-static void take(const char *name, int gate, struct e2_batch *b)
-{
-	struct collect *c = collected(&dp, name);
-	assert_true(c->n[gate] <= E2_BATCH_MAX);
-	b->cnt = (uint16_t)c->n[gate];
-	memcpy(b->pkts, c->pkts[gate], b->cnt * sizeof(b->pkts[0]));
-	c->n[gate] = 0;
-}
+#define take(name, gate, b) assert_true(collect_take(&dp, name, gate, b))
 
 /* The graph: edge e (input gate e of te) carries SPI 1000 + e; odd edges carry NSH
  * metadata (safe=1, t40=edge) pushed by "p<e>". The link goes into collect "wire";
@@ -96,7 +80,7 @@ static void send_edges(uint8_t orig[EDGES][2][80])
 			snprintf(cname, sizeof(cname), "c%s", name);
 			take(cname, 0, &b);
 		}
-		push_gate("te", (uint16_t)e, &b);
+		push_to(&dp, "te", (uint16_t)e, &b);
 	}
 }
 
@@ -271,11 +255,11 @@ static void test_tunnel_refusals(void **state)
 	/* unchanged: spi 7 still goes through; an igate without an edge drops */
 	b.cnt = 1;
 	b.pkts[0] = make_udp(dp.pool, "02:00:00:00:00:01", 1, 2, 3, 4, 60);
-	push_gate("te", 1, &b);
+	push_to(&dp, "te", 1, &b);
 	assert_int_equal(e2_dp_module_find(&dp, "te")->drops, 1);
 	b.cnt = 1;
 	b.pkts[0] = make_udp(dp.pool, "02:00:00:00:00:01", 1, 2, 3, 4, 60);
-	push_gate("te", 0, &b);
+	push_to(&dp, "te", 0, &b);
 	take("c", 0, &b);
 	/* plus a frame that is not a tunnel frame, and one with a broken NSH header */
 	b.pkts[b.cnt++] = make_udp(dp.pool, "02:00:00:00:00:01", 1, 2, 3, 4, 60);

@@ -10,6 +10,8 @@
 #include <rte_udp.h>
 
 #include <stdarg.h>
+#include <stdbool.h>
+#include <string.h>
 
 #include "ctl.h"
 #include "dp.h"
@@ -92,21 +94,39 @@ static inline struct rte_mbuf *make_udp(struct rte_mempool *pool, const char *ds
 	return m;
 }
 
-/* Pushes a batch into module `name`'s input gate 0 as a worker would. */
-static inline void push(struct e2_dp *dp, const char *name, struct e2_batch *b)
+/* Pushes a batch into module `name`'s input gate (push: gate 0) as a worker would. */
+static inline void push_to(struct e2_dp *dp, const char *name, uint16_t igate, struct e2_batch *b)
 {
 	struct e2_module *m = e2_dp_module_find(dp, name);
 	struct e2_ctx ctx = {.current = m, .ts = rte_rdtsc(), .measure = true};
 	m->packets += b->cnt;
 	m->measured_packets += b->cnt;
 	m->batches++;
-	m->cls->process_batch(&ctx, m, 0, b);
+	m->cls->process_batch(&ctx, m, igate, b);
 	e2_charge(&ctx, NULL);
+}
+
+static inline void push(struct e2_dp *dp, const char *name, struct e2_batch *b)
+{
+	push_to(dp, name, 0, b);
 }
 
 static inline struct collect *collected(struct e2_dp *dp, const char *name)
 {
 	return e2_priv(e2_dp_module_find(dp, name));
+}
+
+/* Moves what collect module `name` got on `gate` into b; false if it got more than a
+ * batch (nothing is moved then). */
+static inline bool collect_take(struct e2_dp *dp, const char *name, int gate, struct e2_batch *b)
+{
+	struct collect *c = collected(dp, name);
+	if (c->n[gate] > E2_BATCH_MAX)
+		return false;
+	b->cnt = (uint16_t)c->n[gate];
+	memcpy(b->pkts, c->pkts[gate], b->cnt * sizeof(b->pkts[0]));
+	c->n[gate] = 0;
+	return true;
 }
 
 /* Starts DPDK and a dataplane with no workers (tests drive tasks themselves). */
@@ -128,8 +148,9 @@ static inline void test_dp_stop(struct e2_dp *dp)
 	rte_eal_cleanup();
 }
 
-/* Removes every module, port and worker, leaving an empty dataplane. */
-static inline void test_dp_clear(struct e2_dp *dp)
+/* Removes every module, port and worker, leaving an empty dataplane; returns the
+ * packet buffers still in use (0 unless something leaked). */
+static inline unsigned test_dp_clear(struct e2_dp *dp)
 {
 	char err[E2_ERR_MAX];
 	for (size_t i = 0; i < E2_MODULES_MAX; i++)
@@ -142,6 +163,7 @@ static inline void test_dp_clear(struct e2_dp *dp)
 		e2_worker_stop(dp->workers[i]);
 		dp->workers[i] = NULL;
 	}
+	return rte_mempool_in_use_count(dp->pool);
 }
 
 /* Runs one control command in its text form against dp, as e2d would; returns the
