@@ -150,6 +150,10 @@ struct e2_sched_node *e2_sched_find_task(struct e2_sched_node *root, const struc
 
 static void refill(struct e2_sched_node *n, uint64_t now)
 {
+	/* A worker that is not pinned can move to a CPU whose TSC reads a little
+	 * behind; an unsigned difference would then wrap and fill the bucket. */
+	if (now <= n->refill_ts)
+		return;
 	n->tokens += (double)(now - n->refill_ts) * n->tokens_per_tsc;
 	n->refill_ts = now;
 	if (n->tokens > (double)n->burst)

@@ -3,8 +3,16 @@
 # over vhost-user/virtio-user and memif; reconnection when either side restarts;
 # no loss at a sustainable rate; a clean stop; an idle e2d that does not spin;
 # a bad configuration refused at start-up. Every process is stopped by PID on exit.
+#
+# Every traffic case balances the books (tools/e2-account): what the generator sent
+# = what came back + what a sink took on purpose + what e2d counted as dropped + what
+# a queue still holds. Unaccounted loss fails; counted drops fail only beyond a stated
+# bound (the generator shares a core with everything else on a busy machine, and a
+# receive ring that is full while it is descheduled is e2d's tx drop, not a bug).
 set -euo pipefail
 BIN=${1:?usage: test_e2d_procs.sh BUILD/vswitch}
+SRC=$(cd "$(dirname "$0")" && pwd)
+ACCOUNT=$SRC/tools/e2-account
 T=$(mktemp -d /tmp/e2d-test.XXXXXX)
 PIDS=()
 cleanup() {
@@ -27,7 +35,7 @@ WCORE=$((NCPU - 1)); GCORE=0
 RATE=${E2_TEST_RATE:-200000}
 
 start_e2d() { # name config
-  "$BIN/e2d" --ctl "$T/$1.ctl" --config "$2" --worker-core "$WCORE" --no-huge --file-prefix "e2dt-$1" \
+  "$BIN/e2d" --ctl "$T/$1.ctl" --config "$2" --worker-core "$WCORE" --no-huge --file-prefix "e2dt$$-$1" \
     --log-level error >"$T/$1.log" 2>&1 &
   E2D_PID=$!
   PIDS+=("$E2D_PID")
@@ -40,12 +48,28 @@ start_e2d() { # name config
 }
 stop_e2d() { kill -TERM "$E2D_PID"; wait "$E2D_PID" || fail "e2d exited with $? on SIGTERM"; }
 ctl() { "$BIN/e2ctl-dp" --ctl "$T/$1.ctl" "${@:2}"; }
+# virtio-user rings of 1024 (the default is 256): the generator's receive ring then
+# holds what e2d forwards while the generator is descheduled for a few milliseconds.
 trafgen() { # vdev0 vdev1 args...
-  local a=$1 b=$2; shift 2
+  local a=$1,queue_size=1024 b=$2,queue_size=1024; shift 2
   "$BIN/e2-trafgen" -l $GCORE --in-memory --single-file-segments -m 256 --no-pci --no-telemetry \
     --file-prefix "tg$$" --log-level error --vdev "$a" --vdev "$b" -- --tx 0 --rx 1 "$@"
 }
 val() { grep "^$1=" | cut -d= -f2; }
+# account NAME GEN_OUTPUT [e2-account args...]: the books of e2d NAME since its last
+# `stats reset` must balance against what the generator printed.
+account() {
+  local name=$1 out=$2; shift 2
+  local tx rx rc=0
+  tx=$(echo "$out" | val tx_packets); rx=$(echo "$out" | val rx_packets)
+  ACC=$(ctl "$name" stats | "$ACCOUNT" sent="${tx:-0}" received="${rx:-0}" "$@") || rc=$?
+  case $rc in
+    0) ;;
+    1) fail "unaccounted packets: $(echo $ACC)";;
+    *) fail "counted drops over the bound or too little traffic: $(echo $ACC) (args: $*)";;
+  esac
+}
+acc() { echo "$ACC" | val "$1"; }
 
 # --- 1. vhost-user server ports, NF process over virtio-user, no loss -----------------
 cat >"$T/fwd.conf" <<CONF
@@ -76,42 +100,42 @@ CONF
 # q1's flows are sunk on purpose: count what goes where below
 start_e2d a "$T/fwd.conf"
 out=$(trafgen "net_virtio_user0,path=$T/v0.sock" "net_virtio_user1,path=$T/v1.sock" --rate "$RATE" --duration 2 --flows 64 2>"$T/tg1.log") || fail "trafgen: $out"
-rx=$(echo "$out" | val rx_packets); tx=$(echo "$out" | val tx_packets)
-stats=$(ctl a stats)
-sunk=$(echo "$stats" | awk '$1=="s"{print $4}')
-# the machine is shared: the generator may fall short of its rate, but what it sent must arrive
-[ "$tx" -gt $((RATE / 4)) ] || fail "sent only $tx packets"
-[ $((rx + sunk)) -eq "$tx" ] || fail "lost packets: tx=$tx rx=$rx sunk=$sunk"
+# the machine is shared: the generator may fall short of its rate, but what it sent is accounted for
+account a "$out" min_sent=$((RATE / 4)) max_drop_pct=1
+rx=$(acc received); sunk=$(acc sunk)
 [ "$rx" -gt 0 ] && [ "$sunk" -gt 0 ] || fail "hash split did not use both paths (rx=$rx sunk=$sunk)"
-ok "vhost-user: $tx packets at $RATE pps through hmatch/hash_split/queues, none lost (rx=$rx, sunk by design=$sunk)"
+ok "vhost-user: $(acc sent) packets at $RATE pps through hmatch/hash_split/queues: rx=$rx, sunk by design=$sunk, counted drops=$(acc counted_drops), unaccounted 0"
 
 # --- 2. the NF side restarts: a new process attaches to the same ports ----------------
+ctl a stats reset >/dev/null
 out=$(trafgen "net_virtio_user0,path=$T/v0.sock" "net_virtio_user1,path=$T/v1.sock" --rate "$RATE" --duration 1 --flows 64 2>>"$T/tg1.log") || fail "trafgen again: $out"
-stats=$(ctl a stats)
-echo "$stats" | awk '$1=="v0"||$1=="v1"' | grep -q . || fail "no port stats"
-[ "$(echo "$out" | val rx_packets)" -gt 0 ] || fail "no traffic after NF restart"
-ok "NF process restart: traffic resumed on the same vhost-user ports"
+account a "$out" min_sent=$((RATE / 8)) max_drop_pct=1
+[ "$(acc received)" -gt 0 ] || fail "no traffic after NF restart"
+ok "NF process restart: traffic resumed on the same vhost-user ports ($(acc sent) sent, $(acc received) back, unaccounted 0)"
 
 # --- 2b. capture a live gate to a pcap file, then take the capture out again --------
 before=$(ctl a list | awk '{print $1, $2}')
-sunk0=$(ctl a stats s | awk '$1=="s"{print $4}')
+ctl a stats reset >/dev/null
 trafgen "net_virtio_user0,path=$T/v0.sock" "net_virtio_user1,path=$T/v1.sock" --rate 50000 --duration 3 \
   --flows 64 >"$T/cap-tg.out" 2>>"$T/tg1.log" &
 CAPTG=$!; PIDS+=("$CAPTG")
-sleep 1
+# start capturing once traffic flows (a deadline poll, not a guess)
+for _ in $(seq 100); do
+  [ "$(ctl a stats hm | awk '$1=="hm"{print $4}')" -gt 100 ] 2>/dev/null && break; sleep 0.05
+done
 ctl a capture hm:0 file="$T/cap.pcap" count=50 >/dev/null || fail "capture refused"
 if ctl a capture hm:5 file="$T/x.pcap" count=5 2>/dev/null; then fail "capture of an unconnected gate accepted"; fi
 if ctl a capture nosuch file="$T/x.pcap" count=5 2>/dev/null; then fail "capture of nothing accepted"; fi
-sleep 1
+for _ in $(seq 200); do
+  [ "$(ctl a stats | awk '$1=="hm"{print $4}')" -gt 5000 ] 2>/dev/null && break; sleep 0.05
+done
 ctl a capture stop hm:0 >/dev/null || fail "capture stop refused"
-wait "$CAPTG" || true
-sunk1=$(ctl a stats s | awk '$1=="s"{print $4}')
-tx=$(val tx_packets <"$T/cap-tg.out"); rx=$(val rx_packets <"$T/cap-tg.out")
-[ $((rx + sunk1 - sunk0)) -eq "$tx" ] || fail "packets lost while capturing: tx=$tx rx=$rx sunk=$((sunk1 - sunk0))"
+wait "$CAPTG" || fail "generator failed during the capture"
+account a "$(cat "$T/cap-tg.out")" min_sent=10000 max_drop_pct=1
 n=$(tcpdump -nr "$T/cap.pcap" 2>/dev/null | wc -l)
 [ "$n" -eq 50 ] || fail "capture wrote $n packets, not 50"
 [ "$before" = "$(ctl a list | awk '{print $1, $2}')" ] || fail "graph not restored after capture stop"
-ok "capture: 50 packets of a live gate written for tcpdump, no loss, graph restored on stop"
+ok "capture: 50 packets of a live gate written for tcpdump, $(acc sent) packets accounted for (counted drops $(acc counted_drops)), graph restored on stop"
 
 # --- 3. a bad control request leaves the graph and traffic alone (end to end) --------
 before=$(ctl a list | awk '{print $1, $2}')
@@ -140,18 +164,32 @@ trafgen "net_virtio_user0,path=$T/c0.sock,server=1" "net_virtio_user1,path=$T/c1
   --rate 100000 --duration 7 --drain 0.5 >"$T/tg5.out" 2>"$T/tg5.log" &
 TG=$!; PIDS+=("$TG")
 for _ in $(seq 100); do [ -S "$T/c0.sock" ] && [ -S "$T/c1.sock" ] && break; sleep 0.05; done
+v1_tx() { ctl b stats v1 | awk '$1=="v1"{print $6}'; }
+wait_v1_tx() { # N: deadline poll until e2d b has sent N packets to the NF
+  for _ in $(seq 200); do [ "$(v1_tx)" -ge "$1" ] 2>/dev/null && return 0; sleep 0.025; done
+  fail "no traffic through e2d as vhost-user client (tx on v1: $(v1_tx))"
+}
 start_e2d b "$T/client.conf"
-sleep 1.5
-first=$(ctl b stats v1 | awk '$1=="v1"{print $7}')
-[ "${first:-0}" -gt 0 ] || fail "no traffic through e2d as vhost-user client"
+wait_v1_tx 20000
+first=$(v1_tx)
+t_stop=$(date +%s%N)
 stop_e2d
-sleep 0.5
 start_e2d b "$T/client.conf"
-sleep 2
-second=$(ctl b stats v1 | awk '$1=="v1"{print $7}')
-[ "${second:-0}" -gt 50000 ] || fail "traffic did not resume after e2d restart (tx on v1: ${second:-0})"
-wait "$TG" || true
-ok "e2d restart under a running NF: reconnected, $second packets forwarded by the new e2d"
+wait_v1_tx 1
+down_ms=$(( ($(date +%s%N) - t_stop) / 1000000 ))
+wait_v1_tx 20000
+wait "$TG" || fail "the NF failed across the e2d restart: $(tail -3 "$T/tg5.log")"
+out=$(cat "$T/tg5.out")
+tx=$(echo "$out" | val tx_packets); rx=$(echo "$out" | val rx_packets)
+second=$(v1_tx); drops2=$(ctl b stats | "$ACCOUNT" sent=0 received=0 | val counted_drops || true)
+# the NF's own count: everything the first e2d had sent by the snapshot and everything
+# the second sent arrived at the NF (e2d's rings belong to the NF in this mode)
+[ "$rx" -ge $((first + second)) ] || fail "the NF received $rx, fewer than the two e2ds sent ($first + $second)"
+# what was lost crossed the restart: at most what the NF's rings hold (2 x 1024) plus
+# what it sent in the instant e2d was stopping; a bound, not a wish
+loss=$((tx - rx)); bound=$((2 * 1024 + 100000 * 50 / 1000))
+[ "$loss" -le "$bound" ] || fail "e2d restart lost $loss packets (tx=$tx rx=$rx, e2d down ${down_ms} ms), more than $bound"
+ok "e2d restart under a running NF: reconnected after ${down_ms} ms; NF sent $tx, received $rx ($first before, $second after the restart, $drops2 counted drops), $loss lost across the restart (bound $bound)"
 stop_e2d
 
 # --- 6. memif ports --------------------------------------------------------------------
@@ -167,9 +205,8 @@ out=$("$BIN/e2-trafgen" -l $GCORE --no-huge -m 256 --no-pci --no-telemetry --no-
   --log-level error --vdev "net_memif0,role=client,socket=$T/m.sock,socket-abstract=no,id=0" \
   --vdev "net_memif1,role=client,socket=$T/m.sock,socket-abstract=no,id=1" -- --tx 0 --rx 1 \
   --rate "$RATE" --duration 1 2>"$T/tgm.log") || fail "memif trafgen: $out"
-tx=$(echo "$out" | val tx_packets); rx=$(echo "$out" | val rx_packets)
-[ "$tx" -gt 0 ] && [ "$tx" -eq "$rx" ] || fail "memif: tx=$tx rx=$rx"
-ok "memif: $tx packets, none lost"
+account c "$out" min_sent=$((RATE / 8)) max_drop_pct=1
+ok "memif: $(acc sent) packets sent, $(acc received) received, $(acc counted_drops) counted drops, unaccounted 0"
 
 # --- 7. an idle e2d does not burn its core ---------------------------------------------
 t0=$(awk '{print $14+$15}' /proc/"$E2D_PID"/stat); sleep 3
@@ -228,22 +265,29 @@ sched add cap policy=rate_limit resource=packets limit=20000
 sched attach q parent=cap
 CONF
 start_e2d e "$T/ev.conf"
-ctl e events seconds=6 >"$T/events.txt" &
+ctl e events seconds=30 >"$T/events.txt" &
 EV=$!; PIDS+=("$EV")
-sleep 0.3
-(sleep 2.5; ctl e sched set cap limit=100000000 >/dev/null) &
-trafgen "net_virtio_user0,path=$T/e0.sock" "net_virtio_user1,path=$T/e1.sock" --rate 100000 --duration 4 \
-  >/dev/null 2>>"$T/tgev.log" || true
-wait "$EV" || true
-for want in "link_up v0" "link_up v1" "overload q" "underload q"; do
-  grep -q "$want" "$T/events.txt" || fail "no '$want' event; got: $(cat "$T/events.txt")"
-done
+wait_event() { # WHAT: deadline poll of the event log
+  for _ in $(seq 300); do grep -q "$1" "$T/events.txt" && return 0; sleep 0.05; done
+  fail "no '$1' event; got: $(cat "$T/events.txt")"
+}
+sleep 1     # a SUB socket connects asynchronously: give it time before the first event
+trafgen "net_virtio_user0,path=$T/e0.sock" "net_virtio_user1,path=$T/e1.sock" --rate 100000 --duration 8 \
+  >"$T/tgev.out" 2>>"$T/tgev.log" &
+TGE=$!; PIDS+=("$TGE")
+wait_event "link_up v0"; wait_event "link_up v1"
+wait_event "overload q"
+ctl e sched set cap limit=100000000 >/dev/null   # lift the throttle: the queue drains
+wait_event "underload q"
+kill "$EV" 2>/dev/null || true
+wait "$TGE" || fail "generator failed during the events case"
+account e "$(cat "$T/tgev.out")" min_sent=1 max_drop_pct=90
 ok "events: $(awk '{print $2, $3}' "$T/events.txt" | tr '\n' ',' | sed 's/,$//')"
 stop_e2d
 
 # --- 10. a bad configuration is refused with the file and line --------------------------
 printf 'port add p0 pmd devargs=net_null0\nmodule add x nosuch\n' >"$T/bad.conf"
-if "$BIN/e2d" --ctl "$T/bad.ctl" --config "$T/bad.conf" --no-huge --file-prefix e2dt-bad \
+if "$BIN/e2d" --ctl "$T/bad.ctl" --config "$T/bad.conf" --no-huge --file-prefix "e2dt$$-bad" \
      --log-level error >"$T/bad.log" 2>&1; then fail "bad configuration accepted"; fi
 grep -q "bad.conf:2: unknown module class 'nosuch'" "$T/bad.log" || fail "unclear error: $(cat "$T/bad.log")"
 [ ! -e "$T/bad.ctl" ] || fail "socket left by a refused start"

@@ -4,6 +4,7 @@
 #ifndef E2D_TEST_UTIL_H
 #define E2D_TEST_UTIL_H
 
+#include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_ether.h>
 #include <rte_ip.h>
@@ -12,6 +13,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ctl.h"
 #include "dp.h"
@@ -165,6 +167,23 @@ static inline unsigned test_dp_clear(struct e2_dp *dp)
 	}
 	return rte_mempool_in_use_count(dp->pool);
 }
+
+/* Deadline polls instead of sleep-then-assert: a shared, busy machine can stall any
+ * thread for many milliseconds, so tests wait for a condition, never for a time.
+ * WAIT_UNTIL evaluates `cond` every millisecond for up to `secs` seconds and is
+ * true when it held. */
+static inline double test_secs_since(uint64_t tsc0)
+{
+	return (double)(rte_rdtsc() - tsc0) / (double)rte_get_tsc_hz();
+}
+#define WAIT_UNTIL(cond, secs)                                                             \
+	({                                                                                 \
+		uint64_t wait_t0_ = rte_rdtsc();                                           \
+		bool wait_ok_;                                                             \
+		while (!(wait_ok_ = (cond)) && test_secs_since(wait_t0_) < (secs))         \
+			usleep(1000);                                                      \
+		wait_ok_;                                                                  \
+	})
 
 /* Runs one control command in its text form against dp, as e2d would; returns the
  * response code (0 = accepted) and prints the error of a refusal. */
