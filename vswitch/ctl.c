@@ -266,6 +266,10 @@ E2__Dp__Response *e2_ctl_handle(struct e2_dp *dp, const E2__Dp__Request *req, bo
 					e2_result_add(res, m->name, "%s=%s", one.v[k].key, one.v[k].value);
 			}
 		}
+		/* buffers out of the pool (in rings, queues, NFs' rings): a leak shows as growth */
+		if (!name || !*name)
+			e2_result_add(res, "e2d", "mbufs_in_use=%u mbufs_total=%u", rte_mempool_in_use_count(dp->pool),
+				      dp->pool->size);
 		add_result(r, res);
 		free(res);
 		if (req->stats->reset)

@@ -53,8 +53,10 @@ static void tally_process(struct e2_ctx *ctx, struct e2_module *m, uint16_t igat
 		const uint8_t *eth = rte_pktmbuf_read(b->pkts[i], 12, 2, &buf);
 		bool ip6 = eth && eth[0] == 0x86 && eth[1] == 0xdd;
 		const void *p = rte_pktmbuf_read(b->pkts[i], ip6 ? 34 : 26, 4, &buf);
-		if (p)
-			src = rte_be_to_cpu_32(*(const uint32_t *)p);
+		if (p) {
+			memcpy(&src, p, sizeof(src)); /* the address is not 4-byte aligned in the frame */
+			src = rte_be_to_cpu_32(src);
+		}
 		uint32_t f = src & 0xffffff;
 		if (f < MAX_FLOWS) {
 			t->gate_of[f] = (int8_t)igate;

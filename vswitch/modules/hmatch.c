@@ -169,11 +169,14 @@ static inline __attribute__((always_inline)) bool extract(const struct hmatch *s
 		uint64_t v = 0;
 		if (unlikely(fd->offset + fd->len > pkt->data_len))
 			return false;
+		/* fields sit at any offset: memcpy is the defined unaligned load (one mov) */
+		uint16_t v16;
+		uint32_t v32;
 		switch (fd->len) {
 		case 1: v = p[0]; break;
-		case 2: v = rte_be_to_cpu_16(*(const unaligned_uint16_t *)p); break;
-		case 4: v = rte_be_to_cpu_32(*(const unaligned_uint32_t *)p); break;
-		case 8: v = rte_be_to_cpu_64(*(const unaligned_uint64_t *)p); break;
+		case 2: memcpy(&v16, p, 2); v = rte_be_to_cpu_16(v16); break;
+		case 4: memcpy(&v32, p, 4); v = rte_be_to_cpu_32(v32); break;
+		case 8: memcpy(&v, p, 8); v = rte_be_to_cpu_64(v); break;
 		default:
 			for (uint8_t i = 0; i < fd->len; i++)
 				v = (v << 8) | p[i];
