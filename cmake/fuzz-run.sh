@@ -40,9 +40,18 @@ done
 before=$(listing "$@")
 
 mkdir "$tmp/new" "$tmp/artifacts"
+# libFuzzer feeds the operands of comparisons back into its mutations, pointers
+# included, so with address space randomisation two runs with the same seed drift
+# apart: run without it where the system lets us.
+norandom=
+if setarch "$(uname -m)" -R true 2>/dev/null; then
+	norandom="setarch $(uname -m) -R"
+else
+	echo "fuzz-run: cannot turn off address randomisation; runs may not repeat exactly" >&2
+fi
 # -reload=0: do not re-read the corpus every few seconds, which would make the
 # inputs depend on timing.
-"$fuzzer" -seed="$seed" -runs="$runs" -reload=0 -rss_limit_mb=1024 -print_final_stats=1 \
+$norandom "$fuzzer" -seed="$seed" -runs="$runs" -reload=0 -rss_limit_mb=1024 -print_final_stats=1 \
 	-artifact_prefix="$tmp/artifacts/" "$tmp/new" "$@"
 rc=$?
 
