@@ -3,13 +3,16 @@
  *
  * Input: rule text, then optionally a NUL byte and an Ethernet frame (the parser refuses
  * NUL bytes, so the first one is a natural split and plain rule files stay valid inputs).
- * The matcher is asked about the frame's 5-tuple and about one tuple built from each rule
- * (its own addresses, ports and protocol), so it is reached even when the frame is not
- * IP. For every tuple:
+ * The matcher is asked about the frame's 5-tuple and about tuples built from each rule:
+ * its own addresses, ports and protocol, and the same with one address bit flipped just
+ * inside or just outside a prefix, or a port just outside its range. So it is reached even
+ * when the frame is not IP, and right at the edges where a matcher goes wrong. For every
+ * tuple:
  *   - the verdict is allow or drop, and is the action of the rule reported as matched,
  *     or the default action when none is;
  *   - the matched rule is the first one an independent, bit-by-bit matcher here picks;
- *   - a rule's own tuple is matched by that rule or an earlier one;
+ *   - a rule's own tuple, also with a host bit flipped, is matched by that rule or an
+ *     earlier one;
  *   - the rule set printed in the documented format and parsed again gives the same rules
  *     and the same verdicts.
  * A fresh firewall (empty connection table) must give the frame the verdict the rules
@@ -179,11 +182,57 @@ static struct fw_tuple rule_tuple(const struct fw_rule *r)
     return t;
 }
 
-static void check_tuple(const struct fw_ruleset *rs, const struct fw_ruleset *back, const struct fw_tuple *t)
+static size_t check_tuple(const struct fw_ruleset *rs, const struct fw_ruleset *back, const struct fw_tuple *t)
 {
     size_t idx = check_decide(rs, t);
     if (check_decide(back, t) != idx)
         abort();
+    return idx;
+}
+
+static void flip(uint8_t *bytes, unsigned i)
+{
+    bytes[i / 8] ^= (uint8_t)(0x80u >> (i % 8));
+}
+
+/* Rule i's tuple and its variants at the edges of the rule's prefixes and ranges. */
+static void check_rule_tuples(const struct fw_ruleset *rs, const struct fw_ruleset *back, size_t i)
+{
+    const struct fw_rule *r = &rs->rules[i];
+    struct fw_tuple t = rule_tuple(r), v;
+    if (check_tuple(rs, back, &t) > i)
+        abort(); /* a rule must match its own tuple */
+    const struct fw_addr *sides[2] = { &r->src, &r->dst };
+    for (int side = 0; side < 2; side++) {
+        const struct fw_addr *a = sides[side];
+        unsigned bits = a->family == 4 ? 32 : 128;
+        if (!a->family)
+            continue;
+        if (a->prefix_len > 0) { /* the last bit of the prefix: now outside it */
+            v = t;
+            flip(side ? v.dst : v.src, a->prefix_len - 1u);
+            check_tuple(rs, back, &v);
+        }
+        if (a->prefix_len < bits) { /* the first host bit: still inside */
+            v = t;
+            flip(side ? v.dst : v.src, a->prefix_len);
+            if (check_tuple(rs, back, &v) > i)
+                abort();
+        }
+    }
+    const struct fw_port_range *ports[2] = { &r->sport, &r->dport };
+    for (int side = 0; side < 2; side++) {
+        uint16_t *port = side ? &v.dport : &v.sport;
+        v = t;
+        if (ports[side]->lo > 0) {
+            *port = (uint16_t)(ports[side]->lo - 1);
+            check_tuple(rs, back, &v);
+        }
+        if (ports[side]->hi < 65535) {
+            *port = (uint16_t)(ports[side]->hi + 1);
+            check_tuple(rs, back, &v);
+        }
+    }
 }
 
 /* A fresh firewall on the (re-parsed) rules against the frame. */
@@ -228,12 +277,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t flags;
     if (frame_parse(frame, frame_len, &t, &flags) == FRAME_IP)
         check_tuple(&rs, &back, &t);
-    for (size_t i = 0; i < rs.n_rules; i++) {
-        t = rule_tuple(&rs.rules[i]);
-        if (check_decide(&rs, &t) > i)
-            abort(); /* a rule must match its own tuple */
-        check_tuple(&rs, &back, &t);
-    }
+    for (size_t i = 0; i < rs.n_rules; i++)
+        check_rule_tuples(&rs, &back, i);
     check_firewall(&back, frame, frame_len);
     fw_rules_free(&rs);
     return 0;
