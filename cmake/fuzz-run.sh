@@ -40,9 +40,9 @@ done
 before=$(listing "$@")
 
 mkdir "$tmp/new" "$tmp/artifacts"
-# libFuzzer feeds the operands of comparisons back into its mutations, pointers
-# included, so with address space randomisation two runs with the same seed drift
-# apart: run without it where the system lets us.
+# libFuzzer feeds the operands of traced comparisons back into its mutations, filed
+# under the address of the comparing code, so with address space randomisation two
+# runs with the same seed drift apart: run without it where the system lets us.
 norandom=
 if setarch "$(uname -m)" -R true 2>/dev/null; then
 	norandom="setarch $(uname -m) -R"
