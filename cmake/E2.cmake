@@ -3,8 +3,9 @@
 #   e2_pkg(NAME pkgconfig-module)      imported target PkgConfig::NAME
 #   e2_test(NAME SOURCES ... [LIBS ...] [LABELS ...] [TIMEOUT s] [ARGS ...])
 #       a cmocka (or any) test executable registered with CTest
-#   e2_fuzzer(NAME SOURCES ... [LIBS ...] [SECONDS s] [CORPUS dir])
-#       a libFuzzer target, built only with clang; CTest runs it briefly
+#   e2_fuzzer(NAME SOURCES ... [LIBS ...] [RUNS n] [CORPUS srcdir...])
+#       a libFuzzer target, built only with clang (else a test that reports skipped);
+#       CTest runs n inputs from the read-only seed corpora through cmake/fuzz-run.sh
 
 include(CMakeParseArguments)
 
@@ -30,28 +31,36 @@ function(e2_test name)
   endif()
 endfunction()
 
-# CI fuzzes with a fixed seed so that a red run can be replayed; long campaigns
-# (see README) pass -DE2_FUZZ_SEED=0 for a fresh random seed per run.
+# Fuzzing in CTest replays: every run starts from the seed corpora in the source tree
+# (read only) with a fixed seed and a fixed number of runs, so two runs execute the
+# same inputs and a red run can be replayed from its log (cmake/fuzz-run.sh prints the
+# failing input). Long campaigns (see README) pass -DE2_FUZZ_SEED=0 for a random seed.
 set(E2_FUZZ_SEED 1 CACHE STRING "libFuzzer -seed for the CTest fuzz runs (0 = random)")
+set(E2_FUZZ_RUN ${CMAKE_CURRENT_LIST_DIR}/fuzz-run.sh)
 
 function(e2_fuzzer name)
-  cmake_parse_arguments(F "" "SECONDS;CORPUS" "SOURCES;LIBS" ${ARGN})
+  cmake_parse_arguments(F "" "RUNS" "SOURCES;LIBS;CORPUS" ${ARGN})
   if(NOT E2_FUZZ OR NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
+    # Registered all the same, so that a build without them says so instead of
+    # silently running fewer tests.
+    if(NOT E2_FUZZ)
+      set(why "E2_FUZZ is OFF")
+    else()
+      set(why "libFuzzer needs clang, the compiler is ${CMAKE_C_COMPILER_ID}")
+    endif()
+    add_test(NAME ${name} COMMAND sh -c "echo '${name}: not built: ${why}'; exit 77")
+    set_tests_properties(${name} PROPERTIES LABELS fuzz SKIP_RETURN_CODE 77)
     return()
   endif()
-  if(NOT F_SECONDS)
-    set(F_SECONDS 10)
+  if(NOT F_RUNS)
+    set(F_RUNS 10000)
   endif()
   add_executable(${name} ${F_SOURCES})
-  target_compile_options(${name} PRIVATE -fsanitize=fuzzer,address,undefined)
-  target_link_options(${name} PRIVATE -fsanitize=fuzzer,address,undefined)
+  # Undefined behaviour stops the run like a crash (by default UBSan only prints).
+  target_compile_options(${name} PRIVATE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all)
+  target_link_options(${name} PRIVATE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all)
   target_link_libraries(${name} PRIVATE ${F_LIBS})
-  set(corpus_args)
-  if(F_CORPUS)
-    set(corpus_args ${F_CORPUS})
-  endif()
   add_test(NAME ${name}
-    COMMAND ${name} -seed=${E2_FUZZ_SEED} -max_total_time=${F_SECONDS} -rss_limit_mb=1024
-            -print_final_stats=0 ${corpus_args})
+    COMMAND sh ${E2_FUZZ_RUN} $<TARGET_FILE:${name}> ${E2_FUZZ_SEED} ${F_RUNS} ${F_CORPUS})
   set_tests_properties(${name} PROPERTIES TIMEOUT 300 LABELS fuzz)
 endfunction()

@@ -82,6 +82,12 @@ static int merge_nodes(struct e2_pgraph *pg, const struct e2_pipeline *p, const 
             e2_seterr(err, "pipeline '%s': node '%s' is declared twice", p->name, n->name);
             return -1;
         }
+        if (strchr(n->name, '.') || strlen(n->name) > E2_NODE_NAME_MAX) {
+            /* else two instances could share a name: port node "f.0" and NF f's first */
+            e2_seterr(err, "pipeline '%s': node name '%s' must have at most %d characters and no '.' "
+                      "(instances are named NAME.N)", p->name, n->name, E2_NODE_NAME_MAX);
+            return -1;
+        }
         if ((n->nf != NULL) == (n->port != NULL)) {
             e2_seterr(err, "pipeline '%s': node '%s' needs exactly one of 'nf' or 'port'", p->name, n->name);
             return -1;

@@ -669,8 +669,10 @@ static int equilibrium_groups(const ctx *c, tasks *t, double Rin, double *rate)
     int *tbuf = malloc((size_t)(nt + 1) * (size_t)(nt + 2) * sizeof(int));
     double *wbuf = malloc((size_t)(nt + 1) * (size_t)(nt + 2) * sizeof(double));
     double *prev = malloc((size_t)(nt + 1) * sizeof(double));
+    double *step = calloc((size_t)nt + 1, sizeof(double));
+    double alpha = 1; /* share of each sweep's step that is taken */
     int rc = 1;
-    if (!order || !depth || !gs || !tbuf || !wbuf || !prev)
+    if (!order || !depth || !gs || !tbuf || !wbuf || !prev || !step)
         goto out;
     for (int i = 0; i < nt; i++) {
         order[i] = i;
@@ -722,7 +724,7 @@ static int equilibrium_groups(const ctx *c, tasks *t, double Rin, double *rate)
                 cap = 0;
             }
         }
-        double change = 0, scale = 0;
+        double change = 0, scale = 0, turn = 0;
         for (int i = 0; i < nt; i++) {
             if (isfinite(rate[i]))
                 scale = fmax(scale, rate[i]);
@@ -730,6 +732,9 @@ static int equilibrium_groups(const ctx *c, tasks *t, double Rin, double *rate)
                 change = INFINITY;
             else if (isfinite(rate[i]))
                 change = fmax(change, fabs(rate[i] - prev[i]));
+            double d = isfinite(rate[i]) && isfinite(prev[i]) ? rate[i] - prev[i] : 0;
+            turn += d * step[i];
+            step[i] = d;
         }
         /* workers feeding each other can keep circling in a band set by the
          * rounded shares; 1e-5 of the rate is far below the 1% SLO tolerance */
@@ -737,6 +742,16 @@ static int equilibrium_groups(const ctx *c, tasks *t, double Rin, double *rate)
             rc = 0;
             goto out;
         }
+        /* A task that outranks its own upstream on a worker takes cycles in proportion
+         * to the upstream's rate, which then gets fewer: the plain sweep overshoots
+         * and circles, or diverges, around the equilibrium. Each time the step turns
+         * back, take half as much of it. */
+        if (turn < 0)
+            alpha /= 2;
+        if (alpha < 1)
+            for (int i = 0; i < nt; i++)
+                if (isfinite(rate[i]) && isfinite(prev[i]))
+                    rate[i] = prev[i] + alpha * step[i];
     }
     rc = -1;
 out:
@@ -746,6 +761,7 @@ out:
     free(tbuf);
     free(wbuf);
     free(prev);
+    free(step);
     return rc; /* 1: shape not handled here */
 }
 

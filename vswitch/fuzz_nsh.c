@@ -1,7 +1,9 @@
 /* libFuzzer target for the parsers of the issue-3 modules: NSH headers from the wire
- * (nsh_parse, and parse -> write -> parse gives the same header), NSH attribute values
- * and flowhash field lists from the control API, and flow keys of frames from the wire
- * (e2_flow_key_get on IPv4, IPv6 and other frames). The first byte picks the parser. */
+ * (nsh_parse, and parse -> write -> parse gives the same header, which writes the same
+ * bytes again), NSH attribute values from the control API (an encoded TLV put into a
+ * header is found again, unchanged, after write -> parse), flowhash field lists, and
+ * flow keys of frames from the wire (e2_flow_key_get on IPv4, IPv6 and other frames).
+ * The first byte picks the parser. Seeds: vswitch/fuzz_corpus/nsh. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -13,7 +15,7 @@
 static void fuzz_header(const uint8_t *data, size_t size)
 {
 	static struct nsh_info h, again;
-	uint8_t out[NSH_MAX_LEN + 8];
+	uint8_t out[NSH_MAX_LEN + 8], out2[NSH_MAX_LEN + 8];
 
 	if (nsh_parse(data, size, &h) != 0 || h.md_type != NSH_MD_TYPE_2)
 		return;
@@ -27,6 +29,26 @@ static void fuzz_header(const uint8_t *data, size_t size)
 		if (again.tlvs[i].cls != h.tlvs[i].cls || again.tlvs[i].type != h.tlvs[i].type ||
 		    again.tlvs[i].len != h.tlvs[i].len || memcmp(again.tlvs[i].val, h.tlvs[i].val, h.tlvs[i].len))
 			__builtin_trap();
+	if (nsh_write(&again, out2) != len || memcmp(out, out2, len) != 0)
+		__builtin_trap(); /* the written form is canonical */
+}
+
+/* An encoded attribute put into a header must come back unchanged through the wire. */
+static void attr_round_trip(const struct nsh_tlv *t)
+{
+	static struct nsh_info h, back;
+	uint8_t out[NSH_MAX_LEN + 8];
+
+	memset(&h, 0, sizeof(h));
+	h.ttl = NSH_TTL_DEFAULT;
+	h.next_proto = NSH_NP_ETHERNET;
+	h.spi = 1;
+	h.si = 255;
+	if (nsh_set_tlv(&h, t) != 0 || nsh_parse(out, nsh_write(&h, out), &back) != 0)
+		__builtin_trap();
+	const struct nsh_tlv *found = nsh_find(&back, t->cls, t->type);
+	if (!found || found->len != t->len || memcmp(found->val, t->val, t->len) != 0)
+		__builtin_trap();
 }
 
 /* A frame as an mbuf of `n` segments (1 or 2, the first `at` bytes long), each in its
@@ -121,8 +143,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!eq)
 			return 0;
 		*eq = '\0';
-		if (nsh_attr_encode(text, eq + 1, &t, err) == 0 && t.len > NSH_TLV_MAX_VALUE)
-			__builtin_trap();
+		if (nsh_attr_encode(text, eq + 1, &t, err) == 0) {
+			if (t.len > NSH_TLV_MAX_VALUE)
+				__builtin_trap();
+			attr_round_trip(&t);
+		}
 	} else {
 		struct e2_flow_fields f;
 		if (e2_flow_fields_parse(text, &f, err) == 0 && !(f.src || f.dst || f.proto || f.sport || f.dport))

@@ -5,7 +5,8 @@ e2_test(test_nsh SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_nsh.c LIBS e2dp TIMEOU
 e2_test(test_capture SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_capture.c LIBS e2dp TIMEOUT 60)
 e2_test(test_tunnel SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_tunnel.c LIBS e2dp TIMEOUT 60)
 # The parsers are header-only (modules/nsh.h, modules/flowkey.h): the target includes them.
-e2_fuzzer(fuzz_nsh SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_nsh.c LIBS PkgConfig::DPDK SECONDS 10)
+e2_fuzzer(fuzz_nsh SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_nsh.c LIBS PkgConfig::DPDK RUNS 2500000
+          CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_corpus/nsh)
 # Two e2d processes in two network namespaces, edges tunnelled over a veth pair (root only).
 add_test(NAME test_tunnel_netns COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_tunnel_netns.sh ${CMAKE_CURRENT_BINARY_DIR})
 set_tests_properties(test_tunnel_netns PROPERTIES LABELS serial TIMEOUT 60 SKIP_RETURN_CODE 77)

@@ -163,6 +163,10 @@ void e2_pgraph_free(struct e2_pgraph *pg);
 
 /* ---------------------------------------------------------------- IGraph */
 
+/* Instances are named after their policy node, "NAME.N" for NFs: node names have no
+ * '.' and leave room in e2_inst.name for the dot and any unsigned N. */
+#define E2_NODE_NAME_MAX 52
+
 struct e2_inst {
     char name[64];
     unsigned pnode;
