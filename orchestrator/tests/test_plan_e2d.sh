@@ -55,7 +55,10 @@ for policy in policy-fig3.1.yaml policy-fig3.12.yaml; do
   "$E2CTL" plan $(plan_args "$policy") >"$T/plan.txt" 2>"$T/plan.err" || fail "e2ctl plan $policy: $(cat "$T/plan.err")"
   # the same deployment after a split of ids.3 (its E2D sections are the end state)
   # shellcheck disable=SC2046
-  "$E2CTL" plan $(plan_args "$policy") --split ids.3 >"$T/split.txt" 2>"$T/plan.err" || : >"$T/split.txt"
+  "$E2CTL" plan $(plan_args "$policy") --split ids.3 >"$T/split.txt" 2>"$T/plan.err" ||
+    fail "e2ctl plan $policy --split ids.3: $(cat "$T/plan.err")"
+  grep -q "^Phase 1, E2D on " "$T/split.txt" || fail "$policy: the split has no phase 1"
+  phase1_applied=0
   servers=$(sed -n 's/^E2D on \([^:]*\):$/\1/p' "$T/plan.txt")
   [ -n "$servers" ] || fail "$policy: the plan has no E2D section"
   for s in $servers; do
@@ -76,8 +79,10 @@ for policy in policy-fig3.1.yaml policy-fig3.12.yaml; do
         n=$(apply "$T/phase1" "$policy/$s phase 1")
         [ "$n" -gt 0 ] || fail "$policy: empty phase 1"
         echo "ok - $policy: $n phase-1 lines of the split applied on $s"
+        phase1_applied=1
       fi
     fi
     stop_e2d
   done
+  [ $phase1_applied = 1 ] || fail "$policy: the split's phase 1 was applied to no live e2d"
 done
