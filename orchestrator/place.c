@@ -727,16 +727,39 @@ int e2_place(struct e2_igraph *ig, const struct e2_rack *rack, enum e2_place_alg
     for (unsigned i = 0; i < ig->insts_count; i++)
         if (!is_nf(ig, i))
             ig->insts[i].server = -1;
+    int e2 = algo == E2_PLACE_E2 || algo == E2_PLACE_E2_START;
     struct kl k;
     kl_init(&k, ig, rack, algo == E2_PLACE_E2);
     kl_sync(&k);
-    int rc = algo == E2_PLACE_RANDOM ? place_random(&k, seed, err) : pack(&k, algo == E2_PLACE_E2, err);
+    int rc = algo == E2_PLACE_RANDOM ? place_random(&k, seed, err) : pack(&k, e2, err);
     if (rc == 0 && algo == E2_PLACE_E2) {
         kl_sync(&k);
         kl_improve(&k);
     }
     kl_free(&k);
     return rc;
+}
+
+int e2_place_improve(struct e2_igraph *ig, const struct e2_rack *rack, struct e2_err *err)
+{
+    if (rack->servers == 0) {
+        e2_seterr(err, "no servers");
+        return -1;
+    }
+    for (unsigned i = 0; i < ig->insts_count; i++) {
+        if (!is_nf(ig, i)) {
+            ig->insts[i].server = -1;
+        } else if (ig->insts[i].server < 0 || (unsigned)ig->insts[i].server >= rack->servers) {
+            e2_seterr(err, "improve: instance '%s' is not placed", ig->insts[i].name);
+            return -1;
+        }
+    }
+    struct kl k;
+    kl_init(&k, ig, rack, 1);
+    kl_sync(&k);
+    kl_improve(&k);
+    kl_free(&k);
+    return 0;
 }
 
 int e2_place_incremental(struct e2_igraph *ig, const struct e2_rack *rack, unsigned inst, struct e2_err *err)

@@ -1,5 +1,7 @@
 /* Placement: hand-checked optimum, properties over random policies (capacity
- * respected, every edge routed), incremental placement, the exact MIP, no-fit. */
+ * respected, every edge routed), the heuristic against references computed here
+ * (first-fit packing, random feasible placements, its own start), incremental
+ * placement, the exact MIP against an exhaustive search, no-fit. */
 #include "helpers.h"
 
 static uint64_t rng = 12345;
@@ -147,12 +149,6 @@ static void check_routed(const struct e2_igraph *ig, const struct e2_hardware *h
     }
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static void random_policies_respect_capacity(void **state)
 {
     (void)state;
@@ -192,39 +188,6 @@ static void random_policies_respect_capacity(void **state)
                     fail_msg("%s", err.msg);
                 check_routed(ig, hw, &ic);
                 e2_interconnect_free(&ic);
-                /* E2 is never worse than first-fit packing, nor than the median of
-                 * random feasible placements, on cross-server traffic */
-                double e2 = e2_cross_server_gbps(ig);
-                int *kept = malloc(ig->insts_count * sizeof *kept);
-                for (unsigned i = 0; i < ig->insts_count; i++)
-                    kept[i] = ig->insts[i].server;
-                double costs[9];
-                unsigned n_costs = 0;
-                for (unsigned i = 0; i < ig->insts_count; i++)
-                    ig->insts[i].server = -1;
-                struct e2_load cmp_loads[64];
-                /* only placements within every link's capacity compare: E2 keeps to them */
-                if (e2_place(ig, &rack, E2_PLACE_PACKING, 0, &err) == 0 && e2_rack_loads(ig, &rack, cmp_loads) == 0) {
-                    double packing = e2_cross_server_gbps(ig);
-                    if (e2 > packing + 1e-9)
-                        fail_msg("trial %u: E2 %.3f Gbps across servers, packing %.3f", trial, e2, packing);
-                }
-                for (uint64_t seed = 1; seed <= 9; seed++) {
-                    for (unsigned i = 0; i < ig->insts_count; i++)
-                        ig->insts[i].server = -1;
-                    if (e2_place(ig, &rack, E2_PLACE_RANDOM, seed * 7919 + trial, &err) == 0 &&
-                        e2_rack_loads(ig, &rack, cmp_loads) == 0)
-                        costs[n_costs++] = e2_cross_server_gbps(ig);
-                }
-                if (n_costs) {
-                    qsort(costs, n_costs, sizeof *costs, cmp_double);
-                    if (e2 > costs[n_costs / 2] + 1e-9)
-                        fail_msg("trial %u: E2 %.3f Gbps across servers, median random %.3f", trial, e2,
-                                 costs[n_costs / 2]);
-                }
-                for (unsigned i = 0; i < ig->insts_count; i++)
-                    ig->insts[i].server = kept[i];
-                free(kept);
             }
         }
         /* links too: whenever a strawman finds a plan within every capacity, so does E2 */
@@ -239,6 +202,342 @@ static void random_policies_respect_capacity(void **state)
         e2_nfs_free(cat);
     }
     assert_true(feasible >= 10);
+}
+
+/* ---------------------------------------------------------------- references
+ * Written here from the model's definitions, sharing no code with place.c or
+ * place_mip.c: what the heuristic is measured against must not inherit its mistakes.
+ * The cost is the planner's own, e2_cross_server_gbps. */
+
+#define COST_EPS 1e-6
+
+/* Instances of an NF that cannot scale across servers must share a server. */
+static int must_group(const struct e2_igraph *ig, unsigned i)
+{
+    const struct e2_nf *nf = ig->pg->nodes[ig->insts[i].pnode].nf;
+    return nf && !e2_nf_across_servers(nf);
+}
+
+/* The capacities the planner promises: cores, and each server link under link_target
+ * x nic_gbps in both directions (the switch is never near its capacity here). */
+static int fits(const struct e2_igraph *ig, const struct e2_rack *rack)
+{
+    unsigned S = rack->servers;
+    long cores[16] = { 0 };
+    double in[16] = { 0 }, out[16] = { 0 };
+    assert_true(S <= 16);
+    for (unsigned i = 0; i < ig->insts_count; i++) {
+        int s = ig->insts[i].server;
+        if (!ig->pg->nodes[ig->insts[i].pnode].nf)
+            continue;
+        if (s < 0 || (unsigned)s >= S)
+            return 0;
+        cores[s] += ig->insts[i].cores;
+        for (unsigned j = 0; j < i; j++)
+            if (must_group(ig, i) && ig->insts[j].pnode == ig->insts[i].pnode && ig->insts[j].server != s)
+                return 0;
+    }
+    for (unsigned e = 0; e < ig->edges_count; e++) {
+        int a = ig->insts[ig->edges[e].from].server, b = ig->insts[ig->edges[e].to].server;
+        if (a == b && a >= 0)
+            continue;
+        if (a >= 0)
+            out[a] += ig->edges[e].rate_gbps;
+        if (b >= 0)
+            in[b] += ig->edges[e].rate_gbps;
+    }
+    for (unsigned s = 0; s < S; s++) {
+        double cap = rack->nic_gbps[s] * rack->link_target + COST_EPS;
+        if (cores[s] > (long)rack->cores[s] || in[s] > cap || out[s] > cap)
+            return 0;
+    }
+    return 1;
+}
+
+static void unplace(struct e2_igraph *ig)
+{
+    for (unsigned i = 0; i < ig->insts_count; i++)
+        ig->insts[i].server = -1;
+}
+
+static void save_servers(const struct e2_igraph *ig, int *to)
+{
+    for (unsigned i = 0; i < ig->insts_count; i++)
+        to[i] = ig->insts[i].server;
+}
+
+static void load_servers(struct e2_igraph *ig, const int *from)
+{
+    for (unsigned i = 0; i < ig->insts_count; i++)
+        ig->insts[i].server = from[i];
+}
+
+/* Cores instance i needs where it lands: its own, or its whole group's if it is the
+ * first of a group to be placed; 0 if its group already sits somewhere. Sets *at to
+ * that server then. */
+static unsigned cores_needed(const struct e2_igraph *ig, unsigned i, int *at)
+{
+    *at = -1;
+    if (!must_group(ig, i))
+        return ig->insts[i].cores;
+    unsigned c = 0;
+    for (unsigned j = 0; j < ig->insts_count; j++)
+        if (ig->insts[j].pnode == ig->insts[i].pnode) {
+            if (ig->insts[j].server >= 0)
+                *at = ig->insts[j].server;
+            c += ig->insts[j].cores;
+        }
+    return *at >= 0 ? 0 : c;
+}
+
+/* Places NF instances in index order, each on the lowest-numbered server with enough
+ * free cores (links ignored, like the seed's strawman): first-fit. With rs: a random
+ * server among those with the cores instead, drawn from the state *rs. Returns 0, or
+ * -1 if an instance found no server. */
+static int reference_place(struct e2_igraph *ig, const struct e2_rack *rack, uint64_t *rs)
+{
+    long free_cores[16];
+    for (unsigned s = 0; s < rack->servers; s++)
+        free_cores[s] = rack->cores[s];
+    unplace(ig);
+    for (unsigned i = 0; i < ig->insts_count; i++) {
+        if (!ig->pg->nodes[ig->insts[i].pnode].nf)
+            continue;
+        int at;
+        unsigned need = cores_needed(ig, i, &at);
+        if (at < 0) {
+            unsigned cand[16], n = 0;
+            for (unsigned s = 0; s < rack->servers; s++)
+                if (free_cores[s] >= (long)need)
+                    cand[n++] = s;
+            if (!n)
+                return -1;
+            if (rs) {
+                *rs ^= *rs << 13;
+                *rs ^= *rs >> 7;
+                *rs ^= *rs << 17;
+            }
+            at = (int)cand[rs ? *rs % n : 0];
+            free_cores[at] -= (long)need;
+        }
+        ig->insts[i].server = at;
+    }
+    return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* A small random instance: 2..max_nfs NFs, 2..max_servers servers of 2-6 cores and
+ * min_nic..max_nic Gbps links. */
+struct instance {
+    struct e2_nf_catalog *cat;
+    struct e2_hardware *hw;
+    struct e2_policy *pol;
+    struct e2_pgraph *pg;
+    struct e2_igraph *ig;
+    struct e2_rack rack;
+    unsigned trial;
+    char desc[160];
+};
+
+/* The instance is a function of `trial` alone (the generator is reseeded), so a trial
+ * number names an instance whatever ran before. */
+static int instance_make(struct instance *in, unsigned trial, unsigned max_nfs, unsigned max_servers, unsigned min_nic,
+                         unsigned max_nic)
+{
+    struct e2_err err = { "" };
+    memset(in, 0, sizeof *in);
+    rng = 0x2545F4914F6CDD1Dull ^ ((uint64_t)trial + 1) * 0x9E3779B97F4A7C15ull;
+    in->trial = trial;
+    unsigned n = 2 + rnd(max_nfs - 1), servers = 2 + rnd(max_servers - 1), cores = 2 + rnd(5);
+    double nic = min_nic + rnd(max_nic - min_nic + 1), rate = 0.5 + rnd(16) / 4.0;
+    in->cat = random_nfs(n);
+    in->hw = hw_str(rack_yaml(servers, cores, nic), &err);
+    in->pol = random_policy(n, rate);
+    snprintf(in->desc, sizeof in->desc, "trial %u: %u NFs, %u servers x %u cores, nic %g Gbps, rate %.2f Gbps",
+             trial, n, servers, cores, nic, rate);
+    in->pg = e2_pgraph_build(in->pol, in->cat, in->hw, NULL, &err);
+    if (!in->pg)
+        return -1;
+    in->ig = e2_igraph_build(in->pg, &err);
+    e2_rack_from_hardware(&in->rack, in->hw, &err);
+    return in->ig ? 0 : -1;
+}
+
+static void instance_free(struct instance *in)
+{
+    e2_rack_free(&in->rack);
+    e2_igraph_free(in->ig);
+    e2_pgraph_free(in->pg);
+    e2_policy_free(in->pol);
+    e2_hardware_free(in->hw);
+    e2_nfs_free(in->cat);
+}
+
+#define RANDOM_REFS 15
+#define PROPERTY_TRIALS 2000
+
+enum outcome { OK, REFUSED, WORSE_THAN_PACKING, WORSE_THAN_RANDOM };
+static const char *outcome_name[] = { "ok", "refused", "worse than first-fit", "worse than random" };
+
+/* Instances of this generator where the heuristic is known to fail, evidence for issue
+ * 16 (the heuristic gets stuck): REFUSED, its DFS next-fit packing start strands 2-core
+ * instances on servers with one free core and it reports "demand cannot fit" although
+ * first-fit (or a random placement) fits every capacity; WORSE_*, Kernighan-Lin stops in
+ * a local optimum with more cross traffic than first-fit packing or than the median of
+ * random feasible placements. The test fails on any failure not listed here, and on a
+ * listed one that no longer fails that way (then remove it, and say so in issue 16). */
+static const struct { unsigned trial; enum outcome how; } known_failures[] = {
+    { 21, REFUSED }, { 53, REFUSED }, { 59, WORSE_THAN_PACKING }, { 60, REFUSED },
+    { 173, WORSE_THAN_PACKING }, { 204, WORSE_THAN_PACKING }, { 431, WORSE_THAN_PACKING }, { 513, REFUSED },
+    { 573, REFUSED }, { 718, REFUSED }, { 805, WORSE_THAN_RANDOM }, { 806, WORSE_THAN_PACKING },
+    { 894, REFUSED }, { 930, REFUSED }, { 1038, WORSE_THAN_PACKING }, { 1071, WORSE_THAN_PACKING },
+    { 1082, WORSE_THAN_PACKING }, { 1117, WORSE_THAN_PACKING }, { 1136, REFUSED }, { 1141, WORSE_THAN_PACKING },
+    { 1460, WORSE_THAN_PACKING }, { 1533, REFUSED }, { 1555, REFUSED }, { 1668, REFUSED },
+    { 1747, REFUSED }, { 1910, WORSE_THAN_PACKING },
+};
+
+static enum outcome known(unsigned trial)
+{
+    for (size_t i = 0; i < sizeof known_failures / sizeof *known_failures; i++)
+        if (known_failures[i].trial == trial)
+            return known_failures[i].how;
+    return OK;
+}
+
+/* Median of the first n costs (sorted in place). */
+static double median_of(double *v, unsigned n)
+{
+    qsort(v, n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Kernighan-Lin from a placement that fits never ends worse, nor beyond a capacity. */
+static void check_improve_from(struct instance *in, const int *start, const char *what)
+{
+    struct e2_err err = { "" };
+    load_servers(in->ig, start);
+    double c0 = e2_cross_server_gbps(in->ig);
+    if (e2_place_improve(in->ig, &in->rack, &err) < 0)
+        fail_msg("%s: improve from a %s start: %s", in->desc, what, err.msg);
+    double c1 = e2_cross_server_gbps(in->ig);
+    if (c1 > c0 + COST_EPS || !fits(in->ig, &in->rack))
+        fail_msg("%s: Kernighan-Lin from a %s start of %.4f Gbps ends at %.4f%s", in->desc, what, c0, c1,
+                 fits(in->ig, &in->rack) ? "" : " beyond a capacity");
+}
+
+/* One instance: the references, the heuristic, its own start. Fails the test on what
+ * can never be excused (KL worse than a start, E2 != start + improve); returns how the
+ * heuristic compares otherwise. */
+static enum outcome compare_one(struct instance *in, unsigned *with_pack, unsigned *with_random)
+{
+    struct e2_err err = { "" };
+    struct e2_igraph *ig = in->ig;
+    unsigned n = ig->insts_count;
+    int *pack_at = calloc(n, sizeof *pack_at), *rand_at = calloc((size_t)RANDOM_REFS * n, sizeof *rand_at);
+    int *heur_at = calloc(n, sizeof *heur_at);
+    int pack_fits = reference_place(ig, &in->rack, NULL) == 0 && fits(ig, &in->rack);
+    double pack_cost = pack_fits ? e2_cross_server_gbps(ig) : 0;
+    save_servers(ig, pack_at);
+    double rcost[RANDOM_REFS];
+    unsigned nr = 0;
+    uint64_t rs = 0x5eed0000u + (uint64_t)(in->trial);
+    for (unsigned a = 0; a < 40 * RANDOM_REFS && nr < RANDOM_REFS; a++)
+        if (reference_place(ig, &in->rack, &rs) == 0 && fits(ig, &in->rack)) {
+            save_servers(ig, rand_at + (size_t)nr * n);
+            rcost[nr++] = e2_cross_server_gbps(ig);
+        }
+    enum outcome how = OK;
+    unplace(ig);
+    if (e2_place(ig, &in->rack, E2_PLACE_E2, 0, &err) < 0 || !fits(ig, &in->rack)) {
+        print_message("%s: the heuristic %s, though %s fits\n", in->desc, err.msg[0] ? err.msg : "exceeds a capacity",
+                      pack_fits ? "first-fit packing" : "a random placement");
+        how = REFUSED;
+        goto out;
+    }
+    double heur = e2_cross_server_gbps(ig);
+    save_servers(ig, heur_at);
+    /* E2 is its own start followed by the improvement, and never ends above that start */
+    unplace(ig);
+    assert_int_equal(e2_place(ig, &in->rack, E2_PLACE_E2_START, 0, &err), 0);
+    double start = e2_cross_server_gbps(ig);
+    assert_int_equal(e2_place_improve(ig, &in->rack, &err), 0);
+    for (unsigned i = 0; i < n; i++)
+        assert_int_equal(ig->insts[i].server, heur_at[i]);
+    if (heur > start + COST_EPS)
+        fail_msg("%s: Kernighan-Lin ends at %.4f Gbps, worse than its start %.4f", in->desc, heur, start);
+    if (pack_fits)
+        check_improve_from(in, pack_at, "first-fit");
+    for (unsigned r = 0; r < nr; r++)
+        check_improve_from(in, rand_at + (size_t)r * n, "random");
+    /* against the references */
+    if (pack_fits) {
+        (*with_pack)++;
+        if (heur > pack_cost + COST_EPS) {
+            print_message("%s: heuristic %.4f Gbps > first-fit packing %.4f\n", in->desc, heur, pack_cost);
+            how = WORSE_THAN_PACKING;
+        }
+    }
+    if (nr) {
+        (*with_random)++;
+        double med = median_of(rcost, nr);
+        if (heur > med + COST_EPS) {
+            print_message("%s: heuristic %.4f Gbps > median of %u random placements %.4f\n", in->desc, heur, nr, med);
+            if (how == OK)
+                how = WORSE_THAN_RANDOM;
+        }
+    }
+out:
+    free(pack_at);
+    free(rand_at);
+    free(heur_at);
+    return how;
+}
+
+/* On every random instance where a reference placement fits every capacity, the
+ * heuristic places it within capacity, with no more cross traffic than first-fit
+ * packing and than the median of random feasible placements, except on the instances
+ * listed for issue 16; Kernighan-Lin never ends worse than its own start (the
+ * link-aware packing) nor than any fitting start we give it, on every instance. */
+static void heuristic_beats_references(void **state)
+{
+    (void)state;
+    unsigned compared = 0, with_pack = 0, with_random = 0, unexpected = 0, fixed = 0, excused = 0;
+    for (unsigned trial = 0; trial < PROPERTY_TRIALS; trial++) {
+        struct instance in;
+        enum outcome how = OK, want = known(trial);
+        if (instance_make(&in, trial, 7, 5, 4, 20) == 0) {
+            /* comparable only if some reference fits: first-fit or one of 600 random draws */
+            uint64_t rs = 0x5eed0000u + trial;
+            int any = reference_place(in.ig, &in.rack, NULL) == 0 && fits(in.ig, &in.rack);
+            for (unsigned a = 0; a < 40 * RANDOM_REFS && !any; a++)
+                any = reference_place(in.ig, &in.rack, &rs) == 0 && fits(in.ig, &in.rack);
+            if (any) {
+                compared++;
+                how = compare_one(&in, &with_pack, &with_random);
+            }
+        }
+        if (how != want) {
+            print_message("trial %u: %s, listed as %s\n", trial, outcome_name[how], outcome_name[want]);
+            if (want == OK)
+                unexpected++;
+            else
+                fixed++;
+        } else if (how != OK) {
+            excused++;
+        }
+        instance_free(&in);
+    }
+    print_message("compared %u of %u instances (%u with first-fit, %u with random placements); %u known issue-16 "
+                  "failures, %u new failures, %u listed ones that now pass\n",
+                  compared, PROPERTY_TRIALS, with_pack, with_random, excused, unexpected, fixed);
+    assert_int_equal(unexpected, 0);
+    assert_int_equal(fixed, 0);
+    assert_true(with_pack >= 500 && with_random >= 500);
 }
 
 static void incremental_moves_nothing_else(void **state)
@@ -278,46 +577,96 @@ static void incremental_moves_nothing_else(void **state)
     e2_nfs_free(nfs);
 }
 
-static void mip_never_worse_than_heuristic(void **state)
+/* CBC stops within its own tolerances: flow-range splits give rates that differ in the
+ * sixth digit, and it may return a placement a few kbps above the exact optimum. */
+#define MIP_EPS 1e-4
+
+/* Every assignment of NF instances i.. to servers, depth first: the least cross traffic
+ * among the complete assignments that fit, or -1 if none does. */
+static double exhaustive_optimum(struct e2_igraph *ig, const struct e2_rack *rack, unsigned i)
+{
+    if (i == ig->insts_count)
+        return fits(ig, rack) ? e2_cross_server_gbps(ig) : -1;
+    if (!ig->pg->nodes[ig->insts[i].pnode].nf) {
+        ig->insts[i].server = -1;
+        return exhaustive_optimum(ig, rack, i + 1);
+    }
+    double best = -1;
+    for (unsigned s = 0; s < rack->servers; s++) {
+        ig->insts[i].server = (int)s;
+        double c = exhaustive_optimum(ig, rack, i + 1);
+        if (c >= 0 && (best < 0 || c < best))
+            best = c;
+    }
+    ig->insts[i].server = -1;
+    return best;
+}
+
+static unsigned nf_instances(const struct e2_igraph *ig)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < ig->insts_count; i++)
+        n += ig->pg->nodes[ig->insts[i].pnode].nf != NULL;
+    return n;
+}
+
+/* On tiny instances (at most 8 NF instances, 2-3 servers, 1-4 Gbps links) the MIP must find the optimum
+ * an exhaustive search finds, prove it, and bound it exactly, with and without the
+ * heuristic's placement as its start; and say so when nothing fits. On some instances
+ * the links must decide (ignoring them, it would fit, or fit at a lower cost), or the
+ * link constraints would go untested. */
+static void mip_finds_the_exhaustive_optimum(void **state)
 {
     (void)state;
     struct e2_err err = { "" };
-    unsigned solved = 0;
-    for (unsigned trial = 0; trial < 6; trial++) {
-        struct e2_nf_catalog *cat = random_nfs(3);
-        struct e2_hardware *hw = hw_str(rack_yaml(3, 6, 20), &err);
-        struct e2_policy *p = random_policy(3, 0.5 + rnd(4) / 2.0);
-        struct e2_pgraph *pg = e2_pgraph_build(p, cat, hw, NULL, &err);
-        struct e2_igraph *ig = pg ? e2_igraph_build(pg, &err) : NULL;
-        struct e2_rack rack = { 0 };
-        e2_rack_from_hardware(&rack, hw, &err);
-        if (ig && e2_place(ig, &rack, E2_PLACE_E2, 0, &err) == 0) {
-            double heur = e2_cross_server_gbps(ig);
-            int proven = 0;
-            double bound = 0;
-            if (e2_place_mip(ig, &rack, 5, &proven, &bound, &err) == 0) {
-                double exact = e2_cross_server_gbps(ig);
-                assert_true(exact <= heur + 1e-6);
-                assert_true(bound <= exact + 1e-6);
-                struct e2_load loads[8];
-                e2_rack_loads(ig, &rack, loads);
-                for (unsigned s = 0; s < rack.servers; s++)
-                    assert_true(loads[s].cores_used <= rack.cores[s]);
-                solved++;
-            } else {
-                print_message("mip: %s\n", err.msg);
-            }
-        } else {
-            print_message("setup: %s\n", err.msg);
+    unsigned solved = 0, none_fits = 0, links_bind = 0;
+    for (unsigned trial = 0; trial < 300 && (solved < 12 || links_bind < 4); trial++) {
+        struct instance in;
+        if (instance_make(&in, 100000 + trial, 3, 3, 1, 4) < 0 || nf_instances(in.ig) > 8) {
+            instance_free(&in);
+            continue;
         }
-        e2_rack_free(&rack);
-        e2_igraph_free(ig);
-        e2_pgraph_free(pg);
-        e2_policy_free(p);
-        e2_hardware_free(hw);
-        e2_nfs_free(cat);
+        struct e2_igraph *ig = in.ig;
+        unplace(ig);
+        double opt = exhaustive_optimum(ig, &in.rack, 0);
+        struct e2_rack loose = in.rack;
+        loose.link_target = 1e9;
+        double opt_cores_only = exhaustive_optimum(ig, &loose, 0);
+        for (int with_start = 0; with_start < 2; with_start++) {
+            unplace(ig);
+            if (with_start && e2_place(ig, &in.rack, E2_PLACE_E2, 0, &err) < 0)
+                unplace(ig);                     /* no start then; the MIP must still decide */
+            int proven = 0;
+            double bound = -1;
+            int rc = e2_place_mip(ig, &in.rack, 20, &proven, &bound, &err);
+            if (opt < 0) {
+                if (rc == 0)
+                    fail_msg("%s: nothing fits, yet the MIP placed it at %.4f Gbps", in.desc,
+                             e2_cross_server_gbps(ig));
+                assert_contains(err.msg, "no placement satisfies");
+                continue;
+            }
+            if (rc < 0)
+                fail_msg("%s: the optimum is %.4f Gbps, the MIP says: %s", in.desc, opt, err.msg);
+            double got = e2_cross_server_gbps(ig);
+            if (!fits(ig, &in.rack))
+                fail_msg("%s: the MIP's placement (%.4f Gbps) exceeds a capacity", in.desc, got);
+            assert_true(proven);
+            if (got > opt + MIP_EPS || got < opt - MIP_EPS || bound > opt + MIP_EPS || bound < opt - MIP_EPS)
+                fail_msg("%s (%s start): exhaustive optimum %.9f Gbps, MIP %.9f, bound %.9f", in.desc,
+                         with_start ? "heuristic" : "no", opt, got, bound);
+        }
+        if (opt < 0)
+            none_fits++;
+        else
+            solved++;
+        /* the links decide: without them it would fit, or fit at a lower cost */
+        links_bind += opt_cores_only >= 0 && (opt < 0 || opt_cores_only < opt - MIP_EPS);
+        instance_free(&in);
     }
-    assert_true(solved >= 3);
+    print_message("%u tiny instances solved to the exhaustive optimum, %u where nothing fits, links decide %u\n",
+                  solved, none_fits, links_bind);
+    assert_true(solved >= 12 && links_bind >= 4);
 }
 
 static void no_fit_is_an_error(void **state)
@@ -422,7 +771,8 @@ int main(void)
         cmocka_unit_test(hand_checked_optimum),
         cmocka_unit_test(random_policies_respect_capacity),
         cmocka_unit_test(incremental_moves_nothing_else),
-        cmocka_unit_test(mip_never_worse_than_heuristic),
+        cmocka_unit_test(heuristic_beats_references),
+        cmocka_unit_test(mip_finds_the_exhaustive_optimum),
         cmocka_unit_test(no_fit_is_an_error),
         cmocka_unit_test(not_across_servers),
     };

@@ -215,12 +215,16 @@ struct e2_rack {                  /* the capacity side, flattened from the hardw
 int e2_rack_from_hardware(struct e2_rack *rack, const struct e2_hardware *hw, struct e2_err *err);
 void e2_rack_free(struct e2_rack *rack);
 
-enum e2_place_algo { E2_PLACE_E2, E2_PLACE_PACKING, E2_PLACE_RANDOM };
+enum e2_place_algo { E2_PLACE_E2, E2_PLACE_PACKING, E2_PLACE_RANDOM, E2_PLACE_E2_START };
 /* Places every unplaced instance. E2: DFS bin-packing then Kernighan-Lin pair swaps;
  * PACKING: the DFS bin-packing alone; RANDOM: uniformly among servers with free cores
- * (seed drives it). */
+ * (seed drives it); E2_START: E2's own start alone, the link-aware DFS bin-packing (E2 is
+ * exactly E2_START followed by e2_place_improve; tests compare the two). */
 int e2_place(struct e2_igraph *ig, const struct e2_rack *rack, enum e2_place_algo algo,
              uint64_t seed, struct e2_err *err);
+/* E2's second and third steps from the current placement, which must place every NF
+ * instance: Kernighan-Lin swaps and moves, then link repair and balancing. */
+int e2_place_improve(struct e2_igraph *ig, const struct e2_rack *rack, struct e2_err *err);
 /* Incremental placement of one new instance: no existing instance moves. */
 int e2_place_incremental(struct e2_igraph *ig, const struct e2_rack *rack, unsigned inst,
                          struct e2_err *err);
