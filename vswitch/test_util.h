@@ -12,6 +12,8 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -184,6 +186,35 @@ static inline double test_secs_since(uint64_t tsc0)
 			usleep(1000);                                                      \
 		wait_ok_;                                                                  \
 	})
+
+/* Checks that need an outside tool (tcpdump, tshark). Without the tool a test still runs
+ * its other checks, then marks itself skipped (cmocka's skip()), and main() returns
+ * test_exit_status(), 77 when anything was skipped, which CTest reports as a skip
+ * (SKIP_RETURN_CODE 77): a missing tool never passes silently. ci/setup installs them. */
+static inline bool test_have_tool(const char *tool)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null 2>&1", tool);
+	return system(cmd) == 0;
+}
+static inline int *test_tool_skips(void)
+{
+	static int n;
+	return &n;
+}
+/* Call last in a test (after its clean-up): skip() leaves the test at once. */
+#define TEST_SKIP_WITHOUT(tool)                                                            \
+	do {                                                                               \
+		if (!test_have_tool(tool)) {                                               \
+			print_message("%s not installed: its checks skipped\n", tool);      \
+			(*test_tool_skips())++;                                            \
+			skip();                                                            \
+		}                                                                          \
+	} while (0)
+static inline int test_exit_status(int failed)
+{
+	return failed ? failed : *test_tool_skips() ? 77 : 0;
+}
 
 /* Runs one control command in its text form against dp, as e2d would; returns the
  * response code (0 = accepted) and prints the error of a refusal. */

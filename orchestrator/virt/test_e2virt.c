@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,9 @@
 #include <unistd.h>
 
 #include "e2virt.h"
+
+/* set when a check could not run for want of a tool: main() then exits 77 */
+static bool validator_missing;
 
 struct fixture {
     char dir[64];
@@ -98,8 +102,10 @@ static void xml_for_tcg(void **state)
     snprintf(want, sizeof(want), "<source path=\"%s\" append=\"off\"/>", fx->log);
     contains(xml, want);
     assert_null(strstr(xml, "host-passthrough"));
-    /* libvirt's own schema agrees, when the validator is installed */
-    if (access("/usr/bin/virt-xml-validate", X_OK) == 0) {
+    /* libvirt's own schema agrees; without the validator (libvirt-clients) the test
+     * reports itself skipped and main() exits 77, CTest's skip code */
+    bool have_validator = access("/usr/bin/virt-xml-validate", X_OK) == 0;
+    if (have_validator) {
         char path[160], cmd[256];
         snprintf(path, sizeof(path), "%s/domain.xml", fx->dir);
         write_file(path, xml);
@@ -107,6 +113,11 @@ static void xml_for_tcg(void **state)
         assert_int_equal(system(cmd), 0);
     }
     free(xml);
+    if (!have_validator) {
+        print_message("virt-xml-validate not installed: schema check skipped\n");
+        validator_missing = true;
+        skip();
+    }
 }
 
 static void xml_for_kvm_and_defaults(void **state)
@@ -363,5 +374,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(missing_image_creates_nothing, setup, teardown),
         cmocka_unit_test(bad_uri_is_explained),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    return failed ? failed : validator_missing ? 77 : 0;
 }
