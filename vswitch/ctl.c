@@ -3,6 +3,7 @@
 #include "ctl.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -266,10 +267,14 @@ E2__Dp__Response *e2_ctl_handle(struct e2_dp *dp, const E2__Dp__Request *req, bo
 					e2_result_add(res, m->name, "%s=%s", one.v[k].key, one.v[k].value);
 			}
 		}
-		/* buffers out of the pool (in rings, queues, NFs' rings): a leak shows as growth */
-		if (!name || !*name)
-			e2_result_add(res, "e2d", "mbufs_in_use=%u mbufs_total=%u", rte_mempool_in_use_count(dp->pool),
-				      dp->pool->size);
+		/* buffers out of the pool (in rings, queues, NFs' rings) and bytes malloc has
+		 * handed out and not had back (all arenas): a leak shows as growth of either,
+		 * while the process's RSS also moves with stacks and allocator free lists */
+		if (!name || !*name) {
+			struct mallinfo2 mi = mallinfo2();
+			e2_result_add(res, "e2d", "mbufs_in_use=%u mbufs_total=%u heap_in_use=%zu",
+				      rte_mempool_in_use_count(dp->pool), dp->pool->size, mi.uordblks + mi.hblkhd);
+		}
 		add_result(r, res);
 		free(res);
 		if (req->stats->reset)
