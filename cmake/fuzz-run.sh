@@ -65,6 +65,12 @@ for f in "$tmp"/artifacts/*; do
 	echo "---- end of $(basename "$f")"
 done
 
+# What the run found, as one digest over the units it wrote: two runs that executed the
+# same inputs write the same units, so equal digests are what "the run repeats" means.
+units=$(find "$tmp/new" -type f | wc -l)
+digest=$(find "$tmp/new" -type f -exec sha256sum {} + | awk '{print $1}' | LC_ALL=C sort | sha256sum | cut -c1-16)
+echo "fuzz-run: $(basename "$fuzzer") seed=$seed runs=$runs new_units=$units units_digest=$digest"
+
 after=$(listing "$@")
 if [ "$before" != "$after" ]; then
 	echo "fuzz-run: the seed corpus changed during the run:" >&2
