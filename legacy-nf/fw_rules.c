@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "e2/file.h"
+
 #define MAX_LINE 1024
 #define MAX_TOKENS 12
 #define MAX_RULES 100000
@@ -266,44 +268,16 @@ bad:
 
 int fw_rules_load(const char *path, struct fw_ruleset *out, char *err, size_t err_len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, err_len, "%s: cannot open: %s", path, strerror(errno));
+    struct e2_err rerr;
+    size_t len;
+    char *text = e2_read_file(path, 0, &len, &rerr);
+    if (!text) {
+        snprintf(err, err_len, "%s", rerr.msg);
         return -1;
     }
-    char *text = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len == cap) {
-            cap = cap ? cap * 2 : 4096;
-            if (cap > (64u << 20)) {
-                snprintf(err, err_len, "%s: rule file larger than 64 MiB", path);
-                goto fail;
-            }
-            char *nt = realloc(text, cap);
-            if (!nt) {
-                snprintf(err, err_len, "%s: out of memory", path);
-                goto fail;
-            }
-            text = nt;
-        }
-        size_t got = fread(text + len, 1, cap - len, f);
-        len += got;
-        if (got == 0)
-            break;
-    }
-    if (ferror(f)) {
-        snprintf(err, err_len, "%s: read error", path);
-        goto fail;
-    }
-    fclose(f);
     int rc = fw_rules_parse(text, len, path, out, err, err_len);
     free(text);
     return rc;
-fail:
-    fclose(f);
-    free(text);
-    return -1;
 }
 
 void fw_rules_free(struct fw_ruleset *rs)

@@ -30,19 +30,19 @@ static int load_all(struct inputs *in, const char *pp, const char *np, const cha
 {
     size_t len;
     char *buf;
-    if (!(buf = e2_read_file(hp, &len, err)))
+    if (!(buf = e2_read_file(hp, 0, &len, err)))
         return -1;
     in->hw = e2_hardware_load(buf, len, hp, err);
     free(buf);
     if (!in->hw)
         return -1;
-    if (!(buf = e2_read_file(np, &len, err)))
+    if (!(buf = e2_read_file(np, 0, &len, err)))
         return -1;
     in->nfs = e2_nfs_load(buf, len, np, err);
     free(buf);
     if (!in->nfs)
         return -1;
-    if (!(buf = e2_read_file(pp, &len, err)))
+    if (!(buf = e2_read_file(pp, 0, &len, err)))
         return -1;
     in->pol = e2_policy_load(buf, len, pp, err);
     free(buf);

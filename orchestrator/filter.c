@@ -1,6 +1,7 @@
 /* Edge filters: pcap-filter header terms (checked by libpcap) and derived-attribute
  * terms; affinity field names; the flow ID hash. */
 #include "e2/orch.h"
+#include "e2/flowid.h"
 
 #include <pcap/pcap.h>
 #include <stdarg.h>
@@ -99,43 +100,15 @@ void e2_affinity_e2d(unsigned aff, char *buf, size_t len)
     join_fields(aff ? aff : E2_AFF_FIVE_TUPLE, names, buf, len);
 }
 
-/* CRC32C (Castagnoli, reflected 0x82F63B78), bit by bit: the control plane hashes a
- * few flows at a time, and this is the definition E2D's flowhash documents. */
-static uint32_t crc32c(uint32_t crc, const unsigned char *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        crc ^= p[i];
-        for (int k = 0; k < 8; k++)
-            crc = (crc >> 1) ^ (0x82F63B78u & (0u - (crc & 1u)));
-    }
-    return crc;
-}
-
+/* The flow ID e2d's flowhash computes (common/'s e2/flowid.h: one definition), over
+ * the fields of the affinity; the affinity bits are e2/flowid.h's field bits. */
+_Static_assert(E2_AFF_SRC_IP == E2_FLOW_SRC && E2_AFF_DST_IP == E2_FLOW_DST && E2_AFF_PROTO == E2_FLOW_PROTO &&
+                   E2_AFF_SRC_PORT == E2_FLOW_SPORT && E2_AFF_DST_PORT == E2_FLOW_DPORT,
+               "affinity bits are flow-ID field bits");
 uint32_t e2_flow_id(const struct e2_flow *f, unsigned affinity)
 {
-    uint32_t c = 0xFFFFFFFFu;
-    unsigned char b[4];
-    if (!affinity)
-        affinity = E2_AFF_FIVE_TUPLE;
-    if (affinity & E2_AFF_SRC_IP) {
-        b[0] = f->src_ip >> 24; b[1] = f->src_ip >> 16; b[2] = f->src_ip >> 8; b[3] = f->src_ip;
-        c = crc32c(c, b, 4);
-    }
-    if (affinity & E2_AFF_DST_IP) {
-        b[0] = f->dst_ip >> 24; b[1] = f->dst_ip >> 16; b[2] = f->dst_ip >> 8; b[3] = f->dst_ip;
-        c = crc32c(c, b, 4);
-    }
-    if (affinity & E2_AFF_PROTO)
-        c = crc32c(c, &f->proto, 1);
-    if (affinity & E2_AFF_SRC_PORT) {
-        b[0] = f->src_port >> 8; b[1] = f->src_port;
-        c = crc32c(c, b, 2);
-    }
-    if (affinity & E2_AFF_DST_PORT) {
-        b[0] = f->dst_port >> 8; b[1] = f->dst_port;
-        c = crc32c(c, b, 2);
-    }
-    return (c ^ 0xFFFFFFFFu) & (E2_FLOW_SPACE - 1);
+    struct e2_flow_key k = e2_flow_key4(f->src_ip, f->dst_ip, f->proto, f->src_port, f->dst_port);
+    return e2_flow_hash(&k, affinity ? affinity : E2_AFF_FIVE_TUPLE) & (E2_FLOW_SPACE - 1);
 }
 
 void e2_server_mac(int server, char *buf, size_t len)

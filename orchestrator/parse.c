@@ -12,15 +12,6 @@
 #include <string.h>
 #include <yaml.h>
 
-void e2_seterr(struct e2_err *err, const char *fmt, ...)
-{
-    if (!err)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-    va_end(ap);
-}
 
 /* ---------------------------------------------------------------- schemas */
 
@@ -441,33 +432,3 @@ struct e2_hardware *e2_hardware_load(const char *yaml, size_t len, const char *o
 
 void e2_hardware_free(struct e2_hardware *h) { unload(&hardware_schema, h); }
 
-char *e2_read_file(const char *path, size_t *len, struct e2_err *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        e2_seterr(err, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap + 1);
-    for (;;) {
-        if (n == cap) {
-            cap *= 2;
-            if (cap > (64u << 20)) {
-                e2_seterr(err, "%s: larger than 64 MiB", path);
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = realloc(buf, cap + 1);
-        }
-        size_t r = fread(buf + n, 1, cap - n, f);
-        n += r;
-        if (r == 0)
-            break;
-    }
-    fclose(f);
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}

@@ -1,6 +1,8 @@
 /* The Alpine input file (JSON, parsed with jansson). Format: README.md. */
 #include "alpine.h"
 
+#include "e2/file.h"
+
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,43 +54,6 @@ static int get_string(json_t *obj, const char *key, const char **out, const char
     }
     *out = json_string_value(v);
     return 0;
-}
-
-static char *read_file(const char *path, size_t *len, char *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, ALP_ERRLEN, "cannot open '%s'", path);
-        return NULL;
-    }
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        size_t r = fread(buf + n, 1, cap - n, f);
-        n += r;
-        if (n < cap)
-            break;
-        if (cap > (64u << 20)) {
-            snprintf(err, ALP_ERRLEN, "'%s' is larger than 64 MiB", path);
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        char *nb = realloc(buf, cap * 2);
-        if (!nb) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = nb;
-        cap *= 2;
-    }
-    fclose(f);
-    if (buf) {
-        buf[n < cap ? n : cap - 1] = '\0';
-        *len = n;
-    }
-    return buf;
 }
 
 static int parse_modules(alp_graph *g, json_t *mods, int imported, char *err)
@@ -383,9 +348,10 @@ alp_graph *alp_graph_parse(const char *text, size_t len, const char *base_dir, c
             snprintf(path, sizeof(path), "%s/%s", base_dir, conf);
         size_t clen;
         char sub[ALP_ERRLEN];
-        char *ctext = read_file(path, &clen, sub);
+        struct e2_err rerr;
+        char *ctext = e2_read_file(path, 0, &clen, &rerr);
         if (!ctext)
-            FAIL("e2d_config: %s", sub);
+            FAIL("e2d_config: %s", rerr.msg);
         int rc = alp_e2d_import(g, ctext, clen, sub);
         free(ctext);
         if (rc < 0)
@@ -421,9 +387,12 @@ alp_graph *alp_graph_load(const char *path, char *err)
 {
     size_t len;
     err[0] = '\0';
-    char *text = read_file(path, &len, err);
-    if (!text)
+    struct e2_err rerr;
+    char *text = e2_read_file(path, 0, &len, &rerr);
+    if (!text) {
+        snprintf(err, ALP_ERRLEN, "%s", rerr.msg);
         return NULL;
+    }
     char dir[4096];
     snprintf(dir, sizeof(dir), "%s", path);
     char *slash = strrchr(dir, '/');

@@ -1,6 +1,8 @@
 /* alpine: plan, check and strawman commands (see README.md). */
 #include "alpine.h"
 
+#include "e2/file.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,29 +14,6 @@ static void usage(FILE *f)
             "       alpine strawman {manual|semi|rtc} GRAPH [--workers N] [--out FILE] [--dot FILE]\n"
             "exit status: 0 plan found (optimal or feasible), 1 bad input, 2 infeasible, 3 timeout/error,\n"
             "             4 check found an SLO error of 1%% or more\n");
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap)
-            break;
-        char *nb = realloc(buf, cap *= 2);
-        if (!nb) {
-            free(buf);
-            buf = NULL;
-        }
-        buf = nb;
-    }
-    fclose(f);
-    *len = n;
-    return buf;
 }
 
 static int emit(alp_plan *p, const char *out, const char *dot, bool summary)
@@ -160,9 +139,10 @@ int main(int argc, char **argv)
     int rc;
     if (planfile) {
         size_t len;
-        char *text = slurp(planfile, &len);
+        struct e2_err rerr;
+        char *text = e2_read_file(planfile, 0, &len, &rerr);
         if (!text) {
-            fprintf(stderr, "alpine: cannot read '%s'\n", planfile);
+            fprintf(stderr, "alpine: %s\n", rerr.msg);
             alp_graph_free(g);
             return 1;
         }

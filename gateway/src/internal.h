@@ -41,5 +41,4 @@ int embark_ecb(EVP_CIPHER_CTX *ctx, const uint8_t *in, uint8_t *out, size_t len)
 uint32_t embark_csum_add(uint32_t sum, const uint8_t *p, size_t len);
 uint16_t embark_csum_fold(uint32_t sum);
 
-int embark_read_file(const char *path, char **text, size_t *len, char *err, size_t errlen);
 #endif

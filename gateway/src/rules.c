@@ -1,6 +1,8 @@
 /* Firewall rule and pool text formats (documented in gateway/README.md). */
 #include "internal.h"
 
+#include "e2/file.h"
+
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -321,7 +323,11 @@ int embark_rules_parse(const char *text, size_t len, const char *name, embark_ru
 int embark_rules_load(const char *path, embark_ruleset *out, char *err, size_t errlen) {
   char *text;
   size_t len;
-  if (embark_read_file(path, &text, &len, err, errlen)) return -1;
+  struct e2_err rerr;
+  if (!(text = e2_read_file(path, 0, &len, &rerr))) {
+    snprintf(err, errlen, "%s", rerr.msg);
+    return -1;
+  }
   int rc = embark_rules_parse(text, len, path, out, err, errlen);
   free(text);
   return rc;
@@ -429,7 +435,11 @@ int embark_pools_parse(const char *text, size_t len, const char *name, embark_po
 int embark_pools_load(const char *path, embark_poolset *out, char *err, size_t errlen) {
   char *text;
   size_t len;
-  if (embark_read_file(path, &text, &len, err, errlen)) return -1;
+  struct e2_err rerr;
+  if (!(text = e2_read_file(path, 0, &len, &rerr))) {
+    snprintf(err, errlen, "%s", rerr.msg);
+    return -1;
+  }
   int rc = embark_pools_parse(text, len, path, out, err, errlen);
   free(text);
   return rc;

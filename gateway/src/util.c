@@ -56,32 +56,3 @@ uint16_t embark_csum_fold(uint32_t sum) {
   return (uint16_t)~sum;
 }
 
-int embark_read_file(const char *path, char **text, size_t *len, char *err, size_t errlen) {
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    snprintf(err, errlen, "%s: %s", path, strerror(errno));
-    return -1;
-  }
-  size_t cap = 4096, n = 0;
-  char *buf = malloc(cap + 1);
-  while (buf) {
-    size_t got = fread(buf + n, 1, cap - n, f);
-    n += got;
-    if (n < cap) break;
-    char *nb = realloc(buf, 2 * cap + 1);
-    if (!nb) { free(buf); buf = NULL; break; }
-    buf = nb;
-    cap *= 2;
-  }
-  int bad = ferror(f);
-  fclose(f);
-  if (!buf || bad) {
-    free(buf);
-    snprintf(err, errlen, "%s: read failed", path);
-    return -1;
-  }
-  buf[n] = 0;
-  *text = buf;
-  *len = n;
-  return 0;
-}

@@ -1,6 +1,7 @@
 /* embark-rules: encrypts firewall rules, NAT/LB pools and keyword lists for the cloud. */
 #include "embark.h"
 #include "pcapio.h"
+#include "e2/file.h"
 
 #include <getopt.h>
 #include <stdlib.h>
@@ -80,15 +81,8 @@ static int do_keywords(const char *keyf, const char *in, const char *out) {
   embark_kw_rules r = {0};
   atomic_out o = {0};
   int rc = 1;
-  FILE *f = fopen(in, "rb");
-  if (!f) { snprintf(err, sizeof err, "%s: cannot open", in); goto fail; }
-  fseek(f, 0, SEEK_END);
-  long sz = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  text = malloc(sz > 0 ? (size_t)sz : 1);
-  len = text && sz > 0 ? fread(text, 1, (size_t)sz, f) : 0;
-  fclose(f);
-  if (!text) { snprintf(err, sizeof err, "out of memory"); goto fail; }
+  struct e2_err rerr;
+  if (!(text = e2_read_file(in, 0, &len, &rerr))) { snprintf(err, sizeof err, "%s", rerr.msg); goto fail; }
   if (embark_keywords_parse(text, len, in, &kw, &kl, &n, err, sizeof err)) goto fail;
   if (!(k = embark_keys_load(keyf, err, sizeof err))) goto fail;
   if (embark_kw_rules_encrypt(k, kw, kl, n, &r)) { snprintf(err, sizeof err, "encryption failed"); goto fail; }

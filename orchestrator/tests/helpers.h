@@ -24,7 +24,7 @@ static inline struct e2_nf_catalog *load_nfs_file(const char *name)
 {
     struct e2_err err = { "" };
     size_t len;
-    char *buf = e2_read_file(example_path(name), &len, &err);
+    char *buf = e2_read_file(example_path(name), 0, &len, &err);
     if (!buf)
         fail_msg("%s", err.msg);
     struct e2_nf_catalog *c = e2_nfs_load(buf, len, name, &err);
@@ -38,7 +38,7 @@ static inline struct e2_hardware *load_hw_file(const char *name)
 {
     struct e2_err err = { "" };
     size_t len;
-    char *buf = e2_read_file(example_path(name), &len, &err);
+    char *buf = e2_read_file(example_path(name), 0, &len, &err);
     if (!buf)
         fail_msg("%s", err.msg);
     struct e2_hardware *h = e2_hardware_load(buf, len, name, &err);
@@ -52,7 +52,7 @@ static inline struct e2_policy *load_policy_file(const char *name)
 {
     struct e2_err err = { "" };
     size_t len;
-    char *buf = e2_read_file(example_path(name), &len, &err);
+    char *buf = e2_read_file(example_path(name), 0, &len, &err);
     if (!buf)
         fail_msg("%s", err.msg);
     struct e2_policy *p = e2_policy_load(buf, len, name, &err);

@@ -36,7 +36,7 @@ static void flowhash_process(struct e2_ctx *ctx, struct e2_module *m, uint16_t i
 	for (uint16_t i = 0; i < b->cnt; i++) {
 		struct e2_flow_key k;
 		e2_flow_key_get(b->pkts[i], &s->fields, &k);
-		e2_meta(b->pkts[i])->flow_id = e2_flow_hash(&k, &s->fields) & s->mask;
+		e2_meta(b->pkts[i])->flow_id = e2_flow_hash(&k, s->fields.sel) & s->mask;
 	}
 	e2_emit(ctx, m, 0, b);
 }

@@ -1,16 +1,12 @@
 /* Flow keys shared by flowhash and rangesplit: a chosen subset of the IPv4 or IPv6
- * 5-tuple, addresses optionally cut to a prefix, and the flow hash a hardware switch
- * can also compute (see vswitch/README-modules.md, "Flow IDs"):
+ * 5-tuple, addresses optionally cut to a prefix, read from a frame into the key that
+ * e2/flowid.h (common/) hashes into E2's flow ID, the one definition the controller
+ * shares (see vswitch/README-modules.md, "Flow IDs").
  *
- *   flow_id = CRC32C(selected fields, in the order src dst proto sport dport, each in
- *             network byte order after masking) & (2^bits - 1)
- *
- * Addresses are 4 bytes for IPv4 and 16 for IPv6; proto is the IPv4 protocol or the
- * IPv6 upper-layer header after the extension headers. CRC32C is the Castagnoli CRC
- * (iSCSI, SCTP): reflected polynomial 0x82F63B78, initial value 0xFFFFFFFF, final XOR
- * 0xFFFFFFFF. Frames that are neither IPv4 nor IPv6 (or too short for their IP header)
- * hash as if every field were 0 with IPv4 widths; fragments (first or later) take ports
- * 0, so they stay together. */
+ * Proto is the IPv4 protocol or the IPv6 upper-layer header after the extension
+ * headers. Frames that are neither IPv4 nor IPv6 (or too short for their IP header)
+ * hash as if every field were 0 with IPv4 widths; fragments (first or later) take
+ * ports 0, so they stay together. */
 #ifndef E2D_FLOWKEY_H
 #define E2D_FLOWKEY_H
 
@@ -21,40 +17,19 @@
 
 #include <rte_byteorder.h>
 #include <rte_ether.h>
-#include <rte_hash_crc.h>
 #include <rte_ip.h>
 #include <rte_mbuf.h>
 
 #include "../module.h"
+#include "e2/flowid.h"
 
 /* Extension headers walked to find an IPv6 frame's upper-layer header; a longer chain
  * ends the walk (proto is then the header that was not walked, ports 0). */
 #define E2_FLOW_IP6_EXT_MAX 8
 
-/* Every field in network byte order; fields not selected are 0. The first
- * E2_FLOW_KEY4_LEN bytes are the whole key unless addr6 is set, so IPv4 keys stay as
- * compact as before IPv6 (rangesplit keeps them in a table of 16-byte keys). */
-struct e2_flow_key {
-	uint16_t sport, dport;
-	uint8_t proto;
-	uint8_t addr6; /* 1: the addresses are IPv6 ones (only if src or dst is selected) */
-	uint8_t pad[2];
-	union {
-		struct {
-			uint32_t src, dst;
-		} a4;
-		struct {
-			uint64_t src[2], dst[2]; /* the 16 address bytes in frame order */
-		} a6;
-	};
-};
-
-#define E2_FLOW_KEY4_LEN (offsetof(struct e2_flow_key, a4) + 2 * sizeof(uint32_t))
-#define E2_FLOW_KEY6_LEN sizeof(struct e2_flow_key)
-_Static_assert(E2_FLOW_KEY4_LEN == 16 && E2_FLOW_KEY6_LEN == 40, "flow key layout");
-
 struct e2_flow_fields {
 	bool src, dst, proto, sport, dport;
+	unsigned sel;                        /* the same as E2_FLOW_* bits, for e2_flow_hash() */
 	uint32_t src_mask, dst_mask;         /* IPv4, network byte order */
 	uint64_t src_mask6[2], dst_mask6[2]; /* IPv6, in frame byte order */
 };
@@ -173,6 +148,8 @@ static inline int e2_flow_fields_parse(const char *spec, struct e2_flow_fields *
 		snprintf(err, E2_ERR_MAX, "fields= selects no field");
 		return -1;
 	}
+	f->sel = (f->src ? E2_FLOW_SRC : 0) | (f->dst ? E2_FLOW_DST : 0) | (f->proto ? E2_FLOW_PROTO : 0) |
+		 (f->sport ? E2_FLOW_SPORT : 0) | (f->dport ? E2_FLOW_DPORT : 0);
 	return 0;
 }
 
@@ -279,34 +256,6 @@ static inline void e2_flow_key_get(const struct rte_mbuf *m, const struct e2_flo
 	if ((f->sport || f->dport) && e2_flow_has_ports(ip->next_proto_id) &&
 	    !(ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK)))
 		e2_flow_ports_get(m, sizeof(*eth) + (ip->version_ihl & 0xf) * 4u, f, k);
-}
-
-/* rte_hash_crc_* compute CRC32C without the final inversion; the caller's init and
- * the final XOR make it the standard CRC32C over the selected bytes. The CRC
- * instructions take a register's bytes low first, which on the little-endian hosts
- * DPDK supports is the order of the bytes in the frame. */
-static inline uint32_t e2_flow_hash(const struct e2_flow_key *k, const struct e2_flow_fields *f)
-{
-	uint32_t c = 0xFFFFFFFFu;
-
-	if (unlikely(k->addr6)) {
-		if (f->src)
-			c = rte_hash_crc_8byte(k->a6.src[1], rte_hash_crc_8byte(k->a6.src[0], c));
-		if (f->dst)
-			c = rte_hash_crc_8byte(k->a6.dst[1], rte_hash_crc_8byte(k->a6.dst[0], c));
-	} else {
-		if (f->src)
-			c = rte_hash_crc_4byte(k->a4.src, c);
-		if (f->dst)
-			c = rte_hash_crc_4byte(k->a4.dst, c);
-	}
-	if (f->proto)
-		c = rte_hash_crc_1byte(k->proto, c);
-	if (f->sport)
-		c = rte_hash_crc_2byte(k->sport, c);
-	if (f->dport)
-		c = rte_hash_crc_2byte(k->dport, c);
-	return c ^ 0xFFFFFFFFu;
 }
 
 #endif

@@ -27,6 +27,7 @@
 #include <rte_cycles.h>
 #include <rte_errno.h>
 #include <rte_hash.h>
+#include <rte_hash_crc.h>
 #include <rte_malloc.h>
 
 #include "../module.h"
@@ -576,7 +577,7 @@ static int cmd_pin(struct e2_module *m, const struct e2_args *a, struct e2_resul
 		return -1;
 	}
 	/* the flow's ID as flowhash computes it over the same fields, unless given */
-	if (e2_args_u64(a, "flow_id", e2_flow_hash(&key, &s->fields) & (uint32_t)(s->space - 1), 0, s->space - 1,
+	if (e2_args_u64(a, "flow_id", e2_flow_hash(&key, s->fields.sel) & (uint32_t)(s->space - 1), 0, s->space - 1,
 			&id, err) < 0)
 		return -1;
 	pos = slot_add(s, &key);

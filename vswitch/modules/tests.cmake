@@ -7,7 +7,7 @@ e2_test(test_tunnel SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_tunnel.c LIBS e2dp 
 # without tcpdump or tshark their decode checks are skipped, and the test says so (77)
 set_tests_properties(test_capture test_tunnel PROPERTIES SKIP_RETURN_CODE 77)
 # The parsers are header-only (modules/nsh.h, modules/flowkey.h): the target includes them.
-e2_fuzzer(fuzz_nsh SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_nsh.c LIBS PkgConfig::DPDK RUNS 2500000
+e2_fuzzer(fuzz_nsh SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_nsh.c LIBS e2common PkgConfig::DPDK RUNS 2500000
           CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_corpus/nsh)
 # Two e2d processes in two network namespaces, edges tunnelled over a veth pair (root only).
 add_test(NAME test_tunnel_netns COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/test_tunnel_netns.sh ${CMAKE_CURRENT_BINARY_DIR})

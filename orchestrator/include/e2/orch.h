@@ -17,9 +17,9 @@
  * avoidance can keep in place; more are routed by range, untracked (and counted). */
 #define E2_STAGE_FLOWS 16384u
 
-struct e2_err { char msg[512]; };
-/* Formats a message into err (which may be NULL). */
-void e2_seterr(struct e2_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* struct e2_err, e2_seterr(), e2_err_context(): common/'s error type */
+#include "e2/err.h"
+#include "e2/file.h" /* e2_read_file() */
 
 /* ---------------------------------------------------------------- descriptions */
 
@@ -116,8 +116,6 @@ struct e2_hardware *e2_hardware_load(const char *yaml, size_t len, const char *o
 void e2_policy_free(struct e2_policy *p);
 void e2_nfs_free(struct e2_nf_catalog *c);
 void e2_hardware_free(struct e2_hardware *h);
-/* Reads a whole file into a NUL-terminated buffer (free() it). */
-char *e2_read_file(const char *path, size_t *len, struct e2_err *err);
 
 /* Checks pcap-filter syntax with libpcap (DLT_EN10MB); 0 or -1 with libpcap's message. */
 int e2_filter_check(const char *filter, struct e2_err *err);
