@@ -9,8 +9,10 @@
  *         against an hmatch doing the same match on IHL-5 frames; ns per packet
  * flow    flowhash + rangesplit tracking 10,000 flows against hash_split; Mpps (also
  *         the same with 10,000 IPv6 flows, flowhash_split_ipv6_mpps)
- * sched   two saturated tasks (null ports into sinks) on one worker under
- *         weighted_fair 3:1 by cycles and under round_robin; share of the first task
+ * sched   two saturated tasks (null ports into sinks, the second's batches costlier) on
+ *         one worker under weighted_fair 3:1 by cycles, under weighted round robin 3:1
+ *         by batches (weighted_fair by packets: the reference) and under round_robin;
+ *         the first task's share of the cycles
  *
  * Packets are allocated once and pushed again and again into a "hold" module that
  * hands them back, so the timing is the modules' own work plus the batch hand-off. */
@@ -268,11 +270,16 @@ static void bench_flow(struct e2_dp *dp, const struct opts *o)
 	test_dp_clear(dp);
 }
 
-/* Runs the worker for `seconds` with fresh counters; returns src0's share of the cycles
- * the two tasks used. */
-static double sched_share(struct e2_dp *dp, double seconds)
+/* What the two tasks used over one measurement. */
+struct sched_use {
+	double cycles[2], runs[2], packets[2];
+};
+
+/* Runs the worker for `seconds` with fresh counters; returns what src0 and src1 used. */
+static struct sched_use sched_measure(struct e2_dp *dp, double seconds)
 {
 	struct e2_sched_node *root = dp->workers[0]->root;
+	struct sched_use u;
 	e2_dp_pause(dp);
 	for (int i = 0; i < 2; i++) {
 		char n[8];
@@ -283,11 +290,32 @@ static double sched_share(struct e2_dp *dp, double seconds)
 	e2_dp_resume(dp);
 	usleep((useconds_t)(seconds * 1e6));
 	e2_dp_pause(dp);
-	double a = (double)e2_sched_find(root, "src0")->cycles, b = (double)e2_sched_find(root, "src1")->cycles;
+	for (int i = 0; i < 2; i++) {
+		const struct e2_sched_node *x = e2_sched_find(root, i ? "src1" : "src0");
+		u.cycles[i] = (double)x->cycles;
+		u.runs[i] = (double)x->runs;
+		u.packets[i] = (double)x->packets;
+	}
 	e2_dp_resume(dp);
-	return a + b > 0 ? a / (a + b) : 0;
+	return u;
 }
 
+static double share_of(const struct sched_use *u)
+{
+	return u->cycles[0] + u->cycles[1] > 0 ? u->cycles[0] / (u->cycles[0] + u->cycles[1]) : 0;
+}
+
+/* Two saturated tasks on one worker, the first to get 3/4 of the worker's cycles. Their
+ * batches cost different amounts: src0's frames go straight to a sink, src1's are wrapped
+ * in NSH and unwrapped again first, so a scheduler that counts turns rather than cycles
+ * misses the target. Three schedulers, one after the other:
+ *   round_robin                      one turn each (cannot reach 3:1 by design);
+ *   weighted_fair resource=packets   the reference: weighted round robin 3:1 by batches,
+ *                                    what a scheduler without cycle accounting does (every
+ *                                    run of a saturated null-port task is one full batch,
+ *                                    so 3:1 in packets is 3 turns of src0 per turn of src1;
+ *                                    wrr_batch_ratio checks it);
+ *   weighted_fair resource=cycles    e2d's cycle accounting. */
 static void bench_sched(struct e2_dp *dp, const struct opts *o)
 {
 	char err[E2_ERR_MAX];
@@ -295,20 +323,43 @@ static void bench_sched(struct e2_dp *dp, const struct opts *o)
 		ctl(dp, "port add n%d pmd devargs=net_null%d", i, i);
 		ctl(dp, "module add src%d port_in port=n%d", i, i);
 		ctl(dp, "module add sink%d sink", i);
-		ctl(dp, "connect src%d sink%d", i, i);
 	}
+	ctl(dp, "connect src0 sink0");
+	ctl(dp, "module add push1 nsh_push safe=1 url=http://www.example.com/");
+	ctl(dp, "module add pop1 nsh_pop");
+	ctl(dp, "connect src1 push1");
+	ctl(dp, "connect push1 pop1");
+	ctl(dp, "connect pop1 sink1");
 	if (e2_dp_worker_create(dp, 0, o->sched_core, err) != 0)
 		die(err);
-	/* the reference: both tasks under the worker's round-robin root */
-	double rr = sched_share(dp, o->sched_seconds);
+	/* both tasks under the worker's round-robin root */
+	struct sched_use rr = sched_measure(dp, o->sched_seconds);
+	ctl(dp, "sched add wrr policy=weighted_fair resource=packets");
+	ctl(dp, "sched attach src0 parent=wrr share=3");
+	ctl(dp, "sched attach src1 parent=wrr share=1");
+	struct sched_use wrr = sched_measure(dp, o->sched_seconds);
 	ctl(dp, "sched add wfq policy=weighted_fair resource=cycles");
 	ctl(dp, "sched attach src0 parent=wfq share=3");
 	ctl(dp, "sched attach src1 parent=wfq share=1");
-	double wfq = sched_share(dp, o->sched_seconds);
-	printf("wfq_share=%.4f\n", wfq);
-	printf("rr_share=%.4f\n", rr);
-	printf("sched_share_error_pct=%.3f\n", 100 * fabs(wfq - 0.75));
-	printf("rr_share_error_pct=%.3f\n", 100 * fabs(rr - 0.75));
+	ctl(dp, "sched del wrr");
+	struct sched_use wfq = sched_measure(dp, o->sched_seconds);
+	double s_rr = share_of(&rr), s_wrr = share_of(&wrr), s_wfq = share_of(&wfq);
+	printf("wfq_share=%.4f\n", s_wfq);
+	printf("wrr_share=%.4f\n", s_wrr);
+	printf("rr_share=%.4f\n", s_rr);
+	printf("sched_share_error_pct=%.3f\n", 100 * fabs(s_wfq - 0.75));
+	printf("wrr_share_error_pct=%.3f\n", 100 * fabs(s_wrr - 0.75));
+	printf("rr_share_error_pct=%.3f\n", 100 * fabs(s_rr - 0.75));
+	/* the reference does what it is designed to: 3 batches of src0 per batch of src1 */
+	printf("wrr_batch_ratio=%.3f\n", wrr.runs[1] > 0 ? wrr.runs[0] / wrr.runs[1] : 0);
+	printf("wrr_pkts_per_batch=%.2f\n",
+	       wrr.runs[0] + wrr.runs[1] > 0 ? (wrr.packets[0] + wrr.packets[1]) / (wrr.runs[0] + wrr.runs[1]) : 0);
+	/* what makes the difference: src1's batches cost more (measured under round robin,
+	 * where both run alike) */
+	double c0 = rr.runs[0] > 0 ? rr.cycles[0] / rr.runs[0] : 0, c1 = rr.runs[1] > 0 ? rr.cycles[1] / rr.runs[1] : 0;
+	printf("sched_cycles_per_batch_a=%.0f\n", c0);
+	printf("sched_cycles_per_batch_b=%.0f\n", c1);
+	printf("sched_batch_cost_ratio=%.3f\n", c0 > 0 ? c1 / c0 : 0);
 	test_dp_clear(dp);
 }
 

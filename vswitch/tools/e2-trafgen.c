@@ -4,14 +4,28 @@
  *
  *   e2-trafgen [EAL args] -- --tx 0 --rx 1 [--rate PPS] [--count N] [--duration S]
  *              [--size BYTES] [--flows N] [--dst-mac MAC] [--ping N]
+ *   e2-trafgen [EAL args] -- --fwd --tx 0 --rx 1 [--duration S] [--idle-spin-us N]
+ *              [--max-sleep-us N]
  *
  * Prints key=value lines: tx_packets (what the port accepted), tx_failed (what it
  * would not take: never sent, so never lost), rx_packets, of which rx_after_tx
  * arrived after sending stopped (the drain), lost (tx - rx: for the caller to
  * account for from the switch's counters), tx_mpps rx_mpps; with --ping
- * rtt_us_median rtt_us_p99 rtt_us_min. */
+ * rtt_us_median rtt_us_p99 rtt_us_min.
+ *
+ * --fwd makes it an NF instead (the native NF of bench/nf-path): every frame received
+ * on one port is sent out of the other unchanged, both ways, in bursts of up to 32, what
+ * legacy-nf's e2-fwd does between two kernel NICs; a frame the other port will not take
+ * is dropped, as e2-fwd drops what sendmmsg refuses. Idle, it keeps polling for
+ * --idle-spin-us (default 0), then sleeps 1 us, 2 us, ... up to --max-sleep-us (default
+ * 50) between polls, so it gives its core back as e2-fwd does by blocking in poll() as
+ * soon as nothing is there (a forwarder that keeps polling shares a core with a busy
+ * process badly: round trips of milliseconds). Runs until SIGINT/SIGTERM or --duration;
+ * prints fwd_rx_0 fwd_tx_1 fwd_dropped_1 (port tx to port rx) and the same the other way. */
 #include <getopt.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +51,8 @@ struct opts {
 	struct rte_ether_addr dst;
 	uint32_t ping;
 	double drain;       /* seconds to wait for stragglers */
+	bool fwd;           /* be a two-port forwarder (an NF) instead */
+	uint32_t idle_spin_us, max_sleep_us;
 };
 
 /* Fits in a 64-byte frame after the Ethernet, IPv4 and UDP headers. */
@@ -225,15 +241,63 @@ static int run_load(const struct opts *o, struct rte_mempool *pool)
 	return 0;
 }
 
+static int run_fwd(const struct opts *o)
+{
+	const uint16_t port[2] = {o->tx, o->rx};
+	uint64_t rx[2] = {0, 0}, tx[2] = {0, 0}, dropped[2] = {0, 0};
+	uint64_t hz = rte_get_tsc_hz(), us = hz / 1000000, last = rte_rdtsc();
+	uint64_t end = o->duration > 0 ? last + (uint64_t)(o->duration * (double)hz) : UINT64_MAX;
+	uint32_t nap = 1;
+	struct rte_mbuf *pkts[BURST];
+
+	/* sleep as precisely as asked: the default 50 us timer slack would dominate */
+	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+	while (!stopped) {
+		uint32_t moved = 0;
+		for (int i = 0; i < 2; i++) {
+			uint16_t n = rte_eth_rx_burst(port[i], 0, pkts, BURST);
+			if (!n)
+				continue;
+			uint16_t sent = rte_eth_tx_burst(port[1 - i], 0, pkts, n);
+			rx[i] += n;
+			tx[1 - i] += sent;
+			if (sent < n) {
+				dropped[1 - i] += n - sent;
+				rte_pktmbuf_free_bulk(&pkts[sent], n - sent);
+			}
+			moved += n;
+		}
+		uint64_t now = rte_rdtsc();
+		if (now >= end)
+			break;
+		if (moved) {
+			last = now;
+			nap = 1;
+		} else if (now - last < us * o->idle_spin_us) {
+			rte_pause();
+		} else {
+			struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)nap * 1000};
+			nanosleep(&ts, NULL);
+			nap = nap * 2 > o->max_sleep_us ? o->max_sleep_us : nap * 2;
+		}
+	}
+	printf("fwd_rx_0=%llu\nfwd_tx_1=%llu\nfwd_dropped_1=%llu\n", (unsigned long long)rx[0],
+	       (unsigned long long)tx[1], (unsigned long long)dropped[1]);
+	printf("fwd_rx_1=%llu\nfwd_tx_0=%llu\nfwd_dropped_0=%llu\n", (unsigned long long)rx[1],
+	       (unsigned long long)tx[0], (unsigned long long)dropped[0]);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o = {.tx = 0, .rx = 1, .size = 64, .flows = 1, .duration = 0, .drain = 1.0,
-			 .dst = {{0x02, 0xe2, 0, 0, 0, 2}}};
+			 .dst = {{0x02, 0xe2, 0, 0, 0, 2}}, .idle_spin_us = 0, .max_sleep_us = 50};
 	static const struct option lo[] = {
 		{"tx", 1, NULL, 't'},     {"rx", 1, NULL, 'r'},    {"rate", 1, NULL, 'R'},
 		{"count", 1, NULL, 'c'},  {"duration", 1, NULL, 'd'}, {"size", 1, NULL, 's'},
 		{"flows", 1, NULL, 'f'},  {"dst-mac", 1, NULL, 'm'}, {"ping", 1, NULL, 'p'},
-		{"drain", 1, NULL, 'D'},  {NULL, 0, NULL, 0},
+		{"drain", 1, NULL, 'D'},  {"fwd", 0, NULL, 'F'},   {"idle-spin-us", 1, NULL, 'I'},
+		{"max-sleep-us", 1, NULL, 'M'}, {NULL, 0, NULL, 0},
 	};
 	int n = rte_eal_init(argc, argv), c;
 
@@ -254,6 +318,9 @@ int main(int argc, char **argv)
 		case 'f': o.flows = (uint32_t)atoi(optarg) ? (uint32_t)atoi(optarg) : 1; break;
 		case 'p': o.ping = (uint32_t)atoi(optarg); break;
 		case 'D': o.drain = atof(optarg); break;
+		case 'F': o.fwd = true; break;
+		case 'I': o.idle_spin_us = (uint32_t)atoi(optarg); break;
+		case 'M': o.max_sleep_us = (uint32_t)atoi(optarg) ? (uint32_t)atoi(optarg) : 1; break;
 		case 'm':
 			if (rte_ether_unformat_addr(optarg, &o.dst) != 0) {
 				fprintf(stderr, "e2-trafgen: bad MAC %s\n", optarg);
@@ -267,7 +334,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "e2-trafgen: --size must be 64..1518\n");
 		return 2;
 	}
-	if (!o.count && o.duration <= 0 && !o.ping)
+	if (o.fwd && o.tx == o.rx) {
+		fprintf(stderr, "e2-trafgen: --fwd needs two ports (--tx and --rx differ)\n");
+		return 2;
+	}
+	if (!o.count && o.duration <= 0 && !o.ping && !o.fwd)
 		o.duration = 1;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
@@ -291,7 +362,7 @@ int main(int argc, char **argv)
 			break;
 		rte_delay_ms(10);
 	}
-	int rc = o.ping ? run_ping(&o, pool) : run_load(&o, pool);
+	int rc = o.fwd ? run_fwd(&o) : o.ping ? run_ping(&o, pool) : run_load(&o, pool);
 	rte_eth_dev_stop(o.tx);
 	if (o.rx != o.tx)
 		rte_eth_dev_stop(o.rx);
