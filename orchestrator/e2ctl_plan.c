@@ -144,8 +144,13 @@ int e2ctl_plan(int argc, char **argv)
         goto fail;
     if (e2_rack_from_hardware(&rack, in.hw, &err) < 0)
         goto fail;
-    if (e2_place(ig, &rack, algo, 1, &err) < 0)
-        goto fail;
+    if (e2_place(ig, &rack, algo, 1, &err) < 0) {
+        if (exact <= 0)
+            goto fail;
+        /* --exact: the MIP decides, from no start */
+        for (unsigned i = 0; i < ig->insts_count; i++)
+            ig->insts[i].server = -1;
+    }
     if (exact > 0 && e2_place_mip(ig, &rack, exact, NULL, NULL, &err) < 0)
         goto fail;
     {
