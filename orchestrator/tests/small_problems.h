@@ -317,7 +317,8 @@ static int sp_fits_cores(const struct e2_igraph *ig, const struct e2_rack *rack)
 }
 
 /* One problem through the heuristic and through the MIP (as `e2ctl plan --exact` runs
- * them: the heuristic's placement as the MIP's start, none if it refused). */
+ * them: the heuristic's placement as the MIP's start, none if it refused; no MIP when
+ * mip_seconds <= 0). */
 struct sp_result {
     int made;                      /* sp_make succeeded */
     double opt, opt_cores_only;    /* exhaustive; -1: none */
@@ -356,6 +357,11 @@ static void sp_run(uint64_t seed, double mip_seconds, struct sp_result *r)
         r->heur = e2_cross_server_gbps(ig);
         if (r->opt > 0 && r->fits)
             r->gap_pct = 100 * (r->heur - r->opt) / r->opt;
+    }
+    if (mip_seconds <= 0) {         /* no MIP */
+        snprintf(r->msg + strlen(r->msg), sizeof r->msg - strlen(r->msg), "%s[%s]", r->msg[0] ? " " : "", p.desc);
+        sp_free(&p);
+        return;
     }
     r->exact_rc = e2_place_mip(ig, &p.rack, mip_seconds, NULL, NULL, &err);
     r->exact = r->exact_rc == 0 ? e2_cross_server_gbps(ig) : -1;
