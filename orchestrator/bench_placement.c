@@ -221,6 +221,25 @@ static double scale_with(struct scenario *sc, enum e2_place_algo algo, uint64_t 
     if (!ig || e2_place(ig, &sc->rack, algo, seed, &err) < 0)
         die("place", &err);
     double s = e2_max_scale(ig, &sc->rack);
+    if (getenv("E2_BENCH_DEBUG") && algo == E2_PLACE_E2) {
+        double ext_in = 0, ext_out = 0, maxin = 0, maxout = 0, sumin = 0;
+        for (unsigned e = 0; e < ig->edges_count; e++) {
+            if (ig->insts[ig->edges[e].from].server < 0 && !sc->pg->nodes[ig->insts[ig->edges[e].from].pnode].nf)
+                ext_in += ig->edges[e].rate_gbps;
+            if (!sc->pg->nodes[ig->insts[ig->edges[e].to].pnode].nf)
+                ext_out += ig->edges[e].rate_gbps;
+        }
+        struct e2_load *l = calloc(sc->rack.servers, sizeof *l);
+        e2_rack_loads(ig, &sc->rack, l);
+        for (unsigned k = 0; k < sc->rack.servers; k++) {
+            maxin = l[k].nic_in_gbps > maxin ? l[k].nic_in_gbps : maxin;
+            maxout = l[k].nic_out_gbps > maxout ? l[k].nic_out_gbps : maxout;
+            sumin += l[k].nic_in_gbps;
+        }
+        free(l);
+        fprintf(stderr, "  ext_in %.2f ext_out %.2f cross %.2f sum_in %.2f max_in %.2f max_out %.2f\n", ext_in, ext_out,
+                e2_cross_server_gbps(ig), sumin, maxin, maxout);
+    }
     e2_igraph_free(ig);
     return s;
 }

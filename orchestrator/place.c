@@ -476,7 +476,8 @@ static long search_budget(const struct e2_igraph *ig)
         nf += is_nf(ig, i);
     return nf <= 40 ? 400000L : 25000L;
 }
-#define BALANCE_BUDGET 10000L
+/* each balancing round: enough for a 220-instance rack to find its way under the new target */
+#define BALANCE_BUDGET(m) (400L * (m))
 /* Balancing may add this much cross traffic (relative) for a less loaded bottleneck. */
 #define BALANCE_SLACK 0.02
 
@@ -518,7 +519,7 @@ static void balance(struct e2_igraph *ig, const struct e2_rack *rack, double sta
             break;
         for (unsigned i = 0; i < ig->insts_count; i++)
             saved[i] = ig->insts[i].server;
-        double x = e2__place_search(ig, rack, u * step, E2__SEARCH_UNTIL_FEASIBLE, BALANCE_BUDGET);
+        double x = e2__place_search(ig, rack, u * step, E2__SEARCH_UNTIL_FEASIBLE, BALANCE_BUDGET(ig->insts_count));
         if (x > EPS || max_util(ig, rack) > u - 1e-6) {
             for (unsigned i = 0; i < ig->insts_count; i++)
                 ig->insts[i].server = saved[i];
@@ -528,12 +529,16 @@ static void balance(struct e2_igraph *ig, const struct e2_rack *rack, double sta
             continue;
         }
         reached = max_util(ig, rack);
+        double c = e2_cross_server_gbps(ig);
+        if (c <= base * (1 + BALANCE_SLACK) + EPS && c <= start_cross + EPS)
+            for (unsigned i = 0; i < ig->insts_count; i++)   /* the best balance within the slack so far */
+                good[i] = ig->insts[i].server;
     }
     /* then the least cross traffic under the bottleneck reached */
     if (reached > 0) {
         e2__place_search(ig, rack, reached, 0, search_budget(ig));
         double c = e2_cross_server_gbps(ig);
-        if (c > base * (1 + BALANCE_SLACK) + EPS || c > start_cross + EPS)   /* too dear: as before balancing */
+        if (c > base * (1 + BALANCE_SLACK) + EPS || c > start_cross + EPS)   /* too dear */
             for (unsigned i = 0; i < ig->insts_count; i++)
                 ig->insts[i].server = good[i];
     }
