@@ -547,8 +547,9 @@ static void balance(struct e2_igraph *ig, const struct e2_rack *rack, double sta
 }
 
 /* E2's steps 2 and 3 from a complete placement: the search (Kernighan-Lin, group
- * moves, restarts); when a link stays over its target, the MIP decides whether any
- * placement keeps them all within (then the search continues from its answer); then,
+ * moves, restarts); when a link stays over its target, the MIP decides (on problems of
+ * up to 1,000 instance-server pairs, within e2_rack.mip_fallback_s) whether any
+ * placement keeps them all within, and the search continues from its answer; then,
  * when links rather than cores limit growth, balancing. */
 static void improve_all(struct e2_igraph *ig, const struct e2_rack *rack)
 {
@@ -558,7 +559,7 @@ static void improve_all(struct e2_igraph *ig, const struct e2_rack *rack)
     unsigned nf = 0;
     for (unsigned i = 0; i < ig->insts_count; i++)
         nf += is_nf(ig, i);
-    if (excess > EPS && tl > 0 && (size_t)nf * rack->servers <= 4000) {
+    if (excess > EPS && tl > 0 && (size_t)nf * rack->servers <= 1000) {
         int *saved = malloc((ig->insts_count + 1) * sizeof *saved);
         for (unsigned i = 0; i < ig->insts_count; i++)
             saved[i] = ig->insts[i].server;
