@@ -528,7 +528,7 @@ static void dfs_units(const struct srch *st, unsigned *order)
     struct e2_igraph *ig = st->ig;
     unsigned m = st->m, cnt = 0, top = 0;
     char *seen = calloc(m + 1, 1);
-    unsigned *stack = calloc((size_t)m * m + m + 1, sizeof *stack);
+    unsigned *stack = calloc((size_t)st->nstart[m] + m + 1, sizeof *stack);   /* a unit pushes its out-neighbours once */
     double *w = calloc(m + 1, sizeof *w);
     /* roots: units fed by external ports, by index */
     for (unsigned root = 0; root <= m; root++) {
@@ -834,7 +834,7 @@ int e2__place_feasible(struct e2_igraph *ig, const struct e2_rack *rack, struct 
     for (unsigned i = 0; i < k; i++)
         c[i] = st.cores[todo[i]];
     memcpy(f3, freec, S * sizeof *f3);
-    struct bt b = { c, f3, bat, k, S, 2000000 };
+    struct bt b = { c, f3, bat, k, S, 2000000 / (S > 4 ? S * S / 16 : 1) };   /* some 0.1 s at most */
     int r = bt_rec(&b, 0);
     if (r == 1) {
         for (unsigned i = 0; i < k; i++)
