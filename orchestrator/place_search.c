@@ -974,8 +974,10 @@ double e2__place_search(struct e2_igraph *ig, const struct e2_rack *rack, double
             memcpy(best, st.at, m * sizeof *best);
         }
     }
-    memcpy(st.at, best, m * sizeof *best);
-    write_back(&st);
+    if (have) {
+        memcpy(st.at, best, m * sizeof *best);
+        write_back(&st);
+    }
     free(best); free(tried); free(dfs); free(ord); free(idx);
     srch_free(&st);
     return be;
