@@ -90,6 +90,10 @@ int e2_place_mip(struct e2_igraph *ig, const struct e2_rack *rack, double time_l
     Cbc_setAllowableFractionGap(m, 1e-12);
     Cbc_setParameter(m, "increment", "1e-11");
     Cbc_setParameter(m, "integerTolerance", "1e-9");
+    /* CBC 2.10's preprocessing aborts the process on some of these models (an
+     * assertion in OsiClpSolverInterface::crunch, seen on a 7-instance, 2-server
+     * problem of tests/small_problems.h, seed 501979); they are small enough without */
+    Cbc_setParameter(m, "preprocess", "off");
     Cbc_setObjSense(m, 1);
     /* Identical servers are interchangeable: the k-th instance may only use the
      * first k+1 servers, which removes symmetric copies of every solution. */
