@@ -216,12 +216,25 @@ static void refusals_say_why(void **state)
     }
 }
 
+/* A problem whose MIP made CBC 2.10's preprocessing abort the process (an assertion
+ * in OsiClpSolverInterface::crunch): the MIP now runs without it. */
+static void mip_without_cbc_abort(void **state)
+{
+    (void)state;
+    struct sp_result r;
+    sp_run(501979, 30, &r);
+    assert_true(r.made && r.opt > 0 && r.fits);
+    if (r.exact_rc < 0 || r.exact > r.opt * (1 + 1e-9) || r.exact < r.opt * (1 - 1e-9))
+        fail_msg("--exact %.12g (rc %d) != exhaustive %.12g: %s", r.exact, r.exact_rc, r.opt, r.msg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(stuck_chain),
         cmocka_unit_test(feasible_in_any_order),
         cmocka_unit_test(refusals_say_why),
+        cmocka_unit_test(mip_without_cbc_abort),
         cmocka_unit_test(random_small_problems),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
