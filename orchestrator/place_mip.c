@@ -8,8 +8,8 @@
  *   minimise sum_e r_e sum_s in[e,s]   (+ the external traffic, a constant)
  * Parallel edges between the same ordered pair are merged first. The heuristic's
  * placement, if complete, is handed to CBC as a MIP start, and if it fits every
- * capacity the answer is never worse than it (to the last digit: CBC's tolerances
- * are set to 1e-11). */
+ * capacity the answer is never worse than it. Exact to 1e-9 Gbps (the objective is
+ * scaled under CBC's cutoff increment); no CBC preprocessing (it aborts on some). */
 #include "place_int.h"
 
 #include <Cbc_C_Interface.h>
@@ -19,6 +19,8 @@
 
 
 struct pair { unsigned from, to; double rate; };
+
+#define OBJ_SCALE 1e4      /* objective units per Gbps (see the tolerances below) */
 
 /* Cores, and one server for the instances of an NF that cannot scale across servers. */
 static int start_fits_cores(const struct e2_igraph *ig, const struct e2_rack *rack)
@@ -83,16 +85,15 @@ int e2_place_mip(struct e2_igraph *ig, const struct e2_rack *rack, double time_l
     Cbc_Model *m = Cbc_newModel();
     Cbc_setLogLevel(m, 0);
     Cbc_setMaximumSeconds(m, time_limit_s);
-    /* Exact to the last digit a rate has: CBC's defaults prune a node whose bound is
-     * within its cutoff increment (1e-5) of the incumbent and stop at small gaps, and
-     * returned placements up to 8.5e-6 Gbps above the optimum (issue 16). */
+    /* Exact to 1e-9 Gbps: CBC prunes a node whose bound is within its cutoff increment
+     * (1e-5 by default) of the incumbent, and returned a placement 8.5e-6 Gbps above
+     * the optimum (issue 16). Setting the increment lower makes CBC 2.10 abort (an
+     * assertion in ClpNonLinearCost, tests/small_problems.h seed 701936), so the
+     * objective is scaled by OBJ_SCALE instead: the default increment is then 1e-9 Gbps. */
     Cbc_setAllowableGap(m, 1e-11);
     Cbc_setAllowableFractionGap(m, 1e-12);
-    Cbc_setParameter(m, "increment", "1e-11");
-    Cbc_setParameter(m, "integerTolerance", "1e-9");
-    /* CBC 2.10's preprocessing aborts the process on some of these models (an
-     * assertion in OsiClpSolverInterface::crunch, seen on a 7-instance, 2-server
-     * problem of tests/small_problems.h, seed 501979); they are small enough without */
+    /* CBC 2.10's preprocessing aborts the process on some of these models (an assertion
+     * in OsiClpSolverInterface::crunch, seed 501979); they are small enough without */
     Cbc_setParameter(m, "preprocess", "off");
     Cbc_setObjSense(m, 1);
     /* Identical servers are interchangeable: the k-th instance may only use the
@@ -117,7 +118,7 @@ int e2_place_mip(struct e2_igraph *ig, const struct e2_rack *rack, double time_l
     for (unsigned p = 0; p < np; p++)
         for (unsigned s = 0; s < S; s++) {
             snprintf(name, sizeof name, "in_%u_%u", p, s);
-            Cbc_addCol(m, name, 0, 1, pairs[p].rate, 0, 0, NULL, NULL);
+            Cbc_addCol(m, name, 0, 1, pairs[p].rate * OBJ_SCALE, 0, 0, NULL, NULL);
             snprintf(name, sizeof name, "out_%u_%u", p, s);
             Cbc_addCol(m, name, 0, 1, 0, 0, 0, NULL, NULL);
         }
@@ -245,7 +246,8 @@ int e2_place_mip(struct e2_igraph *ig, const struct e2_rack *rack, double time_l
         if (proven_optimal)
             *proven_optimal = Cbc_isProvenOptimal(m);
         if (bound_gbps)
-            *bound_gbps = ext_total + (Cbc_isProvenOptimal(m) ? Cbc_getObjValue(m) : Cbc_getBestPossibleObjValue(m));
+            *bound_gbps = ext_total + (Cbc_isProvenOptimal(m) ? Cbc_getObjValue(m) : Cbc_getBestPossibleObjValue(m)) /
+                                      OBJ_SCALE;
     }
     Cbc_deleteModel(m);
     free(start_at);
