@@ -8,6 +8,7 @@
  * Inputs are generated as YAML text and go through the real loaders. Prints
  * key=value lines (medians). */
 #include "e2/orch.h"
+#include "tests/small_problems.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -220,6 +221,25 @@ static double scale_with(struct scenario *sc, enum e2_place_algo algo, uint64_t 
     if (!ig || e2_place(ig, &sc->rack, algo, seed, &err) < 0)
         die("place", &err);
     double s = e2_max_scale(ig, &sc->rack);
+    if (getenv("E2_BENCH_DEBUG") && algo == E2_PLACE_E2) {
+        double ext_in = 0, ext_out = 0, maxin = 0, maxout = 0, sumin = 0;
+        for (unsigned e = 0; e < ig->edges_count; e++) {
+            if (ig->insts[ig->edges[e].from].server < 0 && !sc->pg->nodes[ig->insts[ig->edges[e].from].pnode].nf)
+                ext_in += ig->edges[e].rate_gbps;
+            if (!sc->pg->nodes[ig->insts[ig->edges[e].to].pnode].nf)
+                ext_out += ig->edges[e].rate_gbps;
+        }
+        struct e2_load *l = calloc(sc->rack.servers, sizeof *l);
+        e2_rack_loads(ig, &sc->rack, l);
+        for (unsigned k = 0; k < sc->rack.servers; k++) {
+            maxin = l[k].nic_in_gbps > maxin ? l[k].nic_in_gbps : maxin;
+            maxout = l[k].nic_out_gbps > maxout ? l[k].nic_out_gbps : maxout;
+            sumin += l[k].nic_in_gbps;
+        }
+        free(l);
+        fprintf(stderr, "  ext_in %.2f ext_out %.2f cross %.2f sum_in %.2f max_in %.2f max_out %.2f\n", ext_in, ext_out,
+                e2_cross_server_gbps(ig), sumin, maxin, maxout);
+    }
     e2_igraph_free(ig);
     return s;
 }
@@ -361,6 +381,38 @@ static double gap(unsigned trials, unsigned *proven, double *mip_s, double *gap_
     return m;
 }
 
+/* Issue 16: random small problems (tests/small_problems.h, seeds of its own) against
+ * their exhaustive optimum: the gap's 95th percentile and maximum over those where a
+ * placement within every capacity exists, the refusals of problems that fit the cores,
+ * and placements left beyond a link although one within exists. */
+static void random_small(unsigned want, double *p95, double *max, unsigned *refused, unsigned *links,
+                         unsigned *solved)
+{
+    double *g = calloc(want, sizeof *g);
+    unsigned n = 0;
+    *refused = *links = 0;
+    for (uint64_t seed = 0xb16000; n < want && seed < 0xb16000 + 50ull * want; seed++) {
+        struct sp_result r;
+        sp_run(seed, 0, &r);
+        if (!r.made)
+            continue;
+        if (r.opt_cores_only >= 0 && r.refused)
+            (*refused)++;
+        if (r.opt < 0 || r.refused)
+            continue;
+        if (!r.fits) {
+            (*links)++;
+            continue;
+        }
+        g[n++] = r.gap_pct;
+    }
+    qsort(g, n, sizeof *g, cmp_double);
+    *p95 = n ? g[(size_t)(0.95 * (n - 1) + 0.5)] : -1;
+    *max = n ? g[n - 1] : -1;
+    *solved = n;
+    free(g);
+}
+
 int main(int argc, char **argv)
 {
     unsigned trials = argc > 1 ? (unsigned)atoi(argv[1]) : 7;
@@ -395,5 +447,13 @@ int main(int argc, char **argv)
     printf("gap_instances_proven_optimal=%u/%u\n", proven, trials);
     printf("gap_instances_unproven=%u\n", trials - proven);
     printf("mip_seconds_per_instance=%.2f\n", mip_s);
+    double p95, gmax;
+    unsigned refused, links, solved;
+    random_small(300, &p95, &gmax, &refused, &links, &solved);
+    printf("random_small_problems=%u\n", solved);
+    printf("random_small_gap_p95_pct=%.2f\n", p95);
+    printf("random_small_gap_max_pct=%.2f\n", gmax);
+    printf("random_small_refused_feasible=%u\n", refused);
+    printf("random_small_links_over_target=%u\n", links);
     return 0;
 }

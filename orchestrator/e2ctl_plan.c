@@ -14,7 +14,9 @@ static void plan_usage(FILE *out)
             "  --json               print the plan as JSON\n"
             "  --dot FILE           write a Graphviz picture (servers as clusters)\n"
             "  --algo e2|packing|random   placement algorithm (default e2)\n"
-            "  --exact SECONDS      place with the exact MIP (CBC) within SECONDS\n"
+            "  --exact SECONDS      place with the exact MIP (CBC) within SECONDS (from the algorithm's\n"
+            "                       placement; that one, with a warning, if no placement keeps every\n"
+            "                       link within its target)\n"
             "  --target-util X      sizing headroom, 0 < X <= 1 (default 0.8)\n"
             "  --split INSTANCE     show the incremental plan for an overload of INSTANCE\n"
             "  --threshold N        exceptions left before a split moves to the switch (default 16)\n");
@@ -144,10 +146,31 @@ int e2ctl_plan(int argc, char **argv)
         goto fail;
     if (e2_rack_from_hardware(&rack, in.hw, &err) < 0)
         goto fail;
-    if (e2_place(ig, &rack, algo, 1, &err) < 0)
-        goto fail;
-    if (exact > 0 && e2_place_mip(ig, &rack, exact, NULL, NULL, &err) < 0)
-        goto fail;
+    int placed = e2_place(ig, &rack, algo, 1, &err) == 0;
+    if (!placed) {
+        if (exact <= 0)
+            goto fail;
+        /* --exact: the MIP decides, from no start */
+        for (unsigned i = 0; i < ig->insts_count; i++)
+            ig->insts[i].server = -1;
+    }
+    if (exact > 0) {
+        int *heur = calloc(ig->insts_count + 1, sizeof *heur);
+        for (unsigned i = 0; i < ig->insts_count; i++)
+            heur[i] = ig->insts[i].server;
+        int mip = e2_place_mip(ig, &rack, exact, NULL, NULL, &err);
+        if (mip < 0 && placed) {
+            /* no placement within every link target (or none found in time): the
+             * heuristic's, which fits the cores, with the warning below */
+            fprintf(stderr, "e2ctl plan: warning: --exact: %s; keeping the %s placement\n", err.msg,
+                    algo == E2_PLACE_E2 ? "heuristic's" : "algorithm's");
+            for (unsigned i = 0; i < ig->insts_count; i++)
+                ig->insts[i].server = heur[i];
+        }
+        free(heur);
+        if (mip < 0 && !placed)
+            goto fail;
+    }
     {
         struct e2_load *loads = calloc(rack.servers, sizeof *loads);
         int over = e2_rack_loads(ig, &rack, loads);

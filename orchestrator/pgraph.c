@@ -357,6 +357,19 @@ static int add_pipeline_edges(struct e2_pgraph *pg, const struct e2_pipeline *p,
         if (resolve_attrs(p, es, pg->nodes[a].nf, map, pg, pe, err) < 0)
             goto out;
     }
+    /* A port node no edge uses was counted as an input and took a share of the
+     * class's rate from the real inputs (sizing their NFs for less): refused,
+     * after every other check. */
+    for (unsigned v = 0; v < n; v++) {
+        int used = 0;
+        for (unsigned e = 0; e < m && !used; e++)
+            used = from[e] == (int)v || to[e] == (int)v;
+        if (!used && p->nodes[v].port) {
+            e2_seterr(err, "pipeline '%s': port node '%s' (external port '%s') is not connected: no edge uses it",
+                      p->name, p->nodes[v].name, p->nodes[v].port);
+            goto out;
+        }
+    }
     rc = 0;
 out:
     free(from); free(to); free(color); free(stack); free(indeg); free(order); free(inflow); free(rate);

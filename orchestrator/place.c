@@ -1,10 +1,13 @@
 /* Step 4 of seed §3.4.1: instance placement as graph partitioning.
  *
- * Start from a DFS bin-packing, then repeatedly apply the single pair swap (or move
- * to a server with free cores) that most reduces traffic crossing the switch, while
- * no server exceeds its cores and no server link gets worse than its capacity.
+ * The starts: the seed's DFS bin-packing (link-aware for E2, as in the seed for the
+ * "Packing" strawman), random placement; when a packing strands an instance although
+ * the cores suffice, e2__place_feasible finds one that fits whatever the input order.
+ * E2 then improves the start with place_search.c (Kernighan-Lin with tentative
+ * sequences, group moves, restarts), asks the MIP when a link stays over its target,
+ * and balances the links when they, not the cores, limit growth.
  * External ports are pinned to the switch: their traffic always crosses. */
-#include "e2/orch.h"
+#include "place_int.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -52,6 +55,7 @@ int e2_rack_from_hardware(struct e2_rack *rack, const struct e2_hardware *hw, st
     }
     rack->switch_gbps = hw->fabric.capacity_gbps;
     rack->link_target = 0.8;
+    rack->mip_fallback_s = 0;
     return 0;
 }
 
@@ -136,8 +140,6 @@ struct kl {
     struct e2_igraph *ig;
     const struct e2_rack *rack;
     unsigned n, S;
-    double *W;            /* n*n: traffic between two NF instances, both directions */
-    double *D;            /* n*S: traffic between an instance and the instances on a server */
     int *free_cores;      /* per server */
     double *nin, *nout;   /* per server link */
     unsigned *adj_start;  /* CSR over incident edges */
@@ -145,16 +147,15 @@ struct kl {
     /* scratch for tentative moves */
     unsigned *touched; unsigned touched_count;
     double *save_in, *save_out; char *mark;
-    double target_override;  /* >0: link target used by the balancing phase */
 };
 
 static void kl_free(struct kl *k)
 {
-    free(k->W); free(k->D); free(k->free_cores); free(k->nin); free(k->nout);
+    free(k->free_cores); free(k->nin); free(k->nout);
     free(k->adj_start); free(k->adj); free(k->touched); free(k->save_in); free(k->save_out); free(k->mark);
 }
 
-static void kl_init(struct kl *k, struct e2_igraph *ig, const struct e2_rack *rack, int dense)
+static void kl_init(struct kl *k, struct e2_igraph *ig, const struct e2_rack *rack)
 {
     memset(k, 0, sizeof *k);
     k->ig = ig;
@@ -186,17 +187,6 @@ static void kl_init(struct kl *k, struct e2_igraph *ig, const struct e2_rack *ra
         k->adj[k->adj_start[b] + fill[b]++] = (struct adj){ e, a, 0 };
     }
     free(fill);
-    if (dense) {
-        k->W = calloc((size_t)n * n, sizeof *k->W);
-        k->D = calloc((size_t)n * S, sizeof *k->D);
-        for (unsigned e = 0; e < ig->edges_count; e++) {
-            unsigned a = ig->edges[e].from, b = ig->edges[e].to;
-            if (is_nf(ig, a) && is_nf(ig, b)) {
-                k->W[(size_t)a * n + b] += ig->edges[e].rate_gbps;
-                k->W[(size_t)b * n + a] += ig->edges[e].rate_gbps;
-            }
-        }
-    }
 }
 
 /* Recomputes every derived quantity from the current servers of all instances. */
@@ -219,22 +209,11 @@ static void kl_sync(struct kl *k)
         if (b >= 0)
             k->nin[b] += ig->edges[e].rate_gbps;
     }
-    if (k->D) {
-        memset(k->D, 0, (size_t)k->n * k->S * sizeof *k->D);
-        for (unsigned x = 0; x < k->n; x++)
-            for (unsigned v = 0; v < k->n; v++) {
-                int s = ig->insts[v].server;
-                if (s >= 0 && is_nf(ig, v))
-                    k->D[(size_t)x * k->S + s] += k->W[(size_t)x * k->n + v];
-            }
-    }
 }
 
 static double link_cap(const struct kl *k, unsigned s)
 {
     double t = k->rack->link_target > 0 && k->rack->link_target <= 1 ? k->rack->link_target : 1;
-    if (k->target_override > 0)
-        t = k->target_override;
     return k->rack->nic_gbps[s] * t;
 }
 
@@ -330,64 +309,6 @@ static int change_eval(struct kl *k, unsigned u, int b, int v, double *delta_ove
 
 static int change_ok(struct kl *k, unsigned u, int b, int v) { return change_eval(k, u, b, v, NULL); }
 
-static double total_overload(const struct kl *k)
-{
-    double t = 0;
-    for (unsigned s = 0; s < k->S; s++)
-        t += over(k->nin[s], link_cap(k, s)) + over(k->nout[s], link_cap(k, s));
-    return t;
-}
-
-/* When a link is over capacity (the packing start ignores links), find the change
- * that most reduces the overload, cross traffic breaking ties. */
-static int repair_step(struct kl *k, const unsigned *nf, unsigned m, int *bu, int *bv, int *bt)
-{
-    struct e2_igraph *ig = k->ig;
-    unsigned n = k->n, S = k->S;
-    double best = 1e-6;
-    *bu = -1;
-    for (int pass = 0; pass < 2 && *bu < 0; pass++)
-    for (unsigned x = 0; x < m; x++) {
-        unsigned u = nf[x];
-        int a = ig->insts[u].server;
-        int cu = (int)ig->insts[u].cores;
-        int a_over = over(k->nin[a], link_cap(k, (unsigned)a)) + over(k->nout[a], link_cap(k, (unsigned)a)) > EPS;
-        const double *du = &k->D[(size_t)u * S];
-        for (unsigned y = x + 1; y < m && pass == 1; y++) {   /* swaps: only when no move helps */
-            unsigned v = nf[y];
-            int b = ig->insts[v].server;
-            if (b == a)
-                continue;
-            int b_over = over(k->nin[b], link_cap(k, (unsigned)b)) + over(k->nout[b], link_cap(k, (unsigned)b)) > EPS;
-            int cv = (int)ig->insts[v].cores;
-            if (!a_over && !b_over)
-                continue;
-            if (k->free_cores[a] + cu - cv < 0 || k->free_cores[b] + cv - cu < 0)
-                continue;
-            double d;
-            change_eval(k, u, b, (int)v, &d);
-            const double *dv = &k->D[(size_t)v * S];
-            double gain = -d * 1e3 + du[b] - du[a] + dv[a] - dv[b] - 2 * k->W[(size_t)u * n + v];
-            if (-d > 1e-6 && gain > best) {
-                best = gain; *bu = (int)u; *bv = (int)v; *bt = b;
-            }
-        }
-        if (!a_over || pass == 1)
-            continue;
-        for (unsigned t = 0; t < S; t++) {
-            if ((int)t == a || k->free_cores[t] < cu)
-                continue;
-            double d;
-            change_eval(k, u, (int)t, -1, &d);
-            double gain = -d * 1e3 + du[t] - du[a];
-            if (-d > 1e-6 && gain > best) {
-                best = gain; *bu = (int)u; *bv = -1; *bt = (int)t;
-            }
-        }
-    }
-    return *bu >= 0;
-}
-
 static void change_apply(struct kl *k, unsigned u, int b, int v)
 {
     int a = k->ig->insts[u].server;
@@ -396,178 +317,6 @@ static void change_apply(struct kl *k, unsigned u, int b, int v)
     if (v >= 0)
         link_move(k, (unsigned)v, a);
     untouch(k);
-}
-
-static void d_move(struct kl *k, unsigned u, int a, int b)
-{
-    const double *w = &k->W[(size_t)u * k->n];
-    for (unsigned x = 0; x < k->n; x++) {
-        if (w[x] == 0)
-            continue;
-        double *d = &k->D[(size_t)x * k->S];
-        d[a] -= w[x];
-        d[b] += w[x];
-    }
-    k->free_cores[a] += (int)k->ig->insts[u].cores;
-    k->free_cores[b] -= (int)k->ig->insts[u].cores;
-}
-
-#define TOPK 8
-
-struct cand { double gain; int u, v, t; };
-
-/* Keeps the TOPK best candidates, best first. */
-static void offer(struct cand *top, unsigned *n, double gain, int u, int v, int t)
-{
-    if (*n == TOPK && gain <= top[TOPK - 1].gain)
-        return;
-    unsigned i = *n < TOPK ? (*n)++ : TOPK - 1;
-    while (i > 0 && top[i - 1].gain < gain) {
-        top[i] = top[i - 1];
-        i--;
-    }
-    top[i] = (struct cand){ gain, u, v, t };
-}
-
-/* The best cross-traffic-reducing swap or move that respects cores, by gain alone,
- * then checked against the links best first. checked_all: check every candidate. */
-static int best_change(struct kl *k, const unsigned *nf, unsigned m, int checked_all, struct cand *out)
-{
-    struct e2_igraph *ig = k->ig;
-    unsigned n = k->n, S = k->S;
-    struct cand top[TOPK];
-    unsigned ntop = 0;
-    double floor = EPS;
-    for (unsigned x = 0; x < m; x++) {
-        unsigned u = nf[x];
-        int a = ig->insts[u].server;
-        const double *du = &k->D[(size_t)u * S];
-        const double *wu = &k->W[(size_t)u * n];
-        int cu = (int)ig->insts[u].cores;
-        for (unsigned y = x + 1; y < m; y++) {
-            unsigned v = nf[y];
-            int b = ig->insts[v].server;
-            if (b == a)
-                continue;
-            const double *dv = &k->D[(size_t)v * S];
-            double gain = du[b] - du[a] + dv[a] - dv[b] - 2 * wu[v];
-            if (gain <= floor)
-                continue;
-            int cv = (int)ig->insts[v].cores;
-            if (k->free_cores[a] + cu - cv < 0 || k->free_cores[b] + cv - cu < 0)
-                continue;
-            if (checked_all) {
-                if (!change_ok(k, u, b, (int)v))
-                    continue;
-                floor = gain;
-            }
-            offer(top, &ntop, gain, (int)u, (int)v, b);
-            if (!checked_all && ntop == TOPK)
-                floor = top[TOPK - 1].gain;
-        }
-        for (unsigned t = 0; t < S; t++) {
-            if ((int)t == a || k->free_cores[t] < cu)
-                continue;
-            double gain = du[t] - du[a];
-            if (gain <= floor)
-                continue;
-            if (checked_all) {
-                if (!change_ok(k, u, (int)t, -1))
-                    continue;
-                floor = gain;
-            }
-            offer(top, &ntop, gain, (int)u, -1, (int)t);
-            if (!checked_all && ntop == TOPK)
-                floor = top[TOPK - 1].gain;
-        }
-    }
-    for (unsigned i = 0; i < ntop; i++)
-        if (checked_all || change_ok(k, (unsigned)top[i].u, top[i].t, top[i].v)) {
-            *out = top[i];
-            return 1;
-        }
-    return 0;
-}
-
-static double max_link_util(const struct kl *k)
-{
-    double u = 0;
-    for (unsigned s = 0; s < k->S; s++) {
-        double x = (k->nin[s] > k->nout[s] ? k->nin[s] : k->nout[s]) / k->rack->nic_gbps[s];
-        if (x > u)
-            u = x;
-    }
-    return u;
-}
-
-/* When a server link, not a core, is what limits growth, lower the link target
- * step by step below the busiest link and repair: a minimax pass that trades a
- * little cross traffic for a less loaded bottleneck. */
-static void balance_links(struct kl *k, const unsigned *nf, unsigned m)
-{
-    struct e2_igraph *ig = k->ig;
-    double *in = calloc(k->n, sizeof *in), core_scale = 1e300;
-    for (unsigned e = 0; e < ig->edges_count; e++)
-        in[ig->edges[e].to] += ig->edges[e].rate_gbps;
-    for (unsigned i = 0; i < k->n; i++)
-        if (is_nf(ig, i) && in[i] > EPS && ig->insts[i].capacity_gbps / in[i] < core_scale)
-            core_scale = ig->insts[i].capacity_gbps / in[i];
-    free(in);
-    int *saved = calloc(k->n, sizeof *saved);
-    for (unsigned round = 0; round < 40; round++) {
-        double u = max_link_util(k);
-        if (u <= EPS || 1 / u >= core_scale)
-            break;
-        for (unsigned i = 0; i < k->n; i++)
-            saved[i] = ig->insts[i].server;
-        k->target_override = u * 0.98;
-        unsigned steps = 0;
-        int bu, bv, bt;
-        while (steps < 4 * m && repair_step(k, nf, m, &bu, &bv, &bt)) {
-            int a = ig->insts[bu].server;
-            change_apply(k, (unsigned)bu, bt, bv);
-            d_move(k, (unsigned)bu, a, bt);
-            if (bv >= 0)
-                d_move(k, (unsigned)bv, bt, a);
-            steps++;
-        }
-        k->target_override = 0;
-        if (max_link_util(k) > u - 1e-4) {          /* no better: undo this round */
-            for (unsigned i = 0; i < k->n; i++)
-                ig->insts[i].server = saved[i];
-            kl_sync(k);
-            break;
-        }
-    }
-    free(saved);
-}
-
-static void kl_improve(struct kl *k)
-{
-    struct e2_igraph *ig = k->ig;
-    unsigned n = k->n;
-    unsigned *nf = calloc(n + 1, sizeof *nf), m = 0;
-    for (unsigned i = 0; i < n; i++)
-        if (is_nf(ig, i) && ig->insts[i].server >= 0 && !grouped(ig, i))
-            nf[m++] = i;
-    for (unsigned iter = 0; iter < 50u * n + 100; iter++) {
-        int bu = -1, bv = -1, bt = -1;
-        struct cand c;
-        if (total_overload(k) > EPS && repair_step(k, nf, m, &bu, &bv, &bt)) {
-            /* a link is over its target: fix that first */
-        } else if (best_change(k, nf, m, 0, &c) || best_change(k, nf, m, 1, &c)) {
-            bu = c.u; bv = c.v; bt = c.t;
-        } else {
-            break;
-        }
-        int a = ig->insts[bu].server;
-        change_apply(k, (unsigned)bu, bt, bv);
-        d_move(k, (unsigned)bu, a, bt);
-        if (bv >= 0)
-            d_move(k, (unsigned)bv, bt, a);
-    }
-    balance_links(k, nf, m);
-    free(nf);
 }
 
 /* ---------------------------------------------------------------- starts */
@@ -717,6 +466,138 @@ static int place_random(struct kl *k, uint64_t seed, struct e2_err *err)
     return 0;
 }
 
+/* Budgets of the search, in candidate evaluations (some 50 ns each): small problems
+ * (up to 40 movable units) get room for every restart, a 100-instance IGraph a few
+ * milliseconds in all. */
+static long search_budget(const struct e2_igraph *ig)
+{
+    unsigned nf = 0;
+    for (unsigned i = 0; i < ig->insts_count; i++)
+        nf += is_nf(ig, i);
+    return nf <= 40 ? 400000L : 25000L;
+}
+/* each balancing round: enough for a 220-instance rack to find its way under the new target */
+#define BALANCE_BUDGET(m) (400L * (m))
+/* Balancing may add this much cross traffic (relative) for a less loaded bottleneck. */
+#define BALANCE_SLACK 0.02
+
+static double max_util(const struct e2_igraph *ig, const struct e2_rack *rack)
+{
+    struct e2_load *loads = calloc(rack->servers, sizeof *loads);
+    e2_rack_loads(ig, rack, loads);
+    double u = 0;
+    for (unsigned s = 0; s < rack->servers; s++) {
+        double x = (loads[s].nic_in_gbps > loads[s].nic_out_gbps ? loads[s].nic_in_gbps : loads[s].nic_out_gbps) /
+                   rack->nic_gbps[s];
+        if (x > u)
+            u = x;
+    }
+    free(loads);
+    return u;
+}
+
+/* When a server link, not a core, is what limits growth: the search again with the
+ * link target just under the busiest link, as long as it brings every link under it
+ * and the cross traffic stays within BALANCE_SLACK of what it was. */
+static void balance(struct e2_igraph *ig, const struct e2_rack *rack, double start_cross)
+{
+    double *in = calloc(ig->insts_count + 1, sizeof *in), core_scale = 1e300;
+    for (unsigned e = 0; e < ig->edges_count; e++)
+        in[ig->edges[e].to] += ig->edges[e].rate_gbps;
+    for (unsigned i = 0; i < ig->insts_count; i++)
+        if (is_nf(ig, i) && in[i] > EPS && ig->insts[i].capacity_gbps / in[i] < core_scale)
+            core_scale = ig->insts[i].capacity_gbps / in[i];
+    free(in);
+    int *saved = malloc((ig->insts_count + 1) * sizeof *saved), *good = malloc((ig->insts_count + 1) * sizeof *good);
+    double base = e2_cross_server_gbps(ig), reached = 0;
+    double step = 0.9;
+    for (unsigned i = 0; i < ig->insts_count; i++)
+        good[i] = ig->insts[i].server;
+    for (unsigned round = 0; round < 60; round++) {
+        double u = max_util(ig, rack);
+        if (u <= EPS || 1 / u >= core_scale)
+            break;
+        for (unsigned i = 0; i < ig->insts_count; i++)
+            saved[i] = ig->insts[i].server;
+        double x = e2__place_search(ig, rack, u * step, E2__SEARCH_UNTIL_FEASIBLE, BALANCE_BUDGET(ig->insts_count));
+        if (x > EPS || max_util(ig, rack) > u - 1e-6) {
+            for (unsigned i = 0; i < ig->insts_count; i++)
+                ig->insts[i].server = saved[i];
+            if (step > 0.985)
+                break;
+            step = 0.99;           /* a smaller step before giving up */
+            continue;
+        }
+        reached = max_util(ig, rack);
+        double c = e2_cross_server_gbps(ig);
+        if (c <= base * (1 + BALANCE_SLACK) + EPS && c <= start_cross + EPS)
+            for (unsigned i = 0; i < ig->insts_count; i++)   /* the best balance within the slack so far */
+                good[i] = ig->insts[i].server;
+    }
+    /* then the least cross traffic under the bottleneck reached */
+    if (reached > 0) {
+        e2__place_search(ig, rack, reached, 0, search_budget(ig));
+        double c = e2_cross_server_gbps(ig);
+        if (c > base * (1 + BALANCE_SLACK) + EPS || c > start_cross + EPS)   /* too dear */
+            for (unsigned i = 0; i < ig->insts_count; i++)
+                ig->insts[i].server = good[i];
+    }
+    free(saved);
+    free(good);
+}
+
+/* E2's steps 2 and 3 from a complete placement: the search (Kernighan-Lin, group
+ * moves, restarts); when a link stays over its target, the MIP decides (on problems of
+ * up to 1,000 instance-server pairs, within e2_rack.mip_fallback_s) whether any
+ * placement keeps them all within, and the search continues from its answer; then,
+ * when links rather than cores limit growth, balancing. */
+static void improve_all(struct e2_igraph *ig, const struct e2_rack *rack)
+{
+    double c0 = e2_cross_server_gbps(ig);
+    double excess = e2__place_search(ig, rack, 0, E2__SEARCH_RESTARTS, search_budget(ig));
+    double tl = e2__mip_fallback_s(rack);
+    unsigned nf = 0;
+    for (unsigned i = 0; i < ig->insts_count; i++)
+        nf += is_nf(ig, i);
+    if (excess > EPS && tl > 0 && (size_t)nf * rack->servers <= 1000) {
+        int *saved = malloc((ig->insts_count + 1) * sizeof *saved);
+        for (unsigned i = 0; i < ig->insts_count; i++)
+            saved[i] = ig->insts[i].server;
+        struct e2_err merr;
+        if (e2_place_mip(ig, rack, tl, NULL, NULL, &merr) == 0 && e2__link_excess(ig, rack) <= EPS) {
+            e2__place_search(ig, rack, 0, 0, search_budget(ig));
+        } else {
+            for (unsigned i = 0; i < ig->insts_count; i++)
+                ig->insts[i].server = saved[i];
+        }
+        free(saved);
+    }
+    balance(ig, rack, c0);
+}
+
+/* A start that fits the cores whatever the input order: the algorithm's own packing,
+ * and when that strands an instance, e2__place_feasible. */
+static int start(struct e2_igraph *ig, const struct e2_rack *rack, enum e2_place_algo algo, uint64_t seed,
+                 struct e2_err *err)
+{
+    int *saved = malloc((ig->insts_count + 1) * sizeof *saved);
+    for (unsigned i = 0; i < ig->insts_count; i++)
+        saved[i] = ig->insts[i].server;
+    struct kl k;
+    kl_init(&k, ig, rack);
+    kl_sync(&k);
+    int e2 = algo == E2_PLACE_E2 || algo == E2_PLACE_E2_START;
+    int rc = algo == E2_PLACE_RANDOM ? place_random(&k, seed, err) : pack(&k, e2, err);
+    kl_free(&k);
+    if (rc < 0) {
+        for (unsigned i = 0; i < ig->insts_count; i++)
+            ig->insts[i].server = saved[i];
+        rc = e2__place_feasible(ig, rack, err);
+    }
+    free(saved);
+    return rc;
+}
+
 int e2_place(struct e2_igraph *ig, const struct e2_rack *rack, enum e2_place_algo algo, uint64_t seed,
              struct e2_err *err)
 {
@@ -727,16 +608,9 @@ int e2_place(struct e2_igraph *ig, const struct e2_rack *rack, enum e2_place_alg
     for (unsigned i = 0; i < ig->insts_count; i++)
         if (!is_nf(ig, i))
             ig->insts[i].server = -1;
-    int e2 = algo == E2_PLACE_E2 || algo == E2_PLACE_E2_START;
-    struct kl k;
-    kl_init(&k, ig, rack, algo == E2_PLACE_E2);
-    kl_sync(&k);
-    int rc = algo == E2_PLACE_RANDOM ? place_random(&k, seed, err) : pack(&k, e2, err);
-    if (rc == 0 && algo == E2_PLACE_E2) {
-        kl_sync(&k);
-        kl_improve(&k);
-    }
-    kl_free(&k);
+    int rc = start(ig, rack, algo, seed, err);
+    if (rc == 0 && algo == E2_PLACE_E2)
+        improve_all(ig, rack);
     return rc;
 }
 
@@ -754,11 +628,7 @@ int e2_place_improve(struct e2_igraph *ig, const struct e2_rack *rack, struct e2
             return -1;
         }
     }
-    struct kl k;
-    kl_init(&k, ig, rack, 1);
-    kl_sync(&k);
-    kl_improve(&k);
-    kl_free(&k);
+    improve_all(ig, rack);
     return 0;
 }
 

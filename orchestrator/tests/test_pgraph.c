@@ -144,6 +144,67 @@ static void negative_cases(void **state)
                  "bad attribute term", NULL);
 }
 
+static double in_rate(const struct e2_pgraph *pg, const char *node) { return pg->nodes[pnode(pg, node)].in_gbps; }
+#define NEAR(x, y) ((x) > (y) - 1e-9 && (x) < (y) + 1e-9)
+
+/* Rates through every shape a port node can take in a pipeline: one input, two inputs
+ * (the class's rate split between them), one or two outputs, a port traffic leaves and
+ * re-enters through, a port shared by two pipelines; and a port node no edge uses,
+ * refused by name (counted as an input, it took half the rate from the real one and
+ * the firewall was sized for 2 Gbps: one instance where 4 Gbps need two). Firewall:
+ * 1 Gbps/core/GHz x 2.6 GHz x 0.8 = 2.08 Gbps per instance. */
+static void port_shapes_and_rates(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *yaml;
+        const char *node[3];
+        double rate[3];
+        unsigned fw_instances;
+    } shapes[] = {
+        { "pipelines:\n  - name: p\n    traffic_class: {rate_gbps: 4}\n" NODES
+          "    edges: [{from: in, to: a}, {from: a, to: b}, {from: b, to: out}]\n",
+          { "a", "b", "out" }, { 4, 4, 4 }, 2 },
+        { "pipelines:\n  - name: p\n    traffic_class: {rate_gbps: 4}\n"
+          "    nodes: [{name: in, port: ext0}, {name: in2, port: ext2}, {name: a, nf: firewall}, {name: out, port: ext1}]\n"
+          "    edges: [{from: in, to: a}, {from: in2, to: a}, {from: a, to: out}]\n",
+          { "a", "out", NULL }, { 4, 4, 0 }, 2 },
+        { "pipelines:\n  - name: p\n    traffic_class: {rate_gbps: 4}\n"
+          "    nodes: [{name: in, port: ext0}, {name: a, nf: firewall}, {name: out, port: ext1}, {name: out2, port: ext2}]\n"
+          "    edges: [{from: in, to: a}, {from: a, to: out}, {from: a, to: out2}]\n",
+          { "a", "out", "out2" }, { 4, 2, 2 }, 2 },
+        { "pipelines:\n  - name: p\n    traffic_class: {rate_gbps: 4}\n"
+          "    nodes: [{name: in, port: ext0}, {name: a, nf: firewall}, {name: loop, port: ext2}, {name: b, nf: monitor},\n"
+          "            {name: out, port: ext1}]\n"
+          "    edges: [{from: in, to: a}, {from: a, to: loop}, {from: loop, to: b}, {from: b, to: out}]\n",
+          { "a", "loop", "b" }, { 4, 4, 4 }, 2 },
+        { "pipelines:\n  - name: p\n    traffic_class: {rate_gbps: 3}\n" NODES2 "    edges: [{from: in, to: a}]\n"
+          "  - name: q\n    traffic_class: {rate_gbps: 1}\n"
+          "    nodes: [{name: in, port: ext0}, {name: b, nf: monitor}]\n    edges: [{from: in, to: b}]\n",
+          { "a", "b", NULL }, { 3, 1, 0 }, 2 },
+    };
+    for (unsigned i = 0; i < sizeof shapes / sizeof *shapes; i++) {
+        struct e2_err err = { "" };
+        struct e2_policy *p = policy_str(shapes[i].yaml, &err);
+        if (!p)
+            fail_msg("shape %u: %s", i, err.msg);
+        struct e2_pgraph *pg = e2_pgraph_build(p, nfs, hw4, NULL, &err);
+        if (!pg)
+            fail_msg("shape %u: %s", i, err.msg);
+        for (unsigned k = 0; k < 3 && shapes[i].node[k]; k++)
+            if (!NEAR(in_rate(pg, shapes[i].node[k]), shapes[i].rate[k]))
+                fail_msg("shape %u: %s gets %.6f Gbps, want %.6f", i, shapes[i].node[k], in_rate(pg, shapes[i].node[k]),
+                         shapes[i].rate[k]);
+        assert_int_equal(pg->nodes[pnode(pg, "a")].instances, shapes[i].fw_instances);
+        e2_pgraph_free(pg);
+        e2_policy_free(p);
+    }
+    expect_error("pipelines:\n  - name: p\n    traffic_class: {rate_gbps: 4}\n"
+                 "    nodes: [{name: in, port: ext0}, {name: stray, port: ext2}, {name: a, nf: firewall}, {name: out, port: ext1}]\n"
+                 "    edges: [{from: in, to: a}, {from: a, to: out}]\n",
+                 "port node 'stray' (external port 'ext2') is not connected", "pipeline 'p'");
+}
+
 static unsigned count_edges(const struct e2_igraph *ig, unsigned from, const char *to_node)
 {
     unsigned n = 0;
@@ -306,6 +367,7 @@ int main(void)
         cmocka_unit_test(fig31_pgraph),
         cmocka_unit_test(merge_two_pipelines),
         cmocka_unit_test(negative_cases),
+        cmocka_unit_test(port_shapes_and_rates),
         cmocka_unit_test(fig33_distribution),
         cmocka_unit_test(fig312_mangling),
         cmocka_unit_test(fig34_interconnect),

@@ -209,19 +209,28 @@ struct e2_rack {                  /* the capacity side, flattened from the hardw
     double switch_gbps;
     double link_target;           /* placement keeps links under nic * this (default 0.8),
                                      like sizing keeps cores under target utilisation */
+    double mip_fallback_s;        /* time limit of the MIP the heuristic falls back on when
+                                     its packing strands an instance or a link stays over
+                                     its target (0: 2 s; < 0: never) */
 };
 int e2_rack_from_hardware(struct e2_rack *rack, const struct e2_hardware *hw, struct e2_err *err);
 void e2_rack_free(struct e2_rack *rack);
 
 enum e2_place_algo { E2_PLACE_E2, E2_PLACE_PACKING, E2_PLACE_RANDOM, E2_PLACE_E2_START };
-/* Places every unplaced instance. E2: DFS bin-packing then Kernighan-Lin pair swaps;
- * PACKING: the DFS bin-packing alone; RANDOM: uniformly among servers with free cores
- * (seed drives it); E2_START: E2's own start alone, the link-aware DFS bin-packing (E2 is
- * exactly E2_START followed by e2_place_improve; tests compare the two). */
+/* Places every unplaced instance. E2: its start, then e2_place_improve; PACKING: the DFS
+ * bin-packing alone; RANDOM: uniformly among servers with free cores (seed drives it);
+ * E2_START: E2's own start alone, the link-aware DFS bin-packing (E2 is exactly E2_START
+ * followed by e2_place_improve; tests compare the two). Whichever the algorithm, when its
+ * packing strands an instance although the cores suffice, a packing that does not depend
+ * on the input order takes over (best-fit decreasing, an exhaustive packing search, the
+ * MIP on cores): -1 ("demand cannot fit: ...", saying why) only when nothing fits. */
 int e2_place(struct e2_igraph *ig, const struct e2_rack *rack, enum e2_place_algo algo,
              uint64_t seed, struct e2_err *err);
 /* E2's second and third steps from the current placement, which must place every NF
- * instance: Kernighan-Lin swaps and moves, then link repair and balancing. */
+ * instance: Kernighan-Lin passes (tentative sequences of moves and swaps, the best prefix
+ * kept), moves of connected groups, restarts from other packings, the best kept (least
+ * link excess over the targets, then least cross traffic; never worse than the given
+ * placement); the MIP when a link stays over its target; then link balancing. */
 int e2_place_improve(struct e2_igraph *ig, const struct e2_rack *rack, struct e2_err *err);
 /* Incremental placement of one new instance: no existing instance moves. */
 int e2_place_incremental(struct e2_igraph *ig, const struct e2_rack *rack, unsigned inst,
