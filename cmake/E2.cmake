@@ -64,3 +64,17 @@ function(e2_fuzzer name)
     COMMAND sh ${E2_FUZZ_RUN} $<TARGET_FILE:${name}> ${E2_FUZZ_SEED} ${F_RUNS} ${F_CORPUS})
   set_tests_properties(${name} PROPERTIES TIMEOUT 300 LABELS fuzz)
 endfunction()
+
+# A negative corpus (cmake/negative-run.sh): every bad input in DIR is refused with the
+# text of its NAME.expect, within LIMIT_MS (default 1000), without a sanitizer report.
+# COMMAND names the input as {} (or {args} for a case of flags). The sanitizer stage of
+# ci/test runs these too.
+set(E2_NEGATIVE_RUN ${CMAKE_CURRENT_LIST_DIR}/negative-run.sh)
+function(e2_negative name)
+  cmake_parse_arguments(N "" "DIR;LIMIT_MS" "COMMAND" ${ARGN})
+  if(NOT N_LIMIT_MS)
+    set(N_LIMIT_MS 1000)
+  endif()
+  add_test(NAME ${name} COMMAND ${E2_NEGATIVE_RUN} ${N_DIR} ${N_LIMIT_MS} -- ${N_COMMAND})
+  set_tests_properties(${name} PROPERTIES LABELS negative TIMEOUT 900)
+endfunction()

@@ -10,12 +10,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "e2/err.h"
 #include "e2/file.h"
 #include "e2/flowid.h"
 #include "e2/log.h"
+#include "e2/num.h"
 
 E2_LOG_MODULE(test_common);
 
@@ -158,6 +161,89 @@ static void read_file_cases(void **state)
 	free(s);
 }
 
+static char *slurp(const char *path)
+{
+	size_t len;
+	char *s = e2_read_file(path, 0, &len, NULL);
+	assert_non_null(s);
+	return s;
+}
+
+/* Outputs: renamed into place on commit, untouched on abort, never over an input
+ * (by any name), and pipes read like files. */
+static void output_files(void **state)
+{
+	char in[128], out[128], link_[128], sym[128], fifo[128];
+	const char *inputs[2];
+	struct e2_out o;
+	struct e2_err err;
+
+	snprintf(in, sizeof(in), "%s/in.txt", tmpdir);
+	snprintf(out, sizeof(out), "%s/out.txt", tmpdir);
+	snprintf(link_, sizeof(link_), "%s/hard.txt", tmpdir);
+	snprintf(sym, sizeof(sym), "%s/sym.txt", tmpdir);
+	write_bytes(in, 10);
+	inputs[0] = NULL; /* an absent optional input */
+	inputs[1] = in;
+
+	assert_int_equal(e2_out_open(&o, out, inputs, 2, &err), 0);
+	fputs("first", o.f);
+	assert_int_equal(e2_out_commit(&o, &err), 0);
+	char *s = slurp(out);
+	assert_string_equal(s, "first");
+	free(s);
+
+	/* a failed run leaves the old output, and no temporary file, behind */
+	assert_int_equal(e2_out_open(&o, out, inputs, 2, &err), 0);
+	fputs("half-writ", o.f);
+	e2_out_abort(&o);
+	s = slurp(out);
+	assert_string_equal(s, "first");
+	free(s);
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "ls %s | grep -c tmp >/dev/null", tmpdir);
+	assert_int_not_equal(system(cmd), 0);
+
+	/* the input, by its own name, a hard link and a symbolic link: refused, unchanged */
+	assert_int_equal(link(in, link_), 0);
+	assert_int_equal(symlink(in, sym), 0);
+	const char *as[] = {in, link_, sym};
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(e2_out_open(&o, as[i], inputs, 2, &err), -1);
+		assert_non_null(strstr(err.msg, "refusing to overwrite it"));
+		assert_null(o.f);
+	}
+	s = slurp(in);
+	assert_int_equal(strlen(s), 10);
+	free(s);
+	assert_int_equal(e2_out_open(&o, tmpdir, NULL, 0, &err), -1);
+	assert_non_null(strstr(err.msg, "is a directory"));
+
+	/* a FIFO is written directly (nothing to rename over), and read back as a file */
+	snprintf(fifo, sizeof(fifo), "%s/fifo", tmpdir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct e2_out w;
+		if (e2_out_open(&w, fifo, NULL, 0, NULL) || fputs("through a pipe", w.f) < 0 ||
+		    e2_out_commit(&w, NULL))
+			_exit(1);
+		_exit(0);
+	}
+	s = slurp(fifo);
+	assert_string_equal(s, "through a pipe");
+	free(s);
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	unlink(fifo);
+	unlink(link_);
+	unlink(sym);
+	unlink(out);
+	unlink(in);
+}
+
 static void log_levels_and_lines(void **state)
 {
 	struct e2_err err;
@@ -215,6 +301,133 @@ static int teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
+/* Every number parser: what it takes, and that each refusal names the option and
+ * the range (the messages are part of the interface: the negative corpus greps them). */
+static void numbers_from_text(void **state)
+{
+	struct e2_err err;
+	uint64_t u = 7;
+	int64_t i = 7;
+	double d = 7;
+	int b = 7;
+
+	assert_int_equal(e2_num_u64("n", "42", 0, 100, &u, &err), 0);
+	assert_int_equal(u, 42);
+	assert_int_equal(e2_num_u64("n", "0x800", 0, 1 << 20, &u, &err), 0);
+	assert_int_equal(u, 0x800);
+	assert_int_equal(e2_num_u64("n", "010", 0, 100, &u, &err), 0);
+	assert_int_equal(u, 10); /* never octal */
+	assert_int_equal(e2_num_u64("n", "18446744073709551615", 0, UINT64_MAX, &u, &err), 0);
+	assert_true(u == UINT64_MAX);
+	const struct {
+		const char *s, *msg;
+	} bad_u[] = {
+		{"", "--count: missing value (not a whole number)"},
+		{"-1", "--count=-1: must not be negative"},
+		{"101", "--count=101: out of range (1 to 100)"},
+		{"0", "--count=0: out of range (1 to 100)"},
+		{"18446744073709551616", "--count=18446744073709551616: out of range (1 to 100)"},
+		{" 5", "--count= 5: not a whole number"},
+		{"5 ", "--count=5 : not a whole number"},
+		{"+5", "--count=+5: not a whole number"},
+		{"5x", "--count=5x: not a whole number"},
+		{"0x", "--count=0x: not a whole number"},
+		{"0x0x5", "--count=0x0x5: not a whole number"},
+		{"1.5", "--count=1.5: not a whole number"},
+		{"nan", "--count=nan: not a whole number"},
+	};
+	for (size_t k = 0; k < sizeof(bad_u) / sizeof(bad_u[0]); k++) {
+		u = 7;
+		assert_int_equal(e2_num_u64("--count", bad_u[k].s, 1, 100, &u, &err), -1);
+		assert_string_equal(err.msg, bad_u[k].msg);
+		assert_int_equal(u, 7);
+	}
+	assert_int_equal(e2_num_u64("--count", NULL, 1, 100, &u, NULL), -1);
+
+	assert_int_equal(e2_num_i64("core", "-1", -1, 4095, &i, &err), 0);
+	assert_int_equal(i, -1);
+	assert_int_equal(e2_num_i64("x", "-9223372036854775808", INT64_MIN, INT64_MAX, &i, &err), 0);
+	assert_true(i == INT64_MIN);
+	assert_int_equal(e2_num_i64("x", "9223372036854775808", INT64_MIN, INT64_MAX, &i, &err), -1);
+	assert_int_equal(e2_num_i64("core", "-2", -1, 4095, &i, &err), -1);
+	assert_string_equal(err.msg, "core=-2: out of range (-1 to 4095)");
+	assert_int_equal(e2_num_i64("core", "--1", -1, 4095, &i, &err), -1);
+	assert_string_equal(err.msg, "core=--1: not a whole number");
+	int n32;
+	uint32_t u32;
+	assert_int_equal(e2_num_int("w", "3000000000", 0, INT32_MAX, &n32, &err), -1);
+	assert_int_equal(e2_num_u32("w", "4294967295", 0, UINT32_MAX, &u32, &err), 0);
+	assert_true(u32 == UINT32_MAX);
+
+	assert_int_equal(e2_num_double("--load", "0.5", 0, 1, &d, &err), 0);
+	assert_true(d == 0.5);
+	assert_int_equal(e2_num_double("--load", ".5e0", 0, 1, &d, &err), 0);
+	const struct {
+		const char *s, *msg;
+	} bad_d[] = {
+		{"nan", "--load=nan: not a finite number"},
+		{"-NaN", "--load=-NaN: not a finite number"},
+		{"inf", "--load=inf: not a finite number"},
+		{"-infinity", "--load=-infinity: not a finite number"},
+		{"1e999", "--load=1e999: not a finite number"},
+		{"-0.1", "--load=-0.1: out of range (0 to 1)"},
+		{"1.0001", "--load=1.0001: out of range (0 to 1)"},
+		{"0x1p-1", "--load=0x1p-1: not a number"},
+		{" 0.5", "--load= 0.5: not a number"},
+		{"0.5s", "--load=0.5s: not a number"},
+		{"", "--load: missing value (not a number)"},
+	};
+	for (size_t k = 0; k < sizeof(bad_d) / sizeof(bad_d[0]); k++) {
+		assert_int_equal(e2_num_double("--load", bad_d[k].s, 0, 1, &d, &err), -1);
+		assert_string_equal(err.msg, bad_d[k].msg);
+	}
+
+	assert_int_equal(e2_num_size("size", "4k", 0, UINT64_MAX, &u, &err), 0);
+	assert_int_equal(u, 4096);
+	assert_int_equal(e2_num_size("size", "2MiB", 0, UINT64_MAX, &u, &err), 0);
+	assert_int_equal(u, 2 << 20);
+	assert_int_equal(e2_num_size("size", "64", 0, UINT64_MAX, &u, &err), 0);
+	assert_int_equal(u, 64);
+	assert_int_equal(e2_num_size("size", "16777216T", 0, UINT64_MAX, &u, &err), -1);
+	assert_string_equal(err.msg, "size=16777216T: out of range (0 to 18446744073709551615)");
+	assert_int_equal(e2_num_size("size", "4q", 0, UINT64_MAX, &u, &err), -1);
+	assert_string_equal(err.msg, "size=4q: not a size (a whole number of bytes with an optional k, M, G or T suffix)");
+	assert_int_equal(e2_num_size("size", "-4k", 0, UINT64_MAX, &u, &err), -1);
+	assert_string_equal(err.msg, "size=-4k: must not be negative");
+
+	assert_int_equal(e2_num_rate("--rate", "1.5M", 1, 1e8, &d, &err), 0);
+	assert_true(d == 1.5e6);
+	assert_int_equal(e2_num_rate("--rate", "-5", 1, 1e8, &d, &err), -1);
+	assert_string_equal(err.msg, "--rate=-5: out of range (1 to 1e+08)");
+	assert_int_equal(e2_num_rate("--rate", "5 pps", 1, 1e8, &d, &err), -1);
+	assert_string_equal(err.msg, "--rate=5 pps: not a rate (a number per second with an optional k, M or G suffix)");
+
+	assert_int_equal(e2_num_duration("--duration", "250ms", 0, 3600, &d, &err), 0);
+	assert_true(d > 0.2499 && d < 0.2501);
+	assert_int_equal(e2_num_duration("--duration", "2m", 0, 3600, &d, &err), 0);
+	assert_true(d == 120);
+	assert_int_equal(e2_num_duration("--duration", "3", 0, 3600, &d, &err), 0);
+	assert_true(d == 3);
+	assert_int_equal(e2_num_duration("--duration", "2h", 0, 3600, &d, &err), -1);
+	assert_string_equal(err.msg, "--duration=2h: out of range (0 to 3600)");
+	assert_int_equal(e2_num_duration("--duration", "nan", 0, 3600, &d, &err), -1);
+	assert_string_equal(err.msg, "--duration=nan: not a finite number");
+
+	assert_int_equal(e2_num_bool("client", "1", &b, &err), 0);
+	assert_int_equal(b, 1);
+	assert_int_equal(e2_num_bool("client", "Off", &b, &err), 0);
+	assert_int_equal(b, 0);
+	assert_int_equal(e2_num_bool("client", "2", &b, &err), -1);
+	assert_string_equal(err.msg, "client=2: not yes or no (1/0, true/false, yes/no, on/off)");
+
+	/* a long value is cut in the message, never overflowing it */
+	char long_value[2000];
+	memset(long_value, '9', sizeof(long_value) - 1);
+	long_value[sizeof(long_value) - 1] = '\0';
+	assert_int_equal(e2_num_u64("n", long_value, 0, 10, &u, &err), -1);
+	assert_string_equal(err.msg, "n=9999999999999999999999999999999999999999...: out of range (0 to 10)");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -223,7 +436,9 @@ int main(void)
 		cmocka_unit_test(flow_hash_matches_definition),
 		cmocka_unit_test(err_context_rises),
 		cmocka_unit_test(read_file_cases),
+		cmocka_unit_test(output_files),
 		cmocka_unit_test(log_levels_and_lines),
+		cmocka_unit_test(numbers_from_text),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "e2/num.h"
 #include "firewall.h"
 #include "rawport.h"
 
@@ -46,13 +47,13 @@ static void usage(FILE *f)
 
 static int parse_num(const char *what, const char *s, unsigned long max, unsigned long *out)
 {
-    char *end;
-    unsigned long v = strtoul(s, &end, 10);
-    if (!*s || *end || v > max) {
-        fprintf(stderr, "e2-firewall: %s wants a number up to %lu, not '%s'\n", what, max, s);
+    struct e2_err e;
+    uint64_t v;
+    if (e2_num_u64(what, s, 0, max, &v, &e)) {
+        fprintf(stderr, "e2-firewall: %s\n", e.msg);
         return -1;
     }
-    *out = v;
+    *out = (unsigned long)v;
     return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "e2/num.h"
 #include "rawport.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -38,13 +39,11 @@ int main(int argc, char **argv)
     for (int c; (c = getopt_long(argc, argv, "s:h", opts, NULL)) != -1;) {
         switch (c) {
         case 's': {
-            char *end;
-            unsigned long v = strtoul(optarg, &end, 10);
-            if (!*optarg || *end || v > 86400) {
-                fprintf(stderr, "e2-fwd: --stats wants seconds (0-86400), not '%s'\n", optarg);
+            struct e2_err e;
+            if (e2_num_u32("--stats", optarg, 0, 86400, &stats_s, &e)) {
+                fprintf(stderr, "e2-fwd: %s (seconds)\n", e.msg);
                 return 2;
             }
-            stats_s = (unsigned)v;
             break;
         }
         case 'h': usage(stdout); return 0;

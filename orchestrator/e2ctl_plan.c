@@ -1,4 +1,5 @@
 /* `e2ctl plan`: descriptions in, IGraph + placement + interconnection out. */
+#include "e2/num.h"
 #include "e2/orch.h"
 #include "e2ctl.h"
 
@@ -14,12 +15,12 @@ static void plan_usage(FILE *out)
             "  --json               print the plan as JSON\n"
             "  --dot FILE           write a Graphviz picture (servers as clusters)\n"
             "  --algo e2|packing|random   placement algorithm (default e2)\n"
-            "  --exact SECONDS      place with the exact MIP (CBC) within SECONDS (from the algorithm's\n"
+            "  --exact TIME         place with the exact MIP (CBC) within TIME, 0.001..86400 s (from the algorithm's\n"
             "                       placement; that one, with a warning, if no placement keeps every\n"
             "                       link within its target)\n"
-            "  --target-util X      sizing headroom, 0 < X <= 1 (default 0.8)\n"
+            "  --target-util X      sizing headroom, 0.01..1 (default 0.8)\n"
             "  --split INSTANCE     show the incremental plan for an overload of INSTANCE\n"
-            "  --threshold N        exceptions left before a split moves to the switch (default 16)\n");
+            "  --threshold N        exceptions left before a split moves to the switch, 0..1000000 (default 16)\n");
 }
 
 struct inputs {
@@ -80,7 +81,8 @@ int e2ctl_plan(int argc, char **argv)
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        char *end = NULL;
+        struct e2_err e;
+        int bad = 0;
         switch (c) {
         case 'p': pp = optarg; break;
         case 'n': np = optarg; break;
@@ -98,30 +100,20 @@ int e2ctl_plan(int argc, char **argv)
             }
             break;
         case 'x':
-            exact = strtod(optarg, &end);
-            if (!end || *end || !(exact > 0)) {
-                fprintf(stderr, "e2ctl plan: --exact wants a positive number of seconds\n");
-                return 2;
-            }
+            bad = e2_num_duration("--exact", optarg, 0.001, 86400, &exact, &e);
             break;
         case 'u':
-            po.target_utilization = strtod(optarg, &end);
-            if (!end || *end || !(po.target_utilization > 0 && po.target_utilization <= 1)) {
-                fprintf(stderr, "e2ctl plan: --target-util wants 0 < X <= 1\n");
-                return 2;
-            }
+            bad = e2_num_double("--target-util", optarg, 0.01, 1, &po.target_utilization, &e);
             break;
-        case 't': {
-            unsigned long t = strtoul(optarg, &end, 10);
-            if (!end || *end || *optarg == '-' || t > 1000000) {
-                fprintf(stderr, "e2ctl plan: --threshold wants a count of exceptions\n");
-                return 2;
-            }
-            threshold = (unsigned)t;
+        case 't':
+            bad = e2_num_u32("--threshold", optarg, 0, 1000000, &threshold, &e);
             break;
-        }
         case 'h': plan_usage(stdout); return 0;
         default: plan_usage(stderr); return 2;
+        }
+        if (bad) {
+            fprintf(stderr, "e2ctl plan: %s\n", e.msg);
+            return 2;
         }
     }
     if (!pp || !np || !hp || optind != argc) {
@@ -196,13 +188,15 @@ int e2ctl_plan(int argc, char **argv)
         goto fail;
     have_ic = 1;
     if (dot) {
-        FILE *f = fopen(dot, "w");
-        if (!f) {
-            snprintf(err.msg, sizeof err.msg, "%s: cannot create", dot);
+        const char *const inputs[] = { pp, np, hp };
+        struct e2_out o;
+        if (e2_out_open(&o, dot, inputs, 3, &err) < 0)
+            goto fail;
+        if (e2_plan_dot(o.f, ig, in.hw, &err) < 0) {
+            e2_out_abort(&o);
             goto fail;
         }
-        int w = e2_plan_dot(f, ig, in.hw, &err);
-        if (fclose(f) != 0 || w < 0)
+        if (e2_out_commit(&o, &err) < 0)
             goto fail;
     }
     if (json) {

@@ -16,12 +16,12 @@
 /* ---------------------------------------------------------------- schemas */
 
 static const cyaml_schema_value_t string_entry = {
-    CYAML_VALUE_STRING(CYAML_FLAG_POINTER, char, 0, CYAML_UNLIMITED),
+    CYAML_VALUE_STRING(CYAML_FLAG_POINTER, char, 0, E2_WORD_LEN_MAX),
 };
 
 /* policy */
 static const cyaml_schema_field_t tc_fields[] = {
-    CYAML_FIELD_STRING_PTR("filter", CYAML_FLAG_OPTIONAL, struct e2_traffic_class, filter, 0, CYAML_UNLIMITED),
+    CYAML_FIELD_STRING_PTR("filter", CYAML_FLAG_OPTIONAL, struct e2_traffic_class, filter, 0, E2_FILTER_MAX),
     CYAML_FIELD_FLOAT("rate_gbps", CYAML_FLAG_OPTIONAL, struct e2_traffic_class, rate_gbps),
     CYAML_FIELD_END
 };
@@ -37,9 +37,9 @@ static const cyaml_schema_value_t node_entry = {
 static const cyaml_schema_field_t edge_fields[] = {
     CYAML_FIELD_STRING_PTR("from", CYAML_FLAG_DEFAULT, struct e2_edge_spec, from, 1, 63),
     CYAML_FIELD_STRING_PTR("to", CYAML_FLAG_DEFAULT, struct e2_edge_spec, to, 1, 63),
-    CYAML_FIELD_STRING_PTR("filter", CYAML_FLAG_OPTIONAL, struct e2_edge_spec, filter, 0, CYAML_UNLIMITED),
+    CYAML_FIELD_STRING_PTR("filter", CYAML_FLAG_OPTIONAL, struct e2_edge_spec, filter, 0, E2_FILTER_MAX),
     CYAML_FIELD_SEQUENCE("attributes", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct e2_edge_spec,
-                         attributes, &string_entry, 0, CYAML_UNLIMITED),
+                         attributes, &string_entry, 0, E2_ATTRIBUTES_MAX),
     CYAML_FIELD_FLOAT_PTR("rate_gbps", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct e2_edge_spec, rate_gbps),
     CYAML_FIELD_END
 };
@@ -49,8 +49,8 @@ static const cyaml_schema_value_t edge_entry = {
 static const cyaml_schema_field_t pipeline_fields[] = {
     CYAML_FIELD_STRING_PTR("name", CYAML_FLAG_DEFAULT, struct e2_pipeline, name, 1, 63),
     CYAML_FIELD_MAPPING("traffic_class", CYAML_FLAG_OPTIONAL, struct e2_pipeline, traffic_class, tc_fields),
-    CYAML_FIELD_SEQUENCE("nodes", CYAML_FLAG_POINTER, struct e2_pipeline, nodes, &node_entry, 1, CYAML_UNLIMITED),
-    CYAML_FIELD_SEQUENCE("edges", CYAML_FLAG_POINTER, struct e2_pipeline, edges, &edge_entry, 1, CYAML_UNLIMITED),
+    CYAML_FIELD_SEQUENCE("nodes", CYAML_FLAG_POINTER, struct e2_pipeline, nodes, &node_entry, 1, E2_PIPELINE_NODES_MAX),
+    CYAML_FIELD_SEQUENCE("edges", CYAML_FLAG_POINTER, struct e2_pipeline, edges, &edge_entry, 1, E2_PIPELINE_EDGES_MAX),
     CYAML_FIELD_END
 };
 static const cyaml_schema_value_t pipeline_entry = {
@@ -58,7 +58,7 @@ static const cyaml_schema_value_t pipeline_entry = {
 };
 static const cyaml_schema_field_t policy_fields[] = {
     CYAML_FIELD_SEQUENCE("pipelines", CYAML_FLAG_POINTER, struct e2_policy, pipelines, &pipeline_entry,
-                         1, CYAML_UNLIMITED),
+                         1, E2_PIPELINES_MAX),
     CYAML_FIELD_END
 };
 static const cyaml_schema_value_t policy_schema = {
@@ -141,14 +141,14 @@ static const cyaml_schema_field_t nf_fields[] = {
     CYAML_FIELD_FLOAT("gbps_per_core_ghz", CYAML_FLAG_DEFAULT, struct e2_nf, gbps_per_core_ghz),
     CYAML_FIELD_SEQUENCE("connection_points", CYAML_FLAG_POINTER, struct e2_nf, cps, &cp_entry, 1, 32),
     CYAML_FIELD_SEQUENCE("attributes", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct e2_nf, attributes,
-                         &attr_entry, 0, CYAML_UNLIMITED),
+                         &attr_entry, 0, E2_ATTRIBUTES_MAX),
     CYAML_FIELD_END
 };
 static const cyaml_schema_value_t nf_entry = {
     CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct e2_nf, nf_fields),
 };
 static const cyaml_schema_field_t catalog_fields[] = {
-    CYAML_FIELD_SEQUENCE("nfs", CYAML_FLAG_POINTER, struct e2_nf_catalog, nfs, &nf_entry, 1, CYAML_UNLIMITED),
+    CYAML_FIELD_SEQUENCE("nfs", CYAML_FLAG_POINTER, struct e2_nf_catalog, nfs, &nf_entry, 1, E2_NFS_MAX),
     CYAML_FIELD_END
 };
 static const cyaml_schema_value_t catalog_schema = {
@@ -172,18 +172,18 @@ static const cyaml_schema_value_t server_entry = {
 static const cyaml_schema_field_t switch_fields[] = {
     CYAML_FIELD_UINT("ports", CYAML_FLAG_DEFAULT, struct e2_switch, ports),
     CYAML_FIELD_SEQUENCE("external_ports", CYAML_FLAG_POINTER, struct e2_switch, external_ports, &string_entry,
-                         1, CYAML_UNLIMITED),
+                         1, E2_EXTERNAL_PORTS_MAX),
     CYAML_FIELD_FLOAT("port_gbps", CYAML_FLAG_DEFAULT, struct e2_switch, port_gbps),
     CYAML_FIELD_FLOAT("capacity_gbps", CYAML_FLAG_OPTIONAL, struct e2_switch, capacity_gbps),
     CYAML_FIELD_UINT("flow_table_entries", CYAML_FLAG_DEFAULT, struct e2_switch, flow_table_entries),
     CYAML_FIELD_SEQUENCE("actions", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct e2_switch, actions,
-                         &string_entry, 0, CYAML_UNLIMITED),
+                         &string_entry, 0, E2_ATTRIBUTES_MAX),
     CYAML_FIELD_FLOAT("rule_update_ms", CYAML_FLAG_OPTIONAL, struct e2_switch, rule_update_ms),
     CYAML_FIELD_END
 };
 static const cyaml_schema_field_t hardware_fields[] = {
     CYAML_FIELD_SEQUENCE("servers", CYAML_FLAG_POINTER, struct e2_hardware, servers, &server_entry,
-                         1, CYAML_UNLIMITED),
+                         1, E2_SERVERS_MAX),
     CYAML_FIELD_MAPPING("switch", CYAML_FLAG_DEFAULT, struct e2_hardware, fabric, switch_fields),
     CYAML_FIELD_END
 };
@@ -305,6 +305,12 @@ struct e2_nf_catalog *e2_nfs_load(const char *yaml, size_t len, const char *orig
         else if (nf->vdu_profile && (nf->vdu_profile->min_number_of_instances < 1 ||
                  nf->vdu_profile->max_number_of_instances < nf->vdu_profile->min_number_of_instances))
             bad = "vdu_profile needs 1 <= min_number_of_instances <= max_number_of_instances";
+        else if (nf->vdu_profile && nf->vdu_profile->max_number_of_instances > E2_NF_INSTANCES_MAX) {
+            e2_seterr(err, "%s: nfs[%u] (%s): max_number_of_instances %u is more than E2 runs of one NF (%u)",
+                      origin, i, nf->descriptor_id, nf->vdu_profile->max_number_of_instances, E2_NF_INSTANCES_MAX);
+            e2_nfs_free(c);
+            return NULL;
+        }
         for (unsigned j = 0; j < i && !bad; j++)
             if (strcmp(c->nfs[j].descriptor_id, nf->descriptor_id) == 0)
                 bad = "duplicate descriptor_id";
@@ -419,6 +425,13 @@ struct e2_hardware *e2_hardware_load(const char *yaml, size_t len, const char *o
         e2_hardware_free(hw);
         return NULL;
     }
+    for (unsigned i = 0; i < sw->external_ports_count; i++)
+        for (unsigned j = 0; j < i; j++)
+            if (strcmp(sw->external_ports[i], sw->external_ports[j]) == 0) {
+                e2_seterr(err, "%s: switch: external port '%s' is listed twice", origin, sw->external_ports[i]);
+                e2_hardware_free(hw);
+                return NULL;
+            }
     if (sw->ports < hw->servers_count + sw->external_ports_count) {
         e2_seterr(err, "%s: switch: %u ports cannot connect %u servers and %u external ports", origin,
                sw->ports, hw->servers_count, sw->external_ports_count);

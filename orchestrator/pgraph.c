@@ -263,6 +263,10 @@ static int add_pipeline_edges(struct e2_pgraph *pg, const struct e2_pipeline *p,
         e2_seterr(err, "pipeline '%s': traffic_class filter '%s' does not parse: %s", p->name, tcf, ferr.msg);
         goto out;
     }
+    if (!(p->traffic_class.rate_gbps >= 0 && p->traffic_class.rate_gbps < 1e6)) {
+        e2_seterr(err, "pipeline '%s': traffic_class rate_gbps must be between 0 and 1e6", p->name);
+        goto out;
+    }
     for (unsigned e = 0; e < m; e++) {
         const struct e2_edge_spec *es = &p->edges[e];
         from[e] = node_index(p, es->from);

@@ -115,9 +115,10 @@ static bool parse_worker(const char *s, int *w)
 }
 
 /* annotation pre-pass: "#@module NAME cycles=N", "#@class NAME path=a,b,c" */
-static double ann_cycles(const char *text, size_t len, const char *name, bool *found)
+/* *found: a valid annotation for name; *bad: one that names it with a bad cost. */
+static double ann_cycles(const char *text, size_t len, const char *name, bool *found, bool *bad)
 {
-    *found = false;
+    *found = *bad = false;
     const char *p = text, *end = text + len;
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -129,10 +130,11 @@ static double ann_cycles(const char *text, size_t len, const char *name, bool *f
             alp_line t;
             if (alp_split_line(buf, &t) == 2 && strcmp(t.tok[0], name) == 0) {
                 double v;
-                if (parse_num(alp_kv(&t, 1, "cycles"), &v) && v >= 0) {
+                if (parse_num(alp_kv(&t, 1, "cycles"), &v) && v >= 0 && v <= 1e9) {
                     *found = true;
                     return v;
                 }
+                *bad = true;
             }
         }
         p += l + 1;
@@ -175,8 +177,11 @@ static int apply_line(ctx *c, alp_line *l, int ln, const char *text, size_t len)
         bool q = strcmp(l->tok[3], "queue") == 0;
         double cyc = c->g->queue_cycles;
         if (!q) {
-            bool found;
-            cyc = ann_cycles(text, len, l->tok[2], &found);
+            bool found, bad;
+            cyc = ann_cycles(text, len, l->tok[2], &found, &bad);
+            if (!found && bad)
+                return cerr(c, ln, "module '%s': its '#@module %s' annotation needs cycles=N with 0 <= N <= 1e9",
+                            l->tok[2], l->tok[2]);
             if (!found && !parse_num(alp_kv(l, 4, "cycles"), &cyc))
                 return cerr(c, ln, "module '%s': unknown cost (add '#@module %s cycles=N')",
                             l->tok[2], l->tok[2]);

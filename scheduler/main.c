@@ -2,6 +2,7 @@
 #include "alpine.h"
 
 #include "e2/file.h"
+#include "e2/num.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -16,27 +17,37 @@ static void usage(FILE *f)
             "             4 check found an SLO error of 1%% or more\n");
 }
 
-static int emit(alp_plan *p, const char *out, const char *dot, bool summary)
+/* Outputs go through a temporary file renamed into place, never over the graph read. */
+static int emit(alp_plan *p, const char *graph, const char *out, const char *dot, bool summary)
 {
-    FILE *f = stdout;
-    if (out && !(f = fopen(out, "w"))) {
-        fprintf(stderr, "alpine: cannot write '%s'\n", out);
+    const char *const inputs[] = { graph };
+    struct e2_out o;
+    struct e2_err e;
+    if (e2_out_open(&o, out ? out : "-", inputs, 1, &e) < 0) {
+        fprintf(stderr, "alpine: %s\n", e.msg);
         return 3;
     }
-    alp_plan_write_e2d(p, f);
-    if (f != stdout)
-        fclose(f);
+    alp_plan_write_e2d(p, o.f);
+    if (e2_out_commit(&o, &e) < 0) {
+        fprintf(stderr, "alpine: %s\n", e.msg);
+        return 3;
+    }
     if (summary || out)
         alp_plan_write_summary(p, out ? stdout : stderr);
     if (dot && (p->status == ALP_OPTIMAL || p->status == ALP_FEASIBLE)) {
-        FILE *d = fopen(dot, "w");
-        if (!d || alp_plan_write_dot(p, d) < 0) {
-            fprintf(stderr, "alpine: cannot write '%s'\n", dot);
-            if (d)
-                fclose(d);
+        if (e2_out_open(&o, dot, inputs, 1, &e) < 0) {
+            fprintf(stderr, "alpine: %s\n", e.msg);
             return 3;
         }
-        fclose(d);
+        if (alp_plan_write_dot(p, o.f) < 0) {
+            fprintf(stderr, "alpine: %s: cannot write the picture\n", dot);
+            e2_out_abort(&o);
+            return 3;
+        }
+        if (e2_out_commit(&o, &e) < 0) {
+            fprintf(stderr, "alpine: %s\n", e.msg);
+            return 3;
+        }
     }
     switch (p->status) {
     case ALP_OPTIMAL:
@@ -85,23 +96,14 @@ int main(int argc, char **argv)
     for (; ai < argc; ai++) {
         const char *a = argv[ai];
         bool has = ai + 1 < argc;
-        if (strcmp(a, "--workers") == 0 && has) {
-            char *end;
-            long v = strtol(argv[++ai], &end, 10);
-            workers = (*end || end == argv[ai]) ? -1 : (int)(v < -1 || v > 1000 ? -1 : v);
-            if (workers == 0)
-                workers = -1;
-        } else if (strcmp(a, "--time-limit") == 0 && has) {
-            char *end;
-            o.time_limit_s = strtod(argv[++ai], &end);
-            if (*end || end == argv[ai])
-                o.time_limit_s = -1;
-        } else if (strcmp(a, "--delta") == 0 && has) {
-            char *end;
-            o.delta = strtod(argv[++ai], &end);
-            if (*end || end == argv[ai])
-                o.delta = -1;
-        }
+        struct e2_err e;
+        int bad = 0;
+        if (strcmp(a, "--workers") == 0 && has)
+            bad = e2_num_int("--workers", argv[++ai], 1, 64, &workers, &e);
+        else if (strcmp(a, "--time-limit") == 0 && has)
+            bad = e2_num_duration("--time-limit", argv[++ai], 0.001, 86400, &o.time_limit_s, &e);
+        else if (strcmp(a, "--delta") == 0 && has)
+            bad = e2_num_double("--delta", argv[++ai], 0, 0.999999, &o.delta, &e);
         else if (strcmp(a, "--out") == 0 && has)
             out = argv[++ai];
         else if (strcmp(a, "--dot") == 0 && has)
@@ -113,14 +115,10 @@ int main(int argc, char **argv)
             usage(stderr);
             return 1;
         }
-    }
-    if (!(o.delta >= 0 && o.delta < 1)) {
-        fprintf(stderr, "alpine: --delta must be in [0, 1)\n");
-        return 1;
-    }
-    if (o.time_limit_s <= 0 || o.time_limit_s > 86400) {
-        fprintf(stderr, "alpine: --time-limit must be in (0, 86400]\n");
-        return 1;
+        if (bad) {
+            fprintf(stderr, "alpine: %s\n", e.msg);
+            return 1;
+        }
     }
     char err[ALP_ERRLEN];
     alp_graph *g = alp_graph_load(graph, err);
@@ -128,14 +126,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "alpine: %s: %s\n", graph, err);
         return 1;
     }
-    if (workers) {
-        if (workers < 1 || workers > 64) {
-            fprintf(stderr, "alpine: --workers must be in 1..64\n");
-            alp_graph_free(g);
-            return 1;
-        }
+    if (workers)
         g->workers = workers;
-    }
     int rc;
     if (planfile) {
         size_t len;
@@ -169,7 +161,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "alpine: out of memory\n");
             rc = 3;
         } else {
-            rc = emit(p, out, dot, summary);
+            rc = emit(p, graph, out, dot, summary);
             alp_plan_free(p);
         }
     }

@@ -89,6 +89,12 @@ static void bad_input(void **state)
     assert_int_equal(run("frobnicate x", out, sizeof(out)), 1);
     snprintf(args, sizeof(args), "plan %s/toy.json --time-limit -1", ex);
     assert_int_equal(run(args, out, sizeof(out)), 1);
+    snprintf(args, sizeof(args), "plan %s/toy.json --time-limit nan", ex);
+    assert_int_equal(run(args, out, sizeof(out)), 1);
+    assert_non_null(strstr(out, "--time-limit=nan: not a finite number"));
+    snprintf(args, sizeof(args), "plan %s/toy.json --workers 0", ex);
+    assert_int_equal(run(args, out, sizeof(out)), 1);
+    assert_non_null(strstr(out, "--workers=0: out of range (1 to 64)"));
     /* infeasible SLO: exit status 2 and the SLO named */
     f = fopen(path, "w");
     fputs("{\"modules\":[{\"name\":\"in\",\"class\":\"port_in\",\"cycles\":20},{\"name\":\"A\",\"cycles\":60},"

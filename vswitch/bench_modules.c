@@ -45,6 +45,7 @@ static const struct e2_module_class hold_class = {
 	.name = "bench_hold",
 	.help = "benchmark only: returns packets to the harness",
 	.igates = 4,
+	.args = E2_ARGS_NONE,
 	.process_batch = hold_process,
 };
 E2_MODULE_REGISTER(hold_class)

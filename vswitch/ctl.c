@@ -319,7 +319,10 @@ E2__Dp__Response *e2_ctl_handle_bytes(struct e2_dp *dp, const uint8_t *buf, size
 
 	if (len > E2_CTL_MAX_MSG) {
 		r = new_response();
-		set_error(r, EMSGSIZE, "request is larger than 1 MiB");
+		char msg[128];
+		snprintf(msg, sizeof(msg), "request of %zu bytes is larger than the limit of %d bytes (1 MiB)", len,
+			 E2_CTL_MAX_MSG);
+		set_error(r, EMSGSIZE, msg);
 		return r;
 	}
 	req = e2__dp__request__unpack(NULL, len, buf);

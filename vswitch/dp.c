@@ -232,6 +232,11 @@ int e2_dp_module_create(struct e2_dp *dp, const char *name, const char *clsname,
 		snprintf(err, E2_ERR_MAX, "too many modules (at most %d)", E2_MODULES_MAX);
 		return ENOSPC;
 	}
+	char why[E2_ERR_MAX];
+	if (e2_args_check_known(args, cls->args, why)) {
+		snprintf(err, E2_ERR_MAX, "%s: %.200s", cls->name, why);
+		return EINVAL;
+	}
 	m = rte_zmalloc("e2_module", sizeof(*m) + cls->priv_size, 64);
 	if (!m) {
 		snprintf(err, E2_ERR_MAX, "out of memory");
@@ -240,6 +245,7 @@ int e2_dp_module_create(struct e2_dp *dp, const char *name, const char *clsname,
 	snprintf(m->name, sizeof(m->name), "%s", name);
 	m->cls = cls;
 	m->dp = dp;
+	m->slot = (uint16_t)slot;
 	m->n_ogates = cls->ogates;
 	/* init may touch ports shared with workers (port_in claims its port): pause. */
 	e2_dp_pause(dp);
@@ -301,6 +307,16 @@ int e2_dp_module_destroy(struct e2_dp *dp, const char *name, char *err)
 	return 0;
 }
 
+static int ogate_out_of_range(const struct e2_module *m, uint32_t ogate, char *err)
+{
+	if (m->n_ogates == 0)
+		snprintf(err, E2_ERR_MAX, "module '%s' (%s) has no output gates", m->name, m->cls->name);
+	else
+		snprintf(err, E2_ERR_MAX, "module '%s' (%s) has output gates 0..%u; %u is out of range", m->name,
+			 m->cls->name, m->n_ogates - 1u, ogate);
+	return EINVAL;
+}
+
 int e2_dp_connect(struct e2_dp *dp, const char *from, uint32_t ogate, const char *to, uint32_t igate,
 		  char *err)
 {
@@ -310,11 +326,8 @@ int e2_dp_connect(struct e2_dp *dp, const char *from, uint32_t ogate, const char
 		snprintf(err, E2_ERR_MAX, "no module named '%s'", !a ? from : to);
 		return ENOENT;
 	}
-	if (ogate >= a->n_ogates) {
-		snprintf(err, E2_ERR_MAX, "module '%s' (%s) has output gates 0..%d; %u is out of range", from,
-			 a->cls->name, (int)a->n_ogates - 1, ogate);
-		return EINVAL;
-	}
+	if (ogate >= a->n_ogates)
+		return ogate_out_of_range(a, ogate, err);
 	if (igate >= b->cls->igates) {
 		snprintf(err, E2_ERR_MAX, "module '%s' (%s) has %u input gates; %u is out of range", to,
 			 b->cls->name, b->cls->igates, igate);
@@ -325,6 +338,9 @@ int e2_dp_connect(struct e2_dp *dp, const char *from, uint32_t ogate, const char
 			 from, ogate, a->ogates[ogate].next->name, a->ogates[ogate].next_igate);
 		return EBUSY;
 	}
+	int rc = e2_graph_check_connect(dp, a, ogate, b, err);
+	if (rc)
+		return rc;
 	e2_dp_pause(dp);
 	a->ogates[ogate].next_igate = (uint16_t)igate;
 	a->ogates[ogate].next = b;
@@ -359,6 +375,9 @@ int e2_dp_insert(struct e2_dp *dp, const char *from, uint32_t ogate, const char 
 			 module);
 		return EBUSY;
 	}
+	int rc = e2_graph_check_insert(dp, a, ogate, q, err);
+	if (rc)
+		return rc;
 	e2_dp_pause(dp);
 	q->ogates[0].next = a->ogates[ogate].next;
 	q->ogates[0].next_igate = a->ogates[ogate].next_igate;
@@ -470,11 +489,8 @@ int e2_dp_disconnect(struct e2_dp *dp, const char *from, uint32_t ogate, char *e
 		snprintf(err, E2_ERR_MAX, "no module named '%s'", from);
 		return ENOENT;
 	}
-	if (ogate >= a->n_ogates) {
-		snprintf(err, E2_ERR_MAX, "module '%s' has output gates 0..%d; %u is out of range", from,
-			 (int)a->n_ogates - 1, ogate);
-		return EINVAL;
-	}
+	if (ogate >= a->n_ogates)
+		return ogate_out_of_range(a, ogate, err);
 	if (!a->ogates[ogate].next) {
 		snprintf(err, E2_ERR_MAX, "output gate %s:%u is not connected", from, ogate);
 		return ENOENT;
@@ -505,6 +521,11 @@ int e2_dp_module_command(struct e2_dp *dp, const char *module, const char *cmd,
 			off += snprintf(err + off, E2_ERR_MAX - off, " %s", i->name);
 		if (off < E2_ERR_MAX)
 			snprintf(err + off, E2_ERR_MAX - off, ")");
+		return EINVAL;
+	}
+	char why[E2_ERR_MAX];
+	if (e2_args_check_known(args, c->args, why)) {
+		snprintf(err, E2_ERR_MAX, "%s %s: %.200s", m->cls->name, c->name, why);
 		return EINVAL;
 	}
 	if (!c->thread_safe)
@@ -539,6 +560,13 @@ int e2_dp_worker_create(struct e2_dp *dp, uint32_t id, int core, char *err)
 			snprintf(err, E2_ERR_MAX, "core %d is not available to e2d", core);
 			return EINVAL;
 		}
+		/* two polling workers pinned to one core take turns by the scheduler's
+		 * time slice, and both collapse to a trickle */
+		for (size_t i = 0; i < E2_WORKERS_MAX; i++)
+			if (dp->workers[i] && dp->workers[i]->core == core) {
+				snprintf(err, E2_ERR_MAX, "core %d is already used by worker %u", core, dp->workers[i]->id);
+				return EBUSY;
+			}
 	}
 	for (slot = 0; slot < E2_WORKERS_MAX && dp->workers[slot]; slot++)
 		;

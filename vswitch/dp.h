@@ -11,6 +11,12 @@
 #define E2_MODULES_MAX 1024
 #define E2_PORTS_MAX 128
 #define E2_WORKERS_MAX 16
+/* The longest chain of modules one batch may be handed along by calls (a queue
+ * starts a new chain). The deepest frame is a splitting module's (E2_GATES_MAX + 1
+ * batches on the stack), so 128 of them need under 3 MiB of a worker's stack. */
+#define E2_GRAPH_DEPTH_MAX 128
+_Static_assert(E2_GRAPH_DEPTH_MAX * ((E2_GATES_MAX + 1) * sizeof(struct e2_batch) + 2048) < E2_WORKER_STACK / 2,
+	       "a worker's stack holds the deepest chain twice over");
 
 struct rte_mempool;
 
@@ -55,6 +61,14 @@ void e2_dp_reset_stats(struct e2_dp *dp, const char *name);
 /* Scheduler-tree operations: add, attach, set, del, show. */
 int e2_dp_sched(struct e2_dp *dp, const char *op, const char *name, const struct e2_args *args,
 		struct e2_result *out, char *err);
+
+/* Whether an edge (connect) or a module put on an edge (insert) keeps the graph
+ * acyclic and its call chains within E2_GRAPH_DEPTH_MAX: 0, or ELOOP (the loop is
+ * named in err), E2BIG or ENOMEM. */
+int e2_graph_check_connect(const struct e2_dp *dp, const struct e2_module *a, uint32_t ogate,
+			   const struct e2_module *b, char *err);
+int e2_graph_check_insert(const struct e2_dp *dp, const struct e2_module *a, uint32_t ogate,
+			  const struct e2_module *q, char *err);
 
 /* Brings every worker to a safe point (between tasks) and holds it there. */
 void e2_dp_pause(struct e2_dp *dp);

@@ -12,6 +12,8 @@
 #include <time.h>
 
 #include "ctl.h"
+#include "e2/file.h"
+#include "e2/num.h"
 
 static void usage(FILE *f, const char *prog)
 {
@@ -19,30 +21,34 @@ static void usage(FILE *f, const char *prog)
 		"usage: %s [--ctl PATH] [--timeout MS] COMMAND...\n"
 		"       %s [--ctl PATH] -f FILE|-      (one command per line)\n"
 		"       %s [--ctl PATH] events [count=N] [seconds=S]   (follow link and load events)\n"
-		"The socket defaults to $E2D_CTL or /run/e2/e2d.sock. Commands:\n%s",
-		prog, prog, prog, e2_ctl_usage);
+		"       %s [--ctl PATH] --raw FILE     (send FILE's bytes as an encoded e2.dp.Request)\n"
+		"The socket defaults to $E2D_CTL or /run/e2/e2d.sock; --timeout is 1..600000 ms (5000).\n"
+		"Commands:\n%s",
+		prog, prog, prog, prog, e2_ctl_usage);
 }
 
-/* Sends one request and prints the reply; returns 0, 1 (refused) or 2 (no answer). */
-static int roundtrip(int sock, const E2__Dp__Request *req)
+/* Sends one encoded request and prints the reply (req, when known, shapes the
+ * printing); returns 0, 1 (refused) or 2 (no answer). */
+static int exchange(int sock, const void *buf, size_t len, const E2__Dp__Request *req, int timeout_ms)
 {
-	size_t len = e2__dp__request__get_packed_size(req);
-	uint8_t *buf = malloc(len ? len : 1);
 	void *reply = NULL;
 	int n, rc;
 
-	if (!buf)
-		return 2;
-	e2__dp__request__pack(req, buf);
 	n = nn_send(sock, buf, len, 0);
-	free(buf);
 	if (n < 0) {
-		fprintf(stderr, "e2ctl: cannot send to e2d: %s\n", nn_strerror(nn_errno()));
+		if (nn_errno() == ETIMEDOUT || nn_errno() == EAGAIN)
+			fprintf(stderr, "e2ctl: e2d does not take requests (none taken within %d ms): is it running?\n",
+				timeout_ms);
+		else
+			fprintf(stderr, "e2ctl: cannot send to e2d: %s\n", nn_strerror(nn_errno()));
 		return 2;
 	}
 	n = nn_recv(sock, &reply, NN_MSG, 0);
 	if (n < 0) {
-		fprintf(stderr, "e2ctl: no answer from e2d: %s\n", nn_strerror(nn_errno()));
+		if (nn_errno() == ETIMEDOUT || nn_errno() == EAGAIN)
+			fprintf(stderr, "e2ctl: no answer from e2d within %d ms (see --timeout)\n", timeout_ms);
+		else
+			fprintf(stderr, "e2ctl: no answer from e2d: %s\n", nn_strerror(nn_errno()));
 		return 2;
 	}
 	E2__Dp__Response *resp = e2__dp__response__unpack(NULL, (size_t)n, reply);
@@ -62,22 +68,42 @@ static int roundtrip(int sock, const E2__Dp__Request *req)
 	return rc;
 }
 
+static int roundtrip(int sock, const E2__Dp__Request *req, int timeout_ms)
+{
+	size_t len = e2__dp__request__get_packed_size(req);
+	uint8_t *buf = malloc(len ? len : 1);
+	int rc;
+
+	if (!buf) {
+		fprintf(stderr, "e2ctl: out of memory\n");
+		return 2;
+	}
+	e2__dp__request__pack(req, buf);
+	rc = exchange(sock, buf, len, req, timeout_ms);
+	free(buf);
+	return rc;
+}
+
 static const char *const kind_names[] = {"?", "link_up", "link_down", "overload", "underload"};
 
 /* Prints events from e2d's PUB socket, one line each, until count or seconds run out. */
 static int follow_events(const char *ctl, int argc, char **argv)
 {
-	long count = -1;
+	int64_t count = -1;
 	double seconds = -1;
 	char url[256];
+	struct e2_err e;
 
 	for (int i = 0; i < argc; i++) {
+		int bad;
 		if (strncmp(argv[i], "count=", 6) == 0)
-			count = atol(argv[i] + 6);
+			bad = e2_num_i64("count", argv[i] + 6, 1, INT64_MAX, &count, &e);
 		else if (strncmp(argv[i], "seconds=", 8) == 0)
-			seconds = atof(argv[i] + 8);
-		else {
-			fprintf(stderr, "e2ctl: events takes count=N and seconds=S, not '%s'\n", argv[i]);
+			bad = e2_num_duration("seconds", argv[i] + 8, 0, 1e9, &seconds, &e);
+		else
+			bad = (e2_seterr(&e, "events takes count=N and seconds=S, not '%s'", argv[i]), -1);
+		if (bad) {
+			fprintf(stderr, "e2ctl: events: %s\n", e.msg);
 			return 2;
 		}
 	}
@@ -93,7 +119,7 @@ static int follow_events(const char *ctl, int argc, char **argv)
 	}
 	struct timespec start, now;
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	long seen = 0;
+	int64_t seen = 0;
 	while (count < 0 || seen < count) {
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (seconds >= 0 && (double)(now.tv_sec - start.tv_sec) + (double)(now.tv_nsec - start.tv_nsec) / 1e9 >= seconds)
@@ -120,17 +146,23 @@ static int follow_events(const char *ctl, int argc, char **argv)
 int e2_dpctl_main(int argc, char **argv)
 {
 	const char *ctl = getenv("E2D_CTL");
-	const char *file = NULL;
+	const char *file = NULL, *raw = NULL;
 	int timeout = 5000, i = 1;
 	char url[256], err[1024];
+	struct e2_err e;
 
 	if (!ctl)
 		ctl = "/run/e2/e2d.sock";
 	for (; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
 		if (strcmp(argv[i], "--ctl") == 0 && i + 1 < argc)
 			ctl = argv[++i];
-		else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc)
-			timeout = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
+			if (e2_num_int("--timeout", argv[++i], 1, 600000, &timeout, &e)) {
+				fprintf(stderr, "e2ctl: %s\n", e.msg);
+				return 2;
+			}
+		} else if (strcmp(argv[i], "--raw") == 0 && i + 1 < argc)
+			raw = argv[++i];
 		else if (strcmp(argv[i], "-f") == 0 && i + 1 < argc)
 			file = argv[++i];
 		else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
@@ -141,11 +173,15 @@ int e2_dpctl_main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!file && i == argc) {
+	if ((file || raw) && i < argc) {
+		fprintf(stderr, "e2ctl: -f and --raw take no command words ('%s')\n", argv[i]);
+		return 2;
+	}
+	if (!file && !raw && i == argc) {
 		usage(stderr, argv[0]);
 		return 2;
 	}
-	if (!file && strcmp(argv[i], "events") == 0)
+	if (!file && !raw && strcmp(argv[i], "events") == 0)
 		return follow_events(ctl, argc - i - 1, argv + i + 1);
 	/* nanomsg would quietly wait for the socket to appear: say it is not there. */
 	struct stat st;
@@ -166,7 +202,17 @@ int e2_dpctl_main(int argc, char **argv)
 	}
 
 	int rc = 0;
-	if (file) {
+	if (raw) {
+		size_t len;
+		char *bytes = e2_read_file(raw, 0, &len, &e);
+		if (!bytes) {
+			fprintf(stderr, "e2ctl: %s\n", e.msg);
+			rc = 2;
+		} else {
+			rc = exchange(sock, bytes, len, NULL, timeout);
+			free(bytes);
+		}
+	} else if (file) {
 		FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "r");
 		char *line = NULL;
 		size_t cap = 0;
@@ -186,7 +232,7 @@ int e2_dpctl_main(int argc, char **argv)
 				}
 				continue;
 			}
-			rc = roundtrip(sock, req);
+			rc = roundtrip(sock, req, timeout);
 			if (rc)
 				fprintf(stderr, "e2ctl: stopped at %s:%u\n", file, lineno);
 			e2__dp__request__free_unpacked(req, NULL);
@@ -198,11 +244,14 @@ int e2_dpctl_main(int argc, char **argv)
 		/* Re-join the words, quoting those with spaces, and parse them as one line. */
 		char line[8192];
 		size_t o = 0;
-		for (; i < argc && o < sizeof(line) - 4; i++) {
+		for (; i < argc; i++) {
 			bool q = strpbrk(argv[i], " \t") != NULL;
 			int w = snprintf(line + o, sizeof(line) - o, q ? "\"%s\" " : "%s ", argv[i]);
-			if (w < 0)
-				break;
+			if (w < 0 || (size_t)w >= sizeof(line) - o) {
+				fprintf(stderr, "e2ctl: command too long (at most %zu characters)\n", sizeof(line) - 1);
+				nn_close(sock);
+				return 2;
+			}
 			o += (size_t)w;
 		}
 		E2__Dp__Request *req = e2_ctl_parse_line(line, err, sizeof(err));
@@ -210,7 +259,7 @@ int e2_dpctl_main(int argc, char **argv)
 			fprintf(stderr, "e2ctl: %s\n", err[0] ? err : "empty command");
 			rc = 2;
 		} else {
-			rc = roundtrip(sock, req);
+			rc = roundtrip(sock, req, timeout);
 			e2__dp__request__free_unpacked(req, NULL);
 		}
 	}

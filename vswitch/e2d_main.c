@@ -20,6 +20,8 @@
 
 #include "ctl.h"
 #include "dp.h"
+#include "e2/file.h"
+#include "e2/num.h"
 #include "monitor.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -82,13 +84,14 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{"overload", required_argument, NULL, 'o'},  {"monitor-ms", required_argument, NULL, 'M'},
 		{NULL, 0, NULL, 0},
 	};
-	int c;
-	char *end;
+	int c, bad;
+	struct e2_err e;
 
 	*o = (struct options){.ctl_path = "/run/e2/e2d.sock", .worker_core = -2, .mbufs = 16383, .table_mb = 128,
 			      .idle_spin_us = 200, .max_sleep_us = 250, .log_level = "notice",
 			      .overload_high = 0.8, .overload_low = 0.2, .monitor_ms = 100};
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		bad = 0;
 		switch (c) {
 		case 'c': o->ctl_path = optarg; break;
 		case 'f': o->config = optarg; break;
@@ -98,47 +101,37 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case 'l': o->log_level = optarg; break;
 		case 'e': o->eal_extra = optarg; break;
 		case 'w':
-			if (strcmp(optarg, "none") == 0) {
+			if (strcmp(optarg, "none") == 0)
 				o->worker_core = -1;
+			else
+				bad = e2_num_int("--worker-core", optarg, 0, CPU_SETSIZE - 1, &o->worker_core, &e);
+			break;
+		case 'm': bad = e2_num_u32("--mbufs", optarg, 1023, 10000000, &o->mbufs, &e); break;
+		case 'T': bad = e2_num_u32("--table-mb", optarg, 16, 1 << 20, &o->table_mb, &e); break;
+		case 's': bad = e2_num_u32("--idle-spin-us", optarg, 0, 10000000, &o->idle_spin_us, &e); break;
+		case 'S': bad = e2_num_u32("--max-sleep-us", optarg, 1, 10000000, &o->max_sleep_us, &e); break;
+		case 'o': {
+			/* HIGH,LOW: two fractions, HIGH above LOW */
+			char high[64];
+			const char *comma = strchr(optarg, ',');
+			if (!comma || (size_t)(comma - optarg) >= sizeof(high)) {
+				bad = (e2_seterr(&e, "--overload=%.40s: takes HIGH,LOW (e.g. 0.8,0.2)", optarg), -1);
 				break;
 			}
-			o->worker_core = (int)strtol(optarg, &end, 10);
-			if (*end || end == optarg || o->worker_core < 0) {
-				fprintf(stderr, "e2d: --worker-core must be a CPU number or 'none'\n");
-				return -1;
-			}
-			break;
-		case 'm': case 's': case 'S': case 'T': {
-			unsigned long v = strtoul(optarg, &end, 10);
-			if (*end || end == optarg || v > 10000000) {
-				fprintf(stderr, "e2d: bad number '%s'\n", optarg);
-				return -1;
-			}
-			if (c == 'm')
-				o->mbufs = (unsigned)v;
-			else if (c == 'T')
-				o->table_mb = (unsigned)v;
-			else if (c == 's')
-				o->idle_spin_us = (unsigned)v;
-			else
-				o->max_sleep_us = (unsigned)v;
+			snprintf(high, sizeof(high), "%.*s", (int)(comma - optarg), optarg);
+			bad = e2_num_double("--overload HIGH", high, 0.01, 1, &o->overload_high, &e) ||
+			      e2_num_double("--overload LOW", comma + 1, 0, 0.99, &o->overload_low, &e);
+			if (!bad && o->overload_low >= o->overload_high)
+				bad = (e2_seterr(&e, "--overload=%s: LOW must be below HIGH", optarg), -1);
 			break;
 		}
-		case 'o':
-			if (sscanf(optarg, "%lf,%lf", &o->overload_high, &o->overload_low) != 2) {
-				fprintf(stderr, "e2d: --overload takes HIGH,LOW (e.g. 0.8,0.2)\n");
-				return -1;
-			}
-			break;
-		case 'M':
-			o->monitor_ms = (unsigned)strtoul(optarg, &end, 10);
-			if (*end || o->monitor_ms == 0 || o->monitor_ms > 60000) {
-				fprintf(stderr, "e2d: --monitor-ms must be 1..60000\n");
-				return -1;
-			}
-			break;
+		case 'M': bad = e2_num_u32("--monitor-ms", optarg, 1, 60000, &o->monitor_ms, &e); break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -1;
+		}
+		if (bad) {
+			fprintf(stderr, "e2d: %s\n", e.msg);
+			return -1;
 		}
 	}
 	if (optind != argc) {
@@ -216,58 +209,73 @@ static int start_eal(const struct options *o, const char *argv0)
 	return 0;
 }
 
-static int apply_config(struct e2_dp *dp, const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *line = NULL;
-	size_t cap = 0;
-	unsigned lineno = 0;
-	int rc = 0;
+/* The configuration is read whole before DPDK starts, so a file that cannot be
+ * read (a directory, a missing file) is refused at once; NUL bytes are refused
+ * rather than cutting a line short unseen. */
+#define E2D_CONFIG_MAX (8u << 20)
 
-	if (!f) {
-		fprintf(stderr, "e2d: cannot open configuration %s: %s\n", path, strerror(errno));
-		return -1;
+static char *read_config(const char *path, size_t *len)
+{
+	struct e2_err e;
+	char *text = e2_read_file(path, E2D_CONFIG_MAX, len, &e);
+
+	if (!text) {
+		fprintf(stderr, "e2d: configuration %s\n", e.msg);
+		return NULL;
 	}
-	while (getline(&line, &cap, f) >= 0) {
+	const char *nul = memchr(text, '\0', *len);
+	if (nul) {
+		unsigned lineno = 1;
+		for (const char *p = text; p < nul; p++)
+			lineno += *p == '\n';
+		fprintf(stderr, "e2d: %s:%u: NUL byte in the configuration\n", path, lineno);
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+static int apply_config(struct e2_dp *dp, const char *path, char *text)
+{
+	unsigned lineno = 0;
+	char *save = NULL;
+
+	/* strtok_r would skip empty lines and so miscount: split by hand */
+	for (char *line = text; line; line = save) {
 		char err[512];
+		char *nl = strchr(line, '\n');
+		save = nl ? nl + 1 : NULL;
+		if (nl)
+			*nl = '\0';
 		lineno++;
 		E2__Dp__Request *req = e2_ctl_parse_line(line, err, sizeof(err));
 		if (!req) {
 			if (err[0]) {
 				fprintf(stderr, "e2d: %s:%u: %s\n", path, lineno, err);
-				rc = -1;
-				break;
+				return -1;
 			}
 			continue;
 		}
 		E2__Dp__Response *resp = e2_ctl_handle(dp, req, NULL);
-		if (resp->code) {
+		int refused = resp->code != 0;
+		if (refused)
 			fprintf(stderr, "e2d: %s:%u: %s\n", path, lineno, resp->error);
-			rc = -1;
-		}
 		e2__dp__response__free_unpacked(resp, NULL);
 		e2__dp__request__free_unpacked(req, NULL);
-		if (rc)
-			break;
+		if (refused)
+			return -1;
 	}
-	free(line);
-	fclose(f);
-	return rc;
+	return 0;
 }
 
-static bool config_adds_workers(const char *path)
+static bool config_adds_workers(const char *text)
 {
-	FILE *f = fopen(path, "r");
-	char line[512];
-	bool found = false;
-
-	while (f && !found && fgets(line, sizeof(line), f)) {
-		const char *p = line + strspn(line, " \t");
-		found = strncmp(p, "worker", 6) == 0 && (p[6] == ' ' || p[6] == '\t');
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		p += strspn(p, " \t");
+		if (strncmp(p, "worker", 6) == 0 && (p[6] == ' ' || p[6] == '\t'))
+			return true;
 	}
-	if (f)
-		fclose(f);
-	return found;
+	return false;
 }
 
 /* Refuses to take over the socket of a running e2d, removes a stale one. */
@@ -316,7 +324,7 @@ static int open_control(const char *path)
 		return -1;
 	}
 	nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVTIMEO, &timeout, sizeof(timeout));
-	int maxsz = E2_CTL_MAX_MSG;
+	int maxsz = E2_CTL_RECV_MAX;
 	nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVMAXSIZE, &maxsz, sizeof(maxsz));
 	snprintf(url, sizeof(url), "ipc://%s", path);
 	mode_t old = umask(0077);
@@ -369,10 +377,10 @@ int main(int argc, char **argv)
 
 	if (parse_options(argc, argv, &o) != 0)
 		return 2;
-	if (o.config && access(o.config, R_OK) != 0) {
-		fprintf(stderr, "e2d: cannot read configuration %s: %s\n", o.config, strerror(errno));
+	char *config = NULL;
+	size_t config_len = 0;
+	if (o.config && !(config = read_config(o.config, &config_len)))
 		return 2;
-	}
 	if (start_eal(&o, argv[0]) != 0)
 		return 1;
 	if (e2_dp_init(&dp, o.mbufs, err) != 0) {
@@ -391,7 +399,7 @@ int main(int argc, char **argv)
 	 * until the whole configuration has been applied. A configuration that adds
 	 * its own workers gets no default one. */
 	struct e2_worker *held = NULL;
-	if (o.worker_core != -1 && !(o.config && config_adds_workers(o.config))) {
+	if (o.worker_core != -1 && !(config && config_adds_workers(config))) {
 		int core = o.worker_core;
 		if (core == -2) {
 			cpu_set_t allowed;
@@ -407,10 +415,12 @@ int main(int argc, char **argv)
 		held = e2_dp_worker_find(&dp, 0);
 		e2_worker_pause(held);
 	}
-	if (o.config && apply_config(&dp, o.config) != 0) {
+	if (config && apply_config(&dp, o.config, config) != 0) {
 		fprintf(stderr, "e2d: configuration refused; not starting\n");
 		goto out_dp;
 	}
+	free(config);
+	config = NULL;
 	if (held)
 		e2_worker_resume(held);
 	sock = open_control(o.ctl_path);
@@ -443,5 +453,6 @@ out_dp:
 	e2_dp_fini(&dp);
 out_eal:
 	rte_eal_cleanup();
+	free(config);
 	return rc;
 }

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "e2/num.h"
+
 #define MAX_CLASSES 64
 
 /* Filled by constructors before main() and read-only afterwards. */
@@ -28,8 +30,20 @@ int e2_meta_register(void)
 	return e2_meta_offset < 0 ? -1 : 0;
 }
 
+const char *const e2_args_any[] = {NULL};
+
 void e2_module_class_register(const struct e2_module_class *cls)
 {
+	/* a descriptor without its argument table is a programming error: stop at start-up */
+	if (!cls->args) {
+		fprintf(stderr, "e2d: module class %s has no .args table\n", cls->name);
+		abort();
+	}
+	for (const struct e2_cmd *c = cls->cmds; c && c->name; c++)
+		if (!c->args) {
+			fprintf(stderr, "e2d: command %s of module class %s has no .args table\n", c->name, cls->name);
+			abort();
+		}
 	if (n_classes == MAX_CLASSES) {
 		fprintf(stderr, "e2d: too many module classes, %s not registered\n", cls->name);
 		return;
@@ -67,35 +81,30 @@ int e2_args_u64(const struct e2_args *a, const char *key, uint64_t def, uint64_t
 		uint64_t *out, char *err)
 {
 	const char *s = e2_args_get(a, key);
-	char *end;
-	unsigned long long v;
+	struct e2_err e;
 
 	if (s == NULL) {
 		*out = def;
 		return 1;
 	}
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || end == s || *end != '\0' || s[0] == '-') {
-		snprintf(err, E2_ERR_MAX, "%s=%s is not a non-negative integer", key, s);
+	if (e2_num_u64(key, s, min, max, out, &e)) {
+		snprintf(err, E2_ERR_MAX, "%s", e.msg);
 		return -1;
 	}
-	if (v < min || v > max) {
-		snprintf(err, E2_ERR_MAX, "%s=%s is out of range [%llu, %llu]", key, s,
-			 (unsigned long long)min, (unsigned long long)max);
-		return -1;
-	}
-	*out = v;
 	return 0;
 }
 
 int e2_args_check_known(const struct e2_args *a, const char *const *known, char *err)
 {
 	for (size_t i = 0; a && i < a->n; i++) {
-		bool ok = false;
-		for (size_t k = 0; known[k]; k++)
+		bool ok = known == e2_args_any;
+		for (size_t k = 0; !ok && known[k]; k++)
 			if (strcmp(a->v[i].key, known[k]) == 0)
 				ok = true;
+		if (!ok && !known[0]) {
+			snprintf(err, E2_ERR_MAX, "takes no arguments ('%s' given)", a->v[i].key);
+			return -1;
+		}
 		if (!ok) {
 			int off = snprintf(err, E2_ERR_MAX, "unknown argument '%s' (known:", a->v[i].key);
 			for (size_t k = 0; known[k] && off < E2_ERR_MAX; k++)

@@ -51,7 +51,19 @@ const char *e2_args_get(const struct e2_args *a, const char *key);
 /* Each returns 0 (found and valid), 1 (absent: *out = def) or -1 (invalid; err filled). */
 int e2_args_u64(const struct e2_args *a, const char *key, uint64_t def, uint64_t min, uint64_t max,
 		uint64_t *out, char *err);
+/* Refuses a key not in `known` (naming the known ones) and a key given twice; 0 or -1. */
 int e2_args_check_known(const struct e2_args *a, const char *const *known, char *err);
+
+/* The keys a module class's create arguments, or a command's arguments, may have.
+ * e2d checks them before init or the command runs, so no class can forget to:
+ *   .args = E2_ARGS("size", "default")   these keys, each at most once
+ *   .args = E2_ARGS_NONE                 no arguments
+ *   .args = E2_ARGS_ANY                  keys are data (attribute names); the class checks
+ * A class or command without .args is refused at registration. */
+#define E2_ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
+#define E2_ARGS_NONE ((const char *const[]){NULL})
+extern const char *const e2_args_any[];
+#define E2_ARGS_ANY e2_args_any
 
 /* Results of module commands, returned to the client as key=value pairs. */
 struct e2_result {
@@ -84,6 +96,7 @@ struct e2_cmd {
 	const char *help;
 	/* Commands run with all workers paused unless thread_safe is set. */
 	bool thread_safe;
+	const char *const *args; /* see E2_ARGS */
 	int (*fn)(struct e2_module *m, const struct e2_args *args, struct e2_result *out, char *err);
 };
 
@@ -95,6 +108,7 @@ struct e2_module_class {
 	uint16_t igates;  /* number of input gates (0 for sources) */
 	uint16_t ogates;  /* maximum number of output gates */
 	size_t priv_size;
+	const char *const *args; /* the create arguments: see E2_ARGS */
 	int (*init)(struct e2_module *m, const struct e2_args *args, char *err);
 	void (*deinit)(struct e2_module *m);
 	void (*process_batch)(struct e2_ctx *ctx, struct e2_module *m, uint16_t igate,
@@ -123,6 +137,7 @@ struct e2_module {
 	struct e2_worker *worker; /* for tasks: the worker running it, else NULL */
 	uint16_t n_ogates;
 	uint16_t igate_refs;      /* how many ogates point at this module */
+	uint16_t slot;            /* its index in the dataplane's module table */
 	struct e2_ogate ogates[E2_GATES_MAX];
 	/* written only by the worker that runs the module's packets */
 	uint64_t packets, batches, cycles, drops;

@@ -21,6 +21,10 @@ static size_t n_drivers;
 
 void e2_port_driver_register(const struct e2_port_driver *drv)
 {
+	if (!drv->known_args) {
+		fprintf(stderr, "e2d: port driver %s has no known_args table\n", drv->name);
+		abort();
+	}
 	if (n_drivers < MAX_DRIVERS)
 		drivers[n_drivers++] = drv;
 }
@@ -195,7 +199,7 @@ struct e2_port *e2_port_open(const char *name, const struct e2_port_driver *drv,
 			own[drv_args.n++] = args->v[i];
 	if (e2_args_u64(args, "native", 0, 0, 1, &native, err) < 0)
 		return NULL;
-	if (drv->known_args && e2_args_check_known(&drv_args, drv->known_args, err) != 0)
+	if (e2_args_check_known(&drv_args, drv->known_args, err) != 0)
 		return NULL;
 	args = &drv_args;
 	if (e2_args_u64(args, "queues", 1, 1, 8, &queues, err) < 0)

@@ -1,5 +1,6 @@
 /* Control-API negative tests: every malformed or invalid request is refused
  * with a message, the running graph is unchanged, and traffic keeps flowing. */
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -135,6 +136,13 @@ static void test_bad_requests_change_nothing(void **state)
 		"port del n0",
 		"port del nosuch",
 		"stats nosuch",
+		"module add s2 sink colour=red",          /* a class that takes no arguments */
+		"module add s2 hmatch fields=12:2 fields=14:1",
+		"module cmd hm clear all=1",              /* a command that takes none */
+		"module cmd hm delete values=1 gate=0",   /* gate is for add only */
+		"module cmd q stats verbose=1",
+		"connect hm:1 hm",                        /* a loop of one */
+		"connect hm:1 q",                         /* q -> hm -> q, through a queue */
 	};
 	char before[8192], after[8192];
 	struct e2_module *sink = e2_dp_module_find(&dp, "s");
@@ -216,6 +224,89 @@ static void test_good_requests_apply_live(void **state)
 	e2__dp__response__free_unpacked(r, NULL);
 }
 
+static void expect_refused(const char *line, int code, const char *text)
+{
+	E2__Dp__Response *r = run_line(line);
+	if (r->code != code || !strstr(r->error, text))
+		fail_msg("'%s': code %d '%s', wanted %d '%s'", line, r->code, r->code ? r->error : "", code, text);
+	e2__dp__response__free_unpacked(r, NULL);
+}
+
+static void expect_ok(const char *line)
+{
+	E2__Dp__Response *r = run_line(line);
+	if (r->code)
+		fail_msg("'%s': %s", line, r->error);
+	e2__dp__response__free_unpacked(r, NULL);
+}
+
+/* The graph stays acyclic (a queue does not excuse a loop) and no chain of modules
+ * calling one another grows past E2_GRAPH_DEPTH_MAX; a queue starts a new chain. */
+static void test_graph_stays_acyclic_and_shallow(void **state)
+{
+	char line[128], before[65536], after[65536];
+	const int n = E2_GRAPH_DEPTH_MAX + 2;
+
+	expect_refused("connect hm:1 hm", ELOOP, "would close a loop (hm -> hm)");
+	expect_refused("connect hm:1 q", ELOOP, "would close a loop (hm -> q -> hm)");
+
+	for (int i = 0; i < n; i++) {
+		snprintf(line, sizeof(line), "module add c%d flowhash", i);
+		expect_ok(line);
+	}
+	/* c0 -> ... -> c127: E2_GRAPH_DEPTH_MAX modules, the longest chain allowed */
+	for (int i = 0; i + 1 < E2_GRAPH_DEPTH_MAX; i++) {
+		snprintf(line, sizeof(line), "connect c%d c%d", i, i + 1);
+		expect_ok(line);
+	}
+	expect_ok("module add cx flowhash");
+	snapshot(before, sizeof(before));
+	snprintf(line, sizeof(line), "connect c%d c%d", E2_GRAPH_DEPTH_MAX - 1, E2_GRAPH_DEPTH_MAX);
+	expect_refused(line, E2BIG, "chain of 129 modules");
+	expect_refused("connect c127 c0", ELOOP, "would close a loop (c127 -> c0 -> c1 -> c2 -> ... (121 more) -> c124 -> c125 -> c126 -> c127)");
+	expect_refused("connect c127 c100", ELOOP,
+		       "(c127 -> c100 -> c101 -> c102 -> ... (21 more) -> c124 -> c125 -> c126 -> c127)");
+	/* a chain of one more through an inserted module is refused the same way */
+	expect_refused("insert c60 cx", E2BIG, "chain of 129 modules");
+	snapshot(after, sizeof(after));
+	assert_string_equal(before, after);
+
+	/* a queue in the middle: two chains of 65, and room for more */
+	expect_ok("module add cq queue size=64");
+	expect_ok("insert c63 cq");
+	snprintf(line, sizeof(line), "connect c%d c%d", E2_GRAPH_DEPTH_MAX - 1, E2_GRAPH_DEPTH_MAX);
+	expect_ok(line);
+	expect_ok("insert c60 cx");
+	/* ... but a loop through the queue is still a loop */
+	expect_refused("connect c128 c0", ELOOP, "would close a loop (c128 -> c0 -> ");
+
+	for (int i = 0; i < n; i++) {
+		snprintf(line, sizeof(line), "module del c%d", i);
+		expect_ok(line);
+	}
+	expect_ok("module del cx");
+	expect_ok("module del cq");
+}
+
+/* A core runs one pinned worker: a second one on it is refused, naming the first. */
+static void test_worker_core_conflict(void **state)
+{
+	cpu_set_t allowed;
+	char line[64];
+	int core = 0;
+
+	assert_int_equal(sched_getaffinity(0, sizeof(allowed), &allowed), 0);
+	while (!CPU_ISSET(core, &allowed))
+		core++;
+	snprintf(line, sizeof(line), "worker add 5 core=%d", core);
+	expect_ok(line);
+	snprintf(line, sizeof(line), "worker add 6 core=%d", core);
+	char want[64];
+	snprintf(want, sizeof(want), "core %d is already used by worker 5", core);
+	expect_refused(line, EBUSY, want);
+	assert_null(e2_dp_worker_find(&dp, 6));
+}
+
 /* A vhost-user socket belongs to one port; deleting the port frees it for reuse. */
 static void test_vhost_socket_ownership(void **state)
 {
@@ -256,6 +347,8 @@ int main(void)
 		cmocka_unit_test(test_malformed_bytes),
 		cmocka_unit_test(test_good_requests_apply_live),
 		cmocka_unit_test(test_vhost_socket_ownership),
+		cmocka_unit_test(test_graph_stays_acyclic_and_shallow),
+		cmocka_unit_test(test_worker_core_conflict),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

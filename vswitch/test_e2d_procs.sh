@@ -70,6 +70,18 @@ account() {
   esac
 }
 acc() { echo "$ACC" | val "$1"; }
+# traffic_in_background OUT: resets e2d a's counters, starts 3 s of traffic through it
+# (the generator's pid in BGTG, its report in OUT) and returns once it flows (a
+# deadline poll, not a guess)
+traffic_in_background() {
+  ctl a stats reset >/dev/null
+  trafgen "net_virtio_user0,path=$T/v0.sock" "net_virtio_user1,path=$T/v1.sock" --rate 50000 --duration 3 \
+    --flows 64 >"$1" 2>>"$T/tg1.log" &
+  BGTG=$!; PIDS+=("$BGTG")
+  for _ in $(seq 100); do
+    [ "$(ctl a stats hm | awk '$1=="hm"{print $4}')" -gt 100 ] 2>/dev/null && break; sleep 0.05
+  done
+}
 
 # --- 1. vhost-user server ports, NF process over virtio-user, no loss -----------------
 cat >"$T/fwd.conf" <<CONF
@@ -115,14 +127,8 @@ ok "NF process restart: traffic resumed on the same vhost-user ports ($(acc sent
 
 # --- 2b. capture a live gate to a pcap file, then take the capture out again --------
 before=$(ctl a list | awk '{print $1, $2}')
-ctl a stats reset >/dev/null
-trafgen "net_virtio_user0,path=$T/v0.sock" "net_virtio_user1,path=$T/v1.sock" --rate 50000 --duration 3 \
-  --flows 64 >"$T/cap-tg.out" 2>>"$T/tg1.log" &
-CAPTG=$!; PIDS+=("$CAPTG")
-# start capturing once traffic flows (a deadline poll, not a guess)
-for _ in $(seq 100); do
-  [ "$(ctl a stats hm | awk '$1=="hm"{print $4}')" -gt 100 ] 2>/dev/null && break; sleep 0.05
-done
+traffic_in_background "$T/cap-tg.out"
+CAPTG=$BGTG
 ctl a capture hm:0 file="$T/cap.pcap" count=50 >/dev/null || fail "capture refused"
 if ctl a capture hm:5 file="$T/x.pcap" count=5 2>/dev/null; then fail "capture of an unconnected gate accepted"; fi
 if ctl a capture nosuch file="$T/x.pcap" count=5 2>/dev/null; then fail "capture of nothing accepted"; fi
@@ -137,12 +143,33 @@ n=$(tcpdump -nr "$T/cap.pcap" 2>/dev/null | wc -l)
 [ "$before" = "$(ctl a list | awk '{print $1, $2}')" ] || fail "graph not restored after capture stop"
 ok "capture: 50 packets of a live gate written for tcpdump, $(acc sent) packets accounted for (counted drops $(acc counted_drops)), graph restored on stop"
 
-# --- 3. a bad control request leaves the graph and traffic alone (end to end) --------
+# --- 3. bad control requests leave the graph and traffic alone (end to end) ----------
+# While traffic flows: a double connect, and an edge that would close a loop through
+# the live path (a classifier put on hm's edge first, its spare gate pointed back at hm).
+ctl a module add lp bpf >/dev/null && ctl a insert hm:0 lp >/dev/null || fail "insert of a classifier refused"
+traffic_in_background "$T/bad-tg.out"
+BADTG=$BGTG
 before=$(ctl a list | awk '{print $1, $2}')
 if ctl a connect hm:0 s 2>"$T/err.txt"; then fail "double connect accepted"; fi
 grep -q "already connected" "$T/err.txt" || fail "unclear error: $(cat "$T/err.txt")"
+if ctl a connect lp:1 hm 2>"$T/loop.txt"; then fail "an edge closing a loop was accepted"; fi
+grep -q "would close a loop (lp -> hm -> lp)" "$T/loop.txt" || fail "loop not named: $(cat "$T/loop.txt")"
 [ "$before" = "$(ctl a list | awk '{print $1, $2}')" ] || fail "graph changed after a refused request"
-ok "refused request over the socket: $(cat "$T/err.txt")"
+wait "$BADTG" || fail "generator failed during the bad requests"
+account a "$(cat "$T/bad-tg.out")" min_sent=10000 max_drop_pct=1
+kill -0 "$E2D_PID" || fail "e2d died"
+# oversized and malformed requests: an error reply each, well within a second
+head -c 1000000 /dev/zero | tr '\0' '\377' >"$T/junk1m"; head -c $((8 << 20)) /dev/zero >"$T/zero8m"
+for f in junk1m zero8m; do
+  t0=$(date +%s%N)
+  if ctl a --raw "$T/$f" 2>"$T/raw.txt"; then fail "$f accepted"; fi
+  ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+  grep -q "^error: request" "$T/raw.txt" || fail "$f: no error reply: $(cat "$T/raw.txt")"
+  [ "$ms" -lt 1000 ] || fail "$f: reply took $ms ms"
+  echo "  $f: $(cat "$T/raw.txt") ($ms ms)"
+done
+ctl a ping >/dev/null || fail "control socket unusable after oversized requests"
+ok "refused requests over the socket with traffic flowing ($(acc sent) sent, unaccounted 0): $(cat "$T/err.txt"); $(cat "$T/loop.txt")"
 
 # --- 4. clean stop: sockets removed, exit status 0 ------------------------------------
 stop_e2d
@@ -285,11 +312,19 @@ account e "$(cat "$T/tgev.out")" min_sent=1 max_drop_pct=90
 ok "events: $(awk '{print $2, $3}' "$T/events.txt" | tr '\n' ',' | sed 's/,$//')"
 stop_e2d
 
-# --- 10. a bad configuration is refused with the file and line --------------------------
-printf 'port add p0 pmd devargs=net_null0\nmodule add x nosuch\n' >"$T/bad.conf"
-if "$BIN/e2d" --ctl "$T/bad.ctl" --config "$T/bad.conf" --no-huge --file-prefix "e2dt$$-bad" \
-     --log-level error >"$T/bad.log" 2>&1; then fail "bad configuration accepted"; fi
-grep -q "bad.conf:2: unknown module class 'nosuch'" "$T/bad.log" || fail "unclear error: $(cat "$T/bad.log")"
-[ ! -e "$T/bad.ctl" ] || fail "socket left by a refused start"
-ok "bad configuration refused: $(grep bad.conf "$T/bad.log" | head -1)"
+# --- 10. bad configurations are refused with the file, the line and the culprit --------
+# refused_config NAME CONFIG-TEXT EXPECTED-TEXT: e2d must not start, and must say so
+refused_config() {
+  printf "$2" >"$T/$1.conf"
+  if "$BIN/e2d" --ctl "$T/$1.ctl" --config "$T/$1.conf" --no-huge --file-prefix "e2dt$$-$1" \
+       --log-level error >"$T/$1.log" 2>&1; then fail "configuration $1 accepted"; fi
+  grep -qF "$3" "$T/$1.log" || fail "unclear error: $(cat "$T/$1.log")"
+  [ ! -e "$T/$1.ctl" ] || fail "socket left by a refused start"
+  ok "configuration refused: $(grep "$1.conf" "$T/$1.log" | head -1)"
+}
+refused_config bad 'port add p0 pmd devargs=net_null0\nmodule add x nosuch\n' \
+  "bad.conf:2: unknown module class 'nosuch'"
+# a graph with a loop: the loop named (the negative corpus has more of these)
+refused_config loop 'module add a flowhash\nmodule add b flowhash\nconnect a b\nconnect b a\n' \
+  "loop.conf:4: connect b:0 a would close a loop (b -> a -> b)"
 echo "all e2d process tests passed"

@@ -73,6 +73,7 @@ static const struct e2_module_class tally_class = {
 	.help = "test only",
 	.igates = 4,
 	.priv_size = sizeof(struct tally),
+	.args = E2_ARGS_NONE,
 	.process_batch = tally_process,
 };
 E2_MODULE_REGISTER(tally_class)

@@ -60,6 +60,7 @@ static const struct e2_module_class collect_class = {
 	.igates = 4,
 	.ogates = 0,
 	.priv_size = sizeof(struct collect),
+	.args = E2_ARGS_NONE,
 	.process_batch = collect_process,
 	.deinit = collect_deinit,
 };

@@ -140,6 +140,7 @@ struct e2_worker *e2_worker_start(uint32_t id, int core, uint64_t tsc_hz, uint32
 		return NULL;
 	}
 	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, E2_WORKER_STACK);
 	if (core >= 0) {
 		cpu_set_t set;
 		CPU_ZERO(&set);

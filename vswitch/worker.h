@@ -13,6 +13,9 @@
 #include "schedtree.h"
 
 #define E2_TASKS_MAX 256
+/* Each worker thread's stack, fixed rather than taken from ulimit -s: the graph's
+ * depth limit (E2_GRAPH_DEPTH_MAX in dp.h) is chosen against it. */
+#define E2_WORKER_STACK (8u << 20)
 
 struct e2_worker {
 	uint32_t id;

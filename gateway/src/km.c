@@ -182,6 +182,11 @@ int embark_keywords_parse(const char *text, size_t len, const char *name, char *
       if (!buf) { snprintf(err, errlen, "%s: out of memory", name); goto fail; }
       size_t bl = 0;
       for (size_t i = pos; i < e; i++) {
+        if (text[i] == '\0') {
+          free(buf);
+          snprintf(err, errlen, "%s:%d: NUL byte in text file (write a zero byte as \\x00)", name, line);
+          goto fail;
+        }
         if (text[i] == '\\') {
           if (i + 1 < e && text[i + 1] == '\\') { buf[bl++] = '\\'; i++; continue; }
           if (i + 3 < e && text[i + 1] == 'x' && hexv(text[i + 2]) >= 0 &&

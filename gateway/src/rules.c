@@ -404,6 +404,10 @@ static int pool_line(char *line, int lineno, void *arg, char *err, size_t errlen
   }
   embark_u128 total = p.r.hi - p.r.lo + 1;
   for (size_t i = 0; i < ps->n; i++) {
+    if (!strcmp(ps->v[i].name, p.name)) {
+      snprintf(err, errlen, "pool '%s' is already defined at line %d", p.name, ps->v[i].line);
+      return -1;
+    }
     if (ranges_overlap(ps->v[i].r, p.r)) {
       snprintf(err, errlen, "pool '%s' overlaps pool '%s' (line %d)", p.name, ps->v[i].name, ps->v[i].line);
       return -1;

@@ -1,6 +1,7 @@
 /* embark-pcap encrypt|decrypt: the Embark packet transform over pcap files. */
 #include "embark.h"
 #include "pcapio.h"
+#include "e2/num.h"
 
 #include <getopt.h>
 #include <stdlib.h>
@@ -40,10 +41,8 @@ int main(int argc, char **argv) {
     case 'p': pools = optarg; break;
     case 'H': cfg.encrypt_payload = false; break;
     case 'l': {
-      char *end;
-      long v = strtol(optarg, &end, 10);
-      if (*end || v < 1 || v > 64) { fprintf(stderr, "embark-pcap: --prefix-len must be 1..64\n"); return 2; }
-      cfg.addr_prefix_len = (int)v;
+      struct e2_err e;
+      if (e2_num_int("--prefix-len", optarg, 1, 64, &cfg.addr_prefix_len, &e)) { fprintf(stderr, "embark-pcap: %s\n", e.msg); return 2; }
       break;
     }
     case 'h': usage(stdout); return 0;
@@ -74,7 +73,8 @@ int main(int argc, char **argv) {
   embark_keys_free(k);
   k = NULL;
   if (!(in = pcapio_open_in(inp, err, sizeof err))) goto fail;
-  if (atomic_open_pcap(&o, outp, in, err, sizeof err)) goto fail;
+  const char *const inputs[] = {inp, key, rules, pools};
+  if (atomic_open_pcap(&o, outp, inputs, 4, in, err, sizeof err)) goto fail;
   int lt = pcap_datalink(in);
   struct pcap_pkthdr *h;
   const u_char *data;

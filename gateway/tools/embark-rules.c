@@ -2,6 +2,7 @@
 #include "embark.h"
 #include "pcapio.h"
 #include "e2/file.h"
+#include "e2/num.h"
 
 #include <getopt.h>
 #include <stdlib.h>
@@ -37,14 +38,15 @@ static int do_encrypt(const char *keyf, const char *in, const char *out, const c
   if (prefix_len) cfg.addr_prefix_len = prefix_len;
   if (!(gw = embark_gw_new(k, &rs, &ps, &cfg, err, sizeof err))) goto fail;
   if (embark_rules_encrypt(gw, &rs, &enc, err, sizeof err)) goto fail;
-  FILE *f = atomic_open_text(&o1, out, err, sizeof err);
+  const char *const inputs[] = {in, keyf, pools};
+  FILE *f = atomic_open_text(&o1, out, inputs, 3, err, sizeof err);
   if (!f) goto fail;
   char hdr[256];
   snprintf(hdr, sizeof hdr, "embark encrypted rules: %zu rules from %zu; addr prefix_len %d, port prefix_len %d",
            enc.n, rs.n, embark_pm_prefix_len(embark_gw_addr_pm(gw)), embark_pm_prefix_len(embark_gw_port_pm(gw)));
   embark_rules_write(f, &enc, hdr);
   if (pools) {
-    FILE *g = atomic_open_text(&o2, pools_out, err, sizeof err);
+    FILE *g = atomic_open_text(&o2, pools_out, inputs, 3, err, sizeof err);
     if (!g) goto fail;
     size_t n;
     if (embark_pools_encrypt(gw, &pv, &n)) { snprintf(err, sizeof err, "out of memory"); goto fail; }
@@ -86,7 +88,8 @@ static int do_keywords(const char *keyf, const char *in, const char *out) {
   if (embark_keywords_parse(text, len, in, &kw, &kl, &n, err, sizeof err)) goto fail;
   if (!(k = embark_keys_load(keyf, err, sizeof err))) goto fail;
   if (embark_kw_rules_encrypt(k, kw, kl, n, &r)) { snprintf(err, sizeof err, "encryption failed"); goto fail; }
-  FILE *g = atomic_open_text(&o, out, err, sizeof err);
+  const char *const inputs[] = {in, keyf};
+  FILE *g = atomic_open_text(&o, out, inputs, 2, err, sizeof err);
   if (!g) goto fail;
   embark_kw_rules_write(g, &r);
   if (atomic_commit(&o, err, sizeof err)) goto fail;
@@ -125,10 +128,8 @@ int main(int argc, char **argv) {
     case 'p': pools = optarg; break;
     case 'P': pools_out = optarg; break;
     case 'l': {
-      char *end;
-      long v = strtol(optarg, &end, 10);
-      if (*end || v < 1 || v > 64) { fprintf(stderr, "embark-rules: --prefix-len must be 1..64\n"); return 2; }
-      prefix_len = (int)v;
+      struct e2_err e;
+      if (e2_num_int("--prefix-len", optarg, 1, 64, &prefix_len, &e)) { fprintf(stderr, "embark-rules: %s\n", e.msg); return 2; }
       break;
     }
     case 'h': usage(stdout); return 0;

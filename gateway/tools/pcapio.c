@@ -33,79 +33,70 @@ pcap_t *pcapio_open_in(const char *path, char *err, size_t errlen) {
 
 bool pcapio_linktype_supported(int lt) { return lt == DLT_EN10MB || lt == DLT_RAW || lt == DLT_IPV4 || lt == DLT_IPV6; }
 
-static int make_tmp(atomic_out *o, const char *path, char *err, size_t errlen) {
+static int make_tmp(atomic_out *o, const char *path, const char *const *inputs, size_t n, char *err,
+                    size_t errlen) {
+  struct e2_err e;
   memset(o, 0, sizeof *o);
-  if (strlen(path) + 16 >= sizeof o->tmp) {
-    snprintf(err, errlen, "%s: path too long", path);
-    return -1;
-  }
-  snprintf(o->final, sizeof o->final, "%s", path);
-  snprintf(o->tmp, sizeof o->tmp, "%s.tmpXXXXXX", path);
-  int fd = mkstemp(o->tmp);
-  if (fd < 0) {
-    snprintf(err, errlen, "%s: cannot create output: %s", path, strerror(errno));
-    o->tmp[0] = 0;
-    return -1;
-  }
-  fchmod(fd, 0644);
-  o->text = fdopen(fd, "wb");
-  if (!o->text) {
-    close(fd);
-    unlink(o->tmp);
-    snprintf(err, errlen, "%s: cannot open output: %s", path, strerror(errno));
+  if (e2_out_open(&o->out, path, inputs, n, &e)) {
+    snprintf(err, errlen, "%s", e.msg);
     return -1;
   }
   return 0;
 }
 
-int atomic_open_pcap(atomic_out *o, const char *path, const pcap_t *like, char *err, size_t errlen) {
-  if (make_tmp(o, path, err, errlen)) return -1;
+int atomic_open_pcap(atomic_out *o, const char *path, const char *const *inputs, size_t n, const pcap_t *like,
+                     char *err, size_t errlen) {
+  if (make_tmp(o, path, inputs, n, err, errlen)) return -1;
   pcap_t *l = (pcap_t *)like;
   int lt = pcap_datalink(l);
   if (lt == DLT_IPV4 || lt == DLT_IPV6) lt = DLT_RAW; /* the transform changes the IP version */
   o->dead = pcap_open_dead_with_tstamp_precision(lt, pcap_snapshot(l),
                                                  pcap_get_tstamp_precision(l));
-  if (o->dead) o->dumper = pcap_dump_fopen(o->dead, o->text);
+  /* the dumper gets a stream of its own on the same file, so closing it (which
+   * pcap_dump_close does) and committing o->out stay separate steps */
+  int fd = o->dead ? dup(fileno(o->out.f)) : -1;
+  FILE *df = fd >= 0 ? fdopen(fd, "wb") : NULL;
+  if (!df && fd >= 0) close(fd);
+  if (df) o->dumper = pcap_dump_fopen(o->dead, df);
+  if (df && !o->dumper) fclose(df);
   if (!o->dumper) {
     snprintf(err, errlen, "%s: cannot start pcap output", path);
     atomic_abort(o);
     return -1;
   }
-  o->text = NULL; /* owned by the dumper now */
   return 0;
 }
 
-FILE *atomic_open_text(atomic_out *o, const char *path, char *err, size_t errlen) {
-  return make_tmp(o, path, err, errlen) ? NULL : o->text;
+FILE *atomic_open_text(atomic_out *o, const char *path, const char *const *inputs, size_t n, char *err,
+                       size_t errlen) {
+  return make_tmp(o, path, inputs, n, err, errlen) ? NULL : o->out.f;
 }
 
 int atomic_commit(atomic_out *o, char *err, size_t errlen) {
-  int bad = 0;
+  struct e2_err e;
   if (o->dumper) {
-    FILE *f = pcap_dump_file(o->dumper);
-    bad = fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0;
+    int bad = pcap_dump_flush(o->dumper) != 0;
     pcap_dump_close(o->dumper);
     o->dumper = NULL;
+    if (bad) {
+      snprintf(err, errlen, "%s: write failed", o->out.path);
+      atomic_abort(o);
+      return -1;
+    }
   }
-  if (o->text) {
-    bad |= fflush(o->text) != 0 || ferror(o->text) || fsync(fileno(o->text)) != 0;
-    bad |= fclose(o->text) != 0;
-    o->text = NULL;
-  }
-  if (o->dead) { pcap_close(o->dead); o->dead = NULL; }
-  if (bad || rename(o->tmp, o->final) != 0) {
-    snprintf(err, errlen, "%s: write failed: %s", o->final, strerror(errno));
-    unlink(o->tmp);
+  if (e2_out_commit(&o->out, &e)) {
+    snprintf(err, errlen, "%s", e.msg);
+    atomic_abort(o);
     return -1;
   }
+  atomic_abort(o);
   return 0;
 }
 
 void atomic_abort(atomic_out *o) {
   if (o->dumper) pcap_dump_close(o->dumper);
-  if (o->text) fclose(o->text);
+  e2_out_abort(&o->out);
   if (o->dead) pcap_close(o->dead);
-  if (o->tmp[0]) unlink(o->tmp);
   memset(o, 0, sizeof *o);
 }
 

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "e2/file.h"
+
 pcap_t *pcapio_open_in(const char *path, char *err, size_t errlen);
 
 /* Output written to a temporary file beside `path` and renamed only on commit, so a failed
@@ -14,11 +16,14 @@ pcap_t *pcapio_open_in(const char *path, char *err, size_t errlen);
 typedef struct {
   pcap_t *dead;
   pcap_dumper_t *dumper;
-  FILE *text;
-  char tmp[4096], final[4096];
+  struct e2_out out;
 } atomic_out;
-int atomic_open_pcap(atomic_out *o, const char *path, const pcap_t *like, char *err, size_t errlen);
-FILE *atomic_open_text(atomic_out *o, const char *path, char *err, size_t errlen);
+/* `inputs` are the n files the tool reads (NULL entries skipped): an output that is one
+ * of them is refused, whatever name or link it is given by. */
+int atomic_open_pcap(atomic_out *o, const char *path, const char *const *inputs, size_t n, const pcap_t *like,
+                     char *err, size_t errlen);
+FILE *atomic_open_text(atomic_out *o, const char *path, const char *const *inputs, size_t n, char *err,
+                       size_t errlen);
 int atomic_commit(atomic_out *o, char *err, size_t errlen);
 void atomic_abort(atomic_out *o);
 

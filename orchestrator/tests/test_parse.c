@@ -98,6 +98,12 @@ static void nf_meaning_errors(void **state)
              "    connection_points: [{name: in, role: input}]\n", nf_head);
     assert_null(nfs_str(buf, &err));
     assert_contains(err.msg, "vdu_profile");
+    /* a count no plan could allocate is refused when read, naming the limit */
+    snprintf(buf, sizeof buf, "%s    num_virtual_cpu: 1\n    gbps_per_core_ghz: 1\n"
+             "    vdu_profile: {min_number_of_instances: 1, max_number_of_instances: 4000000000}\n"
+             "    connection_points: [{name: in, role: input}]\n", nf_head);
+    assert_null(nfs_str(buf, &err));
+    assert_contains(err.msg, "max_number_of_instances 4000000000 is more than E2 runs of one NF (1024)");
 }
 
 static void hardware_errors(void **state)

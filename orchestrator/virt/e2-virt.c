@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "e2/num.h"
 #include "e2virt.h"
 
 static void usage(FILE *f)
@@ -24,6 +25,7 @@ static void usage(FILE *f)
         "  events                                 print lifecycle events until interrupted\n"
         "SPEC: --instance N --image PREFIX --log FILE [--nf NAME] [--args A,B]\n"
         "      [--port NAME=SOCKET[,MAC]]... [--vcpus N] [--memory MIB] [--cmdline TEXT]\n"
+        "      --vcpus 1..64 (1), --memory 128..1048576 MiB (128), --timeout 1..86400 s\n"
         "URI defaults to qemu:///system; E2_ACCEL=kvm|tcg skips the KVM probe.\n");
 }
 
@@ -37,15 +39,15 @@ static void print_event(void *opaque, const char *instance, enum e2v_event ev, b
     fflush(stdout);
 }
 
-static unsigned parse_uint(const char *what, const char *s)
+static unsigned parse_uint(const char *what, const char *s, unsigned min, unsigned max)
 {
-    char *end;
-    unsigned long v = strtoul(s, &end, 10);
-    if (!*s || *end || v > 1000000) {
-        fprintf(stderr, "e2-virt: %s wants a number, not '%s'\n", what, s);
+    struct e2_err e;
+    uint32_t v;
+    if (e2_num_u32(what, s, min, max, &v, &e)) {
+        fprintf(stderr, "e2-virt: %s\n", e.msg);
         exit(2);
     }
-    return (unsigned)v;
+    return v;
 }
 
 int main(int argc, char **argv)
@@ -81,11 +83,11 @@ int main(int argc, char **argv)
         case 'l': spec.serial_log = optarg; break;
         case 'n': spec.nf = optarg; break;
         case 'a': spec.nf_args = optarg; break;
-        case 'v': spec.vcpus = parse_uint("--vcpus", optarg); break;
-        case 'm': spec.memory_mib = parse_uint("--memory", optarg); break;
+        case 'v': spec.vcpus = parse_uint("--vcpus", optarg, 1, 64); break;
+        case 'm': spec.memory_mib = parse_uint("--memory", optarg, E2V_MIN_MEMORY_MIB, 1024 * 1024); break;
         case 'k': spec.extra_cmdline = optarg; break;
         case 'A': accel_s = optarg; break;
-        case 't': timeout_s = parse_uint("--timeout", optarg); break;
+        case 't': timeout_s = parse_uint("--timeout", optarg, 1, 86400); break;
         case 's': scratch = optarg; break;
         case 'p': {
             if (spec.n_ports == E2V_MAX_PORTS) {

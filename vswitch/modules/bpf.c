@@ -184,8 +184,7 @@ static int bpf_init(struct e2_module *m, const struct e2_args *args, char *err)
 	struct bpf_mod *s = e2_priv(m);
 	uint64_t def, jit;
 
-	if (e2_args_check_known(args, known, err) ||
-	    e2_args_u64(args, "default", 0, 0, E2_GATES_MAX - 1, &def, err) < 0 ||
+	if (e2_args_u64(args, "default", 0, 0, E2_GATES_MAX - 1, &def, err) < 0 ||
 	    e2_args_u64(args, "jit", 1, 0, 1, &jit, err) < 0)
 		return -1;
 	s->default_gate = (uint16_t)def;
@@ -250,8 +249,7 @@ static int cmd_add(struct e2_module *m, const struct e2_args *a, struct e2_resul
 	struct rte_bpf *bpf;
 	struct filter *f;
 
-	if (e2_args_check_known(a, add_keys, err) ||
-	    e2_args_u64(a, "gate", 0, 0, E2_GATES_MAX - 1, &gate, err) < 0 ||
+	if (e2_args_u64(a, "gate", 0, 0, E2_GATES_MAX - 1, &gate, err) < 0 ||
 	    e2_args_u64(a, "priority", 0, 0, UINT32_MAX, &prio, err) < 0)
 		return -1;
 	if (!expr || !e2_args_get(a, "gate")) {
@@ -290,10 +288,9 @@ static int cmd_add(struct e2_module *m, const struct e2_args *a, struct e2_resul
 static int cmd_delete(struct e2_module *m, const struct e2_args *a, struct e2_result *out, char *err)
 {
 	struct bpf_mod *s = e2_priv(m);
-	static const char *const k[] = {"gate", NULL};
 	uint64_t gate;
 
-	if (e2_args_check_known(a, k, err) || e2_args_u64(a, "gate", 0, 0, E2_GATES_MAX - 1, &gate, err) != 0) {
+	if (e2_args_u64(a, "gate", 0, 0, E2_GATES_MAX - 1, &gate, err) != 0) {
 		if (!e2_args_get(a, "gate"))
 			snprintf(err, E2_ERR_MAX, "delete needs gate=N");
 		return -1;
@@ -338,10 +335,10 @@ static int cmd_list(struct e2_module *m, const struct e2_args *a, struct e2_resu
 
 static const struct e2_cmd bpf_cmds[] = {
 	{.name = "add", .help = "filter=\"EXPR\" gate=N [priority=P (0)]: first match wins, higher priority first",
-	 .fn = cmd_add},
-	{.name = "delete", .help = "gate=N", .fn = cmd_delete},
-	{.name = "clear", .help = "remove every filter", .fn = cmd_clear},
-	{.name = "list", .help = "filters in evaluation order with match counts", .fn = cmd_list},
+	 .args = add_keys, .fn = cmd_add},
+	{.name = "delete", .help = "gate=N", .args = E2_ARGS("gate"), .fn = cmd_delete},
+	{.name = "clear", .help = "remove every filter", .args = E2_ARGS_NONE, .fn = cmd_clear},
+	{.name = "list", .help = "filters in evaluation order with match counts", .args = E2_ARGS_NONE, .fn = cmd_list},
 	{0},
 };
 
@@ -351,6 +348,7 @@ static const struct e2_module_class bpf_class = {
 	.igates = 1,
 	.ogates = E2_GATES_MAX,
 	.priv_size = sizeof(struct bpf_mod),
+	.args = known,
 	.init = bpf_init,
 	.deinit = bpf_deinit,
 	.process_batch = bpf_process,

@@ -17,6 +17,7 @@
 #include <rte_cycles.h>
 
 #include "../module.h"
+#include "e2/num.h"
 
 #define SNAP_MAX 65535
 
@@ -34,10 +35,6 @@ struct capture {
 
 static int capture_init(struct e2_module *m, const struct e2_args *args, char *err)
 {
-	if (args && args->n) {
-		snprintf(err, E2_ERR_MAX, "capture takes no arguments ('%s' given); use `start`", args->v[0].key);
-		return -1;
-	}
 	return 0;
 }
 
@@ -101,16 +98,13 @@ static int cmd_start(struct e2_module *m, const struct e2_args *a, struct e2_res
 	uint64_t count, snaplen;
 	double seconds = 0;
 
-	if (e2_args_check_known(a, (const char *const[]){"file", "count", "seconds", "snaplen", NULL}, err) ||
-	    e2_args_u64(a, "count", 0, 1, UINT64_MAX, &count, err) < 0 ||
+	if (e2_args_u64(a, "count", 0, 1, UINT64_MAX, &count, err) < 0 ||
 	    e2_args_u64(a, "snaplen", SNAP_MAX, 14, SNAP_MAX, &snaplen, err) < 0)
 		return -1;
 	if (secs) {
-		char *end;
-		errno = 0;
-		seconds = strtod(secs, &end);
-		if (errno || end == secs || *end || !(seconds > 0 && seconds <= 86400)) {
-			snprintf(err, E2_ERR_MAX, "seconds=%s is not a number in (0, 86400]", secs);
+		struct e2_err e;
+		if (e2_num_duration("seconds", secs, 1e-3, 86400, &seconds, &e)) {
+			snprintf(err, E2_ERR_MAX, "%s", e.msg);
 			return -1;
 		}
 	}
@@ -157,8 +151,6 @@ static int cmd_start(struct e2_module *m, const struct e2_args *a, struct e2_res
 static int cmd_stop(struct e2_module *m, const struct e2_args *a, struct e2_result *out, char *err)
 {
 	struct capture *s = e2_priv(m);
-	if (e2_args_check_known(a, (const char *const[]){NULL}, err))
-		return -1;
 	finish(s);
 	report(s, out);
 	return 0;
@@ -183,9 +175,9 @@ static void capture_stats(struct e2_module *m, struct e2_result *out)
 
 static const struct e2_cmd capture_cmds[] = {
 	{.name = "start", .help = "file=PATH [count=N] [seconds=S] [snaplen=N (65535)]: at least one bound",
-	 .fn = cmd_start},
-	{.name = "stop", .help = "close the file now", .fn = cmd_stop},
-	{.name = "status", .help = "state, file, packets written", .fn = cmd_status},
+	 .args = E2_ARGS("file", "count", "seconds", "snaplen"), .fn = cmd_start},
+	{.name = "stop", .help = "close the file now", .args = E2_ARGS_NONE, .fn = cmd_stop},
+	{.name = "status", .help = "state, file, packets written", .args = E2_ARGS_NONE, .fn = cmd_status},
 	{0},
 };
 
@@ -195,6 +187,7 @@ static const struct e2_module_class capture = {
 	.igates = 1,
 	.ogates = 1,
 	.priv_size = sizeof(struct capture),
+	.args = E2_ARGS_NONE,
 	.init = capture_init,
 	.deinit = capture_deinit,
 	.process_batch = capture_process,

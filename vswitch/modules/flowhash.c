@@ -20,8 +20,7 @@ static int flowhash_init(struct e2_module *m, const struct e2_args *args, char *
 	struct flowhash *s = e2_priv(m);
 	uint64_t bits;
 
-	if (e2_args_check_known(args, known, err) ||
-	    e2_flow_fields_parse(e2_args_get(args, "fields"), &s->fields, err) ||
+	if (e2_flow_fields_parse(e2_args_get(args, "fields"), &s->fields, err) ||
 	    e2_args_u64(args, "bits", 16, 1, 32, &bits, err) < 0)
 		return -1;
 	s->bits = (uint32_t)bits;
@@ -53,6 +52,7 @@ static const struct e2_module_class flowhash = {
 	.igates = 1,
 	.ogates = 1,
 	.priv_size = sizeof(struct flowhash),
+	.args = known,
 	.init = flowhash_init,
 	.process_batch = flowhash_process,
 	.stats = flowhash_stats,

@@ -141,7 +141,7 @@ static int hmatch_init(struct e2_module *m, const struct e2_args *args, char *er
 	struct hmatch *s = e2_priv(m);
 	uint64_t def, size;
 
-	if (e2_args_check_known(args, known, err) || parse_fields(s, e2_args_get(args, "fields"), err) ||
+	if (parse_fields(s, e2_args_get(args, "fields"), err) ||
 	    e2_args_u64(args, "default", E2_GATES_MAX - 1, 0, E2_GATES_MAX - 1, &def, err) < 0 ||
 	    e2_args_u64(args, "size", 4096, 16, 1 << 22, &size, err) < 0)
 		return -1;
@@ -360,7 +360,7 @@ static int cmd_add(struct e2_module *m, const struct e2_args *a, struct e2_resul
 	uint64_t key[MAX_FIELDS], mask[MAX_FIELDS], gate, prio;
 	struct group *gr;
 
-	if (e2_args_check_known(a, rule_keys, err) || parse_rule(s, a, key, mask, err) ||
+	if (parse_rule(s, a, key, mask, err) ||
 	    e2_args_u64(a, "gate", 0, 0, E2_GATES_MAX - 1, &gate, err) < 0 ||
 	    e2_args_u64(a, "priority", 0, 0, 65535, &prio, err) < 0)
 		return -1;
@@ -410,11 +410,10 @@ static int cmd_add(struct e2_module *m, const struct e2_args *a, struct e2_resul
 static int cmd_delete(struct e2_module *m, const struct e2_args *a, struct e2_result *out, char *err)
 {
 	struct hmatch *s = e2_priv(m);
-	static const char *const k[] = {"values", "masks", NULL};
 	uint64_t key[MAX_FIELDS], mask[MAX_FIELDS];
 	struct group *gr;
 
-	if (e2_args_check_known(a, k, err) || parse_rule(s, a, key, mask, err))
+	if (parse_rule(s, a, key, mask, err))
 		return -1;
 	gr = find_group(s, mask);
 	if (!gr || rte_hash_del_key(gr->table, key) < 0) {
@@ -454,10 +453,10 @@ static int cmd_stats(struct e2_module *m, const struct e2_args *a, struct e2_res
 }
 
 static const struct e2_cmd hmatch_cmds[] = {
-	{.name = "add", .help = "values=V,.. [masks=M,..] gate=N [priority=P]", .fn = cmd_add},
-	{.name = "delete", .help = "values=V,.. [masks=M,..]", .fn = cmd_delete},
-	{.name = "clear", .help = "remove every rule", .fn = cmd_clear},
-	{.name = "stats", .help = "rules, masks, misses", .thread_safe = true, .fn = cmd_stats},
+	{.name = "add", .help = "values=V,.. [masks=M,..] gate=N [priority=P]", .args = rule_keys, .fn = cmd_add},
+	{.name = "delete", .help = "values=V,.. [masks=M,..]", .args = E2_ARGS("values", "masks"), .fn = cmd_delete},
+	{.name = "clear", .help = "remove every rule", .args = E2_ARGS_NONE, .fn = cmd_clear},
+	{.name = "stats", .help = "rules, masks, misses", .thread_safe = true, .args = E2_ARGS_NONE, .fn = cmd_stats},
 	{0},
 };
 
@@ -467,6 +466,7 @@ static const struct e2_module_class hmatch = {
 	.igates = 1,
 	.ogates = E2_GATES_MAX,
 	.priv_size = sizeof(struct hmatch),
+	.args = known,
 	.init = hmatch_init,
 	.deinit = hmatch_deinit,
 	.process_batch = hmatch_process,

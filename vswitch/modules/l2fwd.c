@@ -36,8 +36,7 @@ static int l2fwd_init(struct e2_module *m, const struct e2_args *args, char *err
 	uint64_t size, def;
 	char name[RTE_HASH_NAMESIZE];
 
-	if (e2_args_check_known(args, known, err) ||
-	    e2_args_u64(args, "size", 4096, 16, 1 << 22, &size, err) < 0 ||
+	if (e2_args_u64(args, "size", 4096, 16, 1 << 22, &size, err) < 0 ||
 	    e2_args_u64(args, "default", E2_GATES_MAX - 1, 0, E2_GATES_MAX - 1, &def, err) < 0)
 		return -1;
 	snprintf(name, sizeof(name), "l2_%p", (void *)m);
@@ -86,10 +85,9 @@ static void l2fwd_process(struct e2_ctx *ctx, struct e2_module *m, uint16_t igat
 static int cmd_add(struct e2_module *m, const struct e2_args *a, struct e2_result *out, char *err)
 {
 	struct l2fwd *s = e2_priv(m);
-	static const char *const k[] = {"mac", "gate", NULL};
 	uint64_t key, gate;
 
-	if (e2_args_check_known(a, k, err) || parse_mac(e2_args_get(a, "mac"), &key, err) ||
+	if (parse_mac(e2_args_get(a, "mac"), &key, err) ||
 	    e2_args_u64(a, "gate", 0, 0, E2_GATES_MAX - 1, &gate, err) < 0)
 		return -1;
 	if (!e2_args_get(a, "gate")) {
@@ -138,9 +136,9 @@ static int cmd_list(struct e2_module *m, const struct e2_args *a, struct e2_resu
 }
 
 static const struct e2_cmd l2fwd_cmds[] = {
-	{.name = "add", .help = "mac=MAC gate=N", .fn = cmd_add},
-	{.name = "delete", .help = "mac=MAC", .fn = cmd_delete},
-	{.name = "list", .help = "the table", .fn = cmd_list},
+	{.name = "add", .help = "mac=MAC gate=N", .args = E2_ARGS("mac", "gate"), .fn = cmd_add},
+	{.name = "delete", .help = "mac=MAC", .args = E2_ARGS("mac"), .fn = cmd_delete},
+	{.name = "list", .help = "the table", .args = E2_ARGS_NONE, .fn = cmd_list},
 	{0},
 };
 
@@ -155,6 +153,7 @@ static const struct e2_module_class l2fwd = {
 	.igates = 1,
 	.ogates = E2_GATES_MAX,
 	.priv_size = sizeof(struct l2fwd),
+	.args = known,
 	.init = l2fwd_init,
 	.deinit = l2fwd_deinit,
 	.process_batch = l2fwd_process,

@@ -155,8 +155,10 @@ static int push_cmd_stats(struct e2_module *m, const struct e2_args *a, struct e
 }
 
 static const struct e2_cmd push_cmds[] = {
-	{.name = "set", .help = "[spi=N] [si=N] [ATTR=VALUE...]: replaces the whole configuration", .fn = push_cmd_set},
-	{.name = "stats", .help = "counters", .fn = push_cmd_stats},
+	/* attribute names are the keys: push_config checks them */
+	{.name = "set", .help = "[spi=N] [si=N] [ATTR=VALUE...]: replaces the whole configuration", .args = E2_ARGS_ANY,
+	 .fn = push_cmd_set},
+	{.name = "stats", .help = "counters", .args = E2_ARGS_NONE, .fn = push_cmd_stats},
 	{0},
 };
 
@@ -167,6 +169,7 @@ static const struct e2_module_class nsh_push_class = {
 	.igates = 1,
 	.ogates = 1,
 	.priv_size = sizeof(struct nsh_push),
+	.args = E2_ARGS_ANY,
 	.init = push_init,
 	.process_batch = push_process,
 	.stats = push_stats,
@@ -182,10 +185,6 @@ struct nsh_pop {
 
 static int pop_init(struct e2_module *m, const struct e2_args *args, char *err)
 {
-	if (args && args->n) {
-		snprintf(err, E2_ERR_MAX, "nsh_pop takes no arguments ('%s' given)", args->v[0].key);
-		return -1;
-	}
 	return 0;
 }
 
@@ -224,6 +223,7 @@ static const struct e2_module_class nsh_pop_class = {
 	.igates = 1,
 	.ogates = 1,
 	.priv_size = sizeof(struct nsh_pop),
+	.args = E2_ARGS_NONE,
 	.init = pop_init,
 	.process_batch = pop_process,
 	.stats = pop_stats,
@@ -322,8 +322,7 @@ static int match_init(struct e2_module *m, const struct e2_args *args, char *err
 {
 	struct nsh_match *s = e2_priv(m);
 	uint64_t def;
-	if (e2_args_check_known(args, (const char *const[]){"default", NULL}, err) ||
-	    e2_args_u64(args, "default", 0, 0, E2_GATES_MAX - 1, &def, err) < 0)
+	if (e2_args_u64(args, "default", 0, 0, E2_GATES_MAX - 1, &def, err) < 0)
 		return -1;
 	s->default_gate = (uint16_t)def;
 	return 0;
@@ -500,8 +499,7 @@ static int match_cmd_add(struct e2_module *m, const struct e2_args *a, struct e2
 	struct match_rule r;
 	uint64_t gate, prio;
 
-	if (e2_args_check_known(a, (const char *const[]){"attr", "value", "gate", "priority", NULL}, err) ||
-	    parse_match(a, &r, err) || e2_args_u64(a, "priority", 0, 0, UINT32_MAX, &prio, err) < 0)
+	if (parse_match(a, &r, err) || e2_args_u64(a, "priority", 0, 0, UINT32_MAX, &prio, err) < 0)
 		return -1;
 	if (e2_args_u64(a, "gate", 0, 0, E2_GATES_MAX - 1, &gate, err) != 0) {
 		if (!e2_args_get(a, "gate"))
@@ -532,7 +530,7 @@ static int match_cmd_delete(struct e2_module *m, const struct e2_args *a, struct
 	struct nsh_match *s = e2_priv(m);
 	struct match_rule r;
 
-	if (e2_args_check_known(a, (const char *const[]){"attr", "value", NULL}, err) || parse_match(a, &r, err))
+	if (parse_match(a, &r, err))
 		return -1;
 	for (uint32_t i = 0; i < s->n_rules; i++)
 		if (same_match(&s->rules[i], &r)) {
@@ -567,9 +565,11 @@ static int match_cmd_list(struct e2_module *m, const struct e2_args *a, struct e
 }
 
 static const struct e2_cmd match_cmds[] = {
-	{.name = "add", .help = "attr=NAME [value=V] gate=N [priority=P (0)]", .fn = match_cmd_add},
-	{.name = "delete", .help = "attr=NAME [value=V]", .fn = match_cmd_delete},
-	{.name = "list", .help = "rules in evaluation order with match counts", .fn = match_cmd_list},
+	{.name = "add", .help = "attr=NAME [value=V] gate=N [priority=P (0)]",
+	 .args = E2_ARGS("attr", "value", "gate", "priority"), .fn = match_cmd_add},
+	{.name = "delete", .help = "attr=NAME [value=V]", .args = E2_ARGS("attr", "value"), .fn = match_cmd_delete},
+	{.name = "list", .help = "rules in evaluation order with match counts", .args = E2_ARGS_NONE,
+	 .fn = match_cmd_list},
 	{0},
 };
 
@@ -579,6 +579,7 @@ static const struct e2_module_class nsh_match_class = {
 	.igates = 1,
 	.ogates = E2_GATES_MAX,
 	.priv_size = sizeof(struct nsh_match),
+	.args = E2_ARGS("default"),
 	.init = match_init,
 	.process_batch = match_process,
 	.stats = match_stats,

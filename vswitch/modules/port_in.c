@@ -16,8 +16,6 @@ static int port_in_init(struct e2_module *m, const struct e2_args *args, char *e
 	const char *name = e2_args_get(args, "port");
 	uint64_t q;
 
-	if (e2_args_check_known(args, known, err))
-		return -1;
 	if (!name) {
 		snprintf(err, E2_ERR_MAX, "port_in needs port=NAME");
 		return -1;
@@ -73,6 +71,7 @@ static const struct e2_module_class port_in = {
 	.igates = 0,
 	.ogates = 1,
 	.priv_size = sizeof(struct port_in),
+	.args = known,
 	.init = port_in_init,
 	.deinit = port_in_deinit,
 	.run_task = port_in_run,

@@ -18,8 +18,6 @@ static int port_out_init(struct e2_module *m, const struct e2_args *args, char *
 	struct port_out *s = e2_priv(m);
 	const char *name = e2_args_get(args, "port");
 
-	if (e2_args_check_known(args, known, err))
-		return -1;
 	if (!name) {
 		snprintf(err, E2_ERR_MAX, "port_out needs port=NAME");
 		return -1;
@@ -107,6 +105,7 @@ static const struct e2_module_class port_out = {
 	.igates = 1,
 	.ogates = 0,
 	.priv_size = sizeof(struct port_out),
+	.args = known,
 	.init = port_out_init,
 	.deinit = port_out_deinit,
 	.process_batch = port_out_process,

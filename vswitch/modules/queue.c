@@ -21,8 +21,7 @@ static int queue_init(struct e2_module *m, const struct e2_args *args, char *err
 	uint64_t size;
 	char rname[RTE_RING_NAMESIZE];
 
-	if (e2_args_check_known(args, known, err) ||
-	    e2_args_u64(args, "size", 1024, 64, 1 << 20, &size, err) < 0)
+	if (e2_args_u64(args, "size", 1024, 64, 1 << 20, &size, err) < 0)
 		return -1;
 	if (size & (size - 1)) {
 		snprintf(err, E2_ERR_MAX, "queue size=%llu must be a power of two", (unsigned long long)size);
@@ -98,7 +97,7 @@ static int cmd_occupancy(struct e2_module *m, const struct e2_args *a, struct e2
 
 static const struct e2_cmd queue_cmds[] = {
 	{.name = "stats", .help = "occupancy, capacity and enqueue drops", .thread_safe = true,
-	 .fn = cmd_occupancy},
+	 .args = E2_ARGS_NONE, .fn = cmd_occupancy},
 	{0},
 };
 
@@ -108,6 +107,7 @@ static const struct e2_module_class queue = {
 	.igates = 1,
 	.ogates = 1,
 	.priv_size = sizeof(struct queue),
+	.args = known,
 	.init = queue_init,
 	.deinit = queue_deinit,
 	.process_batch = queue_process,

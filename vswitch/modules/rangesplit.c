@@ -172,8 +172,7 @@ static int rangesplit_init(struct e2_module *m, const struct e2_args *args, char
 	uint64_t bits, def, track, idle_ms, cap;
 	char name[RTE_HASH_NAMESIZE];
 
-	if (e2_args_check_known(args, known, err) ||
-	    e2_flow_fields_parse(e2_args_get(args, "fields"), &s->fields, err) ||
+	if (e2_flow_fields_parse(e2_args_get(args, "fields"), &s->fields, err) ||
 	    e2_args_u64(args, "bits", 16, 1, 32, &bits, err) < 0 ||
 	    e2_args_u64(args, "default", 0, 0, E2_GATES_MAX - 1, &def, err) < 0 ||
 	    e2_args_u64(args, "track", 1, 0, 1, &track, err) < 0 ||
@@ -380,10 +379,9 @@ static void ranges_changed(struct rangesplit *s)
 static int cmd_add(struct e2_module *m, const struct e2_args *a, struct e2_result *out, char *err)
 {
 	struct rangesplit *s = e2_priv(m);
-	static const char *const k[] = {"range", "gate", NULL};
 	uint64_t lo, hi, gate;
 
-	if (e2_args_check_known(a, k, err) || parse_range(s, e2_args_get(a, "range"), &lo, &hi, err) ||
+	if (parse_range(s, e2_args_get(a, "range"), &lo, &hi, err) ||
 	    e2_args_u64(a, "gate", 0, 0, E2_GATES_MAX - 1, &gate, err) != 0) {
 		if (!e2_args_get(a, "gate") && e2_args_get(a, "range"))
 			snprintf(err, E2_ERR_MAX, "add needs gate=N");
@@ -407,11 +405,10 @@ static int cmd_add(struct e2_module *m, const struct e2_args *a, struct e2_resul
 static int cmd_delete(struct e2_module *m, const struct e2_args *a, struct e2_result *out, char *err)
 {
 	struct rangesplit *s = e2_priv(m);
-	static const char *const k[] = {"range", NULL};
 	uint64_t lo, hi;
 	int r;
 
-	if (e2_args_check_known(a, k, err) || parse_range(s, e2_args_get(a, "range"), &lo, &hi, err) ||
+	if (parse_range(s, e2_args_get(a, "range"), &lo, &hi, err) ||
 	    (r = exact_range(s, lo, hi, err)) < 0)
 		return -1;
 	s->ranges[r] = s->ranges[--s->n_ranges];
@@ -435,11 +432,10 @@ static void report_flows(struct rangesplit *s, struct e2_result *out)
 static int cmd_split(struct e2_module *m, const struct e2_args *a, struct e2_result *out, char *err)
 {
 	struct rangesplit *s = e2_priv(m);
-	static const char *const k[] = {"range", "at", "new_gate", NULL};
 	uint64_t lo, hi, at, gate;
 	int r;
 
-	if (e2_args_check_known(a, k, err) || parse_range(s, e2_args_get(a, "range"), &lo, &hi, err) ||
+	if (parse_range(s, e2_args_get(a, "range"), &lo, &hi, err) ||
 	    (r = exact_range(s, lo, hi, err)) < 0)
 		return -1;
 	if (e2_args_u64(a, "at", 0, lo + 1, hi - 1, &at, err) != 0 ||
@@ -463,8 +459,6 @@ static int cmd_split(struct e2_module *m, const struct e2_args *a, struct e2_res
 static int cmd_exceptions(struct e2_module *m, const struct e2_args *a, struct e2_result *out, char *err)
 {
 	struct rangesplit *s = e2_priv(m);
-	if (e2_args_check_known(a, (const char *const[]){NULL}, err))
-		return -1;
 	sweep_all(s);
 	report_flows(s, out);
 	return 0;
@@ -473,8 +467,6 @@ static int cmd_exceptions(struct e2_module *m, const struct e2_args *a, struct e
 static int cmd_flows(struct e2_module *m, const struct e2_args *a, struct e2_result *out, char *err)
 {
 	struct rangesplit *s = e2_priv(m);
-	if (e2_args_check_known(a, (const char *const[]){NULL}, err))
-		return -1;
 	sweep_all(s);
 	report_flows(s, out);
 	for (uint16_t g = 0; g < E2_GATES_MAX; g++)
@@ -560,7 +552,6 @@ static int parse_flow(const struct rangesplit *s, const struct e2_args *a, struc
 static int cmd_pin(struct e2_module *m, const struct e2_args *a, struct e2_result *out, char *err)
 {
 	struct rangesplit *s = e2_priv(m);
-	static const char *const k[] = {"src", "dst", "proto", "sport", "dport", "gate", "flow_id", NULL};
 	struct e2_flow_key key;
 	uint64_t gate, id;
 	int32_t pos;
@@ -569,7 +560,7 @@ static int cmd_pin(struct e2_module *m, const struct e2_args *a, struct e2_resul
 		snprintf(err, E2_ERR_MAX, "pin needs flow tracking (track=1)");
 		return -1;
 	}
-	if (e2_args_check_known(a, k, err) || parse_flow(s, a, &key, err))
+	if (parse_flow(s, a, &key, err))
 		return -1;
 	if (e2_args_u64(a, "gate", 0, 0, E2_GATES_MAX - 1, &gate, err) != 0) {
 		if (!e2_args_get(a, "gate"))
@@ -634,11 +625,10 @@ static void format_key(const struct rangesplit *s, const struct e2_flow_key *k, 
 static int cmd_rules(struct e2_module *m, const struct e2_args *a, struct e2_result *out, char *err)
 {
 	struct rangesplit *s = e2_priv(m);
-	static const char *const k[] = {"max", NULL};
 	uint64_t max;
 	uint32_t tcam = 0, listed = 0;
 
-	if (e2_args_check_known(a, k, err) || e2_args_u64(a, "max", 16, 0, 40, &max, err) < 0)
+	if (e2_args_u64(a, "max", 16, 0, 40, &max, err) < 0)
 		return -1;
 	sweep_all(s);
 	for (uint32_t i = 0; i < s->n_ranges; i++) {
@@ -684,20 +674,22 @@ static int cmd_stats(struct e2_module *m, const struct e2_args *a, struct e2_res
 }
 
 static const struct e2_cmd rangesplit_cmds[] = {
-	{.name = "add", .help = "range=X-Y gate=G: flow IDs in [X,Y) to G; overlaps are refused", .fn = cmd_add},
-	{.name = "delete", .help = "range=X-Y (exactly as added)", .fn = cmd_delete},
+	{.name = "add", .help = "range=X-Y gate=G: flow IDs in [X,Y) to G; overlaps are refused",
+	 .args = E2_ARGS("range", "gate"), .fn = cmd_add},
+	{.name = "delete", .help = "range=X-Y (exactly as added)", .args = E2_ARGS("range"), .fn = cmd_delete},
 	{.name = "split",
 	 .help = "range=X-Y at=M new_gate=G: [X,M) keeps its gate, new flows in [M,Y) go to G, active ones stay",
-	 .fn = cmd_split},
+	 .args = E2_ARGS("range", "at", "new_gate"), .fn = cmd_split},
 	{.name = "pin",
 	 .help = "src=A dst=B proto=P sport=S dport=D (the fields= ones) gate=G [flow_id=N]: exact-flow override "
 		 "until idle",
-	 .fn = cmd_pin},
-	{.name = "exceptions", .help = "remaining exceptions and tracked flows", .fn = cmd_exceptions},
-	{.name = "flows", .help = "tracked flows per gate (F_old)", .fn = cmd_flows},
+	 .args = E2_ARGS("src", "dst", "proto", "sport", "dport", "gate", "flow_id"), .fn = cmd_pin},
+	{.name = "exceptions", .help = "remaining exceptions and tracked flows", .args = E2_ARGS_NONE,
+	 .fn = cmd_exceptions},
+	{.name = "flows", .help = "tracked flows per gate (F_old)", .args = E2_ARGS_NONE, .fn = cmd_flows},
 	{.name = "rules", .help = "[max=N (16)]: switch rules for the ranges and the remaining exceptions",
-	 .fn = cmd_rules},
-	{.name = "stats", .help = "counters", .fn = cmd_stats},
+	 .args = E2_ARGS("max"), .fn = cmd_rules},
+	{.name = "stats", .help = "counters", .args = E2_ARGS_NONE, .fn = cmd_stats},
 	{0},
 };
 
@@ -708,6 +700,7 @@ static const struct e2_module_class rangesplit = {
 	.igates = 1,
 	.ogates = E2_GATES_MAX,
 	.priv_size = sizeof(struct rangesplit),
+	.args = known,
 	.init = rangesplit_init,
 	.deinit = rangesplit_deinit,
 	.process_batch = rangesplit_process,

@@ -11,6 +11,7 @@ static const struct e2_module_class sink = {
 	.help = "frees every packet it receives",
 	.igates = 1,
 	.ogates = 0,
+	.args = E2_ARGS_NONE,
 	.process_batch = sink_process,
 };
 E2_MODULE_REGISTER(sink)

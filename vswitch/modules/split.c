@@ -24,7 +24,7 @@ static int split_init(struct e2_module *m, const struct e2_args *args, char *err
 	struct split *s = e2_priv(m);
 	uint64_t n;
 
-	if (e2_args_check_known(args, known, err) || e2_args_u64(args, "gates", 2, 1, E2_GATES_MAX, &n, err) < 0)
+	if (e2_args_u64(args, "gates", 2, 1, E2_GATES_MAX, &n, err) < 0)
 		return -1;
 	s->n_gates = (uint32_t)n;
 	m->n_ogates = (uint16_t)n;
@@ -84,6 +84,7 @@ static const struct e2_module_class rr_split = {
 	.igates = 1,
 	.ogates = E2_GATES_MAX,
 	.priv_size = sizeof(struct split),
+	.args = known,
 	.init = split_init,
 	.process_batch = rr_process,
 };
@@ -95,6 +96,7 @@ static const struct e2_module_class hash_split = {
 	.igates = 1,
 	.ogates = E2_GATES_MAX,
 	.priv_size = sizeof(struct split),
+	.args = known,
 	.init = split_init,
 	.process_batch = hash_process,
 };

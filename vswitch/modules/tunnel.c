@@ -89,7 +89,7 @@ static int encap_init(struct e2_module *m, const struct e2_args *args, char *err
 	const char *t = e2_args_get(args, "transport");
 	uint64_t vni;
 
-	if (e2_args_check_known(args, encap_known, err) || parse_mac(args, "dst", NULL, &s->dst_mac, err) ||
+	if (parse_mac(args, "dst", NULL, &s->dst_mac, err) ||
 	    parse_mac(args, "src", "02:e2:00:00:00:00", &s->src_mac, err) ||
 	    e2_args_u64(args, "vni", 0, 0, 0xffffff, &vni, err) < 0)
 		return -1;
@@ -224,8 +224,7 @@ static int encap_cmd_edge(struct e2_module *m, const struct e2_args *a, struct e
 	struct tunnel_encap *s = e2_priv(m);
 	uint64_t igate, spi, si;
 
-	if (e2_args_check_known(a, (const char *const[]){"igate", "spi", "si", NULL}, err) ||
-	    e2_args_u64(a, "si", 255, 0, 255, &si, err) < 0)
+	if (e2_args_u64(a, "si", 255, 0, 255, &si, err) < 0)
 		return -1;
 	if (e2_args_u64(a, "igate", 0, 0, MAX_EDGES - 1, &igate, err) != 0 ||
 	    e2_args_u64(a, "spi", 0, 0, 0xffffff, &spi, err) != 0) {
@@ -247,8 +246,6 @@ static int encap_cmd_edge_del(struct e2_module *m, const struct e2_args *a, stru
 	struct tunnel_encap *s = e2_priv(m);
 	uint64_t igate;
 
-	if (e2_args_check_known(a, (const char *const[]){"igate", NULL}, err))
-		return -1;
 	if (e2_args_u64(a, "igate", 0, 0, MAX_EDGES - 1, &igate, err) != 0) {
 		if (!e2_args_get(a, "igate"))
 			snprintf(err, E2_ERR_MAX, "edge_del needs igate=N");
@@ -278,8 +275,9 @@ static void encap_stats(struct e2_module *m, struct e2_result *out)
 }
 
 static const struct e2_cmd encap_cmds[] = {
-	{.name = "edge", .help = "igate=N spi=S [si=N (255)]: packets entering igate N carry SPI S", .fn = encap_cmd_edge},
-	{.name = "edge_del", .help = "igate=N", .fn = encap_cmd_edge_del},
+	{.name = "edge", .help = "igate=N spi=S [si=N (255)]: packets entering igate N carry SPI S",
+	 .args = E2_ARGS("igate", "spi", "si"), .fn = encap_cmd_edge},
+	{.name = "edge_del", .help = "igate=N", .args = E2_ARGS("igate"), .fn = encap_cmd_edge_del},
 	{0},
 };
 
@@ -290,6 +288,7 @@ static const struct e2_module_class tunnel_encap = {
 	.igates = MAX_EDGES,
 	.ogates = 1,
 	.priv_size = sizeof(struct tunnel_encap),
+	.args = encap_known,
 	.init = encap_init,
 	.process_batch = encap_process,
 	.stats = encap_stats,
@@ -316,8 +315,7 @@ static int decap_init(struct e2_module *m, const struct e2_args *args, char *err
 {
 	struct tunnel_decap *s = e2_priv(m);
 	uint64_t def;
-	if (e2_args_check_known(args, (const char *const[]){"default", NULL}, err) ||
-	    e2_args_u64(args, "default", 0, 0, E2_GATES_MAX - 1, &def, err) < 0)
+	if (e2_args_u64(args, "default", 0, 0, E2_GATES_MAX - 1, &def, err) < 0)
 		return -1;
 	s->default_gate = (uint16_t)def;
 	return 0;
@@ -407,8 +405,6 @@ static int decap_cmd_edge(struct e2_module *m, const struct e2_args *a, struct e
 	struct tunnel_decap *s = e2_priv(m);
 	uint64_t spi, gate;
 
-	if (e2_args_check_known(a, (const char *const[]){"spi", "gate", NULL}, err))
-		return -1;
 	if (e2_args_u64(a, "spi", 0, 0, 0xffffff, &spi, err) != 0 ||
 	    e2_args_u64(a, "gate", 0, 0, E2_GATES_MAX - 1, &gate, err) != 0) {
 		if (!e2_args_get(a, "spi") || !e2_args_get(a, "gate"))
@@ -434,8 +430,6 @@ static int decap_cmd_edge_del(struct e2_module *m, const struct e2_args *a, stru
 	struct tunnel_decap *s = e2_priv(m);
 	uint64_t spi;
 
-	if (e2_args_check_known(a, (const char *const[]){"spi", NULL}, err))
-		return -1;
 	if (e2_args_u64(a, "spi", 0, 0, 0xffffff, &spi, err) != 0) {
 		if (!e2_args_get(a, "spi"))
 			snprintf(err, E2_ERR_MAX, "edge_del needs spi=S");
@@ -464,8 +458,9 @@ static void decap_stats(struct e2_module *m, struct e2_result *out)
 }
 
 static const struct e2_cmd decap_cmds[] = {
-	{.name = "edge", .help = "spi=S gate=G: tunnel packets with SPI S leave by gate G", .fn = decap_cmd_edge},
-	{.name = "edge_del", .help = "spi=S", .fn = decap_cmd_edge_del},
+	{.name = "edge", .help = "spi=S gate=G: tunnel packets with SPI S leave by gate G",
+	 .args = E2_ARGS("spi", "gate"), .fn = decap_cmd_edge},
+	{.name = "edge_del", .help = "spi=S", .args = E2_ARGS("spi"), .fn = decap_cmd_edge_del},
 	{0},
 };
 
@@ -475,6 +470,7 @@ static const struct e2_module_class tunnel_decap = {
 	.igates = 1,
 	.ogates = E2_GATES_MAX,
 	.priv_size = sizeof(struct tunnel_decap),
+	.args = E2_ARGS("default"),
 	.init = decap_init,
 	.process_batch = decap_process,
 	.stats = decap_stats,

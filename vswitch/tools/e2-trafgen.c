@@ -30,6 +30,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "e2/num.h"
+
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_ethdev.h>
@@ -42,11 +44,11 @@
 #define MAGIC 0xe2e2e2e2u
 
 struct opts {
-	uint16_t tx, rx;
+	uint32_t tx, rx;
 	double rate;        /* packets per second, 0 = as fast as possible */
 	uint64_t count;     /* 0 = unlimited */
 	double duration;    /* seconds */
-	uint16_t size;
+	uint32_t size;
 	uint32_t flows;
 	struct rte_ether_addr dst;
 	uint32_t ping;
@@ -288,6 +290,20 @@ static int run_fwd(const struct opts *o)
 	return 0;
 }
 
+static const char usage[] =
+	"usage: e2-trafgen EAL-ARGS -- [options]\n"
+	"  --tx N, --rx N          ports to send on and receive from (0, 1)\n"
+	"  --rate PPS              0..1e9 packets per second, k/M/G suffixes (0: as fast as possible)\n"
+	"  --count N               packets to send (0: no limit)\n"
+	"  --duration T            0..86400 s, or with ms/s/m/h (1 s when neither count nor ping is given)\n"
+	"  --size N                frame size, 64..1518 (64)\n"
+	"  --flows N               distinct UDP flows, 1..16777216 (1)\n"
+	"  --dst-mac MAC           destination MAC (02:e2:00:00:00:02)\n"
+	"  --ping N                N round trips, reporting latency\n"
+	"  --drain T               time to wait for stragglers, 0..3600 s (1)\n"
+	"  --fwd                   forward between the two ports instead (an NF)\n"
+	"  --idle-spin-us N        0..1000000 (0); --max-sleep-us N: 1..1000000 (50)\n";
+
 int main(int argc, char **argv)
 {
 	struct opts o = {.tx = 0, .rx = 1, .size = 64, .flows = 1, .duration = 0, .drain = 1.0,
@@ -307,31 +323,35 @@ int main(int argc, char **argv)
 	}
 	argc -= n;
 	argv += n;
+	struct e2_err e;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		int bad = 0;
 		switch (c) {
-		case 't': o.tx = (uint16_t)atoi(optarg); break;
-		case 'r': o.rx = (uint16_t)atoi(optarg); break;
-		case 'R': o.rate = atof(optarg); break;
-		case 'c': o.count = strtoull(optarg, NULL, 0); break;
-		case 'd': o.duration = atof(optarg); break;
-		case 's': o.size = (uint16_t)atoi(optarg); break;
-		case 'f': o.flows = (uint32_t)atoi(optarg) ? (uint32_t)atoi(optarg) : 1; break;
-		case 'p': o.ping = (uint32_t)atoi(optarg); break;
-		case 'D': o.drain = atof(optarg); break;
+		case 't': bad = e2_num_u32("--tx", optarg, 0, RTE_MAX_ETHPORTS - 1, &o.tx, &e); break;
+		case 'r': bad = e2_num_u32("--rx", optarg, 0, RTE_MAX_ETHPORTS - 1, &o.rx, &e); break;
+		case 'R': bad = e2_num_rate("--rate", optarg, 0, 1e9, &o.rate, &e); break;
+		case 'c': bad = e2_num_u64("--count", optarg, 0, UINT64_MAX, &o.count, &e); break;
+		case 'd': bad = e2_num_duration("--duration", optarg, 0, 86400, &o.duration, &e); break;
+		case 's': bad = e2_num_u32("--size", optarg, 64, 1518, &o.size, &e); break;
+		case 'f': bad = e2_num_u32("--flows", optarg, 1, 1u << 24, &o.flows, &e); break;
+		case 'p': bad = e2_num_u32("--ping", optarg, 0, 100000000, &o.ping, &e); break;
+		case 'D': bad = e2_num_duration("--drain", optarg, 0, 3600, &o.drain, &e); break;
 		case 'F': o.fwd = true; break;
-		case 'I': o.idle_spin_us = (uint32_t)atoi(optarg); break;
-		case 'M': o.max_sleep_us = (uint32_t)atoi(optarg) ? (uint32_t)atoi(optarg) : 1; break;
+		case 'I': bad = e2_num_u32("--idle-spin-us", optarg, 0, 1000000, &o.idle_spin_us, &e); break;
+		case 'M': bad = e2_num_u32("--max-sleep-us", optarg, 1, 1000000, &o.max_sleep_us, &e); break;
 		case 'm':
-			if (rte_ether_unformat_addr(optarg, &o.dst) != 0) {
-				fprintf(stderr, "e2-trafgen: bad MAC %s\n", optarg);
-				return 2;
-			}
+			if (rte_ether_unformat_addr(optarg, &o.dst) != 0)
+				bad = (e2_seterr(&e, "--dst-mac=%.40s: not a MAC address (02:e2:00:00:00:02)", optarg), -1);
 			break;
-		default: fprintf(stderr, "e2-trafgen: bad option\n"); return 2;
+		default: fprintf(stderr, "%s", usage); return 2;
+		}
+		if (bad) {
+			fprintf(stderr, "e2-trafgen: %s\n", e.msg);
+			return 2;
 		}
 	}
-	if (o.size < 64 || o.size > 1518) {
-		fprintf(stderr, "e2-trafgen: --size must be 64..1518\n");
+	if (optind < argc) {
+		fprintf(stderr, "e2-trafgen: unexpected argument '%s'\n%s", argv[optind], usage);
 		return 2;
 	}
 	if (o.fwd && o.tx == o.rx) {

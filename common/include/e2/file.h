@@ -3,6 +3,7 @@
 #define E2_FILE_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "e2/err.h"
 
@@ -14,5 +15,23 @@
  * stores its length (the NUL not counted) in *len. Refuses a file of more than `max`
  * bytes (0: E2_FILE_MAX_DEFAULT). Returns NULL with err set ("PATH: why") on failure. */
 char *e2_read_file(const char *path, size_t max, size_t *len, struct e2_err *err);
+
+/* Output files, written so that a failure never leaves a half-written file and never
+ * clobbers an input: e2_out_open creates a temporary file beside `path` (refusing a
+ * `path` that is one of the n `inputs`, by device and inode, whatever the names or
+ * links; NULL entries are skipped), the caller writes to o->f, and e2_out_commit
+ * flushes, syncs and renames it into place; e2_out_abort removes it. "-" is standard
+ * output; a FIFO or device is written directly. */
+struct e2_out {
+	FILE *f;
+	char path[4096];
+	char tmp[4096];	 /* "" for standard output */
+};
+int e2_out_open(struct e2_out *o, const char *path, const char *const *inputs, size_t n, struct e2_err *err);
+int e2_out_commit(struct e2_out *o, struct e2_err *err);
+void e2_out_abort(struct e2_out *o);
+
+/* Whether a and b name the same existing file (device and inode). */
+int e2_same_file(const char *a, const char *b);
 
 #endif

@@ -16,6 +16,20 @@
 /* Concurrent flows each E2D range-split stage tracks (its `flows=`): what migration
  * avoidance can keep in place; more are routed by range, untracked (and counted). */
 #define E2_STAGE_FLOWS 16384u
+/* The most instances one NF may have (its max_number_of_instances): beyond this a
+ * description is refused when read, before anything is sized or allocated. */
+#define E2_NF_INSTANCES_MAX 1024u
+/* Sizes of the three descriptions, refused past these when read (each parse then
+ * takes milliseconds; see the negative corpus in tests/negative/). */
+#define E2_PIPELINES_MAX 1024
+#define E2_PIPELINE_NODES_MAX 256
+#define E2_PIPELINE_EDGES_MAX 1024
+#define E2_NFS_MAX 1024
+#define E2_SERVERS_MAX 1024
+#define E2_EXTERNAL_PORTS_MAX 256
+#define E2_ATTRIBUTES_MAX 64
+#define E2_FILTER_MAX 4096    /* characters of a pcap-filter expression */
+#define E2_WORD_LEN_MAX 255   /* an attribute term, an external port or an action name */
 
 /* struct e2_err, e2_seterr(), e2_err_context(): common/'s error type */
 #include "e2/err.h"
