@@ -1,16 +1,19 @@
 /* Control-API negative tests: every malformed or invalid request is refused
  * with a message, the running graph is unchanged, and traffic keeps flowing. */
+#include <dirent.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "ctl.h"
+#include "e2/file.h"
 #include "test_util.h"
 
 static struct e2_dp dp;
@@ -307,6 +310,54 @@ static void test_worker_core_conflict(void **state)
 	assert_null(e2_dp_worker_find(&dp, 6));
 }
 
+/* The negative corpus of control messages (vswitch/negative/ctl/NAME.bin, each with
+ * the text its refusal must contain in NAME.expect): every one refused within a
+ * second, the graph unchanged. */
+static void test_negative_control_messages(void **state)
+{
+	const char *src = getenv("E2_SOURCE_DIR");
+	char dir[512], path[1024], before[8192], after[8192];
+	unsigned n = 0;
+	double max_ms = 0;
+
+	assert_non_null(src);
+	snprintf(dir, sizeof(dir), "%s/vswitch/negative/ctl", src);
+	DIR *d = opendir(dir);
+	assert_non_null(d);
+	snapshot(before, sizeof(before));
+	for (struct dirent *e; (e = readdir(d));) {
+		size_t l = strlen(e->d_name);
+		if (l < 5 || strcmp(e->d_name + l - 4, ".bin") != 0)
+			continue;
+		size_t len, elen;
+		struct e2_err err;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		char *msg = e2_read_file(path, 0, &len, &err);
+		snprintf(path, sizeof(path), "%s/%.*s.expect", dir, (int)(l - 4), e->d_name);
+		char *want = e2_read_file(path, 0, &elen, &err);
+		if (!msg || !want)
+			fail_msg("%s", err.msg);
+		want[strcspn(want, "\n")] = '\0';
+		bool shut = false;
+		uint64_t t0 = rte_get_tsc_cycles();
+		E2__Dp__Response *r = e2_ctl_handle_bytes(&dp, (const uint8_t *)msg, len, &shut);
+		double ms = (double)(rte_get_tsc_cycles() - t0) * 1e3 / (double)rte_get_tsc_hz();
+		if (r->code == 0 || !strstr(r->error, want) || ms > 1000 || shut)
+			fail_msg("%s: code %d '%s' in %.1f ms, wanted '%s'", e->d_name, r->code, r->error, ms, want);
+		print_message("  %-32s -> %s (%.2f ms)\n", e->d_name, r->error, ms);
+		max_ms = ms > max_ms ? ms : max_ms;
+		e2__dp__response__free_unpacked(r, NULL);
+		free(msg);
+		free(want);
+		n++;
+	}
+	closedir(d);
+	snapshot(after, sizeof(after));
+	assert_string_equal(before, after);
+	print_message("negative: ctl cases=%u failed=0 max_ms=%.2f\n", n, max_ms);
+	assert_true(n >= 29);
+}
+
 /* A vhost-user socket belongs to one port; deleting the port frees it for reuse. */
 static void test_vhost_socket_ownership(void **state)
 {
@@ -349,6 +400,7 @@ int main(void)
 		cmocka_unit_test(test_vhost_socket_ownership),
 		cmocka_unit_test(test_graph_stays_acyclic_and_shallow),
 		cmocka_unit_test(test_worker_core_conflict),
+		cmocka_unit_test(test_negative_control_messages),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
