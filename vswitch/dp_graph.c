@@ -50,13 +50,14 @@ static void graph_measure(const struct e2_dp *dp, struct graph_walk *w)
 
 	w->n = 0;
 	for (size_t i = 0; i < E2_MODULES_MAX; i++) {
-		const struct e2_module *m = dp->modules[i];
 		w->indeg[i] = 0;
 		w->up[i] = 1;
 		w->run[i] = 1;
-		if (!m)
-			continue;
-		for (uint16_t g = 0; g < m->n_ogates; g++)
+	}
+	/* a second pass: an edge may point at a slot before or after its source's */
+	for (size_t i = 0; i < E2_MODULES_MAX; i++) {
+		const struct e2_module *m = dp->modules[i];
+		for (uint16_t g = 0; m && g < m->n_ogates; g++)
 			if (m->ogates[g].next)
 				w->indeg[m->ogates[g].next->slot]++;
 	}

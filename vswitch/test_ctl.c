@@ -289,6 +289,41 @@ static void test_graph_stays_acyclic_and_shallow(void **state)
 	}
 	expect_ok("module del cx");
 	expect_ok("module del cq");
+
+	/* a chain whose modules' slots are not in chain order (fuzz_graph found the depth
+	 * miscounted there): b1..b100 -> a0 -> d1..d27, a0 made first */
+	expect_ok("module add a0 flowhash");
+	for (int i = 1; i <= 100; i++) {
+		snprintf(line, sizeof(line), "module add b%d flowhash", i);
+		expect_ok(line);
+		snprintf(line, sizeof(line), i < 100 ? "connect b%d b%d" : "connect b%d a0", i, i + 1);
+		if (i > 1)
+			snprintf(line, sizeof(line), "connect b%d b%d", i - 1, i);
+		if (i > 1)
+			expect_ok(line);
+	}
+	expect_ok("connect b100 a0");
+	for (int i = 1; i <= 28; i++) {
+		snprintf(line, sizeof(line), "module add d%d flowhash", i);
+		expect_ok(line);
+		if (i == 1)
+			snprintf(line, sizeof(line), "connect a0 d1");
+		else
+			snprintf(line, sizeof(line), "connect d%d d%d", i - 1, i);
+		if (i < 28)
+			expect_ok(line);
+		else
+			expect_refused(line, E2BIG, "chain of 129 modules");
+	}
+	expect_ok("module del a0");
+	for (int i = 1; i <= 100; i++) {
+		snprintf(line, sizeof(line), "module del b%d", i);
+		expect_ok(line);
+	}
+	for (int i = 1; i <= 28; i++) {
+		snprintf(line, sizeof(line), "module del d%d", i);
+		expect_ok(line);
+	}
 }
 
 /* A core runs one pinned worker: a second one on it is refused, naming the first. */

@@ -91,6 +91,7 @@ static void xml_for_tcg(void **state)
     contains(xml, "<access mode=\"shared\"/>");
     contains(xml, "<acpi/>");
     contains(xml, "pci=nomsi");
+    contains(xml, "no_timer_check");
     contains(xml, "e2.nics=2 e2.nf=e2-firewall e2.args=--rules,/etc/e2/firewall.rules,eth0,eth1");
     contains(xml, "<interface type=\"vhostuser\">");
     char want[256];
