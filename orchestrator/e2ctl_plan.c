@@ -147,7 +147,7 @@ int e2ctl_plan(int argc, char **argv)
             ig->insts[i].server = -1;
     }
     if (exact > 0) {
-        int *heur = calloc(ig->insts_count + 1, sizeof *heur);
+        int *heur = e2_xcalloc(ig->insts_count + 1, sizeof *heur);
         for (unsigned i = 0; i < ig->insts_count; i++)
             heur[i] = ig->insts[i].server;
         int mip = e2_place_mip(ig, &rack, exact, NULL, NULL, &err);
@@ -164,7 +164,7 @@ int e2ctl_plan(int argc, char **argv)
             goto fail;
     }
     {
-        struct e2_load *loads = calloc(rack.servers, sizeof *loads);
+        struct e2_load *loads = e2_xcalloc(rack.servers, sizeof *loads);
         int over = e2_rack_loads(ig, &rack, loads);
         free(loads);
         if (over)

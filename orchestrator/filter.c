@@ -164,7 +164,7 @@ void e2_lines_add(struct e2_lines *l, const char *fmt, ...)
 {
     if (l->n == l->cap) {
         l->cap = l->cap ? l->cap * 2 : 16;
-        l->v = realloc(l->v, l->cap * sizeof *l->v);
+        l->v = e2_xrealloc(l->v, l->cap * sizeof *l->v);
     }
     va_list ap;
     va_start(ap, fmt);

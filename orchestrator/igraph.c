@@ -11,7 +11,7 @@ static unsigned add_inst(struct e2_igraph *ig, unsigned pnode)
 {
     if (ig->insts_count == ig->insts_cap) {
         ig->insts_cap = ig->insts_cap ? ig->insts_cap * 2 : 16;
-        ig->insts = realloc(ig->insts, ig->insts_cap * sizeof *ig->insts);
+        ig->insts = e2_xrealloc(ig->insts, ig->insts_cap * sizeof *ig->insts);
     }
     const struct e2_pnode *pn = &ig->pg->nodes[pnode];
     unsigned k = ig->insts_count++;
@@ -35,7 +35,7 @@ static void add_edge(struct e2_igraph *ig, unsigned from, unsigned to, unsigned 
 {
     if (ig->edges_count == ig->edges_cap) {
         ig->edges_cap = ig->edges_cap ? ig->edges_cap * 2 : 32;
-        ig->edges = realloc(ig->edges, ig->edges_cap * sizeof *ig->edges);
+        ig->edges = e2_xrealloc(ig->edges, ig->edges_cap * sizeof *ig->edges);
     }
     ig->edges[ig->edges_count++] = (struct e2_iedge){
         .from = from, .to = to, .pedge = pedge, .rate_gbps = rate, .distributed = dist,
@@ -85,10 +85,10 @@ static unsigned hash_fields(const struct e2_pgraph *pg, unsigned v, unsigned dep
 
 struct e2_igraph *e2_igraph_build(const struct e2_pgraph *pg, struct e2_err *err)
 {
-    struct e2_igraph *ig = calloc(1, sizeof *ig);
+    struct e2_igraph *ig = e2_xcalloc(1, sizeof *ig);
     ig->pg = pg;
-    ig->next_index = calloc(pg->nodes_count + 1, sizeof *ig->next_index);
-    unsigned *base = calloc(pg->nodes_count + 1, sizeof *base);
+    ig->next_index = e2_xcalloc(pg->nodes_count + 1, sizeof *ig->next_index);
+    unsigned *base = e2_xcalloc(pg->nodes_count + 1, sizeof *base);
     for (unsigned i = 0; i < pg->nodes_count; i++) {
         base[i] = ig->insts_count;
         unsigned n = pg->nodes[i].instances ? pg->nodes[i].instances : 1;

@@ -322,12 +322,12 @@ int e2_interconnect_plan(const struct e2_igraph *ig, const struct e2_hardware *h
         }
     }
     out->servers = hw->servers_count;
-    out->e2d = calloc(out->servers, sizeof *out->e2d);
+    out->e2d = e2_xcalloc(out->servers, sizeof *out->e2d);
     struct ic_state st = {
         .ig = ig, .hw = hw, .out = out,
-        .encap_made = calloc((size_t)out->servers * ig->insts_count * 32 + 1, 1),
-        .decap_gate = calloc(out->servers, sizeof(unsigned)),
-        .decap_made = calloc((size_t)ig->insts_count * 32 + 1, 1),
+        .encap_made = e2_xcalloc((size_t)out->servers * ig->insts_count * 32 + 1, 1),
+        .decap_gate = e2_xcalloc(out->servers, sizeof(unsigned)),
+        .decap_made = e2_xcalloc((size_t)ig->insts_count * 32 + 1, 1),
     };
     for (unsigned s = 0; s < out->servers; s++) {
         struct e2_lines *l = &out->e2d[s];
@@ -337,7 +337,7 @@ int e2_interconnect_plan(const struct e2_igraph *ig, const struct e2_hardware *h
         e2_lines_add(l, "module add decap tunnel_decap default=%u", DECAP_DROP_GATE);
         e2_lines_add(l, "connect nic.in decap");
     }
-    unsigned *scratch = calloc(2 * (size_t)ig->edges_count + 2, sizeof *scratch);
+    unsigned *scratch = e2_xcalloc(2 * (size_t)ig->edges_count + 2, sizeof *scratch);
     for (unsigned i = 0; i < ig->insts_count; i++)
         if (ig->pg->nodes[ig->insts[i].pnode].nf)
             emit_ports(&st, i);

@@ -67,7 +67,7 @@ static int cmp_aggregate(const void *pa, const void *pb, void *ctx)
 /* Indices of one exception per aggregate (caller frees). */
 static unsigned *unique_aggregates(struct e2_split_plan *sp, unsigned *count)
 {
-    unsigned *idx = calloc(sp->exceptions_count + 1, sizeof *idx), n = 0;
+    unsigned *idx = e2_xcalloc(sp->exceptions_count + 1, sizeof *idx), n = 0;
     for (unsigned i = 0; i < sp->exceptions_count; i++)
         idx[i] = i;
     qsort_r(idx, sp->exceptions_count, sizeof *idx, cmp_aggregate, sp);
@@ -103,7 +103,7 @@ static void emit_phase2(const struct e2_igraph *ig, struct e2_split_plan *sp)
     unsigned naggr;
     unsigned *aggr = unique_aggregates(sp, &naggr);
     /* one tunnel towards the new instance per server; phase 1 made A's */
-    char *encap_made = calloc(sp->hw->servers_count + 1, 1);
+    char *encap_made = e2_xcalloc(sp->hw->servers_count + 1, 1);
     int keep_steer = 0;
     if (a->server >= 0 && a->server != b->server)
         encap_made[a->server] = 1;
@@ -204,7 +204,7 @@ int e2_split_begin(const struct e2_igraph *ig, const struct e2_hardware *hw, uns
     sp->threshold = threshold;
     sp->hw = hw;
     sp->affinity = a->hash_fields ? a->hash_fields : E2_AFF_FIVE_TUPLE;
-    sp->exceptions = calloc(active_count + 1, sizeof *sp->exceptions);
+    sp->exceptions = e2_xcalloc(active_count + 1, sizeof *sp->exceptions);
     for (unsigned i = 0; i < active_count; i++) {
         uint32_t id = e2_flow_id(&active[i], sp->affinity);
         if (id < sp->mid || id >= sp->hi)

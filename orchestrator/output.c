@@ -54,7 +54,7 @@ void e2_plan_print_text(FILE *out, const struct e2_igraph *ig, const struct e2_h
         fprintf(out, "  %-16s -> %-16s %7.3f Gbps %s %s\n", ig->insts[ed->from].name, ig->insts[ed->to].name,
                 ed->rate_gbps, (a != b || a < 0) ? "switch" : "local ", filter_text(ig, ed, f, sizeof f));
     }
-    struct e2_load *loads = calloc(rack->servers, sizeof *loads);
+    struct e2_load *loads = e2_xcalloc(rack->servers, sizeof *loads);
     e2_rack_loads(ig, rack, loads);
     fprintf(out, "\nServers:\n");
     for (unsigned s = 0; s < rack->servers; s++)
@@ -119,7 +119,7 @@ char *e2_plan_json(const struct e2_igraph *ig, const struct e2_hardware *hw, con
                                                            (int)ig->insts[ed->to].range_hi));
         json_array_append_new(edges, o);
     }
-    struct e2_load *loads = calloc(rack->servers, sizeof *loads);
+    struct e2_load *loads = e2_xcalloc(rack->servers, sizeof *loads);
     e2_rack_loads(ig, rack, loads);
     for (unsigned s = 0; s < rack->servers; s++) {
         json_t *o = json_pack("{s:s, s:i, s:i, s:f, s:f, s:f}", "name", hw->servers[s].name, "cores_used",
@@ -159,8 +159,8 @@ int e2_plan_dot(FILE *out, const struct e2_igraph *ig, const struct e2_hardware 
         return -1;
     }
     set(g, "rankdir", "LR");
-    Agnode_t **nodes = calloc(ig->insts_count + 1, sizeof *nodes);
-    Agraph_t **clusters = calloc(hw->servers_count + 1, sizeof *clusters);
+    Agnode_t **nodes = e2_xcalloc(ig->insts_count + 1, sizeof *nodes);
+    Agraph_t **clusters = e2_xcalloc(hw->servers_count + 1, sizeof *clusters);
     for (unsigned i = 0; i < ig->insts_count; i++) {
         const struct e2_inst *in = &ig->insts[i];
         Agraph_t *where = g;

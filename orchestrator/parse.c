@@ -364,7 +364,7 @@ static int expand_servers(struct e2_hardware *hw, const char *origin, struct e2_
         }
         total += c;
     }
-    struct e2_server *out = calloc(total, sizeof *out);
+    struct e2_server *out = e2_xcalloc(total, sizeof *out);
     if (!out) {
         e2_seterr(err, "%s: out of memory", origin);
         return -1;
@@ -381,7 +381,7 @@ static int expand_servers(struct e2_hardware *hw, const char *origin, struct e2_
                 snprintf(name, sizeof name, "%s%u", s->name, j);
             else
                 snprintf(name, sizeof name, "%s", s->name);
-            out[k].name = strdup(name);
+            out[k].name = e2_xstrdup(name);
         }
         free(s->name);
     }

@@ -113,11 +113,11 @@ static int merge_nodes(struct e2_pgraph *pg, const struct e2_pipeline *p, const 
             }
         } else {
             k = (int)pg->nodes_count++;
-            pg->nodes = realloc(pg->nodes, pg->nodes_count * sizeof *pg->nodes);
+            pg->nodes = e2_xrealloc(pg->nodes, pg->nodes_count * sizeof *pg->nodes);
             memset(&pg->nodes[k], 0, sizeof pg->nodes[k]);
-            pg->nodes[k].name = strdup(n->name);
+            pg->nodes[k].name = e2_xstrdup(n->name);
             pg->nodes[k].nf = nf;
-            pg->nodes[k].port = n->port ? strdup(n->port) : NULL;
+            pg->nodes[k].port = n->port ? e2_xstrdup(n->port) : NULL;
         }
         map[i] = (unsigned)k;
         uses[k]++;
@@ -160,9 +160,9 @@ static char *join_filters(const char *a, const char *b)
         if (asprintf(&s, "(%s) and (%s)", a, b) < 0)
             s = NULL;
     } else if (a && *a) {
-        s = strdup(a);
+        s = e2_xstrdup(a);
     } else if (b && *b) {
-        s = strdup(b);
+        s = e2_xstrdup(b);
     }
     return s;
 }
@@ -226,7 +226,7 @@ static int resolve_attrs(const struct e2_pipeline *p, const struct e2_edge_spec 
                    "as metadata by any NF of the pipeline", p->name, es->from, es->to, name, src->descriptor_id);
             return -1;
         }
-        pe->attrs = realloc(pe->attrs, (pe->attrs_count + 1) * sizeof *pe->attrs);
+        pe->attrs = e2_xrealloc(pe->attrs, (pe->attrs_count + 1) * sizeof *pe->attrs);
         char *t = NULL;
         if (asprintf(&t, "%s=%s", name, value) < 0)
             t = NULL;
@@ -251,10 +251,10 @@ static int add_pipeline_edges(struct e2_pgraph *pg, const struct e2_pipeline *p,
                               const unsigned *uses, struct e2_err *err)
 {
     unsigned n = p->nodes_count, m = p->edges_count;
-    int *from = calloc(m, sizeof *from), *to = calloc(m, sizeof *to);
-    int *color = calloc(n, sizeof *color);
-    unsigned *stack = calloc(n + 1, sizeof *stack), *indeg = calloc(n, sizeof *indeg), *order = calloc(n, sizeof *order);
-    double *inflow = calloc(n, sizeof *inflow), *rate = calloc(m, sizeof *rate);
+    int *from = e2_xcalloc(m, sizeof *from), *to = e2_xcalloc(m, sizeof *to);
+    int *color = e2_xcalloc(n, sizeof *color);
+    unsigned *stack = e2_xcalloc(n + 1, sizeof *stack), *indeg = e2_xcalloc(n, sizeof *indeg), *order = e2_xcalloc(n, sizeof *order);
+    double *inflow = e2_xcalloc(n, sizeof *inflow), *rate = e2_xcalloc(m, sizeof *rate);
     int rc = -1;
     struct e2_err ferr;
 
@@ -345,7 +345,7 @@ static int add_pipeline_edges(struct e2_pgraph *pg, const struct e2_pipeline *p,
     for (unsigned e = 0; e < m; e++) {
         const struct e2_edge_spec *es = &p->edges[e];
         unsigned a = map[from[e]], b = map[to[e]];
-        pg->edges = realloc(pg->edges, (pg->edges_count + 1) * sizeof *pg->edges);
+        pg->edges = e2_xrealloc(pg->edges, (pg->edges_count + 1) * sizeof *pg->edges);
         struct e2_pedge *pe = &pg->edges[pg->edges_count];
         memset(pe, 0, sizeof *pe);
         pe->from = a;
@@ -436,12 +436,12 @@ struct e2_pgraph *e2_pgraph_build(const struct e2_policy *pol, const struct e2_n
                                   const struct e2_hardware *hw, const struct e2_plan_opts *opts,
                                   struct e2_err *err)
 {
-    struct e2_pgraph *pg = calloc(1, sizeof *pg);
+    struct e2_pgraph *pg = e2_xcalloc(1, sizeof *pg);
     unsigned total_nodes = 0;
     for (unsigned i = 0; i < pol->pipelines_count; i++)
         total_nodes += pol->pipelines[i].nodes_count;
-    unsigned *uses = calloc(total_nodes + 1, sizeof *uses);
-    unsigned **maps = calloc(pol->pipelines_count, sizeof *maps);
+    unsigned *uses = e2_xcalloc(total_nodes + 1, sizeof *uses);
+    unsigned **maps = e2_xcalloc(pol->pipelines_count, sizeof *maps);
     int ok = 1;
     for (unsigned i = 0; i < pol->pipelines_count && ok; i++) {
         const struct e2_pipeline *p = &pol->pipelines[i];
@@ -450,7 +450,7 @@ struct e2_pgraph *e2_pgraph_build(const struct e2_policy *pol, const struct e2_n
                 e2_seterr(err, "pipeline '%s' is declared twice", p->name);
                 ok = 0;
             }
-        maps[i] = calloc(p->nodes_count + 1, sizeof **maps);
+        maps[i] = e2_xcalloc(p->nodes_count + 1, sizeof **maps);
         if (ok && merge_nodes(pg, p, nfs, hw, maps[i], uses, err) < 0)
             ok = 0;
     }

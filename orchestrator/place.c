@@ -43,8 +43,8 @@ static int need_cores(const struct e2_igraph *ig, unsigned v)
 int e2_rack_from_hardware(struct e2_rack *rack, const struct e2_hardware *hw, struct e2_err *err)
 {
     rack->servers = hw->servers_count;
-    rack->cores = calloc(rack->servers, sizeof *rack->cores);
-    rack->nic_gbps = calloc(rack->servers, sizeof *rack->nic_gbps);
+    rack->cores = e2_xcalloc(rack->servers, sizeof *rack->cores);
+    rack->nic_gbps = e2_xcalloc(rack->servers, sizeof *rack->nic_gbps);
     if (!rack->cores || !rack->nic_gbps) {
         e2_seterr(err, "out of memory");
         return -1;
@@ -110,14 +110,14 @@ int e2_rack_loads(const struct e2_igraph *ig, const struct e2_rack *rack, struct
 double e2_max_scale(const struct e2_igraph *ig, const struct e2_rack *rack)
 {
     double best = 1e300;
-    double *in = calloc(ig->insts_count, sizeof *in);
+    double *in = e2_xcalloc(ig->insts_count, sizeof *in);
     for (unsigned e = 0; e < ig->edges_count; e++)
         in[ig->edges[e].to] += ig->edges[e].rate_gbps;
     for (unsigned i = 0; i < ig->insts_count; i++)
         if (is_nf(ig, i) && in[i] > EPS && ig->insts[i].capacity_gbps / in[i] < best)
             best = ig->insts[i].capacity_gbps / in[i];
     free(in);
-    struct e2_load *loads = calloc(rack->servers, sizeof *loads);
+    struct e2_load *loads = e2_xcalloc(rack->servers, sizeof *loads);
     e2_rack_loads(ig, rack, loads);
     for (unsigned s = 0; s < rack->servers; s++) {
         if (loads[s].nic_in_gbps > EPS && rack->nic_gbps[s] / loads[s].nic_in_gbps < best)
@@ -163,24 +163,24 @@ static void kl_init(struct kl *k, struct e2_igraph *ig, const struct e2_rack *ra
     k->n = ig->insts_count;
     k->S = rack->servers;
     unsigned n = k->n, S = k->S;
-    k->free_cores = calloc(S, sizeof *k->free_cores);
-    k->nin = calloc(S, sizeof *k->nin);
-    k->nout = calloc(S, sizeof *k->nout);
-    k->touched = calloc(S, sizeof *k->touched);
-    k->save_in = calloc(S, sizeof *k->save_in);
-    k->save_out = calloc(S, sizeof *k->save_out);
-    k->mark = calloc(S, 1);
+    k->free_cores = e2_xcalloc(S, sizeof *k->free_cores);
+    k->nin = e2_xcalloc(S, sizeof *k->nin);
+    k->nout = e2_xcalloc(S, sizeof *k->nout);
+    k->touched = e2_xcalloc(S, sizeof *k->touched);
+    k->save_in = e2_xcalloc(S, sizeof *k->save_in);
+    k->save_out = e2_xcalloc(S, sizeof *k->save_out);
+    k->mark = e2_xcalloc(S, 1);
     for (unsigned s = 0; s < S; s++)
         k->free_cores[s] = (int)rack->cores[s];
-    k->adj_start = calloc(n + 1, sizeof *k->adj_start);
+    k->adj_start = e2_xcalloc(n + 1, sizeof *k->adj_start);
     for (unsigned e = 0; e < ig->edges_count; e++) {
         k->adj_start[ig->edges[e].from + 1]++;
         k->adj_start[ig->edges[e].to + 1]++;
     }
     for (unsigned i = 0; i < n; i++)
         k->adj_start[i + 1] += k->adj_start[i];
-    k->adj = calloc(2 * (size_t)ig->edges_count + 1, sizeof *k->adj);
-    unsigned *fill = calloc(n + 1, sizeof *fill);
+    k->adj = e2_xcalloc(2 * (size_t)ig->edges_count + 1, sizeof *k->adj);
+    unsigned *fill = e2_xcalloc(n + 1, sizeof *fill);
     for (unsigned e = 0; e < ig->edges_count; e++) {
         unsigned a = ig->edges[e].from, b = ig->edges[e].to;
         k->adj[k->adj_start[a] + fill[a]++] = (struct adj){ e, b, 1 };
@@ -342,9 +342,9 @@ static unsigned dfs_order(struct kl *k, unsigned *order)
 {
     struct e2_igraph *ig = k->ig;
     unsigned n = k->n, count = 0, top = 0;
-    char *seen = calloc(n + 1, 1);
-    unsigned *stack = calloc(2 * (size_t)ig->edges_count + n + 1, sizeof *stack);
-    struct adj *tmp = calloc(2 * (size_t)ig->edges_count + 1, sizeof *tmp);
+    char *seen = e2_xcalloc(n + 1, 1);
+    unsigned *stack = e2_xcalloc(2 * (size_t)ig->edges_count + n + 1, sizeof *stack);
+    struct adj *tmp = e2_xcalloc(2 * (size_t)ig->edges_count + 1, sizeof *tmp);
     for (unsigned root = 0; root <= n; root++) {
         /* first every external port, then whatever they did not reach */
         unsigned r;
@@ -415,7 +415,7 @@ static void place_with_group(struct kl *k, unsigned v, unsigned s, int link_awar
  * links, as in the seed's "Packing"). */
 static int pack(struct kl *k, int link_aware, struct e2_err *err)
 {
-    unsigned *order = calloc(k->n + 1, sizeof *order);
+    unsigned *order = e2_xcalloc(k->n + 1, sizeof *order);
     unsigned m = dfs_order(k, order);
     unsigned s = 0;
     int rc = 0;
@@ -447,7 +447,7 @@ static int pack(struct kl *k, int link_aware, struct e2_err *err)
 static int place_random(struct kl *k, uint64_t seed, struct e2_err *err)
 {
     uint64_t st = seed * 0x9E3779B97F4A7C15ull + 1;
-    unsigned *cand = calloc(k->S, sizeof *cand);
+    unsigned *cand = e2_xcalloc(k->S, sizeof *cand);
     for (unsigned v = 0; v < k->n; v++) {
         if (!is_nf(k->ig, v) || k->ig->insts[v].server >= 0)
             continue;
@@ -483,7 +483,7 @@ static long search_budget(const struct e2_igraph *ig)
 
 static double max_util(const struct e2_igraph *ig, const struct e2_rack *rack)
 {
-    struct e2_load *loads = calloc(rack->servers, sizeof *loads);
+    struct e2_load *loads = e2_xcalloc(rack->servers, sizeof *loads);
     e2_rack_loads(ig, rack, loads);
     double u = 0;
     for (unsigned s = 0; s < rack->servers; s++) {
@@ -501,14 +501,14 @@ static double max_util(const struct e2_igraph *ig, const struct e2_rack *rack)
  * and the cross traffic stays within BALANCE_SLACK of what it was. */
 static void balance(struct e2_igraph *ig, const struct e2_rack *rack, double start_cross)
 {
-    double *in = calloc(ig->insts_count + 1, sizeof *in), core_scale = 1e300;
+    double *in = e2_xcalloc(ig->insts_count + 1, sizeof *in), core_scale = 1e300;
     for (unsigned e = 0; e < ig->edges_count; e++)
         in[ig->edges[e].to] += ig->edges[e].rate_gbps;
     for (unsigned i = 0; i < ig->insts_count; i++)
         if (is_nf(ig, i) && in[i] > EPS && ig->insts[i].capacity_gbps / in[i] < core_scale)
             core_scale = ig->insts[i].capacity_gbps / in[i];
     free(in);
-    int *saved = malloc((ig->insts_count + 1) * sizeof *saved), *good = malloc((ig->insts_count + 1) * sizeof *good);
+    int *saved = e2_xmalloc((ig->insts_count + 1) * sizeof *saved), *good = e2_xmalloc((ig->insts_count + 1) * sizeof *good);
     double base = e2_cross_server_gbps(ig), reached = 0;
     double step = 0.9;
     for (unsigned i = 0; i < ig->insts_count; i++)
@@ -560,7 +560,7 @@ static void improve_all(struct e2_igraph *ig, const struct e2_rack *rack)
     for (unsigned i = 0; i < ig->insts_count; i++)
         nf += is_nf(ig, i);
     if (excess > EPS && tl > 0 && (size_t)nf * rack->servers <= 1000) {
-        int *saved = malloc((ig->insts_count + 1) * sizeof *saved);
+        int *saved = e2_xmalloc((ig->insts_count + 1) * sizeof *saved);
         for (unsigned i = 0; i < ig->insts_count; i++)
             saved[i] = ig->insts[i].server;
         struct e2_err merr;
@@ -580,7 +580,7 @@ static void improve_all(struct e2_igraph *ig, const struct e2_rack *rack)
 static int start(struct e2_igraph *ig, const struct e2_rack *rack, enum e2_place_algo algo, uint64_t seed,
                  struct e2_err *err)
 {
-    int *saved = malloc((ig->insts_count + 1) * sizeof *saved);
+    int *saved = e2_xmalloc((ig->insts_count + 1) * sizeof *saved);
     for (unsigned i = 0; i < ig->insts_count; i++)
         saved[i] = ig->insts[i].server;
     struct kl k;
@@ -635,8 +635,8 @@ int e2_place_improve(struct e2_igraph *ig, const struct e2_rack *rack, struct e2
 int e2_place_incremental(struct e2_igraph *ig, const struct e2_rack *rack, unsigned inst, struct e2_err *err)
 {
     unsigned S = rack->servers;
-    int *free_cores = calloc(S, sizeof *free_cores);
-    double *score = calloc(S, sizeof *score), *nin = calloc(S, sizeof *nin), *nout = calloc(S, sizeof *nout);
+    int *free_cores = e2_xcalloc(S, sizeof *free_cores);
+    double *score = e2_xcalloc(S, sizeof *score), *nin = e2_xcalloc(S, sizeof *nin), *nout = e2_xcalloc(S, sizeof *nout);
     for (unsigned s = 0; s < S; s++)
         free_cores[s] = (int)rack->cores[s];
     for (unsigned i = 0; i < ig->insts_count; i++)

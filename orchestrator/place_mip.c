@@ -25,7 +25,7 @@ struct pair { unsigned from, to; double rate; };
 /* Cores, and one server for the instances of an NF that cannot scale across servers. */
 static int start_fits_cores(const struct e2_igraph *ig, const struct e2_rack *rack)
 {
-    long *used = calloc(rack->servers, sizeof *used);
+    long *used = e2_xcalloc(rack->servers, sizeof *used);
     int ok = 1;
     for (unsigned v = 0; v < ig->insts_count && ok; v++) {
         const struct e2_nf *d = ig->pg->nodes[ig->insts[v].pnode].nf;
@@ -51,7 +51,7 @@ int e2_place_mip(struct e2_igraph *ig, const struct e2_rack *rack, double time_l
                  double *bound_gbps, struct e2_err *err)
 {
     unsigned n = ig->insts_count, S = rack->servers;
-    int *col = malloc((n + 1) * sizeof *col);     /* instance -> first x column, -1 if external */
+    int *col = e2_xmalloc((n + 1) * sizeof *col);     /* instance -> first x column, -1 if external */
     unsigned nf = 0;
     for (unsigned v = 0; v < n; v++)
         col[v] = ig->pg->nodes[ig->insts[v].pnode].nf ? (int)(nf++ * S) : -1;
@@ -60,9 +60,9 @@ int e2_place_mip(struct e2_igraph *ig, const struct e2_rack *rack, double time_l
         e2_seterr(err, "MIP reference: %u instances x %u servers is too large for an exact solve", nf, S);
         return -1;
     }
-    struct pair *pairs = calloc(ig->edges_count + 1, sizeof *pairs);
+    struct pair *pairs = e2_xcalloc(ig->edges_count + 1, sizeof *pairs);
     unsigned np = 0;
-    double *ext_in = calloc(n, sizeof *ext_in), *ext_out = calloc(n, sizeof *ext_out);
+    double *ext_in = e2_xcalloc(n, sizeof *ext_in), *ext_out = e2_xcalloc(n, sizeof *ext_out);
     for (unsigned e = 0; e < ig->edges_count; e++) {
         const struct e2_iedge *ed = &ig->edges[e];
         if (col[ed->from] < 0 && col[ed->to] >= 0) {
@@ -127,8 +127,8 @@ int e2_place_mip(struct e2_igraph *ig, const struct e2_rack *rack, double time_l
     for (unsigned v = 0; v < n; v++) {
         if (col[v] < 0)
             continue;
-        int *cols = malloc(S * sizeof *cols);
-        double *ones = malloc(S * sizeof *ones);
+        int *cols = e2_xmalloc(S * sizeof *cols);
+        double *ones = e2_xmalloc(S * sizeof *ones);
         for (unsigned s = 0; s < S; s++) {
             cols[s] = col[v] + (int)s;
             ones[s] = 1;
@@ -163,8 +163,8 @@ int e2_place_mip(struct e2_igraph *ig, const struct e2_rack *rack, double time_l
         }
     }
     unsigned maxnz = nf + 2 * np + 1;
-    int *cols = malloc(maxnz * sizeof *cols);
-    double *vals = malloc(maxnz * sizeof *vals);
+    int *cols = e2_xmalloc(maxnz * sizeof *cols);
+    double *vals = e2_xmalloc(maxnz * sizeof *vals);
     for (unsigned s = 0; s < S; s++) {
         int k = 0;
         for (unsigned v = 0; v < n; v++)
@@ -196,8 +196,8 @@ int e2_place_mip(struct e2_igraph *ig, const struct e2_rack *rack, double time_l
         complete &= col[v] < 0 || ig->insts[v].server >= 0;
     unsigned ncols = ybase + 2 * np * S;
     if (complete && ncols) {
-        int *si = malloc(ncols * sizeof *si);
-        double *sv = malloc(ncols * sizeof *sv);
+        int *si = e2_xmalloc(ncols * sizeof *si);
+        double *sv = e2_xmalloc(ncols * sizeof *sv);
         for (unsigned c = 0; c < ncols; c++) {
             si[c] = (int)c;
             sv[c] = 0;
@@ -220,7 +220,7 @@ int e2_place_mip(struct e2_igraph *ig, const struct e2_rack *rack, double time_l
     int *start_at = NULL;
     double start_cost = 0;
     if (complete && e2__link_excess(ig, rack) <= 1e-9 && start_fits_cores(ig, rack)) {
-        start_at = malloc((n + 1) * sizeof *start_at);
+        start_at = e2_xmalloc((n + 1) * sizeof *start_at);
         for (unsigned v = 0; v < n; v++)
             start_at[v] = ig->insts[v].server;
         start_cost = e2_cross_server_gbps(ig);

@@ -92,7 +92,7 @@ static void srch_init(struct srch *st, struct e2_igraph *ig, const struct e2_rac
     st->n = ig->insts_count;
     st->S = rack->servers;
     unsigned n = st->n, S = st->S;
-    st->uof = malloc((n + 1) * sizeof *st->uof);
+    st->uof = e2_xmalloc((n + 1) * sizeof *st->uof);
     unsigned m = 0;
     for (unsigned i = 0; i < n; i++) {
         st->uof[i] = NONE;
@@ -108,9 +108,9 @@ static void srch_init(struct srch *st, struct e2_igraph *ig, const struct e2_rac
             st->uof[i] = m++;
     }
     st->m = m;
-    st->mstart = calloc(m + 1, sizeof *st->mstart);
-    st->mem = calloc(n + 1, sizeof *st->mem);
-    st->cores = calloc(m + 1, sizeof *st->cores);
+    st->mstart = e2_xcalloc(m + 1, sizeof *st->mstart);
+    st->mem = e2_xcalloc(n + 1, sizeof *st->mem);
+    st->cores = e2_xcalloc(m + 1, sizeof *st->cores);
     for (unsigned i = 0; i < n; i++)
         if (st->uof[i] != NONE) {
             st->mstart[st->uof[i] + 1]++;
@@ -118,16 +118,16 @@ static void srch_init(struct srch *st, struct e2_igraph *ig, const struct e2_rac
         }
     for (unsigned u = 0; u < m; u++)
         st->mstart[u + 1] += st->mstart[u];
-    unsigned *fill = calloc(m + 1, sizeof *fill);
+    unsigned *fill = e2_xcalloc(m + 1, sizeof *fill);
     for (unsigned i = 0; i < n; i++)
         if (st->uof[i] != NONE)
             st->mem[st->mstart[st->uof[i]] + fill[st->uof[i]]++] = i;
     free(fill);
-    st->at = calloc(m + 1, sizeof *st->at);
-    st->wo = calloc((size_t)m * m + 1, sizeof *st->wo);
-    st->To = calloc(m + 1, sizeof *st->To);
-    st->Ti = calloc(m + 1, sizeof *st->Ti);
-    st->ext = calloc(m + 1, sizeof *st->ext);
+    st->at = e2_xcalloc(m + 1, sizeof *st->at);
+    st->wo = e2_xcalloc((size_t)m * m + 1, sizeof *st->wo);
+    st->To = e2_xcalloc(m + 1, sizeof *st->To);
+    st->Ti = e2_xcalloc(m + 1, sizeof *st->Ti);
+    st->ext = e2_xcalloc(m + 1, sizeof *st->ext);
     for (unsigned e = 0; e < ig->edges_count; e++) {
         unsigned a = st->uof[ig->edges[e].from], b = st->uof[ig->edges[e].to];
         double r = ig->edges[e].rate_gbps;
@@ -142,12 +142,12 @@ static void srch_init(struct srch *st, struct e2_igraph *ig, const struct e2_rac
         else if (b != NONE && a == NONE)
             st->ext[b] += r;
     }
-    st->nstart = calloc(m + 1, sizeof *st->nstart);
+    st->nstart = e2_xcalloc(m + 1, sizeof *st->nstart);
     unsigned cnt = 0;
     for (unsigned u = 0; u < m; u++)
         for (unsigned v = 0; v < m; v++)
             cnt += v != u && (st->wo[(size_t)u * m + v] > 0 || st->wo[(size_t)v * m + u] > 0);
-    st->nb = calloc(cnt + 1, sizeof *st->nb);
+    st->nb = e2_xcalloc(cnt + 1, sizeof *st->nb);
     cnt = 0;
     for (unsigned u = 0; u < m; u++) {
         st->nstart[u] = cnt;
@@ -156,20 +156,20 @@ static void srch_init(struct srch *st, struct e2_igraph *ig, const struct e2_rac
                 st->nb[cnt++] = v;
     }
     st->nstart[m] = cnt;
-    st->Fo = calloc((size_t)m * S + 1, sizeof *st->Fo);
-    st->Fi = calloc((size_t)m * S + 1, sizeof *st->Fi);
-    st->freec = calloc(S, sizeof *st->freec);
-    st->lin = calloc(S, sizeof *st->lin);
-    st->lout = calloc(S, sizeof *st->lout);
-    st->cap = calloc(S, sizeof *st->cap);
+    st->Fo = e2_xcalloc((size_t)m * S + 1, sizeof *st->Fo);
+    st->Fi = e2_xcalloc((size_t)m * S + 1, sizeof *st->Fi);
+    st->freec = e2_xcalloc(S, sizeof *st->freec);
+    st->lin = e2_xcalloc(S, sizeof *st->lin);
+    st->lout = e2_xcalloc(S, sizeof *st->lout);
+    st->cap = e2_xcalloc(S, sizeof *st->cap);
     for (unsigned s = 0; s < S; s++) {
         st->cap[s] = rack->nic_gbps[s] * (target > 0 ? target : link_target(rack));
         if ((int)rack->cores[s] > st->maxc)
             st->maxc = (int)rack->cores[s];
     }
-    st->logu = calloc(2 * (size_t)m + 2, sizeof *st->logu);
-    st->logs = calloc(2 * (size_t)m + 2, sizeof *st->logs);
-    st->locked = calloc(m + 1, 1);
+    st->logu = e2_xcalloc(2 * (size_t)m + 2, sizeof *st->logu);
+    st->logs = e2_xcalloc(2 * (size_t)m + 2, sizeof *st->logs);
+    st->locked = e2_xcalloc(m + 1, 1);
     st->big = m > 24;
 }
 
@@ -405,9 +405,9 @@ static int group_phase(struct srch *st)
 {
     unsigned m = st->m, S = st->S;
     unsigned g[GMAX];
-    double *conn = calloc(m + 1, sizeof *conn);
-    char *in = calloc(m + 1, 1);
-    int *tries = calloc(S, sizeof *tries);
+    double *conn = e2_xcalloc(m + 1, sizeof *conn);
+    char *in = e2_xcalloc(m + 1, 1);
+    int *tries = e2_xcalloc(S, sizeof *tries);
     struct gain best = { 0, 0 };
     unsigned best_g[GMAX], best_k = 0;
     int best_t = -1;
@@ -527,9 +527,9 @@ static void dfs_units(const struct srch *st, unsigned *order)
 {
     struct e2_igraph *ig = st->ig;
     unsigned m = st->m, cnt = 0, top = 0;
-    char *seen = calloc(m + 1, 1);
-    unsigned *stack = calloc((size_t)st->nstart[m] + m + 1, sizeof *stack);   /* a unit pushes its out-neighbours once */
-    double *w = calloc(m + 1, sizeof *w);
+    char *seen = e2_xcalloc(m + 1, 1);
+    unsigned *stack = e2_xcalloc((size_t)st->nstart[m] + m + 1, sizeof *stack);   /* a unit pushes its out-neighbours once */
+    double *w = e2_xcalloc(m + 1, sizeof *w);
     /* roots: units fed by external ports, by index */
     for (unsigned root = 0; root <= m; root++) {
         unsigned r = NONE;
@@ -638,7 +638,7 @@ static int random_pack(struct srch *st, uint64_t seed)
 {
     unsigned m = st->m, S = st->S;
     uint64_t r = seed * 0x9E3779B97F4A7C15ull + 0x1234567ull;
-    unsigned *ord = malloc((m + 1) * sizeof *ord);
+    unsigned *ord = e2_xmalloc((m + 1) * sizeof *ord);
     for (unsigned i = 0; i < m; i++)
         ord[i] = i;
     for (unsigned i = m; i > 1; i--) {
@@ -656,7 +656,7 @@ static int random_pack(struct srch *st, uint64_t seed)
     for (unsigned s = 0; s < S; s++)
         st->freec[s] = (int)st->rack->cores[s];
     int rc = 0;
-    unsigned *cand = malloc(S * sizeof *cand);
+    unsigned *cand = e2_xmalloc(S * sizeof *cand);
     for (unsigned i = 0; i < m && rc == 0; i++) {
         unsigned u = ord[i], c = 0;
         for (unsigned t = 0; t < S; t++)
@@ -740,10 +740,10 @@ int e2__place_feasible(struct e2_igraph *ig, const struct e2_rack *rack, struct 
     unsigned m = st.m, S = st.S;
     /* only the unplaced units are packed, into what the placed ones leave */
     read_in(&st);
-    int *freec = calloc(S, sizeof *freec);
+    int *freec = e2_xcalloc(S, sizeof *freec);
     for (unsigned s = 0; s < S; s++)
         freec[s] = (int)rack->cores[s];
-    unsigned *todo = calloc(m + 1, sizeof *todo), k = 0;
+    unsigned *todo = e2_xcalloc(m + 1, sizeof *todo), k = 0;
     long need = 0, have = 0;
     int largest = -1, maxfree = 0;
     for (unsigned u = 0; u < m; u++) {
@@ -808,7 +808,7 @@ int e2__place_feasible(struct e2_igraph *ig, const struct e2_rack *rack, struct 
         goto out;
     }
     /* best-fit decreasing */
-    int *f2 = calloc(S, sizeof *f2);
+    int *f2 = e2_xcalloc(S, sizeof *f2);
     memcpy(f2, freec, S * sizeof *f2);
     int ok = 1;
     for (unsigned i = 0; i < k && ok; i++) {
@@ -830,7 +830,7 @@ int e2__place_feasible(struct e2_igraph *ig, const struct e2_rack *rack, struct 
         goto out;
     }
     /* exact: every packing, up to a node limit */
-    int *c = calloc(k, sizeof *c), *bat = calloc(k, sizeof *bat), *f3 = calloc(S, sizeof *f3);
+    int *c = e2_xcalloc(k, sizeof *c), *bat = e2_xcalloc(k, sizeof *bat), *f3 = e2_xcalloc(S, sizeof *f3);
     for (unsigned i = 0; i < k; i++)
         c[i] = st.cores[todo[i]];
     memcpy(f3, freec, S * sizeof *f3);
@@ -850,7 +850,7 @@ int e2__place_feasible(struct e2_igraph *ig, const struct e2_rack *rack, struct 
         if (why) {
             char sizes[160] = "", frees[160] = "";
             size_t used = 0;
-            int *cs = calloc(k, sizeof *cs);
+            int *cs = e2_xcalloc(k, sizeof *cs);
             for (unsigned i = 0; i < k; i++)
                 cs[i] = st.cores[todo[i]];
             qsort(cs, k, sizeof *cs, cmp_int_desc);
@@ -869,7 +869,7 @@ int e2__place_feasible(struct e2_igraph *ig, const struct e2_rack *rack, struct 
     {
         write_back(&st);
         struct e2_rack loose = *rack;
-        loose.nic_gbps = malloc(S * sizeof *loose.nic_gbps);
+        loose.nic_gbps = e2_xmalloc(S * sizeof *loose.nic_gbps);
         for (unsigned s = 0; s < S; s++)
             loose.nic_gbps[s] = 1e12;
         struct e2_err merr;
@@ -896,7 +896,7 @@ out:
 double e2__link_excess(const struct e2_igraph *ig, const struct e2_rack *rack)
 {
     unsigned S = rack->servers;
-    double *in = calloc(S, sizeof *in), *out = calloc(S, sizeof *out), x = 0;
+    double *in = e2_xcalloc(S, sizeof *in), *out = e2_xcalloc(S, sizeof *out), x = 0;
     for (unsigned e = 0; e < ig->edges_count; e++) {
         int a = ig->insts[ig->edges[e].from].server, b = ig->insts[ig->edges[e].to].server;
         if (a == b && a >= 0)
@@ -932,11 +932,11 @@ double e2__place_search(struct e2_igraph *ig, const struct e2_rack *rack, double
         return 0;
     }
     st.budget = budget;
-    int *best = malloc(m * sizeof *best), *tried = malloc(8 * (size_t)m * sizeof *tried);
+    int *best = e2_xmalloc(m * sizeof *best), *tried = e2_xmalloc(8 * (size_t)m * sizeof *tried);
     unsigned ntried = 0;
     double be = 0, bc = 0;
     int have = 0;
-    unsigned *dfs = malloc(m * sizeof *dfs), *ord = malloc(m * sizeof *ord), *idx = malloc(m * sizeof *idx);
+    unsigned *dfs = e2_xmalloc(m * sizeof *dfs), *ord = e2_xmalloc(m * sizeof *ord), *idx = e2_xmalloc(m * sizeof *idx);
     dfs_units(&st, dfs);
     for (unsigned u = 0; u < m; u++)
         idx[u] = u;

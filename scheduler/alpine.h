@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "e2/mem.h"
+
 #define ALP_ERRLEN 512
 
 typedef struct alp_module {

@@ -79,7 +79,7 @@ static int add_mod(ctx *c, const char *name, double cycles, bool sched)
 {
     if (c->n == c->cap) {
         int cap = c->cap ? c->cap * 2 : 64;
-        cmod *m = realloc(c->m, (size_t)cap * sizeof(*m));
+        cmod *m = e2_xrealloc(c->m, (size_t)cap * sizeof(*m));
         if (!m)
             return -1;
         c->m = m;
@@ -268,7 +268,7 @@ static int apply_line(ctx *c, alp_line *l, int ln, const char *text, size_t len)
             return cerr(c, ln, "scheduler node '%s' already exists or bad name", l->tok[2]);
         if (c->nn == c->ncap) {
             int cap = c->ncap ? c->ncap * 2 : 16;
-            snode *s = realloc(c->s, (size_t)cap * sizeof(*s));
+            snode *s = e2_xrealloc(c->s, (size_t)cap * sizeof(*s));
             if (!s)
                 return cerr(c, ln, "out of memory");
             c->s = s;
@@ -395,7 +395,7 @@ static void alloc_node(const ctx *c, tasks *t, int node, double cap, const doubl
     policy pol = node < c->nn ? c->s[node].pol : P_RR;
     if (pol == P_RATE)
         cap = fmin(cap, c->s[node].limit);
-    child *ch = malloc((size_t)nk * sizeof(child));
+    child *ch = e2_xmalloc((size_t)nk * sizeof(child));
     if (!ch)
         return;
     for (int i = 0; i < nk; i++) {
@@ -466,10 +466,10 @@ static int equilibrium(const ctx *c, tasks *t, double Rin, double *rate)
     int nn = c->nn, items = t->nt + nn;
     /* children lists; pseudo node nn + w is worker w's implicit round-robin root */
     int nodes = nn + 64;
-    int *start = calloc((size_t)nodes + 1, sizeof(int));
-    int *kids = malloc((size_t)(items + 1) * sizeof(int));
-    int *fill = calloc((size_t)nodes, sizeof(int));
-    double *ndem = calloc((size_t)nodes + 1, sizeof(double));
+    int *start = e2_xcalloc((size_t)nodes + 1, sizeof(int));
+    int *kids = e2_xmalloc((size_t)(items + 1) * sizeof(int));
+    int *fill = e2_xcalloc((size_t)nodes, sizeof(int));
+    double *ndem = e2_xcalloc((size_t)nodes + 1, sizeof(double));
     if (!start || !kids || !fill || !ndem) {
         free(start);
         free(kids);
@@ -668,13 +668,13 @@ static bool worker_groups(const ctx *c, const tasks *t, int w, group *gs, int *n
 static int equilibrium_groups(const ctx *c, tasks *t, double Rin, double *rate)
 {
     int nt = t->nt;
-    int *order = malloc((size_t)(nt + 1) * sizeof(int));
-    int *depth = malloc((size_t)(nt + 1) * sizeof(int));
-    group *gs = calloc((size_t)nt + 2, sizeof(group));
-    int *tbuf = malloc((size_t)(nt + 1) * (size_t)(nt + 2) * sizeof(int));
-    double *wbuf = malloc((size_t)(nt + 1) * (size_t)(nt + 2) * sizeof(double));
-    double *prev = malloc((size_t)(nt + 1) * sizeof(double));
-    double *step = calloc((size_t)nt + 1, sizeof(double));
+    int *order = e2_xmalloc((size_t)(nt + 1) * sizeof(int));
+    int *depth = e2_xmalloc((size_t)(nt + 1) * sizeof(int));
+    group *gs = e2_xcalloc((size_t)nt + 2, sizeof(group));
+    int *tbuf = e2_xmalloc((size_t)(nt + 1) * (size_t)(nt + 2) * sizeof(int));
+    double *wbuf = e2_xmalloc((size_t)(nt + 1) * (size_t)(nt + 2) * sizeof(double));
+    double *prev = e2_xmalloc((size_t)(nt + 1) * sizeof(double));
+    double *step = e2_xcalloc((size_t)nt + 1, sizeof(double));
     double alpha = 1; /* share of each sweep's step that is taken */
     int rc = 1;
     if (!order || !depth || !gs || !tbuf || !wbuf || !prev || !step)
@@ -781,7 +781,7 @@ static int build_paths(ctx *c, const char *text, size_t len, int **paths, int *p
         const char *ann = ann_path(text, len, cl->name, buf, sizeof(buf));
         int *orig = NULL, olen = 0;
         if (ann) {
-            orig = malloc((strlen(ann) / 2 + 2) * sizeof(int));
+            orig = e2_xmalloc((strlen(ann) / 2 + 2) * sizeof(int));
             if (!orig)
                 return cerr(c, 0, "out of memory");
             char *save = NULL;
@@ -794,7 +794,7 @@ static int build_paths(ctx *c, const char *text, size_t len, int **paths, int *p
                 orig[olen++] = j;
             }
         } else {
-            orig = malloc((size_t)cl->len * sizeof(int));
+            orig = e2_xmalloc((size_t)cl->len * sizeof(int));
             if (!orig)
                 return cerr(c, 0, "out of memory");
             for (int i = 0; i < cl->len; i++)
@@ -805,7 +805,7 @@ static int build_paths(ctx *c, const char *text, size_t len, int **paths, int *p
             free(orig);
             return cerr(c, 0, "class '%s': empty path", cl->name);
         }
-        int *p = malloc((size_t)(c->n + 1) * sizeof(int)), n = 0;
+        int *p = e2_xmalloc((size_t)(c->n + 1) * sizeof(int)), n = 0;
         if (!p) {
             free(orig);
             return cerr(c, 0, "out of memory");
@@ -959,13 +959,13 @@ int alp_check_plan(const alp_graph *g, const char *text, size_t len, alp_check *
         cerr(&c, 0, "the input module '%s' got an upstream", g->mods[g->root].name);
         goto done;
     }
-    paths = calloc((size_t)g->nclasses, sizeof(int *));
-    plen = calloc((size_t)g->nclasses, sizeof(int));
+    paths = e2_xcalloc((size_t)g->nclasses, sizeof(int *));
+    plen = e2_xcalloc((size_t)g->nclasses, sizeof(int));
     if (!paths || !plen || build_paths(&c, text, len, paths, plen) < 0)
         goto done;
     /* traffic per module (root-equivalent fraction) */
-    double *lam = calloc((size_t)c.n, sizeof(double));
-    taskidx = malloc((size_t)c.n * sizeof(int));
+    double *lam = e2_xcalloc((size_t)c.n, sizeof(double));
+    taskidx = e2_xmalloc((size_t)c.n * sizeof(int));
     if (!lam || !taskidx) {
         free(lam);
         goto done;
@@ -973,12 +973,12 @@ int alp_check_plan(const alp_graph *g, const char *text, size_t len, alp_check *
     for (int a = 0; a < g->nclasses; a++)
         for (int i = 0; i < plen[a]; i++)
             lam[paths[a][i]] += g->classes[a].fraction;
-    t.head = malloc((size_t)c.n * sizeof(int));
-    t.ptask = malloc((size_t)c.n * sizeof(int));
-    t.C = calloc((size_t)c.n, sizeof(double));
-    t.D = calloc((size_t)c.n, sizeof(double));
-    t.A = calloc((size_t)c.n, sizeof(double));
-    rate = calloc((size_t)c.n, sizeof(double));
+    t.head = e2_xmalloc((size_t)c.n * sizeof(int));
+    t.ptask = e2_xmalloc((size_t)c.n * sizeof(int));
+    t.C = e2_xcalloc((size_t)c.n, sizeof(double));
+    t.D = e2_xcalloc((size_t)c.n, sizeof(double));
+    t.A = e2_xcalloc((size_t)c.n, sizeof(double));
+    rate = e2_xcalloc((size_t)c.n, sizeof(double));
     if (!t.head || !t.ptask || !t.C || !t.D || !t.A || !rate) {
         free(lam);
         goto done;
@@ -1022,9 +1022,9 @@ int alp_check_plan(const alp_graph *g, const char *text, size_t len, alp_check *
     }
     /* per class */
     out->nclasses = g->nclasses;
-    out->mpps = calloc((size_t)g->nclasses, sizeof(double));
-    out->cpu = calloc((size_t)g->nclasses, sizeof(double));
-    out->slo_error = calloc((size_t)g->nslos + 1, sizeof(double));
+    out->mpps = e2_xcalloc((size_t)g->nclasses, sizeof(double));
+    out->cpu = e2_xcalloc((size_t)g->nclasses, sizeof(double));
+    out->slo_error = e2_xcalloc((size_t)g->nslos + 1, sizeof(double));
     if (!out->mpps || !out->cpu || !out->slo_error)
         goto done;
     int workers_used = c.nworkers > 0 ? c.nworkers : 1;

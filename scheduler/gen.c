@@ -16,8 +16,8 @@ static int add_class(alp_graph *g, int leaf, int idx)
     alp_class *c = &g->classes[g->nclasses++];
     char name[32];
     snprintf(name, sizeof(name), "c%d", idx);
-    c->name = strdup(name);
-    c->path = malloc((size_t)len * sizeof(int));
+    c->name = e2_xstrdup(name);
+    c->path = e2_xmalloc((size_t)len * sizeof(int));
     if (!c->name || !c->path)
         return -1;
     c->len = len;
@@ -56,15 +56,15 @@ static int add_dense_slo(alp_graph *g, unsigned *seed, char *err)
 {
     if (alp_graph_finish(g, err) < 0)
         return -1;
-    g->slos = calloc(1, sizeof(alp_slo));
+    g->slos = e2_xcalloc(1, sizeof(alp_slo));
     if (!g->slos)
         return -1;
     alp_slo *o = &g->slos[g->nslos++];
-    o->name = strdup("all");
+    o->name = e2_xstrdup("all");
     o->kind = ALP_SLO_RATE;
     o->n = g->nclasses;
-    o->classes = malloc((size_t)o->n * sizeof(int));
-    o->ratio = malloc((size_t)o->n * sizeof(double));
+    o->classes = e2_xmalloc((size_t)o->n * sizeof(int));
+    o->ratio = e2_xmalloc((size_t)o->n * sizeof(double));
     if (!o->name || !o->classes || !o->ratio)
         return -1;
     for (int a = 0; a < o->n; a++) {
@@ -82,14 +82,14 @@ static int add_slos(alp_graph *g, int nslos, int kinds, unsigned *seed, char *er
         return add_dense_slo(g, seed, err);
     if (alp_graph_finish(g, err) < 0)
         return -1;
-    g->slos = calloc((size_t)nslos + 1, sizeof(alp_slo));
-    bool *used = calloc((size_t)g->nclasses, sizeof(bool));
+    g->slos = e2_xcalloc((size_t)nslos + 1, sizeof(alp_slo));
+    bool *used = e2_xcalloc((size_t)g->nclasses, sizeof(bool));
     if (!g->slos || !used) {
         free(used);
         return -1;
     }
     int npairs = 0;
-    int (*pairs)[2] = calloc((size_t)nslos + 1, sizeof(*pairs));
+    int (*pairs)[2] = e2_xcalloc((size_t)nslos + 1, sizeof(*pairs));
     if (!pairs) {
         free(used);
         return -1;
@@ -112,10 +112,10 @@ static int add_slos(alp_graph *g, int nslos, int kinds, unsigned *seed, char *er
         alp_slo *o = &g->slos[g->nslos++];
         char name[32];
         snprintf(name, sizeof(name), "s%d", s);
-        o->name = strdup(name);
+        o->name = e2_xstrdup(name);
         o->n = 2;
-        o->classes = malloc(2 * sizeof(int));
-        o->ratio = malloc(2 * sizeof(double));
+        o->classes = e2_xmalloc(2 * sizeof(int));
+        o->ratio = e2_xmalloc(2 * sizeof(double));
         if (!o->name || !o->classes || !o->ratio) {
             free(used);
             free(pairs);
@@ -176,7 +176,7 @@ alp_graph *alp_gen_binary_tree(int depth, unsigned seed, int nslos, char *err)
         if (i > 0 && alp_graph_connect(g, (i - 1) / 2, (i - 1) % 2, i, 0, err) < 0)
             goto fail;
     }
-    g->classes = calloc((size_t)(n / 2 + 1), sizeof(alp_class));
+    g->classes = e2_xcalloc((size_t)(n / 2 + 1), sizeof(alp_class));
     if (!g->classes)
         goto fail;
     for (int i = n / 2; i < n; i++)
@@ -215,7 +215,7 @@ alp_graph *alp_gen_random_tree(int nmods, unsigned seed, int workers, char *err)
         if (alp_graph_connect(g, p, g->mods[p].nchildren, i, 0, err) < 0)
             goto fail;
     }
-    g->classes = calloc((size_t)nmods, sizeof(alp_class));
+    g->classes = e2_xcalloc((size_t)nmods, sizeof(alp_class));
     if (!g->classes)
         goto fail;
     int k = 0;

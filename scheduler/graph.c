@@ -18,7 +18,7 @@ __attribute__((format(printf, 2, 3))) static void seterr(char *err, const char *
 
 alp_graph *alp_graph_new(void)
 {
-    alp_graph *g = calloc(1, sizeof(*g));
+    alp_graph *g = e2_xcalloc(1, sizeof(*g));
     if (!g)
         return NULL;
     g->root = -1;
@@ -97,7 +97,7 @@ int alp_graph_add_module(alp_graph *g, const char *name, const char *klass, cons
     }
     if (g->n == g->cap) {
         int cap = g->cap ? 2 * g->cap : 16;
-        alp_module *m = realloc(g->mods, (size_t)cap * sizeof(*m));
+        alp_module *m = e2_xrealloc(g->mods, (size_t)cap * sizeof(*m));
         if (!m) {
             seterr(err, "out of memory");
             return -1;
@@ -107,9 +107,9 @@ int alp_graph_add_module(alp_graph *g, const char *name, const char *klass, cons
     }
     alp_module *m = &g->mods[g->n];
     memset(m, 0, sizeof(*m));
-    m->name = strdup(name);
-    m->klass = klass ? strdup(klass) : NULL;
-    m->args = args && *args ? strdup(args) : NULL;
+    m->name = e2_xstrdup(name);
+    m->klass = klass ? e2_xstrdup(klass) : NULL;
+    m->args = args && *args ? e2_xstrdup(args) : NULL;
     m->cycles = cycles;
     m->schedulable = schedulable || alp_is_schedulable_class(klass);
     m->parent = -1;
@@ -137,7 +137,7 @@ int alp_graph_connect(alp_graph *g, int from, int ogate, int to, int igate, char
             seterr(err, "output gate %s:%d is connected twice", f->name, ogate);
             return -1;
         }
-    int *c = realloc(f->children, (size_t)(f->nchildren + 1) * sizeof(int));
+    int *c = e2_xrealloc(f->children, (size_t)(f->nchildren + 1) * sizeof(int));
     if (!c) {
         seterr(err, "out of memory");
         return -1;
@@ -181,7 +181,7 @@ static int check_slos(alp_graph *g, char *err)
     int nc = g->nclasses;
     if (nc == 0)
         return 0;
-    unsigned char *above = calloc((size_t)nc * (size_t)nc, 1);
+    unsigned char *above = e2_xcalloc((size_t)nc * (size_t)nc, 1);
     if (!above) {
         seterr(err, "out of memory");
         return -1;
@@ -303,8 +303,8 @@ int alp_graph_finish(alp_graph *g, char *err)
         g->classes[a].fraction /= total;
     free(g->lambda);
     free(g->member);
-    g->lambda = calloc((size_t)g->n, sizeof(double));
-    g->member = calloc((size_t)g->n * (size_t)g->nclasses, 1);
+    g->lambda = e2_xcalloc((size_t)g->n, sizeof(double));
+    g->member = e2_xcalloc((size_t)g->n * (size_t)g->nclasses, 1);
     if (!g->lambda || !g->member) {
         seterr(err, "out of memory");
         return -1;

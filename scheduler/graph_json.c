@@ -164,7 +164,7 @@ static int parse_classes(alp_graph *g, json_t *cls, char *err)
         snprintf(err, ALP_ERRLEN, "'classes' must be a non-empty array");
         return -1;
     }
-    g->classes = calloc(json_array_size(cls), sizeof(alp_class));
+    g->classes = e2_xcalloc(json_array_size(cls), sizeof(alp_class));
     if (!g->classes)
         return -1;
     size_t i;
@@ -191,9 +191,9 @@ static int parse_classes(alp_graph *g, json_t *cls, char *err)
             return -1;
         }
         alp_class *k = &g->classes[g->nclasses++];
-        k->name = strdup(name);
+        k->name = e2_xstrdup(name);
         k->fraction = frac;
-        k->path = calloc(json_array_size(path), sizeof(int));
+        k->path = e2_xcalloc(json_array_size(path), sizeof(int));
         if (!k->name || !k->path)
             return -1;
         size_t j;
@@ -217,7 +217,7 @@ static int parse_slos(alp_graph *g, json_t *slos, char *err)
         snprintf(err, ALP_ERRLEN, "'slos' must be an array");
         return -1;
     }
-    g->slos = calloc(json_array_size(slos) + 1, sizeof(alp_slo));
+    g->slos = e2_xcalloc(json_array_size(slos) + 1, sizeof(alp_slo));
     if (!g->slos)
         return -1;
     size_t i;
@@ -237,7 +237,7 @@ static int parse_slos(alp_graph *g, json_t *slos, char *err)
         alp_slo *o = &g->slos[g->nslos++];
         char defname[32];
         snprintf(defname, sizeof(defname), "slo%zu", i);
-        o->name = strdup(name ? name : defname);
+        o->name = e2_xstrdup(name ? name : defname);
         if (!o->name)
             return -1;
         snprintf(what, sizeof(what), "SLO '%.100s'", o->name);
@@ -262,7 +262,7 @@ static int parse_slos(alp_graph *g, json_t *slos, char *err)
             return -1;
         }
         o->n = (int)json_array_size(cl);
-        o->classes = calloc((size_t)o->n, sizeof(int));
+        o->classes = e2_xcalloc((size_t)o->n, sizeof(int));
         if (!o->classes)
             return -1;
         for (int k = 0; k < o->n; k++) {
@@ -287,7 +287,7 @@ static int parse_slos(alp_graph *g, json_t *slos, char *err)
             snprintf(err, ALP_ERRLEN, "%s: 'ratio' must have one number per class", what);
             return -1;
         }
-        o->ratio = calloc((size_t)o->n, sizeof(double));
+        o->ratio = e2_xcalloc((size_t)o->n, sizeof(double));
         if (!o->ratio)
             return -1;
         for (int k = 0; k < o->n; k++) {

@@ -159,7 +159,7 @@ static void derive(model *md, const signed char *qforce)
     /* priority ranks: longest chain below a class */
     for (int a = 0; a < nc; a++)
         md->rank[a] = 0;
-    bool *in_slo = calloc((size_t)nc, sizeof(bool));
+    bool *in_slo = e2_xcalloc((size_t)nc, sizeof(bool));
     for (bool changed = true; changed;) {
         changed = false;
         for (int s = 0; s < g->nslos; s++) {
@@ -216,7 +216,7 @@ static void derive(model *md, const signed char *qforce)
         md->droppable[j] = j != g->root && md->qfix[j] != 0 && !md->nodrop[j];
     }
     /* rep/seg in an order where parents come first: walk from the root */
-    int *stack = malloc((size_t)n * sizeof(int)), sp = 0;
+    int *stack = e2_xmalloc((size_t)n * sizeof(int)), sp = 0;
     stack[sp++] = g->root;
     while (sp) {
         int j = stack[--sp];
@@ -266,22 +266,22 @@ static int model_build(model *md, const alp_graph *g, const bool *slo_on, const 
     md->n = n;
     md->K = K;
     md->slo_on = slo_on;
-    md->qfix = calloc((size_t)n, 1);
-    md->droppable = calloc((size_t)n, sizeof(bool));
-    md->nodrop = calloc((size_t)n, sizeof(bool));
-    md->rep = calloc((size_t)n, sizeof(int));
-    md->seg = calloc((size_t)n, sizeof(int));
-    md->rank = calloc((size_t)g->nclasses, sizeof(int));
-    md->H = calloc((size_t)n, sizeof(int));
-    md->rcol = malloc((size_t)n * sizeof(int));
-    md->qcol = malloc((size_t)n * sizeof(int));
-    md->ycol = malloc((size_t)n * sizeof(int));
-    md->acol = malloc((size_t)n * (size_t)K * sizeof(int));
-    md->wcol = malloc((size_t)n * (size_t)K * sizeof(int));
-    md->zcol = malloc((size_t)n * (size_t)K * sizeof(int));
-    md->yqcol = malloc((size_t)n * (size_t)K * sizeof(int));
-    md->ri = malloc((size_t)(4 * n * (K + 1) + 16) * sizeof(int));
-    md->rv = malloc((size_t)(4 * n * (K + 1) + 16) * sizeof(double));
+    md->qfix = e2_xcalloc((size_t)n, 1);
+    md->droppable = e2_xcalloc((size_t)n, sizeof(bool));
+    md->nodrop = e2_xcalloc((size_t)n, sizeof(bool));
+    md->rep = e2_xcalloc((size_t)n, sizeof(int));
+    md->seg = e2_xcalloc((size_t)n, sizeof(int));
+    md->rank = e2_xcalloc((size_t)g->nclasses, sizeof(int));
+    md->H = e2_xcalloc((size_t)n, sizeof(int));
+    md->rcol = e2_xmalloc((size_t)n * sizeof(int));
+    md->qcol = e2_xmalloc((size_t)n * sizeof(int));
+    md->ycol = e2_xmalloc((size_t)n * sizeof(int));
+    md->acol = e2_xmalloc((size_t)n * (size_t)K * sizeof(int));
+    md->wcol = e2_xmalloc((size_t)n * (size_t)K * sizeof(int));
+    md->zcol = e2_xmalloc((size_t)n * (size_t)K * sizeof(int));
+    md->yqcol = e2_xmalloc((size_t)n * (size_t)K * sizeof(int));
+    md->ri = e2_xmalloc((size_t)(4 * n * (K + 1) + 16) * sizeof(int));
+    md->rv = e2_xmalloc((size_t)(4 * n * (K + 1) + 16) * sizeof(double));
     if (!md->qfix || !md->droppable || !md->nodrop || !md->rep || !md->seg || !md->rank || !md->H ||
         !md->rcol || !md->qcol || !md->ycol || !md->acol || !md->wcol || !md->zcol || !md->yqcol ||
         !md->ri || !md->rv) {
@@ -373,7 +373,7 @@ static int model_build(model *md, const alp_graph *g, const bool *slo_on, const 
             }
     /* worker segments (K > 1) */
     if (K > 1) {
-        int *stack = malloc((size_t)n * sizeof(int)), sp = 0;
+        int *stack = e2_xmalloc((size_t)n * sizeof(int)), sp = 0;
         stack[sp++] = g->root;
         while (sp) {
             int s = stack[--sp];
@@ -413,7 +413,7 @@ static int model_build(model *md, const alp_graph *g, const bool *slo_on, const 
         free(stack);
     }
     /* CPU budget per worker; a worker with spare cycles (u = 1) must not drop */
-    double *segc = calloc((size_t)n, sizeof(double));
+    double *segc = e2_xcalloc((size_t)n, sizeof(double));
     for (int j = 0; j < n; j++)
         segc[md->seg[j]] += kc(g->mods[j].cycles) * g->lambda[j];
     for (int w = 0; w < K; w++) {
@@ -511,8 +511,8 @@ static int model_build(model *md, const alp_graph *g, const bool *slo_on, const 
 static void model_set_start(model *md, const bool *head, const int *worker)
 {
     int n = md->n, K = md->K, cnt = 0;
-    int *idx = malloc((size_t)n * (size_t)K * sizeof(int));
-    double *val = malloc((size_t)n * (size_t)K * sizeof(double));
+    int *idx = e2_xmalloc((size_t)n * (size_t)K * sizeof(int));
+    double *val = e2_xmalloc((size_t)n * (size_t)K * sizeof(double));
     if (!idx || !val) {
         free(idx);
         free(val);
@@ -633,7 +633,7 @@ static int run_solver(model *md, double seconds, double gap, solve_result *res)
     close(fds[1]);
     double deadline = now_s() + seconds + 0.5;
     size_t want = 3 * sizeof(double) + (size_t)md->ncols * sizeof(double), got = 0;
-    char *buf = malloc(want);
+    char *buf = e2_xmalloc(want);
     bool killed = false;
     while (buf) {
         double left = deadline - now_s();
@@ -674,7 +674,7 @@ static int run_solver(model *md, double seconds, double gap, solve_result *res)
     res->obj = hdr[1];
     res->bound = hdr[2];
     if (got == want) {
-        res->x = malloc((size_t)md->ncols * sizeof(double));
+        res->x = e2_xmalloc((size_t)md->ncols * sizeof(double));
         if (res->x)
             memcpy(res->x, buf + sizeof(hdr), (size_t)md->ncols * sizeof(double));
     } else if (res->status <= 1) {
@@ -766,7 +766,7 @@ static int feasible(const alp_graph *g, const bool *on, const signed char *qforc
 
 static void name_conflict(const alp_graph *g, const signed char *qforce, const budget *b, alp_plan *p)
 {
-    bool *on = malloc((size_t)g->nslos * sizeof(bool));
+    bool *on = e2_xmalloc((size_t)g->nslos * sizeof(bool));
     if (!on)
         return;
     for (int s = 0; s < g->nslos; s++)
@@ -836,7 +836,7 @@ static alp_plan *solve(const alp_graph *g, const alp_opts *o, const signed char 
     if (!p)
         return NULL;
     budget b = {now_s(), o->time_limit_s};
-    bool *on = malloc((size_t)(g->nslos + 1) * sizeof(bool));
+    bool *on = e2_xmalloc((size_t)(g->nslos + 1) * sizeof(bool));
     for (int s = 0; s < g->nslos; s++)
         on[s] = true;
     model md;
@@ -859,8 +859,8 @@ static alp_plan *solve(const alp_graph *g, const alp_opts *o, const signed char 
         model_set_start(&md, start->head, start->worker);
     } else if (g->workers == 1 && !qforce) {
         /* start from the semi-manual partition: a queue at every branch */
-        bool *semi = calloc((size_t)g->n, sizeof(bool));
-        int *w0 = calloc((size_t)g->n, sizeof(int));
+        bool *semi = e2_xcalloc((size_t)g->n, sizeof(bool));
+        int *w0 = e2_xcalloc((size_t)g->n, sizeof(int));
         if (semi && w0) {
             for (int j = 0; j < g->n; j++) {
                 int par = g->mods[j].parent;
@@ -953,8 +953,8 @@ static alp_plan *rounding_plan(const alp_graph *g, const alp_opts *o, double sec
 {
     if (g->workers != 1)
         return NULL;
-    bool *on = malloc((size_t)(g->nslos + 1) * sizeof(bool));
-    signed char *q = malloc((size_t)g->n);
+    bool *on = e2_xmalloc((size_t)(g->nslos + 1) * sizeof(bool));
+    signed char *q = e2_xmalloc((size_t)g->n);
     alp_plan *p = NULL;
     model md;
     if (!on || !q)
@@ -1022,7 +1022,7 @@ alp_plan *alp_solve(const alp_graph *g, const alp_opts *o)
         alp_plan *s = alp_strawman(g, "semi", &o2);
         if (s && (s->status == ALP_OPTIMAL || s->status == ALP_FEASIBLE)) {
             free(s->kind);
-            s->kind = strdup("alpine");
+            s->kind = e2_xstrdup("alpine");
             s->status = ALP_FEASIBLE;
             s->gap = 1;
             snprintf(s->diag, sizeof(s->diag),

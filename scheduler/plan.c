@@ -29,18 +29,18 @@ void alp_opts_default(alp_opts *o)
 
 alp_plan *alp_plan_new(const alp_graph *g, const alp_graph *base, const char *kind)
 {
-    alp_plan *p = calloc(1, sizeof(*p));
+    alp_plan *p = e2_xcalloc(1, sizeof(*p));
     if (!p)
         return NULL;
     p->g = g;
     p->base = base;
-    p->kind = strdup(kind);
+    p->kind = e2_xstrdup(kind);
     size_t n = (size_t)g->n;
-    p->head = calloc(n, sizeof(bool));
-    p->worker = calloc(n, sizeof(int));
-    p->level = calloc(n, sizeof(int));
-    p->rate = calloc(n, sizeof(double));
-    p->share = calloc(n, sizeof(double));
+    p->head = e2_xcalloc(n, sizeof(bool));
+    p->worker = e2_xcalloc(n, sizeof(int));
+    p->level = e2_xcalloc(n, sizeof(int));
+    p->rate = e2_xcalloc(n, sizeof(double));
+    p->share = e2_xcalloc(n, sizeof(double));
     p->nlevels = 1;
     if (!p->kind || !p->head || !p->worker || !p->level || !p->rate || !p->share) {
         alp_plan_free(p);
@@ -251,8 +251,8 @@ int alp_plan_write_dot(const alp_plan *p, FILE *f)
     if (!G)
         return -1;
     agattr(G, AGRAPH, "rankdir", "LR");
-    Agnode_t **nodes = calloc((size_t)g->n, sizeof(*nodes));
-    Agnode_t **queues = calloc((size_t)g->n, sizeof(*queues));
+    Agnode_t **nodes = e2_xcalloc((size_t)g->n, sizeof(*nodes));
+    Agnode_t **queues = e2_xcalloc((size_t)g->n, sizeof(*queues));
     if (!nodes || !queues) {
         free(nodes);
         free(queues);

@@ -20,7 +20,7 @@ static alp_plan *fail_plan(const alp_graph *g, const char *kind, const char *msg
 
 static alp_plan *rtc(const alp_graph *g, const alp_opts *o)
 {
-    signed char *q = malloc((size_t)g->n);
+    signed char *q = e2_xmalloc((size_t)g->n);
     if (!q)
         return NULL;
     for (int j = 0; j < g->n; j++)
@@ -36,7 +36,7 @@ static alp_plan *rtc(const alp_graph *g, const alp_opts *o)
 
 static alp_plan *semi(const alp_graph *g, const alp_opts *o)
 {
-    signed char *q = malloc((size_t)g->n);
+    signed char *q = e2_xmalloc((size_t)g->n);
     if (!q)
         return NULL;
     for (int j = 0; j < g->n; j++) {
@@ -66,7 +66,7 @@ static alp_graph *manual_graph(const alp_graph *g, signed char **qout, char *err
     int cls = alp_graph_add_module(m, "alpine_cls", "classifier", NULL, g->classifier_cycles, false, err);
     if (cls < 0 || alp_graph_connect(m, 0, 0, cls, 0, err) < 0)
         goto fail;
-    m->classes = calloc((size_t)g->nclasses, sizeof(alp_class));
+    m->classes = e2_xcalloc((size_t)g->nclasses, sizeof(alp_class));
     if (!m->classes)
         goto fail;
     for (int a = 0; a < g->nclasses; a++) {
@@ -76,9 +76,9 @@ static alp_graph *manual_graph(const alp_graph *g, signed char **qout, char *err
             goto fail;
         }
         alp_class *mc = &m->classes[m->nclasses++];
-        mc->name = strdup(c->name);
+        mc->name = e2_xstrdup(c->name);
         mc->fraction = c->fraction;
-        mc->path = calloc((size_t)c->len + 1, sizeof(int));
+        mc->path = e2_xcalloc((size_t)c->len + 1, sizeof(int));
         if (!mc->name || !mc->path)
             goto fail;
         mc->path[mc->len++] = 0;
@@ -97,21 +97,21 @@ static alp_graph *manual_graph(const alp_graph *g, signed char **qout, char *err
                 pgate = g->mods[c->path[i + 1]].pgate;
         }
     }
-    m->slos = calloc((size_t)g->nslos + 1, sizeof(alp_slo));
+    m->slos = e2_xcalloc((size_t)g->nslos + 1, sizeof(alp_slo));
     if (!m->slos)
         goto fail;
     for (int s = 0; s < g->nslos; s++) {
         const alp_slo *o = &g->slos[s];
         alp_slo *d = &m->slos[m->nslos++];
-        d->name = strdup(o->name);
+        d->name = e2_xstrdup(o->name);
         d->kind = o->kind;
         d->n = o->n;
-        d->classes = malloc((size_t)o->n * sizeof(int));
+        d->classes = e2_xmalloc((size_t)o->n * sizeof(int));
         if (!d->name || !d->classes)
             goto fail;
         memcpy(d->classes, o->classes, (size_t)o->n * sizeof(int));
         if (o->ratio) {
-            d->ratio = malloc((size_t)o->n * sizeof(double));
+            d->ratio = e2_xmalloc((size_t)o->n * sizeof(double));
             if (!d->ratio)
                 goto fail;
             memcpy(d->ratio, o->ratio, (size_t)o->n * sizeof(double));
@@ -119,7 +119,7 @@ static alp_graph *manual_graph(const alp_graph *g, signed char **qout, char *err
     }
     if (alp_graph_finish(m, err) < 0)
         goto fail;
-    q = malloc((size_t)m->n);
+    q = e2_xmalloc((size_t)m->n);
     if (!q)
         goto fail;
     for (int j = 0; j < m->n; j++)

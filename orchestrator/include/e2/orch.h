@@ -34,6 +34,7 @@
 /* struct e2_err, e2_seterr(), e2_err_context(): common/'s error type */
 #include "e2/err.h"
 #include "e2/file.h" /* e2_read_file() */
+#include "e2/mem.h"  /* e2_xcalloc() and the rest: allocation that cannot fail quietly */
 
 /* ---------------------------------------------------------------- descriptions */
 
