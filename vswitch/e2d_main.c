@@ -238,13 +238,12 @@ static char *read_config(const char *path, size_t *len)
 static int apply_config(struct e2_dp *dp, const char *path, char *text)
 {
 	unsigned lineno = 0;
-	char *save = NULL;
 
 	/* strtok_r would skip empty lines and so miscount: split by hand */
-	for (char *line = text; line; line = save) {
+	for (char *line = text, *next; line; line = next) {
 		char err[512];
 		char *nl = strchr(line, '\n');
-		save = nl ? nl + 1 : NULL;
+		next = nl ? nl + 1 : NULL;
 		if (nl)
 			*nl = '\0';
 		lineno++;
