@@ -8,6 +8,7 @@
  * Inputs are generated as YAML text and go through the real loaders. Prints
  * key=value lines (medians). */
 #include "e2/orch.h"
+#include "e2/num.h"
 #include "tests/small_problems.h"
 
 #include <math.h>
@@ -415,9 +416,12 @@ static void random_small(unsigned want, double *p95, double *max, unsigned *refu
 
 int main(int argc, char **argv)
 {
-    unsigned trials = argc > 1 ? (unsigned)atoi(argv[1]) : 7;
-    if (trials < 1)
-        trials = 1;
+    uint32_t trials = 7;
+    struct e2_err e;
+    if (argc > 2 || (argc > 1 && e2_num_u32("TRIALS", argv[1], 1, 1000, &trials, &e))) {
+        fprintf(stderr, "usage: e2-bench-placement [TRIALS]   (1 to 1000, default 7)%s%s\n", argc > 2 ? "" : "\n", argc > 2 ? "" : e.msg);
+        return 2;
+    }
     double cr, cp, gr, gp;
     ratios(1, 5, trials, &cr, &cp);
     ratios(0, 10, trials, &gr, &gp);

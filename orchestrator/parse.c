@@ -358,8 +358,9 @@ static int expand_servers(struct e2_hardware *hw, const char *origin, struct e2_
     unsigned total = 0;
     for (unsigned i = 0; i < hw->servers_count; i++) {
         unsigned c = hw->servers[i].count ? hw->servers[i].count : 1;
-        if (c > 4096 || total > 65536) {
-            e2_seterr(err, "%s: servers[%u] (%s): count %u is too large", origin, i, hw->servers[i].name, c);
+        if (c > E2_SERVERS_MAX - total) {
+            e2_seterr(err, "%s: servers[%u] (%s): count %u makes more than %d servers in all", origin, i,
+                      hw->servers[i].name, c, E2_SERVERS_MAX);
             return -1;
         }
         total += c;

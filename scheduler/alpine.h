@@ -14,6 +14,10 @@
 #include "e2/mem.h"
 
 #define ALP_ERRLEN 512
+/* Limits of a graph; past them it is refused, so a model never grows without bound
+ * (the seed's largest graphs have 511 modules and a dozen classes). */
+#define ALP_MODULES_MAX 4096
+#define ALP_CLASSES_MAX 1024
 
 typedef struct alp_module {
     char *name;
@@ -47,6 +51,8 @@ typedef struct alp_slo {
 typedef struct alp_graph {
     int n, cap;
     alp_module *mods;
+    int *by_name;             /* module index by name hash (open addressing; -1 free) */
+    int by_name_cap;          /* a power of two, at least twice n */
     int nclasses;
     alp_class *classes;
     int nslos;

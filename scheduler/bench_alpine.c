@@ -3,6 +3,7 @@
  * Prints key=value lines; times are medians. The in-run reference for a solve
  * time is the semi-manual plan's solve (an LP over the same graph). */
 #include "alpine.h"
+#include "e2/num.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -74,7 +75,14 @@ static void print(const char *name, const result *r)
 int main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : "examples/alpine";
-    int maxdepth = argc > 2 ? atoi(argv[2]) : 9;
+    int maxdepth = 9, dense_max = 7;
+    struct e2_err e;
+    if (argc > 4 || (argc > 2 && e2_num_int("MAXDEPTH", argv[2], 3, 16, &maxdepth, &e)) ||
+        (argc > 3 && e2_num_int("DENSE_MAX", argv[3], 3, 12, &dense_max, &e))) {
+        fprintf(stderr, "usage: e2-bench-alpine [DIR [MAXDEPTH (3 to 16) [DENSE_MAX (3 to 12)]]]\n%s\n",
+                argc > 4 ? "" : e.msg);
+        return 2;
+    }
     alp_opts o;
     alp_opts_default(&o);
     o.time_limit_s = 120;
@@ -156,7 +164,6 @@ int main(int argc, char **argv)
     }
     /* worst case: one throughput SLO over every class, so every module is a queue
      * candidate (not the seed's setting; shows where the MIP gets hard) */
-    int dense_max = argc > 3 ? atoi(argv[3]) : 7;
     for (int d = 3; d <= dense_max; d++) {
         alp_graph *g = alp_gen_binary_tree(d, 5u + (unsigned)d, -1, err);
         if (!g)

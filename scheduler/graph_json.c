@@ -160,8 +160,12 @@ static int class_index(const alp_graph *g, const char *name)
 static int parse_classes(alp_graph *g, json_t *cls, char *err)
 {
     static const char *const keys[] = {"name", "path", "fraction", NULL};
-    if (!json_is_array(cls) || json_array_size(cls) == 0 || json_array_size(cls) > 100000) {
+    if (!json_is_array(cls) || json_array_size(cls) == 0) {
         snprintf(err, ALP_ERRLEN, "'classes' must be a non-empty array");
+        return -1;
+    }
+    if (json_array_size(cls) > ALP_CLASSES_MAX) {
+        snprintf(err, ALP_ERRLEN, "%zu classes; at most %d", json_array_size(cls), ALP_CLASSES_MAX);
         return -1;
     }
     g->classes = e2_xcalloc(json_array_size(cls), sizeof(alp_class));
@@ -186,8 +190,13 @@ static int parse_classes(alp_graph *g, json_t *cls, char *err)
             return -1;
         }
         json_t *path = json_object_get(c, "path");
-        if (!json_is_array(path) || json_array_size(path) == 0 || json_array_size(path) > 100000) {
+        if (!json_is_array(path) || json_array_size(path) == 0) {
             snprintf(err, ALP_ERRLEN, "class '%s': 'path' must be a list of module names", name);
+            return -1;
+        }
+        if (json_array_size(path) > ALP_MODULES_MAX) {
+            snprintf(err, ALP_ERRLEN, "class '%s': a path of %zu modules; at most %d", name,
+                     json_array_size(path), ALP_MODULES_MAX);
             return -1;
         }
         alp_class *k = &g->classes[g->nclasses++];

@@ -28,6 +28,7 @@
 #include <rte_udp.h>
 
 #include "ctl.h"
+#include "e2/num.h"
 #include "schedtree.h"
 #include "test_util.h"
 #include "worker.h"
@@ -372,16 +373,21 @@ int main(int argc, char **argv)
 						 {"seconds", required_argument, NULL, 's'},
 						 {"sched-seconds", required_argument, NULL, 'S'},
 						 {NULL, 0, NULL, 0}};
-	int c;
+	int c, bad = 0;
+	struct e2_err e;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'c': o.core = atoi(optarg); break;
-		case 'w': o.sched_core = atoi(optarg); break;
-		case 's': o.seconds = atof(optarg); break;
-		case 'S': o.sched_seconds = atof(optarg); break;
+		case 'c': bad = e2_num_int("--core", optarg, 0, 4095, &o.core, &e); break;
+		case 'w': bad = e2_num_int("--sched-core", optarg, 0, 4095, &o.sched_core, &e); break;
+		case 's': bad = e2_num_duration("--seconds", optarg, 0.01, 3600, &o.seconds, &e); break;
+		case 'S': bad = e2_num_duration("--sched-seconds", optarg, 0.01, 3600, &o.sched_seconds, &e); break;
 		default:
 			fprintf(stderr, "usage: e2-bench-modules [--core N] [--sched-core N] [--seconds S] "
 					"[--sched-seconds S] filter|flow|sched...\n");
+			return 2;
+		}
+		if (bad) {
+			fprintf(stderr, "e2-bench-modules: %s\n", e.msg);
 			return 2;
 		}
 	}

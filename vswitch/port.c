@@ -163,6 +163,13 @@ static int open_ethdev(struct e2_port *p, const struct e2_args *args, struct rte
 		snprintf(err, E2_ERR_MAX, "device %s is already in use", p->devname);
 		return -1;
 	}
+	/* DPDK's ethdev table is fixed at build time (Debian's: 32); say so, not "no memory" */
+	if (rte_eth_dev_count_total() >= RTE_MAX_ETHPORTS) {
+		snprintf(err, E2_ERR_MAX,
+			 "DPDK allows at most %d ethdev ports (pmd, virtio_user and memif ports) and all are in use",
+			 RTE_MAX_ETHPORTS);
+		return -1;
+	}
 	rc = rte_dev_probe(p->devargs);
 	if (rc != 0) {
 		snprintf(err, E2_ERR_MAX, "cannot create device '%s': %s (see e2d's log for the driver's reason)",

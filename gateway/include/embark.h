@@ -69,6 +69,9 @@ embark_range embark_pm_prefix_range(const embark_pm *pm, uint64_t ibar);
 enum { EMBARK_ACCEPT = 0, EMBARK_DENY = 1 };
 #define EMBARK_PROTO_ANY (-1)
 #define EMBARK_ID_MAX 32
+/* Lines of a rule file (an encrypted rule is several lines, one per prefix pair). */
+#define EMBARK_RULE_LINES_MAX 1000000
+#define EMBARK_KEYWORDS_MAX 100000
 typedef struct {
   char id[EMBARK_ID_MAX];
   int64_t prio;           /* lower matches first; ties: file order */

@@ -206,11 +206,19 @@ int embark_keywords_parse(const char *text, size_t len, const char *name, char *
         snprintf(err, errlen, "%s:%d: keyword of %zu bytes; keywords need 8..1024 bytes", name, line, bl);
         goto fail;
       }
-      char **nkw = realloc(kw, (n + 1) * sizeof *nkw);
-      size_t *nkl = nkw ? realloc(kl, (n + 1) * sizeof *nkl) : NULL;
-      if (nkw) kw = nkw;
-      if (nkl) kl = nkl;
-      if (!nkw || !nkl) { free(buf); snprintf(err, errlen, "%s: out of memory", name); goto fail; }
+      if (n == EMBARK_KEYWORDS_MAX) {
+        free(buf);
+        snprintf(err, errlen, "%s:%d: more than %d keywords", name, line, EMBARK_KEYWORDS_MAX);
+        goto fail;
+      }
+      if ((n & (n - 1)) == 0) { /* 0, 1, 2, 4 ...: doubling keeps loading linear */
+        size_t cap = n ? 2 * n : 1;
+        char **nkw = realloc(kw, cap * sizeof *nkw);
+        size_t *nkl = nkw ? realloc(kl, cap * sizeof *nkl) : NULL;
+        if (nkw) kw = nkw;
+        if (nkl) kl = nkl;
+        if (!nkw || !nkl) { free(buf); snprintf(err, errlen, "%s: out of memory", name); goto fail; }
+      }
       kw[n] = buf;
       kl[n] = bl;
       n++;

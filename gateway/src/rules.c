@@ -134,6 +134,98 @@ static bool rules_overlap(const embark_rule *a, const embark_rule *b) {
          ranges_overlap(a->sport, b->sport) && ranges_overlap(a->dport, b->dport);
 }
 
+/* One field of a rule as a range, for the sweep below (0 src, 1 dst, 2 sport, 3 dport). */
+static embark_range rule_field(const embark_rule *r, int f) {
+  return f == 0 ? r->src : f == 1 ? r->dst : f == 2 ? r->sport : r->dport;
+}
+
+static int cmp_u128(const void *x, const void *y) {
+  embark_u128 a = *(const embark_u128 *)x, b = *(const embark_u128 *)y;
+  return a < b ? -1 : a > b;
+}
+
+struct sweep_ctx { const embark_rule *v; int field; };
+static int cmp_field_lo(const void *x, const void *y, void *cv) {
+  const struct sweep_ctx *c = cv;
+  size_t a = *(const size_t *)x, b = *(const size_t *)y;
+  embark_u128 la = rule_field(&c->v[a], c->field).lo, lb = rule_field(&c->v[b], c->field).lo;
+  if (la != lb) return la < lb ? -1 : 1;
+  return a < b ? -1 : a > b; /* file order: the earlier rule is named as the one overlapped */
+}
+
+/* The most of these rules whose ranges on field f share one point. */
+static size_t field_depth(const embark_rule *v, const size_t *ix, size_t m, int f, embark_u128 *lo,
+                          embark_u128 *hi) {
+  for (size_t i = 0; i < m; i++) {
+    lo[i] = rule_field(&v[ix[i]], f).lo;
+    hi[i] = rule_field(&v[ix[i]], f).hi;
+  }
+  qsort(lo, m, sizeof *lo, cmp_u128);
+  qsort(hi, m, sizeof *hi, cmp_u128);
+  size_t depth = 0;
+  for (size_t i = 0, j = 0; i < m; i++) {
+    while (hi[j] < lo[i]) j++; /* ranges are inclusive: one ending at lo[i] still holds it */
+    if (i + 1 - j > depth) depth = i + 1 - j;
+  }
+  return depth;
+}
+
+/* Rules at one prio must not overlap (the match would depend on file order).  Comparing
+ * every pair is quadratic: minutes for 100000 rules at one prio.  Two rules overlap only
+ * if they overlap on every field, so sweep along the field where the fewest rules share a
+ * point and compare each rule only with the rules still open on that field. */
+static int check_prio_group(embark_ruleset *rs, size_t *ix, size_t m, const char *name, char *err,
+                            size_t errlen) {
+  if (m < 2) return 0;
+  embark_u128 *lo = malloc(m * sizeof *lo), *hi = malloc(m * sizeof *hi);
+  size_t *open = malloc(m * sizeof *open);
+  if (!lo || !hi || !open) {
+    free(lo), free(hi), free(open);
+    snprintf(err, errlen, "%s: out of memory", name);
+    return -1;
+  }
+  struct sweep_ctx c = {rs->v, 0};
+  size_t best = SIZE_MAX;
+  for (int f = 0; f < 4; f++) {
+    size_t d = field_depth(rs->v, ix, m, f, lo, hi);
+    if (d < best) best = d, c.field = f;
+  }
+  qsort_r(ix, m, sizeof *ix, cmp_field_lo, &c);
+  int rc = 0;
+  size_t nopen = 0;
+  for (size_t i = 0; i < m && !rc; i++) {
+    const embark_rule *b = &rs->v[ix[i]];
+    embark_u128 at = rule_field(b, c.field).lo;
+    size_t keep = 0;
+    for (size_t k = 0; k < nopen; k++)
+      if (rule_field(&rs->v[open[k]], c.field).hi >= at) open[keep++] = open[k];
+    nopen = keep;
+    for (size_t k = 0; k < nopen && !rc; k++) {
+      const embark_rule *a = &rs->v[open[k]];
+      if (a->line > b->line) {
+        const embark_rule *t = a;
+        a = b, b = t;
+      }
+      if (strcmp(a->id, b->id) == 0) {
+        if (a->action != b->action) {
+          snprintf(err, errlen, "%s:%d: rule id '%s' already used at line %d with another action", name,
+                   b->line, b->id, a->line);
+          rc = -1;
+        }
+      } else if (rules_overlap(a, b)) {
+        snprintf(err, errlen,
+                 "%s:%d: rule '%s' overlaps rule '%s' (line %d) at the same prio %lld; give them different prios",
+                 name, b->line, b->id, a->id, a->line, (long long)a->prio);
+        rc = -1;
+      }
+      b = &rs->v[ix[i]];
+    }
+    open[nopen++] = ix[i];
+  }
+  free(lo), free(hi), free(open);
+  return rc;
+}
+
 static int cmp_prio_idx(const void *x, const void *y, void *rsv) {
   const embark_rule *v = rsv;
   size_t a = *(const size_t *)x, b = *(const size_t *)y;
@@ -241,8 +333,12 @@ static int rule_line(char *line, int lineno, void *arg, char *err, size_t errlen
       }
     }
   }
-  if (rs->n % 64 == 0) {
-    embark_rule *nv = realloc(rs->v, (rs->n + 64) * sizeof *nv);
+  if (rs->n == EMBARK_RULE_LINES_MAX) {
+    snprintf(err, errlen, "more than %d rule lines", EMBARK_RULE_LINES_MAX);
+    return -1;
+  }
+  if ((rs->n & (rs->n - 1)) == 0) { /* 0, 1, 2, 4 ...: doubling keeps loading linear */
+    embark_rule *nv = realloc(rs->v, (rs->n ? 2 * rs->n : 1) * sizeof *nv);
     if (!nv) { snprintf(err, errlen, "out of memory"); return -1; }
     rs->v = nv;
   }
@@ -275,26 +371,7 @@ int embark_rules_parse(const char *text, size_t len, const char *name, embark_ru
   for (size_t g = 0; g < rs.n && !rc;) {
     size_t e = g;
     while (e < rs.n && rs.v[idx[e]].prio == rs.v[idx[g]].prio) e++;
-    for (size_t i = g; i < e && !rc; i++)
-      for (size_t j = i + 1; j < e; j++) {
-        const embark_rule *a = &rs.v[idx[i]], *b = &rs.v[idx[j]];
-        if (strcmp(a->id, b->id) == 0) {
-          if (a->action != b->action) {
-            snprintf(err, errlen, "%s:%d: rule id '%s' already used at line %d with another action",
-                     name, b->line, b->id, a->line);
-            rc = -1;
-            break;
-          }
-          continue;
-        }
-        if (rules_overlap(a, b)) {
-          snprintf(err, errlen,
-                   "%s:%d: rule '%s' overlaps rule '%s' (line %d) at the same prio %lld; give them different prios",
-                   name, b->line, b->id, a->id, a->line, (long long)a->prio);
-          rc = -1;
-          break;
-        }
-      }
+    rc = check_prio_group(&rs, idx + g, e - g, name, err, errlen);
     g = e;
   }
   /* ids used at two different prios */
@@ -307,8 +384,8 @@ int embark_rules_parse(const char *text, size_t len, const char *name, embark_ru
       const embark_rule *a = &rs.v[idx[i - 1]], *b = &rs.v[idx[i]];
       if (strcmp(a->id, b->id) == 0 && (a->prio != b->prio || a->action != b->action)) {
         const embark_rule *later = a->line > b->line ? a : b, *first = later == a ? b : a;
-        snprintf(err, errlen, "%s:%d: rule id '%s' already used at line %d with another prio or action",
-                 name, later->line, later->id, first->line);
+        snprintf(err, errlen, "%s:%d: rule id '%s' already used at line %d with another %s",
+                 name, later->line, later->id, first->line, a->prio != b->prio ? "prio or action" : "action");
         rc = -1;
         break;
       }

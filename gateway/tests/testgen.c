@@ -6,14 +6,20 @@
 
 #include "../tests/common.h"
 #include "pcapio.h"
+#include "e2/num.h"
 
 int main(int argc, char **argv) {
   if (argc < 4) {
     fprintf(stderr, "usage: embark-testgen OUT.pcap COUNT SEED [eth|raw] [frag]\n");
     return 2;
   }
-  long count = atol(argv[2]);
-  uint64_t s = strtoull(argv[3], NULL, 0) | 1;
+  uint64_t count, s;
+  struct e2_err e;
+  if (e2_num_u64("COUNT", argv[2], 0, 100000000, &count, &e) || e2_num_u64("SEED", argv[3], 0, UINT64_MAX, &s, &e)) {
+    fprintf(stderr, "embark-testgen: %s\n", e.msg);
+    return 2;
+  }
+  s |= 1;
   bool raw = argc > 4 && !strcmp(argv[4], "raw"), frag = argc > 5 && !strcmp(argv[5], "frag");
   pcap_t *dead = pcap_open_dead(raw ? DLT_RAW : DLT_EN10MB, 65535);
   pcap_dumper_t *d = pcap_dump_open(dead, argv[1]);
@@ -22,7 +28,7 @@ int main(int argc, char **argv) {
   static const uint16_t ports[] = {22, 53, 80, 443, 8080, 40000};
   static const uint8_t protos[] = {6, 6, 17, 17, 1, 47};
   uint8_t pkt[2048];
-  for (long i = 0; i < count; i++) {
+  for (uint64_t i = 0; i < count; i++) {
     size_t l2 = raw ? 0 : 14;
     uint8_t proto = protos[rnd_below(&s, 6)];
     uint32_t sip = nets[rnd_below(&s, 6)] + rnd_below(&s, 512), dip = nets[rnd_below(&s, 6)] + rnd_below(&s, 512);

@@ -139,6 +139,10 @@ static int run_ping(const struct opts *o, struct rte_mempool *pool)
 {
 	uint64_t hz = rte_get_tsc_hz();
 	uint64_t *rtt = calloc(o->ping, sizeof(*rtt));
+	if (!rtt) {
+		fprintf(stderr, "e2-trafgen: out of memory for %u round-trip times\n", o->ping);
+		return 1;
+	}
 	uint32_t got = 0, lost = 0;
 
 	for (uint32_t i = 0; i < o->ping && !stopped; i++) {
