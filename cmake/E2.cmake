@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # Helpers shared by every part of E2.
 #
 #   e2_pkg(NAME pkgconfig-module)      imported target PkgConfig::NAME
@@ -57,9 +58,11 @@ function(e2_fuzzer name)
   endif()
   add_executable(${name} ${F_SOURCES})
   # Undefined behaviour stops the run like a crash (by default UBSan only prints).
-  target_compile_options(${name} PRIVATE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all)
+  # (and no _FORTIFY_SOURCE: ASan checks those calls itself)
+  target_compile_options(${name} PRIVATE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+                         -U_FORTIFY_SOURCE)
   target_link_options(${name} PRIVATE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all)
-  target_link_libraries(${name} PRIVATE ${F_LIBS})
+  target_link_libraries(${name} PRIVATE ${F_LIBS} e2common)
   add_test(NAME ${name}
     COMMAND sh ${E2_FUZZ_RUN} $<TARGET_FILE:${name}> ${E2_FUZZ_SEED} ${F_RUNS} ${F_CORPUS})
   set_tests_properties(${name} PROPERTIES TIMEOUT 300 LABELS fuzz)

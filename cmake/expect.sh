@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # A CLI test that checks both the exit status and the output (CTest's
 # PASS_REGULAR_EXPRESSION alone ignores the exit status, so a crash after the
 # expected text would pass).

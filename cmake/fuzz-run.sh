@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # Runs one libFuzzer target for CTest (see e2_fuzzer in cmake/E2.cmake).
 #
 #   fuzz-run.sh FUZZER SEED RUNS [SEED_CORPUS_DIR...]

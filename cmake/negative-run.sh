@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # A negative corpus: each file in DIR other than *.expect is one bad input for one entry
 # point, and DIR/NAME.expect holds a line of text its refusal must contain.
 #

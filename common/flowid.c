@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 #include "e2/flowid.h"
 
 uint32_t e2_crc32c_sw(uint32_t crc, const void *p, size_t n)

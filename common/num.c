@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Numbers from text; see e2/num.h. Built on strtoull/strtod, with the checks
  * they leave to the caller done once here: whole string, sign, finiteness, range. */
 #include "e2/num.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* common/: flow-ID golden vectors (the values vswitch/README-modules.md documents), the
  * inline CRC against the portable one, the error type, the file reader, the log. */
 #include <setjmp.h>

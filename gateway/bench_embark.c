@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* embark-bench: Embark micro-benchmarks, key=value lines, medians of RUNS runs.
  * Reference: ref_aes_ns, one AES-128 block through EVP on this machine, measured in the
  * same run; the *_per_aes lines divide by it so figures compare across machines. */

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Builds the same image twice in separate directories and checks the bytes are equal,
 # that the cache skips an unchanged rebuild, that a changed input rebuilds, and that
 # the archive holds init, busybox, modules, the NFs and their libraries.

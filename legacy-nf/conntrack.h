@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Connection tracking for the stateful firewall: a fixed-size open-addressing table of
  * bidirectional flows with per-protocol idle timeouts. The caller passes the clock, so
  * tests are deterministic and the packet path never reads time itself. Deletion shifts

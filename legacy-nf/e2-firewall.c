@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* e2-firewall: a stateful firewall between two kernel NICs (raw sockets). New flows are
  * checked against a first-match 5-tuple rule file; packets of tracked connections pass
  * in both directions. */

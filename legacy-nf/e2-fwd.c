@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* e2-fwd: a two-port forwarder (a bridge between exactly two kernel NICs) that sees
  * its interfaces only through raw sockets, as an unmodified legacy NF would. */
 #include <getopt.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 #include "firewall.h"
 
 #include <netinet/in.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The stateful firewall's packet logic, independent of how frames arrive:
  * Ethernet frame -> 5-tuple -> conntrack -> rules. */
 #ifndef E2_LEGACY_FIREWALL_H

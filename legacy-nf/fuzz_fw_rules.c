@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* libFuzzer target: rule text of any shape must parse or fail cleanly, and a parsed rule
  * set must decide packets correctly.
  *
@@ -18,6 +19,7 @@
  * A fresh firewall (empty connection table) must give the frame the verdict the rules
  * give its tuple (or drop it as malformed / invalid TCP, or apply the non-IP action), and
  * pass the same frame again once it allowed it. */
+#include "e2/fuzz.h"
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdbool.h>

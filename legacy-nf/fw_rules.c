@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 #include "fw_rules.h"
 
 #include <arpa/inet.h>

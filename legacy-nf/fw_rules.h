@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Firewall rule sets: a text format of 5-tuple rules, parsed into a first-match list.
  * The format is documented in legacy-nf/README.md. */
 #ifndef E2_LEGACY_FW_RULES_H

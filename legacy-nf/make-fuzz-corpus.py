@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """Writes the frame-carrying seeds of fuzz_fw_rules into fuzz-corpus/ (committed; this
 documents where they came from). An input is rule text, a NUL byte, then an Ethernet
 frame; basic.rules and v6.rules are plain rule files (no frame)."""

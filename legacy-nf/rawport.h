@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Kernel NICs seen the legacy way: one AF_PACKET raw socket per interface, and a loop
  * that moves frames between two of them in batches. Frames carry a virtio_net header
  * (PACKET_VNET_HDR) so GSO/GRO super-frames and partial checksums are forwarded intact

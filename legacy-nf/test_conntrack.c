@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Connection tracking and the firewall's packet path, on real frames. */
 #include <stdarg.h>
 #include <stddef.h>

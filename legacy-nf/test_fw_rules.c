@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Rule parsing and matching. */
 #include <stdarg.h>
 #include <stddef.h>

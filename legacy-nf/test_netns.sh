@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Integration test: real traffic through e2-fwd and e2-firewall, each running as a plain
 # process between two veth pairs in network namespaces this script creates and deletes:
 #

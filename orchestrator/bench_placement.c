@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Rack simulator for placement (seed §3.6.2, Fig. 3.8): 24 servers, 24 external
  * ports; a linear chain of 5 NFs and random 10-NF graphs, sized to fill about 60%
  * of the rack's cores. For each placement the figure is the largest factor by which

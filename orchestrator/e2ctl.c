@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* e2ctl: the operator's tool. A static dispatch table maps the first argument to a
  * subcommand family; adding one (e.g. `dp`) is one row here plus its own file. */
 #include "e2ctl.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* e2ctl subcommands. Each family lives in its own file (e2ctl_<name>.c) and is
  * listed in the dispatch table in e2ctl.c. */
 #ifndef E2CTL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* `e2ctl dp ...`: talk to the local e2d over its control socket (vswitch/dpctl.c). */
 #include "e2ctl.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* `e2ctl plan`: descriptions in, IGraph + placement + interconnection out. */
 #include "e2/num.h"
 #include "e2/orch.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Edge filters: pcap-filter header terms (checked by libpcap) and derived-attribute
  * terms; affinity field names; the flow ID hash. */
 #include "e2/orch.h"

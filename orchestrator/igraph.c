@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Step 3 of seed §3.4.1: expand the PGraph into an instance graph with distribution
  * stages that respect affinity (Fig. 3.3), and split instances on overload. */
 #include "e2/orch.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Seed §3.4.2: turn a placed IGraph into E2D configuration lines (one list per
  * server, the same commands as `e2ctl dp ...`, checked against a live e2d by
  * tests/test_plan_e2d.sh) and fabric switch rules.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Migration avoidance (seed §3.4.4). Splitting instance A (flow range [X, Y)) at M:
  *
  *  phase 1: the switch (or upstream E2D) still sends all of [X, Y) to A's server;

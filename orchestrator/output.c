@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Plans for people (text), programs (JSON via jansson) and pictures (DOT via cgraph). */
 #include "e2/orch.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* YAML inputs (policy, NF descriptions, hardware) loaded with libcyaml schemas.
  *
  * libcyaml checks structure and types; libyaml is run first on its own so that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Step 1 and 2 of seed §3.4.1: validate the pipelines against the NF and hardware
  * descriptions, merge them into one policy graph (one node per NF name), estimate
  * the rate on every edge and size every NF. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Step 4 of seed §3.4.1: instance placement as graph partitioning.
  *
  * The starts: the seed's DFS bin-packing (link-aware for E2, as in the seed for the

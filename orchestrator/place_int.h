@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Internal to the placement code (place.c, place_search.c). */
 #ifndef E2_PLACE_INT_H
 #define E2_PLACE_INT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The exact reference: placement as a MIP solved by COIN-OR CBC.
  *
  *   x[v,s] in {0,1}     instance v runs on server s           sum_s x[v,s] = 1

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* E2's placement search (seed §3.4.1, step 4), over "units": an NF instance, or all
  * the instances of an NF that cannot scale across servers (they move together).
  *

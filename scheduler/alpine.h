@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Alpine: dataflow graph + traffic classes + SLOs -> queues, tasks and a scheduler
  * tree for E2D, chosen by a mixed-integer program solved with COIN-OR CBC.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Alpine benchmark: solve times for the seed's pipelines and binary trees (seed
  * Table 5.4, Fig. 5.10), tasks against the strawmen, predicted throughput gain.
  * Prints key=value lines; times are medians. The in-run reference for a solve

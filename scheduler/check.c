@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The model checker: reads a plan as E2D commands (not the solver's variables),
  * rebuilds the executed graph and scheduler trees, and finds the fluid equilibrium
  * of the hierarchical scheduler: priority nodes serve children in order, weighted

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* E2D configuration lines: the tokenizer shared by the graph importer and the plan
  * checker, and the importer itself (`module add` and `connect` lines). */
 #include "alpine.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* libFuzzer target: the Alpine JSON graph file and the E2D configuration importer.
  *
  * The library has no graph printer, so this target checks invariants and a round trip
@@ -11,6 +12,7 @@
  *   - the same bytes read as an E2D configuration give consistent tree links, and a
  *     tree read that way, printed as JSON with one class per exit, parses back to the
  *     same modules and edges: the two readers agree. */
+#include "e2/fuzz.h"
 #include "alpine.h"
 
 #include <jansson.h>
@@ -19,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static bool str_same(const char *a, const char *b)
 {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* libFuzzer target: the model checker's plan reader, against a small fixed graph.
  *
  * The checker reads plans as E2D commands and has no printer of its own, but the planner
@@ -9,6 +10,7 @@
  * Whatever the checker accepts must give a sane prediction: finite, non-negative
  * figures, no class above its offered load, all classes together within the workers'
  * cycles, SLO errors within their ranges; and checking again gives the same figures. */
+#include "e2/fuzz.h"
 #include "alpine.h"
 
 #include <jansson.h>
@@ -17,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define EPS 1e-9
 

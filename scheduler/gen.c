@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Synthetic graphs for tests and benchmarks: the seed's binary trees (Fig. 5.9/5.10)
  * and random trees, with random SLOs chosen inside the reachable range. */
 #include "alpine.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The dataflow graph: modules on a tree, traffic classes as root-to-exit paths. */
 #include "alpine.h"
 

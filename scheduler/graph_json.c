@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The Alpine input file (JSON, parsed with jansson). Format: README.md. */
 #include "alpine.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* alpine: plan, check and strawman commands (see README.md). */
 #include "alpine.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The Alpine MIP on a tree, built through CBC's C interface.
  *
  * Rate-flow formulation (README.md, "The model"): per module a binary Q_j (task head)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Plans: E2D commands (queues, workers, scheduler tree), a summary and a DOT picture. */
 #include "alpine.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Strawmen of seed section 5.5.2, emitted in the same plan format:
  *   rtc    - no queues at all, SLOs ignored;
  *   semi   - a queue at every branch, rates/weights solved;

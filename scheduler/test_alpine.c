@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Unit tests: the seed's toy, each SLO kind, infeasible SLOs, multiple workers,
  * malformed inputs, the E2D importer and the plan reader. */
 #include <setjmp.h>

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Alpine's plans are E2D commands: for every example graph, the plan `alpine plan` writes
 # is applied, line by line, to a running e2d that holds the graph, and the result is
 # read back from e2d: every queue the plan adds is in the graph, every scheduler node it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The alpine command line: plan/check/strawman on the examples, exit codes, and
  * clear errors on bad files. argv[1] = alpine binary, argv[2] = examples/alpine. */
 #include <setjmp.h>

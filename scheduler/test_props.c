@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Property tests on random trees with random SLOs: every plan Alpine emits passes
  * the model checker with an SLO error below 1% and the throughput the solver
  * predicted; on one worker Alpine never uses more tasks than semi-manual; an

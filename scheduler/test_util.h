@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Helpers shared by the Alpine tests. */
 #ifndef E2_ALPINE_TEST_UTIL_H
 #define E2_ALPINE_TEST_UTIL_H

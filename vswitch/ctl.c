@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Dispatch of control requests to the dataplane. Responses are built entirely
  * from malloc'd pieces so protobuf-c's free_unpacked releases them. */
 #include "ctl.h"

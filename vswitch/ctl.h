@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The e2d control protocol: decoding, dispatch to the dataplane, the text form
  * shared by the start-up configuration file and `e2ctl dp`, and printing replies. */
 #ifndef E2D_CTL_H

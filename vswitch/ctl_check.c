@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Checks of control requests that need no dataplane state: version, operation,
  * names and argument shapes. Shared by e2d, the client and the fuzzer. */
 #include <errno.h>

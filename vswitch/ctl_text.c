@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The text form of control requests, used by the start-up configuration file
  * and by `e2ctl dp`, and the printing of responses. */
 #include <ctype.h>

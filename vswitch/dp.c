@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Operations on the dataplane state. Each validates everything first and only
  * then changes state (with the workers paused when they could see the change),
  * so a refused request leaves the running graph exactly as it was. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The state of one e2d: its ports, module instances and workers, and the
  * operations the control API and the start-up configuration perform on them.
  * Every function here runs on the control thread; the workers only run tasks. */

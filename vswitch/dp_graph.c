@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The shape of the module graph. Packets run to completion: a module hands its
  * batch to the next one by a plain call, so a loop in the graph is unbounded
  * recursion on a worker's stack, and a long chain is a deep one. Every edge that

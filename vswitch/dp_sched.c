@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Control operations on the workers' scheduler trees. */
 #include <errno.h>
 #include <stdio.h>

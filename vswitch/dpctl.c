@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The client side of the control protocol: one request per command line. */
 #include "dpctl.h"
 

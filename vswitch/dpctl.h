@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* `e2ctl dp`: the command-line client of e2d's control socket. */
 #ifndef E2D_DPCTL_H
 #define E2D_DPCTL_H

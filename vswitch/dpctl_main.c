@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* e2ctl-dp: the dataplane client on its own (`e2ctl dp` is the same code). */
 #include "dpctl.h"
 

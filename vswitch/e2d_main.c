@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* e2d: the E2 dataplane daemon. Parses its options, starts DPDK, applies the
  * start-up configuration, then serves the control socket until SIGTERM/SIGINT
  * or a `shutdown` request, and cleans up (sockets, devices, memory). */

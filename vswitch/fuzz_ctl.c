@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* libFuzzer target for the control-message decoder and the text command parser.
  * The same bytes are tried both ways:
  *   - as a wire message: refused cleanly, or decoded to a request that validates or is
@@ -8,6 +9,7 @@
  *   - as a text line: a line that parses must encode, decode to the same bytes and get
  *     the same verdict before and after the wire trip.
  * There is no request -> text printer, so the text form cannot be round-tripped. */
+#include "e2/fuzz.h"
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>

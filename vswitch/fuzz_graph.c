@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* libFuzzer target for e2d's live graph commands and its configuration loader, on a
  * real dataplane (DPDK in memory, no workers). An input is either
  *   - a program (first byte even): each 4-byte step adds, deletes, connects,
@@ -8,6 +9,7 @@
  * between tasks is longer than E2_GRAPH_DEPTH_MAX, each module's igate_refs is the
  * number of output gates that point at it, and a refusal says why. Every input starts
  * from an empty graph. */
+#include "e2/fuzz.h"
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>

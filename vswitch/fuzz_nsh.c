@@ -1,9 +1,11 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* libFuzzer target for the parsers of the issue-3 modules: NSH headers from the wire
  * (nsh_parse, and parse -> write -> parse gives the same header, which writes the same
  * bytes again), NSH attribute values from the control API (an encoded TLV put into a
  * header is found again, unchanged, after write -> parse), flowhash field lists, and
  * flow keys of frames from the wire (e2_flow_key_get on IPv4, IPv6 and other frames).
  * The first byte picks the parser. Seeds: vswitch/fuzz_corpus/nsh. */
+#include "e2/fuzz.h"
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>

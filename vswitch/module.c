@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Module class registry, argument helpers and batch utilities. */
 #include "module.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* E2D module API: what a module class implements and what it may call.
  *
  * A module class is a static const descriptor registered by E2_MODULE_REGISTER.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The load monitor (see monitor.h). Runs on the control thread only. */
 #include "monitor.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Load monitor: every interval, the control thread reads each port's and each
  * queue's occupancy and rate and publishes link up/down and overload/underload
  * (with hysteresis) as e2.dp.Event messages on a nanomsg PUB socket. */

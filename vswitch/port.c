@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Port driver registry, the port life cycle, and the ops of ethdev ports. */
 #include "port.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* E2D ports. Most ports are DPDK ethdevs: a port driver turns the user's arguments
  * into devargs for a virtual device (virtio-user, memif) or passes them through (any
  * PMD, for external and test ports). A driver may instead run its own device (`open`):

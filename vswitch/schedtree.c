@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The scheduler tree: picking the next task and charging what it used. */
 #include "schedtree.h"
 

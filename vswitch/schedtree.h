@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The per-worker scheduler tree. Leaves are tasks; inner nodes share the worker
  * between their children by strict priority, weighted fairness (stride
  * scheduling on cycles, packets or bits), round robin, or cap them with a rate

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The bpf module with real mbufs: pcap-filter expressions compiled to eBPF, JIT and
  * interpreter, order and priority, refused expressions leave the filters unchanged. */
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The capture module with real mbufs: bounded by count and by time, traffic passes
  * throughout, the file reads back with libpcap (and tcpdump, when installed, which
  * must also decode the NSH frames nsh_push writes). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Control-API negative tests: every malformed or invalid request is refused
  * with a message, the running graph is unchanged, and traffic keeps flowing. */
 #include <dirent.h>

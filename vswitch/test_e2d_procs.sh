@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Integration test of e2d with real processes: NF processes (e2-trafgen) attached
 # over vhost-user/virtio-user and memif; reconnection when either side restarts;
 # no loss at a sustainable rate; a clean stop; an idle e2d that does not spin;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Flow affinity with real mbufs: flowhash's IDs against a bit-by-bit CRC32C (IPv4 and
  * IPv6, extension headers, fragments, truncated and multi-segment frames), range
  * splitting, refused commands that leave the graph unchanged, and migration avoidance

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The module framework and every module, with real mbufs and real DPDK ports
  * (null and ring virtual devices), driven through the control API. */
 #include <setjmp.h>

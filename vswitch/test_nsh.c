@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* NSH metadata modules with real mbufs: the exact bytes nsh_push writes (RFC 8300,
  * MD type 2), updating a header in place, matching, popping back to the original frame,
  * malformed headers, refused configurations. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The scheduler tree with real tasks: saturated sources (null ports) into sinks
  * on one worker; shares are read from the tree's own cycle accounting. */
 #include <setjmp.h>

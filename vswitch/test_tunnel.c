@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Tunnels with real mbufs: several edges multiplexed over one link and demultiplexed
  * by SPI, over Ethernet and VXLAN-GPE; frames and NSH metadata arrive intact; the
  * wire format decodes in tcpdump; refused commands change nothing. */

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Two e2d processes in two network namespaces joined by a veth pair (af_packet ports).
 # e2d A reads frames from a pcap file, classifies them with a bpf filter onto two graph
 # edges, tags one edge's frames with NSH metadata (safe=1, url=...) and tunnels both

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Helpers for e2d's tests: DPDK started without hugepages or PCI, a dataplane
  * with no workers (tests drive tasks themselves), packet builders, and a
  * "collect" module that keeps what it receives per input gate. */

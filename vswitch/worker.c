@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Worker threads: the run loop, adaptive sleep and the pause handshake. */
 #include "worker.h"
 

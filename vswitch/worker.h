@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* E2D workers: threads pinned to cores that run tasks (schedulable modules) in
  * the order their scheduler tree picks them. Idle tasks back off; a worker with
  * nothing to run spins for a short while, then sleeps, so an idle e2d costs

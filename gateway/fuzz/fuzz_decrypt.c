@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* libFuzzer: the decrypt path (and encrypt, to reach deep into decrypt past the tag).
  * The first byte selects:
  *   even: decrypt the rest as received from the cloud.  Without the key the fuzzer cannot
@@ -8,6 +9,7 @@
  *         byte at that position of the ciphertext and decrypt again.  The flipped packet
  *         must be refused unless the byte lies outside what Embark authenticates (see
  *         may_change below); a crash or a broken property aborts. */
+#include "e2/fuzz.h"
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,8 +1,10 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* libFuzzer: the rule, pool, keyword and encrypted-keyword parsers must reject or accept
  * any bytes cleanly.  What the two formats with a writer accept must round-trip:
  * parse -> write -> parse gives the same rules (every field but the line number) and
  * writing that again gives the same bytes.  Comparing only the two texts would miss a
  * writer that drops a field: the second parse would fill in the same default. */
+#include "e2/fuzz.h"
 #include <stdlib.h>
 #include <string.h>
 

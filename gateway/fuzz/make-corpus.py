@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """Writes the seed corpora of the gateway fuzzers (run from anywhere; the files are
 committed, this only documents where they came from and regenerates them):
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* libembark: Embark (seed ch. 4) — encrypted traffic that cloud middleboxes can still process.
  *
  *   keys        a 32-byte master key in a 0600 file; subkeys derived with HKDF-SHA256

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* A plain first-match classifier using only <= and >= — the point of PrefixMatch is that
  * the very same code classifies plaintext IPv4 and encrypted IPv6 packets. */
 #include "internal.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Gateway state: the two PrefixMatch maps, EncryptValue, rule and pool encryption. */
 #include "gw_internal.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The gateway object, shared by gw.c and transform.c. */
 #ifndef EMBARK_GW_INTERNAL_H
 #define EMBARK_GW_INTERNAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Private to libembark. */
 #ifndef EMBARK_INTERNAL_H
 #define EMBARK_INTERNAL_H

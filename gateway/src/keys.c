@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Key files: 64 hex digits + newline, mode 0600.  Subkeys come from HKDF-SHA256 so one
  * file serves every primitive and no two primitives share a key. */
 #include "internal.h"

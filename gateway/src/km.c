@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* KeywordMatch (BlindBox DPIEnc, seed §4.2.1): token encryption at the gateway and the
  * matcher a middlebox runs over encrypted tokens and encrypted rules. */
 #include "internal.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* PrefixMatch EncryptPrefixes: the interval map (seed §4.2.2).
  *
  * Intervals are cut at every rule endpoint (lo and hi+1), so ranges sharing an endpoint

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Firewall rule and pool text formats (documented in gateway/README.md). */
 #include "internal.h"
 

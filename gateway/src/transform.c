@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The packet transform: IPv4 -> encrypted IPv6 and back (byte layout in gateway/README.md).
  *
  * Encrypt: addresses and ports become their PrefixMatch encryptions under the flow seed;

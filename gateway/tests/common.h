@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Test helpers shared by the gateway tests: a fixed-seed PRNG and packet builders. */
 #ifndef EMBARK_TEST_COMMON_H
 #define EMBARK_TEST_COMMON_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Key files: generated 0600, refused when group/other may read them or reached through a
  * symlink, bad content named; the derived subkeys pinned by known answers. */
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* KeywordMatch: the matcher over encrypted tokens finds exactly the keywords the plaintext
  * contains; equal tokens never repeat a ciphertext; salt resets keep both sides in step;
  * AES-SIV URI encryption is deterministic and authenticated. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* PrefixMatch: interval map construction and the property that matters — classification
  * over ciphertext equals classification over plaintext — over thousands of random rule sets. */
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Rule text format: parsing, clear errors with line numbers, write/parse round trip, and
  * encrypted rule files that parse back and classify like the in-memory ones. */
 #include <setjmp.h>

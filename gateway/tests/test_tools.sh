@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
 # End-to-end check of the embark-* tools: keys, rule encryption, pcap round trips that are
 # byte-exact, classification that agrees on plaintext and ciphertext, and bad input.
 # usage: test_tools.sh BINDIR EXAMPLESDIR

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The packet transform: byte-exact round trips, valid encrypted packets, counted errors for
  * fragments, malformed input and tampering, NAT restore from pools, and a leak test. */
 #include <setjmp.h>

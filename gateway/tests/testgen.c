@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* embark-testgen OUT.pcap COUNT SEED [eth|raw] [frag]: random IPv4 traffic for the tool tests —
  * TCP, UDP, ICMP and GRE, with and without IP options, some with Ethernet padding, and
  * (with "frag") some IPv4 fragments.  Addresses cluster around examples/embark/rules.txt. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* embark-classify: first-match firewall classification of every packet in a pcap, on
  * plaintext IPv4 (with plaintext rules) or Embark IPv6 (with encrypted rules) alike. */
 #include "embark.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* embark-keygen OUT: writes a fresh 256-bit Embark master key (hex) with mode 0600. */
 #include "embark.h"
 

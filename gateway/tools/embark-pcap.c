@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* embark-pcap encrypt|decrypt: the Embark packet transform over pcap files. */
 #include "embark.h"
 #include "pcapio.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* embark-rules: encrypts firewall rules, NAT/LB pools and keyword lists for the cloud. */
 #include "embark.h"
 #include "pcapio.h"

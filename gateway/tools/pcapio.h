@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Shared by the embark-* tools: pcap input, atomic pcap/text output, link-layer framing. */
 #ifndef EMBARK_PCAPIO_H
 #define EMBARK_PCAPIO_H

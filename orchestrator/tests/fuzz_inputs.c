@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* libFuzzer targets for the three input parsers (one per build: FUZZ_POLICY,
  * FUZZ_NFS, FUZZ_HARDWARE). The policy target also runs what follows parsing —
  * reference checks, pcap-filter compilation, merging, sizing and the IGraph —
@@ -12,6 +13,7 @@
  *             instance edge joins instances of its PGraph edge's nodes, and the
  *             instance edges of a PGraph edge carry its rate; all of it still true
  *             after splitting an instance. */
+#include "e2/fuzz.h"
 #include "e2/orch.h"
 
 #include <math.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Shared by the orchestrator tests: load the shipped examples and inline YAML. */
 #ifndef E2_ORCH_TEST_HELPERS_H
 #define E2_ORCH_TEST_HELPERS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Random small placement problems and their exact optimum by exhaustive search, shared
  * by the placement property test (test_place_small.c) and bench/placement.
  *

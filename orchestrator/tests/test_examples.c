@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The shipped examples plan end to end; the JSON has the documented fields and
  * the DOT picture parses back with servers as clusters. */
 #include "helpers.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Loading the three input formats: good files load, bad ones get errors that name
  * the culprit (and a line for YAML syntax). */
 #include "helpers.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* PGraph merging, sizing, IGraph expansion (Figs. 3.1, 3.3, 3.12), interconnection
  * (Fig. 3.4) and the negative cases: cycles, unknown NFs, bad filters, no fit. */
 #include "helpers.h"

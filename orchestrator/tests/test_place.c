@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Placement: hand-checked optimum, properties over random policies (capacity
  * respected, every edge routed), the heuristic against references computed here
  * (first-fit packing, random feasible placements, its own start), incremental

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Issue 16: the planner on small random problems it has never seen, against an
  * exhaustive search (tests/small_problems.h): never a capacity or link violation when
  * a placement within them exists, never a refusal of a problem that fits, within 5% of

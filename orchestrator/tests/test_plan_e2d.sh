@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # The controller's plans are E2D commands: every line `e2ctl plan` writes for a server
 # is applied, in order, to a running e2d (one per server, one after the other), for
 # each example policy; then a split's phase-1 lines on the old instance's server.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Splitting and migration avoidance: ranges partition, edges follow, and no flow
  * that started at the old instance is ever sent elsewhere. */
 #include "helpers.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* e2-virt: the libvirt layer from the command line (for scripts, tests and operators). */
 #include <getopt.h>
 #include <libgen.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* libe2virt: NF instances as libvirt domains.
  *
  * Turns an NF instance description into domain XML (vhost-user NICs with QEMU as the

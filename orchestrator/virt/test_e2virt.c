@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* libe2virt against libvirt's in-process test:///default driver: XML generation,
  * description checks, and the lifecycle with its failure paths. The guest's serial
  * output is played by a thread writing into the log file. */

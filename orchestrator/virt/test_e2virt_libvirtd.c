@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* libe2virt against a real libvirtd (started and stopped here with ci/libvirt-up and
  * ci/libvirt-down) booting real QEMU guests from the legacy-nf image, one at a time.
  * A do-nothing vhost-user back end stands in for E2D. Needs root; skipped otherwise.

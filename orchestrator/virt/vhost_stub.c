@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 #include "vhost_stub.h"
 
 #include <errno.h>

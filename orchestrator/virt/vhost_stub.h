@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* A vhost-user back end that does nothing: it connects to QEMU's vhost-user server
  * sockets (as E2D would), answers the protocol's questions and ignores the rings, so a
  * VM with vhost-user NICs can boot in tests that have no E2D. It reconnects when QEMU

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """Writes the seed corpus of fuzz_nsh into nsh/ (committed; this documents where it came
 from). Byte 0 picks the parser (vswitch/fuzz_nsh.c): % 4 == 0 an NSH header, 1 a
 "name=value" attribute, 2 a flowhash field list, 3 a frame for the flow key (then an

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* bpf: pcap-filter classification. Each filter is a tcpdump expression bound to an
  * output gate; a packet leaves by the gate of the first filter it matches, filters
  * taken by descending priority, then in the order they were added; packets that match

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* capture: a pass-through (1 in, 1 out) that, once started, also copies packets to a
  * pcap file (libpcap's dump format, readable by tcpdump -r and Wireshark) until it
  * has written count= packets or seconds= have passed; traffic never stops. Insert it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* flowhash: writes each packet's flow ID, a CRC32C of the chosen 5-tuple fields cut
  * to `bits` bits (flowkey.h), into its metadata (e2_meta(m)->flow_id) and passes it
  * on. Downstream, rangesplit maps flow-ID ranges to gates; a hardware switch can

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Flow keys shared by flowhash and rangesplit: a chosen subset of the IPv4 or IPv6
  * 5-tuple, addresses optionally cut to a prefix, read from a frame into the key that
  * e2/flowid.h (common/) hashes into E2's flow ID, the one definition the controller

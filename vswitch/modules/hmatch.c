@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* hmatch: header match on up to 8 fields, each LEN (1..8) bytes at OFFset from the
  * start of the frame, optionally masked. Rules give a value per field and, for
  * wildcard rules, a mask per field; the highest-priority matching rule picks the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* l2fwd: forwards by destination MAC through a static table (rte_hash);
  * misses go to the default gate (or are dropped when it is unconnected). */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # Sources of further e2d modules and their tests. Included by vswitch/CMakeLists.txt:
 #   E2D_EXTRA_SOURCES  module/port .c files compiled into e2dp (they self-register)
 #   E2D_EXTRA_LIBS     extra link libraries (imported targets) for e2dp

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* NSH metadata across NF boundaries (RFC 8300, MD type 2; see nsh.h):
  *   nsh_push   adds attribute TLVs (safe=1 url=...), wrapping a plain frame in outer
  *              Ethernet + NSH or updating the NSH header a frame already has;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* NSH (RFC 8300) over Ethernet, MD type 2, as used by nsh_push, nsh_pop, nsh_match,
  * tunnel_encap and tunnel_decap.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* port_in: the task that receives a burst from one rx queue of a port. */
 #include <stdio.h>
 

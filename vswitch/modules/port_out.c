@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* port_out: transmits batches on a port; what the device will not take is
  * counted as the port's tx drops (a vhost peer that is absent or too slow). */
 #include <stdio.h>

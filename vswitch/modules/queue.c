@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* queue: decouples its upstream from its downstream. Pushing enqueues into a
  * lock-free ring; the queue's own task dequeues and runs the downstream, so the
  * two halves can run on different workers. Overflow is counted as drops. */

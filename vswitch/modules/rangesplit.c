@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* rangesplit: flow-ID ranges -> output gates, with the flow tracker and exception
  * table that make up E2D's part of migration avoidance (seed §3.4.4).
  *

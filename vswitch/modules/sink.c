@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sink: frees every packet (counted as the module's packets, not as drops). */
 #include "../module.h"
 

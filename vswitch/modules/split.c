@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* rr_split and hash_split: spread packets over N output gates.
  * rr_split rotates per packet; hash_split keeps each flow (IPv4 5-tuple, else the
  * MAC pair) on one gate. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* tunnel_encap / tunnel_decap: many graph edges multiplexed over one link between
  * servers, the edge identity carried as the NSH service path identifier (SPI).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* memif ports (shared-memory packet interface, as in VPP and DPDK): e2d is the
  * server by default; an NF process connects as client to the same socket and id. */
 #include <stdio.h>

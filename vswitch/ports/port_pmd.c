@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Any DPDK virtual device by its devargs: null, ring, pcap, tap, af_packet...
  * Used for external links and for tests. */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* vhost-user ports: the NF side (a VM's virtio-net, or virtio-user in a process)
  * is the front-end. With client=1 e2d connects to a socket QEMU serves and
  * reconnects whenever it disappears, so either side can restart.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* virtio-user ports: e2d is the virtio front-end of a vhost-user back-end that an
  * NF process or container serves (server=1: e2d serves the socket instead and the
  * back-end may restart). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* e2-bare-vhost: the physical-limit reference of bench/vswitch. It forwards between
  * two vhost-user devices with nothing but librte_vhost: a dequeue burst from one
  * device, an enqueue burst to the other, both directions, on one pinned lcore.

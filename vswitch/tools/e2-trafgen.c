@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* e2-trafgen: a small DPDK traffic generator and sink for tests, the demo and
  * benchmarks. It sends UDP/IPv4 packets on one port at a fixed rate (or as fast
  * as it can) and counts what comes back on another, or measures round trips.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* One error type for every part of E2: a message that names the culprit, to which each
  * caller on the way up may add its own context ("policy.yaml: pipeline 'p1': ...").
  * Functions that can fail take a `struct e2_err *` (which may be NULL) and fill it in. */

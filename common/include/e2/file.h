@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Reading a whole file, the one way every part of E2 does it. */
 #ifndef E2_FILE_H
 #define E2_FILE_H

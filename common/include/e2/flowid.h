@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* E2's flow ID: what e2d's flowhash computes for every packet and what the controller
  * computes when it splits a flow range between instances. Both call e2_flow_hash()
  * below, so they cannot drift apart; a hardware switch can compute the same:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Logging with levels and per-module names, settable while a daemon runs (OVS's vlog is
  * the model). A file names its module once, then logs through the level macros:
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Memory for control-path code (parsers, planners, the state of daemons and tools).
  * Running out of memory there leaves nothing sensible to do, and a NULL passed on
  * unchecked is a crash somewhere else later; these stop the process at once with a

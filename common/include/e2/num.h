@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Numbers read from text (command-line options, e2d command arguments, config
  * values), one way everywhere: the whole string must be the number (no leading
  * blanks, no trailing junk), it must be finite, and it must lie in [min, max].

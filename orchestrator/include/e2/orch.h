@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The E2 controller's planning library: policies, NF and hardware descriptions,
  * PGraph -> IGraph, placement, interconnection and split (migration avoidance) plans.
  *
