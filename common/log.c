@@ -39,8 +39,7 @@ void e2_log_emit(const struct e2_log_module *m, enum e2_log_level level, const c
 	gettimeofday(&tv, NULL);
 	gmtime_r(&tv.tv_sec, &tm);
 	int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ|%s|", tm.tm_year + 1900,
-			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)tv.tv_usec / 1000,
-			 m->name);
+			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)tv.tv_usec / 1000, m->name);
 	for (const char *l = e2_log_level_name(level); *l && n < (int)sizeof(line) - 1; l++)
 		line[n++] = (char)(*l >= 'a' && *l <= 'z' ? *l - 'a' + 'A' : *l);
 	if (n < (int)sizeof(line) - 1)

@@ -90,8 +90,7 @@ int e2_num_i64(const char *name, const char *s, int64_t min, int64_t max, int64_
 	*out = v;
 	return 0;
 range:
-	e2_seterr(err, "%s=" SHOW ": out of range (%lld to %lld)", name, SHOW_ARGS(s), (long long)min,
-		  (long long)max);
+	e2_seterr(err, "%s=" SHOW ": out of range (%lld to %lld)", name, SHOW_ARGS(s), (long long)min, (long long)max);
 	return -1;
 }
 
@@ -114,8 +113,7 @@ int e2_num_int(const char *name, const char *s, int min, int max, int *out, stru
 }
 
 /* A finite decimal number at the start of s; *end after it. */
-static int real(const char *name, const char *s, const char **end, double *v, const char *what,
-		struct e2_err *err)
+static int real(const char *name, const char *s, const char **end, double *v, const char *what, struct e2_err *err)
 {
 	const char *p = s;
 	char *e;
@@ -175,8 +173,9 @@ static bool unit_scale(const char *p, const struct unit *units, double *scale)
 int e2_num_size(const char *name, const char *s, uint64_t min, uint64_t max, uint64_t *out, struct e2_err *err)
 {
 	static const struct unit units[] = {
-		{"", 1},	 {"B", 1},	  {"k", 1024},	 {"K", 1024},	{"KB", 1024},	{"KiB", 1024},
-		{"M", 1 << 20},	 {"MB", 1 << 20}, {"MiB", 1 << 20}, {"G", 1 << 30}, {"GB", 1 << 30}, {"GiB", 1 << 30},
+		{"", 1},           {"B", 1},           {"k", 1024},         {"K", 1024},
+		{"KB", 1024},      {"KiB", 1024},      {"M", 1 << 20},      {"MB", 1 << 20},
+		{"MiB", 1 << 20},  {"G", 1 << 30},     {"GB", 1 << 30},     {"GiB", 1 << 30},
 		{"T", 1ull << 40}, {"TB", 1ull << 40}, {"TiB", 1ull << 40}, {NULL, 0},
 	};
 	static const char what[] = "not a size (a whole number of bytes with an optional k, M, G or T suffix)";
@@ -197,8 +196,8 @@ int e2_num_size(const char *name, const char *s, uint64_t min, uint64_t max, uin
 }
 
 /* A number with one of `units` after it, scaled and range-checked. */
-static int scaled(const char *name, const char *s, const struct unit *units, const char *what, double min,
-		  double max, double *out, struct e2_err *err)
+static int scaled(const char *name, const char *s, const struct unit *units, const char *what, double min, double max,
+		  double *out, struct e2_err *err)
 {
 	const char *end;
 	double v, scale;
@@ -221,14 +220,14 @@ int e2_num_rate(const char *name, const char *s, double min, double max, double 
 		      out, err);
 }
 
-int e2_num_duration(const char *name, const char *s, double min_s, double max_s, double *out_s,
-		    struct e2_err *err)
+int e2_num_duration(const char *name, const char *s, double min_s, double max_s, double *out_s, struct e2_err *err)
 {
 	static const struct unit units[] = {
-		{"", 1}, {"s", 1}, {"ms", 1e-3}, {"us", 1e-6}, {"ns", 1e-9}, {"m", 60}, {"min", 60}, {"h", 3600}, {NULL, 0},
+		{"", 1},   {"s", 1},    {"ms", 1e-3}, {"us", 1e-6}, {"ns", 1e-9},
+		{"m", 60}, {"min", 60}, {"h", 3600},  {NULL, 0},
 	};
-	return scaled(name, s, units, "not a duration (seconds, or a number with ns, us, ms, s, m or h)", min_s,
-		      max_s, out_s, err);
+	return scaled(name, s, units, "not a duration (seconds, or a number with ns, us, ms, s, m or h)", min_s, max_s,
+		      out_s, err);
 }
 
 int e2_num_bool(const char *name, const char *s, int *out, struct e2_err *err)

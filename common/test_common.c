@@ -227,8 +227,7 @@ static void output_files(void **state)
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		struct e2_out w;
-		if (e2_out_open(&w, fifo, NULL, 0, NULL) || fputs("through a pipe", w.f) < 0 ||
-		    e2_out_commit(&w, NULL))
+		if (e2_out_open(&w, fifo, NULL, 0, NULL) || fputs("through a pipe", w.f) < 0 || e2_out_commit(&w, NULL))
 			_exit(1);
 		_exit(0);
 	}
@@ -392,7 +391,8 @@ static void numbers_from_text(void **state)
 	assert_int_equal(e2_num_size("size", "16777216T", 0, UINT64_MAX, &u, &err), -1);
 	assert_string_equal(err.msg, "size=16777216T: out of range (0 to 18446744073709551615)");
 	assert_int_equal(e2_num_size("size", "4q", 0, UINT64_MAX, &u, &err), -1);
-	assert_string_equal(err.msg, "size=4q: not a size (a whole number of bytes with an optional k, M, G or T suffix)");
+	assert_string_equal(err.msg,
+			    "size=4q: not a size (a whole number of bytes with an optional k, M, G or T suffix)");
 	assert_int_equal(e2_num_size("size", "-4k", 0, UINT64_MAX, &u, &err), -1);
 	assert_string_equal(err.msg, "size=-4k: must not be negative");
 
@@ -401,7 +401,8 @@ static void numbers_from_text(void **state)
 	assert_int_equal(e2_num_rate("--rate", "-5", 1, 1e8, &d, &err), -1);
 	assert_string_equal(err.msg, "--rate=-5: out of range (1 to 1e+08)");
 	assert_int_equal(e2_num_rate("--rate", "5 pps", 1, 1e8, &d, &err), -1);
-	assert_string_equal(err.msg, "--rate=5 pps: not a rate (a number per second with an optional k, M or G suffix)");
+	assert_string_equal(err.msg,
+			    "--rate=5 pps: not a rate (a number per second with an optional k, M or G suffix)");
 
 	assert_int_equal(e2_num_duration("--duration", "250ms", 0, 3600, &d, &err), 0);
 	assert_true(d > 0.2499 && d < 0.2501);

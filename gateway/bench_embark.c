@@ -11,270 +11,320 @@
 
 #define RUNS 9
 
-static double now_ns(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
+static double now_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
 }
-static int cmp_d(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
 }
-static double median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof *v, cmp_d);
-  return v[n / 2];
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof *v, cmp_d);
+	return v[n / 2];
 }
 static uint64_t rs_ = 0x9e3779b97f4a7c15ull;
-static uint64_t rnd(void) {
-  rs_ ^= rs_ << 13; rs_ ^= rs_ >> 7; rs_ ^= rs_ << 17;
-  return rs_;
+static uint64_t rnd(void)
+{
+	rs_ ^= rs_ << 13;
+	rs_ ^= rs_ >> 7;
+	rs_ ^= rs_ << 17;
+	return rs_;
 }
 static volatile uint64_t sink;
 
-static embark_keys *bench_keys(void) {
-  uint8_t m[EMBARK_MASTER_KEY_LEN];
-  for (int i = 0; i < EMBARK_MASTER_KEY_LEN; i++) m[i] = (uint8_t)(i * 13 + 1);
-  return embark_keys_from_master(m);
+static embark_keys *bench_keys(void)
+{
+	uint8_t m[EMBARK_MASTER_KEY_LEN];
+	for (int i = 0; i < EMBARK_MASTER_KEY_LEN; i++)
+		m[i] = (uint8_t)(i * 13 + 1);
+	return embark_keys_from_master(m);
 }
 
 /* n random firewall rules: source prefixes, destination ranges, port ranges. */
-static void random_rules(embark_ruleset *rs, size_t n) {
-  rs->n = n;
-  rs->v = calloc(n ? n : 1, sizeof *rs->v);
-  for (size_t i = 0; i < n; i++) {
-    embark_rule *r = &rs->v[i];
-    snprintf(r->id, sizeof r->id, "r%zu", i);
-    r->prio = (int64_t)i;
-    r->action = (int)(rnd() & 1);
-    r->proto = (rnd() & 1) ? 6 : EMBARK_PROTO_ANY;
-    int len = 8 + (int)(rnd() % 25);
-    uint32_t host = len == 32 ? 0 : 0xffffffffu >> len, a = (uint32_t)rnd() & ~host;
-    r->src = (embark_range){embark_v4mapped(a), embark_v4mapped(a | host)};
-    r->dst_any = rnd() % 3 == 0;
-    uint32_t d = (uint32_t)rnd(), e = d + (uint32_t)(rnd() % 65536);
-    if (e < d) e = d;
-    r->dst = r->dst_any ? (embark_range){0, ~(embark_u128)0} : (embark_range){embark_v4mapped(d), embark_v4mapped(e)};
-    r->sport_any = true;
-    r->sport = (embark_range){0, 0xffff};
-    r->dport_any = rnd() % 2 == 0;
-    uint16_t p = (uint16_t)rnd(), q = (uint16_t)(p + rnd() % 100);
-    if (q < p) q = p;
-    r->dport = r->dport_any ? (embark_range){0, 0xffff} : (embark_range){p, q};
-  }
+static void random_rules(embark_ruleset *rs, size_t n)
+{
+	rs->n = n;
+	rs->v = calloc(n ? n : 1, sizeof *rs->v);
+	for (size_t i = 0; i < n; i++) {
+		embark_rule *r = &rs->v[i];
+		snprintf(r->id, sizeof r->id, "r%zu", i);
+		r->prio = (int64_t)i;
+		r->action = (int)(rnd() & 1);
+		r->proto = (rnd() & 1) ? 6 : EMBARK_PROTO_ANY;
+		int len = 8 + (int)(rnd() % 25);
+		uint32_t host = len == 32 ? 0 : 0xffffffffu >> len, a = (uint32_t)rnd() & ~host;
+		r->src = (embark_range){embark_v4mapped(a), embark_v4mapped(a | host)};
+		r->dst_any = rnd() % 3 == 0;
+		uint32_t d = (uint32_t)rnd(), e = d + (uint32_t)(rnd() % 65536);
+		if (e < d)
+			e = d;
+		r->dst = r->dst_any ? (embark_range){0, ~(embark_u128)0}
+				    : (embark_range){embark_v4mapped(d), embark_v4mapped(e)};
+		r->sport_any = true;
+		r->sport = (embark_range){0, 0xffff};
+		r->dport_any = rnd() % 2 == 0;
+		uint16_t p = (uint16_t)rnd(), q = (uint16_t)(p + rnd() % 100);
+		if (q < p)
+			q = p;
+		r->dport = r->dport_any ? (embark_range){0, 0xffff} : (embark_range){p, q};
+	}
 }
 
-static double ref_aes_ns(void) {
-  static const uint8_t key[16] = {1};
-  EVP_CIPHER_CTX *ctx = embark_ecb_ctx(key);
-  uint8_t b[16] = {0};
-  double v[RUNS];
-  for (int r = 0; r < RUNS; r++) {
-    double t0 = now_ns();
-    for (int i = 0; i < 200000; i++) embark_ecb(ctx, b, b, 16);
-    v[r] = (now_ns() - t0) / 200000;
-  }
-  sink += b[0];
-  EVP_CIPHER_CTX_free(ctx);
-  return median(v, RUNS);
+static double ref_aes_ns(void)
+{
+	static const uint8_t key[16] = {1};
+	EVP_CIPHER_CTX *ctx = embark_ecb_ctx(key);
+	uint8_t b[16] = {0};
+	double v[RUNS];
+	for (int r = 0; r < RUNS; r++) {
+		double t0 = now_ns();
+		for (int i = 0; i < 200000; i++)
+			embark_ecb(ctx, b, b, 16);
+		v[r] = (now_ns() - t0) / 200000;
+	}
+	sink += b[0];
+	EVP_CIPHER_CTX_free(ctx);
+	return median(v, RUNS);
 }
 
 /* AES throughput: independent blocks in one EVP call (AES-NI pipelines them), per block.
  * ref_aes_ns above is a dependent chain, i.e. latency; an implementation that batches
  * blocks is bounded by this figure instead. */
-static double ref_aes_throughput_ns(void) {
-  static const uint8_t key[16] = {1};
-  enum { BLOCKS = 256 };
-  static uint8_t in[BLOCKS * 16], out[BLOCKS * 16];
-  EVP_CIPHER_CTX *ctx = embark_ecb_ctx(key);
-  double v[RUNS];
-  for (int r = 0; r < RUNS; r++) {
-    double t0 = now_ns();
-    for (int i = 0; i < 2000; i++) {
-      in[i & 0xff] ^= out[0]; /* keep the compiler from hoisting the call */
-      embark_ecb(ctx, in, out, sizeof in);
-    }
-    v[r] = (now_ns() - t0) / (2000.0 * BLOCKS);
-  }
-  sink += out[0];
-  EVP_CIPHER_CTX_free(ctx);
-  return median(v, RUNS);
+static double ref_aes_throughput_ns(void)
+{
+	static const uint8_t key[16] = {1};
+	enum { BLOCKS = 256 };
+	static uint8_t in[BLOCKS * 16], out[BLOCKS * 16];
+	EVP_CIPHER_CTX *ctx = embark_ecb_ctx(key);
+	double v[RUNS];
+	for (int r = 0; r < RUNS; r++) {
+		double t0 = now_ns();
+		for (int i = 0; i < 2000; i++) {
+			in[i & 0xff] ^= out[0]; /* keep the compiler from hoisting the call */
+			embark_ecb(ctx, in, out, sizeof in);
+		}
+		v[r] = (now_ns() - t0) / (2000.0 * BLOCKS);
+	}
+	sink += out[0];
+	EVP_CIPHER_CTX_free(ctx);
+	return median(v, RUNS);
 }
 
-static size_t tcp_packet(uint8_t *p, uint32_t sip, uint32_t dip, uint16_t sp, uint16_t dp, size_t pay) {
-  size_t n = 20 + 20 + pay;
-  memset(p, 0, n);
-  p[0] = 0x45; p[2] = (uint8_t)(n >> 8); p[3] = (uint8_t)n; p[8] = 64; p[9] = 6;
-  for (int i = 0; i < 4; i++) { p[12 + i] = (uint8_t)(sip >> (24 - 8 * i)); p[16 + i] = (uint8_t)(dip >> (24 - 8 * i)); }
-  p[20] = (uint8_t)(sp >> 8); p[21] = (uint8_t)sp; p[22] = (uint8_t)(dp >> 8); p[23] = (uint8_t)dp;
-  p[32] = 0x50;
-  for (size_t i = 0; i < pay; i++) p[40 + i] = (uint8_t)rnd();
-  return n;
+static size_t tcp_packet(uint8_t *p, uint32_t sip, uint32_t dip, uint16_t sp, uint16_t dp, size_t pay)
+{
+	size_t n = 20 + 20 + pay;
+	memset(p, 0, n);
+	p[0] = 0x45;
+	p[2] = (uint8_t)(n >> 8);
+	p[3] = (uint8_t)n;
+	p[8] = 64;
+	p[9] = 6;
+	for (int i = 0; i < 4; i++) {
+		p[12 + i] = (uint8_t)(sip >> (24 - 8 * i));
+		p[16 + i] = (uint8_t)(dip >> (24 - 8 * i));
+	}
+	p[20] = (uint8_t)(sp >> 8);
+	p[21] = (uint8_t)sp;
+	p[22] = (uint8_t)(dp >> 8);
+	p[23] = (uint8_t)dp;
+	p[32] = 0x50;
+	for (size_t i = 0; i < pay; i++)
+		p[40 + i] = (uint8_t)rnd();
+	return n;
 }
 
-int main(int argc, char **argv) {
-  bool quick = argc > 1 && !strcmp(argv[1], "--quick");
-  embark_keys *k = bench_keys();
-  char err[256];
-  double aes = ref_aes_ns();
-  printf("ref_aes_ns=%.1f\n", aes);
-  printf("ref_aes_throughput_ns_per_block=%.2f\n", ref_aes_throughput_ns());
-  static const size_t counts[] = {0, 1000, 10000, 100000};
-  enum { NV = 4096, NP = 1024 };
-  embark_u128 *vals = malloc(NV * sizeof *vals);
-  for (int i = 0; i < NV; i++) vals[i] = embark_v4mapped((uint32_t)rnd());
-  for (size_t c = 0; c < 4; c++) {
-    size_t n = counts[c];
-    if (quick && n > 10000) continue;
-    embark_ruleset rs;
-    random_rules(&rs, n);
-    embark_config cfg;
-    embark_config_default(&cfg);
-    cfg.encrypt_payload = false; /* header-only, as in seed Fig. 4.7 */
-    embark_gw *gw = embark_gw_new(k, &rs, NULL, &cfg, err, sizeof err);
-    if (!gw) { fprintf(stderr, "embark-bench: %s\n", err); return 1; }
-    const embark_pm *ap = embark_gw_addr_pm(gw), *pp = embark_gw_port_pm(gw);
-    uint8_t seed[16] = {7};
-    double v[RUNS];
-    int iters = 100000;
-    for (int r = 0; r < RUNS; r++) {
-      double t0 = now_ns();
-      embark_u128 acc = 0;
-      for (int i = 0; i < iters; i++) acc ^= embark_encrypt_addr(gw, seed, vals[i & (NV - 1)]);
-      v[r] = (now_ns() - t0) / iters;
-      sink += (uint64_t)acc;
-    }
-    double pm_ns = median(v, RUNS);
-    printf("pm_encrypt_ns_%zu=%.1f\n", n, pm_ns);
-    printf("pm_encrypt_per_aes_%zu=%.2f\n", n, pm_ns / aes);
-    printf("pm_memory_mb_%zu=%.3f\n", n, (double)(embark_pm_memory(ap) + embark_pm_memory(pp)) / 1e6);
-    printf("pm_intervals_%zu=%zu\npm_prefix_len_%zu=%d\n", n, embark_pm_intervals(ap), n, embark_pm_prefix_len(ap));
+int main(int argc, char **argv)
+{
+	bool quick = argc > 1 && !strcmp(argv[1], "--quick");
+	embark_keys *k = bench_keys();
+	char err[256];
+	double aes = ref_aes_ns();
+	printf("ref_aes_ns=%.1f\n", aes);
+	printf("ref_aes_throughput_ns_per_block=%.2f\n", ref_aes_throughput_ns());
+	static const size_t counts[] = {0, 1000, 10000, 100000};
+	enum { NV = 4096, NP = 1024 };
+	embark_u128 *vals = malloc(NV * sizeof *vals);
+	for (int i = 0; i < NV; i++)
+		vals[i] = embark_v4mapped((uint32_t)rnd());
+	for (size_t c = 0; c < 4; c++) {
+		size_t n = counts[c];
+		if (quick && n > 10000)
+			continue;
+		embark_ruleset rs;
+		random_rules(&rs, n);
+		embark_config cfg;
+		embark_config_default(&cfg);
+		cfg.encrypt_payload = false; /* header-only, as in seed Fig. 4.7 */
+		embark_gw *gw = embark_gw_new(k, &rs, NULL, &cfg, err, sizeof err);
+		if (!gw) {
+			fprintf(stderr, "embark-bench: %s\n", err);
+			return 1;
+		}
+		const embark_pm *ap = embark_gw_addr_pm(gw), *pp = embark_gw_port_pm(gw);
+		uint8_t seed[16] = {7};
+		double v[RUNS];
+		int iters = 100000;
+		for (int r = 0; r < RUNS; r++) {
+			double t0 = now_ns();
+			embark_u128 acc = 0;
+			for (int i = 0; i < iters; i++)
+				acc ^= embark_encrypt_addr(gw, seed, vals[i & (NV - 1)]);
+			v[r] = (now_ns() - t0) / iters;
+			sink += (uint64_t)acc;
+		}
+		double pm_ns = median(v, RUNS);
+		printf("pm_encrypt_ns_%zu=%.1f\n", n, pm_ns);
+		printf("pm_encrypt_per_aes_%zu=%.2f\n", n, pm_ns / aes);
+		printf("pm_memory_mb_%zu=%.3f\n", n, (double)(embark_pm_memory(ap) + embark_pm_memory(pp)) / 1e6);
+		printf("pm_intervals_%zu=%zu\npm_prefix_len_%zu=%d\n", n, embark_pm_intervals(ap), n,
+		       embark_pm_prefix_len(ap));
 
-    /* header-only transform of 64-byte TCP packets over many flows */
-    static uint8_t pk[NP][128], out[2048];
-    static size_t pl[NP];
-    for (int i = 0; i < NP; i++)
-      pl[i] = tcp_packet(pk[i], (uint32_t)rnd(), (uint32_t)rnd(), (uint16_t)rnd(), (uint16_t)rnd(), 24);
-    int pkts = 100000, failed = 0;
-    for (int r = 0; r < RUNS; r++) {
-      double t0 = now_ns();
-      size_t on;
-      /* every result is checked: a refused packet would time the error path */
-      for (int i = 0; i < pkts; i++)
-        failed |= embark_encrypt_packet(gw, pk[i & (NP - 1)], pl[i & (NP - 1)], out, sizeof out, &on);
-      v[r] = pkts / ((now_ns() - t0) / 1e3); /* packets per microsecond = Mpps */
-      sink += out[9];
-    }
-    if (failed) {
-      fprintf(stderr, "embark-bench: a packet of the transform workload did not encrypt\n");
-      return 1;
-    }
-    double mpps = median(v, RUNS);
-    printf("transform_mpps_%zu=%.2f\n", n, mpps);
-    printf("transform_ns_per_pkt_per_aes_%zu=%.1f\n", n, 1e3 / mpps / aes);
-    embark_gw_free(gw);
-    embark_ruleset_free(&rs);
-  }
+		/* header-only transform of 64-byte TCP packets over many flows */
+		static uint8_t pk[NP][128], out[2048];
+		static size_t pl[NP];
+		for (int i = 0; i < NP; i++)
+			pl[i] = tcp_packet(pk[i], (uint32_t)rnd(), (uint32_t)rnd(), (uint16_t)rnd(), (uint16_t)rnd(),
+					   24);
+		int pkts = 100000, failed = 0;
+		for (int r = 0; r < RUNS; r++) {
+			double t0 = now_ns();
+			size_t on;
+			/* every result is checked: a refused packet would time the error path */
+			for (int i = 0; i < pkts; i++)
+				failed |= embark_encrypt_packet(gw, pk[i & (NP - 1)], pl[i & (NP - 1)], out, sizeof out,
+								&on);
+			v[r] = pkts / ((now_ns() - t0) / 1e3); /* packets per microsecond = Mpps */
+			sink += out[9];
+		}
+		if (failed) {
+			fprintf(stderr, "embark-bench: a packet of the transform workload did not encrypt\n");
+			return 1;
+		}
+		double mpps = median(v, RUNS);
+		printf("transform_mpps_%zu=%.2f\n", n, mpps);
+		printf("transform_ns_per_pkt_per_aes_%zu=%.1f\n", n, 1e3 / mpps / aes);
+		embark_gw_free(gw);
+		embark_ruleset_free(&rs);
+	}
 
-  /* KeywordMatch: window tokenisation + encryption of a byte stream */
-  {
-    enum { LEN = 1 << 16 };
-    uint8_t *text = malloc(LEN);
-    for (int i = 0; i < LEN; i++) text[i] = (uint8_t)('a' + rnd() % 26);
-    embark_token_ct *ct = malloc((LEN + 8) * sizeof *ct);
-    uint64_t *off = malloc((LEN + 8) * sizeof *off);
-    double v[RUNS];
-    for (int r = 0; r < RUNS; r++) {
-      embark_km_sender *s = embark_km_sender_new(k, EMBARK_TOKENS_WINDOW, 1 << 20);
-      double t0 = now_ns();
-      size_t got = 0;
-      for (int i = 0; i < LEN; i += 1460) got += embark_km_encrypt(s, text + i, LEN - i < 1460 ? (size_t)(LEN - i) : 1460, ct, off, LEN + 8);
-      v[r] = (now_ns() - t0) / LEN;
-      sink += got;
-      embark_km_sender_free(s);
-    }
-    double km = median(v, RUNS);
-    printf("km_encrypt_ns_per_byte=%.1f\nkm_encrypt_per_aes=%.2f\n", km, km / aes);
+	/* KeywordMatch: window tokenisation + encryption of a byte stream */
+	{
+		enum { LEN = 1 << 16 };
+		uint8_t *text = malloc(LEN);
+		for (int i = 0; i < LEN; i++)
+			text[i] = (uint8_t)('a' + rnd() % 26);
+		embark_token_ct *ct = malloc((LEN + 8) * sizeof *ct);
+		uint64_t *off = malloc((LEN + 8) * sizeof *off);
+		double v[RUNS];
+		for (int r = 0; r < RUNS; r++) {
+			embark_km_sender *s = embark_km_sender_new(k, EMBARK_TOKENS_WINDOW, 1 << 20);
+			double t0 = now_ns();
+			size_t got = 0;
+			for (int i = 0; i < LEN; i += 1460)
+				got += embark_km_encrypt(s, text + i, LEN - i < 1460 ? (size_t)(LEN - i) : 1460, ct,
+							 off, LEN + 8);
+			v[r] = (now_ns() - t0) / LEN;
+			sink += got;
+			embark_km_sender_free(s);
+		}
+		double km = median(v, RUNS);
+		printf("km_encrypt_ns_per_byte=%.1f\nkm_encrypt_per_aes=%.2f\n", km, km / aes);
 
-    static const size_t rule_counts[] = {100, 1000, 10000};
-    embark_km_sender *s = embark_km_sender_new(k, EMBARK_TOKENS_WINDOW, 1 << 20);
-    size_t ntok = embark_km_encrypt(s, text, LEN, ct, off, LEN + 8);
-    for (size_t c = 0; c < 3; c++) {
-      size_t nr = rule_counts[c];
-      char **kw = malloc(nr * sizeof *kw);
-      size_t *kl = malloc(nr * sizeof *kl);
-      for (size_t i = 0; i < nr; i++) {
-        kl[i] = 8 + rnd() % 17;
-        kw[i] = malloc(kl[i]);
-        for (size_t j = 0; j < kl[i]; j++) kw[i][j] = (char)('a' + rnd() % 26);
-      }
-      embark_kw_rules rules;
-      embark_kw_rules_encrypt(k, kw, kl, nr, &rules);
-      for (int r = 0; r < RUNS; r++) {
-        embark_km_matcher *m = embark_km_matcher_new(&rules, embark_km_salt0(s));
-        uint32_t hits[16];
-        double t0 = now_ns();
-        for (size_t i = 0; i < ntok; i++) sink += embark_km_match(m, ct[i], off[i], hits, 16);
-        v[r] = (now_ns() - t0) / (double)ntok;
-        embark_km_matcher_free(m);
-      }
-      printf("km_match_ns_per_token_%zu=%.1f\n", nr, median(v, RUNS));
-      embark_kw_rules_free(&rules);
-      for (size_t i = 0; i < nr; i++) free(kw[i]);
-      free(kw);
-      free(kl);
-    }
-    embark_km_sender_free(s);
-    free(text); free(ct); free(off);
-  }
+		static const size_t rule_counts[] = {100, 1000, 10000};
+		embark_km_sender *s = embark_km_sender_new(k, EMBARK_TOKENS_WINDOW, 1 << 20);
+		size_t ntok = embark_km_encrypt(s, text, LEN, ct, off, LEN + 8);
+		for (size_t c = 0; c < 3; c++) {
+			size_t nr = rule_counts[c];
+			char **kw = malloc(nr * sizeof *kw);
+			size_t *kl = malloc(nr * sizeof *kl);
+			for (size_t i = 0; i < nr; i++) {
+				kl[i] = 8 + rnd() % 17;
+				kw[i] = malloc(kl[i]);
+				for (size_t j = 0; j < kl[i]; j++)
+					kw[i][j] = (char)('a' + rnd() % 26);
+			}
+			embark_kw_rules rules;
+			embark_kw_rules_encrypt(k, kw, kl, nr, &rules);
+			for (int r = 0; r < RUNS; r++) {
+				embark_km_matcher *m = embark_km_matcher_new(&rules, embark_km_salt0(s));
+				uint32_t hits[16];
+				double t0 = now_ns();
+				for (size_t i = 0; i < ntok; i++)
+					sink += embark_km_match(m, ct[i], off[i], hits, 16);
+				v[r] = (now_ns() - t0) / (double)ntok;
+				embark_km_matcher_free(m);
+			}
+			printf("km_match_ns_per_token_%zu=%.1f\n", nr, median(v, RUNS));
+			embark_kw_rules_free(&rules);
+			for (size_t i = 0; i < nr; i++)
+				free(kw[i]);
+			free(kw);
+			free(kl);
+		}
+		embark_km_sender_free(s);
+		free(text);
+		free(ct);
+		free(off);
+	}
 
-  /* A firewall over plaintext IPv4 vs over Embark IPv6: same parser, same classifier. */
-  {
-    embark_ruleset rs, enc;
-    const char *ex = getenv("EMBARK_BENCH_RULES");
-    if (!ex || embark_rules_load(ex, &rs, err, sizeof err)) random_rules(&rs, 100);
-    embark_gw *gw = embark_gw_new(k, &rs, NULL, NULL, err, sizeof err);
-    if (!gw || embark_rules_encrypt(gw, &rs, &enc, err, sizeof err)) { fprintf(stderr, "embark-bench: %s\n", err); return 1; }
-    embark_classifier *cp = embark_classifier_new(&rs), *ce = embark_classifier_new(&enc);
-    static uint8_t plain[NP][128], encp[NP][512];
-    static size_t pn[NP], en[NP];
-    for (int i = 0; i < NP; i++) {
-      /* destinations drawn from the rules so that matches are spread over the rule set */
-      const embark_rule *r = &rs.v[rnd() % rs.n];
-      uint32_t src = (uint32_t)(r->src.lo + (rnd() % (uint64_t)(r->src.hi - r->src.lo + 1)));
-      pn[i] = tcp_packet(plain[i], rnd() % 2 ? src : (uint32_t)rnd(), (uint32_t)rnd(), (uint16_t)rnd(),
-                         (uint16_t)(r->dport.lo + rnd() % (uint64_t)(r->dport.hi - r->dport.lo + 1)), 24);
-      if (embark_encrypt_packet(gw, plain[i], pn[i], encp[i], sizeof encp[i], &en[i]) != 0) {
-        fprintf(stderr, "embark-bench: packet %d of the workload did not encrypt\n", i);
-        return 1;
-      }
-    }
-    double vp[RUNS], ve[RUNS];
-    int pkts = quick ? 30000 : 100000;
-    for (int r = 0; r < RUNS; r++) {
-      embark_key5 key;
-      double t0 = now_ns();
-      for (int i = 0; i < pkts; i++) {
-        embark_packet_key(plain[i & (NP - 1)], pn[i & (NP - 1)], &key);
-        sink += (uintptr_t)embark_classify(cp, &key);
-      }
-      vp[r] = pkts / ((now_ns() - t0) / 1e3);
-      t0 = now_ns();
-      for (int i = 0; i < pkts; i++) {
-        embark_packet_key(encp[i & (NP - 1)], en[i & (NP - 1)], &key);
-        sink += (uintptr_t)embark_classify(ce, &key);
-      }
-      ve[r] = pkts / ((now_ns() - t0) / 1e3);
-    }
-    double p = median(vp, RUNS), e = median(ve, RUNS);
-    printf("classify_rules=%zu\nclassify_enc_rules=%zu\n", rs.n, enc.n);
-    printf("classify_plain_mpps=%.2f\nclassify_enc_mpps=%.2f\nclassify_enc_vs_plain=%.2f\n", p, e, e / p);
-    embark_classifier_free(cp);
-    embark_classifier_free(ce);
-    embark_ruleset_free(&enc);
-    embark_ruleset_free(&rs);
-    embark_gw_free(gw);
-  }
-  free(vals);
-  embark_keys_free(k);
-  return 0;
+	/* A firewall over plaintext IPv4 vs over Embark IPv6: same parser, same classifier. */
+	{
+		embark_ruleset rs, enc;
+		const char *ex = getenv("EMBARK_BENCH_RULES");
+		if (!ex || embark_rules_load(ex, &rs, err, sizeof err))
+			random_rules(&rs, 100);
+		embark_gw *gw = embark_gw_new(k, &rs, NULL, NULL, err, sizeof err);
+		if (!gw || embark_rules_encrypt(gw, &rs, &enc, err, sizeof err)) {
+			fprintf(stderr, "embark-bench: %s\n", err);
+			return 1;
+		}
+		embark_classifier *cp = embark_classifier_new(&rs), *ce = embark_classifier_new(&enc);
+		static uint8_t plain[NP][128], encp[NP][512];
+		static size_t pn[NP], en[NP];
+		for (int i = 0; i < NP; i++) {
+			/* destinations drawn from the rules so that matches are spread over the rule set */
+			const embark_rule *r = &rs.v[rnd() % rs.n];
+			uint32_t src = (uint32_t)(r->src.lo + (rnd() % (uint64_t)(r->src.hi - r->src.lo + 1)));
+			pn[i] = tcp_packet(
+				plain[i], rnd() % 2 ? src : (uint32_t)rnd(), (uint32_t)rnd(), (uint16_t)rnd(),
+				(uint16_t)(r->dport.lo + rnd() % (uint64_t)(r->dport.hi - r->dport.lo + 1)), 24);
+			if (embark_encrypt_packet(gw, plain[i], pn[i], encp[i], sizeof encp[i], &en[i]) != 0) {
+				fprintf(stderr, "embark-bench: packet %d of the workload did not encrypt\n", i);
+				return 1;
+			}
+		}
+		double vp[RUNS], ve[RUNS];
+		int pkts = quick ? 30000 : 100000;
+		for (int r = 0; r < RUNS; r++) {
+			embark_key5 key;
+			double t0 = now_ns();
+			for (int i = 0; i < pkts; i++) {
+				embark_packet_key(plain[i & (NP - 1)], pn[i & (NP - 1)], &key);
+				sink += (uintptr_t)embark_classify(cp, &key);
+			}
+			vp[r] = pkts / ((now_ns() - t0) / 1e3);
+			t0 = now_ns();
+			for (int i = 0; i < pkts; i++) {
+				embark_packet_key(encp[i & (NP - 1)], en[i & (NP - 1)], &key);
+				sink += (uintptr_t)embark_classify(ce, &key);
+			}
+			ve[r] = pkts / ((now_ns() - t0) / 1e3);
+		}
+		double p = median(vp, RUNS), e = median(ve, RUNS);
+		printf("classify_rules=%zu\nclassify_enc_rules=%zu\n", rs.n, enc.n);
+		printf("classify_plain_mpps=%.2f\nclassify_enc_mpps=%.2f\nclassify_enc_vs_plain=%.2f\n", p, e, e / p);
+		embark_classifier_free(cp);
+		embark_classifier_free(ce);
+		embark_ruleset_free(&enc);
+		embark_ruleset_free(&rs);
+		embark_gw_free(gw);
+	}
+	free(vals);
+	embark_keys_free(k);
+	return 0;
 }

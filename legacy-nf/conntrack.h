@@ -11,36 +11,36 @@
 #include "fw_rules.h"
 
 enum ct_state {
-    CT_FREE = 0,
-    CT_TCP_SYN_SENT,      /* SYN seen from the originator */
-    CT_TCP_ESTABLISHED,   /* reply seen */
-    CT_TCP_CLOSING,       /* FIN seen */
-    CT_OTHER,             /* UDP, ICMP, other protocols: idle timeout only */
+	CT_FREE = 0,
+	CT_TCP_SYN_SENT,    /* SYN seen from the originator */
+	CT_TCP_ESTABLISHED, /* reply seen */
+	CT_TCP_CLOSING,     /* FIN seen */
+	CT_OTHER,           /* UDP, ICMP, other protocols: idle timeout only */
 };
 
-struct ct_timeouts {       /* idle timeouts in milliseconds */
-    uint64_t tcp_syn, tcp_established, tcp_closing, other;
+struct ct_timeouts { /* idle timeouts in milliseconds */
+	uint64_t tcp_syn, tcp_established, tcp_closing, other;
 };
 
 struct ct_entry {
-    struct fw_tuple orig;  /* as first seen (the originator's direction) */
-    enum ct_state state;
-    uint64_t last_seen_ms;
+	struct fw_tuple orig; /* as first seen (the originator's direction) */
+	enum ct_state state;
+	uint64_t last_seen_ms;
 };
 
 struct conntrack {
-    struct ct_entry *slots;
-    uint32_t mask;         /* capacity - 1 (capacity is a power of two) */
-    uint32_t used;         /* live entries */
-    struct ct_timeouts timeouts;
-    uint64_t next_reclaim_ms;  /* a full table is scanned at most once a second */
+	struct ct_entry *slots;
+	uint32_t mask; /* capacity - 1 (capacity is a power of two) */
+	uint32_t used; /* live entries */
+	struct ct_timeouts timeouts;
+	uint64_t next_reclaim_ms; /* a full table is scanned at most once a second */
 };
 
 /* What a packet means to the tracker. */
 enum ct_verdict {
-    CT_PASS_ESTABLISHED,  /* belongs to a tracked flow */
-    CT_NEW,               /* unknown flow that may start a connection: ask the rules */
-    CT_INVALID,           /* unknown TCP flow that is not a SYN: drop */
+	CT_PASS_ESTABLISHED, /* belongs to a tracked flow */
+	CT_NEW,              /* unknown flow that may start a connection: ask the rules */
+	CT_INVALID,          /* unknown TCP flow that is not a SYN: drop */
 };
 
 /* TCP flag bits as in the header */
@@ -53,8 +53,7 @@ int ct_init(struct conntrack *ct, uint32_t capacity, const struct ct_timeouts *t
 void ct_free(struct conntrack *ct);
 
 /* Looks the packet up; a tracked flow's state and timestamp are updated. */
-enum ct_verdict ct_lookup(struct conntrack *ct, const struct fw_tuple *t, uint8_t tcp_flags,
-                          uint64_t now_ms);
+enum ct_verdict ct_lookup(struct conntrack *ct, const struct fw_tuple *t, uint8_t tcp_flags, uint64_t now_ms);
 
 /* Starts tracking a flow the rules allowed. Returns false if the table is full even
  * after reclaiming expired entries (tried at most once a second, so a flood of new
@@ -66,8 +65,7 @@ uint32_t ct_expire(struct conntrack *ct, uint64_t now_ms);
 
 static inline struct ct_timeouts ct_default_timeouts(void)
 {
-    return (struct ct_timeouts){ .tcp_syn = 30000, .tcp_established = 3600000,
-                                 .tcp_closing = 30000, .other = 60000 };
+	return (struct ct_timeouts){.tcp_syn = 30000, .tcp_established = 3600000, .tcp_closing = 30000, .other = 60000};
 }
 
 #endif

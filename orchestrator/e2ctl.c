@@ -7,40 +7,40 @@
 #include <string.h>
 
 struct e2ctl_command {
-    const char *name;
-    e2ctl_cmd_fn *run;
-    const char *help;
+	const char *name;
+	e2ctl_cmd_fn *run;
+	const char *help;
 };
 
 static const struct e2ctl_command commands[] = {
-    { "plan", e2ctl_plan, "compute PGraph, IGraph, placement and interconnection from descriptions" },
+	{"plan", e2ctl_plan, "compute PGraph, IGraph, placement and interconnection from descriptions"},
 #ifdef E2CTL_HAVE_DP
-    { "dp", e2ctl_dp, "configure and inspect the local dataplane (e2d) over its control socket" },
+	{"dp", e2ctl_dp, "configure and inspect the local dataplane (e2d) over its control socket"},
 #endif
 };
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: e2ctl COMMAND [ARGS...]\n\ncommands:\n");
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].help);
-    fprintf(out, "\n'e2ctl COMMAND --help' describes a command.\n");
+	fprintf(out, "usage: e2ctl COMMAND [ARGS...]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].help);
+	fprintf(out, "\n'e2ctl COMMAND --help' describes a command.\n");
 }
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        usage(stderr);
-        return 2;
-    }
-    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
-        usage(stdout);
-        return 0;
-    }
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(argv[1], commands[i].name))
-            return commands[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "e2ctl: unknown command '%s'\n", argv[1]);
-    usage(stderr);
-    return 2;
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "e2ctl: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
 }

@@ -6,6 +6,6 @@
 
 int e2ctl_dp(int argc, char **argv)
 {
-    argv[0] = "e2ctl dp";
-    return e2_dpctl_main(argc, argv);
+	argv[0] = "e2ctl dp";
+	return e2_dpctl_main(argc, argv);
 }

@@ -13,541 +13,542 @@
 #include <string.h>
 
 typedef struct {
-    char name[128];
-    double cycles;      /* kilocycles */
-    bool sched;
-    int parent, pgate, igate;
-    int worker;         /* task attach; -1 none */
-    int snode;          /* sched parent node; -1 none */
-    double share;
-    long prio;
+	char name[128];
+	double cycles; /* kilocycles */
+	bool sched;
+	int parent, pgate, igate;
+	int worker; /* task attach; -1 none */
+	int snode;  /* sched parent node; -1 none */
+	double share;
+	long prio;
 } cmod;
 
 typedef enum { P_PRIO, P_WFQ, P_RR, P_RATE } policy;
 
 typedef struct {
-    char name[128];
-    policy pol;
-    int parent;         /* node index or -1 */
-    int worker;
-    double share;
-    long prio;
-    double limit;       /* rate_limit in cycles/s (fraction of a worker after scaling) */
+	char name[128];
+	policy pol;
+	int parent; /* node index or -1 */
+	int worker;
+	double share;
+	long prio;
+	double limit; /* rate_limit in cycles/s (fraction of a worker after scaling) */
 } snode;
 
 typedef struct {
-    const alp_graph *g;
-    int n, cap;
-    cmod *m;
-    int nn, ncap;
-    snode *s;
-    bool workers[64];
-    int nworkers;
-    char *err;
+	const alp_graph *g;
+	int n, cap;
+	cmod *m;
+	int nn, ncap;
+	snode *s;
+	bool workers[64];
+	int nworkers;
+	char *err;
 } ctx;
 
 __attribute__((format(printf, 3, 4))) static int cerr(ctx *c, int line, const char *fmt, ...)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    char buf[ALP_ERRLEN];
-    vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    if (line > 0)
-        snprintf(c->err, ALP_ERRLEN, "plan line %d: %s", line, buf);
-    else
-        snprintf(c->err, ALP_ERRLEN, "plan: %s", buf);
-    return -1;
+	va_list ap;
+	va_start(ap, fmt);
+	char buf[ALP_ERRLEN];
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (line > 0)
+		snprintf(c->err, ALP_ERRLEN, "plan line %d: %s", line, buf);
+	else
+		snprintf(c->err, ALP_ERRLEN, "plan: %s", buf);
+	return -1;
 }
 
 static int find_mod(const ctx *c, const char *name)
 {
-    for (int i = 0; i < c->n; i++)
-        if (strcmp(c->m[i].name, name) == 0)
-            return i;
-    return -1;
+	for (int i = 0; i < c->n; i++)
+		if (strcmp(c->m[i].name, name) == 0)
+			return i;
+	return -1;
 }
 
 static int find_node(const ctx *c, const char *name)
 {
-    for (int i = 0; i < c->nn; i++)
-        if (strcmp(c->s[i].name, name) == 0)
-            return i;
-    return -1;
+	for (int i = 0; i < c->nn; i++)
+		if (strcmp(c->s[i].name, name) == 0)
+			return i;
+	return -1;
 }
 
 static int add_mod(ctx *c, const char *name, double cycles, bool sched)
 {
-    if (c->n == c->cap) {
-        int cap = c->cap ? c->cap * 2 : 64;
-        cmod *m = e2_xrealloc(c->m, (size_t)cap * sizeof(*m));
-        if (!m)
-            return -1;
-        c->m = m;
-        c->cap = cap;
-    }
-    cmod *m = &c->m[c->n];
-    memset(m, 0, sizeof(*m));
-    snprintf(m->name, sizeof(m->name), "%s", name);
-    m->cycles = cycles / 1000.0;
-    m->sched = sched;
-    m->parent = -1;
-    m->worker = -1;
-    m->snode = -1;
-    return c->n++;
+	if (c->n == c->cap) {
+		int cap = c->cap ? c->cap * 2 : 64;
+		cmod *m = e2_xrealloc(c->m, (size_t)cap * sizeof(*m));
+		if (!m)
+			return -1;
+		c->m = m;
+		c->cap = cap;
+	}
+	cmod *m = &c->m[c->n];
+	memset(m, 0, sizeof(*m));
+	snprintf(m->name, sizeof(m->name), "%s", name);
+	m->cycles = cycles / 1000.0;
+	m->sched = sched;
+	m->parent = -1;
+	m->worker = -1;
+	m->snode = -1;
+	return c->n++;
 }
 
 static bool parse_num(const char *s, double *out)
 {
-    if (!s)
-        return false;
-    char *end;
-    *out = strtod(s, &end);
-    return end != s && !*end && isfinite(*out);
+	if (!s)
+		return false;
+	char *end;
+	*out = strtod(s, &end);
+	return end != s && !*end && isfinite(*out);
 }
 
 static bool parse_worker(const char *s, int *w)
 {
-    double v;
-    if (!parse_num(s, &v) || v < 0 || v > 63 || v != floor(v))
-        return false;
-    *w = (int)v;
-    return true;
+	double v;
+	if (!parse_num(s, &v) || v < 0 || v > 63 || v != floor(v))
+		return false;
+	*w = (int)v;
+	return true;
 }
 
 /* annotation pre-pass: "#@module NAME cycles=N", "#@class NAME path=a,b,c" */
 /* *found: a valid annotation for name; *bad: one that names it with a bad cost. */
 static double ann_cycles(const char *text, size_t len, const char *name, bool *found, bool *bad)
 {
-    *found = *bad = false;
-    const char *p = text, *end = text + len;
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
-        if (l > 10 && l < 1000 && strncmp(p, "#@module ", 9) == 0) {
-            char buf[1000];
-            memcpy(buf, p + 9, l - 9);
-            buf[l - 9] = '\0';
-            alp_line t;
-            if (alp_split_line(buf, &t) == 2 && strcmp(t.tok[0], name) == 0) {
-                double v;
-                if (parse_num(alp_kv(&t, 1, "cycles"), &v) && v >= 0 && v <= 1e9) {
-                    *found = true;
-                    return v;
-                }
-                *bad = true;
-            }
-        }
-        p += l + 1;
-    }
-    return 0;
+	*found = *bad = false;
+	const char *p = text, *end = text + len;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		if (l > 10 && l < 1000 && strncmp(p, "#@module ", 9) == 0) {
+			char buf[1000];
+			memcpy(buf, p + 9, l - 9);
+			buf[l - 9] = '\0';
+			alp_line t;
+			if (alp_split_line(buf, &t) == 2 && strcmp(t.tok[0], name) == 0) {
+				double v;
+				if (parse_num(alp_kv(&t, 1, "cycles"), &v) && v >= 0 && v <= 1e9) {
+					*found = true;
+					return v;
+				}
+				*bad = true;
+			}
+		}
+		p += l + 1;
+	}
+	return 0;
 }
 
 static const char *ann_path(const char *text, size_t len, const char *cls, char *buf, size_t cap)
 {
-    const char *p = text, *end = text + len;
-    size_t cl = strlen(cls);
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
-        if (l > 8 + cl + 6 && strncmp(p, "#@class ", 8) == 0 && strncmp(p + 8, cls, cl) == 0 &&
-            strncmp(p + 8 + cl, " path=", 6) == 0 && l - (8 + cl + 6) < cap) {
-            size_t k = l - (8 + cl + 6);
-            memcpy(buf, p + 8 + cl + 6, k);
-            buf[k] = '\0';
-            return buf;
-        }
-        p += l + 1;
-    }
-    return NULL;
+	const char *p = text, *end = text + len;
+	size_t cl = strlen(cls);
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		if (l > 8 + cl + 6 && strncmp(p, "#@class ", 8) == 0 && strncmp(p + 8, cls, cl) == 0 &&
+		    strncmp(p + 8 + cl, " path=", 6) == 0 && l - (8 + cl + 6) < cap) {
+			size_t k = l - (8 + cl + 6);
+			memcpy(buf, p + 8 + cl + 6, k);
+			buf[k] = '\0';
+			return buf;
+		}
+		p += l + 1;
+	}
+	return NULL;
 }
 
 static int apply_line(ctx *c, alp_line *l, int ln, const char *text, size_t len)
 {
-    const char *cmd = l->tok[0];
-    int og, ig;
-    if (strcmp(cmd, "port") == 0)
-        return 0;
-    if (strcmp(cmd, "module") == 0 && l->ntok >= 2 && strcmp(l->tok[1], "cmd") == 0)
-        return 0;
-    if (strcmp(cmd, "module") == 0 && l->ntok >= 4 && strcmp(l->tok[1], "add") == 0) {
-        if (find_mod(c, l->tok[2]) >= 0)
-            return cerr(c, ln, "module '%s' already exists", l->tok[2]);
-        if (strlen(l->tok[2]) >= 128)
-            return cerr(c, ln, "module name too long");
-        bool q = strcmp(l->tok[3], "queue") == 0;
-        double cyc = c->g->queue_cycles;
-        if (!q) {
-            bool found, bad;
-            cyc = ann_cycles(text, len, l->tok[2], &found, &bad);
-            if (!found && bad)
-                return cerr(c, ln, "module '%s': its '#@module %s' annotation needs cycles=N with 0 <= N <= 1e9",
-                            l->tok[2], l->tok[2]);
-            if (!found && !parse_num(alp_kv(l, 4, "cycles"), &cyc))
-                return cerr(c, ln, "module '%s': unknown cost (add '#@module %s cycles=N')",
-                            l->tok[2], l->tok[2]);
-        }
-        return add_mod(c, l->tok[2], cyc, q || alp_is_schedulable_class(l->tok[3])) < 0
-                   ? cerr(c, ln, "out of memory")
-                   : 0;
-    }
-    if (strcmp(cmd, "disconnect") == 0 && l->ntok == 2) {
-        if (alp_name_gate(l->tok[1], &og) < 0)
-            return cerr(c, ln, "bad gate");
-        int f = find_mod(c, l->tok[1]);
-        if (f < 0)
-            return cerr(c, ln, "unknown module '%s'", l->tok[1]);
-        for (int i = 0; i < c->n; i++)
-            if (c->m[i].parent == f && c->m[i].pgate == og) {
-                c->m[i].parent = -1;
-                return 0;
-            }
-        return cerr(c, ln, "gate %s:%d is not connected", l->tok[1], og);
-    }
-    if (strcmp(cmd, "insert") == 0 && l->ntok == 3) {
-        /* insert A:g Q  ==  A:g -> Q:0 -> the old target of A:g */
-        if (alp_name_gate(l->tok[1], &og) < 0)
-            return cerr(c, ln, "bad gate");
-        int f = find_mod(c, l->tok[1]), q = find_mod(c, l->tok[2]);
-        if (f < 0 || q < 0)
-            return cerr(c, ln, "unknown module '%s'", f < 0 ? l->tok[1] : l->tok[2]);
-        if (c->m[q].parent >= 0)
-            return cerr(c, ln, "'%s' already has an upstream", l->tok[2]);
-        int t = -1;
-        for (int i = 0; i < c->n; i++)
-            if (c->m[i].parent == f && c->m[i].pgate == og)
-                t = i;
-        if (t < 0)
-            return cerr(c, ln, "gate %s:%d is not connected; nothing to insert into", l->tok[1], og);
-        c->m[q].parent = f;
-        c->m[q].pgate = og;
-        c->m[q].igate = 0;
-        c->m[t].parent = q;
-        c->m[t].pgate = 0;
-        return 0;
-    }
-    if (strcmp(cmd, "connect") == 0 && l->ntok == 3) {
-        if (alp_name_gate(l->tok[1], &og) < 0 || alp_name_gate(l->tok[2], &ig) < 0)
-            return cerr(c, ln, "bad gate");
-        int f = find_mod(c, l->tok[1]), t = find_mod(c, l->tok[2]);
-        if (f < 0 || t < 0)
-            return cerr(c, ln, "unknown module '%s'", f < 0 ? l->tok[1] : l->tok[2]);
-        if (c->m[t].parent >= 0)
-            return cerr(c, ln, "'%s' already has an upstream", l->tok[2]);
-        for (int i = 0; i < c->n; i++)
-            if (c->m[i].parent == f && c->m[i].pgate == og)
-                return cerr(c, ln, "gate %s:%d is already connected", l->tok[1], og);
-        c->m[t].parent = f;
-        c->m[t].pgate = og;
-        c->m[t].igate = ig;
-        return 0;
-    }
-    if (strcmp(cmd, "worker") == 0 && l->ntok >= 3 && strcmp(l->tok[1], "add") == 0) {
-        int w;
-        if (!parse_worker(l->tok[2], &w))
-            return cerr(c, ln, "worker id must be 0..63");
-        if (c->workers[w])
-            return cerr(c, ln, "worker %d added twice", w);
-        c->workers[w] = true;
-        c->nworkers++;
-        return 0;
-    }
-    if (strcmp(cmd, "task") == 0 && l->ntok == 4 && strcmp(l->tok[1], "attach") == 0) {
-        int j = find_mod(c, l->tok[2]), w;
-        if (j < 0)
-            return cerr(c, ln, "unknown module '%s'", l->tok[2]);
-        if (!c->m[j].sched)
-            return cerr(c, ln, "'%s' is not schedulable (only port_in and queue modules are tasks)",
-                        l->tok[2]);
-        if (!parse_worker(alp_kv(l, 3, "worker"), &w) || !c->workers[w])
-            return cerr(c, ln, "task attach needs worker=ID of an added worker");
-        c->m[j].worker = w;
-        return 0;
-    }
-    if (strcmp(cmd, "sched") == 0 && l->ntok >= 3 && strcmp(l->tok[1], "add") == 0) {
-        if (find_node(c, l->tok[2]) >= 0 || strlen(l->tok[2]) >= 128)
-            return cerr(c, ln, "scheduler node '%s' already exists or bad name", l->tok[2]);
-        if (c->nn == c->ncap) {
-            int cap = c->ncap ? c->ncap * 2 : 16;
-            snode *s = e2_xrealloc(c->s, (size_t)cap * sizeof(*s));
-            if (!s)
-                return cerr(c, ln, "out of memory");
-            c->s = s;
-            c->ncap = cap;
-        }
-        snode *s = &c->s[c->nn];
-        memset(s, 0, sizeof(*s));
-        snprintf(s->name, sizeof(s->name), "%s", l->tok[2]);
-        const char *pol = alp_kv(l, 3, "policy");
-        if (!pol)
-            return cerr(c, ln, "sched add needs policy=");
-        if (strcmp(pol, "priority") == 0)
-            s->pol = P_PRIO;
-        else if (strcmp(pol, "weighted_fair") == 0)
-            s->pol = P_WFQ;
-        else if (strcmp(pol, "round_robin") == 0)
-            s->pol = P_RR;
-        else if (strcmp(pol, "rate_limit") == 0)
-            s->pol = P_RATE;
-        else
-            return cerr(c, ln, "unknown policy '%s'", pol);
-        const char *res = alp_kv(l, 3, "resource");
-        if (res && strcmp(res, "cycles") != 0)
-            return cerr(c, ln, "the checker models resource=cycles only");
-        if (!parse_worker(alp_kv(l, 3, "worker"), &s->worker) || !c->workers[s->worker])
-            return cerr(c, ln, "sched add needs worker=ID of an added worker");
-        s->parent = -1;
-        const char *par = alp_kv(l, 3, "parent");
-        if (par) {
-            s->parent = find_node(c, par);
-            if (s->parent < 0)
-                return cerr(c, ln, "unknown parent '%s'", par);
-            if (c->s[s->parent].worker != s->worker)
-                return cerr(c, ln, "parent '%s' is on another worker", par);
-        }
-        s->share = 1;
-        if (alp_kv(l, 3, "share") && (!parse_num(alp_kv(l, 3, "share"), &s->share) || s->share <= 0))
-            return cerr(c, ln, "share must be positive");
-        double pr = 0;
-        if (alp_kv(l, 3, "priority") && !parse_num(alp_kv(l, 3, "priority"), &pr))
-            return cerr(c, ln, "bad priority");
-        s->prio = (long)pr;
-        s->limit = INFINITY;
-        if (s->pol == P_RATE) {
-            if (!parse_num(alp_kv(l, 3, "limit"), &s->limit) || s->limit < 0)
-                return cerr(c, ln, "rate_limit needs limit=cycles/s");
-            s->limit /= c->g->cpu_ghz * 1e9;
-        }
-        c->nn++;
-        return 0;
-    }
-    if (strcmp(cmd, "sched") == 0 && l->ntok >= 4 && strcmp(l->tok[1], "attach") == 0) {
-        int j = find_mod(c, l->tok[2]);
-        if (j < 0 || !c->m[j].sched)
-            return cerr(c, ln, "'%s' is not a task", l->tok[2]);
-        const char *par = alp_kv(l, 3, "parent");
-        int pn = par ? find_node(c, par) : -1;
-        if (pn < 0)
-            return cerr(c, ln, "sched attach needs parent= of an existing node");
-        c->m[j].snode = pn;
-        c->m[j].share = 1;
-        if (alp_kv(l, 3, "share") && (!parse_num(alp_kv(l, 3, "share"), &c->m[j].share) || c->m[j].share <= 0))
-            return cerr(c, ln, "share must be positive");
-        double pr = 0;
-        if (alp_kv(l, 3, "priority") && !parse_num(alp_kv(l, 3, "priority"), &pr))
-            return cerr(c, ln, "bad priority");
-        c->m[j].prio = (long)pr;
-        return 0;
-    }
-    return cerr(c, ln, "unknown or malformed command '%s'", cmd);
+	const char *cmd = l->tok[0];
+	int og, ig;
+	if (strcmp(cmd, "port") == 0)
+		return 0;
+	if (strcmp(cmd, "module") == 0 && l->ntok >= 2 && strcmp(l->tok[1], "cmd") == 0)
+		return 0;
+	if (strcmp(cmd, "module") == 0 && l->ntok >= 4 && strcmp(l->tok[1], "add") == 0) {
+		if (find_mod(c, l->tok[2]) >= 0)
+			return cerr(c, ln, "module '%s' already exists", l->tok[2]);
+		if (strlen(l->tok[2]) >= 128)
+			return cerr(c, ln, "module name too long");
+		bool q = strcmp(l->tok[3], "queue") == 0;
+		double cyc = c->g->queue_cycles;
+		if (!q) {
+			bool found, bad;
+			cyc = ann_cycles(text, len, l->tok[2], &found, &bad);
+			if (!found && bad)
+				return cerr(
+					c, ln,
+					"module '%s': its '#@module %s' annotation needs cycles=N with 0 <= N <= 1e9",
+					l->tok[2], l->tok[2]);
+			if (!found && !parse_num(alp_kv(l, 4, "cycles"), &cyc))
+				return cerr(c, ln, "module '%s': unknown cost (add '#@module %s cycles=N')", l->tok[2],
+					    l->tok[2]);
+		}
+		return add_mod(c, l->tok[2], cyc, q || alp_is_schedulable_class(l->tok[3])) < 0
+			       ? cerr(c, ln, "out of memory")
+			       : 0;
+	}
+	if (strcmp(cmd, "disconnect") == 0 && l->ntok == 2) {
+		if (alp_name_gate(l->tok[1], &og) < 0)
+			return cerr(c, ln, "bad gate");
+		int f = find_mod(c, l->tok[1]);
+		if (f < 0)
+			return cerr(c, ln, "unknown module '%s'", l->tok[1]);
+		for (int i = 0; i < c->n; i++)
+			if (c->m[i].parent == f && c->m[i].pgate == og) {
+				c->m[i].parent = -1;
+				return 0;
+			}
+		return cerr(c, ln, "gate %s:%d is not connected", l->tok[1], og);
+	}
+	if (strcmp(cmd, "insert") == 0 && l->ntok == 3) {
+		/* insert A:g Q  ==  A:g -> Q:0 -> the old target of A:g */
+		if (alp_name_gate(l->tok[1], &og) < 0)
+			return cerr(c, ln, "bad gate");
+		int f = find_mod(c, l->tok[1]), q = find_mod(c, l->tok[2]);
+		if (f < 0 || q < 0)
+			return cerr(c, ln, "unknown module '%s'", f < 0 ? l->tok[1] : l->tok[2]);
+		if (c->m[q].parent >= 0)
+			return cerr(c, ln, "'%s' already has an upstream", l->tok[2]);
+		int t = -1;
+		for (int i = 0; i < c->n; i++)
+			if (c->m[i].parent == f && c->m[i].pgate == og)
+				t = i;
+		if (t < 0)
+			return cerr(c, ln, "gate %s:%d is not connected; nothing to insert into", l->tok[1], og);
+		c->m[q].parent = f;
+		c->m[q].pgate = og;
+		c->m[q].igate = 0;
+		c->m[t].parent = q;
+		c->m[t].pgate = 0;
+		return 0;
+	}
+	if (strcmp(cmd, "connect") == 0 && l->ntok == 3) {
+		if (alp_name_gate(l->tok[1], &og) < 0 || alp_name_gate(l->tok[2], &ig) < 0)
+			return cerr(c, ln, "bad gate");
+		int f = find_mod(c, l->tok[1]), t = find_mod(c, l->tok[2]);
+		if (f < 0 || t < 0)
+			return cerr(c, ln, "unknown module '%s'", f < 0 ? l->tok[1] : l->tok[2]);
+		if (c->m[t].parent >= 0)
+			return cerr(c, ln, "'%s' already has an upstream", l->tok[2]);
+		for (int i = 0; i < c->n; i++)
+			if (c->m[i].parent == f && c->m[i].pgate == og)
+				return cerr(c, ln, "gate %s:%d is already connected", l->tok[1], og);
+		c->m[t].parent = f;
+		c->m[t].pgate = og;
+		c->m[t].igate = ig;
+		return 0;
+	}
+	if (strcmp(cmd, "worker") == 0 && l->ntok >= 3 && strcmp(l->tok[1], "add") == 0) {
+		int w;
+		if (!parse_worker(l->tok[2], &w))
+			return cerr(c, ln, "worker id must be 0..63");
+		if (c->workers[w])
+			return cerr(c, ln, "worker %d added twice", w);
+		c->workers[w] = true;
+		c->nworkers++;
+		return 0;
+	}
+	if (strcmp(cmd, "task") == 0 && l->ntok == 4 && strcmp(l->tok[1], "attach") == 0) {
+		int j = find_mod(c, l->tok[2]), w;
+		if (j < 0)
+			return cerr(c, ln, "unknown module '%s'", l->tok[2]);
+		if (!c->m[j].sched)
+			return cerr(c, ln, "'%s' is not schedulable (only port_in and queue modules are tasks)",
+				    l->tok[2]);
+		if (!parse_worker(alp_kv(l, 3, "worker"), &w) || !c->workers[w])
+			return cerr(c, ln, "task attach needs worker=ID of an added worker");
+		c->m[j].worker = w;
+		return 0;
+	}
+	if (strcmp(cmd, "sched") == 0 && l->ntok >= 3 && strcmp(l->tok[1], "add") == 0) {
+		if (find_node(c, l->tok[2]) >= 0 || strlen(l->tok[2]) >= 128)
+			return cerr(c, ln, "scheduler node '%s' already exists or bad name", l->tok[2]);
+		if (c->nn == c->ncap) {
+			int cap = c->ncap ? c->ncap * 2 : 16;
+			snode *s = e2_xrealloc(c->s, (size_t)cap * sizeof(*s));
+			if (!s)
+				return cerr(c, ln, "out of memory");
+			c->s = s;
+			c->ncap = cap;
+		}
+		snode *s = &c->s[c->nn];
+		memset(s, 0, sizeof(*s));
+		snprintf(s->name, sizeof(s->name), "%s", l->tok[2]);
+		const char *pol = alp_kv(l, 3, "policy");
+		if (!pol)
+			return cerr(c, ln, "sched add needs policy=");
+		if (strcmp(pol, "priority") == 0)
+			s->pol = P_PRIO;
+		else if (strcmp(pol, "weighted_fair") == 0)
+			s->pol = P_WFQ;
+		else if (strcmp(pol, "round_robin") == 0)
+			s->pol = P_RR;
+		else if (strcmp(pol, "rate_limit") == 0)
+			s->pol = P_RATE;
+		else
+			return cerr(c, ln, "unknown policy '%s'", pol);
+		const char *res = alp_kv(l, 3, "resource");
+		if (res && strcmp(res, "cycles") != 0)
+			return cerr(c, ln, "the checker models resource=cycles only");
+		if (!parse_worker(alp_kv(l, 3, "worker"), &s->worker) || !c->workers[s->worker])
+			return cerr(c, ln, "sched add needs worker=ID of an added worker");
+		s->parent = -1;
+		const char *par = alp_kv(l, 3, "parent");
+		if (par) {
+			s->parent = find_node(c, par);
+			if (s->parent < 0)
+				return cerr(c, ln, "unknown parent '%s'", par);
+			if (c->s[s->parent].worker != s->worker)
+				return cerr(c, ln, "parent '%s' is on another worker", par);
+		}
+		s->share = 1;
+		if (alp_kv(l, 3, "share") && (!parse_num(alp_kv(l, 3, "share"), &s->share) || s->share <= 0))
+			return cerr(c, ln, "share must be positive");
+		double pr = 0;
+		if (alp_kv(l, 3, "priority") && !parse_num(alp_kv(l, 3, "priority"), &pr))
+			return cerr(c, ln, "bad priority");
+		s->prio = (long)pr;
+		s->limit = INFINITY;
+		if (s->pol == P_RATE) {
+			if (!parse_num(alp_kv(l, 3, "limit"), &s->limit) || s->limit < 0)
+				return cerr(c, ln, "rate_limit needs limit=cycles/s");
+			s->limit /= c->g->cpu_ghz * 1e9;
+		}
+		c->nn++;
+		return 0;
+	}
+	if (strcmp(cmd, "sched") == 0 && l->ntok >= 4 && strcmp(l->tok[1], "attach") == 0) {
+		int j = find_mod(c, l->tok[2]);
+		if (j < 0 || !c->m[j].sched)
+			return cerr(c, ln, "'%s' is not a task", l->tok[2]);
+		const char *par = alp_kv(l, 3, "parent");
+		int pn = par ? find_node(c, par) : -1;
+		if (pn < 0)
+			return cerr(c, ln, "sched attach needs parent= of an existing node");
+		c->m[j].snode = pn;
+		c->m[j].share = 1;
+		if (alp_kv(l, 3, "share") && (!parse_num(alp_kv(l, 3, "share"), &c->m[j].share) || c->m[j].share <= 0))
+			return cerr(c, ln, "share must be positive");
+		double pr = 0;
+		if (alp_kv(l, 3, "priority") && !parse_num(alp_kv(l, 3, "priority"), &pr))
+			return cerr(c, ln, "bad priority");
+		c->m[j].prio = (long)pr;
+		return 0;
+	}
+	return cerr(c, ln, "unknown or malformed command '%s'", cmd);
 }
 
 /* ---- fluid equilibrium ---- */
 
 typedef struct {
-    int nt;
-    int *head;      /* task -> head module */
-    int *ptask;     /* upstream task or -1 */
-    double *C;      /* kilocycles per root packet */
-    double *D;      /* demand (fraction of a worker) */
-    double *A;      /* allocation */
+	int nt;
+	int *head;  /* task -> head module */
+	int *ptask; /* upstream task or -1 */
+	double *C;  /* kilocycles per root packet */
+	double *D;  /* demand (fraction of a worker) */
+	double *A;  /* allocation */
 } tasks;
 
 typedef struct {
-    int item;          /* node index, or ~task */
-    double w, dem;
-    long prio;
+	int item; /* node index, or ~task */
+	double w, dem;
+	long prio;
 } child;
 
-static void alloc_node(const ctx *c, tasks *t, int node, double cap, const double *ndem,
-                       const int *kids, const int *start);
+static void alloc_node(const ctx *c, tasks *t, int node, double cap, const double *ndem, const int *kids,
+		       const int *start);
 
-static void alloc_item(const ctx *c, tasks *t, const child *k, double cap, const double *ndem,
-                       const int *kids, const int *start)
+static void alloc_item(const ctx *c, tasks *t, const child *k, double cap, const double *ndem, const int *kids,
+		       const int *start)
 {
-    if (k->item < 0) {
-        int ti = ~k->item;
-        t->A[ti] = fmin(t->D[ti], cap);
-    } else {
-        alloc_node(c, t, k->item, cap, ndem, kids, start);
-    }
+	if (k->item < 0) {
+		int ti = ~k->item;
+		t->A[ti] = fmin(t->D[ti], cap);
+	} else {
+		alloc_node(c, t, k->item, cap, ndem, kids, start);
+	}
 }
 
 static int cmp_prio(const void *a, const void *b)
 {
-    const child *x = a, *y = b;
-    return (x->prio > y->prio) - (x->prio < y->prio);
+	const child *x = a, *y = b;
+	return (x->prio > y->prio) - (x->prio < y->prio);
 }
 
 static int cmp_ratio(const void *a, const void *b)
 {
-    const child *x = a, *y = b;
-    double rx = x->dem / x->w, ry = y->dem / y->w;
-    return (rx > ry) - (rx < ry);
+	const child *x = a, *y = b;
+	double rx = x->dem / x->w, ry = y->dem / y->w;
+	return (rx > ry) - (rx < ry);
 }
 
 /* kids: items grouped per node, start[node]..start[node+1]; node index nn = worker roots */
-static void alloc_node(const ctx *c, tasks *t, int node, double cap, const double *ndem,
-                       const int *kids, const int *start)
+static void alloc_node(const ctx *c, tasks *t, int node, double cap, const double *ndem, const int *kids,
+		       const int *start)
 {
-    int nk = start[node + 1] - start[node];
-    if (nk == 0)
-        return;
-    policy pol = node < c->nn ? c->s[node].pol : P_RR;
-    if (pol == P_RATE)
-        cap = fmin(cap, c->s[node].limit);
-    child *ch = e2_xmalloc((size_t)nk * sizeof(child));
-    if (!ch)
-        return;
-    for (int i = 0; i < nk; i++) {
-        int it = kids[start[node] + i];
-        ch[i].item = it;
-        if (it < 0) {
-            ch[i].dem = t->D[~it];
-            ch[i].w = c->m[t->head[~it]].share;
-            ch[i].prio = c->m[t->head[~it]].prio;
-        } else {
-            ch[i].dem = ndem[it];
-            ch[i].w = c->s[it].share;
-            ch[i].prio = c->s[it].prio;
-        }
-        if (pol == P_RR || pol == P_RATE)
-            ch[i].w = 1;
-    }
-    if (pol == P_PRIO) {
-        qsort(ch, (size_t)nk, sizeof(child), cmp_prio);
-        for (int i = 0; i < nk; i++) {
-            double give = fmin(ch[i].dem, cap);
-            alloc_item(c, t, &ch[i], give, ndem, kids, start);
-            cap -= give;
-            if (cap < 0)
-                cap = 0;
-        }
-    } else {
-        /* water-filling by weight */
-        qsort(ch, (size_t)nk, sizeof(child), cmp_ratio);
-        double wsum = 0;
-        for (int i = 0; i < nk; i++)
-            wsum += ch[i].w;
-        for (int i = 0; i < nk; i++) {
-            double fair = cap * ch[i].w / wsum;
-            double give = fmin(ch[i].dem, fair);
-            alloc_item(c, t, &ch[i], give, ndem, kids, start);
-            cap -= give;
-            wsum -= ch[i].w;
-            if (cap < 0)
-                cap = 0;
-        }
-    }
-    free(ch);
+	int nk = start[node + 1] - start[node];
+	if (nk == 0)
+		return;
+	policy pol = node < c->nn ? c->s[node].pol : P_RR;
+	if (pol == P_RATE)
+		cap = fmin(cap, c->s[node].limit);
+	child *ch = e2_xmalloc((size_t)nk * sizeof(child));
+	if (!ch)
+		return;
+	for (int i = 0; i < nk; i++) {
+		int it = kids[start[node] + i];
+		ch[i].item = it;
+		if (it < 0) {
+			ch[i].dem = t->D[~it];
+			ch[i].w = c->m[t->head[~it]].share;
+			ch[i].prio = c->m[t->head[~it]].prio;
+		} else {
+			ch[i].dem = ndem[it];
+			ch[i].w = c->s[it].share;
+			ch[i].prio = c->s[it].prio;
+		}
+		if (pol == P_RR || pol == P_RATE)
+			ch[i].w = 1;
+	}
+	if (pol == P_PRIO) {
+		qsort(ch, (size_t)nk, sizeof(child), cmp_prio);
+		for (int i = 0; i < nk; i++) {
+			double give = fmin(ch[i].dem, cap);
+			alloc_item(c, t, &ch[i], give, ndem, kids, start);
+			cap -= give;
+			if (cap < 0)
+				cap = 0;
+		}
+	} else {
+		/* water-filling by weight */
+		qsort(ch, (size_t)nk, sizeof(child), cmp_ratio);
+		double wsum = 0;
+		for (int i = 0; i < nk; i++)
+			wsum += ch[i].w;
+		for (int i = 0; i < nk; i++) {
+			double fair = cap * ch[i].w / wsum;
+			double give = fmin(ch[i].dem, fair);
+			alloc_item(c, t, &ch[i], give, ndem, kids, start);
+			cap -= give;
+			wsum -= ch[i].w;
+			if (cap < 0)
+				cap = 0;
+		}
+	}
+	free(ch);
 }
 
 /* node demand bottom-up: node parents are added before children, so walk backwards */
 static void node_demands(const ctx *c, const tasks *t, double *ndem)
 {
-    for (int i = 0; i <= c->nn + 64; i++)
-        ndem[i] = 0;
-    for (int ti = 0; ti < t->nt; ti++) {
-        const cmod *m = &c->m[t->head[ti]];
-        if (m->snode >= 0)
-            ndem[m->snode] += t->D[ti];
-    }
-    for (int i = c->nn - 1; i >= 0; i--) {
-        double d = ndem[i];
-        if (c->s[i].pol == P_RATE)
-            d = fmin(d, c->s[i].limit);
-        ndem[i] = d;
-        if (c->s[i].parent >= 0)
-            ndem[c->s[i].parent] += d;
-    }
+	for (int i = 0; i <= c->nn + 64; i++)
+		ndem[i] = 0;
+	for (int ti = 0; ti < t->nt; ti++) {
+		const cmod *m = &c->m[t->head[ti]];
+		if (m->snode >= 0)
+			ndem[m->snode] += t->D[ti];
+	}
+	for (int i = c->nn - 1; i >= 0; i--) {
+		double d = ndem[i];
+		if (c->s[i].pol == P_RATE)
+			d = fmin(d, c->s[i].limit);
+		ndem[i] = d;
+		if (c->s[i].parent >= 0)
+			ndem[c->s[i].parent] += d;
+	}
 }
 
 static int equilibrium(const ctx *c, tasks *t, double Rin, double *rate)
 {
-    int nn = c->nn, items = t->nt + nn;
-    /* children lists; pseudo node nn + w is worker w's implicit round-robin root */
-    int nodes = nn + 64;
-    int *start = e2_xcalloc((size_t)nodes + 1, sizeof(int));
-    int *kids = e2_xmalloc((size_t)(items + 1) * sizeof(int));
-    int *fill = e2_xcalloc((size_t)nodes, sizeof(int));
-    double *ndem = e2_xcalloc((size_t)nodes + 1, sizeof(double));
-    if (!start || !kids || !fill || !ndem) {
-        free(start);
-        free(kids);
-        free(fill);
-        free(ndem);
-        return -1;
-    }
+	int nn = c->nn, items = t->nt + nn;
+	/* children lists; pseudo node nn + w is worker w's implicit round-robin root */
+	int nodes = nn + 64;
+	int *start = e2_xcalloc((size_t)nodes + 1, sizeof(int));
+	int *kids = e2_xmalloc((size_t)(items + 1) * sizeof(int));
+	int *fill = e2_xcalloc((size_t)nodes, sizeof(int));
+	double *ndem = e2_xcalloc((size_t)nodes + 1, sizeof(double));
+	if (!start || !kids || !fill || !ndem) {
+		free(start);
+		free(kids);
+		free(fill);
+		free(ndem);
+		return -1;
+	}
 #define PARENT_OF_TASK(ti) (c->m[t->head[ti]].snode >= 0 ? c->m[t->head[ti]].snode : nn + c->m[t->head[ti]].worker)
 #define PARENT_OF_NODE(i) (c->s[i].parent >= 0 ? c->s[i].parent : nn + c->s[i].worker)
-    for (int ti = 0; ti < t->nt; ti++)
-        start[PARENT_OF_TASK(ti) + 1]++;
-    for (int i = 0; i < nn; i++)
-        start[PARENT_OF_NODE(i) + 1]++;
-    for (int i = 0; i < nodes; i++)
-        start[i + 1] += start[i];
-    for (int ti = 0; ti < t->nt; ti++) {
-        int pn = PARENT_OF_TASK(ti);
-        kids[start[pn] + fill[pn]++] = ~ti;
-    }
-    for (int i = 0; i < nn; i++) {
-        int pn = PARENT_OF_NODE(i);
-        kids[start[pn] + fill[pn]++] = i;
-    }
-    for (int ti = 0; ti < t->nt; ti++)
-        rate[ti] = INFINITY;
-    int it;
-    for (it = 0; it < 5000; it++) {
-        for (int ti = 0; ti < t->nt; ti++) {
-            double up = t->ptask[ti] < 0 ? Rin : rate[t->ptask[ti]];
-            t->D[ti] = t->C[ti] > 0 ? t->C[ti] * up : 0;
-            if (!isfinite(t->D[ti]))
-                t->D[ti] = INFINITY;
-            t->A[ti] = 0;
-        }
-        node_demands(c, t, ndem);
-        for (int w = 0; w < 64; w++) {
-            int pn = nn + w;
-            double d = 0;
-            for (int k = start[pn]; k < start[pn + 1]; k++)
-                d += kids[k] < 0 ? t->D[~kids[k]] : ndem[kids[k]];
-            ndem[pn] = d;
-            alloc_node(c, t, pn, 1.0, ndem, kids, start);
-        }
-        double change = 0, scale = 0;
-        for (int ti = 0; ti < t->nt; ti++) {
-            double up = t->ptask[ti] < 0 ? Rin : rate[t->ptask[ti]];
-            double r = t->C[ti] > 0 ? t->A[ti] / t->C[ti] : up;
-            if (r > up)
-                r = up;
-            /* Jacobi steps can cycle (shares rounded to integers make a task's
+	for (int ti = 0; ti < t->nt; ti++)
+		start[PARENT_OF_TASK(ti) + 1]++;
+	for (int i = 0; i < nn; i++)
+		start[PARENT_OF_NODE(i) + 1]++;
+	for (int i = 0; i < nodes; i++)
+		start[i + 1] += start[i];
+	for (int ti = 0; ti < t->nt; ti++) {
+		int pn = PARENT_OF_TASK(ti);
+		kids[start[pn] + fill[pn]++] = ~ti;
+	}
+	for (int i = 0; i < nn; i++) {
+		int pn = PARENT_OF_NODE(i);
+		kids[start[pn] + fill[pn]++] = i;
+	}
+	for (int ti = 0; ti < t->nt; ti++)
+		rate[ti] = INFINITY;
+	int it;
+	for (it = 0; it < 5000; it++) {
+		for (int ti = 0; ti < t->nt; ti++) {
+			double up = t->ptask[ti] < 0 ? Rin : rate[t->ptask[ti]];
+			t->D[ti] = t->C[ti] > 0 ? t->C[ti] * up : 0;
+			if (!isfinite(t->D[ti]))
+				t->D[ti] = INFINITY;
+			t->A[ti] = 0;
+		}
+		node_demands(c, t, ndem);
+		for (int w = 0; w < 64; w++) {
+			int pn = nn + w;
+			double d = 0;
+			for (int k = start[pn]; k < start[pn + 1]; k++)
+				d += kids[k] < 0 ? t->D[~kids[k]] : ndem[kids[k]];
+			ndem[pn] = d;
+			alloc_node(c, t, pn, 1.0, ndem, kids, start);
+		}
+		double change = 0, scale = 0;
+		for (int ti = 0; ti < t->nt; ti++) {
+			double up = t->ptask[ti] < 0 ? Rin : rate[t->ptask[ti]];
+			double r = t->C[ti] > 0 ? t->A[ti] / t->C[ti] : up;
+			if (r > up)
+				r = up;
+			/* Jacobi steps can cycle (shares rounded to integers make a task's
              * demand straddle its fair share): damp them after a while */
-            if (it > 100 && isfinite(r) && isfinite(rate[ti]))
-                r = 0.5 * (r + rate[ti]);
-            if (isfinite(r) && isfinite(rate[ti]))
-                change = fmax(change, fabs(r - rate[ti]));
-            else if (isfinite(r) != isfinite(rate[ti]))
-                change = INFINITY;
-            rate[ti] = r;
-            if (isfinite(r))
-                scale = fmax(scale, r);
-        }
-        if (change <= 1e-12 * fmax(scale, 1e-9))
-            break;
-        /* rounded shares can leave the iteration circling in a tiny band around
+			if (it > 100 && isfinite(r) && isfinite(rate[ti]))
+				r = 0.5 * (r + rate[ti]);
+			if (isfinite(r) && isfinite(rate[ti]))
+				change = fmax(change, fabs(r - rate[ti]));
+			else if (isfinite(r) != isfinite(rate[ti]))
+				change = INFINITY;
+			rate[ti] = r;
+			if (isfinite(r))
+				scale = fmax(scale, r);
+		}
+		if (change <= 1e-12 * fmax(scale, 1e-9))
+			break;
+		/* rounded shares can leave the iteration circling in a tiny band around
          * the equilibrium; a band of 1e-6 is far below the 1% SLO tolerance */
-        if (it > 2000 && change <= 1e-6 * fmax(scale, 1e-9))
-            break;
-    }
-    free(start);
-    free(kids);
-    free(fill);
-    free(ndem);
-    return it < 5000 ? 0 : -1;
+		if (it > 2000 && change <= 1e-6 * fmax(scale, 1e-9))
+			break;
+	}
+	free(start);
+	free(kids);
+	free(fill);
+	free(ndem);
+	return it < 5000 ? 0 : -1;
 #undef PARENT_OF_TASK
 #undef PARENT_OF_NODE
 }
-
 
 /* ---- exact equilibrium for the usual tree shapes ----
  * Per worker: a weighted-fair (or round-robin) root over tasks, or a priority
@@ -557,31 +558,31 @@ static int equilibrium(const ctx *c, tasks *t, double Rin, double *rate)
  * served in priority order; workers are swept until the rates settle. */
 
 typedef struct {
-    int ntasks;
-    int *task;      /* tasks in an order where upstream tasks come first */
-    double *w;
+	int ntasks;
+	int *task; /* tasks in an order where upstream tasks come first */
+	double *w;
 } group;
 
 static int task_depth(const ctx *c, const tasks *t, int ti)
 {
-    int d = 0;
-    for (int j = t->head[ti]; j >= 0; j = c->m[j].parent)
-        d++;
-    return d;
+	int d = 0;
+	for (int j = t->head[ti]; j >= 0; j = c->m[j].parent)
+		d++;
+	return d;
 }
 
 static double group_eval(const tasks *t, const group *gr, double theta, double Rin, double *rate)
 {
-    double sum = 0;
-    for (int i = 0; i < gr->ntasks; i++) {
-        int ti = gr->task[i];
-        double up = t->ptask[ti] < 0 ? Rin : rate[t->ptask[ti]];
-        double r = t->C[ti] > 0 ? fmin(up, gr->w[i] * theta / t->C[ti]) : up;
-        rate[ti] = r; /* tasks later in the group read it */
-        if (t->C[ti] > 0)
-            sum += t->C[ti] * r;
-    }
-    return sum;
+	double sum = 0;
+	for (int i = 0; i < gr->ntasks; i++) {
+		int ti = gr->task[i];
+		double up = t->ptask[ti] < 0 ? Rin : rate[t->ptask[ti]];
+		double r = t->C[ti] > 0 ? fmin(up, gr->w[i] * theta / t->C[ti]) : up;
+		rate[ti] = r; /* tasks later in the group read it */
+		if (t->C[ti] > 0)
+			sum += t->C[ti] * r;
+	}
+	return sum;
 }
 
 #define LOOSE (-(1 << 30)) /* the worker's tasks outside any scheduler node */
@@ -589,531 +590,531 @@ static double group_eval(const tasks *t, const group *gr, double theta, double R
 /* builds the groups of worker w; false if its tree has another shape */
 static bool worker_groups(const ctx *c, const tasks *t, int w, group *gs, int *ngs, int *order)
 {
-    int root = -1, nroots = 0;
-    for (int i = 0; i < c->nn; i++)
-        if (c->s[i].worker == w && c->s[i].parent < 0) {
-            root = i;
-            nroots++;
-        }
-    bool loose = false; /* tasks attached to the worker outside any node */
-    for (int ti = 0; ti < t->nt; ti++)
-        if (c->m[t->head[ti]].worker == w && c->m[t->head[ti]].snode < 0)
-            loose = true;
-    if (nroots > 1 || (nroots == 1 && loose))
-        return false;
-    for (int i = 0; i < c->nn; i++)
-        if (c->s[i].worker == w && c->s[i].pol == P_RATE)
-            return false;
-    /* groups: item ids are node index or ~task; order by priority */
-    int items[4096], nitems = 0;
-    long prios[4096];
-    if (nroots == 0 || c->s[root].pol != P_PRIO) {
-        items[nitems] = nroots ? root : LOOSE;
-        prios[nitems++] = 0;
-    } else {
-        int kids = 0;
-        for (int i = 0; i < c->nn; i++)
-            kids += c->s[i].parent == root;
-        for (int ti = 0; ti < t->nt; ti++)
-            kids += c->m[t->head[ti]].snode == root;
-        if (kids > 4096)
-            return false;
-        for (int i = 0; i < c->nn && nitems < 4096; i++)
-            if (c->s[i].parent == root) {
-                if (c->s[i].pol == P_PRIO)
-                    return false;
-                items[nitems] = i;
-                prios[nitems++] = c->s[i].prio;
-            }
-        for (int ti = 0; ti < t->nt && nitems < 4096; ti++)
-            if (c->m[t->head[ti]].snode == root) {
-                items[nitems] = ~ti;
-                prios[nitems++] = c->m[t->head[ti]].prio;
-            }
-    }
-    /* sort items by priority (stable insertion sort) */
-    for (int i = 1; i < nitems; i++)
-        for (int k = i; k > 0 && prios[k] < prios[k - 1]; k--) {
-            long p = prios[k];
-            prios[k] = prios[k - 1];
-            prios[k - 1] = p;
-            int x = items[k];
-            items[k] = items[k - 1];
-            items[k - 1] = x;
-        }
-    *ngs = 0;
-    for (int i = 0; i < nitems; i++) {
-        group *gr = &gs[(*ngs)++];
-        gr->ntasks = 0;
-        int node = items[i];
-        for (int k = 0; k < t->nt; k++) {
-            int ti = order[k];
-            const cmod *m = &c->m[t->head[ti]];
-            if (m->worker != w)
-                continue;
-            bool in = node == LOOSE ? m->snode < 0 : node < 0 ? ti == ~node : m->snode == node;
-            if (!in)
-                continue;
-            gr->task[gr->ntasks] = ti;
-            gr->w[gr->ntasks++] = (node >= 0 && c->s[node].pol == P_WFQ) ? m->share : 1;
-        }
-        /* nested nodes under this group are not handled here */
-        if (node >= 0)
-            for (int k = 0; k < c->nn; k++)
-                if (c->s[k].parent == node)
-                    return false;
-    }
-    return true;
+	int root = -1, nroots = 0;
+	for (int i = 0; i < c->nn; i++)
+		if (c->s[i].worker == w && c->s[i].parent < 0) {
+			root = i;
+			nroots++;
+		}
+	bool loose = false; /* tasks attached to the worker outside any node */
+	for (int ti = 0; ti < t->nt; ti++)
+		if (c->m[t->head[ti]].worker == w && c->m[t->head[ti]].snode < 0)
+			loose = true;
+	if (nroots > 1 || (nroots == 1 && loose))
+		return false;
+	for (int i = 0; i < c->nn; i++)
+		if (c->s[i].worker == w && c->s[i].pol == P_RATE)
+			return false;
+	/* groups: item ids are node index or ~task; order by priority */
+	int items[4096], nitems = 0;
+	long prios[4096];
+	if (nroots == 0 || c->s[root].pol != P_PRIO) {
+		items[nitems] = nroots ? root : LOOSE;
+		prios[nitems++] = 0;
+	} else {
+		int kids = 0;
+		for (int i = 0; i < c->nn; i++)
+			kids += c->s[i].parent == root;
+		for (int ti = 0; ti < t->nt; ti++)
+			kids += c->m[t->head[ti]].snode == root;
+		if (kids > 4096)
+			return false;
+		for (int i = 0; i < c->nn && nitems < 4096; i++)
+			if (c->s[i].parent == root) {
+				if (c->s[i].pol == P_PRIO)
+					return false;
+				items[nitems] = i;
+				prios[nitems++] = c->s[i].prio;
+			}
+		for (int ti = 0; ti < t->nt && nitems < 4096; ti++)
+			if (c->m[t->head[ti]].snode == root) {
+				items[nitems] = ~ti;
+				prios[nitems++] = c->m[t->head[ti]].prio;
+			}
+	}
+	/* sort items by priority (stable insertion sort) */
+	for (int i = 1; i < nitems; i++)
+		for (int k = i; k > 0 && prios[k] < prios[k - 1]; k--) {
+			long p = prios[k];
+			prios[k] = prios[k - 1];
+			prios[k - 1] = p;
+			int x = items[k];
+			items[k] = items[k - 1];
+			items[k - 1] = x;
+		}
+	*ngs = 0;
+	for (int i = 0; i < nitems; i++) {
+		group *gr = &gs[(*ngs)++];
+		gr->ntasks = 0;
+		int node = items[i];
+		for (int k = 0; k < t->nt; k++) {
+			int ti = order[k];
+			const cmod *m = &c->m[t->head[ti]];
+			if (m->worker != w)
+				continue;
+			bool in = node == LOOSE ? m->snode < 0 : node < 0 ? ti == ~node : m->snode == node;
+			if (!in)
+				continue;
+			gr->task[gr->ntasks] = ti;
+			gr->w[gr->ntasks++] = (node >= 0 && c->s[node].pol == P_WFQ) ? m->share : 1;
+		}
+		/* nested nodes under this group are not handled here */
+		if (node >= 0)
+			for (int k = 0; k < c->nn; k++)
+				if (c->s[k].parent == node)
+					return false;
+	}
+	return true;
 }
 
 static int equilibrium_groups(const ctx *c, tasks *t, double Rin, double *rate)
 {
-    int nt = t->nt;
-    int *order = e2_xmalloc((size_t)(nt + 1) * sizeof(int));
-    int *depth = e2_xmalloc((size_t)(nt + 1) * sizeof(int));
-    group *gs = e2_xcalloc((size_t)nt + 2, sizeof(group));
-    int *tbuf = e2_xmalloc((size_t)(nt + 1) * (size_t)(nt + 2) * sizeof(int));
-    double *wbuf = e2_xmalloc((size_t)(nt + 1) * (size_t)(nt + 2) * sizeof(double));
-    double *prev = e2_xmalloc((size_t)(nt + 1) * sizeof(double));
-    double *step = e2_xcalloc((size_t)nt + 1, sizeof(double));
-    double alpha = 1; /* share of each sweep's step that is taken */
-    int rc = 1;
-    if (!order || !depth || !gs || !tbuf || !wbuf || !prev || !step)
-        goto out;
-    for (int i = 0; i < nt; i++) {
-        order[i] = i;
-        depth[i] = task_depth(c, t, i);
-    }
-    for (int i = 1; i < nt; i++) /* by depth: upstream tasks first */
-        for (int k = i; k > 0 && depth[order[k]] < depth[order[k - 1]]; k--) {
-            int x = order[k];
-            order[k] = order[k - 1];
-            order[k - 1] = x;
-        }
-    for (int i = 0; i < nt + 2; i++) {
-        gs[i].task = tbuf + (size_t)i * (size_t)(nt + 1);
-        gs[i].w = wbuf + (size_t)i * (size_t)(nt + 1);
-    }
-    for (int w = 0; w < 64; w++) {
-        int ng;
-        if (!worker_groups(c, t, w, gs, &ng, order))
-            goto out;
-    }
-    for (int i = 0; i < nt; i++)
-        rate[i] = INFINITY;
-    for (int sweep = 0; sweep < 200; sweep++) {
-        memcpy(prev, rate, (size_t)nt * sizeof(double));
-        for (int w = 0; w < 64; w++) {
-            int ng;
-            worker_groups(c, t, w, gs, &ng, order);
-            double cap = 1;
-            for (int gi = 0; gi < ng; gi++) {
-                group *gr = &gs[gi];
-                if (gr->ntasks == 0)
-                    continue;
-                double full = group_eval(t, gr, INFINITY, Rin, rate);
-                if (full <= cap) {
-                    cap -= full;
-                    continue;
-                }
-                double lo = 0, hi = 1;
-                for (int k = 0; k < 400 && group_eval(t, gr, hi, Rin, rate) < cap; k++)
-                    hi *= 2;
-                for (int k = 0; k < 200; k++) {
-                    double mid = 0.5 * (lo + hi);
-                    if (group_eval(t, gr, mid, Rin, rate) < cap)
-                        lo = mid;
-                    else
-                        hi = mid;
-                }
-                group_eval(t, gr, hi, Rin, rate);
-                cap = 0;
-            }
-        }
-        double change = 0, scale = 0, turn = 0;
-        for (int i = 0; i < nt; i++) {
-            if (isfinite(rate[i]))
-                scale = fmax(scale, rate[i]);
-            if (isfinite(rate[i]) != isfinite(prev[i]))
-                change = INFINITY;
-            else if (isfinite(rate[i]))
-                change = fmax(change, fabs(rate[i] - prev[i]));
-            double d = isfinite(rate[i]) && isfinite(prev[i]) ? rate[i] - prev[i] : 0;
-            turn += d * step[i];
-            step[i] = d;
-        }
-        /* workers feeding each other can keep circling in a band set by the
+	int nt = t->nt;
+	int *order = e2_xmalloc((size_t)(nt + 1) * sizeof(int));
+	int *depth = e2_xmalloc((size_t)(nt + 1) * sizeof(int));
+	group *gs = e2_xcalloc((size_t)nt + 2, sizeof(group));
+	int *tbuf = e2_xmalloc((size_t)(nt + 1) * (size_t)(nt + 2) * sizeof(int));
+	double *wbuf = e2_xmalloc((size_t)(nt + 1) * (size_t)(nt + 2) * sizeof(double));
+	double *prev = e2_xmalloc((size_t)(nt + 1) * sizeof(double));
+	double *step = e2_xcalloc((size_t)nt + 1, sizeof(double));
+	double alpha = 1; /* share of each sweep's step that is taken */
+	int rc = 1;
+	if (!order || !depth || !gs || !tbuf || !wbuf || !prev || !step)
+		goto out;
+	for (int i = 0; i < nt; i++) {
+		order[i] = i;
+		depth[i] = task_depth(c, t, i);
+	}
+	for (int i = 1; i < nt; i++) /* by depth: upstream tasks first */
+		for (int k = i; k > 0 && depth[order[k]] < depth[order[k - 1]]; k--) {
+			int x = order[k];
+			order[k] = order[k - 1];
+			order[k - 1] = x;
+		}
+	for (int i = 0; i < nt + 2; i++) {
+		gs[i].task = tbuf + (size_t)i * (size_t)(nt + 1);
+		gs[i].w = wbuf + (size_t)i * (size_t)(nt + 1);
+	}
+	for (int w = 0; w < 64; w++) {
+		int ng;
+		if (!worker_groups(c, t, w, gs, &ng, order))
+			goto out;
+	}
+	for (int i = 0; i < nt; i++)
+		rate[i] = INFINITY;
+	for (int sweep = 0; sweep < 200; sweep++) {
+		memcpy(prev, rate, (size_t)nt * sizeof(double));
+		for (int w = 0; w < 64; w++) {
+			int ng;
+			worker_groups(c, t, w, gs, &ng, order);
+			double cap = 1;
+			for (int gi = 0; gi < ng; gi++) {
+				group *gr = &gs[gi];
+				if (gr->ntasks == 0)
+					continue;
+				double full = group_eval(t, gr, INFINITY, Rin, rate);
+				if (full <= cap) {
+					cap -= full;
+					continue;
+				}
+				double lo = 0, hi = 1;
+				for (int k = 0; k < 400 && group_eval(t, gr, hi, Rin, rate) < cap; k++)
+					hi *= 2;
+				for (int k = 0; k < 200; k++) {
+					double mid = 0.5 * (lo + hi);
+					if (group_eval(t, gr, mid, Rin, rate) < cap)
+						lo = mid;
+					else
+						hi = mid;
+				}
+				group_eval(t, gr, hi, Rin, rate);
+				cap = 0;
+			}
+		}
+		double change = 0, scale = 0, turn = 0;
+		for (int i = 0; i < nt; i++) {
+			if (isfinite(rate[i]))
+				scale = fmax(scale, rate[i]);
+			if (isfinite(rate[i]) != isfinite(prev[i]))
+				change = INFINITY;
+			else if (isfinite(rate[i]))
+				change = fmax(change, fabs(rate[i] - prev[i]));
+			double d = isfinite(rate[i]) && isfinite(prev[i]) ? rate[i] - prev[i] : 0;
+			turn += d * step[i];
+			step[i] = d;
+		}
+		/* workers feeding each other can keep circling in a band set by the
          * rounded shares; 1e-5 of the rate is far below the 1% SLO tolerance */
-        if (change <= 1e-12 * fmax(scale, 1e-9) || (sweep > 50 && change <= 1e-5 * scale)) {
-            rc = 0;
-            goto out;
-        }
-        /* A task that outranks its own upstream on a worker takes cycles in proportion
+		if (change <= 1e-12 * fmax(scale, 1e-9) || (sweep > 50 && change <= 1e-5 * scale)) {
+			rc = 0;
+			goto out;
+		}
+		/* A task that outranks its own upstream on a worker takes cycles in proportion
          * to the upstream's rate, which then gets fewer: the plain sweep overshoots
          * and circles, or diverges, around the equilibrium. Each time the step turns
          * back, take half as much of it. */
-        if (turn < 0)
-            alpha /= 2;
-        if (alpha < 1)
-            for (int i = 0; i < nt; i++)
-                if (isfinite(rate[i]) && isfinite(prev[i]))
-                    rate[i] = prev[i] + alpha * step[i];
-    }
-    rc = -1;
+		if (turn < 0)
+			alpha /= 2;
+		if (alpha < 1)
+			for (int i = 0; i < nt; i++)
+				if (isfinite(rate[i]) && isfinite(prev[i]))
+					rate[i] = prev[i] + alpha * step[i];
+	}
+	rc = -1;
 out:
-    free(order);
-    free(depth);
-    free(gs);
-    free(tbuf);
-    free(wbuf);
-    free(prev);
-    free(step);
-    return rc; /* 1: shape not handled here */
+	free(order);
+	free(depth);
+	free(gs);
+	free(tbuf);
+	free(wbuf);
+	free(prev);
+	free(step);
+	return rc; /* 1: shape not handled here */
 }
 
 /* ---- driver ---- */
 
 static int build_paths(ctx *c, const char *text, size_t len, int **paths, int *plen)
 {
-    const alp_graph *g = c->g;
-    for (int a = 0; a < g->nclasses; a++) {
-        const alp_class *cl = &g->classes[a];
-        char buf[8192];
-        const char *ann = ann_path(text, len, cl->name, buf, sizeof(buf));
-        int *orig = NULL, olen = 0;
-        if (ann) {
-            orig = e2_xmalloc((strlen(ann) / 2 + 2) * sizeof(int));
-            if (!orig)
-                return cerr(c, 0, "out of memory");
-            char *save = NULL;
-            for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-                int j = find_mod(c, tok);
-                if (j < 0) {
-                    free(orig);
-                    return cerr(c, 0, "class '%s': path names unknown module '%s'", cl->name, tok);
-                }
-                orig[olen++] = j;
-            }
-        } else {
-            orig = e2_xmalloc((size_t)cl->len * sizeof(int));
-            if (!orig)
-                return cerr(c, 0, "out of memory");
-            for (int i = 0; i < cl->len; i++)
-                orig[olen++] = find_mod(c, g->mods[cl->path[i]].name);
-        }
-        /* walk up from the exit to the root: the executed path, queues included */
-        if (olen == 0) {
-            free(orig);
-            return cerr(c, 0, "class '%s': empty path", cl->name);
-        }
-        int *p = e2_xmalloc((size_t)(c->n + 1) * sizeof(int)), n = 0;
-        if (!p) {
-            free(orig);
-            return cerr(c, 0, "out of memory");
-        }
-        int oi = olen - 1;
-        for (int j = orig[olen - 1]; j >= 0 && n <= c->n; j = c->m[j].parent) {
-            p[n++] = j;
-            if (oi >= 0 && j == orig[oi])
-                oi--;
-            else if (j < g->n) { /* only modules the plan added may sit in between */
-                free(orig);
-                free(p);
-                return cerr(c, 0, "class '%s': the plan reroutes it through '%s'", cl->name,
-                            c->m[j].name);
-            }
-        }
-        if (oi >= 0 || n == 0 || c->m[p[n - 1]].parent >= 0 || p[n - 1] != orig[0]) {
-            free(orig);
-            free(p);
-            return cerr(c, 0, "class '%s': the plan breaks its path from the input to its exit",
-                        cl->name);
-        }
-        for (int i = 0; i < n / 2; i++) {
-            int x = p[i];
-            p[i] = p[n - 1 - i];
-            p[n - 1 - i] = x;
-        }
-        paths[a] = p;
-        plen[a] = n;
-        free(orig);
-    }
-    return 0;
+	const alp_graph *g = c->g;
+	for (int a = 0; a < g->nclasses; a++) {
+		const alp_class *cl = &g->classes[a];
+		char buf[8192];
+		const char *ann = ann_path(text, len, cl->name, buf, sizeof(buf));
+		int *orig = NULL, olen = 0;
+		if (ann) {
+			orig = e2_xmalloc((strlen(ann) / 2 + 2) * sizeof(int));
+			if (!orig)
+				return cerr(c, 0, "out of memory");
+			char *save = NULL;
+			for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+				int j = find_mod(c, tok);
+				if (j < 0) {
+					free(orig);
+					return cerr(c, 0, "class '%s': path names unknown module '%s'", cl->name, tok);
+				}
+				orig[olen++] = j;
+			}
+		} else {
+			orig = e2_xmalloc((size_t)cl->len * sizeof(int));
+			if (!orig)
+				return cerr(c, 0, "out of memory");
+			for (int i = 0; i < cl->len; i++)
+				orig[olen++] = find_mod(c, g->mods[cl->path[i]].name);
+		}
+		/* walk up from the exit to the root: the executed path, queues included */
+		if (olen == 0) {
+			free(orig);
+			return cerr(c, 0, "class '%s': empty path", cl->name);
+		}
+		int *p = e2_xmalloc((size_t)(c->n + 1) * sizeof(int)), n = 0;
+		if (!p) {
+			free(orig);
+			return cerr(c, 0, "out of memory");
+		}
+		int oi = olen - 1;
+		for (int j = orig[olen - 1]; j >= 0 && n <= c->n; j = c->m[j].parent) {
+			p[n++] = j;
+			if (oi >= 0 && j == orig[oi])
+				oi--;
+			else if (j < g->n) { /* only modules the plan added may sit in between */
+				free(orig);
+				free(p);
+				return cerr(c, 0, "class '%s': the plan reroutes it through '%s'", cl->name,
+					    c->m[j].name);
+			}
+		}
+		if (oi >= 0 || n == 0 || c->m[p[n - 1]].parent >= 0 || p[n - 1] != orig[0]) {
+			free(orig);
+			free(p);
+			return cerr(c, 0, "class '%s': the plan breaks its path from the input to its exit", cl->name);
+		}
+		for (int i = 0; i < n / 2; i++) {
+			int x = p[i];
+			p[i] = p[n - 1 - i];
+			p[n - 1 - i] = x;
+		}
+		paths[a] = p;
+		plen[a] = n;
+		free(orig);
+	}
+	return 0;
 }
 
 void alp_check_free(alp_check *c)
 {
-    if (!c)
-        return;
-    free(c->mpps);
-    free(c->cpu);
-    free(c->slo_error);
-    memset(c, 0, sizeof(*c));
+	if (!c)
+		return;
+	free(c->mpps);
+	free(c->cpu);
+	free(c->slo_error);
+	memset(c, 0, sizeof(*c));
 }
 
 static int task_of(const ctx *c, int j)
 {
-    while (j >= 0 && !c->m[j].sched)
-        j = c->m[j].parent;
-    return j;
+	while (j >= 0 && !c->m[j].sched)
+		j = c->m[j].parent;
+	return j;
 }
 
 /* effective priority comparison of two tasks on the same worker: <0 if a is
  * strictly preferred, >0 if b, 0 if they meet at a weighted or round-robin node */
 static int chain(const ctx *c, int mod, int *out)
 {
-    int tmp[80], n = 0;
-    tmp[n++] = ~mod;
-    for (int s = c->m[mod].snode; s >= 0 && n < 79; s = c->s[s].parent)
-        tmp[n++] = s;
-    for (int i = 0; i < n; i++)
-        out[i] = tmp[n - 1 - i]; /* root first */
-    return n;
+	int tmp[80], n = 0;
+	tmp[n++] = ~mod;
+	for (int s = c->m[mod].snode; s >= 0 && n < 79; s = c->s[s].parent)
+		tmp[n++] = s;
+	for (int i = 0; i < n; i++)
+		out[i] = tmp[n - 1 - i]; /* root first */
+	return n;
 }
 
 static long item_prio(const ctx *c, int item)
 {
-    return item < 0 ? c->m[~item].prio : c->s[item].prio;
+	return item < 0 ? c->m[~item].prio : c->s[item].prio;
 }
 
 static int prio_cmp(const ctx *c, int ma, int mb)
 {
-    int pa[80], pb[80];
-    int na = chain(c, ma, pa), nb = chain(c, mb, pb);
-    int i = 0;
-    while (i < na && i < nb && pa[i] == pb[i])
-        i++;
-    if (i == 0 || i >= na || i >= nb)
-        return 0; /* different roots: the worker's implicit round robin */
-    int lca = pa[i - 1];
-    if (c->s[lca].pol != P_PRIO)
-        return 0;
-    long xa = item_prio(c, pa[i]), xb = item_prio(c, pb[i]);
-    return (xa > xb) - (xa < xb);
+	int pa[80], pb[80];
+	int na = chain(c, ma, pa), nb = chain(c, mb, pb);
+	int i = 0;
+	while (i < na && i < nb && pa[i] == pb[i])
+		i++;
+	if (i == 0 || i >= na || i >= nb)
+		return 0; /* different roots: the worker's implicit round robin */
+	int lca = pa[i - 1];
+	if (c->s[lca].pol != P_PRIO)
+		return 0;
+	long xa = item_prio(c, pa[i]), xb = item_prio(c, pb[i]);
+	return (xa > xb) - (xa < xb);
 }
 
 int alp_check_plan(const alp_graph *g, const char *text, size_t len, alp_check *out, char *err)
 {
-    memset(out, 0, sizeof(*out));
-    ctx c = {.g = g, .err = err};
-    int rc = -1;
-    int **paths = NULL, *plen = NULL;
-    tasks t = {0};
-    double *rate = NULL;
-    int *taskidx = NULL;
-    err[0] = '\0';
-    for (int j = 0; j < g->n; j++) {
-        const alp_module *m = &g->mods[j];
-        if (add_mod(&c, m->name, m->cycles, m->schedulable) < 0)
-            goto done;
-    }
-    for (int j = 0; j < g->n; j++) {
-        c.m[j].parent = g->mods[j].parent;
-        c.m[j].pgate = g->mods[j].pgate;
-        c.m[j].igate = g->mods[j].igate;
-    }
-    /* commands */
-    {
-        const char *p = text, *end = text + len;
-        int ln = 0;
-        while (p < end) {
-            const char *nl = memchr(p, '\n', (size_t)(end - p));
-            size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
-            ln++;
-            char buf[4096];
-            if (l >= sizeof(buf)) {
-                cerr(&c, ln, "line too long");
-                goto done;
-            }
-            memcpy(buf, p, l);
-            buf[l] = '\0';
-            p += l + 1;
-            if (memchr(buf, '\0', l)) {
-                cerr(&c, ln, "NUL byte");
-                goto done;
-            }
-            alp_line t1;
-            int nt = alp_split_line(buf, &t1);
-            if (nt < 0) {
-                cerr(&c, ln, "too many words");
-                goto done;
-            }
-            if (nt == 0)
-                continue;
-            if (apply_line(&c, &t1, ln, text, len) < 0)
-                goto done;
-        }
-    }
-    /* the executed graph must still be a tree rooted at the input */
-    for (int j = 0; j < c.n; j++) {
-        int steps = 0, k = j;
-        while (c.m[k].parent >= 0 && steps <= c.n) {
-            k = c.m[k].parent;
-            steps++;
-        }
-        if (steps > c.n) {
-            cerr(&c, 0, "the plan creates a cycle through '%s'", c.m[j].name);
-            goto done;
-        }
-    }
-    if (c.m[g->root].parent >= 0) {
-        cerr(&c, 0, "the input module '%s' got an upstream", g->mods[g->root].name);
-        goto done;
-    }
-    paths = e2_xcalloc((size_t)g->nclasses, sizeof(int *));
-    plen = e2_xcalloc((size_t)g->nclasses, sizeof(int));
-    if (!paths || !plen || build_paths(&c, text, len, paths, plen) < 0)
-        goto done;
-    /* traffic per module (root-equivalent fraction) */
-    double *lam = e2_xcalloc((size_t)c.n, sizeof(double));
-    taskidx = e2_xmalloc((size_t)c.n * sizeof(int));
-    if (!lam || !taskidx) {
-        free(lam);
-        goto done;
-    }
-    for (int a = 0; a < g->nclasses; a++)
-        for (int i = 0; i < plen[a]; i++)
-            lam[paths[a][i]] += g->classes[a].fraction;
-    t.head = e2_xmalloc((size_t)c.n * sizeof(int));
-    t.ptask = e2_xmalloc((size_t)c.n * sizeof(int));
-    t.C = e2_xcalloc((size_t)c.n, sizeof(double));
-    t.D = e2_xcalloc((size_t)c.n, sizeof(double));
-    t.A = e2_xcalloc((size_t)c.n, sizeof(double));
-    rate = e2_xcalloc((size_t)c.n, sizeof(double));
-    if (!t.head || !t.ptask || !t.C || !t.D || !t.A || !rate) {
-        free(lam);
-        goto done;
-    }
-    for (int j = 0; j < c.n; j++) {
-        taskidx[j] = -1;
-        if (c.m[j].sched && lam[j] > 0) {
-            if (c.m[j].worker < 0) {
-                free(lam);
-                cerr(&c, 0, "task '%s' carries traffic but is not attached to a worker", c.m[j].name);
-                goto done;
-            }
-            if (c.m[j].snode >= 0 && c.s[c.m[j].snode].worker != c.m[j].worker) {
-                free(lam);
-                cerr(&c, 0, "task '%s' is attached to worker %d but scheduled on worker %d",
-                     c.m[j].name, c.m[j].worker, c.s[c.m[j].snode].worker);
-                goto done;
-            }
-            taskidx[j] = t.nt;
-            t.head[t.nt++] = j;
-        }
-    }
-    for (int ti = 0; ti < t.nt; ti++) {
-        int h = t.head[ti];
-        int up = c.m[h].parent >= 0 ? task_of(&c, c.m[h].parent) : -1;
-        t.ptask[ti] = up >= 0 ? taskidx[up] : -1;
-    }
-    for (int j = 0; j < c.n; j++) {
-        int h = task_of(&c, j);
-        if (h >= 0 && taskidx[h] >= 0)
-            t.C[taskidx[h]] += c.m[j].cycles * lam[j];
-    }
-    free(lam);
-    double Rin = g->input_mpps > 0 ? g->input_mpps / g->cpu_ghz : INFINITY;
-    int eq = equilibrium_groups(&c, &t, Rin, rate);
-    if (eq > 0)
-        eq = equilibrium(&c, &t, Rin, rate);
-    if (eq < 0) {
-        cerr(&c, 0, "the scheduler model did not converge");
-        goto done;
-    }
-    /* per class */
-    out->nclasses = g->nclasses;
-    out->mpps = e2_xcalloc((size_t)g->nclasses, sizeof(double));
-    out->cpu = e2_xcalloc((size_t)g->nclasses, sizeof(double));
-    out->slo_error = e2_xcalloc((size_t)g->nslos + 1, sizeof(double));
-    if (!out->mpps || !out->cpu || !out->slo_error)
-        goto done;
-    int workers_used = c.nworkers > 0 ? c.nworkers : 1;
-    for (int a = 0; a < g->nclasses; a++) {
-        double f = g->classes[a].fraction;
-        for (int i = 0; i < plen[a]; i++) {
-            int j = paths[a][i];
-            double r = rate[taskidx[task_of(&c, j)]];
-            if (j >= g->n && c.m[j].sched)
-                continue; /* inserted queues: scheduling overhead, not class work */
-            out->cpu[a] += f * c.m[j].cycles * r / workers_used;
-        }
-        int ex = paths[a][plen[a] - 1];
-        out->mpps[a] = f * rate[taskidx[task_of(&c, ex)]] * g->cpu_ghz;
-        out->total_mpps += out->mpps[a];
-    }
-    for (int j = 0; j < c.n; j++) {
-        out->tasks += taskidx[j] >= 0;
-        out->queues += j >= g->n && c.m[j].sched;
-    }
-    /* SLO errors */
-    for (int s = 0; s < g->nslos; s++) {
-        const alp_slo *o = &g->slos[s];
-        double e = 0;
-        if (o->kind == ALP_SLO_PRIORITY) {
-            for (int i = 0; i < o->n; i++)
-                for (int k = i + 1; k < o->n; k++) {
-                    int hi = o->classes[i], lo = o->classes[k];
-                    double offered = g->classes[hi].fraction * Rin * g->cpu_ghz;
-                    if (isfinite(offered) && offered > 0)
-                        e = fmax(e, (offered - out->mpps[hi]) / offered);
-                    /* structure: tasks serving lo but not hi lose to tasks serving hi */
-                    for (int x = 0; x < t.nt; x++)
-                        for (int y = 0; y < t.nt; y++) {
-                            int hx = t.head[x], hy = t.head[y];
-                            bool x_hi = false, y_lo = false, y_hi = false;
-                            for (int i2 = 0; i2 < plen[hi]; i2++) {
-                                x_hi |= task_of(&c, paths[hi][i2]) == hx;
-                                y_hi |= task_of(&c, paths[hi][i2]) == hy;
-                            }
-                            for (int i2 = 0; i2 < plen[lo]; i2++)
-                                y_lo |= task_of(&c, paths[lo][i2]) == hy;
-                            if (!x_hi || !y_lo || y_hi || c.m[hx].worker != c.m[hy].worker)
-                                continue;
-                            if (prio_cmp(&c, hx, hy) >= 0) {
-                                e = fmax(e, 1.0);
-                                snprintf(out->msg, sizeof(out->msg),
-                                         "SLO '%s': task %s (class %s) is not above task %s (class %s)",
-                                         o->name, c.m[hx].name, g->classes[hi].name, c.m[hy].name,
-                                         g->classes[lo].name);
-                            }
-                        }
-                }
-        } else {
-            double tot = 0, ptot = 0;
-            for (int i = 0; i < o->n; i++) {
-                int a = o->classes[i];
-                tot += o->kind == ALP_SLO_CPU ? out->cpu[a] : out->mpps[a];
-                ptot += o->ratio[i];
-            }
-            for (int i = 0; i < o->n; i++) {
-                int a = o->classes[i];
-                double v = o->kind == ALP_SLO_CPU ? out->cpu[a] : out->mpps[a];
-                double got = tot > 0 ? v / tot : 1.0 / o->n;
-                e += fabs(got - o->ratio[i] / ptot);
-            }
-        }
-        out->slo_error[s] = e;
-        if (e > out->max_error)
-            out->max_error = e;
-    }
-    rc = 0;
+	memset(out, 0, sizeof(*out));
+	ctx c = {.g = g, .err = err};
+	int rc = -1;
+	int **paths = NULL, *plen = NULL;
+	tasks t = {0};
+	double *rate = NULL;
+	int *taskidx = NULL;
+	err[0] = '\0';
+	for (int j = 0; j < g->n; j++) {
+		const alp_module *m = &g->mods[j];
+		if (add_mod(&c, m->name, m->cycles, m->schedulable) < 0)
+			goto done;
+	}
+	for (int j = 0; j < g->n; j++) {
+		c.m[j].parent = g->mods[j].parent;
+		c.m[j].pgate = g->mods[j].pgate;
+		c.m[j].igate = g->mods[j].igate;
+	}
+	/* commands */
+	{
+		const char *p = text, *end = text + len;
+		int ln = 0;
+		while (p < end) {
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+			size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+			ln++;
+			char buf[4096];
+			if (l >= sizeof(buf)) {
+				cerr(&c, ln, "line too long");
+				goto done;
+			}
+			memcpy(buf, p, l);
+			buf[l] = '\0';
+			p += l + 1;
+			if (memchr(buf, '\0', l)) {
+				cerr(&c, ln, "NUL byte");
+				goto done;
+			}
+			alp_line t1;
+			int nt = alp_split_line(buf, &t1);
+			if (nt < 0) {
+				cerr(&c, ln, "too many words");
+				goto done;
+			}
+			if (nt == 0)
+				continue;
+			if (apply_line(&c, &t1, ln, text, len) < 0)
+				goto done;
+		}
+	}
+	/* the executed graph must still be a tree rooted at the input */
+	for (int j = 0; j < c.n; j++) {
+		int steps = 0, k = j;
+		while (c.m[k].parent >= 0 && steps <= c.n) {
+			k = c.m[k].parent;
+			steps++;
+		}
+		if (steps > c.n) {
+			cerr(&c, 0, "the plan creates a cycle through '%s'", c.m[j].name);
+			goto done;
+		}
+	}
+	if (c.m[g->root].parent >= 0) {
+		cerr(&c, 0, "the input module '%s' got an upstream", g->mods[g->root].name);
+		goto done;
+	}
+	paths = e2_xcalloc((size_t)g->nclasses, sizeof(int *));
+	plen = e2_xcalloc((size_t)g->nclasses, sizeof(int));
+	if (!paths || !plen || build_paths(&c, text, len, paths, plen) < 0)
+		goto done;
+	/* traffic per module (root-equivalent fraction) */
+	double *lam = e2_xcalloc((size_t)c.n, sizeof(double));
+	taskidx = e2_xmalloc((size_t)c.n * sizeof(int));
+	if (!lam || !taskidx) {
+		free(lam);
+		goto done;
+	}
+	for (int a = 0; a < g->nclasses; a++)
+		for (int i = 0; i < plen[a]; i++)
+			lam[paths[a][i]] += g->classes[a].fraction;
+	t.head = e2_xmalloc((size_t)c.n * sizeof(int));
+	t.ptask = e2_xmalloc((size_t)c.n * sizeof(int));
+	t.C = e2_xcalloc((size_t)c.n, sizeof(double));
+	t.D = e2_xcalloc((size_t)c.n, sizeof(double));
+	t.A = e2_xcalloc((size_t)c.n, sizeof(double));
+	rate = e2_xcalloc((size_t)c.n, sizeof(double));
+	if (!t.head || !t.ptask || !t.C || !t.D || !t.A || !rate) {
+		free(lam);
+		goto done;
+	}
+	for (int j = 0; j < c.n; j++) {
+		taskidx[j] = -1;
+		if (c.m[j].sched && lam[j] > 0) {
+			if (c.m[j].worker < 0) {
+				free(lam);
+				cerr(&c, 0, "task '%s' carries traffic but is not attached to a worker", c.m[j].name);
+				goto done;
+			}
+			if (c.m[j].snode >= 0 && c.s[c.m[j].snode].worker != c.m[j].worker) {
+				free(lam);
+				cerr(&c, 0, "task '%s' is attached to worker %d but scheduled on worker %d",
+				     c.m[j].name, c.m[j].worker, c.s[c.m[j].snode].worker);
+				goto done;
+			}
+			taskidx[j] = t.nt;
+			t.head[t.nt++] = j;
+		}
+	}
+	for (int ti = 0; ti < t.nt; ti++) {
+		int h = t.head[ti];
+		int up = c.m[h].parent >= 0 ? task_of(&c, c.m[h].parent) : -1;
+		t.ptask[ti] = up >= 0 ? taskidx[up] : -1;
+	}
+	for (int j = 0; j < c.n; j++) {
+		int h = task_of(&c, j);
+		if (h >= 0 && taskidx[h] >= 0)
+			t.C[taskidx[h]] += c.m[j].cycles * lam[j];
+	}
+	free(lam);
+	double Rin = g->input_mpps > 0 ? g->input_mpps / g->cpu_ghz : INFINITY;
+	int eq = equilibrium_groups(&c, &t, Rin, rate);
+	if (eq > 0)
+		eq = equilibrium(&c, &t, Rin, rate);
+	if (eq < 0) {
+		cerr(&c, 0, "the scheduler model did not converge");
+		goto done;
+	}
+	/* per class */
+	out->nclasses = g->nclasses;
+	out->mpps = e2_xcalloc((size_t)g->nclasses, sizeof(double));
+	out->cpu = e2_xcalloc((size_t)g->nclasses, sizeof(double));
+	out->slo_error = e2_xcalloc((size_t)g->nslos + 1, sizeof(double));
+	if (!out->mpps || !out->cpu || !out->slo_error)
+		goto done;
+	int workers_used = c.nworkers > 0 ? c.nworkers : 1;
+	for (int a = 0; a < g->nclasses; a++) {
+		double f = g->classes[a].fraction;
+		for (int i = 0; i < plen[a]; i++) {
+			int j = paths[a][i];
+			double r = rate[taskidx[task_of(&c, j)]];
+			if (j >= g->n && c.m[j].sched)
+				continue; /* inserted queues: scheduling overhead, not class work */
+			out->cpu[a] += f * c.m[j].cycles * r / workers_used;
+		}
+		int ex = paths[a][plen[a] - 1];
+		out->mpps[a] = f * rate[taskidx[task_of(&c, ex)]] * g->cpu_ghz;
+		out->total_mpps += out->mpps[a];
+	}
+	for (int j = 0; j < c.n; j++) {
+		out->tasks += taskidx[j] >= 0;
+		out->queues += j >= g->n && c.m[j].sched;
+	}
+	/* SLO errors */
+	for (int s = 0; s < g->nslos; s++) {
+		const alp_slo *o = &g->slos[s];
+		double e = 0;
+		if (o->kind == ALP_SLO_PRIORITY) {
+			for (int i = 0; i < o->n; i++)
+				for (int k = i + 1; k < o->n; k++) {
+					int hi = o->classes[i], lo = o->classes[k];
+					double offered = g->classes[hi].fraction * Rin * g->cpu_ghz;
+					if (isfinite(offered) && offered > 0)
+						e = fmax(e, (offered - out->mpps[hi]) / offered);
+					/* structure: tasks serving lo but not hi lose to tasks serving hi */
+					for (int x = 0; x < t.nt; x++)
+						for (int y = 0; y < t.nt; y++) {
+							int hx = t.head[x], hy = t.head[y];
+							bool x_hi = false, y_lo = false, y_hi = false;
+							for (int i2 = 0; i2 < plen[hi]; i2++) {
+								x_hi |= task_of(&c, paths[hi][i2]) == hx;
+								y_hi |= task_of(&c, paths[hi][i2]) == hy;
+							}
+							for (int i2 = 0; i2 < plen[lo]; i2++)
+								y_lo |= task_of(&c, paths[lo][i2]) == hy;
+							if (!x_hi || !y_lo || y_hi || c.m[hx].worker != c.m[hy].worker)
+								continue;
+							if (prio_cmp(&c, hx, hy) >= 0) {
+								e = fmax(e, 1.0);
+								snprintf(
+									out->msg, sizeof(out->msg),
+									"SLO '%s': task %s (class %s) is not above task %s (class %s)",
+									o->name, c.m[hx].name, g->classes[hi].name,
+									c.m[hy].name, g->classes[lo].name);
+							}
+						}
+				}
+		} else {
+			double tot = 0, ptot = 0;
+			for (int i = 0; i < o->n; i++) {
+				int a = o->classes[i];
+				tot += o->kind == ALP_SLO_CPU ? out->cpu[a] : out->mpps[a];
+				ptot += o->ratio[i];
+			}
+			for (int i = 0; i < o->n; i++) {
+				int a = o->classes[i];
+				double v = o->kind == ALP_SLO_CPU ? out->cpu[a] : out->mpps[a];
+				double got = tot > 0 ? v / tot : 1.0 / o->n;
+				e += fabs(got - o->ratio[i] / ptot);
+			}
+		}
+		out->slo_error[s] = e;
+		if (e > out->max_error)
+			out->max_error = e;
+	}
+	rc = 0;
 done:
-    if (paths)
-        for (int a = 0; a < g->nclasses; a++)
-            free(paths[a]);
-    free(paths);
-    free(plen);
-    free(t.head);
-    free(t.ptask);
-    free(t.C);
-    free(t.D);
-    free(t.A);
-    free(rate);
-    free(taskidx);
-    free(c.m);
-    free(c.s);
-    if (rc < 0)
-        alp_check_free(out);
-    return rc;
+	if (paths)
+		for (int a = 0; a < g->nclasses; a++)
+			free(paths[a]);
+	free(paths);
+	free(plen);
+	free(t.head);
+	free(t.ptask);
+	free(t.C);
+	free(t.D);
+	free(t.A);
+	free(rate);
+	free(taskidx);
+	free(c.m);
+	free(c.s);
+	if (rc < 0)
+		alp_check_free(out);
+	return rc;
 }

@@ -11,294 +11,291 @@
 
 const char *alp_status_name(alp_status s)
 {
-    switch (s) {
-    case ALP_OPTIMAL: return "optimal";
-    case ALP_FEASIBLE: return "feasible";
-    case ALP_INFEASIBLE: return "infeasible";
-    case ALP_TIMEOUT: return "timeout";
-    default: return "error";
-    }
+	switch (s) {
+	case ALP_OPTIMAL: return "optimal";
+	case ALP_FEASIBLE: return "feasible";
+	case ALP_INFEASIBLE: return "infeasible";
+	case ALP_TIMEOUT: return "timeout";
+	default: return "error";
+	}
 }
 
 void alp_opts_default(alp_opts *o)
 {
-    o->time_limit_s = 60;
-    o->gap = 1e-4;
-    o->delta = 0;
-    o->quiet = true;
+	o->time_limit_s = 60;
+	o->gap = 1e-4;
+	o->delta = 0;
+	o->quiet = true;
 }
 
 alp_plan *alp_plan_new(const alp_graph *g, const alp_graph *base, const char *kind)
 {
-    alp_plan *p = e2_xcalloc(1, sizeof(*p));
-    if (!p)
-        return NULL;
-    p->g = g;
-    p->base = base;
-    p->kind = e2_xstrdup(kind);
-    size_t n = (size_t)g->n;
-    p->head = e2_xcalloc(n, sizeof(bool));
-    p->worker = e2_xcalloc(n, sizeof(int));
-    p->level = e2_xcalloc(n, sizeof(int));
-    p->rate = e2_xcalloc(n, sizeof(double));
-    p->share = e2_xcalloc(n, sizeof(double));
-    p->nlevels = 1;
-    if (!p->kind || !p->head || !p->worker || !p->level || !p->rate || !p->share) {
-        alp_plan_free(p);
-        return NULL;
-    }
-    return p;
+	alp_plan *p = e2_xcalloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->g = g;
+	p->base = base;
+	p->kind = e2_xstrdup(kind);
+	size_t n = (size_t)g->n;
+	p->head = e2_xcalloc(n, sizeof(bool));
+	p->worker = e2_xcalloc(n, sizeof(int));
+	p->level = e2_xcalloc(n, sizeof(int));
+	p->rate = e2_xcalloc(n, sizeof(double));
+	p->share = e2_xcalloc(n, sizeof(double));
+	p->nlevels = 1;
+	if (!p->kind || !p->head || !p->worker || !p->level || !p->rate || !p->share) {
+		alp_plan_free(p);
+		return NULL;
+	}
+	return p;
 }
 
 void alp_plan_free(alp_plan *p)
 {
-    if (!p)
-        return;
-    free(p->kind);
-    free(p->head);
-    free(p->worker);
-    free(p->level);
-    free(p->rate);
-    free(p->share);
-    alp_graph_free(p->owned);
-    free(p);
+	if (!p)
+		return;
+	free(p->kind);
+	free(p->head);
+	free(p->worker);
+	free(p->level);
+	free(p->rate);
+	free(p->share);
+	alp_graph_free(p->owned);
+	free(p);
 }
 
 static bool usable(const alp_plan *p)
 {
-    return p->status == ALP_OPTIMAL || p->status == ALP_FEASIBLE;
+	return p->status == ALP_OPTIMAL || p->status == ALP_FEASIBLE;
 }
 
 /* Name of the task module heading module j's task: the module itself when it is
  * schedulable, else the queue inserted before it. */
 static void task_name(const alp_plan *p, int j, char *buf, size_t len)
 {
-    const alp_module *m = &p->g->mods[j];
-    if (m->schedulable) {
-        snprintf(buf, len, "%s", m->name);
-        return;
-    }
-    snprintf(buf, len, "q_%s", m->name);
-    /* a module of that name already exists: pick a name that does not */
-    for (int k = 1; alp_graph_find(p->g, buf) >= 0 || alp_graph_find(p->base, buf) >= 0; k++)
-        snprintf(buf, len, "q%d_%s", k, m->name);
+	const alp_module *m = &p->g->mods[j];
+	if (m->schedulable) {
+		snprintf(buf, len, "%s", m->name);
+		return;
+	}
+	snprintf(buf, len, "q_%s", m->name);
+	/* a module of that name already exists: pick a name that does not */
+	for (int k = 1; alp_graph_find(p->g, buf) >= 0 || alp_graph_find(p->base, buf) >= 0; k++)
+		snprintf(buf, len, "q%d_%s", k, m->name);
 }
 
 static int task_of(const alp_plan *p, int j)
 {
-    while (!p->head[j])
-        j = p->g->mods[j].parent;
-    return j;
+	while (!p->head[j])
+		j = p->g->mods[j].parent;
+	return j;
 }
 
 static void gate_str(char *buf, size_t len, const char *name, int gate)
 {
-    if (gate)
-        snprintf(buf, len, "%s:%d", name, gate);
-    else
-        snprintf(buf, len, "%s", name);
+	if (gate)
+		snprintf(buf, len, "%s:%d", name, gate);
+	else
+		snprintf(buf, len, "%s", name);
 }
 
 void alp_plan_write_e2d(const alp_plan *p, FILE *f)
 {
-    const alp_graph *g = p->g, *base = p->base;
-    fprintf(f, "# E2D scheduling configuration by alpine (%s plan, %s)\n", p->kind,
-             alp_status_name(p->status));
-    if (!usable(p)) {
-        fprintf(f, "# no plan: %s\n", p->diag);
-        return;
-    }
-    fprintf(f, "# %d tasks, predicted %.3f Mpps on %d worker(s)\n", p->tasks, p->mpps, g->workers);
-    char a[512], b[512];
-    /* modules of a rewritten graph (manual strawman) */
-    for (int j = 0; j < g->n; j++) {
-        const alp_module *m = &g->mods[j];
-        if (alp_graph_find(base, m->name) >= 0)
-            continue;
-        fprintf(f, "#@module %s cycles=%g\n", m->name, m->cycles);
-        fprintf(f, "module add %s %s%s%s\n", m->name, m->klass ? m->klass : "bypass",
-                m->args ? " " : "", m->args ? m->args : "");
-    }
-    for (int j = 0; j < g->n; j++) {
-        const alp_module *m = &g->mods[j];
-        if (m->parent < 0)
-            continue;
-        const alp_module *pm = &g->mods[m->parent];
-        int bj = alp_graph_find(base, m->name);
-        if (bj >= 0) {
-            const alp_module *bm = &base->mods[bj];
-            if (bm->parent >= 0 && strcmp(base->mods[bm->parent].name, pm->name) == 0 &&
-                bm->pgate == m->pgate && bm->igate == m->igate)
-                continue;
-        }
-        int bp = alp_graph_find(base, pm->name);
-        if (bp >= 0)
-            for (int c = 0; c < base->mods[bp].nchildren; c++)
-                if (base->mods[base->mods[bp].children[c]].pgate == m->pgate) {
-                    gate_str(a, sizeof(a), pm->name, m->pgate);
-                    fprintf(f, "disconnect %s\n", a);
-                }
-        gate_str(a, sizeof(a), pm->name, m->pgate);
-        gate_str(b, sizeof(b), m->name, m->igate);
-        fprintf(f, "connect %s %s\n", a, b);
-    }
-    if (g != base)
-        for (int c = 0; c < g->nclasses; c++) {
-            fprintf(f, "#@class %s path=", g->classes[c].name);
-            for (int i = 0; i < g->classes[c].len; i++)
-                fprintf(f, "%s%s", i ? "," : "", g->mods[g->classes[c].path[i]].name);
-            fprintf(f, "\n");
-        }
-    /* queues on edges */
-    for (int j = 0; j < g->n; j++) {
-        const alp_module *m = &g->mods[j];
-        if (!p->head[j] || m->schedulable)
-            continue;
-        char q[300];
-        task_name(p, j, q, sizeof(q));
-        gate_str(a, sizeof(a), g->mods[m->parent].name, m->pgate);
-        gate_str(b, sizeof(b), m->name, m->igate);
-        fprintf(f, "module add %s queue size=1024\n", q);
-        /* e2d puts the queue on the live edge atomically: no packet is lost */
-        fprintf(f, "insert %s %s\n", a, q);
-        (void)b;
-    }
-    /* workers, scheduler trees, tasks */
-    for (int w = 0; w < g->workers; w++) {
-        bool any = false;
-        bool used[64] = {false};
-        double maxs[64] = {0};
-        for (int j = 0; j < g->n; j++)
-            if (p->head[j] && p->worker[j] == w) {
-                any = true;
-                int L = p->level[j] < 64 ? p->level[j] : 63;
-                used[L] = true;
-                if (p->share[j] > maxs[L])
-                    maxs[L] = p->share[j];
-            }
-        /* no core: an existing worker keeps its core; the operator pins new ones */
-        fprintf(f, "worker add %d\n", w);
-        if (!any)
-            continue;
-        bool prio = p->nlevels > 1;
-        if (prio)
-            fprintf(f, "sched add w%d_prio policy=priority worker=%d\n", w, w);
-        for (int L = 0; L < 64; L++) {
-            if (!used[L] || (!prio && L > 0))
-                continue;
-            if (prio)
-                fprintf(f, "sched add w%d_l%d policy=weighted_fair resource=cycles parent=w%d_prio priority=%d worker=%d\n",
-                        w, L, w, L, w);
-            else
-                fprintf(f, "sched add w%d_wfq policy=weighted_fair resource=cycles worker=%d\n", w, w);
-        }
-        for (int j = 0; j < g->n; j++) {
-            if (!p->head[j] || p->worker[j] != w)
-                continue;
-            int L = prio ? (p->level[j] < 64 ? p->level[j] : 63) : 0;
-            double s = maxs[L] > 0 ? p->share[j] / maxs[L] * SHARE_SCALE : SHARE_SCALE;
-            long share = lround(s);
-            if (share < 1)
-                share = 1;
-            char q[300];
-            task_name(p, j, q, sizeof(q));
-            fprintf(f, "task attach %s worker=%d\n", q, w);
-            if (prio)
-                fprintf(f, "sched attach %s parent=w%d_l%d share=%ld\n", q, w, L, share);
-            else
-                fprintf(f, "sched attach %s parent=w%d_wfq share=%ld\n", q, w, share);
-        }
-    }
+	const alp_graph *g = p->g, *base = p->base;
+	fprintf(f, "# E2D scheduling configuration by alpine (%s plan, %s)\n", p->kind, alp_status_name(p->status));
+	if (!usable(p)) {
+		fprintf(f, "# no plan: %s\n", p->diag);
+		return;
+	}
+	fprintf(f, "# %d tasks, predicted %.3f Mpps on %d worker(s)\n", p->tasks, p->mpps, g->workers);
+	char a[512], b[512];
+	/* modules of a rewritten graph (manual strawman) */
+	for (int j = 0; j < g->n; j++) {
+		const alp_module *m = &g->mods[j];
+		if (alp_graph_find(base, m->name) >= 0)
+			continue;
+		fprintf(f, "#@module %s cycles=%g\n", m->name, m->cycles);
+		fprintf(f, "module add %s %s%s%s\n", m->name, m->klass ? m->klass : "bypass", m->args ? " " : "",
+			m->args ? m->args : "");
+	}
+	for (int j = 0; j < g->n; j++) {
+		const alp_module *m = &g->mods[j];
+		if (m->parent < 0)
+			continue;
+		const alp_module *pm = &g->mods[m->parent];
+		int bj = alp_graph_find(base, m->name);
+		if (bj >= 0) {
+			const alp_module *bm = &base->mods[bj];
+			if (bm->parent >= 0 && strcmp(base->mods[bm->parent].name, pm->name) == 0 &&
+			    bm->pgate == m->pgate && bm->igate == m->igate)
+				continue;
+		}
+		int bp = alp_graph_find(base, pm->name);
+		if (bp >= 0)
+			for (int c = 0; c < base->mods[bp].nchildren; c++)
+				if (base->mods[base->mods[bp].children[c]].pgate == m->pgate) {
+					gate_str(a, sizeof(a), pm->name, m->pgate);
+					fprintf(f, "disconnect %s\n", a);
+				}
+		gate_str(a, sizeof(a), pm->name, m->pgate);
+		gate_str(b, sizeof(b), m->name, m->igate);
+		fprintf(f, "connect %s %s\n", a, b);
+	}
+	if (g != base)
+		for (int c = 0; c < g->nclasses; c++) {
+			fprintf(f, "#@class %s path=", g->classes[c].name);
+			for (int i = 0; i < g->classes[c].len; i++)
+				fprintf(f, "%s%s", i ? "," : "", g->mods[g->classes[c].path[i]].name);
+			fprintf(f, "\n");
+		}
+	/* queues on edges */
+	for (int j = 0; j < g->n; j++) {
+		const alp_module *m = &g->mods[j];
+		if (!p->head[j] || m->schedulable)
+			continue;
+		char q[300];
+		task_name(p, j, q, sizeof(q));
+		gate_str(a, sizeof(a), g->mods[m->parent].name, m->pgate);
+		gate_str(b, sizeof(b), m->name, m->igate);
+		fprintf(f, "module add %s queue size=1024\n", q);
+		/* e2d puts the queue on the live edge atomically: no packet is lost */
+		fprintf(f, "insert %s %s\n", a, q);
+		(void)b;
+	}
+	/* workers, scheduler trees, tasks */
+	for (int w = 0; w < g->workers; w++) {
+		bool any = false;
+		bool used[64] = {false};
+		double maxs[64] = {0};
+		for (int j = 0; j < g->n; j++)
+			if (p->head[j] && p->worker[j] == w) {
+				any = true;
+				int L = p->level[j] < 64 ? p->level[j] : 63;
+				used[L] = true;
+				if (p->share[j] > maxs[L])
+					maxs[L] = p->share[j];
+			}
+		/* no core: an existing worker keeps its core; the operator pins new ones */
+		fprintf(f, "worker add %d\n", w);
+		if (!any)
+			continue;
+		bool prio = p->nlevels > 1;
+		if (prio)
+			fprintf(f, "sched add w%d_prio policy=priority worker=%d\n", w, w);
+		for (int L = 0; L < 64; L++) {
+			if (!used[L] || (!prio && L > 0))
+				continue;
+			if (prio)
+				fprintf(f,
+					"sched add w%d_l%d policy=weighted_fair resource=cycles parent=w%d_prio priority=%d worker=%d\n",
+					w, L, w, L, w);
+			else
+				fprintf(f, "sched add w%d_wfq policy=weighted_fair resource=cycles worker=%d\n", w, w);
+		}
+		for (int j = 0; j < g->n; j++) {
+			if (!p->head[j] || p->worker[j] != w)
+				continue;
+			int L = prio ? (p->level[j] < 64 ? p->level[j] : 63) : 0;
+			double s = maxs[L] > 0 ? p->share[j] / maxs[L] * SHARE_SCALE : SHARE_SCALE;
+			long share = lround(s);
+			if (share < 1)
+				share = 1;
+			char q[300];
+			task_name(p, j, q, sizeof(q));
+			fprintf(f, "task attach %s worker=%d\n", q, w);
+			if (prio)
+				fprintf(f, "sched attach %s parent=w%d_l%d share=%ld\n", q, w, L, share);
+			else
+				fprintf(f, "sched attach %s parent=w%d_wfq share=%ld\n", q, w, share);
+		}
+	}
 }
 
 void alp_plan_write_summary(const alp_plan *p, FILE *f)
 {
-    const alp_graph *g = p->g;
-    fprintf(f, "plan: %s\nstatus: %s", p->kind, alp_status_name(p->status));
-    if (p->status == ALP_FEASIBLE)
-        fprintf(f, " (gap %.3g%%)", p->gap * 100);
-    fprintf(f, "\nsolve time: %.3f s\n", p->solve_s);
-    if (p->diag[0])
-        fprintf(f, "note: %s\n", p->diag);
-    if (!usable(p))
-        return;
-    fprintf(f, "tasks: %d on %d worker(s)\npredicted throughput: %.3f Mpps\n", p->tasks, g->workers,
-            p->mpps);
-    for (int j = 0; j < g->n; j++) {
-        if (!p->head[j])
-            continue;
-        char q[300];
-        task_name(p, j, q, sizeof(q));
-        fprintf(f, "task %s: worker %d, level %d, cpu %.2f%%, %.3f Mpps in; modules:", q,
-                p->worker[j], p->level[j], p->share[j] * 100, p->rate[j] * g->lambda[j] * g->cpu_ghz);
-        for (int k = 0; k < g->n; k++)
-            if (task_of(p, k) == j)
-                fprintf(f, " %s", g->mods[k].name);
-        fprintf(f, "\n");
-    }
-    for (int a = 0; a < g->nclasses; a++) {
-        const alp_class *c = &g->classes[a];
-        fprintf(f, "class %s: %.3f Mpps\n", c->name,
-                c->fraction * p->rate[c->path[c->len - 1]] * g->cpu_ghz);
-    }
+	const alp_graph *g = p->g;
+	fprintf(f, "plan: %s\nstatus: %s", p->kind, alp_status_name(p->status));
+	if (p->status == ALP_FEASIBLE)
+		fprintf(f, " (gap %.3g%%)", p->gap * 100);
+	fprintf(f, "\nsolve time: %.3f s\n", p->solve_s);
+	if (p->diag[0])
+		fprintf(f, "note: %s\n", p->diag);
+	if (!usable(p))
+		return;
+	fprintf(f, "tasks: %d on %d worker(s)\npredicted throughput: %.3f Mpps\n", p->tasks, g->workers, p->mpps);
+	for (int j = 0; j < g->n; j++) {
+		if (!p->head[j])
+			continue;
+		char q[300];
+		task_name(p, j, q, sizeof(q));
+		fprintf(f, "task %s: worker %d, level %d, cpu %.2f%%, %.3f Mpps in; modules:", q, p->worker[j],
+			p->level[j], p->share[j] * 100, p->rate[j] * g->lambda[j] * g->cpu_ghz);
+		for (int k = 0; k < g->n; k++)
+			if (task_of(p, k) == j)
+				fprintf(f, " %s", g->mods[k].name);
+		fprintf(f, "\n");
+	}
+	for (int a = 0; a < g->nclasses; a++) {
+		const alp_class *c = &g->classes[a];
+		fprintf(f, "class %s: %.3f Mpps\n", c->name, c->fraction * p->rate[c->path[c->len - 1]] * g->cpu_ghz);
+	}
 }
 
 int alp_plan_write_dot(const alp_plan *p, FILE *f)
 {
-    const alp_graph *g = p->g;
-    if (!usable(p))
-        return -1;
-    Agraph_t *G = agopen("alpine", Agdirected, NULL);
-    if (!G)
-        return -1;
-    agattr(G, AGRAPH, "rankdir", "LR");
-    Agnode_t **nodes = e2_xcalloc((size_t)g->n, sizeof(*nodes));
-    Agnode_t **queues = e2_xcalloc((size_t)g->n, sizeof(*queues));
-    if (!nodes || !queues) {
-        free(nodes);
-        free(queues);
-        agclose(G);
-        return -1;
-    }
-    agattr(G, AGNODE, "shape", "box");
-    agattr(G, AGRAPH, "label", "");
-    agattr(G, AGRAPH, "style", "");
-    for (int j = 0; j < g->n; j++) {
-        if (!p->head[j])
-            continue;
-        char cname[320], label[400], q[300];
-        task_name(p, j, q, sizeof(q));
-        snprintf(cname, sizeof(cname), "cluster_%s", q);
-        Agraph_t *sub = agsubg(G, cname, 1);
-        snprintf(label, sizeof(label), "task %s (worker %d, cpu %.1f%%)", q, p->worker[j],
-                 p->share[j] * 100);
-        agset(sub, "label", label);
-        agset(sub, "style", "dashed");
-        if (!g->mods[j].schedulable) {
-            queues[j] = agnode(sub, q, 1);
-            agsafeset(queues[j], "shape", "cds", "");
-        }
-        for (int k = 0; k < g->n; k++)
-            if (task_of(p, k) == j) {
-                nodes[k] = agnode(sub, g->mods[k].name, 1);
-                snprintf(label, sizeof(label), "%s\\n%g cyc", g->mods[k].name, g->mods[k].cycles);
-                agsafeset(nodes[k], "label", label, "");
-            }
-    }
-    for (int j = 0; j < g->n; j++) {
-        int par = g->mods[j].parent;
-        if (par < 0)
-            continue;
-        if (queues[j]) {
-            agedge(G, nodes[par], queues[j], NULL, 1);
-            agedge(G, queues[j], nodes[j], NULL, 1);
-        } else {
-            agedge(G, nodes[par], nodes[j], NULL, 1);
-        }
-    }
-    int rc = agwrite(G, f) == EOF ? -1 : 0;
-    agclose(G);
-    free(nodes);
-    free(queues);
-    return rc;
+	const alp_graph *g = p->g;
+	if (!usable(p))
+		return -1;
+	Agraph_t *G = agopen("alpine", Agdirected, NULL);
+	if (!G)
+		return -1;
+	agattr(G, AGRAPH, "rankdir", "LR");
+	Agnode_t **nodes = e2_xcalloc((size_t)g->n, sizeof(*nodes));
+	Agnode_t **queues = e2_xcalloc((size_t)g->n, sizeof(*queues));
+	if (!nodes || !queues) {
+		free(nodes);
+		free(queues);
+		agclose(G);
+		return -1;
+	}
+	agattr(G, AGNODE, "shape", "box");
+	agattr(G, AGRAPH, "label", "");
+	agattr(G, AGRAPH, "style", "");
+	for (int j = 0; j < g->n; j++) {
+		if (!p->head[j])
+			continue;
+		char cname[320], label[400], q[300];
+		task_name(p, j, q, sizeof(q));
+		snprintf(cname, sizeof(cname), "cluster_%s", q);
+		Agraph_t *sub = agsubg(G, cname, 1);
+		snprintf(label, sizeof(label), "task %s (worker %d, cpu %.1f%%)", q, p->worker[j], p->share[j] * 100);
+		agset(sub, "label", label);
+		agset(sub, "style", "dashed");
+		if (!g->mods[j].schedulable) {
+			queues[j] = agnode(sub, q, 1);
+			agsafeset(queues[j], "shape", "cds", "");
+		}
+		for (int k = 0; k < g->n; k++)
+			if (task_of(p, k) == j) {
+				nodes[k] = agnode(sub, g->mods[k].name, 1);
+				snprintf(label, sizeof(label), "%s\\n%g cyc", g->mods[k].name, g->mods[k].cycles);
+				agsafeset(nodes[k], "label", label, "");
+			}
+	}
+	for (int j = 0; j < g->n; j++) {
+		int par = g->mods[j].parent;
+		if (par < 0)
+			continue;
+		if (queues[j]) {
+			agedge(G, nodes[par], queues[j], NULL, 1);
+			agedge(G, queues[j], nodes[j], NULL, 1);
+		} else {
+			agedge(G, nodes[par], nodes[j], NULL, 1);
+		}
+	}
+	int rc = agwrite(G, f) == EOF ? -1 : 0;
+	agclose(G);
+	free(nodes);
+	free(queues);
+	return rc;
 }

@@ -64,8 +64,9 @@ static int eal_init(int core)
 	char pfx[64], lcores[32];
 	snprintf(pfx, sizeof(pfx), "e2-bench-modules-%d", (int)getpid());
 	snprintf(lcores, sizeof(lcores), "0@%d", core);
-	char *argv[] = {"e2-bench-modules", "--no-huge", "-m", "512", "--no-pci", "--no-shconf", "--no-telemetry",
-			"--file-prefix", pfx, "--log-level", "error", "--lcores", lcores, NULL};
+	char *argv[] = {
+		"e2-bench-modules", "--no-huge", "-m",          "512",   "--no-pci", "--no-shconf", "--no-telemetry",
+		"--file-prefix",    pfx,         "--log-level", "error", "--lcores", lcores,        NULL};
 	return rte_eal_init((int)(sizeof(argv) / sizeof(argv[0])) - 1, argv) < 0 ? -1 : 0;
 }
 
@@ -75,15 +76,14 @@ static void die(const char *what)
 	exit(1);
 }
 
-#define ctl(dp, ...) \
-	do { \
-		if (test_ctl(dp, __VA_ARGS__) != 0) \
+#define ctl(dp, ...)                                        \
+	do {                                                \
+		if (test_ctl(dp, __VA_ARGS__) != 0)         \
 			die("a setup command was refused"); \
 	} while (0)
 
 /* An Ethernet/IPv4/TCP frame of 64 bytes (checksums are not looked at). */
-static struct rte_mbuf *make_tcp(struct rte_mempool *pool, uint32_t src, uint32_t dst, uint16_t sport,
-				 uint16_t dport)
+static struct rte_mbuf *make_tcp(struct rte_mempool *pool, uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport)
 {
 	struct rte_mbuf *m = make_udp(pool, "02:00:00:00:00:02", src, dst, sport, dport, 64);
 	if (!m)

@@ -13,7 +13,6 @@
 #include "ctl_alloc.h"
 #include "dp.h"
 
-
 _Static_assert(E2_CTL_NAME_MAX == E2_NAME_MAX, "one name limit for protocol and dataplane");
 
 static struct e2_args to_args(size_t n, E2__Dp__Arg **v, struct e2_arg *storage)
@@ -200,25 +199,21 @@ E2__Dp__Response *e2_ctl_handle(struct e2_dp *dp, const E2__Dp__Request *req, bo
 		args = to_args(req->port_create->n_args, req->port_create->args, storage);
 		rc = e2_dp_port_create(dp, req->port_create->name, req->port_create->driver, &args, err);
 		break;
-	case E2__DP__REQUEST__OP_PORT_DESTROY:
-		rc = e2_dp_port_destroy(dp, req->port_destroy->name, err);
-		break;
+	case E2__DP__REQUEST__OP_PORT_DESTROY: rc = e2_dp_port_destroy(dp, req->port_destroy->name, err); break;
 	case E2__DP__REQUEST__OP_MODULE_CREATE:
 		args = to_args(req->module_create->n_args, req->module_create->args, storage);
 		rc = e2_dp_module_create(dp, req->module_create->name, req->module_create->mclass, &args, err);
 		break;
-	case E2__DP__REQUEST__OP_MODULE_DESTROY:
-		rc = e2_dp_module_destroy(dp, req->module_destroy->name, err);
-		break;
+	case E2__DP__REQUEST__OP_MODULE_DESTROY: rc = e2_dp_module_destroy(dp, req->module_destroy->name, err); break;
 	case E2__DP__REQUEST__OP_CONNECT:
-		rc = e2_dp_connect(dp, req->connect->from->module, req->connect->from->gate,
-				   req->connect->to->module, req->connect->to->gate, err);
+		rc = e2_dp_connect(dp, req->connect->from->module, req->connect->from->gate, req->connect->to->module,
+				   req->connect->to->gate, err);
 		break;
 	case E2__DP__REQUEST__OP_CAPTURE: {
 		struct e2_result *res = ctl_calloc(1, sizeof(*res));
 		args = to_args(req->capture->n_args, req->capture->args, storage);
-		rc = e2_dp_capture(dp, req->capture->at->module, req->capture->at->gate, req->capture->stop, &args,
-				   res, err);
+		rc = e2_dp_capture(dp, req->capture->at->module, req->capture->at->gate, req->capture->stop, &args, res,
+				   err);
 		if (!rc)
 			add_result(r, res);
 		free(res);
@@ -233,8 +228,7 @@ E2__Dp__Response *e2_ctl_handle(struct e2_dp *dp, const E2__Dp__Request *req, bo
 	case E2__DP__REQUEST__OP_MODULE_COMMAND: {
 		struct e2_result *res = ctl_calloc(1, sizeof(*res));
 		args = to_args(req->module_command->n_args, req->module_command->args, storage);
-		rc = e2_dp_module_command(dp, req->module_command->module, req->module_command->cmd, &args, res,
-					  err);
+		rc = e2_dp_module_command(dp, req->module_command->module, req->module_command->cmd, &args, res, err);
 		if (!rc)
 			add_result(r, res);
 		free(res);
@@ -296,17 +290,13 @@ E2__Dp__Response *e2_ctl_handle(struct e2_dp *dp, const E2__Dp__Request *req, bo
 		add_modules(dp, r, NULL);
 		add_workers(dp, r);
 		break;
-	case E2__DP__REQUEST__OP_LIST_CLASSES:
-		add_classes(r);
-		break;
-	case E2__DP__REQUEST__OP_PING:
-		break;
+	case E2__DP__REQUEST__OP_LIST_CLASSES: add_classes(r); break;
+	case E2__DP__REQUEST__OP_PING: break;
 	case E2__DP__REQUEST__OP_SHUTDOWN:
 		if (shutdown)
 			*shutdown = true;
 		break;
-	default:
-		break;
+	default: break;
 	}
 	if (rc)
 		set_error(r, rc, err);

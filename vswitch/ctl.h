@@ -16,7 +16,7 @@
 /* e2d reads requests up to this size so that an oversized one still gets its
  * error reply; past it nanomsg drops the message unread (the client times out). */
 #define E2_CTL_RECV_MAX (64 << 20)
-#define E2_CTL_NAME_MAX 64  /* names are shorter than this (E2_NAME_MAX) */
+#define E2_CTL_NAME_MAX 64 /* names are shorter than this (E2_NAME_MAX) */
 #define E2_CTL_ARGS_MAX 64
 
 struct e2_dp;

@@ -44,8 +44,8 @@ int e2_ctl_validate(const E2__Dp__Request *req, char *err, size_t errlen)
 	int rc = 0;
 
 	if (req->version != E2_CTL_VERSION) {
-		snprintf(err, errlen, "protocol version %u is not supported (this e2d speaks version %d)",
-			 req->version, E2_CTL_VERSION);
+		snprintf(err, errlen, "protocol version %u is not supported (this e2d speaks version %d)", req->version,
+			 E2_CTL_VERSION);
 		return EPROTO;
 	}
 	switch (req->op_case) {
@@ -54,9 +54,7 @@ int e2_ctl_validate(const E2__Dp__Request *req, char *err, size_t errlen)
 		    !(rc = check_name("driver", req->port_create->driver, err, errlen)))
 			rc = check_args(req->port_create->n_args, req->port_create->args, err, errlen);
 		break;
-	case E2__DP__REQUEST__OP_PORT_DESTROY:
-		rc = check_name("port", req->port_destroy->name, err, errlen);
-		break;
+	case E2__DP__REQUEST__OP_PORT_DESTROY: rc = check_name("port", req->port_destroy->name, err, errlen); break;
 	case E2__DP__REQUEST__OP_MODULE_CREATE:
 		if (!(rc = check_name("module", req->module_create->name, err, errlen)) &&
 		    !(rc = check_name("class", req->module_create->mclass, err, errlen)))
@@ -89,9 +87,7 @@ int e2_ctl_validate(const E2__Dp__Request *req, char *err, size_t errlen)
 		if (!(rc = check_name("module or port", req->capture->at->module, err, errlen)))
 			rc = check_args(req->capture->n_args, req->capture->args, err, errlen);
 		break;
-	case E2__DP__REQUEST__OP_DISCONNECT:
-		rc = check_name("module", req->disconnect->module, err, errlen);
-		break;
+	case E2__DP__REQUEST__OP_DISCONNECT: rc = check_name("module", req->disconnect->module, err, errlen); break;
 	case E2__DP__REQUEST__OP_MODULE_COMMAND:
 		if (!(rc = check_name("module", req->module_command->module, err, errlen)) &&
 		    !(rc = check_name("command", req->module_command->cmd, err, errlen)))
@@ -103,9 +99,7 @@ int e2_ctl_validate(const E2__Dp__Request *req, char *err, size_t errlen)
 			return EINVAL;
 		}
 		break;
-	case E2__DP__REQUEST__OP_TASK_ATTACH:
-		rc = check_name("module", req->task_attach->module, err, errlen);
-		break;
+	case E2__DP__REQUEST__OP_TASK_ATTACH: rc = check_name("module", req->task_attach->module, err, errlen); break;
 	case E2__DP__REQUEST__OP_STATS:
 		if (req->stats->name && strlen(req->stats->name) >= E2_CTL_NAME_MAX) {
 			snprintf(err, errlen, "name is too long");
@@ -125,12 +119,8 @@ int e2_ctl_validate(const E2__Dp__Request *req, char *err, size_t errlen)
 	case E2__DP__REQUEST__OP_LIST:
 	case E2__DP__REQUEST__OP_LIST_CLASSES:
 	case E2__DP__REQUEST__OP_PING:
-	case E2__DP__REQUEST__OP_SHUTDOWN:
-		break;
-	default:
-		snprintf(err, errlen, "request has no operation (or one this e2d does not know)");
-		return EINVAL;
+	case E2__DP__REQUEST__OP_SHUTDOWN: break;
+	default: snprintf(err, errlen, "request has no operation (or one this e2d does not know)"); return EINVAL;
 	}
 	return rc;
 }
-

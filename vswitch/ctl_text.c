@@ -127,7 +127,12 @@ static int want(int n, int lo, int hi, const char *usage, char *err, size_t errl
 	return 0;
 }
 
-#define NEW(type, init) ({ type *x_ = ctl_calloc(1, sizeof(type)); init(x_); x_; })
+#define NEW(type, init)                                 \
+	({                                              \
+		type *x_ = ctl_calloc(1, sizeof(type)); \
+		init(x_);                               \
+		x_;                                     \
+	})
 
 E2__Dp__Request *e2_ctl_parse_line(const char *line, char *err, size_t errlen)
 {
@@ -210,7 +215,9 @@ E2__Dp__Request *e2_ctl_parse_line(const char *line, char *err, size_t errlen)
 		bool stop = n >= 2 && strcmp(t[1], "stop") == 0;
 		int at = stop ? 2 : 1;
 		if (n <= at || (stop && n != 3)) {
-			snprintf(err, errlen, "usage: capture MODULE[:OGATE]|PORT file=PATH [count=N] [seconds=S] | capture stop MODULE[:OGATE]|PORT");
+			snprintf(
+				err, errlen,
+				"usage: capture MODULE[:OGATE]|PORT file=PATH [count=N] [seconds=S] | capture stop MODULE[:OGATE]|PORT");
 			goto out;
 		}
 		E2__Dp__Capture *c = NEW(E2__Dp__Capture, e2__dp__capture__init);
@@ -255,8 +262,8 @@ E2__Dp__Request *e2_ctl_parse_line(const char *line, char *err, size_t errlen)
 		unsigned long w;
 		if (want(n, 4, 4, "task attach MODULE worker=ID", err, errlen))
 			goto out;
-		if (strncmp(t[3], "worker=", 7) != 0 || (w = strtoul(t[3] + 7, &end, 10), *end) ||
-		    end == t[3] + 7 || w > 1023) {
+		if (strncmp(t[3], "worker=", 7) != 0 || (w = strtoul(t[3] + 7, &end, 10), *end) || end == t[3] + 7 ||
+		    w > 1023) {
 			snprintf(err, errlen, "'%s' is not worker=ID", t[3]);
 			goto out;
 		}
@@ -267,7 +274,8 @@ E2__Dp__Request *e2_ctl_parse_line(const char *line, char *err, size_t errlen)
 		rc = 0;
 	} else if (strcmp(t[0], "sched") == 0) {
 		if (n < 2 || (strcmp(t[1], "show") != 0 && n < 3)) {
-			snprintf(err, errlen, "usage: sched add|attach|set|del NAME [KEY=VALUE...] | sched show [worker=ID]");
+			snprintf(err, errlen,
+				 "usage: sched add|attach|set|del NAME [KEY=VALUE...] | sched show [worker=ID]");
 			goto out;
 		}
 		E2__Dp__Sched *c = NEW(E2__Dp__Sched, e2__dp__sched__init);
@@ -298,8 +306,8 @@ E2__Dp__Request *e2_ctl_parse_line(const char *line, char *err, size_t errlen)
 			}
 		}
 		rc = 0;
-	} else if (n == 1 && (strcmp(t[0], "list") == 0 || strcmp(t[0], "classes") == 0 ||
-			      strcmp(t[0], "ping") == 0 || strcmp(t[0], "shutdown") == 0)) {
+	} else if (n == 1 && (strcmp(t[0], "list") == 0 || strcmp(t[0], "classes") == 0 || strcmp(t[0], "ping") == 0 ||
+			      strcmp(t[0], "shutdown") == 0)) {
 		E2__Dp__Empty *e = NEW(E2__Dp__Empty, e2__dp__empty__init);
 		if (t[0][0] == 'l') {
 			r->op_case = E2__DP__REQUEST__OP_LIST;
@@ -341,20 +349,20 @@ void e2_ctl_print(FILE *out, const E2__Dp__Request *req, const E2__Dp__Response 
 		return;
 	}
 	if (r->n_ports) {
-		fprintf(out, "%-14s %-11s %-4s %14s %14s %14s %14s %10s %10s\n", "PORT", "DRIVER", "LINK",
-			"RX_PKTS", "RX_BYTES", "TX_PKTS", "TX_BYTES", "RX_DROPS", "TX_DROPS");
+		fprintf(out, "%-14s %-11s %-4s %14s %14s %14s %14s %10s %10s\n", "PORT", "DRIVER", "LINK", "RX_PKTS",
+			"RX_BYTES", "TX_PKTS", "TX_BYTES", "RX_DROPS", "TX_DROPS");
 		for (size_t i = 0; i < r->n_ports; i++) {
 			const E2__Dp__PortInfo *p = r->ports[i];
-			fprintf(out, "%-14s %-11s %-4s %14llu %14llu %14llu %14llu %10llu %10llu\n", p->name,
-				p->driver, p->link_up ? "up" : "down", (unsigned long long)p->rx_packets,
+			fprintf(out, "%-14s %-11s %-4s %14llu %14llu %14llu %14llu %10llu %10llu\n", p->name, p->driver,
+				p->link_up ? "up" : "down", (unsigned long long)p->rx_packets,
 				(unsigned long long)p->rx_bytes, (unsigned long long)p->tx_packets,
 				(unsigned long long)p->tx_bytes, (unsigned long long)p->rx_drops,
 				(unsigned long long)p->tx_drops);
 		}
 	}
 	if (r->n_modules) {
-		fprintf(out, "%-14s %-11s %6s %14s %10s %12s  %s\n", "MODULE", "CLASS", "WORKER", "PACKETS",
-			"DROPS", "CYCLES/PKT", "GATES (gate->peer:igate packets)");
+		fprintf(out, "%-14s %-11s %6s %14s %10s %12s  %s\n", "MODULE", "CLASS", "WORKER", "PACKETS", "DROPS",
+			"CYCLES/PKT", "GATES (gate->peer:igate packets)");
 		for (size_t i = 0; i < r->n_modules; i++) {
 			const E2__Dp__ModuleInfo *m = r->modules[i];
 			char w[16] = "-";
@@ -372,7 +380,8 @@ void e2_ctl_print(FILE *out, const E2__Dp__Request *req, const E2__Dp__Response 
 		}
 	}
 	if (r->n_workers) {
-		fprintf(out, "%-8s %-5s %6s %10s %10s  %s\n", "WORKER", "CORE", "BUSY%", "CYCLES/PKT", "SLEEPS", "TASKS");
+		fprintf(out, "%-8s %-5s %6s %10s %10s  %s\n", "WORKER", "CORE", "BUSY%", "CYCLES/PKT", "SLEEPS",
+			"TASKS");
 		for (size_t i = 0; i < r->n_workers; i++) {
 			const E2__Dp__WorkerInfo *w = r->workers[i];
 			double total = (double)(w->busy_cycles + w->idle_cycles);

@@ -26,8 +26,7 @@ static bool valid_name(const char *name, char *err)
 		char c = name[i];
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
 		      c == '-' || c == '.')) {
-			snprintf(err, E2_ERR_MAX, "name '%s' may only contain letters, digits, '_', '-' and '.'",
-				 name);
+			snprintf(err, E2_ERR_MAX, "name '%s' may only contain letters, digits, '_', '-' and '.'", name);
 			return false;
 		}
 	}
@@ -44,11 +43,10 @@ int e2_dp_init(struct e2_dp *dp, unsigned n_mbufs, char *err)
 		snprintf(err, E2_ERR_MAX, "cannot register the mbuf metadata field: %s", rte_strerror(rte_errno));
 		return -1;
 	}
-	dp->pool = rte_pktmbuf_pool_create("e2d_pool", n_mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-					   (int)rte_socket_id());
+	dp->pool =
+		rte_pktmbuf_pool_create("e2d_pool", n_mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
 	if (!dp->pool) {
-		snprintf(err, E2_ERR_MAX, "cannot allocate %u packet buffers: %s", n_mbufs,
-			 rte_strerror(rte_errno));
+		snprintf(err, E2_ERR_MAX, "cannot allocate %u packet buffers: %s", n_mbufs, rte_strerror(rte_errno));
 		return -1;
 	}
 	return 0;
@@ -143,8 +141,7 @@ struct e2_args e2_args_dup(const struct e2_args *a)
 	return out;
 }
 
-int e2_dp_port_create(struct e2_dp *dp, const char *name, const char *driver,
-		      const struct e2_args *args, char *err)
+int e2_dp_port_create(struct e2_dp *dp, const char *name, const char *driver, const struct e2_args *args, char *err)
 {
 	const struct e2_port_driver *drv;
 	struct e2_port *p;
@@ -205,8 +202,7 @@ int e2_dp_port_destroy(struct e2_dp *dp, const char *name, char *err)
 	return 0;
 }
 
-int e2_dp_module_create(struct e2_dp *dp, const char *name, const char *clsname,
-			const struct e2_args *args, char *err)
+int e2_dp_module_create(struct e2_dp *dp, const char *name, const char *clsname, const struct e2_args *args, char *err)
 {
 	const struct e2_module_class *cls;
 	struct e2_module *m;
@@ -318,8 +314,7 @@ static int ogate_out_of_range(const struct e2_module *m, uint32_t ogate, char *e
 	return EINVAL;
 }
 
-int e2_dp_connect(struct e2_dp *dp, const char *from, uint32_t ogate, const char *to, uint32_t igate,
-		  char *err)
+int e2_dp_connect(struct e2_dp *dp, const char *from, uint32_t ogate, const char *to, uint32_t igate, char *err)
 {
 	struct e2_module *a = e2_dp_module_find(dp, from), *b = e2_dp_module_find(dp, to);
 
@@ -330,13 +325,13 @@ int e2_dp_connect(struct e2_dp *dp, const char *from, uint32_t ogate, const char
 	if (ogate >= a->n_ogates)
 		return ogate_out_of_range(a, ogate, err);
 	if (igate >= b->cls->igates) {
-		snprintf(err, E2_ERR_MAX, "module '%s' (%s) has %u input gates; %u is out of range", to,
-			 b->cls->name, b->cls->igates, igate);
+		snprintf(err, E2_ERR_MAX, "module '%s' (%s) has %u input gates; %u is out of range", to, b->cls->name,
+			 b->cls->igates, igate);
 		return EINVAL;
 	}
 	if (a->ogates[ogate].next) {
-		snprintf(err, E2_ERR_MAX, "output gate %s:%u is already connected to %s:%u; disconnect it first",
-			 from, ogate, a->ogates[ogate].next->name, a->ogates[ogate].next_igate);
+		snprintf(err, E2_ERR_MAX, "output gate %s:%u is already connected to %s:%u; disconnect it first", from,
+			 ogate, a->ogates[ogate].next->name, a->ogates[ogate].next_igate);
 		return EBUSY;
 	}
 	int rc = e2_graph_check_connect(dp, a, ogate, b, err);
@@ -502,8 +497,8 @@ int e2_dp_disconnect(struct e2_dp *dp, const char *from, uint32_t ogate, char *e
 	return 0;
 }
 
-int e2_dp_module_command(struct e2_dp *dp, const char *module, const char *cmd,
-			 const struct e2_args *args, struct e2_result *out, char *err)
+int e2_dp_module_command(struct e2_dp *dp, const char *module, const char *cmd, const struct e2_args *args,
+			 struct e2_result *out, char *err)
 {
 	struct e2_module *m = e2_dp_module_find(dp, module);
 	const struct e2_cmd *c = NULL;
@@ -565,7 +560,8 @@ int e2_dp_worker_create(struct e2_dp *dp, uint32_t id, int core, char *err)
 		 * time slice, and both collapse to a trickle */
 		for (size_t i = 0; i < E2_WORKERS_MAX; i++)
 			if (dp->workers[i] && dp->workers[i]->core == core) {
-				snprintf(err, E2_ERR_MAX, "core %d is already used by worker %u", core, dp->workers[i]->id);
+				snprintf(err, E2_ERR_MAX, "core %d is already used by worker %u", core,
+					 dp->workers[i]->id);
 				return EBUSY;
 			}
 	}

@@ -16,7 +16,7 @@
  * starts a new chain). The deepest frame is a splitting module's (E2_GATES_MAX + 1
  * batches on the stack), so 128 of them need under 3 MiB of a worker's stack. */
 #define E2_GRAPH_DEPTH_MAX 128
-_Static_assert(E2_GRAPH_DEPTH_MAX * ((E2_GATES_MAX + 1) * sizeof(struct e2_batch) + 2048) < E2_WORKER_STACK / 2,
+_Static_assert(E2_GRAPH_DEPTH_MAX *((E2_GATES_MAX + 1) * sizeof(struct e2_batch) + 2048) < E2_WORKER_STACK / 2,
 	       "a worker's stack holds the deepest chain twice over");
 
 struct rte_mempool;
@@ -27,8 +27,8 @@ struct e2_dp {
 	struct e2_port *ports[E2_PORTS_MAX];
 	struct e2_module *modules[E2_MODULES_MAX];
 	struct e2_worker *workers[E2_WORKERS_MAX];
-	uint32_t idle_spin_us;  /* how long a worker spins with no traffic before it sleeps */
-	uint32_t max_sleep_us;  /* longest sleep of an idle worker */
+	uint32_t idle_spin_us; /* how long a worker spins with no traffic before it sleeps */
+	uint32_t max_sleep_us; /* longest sleep of an idle worker */
 };
 
 int e2_dp_init(struct e2_dp *dp, unsigned n_mbufs, char *err);
@@ -39,14 +39,11 @@ struct e2_module *e2_dp_module_find(struct e2_dp *dp, const char *name);
 struct e2_worker *e2_dp_worker_find(struct e2_dp *dp, uint32_t id);
 
 /* Each returns 0 or a positive errno value with err filled; on error nothing changed. */
-int e2_dp_port_create(struct e2_dp *dp, const char *name, const char *driver,
-		      const struct e2_args *args, char *err);
+int e2_dp_port_create(struct e2_dp *dp, const char *name, const char *driver, const struct e2_args *args, char *err);
 int e2_dp_port_destroy(struct e2_dp *dp, const char *name, char *err);
-int e2_dp_module_create(struct e2_dp *dp, const char *name, const char *cls,
-			const struct e2_args *args, char *err);
+int e2_dp_module_create(struct e2_dp *dp, const char *name, const char *cls, const struct e2_args *args, char *err);
 int e2_dp_module_destroy(struct e2_dp *dp, const char *name, char *err);
-int e2_dp_connect(struct e2_dp *dp, const char *from, uint32_t ogate, const char *to,
-		  uint32_t igate, char *err);
+int e2_dp_connect(struct e2_dp *dp, const char *from, uint32_t ogate, const char *to, uint32_t igate, char *err);
 int e2_dp_insert(struct e2_dp *dp, const char *from, uint32_t ogate, const char *module, char *err);
 /* Takes a module that sits on one edge out of it, atomically, and destroys it. */
 int e2_dp_bypass(struct e2_dp *dp, const char *module, char *err);
@@ -54,22 +51,22 @@ int e2_dp_bypass(struct e2_dp *dp, const char *module, char *err);
 int e2_dp_capture(struct e2_dp *dp, const char *at, uint32_t gate, bool stop, const struct e2_args *args,
 		  struct e2_result *out, char *err);
 int e2_dp_disconnect(struct e2_dp *dp, const char *from, uint32_t ogate, char *err);
-int e2_dp_module_command(struct e2_dp *dp, const char *module, const char *cmd,
-			 const struct e2_args *args, struct e2_result *out, char *err);
+int e2_dp_module_command(struct e2_dp *dp, const char *module, const char *cmd, const struct e2_args *args,
+			 struct e2_result *out, char *err);
 int e2_dp_worker_create(struct e2_dp *dp, uint32_t id, int core, char *err);
 int e2_dp_task_attach(struct e2_dp *dp, const char *module, uint32_t worker, char *err);
 void e2_dp_reset_stats(struct e2_dp *dp, const char *name);
 /* Scheduler-tree operations: add, attach, set, del, show. */
-int e2_dp_sched(struct e2_dp *dp, const char *op, const char *name, const struct e2_args *args,
-		struct e2_result *out, char *err);
+int e2_dp_sched(struct e2_dp *dp, const char *op, const char *name, const struct e2_args *args, struct e2_result *out,
+		char *err);
 
 /* Whether an edge (connect) or a module put on an edge (insert) keeps the graph
  * acyclic and its call chains within E2_GRAPH_DEPTH_MAX: 0, or ELOOP (the loop is
  * named in err), E2BIG or ENOMEM. */
-int e2_graph_check_connect(const struct e2_dp *dp, const struct e2_module *a, uint32_t ogate,
-			   const struct e2_module *b, char *err);
-int e2_graph_check_insert(const struct e2_dp *dp, const struct e2_module *a, uint32_t ogate,
-			  const struct e2_module *q, char *err);
+int e2_graph_check_connect(const struct e2_dp *dp, const struct e2_module *a, uint32_t ogate, const struct e2_module *b,
+			   char *err);
+int e2_graph_check_insert(const struct e2_dp *dp, const struct e2_module *a, uint32_t ogate, const struct e2_module *q,
+			  char *err);
 
 /* Brings every worker to a safe point (between tasks) and holds it there. */
 void e2_dp_pause(struct e2_dp *dp);

@@ -17,12 +17,12 @@
 _Static_assert(E2_MODULES_MAX <= 32767, "module slots fit the int16_t arrays below");
 
 struct graph_walk {
-	int16_t topo[E2_MODULES_MAX];  /* slots in an order where every edge goes forward */
+	int16_t topo[E2_MODULES_MAX]; /* slots in an order where every edge goes forward */
 	uint16_t n;
 	uint16_t indeg[E2_MODULES_MAX];
-	uint16_t up[E2_MODULES_MAX];   /* frames on the stack while the module emits */
-	uint16_t run[E2_MODULES_MAX];  /* frames from the module's own call onward */
-	int16_t via[E2_MODULES_MAX];   /* loop search: the slot we came from, -1 unseen */
+	uint16_t up[E2_MODULES_MAX];  /* frames on the stack while the module emits */
+	uint16_t run[E2_MODULES_MAX]; /* frames from the module's own call onward */
+	int16_t via[E2_MODULES_MAX];  /* loop search: the slot we came from, -1 unseen */
 	int16_t stack[E2_MODULES_MAX];
 	uint16_t next_gate[E2_MODULES_MAX];
 };
@@ -83,7 +83,8 @@ static void graph_measure(const struct e2_dp *dp, struct graph_walk *w)
 		const struct e2_module *m = dp->modules[w->topo[i]];
 		for (uint16_t g = 0; g < m->n_ogates; g++)
 			if (m->ogates[g].next)
-				w->run[m->slot] = max16(w->run[m->slot], (uint16_t)(1 + enter_depth(w, m->ogates[g].next)));
+				w->run[m->slot] =
+					max16(w->run[m->slot], (uint16_t)(1 + enter_depth(w, m->ogates[g].next)));
 	}
 }
 
@@ -150,8 +151,8 @@ static struct graph_walk *walk_new(char *err)
 	return w;
 }
 
-int e2_graph_check_connect(const struct e2_dp *dp, const struct e2_module *a, uint32_t ogate,
-			   const struct e2_module *b, char *err)
+int e2_graph_check_connect(const struct e2_dp *dp, const struct e2_module *a, uint32_t ogate, const struct e2_module *b,
+			   char *err)
 {
 	struct graph_walk *w = walk_new(err);
 	char loop[E2_ERR_MAX / 2 + 32];
@@ -183,8 +184,8 @@ out:
 	return rc;
 }
 
-int e2_graph_check_insert(const struct e2_dp *dp, const struct e2_module *a, uint32_t ogate,
-			  const struct e2_module *q, char *err)
+int e2_graph_check_insert(const struct e2_dp *dp, const struct e2_module *a, uint32_t ogate, const struct e2_module *q,
+			  char *err)
 {
 	const struct e2_module *next = a->ogates[ogate].next;
 	struct graph_walk *w = walk_new(err);

@@ -91,20 +91,20 @@ static void show(struct e2_sched_node *n, const char *path, struct e2_result *ou
 		      "policy=%s share=%llu priority=%u resource=%s limit=%llu cycles=%llu packets=%llu bits=%llu "
 		      "cpu_share_of_parent=%.4f",
 		      e2_sched_policy_name(n->policy), (unsigned long long)n->share, n->priority,
-		      e2_sched_resource_name(n->resource), (unsigned long long)n->limit,
-		      (unsigned long long)n->cycles, (unsigned long long)n->packets, (unsigned long long)n->bits,
+		      e2_sched_resource_name(n->resource), (unsigned long long)n->limit, (unsigned long long)n->cycles,
+		      (unsigned long long)n->packets, (unsigned long long)n->bits,
 		      parent_cycles ? (double)n->cycles / (double)parent_cycles : 0.0);
 	for (uint32_t i = 0; i < n->n_children; i++)
 		show(n->children[i], p, out);
 }
 
-static const char *const add_keys[] = {"policy", "parent", "worker", "share", "priority", "resource",
-					"limit", "burst", NULL};
+static const char *const add_keys[] = {"policy",   "parent", "worker", "share", "priority",
+				       "resource", "limit",  "burst",  NULL};
 static const char *const attach_keys[] = {"parent", "share", "priority", NULL};
 static const char *const set_keys[] = {"share", "priority", "limit", "burst", "resource", NULL};
 
-int e2_dp_sched(struct e2_dp *dp, const char *op, const char *name, const struct e2_args *a,
-		struct e2_result *out, char *err)
+int e2_dp_sched(struct e2_dp *dp, const char *op, const char *name, const struct e2_args *a, struct e2_result *out,
+		char *err)
 {
 	struct params p;
 	struct e2_worker *w = NULL;
@@ -130,7 +130,8 @@ int e2_dp_sched(struct e2_dp *dp, const char *op, const char *name, const struct
 		    e2_args_u64(a, "worker", 0, 0, 1023, &wid, err) < 0)
 			return EINVAL;
 		if (!pol || e2_sched_parse_policy(pol, &policy) != 0) {
-			snprintf(err, E2_ERR_MAX, "sched add needs policy=priority|weighted_fair|round_robin|rate_limit");
+			snprintf(err, E2_ERR_MAX,
+				 "sched add needs policy=priority|weighted_fair|round_robin|rate_limit");
 			return EINVAL;
 		}
 		if (find_node(dp, name, NULL) || e2_dp_module_find(dp, name)) {
@@ -196,8 +197,10 @@ int e2_dp_sched(struct e2_dp *dp, const char *op, const char *name, const struct
 			return ENOENT;
 		}
 		if (pw != w) {
-			snprintf(err, E2_ERR_MAX, "'%s' is on worker %u and '%s' on worker %u; move the task first "
-				 "(task attach)", name, w->id, parent, pw->id);
+			snprintf(err, E2_ERR_MAX,
+				 "'%s' is on worker %u and '%s' on worker %u; move the task first "
+				 "(task attach)",
+				 name, w->id, parent, pw->id);
 			return EINVAL;
 		}
 		if (n == w->root) {

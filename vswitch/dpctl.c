@@ -123,7 +123,8 @@ static int follow_events(const char *ctl, int argc, char **argv)
 	int64_t seen = 0;
 	while (count < 0 || seen < count) {
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (seconds >= 0 && (double)(now.tv_sec - start.tv_sec) + (double)(now.tv_nsec - start.tv_nsec) / 1e9 >= seconds)
+		if (seconds >= 0 &&
+		    (double)(now.tv_sec - start.tv_sec) + (double)(now.tv_nsec - start.tv_nsec) / 1e9 >= seconds)
 			break;
 		void *buf = NULL;
 		int n = nn_recv(sock, &buf, NN_MSG, 0);
@@ -134,8 +135,9 @@ static int follow_events(const char *ctl, int argc, char **argv)
 		if (!ev)
 			continue;
 		printf("%llu.%09llu %s %s occupancy=%.3f rate_pps=%.0f delay_us=%.1f\n",
-		       (unsigned long long)(ev->time_ns / 1000000000ull), (unsigned long long)(ev->time_ns % 1000000000ull),
-		       ev->kind < 5 ? kind_names[ev->kind] : "?", ev->name, ev->occupancy, ev->rate_pps, ev->delay_us);
+		       (unsigned long long)(ev->time_ns / 1000000000ull),
+		       (unsigned long long)(ev->time_ns % 1000000000ull), ev->kind < 5 ? kind_names[ev->kind] : "?",
+		       ev->name, ev->occupancy, ev->rate_pps, ev->delay_us);
 		fflush(stdout);
 		e2__dp__event__free_unpacked(ev, NULL);
 		seen++;

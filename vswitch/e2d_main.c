@@ -38,10 +38,10 @@ struct options {
 	const char *pidfile;
 	const char *file_prefix;
 	const char *eal_extra;
-	int worker_core;     /* -2: last allowed CPU; -1: no worker at start */
+	int worker_core; /* -2: last allowed CPU; -1: no worker at start */
 	bool no_huge;
 	unsigned mbufs;
-	unsigned table_mb;   /* memory for tables and rings beyond the mbufs */
+	unsigned table_mb; /* memory for tables and rings beyond the mbufs */
 	unsigned idle_spin_us, max_sleep_us;
 	const char *log_level;
 	double overload_high, overload_low;
@@ -75,22 +75,36 @@ static void usage(FILE *f)
 static int parse_options(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
-		{"ctl", required_argument, NULL, 'c'},       {"config", required_argument, NULL, 'f'},
-		{"worker-core", required_argument, NULL, 'w'}, {"no-huge", no_argument, NULL, 'n'},
-		{"mbufs", required_argument, NULL, 'm'},     {"table-mb", required_argument, NULL, 'T'},
+		{"ctl", required_argument, NULL, 'c'},
+		{"config", required_argument, NULL, 'f'},
+		{"worker-core", required_argument, NULL, 'w'},
+		{"no-huge", no_argument, NULL, 'n'},
+		{"mbufs", required_argument, NULL, 'm'},
+		{"table-mb", required_argument, NULL, 'T'},
 		{"idle-spin-us", required_argument, NULL, 's'},
-		{"max-sleep-us", required_argument, NULL, 'S'}, {"file-prefix", required_argument, NULL, 'p'},
-		{"pidfile", required_argument, NULL, 'P'},   {"log-level", required_argument, NULL, 'l'},
-		{"eal", required_argument, NULL, 'e'},       {"help", no_argument, NULL, 'h'},
-		{"overload", required_argument, NULL, 'o'},  {"monitor-ms", required_argument, NULL, 'M'},
+		{"max-sleep-us", required_argument, NULL, 'S'},
+		{"file-prefix", required_argument, NULL, 'p'},
+		{"pidfile", required_argument, NULL, 'P'},
+		{"log-level", required_argument, NULL, 'l'},
+		{"eal", required_argument, NULL, 'e'},
+		{"help", no_argument, NULL, 'h'},
+		{"overload", required_argument, NULL, 'o'},
+		{"monitor-ms", required_argument, NULL, 'M'},
 		{NULL, 0, NULL, 0},
 	};
 	int c, bad;
 	struct e2_err e;
 
-	*o = (struct options){.ctl_path = "/run/e2/e2d.sock", .worker_core = -2, .mbufs = 16383, .table_mb = 128,
-			      .idle_spin_us = 200, .max_sleep_us = 250, .log_level = "notice",
-			      .overload_high = 0.8, .overload_low = 0.2, .monitor_ms = 100};
+	*o = (struct options){.ctl_path = "/run/e2/e2d.sock",
+			      .worker_core = -2,
+			      .mbufs = 16383,
+			      .table_mb = 128,
+			      .idle_spin_us = 200,
+			      .max_sleep_us = 250,
+			      .log_level = "notice",
+			      .overload_high = 0.8,
+			      .overload_low = 0.2,
+			      .monitor_ms = 100};
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		bad = 0;
 		switch (c) {

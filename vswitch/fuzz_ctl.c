@@ -52,7 +52,8 @@ static const ProtobufCMessage *sub_message(const ProtobufCMessage *m, const Prot
 		ProtobufCMessage *const *v = *(ProtobufCMessage *const *const *)(base + f->offset);
 		return i < n ? v[i] : NULL;
 	}
-	if (i > 0 || ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) && *(const uint32_t *)(base + f->quantifier_offset) != f->id))
+	if (i > 0 ||
+	    ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) && *(const uint32_t *)(base + f->quantifier_offset) != f->id))
 		return NULL;
 	return *(ProtobufCMessage *const *)(base + f->offset);
 }

@@ -30,8 +30,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	char pfx[64], err[E2_ERR_MAX];
 	snprintf(pfx, sizeof(pfx), "fuzz-graph-%d", (int)getpid());
-	char *eal[] = {"fuzz", "--no-huge", "-m", "256", "--no-pci", "--no-shconf", "--no-telemetry",
-		       "--file-prefix", pfx, "--log-level", "error", "-l", "0", NULL};
+	char *eal[] = {
+		"fuzz",          "--no-huge", "-m",          "256",   "--no-pci", "--no-shconf", "--no-telemetry",
+		"--file-prefix", pfx,         "--log-level", "error", "-l",       "0",           NULL};
 	if (rte_eal_init((int)(sizeof(eal) / sizeof(eal[0])) - 1, eal) < 0 || e2_dp_init(&dp, 1023, err) != 0)
 		abort();
 	return 0;
@@ -105,9 +106,9 @@ static bool harmless(const E2__Dp__Request *req)
 	case E2__DP__REQUEST__OP_MODULE_CREATE:
 	case E2__DP__REQUEST__OP_MODULE_COMMAND: {
 		size_t n = req->op_case == E2__DP__REQUEST__OP_MODULE_CREATE ? req->module_create->n_args
-									       : req->module_command->n_args;
+									     : req->module_command->n_args;
 		E2__Dp__Arg **v = req->op_case == E2__DP__REQUEST__OP_MODULE_CREATE ? req->module_create->args
-										   : req->module_command->args;
+										    : req->module_command->args;
 		for (size_t i = 0; i < n; i++)
 			if (v[i]->key && strcmp(v[i]->key, "file") == 0)
 				return false;
@@ -118,10 +119,8 @@ static bool harmless(const E2__Dp__Request *req)
 	case E2__DP__REQUEST__OP_DISCONNECT:
 	case E2__DP__REQUEST__OP_INSERT:
 	case E2__DP__REQUEST__OP_STATS:
-	case E2__DP__REQUEST__OP_LIST:
-		return true;
-	default:
-		return false;
+	case E2__DP__REQUEST__OP_LIST: return true;
+	default: return false;
 	}
 }
 
@@ -158,7 +157,8 @@ static void program(const uint8_t *d, size_t n)
 			for (unsigned k = 0; k < x; k++) {
 				snprintf(line, sizeof(line), "module add m%u flowhash", (b + k) % NAMES);
 				run(line);
-				snprintf(line, sizeof(line), "connect m%u m%u", k ? (b + k - 1) % NAMES : a, (b + k) % NAMES);
+				snprintf(line, sizeof(line), "connect m%u m%u", k ? (b + k - 1) % NAMES : a,
+					 (b + k) % NAMES);
 				run(line);
 			}
 			continue;

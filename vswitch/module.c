@@ -78,8 +78,8 @@ const char *e2_args_get(const struct e2_args *a, const char *key)
 	return NULL;
 }
 
-int e2_args_u64(const struct e2_args *a, const char *key, uint64_t def, uint64_t min, uint64_t max,
-		uint64_t *out, char *err)
+int e2_args_u64(const struct e2_args *a, const char *key, uint64_t def, uint64_t min, uint64_t max, uint64_t *out,
+		char *err)
 {
 	const char *s = e2_args_get(a, key);
 	struct e2_err e;

@@ -28,8 +28,8 @@ struct e2_batch {
 /* Per-packet metadata carried in an mbuf dynamic field (registered at start-up).
  * Undefined until a module sets it: readers come after writers in the graph. */
 struct e2_pkt_meta {
-	uint32_t flow_id;   /* flow hash for affinity, set by a flow-hash module */
-	uint16_t tclass;    /* traffic class for scheduling/accounting */
+	uint32_t flow_id; /* flow hash for affinity, set by a flow-hash module */
+	uint16_t tclass;  /* traffic class for scheduling/accounting */
 	uint16_t flags;
 };
 extern int e2_meta_offset;
@@ -50,8 +50,8 @@ struct e2_args {
 };
 const char *e2_args_get(const struct e2_args *a, const char *key);
 /* Each returns 0 (found and valid), 1 (absent: *out = def) or -1 (invalid; err filled). */
-int e2_args_u64(const struct e2_args *a, const char *key, uint64_t def, uint64_t min, uint64_t max,
-		uint64_t *out, char *err);
+int e2_args_u64(const struct e2_args *a, const char *key, uint64_t def, uint64_t min, uint64_t max, uint64_t *out,
+		char *err);
 /* Refuses a key not in `known` (naming the known ones) and a key given twice; 0 or -1. */
 int e2_args_check_known(const struct e2_args *a, const char *const *known, char *err);
 
@@ -73,8 +73,7 @@ struct e2_result {
 	char buf[8192];
 	size_t used;
 };
-void e2_result_add(struct e2_result *r, const char *key, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+void e2_result_add(struct e2_result *r, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 struct e2_module;
 struct e2_worker;
@@ -89,7 +88,7 @@ struct e2_ctx {
 	uint64_t ts;               /* TSC when the currently running module started being charged */
 	struct e2_module *current; /* module being charged */
 	struct e2_worker *worker;
-	bool measure;              /* this batch's modules are charged their cycles */
+	bool measure; /* this batch's modules are charged their cycles */
 };
 
 struct e2_cmd {
@@ -106,14 +105,13 @@ struct e2_dp;
 struct e2_module_class {
 	const char *name;
 	const char *help;
-	uint16_t igates;  /* number of input gates (0 for sources) */
-	uint16_t ogates;  /* maximum number of output gates */
+	uint16_t igates; /* number of input gates (0 for sources) */
+	uint16_t ogates; /* maximum number of output gates */
 	size_t priv_size;
 	const char *const *args; /* the create arguments: see E2_ARGS */
 	int (*init)(struct e2_module *m, const struct e2_args *args, char *err);
 	void (*deinit)(struct e2_module *m);
-	void (*process_batch)(struct e2_ctx *ctx, struct e2_module *m, uint16_t igate,
-			      struct e2_batch *b);
+	void (*process_batch)(struct e2_ctx *ctx, struct e2_module *m, uint16_t igate, struct e2_batch *b);
 	/* Schedulable classes have run_task: returns the number of packets it handled. */
 	uint32_t (*run_task)(struct e2_ctx *ctx, struct e2_module *m);
 	/* Optional extra statistics for `stats`. */
@@ -137,13 +135,13 @@ struct e2_module {
 	struct e2_dp *dp;
 	struct e2_worker *worker; /* for tasks: the worker running it, else NULL */
 	uint16_t n_ogates;
-	uint16_t igate_refs;      /* how many ogates point at this module */
-	uint16_t slot;            /* its index in the dataplane's module table */
+	uint16_t igate_refs; /* how many ogates point at this module */
+	uint16_t slot;       /* its index in the dataplane's module table */
 	struct e2_ogate ogates[E2_GATES_MAX];
 	/* written only by the worker that runs the module's packets */
 	uint64_t packets, batches, cycles, drops;
-	uint64_t measured_packets; /* the packets `cycles` were measured on */
-	uint32_t measure_tick;     /* tasks: which batch is measured next */
+	uint64_t measured_packets;  /* the packets `cycles` were measured on */
+	uint32_t measure_tick;      /* tasks: which batch is measured next */
 	struct e2_args create_args; /* kept for `list` */
 	__attribute__((aligned(64))) unsigned char priv[];
 };
@@ -159,10 +157,10 @@ const struct e2_module_class *e2_module_class_find(const char *name);
 size_t e2_module_class_count(void);
 const struct e2_module_class *e2_module_class_at(size_t i);
 
-#define E2_MODULE_REGISTER(desc) \
+#define E2_MODULE_REGISTER(desc)                                          \
 	__attribute__((constructor)) static void e2_register_##desc(void) \
-	{ \
-		e2_module_class_register(&desc); \
+	{                                                                 \
+		e2_module_class_register(&desc);                          \
 	}
 
 /* --- the packet path ---------------------------------------------------- */

@@ -17,8 +17,8 @@
 
 #include "e2d.pb-c.h"
 
-int e2_monitor_open(struct e2_monitor *m, const char *events_path, double high, double low,
-		    uint32_t interval_ms, char *err)
+int e2_monitor_open(struct e2_monitor *m, const char *events_path, double high, double low, uint32_t interval_ms,
+		    char *err)
 {
 	char url[256];
 

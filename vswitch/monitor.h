@@ -20,16 +20,16 @@ struct e2_monitor_entry {
 };
 
 struct e2_monitor {
-	int pub;                  /* nanomsg PUB socket, -1 if none */
-	double high, low;         /* overload above high, underload again below low */
+	int pub;          /* nanomsg PUB socket, -1 if none */
+	double high, low; /* overload above high, underload again below low */
 	uint32_t interval_ms;
 	uint64_t last_tsc;
 	uint64_t published;
 	struct e2_monitor_entry e[E2_MONITOR_MAX];
 };
 
-int e2_monitor_open(struct e2_monitor *m, const char *events_path, double high, double low,
-		    uint32_t interval_ms, char *err);
+int e2_monitor_open(struct e2_monitor *m, const char *events_path, double high, double low, uint32_t interval_ms,
+		    char *err);
 void e2_monitor_close(struct e2_monitor *m, const char *events_path);
 /* Samples and publishes if the interval has passed; cheap to call often. */
 void e2_monitor_poll(struct e2_monitor *m, struct e2_dp *dp);

@@ -84,14 +84,11 @@ static int setup_ethdev(struct e2_port *p, struct rte_mempool *pool, char *err)
 	uint16_t nb_rx = RX_DESC, nb_tx = TX_DESC;
 	rte_eth_dev_adjust_nb_rx_tx_desc(p->port_id, &nb_rx, &nb_tx);
 	for (uint16_t q = 0; q < p->n_queues; q++) {
-		rc = rte_eth_rx_queue_setup(p->port_id, q, nb_rx, rte_eth_dev_socket_id(p->port_id), NULL,
-					    pool);
+		rc = rte_eth_rx_queue_setup(p->port_id, q, nb_rx, rte_eth_dev_socket_id(p->port_id), NULL, pool);
 		if (rc == 0)
-			rc = rte_eth_tx_queue_setup(p->port_id, q, nb_tx, rte_eth_dev_socket_id(p->port_id),
-						    NULL);
+			rc = rte_eth_tx_queue_setup(p->port_id, q, nb_tx, rte_eth_dev_socket_id(p->port_id), NULL);
 		if (rc != 0) {
-			snprintf(err, E2_ERR_MAX, "port %s: queue %u setup failed: %s", p->name, q,
-				 rte_strerror(-rc));
+			snprintf(err, E2_ERR_MAX, "port %s: queue %u setup failed: %s", p->name, q, rte_strerror(-rc));
 			return -1;
 		}
 	}
@@ -191,8 +188,8 @@ static int open_ethdev(struct e2_port *p, const struct e2_args *args, struct rte
 	return 0;
 }
 
-struct e2_port *e2_port_open(const char *name, const struct e2_port_driver *drv,
-			     const struct e2_args *args, struct rte_mempool *pool, char *err)
+struct e2_port *e2_port_open(const char *name, const struct e2_port_driver *drv, const struct e2_args *args,
+			     struct rte_mempool *pool, char *err)
 {
 	struct e2_port *p;
 	uint64_t queues;

@@ -25,7 +25,7 @@ struct e2_port_ops {
 	/* the rest run on the control thread */
 	bool (*link_up)(const struct e2_port *p);
 	int (*rx_queue_count)(const struct e2_port *p, uint16_t queue); /* < 0: unknown */
-	uint64_t (*rx_drops)(const struct e2_port *p);                 /* since open */
+	uint64_t (*rx_drops)(const struct e2_port *p);                  /* since open */
 	void (*close)(struct e2_port *p);
 };
 
@@ -45,10 +45,10 @@ const struct e2_port_driver *e2_port_driver_find(const char *name);
 size_t e2_port_driver_count(void);
 const struct e2_port_driver *e2_port_driver_at(size_t i);
 
-#define E2_PORT_DRIVER_REGISTER(desc) \
+#define E2_PORT_DRIVER_REGISTER(desc)                                          \
 	__attribute__((constructor)) static void e2_register_port_##desc(void) \
-	{ \
-		e2_port_driver_register(&desc); \
+	{                                                                      \
+		e2_port_driver_register(&desc);                                \
 	}
 
 struct e2_port {
@@ -57,13 +57,13 @@ struct e2_port {
 	char devargs[E2_DEVARGS_MAX];
 	char devname[E2_NAME_MAX];
 	const struct e2_port_ops *ops;
-	void *dev;                       /* the own-device driver's state */
-	uint16_t port_id;                /* ethdev ports; E2_PORT_NO_ETHDEV otherwise */
+	void *dev;        /* the own-device driver's state */
+	uint16_t port_id; /* ethdev ports; E2_PORT_NO_ETHDEV otherwise */
 	uint16_t n_queues;
-	bool native;                     /* may carry NSH metadata; others never see it */
-	struct e2_module *in_users[8];   /* port_in module per rx queue */
-	struct e2_module *out_user;      /* the single port_out module */
-	struct e2_args args;             /* as created, for `list` */
+	bool native;                   /* may carry NSH metadata; others never see it */
+	struct e2_module *in_users[8]; /* port_in module per rx queue */
+	struct e2_module *out_user;    /* the single port_out module */
+	struct e2_args args;           /* as created, for `list` */
 	/* written by the worker that owns the queue */
 	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes, tx_drops;
 	uint64_t nsh_stripped;
@@ -75,8 +75,8 @@ struct e2_port {
 #define E2_PORT_NO_ETHDEV UINT16_MAX
 
 /* Opens the device (probes, configures and starts an ethdev). */
-struct e2_port *e2_port_open(const char *name, const struct e2_port_driver *drv,
-			     const struct e2_args *args, struct rte_mempool *pool, char *err);
+struct e2_port *e2_port_open(const char *name, const struct e2_port_driver *drv, const struct e2_args *args,
+			     struct rte_mempool *pool, char *err);
 void e2_port_close(struct e2_port *p);
 bool e2_port_link_up(const struct e2_port *p);
 uint64_t e2_port_rx_drops(const struct e2_port *p);

@@ -232,8 +232,8 @@ static uint64_t usage_of(const struct e2_sched_usage *u, enum e2_sched_resource 
 	return r == E2_RES_CYCLES ? u->cycles : r == E2_RES_PACKETS ? u->packets : u->bits;
 }
 
-void e2_sched_account(struct e2_sched_node *leaf, const struct e2_sched_usage *u, uint64_t now,
-		      uint64_t tsc_hz, uint32_t idle_spin_us, uint32_t max_backoff_us)
+void e2_sched_account(struct e2_sched_node *leaf, const struct e2_sched_usage *u, uint64_t now, uint64_t tsc_hz,
+		      uint32_t idle_spin_us, uint32_t max_backoff_us)
 {
 	/* An idle task keeps being polled for idle_spin_us, then backs off
 	 * exponentially, so it neither adds latency to a trickle nor steals

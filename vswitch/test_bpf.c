@@ -46,10 +46,10 @@ static struct rte_mbuf *tcp(uint32_t src, uint32_t dst, uint16_t sport, uint16_t
 static void six_packets(struct e2_batch *b)
 {
 	b->cnt = 0;
-	b->pkts[b->cnt++] = tcp(0x0a000001, 0xc0a80001, 1234, 80);  /* tcp 80 from 10/8 */
-	b->pkts[b->cnt++] = tcp(0x0b000001, 0xc0a80001, 1234, 80);  /* tcp 80 from 11/8 */
+	b->pkts[b->cnt++] = tcp(0x0a000001, 0xc0a80001, 1234, 80); /* tcp 80 from 10/8 */
+	b->pkts[b->cnt++] = tcp(0x0b000001, 0xc0a80001, 1234, 80); /* tcp 80 from 11/8 */
 	b->pkts[b->cnt++] = make_udp(dp.pool, "02:00:00:00:00:01", 0x0a000002, 0xc0a80001, 5, 53, 60);
-	b->pkts[b->cnt++] = tcp(0x0a000001, 0xc0a80001, 1234, 443); /* tcp 443 */
+	b->pkts[b->cnt++] = tcp(0x0a000001, 0xc0a80001, 1234, 443);                 /* tcp 443 */
 	b->pkts[b->cnt++] = make_udp(dp.pool, "02:00:00:00:00:01", 1, 2, 5, 6, 60); /* nothing */
 	b->pkts[b->cnt++] = make_udp(dp.pool, "02:00:00:00:00:01", 1, 2, 5, 6, 20); /* runt */
 }
@@ -163,9 +163,18 @@ static void test_bpf_multiseg(void **state)
 static void test_bpf_expressions(void **state)
 {
 	static const char *const ok[] = {
-		"vlan and tcp", "ip6 and tcp", "arp", "icmp[icmptype] = icmp-echo", "ether broadcast",
-		"len > 100", "net 10.0.0.0/8 and not port 22", "ip[2:2] > 40", "tcp portrange 1000-2000",
-		"ip proto 47 or (udp and dst port 4789)", "ether proto 0x894f", "ether[14] & 0xc0 = 0",
+		"vlan and tcp",
+		"ip6 and tcp",
+		"arp",
+		"icmp[icmptype] = icmp-echo",
+		"ether broadcast",
+		"len > 100",
+		"net 10.0.0.0/8 and not port 22",
+		"ip[2:2] > 40",
+		"tcp portrange 1000-2000",
+		"ip proto 47 or (udp and dst port 4789)",
+		"ether proto 0x894f",
+		"ether[14] & 0xc0 = 0",
 	};
 	struct e2_batch b;
 
@@ -184,7 +193,7 @@ static void test_bpf_expressions(void **state)
 	for (int k = 0; k < 3; k++) {
 		struct rte_mbuf *m = tcp(1, 2, 5, 6);
 		uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
-		d[14] = 0x46;               /* IHL 6: 4 bytes of options, TCP header at 38 */
+		d[14] = 0x46;                      /* IHL 6: 4 bytes of options, TCP header at 38 */
 		d[38 + 13] = k == 0 ? 0x02 : 0x10; /* flags: SYN, or ACK */
 		if (k == 2)
 			d[16] = 0, d[17] = 100; /* total length 100 */
@@ -203,11 +212,25 @@ static void test_bpf_expressions(void **state)
 static void test_bpf_agrees_with_libpcap(void **state)
 {
 	static const char *const exprs[] = {
-		"tcp[tcpflags] & tcp-syn != 0", "tcp[tcpflags] & (tcp-syn|tcp-ack) = tcp-ack", "ip[1] & 0x7f != 0",
-		"ip[6] & 0x20 = 0", "tcp dst port 80", "udp[0:2] > 1000 and udp[2:2] < 2000", "icmp[icmptype] = icmp-echo",
-		"ip[6:2] & 0x1fff = 0 and not ip[8] & 0x80 != 0", "len > 70 or ether[0] & 1 != 0", "vlan and tcp",
-		"ip[0] & 0xf > 5", "(ip[2:2] - 20) / 4 > 5", "ip[1] % 3 = 1", "ip[1] ^ 0x55 < 0x30", "tcp[13] = 0x12",
-		"ip[8] < 64 and ip[9] != 17", "udp port 443 or tcp port 80", "ip[1] * 3 >= 200", "ip[4:2] >> 3 & 7 = 2",
+		"tcp[tcpflags] & tcp-syn != 0",
+		"tcp[tcpflags] & (tcp-syn|tcp-ack) = tcp-ack",
+		"ip[1] & 0x7f != 0",
+		"ip[6] & 0x20 = 0",
+		"tcp dst port 80",
+		"udp[0:2] > 1000 and udp[2:2] < 2000",
+		"icmp[icmptype] = icmp-echo",
+		"ip[6:2] & 0x1fff = 0 and not ip[8] & 0x80 != 0",
+		"len > 70 or ether[0] & 1 != 0",
+		"vlan and tcp",
+		"ip[0] & 0xf > 5",
+		"(ip[2:2] - 20) / 4 > 5",
+		"ip[1] % 3 = 1",
+		"ip[1] ^ 0x55 < 0x30",
+		"tcp[13] = 0x12",
+		"ip[8] < 64 and ip[9] != 17",
+		"udp port 443 or tcp port 80",
+		"ip[1] * 3 >= 200",
+		"ip[4:2] >> 3 & 7 = 2",
 	};
 	uint64_t seed = 88172645463325252ULL;
 	pcap_t *pcap = pcap_open_dead(DLT_EN10MB, 65535);

@@ -140,10 +140,13 @@ static void test_capture_nsh_tcpdump(void **state)
 	b.pkts[0] = make_udp(dp.pool, "02:00:00:00:00:01", 0x0a000001, 0x0a000002, 1, 80, 100);
 	b.pkts[1] = make_udp(dp.pool, "02:00:00:00:00:01", 0x0a000001, 0x0a000002, 2, 80, 100);
 	push(&dp, "p", &b);
-	snprintf(cmd, sizeof(cmd),
-		 "tcpdump -r %s -nn -vvv 2>/dev/null | grep -c 'NSH.*service-path-id 0x00004d, service-index 0xc8' | grep -qx 2", f);
+	snprintf(
+		cmd, sizeof(cmd),
+		"tcpdump -r %s -nn -vvv 2>/dev/null | grep -c 'NSH.*service-path-id 0x00004d, service-index 0xc8' | grep -qx 2",
+		f);
 	assert_int_equal(system(cmd), 0);
-	snprintf(cmd, sizeof(cmd), "tcpdump -r %s -nn -vvv 2>/dev/null | grep -c 'TLV Class 65526, Type 2, Len 11' | grep -qx 2", f);
+	snprintf(cmd, sizeof(cmd),
+		 "tcpdump -r %s -nn -vvv 2>/dev/null | grep -c 'TLV Class 65526, Type 2, Len 11' | grep -qx 2", f);
 	assert_int_equal(system(cmd), 0);
 	/* Wireshark's dissector decodes the same */
 	snprintf(cmd, sizeof(cmd),
@@ -155,7 +158,8 @@ static void test_capture_nsh_tcpdump(void **state)
 		snprintf(cmd, sizeof(cmd), "cp %s %s", f, getenv("E2_KEEP_PCAP"));
 		assert_int_equal(system(cmd), 0);
 	}
-	snprintf(cmd, sizeof(cmd), "tcpdump -r %s -nn 2>/dev/null | grep -c 'NSH.* 10.0.0.1.[12] > 10.0.0.2.80: ' | grep -qx 2", f);
+	snprintf(cmd, sizeof(cmd),
+		 "tcpdump -r %s -nn 2>/dev/null | grep -c 'NSH.* 10.0.0.1.[12] > 10.0.0.2.80: ' | grep -qx 2", f);
 	assert_int_equal(system(cmd), 0);
 	destroy_all();
 }

@@ -88,11 +88,30 @@ static int teardown(void **state)
 static void test_bad_text_is_refused(void **state)
 {
 	const char *bad[] = {
-		"frobnicate", "port add", "port add x", "port del", "module add m", "module cmd m",
-		"connect a", "connect a b c", "connect a:x b", "connect a:-1 b", "connect a:99999 b",
-		"disconnect", "worker add", "worker add x", "worker add 1 core=x", "worker add 1 cpu=1",
-		"task attach q", "task attach q w=1", "stats a b c", "list extra", "module add m c novalue",
-		"module add m c =v", "port add p vhost \"path=/x", "module",
+		"frobnicate",
+		"port add",
+		"port add x",
+		"port del",
+		"module add m",
+		"module cmd m",
+		"connect a",
+		"connect a b c",
+		"connect a:x b",
+		"connect a:-1 b",
+		"connect a:99999 b",
+		"disconnect",
+		"worker add",
+		"worker add x",
+		"worker add 1 core=x",
+		"worker add 1 cpu=1",
+		"task attach q",
+		"task attach q w=1",
+		"stats a b c",
+		"list extra",
+		"module add m c novalue",
+		"module add m c =v",
+		"port add p vhost \"path=/x",
+		"module",
 	};
 	char err[512];
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -109,17 +128,17 @@ static void test_bad_requests_change_nothing(void **state)
 {
 	const char *bad[] = {
 		"module add x nosuchclass",
-		"module add hm sink",                     /* duplicate name */
+		"module add hm sink", /* duplicate name */
 		"module add bad.name/ sink",
 		"module add q2 queue size=3",
 		"module add q2 queue size=64 colour=red", /* unknown argument */
 		"module add q2 queue size=64 size=128",
 		"module add p port_in port=nosuch",
-		"module add p port_in port=n0",           /* queue already read */
+		"module add p port_in port=n0", /* queue already read */
 		"module del nosuch",
-		"connect hm:64 s1",                       /* gate out of range */
-		"connect hm:1 s1:1",                      /* input gate out of range */
-		"connect hm:0 s1",                        /* already connected */
+		"connect hm:64 s1",  /* gate out of range */
+		"connect hm:1 s1:1", /* input gate out of range */
+		"connect hm:0 s1",   /* already connected */
 		"connect nosuch s1",
 		"connect hm:1 nosuch",
 		"disconnect hm:5",
@@ -135,18 +154,18 @@ static void test_bad_requests_change_nothing(void **state)
 		"port add n1 memif",
 		"port add n1 memif socket=/tmp/x role=boss",
 		"port add n1 vhost path=/tmp/x client=2",
-		"port add n1 vhost path=/nonexistent-dir/v.sock",  /* cannot bind */
+		"port add n1 vhost path=/nonexistent-dir/v.sock", /* cannot bind */
 		"port add n1 vhost path=/tmp/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock",
 		"port del n0",
 		"port del nosuch",
 		"stats nosuch",
-		"module add s2 sink colour=red",          /* a class that takes no arguments */
+		"module add s2 sink colour=red", /* a class that takes no arguments */
 		"module add s2 hmatch fields=12:2 fields=14:1",
-		"module cmd hm clear all=1",              /* a command that takes none */
-		"module cmd hm delete values=1 gate=0",   /* gate is for add only */
+		"module cmd hm clear all=1",            /* a command that takes none */
+		"module cmd hm delete values=1 gate=0", /* gate is for add only */
 		"module cmd q stats verbose=1",
-		"connect hm:1 hm",                        /* a loop of one */
-		"connect hm:1 q",                         /* q -> hm -> q, through a queue */
+		"connect hm:1 hm", /* a loop of one */
+		"connect hm:1 q",  /* q -> hm -> q, through a queue */
 	};
 	char before[8192], after[8192];
 	struct e2_module *sink = e2_dp_module_find(&dp, "s");
@@ -267,7 +286,8 @@ static void test_graph_stays_acyclic_and_shallow(void **state)
 	snapshot(before, sizeof(before));
 	snprintf(line, sizeof(line), "connect c%d c%d", E2_GRAPH_DEPTH_MAX - 1, E2_GRAPH_DEPTH_MAX);
 	expect_refused(line, E2BIG, "chain of 129 modules");
-	expect_refused("connect c127 c0", ELOOP, "would close a loop (c127 -> c0 -> c1 -> c2 -> ... (121 more) -> c124 -> c125 -> c126 -> c127)");
+	expect_refused("connect c127 c0", ELOOP,
+		       "would close a loop (c127 -> c0 -> c1 -> c2 -> ... (121 more) -> c124 -> c125 -> c126 -> c127)");
 	expect_refused("connect c127 c100", ELOOP,
 		       "(c127 -> c100 -> c101 -> c102 -> ... (21 more) -> c124 -> c125 -> c126 -> c127)");
 	/* a chain of one more through an inserted module is refused the same way */
@@ -429,14 +449,10 @@ static void test_vhost_socket_ownership(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bad_text_is_refused),
-		cmocka_unit_test(test_bad_requests_change_nothing),
-		cmocka_unit_test(test_malformed_bytes),
-		cmocka_unit_test(test_good_requests_apply_live),
-		cmocka_unit_test(test_vhost_socket_ownership),
-		cmocka_unit_test(test_graph_stays_acyclic_and_shallow),
-		cmocka_unit_test(test_worker_core_conflict),
-		cmocka_unit_test(test_negative_control_messages),
+		cmocka_unit_test(test_bad_text_is_refused),    cmocka_unit_test(test_bad_requests_change_nothing),
+		cmocka_unit_test(test_malformed_bytes),        cmocka_unit_test(test_good_requests_apply_live),
+		cmocka_unit_test(test_vhost_socket_ownership), cmocka_unit_test(test_graph_stays_acyclic_and_shallow),
+		cmocka_unit_test(test_worker_core_conflict),   cmocka_unit_test(test_negative_control_messages),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -142,8 +142,8 @@ struct ext {
 /* An Ethernet/IPv6/UDP frame 2001:db8::SRC -> 2001:db8::DST through the extension
  * headers ext[0..n); the last one's next header is last_next (normally UDP). Padded to
  * at least `len` bytes, or with `cut` exactly `len` bytes long (truncated). */
-static struct rte_mbuf *make_udp6_ext(uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport,
-				      const struct ext *ext, int n, uint8_t last_next, uint16_t len, bool cut)
+static struct rte_mbuf *make_udp6_ext(uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport, const struct ext *ext,
+				      int n, uint8_t last_next, uint16_t len, bool cut)
 {
 	uint8_t f[256] = {0};
 	size_t o = 14 + sizeof(struct rte_ipv6_hdr);
@@ -372,18 +372,24 @@ static void test_rangesplit_pin(void **state)
 	assert_int_equal(ctl("connect rs:0 t:0"), 0);
 	assert_int_equal(ctl("connect rs:1 t:1"), 0);
 	assert_int_equal(ctl("module cmd rs add range=0-65536 gate=0"), 0);
-	assert_int_equal(ctl("module cmd rs pin src=10.0.0.5 dst=192.168.0.1 proto=17 sport=%u dport=80 gate=1",
-			     flow_sport(5)), 0);
+	assert_int_equal(
+		ctl("module cmd rs pin src=10.0.0.5 dst=192.168.0.1 proto=17 sport=%u dport=80 gate=1", flow_sport(5)),
+		0);
 	assert_int_equal(query("rs", "exceptions", "exceptions"), 1);
 	/* refused */
 	assert_int_not_equal(ctl("module cmd rs pin src=10.0.0.5 dst=192.168.0.1 proto=17 sport=1 dport=80"), 0);
 	assert_int_not_equal(ctl("module cmd rs pin src=10.0.0 dst=192.168.0.1 proto=17 sport=1 dport=80 gate=1"), 0);
-	assert_int_not_equal(ctl("module cmd rs pin src=10.0.0.5 dst=192.168.0.1 proto=17 sport=70000 dport=80 gate=1"), 0);
+	assert_int_not_equal(ctl("module cmd rs pin src=10.0.0.5 dst=192.168.0.1 proto=17 sport=70000 dport=80 gate=1"),
+			     0);
 	assert_int_not_equal(ctl("module cmd rs pin src=10.0.0.5 dst=192.168.0.1 proto=17 dport=80 gate=1"), 0);
-	assert_int_not_equal(ctl("module cmd rs pin src=10.0.0.5 dst=192.168.0.1 proto=17 sport=1 dport=80 gate=64"), 0);
-	assert_int_not_equal(ctl("module cmd rs pin src=10.0.0.5 dst=192.168.0.1 proto=17 sport=1 dport=80 gate=1 flow_id=65536"), 0);
+	assert_int_not_equal(ctl("module cmd rs pin src=10.0.0.5 dst=192.168.0.1 proto=17 sport=1 dport=80 gate=64"),
+			     0);
+	assert_int_not_equal(
+		ctl("module cmd rs pin src=10.0.0.5 dst=192.168.0.1 proto=17 sport=1 dport=80 gate=1 flow_id=65536"),
+		0);
 	assert_int_not_equal(ctl("module cmd rs2 pin src=10.0.0.5 dst=192.168.0.1 sport=1 gate=1"), 0);
-	assert_int_not_equal(ctl("module cmd rs3 pin src=10.0.0.5 dst=192.168.0.1 proto=17 sport=1 dport=80 gate=1"), 0);
+	assert_int_not_equal(ctl("module cmd rs3 pin src=10.0.0.5 dst=192.168.0.1 proto=17 sport=1 dport=80 gate=1"),
+			     0);
 	assert_int_equal(query("rs", "exceptions", "exceptions"), 1);
 
 	send_flows("fh", 0, 10);
@@ -466,8 +472,18 @@ static void test_flowhash_ipv6(void **state)
 	assert_int_equal(ts[4]->flow_id_of[8], ts[4]->flow_id_of[9]);
 
 	/* refused prefixes, each with its reason */
-	const char *bad[] = {"src/33", "src/24:129", "src/24:", "src/:", "src/", "src/x:64", "src/24:64:1",
-			     "src/-1", "src/:-5", "proto/:64", "dst/:64x", "src/ 8",
+	const char *bad[] = {"src/33",
+			     "src/24:129",
+			     "src/24:",
+			     "src/:",
+			     "src/",
+			     "src/x:64",
+			     "src/24:64:1",
+			     "src/-1",
+			     "src/:-5",
+			     "proto/:64",
+			     "dst/:64x",
+			     "src/ 8",
 			     "src/:000000000000000000000000000000000000000000000000000000000000000000001"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_not_equal(ctl("module add bad flowhash fields=%s", bad[i]), 0);
@@ -556,9 +572,9 @@ static void test_rangesplit_pin_ipv6(void **state)
 			     flow_sport(5)),
 			 0);
 	/* a v4 flow with the same last 32 bits is another flow */
-	assert_int_equal(ctl("module cmd rs pin src=10.0.0.5 dst=192.168.0.1 proto=17 sport=%u dport=80 gate=1",
-			     flow_sport(5)),
-			 0);
+	assert_int_equal(
+		ctl("module cmd rs pin src=10.0.0.5 dst=192.168.0.1 proto=17 sport=%u dport=80 gate=1", flow_sport(5)),
+		0);
 	assert_int_equal(query("rs", "exceptions", "exceptions"), 2);
 	assert_int_not_equal(ctl("module cmd rs pin src=10.0.0.5 dst=2001:db8::1 proto=17 sport=1 dport=80 gate=1"), 0);
 	assert_int_not_equal(ctl("module cmd rs pin src=2001:db8::1 dst=10.0.0.5 proto=17 sport=1 dport=80 gate=1"), 0);
@@ -582,8 +598,8 @@ static void test_rangesplit_pin_ipv6(void **state)
 		 "src=2001:db8::a00:5 dst=2001:db8::c0a8:1 proto=17 sport=%u dport=80 flow_id=%u gate=1 packets=1 "
 		 "bytes=70",
 		 flow_sport(5), expected_id(5));
-	snprintf(want4, sizeof(want4), "src=10.0.0.5 dst=192.168.0.1 proto=17 sport=%u dport=80 flow_id=",
-		 flow_sport(5));
+	snprintf(want4, sizeof(want4),
+		 "src=10.0.0.5 dst=192.168.0.1 proto=17 sport=%u dport=80 flow_id=", flow_sport(5));
 	for (size_t i = 0; i < out.n; i++)
 		if (strncmp(out.v[i].key, "exception", 9) == 0)
 			listed += strcmp(out.v[i].value, want6) == 0 ? 1 : strstr(out.v[i].value, want4) ? 2 : 0;
@@ -677,8 +693,8 @@ static void migration_avoidance(int fam)
 	} else {
 		print_message("machine too slow to check the partial drain\n");
 	}
-	assert_true(WAIT_UNTIL(query("rs", "exceptions", "exceptions") == 0 &&
-				       query("rs", "exceptions", "flows") == 0, 20));
+	assert_true(WAIT_UNTIL(query("rs", "exceptions", "exceptions") == 0 && query("rs", "exceptions", "flows") == 0,
+			       20));
 	assert_true(query("rs", "stats", "expired") >= 2 * N_FLOWS);
 
 	/* ended flows start afresh by the ranges: old IDs above M now reach B */

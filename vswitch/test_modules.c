@@ -21,8 +21,8 @@ static void fill(struct e2_batch *b, unsigned n, uint32_t dst_ip, uint16_t sport
 {
 	b->cnt = 0;
 	for (unsigned i = 0; i < n; i++)
-		b->pkts[b->cnt++] = make_udp(dp.pool, "02:00:00:00:00:01", 0x0a000001, dst_ip,
-					     (uint16_t)(sport_base + i), 80, 60);
+		b->pkts[b->cnt++] =
+			make_udp(dp.pool, "02:00:00:00:00:01", 0x0a000001, dst_ip, (uint16_t)(sport_base + i), 80, 60);
 }
 
 static int setup(void **state)
@@ -201,7 +201,8 @@ static void test_splits(void **state)
 		assert_true(c2->n[g] > 0);
 		per_gate_total += (int)c2->n[g];
 		for (uint32_t i = 0; i < c2->n[g]; i++) {
-			const struct rte_udp_hdr *u = rte_pktmbuf_mtod_offset(c2->pkts[g][i], const struct rte_udp_hdr *, 34);
+			const struct rte_udp_hdr *u =
+				rte_pktmbuf_mtod_offset(c2->pkts[g][i], const struct rte_udp_hdr *, 34);
 			int f = rte_be_to_cpu_16(u->src_port);
 			assert_true(gate_of[f] == -1 || gate_of[f] == g);
 			gate_of[f] = g;
@@ -258,8 +259,8 @@ static void test_insert_queue_on_edge(void **state)
 	assert_int_equal(ctl("module add c collect"), 0);
 	assert_int_equal(ctl("connect rr:0 c:2"), 0);
 	assert_int_equal(ctl("module add q queue size=64"), 0);
-	assert_int_not_equal(ctl("insert rr:1 q"), 0);      /* gate out of range / unconnected */
-	assert_int_not_equal(ctl("insert rr:0 c"), 0);      /* c is connected already */
+	assert_int_not_equal(ctl("insert rr:1 q"), 0); /* gate out of range / unconnected */
+	assert_int_not_equal(ctl("insert rr:0 c"), 0); /* c is connected already */
 	assert_int_not_equal(ctl("insert rr:0 rr"), 0);
 	assert_int_equal(ctl("insert rr:0 q"), 0);
 	fill(&b, 10, 1, 0);
@@ -269,7 +270,7 @@ static void test_insert_queue_on_edge(void **state)
 	assert_int_equal(q->cls->run_task(&ctx, q), 10);
 	/* the queue forwards to the old target, on the old input gate */
 	assert_int_equal(collected(&dp, "c")->n[2], 10);
-	assert_int_not_equal(ctl("insert rr:0 q"), 0);      /* q is in use now */
+	assert_int_not_equal(ctl("insert rr:0 q"), 0); /* q is in use now */
 	destroy_all();
 }
 
@@ -374,8 +375,8 @@ static void test_worker_runs_tasks(void **state)
 	assert_int_equal(ctl("connect in q"), 0);
 	assert_int_equal(ctl("connect q s"), 0);
 	assert_int_equal(e2_dp_worker_create(&dp, 0, -1, err), 0);
-	assert_int_equal(e2_dp_worker_create(&dp, 0, -1, err), 0);      /* the same again: no-op */
-	assert_int_not_equal(e2_dp_worker_create(&dp, 0, 0, err), 0);   /* another core: refused */
+	assert_int_equal(e2_dp_worker_create(&dp, 0, -1, err), 0);    /* the same again: no-op */
+	assert_int_not_equal(e2_dp_worker_create(&dp, 0, 0, err), 0); /* another core: refused */
 	assert_int_equal(e2_dp_worker_create(&dp, 1, -1, err), 0);
 	assert_int_equal(ctl("task attach q worker=1"), 0);
 	assert_int_not_equal(ctl("task attach s worker=1"), 0);

@@ -55,7 +55,7 @@ static void test_nsh_push_bytes(void **state)
 		0x0f, 0xc8, 0x02, 0x03,                         /* ver 0, TTL 63, len 8, MD type 2, next Ethernet */
 		0x12, 0x34, 0x56, 0xfe,                         /* SPI, SI */
 		0xff, 0xf6, 0x01, 0x01, 0x01, 0x00, 0x00, 0x00, /* class 0xFFF6, type 1 (safe), len 1, value 1 */
-		0xff, 0xf6, 0x02, 0x09, 'a', 'b', '.', 'c', 'd', '/', 'x', 'y', 'z', 0, 0, 0,
+		0xff, 0xf6, 0x02, 0x09, 'a',  'b',  '.',  'c',  'd', '/', 'x', 'y', 'z', 0, 0, 0,
 	};
 	assert_int_equal(b.pkts[0]->pkt_len, 14 + 32 + 60);
 	assert_memory_equal(d, orig, 12); /* outer MACs are the inner ones */
@@ -256,8 +256,8 @@ static void expect_gate(const char *tags, int trimmed, int want)
  * (the top rule's shortcut) or several (the full scan, priorities deciding). */
 static void test_nsh_match_values(void **state)
 {
-	const char *tags[] = {"url=abcdefghijkl", "url=abcdefgh", "url=abcdefghijkX", "url=abcdefg",
-			      "safe=1", "safe=0", "safe=1 url=abcdefgh", "url=abcdefgh safe=1"};
+	const char *tags[] = {"url=abcdefghijkl", "url=abcdefgh", "url=abcdefghijkX",    "url=abcdefg",
+			      "safe=1",           "safe=0",       "safe=1 url=abcdefgh", "url=abcdefgh safe=1"};
 	/* rules in evaluation order: url=abcdefghijkl, url=abcdefgh, safe=1 */
 	const int want[] = {1, 2, 0, 0, 3, 0, 2, 2};
 	/* then safe=1 first (priority 5): its one-TLV frames take the shortcut */
@@ -316,7 +316,7 @@ static void test_nsh_random_frames(void **state)
 				}
 				if (len > 22 && (seed & 3) != 0) {
 					d[12] = 0x89, d[13] = 0x4f, d[14] &= 0x3f; /* NSH version 0 */
-					d[16] = (d[16] & 0xf0) | 2;                 /* MD type 2 */
+					d[16] = (d[16] & 0xf0) | 2;                /* MD type 2 */
 					if (seed & 4)
 						d[15] = (uint8_t)((d[15] & 0xc0) | ((len - 14) / 4 & 0x3f));
 				}
@@ -341,12 +341,9 @@ static void test_nsh_random_frames(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_nsh_push_bytes),
-		cmocka_unit_test(test_nsh_update_match_pop),
-		cmocka_unit_test(test_nsh_malformed),
-		cmocka_unit_test(test_nsh_multiseg),
-		cmocka_unit_test(test_nsh_match_values),
-		cmocka_unit_test(test_nsh_random_frames),
+		cmocka_unit_test(test_nsh_push_bytes),   cmocka_unit_test(test_nsh_update_match_pop),
+		cmocka_unit_test(test_nsh_malformed),    cmocka_unit_test(test_nsh_multiseg),
+		cmocka_unit_test(test_nsh_match_values), cmocka_unit_test(test_nsh_random_frames),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

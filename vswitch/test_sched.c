@@ -32,8 +32,9 @@ static int setup(void **state)
 		return -1;
 	/* three saturated sources, each into its own sink */
 	for (int i = 0; i < 3; i++) {
-		if (ctl("port add n%d pmd devargs=net_null%d", i, i) || ctl("module add src%d port_in port=n%d", i, i) ||
-		    ctl("module add sink%d sink", i) || ctl("connect src%d sink%d", i, i))
+		if (ctl("port add n%d pmd devargs=net_null%d", i, i) ||
+		    ctl("module add src%d port_in port=n%d", i, i) || ctl("module add sink%d sink", i) ||
+		    ctl("connect src%d sink%d", i, i))
 			return -1;
 	}
 	return e2_dp_worker_create(&dp, 0, -1, err);
@@ -78,8 +79,8 @@ static double worker_wait_secs(void)
 }
 
 struct run {
-	double secs;      /* by the TSC, from resume to pause */
-	double preempted; /* of which the worker waited for a CPU */
+	double secs;                  /* by the TSC, from resume to pause */
+	double preempted;             /* of which the worker waited for a CPU */
 	double cycles[3], packets[3]; /* of src0..2, read while the worker was paused */
 };
 
@@ -90,14 +91,19 @@ static uint64_t leaf_total(uint64_t (*get)(const struct e2_sched_node *), const 
 		t += get(node(*leaves));
 	return t;
 }
-static uint64_t cycles_of(const struct e2_sched_node *n) { return n->cycles; }
-static uint64_t packets_of(const struct e2_sched_node *n) { return n->packets; }
+static uint64_t cycles_of(const struct e2_sched_node *n)
+{
+	return n->cycles;
+}
+static uint64_t packets_of(const struct e2_sched_node *n)
+{
+	return n->packets;
+}
 
 /* Resets the counters of the tree and lets it run until `leaves` have used `want`
  * of a resource by the tree's own accounting (a deadline of 30 s, not a window: on
  * a busy machine the worker gets what the kernel gives it). */
-static struct run run_until(uint64_t (*get)(const struct e2_sched_node *), const char *const *leaves,
-			    uint64_t want)
+static struct run run_until(uint64_t (*get)(const struct e2_sched_node *), const char *const *leaves, uint64_t want)
 {
 	e2_dp_pause(&dp);
 	for (int i = 0; i < 3; i++) {
@@ -181,18 +187,18 @@ static void test_rate_limit_packets(void **state)
 static void test_bad_sched_requests(void **state)
 {
 	const char *bad[] = {
-		"sched add x",                                   /* no policy */
+		"sched add x", /* no policy */
 		"sched add x policy=fifo",
-		"sched add x policy=rate_limit",                 /* no limit */
+		"sched add x policy=rate_limit", /* no limit */
 		"sched add x policy=round_robin parent=nosuch",
 		"sched add x policy=round_robin worker=9",
-		"sched add x policy=round_robin limit=5",         /* limit on a non-rate_limit node */
-		"sched add wfq policy=round_robin",              /* duplicate */
-		"sched add src0 policy=round_robin",             /* a module's name */
+		"sched add x policy=round_robin limit=5", /* limit on a non-rate_limit node */
+		"sched add wfq policy=round_robin",       /* duplicate */
+		"sched add src0 policy=round_robin",      /* a module's name */
 		"sched add x policy=priority colour=red",
-		"sched attach wfq parent=src0",                  /* under a task */
-		"sched attach w0 parent=wfq",                    /* the root */
-		"sched attach prio parent=prio",                 /* cycle */
+		"sched attach wfq parent=src0",  /* under a task */
+		"sched attach w0 parent=wfq",    /* the root */
+		"sched attach prio parent=prio", /* cycle */
 		"sched attach nosuch parent=wfq",
 		"sched attach src0",
 		"sched set src0 share=0",

@@ -66,8 +66,8 @@ static void send_edges(uint8_t orig[EDGES][2][80])
 	for (int e = 0; e < EDGES; e++) {
 		struct e2_batch b = {.cnt = 2};
 		for (int k = 0; k < 2; k++) {
-			b.pkts[k] = make_udp(dp.pool, "02:00:00:00:00:01", 0x0a000000u + (uint32_t)e, 0x0a000100, (uint16_t)k,
-					     80, 80);
+			b.pkts[k] = make_udp(dp.pool, "02:00:00:00:00:01", 0x0a000000u + (uint32_t)e, 0x0a000100,
+					     (uint16_t)k, 80, 80);
 			memcpy(orig[e][k], rte_pktmbuf_mtod(b.pkts[k], void *), 80);
 		}
 		if (e % 2) {
@@ -194,18 +194,20 @@ static void test_tunnel_vxlan_gpe(void **state)
 		memcpy(wire->pkts[0], s2->pkts[0], s2->n[0] * sizeof(void *));
 		wire->n[0] = s2->n[0];
 		s2->n[0] = 0;
-		snprintf(cmd, sizeof(cmd),
-			 "tcpdump -r %s -nn -v 2>/dev/null > %s/gpe.txt && "
-			 "grep -c '192.0.2.1.[0-9]* > 192.0.2.2.4790: VXLAN-GPE, flags \\[IP\\], vni 42' %s/gpe.txt | grep -qx 16 && "
-			 "grep -c 'NSH, .*service-path-id 0x0003e[89], service-index 0xff' %s/gpe.txt | grep -qx 4",
-			 f, dir, dir, dir);
+		snprintf(
+			cmd, sizeof(cmd),
+			"tcpdump -r %s -nn -v 2>/dev/null > %s/gpe.txt && "
+			"grep -c '192.0.2.1.[0-9]* > 192.0.2.2.4790: VXLAN-GPE, flags \\[IP\\], vni 42' %s/gpe.txt | grep -qx 16 && "
+			"grep -c 'NSH, .*service-path-id 0x0003e[89], service-index 0xff' %s/gpe.txt | grep -qx 4",
+			f, dir, dir, dir);
 		/* Wireshark: VNI, SPI per edge, E2's TLV types on the odd edges */
 		char ts[512];
-		snprintf(ts, sizeof(ts),
-			 "tshark -r %s -T fields -e vxlan.vni -e nsh.spi -e nsh.metadatatype 2>/dev/null > %s/ts.txt && "
-			 "grep -c '^42.100[0246].$' %s/ts.txt | grep -qx 8 && "
-			 "grep -c '^42.100[1357].1,40$' %s/ts.txt | grep -qx 8",
-			 f, dir, dir, dir);
+		snprintf(
+			ts, sizeof(ts),
+			"tshark -r %s -T fields -e vxlan.vni -e nsh.spi -e nsh.metadatatype 2>/dev/null > %s/ts.txt && "
+			"grep -c '^42.100[0246].$' %s/ts.txt | grep -qx 8 && "
+			"grep -c '^42.100[1357].1,40$' %s/ts.txt | grep -qx 8",
+			f, dir, dir, dir);
 		assert_int_equal(system(ts), 0);
 		if (getenv("E2_KEEP_PCAP")) {
 			char cp[256];
@@ -240,7 +242,9 @@ static void test_tunnel_refusals(void **state)
 	assert_int_not_equal(ctl("module add x tunnel_encap dst=nonsense"), 0);
 	assert_int_not_equal(ctl("module add x tunnel_encap dst=02:00:00:00:00:aa transport=gre"), 0);
 	assert_int_not_equal(ctl("module add x tunnel_encap dst=02:00:00:00:00:aa transport=vxlan-gpe"), 0);
-	assert_int_not_equal(ctl("module add x tunnel_encap dst=02:00:00:00:00:aa transport=vxlan-gpe src_ip=1.2.3 dst_ip=1.2.3.4"), 0);
+	assert_int_not_equal(
+		ctl("module add x tunnel_encap dst=02:00:00:00:00:aa transport=vxlan-gpe src_ip=1.2.3 dst_ip=1.2.3.4"),
+		0);
 	assert_int_not_equal(ctl("module add x tunnel_encap dst=02:00:00:00:00:aa vni=3"), 0);
 	assert_int_not_equal(ctl("module cmd te edge igate=1 spi=7"), 0);
 	assert_int_not_equal(ctl("module cmd te edge igate=64 spi=8"), 0);

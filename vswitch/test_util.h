@@ -28,8 +28,7 @@ struct collect {
 	struct rte_mbuf *pkts[4][COLLECT_MAX];
 };
 
-static inline void collect_process(struct e2_ctx *ctx, struct e2_module *m, uint16_t igate,
-				   struct e2_batch *b)
+static inline void collect_process(struct e2_ctx *ctx, struct e2_module *m, uint16_t igate, struct e2_batch *b)
 {
 	struct collect *c = e2_priv(m);
 	for (uint16_t i = 0; i < b->cnt; i++) {
@@ -71,14 +70,15 @@ static inline int test_eal_init(const char *prefix)
 {
 	char pfx[64];
 	snprintf(pfx, sizeof(pfx), "%s-%d", prefix, (int)getpid());
-	char *argv[] = {"test", "--no-huge", "-m", "512", "--no-pci", "--no-shconf", "--no-telemetry",
-			"--file-prefix", pfx, "--log-level", "error", "-l", "0", NULL};
+	char *argv[] = {
+		"test",          "--no-huge", "-m",          "512",   "--no-pci", "--no-shconf", "--no-telemetry",
+		"--file-prefix", pfx,         "--log-level", "error", "-l",       "0",           NULL};
 	return rte_eal_init((int)(sizeof(argv) / sizeof(argv[0])) - 1, argv) < 0 ? -1 : 0;
 }
 
 /* An Ethernet/IPv4/UDP frame of `len` bytes. */
-static inline struct rte_mbuf *make_udp(struct rte_mempool *pool, const char *dst_mac, uint32_t src_ip,
-					uint32_t dst_ip, uint16_t sport, uint16_t dport, uint16_t len)
+static inline struct rte_mbuf *make_udp(struct rte_mempool *pool, const char *dst_mac, uint32_t src_ip, uint32_t dst_ip,
+					uint16_t sport, uint16_t dport, uint16_t len)
 {
 	struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
 	if (!m)
@@ -180,13 +180,13 @@ static inline double test_secs_since(uint64_t tsc0)
 {
 	return (double)(rte_rdtsc() - tsc0) / (double)rte_get_tsc_hz();
 }
-#define WAIT_UNTIL(cond, secs)                                                             \
-	({                                                                                 \
-		uint64_t wait_t0_ = rte_rdtsc();                                           \
-		bool wait_ok_;                                                             \
-		while (!(wait_ok_ = (cond)) && test_secs_since(wait_t0_) < (secs))         \
-			usleep(1000);                                                      \
-		wait_ok_;                                                                  \
+#define WAIT_UNTIL(cond, secs)                                                     \
+	({                                                                         \
+		uint64_t wait_t0_ = rte_rdtsc();                                   \
+		bool wait_ok_;                                                     \
+		while (!(wait_ok_ = (cond)) && test_secs_since(wait_t0_) < (secs)) \
+			usleep(1000);                                              \
+		wait_ok_;                                                          \
 	})
 
 /* Checks that need an outside tool (tcpdump, tshark). Without the tool a test still runs
@@ -205,13 +205,13 @@ static inline int *test_tool_skips(void)
 	return &n;
 }
 /* Call last in a test (after its clean-up): skip() leaves the test at once. */
-#define TEST_SKIP_WITHOUT(tool)                                                            \
-	do {                                                                               \
-		if (!test_have_tool(tool)) {                                               \
-			print_message("%s not installed: its checks skipped\n", tool);      \
-			(*test_tool_skips())++;                                            \
-			skip();                                                            \
-		}                                                                          \
+#define TEST_SKIP_WITHOUT(tool)                                                        \
+	do {                                                                           \
+		if (!test_have_tool(tool)) {                                           \
+			print_message("%s not installed: its checks skipped\n", tool); \
+			(*test_tool_skips())++;                                        \
+			skip();                                                        \
+		}                                                                      \
 	} while (0)
 static inline int test_exit_status(int failed)
 {

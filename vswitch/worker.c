@@ -48,8 +48,8 @@ static void *worker_main(void *arg)
 	/* Sleep as precisely as asked: the default 50 us timer slack would dominate. */
 	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
 	if (rte_thread_register() != 0)
-		fprintf(stderr, "e2d: worker %u: no DPDK lcore id (%s); mempool caches disabled\n",
-			w->id, rte_strerror(rte_errno));
+		fprintf(stderr, "e2d: worker %u: no DPDK lcore id (%s); mempool caches disabled\n", w->id,
+			rte_strerror(rte_errno));
 
 	/* One TSC read per round: a task's end is the next round's start. */
 	uint64_t now = rte_rdtsc();
@@ -75,8 +75,8 @@ static void *worker_main(void *arg)
 				ctx.current->cycles += end - ctx.ts;
 				t->measured_packets += done;
 			}
-			struct e2_sched_usage u = {.cycles = end - now, .packets = done,
-						   .bits = (emitted_bytes(t) - bytes0) * 8};
+			struct e2_sched_usage u = {
+				.cycles = end - now, .packets = done, .bits = (emitted_bytes(t) - bytes0) * 8};
 			e2_sched_account(leaf, &u, end, w->tsc_hz, w->idle_spin_us, w->max_sleep_us);
 			if (done) {
 				w->busy_cycles += u.cycles;
@@ -116,8 +116,8 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-struct e2_worker *e2_worker_start(uint32_t id, int core, uint64_t tsc_hz, uint32_t idle_spin_us,
-				  uint32_t max_sleep_us, char *err)
+struct e2_worker *e2_worker_start(uint32_t id, int core, uint64_t tsc_hz, uint32_t idle_spin_us, uint32_t max_sleep_us,
+				  char *err)
 {
 	struct e2_worker *w = calloc(1, sizeof(*w));
 	pthread_attr_t attr;

@@ -20,25 +20,25 @@
 
 struct e2_worker {
 	uint32_t id;
-	int core;                 /* -1: not pinned */
+	int core; /* -1: not pinned */
 	pthread_t thread;
 	atomic_int stop;
 	atomic_int pause_req;
 	atomic_int paused;
-	int pause_depth;          /* control thread only: nested pauses release at zero */
+	int pause_depth; /* control thread only: nested pauses release at zero */
 	uint32_t idle_spin_us, max_sleep_us;
 	uint64_t tsc_hz;
 	/* changed only while paused */
 	uint32_t n_tasks;
 	struct e2_module *tasks[E2_TASKS_MAX];
-	struct e2_sched_node *root;  /* round robin "wID" unless reconfigured */
+	struct e2_sched_node *root; /* round robin "wID" unless reconfigured */
 	/* written by the worker */
 	uint64_t busy_cycles, idle_cycles, sleeps, rounds;
 	uint64_t packets; /* handled by its tasks */
 };
 
-struct e2_worker *e2_worker_start(uint32_t id, int core, uint64_t tsc_hz, uint32_t idle_spin_us,
-				  uint32_t max_sleep_us, char *err);
+struct e2_worker *e2_worker_start(uint32_t id, int core, uint64_t tsc_hz, uint32_t idle_spin_us, uint32_t max_sleep_us,
+				  char *err);
 void e2_worker_stop(struct e2_worker *w);
 void e2_worker_pause(struct e2_worker *w);
 void e2_worker_resume(struct e2_worker *w);

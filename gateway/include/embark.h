@@ -21,17 +21,17 @@ typedef unsigned __int128 embark_u128;
 
 /* ---------- errors (packet-level errors are also counted per gateway) ---------- */
 enum embark_err {
-  EMBARK_OK = 0,
-  EMBARK_E_MALFORMED,  /* not a well-formed packet of the expected kind */
-  EMBARK_E_TRUNCATED,  /* shorter than its own length fields say */
-  EMBARK_E_FRAGMENT,   /* IPv4 fragments are refused (reassemble before the gateway) */
-  EMBARK_E_UNSUPPORTED,/* e.g. trailer too long to seal */
-  EMBARK_E_TOO_BIG,    /* output buffer too small */
-  EMBARK_E_NO_OPTION,  /* decrypt: no Embark destination option */
-  EMBARK_E_TAMPERED,   /* decrypt: authentication of the option/payload failed */
-  EMBARK_E_REWRITTEN,  /* decrypt: a field holds neither its encryption nor a pool value */
-  EMBARK_E_CRYPTO,     /* OpenSSL failure */
-  EMBARK_E_COUNT
+	EMBARK_OK = 0,
+	EMBARK_E_MALFORMED,   /* not a well-formed packet of the expected kind */
+	EMBARK_E_TRUNCATED,   /* shorter than its own length fields say */
+	EMBARK_E_FRAGMENT,    /* IPv4 fragments are refused (reassemble before the gateway) */
+	EMBARK_E_UNSUPPORTED, /* e.g. trailer too long to seal */
+	EMBARK_E_TOO_BIG,     /* output buffer too small */
+	EMBARK_E_NO_OPTION,   /* decrypt: no Embark destination option */
+	EMBARK_E_TAMPERED,    /* decrypt: authentication of the option/payload failed */
+	EMBARK_E_REWRITTEN,   /* decrypt: a field holds neither its encryption nor a pool value */
+	EMBARK_E_CRYPTO,      /* OpenSSL failure */
+	EMBARK_E_COUNT
 };
 const char *embark_strerror(int err);
 
@@ -46,13 +46,15 @@ embark_keys *embark_keys_from_master(const uint8_t master[EMBARK_MASTER_KEY_LEN]
 void embark_keys_free(embark_keys *keys); /* wipes */
 
 /* ---------- PrefixMatch ---------- */
-typedef struct { embark_u128 lo, hi; } embark_range; /* inclusive */
+typedef struct {
+	embark_u128 lo, hi;
+} embark_range; /* inclusive */
 typedef struct embark_pm embark_pm;
 /* EncryptPrefixes over `bits`-wide values (128 or 16).  The interval values are random but
  * derived from the key and the endpoint set, so every gateway with the same key and rules
  * builds the same map.  prefix_len is raised when the rules need more distinct values. */
-embark_pm *embark_pm_build(const embark_keys *keys, int bits, int prefix_len,
-                           const embark_range *ranges, size_t n, char *err, size_t errlen);
+embark_pm *embark_pm_build(const embark_keys *keys, int bits, int prefix_len, const embark_range *ranges, size_t n,
+			   char *err, size_t errlen);
 void embark_pm_free(embark_pm *pm);
 int embark_pm_prefix_len(const embark_pm *pm);
 int embark_pm_bits(const embark_pm *pm);
@@ -74,63 +76,76 @@ enum { EMBARK_ACCEPT = 0, EMBARK_DENY = 1 };
 #define EMBARK_RULE_LINES_MAX 1000000
 #define EMBARK_KEYWORDS_MAX 100000
 typedef struct {
-  char id[EMBARK_ID_MAX];
-  int64_t prio;           /* lower matches first; ties: file order */
-  int action;
-  int proto;              /* 0..255 or EMBARK_PROTO_ANY */
-  embark_range src, dst;  /* 128-bit; IPv4 as ::ffff:a.b.c.d */
-  embark_range sport, dport;
-  bool src_any, dst_any, sport_any, dport_any;
-  int line;
+	char id[EMBARK_ID_MAX];
+	int64_t prio; /* lower matches first; ties: file order */
+	int action;
+	int proto;             /* 0..255 or EMBARK_PROTO_ANY */
+	embark_range src, dst; /* 128-bit; IPv4 as ::ffff:a.b.c.d */
+	embark_range sport, dport;
+	bool src_any, dst_any, sport_any, dport_any;
+	int line;
 } embark_rule;
-typedef struct { embark_rule *v; size_t n; } embark_ruleset;
+typedef struct {
+	embark_rule *v;
+	size_t n;
+} embark_ruleset;
 /* Parses the text format (gateway/README.md); `name` is used in messages. */
-int embark_rules_parse(const char *text, size_t len, const char *name, embark_ruleset *out,
-                       char *err, size_t errlen);
+int embark_rules_parse(const char *text, size_t len, const char *name, embark_ruleset *out, char *err, size_t errlen);
 int embark_rules_load(const char *path, embark_ruleset *out, char *err, size_t errlen);
 void embark_ruleset_free(embark_ruleset *rs);
 int embark_rules_write(FILE *f, const embark_ruleset *rs, const char *header_comment);
 
 /* ---------- pools (NAT / load-balancer address pools) ---------- */
-typedef struct { char name[EMBARK_ID_MAX]; embark_range r; int line; } embark_pool;
-typedef struct { embark_pool *v; size_t n; } embark_poolset;
-int embark_pools_parse(const char *text, size_t len, const char *name, embark_poolset *out,
-                       char *err, size_t errlen);
+typedef struct {
+	char name[EMBARK_ID_MAX];
+	embark_range r;
+	int line;
+} embark_pool;
+typedef struct {
+	embark_pool *v;
+	size_t n;
+} embark_poolset;
+int embark_pools_parse(const char *text, size_t len, const char *name, embark_poolset *out, char *err, size_t errlen);
 int embark_pools_load(const char *path, embark_poolset *out, char *err, size_t errlen);
 void embark_poolset_free(embark_poolset *ps);
 #define EMBARK_POOL_MAX_ADDRS 65536
 
 /* ---------- gateway: PrefixMatch maps + transform state ---------- */
 typedef struct {
-  int addr_prefix_len;  /* default 16 */
-  int port_prefix_len;  /* default 8 */
-  bool encrypt_payload; /* default true; false = header-only */
+	int addr_prefix_len;  /* default 16 */
+	int port_prefix_len;  /* default 8 */
+	bool encrypt_payload; /* default true; false = header-only */
 } embark_config;
 void embark_config_default(embark_config *cfg);
 
 typedef struct embark_gw embark_gw;
 /* rules/pools may be NULL (no rules / no pools).  Copies what it needs. */
-embark_gw *embark_gw_new(const embark_keys *keys, const embark_ruleset *rules,
-                         const embark_poolset *pools, const embark_config *cfg,
-                         char *err, size_t errlen);
+embark_gw *embark_gw_new(const embark_keys *keys, const embark_ruleset *rules, const embark_poolset *pools,
+			 const embark_config *cfg, char *err, size_t errlen);
 void embark_gw_free(embark_gw *gw);
 const embark_pm *embark_gw_addr_pm(const embark_gw *gw);
 const embark_pm *embark_gw_port_pm(const embark_gw *gw);
 
-typedef struct { uint32_t sip, dip; uint16_t sport, dport; uint8_t proto; } embark_tuple4;
+typedef struct {
+	uint32_t sip, dip;
+	uint16_t sport, dport;
+	uint8_t proto;
+} embark_tuple4;
 /* seed = PRF_k(5-tuple); symmetric in the two endpoints so both directions agree. */
 void embark_flow_seed(embark_gw *gw, const embark_tuple4 *t, uint8_t seed[16]);
 /* EncryptValue for one address / port under a flow seed. */
 embark_u128 embark_encrypt_addr(embark_gw *gw, const uint8_t seed[16], embark_u128 v);
 uint16_t embark_encrypt_port(embark_gw *gw, const uint8_t seed[16], uint16_t port);
 /* All four header values of a flow at once (one batched AES call). */
-void embark_encrypt_tuple(embark_gw *gw, const embark_tuple4 *t, embark_u128 *esip,
-                          embark_u128 *edip, uint16_t *esport, uint16_t *edport);
-static inline embark_u128 embark_v4mapped(uint32_t a) { return ((embark_u128)0xffff << 32) | a; }
+void embark_encrypt_tuple(embark_gw *gw, const embark_tuple4 *t, embark_u128 *esip, embark_u128 *edip, uint16_t *esport,
+			  uint16_t *edport);
+static inline embark_u128 embark_v4mapped(uint32_t a)
+{
+	return ((embark_u128)0xffff << 32) | a;
+}
 
 /* Rule encryption: each rule becomes one rule per combination of encrypted prefixes. */
-int embark_rules_encrypt(const embark_gw *gw, const embark_ruleset *in, embark_ruleset *out,
-                         char *err, size_t errlen);
+int embark_rules_encrypt(const embark_gw *gw, const embark_ruleset *in, embark_ruleset *out, char *err, size_t errlen);
 /* Encrypted pool values (reserved suffix) in pool order; *n set to the count. */
 int embark_pools_encrypt(embark_gw *gw, embark_u128 **out, size_t *n);
 bool embark_is_pool_value(embark_u128 enc);
@@ -138,15 +153,18 @@ bool embark_is_pool_value(embark_u128 enc);
 /* Packet transform (L3 packets, no link header).  Return EMBARK_OK or an error, which is
  * also counted in the gateway's counters. */
 #define EMBARK_MAX_OVERHEAD 320
-int embark_encrypt_packet(embark_gw *gw, const uint8_t *in, size_t len, uint8_t *out,
-                          size_t cap, size_t *out_len);
-int embark_decrypt_packet(embark_gw *gw, const uint8_t *in, size_t len, uint8_t *out,
-                          size_t cap, size_t *out_len);
+int embark_encrypt_packet(embark_gw *gw, const uint8_t *in, size_t len, uint8_t *out, size_t cap, size_t *out_len);
+int embark_decrypt_packet(embark_gw *gw, const uint8_t *in, size_t len, uint8_t *out, size_t cap, size_t *out_len);
 const uint64_t *embark_gw_counters(const embark_gw *gw); /* indexed by enum embark_err */
 
 /* ---------- classification (plain IPv4 or encrypted IPv6 packets alike) ---------- */
 /* has_ports: TCP or UDP (and not a later fragment); rules that name ports match only these. */
-typedef struct { embark_u128 sip, dip; uint16_t sport, dport; uint8_t proto; bool has_ports; } embark_key5;
+typedef struct {
+	embark_u128 sip, dip;
+	uint16_t sport, dport;
+	uint8_t proto;
+	bool has_ports;
+} embark_key5;
 int embark_packet_key(const uint8_t *pkt, size_t len, embark_key5 *k);
 typedef struct embark_classifier embark_classifier;
 embark_classifier *embark_classifier_new(const embark_ruleset *rs);
@@ -167,31 +185,38 @@ void embark_km_sender_free(embark_km_sender *s);
  * len + 7 (else nothing is done and 0 returned).  Salts are reset (new, larger salt0) only
  * at the start of a call, so after each call the caller compares embark_km_salt0() with
  * its previous value and, if it changed, tells the matcher (embark_km_matcher_reset). */
-size_t embark_km_encrypt(embark_km_sender *s, const uint8_t *data, size_t len,
-                         embark_token_ct *ct, uint64_t *offsets, size_t cap);
+size_t embark_km_encrypt(embark_km_sender *s, const uint8_t *data, size_t len, embark_token_ct *ct, uint64_t *offsets,
+			 size_t cap);
 uint64_t embark_km_salt0(const embark_km_sender *s);
 
 /* Keyword rules encrypted for a middlebox: AES_k(piece) for each 8-byte piece. */
-typedef struct { uint8_t enc[16]; uint32_t rule; uint32_t rel; } embark_kw_piece;
-typedef struct { embark_kw_piece *v; size_t n; size_t rules; } embark_kw_rules;
-int embark_keywords_parse(const char *text, size_t len, const char *name, char ***kw,
-                          size_t **kwlen, size_t *n, char *err, size_t errlen);
+typedef struct {
+	uint8_t enc[16];
+	uint32_t rule;
+	uint32_t rel;
+} embark_kw_piece;
+typedef struct {
+	embark_kw_piece *v;
+	size_t n;
+	size_t rules;
+} embark_kw_rules;
+int embark_keywords_parse(const char *text, size_t len, const char *name, char ***kw, size_t **kwlen, size_t *n,
+			  char *err, size_t errlen);
 void embark_keywords_free(char **kw, size_t *kwlen, size_t n);
-int embark_kw_rules_encrypt(const embark_keys *keys, char *const *kw, const size_t *kwlen,
-                            size_t n, embark_kw_rules *out);
+int embark_kw_rules_encrypt(const embark_keys *keys, char *const *kw, const size_t *kwlen, size_t n,
+			    embark_kw_rules *out);
 void embark_kw_rules_free(embark_kw_rules *r);
 /* Writes / reads the file format of `embark-rules keywords` (what a middlebox loads). */
 int embark_kw_rules_write(FILE *f, const embark_kw_rules *r);
-int embark_kw_rules_parse(const char *text, size_t len, const char *name, embark_kw_rules *out,
-                          char *err, size_t errlen);
+int embark_kw_rules_parse(const char *text, size_t len, const char *name, embark_kw_rules *out, char *err,
+			  size_t errlen);
 typedef struct embark_km_matcher embark_km_matcher;
 embark_km_matcher *embark_km_matcher_new(const embark_kw_rules *rules, uint64_t salt0);
 void embark_km_matcher_free(embark_km_matcher *m);
 void embark_km_matcher_reset(embark_km_matcher *m, uint64_t salt0);
 /* Feeds one token; returns the number of rules that completed a match ending with it and
  * writes their indexes to rules_out (<= cap). */
-size_t embark_km_match(embark_km_matcher *m, embark_token_ct ct, uint64_t offset,
-                       uint32_t *rules_out, size_t cap);
+size_t embark_km_match(embark_km_matcher *m, embark_token_ct ct, uint64_t offset, uint32_t *rules_out, size_t cap);
 
 /* Deterministic authenticated encryption of whole URIs (AES-SIV, RFC 5297).
  * Output is 16 bytes longer than the input. */

@@ -7,253 +7,335 @@
 #include <stdlib.h>
 #include <string.h>
 
-void embark_config_default(embark_config *cfg) {
-  cfg->addr_prefix_len = 16;
-  cfg->port_prefix_len = 8;
-  cfg->encrypt_payload = true;
+void embark_config_default(embark_config *cfg)
+{
+	cfg->addr_prefix_len = 16;
+	cfg->port_prefix_len = 8;
+	cfg->encrypt_payload = true;
 }
 
-static EVP_CIPHER_CTX *gcm_ctx(const uint8_t key[16], bool enc) {
-  EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-  if (!ctx) return NULL;
-  if (EVP_CipherInit_ex(ctx, EVP_aes_128_gcm(), NULL, key, NULL, enc) != 1) {
-    EVP_CIPHER_CTX_free(ctx);
-    return NULL;
-  }
-  return ctx;
+static EVP_CIPHER_CTX *gcm_ctx(const uint8_t key[16], bool enc)
+{
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	if (!ctx)
+		return NULL;
+	if (EVP_CipherInit_ex(ctx, EVP_aes_128_gcm(), NULL, key, NULL, enc) != 1) {
+		EVP_CIPHER_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
 }
 
-static int cmp_pool(const void *a, const void *b) {
-  const pool_entry *x = a, *y = b;
-  return x->enc < y->enc ? -1 : x->enc > y->enc;
+static int cmp_pool(const void *a, const void *b)
+{
+	const pool_entry *x = a, *y = b;
+	return x->enc < y->enc ? -1 : x->enc > y->enc;
 }
 
-embark_gw *embark_gw_new(const embark_keys *keys, const embark_ruleset *rules,
-                         const embark_poolset *pools, const embark_config *cfg,
-                         char *err, size_t errlen) {
-  embark_gw *gw = calloc(1, sizeof *gw);
-  if (!gw) { snprintf(err, errlen, "out of memory"); return NULL; }
-  if (cfg) gw->cfg = *cfg; else embark_config_default(&gw->cfg);
-  size_t n = rules ? rules->n : 0;
-  embark_range *ar = malloc((2 * n + 1) * sizeof *ar), *pr = malloc((2 * n + 1) * sizeof *pr);
-  size_t na = 0, np = 0;
-  if (!ar || !pr) { snprintf(err, errlen, "out of memory"); goto fail; }
-  for (size_t i = 0; i < n; i++) {
-    const embark_rule *r = &rules->v[i];
-    if (!r->src_any) ar[na++] = r->src;
-    if (!r->dst_any) ar[na++] = r->dst;
-    if (!r->sport_any) pr[np++] = r->sport;
-    if (!r->dport_any) pr[np++] = r->dport;
-  }
-  gw->addr = embark_pm_build(keys, 128, gw->cfg.addr_prefix_len, ar, na, err, errlen);
-  if (!gw->addr) goto fail;
-  gw->port = embark_pm_build(keys, 16, gw->cfg.port_prefix_len, pr, np, err, errlen);
-  if (!gw->port) goto fail;
-  gw->seed_ctx = embark_ecb_ctx(keys->seed);
-  gw->sfx_ctx = embark_ecb_ctx(keys->suffix);
-  gw->pool_ctx = embark_ecb_ctx(keys->pool);
-  gw->gcm_enc = gcm_ctx(keys->opt, true);
-  gw->gcm_dec = gcm_ctx(keys->opt, false);
-  if (!gw->seed_ctx || !gw->sfx_ctx || !gw->pool_ctx || !gw->gcm_enc || !gw->gcm_dec ||
-      RAND_bytes(gw->nonce_base, sizeof gw->nonce_base) != 1 ||
-      /* Nonces: a random 96-bit start whose last 64 bits OpenSSL increments per packet
+embark_gw *embark_gw_new(const embark_keys *keys, const embark_ruleset *rules, const embark_poolset *pools,
+			 const embark_config *cfg, char *err, size_t errlen)
+{
+	embark_gw *gw = calloc(1, sizeof *gw);
+	if (!gw) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (cfg)
+		gw->cfg = *cfg;
+	else
+		embark_config_default(&gw->cfg);
+	size_t n = rules ? rules->n : 0;
+	embark_range *ar = malloc((2 * n + 1) * sizeof *ar), *pr = malloc((2 * n + 1) * sizeof *pr);
+	size_t na = 0, np = 0;
+	if (!ar || !pr) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const embark_rule *r = &rules->v[i];
+		if (!r->src_any)
+			ar[na++] = r->src;
+		if (!r->dst_any)
+			ar[na++] = r->dst;
+		if (!r->sport_any)
+			pr[np++] = r->sport;
+		if (!r->dport_any)
+			pr[np++] = r->dport;
+	}
+	gw->addr = embark_pm_build(keys, 128, gw->cfg.addr_prefix_len, ar, na, err, errlen);
+	if (!gw->addr)
+		goto fail;
+	gw->port = embark_pm_build(keys, 16, gw->cfg.port_prefix_len, pr, np, err, errlen);
+	if (!gw->port)
+		goto fail;
+	gw->seed_ctx = embark_ecb_ctx(keys->seed);
+	gw->sfx_ctx = embark_ecb_ctx(keys->suffix);
+	gw->pool_ctx = embark_ecb_ctx(keys->pool);
+	gw->gcm_enc = gcm_ctx(keys->opt, true);
+	gw->gcm_dec = gcm_ctx(keys->opt, false);
+	if (!gw->seed_ctx || !gw->sfx_ctx || !gw->pool_ctx || !gw->gcm_enc || !gw->gcm_dec ||
+	    RAND_bytes(gw->nonce_base, sizeof gw->nonce_base) != 1 ||
+	    /* Nonces: a random 96-bit start whose last 64 bits OpenSSL increments per packet
        * (GCM "IV generation"), which also spares a cipher re-initialisation per packet. */
-      EVP_CIPHER_CTX_ctrl(gw->gcm_enc, EVP_CTRL_GCM_SET_IV_FIXED, -1, gw->nonce_base) != 1) {
-    snprintf(err, errlen, "OpenSSL initialisation failed");
-    goto fail;
-  }
-  if (pools && pools->n) {
-    size_t total = 0;
-    for (size_t i = 0; i < pools->n; i++) total += (size_t)(pools->v[i].r.hi - pools->v[i].r.lo + 1);
-    gw->pool = malloc(total * sizeof *gw->pool);
-    if (!gw->pool) { snprintf(err, errlen, "out of memory"); goto fail; }
-    for (size_t i = 0; i < pools->n; i++)
-      for (embark_u128 a = pools->v[i].r.lo;; a++) {
-        gw->pool[gw->npool++].plain = a;
-        if (a == pools->v[i].r.hi) break;
-      }
-    int sfx = 128 - embark_pm_prefix_len(gw->addr);
-    embark_u128 mask = ((embark_u128)1 << sfx) - 1;
-    for (size_t i = 0; i < gw->npool; i++) {
-      uint8_t blk[16];
-      embark_store_u128(blk, gw->pool[i].plain);
-      embark_ecb(gw->pool_ctx, blk, blk, 16);
-      embark_u128 ibar = embark_pm_lookup(gw->addr, gw->pool[i].plain);
-      gw->pool[i].enc = ((embark_u128)ibar << sfx) | (embark_load_u128(blk) & mask & ~(embark_u128)0xffff) |
-                        EMBARK_POOL_MARK;
-    }
-    qsort(gw->pool, gw->npool, sizeof *gw->pool, cmp_pool);
-    for (size_t i = 1; i < gw->npool; i++)
-      if (gw->pool[i].enc == gw->pool[i - 1].enc) {
-        snprintf(err, errlen, "two pool addresses encrypt alike (astronomically unlikely; new key?)");
-        goto fail;
-      }
-  }
-  free(ar);
-  free(pr);
-  return gw;
+	    EVP_CIPHER_CTX_ctrl(gw->gcm_enc, EVP_CTRL_GCM_SET_IV_FIXED, -1, gw->nonce_base) != 1) {
+		snprintf(err, errlen, "OpenSSL initialisation failed");
+		goto fail;
+	}
+	if (pools && pools->n) {
+		size_t total = 0;
+		for (size_t i = 0; i < pools->n; i++)
+			total += (size_t)(pools->v[i].r.hi - pools->v[i].r.lo + 1);
+		gw->pool = malloc(total * sizeof *gw->pool);
+		if (!gw->pool) {
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+		for (size_t i = 0; i < pools->n; i++)
+			for (embark_u128 a = pools->v[i].r.lo;; a++) {
+				gw->pool[gw->npool++].plain = a;
+				if (a == pools->v[i].r.hi)
+					break;
+			}
+		int sfx = 128 - embark_pm_prefix_len(gw->addr);
+		embark_u128 mask = ((embark_u128)1 << sfx) - 1;
+		for (size_t i = 0; i < gw->npool; i++) {
+			uint8_t blk[16];
+			embark_store_u128(blk, gw->pool[i].plain);
+			embark_ecb(gw->pool_ctx, blk, blk, 16);
+			embark_u128 ibar = embark_pm_lookup(gw->addr, gw->pool[i].plain);
+			gw->pool[i].enc = ((embark_u128)ibar << sfx) |
+					  (embark_load_u128(blk) & mask & ~(embark_u128)0xffff) | EMBARK_POOL_MARK;
+		}
+		qsort(gw->pool, gw->npool, sizeof *gw->pool, cmp_pool);
+		for (size_t i = 1; i < gw->npool; i++)
+			if (gw->pool[i].enc == gw->pool[i - 1].enc) {
+				snprintf(err, errlen,
+					 "two pool addresses encrypt alike (astronomically unlikely; new key?)");
+				goto fail;
+			}
+	}
+	free(ar);
+	free(pr);
+	return gw;
 fail:
-  free(ar);
-  free(pr);
-  embark_gw_free(gw);
-  return NULL;
+	free(ar);
+	free(pr);
+	embark_gw_free(gw);
+	return NULL;
 }
 
-void embark_gw_free(embark_gw *gw) {
-  if (!gw) return;
-  embark_pm_free(gw->addr);
-  embark_pm_free(gw->port);
-  EVP_CIPHER_CTX_free(gw->seed_ctx);
-  EVP_CIPHER_CTX_free(gw->sfx_ctx);
-  EVP_CIPHER_CTX_free(gw->pool_ctx);
-  EVP_CIPHER_CTX_free(gw->gcm_enc);
-  EVP_CIPHER_CTX_free(gw->gcm_dec);
-  free(gw->pool);
-  OPENSSL_cleanse(gw, sizeof *gw);
-  free(gw);
+void embark_gw_free(embark_gw *gw)
+{
+	if (!gw)
+		return;
+	embark_pm_free(gw->addr);
+	embark_pm_free(gw->port);
+	EVP_CIPHER_CTX_free(gw->seed_ctx);
+	EVP_CIPHER_CTX_free(gw->sfx_ctx);
+	EVP_CIPHER_CTX_free(gw->pool_ctx);
+	EVP_CIPHER_CTX_free(gw->gcm_enc);
+	EVP_CIPHER_CTX_free(gw->gcm_dec);
+	free(gw->pool);
+	OPENSSL_cleanse(gw, sizeof *gw);
+	free(gw);
 }
 
-const embark_pm *embark_gw_addr_pm(const embark_gw *gw) { return gw->addr; }
-const embark_pm *embark_gw_port_pm(const embark_gw *gw) { return gw->port; }
-const uint64_t *embark_gw_counters(const embark_gw *gw) { return gw->counters; }
-
-void embark_flow_seed(embark_gw *gw, const embark_tuple4 *t, uint8_t seed[16]) {
-  uint32_t ia = t->sip, ib = t->dip;
-  uint16_t pa = t->sport, pb = t->dport;
-  if (ia > ib || (ia == ib && pa > pb)) { /* canonical order: both directions share a seed */
-    ia = t->dip; ib = t->sip;
-    pa = t->dport; pb = t->sport;
-  }
-  uint8_t b[16] = {(uint8_t)(ia >> 24), (uint8_t)(ia >> 16), (uint8_t)(ia >> 8), (uint8_t)ia,
-                   (uint8_t)(ib >> 24), (uint8_t)(ib >> 16), (uint8_t)(ib >> 8), (uint8_t)ib,
-                   (uint8_t)(pa >> 8), (uint8_t)pa, (uint8_t)(pb >> 8), (uint8_t)pb,
-                   t->proto, 'E', 'm', 1};
-  embark_ecb(gw->seed_ctx, b, seed, 16);
+const embark_pm *embark_gw_addr_pm(const embark_gw *gw)
+{
+	return gw->addr;
+}
+const embark_pm *embark_gw_port_pm(const embark_gw *gw)
+{
+	return gw->port;
+}
+const uint64_t *embark_gw_counters(const embark_gw *gw)
+{
+	return gw->counters;
 }
 
-static inline embark_u128 compose_addr(const embark_gw *gw, embark_u128 v, const uint8_t *prf) {
-  int sfx = 128 - embark_pm_prefix_len(gw->addr);
-  embark_u128 mask = ((embark_u128)1 << sfx) - 1;
-  embark_u128 e = ((embark_u128)embark_pm_lookup(gw->addr, v) << sfx) | (embark_load_u128(prf) & mask);
-  if ((e & 0xffff) == EMBARK_POOL_MARK) e ^= 1; /* keep the pool suffix reserved */
-  return e;
+void embark_flow_seed(embark_gw *gw, const embark_tuple4 *t, uint8_t seed[16])
+{
+	uint32_t ia = t->sip, ib = t->dip;
+	uint16_t pa = t->sport, pb = t->dport;
+	if (ia > ib || (ia == ib && pa > pb)) { /* canonical order: both directions share a seed */
+		ia = t->dip;
+		ib = t->sip;
+		pa = t->dport;
+		pb = t->sport;
+	}
+	uint8_t b[16] = {(uint8_t)(ia >> 24),
+			 (uint8_t)(ia >> 16),
+			 (uint8_t)(ia >> 8),
+			 (uint8_t)ia,
+			 (uint8_t)(ib >> 24),
+			 (uint8_t)(ib >> 16),
+			 (uint8_t)(ib >> 8),
+			 (uint8_t)ib,
+			 (uint8_t)(pa >> 8),
+			 (uint8_t)pa,
+			 (uint8_t)(pb >> 8),
+			 (uint8_t)pb,
+			 t->proto,
+			 'E',
+			 'm',
+			 1};
+	embark_ecb(gw->seed_ctx, b, seed, 16);
 }
 
-static inline uint16_t compose_port(const embark_gw *gw, uint16_t p, const uint8_t *prf) {
-  int sfx = 16 - embark_pm_prefix_len(gw->port);
-  uint32_t mask = (1u << sfx) - 1;
-  return (uint16_t)((embark_pm_lookup(gw->port, p) << sfx) | (rd16(prf + 14) & mask));
+static inline embark_u128 compose_addr(const embark_gw *gw, embark_u128 v, const uint8_t *prf)
+{
+	int sfx = 128 - embark_pm_prefix_len(gw->addr);
+	embark_u128 mask = ((embark_u128)1 << sfx) - 1;
+	embark_u128 e = ((embark_u128)embark_pm_lookup(gw->addr, v) << sfx) | (embark_load_u128(prf) & mask);
+	if ((e & 0xffff) == EMBARK_POOL_MARK)
+		e ^= 1; /* keep the pool suffix reserved */
+	return e;
 }
 
-static inline void addr_block(uint8_t *b, const uint8_t seed[16], embark_u128 v) {
-  embark_store_u128(b, v);
-  for (int i = 0; i < 16; i++) b[i] ^= seed[i];
-}
-static inline void port_block(uint8_t *b, const uint8_t seed[16], uint16_t p) {
-  memcpy(b, seed, 16);
-  b[0] ^= 0x80; /* addresses never have the top bit set as v4-mapped; domain separation */
-  b[14] ^= (uint8_t)(p >> 8);
-  b[15] ^= (uint8_t)p;
+static inline uint16_t compose_port(const embark_gw *gw, uint16_t p, const uint8_t *prf)
+{
+	int sfx = 16 - embark_pm_prefix_len(gw->port);
+	uint32_t mask = (1u << sfx) - 1;
+	return (uint16_t)((embark_pm_lookup(gw->port, p) << sfx) | (rd16(prf + 14) & mask));
 }
 
-embark_u128 embark_encrypt_addr(embark_gw *gw, const uint8_t seed[16], embark_u128 v) {
-  uint8_t b[16];
-  addr_block(b, seed, v);
-  embark_ecb(gw->sfx_ctx, b, b, 16);
-  return compose_addr(gw, v, b);
+static inline void addr_block(uint8_t *b, const uint8_t seed[16], embark_u128 v)
+{
+	embark_store_u128(b, v);
+	for (int i = 0; i < 16; i++)
+		b[i] ^= seed[i];
+}
+static inline void port_block(uint8_t *b, const uint8_t seed[16], uint16_t p)
+{
+	memcpy(b, seed, 16);
+	b[0] ^= 0x80; /* addresses never have the top bit set as v4-mapped; domain separation */
+	b[14] ^= (uint8_t)(p >> 8);
+	b[15] ^= (uint8_t)p;
 }
 
-uint16_t embark_encrypt_port(embark_gw *gw, const uint8_t seed[16], uint16_t port) {
-  uint8_t b[16];
-  port_block(b, seed, port);
-  embark_ecb(gw->sfx_ctx, b, b, 16);
-  return compose_port(gw, port, b);
+embark_u128 embark_encrypt_addr(embark_gw *gw, const uint8_t seed[16], embark_u128 v)
+{
+	uint8_t b[16];
+	addr_block(b, seed, v);
+	embark_ecb(gw->sfx_ctx, b, b, 16);
+	return compose_addr(gw, v, b);
 }
 
-void embark_encrypt_tuple(embark_gw *gw, const embark_tuple4 *t, embark_u128 *esip,
-                          embark_u128 *edip, uint16_t *esport, uint16_t *edport) {
-  uint8_t seed[16], b[64];
-  embark_flow_seed(gw, t, seed);
-  addr_block(b, seed, embark_v4mapped(t->sip));
-  addr_block(b + 16, seed, embark_v4mapped(t->dip));
-  port_block(b + 32, seed, t->sport);
-  port_block(b + 48, seed, t->dport);
-  embark_ecb(gw->sfx_ctx, b, b, 64);
-  *esip = compose_addr(gw, embark_v4mapped(t->sip), b);
-  *edip = compose_addr(gw, embark_v4mapped(t->dip), b + 16);
-  *esport = compose_port(gw, t->sport, b + 32);
-  *edport = compose_port(gw, t->dport, b + 48);
-  OPENSSL_cleanse(seed, sizeof seed);
+uint16_t embark_encrypt_port(embark_gw *gw, const uint8_t seed[16], uint16_t port)
+{
+	uint8_t b[16];
+	port_block(b, seed, port);
+	embark_ecb(gw->sfx_ctx, b, b, 16);
+	return compose_port(gw, port, b);
 }
 
-bool embark_is_pool_value(embark_u128 enc) { return (enc & 0xffff) == EMBARK_POOL_MARK; }
-
-embark_u128 embark_pool_lookup(const embark_gw *gw, embark_u128 enc, bool *found) {
-  size_t lo = 0, hi = gw->npool;
-  while (lo < hi) {
-    size_t mid = (lo + hi) / 2;
-    if (gw->pool[mid].enc < enc) lo = mid + 1;
-    else hi = mid;
-  }
-  *found = lo < gw->npool && gw->pool[lo].enc == enc;
-  return *found ? gw->pool[lo].plain : 0;
+void embark_encrypt_tuple(embark_gw *gw, const embark_tuple4 *t, embark_u128 *esip, embark_u128 *edip, uint16_t *esport,
+			  uint16_t *edport)
+{
+	uint8_t seed[16], b[64];
+	embark_flow_seed(gw, t, seed);
+	addr_block(b, seed, embark_v4mapped(t->sip));
+	addr_block(b + 16, seed, embark_v4mapped(t->dip));
+	port_block(b + 32, seed, t->sport);
+	port_block(b + 48, seed, t->dport);
+	embark_ecb(gw->sfx_ctx, b, b, 64);
+	*esip = compose_addr(gw, embark_v4mapped(t->sip), b);
+	*edip = compose_addr(gw, embark_v4mapped(t->dip), b + 16);
+	*esport = compose_port(gw, t->sport, b + 32);
+	*edport = compose_port(gw, t->dport, b + 48);
+	OPENSSL_cleanse(seed, sizeof seed);
 }
 
-int embark_pools_encrypt(embark_gw *gw, embark_u128 **out, size_t *n) {
-  *out = malloc((gw->npool ? gw->npool : 1) * sizeof **out);
-  if (!*out) return -1;
-  for (size_t i = 0; i < gw->npool; i++) (*out)[i] = gw->pool[i].enc;
-  *n = gw->npool;
-  return 0;
+bool embark_is_pool_value(embark_u128 enc)
+{
+	return (enc & 0xffff) == EMBARK_POOL_MARK;
+}
+
+embark_u128 embark_pool_lookup(const embark_gw *gw, embark_u128 enc, bool *found)
+{
+	size_t lo = 0, hi = gw->npool;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (gw->pool[mid].enc < enc)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*found = lo < gw->npool && gw->pool[lo].enc == enc;
+	return *found ? gw->pool[lo].plain : 0;
+}
+
+int embark_pools_encrypt(embark_gw *gw, embark_u128 **out, size_t *n)
+{
+	*out = malloc((gw->npool ? gw->npool : 1) * sizeof **out);
+	if (!*out)
+		return -1;
+	for (size_t i = 0; i < gw->npool; i++)
+		(*out)[i] = gw->pool[i].enc;
+	*n = gw->npool;
+	return 0;
 }
 
 #define EMBARK_MAX_EXPANDED 4000000
 
-int embark_rules_encrypt(const embark_gw *gw, const embark_ruleset *in, embark_ruleset *out,
-                         char *err, size_t errlen) {
-  embark_ruleset rs = {0};
-  size_t cap = 0;
-  size_t na = embark_pm_intervals(gw->addr) + 1, np = embark_pm_intervals(gw->port) + 1;
-  uint64_t *s = malloc(na * 8), *d = malloc(na * 8), *sp = malloc(np * 8), *dp = malloc(np * 8);
-  if (!s || !d || !sp || !dp) goto oom;
-  for (size_t i = 0; i < in->n; i++) {
-    const embark_rule *r = &in->v[i];
-    size_t ns = r->src_any ? 1 : embark_pm_encrypt_range(gw->addr, r->src, s, na);
-    size_t nd = r->dst_any ? 1 : embark_pm_encrypt_range(gw->addr, r->dst, d, na);
-    size_t nsp = r->sport_any ? 1 : embark_pm_encrypt_range(gw->port, r->sport, sp, np);
-    size_t ndp = r->dport_any ? 1 : embark_pm_encrypt_range(gw->port, r->dport, dp, np);
-    if (!ns || !nd || !nsp || !ndp) goto oom; /* a real range always covers an interval */
-    double total = (double)ns * nd * nsp * ndp;
-    if (total + rs.n > EMBARK_MAX_EXPANDED) {
-      snprintf(err, errlen, "rule '%s' (line %d) expands to %.0f encrypted rules; limit %d in total",
-               r->id, r->line, total, EMBARK_MAX_EXPANDED);
-      goto fail;
-    }
-    for (size_t a = 0; a < ns; a++)
-      for (size_t b = 0; b < nd; b++)
-        for (size_t c = 0; c < nsp; c++)
-          for (size_t e = 0; e < ndp; e++) {
-            if (rs.n == cap) {
-              cap = cap ? 2 * cap : 64;
-              embark_rule *nv = realloc(rs.v, cap * sizeof *nv);
-              if (!nv) goto oom;
-              rs.v = nv;
-            }
-            embark_rule x = *r;
-            if (!r->src_any) x.src = embark_pm_prefix_range(gw->addr, s[a]);
-            if (!r->dst_any) x.dst = embark_pm_prefix_range(gw->addr, d[b]);
-            if (!r->sport_any) x.sport = embark_pm_prefix_range(gw->port, sp[c]);
-            if (!r->dport_any) x.dport = embark_pm_prefix_range(gw->port, dp[e]);
-            rs.v[rs.n++] = x;
-          }
-  }
-  free(s); free(d); free(sp); free(dp);
-  *out = rs;
-  return 0;
+int embark_rules_encrypt(const embark_gw *gw, const embark_ruleset *in, embark_ruleset *out, char *err, size_t errlen)
+{
+	embark_ruleset rs = {0};
+	size_t cap = 0;
+	size_t na = embark_pm_intervals(gw->addr) + 1, np = embark_pm_intervals(gw->port) + 1;
+	uint64_t *s = malloc(na * 8), *d = malloc(na * 8), *sp = malloc(np * 8), *dp = malloc(np * 8);
+	if (!s || !d || !sp || !dp)
+		goto oom;
+	for (size_t i = 0; i < in->n; i++) {
+		const embark_rule *r = &in->v[i];
+		size_t ns = r->src_any ? 1 : embark_pm_encrypt_range(gw->addr, r->src, s, na);
+		size_t nd = r->dst_any ? 1 : embark_pm_encrypt_range(gw->addr, r->dst, d, na);
+		size_t nsp = r->sport_any ? 1 : embark_pm_encrypt_range(gw->port, r->sport, sp, np);
+		size_t ndp = r->dport_any ? 1 : embark_pm_encrypt_range(gw->port, r->dport, dp, np);
+		if (!ns || !nd || !nsp || !ndp)
+			goto oom; /* a real range always covers an interval */
+		double total = (double)ns * nd * nsp * ndp;
+		if (total + rs.n > EMBARK_MAX_EXPANDED) {
+			snprintf(err, errlen, "rule '%s' (line %d) expands to %.0f encrypted rules; limit %d in total",
+				 r->id, r->line, total, EMBARK_MAX_EXPANDED);
+			goto fail;
+		}
+		for (size_t a = 0; a < ns; a++)
+			for (size_t b = 0; b < nd; b++)
+				for (size_t c = 0; c < nsp; c++)
+					for (size_t e = 0; e < ndp; e++) {
+						if (rs.n == cap) {
+							cap = cap ? 2 * cap : 64;
+							embark_rule *nv = realloc(rs.v, cap * sizeof *nv);
+							if (!nv)
+								goto oom;
+							rs.v = nv;
+						}
+						embark_rule x = *r;
+						if (!r->src_any)
+							x.src = embark_pm_prefix_range(gw->addr, s[a]);
+						if (!r->dst_any)
+							x.dst = embark_pm_prefix_range(gw->addr, d[b]);
+						if (!r->sport_any)
+							x.sport = embark_pm_prefix_range(gw->port, sp[c]);
+						if (!r->dport_any)
+							x.dport = embark_pm_prefix_range(gw->port, dp[e]);
+						rs.v[rs.n++] = x;
+					}
+	}
+	free(s);
+	free(d);
+	free(sp);
+	free(dp);
+	*out = rs;
+	return 0;
 oom:
-  snprintf(err, errlen, "out of memory");
+	snprintf(err, errlen, "out of memory");
 fail:
-  free(s); free(d); free(sp); free(dp);
-  embark_ruleset_free(&rs);
-  return -1;
+	free(s);
+	free(d);
+	free(sp);
+	free(dp);
+	embark_ruleset_free(&rs);
+	return -1;
 }

@@ -7,31 +7,41 @@
 #include <string.h>
 
 struct embark_keys {
-  uint8_t master[EMBARK_MASTER_KEY_LEN];
-  uint8_t prefix[16]; /* interval-map randomness */
-  uint8_t seed[16];   /* per-flow seed PRF */
-  uint8_t suffix[16]; /* PRF_seed(v) */
-  uint8_t opt[16];    /* AES-GCM of the destination option and payload */
-  uint8_t pool[16];   /* suffixes of encrypted pool values */
-  uint8_t kw[16];     /* KeywordMatch AES_k(t) */
-  uint8_t uri[32];    /* AES-SIV for URIs */
+	uint8_t master[EMBARK_MASTER_KEY_LEN];
+	uint8_t prefix[16]; /* interval-map randomness */
+	uint8_t seed[16];   /* per-flow seed PRF */
+	uint8_t suffix[16]; /* PRF_seed(v) */
+	uint8_t opt[16];    /* AES-GCM of the destination option and payload */
+	uint8_t pool[16];   /* suffixes of encrypted pool values */
+	uint8_t kw[16];     /* KeywordMatch AES_k(t) */
+	uint8_t uri[32];    /* AES-SIV for URIs */
 };
 
-static inline embark_u128 embark_load_u128(const uint8_t *p) {
-  uint64_t hi, lo;
-  memcpy(&hi, p, 8);
-  memcpy(&lo, p + 8, 8);
-  return (embark_u128)__builtin_bswap64(hi) << 64 | __builtin_bswap64(lo);
+static inline embark_u128 embark_load_u128(const uint8_t *p)
+{
+	uint64_t hi, lo;
+	memcpy(&hi, p, 8);
+	memcpy(&lo, p + 8, 8);
+	return (embark_u128)__builtin_bswap64(hi) << 64 | __builtin_bswap64(lo);
 }
-static inline void embark_store_u128(uint8_t *p, embark_u128 v) {
-  uint64_t hi = __builtin_bswap64((uint64_t)(v >> 64)), lo = __builtin_bswap64((uint64_t)v);
-  memcpy(p, &hi, 8);
-  memcpy(p + 8, &lo, 8);
+static inline void embark_store_u128(uint8_t *p, embark_u128 v)
+{
+	uint64_t hi = __builtin_bswap64((uint64_t)(v >> 64)), lo = __builtin_bswap64((uint64_t)v);
+	memcpy(p, &hi, 8);
+	memcpy(p + 8, &lo, 8);
 }
-static inline uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-static inline void wr16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
-static inline uint32_t rd32(const uint8_t *p) {
-  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+static inline uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+static inline void wr16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+static inline uint32_t rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
 /* AES-128-ECB context for key, or NULL. */

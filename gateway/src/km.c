@@ -10,522 +10,657 @@
 
 #define CT_MASK ((((uint64_t)1) << 40) - 1)
 
-static uint64_t mix64(uint64_t x) {
-  x ^= x >> 33; x *= 0xff51afd7ed558ccdull; x ^= x >> 33; x *= 0xc4ceb9fe1a85ec53ull;
-  return x ^ (x >> 33);
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull;
+	return x ^ (x >> 33);
 }
 
 /* AES_{key}(salt) mod 2^40, with tok_ctx re-keyed in place (no allocation). */
-static embark_token_ct token_ct(EVP_CIPHER_CTX *tok_ctx, const uint8_t key[16], uint64_t salt) {
-  uint8_t blk[16] = {0}, outb[16];
-  for (int i = 0; i < 8; i++) blk[i] = (uint8_t)(salt >> (56 - 8 * i));
-  int outl;
-  EVP_EncryptInit_ex(tok_ctx, NULL, NULL, key, NULL);
-  EVP_EncryptUpdate(tok_ctx, outb, &outl, blk, 16);
-  uint64_t v = 0;
-  for (int i = 0; i < 5; i++) v = v << 8 | outb[i];
-  return v & CT_MASK;
+static embark_token_ct token_ct(EVP_CIPHER_CTX *tok_ctx, const uint8_t key[16], uint64_t salt)
+{
+	uint8_t blk[16] = {0}, outb[16];
+	for (int i = 0; i < 8; i++)
+		blk[i] = (uint8_t)(salt >> (56 - 8 * i));
+	int outl;
+	EVP_EncryptInit_ex(tok_ctx, NULL, NULL, key, NULL);
+	EVP_EncryptUpdate(tok_ctx, outb, &outl, blk, 16);
+	uint64_t v = 0;
+	for (int i = 0; i < 5; i++)
+		v = v << 8 | outb[i];
+	return v & CT_MASK;
 }
 
 /* ---------------- sender ---------------- */
-typedef struct { uint64_t tok; uint32_t count; bool used; uint8_t key[16]; } count_entry;
+typedef struct {
+	uint64_t tok;
+	uint32_t count;
+	bool used;
+	uint8_t key[16];
+} count_entry;
 
 struct embark_km_sender {
-  int mode;
-  size_t reset_bytes, since_reset;
-  uint64_t salt0, max_count;
-  EVP_CIPHER_CTX *kctx, *tok_ctx;
-  count_entry *tab;
-  size_t cap, used;
-  uint8_t carry[EMBARK_TOKEN_LEN - 1];
-  size_t ncarry;
-  uint64_t offset; /* stream offset of carry[0] */
+	int mode;
+	size_t reset_bytes, since_reset;
+	uint64_t salt0, max_count;
+	EVP_CIPHER_CTX *kctx, *tok_ctx;
+	count_entry *tab;
+	size_t cap, used;
+	uint8_t carry[EMBARK_TOKEN_LEN - 1];
+	size_t ncarry;
+	uint64_t offset; /* stream offset of carry[0] */
 };
 
-embark_km_sender *embark_km_sender_new(const embark_keys *keys, int mode, size_t reset_bytes) {
-  embark_km_sender *s = calloc(1, sizeof *s);
-  if (!s) return NULL;
-  s->mode = mode;
-  s->reset_bytes = reset_bytes ? reset_bytes : 1 << 16;
-  s->cap = 64;
-  while (s->cap < 2 * (s->reset_bytes < 32768 ? s->reset_bytes : 32768)) s->cap <<= 1;
-  s->tab = calloc(s->cap, sizeof *s->tab);
-  s->kctx = embark_ecb_ctx(keys->kw);
-  s->tok_ctx = embark_ecb_ctx(keys->kw); /* key replaced per token */
-  /* salt0 random per sender: one gateway key serves all flows, salts must never repeat */
-  if (!s->tab || !s->kctx || !s->tok_ctx || RAND_bytes((uint8_t *)&s->salt0, sizeof s->salt0) != 1) {
-    embark_km_sender_free(s);
-    return NULL;
-  }
-  s->salt0 >>= 2; /* headroom so salt0 + counts never wraps */
-  return s;
+embark_km_sender *embark_km_sender_new(const embark_keys *keys, int mode, size_t reset_bytes)
+{
+	embark_km_sender *s = calloc(1, sizeof *s);
+	if (!s)
+		return NULL;
+	s->mode = mode;
+	s->reset_bytes = reset_bytes ? reset_bytes : 1 << 16;
+	s->cap = 64;
+	while (s->cap < 2 * (s->reset_bytes < 32768 ? s->reset_bytes : 32768))
+		s->cap <<= 1;
+	s->tab = calloc(s->cap, sizeof *s->tab);
+	s->kctx = embark_ecb_ctx(keys->kw);
+	s->tok_ctx = embark_ecb_ctx(keys->kw); /* key replaced per token */
+	/* salt0 random per sender: one gateway key serves all flows, salts must never repeat */
+	if (!s->tab || !s->kctx || !s->tok_ctx || RAND_bytes((uint8_t *)&s->salt0, sizeof s->salt0) != 1) {
+		embark_km_sender_free(s);
+		return NULL;
+	}
+	s->salt0 >>= 2; /* headroom so salt0 + counts never wraps */
+	return s;
 }
 
-void embark_km_sender_free(embark_km_sender *s) {
-  if (!s) return;
-  EVP_CIPHER_CTX_free(s->kctx);
-  EVP_CIPHER_CTX_free(s->tok_ctx);
-  if (s->tab) OPENSSL_cleanse(s->tab, s->cap * sizeof *s->tab);
-  free(s->tab);
-  OPENSSL_cleanse(s, sizeof *s);
-  free(s);
+void embark_km_sender_free(embark_km_sender *s)
+{
+	if (!s)
+		return;
+	EVP_CIPHER_CTX_free(s->kctx);
+	EVP_CIPHER_CTX_free(s->tok_ctx);
+	if (s->tab)
+		OPENSSL_cleanse(s->tab, s->cap * sizeof *s->tab);
+	free(s->tab);
+	OPENSSL_cleanse(s, sizeof *s);
+	free(s);
 }
 
-uint64_t embark_km_salt0(const embark_km_sender *s) { return s->salt0; }
-
-static void sender_reset(embark_km_sender *s) {
-  s->salt0 += s->max_count + 1;
-  s->max_count = 0;
-  memset(s->tab, 0, s->cap * sizeof *s->tab);
-  s->used = 0;
-  s->since_reset = 0;
+uint64_t embark_km_salt0(const embark_km_sender *s)
+{
+	return s->salt0;
 }
 
-static count_entry *lookup_count(embark_km_sender *s, uint64_t tok) {
-  size_t i = (size_t)mix64(tok) & (s->cap - 1);
-  while (s->tab[i].used && s->tab[i].tok != tok) i = (i + 1) & (s->cap - 1);
-  count_entry *e = &s->tab[i];
-  if (!e->used) {
-    e->used = true;
-    e->tok = tok;
-    e->count = 0;
-    uint8_t blk[16] = {0};
-    memcpy(blk, &tok, 8);
-    embark_ecb(s->kctx, blk, e->key, 16); /* AES_k(t), computed once per distinct token */
-    s->used++;
-  }
-  return e;
+static void sender_reset(embark_km_sender *s)
+{
+	s->salt0 += s->max_count + 1;
+	s->max_count = 0;
+	memset(s->tab, 0, s->cap * sizeof *s->tab);
+	s->used = 0;
+	s->since_reset = 0;
 }
 
-static bool is_delim(uint8_t c) {
-  return !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80);
+static count_entry *lookup_count(embark_km_sender *s, uint64_t tok)
+{
+	size_t i = (size_t)mix64(tok) & (s->cap - 1);
+	while (s->tab[i].used && s->tab[i].tok != tok)
+		i = (i + 1) & (s->cap - 1);
+	count_entry *e = &s->tab[i];
+	if (!e->used) {
+		e->used = true;
+		e->tok = tok;
+		e->count = 0;
+		uint8_t blk[16] = {0};
+		memcpy(blk, &tok, 8);
+		embark_ecb(s->kctx, blk, e->key, 16); /* AES_k(t), computed once per distinct token */
+		s->used++;
+	}
+	return e;
 }
 
-size_t embark_km_encrypt(embark_km_sender *s, const uint8_t *data, size_t len,
-                         embark_token_ct *ct, uint64_t *offsets, size_t cap) {
-  if (cap < len + EMBARK_TOKEN_LEN - 1) return 0;
-  /* Salts change only between calls, so the caller can tell the matcher exactly when. */
-  if (s->since_reset >= s->reset_bytes || 2 * (s->used + len + EMBARK_TOKEN_LEN) > s->cap) {
-    if (2 * (len + EMBARK_TOKEN_LEN) > s->cap) {
-      size_t ncap = s->cap;
-      while (2 * (len + EMBARK_TOKEN_LEN) > ncap) ncap <<= 1;
-      count_entry *t = calloc(ncap, sizeof *t);
-      if (!t) return 0;
-      OPENSSL_cleanse(s->tab, s->cap * sizeof *s->tab);
-      free(s->tab);
-      s->tab = t;
-      s->cap = ncap;
-    }
-    sender_reset(s);
-  }
-  /* window over carry || data */
-  size_t n = s->ncarry + len, out = 0;
-  uint8_t win[EMBARK_TOKEN_LEN];
-  for (size_t i = 0; i + EMBARK_TOKEN_LEN <= n; i++) {
-    for (size_t j = 0; j < EMBARK_TOKEN_LEN; j++) {
-      size_t k = i + j;
-      win[j] = k < s->ncarry ? s->carry[k] : data[k - s->ncarry];
-    }
-    if (s->mode == EMBARK_TOKENS_DELIMITER) {
-      uint8_t prev = i == 0 ? 0 : (i - 1 < s->ncarry ? s->carry[i - 1] : data[i - 1 - s->ncarry]);
-      bool starts = (s->offset + i == 0) || is_delim(prev) || is_delim(win[0]);
-      size_t after = i + EMBARK_TOKEN_LEN;
-      bool ends = after == n || is_delim(after < s->ncarry ? s->carry[after] : data[after - s->ncarry]) ||
-                  is_delim(win[EMBARK_TOKEN_LEN - 1]);
-      if (!starts && !ends) continue;
-    }
-    uint64_t tok;
-    memcpy(&tok, win, 8);
-    count_entry *e = lookup_count(s, tok);
-    ct[out] = token_ct(s->tok_ctx, e->key, s->salt0 + e->count);
-    offsets[out] = s->offset + i;
-    out++;
-    e->count++;
-    if (e->count > s->max_count) s->max_count = e->count;
-  }
-  /* keep the last 7 bytes for tokens that straddle calls */
-  size_t keep = n < EMBARK_TOKEN_LEN - 1 ? n : EMBARK_TOKEN_LEN - 1;
-  uint8_t nc[EMBARK_TOKEN_LEN - 1];
-  for (size_t j = 0; j < keep; j++) {
-    size_t k = n - keep + j;
-    nc[j] = k < s->ncarry ? s->carry[k] : data[k - s->ncarry];
-  }
-  memcpy(s->carry, nc, keep);
-  s->offset += n - keep;
-  s->ncarry = keep;
-  s->since_reset += len;
-  OPENSSL_cleanse(win, sizeof win);
-  return out;
+static bool is_delim(uint8_t c)
+{
+	return !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80);
+}
+
+size_t embark_km_encrypt(embark_km_sender *s, const uint8_t *data, size_t len, embark_token_ct *ct, uint64_t *offsets,
+			 size_t cap)
+{
+	if (cap < len + EMBARK_TOKEN_LEN - 1)
+		return 0;
+	/* Salts change only between calls, so the caller can tell the matcher exactly when. */
+	if (s->since_reset >= s->reset_bytes || 2 * (s->used + len + EMBARK_TOKEN_LEN) > s->cap) {
+		if (2 * (len + EMBARK_TOKEN_LEN) > s->cap) {
+			size_t ncap = s->cap;
+			while (2 * (len + EMBARK_TOKEN_LEN) > ncap)
+				ncap <<= 1;
+			count_entry *t = calloc(ncap, sizeof *t);
+			if (!t)
+				return 0;
+			OPENSSL_cleanse(s->tab, s->cap * sizeof *s->tab);
+			free(s->tab);
+			s->tab = t;
+			s->cap = ncap;
+		}
+		sender_reset(s);
+	}
+	/* window over carry || data */
+	size_t n = s->ncarry + len, out = 0;
+	uint8_t win[EMBARK_TOKEN_LEN];
+	for (size_t i = 0; i + EMBARK_TOKEN_LEN <= n; i++) {
+		for (size_t j = 0; j < EMBARK_TOKEN_LEN; j++) {
+			size_t k = i + j;
+			win[j] = k < s->ncarry ? s->carry[k] : data[k - s->ncarry];
+		}
+		if (s->mode == EMBARK_TOKENS_DELIMITER) {
+			uint8_t prev = i == 0 ? 0 : (i - 1 < s->ncarry ? s->carry[i - 1] : data[i - 1 - s->ncarry]);
+			bool starts = (s->offset + i == 0) || is_delim(prev) || is_delim(win[0]);
+			size_t after = i + EMBARK_TOKEN_LEN;
+			bool ends = after == n ||
+				    is_delim(after < s->ncarry ? s->carry[after] : data[after - s->ncarry]) ||
+				    is_delim(win[EMBARK_TOKEN_LEN - 1]);
+			if (!starts && !ends)
+				continue;
+		}
+		uint64_t tok;
+		memcpy(&tok, win, 8);
+		count_entry *e = lookup_count(s, tok);
+		ct[out] = token_ct(s->tok_ctx, e->key, s->salt0 + e->count);
+		offsets[out] = s->offset + i;
+		out++;
+		e->count++;
+		if (e->count > s->max_count)
+			s->max_count = e->count;
+	}
+	/* keep the last 7 bytes for tokens that straddle calls */
+	size_t keep = n < EMBARK_TOKEN_LEN - 1 ? n : EMBARK_TOKEN_LEN - 1;
+	uint8_t nc[EMBARK_TOKEN_LEN - 1];
+	for (size_t j = 0; j < keep; j++) {
+		size_t k = n - keep + j;
+		nc[j] = k < s->ncarry ? s->carry[k] : data[k - s->ncarry];
+	}
+	memcpy(s->carry, nc, keep);
+	s->offset += n - keep;
+	s->ncarry = keep;
+	s->since_reset += len;
+	OPENSSL_cleanse(win, sizeof win);
+	return out;
 }
 
 /* ---------------- keyword rules ---------------- */
-static int hexv(int c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
+static int hexv(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
 }
 
-int embark_keywords_parse(const char *text, size_t len, const char *name, char ***kwp,
-                          size_t **kwlenp, size_t *np, char *err, size_t errlen) {
-  char **kw = NULL;
-  size_t *kl = NULL, n = 0;
-  int line = 0;
-  size_t pos = 0;
-  while (pos < len) {
-    line++;
-    size_t end = pos;
-    while (end < len && text[end] != '\n') end++;
-    size_t e = end;
-    if (e > pos && text[e - 1] == '\r') e--;
-    if (e > pos && text[pos] != '#') {
-      char *buf = calloc(1, e - pos + 1);
-      if (!buf) { snprintf(err, errlen, "%s: out of memory", name); goto fail; }
-      size_t bl = 0;
-      for (size_t i = pos; i < e; i++) {
-        if (text[i] == '\0') {
-          free(buf);
-          snprintf(err, errlen, "%s:%d: NUL byte in text file (write a zero byte as \\x00)", name, line);
-          goto fail;
-        }
-        if (text[i] == '\\') {
-          if (i + 1 < e && text[i + 1] == '\\') { buf[bl++] = '\\'; i++; continue; }
-          if (i + 3 < e && text[i + 1] == 'x' && hexv(text[i + 2]) >= 0 &&
-              hexv(text[i + 3]) >= 0) {
-            buf[bl++] = (char)(hexv(text[i + 2]) << 4 | hexv(text[i + 3]));
-            i += 3;
-            continue;
-          }
-          free(buf);
-          snprintf(err, errlen, "%s:%d: bad escape (use \\\\ or \\xHH)", name, line);
-          goto fail;
-        }
-        buf[bl++] = text[i];
-      }
-      if (bl < EMBARK_TOKEN_LEN || bl > 1024) {
-        free(buf);
-        snprintf(err, errlen, "%s:%d: keyword of %zu bytes; keywords need 8..1024 bytes", name, line, bl);
-        goto fail;
-      }
-      if (n == EMBARK_KEYWORDS_MAX) {
-        free(buf);
-        snprintf(err, errlen, "%s:%d: more than %d keywords", name, line, EMBARK_KEYWORDS_MAX);
-        goto fail;
-      }
-      if ((n & (n - 1)) == 0) { /* 0, 1, 2, 4 ...: doubling keeps loading linear */
-        size_t cap = n ? 2 * n : 1;
-        char **nkw = realloc(kw, cap * sizeof *nkw);
-        size_t *nkl = nkw ? realloc(kl, cap * sizeof *nkl) : NULL;
-        if (nkw) kw = nkw;
-        if (nkl) kl = nkl;
-        if (!nkw || !nkl) { free(buf); snprintf(err, errlen, "%s: out of memory", name); goto fail; }
-      }
-      kw[n] = buf;
-      kl[n] = bl;
-      n++;
-    }
-    pos = end + 1;
-  }
-  *kwp = kw;
-  *kwlenp = kl;
-  *np = n;
-  return 0;
+int embark_keywords_parse(const char *text, size_t len, const char *name, char ***kwp, size_t **kwlenp, size_t *np,
+			  char *err, size_t errlen)
+{
+	char **kw = NULL;
+	size_t *kl = NULL, n = 0;
+	int line = 0;
+	size_t pos = 0;
+	while (pos < len) {
+		line++;
+		size_t end = pos;
+		while (end < len && text[end] != '\n')
+			end++;
+		size_t e = end;
+		if (e > pos && text[e - 1] == '\r')
+			e--;
+		if (e > pos && text[pos] != '#') {
+			char *buf = calloc(1, e - pos + 1);
+			if (!buf) {
+				snprintf(err, errlen, "%s: out of memory", name);
+				goto fail;
+			}
+			size_t bl = 0;
+			for (size_t i = pos; i < e; i++) {
+				if (text[i] == '\0') {
+					free(buf);
+					snprintf(err, errlen,
+						 "%s:%d: NUL byte in text file (write a zero byte as \\x00)", name,
+						 line);
+					goto fail;
+				}
+				if (text[i] == '\\') {
+					if (i + 1 < e && text[i + 1] == '\\') {
+						buf[bl++] = '\\';
+						i++;
+						continue;
+					}
+					if (i + 3 < e && text[i + 1] == 'x' && hexv(text[i + 2]) >= 0 &&
+					    hexv(text[i + 3]) >= 0) {
+						buf[bl++] = (char)(hexv(text[i + 2]) << 4 | hexv(text[i + 3]));
+						i += 3;
+						continue;
+					}
+					free(buf);
+					snprintf(err, errlen, "%s:%d: bad escape (use \\\\ or \\xHH)", name, line);
+					goto fail;
+				}
+				buf[bl++] = text[i];
+			}
+			if (bl < EMBARK_TOKEN_LEN || bl > 1024) {
+				free(buf);
+				snprintf(err, errlen, "%s:%d: keyword of %zu bytes; keywords need 8..1024 bytes", name,
+					 line, bl);
+				goto fail;
+			}
+			if (n == EMBARK_KEYWORDS_MAX) {
+				free(buf);
+				snprintf(err, errlen, "%s:%d: more than %d keywords", name, line, EMBARK_KEYWORDS_MAX);
+				goto fail;
+			}
+			if ((n & (n - 1)) == 0) { /* 0, 1, 2, 4 ...: doubling keeps loading linear */
+				size_t cap = n ? 2 * n : 1;
+				char **nkw = realloc(kw, cap * sizeof *nkw);
+				size_t *nkl = nkw ? realloc(kl, cap * sizeof *nkl) : NULL;
+				if (nkw)
+					kw = nkw;
+				if (nkl)
+					kl = nkl;
+				if (!nkw || !nkl) {
+					free(buf);
+					snprintf(err, errlen, "%s: out of memory", name);
+					goto fail;
+				}
+			}
+			kw[n] = buf;
+			kl[n] = bl;
+			n++;
+		}
+		pos = end + 1;
+	}
+	*kwp = kw;
+	*kwlenp = kl;
+	*np = n;
+	return 0;
 fail:
-  embark_keywords_free(kw, kl, n);
-  return -1;
+	embark_keywords_free(kw, kl, n);
+	return -1;
 }
 
-void embark_keywords_free(char **kw, size_t *kwlen, size_t n) {
-  for (size_t i = 0; i < n && kw; i++) {
-    OPENSSL_cleanse(kw[i], kwlen[i]);
-    free(kw[i]);
-  }
-  free(kw);
-  free(kwlen);
+void embark_keywords_free(char **kw, size_t *kwlen, size_t n)
+{
+	for (size_t i = 0; i < n && kw; i++) {
+		OPENSSL_cleanse(kw[i], kwlen[i]);
+		free(kw[i]);
+	}
+	free(kw);
+	free(kwlen);
 }
 
-int embark_kw_rules_encrypt(const embark_keys *keys, char *const *kw, const size_t *kwlen,
-                            size_t n, embark_kw_rules *out) {
-  EVP_CIPHER_CTX *ctx = embark_ecb_ctx(keys->kw);
-  if (!ctx) return -1;
-  embark_kw_rules r = {0};
-  size_t total = 0;
-  for (size_t i = 0; i < n; i++) total += (kwlen[i] + EMBARK_TOKEN_LEN - 1) / EMBARK_TOKEN_LEN;
-  r.v = calloc(total ? total : 1, sizeof *r.v);
-  if (!r.v) { EVP_CIPHER_CTX_free(ctx); return -1; }
-  for (size_t i = 0; i < n; i++) {
-    /* 8-byte pieces at 0, 8, 16, ... and one ending at the keyword's end */
-    for (size_t off = 0;; off += EMBARK_TOKEN_LEN) {
-      if (off + EMBARK_TOKEN_LEN > kwlen[i]) off = kwlen[i] - EMBARK_TOKEN_LEN;
-      uint8_t blk[16] = {0};
-      memcpy(blk, kw[i] + off, EMBARK_TOKEN_LEN);
-      embark_kw_piece *p = &r.v[r.n++];
-      embark_ecb(ctx, blk, p->enc, 16);
-      p->rule = (uint32_t)i;
-      p->rel = (uint32_t)off;
-      OPENSSL_cleanse(blk, sizeof blk);
-      if (off + EMBARK_TOKEN_LEN >= kwlen[i]) break;
-    }
-  }
-  r.rules = n;
-  EVP_CIPHER_CTX_free(ctx);
-  *out = r;
-  return 0;
+int embark_kw_rules_encrypt(const embark_keys *keys, char *const *kw, const size_t *kwlen, size_t n,
+			    embark_kw_rules *out)
+{
+	EVP_CIPHER_CTX *ctx = embark_ecb_ctx(keys->kw);
+	if (!ctx)
+		return -1;
+	embark_kw_rules r = {0};
+	size_t total = 0;
+	for (size_t i = 0; i < n; i++)
+		total += (kwlen[i] + EMBARK_TOKEN_LEN - 1) / EMBARK_TOKEN_LEN;
+	r.v = calloc(total ? total : 1, sizeof *r.v);
+	if (!r.v) {
+		EVP_CIPHER_CTX_free(ctx);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		/* 8-byte pieces at 0, 8, 16, ... and one ending at the keyword's end */
+		for (size_t off = 0;; off += EMBARK_TOKEN_LEN) {
+			if (off + EMBARK_TOKEN_LEN > kwlen[i])
+				off = kwlen[i] - EMBARK_TOKEN_LEN;
+			uint8_t blk[16] = {0};
+			memcpy(blk, kw[i] + off, EMBARK_TOKEN_LEN);
+			embark_kw_piece *p = &r.v[r.n++];
+			embark_ecb(ctx, blk, p->enc, 16);
+			p->rule = (uint32_t)i;
+			p->rel = (uint32_t)off;
+			OPENSSL_cleanse(blk, sizeof blk);
+			if (off + EMBARK_TOKEN_LEN >= kwlen[i])
+				break;
+		}
+	}
+	r.rules = n;
+	EVP_CIPHER_CTX_free(ctx);
+	*out = r;
+	return 0;
 }
 
-int embark_kw_rules_write(FILE *f, const embark_kw_rules *r) {
-  fprintf(f, "# embark encrypted keywords: rule piece-offset AES_k(piece)\n");
-  for (size_t i = 0; i < r->n; i++) {
-    fprintf(f, "%u %u ", r->v[i].rule, r->v[i].rel);
-    for (int j = 0; j < 16; j++) fprintf(f, "%02x", r->v[i].enc[j]);
-    fputc('\n', f);
-  }
-  return ferror(f) ? -1 : 0;
+int embark_kw_rules_write(FILE *f, const embark_kw_rules *r)
+{
+	fprintf(f, "# embark encrypted keywords: rule piece-offset AES_k(piece)\n");
+	for (size_t i = 0; i < r->n; i++) {
+		fprintf(f, "%u %u ", r->v[i].rule, r->v[i].rel);
+		for (int j = 0; j < 16; j++)
+			fprintf(f, "%02x", r->v[i].enc[j]);
+		fputc('\n', f);
+	}
+	return ferror(f) ? -1 : 0;
 }
 
 /* Lines "rule offset hex32"; rules numbered 0.. in order, pieces of a rule contiguous with
  * increasing offsets (as embark_kw_rules_encrypt produces them). */
-int embark_kw_rules_parse(const char *text, size_t len, const char *name, embark_kw_rules *out,
-                          char *err, size_t errlen) {
-  embark_kw_rules r = {0};
-  size_t cap = 0, pos = 0;
-  int line = 0;
-  while (pos < len) {
-    line++;
-    size_t end = pos;
-    while (end < len && text[end] != '\n') end++;
-    char buf[128];
-    size_t l = end - pos;
-    if (l && text[pos] != '#') {
-      if (l >= sizeof buf) goto bad;
-      memcpy(buf, text + pos, l);
-      buf[l] = 0;
-      unsigned rule, rel;
-      char hex[40];
-      int used = 0;
-      if (sscanf(buf, "%u %u %39s %n", &rule, &rel, hex, &used) != 3 || buf[used] || strlen(hex) != 32) goto bad;
-      embark_kw_piece p = {.rule = rule, .rel = rel};
-      for (int j = 0; j < 16; j++) {
-        int hi = hexv(hex[2 * j]), lo = hexv(hex[2 * j + 1]);
-        if (hi < 0 || lo < 0) goto bad;
-        p.enc[j] = (uint8_t)(hi << 4 | lo);
-      }
-      bool first = r.n == 0, same = !first && r.v[r.n - 1].rule == rule;
-      if ((first && rule != 0) || (!first && !same && rule != r.v[r.n - 1].rule + 1) ||
-          (same && rel <= r.v[r.n - 1].rel) || (!same && rel != 0)) {
-        snprintf(err, errlen, "%s:%d: pieces out of order (rules numbered from 0, offsets increasing from 0)", name, line);
-        goto fail;
-      }
-      if (r.n == cap) {
-        cap = cap ? 2 * cap : 64;
-        embark_kw_piece *nv = realloc(r.v, cap * sizeof *nv);
-        if (!nv) { snprintf(err, errlen, "%s: out of memory", name); goto fail; }
-        r.v = nv;
-      }
-      r.v[r.n++] = p;
-      r.rules = rule + 1;
-    }
-    pos = end + 1;
-  }
-  *out = r;
-  return 0;
+int embark_kw_rules_parse(const char *text, size_t len, const char *name, embark_kw_rules *out, char *err,
+			  size_t errlen)
+{
+	embark_kw_rules r = {0};
+	size_t cap = 0, pos = 0;
+	int line = 0;
+	while (pos < len) {
+		line++;
+		size_t end = pos;
+		while (end < len && text[end] != '\n')
+			end++;
+		char buf[128];
+		size_t l = end - pos;
+		if (l && text[pos] != '#') {
+			if (l >= sizeof buf)
+				goto bad;
+			memcpy(buf, text + pos, l);
+			buf[l] = 0;
+			unsigned rule, rel;
+			char hex[40];
+			int used = 0;
+			if (sscanf(buf, "%u %u %39s %n", &rule, &rel, hex, &used) != 3 || buf[used] ||
+			    strlen(hex) != 32)
+				goto bad;
+			embark_kw_piece p = {.rule = rule, .rel = rel};
+			for (int j = 0; j < 16; j++) {
+				int hi = hexv(hex[2 * j]), lo = hexv(hex[2 * j + 1]);
+				if (hi < 0 || lo < 0)
+					goto bad;
+				p.enc[j] = (uint8_t)(hi << 4 | lo);
+			}
+			bool first = r.n == 0, same = !first && r.v[r.n - 1].rule == rule;
+			if ((first && rule != 0) || (!first && !same && rule != r.v[r.n - 1].rule + 1) ||
+			    (same && rel <= r.v[r.n - 1].rel) || (!same && rel != 0)) {
+				snprintf(
+					err, errlen,
+					"%s:%d: pieces out of order (rules numbered from 0, offsets increasing from 0)",
+					name, line);
+				goto fail;
+			}
+			if (r.n == cap) {
+				cap = cap ? 2 * cap : 64;
+				embark_kw_piece *nv = realloc(r.v, cap * sizeof *nv);
+				if (!nv) {
+					snprintf(err, errlen, "%s: out of memory", name);
+					goto fail;
+				}
+				r.v = nv;
+			}
+			r.v[r.n++] = p;
+			r.rules = rule + 1;
+		}
+		pos = end + 1;
+	}
+	*out = r;
+	return 0;
 bad:
-  snprintf(err, errlen, "%s:%d: expected 'RULE OFFSET 32-hex-digits'", name, line);
+	snprintf(err, errlen, "%s:%d: expected 'RULE OFFSET 32-hex-digits'", name, line);
 fail:
-  embark_kw_rules_free(&r);
-  return -1;
+	embark_kw_rules_free(&r);
+	return -1;
 }
 
-void embark_kw_rules_free(embark_kw_rules *r) {
-  free(r->v);
-  r->v = NULL;
-  r->n = r->rules = 0;
+void embark_kw_rules_free(embark_kw_rules *r)
+{
+	free(r->v);
+	r->v = NULL;
+	r->n = r->rules = 0;
 }
 
 /* ---------------- matcher ---------------- */
-typedef struct { uint8_t enc[16]; uint64_t count; embark_token_ct expect; int64_t next; } ptoken;
-typedef struct { uint32_t ptok, rule, piece; } use;   /* piece j of rule uses ptoken */
-typedef struct { uint64_t start; uint32_t next; } cand;
+typedef struct {
+	uint8_t enc[16];
+	uint64_t count;
+	embark_token_ct expect;
+	int64_t next;
+} ptoken;
+typedef struct {
+	uint32_t ptok, rule, piece;
+} use; /* piece j of rule uses ptoken */
+typedef struct {
+	uint64_t start;
+	uint32_t next;
+} cand;
 #define MAX_CANDS 8
-typedef struct { uint32_t npieces; uint32_t rel_last; uint32_t ncand; cand c[MAX_CANDS]; } rule_state;
+typedef struct {
+	uint32_t npieces;
+	uint32_t rel_last;
+	uint32_t ncand;
+	cand c[MAX_CANDS];
+} rule_state;
 
 struct embark_km_matcher {
-  EVP_CIPHER_CTX *tok_ctx;
-  uint64_t salt0;
-  ptoken *pt;
-  size_t npt;
-  use *uses;             /* sorted by ptok */
-  size_t nuses;
-  size_t *use_start;     /* per ptok: first index in uses (npt + 1 entries) */
-  uint32_t *rel;         /* per piece index in rules->v order */
-  size_t *piece_base;    /* per rule: index of its first piece */
-  rule_state *rs;
-  size_t nrules;
-  int64_t *bucket;       /* chained hash on expect */
-  size_t nbucket;
+	EVP_CIPHER_CTX *tok_ctx;
+	uint64_t salt0;
+	ptoken *pt;
+	size_t npt;
+	use *uses; /* sorted by ptok */
+	size_t nuses;
+	size_t *use_start;  /* per ptok: first index in uses (npt + 1 entries) */
+	uint32_t *rel;      /* per piece index in rules->v order */
+	size_t *piece_base; /* per rule: index of its first piece */
+	rule_state *rs;
+	size_t nrules;
+	int64_t *bucket; /* chained hash on expect */
+	size_t nbucket;
 };
 
-static size_t bucket_of(const embark_km_matcher *m, embark_token_ct c) {
-  return (size_t)mix64(c) & (m->nbucket - 1);
+static size_t bucket_of(const embark_km_matcher *m, embark_token_ct c)
+{
+	return (size_t)mix64(c) & (m->nbucket - 1);
 }
-static void bucket_insert(embark_km_matcher *m, size_t i) {
-  size_t b = bucket_of(m, m->pt[i].expect);
-  m->pt[i].next = m->bucket[b];
-  m->bucket[b] = (int64_t)i;
+static void bucket_insert(embark_km_matcher *m, size_t i)
+{
+	size_t b = bucket_of(m, m->pt[i].expect);
+	m->pt[i].next = m->bucket[b];
+	m->bucket[b] = (int64_t)i;
 }
-static void bucket_remove(embark_km_matcher *m, size_t i) {
-  int64_t *pp = &m->bucket[bucket_of(m, m->pt[i].expect)];
-  while (*pp >= 0 && (size_t)*pp != i) pp = &m->pt[*pp].next;
-  if (*pp >= 0) *pp = m->pt[i].next;
-}
-
-void embark_km_matcher_reset(embark_km_matcher *m, uint64_t salt0) {
-  m->salt0 = salt0;
-  for (size_t b = 0; b < m->nbucket; b++) m->bucket[b] = -1;
-  for (size_t i = 0; i < m->npt; i++) {
-    m->pt[i].count = 0;
-    m->pt[i].expect = token_ct(m->tok_ctx, m->pt[i].enc, salt0);
-    bucket_insert(m, i);
-  }
+static void bucket_remove(embark_km_matcher *m, size_t i)
+{
+	int64_t *pp = &m->bucket[bucket_of(m, m->pt[i].expect)];
+	while (*pp >= 0 && (size_t)*pp != i)
+		pp = &m->pt[*pp].next;
+	if (*pp >= 0)
+		*pp = m->pt[i].next;
 }
 
-static int cmp_use(const void *a, const void *b) {
-  const use *x = a, *y = b;
-  if (x->ptok != y->ptok) return x->ptok < y->ptok ? -1 : 1;
-  return x->rule < y->rule ? -1 : x->rule > y->rule;
+void embark_km_matcher_reset(embark_km_matcher *m, uint64_t salt0)
+{
+	m->salt0 = salt0;
+	for (size_t b = 0; b < m->nbucket; b++)
+		m->bucket[b] = -1;
+	for (size_t i = 0; i < m->npt; i++) {
+		m->pt[i].count = 0;
+		m->pt[i].expect = token_ct(m->tok_ctx, m->pt[i].enc, salt0);
+		bucket_insert(m, i);
+	}
 }
 
-embark_km_matcher *embark_km_matcher_new(const embark_kw_rules *rules, uint64_t salt0) {
-  embark_km_matcher *m = calloc(1, sizeof *m);
-  if (!m) return NULL;
-  static const uint8_t dummy[16];
-  m->tok_ctx = embark_ecb_ctx(dummy);
-  m->pt = calloc(rules->n + 1, sizeof *m->pt);
-  m->uses = calloc(rules->n + 1, sizeof *m->uses);
-  m->use_start = calloc(rules->n + 2, sizeof *m->use_start);
-  m->rel = calloc(rules->n + 1, sizeof *m->rel);
-  m->piece_base = calloc(rules->rules + 1, sizeof *m->piece_base);
-  m->rs = calloc(rules->rules + 1, sizeof *m->rs);
-  m->nbucket = 16;
-  while (m->nbucket < 2 * rules->n) m->nbucket <<= 1;
-  m->bucket = malloc(m->nbucket * sizeof *m->bucket);
-  if (!m->tok_ctx || !m->pt || !m->uses || !m->use_start || !m->rel || !m->piece_base || !m->rs || !m->bucket) {
-    embark_km_matcher_free(m);
-    return NULL;
-  }
-  m->nrules = rules->rules;
-  /* dedupe pieces into ptokens (quadratic-free: via a temporary hash on enc) */
-  size_t hcap = 16;
-  while (hcap < 2 * rules->n) hcap <<= 1;
-  int64_t *h = malloc(hcap * sizeof *h);
-  if (!h) { embark_km_matcher_free(m); return NULL; }
-  for (size_t i = 0; i < hcap; i++) h[i] = -1;
-  uint32_t prev_rule = UINT32_MAX, piece = 0;
-  for (size_t i = 0; i < rules->n; i++) {
-    const embark_kw_piece *p = &rules->v[i];
-    uint64_t hv;
-    memcpy(&hv, p->enc, 8);
-    size_t b = (size_t)mix64(hv) & (hcap - 1);
-    while (h[b] >= 0 && memcmp(m->pt[h[b]].enc, p->enc, 16)) b = (b + 1) & (hcap - 1);
-    if (h[b] < 0) {
-      h[b] = (int64_t)m->npt;
-      memcpy(m->pt[m->npt++].enc, p->enc, 16);
-    }
-    if (p->rule != prev_rule) {
-      piece = 0;
-      prev_rule = p->rule;
-      m->piece_base[p->rule] = i;
-    }
-    m->uses[m->nuses++] = (use){(uint32_t)h[b], p->rule, piece++};
-    m->rel[i] = p->rel;
-    m->rs[p->rule].npieces = piece;
-    m->rs[p->rule].rel_last = p->rel;
-  }
-  free(h);
-  qsort(m->uses, m->nuses, sizeof *m->uses, cmp_use);
-  for (size_t i = 0, u = 0; i <= m->npt; i++) {
-    while (u < m->nuses && m->uses[u].ptok < i) u++;
-    m->use_start[i] = u;
-  }
-  embark_km_matcher_reset(m, salt0);
-  return m;
+static int cmp_use(const void *a, const void *b)
+{
+	const use *x = a, *y = b;
+	if (x->ptok != y->ptok)
+		return x->ptok < y->ptok ? -1 : 1;
+	return x->rule < y->rule ? -1 : x->rule > y->rule;
 }
 
-void embark_km_matcher_free(embark_km_matcher *m) {
-  if (!m) return;
-  EVP_CIPHER_CTX_free(m->tok_ctx);
-  free(m->pt); free(m->uses); free(m->use_start); free(m->rel); free(m->piece_base);
-  free(m->rs); free(m->bucket);
-  free(m);
+embark_km_matcher *embark_km_matcher_new(const embark_kw_rules *rules, uint64_t salt0)
+{
+	embark_km_matcher *m = calloc(1, sizeof *m);
+	if (!m)
+		return NULL;
+	static const uint8_t dummy[16];
+	m->tok_ctx = embark_ecb_ctx(dummy);
+	m->pt = calloc(rules->n + 1, sizeof *m->pt);
+	m->uses = calloc(rules->n + 1, sizeof *m->uses);
+	m->use_start = calloc(rules->n + 2, sizeof *m->use_start);
+	m->rel = calloc(rules->n + 1, sizeof *m->rel);
+	m->piece_base = calloc(rules->rules + 1, sizeof *m->piece_base);
+	m->rs = calloc(rules->rules + 1, sizeof *m->rs);
+	m->nbucket = 16;
+	while (m->nbucket < 2 * rules->n)
+		m->nbucket <<= 1;
+	m->bucket = malloc(m->nbucket * sizeof *m->bucket);
+	if (!m->tok_ctx || !m->pt || !m->uses || !m->use_start || !m->rel || !m->piece_base || !m->rs || !m->bucket) {
+		embark_km_matcher_free(m);
+		return NULL;
+	}
+	m->nrules = rules->rules;
+	/* dedupe pieces into ptokens (quadratic-free: via a temporary hash on enc) */
+	size_t hcap = 16;
+	while (hcap < 2 * rules->n)
+		hcap <<= 1;
+	int64_t *h = malloc(hcap * sizeof *h);
+	if (!h) {
+		embark_km_matcher_free(m);
+		return NULL;
+	}
+	for (size_t i = 0; i < hcap; i++)
+		h[i] = -1;
+	uint32_t prev_rule = UINT32_MAX, piece = 0;
+	for (size_t i = 0; i < rules->n; i++) {
+		const embark_kw_piece *p = &rules->v[i];
+		uint64_t hv;
+		memcpy(&hv, p->enc, 8);
+		size_t b = (size_t)mix64(hv) & (hcap - 1);
+		while (h[b] >= 0 && memcmp(m->pt[h[b]].enc, p->enc, 16))
+			b = (b + 1) & (hcap - 1);
+		if (h[b] < 0) {
+			h[b] = (int64_t)m->npt;
+			memcpy(m->pt[m->npt++].enc, p->enc, 16);
+		}
+		if (p->rule != prev_rule) {
+			piece = 0;
+			prev_rule = p->rule;
+			m->piece_base[p->rule] = i;
+		}
+		m->uses[m->nuses++] = (use){(uint32_t)h[b], p->rule, piece++};
+		m->rel[i] = p->rel;
+		m->rs[p->rule].npieces = piece;
+		m->rs[p->rule].rel_last = p->rel;
+	}
+	free(h);
+	qsort(m->uses, m->nuses, sizeof *m->uses, cmp_use);
+	for (size_t i = 0, u = 0; i <= m->npt; i++) {
+		while (u < m->nuses && m->uses[u].ptok < i)
+			u++;
+		m->use_start[i] = u;
+	}
+	embark_km_matcher_reset(m, salt0);
+	return m;
 }
 
-size_t embark_km_match(embark_km_matcher *m, embark_token_ct c, uint64_t offset,
-                       uint32_t *rules_out, size_t cap) {
-  int64_t i = m->bucket[bucket_of(m, c)];
-  while (i >= 0 && m->pt[i].expect != c) i = m->pt[i].next;
-  if (i < 0) return 0;
-  /* advance this token's counter: the next occurrence carries salt0 + count */
-  bucket_remove(m, (size_t)i);
-  m->pt[i].count++;
-  m->pt[i].expect = token_ct(m->tok_ctx, m->pt[i].enc, m->salt0 + m->pt[i].count);
-  bucket_insert(m, (size_t)i);
+void embark_km_matcher_free(embark_km_matcher *m)
+{
+	if (!m)
+		return;
+	EVP_CIPHER_CTX_free(m->tok_ctx);
+	free(m->pt);
+	free(m->uses);
+	free(m->use_start);
+	free(m->rel);
+	free(m->piece_base);
+	free(m->rs);
+	free(m->bucket);
+	free(m);
+}
 
-  size_t found = 0;
-  for (size_t u = m->use_start[i]; u < m->use_start[i + 1]; u++) {
-    const use *us = &m->uses[u];
-    rule_state *r = &m->rs[us->rule];
-    uint32_t rel = m->rel[m->piece_base[us->rule] + us->piece];
-    if (offset < rel) continue;
-    uint64_t start = offset - rel;
-    /* drop stale candidates */
-    uint32_t w = 0;
-    for (uint32_t k = 0; k < r->ncand; k++)
-      if (r->c[k].start + r->rel_last >= offset) r->c[w++] = r->c[k];
-    r->ncand = w;
-    bool done = false;
-    if (us->piece == 0) {
-      if (r->npieces == 1) done = true;
-      else if (r->ncand < MAX_CANDS) r->c[r->ncand++] = (cand){start, 1};
-    } else {
-      for (uint32_t k = 0; k < r->ncand; k++)
-        if (r->c[k].start == start && r->c[k].next == us->piece) {
-          if (++r->c[k].next == r->npieces) {
-            done = true;
-            r->c[k] = r->c[--r->ncand];
-          }
-          break;
-        }
-    }
-    if (done && found < cap) rules_out[found++] = us->rule;
-  }
-  return found;
+size_t embark_km_match(embark_km_matcher *m, embark_token_ct c, uint64_t offset, uint32_t *rules_out, size_t cap)
+{
+	int64_t i = m->bucket[bucket_of(m, c)];
+	while (i >= 0 && m->pt[i].expect != c)
+		i = m->pt[i].next;
+	if (i < 0)
+		return 0;
+	/* advance this token's counter: the next occurrence carries salt0 + count */
+	bucket_remove(m, (size_t)i);
+	m->pt[i].count++;
+	m->pt[i].expect = token_ct(m->tok_ctx, m->pt[i].enc, m->salt0 + m->pt[i].count);
+	bucket_insert(m, (size_t)i);
+
+	size_t found = 0;
+	for (size_t u = m->use_start[i]; u < m->use_start[i + 1]; u++) {
+		const use *us = &m->uses[u];
+		rule_state *r = &m->rs[us->rule];
+		uint32_t rel = m->rel[m->piece_base[us->rule] + us->piece];
+		if (offset < rel)
+			continue;
+		uint64_t start = offset - rel;
+		/* drop stale candidates */
+		uint32_t w = 0;
+		for (uint32_t k = 0; k < r->ncand; k++)
+			if (r->c[k].start + r->rel_last >= offset)
+				r->c[w++] = r->c[k];
+		r->ncand = w;
+		bool done = false;
+		if (us->piece == 0) {
+			if (r->npieces == 1)
+				done = true;
+			else if (r->ncand < MAX_CANDS)
+				r->c[r->ncand++] = (cand){start, 1};
+		} else {
+			for (uint32_t k = 0; k < r->ncand; k++)
+				if (r->c[k].start == start && r->c[k].next == us->piece) {
+					if (++r->c[k].next == r->npieces) {
+						done = true;
+						r->c[k] = r->c[--r->ncand];
+					}
+					break;
+				}
+		}
+		if (done && found < cap)
+			rules_out[found++] = us->rule;
+	}
+	return found;
 }
 
 /* ---------------- URIs: AES-SIV ---------------- */
-static int siv(const embark_keys *keys, int enc, const uint8_t *in, size_t len, uint8_t *out,
-               uint8_t *tag) {
-  EVP_CIPHER *c = EVP_CIPHER_fetch(NULL, "AES-128-SIV", NULL);
-  EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-  int ok = c && ctx && EVP_CipherInit_ex(ctx, c, NULL, keys->uri, NULL, enc) == 1;
-  int outl;
-  if (ok && !enc) ok = EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, 16, tag) == 1;
-  if (ok) ok = EVP_CipherUpdate(ctx, out, &outl, in, (int)len) == 1;
-  if (ok) ok = EVP_CipherFinal_ex(ctx, out + outl, &outl) == 1;
-  if (ok && enc) ok = EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, 16, tag) == 1;
-  EVP_CIPHER_CTX_free(ctx);
-  EVP_CIPHER_free(c);
-  return ok ? 0 : -1;
+static int siv(const embark_keys *keys, int enc, const uint8_t *in, size_t len, uint8_t *out, uint8_t *tag)
+{
+	EVP_CIPHER *c = EVP_CIPHER_fetch(NULL, "AES-128-SIV", NULL);
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	int ok = c && ctx && EVP_CipherInit_ex(ctx, c, NULL, keys->uri, NULL, enc) == 1;
+	int outl;
+	if (ok && !enc)
+		ok = EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, 16, tag) == 1;
+	if (ok)
+		ok = EVP_CipherUpdate(ctx, out, &outl, in, (int)len) == 1;
+	if (ok)
+		ok = EVP_CipherFinal_ex(ctx, out + outl, &outl) == 1;
+	if (ok && enc)
+		ok = EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, 16, tag) == 1;
+	EVP_CIPHER_CTX_free(ctx);
+	EVP_CIPHER_free(c);
+	return ok ? 0 : -1;
 }
 
-int embark_uri_encrypt(const embark_keys *keys, const uint8_t *uri, size_t len, uint8_t *out) {
-  return siv(keys, 1, uri, len, out + 16, out);
+int embark_uri_encrypt(const embark_keys *keys, const uint8_t *uri, size_t len, uint8_t *out)
+{
+	return siv(keys, 1, uri, len, out + 16, out);
 }
 
-int embark_uri_decrypt(const embark_keys *keys, const uint8_t *in, size_t len, uint8_t *uri) {
-  if (len < 16) return -1;
-  uint8_t tag[16];
-  memcpy(tag, in, 16);
-  int rc = siv(keys, 0, in + 16, len - 16, uri, tag);
-  if (rc) OPENSSL_cleanse(uri, len - 16);
-  return rc;
+int embark_uri_decrypt(const embark_keys *keys, const uint8_t *in, size_t len, uint8_t *uri)
+{
+	if (len < 16)
+		return -1;
+	uint8_t tag[16];
+	memcpy(tag, in, 16);
+	int rc = siv(keys, 0, in + 16, len - 16, uri, tag);
+	if (rc)
+		OPENSSL_cleanse(uri, len - 16);
+	return rc;
 }

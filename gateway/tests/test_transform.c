@@ -11,260 +11,289 @@
 
 static embark_keys *K;
 static const char *RULES = "deny src=10.0.0.0/8 dport=22\naccept proto=udp dst=192.168.0.0/16 dport=53\n"
-                           "deny dst=8.8.8.0/24\n";
+			   "deny dst=8.8.8.0/24\n";
 static const char *POOLS = "pool nat 198.51.100.0/28\n";
 
-static embark_gw *make_gw(embark_keys *k, bool payload) {
-  char err[256];
-  embark_ruleset rs;
-  embark_poolset ps;
-  assert_int_equal(embark_rules_parse(RULES, strlen(RULES), "r", &rs, err, sizeof err), 0);
-  assert_int_equal(embark_pools_parse(POOLS, strlen(POOLS), "p", &ps, err, sizeof err), 0);
-  embark_config cfg;
-  embark_config_default(&cfg);
-  cfg.encrypt_payload = payload;
-  embark_gw *gw = embark_gw_new(k, &rs, &ps, &cfg, err, sizeof err);
-  assert_non_null(gw);
-  embark_ruleset_free(&rs);
-  embark_poolset_free(&ps);
-  return gw;
+static embark_gw *make_gw(embark_keys *k, bool payload)
+{
+	char err[256];
+	embark_ruleset rs;
+	embark_poolset ps;
+	assert_int_equal(embark_rules_parse(RULES, strlen(RULES), "r", &rs, err, sizeof err), 0);
+	assert_int_equal(embark_pools_parse(POOLS, strlen(POOLS), "p", &ps, err, sizeof err), 0);
+	embark_config cfg;
+	embark_config_default(&cfg);
+	cfg.encrypt_payload = payload;
+	embark_gw *gw = embark_gw_new(k, &rs, &ps, &cfg, err, sizeof err);
+	assert_non_null(gw);
+	embark_ruleset_free(&rs);
+	embark_poolset_free(&ps);
+	return gw;
 }
 
-static uint16_t rd(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static uint16_t rd(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
 
 /* Checks the encrypted packet is well-formed IPv6 with a valid L4 checksum. */
-static void check_ipv6(const uint8_t *o, size_t n) {
-  assert_true(n >= 48);
-  assert_int_equal(o[0] >> 4, 6);
-  assert_int_equal(rd(o + 4) + 40, n);
-  assert_int_equal(o[6], 60);
-  size_t ext = ((size_t)o[41] + 1) * 8;
-  assert_int_equal(o[42], 0x1E);
-  uint8_t proto = o[40];
-  const uint8_t *l4 = o + 40 + ext;
-  size_t l4len = n - 40 - ext;
-  if (proto == 6 || proto == 17) {
-    uint32_t s = 0;
-    for (int i = 8; i < 40; i += 2) s += rd(o + i);
-    s += (uint32_t)l4len + proto;
-    assert_int_equal(test_csum(l4, l4len, s), 0);
-  } else if (proto == 1) {
-    assert_int_equal(test_csum(l4, l4len, 0), 0);
-  }
+static void check_ipv6(const uint8_t *o, size_t n)
+{
+	assert_true(n >= 48);
+	assert_int_equal(o[0] >> 4, 6);
+	assert_int_equal(rd(o + 4) + 40, n);
+	assert_int_equal(o[6], 60);
+	size_t ext = ((size_t)o[41] + 1) * 8;
+	assert_int_equal(o[42], 0x1E);
+	uint8_t proto = o[40];
+	const uint8_t *l4 = o + 40 + ext;
+	size_t l4len = n - 40 - ext;
+	if (proto == 6 || proto == 17) {
+		uint32_t s = 0;
+		for (int i = 8; i < 40; i += 2)
+			s += rd(o + i);
+		s += (uint32_t)l4len + proto;
+		assert_int_equal(test_csum(l4, l4len, s), 0);
+	} else if (proto == 1) {
+		assert_int_equal(test_csum(l4, l4len, 0), 0);
+	}
 }
 
-static size_t random_packet(uint64_t *s, uint8_t *p) {
-  static const uint8_t protos[] = {6, 17, 1, 47};
-  uint8_t proto = protos[rnd_below(s, 4)];
-  size_t opt = 4 * rnd_below(s, 11) * (rnd(s) & 1);
-  size_t pay = rnd_below(s, 4) == 0 ? 0 : rnd_below(s, 1400);
-  size_t n = build_ipv4(s, p, proto, 0x0a000000 + rnd_below(s, 1 << 16), 0xc0a80000 + rnd_below(s, 300),
-                        (uint16_t)rnd(s), (uint16_t)(rnd(s) & 1 ? 53 : rnd(s)), opt, pay, -1);
-  size_t trailer = rnd_below(s, 4) == 0 ? rnd_below(s, 30) : 0; /* Ethernet padding */
-  for (size_t i = 0; i < trailer; i++) p[n + i] = (uint8_t)rnd(s);
-  return n + trailer;
+static size_t random_packet(uint64_t *s, uint8_t *p)
+{
+	static const uint8_t protos[] = {6, 17, 1, 47};
+	uint8_t proto = protos[rnd_below(s, 4)];
+	size_t opt = 4 * rnd_below(s, 11) * (rnd(s) & 1);
+	size_t pay = rnd_below(s, 4) == 0 ? 0 : rnd_below(s, 1400);
+	size_t n = build_ipv4(s, p, proto, 0x0a000000 + rnd_below(s, 1 << 16), 0xc0a80000 + rnd_below(s, 300),
+			      (uint16_t)rnd(s), (uint16_t)(rnd(s) & 1 ? 53 : rnd(s)), opt, pay, -1);
+	size_t trailer = rnd_below(s, 4) == 0 ? rnd_below(s, 30) : 0; /* Ethernet padding */
+	for (size_t i = 0; i < trailer; i++)
+		p[n + i] = (uint8_t)rnd(s);
+	return n + trailer;
 }
 
-static void test_roundtrip(void **st) {
-  (void)st;
-  uint64_t s = 99;
-  for (int mode = 0; mode < 2; mode++) {
-    embark_gw *gw = make_gw(K, mode == 0);
-    uint8_t in[2048], enc[2048 + EMBARK_MAX_OVERHEAD], dec[2048 + EMBARK_MAX_OVERHEAD];
-    for (int i = 0; i < 3000; i++) {
-      size_t n = random_packet(&s, in), en, dn;
-      assert_int_equal(embark_encrypt_packet(gw, in, n, enc, sizeof enc, &en), EMBARK_OK);
-      check_ipv6(enc, en);
-      /* the classifier's view of the encrypted packet is the PrefixMatch encryption */
-      embark_key5 k;
-      assert_int_equal(embark_packet_key(enc, en, &k), EMBARK_OK);
-      assert_int_equal(k.proto, in[9]);
-      assert_int_equal(embark_decrypt_packet(gw, enc, en, dec, sizeof dec, &dn), EMBARK_OK);
-      assert_int_equal(dn, n);
-      assert_memory_equal(dec, in, n);
-    }
-    const uint64_t *c = embark_gw_counters(gw);
-    for (int e = 1; e < EMBARK_E_COUNT; e++) assert_int_equal(c[e], 0);
-    embark_gw_free(gw);
-  }
+static void test_roundtrip(void **st)
+{
+	(void)st;
+	uint64_t s = 99;
+	for (int mode = 0; mode < 2; mode++) {
+		embark_gw *gw = make_gw(K, mode == 0);
+		uint8_t in[2048], enc[2048 + EMBARK_MAX_OVERHEAD], dec[2048 + EMBARK_MAX_OVERHEAD];
+		for (int i = 0; i < 3000; i++) {
+			size_t n = random_packet(&s, in), en, dn;
+			assert_int_equal(embark_encrypt_packet(gw, in, n, enc, sizeof enc, &en), EMBARK_OK);
+			check_ipv6(enc, en);
+			/* the classifier's view of the encrypted packet is the PrefixMatch encryption */
+			embark_key5 k;
+			assert_int_equal(embark_packet_key(enc, en, &k), EMBARK_OK);
+			assert_int_equal(k.proto, in[9]);
+			assert_int_equal(embark_decrypt_packet(gw, enc, en, dec, sizeof dec, &dn), EMBARK_OK);
+			assert_int_equal(dn, n);
+			assert_memory_equal(dec, in, n);
+		}
+		const uint64_t *c = embark_gw_counters(gw);
+		for (int e = 1; e < EMBARK_E_COUNT; e++)
+			assert_int_equal(c[e], 0);
+		embark_gw_free(gw);
+	}
 }
 
-static void test_errors_counted(void **st) {
-  (void)st;
-  embark_gw *gw = make_gw(K, true);
-  uint64_t s = 5;
-  uint8_t p[256], o[1024];
-  size_t n = build_ipv4(&s, p, 6, 0x0a000001, 0x0a000002, 1000, 22, 0, 10, 'A'), on;
-  uint8_t frag[256];
-  memcpy(frag, p, n);
-  put16(frag + 6, 0x2000); /* MF */
-  assert_int_equal(embark_encrypt_packet(gw, frag, n, o, sizeof o, &on), EMBARK_E_FRAGMENT);
-  put16(frag + 6, 0x0010); /* offset */
-  assert_int_equal(embark_encrypt_packet(gw, frag, n, o, sizeof o, &on), EMBARK_E_FRAGMENT);
-  assert_int_equal(embark_gw_counters(gw)[EMBARK_E_FRAGMENT], 2);
-  assert_int_equal(embark_encrypt_packet(gw, p, 19, o, sizeof o, &on), EMBARK_E_TRUNCATED);
-  assert_int_equal(embark_encrypt_packet(gw, p, n - 1, o, sizeof o, &on), EMBARK_E_TRUNCATED);
-  uint8_t bad[256];
-  memcpy(bad, p, n);
-  bad[0] = 0x44; /* IHL 4 */
-  assert_int_equal(embark_encrypt_packet(gw, bad, n, o, sizeof o, &on), EMBARK_E_MALFORMED);
-  memcpy(bad, p, n);
-  bad[20 + 12] = 0x10; /* TCP data offset 4 */
-  assert_int_equal(embark_encrypt_packet(gw, bad, n, o, sizeof o, &on), EMBARK_E_MALFORMED);
-  memcpy(bad, p, n);
-  bad[0] = 0x65;
-  assert_int_equal(embark_encrypt_packet(gw, bad, n, o, sizeof o, &on), EMBARK_E_MALFORMED);
-  assert_int_equal(embark_encrypt_packet(gw, p, n, o, 40, &on), EMBARK_E_TOO_BIG);
-  /* decrypt side */
-  assert_int_equal(embark_decrypt_packet(gw, p, n, o, sizeof o, &on), EMBARK_E_MALFORMED);
-  uint8_t v6[64] = {0x60, 0, 0, 0, 0, 8, 17, 64};
-  assert_int_equal(embark_decrypt_packet(gw, v6, 48, o, sizeof o, &on), EMBARK_E_NO_OPTION);
-  assert_int_equal(embark_decrypt_packet(gw, v6, 40, o, sizeof o, &on), EMBARK_E_TRUNCATED);
-  embark_gw_free(gw);
+static void test_errors_counted(void **st)
+{
+	(void)st;
+	embark_gw *gw = make_gw(K, true);
+	uint64_t s = 5;
+	uint8_t p[256], o[1024];
+	size_t n = build_ipv4(&s, p, 6, 0x0a000001, 0x0a000002, 1000, 22, 0, 10, 'A'), on;
+	uint8_t frag[256];
+	memcpy(frag, p, n);
+	put16(frag + 6, 0x2000); /* MF */
+	assert_int_equal(embark_encrypt_packet(gw, frag, n, o, sizeof o, &on), EMBARK_E_FRAGMENT);
+	put16(frag + 6, 0x0010); /* offset */
+	assert_int_equal(embark_encrypt_packet(gw, frag, n, o, sizeof o, &on), EMBARK_E_FRAGMENT);
+	assert_int_equal(embark_gw_counters(gw)[EMBARK_E_FRAGMENT], 2);
+	assert_int_equal(embark_encrypt_packet(gw, p, 19, o, sizeof o, &on), EMBARK_E_TRUNCATED);
+	assert_int_equal(embark_encrypt_packet(gw, p, n - 1, o, sizeof o, &on), EMBARK_E_TRUNCATED);
+	uint8_t bad[256];
+	memcpy(bad, p, n);
+	bad[0] = 0x44; /* IHL 4 */
+	assert_int_equal(embark_encrypt_packet(gw, bad, n, o, sizeof o, &on), EMBARK_E_MALFORMED);
+	memcpy(bad, p, n);
+	bad[20 + 12] = 0x10; /* TCP data offset 4 */
+	assert_int_equal(embark_encrypt_packet(gw, bad, n, o, sizeof o, &on), EMBARK_E_MALFORMED);
+	memcpy(bad, p, n);
+	bad[0] = 0x65;
+	assert_int_equal(embark_encrypt_packet(gw, bad, n, o, sizeof o, &on), EMBARK_E_MALFORMED);
+	assert_int_equal(embark_encrypt_packet(gw, p, n, o, 40, &on), EMBARK_E_TOO_BIG);
+	/* decrypt side */
+	assert_int_equal(embark_decrypt_packet(gw, p, n, o, sizeof o, &on), EMBARK_E_MALFORMED);
+	uint8_t v6[64] = {0x60, 0, 0, 0, 0, 8, 17, 64};
+	assert_int_equal(embark_decrypt_packet(gw, v6, 48, o, sizeof o, &on), EMBARK_E_NO_OPTION);
+	assert_int_equal(embark_decrypt_packet(gw, v6, 40, o, sizeof o, &on), EMBARK_E_TRUNCATED);
+	embark_gw_free(gw);
 }
 
-static void test_tamper(void **st) {
-  (void)st;
-  embark_gw *gw = make_gw(K, true);
-  uint64_t s = 11;
-  uint8_t p[512], e[1024], d[1024];
-  size_t n = build_ipv4(&s, p, 17, 0x0a000005, 0xc0a80001, 4000, 53, 8, 40, 'x'), en, dn;
-  assert_int_equal(embark_encrypt_packet(gw, p, n, e, sizeof e, &en), EMBARK_OK);
-  size_t ext = ((size_t)e[41] + 1) * 8;
-  uint64_t tampered = 0;
-  for (size_t i = 40; i < en; i++) {
-    if (i >= 40 + ext && i < 40 + ext + 4) continue; /* ports: checked below */
-    if (i >= 40 + ext + 6 && i < 40 + ext + 8) continue; /* checksum: recomputed, not authenticated */
-    uint8_t t[1024];
-    memcpy(t, e, en);
-    t[i] ^= 0x01;
-    int rc = embark_decrypt_packet(gw, t, en, d, sizeof d, &dn);
-    if (rc == EMBARK_OK) fail_msg("flipping byte %zu went unnoticed", i);
-    tampered += rc == EMBARK_E_TAMPERED;
-  }
-  assert_true(tampered > 0);
-  assert_int_equal(embark_gw_counters(gw)[EMBARK_E_TAMPERED], tampered);
-  /* a rewritten (non-pool) address or port is refused */
-  uint8_t t[1024];
-  memcpy(t, e, en);
-  t[20] ^= 0x80;
-  assert_int_equal(embark_decrypt_packet(gw, t, en, d, sizeof d, &dn), EMBARK_E_REWRITTEN);
-  memcpy(t, e, en);
-  t[40 + ext + 1] ^= 1; /* source port */
-  assert_int_equal(embark_decrypt_packet(gw, t, en, d, sizeof d, &dn), EMBARK_E_REWRITTEN);
-  /* the wrong key */
-  embark_keys *k2 = test_keys(200);
-  embark_gw *other = make_gw(k2, true);
-  assert_int_equal(embark_decrypt_packet(other, e, en, d, sizeof d, &dn), EMBARK_E_TAMPERED);
-  embark_gw_free(other);
-  embark_keys_free(k2);
-  embark_gw_free(gw);
+static void test_tamper(void **st)
+{
+	(void)st;
+	embark_gw *gw = make_gw(K, true);
+	uint64_t s = 11;
+	uint8_t p[512], e[1024], d[1024];
+	size_t n = build_ipv4(&s, p, 17, 0x0a000005, 0xc0a80001, 4000, 53, 8, 40, 'x'), en, dn;
+	assert_int_equal(embark_encrypt_packet(gw, p, n, e, sizeof e, &en), EMBARK_OK);
+	size_t ext = ((size_t)e[41] + 1) * 8;
+	uint64_t tampered = 0;
+	for (size_t i = 40; i < en; i++) {
+		if (i >= 40 + ext && i < 40 + ext + 4)
+			continue; /* ports: checked below */
+		if (i >= 40 + ext + 6 && i < 40 + ext + 8)
+			continue; /* checksum: recomputed, not authenticated */
+		uint8_t t[1024];
+		memcpy(t, e, en);
+		t[i] ^= 0x01;
+		int rc = embark_decrypt_packet(gw, t, en, d, sizeof d, &dn);
+		if (rc == EMBARK_OK)
+			fail_msg("flipping byte %zu went unnoticed", i);
+		tampered += rc == EMBARK_E_TAMPERED;
+	}
+	assert_true(tampered > 0);
+	assert_int_equal(embark_gw_counters(gw)[EMBARK_E_TAMPERED], tampered);
+	/* a rewritten (non-pool) address or port is refused */
+	uint8_t t[1024];
+	memcpy(t, e, en);
+	t[20] ^= 0x80;
+	assert_int_equal(embark_decrypt_packet(gw, t, en, d, sizeof d, &dn), EMBARK_E_REWRITTEN);
+	memcpy(t, e, en);
+	t[40 + ext + 1] ^= 1; /* source port */
+	assert_int_equal(embark_decrypt_packet(gw, t, en, d, sizeof d, &dn), EMBARK_E_REWRITTEN);
+	/* the wrong key */
+	embark_keys *k2 = test_keys(200);
+	embark_gw *other = make_gw(k2, true);
+	assert_int_equal(embark_decrypt_packet(other, e, en, d, sizeof d, &dn), EMBARK_E_TAMPERED);
+	embark_gw_free(other);
+	embark_keys_free(k2);
+	embark_gw_free(gw);
 }
 
 /* GCM must never reuse a nonce: consecutive packets and separate gateways differ. */
-static void test_nonces(void **st) {
-  (void)st;
-  embark_gw *a = make_gw(K, true), *b = make_gw(K, true);
-  uint64_t s = 8;
-  uint8_t p[256], e1[1024], e2[1024], e3[1024];
-  size_t n = build_ipv4(&s, p, 6, 0x0a000001, 0x0a000002, 1000, 80, 0, 32, 'z'), l1, l2, l3;
-  assert_int_equal(embark_encrypt_packet(a, p, n, e1, sizeof e1, &l1), EMBARK_OK);
-  assert_int_equal(embark_encrypt_packet(a, p, n, e2, sizeof e2, &l2), EMBARK_OK);
-  assert_int_equal(embark_encrypt_packet(b, p, n, e3, sizeof e3, &l3), EMBARK_OK);
-  assert_memory_not_equal(e1 + 46, e2 + 46, 12);
-  assert_memory_not_equal(e1 + 46, e3 + 46, 12);
-  /* header fields are per flow, not per packet: identical in both */
-  assert_memory_equal(e1 + 8, e2 + 8, 32);
-  embark_gw_free(a);
-  embark_gw_free(b);
+static void test_nonces(void **st)
+{
+	(void)st;
+	embark_gw *a = make_gw(K, true), *b = make_gw(K, true);
+	uint64_t s = 8;
+	uint8_t p[256], e1[1024], e2[1024], e3[1024];
+	size_t n = build_ipv4(&s, p, 6, 0x0a000001, 0x0a000002, 1000, 80, 0, 32, 'z'), l1, l2, l3;
+	assert_int_equal(embark_encrypt_packet(a, p, n, e1, sizeof e1, &l1), EMBARK_OK);
+	assert_int_equal(embark_encrypt_packet(a, p, n, e2, sizeof e2, &l2), EMBARK_OK);
+	assert_int_equal(embark_encrypt_packet(b, p, n, e3, sizeof e3, &l3), EMBARK_OK);
+	assert_memory_not_equal(e1 + 46, e2 + 46, 12);
+	assert_memory_not_equal(e1 + 46, e3 + 46, 12);
+	/* header fields are per flow, not per packet: identical in both */
+	assert_memory_equal(e1 + 8, e2 + 8, 32);
+	embark_gw_free(a);
+	embark_gw_free(b);
 }
 
-static bool contains(const uint8_t *h, size_t hn, const uint8_t *needle, size_t nn) {
-  for (size_t i = 0; i + nn <= hn; i++)
-    if (!memcmp(h + i, needle, nn)) return true;
-  return false;
+static bool contains(const uint8_t *h, size_t hn, const uint8_t *needle, size_t nn)
+{
+	for (size_t i = 0; i + nn <= hn; i++)
+		if (!memcmp(h + i, needle, nn))
+			return true;
+	return false;
 }
 
-static void test_nat_restore(void **st) {
-  (void)st;
-  embark_gw *gw = make_gw(K, true);
-  embark_u128 *pool;
-  size_t np;
-  assert_int_equal(embark_pools_encrypt(gw, &pool, &np), 0);
-  uint64_t s = 3;
-  for (int proto_i = 0; proto_i < 3; proto_i++) {
-    uint8_t proto = proto_i == 0 ? 6 : proto_i == 1 ? 17 : 1;
-    uint8_t p[512], e[1024], d[1024];
-    size_t n = build_ipv4(&s, p, proto, 0x0a000005, 0x08080404, 4000, 443, 0, 100, 'n'), en, dn;
-    assert_int_equal(embark_encrypt_packet(gw, p, n, e, sizeof e, &en), EMBARK_OK);
-    /* a cloud NAT rewrites the source to pool value #3 and port 40000, then the ttl drops */
-    size_t ext = ((size_t)e[41] + 1) * 8;
-    uint8_t *a = e + 8;
-    for (int i = 15; i >= 0; i--) a[15 - i] = (uint8_t)(pool[3] >> (8 * i));
-    if (proto != 1) put16(e + 40 + ext, 40000);
-    e[7] -= 1;
-    assert_int_equal(embark_decrypt_packet(gw, e, en, d, sizeof d, &dn), EMBARK_OK);
-    assert_int_equal(dn, n);
-    uint32_t src = (uint32_t)d[12] << 24 | (uint32_t)d[13] << 16 | (uint32_t)d[14] << 8 | d[15];
-    assert_true(src >= 0xc6336400 && src <= 0xc633640f); /* 198.51.100.0/28 */
-    assert_memory_equal(d + 16, p + 16, 4);               /* destination untouched */
-    assert_int_equal(d[8], p[8] - 1);
-    assert_int_equal(test_csum(d, 20, 0), 0);             /* IPv4 header checksum valid */
-    if (proto != 1) assert_int_equal(rd(d + 20), 40000);
-    size_t l4h = proto == 6 ? (size_t)(p[20 + 12] >> 4) * 4 : 8;
-    assert_memory_equal(d + 20 + l4h, p + 20 + l4h, n - 20 - l4h); /* payload restored */
-    if (proto == 6 || proto == 17) {
-      uint32_t ps = 0;
-      for (int i = 12; i < 20; i += 2) ps += rd(d + i);
-      ps += (uint32_t)(n - 20) + proto;
-      assert_int_equal(test_csum(d + 20, n - 20, ps), 0);
-    }
-  }
-  free(pool);
-  embark_gw_free(gw);
+static void test_nat_restore(void **st)
+{
+	(void)st;
+	embark_gw *gw = make_gw(K, true);
+	embark_u128 *pool;
+	size_t np;
+	assert_int_equal(embark_pools_encrypt(gw, &pool, &np), 0);
+	uint64_t s = 3;
+	for (int proto_i = 0; proto_i < 3; proto_i++) {
+		uint8_t proto = proto_i == 0 ? 6 : proto_i == 1 ? 17 : 1;
+		uint8_t p[512], e[1024], d[1024];
+		size_t n = build_ipv4(&s, p, proto, 0x0a000005, 0x08080404, 4000, 443, 0, 100, 'n'), en, dn;
+		assert_int_equal(embark_encrypt_packet(gw, p, n, e, sizeof e, &en), EMBARK_OK);
+		/* a cloud NAT rewrites the source to pool value #3 and port 40000, then the ttl drops */
+		size_t ext = ((size_t)e[41] + 1) * 8;
+		uint8_t *a = e + 8;
+		for (int i = 15; i >= 0; i--)
+			a[15 - i] = (uint8_t)(pool[3] >> (8 * i));
+		if (proto != 1)
+			put16(e + 40 + ext, 40000);
+		e[7] -= 1;
+		assert_int_equal(embark_decrypt_packet(gw, e, en, d, sizeof d, &dn), EMBARK_OK);
+		assert_int_equal(dn, n);
+		uint32_t src = (uint32_t)d[12] << 24 | (uint32_t)d[13] << 16 | (uint32_t)d[14] << 8 | d[15];
+		assert_true(src >= 0xc6336400 && src <= 0xc633640f); /* 198.51.100.0/28 */
+		assert_memory_equal(d + 16, p + 16, 4);              /* destination untouched */
+		assert_int_equal(d[8], p[8] - 1);
+		assert_int_equal(test_csum(d, 20, 0), 0); /* IPv4 header checksum valid */
+		if (proto != 1)
+			assert_int_equal(rd(d + 20), 40000);
+		size_t l4h = proto == 6 ? (size_t)(p[20 + 12] >> 4) * 4 : 8;
+		assert_memory_equal(d + 20 + l4h, p + 20 + l4h, n - 20 - l4h); /* payload restored */
+		if (proto == 6 || proto == 17) {
+			uint32_t ps = 0;
+			for (int i = 12; i < 20; i += 2)
+				ps += rd(d + i);
+			ps += (uint32_t)(n - 20) + proto;
+			assert_int_equal(test_csum(d + 20, n - 20, ps), 0);
+		}
+	}
+	free(pool);
+	embark_gw_free(gw);
 }
 
-static void test_leak(void **st) {
-  (void)st;
-  embark_gw *gw = make_gw(K, true);
-  uint64_t s = 1234;
-  int port_equal = 0, total_ports = 0;
-  for (int i = 0; i < 2000; i++) {
-    uint8_t p[2048], e[4096];
-    uint32_t sip = 0x0a000000 + rnd_below(&s, 1 << 20), dip = 0xc0a80000 + rnd_below(&s, 1 << 16);
-    uint16_t sp = (uint16_t)rnd(&s), dp = (uint16_t)rnd(&s);
-    uint8_t proto = i % 3 == 0 ? 6 : i % 3 == 1 ? 17 : 1;
-    size_t n = build_ipv4(&s, p, proto, sip, dip, sp, dp, 4 * rnd_below(&s, 3), 64 + rnd_below(&s, 600), -1), en;
-    /* an ICMP error quoting the original header would leak addresses if left in clear */
-    assert_int_equal(embark_encrypt_packet(gw, p, n, e, sizeof e, &en), EMBARK_OK);
-    uint8_t a4[4], m16[16] = {[10] = 0xff, [11] = 0xff};
-    put32(a4, sip);
-    assert_false(contains(e, en, a4, 4));
-    put32(a4, dip);
-    assert_false(contains(e, en, a4, 4));
-    put32(m16 + 12, sip);
-    assert_false(contains(e, en, m16, 16));
-    size_t hl = (size_t)(p[0] & 15) * 4, l4h = proto == 6 ? (size_t)(p[hl + 12] >> 4) * 4 : 8;
-    for (size_t off = hl + l4h; off + 8 <= n; off += 8) assert_false(contains(e, en, p + off, 8));
-    if (proto != 1) {
-      size_t ext = ((size_t)e[41] + 1) * 8;
-      total_ports += 2;
-      port_equal += rd(e + 40 + ext) == sp;
-      port_equal += rd(e + 40 + ext + 2) == dp;
-    }
-  }
-  /* ports are 16-bit: equality by chance is allowed, systematic equality is not */
-  assert_true(port_equal < total_ports / 100);
-  embark_gw_free(gw);
+static void test_leak(void **st)
+{
+	(void)st;
+	embark_gw *gw = make_gw(K, true);
+	uint64_t s = 1234;
+	int port_equal = 0, total_ports = 0;
+	for (int i = 0; i < 2000; i++) {
+		uint8_t p[2048], e[4096];
+		uint32_t sip = 0x0a000000 + rnd_below(&s, 1 << 20), dip = 0xc0a80000 + rnd_below(&s, 1 << 16);
+		uint16_t sp = (uint16_t)rnd(&s), dp = (uint16_t)rnd(&s);
+		uint8_t proto = i % 3 == 0 ? 6 : i % 3 == 1 ? 17 : 1;
+		size_t n = build_ipv4(&s, p, proto, sip, dip, sp, dp, 4 * rnd_below(&s, 3), 64 + rnd_below(&s, 600),
+				      -1),
+		       en;
+		/* an ICMP error quoting the original header would leak addresses if left in clear */
+		assert_int_equal(embark_encrypt_packet(gw, p, n, e, sizeof e, &en), EMBARK_OK);
+		uint8_t a4[4], m16[16] = {[10] = 0xff, [11] = 0xff};
+		put32(a4, sip);
+		assert_false(contains(e, en, a4, 4));
+		put32(a4, dip);
+		assert_false(contains(e, en, a4, 4));
+		put32(m16 + 12, sip);
+		assert_false(contains(e, en, m16, 16));
+		size_t hl = (size_t)(p[0] & 15) * 4, l4h = proto == 6 ? (size_t)(p[hl + 12] >> 4) * 4 : 8;
+		for (size_t off = hl + l4h; off + 8 <= n; off += 8)
+			assert_false(contains(e, en, p + off, 8));
+		if (proto != 1) {
+			size_t ext = ((size_t)e[41] + 1) * 8;
+			total_ports += 2;
+			port_equal += rd(e + 40 + ext) == sp;
+			port_equal += rd(e + 40 + ext + 2) == dp;
+		}
+	}
+	/* ports are 16-bit: equality by chance is allowed, systematic equality is not */
+	assert_true(port_equal < total_ports / 100);
+	embark_gw_free(gw);
 }
 
-int main(void) {
-  K = test_keys(9);
-  const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_roundtrip), cmocka_unit_test(test_errors_counted), cmocka_unit_test(test_tamper),
-    cmocka_unit_test(test_nat_restore), cmocka_unit_test(test_leak), cmocka_unit_test(test_nonces),
-  };
-  int rc = cmocka_run_group_tests(tests, NULL, NULL);
-  embark_keys_free(K);
-  return rc;
+int main(void)
+{
+	K = test_keys(9);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_roundtrip), cmocka_unit_test(test_errors_counted),
+		cmocka_unit_test(test_tamper),    cmocka_unit_test(test_nat_restore),
+		cmocka_unit_test(test_leak),      cmocka_unit_test(test_nonces),
+	};
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+	embark_keys_free(K);
+	return rc;
 }

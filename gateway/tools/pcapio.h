@@ -15,16 +15,15 @@ pcap_t *pcapio_open_in(const char *path, char *err, size_t errlen);
 /* Output written to a temporary file beside `path` and renamed only on commit, so a failed
  * run never leaves a half-written file. */
 typedef struct {
-  pcap_t *dead;
-  pcap_dumper_t *dumper;
-  struct e2_out out;
+	pcap_t *dead;
+	pcap_dumper_t *dumper;
+	struct e2_out out;
 } atomic_out;
 /* `inputs` are the n files the tool reads (NULL entries skipped): an output that is one
  * of them is refused, whatever name or link it is given by. */
 int atomic_open_pcap(atomic_out *o, const char *path, const char *const *inputs, size_t n, const pcap_t *like,
-                     char *err, size_t errlen);
-FILE *atomic_open_text(atomic_out *o, const char *path, const char *const *inputs, size_t n, char *err,
-                       size_t errlen);
+		     char *err, size_t errlen);
+FILE *atomic_open_text(atomic_out *o, const char *path, const char *const *inputs, size_t n, char *err, size_t errlen);
 int atomic_commit(atomic_out *o, char *err, size_t errlen);
 void atomic_abort(atomic_out *o);
 

@@ -26,352 +26,361 @@
 #define SP_MAX_SERVERS 4
 
 struct sp_problem {
-    struct e2_nf_catalog *cat;
-    struct e2_hardware *hw;
-    struct e2_policy *pol;
-    struct e2_pgraph *pg;
-    struct e2_igraph *ig;
-    struct e2_rack rack;
-    char desc[256];
+	struct e2_nf_catalog *cat;
+	struct e2_hardware *hw;
+	struct e2_policy *pol;
+	struct e2_pgraph *pg;
+	struct e2_igraph *ig;
+	struct e2_rack rack;
+	char desc[256];
 };
 
 static uint64_t sp_rng;
 static unsigned sp_rnd(unsigned n)
 {
-    sp_rng ^= sp_rng << 13;
-    sp_rng ^= sp_rng >> 7;
-    sp_rng ^= sp_rng << 17;
-    return (unsigned)((sp_rng >> 11) % n);
+	sp_rng ^= sp_rng << 13;
+	sp_rng ^= sp_rng >> 7;
+	sp_rng ^= sp_rng << 17;
+	return (unsigned)((sp_rng >> 11) % n);
 }
 
-struct sp_buf { char *s; size_t n, cap; };
+struct sp_buf {
+	char *s;
+	size_t n, cap;
+};
 static void sp_printf(struct sp_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void sp_printf(struct sp_buf *b, const char *fmt, ...)
 {
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int w = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? b->cap - b->n : 0, fmt, ap);
-        va_end(ap);
-        if (b->s && (size_t)w < b->cap - b->n) {
-            b->n += (size_t)w;
-            return;
-        }
-        b->cap = b->cap * 2 + (size_t)w + 256;
-        b->s = realloc(b->s, b->cap);
-    }
+	for (;;) {
+		va_list ap;
+		va_start(ap, fmt);
+		int w = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? b->cap - b->n : 0, fmt, ap);
+		va_end(ap);
+		if (b->s && (size_t)w < b->cap - b->n) {
+			b->n += (size_t)w;
+			return;
+		}
+		b->cap = b->cap * 2 + (size_t)w + 256;
+		b->s = realloc(b->s, b->cap);
+	}
 }
 
 static void sp_free(struct sp_problem *p)
 {
-    if (p->ig)
-        e2_rack_free(&p->rack);
-    e2_igraph_free(p->ig);
-    e2_pgraph_free(p->pg);
-    e2_policy_free(p->pol);
-    e2_hardware_free(p->hw);
-    e2_nfs_free(p->cat);
-    memset(p, 0, sizeof *p);
+	if (p->ig)
+		e2_rack_free(&p->rack);
+	e2_igraph_free(p->ig);
+	e2_pgraph_free(p->pg);
+	e2_policy_free(p->pol);
+	e2_hardware_free(p->hw);
+	e2_nfs_free(p->cat);
+	memset(p, 0, sizeof *p);
 }
 
 static unsigned sp_nf_insts(const struct e2_igraph *ig)
 {
-    unsigned n = 0;
-    for (unsigned i = 0; i < ig->insts_count; i++)
-        n += ig->pg->nodes[ig->insts[i].pnode].nf != NULL;
-    return n;
+	unsigned n = 0;
+	for (unsigned i = 0; i < ig->insts_count; i++)
+		n += ig->pg->nodes[ig->insts[i].pnode].nf != NULL;
+	return n;
 }
 
 /* Problem number `seed` (a function of the seed alone). 0, or -1 when the draw is not
  * a small problem (sizing refuses it, or it needs more than SP_MAX_INSTS instances). */
 static int sp_make(struct sp_problem *p, uint64_t seed)
 {
-    static const char *affs[] = { "[five_tuple]", "[src_ip]", "[src_ip, dst_ip]", "[]" };
-    struct e2_err err = { "" };
-    memset(p, 0, sizeof *p);
-    sp_rng = 0x853c49e6748fea9bull ^ (seed + 1) * 0xda3e39cb94b95bdbull;
-    for (int i = 0; i < 4; i++)
-        sp_rnd(2);
-    unsigned S = 2 + sp_rnd(3), pipes = 1 + sp_rnd(3);
-    struct sp_buf hw = { 0 }, nfs = { 0 }, pol = { 0 };
-    sp_printf(&hw, "servers:\n");
-    size_t dl = 0;
-    dl += (size_t)snprintf(p->desc + dl, sizeof p->desc - dl, "seed %llu: servers", (unsigned long long)seed);
-    for (unsigned s = 0; s < S; s++) {
-        unsigned cores = 1 + sp_rnd(6), nic = 1 + sp_rnd(12);
-        sp_printf(&hw, "  - { name: s%u, cores: %u, reserved_cores: 1, ghz: 1.0, nic_gbps: %u }\n", s, cores + 1, nic);
-        dl += (size_t)snprintf(p->desc + dl, sizeof p->desc - dl, " %uc/%ug", cores, nic);
-    }
-    sp_printf(&hw, "switch:\n  ports: 32\n  external_ports: [in0, in1, in2, out0, out1, out2]\n  port_gbps: 40\n"
-                   "  flow_table_entries: 100000\n");
-    sp_printf(&nfs, "nfs:\n");
-    sp_printf(&pol, "pipelines:\n");
-    unsigned nf_id = 0;
-    for (unsigned q = 0; q < pipes; q++) {
-        unsigned n = 2 + sp_rnd(4), chain = sp_rnd(2), ins = 1 + (sp_rnd(4) == 0), outs = 1 + (sp_rnd(4) == 0);
-        double rate = 0.5 + sp_rnd(12) / 2.0;
-        dl += (size_t)snprintf(p->desc + dl, sizeof p->desc - dl, "; %s of %u at %.1f", chain ? "chain" : "dag", n,
-                               rate);
-        sp_printf(&pol, "  - name: p%u\n    traffic_class: {rate_gbps: %.2f}\n    nodes:\n", q, rate);
-        for (unsigned x = 0; x < ins; x++)
-            sp_printf(&pol, "      - {name: q%ui%u, port: in%u}\n", q, x, (q + x) % 3);
-        for (unsigned x = 0; x < outs; x++)
-            sp_printf(&pol, "      - {name: q%uo%u, port: out%u}\n", q, x, (q + x) % 3);
-        for (unsigned i = 0; i < n; i++) {
-            unsigned cpu = 1 + (sp_rnd(4) == 0);
-            int together = sp_rnd(8) == 0;
-            sp_printf(&nfs, "  - { descriptor_id: f%u, nf_type: native, sw_image_data: {name: x}, num_virtual_cpu: %u,\n"
-                            "      gbps_per_core_ghz: %.2f, affinity: %s,%s\n"
-                            "      connection_points: [{name: in, role: input}, {name: out, role: output}] }\n",
-                      nf_id + i, cpu, 1.0 + sp_rnd(16) / 4.0, affs[sp_rnd(4)],
-                      together ? " scaling: {scalable: true, across_servers: false}," : "");
-            sp_printf(&pol, "      - {name: q%un%u, nf: f%u}\n", q, i, nf_id + i);
-        }
-        sp_printf(&pol, "    edges:\n");
-        int *has_child = calloc(n, sizeof *has_child);
-        for (unsigned x = 0; x < ins; x++)
-            sp_printf(&pol, "      - {from: q%ui%u, to: q%un0}\n", q, x, q);
-        for (unsigned i = 1; i < n; i++) {
-            unsigned a = chain ? i - 1 : sp_rnd(i);
-            sp_printf(&pol, "      - {from: q%un%u, to: q%un%u}\n", q, a, q, i);
-            has_child[a] = 1;
-            if (!chain && i >= 2 && sp_rnd(3) == 0) {
-                unsigned b = sp_rnd(i);
-                if (b != a) {
-                    sp_printf(&pol, "      - {from: q%un%u, to: q%un%u, filter: 'udp'}\n", q, b, q, i);
-                    has_child[b] = 1;
-                }
-            }
-        }
-        unsigned sinks = 0;
-        for (unsigned i = 0; i < n; i++)
-            sinks += !has_child[i];
-        for (unsigned i = 0, k = 0; i < n; i++)       /* every output port gets a sink */
-            if (!has_child[i]) {
-                for (unsigned x = 0; x < outs; x++)
-                    if (k % outs == x || (k == sinks - 1 && x >= sinks))
-                        sp_printf(&pol, "      - {from: q%un%u, to: q%uo%u}\n", q, i, q, x);
-                k++;
-            }
-        free(has_child);
-        nf_id += n;
-    }
-    int rc = -1;
-    p->hw = e2_hardware_load(hw.s, hw.n, "small-hw", &err);
-    p->cat = e2_nfs_load(nfs.s, nfs.n, "small-nfs", &err);
-    p->pol = e2_policy_load(pol.s, pol.n, "small-policy", &err);
-    if (!p->hw || !p->cat || !p->pol) {
-        fprintf(stderr, "small problem %llu does not load: %s\n%s\n%s\n%s\n", (unsigned long long)seed, err.msg,
-                hw.s, nfs.s, pol.s);
-        abort();
-    }
-    struct e2_plan_opts po = { .target_utilization = 0.8 };
-    p->pg = e2_pgraph_build(p->pol, p->cat, p->hw, &po, &err);
-    if (p->pg) {
-        p->ig = e2_igraph_build(p->pg, &err);
-        if (p->ig && e2_rack_from_hardware(&p->rack, p->hw, &err) == 0 && sp_nf_insts(p->ig) <= SP_MAX_INSTS) {
-            rc = 0;
-            dl += (size_t)snprintf(p->desc + dl, sizeof p->desc - dl, "; %u instances", sp_nf_insts(p->ig));
-        }
-    }
-    free(hw.s);
-    free(nfs.s);
-    free(pol.s);
-    return rc;
+	static const char *affs[] = {"[five_tuple]", "[src_ip]", "[src_ip, dst_ip]", "[]"};
+	struct e2_err err = {""};
+	memset(p, 0, sizeof *p);
+	sp_rng = 0x853c49e6748fea9bull ^ (seed + 1) * 0xda3e39cb94b95bdbull;
+	for (int i = 0; i < 4; i++)
+		sp_rnd(2);
+	unsigned S = 2 + sp_rnd(3), pipes = 1 + sp_rnd(3);
+	struct sp_buf hw = {0}, nfs = {0}, pol = {0};
+	sp_printf(&hw, "servers:\n");
+	size_t dl = 0;
+	dl += (size_t)snprintf(p->desc + dl, sizeof p->desc - dl, "seed %llu: servers", (unsigned long long)seed);
+	for (unsigned s = 0; s < S; s++) {
+		unsigned cores = 1 + sp_rnd(6), nic = 1 + sp_rnd(12);
+		sp_printf(&hw, "  - { name: s%u, cores: %u, reserved_cores: 1, ghz: 1.0, nic_gbps: %u }\n", s,
+			  cores + 1, nic);
+		dl += (size_t)snprintf(p->desc + dl, sizeof p->desc - dl, " %uc/%ug", cores, nic);
+	}
+	sp_printf(&hw, "switch:\n  ports: 32\n  external_ports: [in0, in1, in2, out0, out1, out2]\n  port_gbps: 40\n"
+		       "  flow_table_entries: 100000\n");
+	sp_printf(&nfs, "nfs:\n");
+	sp_printf(&pol, "pipelines:\n");
+	unsigned nf_id = 0;
+	for (unsigned q = 0; q < pipes; q++) {
+		unsigned n = 2 + sp_rnd(4), chain = sp_rnd(2), ins = 1 + (sp_rnd(4) == 0), outs = 1 + (sp_rnd(4) == 0);
+		double rate = 0.5 + sp_rnd(12) / 2.0;
+		dl += (size_t)snprintf(p->desc + dl, sizeof p->desc - dl, "; %s of %u at %.1f", chain ? "chain" : "dag",
+				       n, rate);
+		sp_printf(&pol, "  - name: p%u\n    traffic_class: {rate_gbps: %.2f}\n    nodes:\n", q, rate);
+		for (unsigned x = 0; x < ins; x++)
+			sp_printf(&pol, "      - {name: q%ui%u, port: in%u}\n", q, x, (q + x) % 3);
+		for (unsigned x = 0; x < outs; x++)
+			sp_printf(&pol, "      - {name: q%uo%u, port: out%u}\n", q, x, (q + x) % 3);
+		for (unsigned i = 0; i < n; i++) {
+			unsigned cpu = 1 + (sp_rnd(4) == 0);
+			int together = sp_rnd(8) == 0;
+			sp_printf(
+				&nfs,
+				"  - { descriptor_id: f%u, nf_type: native, sw_image_data: {name: x}, num_virtual_cpu: %u,\n"
+				"      gbps_per_core_ghz: %.2f, affinity: %s,%s\n"
+				"      connection_points: [{name: in, role: input}, {name: out, role: output}] }\n",
+				nf_id + i, cpu, 1.0 + sp_rnd(16) / 4.0, affs[sp_rnd(4)],
+				together ? " scaling: {scalable: true, across_servers: false}," : "");
+			sp_printf(&pol, "      - {name: q%un%u, nf: f%u}\n", q, i, nf_id + i);
+		}
+		sp_printf(&pol, "    edges:\n");
+		int *has_child = calloc(n, sizeof *has_child);
+		for (unsigned x = 0; x < ins; x++)
+			sp_printf(&pol, "      - {from: q%ui%u, to: q%un0}\n", q, x, q);
+		for (unsigned i = 1; i < n; i++) {
+			unsigned a = chain ? i - 1 : sp_rnd(i);
+			sp_printf(&pol, "      - {from: q%un%u, to: q%un%u}\n", q, a, q, i);
+			has_child[a] = 1;
+			if (!chain && i >= 2 && sp_rnd(3) == 0) {
+				unsigned b = sp_rnd(i);
+				if (b != a) {
+					sp_printf(&pol, "      - {from: q%un%u, to: q%un%u, filter: 'udp'}\n", q, b, q,
+						  i);
+					has_child[b] = 1;
+				}
+			}
+		}
+		unsigned sinks = 0;
+		for (unsigned i = 0; i < n; i++)
+			sinks += !has_child[i];
+		for (unsigned i = 0, k = 0; i < n; i++) /* every output port gets a sink */
+			if (!has_child[i]) {
+				for (unsigned x = 0; x < outs; x++)
+					if (k % outs == x || (k == sinks - 1 && x >= sinks))
+						sp_printf(&pol, "      - {from: q%un%u, to: q%uo%u}\n", q, i, q, x);
+				k++;
+			}
+		free(has_child);
+		nf_id += n;
+	}
+	int rc = -1;
+	p->hw = e2_hardware_load(hw.s, hw.n, "small-hw", &err);
+	p->cat = e2_nfs_load(nfs.s, nfs.n, "small-nfs", &err);
+	p->pol = e2_policy_load(pol.s, pol.n, "small-policy", &err);
+	if (!p->hw || !p->cat || !p->pol) {
+		fprintf(stderr, "small problem %llu does not load: %s\n%s\n%s\n%s\n", (unsigned long long)seed, err.msg,
+			hw.s, nfs.s, pol.s);
+		abort();
+	}
+	struct e2_plan_opts po = {.target_utilization = 0.8};
+	p->pg = e2_pgraph_build(p->pol, p->cat, p->hw, &po, &err);
+	if (p->pg) {
+		p->ig = e2_igraph_build(p->pg, &err);
+		if (p->ig && e2_rack_from_hardware(&p->rack, p->hw, &err) == 0 && sp_nf_insts(p->ig) <= SP_MAX_INSTS) {
+			rc = 0;
+			dl += (size_t)snprintf(p->desc + dl, sizeof p->desc - dl, "; %u instances", sp_nf_insts(p->ig));
+		}
+	}
+	free(hw.s);
+	free(nfs.s);
+	free(pol.s);
+	return rc;
 }
 
 /* ---------------------------------------------------------------- exhaustive search */
 
 struct sp_exh {
-    const struct e2_igraph *ig;
-    const struct e2_rack *rack;
-    unsigned nf[SP_MAX_INSTS], k;
-    int at[SP_MAX_INSTS];
-    long free_cores[SP_MAX_SERVERS];
-    double best, best_cores_only;  /* -1: none */
-    int best_at[SP_MAX_INSTS];
+	const struct e2_igraph *ig;
+	const struct e2_rack *rack;
+	unsigned nf[SP_MAX_INSTS], k;
+	int at[SP_MAX_INSTS];
+	long free_cores[SP_MAX_SERVERS];
+	double best, best_cores_only; /* -1: none */
+	int best_at[SP_MAX_INSTS];
 };
 
 static int sp_must_share(const struct e2_igraph *ig, unsigned a, unsigned b)
 {
-    const struct e2_nf *nf = ig->pg->nodes[ig->insts[a].pnode].nf;
-    return ig->insts[a].pnode == ig->insts[b].pnode && nf && nf->scaling && nf->scaling->across_servers &&
-           !*nf->scaling->across_servers;
+	const struct e2_nf *nf = ig->pg->nodes[ig->insts[a].pnode].nf;
+	return ig->insts[a].pnode == ig->insts[b].pnode && nf && nf->scaling && nf->scaling->across_servers &&
+	       !*nf->scaling->across_servers;
 }
 
 static void sp_leaf(struct sp_exh *x)
 {
-    const struct e2_igraph *ig = x->ig;
-    int *srv = calloc(ig->insts_count, sizeof *srv);
-    for (unsigned i = 0; i < ig->insts_count; i++)
-        srv[i] = -1;
-    for (unsigned j = 0; j < x->k; j++)
-        srv[x->nf[j]] = x->at[j];
-    double in[SP_MAX_SERVERS] = { 0 }, out[SP_MAX_SERVERS] = { 0 }, cross = 0;
-    for (unsigned e = 0; e < ig->edges_count; e++) {
-        int a = srv[ig->edges[e].from], b = srv[ig->edges[e].to];
-        double r = ig->edges[e].rate_gbps;
-        if (a == b && a >= 0)
-            continue;
-        cross += r;
-        if (a >= 0)
-            out[a] += r;
-        if (b >= 0)
-            in[b] += r;
-    }
-    free(srv);
-    int links_ok = 1;
-    for (unsigned s = 0; s < x->rack->servers; s++) {
-        double cap = x->rack->nic_gbps[s] * x->rack->link_target;
-        links_ok &= in[s] <= cap * (1 + 1e-12) + 1e-12 && out[s] <= cap * (1 + 1e-12) + 1e-12;
-    }
-    if (x->best_cores_only < 0 || cross < x->best_cores_only)
-        x->best_cores_only = cross;
-    if (links_ok && (x->best < 0 || cross < x->best)) {
-        x->best = cross;
-        memcpy(x->best_at, x->at, sizeof x->at);
-    }
+	const struct e2_igraph *ig = x->ig;
+	int *srv = calloc(ig->insts_count, sizeof *srv);
+	for (unsigned i = 0; i < ig->insts_count; i++)
+		srv[i] = -1;
+	for (unsigned j = 0; j < x->k; j++)
+		srv[x->nf[j]] = x->at[j];
+	double in[SP_MAX_SERVERS] = {0}, out[SP_MAX_SERVERS] = {0}, cross = 0;
+	for (unsigned e = 0; e < ig->edges_count; e++) {
+		int a = srv[ig->edges[e].from], b = srv[ig->edges[e].to];
+		double r = ig->edges[e].rate_gbps;
+		if (a == b && a >= 0)
+			continue;
+		cross += r;
+		if (a >= 0)
+			out[a] += r;
+		if (b >= 0)
+			in[b] += r;
+	}
+	free(srv);
+	int links_ok = 1;
+	for (unsigned s = 0; s < x->rack->servers; s++) {
+		double cap = x->rack->nic_gbps[s] * x->rack->link_target;
+		links_ok &= in[s] <= cap * (1 + 1e-12) + 1e-12 && out[s] <= cap * (1 + 1e-12) + 1e-12;
+	}
+	if (x->best_cores_only < 0 || cross < x->best_cores_only)
+		x->best_cores_only = cross;
+	if (links_ok && (x->best < 0 || cross < x->best)) {
+		x->best = cross;
+		memcpy(x->best_at, x->at, sizeof x->at);
+	}
 }
 
 static void sp_rec(struct sp_exh *x, unsigned j)
 {
-    if (j == x->k) {
-        sp_leaf(x);
-        return;
-    }
-    unsigned i = x->nf[j];
-    long c = x->ig->insts[i].cores;
-    for (unsigned s = 0; s < x->rack->servers; s++) {
-        if (x->free_cores[s] < c)
-            continue;
-        int ok = 1;
-        for (unsigned q = 0; q < j && ok; q++)
-            if (sp_must_share(x->ig, i, x->nf[q]) && x->at[q] != (int)s)
-                ok = 0;
-        if (!ok)
-            continue;
-        x->at[j] = (int)s;
-        x->free_cores[s] -= c;
-        sp_rec(x, j + 1);
-        x->free_cores[s] += c;
-    }
+	if (j == x->k) {
+		sp_leaf(x);
+		return;
+	}
+	unsigned i = x->nf[j];
+	long c = x->ig->insts[i].cores;
+	for (unsigned s = 0; s < x->rack->servers; s++) {
+		if (x->free_cores[s] < c)
+			continue;
+		int ok = 1;
+		for (unsigned q = 0; q < j && ok; q++)
+			if (sp_must_share(x->ig, i, x->nf[q]) && x->at[q] != (int)s)
+				ok = 0;
+		if (!ok)
+			continue;
+		x->at[j] = (int)s;
+		x->free_cores[s] -= c;
+		sp_rec(x, j + 1);
+		x->free_cores[s] += c;
+	}
 }
 
 /* The least cross traffic over every placement within cores and links (-1: none), and
  * over those within cores alone (*cores_only, -1: none). */
 static double sp_optimum(const struct e2_igraph *ig, const struct e2_rack *rack, double *cores_only)
 {
-    struct sp_exh x;
-    memset(&x, 0, sizeof x);
-    x.ig = ig;
-    x.rack = rack;
-    x.best = x.best_cores_only = -1;
-    for (unsigned i = 0; i < ig->insts_count; i++)
-        if (ig->pg->nodes[ig->insts[i].pnode].nf)
-            x.nf[x.k++] = i;
-    for (unsigned s = 0; s < rack->servers; s++)
-        x.free_cores[s] = rack->cores[s];
-    sp_rec(&x, 0);
-    if (cores_only)
-        *cores_only = x.best_cores_only;
-    return x.best;
+	struct sp_exh x;
+	memset(&x, 0, sizeof x);
+	x.ig = ig;
+	x.rack = rack;
+	x.best = x.best_cores_only = -1;
+	for (unsigned i = 0; i < ig->insts_count; i++)
+		if (ig->pg->nodes[ig->insts[i].pnode].nf)
+			x.nf[x.k++] = i;
+	for (unsigned s = 0; s < rack->servers; s++)
+		x.free_cores[s] = rack->cores[s];
+	sp_rec(&x, 0);
+	if (cores_only)
+		*cores_only = x.best_cores_only;
+	return x.best;
 }
 
 /* Does the placement in ig fit cores, groups and links (as sp_optimum counts them)? */
 static int sp_fits(const struct e2_igraph *ig, const struct e2_rack *rack)
 {
-    long cores[SP_MAX_SERVERS] = { 0 };
-    double in[SP_MAX_SERVERS] = { 0 }, out[SP_MAX_SERVERS] = { 0 };
-    for (unsigned i = 0; i < ig->insts_count; i++) {
-        int s = ig->insts[i].server;
-        if (!ig->pg->nodes[ig->insts[i].pnode].nf)
-            continue;
-        if (s < 0 || (unsigned)s >= rack->servers)
-            return 0;
-        cores[s] += ig->insts[i].cores;
-        for (unsigned j = 0; j < i; j++)
-            if (sp_must_share(ig, i, j) && ig->insts[j].server != s)
-                return 0;
-    }
-    for (unsigned e = 0; e < ig->edges_count; e++) {
-        int a = ig->insts[ig->edges[e].from].server, b = ig->insts[ig->edges[e].to].server;
-        if (a == b && a >= 0)
-            continue;
-        if (a >= 0)
-            out[a] += ig->edges[e].rate_gbps;
-        if (b >= 0)
-            in[b] += ig->edges[e].rate_gbps;
-    }
-    for (unsigned s = 0; s < rack->servers; s++) {
-        double cap = rack->nic_gbps[s] * rack->link_target;
-        if (cores[s] > (long)rack->cores[s] || in[s] > cap * (1 + 1e-12) + 1e-12 || out[s] > cap * (1 + 1e-12) + 1e-12)
-            return 0;
-    }
-    return 1;
+	long cores[SP_MAX_SERVERS] = {0};
+	double in[SP_MAX_SERVERS] = {0}, out[SP_MAX_SERVERS] = {0};
+	for (unsigned i = 0; i < ig->insts_count; i++) {
+		int s = ig->insts[i].server;
+		if (!ig->pg->nodes[ig->insts[i].pnode].nf)
+			continue;
+		if (s < 0 || (unsigned)s >= rack->servers)
+			return 0;
+		cores[s] += ig->insts[i].cores;
+		for (unsigned j = 0; j < i; j++)
+			if (sp_must_share(ig, i, j) && ig->insts[j].server != s)
+				return 0;
+	}
+	for (unsigned e = 0; e < ig->edges_count; e++) {
+		int a = ig->insts[ig->edges[e].from].server, b = ig->insts[ig->edges[e].to].server;
+		if (a == b && a >= 0)
+			continue;
+		if (a >= 0)
+			out[a] += ig->edges[e].rate_gbps;
+		if (b >= 0)
+			in[b] += ig->edges[e].rate_gbps;
+	}
+	for (unsigned s = 0; s < rack->servers; s++) {
+		double cap = rack->nic_gbps[s] * rack->link_target;
+		if (cores[s] > (long)rack->cores[s] || in[s] > cap * (1 + 1e-12) + 1e-12 ||
+		    out[s] > cap * (1 + 1e-12) + 1e-12)
+			return 0;
+	}
+	return 1;
 }
 
 static int sp_fits_cores(const struct e2_igraph *ig, const struct e2_rack *rack)
 {
-    struct e2_rack loose = *rack;
-    loose.link_target = 1e300;
-    return sp_fits(ig, &loose);
+	struct e2_rack loose = *rack;
+	loose.link_target = 1e300;
+	return sp_fits(ig, &loose);
 }
 
 /* One problem through the heuristic and through the MIP (as `e2ctl plan --exact` runs
  * them: the heuristic's placement as the MIP's start, none if it refused; no MIP when
  * mip_seconds <= 0). */
 struct sp_result {
-    int made;                      /* sp_make succeeded */
-    double opt, opt_cores_only;    /* exhaustive; -1: none */
-    int refused;                   /* heuristic said "cannot fit" */
-    int fits, fits_cores;          /* its placement */
-    double heur;
-    double gap_pct;                /* over opt, when both exist */
-    int exact_rc;
-    double exact;
-    char msg[512];
+	int made;                   /* sp_make succeeded */
+	double opt, opt_cores_only; /* exhaustive; -1: none */
+	int refused;                /* heuristic said "cannot fit" */
+	int fits, fits_cores;       /* its placement */
+	double heur;
+	double gap_pct; /* over opt, when both exist */
+	int exact_rc;
+	double exact;
+	char msg[512];
 };
 
 static void sp_run(uint64_t seed, double mip_seconds, struct sp_result *r)
 {
-    struct sp_problem p;
-    memset(r, 0, sizeof *r);
-    r->opt = r->opt_cores_only = -1;
-    if (sp_make(&p, seed) < 0) {
-        sp_free(&p);
-        return;
-    }
-    r->made = 1;
-    struct e2_igraph *ig = p.ig;
-    r->opt = sp_optimum(ig, &p.rack, &r->opt_cores_only);
-    struct e2_err err = { "" };
-    for (unsigned i = 0; i < ig->insts_count; i++)
-        ig->insts[i].server = -1;
-    if (e2_place(ig, &p.rack, E2_PLACE_E2, 1, &err) < 0) {
-        r->refused = 1;
-        snprintf(r->msg, sizeof r->msg, "%s", err.msg);
-        for (unsigned i = 0; i < ig->insts_count; i++)
-            ig->insts[i].server = -1;
-    } else {
-        r->fits = sp_fits(ig, &p.rack);
-        r->fits_cores = sp_fits_cores(ig, &p.rack);
-        r->heur = e2_cross_server_gbps(ig);
-        if (r->opt > 0 && r->fits)
-            r->gap_pct = 100 * (r->heur - r->opt) / r->opt;
-    }
-    if (mip_seconds <= 0) {         /* no MIP */
-        snprintf(r->msg + strlen(r->msg), sizeof r->msg - strlen(r->msg), "%s[%s]", r->msg[0] ? " " : "", p.desc);
-        sp_free(&p);
-        return;
-    }
-    r->exact_rc = e2_place_mip(ig, &p.rack, mip_seconds, NULL, NULL, &err);
-    r->exact = r->exact_rc == 0 ? e2_cross_server_gbps(ig) : -1;
-    if (r->exact_rc == 0 && !sp_fits(ig, &p.rack))
-        r->exact = -2;             /* the MIP's placement exceeds a capacity */
-    if (r->exact_rc < 0 && !r->refused)
-        snprintf(r->msg, sizeof r->msg, "%s", err.msg);
-    snprintf(r->msg + strlen(r->msg), sizeof r->msg - strlen(r->msg), "%s[%s]", r->msg[0] ? " " : "", p.desc);
-    sp_free(&p);
+	struct sp_problem p;
+	memset(r, 0, sizeof *r);
+	r->opt = r->opt_cores_only = -1;
+	if (sp_make(&p, seed) < 0) {
+		sp_free(&p);
+		return;
+	}
+	r->made = 1;
+	struct e2_igraph *ig = p.ig;
+	r->opt = sp_optimum(ig, &p.rack, &r->opt_cores_only);
+	struct e2_err err = {""};
+	for (unsigned i = 0; i < ig->insts_count; i++)
+		ig->insts[i].server = -1;
+	if (e2_place(ig, &p.rack, E2_PLACE_E2, 1, &err) < 0) {
+		r->refused = 1;
+		snprintf(r->msg, sizeof r->msg, "%s", err.msg);
+		for (unsigned i = 0; i < ig->insts_count; i++)
+			ig->insts[i].server = -1;
+	} else {
+		r->fits = sp_fits(ig, &p.rack);
+		r->fits_cores = sp_fits_cores(ig, &p.rack);
+		r->heur = e2_cross_server_gbps(ig);
+		if (r->opt > 0 && r->fits)
+			r->gap_pct = 100 * (r->heur - r->opt) / r->opt;
+	}
+	if (mip_seconds <= 0) { /* no MIP */
+		snprintf(r->msg + strlen(r->msg), sizeof r->msg - strlen(r->msg), "%s[%s]", r->msg[0] ? " " : "",
+			 p.desc);
+		sp_free(&p);
+		return;
+	}
+	r->exact_rc = e2_place_mip(ig, &p.rack, mip_seconds, NULL, NULL, &err);
+	r->exact = r->exact_rc == 0 ? e2_cross_server_gbps(ig) : -1;
+	if (r->exact_rc == 0 && !sp_fits(ig, &p.rack))
+		r->exact = -2; /* the MIP's placement exceeds a capacity */
+	if (r->exact_rc < 0 && !r->refused)
+		snprintf(r->msg, sizeof r->msg, "%s", err.msg);
+	snprintf(r->msg + strlen(r->msg), sizeof r->msg - strlen(r->msg), "%s[%s]", r->msg[0] ? " " : "", p.desc);
+	sp_free(&p);
 }
 
 #endif

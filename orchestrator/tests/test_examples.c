@@ -8,82 +8,96 @@
 
 static void plan_example(const char *policy, const char *hardware)
 {
-    struct e2_err err = { "" };
-    struct e2_nf_catalog *nfs = load_nfs_file("nfs.yaml");
-    struct e2_hardware *hw = load_hw_file(hardware);
-    struct e2_policy *p = load_policy_file(policy);
-    struct e2_pgraph *pg = e2_pgraph_build(p, nfs, hw, NULL, &err);
-    if (!pg)
-        fail_msg("%s: %s", policy, err.msg);
-    struct e2_igraph *ig = e2_igraph_build(pg, &err);
-    struct e2_rack rack;
-    e2_rack_from_hardware(&rack, hw, &err);
-    if (e2_place(ig, &rack, E2_PLACE_E2, 0, &err) < 0)
-        fail_msg("%s", err.msg);
-    struct e2_load loads[32];
-    assert_int_equal(e2_rack_loads(ig, &rack, loads), 0);        /* feasible at the estimates */
-    struct e2_interconnect ic;
-    if (e2_interconnect_plan(ig, hw, &ic, &err) < 0)
-        fail_msg("%s", err.msg);
+	struct e2_err err = {""};
+	struct e2_nf_catalog *nfs = load_nfs_file("nfs.yaml");
+	struct e2_hardware *hw = load_hw_file(hardware);
+	struct e2_policy *p = load_policy_file(policy);
+	struct e2_pgraph *pg = e2_pgraph_build(p, nfs, hw, NULL, &err);
+	if (!pg)
+		fail_msg("%s: %s", policy, err.msg);
+	struct e2_igraph *ig = e2_igraph_build(pg, &err);
+	struct e2_rack rack;
+	e2_rack_from_hardware(&rack, hw, &err);
+	if (e2_place(ig, &rack, E2_PLACE_E2, 0, &err) < 0)
+		fail_msg("%s", err.msg);
+	struct e2_load loads[32];
+	assert_int_equal(e2_rack_loads(ig, &rack, loads), 0); /* feasible at the estimates */
+	struct e2_interconnect ic;
+	if (e2_interconnect_plan(ig, hw, &ic, &err) < 0)
+		fail_msg("%s", err.msg);
 
-    char *js = e2_plan_json(ig, hw, &rack, &ic);
-    json_error_t jerr;
-    json_t *root = json_loads(js, 0, &jerr);
-    assert_non_null(root);
-    json_t *insts = json_object_get(root, "instances"), *edges = json_object_get(root, "edges");
-    assert_true(json_array_size(insts) > 0);
-    size_t i;
-    json_t *v;
-    json_array_foreach(insts, i, v) {
-        assert_true(json_is_string(json_object_get(v, "id")));
-        assert_true(json_is_string(json_object_get(v, "nf")));
-        assert_true(json_is_string(json_object_get(v, "server")));
-        assert_true(json_is_integer(json_object_get(v, "cores")));
-    }
-    assert_int_equal(json_array_size(edges), ig->edges_count);
-    json_array_foreach(edges, i, v) {
-        assert_true(json_is_string(json_object_get(v, "from")));
-        assert_true(json_is_string(json_object_get(v, "to")));
-        assert_true(json_is_real(json_object_get(v, "rate_gbps")));
-        assert_non_null(json_object_get(v, "filter"));        /* a string or null (all traffic) */
-    }
-    assert_true(json_is_real(json_object_get(root, "cross_server_gbps")));
-    assert_true(json_array_size(json_object_get(root, "switch_rules")) > 0);
-    json_decref(root);
-    free(js);
+	char *js = e2_plan_json(ig, hw, &rack, &ic);
+	json_error_t jerr;
+	json_t *root = json_loads(js, 0, &jerr);
+	assert_non_null(root);
+	json_t *insts = json_object_get(root, "instances"), *edges = json_object_get(root, "edges");
+	assert_true(json_array_size(insts) > 0);
+	size_t i;
+	json_t *v;
+	json_array_foreach(insts, i, v)
+	{
+		assert_true(json_is_string(json_object_get(v, "id")));
+		assert_true(json_is_string(json_object_get(v, "nf")));
+		assert_true(json_is_string(json_object_get(v, "server")));
+		assert_true(json_is_integer(json_object_get(v, "cores")));
+	}
+	assert_int_equal(json_array_size(edges), ig->edges_count);
+	json_array_foreach(edges, i, v)
+	{
+		assert_true(json_is_string(json_object_get(v, "from")));
+		assert_true(json_is_string(json_object_get(v, "to")));
+		assert_true(json_is_real(json_object_get(v, "rate_gbps")));
+		assert_non_null(json_object_get(v, "filter")); /* a string or null (all traffic) */
+	}
+	assert_true(json_is_real(json_object_get(root, "cross_server_gbps")));
+	assert_true(json_array_size(json_object_get(root, "switch_rules")) > 0);
+	json_decref(root);
+	free(js);
 
-    FILE *f = tmpfile();
-    assert_int_equal(e2_plan_dot(f, ig, hw, &err), 0);
-    rewind(f);
-    Agraph_t *g = agread(f, NULL);
-    assert_non_null(g);
-    assert_int_equal(agnnodes(g), (int)ig->insts_count);
-    int clusters = 0;
-    for (Agraph_t *sg = agfstsubg(g); sg; sg = agnxtsubg(sg))
-        clusters += strncmp(agnameof(sg), "cluster_", 8) == 0;
-    assert_true(clusters >= 1);
-    agclose(g);
-    fclose(f);
+	FILE *f = tmpfile();
+	assert_int_equal(e2_plan_dot(f, ig, hw, &err), 0);
+	rewind(f);
+	Agraph_t *g = agread(f, NULL);
+	assert_non_null(g);
+	assert_int_equal(agnnodes(g), (int)ig->insts_count);
+	int clusters = 0;
+	for (Agraph_t *sg = agfstsubg(g); sg; sg = agnxtsubg(sg))
+		clusters += strncmp(agnameof(sg), "cluster_", 8) == 0;
+	assert_true(clusters >= 1);
+	agclose(g);
+	fclose(f);
 
-    e2_interconnect_free(&ic);
-    e2_rack_free(&rack);
-    e2_igraph_free(ig);
-    e2_pgraph_free(pg);
-    e2_policy_free(p);
-    e2_hardware_free(hw);
-    e2_nfs_free(nfs);
+	e2_interconnect_free(&ic);
+	e2_rack_free(&rack);
+	e2_igraph_free(ig);
+	e2_pgraph_free(pg);
+	e2_policy_free(p);
+	e2_hardware_free(hw);
+	e2_nfs_free(nfs);
 }
 
-static void fig31_on_4_servers(void **state) { (void)state; plan_example("policy-fig3.1.yaml", "hardware-4servers.yaml"); }
-static void fig312_on_4_servers(void **state) { (void)state; plan_example("policy-fig3.12.yaml", "hardware-4servers.yaml"); }
-static void fig31_on_rack(void **state) { (void)state; plan_example("policy-fig3.1.yaml", "hardware-rack24.yaml"); }
+static void fig31_on_4_servers(void **state)
+{
+	(void)state;
+	plan_example("policy-fig3.1.yaml", "hardware-4servers.yaml");
+}
+static void fig312_on_4_servers(void **state)
+{
+	(void)state;
+	plan_example("policy-fig3.12.yaml", "hardware-4servers.yaml");
+}
+static void fig31_on_rack(void **state)
+{
+	(void)state;
+	plan_example("policy-fig3.1.yaml", "hardware-rack24.yaml");
+}
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(fig31_on_4_servers),
-        cmocka_unit_test(fig312_on_4_servers),
-        cmocka_unit_test(fig31_on_rack),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(fig31_on_4_servers),
+		cmocka_unit_test(fig312_on_4_servers),
+		cmocka_unit_test(fig31_on_rack),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,144 +7,150 @@
 #include "helpers.h"
 #include "small_problems.h"
 
-#define PROBLEMS 400          /* problems made (draws that sizing refuses are skipped) */
+#define PROBLEMS 400 /* problems made (draws that sizing refuses are skipped) */
 #define SEED0 0x16000u
 
 static void random_small_problems(void **state)
 {
-    (void)state;
-    unsigned made = 0, feasible = 0, cores_feasible = 0, within5 = 0, gapped = 0, bad = 0, links_bind = 0;
-    double worst = 0;
-    for (uint64_t seed = SEED0; made < PROBLEMS && seed < SEED0 + 20 * PROBLEMS; seed++) {
-        struct sp_result r;
-        sp_run(seed, 30, &r);
-        if (!r.made)
-            continue;
-        made++;
-        links_bind += r.opt_cores_only >= 0 && (r.opt < 0 || r.opt_cores_only < r.opt - 1e-9);
-        if (r.opt_cores_only >= 0) {
-            cores_feasible++;
-            if (r.refused) {
-                print_message("refused a problem that fits the cores: %s\n", r.msg);
-                bad++;
-                continue;
-            }
-            if (!r.fits_cores) {
-                print_message("placement beyond the cores: %s\n", r.msg);
-                bad++;
-            }
-        } else if (!r.refused) {
-            print_message("nothing fits the cores, yet it placed: %s\n", r.msg);
-            bad++;
-        }
-        if (r.opt < 0) {
-            if (r.exact_rc == 0) {
-                print_message("nothing fits within the links, yet the MIP placed it: %s\n", r.msg);
-                bad++;
-            }
-            continue;
-        }
-        feasible++;
-        if (!r.fits) {
-            print_message("a link over its target though a placement within exists (%.4f Gbps): %s\n", r.opt, r.msg);
-            bad++;
-            continue;
-        }
-        if (r.heur < r.opt - 1e-9 * r.opt) {
-            print_message("the heuristic (%.9f) beats the exhaustive optimum (%.9f): %s\n", r.heur, r.opt, r.msg);
-            bad++;
-        }
-        gapped++;
-        within5 += r.gap_pct <= 5;
-        if (r.gap_pct > worst)
-            worst = r.gap_pct;
-        if (r.gap_pct > 5)
-            print_message("gap %.2f%% (heuristic %.4f, optimum %.4f): %s\n", r.gap_pct, r.heur, r.opt, r.msg);
-        if (r.exact_rc < 0 || r.exact < 0 || r.exact > r.opt * (1 + 1e-9) || r.exact < r.opt * (1 - 1e-9)) {
-            print_message("--exact %.12g (rc %d) != exhaustive %.12g: %s\n", r.exact, r.exact_rc, r.opt, r.msg);
-            bad++;
-        }
-    }
-    print_message("%u small problems: %u fit the cores, %u the links too (links decide %u); gap <= 5%% on %u of "
-                  "%u, worst %.2f%%; %u violations\n", made, cores_feasible, feasible, links_bind, within5, gapped,
-                  worst, bad);
-    assert_int_equal(made, PROBLEMS);
-    assert_int_equal(bad, 0);
-    assert_true(within5 * 100 >= 95 * gapped);
-    assert_true(feasible >= PROBLEMS / 2 && links_bind >= 20 && cores_feasible > feasible);
+	(void)state;
+	unsigned made = 0, feasible = 0, cores_feasible = 0, within5 = 0, gapped = 0, bad = 0, links_bind = 0;
+	double worst = 0;
+	for (uint64_t seed = SEED0; made < PROBLEMS && seed < SEED0 + 20 * PROBLEMS; seed++) {
+		struct sp_result r;
+		sp_run(seed, 30, &r);
+		if (!r.made)
+			continue;
+		made++;
+		links_bind += r.opt_cores_only >= 0 && (r.opt < 0 || r.opt_cores_only < r.opt - 1e-9);
+		if (r.opt_cores_only >= 0) {
+			cores_feasible++;
+			if (r.refused) {
+				print_message("refused a problem that fits the cores: %s\n", r.msg);
+				bad++;
+				continue;
+			}
+			if (!r.fits_cores) {
+				print_message("placement beyond the cores: %s\n", r.msg);
+				bad++;
+			}
+		} else if (!r.refused) {
+			print_message("nothing fits the cores, yet it placed: %s\n", r.msg);
+			bad++;
+		}
+		if (r.opt < 0) {
+			if (r.exact_rc == 0) {
+				print_message("nothing fits within the links, yet the MIP placed it: %s\n", r.msg);
+				bad++;
+			}
+			continue;
+		}
+		feasible++;
+		if (!r.fits) {
+			print_message("a link over its target though a placement within exists (%.4f Gbps): %s\n",
+				      r.opt, r.msg);
+			bad++;
+			continue;
+		}
+		if (r.heur < r.opt - 1e-9 * r.opt) {
+			print_message("the heuristic (%.9f) beats the exhaustive optimum (%.9f): %s\n", r.heur, r.opt,
+				      r.msg);
+			bad++;
+		}
+		gapped++;
+		within5 += r.gap_pct <= 5;
+		if (r.gap_pct > worst)
+			worst = r.gap_pct;
+		if (r.gap_pct > 5)
+			print_message("gap %.2f%% (heuristic %.4f, optimum %.4f): %s\n", r.gap_pct, r.heur, r.opt,
+				      r.msg);
+		if (r.exact_rc < 0 || r.exact < 0 || r.exact > r.opt * (1 + 1e-9) || r.exact < r.opt * (1 - 1e-9)) {
+			print_message("--exact %.12g (rc %d) != exhaustive %.12g: %s\n", r.exact, r.exact_rc, r.opt,
+				      r.msg);
+			bad++;
+		}
+	}
+	print_message("%u small problems: %u fit the cores, %u the links too (links decide %u); gap <= 5%% on %u of "
+		      "%u, worst %.2f%%; %u violations\n",
+		      made, cores_feasible, feasible, links_bind, within5, gapped, worst, bad);
+	assert_int_equal(made, PROBLEMS);
+	assert_int_equal(bad, 0);
+	assert_true(within5 * 100 >= 95 * gapped);
+	assert_true(feasible >= PROBLEMS / 2 && links_bind >= 20 && cores_feasible > feasible);
 }
 
 struct small {
-    struct e2_nf_catalog *cat;
-    struct e2_hardware *hw;
-    struct e2_policy *pol;
-    struct e2_pgraph *pg;
-    struct e2_igraph *ig;
-    struct e2_rack rack;
+	struct e2_nf_catalog *cat;
+	struct e2_hardware *hw;
+	struct e2_policy *pol;
+	struct e2_pgraph *pg;
+	struct e2_igraph *ig;
+	struct e2_rack rack;
 };
 
 static void small_make(struct small *s, const char *nfs, const char *hw, const char *pol)
 {
-    struct e2_err err = { "" };
-    memset(s, 0, sizeof *s);
-    if (!(s->cat = nfs_str(nfs, &err)) || !(s->hw = hw_str(hw, &err)) || !(s->pol = policy_str(pol, &err)))
-        fail_msg("%s", err.msg);
-    if (!(s->pg = e2_pgraph_build(s->pol, s->cat, s->hw, NULL, &err)) || !(s->ig = e2_igraph_build(s->pg, &err)))
-        fail_msg("%s", err.msg);
-    e2_rack_from_hardware(&s->rack, s->hw, &err);
+	struct e2_err err = {""};
+	memset(s, 0, sizeof *s);
+	if (!(s->cat = nfs_str(nfs, &err)) || !(s->hw = hw_str(hw, &err)) || !(s->pol = policy_str(pol, &err)))
+		fail_msg("%s", err.msg);
+	if (!(s->pg = e2_pgraph_build(s->pol, s->cat, s->hw, NULL, &err)) || !(s->ig = e2_igraph_build(s->pg, &err)))
+		fail_msg("%s", err.msg);
+	e2_rack_from_hardware(&s->rack, s->hw, &err);
 }
 
 static void small_free(struct small *s)
 {
-    e2_rack_free(&s->rack);
-    e2_igraph_free(s->ig);
-    e2_pgraph_free(s->pg);
-    e2_policy_free(s->pol);
-    e2_hardware_free(s->hw);
-    e2_nfs_free(s->cat);
+	e2_rack_free(&s->rack);
+	e2_igraph_free(s->ig);
+	e2_pgraph_free(s->pg);
+	e2_policy_free(s->pol);
+	e2_hardware_free(s->hw);
+	e2_nfs_free(s->cat);
 }
 
 static void unplace(struct e2_igraph *ig)
 {
-    for (unsigned i = 0; i < ig->insts_count; i++)
-        ig->insts[i].server = -1;
+	for (unsigned i = 0; i < ig->insts_count; i++)
+		ig->insts[i].server = -1;
 }
 
-#define NF1(id, cpu) \
-    "  - { descriptor_id: " id ", nf_type: native, sw_image_data: {name: x}, num_virtual_cpu: " #cpu ",\n" \
-    "      gbps_per_core_ghz: 10, connection_points: [{name: in, role: input}, {name: out, role: output}] }\n"
+#define NF1(id, cpu)                                                                                           \
+	"  - { descriptor_id: " id ", nf_type: native, sw_image_data: {name: x}, num_virtual_cpu: " #cpu ",\n" \
+	"      gbps_per_core_ghz: 10, connection_points: [{name: in, role: input}, {name: out, role: output}] }\n"
 /* cores: usable + the one reserved for E2D */
 #define SERVER(name, cores) "  - { name: " name ", cores: " #cores ", reserved_cores: 1, ghz: 1.0, nic_gbps: 40 }\n"
 #define SWITCH "switch:\n  ports: 16\n  external_ports: [in0, out0]\n  port_gbps: 40\n  flow_table_entries: 1000\n"
-#define CHAIN "pipelines:\n  - name: p\n    traffic_class: {rate_gbps: 4}\n" \
-              "    nodes: [{name: in, port: in0}, {name: a, nf: A}, {name: b, nf: B}, {name: out, port: out0}]\n" \
-              "    edges: [{from: in, to: a}, {from: a, to: b}, {from: b, to: out}]\n"
+#define CHAIN                                                                                               \
+	"pipelines:\n  - name: p\n    traffic_class: {rate_gbps: 4}\n"                                      \
+	"    nodes: [{name: in, port: in0}, {name: a, nf: A}, {name: b, nf: B}, {name: out, port: out0}]\n" \
+	"    edges: [{from: in, to: a}, {from: a, to: b}, {from: b, to: out}]\n"
 
 /* Issue 16, first case: in -> a -> b -> out at 4 Gbps, two one-vCPU NFs, servers with 1,
  * 1 and 3 usable cores. The packing puts a and b on the two small servers (12 Gbps
  * crossing) and no single move gains; the optimum puts both on the big one (8). */
 static void stuck_chain(void **state)
 {
-    (void)state;
-    char hw[512];
-    snprintf(hw, sizeof hw, "servers:\n  - { name: s0, cores: 2, reserved_cores: 1, ghz: 1.0, nic_gbps: 40 }\n"
-             "  - { name: s1, cores: 2, reserved_cores: 1, ghz: 1.0, nic_gbps: 40 }\n"
-             "  - { name: s2, cores: 4, reserved_cores: 1, ghz: 1.0, nic_gbps: 40 }\n" SWITCH);
-    struct small s;
-    small_make(&s, "nfs:\n" NF1("A", 1) NF1("B", 1), hw, CHAIN);
-    struct e2_err err = { "" };
-    assert_int_equal(e2_place(s.ig, &s.rack, E2_PLACE_E2, 0, &err), 0);
-    double c = e2_cross_server_gbps(s.ig);
-    if (c > 8 + 1e-9)
-        fail_msg("cross traffic %.4f Gbps, the optimum is 8", c);
-    assert_int_equal(s.ig->insts[e2_igraph_find(s.ig, "a.0")].server, 2);
-    assert_int_equal(s.ig->insts[e2_igraph_find(s.ig, "b.0")].server, 2);
-    /* from the stuck start itself */
-    s.ig->insts[e2_igraph_find(s.ig, "a.0")].server = 0;
-    s.ig->insts[e2_igraph_find(s.ig, "b.0")].server = 1;
-    assert_int_equal(e2_place_improve(s.ig, &s.rack, &err), 0);
-    assert_true(e2_cross_server_gbps(s.ig) < 8 + 1e-9);
-    small_free(&s);
+	(void)state;
+	char hw[512];
+	snprintf(hw, sizeof hw,
+		 "servers:\n  - { name: s0, cores: 2, reserved_cores: 1, ghz: 1.0, nic_gbps: 40 }\n"
+		 "  - { name: s1, cores: 2, reserved_cores: 1, ghz: 1.0, nic_gbps: 40 }\n"
+		 "  - { name: s2, cores: 4, reserved_cores: 1, ghz: 1.0, nic_gbps: 40 }\n" SWITCH);
+	struct small s;
+	small_make(&s, "nfs:\n" NF1("A", 1) NF1("B", 1), hw, CHAIN);
+	struct e2_err err = {""};
+	assert_int_equal(e2_place(s.ig, &s.rack, E2_PLACE_E2, 0, &err), 0);
+	double c = e2_cross_server_gbps(s.ig);
+	if (c > 8 + 1e-9)
+		fail_msg("cross traffic %.4f Gbps, the optimum is 8", c);
+	assert_int_equal(s.ig->insts[e2_igraph_find(s.ig, "a.0")].server, 2);
+	assert_int_equal(s.ig->insts[e2_igraph_find(s.ig, "b.0")].server, 2);
+	/* from the stuck start itself */
+	s.ig->insts[e2_igraph_find(s.ig, "a.0")].server = 0;
+	s.ig->insts[e2_igraph_find(s.ig, "b.0")].server = 1;
+	assert_int_equal(e2_place_improve(s.ig, &s.rack, &err), 0);
+	assert_true(e2_cross_server_gbps(s.ig) < 8 + 1e-9);
+	small_free(&s);
 }
 
 /* Issue 16, second case: a 1-vCPU NF then a 2-vCPU NF, servers with 2 and 1 usable
@@ -152,69 +158,81 @@ static void stuck_chain(void **state)
  * listed the other way round, all succeeded. Both orders, every algorithm, the MIP. */
 static void feasible_in_any_order(void **state)
 {
-    (void)state;
-    for (int order = 0; order < 2; order++) {
-        char hw[512];
-        snprintf(hw, sizeof hw, "servers:\n%s%s" SWITCH,
-                 order ? "  - { name: s1, cores: 2, reserved_cores: 1, ghz: 1.0, nic_gbps: 40 }\n"
-                       : "  - { name: s0, cores: 3, reserved_cores: 1, ghz: 1.0, nic_gbps: 40 }\n",
-                 order ? "  - { name: s0, cores: 3, reserved_cores: 1, ghz: 1.0, nic_gbps: 40 }\n"
-                       : "  - { name: s1, cores: 2, reserved_cores: 1, ghz: 1.0, nic_gbps: 40 }\n");
-        struct small s;
-        small_make(&s, "nfs:\n" NF1("A", 1) NF1("B", 2), hw, CHAIN);
-        for (int algo = 0; algo < 4; algo++) {
-            struct e2_err err = { "" };
-            unplace(s.ig);
-            if (e2_place(s.ig, &s.rack, (enum e2_place_algo)algo, 3, &err) < 0)
-                fail_msg("order %d, algorithm %d: %s", order, algo, err.msg);
-            struct e2_load loads[2];
-            assert_int_equal(e2_rack_loads(s.ig, &s.rack, loads), 0);
-        }
-        struct e2_err err = { "" };
-        unplace(s.ig);
-        int proven = 0;
-        assert_int_equal(e2_place_mip(s.ig, &s.rack, 10, &proven, NULL, &err), 0);
-        assert_true(proven);
-        small_free(&s);
-    }
+	(void)state;
+	for (int order = 0; order < 2; order++) {
+		char hw[512];
+		snprintf(hw, sizeof hw, "servers:\n%s%s" SWITCH,
+			 order ? "  - { name: s1, cores: 2, reserved_cores: 1, ghz: 1.0, nic_gbps: 40 }\n"
+			       : "  - { name: s0, cores: 3, reserved_cores: 1, ghz: 1.0, nic_gbps: 40 }\n",
+			 order ? "  - { name: s0, cores: 3, reserved_cores: 1, ghz: 1.0, nic_gbps: 40 }\n"
+			       : "  - { name: s1, cores: 2, reserved_cores: 1, ghz: 1.0, nic_gbps: 40 }\n");
+		struct small s;
+		small_make(&s, "nfs:\n" NF1("A", 1) NF1("B", 2), hw, CHAIN);
+		for (int algo = 0; algo < 4; algo++) {
+			struct e2_err err = {""};
+			unplace(s.ig);
+			if (e2_place(s.ig, &s.rack, (enum e2_place_algo)algo, 3, &err) < 0)
+				fail_msg("order %d, algorithm %d: %s", order, algo, err.msg);
+			struct e2_load loads[2];
+			assert_int_equal(e2_rack_loads(s.ig, &s.rack, loads), 0);
+		}
+		struct e2_err err = {""};
+		unplace(s.ig);
+		int proven = 0;
+		assert_int_equal(e2_place_mip(s.ig, &s.rack, 10, &proven, NULL, &err), 0);
+		assert_true(proven);
+		small_free(&s);
+	}
 }
 
 /* Refusals say why: total cores, the largest instance against the largest server, or
  * that no packing exists although both of those fit. */
 static void refusals_say_why(void **state)
 {
-    (void)state;
-    /* cores: what the rack offers placement (sizing saw the servers' own: 1 core for E2D) */
-    static const struct { const char *servers; unsigned cores[3]; const char *nfs; const char *want; } cases[] = {
-        { SERVER("s0", 3) SERVER("s1", 2), { 1, 1, 0 }, "nfs:\n" NF1("A", 1) NF1("B", 2),
-          "need 3 cores but the rack has 2 free" },
-        { SERVER("s0", 3) SERVER("s1", 2) SERVER("s2", 2), { 1, 1, 1 }, "nfs:\n" NF1("A", 1) NF1("B", 2),
-          "instance 'b.0' needs 2 cores but the largest server has 1 free" },
-        { SERVER("s0", 4) SERVER("s1", 4), { 3, 3, 0 }, "nfs:\n" NF1("A", 2) NF1("B", 2) NF1("C", 2),
-          "no assignment of the instances to servers fits their cores (instances of 2 2 2 cores; servers with "
-          "3 3 free)" },
-    };
-    for (unsigned i = 0; i < sizeof cases / sizeof *cases; i++) {
-        char hw[1024];
-        snprintf(hw, sizeof hw, "servers:\n%s" SWITCH, cases[i].servers);
-        const char *pol = i < 2 ? CHAIN
-                                : "pipelines:\n  - name: p\n    traffic_class: {rate_gbps: 4}\n"
-                                  "    nodes: [{name: in, port: in0}, {name: a, nf: A}, {name: b, nf: B}, {name: c, nf: C},"
-                                  " {name: out, port: out0}]\n"
-                                  "    edges: [{from: in, to: a}, {from: a, to: b}, {from: b, to: c}, {from: c, to: out}]\n";
-        struct small s;
-        small_make(&s, cases[i].nfs, hw, pol);
-        for (unsigned k = 0; k < s.rack.servers; k++)
-            s.rack.cores[k] = cases[i].cores[k];
-        for (int algo = 0; algo < 4; algo++) {
-            struct e2_err err = { "" };
-            unplace(s.ig);
-            assert_int_equal(e2_place(s.ig, &s.rack, (enum e2_place_algo)algo, 1, &err), -1);
-            assert_contains(err.msg, "demand cannot fit");
-            assert_contains(err.msg, cases[i].want);
-        }
-        small_free(&s);
-    }
+	(void)state;
+	/* cores: what the rack offers placement (sizing saw the servers' own: 1 core for E2D) */
+	static const struct {
+		const char *servers;
+		unsigned cores[3];
+		const char *nfs;
+		const char *want;
+	} cases[] = {
+		{SERVER("s0", 3) SERVER("s1", 2),
+		 {1, 1, 0},
+		 "nfs:\n" NF1("A", 1) NF1("B", 2),
+		 "need 3 cores but the rack has 2 free"},
+		{SERVER("s0", 3) SERVER("s1", 2) SERVER("s2", 2),
+		 {1, 1, 1},
+		 "nfs:\n" NF1("A", 1) NF1("B", 2),
+		 "instance 'b.0' needs 2 cores but the largest server has 1 free"},
+		{SERVER("s0", 4) SERVER("s1", 4),
+		 {3, 3, 0},
+		 "nfs:\n" NF1("A", 2) NF1("B", 2) NF1("C", 2),
+		 "no assignment of the instances to servers fits their cores (instances of 2 2 2 cores; servers with "
+		 "3 3 free)"},
+	};
+	for (unsigned i = 0; i < sizeof cases / sizeof *cases; i++) {
+		char hw[1024];
+		snprintf(hw, sizeof hw, "servers:\n%s" SWITCH, cases[i].servers);
+		const char *pol =
+			i < 2 ? CHAIN
+			      : "pipelines:\n  - name: p\n    traffic_class: {rate_gbps: 4}\n"
+				"    nodes: [{name: in, port: in0}, {name: a, nf: A}, {name: b, nf: B}, {name: c, nf: C},"
+				" {name: out, port: out0}]\n"
+				"    edges: [{from: in, to: a}, {from: a, to: b}, {from: b, to: c}, {from: c, to: out}]\n";
+		struct small s;
+		small_make(&s, cases[i].nfs, hw, pol);
+		for (unsigned k = 0; k < s.rack.servers; k++)
+			s.rack.cores[k] = cases[i].cores[k];
+		for (int algo = 0; algo < 4; algo++) {
+			struct e2_err err = {""};
+			unplace(s.ig);
+			assert_int_equal(e2_place(s.ig, &s.rack, (enum e2_place_algo)algo, 1, &err), -1);
+			assert_contains(err.msg, "demand cannot fit");
+			assert_contains(err.msg, cases[i].want);
+		}
+		small_free(&s);
+	}
 }
 
 /* Problems whose MIP made CBC 2.10 abort the process: 501979 in its preprocessing (an
@@ -222,25 +240,23 @@ static void refusals_say_why(void **state)
  * 1e-6 (ClpNonLinearCost::checkInfeasibilities). */
 static void mip_without_cbc_abort(void **state)
 {
-    (void)state;
-    static const uint64_t seeds[] = { 501979, 701936 };
-    for (unsigned i = 0; i < sizeof seeds / sizeof *seeds; i++) {
-        struct sp_result r;
-        sp_run(seeds[i], 30, &r);
-        assert_true(r.made && r.opt > 0 && r.fits);
-        if (r.exact_rc < 0 || r.exact > r.opt * (1 + 1e-9) || r.exact < r.opt * (1 - 1e-9))
-            fail_msg("--exact %.12g (rc %d) != exhaustive %.12g: %s", r.exact, r.exact_rc, r.opt, r.msg);
-    }
+	(void)state;
+	static const uint64_t seeds[] = {501979, 701936};
+	for (unsigned i = 0; i < sizeof seeds / sizeof *seeds; i++) {
+		struct sp_result r;
+		sp_run(seeds[i], 30, &r);
+		assert_true(r.made && r.opt > 0 && r.fits);
+		if (r.exact_rc < 0 || r.exact > r.opt * (1 + 1e-9) || r.exact < r.opt * (1 - 1e-9))
+			fail_msg("--exact %.12g (rc %d) != exhaustive %.12g: %s", r.exact, r.exact_rc, r.opt, r.msg);
+	}
 }
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(stuck_chain),
-        cmocka_unit_test(feasible_in_any_order),
-        cmocka_unit_test(refusals_say_why),
-        cmocka_unit_test(mip_without_cbc_abort),
-        cmocka_unit_test(random_small_problems),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(stuck_chain),           cmocka_unit_test(feasible_in_any_order),
+		cmocka_unit_test(refusals_say_why),      cmocka_unit_test(mip_without_cbc_abort),
+		cmocka_unit_test(random_small_problems),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
 }

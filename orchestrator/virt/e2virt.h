@@ -16,43 +16,42 @@
 #define E2V_METADATA_NS "http://e2-nfv.org/xmlns/libvirt/nf/1"
 #define E2V_METADATA_PREFIX "e2"
 #define E2V_MAX_PORTS 8
-#define E2V_MIN_MEMORY_MIB 128      /* less does not boot the Debian kernel under TCG */
+#define E2V_MIN_MEMORY_MIB 128 /* less does not boot the Debian kernel under TCG */
 
 struct e2v_error {
-    char msg[1024];
+	char msg[1024];
 };
 
 enum e2v_accel {
-    E2V_ACCEL_AUTO = 0,             /* only for e2v_accel_from_env(): probe */
-    E2V_ACCEL_KVM,
-    E2V_ACCEL_TCG,                  /* also adds pci=nomsi (vhost-user under TCG) */
+	E2V_ACCEL_AUTO = 0, /* only for e2v_accel_from_env(): probe */
+	E2V_ACCEL_KVM,
+	E2V_ACCEL_TCG, /* also adds pci=nomsi (vhost-user under TCG) */
 };
 
 struct e2v_port {
-    const char *name;               /* NF port name, e.g. "in" */
-    const char *socket_path;        /* vhost-user socket QEMU listens on (absolute) */
-    const char *mac;                /* NULL: derived from instance and port index */
+	const char *name;        /* NF port name, e.g. "in" */
+	const char *socket_path; /* vhost-user socket QEMU listens on (absolute) */
+	const char *mac;         /* NULL: derived from instance and port index */
 };
 
 struct e2v_nf_spec {
-    const char *instance;           /* domain name: [A-Za-z0-9_.-], at most 64 chars */
-    const char *image;              /* path prefix: IMAGE.vmlinuz and IMAGE.initrd */
-    const char *nf;                 /* NF binary in the image to run (NULL: default) */
-    const char *nf_args;            /* its comma-separated arguments (NULL: default) */
-    unsigned vcpus;                 /* 0 means 1 */
-    unsigned memory_mib;            /* 0 means E2V_MIN_MEMORY_MIB */
-    const struct e2v_port *ports;
-    unsigned n_ports;
-    const char *serial_log;         /* file the guest console goes to (absolute) */
-    const char *extra_cmdline;      /* appended to the kernel command line, may be NULL */
+	const char *instance; /* domain name: [A-Za-z0-9_.-], at most 64 chars */
+	const char *image;    /* path prefix: IMAGE.vmlinuz and IMAGE.initrd */
+	const char *nf;       /* NF binary in the image to run (NULL: default) */
+	const char *nf_args;  /* its comma-separated arguments (NULL: default) */
+	unsigned vcpus;       /* 0 means 1 */
+	unsigned memory_mib;  /* 0 means E2V_MIN_MEMORY_MIB */
+	const struct e2v_port *ports;
+	unsigned n_ports;
+	const char *serial_log;    /* file the guest console goes to (absolute) */
+	const char *extra_cmdline; /* appended to the kernel command line, may be NULL */
 };
 
 /* Checks the description, including that the image files exist. */
 int e2v_spec_check(const struct e2v_nf_spec *spec, struct e2v_error *err);
 
 /* Domain XML for the instance (malloc'd), or NULL. accel must be KVM or TCG. */
-char *e2v_domain_xml(const struct e2v_nf_spec *spec, enum e2v_accel accel,
-                     struct e2v_error *err);
+char *e2v_domain_xml(const struct e2v_nf_spec *spec, enum e2v_accel accel, struct e2v_error *err);
 
 struct e2v_conn;
 
@@ -67,24 +66,22 @@ enum e2v_accel e2v_accel_from_env(void);
  * up to timeout_ms for the guest's first console line; KVM if it appears, TCG if it
  * does not or a KVM domain cannot be created. The probe domain is always removed.
  * scratch_dir holds its serial log. */
-enum e2v_accel e2v_probe_accel(struct e2v_conn *c, const char *image, const char *scratch_dir,
-                               unsigned timeout_ms);
+enum e2v_accel e2v_probe_accel(struct e2v_conn *c, const char *image, const char *scratch_dir, unsigned timeout_ms);
 
 /* Defines the domain, starts it, and waits for "E2-READY" on its serial log, all within
  * ready_timeout_ms. QEMU only finishes starting once every vhost-user peer (E2D) has
  * connected; if none does in time, that is the error. On any failure the domain is
  * destroyed and undefined, and the serial log's last lines are quoted in the error. */
-int e2v_start(struct e2v_conn *c, const struct e2v_nf_spec *spec, enum e2v_accel accel,
-              unsigned ready_timeout_ms, struct e2v_error *err);
+int e2v_start(struct e2v_conn *c, const struct e2v_nf_spec *spec, enum e2v_accel accel, unsigned ready_timeout_ms,
+	      struct e2v_error *err);
 
 /* Waits up to timeout_ms for "E2-READY" in the serial log of a running instance (after
  * `virsh start`, say). */
-int e2v_wait_ready(struct e2v_conn *c, const char *instance, const char *serial_log,
-                   unsigned timeout_ms, struct e2v_error *err);
+int e2v_wait_ready(struct e2v_conn *c, const char *instance, const char *serial_log, unsigned timeout_ms,
+		   struct e2v_error *err);
 
 /* ACPI shutdown, waiting up to timeout_ms, then a hard stop. The domain stays defined. */
-int e2v_stop(struct e2v_conn *c, const char *instance, unsigned timeout_ms,
-             struct e2v_error *err);
+int e2v_stop(struct e2v_conn *c, const char *instance, unsigned timeout_ms, struct e2v_error *err);
 
 /* Stops (hard) if running and undefines. Removing an unknown instance is an error. */
 int e2v_remove(struct e2v_conn *c, const char *instance, struct e2v_error *err);
@@ -98,16 +95,21 @@ void e2v_names_free(char **names);
 int e2v_is_running(struct e2v_conn *c, const char *instance, struct e2v_error *err);
 
 enum e2v_event {
-    E2V_EVENT_DEFINED, E2V_EVENT_UNDEFINED, E2V_EVENT_STARTED, E2V_EVENT_SUSPENDED,
-    E2V_EVENT_RESUMED, E2V_EVENT_STOPPED, E2V_EVENT_SHUTDOWN, E2V_EVENT_OTHER,
+	E2V_EVENT_DEFINED,
+	E2V_EVENT_UNDEFINED,
+	E2V_EVENT_STARTED,
+	E2V_EVENT_SUSPENDED,
+	E2V_EVENT_RESUMED,
+	E2V_EVENT_STOPPED,
+	E2V_EVENT_SHUTDOWN,
+	E2V_EVENT_OTHER,
 };
 const char *e2v_event_name(enum e2v_event ev);
 
 /* Called from the event thread for lifecycle events of every domain; is_e2 tells
  * whether the domain carries E2 metadata (remembered for domains this watcher saw, so
  * "stopped" and "undefined" of an already removed E2 domain still say so). */
-typedef void (*e2v_event_fn)(void *opaque, const char *instance, enum e2v_event ev,
-                             bool is_e2);
+typedef void (*e2v_event_fn)(void *opaque, const char *instance, enum e2v_event ev, bool is_e2);
 
 /* Starts delivering lifecycle events on a thread of the library's own. One watcher per
  * connection; it stops in e2v_events_stop or e2v_disconnect. */

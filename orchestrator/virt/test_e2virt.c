@@ -23,359 +23,363 @@
 static bool validator_missing;
 
 struct fixture {
-    char dir[64];
-    char image[128], log[128], sock_in[128], sock_out[128];
-    struct e2v_port ports[2];
-    struct e2v_nf_spec spec;
+	char dir[64];
+	char image[128], log[128], sock_in[128], sock_out[128];
+	struct e2v_port ports[2];
+	struct e2v_nf_spec spec;
 };
 
 static void write_file(const char *path, const char *text)
 {
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
 }
 
 static int setup(void **state)
 {
-    struct fixture *fx = calloc(1, sizeof(*fx));
-    strcpy(fx->dir, "/tmp/e2virt-test-XXXXXX");
-    if (!mkdtemp(fx->dir))
-        return -1;
-    char p[160];
-    snprintf(fx->image, sizeof(fx->image), "%s/nf", fx->dir);
-    snprintf(p, sizeof(p), "%s.vmlinuz", fx->image);
-    write_file(p, "kernel");
-    snprintf(p, sizeof(p), "%s.initrd", fx->image);
-    write_file(p, "initrd");
-    snprintf(fx->log, sizeof(fx->log), "%s/console.log", fx->dir);
-    snprintf(fx->sock_in, sizeof(fx->sock_in), "%s/in.sock", fx->dir);
-    snprintf(fx->sock_out, sizeof(fx->sock_out), "%s/out.sock", fx->dir);
-    fx->ports[0] = (struct e2v_port){ "in", fx->sock_in, NULL };
-    fx->ports[1] = (struct e2v_port){ "out", fx->sock_out, "52:54:00:aa:bb:cc" };
-    fx->spec = (struct e2v_nf_spec){
-        .instance = "e2-test-fw", .image = fx->image, .nf = "e2-firewall",
-        .nf_args = "--rules,/etc/e2/firewall.rules,eth0,eth1", .vcpus = 2, .memory_mib = 256,
-        .ports = fx->ports, .n_ports = 2, .serial_log = fx->log };
-    *state = fx;
-    return 0;
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	strcpy(fx->dir, "/tmp/e2virt-test-XXXXXX");
+	if (!mkdtemp(fx->dir))
+		return -1;
+	char p[160];
+	snprintf(fx->image, sizeof(fx->image), "%s/nf", fx->dir);
+	snprintf(p, sizeof(p), "%s.vmlinuz", fx->image);
+	write_file(p, "kernel");
+	snprintf(p, sizeof(p), "%s.initrd", fx->image);
+	write_file(p, "initrd");
+	snprintf(fx->log, sizeof(fx->log), "%s/console.log", fx->dir);
+	snprintf(fx->sock_in, sizeof(fx->sock_in), "%s/in.sock", fx->dir);
+	snprintf(fx->sock_out, sizeof(fx->sock_out), "%s/out.sock", fx->dir);
+	fx->ports[0] = (struct e2v_port){"in", fx->sock_in, NULL};
+	fx->ports[1] = (struct e2v_port){"out", fx->sock_out, "52:54:00:aa:bb:cc"};
+	fx->spec = (struct e2v_nf_spec){.instance = "e2-test-fw",
+					.image = fx->image,
+					.nf = "e2-firewall",
+					.nf_args = "--rules,/etc/e2/firewall.rules,eth0,eth1",
+					.vcpus = 2,
+					.memory_mib = 256,
+					.ports = fx->ports,
+					.n_ports = 2,
+					.serial_log = fx->log};
+	*state = fx;
+	return 0;
 }
 
 static int teardown(void **state)
 {
-    struct fixture *fx = *state;
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
-    int rc = system(cmd);
-    free(fx);
-    return rc;
+	struct fixture *fx = *state;
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
+	int rc = system(cmd);
+	free(fx);
+	return rc;
 }
 
 static void contains(const char *xml, const char *what)
 {
-    if (!strstr(xml, what))
-        fail_msg("domain XML lacks %s:\n%s", what, xml);
+	if (!strstr(xml, what))
+		fail_msg("domain XML lacks %s:\n%s", what, xml);
 }
 
 static void xml_for_tcg(void **state)
 {
-    struct fixture *fx = *state;
-    struct e2v_error err;
-    char *xml = e2v_domain_xml(&fx->spec, E2V_ACCEL_TCG, &err);
-    assert_non_null(xml);
-    contains(xml, "<domain type=\"qemu\">");
-    contains(xml, "<name>e2-test-fw</name>");
-    contains(xml, "<memory unit=\"MiB\">256</memory>");
-    contains(xml, "<vcpu>2</vcpu>");
-    contains(xml, "<source type=\"memfd\"/>");
-    contains(xml, "<access mode=\"shared\"/>");
-    contains(xml, "<acpi/>");
-    contains(xml, "pci=nomsi");
-    contains(xml, "no_timer_check");
-    contains(xml, "e2.nics=2 e2.nf=e2-firewall e2.args=--rules,/etc/e2/firewall.rules,eth0,eth1");
-    contains(xml, "<interface type=\"vhostuser\">");
-    char want[256];
-    snprintf(want, sizeof(want), "<source type=\"unix\" path=\"%s\" mode=\"server\"/>", fx->sock_in);
-    contains(xml, want);
-    contains(xml, "<mac address=\"52:54:00:aa:bb:cc\"/>");
-    contains(xml, "<e2:nf xmlns:e2=\"" E2V_METADATA_NS "\">");
-    contains(xml, "<e2:port name=\"out\"");
-    snprintf(want, sizeof(want), "<source path=\"%s\" append=\"off\"/>", fx->log);
-    contains(xml, want);
-    assert_null(strstr(xml, "host-passthrough"));
-    /* libvirt's own schema agrees; without the validator (libvirt-clients) the test
+	struct fixture *fx = *state;
+	struct e2v_error err;
+	char *xml = e2v_domain_xml(&fx->spec, E2V_ACCEL_TCG, &err);
+	assert_non_null(xml);
+	contains(xml, "<domain type=\"qemu\">");
+	contains(xml, "<name>e2-test-fw</name>");
+	contains(xml, "<memory unit=\"MiB\">256</memory>");
+	contains(xml, "<vcpu>2</vcpu>");
+	contains(xml, "<source type=\"memfd\"/>");
+	contains(xml, "<access mode=\"shared\"/>");
+	contains(xml, "<acpi/>");
+	contains(xml, "pci=nomsi");
+	contains(xml, "no_timer_check");
+	contains(xml, "e2.nics=2 e2.nf=e2-firewall e2.args=--rules,/etc/e2/firewall.rules,eth0,eth1");
+	contains(xml, "<interface type=\"vhostuser\">");
+	char want[256];
+	snprintf(want, sizeof(want), "<source type=\"unix\" path=\"%s\" mode=\"server\"/>", fx->sock_in);
+	contains(xml, want);
+	contains(xml, "<mac address=\"52:54:00:aa:bb:cc\"/>");
+	contains(xml, "<e2:nf xmlns:e2=\"" E2V_METADATA_NS "\">");
+	contains(xml, "<e2:port name=\"out\"");
+	snprintf(want, sizeof(want), "<source path=\"%s\" append=\"off\"/>", fx->log);
+	contains(xml, want);
+	assert_null(strstr(xml, "host-passthrough"));
+	/* libvirt's own schema agrees; without the validator (libvirt-clients) the test
      * reports itself skipped and main() exits 77, CTest's skip code */
-    bool have_validator = access("/usr/bin/virt-xml-validate", X_OK) == 0;
-    if (have_validator) {
-        char path[160], cmd[256];
-        snprintf(path, sizeof(path), "%s/domain.xml", fx->dir);
-        write_file(path, xml);
-        snprintf(cmd, sizeof(cmd), "virt-xml-validate '%s' domain >/dev/null 2>&1", path);
-        assert_int_equal(system(cmd), 0);
-    }
-    free(xml);
-    if (!have_validator) {
-        print_message("virt-xml-validate not installed: schema check skipped\n");
-        validator_missing = true;
-        skip();
-    }
+	bool have_validator = access("/usr/bin/virt-xml-validate", X_OK) == 0;
+	if (have_validator) {
+		char path[160], cmd[256];
+		snprintf(path, sizeof(path), "%s/domain.xml", fx->dir);
+		write_file(path, xml);
+		snprintf(cmd, sizeof(cmd), "virt-xml-validate '%s' domain >/dev/null 2>&1", path);
+		assert_int_equal(system(cmd), 0);
+	}
+	free(xml);
+	if (!have_validator) {
+		print_message("virt-xml-validate not installed: schema check skipped\n");
+		validator_missing = true;
+		skip();
+	}
 }
 
 static void xml_for_kvm_and_defaults(void **state)
 {
-    struct fixture *fx = *state;
-    struct e2v_error err;
-    fx->spec.vcpus = 0;
-    fx->spec.memory_mib = 0;
-    fx->spec.nf = NULL;
-    fx->spec.nf_args = NULL;
-    char *xml = e2v_domain_xml(&fx->spec, E2V_ACCEL_KVM, &err);
-    assert_non_null(xml);
-    contains(xml, "<domain type=\"kvm\">");
-    contains(xml, "host-passthrough");
-    contains(xml, "<memory unit=\"MiB\">128</memory>");
-    contains(xml, "<vcpu>1</vcpu>");
-    assert_null(strstr(xml, "pci=nomsi"));
-    assert_null(strstr(xml, "e2.nf="));
-    free(xml);
-    assert_null(e2v_domain_xml(&fx->spec, E2V_ACCEL_AUTO, &err));
-    assert_non_null(strstr(err.msg, "KVM or TCG"));
+	struct fixture *fx = *state;
+	struct e2v_error err;
+	fx->spec.vcpus = 0;
+	fx->spec.memory_mib = 0;
+	fx->spec.nf = NULL;
+	fx->spec.nf_args = NULL;
+	char *xml = e2v_domain_xml(&fx->spec, E2V_ACCEL_KVM, &err);
+	assert_non_null(xml);
+	contains(xml, "<domain type=\"kvm\">");
+	contains(xml, "host-passthrough");
+	contains(xml, "<memory unit=\"MiB\">128</memory>");
+	contains(xml, "<vcpu>1</vcpu>");
+	assert_null(strstr(xml, "pci=nomsi"));
+	assert_null(strstr(xml, "e2.nf="));
+	free(xml);
+	assert_null(e2v_domain_xml(&fx->spec, E2V_ACCEL_AUTO, &err));
+	assert_non_null(strstr(err.msg, "KVM or TCG"));
 }
 
 static void xml_escapes_paths(void **state)
 {
-    struct fixture *fx = *state;
-    char dir[160], sock[200];
-    snprintf(dir, sizeof(dir), "%s/a&b<c>", fx->dir);
-    assert_int_equal(mkdir(dir, 0755), 0);
-    snprintf(sock, sizeof(sock), "%s/s.sock", dir);
-    fx->ports[0].socket_path = sock;
-    struct e2v_error err;
-    char *xml = e2v_domain_xml(&fx->spec, E2V_ACCEL_TCG, &err);
-    assert_non_null(xml);
-    contains(xml, "a&amp;b&lt;c&gt;/s.sock");
-    free(xml);
+	struct fixture *fx = *state;
+	char dir[160], sock[200];
+	snprintf(dir, sizeof(dir), "%s/a&b<c>", fx->dir);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	snprintf(sock, sizeof(sock), "%s/s.sock", dir);
+	fx->ports[0].socket_path = sock;
+	struct e2v_error err;
+	char *xml = e2v_domain_xml(&fx->spec, E2V_ACCEL_TCG, &err);
+	assert_non_null(xml);
+	contains(xml, "a&amp;b&lt;c&gt;/s.sock");
+	free(xml);
 }
 
 static void expect_bad(struct e2v_nf_spec *spec, const char *fragment)
 {
-    struct e2v_error err = { "" };
-    char *xml = e2v_domain_xml(spec, E2V_ACCEL_TCG, &err);
-    if (xml)
-        fail_msg("accepted a bad description (wanted '%s')", fragment);
-    if (!strstr(err.msg, fragment))
-        fail_msg("error '%s' lacks '%s'", err.msg, fragment);
+	struct e2v_error err = {""};
+	char *xml = e2v_domain_xml(spec, E2V_ACCEL_TCG, &err);
+	if (xml)
+		fail_msg("accepted a bad description (wanted '%s')", fragment);
+	if (!strstr(err.msg, fragment))
+		fail_msg("error '%s' lacks '%s'", err.msg, fragment);
 }
 
 static void bad_descriptions_are_named(void **state)
 {
-    struct fixture *fx = *state;
-    struct e2v_nf_spec s = fx->spec;
-    s.image = "/nonexistent/nf";
-    expect_bad(&s, "image '/nonexistent/nf' is missing: cannot read /nonexistent/nf.vmlinuz");
-    s = fx->spec, s.memory_mib = 64;
-    expect_bad(&s, "64 MiB of memory is too little (at least 128 MiB)");
-    s = fx->spec, s.instance = "bad name";
-    expect_bad(&s, "instance name 'bad name'");
-    s = fx->spec, s.instance = NULL;
-    expect_bad(&s, "instance name '(none)'");
-    s = fx->spec, s.vcpus = 65;
-    expect_bad(&s, "65 vCPUs");
-    s = fx->spec, s.n_ports = 9;
-    expect_bad(&s, "9 ports (at most 8)");
-    s = fx->spec, s.nf_args = "a b";
-    expect_bad(&s, "kernel command line");
-    s = fx->spec, s.serial_log = "console.log";
-    expect_bad(&s, "serial log 'console.log' must be an absolute path");
-    s = fx->spec, s.serial_log = "/nonexistent/dir/console.log";
-    expect_bad(&s, "directory '/nonexistent/dir' does not exist");
+	struct fixture *fx = *state;
+	struct e2v_nf_spec s = fx->spec;
+	s.image = "/nonexistent/nf";
+	expect_bad(&s, "image '/nonexistent/nf' is missing: cannot read /nonexistent/nf.vmlinuz");
+	s = fx->spec, s.memory_mib = 64;
+	expect_bad(&s, "64 MiB of memory is too little (at least 128 MiB)");
+	s = fx->spec, s.instance = "bad name";
+	expect_bad(&s, "instance name 'bad name'");
+	s = fx->spec, s.instance = NULL;
+	expect_bad(&s, "instance name '(none)'");
+	s = fx->spec, s.vcpus = 65;
+	expect_bad(&s, "65 vCPUs");
+	s = fx->spec, s.n_ports = 9;
+	expect_bad(&s, "9 ports (at most 8)");
+	s = fx->spec, s.nf_args = "a b";
+	expect_bad(&s, "kernel command line");
+	s = fx->spec, s.serial_log = "console.log";
+	expect_bad(&s, "serial log 'console.log' must be an absolute path");
+	s = fx->spec, s.serial_log = "/nonexistent/dir/console.log";
+	expect_bad(&s, "directory '/nonexistent/dir' does not exist");
 
-    struct e2v_port ports[2] = { fx->ports[0], fx->ports[1] };
-    s = fx->spec, s.ports = ports;
-    ports[1].socket_path = fx->sock_in;
-    expect_bad(&s, "ports in and out share a name or socket");
-    ports[1] = fx->ports[1], ports[1].mac = "01:00:00:00:00:01";
-    expect_bad(&s, "bad unicast MAC '01:00:00:00:00:01'");
-    ports[1] = fx->ports[1], ports[1].mac = "52:54:00:00:00";
-    expect_bad(&s, "bad unicast MAC");
-    ports[1] = fx->ports[1], ports[1].name = "";
-    expect_bad(&s, "port 1 needs a name");
-    char longpath[200];
-    memset(longpath, 'x', sizeof(longpath));
-    longpath[0] = '/';
-    longpath[sizeof(longpath) - 1] = '\0';
-    ports[1] = fx->ports[1], ports[1].socket_path = longpath;
-    expect_bad(&s, "is too long (at most 107 characters)");
+	struct e2v_port ports[2] = {fx->ports[0], fx->ports[1]};
+	s = fx->spec, s.ports = ports;
+	ports[1].socket_path = fx->sock_in;
+	expect_bad(&s, "ports in and out share a name or socket");
+	ports[1] = fx->ports[1], ports[1].mac = "01:00:00:00:00:01";
+	expect_bad(&s, "bad unicast MAC '01:00:00:00:00:01'");
+	ports[1] = fx->ports[1], ports[1].mac = "52:54:00:00:00";
+	expect_bad(&s, "bad unicast MAC");
+	ports[1] = fx->ports[1], ports[1].name = "";
+	expect_bad(&s, "port 1 needs a name");
+	char longpath[200];
+	memset(longpath, 'x', sizeof(longpath));
+	longpath[0] = '/';
+	longpath[sizeof(longpath) - 1] = '\0';
+	ports[1] = fx->ports[1], ports[1].socket_path = longpath;
+	expect_bad(&s, "is too long (at most 107 characters)");
 }
 
 /* ---- lifecycle on test:///default ---- */
 
 struct console_player {
-    const char *log;
-    const char *text;
-    unsigned delay_ms;
+	const char *log;
+	const char *text;
+	unsigned delay_ms;
 };
 
 static void *play_console(void *arg)
 {
-    struct console_player *p = arg;
-    struct timespec ts = { p->delay_ms / 1000, (long)(p->delay_ms % 1000) * 1000000 };
-    nanosleep(&ts, NULL);
-    FILE *f = fopen(p->log, "a");
-    if (f) {
-        fputs(p->text, f);
-        fclose(f);
-    }
-    return NULL;
+	struct console_player *p = arg;
+	struct timespec ts = {p->delay_ms / 1000, (long)(p->delay_ms % 1000) * 1000000};
+	nanosleep(&ts, NULL);
+	FILE *f = fopen(p->log, "a");
+	if (f) {
+		fputs(p->text, f);
+		fclose(f);
+	}
+	return NULL;
 }
 
 struct event_log {
-    pthread_mutex_t lock;
-    char text[2048];
+	pthread_mutex_t lock;
+	char text[2048];
 };
 
 static void record_event(void *opaque, const char *instance, enum e2v_event ev, bool is_e2)
 {
-    struct event_log *l = opaque;
-    pthread_mutex_lock(&l->lock);
-    size_t n = strlen(l->text);
-    snprintf(l->text + n, sizeof(l->text) - n, "%s:%s%s ", instance, e2v_event_name(ev),
-             is_e2 ? ":e2" : "");
-    pthread_mutex_unlock(&l->lock);
+	struct event_log *l = opaque;
+	pthread_mutex_lock(&l->lock);
+	size_t n = strlen(l->text);
+	snprintf(l->text + n, sizeof(l->text) - n, "%s:%s%s ", instance, e2v_event_name(ev), is_e2 ? ":e2" : "");
+	pthread_mutex_unlock(&l->lock);
 }
 
 static bool gone(struct e2v_conn *c, const char *instance)
 {
-    struct e2v_error err;
-    char **names;
-    assert_true(e2v_list(c, &names, &err) >= 0);
-    bool listed = false;
-    for (char **p = names; *p; p++)
-        listed |= !strcmp(*p, instance);
-    e2v_names_free(names);
-    return !listed && e2v_is_running(c, instance, &err) < 0;
+	struct e2v_error err;
+	char **names;
+	assert_true(e2v_list(c, &names, &err) >= 0);
+	bool listed = false;
+	for (char **p = names; *p; p++)
+		listed |= !strcmp(*p, instance);
+	e2v_names_free(names);
+	return !listed && e2v_is_running(c, instance, &err) < 0;
 }
 
 static void lifecycle_ready_stop_remove(void **state)
 {
-    struct fixture *fx = *state;
-    struct e2v_error err = { "" };
-    struct e2v_conn *c = e2v_connect("test:///default", &err);
-    assert_non_null(c);
-    struct event_log events = { .lock = PTHREAD_MUTEX_INITIALIZER };
-    assert_int_equal(e2v_events_start(c, record_event, &events, &err), 0);
+	struct fixture *fx = *state;
+	struct e2v_error err = {""};
+	struct e2v_conn *c = e2v_connect("test:///default", &err);
+	assert_non_null(c);
+	struct event_log events = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	assert_int_equal(e2v_events_start(c, record_event, &events, &err), 0);
 
-    /* Stale output from an earlier life must not count as ready. */
-    write_file(fx->log, "E2-READY from last time\n");
-    struct console_player player = { fx->log, "e2-init: booting\nE2-READY nf=e2-firewall\n", 300 };
-    pthread_t t;
-    pthread_create(&t, NULL, play_console, &player);
-    int rc = e2v_start(c, &fx->spec, E2V_ACCEL_TCG, 5000, &err);
-    pthread_join(t, NULL);
-    if (rc)
-        fail_msg("start: %s", err.msg);
-    assert_int_equal(e2v_is_running(c, "e2-test-fw", &err), 1);
+	/* Stale output from an earlier life must not count as ready. */
+	write_file(fx->log, "E2-READY from last time\n");
+	struct console_player player = {fx->log, "e2-init: booting\nE2-READY nf=e2-firewall\n", 300};
+	pthread_t t;
+	pthread_create(&t, NULL, play_console, &player);
+	int rc = e2v_start(c, &fx->spec, E2V_ACCEL_TCG, 5000, &err);
+	pthread_join(t, NULL);
+	if (rc)
+		fail_msg("start: %s", err.msg);
+	assert_int_equal(e2v_is_running(c, "e2-test-fw", &err), 1);
 
-    char **names;
-    assert_int_equal(e2v_list(c, &names, &err), 1);   /* the driver's own "test" is no E2 VM */
-    assert_string_equal(names[0], "e2-test-fw");
-    e2v_names_free(names);
+	char **names;
+	assert_int_equal(e2v_list(c, &names, &err), 1); /* the driver's own "test" is no E2 VM */
+	assert_string_equal(names[0], "e2-test-fw");
+	e2v_names_free(names);
 
-    assert_int_equal(e2v_start(c, &fx->spec, E2V_ACCEL_TCG, 1000, &err), -1);
-    assert_non_null(strstr(err.msg, "instance e2-test-fw already exists (running)"));
+	assert_int_equal(e2v_start(c, &fx->spec, E2V_ACCEL_TCG, 1000, &err), -1);
+	assert_non_null(strstr(err.msg, "instance e2-test-fw already exists (running)"));
 
-    assert_int_equal(e2v_stop(c, "e2-test-fw", 500, &err), 0);
-    assert_int_equal(e2v_is_running(c, "e2-test-fw", &err), 0);      /* still defined */
-    assert_int_equal(e2v_remove(c, "e2-test-fw", &err), 0);
-    assert_true(gone(c, "e2-test-fw"));
-    assert_int_equal(e2v_remove(c, "e2-test-fw", &err), -1);
-    assert_non_null(strstr(err.msg, "no instance named e2-test-fw"));
+	assert_int_equal(e2v_stop(c, "e2-test-fw", 500, &err), 0);
+	assert_int_equal(e2v_is_running(c, "e2-test-fw", &err), 0); /* still defined */
+	assert_int_equal(e2v_remove(c, "e2-test-fw", &err), 0);
+	assert_true(gone(c, "e2-test-fw"));
+	assert_int_equal(e2v_remove(c, "e2-test-fw", &err), -1);
+	assert_non_null(strstr(err.msg, "no instance named e2-test-fw"));
 
-    for (int i = 0; i < 250; i++) {
-        pthread_mutex_lock(&events.lock);
-        bool seen = strstr(events.text, "undefined") != NULL;
-        pthread_mutex_unlock(&events.lock);
-        if (seen)
-            break;
-        usleep(20000);
-    }
-    e2v_events_stop(c);
-    assert_non_null(strstr(events.text, "e2-test-fw:defined:e2"));
-    assert_non_null(strstr(events.text, "e2-test-fw:started:e2"));
-    assert_non_null(strstr(events.text, "e2-test-fw:stopped:e2"));
-    assert_non_null(strstr(events.text, "e2-test-fw:undefined:e2"));
-    e2v_disconnect(c);
+	for (int i = 0; i < 250; i++) {
+		pthread_mutex_lock(&events.lock);
+		bool seen = strstr(events.text, "undefined") != NULL;
+		pthread_mutex_unlock(&events.lock);
+		if (seen)
+			break;
+		usleep(20000);
+	}
+	e2v_events_stop(c);
+	assert_non_null(strstr(events.text, "e2-test-fw:defined:e2"));
+	assert_non_null(strstr(events.text, "e2-test-fw:started:e2"));
+	assert_non_null(strstr(events.text, "e2-test-fw:stopped:e2"));
+	assert_non_null(strstr(events.text, "e2-test-fw:undefined:e2"));
+	e2v_disconnect(c);
 }
 
 static void never_ready_leaves_nothing(void **state)
 {
-    struct fixture *fx = *state;
-    struct e2v_error err;
-    struct e2v_conn *c = e2v_connect("test:///default", &err);
-    assert_non_null(c);
-    struct console_player player = { fx->log, "e2-init: booting\nstill booting\n", 50 };
-    pthread_t t;
-    pthread_create(&t, NULL, play_console, &player);
-    assert_int_equal(e2v_start(c, &fx->spec, E2V_ACCEL_TCG, 600, &err), -1);
-    pthread_join(t, NULL);
-    assert_non_null(strstr(err.msg, "instance e2-test-fw: the VM did not report ready "
-                                    "(E2-READY) within 600 ms"));
-    assert_non_null(strstr(err.msg, "still booting"));
-    assert_true(gone(c, "e2-test-fw"));
-    e2v_disconnect(c);
+	struct fixture *fx = *state;
+	struct e2v_error err;
+	struct e2v_conn *c = e2v_connect("test:///default", &err);
+	assert_non_null(c);
+	struct console_player player = {fx->log, "e2-init: booting\nstill booting\n", 50};
+	pthread_t t;
+	pthread_create(&t, NULL, play_console, &player);
+	assert_int_equal(e2v_start(c, &fx->spec, E2V_ACCEL_TCG, 600, &err), -1);
+	pthread_join(t, NULL);
+	assert_non_null(strstr(err.msg, "instance e2-test-fw: the VM did not report ready "
+					"(E2-READY) within 600 ms"));
+	assert_non_null(strstr(err.msg, "still booting"));
+	assert_true(gone(c, "e2-test-fw"));
+	e2v_disconnect(c);
 }
 
 static void nf_failure_in_guest_leaves_nothing(void **state)
 {
-    struct fixture *fx = *state;
-    struct e2v_error err;
-    struct e2v_conn *c = e2v_connect("test:///default", &err);
-    assert_non_null(c);
-    struct console_player player = { fx->log, "E2-FAILED no NF named 'x' in this image\n", 100 };
-    pthread_t t;
-    pthread_create(&t, NULL, play_console, &player);
-    assert_int_equal(e2v_start(c, &fx->spec, E2V_ACCEL_TCG, 5000, &err), -1);
-    pthread_join(t, NULL);
-    assert_non_null(strstr(err.msg, "the NF failed to start in the VM: E2-FAILED no NF named"));
-    assert_true(gone(c, "e2-test-fw"));
-    e2v_disconnect(c);
+	struct fixture *fx = *state;
+	struct e2v_error err;
+	struct e2v_conn *c = e2v_connect("test:///default", &err);
+	assert_non_null(c);
+	struct console_player player = {fx->log, "E2-FAILED no NF named 'x' in this image\n", 100};
+	pthread_t t;
+	pthread_create(&t, NULL, play_console, &player);
+	assert_int_equal(e2v_start(c, &fx->spec, E2V_ACCEL_TCG, 5000, &err), -1);
+	pthread_join(t, NULL);
+	assert_non_null(strstr(err.msg, "the NF failed to start in the VM: E2-FAILED no NF named"));
+	assert_true(gone(c, "e2-test-fw"));
+	e2v_disconnect(c);
 }
 
 static void missing_image_creates_nothing(void **state)
 {
-    struct fixture *fx = *state;
-    struct e2v_error err;
-    struct e2v_conn *c = e2v_connect("test:///default", &err);
-    assert_non_null(c);
-    fx->spec.image = "/nonexistent/legacy-nf";
-    assert_int_equal(e2v_start(c, &fx->spec, E2V_ACCEL_TCG, 1000, &err), -1);
-    assert_non_null(strstr(err.msg, "image '/nonexistent/legacy-nf' is missing"));
-    assert_true(gone(c, "e2-test-fw"));
-    e2v_disconnect(c);
+	struct fixture *fx = *state;
+	struct e2v_error err;
+	struct e2v_conn *c = e2v_connect("test:///default", &err);
+	assert_non_null(c);
+	fx->spec.image = "/nonexistent/legacy-nf";
+	assert_int_equal(e2v_start(c, &fx->spec, E2V_ACCEL_TCG, 1000, &err), -1);
+	assert_non_null(strstr(err.msg, "image '/nonexistent/legacy-nf' is missing"));
+	assert_true(gone(c, "e2-test-fw"));
+	e2v_disconnect(c);
 }
 
 static void bad_uri_is_explained(void **state)
 {
-    (void)state;
-    struct e2v_error err;
-    assert_null(e2v_connect("bogus:///nowhere", &err));
-    assert_non_null(strstr(err.msg, "cannot connect to libvirt at bogus:///nowhere"));
+	(void)state;
+	struct e2v_error err;
+	assert_null(e2v_connect("bogus:///nowhere", &err));
+	assert_non_null(strstr(err.msg, "cannot connect to libvirt at bogus:///nowhere"));
 }
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(xml_for_tcg, setup, teardown),
-        cmocka_unit_test_setup_teardown(xml_for_kvm_and_defaults, setup, teardown),
-        cmocka_unit_test_setup_teardown(xml_escapes_paths, setup, teardown),
-        cmocka_unit_test_setup_teardown(bad_descriptions_are_named, setup, teardown),
-        cmocka_unit_test_setup_teardown(lifecycle_ready_stop_remove, setup, teardown),
-        cmocka_unit_test_setup_teardown(never_ready_leaves_nothing, setup, teardown),
-        cmocka_unit_test_setup_teardown(nf_failure_in_guest_leaves_nothing, setup, teardown),
-        cmocka_unit_test_setup_teardown(missing_image_creates_nothing, setup, teardown),
-        cmocka_unit_test(bad_uri_is_explained),
-    };
-    int failed = cmocka_run_group_tests(tests, NULL, NULL);
-    return failed ? failed : validator_missing ? 77 : 0;
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(xml_for_tcg, setup, teardown),
+		cmocka_unit_test_setup_teardown(xml_for_kvm_and_defaults, setup, teardown),
+		cmocka_unit_test_setup_teardown(xml_escapes_paths, setup, teardown),
+		cmocka_unit_test_setup_teardown(bad_descriptions_are_named, setup, teardown),
+		cmocka_unit_test_setup_teardown(lifecycle_ready_stop_remove, setup, teardown),
+		cmocka_unit_test_setup_teardown(never_ready_leaves_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(nf_failure_in_guest_leaves_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(missing_image_creates_nothing, setup, teardown),
+		cmocka_unit_test(bad_uri_is_explained),
+	};
+	int failed = cmocka_run_group_tests(tests, NULL, NULL);
+	return failed ? failed : validator_missing ? 77 : 0;
 }

@@ -30,13 +30,13 @@ struct filter {
 	uint64_t (*jit)(void *); /* NULL: interpret */
 	uint16_t gate;
 	uint32_t priority;
-	uint64_t seq;            /* insertion order, breaks priority ties */
+	uint64_t seq; /* insertion order, breaks priority ties */
 	uint64_t matches;
 	char expr[EXPR_MAX];
 };
 
 struct bpf_mod {
-	uint32_t n_filters;      /* sorted: priority descending, then seq ascending */
+	uint32_t n_filters; /* sorted: priority descending, then seq ascending */
 	struct filter filters[MAX_FILTERS];
 	uint16_t default_gate;
 	bool use_jit;
@@ -92,7 +92,8 @@ static int expand_small_jsets(const struct rte_bpf_prm *prm, struct ebpf_insn **
 		struct ebpf_insn in = prm->ins[i];
 		uint32_t at = start[i];
 		if (is_small_jset(&in)) {
-			out[at++] = (struct ebpf_insn){.code = BPF_ALU | EBPF_MOV | BPF_K, .dst_reg = EBPF_REG_9, .imm = in.imm};
+			out[at++] = (struct ebpf_insn){
+				.code = BPF_ALU | EBPF_MOV | BPF_K, .dst_reg = EBPF_REG_9, .imm = in.imm};
 			in.code = BPF_JMP | BPF_JSET | BPF_X;
 			in.src_reg = EBPF_REG_9;
 			in.imm = 0;
@@ -131,8 +132,7 @@ static struct rte_bpf *compile(const char *expr, char *err)
 	prm = rte_bpf_convert(&cbpf);
 	pcap_freecode(&cbpf);
 	if (!prm) {
-		snprintf(err, E2_ERR_MAX, "filter \"%s\": cannot convert to eBPF: %s", expr,
-			 rte_strerror(rte_errno));
+		snprintf(err, E2_ERR_MAX, "filter \"%s\": cannot convert to eBPF: %s", expr, rte_strerror(rte_errno));
 		return NULL;
 	}
 	fix_indexed_loads(prm);
@@ -335,8 +335,10 @@ static int cmd_list(struct e2_module *m, const struct e2_args *a, struct e2_resu
 }
 
 static const struct e2_cmd bpf_cmds[] = {
-	{.name = "add", .help = "filter=\"EXPR\" gate=N [priority=P (0)]: first match wins, higher priority first",
-	 .args = add_keys, .fn = cmd_add},
+	{.name = "add",
+	 .help = "filter=\"EXPR\" gate=N [priority=P (0)]: first match wins, higher priority first",
+	 .args = add_keys,
+	 .fn = cmd_add},
 	{.name = "delete", .help = "gate=N", .args = E2_ARGS("gate"), .fn = cmd_delete},
 	{.name = "clear", .help = "remove every filter", .args = E2_ARGS_NONE, .fn = cmd_clear},
 	{.name = "list", .help = "filters in evaluation order with match counts", .args = E2_ARGS_NONE, .fn = cmd_list},

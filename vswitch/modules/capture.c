@@ -24,14 +24,14 @@
 
 struct capture {
 	pcap_t *dead;
-	pcap_dumper_t *dumper;    /* non-NULL while capturing */
-	uint64_t limit;           /* packets; 0: no count bound */
-	uint64_t deadline_tsc;    /* 0: no time bound */
+	pcap_dumper_t *dumper; /* non-NULL while capturing */
+	uint64_t limit;        /* packets; 0: no count bound */
+	uint64_t deadline_tsc; /* 0: no time bound */
 	uint32_t snaplen;
 	uint64_t written, seen;
-	bool done;                /* the last capture ended by reaching its bound */
+	bool done; /* the last capture ended by reaching its bound */
 	char file[256];
-	uint8_t buf[SNAP_MAX];    /* a multi-segment packet is made contiguous here */
+	uint8_t buf[SNAP_MAX]; /* a multi-segment packet is made contiguous here */
 };
 
 static int capture_init(struct e2_module *m, const struct e2_args *args, char *err)
@@ -175,8 +175,10 @@ static void capture_stats(struct e2_module *m, struct e2_result *out)
 }
 
 static const struct e2_cmd capture_cmds[] = {
-	{.name = "start", .help = "file=PATH [count=N] [seconds=S] [snaplen=N (65535)]: at least one bound",
-	 .args = E2_ARGS("file", "count", "seconds", "snaplen"), .fn = cmd_start},
+	{.name = "start",
+	 .help = "file=PATH [count=N] [seconds=S] [snaplen=N (65535)]: at least one bound",
+	 .args = E2_ARGS("file", "count", "seconds", "snaplen"),
+	 .fn = cmd_start},
 	{.name = "stop", .help = "close the file now", .args = E2_ARGS_NONE, .fn = cmd_stop},
 	{.name = "status", .help = "state, file, packets written", .args = E2_ARGS_NONE, .fn = cmd_status},
 	{0},

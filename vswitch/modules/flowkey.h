@@ -35,13 +35,12 @@ struct e2_flow_fields {
 	uint64_t src_mask6[2], dst_mask6[2]; /* IPv6, in frame byte order */
 };
 
-#define E2_FLOW_FIELDS_HELP \
-	"fields=F,... of src[/LEN4][:LEN6] dst[/LEN4][:LEN6] proto sport dport (all five)"
+#define E2_FLOW_FIELDS_HELP "fields=F,... of src[/LEN4][:LEN6] dst[/LEN4][:LEN6] proto sport dport (all five)"
 
 /* The first `len` bits set, as `n` bytes in network (frame) order. */
 static inline void e2_flow_prefix_mask(unsigned long len, uint8_t *mask, size_t n)
 {
-	for (size_t i = 0; i < n; i++, len = len > 8 ? len - 8 : 0)
+	for (size_t i = 0; i<n; i++, len = len> 8 ? len - 8 : 0)
 		mask[i] = (uint8_t)(len >= 8 ? 0xff : 0xff00 >> len);
 }
 
@@ -57,8 +56,7 @@ static inline int e2_flow_prefix_len(const char *s, unsigned long max, unsigned 
 
 /* "/LEN4", "/LEN4:LEN6" or "/:LEN6" after src or dst: IPv4 length 0..32 (32 if left
  * out), IPv6 length 0..128 (128 if left out). An IPv4 length never applies to IPv6. */
-static inline int e2_flow_prefix_parse(const char *tok, const char *spec, uint32_t *mask4, uint64_t *mask6,
-				       char *err)
+static inline int e2_flow_prefix_parse(const char *tok, const char *spec, uint32_t *mask4, uint64_t *mask6, char *err)
 {
 	unsigned long len4 = 32, len6 = 128;
 	char buf[64];
@@ -178,8 +176,7 @@ static inline void e2_flow_ports_get(const struct rte_mbuf *m, uint32_t off, con
  * or that does not fit in the frame, or after E2_FLOW_IP6_EXT_MAX headers; proto is
  * that header's type. A real fragment ends the walk too, so every piece of a datagram
  * gets its fragment header's next header as proto and ports 0. */
-static inline void e2_flow_key_get6(const struct rte_mbuf *m, const struct e2_flow_fields *f,
-				    struct e2_flow_key *k)
+static inline void e2_flow_key_get6(const struct rte_mbuf *m, const struct e2_flow_fields *f, struct e2_flow_key *k)
 {
 	uint8_t hdr[sizeof(struct rte_ipv6_hdr)];
 	const struct rte_ipv6_hdr *ip = rte_pktmbuf_read(m, sizeof(struct rte_ether_hdr), sizeof(hdr), hdr);
@@ -234,8 +231,7 @@ static inline void e2_flow_key_get6(const struct rte_mbuf *m, const struct e2_fl
 		e2_flow_ports_get(m, off, f, k);
 }
 
-static inline void e2_flow_key_get(const struct rte_mbuf *m, const struct e2_flow_fields *f,
-				   struct e2_flow_key *k)
+static inline void e2_flow_key_get(const struct rte_mbuf *m, const struct e2_flow_fields *f, struct e2_flow_key *k)
 {
 	uint8_t hdr[sizeof(struct rte_ether_hdr) + sizeof(struct rte_ipv4_hdr)];
 	const struct rte_ether_hdr *eth = rte_pktmbuf_read(m, 0, sizeof(hdr), hdr);

@@ -50,7 +50,7 @@ struct hmatch {
 	/* a copy of the rules, highest priority first, used while n_rules <= LINEAR_MAX */
 	struct linear_rule linear[LINEAR_MAX];
 	struct field fields[MAX_FIELDS];
-	uint32_t n_groups;        /* sorted by max_priority, highest first */
+	uint32_t n_groups; /* sorted by max_priority, highest first */
 	struct group groups[MAX_GROUPS];
 	uint32_t table_size;
 	uint16_t default_gate;
@@ -160,7 +160,7 @@ static void hmatch_deinit(struct e2_module *m)
 
 /* Extracts the masked fields of a packet; returns false if the packet is too short. */
 static inline __attribute__((always_inline)) bool extract(const struct hmatch *s, const struct rte_mbuf *pkt,
-							   uint64_t *key)
+							  uint64_t *key)
 {
 	const uint8_t *data = rte_pktmbuf_mtod(pkt, const uint8_t *);
 
@@ -175,9 +175,18 @@ static inline __attribute__((always_inline)) bool extract(const struct hmatch *s
 		uint32_t v32;
 		switch (fd->len) {
 		case 1: v = p[0]; break;
-		case 2: memcpy(&v16, p, 2); v = rte_be_to_cpu_16(v16); break;
-		case 4: memcpy(&v32, p, 4); v = rte_be_to_cpu_32(v32); break;
-		case 8: memcpy(&v, p, 8); v = rte_be_to_cpu_64(v); break;
+		case 2:
+			memcpy(&v16, p, 2);
+			v = rte_be_to_cpu_16(v16);
+			break;
+		case 4:
+			memcpy(&v32, p, 4);
+			v = rte_be_to_cpu_32(v32);
+			break;
+		case 8:
+			memcpy(&v, p, 8);
+			v = rte_be_to_cpu_64(v);
+			break;
 		default:
 			for (uint8_t i = 0; i < fd->len; i++)
 				v = (v << 8) | p[i];
@@ -194,7 +203,7 @@ static void hmatch_process(struct e2_ctx *ctx, struct e2_module *m, uint16_t iga
 	uint64_t keys[E2_BATCH_MAX][MAX_FIELDS];
 	const void *kp[E2_BATCH_MAX];
 	void *data[E2_BATCH_MAX];
-	uint32_t best[E2_BATCH_MAX];     /* priority + 1 of the best match so far; 0 = none */
+	uint32_t best[E2_BATCH_MAX]; /* priority + 1 of the best match so far; 0 = none */
 	uint16_t gates[E2_BATCH_MAX];
 	uint64_t valid = 0;
 
@@ -361,8 +370,7 @@ static int cmd_add(struct e2_module *m, const struct e2_args *a, struct e2_resul
 	uint64_t key[MAX_FIELDS], mask[MAX_FIELDS], gate, prio;
 	struct group *gr;
 
-	if (parse_rule(s, a, key, mask, err) ||
-	    e2_args_u64(a, "gate", 0, 0, E2_GATES_MAX - 1, &gate, err) < 0 ||
+	if (parse_rule(s, a, key, mask, err) || e2_args_u64(a, "gate", 0, 0, E2_GATES_MAX - 1, &gate, err) < 0 ||
 	    e2_args_u64(a, "priority", 0, 0, 65535, &prio, err) < 0)
 		return -1;
 	if (!e2_args_get(a, "gate")) {

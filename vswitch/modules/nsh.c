@@ -157,7 +157,9 @@ static int push_cmd_stats(struct e2_module *m, const struct e2_args *a, struct e
 
 static const struct e2_cmd push_cmds[] = {
 	/* attribute names are the keys: push_config checks them */
-	{.name = "set", .help = "[spi=N] [si=N] [ATTR=VALUE...]: replaces the whole configuration", .args = E2_ARGS_ANY,
+	{.name = "set",
+	 .help = "[spi=N] [si=N] [ATTR=VALUE...]: replaces the whole configuration",
+	 .args = E2_ARGS_ANY,
 	 .fn = push_cmd_set},
 	{.name = "stats", .help = "counters", .args = E2_ARGS_NONE, .fn = push_cmd_stats},
 	{0},
@@ -236,7 +238,7 @@ E2_MODULE_REGISTER(nsh_pop_class)
 #define MATCH_RULES_MAX 64
 
 struct match_rule {
-	struct nsh_tlv want;  /* type, and value if has_value */
+	struct nsh_tlv want; /* type, and value if has_value */
 	bool has_value;
 	uint16_t gate;
 	uint32_t priority;
@@ -262,11 +264,11 @@ struct match_first {
 };
 
 struct nsh_match {
-	uint32_t n_rules;     /* priority descending, then seq ascending */
+	uint32_t n_rules; /* priority descending, then seq ascending */
 	uint16_t default_gate;
 	struct match_first first;
-	struct match_test tests[MATCH_RULES_MAX];  /* compiled from rules[], same order */
-	uint64_t hits[MATCH_RULES_MAX];            /* per test, folded into rules[] on change */
+	struct match_test tests[MATCH_RULES_MAX]; /* compiled from rules[], same order */
+	uint64_t hits[MATCH_RULES_MAX];           /* per test, folded into rules[] on change */
 	uint64_t misses, not_nsh;
 	struct match_rule rules[MATCH_RULES_MAX];
 	uint64_t next_seq;
@@ -335,7 +337,7 @@ static int match_init(struct e2_module *m, const struct e2_args *args, char *err
 static inline int match_in_place(const struct nsh_match *s, const struct rte_mbuf *pkt, uint32_t *k)
 {
 	const uint8_t *d = rte_pktmbuf_mtod(pkt, const uint8_t *), *p;
-	uint64_t decided = 0;  /* rules whose attribute TLV was already seen (the first one counts) */
+	uint64_t decided = 0; /* rules whose attribute TLV was already seen (the first one counts) */
 	uint32_t best = s->n_rules;
 	uint16_t hdr_len;
 
@@ -566,10 +568,14 @@ static int match_cmd_list(struct e2_module *m, const struct e2_args *a, struct e
 }
 
 static const struct e2_cmd match_cmds[] = {
-	{.name = "add", .help = "attr=NAME [value=V] gate=N [priority=P (0)]",
-	 .args = E2_ARGS("attr", "value", "gate", "priority"), .fn = match_cmd_add},
+	{.name = "add",
+	 .help = "attr=NAME [value=V] gate=N [priority=P (0)]",
+	 .args = E2_ARGS("attr", "value", "gate", "priority"),
+	 .fn = match_cmd_add},
 	{.name = "delete", .help = "attr=NAME [value=V]", .args = E2_ARGS("attr", "value"), .fn = match_cmd_delete},
-	{.name = "list", .help = "rules in evaluation order with match counts", .args = E2_ARGS_NONE,
+	{.name = "list",
+	 .help = "rules in evaluation order with match counts",
+	 .args = E2_ARGS_NONE,
 	 .fn = match_cmd_list},
 	{0},
 };

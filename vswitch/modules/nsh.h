@@ -26,9 +26,9 @@
 #define NSH_NP_ETHERNET 0x3
 #define NSH_MD_TYPE_2 0x2
 #define NSH_TTL_DEFAULT 63
-#define NSH_BASE_LEN 8          /* base header + service path header */
-#define NSH_MAX_LEN 252         /* the 6-bit length field counts 4-byte words */
-#define NSH_TLV_MAX_VALUE 127   /* the 7-bit TLV length counts bytes */
+#define NSH_BASE_LEN 8        /* base header + service path header */
+#define NSH_MAX_LEN 252       /* the 6-bit length field counts 4-byte words */
+#define NSH_TLV_MAX_VALUE 127 /* the 7-bit TLV length counts bytes */
 #define NSH_MAX_TLVS 16
 #define E2_NSH_CLASS 0xFFF6
 
@@ -43,7 +43,7 @@ struct nsh_tlv {
 struct nsh_info {
 	uint8_t ttl, md_type, next_proto, si;
 	uint32_t spi;
-	uint16_t hdr_len;          /* bytes of NSH, base header included */
+	uint16_t hdr_len; /* bytes of NSH, base header included */
 	uint8_t n_tlvs;
 	struct nsh_tlv tlvs[NSH_MAX_TLVS];
 };
@@ -56,12 +56,12 @@ struct nsh_attr {
 	uint8_t width;
 };
 static const struct nsh_attr nsh_attrs[] = {
-	{"safe", 1, 1},      /* 1: an IDS found the flow safe, 0: unsafe */
-	{"url", 2, 0},       /* the URL of an HTTP request */
-	{"tclass", 3, 2},    /* traffic class for scheduling */
-	{"flow_id", 4, 4},   /* flow ID, as flowhash computes it */
-	{"app", 5, 0},       /* application name from a classifier */
-	{"verdict", 6, 1},   /* 0 pass, 1 drop, 2 inspect further */
+	{"safe", 1, 1},    /* 1: an IDS found the flow safe, 0: unsafe */
+	{"url", 2, 0},     /* the URL of an HTTP request */
+	{"tclass", 3, 2},  /* traffic class for scheduling */
+	{"flow_id", 4, 4}, /* flow ID, as flowhash computes it */
+	{"app", 5, 0},     /* application name from a classifier */
+	{"verdict", 6, 1}, /* 0 pass, 1 drop, 2 inspect further */
 	{NULL, 0, 0},
 };
 #define NSH_GENERIC_TYPE_MIN 32
@@ -89,7 +89,10 @@ static inline int nsh_attr_lookup(const char *name, uint8_t *type, uint8_t *widt
 
 static inline int hexval(char c)
 {
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+				      : -1;
 }
 
 /* Encodes attribute=value as a TLV: integers for named attributes with a width,
@@ -263,8 +266,7 @@ static inline int nsh_read(const struct rte_mbuf *m, struct rte_ether_hdr *eth, 
 
 /* Replaces the first `old_len` bytes of the frame by outer Ethernet `eth` + NSH `h`.
  * Returns 0, or -1 (no headroom) leaving the frame unchanged. */
-static inline int nsh_replace(struct rte_mbuf *m, uint16_t old_len, const struct rte_ether_hdr *eth,
-			      struct nsh_info *h)
+static inline int nsh_replace(struct rte_mbuf *m, uint16_t old_len, const struct rte_ether_hdr *eth, struct nsh_info *h)
 {
 	uint16_t need = (uint16_t)(sizeof(*eth) + nsh_len_of(h));
 	uint8_t *p;
@@ -340,17 +342,15 @@ static inline int nsh_strip(struct rte_mbuf *m, const struct rte_ether_hdr *eth,
 	if (outer > m->data_len)
 		return -1;
 	switch (h->next_proto) {
-	case NSH_NP_ETHERNET:
-		rte_pktmbuf_adj(m, outer);
-		return 0;
+	case NSH_NP_ETHERNET: rte_pktmbuf_adj(m, outer); return 0;
 	case NSH_NP_IPV4:
 	case NSH_NP_IPV6:
 		rte_pktmbuf_adj(m, h->hdr_len);
-		e.ether_type = rte_cpu_to_be_16(h->next_proto == NSH_NP_IPV4 ? RTE_ETHER_TYPE_IPV4 : RTE_ETHER_TYPE_IPV6);
+		e.ether_type =
+			rte_cpu_to_be_16(h->next_proto == NSH_NP_IPV4 ? RTE_ETHER_TYPE_IPV4 : RTE_ETHER_TYPE_IPV6);
 		memcpy(rte_pktmbuf_mtod(m, void *), &e, sizeof(e));
 		return 0;
-	default:
-		return -1;
+	default: return -1;
 	}
 }
 

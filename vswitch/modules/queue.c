@@ -97,8 +97,11 @@ static int cmd_occupancy(struct e2_module *m, const struct e2_args *a, struct e2
 }
 
 static const struct e2_cmd queue_cmds[] = {
-	{.name = "stats", .help = "occupancy, capacity and enqueue drops", .thread_safe = true,
-	 .args = E2_ARGS_NONE, .fn = cmd_occupancy},
+	{.name = "stats",
+	 .help = "occupancy, capacity and enqueue drops",
+	 .thread_safe = true,
+	 .args = E2_ARGS_NONE,
+	 .fn = cmd_occupancy},
 	{0},
 };
 

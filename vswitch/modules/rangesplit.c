@@ -57,15 +57,15 @@ struct flow {
 struct rangesplit {
 	struct e2_flow_fields fields;
 	uint32_t bits;
-	uint64_t space;           /* 2^bits: flow IDs are in [0, space) */
+	uint64_t space; /* 2^bits: flow IDs are in [0, space) */
 	uint16_t default_gate;
-	uint32_t n_ranges;        /* sorted by lo, never overlapping */
+	uint32_t n_ranges; /* sorted by lo, never overlapping */
 	struct range ranges[MAX_RANGES];
 	bool track;
 	struct rte_hash *index[2]; /* [addr6]: flow key -> slot in flows[] (+ capacity for IPv6) */
 	struct flow *flows;
-	uint32_t capacity;         /* per table */
-	uint32_t slots;            /* capacity times the number of tables */
+	uint32_t capacity; /* per table */
+	uint32_t slots;    /* capacity times the number of tables */
 	uint64_t idle_tsc;
 	uint32_t idle_ms;
 	uint32_t sweep_pos;
@@ -390,8 +390,9 @@ static int cmd_add(struct e2_module *m, const struct e2_args *a, struct e2_resul
 	}
 	for (uint32_t i = 0; i < s->n_ranges; i++)
 		if (lo < s->ranges[i].hi && s->ranges[i].lo < hi) {
-			snprintf(err, E2_ERR_MAX, "range %" PRIu64 "-%" PRIu64 " overlaps range %" PRIu64 "-%" PRIu64 " (gate %u)",
-				 lo, hi, s->ranges[i].lo, s->ranges[i].hi, s->ranges[i].gate);
+			snprintf(err, E2_ERR_MAX,
+				 "range %" PRIu64 "-%" PRIu64 " overlaps range %" PRIu64 "-%" PRIu64 " (gate %u)", lo,
+				 hi, s->ranges[i].lo, s->ranges[i].hi, s->ranges[i].gate);
 			return -1;
 		}
 	if (s->n_ranges == MAX_RANGES) {
@@ -409,8 +410,7 @@ static int cmd_delete(struct e2_module *m, const struct e2_args *a, struct e2_re
 	uint64_t lo, hi;
 	int r;
 
-	if (parse_range(s, e2_args_get(a, "range"), &lo, &hi, err) ||
-	    (r = exact_range(s, lo, hi, err)) < 0)
+	if (parse_range(s, e2_args_get(a, "range"), &lo, &hi, err) || (r = exact_range(s, lo, hi, err)) < 0)
 		return -1;
 	s->ranges[r] = s->ranges[--s->n_ranges];
 	ranges_changed(s);
@@ -436,8 +436,7 @@ static int cmd_split(struct e2_module *m, const struct e2_args *a, struct e2_res
 	uint64_t lo, hi, at, gate;
 	int r;
 
-	if (parse_range(s, e2_args_get(a, "range"), &lo, &hi, err) ||
-	    (r = exact_range(s, lo, hi, err)) < 0)
+	if (parse_range(s, e2_args_get(a, "range"), &lo, &hi, err) || (r = exact_range(s, lo, hi, err)) < 0)
 		return -1;
 	if (e2_args_u64(a, "at", 0, lo + 1, hi - 1, &at, err) != 0 ||
 	    e2_args_u64(a, "new_gate", 0, 0, E2_GATES_MAX - 1, &gate, err) != 0) {
@@ -481,8 +480,7 @@ static int cmd_flows(struct e2_module *m, const struct e2_args *a, struct e2_res
 
 /* An IPv4 or IPv6 literal for src= or dst=, masked as flowhash masks it; src and dst
  * must be of one family. */
-static int parse_addr(const struct rangesplit *s, const char *name, const char *v, struct e2_flow_key *k,
-		      char *err)
+static int parse_addr(const struct rangesplit *s, const char *name, const char *v, struct e2_flow_key *k, char *err)
 {
 	bool is_src = name[0] == 's', v6 = strchr(v, ':') != NULL;
 	uint64_t a6[2];
@@ -675,21 +673,29 @@ static int cmd_stats(struct e2_module *m, const struct e2_args *a, struct e2_res
 }
 
 static const struct e2_cmd rangesplit_cmds[] = {
-	{.name = "add", .help = "range=X-Y gate=G: flow IDs in [X,Y) to G; overlaps are refused",
-	 .args = E2_ARGS("range", "gate"), .fn = cmd_add},
+	{.name = "add",
+	 .help = "range=X-Y gate=G: flow IDs in [X,Y) to G; overlaps are refused",
+	 .args = E2_ARGS("range", "gate"),
+	 .fn = cmd_add},
 	{.name = "delete", .help = "range=X-Y (exactly as added)", .args = E2_ARGS("range"), .fn = cmd_delete},
 	{.name = "split",
 	 .help = "range=X-Y at=M new_gate=G: [X,M) keeps its gate, new flows in [M,Y) go to G, active ones stay",
-	 .args = E2_ARGS("range", "at", "new_gate"), .fn = cmd_split},
+	 .args = E2_ARGS("range", "at", "new_gate"),
+	 .fn = cmd_split},
 	{.name = "pin",
 	 .help = "src=A dst=B proto=P sport=S dport=D (the fields= ones) gate=G [flow_id=N]: exact-flow override "
 		 "until idle",
-	 .args = E2_ARGS("src", "dst", "proto", "sport", "dport", "gate", "flow_id"), .fn = cmd_pin},
-	{.name = "exceptions", .help = "remaining exceptions and tracked flows", .args = E2_ARGS_NONE,
+	 .args = E2_ARGS("src", "dst", "proto", "sport", "dport", "gate", "flow_id"),
+	 .fn = cmd_pin},
+	{.name = "exceptions",
+	 .help = "remaining exceptions and tracked flows",
+	 .args = E2_ARGS_NONE,
 	 .fn = cmd_exceptions},
 	{.name = "flows", .help = "tracked flows per gate (F_old)", .args = E2_ARGS_NONE, .fn = cmd_flows},
-	{.name = "rules", .help = "[max=N (16)]: switch rules for the ranges and the remaining exceptions",
-	 .args = E2_ARGS("max"), .fn = cmd_rules},
+	{.name = "rules",
+	 .help = "[max=N (16)]: switch rules for the ranges and the remaining exceptions",
+	 .args = E2_ARGS("max"),
+	 .fn = cmd_rules},
 	{.name = "stats", .help = "counters", .args = E2_ARGS_NONE, .fn = cmd_stats},
 	{0},
 };

@@ -51,8 +51,7 @@ struct tunnel_encap {
 	uint64_t no_edge, malformed, no_room;
 };
 
-static int parse_mac(const struct e2_args *a, const char *key, const char *def, struct rte_ether_addr *mac,
-		     char *err)
+static int parse_mac(const struct e2_args *a, const char *key, const char *def, struct rte_ether_addr *mac, char *err)
 {
 	const char *v = e2_args_get(a, key);
 	if (!v && !def) {
@@ -122,8 +121,8 @@ static int replace_head(struct rte_mbuf *m, uint16_t old_len, const uint8_t *hdr
 	return 0;
 }
 
-static uint16_t build_gpe_outer(const struct tunnel_encap *s, uint8_t *p, const struct rte_mbuf *m,
-				uint16_t inner_len, uint16_t nsh_len)
+static uint16_t build_gpe_outer(const struct tunnel_encap *s, uint8_t *p, const struct rte_mbuf *m, uint16_t inner_len,
+				uint16_t nsh_len)
 {
 	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)p;
 	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
@@ -276,8 +275,10 @@ static void encap_stats(struct e2_module *m, struct e2_result *out)
 }
 
 static const struct e2_cmd encap_cmds[] = {
-	{.name = "edge", .help = "igate=N spi=S [si=N (255)]: packets entering igate N carry SPI S",
-	 .args = E2_ARGS("igate", "spi", "si"), .fn = encap_cmd_edge},
+	{.name = "edge",
+	 .help = "igate=N spi=S [si=N (255)]: packets entering igate N carry SPI S",
+	 .args = E2_ARGS("igate", "spi", "si"),
+	 .fn = encap_cmd_edge},
 	{.name = "edge_del", .help = "igate=N", .args = E2_ARGS("igate"), .fn = encap_cmd_edge_del},
 	{0},
 };
@@ -459,8 +460,10 @@ static void decap_stats(struct e2_module *m, struct e2_result *out)
 }
 
 static const struct e2_cmd decap_cmds[] = {
-	{.name = "edge", .help = "spi=S gate=G: tunnel packets with SPI S leave by gate G",
-	 .args = E2_ARGS("spi", "gate"), .fn = decap_cmd_edge},
+	{.name = "edge",
+	 .help = "spi=S gate=G: tunnel packets with SPI S leave by gate G",
+	 .args = E2_ARGS("spi", "gate"),
+	 .fn = decap_cmd_edge},
 	{.name = "edge_del", .help = "spi=S", .args = E2_ARGS("spi"), .fn = decap_cmd_edge_del},
 	{0},
 };

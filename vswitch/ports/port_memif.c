@@ -24,8 +24,8 @@ static int memif_devargs(const char *name, const struct e2_args *args, char *out
 	}
 	if (e2_args_u64(args, "id", 0, 0, UINT32_MAX, &id, err) < 0)
 		return -1;
-	if ((size_t)snprintf(out, len, "net_memif_%s,socket=%s,socket-abstract=no,id=%llu,role=%s", name,
-			     sock, (unsigned long long)id, role ? role : "server") >= len) {
+	if ((size_t)snprintf(out, len, "net_memif_%s,socket=%s,socket-abstract=no,id=%llu,role=%s", name, sock,
+			     (unsigned long long)id, role ? role : "server") >= len) {
 		snprintf(err, E2_ERR_MAX, "memif port arguments too long");
 		return -1;
 	}

@@ -17,7 +17,8 @@ static int pmd_devargs(const char *name, const struct e2_args *args, char *out, 
 		return -1;
 	}
 	if (strncmp(d, "net_", 4) != 0) {
-		snprintf(err, E2_ERR_MAX, "devargs '%s' must name a virtual device (net_...); PCI devices are not used", d);
+		snprintf(err, E2_ERR_MAX, "devargs '%s' must name a virtual device (net_...); PCI devices are not used",
+			 d);
 		return -1;
 	}
 	if ((size_t)snprintf(out, len, "%s", d) >= len) {

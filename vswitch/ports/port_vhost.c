@@ -31,12 +31,11 @@
 
 /* Offloads a guest could ask of us and that e2d does not perform: without them
  * the guest sends whole, checksummed frames and expects the same. */
-#define VHOST_UNSUPPORTED_FEATURES \
-	((1ULL << VIRTIO_NET_F_CSUM) | (1ULL << VIRTIO_NET_F_GUEST_CSUM) | \
-	 (1ULL << VIRTIO_NET_F_HOST_TSO4) | (1ULL << VIRTIO_NET_F_HOST_TSO6) | \
-	 (1ULL << VIRTIO_NET_F_GUEST_TSO4) | (1ULL << VIRTIO_NET_F_GUEST_TSO6) | \
-	 (1ULL << VIRTIO_NET_F_HOST_UFO) | (1ULL << VIRTIO_NET_F_GUEST_UFO) | \
-	 (1ULL << VIRTIO_NET_F_HOST_ECN) | (1ULL << VIRTIO_NET_F_GUEST_ECN))
+#define VHOST_UNSUPPORTED_FEATURES                                                                                  \
+	((1ULL << VIRTIO_NET_F_CSUM) | (1ULL << VIRTIO_NET_F_GUEST_CSUM) | (1ULL << VIRTIO_NET_F_HOST_TSO4) |       \
+	 (1ULL << VIRTIO_NET_F_HOST_TSO6) | (1ULL << VIRTIO_NET_F_GUEST_TSO4) | (1ULL << VIRTIO_NET_F_GUEST_TSO6) | \
+	 (1ULL << VIRTIO_NET_F_HOST_UFO) | (1ULL << VIRTIO_NET_F_GUEST_UFO) | (1ULL << VIRTIO_NET_F_HOST_ECN) |     \
+	 (1ULL << VIRTIO_NET_F_GUEST_ECN))
 
 /* The data path and the vhost-events thread meet through these flags: a burst
  * marks its queue busy and re-checks `ready`; destroy_device clears `ready` and
@@ -50,7 +49,7 @@ struct vhost_dev {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct rte_mempool *pool;
 	uint16_t n_queues;
-	atomic_int vid;   /* -1 while no front-end is attached */
+	atomic_int vid; /* -1 while no front-end is attached */
 	atomic_bool ready;
 	struct vhost_queue rxq[VHOST_QUEUES_MAX], txq[VHOST_QUEUES_MAX];
 };
@@ -86,8 +85,7 @@ static int new_device(int vid)
 	pthread_mutex_lock(&registry.lock);
 	struct vhost_dev *d = find_locked(vid);
 	if (d && atomic_load(&d->ready)) {
-		fprintf(stderr, "e2d: port %s: a second front-end connected to %s; refused\n", d->port->name,
-			d->path);
+		fprintf(stderr, "e2d: port %s: a second front-end connected to %s; refused\n", d->port->name, d->path);
 		d = NULL;
 	} else if (d) {
 		/* e2d polls: the front-end need not kick us */
@@ -147,8 +145,8 @@ static uint16_t vhost_rx(struct e2_port *p, uint16_t queue, struct rte_mbuf **pk
 	if (!enter(d, q))
 		return 0;
 	/* the guest's transmit ring of pair `queue` */
-	got = rte_vhost_dequeue_burst(atomic_load_explicit(&d->vid, memory_order_relaxed),
-				      queue * 2 + 1, d->pool, pkts, n);
+	got = rte_vhost_dequeue_burst(atomic_load_explicit(&d->vid, memory_order_relaxed), queue * 2 + 1, d->pool, pkts,
+				      n);
 	atomic_store_explicit(&q->busy, 0, memory_order_release);
 	return got;
 }
@@ -161,8 +159,7 @@ static uint16_t vhost_tx(struct e2_port *p, uint16_t queue, struct rte_mbuf **pk
 
 	if (!enter(d, q))
 		return 0;
-	sent = rte_vhost_enqueue_burst(atomic_load_explicit(&d->vid, memory_order_relaxed), queue * 2,
-				       pkts, n);
+	sent = rte_vhost_enqueue_burst(atomic_load_explicit(&d->vid, memory_order_relaxed), queue * 2, pkts, n);
 	atomic_store_explicit(&q->busy, 0, memory_order_release);
 	/* enqueue copied the frames into the guest's buffers */
 	rte_pktmbuf_free_bulk(pkts, sent);
@@ -331,8 +328,7 @@ static int vhost_open(struct e2_port *p, const struct e2_args *args, struct rte_
 		return -1;
 	}
 	if (rte_vhost_driver_disable_features(d->path, VHOST_UNSUPPORTED_FEATURES) != 0 ||
-	    rte_vhost_driver_callback_register(d->path, &vhost_ops) != 0 ||
-	    rte_vhost_driver_start(d->path) != 0) {
+	    rte_vhost_driver_callback_register(d->path, &vhost_ops) != 0 || rte_vhost_driver_start(d->path) != 0) {
 		snprintf(err, E2_ERR_MAX, "cannot start vhost-user on %s (see e2d's log)", path);
 		rte_vhost_driver_unregister(d->path);
 		unregister(d);

@@ -8,8 +8,7 @@
 
 static const char *const known[] = {"path", "server", "queues", "queue_size", NULL};
 
-static int virtio_user_devargs(const char *name, const struct e2_args *args, char *out, size_t len,
-			       char *err)
+static int virtio_user_devargs(const char *name, const struct e2_args *args, char *out, size_t len, char *err)
 {
 	const char *path = e2_args_get(args, "path");
 	uint64_t server, queues, qsize;
@@ -22,8 +21,8 @@ static int virtio_user_devargs(const char *name, const struct e2_args *args, cha
 	    e2_args_u64(args, "queues", 1, 1, 8, &queues, err) < 0 ||
 	    e2_args_u64(args, "queue_size", 1024, 64, 4096, &qsize, err) < 0)
 		return -1;
-	if ((size_t)snprintf(out, len, "net_virtio_user_%s,path=%s,queues=%llu,server=%llu,queue_size=%llu",
-			     name, path, (unsigned long long)queues, (unsigned long long)server,
+	if ((size_t)snprintf(out, len, "net_virtio_user_%s,path=%s,queues=%llu,server=%llu,queue_size=%llu", name, path,
+			     (unsigned long long)queues, (unsigned long long)server,
 			     (unsigned long long)qsize) >= len) {
 		snprintf(err, E2_ERR_MAX, "virtio_user port arguments too long");
 		return -1;

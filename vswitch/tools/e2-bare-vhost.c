@@ -52,12 +52,11 @@
 
 /* As e2d's vhost port (ports/port_vhost.c): offloads e2d does not perform, so the
  * front-end sends whole frames and no virtio-net header is parsed per packet. */
-#define UNSUPPORTED_FEATURES \
-	((1ULL << VIRTIO_NET_F_CSUM) | (1ULL << VIRTIO_NET_F_GUEST_CSUM) | \
-	 (1ULL << VIRTIO_NET_F_HOST_TSO4) | (1ULL << VIRTIO_NET_F_HOST_TSO6) | \
-	 (1ULL << VIRTIO_NET_F_GUEST_TSO4) | (1ULL << VIRTIO_NET_F_GUEST_TSO6) | \
-	 (1ULL << VIRTIO_NET_F_HOST_UFO) | (1ULL << VIRTIO_NET_F_GUEST_UFO) | \
-	 (1ULL << VIRTIO_NET_F_HOST_ECN) | (1ULL << VIRTIO_NET_F_GUEST_ECN))
+#define UNSUPPORTED_FEATURES                                                                                        \
+	((1ULL << VIRTIO_NET_F_CSUM) | (1ULL << VIRTIO_NET_F_GUEST_CSUM) | (1ULL << VIRTIO_NET_F_HOST_TSO4) |       \
+	 (1ULL << VIRTIO_NET_F_HOST_TSO6) | (1ULL << VIRTIO_NET_F_GUEST_TSO4) | (1ULL << VIRTIO_NET_F_GUEST_TSO6) | \
+	 (1ULL << VIRTIO_NET_F_HOST_UFO) | (1ULL << VIRTIO_NET_F_GUEST_UFO) | (1ULL << VIRTIO_NET_F_HOST_ECN) |     \
+	 (1ULL << VIRTIO_NET_F_GUEST_ECN))
 
 struct dev {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -151,8 +150,8 @@ static void report(uint64_t busy, uint64_t idle, uint64_t pkts)
 	f = fopen(tmp, "w");
 	if (!f)
 		return;
-	fprintf(f, "busy_cycles=%llu pkts=%llu total_cycles=%llu\n", (unsigned long long)busy,
-		(unsigned long long)pkts, (unsigned long long)(busy + idle));
+	fprintf(f, "busy_cycles=%llu pkts=%llu total_cycles=%llu\n", (unsigned long long)busy, (unsigned long long)pkts,
+		(unsigned long long)(busy + idle));
 	if (fclose(f) == 0)
 		rename(tmp, report_path);
 }
@@ -223,8 +222,7 @@ static int start_dev(struct dev *d, const char *path)
 	}
 	snprintf(d->path, sizeof(d->path), "%s", path);
 	atomic_init(&d->vid, -1);
-	if (rte_vhost_driver_register(d->path, RTE_VHOST_USER_CLIENT | RTE_VHOST_USER_NET_COMPLIANT_OL_FLAGS) !=
-		    0 ||
+	if (rte_vhost_driver_register(d->path, RTE_VHOST_USER_CLIENT | RTE_VHOST_USER_NET_COMPLIANT_OL_FLAGS) != 0 ||
 	    rte_vhost_driver_disable_features(d->path, UNSUPPORTED_FEATURES) != 0 ||
 	    rte_vhost_driver_callback_register(d->path, &ops) != 0 || rte_vhost_driver_start(d->path) != 0) {
 		fprintf(stderr, "e2-bare-vhost: cannot start vhost-user on %s\n", path);

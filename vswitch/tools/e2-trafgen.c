@@ -46,15 +46,15 @@
 
 struct opts {
 	uint32_t tx, rx;
-	double rate;        /* packets per second, 0 = as fast as possible */
-	uint64_t count;     /* 0 = unlimited */
-	double duration;    /* seconds */
+	double rate;     /* packets per second, 0 = as fast as possible */
+	uint64_t count;  /* 0 = unlimited */
+	double duration; /* seconds */
 	uint32_t size;
 	uint32_t flows;
 	struct rte_ether_addr dst;
 	uint32_t ping;
-	double drain;       /* seconds to wait for stragglers */
-	bool fwd;           /* be a two-port forwarder (an NF) instead */
+	double drain; /* seconds to wait for stragglers */
+	bool fwd;     /* be a two-port forwarder (an NF) instead */
 	uint32_t idle_spin_us, max_sleep_us;
 };
 
@@ -231,7 +231,7 @@ static int run_load(const struct opts *o, struct rte_mempool *pool)
 			last_rx = now;
 		/* After sending, wait until everything came back or nothing has for `drain` s. */
 		if (!sending && (rx >= tx || now - (last_rx > drain_from ? last_rx : drain_from) >
-						   (uint64_t)(o->drain * (double)hz)))
+						     (uint64_t)(o->drain * (double)hz)))
 			break;
 		if (sending) {
 			drain_from = now;
@@ -243,8 +243,8 @@ static int run_load(const struct opts *o, struct rte_mempool *pool)
 	printf("tx_packets=%llu\nrx_packets=%llu\nrx_after_tx=%llu\nlost=%lld\ntx_failed=%llu\n",
 	       (unsigned long long)tx, (unsigned long long)rx, (unsigned long long)(rx - rx_at_tx_end),
 	       (long long)(tx - rx), (unsigned long long)tx_fail);
-	printf("tx_mpps=%.3f\nrx_mpps=%.3f\nrx_gbps=%.3f\n", (double)tx / tx_secs / 1e6,
-	       (double)rx / tx_secs / 1e6, (double)rx_bytes * 8 / tx_secs / 1e9);
+	printf("tx_mpps=%.3f\nrx_mpps=%.3f\nrx_gbps=%.3f\n", (double)tx / tx_secs / 1e6, (double)rx / tx_secs / 1e6,
+	       (double)rx_bytes * 8 / tx_secs / 1e9);
 	return 0;
 }
 
@@ -311,13 +311,20 @@ static const char usage[] =
 
 int main(int argc, char **argv)
 {
-	struct opts o = {.tx = 0, .rx = 1, .size = 64, .flows = 1, .duration = 0, .drain = 1.0,
-			 .dst = {{0x02, 0xe2, 0, 0, 0, 2}}, .idle_spin_us = 0, .max_sleep_us = 50};
+	struct opts o = {.tx = 0,
+			 .rx = 1,
+			 .size = 64,
+			 .flows = 1,
+			 .duration = 0,
+			 .drain = 1.0,
+			 .dst = {{0x02, 0xe2, 0, 0, 0, 2}},
+			 .idle_spin_us = 0,
+			 .max_sleep_us = 50};
 	static const struct option lo[] = {
-		{"tx", 1, NULL, 't'},     {"rx", 1, NULL, 'r'},    {"rate", 1, NULL, 'R'},
-		{"count", 1, NULL, 'c'},  {"duration", 1, NULL, 'd'}, {"size", 1, NULL, 's'},
-		{"flows", 1, NULL, 'f'},  {"dst-mac", 1, NULL, 'm'}, {"ping", 1, NULL, 'p'},
-		{"drain", 1, NULL, 'D'},  {"fwd", 0, NULL, 'F'},   {"idle-spin-us", 1, NULL, 'I'},
+		{"tx", 1, NULL, 't'},           {"rx", 1, NULL, 'r'},       {"rate", 1, NULL, 'R'},
+		{"count", 1, NULL, 'c'},        {"duration", 1, NULL, 'd'}, {"size", 1, NULL, 's'},
+		{"flows", 1, NULL, 'f'},        {"dst-mac", 1, NULL, 'm'},  {"ping", 1, NULL, 'p'},
+		{"drain", 1, NULL, 'D'},        {"fwd", 0, NULL, 'F'},      {"idle-spin-us", 1, NULL, 'I'},
 		{"max-sleep-us", 1, NULL, 'M'}, {NULL, 0, NULL, 0},
 	};
 	int n = rte_eal_init(argc, argv), c;
@@ -346,7 +353,8 @@ int main(int argc, char **argv)
 		case 'M': bad = e2_num_u32("--max-sleep-us", optarg, 1, 1000000, &o.max_sleep_us, &e); break;
 		case 'm':
 			if (rte_ether_unformat_addr(optarg, &o.dst) != 0)
-				bad = (e2_seterr(&e, "--dst-mac=%.40s: not a MAC address (02:e2:00:00:00:02)", optarg), -1);
+				bad = (e2_seterr(&e, "--dst-mac=%.40s: not a MAC address (02:e2:00:00:00:02)", optarg),
+				       -1);
 			break;
 		default: fprintf(stderr, "%s", usage); return 2;
 		}
@@ -367,8 +375,8 @@ int main(int argc, char **argv)
 		o.duration = 1;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	struct rte_mempool *pool = rte_pktmbuf_pool_create("tg", 8191, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-							   (int)rte_socket_id());
+	struct rte_mempool *pool =
+		rte_pktmbuf_pool_create("tg", 8191, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
 	if (!pool || o.tx >= rte_eth_dev_count_avail() || o.rx >= rte_eth_dev_count_avail()) {
 		fprintf(stderr, "e2-trafgen: need ports %u and %u (have %u) and memory\n", o.tx, o.rx,
 			rte_eth_dev_count_avail());

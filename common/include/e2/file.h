@@ -26,7 +26,7 @@ char *e2_read_file(const char *path, size_t max, size_t *len, struct e2_err *err
 struct e2_out {
 	FILE *f;
 	char path[4096];
-	char tmp[4096];	 /* "" for standard output */
+	char tmp[4096]; /* "" for standard output */
 };
 int e2_out_open(struct e2_out *o, const char *path, const char *const *inputs, size_t n, struct e2_err *err);
 int e2_out_commit(struct e2_out *o, struct e2_err *err);

@@ -66,20 +66,56 @@ uint32_t e2_crc32c(const void *p, size_t n);
  * network byte order). Inline, with the CPU's instruction where it has one: e2d calls
  * these for every packet. */
 #if defined(__SSE4_2__)
-static inline uint32_t e2_crc32c_u8(uint32_t c, uint8_t v) { return _mm_crc32_u8(c, v); }
-static inline uint32_t e2_crc32c_u16(uint32_t c, uint16_t v) { return _mm_crc32_u16(c, v); }
-static inline uint32_t e2_crc32c_u32(uint32_t c, uint32_t v) { return _mm_crc32_u32(c, v); }
-static inline uint32_t e2_crc32c_u64(uint32_t c, uint64_t v) { return (uint32_t)_mm_crc32_u64(c, v); }
+static inline uint32_t e2_crc32c_u8(uint32_t c, uint8_t v)
+{
+	return _mm_crc32_u8(c, v);
+}
+static inline uint32_t e2_crc32c_u16(uint32_t c, uint16_t v)
+{
+	return _mm_crc32_u16(c, v);
+}
+static inline uint32_t e2_crc32c_u32(uint32_t c, uint32_t v)
+{
+	return _mm_crc32_u32(c, v);
+}
+static inline uint32_t e2_crc32c_u64(uint32_t c, uint64_t v)
+{
+	return (uint32_t)_mm_crc32_u64(c, v);
+}
 #elif defined(__ARM_FEATURE_CRC32)
-static inline uint32_t e2_crc32c_u8(uint32_t c, uint8_t v) { return __crc32cb(c, v); }
-static inline uint32_t e2_crc32c_u16(uint32_t c, uint16_t v) { return __crc32ch(c, v); }
-static inline uint32_t e2_crc32c_u32(uint32_t c, uint32_t v) { return __crc32cw(c, v); }
-static inline uint32_t e2_crc32c_u64(uint32_t c, uint64_t v) { return __crc32cd(c, v); }
+static inline uint32_t e2_crc32c_u8(uint32_t c, uint8_t v)
+{
+	return __crc32cb(c, v);
+}
+static inline uint32_t e2_crc32c_u16(uint32_t c, uint16_t v)
+{
+	return __crc32ch(c, v);
+}
+static inline uint32_t e2_crc32c_u32(uint32_t c, uint32_t v)
+{
+	return __crc32cw(c, v);
+}
+static inline uint32_t e2_crc32c_u64(uint32_t c, uint64_t v)
+{
+	return __crc32cd(c, v);
+}
 #else
-static inline uint32_t e2_crc32c_u8(uint32_t c, uint8_t v) { return e2_crc32c_sw(c, &v, 1); }
-static inline uint32_t e2_crc32c_u16(uint32_t c, uint16_t v) { return e2_crc32c_sw(c, &v, 2); }
-static inline uint32_t e2_crc32c_u32(uint32_t c, uint32_t v) { return e2_crc32c_sw(c, &v, 4); }
-static inline uint32_t e2_crc32c_u64(uint32_t c, uint64_t v) { return e2_crc32c_sw(c, &v, 8); }
+static inline uint32_t e2_crc32c_u8(uint32_t c, uint8_t v)
+{
+	return e2_crc32c_sw(c, &v, 1);
+}
+static inline uint32_t e2_crc32c_u16(uint32_t c, uint16_t v)
+{
+	return e2_crc32c_sw(c, &v, 2);
+}
+static inline uint32_t e2_crc32c_u32(uint32_t c, uint32_t v)
+{
+	return e2_crc32c_sw(c, &v, 4);
+}
+static inline uint32_t e2_crc32c_u64(uint32_t c, uint64_t v)
+{
+	return e2_crc32c_sw(c, &v, 8);
+}
 #endif
 
 /* The flow hash of a key whose unselected fields may hold anything: only the fields in
@@ -109,8 +145,7 @@ static inline uint32_t e2_flow_hash(const struct e2_flow_key *k, unsigned sel)
 }
 
 /* The IPv4 key of a flow given in host byte order (how the controller holds flows). */
-static inline struct e2_flow_key e2_flow_key4(uint32_t src, uint32_t dst, uint8_t proto, uint16_t sport,
-					      uint16_t dport)
+static inline struct e2_flow_key e2_flow_key4(uint32_t src, uint32_t dst, uint8_t proto, uint16_t sport, uint16_t dport)
 {
 	struct e2_flow_key k = {0};
 	k.a4.src = htonl(src);

@@ -35,12 +35,12 @@ struct e2_log_module {
  * by E2_LOG_MODULE). */
 void e2_log_register(struct e2_log_module *m);
 
-#define E2_LOG_MODULE(NAME)                                                                \
+#define E2_LOG_MODULE(NAME)                                                                     \
 	static struct e2_log_module e2_log_this_module = {.name = #NAME, .level = E2_LOG_INFO}; \
-	__attribute__((constructor)) static void e2_log_register_this_module(void)             \
-	{                                                                                  \
-		e2_log_register(&e2_log_this_module);                                      \
-	}                                                                                  \
+	__attribute__((constructor)) static void e2_log_register_this_module(void)              \
+	{                                                                                       \
+		e2_log_register(&e2_log_this_module);                                           \
+	}                                                                                       \
 	extern int e2_log_module_semicolon_
 
 void e2_log_emit(const struct e2_log_module *m, enum e2_log_level level, const char *fmt, ...)
@@ -51,10 +51,10 @@ static inline int e2_log_enabled(const struct e2_log_module *m, enum e2_log_leve
 	return (int)level <= __atomic_load_n(&m->level, __ATOMIC_RELAXED);
 }
 
-#define E2_LOG_AT(level, ...)                                                              \
-	do {                                                                               \
-		if (e2_log_enabled(&e2_log_this_module, level))                            \
-			e2_log_emit(&e2_log_this_module, level, __VA_ARGS__);              \
+#define E2_LOG_AT(level, ...)                                                 \
+	do {                                                                  \
+		if (e2_log_enabled(&e2_log_this_module, level))               \
+			e2_log_emit(&e2_log_this_module, level, __VA_ARGS__); \
 	} while (0)
 #define E2_ERR(...) E2_LOG_AT(E2_LOG_ERR, __VA_ARGS__)
 #define E2_WARN(...) E2_LOG_AT(E2_LOG_WARN, __VA_ARGS__)

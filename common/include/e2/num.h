@@ -34,8 +34,7 @@ int e2_num_size(const char *name, const char *s, uint64_t min, uint64_t max, uin
 int e2_num_rate(const char *name, const char *s, double min, double max, double *out, struct e2_err *err);
 
 /* Seconds: a number with an optional unit, ns, us, ms, s, m (minutes) or h ("250ms"). */
-int e2_num_duration(const char *name, const char *s, double min_s, double max_s, double *out_s,
-		    struct e2_err *err);
+int e2_num_duration(const char *name, const char *s, double min_s, double max_s, double *out_s, struct e2_err *err);
 
 /* Yes or no: 1/0, true/false, yes/no, on/off. */
 int e2_num_bool(const char *name, const char *s, int *out, struct e2_err *err);

@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define E2_FLOW_BITS  16u                 /* flow IDs live in [0, 2^E2_FLOW_BITS) */
+#define E2_FLOW_BITS 16u /* flow IDs live in [0, 2^E2_FLOW_BITS) */
 #define E2_FLOW_SPACE (1u << E2_FLOW_BITS)
 /* Concurrent flows each E2D range-split stage tracks (its `flows=`): what migration
  * avoidance can keep in place; more are routed by range, untracked (and counted). */
@@ -29,8 +29,8 @@
 #define E2_SERVERS_MAX 1024
 #define E2_EXTERNAL_PORTS_MAX 256
 #define E2_ATTRIBUTES_MAX 64
-#define E2_FILTER_MAX 4096    /* characters of a pcap-filter expression */
-#define E2_WORD_LEN_MAX 255   /* an attribute term, an external port or an action name */
+#define E2_FILTER_MAX 4096  /* characters of a pcap-filter expression */
+#define E2_WORD_LEN_MAX 255 /* an attribute term, an external port or an action name */
 
 /* struct e2_err, e2_seterr(), e2_err_context(): common/'s error type */
 #include "e2/err.h"
@@ -41,92 +41,124 @@
 
 /* Affinity fields (5-tuple with wildcards: a field that is absent is a wildcard). */
 enum {
-    E2_AFF_SRC_IP = 1, E2_AFF_DST_IP = 2, E2_AFF_PROTO = 4,
-    E2_AFF_SRC_PORT = 8, E2_AFF_DST_PORT = 16,
-    E2_AFF_FIVE_TUPLE = 31,
+	E2_AFF_SRC_IP = 1,
+	E2_AFF_DST_IP = 2,
+	E2_AFF_PROTO = 4,
+	E2_AFF_SRC_PORT = 8,
+	E2_AFF_DST_PORT = 16,
+	E2_AFF_FIVE_TUPLE = 31,
 };
 enum e2_nf_type { E2_NF_NATIVE, E2_NF_LEGACY };
 enum e2_cp_role { E2_CP_INPUT, E2_CP_OUTPUT };
 enum e2_attr_method { E2_METHOD_PORT, E2_METHOD_METADATA };
 
-struct e2_checksum { char *algorithm; char *hash; };
-struct e2_sw_image {              /* SOL001 SwImageData */
-    char *name, *version, *container_format, *disk_format;
-    struct e2_checksum *checksum; /* optional */
+struct e2_checksum {
+	char *algorithm;
+	char *hash;
 };
-struct e2_cp {                    /* SOL001 VduCp, plus the attribute value it carries */
-    char *name;
-    unsigned order;
-    enum e2_cp_role role;
-    char *attribute, *value;      /* optional: this port carries attribute=value */
+struct e2_sw_image { /* SOL001 SwImageData */
+	char *name, *version, *container_format, *disk_format;
+	struct e2_checksum *checksum; /* optional */
 };
-struct e2_attr_decl { char *name; enum e2_attr_method method; };
-struct e2_vdu_profile { unsigned min_number_of_instances, max_number_of_instances; };
-struct e2_scaling { int scalable; int *across_servers; /* NULL: true */ };
+struct e2_cp { /* SOL001 VduCp, plus the attribute value it carries */
+	char *name;
+	unsigned order;
+	enum e2_cp_role role;
+	char *attribute, *value; /* optional: this port carries attribute=value */
+};
+struct e2_attr_decl {
+	char *name;
+	enum e2_attr_method method;
+};
+struct e2_vdu_profile {
+	unsigned min_number_of_instances, max_number_of_instances;
+};
+struct e2_scaling {
+	int scalable;
+	int *across_servers; /* NULL: true */
+};
 struct e2_nf {
-    char *descriptor_id;          /* the name policies use */
-    char *provider, *product_name, *software_version;  /* optional */
-    enum e2_nf_type nf_type;
-    struct e2_sw_image sw_image_data;
-    unsigned num_virtual_cpu;
-    unsigned virtual_mem_size_mb;
-    struct e2_vdu_profile *vdu_profile;   /* optional: default 1..64 */
-    struct e2_scaling *scaling;           /* optional: default scalable across servers */
-    unsigned affinity;                    /* E2_AFF_* bits; 0 = no affinity */
-    int mangling;                         /* rewrites header fields (e.g. NAT) */
-    double gbps_per_core_ghz;             /* per-core, per-GHz capacity estimate */
-    struct e2_cp *cps; unsigned cps_count;
-    struct e2_attr_decl *attributes; unsigned attributes_count;
+	char *descriptor_id;                              /* the name policies use */
+	char *provider, *product_name, *software_version; /* optional */
+	enum e2_nf_type nf_type;
+	struct e2_sw_image sw_image_data;
+	unsigned num_virtual_cpu;
+	unsigned virtual_mem_size_mb;
+	struct e2_vdu_profile *vdu_profile; /* optional: default 1..64 */
+	struct e2_scaling *scaling;         /* optional: default scalable across servers */
+	unsigned affinity;                  /* E2_AFF_* bits; 0 = no affinity */
+	int mangling;                       /* rewrites header fields (e.g. NAT) */
+	double gbps_per_core_ghz;           /* per-core, per-GHz capacity estimate */
+	struct e2_cp *cps;
+	unsigned cps_count;
+	struct e2_attr_decl *attributes;
+	unsigned attributes_count;
 };
-struct e2_nf_catalog { struct e2_nf *nfs; unsigned nfs_count; };
+struct e2_nf_catalog {
+	struct e2_nf *nfs;
+	unsigned nfs_count;
+};
 /* False when the NF's instances must share one server (scaling.across_servers: false). */
 int e2_nf_across_servers(const struct e2_nf *nf);
 
 struct e2_server {
-    char *name;
-    unsigned count;               /* >1: expands to name0..name(count-1) */
-    unsigned cores;
-    unsigned reserved_cores;      /* for E2D itself; default 1 */
-    double ghz;
-    double nic_gbps;
-    unsigned memory_mb;           /* optional */
+	char *name;
+	unsigned count; /* >1: expands to name0..name(count-1) */
+	unsigned cores;
+	unsigned reserved_cores; /* for E2D itself; default 1 */
+	double ghz;
+	double nic_gbps;
+	unsigned memory_mb; /* optional */
 };
 struct e2_switch {
-    unsigned ports;
-    char **external_ports; unsigned external_ports_count;
-    double port_gbps;
-    double capacity_gbps;         /* total switching capacity (0: ports * port_gbps) */
-    unsigned flow_table_entries;
-    char **actions; unsigned actions_count;
-    double rule_update_ms;
+	unsigned ports;
+	char **external_ports;
+	unsigned external_ports_count;
+	double port_gbps;
+	double capacity_gbps; /* total switching capacity (0: ports * port_gbps) */
+	unsigned flow_table_entries;
+	char **actions;
+	unsigned actions_count;
+	double rule_update_ms;
 };
 struct e2_hardware {
-    struct e2_server *servers; unsigned servers_count;   /* expanded after load */
-    struct e2_switch fabric;
+	struct e2_server *servers;
+	unsigned servers_count; /* expanded after load */
+	struct e2_switch fabric;
 };
 
 struct e2_edge_spec {
-    char *from, *to;
-    char *filter;                 /* pcap-filter header terms, optional */
-    char **attributes; unsigned attributes_count;  /* derived: "safe", "!safe", "url=x" */
-    double *rate_gbps;            /* optional estimate */
+	char *from, *to;
+	char *filter; /* pcap-filter header terms, optional */
+	char **attributes;
+	unsigned attributes_count; /* derived: "safe", "!safe", "url=x" */
+	double *rate_gbps;         /* optional estimate */
 };
-struct e2_node_spec { char *name; char *nf; char *port; };
+struct e2_node_spec {
+	char *name;
+	char *nf;
+	char *port;
+};
 struct e2_traffic_class {
-    char *filter;                 /* pcap-filter, optional */
-    double rate_gbps;
+	char *filter; /* pcap-filter, optional */
+	double rate_gbps;
 };
 struct e2_pipeline {
-    char *name;
-    struct e2_traffic_class traffic_class;
-    struct e2_node_spec *nodes; unsigned nodes_count;
-    struct e2_edge_spec *edges; unsigned edges_count;
+	char *name;
+	struct e2_traffic_class traffic_class;
+	struct e2_node_spec *nodes;
+	unsigned nodes_count;
+	struct e2_edge_spec *edges;
+	unsigned edges_count;
 };
-struct e2_policy { struct e2_pipeline *pipelines; unsigned pipelines_count; };
+struct e2_policy {
+	struct e2_pipeline *pipelines;
+	unsigned pipelines_count;
+};
 
 /* Loading. `origin` names the input in error messages (a file name). The loaded
  * objects are owned by the caller and released with the matching free. */
-struct e2_policy   *e2_policy_load(const char *yaml, size_t len, const char *origin, struct e2_err *err);
+struct e2_policy *e2_policy_load(const char *yaml, size_t len, const char *origin, struct e2_err *err);
 struct e2_nf_catalog *e2_nfs_load(const char *yaml, size_t len, const char *origin, struct e2_err *err);
 struct e2_hardware *e2_hardware_load(const char *yaml, size_t len, const char *origin, struct e2_err *err);
 void e2_policy_free(struct e2_policy *p);
@@ -136,43 +168,44 @@ void e2_hardware_free(struct e2_hardware *h);
 /* Checks pcap-filter syntax with libpcap (DLT_EN10MB); 0 or -1 with libpcap's message. */
 int e2_filter_check(const char *filter, struct e2_err *err);
 /* Parses a derived-attribute term: "safe" (safe=true), "!safe" (safe=false), "k=v". */
-int e2_attr_term_parse(const char *term, char *name, size_t name_len,
-                       char *value, size_t value_len);
+int e2_attr_term_parse(const char *term, char *name, size_t name_len, char *value, size_t value_len);
 /* Affinity bits <-> comma-separated field names ("src_ip,dst_ip"). */
 void e2_affinity_str(unsigned aff, char *buf, size_t len);
 
 /* ---------------------------------------------------------------- PGraph */
 
 struct e2_pnode {
-    char *name;
-    const struct e2_nf *nf;       /* NULL: an external switch port */
-    char *port;                   /* external port name (nf == NULL) */
-    double in_gbps;               /* estimated load (sum over pipelines) */
-    unsigned instances;           /* sizing result */
+	char *name;
+	const struct e2_nf *nf; /* NULL: an external switch port */
+	char *port;             /* external port name (nf == NULL) */
+	double in_gbps;         /* estimated load (sum over pipelines) */
+	unsigned instances;     /* sizing result */
 };
 struct e2_pedge {
-    unsigned from, to;            /* PGraph node indices */
-    char *filter;                 /* header filter incl. traffic class; NULL = all */
-    char **attrs; unsigned attrs_count;   /* metadata-method terms left for E2D */
-    uint32_t from_cps;            /* bitmask of the source NF's output cps used */
-    unsigned to_cp;               /* destination NF's input cp */
-    double rate_gbps;
-    const char *pipeline;
+	unsigned from, to; /* PGraph node indices */
+	char *filter;      /* header filter incl. traffic class; NULL = all */
+	char **attrs;
+	unsigned attrs_count; /* metadata-method terms left for E2D */
+	uint32_t from_cps;    /* bitmask of the source NF's output cps used */
+	unsigned to_cp;       /* destination NF's input cp */
+	double rate_gbps;
+	const char *pipeline;
 };
 struct e2_pgraph {
-    struct e2_pnode *nodes; unsigned nodes_count;
-    struct e2_pedge *edges; unsigned edges_count;
-    double ghz;                   /* per-core clock the sizing used */
+	struct e2_pnode *nodes;
+	unsigned nodes_count;
+	struct e2_pedge *edges;
+	unsigned edges_count;
+	double ghz; /* per-core clock the sizing used */
 };
 struct e2_plan_opts {
-    double target_utilization;    /* sizing headroom, default 0.8 */
-    double ghz;                   /* per-core clock used for sizing; 0: slowest server */
+	double target_utilization; /* sizing headroom, default 0.8 */
+	double ghz;                /* per-core clock used for sizing; 0: slowest server */
 };
 /* Step 1 + sizing: validates every reference and filter, merges pipelines, estimates
  * rates and sizes each NF. */
 struct e2_pgraph *e2_pgraph_build(const struct e2_policy *pol, const struct e2_nf_catalog *nfs,
-                                  const struct e2_hardware *hw, const struct e2_plan_opts *opts,
-                                  struct e2_err *err);
+				  const struct e2_hardware *hw, const struct e2_plan_opts *opts, struct e2_err *err);
 void e2_pgraph_free(struct e2_pgraph *pg);
 
 /* ---------------------------------------------------------------- IGraph */
@@ -182,25 +215,27 @@ void e2_pgraph_free(struct e2_pgraph *pg);
 #define E2_NODE_NAME_MAX 52
 
 struct e2_inst {
-    char name[64];
-    unsigned pnode;
-    unsigned cores;               /* 0 for external ports */
-    double capacity_gbps;         /* per-instance capacity (cores * per-core rate) */
-    uint32_t range_lo, range_hi;  /* flow-ID range [lo, hi) this instance serves */
-    unsigned hash_fields;         /* E2_AFF_* fields the flow ID of that range hashes */
-    int server;                   /* placement: -1 unplaced or external (switch) */
+	char name[64];
+	unsigned pnode;
+	unsigned cores;              /* 0 for external ports */
+	double capacity_gbps;        /* per-instance capacity (cores * per-core rate) */
+	uint32_t range_lo, range_hi; /* flow-ID range [lo, hi) this instance serves */
+	unsigned hash_fields;        /* E2_AFF_* fields the flow ID of that range hashes */
+	int server;                  /* placement: -1 unplaced or external (switch) */
 };
 struct e2_iedge {
-    unsigned from, to;            /* instance indices */
-    unsigned pedge;
-    double rate_gbps;
-    int distributed;              /* destination chosen by a flow-hash range split */
+	unsigned from, to; /* instance indices */
+	unsigned pedge;
+	double rate_gbps;
+	int distributed; /* destination chosen by a flow-hash range split */
 };
 struct e2_igraph {
-    const struct e2_pgraph *pg;
-    struct e2_inst *insts; unsigned insts_count, insts_cap;
-    struct e2_iedge *edges; unsigned edges_count, edges_cap;
-    unsigned *next_index;         /* per pnode: next instance number for names */
+	const struct e2_pgraph *pg;
+	struct e2_inst *insts;
+	unsigned insts_count, insts_cap;
+	struct e2_iedge *edges;
+	unsigned edges_count, edges_cap;
+	unsigned *next_index; /* per pnode: next instance number for names */
 };
 struct e2_igraph *e2_igraph_build(const struct e2_pgraph *pg, struct e2_err *err);
 void e2_igraph_free(struct e2_igraph *ig);
@@ -214,18 +249,18 @@ double e2_igraph_inst_load(const struct e2_igraph *ig, unsigned inst);
 
 /* ---------------------------------------------------------------- placement */
 
-struct e2_load {                  /* per-server resource use under a placement */
-    unsigned cores_used;
-    double nic_in_gbps, nic_out_gbps;
+struct e2_load { /* per-server resource use under a placement */
+	unsigned cores_used;
+	double nic_in_gbps, nic_out_gbps;
 };
-struct e2_rack {                  /* the capacity side, flattened from the hardware */
-    unsigned servers;
-    unsigned *cores;              /* usable cores per server */
-    double *nic_gbps;
-    double switch_gbps;
-    double link_target;           /* placement keeps links under nic * this (default 0.8),
+struct e2_rack { /* the capacity side, flattened from the hardware */
+	unsigned servers;
+	unsigned *cores; /* usable cores per server */
+	double *nic_gbps;
+	double switch_gbps;
+	double link_target;    /* placement keeps links under nic * this (default 0.8),
                                      like sizing keeps cores under target utilisation */
-    double mip_fallback_s;        /* time limit of the MIP the heuristic falls back on when
+	double mip_fallback_s; /* time limit of the MIP the heuristic falls back on when
                                      its packing strands an instance or a link stays over
                                      its target (0: 2 s; < 0: never) */
 };
@@ -240,8 +275,8 @@ enum e2_place_algo { E2_PLACE_E2, E2_PLACE_PACKING, E2_PLACE_RANDOM, E2_PLACE_E2
  * packing strands an instance although the cores suffice, a packing that does not depend
  * on the input order takes over (best-fit decreasing, an exhaustive packing search, the
  * MIP on cores): -1 ("demand cannot fit: ...", saying why) only when nothing fits. */
-int e2_place(struct e2_igraph *ig, const struct e2_rack *rack, enum e2_place_algo algo,
-             uint64_t seed, struct e2_err *err);
+int e2_place(struct e2_igraph *ig, const struct e2_rack *rack, enum e2_place_algo algo, uint64_t seed,
+	     struct e2_err *err);
 /* E2's second and third steps from the current placement, which must place every NF
  * instance: Kernighan-Lin passes (tentative sequences of moves and swaps, the best prefix
  * kept), moves of connected groups, restarts from other packings, the best kept (least
@@ -249,12 +284,11 @@ int e2_place(struct e2_igraph *ig, const struct e2_rack *rack, enum e2_place_alg
  * placement); the MIP when a link stays over its target; then link balancing. */
 int e2_place_improve(struct e2_igraph *ig, const struct e2_rack *rack, struct e2_err *err);
 /* Incremental placement of one new instance: no existing instance moves. */
-int e2_place_incremental(struct e2_igraph *ig, const struct e2_rack *rack, unsigned inst,
-                         struct e2_err *err);
+int e2_place_incremental(struct e2_igraph *ig, const struct e2_rack *rack, unsigned inst, struct e2_err *err);
 /* Exact reference: the placement MIP solved by CBC within time_limit_s. Returns 0,
  * sets *proven_optimal and *bound_gbps (a lower bound on cross_server_gbps), or -1. */
-int e2_place_mip(struct e2_igraph *ig, const struct e2_rack *rack, double time_limit_s,
-                 int *proven_optimal, double *bound_gbps, struct e2_err *err);
+int e2_place_mip(struct e2_igraph *ig, const struct e2_rack *rack, double time_limit_s, int *proven_optimal,
+		 double *bound_gbps, struct e2_err *err);
 
 /* Traffic that crosses the switch (server<->server and external<->server), Gbps. */
 double e2_cross_server_gbps(const struct e2_igraph *ig);
@@ -267,18 +301,21 @@ double e2_max_scale(const struct e2_igraph *ig, const struct e2_rack *rack);
 /* ---------------------------------------------------------------- interconnection */
 
 /* A growing text buffer of lines. */
-struct e2_lines { char **v; unsigned n, cap; };
+struct e2_lines {
+	char **v;
+	unsigned n, cap;
+};
 void e2_lines_add(struct e2_lines *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void e2_lines_free(struct e2_lines *l);
 
 struct e2_interconnect {
-    unsigned servers;
-    struct e2_lines *e2d;         /* per server: E2D configuration lines */
-    struct e2_lines sw;           /* fabric switch rules */
-    unsigned switch_entries;      /* flow-table entries the rules need */
+	unsigned servers;
+	struct e2_lines *e2d;    /* per server: E2D configuration lines */
+	struct e2_lines sw;      /* fabric switch rules */
+	unsigned switch_entries; /* flow-table entries the rules need */
 };
-int e2_interconnect_plan(const struct e2_igraph *ig, const struct e2_hardware *hw,
-                         struct e2_interconnect *out, struct e2_err *err);
+int e2_interconnect_plan(const struct e2_igraph *ig, const struct e2_hardware *hw, struct e2_interconnect *out,
+			 struct e2_err *err);
 void e2_interconnect_free(struct e2_interconnect *ic);
 /* TCAM entries to match [lo, hi) in a 2^E2_FLOW_BITS space (prefix expansion). */
 unsigned e2_range_prefixes(uint32_t lo, uint32_t hi);
@@ -290,7 +327,11 @@ void e2_quote(char *buf, size_t len, const char *value);
 
 /* ---------------------------------------------------------------- migration avoidance */
 
-struct e2_flow { uint32_t src_ip, dst_ip; uint16_t src_port, dst_port; uint8_t proto; };
+struct e2_flow {
+	uint32_t src_ip, dst_ip;
+	uint16_t src_port, dst_port;
+	uint8_t proto;
+};
 /* The flow ID every E2D (flowhash) and the switch compute: CRC32C over the affinity
  * fields (network byte order, in 5-tuple order; no affinity = all five), low
  * E2_FLOW_BITS bits. See vswitch/README-modules.md, "Flow IDs". */
@@ -303,39 +344,37 @@ void e2_affinity_e2d(unsigned aff, char *buf, size_t len);
 void e2_server_mac(int server, char *buf, size_t len);
 
 struct e2_split_plan {
-    unsigned old_inst, new_inst;
-    uint32_t lo, mid, hi;
-    struct e2_flow *exceptions; unsigned exceptions_count;
-    int on_switch;                /* phase 2 reached: ranges live in the switch */
-    unsigned threshold;           /* move to the switch when exceptions <= threshold */
-    unsigned affinity;
-    const struct e2_hardware *hw;
-    struct e2_lines e2d;          /* phase 1: lines for the old instance's server */
-    struct e2_lines sw;           /* phase 2: switch rules and upstream E2D updates */
+	unsigned old_inst, new_inst;
+	uint32_t lo, mid, hi;
+	struct e2_flow *exceptions;
+	unsigned exceptions_count;
+	int on_switch;      /* phase 2 reached: ranges live in the switch */
+	unsigned threshold; /* move to the switch when exceptions <= threshold */
+	unsigned affinity;
+	const struct e2_hardware *hw;
+	struct e2_lines e2d; /* phase 1: lines for the old instance's server */
+	struct e2_lines sw;  /* phase 2: switch rules and upstream E2D updates */
 };
 /* Phase 1: split ranges + exceptions for every active flow of the old instance whose
  * ID falls in [mid, hi). `active` may be NULL (E2D pins its own flow table). */
 int e2_split_begin(const struct e2_igraph *ig, const struct e2_hardware *hw, unsigned old_inst, unsigned new_inst,
-                   const struct e2_flow *active, unsigned active_count, unsigned threshold,
-                   struct e2_split_plan *sp, struct e2_err *err);
+		   const struct e2_flow *active, unsigned active_count, unsigned threshold, struct e2_split_plan *sp,
+		   struct e2_err *err);
 /* A flow ended: drops its exception. Returns 1 when the plan should now move to the
  * switch (exceptions under the threshold), filling sp->sw. */
-int e2_split_flow_ended(const struct e2_igraph *ig, struct e2_split_plan *sp,
-                        const struct e2_flow *f);
+int e2_split_flow_ended(const struct e2_igraph *ig, struct e2_split_plan *sp, const struct e2_flow *f);
 /* Which instance a packet of flow f reaches under the current plan. */
-unsigned e2_split_route(const struct e2_igraph *ig, const struct e2_split_plan *sp,
-                        const struct e2_flow *f);
+unsigned e2_split_route(const struct e2_igraph *ig, const struct e2_split_plan *sp, const struct e2_flow *f);
 void e2_split_free(struct e2_split_plan *sp);
 
 /* ---------------------------------------------------------------- output */
 
-void e2_plan_print_text(FILE *out, const struct e2_igraph *ig, const struct e2_hardware *hw,
-                        const struct e2_rack *rack, const struct e2_interconnect *ic);
+void e2_plan_print_text(FILE *out, const struct e2_igraph *ig, const struct e2_hardware *hw, const struct e2_rack *rack,
+			const struct e2_interconnect *ic);
 /* JSON plan: instances, edges, cross_server_gbps, servers, switch rules, E2D lines. */
-char *e2_plan_json(const struct e2_igraph *ig, const struct e2_hardware *hw,
-                   const struct e2_rack *rack, const struct e2_interconnect *ic);
+char *e2_plan_json(const struct e2_igraph *ig, const struct e2_hardware *hw, const struct e2_rack *rack,
+		   const struct e2_interconnect *ic);
 /* Graphviz picture with servers as clusters. */
-int e2_plan_dot(FILE *out, const struct e2_igraph *ig, const struct e2_hardware *hw,
-                struct e2_err *err);
+int e2_plan_dot(FILE *out, const struct e2_igraph *ig, const struct e2_hardware *hw, struct e2_err *err);
 
 #endif
