@@ -183,7 +183,7 @@ alp_graph *alp_gen_binary_tree(int depth, unsigned seed, int nslos, char *err)
 		if (i > 0 && alp_graph_connect(g, (i - 1) / 2, (i - 1) % 2, i, 0, err) < 0)
 			goto fail;
 	}
-	g->classes = e2_xcalloc((size_t)(n / 2 + 1), sizeof(alp_class));
+	g->classes = e2_xcalloc((size_t)n / 2 + 1, sizeof(alp_class));
 	if (!g->classes)
 		goto fail;
 	for (int i = n / 2; i < n; i++)

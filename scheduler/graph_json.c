@@ -91,7 +91,7 @@ static int parse_modules(alp_graph *g, json_t *mods, int imported, char *err)
 			snprintf(err, ALP_ERRLEN, "%s ('%s'): 'schedulable' must be true or false", what, name);
 			return -1;
 		}
-		bool sched = sv && json_is_true(sv);
+		bool sched = json_is_true(sv); /* false when absent */
 		if (!json_object_get(m, "cycles")) {
 			snprintf(err, ALP_ERRLEN, "%s ('%s'): 'cycles' is required", what, name);
 			return -1;

@@ -159,10 +159,14 @@ static int parse_options(int argc, char **argv, struct options *o)
 static unsigned free_hugepages(void)
 {
 	FILE *f = fopen("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages", "r");
+	char line[32];
 	unsigned n = 0;
 	if (f) {
-		if (fscanf(f, "%u", &n) != 1)
-			n = 0;
+		if (fgets(line, sizeof(line), f)) {
+			line[strcspn(line, "\n")] = '\0';
+			if (e2_num_u32("free_hugepages", line, 0, UINT32_MAX, &n, NULL))
+				n = 0;
+		}
 		fclose(f);
 	}
 	return n;

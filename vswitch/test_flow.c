@@ -545,7 +545,7 @@ static void test_flowhash_ipv6_headers(void **state)
 	assert_int_equal(id_of(m, 14), ref_id6(14, D, UDP, 0, 0));
 
 	/* split in two segments anywhere: the same ID */
-	for (uint16_t at = 1; at < 60 + 8 * 4; at += 3) {
+	for (unsigned at = 1; at < 60 + 8 * 4; at += 3) {
 		m = make_udp6_ext(100 + at, D, 5000, 53, chain, 5, UDP, 60, false);
 		assert_int_equal(id_of(two_segments(m, at), 100 + at), ref_id6(100 + at, D, UDP, 5000, 53));
 	}

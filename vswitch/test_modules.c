@@ -68,7 +68,7 @@ static void test_hmatch_exact(void **state)
 	hm->cls->stats(hm, &after);
 	for (size_t i = 0; i < after.n; i++)
 		if (strcmp(after.v[i].key, "misses") == 0)
-			assert_int_equal(atoll(after.v[i].value) - atoll(before.v[i].value), 1);
+			assert_int_equal(strtoll(after.v[i].value, NULL, 10) - strtoll(before.v[i].value, NULL, 10), 1);
 	/* bad rules are refused */
 	assert_int_not_equal(ctl("module cmd hm add values=0x0800 gate=1"), 0);
 	assert_int_not_equal(ctl("module cmd hm add values=0x10000,17 gate=1"), 0);
@@ -355,7 +355,7 @@ static void assert_books_balance(const char *const *sinks, size_t n_sinks)
 		sunk += e2_dp_module_find(&dp, sinks[i])->packets;
 	uint64_t produced = e2_dp_port_find(&dp, "n0")->rx_packets;
 	print_message("produced %llu = sunk %llu + dropped %llu + queued %llu\n", (unsigned long long)produced,
-		      (unsigned long long)sunk, (unsigned long long)(in->drops + q->drops), (unsigned long long)held);
+		      (unsigned long long)sunk, (unsigned long long)in->drops + q->drops, (unsigned long long)held);
 	assert_int_equal(in->packets, produced);
 	assert_int_equal(q->packets, produced - in->drops);
 	assert_int_equal(produced, sunk + in->drops + q->drops + held);

@@ -64,11 +64,14 @@ static double worker_wait_secs(void)
 		fclose(f);
 		if (!is_worker)
 			continue;
-		unsigned long long run_ns, wait_ns;
+		char stat[128], *end;
 		snprintf(path, sizeof(path), "/proc/self/task/%s/schedstat", e->d_name);
 		f = fopen(path, "r");
-		if (f && fscanf(f, "%llu %llu", &run_ns, &wait_ns) == 2)
+		if (f && fgets(stat, sizeof(stat), f)) { /* "RUN_NS WAIT_NS SLICES" */
+			strtoull(stat, &end, 10);
+			unsigned long long wait_ns = strtoull(end, &end, 10);
 			secs = (double)wait_ns / 1e9;
+		}
 		if (f)
 			fclose(f);
 		break;

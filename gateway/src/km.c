@@ -2,6 +2,7 @@
 /* KeywordMatch (BlindBox DPIEnc, seed §4.2.1): token encryption at the gateway and the
  * matcher a middlebox runs over encrypted tokens and encrypted rules. */
 #include "internal.h"
+#include "e2/num.h"
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -369,11 +370,12 @@ int embark_kw_rules_parse(const char *text, size_t len, const char *name, embark
 				goto bad;
 			memcpy(buf, text + pos, l);
 			buf[l] = 0;
-			unsigned rule, rel;
-			char hex[40];
-			int used = 0;
-			if (sscanf(buf, "%u %u %39s %n", &rule, &rel, hex, &used) != 3 || buf[used] ||
-			    strlen(hex) != 32)
+			uint32_t rule, rel;
+			char *save, *w_rule = strtok_r(buf, " \t", &save), *w_rel = strtok_r(NULL, " \t", &save);
+			char *hex = strtok_r(NULL, " \t", &save);
+			if (!w_rule || !w_rel || !hex || strtok_r(NULL, " \t", &save) || strlen(hex) != 32 ||
+			    e2_num_u32("rule", w_rule, 0, UINT32_MAX - 1, &rule, NULL) ||
+			    e2_num_u32("offset", w_rel, 0, UINT32_MAX, &rel, NULL))
 				goto bad;
 			embark_kw_piece p = {.rule = rule, .rel = rel};
 			for (int j = 0; j < 16; j++) {

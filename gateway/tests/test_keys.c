@@ -82,8 +82,9 @@ static void test_symlink_refused(void **st)
 static void hex_to(const char *hex, uint8_t *out, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		unsigned v;
-		assert_int_equal(sscanf(hex + 2 * i, "%2x", &v), 1);
+		char pair[3] = {hex[2 * i], hex[2 * i + 1], '\0'}, *end;
+		unsigned long v = strtoul(pair, &end, 16);
+		assert_true(end == pair + 2);
 		out[i] = (uint8_t)v;
 	}
 }

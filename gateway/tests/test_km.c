@@ -53,8 +53,10 @@ static void run(int mode, size_t reset, uint64_t seed)
 		while (n < sizeof text - 64) {
 			if (rnd_below(&s, 6) == 0) {
 				const char *w = words[rnd_below(&s, (uint32_t)nw)];
-				memcpy(text + n, w, strlen(w));
-				n += strlen(w);
+				size_t wl = strlen(w);
+				/* text is bytes, not a string */
+				memcpy(text + n, w, wl); // NOLINT(bugprone-not-null-terminated-result)
+				n += wl;
 			} else {
 				size_t l = 1 + rnd_below(&s, 9);
 				for (size_t i = 0; i < l; i++)

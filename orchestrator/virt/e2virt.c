@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include "e2virt.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libvirt/libvirt.h>
@@ -97,6 +98,18 @@ static bool readable_file(const char *path)
 {
 	struct stat st;
 	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, R_OK) == 0;
+}
+
+/* "52:54:00:12:34:56": six pairs of hex digits, the group bit of the first clear. */
+static bool is_unicast_mac(const char *s)
+{
+	if (strlen(s) != 17)
+		return false;
+	for (int i = 0; i < 17; i++)
+		if (i % 3 == 2 ? s[i] != ':' : !isxdigit((unsigned char)s[i]))
+			return false;
+	unsigned first = (unsigned)strtoul(s, NULL, 16); /* stops at the first ':' */
+	return (first & 1) == 0;
 }
 
 static int check_abs_path(const char *what, const char *p, size_t max, struct e2v_error *err)
@@ -196,11 +209,7 @@ int e2v_spec_check(const struct e2v_nf_spec *s, struct e2v_error *err)
 		if (check_abs_path(what, p->socket_path, 108, err)) /* sun_path */
 			return -1;
 		if (p->mac) {
-			unsigned b[6];
-			char tail;
-			if (sscanf(p->mac, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
-				   &tail) != 6 ||
-			    strlen(p->mac) != 17 || (b[0] & 1)) {
+			if (!is_unicast_mac(p->mac)) {
 				set_err(err, "instance %s port %s: bad unicast MAC '%s'", s->instance, p->name, p->mac);
 				return -1;
 			}

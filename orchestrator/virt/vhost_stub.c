@@ -76,7 +76,7 @@ static int reply(int fd, struct msg *m, const void *payload, uint32_t size)
 	m->size = size;
 	if (payload != m->payload)
 		memcpy(m->payload, payload, size);
-	return send(fd, m, 12 + size, MSG_NOSIGNAL) == (ssize_t)(12 + size) ? 0 : -1;
+	return send(fd, m, 12 + size, MSG_NOSIGNAL) == (ssize_t)12 + (ssize_t)size ? 0 : -1;
 }
 
 static int serve(struct vhost_stub *s, int fd)

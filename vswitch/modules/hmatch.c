@@ -18,6 +18,7 @@
 #include <rte_hash_crc.h>
 
 #include "../module.h"
+#include "e2/num.h"
 
 #define MAX_FIELDS 8
 #define MAX_GROUPS 16
@@ -105,15 +106,25 @@ static int parse_fields(struct hmatch *s, const char *spec, char *err)
 	}
 	snprintf(buf, sizeof(buf), "%s", spec);
 	for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		unsigned off, len;
-		int used = 0;
+		uint32_t off, len;
 		struct field *f;
+		char *colon = strchr(tok, ':'), *mask = colon ? strchr(colon, '/') : NULL;
 
 		if (s->n_fields == MAX_FIELDS) {
 			snprintf(err, E2_ERR_MAX, "at most %d fields", MAX_FIELDS);
 			return -1;
 		}
-		if (sscanf(tok, "%u:%u%n", &off, &len, &used) != 2 || off > 1500 || len < 1 || len > 8) {
+		if (colon)
+			*colon = '\0';
+		if (mask)
+			*mask = '\0';
+		bool bad = !colon || e2_num_u32("OFF", tok, 0, 1500, &off, NULL) ||
+			   e2_num_u32("LEN", colon + 1, 1, 8, &len, NULL);
+		if (colon)
+			*colon = ':';
+		if (mask)
+			*mask = '/';
+		if (bad) {
 			snprintf(err, E2_ERR_MAX, "field '%s' is not OFF:LEN with OFF <= 1500 and LEN in 1..8", tok);
 			return -1;
 		}
@@ -121,13 +132,8 @@ static int parse_fields(struct hmatch *s, const char *spec, char *err)
 		f->offset = (uint16_t)off;
 		f->len = (uint8_t)len;
 		f->mask = len_mask(f->len);
-		if (tok[used] == '/') {
-			if (parse_value(tok + used + 1, f->len, &f->mask) != 0) {
-				snprintf(err, E2_ERR_MAX, "field '%s': bad mask", tok);
-				return -1;
-			}
-		} else if (tok[used]) {
-			snprintf(err, E2_ERR_MAX, "field '%s' has trailing characters", tok);
+		if (mask && parse_value(mask + 1, f->len, &f->mask) != 0) {
+			snprintf(err, E2_ERR_MAX, "field '%s': bad mask", tok);
 			return -1;
 		}
 	}
