@@ -24,6 +24,9 @@
 #include "e2/file.h"
 #include "e2/num.h"
 #include "monitor.h"
+#include "e2/log.h"
+
+E2_LOG_MODULE(e2d);
 
 static volatile sig_atomic_t stop_requested;
 
@@ -63,6 +66,8 @@ static void usage(FILE *f)
 		"  --file-prefix P     DPDK file prefix (default e2d-PID)\n"
 		"  --pidfile FILE      write the process id here\n"
 		"  --log-level L       DPDK log level (default notice)\n"
+		"  --log SPEC          e2d's own log: LEVEL, or MODULE:LEVEL,... (modules e2d, worker,\n"
+		"                      port, vhost; levels off err warn info dbg; default info)\n"
 		"  --eal 'ARGS'        extra DPDK EAL arguments\n"
 		"  --overload H,L      publish overload when a queue or rx ring is over H full, underload\n"
 		"                      when it is back under L (default 0.8,0.2); events go to PUB socket\n"
@@ -86,6 +91,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{"file-prefix", required_argument, NULL, 'p'},
 		{"pidfile", required_argument, NULL, 'P'},
 		{"log-level", required_argument, NULL, 'l'},
+		{"log", required_argument, NULL, 'g'},
 		{"eal", required_argument, NULL, 'e'},
 		{"help", no_argument, NULL, 'h'},
 		{"overload", required_argument, NULL, 'o'},
@@ -141,6 +147,10 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		}
 		case 'M': bad = e2_num_u32("--monitor-ms", optarg, 1, 60000, &o->monitor_ms, &e); break;
+		case 'g':
+			if (e2_log_set(optarg, &e))
+				bad = (e2_err_context(&e, "--log=%.200s", optarg), -1);
+			break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -1;
 		}
@@ -367,7 +377,7 @@ static void serve(struct e2_dp *dp, int sock, struct e2_monitor *mon)
 		int n = nn_recv(sock, &buf, NN_MSG, 0);
 		if (n < 0) {
 			if (nn_errno() != ETIMEDOUT && nn_errno() != EAGAIN && nn_errno() != EINTR)
-				fprintf(stderr, "e2d: control receive failed: %s\n", nn_strerror(nn_errno()));
+				E2_ERR("control receive failed: %s", nn_strerror(nn_errno()));
 			continue;
 		}
 		E2__Dp__Response *resp = e2_ctl_handle_bytes(dp, buf, (size_t)n, &shutdown);
@@ -377,7 +387,7 @@ static void serve(struct e2_dp *dp, int sock, struct e2_monitor *mon)
 		if (out) {
 			e2__dp__response__pack(resp, out);
 			if (nn_send(sock, out, len, 0) < 0)
-				fprintf(stderr, "e2d: control reply failed: %s\n", nn_strerror(nn_errno()));
+				E2_ERR("control reply failed: %s", nn_strerror(nn_errno()));
 			free(out);
 		}
 		e2__dp__response__free_unpacked(resp, NULL);
@@ -458,9 +468,9 @@ int main(int argc, char **argv)
 			fclose(f);
 		}
 	}
-	fprintf(stderr, "e2d: ready, control socket %s\n", o.ctl_path);
+	E2_INFO("ready, control socket %s", o.ctl_path);
 	serve(&dp, sock, &mon);
-	fprintf(stderr, "e2d: stopping\n");
+	E2_INFO("stopping");
 	e2_monitor_close(&mon, events_path);
 	nn_close(sock);
 	unlink(o.ctl_path);

@@ -12,6 +12,9 @@
 #include <rte_dev.h>
 #include <rte_ethdev.h>
 #include <rte_mempool.h>
+#include "e2/log.h"
+
+E2_LOG_MODULE(port);
 
 #define MAX_DRIVERS 16
 #define RX_DESC 1024
@@ -54,7 +57,7 @@ static int link_event(uint16_t port_id, enum rte_eth_event_type type, void *arg,
 	struct rte_eth_link link;
 
 	if (rte_eth_link_get_nowait(port_id, &link) == 0)
-		fprintf(stderr, "e2d: port %s: link %s\n", p->name, link.link_status ? "up" : "down");
+		E2_INFO("port %s: link %s", p->name, link.link_status ? "up" : "down");
 	return 0;
 }
 

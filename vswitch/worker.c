@@ -14,6 +14,9 @@
 #include <rte_errno.h>
 #include <rte_lcore.h>
 #include <rte_pause.h>
+#include "e2/log.h"
+
+E2_LOG_MODULE(worker);
 
 static void sleep_us(uint32_t us)
 {
@@ -48,8 +51,7 @@ static void *worker_main(void *arg)
 	/* Sleep as precisely as asked: the default 50 us timer slack would dominate. */
 	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
 	if (rte_thread_register() != 0)
-		fprintf(stderr, "e2d: worker %u: no DPDK lcore id (%s); mempool caches disabled\n", w->id,
-			rte_strerror(rte_errno));
+		E2_WARN("worker %u: no DPDK lcore id (%s); mempool caches disabled", w->id, rte_strerror(rte_errno));
 
 	/* One TSC read per round: a task's end is the next round's start. */
 	uint64_t now = rte_rdtsc();

@@ -126,7 +126,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *arg = optind < argc ? argv[optind] : NULL;
-	struct e2v_error err = {""};
+	struct e2_err err = {""};
 
 	if (!strcmp(cmd, "xml")) {
 		char *xml = e2v_domain_xml(&spec, accel == E2V_ACCEL_KVM ? E2V_ACCEL_KVM : E2V_ACCEL_TCG, &err);

@@ -37,16 +37,6 @@ struct e2v_conn {
 	unsigned n_known_e2;
 };
 
-__attribute__((format(printf, 2, 3))) static void set_err(struct e2v_error *err, const char *fmt, ...)
-{
-	if (!err)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-	va_end(ap);
-}
-
 static const char *virt_msg(void)
 {
 	const char *m = virGetLastErrorMessage();
@@ -62,7 +52,7 @@ static void quiet_libvirt(void *opaque, virErrorPtr e)
 static void libvirt_init_once(void)
 {
 	virInitialize();
-	virSetErrorFunc(NULL, quiet_libvirt); /* errors go into e2v_error instead */
+	virSetErrorFunc(NULL, quiet_libvirt); /* errors go into struct e2_err instead */
 	virEventRegisterDefaultImpl();        /* must precede virConnectOpen for events */
 }
 
@@ -112,18 +102,18 @@ static bool is_unicast_mac(const char *s)
 	return (first & 1) == 0;
 }
 
-static int check_abs_path(const char *what, const char *p, size_t max, struct e2v_error *err)
+static int check_abs_path(const char *what, const char *p, size_t max, struct e2_err *err)
 {
 	if (!p || p[0] != '/') {
-		set_err(err, "%s '%s' must be an absolute path", what, p ? p : "(none)");
+		e2_seterr(err, "%s '%s' must be an absolute path", what, p ? p : "(none)");
 		return -1;
 	}
 	if (strlen(p) >= max) {
-		set_err(err, "%s '%s' is too long (at most %zu characters)", what, p, max - 1);
+		e2_seterr(err, "%s '%s' is too long (at most %zu characters)", what, p, max - 1);
 		return -1;
 	}
 	if (strpbrk(p, "\n\r")) {
-		set_err(err, "%s contains a line break", what);
+		e2_seterr(err, "%s contains a line break", what);
 		return -1;
 	}
 	char dir[4096];
@@ -135,22 +125,22 @@ static int check_abs_path(const char *what, const char *p, size_t max, struct e2
 		*slash = '\0';
 	struct stat st;
 	if (stat(dir, &st) || !S_ISDIR(st.st_mode)) {
-		set_err(err, "%s '%s': directory '%s' does not exist", what, p, dir);
+		e2_seterr(err, "%s '%s': directory '%s' does not exist", what, p, dir);
 		return -1;
 	}
 	return 0;
 }
 
-int e2v_spec_check(const struct e2v_nf_spec *s, struct e2v_error *err)
+int e2v_spec_check(const struct e2v_nf_spec *s, struct e2_err *err)
 {
 	if (!s->instance || !*s->instance || strlen(s->instance) > 64 || !all_chars(s->instance, "_.-") ||
 	    s->instance[0] == '-' || s->instance[0] == '.') {
-		set_err(err, "instance name '%s' must be 1-64 of A-Z a-z 0-9 _ . - (not starting with . or -)",
-			s->instance ? s->instance : "(none)");
+		e2_seterr(err, "instance name '%s' must be 1-64 of A-Z a-z 0-9 _ . - (not starting with . or -)",
+			  s->instance ? s->instance : "(none)");
 		return -1;
 	}
 	if (!s->image || !*s->image) {
-		set_err(err, "instance %s: no image given", s->instance);
+		e2_seterr(err, "instance %s: no image given", s->instance);
 		return -1;
 	}
 	char path[4096];
@@ -158,50 +148,50 @@ int e2v_spec_check(const struct e2v_nf_spec *s, struct e2v_error *err)
 	for (int i = 0; i < 2; i++) {
 		snprintf(path, sizeof(path), "%s%s", s->image, suffixes[i]);
 		if (!readable_file(path)) {
-			set_err(err,
-				"instance %s: image '%s' is missing: cannot read %s (build it with "
-				"images/build-nf-image)",
-				s->instance, s->image, path);
+			e2_seterr(err,
+				  "instance %s: image '%s' is missing: cannot read %s (build it with "
+				  "images/build-nf-image)",
+				  s->instance, s->image, path);
 			return -1;
 		}
 	}
 	if (s->image[0] != '/') {
-		set_err(err, "instance %s: image '%s' must be an absolute path", s->instance, s->image);
+		e2_seterr(err, "instance %s: image '%s' must be an absolute path", s->instance, s->image);
 		return -1;
 	}
 	const char *cmd_chars = "_.,/=:+-@%";
 	if ((s->nf && (!*s->nf || !all_chars(s->nf, "_.-"))) || (s->nf_args && !all_chars(s->nf_args, cmd_chars))) {
-		set_err(err,
-			"instance %s: NF name or arguments contain characters that cannot go on "
-			"a kernel command line",
-			s->instance);
+		e2_seterr(err,
+			  "instance %s: NF name or arguments contain characters that cannot go on "
+			  "a kernel command line",
+			  s->instance);
 		return -1;
 	}
 	if (s->extra_cmdline && strpbrk(s->extra_cmdline, "\n\r<>&'\"")) {
-		set_err(err, "instance %s: extra kernel command line has forbidden characters", s->instance);
+		e2_seterr(err, "instance %s: extra kernel command line has forbidden characters", s->instance);
 		return -1;
 	}
 	if (s->vcpus > 64) {
-		set_err(err, "instance %s: %u vCPUs is more than 64", s->instance, s->vcpus);
+		e2_seterr(err, "instance %s: %u vCPUs is more than 64", s->instance, s->vcpus);
 		return -1;
 	}
 	if (s->memory_mib && s->memory_mib < E2V_MIN_MEMORY_MIB) {
-		set_err(err, "instance %s: %u MiB of memory is too little (at least %d MiB)", s->instance,
-			s->memory_mib, E2V_MIN_MEMORY_MIB);
+		e2_seterr(err, "instance %s: %u MiB of memory is too little (at least %d MiB)", s->instance,
+			  s->memory_mib, E2V_MIN_MEMORY_MIB);
 		return -1;
 	}
 	if (s->memory_mib > 1024 * 1024) {
-		set_err(err, "instance %s: %u MiB of memory is more than 1 TiB", s->instance, s->memory_mib);
+		e2_seterr(err, "instance %s: %u MiB of memory is more than 1 TiB", s->instance, s->memory_mib);
 		return -1;
 	}
 	if (s->n_ports > E2V_MAX_PORTS || (s->n_ports && !s->ports)) {
-		set_err(err, "instance %s: %u ports (at most %d)", s->instance, s->n_ports, E2V_MAX_PORTS);
+		e2_seterr(err, "instance %s: %u ports (at most %d)", s->instance, s->n_ports, E2V_MAX_PORTS);
 		return -1;
 	}
 	for (unsigned i = 0; i < s->n_ports; i++) {
 		const struct e2v_port *p = &s->ports[i];
 		if (!p->name || !*p->name || strlen(p->name) > 32 || !all_chars(p->name, "_-")) {
-			set_err(err, "instance %s: port %u needs a name of 1-32 of A-Z a-z 0-9 _ -", s->instance, i);
+			e2_seterr(err, "instance %s: port %u needs a name of 1-32 of A-Z a-z 0-9 _ -", s->instance, i);
 			return -1;
 		}
 		char what[96];
@@ -210,14 +200,15 @@ int e2v_spec_check(const struct e2v_nf_spec *s, struct e2v_error *err)
 			return -1;
 		if (p->mac) {
 			if (!is_unicast_mac(p->mac)) {
-				set_err(err, "instance %s port %s: bad unicast MAC '%s'", s->instance, p->name, p->mac);
+				e2_seterr(err, "instance %s port %s: bad unicast MAC '%s'", s->instance, p->name,
+					  p->mac);
 				return -1;
 			}
 		}
 		for (unsigned j = 0; j < i; j++) {
 			if (!strcmp(s->ports[j].name, p->name) || !strcmp(s->ports[j].socket_path, p->socket_path)) {
-				set_err(err, "instance %s: ports %s and %s share a name or socket", s->instance,
-					s->ports[j].name, p->name);
+				e2_seterr(err, "instance %s: ports %s and %s share a name or socket", s->instance,
+					  s->ports[j].name, p->name);
 				return -1;
 			}
 		}
@@ -323,11 +314,11 @@ static void build_cmdline(const struct e2v_nf_spec *s, enum e2v_accel accel, cha
 		snprintf(out + n, len - (size_t)n, " %s", s->extra_cmdline);
 }
 
-char *e2v_domain_xml(const struct e2v_nf_spec *s, enum e2v_accel accel, struct e2v_error *err)
+char *e2v_domain_xml(const struct e2v_nf_spec *s, enum e2v_accel accel, struct e2_err *err)
 {
 	if (accel != E2V_ACCEL_KVM && accel != E2V_ACCEL_TCG) {
-		set_err(err, "instance %s: accelerator must be KVM or TCG (probe first)",
-			s->instance ? s->instance : "?");
+		e2_seterr(err, "instance %s: accelerator must be KVM or TCG (probe first)",
+			  s->instance ? s->instance : "?");
 		return NULL;
 	}
 	if (e2v_spec_check(s, err))
@@ -337,7 +328,7 @@ char *e2v_domain_xml(const struct e2v_nf_spec *s, enum e2v_accel accel, struct e
 	if (!w) {
 		if (buf)
 			xmlBufferFree(buf);
-		set_err(err, "out of memory");
+		e2_seterr(err, "out of memory");
 		return NULL;
 	}
 	char num[32], path[4200], cmdline[2048], mac[18];
@@ -410,33 +401,33 @@ char *e2v_domain_xml(const struct e2v_nf_spec *s, enum e2v_accel accel, struct e
 	char *xml = strdup((const char *)xmlBufferContent(buf));
 	xmlBufferFree(buf);
 	if (!xml)
-		set_err(err, "out of memory");
+		e2_seterr(err, "out of memory");
 	return xml;
 fail:
 	xmlFreeTextWriter(w);
 	xmlBufferFree(buf);
-	set_err(err, "instance %s: writing domain XML failed", s->instance);
+	e2_seterr(err, "instance %s: writing domain XML failed", s->instance);
 	return NULL;
 }
 
 /* ---------- connection ---------- */
 
-struct e2v_conn *e2v_connect(const char *uri, struct e2v_error *err)
+struct e2v_conn *e2v_connect(const char *uri, struct e2_err *err)
 {
 	pthread_once(&init_once, libvirt_init_once);
 	struct e2v_conn *c = calloc(1, sizeof(*c));
 	if (!c) {
-		set_err(err, "out of memory");
+		e2_seterr(err, "out of memory");
 		return NULL;
 	}
 	c->callback_id = -1;
 	c->wake_timer = -1;
 	c->conn = virConnectOpen(uri);
 	if (!c->conn) {
-		set_err(err,
-			"cannot connect to libvirt at %s: %s (is libvirtd running? ci/libvirt-up "
-			"starts one)",
-			uri ? uri : "(default)", virt_msg());
+		e2_seterr(err,
+			  "cannot connect to libvirt at %s: %s (is libvirtd running? ci/libvirt-up "
+			  "starts one)",
+			  uri ? uri : "(default)", virt_msg());
 		free(c);
 		return NULL;
 	}
@@ -535,7 +526,7 @@ static int log_state(const char *path, const char *mark)
 
 /* Waits until `deadline` (monotonic ms); timeout_ms is the whole budget, for the message. */
 static int wait_mark(virDomainPtr dom, const char *instance, const char *log, const char *mark, uint64_t deadline,
-		     unsigned timeout_ms, struct e2v_error *err)
+		     unsigned timeout_ms, struct e2_err *err)
 {
 	char tail[700];
 	for (;;) {
@@ -544,24 +535,24 @@ static int wait_mark(virDomainPtr dom, const char *instance, const char *log, co
 			return 0;
 		if (st < 0) {
 			log_tail(log, 3, tail, sizeof(tail));
-			set_err(err, "instance %s: the NF failed to start in the VM: %s", instance, tail);
+			e2_seterr(err, "instance %s: the NF failed to start in the VM: %s", instance, tail);
 			return -1;
 		}
 		int active = virDomainIsActive(dom);
 		if (active <= 0) {
 			log_tail(log, 4, tail, sizeof(tail));
-			set_err(err,
-				"instance %s: the VM stopped before it was ready; last console "
-				"lines: %s",
-				instance, tail);
+			e2_seterr(err,
+				  "instance %s: the VM stopped before it was ready; last console "
+				  "lines: %s",
+				  instance, tail);
 			return -1;
 		}
 		if (now_ms() >= deadline) {
 			log_tail(log, 4, tail, sizeof(tail));
-			set_err(err,
-				"instance %s: the VM did not report ready (%s) within %u ms; last "
-				"console lines: %s",
-				instance, mark, timeout_ms, tail);
+			e2_seterr(err,
+				  "instance %s: the VM did not report ready (%s) within %u ms; last "
+				  "console lines: %s",
+				  instance, mark, timeout_ms, tail);
 			return -1;
 		}
 		sleep_ms(100);
@@ -623,11 +614,11 @@ static void ports_list(const struct e2v_nf_spec *s, char *out, size_t len)
 }
 
 /* Starts the domain within timeout_ms or destroys it. */
-static int create_within(virDomainPtr dom, const struct e2v_nf_spec *s, unsigned timeout_ms, struct e2v_error *err)
+static int create_within(virDomainPtr dom, const struct e2v_nf_spec *s, unsigned timeout_ms, struct e2_err *err)
 {
 	struct create_job *j = calloc(1, sizeof(*j));
 	if (!j) {
-		set_err(err, "out of memory");
+		e2_seterr(err, "out of memory");
 		return -1;
 	}
 	j->dom = dom;
@@ -639,7 +630,7 @@ static int create_within(virDomainPtr dom, const struct e2v_nf_spec *s, unsigned
 	pthread_condattr_destroy(&ca);
 	pthread_t t;
 	if (pthread_create(&t, NULL, create_thread, j)) {
-		set_err(err, "instance %s: cannot start a thread: %s", s->instance, strerror(errno));
+		e2_seterr(err, "instance %s: cannot start a thread: %s", s->instance, strerror(errno));
 		free(j);
 		return -1;
 	}
@@ -663,13 +654,13 @@ static int create_within(virDomainPtr dom, const struct e2v_nf_spec *s, unsigned
 	if (timed_out) {
 		char socks[600];
 		ports_list(s, socks, sizeof(socks));
-		set_err(err,
-			"instance %s: the domain did not start within %u ms; QEMU waits until "
-			"every vhost-user peer connects: is e2d running with client=1 ports on %s?",
-			s->instance, timeout_ms, socks[0] ? socks : "(none)");
+		e2_seterr(err,
+			  "instance %s: the domain did not start within %u ms; QEMU waits until "
+			  "every vhost-user peer connects: is e2d running with client=1 ports on %s?",
+			  s->instance, timeout_ms, socks[0] ? socks : "(none)");
 		rc = -1;
 	} else if (j->rc < 0) {
-		set_err(err, "instance %s: the domain failed to start: %s", s->instance, j->msg);
+		e2_seterr(err, "instance %s: the domain failed to start: %s", s->instance, j->msg);
 		rc = -1;
 	}
 	pthread_cond_destroy(&j->done_cv);
@@ -679,15 +670,15 @@ static int create_within(virDomainPtr dom, const struct e2v_nf_spec *s, unsigned
 }
 
 int e2v_start(struct e2v_conn *c, const struct e2v_nf_spec *s, enum e2v_accel accel, unsigned ready_timeout_ms,
-	      struct e2v_error *err)
+	      struct e2_err *err)
 {
 	char *xml = e2v_domain_xml(s, accel, err);
 	if (!xml)
 		return -1;
 	virDomainPtr existing = virDomainLookupByName(c->conn, s->instance);
 	if (existing) {
-		set_err(err, "instance %s already exists (%s); remove it first", s->instance,
-			virDomainIsActive(existing) == 1 ? "running" : "defined");
+		e2_seterr(err, "instance %s already exists (%s); remove it first", s->instance,
+			  virDomainIsActive(existing) == 1 ? "running" : "defined");
 		virDomainFree(existing);
 		free(xml);
 		return -1;
@@ -697,7 +688,7 @@ int e2v_start(struct e2v_conn *c, const struct e2v_nf_spec *s, enum e2v_accel ac
 	virDomainPtr dom = virDomainDefineXML(c->conn, xml);
 	free(xml);
 	if (!dom) {
-		set_err(err, "instance %s: libvirt rejected the domain: %s", s->instance, virt_msg());
+		e2_seterr(err, "instance %s: libvirt rejected the domain: %s", s->instance, virt_msg());
 		return -1;
 	}
 	uint64_t started = now_ms();
@@ -717,16 +708,16 @@ int e2v_start(struct e2v_conn *c, const struct e2v_nf_spec *s, enum e2v_accel ac
 	return 0;
 }
 
-static virDomainPtr lookup(struct e2v_conn *c, const char *instance, struct e2v_error *err)
+static virDomainPtr lookup(struct e2v_conn *c, const char *instance, struct e2_err *err)
 {
 	virDomainPtr dom = virDomainLookupByName(c->conn, instance);
 	if (!dom)
-		set_err(err, "no instance named %s: %s", instance, virt_msg());
+		e2_seterr(err, "no instance named %s: %s", instance, virt_msg());
 	return dom;
 }
 
 int e2v_wait_ready(struct e2v_conn *c, const char *instance, const char *serial_log, unsigned timeout_ms,
-		   struct e2v_error *err)
+		   struct e2_err *err)
 {
 	virDomainPtr dom = lookup(c, instance, err);
 	if (!dom)
@@ -736,7 +727,7 @@ int e2v_wait_ready(struct e2v_conn *c, const char *instance, const char *serial_
 	return rc;
 }
 
-int e2v_stop(struct e2v_conn *c, const char *instance, unsigned timeout_ms, struct e2v_error *err)
+int e2v_stop(struct e2v_conn *c, const char *instance, unsigned timeout_ms, struct e2_err *err)
 {
 	virDomainPtr dom = lookup(c, instance, err);
 	if (!dom)
@@ -748,7 +739,7 @@ int e2v_stop(struct e2v_conn *c, const char *instance, unsigned timeout_ms, stru
 		while (virDomainIsActive(dom) == 1 && now_ms() < deadline)
 			sleep_ms(100);
 		if (virDomainIsActive(dom) == 1 && virDomainDestroy(dom) < 0) {
-			set_err(err, "instance %s: cannot stop it: %s", instance, virt_msg());
+			e2_seterr(err, "instance %s: cannot stop it: %s", instance, virt_msg());
 			rc = -1;
 		}
 	}
@@ -756,24 +747,24 @@ int e2v_stop(struct e2v_conn *c, const char *instance, unsigned timeout_ms, stru
 	return rc;
 }
 
-int e2v_remove(struct e2v_conn *c, const char *instance, struct e2v_error *err)
+int e2v_remove(struct e2v_conn *c, const char *instance, struct e2_err *err)
 {
 	virDomainPtr dom = lookup(c, instance, err);
 	if (!dom)
 		return -1;
 	int rc = 0;
 	if (virDomainIsActive(dom) == 1 && virDomainDestroy(dom) < 0) {
-		set_err(err, "instance %s: cannot stop it: %s", instance, virt_msg());
+		e2_seterr(err, "instance %s: cannot stop it: %s", instance, virt_msg());
 		rc = -1;
 	} else if (virDomainIsPersistent(dom) == 1 && virDomainUndefine(dom) < 0) {
-		set_err(err, "instance %s: cannot undefine it: %s", instance, virt_msg());
+		e2_seterr(err, "instance %s: cannot undefine it: %s", instance, virt_msg());
 		rc = -1;
 	}
 	virDomainFree(dom);
 	return rc;
 }
 
-int e2v_is_running(struct e2v_conn *c, const char *instance, struct e2v_error *err)
+int e2v_is_running(struct e2v_conn *c, const char *instance, struct e2_err *err)
 {
 	virDomainPtr dom = lookup(c, instance, err);
 	if (!dom)
@@ -781,7 +772,7 @@ int e2v_is_running(struct e2v_conn *c, const char *instance, struct e2v_error *e
 	int active = virDomainIsActive(dom);
 	virDomainFree(dom);
 	if (active < 0)
-		set_err(err, "instance %s: %s", instance, virt_msg());
+		e2_seterr(err, "instance %s: %s", instance, virt_msg());
 	return active;
 }
 
@@ -794,12 +785,12 @@ static bool has_e2_metadata(virDomainPtr dom)
 	return md != NULL;
 }
 
-int e2v_list(struct e2v_conn *c, char ***names, struct e2v_error *err)
+int e2v_list(struct e2v_conn *c, char ***names, struct e2_err *err)
 {
 	virDomainPtr *doms = NULL;
 	int n = virConnectListAllDomains(c->conn, &doms, 0);
 	if (n < 0) {
-		set_err(err, "cannot list domains: %s", virt_msg());
+		e2_seterr(err, "cannot list domains: %s", virt_msg());
 		return -1;
 	}
 	char **out = calloc((size_t)n + 1, sizeof(*out));
@@ -814,7 +805,7 @@ int e2v_list(struct e2v_conn *c, char ***names, struct e2v_error *err)
 	}
 	free(doms);
 	if (!out) {
-		set_err(err, "out of memory");
+		e2_seterr(err, "out of memory");
 		return -1;
 	}
 	*names = out;
@@ -838,7 +829,7 @@ enum e2v_accel e2v_probe_accel(struct e2v_conn *c, const char *image, const char
 	snprintf(name, sizeof(name), "e2-kvm-probe-%ld", (long)getpid());
 	snprintf(log, sizeof(log), "%s/%s.log", scratch_dir, name);
 	struct e2v_nf_spec spec = {.instance = name, .image = image, .serial_log = log};
-	struct e2v_error err;
+	struct e2_err err;
 	char *xml = e2v_domain_xml(&spec, E2V_ACCEL_KVM, &err);
 	if (!xml)
 		return E2V_ACCEL_TCG;
@@ -922,10 +913,10 @@ static void *event_loop(void *arg)
 	return NULL;
 }
 
-int e2v_events_start(struct e2v_conn *c, e2v_event_fn fn, void *opaque, struct e2v_error *err)
+int e2v_events_start(struct e2v_conn *c, e2v_event_fn fn, void *opaque, struct e2_err *err)
 {
 	if (c->events_running) {
-		set_err(err, "events are already being watched on this connection");
+		e2_seterr(err, "events are already being watched on this connection");
 		return -1;
 	}
 	c->fn = fn;
@@ -934,13 +925,13 @@ int e2v_events_start(struct e2v_conn *c, e2v_event_fn fn, void *opaque, struct e
 	c->callback_id = virConnectDomainEventRegisterAny(c->conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
 							  VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), c, NULL);
 	if (c->callback_id < 0) {
-		set_err(err, "cannot watch domain events: %s", virt_msg());
+		e2_seterr(err, "cannot watch domain events: %s", virt_msg());
 		return -1;
 	}
 	/* A periodic wake-up, so the loop notices events_quit. */
 	c->wake_timer = virEventAddTimeout(100, on_wake, NULL, NULL);
 	if (pthread_create(&c->thread, NULL, event_loop, c)) {
-		set_err(err, "cannot start the event thread: %s", strerror(errno));
+		e2_seterr(err, "cannot start the event thread: %s", strerror(errno));
 		virConnectDomainEventDeregisterAny(c->conn, c->callback_id);
 		if (c->wake_timer >= 0)
 			virEventRemoveTimeout(c->wake_timer);

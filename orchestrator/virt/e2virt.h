@@ -6,21 +6,19 @@
  * metadata), and drives the lifecycle through the libvirt C API: define + start, wait
  * for the guest's "E2-READY" line on its serial log, shut down, remove, list the E2
  * domains, and report lifecycle events. Every failing call returns -1 (or NULL) with a
- * message in struct e2v_error and leaves nothing half-created behind. */
+ * message in struct e2_err and leaves nothing half-created behind. */
 #ifndef E2_VIRT_H
 #define E2_VIRT_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "e2/err.h"
+
 #define E2V_METADATA_NS "http://e2-nfv.org/xmlns/libvirt/nf/1"
 #define E2V_METADATA_PREFIX "e2"
 #define E2V_MAX_PORTS 8
 #define E2V_MIN_MEMORY_MIB 128 /* less does not boot the Debian kernel under TCG */
-
-struct e2v_error {
-	char msg[1024];
-};
 
 enum e2v_accel {
 	E2V_ACCEL_AUTO = 0, /* only for e2v_accel_from_env(): probe */
@@ -48,15 +46,15 @@ struct e2v_nf_spec {
 };
 
 /* Checks the description, including that the image files exist. */
-int e2v_spec_check(const struct e2v_nf_spec *spec, struct e2v_error *err);
+int e2v_spec_check(const struct e2v_nf_spec *spec, struct e2_err *err);
 
 /* Domain XML for the instance (malloc'd), or NULL. accel must be KVM or TCG. */
-char *e2v_domain_xml(const struct e2v_nf_spec *spec, enum e2v_accel accel, struct e2v_error *err);
+char *e2v_domain_xml(const struct e2v_nf_spec *spec, enum e2v_accel accel, struct e2_err *err);
 
 struct e2v_conn;
 
 /* uri: "qemu:///system", "test:///default", ... (NULL: libvirt's default). */
-struct e2v_conn *e2v_connect(const char *uri, struct e2v_error *err);
+struct e2v_conn *e2v_connect(const char *uri, struct e2_err *err);
 void e2v_disconnect(struct e2v_conn *c);
 
 /* E2_ACCEL=kvm|tcg in the environment forces a choice; otherwise E2V_ACCEL_AUTO. */
@@ -73,26 +71,26 @@ enum e2v_accel e2v_probe_accel(struct e2v_conn *c, const char *image, const char
  * connected; if none does in time, that is the error. On any failure the domain is
  * destroyed and undefined, and the serial log's last lines are quoted in the error. */
 int e2v_start(struct e2v_conn *c, const struct e2v_nf_spec *spec, enum e2v_accel accel, unsigned ready_timeout_ms,
-	      struct e2v_error *err);
+	      struct e2_err *err);
 
 /* Waits up to timeout_ms for "E2-READY" in the serial log of a running instance (after
  * `virsh start`, say). */
 int e2v_wait_ready(struct e2v_conn *c, const char *instance, const char *serial_log, unsigned timeout_ms,
-		   struct e2v_error *err);
+		   struct e2_err *err);
 
 /* ACPI shutdown, waiting up to timeout_ms, then a hard stop. The domain stays defined. */
-int e2v_stop(struct e2v_conn *c, const char *instance, unsigned timeout_ms, struct e2v_error *err);
+int e2v_stop(struct e2v_conn *c, const char *instance, unsigned timeout_ms, struct e2_err *err);
 
 /* Stops (hard) if running and undefines. Removing an unknown instance is an error. */
-int e2v_remove(struct e2v_conn *c, const char *instance, struct e2v_error *err);
+int e2v_remove(struct e2v_conn *c, const char *instance, struct e2_err *err);
 
 /* Names of the domains that carry E2 metadata; *names is a NULL-terminated array to
  * free with e2v_names_free. Returns the count or -1. */
-int e2v_list(struct e2v_conn *c, char ***names, struct e2v_error *err);
+int e2v_list(struct e2v_conn *c, char ***names, struct e2_err *err);
 void e2v_names_free(char **names);
 
 /* 1 if running, 0 if defined but not running, -1 if unknown (err set). */
-int e2v_is_running(struct e2v_conn *c, const char *instance, struct e2v_error *err);
+int e2v_is_running(struct e2v_conn *c, const char *instance, struct e2_err *err);
 
 enum e2v_event {
 	E2V_EVENT_DEFINED,
@@ -113,7 +111,7 @@ typedef void (*e2v_event_fn)(void *opaque, const char *instance, enum e2v_event 
 
 /* Starts delivering lifecycle events on a thread of the library's own. One watcher per
  * connection; it stops in e2v_events_stop or e2v_disconnect. */
-int e2v_events_start(struct e2v_conn *c, e2v_event_fn fn, void *opaque, struct e2v_error *err);
+int e2v_events_start(struct e2v_conn *c, e2v_event_fn fn, void *opaque, struct e2_err *err);
 void e2v_events_stop(struct e2v_conn *c);
 
 #endif

@@ -86,7 +86,7 @@ static void contains(const char *xml, const char *what)
 static void xml_for_tcg(void **state)
 {
 	struct fixture *fx = *state;
-	struct e2v_error err;
+	struct e2_err err;
 	char *xml = e2v_domain_xml(&fx->spec, E2V_ACCEL_TCG, &err);
 	assert_non_null(xml);
 	contains(xml, "<domain type=\"qemu\">");
@@ -130,7 +130,7 @@ static void xml_for_tcg(void **state)
 static void xml_for_kvm_and_defaults(void **state)
 {
 	struct fixture *fx = *state;
-	struct e2v_error err;
+	struct e2_err err;
 	fx->spec.vcpus = 0;
 	fx->spec.memory_mib = 0;
 	fx->spec.nf = NULL;
@@ -156,7 +156,7 @@ static void xml_escapes_paths(void **state)
 	assert_int_equal(mkdir(dir, 0755), 0);
 	snprintf(sock, sizeof(sock), "%s/s.sock", dir);
 	fx->ports[0].socket_path = sock;
-	struct e2v_error err;
+	struct e2_err err;
 	char *xml = e2v_domain_xml(&fx->spec, E2V_ACCEL_TCG, &err);
 	assert_non_null(xml);
 	contains(xml, "a&amp;b&lt;c&gt;/s.sock");
@@ -165,7 +165,7 @@ static void xml_escapes_paths(void **state)
 
 static void expect_bad(struct e2v_nf_spec *spec, const char *fragment)
 {
-	struct e2v_error err = {""};
+	struct e2_err err = {""};
 	char *xml = e2v_domain_xml(spec, E2V_ACCEL_TCG, &err);
 	if (xml)
 		fail_msg("accepted a bad description (wanted '%s')", fragment);
@@ -251,7 +251,7 @@ static void record_event(void *opaque, const char *instance, enum e2v_event ev, 
 
 static bool gone(struct e2v_conn *c, const char *instance)
 {
-	struct e2v_error err;
+	struct e2_err err;
 	char **names;
 	assert_true(e2v_list(c, &names, &err) >= 0);
 	bool listed = false;
@@ -264,7 +264,7 @@ static bool gone(struct e2v_conn *c, const char *instance)
 static void lifecycle_ready_stop_remove(void **state)
 {
 	struct fixture *fx = *state;
-	struct e2v_error err = {""};
+	struct e2_err err = {""};
 	struct e2v_conn *c = e2v_connect("test:///default", &err);
 	assert_non_null(c);
 	struct event_log events = {.lock = PTHREAD_MUTEX_INITIALIZER};
@@ -315,7 +315,7 @@ static void lifecycle_ready_stop_remove(void **state)
 static void never_ready_leaves_nothing(void **state)
 {
 	struct fixture *fx = *state;
-	struct e2v_error err;
+	struct e2_err err;
 	struct e2v_conn *c = e2v_connect("test:///default", &err);
 	assert_non_null(c);
 	struct console_player player = {fx->log, "e2-init: booting\nstill booting\n", 50};
@@ -333,7 +333,7 @@ static void never_ready_leaves_nothing(void **state)
 static void nf_failure_in_guest_leaves_nothing(void **state)
 {
 	struct fixture *fx = *state;
-	struct e2v_error err;
+	struct e2_err err;
 	struct e2v_conn *c = e2v_connect("test:///default", &err);
 	assert_non_null(c);
 	struct console_player player = {fx->log, "E2-FAILED no NF named 'x' in this image\n", 100};
@@ -349,7 +349,7 @@ static void nf_failure_in_guest_leaves_nothing(void **state)
 static void missing_image_creates_nothing(void **state)
 {
 	struct fixture *fx = *state;
-	struct e2v_error err;
+	struct e2_err err;
 	struct e2v_conn *c = e2v_connect("test:///default", &err);
 	assert_non_null(c);
 	fx->spec.image = "/nonexistent/legacy-nf";
@@ -362,7 +362,7 @@ static void missing_image_creates_nothing(void **state)
 static void bad_uri_is_explained(void **state)
 {
 	(void)state;
-	struct e2v_error err;
+	struct e2_err err;
 	assert_null(e2v_connect("bogus:///nowhere", &err));
 	assert_non_null(strstr(err.msg, "cannot connect to libvirt at bogus:///nowhere"));
 }

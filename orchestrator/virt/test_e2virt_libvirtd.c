@@ -77,7 +77,7 @@ static int group_setup(void **state)
 				      .ports = L.ports,
 				      .n_ports = 2,
 				      .serial_log = L.log};
-	struct e2v_error err;
+	struct e2_err err;
 	L.conn = e2v_connect("qemu:///system", &err);
 	if (!L.conn) {
 		fprintf(stderr, "%s\n", err.msg);
@@ -107,7 +107,7 @@ static int group_teardown(void **state)
 
 static bool defined(const char *name)
 {
-	struct e2v_error err;
+	struct e2_err err;
 	return e2v_is_running(L.conn, name, &err) >= 0;
 }
 
@@ -121,7 +121,7 @@ static void probe_picks_an_accelerator(void **state)
 	L.accel = e2v_probe_accel(L.conn, L.image, L.dir, 8000);
 	print_message("KVM probe: %s\n", L.accel == E2V_ACCEL_KVM ? "KVM works" : "using TCG");
 	char **names;
-	struct e2v_error err;
+	struct e2_err err;
 	assert_int_equal(e2v_list(L.conn, &names, &err), 0); /* probe domain is gone */
 	e2v_names_free(names);
 }
@@ -162,7 +162,7 @@ static void boot_shutdown_restart_remove(void **state)
 	struct vhost_stub *stub = vhost_stub_start(paths, 2);
 	assert_non_null(stub);
 	struct event_log events = {.lock = PTHREAD_MUTEX_INITIALIZER};
-	struct e2v_error err = {""};
+	struct e2_err err = {""};
 	assert_int_equal(e2v_events_start(L.conn, record_event, &events, &err), 0);
 
 	if (e2v_start(L.conn, &L.spec, L.accel, 90000, &err))
@@ -206,7 +206,7 @@ static void start_failure_leaves_nothing(void **state)
 	struct e2v_nf_spec s = L.spec;
 	s.instance = "e2-live-broken";
 	s.ports = ports;
-	struct e2v_error err = {""};
+	struct e2_err err = {""};
 	assert_int_equal(e2v_start(L.conn, &s, L.accel, 30000, &err), -1);
 	print_message("expected error: %s\n", err.msg);
 	assert_non_null(strstr(err.msg, "instance e2-live-broken: the domain failed to start"));
@@ -219,7 +219,7 @@ static void no_switch_is_explained(void **state)
 	/* Nobody connects to the vhost-user sockets: QEMU never finishes starting. */
 	struct e2v_nf_spec s = L.spec;
 	s.instance = "e2-live-alone";
-	struct e2v_error err = {""};
+	struct e2_err err = {""};
 	assert_int_equal(e2v_start(L.conn, &s, L.accel, 4000, &err), -1);
 	print_message("expected error: %s\n", err.msg);
 	assert_non_null(strstr(err.msg, "instance e2-live-alone: the domain did not start within "
@@ -236,7 +236,7 @@ static void never_ready_leaves_nothing(void **state)
 	struct vhost_stub *stub = vhost_stub_start(paths, 2);
 	struct e2v_nf_spec s = L.spec;
 	s.instance = "e2-live-slow";
-	struct e2v_error err = {""};
+	struct e2_err err = {""};
 	/* A TCG guest needs ~6 s to reach /init: 1.5 s is never enough. */
 	assert_int_equal(e2v_start(L.conn, &s, L.accel, 1500, &err), -1);
 	print_message("expected error: %s\n", err.msg);
@@ -253,7 +253,7 @@ static void guest_side_failure_is_reported(void **state)
 	struct e2v_nf_spec s = L.spec;
 	s.instance = "e2-live-nonf";
 	s.nf = "no-such-nf";
-	struct e2v_error err = {""};
+	struct e2_err err = {""};
 	assert_int_equal(e2v_start(L.conn, &s, L.accel, 90000, &err), -1);
 	print_message("expected error: %s\n", err.msg);
 	assert_non_null(strstr(err.msg, "no NF named 'no-such-nf' in this image"));

@@ -25,6 +25,9 @@
 #include <rte_vhost.h>
 
 #include "../port.h"
+#include "e2/log.h"
+
+E2_LOG_MODULE(vhost);
 
 #define VHOST_QUEUES_MAX 8
 #define VHOST_PORTS_MAX 128 /* as many as e2d has ports */
@@ -85,7 +88,7 @@ static int new_device(int vid)
 	pthread_mutex_lock(&registry.lock);
 	struct vhost_dev *d = find_locked(vid);
 	if (d && atomic_load(&d->ready)) {
-		fprintf(stderr, "e2d: port %s: a second front-end connected to %s; refused\n", d->port->name, d->path);
+		E2_WARN("port %s: a second front-end connected to %s; refused", d->port->name, d->path);
 		d = NULL;
 	} else if (d) {
 		/* e2d polls: the front-end need not kick us */
@@ -93,7 +96,7 @@ static int new_device(int vid)
 			rte_vhost_enable_guest_notification(vid, i, 0);
 		atomic_store(&d->vid, vid);
 		atomic_store(&d->ready, true);
-		fprintf(stderr, "e2d: port %s: link up\n", d->port->name);
+		E2_INFO("port %s: link up", d->port->name);
 	}
 	pthread_mutex_unlock(&registry.lock);
 	return d ? 0 : -1;
@@ -108,7 +111,7 @@ static void destroy_device(int vid)
 		wait_idle(d->rxq, d->n_queues);
 		wait_idle(d->txq, d->n_queues);
 		atomic_store(&d->vid, -1);
-		fprintf(stderr, "e2d: port %s: link down\n", d->port->name);
+		E2_INFO("port %s: link down", d->port->name);
 	}
 	pthread_mutex_unlock(&registry.lock);
 }
@@ -243,7 +246,7 @@ static bool server_path_unusable(const char *path, char *err)
 
 	if (lstat(path, &st) == 0) {
 		if (S_ISSOCK(st.st_mode) && socket_is_stale(path) && unlink(path) == 0) {
-			fprintf(stderr, "e2d: removed stale vhost-user socket %s (nobody listened on it)\n", path);
+			E2_INFO("removed stale vhost-user socket %s (nobody listened on it)", path);
 			return false;
 		}
 		snprintf(err, E2_ERR_MAX, "%s exists already and is in use or not a socket", path);

@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-#define E2_ERR_MSG_MAX 512
+#define E2_ERR_MSG_MAX 1024
 
 struct e2_err {
 	char msg[E2_ERR_MSG_MAX];
