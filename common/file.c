@@ -64,6 +64,35 @@ char *e2_read_file(const char *path, size_t max, size_t *len, struct e2_err *err
 	return buf;
 }
 
+char *e2_read_file_tail(const char *path, size_t max, size_t *len, struct e2_err *err)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		e2_seterr(err, "%s: cannot open: %s", path, strerror(errno));
+		return NULL;
+	}
+	char *buf = malloc(max + 1);
+	if (!buf) {
+		e2_seterr(err, "%s: out of memory", path);
+		fclose(f);
+		return NULL;
+	}
+	if (fseek(f, 0, SEEK_END) == 0) {
+		long size = ftell(f);
+		fseek(f, size > (long)max ? size - (long)max : 0, SEEK_SET);
+	}
+	*len = fread(buf, 1, max, f);
+	int bad = ferror(f);
+	fclose(f);
+	if (bad) {
+		e2_seterr(err, "%s: read error", path);
+		free(buf);
+		return NULL;
+	}
+	buf[*len] = '\0';
+	return buf;
+}
+
 int e2_same_file(const char *a, const char *b)
 {
 	struct stat sa, sb;

@@ -162,6 +162,31 @@ static void read_file_cases(void **state)
 	free(s);
 }
 
+/* The tail of a growing file: the last bytes, whatever its length. */
+static void read_file_tail_cases(void **state)
+{
+	char path[128];
+	struct e2_err err;
+	size_t len;
+	snprintf(path, sizeof(path), "%s/t", tmpdir);
+	write_bytes(path, 100);
+	char *s = e2_read_file_tail(path, 1000, &len, &err); /* shorter than the tail: all of it */
+	assert_non_null(s);
+	assert_int_equal(len, 100);
+	assert_int_equal(s[0], 'a');
+	free(s);
+	s = e2_read_file_tail(path, 10, &len, &err); /* bytes 90..99 */
+	assert_non_null(s);
+	assert_int_equal(len, 10);
+	assert_int_equal(strlen(s), 10);
+	assert_int_equal(s[0], 'a' + 90 % 26);
+	assert_int_equal(s[9], 'a' + 99 % 26);
+	free(s);
+	snprintf(path, sizeof(path), "%s/missing", tmpdir);
+	assert_null(e2_read_file_tail(path, 10, &len, &err));
+	assert_non_null(strstr(err.msg, "No such file"));
+}
+
 static char *slurp(const char *path)
 {
 	size_t len;
@@ -438,6 +463,7 @@ int main(void)
 		cmocka_unit_test(flow_hash_matches_definition),
 		cmocka_unit_test(err_context_rises),
 		cmocka_unit_test(read_file_cases),
+		cmocka_unit_test(read_file_tail_cases),
 		cmocka_unit_test(output_files),
 		cmocka_unit_test(log_levels_and_lines),
 		cmocka_unit_test(numbers_from_text),

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include "e2virt.h"
+#include "e2/file.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -458,26 +459,10 @@ enum e2v_accel e2v_accel_from_env(void)
 /* Reads the whole log (bounded); NULL if absent. */
 static char *read_log(const char *path, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	size_t cap = 1 << 20;
-	char *buf = malloc(cap + 1);
-	if (!buf) {
-		fclose(f);
-		return NULL;
-	}
 	/* Keep only the last MiB: the marker lines come late, after kernel messages. */
-	if (fseek(f, 0, SEEK_END) == 0) {
-		long size = ftell(f);
-		if (size > (long)cap)
-			fseek(f, size - (long)cap, SEEK_SET);
-		else
-			fseek(f, 0, SEEK_SET);
-	}
-	*len = fread(buf, 1, cap, f);
-	buf[*len] = '\0';
-	fclose(f);
+	char *buf = e2_read_file_tail(path, 1 << 20, len, NULL);
+	if (!buf)
+		return NULL;
 	for (size_t i = 0; i < *len; i++) /* NULs from the console must not cut the search */
 		if (!buf[i])
 			buf[i] = ' ';

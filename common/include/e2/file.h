@@ -17,6 +17,10 @@
  * bytes (0: E2_FILE_MAX_DEFAULT). Returns NULL with err set ("PATH: why") on failure. */
 char *e2_read_file(const char *path, size_t max, size_t *len, struct e2_err *err);
 
+/* The last `max` bytes (at most) of a file that may be growing, such as a log: read like
+ * e2_read_file, but a longer file is not refused, its start is skipped. */
+char *e2_read_file_tail(const char *path, size_t max, size_t *len, struct e2_err *err);
+
 /* Output files, written so that a failure never leaves a half-written file and never
  * clobbers an input: e2_out_open creates a temporary file beside `path` (refusing a
  * `path` that is one of the n `inputs`, by device and inode, whatever the names or
