@@ -3,16 +3,12 @@
 
 #include <netinet/in.h>
 #include <string.h>
+#include "e2/bytes.h"
 
 #define ETHERTYPE_IPV4 0x0800
 #define ETHERTYPE_IPV6 0x86dd
 #define ETHERTYPE_VLAN 0x8100
 #define ETHERTYPE_QINQ 0x88a8
-
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
 
 /* Ports and flags of the L4 header at p (len bytes available). */
 static enum frame_kind parse_l4(const uint8_t *p, size_t len, struct fw_tuple *t, uint8_t *tcp_flags)
@@ -27,8 +23,8 @@ static enum frame_kind parse_l4(const uint8_t *p, size_t len, struct fw_tuple *t
 	case IPPROTO_SCTP:
 		if (len < 8)
 			return FRAME_MALFORMED;
-		t->sport = rd16(p);
-		t->dport = rd16(p + 2);
+		t->sport = e2_get_be16(p);
+		t->dport = e2_get_be16(p + 2);
 		break;
 	case IPPROTO_ICMP:
 	case IPPROTO_ICMPV6:
@@ -38,9 +34,9 @@ static enum frame_kind parse_l4(const uint8_t *p, size_t len, struct fw_tuple *t
 		if (len >= 8) {
 			uint8_t type = p[0];
 			if (type == 8 || type == 128)
-				t->sport = rd16(p + 4);
+				t->sport = e2_get_be16(p + 4);
 			else if (type == 0 || type == 129)
-				t->dport = rd16(p + 4);
+				t->dport = e2_get_be16(p + 4);
 		}
 		break;
 	default: break;
@@ -59,7 +55,7 @@ static enum frame_kind parse_ipv4(const uint8_t *p, size_t len, struct fw_tuple 
 	t->proto = p[9];
 	memcpy(t->src, p + 12, 4);
 	memcpy(t->dst, p + 16, 4);
-	if (rd16(p + 6) & 0x1fff) /* fragment offset: no L4 header here */
+	if (e2_get_be16(p + 6) & 0x1fff) /* fragment offset: no L4 header here */
 		return FRAME_MALFORMED;
 	return parse_l4(p + ihl, len - ihl, t, tcp_flags);
 }
@@ -82,7 +78,7 @@ static enum frame_kind parse_ipv6(const uint8_t *p, size_t len, struct fw_tuple 
 		} else if (next == 44) { /* fragment header */
 			if (off + 8 > len)
 				return FRAME_MALFORMED;
-			if (rd16(p + off + 2) & 0xfff8)
+			if (e2_get_be16(p + off + 2) & 0xfff8)
 				return FRAME_MALFORMED;
 			next = p[off];
 			off += 8;
@@ -103,12 +99,12 @@ enum frame_kind frame_parse(const uint8_t *frame, size_t len, struct fw_tuple *t
 	if (len < 14)
 		return FRAME_MALFORMED;
 	size_t off = 12;
-	uint16_t type = rd16(frame + off);
+	uint16_t type = e2_get_be16(frame + off);
 	for (int tags = 0; (type == ETHERTYPE_VLAN || type == ETHERTYPE_QINQ) && tags < 2; tags++) {
 		off += 4;
 		if (off + 2 > len)
 			return FRAME_MALFORMED;
-		type = rd16(frame + off);
+		type = e2_get_be16(frame + off);
 	}
 	off += 2;
 	if (type == ETHERTYPE_IPV4)

@@ -16,6 +16,7 @@
 
 #include "embark.h"
 #include "gw_internal.h"
+#include "e2/bytes.h"
 
 #define IP6_HDR 40
 #define TAMPER_HDR 4
@@ -95,7 +96,7 @@ static bool ipv4_csum_ok(const uint8_t *h, size_t hl)
 {
 	uint32_t s = 0;
 	for (size_t i = 0; i + 1 < hl; i += 2)
-		s += rd16(h + i);
+		s += e2_get_be16(h + i);
 	while (s >> 16)
 		s = (s & 0xffff) + (s >> 16);
 	return s == 0xffff;
@@ -141,7 +142,7 @@ static void check_accepted(const uint8_t *d, size_t dn)
 {
 	static uint8_t e[4096 + 2 * EMBARK_MAX_OVERHEAD], again[4096 + 4 * EMBARK_MAX_OVERHEAD];
 	size_t en, an;
-	if (dn < 20 || d[0] >> 4 != 4 || rd16(d + 2) > dn)
+	if (dn < 20 || d[0] >> 4 != 4 || e2_get_be16(d + 2) > dn)
 		abort();
 	if (embark_encrypt_packet(gw, d, dn, e, sizeof e, &en) != EMBARK_OK ||
 	    embark_decrypt_packet(gw, e, en, again, sizeof again, &an) != EMBARK_OK || an != dn || memcmp(again, d, dn))

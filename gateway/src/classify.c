@@ -70,8 +70,8 @@ const embark_rule *embark_classify(const embark_classifier *c, const embark_key5
 static void l4_ports(const uint8_t *l4, size_t len, uint8_t proto, embark_key5 *k)
 {
 	if ((proto == 6 || proto == 17) && len >= 4) {
-		k->sport = rd16(l4);
-		k->dport = rd16(l4 + 2);
+		k->sport = e2_get_be16(l4);
+		k->dport = e2_get_be16(l4 + 2);
 		k->has_ports = true;
 	}
 }
@@ -85,22 +85,22 @@ int embark_packet_key(const uint8_t *p, size_t len, embark_key5 *k)
 	if (v == 4) {
 		if (len < 20)
 			return EMBARK_E_TRUNCATED;
-		size_t hl = (size_t)(p[0] & 15) * 4, tl = rd16(p + 2);
+		size_t hl = (size_t)(p[0] & 15) * 4, tl = e2_get_be16(p + 2);
 		if (hl < 20 || tl < hl)
 			return EMBARK_E_MALFORMED;
 		if (tl > len || hl > len)
 			return EMBARK_E_TRUNCATED;
-		k->sip = embark_v4mapped(rd32(p + 12));
-		k->dip = embark_v4mapped(rd32(p + 16));
+		k->sip = embark_v4mapped(e2_get_be32(p + 12));
+		k->dip = embark_v4mapped(e2_get_be32(p + 16));
 		k->proto = p[9];
-		if ((rd16(p + 6) & 0x1fff) == 0)
+		if ((e2_get_be16(p + 6) & 0x1fff) == 0)
 			l4_ports(p + hl, tl - hl, k->proto, k);
 		return EMBARK_OK;
 	}
 	if (v == 6) {
 		if (len < 40)
 			return EMBARK_E_TRUNCATED;
-		size_t pl = rd16(p + 4);
+		size_t pl = e2_get_be16(p + 4);
 		if (40 + pl > len)
 			return EMBARK_E_TRUNCATED;
 		k->sip = embark_load_u128(p + 8);

@@ -196,7 +196,7 @@ static inline uint16_t compose_port(const embark_gw *gw, uint16_t p, const uint8
 {
 	int sfx = 16 - embark_pm_prefix_len(gw->port);
 	uint32_t mask = (1u << sfx) - 1;
-	return (uint16_t)((embark_pm_lookup(gw->port, p) << sfx) | (rd16(prf + 14) & mask));
+	return (uint16_t)((embark_pm_lookup(gw->port, p) << sfx) | (e2_get_be16(prf + 14) & mask));
 }
 
 static inline void addr_block(uint8_t *b, const uint8_t seed[16], embark_u128 v)

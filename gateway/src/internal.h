@@ -5,6 +5,7 @@
 #include "embark.h"
 #include <openssl/evp.h>
 #include <string.h>
+#include "e2/bytes.h"
 
 struct embark_keys {
 	uint8_t master[EMBARK_MASTER_KEY_LEN];
@@ -29,19 +30,6 @@ static inline void embark_store_u128(uint8_t *p, embark_u128 v)
 	uint64_t hi = __builtin_bswap64((uint64_t)(v >> 64)), lo = __builtin_bswap64((uint64_t)v);
 	memcpy(p, &hi, 8);
 	memcpy(p + 8, &lo, 8);
-}
-static inline uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-static inline void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-static inline uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
 /* AES-128-ECB context for key, or NULL. */

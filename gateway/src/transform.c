@@ -78,7 +78,7 @@ static uint16_t l4_csum(uint8_t proto, const uint8_t *src, const uint8_t *dst, b
 static void ipv4_csum(uint8_t *h, size_t hl)
 {
 	h[10] = h[11] = 0;
-	wr16(h + 10, embark_csum_fold(embark_csum_add(0, h, hl)));
+	e2_put_be16(h + 10, embark_csum_fold(embark_csum_add(0, h, hl)));
 }
 
 /* Associated data: the option's fixed bytes, then the transport header with the fields a
@@ -106,12 +106,12 @@ int embark_encrypt_packet(embark_gw *gw, const uint8_t *in, size_t len, uint8_t 
 		return fail(gw, len && (in[0] >> 4) != 4 ? EMBARK_E_MALFORMED : EMBARK_E_TRUNCATED);
 	if ((in[0] >> 4) != 4)
 		return fail(gw, EMBARK_E_MALFORMED);
-	size_t hl = (size_t)(in[0] & 15) * 4, tl = rd16(in + 2);
+	size_t hl = (size_t)(in[0] & 15) * 4, tl = e2_get_be16(in + 2);
 	if (hl < 20 || tl < hl)
 		return fail(gw, EMBARK_E_MALFORMED);
 	if (tl > len)
 		return fail(gw, EMBARK_E_TRUNCATED);
-	if (rd16(in + 6) & 0x3fff)
+	if (e2_get_be16(in + 6) & 0x3fff)
 		return fail(gw, EMBARK_E_FRAGMENT); /* MF or offset */
 	size_t trailer = len - tl;
 	if (trailer > MAX_TRAILER)
@@ -132,7 +132,8 @@ int embark_encrypt_packet(embark_gw *gw, const uint8_t *in, size_t len, uint8_t 
 	if (total > cap || 40 + ext + l4len - 40 > 0xffff)
 		return fail(gw, EMBARK_E_TOO_BIG);
 
-	embark_tuple4 t = {rd32(in + 12), rd32(in + 16), li.ports ? rd16(l4) : 0, li.ports ? rd16(l4 + 2) : 0, proto};
+	embark_tuple4 t = {e2_get_be32(in + 12), e2_get_be32(in + 16), li.ports ? e2_get_be16(l4) : 0,
+			   li.ports ? e2_get_be16(l4 + 2) : 0, proto};
 	embark_u128 esip, edip;
 	uint16_t esp, edp;
 	embark_encrypt_tuple(gw, &t, &esip, &edip, &esp, &edp);
@@ -141,7 +142,7 @@ int embark_encrypt_packet(embark_gw *gw, const uint8_t *in, size_t len, uint8_t 
 	o[0] = (uint8_t)(0x60 | in[1] >> 4);
 	o[1] = (uint8_t)(in[1] << 4);
 	o[2] = o[3] = 0;
-	wr16(o + 4, (uint16_t)(ext + l4len));
+	e2_put_be16(o + 4, (uint16_t)(ext + l4len));
 	o[6] = 60;
 	o[7] = in[8];
 	embark_store_u128(o + 8, esip);
@@ -198,12 +199,12 @@ int embark_encrypt_packet(embark_gw *gw, const uint8_t *in, size_t len, uint8_t 
 	}
 
 	if (li.ports) {
-		wr16(ol4, esp);
-		wr16(ol4 + 2, edp);
+		e2_put_be16(ol4, esp);
+		e2_put_be16(ol4 + 2, edp);
 	}
 	if (li.csum_off >= 0) {
 		ol4[li.csum_off] = ol4[li.csum_off + 1] = 0;
-		wr16(ol4 + li.csum_off, l4_csum(proto, o + 8, o + 24, true, ol4, l4len));
+		e2_put_be16(ol4 + li.csum_off, l4_csum(proto, o + 8, o + 24, true, ol4, l4len));
 	}
 	*out_len = total;
 	return EMBARK_OK;
@@ -215,7 +216,7 @@ int embark_decrypt_packet(embark_gw *gw, const uint8_t *in, size_t len, uint8_t 
 		return fail(gw, len && (in[0] >> 4) != 6 ? EMBARK_E_MALFORMED : EMBARK_E_TRUNCATED);
 	if ((in[0] >> 4) != 6)
 		return fail(gw, EMBARK_E_MALFORMED);
-	size_t pl = rd16(in + 4);
+	size_t pl = e2_get_be16(in + 4);
 	if (40 + pl > len)
 		return fail(gw, EMBARK_E_TRUNCATED);
 	if (in[6] != 60 || pl < 8)
@@ -278,7 +279,7 @@ int embark_decrypt_packet(embark_gw *gw, const uint8_t *in, size_t len, uint8_t 
 	}
 	/* The sealed IPv4 header must describe this packet. */
 	if ((sbuf[0] >> 4) != 4 || (size_t)(sbuf[0] & 15) * 4 != hl || sbuf[9] != proto ||
-	    rd16(sbuf + 2) != hl + l4len) {
+	    e2_get_be16(sbuf + 2) != hl + l4len) {
 		OPENSSL_cleanse(out, hl + l4len);
 		OPENSSL_cleanse(sbuf, sizeof sbuf);
 		return fail(gw, EMBARK_E_MALFORMED);
@@ -286,8 +287,8 @@ int embark_decrypt_packet(embark_gw *gw, const uint8_t *in, size_t len, uint8_t 
 	memcpy(out, sbuf, hl);
 	const uint8_t *oports = sbuf + hl, *ocsum = sbuf + hl + 4;
 
-	embark_tuple4 t = {rd32(sbuf + 12), rd32(sbuf + 16), li.ports ? rd16(oports) : 0,
-			   li.ports ? rd16(oports + 2) : 0, proto};
+	embark_tuple4 t = {e2_get_be32(sbuf + 12), e2_get_be32(sbuf + 16), li.ports ? e2_get_be16(oports) : 0,
+			   li.ports ? e2_get_be16(oports + 2) : 0, proto};
 	embark_u128 esip, edip;
 	uint16_t esp, edp;
 	embark_encrypt_tuple(gw, &t, &esip, &edip, &esp, &edp);
@@ -322,7 +323,7 @@ int embark_decrypt_packet(embark_gw *gw, const uint8_t *in, size_t len, uint8_t 
 	if (li.ports) {
 		/* A port that is not its own encryption is accepted only beside a pool address: it
      * was chosen by the NAT from its (plaintext) port range. */
-		uint16_t csp = rd16(ol4), cdp = rd16(ol4 + 2);
+		uint16_t csp = e2_get_be16(ol4), cdp = e2_get_be16(ol4 + 2);
 		if (csp == esp)
 			memcpy(ol4, oports, 2);
 		else if (src_pool)
@@ -342,9 +343,9 @@ int embark_decrypt_packet(embark_gw *gw, const uint8_t *in, size_t len, uint8_t 
 	if (rewritten || ttl_changed)
 		ipv4_csum(out, hl);
 	if (li.csum_off >= 0) {
-		if (rewritten && !(proto == 17 && rd16(ocsum) == 0)) {
+		if (rewritten && !(proto == 17 && e2_get_be16(ocsum) == 0)) {
 			ol4[li.csum_off] = ol4[li.csum_off + 1] = 0;
-			wr16(ol4 + li.csum_off, l4_csum(proto, out + 12, out + 16, false, ol4, l4len));
+			e2_put_be16(ol4 + li.csum_off, l4_csum(proto, out + 12, out + 16, false, ol4, l4len));
 		} else {
 			memcpy(ol4 + li.csum_off, ocsum, 2);
 		}

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "common.h"
+#include "e2/bytes.h"
 
 static embark_keys *K;
 static const char *RULES = "deny src=10.0.0.0/8 dport=22\naccept proto=udp dst=192.168.0.0/16 dport=53\n"
@@ -31,17 +32,12 @@ static embark_gw *make_gw(embark_keys *k, bool payload)
 	return gw;
 }
 
-static uint16_t rd(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
 /* Checks the encrypted packet is well-formed IPv6 with a valid L4 checksum. */
 static void check_ipv6(const uint8_t *o, size_t n)
 {
 	assert_true(n >= 48);
 	assert_int_equal(o[0] >> 4, 6);
-	assert_int_equal(rd(o + 4) + 40, n);
+	assert_int_equal(e2_get_be16(o + 4) + 40, n);
 	assert_int_equal(o[6], 60);
 	size_t ext = ((size_t)o[41] + 1) * 8;
 	assert_int_equal(o[42], 0x1E);
@@ -51,7 +47,7 @@ static void check_ipv6(const uint8_t *o, size_t n)
 	if (proto == 6 || proto == 17) {
 		uint32_t s = 0;
 		for (int i = 8; i < 40; i += 2)
-			s += rd(o + i);
+			s += e2_get_be16(o + i);
 		s += (uint32_t)l4len + proto;
 		assert_int_equal(test_csum(l4, l4len, s), 0);
 	} else if (proto == 1) {
@@ -232,13 +228,13 @@ static void test_nat_restore(void **st)
 		assert_int_equal(d[8], p[8] - 1);
 		assert_int_equal(test_csum(d, 20, 0), 0); /* IPv4 header checksum valid */
 		if (proto != 1)
-			assert_int_equal(rd(d + 20), 40000);
+			assert_int_equal(e2_get_be16(d + 20), 40000);
 		size_t l4h = proto == 6 ? (size_t)(p[20 + 12] >> 4) * 4 : 8;
 		assert_memory_equal(d + 20 + l4h, p + 20 + l4h, n - 20 - l4h); /* payload restored */
 		if (proto == 6 || proto == 17) {
 			uint32_t ps = 0;
 			for (int i = 12; i < 20; i += 2)
-				ps += rd(d + i);
+				ps += e2_get_be16(d + i);
 			ps += (uint32_t)(n - 20) + proto;
 			assert_int_equal(test_csum(d + 20, n - 20, ps), 0);
 		}
@@ -276,8 +272,8 @@ static void test_leak(void **st)
 		if (proto != 1) {
 			size_t ext = ((size_t)e[41] + 1) * 8;
 			total_ports += 2;
-			port_equal += rd(e + 40 + ext) == sp;
-			port_equal += rd(e + 40 + ext + 2) == dp;
+			port_equal += e2_get_be16(e + 40 + ext) == sp;
+			port_equal += e2_get_be16(e + 40 + ext + 2) == dp;
 		}
 	}
 	/* ports are 16-bit: equality by chance is allowed, systematic equality is not */
