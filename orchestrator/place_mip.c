@@ -90,7 +90,7 @@ int e2_place_mip(struct e2_igraph *ig, const struct e2_rack *rack, double time_l
 	Cbc_setMaximumSeconds(m, time_limit_s);
 	/* Exact to 1e-9 Gbps: CBC prunes a node whose bound is within its cutoff increment
      * (1e-5 by default) of the incumbent, and returned a placement 8.5e-6 Gbps above
-     * the optimum (issue 16). Setting the increment lower makes CBC 2.10 abort (an
+     * the optimum. Setting the increment lower makes CBC 2.10 abort (an
      * assertion in ClpNonLinearCost, tests/small_problems.h seed 701936), so the
      * objective is scaled by OBJ_SCALE instead: the default increment is then 1e-9 Gbps. */
 	Cbc_setAllowableGap(m, 1e-11);

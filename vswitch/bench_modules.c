@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* e2-bench-modules: micro-benchmarks of the issue-3 modules with real mbufs and no
+/* e2-bench-modules: micro-benchmarks of the flow, filter and scheduling modules with real mbufs and no
  * workers (packets are pushed into process_batch as a worker would, test_util.h's
  * push()), and of the scheduler tree with a real worker. One invocation is one run;
  * bench/e2d-modules repeats it and takes medians.
