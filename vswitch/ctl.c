@@ -10,7 +10,7 @@
 
 #include <rte_ethdev.h>
 
-#include "ctl_alloc.h"
+#include "e2/cmd_alloc.h"
 #include "dp.h"
 
 _Static_assert(E2_CTL_NAME_MAX == E2_NAME_MAX, "one name limit for protocol and dataplane");
@@ -187,7 +187,7 @@ E2__Dp__Response *e2_ctl_handle(struct e2_dp *dp, const E2__Dp__Request *req, bo
 	struct e2_arg storage[E2_CTL_ARGS_MAX];
 	struct e2_args args;
 	char err[E2_ERR_MAX] = "";
-	int rc = e2_ctl_validate(req, err, sizeof(err));
+	int rc = e2_cmd_check(req, err, sizeof(err));
 
 	if (rc) {
 		set_error(r, rc, err);

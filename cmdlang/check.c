@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ctl.h"
+#include "e2/cmd.h"
 
 static int check_name(const char *what, const char *s, char *err, size_t errlen)
 {
@@ -39,7 +39,7 @@ static int check_args(size_t n, E2__Dp__Arg **v, char *err, size_t errlen)
 	return 0;
 }
 
-int e2_ctl_validate(const E2__Dp__Request *req, char *err, size_t errlen)
+int e2_cmd_check(const E2__Dp__Request *req, char *err, size_t errlen)
 {
 	int rc = 0;
 

@@ -1,17 +1,18 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* The text form of control requests, used by the start-up configuration file
- * and by `e2ctl dp`, and the printing of responses. */
+/* Parsing the text form of control requests, used by the start-up configuration
+ * file and by `e2ctl dp`. */
 #include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctl.h"
-#include "ctl_alloc.h"
+#include "e2/cmd.h"
+#include "e2/cmd_alloc.h"
 
 #define TOKENS_MAX 72
 
-const char e2_ctl_usage[] =
+const char e2_cmd_usage[] =
 	"  port add NAME DRIVER [KEY=VALUE...]     drivers: vhost virtio_user memif pmd\n"
 	"  port del NAME\n"
 	"  module add NAME CLASS [KEY=VALUE...]    see `classes`\n"
@@ -134,7 +135,7 @@ static int want(int n, int lo, int hi, const char *usage, char *err, size_t errl
 		x_;                                     \
 	})
 
-E2__Dp__Request *e2_ctl_parse_line(const char *line, char *err, size_t errlen)
+E2__Dp__Request *e2_cmd_parse(const char *line, char *err, size_t errlen)
 {
 	char buf[8192];
 	char *t[TOKENS_MAX];
@@ -324,7 +325,7 @@ E2__Dp__Request *e2_ctl_parse_line(const char *line, char *err, size_t errlen)
 		}
 		rc = 0;
 	} else {
-		snprintf(err, errlen, "unknown command '%s'; commands are:\n%s", t[0], e2_ctl_usage);
+		snprintf(err, errlen, "unknown command '%s'; commands are:\n%s", t[0], e2_cmd_usage);
 	}
 out:
 	if (rc != 0) {
@@ -334,74 +335,4 @@ out:
 		return NULL;
 	}
 	return r;
-}
-
-static void print_args(FILE *out, size_t n, E2__Dp__Arg **a)
-{
-	for (size_t i = 0; i < n; i++)
-		fprintf(out, " %s=%s", a[i]->key, a[i]->value);
-}
-
-void e2_ctl_print(FILE *out, const E2__Dp__Request *req, const E2__Dp__Response *r)
-{
-	if (r->code) {
-		fprintf(out, "error: %s\n", r->error);
-		return;
-	}
-	if (r->n_ports) {
-		fprintf(out, "%-14s %-11s %-4s %14s %14s %14s %14s %10s %10s\n", "PORT", "DRIVER", "LINK", "RX_PKTS",
-			"RX_BYTES", "TX_PKTS", "TX_BYTES", "RX_DROPS", "TX_DROPS");
-		for (size_t i = 0; i < r->n_ports; i++) {
-			const E2__Dp__PortInfo *p = r->ports[i];
-			fprintf(out, "%-14s %-11s %-4s %14llu %14llu %14llu %14llu %10llu %10llu\n", p->name, p->driver,
-				p->link_up ? "up" : "down", (unsigned long long)p->rx_packets,
-				(unsigned long long)p->rx_bytes, (unsigned long long)p->tx_packets,
-				(unsigned long long)p->tx_bytes, (unsigned long long)p->rx_drops,
-				(unsigned long long)p->tx_drops);
-		}
-	}
-	if (r->n_modules) {
-		fprintf(out, "%-14s %-11s %6s %14s %10s %12s  %s\n", "MODULE", "CLASS", "WORKER", "PACKETS", "DROPS",
-			"CYCLES/PKT", "GATES (gate->peer:igate packets)");
-		for (size_t i = 0; i < r->n_modules; i++) {
-			const E2__Dp__ModuleInfo *m = r->modules[i];
-			char w[16] = "-";
-			if (m->worker >= 0)
-				snprintf(w, sizeof(w), "%d", m->worker);
-			fprintf(out, "%-14s %-11s %6s %14llu %10llu %12.1f ", m->name, m->mclass, w,
-				(unsigned long long)m->packets, (unsigned long long)m->drops, m->cycles_per_packet);
-			for (size_t g = 0; g < m->n_ogates; g++)
-				fprintf(out, " %u->%s:%u %llu", m->ogates[g]->gate,
-					*m->ogates[g]->peer ? m->ogates[g]->peer : "(none)", m->ogates[g]->peer_gate,
-					(unsigned long long)m->ogates[g]->packets);
-			if (req && req->op_case == E2__DP__REQUEST__OP_LIST)
-				print_args(out, m->n_args, m->args);
-			fputc('\n', out);
-		}
-	}
-	if (r->n_workers) {
-		fprintf(out, "%-8s %-5s %6s %10s %10s  %s\n", "WORKER", "CORE", "BUSY%", "CYCLES/PKT", "SLEEPS",
-			"TASKS");
-		for (size_t i = 0; i < r->n_workers; i++) {
-			const E2__Dp__WorkerInfo *w = r->workers[i];
-			double total = (double)(w->busy_cycles + w->idle_cycles);
-			fprintf(out, "%-8u %-5d %6.1f %10.1f %10llu ", w->id, w->core,
-				total > 0 ? 100.0 * (double)w->busy_cycles / total : 0.0,
-				w->packets ? (double)w->busy_cycles / (double)w->packets : 0.0,
-				(unsigned long long)w->sleeps);
-			for (size_t t = 0; t < w->n_tasks; t++)
-				fprintf(out, " %s", w->tasks[t]);
-			fputc('\n', out);
-		}
-	}
-	for (size_t i = 0; i < r->n_classes; i++) {
-		const E2__Dp__ClassInfo *c = r->classes[i];
-		fprintf(out, "%-18s %s\n", c->name, c->help);
-		for (size_t k = 0; k < c->n_commands; k++)
-			fprintf(out, "%-18s   cmd %s\n", "", c->commands[k]);
-	}
-	for (size_t i = 0; i < r->n_result; i++)
-		fprintf(out, "%s %s\n", r->result[i]->key, r->result[i]->value);
-	if (req && req->op_case == E2__DP__REQUEST__OP_PING)
-		fprintf(out, "ok\n");
 }

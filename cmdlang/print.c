@@ -1,0 +1,271 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Printing a request as one canonical line: the inverse of the parser. Each word is
+ * written as short as the tokenizer allows (never longer than the line it was parsed
+ * from), so a line the parser takes prints to one it takes again. */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "e2/cmd.h"
+
+/* Characters the tokenizer reads as ends of words or quotes, and '#' where a word
+ * starts (a comment): they can only be written inside "double quotes". */
+static bool must_quote(const char *s, size_t i)
+{
+	char c = s[i];
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '"' || (i == 0 && c == '#');
+}
+
+/* Inside quotes a backslash costs two characters, closing and opening again two: a
+ * quoted stretch goes on over the characters up to the next one that must be quoted
+ * when that is cheaper. */
+static bool stay_quoted(const char *s, size_t i)
+{
+	unsigned backslashes = 0;
+	for (; s[i]; i++) {
+		if (must_quote(s, i))
+			return backslashes < 2;
+		backslashes += s[i] == '\\';
+	}
+	return false;
+}
+
+static void put_word(FILE *out, const char *s)
+{
+	bool quoted = false;
+
+	fputc(' ', out);
+	if (!s || !*s) {
+		fputs("\"\"", out);
+		return;
+	}
+	/* without backslashes, quoting the whole word costs no more and reads better */
+	bool whole = !strchr(s, '\\');
+	for (size_t i = 0; whole && s[i]; i++)
+		if (must_quote(s, i)) {
+			fputc('"', out);
+			for (const char *c = s; *c; c++) {
+				if (*c == '"')
+					fputc('\\', out);
+				fputc(*c, out);
+			}
+			fputc('"', out);
+			return;
+		}
+	for (size_t i = 0; s[i]; i++) {
+		if (must_quote(s, i)) {
+			if (!quoted)
+				fputc('"', out);
+			quoted = true;
+		} else if (quoted && !stay_quoted(s, i)) {
+			fputc('"', out);
+			quoted = false;
+		}
+		if (quoted && (s[i] == '"' || s[i] == '\\'))
+			fputc('\\', out);
+		fputc(s[i], out);
+	}
+	if (quoted)
+		fputc('"', out);
+}
+
+static void put_args(FILE *out, size_t n, E2__Dp__Arg **a)
+{
+	for (size_t i = 0; i < n; i++) {
+		char *kv;
+		if (asprintf(&kv, "%s=%s", a[i]->key ? a[i]->key : "", a[i]->value ? a[i]->value : "") < 0)
+			abort();
+		put_word(out, kv);
+		free(kv);
+	}
+}
+
+/* MODULE[:GATE]: the gate is written when it is not 0, or when the name has a colon
+ * of its own (the parser splits at the last one). */
+static void put_gate(FILE *out, const E2__Dp__GateRef *g)
+{
+	const char *module = g->module ? g->module : "";
+	char *w;
+	if (g->gate || strchr(module, ':')) {
+		if (asprintf(&w, "%s:%u", module, g->gate) < 0)
+			abort();
+	} else {
+		w = strdup(module);
+		if (!w)
+			abort();
+	}
+	put_word(out, w);
+	free(w);
+}
+
+static int print_port_add(FILE *out, const E2__Dp__Request *r)
+{
+	fputs("port add", out);
+	put_word(out, r->port_create->name);
+	put_word(out, r->port_create->driver);
+	put_args(out, r->port_create->n_args, r->port_create->args);
+	return 0;
+}
+
+static int print_port_del(FILE *out, const E2__Dp__Request *r)
+{
+	fputs("port del", out);
+	put_word(out, r->port_destroy->name);
+	return 0;
+}
+
+static int print_module_add(FILE *out, const E2__Dp__Request *r)
+{
+	fputs("module add", out);
+	put_word(out, r->module_create->name);
+	put_word(out, r->module_create->mclass);
+	put_args(out, r->module_create->n_args, r->module_create->args);
+	return 0;
+}
+
+static int print_module_del(FILE *out, const E2__Dp__Request *r)
+{
+	fputs("module del", out);
+	put_word(out, r->module_destroy->name);
+	return 0;
+}
+
+static int print_module_cmd(FILE *out, const E2__Dp__Request *r)
+{
+	fputs("module cmd", out);
+	put_word(out, r->module_command->module);
+	put_word(out, r->module_command->cmd);
+	put_args(out, r->module_command->n_args, r->module_command->args);
+	return 0;
+}
+
+static int print_connect(FILE *out, const E2__Dp__Request *r)
+{
+	if (!r->connect->from || !r->connect->to)
+		return -1;
+	fputs("connect", out);
+	put_gate(out, r->connect->from);
+	put_gate(out, r->connect->to);
+	return 0;
+}
+
+static int print_disconnect(FILE *out, const E2__Dp__Request *r)
+{
+	fputs("disconnect", out);
+	put_gate(out, r->disconnect);
+	return 0;
+}
+
+static int print_insert(FILE *out, const E2__Dp__Request *r)
+{
+	if (!r->insert->at)
+		return -1;
+	fputs("insert", out);
+	put_gate(out, r->insert->at);
+	put_word(out, r->insert->module);
+	return 0;
+}
+
+static int print_capture(FILE *out, const E2__Dp__Request *r)
+{
+	const E2__Dp__Capture *c = r->capture;
+	/* "capture stop X" stops X: a capture at a module named "stop" (gate 0) or a stop
+	 * with arguments has no text form */
+	if (!c->at || (c->stop && c->n_args) ||
+	    (!c->stop && !c->at->gate && c->at->module && strcmp(c->at->module, "stop") == 0))
+		return -1;
+	fputs(c->stop ? "capture stop" : "capture", out);
+	put_gate(out, c->at);
+	put_args(out, c->n_args, c->args);
+	return 0;
+}
+
+static int print_worker_add(FILE *out, const E2__Dp__Request *r)
+{
+	fprintf(out, "worker add %u", r->worker_create->id);
+	if (r->worker_create->core >= 0)
+		fprintf(out, " core=%d", r->worker_create->core);
+	return 0;
+}
+
+static int print_task_attach(FILE *out, const E2__Dp__Request *r)
+{
+	fputs("task attach", out);
+	put_word(out, r->task_attach->module);
+	fprintf(out, " worker=%u", r->task_attach->worker);
+	return 0;
+}
+
+static int print_sched(FILE *out, const E2__Dp__Request *r)
+{
+	const E2__Dp__Sched *s = r->sched;
+	fputs("sched", out);
+	put_word(out, s->op);
+	if (!s->op || strcmp(s->op, "show") != 0)
+		put_word(out, s->name);
+	put_args(out, s->n_args, s->args);
+	return 0;
+}
+
+static int print_stats(FILE *out, const E2__Dp__Request *r)
+{
+	const char *name = r->stats->name;
+	/* a port or module named "reset" has no text form: the word asks for a reset */
+	if (name && strcmp(name, "reset") == 0)
+		return -1;
+	fputs("stats", out);
+	if (name && *name)
+		put_word(out, name);
+	if (r->stats->reset)
+		fputs(" reset", out);
+	return 0;
+}
+
+static int print_word(FILE *out, const char *word)
+{
+	fputs(word, out);
+	return 0;
+}
+
+static int print_request(FILE *out, const E2__Dp__Request *r)
+{
+	switch (r->op_case) {
+	case E2__DP__REQUEST__OP_PORT_CREATE: return print_port_add(out, r);
+	case E2__DP__REQUEST__OP_PORT_DESTROY: return print_port_del(out, r);
+	case E2__DP__REQUEST__OP_MODULE_CREATE: return print_module_add(out, r);
+	case E2__DP__REQUEST__OP_MODULE_DESTROY: return print_module_del(out, r);
+	case E2__DP__REQUEST__OP_MODULE_COMMAND: return print_module_cmd(out, r);
+	case E2__DP__REQUEST__OP_CONNECT: return print_connect(out, r);
+	case E2__DP__REQUEST__OP_DISCONNECT: return print_disconnect(out, r);
+	case E2__DP__REQUEST__OP_INSERT: return print_insert(out, r);
+	case E2__DP__REQUEST__OP_CAPTURE: return print_capture(out, r);
+	case E2__DP__REQUEST__OP_WORKER_CREATE: return print_worker_add(out, r);
+	case E2__DP__REQUEST__OP_TASK_ATTACH: return print_task_attach(out, r);
+	case E2__DP__REQUEST__OP_SCHED: return print_sched(out, r);
+	case E2__DP__REQUEST__OP_STATS: return print_stats(out, r);
+	case E2__DP__REQUEST__OP_LIST: return print_word(out, "list");
+	case E2__DP__REQUEST__OP_LIST_CLASSES: return print_word(out, "classes");
+	case E2__DP__REQUEST__OP_PING: return print_word(out, "ping");
+	case E2__DP__REQUEST__OP_SHUTDOWN: return print_word(out, "shutdown");
+	default: return -1;
+	}
+}
+
+char *e2_cmd_line(const E2__Dp__Request *req)
+{
+	char *line = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&line, &len);
+
+	if (!out)
+		abort();
+	int rc = print_request(out, req);
+	if (fclose(out) != 0)
+		abort();
+	if (rc) {
+		free(line);
+		return NULL;
+	}
+	return line;
+}
