@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "e2/cmd.h"
+#include "e2/cmd_ops.h"
 
 static int check_name(const char *what, const char *s, char *err, size_t errlen)
 {
@@ -39,88 +40,152 @@ static int check_args(size_t n, E2__Dp__Arg **v, char *err, size_t errlen)
 	return 0;
 }
 
-int e2_cmd_check(const E2__Dp__Request *req, char *err, size_t errlen)
+/* Each check_NAME checks its part of a request; 0 or an errno value with err. */
+
+static int check_port_add(const E2__Dp__Request *req, char *err, size_t errlen)
+{
+	int rc;
+	if (!(rc = check_name("port", req->port_create->name, err, errlen)) &&
+	    !(rc = check_name("driver", req->port_create->driver, err, errlen)))
+		rc = check_args(req->port_create->n_args, req->port_create->args, err, errlen);
+	return rc;
+}
+
+static int check_port_del(const E2__Dp__Request *req, char *err, size_t errlen)
+{
+	return check_name("port", req->port_destroy->name, err, errlen);
+}
+
+static int check_module_add(const E2__Dp__Request *req, char *err, size_t errlen)
+{
+	int rc;
+	if (!(rc = check_name("module", req->module_create->name, err, errlen)) &&
+	    !(rc = check_name("class", req->module_create->mclass, err, errlen)))
+		rc = check_args(req->module_create->n_args, req->module_create->args, err, errlen);
+	return rc;
+}
+
+static int check_module_del(const E2__Dp__Request *req, char *err, size_t errlen)
+{
+	return check_name("module", req->module_destroy->name, err, errlen);
+}
+
+static int check_module_cmd(const E2__Dp__Request *req, char *err, size_t errlen)
+{
+	int rc;
+	if (!(rc = check_name("module", req->module_command->module, err, errlen)) &&
+	    !(rc = check_name("command", req->module_command->cmd, err, errlen)))
+		rc = check_args(req->module_command->n_args, req->module_command->args, err, errlen);
+	return rc;
+}
+
+static int check_connect(const E2__Dp__Request *req, char *err, size_t errlen)
+{
+	int rc;
+	if (!req->connect->from || !req->connect->to) {
+		snprintf(err, errlen, "connect needs both ends");
+		return EINVAL;
+	}
+	if (!(rc = check_name("module", req->connect->from->module, err, errlen)))
+		rc = check_name("module", req->connect->to->module, err, errlen);
+	return rc;
+}
+
+static int check_disconnect(const E2__Dp__Request *req, char *err, size_t errlen)
+{
+	return check_name("module", req->disconnect->module, err, errlen);
+}
+
+static int check_insert(const E2__Dp__Request *req, char *err, size_t errlen)
+{
+	int rc;
+	if (!req->insert->at) {
+		snprintf(err, errlen, "insert needs the gate to insert at");
+		return EINVAL;
+	}
+	if (!(rc = check_name("module", req->insert->at->module, err, errlen)))
+		rc = check_name("module", req->insert->module, err, errlen);
+	return rc;
+}
+
+static int check_capture(const E2__Dp__Request *req, char *err, size_t errlen)
+{
+	int rc;
+	if (!req->capture->at) {
+		snprintf(err, errlen, "capture needs a module gate or a port");
+		return EINVAL;
+	}
+	if (!(rc = check_name("module or port", req->capture->at->module, err, errlen)))
+		rc = check_args(req->capture->n_args, req->capture->args, err, errlen);
+	return rc;
+}
+
+static int check_worker_add(const E2__Dp__Request *req, char *err, size_t errlen)
+{
+	if (req->worker_create->id >= 1024) {
+		snprintf(err, errlen, "worker id %u is too large", req->worker_create->id);
+		return EINVAL;
+	}
+	return 0;
+}
+
+static int check_task_attach(const E2__Dp__Request *req, char *err, size_t errlen)
+{
+	return check_name("module", req->task_attach->module, err, errlen);
+}
+
+static int check_sched(const E2__Dp__Request *req, char *err, size_t errlen)
 {
 	int rc = 0;
+	if (!req->sched->op || !*req->sched->op) {
+		snprintf(err, errlen, "sched needs an operation (add, attach, set, del, show)");
+		return EINVAL;
+	}
+	if (strcmp(req->sched->op, "show") != 0)
+		rc = check_name("scheduler node", req->sched->name, err, errlen);
+	if (!rc)
+		rc = check_args(req->sched->n_args, req->sched->args, err, errlen);
+	return rc;
+}
 
+static int check_stats(const E2__Dp__Request *req, char *err, size_t errlen)
+{
+	if (req->stats->name && strlen(req->stats->name) >= E2_CTL_NAME_MAX) {
+		snprintf(err, errlen, "name is too long");
+		return EINVAL;
+	}
+	return 0;
+}
+
+/* list, classes, ping, shutdown: nothing to check */
+static int check_nothing(const E2__Dp__Request *req, char *err, size_t errlen)
+{
+	return 0;
+}
+
+#define check_list check_nothing
+#define check_classes check_nothing
+#define check_ping check_nothing
+#define check_shutdown check_nothing
+
+struct check_op {
+	E2__Dp__Request__OpCase op;
+	int (*check)(const E2__Dp__Request *req, char *err, size_t errlen);
+};
+
+#define CHECK_ROW(name, words, op, workers, usage) {E2__DP__REQUEST__OP_##op, check_##name},
+static const struct check_op check_ops[] = {E2_CMD_OPS(CHECK_ROW)};
+
+int e2_cmd_check(const E2__Dp__Request *req, char *err, size_t errlen)
+{
 	if (req->version != E2_CTL_VERSION) {
 		snprintf(err, errlen, "protocol version %u is not supported (this e2d speaks version %d)", req->version,
 			 E2_CTL_VERSION);
 		return EPROTO;
 	}
-	switch (req->op_case) {
-	case E2__DP__REQUEST__OP_PORT_CREATE:
-		if (!(rc = check_name("port", req->port_create->name, err, errlen)) &&
-		    !(rc = check_name("driver", req->port_create->driver, err, errlen)))
-			rc = check_args(req->port_create->n_args, req->port_create->args, err, errlen);
-		break;
-	case E2__DP__REQUEST__OP_PORT_DESTROY: rc = check_name("port", req->port_destroy->name, err, errlen); break;
-	case E2__DP__REQUEST__OP_MODULE_CREATE:
-		if (!(rc = check_name("module", req->module_create->name, err, errlen)) &&
-		    !(rc = check_name("class", req->module_create->mclass, err, errlen)))
-			rc = check_args(req->module_create->n_args, req->module_create->args, err, errlen);
-		break;
-	case E2__DP__REQUEST__OP_MODULE_DESTROY:
-		rc = check_name("module", req->module_destroy->name, err, errlen);
-		break;
-	case E2__DP__REQUEST__OP_CONNECT:
-		if (!req->connect->from || !req->connect->to) {
-			snprintf(err, errlen, "connect needs both ends");
-			return EINVAL;
-		}
-		if (!(rc = check_name("module", req->connect->from->module, err, errlen)))
-			rc = check_name("module", req->connect->to->module, err, errlen);
-		break;
-	case E2__DP__REQUEST__OP_INSERT:
-		if (!req->insert->at) {
-			snprintf(err, errlen, "insert needs the gate to insert at");
-			return EINVAL;
-		}
-		if (!(rc = check_name("module", req->insert->at->module, err, errlen)))
-			rc = check_name("module", req->insert->module, err, errlen);
-		break;
-	case E2__DP__REQUEST__OP_CAPTURE:
-		if (!req->capture->at) {
-			snprintf(err, errlen, "capture needs a module gate or a port");
-			return EINVAL;
-		}
-		if (!(rc = check_name("module or port", req->capture->at->module, err, errlen)))
-			rc = check_args(req->capture->n_args, req->capture->args, err, errlen);
-		break;
-	case E2__DP__REQUEST__OP_DISCONNECT: rc = check_name("module", req->disconnect->module, err, errlen); break;
-	case E2__DP__REQUEST__OP_MODULE_COMMAND:
-		if (!(rc = check_name("module", req->module_command->module, err, errlen)) &&
-		    !(rc = check_name("command", req->module_command->cmd, err, errlen)))
-			rc = check_args(req->module_command->n_args, req->module_command->args, err, errlen);
-		break;
-	case E2__DP__REQUEST__OP_WORKER_CREATE:
-		if (req->worker_create->id >= 1024) {
-			snprintf(err, errlen, "worker id %u is too large", req->worker_create->id);
-			return EINVAL;
-		}
-		break;
-	case E2__DP__REQUEST__OP_TASK_ATTACH: rc = check_name("module", req->task_attach->module, err, errlen); break;
-	case E2__DP__REQUEST__OP_STATS:
-		if (req->stats->name && strlen(req->stats->name) >= E2_CTL_NAME_MAX) {
-			snprintf(err, errlen, "name is too long");
-			return EINVAL;
-		}
-		break;
-	case E2__DP__REQUEST__OP_SCHED:
-		if (!req->sched->op || !*req->sched->op) {
-			snprintf(err, errlen, "sched needs an operation (add, attach, set, del, show)");
-			return EINVAL;
-		}
-		if (strcmp(req->sched->op, "show") != 0)
-			rc = check_name("scheduler node", req->sched->name, err, errlen);
-		if (!rc)
-			rc = check_args(req->sched->n_args, req->sched->args, err, errlen);
-		break;
-	case E2__DP__REQUEST__OP_LIST:
-	case E2__DP__REQUEST__OP_LIST_CLASSES:
-	case E2__DP__REQUEST__OP_PING:
-	case E2__DP__REQUEST__OP_SHUTDOWN: break;
-	default: snprintf(err, errlen, "request has no operation (or one this e2d does not know)"); return EINVAL;
-	}
-	return rc;
+	for (size_t i = 0; i < sizeof(check_ops) / sizeof(check_ops[0]); i++)
+		if (check_ops[i].op == req->op_case)
+			return check_ops[i].check(req, err, errlen);
+	snprintf(err, errlen, "request has no operation (or one this e2d does not know)");
+	return EINVAL;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "e2/cmd.h"
+#include "e2/cmd_ops.h"
 
 /* Characters the tokenizer reads as ends of words or quotes, and '#' where a word
  * starts (a comment): they can only be written inside "double quotes". */
@@ -101,7 +102,6 @@ static void put_gate(FILE *out, const E2__Dp__GateRef *g)
 
 static int print_port_add(FILE *out, const E2__Dp__Request *r)
 {
-	fputs("port add", out);
 	put_word(out, r->port_create->name);
 	put_word(out, r->port_create->driver);
 	put_args(out, r->port_create->n_args, r->port_create->args);
@@ -110,14 +110,12 @@ static int print_port_add(FILE *out, const E2__Dp__Request *r)
 
 static int print_port_del(FILE *out, const E2__Dp__Request *r)
 {
-	fputs("port del", out);
 	put_word(out, r->port_destroy->name);
 	return 0;
 }
 
 static int print_module_add(FILE *out, const E2__Dp__Request *r)
 {
-	fputs("module add", out);
 	put_word(out, r->module_create->name);
 	put_word(out, r->module_create->mclass);
 	put_args(out, r->module_create->n_args, r->module_create->args);
@@ -126,14 +124,12 @@ static int print_module_add(FILE *out, const E2__Dp__Request *r)
 
 static int print_module_del(FILE *out, const E2__Dp__Request *r)
 {
-	fputs("module del", out);
 	put_word(out, r->module_destroy->name);
 	return 0;
 }
 
 static int print_module_cmd(FILE *out, const E2__Dp__Request *r)
 {
-	fputs("module cmd", out);
 	put_word(out, r->module_command->module);
 	put_word(out, r->module_command->cmd);
 	put_args(out, r->module_command->n_args, r->module_command->args);
@@ -144,7 +140,6 @@ static int print_connect(FILE *out, const E2__Dp__Request *r)
 {
 	if (!r->connect->from || !r->connect->to)
 		return -1;
-	fputs("connect", out);
 	put_gate(out, r->connect->from);
 	put_gate(out, r->connect->to);
 	return 0;
@@ -152,7 +147,6 @@ static int print_connect(FILE *out, const E2__Dp__Request *r)
 
 static int print_disconnect(FILE *out, const E2__Dp__Request *r)
 {
-	fputs("disconnect", out);
 	put_gate(out, r->disconnect);
 	return 0;
 }
@@ -161,7 +155,6 @@ static int print_insert(FILE *out, const E2__Dp__Request *r)
 {
 	if (!r->insert->at)
 		return -1;
-	fputs("insert", out);
 	put_gate(out, r->insert->at);
 	put_word(out, r->insert->module);
 	return 0;
@@ -175,7 +168,8 @@ static int print_capture(FILE *out, const E2__Dp__Request *r)
 	if (!c->at || (c->stop && c->n_args) ||
 	    (!c->stop && !c->at->gate && c->at->module && strcmp(c->at->module, "stop") == 0))
 		return -1;
-	fputs(c->stop ? "capture stop" : "capture", out);
+	if (c->stop)
+		fputs(" stop", out);
 	put_gate(out, c->at);
 	put_args(out, c->n_args, c->args);
 	return 0;
@@ -183,7 +177,7 @@ static int print_capture(FILE *out, const E2__Dp__Request *r)
 
 static int print_worker_add(FILE *out, const E2__Dp__Request *r)
 {
-	fprintf(out, "worker add %u", r->worker_create->id);
+	fprintf(out, " %u", r->worker_create->id);
 	if (r->worker_create->core >= 0)
 		fprintf(out, " core=%d", r->worker_create->core);
 	return 0;
@@ -191,7 +185,6 @@ static int print_worker_add(FILE *out, const E2__Dp__Request *r)
 
 static int print_task_attach(FILE *out, const E2__Dp__Request *r)
 {
-	fputs("task attach", out);
 	put_word(out, r->task_attach->module);
 	fprintf(out, " worker=%u", r->task_attach->worker);
 	return 0;
@@ -200,7 +193,6 @@ static int print_task_attach(FILE *out, const E2__Dp__Request *r)
 static int print_sched(FILE *out, const E2__Dp__Request *r)
 {
 	const E2__Dp__Sched *s = r->sched;
-	fputs("sched", out);
 	put_word(out, s->op);
 	if (!s->op || strcmp(s->op, "show") != 0)
 		put_word(out, s->name);
@@ -214,7 +206,6 @@ static int print_stats(FILE *out, const E2__Dp__Request *r)
 	/* a port or module named "reset" has no text form: the word asks for a reset */
 	if (name && strcmp(name, "reset") == 0)
 		return -1;
-	fputs("stats", out);
 	if (name && *name)
 		put_word(out, name);
 	if (r->stats->reset)
@@ -222,34 +213,36 @@ static int print_stats(FILE *out, const E2__Dp__Request *r)
 	return 0;
 }
 
-static int print_word(FILE *out, const char *word)
+/* list, classes, ping, shutdown: the word says it all */
+static int print_word_alone(FILE *out, const E2__Dp__Request *r)
 {
-	fputs(word, out);
 	return 0;
 }
 
+#define print_list print_word_alone
+#define print_classes print_word_alone
+#define print_ping print_word_alone
+#define print_shutdown print_word_alone
+
+/* Each print_NAME writes what follows the command's words, each word with its
+ * leading space; -1 when the request has no text form. */
+struct print_op {
+	const char *words;
+	E2__Dp__Request__OpCase op;
+	int (*print)(FILE *out, const E2__Dp__Request *r);
+};
+
+#define PRINT_ROW(name, words, op, workers, usage) {words, E2__DP__REQUEST__OP_##op, print_##name},
+static const struct print_op print_ops[] = {E2_CMD_OPS(PRINT_ROW)};
+
 static int print_request(FILE *out, const E2__Dp__Request *r)
 {
-	switch (r->op_case) {
-	case E2__DP__REQUEST__OP_PORT_CREATE: return print_port_add(out, r);
-	case E2__DP__REQUEST__OP_PORT_DESTROY: return print_port_del(out, r);
-	case E2__DP__REQUEST__OP_MODULE_CREATE: return print_module_add(out, r);
-	case E2__DP__REQUEST__OP_MODULE_DESTROY: return print_module_del(out, r);
-	case E2__DP__REQUEST__OP_MODULE_COMMAND: return print_module_cmd(out, r);
-	case E2__DP__REQUEST__OP_CONNECT: return print_connect(out, r);
-	case E2__DP__REQUEST__OP_DISCONNECT: return print_disconnect(out, r);
-	case E2__DP__REQUEST__OP_INSERT: return print_insert(out, r);
-	case E2__DP__REQUEST__OP_CAPTURE: return print_capture(out, r);
-	case E2__DP__REQUEST__OP_WORKER_CREATE: return print_worker_add(out, r);
-	case E2__DP__REQUEST__OP_TASK_ATTACH: return print_task_attach(out, r);
-	case E2__DP__REQUEST__OP_SCHED: return print_sched(out, r);
-	case E2__DP__REQUEST__OP_STATS: return print_stats(out, r);
-	case E2__DP__REQUEST__OP_LIST: return print_word(out, "list");
-	case E2__DP__REQUEST__OP_LIST_CLASSES: return print_word(out, "classes");
-	case E2__DP__REQUEST__OP_PING: return print_word(out, "ping");
-	case E2__DP__REQUEST__OP_SHUTDOWN: return print_word(out, "shutdown");
-	default: return -1;
-	}
+	for (size_t i = 0; i < sizeof(print_ops) / sizeof(print_ops[0]); i++)
+		if (print_ops[i].op == r->op_case) {
+			fputs(print_ops[i].words, out);
+			return print_ops[i].print(out, r);
+		}
+	return -1;
 }
 
 char *e2_cmd_line(const E2__Dp__Request *req)

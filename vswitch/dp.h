@@ -29,6 +29,7 @@ struct e2_dp {
 	struct e2_worker *workers[E2_WORKERS_MAX];
 	uint32_t idle_spin_us; /* how long a worker spins with no traffic before it sleeps */
 	uint32_t max_sleep_us; /* longest sleep of an idle worker */
+	uint64_t pauses;       /* times the workers were paused: a read-only request pauses none */
 };
 
 int e2_dp_init(struct e2_dp *dp, unsigned n_mbufs, char *err);
