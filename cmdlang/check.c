@@ -2,11 +2,14 @@
 /* Checks of control requests that need no dataplane state: version, operation,
  * names and argument shapes. Shared by e2d, the client and the fuzzer. */
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "e2/cmd.h"
 #include "e2/cmd_ops.h"
+#include "sched_words.h"
 
 static int check_name(const char *what, const char *s, char *err, size_t errlen)
 {
@@ -134,18 +137,88 @@ static int check_task_attach(const E2__Dp__Request *req, char *err, size_t errle
 	return check_name("module", req->task_attach->module, err, errlen);
 }
 
-static int check_sched(const E2__Dp__Request *req, char *err, size_t errlen)
+/* The number settings a message has, each within its range. */
+struct number {
+	const char *key;
+	bool given;
+	uint64_t value;
+};
+
+static int check_numbers(const struct number *v, size_t n, char *err, size_t errlen)
 {
-	int rc = 0;
-	if (!req->sched->op || !*req->sched->op) {
-		snprintf(err, errlen, "sched needs an operation (add, attach, set, del, show)");
+	for (size_t i = 0; i < n; i++)
+		if (v[i].given && e2_cmd_sched_number_ok(v[i].key, v[i].value, err, errlen))
+			return EINVAL;
+	return 0;
+}
+
+static int check_resource(E2__Dp__SchedResource resource, char *err, size_t errlen)
+{
+	if (resource && !e2_cmd_resource_word(resource)) {
+		snprintf(err, errlen, "resource=%d: use cycles, packets or bits", (int)resource);
 		return EINVAL;
 	}
-	if (strcmp(req->sched->op, "show") != 0)
-		rc = check_name("scheduler node", req->sched->name, err, errlen);
-	if (!rc)
-		rc = check_args(req->sched->n_args, req->sched->args, err, errlen);
-	return rc;
+	return 0;
+}
+
+static int check_sched_add(const E2__Dp__Request *req, char *err, size_t errlen)
+{
+	const E2__Dp__SchedAdd *c = req->sched_add;
+	const struct number numbers[] = {
+		{"share", c->has_share_case, c->share},    {"priority", c->has_priority_case, c->priority},
+		{"limit", c->has_limit_case, c->limit},    {"burst", c->has_burst_case, c->burst},
+		{"worker", c->has_worker_case, c->worker},
+	};
+	int rc;
+	if ((rc = check_name("scheduler node", c->name, err, errlen)) ||
+	    (rc = check_numbers(numbers, sizeof(numbers) / sizeof(numbers[0]), err, errlen)) ||
+	    (rc = check_resource(c->resource, err, errlen)))
+		return rc;
+	if (!e2_cmd_policy_word(c->policy)) {
+		snprintf(err, errlen, "sched add needs policy=priority|weighted_fair|round_robin|rate_limit");
+		return EINVAL;
+	}
+	return 0;
+}
+
+static int check_sched_attach(const E2__Dp__Request *req, char *err, size_t errlen)
+{
+	const E2__Dp__SchedAttach *c = req->sched_attach;
+	const struct number numbers[] = {
+		{"share", c->has_share_case, c->share},
+		{"priority", c->has_priority_case, c->priority},
+	};
+	int rc;
+	if ((rc = check_name("scheduler node", c->name, err, errlen)))
+		return rc;
+	return check_numbers(numbers, sizeof(numbers) / sizeof(numbers[0]), err, errlen);
+}
+
+static int check_sched_set(const E2__Dp__Request *req, char *err, size_t errlen)
+{
+	const E2__Dp__SchedSet *c = req->sched_set;
+	const struct number numbers[] = {
+		{"share", c->has_share_case, c->share},
+		{"priority", c->has_priority_case, c->priority},
+		{"limit", c->has_limit_case, c->limit},
+		{"burst", c->has_burst_case, c->burst},
+	};
+	int rc;
+	if ((rc = check_name("scheduler node", c->name, err, errlen)) ||
+	    (rc = check_numbers(numbers, sizeof(numbers) / sizeof(numbers[0]), err, errlen)))
+		return rc;
+	return check_resource(c->resource, err, errlen);
+}
+
+static int check_sched_del(const E2__Dp__Request *req, char *err, size_t errlen)
+{
+	return check_name("scheduler node", req->sched_del->name, err, errlen);
+}
+
+static int check_sched_show(const E2__Dp__Request *req, char *err, size_t errlen)
+{
+	const struct number worker = {"worker", req->sched_show->has_worker_case, req->sched_show->worker};
+	return check_numbers(&worker, 1, err, errlen);
 }
 
 static int check_stats(const E2__Dp__Request *req, char *err, size_t errlen)

@@ -10,6 +10,7 @@
 #include "e2/cmd.h"
 #include "e2/cmd_alloc.h"
 #include "e2/cmd_ops.h"
+#include "sched_words.h"
 
 #define TOKENS_MAX 72
 
@@ -267,21 +268,219 @@ static int parse_task_attach(E2__Dp__Request *r, char **t, int n, char *err, siz
 	return 0;
 }
 
-static int parse_sched(E2__Dp__Request *r, char **t, int n, char *err, size_t errlen)
+static const char sched_usage[] = "usage: sched add|attach|set|del NAME [KEY=VALUE...] | sched show [worker=ID]";
+
+/* The KEY=VALUE words of a sched command: each of them a known key, none twice (the
+ * messages e2d gave when it read them). values[k] is then the value of known[k], or
+ * NULL. */
+static int sched_keys(char **t, int n, const char *const *known, const char **values, char *err, size_t errlen)
 {
-	if (n < 2 || (strcmp(t[1], "show") != 0 && n < 3)) {
-		snprintf(err, errlen, "usage: sched add|attach|set|del NAME [KEY=VALUE...] | sched show [worker=ID]");
+	for (int i = 0; i < n; i++) {
+		char *eq = strchr(t[i], '=');
+		if (!eq || eq == t[i]) {
+			snprintf(err, errlen, "'%s' is not KEY=VALUE", t[i]);
+			return -1;
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		size_t klen = (size_t)(strchr(t[i], '=') - t[i]);
+		size_t k = 0;
+		while (known[k] && (strlen(known[k]) != klen || strncmp(t[i], known[k], klen) != 0))
+			k++;
+		if (!known[k] && !known[0]) {
+			snprintf(err, errlen, "takes no arguments ('%.*s' given)", (int)klen, t[i]);
+			return -1;
+		}
+		if (!known[k]) {
+			int off = snprintf(err, errlen, "unknown argument '%.*s' (known:", (int)klen, t[i]);
+			for (size_t m = 0; known[m] && off >= 0 && (size_t)off < errlen; m++)
+				off += snprintf(err + off, errlen - (size_t)off, " %s", known[m]);
+			if (off >= 0 && (size_t)off < errlen)
+				snprintf(err + off, errlen - (size_t)off, ")");
+			return -1;
+		}
+		if (values[k]) {
+			snprintf(err, errlen, "argument '%s' given twice", known[k]);
+			return -1;
+		}
+		values[k] = t[i] + klen + 1;
+	}
+	return 0;
+}
+
+/* The value given for key, or NULL (not given, or not a key of this command). */
+static const char *value_of(const char *const *known, const char **values, const char *key)
+{
+	for (size_t k = 0; known[k]; k++)
+		if (strcmp(known[k], key) == 0)
+			return values[k];
+	return NULL;
+}
+
+/* A number setting if given: 1 (given, *out set), 0 (not given) or -1 with err. */
+static int sched_number(const char *const *known, const char **values, const char *key, uint64_t *out, char *err,
+			size_t errlen)
+{
+	const char *text = value_of(known, values, key);
+	if (!text)
+		return 0;
+	return e2_cmd_sched_number(key, text, out, err, errlen) ? -1 : 1;
+}
+
+/* The settings of a node, read in the order e2d read them. */
+struct settings {
+	int has_share, has_priority, has_limit, has_burst;
+	uint64_t share, priority, limit, burst;
+	E2__Dp__SchedResource resource;
+};
+
+static int read_settings(const char *const *known, const char **values, struct settings *s, char *err, size_t errlen)
+{
+	const char *res = value_of(known, values, "resource");
+	if ((s->has_share = sched_number(known, values, "share", &s->share, err, errlen)) < 0 ||
+	    (s->has_priority = sched_number(known, values, "priority", &s->priority, err, errlen)) < 0 ||
+	    (s->has_limit = sched_number(known, values, "limit", &s->limit, err, errlen)) < 0 ||
+	    (s->has_burst = sched_number(known, values, "burst", &s->burst, err, errlen)) < 0)
+		return -1;
+	s->resource = res ? e2_cmd_resource_of(res) : E2__DP__SCHED_RESOURCE__SCHED_RESOURCE_UNSPECIFIED;
+	if (res && !s->resource) {
+		snprintf(err, errlen, "resource=%s: use cycles, packets or bits", res);
 		return -1;
 	}
-	E2__Dp__Sched *c = NEW(E2__Dp__Sched, e2__dp__sched__init);
-	r->sched = c;
-	c->op = ctl_strdup(t[1]);
-	int first_arg = 2;
-	if (strcmp(t[1], "show") != 0) {
-		c->name = ctl_strdup(t[2]);
-		first_arg = 3;
+	return 0;
+}
+
+/* Sets a message's has_X oneof (case `given`) and its field when s has X. */
+#define TAKE(msg, s, x, given)                           \
+	do {                                             \
+		if ((s)->has_##x) {                      \
+			(msg)->has_##x##_case = (given); \
+			(msg)->x = (s)->x;               \
+		}                                        \
+	} while (0)
+
+static int parse_sched_add(E2__Dp__Request *r, char **t, int n, char *err, size_t errlen)
+{
+	static const char *const known[] = {"policy",   "parent", "worker", "share", "priority",
+					    "resource", "limit",  "burst",  NULL};
+	const char *values[8] = {0};
+	struct settings s;
+	uint64_t worker;
+	int has_worker;
+	if (n < 3) {
+		snprintf(err, errlen, "%s", sched_usage);
+		return -1;
 	}
-	return parse_args(t + first_arg, n - first_arg, &c->n_args, &c->args, err, errlen);
+	E2__Dp__SchedAdd *c = NEW(E2__Dp__SchedAdd, e2__dp__sched_add__init);
+	r->sched_add = c;
+	c->name = ctl_strdup(t[2]);
+	if (sched_keys(t + 3, n - 3, known, values, err, errlen) || read_settings(known, values, &s, err, errlen) ||
+	    (has_worker = sched_number(known, values, "worker", &worker, err, errlen)) < 0)
+		return -1;
+	const char *policy = value_of(known, values, "policy");
+	if (!policy || !(c->policy = e2_cmd_policy_of(policy))) {
+		snprintf(err, errlen, "sched add needs policy=priority|weighted_fair|round_robin|rate_limit");
+		return -1;
+	}
+	const char *parent = value_of(known, values, "parent");
+	if (parent) {
+		c->has_parent_case = E2__DP__SCHED_ADD__HAS_PARENT_PARENT;
+		c->parent = ctl_strdup(parent);
+	}
+	if (has_worker) {
+		c->has_worker_case = E2__DP__SCHED_ADD__HAS_WORKER_WORKER;
+		c->worker = (uint32_t)worker;
+	}
+	TAKE(c, &s, share, E2__DP__SCHED_ADD__HAS_SHARE_SHARE);
+	TAKE(c, &s, priority, E2__DP__SCHED_ADD__HAS_PRIORITY_PRIORITY);
+	TAKE(c, &s, limit, E2__DP__SCHED_ADD__HAS_LIMIT_LIMIT);
+	TAKE(c, &s, burst, E2__DP__SCHED_ADD__HAS_BURST_BURST);
+	c->resource = s.resource;
+	return 0;
+}
+
+static int parse_sched_attach(E2__Dp__Request *r, char **t, int n, char *err, size_t errlen)
+{
+	static const char *const known[] = {"parent", "share", "priority", NULL};
+	const char *values[3] = {0};
+	struct settings s;
+	if (n < 3) {
+		snprintf(err, errlen, "%s", sched_usage);
+		return -1;
+	}
+	E2__Dp__SchedAttach *c = NEW(E2__Dp__SchedAttach, e2__dp__sched_attach__init);
+	r->sched_attach = c;
+	c->name = ctl_strdup(t[2]);
+	if (sched_keys(t + 3, n - 3, known, values, err, errlen) || read_settings(known, values, &s, err, errlen))
+		return -1;
+	const char *parent = value_of(known, values, "parent");
+	if (parent)
+		c->parent = ctl_strdup(parent);
+	TAKE(c, &s, share, E2__DP__SCHED_ATTACH__HAS_SHARE_SHARE);
+	TAKE(c, &s, priority, E2__DP__SCHED_ATTACH__HAS_PRIORITY_PRIORITY);
+	return 0;
+}
+
+static int parse_sched_set(E2__Dp__Request *r, char **t, int n, char *err, size_t errlen)
+{
+	static const char *const known[] = {"share", "priority", "limit", "burst", "resource", NULL};
+	const char *values[5] = {0};
+	struct settings s;
+	if (n < 3) {
+		snprintf(err, errlen, "%s", sched_usage);
+		return -1;
+	}
+	E2__Dp__SchedSet *c = NEW(E2__Dp__SchedSet, e2__dp__sched_set__init);
+	r->sched_set = c;
+	c->name = ctl_strdup(t[2]);
+	if (sched_keys(t + 3, n - 3, known, values, err, errlen) || read_settings(known, values, &s, err, errlen))
+		return -1;
+	TAKE(c, &s, share, E2__DP__SCHED_SET__HAS_SHARE_SHARE);
+	TAKE(c, &s, priority, E2__DP__SCHED_SET__HAS_PRIORITY_PRIORITY);
+	TAKE(c, &s, limit, E2__DP__SCHED_SET__HAS_LIMIT_LIMIT);
+	TAKE(c, &s, burst, E2__DP__SCHED_SET__HAS_BURST_BURST);
+	c->resource = s.resource;
+	return 0;
+}
+
+static int parse_sched_del(E2__Dp__Request *r, char **t, int n, char *err, size_t errlen)
+{
+	static const char *const known[] = {NULL};
+	const char *values[1] = {0};
+	if (n < 3) {
+		snprintf(err, errlen, "%s", sched_usage);
+		return -1;
+	}
+	r->sched_del = NEW(E2__Dp__Name, e2__dp__name__init);
+	r->sched_del->name = ctl_strdup(t[2]);
+	return sched_keys(t + 3, n - 3, known, values, err, errlen);
+}
+
+static int parse_sched_show(E2__Dp__Request *r, char **t, int n, char *err, size_t errlen)
+{
+	static const char *const known[] = {"worker", NULL};
+	const char *values[1] = {0};
+	uint64_t worker;
+	int has_worker;
+	E2__Dp__SchedShow *c = NEW(E2__Dp__SchedShow, e2__dp__sched_show__init);
+	r->sched_show = c;
+	if (sched_keys(t + 2, n - 2, known, values, err, errlen) ||
+	    (has_worker = sched_number(known, values, "worker", &worker, err, errlen)) < 0)
+		return -1;
+	if (has_worker) {
+		c->has_worker_case = E2__DP__SCHED_SHOW__HAS_WORKER_WORKER;
+		c->worker = (uint32_t)worker;
+	}
+	return 0;
+}
+
+/* "sched" with no operation of the table after it */
+static void sched_unknown(char **t, int n, char *err, size_t errlen)
+{
+	if (n < 3)
+		snprintf(err, errlen, "%s", sched_usage);
+	else
+		snprintf(err, errlen, "unknown sched operation '%s' (add, attach, set, del, show)", t[1]);
 }
 
 static int parse_stats(E2__Dp__Request *r, char **t, int n, char *err, size_t errlen)
@@ -377,7 +576,10 @@ E2__Dp__Request *e2_cmd_parse(const char *line, char *err, size_t errlen)
 		if (starts_with(parse_ops[i].words, t, n))
 			op = &parse_ops[i];
 	if (!op) {
-		unknown_command(t[0], err, errlen);
+		if (strcmp(t[0], "sched") == 0)
+			sched_unknown(t, n, err, errlen);
+		else
+			unknown_command(t[0], err, errlen);
 		return NULL;
 	}
 	E2__Dp__Request *r = NEW(E2__Dp__Request, e2__dp__request__init);

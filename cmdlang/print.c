@@ -2,6 +2,7 @@
 /* Printing a request as one canonical line: the inverse of the parser. Each word is
  * written as short as the tokenizer allows (never longer than the line it was parsed
  * from), so a line the parser takes prints to one it takes again. */
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 
 #include "e2/cmd.h"
 #include "e2/cmd_ops.h"
+#include "sched_words.h"
 
 /* Characters the tokenizer reads as ends of words or quotes, and '#' where a word
  * starts (a comment): they can only be written inside "double quotes". */
@@ -190,13 +192,81 @@ static int print_task_attach(FILE *out, const E2__Dp__Request *r)
 	return 0;
 }
 
-static int print_sched(FILE *out, const E2__Dp__Request *r)
+/* KEY=VALUE as one word (the value quoted if it needs to be) */
+static void put_key(FILE *out, const char *key, const char *value)
 {
-	const E2__Dp__Sched *s = r->sched;
-	put_word(out, s->op);
-	if (!s->op || strcmp(s->op, "show") != 0)
-		put_word(out, s->name);
-	put_args(out, s->n_args, s->args);
+	char *kv;
+	if (asprintf(&kv, "%s=%s", key, value ? value : "") < 0)
+		abort();
+	put_word(out, kv);
+	free(kv);
+}
+
+/* A node's settings, each when given; -1 for a resource with no word. */
+static int put_settings(FILE *out, bool has_share, uint32_t share, bool has_priority, uint32_t priority,
+			E2__Dp__SchedResource resource, bool has_limit, uint64_t limit, bool has_burst, uint64_t burst)
+{
+	if (has_share)
+		fprintf(out, " share=%u", share);
+	if (has_priority)
+		fprintf(out, " priority=%u", priority);
+	if (resource) {
+		const char *word = e2_cmd_resource_word(resource);
+		if (!word)
+			return -1;
+		fprintf(out, " resource=%s", word);
+	}
+	if (has_limit)
+		fprintf(out, " limit=%" PRIu64, limit);
+	if (has_burst)
+		fprintf(out, " burst=%" PRIu64, burst);
+	return 0;
+}
+
+static int print_sched_add(FILE *out, const E2__Dp__Request *r)
+{
+	const E2__Dp__SchedAdd *c = r->sched_add;
+	const char *policy = e2_cmd_policy_word(c->policy);
+	if (!policy)
+		return -1;
+	put_word(out, c->name);
+	fprintf(out, " policy=%s", policy);
+	if (c->has_parent_case)
+		put_key(out, "parent", c->parent);
+	if (c->has_worker_case)
+		fprintf(out, " worker=%u", c->worker);
+	return put_settings(out, c->has_share_case, c->share, c->has_priority_case, c->priority, c->resource,
+			    c->has_limit_case, c->limit, c->has_burst_case, c->burst);
+}
+
+static int print_sched_attach(FILE *out, const E2__Dp__Request *r)
+{
+	const E2__Dp__SchedAttach *c = r->sched_attach;
+	put_word(out, c->name);
+	if (c->parent && *c->parent)
+		put_key(out, "parent", c->parent);
+	return put_settings(out, c->has_share_case, c->share, c->has_priority_case, c->priority,
+			    E2__DP__SCHED_RESOURCE__SCHED_RESOURCE_UNSPECIFIED, false, 0, false, 0);
+}
+
+static int print_sched_set(FILE *out, const E2__Dp__Request *r)
+{
+	const E2__Dp__SchedSet *c = r->sched_set;
+	put_word(out, c->name);
+	return put_settings(out, c->has_share_case, c->share, c->has_priority_case, c->priority, c->resource,
+			    c->has_limit_case, c->limit, c->has_burst_case, c->burst);
+}
+
+static int print_sched_del(FILE *out, const E2__Dp__Request *r)
+{
+	put_word(out, r->sched_del->name);
+	return 0;
+}
+
+static int print_sched_show(FILE *out, const E2__Dp__Request *r)
+{
+	if (r->sched_show->has_worker_case)
+		fprintf(out, " worker=%u", r->sched_show->worker);
 	return 0;
 }
 

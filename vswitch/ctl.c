@@ -261,16 +261,78 @@ static int run_task_attach(struct e2_dp *dp, const E2__Dp__Request *req, E2__Dp_
 	return e2_dp_task_attach(dp, req->task_attach->module, req->task_attach->worker, err);
 }
 
-static int run_sched(struct e2_dp *dp, const E2__Dp__Request *req, E2__Dp__Response *r, bool *shutdown, char *err)
+static enum e2_sched_policy policy_of(E2__Dp__SchedPolicy p)
 {
-	struct e2_arg storage[E2_CTL_ARGS_MAX];
+	switch (p) {
+	case E2__DP__SCHED_POLICY__SCHED_PRIORITY: return E2_SCHED_PRIORITY;
+	case E2__DP__SCHED_POLICY__SCHED_WEIGHTED_FAIR: return E2_SCHED_WEIGHTED_FAIR;
+	case E2__DP__SCHED_POLICY__SCHED_ROUND_ROBIN: return E2_SCHED_ROUND_ROBIN;
+	default: return E2_SCHED_RATE_LIMIT; /* e2_cmd_check took no other */
+	}
+}
+
+/* The settings of a request; resource UNSPECIFIED is "not given". */
+static struct e2_sched_params params_of(bool has_share, uint32_t share, bool has_priority, uint32_t priority,
+					E2__Dp__SchedResource resource, bool has_limit, uint64_t limit, bool has_burst,
+					uint64_t burst)
+{
+	struct e2_sched_params p = {
+		.has_share = has_share,
+		.share = share,
+		.has_priority = has_priority,
+		.priority = priority,
+		.has_limit = has_limit,
+		.limit = limit,
+		.has_burst = has_burst,
+		.burst = burst,
+		.has_resource = resource != E2__DP__SCHED_RESOURCE__SCHED_RESOURCE_UNSPECIFIED,
+	};
+	switch (resource) {
+	case E2__DP__SCHED_RESOURCE__SCHED_PACKETS: p.resource = E2_RES_PACKETS; break;
+	case E2__DP__SCHED_RESOURCE__SCHED_BITS: p.resource = E2_RES_BITS; break;
+	default: p.resource = E2_RES_CYCLES; break;
+	}
+	return p;
+}
+
+static int run_sched_add(struct e2_dp *dp, const E2__Dp__Request *req, E2__Dp__Response *r, bool *shutdown, char *err)
+{
+	const E2__Dp__SchedAdd *c = req->sched_add;
+	struct e2_sched_params p = params_of(c->has_share_case, c->share, c->has_priority_case, c->priority,
+					     c->resource, c->has_limit_case, c->limit, c->has_burst_case, c->burst);
+	return e2_dp_sched_add(dp, c->name, policy_of(c->policy), c->has_parent_case ? c->parent : NULL,
+			       c->has_worker_case ? &c->worker : NULL, &p, err);
+}
+
+static int run_sched_attach(struct e2_dp *dp, const E2__Dp__Request *req, E2__Dp__Response *r, bool *shutdown,
+			    char *err)
+{
+	const E2__Dp__SchedAttach *c = req->sched_attach;
+	struct e2_sched_params p = params_of(c->has_share_case, c->share, c->has_priority_case, c->priority,
+					     E2__DP__SCHED_RESOURCE__SCHED_RESOURCE_UNSPECIFIED, false, 0, false, 0);
+	return e2_dp_sched_attach(dp, c->name, c->parent, &p, err);
+}
+
+static int run_sched_set(struct e2_dp *dp, const E2__Dp__Request *req, E2__Dp__Response *r, bool *shutdown, char *err)
+{
+	const E2__Dp__SchedSet *c = req->sched_set;
+	struct e2_sched_params p = params_of(c->has_share_case, c->share, c->has_priority_case, c->priority,
+					     c->resource, c->has_limit_case, c->limit, c->has_burst_case, c->burst);
+	return e2_dp_sched_set(dp, c->name, &p, err);
+}
+
+static int run_sched_del(struct e2_dp *dp, const E2__Dp__Request *req, E2__Dp__Response *r, bool *shutdown, char *err)
+{
+	return e2_dp_sched_del(dp, req->sched_del->name, err);
+}
+
+static int run_sched_show(struct e2_dp *dp, const E2__Dp__Request *req, E2__Dp__Response *r, bool *shutdown, char *err)
+{
 	struct e2_result *res = ctl_calloc(1, sizeof(*res));
-	struct e2_args args = to_args(req->sched->n_args, req->sched->args, storage);
-	int rc = e2_dp_sched(dp, req->sched->op, req->sched->name, &args, res, err);
-	if (!rc)
-		add_result(r, res);
+	e2_dp_sched_show(dp, req->sched_show->has_worker_case ? &req->sched_show->worker : NULL, res);
+	add_result(r, res);
 	free(res);
-	return rc;
+	return 0;
 }
 
 static int run_stats(struct e2_dp *dp, const E2__Dp__Request *req, E2__Dp__Response *r, bool *shutdown, char *err)

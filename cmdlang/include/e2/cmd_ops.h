@@ -35,12 +35,15 @@
 	  "  capture stop MODULE[:OGATE]|PORT\n")                                                            \
 	X(worker_add, "worker add", WORKER_CREATE, MAY_PAUSE, "  worker add ID [core=N]\n")                  \
 	X(task_attach, "task attach", TASK_ATTACH, MAY_PAUSE, "  task attach MODULE worker=ID\n")            \
-	X(sched, "sched", SCHED, MAY_PAUSE,                                                                  \
+	X(sched_add, "sched add", SCHED_ADD, MAY_PAUSE,                                                      \
 	  "  sched add NAME policy=priority|weighted_fair|round_robin|rate_limit [parent=NODE|worker=ID]\n"  \
-	  "        [share=W] [priority=P] [resource=cycles|packets|bits] [limit=PER_SECOND] [burst=N]\n"     \
-	  "  sched attach NAME parent=NODE [share=W] [priority=P]      (NAME: a node or a task module)\n"    \
-	  "  sched set NAME [share=W] [priority=P] [limit=N] [burst=N] [resource=R]\n"                       \
-	  "  sched del NAME    sched show [worker=ID]\n")                                                    \
+	  "        [share=W] [priority=P] [resource=cycles|packets|bits] [limit=PER_SECOND] [burst=N]\n")    \
+	X(sched_attach, "sched attach", SCHED_ATTACH, MAY_PAUSE,                                             \
+	  "  sched attach NAME parent=NODE [share=W] [priority=P]      (NAME: a node or a task module)\n")   \
+	X(sched_set, "sched set", SCHED_SET, MAY_PAUSE,                                                      \
+	  "  sched set NAME [share=W] [priority=P] [limit=N] [burst=N] [resource=R]\n")                      \
+	X(sched_del, "sched del", SCHED_DEL, MAY_PAUSE, "  sched del NAME    ")                              \
+	X(sched_show, "sched show", SCHED_SHOW, NEVER_PAUSES, "sched show [worker=ID]\n")                    \
 	X(stats, "stats", STATS, MAY_PAUSE, "  stats [NAME] [reset]\n")                                      \
 	X(list, "list", LIST, NEVER_PAUSES, "  list | classes | ping | shutdown\n")                          \
 	X(classes, "classes", LIST_CLASSES, NEVER_PAUSES, "")                                                \
