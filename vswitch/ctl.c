@@ -3,6 +3,7 @@
  * from malloc'd pieces so protobuf-c's free_unpacked releases them. */
 #include "ctl.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <malloc.h>
 #include <stdlib.h>
@@ -10,7 +11,8 @@
 
 #include <rte_ethdev.h>
 
-#include "ctl_alloc.h"
+#include "e2/cmd_alloc.h"
+#include "e2/cmd_ops.h"
 #include "dp.h"
 
 _Static_assert(E2_CTL_NAME_MAX == E2_NAME_MAX, "one name limit for protocol and dataplane");
@@ -181,122 +183,254 @@ static void set_error(E2__Dp__Response *r, int code, const char *err)
 	r->error = ctl_strdup(err);
 }
 
+/* Each run_NAME executes a checked request on the dataplane, filling r; 0 or an errno
+ * value with err (E2_ERR_MAX bytes). */
+
+static int run_port_add(struct e2_dp *dp, const E2__Dp__Request *req, E2__Dp__Response *r, bool *shutdown, char *err)
+{
+	struct e2_arg storage[E2_CTL_ARGS_MAX];
+	struct e2_args args = to_args(req->port_create->n_args, req->port_create->args, storage);
+	return e2_dp_port_create(dp, req->port_create->name, req->port_create->driver, &args, err);
+}
+
+static int run_port_del(struct e2_dp *dp, const E2__Dp__Request *req, E2__Dp__Response *r, bool *shutdown, char *err)
+{
+	return e2_dp_port_destroy(dp, req->port_destroy->name, err);
+}
+
+static int run_module_add(struct e2_dp *dp, const E2__Dp__Request *req, E2__Dp__Response *r, bool *shutdown, char *err)
+{
+	struct e2_arg storage[E2_CTL_ARGS_MAX];
+	struct e2_args args = to_args(req->module_create->n_args, req->module_create->args, storage);
+	return e2_dp_module_create(dp, req->module_create->name, req->module_create->mclass, &args, err);
+}
+
+static int run_module_del(struct e2_dp *dp, const E2__Dp__Request *req, E2__Dp__Response *r, bool *shutdown, char *err)
+{
+	return e2_dp_module_destroy(dp, req->module_destroy->name, err);
+}
+
+static int run_module_cmd(struct e2_dp *dp, const E2__Dp__Request *req, E2__Dp__Response *r, bool *shutdown, char *err)
+{
+	struct e2_arg storage[E2_CTL_ARGS_MAX];
+	struct e2_result *res = ctl_calloc(1, sizeof(*res));
+	struct e2_args args = to_args(req->module_command->n_args, req->module_command->args, storage);
+	int rc = e2_dp_module_command(dp, req->module_command->module, req->module_command->cmd, &args, res, err);
+	if (!rc)
+		add_result(r, res);
+	free(res);
+	return rc;
+}
+
+static int run_connect(struct e2_dp *dp, const E2__Dp__Request *req, E2__Dp__Response *r, bool *shutdown, char *err)
+{
+	return e2_dp_connect(dp, req->connect->from->module, req->connect->from->gate, req->connect->to->module,
+			     req->connect->to->gate, err);
+}
+
+static int run_disconnect(struct e2_dp *dp, const E2__Dp__Request *req, E2__Dp__Response *r, bool *shutdown, char *err)
+{
+	return e2_dp_disconnect(dp, req->disconnect->module, req->disconnect->gate, err);
+}
+
+static int run_insert(struct e2_dp *dp, const E2__Dp__Request *req, E2__Dp__Response *r, bool *shutdown, char *err)
+{
+	return e2_dp_insert(dp, req->insert->at->module, req->insert->at->gate, req->insert->module, err);
+}
+
+static int run_capture(struct e2_dp *dp, const E2__Dp__Request *req, E2__Dp__Response *r, bool *shutdown, char *err)
+{
+	struct e2_arg storage[E2_CTL_ARGS_MAX];
+	struct e2_result *res = ctl_calloc(1, sizeof(*res));
+	struct e2_args args = to_args(req->capture->n_args, req->capture->args, storage);
+	int rc = e2_dp_capture(dp, req->capture->at->module, req->capture->at->gate, req->capture->stop, &args, res,
+			       err);
+	if (!rc)
+		add_result(r, res);
+	free(res);
+	return rc;
+}
+
+static int run_worker_add(struct e2_dp *dp, const E2__Dp__Request *req, E2__Dp__Response *r, bool *shutdown, char *err)
+{
+	return e2_dp_worker_create(dp, req->worker_create->id, req->worker_create->core, err);
+}
+
+static int run_task_attach(struct e2_dp *dp, const E2__Dp__Request *req, E2__Dp__Response *r, bool *shutdown, char *err)
+{
+	return e2_dp_task_attach(dp, req->task_attach->module, req->task_attach->worker, err);
+}
+
+static enum e2_sched_policy policy_of(E2__Dp__SchedPolicy p)
+{
+	switch (p) {
+	case E2__DP__SCHED_POLICY__SCHED_PRIORITY: return E2_SCHED_PRIORITY;
+	case E2__DP__SCHED_POLICY__SCHED_WEIGHTED_FAIR: return E2_SCHED_WEIGHTED_FAIR;
+	case E2__DP__SCHED_POLICY__SCHED_ROUND_ROBIN: return E2_SCHED_ROUND_ROBIN;
+	default: return E2_SCHED_RATE_LIMIT; /* e2_cmd_check took no other */
+	}
+}
+
+/* The settings of a request; resource UNSPECIFIED is "not given". */
+static struct e2_sched_params params_of(bool has_share, uint32_t share, bool has_priority, uint32_t priority,
+					E2__Dp__SchedResource resource, bool has_limit, uint64_t limit, bool has_burst,
+					uint64_t burst)
+{
+	struct e2_sched_params p = {
+		.has_share = has_share,
+		.share = share,
+		.has_priority = has_priority,
+		.priority = priority,
+		.has_limit = has_limit,
+		.limit = limit,
+		.has_burst = has_burst,
+		.burst = burst,
+		.has_resource = resource != E2__DP__SCHED_RESOURCE__SCHED_RESOURCE_UNSPECIFIED,
+	};
+	switch (resource) {
+	case E2__DP__SCHED_RESOURCE__SCHED_PACKETS: p.resource = E2_RES_PACKETS; break;
+	case E2__DP__SCHED_RESOURCE__SCHED_BITS: p.resource = E2_RES_BITS; break;
+	default: p.resource = E2_RES_CYCLES; break;
+	}
+	return p;
+}
+
+static int run_sched_add(struct e2_dp *dp, const E2__Dp__Request *req, E2__Dp__Response *r, bool *shutdown, char *err)
+{
+	const E2__Dp__SchedAdd *c = req->sched_add;
+	struct e2_sched_params p = params_of(c->has_share_case, c->share, c->has_priority_case, c->priority,
+					     c->resource, c->has_limit_case, c->limit, c->has_burst_case, c->burst);
+	return e2_dp_sched_add(dp, c->name, policy_of(c->policy), c->has_parent_case ? c->parent : NULL,
+			       c->has_worker_case ? &c->worker : NULL, &p, err);
+}
+
+static int run_sched_attach(struct e2_dp *dp, const E2__Dp__Request *req, E2__Dp__Response *r, bool *shutdown,
+			    char *err)
+{
+	const E2__Dp__SchedAttach *c = req->sched_attach;
+	struct e2_sched_params p = params_of(c->has_share_case, c->share, c->has_priority_case, c->priority,
+					     E2__DP__SCHED_RESOURCE__SCHED_RESOURCE_UNSPECIFIED, false, 0, false, 0);
+	return e2_dp_sched_attach(dp, c->name, c->parent, &p, err);
+}
+
+static int run_sched_set(struct e2_dp *dp, const E2__Dp__Request *req, E2__Dp__Response *r, bool *shutdown, char *err)
+{
+	const E2__Dp__SchedSet *c = req->sched_set;
+	struct e2_sched_params p = params_of(c->has_share_case, c->share, c->has_priority_case, c->priority,
+					     c->resource, c->has_limit_case, c->limit, c->has_burst_case, c->burst);
+	return e2_dp_sched_set(dp, c->name, &p, err);
+}
+
+static int run_sched_del(struct e2_dp *dp, const E2__Dp__Request *req, E2__Dp__Response *r, bool *shutdown, char *err)
+{
+	return e2_dp_sched_del(dp, req->sched_del->name, err);
+}
+
+static int run_sched_show(struct e2_dp *dp, const E2__Dp__Request *req, E2__Dp__Response *r, bool *shutdown, char *err)
+{
+	struct e2_result *res = ctl_calloc(1, sizeof(*res));
+	e2_dp_sched_show(dp, req->sched_show->has_worker_case ? &req->sched_show->worker : NULL, res);
+	add_result(r, res);
+	free(res);
+	return 0;
+}
+
+static int run_stats(struct e2_dp *dp, const E2__Dp__Request *req, E2__Dp__Response *r, bool *shutdown, char *err)
+{
+	const char *name = req->stats->name;
+	if (name && *name && !e2_dp_port_find(dp, name) && !e2_dp_module_find(dp, name)) {
+		snprintf(err, E2_ERR_MAX, "no port or module named '%s'", name);
+		return ENOENT;
+	}
+	add_ports(dp, r, name);
+	add_modules(dp, r, name);
+	if (!name || !*name)
+		add_workers(dp, r);
+	/* module-specific counters, e.g. queue occupancy */
+	struct e2_result *res = ctl_calloc(1, sizeof(*res));
+	for (size_t i = 0; i < E2_MODULES_MAX; i++) {
+		struct e2_module *m = dp->modules[i];
+		if (m && m->cls->stats && (!name || !*name || strcmp(name, m->name) == 0)) {
+			struct e2_result one = {0};
+			m->cls->stats(m, &one);
+			for (size_t k = 0; k < one.n; k++)
+				e2_result_add(res, m->name, "%s=%s", one.v[k].key, one.v[k].value);
+		}
+	}
+	/* buffers out of the pool (in rings, queues, NFs' rings) and bytes malloc has
+	 * handed out and not had back (all arenas): a leak shows as growth of either,
+	 * while the process's RSS also moves with stacks and allocator free lists */
+	if (!name || !*name) {
+		struct mallinfo2 mi = mallinfo2();
+		e2_result_add(res, "e2d", "mbufs_in_use=%u mbufs_total=%u heap_in_use=%zu",
+			      rte_mempool_in_use_count(dp->pool), dp->pool->size, mi.uordblks + mi.hblkhd);
+	}
+	add_result(r, res);
+	free(res);
+	if (req->stats->reset)
+		e2_dp_reset_stats(dp, name);
+	return 0;
+}
+
+static int run_list(struct e2_dp *dp, const E2__Dp__Request *req, E2__Dp__Response *r, bool *shutdown, char *err)
+{
+	add_ports(dp, r, NULL);
+	add_modules(dp, r, NULL);
+	add_workers(dp, r);
+	return 0;
+}
+
+static int run_classes(struct e2_dp *dp, const E2__Dp__Request *req, E2__Dp__Response *r, bool *shutdown, char *err)
+{
+	add_classes(r);
+	return 0;
+}
+
+static int run_ping(struct e2_dp *dp, const E2__Dp__Request *req, E2__Dp__Response *r, bool *shutdown, char *err)
+{
+	return 0;
+}
+
+static int run_shutdown(struct e2_dp *dp, const E2__Dp__Request *req, E2__Dp__Response *r, bool *shutdown, char *err)
+{
+	if (shutdown)
+		*shutdown = true;
+	return 0;
+}
+
+/* e2d's half of the operations table (e2/cmd_ops.h) */
+struct run_op {
+	E2__Dp__Request__OpCase op;
+	int (*run)(struct e2_dp *dp, const E2__Dp__Request *req, E2__Dp__Response *r, bool *shutdown, char *err);
+	bool may_pause;
+};
+
+#define MAY_PAUSE true
+#define NEVER_PAUSES false
+#define RUN_ROW(name, words, op, workers, usage) {E2__DP__REQUEST__OP_##op, run_##name, workers},
+static const struct run_op run_ops[] = {E2_CMD_OPS(RUN_ROW)};
+
 E2__Dp__Response *e2_ctl_handle(struct e2_dp *dp, const E2__Dp__Request *req, bool *shutdown)
 {
 	E2__Dp__Response *r = new_response();
-	struct e2_arg storage[E2_CTL_ARGS_MAX];
-	struct e2_args args;
 	char err[E2_ERR_MAX] = "";
-	int rc = e2_ctl_validate(req, err, sizeof(err));
+	int rc = e2_cmd_check(req, err, sizeof(err));
 
 	if (rc) {
 		set_error(r, rc, err);
 		return r;
 	}
 	r->tsc_hz = dp->tsc_hz;
-	switch (req->op_case) {
-	case E2__DP__REQUEST__OP_PORT_CREATE:
-		args = to_args(req->port_create->n_args, req->port_create->args, storage);
-		rc = e2_dp_port_create(dp, req->port_create->name, req->port_create->driver, &args, err);
+	/* e2_cmd_check took only operations of the table */
+	for (size_t i = 0; i < sizeof(run_ops) / sizeof(run_ops[0]); i++) {
+		if (run_ops[i].op != req->op_case)
+			continue;
+		uint64_t pauses = dp->pauses;
+		rc = run_ops[i].run(dp, req, r, shutdown, err);
+		/* a read-only request leaves traffic alone (debug builds check the table) */
+		assert(run_ops[i].may_pause || dp->pauses == pauses);
+		(void)pauses;
 		break;
-	case E2__DP__REQUEST__OP_PORT_DESTROY: rc = e2_dp_port_destroy(dp, req->port_destroy->name, err); break;
-	case E2__DP__REQUEST__OP_MODULE_CREATE:
-		args = to_args(req->module_create->n_args, req->module_create->args, storage);
-		rc = e2_dp_module_create(dp, req->module_create->name, req->module_create->mclass, &args, err);
-		break;
-	case E2__DP__REQUEST__OP_MODULE_DESTROY: rc = e2_dp_module_destroy(dp, req->module_destroy->name, err); break;
-	case E2__DP__REQUEST__OP_CONNECT:
-		rc = e2_dp_connect(dp, req->connect->from->module, req->connect->from->gate, req->connect->to->module,
-				   req->connect->to->gate, err);
-		break;
-	case E2__DP__REQUEST__OP_CAPTURE: {
-		struct e2_result *res = ctl_calloc(1, sizeof(*res));
-		args = to_args(req->capture->n_args, req->capture->args, storage);
-		rc = e2_dp_capture(dp, req->capture->at->module, req->capture->at->gate, req->capture->stop, &args, res,
-				   err);
-		if (!rc)
-			add_result(r, res);
-		free(res);
-		break;
-	}
-	case E2__DP__REQUEST__OP_INSERT:
-		rc = e2_dp_insert(dp, req->insert->at->module, req->insert->at->gate, req->insert->module, err);
-		break;
-	case E2__DP__REQUEST__OP_DISCONNECT:
-		rc = e2_dp_disconnect(dp, req->disconnect->module, req->disconnect->gate, err);
-		break;
-	case E2__DP__REQUEST__OP_MODULE_COMMAND: {
-		struct e2_result *res = ctl_calloc(1, sizeof(*res));
-		args = to_args(req->module_command->n_args, req->module_command->args, storage);
-		rc = e2_dp_module_command(dp, req->module_command->module, req->module_command->cmd, &args, res, err);
-		if (!rc)
-			add_result(r, res);
-		free(res);
-		break;
-	}
-	case E2__DP__REQUEST__OP_WORKER_CREATE:
-		rc = e2_dp_worker_create(dp, req->worker_create->id, req->worker_create->core, err);
-		break;
-	case E2__DP__REQUEST__OP_TASK_ATTACH:
-		rc = e2_dp_task_attach(dp, req->task_attach->module, req->task_attach->worker, err);
-		break;
-	case E2__DP__REQUEST__OP_STATS: {
-		const char *name = req->stats->name;
-		if (name && *name && !e2_dp_port_find(dp, name) && !e2_dp_module_find(dp, name)) {
-			snprintf(err, sizeof(err), "no port or module named '%s'", name);
-			rc = ENOENT;
-			break;
-		}
-		add_ports(dp, r, name);
-		add_modules(dp, r, name);
-		if (!name || !*name)
-			add_workers(dp, r);
-		/* module-specific counters, e.g. queue occupancy */
-		struct e2_result *res = ctl_calloc(1, sizeof(*res));
-		for (size_t i = 0; i < E2_MODULES_MAX; i++) {
-			struct e2_module *m = dp->modules[i];
-			if (m && m->cls->stats && (!name || !*name || strcmp(name, m->name) == 0)) {
-				struct e2_result one = {0};
-				m->cls->stats(m, &one);
-				for (size_t k = 0; k < one.n; k++)
-					e2_result_add(res, m->name, "%s=%s", one.v[k].key, one.v[k].value);
-			}
-		}
-		/* buffers out of the pool (in rings, queues, NFs' rings) and bytes malloc has
-		 * handed out and not had back (all arenas): a leak shows as growth of either,
-		 * while the process's RSS also moves with stacks and allocator free lists */
-		if (!name || !*name) {
-			struct mallinfo2 mi = mallinfo2();
-			e2_result_add(res, "e2d", "mbufs_in_use=%u mbufs_total=%u heap_in_use=%zu",
-				      rte_mempool_in_use_count(dp->pool), dp->pool->size, mi.uordblks + mi.hblkhd);
-		}
-		add_result(r, res);
-		free(res);
-		if (req->stats->reset)
-			e2_dp_reset_stats(dp, name);
-		break;
-	}
-	case E2__DP__REQUEST__OP_SCHED: {
-		struct e2_result *res = ctl_calloc(1, sizeof(*res));
-		args = to_args(req->sched->n_args, req->sched->args, storage);
-		rc = e2_dp_sched(dp, req->sched->op, req->sched->name, &args, res, err);
-		if (!rc)
-			add_result(r, res);
-		free(res);
-		break;
-	}
-	case E2__DP__REQUEST__OP_LIST:
-		add_ports(dp, r, NULL);
-		add_modules(dp, r, NULL);
-		add_workers(dp, r);
-		break;
-	case E2__DP__REQUEST__OP_LIST_CLASSES: add_classes(r); break;
-	case E2__DP__REQUEST__OP_PING: break;
-	case E2__DP__REQUEST__OP_SHUTDOWN:
-		if (shutdown)
-			*shutdown = true;
-		break;
-	default: break;
 	}
 	if (rc)
 		set_error(r, rc, err);

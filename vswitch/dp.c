@@ -103,6 +103,7 @@ struct e2_worker *e2_dp_worker_find(struct e2_dp *dp, uint32_t id)
 
 void e2_dp_pause(struct e2_dp *dp)
 {
+	dp->pauses++;
 	for (size_t i = 0; i < E2_WORKERS_MAX; i++)
 		if (dp->workers[i])
 			e2_worker_pause(dp->workers[i]);

@@ -29,6 +29,7 @@ struct e2_dp {
 	struct e2_worker *workers[E2_WORKERS_MAX];
 	uint32_t idle_spin_us; /* how long a worker spins with no traffic before it sleeps */
 	uint32_t max_sleep_us; /* longest sleep of an idle worker */
+	uint64_t pauses;       /* times the workers were paused: a read-only request pauses none */
 };
 
 int e2_dp_init(struct e2_dp *dp, unsigned n_mbufs, char *err);
@@ -56,9 +57,25 @@ int e2_dp_module_command(struct e2_dp *dp, const char *module, const char *cmd, 
 int e2_dp_worker_create(struct e2_dp *dp, uint32_t id, int core, char *err);
 int e2_dp_task_attach(struct e2_dp *dp, const char *module, uint32_t worker, char *err);
 void e2_dp_reset_stats(struct e2_dp *dp, const char *name);
-/* Scheduler-tree operations: add, attach, set, del, show. */
-int e2_dp_sched(struct e2_dp *dp, const char *op, const char *name, const struct e2_args *args, struct e2_result *out,
-		char *err);
+/* A scheduler node's settings as a request gives them: has_X says X was given (the
+ * others keep their default, or the node's value). Ranges are the control protocol's
+ * (e2/cmd.h checks them). */
+struct e2_sched_params {
+	bool has_share, has_priority, has_limit, has_burst, has_resource;
+	uint64_t share, limit, burst;
+	uint32_t priority;
+	enum e2_sched_resource resource;
+};
+/* Scheduler-tree operations. add puts a node under parent (NULL: the root of worker,
+ * or of worker 0 when worker is NULL too). */
+int e2_dp_sched_add(struct e2_dp *dp, const char *name, enum e2_sched_policy policy, const char *parent,
+		    const uint32_t *worker, const struct e2_sched_params *p, char *err);
+int e2_dp_sched_attach(struct e2_dp *dp, const char *name, const char *parent, const struct e2_sched_params *p,
+		       char *err);
+int e2_dp_sched_set(struct e2_dp *dp, const char *name, const struct e2_sched_params *p, char *err);
+int e2_dp_sched_del(struct e2_dp *dp, const char *name, char *err);
+/* The tree of every worker (worker NULL) or of one, a line per node. */
+void e2_dp_sched_show(struct e2_dp *dp, const uint32_t *worker, struct e2_result *out);
 
 /* Whether an edge (connect) or a module put on an edge (insert) keeps the graph
  * acyclic and its call chains within E2_GRAPH_DEPTH_MAX: 0, or ELOOP (the loop is

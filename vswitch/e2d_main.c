@@ -74,7 +74,7 @@ static void usage(FILE *f)
 		"                      ipc://CTL.events (see `e2ctl dp events`)\n"
 		"  --monitor-ms N      how often the load monitor samples (default 100)\n"
 		"Commands (config file and `e2ctl dp`):\n%s",
-		e2_ctl_usage);
+		e2_cmd_usage);
 }
 
 static int parse_options(int argc, char **argv, struct options *o)
@@ -276,7 +276,7 @@ static int apply_config(struct e2_dp *dp, const char *path, char *text)
 		if (nl)
 			*nl = '\0';
 		lineno++;
-		E2__Dp__Request *req = e2_ctl_parse_line(line, err, sizeof(err));
+		E2__Dp__Request *req = e2_cmd_parse(line, err, sizeof(err));
 		if (!req) {
 			if (err[0]) {
 				fprintf(stderr, "e2d: %s:%u: %s\n", path, lineno, err);

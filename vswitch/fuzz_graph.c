@@ -127,7 +127,7 @@ static bool harmless(const E2__Dp__Request *req)
 static void run(const char *line)
 {
 	char err[512];
-	E2__Dp__Request *req = e2_ctl_parse_line(line, err, sizeof(err));
+	E2__Dp__Request *req = e2_cmd_parse(line, err, sizeof(err));
 	if (req && harmless(req)) {
 		E2__Dp__Response *r = e2_ctl_handle(&dp, req, NULL);
 		if (r->code && !(r->error && *r->error))

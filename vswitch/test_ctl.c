@@ -43,7 +43,7 @@ static void snapshot(char *out, size_t len)
 static E2__Dp__Response *run_line(const char *line)
 {
 	char err[512];
-	E2__Dp__Request *req = e2_ctl_parse_line(line, err, sizeof(err));
+	E2__Dp__Request *req = e2_cmd_parse(line, err, sizeof(err));
 	assert_non_null(req);
 	E2__Dp__Response *r = e2_ctl_handle(&dp, req, NULL);
 	e2__dp__request__free_unpacked(req, NULL);
@@ -115,12 +115,12 @@ static void test_bad_text_is_refused(void **state)
 	};
 	char err[512];
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		E2__Dp__Request *r = e2_ctl_parse_line(bad[i], err, sizeof(err));
+		E2__Dp__Request *r = e2_cmd_parse(bad[i], err, sizeof(err));
 		if (r)
 			fail_msg("'%s' was accepted", bad[i]);
 		assert_true(strlen(err) > 0);
 	}
-	assert_null(e2_ctl_parse_line("   # a comment", err, sizeof(err)));
+	assert_null(e2_cmd_parse("   # a comment", err, sizeof(err)));
 	assert_int_equal(err[0], '\0');
 }
 
@@ -201,7 +201,7 @@ static void test_malformed_bytes(void **state)
 
 	/* a valid request, truncated at every length */
 	char err[256];
-	E2__Dp__Request *req = e2_ctl_parse_line("module add zz queue size=64", err, sizeof(err));
+	E2__Dp__Request *req = e2_cmd_parse("module add zz queue size=64", err, sizeof(err));
 	size_t len = e2__dp__request__get_packed_size(req);
 	uint8_t buf[256];
 	e2__dp__request__pack(req, buf);

@@ -222,7 +222,7 @@ static void test_bad_sched_requests(void **state)
 	assert_int_equal(ctl("sched del wfq"), 0);
 	E2__Dp__Request *req;
 	char err[256];
-	req = e2_ctl_parse_line("sched show", err, sizeof(err));
+	req = e2_cmd_parse("sched show", err, sizeof(err));
 	E2__Dp__Response *r = e2_ctl_handle(&dp, req, NULL);
 	assert_int_equal(r->code, 0);
 	assert_true(r->n_result >= 5);

@@ -227,7 +227,7 @@ __attribute__((format(printf, 2, 3))) static inline int test_ctl(struct e2_dp *d
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	E2__Dp__Request *req = e2_ctl_parse_line(line, err, sizeof(err));
+	E2__Dp__Request *req = e2_cmd_parse(line, err, sizeof(err));
 	if (!req) {
 		fprintf(stderr, "  parse error: %s: %s\n", line, err);
 		return -1;

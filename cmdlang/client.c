@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* The client side of the control protocol: one request per command line. */
-#include "dpctl.h"
-
+/* The client side of the control protocol: one request per command line, and the
+ * printing of responses for people. */
 #include <errno.h>
+#include <stdbool.h>
 #include <nanomsg/nn.h>
 #include <nanomsg/pubsub.h>
 #include <nanomsg/reqrep.h>
@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "ctl.h"
+#include "e2/cmd.h"
 #include "e2/file.h"
 #include "e2/num.h"
 
@@ -25,7 +25,77 @@ static void usage(FILE *f, const char *prog)
 		"       %s [--ctl PATH] --raw FILE     (send FILE's bytes as an encoded e2.dp.Request)\n"
 		"The socket defaults to $E2D_CTL or /run/e2/e2d.sock; --timeout is 1..600000 ms (5000).\n"
 		"Commands:\n%s",
-		prog, prog, prog, prog, e2_ctl_usage);
+		prog, prog, prog, prog, e2_cmd_usage);
+}
+
+static void print_args(FILE *out, size_t n, E2__Dp__Arg **a)
+{
+	for (size_t i = 0; i < n; i++)
+		fprintf(out, " %s=%s", a[i]->key, a[i]->value);
+}
+
+void e2_cmd_print_response(FILE *out, const E2__Dp__Request *req, const E2__Dp__Response *r)
+{
+	if (r->code) {
+		fprintf(out, "error: %s\n", r->error);
+		return;
+	}
+	if (r->n_ports) {
+		fprintf(out, "%-14s %-11s %-4s %14s %14s %14s %14s %10s %10s\n", "PORT", "DRIVER", "LINK", "RX_PKTS",
+			"RX_BYTES", "TX_PKTS", "TX_BYTES", "RX_DROPS", "TX_DROPS");
+		for (size_t i = 0; i < r->n_ports; i++) {
+			const E2__Dp__PortInfo *p = r->ports[i];
+			fprintf(out, "%-14s %-11s %-4s %14llu %14llu %14llu %14llu %10llu %10llu\n", p->name, p->driver,
+				p->link_up ? "up" : "down", (unsigned long long)p->rx_packets,
+				(unsigned long long)p->rx_bytes, (unsigned long long)p->tx_packets,
+				(unsigned long long)p->tx_bytes, (unsigned long long)p->rx_drops,
+				(unsigned long long)p->tx_drops);
+		}
+	}
+	if (r->n_modules) {
+		fprintf(out, "%-14s %-11s %6s %14s %10s %12s  %s\n", "MODULE", "CLASS", "WORKER", "PACKETS", "DROPS",
+			"CYCLES/PKT", "GATES (gate->peer:igate packets)");
+		for (size_t i = 0; i < r->n_modules; i++) {
+			const E2__Dp__ModuleInfo *m = r->modules[i];
+			char w[16] = "-";
+			if (m->worker >= 0)
+				snprintf(w, sizeof(w), "%d", m->worker);
+			fprintf(out, "%-14s %-11s %6s %14llu %10llu %12.1f ", m->name, m->mclass, w,
+				(unsigned long long)m->packets, (unsigned long long)m->drops, m->cycles_per_packet);
+			for (size_t g = 0; g < m->n_ogates; g++)
+				fprintf(out, " %u->%s:%u %llu", m->ogates[g]->gate,
+					*m->ogates[g]->peer ? m->ogates[g]->peer : "(none)", m->ogates[g]->peer_gate,
+					(unsigned long long)m->ogates[g]->packets);
+			if (req && req->op_case == E2__DP__REQUEST__OP_LIST)
+				print_args(out, m->n_args, m->args);
+			fputc('\n', out);
+		}
+	}
+	if (r->n_workers) {
+		fprintf(out, "%-8s %-5s %6s %10s %10s  %s\n", "WORKER", "CORE", "BUSY%", "CYCLES/PKT", "SLEEPS",
+			"TASKS");
+		for (size_t i = 0; i < r->n_workers; i++) {
+			const E2__Dp__WorkerInfo *w = r->workers[i];
+			double total = (double)(w->busy_cycles + w->idle_cycles);
+			fprintf(out, "%-8u %-5d %6.1f %10.1f %10llu ", w->id, w->core,
+				total > 0 ? 100.0 * (double)w->busy_cycles / total : 0.0,
+				w->packets ? (double)w->busy_cycles / (double)w->packets : 0.0,
+				(unsigned long long)w->sleeps);
+			for (size_t t = 0; t < w->n_tasks; t++)
+				fprintf(out, " %s", w->tasks[t]);
+			fputc('\n', out);
+		}
+	}
+	for (size_t i = 0; i < r->n_classes; i++) {
+		const E2__Dp__ClassInfo *c = r->classes[i];
+		fprintf(out, "%-18s %s\n", c->name, c->help);
+		for (size_t k = 0; k < c->n_commands; k++)
+			fprintf(out, "%-18s   cmd %s\n", "", c->commands[k]);
+	}
+	for (size_t i = 0; i < r->n_result; i++)
+		fprintf(out, "%s %s\n", r->result[i]->key, r->result[i]->value);
+	if (req && req->op_case == E2__DP__REQUEST__OP_PING)
+		fprintf(out, "ok\n");
 }
 
 /* Sends one encoded request and prints the reply (req, when known, shapes the
@@ -62,7 +132,7 @@ static int exchange(int sock, const void *buf, size_t len, const E2__Dp__Request
 		fprintf(stderr, "error: %s\n", resp->error);
 		rc = 1;
 	} else {
-		e2_ctl_print(stdout, req, resp);
+		e2_cmd_print_response(stdout, req, resp);
 		rc = 0;
 	}
 	e2__dp__response__free_unpacked(resp, NULL);
@@ -146,7 +216,7 @@ static int follow_events(const char *ctl, int argc, char **argv)
 	return 0;
 }
 
-int e2_dpctl_main(int argc, char **argv)
+int e2_cmd_client_main(int argc, char **argv)
 {
 	const char *ctl = getenv("E2D_CTL");
 	const char *file = NULL, *raw = NULL;
@@ -227,7 +297,7 @@ int e2_dpctl_main(int argc, char **argv)
 		}
 		while (rc == 0 && getline(&line, &cap, f) >= 0) {
 			lineno++;
-			E2__Dp__Request *req = e2_ctl_parse_line(line, err, sizeof(err));
+			E2__Dp__Request *req = e2_cmd_parse(line, err, sizeof(err));
 			if (!req) {
 				if (err[0]) {
 					fprintf(stderr, "e2ctl: %s:%u: %s\n", file, lineno, err);
@@ -257,7 +327,7 @@ int e2_dpctl_main(int argc, char **argv)
 			}
 			o += (size_t)w;
 		}
-		E2__Dp__Request *req = e2_ctl_parse_line(line, err, sizeof(err));
+		E2__Dp__Request *req = e2_cmd_parse(line, err, sizeof(err));
 		if (!req) {
 			fprintf(stderr, "e2ctl: %s\n", err[0] ? err : "empty command");
 			rc = 2;

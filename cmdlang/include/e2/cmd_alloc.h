@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Allocation for building protobuf messages on the control path: a few bytes at a
  * time, so running out of memory there leaves nothing sensible to do but abort. */
-#ifndef E2D_CTL_ALLOC_H
-#define E2D_CTL_ALLOC_H
+#ifndef E2_CMD_ALLOC_H
+#define E2_CMD_ALLOC_H
 
 #include <stdlib.h>
 #include <string.h>
