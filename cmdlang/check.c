@@ -230,7 +230,16 @@ static int check_stats(const E2__Dp__Request *req, char *err, size_t errlen)
 	return 0;
 }
 
-/* list, classes, ping, shutdown: nothing to check */
+static int check_log_set(const E2__Dp__Request *req, char *err, size_t errlen)
+{
+	if (!req->log_set->spec || !*req->log_set->spec || strlen(req->log_set->spec) > 1024) {
+		snprintf(err, errlen, "log set needs a level spec of at most 1024 characters");
+		return EINVAL;
+	}
+	return 0;
+}
+
+/* list, classes, ping, shutdown, log show: nothing to check */
 static int check_nothing(const E2__Dp__Request *req, char *err, size_t errlen)
 {
 	return 0;
@@ -240,6 +249,7 @@ static int check_nothing(const E2__Dp__Request *req, char *err, size_t errlen)
 #define check_classes check_nothing
 #define check_ping check_nothing
 #define check_shutdown check_nothing
+#define check_log_show check_nothing
 
 struct check_op {
 	E2__Dp__Request__OpCase op;

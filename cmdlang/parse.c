@@ -503,6 +503,23 @@ static int parse_stats(E2__Dp__Request *r, char **t, int n, char *err, size_t er
 	return 0;
 }
 
+static int parse_log_set(E2__Dp__Request *r, char **t, int n, char *err, size_t errlen)
+{
+	if (want(n, 3, 3, "log set LEVEL|MODULE:LEVEL,...", err, errlen))
+		return -1;
+	r->log_set = NEW(E2__Dp__LogSet, e2__dp__log_set__init);
+	r->log_set->spec = ctl_strdup(t[2]);
+	return 0;
+}
+
+static int parse_log_show(E2__Dp__Request *r, char **t, int n, char *err, size_t errlen)
+{
+	if (want(n, 2, 2, "log show", err, errlen))
+		return -1;
+	r->log_show = NEW(E2__Dp__Empty, e2__dp__empty__init);
+	return 0;
+}
+
 /* list, classes, ping and shutdown are a word alone: anything after it makes the
  * line an unknown command */
 static int parse_word_alone(E2__Dp__Empty **field, char **t, int n, char *err, size_t errlen)

@@ -283,7 +283,13 @@ static int print_stats(FILE *out, const E2__Dp__Request *r)
 	return 0;
 }
 
-/* list, classes, ping, shutdown: the word says it all */
+static int print_log_set(FILE *out, const E2__Dp__Request *r)
+{
+	put_word(out, r->log_set->spec);
+	return 0;
+}
+
+/* list, classes, ping, shutdown, log show: the words say it all */
 static int print_word_alone(FILE *out, const E2__Dp__Request *r)
 {
 	return 0;
@@ -293,6 +299,7 @@ static int print_word_alone(FILE *out, const E2__Dp__Request *r)
 #define print_classes print_word_alone
 #define print_ping print_word_alone
 #define print_shutdown print_word_alone
+#define print_log_show print_word_alone
 
 /* Each print_NAME writes what follows the command's words, each word with its
  * leading space; -1 when the request has no text form. */

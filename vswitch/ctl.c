@@ -14,6 +14,7 @@
 #include "e2/cmd_alloc.h"
 #include "e2/cmd_ops.h"
 #include "dp.h"
+#include "e2/log.h"
 
 _Static_assert(E2_CTL_NAME_MAX == E2_NAME_MAX, "one name limit for protocol and dataplane");
 
@@ -388,6 +389,40 @@ static int run_classes(struct e2_dp *dp, const E2__Dp__Request *req, E2__Dp__Res
 
 static int run_ping(struct e2_dp *dp, const E2__Dp__Request *req, E2__Dp__Response *r, bool *shutdown, char *err)
 {
+	return 0;
+}
+
+static int run_log_set(struct e2_dp *dp, const E2__Dp__Request *req, E2__Dp__Response *r, bool *shutdown, char *err)
+{
+	struct e2_err e;
+	if (e2_log_set(req->log_set->spec, &e)) {
+		snprintf(err, E2_ERR_MAX, "%s", e.msg);
+		return EINVAL;
+	}
+	return 0;
+}
+
+/* One result per log module: its name and level. */
+static int run_log_show(struct e2_dp *dp, const E2__Dp__Request *req, E2__Dp__Response *r, bool *shutdown, char *err)
+{
+	char buf[4096];
+	e2_log_describe(buf, sizeof(buf)); /* "MODULE LEVEL\n" lines */
+	size_t n = 0;
+	for (const char *p = buf; *p; p++)
+		n += *p == '\n';
+	r->result = ctl_calloc(n ? n : 1, sizeof(*r->result));
+	char *save, *line = strtok_r(buf, "\n", &save);
+	for (; line && r->n_result < n; line = strtok_r(NULL, "\n", &save)) {
+		char *space = strchr(line, ' ');
+		if (!space)
+			continue;
+		*space = '\0';
+		E2__Dp__Arg *a = ctl_calloc(1, sizeof(*a));
+		e2__dp__arg__init(a);
+		a->key = ctl_strdup(line);
+		a->value = ctl_strdup(space + 1);
+		r->result[r->n_result++] = a;
+	}
 	return 0;
 }
 

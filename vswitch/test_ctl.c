@@ -245,6 +245,29 @@ static void test_good_requests_apply_live(void **state)
 	r = run_line("stats s reset");
 	assert_int_equal(r->code, 0);
 	e2__dp__response__free_unpacked(r, NULL);
+
+	/* log levels change while e2d runs; a bad spec changes none of them */
+	r = run_line("log set vhost:dbg,worker:warn");
+	assert_int_equal(r->code, 0);
+	e2__dp__response__free_unpacked(r, NULL);
+	r = run_line("log set port:err,vhost:loud");
+	assert_int_equal(r->code, EINVAL);
+	assert_non_null(strstr(r->error, "unknown log level 'loud'"));
+	e2__dp__response__free_unpacked(r, NULL);
+	r = run_line("log show");
+	assert_int_equal(r->code, 0);
+	int seen = 0;
+	for (size_t i = 0; i < r->n_result; i++) {
+		const char *k = r->result[i]->key, *v = r->result[i]->value;
+		seen += !strcmp(k, "vhost") && !strcmp(v, "dbg");
+		seen += !strcmp(k, "worker") && !strcmp(v, "warn");
+		seen += !strcmp(k, "port") && !strcmp(v, "info");
+	}
+	assert_int_equal(seen, 3);
+	e2__dp__response__free_unpacked(r, NULL);
+	r = run_line("log set info");
+	assert_int_equal(r->code, 0);
+	e2__dp__response__free_unpacked(r, NULL);
 }
 
 static void expect_refused(const char *line, int code, const char *text)

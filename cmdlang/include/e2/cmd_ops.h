@@ -45,6 +45,10 @@
 	X(sched_del, "sched del", SCHED_DEL, MAY_PAUSE, "  sched del NAME    ")                              \
 	X(sched_show, "sched show", SCHED_SHOW, NEVER_PAUSES, "sched show [worker=ID]\n")                    \
 	X(stats, "stats", STATS, MAY_PAUSE, "  stats [NAME] [reset]\n")                                      \
+	X(log_set, "log set", LOG_SET, NEVER_PAUSES,                                                         \
+	  "  log set SPEC                            e2d's log levels: LEVEL or MODULE:LEVEL,...\n")         \
+	X(log_show, "log show", LOG_SHOW, NEVER_PAUSES,                                                      \
+	  "  log show                                each log module and its level\n")                       \
 	X(list, "list", LIST, NEVER_PAUSES, "  list | classes | ping | shutdown\n")                          \
 	X(classes, "classes", LIST_CLASSES, NEVER_PAUSES, "")                                                \
 	X(ping, "ping", PING, NEVER_PAUSES, "")                                                              \
