@@ -161,7 +161,6 @@ struct scenario {
 	struct e2_nf_catalog *nfs;
 	struct e2_policy *pol;
 	struct e2_pgraph *pg;
-	struct e2_rack rack;
 };
 
 static void scenario_free(struct scenario *sc)
@@ -170,7 +169,6 @@ static void scenario_free(struct scenario *sc)
 	e2_policy_free(sc->pol);
 	e2_nfs_free(sc->nfs);
 	e2_hardware_free(sc->hw);
-	e2_rack_free(&sc->rack);
 	memset(sc, 0, sizeof *sc);
 }
 
@@ -219,17 +217,26 @@ static void scenario_make(struct scenario *sc, unsigned servers, unsigned cores,
 				probe->nodes[i].in_gbps / (probe->nodes[i].nf->gbps_per_core_ghz * probe->ghz * 0.8);
 	e2_pgraph_free(probe);
 	sc->pg = build_pg(sc, n, chain, instances / per_gbps, ext / 2, ext - ext / 2, policy_seed);
-	if (e2_rack_from_hardware(&sc->rack, sc->hw, &err) < 0)
-		die("rack", &err);
+}
+
+/* The scenario's plan, up to `stop` (the sizing is build_pg's: utilisation 0.8). */
+static struct e2_plan *scenario_plan(const struct scenario *sc, enum e2_place_algo algo, uint64_t seed,
+				     enum e2_plan_stop stop, const char *what)
+{
+	struct e2_err err;
+	const struct e2_plan_inputs in = {.pol = sc->pol, .nfs = sc->nfs, .hw = sc->hw};
+	const struct e2_plan_opts po = {.target_utilization = 0.8, .algo = algo, .seed = seed, .stop = stop};
+	struct e2_plan *p = e2_plan_build(&in, &po, &err);
+	if (!p)
+		die(what, &err);
+	return p;
 }
 
 static double scale_with(struct scenario *sc, enum e2_place_algo algo, uint64_t seed)
 {
-	struct e2_err err;
-	struct e2_igraph *ig = e2_igraph_build(sc->pg, &err);
-	if (!ig || e2_place(ig, &sc->rack, algo, seed, &err) < 0)
-		die("place", &err);
-	double s = e2_max_scale(ig, &sc->rack);
+	struct e2_plan *p = scenario_plan(sc, algo, seed, E2_PLAN_PLACED, "place");
+	const struct e2_igraph *ig = p->ig;
+	double s = e2_max_scale(ig, &p->rack);
 	if (getenv("E2_BENCH_DEBUG") && algo == E2_PLACE_E2) {
 		double ext_in = 0, ext_out = 0, maxin = 0, maxout = 0, sumin = 0;
 		for (unsigned e = 0; e < ig->edges_count; e++) {
@@ -239,9 +246,9 @@ static double scale_with(struct scenario *sc, enum e2_place_algo algo, uint64_t 
 			if (!sc->pg->nodes[ig->insts[ig->edges[e].to].pnode].nf)
 				ext_out += ig->edges[e].rate_gbps;
 		}
-		struct e2_load *l = calloc(sc->rack.servers, sizeof *l);
-		e2_rack_loads(ig, &sc->rack, l);
-		for (unsigned k = 0; k < sc->rack.servers; k++) {
+		struct e2_load *l = calloc(p->rack.servers, sizeof *l);
+		e2_rack_loads(ig, &p->rack, l);
+		for (unsigned k = 0; k < p->rack.servers; k++) {
 			maxin = l[k].nic_in_gbps > maxin ? l[k].nic_in_gbps : maxin;
 			maxout = l[k].nic_out_gbps > maxout ? l[k].nic_out_gbps : maxout;
 			sumin += l[k].nic_in_gbps;
@@ -250,7 +257,7 @@ static double scale_with(struct scenario *sc, enum e2_place_algo algo, uint64_t 
 		fprintf(stderr, "  ext_in %.2f ext_out %.2f cross %.2f sum_in %.2f max_in %.2f max_out %.2f\n", ext_in,
 			ext_out, e2_cross_server_gbps(ig), sumin, maxin, maxout);
 	}
-	e2_igraph_free(ig);
+	e2_plan_free(p);
 	return s;
 }
 
@@ -292,18 +299,22 @@ static void timings(double *place_ms, double *pack_ms, unsigned *insts, double *
 	struct e2_err err;
 	scenario_make(&sc, SERVERS, 15, EXT_PORTS, 5, 1, 100, 42);
 	double t_place[9], t_pack[9];
+	struct e2_plan *p = NULL;
 	struct e2_igraph *ig = NULL;
+	const struct e2_rack *rack = NULL;
 	for (unsigned r = 0; r < 9; r++) {
-		e2_igraph_free(ig);
-		ig = e2_igraph_build(sc.pg, &err);
+		e2_plan_free(p);
+		p = scenario_plan(&sc, E2_PLACE_E2, 0, E2_PLAN_IGRAPH, "igraph");
+		ig = p->ig;
+		rack = &p->rack;
 		double t0 = now_ms();
-		if (e2_place(ig, &sc.rack, E2_PLACE_PACKING, 0, &err) < 0)
+		if (e2_place(ig, rack, E2_PLACE_PACKING, 0, &err) < 0)
 			die("pack", &err);
 		double t1 = now_ms();
 		for (unsigned i = 0; i < ig->insts_count; i++)
 			ig->insts[i].server = -1;
 		double t2 = now_ms();
-		if (e2_place(ig, &sc.rack, E2_PLACE_E2, 0, &err) < 0)
+		if (e2_place(ig, rack, E2_PLACE_E2, 0, &err) < 0)
 			die("place", &err);
 		double t3 = now_ms();
 		t_pack[r] = t1 - t0;
@@ -332,7 +343,7 @@ static void timings(double *place_ms, double *pack_ms, unsigned *insts, double *
 		int added = e2_igraph_split(ig, victim, &err);
 		if (added < 0)
 			continue;
-		if (e2_place_incremental(ig, &sc.rack, (unsigned)added, &err) < 0)
+		if (e2_place_incremental(ig, rack, (unsigned)added, &err) < 0)
 			break; /* the rack is full: enough splits */
 		struct e2_split_plan sp;
 		if (e2_split_begin(ig, sc.hw, victim, (unsigned)added, flows, 2000, 16, &sp, &err) < 0)
@@ -346,11 +357,11 @@ static void timings(double *place_ms, double *pack_ms, unsigned *insts, double *
 	for (unsigned i = 0; i < ig->insts_count; i++)
 		ig->insts[i].server = -1;
 	double t0 = now_ms();
-	if (e2_place(ig, &sc.rack, E2_PLACE_E2, 0, &err) < 0)
+	if (e2_place(ig, rack, E2_PLACE_E2, 0, &err) < 0)
 		die("replace", &err);
 	*full_ms = now_ms() - t0;
 	free(flows);
-	e2_igraph_free(ig);
+	e2_plan_free(p);
 	scenario_free(&sc);
 }
 
@@ -363,14 +374,13 @@ static double gap(unsigned trials, unsigned *proven, double *mip_s, double *gap_
 		struct scenario sc;
 		struct e2_err err;
 		scenario_make(&sc, 4, 4, 4, 5, 0, 12, 500 + t);
-		struct e2_igraph *ig = e2_igraph_build(sc.pg, &err);
-		if (!ig || e2_place(ig, &sc.rack, E2_PLACE_E2, 0, &err) < 0)
-			die("small place", &err);
+		struct e2_plan *p = scenario_plan(&sc, E2_PLACE_E2, 0, E2_PLAN_PLACED, "small place");
+		struct e2_igraph *ig = p->ig;
 		double heur = e2_cross_server_gbps(ig);
 		int opt = 0;
 		double bound = 0;
 		double t0 = now_ms();
-		if (e2_place_mip(ig, &sc.rack, 4.0, &opt, &bound, &err) < 0)
+		if (e2_place_mip(ig, &p->rack, 4.0, &opt, &bound, &err) < 0)
 			die("mip", &err);
 		t_total += now_ms() - t0;
 		double exact = e2_cross_server_gbps(ig);
@@ -380,7 +390,7 @@ static double gap(unsigned trials, unsigned *proven, double *mip_s, double *gap_
 		if (opt)
 			g[(*proven)++] = exact > 0 ? 100.0 * (heur - exact) / exact : 0;
 		gb[t] = bound > 0 ? 100.0 * (heur - bound) / bound : 0;
-		e2_igraph_free(ig);
+		e2_plan_free(p);
 		scenario_free(&sc);
 	}
 	double m = *proven ? median(g, *proven) : -1;

@@ -25,8 +25,25 @@ static const char *filter_text(const struct e2_igraph *ig, const struct e2_iedge
 	return buf;
 }
 
-void e2_plan_print_text(FILE *out, const struct e2_igraph *ig, const struct e2_hardware *hw, const struct e2_rack *rack,
-			const struct e2_interconnect *ic)
+static void print_split(FILE *out, const struct e2_plan *p)
+{
+	const struct e2_split_plan *sp = &p->split;
+	const struct e2_inst *a = &p->ig->insts[sp->old_inst], *b = &p->ig->insts[sp->new_inst];
+	fprintf(out, "\nSplit of %s: new instance %s on %s (incremental placement, nothing else moves)\n", a->name,
+		b->name, p->hw->servers[b->server].name);
+	fprintf(out,
+		"Phase 1, E2D on %s (once %s's own ports and steering stage exist; E2D's flow tracker "
+		"keeps %s's flows as exceptions):\n",
+		p->hw->servers[a->server].name, b->name, a->name);
+	for (unsigned i = 0; i < sp->e2d.n; i++)
+		fprintf(out, "  %s\n", sp->e2d.v[i]);
+	fprintf(out, "Phase 2, once at most %u exceptions remain:\n", p->threshold);
+	for (unsigned i = 0; i < sp->sw.n; i++)
+		fprintf(out, "  %s\n", sp->sw.v[i]);
+}
+
+static void print_graphs(FILE *out, const struct e2_igraph *ig, const struct e2_hardware *hw,
+			 const struct e2_rack *rack, const struct e2_interconnect *ic)
 {
 	const struct e2_pgraph *pg = ig->pg;
 	fprintf(out, "PGraph: %u nodes, %u edges\n", pg->nodes_count, pg->edges_count);
@@ -81,6 +98,13 @@ void e2_plan_print_text(FILE *out, const struct e2_igraph *ig, const struct e2_h
 	}
 }
 
+void e2_plan_print_text(FILE *out, const struct e2_plan *p)
+{
+	print_graphs(out, p->ig, p->hw, &p->rack, p->has_ic ? &p->ic : NULL);
+	if (p->has_split)
+		print_split(out, p);
+}
+
 static json_t *lines_json(const struct e2_lines *l)
 {
 	json_t *a = json_array();
@@ -89,9 +113,21 @@ static json_t *lines_json(const struct e2_lines *l)
 	return a;
 }
 
-char *e2_plan_json(const struct e2_igraph *ig, const struct e2_hardware *hw, const struct e2_rack *rack,
-		   const struct e2_interconnect *ic)
+static json_t *split_json(const struct e2_plan *p)
 {
+	const struct e2_split_plan *sp = &p->split;
+	const struct e2_inst *a = &p->ig->insts[sp->old_inst], *b = &p->ig->insts[sp->new_inst];
+	return json_pack("{s:s, s:s, s:s, s:[i,i,i], s:o, s:o}", "instance", a->name, "new_instance", b->name, "server",
+			 p->hw->servers[b->server].name, "range", (int)sp->lo, (int)sp->mid, (int)sp->hi, "phase1_e2d",
+			 lines_json(&sp->e2d), "phase2", lines_json(&sp->sw));
+}
+
+char *e2_plan_json(const struct e2_plan *p)
+{
+	const struct e2_igraph *ig = p->ig;
+	const struct e2_hardware *hw = p->hw;
+	const struct e2_rack *rack = &p->rack;
+	const struct e2_interconnect *ic = p->has_ic ? &p->ic : NULL;
 	const struct e2_pgraph *pg = ig->pg;
 	json_t *root = json_object();
 	json_t *insts = json_array(), *edges = json_array(), *servers = json_array();
@@ -143,6 +179,8 @@ char *e2_plan_json(const struct e2_igraph *ig, const struct e2_hardware *hw, con
 		json_object_set_new(root, "switch_rules", lines_json(&ic->sw));
 		json_object_set_new(root, "switch_entries", json_integer(ic->switch_entries));
 	}
+	if (p->has_split)
+		json_object_set_new(root, "split", split_json(p));
 	char *s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(root);
 	return s;
@@ -153,8 +191,10 @@ static void set(void *obj, const char *k, const char *v)
 	agsafeset(obj, (char *)k, (char *)v, "");
 }
 
-int e2_plan_dot(FILE *out, const struct e2_igraph *ig, const struct e2_hardware *hw, struct e2_err *err)
+int e2_plan_dot(FILE *out, const struct e2_plan *p, struct e2_err *err)
 {
+	const struct e2_igraph *ig = p->ig;
+	const struct e2_hardware *hw = p->hw;
 	Agraph_t *g = agopen("igraph", Agdirected, NULL);
 	if (!g) {
 		if (err)

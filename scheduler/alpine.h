@@ -139,8 +139,13 @@ void alp_opts_default(alp_opts *o);
 alp_plan *alp_plan_new(const alp_graph *g, const alp_graph *base, const char *kind);
 void alp_plan_free(alp_plan *p);
 
-/* Solves; never returns NULL except on out-of-memory. Check p->status. */
+/* Solves; never returns NULL except on out-of-memory. Check p->status. The model
+ * first; if it finds no plan in time, the semi-manual strawman (solve.c). */
 alp_plan *alp_solve(const alp_graph *g, const alp_opts *o);
+
+/* The model alone: the MIP, started from (and falling back on) the plan rounded from
+ * its LP relaxation. ALP_TIMEOUT when neither gave a plan in time. */
+alp_plan *alp_solve_model(const alp_graph *g, const alp_opts *o);
 
 /* Solves with a fixed partition where qforce[j] >= 0 (strawmen); NULL = free. */
 alp_plan *alp_solve_fixed(const alp_graph *g, const alp_opts *o, const signed char *qforce, const char *kind);

@@ -1021,7 +1021,7 @@ out:
 	return p;
 }
 
-alp_plan *alp_solve(const alp_graph *g, const alp_opts *o)
+alp_plan *alp_solve_model(const alp_graph *g, const alp_opts *o)
 {
 	double t0 = now_s();
 	double bound = INFINITY;
@@ -1045,25 +1045,6 @@ alp_plan *alp_solve(const alp_graph *g, const alp_opts *o)
 		round = NULL;
 	}
 	alp_plan_free(round);
-	if (p && p->status == ALP_TIMEOUT) {
-		/* no incumbent in time: the semi-manual partition is an LP, solved fast */
-		alp_opts o2 = *o;
-		o2.time_limit_s = fmax(1, 0.2 * o->time_limit_s);
-		alp_plan *s = alp_strawman(g, "semi", &o2);
-		if (s && (s->status == ALP_OPTIMAL || s->status == ALP_FEASIBLE)) {
-			free(s->kind);
-			s->kind = e2_xstrdup("alpine");
-			s->status = ALP_FEASIBLE;
-			s->gap = 1;
-			snprintf(s->diag, sizeof(s->diag),
-				 "time limit reached before the MIP found a plan: this is the semi-manual "
-				 "partition with solved weights");
-			alp_plan_free(p);
-			p = s;
-		} else {
-			alp_plan_free(s);
-		}
-	}
 	if (p)
 		p->solve_s = now_s() - t0;
 	return p;

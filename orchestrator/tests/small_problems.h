@@ -29,9 +29,9 @@ struct sp_problem {
 	struct e2_nf_catalog *cat;
 	struct e2_hardware *hw;
 	struct e2_policy *pol;
-	struct e2_pgraph *pg;
-	struct e2_igraph *ig;
-	struct e2_rack rack;
+	struct e2_plan *plan; /* up to the IGraph: the tests place it */
+	struct e2_igraph *ig; /* the plan's */
+	const struct e2_rack *rack;
 	char desc[256];
 };
 
@@ -67,10 +67,7 @@ static void sp_printf(struct sp_buf *b, const char *fmt, ...)
 
 static void sp_free(struct sp_problem *p)
 {
-	if (p->ig)
-		e2_rack_free(&p->rack);
-	e2_igraph_free(p->ig);
-	e2_pgraph_free(p->pg);
+	e2_plan_free(p->plan);
 	e2_policy_free(p->pol);
 	e2_hardware_free(p->hw);
 	e2_nfs_free(p->cat);
@@ -172,11 +169,13 @@ static int sp_make(struct sp_problem *p, uint64_t seed)
 			hw.s, nfs.s, pol.s);
 		abort();
 	}
-	struct e2_plan_opts po = {.target_utilization = 0.8};
-	p->pg = e2_pgraph_build(p->pol, p->cat, p->hw, &po, &err);
-	if (p->pg) {
-		p->ig = e2_igraph_build(p->pg, &err);
-		if (p->ig && e2_rack_from_hardware(&p->rack, p->hw, &err) == 0 && sp_nf_insts(p->ig) <= SP_MAX_INSTS) {
+	const struct e2_plan_inputs in = {.pol = p->pol, .nfs = p->cat, .hw = p->hw};
+	const struct e2_plan_opts po = {.target_utilization = 0.8, .stop = E2_PLAN_IGRAPH};
+	p->plan = e2_plan_build(&in, &po, &err);
+	if (p->plan) {
+		p->ig = p->plan->ig;
+		p->rack = &p->plan->rack;
+		if (sp_nf_insts(p->ig) <= SP_MAX_INSTS) {
 			rc = 0;
 			dl += (size_t)snprintf(p->desc + dl, sizeof p->desc - dl, "; %u instances", sp_nf_insts(p->ig));
 		}
@@ -351,18 +350,18 @@ static void sp_run(uint64_t seed, double mip_seconds, struct sp_result *r)
 	}
 	r->made = 1;
 	struct e2_igraph *ig = p.ig;
-	r->opt = sp_optimum(ig, &p.rack, &r->opt_cores_only);
+	r->opt = sp_optimum(ig, p.rack, &r->opt_cores_only);
 	struct e2_err err = {""};
 	for (unsigned i = 0; i < ig->insts_count; i++)
 		ig->insts[i].server = -1;
-	if (e2_place(ig, &p.rack, E2_PLACE_E2, 1, &err) < 0) {
+	if (e2_place(ig, p.rack, E2_PLACE_E2, 1, &err) < 0) {
 		r->refused = 1;
 		snprintf(r->msg, sizeof r->msg, "%s", err.msg);
 		for (unsigned i = 0; i < ig->insts_count; i++)
 			ig->insts[i].server = -1;
 	} else {
-		r->fits = sp_fits(ig, &p.rack);
-		r->fits_cores = sp_fits_cores(ig, &p.rack);
+		r->fits = sp_fits(ig, p.rack);
+		r->fits_cores = sp_fits_cores(ig, p.rack);
 		r->heur = e2_cross_server_gbps(ig);
 		if (r->opt > 0 && r->fits)
 			r->gap_pct = 100 * (r->heur - r->opt) / r->opt;
@@ -373,9 +372,9 @@ static void sp_run(uint64_t seed, double mip_seconds, struct sp_result *r)
 		sp_free(&p);
 		return;
 	}
-	r->exact_rc = e2_place_mip(ig, &p.rack, mip_seconds, NULL, NULL, &err);
+	r->exact_rc = e2_place_mip(ig, p.rack, mip_seconds, NULL, NULL, &err);
 	r->exact = r->exact_rc == 0 ? e2_cross_server_gbps(ig) : -1;
-	if (r->exact_rc == 0 && !sp_fits(ig, &p.rack))
+	if (r->exact_rc == 0 && !sp_fits(ig, p.rack))
 		r->exact = -2; /* the MIP's placement exceeds a capacity */
 	if (r->exact_rc < 0 && !r->refused)
 		snprintf(r->msg, sizeof r->msg, "%s", err.msg);

@@ -12,21 +12,15 @@ static void plan_example(const char *policy, const char *hardware)
 	struct e2_nf_catalog *nfs = load_nfs_file("nfs.yaml");
 	struct e2_hardware *hw = load_hw_file(hardware);
 	struct e2_policy *p = load_policy_file(policy);
-	struct e2_pgraph *pg = e2_pgraph_build(p, nfs, hw, NULL, &err);
-	if (!pg)
+	const struct e2_plan_inputs in = {.pol = p, .nfs = nfs, .hw = hw};
+	struct e2_plan *plan = e2_plan_build(&in, NULL, &err);
+	if (!plan)
 		fail_msg("%s: %s", policy, err.msg);
-	struct e2_igraph *ig = e2_igraph_build(pg, &err);
-	struct e2_rack rack;
-	e2_rack_from_hardware(&rack, hw, &err);
-	if (e2_place(ig, &rack, E2_PLACE_E2, 0, &err) < 0)
-		fail_msg("%s", err.msg);
+	const struct e2_igraph *ig = plan->ig;
 	struct e2_load loads[32];
-	assert_int_equal(e2_rack_loads(ig, &rack, loads), 0); /* feasible at the estimates */
-	struct e2_interconnect ic;
-	if (e2_interconnect_plan(ig, hw, &ic, &err) < 0)
-		fail_msg("%s", err.msg);
+	assert_int_equal(e2_rack_loads(ig, &plan->rack, loads), 0); /* feasible at the estimates */
 
-	char *js = e2_plan_json(ig, hw, &rack, &ic);
+	char *js = e2_plan_json(plan);
 	json_error_t jerr;
 	json_t *root = json_loads(js, 0, &jerr);
 	assert_non_null(root);
@@ -55,7 +49,7 @@ static void plan_example(const char *policy, const char *hardware)
 	free(js);
 
 	FILE *f = tmpfile();
-	assert_int_equal(e2_plan_dot(f, ig, hw, &err), 0);
+	assert_int_equal(e2_plan_dot(f, plan, &err), 0);
 	rewind(f);
 	Agraph_t *g = agread(f, NULL);
 	assert_non_null(g);
@@ -67,10 +61,7 @@ static void plan_example(const char *policy, const char *hardware)
 	agclose(g);
 	fclose(f);
 
-	e2_interconnect_free(&ic);
-	e2_rack_free(&rack);
-	e2_igraph_free(ig);
-	e2_pgraph_free(pg);
+	e2_plan_free(plan);
 	e2_policy_free(p);
 	e2_hardware_free(hw);
 	e2_nfs_free(nfs);

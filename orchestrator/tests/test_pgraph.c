@@ -267,14 +267,16 @@ static void fig33_distribution(void **state)
 			 "    edges: [{from: in, to: a}, {from: a, to: b}]\n",
 			 implied ? "B" : "C");
 		struct e2_policy *p = policy_str(pol, &err);
-		struct e2_plan_opts po = {.target_utilization = 0.8};
-		struct e2_pgraph *pg = e2_pgraph_build(p, cat, hw, &po, &err);
-		if (!pg)
+		const struct e2_plan_inputs in = {.pol = p, .nfs = cat, .hw = hw};
+		const struct e2_plan_opts po = {.target_utilization = 0.8, .stop = E2_PLAN_IGRAPH};
+		struct e2_plan *plan = e2_plan_build(&in, &po, &err);
+		if (!plan)
 			fail_msg("%s", err.msg);
+		const struct e2_pgraph *pg = plan->pg;
+		const struct e2_igraph *ig = plan->ig;
 		assert_int_equal(pg->nodes[1].instances, 2);
 		assert_int_equal(pg->nodes[2].instances, 4);
 		assert_int_equal(e2_affinity_implies(pg, 1, 2), implied);
-		struct e2_igraph *ig = e2_igraph_build(pg, &err);
 		assert_int_equal(ig->insts_count, 7);
 		for (unsigned i = 1; i <= 2; i++)
 			assert_int_equal(count_edges(ig, i, "b"), implied ? 2 : 4);
@@ -283,8 +285,7 @@ static void fig33_distribution(void **state)
 			assert_true(e2_igraph_inst_load(ig, j) > 0.399 && e2_igraph_inst_load(ig, j) < 0.401);
 		/* implied: B's ranges live in A's flow-ID space */
 		assert_int_equal(ig->insts[3].hash_fields, implied ? E2_AFF_SRC_IP : E2_AFF_DST_IP);
-		e2_igraph_free(ig);
-		e2_pgraph_free(pg);
+		e2_plan_free(plan);
 		e2_policy_free(p);
 	}
 	e2_hardware_free(hw);
@@ -297,12 +298,15 @@ static void fig312_mangling(void **state)
 	(void)state;
 	struct e2_err err = {""};
 	struct e2_policy *p = load_policy_file("policy-fig3.12.yaml");
-	struct e2_pgraph *pg = e2_pgraph_build(p, nfs, hw4, NULL, &err);
-	if (!pg)
+	const struct e2_plan_inputs in = {.pol = p, .nfs = nfs, .hw = hw4};
+	const struct e2_plan_opts po = {.stop = E2_PLAN_IGRAPH};
+	struct e2_plan *plan = e2_plan_build(&in, &po, &err);
+	if (!plan)
 		fail_msg("%s", err.msg);
+	const struct e2_pgraph *pg = plan->pg;
+	const struct e2_igraph *ig = plan->ig;
 	assert_false(e2_affinity_implies(pg, (unsigned)pnode(pg, "nat"), (unsigned)pnode(pg, "fw")));
 	assert_true(pg->nodes[pnode(pg, "vpn")].in_gbps > 9.4); /* 3.5 direct + 6 via the IDS */
-	struct e2_igraph *ig = e2_igraph_build(pg, &err);
 	unsigned nfw = pg->nodes[pnode(pg, "fw")].instances;
 	for (unsigned i = 0; i < ig->insts_count; i++)
 		if (ig->insts[i].pnode == (unsigned)pnode(pg, "nat"))
@@ -315,8 +319,7 @@ static void fig312_mangling(void **state)
 				sum += ig->edges[e].rate_gbps;
 		assert_true(sum > pg->edges[pe].rate_gbps - 1e-6 && sum < pg->edges[pe].rate_gbps + 1e-6);
 	}
-	e2_igraph_free(ig);
-	e2_pgraph_free(pg);
+	e2_plan_free(plan);
 	e2_policy_free(p);
 }
 
@@ -335,15 +338,13 @@ static void fig34_interconnect(void **state)
 	(void)state;
 	struct e2_err err = {""};
 	struct e2_policy *p = load_policy_file("policy-fig3.1.yaml");
-	struct e2_pgraph *pg = e2_pgraph_build(p, nfs, hw4, NULL, &err);
-	struct e2_igraph *ig = e2_igraph_build(pg, &err);
-	struct e2_rack rack;
-	assert_int_equal(e2_rack_from_hardware(&rack, hw4, &err), 0);
-	assert_int_equal(e2_place(ig, &rack, E2_PLACE_E2, 1, &err), 0);
-	struct e2_interconnect ic;
-	if (e2_interconnect_plan(ig, hw4, &ic, &err) < 0)
+	const struct e2_plan_inputs in = {.pol = p, .nfs = nfs, .hw = hw4};
+	const struct e2_plan_opts po = {.seed = 1};
+	struct e2_plan *plan = e2_plan_build(&in, &po, &err);
+	if (!plan)
 		fail_msg("%s", err.msg);
-	int s = ig->insts[e2_igraph_find(ig, "ids.0")].server;
+	const struct e2_interconnect ic = plan->ic;
+	int s = plan->ig->insts[e2_igraph_find(plan->ig, "ids.0")].server;
 	const struct e2_lines *l = &ic.e2d[s];
 	assert_true(has_line(l, "port add ids.0.in vhost path=/var/run/e2/ids.0.in.sock client=1"));
 	assert_true(has_line(l, "port add ids.0.safe vhost"));
@@ -356,10 +357,7 @@ static void fig34_interconnect(void **state)
 	assert_true(has_line(l, "flowhash fields=src bits=16")); /* to the monitor, by its affinity */
 	assert_true(has_line(&ic.sw, "in_port=ext0 filter=ip hash=src_ip,dst_ip,proto,src_port,dst_port"));
 	assert_true(ic.switch_entries <= hw4->fabric.flow_table_entries);
-	e2_interconnect_free(&ic);
-	e2_rack_free(&rack);
-	e2_igraph_free(ig);
-	e2_pgraph_free(pg);
+	e2_plan_free(plan);
 	e2_policy_free(p);
 }
 
@@ -374,17 +372,11 @@ static void switch_table_budget(void **state)
 	struct e2_hardware *hw = hw_str(hwy, &err);
 	assert_non_null(hw);
 	struct e2_policy *p = load_policy_file("policy-fig3.1.yaml");
-	struct e2_pgraph *pg = e2_pgraph_build(p, nfs, hw, NULL, &err);
-	struct e2_igraph *ig = e2_igraph_build(pg, &err);
-	struct e2_rack rack;
-	e2_rack_from_hardware(&rack, hw, &err);
-	assert_int_equal(e2_place(ig, &rack, E2_PLACE_E2, 1, &err), 0);
-	struct e2_interconnect ic;
-	assert_int_equal(e2_interconnect_plan(ig, hw, &ic, &err), -1);
+	const struct e2_plan_inputs in = {.pol = p, .nfs = nfs, .hw = hw};
+	const struct e2_plan_opts po = {.seed = 1};
+	/* placed, then refused at the interconnection */
+	assert_null(e2_plan_build(&in, &po, &err));
 	assert_contains(err.msg, "switch flow table");
-	e2_rack_free(&rack);
-	e2_igraph_free(ig);
-	e2_pgraph_free(pg);
 	e2_policy_free(p);
 	e2_hardware_free(hw);
 }

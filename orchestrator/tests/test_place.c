@@ -84,20 +84,21 @@ static void hand_checked_optimum(void **state)
 					 "{name: out, port: out0}]\n"
 					 "    edges: [{from: in, to: a}, {from: a, to: b}, {from: b, to: out}]\n",
 					 &err);
-	struct e2_pgraph *pg = e2_pgraph_build(p, cat, hw, NULL, &err);
-	if (!pg)
+	const struct e2_plan_inputs in = {.pol = p, .nfs = cat, .hw = hw};
+	const struct e2_plan_opts po = {.stop = E2_PLAN_IGRAPH};
+	struct e2_plan *plan = e2_plan_build(&in, &po, &err);
+	if (!plan)
 		fail_msg("%s", err.msg);
-	struct e2_igraph *ig = e2_igraph_build(pg, &err);
-	struct e2_rack rack;
-	e2_rack_from_hardware(&rack, hw, &err);
+	struct e2_igraph *ig = plan->ig;
+	const struct e2_rack *rack = &plan->rack;
 	for (int algo = 0; algo < 2; algo++) {
 		for (unsigned i = 0; i < ig->insts_count; i++)
 			ig->insts[i].server = -1;
-		assert_int_equal(e2_place(ig, &rack, E2_PLACE_E2, 0, &err), 0);
+		assert_int_equal(e2_place(ig, rack, E2_PLACE_E2, 0, &err), 0);
 		if (algo == 1) {
 			int proven = 0;
 			double bound = 0;
-			assert_int_equal(e2_place_mip(ig, &rack, 10, &proven, &bound, &err), 0);
+			assert_int_equal(e2_place_mip(ig, rack, 10, &proven, &bound, &err), 0);
 			assert_true(proven);
 			assert_true(bound > 3.2 - 1e-6 && bound < 3.2 + 1e-6);
 		}
@@ -106,9 +107,7 @@ static void hand_checked_optimum(void **state)
 		assert_int_equal(ig->insts[1].server, ig->insts[3].server);
 		assert_int_equal(ig->insts[2].server, ig->insts[4].server);
 	}
-	e2_rack_free(&rack);
-	e2_igraph_free(ig);
-	e2_pgraph_free(pg);
+	e2_plan_free(plan);
 	e2_policy_free(p);
 	e2_hardware_free(hw);
 	e2_nfs_free(cat);
@@ -164,26 +163,28 @@ static void random_policies_respect_capacity(void **state)
 		struct e2_nf_catalog *cat = random_nfs(n);
 		struct e2_hardware *hw = hw_str(rack_yaml(2 + rnd(6), 4 + rnd(12), 10 + rnd(30)), &err);
 		struct e2_policy *p = random_policy(n, 0.5 + rnd(40) / 4.0);
-		struct e2_pgraph *pg = e2_pgraph_build(p, cat, hw, NULL, &err);
-		if (!pg) {
+		const struct e2_plan_inputs in = {.pol = p, .nfs = cat, .hw = hw};
+		const struct e2_plan_opts po = {.stop = E2_PLAN_IGRAPH};
+		struct e2_plan *plan = e2_plan_build(&in, &po, &err);
+		if (!plan) {
 			assert_contains(err.msg, "demand cannot fit");
 			goto next;
 		}
-		struct e2_igraph *ig = e2_igraph_build(pg, &err);
-		struct e2_rack rack;
-		e2_rack_from_hardware(&rack, hw, &err);
+		const struct e2_pgraph *pg = plan->pg;
+		struct e2_igraph *ig = plan->ig;
+		const struct e2_rack *rack = &plan->rack;
 		int violations[3] = {-1, -1, -1};
 		for (int algo = 0; algo < 3; algo++) {
 			for (unsigned i = 0; i < ig->insts_count; i++)
 				ig->insts[i].server = -1;
-			if (e2_place(ig, &rack, (enum e2_place_algo)algo, trial, &err) < 0) {
+			if (e2_place(ig, rack, (enum e2_place_algo)algo, trial, &err) < 0) {
 				assert_contains(err.msg, "demand cannot fit");
 				break;
 			}
 			struct e2_load loads[64];
-			violations[algo] = e2_rack_loads(ig, &rack, loads);
-			for (unsigned s = 0; s < rack.servers; s++)
-				assert_true(loads[s].cores_used <= rack.cores[s]);
+			violations[algo] = e2_rack_loads(ig, rack, loads);
+			for (unsigned s = 0; s < rack->servers; s++)
+				assert_true(loads[s].cores_used <= rack->cores[s]);
 			for (unsigned i = 0; i < ig->insts_count; i++)
 				assert_true(!pg->nodes[ig->insts[i].pnode].nf || ig->insts[i].server >= 0);
 			if (algo == E2_PLACE_E2) {
@@ -198,9 +199,7 @@ static void random_policies_respect_capacity(void **state)
 		/* links too: whenever a strawman finds a plan within every capacity, so does E2 */
 		if (violations[E2_PLACE_PACKING] == 0 || violations[E2_PLACE_RANDOM] == 0)
 			assert_int_equal(violations[E2_PLACE_E2], 0);
-		e2_rack_free(&rack);
-		e2_igraph_free(ig);
-		e2_pgraph_free(pg);
+		e2_plan_free(plan);
 next:
 		e2_policy_free(p);
 		e2_hardware_free(hw);
@@ -342,9 +341,9 @@ struct instance {
 	struct e2_nf_catalog *cat;
 	struct e2_hardware *hw;
 	struct e2_policy *pol;
-	struct e2_pgraph *pg;
+	struct e2_plan *plan; /* up to the IGraph: the tests place it */
 	struct e2_igraph *ig;
-	struct e2_rack rack;
+	const struct e2_rack *rack;
 	unsigned trial;
 	char desc[160];
 };
@@ -365,19 +364,18 @@ static int instance_make(struct instance *in, unsigned trial, unsigned max_nfs, 
 	in->pol = random_policy(n, rate);
 	snprintf(in->desc, sizeof in->desc, "trial %u: %u NFs, %u servers x %u cores, nic %g Gbps, rate %.2f Gbps",
 		 trial, n, servers, cores, nic, rate);
-	in->pg = e2_pgraph_build(in->pol, in->cat, in->hw, NULL, &err);
-	if (!in->pg)
+	const struct e2_plan_inputs pin = {.pol = in->pol, .nfs = in->cat, .hw = in->hw};
+	const struct e2_plan_opts po = {.stop = E2_PLAN_IGRAPH};
+	if (!(in->plan = e2_plan_build(&pin, &po, &err)))
 		return -1;
-	in->ig = e2_igraph_build(in->pg, &err);
-	e2_rack_from_hardware(&in->rack, in->hw, &err);
-	return in->ig ? 0 : -1;
+	in->ig = in->plan->ig;
+	in->rack = &in->plan->rack;
+	return 0;
 }
 
 static void instance_free(struct instance *in)
 {
-	e2_rack_free(&in->rack);
-	e2_igraph_free(in->ig);
-	e2_pgraph_free(in->pg);
+	e2_plan_free(in->plan);
 	e2_policy_free(in->pol);
 	e2_hardware_free(in->hw);
 	e2_nfs_free(in->cat);
@@ -402,12 +400,12 @@ static void check_improve_from(struct instance *in, const int *start, const char
 	struct e2_err err = {""};
 	load_servers(in->ig, start);
 	double c0 = e2_cross_server_gbps(in->ig);
-	if (e2_place_improve(in->ig, &in->rack, &err) < 0)
+	if (e2_place_improve(in->ig, in->rack, &err) < 0)
 		fail_msg("%s: improve from a %s start: %s", in->desc, what, err.msg);
 	double c1 = e2_cross_server_gbps(in->ig);
-	if (c1 > c0 + COST_EPS || !fits(in->ig, &in->rack))
+	if (c1 > c0 + COST_EPS || !fits(in->ig, in->rack))
 		fail_msg("%s: Kernighan-Lin from a %s start of %.4f Gbps ends at %.4f%s", in->desc, what, c0, c1,
-			 fits(in->ig, &in->rack) ? "" : " beyond a capacity");
+			 fits(in->ig, in->rack) ? "" : " beyond a capacity");
 }
 
 /* One instance: the references, the heuristic, its own start. Fails the test on what
@@ -420,20 +418,20 @@ static enum outcome compare_one(struct instance *in, unsigned *with_pack, unsign
 	unsigned n = ig->insts_count;
 	int *pack_at = calloc(n, sizeof *pack_at), *rand_at = calloc((size_t)RANDOM_REFS * n, sizeof *rand_at);
 	int *heur_at = calloc(n, sizeof *heur_at);
-	int pack_fits = reference_place(ig, &in->rack, NULL) == 0 && fits(ig, &in->rack);
+	int pack_fits = reference_place(ig, in->rack, NULL) == 0 && fits(ig, in->rack);
 	double pack_cost = pack_fits ? e2_cross_server_gbps(ig) : 0;
 	save_servers(ig, pack_at);
 	double rcost[RANDOM_REFS];
 	unsigned nr = 0;
 	uint64_t rs = 0x5eed0000u + (uint64_t)(in->trial);
 	for (unsigned a = 0; a < 40 * RANDOM_REFS && nr < RANDOM_REFS; a++)
-		if (reference_place(ig, &in->rack, &rs) == 0 && fits(ig, &in->rack)) {
+		if (reference_place(ig, in->rack, &rs) == 0 && fits(ig, in->rack)) {
 			save_servers(ig, rand_at + (size_t)nr * n);
 			rcost[nr++] = e2_cross_server_gbps(ig);
 		}
 	enum outcome how = OK;
 	unplace(ig);
-	if (e2_place(ig, &in->rack, E2_PLACE_E2, 0, &err) < 0 || !fits(ig, &in->rack)) {
+	if (e2_place(ig, in->rack, E2_PLACE_E2, 0, &err) < 0 || !fits(ig, in->rack)) {
 		print_message("%s: the heuristic %s, though %s fits\n", in->desc,
 			      err.msg[0] ? err.msg : "exceeds a capacity",
 			      pack_fits ? "first-fit packing" : "a random placement");
@@ -444,9 +442,9 @@ static enum outcome compare_one(struct instance *in, unsigned *with_pack, unsign
 	save_servers(ig, heur_at);
 	/* E2 is its own start followed by the improvement, and never ends above that start */
 	unplace(ig);
-	assert_int_equal(e2_place(ig, &in->rack, E2_PLACE_E2_START, 0, &err), 0);
+	assert_int_equal(e2_place(ig, in->rack, E2_PLACE_E2_START, 0, &err), 0);
 	double start = e2_cross_server_gbps(ig);
-	assert_int_equal(e2_place_improve(ig, &in->rack, &err), 0);
+	assert_int_equal(e2_place_improve(ig, in->rack, &err), 0);
 	for (unsigned i = 0; i < n; i++)
 		assert_int_equal(ig->insts[i].server, heur_at[i]);
 	if (heur > start + COST_EPS)
@@ -496,9 +494,9 @@ static void heuristic_beats_references(void **state)
 		if (instance_make(&in, trial, 7, 5, 4, 20) == 0) {
 			/* comparable only if some reference fits: first-fit or one of 600 random draws */
 			uint64_t rs = 0x5eed0000u + trial;
-			int any = reference_place(in.ig, &in.rack, NULL) == 0 && fits(in.ig, &in.rack);
+			int any = reference_place(in.ig, in.rack, NULL) == 0 && fits(in.ig, in.rack);
 			for (unsigned a = 0; a < 40 * RANDOM_REFS && !any; a++)
-				any = reference_place(in.ig, &in.rack, &rs) == 0 && fits(in.ig, &in.rack);
+				any = reference_place(in.ig, in.rack, &rs) == 0 && fits(in.ig, in.rack);
 			if (any) {
 				compared++;
 				how = compare_one(&in, &with_pack, &with_random);
@@ -523,11 +521,13 @@ static void incremental_moves_nothing_else(void **state)
 	struct e2_nf_catalog *nfs = load_nfs_file("nfs.yaml");
 	struct e2_hardware *hw = load_hw_file("hardware-4servers.yaml");
 	struct e2_policy *p = load_policy_file("policy-fig3.1.yaml");
-	struct e2_pgraph *pg = e2_pgraph_build(p, nfs, hw, NULL, &err);
-	struct e2_igraph *ig = e2_igraph_build(pg, &err);
-	struct e2_rack rack;
-	e2_rack_from_hardware(&rack, hw, &err);
-	assert_int_equal(e2_place(ig, &rack, E2_PLACE_E2, 0, &err), 0);
+	const struct e2_plan_inputs in = {.pol = p, .nfs = nfs, .hw = hw};
+	const struct e2_plan_opts po = {.stop = E2_PLAN_PLACED};
+	struct e2_plan *plan = e2_plan_build(&in, &po, &err);
+	if (!plan)
+		fail_msg("%s", err.msg);
+	struct e2_igraph *ig = plan->ig;
+	const struct e2_rack *rack = &plan->rack;
 	unsigned before = ig->insts_count;
 	int *was = calloc(before, sizeof *was);
 	for (unsigned i = 0; i < before; i++)
@@ -536,18 +536,16 @@ static void incremental_moves_nothing_else(void **state)
 	assert_true(victim >= 0);
 	int added = e2_igraph_split(ig, (unsigned)victim, &err);
 	assert_true(added >= 0);
-	assert_int_equal(e2_place_incremental(ig, &rack, (unsigned)added, &err), 0);
+	assert_int_equal(e2_place_incremental(ig, rack, (unsigned)added, &err), 0);
 	for (unsigned i = 0; i < before; i++)
 		assert_int_equal(ig->insts[i].server, was[i]);
 	assert_true(ig->insts[added].server >= 0);
 	struct e2_load loads[8];
-	e2_rack_loads(ig, &rack, loads);
-	for (unsigned s = 0; s < rack.servers; s++)
-		assert_true(loads[s].cores_used <= rack.cores[s]);
+	e2_rack_loads(ig, rack, loads);
+	for (unsigned s = 0; s < rack->servers; s++)
+		assert_true(loads[s].cores_used <= rack->cores[s]);
 	free(was);
-	e2_rack_free(&rack);
-	e2_igraph_free(ig);
-	e2_pgraph_free(pg);
+	e2_plan_free(plan);
 	e2_policy_free(p);
 	e2_hardware_free(hw);
 	e2_nfs_free(nfs);
@@ -604,17 +602,17 @@ static void mip_finds_the_exhaustive_optimum(void **state)
 		}
 		struct e2_igraph *ig = in.ig;
 		unplace(ig);
-		double opt = exhaustive_optimum(ig, &in.rack, 0);
-		struct e2_rack loose = in.rack;
+		double opt = exhaustive_optimum(ig, in.rack, 0);
+		struct e2_rack loose = *in.rack;
 		loose.link_target = 1e9;
 		double opt_cores_only = exhaustive_optimum(ig, &loose, 0);
 		for (int with_start = 0; with_start < 2; with_start++) {
 			unplace(ig);
-			if (with_start && e2_place(ig, &in.rack, E2_PLACE_E2, 0, &err) < 0)
+			if (with_start && e2_place(ig, in.rack, E2_PLACE_E2, 0, &err) < 0)
 				unplace(ig); /* no start then; the MIP must still decide */
 			int proven = 0;
 			double bound = -1;
-			int rc = e2_place_mip(ig, &in.rack, 20, &proven, &bound, &err);
+			int rc = e2_place_mip(ig, in.rack, 20, &proven, &bound, &err);
 			if (opt < 0) {
 				if (rc == 0)
 					fail_msg("%s: nothing fits, yet the MIP placed it at %.4f Gbps", in.desc,
@@ -625,7 +623,7 @@ static void mip_finds_the_exhaustive_optimum(void **state)
 			if (rc < 0)
 				fail_msg("%s: the optimum is %.4f Gbps, the MIP says: %s", in.desc, opt, err.msg);
 			double got = e2_cross_server_gbps(ig);
-			if (!fits(ig, &in.rack))
+			if (!fits(ig, in.rack))
 				fail_msg("%s: the MIP's placement (%.4f Gbps) exceeds a capacity", in.desc, got);
 			assert_true(proven);
 			if (got > opt + MIP_EPS || got < opt - MIP_EPS || bound > opt + MIP_EPS ||
@@ -656,19 +654,11 @@ static void no_fit_is_an_error(void **state)
 					 "    nodes: [{name: in, port: in0}, {name: ids, nf: ids}]\n"
 					 "    edges: [{from: in, to: ids}]\n",
 					 &err);
-	struct e2_plan_opts po = {.target_utilization = 0.8, .ghz = 1.0};
-	struct e2_pgraph *pg = e2_pgraph_build(p, nfs, hw, &po, &err);
-	if (!pg)
-		fail_msg("%s", err.msg);
-	struct e2_igraph *ig = e2_igraph_build(pg, &err);
-	struct e2_rack rack;
-	e2_rack_from_hardware(&rack, hw, &err);
-	assert_int_equal(e2_place(ig, &rack, E2_PLACE_E2, 0, &err), -1);
+	const struct e2_plan_inputs in = {.pol = p, .nfs = nfs, .hw = hw};
+	const struct e2_plan_opts po = {.target_utilization = 0.8, .ghz = 1.0};
+	assert_null(e2_plan_build(&in, &po, &err));
 	assert_contains(err.msg, "demand cannot fit");
 	assert_contains(err.msg, "ids.");
-	e2_rack_free(&rack);
-	e2_igraph_free(ig);
-	e2_pgraph_free(pg);
 	e2_policy_free(p);
 	e2_hardware_free(hw);
 	e2_nfs_free(nfs);
@@ -696,20 +686,21 @@ static void not_across_servers(void **state)
 					 "    nodes: [{name: in, port: in0}, {name: a, nf: A}, {name: t, nf: T}]\n"
 					 "    edges: [{from: in, to: a}, {from: a, to: t}]\n",
 					 &err);
-	struct e2_pgraph *pg = e2_pgraph_build(p, cat, hw, NULL, &err);
-	if (!pg)
+	const struct e2_plan_inputs in = {.pol = p, .nfs = cat, .hw = hw};
+	const struct e2_plan_opts po = {.stop = E2_PLAN_IGRAPH};
+	struct e2_plan *plan = e2_plan_build(&in, &po, &err);
+	if (!plan)
 		fail_msg("%s", err.msg);
-	assert_int_equal(pg->nodes[2].instances, 3);
-	struct e2_igraph *ig = e2_igraph_build(pg, &err);
-	struct e2_rack rack;
-	e2_rack_from_hardware(&rack, hw, &err);
+	assert_int_equal(plan->pg->nodes[2].instances, 3);
+	struct e2_igraph *ig = plan->ig;
+	const struct e2_rack *rack = &plan->rack;
 	for (int algo = 0; algo < 4; algo++) {
 		for (unsigned i = 0; i < ig->insts_count; i++)
 			ig->insts[i].server = -1;
-		if (e2_place(ig, &rack, algo == 3 ? E2_PLACE_E2 : (enum e2_place_algo)algo, 7, &err) < 0)
+		if (e2_place(ig, rack, algo == 3 ? E2_PLACE_E2 : (enum e2_place_algo)algo, 7, &err) < 0)
 			fail_msg("%s", err.msg);
 		if (algo == 3)
-			assert_int_equal(e2_place_mip(ig, &rack, 5, NULL, NULL, &err), 0);
+			assert_int_equal(e2_place_mip(ig, rack, 5, NULL, NULL, &err), 0);
 		int s = -2;
 		for (unsigned i = 0; i < ig->insts_count; i++)
 			if (ig->insts[i].pnode == 2) {
@@ -723,7 +714,7 @@ static void not_across_servers(void **state)
 	for (unsigned k = 0; k < 8 && !failed; k++) {
 		int added = e2_igraph_split(ig, (unsigned)t0, &err);
 		assert_true(added > 0);
-		if (e2_place_incremental(ig, &rack, (unsigned)added, &err) < 0) {
+		if (e2_place_incremental(ig, rack, (unsigned)added, &err) < 0) {
 			assert_contains(err.msg, "must join");
 			failed = 1;
 		} else {
@@ -731,9 +722,7 @@ static void not_across_servers(void **state)
 		}
 	}
 	assert_true(failed);
-	e2_rack_free(&rack);
-	e2_igraph_free(ig);
-	e2_pgraph_free(pg);
+	e2_plan_free(plan);
 	e2_policy_free(p);
 	/* more than a server's worth is refused at sizing */
 	p = policy_str("pipelines:\n  - name: p\n    traffic_class: {rate_gbps: 6}\n"

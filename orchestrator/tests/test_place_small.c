@@ -82,9 +82,9 @@ struct small {
 	struct e2_nf_catalog *cat;
 	struct e2_hardware *hw;
 	struct e2_policy *pol;
-	struct e2_pgraph *pg;
+	struct e2_plan *plan; /* up to the IGraph: the tests place it */
 	struct e2_igraph *ig;
-	struct e2_rack rack;
+	struct e2_rack *rack;
 };
 
 static void small_make(struct small *s, const char *nfs, const char *hw, const char *pol)
@@ -93,16 +93,17 @@ static void small_make(struct small *s, const char *nfs, const char *hw, const c
 	memset(s, 0, sizeof *s);
 	if (!(s->cat = nfs_str(nfs, &err)) || !(s->hw = hw_str(hw, &err)) || !(s->pol = policy_str(pol, &err)))
 		fail_msg("%s", err.msg);
-	if (!(s->pg = e2_pgraph_build(s->pol, s->cat, s->hw, NULL, &err)) || !(s->ig = e2_igraph_build(s->pg, &err)))
+	const struct e2_plan_inputs in = {.pol = s->pol, .nfs = s->cat, .hw = s->hw};
+	const struct e2_plan_opts po = {.stop = E2_PLAN_IGRAPH};
+	if (!(s->plan = e2_plan_build(&in, &po, &err)))
 		fail_msg("%s", err.msg);
-	e2_rack_from_hardware(&s->rack, s->hw, &err);
+	s->ig = s->plan->ig;
+	s->rack = &s->plan->rack;
 }
 
 static void small_free(struct small *s)
 {
-	e2_rack_free(&s->rack);
-	e2_igraph_free(s->ig);
-	e2_pgraph_free(s->pg);
+	e2_plan_free(s->plan);
 	e2_policy_free(s->pol);
 	e2_hardware_free(s->hw);
 	e2_nfs_free(s->cat);
@@ -139,7 +140,7 @@ static void stuck_chain(void **state)
 	struct small s;
 	small_make(&s, "nfs:\n" NF1("A", 1) NF1("B", 1), hw, CHAIN);
 	struct e2_err err = {""};
-	assert_int_equal(e2_place(s.ig, &s.rack, E2_PLACE_E2, 0, &err), 0);
+	assert_int_equal(e2_place(s.ig, s.rack, E2_PLACE_E2, 0, &err), 0);
 	double c = e2_cross_server_gbps(s.ig);
 	if (c > 8 + 1e-9)
 		fail_msg("cross traffic %.4f Gbps, the optimum is 8", c);
@@ -148,7 +149,7 @@ static void stuck_chain(void **state)
 	/* from the stuck start itself */
 	s.ig->insts[e2_igraph_find(s.ig, "a.0")].server = 0;
 	s.ig->insts[e2_igraph_find(s.ig, "b.0")].server = 1;
-	assert_int_equal(e2_place_improve(s.ig, &s.rack, &err), 0);
+	assert_int_equal(e2_place_improve(s.ig, s.rack, &err), 0);
 	assert_true(e2_cross_server_gbps(s.ig) < 8 + 1e-9);
 	small_free(&s);
 }
@@ -171,15 +172,15 @@ static void feasible_in_any_order(void **state)
 		for (int algo = 0; algo < 4; algo++) {
 			struct e2_err err = {""};
 			unplace(s.ig);
-			if (e2_place(s.ig, &s.rack, (enum e2_place_algo)algo, 3, &err) < 0)
+			if (e2_place(s.ig, s.rack, (enum e2_place_algo)algo, 3, &err) < 0)
 				fail_msg("order %d, algorithm %d: %s", order, algo, err.msg);
 			struct e2_load loads[2];
-			assert_int_equal(e2_rack_loads(s.ig, &s.rack, loads), 0);
+			assert_int_equal(e2_rack_loads(s.ig, s.rack, loads), 0);
 		}
 		struct e2_err err = {""};
 		unplace(s.ig);
 		int proven = 0;
-		assert_int_equal(e2_place_mip(s.ig, &s.rack, 10, &proven, NULL, &err), 0);
+		assert_int_equal(e2_place_mip(s.ig, s.rack, 10, &proven, NULL, &err), 0);
 		assert_true(proven);
 		small_free(&s);
 	}
@@ -222,12 +223,12 @@ static void refusals_say_why(void **state)
 				"    edges: [{from: in, to: a}, {from: a, to: b}, {from: b, to: c}, {from: c, to: out}]\n";
 		struct small s;
 		small_make(&s, cases[i].nfs, hw, pol);
-		for (unsigned k = 0; k < s.rack.servers; k++)
-			s.rack.cores[k] = cases[i].cores[k];
+		for (unsigned k = 0; k < s.rack->servers; k++)
+			s.rack->cores[k] = cases[i].cores[k];
 		for (int algo = 0; algo < 4; algo++) {
 			struct e2_err err = {""};
 			unplace(s.ig);
-			assert_int_equal(e2_place(s.ig, &s.rack, (enum e2_place_algo)algo, 1, &err), -1);
+			assert_int_equal(e2_place(s.ig, s.rack, (enum e2_place_algo)algo, 1, &err), -1);
 			assert_contains(err.msg, "demand cannot fit");
 			assert_contains(err.msg, cases[i].want);
 		}

@@ -7,9 +7,9 @@ struct world {
 	struct e2_nf_catalog *nfs;
 	struct e2_hardware *hw;
 	struct e2_policy *pol;
-	struct e2_pgraph *pg;
+	struct e2_plan *plan; /* placed, no interconnection: the tests split it */
 	struct e2_igraph *ig;
-	struct e2_rack rack;
+	const struct e2_rack *rack;
 };
 
 static int setup(void **state)
@@ -19,11 +19,12 @@ static int setup(void **state)
 	w->nfs = load_nfs_file("nfs.yaml");
 	w->hw = load_hw_file("hardware-4servers.yaml");
 	w->pol = load_policy_file("policy-fig3.1.yaml");
-	w->pg = e2_pgraph_build(w->pol, w->nfs, w->hw, NULL, &err);
-	w->ig = e2_igraph_build(w->pg, &err);
-	e2_rack_from_hardware(&w->rack, w->hw, &err);
-	if (e2_place(w->ig, &w->rack, E2_PLACE_E2, 0, &err) < 0)
+	const struct e2_plan_inputs in = {.pol = w->pol, .nfs = w->nfs, .hw = w->hw};
+	const struct e2_plan_opts po = {.stop = E2_PLAN_PLACED};
+	if (!(w->plan = e2_plan_build(&in, &po, &err)))
 		fail_msg("%s", err.msg);
+	w->ig = w->plan->ig;
+	w->rack = &w->plan->rack;
 	*state = w;
 	return 0;
 }
@@ -31,9 +32,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct world *w = *state;
-	e2_rack_free(&w->rack);
-	e2_igraph_free(w->ig);
-	e2_pgraph_free(w->pg);
+	e2_plan_free(w->plan);
 	e2_policy_free(w->pol);
 	e2_hardware_free(w->hw);
 	e2_nfs_free(w->nfs);
@@ -67,7 +66,7 @@ static void split_partitions_range_and_edges(void **state)
 	double la = e2_igraph_inst_load(w->ig, (unsigned)a), lb = e2_igraph_inst_load(w->ig, (unsigned)b);
 	assert_true(la + lb > load - 1e-9 && la + lb < load + 1e-9);
 	assert_true(la > load / 2 - 1e-9 && la < load / 2 + 1e-9);
-	assert_int_equal(e2_place_incremental(w->ig, &w->rack, (unsigned)b, &err), 0);
+	assert_int_equal(e2_place_incremental(w->ig, w->rack, (unsigned)b, &err), 0);
 }
 
 /* The property of migration avoidance: every flow active at A before the split
@@ -81,7 +80,7 @@ static void affinity_never_violated(void **state)
 		int b = e2_igraph_split(w->ig, (unsigned)a, &err);
 		if (b < 0)
 			fail_msg("%s", err.msg);
-		assert_int_equal(e2_place_incremental(w->ig, &w->rack, (unsigned)b, &err), 0);
+		assert_int_equal(e2_place_incremental(w->ig, w->rack, (unsigned)b, &err), 0);
 		/* flows the old instance held: those whose ID was in its range before the split */
 		unsigned aff = w->ig->insts[a].hash_fields;
 		uint32_t lo = w->ig->insts[a].range_lo, hi = w->ig->insts[b].range_hi;
@@ -159,7 +158,7 @@ static void phase_lines(void **state)
 	struct e2_err err = {""};
 	int a = e2_igraph_find(w->ig, "ids.0");
 	int b = e2_igraph_split(w->ig, (unsigned)a, &err);
-	assert_int_equal(e2_place_incremental(w->ig, &w->rack, (unsigned)b, &err), 0);
+	assert_int_equal(e2_place_incremental(w->ig, w->rack, (unsigned)b, &err), 0);
 	struct e2_split_plan sp;
 	assert_int_equal(e2_split_begin(w->ig, w->hw, (unsigned)a, (unsigned)b, NULL, 0, 16, &sp, &err), 0);
 	char want[128];
@@ -205,13 +204,15 @@ static void not_scalable(void **state)
 					 "    nodes: [{name: in, port: in0}, {name: x, nf: solo}]\n"
 					 "    edges: [{from: in, to: x}]\n",
 					 &err);
-	struct e2_pgraph *pg = e2_pgraph_build(p, cat, hw, NULL, &err);
-	struct e2_igraph *ig = e2_igraph_build(pg, &err);
-	assert_int_equal(e2_igraph_split(ig, 1, &err), -1);
+	const struct e2_plan_inputs in = {.pol = p, .nfs = cat, .hw = hw};
+	const struct e2_plan_opts po = {.stop = E2_PLAN_IGRAPH};
+	struct e2_plan *plan = e2_plan_build(&in, &po, &err);
+	if (!plan)
+		fail_msg("%s", err.msg);
+	assert_int_equal(e2_igraph_split(plan->ig, 1, &err), -1);
 	assert_contains(err.msg, "not scalable");
 	assert_contains(err.msg, "x.0");
-	e2_igraph_free(ig);
-	e2_pgraph_free(pg);
+	e2_plan_free(plan);
 	e2_policy_free(p);
 	e2_hardware_free(hw);
 	e2_nfs_free(cat);

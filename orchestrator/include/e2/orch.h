@@ -198,10 +198,9 @@ struct e2_pgraph {
 	unsigned edges_count;
 	double ghz; /* per-core clock the sizing used */
 };
-struct e2_plan_opts {
-	double target_utilization; /* sizing headroom, default 0.8 */
-	double ghz;                /* per-core clock used for sizing; 0: slowest server */
-};
+/* The options of a plan (struct e2_plan_opts, below with e2_plan_build); e2_pgraph_build
+ * reads only its sizing fields, target_utilization and ghz. */
+struct e2_plan_opts;
 /* Step 1 + sizing: validates every reference and filter, merges pipelines, estimates
  * rates and sizes each NF. */
 struct e2_pgraph *e2_pgraph_build(const struct e2_policy *pol, const struct e2_nf_catalog *nfs,
@@ -367,14 +366,89 @@ int e2_split_flow_ended(const struct e2_igraph *ig, struct e2_split_plan *sp, co
 unsigned e2_split_route(const struct e2_igraph *ig, const struct e2_split_plan *sp, const struct e2_flow *f);
 void e2_split_free(struct e2_split_plan *sp);
 
+/* ---------------------------------------------------------------- the plan */
+
+/* The whole chain in one object: descriptions -> PGraph -> IGraph -> placement (the
+ * algorithm's, then optionally the exact MIP's) -> optionally a split -> interconnection.
+ * This is what `e2ctl plan` computes; tests and benchmarks that need the chain, or a
+ * prefix of it, build it here rather than stage by stage. */
+
+/* Where e2_plan_build stops: a prefix of the chain, for callers that go on by hand. */
+enum e2_plan_stop {
+	E2_PLAN_ALL,    /* through the interconnection */
+	E2_PLAN_IGRAPH, /* PGraph, IGraph and rack; nothing placed */
+	E2_PLAN_PLACED, /* and placed (and split, if asked); no interconnection */
+};
+
+/* Something the caller may want to tell a person; the plan goes on regardless. */
+struct e2_plan_warning {
+	enum {
+		E2_PLAN_EXACT_KEPT,    /* the MIP gave no placement: the algorithm's is kept */
+		E2_PLAN_OVER_CAPACITY, /* links or the switch exceeded at the estimated rates */
+	} what;
+	const char *why; /* EXACT_KEPT: the MIP's error message */
+	int capacities;  /* OVER_CAPACITY: how many are exceeded */
+};
+
+struct e2_plan_opts {
+	/* sizing (all e2_pgraph_build reads) */
+	double target_utilization; /* sizing headroom, default 0.8 */
+	double ghz;                /* per-core clock used for sizing; 0: slowest server */
+	/* placement */
+	enum e2_place_algo algo; /* default E2_PLACE_E2 */
+	uint64_t seed;           /* drives E2_PLACE_RANDOM */
+	double exact_s;          /* > 0: then the exact MIP within this time, starting from the
+                                    algorithm's placement (or from none if that failed); if
+                                    the MIP finds none, the algorithm's stands, with a warning */
+	/* a split of one overloaded instance, planned before the interconnection */
+	const char *split;  /* instance name, or NULL */
+	unsigned threshold; /* exceptions left before the split moves to the switch */
+	enum e2_plan_stop stop;
+	/* called as each warning arises (so before any later error); NULL: none told */
+	void (*warn)(void *arg, const struct e2_plan_warning *w);
+	void *warn_arg;
+};
+
+/* The three descriptions: each one either parsed (borrowed; it must outlive the plan) or
+ * a file to read (the plan owns what it reads). Files are read hardware first, then NFs,
+ * then policy, and the first error stops. */
+struct e2_plan_inputs {
+	const struct e2_policy *pol;
+	const struct e2_nf_catalog *nfs;
+	const struct e2_hardware *hw;
+	const char *policy_path, *nfs_path, *hardware_path;
+};
+
+struct e2_plan {
+	const struct e2_policy *pol;
+	const struct e2_nf_catalog *nfs;
+	const struct e2_hardware *hw;
+	struct e2_pgraph *pg;
+	struct e2_igraph *ig;
+	struct e2_rack rack;
+	int has_split; /* opts->split was given: `split` holds its plan */
+	struct e2_split_plan split;
+	unsigned threshold; /* the split's, for the text output */
+	int has_ic;         /* stop == E2_PLAN_ALL: `ic` holds the interconnection */
+	struct e2_interconnect ic;
+	/* what the plan read itself (struct e2_plan_inputs paths), freed with it */
+	struct e2_policy *own_pol;
+	struct e2_nf_catalog *own_nfs;
+	struct e2_hardware *own_hw;
+};
+
+/* Builds the plan (opts may be NULL: defaults, whole chain). NULL with err set on the
+ * first failure, having freed what it built. */
+struct e2_plan *e2_plan_build(const struct e2_plan_inputs *in, const struct e2_plan_opts *opts, struct e2_err *err);
+void e2_plan_free(struct e2_plan *p);
+
 /* ---------------------------------------------------------------- output */
 
-void e2_plan_print_text(FILE *out, const struct e2_igraph *ig, const struct e2_hardware *hw, const struct e2_rack *rack,
-			const struct e2_interconnect *ic);
-/* JSON plan: instances, edges, cross_server_gbps, servers, switch rules, E2D lines. */
-char *e2_plan_json(const struct e2_igraph *ig, const struct e2_hardware *hw, const struct e2_rack *rack,
-		   const struct e2_interconnect *ic);
+/* PGraph, IGraph, edges, servers, and (when planned) switch rules, E2D lines and the split. */
+void e2_plan_print_text(FILE *out, const struct e2_plan *p);
+/* JSON plan: instances, edges, cross_server_gbps, servers, switch rules, E2D lines, split. */
+char *e2_plan_json(const struct e2_plan *p);
 /* Graphviz picture with servers as clusters. */
-int e2_plan_dot(FILE *out, const struct e2_igraph *ig, const struct e2_hardware *hw, struct e2_err *err);
+int e2_plan_dot(FILE *out, const struct e2_plan *p, struct e2_err *err);
 
 #endif
