@@ -401,7 +401,7 @@ static double gap(unsigned trials, unsigned *proven, double *mip_s, double *gap_
 	return m;
 }
 
-/* Issue 16: random small problems (tests/small_problems.h, seeds of its own) against
+/* Random small problems (tests/small_problems.h, seeds of its own) against
  * their exhaustive optimum: the gap's 95th percentile and maximum over those where a
  * placement within every capacity exists, the refusals of problems that fit the cores,
  * and placements left beyond a link although one within exists. */

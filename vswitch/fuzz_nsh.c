@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* libFuzzer target for the parsers of the issue-3 modules: NSH headers from the wire
+/* libFuzzer target for the parsers of the NSH, flow and tunnel modules: NSH headers from the wire
  * (nsh_parse, and parse -> write -> parse gives the same header, which writes the same
  * bytes again), NSH attribute values from the control API (an encoded TLV put into a
  * header is found again, unchanged, after write -> parse), flowhash field lists, and

@@ -480,7 +480,7 @@ out:
 
 /* On every random instance where a reference placement fits every capacity, the
  * heuristic places it within capacity, with no more cross traffic than first-fit
- * packing and than the median of random feasible placements (issue 16 listed 26
+ * packing and than the median of random feasible placements (there were 26
  * instances where it did not: refusals and local optima; none is left); Kernighan-Lin
  * never ends worse than its own start (the link-aware packing) nor than any fitting
  * start we give it, on every instance. */
@@ -551,7 +551,7 @@ static void incremental_moves_nothing_else(void **state)
 	e2_nfs_free(nfs);
 }
 
-/* The MIP is exact to 1e-9 relative (issue 16: CBC's default tolerances returned a
+/* The MIP is exact to 1e-9 relative (CBC's default tolerances returned a
  * placement 8.5e-6 Gbps above the optimum once). */
 #define MIP_EPS (1e-9 * (opt > 1 ? opt : 1))
 

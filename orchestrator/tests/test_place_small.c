@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Issue 16: the planner on small random problems it has never seen, against an
+/* The planner on small random problems it has never seen, against an
  * exhaustive search (tests/small_problems.h): never a capacity or link violation when
  * a placement within them exists, never a refusal of a problem that fits, within 5% of
  * the optimum on at least 95% of them, and the exact MIP equal to the exhaustive
- * optimum to 1e-9 relative. Plus the smallest cases from the issue as regressions. */
+ * optimum to 1e-9 relative. Plus the smallest cases it once got wrong, as regressions. */
 #include "helpers.h"
 #include "small_problems.h"
 
@@ -126,7 +126,7 @@ static void unplace(struct e2_igraph *ig)
 	"    nodes: [{name: in, port: in0}, {name: a, nf: A}, {name: b, nf: B}, {name: out, port: out0}]\n" \
 	"    edges: [{from: in, to: a}, {from: a, to: b}, {from: b, to: out}]\n"
 
-/* Issue 16, first case: in -> a -> b -> out at 4 Gbps, two one-vCPU NFs, servers with 1,
+/* Regression, first case: in -> a -> b -> out at 4 Gbps, two one-vCPU NFs, servers with 1,
  * 1 and 3 usable cores. The packing puts a and b on the two small servers (12 Gbps
  * crossing) and no single move gains; the optimum puts both on the big one (8). */
 static void stuck_chain(void **state)
@@ -154,7 +154,7 @@ static void stuck_chain(void **state)
 	small_free(&s);
 }
 
-/* Issue 16, second case: a 1-vCPU NF then a 2-vCPU NF, servers with 2 and 1 usable
+/* Regression, second case: a 1-vCPU NF then a 2-vCPU NF, servers with 2 and 1 usable
  * cores: every algorithm refused ("b.0 needs 2 cores but no server has them free");
  * listed the other way round, all succeeded. Both orders, every algorithm, the MIP. */
 static void feasible_in_any_order(void **state)

@@ -7,7 +7,7 @@
 set(E2D_EXTRA_SOURCES)
 set(E2D_EXTRA_LIBS)
 
-# issue 3 (filters, flow affinity, NSH, tunnels, capture)
+# filters, flow affinity, NSH, tunnels, capture
 e2_pkg(PCAP libpcap)
 list(APPEND E2D_EXTRA_SOURCES
   ${CMAKE_CURRENT_SOURCE_DIR}/modules/bpf.c

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-3-Clause
-# Tests of the issue-3 modules (filters, flow affinity, NSH, tunnels, capture).
+# Tests of the filter, flow, NSH, tunnel and capture modules (filters, flow affinity, NSH, tunnels, capture).
 e2_test(test_bpf SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_bpf.c LIBS e2dp TIMEOUT 60)
 e2_test(test_flow SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_flow.c LIBS e2dp TIMEOUT 60)
 e2_test(test_nsh SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_nsh.c LIBS e2dp TIMEOUT 60)
