@@ -34,19 +34,16 @@ static bool stay_quoted(const char *s, size_t i)
 	return false;
 }
 
-static void put_word(FILE *out, const char *s)
+/* Writes s as (the rest of) a word; at_start: s starts the word, where '#' would
+ * start a comment. */
+static void put_text(FILE *out, const char *s, bool at_start)
 {
 	bool quoted = false;
 
-	fputc(' ', out);
-	if (!s || !*s) {
-		fputs("\"\"", out);
-		return;
-	}
 	/* without backslashes, quoting the whole word costs no more and reads better */
 	bool whole = !strchr(s, '\\');
 	for (size_t i = 0; whole && s[i]; i++)
-		if (must_quote(s, i)) {
+		if (must_quote(s, i) && (at_start || s[i] != '#')) {
 			fputc('"', out);
 			for (const char *c = s; *c; c++) {
 				if (*c == '"')
@@ -57,7 +54,7 @@ static void put_word(FILE *out, const char *s)
 			return;
 		}
 	for (size_t i = 0; s[i]; i++) {
-		if (must_quote(s, i)) {
+		if (must_quote(s, i) && (at_start || s[i] != '#')) {
 			if (!quoted)
 				fputc('"', out);
 			quoted = true;
@@ -73,15 +70,39 @@ static void put_word(FILE *out, const char *s)
 		fputc('"', out);
 }
 
-static void put_args(FILE *out, size_t n, E2__Dp__Arg **a)
+static void put_word(FILE *out, const char *s)
 {
-	for (size_t i = 0; i < n; i++) {
+	fputc(' ', out);
+	if (!s || !*s)
+		fputs("\"\"", out);
+	else
+		put_text(out, s, true);
+}
+
+/* KEY=VALUE as one word: the quotes, when the value needs them, go around the value
+ * alone (filter="tcp dst port 80"), which reads as what it is; a key that needs
+ * quoting itself quotes the whole word. */
+static void put_kv(FILE *out, const char *key, const char *value)
+{
+	bool plain_key = *key && key[0] != '#' && !strchr(key, '\\');
+	for (size_t i = 0; plain_key && key[i]; i++)
+		plain_key = !must_quote(key, i);
+	if (!plain_key) {
 		char *kv;
-		if (asprintf(&kv, "%s=%s", a[i]->key ? a[i]->key : "", a[i]->value ? a[i]->value : "") < 0)
+		if (asprintf(&kv, "%s=%s", key, value) < 0)
 			abort();
 		put_word(out, kv);
 		free(kv);
+		return;
 	}
+	fprintf(out, " %s=", key);
+	put_text(out, value, false);
+}
+
+static void put_args(FILE *out, size_t n, E2__Dp__Arg **a)
+{
+	for (size_t i = 0; i < n; i++)
+		put_kv(out, a[i]->key ? a[i]->key : "", a[i]->value ? a[i]->value : "");
 }
 
 /* MODULE[:GATE]: the gate is written when it is not 0, or when the name has a colon
@@ -195,11 +216,7 @@ static int print_task_attach(FILE *out, const E2__Dp__Request *r)
 /* KEY=VALUE as one word (the value quoted if it needs to be) */
 static void put_key(FILE *out, const char *key, const char *value)
 {
-	char *kv;
-	if (asprintf(&kv, "%s=%s", key, value ? value : "") < 0)
-		abort();
-	put_word(out, kv);
-	free(kv);
+	put_kv(out, key, value ? value : "");
 }
 
 /* A node's settings, each when given; -1 for a resource with no word. */

@@ -93,7 +93,7 @@ static void test_every_operation_round_trips(void **state)
 		{"port add vm0 vhost path=/run/s client=1", "port add vm0 vhost path=/run/s client=1"},
 		{"port add  n0\tpmd devargs=net_null0,x=1  # a comment", "port add n0 pmd devargs=net_null0,x=1"},
 		{"port add \"a b\" memif \"socket=/tmp/x y\" role=\"\"",
-		 "port add \"a b\" memif \"socket=/tmp/x y\" role="},
+		 "port add \"a b\" memif socket=\"/tmp/x y\" role="},
 		{"port del vm0", "port del vm0"},
 		{"module add q queue size=1024", "module add q queue size=1024"},
 		{"module add s sink", "module add s sink"},
@@ -129,7 +129,7 @@ static void test_every_operation_round_trips(void **state)
 		{"sched add n policy=round_robin parent= priority=0",
 		 "sched add n policy=round_robin parent= priority=0"},
 		{"sched add n policy=priority burst=5 limit=7 share=1000000 parent=\"a b\"",
-		 "sched add n policy=priority \"parent=a b\" share=1000000 limit=7 burst=5"},
+		 "sched add n policy=priority parent=\"a b\" share=1000000 limit=7 burst=5"},
 		{"sched attach src0", "sched attach src0"},
 		{"sched attach src0 parent=", "sched attach src0"},
 		{"sched set n resource=packets priority=3", "sched set n priority=3 resource=packets"},
@@ -146,7 +146,10 @@ static void test_every_operation_round_trips(void **state)
 		{"shutdown", "shutdown"},
 		{"module add a\\b\"  \\\\  \"c sink", "module add a\\b\"  \\\\  \"c sink"},
 		{"module add x\\y\\z\" \"w sink", "module add x\\y\\z\" \"w sink"},
-		{"port add p vhost \"p=a\\\"b\"", "port add p vhost \"p=a\\\"b\""},
+		{"port add p vhost \"p=a\\\"b\"", "port add p vhost p=\"a\\\"b\""},
+		/* the quotes of a KEY=VALUE word go around the value alone */
+		{"module cmd c add \"filter=tcp dst port 80\" k=#x \"#k=v\" \"a b=c\"",
+		 "module cmd c add filter=\"tcp dst port 80\" k=#x \"#k=v\" \"a b=c\""},
 	};
 	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
 		char *printed = round_trip(lines[i][0]);

@@ -5,7 +5,6 @@
 #include "e2/flowid.h"
 
 #include <pcap/pcap.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -159,29 +158,4 @@ void e2_quote(char *buf, size_t len, const char *value)
 	}
 	buf[k++] = '"';
 	buf[k] = '\0';
-}
-
-void e2_lines_add(struct e2_lines *l, const char *fmt, ...)
-{
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 16;
-		l->v = e2_xrealloc(l->v, l->cap * sizeof *l->v);
-	}
-	va_list ap;
-	va_start(ap, fmt);
-	char *s = NULL;
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
-	va_end(ap);
-	if (s)
-		l->v[l->n++] = s;
-}
-
-void e2_lines_free(struct e2_lines *l)
-{
-	for (unsigned i = 0; i < l->n; i++)
-		free(l->v[i]);
-	free(l->v);
-	l->v = NULL;
-	l->n = l->cap = 0;
 }

@@ -59,16 +59,16 @@ static void dest_target(struct ic_state *st, int s, unsigned dest, unsigned cp, 
 		st->encap_made[key] = 1;
 		e2_server_mac(d->server, mac, sizeof mac);
 		e2_server_mac(s, own, sizeof own);
-		e2_lines_add(l, "module add encap.%u tunnel_encap dst=%s src=%s", spi, mac, own);
-		e2_lines_add(l, "module cmd encap.%u edge igate=0 spi=%u", spi, spi);
-		e2_lines_add(l, "connect encap.%u nic.out", spi);
+		e2_lines_cmd(l, "module add encap.%u tunnel_encap dst=%s src=%s", spi, mac, own);
+		e2_lines_cmd(l, "module cmd encap.%u edge igate=0 spi=%u", spi, spi);
+		e2_lines_cmd(l, "connect encap.%u nic.out", spi);
 	}
 	if (d->server >= 0 && !st->decap_made[dest * 32 + cp]) {
 		st->decap_made[dest * 32 + cp] = 1;
 		struct e2_lines *r = &st->out->e2d[d->server];
 		unsigned g = st->decap_gate[d->server]++;
-		e2_lines_add(r, "module cmd decap edge spi=%u gate=%u", spi, g);
-		e2_lines_add(r, "connect decap:%u %s.%s.steer", g, d->name, cp_name(ig, dest, cp));
+		e2_lines_cmd(r, "module cmd decap edge spi=%u gate=%u", spi, g);
+		e2_lines_cmd(r, "connect decap:%u %s.%s.steer", g, d->name, cp_name(ig, dest, cp));
 	}
 }
 
@@ -80,18 +80,18 @@ static void emit_split(struct ic_state *st, int s, const char *stage, const char
 	struct e2_lines *l = &st->out->e2d[s];
 	char fields[96];
 	e2_affinity_e2d(ig->insts[ig->edges[edges[0]].to].hash_fields, fields, sizeof fields);
-	e2_lines_add(l, "module add %s.hash flowhash fields=%s bits=%u", prefix, fields, E2_FLOW_BITS);
-	e2_lines_add(l, "module add %s.split rangesplit fields=%s bits=%u flows=%u", prefix, fields, E2_FLOW_BITS,
+	e2_lines_cmd(l, "module add %s.hash flowhash fields=%s bits=%u", prefix, fields, E2_FLOW_BITS);
+	e2_lines_cmd(l, "module add %s.split rangesplit fields=%s bits=%u flows=%u", prefix, fields, E2_FLOW_BITS,
 		     E2_STAGE_FLOWS);
-	e2_lines_add(l, "connect %s %s.hash", stage, prefix);
-	e2_lines_add(l, "connect %s.hash %s.split", prefix, prefix);
+	e2_lines_cmd(l, "connect %s %s.hash", stage, prefix);
+	e2_lines_cmd(l, "connect %s.hash %s.split", prefix, prefix);
 	for (unsigned j = 0; j < n; j++) {
 		const struct e2_iedge *ed = &ig->edges[edges[j]];
 		const struct e2_inst *d = &ig->insts[ed->to];
 		char target[160];
 		dest_target(st, s, ed->to, ig->pg->edges[ed->pedge].to_cp, target, sizeof target);
-		e2_lines_add(l, "module cmd %s.split add range=%u-%u gate=%u", prefix, d->range_lo, d->range_hi, j);
-		e2_lines_add(l, "connect %s.split:%u %s", prefix, j, target);
+		e2_lines_cmd(l, "module cmd %s.split add range=%u-%u gate=%u", prefix, d->range_lo, d->range_hi, j);
+		e2_lines_cmd(l, "connect %s.split:%u %s", prefix, j, target);
 	}
 }
 
@@ -106,23 +106,23 @@ static void emit_ports(struct ic_state *st, unsigned i)
 		     nf->nf_type == E2_NF_NATIVE ? "native" : "legacy", in->cores, in->range_lo, in->range_hi);
 	for (unsigned c = 0; c < nf->cps_count; c++) {
 		const char *cp = nf->cps[c].name;
-		e2_lines_add(l, "port add %s.%s vhost path=/var/run/e2/%s.%s.sock client=1", in->name, cp, in->name,
+		e2_lines_cmd(l, "port add %s.%s vhost path=/var/run/e2/%s.%s.sock client=1", in->name, cp, in->name,
 			     cp);
 		if (nf->cps[c].role == E2_CP_INPUT) {
 			/* every input goes through a steering stage, so a later split only adds rules */
 			char fields[96];
 			e2_affinity_e2d(in->hash_fields, fields, sizeof fields);
-			e2_lines_add(l, "module add %s.%s.out port_out port=%s.%s", in->name, cp, in->name, cp);
-			e2_lines_add(l, "module add %s.%s.steer flowhash fields=%s bits=%u", in->name, cp, fields,
+			e2_lines_cmd(l, "module add %s.%s.out port_out port=%s.%s", in->name, cp, in->name, cp);
+			e2_lines_cmd(l, "module add %s.%s.steer flowhash fields=%s bits=%u", in->name, cp, fields,
 				     E2_FLOW_BITS);
-			e2_lines_add(l, "module add %s.%s.steer.rs rangesplit fields=%s bits=%u flows=%u", in->name, cp,
+			e2_lines_cmd(l, "module add %s.%s.steer.rs rangesplit fields=%s bits=%u flows=%u", in->name, cp,
 				     fields, E2_FLOW_BITS, E2_STAGE_FLOWS);
-			e2_lines_add(l, "module cmd %s.%s.steer.rs add range=%u-%u gate=0", in->name, cp, in->range_lo,
+			e2_lines_cmd(l, "module cmd %s.%s.steer.rs add range=%u-%u gate=0", in->name, cp, in->range_lo,
 				     in->range_hi);
-			e2_lines_add(l, "connect %s.%s.steer %s.%s.steer.rs", in->name, cp, in->name, cp);
-			e2_lines_add(l, "connect %s.%s.steer.rs:0 %s.%s.out", in->name, cp, in->name, cp);
+			e2_lines_cmd(l, "connect %s.%s.steer %s.%s.steer.rs", in->name, cp, in->name, cp);
+			e2_lines_cmd(l, "connect %s.%s.steer.rs:0 %s.%s.out", in->name, cp, in->name, cp);
 		} else
-			e2_lines_add(l, "module add %s.%s.in port_in port=%s.%s", in->name, cp, in->name, cp);
+			e2_lines_cmd(l, "module add %s.%s.in port_in port=%s.%s", in->name, cp, in->name, cp);
 	}
 }
 
@@ -159,8 +159,8 @@ static void emit_wiring(struct ic_state *st, unsigned i, unsigned *scratch)
 		char head[128];
 		snprintf(head, sizeof head, "%s.%s.in", in->name, cp);
 		if (classify) {
-			e2_lines_add(l, "module add %s.%s.cls bpf", in->name, cp);
-			e2_lines_add(l, "connect %s %s.%s.cls", head, in->name, cp);
+			e2_lines_cmd(l, "module add %s.%s.cls bpf", in->name, cp);
+			e2_lines_cmd(l, "connect %s %s.%s.cls", head, in->name, cp);
 		}
 		unsigned *edges = scratch + groups;
 		for (unsigned g = 0; g < groups; g++) {
@@ -169,7 +169,7 @@ static void emit_wiring(struct ic_state *st, unsigned i, unsigned *scratch)
 			if (classify) {
 				char q[600];
 				e2_quote(q, sizeof q, pe->filter ? pe->filter : "");
-				e2_lines_add(l, "module cmd %s.%s.cls add filter=%s gate=%u", in->name, cp, q, g);
+				e2_lines_cmd(l, "module cmd %s.%s.cls add filter=%s gate=%u", in->name, cp, q, g);
 				snprintf(stage, sizeof stage, "%s.%s.cls:%u", in->name, cp, g);
 			} else {
 				snprintf(stage, sizeof stage, "%s", head);
@@ -183,10 +183,10 @@ static void emit_wiring(struct ic_state *st, unsigned i, unsigned *scratch)
 					 strcmp(value, "true") == 0    ? "1"
 					 : strcmp(value, "false") == 0 ? "0"
 								       : value);
-				e2_lines_add(l, "module add %s.%s.e%u.md%u nsh_match default=1", in->name, cp, g, a);
-				e2_lines_add(l, "module cmd %s.%s.e%u.md%u add attr=%s value=%s gate=0", in->name, cp,
+				e2_lines_cmd(l, "module add %s.%s.e%u.md%u nsh_match default=1", in->name, cp, g, a);
+				e2_lines_cmd(l, "module cmd %s.%s.e%u.md%u add attr=%s value=%s gate=0", in->name, cp,
 					     g, a, name, q);
-				e2_lines_add(l, "connect %s %s.%s.e%u.md%u", stage, in->name, cp, g, a);
+				e2_lines_cmd(l, "connect %s %s.%s.e%u.md%u", stage, in->name, cp, g, a);
 				snprintf(stage, sizeof stage, "%s.%s.e%u.md%u:0", in->name, cp, g, a);
 			}
 			unsigned n = 0;
@@ -196,7 +196,7 @@ static void emit_wiring(struct ic_state *st, unsigned i, unsigned *scratch)
 			if (n == 1) {
 				char target[160];
 				dest_target(st, s, ig->edges[edges[0]].to, pe->to_cp, target, sizeof target);
-				e2_lines_add(l, "connect %s %s", stage, target);
+				e2_lines_cmd(l, "connect %s %s", stage, target);
 			} else {
 				char prefix[128];
 				snprintf(prefix, sizeof prefix, "%s.%s.e%u", in->name, cp, g);
@@ -305,9 +305,9 @@ static int emit_switch(struct ic_state *st, struct e2_err *err)
 					st->decap_made[ed->to * 32 + pe->to_cp] = 1;
 					struct e2_lines *r = &out->e2d[d->server];
 					unsigned g = st->decap_gate[d->server]++;
-					e2_lines_add(r, "module cmd decap edge spi=%u gate=%u",
+					e2_lines_cmd(r, "module cmd decap edge spi=%u gate=%u",
 						     spi_of(ed->to, pe->to_cp), g);
-					e2_lines_add(r, "connect decap:%u %s.%s.steer", g, d->name,
+					e2_lines_cmd(r, "connect decap:%u %s.%s.steer", g, d->name,
 						     cp_name(ig, ed->to, pe->to_cp));
 				}
 			}
@@ -349,10 +349,10 @@ int e2_interconnect_plan(const struct e2_igraph *ig, const struct e2_hardware *h
 		struct e2_lines *l = &out->e2d[s];
 		e2_lines_add(l, "# server %s: the agent has created port 'nic' on the fabric link",
 			     hw->servers[s].name);
-		e2_lines_add(l, "module add nic.in port_in port=nic");
-		e2_lines_add(l, "module add nic.out port_out port=nic");
-		e2_lines_add(l, "module add decap tunnel_decap default=%u", DECAP_DROP_GATE);
-		e2_lines_add(l, "connect nic.in decap");
+		e2_lines_cmd(l, "module add nic.in port_in port=nic");
+		e2_lines_cmd(l, "module add nic.out port_out port=nic");
+		e2_lines_cmd(l, "module add decap tunnel_decap default=%u", DECAP_DROP_GATE);
+		e2_lines_cmd(l, "connect nic.in decap");
 	}
 	unsigned *scratch = e2_xcalloc(2 * (size_t)ig->edges_count + 2, sizeof *scratch);
 	for (unsigned i = 0; i < ig->insts_count; i++)

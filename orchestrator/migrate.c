@@ -168,18 +168,18 @@ static void emit_phase2(const struct e2_igraph *ig, struct e2_split_plan *sp)
 					encap_made[u->server] = 1;
 					e2_server_mac(b->server, mac, sizeof mac);
 					e2_server_mac(u->server, own, sizeof own);
-					e2_lines_add(&sp->sw, "e2d %s: module add encap.%u tunnel_encap dst=%s src=%s",
-						     srv, spi_b, mac, own);
-					e2_lines_add(&sp->sw, "e2d %s: module cmd encap.%u edge igate=0 spi=%u", srv,
-						     spi_b, spi_b);
-					e2_lines_add(&sp->sw, "e2d %s: connect encap.%u nic.out", srv, spi_b);
+					e2_lines_cmd_for(&sp->sw, srv, "module add encap.%u tunnel_encap dst=%s src=%s",
+							 spi_b, mac, own);
+					e2_lines_cmd_for(&sp->sw, srv, "module cmd encap.%u edge igate=0 spi=%u", spi_b,
+							 spi_b);
+					e2_lines_cmd_for(&sp->sw, srv, "connect encap.%u nic.out", spi_b);
 				}
 			}
 			/* the new gate is wired before any range sends to it; the split keeps the
              * flows this stage already tracks for A on A (its exceptions) */
-			e2_lines_add(&sp->sw, "e2d %s: connect %s.split:%u %s", srv, stage, gates, target);
-			e2_lines_add(&sp->sw, "e2d %s: module cmd %s.split split range=%u-%u at=%u new_gate=%u", srv,
-				     stage, sp->lo, sp->hi, sp->mid, gates);
+			e2_lines_cmd_for(&sp->sw, srv, "connect %s.split:%u %s", stage, gates, target);
+			e2_lines_cmd_for(&sp->sw, srv, "module cmd %s.split split range=%u-%u at=%u new_gate=%u", stage,
+					 sp->lo, sp->hi, sp->mid, gates);
 		}
 	}
 	if (keep_steer)
@@ -236,19 +236,19 @@ int e2_split_begin(const struct e2_igraph *ig, const struct e2_hardware *hw, uns
 	/* gate 1 of A's steering stage is wired first, then the range split at M: E2D's flow
      * tracker keeps every flow A already holds on gate 0 (the exceptions) */
 	if (a->server == b->server) {
-		e2_lines_add(&sp->e2d, "connect %s.%s.steer.rs:1 %s.%s.steer", a->name, cpn, b->name, cpn);
+		e2_lines_cmd(&sp->e2d, "connect %s.%s.steer.rs:1 %s.%s.steer", a->name, cpn, b->name, cpn);
 	} else {
 		char mac[24], own[24];
 		e2_server_mac(b->server, mac, sizeof mac);
 		e2_server_mac(a->server, own, sizeof own);
-		e2_lines_add(&sp->e2d, "module add encap.%u tunnel_encap dst=%s src=%s", spi_b, mac, own);
-		e2_lines_add(&sp->e2d, "module cmd encap.%u edge igate=0 spi=%u", spi_b, spi_b);
-		e2_lines_add(&sp->e2d, "connect encap.%u nic.out", spi_b);
-		e2_lines_add(&sp->e2d, "connect %s.%s.steer.rs:1 encap.%u", a->name, cpn, spi_b);
+		e2_lines_cmd(&sp->e2d, "module add encap.%u tunnel_encap dst=%s src=%s", spi_b, mac, own);
+		e2_lines_cmd(&sp->e2d, "module cmd encap.%u edge igate=0 spi=%u", spi_b, spi_b);
+		e2_lines_cmd(&sp->e2d, "connect encap.%u nic.out", spi_b);
+		e2_lines_cmd(&sp->e2d, "connect %s.%s.steer.rs:1 encap.%u", a->name, cpn, spi_b);
 	}
-	e2_lines_add(&sp->e2d, "module cmd %s.%s.steer.rs split range=%u-%u at=%u new_gate=1", a->name, cpn, sp->lo,
+	e2_lines_cmd(&sp->e2d, "module cmd %s.%s.steer.rs split range=%u-%u at=%u new_gate=1", a->name, cpn, sp->lo,
 		     sp->hi, sp->mid);
-	e2_lines_add(&sp->e2d, "module cmd %s.%s.steer.rs exceptions", a->name, cpn);
+	e2_lines_cmd(&sp->e2d, "module cmd %s.%s.steer.rs exceptions", a->name, cpn);
 	/* Phase 2 is written when the exceptions have drained (e2_split_flow_ended);
      * without a flow list it is shown now, as the plan for later. */
 	if (!active || sp->exceptions_count <= threshold)

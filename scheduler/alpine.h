@@ -89,20 +89,6 @@ alp_graph *alp_graph_parse(const char *text, size_t len, const char *base_dir, c
  * get cycles from `cycles=` args, or 0 if the Alpine file sets them later). */
 int alp_e2d_import(alp_graph *g, const char *text, size_t len, char *err);
 
-/* ---- E2D command lines ---- */
-#define ALP_MAXTOK 64
-typedef struct {
-	int ntok;
-	char *tok[ALP_MAXTOK];
-} alp_line;
-/* Splits one line into tokens in place (comments dropped); returns token count,
- * -1 if there are too many tokens. */
-int alp_split_line(char *line, alp_line *out);
-/* "key=value" lookup among tokens from index `from` on */
-const char *alp_kv(const alp_line *l, int from, const char *key);
-/* "NAME[:GATE]" -> name (in place) and gate; -1 on a bad gate */
-int alp_name_gate(char *s, int *gate);
-
 /* ---- plans ---- */
 typedef enum { ALP_OPTIMAL, ALP_FEASIBLE, ALP_INFEASIBLE, ALP_TIMEOUT, ALP_ERROR } alp_status;
 const char *alp_status_name(alp_status s);

@@ -7,6 +7,8 @@
  * throughput and CPU, and the SLO error of seed section 5.5.2. */
 #include "alpine.h"
 
+#include "e2/cmd.h"
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -106,15 +108,6 @@ static bool parse_num(const char *s, double *out)
 	return end != s && !*end && isfinite(*out);
 }
 
-static bool parse_worker(const char *s, int *w)
-{
-	double v;
-	if (!parse_num(s, &v) || v < 0 || v > 63 || v != floor(v))
-		return false;
-	*w = (int)v;
-	return true;
-}
-
 /* annotation pre-pass: "#@module NAME cycles=N", "#@class NAME path=a,b,c" */
 /* *found: a valid annotation for name; *bad: one that names it with a bad cost. */
 static double ann_cycles(const char *text, size_t len, const char *name, bool *found, bool *bad)
@@ -128,10 +121,12 @@ static double ann_cycles(const char *text, size_t len, const char *name, bool *f
 			char buf[1000];
 			memcpy(buf, p + 9, l - 9);
 			buf[l - 9] = '\0';
-			alp_line t;
-			if (alp_split_line(buf, &t) == 2 && strcmp(t.tok[0], name) == 0) {
+			/* two words: NAME cycles=N */
+			char *save = NULL, *who = strtok_r(buf, " \t\r", &save);
+			char *cost = who ? strtok_r(NULL, " \t\r", &save) : NULL;
+			if (cost && !strtok_r(NULL, " \t\r", &save) && strcmp(who, name) == 0) {
 				double v;
-				if (parse_num(alp_kv(&t, 1, "cycles"), &v) && v >= 0 && v <= 1e9) {
+				if (strncmp(cost, "cycles=", 7) == 0 && parse_num(cost + 7, &v) && v >= 0 && v <= 1e9) {
 					*found = true;
 					return v;
 				}
@@ -162,186 +157,215 @@ static const char *ann_path(const char *text, size_t len, const char *cls, char 
 	return NULL;
 }
 
-static int apply_line(ctx *c, alp_line *l, int ln, const char *text, size_t len)
+/* A module's cost given as a cycles= argument of its `module add` */
+static bool arg_cycles(const E2__Dp__ModuleCreate *mc, double *cyc)
 {
-	const char *cmd = l->tok[0];
+	for (size_t i = 0; i < mc->n_args; i++)
+		if (strcmp(mc->args[i]->key, "cycles") == 0)
+			return parse_num(mc->args[i]->value, cyc);
+	return false;
+}
+
+/* The gate of a MODULE[:GATE] the plan names: the graph's gates are 0..4095 */
+static int plan_gate(ctx *c, int ln, const E2__Dp__GateRef *g, int *gate)
+{
+	if (!g || g->gate > 4095)
+		return cerr(c, ln, "bad gate");
+	*gate = (int)g->gate;
+	return 0;
+}
+
+static int apply_module_add(ctx *c, const E2__Dp__ModuleCreate *mc, int ln, const char *text, size_t len)
+{
+	const char *name = mc->name;
+	if (find_mod(c, name) >= 0)
+		return cerr(c, ln, "module '%s' already exists", name);
+	if (strlen(name) >= 128)
+		return cerr(c, ln, "module name too long");
+	bool q = strcmp(mc->mclass, "queue") == 0;
+	double cyc = c->g->queue_cycles;
+	if (!q) {
+		bool found, bad;
+		cyc = ann_cycles(text, len, name, &found, &bad);
+		if (!found && bad)
+			return cerr(c, ln,
+				    "module '%s': its '#@module %s' annotation needs cycles=N with 0 <= N <= 1e9", name,
+				    name);
+		if (!found && !arg_cycles(mc, &cyc))
+			return cerr(c, ln, "module '%s': unknown cost (add '#@module %s cycles=N')", name, name);
+	}
+	return add_mod(c, name, cyc, q || alp_is_schedulable_class(mc->mclass)) < 0 ? cerr(c, ln, "out of memory") : 0;
+}
+
+static int apply_disconnect(ctx *c, const E2__Dp__GateRef *at, int ln)
+{
+	int og;
+	if (plan_gate(c, ln, at, &og) < 0)
+		return -1;
+	int f = find_mod(c, at->module);
+	if (f < 0)
+		return cerr(c, ln, "unknown module '%s'", at->module);
+	for (int i = 0; i < c->n; i++)
+		if (c->m[i].parent == f && c->m[i].pgate == og) {
+			c->m[i].parent = -1;
+			return 0;
+		}
+	return cerr(c, ln, "gate %s:%d is not connected", at->module, og);
+}
+
+/* insert A:g Q  ==  A:g -> Q:0 -> the old target of A:g */
+static int apply_insert(ctx *c, const E2__Dp__Insert *in, int ln)
+{
+	int og;
+	if (plan_gate(c, ln, in->at, &og) < 0)
+		return -1;
+	int f = find_mod(c, in->at->module), q = find_mod(c, in->module);
+	if (f < 0 || q < 0)
+		return cerr(c, ln, "unknown module '%s'", f < 0 ? in->at->module : in->module);
+	if (c->m[q].parent >= 0)
+		return cerr(c, ln, "'%s' already has an upstream", in->module);
+	int t = -1;
+	for (int i = 0; i < c->n; i++)
+		if (c->m[i].parent == f && c->m[i].pgate == og)
+			t = i;
+	if (t < 0)
+		return cerr(c, ln, "gate %s:%d is not connected; nothing to insert into", in->at->module, og);
+	c->m[q].parent = f;
+	c->m[q].pgate = og;
+	c->m[q].igate = 0;
+	c->m[t].parent = q;
+	c->m[t].pgate = 0;
+	return 0;
+}
+
+static int apply_connect(ctx *c, const E2__Dp__Connect *cn, int ln)
+{
 	int og, ig;
-	if (strcmp(cmd, "port") == 0)
-		return 0;
-	if (strcmp(cmd, "module") == 0 && l->ntok >= 2 && strcmp(l->tok[1], "cmd") == 0)
-		return 0;
-	if (strcmp(cmd, "module") == 0 && l->ntok >= 4 && strcmp(l->tok[1], "add") == 0) {
-		if (find_mod(c, l->tok[2]) >= 0)
-			return cerr(c, ln, "module '%s' already exists", l->tok[2]);
-		if (strlen(l->tok[2]) >= 128)
-			return cerr(c, ln, "module name too long");
-		bool q = strcmp(l->tok[3], "queue") == 0;
-		double cyc = c->g->queue_cycles;
-		if (!q) {
-			bool found, bad;
-			cyc = ann_cycles(text, len, l->tok[2], &found, &bad);
-			if (!found && bad)
-				return cerr(
-					c, ln,
-					"module '%s': its '#@module %s' annotation needs cycles=N with 0 <= N <= 1e9",
-					l->tok[2], l->tok[2]);
-			if (!found && !parse_num(alp_kv(l, 4, "cycles"), &cyc))
-				return cerr(c, ln, "module '%s': unknown cost (add '#@module %s cycles=N')", l->tok[2],
-					    l->tok[2]);
-		}
-		return add_mod(c, l->tok[2], cyc, q || alp_is_schedulable_class(l->tok[3])) < 0
-			       ? cerr(c, ln, "out of memory")
-			       : 0;
+	if (plan_gate(c, ln, cn->from, &og) < 0 || plan_gate(c, ln, cn->to, &ig) < 0)
+		return -1;
+	const char *from = cn->from->module, *to = cn->to->module;
+	int f = find_mod(c, from), t = find_mod(c, to);
+	if (f < 0 || t < 0)
+		return cerr(c, ln, "unknown module '%s'", f < 0 ? from : to);
+	if (c->m[t].parent >= 0)
+		return cerr(c, ln, "'%s' already has an upstream", to);
+	for (int i = 0; i < c->n; i++)
+		if (c->m[i].parent == f && c->m[i].pgate == og)
+			return cerr(c, ln, "gate %s:%d is already connected", from, og);
+	c->m[t].parent = f;
+	c->m[t].pgate = og;
+	c->m[t].igate = ig;
+	return 0;
+}
+
+static int apply_worker_add(ctx *c, const E2__Dp__WorkerCreate *wc, int ln)
+{
+	if (wc->id > 63)
+		return cerr(c, ln, "worker id must be 0..63");
+	int w = (int)wc->id;
+	if (c->workers[w])
+		return cerr(c, ln, "worker %d added twice", w);
+	c->workers[w] = true;
+	c->nworkers++;
+	return 0;
+}
+
+static int apply_task_attach(ctx *c, const E2__Dp__TaskAttach *ta, int ln)
+{
+	int j = find_mod(c, ta->module);
+	if (j < 0)
+		return cerr(c, ln, "unknown module '%s'", ta->module);
+	if (!c->m[j].sched)
+		return cerr(c, ln, "'%s' is not schedulable (only port_in and queue modules are tasks)", ta->module);
+	if (ta->worker > 63 || !c->workers[ta->worker])
+		return cerr(c, ln, "task attach needs worker=ID of an added worker");
+	c->m[j].worker = (int)ta->worker;
+	return 0;
+}
+
+static int apply_sched_add(ctx *c, const E2__Dp__SchedAdd *sa, int ln)
+{
+	if (find_node(c, sa->name) >= 0 || strlen(sa->name) >= 128)
+		return cerr(c, ln, "scheduler node '%s' already exists or bad name", sa->name);
+	if (c->nn == c->ncap) {
+		int cap = c->ncap ? c->ncap * 2 : 16;
+		snode *s = e2_xrealloc(c->s, (size_t)cap * sizeof(*s));
+		if (!s)
+			return cerr(c, ln, "out of memory");
+		c->s = s;
+		c->ncap = cap;
 	}
-	if (strcmp(cmd, "disconnect") == 0 && l->ntok == 2) {
-		if (alp_name_gate(l->tok[1], &og) < 0)
-			return cerr(c, ln, "bad gate");
-		int f = find_mod(c, l->tok[1]);
-		if (f < 0)
-			return cerr(c, ln, "unknown module '%s'", l->tok[1]);
-		for (int i = 0; i < c->n; i++)
-			if (c->m[i].parent == f && c->m[i].pgate == og) {
-				c->m[i].parent = -1;
-				return 0;
-			}
-		return cerr(c, ln, "gate %s:%d is not connected", l->tok[1], og);
+	snode *s = &c->s[c->nn];
+	memset(s, 0, sizeof(*s));
+	snprintf(s->name, sizeof(s->name), "%s", sa->name);
+	switch (sa->policy) {
+	case E2__DP__SCHED_POLICY__SCHED_PRIORITY: s->pol = P_PRIO; break;
+	case E2__DP__SCHED_POLICY__SCHED_WEIGHTED_FAIR: s->pol = P_WFQ; break;
+	case E2__DP__SCHED_POLICY__SCHED_ROUND_ROBIN: s->pol = P_RR; break;
+	case E2__DP__SCHED_POLICY__SCHED_RATE_LIMIT: s->pol = P_RATE; break;
+	default: return cerr(c, ln, "sched add needs policy=");
 	}
-	if (strcmp(cmd, "insert") == 0 && l->ntok == 3) {
-		/* insert A:g Q  ==  A:g -> Q:0 -> the old target of A:g */
-		if (alp_name_gate(l->tok[1], &og) < 0)
-			return cerr(c, ln, "bad gate");
-		int f = find_mod(c, l->tok[1]), q = find_mod(c, l->tok[2]);
-		if (f < 0 || q < 0)
-			return cerr(c, ln, "unknown module '%s'", f < 0 ? l->tok[1] : l->tok[2]);
-		if (c->m[q].parent >= 0)
-			return cerr(c, ln, "'%s' already has an upstream", l->tok[2]);
-		int t = -1;
-		for (int i = 0; i < c->n; i++)
-			if (c->m[i].parent == f && c->m[i].pgate == og)
-				t = i;
-		if (t < 0)
-			return cerr(c, ln, "gate %s:%d is not connected; nothing to insert into", l->tok[1], og);
-		c->m[q].parent = f;
-		c->m[q].pgate = og;
-		c->m[q].igate = 0;
-		c->m[t].parent = q;
-		c->m[t].pgate = 0;
-		return 0;
+	if (sa->resource && sa->resource != E2__DP__SCHED_RESOURCE__SCHED_CYCLES)
+		return cerr(c, ln, "the checker models resource=cycles only");
+	if (!sa->has_worker_case || sa->worker > 63 || !c->workers[sa->worker])
+		return cerr(c, ln, "sched add needs worker=ID of an added worker");
+	s->worker = (int)sa->worker;
+	s->parent = -1;
+	if (sa->has_parent_case) {
+		s->parent = find_node(c, sa->parent);
+		if (s->parent < 0)
+			return cerr(c, ln, "unknown parent '%s'", sa->parent);
+		if (c->s[s->parent].worker != s->worker)
+			return cerr(c, ln, "parent '%s' is on another worker", sa->parent);
 	}
-	if (strcmp(cmd, "connect") == 0 && l->ntok == 3) {
-		if (alp_name_gate(l->tok[1], &og) < 0 || alp_name_gate(l->tok[2], &ig) < 0)
-			return cerr(c, ln, "bad gate");
-		int f = find_mod(c, l->tok[1]), t = find_mod(c, l->tok[2]);
-		if (f < 0 || t < 0)
-			return cerr(c, ln, "unknown module '%s'", f < 0 ? l->tok[1] : l->tok[2]);
-		if (c->m[t].parent >= 0)
-			return cerr(c, ln, "'%s' already has an upstream", l->tok[2]);
-		for (int i = 0; i < c->n; i++)
-			if (c->m[i].parent == f && c->m[i].pgate == og)
-				return cerr(c, ln, "gate %s:%d is already connected", l->tok[1], og);
-		c->m[t].parent = f;
-		c->m[t].pgate = og;
-		c->m[t].igate = ig;
-		return 0;
+	s->share = 1;
+	if (sa->has_share_case && (s->share = sa->share) <= 0)
+		return cerr(c, ln, "share must be positive");
+	s->prio = sa->has_priority_case ? (long)sa->priority : 0;
+	s->limit = INFINITY;
+	if (s->pol == P_RATE) {
+		if (!sa->has_limit_case)
+			return cerr(c, ln, "rate_limit needs limit=cycles/s");
+		s->limit = (double)sa->limit / (c->g->cpu_ghz * 1e9);
 	}
-	if (strcmp(cmd, "worker") == 0 && l->ntok >= 3 && strcmp(l->tok[1], "add") == 0) {
-		int w;
-		if (!parse_worker(l->tok[2], &w))
-			return cerr(c, ln, "worker id must be 0..63");
-		if (c->workers[w])
-			return cerr(c, ln, "worker %d added twice", w);
-		c->workers[w] = true;
-		c->nworkers++;
-		return 0;
+	c->nn++;
+	return 0;
+}
+
+static int apply_sched_attach(ctx *c, const E2__Dp__SchedAttach *sa, int ln)
+{
+	int j = find_mod(c, sa->name);
+	if (j < 0 || !c->m[j].sched)
+		return cerr(c, ln, "'%s' is not a task", sa->name);
+	int pn = sa->parent && *sa->parent ? find_node(c, sa->parent) : -1;
+	if (pn < 0)
+		return cerr(c, ln, "sched attach needs parent= of an existing node");
+	c->m[j].snode = pn;
+	c->m[j].share = 1;
+	if (sa->has_share_case && (c->m[j].share = sa->share) <= 0)
+		return cerr(c, ln, "share must be positive");
+	c->m[j].prio = sa->has_priority_case ? (long)sa->priority : 0;
+	return 0;
+}
+
+/* One command of the plan, as e2d would run it on the graph. */
+static int apply(ctx *c, const E2__Dp__Request *r, const char *line, int ln, const char *text, size_t len)
+{
+	switch (r->op_case) {
+	case E2__DP__REQUEST__OP_PORT_CREATE:
+	case E2__DP__REQUEST__OP_MODULE_COMMAND: return 0; /* no effect on the model */
+	case E2__DP__REQUEST__OP_MODULE_CREATE: return apply_module_add(c, r->module_create, ln, text, len);
+	case E2__DP__REQUEST__OP_DISCONNECT: return apply_disconnect(c, r->disconnect, ln);
+	case E2__DP__REQUEST__OP_INSERT: return apply_insert(c, r->insert, ln);
+	case E2__DP__REQUEST__OP_CONNECT: return apply_connect(c, r->connect, ln);
+	case E2__DP__REQUEST__OP_WORKER_CREATE: return apply_worker_add(c, r->worker_create, ln);
+	case E2__DP__REQUEST__OP_TASK_ATTACH: return apply_task_attach(c, r->task_attach, ln);
+	case E2__DP__REQUEST__OP_SCHED_ADD: return apply_sched_add(c, r->sched_add, ln);
+	case E2__DP__REQUEST__OP_SCHED_ATTACH: return apply_sched_attach(c, r->sched_attach, ln);
+	default: break;
 	}
-	if (strcmp(cmd, "task") == 0 && l->ntok == 4 && strcmp(l->tok[1], "attach") == 0) {
-		int j = find_mod(c, l->tok[2]), w;
-		if (j < 0)
-			return cerr(c, ln, "unknown module '%s'", l->tok[2]);
-		if (!c->m[j].sched)
-			return cerr(c, ln, "'%s' is not schedulable (only port_in and queue modules are tasks)",
-				    l->tok[2]);
-		if (!parse_worker(alp_kv(l, 3, "worker"), &w) || !c->workers[w])
-			return cerr(c, ln, "task attach needs worker=ID of an added worker");
-		c->m[j].worker = w;
-		return 0;
-	}
-	if (strcmp(cmd, "sched") == 0 && l->ntok >= 3 && strcmp(l->tok[1], "add") == 0) {
-		if (find_node(c, l->tok[2]) >= 0 || strlen(l->tok[2]) >= 128)
-			return cerr(c, ln, "scheduler node '%s' already exists or bad name", l->tok[2]);
-		if (c->nn == c->ncap) {
-			int cap = c->ncap ? c->ncap * 2 : 16;
-			snode *s = e2_xrealloc(c->s, (size_t)cap * sizeof(*s));
-			if (!s)
-				return cerr(c, ln, "out of memory");
-			c->s = s;
-			c->ncap = cap;
-		}
-		snode *s = &c->s[c->nn];
-		memset(s, 0, sizeof(*s));
-		snprintf(s->name, sizeof(s->name), "%s", l->tok[2]);
-		const char *pol = alp_kv(l, 3, "policy");
-		if (!pol)
-			return cerr(c, ln, "sched add needs policy=");
-		if (strcmp(pol, "priority") == 0)
-			s->pol = P_PRIO;
-		else if (strcmp(pol, "weighted_fair") == 0)
-			s->pol = P_WFQ;
-		else if (strcmp(pol, "round_robin") == 0)
-			s->pol = P_RR;
-		else if (strcmp(pol, "rate_limit") == 0)
-			s->pol = P_RATE;
-		else
-			return cerr(c, ln, "unknown policy '%s'", pol);
-		const char *res = alp_kv(l, 3, "resource");
-		if (res && strcmp(res, "cycles") != 0)
-			return cerr(c, ln, "the checker models resource=cycles only");
-		if (!parse_worker(alp_kv(l, 3, "worker"), &s->worker) || !c->workers[s->worker])
-			return cerr(c, ln, "sched add needs worker=ID of an added worker");
-		s->parent = -1;
-		const char *par = alp_kv(l, 3, "parent");
-		if (par) {
-			s->parent = find_node(c, par);
-			if (s->parent < 0)
-				return cerr(c, ln, "unknown parent '%s'", par);
-			if (c->s[s->parent].worker != s->worker)
-				return cerr(c, ln, "parent '%s' is on another worker", par);
-		}
-		s->share = 1;
-		if (alp_kv(l, 3, "share") && (!parse_num(alp_kv(l, 3, "share"), &s->share) || s->share <= 0))
-			return cerr(c, ln, "share must be positive");
-		double pr = 0;
-		if (alp_kv(l, 3, "priority") && !parse_num(alp_kv(l, 3, "priority"), &pr))
-			return cerr(c, ln, "bad priority");
-		s->prio = (long)pr;
-		s->limit = INFINITY;
-		if (s->pol == P_RATE) {
-			if (!parse_num(alp_kv(l, 3, "limit"), &s->limit) || s->limit < 0)
-				return cerr(c, ln, "rate_limit needs limit=cycles/s");
-			s->limit /= c->g->cpu_ghz * 1e9;
-		}
-		c->nn++;
-		return 0;
-	}
-	if (strcmp(cmd, "sched") == 0 && l->ntok >= 4 && strcmp(l->tok[1], "attach") == 0) {
-		int j = find_mod(c, l->tok[2]);
-		if (j < 0 || !c->m[j].sched)
-			return cerr(c, ln, "'%s' is not a task", l->tok[2]);
-		const char *par = alp_kv(l, 3, "parent");
-		int pn = par ? find_node(c, par) : -1;
-		if (pn < 0)
-			return cerr(c, ln, "sched attach needs parent= of an existing node");
-		c->m[j].snode = pn;
-		c->m[j].share = 1;
-		if (alp_kv(l, 3, "share") && (!parse_num(alp_kv(l, 3, "share"), &c->m[j].share) || c->m[j].share <= 0))
-			return cerr(c, ln, "share must be positive");
-		double pr = 0;
-		if (alp_kv(l, 3, "priority") && !parse_num(alp_kv(l, 3, "priority"), &pr))
-			return cerr(c, ln, "bad priority");
-		c->m[j].prio = (long)pr;
-		return 0;
-	}
-	return cerr(c, ln, "unknown or malformed command '%s'", cmd);
+	/* e2d takes it, but a plan has no business with it (module del, stats, ...) */
+	return cerr(c, ln, "unknown or malformed command '%.*s'", (int)strcspn(line, " \t"), line);
 }
 
 /* ---- fluid equilibrium ---- */
@@ -932,15 +956,23 @@ int alp_check_plan(const alp_graph *g, const char *text, size_t len, alp_check *
 				cerr(&c, ln, "NUL byte");
 				goto done;
 			}
-			alp_line t1;
-			int nt = alp_split_line(buf, &t1);
-			if (nt < 0) {
-				cerr(&c, ln, "too many words");
+			char perr[ALP_ERRLEN];
+			E2__Dp__Request *r = e2_cmd_parse(buf, perr, sizeof(perr));
+			if (!r && perr[0]) {
+				/* the parser lists every command after this; the word is enough here */
+				const char *w = buf + strspn(buf, " \t\r");
+				if (strncmp(perr, "unknown command ", 16) == 0)
+					cerr(&c, ln, "unknown or malformed command '%.*s'", (int)strcspn(w, " \t\r"),
+					     w);
+				else
+					cerr(&c, ln, "%s", perr);
 				goto done;
 			}
-			if (nt == 0)
-				continue;
-			if (apply_line(&c, &t1, ln, text, len) < 0)
+			if (!r)
+				continue; /* empty or a comment */
+			int arc = apply(&c, r, buf + strspn(buf, " \t\r"), ln, text, len);
+			e2__dp__request__free_unpacked(r, NULL);
+			if (arc < 0)
 				goto done;
 		}
 	}

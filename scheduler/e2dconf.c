@@ -1,57 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* E2D configuration lines: the tokenizer shared by the graph importer and the plan
- * checker, and the importer itself (`module add` and `connect` lines). */
+/* Importing a graph from an E2D configuration: its `module add` and `connect` lines,
+ * read by cmdlang's parser, e2d's own. */
 #include "alpine.h"
 
-#include <ctype.h>
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-int alp_split_line(char *line, alp_line *out)
-{
-	out->ntok = 0;
-	char *p = line;
-	for (;;) {
-		while (*p && isspace((unsigned char)*p))
-			p++;
-		if (!*p || *p == '#')
-			break;
-		if (out->ntok == ALP_MAXTOK)
-			return -1;
-		out->tok[out->ntok++] = p;
-		while (*p && !isspace((unsigned char)*p))
-			p++;
-		if (*p)
-			*p++ = '\0';
-	}
-	return out->ntok;
-}
-
-const char *alp_kv(const alp_line *l, int from, const char *key)
-{
-	size_t k = strlen(key);
-	for (int i = from; i < l->ntok; i++)
-		if (strncmp(l->tok[i], key, k) == 0 && l->tok[i][k] == '=')
-			return l->tok[i] + k + 1;
-	return NULL;
-}
-
-int alp_name_gate(char *s, int *gate)
-{
-	*gate = 0;
-	char *c = strchr(s, ':');
-	if (!c)
-		return 0;
-	*c = '\0';
-	char *end;
-	errno = 0;
-	long v = strtol(c + 1, &end, 10);
-	if (errno || end == c + 1 || *end || v < 0 || v > 4095)
-		return -1;
-	*gate = (int)v;
-	return 0;
-}
+#include "e2/cmd.h"
 
 /* Iterates over the lines of a buffer that need not be NUL-terminated. */
 typedef struct {
@@ -83,6 +38,58 @@ static bool next_line(line_iter *it, char *err, bool *too_long)
 	return true;
 }
 
+/* The arguments of a module other than cycles=, as the text e2d reads back: the
+ * printer's canonical words. NULL with err when they are too long to keep. */
+static char *module_args(const E2__Dp__ModuleCreate *mc, double *cycles, int lineno, char *err)
+{
+	E2__Dp__ModuleCreate rest = *mc;
+	E2__Dp__Arg **kept = e2_xcalloc(mc->n_args + 1, sizeof(*kept));
+	E2__Dp__Request r;
+	rest.name = rest.mclass = "x";
+	rest.args = kept;
+	rest.n_args = 0;
+	*cycles = 0;
+	for (size_t i = 0; i < mc->n_args; i++) {
+		const E2__Dp__Arg *arg = mc->args[i];
+		if (strcmp(arg->key, "cycles") == 0) {
+			char *end;
+			*cycles = strtod(arg->value, &end);
+			if (end == arg->value || *end) {
+				snprintf(err, ALP_ERRLEN, "e2d config line %d: bad cycles '%s'", lineno, arg->value);
+				free(kept);
+				return NULL;
+			}
+			continue;
+		}
+		kept[rest.n_args++] = mc->args[i];
+	}
+	e2__dp__request__init(&r);
+	r.version = E2_CTL_VERSION;
+	r.op_case = E2__DP__REQUEST__OP_MODULE_CREATE;
+	r.module_create = &rest;
+	char *line = e2_cmd_line(&r);
+	free(kept);
+	if (!line)
+		abort();
+	/* "module add x x" and the arguments after it */
+	const char *text = line + strlen("module add x x");
+	text += *text == ' ';
+	if (strlen(text) >= 3000) {
+		snprintf(err, ALP_ERRLEN, "e2d config line %d: arguments too long", lineno);
+		free(line);
+		return NULL;
+	}
+	char *args = e2_xstrdup(text);
+	free(line);
+	return args;
+}
+
+/* Gates of a graph are 0..4095 (alp_graph_connect's range) */
+static bool gate_ok(const E2__Dp__GateRef *g)
+{
+	return g && g->gate <= 4095;
+}
+
 int alp_e2d_import(alp_graph *g, const char *text, size_t len, char *err)
 {
 	line_iter it = {.p = text, .end = text + len};
@@ -91,65 +98,45 @@ int alp_e2d_import(alp_graph *g, const char *text, size_t len, char *err)
 	while (next_line(&it, err, &bad)) {
 		if (bad)
 			return -1;
-		alp_line l;
-		if (alp_split_line(it.buf, &l) < 0) {
-			snprintf(err, ALP_ERRLEN, "e2d config line %d: too many words", it.lineno);
+		E2__Dp__Request *r = e2_cmd_parse(it.buf, sub, sizeof(sub));
+		if (!r && sub[0]) {
+			snprintf(err, ALP_ERRLEN, "e2d config line %d: %s", it.lineno, sub);
 			return -1;
 		}
-		if (l.ntok >= 2 && strcmp(l.tok[0], "module") == 0 && strcmp(l.tok[1], "add") == 0) {
-			if (l.ntok < 4) {
-				snprintf(err, ALP_ERRLEN, "e2d config line %d: 'module add NAME CLASS ...' expected",
-					 it.lineno);
-				return -1;
-			}
-			double cycles = 0;
-			char args[3000] = "";
-			size_t used = 0;
-			for (int i = 4; i < l.ntok; i++) {
-				if (strncmp(l.tok[i], "cycles=", 7) == 0) {
-					char *end;
-					cycles = strtod(l.tok[i] + 7, &end);
-					if (end == l.tok[i] + 7 || *end) {
-						snprintf(err, ALP_ERRLEN, "e2d config line %d: bad cycles '%s'",
-							 it.lineno, l.tok[i] + 7);
-						return -1;
-					}
-					continue;
-				}
-				int w = snprintf(args + used, sizeof(args) - used, "%s%s", used ? " " : "", l.tok[i]);
-				if (w < 0 || (size_t)w >= sizeof(args) - used) {
-					snprintf(err, ALP_ERRLEN, "e2d config line %d: arguments too long", it.lineno);
-					return -1;
-				}
-				used += (size_t)w;
-			}
-			if (alp_graph_add_module(g, l.tok[2], l.tok[3], args, cycles, false, sub) < 0) {
+		if (!r)
+			continue; /* empty or a comment */
+		int rc = 0;
+		if (r->op_case == E2__DP__REQUEST__OP_MODULE_CREATE) {
+			const E2__Dp__ModuleCreate *mc = r->module_create;
+			double cycles;
+			char *args = module_args(mc, &cycles, it.lineno, err);
+			if (!args) {
+				rc = -1;
+			} else if (alp_graph_add_module(g, mc->name, mc->mclass, args, cycles, false, sub) < 0) {
 				snprintf(err, ALP_ERRLEN, "e2d config line %d: %s", it.lineno, sub);
-				return -1;
+				rc = -1;
 			}
-		} else if (l.ntok >= 1 && strcmp(l.tok[0], "connect") == 0) {
-			if (l.ntok != 3) {
-				snprintf(err, ALP_ERRLEN,
-					 "e2d config line %d: 'connect FROM[:OGATE] TO[:IGATE]' expected", it.lineno);
-				return -1;
-			}
-			int og, ig;
-			if (alp_name_gate(l.tok[1], &og) < 0 || alp_name_gate(l.tok[2], &ig) < 0) {
+			free(args);
+		} else if (r->op_case == E2__DP__REQUEST__OP_CONNECT) {
+			const E2__Dp__Connect *c = r->connect;
+			int f = -1, t = -1;
+			if (!gate_ok(c->from) || !gate_ok(c->to)) {
 				snprintf(err, ALP_ERRLEN, "e2d config line %d: bad gate number", it.lineno);
-				return -1;
-			}
-			int f = alp_graph_find(g, l.tok[1]), t = alp_graph_find(g, l.tok[2]);
-			if (f < 0 || t < 0) {
+				rc = -1;
+			} else if ((f = alp_graph_find(g, c->from->module)) < 0 ||
+				   (t = alp_graph_find(g, c->to->module)) < 0) {
 				snprintf(err, ALP_ERRLEN, "e2d config line %d: unknown module '%s'", it.lineno,
-					 f < 0 ? l.tok[1] : l.tok[2]);
-				return -1;
-			}
-			if (alp_graph_connect(g, f, og, t, ig, sub) < 0) {
+					 f < 0 ? c->from->module : c->to->module);
+				rc = -1;
+			} else if (alp_graph_connect(g, f, (int)c->from->gate, t, (int)c->to->gate, sub) < 0) {
 				snprintf(err, ALP_ERRLEN, "e2d config line %d: %s", it.lineno, sub);
-				return -1;
+				rc = -1;
 			}
 		}
 		/* port add, worker add, task attach, module cmd ...: not part of the graph */
+		e2__dp__request__free_unpacked(r, NULL);
+		if (rc < 0)
+			return -1;
 	}
 	return 0;
 }

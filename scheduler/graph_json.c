@@ -4,6 +4,7 @@
 
 #include "e2/file.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,6 +117,24 @@ static int parse_modules(alp_graph *g, json_t *mods, int imported, char *err)
 	return 0;
 }
 
+/* "NAME[:GATE]" of an edge -> the name (in place) and the gate, 0..4095; -1 on a bad
+ * gate. JSON names carry no quoting, so this is not e2d's language. */
+static int name_gate(char *s, int *gate)
+{
+	*gate = 0;
+	char *c = strchr(s, ':');
+	if (!c)
+		return 0;
+	*c = '\0';
+	char *end;
+	errno = 0;
+	long v = strtol(c + 1, &end, 10);
+	if (errno || end == c + 1 || *end || v < 0 || v > 4095)
+		return -1;
+	*gate = (int)v;
+	return 0;
+}
+
 static int parse_edges(alp_graph *g, json_t *edges, char *err)
 {
 	if (!json_is_array(edges)) {
@@ -136,7 +155,7 @@ static int parse_edges(alp_graph *g, json_t *edges, char *err)
 		snprintf(a, sizeof(a), "%s", json_string_value(json_array_get(e, 0)));
 		snprintf(b, sizeof(b), "%s", json_string_value(json_array_get(e, 1)));
 		int og, ig;
-		if (alp_name_gate(a, &og) < 0 || alp_name_gate(b, &ig) < 0) {
+		if (name_gate(a, &og) < 0 || name_gate(b, &ig) < 0) {
 			snprintf(err, ALP_ERRLEN, "edges[%zu]: bad gate number", i);
 			return -1;
 		}

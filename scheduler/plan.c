@@ -2,7 +2,10 @@
 /* Plans: E2D commands (queues, workers, scheduler tree), a summary and a DOT picture. */
 #include "alpine.h"
 
+#include "e2/cmd.h"
+
 #include <graphviz/cgraph.h>
+#include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,12 +94,144 @@ static int task_of(const alp_plan *p, int j)
 	return j;
 }
 
-static void gate_str(char *buf, size_t len, const char *name, int gate)
+/* ---- e2d commands, built as requests and written by cmdlang's printer ---- */
+
+static E2__Dp__Request *request(E2__Dp__Request__OpCase op)
 {
-	if (gate)
-		snprintf(buf, len, "%s:%d", name, gate);
-	else
-		snprintf(buf, len, "%s", name);
+	E2__Dp__Request *r = e2_xcalloc(1, sizeof(*r));
+	e2__dp__request__init(r);
+	r->version = E2_CTL_VERSION;
+	r->op_case = op;
+	return r;
+}
+
+static E2__Dp__GateRef *gate_ref(const char *module, int gate)
+{
+	E2__Dp__GateRef *g = e2_xcalloc(1, sizeof(*g));
+	e2__dp__gate_ref__init(g);
+	g->module = e2_xstrdup(module);
+	g->gate = (uint32_t)gate;
+	return g;
+}
+
+/* Writes the request's line and frees it. A request with no text form is a bug here. */
+static void emit(FILE *f, E2__Dp__Request *r)
+{
+	char *line = e2_cmd_line(r);
+	if (!line) {
+		fprintf(stderr, "alpine: a plan command has no e2d text (operation %d)\n", (int)r->op_case);
+		abort();
+	}
+	fprintf(f, "%s\n", line);
+	free(line);
+	e2__dp__request__free_unpacked(r, NULL);
+}
+
+/* module add NAME CLASS ARGS: ARGS is the graph's text of the module's arguments,
+ * read as e2d reads them */
+static void emit_module_add(FILE *f, const char *name, const char *klass, const char *args)
+{
+	char *line, err[512];
+	if (asprintf(&line, "module add x x %s", args ? args : "") < 0)
+		abort();
+	E2__Dp__Request *r = e2_cmd_parse(line, err, sizeof(err));
+	if (!r) {
+		fprintf(stderr, "alpine: module '%s': arguments '%s': %s\n", name, args ? args : "", err);
+		abort();
+	}
+	free(line);
+	free(r->module_create->name);
+	free(r->module_create->mclass);
+	r->module_create->name = e2_xstrdup(name);
+	r->module_create->mclass = e2_xstrdup(klass);
+	emit(f, r);
+}
+
+static void emit_connect(FILE *f, const char *from, int ogate, const char *to, int igate)
+{
+	E2__Dp__Request *r = request(E2__DP__REQUEST__OP_CONNECT);
+	r->connect = e2_xcalloc(1, sizeof(*r->connect));
+	e2__dp__connect__init(r->connect);
+	r->connect->from = gate_ref(from, ogate);
+	r->connect->to = gate_ref(to, igate);
+	emit(f, r);
+}
+
+static void emit_disconnect(FILE *f, const char *from, int ogate)
+{
+	E2__Dp__Request *r = request(E2__DP__REQUEST__OP_DISCONNECT);
+	r->disconnect = gate_ref(from, ogate);
+	emit(f, r);
+}
+
+static void emit_insert(FILE *f, const char *from, int ogate, const char *module)
+{
+	E2__Dp__Request *r = request(E2__DP__REQUEST__OP_INSERT);
+	r->insert = e2_xcalloc(1, sizeof(*r->insert));
+	e2__dp__insert__init(r->insert);
+	r->insert->at = gate_ref(from, ogate);
+	r->insert->module = e2_xstrdup(module);
+	emit(f, r);
+}
+
+static void emit_worker_add(FILE *f, int w)
+{
+	E2__Dp__Request *r = request(E2__DP__REQUEST__OP_WORKER_CREATE);
+	r->worker_create = e2_xcalloc(1, sizeof(*r->worker_create));
+	e2__dp__worker_create__init(r->worker_create);
+	r->worker_create->id = (uint32_t)w;
+	/* no core: an existing worker keeps its core; the operator pins new ones */
+	r->worker_create->core = -1;
+	emit(f, r);
+}
+
+static void emit_task_attach(FILE *f, const char *module, int w)
+{
+	E2__Dp__Request *r = request(E2__DP__REQUEST__OP_TASK_ATTACH);
+	r->task_attach = e2_xcalloc(1, sizeof(*r->task_attach));
+	e2__dp__task_attach__init(r->task_attach);
+	r->task_attach->module = e2_xstrdup(module);
+	r->task_attach->worker = (uint32_t)w;
+	emit(f, r);
+}
+
+/* sched add NAME policy=POLICY [parent=PARENT] worker=W [priority=P], by cycles for
+ * weighted fair nodes */
+static void emit_sched_add(FILE *f, const char *name, E2__Dp__SchedPolicy policy, const char *parent, int w,
+			   int priority)
+{
+	E2__Dp__Request *r = request(E2__DP__REQUEST__OP_SCHED_ADD);
+	E2__Dp__SchedAdd *c = e2_xcalloc(1, sizeof(*c));
+	e2__dp__sched_add__init(c);
+	r->sched_add = c;
+	c->name = e2_xstrdup(name);
+	c->policy = policy;
+	if (policy == E2__DP__SCHED_POLICY__SCHED_WEIGHTED_FAIR)
+		c->resource = E2__DP__SCHED_RESOURCE__SCHED_CYCLES;
+	if (parent) {
+		c->has_parent_case = E2__DP__SCHED_ADD__HAS_PARENT_PARENT;
+		c->parent = e2_xstrdup(parent);
+	}
+	c->has_worker_case = E2__DP__SCHED_ADD__HAS_WORKER_WORKER;
+	c->worker = (uint32_t)w;
+	if (priority >= 0) {
+		c->has_priority_case = E2__DP__SCHED_ADD__HAS_PRIORITY_PRIORITY;
+		c->priority = (uint32_t)priority;
+	}
+	emit(f, r);
+}
+
+static void emit_sched_attach(FILE *f, const char *name, const char *parent, long share)
+{
+	E2__Dp__Request *r = request(E2__DP__REQUEST__OP_SCHED_ATTACH);
+	E2__Dp__SchedAttach *c = e2_xcalloc(1, sizeof(*c));
+	e2__dp__sched_attach__init(c);
+	r->sched_attach = c;
+	c->name = e2_xstrdup(name);
+	c->parent = e2_xstrdup(parent);
+	c->has_share_case = E2__DP__SCHED_ATTACH__HAS_SHARE_SHARE;
+	c->share = (uint32_t)share;
+	emit(f, r);
 }
 
 void alp_plan_write_e2d(const alp_plan *p, FILE *f)
@@ -108,15 +243,13 @@ void alp_plan_write_e2d(const alp_plan *p, FILE *f)
 		return;
 	}
 	fprintf(f, "# %d tasks, predicted %.3f Mpps on %d worker(s)\n", p->tasks, p->mpps, g->workers);
-	char a[512], b[512];
 	/* modules of a rewritten graph (manual strawman) */
 	for (int j = 0; j < g->n; j++) {
 		const alp_module *m = &g->mods[j];
 		if (alp_graph_find(base, m->name) >= 0)
 			continue;
 		fprintf(f, "#@module %s cycles=%g\n", m->name, m->cycles);
-		fprintf(f, "module add %s %s%s%s\n", m->name, m->klass ? m->klass : "bypass", m->args ? " " : "",
-			m->args ? m->args : "");
+		emit_module_add(f, m->name, m->klass ? m->klass : "bypass", m->args);
 	}
 	for (int j = 0; j < g->n; j++) {
 		const alp_module *m = &g->mods[j];
@@ -133,13 +266,9 @@ void alp_plan_write_e2d(const alp_plan *p, FILE *f)
 		int bp = alp_graph_find(base, pm->name);
 		if (bp >= 0)
 			for (int c = 0; c < base->mods[bp].nchildren; c++)
-				if (base->mods[base->mods[bp].children[c]].pgate == m->pgate) {
-					gate_str(a, sizeof(a), pm->name, m->pgate);
-					fprintf(f, "disconnect %s\n", a);
-				}
-		gate_str(a, sizeof(a), pm->name, m->pgate);
-		gate_str(b, sizeof(b), m->name, m->igate);
-		fprintf(f, "connect %s %s\n", a, b);
+				if (base->mods[base->mods[bp].children[c]].pgate == m->pgate)
+					emit_disconnect(f, pm->name, m->pgate);
+		emit_connect(f, pm->name, m->pgate, m->name, m->igate);
 	}
 	if (g != base)
 		for (int c = 0; c < g->nclasses; c++) {
@@ -155,12 +284,9 @@ void alp_plan_write_e2d(const alp_plan *p, FILE *f)
 			continue;
 		char q[300];
 		task_name(p, j, q, sizeof(q));
-		gate_str(a, sizeof(a), g->mods[m->parent].name, m->pgate);
-		gate_str(b, sizeof(b), m->name, m->igate);
-		fprintf(f, "module add %s queue size=1024\n", q);
+		emit_module_add(f, q, "queue", "size=1024");
 		/* e2d puts the queue on the live edge atomically: no packet is lost */
-		fprintf(f, "insert %s %s\n", a, q);
-		(void)b;
+		emit_insert(f, g->mods[m->parent].name, m->pgate, q);
 	}
 	/* workers, scheduler trees, tasks */
 	for (int w = 0; w < g->workers; w++) {
@@ -175,22 +301,26 @@ void alp_plan_write_e2d(const alp_plan *p, FILE *f)
 				if (p->share[j] > maxs[L])
 					maxs[L] = p->share[j];
 			}
-		/* no core: an existing worker keeps its core; the operator pins new ones */
-		fprintf(f, "worker add %d\n", w);
+		emit_worker_add(f, w);
 		if (!any)
 			continue;
 		bool prio = p->nlevels > 1;
-		if (prio)
-			fprintf(f, "sched add w%d_prio policy=priority worker=%d\n", w, w);
+		char node[64], parent[64];
+		if (prio) {
+			snprintf(node, sizeof(node), "w%d_prio", w);
+			emit_sched_add(f, node, E2__DP__SCHED_POLICY__SCHED_PRIORITY, NULL, w, -1);
+		}
 		for (int L = 0; L < 64; L++) {
 			if (!used[L] || (!prio && L > 0))
 				continue;
-			if (prio)
-				fprintf(f,
-					"sched add w%d_l%d policy=weighted_fair resource=cycles parent=w%d_prio priority=%d worker=%d\n",
-					w, L, w, L, w);
-			else
-				fprintf(f, "sched add w%d_wfq policy=weighted_fair resource=cycles worker=%d\n", w, w);
+			if (prio) {
+				snprintf(node, sizeof(node), "w%d_l%d", w, L);
+				snprintf(parent, sizeof(parent), "w%d_prio", w);
+				emit_sched_add(f, node, E2__DP__SCHED_POLICY__SCHED_WEIGHTED_FAIR, parent, w, L);
+			} else {
+				snprintf(node, sizeof(node), "w%d_wfq", w);
+				emit_sched_add(f, node, E2__DP__SCHED_POLICY__SCHED_WEIGHTED_FAIR, NULL, w, -1);
+			}
 		}
 		for (int j = 0; j < g->n; j++) {
 			if (!p->head[j] || p->worker[j] != w)
@@ -202,11 +332,12 @@ void alp_plan_write_e2d(const alp_plan *p, FILE *f)
 				share = 1;
 			char q[300];
 			task_name(p, j, q, sizeof(q));
-			fprintf(f, "task attach %s worker=%d\n", q, w);
+			emit_task_attach(f, q, w);
 			if (prio)
-				fprintf(f, "sched attach %s parent=w%d_l%d share=%ld\n", q, w, L, share);
+				snprintf(parent, sizeof(parent), "w%d_l%d", w, L);
 			else
-				fprintf(f, "sched attach %s parent=w%d_wfq share=%ld\n", q, w, share);
+				snprintf(parent, sizeof(parent), "w%d_wfq", w);
+			emit_sched_attach(f, q, parent, share);
 		}
 	}
 }

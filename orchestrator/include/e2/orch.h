@@ -33,6 +33,7 @@
 #define E2_WORD_LEN_MAX 255 /* an attribute term, an external port or an action name */
 
 /* struct e2_err, e2_seterr(), e2_err_context(): common/'s error type */
+#include "e2/cmd.h" /* e2d commands as typed requests (cmdlang/) */
 #include "e2/err.h"
 #include "e2/file.h" /* e2_read_file() */
 #include "e2/mem.h"  /* e2_xcalloc() and the rest: allocation that cannot fail quietly */
@@ -299,12 +300,22 @@ double e2_max_scale(const struct e2_igraph *ig, const struct e2_rack *rack);
 
 /* ---------------------------------------------------------------- interconnection */
 
-/* A growing text buffer of lines. */
+/* A growing list of lines: switch rules and comments as plain text, e2d commands as
+ * typed requests. v[i] is what is shown; req[i] is line i's request when it is an e2d
+ * command (v[i] then its canonical text, e2_cmd_line), NULL for any other line. */
 struct e2_lines {
 	char **v;
+	E2__Dp__Request **req;
 	unsigned n, cap;
 };
+/* A line that is not an e2d command (a switch rule, a comment). */
 void e2_lines_add(struct e2_lines *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* An e2d command, read by cmdlang: a line it refuses is a bug of the planner, which
+ * aborts with the parser's message. */
+void e2_lines_cmd(struct e2_lines *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* An e2d command for another server's e2d, shown as "e2d SERVER: COMMAND". */
+void e2_lines_cmd_for(struct e2_lines *l, const char *server, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 void e2_lines_free(struct e2_lines *l);
 
 struct e2_interconnect {
