@@ -128,23 +128,36 @@ static int by_name(const void *a, const void *b)
 	return strcmp((*(struct e2_log_module *const *)a)->name, (*(struct e2_log_module *const *)b)->name);
 }
 
+size_t e2_log_modules(struct e2_log_module **out, size_t max)
+{
+	size_t count = 0;
+	for (struct e2_log_module *m = modules; m; m = m->next) {
+		if (count < max)
+			out[count] = m;
+		count++;
+	}
+	if (out && count <= max)
+		qsort(out, count, sizeof(*out), by_name);
+	return count;
+}
+
+enum e2_log_level e2_log_level_of(const struct e2_log_module *m)
+{
+	return (enum e2_log_level)__atomic_load_n(&m->level, __ATOMIC_RELAXED);
+}
+
 size_t e2_log_describe(char *buf, size_t n)
 {
-	size_t count = 0, len = 0;
-	for (struct e2_log_module *m = modules; m; m = m->next)
-		count++;
+	size_t count = e2_log_modules(NULL, 0), len = 0;
 	struct e2_log_module **sorted = calloc(count ? count : 1, sizeof(*sorted));
 	if (!sorted)
 		return 0;
-	count = 0;
-	for (struct e2_log_module *m = modules; m; m = m->next)
-		sorted[count++] = m;
-	qsort(sorted, count, sizeof(*sorted), by_name);
+	count = e2_log_modules(sorted, count);
 	if (n)
 		buf[0] = '\0';
 	for (size_t i = 0; i < count; i++) {
 		int k = snprintf(len < n ? buf + len : NULL, len < n ? n - len : 0, "%s %s\n", sorted[i]->name,
-				 e2_log_level_name(__atomic_load_n(&sorted[i]->level, __ATOMIC_RELAXED)));
+				 e2_log_level_name(e2_log_level_of(sorted[i])));
 		if (k > 0)
 			len += (size_t)k;
 	}

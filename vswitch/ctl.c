@@ -405,24 +405,19 @@ static int run_log_set(struct e2_dp *dp, const E2__Dp__Request *req, E2__Dp__Res
 /* One result per log module: its name and level. */
 static int run_log_show(struct e2_dp *dp, const E2__Dp__Request *req, E2__Dp__Response *r, bool *shutdown, char *err)
 {
-	char buf[4096];
-	e2_log_describe(buf, sizeof(buf)); /* "MODULE LEVEL\n" lines */
-	size_t n = 0;
-	for (const char *p = buf; *p; p++)
-		n += *p == '\n';
+	/* modules register before main() and never leave: the count cannot change here */
+	size_t n = e2_log_modules(NULL, 0);
+	struct e2_log_module **mods = ctl_calloc(n ? n : 1, sizeof(*mods));
+	n = e2_log_modules(mods, n);
 	r->result = ctl_calloc(n ? n : 1, sizeof(*r->result));
-	char *save, *line = strtok_r(buf, "\n", &save);
-	for (; line && r->n_result < n; line = strtok_r(NULL, "\n", &save)) {
-		char *space = strchr(line, ' ');
-		if (!space)
-			continue;
-		*space = '\0';
+	for (size_t i = 0; i < n; i++) {
 		E2__Dp__Arg *a = ctl_calloc(1, sizeof(*a));
 		e2__dp__arg__init(a);
-		a->key = ctl_strdup(line);
-		a->value = ctl_strdup(space + 1);
+		a->key = ctl_strdup(mods[i]->name);
+		a->value = ctl_strdup(e2_log_level_name(e2_log_level_of(mods[i])));
 		r->result[r->n_result++] = a;
 	}
+	free(mods);
 	return 0;
 }
 

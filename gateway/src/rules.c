@@ -269,26 +269,23 @@ static int check_prio_group(embark_ruleset *rs, size_t *ix, size_t m, const char
 				open[keep++] = open[k];
 		nopen = keep;
 		for (size_t k = 0; k < nopen && !rc; k++) {
-			const embark_rule *a = &rs->v[open[k]];
-			if (a->line > b->line) {
-				const embark_rule *t = a;
-				a = b, b = t;
-			}
-			if (strcmp(a->id, b->id) == 0) {
-				if (a->action != b->action) {
+			const embark_rule *o = &rs->v[open[k]];
+			/* name the later line as the culprit, the earlier as what it clashes with */
+			const embark_rule *first = o->line < b->line ? o : b, *later = first == o ? b : o;
+			if (strcmp(first->id, later->id) == 0) {
+				if (first->action != later->action) {
 					snprintf(err, errlen,
 						 "%s:%d: rule id '%s' already used at line %d with another action",
-						 name, b->line, b->id, a->line);
+						 name, later->line, later->id, first->line);
 					rc = -1;
 				}
-			} else if (rules_overlap(a, b)) {
+			} else if (rules_overlap(first, later)) {
 				snprintf(
 					err, errlen,
 					"%s:%d: rule '%s' overlaps rule '%s' (line %d) at the same prio %lld; give them different prios",
-					name, b->line, b->id, a->id, a->line, (long long)a->prio);
+					name, later->line, later->id, first->id, first->line, (long long)first->prio);
 				rc = -1;
 			}
-			b = &rs->v[ix[i]];
 		}
 		open[nopen++] = ix[i];
 	}

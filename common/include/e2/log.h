@@ -66,6 +66,11 @@ static inline int e2_log_enabled(const struct e2_log_module *m, enum e2_log_leve
  * changes if any part is wrong; returns 0, or -1 with err naming the bad part. */
 int e2_log_set(const char *spec, struct e2_err *err);
 
+/* The registered modules, sorted by name, into out (when max covers them all); returns
+ * how many there are. e2_log_modules(NULL, 0) counts them. */
+size_t e2_log_modules(struct e2_log_module **out, size_t max);
+enum e2_log_level e2_log_level_of(const struct e2_log_module *m);
+
 /* "MODULE LEVEL" lines of every module, sorted by name, into buf; returns the length
  * the whole list needs (as snprintf). */
 size_t e2_log_describe(char *buf, size_t n);
