@@ -43,7 +43,15 @@ struct e2v_nf_spec {
 	unsigned n_ports;
 	const char *serial_log;    /* file the guest console goes to (absolute) */
 	const char *extra_cmdline; /* appended to the kernel command line, may be NULL */
+	const char *server;        /* the E2 server (agent) that owns it, in the metadata; may be NULL */
 };
+
+/* Reads the E2 metadata out of a domain's XML (`virsh dumpxml`, or a libvirt hook's
+ * stdin): 1 with instance and server copied (server "" when the metadata names none), 0
+ * when the domain carries no E2 metadata, -1 when the text is not XML or a value does not
+ * fit (err set). Needs no libvirt connection, so the hook can use it. */
+int e2v_metadata_parse(const char *xml, size_t len, char *instance, size_t instance_len, char *server,
+		       size_t server_len, struct e2_err *err);
 
 /* Checks the description, including that the image files exist. */
 int e2v_spec_check(const struct e2v_nf_spec *spec, struct e2_err *err);
