@@ -9,6 +9,7 @@
 #include <cyaml/cyaml.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
@@ -88,6 +89,9 @@ static const cyaml_schema_field_t image_fields[] = {
 	CYAML_FIELD_MAPPING_PTR("checksum", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct e2_sw_image, checksum,
 				checksum_fields),
 	CYAML_FIELD_END};
+static const cyaml_schema_field_t launch_fields[] = {
+	CYAML_FIELD_STRING_PTR("command", CYAML_FLAG_DEFAULT, struct e2_launch, command, 1, 63),
+	CYAML_FIELD_STRING_PTR("args", CYAML_FLAG_OPTIONAL, struct e2_launch, args, 0, 1023), CYAML_FIELD_END};
 static const cyaml_schema_field_t cp_fields[] = {
 	CYAML_FIELD_STRING_PTR("name", CYAML_FLAG_DEFAULT, struct e2_cp, name, 1, 31),
 	CYAML_FIELD_UINT("order", CYAML_FLAG_OPTIONAL, struct e2_cp, order),
@@ -133,6 +137,8 @@ static const cyaml_schema_field_t nf_fields[] = {
 	CYAML_FIELD_SEQUENCE("connection_points", CYAML_FLAG_POINTER, struct e2_nf, cps, &cp_entry, 1, 32),
 	CYAML_FIELD_SEQUENCE("attributes", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct e2_nf, attributes,
 			     &attr_entry, 0, E2_ATTRIBUTES_MAX),
+	CYAML_FIELD_MAPPING_PTR("launch", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct e2_nf, launch,
+				launch_fields),
 	CYAML_FIELD_END};
 static const cyaml_schema_value_t nf_entry = {
 	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct e2_nf, nf_fields),
@@ -153,6 +159,9 @@ static const cyaml_schema_field_t server_fields[] = {
 	CYAML_FIELD_FLOAT("ghz", CYAML_FLAG_DEFAULT, struct e2_server, ghz),
 	CYAML_FIELD_FLOAT("nic_gbps", CYAML_FLAG_DEFAULT, struct e2_server, nic_gbps),
 	CYAML_FIELD_UINT("memory_mb", CYAML_FLAG_OPTIONAL, struct e2_server, memory_mb),
+	CYAML_FIELD_STRING_PTR("agent", CYAML_FLAG_OPTIONAL, struct e2_server, agent, 7, 255),
+	CYAML_FIELD_STRING_PTR("agent_events", CYAML_FLAG_OPTIONAL, struct e2_server, agent_events, 7, 255),
+	CYAML_FIELD_STRING_PTR("switch_port", CYAML_FLAG_OPTIONAL, struct e2_server, switch_port, 1, 63),
 	CYAML_FIELD_END};
 static const cyaml_schema_value_t server_entry = {
 	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct e2_server, server_fields),
@@ -167,6 +176,10 @@ static const cyaml_schema_field_t switch_fields[] = {
 	CYAML_FIELD_SEQUENCE("actions", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct e2_switch, actions,
 			     &string_entry, 0, E2_ATTRIBUTES_MAX),
 	CYAML_FIELD_FLOAT("rule_update_ms", CYAML_FLAG_OPTIONAL, struct e2_switch, rule_update_ms),
+	CYAML_FIELD_SEQUENCE("external_switch_ports", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct e2_switch,
+			     external_switch_ports, &string_entry, 0, E2_EXTERNAL_PORTS_MAX),
+	CYAML_FIELD_STRING_PTR("driver", CYAML_FLAG_OPTIONAL, struct e2_switch, driver, 1, 31),
+	CYAML_FIELD_STRING_PTR("driver_target", CYAML_FLAG_OPTIONAL, struct e2_switch, driver_target, 1, 255),
 	CYAML_FIELD_END};
 static const cyaml_schema_field_t hardware_fields[] = {
 	CYAML_FIELD_SEQUENCE("servers", CYAML_FLAG_POINTER, struct e2_hardware, servers, &server_entry, 1,
@@ -353,11 +366,25 @@ int e2_nf_across_servers(const struct e2_nf *nf)
 	return !nf->scaling || !nf->scaling->across_servers || *nf->scaling->across_servers;
 }
 
+static bool url_ok(const char *u)
+{
+	return !u || ((strncmp(u, "tcp://", 6) == 0 || strncmp(u, "ipc://", 6) == 0) && u[6]);
+}
+
 /* Replaces `count: N` server groups by N servers named name0..name(N-1). */
 static int expand_servers(struct e2_hardware *hw, const char *origin, struct e2_err *err)
 {
 	unsigned total = 0;
 	for (unsigned i = 0; i < hw->servers_count; i++) {
+		const struct e2_server *s = &hw->servers[i];
+		/* an address or a switch port belongs to one machine: a group cannot share it */
+		if (s->count && (s->agent || s->agent_events || s->switch_port)) {
+			e2_seterr(
+				err,
+				"%s: servers[%u] (%s): agent, agent_events and switch_port need one entry per server, not count",
+				origin, i, s->name);
+			return -1;
+		}
 		unsigned c = hw->servers[i].count ? hw->servers[i].count : 1;
 		if (c > E2_SERVERS_MAX - total) {
 			e2_seterr(err, "%s: servers[%u] (%s): count %u makes more than %d servers in all", origin, i,
@@ -410,6 +437,10 @@ struct e2_hardware *e2_hardware_load(const char *yaml, size_t len, const char *o
 		const char *bad = NULL;
 		if (s->cores <= s->reserved_cores)
 			bad = "cores must exceed reserved_cores (E2D needs its own)";
+		else if (!url_ok(s->agent) || !url_ok(s->agent_events))
+			bad = "agent and agent_events are tcp://HOST:PORT or ipc://PATH";
+		else if ((s->agent == NULL) != (s->agent_events == NULL))
+			bad = "agent and agent_events go together";
 		else if (!(s->ghz > 0) || !(s->nic_gbps > 0))
 			bad = "ghz and nic_gbps must be positive";
 		for (unsigned j = 0; j < i && !bad; j++)
@@ -441,9 +472,25 @@ struct e2_hardware *e2_hardware_load(const char *yaml, size_t len, const char *o
 		e2_hardware_free(hw);
 		return NULL;
 	}
+	if (sw->external_switch_ports_count && sw->external_switch_ports_count != sw->external_ports_count) {
+		e2_seterr(err, "%s: switch: external_switch_ports names %u ports but external_ports has %u", origin,
+			  sw->external_switch_ports_count, sw->external_ports_count);
+		e2_hardware_free(hw);
+		return NULL;
+	}
 	if (sw->capacity_gbps <= 0)
 		sw->capacity_gbps = sw->ports * sw->port_gbps;
 	return hw;
+}
+
+const char *e2_server_switch_port(const struct e2_server *s)
+{
+	return s->switch_port ? s->switch_port : s->name;
+}
+
+const char *e2_external_switch_port(const struct e2_switch *sw, unsigned i)
+{
+	return i < sw->external_switch_ports_count ? sw->external_switch_ports[i] : sw->external_ports[i];
 }
 
 void e2_hardware_free(struct e2_hardware *h)

@@ -141,6 +141,37 @@ static void hardware_errors(void **state)
 	assert_contains(err.msg, "duplicate server name");
 }
 
+/* The running system's fields: agents' addresses, the switch's own port names, the driver. */
+static void hardware_live_fields(void **state)
+{
+	(void)state;
+	struct e2_err err = {""};
+	struct e2_hardware *hw =
+		hw_str("servers:\n"
+		       "  - { name: a, cores: 2, ghz: 2, nic_gbps: 1, agent: 'tcp://10.1.0.2:7700', agent_events: "
+		       "'tcp://10.1.0.2:7701', switch_port: veth-a }\n"
+		       "  - { name: b, count: 2, cores: 2, ghz: 2, nic_gbps: 1 }\n"
+		       "switch: { ports: 6, external_ports: [x, y], external_switch_ports: [vx, vy], port_gbps: 1,\n"
+		       "          flow_table_entries: 2048, driver: ovs, driver_target: 'unix:/run/br.mgmt' }\n",
+		       &err);
+	assert_non_null(hw);
+	assert_int_equal(hw->servers_count, 3);
+	assert_string_equal(hw->servers[0].agent, "tcp://10.1.0.2:7700");
+	assert_string_equal(e2_server_switch_port(&hw->servers[0]), "veth-a");
+	assert_string_equal(e2_server_switch_port(&hw->servers[2]), "b1");
+	assert_null(hw->servers[1].agent);
+	assert_string_equal(e2_external_switch_port(&hw->fabric, 1), "vy");
+	assert_string_equal(hw->fabric.driver, "ovs");
+	e2_hardware_free(hw);
+	hw = hw_str("servers:\n  - { name: a, cores: 2, ghz: 2, nic_gbps: 1 }\n"
+		    "switch: { ports: 4, external_ports: [x], port_gbps: 1, flow_table_entries: 10 }\n",
+		    &err);
+	assert_non_null(hw);
+	assert_string_equal(e2_external_switch_port(&hw->fabric, 0), "x");
+	assert_null(hw->fabric.driver);
+	e2_hardware_free(hw);
+}
+
 static void filters_and_terms(void **state)
 {
 	(void)state;
@@ -208,6 +239,7 @@ int main(void)
 		cmocka_unit_test(schema_errors_name_the_field),
 		cmocka_unit_test(nf_meaning_errors),
 		cmocka_unit_test(hardware_errors),
+		cmocka_unit_test(hardware_live_fields),
 		cmocka_unit_test(filters_and_terms),
 		cmocka_unit_test(ranges_and_flow_ids),
 	};

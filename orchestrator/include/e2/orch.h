@@ -78,6 +78,11 @@ struct e2_scaling {
 	int scalable;
 	int *across_servers; /* NULL: true */
 };
+/* What an NF VM image runs (images/README.md: e2.nf=, e2.args=). */
+struct e2_launch {
+	char *command; /* the NF binary in the image */
+	char *args;    /* its comma-separated arguments */
+};
 struct e2_nf {
 	char *descriptor_id;                              /* the name policies use */
 	char *provider, *product_name, *software_version; /* optional */
@@ -94,6 +99,7 @@ struct e2_nf {
 	unsigned cps_count;
 	struct e2_attr_decl *attributes;
 	unsigned attributes_count;
+	struct e2_launch *launch; /* optional: how the image starts the NF */
 };
 struct e2_nf_catalog {
 	struct e2_nf *nfs;
@@ -110,6 +116,10 @@ struct e2_server {
 	double ghz;
 	double nic_gbps;
 	unsigned memory_mb; /* optional */
+	/* the running system (e2-controller), all optional: */
+	char *agent;        /* the server's e2-agent requests: tcp://ADDR:PORT or ipc://PATH */
+	char *agent_events; /* and its events (PUB) */
+	char *switch_port;  /* the fabric switch's name for the server's port (default: name) */
 };
 struct e2_switch {
 	unsigned ports;
@@ -121,7 +131,17 @@ struct e2_switch {
 	char **actions;
 	unsigned actions_count;
 	double rule_update_ms;
+	/* the switch's own names of the external ports, in the order of external_ports
+	 * (none given: the same names) */
+	char **external_switch_ports;
+	unsigned external_switch_ports_count;
+	char *driver;        /* the switch driver (e2/fabric.h): "ovs", "none" (default) */
+	char *driver_target; /* where the driver reaches the switch, e.g. unix:/run/.../br.mgmt */
 };
+/* The switch's name for a server's port, and for external port #i. */
+const char *e2_server_switch_port(const struct e2_server *s);
+const char *e2_external_switch_port(const struct e2_switch *sw, unsigned i);
+
 struct e2_hardware {
 	struct e2_server *servers;
 	unsigned servers_count; /* expanded after load */
