@@ -473,6 +473,16 @@ struct e2_plan {
 struct e2_plan *e2_plan_build(const struct e2_plan_inputs *in, const struct e2_plan_opts *opts, struct e2_err *err);
 void e2_plan_free(struct e2_plan *p);
 
+/* ---------------------------------------------------------------- deployment */
+
+/* Server #server's part of a whole plan, as the encoded e2.ctl.ServerSpec its agent
+ * reconciles to (proto/e2ctl.proto): the NF instances placed there (vhost-user sockets
+ * at /var/run/e2/INSTANCE.PORT.sock, as the e2d lines expect), the e2d commands of its
+ * lines (comments left out), and those of `stopped` (instance names) that live there.
+ * *out is malloc'd. */
+int e2_deploy_spec(const struct e2_plan *p, unsigned server, uint64_t generation, char *const *stopped,
+		   size_t n_stopped, void **out, size_t *out_len, struct e2_err *err);
+
 /* ---------------------------------------------------------------- output */
 
 /* PGraph, IGraph, edges, servers, and (when planned) switch rules, E2D lines and the split. */
