@@ -85,6 +85,11 @@ bool alp_is_schedulable_class(const char *klass);
 /* Alpine input file (JSON). `base_dir` resolves a relative "e2d_config". */
 alp_graph *alp_graph_load(const char *path, char *err);
 alp_graph *alp_graph_parse(const char *text, size_t len, const char *base_dir, char *err);
+/* The graph as an Alpine graph file that alp_graph_parse reads back to the same graph:
+ * every module and edge listed (never "e2d_config"), derived defaults written out.
+ * `comment` (may be NULL) goes in its "comment" key. Returns text to free(), or NULL
+ * with err set (a string that is not UTF-8, out of memory). */
+char *alp_graph_print_json(const alp_graph *g, const char *comment, char *err);
 /* Reads `module add` / `connect` lines of an E2D configuration into g (modules
  * get cycles from `cycles=` args, or 0 if the Alpine file sets them later). */
 int alp_e2d_import(alp_graph *g, const char *text, size_t len, char *err);
@@ -156,9 +161,14 @@ typedef struct alp_check {
 	int queues;
 	char msg[1024];
 } alp_check;
-/* Reads a plan in E2D command form and predicts per-class throughput and CPU.
- * Returns 0, or -1 with err set (plan does not fit the graph). */
-int alp_check_plan(const alp_graph *g, const char *plan_text, size_t len, alp_check *out, char *err);
+/* Reads a plan in E2D command form, applied to g (the graph before the plan), and
+ * predicts per-class throughput and CPU. plan_graph is the graph the plan executes
+ * (alp_plan.g, or that graph read back from `alpine plan|strawman --graph-out`): the
+ * costs of the modules the plan adds and the class paths come from it. NULL: the plan
+ * adds no module but queues and modules with a cycles= argument, and the classes keep
+ * g's paths. Returns 0, or -1 with err set (the plan does not fit the graphs). */
+int alp_check_plan(const alp_graph *g, const alp_graph *plan_graph, const char *plan_text, size_t len, alp_check *out,
+		   char *err);
 void alp_check_free(alp_check *c);
 
 /* ---- generators for tests and benchmarks ---- */

@@ -39,6 +39,7 @@ typedef struct {
 
 typedef struct {
 	const alp_graph *g;
+	const alp_graph *pg; /* the graph the plan executes, or NULL */
 	int n, cap;
 	cmod *m;
 	int nn, ncap;
@@ -108,62 +109,16 @@ static bool parse_num(const char *s, double *out)
 	return end != s && !*end && isfinite(*out);
 }
 
-/* annotation pre-pass: "#@module NAME cycles=N", "#@class NAME path=a,b,c" */
-/* *found: a valid annotation for name; *bad: one that names it with a bad cost. */
-static double ann_cycles(const char *text, size_t len, const char *name, bool *found, bool *bad)
-{
-	*found = *bad = false;
-	const char *p = text, *end = text + len;
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
-		if (l > 10 && l < 1000 && strncmp(p, "#@module ", 9) == 0) {
-			char buf[1000];
-			memcpy(buf, p + 9, l - 9);
-			buf[l - 9] = '\0';
-			/* two words: NAME cycles=N */
-			char *save = NULL, *who = strtok_r(buf, " \t\r", &save);
-			char *cost = who ? strtok_r(NULL, " \t\r", &save) : NULL;
-			if (cost && !strtok_r(NULL, " \t\r", &save) && strcmp(who, name) == 0) {
-				double v;
-				if (strncmp(cost, "cycles=", 7) == 0 && parse_num(cost + 7, &v) && v >= 0 && v <= 1e9) {
-					*found = true;
-					return v;
-				}
-				*bad = true;
-			}
-		}
-		p += l + 1;
-	}
-	return 0;
-}
-
-static const char *ann_path(const char *text, size_t len, const char *cls, char *buf, size_t cap)
-{
-	const char *p = text, *end = text + len;
-	size_t cl = strlen(cls);
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
-		if (l > 8 + cl + 6 && strncmp(p, "#@class ", 8) == 0 && strncmp(p + 8, cls, cl) == 0 &&
-		    strncmp(p + 8 + cl, " path=", 6) == 0 && l - (8 + cl + 6) < cap) {
-			size_t k = l - (8 + cl + 6);
-			memcpy(buf, p + 8 + cl + 6, k);
-			buf[k] = '\0';
-			return buf;
-		}
-		p += l + 1;
-	}
-	return NULL;
-}
-
-/* A module's cost given as a cycles= argument of its `module add` */
-static bool arg_cycles(const E2__Dp__ModuleCreate *mc, double *cyc)
+/* A module's cost given as a cycles= argument of its `module add`: 1 with *cyc set, 0
+ * when there is none, -1 when it is not a cost (the graph's range, [0, 1e9]). */
+static int arg_cycles(const E2__Dp__ModuleCreate *mc, double *cyc, const char **text)
 {
 	for (size_t i = 0; i < mc->n_args; i++)
-		if (strcmp(mc->args[i]->key, "cycles") == 0)
-			return parse_num(mc->args[i]->value, cyc);
-	return false;
+		if (strcmp(mc->args[i]->key, "cycles") == 0) {
+			*text = mc->args[i]->value;
+			return parse_num(*text, cyc) && *cyc >= 0 && *cyc <= 1e9 ? 1 : -1;
+		}
+	return 0;
 }
 
 /* The gate of a MODULE[:GATE] the plan names: the graph's gates are 0..4095 */
@@ -175,7 +130,9 @@ static int plan_gate(ctx *c, int ln, const E2__Dp__GateRef *g, int *gate)
 	return 0;
 }
 
-static int apply_module_add(ctx *c, const E2__Dp__ModuleCreate *mc, int ln, const char *text, size_t len)
+/* A module the plan adds costs what the plan's graph says, else its cycles= argument;
+ * a queue costs the graph's queue_cycles. */
+static int apply_module_add(ctx *c, const E2__Dp__ModuleCreate *mc, int ln)
 {
 	const char *name = mc->name;
 	if (find_mod(c, name) >= 0)
@@ -183,18 +140,30 @@ static int apply_module_add(ctx *c, const E2__Dp__ModuleCreate *mc, int ln, cons
 	if (strlen(name) >= 128)
 		return cerr(c, ln, "module name too long");
 	bool q = strcmp(mc->mclass, "queue") == 0;
+	bool sched = q || alp_is_schedulable_class(mc->mclass);
 	double cyc = c->g->queue_cycles;
-	if (!q) {
-		bool found, bad;
-		cyc = ann_cycles(text, len, name, &found, &bad);
-		if (!found && bad)
+	int pj = !q && c->pg ? alp_graph_find(c->pg, name) : -1;
+	if (pj >= 0) {
+		const alp_module *pm = &c->pg->mods[pj];
+		if (pm->klass && strcmp(pm->klass, mc->mclass) != 0)
+			return cerr(c, ln, "module '%s' is a '%s' here but a '%s' in the plan's graph", name,
+				    mc->mclass, pm->klass);
+		cyc = pm->cycles;
+		sched = sched || pm->schedulable;
+	} else if (!q) {
+		const char *arg = NULL;
+		int found = arg_cycles(mc, &cyc, &arg);
+		if (found < 0)
+			return cerr(c, ln, "module '%s': cycles=%s is not a cost in [0, 1e9]", name, arg);
+		if (found == 0 && c->pg)
+			return cerr(c, ln, "module '%s': unknown cost: the plan's graph has no such module", name);
+		if (found == 0)
 			return cerr(c, ln,
-				    "module '%s': its '#@module %s' annotation needs cycles=N with 0 <= N <= 1e9", name,
+				    "module '%s': unknown cost: give the plan's graph, which has it "
+				    "(alpine check --graph), or a cycles=N argument",
 				    name);
-		if (!found && !arg_cycles(mc, &cyc))
-			return cerr(c, ln, "module '%s': unknown cost (add '#@module %s cycles=N')", name, name);
 	}
-	return add_mod(c, name, cyc, q || alp_is_schedulable_class(mc->mclass)) < 0 ? cerr(c, ln, "out of memory") : 0;
+	return add_mod(c, name, cyc, sched) < 0 ? cerr(c, ln, "out of memory") : 0;
 }
 
 static int apply_disconnect(ctx *c, const E2__Dp__GateRef *at, int ln)
@@ -349,12 +318,12 @@ static int apply_sched_attach(ctx *c, const E2__Dp__SchedAttach *sa, int ln)
 }
 
 /* One command of the plan, as e2d would run it on the graph. */
-static int apply(ctx *c, const E2__Dp__Request *r, const char *line, int ln, const char *text, size_t len)
+static int apply(ctx *c, const E2__Dp__Request *r, const char *line, int ln)
 {
 	switch (r->op_case) {
 	case E2__DP__REQUEST__OP_PORT_CREATE:
 	case E2__DP__REQUEST__OP_MODULE_COMMAND: return 0; /* no effect on the model */
-	case E2__DP__REQUEST__OP_MODULE_CREATE: return apply_module_add(c, r->module_create, ln, text, len);
+	case E2__DP__REQUEST__OP_MODULE_CREATE: return apply_module_add(c, r->module_create, ln);
 	case E2__DP__REQUEST__OP_DISCONNECT: return apply_disconnect(c, r->disconnect, ln);
 	case E2__DP__REQUEST__OP_INSERT: return apply_insert(c, r->insert, ln);
 	case E2__DP__REQUEST__OP_CONNECT: return apply_connect(c, r->connect, ln);
@@ -798,33 +767,62 @@ out:
 
 /* ---- driver ---- */
 
-static int build_paths(ctx *c, const char *text, size_t len, int **paths, int *plen)
+static int class_index(const alp_graph *g, const char *name)
+{
+	for (int a = 0; a < g->nclasses; a++)
+		if (strcmp(g->classes[a].name, name) == 0)
+			return a;
+	return -1;
+}
+
+/* The plan's graph must be the graph of this plan on this graph: the same input and
+ * classes, and the same costs for the modules both have (the starting graph's are the
+ * ones used). */
+static int check_plan_graph(ctx *c)
+{
+	const alp_graph *g = c->g, *pg = c->pg;
+	if (strcmp(pg->mods[pg->root].name, g->mods[g->root].name) != 0)
+		return cerr(c, 0, "the plan's graph starts at '%s', not at the graph's input '%s'",
+			    pg->mods[pg->root].name, g->mods[g->root].name);
+	for (int a = 0; a < g->nclasses; a++)
+		if (class_index(pg, g->classes[a].name) < 0)
+			return cerr(c, 0, "the plan's graph has no class '%s'", g->classes[a].name);
+	for (int a = 0; a < pg->nclasses; a++)
+		if (class_index(g, pg->classes[a].name) < 0)
+			return cerr(c, 0, "the plan's graph has a class '%s' that the graph has not",
+				    pg->classes[a].name);
+	for (int j = 0; j < g->n; j++) {
+		int k = alp_graph_find(pg, g->mods[j].name);
+		if (k >= 0 && pg->mods[k].cycles != g->mods[j].cycles)
+			return cerr(c, 0, "module '%s' costs %g cycles in the graph but %g in the plan's graph",
+				    g->mods[j].name, g->mods[j].cycles, pg->mods[k].cycles);
+	}
+	return 0;
+}
+
+/* Each class's path, root first, as the executed graph runs it. */
+static int build_paths(ctx *c, int **paths, int *plen)
 {
 	const alp_graph *g = c->g;
 	for (int a = 0; a < g->nclasses; a++) {
 		const alp_class *cl = &g->classes[a];
-		char buf[8192];
-		const char *ann = ann_path(text, len, cl->name, buf, sizeof(buf));
-		int *orig = NULL, olen = 0;
-		if (ann) {
-			orig = e2_xmalloc((strlen(ann) / 2 + 2) * sizeof(int));
-			if (!orig)
-				return cerr(c, 0, "out of memory");
-			char *save = NULL;
-			for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-				int j = find_mod(c, tok);
-				if (j < 0) {
-					free(orig);
-					return cerr(c, 0, "class '%s': path names unknown module '%s'", cl->name, tok);
-				}
-				orig[olen++] = j;
+		/* the plan's graph says where the plan sends the class */
+		const alp_graph *src = c->pg ? c->pg : g;
+		const alp_class *route = c->pg ? &src->classes[class_index(src, cl->name)] : cl;
+		int *orig = e2_xmalloc((size_t)route->len * sizeof(int)), olen = 0;
+		if (!orig)
+			return cerr(c, 0, "out of memory");
+		for (int i = 0; i < route->len; i++) {
+			const char *name = src->mods[route->path[i]].name;
+			int j = find_mod(c, name);
+			if (j < 0) {
+				free(orig);
+				return cerr(
+					c, 0,
+					"class '%s': the plan's graph sends it through '%s', which the plan does not add",
+					cl->name, name);
 			}
-		} else {
-			orig = e2_xmalloc((size_t)cl->len * sizeof(int));
-			if (!orig)
-				return cerr(c, 0, "out of memory");
-			for (int i = 0; i < cl->len; i++)
-				orig[olen++] = find_mod(c, g->mods[cl->path[i]].name);
+			orig[olen++] = j;
 		}
 		/* walk up from the exit to the root: the executed path, queues included */
 		if (olen == 0) {
@@ -841,7 +839,9 @@ static int build_paths(ctx *c, const char *text, size_t len, int **paths, int *p
 			p[n++] = j;
 			if (oi >= 0 && j == orig[oi])
 				oi--;
-			else if (j < g->n) { /* only modules the plan added may sit in between */
+			else if (j < g->n || (c->pg && alp_graph_find(c->pg, c->m[j].name) >= 0)) {
+				/* between the modules of its path, only what the plan adds that its
+				 * graph does not name: the queues */
 				free(orig);
 				free(p);
 				return cerr(c, 0, "class '%s': the plan reroutes it through '%s'", cl->name,
@@ -916,16 +916,19 @@ static int prio_cmp(const ctx *c, int ma, int mb)
 	return (xa > xb) - (xa < xb);
 }
 
-int alp_check_plan(const alp_graph *g, const char *text, size_t len, alp_check *out, char *err)
+int alp_check_plan(const alp_graph *g, const alp_graph *plan_graph, const char *text, size_t len, alp_check *out,
+		   char *err)
 {
 	memset(out, 0, sizeof(*out));
-	ctx c = {.g = g, .err = err};
+	ctx c = {.g = g, .pg = plan_graph, .err = err};
 	int rc = -1;
 	int **paths = NULL, *plen = NULL;
 	tasks t = {0};
 	double *rate = NULL;
 	int *taskidx = NULL;
 	err[0] = '\0';
+	if (plan_graph && check_plan_graph(&c) < 0)
+		goto done;
 	for (int j = 0; j < g->n; j++) {
 		const alp_module *m = &g->mods[j];
 		if (add_mod(&c, m->name, m->cycles, m->schedulable) < 0)
@@ -956,6 +959,15 @@ int alp_check_plan(const alp_graph *g, const char *text, size_t len, alp_check *
 				cerr(&c, ln, "NUL byte");
 				goto done;
 			}
+			/* plans once carried costs and class paths in comments that e2d skips;
+			 * read as comments they would leave the check quietly wrong */
+			if (strncmp(buf + strspn(buf, " \t"), "#@", 2) == 0) {
+				cerr(&c, ln,
+				     "'#@' annotations are no longer read: the costs and class paths of the modules "
+				     "a plan adds come from the plan's graph (alpine plan|strawman --graph-out FILE, "
+				     "then alpine check --graph FILE)");
+				goto done;
+			}
 			char perr[ALP_ERRLEN];
 			E2__Dp__Request *r = e2_cmd_parse(buf, perr, sizeof(perr));
 			if (!r && perr[0]) {
@@ -970,7 +982,7 @@ int alp_check_plan(const alp_graph *g, const char *text, size_t len, alp_check *
 			}
 			if (!r)
 				continue; /* empty or a comment */
-			int arc = apply(&c, r, buf + strspn(buf, " \t\r"), ln, text, len);
+			int arc = apply(&c, r, buf + strspn(buf, " \t\r"), ln);
 			e2__dp__request__free_unpacked(r, NULL);
 			if (arc < 0)
 				goto done;
@@ -994,7 +1006,7 @@ int alp_check_plan(const alp_graph *g, const char *text, size_t len, alp_check *
 	}
 	paths = e2_xcalloc((size_t)g->nclasses, sizeof(int *));
 	plen = e2_xcalloc((size_t)g->nclasses, sizeof(int));
-	if (!paths || !plen || build_paths(&c, text, len, paths, plen) < 0)
+	if (!paths || !plen || build_paths(&c, paths, plen) < 0)
 		goto done;
 	/* traffic per module (root-equivalent fraction) */
 	double *lam = e2_xcalloc((size_t)c.n, sizeof(double));

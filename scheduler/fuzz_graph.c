@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* libFuzzer target: the Alpine JSON graph file and the E2D configuration importer.
  *
- * The library has no graph printer, so this target checks invariants and a round trip
- * through a JSON printer of its own:
+ * Invariants, and round trips through the library's JSON printer (alp_graph_print_json,
+ * which writes the plan's graph for alpine check --graph):
  *   - a graph the JSON parser accepts is a tree with consistent parent, child and gate
  *     links, class paths from the root to an exit, class fractions summing to 1 and the
  *     derived per-module traffic (lambda, member) agreeing with the class paths;
  *   - parsing the same bytes twice gives the same graph;
  *   - the graph printed as JSON parses to the same graph (fractions up to rounding, as
- *     the parser normalises them), and that graph prints to the same text;
+ *     the parser normalises them), and that graph printed again parses to it too;
  *   - the same bytes read as an E2D configuration give consistent tree links, and a
  *     tree read that way, printed as JSON with one class per exit, parses back to the
  *     same modules and edges: the two readers agree. */
@@ -168,105 +168,12 @@ static bool graph_same(const alp_graph *a, const alp_graph *b, bool exact)
 	return true;
 }
 
-/* ---- a JSON printer (the format of README.md) ---- */
-
-/* Adds a string member; false if the value cannot be a JSON string (invalid UTF-8). */
-static bool set_str(json_t *obj, const char *key, const char *value)
-{
-	json_t *s = json_string(value);
-	return s && json_object_set_new(obj, key, s) == 0;
-}
-
-static json_t *gate_ref(const char *name, int gate)
-{
-	char buf[300];
-	snprintf(buf, sizeof(buf), "%s:%d", name, gate);
-	return json_string(buf);
-}
-
-static bool print_modules(const alp_graph *g, json_t *root)
-{
-	json_t *mods = json_array(), *edges = json_array();
-	json_object_set_new(root, "modules", mods);
-	json_object_set_new(root, "edges", edges);
-	for (int j = 0; j < g->n; j++) {
-		const alp_module *m = &g->mods[j];
-		json_t *o = json_object();
-		json_array_append_new(mods, o);
-		if (!set_str(o, "name", m->name) || (m->klass && !set_str(o, "class", m->klass)) ||
-		    (m->args && !set_str(o, "args", m->args)))
-			return false;
-		json_object_set_new(o, "cycles", json_real(m->cycles));
-		json_object_set_new(o, "schedulable", json_boolean(m->schedulable));
-	}
-	for (int j = 0; j < g->n; j++) {
-		const alp_module *m = &g->mods[j];
-		if (m->parent >= 0)
-			json_array_append_new(edges, json_pack("[oo]", gate_ref(g->mods[m->parent].name, m->pgate),
-							       gate_ref(m->name, m->igate)));
-	}
-	return true;
-}
-
-static json_t *name_list(const alp_graph *g, const int *idx, int n, bool classes)
-{
-	json_t *a = json_array();
-	for (int i = 0; i < n; i++)
-		json_array_append_new(a, json_string(classes ? g->classes[idx[i]].name : g->mods[idx[i]].name));
-	return a;
-}
-
-static bool print_classes(const alp_graph *g, json_t *root)
-{
-	json_t *cls = json_array();
-	json_object_set_new(root, "classes", cls);
-	for (int c = 0; c < g->nclasses; c++) {
-		json_t *o = json_object();
-		json_array_append_new(cls, o);
-		if (!set_str(o, "name", g->classes[c].name))
-			return false;
-		json_object_set_new(o, "path", name_list(g, g->classes[c].path, g->classes[c].len, false));
-		json_object_set_new(o, "fraction", json_real(g->classes[c].fraction));
-	}
-	return true;
-}
-
-static bool print_slos(const alp_graph *g, json_t *root)
-{
-	static const char *const kinds[] = {"priority", "cpu", "rate"};
-	json_t *slos = json_array();
-	json_object_set_new(root, "slos", slos);
-	for (int s = 0; s < g->nslos; s++) {
-		const alp_slo *o = &g->slos[s];
-		json_t *j = json_object();
-		json_array_append_new(slos, j);
-		if (!set_str(j, "name", o->name))
-			return false;
-		json_object_set_new(j, "kind", json_string(kinds[o->kind]));
-		json_object_set_new(j, "classes", name_list(g, o->classes, o->n, true));
-		if (o->ratio) {
-			json_t *r = json_array();
-			for (int i = 0; i < o->n; i++)
-				json_array_append_new(r, json_real(o->ratio[i]));
-			json_object_set_new(j, "ratio", r);
-		}
-	}
-	return true;
-}
-
-/* The graph as JSON text (free() it), or NULL if a name is not valid UTF-8. */
+/* The library's printer, whose output alpine check --graph reads back: NULL when a
+ * string is not UTF-8 (an E2D configuration's arguments may hold any bytes). */
 static char *print_graph(const alp_graph *g)
 {
-	json_t *root =
-		json_pack("{si sf sf sf sf}", "workers", g->workers, "cpu_ghz", g->cpu_ghz, "queue_cycles",
-			  g->queue_cycles, "classifier_cycles", g->classifier_cycles, "input_mpps", g->input_mpps);
-	char *text = NULL;
-	if (!root)
-		abort();
-	if (print_modules(g, root) && print_classes(g, root) && print_slos(g, root))
-		text = json_dumps(root, JSON_COMPACT);
-	json_decref(root);
-	return text;
+	char err[ALP_ERRLEN];
+	return alp_graph_print_json(g, NULL, err);
 }
 
 /* ---- the two readers ---- */

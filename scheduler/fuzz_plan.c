@@ -2,11 +2,13 @@
 /* libFuzzer target: the model checker's plan reader, against a small fixed graph.
  *
  * The checker reads plans as E2D commands and has no printer of its own, but the planner
- * has one (alp_plan_write_e2d), so the first byte selects:
- *   even: the rest is plan text for alp_check_plan;
- *   odd:  the rest describes a plan (which modules head a task, their worker, priority
- *         level and share) that alp_plan_write_e2d prints; the checker must accept what
- *         the planner prints and find the same tasks and queues in it.
+ * has one (alp_plan_write_e2d), so bit 0 of the first byte selects:
+ *   0: the rest is plan text for alp_check_plan; bit 1 gives it a plan's graph, the
+ *      fixed graph with a module the plan may add in front of one exit;
+ *   1: the rest describes a plan (which modules head a task, their worker, priority
+ *      level and share) that alp_plan_write_e2d prints; the checker must accept what
+ *      the planner prints and find the same tasks and queues in it, with the graph
+ *      itself as the plan's graph or none.
  * Whatever the checker accepts must give a sane prediction: finite, non-negative
  * figures, no class above its offered load, all classes together within the workers'
  * cycles, SLO errors within their ranges; and checking again gives the same figures. */
@@ -34,7 +36,19 @@ static const char graph_json[] =
 	"\"slos\":[{\"kind\":\"cpu\",\"classes\":[\"tc1\",\"tc2\"],\"ratio\":[3,1]},"
 	"{\"kind\":\"priority\",\"classes\":[\"tc3\",\"tc1\"]}]}";
 
-static alp_graph *g;
+/* The graph a plan executes that puts "cls" (class bypass, 60 cycles) on the edge A:1 -> E */
+static const char plan_graph_json[] =
+	"{\"workers\":2,\"cpu_ghz\":2.6,\"input_mpps\":20,"
+	"\"modules\":[{\"name\":\"A\",\"class\":\"port_in\",\"cycles\":100},{\"name\":\"B\",\"cycles\":150},"
+	"{\"name\":\"C\",\"class\":\"port_out\",\"cycles\":233},{\"name\":\"D\",\"class\":\"port_out\",\"cycles\":233},"
+	"{\"name\":\"E\",\"class\":\"port_out\",\"cycles\":120},{\"name\":\"cls\",\"class\":\"bypass\",\"cycles\":60}],"
+	"\"edges\":[[\"A:0\",\"B\"],[\"B:0\",\"C\"],[\"B:1\",\"D\"],[\"A:1\",\"cls\"],[\"cls\",\"E\"]],"
+	"\"classes\":[{\"name\":\"tc1\",\"path\":[\"A\",\"B\",\"C\"]},{\"name\":\"tc2\",\"path\":[\"A\",\"B\",\"D\"]},"
+	"{\"name\":\"tc3\",\"path\":[\"A\",\"cls\",\"E\"]}],"
+	"\"slos\":[{\"kind\":\"cpu\",\"classes\":[\"tc1\",\"tc2\"],\"ratio\":[3,1]},"
+	"{\"kind\":\"priority\",\"classes\":[\"tc3\",\"tc1\"]}]}";
+
+static alp_graph *g, *plan_graph;
 
 static bool finite_nonneg(double v)
 {
@@ -74,18 +88,19 @@ static bool same_prediction(const alp_check *a, const alp_check *b)
 	       !memcmp(a->slo_error, b->slo_error, (size_t)g->nslos * sizeof(double)) && !strcmp(a->msg, b->msg);
 }
 
-/* Checks a plan; returns 0 and fills c if the checker accepts it. */
-static int check_text(const char *text, size_t len, alp_check *c)
+/* Checks a plan with the plan's graph pg (or none); returns 0 and fills c if the
+ * checker accepts it. */
+static int check_text(const alp_graph *pg, const char *text, size_t len, alp_check *c)
 {
 	char err[ALP_ERRLEN];
-	if (alp_check_plan(g, text, len, c, err) != 0) {
+	if (alp_check_plan(g, pg, text, len, c, err) != 0) {
 		if (!err[0])
 			abort(); /* a refusal must say why */
 		return -1;
 	}
 	check_prediction(c);
 	alp_check again;
-	if (alp_check_plan(g, text, len, &again, err) != 0 || !same_prediction(c, &again))
+	if (alp_check_plan(g, pg, text, len, &again, err) != 0 || !same_prediction(c, &again))
 		abort();
 	alp_check_free(&again);
 	return 0;
@@ -128,9 +143,13 @@ static void fuzz_printed_plan(const uint8_t *d, size_t n)
 	int queues = 0;
 	for (int j = 0; j < g->n; j++)
 		queues += p->head[j] && !g->mods[j].schedulable;
-	alp_check c;
-	if (check_text(text, len, &c) != 0 || c.tasks != p->tasks || c.queues != queues)
+	alp_check c, with_graph;
+	if (check_text(NULL, text, len, &c) != 0 || c.tasks != p->tasks || c.queues != queues)
 		abort(); /* the checker must read what the planner writes */
+	/* the plan's graph of a plan that adds only queues is the graph itself */
+	if (check_text(g, text, len, &with_graph) != 0 || !same_prediction(&c, &with_graph))
+		abort();
+	alp_check_free(&with_graph);
 	alp_check_free(&c);
 	free(text);
 	alp_plan_free(p);
@@ -141,7 +160,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char err[ALP_ERRLEN];
 	if (!g) {
 		json_object_seed(1); /* jansson's hash seed is random otherwise: runs must repeat */
-		if (!(g = alp_graph_parse(graph_json, strlen(graph_json), NULL, err)))
+		if (!(g = alp_graph_parse(graph_json, strlen(graph_json), NULL, err)) ||
+		    !(plan_graph = alp_graph_parse(plan_graph_json, strlen(plan_graph_json), NULL, err)))
 			abort();
 	}
 	if (size < 1)
@@ -151,7 +171,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	alp_check c;
-	if (check_text((const char *)data + 1, size - 1, &c) == 0)
+	if (check_text(data[0] & 2 ? plan_graph : NULL, (const char *)data + 1, size - 1, &c) == 0)
 		alp_check_free(&c);
 	return 0;
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* The Alpine input file (JSON, parsed with jansson). Format: README.md. */
+/* The Alpine graph file (JSON, read and written with jansson). Format: README.md. */
 #include "alpine.h"
 
 #include "e2/file.h"
@@ -438,4 +438,126 @@ alp_graph *alp_graph_load(const char *path, char *err)
 	alp_graph *g = alp_graph_parse(text, len, dir, err);
 	free(text);
 	return g;
+}
+
+/* ---- the printer: what the parser reads, modules and edges listed in full ---- */
+
+/* Takes a reference to v (which may be NULL: jansson reports it as a failure). */
+static bool put(json_t *obj, const char *key, json_t *v)
+{
+	return json_object_set_new(obj, key, v) == 0;
+}
+
+static bool append(json_t *arr, json_t *v)
+{
+	return json_array_append_new(arr, v) == 0;
+}
+
+static json_t *end_ref(const char *name, int gate)
+{
+	char buf[300];
+	snprintf(buf, sizeof(buf), "%s:%d", name, gate);
+	return json_string(buf);
+}
+
+static json_t *name_list(const alp_graph *g, const int *idx, int n, bool classes)
+{
+	json_t *a = json_array();
+	for (int i = 0; a && i < n; i++)
+		if (!append(a, json_string(classes ? g->classes[idx[i]].name : g->mods[idx[i]].name))) {
+			json_decref(a);
+			return NULL;
+		}
+	return a;
+}
+
+static bool print_modules(const alp_graph *g, json_t *root)
+{
+	json_t *mods = json_array();
+	if (!put(root, "modules", mods))
+		return false;
+	json_t *edges = json_array();
+	if (!put(root, "edges", edges))
+		return false;
+	for (int j = 0; j < g->n; j++) {
+		const alp_module *m = &g->mods[j];
+		json_t *o = json_object();
+		if (!append(mods, o) || !put(o, "name", json_string(m->name)) ||
+		    (m->klass && !put(o, "class", json_string(m->klass))) ||
+		    (m->args && !put(o, "args", json_string(m->args))) || !put(o, "cycles", json_real(m->cycles)) ||
+		    !put(o, "schedulable", json_boolean(m->schedulable)))
+			return false;
+	}
+	for (int j = 0; j < g->n; j++) {
+		const alp_module *m = &g->mods[j];
+		if (m->parent < 0)
+			continue;
+		json_t *e = json_array();
+		if (!append(edges, e) || !append(e, end_ref(g->mods[m->parent].name, m->pgate)) ||
+		    !append(e, end_ref(m->name, m->igate)))
+			return false;
+	}
+	return true;
+}
+
+static bool print_classes(const alp_graph *g, json_t *root)
+{
+	json_t *cls = json_array();
+	if (!put(root, "classes", cls))
+		return false;
+	for (int a = 0; a < g->nclasses; a++) {
+		const alp_class *c = &g->classes[a];
+		json_t *o = json_object();
+		if (!append(cls, o) || !put(o, "name", json_string(c->name)) ||
+		    !put(o, "path", name_list(g, c->path, c->len, false)) ||
+		    !put(o, "fraction", json_real(c->fraction)))
+			return false;
+	}
+	return true;
+}
+
+static bool print_slos(const alp_graph *g, json_t *root)
+{
+	static const char *const kinds[] = {
+		[ALP_SLO_PRIORITY] = "priority", [ALP_SLO_CPU] = "cpu", [ALP_SLO_RATE] = "rate"};
+	json_t *slos = json_array();
+	if (!put(root, "slos", slos))
+		return false;
+	for (int s = 0; s < g->nslos; s++) {
+		const alp_slo *o = &g->slos[s];
+		json_t *j = json_object();
+		if (!append(slos, j) || !put(j, "name", json_string(o->name)) ||
+		    !put(j, "kind", json_string(kinds[o->kind])) ||
+		    !put(j, "classes", name_list(g, o->classes, o->n, true)))
+			return false;
+		if (!o->ratio)
+			continue;
+		json_t *r = json_array();
+		if (!put(j, "ratio", r))
+			return false;
+		for (int i = 0; i < o->n; i++)
+			if (!append(r, json_real(o->ratio[i])))
+				return false;
+	}
+	return true;
+}
+
+char *alp_graph_print_json(const alp_graph *g, const char *comment, char *err)
+{
+	json_t *root = json_object();
+	char *text = NULL;
+	bool ok = root && (!comment || put(root, "comment", json_string(comment))) &&
+		  put(root, "workers", json_integer(g->workers)) && put(root, "cpu_ghz", json_real(g->cpu_ghz)) &&
+		  put(root, "queue_cycles", json_real(g->queue_cycles)) &&
+		  put(root, "classifier_cycles", json_real(g->classifier_cycles)) &&
+		  put(root, "input_mpps", json_real(g->input_mpps)) && print_modules(g, root) &&
+		  print_classes(g, root) && print_slos(g, root);
+	/* jansson refuses a string that is not UTF-8 (an E2D configuration's arguments may
+	 * hold any bytes) the same way it reports running out of memory */
+	if (ok)
+		text = json_dumps(root, JSON_INDENT(2));
+	if (!text)
+		snprintf(err, ALP_ERRLEN, "the graph has a name or argument that is not UTF-8 text, or memory ran out");
+	json_decref(root);
+	return text;
 }

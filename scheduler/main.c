@@ -11,44 +11,70 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: alpine plan GRAPH [--workers N] [--time-limit S] [--delta D] [--out FILE] [--dot FILE] [--summary]\n"
-		"       alpine check GRAPH PLAN\n"
-		"       alpine strawman {manual|semi|rtc} GRAPH [--workers N] [--out FILE] [--dot FILE]\n"
+		"usage: alpine plan GRAPH [--workers N] [--time-limit S] [--delta D] [--out FILE] [--dot FILE]\n"
+		"                         [--graph-out FILE] [--summary]\n"
+		"       alpine check GRAPH PLAN [--graph PLANGRAPH]\n"
+		"       alpine strawman {manual|semi|rtc} GRAPH [--workers N] [--out FILE] [--dot FILE] [--graph-out FILE]\n"
 		"exit status: 0 plan found (optimal or feasible), 1 bad input, 2 infeasible, 3 timeout/error,\n"
 		"             4 check found an SLO error of 1%% or more\n");
 }
 
-/* Outputs go through a temporary file renamed into place, never over the graph read. */
-static int emit(alp_plan *p, const char *graph, const char *out, const char *dot, bool summary)
+static int output_failed(const struct e2_err *e, struct e2_out *outs, int n)
+{
+	fprintf(stderr, "alpine: %s\n", e->msg);
+	for (int i = 0; i < n; i++)
+		e2_out_abort(&outs[i]);
+	return 3;
+}
+
+/* Outputs go through temporary files renamed into place, never over the graph read; all
+ * are opened before any is written, so that one refused leaves none written. The plan's
+ * graph (--graph-out) is what `alpine check --graph` reads. */
+static int emit(alp_plan *p, const char *graph, const char *out, const char *dot, const char *graph_out, bool summary)
 {
 	const char *const inputs[] = {graph};
-	struct e2_out o;
+	enum { PLAN, DOT, GRAPH, NOUT };
+	struct e2_out o[NOUT] = {0};
 	struct e2_err e;
-	if (e2_out_open(&o, out ? out : "-", inputs, 1, &e) < 0) {
-		fprintf(stderr, "alpine: %s\n", e.msg);
+	bool usable = p->status == ALP_OPTIMAL || p->status == ALP_FEASIBLE;
+	char *json = NULL, err[ALP_ERRLEN];
+	if (graph_out && usable &&
+	    !(json = alp_graph_print_json(
+		      p->g, "the graph an alpine plan executes: alpine check GRAPH PLAN --graph THIS", err))) {
+		fprintf(stderr, "alpine: %s: %s\n", graph_out, err);
 		return 3;
 	}
-	alp_plan_write_e2d(p, o.f);
-	if (e2_out_commit(&o, &e) < 0) {
-		fprintf(stderr, "alpine: %s\n", e.msg);
-		return 3;
+	if (e2_out_open(&o[PLAN], out ? out : "-", inputs, 1, &e) < 0 ||
+	    (dot && usable && e2_out_open(&o[DOT], dot, inputs, 1, &e) < 0) ||
+	    (json && e2_out_open(&o[GRAPH], graph_out, inputs, 1, &e) < 0)) {
+		free(json);
+		return output_failed(&e, o, NOUT);
+	}
+	alp_plan_write_e2d(p, o[PLAN].f);
+	if (e2_out_commit(&o[PLAN], &e) < 0) {
+		free(json);
+		return output_failed(&e, o, NOUT);
 	}
 	if (summary || out)
 		alp_plan_write_summary(p, out ? stdout : stderr);
-	if (dot && (p->status == ALP_OPTIMAL || p->status == ALP_FEASIBLE)) {
-		if (e2_out_open(&o, dot, inputs, 1, &e) < 0) {
-			fprintf(stderr, "alpine: %s\n", e.msg);
-			return 3;
-		}
-		if (alp_plan_write_dot(p, o.f) < 0) {
+	if (o[DOT].f) {
+		if (alp_plan_write_dot(p, o[DOT].f) < 0) {
 			fprintf(stderr, "alpine: %s: cannot write the picture\n", dot);
-			e2_out_abort(&o);
+			free(json);
+			for (int i = 0; i < NOUT; i++)
+				e2_out_abort(&o[i]);
 			return 3;
 		}
-		if (e2_out_commit(&o, &e) < 0) {
-			fprintf(stderr, "alpine: %s\n", e.msg);
-			return 3;
+		if (e2_out_commit(&o[DOT], &e) < 0) {
+			free(json);
+			return output_failed(&e, o, NOUT);
 		}
+	}
+	if (json) {
+		fprintf(o[GRAPH].f, "%s\n", json);
+		free(json);
+		if (e2_out_commit(&o[GRAPH], &e) < 0)
+			return output_failed(&e, o, NOUT);
 	}
 	switch (p->status) {
 	case ALP_OPTIMAL:
@@ -77,7 +103,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 1;
 	}
-	const char *graph = argv[ai++], *planfile = NULL, *out = NULL, *dot = NULL;
+	const char *graph = argv[ai++], *planfile = NULL, *out = NULL, *dot = NULL, *graph_out = NULL,
+		   *plan_graph = NULL;
 	if (strcmp(cmd, "check") == 0) {
 		if (ai >= argc) {
 			usage(stderr);
@@ -104,7 +131,17 @@ int main(int argc, char **argv)
 			out = argv[++ai];
 		else if (strcmp(a, "--dot") == 0 && has)
 			dot = argv[++ai];
-		else if (strcmp(a, "--summary") == 0)
+		else if (strcmp(a, "--graph-out") == 0 && has && !planfile)
+			graph_out = argv[++ai];
+		else if (strcmp(a, "--graph") == 0 && has && planfile)
+			plan_graph = argv[++ai];
+		else if (strcmp(a, "--graph-out") == 0 || strcmp(a, "--graph") == 0) {
+			fprintf(stderr,
+				"alpine: %s %s: plan and strawman write the plan's graph (--graph-out FILE), "
+				"check reads it (--graph FILE)\n",
+				cmd, a);
+			return 1;
+		} else if (strcmp(a, "--summary") == 0)
 			summary = true;
 		else {
 			fprintf(stderr, "alpine: unknown option '%s'\n", a);
@@ -116,6 +153,23 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	/* one file for two outputs would hold only the last; the plan goes to standard
+	 * output without --out */
+	const char *plan_out = planfile ? NULL : out ? out : "-";
+	const char *outputs[][2] = {{out ? "--out" : "the plan", plan_out}, {"--dot", dot}, {"--graph-out", graph_out}};
+	for (int i = 0; i < 3; i++)
+		for (int k = i + 1; k < 3; k++) {
+			const char *a = outputs[i][1], *b = outputs[k][1];
+			if (!a || !b || (strcmp(a, b) != 0 && !e2_same_file(a, b)))
+				continue;
+			if (strcmp(b, "-") == 0)
+				fprintf(stderr, "alpine: %s and %s both go to standard output\n", outputs[i][0],
+					outputs[k][0]);
+			else
+				fprintf(stderr, "alpine: %s and %s are the same file '%s'\n", outputs[i][0],
+					outputs[k][0], b);
+			return 1;
+		}
 	char err[ALP_ERRLEN];
 	alp_graph *g = alp_graph_load(graph, err);
 	if (!g) {
@@ -134,9 +188,19 @@ int main(int argc, char **argv)
 			alp_graph_free(g);
 			return 1;
 		}
+		alp_graph *pg = NULL;
+		if (plan_graph && !(pg = alp_graph_load(plan_graph, err))) {
+			fprintf(stderr, "alpine: %s: %s\n", plan_graph, err);
+			free(text);
+			alp_graph_free(g);
+			return 1;
+		}
 		alp_check c;
-		if (alp_check_plan(g, text, len, &c, err) < 0) {
-			fprintf(stderr, "alpine: %s: %s\n", planfile, err);
+		if (alp_check_plan(g, pg, text, len, &c, err) < 0) {
+			if (plan_graph)
+				fprintf(stderr, "alpine: %s, graph %s: %s\n", planfile, plan_graph, err);
+			else
+				fprintf(stderr, "alpine: %s: %s\n", planfile, err);
 			rc = 1;
 		} else {
 			printf("tasks=%d\nqueues=%d\npredicted_mpps=%.4f\n", c.tasks, c.queues, c.total_mpps);
@@ -151,6 +215,7 @@ int main(int argc, char **argv)
 			rc = c.max_error < 0.01 ? 0 : 4;
 			alp_check_free(&c);
 		}
+		alp_graph_free(pg);
 		free(text);
 	} else {
 		alp_plan *p = kind ? alp_strawman(g, kind, &o) : alp_solve(g, &o);
@@ -158,7 +223,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "alpine: out of memory\n");
 			rc = 3;
 		} else {
-			rc = emit(p, graph, out, dot, summary);
+			rc = emit(p, graph, out, dot, graph_out, summary);
 			alp_plan_free(p);
 		}
 	}

@@ -243,12 +243,14 @@ void alp_plan_write_e2d(const alp_plan *p, FILE *f)
 		return;
 	}
 	fprintf(f, "# %d tasks, predicted %.3f Mpps on %d worker(s)\n", p->tasks, p->mpps, g->workers);
-	/* modules of a rewritten graph (manual strawman) */
+	/* modules of a rewritten graph (manual strawman): their costs and the classes' new
+	 * paths are in the graph the plan executes, written beside the plan */
+	if (g != base)
+		fprintf(f, "# rewrites the graph: check it with the plan's graph (--graph-out, then --graph)\n");
 	for (int j = 0; j < g->n; j++) {
 		const alp_module *m = &g->mods[j];
 		if (alp_graph_find(base, m->name) >= 0)
 			continue;
-		fprintf(f, "#@module %s cycles=%g\n", m->name, m->cycles);
 		emit_module_add(f, m->name, m->klass ? m->klass : "bypass", m->args);
 	}
 	for (int j = 0; j < g->n; j++) {
@@ -270,13 +272,6 @@ void alp_plan_write_e2d(const alp_plan *p, FILE *f)
 					emit_disconnect(f, pm->name, m->pgate);
 		emit_connect(f, pm->name, m->pgate, m->name, m->igate);
 	}
-	if (g != base)
-		for (int c = 0; c < g->nclasses; c++) {
-			fprintf(f, "#@class %s path=", g->classes[c].name);
-			for (int i = 0; i < g->classes[c].len; i++)
-				fprintf(f, "%s%s", i ? "," : "", g->mods[g->classes[c].path[i]].name);
-			fprintf(f, "\n");
-		}
 	/* queues on edges */
 	for (int j = 0; j < g->n; j++) {
 		const alp_module *m = &g->mods[j];

@@ -275,14 +275,93 @@ static void checker_rejects_bad_plans(void **state)
 		{"worker add 0 core=0\ntask attach A worker=0\n", "not schedulable"},
 		{"worker add 0 core=0\nconnect B in\n", "cycle"},
 		{"worker add 0 core=0\nconnect C B\n", "already has an upstream"},
+		/* a module the plan adds costs what the plan's graph or its cycles= says */
+		{"module add x bypass\n", "unknown cost"},
+		{"module add x bypass cycles=-5\n", "cycles=-5 is not a cost"},
+		{"module add x bypass cycles=nan\n", "cycles=nan is not a cost"},
+		{"module add x bypass cycles=2e9\n", "not a cost"},
+		{"#@module x cycles=5\nmodule add x bypass\n", "line 1: '#@' annotations are no longer read"},
+		{"  #@class tc1 path=in,A,B\n", "no longer read"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		int rc = alp_check_plan(g, bad[i][0], strlen(bad[i][0]), &c, err);
+		int rc = alp_check_plan(g, NULL, bad[i][0], strlen(bad[i][0]), &c, err);
 		if (rc == 0 || !strstr(err, bad[i][1])) {
 			fprintf(stderr, "plan %zu: rc %d err '%s' (wanted '%s')\n", i, rc, err, bad[i][1]);
 			fail();
 		}
 	}
+	alp_graph_free(g);
+}
+
+/* Checks plan text against toy.json and the plan's graph pg; 0, or -1 with err set. */
+static int check_with(const alp_graph *g, const alp_graph *pg, const char *text, char *err)
+{
+	alp_check c;
+	int rc = alp_check_plan(g, pg, text, strlen(text), &c, err);
+	alp_check_free(&c);
+	return rc;
+}
+
+static void expect_refusal(const alp_graph *g, const alp_graph *pg, const char *text, const char *want)
+{
+	char err[ALP_ERRLEN];
+	if (check_with(g, pg, text, err) == 0 || !strstr(err, want)) {
+		fprintf(stderr, "wanted a refusal with '%s', got '%s'\n", want, err);
+		fail();
+	}
+}
+
+/* The manual strawman adds modules and reroutes the classes: the checker takes their
+ * costs and paths from the plan's graph only, and refuses a graph that is not the
+ * plan's. */
+static void checker_reads_the_plans_graph(void **state)
+{
+	(void)state;
+	alp_graph *g = load_example("toy.json");
+	assert_non_null(g);
+	alp_opts o = opts();
+	alp_plan *m = alp_strawman(g, "manual", &o);
+	assert_true(usable(m) && m->g != g);
+	size_t len;
+	char *text = plan_text(m, &len), err[ALP_ERRLEN];
+	assert_null(strstr(text, "#@"));
+	assert_int_equal(check_with(g, m->g, text, err), 0);
+	/* without it, or with the starting graph in its place, the added modules have no cost */
+	expect_refusal(g, NULL, text, "module 'alpine_cls': unknown cost: give the plan's graph");
+	expect_refusal(g, g, text, "module 'alpine_cls': unknown cost: the plan's graph has no such module");
+	/* the plan's graph written and read back is the same graph to the checker */
+	char *json = alp_graph_print_json(m->g, "a comment", err);
+	assert_non_null(json);
+	assert_null(strstr(json, "e2d_config"));
+	alp_graph *pg = parse_str(json, err);
+	assert_non_null(pg);
+	assert_int_equal(check_with(g, pg, text, err), 0);
+	/* a shared module that costs something else: not this graph's plan graph */
+	int in = alp_graph_find(pg, "in");
+	pg->mods[in].cycles += 1;
+	expect_refusal(g, pg, text, "module 'in' costs 20 cycles in the graph but 21 in the plan's graph");
+	pg->mods[in].cycles -= 1;
+	/* an added module of another class than the plan adds */
+	int cls = alp_graph_find(pg, "alpine_cls");
+	free(pg->mods[cls].klass);
+	pg->mods[cls].klass = strdup("bpf");
+	expect_refusal(g, pg, text, "module 'alpine_cls' is a 'classifier' here but a 'bpf' in the plan's graph");
+	/* classes that are not the graph's */
+	char *name = pg->classes[1].name;
+	pg->classes[1].name = strdup("tc9");
+	expect_refusal(g, pg, text, "the plan's graph has no class 'tc2'");
+	free(pg->classes[1].name);
+	pg->classes[1].name = name;
+	alp_graph_free(pg);
+	free(json);
+	/* a class the plan's graph sends through a module the plan does not add */
+	char *cut = strstr(text, "module add B__tc1 ");
+	assert_non_null(cut);
+	*cut = '\0';
+	expect_refusal(g, m->g, text,
+		       "class 'tc1': the plan's graph sends it through 'B__tc1', which the plan does not add");
+	free(text);
+	alp_plan_free(m);
 	alp_graph_free(g);
 }
 
@@ -367,6 +446,7 @@ int main(void)
 		cmocka_unit_test(malformed_graphs),
 		cmocka_unit_test(e2d_config_import),
 		cmocka_unit_test(checker_rejects_bad_plans),
+		cmocka_unit_test(checker_reads_the_plans_graph),
 		cmocka_unit_test(dot_output),
 		cmocka_unit_test(time_limit_gives_a_plan),
 		cmocka_unit_test(queue_names_do_not_collide),

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,16 +36,24 @@ static void plan_then_check(void **state)
 	char args[4096], out[65536];
 	const char *names[] = {"toy", "iprouter", "firewall", "tproxy", "firewall_priority"};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		snprintf(args, sizeof(args), "plan %s/%s.json --out %s/plan.conf --dot %s/plan.dot --time-limit 20", ex,
-			 names[i], dir, dir);
+		snprintf(
+			args, sizeof(args),
+			"plan %s/%s.json --out %s/plan.conf --dot %s/plan.dot --graph-out %s/plan.json --time-limit 20",
+			ex, names[i], dir, dir, dir);
 		assert_int_equal(run(args, out, sizeof(out)), 0);
 		assert_non_null(strstr(out, "status: optimal"));
+		/* Alpine's plans add only queues: the plan's graph is not needed, and agrees */
+		char first[65536];
 		snprintf(args, sizeof(args), "check %s/%s.json %s/plan.conf", ex, names[i], dir);
-		int rc = run(args, out, sizeof(out));
+		int rc = run(args, first, sizeof(first));
 		if (rc != 0)
-			fprintf(stderr, "%s\n", out);
+			fprintf(stderr, "%s\n", first);
 		assert_int_equal(rc, 0);
-		assert_non_null(strstr(out, "max_slo_error="));
+		assert_non_null(strstr(first, "max_slo_error="));
+		snprintf(args, sizeof(args), "check %s/%s.json %s/plan.conf --graph %s/plan.json", ex, names[i], dir,
+			 dir);
+		assert_int_equal(run(args, out, sizeof(out)), 0);
+		assert_string_equal(out, first);
 	}
 	snprintf(args, sizeof(args), "%s/plan.dot", dir);
 	FILE *f = fopen(args, "r");
@@ -58,12 +67,34 @@ static void strawmen_and_workers(void **state)
 	char args[4096], out[65536];
 	const char *kinds[] = {"manual", "semi", "rtc"};
 	for (int i = 0; i < 3; i++) {
-		snprintf(args, sizeof(args), "strawman %s %s/toy.json --out %s/s.conf", kinds[i], ex, dir);
+		snprintf(args, sizeof(args), "strawman %s %s/toy.json --out %s/s.conf --graph-out %s/s.json", kinds[i],
+			 ex, dir, dir);
 		assert_int_equal(run(args, out, sizeof(out)), 0);
-		snprintf(args, sizeof(args), "check %s/toy.json %s/s.conf", ex, dir);
+		snprintf(args, sizeof(args), "check %s/toy.json %s/s.conf --graph %s/s.json", ex, dir, dir);
 		/* rtc ignores the SLO: check reports it with exit status 4 */
 		assert_int_equal(run(args, out, sizeof(out)), i == 2 ? 4 : 0);
 	}
+	/* the manual strawman's modules cost what its graph says: without it, no check */
+	snprintf(args, sizeof(args), "strawman manual %s/firewall.json --out %s/s.conf --graph-out %s/s.json", ex, dir,
+		 dir);
+	assert_int_equal(run(args, out, sizeof(out)), 0);
+	snprintf(args, sizeof(args), "%s/s.conf", dir);
+	FILE *f = fopen(args, "r");
+	assert_non_null(f);
+	char line[4096];
+	while (fgets(line, sizeof(line), f))
+		assert_null(strstr(line, "#@"));
+	fclose(f);
+	snprintf(args, sizeof(args), "check %s/firewall.json %s/s.conf --graph %s/s.json", ex, dir, dir);
+	assert_int_equal(run(args, out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "queues=2"));
+	snprintf(args, sizeof(args), "check %s/firewall.json %s/s.conf", ex, dir);
+	assert_int_equal(run(args, out, sizeof(out)), 1);
+	assert_non_null(strstr(out, "unknown cost: give the plan's graph"));
+	/* the plan's graph of another starting graph */
+	snprintf(args, sizeof(args), "check %s/toy.json %s/s.conf --graph %s/s.json", ex, dir, dir);
+	assert_int_equal(run(args, out, sizeof(out)), 1);
+	assert_non_null(strstr(out, "the plan's graph starts at 'inc', not at the graph's input 'in'"));
 	snprintf(args, sizeof(args), "plan %s/tproxy.json --workers 2", ex);
 	assert_int_equal(run(args, out, sizeof(out)), 0);
 	assert_non_null(strstr(out, "worker add 1\n"));
@@ -119,10 +150,67 @@ static void bad_input(void **state)
 	assert_non_null(strstr(out, "line 2"));
 }
 
+static bool exists(const char *name)
+{
+	char p[128];
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	return access(p, F_OK) == 0;
+}
+
+/* --graph-out and --graph: on the right commands, never over an input or another
+ * output, and nothing written when one output is refused. */
+static void graph_out_and_graph(void **state)
+{
+	(void)state;
+	char args[4096], out[65536], path[128];
+	snprintf(path, sizeof(path), "%s/toy.json", dir);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("{\"modules\":[{\"name\":\"in\",\"class\":\"port_in\",\"cycles\":20},{\"name\":\"A\",\"cycles\":60}],"
+	      "\"edges\":[[\"in\",\"A\"]],\"classes\":[{\"name\":\"t\",\"path\":[\"in\",\"A\"]}]}\n",
+	      f);
+	fclose(f);
+	snprintf(args, sizeof(args), "strawman manual %s --out %s/g.conf --graph-out %s", path, dir, path);
+	assert_int_equal(run(args, out, sizeof(out)), 3);
+	assert_non_null(strstr(out, "refusing to overwrite it"));
+	assert_false(exists("g.conf"));
+	snprintf(args, sizeof(args), "plan %s --out %s/g.conf --graph-out %s/g.conf", path, dir, dir);
+	assert_int_equal(run(args, out, sizeof(out)), 1);
+	assert_non_null(strstr(out, "--out and --graph-out are the same file"));
+	assert_false(exists("g.conf"));
+	snprintf(args, sizeof(args), "plan %s --graph-out -", path);
+	assert_int_equal(run(args, out, sizeof(out)), 1);
+	assert_non_null(strstr(out, "both go to standard output"));
+	snprintf(args, sizeof(args), "plan %s --graph %s/g.json", path, dir);
+	assert_int_equal(run(args, out, sizeof(out)), 1);
+	assert_non_null(strstr(out, "plan and strawman write the plan's graph (--graph-out FILE)"));
+	/* the written graph is a graph file alpine reads, plans included */
+	snprintf(args, sizeof(args), "strawman manual %s --out %s/g.conf --graph-out %s/g.json", path, dir, dir);
+	assert_int_equal(run(args, out, sizeof(out)), 0);
+	snprintf(args, sizeof(args), "check %s %s/g.conf --graph-out %s/g.json", path, dir, dir);
+	assert_int_equal(run(args, out, sizeof(out)), 1);
+	assert_non_null(strstr(out, "check reads it (--graph FILE)"));
+	snprintf(args, sizeof(args), "plan %s/g.json --out %s/again.conf", dir, dir);
+	assert_int_equal(run(args, out, sizeof(out)), 0);
+	snprintf(args, sizeof(args), "check %s %s/g.conf --graph %s/nonexistent.json", path, dir, dir);
+	assert_int_equal(run(args, out, sizeof(out)), 1);
+	assert_non_null(strstr(out, "nonexistent.json"));
+	/* a plan that still carries the old comment annotations */
+	snprintf(path, sizeof(path), "%s/old.conf", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("#@module x cycles=40\nmodule add x bypass\n", f);
+	fclose(f);
+	snprintf(args, sizeof(args), "check %s/toy.json %s", dir, path);
+	assert_int_equal(run(args, out, sizeof(out)), 1);
+	assert_non_null(strstr(out, "plan line 1: '#@' annotations are no longer read"));
+}
+
 static int cleanup(void **state)
 {
 	(void)state;
-	const char *files[] = {"plan.conf", "plan.dot", "s.conf", "bad.json", "bad.conf"};
+	const char *files[] = {"plan.conf", "plan.dot", "plan.json", "s.conf", "s.json",     "bad.json",
+			       "bad.conf",  "toy.json", "g.conf",    "g.json", "again.conf", "old.conf"};
 	char p[128];
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		snprintf(p, sizeof(p), "%s/%s", dir, files[i]);
@@ -147,6 +235,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(plan_then_check),
 		cmocka_unit_test(strawmen_and_workers),
 		cmocka_unit_test(bad_input),
+		cmocka_unit_test(graph_out_and_graph),
 	};
 	return cmocka_run_group_tests(tests, NULL, cleanup);
 }
