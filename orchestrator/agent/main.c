@@ -578,6 +578,9 @@ int main(int argc, char **argv)
 	if (!a.db)
 		die("%s", err.msg);
 
+	a.inst = calloc(AGENT_MAX_INSTANCES, sizeof(*a.inst));
+	if (!a.inst)
+		die("out of memory");
 	pthread_mutex_init(&a.lock, NULL);
 	pthread_cond_init(&a.cond, NULL);
 	a.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

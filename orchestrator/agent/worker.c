@@ -360,7 +360,11 @@ static void reconcile_one(struct agent *a, struct e2v_conn *c, const char *name,
 			return;
 		}
 		/* adopted without a record, or started by somebody: ready? */
-		const char *why = st == ST(STARTING) && !strcmp(i->detail, "virsh start") ? "virsh start" : "adopted";
+		/* off in the records but running: somebody started it (the event may not have
+		 * been looked at yet) */
+		bool started = st == ST(STOPPED) || st == ST(FAILED) ||
+			       (st == ST(STARTING) && !strcmp(i->detail, "virsh start"));
+		const char *why = started ? "virsh start" : "adopted";
 		agent_stopped_set(a, name, false);
 		if (st != ST(STARTING))
 			agent_set_state(a, i, ST(STARTING), "%s", why);
