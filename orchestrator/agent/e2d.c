@@ -49,12 +49,11 @@ static uint64_t start_ticks_of(pid_t pid)
 	char *p = strrchr(buf, ')'); /* the name may hold spaces and parentheses */
 	if (!p)
 		return 0;
-	unsigned long long ticks = 0;
-	/* after ") ": state is field 3; starttime is field 22, 19 fields on */
-	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu", &ticks) !=
-	    1)
-		return 0;
-	return ticks;
+	/* after ") " comes field 3 (state); starttime is field 22 */
+	char *save = NULL, *word = strtok_r(p + 1, " ", &save);
+	for (int field = 3; word && field < 22; field++)
+		word = strtok_r(NULL, " ", &save);
+	return word ? strtoull(word, NULL, 10) : 0;
 }
 
 /* Is /proc/PID/exe our e2d binary? A rebuilt binary shows as "PATH (deleted)": the

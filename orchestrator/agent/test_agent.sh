@@ -24,8 +24,15 @@ T=$(mktemp -d /tmp/e2-agent-test.XXXXXX)
 S=t$$                 # the server's name (and e2d's DPDK file prefix e2a-NAME): unique
 ST=$T/st
 A_URL=ipc://$T/agent.sock E_URL=ipc://$T/events.sock H_URL=ipc://$T/hook.sock
-agent_pid= follow_pid= b_agent_pid=
+agent_pid='' follow_pid='' b_agent_pid=''
 e2d_pids=()
+# the fabric NIC: a veth pair when root (frames sent into its peer reach e2d's `nic`),
+# else a null device
+VETH='' NIC=net_null0,no-rx=1
+if [ "$(id -u)" = 0 ] && ip link add "e2a$$" type veth peer name "e2a$$p" 2>/dev/null; then
+  VETH=e2a$$ NIC=e2a$$
+  ip link set "$VETH" up && ip link set "${VETH}p" up
+fi
 
 t0=$(date +%s)
 step() { echo "[$(( $(date +%s) - t0 ))s] ok - $*"; }
@@ -60,6 +67,7 @@ cleanup() {
   stop_pid "$agent_pid"
   stop_pid "$b_agent_pid"
   for p in "${e2d_pids[@]}"; do is_e2d "$p" && stop_pid "$p"; done
+  [ -n "$VETH" ] && ip link del "$VETH" 2>/dev/null
   rm -rf "$T"
 }
 trap cleanup EXIT
@@ -84,12 +92,23 @@ gen_is() { [ "$(field generation)" = "$1" ]; }
 e2d_up() { [ "$(field e2d_running)" = 1 ]; }
 dp_list() { "$CTLDP" --ctl "$ST/e2d.ctl" list; }
 has_module() { dp_list | awk -v m="$1" '$1==m{f=1} END{exit !f}'; }
+nic_rx() { dp_list | awk '$1=="nic"{print $4}'; }
+send_frames() { # N: Ethernet frames into the veth's peer
+  python3 - "${VETH}p" "$1" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((sys.argv[1], 0))
+for i in range(int(sys.argv[2])):
+    s.send(b"\xff" * 6 + b"\x02\x00\x00\x00\x00\x01" + b"\x88\xb5" + b"e2-agent-test" + bytes(40))
+PY
+}
+rx_at_least() { [ "$(nic_rx)" -ge "$1" ]; }
 
 start_agent() { # LOG [extra flags]: the agent of server $S
   local log=$1
   shift
   "$AGENT" --server "$S" --listen "$A_URL" --events "$E_URL" --hook "$H_URL" --state "$ST" \
-    --nic net_null0,no-rx=1 --e2d "$E2D" --libvirt test:///default --pidfile "$T/agent.pid" \
+    --nic "$NIC" --e2d "$E2D" --libvirt test:///default --pidfile "$T/agent.pid" \
     --log info "$@" >>"$T/$log" 2>&1 &
   agent_pid=$!
   wait_for 30 "the agent answers" call report
@@ -110,7 +129,11 @@ remember_e2d
 has_module drop && has_module nic_in || fail "e2d lacks the spec's modules: $(dp_list)"
 [ "$(field e2d_restarts)" = 0 ] || fail "restarts $(field e2d_restarts), not 0"
 wait_for 10 "a heartbeat" grep -q "^heartbeat server=$S generation=1 e2d_running=1" "$T/events.txt"
-step "a) e2d up (pid $(field e2d_pid)) with the spec's 3 lines; heartbeats"
+if [ -n "$VETH" ]; then
+  send_frames 20
+  wait_for 10 "frames on the veth reach e2d's nic" rx_at_least 20
+fi
+step "a) e2d up (pid $(field e2d_pid)) with the spec's 3 lines on nic $NIC; heartbeats"
 
 # --- b) kill -9 of e2d ----------------------------------------------------------------
 old=$(field e2d_pid)
@@ -124,6 +147,11 @@ wait_for 10 "AGENT_E2D_RESTARTED" grep -q "^e2d_restarted server=$S e2d_pid=$(fi
 step "b) kill -9 of e2d $old: restarted as $(field e2d_pid) with its lines, published, restarts=1"
 
 # --- c) kill -9 of the agent: the e2d is adopted ----------------------------------------
+if [ -n "$VETH" ]; then
+  send_frames 20
+  wait_for 10 "frames reach the restarted e2d" rx_at_least 20
+fi
+rx_before=$(nic_rx)
 before=$(call report | grep -v '^boot ')
 boot1=$(field boot)
 e2d_before=$(field e2d_pid)
@@ -136,7 +164,13 @@ after=$(call report | grep -v '^boot ')
 [ "$before" = "$after" ] || fail "report changed across the agent's restart: <$before> vs <$after>"
 [ "$(field boot)" != "$boot1" ] || fail "the new agent reports the old boot"
 grep -q "adopted the running e2d (pid $e2d_before" "$T/agent.log" || fail "no adoption logged"
-step "c) agent killed and started again: e2d $e2d_before adopted, report unchanged"
+if [ -n "$VETH" ]; then
+  # the same e2d, counting on: its counters were not reset, frames still arrive
+  [ "$(nic_rx)" -ge "$rx_before" ] || fail "e2d's nic counters were reset ($(nic_rx), was $rx_before)"
+  send_frames 20
+  wait_for 10 "frames reach e2d after the agent's restart" rx_at_least $(( rx_before + 20 ))
+fi
+step "c) agent killed and started again: e2d $e2d_before adopted, report unchanged, traffic undisturbed"
 
 # --- d) generations -------------------------------------------------------------------
 applied() { grep -c "e2d line applied" "$T/agent.log" || true; }
@@ -194,13 +228,16 @@ step "d) an older generation and a changed generation 4 are refused"
 for bad in "--server" "--bogus" "--server x --listen ipc://$T/x --events ipc://$T/y --state $T/z"; do
   # shellcheck disable=SC2086
   if out=$("$AGENT" $bad 2>&1); then fail "e2-agent $bad was accepted"; fi
+  # shellcheck disable=SC2086
   rc=0; "$AGENT" $bad >/dev/null 2>&1 || rc=$?
   [ "$rc" = 1 ] && grep -q "^e2-agent: " <<<"$out" || fail "e2-agent $bad: status $rc, '$out'"
 done
 out=$("$AGENT" --server "$S" --listen "$A_URL" --events "$E_URL" --state "$ST" --nic net_null0 --e2d "$E2D" 2>&1) &&
   fail "a second agent on the same state started"
 grep -q "another e2-agent (pid $agent_pid) uses" <<<"$out" || fail "second agent: $out"
-step "g) hook notice answered; bad flags and a second agent on the same state refused"
+out=$(call start nosuch 2>&1) && fail "start of an unknown instance was taken"
+grep -q "no instance nosuch in the spec" <<<"$out" || fail "start nosuch: $out"
+step "g) hook notice answered; bad flags, a second agent on the same state, start of an unknown instance refused"
 
 # --- e) tcp:// with a key ------------------------------------------------------------------
 head -c 32 /dev/urandom >"$T/key" && chmod 600 "$T/key"

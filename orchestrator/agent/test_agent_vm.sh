@@ -28,7 +28,7 @@ VM=$S-nf
 ST=$T/st
 A_URL=ipc://$T/agent.sock E_URL=ipc://$T/events.sock
 SOCK_IN=/run/e2/$S-in.sock SOCK_OUT=/run/e2/$S-out.sock
-agent_pid= follow_pid=
+agent_pid='' follow_pid=''
 e2d_pids=()
 
 t0=$(date +%s)
@@ -116,6 +116,9 @@ remember_e2d
 wait_state running 150
 wait_event pending '' 1 && wait_event starting creating 1
 [ "$(domstate)" = running ] || fail "libvirt says $(domstate)"
+link() { "$CTLDP" --ctl "$ST/e2d.ctl" list | awk -v p="$1" '$1==p{print $3}'; }
+for _ in $(seq 50); do [ "$(link vma)" = up ] && [ "$(link vmb)" = up ] && break; sleep 0.2; done
+[ "$(link vma)" = up ] && [ "$(link vmb)" = up ] || fail "e2d's ports to the VM are not up: $(link vma) $(link vmb)"
 grep -q "<server>$S</server>" <(virsh -c $URI metadata "$VM" http://e2-nfv.org/xmlns/libvirt/nf/1) ||
   fail "the domain's metadata does not name server $S"
 step "created: $VM running ($(call report | awk -v n="$VM" '$2==n' | sed 's/.*detail=//'))"

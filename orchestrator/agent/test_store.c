@@ -79,6 +79,7 @@ static void roundtrip_survives_reopen(void **state)
 	assert_int_equal(store_put_instance(s, &i, &err), 0);
 	assert_int_equal(store_put_stopped(s, "fw.1", 1, &err), 0);
 	assert_int_equal(store_put_stopped(s, "fw.1", 1, &err), 0); /* a set: no duplicate */
+	assert_int_equal(store_put_refused(s, 8, "e2d refused 'connect a b'", &err), 0);
 	store_close(s);
 
 	s = store_open(f->db, "srv1", &err);
@@ -93,6 +94,11 @@ static void roundtrip_survives_reopen(void **state)
 	assert_int_equal(store_get_spec(s, &bytes, &len, &gen, &err), 0);
 	assert_int_equal(gen, 7);
 	free(bytes);
+	uint64_t refused_gen;
+	char why[128];
+	assert_int_equal(store_get_refused(s, &refused_gen, why, sizeof(why), &err), 0);
+	assert_int_equal(refused_gen, 8);
+	assert_string_equal(why, "e2d refused 'connect a b'");
 	struct store_e2d e2 = {0};
 	assert_int_equal(store_get_e2d(s, &e2, &err), 0);
 	assert_int_equal(e2.pid, 1234);
