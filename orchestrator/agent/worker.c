@@ -223,17 +223,23 @@ out:
 
 /* ---- instances ---- */
 
+/* Lock not held: the probe boots a guest for up to 8 s. Only the worker calls it. */
 static enum e2v_accel accel_for(struct agent *a, struct e2v_conn *c, const char *image)
 {
-	if (a->accel != E2V_ACCEL_AUTO)
-		return a->accel;
-	enum e2v_accel acc = e2v_accel_from_env();
+	pthread_mutex_lock(&a->lock);
+	enum e2v_accel acc = a->accel;
+	pthread_mutex_unlock(&a->lock);
+	if (acc != E2V_ACCEL_AUTO)
+		return acc;
+	acc = e2v_accel_from_env();
 	if (acc == E2V_ACCEL_AUTO) {
 		E2_INFO("probing whether KVM runs guests here (set E2_ACCEL=kvm|tcg to skip)");
 		acc = e2v_probe_accel(c, image, a->state_dir, 8000);
 	}
 	E2_INFO("guests run under %s", acc == E2V_ACCEL_KVM ? "KVM" : "TCG");
+	pthread_mutex_lock(&a->lock);
 	a->accel = acc;
+	pthread_mutex_unlock(&a->lock);
 	return acc;
 }
 
@@ -271,10 +277,10 @@ static int create(struct agent *a, struct e2v_conn *c, const char *name, struct 
 				   .n_ports = n_ports,
 				   .serial_log = log,
 				   .server = a->server};
-	enum e2v_accel acc = accel_for(a, c, image);
 	pthread_mutex_unlock(&a->lock);
 	if (e2v_spec_check(&spec, err))
 		return -1;
+	enum e2v_accel acc = accel_for(a, c, image);
 	return e2v_start(c, &spec, acc, AGENT_READY_TIMEOUT_MS, err);
 }
 
