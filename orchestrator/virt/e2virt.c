@@ -7,6 +7,8 @@
 #include <fcntl.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
 #include <libxml/xmlwriter.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -214,6 +216,11 @@ int e2v_spec_check(const struct e2v_nf_spec *s, struct e2_err *err)
 			}
 		}
 	}
+	if (s->server && (!*s->server || strlen(s->server) > 64 || !all_chars(s->server, "_.-"))) {
+		e2_seterr(err, "instance %s: server name '%s' must be 1-64 of A-Z a-z 0-9 _ . -", s->instance,
+			  s->server);
+		return -1;
+	}
 	char what[96];
 	snprintf(what, sizeof(what), "instance %s: serial log", s->instance);
 	return check_abs_path(what, s->serial_log, 4096, err);
@@ -280,6 +287,10 @@ static int write_metadata(xmlTextWriterPtr w, const struct e2v_nf_spec *s, enum 
 	W(xmlTextWriterStartElementNS(w, BAD_CAST E2V_METADATA_PREFIX, BAD_CAST "nf", BAD_CAST E2V_METADATA_NS));
 	W(xmlTextWriterWriteElementNS(w, BAD_CAST E2V_METADATA_PREFIX, BAD_CAST "instance", NULL,
 				      BAD_CAST s->instance));
+	/* the owner, so that an agent (and the hook) tell its own domains from other servers' */
+	if (s->server && *s->server)
+		W(xmlTextWriterWriteElementNS(w, BAD_CAST E2V_METADATA_PREFIX, BAD_CAST "server", NULL,
+					      BAD_CAST s->server));
 	W(xmlTextWriterWriteElementNS(w, BAD_CAST E2V_METADATA_PREFIX, BAD_CAST "nf-type", NULL,
 				      BAD_CAST(s->nf ? s->nf : "default")));
 	W(xmlTextWriterWriteElementNS(w, BAD_CAST E2V_METADATA_PREFIX, BAD_CAST "image", NULL, BAD_CAST s->image));
@@ -768,6 +779,88 @@ static bool has_e2_metadata(virDomainPtr dom)
 		virResetLastError(); /* "no metadata" is an answer, not an error */
 	free(md);
 	return md != NULL;
+}
+
+/* The first child of el named `name`. virDomainGetMetadata hands the element back
+ * without its namespace (<nf><server>..), a domain's XML has it (<e2:nf><e2:server>..):
+ * either will do. */
+static xmlNodePtr e2_child(xmlNodePtr el, const char *name)
+{
+	for (xmlNodePtr n = el ? el->children : NULL; n; n = n->next)
+		if (n->type == XML_ELEMENT_NODE && (!n->ns || !xmlStrcmp(n->ns->href, BAD_CAST E2V_METADATA_NS)) &&
+		    !xmlStrcmp(n->name, BAD_CAST name))
+			return n;
+	return NULL;
+}
+
+int e2v_server_of(struct e2v_conn *c, const char *instance, char *server, size_t len, struct e2_err *err)
+{
+	virDomainPtr dom = lookup(c, instance, err);
+	if (!dom)
+		return -1;
+	char *md = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, E2V_METADATA_NS, VIR_DOMAIN_AFFECT_CURRENT);
+	virDomainFree(dom);
+	if (!md) {
+		virResetLastError(); /* no E2 metadata: not an E2 domain */
+		return 0;
+	}
+	xmlDocPtr doc = xmlReadMemory(md, (int)strlen(md), "metadata.xml", NULL,
+				      XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	free(md);
+	if (!doc) {
+		e2_seterr(err, "instance %s: its E2 metadata is not XML", instance);
+		return -1;
+	}
+	xmlNodePtr el = e2_child(xmlDocGetRootElement(doc), "server");
+	xmlChar *text = el ? xmlNodeGetContent(el) : NULL;
+	int rc = 1;
+	if (text && strlen((const char *)text) >= len) {
+		e2_seterr(err, "instance %s: server name in its E2 metadata is too long", instance);
+		rc = -1;
+	} else
+		snprintf(server, len, "%s", text ? (const char *)text : "");
+	xmlFree(text);
+	xmlFreeDoc(doc);
+	return rc;
+}
+
+int e2v_state(struct e2v_conn *c, const char *instance, enum e2v_off *why, struct e2_err *err)
+{
+	virDomainPtr dom = lookup(c, instance, err);
+	if (!dom)
+		return -1;
+	int state, reason;
+	int rc = virDomainGetState(dom, &state, &reason, 0);
+	virDomainFree(dom);
+	if (rc < 0) {
+		e2_seterr(err, "instance %s: %s", instance, virt_msg());
+		return -1;
+	}
+	*why = E2V_OFF_NOT;
+	if (state != VIR_DOMAIN_SHUTOFF && state != VIR_DOMAIN_CRASHED)
+		return 1;
+	if (state == VIR_DOMAIN_CRASHED)
+		*why = E2V_OFF_CRASHED;
+	else if (reason == VIR_DOMAIN_SHUTOFF_SHUTDOWN)
+		*why = E2V_OFF_SHUTDOWN;
+	else if (reason == VIR_DOMAIN_SHUTOFF_DESTROYED)
+		*why = E2V_OFF_DESTROYED;
+	else if (reason == VIR_DOMAIN_SHUTOFF_CRASHED || reason == VIR_DOMAIN_SHUTOFF_FAILED)
+		*why = E2V_OFF_CRASHED;
+	else
+		*why = E2V_OFF_OTHER;
+	return 0;
+}
+
+const char *e2v_off_name(enum e2v_off why)
+{
+	switch (why) {
+	case E2V_OFF_NOT: return "running";
+	case E2V_OFF_SHUTDOWN: return "shut down";
+	case E2V_OFF_DESTROYED: return "destroyed";
+	case E2V_OFF_CRASHED: return "crashed";
+	default: return "shut off";
+	}
 }
 
 int e2v_list(struct e2v_conn *c, char ***names, struct e2_err *err)

@@ -100,6 +100,24 @@ void e2v_names_free(char **names);
 /* 1 if running, 0 if defined but not running, -1 if unknown (err set). */
 int e2v_is_running(struct e2v_conn *c, const char *instance, struct e2_err *err);
 
+/* The E2 server that owns an instance, from its metadata (<e2:server>): 1 with server
+ * copied ("" when the metadata names none), 0 when the domain carries no E2 metadata, -1
+ * when there is no such domain or libvirt fails (err set). */
+int e2v_server_of(struct e2v_conn *c, const char *instance, char *server, size_t len, struct e2_err *err);
+
+/* Why a domain is not running, from libvirt's shutoff reason. */
+enum e2v_off {
+	E2V_OFF_NOT,       /* it runs (or is paused) */
+	E2V_OFF_SHUTDOWN,  /* the guest shut down: `virsh shutdown`, ACPI, a poweroff inside */
+	E2V_OFF_DESTROYED, /* `virsh destroy` (or e2v_remove) */
+	E2V_OFF_CRASHED,   /* QEMU died or the guest crashed */
+	E2V_OFF_OTHER,     /* never started since defined, or another reason */
+};
+const char *e2v_off_name(enum e2v_off why);
+
+/* 1 if running, 0 if defined but not running (*why says why), -1 if unknown (err set). */
+int e2v_state(struct e2v_conn *c, const char *instance, enum e2v_off *why, struct e2_err *err);
+
 enum e2v_event {
 	E2V_EVENT_DEFINED,
 	E2V_EVENT_UNDEFINED,

@@ -359,6 +359,46 @@ static void missing_image_creates_nothing(void **state)
 	e2v_disconnect(c);
 }
 
+/* The owner goes into the metadata and comes back out of it; a stopped domain says why. */
+static void server_and_shutoff_reason(void **state)
+{
+	struct fixture *fx = *state;
+	struct e2_err err = {""};
+	fx->spec.server = "srv-a";
+	char *xml = e2v_domain_xml(&fx->spec, E2V_ACCEL_TCG, &err);
+	assert_non_null(xml);
+	contains(xml, "<e2:server>srv-a</e2:server>");
+	free(xml);
+	struct e2v_nf_spec bad = fx->spec;
+	bad.server = "srv a";
+	assert_int_equal(e2v_spec_check(&bad, &err), -1);
+	assert_non_null(strstr(err.msg, "server name 'srv a' must be"));
+
+	struct e2v_conn *c = e2v_connect("test:///default", &err);
+	assert_non_null(c);
+	struct console_player player = {fx->log, "E2-READY nf=e2-firewall\n", 100};
+	pthread_t t;
+	pthread_create(&t, NULL, play_console, &player);
+	int rc = e2v_start(c, &fx->spec, E2V_ACCEL_TCG, 5000, &err);
+	pthread_join(t, NULL);
+	if (rc)
+		fail_msg("start: %s", err.msg);
+	char server[65] = "x";
+	assert_int_equal(e2v_server_of(c, "e2-test-fw", server, sizeof(server), &err), 1);
+	assert_string_equal(server, "srv-a");
+	assert_int_equal(e2v_server_of(c, "test", server, sizeof(server), &err), 0); /* the driver's own */
+	assert_int_equal(e2v_server_of(c, "no-such-domain", server, sizeof(server), &err), -1);
+	enum e2v_off why = E2V_OFF_OTHER;
+	assert_int_equal(e2v_state(c, "e2-test-fw", &why, &err), 1);
+	assert_int_equal(why, E2V_OFF_NOT);
+	assert_int_equal(e2v_stop(c, "e2-test-fw", 500, &err), 0);
+	assert_int_equal(e2v_state(c, "e2-test-fw", &why, &err), 0);
+	assert_string_equal(e2v_off_name(why), "shut down");
+	assert_int_equal(e2v_remove(c, "e2-test-fw", &err), 0);
+	assert_int_equal(e2v_state(c, "e2-test-fw", &why, &err), -1);
+	e2v_disconnect(c);
+}
+
 static void bad_uri_is_explained(void **state)
 {
 	(void)state;
@@ -378,6 +418,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(never_ready_leaves_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(nf_failure_in_guest_leaves_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(missing_image_creates_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(server_and_shutoff_reason, setup, teardown),
 		cmocka_unit_test(bad_uri_is_explained),
 	};
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);
