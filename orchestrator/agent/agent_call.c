@@ -8,6 +8,11 @@
  *   e2-agent-call --url URL [--key FILE] start INSTANCE
  *   e2-agent-call --url URL hook DOMAIN OP SUBOP EXTRA [INSTANCE [SERVER]]
  *   e2-agent-call --url URL [--key FILE] events [--count N] [--seconds S]
+ *   e2-agent-call --url URL --key FILE probe
+ *
+ * `probe` tries what a stranger on the management network could: a request sealed
+ * under another key, one sealed request sent twice, a sealed request cut short. Each
+ * must go unanswered, and the agent's report must count each refusal; exit 0 if so.
  *
  * Prints the report (or the events) one fact per line for scripts to read. Exit status:
  * 0, 1 when the agent answered with an error, 2 when it did not answer or on bad use. */
@@ -18,6 +23,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <nanomsg/nn.h>
+#include <nanomsg/reqrep.h>
 
 #include "e2/chan.h"
 #include "e2/file.h"
@@ -46,6 +54,8 @@ static void print_report(const E2__Ctl__AgentReport *r)
 	printf("boot %llu\n", (unsigned long long)r->boot);
 	for (size_t k = 0; k < r->n_instances; k++)
 		print_status("instance", r->instances[k]);
+	for (size_t k = 0; k < r->n_refused; k++)
+		printf("refused %s %llu\n", r->refused[k]->reason, (unsigned long long)r->refused[k]->count);
 }
 
 static int usage(void)
@@ -53,7 +63,7 @@ static int usage(void)
 	fprintf(stderr, "usage: e2-agent-call --url URL [--key FILE] [--sender NAME] [--timeout MS]\n"
 			"         report | apply SPEC.bin | start INSTANCE |\n"
 			"         hook DOMAIN OP SUBOP EXTRA [INSTANCE [SERVER]] |\n"
-			"         events [--count N] [--seconds S]\n");
+			"         events [--count N] [--seconds S] | probe\n");
 	return 2;
 }
 
@@ -163,6 +173,128 @@ static int call(const char *url, const struct e2_chan_key *key, const char *send
 	return rc;
 }
 
+/* The agent's refusal counts, from a good report. */
+static int refusals(const char *url, const struct e2_chan_key *key, uint64_t out[E2_CHAN_REFUSALS])
+{
+	E2__Ctl__AgentRequest req = E2__CTL__AGENT_REQUEST__INIT;
+	E2__Ctl__Empty empty = E2__CTL__EMPTY__INIT;
+	req.version = E2__CTL__VERSION__VERSION_CURRENT;
+	req.op_case = E2__CTL__AGENT_REQUEST__OP_REPORT;
+	req.report = &empty;
+	uint8_t buf[64];
+	size_t len = e2__ctl__agent_request__pack(&req, buf);
+	struct e2_err err;
+	char sender[E2_CHAN_SENDER_MAX + 1];
+	snprintf(sender, sizeof(sender), "probe:%ld", (long)getpid());
+	struct e2_chan *c = e2_chan_new(E2_CHAN_REQ, sender, key, &err);
+	void *answer = NULL;
+	size_t alen = 0;
+	if (!c || e2_chan_connect(c, url, &err) || e2_chan_call(c, buf, len, &answer, &alen, 5000, &err)) {
+		fprintf(stderr, "e2-agent-call: probe: no report from %s: %s\n", url, err.msg);
+		e2_chan_close(c);
+		return -1;
+	}
+	e2_chan_close(c);
+	E2__Ctl__AgentResponse *resp = e2__ctl__agent_response__unpack(NULL, alen, answer);
+	free(answer);
+	if (!resp || !resp->report) {
+		fprintf(stderr, "e2-agent-call: probe: the answer is not a report\n");
+		e2__ctl__agent_response__free_unpacked(resp, NULL);
+		return -1;
+	}
+	memset(out, 0, E2_CHAN_REFUSALS * sizeof(*out));
+	for (size_t k = 0; k < resp->report->n_refused; k++)
+		for (int r = 1; r < E2_CHAN_REFUSALS; r++)
+			if (!strcmp(resp->report->refused[k]->reason, e2_chan_refusal_name((enum e2_chan_refusal)r)))
+				out[r] = resp->report->refused[k]->count;
+	e2__ctl__agent_response__free_unpacked(resp, NULL);
+	return 0;
+}
+
+/* Sends raw bytes on a plain REQ socket; true if anything answered within ms. */
+static bool answered(int sock, const void *bytes, size_t len, int ms)
+{
+	if (nn_send(sock, bytes, len, 0) < 0)
+		return false;
+	nn_setsockopt(sock, NN_SOL_SOCKET, NN_RCVTIMEO, &ms, sizeof(ms));
+	void *msg = NULL;
+	int n = nn_recv(sock, &msg, NN_MSG, 0);
+	if (n >= 0)
+		nn_freemsg(msg);
+	return n >= 0;
+}
+
+static int probe(const char *url, const struct e2_chan_key *key)
+{
+	if (!key) {
+		fprintf(stderr, "e2-agent-call: probe needs --key (the agent's own)\n");
+		return 2;
+	}
+	uint64_t before[E2_CHAN_REFUSALS], after[E2_CHAN_REFUSALS];
+	if (refusals(url, key, before))
+		return 2;
+	E2__Ctl__AgentRequest req = E2__CTL__AGENT_REQUEST__INIT;
+	E2__Ctl__Empty empty = E2__CTL__EMPTY__INIT;
+	req.version = E2__CTL__VERSION__VERSION_CURRENT;
+	req.op_case = E2__CTL__AGENT_REQUEST__OP_REPORT;
+	req.report = &empty;
+	uint8_t body[64];
+	size_t body_len = e2__ctl__agent_request__pack(&req, body);
+	struct e2_err err;
+	struct e2_chan_key other = *key;
+	other.bytes[0] ^= 0x5a; /* a stranger's key */
+	struct e2_chan_sealer good, forger;
+	char sender[E2_CHAN_SENDER_MAX + 1];
+	snprintf(sender, sizeof(sender), "probe:%ld:x", (long)getpid());
+	if (e2_chan_sealer_init(&good, sender, key, &err) || e2_chan_sealer_init(&forger, sender, &other, &err)) {
+		fprintf(stderr, "e2-agent-call: probe: %s\n", err.msg);
+		return 2;
+	}
+	int sock = nn_socket(AF_SP, NN_REQ);
+	int resend = 24 * 3600 * 1000;
+	if (sock < 0 || nn_setsockopt(sock, NN_REQ, NN_REQ_RESEND_IVL, &resend, sizeof(resend)) < 0 ||
+	    nn_connect(sock, url) < 0) {
+		fprintf(stderr, "e2-agent-call: probe: %s: %s\n", url, nn_strerror(nn_errno()));
+		return 2;
+	}
+	int bad = 0;
+	void *m = NULL;
+	size_t ml = 0;
+	e2_chan_seal(&forger, body, body_len, &m, &ml, &err);
+	bool a1 = answered(sock, m, ml, 1500);
+	printf("probe forged (another key): %s\n", a1 ? "ANSWERED" : "no answer");
+	free(m);
+	e2_chan_seal(&good, body, body_len, &m, &ml, &err);
+	bool first = answered(sock, m, ml, 5000);
+	bool a2 = answered(sock, m, ml, 1500);
+	printf("probe replayed (a good request sent again): first %s, again %s\n", first ? "answered" : "NO ANSWER",
+	       a2 ? "ANSWERED" : "no answer");
+	free(m);
+	e2_chan_seal(&good, body, body_len, &m, &ml, &err);
+	bool a3 = answered(sock, m, ml / 2, 1500);
+	printf("probe truncated (half of a good request): %s\n", a3 ? "ANSWERED" : "no answer");
+	free(m);
+	nn_close(sock);
+	bad = a1 || !first || a2 || a3;
+	if (refusals(url, key, after))
+		return 2;
+	uint64_t total = 0;
+	printf("refusals counted by the agent:");
+	for (int r = 1; r < E2_CHAN_REFUSALS; r++) {
+		uint64_t d = after[r] - before[r];
+		total += d;
+		if (d)
+			printf(" %s=+%llu", e2_chan_refusal_name((enum e2_chan_refusal)r), (unsigned long long)d);
+	}
+	printf("\n");
+	if (after[E2_CHAN_BAD_MAC] == before[E2_CHAN_BAD_MAC] || after[E2_CHAN_REPLAYED] == before[E2_CHAN_REPLAYED] ||
+	    total < 3) {
+		printf("probe: the agent did not count every refusal\n");
+		bad = 1;
+	}
+	return bad ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *url = NULL, *key_file = NULL, *sender = NULL;
@@ -194,6 +326,8 @@ int main(int argc, char **argv)
 	const char *cmd = argv[i++];
 	if (!strcmp(cmd, "events"))
 		return follow(url, k, argc - i, argv + i);
+	if (!strcmp(cmd, "probe") && i == argc)
+		return probe(url, k);
 
 	uint8_t *buf = NULL;
 	size_t len = 0;

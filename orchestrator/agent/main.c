@@ -280,7 +280,25 @@ static int apply_spec(struct agent *a, E2__Ctl__ServerSpec *s, struct e2_err *er
 	return 0;
 }
 
-static void reply(struct agent *a, struct e2_chan *ch, int code, const char *error)
+/* What `ch` refused so far, by reason, into the report (malloc'd, freed with it). */
+static void add_refusals(E2__Ctl__AgentReport *r, const struct e2_chan *ch)
+{
+	const struct e2_chan_counters *c = e2_chan_counters(ch);
+	r->refused = calloc(E2_CHAN_REFUSALS, sizeof(*r->refused));
+	for (int k = 1; r->refused && k < E2_CHAN_REFUSALS; k++) {
+		E2__Ctl__RefusalCount *rc = malloc(sizeof(*rc));
+		if (!rc)
+			break;
+		e2__ctl__refusal_count__init(rc);
+		rc->reason = strdup(e2_chan_refusal_name((enum e2_chan_refusal)k));
+		rc->count = c->refused[k];
+		r->refused[r->n_refused++] = rc;
+	}
+}
+
+/* with_spec: the answer to `report` also carries the spec, for a controller that
+ * rebuilds its database from the agents */
+static void reply(struct agent *a, struct e2_chan *ch, int code, const char *error, bool with_spec)
 {
 	E2__Ctl__AgentResponse resp = E2__CTL__AGENT_RESPONSE__INIT;
 	resp.version = E2__CTL__VERSION__VERSION_CURRENT;
@@ -288,7 +306,11 @@ static void reply(struct agent *a, struct e2_chan *ch, int code, const char *err
 	resp.error = (char *)(error ? error : "");
 	pthread_mutex_lock(&a->lock);
 	resp.report = agent_report(a);
+	if (resp.report && with_spec && a->spec_bytes)
+		resp.report->spec = e2__ctl__server_spec__unpack(NULL, a->spec_len, a->spec_bytes);
 	pthread_mutex_unlock(&a->lock);
+	if (resp.report)
+		add_refusals(resp.report, ch);
 	size_t len = e2__ctl__agent_response__get_packed_size(&resp);
 	uint8_t *buf = malloc(len ? len : 1);
 	struct e2_err err;
@@ -347,9 +369,10 @@ static void on_request(struct agent *a, struct e2_chan *rep)
 		}
 		pthread_mutex_unlock(&a->lock);
 	}
+	bool with_spec = req && req->op_case == E2__CTL__AGENT_REQUEST__OP_REPORT;
 	if (req)
 		e2__ctl__agent_request__free_unpacked(req, NULL);
-	reply(a, rep, code, code ? err.msg : NULL);
+	reply(a, rep, code, code ? err.msg : NULL, with_spec);
 }
 
 /* The hook waits for the answer (briefly): answer first, look at the domain later. */
@@ -364,10 +387,10 @@ static void on_hook(struct agent *a, struct e2_chan *hook)
 	E2__Ctl__HookNotice *n = e2__ctl__hook_notice__unpack(NULL, len, body);
 	free(body);
 	if (!n) {
-		reply(a, hook, EPROTO, "not a HookNotice");
+		reply(a, hook, EPROTO, "not a HookNotice", false);
 		return;
 	}
-	reply(a, hook, 0, NULL);
+	reply(a, hook, 0, NULL, false);
 	const char *name = n->instance[0] ? n->instance : n->domain;
 	E2_INFO("hook: %s %s %s %s (server %s)", n->domain, n->op, n->subop, n->extra, n->server);
 	pthread_mutex_lock(&a->lock);

@@ -256,7 +256,9 @@ rc=0
 [ "$rc" = 2 ] || fail "a request sealed with another key: status $rc: $(cat "$T/wrong.out")"
 wait_for 10 "the refusal logged" grep -q "bad_mac" "$T/agent-b.log"
 "$CALL" --url "$B_URL" --key "$T/key" report >/dev/null || fail "the right key no longer works"
-step "e) tcp:// with a key: another key's request refused (no answer, logged), the right key answered"
+"$CALL" --url "$B_URL" --key "$T/key" probe >"$T/probe.out" 2>&1 || fail "probe: $(cat "$T/probe.out")"
+sed 's/^/  /' "$T/probe.out"
+step "e) tcp:// with a key: forged, replayed and truncated requests refused (no answer, counted), the right key answered"
 
 # --- f) SIGTERM leaves e2d; a damaged database is refused ------------------------------------
 e2d_b=$(cat "$T/stb/e2d.pid")
