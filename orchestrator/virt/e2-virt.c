@@ -25,6 +25,7 @@ static void usage(FILE *f)
 		   "  events                                 print lifecycle events until interrupted\n"
 		   "SPEC: --instance N --image PREFIX --log FILE [--nf NAME] [--args A,B]\n"
 		   "      [--port NAME=SOCKET[,MAC]]... [--vcpus N] [--memory MIB] [--cmdline TEXT]\n"
+		   "      [--server NAME]  (the E2 server that owns it, in the metadata)\n"
 		   "      --vcpus 1..64 (1), --memory 128..1048576 MiB (128), --timeout 1..86400 s\n"
 		   "URI defaults to qemu:///system; E2_ACCEL=kvm|tcg skips the KVM probe.\n");
 }
@@ -66,19 +67,14 @@ int main(int argc, char **argv)
 		return argc < 2 ? 2 : 0;
 	}
 	const char *cmd = argv[1];
-	static const struct option opts[] = {{"instance", required_argument, NULL, 'i'},
-					     {"image", required_argument, NULL, 'I'},
-					     {"log", required_argument, NULL, 'l'},
-					     {"nf", required_argument, NULL, 'n'},
-					     {"args", required_argument, NULL, 'a'},
-					     {"port", required_argument, NULL, 'p'},
-					     {"vcpus", required_argument, NULL, 'v'},
-					     {"memory", required_argument, NULL, 'm'},
-					     {"cmdline", required_argument, NULL, 'k'},
-					     {"accel", required_argument, NULL, 'A'},
-					     {"timeout", required_argument, NULL, 't'},
-					     {"scratch", required_argument, NULL, 's'},
-					     {0}};
+	static const struct option opts[] = {
+		{"instance", required_argument, NULL, 'i'}, {"image", required_argument, NULL, 'I'},
+		{"log", required_argument, NULL, 'l'},      {"nf", required_argument, NULL, 'n'},
+		{"args", required_argument, NULL, 'a'},     {"port", required_argument, NULL, 'p'},
+		{"vcpus", required_argument, NULL, 'v'},    {"memory", required_argument, NULL, 'm'},
+		{"cmdline", required_argument, NULL, 'k'},  {"server", required_argument, NULL, 'S'},
+		{"accel", required_argument, NULL, 'A'},    {"timeout", required_argument, NULL, 't'},
+		{"scratch", required_argument, NULL, 's'},  {0}};
 	struct e2v_nf_spec spec = {0};
 	struct e2v_port ports[E2V_MAX_PORTS];
 	const char *accel_s = "auto", *scratch = NULL;
@@ -94,6 +90,7 @@ int main(int argc, char **argv)
 		case 'v': spec.vcpus = parse_uint("--vcpus", optarg, 1, 64); break;
 		case 'm': spec.memory_mib = parse_uint("--memory", optarg, E2V_MIN_MEMORY_MIB, 1024 * 1024); break;
 		case 'k': spec.extra_cmdline = optarg; break;
+		case 'S': spec.server = optarg; break;
 		case 'A': accel_s = optarg; break;
 		case 't': timeout_s = parse_uint("--timeout", optarg, 1, 86400); break;
 		case 's': scratch = optarg; break;
