@@ -14,6 +14,7 @@ struct e2ctl_command {
 
 static const struct e2ctl_command commands[] = {
 	{"plan", e2ctl_plan, "compute PGraph, IGraph, placement and interconnection from descriptions"},
+	{"fabric", e2ctl_fabric, "program the fabric switch through its driver (replace, add, del, show, explain)"},
 #ifdef E2CTL_HAVE_DP
 	{"dp", e2ctl_dp, "configure and inspect the local dataplane (e2d) over its control socket"},
 #endif
