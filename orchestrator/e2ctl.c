@@ -15,6 +15,11 @@ struct e2ctl_command {
 static const struct e2ctl_command commands[] = {
 	{"plan", e2ctl_plan, "compute PGraph, IGraph, placement and interconnection from descriptions"},
 	{"fabric", e2ctl_fabric, "program the fabric switch through its driver (replace, add, del, show, explain)"},
+	{"apply", e2ctl_apply, "add a policy's pipelines to the running system (e2-controller)"},
+	{"delete", e2ctl_delete, "remove a pipeline from the running system"},
+	{"status", e2ctl_status, "servers, agents, instances and pipelines of the running system"},
+	{"graph", e2ctl_graph, "the live IGraph as Graphviz DOT or PNG, servers as clusters"},
+	{"events", e2ctl_events, "follow the running system's events"},
 #ifdef E2CTL_HAVE_DP
 	{"dp", e2ctl_dp, "configure and inspect the local dataplane (e2d) over its control socket"},
 #endif

@@ -10,5 +10,10 @@ typedef int e2ctl_cmd_fn(int argc, char **argv);
 e2ctl_cmd_fn e2ctl_plan;
 e2ctl_cmd_fn e2ctl_dp;
 e2ctl_cmd_fn e2ctl_fabric;
+e2ctl_cmd_fn e2ctl_apply;
+e2ctl_cmd_fn e2ctl_delete;
+e2ctl_cmd_fn e2ctl_status;
+e2ctl_cmd_fn e2ctl_graph;
+e2ctl_cmd_fn e2ctl_events;
 
 #endif

@@ -25,6 +25,9 @@ struct e2_worker {
 	atomic_int stop;
 	atomic_int pause_req;
 	atomic_int paused;
+	/* asleep between rounds: at a safe point already, and it looks at pause_req before
+	 * anything else when it wakes, so a pause need not wait out its nap */
+	atomic_int parked;
 	int pause_depth; /* control thread only: nested pauses release at zero */
 	uint32_t idle_spin_us, max_sleep_us;
 	uint64_t tsc_hz;

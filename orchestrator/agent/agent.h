@@ -81,7 +81,8 @@ struct agent {
 	struct strv e2d_args;
 	char images[2048];
 	char libvirt_uri[256];
-	char nic_line[1024]; /* the agent's own e2d line: the fabric port `nic` */
+	unsigned ready_timeout_ms; /* a VM's E2-READY, AGENT_READY_TIMEOUT_MS unless told */
+	char nic_line[1024];       /* the agent's own e2d line: the fabric port `nic` */
 	struct e2_chan_key key;
 	bool have_key;
 	uint64_t boot;

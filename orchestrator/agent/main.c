@@ -57,6 +57,7 @@ static void usage(FILE *f)
 		"  --e2d-args 'ARGS' more e2d options (default '%s'); the agent sets --ctl,\n"
 		"                    --config and --file-prefix itself\n"
 		"  --images DIR      NF images: an instance's image NAME is DIR/NAME.vmlinuz, .initrd\n"
+		"  --ready-timeout T how long a VM may take to say E2-READY (180s; 1s..1h)\n"
 		"                    (default %s)\n"
 		"  --libvirt URI     default qemu:///system\n"
 		"  --hook URL        REP socket for e2-hook's notices (default ipc://$E2_RUN_DIR/agent-NAME.hook,\n"
@@ -93,27 +94,20 @@ static bool name_ok(const char *s, size_t max, const char *extra)
 
 struct opts {
 	const char *server, *listen, *events, *key, *state, *nic, *e2d, *e2d_args, *images, *libvirt, *hook, *pidfile,
-		*log;
+		*log, *ready_timeout;
 };
 
 static void parse_options(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
-		{"server", required_argument, NULL, 's'},
-		{"listen", required_argument, NULL, 'l'},
-		{"events", required_argument, NULL, 'e'},
-		{"key", required_argument, NULL, 'k'},
-		{"state", required_argument, NULL, 'S'},
-		{"nic", required_argument, NULL, 'n'},
-		{"e2d", required_argument, NULL, 'd'},
-		{"e2d-args", required_argument, NULL, 'a'},
-		{"images", required_argument, NULL, 'i'},
-		{"libvirt", required_argument, NULL, 'v'},
-		{"hook", required_argument, NULL, 'H'},
-		{"pidfile", required_argument, NULL, 'p'},
-		{"log", required_argument, NULL, 'L'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		{"server", required_argument, NULL, 's'}, {"listen", required_argument, NULL, 'l'},
+		{"events", required_argument, NULL, 'e'}, {"key", required_argument, NULL, 'k'},
+		{"state", required_argument, NULL, 'S'},  {"nic", required_argument, NULL, 'n'},
+		{"e2d", required_argument, NULL, 'd'},    {"e2d-args", required_argument, NULL, 'a'},
+		{"images", required_argument, NULL, 'i'}, {"libvirt", required_argument, NULL, 'v'},
+		{"hook", required_argument, NULL, 'H'},   {"pidfile", required_argument, NULL, 'p'},
+		{"log", required_argument, NULL, 'L'},    {"ready-timeout", required_argument, NULL, 'R'},
+		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
 	};
 	*o = (struct opts){.e2d = E2_AGENT_E2D_DEFAULT,
 			   .e2d_args = DEFAULT_E2D_ARGS,
@@ -136,6 +130,7 @@ static void parse_options(int argc, char **argv, struct opts *o)
 		case 'H': o->hook = optarg; break;
 		case 'p': o->pidfile = optarg; break;
 		case 'L': o->log = optarg; break;
+		case 'R': o->ready_timeout = optarg; break;
 		case 'h': usage(stdout); exit(0);
 		case ':': die("%s needs a value (see --help)", argv[optind - 1]);
 		default: die("unknown option '%s' (see --help)", argv[optind - 1]);
@@ -559,13 +554,22 @@ int main(int argc, char **argv)
 		die("--e2d %s: %s", o.e2d, strerror(errno));
 	snprintf(a.e2d_path, sizeof(a.e2d_path), "%s", o.e2d);
 	split_args(o.e2d_args, &a.e2d_args);
+	a.ready_timeout_ms = AGENT_READY_TIMEOUT_MS;
+	if (o.ready_timeout) {
+		double secs;
+		struct e2_err terr = {""};
+		if (e2_num_duration("--ready-timeout", o.ready_timeout, 1, 3600, &secs, &terr))
+			die("%s", terr.msg);
+		a.ready_timeout_ms = (unsigned)(secs * 1000);
+	}
 	if (!realpath(o.images, a.images))
 		snprintf(a.images, sizeof(a.images), "%s", o.images); /* may appear later */
 	snprintf(a.libvirt_uri, sizeof(a.libvirt_uri), "%s", o.libvirt);
 	if (!strncmp(o.nic, "net_", 4))
-		snprintf(a.nic_line, sizeof(a.nic_line), "port add nic pmd devargs=%s", o.nic);
+		snprintf(a.nic_line, sizeof(a.nic_line), "port add nic pmd devargs=%s native=1", o.nic);
 	else if (name_ok(o.nic, 15, "_.:-"))
-		snprintf(a.nic_line, sizeof(a.nic_line), "port add nic pmd devargs=net_af_packet_nic,iface=%s", o.nic);
+		snprintf(a.nic_line, sizeof(a.nic_line), "port add nic pmd devargs=net_af_packet_nic,iface=%s native=1",
+			 o.nic);
 	else
 		die("--nic '%s': an interface name (1-15 of A-Z a-z 0-9 _ . : -) or DPDK devargs net_...", o.nic);
 	char msg[1024];

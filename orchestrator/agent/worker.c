@@ -281,7 +281,7 @@ static int create(struct agent *a, struct e2v_conn *c, const char *name, struct 
 	if (e2v_spec_check(&spec, err))
 		return -1;
 	enum e2v_accel acc = accel_for(a, c, image);
-	return e2v_start(c, &spec, acc, AGENT_READY_TIMEOUT_MS, err);
+	return e2v_start(c, &spec, acc, a->ready_timeout_ms, err);
 }
 
 /* The domains of this server that libvirt knows, with whether each runs. */
@@ -329,7 +329,7 @@ static void rejoin(struct agent *a, struct e2v_conn *c, const char *name, const 
 	snprintf(log, sizeof(log), "%s/%s.console", a->state_dir, name);
 	uint64_t t0 = agent_mono_ms();
 	struct e2_err err;
-	int rc = e2v_wait_ready(c, name, log, AGENT_READY_TIMEOUT_MS, &err);
+	int rc = e2v_wait_ready(c, name, log, a->ready_timeout_ms, &err);
 	pthread_mutex_lock(&a->lock);
 	struct agent_inst *i = agent_inst_find(a, name);
 	if (i) {
