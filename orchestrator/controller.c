@@ -546,6 +546,11 @@ static int change_policy(struct controller *c, const char *doc_name, const char 
 			goto out;
 		}
 	}
+	if (!new_nfs && !c->nfs && pol.pipelines_count) {
+		e2_seterr(err, "the controller has no NF descriptions yet: apply with --nfs FILE");
+		rc = -1;
+		goto out;
+	}
 	rc = plan_outcome(c, &pol, new_nfs ? new_nfs : c->nfs, stopped, n_stopped, &o, err);
 	if (rc < 0)
 		goto out;
@@ -1174,16 +1179,24 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	char *hw_text = description(&c, "hardware", hw_path, &err);
-	char *nfs_text = hw_text ? description(&c, "nfs", nfs_path, &err) : NULL;
-	if (!hw_text || !nfs_text) {
+	if (!hw_text) {
 		fprintf(stderr, "e2-controller: %s\n", err.msg);
 		return 1;
 	}
+	/* NF descriptions may come later, with the first `e2ctl apply --nfs` */
+	struct e2_err nerr = {""};
+	char *nfs_text = description(&c, "nfs", nfs_path, &nerr);
+	if (!nfs_text && nfs_path) {
+		fprintf(stderr, "e2-controller: %s\n", nerr.msg);
+		return 1;
+	}
 	c.hw = e2_hardware_load(hw_text, strlen(hw_text), hw_path ? hw_path : "hardware (stored)", &err);
-	c.nfs = c.hw ? e2_nfs_load(nfs_text, strlen(nfs_text), nfs_path ? nfs_path : "nfs (stored)", &err) : NULL;
+	if (c.hw && nfs_text)
+		c.nfs = e2_nfs_load(nfs_text, strlen(nfs_text), nfs_path ? nfs_path : "nfs (stored)", &err);
 	free(hw_text);
+	bool nfs_bad = nfs_text && !c.nfs;
 	free(nfs_text);
-	if (!c.hw || !c.nfs) {
+	if (!c.hw || nfs_bad) {
 		fprintf(stderr, "e2-controller: %s\n", err.msg);
 		return 1;
 	}

@@ -191,7 +191,7 @@ cat >"$T/recv.py" <<'PY'
 import socket, sys, time
 n, ready, out = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("10.77.0.2", 5000))
+s.bind(("10.78.0.2", 5000))
 s.settimeout(0.5)
 open(ready, "w").close()
 seen, deadline = set(), time.monotonic() + 60
@@ -200,7 +200,7 @@ while len(seen) < n and time.monotonic() < deadline:
         data, peer = s.recvfrom(2048)
     except socket.timeout:
         continue
-    if peer[0] == "10.77.0.1" and data.startswith(b"e2-fabric-"):
+    if peer[0] == "10.78.0.1" and data.startswith(b"e2-fabric-"):
         seen.add(data)
 open(out, "w").write("%d\n" % len(seen))
 PY
@@ -212,7 +212,7 @@ ip netns exec e2r-client python3 -c '
 import socket, sys, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 for i in range(int(sys.argv[1])):
-    s.sendto(b"e2-fabric-%06d " % i + b"x" * 100, ("10.77.0.2", 5000))
+    s.sendto(b"e2-fabric-%06d " % i + b"x" * 100, ("10.78.0.2", 5000))
     time.sleep(0.002)
 ' "$N"
 wait "$RECV_PID" || true
