@@ -14,7 +14,7 @@
  * defaults are what a deployment uses; the variables are for tests:
  *
  *   E2_RUN_DIR         where agents' hook sockets are (/run/e2): agent-SERVER.hook
- *   E2_HOOK_TIMEOUT_MS the agent's answer (800, 1..5000)
+ *   E2_HOOK_TIMEOUT_MS the agent's answer (800, 1..1000)
  *   E2_HOOK_LOG        the log file (/run/e2/e2-hook.log; "-" for stderr) */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,7 +23,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -138,6 +141,29 @@ static char *read_stdin(size_t *len, bool *cut)
 	return buf;
 }
 
+/* The last resort if some step hangs anyway: libvirt must get its answer. */
+static void on_alarm(int sig)
+{
+	(void)sig;
+	_exit(0);
+}
+
+/* Whether anything listens on the unix socket: a stale socket file (an agent that died)
+ * refuses at once, where a nanomsg connect would retry until the deadline. */
+static bool listening(const char *path)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof a.sun_path)
+		return true; /* let nanomsg say what is wrong */
+	memcpy(a.sun_path, path, strlen(path) + 1);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return true;
+	bool ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0 || errno != ECONNREFUSED;
+	close(fd);
+	return ok;
+}
+
 static bool name_ok(const char *s)
 {
 	if (!*s)
@@ -161,6 +187,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	long long t0 = ms_now();
+	signal(SIGALRM, on_alarm);
+	alarm(2); /* stdin (0.5 s) and the agent (at most 5 s, 0.8 s by default) are bounded too */
 	open_log();
 	const char *domain = argv[1], *op = argv[2], *subop = argv[3], *extra = argv[4];
 	size_t len = 0;
@@ -186,7 +214,7 @@ int main(int argc, char **argv)
 
 	int timeout_ms = 800;
 	const char *t = getenv("E2_HOOK_TIMEOUT_MS");
-	if (t && e2_num_int("E2_HOOK_TIMEOUT_MS", t, 1, 5000, &timeout_ms, &err) < 0) {
+	if (t && e2_num_int("E2_HOOK_TIMEOUT_MS", t, 1, 1000, &timeout_ms, &err) < 0) {
 		say("%s; using 800 ms", err.msg);
 		timeout_ms = 800;
 	}
@@ -196,6 +224,10 @@ int main(int argc, char **argv)
 	snprintf(url, sizeof url, "ipc://%s", path);
 	if (access(path, F_OK) != 0) {
 		say("%s %s %s: no agent at %s (%s); nothing told", domain, op, subop, path, strerror(errno));
+		return 0;
+	}
+	if (!listening(path)) {
+		say("%s %s %s: no agent listens at %s (a stale socket); nothing told", domain, op, subop, path);
 		return 0;
 	}
 

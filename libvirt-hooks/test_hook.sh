@@ -63,6 +63,13 @@ took=$(( $(ms) - start ))
 grep -q "fw.0 stopped end -: agent at $T/agent-srvh.hook did not take it" "$T/hook.log" || fail "silent agent: not logged"
 echo "ok - d) an agent that never answers: exit 0 after $took ms, logged"
 kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+# the listener is gone, its socket file stays: a dead agent
+start=$(ms)
+"$HOOK" fw.0 release end - <"$T/e2.xml" || fail "a stale socket: status $?"
+took=$(( $(ms) - start ))
+[ "$took" -lt 500 ] || fail "a stale socket held the hook $took ms"
+grep -q "fw.0 release end: no agent listens at $T/agent-srvh.hook (a stale socket)" "$T/hook.log" || fail "stale socket: not logged"
+echo "ok - d) a stale socket (dead agent): exit 0 after $took ms, logged"
 rm -f "$T/agent-srvh.hook"
 
 # b) a real agent
@@ -84,6 +91,10 @@ for op in "prepare begin -" "start begin -" "started begin -" "stopped end destr
 done
 
 # e) bad input
+printf '<!DOCTYPE d [<!ENTITY a "aaaaaaaa">]><domain><name>&a;</name></domain>' | "$HOOK" x start begin - ||
+  fail "a DOCTYPE: status $?"
+grep -q "x start begin: domain XML unusable (domain XML with a DOCTYPE or entities: refused)" "$T/hook.log" ||
+  fail "a DOCTYPE was not refused"
 printf 'garbage <<' | "$HOOK" fw.0 started begin - || fail "garbage XML: status $?"
 grep -q "fw.0 started begin: domain XML unusable" "$T/hook.log" || fail "garbage XML not logged"
 start=$(ms)

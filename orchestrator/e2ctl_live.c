@@ -8,6 +8,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,11 +31,15 @@ struct live_opts {
 	const char *key;
 };
 
-static int die(const char *fmt, const char *a, const char *b)
+static int die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int die(const char *fmt, ...)
 {
+	va_list ap;
+	va_start(ap, fmt);
 	fprintf(stderr, "e2ctl: ");
-	fprintf(stderr, fmt, a, b);
+	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
+	va_end(ap);
 	return 1;
 }
 
@@ -51,7 +56,7 @@ static E2__Ctl__CtlResponse *call(const struct live_opts *o, E2__Ctl__CtlRequest
 	struct e2_err err = {""};
 	struct e2_chan_key key;
 	if (o->key && e2_chan_key_load(o->key, &key, &err) < 0) {
-		die("%s%s", err.msg, "");
+		die("%s", err.msg);
 		return NULL;
 	}
 	char sender[E2_CHAN_SENDER_MAX + 1];
@@ -78,11 +83,11 @@ static E2__Ctl__CtlResponse *call(const struct live_opts *o, E2__Ctl__CtlRequest
 	E2__Ctl__CtlResponse *r = e2__ctl__ctl_response__unpack(NULL, rep_len, rep);
 	free(rep);
 	if (!r) {
-		die("%s: the controller's reply does not decode%s", o->controller, "");
+		die("%s: the controller's reply does not decode", o->controller);
 		return NULL;
 	}
 	if (r->code) {
-		die("%s%s", r->error, "");
+		die("%s", r->error);
 		e2__ctl__ctl_response__free_unpacked(r, NULL);
 		return NULL;
 	}
@@ -191,11 +196,11 @@ int e2ctl_apply(int argc, char **argv)
 	size_t len;
 	char *yaml = e2_read_file(argv[i], 64u << 20, &len, &err);
 	if (!yaml)
-		return die("%s%s", err.msg, "");
+		return die("%s", err.msg);
 	char *nfs = NULL;
 	if (a.nfs && !(nfs = e2_read_file(a.nfs, 64u << 20, &len, &err))) {
 		free(yaml);
-		return die("%s%s", err.msg, "");
+		return die("%s", err.msg);
 	}
 	E2__Ctl__PolicyApply pa = E2__CTL__POLICY_APPLY__INIT;
 	pa.name = (char *)argv[i];
@@ -372,7 +377,7 @@ int e2ctl_graph(int argc, char **argv)
 		struct e2_out out;
 		if (e2_out_open(&out, g.dot, NULL, 0, &err) < 0 || fputs(r->dot, out.f) < 0 ||
 		    e2_out_commit(&out, &err) < 0)
-			rc = die("%s%s", err.msg, "");
+			rc = die("%s", err.msg);
 	}
 	if (g.png && rc == 0) {
 		char tmp[] = "/tmp/e2ctl-graph.XXXXXX";
@@ -389,7 +394,7 @@ int e2ctl_graph(int argc, char **argv)
 			}
 			int st = 0;
 			if (pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
-				rc = die("dot -Tpng -o %s failed%s", g.png, "");
+				rc = die("dot -Tpng -o %s failed", g.png);
 		}
 		unlink(tmp);
 	}

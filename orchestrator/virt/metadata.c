@@ -46,6 +46,11 @@ int e2v_metadata_parse(const char *xml, size_t len, char *instance, size_t insta
 		e2_seterr(err, "domain XML of %zu bytes: more than %u", len, METADATA_XML_MAX);
 		return -1;
 	}
+	/* libvirt never writes a DOCTYPE; one could only bring entities to expand */
+	if (memmem(xml, len, "<!DOCTYPE", 9) || memmem(xml, len, "<!ENTITY", 8)) {
+		e2_seterr(err, "domain XML with a DOCTYPE or entities: refused");
+		return -1;
+	}
 	xmlDocPtr doc = xmlReadMemory(xml, (int)len, "domain.xml", NULL,
 				      XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
 	if (!doc) {
