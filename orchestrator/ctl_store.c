@@ -13,6 +13,7 @@
 #include <sqlite3.h>
 
 #include "e2/mem.h"
+#include "e2/num.h"
 
 struct ctl_store {
 	sqlite3 *db;
@@ -72,8 +73,14 @@ static int check_schema(struct ctl_store *s, struct e2_err *err)
 			  e2.msg[0] ? e2.msg : "no schema version");
 		return -1;
 	}
-	int ver = atoi(v);
+	int ver = 0;
+	struct e2_err e3 = {""};
+	int bad = e2_num_int("schema_version", v, 0, 1000000, &ver, &e3);
 	free(v);
+	if (bad) {
+		e2_seterr(err, "%s: not an E2 controller database (%s)", s->path, e3.msg);
+		return -1;
+	}
 	if (ver != CTL_STORE_SCHEMA) {
 		e2_seterr(err, "%s: schema version %d, this controller knows %d", s->path, ver, CTL_STORE_SCHEMA);
 		return -1;
