@@ -68,7 +68,8 @@ ev_pid=$!
 sleep 0.5
 out=$("$E2CTL" apply "$SRC/examples/live/web.yaml") || fail "apply: $out"
 grep -q "^generation 1: 2 pipeline(s), 3 instance(s): fw.0@srv0 mon.0@srv1 ret.0@srv2$" <<<"$out" || fail "apply said: $out"
-has_port() { "$DP" --ctl "$T/st$1/e2d.ctl" list 2>/dev/null | grep -q "$2"; }
+# (output first, then grep: with pipefail, grep -q leaving early can fail the writer)
+has_port() { grep -q "$2" <<<"$("$DP" --ctl "$T/st$1/e2d.ctl" list 2>/dev/null)"; }
 wait_for 20 "srv0's e2d has fw.0's ports" has_port 0 fw.0.in
 wait_for 20 "srv2's e2d has ret.0's ports" has_port 2 ret.0.in
 "$E2CTL" status >"$T/status.txt"
@@ -77,7 +78,7 @@ for x in "fw.0 firewall srv0" "mon.0 forwarder srv1" "ret.0 forwarder srv2"; do
   awk -v i=$1 -v n=$2 -v s=$3 '$1==i && $2==n && $3==s {f=1} END {exit !f}' "$T/status.txt" ||
     fail "status does not show $1 ($2) on $3: $(cat "$T/status.txt")"
 done
-"$E2CTL" graph | grep -q "cluster_srv1" || fail "the graph has no srv1 cluster"
+grep -q "cluster_srv1" <<<"$("$E2CTL" graph)" || fail "the graph has no srv1 cluster"
 wait "$ev_pid" || true
 grep -q "generation 1: 2 pipeline(s)" "$T/events.txt" || fail "e2ctl events missed the apply: $(cat "$T/events.txt")"
 step "a) apply: fw.0, mon.0, ret.0 on srv0..2, each e2d has its lines; status, graph, events; socket 0600"
@@ -87,13 +88,14 @@ printf 'pipelines:\n  - name: bad\n    nodes: [{ name: a, nf: nosuch }]\n    edg
 rc=0
 out=$("$E2CTL" apply "$T/bad.yaml" 2>&1) || rc=$?
 [ "$rc" = 1 ] && grep -q "^e2ctl: " <<<"$out" || fail "a bad policy: status $rc, '$out'"
-"$E2CTL" status | grep -q "^pipelines: web web-return$" || fail "the bad policy changed the pipelines"
+grep -q "^pipelines: web web-return$" <<<"$("$E2CTL" status)" || fail "the bad policy changed the pipelines"
 step "b) a bad policy refused: ${out#e2ctl: }"
 
 # --- c) delete
 out=$("$E2CTL" delete web-return) || fail "delete: $out"
-wait_for 30 "ret.0's ports leave srv2's e2d" sh -c "! '$DP' --ctl '$T/st2/e2d.ctl' list | grep -q ret.0.in"
-"$E2CTL" status | grep -q "^  ret.0 " && fail "ret.0 is still listed"
+gone() { ! has_port 2 ret.0.in; }
+wait_for 30 "ret.0's ports leave srv2's e2d" gone
+grep -q "^  ret.0 " <<<"$("$E2CTL" status)" && fail "ret.0 is still listed"
 rc=0
 out=$("$E2CTL" delete web-return 2>&1) || rc=$?
 [ "$rc" = 1 ] && grep -q "no pipeline 'web-return' is applied" <<<"$out" || fail "deleting twice: $rc '$out'"
