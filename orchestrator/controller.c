@@ -77,9 +77,17 @@ struct controller {
 	unsigned n_pipelines;
 	uint64_t generation;
 	char *dot;
+	/* the operator's stops and starts since the plan's base lines, one event a line
+	 * ("withdraw mon.1", "restore mon.1"): what e2_resteer appends to the base */
+	char *resteer;
+	/* the control thread re-plans: RESTEER_CHECK when an instance came up (perhaps no
+	 * change), RESTEER_COMMIT when the stopped set changed (the specs must say so) */
+	unsigned resteer_wanted;
 	struct e2_chan *ctl, *pub, *sub;
 	const char *events_url;
 };
+
+enum { RESTEER_CHECK = 1, RESTEER_COMMIT = 2 };
 
 static volatile sig_atomic_t stopping;
 
@@ -194,13 +202,12 @@ static void observe(struct controller *c, const char *server, const E2__Ctl__Ins
 	in->state = (int)st->state;
 	in->since_ns = st->since_ns ? st->since_ns : now_ns();
 	snprintf(in->detail, sizeof in->detail, "%s", st->detail ? st->detail : "");
-	if (stopped != in->stopped) {
+	if (stopped != in->stopped || in->state == E2__CTL__INSTANCE_STATE__INSTANCE_RUNNING) {
 		/* the operator stopped it (virsh shutdown) or started it again (virsh start):
-		 * from now on the specs say so, so no later apply undoes it */
+		 * from now on the specs say so, so no later apply undoes it, and its flows go
+		 * to its siblings until it runs again (the control thread re-plans) */
+		c->resteer_wanted |= stopped != in->stopped ? RESTEER_COMMIT : RESTEER_CHECK;
 		in->stopped = stopped;
-		struct server *s = server_by_name(c, server);
-		if (s)
-			s->gen_desired = 0; /* rebuilt at the next tick from the stopped set */
 	}
 	save_instance(c, in);
 	double took = was && in->since_ns > was ? (double)(in->since_ns - was) / 1e9 : 0;
@@ -324,6 +331,8 @@ struct outcome {
 	unsigned n_insts;
 	char **pipelines;
 	unsigned n_pipelines;
+	char *resteer;     /* the event log the lines carry out */
+	char *resteer_new; /* its events this plan added, for the operator */
 };
 
 static void outcome_free(struct outcome *o, unsigned n_servers)
@@ -340,12 +349,113 @@ static void outcome_free(struct outcome *o, unsigned n_servers)
 	for (unsigned i = 0; i < o->n_pipelines; i++)
 		free(o->pipelines[i]);
 	free(o->pipelines);
+	free(o->resteer);
+	free(o->resteer_new);
+}
+
+/* An instance as the planner sees it, snapshotted under the lock. */
+struct inst_view {
+	char name[64];
+	bool stopped, running;
+};
+
+/* Replays log (lines "withdraw NAME" / "restore NAME") into events that point into
+ * log, which the caller keeps; NULL on a line it does not know (nothing is then
+ * trusted of it). */
+static struct e2_resteer_event *parse_log(char *log, size_t *n)
+{
+	size_t lines = 1;
+	for (const char *q = log; *q; q++)
+		lines += *q == '\n';
+	struct e2_resteer_event *ev = e2_xcalloc(lines + 1, sizeof *ev);
+	*n = 0;
+	for (char *save = NULL, *l = strtok_r(log, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(l, "withdraw ", 9) == 0)
+			ev[*n] = (struct e2_resteer_event){.inst = l + 9, .op = E2_RESTEER_WITHDRAW};
+		else if (strncmp(l, "restore ", 8) == 0)
+			ev[*n] = (struct e2_resteer_event){.inst = l + 8, .op = E2_RESTEER_RESTORE};
+		else {
+			free(ev);
+			return NULL;
+		}
+		(*n)++;
+	}
+	return ev;
+}
+
+static bool withdrawn_by(const struct e2_resteer_event *ev, size_t n, const char *name)
+{
+	bool w = false;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(ev[i].inst, name) == 0)
+			w = ev[i].op == E2_RESTEER_WITHDRAW;
+	return w;
+}
+
+/* The events that bring the plan's instances to what the operator did: an instance is
+ * withdrawn while it is stopped, and stays so after a start until it runs. On top of
+ * the log when `restitch` (the same base), from none otherwise (a new base). Adds
+ * them to the plan's lines and to o; *added says whether any is new. */
+static int resteer_plan(struct e2_plan *p, const char *log, bool restitch, const struct inst_view *v, size_t nv,
+			struct outcome *o, bool *added, struct e2_err *err)
+{
+	char *copy = e2_xstrdup(log ? log : "");
+	size_t n_old = 0;
+	struct e2_resteer_event *old = parse_log(copy, &n_old);
+	if (!old) {
+		E2_WARN("the stored re-steer log does not parse: starting afresh");
+		old = e2_xcalloc(1, sizeof *old);
+		n_old = 0;
+		restitch = false;
+	}
+	size_t n = restitch ? n_old : 0;
+	struct e2_resteer_event *ev = e2_xcalloc(n + p->ig->insts_count + 1, sizeof *ev);
+	memcpy(ev, old, n * sizeof *ev);
+	size_t first_new = n;
+	for (unsigned x = 0; x < p->ig->insts_count; x++) {
+		const struct e2_inst *in = &p->ig->insts[x];
+		const struct inst_view *iv = NULL;
+		for (size_t k = 0; k < nv && !iv; k++)
+			if (strcmp(v[k].name, in->name) == 0)
+				iv = &v[k];
+		if (!p->ig->pg->nodes[in->pnode].nf || !iv)
+			continue;
+		bool want = iv->stopped || (withdrawn_by(old, n_old, in->name) && !iv->running);
+		if (want != withdrawn_by(ev, n, in->name))
+			ev[n++] = (struct e2_resteer_event){.inst = in->name,
+							    .op = want ? E2_RESTEER_WITHDRAW : E2_RESTEER_RESTORE};
+	}
+	*added = n > first_new;
+	int rc = e2_resteer(p, ev, n, err);
+	if (rc == 0) {
+		char *text = NULL, *news = NULL;
+		size_t len = 0, nlen = 0;
+		FILE *f = open_memstream(&text, &len), *g = open_memstream(&news, &nlen);
+		for (size_t i = 0; f && g && i < n; i++) {
+			const char *op = ev[i].op == E2_RESTEER_WITHDRAW ? "withdraw" : "restore";
+			fprintf(f, "%s %s\n", op, ev[i].inst);
+			if (i >= first_new)
+				fprintf(g, "%s%s %s", i > first_new ? ", " : "", op, ev[i].inst);
+		}
+		if (f)
+			fclose(f);
+		if (g)
+			fclose(g);
+		o->resteer = text ? text : e2_xstrdup("");
+		o->resteer_new = news ? news : e2_xstrdup("");
+	}
+	free(ev);
+	free(old);
+	free(copy);
+	return rc;
 }
 
 /* Plans `pol` (may have no pipelines: then nothing runs) into o. stopped: names. */
 static int plan_outcome(struct controller *c, const struct e2_policy *pol, const struct e2_nf_catalog *nfs,
-			char *const *stopped, size_t n_stopped, struct outcome *o, struct e2_err *err)
+			char *const *stopped, size_t n_stopped, const struct inst_view *views, size_t n_views,
+			const char *log, bool restitch, bool *resteered, struct outcome *o, struct e2_err *err)
 {
+	*resteered = false;
 	unsigned ns = c->hw->servers_count;
 	o->specs = e2_xcalloc(ns, sizeof *o->specs);
 	o->spec_lens = e2_xcalloc(ns, sizeof *o->spec_lens);
@@ -362,12 +472,27 @@ static int plan_outcome(struct controller *c, const struct e2_policy *pol, const
 			e2__ctl__server_spec__pack(&spec, o->specs[s]);
 		}
 		o->dot = e2_xstrdup("digraph e2 {\n}\n");
+		o->resteer = e2_xstrdup("");
 		return 0;
 	}
 	struct e2_plan_inputs in = {.pol = pol, .nfs = nfs, .hw = c->hw};
 	struct e2_plan *p = e2_plan_build(&in, NULL, err);
 	if (!p)
 		return -1;
+	struct e2_err rerr = {""};
+	if (resteer_plan(p, log, restitch, views, n_views, o, resteered, &rerr) < 0) {
+		e2_plan_free(p);
+		if (restitch) {
+			e2_seterr(err, "%s", rerr.msg);
+			return -1;
+		}
+		/* a new base the stopped instances cannot be re-steered on: the plan as it is */
+		publish(c, NULL, NULL, "flows of stopped instances stay where the plan puts them: %s", rerr.msg);
+		if (!(p = e2_plan_build(&in, NULL, err)))
+			return -1;
+		o->resteer = e2_xstrdup("");
+		*resteered = false;
+	}
 	for (unsigned s = 0; s < ns; s++)
 		if (e2_deploy_spec(p, s, o->generation, stopped, n_stopped, &o->specs[s], &o->spec_lens[s], err) < 0) {
 			e2_plan_free(p);
@@ -432,7 +557,8 @@ static int commit_outcome(struct controller *c, struct outcome *o, struct e2_err
 		if (ctl_store_put_spec(st, c->servers[s].name, o->generation, o->specs[s], o->spec_lens[s], err) < 0)
 			return -1;
 	if (ctl_store_set_rules(st, o->rules, o->n_rules, err) < 0 || ctl_store_set(st, "generation", gen, err) < 0 ||
-	    ctl_store_set(st, "dot", o->dot ? o->dot : "", err) < 0)
+	    ctl_store_set(st, "dot", o->dot ? o->dot : "", err) < 0 ||
+	    ctl_store_set(st, "resteer", o->resteer ? o->resteer : "", err) < 0)
 		return -1;
 	/* instances: keep what agents told us of those that stay where they were */
 	for (unsigned i = 0; i < o->n_insts; i++) {
@@ -469,6 +595,9 @@ static int commit_outcome(struct controller *c, struct outcome *o, struct e2_err
 	free(c->dot);
 	c->dot = o->dot;
 	o->dot = NULL;
+	free(c->resteer);
+	c->resteer = o->resteer;
+	o->resteer = NULL;
 	names_free(c->pipelines, c->n_pipelines);
 	c->pipelines = o->pipelines;
 	c->n_pipelines = o->n_pipelines;
@@ -489,7 +618,20 @@ static void program_fabric(struct controller *c, char *const *rules, size_t n)
 		E2_INFO("fabric: %zu rules in place (%.1f ms)", n, (double)(now_ns() - t0) / 1e6);
 }
 
-/* apply (doc != NULL) or delete (pipeline != NULL). */
+static void inst_views(struct controller *c, struct inst_view **out, size_t *n)
+{
+	*out = e2_xcalloc(c->n_insts + 1, sizeof **out);
+	for (unsigned i = 0; i < c->n_insts; i++) {
+		snprintf((*out)[i].name, sizeof(*out)[i].name, "%s", c->insts[i].name);
+		(*out)[i].stopped = c->insts[i].stopped;
+		(*out)[i].running = c->insts[i].state == E2__CTL__INSTANCE_STATE__INSTANCE_RUNNING;
+	}
+	*n = c->n_insts;
+}
+
+/* apply (doc != NULL), delete (pipeline != NULL, not ""), or neither: the same policies
+ * again, re-steered around the instances the operator stopped or started since (1 when
+ * that changes nothing, unless pipeline is "": the stopped set changed, commit). */
 static int change_policy(struct controller *c, const char *doc_name, const char *doc_yaml, const char *nfs_name,
 			 const char *nfs_yaml, const char *pipeline, char *msg, size_t msg_len, struct e2_err *err)
 {
@@ -502,12 +644,20 @@ static int change_policy(struct controller *c, const char *doc_name, const char 
 	struct docs d = {0};
 	char **stopped;
 	size_t n_stopped;
+	struct inst_view *views;
+	size_t n_views;
+	bool restitch = !doc_yaml && (!pipeline || !*pipeline), resteered = false;
+	bool must_commit = restitch && pipeline;
+	if (restitch)
+		pipeline = NULL;
 	pthread_mutex_lock(&c->mu);
 	int rc = ctl_store_policies(c->store, collect_doc, &d, err);
 	if (rc == 0)
 		rc = ctl_store_deleted(c->store, collect_deleted, &d, err);
 	uint64_t gen = c->generation + 1;
 	stopped_names(c, &stopped, &n_stopped);
+	inst_views(c, &views, &n_views);
+	char *log = e2_xstrdup(c->resteer ? c->resteer : "");
 	pthread_mutex_unlock(&c->mu);
 	struct e2_policy pol = {0};
 	struct outcome o = {.generation = gen};
@@ -515,7 +665,16 @@ static int change_policy(struct controller *c, const char *doc_name, const char 
 	bool found = false, already = false;
 	if (rc < 0)
 		goto out;
-	if (doc_yaml) {
+	if (restitch && (d.n == 0 || !c->nfs)) {
+		/* a database rebuilt from the agents knows no policy: nothing to plan from */
+		if (n_views)
+			E2_WARN("no re-steering before the policies are applied again");
+		rc = 1;
+		goto out;
+	}
+	if (restitch) {
+		/* the same documents */
+	} else if (doc_yaml) {
 		collect_doc(&d, INT64_MAX, doc_name, doc_yaml);
 		/* applying a pipeline brings it back if it was deleted */
 		for (unsigned i = 0; i < d.n_deleted; i++) {
@@ -551,9 +710,14 @@ static int change_policy(struct controller *c, const char *doc_name, const char 
 		rc = -1;
 		goto out;
 	}
-	rc = plan_outcome(c, &pol, new_nfs ? new_nfs : c->nfs, stopped, n_stopped, &o, err);
+	rc = plan_outcome(c, &pol, new_nfs ? new_nfs : c->nfs, stopped, n_stopped, views, n_views, log, restitch,
+			  &resteered, &o, err);
 	if (rc < 0)
 		goto out;
+	if (restitch && !resteered && !must_commit) {
+		rc = 1;
+		goto out;
+	}
 
 	pthread_mutex_lock(&c->mu);
 	rc = ctl_store_begin(c->store, err);
@@ -588,6 +752,11 @@ static int change_policy(struct controller *c, const char *doc_name, const char 
 				 c->n_pipelines, c->n_insts);
 	for (unsigned i = 0; i < c->n_insts && off < msg_len; i++)
 		off += (size_t)snprintf(msg + off, msg_len - off, " %s@%s", c->insts[i].name, c->insts[i].server);
+	if (restitch)
+		snprintf(msg, msg_len, "generation %" PRIu64 ": %s%s", c->generation,
+			 resteered ? "flows re-steered: " : "the operator's stopped instances", o.resteer_new);
+	else if (resteered && off < msg_len)
+		snprintf(msg + off, msg_len - off, "; stopped instances' flows re-steered: %s", o.resteer_new);
 	pthread_mutex_unlock(&c->mu);
 	publish(c, NULL, NULL, "%s", msg);
 	program_fabric(c, o.rules, o.n_rules);
@@ -596,53 +765,11 @@ out:
 	free(pol.pipelines);
 	free(used);
 	names_free(stopped, n_stopped);
+	free(views);
+	free(log);
 	docs_free(&d);
 	e2_nfs_free(new_nfs);
 	return rc;
-}
-
-/* Rebuilds one server's spec with the current stopped set (the operator stopped or
- * started an instance): the same plan, a new generation. Under the lock. */
-static void respec(struct controller *c, struct server *s)
-{
-	E2__Ctl__ServerSpec *spec = e2__ctl__server_spec__unpack(NULL, s->spec_len, s->spec);
-	if (!spec)
-		return;
-	char **keep = e2_xcalloc(spec->n_instances + 1, sizeof *keep);
-	size_t n = 0;
-	for (size_t i = 0; i < spec->n_instances; i++) {
-		struct instance *in = inst_by_name(c, spec->instances[i]->name);
-		if (in && in->stopped)
-			keep[n++] = spec->instances[i]->name;
-	}
-	char **old = spec->stopped;
-	size_t old_n = spec->n_stopped;
-	spec->stopped = keep;
-	spec->n_stopped = n;
-	spec->generation = ++c->generation;
-	size_t len = e2__ctl__server_spec__get_packed_size(spec);
-	uint8_t *buf = e2_xmalloc(len + 1);
-	e2__ctl__server_spec__pack(spec, buf);
-	spec->stopped = old;
-	spec->n_stopped = old_n;
-	e2__ctl__server_spec__free_unpacked(spec, NULL);
-	free(keep);
-	struct e2_err err = {""};
-	char gen[32];
-	snprintf(gen, sizeof gen, "%" PRIu64, c->generation);
-	if (ctl_store_begin(c->store, &err) < 0 ||
-	    ctl_store_put_spec(c->store, s->name, c->generation, buf, len, &err) < 0 ||
-	    ctl_store_set(c->store, "generation", gen, &err) < 0 || ctl_store_commit(c->store, &err) < 0) {
-		ctl_store_rollback(c->store);
-		E2_ERR("%s", err.msg);
-		free(buf);
-		return;
-	}
-	free(s->spec);
-	s->spec = buf;
-	s->spec_len = len;
-	s->gen_desired = c->generation;
-	s->next_push_ns = 0;
 }
 
 /* ---------------------------------------------------------------- e2ctl requests */
@@ -781,13 +908,27 @@ static void *ctl_thread(void *arg)
 		size_t len = 0;
 		char sender[E2_CHAN_SENDER_MAX + 1];
 		struct e2_err err = {""};
-		if (e2_chan_recv(c->ctl, &body, &len, sender, 500, &err) < 0) {
-			if (errno != ETIMEDOUT)
-				E2_DBG("control socket: %s", err.msg);
-			continue;
+		int got = e2_chan_recv(c->ctl, &body, &len, sender, TICK_MS, &err);
+		if (got < 0 && errno != ETIMEDOUT)
+			E2_DBG("control socket: %s", err.msg);
+		if (got == 0) {
+			handle_ctl(c, body, len, sender);
+			free(body);
 		}
-		handle_ctl(c, body, len, sender);
-		free(body);
+		pthread_mutex_lock(&c->mu);
+		unsigned resteer = c->resteer_wanted;
+		c->resteer_wanted = 0;
+		pthread_mutex_unlock(&c->mu);
+		if (resteer) {
+			char msg[1024];
+			uint64_t t0 = now_ns();
+			int rc = change_policy(c, NULL, NULL, NULL, NULL, resteer & RESTEER_COMMIT ? "" : NULL, msg,
+					       sizeof msg, &err);
+			if (rc < 0)
+				publish(c, NULL, NULL, "re-steering failed: %s", err.msg);
+			else if (rc == 0)
+				E2_INFO("re-steer planned in %.1f ms", (double)(now_ns() - t0) / 1e6);
+		}
 	}
 	return NULL;
 }
@@ -889,8 +1030,6 @@ static void tick(struct controller *c)
 	for (unsigned i = 0; i < c->n_servers; i++) {
 		struct server *s = &c->servers[i];
 		pthread_mutex_lock(&c->mu);
-		if (s->gen_desired == 0 && s->spec)
-			respec(c, s);
 		uint64_t now = now_ns();
 		bool alive = s->seen && now - s->last_seen_ns < ALIVE_NS;
 		bool due = s->req && s->spec && alive && now >= s->next_push_ns &&
@@ -934,6 +1073,29 @@ static void agent_loop(struct controller *c)
 }
 
 /* ---------------------------------------------------------------- start */
+
+/* Whether every server's spec keeps stopped exactly the instances the operator stopped. */
+static bool stopped_in_specs(struct controller *c)
+{
+	for (unsigned s = 0; s < c->n_servers; s++) {
+		E2__Ctl__ServerSpec *sp =
+			c->servers[s].spec
+				? e2__ctl__server_spec__unpack(NULL, c->servers[s].spec_len, c->servers[s].spec)
+				: NULL;
+		unsigned want = 0;
+		for (unsigned i = 0; i < c->n_insts; i++)
+			want += c->insts[i].stopped && strcmp(c->insts[i].server, c->servers[s].name) == 0;
+		bool same = sp ? sp->n_stopped == want : want == 0;
+		for (size_t k = 0; sp && same && k < sp->n_stopped; k++) {
+			struct instance *in = inst_by_name(c, sp->stopped[k]);
+			same = in && in->stopped;
+		}
+		e2__ctl__server_spec__free_unpacked(sp, NULL);
+		if (!same)
+			return false;
+	}
+	return true;
+}
 
 static int load_spec(void *o, const char *server, uint64_t generation, const void *spec, size_t len)
 {
@@ -1246,6 +1408,9 @@ int main(int argc, char **argv)
 		c.generation = gen ? strtoull(gen, NULL, 10) : 0;
 		free(gen);
 		c.dot = ctl_store_get(c.store, "dot", &err);
+		c.resteer = ctl_store_get(c.store, "resteer", &err);
+		/* a stop or start seen but not yet planned when the controller died */
+		c.resteer_wanted = stopped_in_specs(&c) ? RESTEER_CHECK : RESTEER_COMMIT;
 		if (ctl_store_specs(c.store, load_spec, &c, &err) < 0 ||
 		    ctl_store_instances(c.store, load_instance, &c, &err) < 0 || load_pipeline_names(&c, &err) < 0) {
 			fprintf(stderr, "e2-controller: %s\n", err.msg);
@@ -1293,6 +1458,7 @@ int main(int argc, char **argv)
 	free(c.servers);
 	free(c.insts);
 	free(c.dot);
+	free(c.resteer);
 	names_free(c.pipelines, c.n_pipelines);
 	e2_fabric_close(c.fabric);
 	ctl_store_close(c.store);

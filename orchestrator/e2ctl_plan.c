@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* `e2ctl plan`: descriptions in, IGraph + placement + interconnection out. */
+#include "e2/mem.h"
 #include "e2/num.h"
 #include "e2/orch.h"
 #include "e2ctl.h"
@@ -20,7 +21,11 @@ static void plan_usage(FILE *out)
 		"                       link within its target)\n"
 		"  --target-util X      sizing headroom, 0.01..1 (default 0.8)\n"
 		"  --split INSTANCE     show the incremental plan for an overload of INSTANCE\n"
-		"  --threshold N        exceptions left before a split moves to the switch, 0..1000000 (default 16)\n");
+		"  --threshold N        exceptions left before a split moves to the switch, 0..1000000 (default 16)\n"
+		"  --withdraw INSTANCE  the operator stopped INSTANCE: add the lines that give its flows to\n"
+		"                       running instances of its NF\n"
+		"  --restore INSTANCE   the operator started INSTANCE again: add the lines that give them back\n"
+		"                       (--withdraw and --restore repeat, and count in the order given)\n");
 }
 
 /* The library's warnings, worded as e2ctl has always worded them. */
@@ -45,6 +50,7 @@ int e2ctl_plan(int argc, char **argv)
 		{"dot", required_argument, 0, 'd'},      {"algo", required_argument, 0, 'a'},
 		{"exact", required_argument, 0, 'x'},    {"target-util", required_argument, 0, 'u'},
 		{"split", required_argument, 0, 's'},    {"threshold", required_argument, 0, 't'},
+		{"withdraw", required_argument, 0, 'W'}, {"restore", required_argument, 0, 'R'},
 		{"help", no_argument, 0, 'h'},           {0, 0, 0, 0},
 	};
 	const char *pp = NULL, *np = NULL, *hp = NULL, *dot = NULL;
@@ -52,6 +58,9 @@ int e2ctl_plan(int argc, char **argv)
 	enum e2_place_algo algo = E2_PLACE_E2;
 	struct e2_plan_opts po = {
 		.target_utilization = 0.8, .seed = 1, .threshold = 16, .warn = plan_warn, .warn_arg = &algo};
+	/* every option could be one: no more events than arguments */
+	struct e2_resteer_event *events = e2_xcalloc((size_t)argc + 1, sizeof *events);
+	po.resteer = events;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -64,6 +73,11 @@ int e2ctl_plan(int argc, char **argv)
 		case 'j': json = 1; break;
 		case 'd': dot = optarg; break;
 		case 's': po.split = optarg; break;
+		case 'W':
+		case 'R':
+			events[po.resteer_count++] = (struct e2_resteer_event){
+				.inst = optarg, .op = c == 'W' ? E2_RESTEER_WITHDRAW : E2_RESTEER_RESTORE};
+			break;
 		case 'a':
 			if (!strcmp(optarg, "e2"))
 				algo = E2_PLACE_E2;
@@ -73,22 +87,31 @@ int e2ctl_plan(int argc, char **argv)
 				algo = E2_PLACE_RANDOM;
 			else {
 				fprintf(stderr, "e2ctl plan: --algo wants e2, packing or random, not '%s'\n", optarg);
+				free(events);
 				return 2;
 			}
 			break;
 		case 'x': bad = e2_num_duration("--exact", optarg, 0.001, 86400, &po.exact_s, &e); break;
 		case 'u': bad = e2_num_double("--target-util", optarg, 0.01, 1, &po.target_utilization, &e); break;
 		case 't': bad = e2_num_u32("--threshold", optarg, 0, 1000000, &po.threshold, &e); break;
-		case 'h': plan_usage(stdout); return 0;
-		default: plan_usage(stderr); return 2;
+		case 'h':
+			plan_usage(stdout);
+			free(events);
+			return 0;
+		default:
+			plan_usage(stderr);
+			free(events);
+			return 2;
 		}
 		if (bad) {
 			fprintf(stderr, "e2ctl plan: %s\n", e.msg);
+			free(events);
 			return 2;
 		}
 	}
 	if (!pp || !np || !hp || optind != argc) {
 		plan_usage(stderr);
+		free(events);
 		return 2;
 	}
 	po.algo = algo;
@@ -122,5 +145,6 @@ fail:
 	if (rc)
 		fprintf(stderr, "e2ctl plan: %s\n", err.msg);
 	e2_plan_free(p);
+	free(events);
 	return rc;
 }

@@ -141,6 +141,8 @@ struct e2_plan *e2_plan_build(const struct e2_plan_inputs *in, const struct e2_p
 	if (e2_interconnect_plan(p->ig, p->hw, &p->ic, err) < 0)
 		goto fail;
 	p->has_ic = 1;
+	if (o->resteer_count && e2_resteer(p, o->resteer, o->resteer_count, err) < 0)
+		goto fail;
 	return p;
 fail:
 	e2_plan_free(p);

@@ -412,6 +412,53 @@ static void test_rangesplit_pin(void **state)
 	destroy_all();
 }
 
+/* An instance is withdrawn: its range goes to another gate, and `forget` lets its
+ * pinned flows follow the ranges at once instead of blackholing until idle. */
+static void test_rangesplit_forget(void **state)
+{
+	(void)state;
+	assert_int_equal(ctl("module add fh flowhash bits=16"), 0);
+	assert_int_equal(ctl("module add rs rangesplit bits=16 idle_ms=60000"), 0);
+	assert_int_equal(ctl("module add t tally"), 0);
+	assert_int_equal(ctl("connect fh rs"), 0);
+	assert_int_equal(ctl("connect rs:0 t:0"), 0);
+	assert_int_equal(ctl("connect rs:1 t:1"), 0);
+	assert_int_equal(ctl("module cmd rs add range=0-32768 gate=0"), 0);
+	assert_int_equal(ctl("module cmd rs add range=32768-65536 gate=1"), 0);
+	send_flows("fh", 0, 100);
+	struct tally *t = tally();
+	uint32_t on1 = 0;
+	for (uint32_t f = 0; f < 100; f++)
+		on1 += t->gate_of[f] == 1;
+	assert_true(on1 > 10 && on1 < 90);
+	assert_int_equal(query("rs", "flows", "gate1"), on1);
+	/* gate 1's instance is gone: its range to gate 0; its flows stay pinned (exceptions) */
+	assert_int_not_equal(ctl("module cmd rs move range=32768-65535 gate=0"), 0);
+	assert_int_not_equal(ctl("module cmd rs move range=32768-65536"), 0);
+	assert_int_not_equal(ctl("module cmd rs move range=32768-65536 gate=64"), 0);
+	assert_int_equal(ctl("module cmd rs move range=32768-65536 gate=0"), 0);
+	assert_int_equal(query("rs", "exceptions", "exceptions"), on1);
+	assert_int_equal(query("rs", "stats", "ranges"), 2);
+	send_flows("fh", 0, 100);
+	for (uint32_t f = 0; f < 100; f++)
+		assert_int_equal(t->gate_of[f], expected_id(f) >= 32768 ? 1 : 0);
+	assert_int_equal(ctl("module cmd rs forget gate=1"), 0);
+	assert_int_equal(query("rs", "exceptions", "exceptions"), 0);
+	assert_int_equal(query("rs", "stats", "forgotten"), on1);
+	assert_int_equal(query("rs", "stats", "expired"), 0);
+	send_flows("fh", 0, 100);
+	for (uint32_t f = 0; f < 100; f++)
+		assert_int_equal(t->gate_of[f], 0);
+	assert_int_equal(query("rs", "flows", "gate0"), 100);
+	/* nothing pinned there: nothing forgotten; bad gates refused */
+	assert_int_equal(ctl("module cmd rs forget gate=1"), 0);
+	assert_int_equal(query("rs", "stats", "forgotten"), on1);
+	assert_int_not_equal(ctl("module cmd rs forget"), 0);
+	assert_int_not_equal(ctl("module cmd rs forget gate=64"), 0);
+	assert_int_not_equal(ctl("module cmd rs forget gate=-1"), 0);
+	destroy_all();
+}
+
 /* The ID module `fh` (bits=32) gives one frame, read back from tally `t` by its source. */
 static uint32_t id_of(struct rte_mbuf *m, uint32_t src)
 {
@@ -727,6 +774,7 @@ int main(void)
 		cmocka_unit_test(test_flowhash_ids),
 		cmocka_unit_test(test_rangesplit_ranges),
 		cmocka_unit_test(test_rangesplit_pin),
+		cmocka_unit_test(test_rangesplit_forget),
 		cmocka_unit_test(test_migration_avoidance),
 		cmocka_unit_test(test_flowhash_ipv6),
 		cmocka_unit_test(test_flowhash_ipv6_headers),

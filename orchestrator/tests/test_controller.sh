@@ -43,7 +43,7 @@ cat >"$T/hw.yaml" <<EOF
 servers:
 EOF
 for i in 0 1 2; do
-  echo "  - { name: srv$i, cores: 2, ghz: 2.0, nic_gbps: 1, agent: 'ipc://$T/a$i.sock', agent_events: 'ipc://$T/a$i.ev' }" >>"$T/hw.yaml"
+  echo "  - { name: srv$i, cores: 3, ghz: 2.0, nic_gbps: 1, agent: 'ipc://$T/a$i.sock', agent_events: 'ipc://$T/a$i.ev' }" >>"$T/hw.yaml"
 done
 echo "switch: { ports: 8, external_ports: [ext0, ext1], port_gbps: 1, flow_table_entries: 2048, actions: [output, encap, decap] }" >>"$T/hw.yaml"
 for i in 0 1 2; do
@@ -67,13 +67,14 @@ wait_for 20 "every agent alive" sh -c "[ \$('$E2CTL' status | grep -c 'agent ali
 ev_pid=$!
 sleep 0.5
 out=$("$E2CTL" apply "$SRC/examples/live/web.yaml") || fail "apply: $out"
-grep -q "^generation 1: 2 pipeline(s), 3 instance(s): fw.0@srv0 mon.0@srv1 ret.0@srv2$" <<<"$out" || fail "apply said: $out"
+grep -q "^generation 1: 2 pipeline(s), 4 instance(s): fw.0@srv0 mon.0@srv0 mon.1@srv1 ret.0@srv1$" <<<"$out" ||
+  fail "apply said: $out"
 # (output first, then grep: with pipefail, grep -q leaving early can fail the writer)
 has_port() { grep -q "$2" <<<"$("$DP" --ctl "$T/st$1/e2d.ctl" list 2>/dev/null)"; }
 wait_for 20 "srv0's e2d has fw.0's ports" has_port 0 fw.0.in
-wait_for 20 "srv2's e2d has ret.0's ports" has_port 2 ret.0.in
+wait_for 20 "srv1's e2d has ret.0's ports" has_port 1 ret.0.in
 "$E2CTL" status >"$T/status.txt"
-for x in "fw.0 firewall srv0" "mon.0 forwarder srv1" "ret.0 forwarder srv2"; do
+for x in "fw.0 firewall srv0" "mon.0 monitor srv0" "mon.1 monitor srv1" "ret.0 forwarder srv1"; do
   set -- $x
   awk -v i=$1 -v n=$2 -v s=$3 '$1==i && $2==n && $3==s {f=1} END {exit !f}' "$T/status.txt" ||
     fail "status does not show $1 ($2) on $3: $(cat "$T/status.txt")"
@@ -81,7 +82,7 @@ done
 grep -q "cluster_srv1" <<<"$("$E2CTL" graph)" || fail "the graph has no srv1 cluster"
 wait "$ev_pid" || true
 grep -q "generation 1: 2 pipeline(s)" "$T/events.txt" || fail "e2ctl events missed the apply: $(cat "$T/events.txt")"
-step "a) apply: fw.0, mon.0, ret.0 on srv0..2, each e2d has its lines; status, graph, events; socket 0600"
+step "a) apply: fw.0, mon.0 on srv0, mon.1, ret.0 on srv1, each e2d has its lines; status, graph, events; socket 0600"
 
 # --- b) a bad policy
 printf 'pipelines:\n  - name: bad\n    nodes: [{ name: a, nf: nosuch }]\n    edges: []\n' >"$T/bad.yaml"
@@ -93,8 +94,8 @@ step "b) a bad policy refused: ${out#e2ctl: }"
 
 # --- c) delete
 out=$("$E2CTL" delete web-return) || fail "delete: $out"
-gone() { ! has_port 2 ret.0.in; }
-wait_for 30 "ret.0's ports leave srv2's e2d" gone
+gone() { ! has_port 1 ret.0.in; }
+wait_for 30 "ret.0's ports leave srv1's e2d" gone
 grep -q "^  ret.0 " <<<"$("$E2CTL" status)" && fail "ret.0 is still listed"
 rc=0
 out=$("$E2CTL" delete web-return 2>&1) || rc=$?
@@ -127,8 +128,8 @@ out=$("$CTL" --db "$T/c.db" --ctl "ipc://$T/ctl.sock" --events "ipc://$T/ctl.ev"
 [ "$rc" = 1 ] && grep -q "no such database; start with --init" <<<"$out" || fail "a missing database: $rc '$out'"
 start_ctl --rebuild --hardware "$T/hw.yaml" --nfs "$SRC/examples/live/nfs.yaml"
 "$E2CTL" status >"$T/status2.txt"
-grep -q "^  fw.0 .* srv0 " "$T/status2.txt" && grep -q "^  mon.0 .* srv1 " "$T/status2.txt" ||
-  fail "the rebuilt controller does not know fw.0 and mon.0: $(cat "$T/status2.txt")"
+grep -q "^  fw.0 .* srv0 " "$T/status2.txt" && grep -q "^  mon.1 .* srv1 " "$T/status2.txt" ||
+  fail "the rebuilt controller does not know fw.0 and mon.1: $(cat "$T/status2.txt")"
 grep -q "rebuilt from 3 of 3 agents" "$T/controller.log" || fail "the rebuild is not logged"
-step "e) damaged and missing databases refused; --rebuild took fw.0 and mon.0 back from the agents"
+step "e) damaged and missing databases refused; --rebuild took fw.0 and mon.1 back from the agents"
 echo "ok - all controller checks passed in $(( $(date +%s) - t0 )) s"

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* A plan becomes one ServerSpec per server: the running system's example (three NF VMs
- * on a three-server rack) gives each server its instance, with the image, the command
- * its VM runs, one vhost-user socket per connection point (the path the e2d lines use),
- * and e2d lines that are all commands cmdlang parses. */
+/* A plan becomes one ServerSpec per server: the running system's example (four NF VMs
+ * on a three-server rack with two NF cores a server) gives each server its instances,
+ * with the image, the command its VM runs, one vhost-user socket per connection point
+ * (the path the e2d lines use), and e2d lines that are all commands cmdlang parses;
+ * re-steering around a stopped monitor adds lines to the firewall's server. */
 #include "helpers.h"
 
 #include <stdbool.h>
@@ -10,7 +11,7 @@
 #include "e2/cmd.h"
 #include "e2ctl.pb-c.h"
 
-static struct e2_plan *live_plan(void)
+static struct e2_plan *live_plan_with(const struct e2_resteer_event *ev, size_t n)
 {
 	struct e2_err err = {""};
 	static struct e2_nf_catalog *nfs;
@@ -22,10 +23,31 @@ static struct e2_plan *live_plan(void)
 		pol = load_policy_file("live/web.yaml");
 	}
 	const struct e2_plan_inputs in = {.pol = pol, .nfs = nfs, .hw = hw};
-	struct e2_plan *p = e2_plan_build(&in, NULL, &err);
+	const struct e2_plan_opts o = {.resteer = ev, .resteer_count = n};
+	struct e2_plan *p = e2_plan_build(&in, &o, &err);
 	if (!p)
 		fail_msg("%s", err.msg);
 	return p;
+}
+
+static struct e2_plan *live_plan(void)
+{
+	return live_plan_with(NULL, 0);
+}
+
+/* Every line is an e2d command; returns how many contain `needle`. */
+static unsigned lines_with(const E2__Ctl__ServerSpec *sp, const char *needle)
+{
+	unsigned n = 0;
+	for (size_t l = 0; l < sp->n_e2d_lines; l++) {
+		char e[256];
+		E2__Dp__Request *q = e2_cmd_parse(sp->e2d_lines[l], e, sizeof e);
+		if (!q)
+			fail_msg("line '%s': %s", sp->e2d_lines[l], e);
+		e2__dp__request__free_unpacked(q, NULL);
+		n += strstr(sp->e2d_lines[l], needle) != NULL;
+	}
+	return n;
 }
 
 static E2__Ctl__ServerSpec *spec_of(const struct e2_plan *p, unsigned server, char *const *stopped, size_t n)
@@ -50,33 +72,27 @@ static void one_vm_per_server(void **state)
 		E2__Ctl__ServerSpec *sp = spec_of(p, s, NULL, 0);
 		assert_string_equal(sp->server, p->hw->servers[s].name);
 		assert_int_equal(sp->generation, 7);
-		assert_int_equal(sp->n_instances, 1); /* one NF core per server */
-		const E2__Ctl__Instance *in = sp->instances[0];
-		total++;
-		assert_string_equal(in->image, "legacy-nf");
-		assert_true(strcmp(in->command, "e2-firewall") == 0 || strcmp(in->command, "e2-fwd") == 0);
-		assert_int_equal(in->n_ports, 2);
-		char want[128];
-		snprintf(want, sizeof want, "/var/run/e2/%s.in.sock", in->name);
-		assert_string_equal(in->ports[0]->socket, want);
-		assert_string_equal(in->ports[1]->name, "out");
-		assert_int_equal(in->flow_lo, 0);
-		assert_int_equal(in->flow_hi, 65536);
-		/* every line is an e2d command, and the vhost ports use the instance's sockets */
+		assert_true(sp->n_instances <= 2); /* two NF cores per server */
 		assert_true(sp->n_e2d_lines > 0);
-		bool port_line = false;
-		for (size_t l = 0; l < sp->n_e2d_lines; l++) {
-			char e[256];
-			E2__Dp__Request *q = e2_cmd_parse(sp->e2d_lines[l], e, sizeof e);
-			if (!q)
-				fail_msg("line '%s': %s", sp->e2d_lines[l], e);
-			e2__dp__request__free_unpacked(q, NULL);
-			port_line |= strstr(sp->e2d_lines[l], want) != NULL;
+		for (size_t k = 0; k < sp->n_instances; k++) {
+			const E2__Ctl__Instance *in = sp->instances[k];
+			total++;
+			assert_string_equal(in->image, "legacy-nf");
+			assert_true(strcmp(in->command, "e2-firewall") == 0 || strcmp(in->command, "e2-fwd") == 0);
+			assert_int_equal(in->n_ports, 2);
+			char want[128];
+			snprintf(want, sizeof want, "/var/run/e2/%s.in.sock", in->name);
+			assert_string_equal(in->ports[0]->socket, want);
+			assert_string_equal(in->ports[1]->name, "out");
+			/* the two monitors share the flow-ID space; the others have all of it */
+			assert_int_equal(in->flow_lo, strcmp(in->name, "mon.1") == 0 ? 32768 : 0);
+			assert_int_equal(in->flow_hi, strcmp(in->name, "mon.0") == 0 ? 32768 : 65536);
+			/* the vhost ports use the instance's sockets */
+			assert_true(lines_with(sp, want) > 0);
 		}
-		assert_true(port_line);
 		e2__ctl__server_spec__free_unpacked(sp, NULL);
 	}
-	assert_int_equal(total, 3);
+	assert_int_equal(total, 4);
 	e2_plan_free(p);
 }
 
@@ -88,7 +104,10 @@ static void stopped_instances_stay_on_their_server(void **state)
 	unsigned seen = 0;
 	for (unsigned s = 0; s < p->hw->servers_count; s++) {
 		E2__Ctl__ServerSpec *sp = spec_of(p, s, stopped, 2);
-		if (strcmp(sp->instances[0]->name, "mon.0") == 0) {
+		bool here = false;
+		for (size_t k = 0; k < sp->n_instances; k++)
+			here |= strcmp(sp->instances[k]->name, "mon.0") == 0;
+		if (here) {
 			assert_int_equal(sp->n_stopped, 1);
 			assert_string_equal(sp->stopped[0], "mon.0");
 			seen++;
@@ -100,11 +119,85 @@ static void stopped_instances_stay_on_their_server(void **state)
 	e2_plan_free(p);
 }
 
+/* The server whose spec runs instance `name`. */
+static unsigned server_of(const struct e2_plan *p, const char *name)
+{
+	int x = e2_igraph_find(p->ig, name);
+	assert_true(x >= 0);
+	return (unsigned)p->ig->insts[x].server;
+}
+
+/* mon.1 stopped: the firewall's distributing stage sends its range to mon.0's gate and
+ * forgets its flows, mon.0 accepts the range; started again: the range goes back. The
+ * base lines stay a prefix (the agent applies the rest without restarting e2d). */
+static void stopped_monitor_resteered(void **state)
+{
+	(void)state;
+	struct e2_plan *base = live_plan();
+	const struct e2_resteer_event ev[] = {{"mon.1", E2_RESTEER_WITHDRAW}, {"mon.1", E2_RESTEER_RESTORE}};
+	struct e2_plan *p1 = live_plan_with(ev, 1), *p2 = live_plan_with(ev, 2);
+	unsigned fw = server_of(base, "fw.0"), mon0 = server_of(base, "mon.0");
+	for (unsigned s = 0; s < base->hw->servers_count; s++) {
+		E2__Ctl__ServerSpec *b = spec_of(base, s, NULL, 0), *w = spec_of(p1, s, NULL, 0),
+				    *r = spec_of(p2, s, NULL, 0);
+		assert_true(w->n_e2d_lines >= b->n_e2d_lines && r->n_e2d_lines >= w->n_e2d_lines);
+		for (size_t l = 0; l < b->n_e2d_lines; l++)
+			assert_string_equal(w->e2d_lines[l], b->e2d_lines[l]);
+		for (size_t l = 0; l < w->n_e2d_lines; l++)
+			assert_string_equal(r->e2d_lines[l], w->e2d_lines[l]);
+		assert_int_equal(lines_with(w, "fw.0.out.e0.split move range=32768-65536 gate=0"), s == fw);
+		assert_int_equal(lines_with(w, "fw.0.out.e0.split forget gate=1"), s == fw);
+		assert_int_equal(lines_with(w, "mon.0.in.steer.rs add range=32768-65536 gate=0"), s == mon0);
+		assert_int_equal(lines_with(r, "fw.0.out.e0.split move range=32768-65536 gate=1"), s == fw);
+		if (s != fw && s != mon0)
+			assert_int_equal(r->n_e2d_lines, b->n_e2d_lines);
+		e2__ctl__server_spec__free_unpacked(b, NULL);
+		e2__ctl__server_spec__free_unpacked(w, NULL);
+		e2__ctl__server_spec__free_unpacked(r, NULL);
+	}
+	e2_plan_free(base);
+	e2_plan_free(p1);
+	e2_plan_free(p2);
+}
+
+/* Events that do not fit the instances refuse the plan, naming the instance. */
+static void bad_resteer_events_refused(void **state)
+{
+	(void)state;
+	struct e2_err err = {""};
+	struct e2_nf_catalog *nfs = load_nfs_file("live/nfs.yaml");
+	struct e2_hardware *hw = load_hw_file("live/hardware-rack3.yaml");
+	struct e2_policy *pol = load_policy_file("live/web.yaml");
+	const struct e2_plan_inputs in = {.pol = pol, .nfs = nfs, .hw = hw};
+	const struct {
+		struct e2_resteer_event ev[2];
+		size_t n;
+		const char *msg;
+	} bad[] = {
+		{{{"mon.1", E2_RESTEER_RESTORE}}, 1, "'mon.1' is not withdrawn"},
+		{{{"mon.1", E2_RESTEER_WITHDRAW}, {"mon.1", E2_RESTEER_WITHDRAW}}, 2, "'mon.1' is withdrawn already"},
+		{{{"mon.7", E2_RESTEER_WITHDRAW}}, 1, "no NF instance 'mon.7'"},
+		{{{"client", E2_RESTEER_WITHDRAW}}, 1, "no NF instance 'client'"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		const struct e2_plan_opts o = {.resteer = bad[i].ev, .resteer_count = bad[i].n};
+		struct e2_plan *p = e2_plan_build(&in, &o, &err);
+		assert_null(p);
+		if (!strstr(err.msg, bad[i].msg))
+			fail_msg("case %zu: '%s' does not say '%s'", i, err.msg, bad[i].msg);
+	}
+	e2_policy_free(pol);
+	e2_hardware_free(hw);
+	e2_nfs_free(nfs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(one_vm_per_server),
 		cmocka_unit_test(stopped_instances_stay_on_their_server),
+		cmocka_unit_test(stopped_monitor_resteered),
+		cmocka_unit_test(bad_resteer_events_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # The controller's plans are E2D commands: every line `e2ctl plan` writes for a server
 # is applied, in order, to a running e2d (one per server, one after the other), for
-# each example policy; then a split's phase-1 lines on the old instance's server.
+# each example policy; then a split's phase-1 lines on the old instance's server; then
+# the running system's example with instances withdrawn and restored (virsh shutdown
+# and start): the base lines first, then each event's lines on top, without a restart.
 # A refused line fails the test with e2d's message. Every e2d is stopped by PID.
 set -euo pipefail
 E2CTL=${1:?usage: test_plan_e2d.sh ORCH_E2CTL VSWITCH_BUILD_DIR SOURCE_DIR}
@@ -86,4 +88,41 @@ for policy in policy-fig3.1.yaml policy-fig3.12.yaml; do
     stop_e2d
   done
   [ $phase1_applied = 1 ] || fail "$policy: the split's phase 1 was applied to no live e2d"
+done
+
+# re-steering: the live example (two monitor instances), mon.1 stopped, started again,
+# then mon.0 and mon.1 stopped (nothing left: the range stays), mon.0 started again
+live=(--policy "$SRC/examples/live/web.yaml" --nfs "$SRC/examples/live/nfs.yaml"
+  --hardware "$SRC/examples/live/hardware-rack3.yaml")
+"$E2CTL" plan "${live[@]}" >"$T/live.txt" 2>"$T/plan.err" || fail "e2ctl plan live: $(cat "$T/plan.err")"
+events=(--withdraw mon.1 --restore mon.1 --withdraw mon.0 --withdraw mon.1 --restore mon.0)
+"$E2CTL" plan "${live[@]}" "${events[@]}" >"$T/resteer.txt" 2>"$T/plan.err" ||
+  fail "e2ctl plan live ${events[*]}: $(cat "$T/plan.err")"
+moved=0
+for s in $(sed -n 's/^E2D on \([^:]*\):$/\1/p' "$T/live.txt"); do
+  section "$T/live.txt" "E2D on $s:" >"$T/$s.base"
+  section "$T/resteer.txt" "E2D on $s:" >"$T/$s.all"
+  # the events only append: the base is a prefix (so the agent applies them one by one)
+  n=$(wc -l <"$T/$s.base")
+  [ "$(head -n "$n" "$T/$s.all")" = "$(cat "$T/$s.base")" ] || fail "live/$s: the re-steer lines do not extend the base"
+  tail -n +"$((n + 1))" "$T/$s.all" >"$T/$s.events"
+  start_e2d
+  apply "$T/$s.base" "live/$s" >/dev/null
+  m=$(apply "$T/$s.events" "live/$s re-steer")
+  moved=$((moved + m))
+  echo "ok - live: $m re-steer lines applied on $s on top of the running lines"
+  stop_e2d
+done
+[ "$moved" -ge 6 ] || fail "live: only $moved re-steer lines in all"
+# the moves: mon.1's range to mon.0's gate, back, both to mon.1's, then all to mon.0
+got=$(grep -o 'fw.0.out.e0.split move range=[0-9-]* gate=[0-9]' "$T/resteer.txt" | sed 's/.*range=//' | tr '\n' ' ')
+[ "$got" = "32768-65536 gate=0 32768-65536 gate=1 0-32768 gate=1 0-32768 gate=0 32768-65536 gate=0 " ] ||
+  fail "live: moves are '$got'"
+grep -q "no running instance of 'mon' is left" "$T/resteer.txt" || fail "live: the last withdrawal is not said"
+# refusals: events that do not fit the instances' states
+for bad in "--restore mon.1" "--withdraw mon.1 --withdraw mon.1" "--withdraw nope" "--withdraw client"; do
+  # shellcheck disable=SC2086
+  if "$E2CTL" plan "${live[@]}" $bad >/dev/null 2>"$T/plan.err"; then fail "live: '$bad' accepted"; fi
+  grep -q "re-steer: " "$T/plan.err" || fail "live: '$bad': $(cat "$T/plan.err")"
+  echo "ok - live: '$bad' refused: $(cat "$T/plan.err")"
 done

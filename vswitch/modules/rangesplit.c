@@ -71,7 +71,7 @@ struct rangesplit {
 	uint32_t sweep_pos;
 	uint32_t n_flows, n_exceptions;
 	uint32_t active[E2_GATES_MAX]; /* tracked flows pinned to each gate */
-	uint64_t untracked, expired, no_range;
+	uint64_t untracked, expired, no_range, forgotten;
 };
 
 static int range_find(const struct rangesplit *s, uint64_t id)
@@ -417,10 +417,57 @@ static int cmd_delete(struct e2_module *m, const struct e2_args *a, struct e2_re
 	return 0;
 }
 
+/* One range to another gate in place (no moment without the range, as delete + add
+ * would leave): new flows of the range go to G, tracked ones stay where they are. */
+static int cmd_move(struct e2_module *m, const struct e2_args *a, struct e2_result *out, char *err)
+{
+	struct rangesplit *s = e2_priv(m);
+	uint64_t lo, hi, gate;
+	int r;
+
+	if (parse_range(s, e2_args_get(a, "range"), &lo, &hi, err) || (r = exact_range(s, lo, hi, err)) < 0)
+		return -1;
+	if (e2_args_u64(a, "gate", 0, 0, E2_GATES_MAX - 1, &gate, err) != 0) {
+		if (!e2_args_get(a, "gate"))
+			snprintf(err, E2_ERR_MAX, "move needs gate=G");
+		return -1;
+	}
+	s->ranges[r].gate = (uint16_t)gate;
+	ranges_changed(s);
+	return 0;
+}
+
 static int sweep_all(struct rangesplit *s)
 {
 	if (s->track)
 		sweep(s, s->slots, rte_rdtsc());
+	return 0;
+}
+
+/* The instance behind a gate is gone (stopped by its operator, or failed): the flows
+ * pinned there lost their state with it, so keeping them pinned would only send them
+ * into a dead port until they go idle. They start afresh by the ranges instead. */
+static int cmd_forget(struct e2_module *m, const struct e2_args *a, struct e2_result *out, char *err)
+{
+	struct rangesplit *s = e2_priv(m);
+	uint64_t gate;
+
+	if (e2_args_u64(a, "gate", 0, 0, E2_GATES_MAX - 1, &gate, err) != 0) {
+		if (!e2_args_get(a, "gate"))
+			snprintf(err, E2_ERR_MAX, "forget needs gate=G");
+		return -1;
+	}
+	uint32_t n = 0;
+	for (uint32_t i = 0; s->track && i < s->slots && s->active[gate]; i++) {
+		struct flow *f = &s->flows[i];
+		if (f->in_use && f->gate == gate) {
+			flow_remove(s, f);
+			s->expired--;
+			n++;
+		}
+	}
+	s->forgotten += n;
+	e2_result_add(out, "forgotten", "%u", n);
 	return 0;
 }
 
@@ -664,6 +711,7 @@ static void rangesplit_stats(struct e2_module *m, struct e2_result *out)
 	e2_result_add(out, "expired", "%" PRIu64, s->expired);
 	e2_result_add(out, "untracked", "%" PRIu64, s->untracked);
 	e2_result_add(out, "no_range", "%" PRIu64, s->no_range);
+	e2_result_add(out, "forgotten", "%" PRIu64, s->forgotten);
 }
 
 static int cmd_stats(struct e2_module *m, const struct e2_args *a, struct e2_result *out, char *err)
@@ -678,6 +726,10 @@ static const struct e2_cmd rangesplit_cmds[] = {
 	 .args = E2_ARGS("range", "gate"),
 	 .fn = cmd_add},
 	{.name = "delete", .help = "range=X-Y (exactly as added)", .args = E2_ARGS("range"), .fn = cmd_delete},
+	{.name = "move",
+	 .help = "range=X-Y gate=G: new flows of [X,Y) to G (exactly as added); tracked ones stay",
+	 .args = E2_ARGS("range", "gate"),
+	 .fn = cmd_move},
 	{.name = "split",
 	 .help = "range=X-Y at=M new_gate=G: [X,M) keeps its gate, new flows in [M,Y) go to G, active ones stay",
 	 .args = E2_ARGS("range", "at", "new_gate"),
@@ -687,6 +739,10 @@ static const struct e2_cmd rangesplit_cmds[] = {
 		 "until idle",
 	 .args = E2_ARGS("src", "dst", "proto", "sport", "dport", "gate", "flow_id"),
 	 .fn = cmd_pin},
+	{.name = "forget",
+	 .help = "gate=G: untrack the flows pinned to G (its instance is gone); they follow the ranges again",
+	 .args = E2_ARGS("gate"),
+	 .fn = cmd_forget},
 	{.name = "exceptions",
 	 .help = "remaining exceptions and tracked flows",
 	 .args = E2_ARGS_NONE,

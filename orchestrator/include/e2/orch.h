@@ -397,6 +397,21 @@ int e2_split_flow_ended(const struct e2_igraph *ig, struct e2_split_plan *sp, co
 unsigned e2_split_route(const struct e2_igraph *ig, const struct e2_split_plan *sp, const struct e2_flow *f);
 void e2_split_free(struct e2_split_plan *sp);
 
+/* ---------------------------------------------------------------- re-steering */
+
+/* What the operator did to an instance since the plan's lines were applied, in order:
+ * stopped it (its flows go to running siblings) or started it again (it gets them back). */
+struct e2_plan;
+enum e2_resteer_op { E2_RESTEER_WITHDRAW, E2_RESTEER_RESTORE };
+struct e2_resteer_event {
+	const char *inst;
+	enum e2_resteer_op op;
+};
+/* Appends to the plan's E2D lines the commands that carry out the events on top of
+ * them (resteer.c says how). -1 on an unknown instance, a withdrawal of a withdrawn one
+ * or a restoration of a running one, or an instance only the fabric distributes to. */
+int e2_resteer(struct e2_plan *p, const struct e2_resteer_event *ev, size_t n, struct e2_err *err);
+
 /* ---------------------------------------------------------------- the plan */
 
 /* The whole chain in one object: descriptions -> PGraph -> IGraph -> placement (the
@@ -434,6 +449,9 @@ struct e2_plan_opts {
 	/* a split of one overloaded instance, planned before the interconnection */
 	const char *split;  /* instance name, or NULL */
 	unsigned threshold; /* exceptions left before the split moves to the switch */
+	/* instances the operator stopped and started since, re-steered (e2_resteer) */
+	const struct e2_resteer_event *resteer;
+	size_t resteer_count;
 	enum e2_plan_stop stop;
 	/* called as each warning arises (so before any later error); NULL: none told */
 	void (*warn)(void *arg, const struct e2_plan_warning *w);
