@@ -27,6 +27,7 @@
 
 #include "ctl_store.h"
 #include "e2/chan.h"
+#include "e2/ctlnames.h"
 #include "e2/fabric.h"
 #include "e2/file.h"
 #include "e2/log.h"
@@ -102,19 +103,6 @@ static uint64_t now_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static const char *state_name(int s)
-{
-	switch (s) {
-	case E2__CTL__INSTANCE_STATE__INSTANCE_PENDING: return "pending";
-	case E2__CTL__INSTANCE_STATE__INSTANCE_STARTING: return "starting";
-	case E2__CTL__INSTANCE_STATE__INSTANCE_RUNNING: return "running";
-	case E2__CTL__INSTANCE_STATE__INSTANCE_STOPPED: return "stopped";
-	case E2__CTL__INSTANCE_STATE__INSTANCE_FAILED: return "failed";
-	case E2__CTL__INSTANCE_STATE__INSTANCE_REMOVED: return "removed";
-	default: return "unknown";
-	}
 }
 
 /* ---------------------------------------------------------------- events for e2ctl */
@@ -211,8 +199,9 @@ static void observe(struct controller *c, const char *server, const E2__Ctl__Ins
 	}
 	save_instance(c, in);
 	double took = was && in->since_ns > was ? (double)(in->since_ns - was) / 1e9 : 0;
-	publish(c, server, in->name, "%s on %s: %s -> %s after %.1f s%s%s", in->name, server, state_name(from),
-		state_name(in->state), took, in->detail[0] ? ": " : "", in->detail);
+	publish(c, server, in->name, "%s on %s: %s -> %s after %.1f s%s%s", in->name, server,
+		e2_instance_state_name(from), e2_instance_state_name(in->state), took, in->detail[0] ? ": " : "",
+		in->detail);
 }
 
 static void observe_report(struct controller *c, struct server *s, const E2__Ctl__AgentReport *r)

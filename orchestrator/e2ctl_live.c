@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "e2/chan.h"
+#include "e2/ctlnames.h"
 #include "e2/file.h"
 #include "e2/mem.h"
 #include "e2/num.h"
@@ -265,19 +266,6 @@ int e2ctl_delete(int argc, char **argv)
 
 /* ---------------------------------------------------------------- status */
 
-static const char *state_word(E2__Ctl__InstanceState s)
-{
-	switch (s) {
-	case E2__CTL__INSTANCE_STATE__INSTANCE_PENDING: return "pending";
-	case E2__CTL__INSTANCE_STATE__INSTANCE_STARTING: return "starting";
-	case E2__CTL__INSTANCE_STATE__INSTANCE_RUNNING: return "running";
-	case E2__CTL__INSTANCE_STATE__INSTANCE_STOPPED: return "stopped";
-	case E2__CTL__INSTANCE_STATE__INSTANCE_FAILED: return "failed";
-	case E2__CTL__INSTANCE_STATE__INSTANCE_REMOVED: return "removed";
-	default: return "?";
-	}
-}
-
 int e2ctl_status(int argc, char **argv)
 {
 	static const char help[] = "usage: e2ctl status\n"
@@ -313,7 +301,7 @@ int e2ctl_status(int argc, char **argv)
 	for (size_t k = 0; k < r->n_instances; k++) {
 		const E2__Ctl__InstanceStatus *in = r->instances[k];
 		printf("  %-16s %-12s %-12s %-9s %7.1f s  load %.2f  flows [%" PRIu32 ",%" PRIu32 ")%s%s\n", in->name,
-		       in->nf, in->server, state_word(in->state),
+		       in->nf, in->server, e2_instance_state_name(in->state),
 		       in->since_ns ? (double)(now - in->since_ns) / 1e9 : 0.0, in->load, in->flow_lo, in->flow_hi,
 		       in->detail[0] ? "  " : "", in->detail);
 	}

@@ -73,12 +73,6 @@ void agent_inst_remove(struct agent *a, struct agent_inst *i)
 	a->n_inst--;
 }
 
-const char *agent_state_name(inst_state s)
-{
-	static const char *names[] = {"unspecified", "pending", "starting", "running", "stopped", "failed", "removed"};
-	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
-}
-
 const E2__Ctl__Instance *agent_spec_instance(const struct agent *a, const char *name)
 {
 	if (!a->spec)
@@ -193,7 +187,7 @@ void agent_set_state(struct agent *a, struct agent_inst *i, inst_state st, const
 		i->since_ns = agent_now_ns();
 	i->state = st;
 	snprintf(i->detail, sizeof(i->detail), "%s", detail);
-	E2_INFO("instance %s: %s%s%s", i->name, agent_state_name(st), *detail ? ": " : "", detail);
+	E2_INFO("instance %s: %s%s%s", i->name, e2_instance_state_name((int)st), *detail ? ": " : "", detail);
 	struct store_instance row = {.state = (int)st, .since_ns = i->since_ns};
 	snprintf(row.name, sizeof(row.name), "%s", i->name);
 	snprintf(row.detail, sizeof(row.detail), "%s", detail);

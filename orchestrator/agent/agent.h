@@ -20,6 +20,7 @@
 #include <sys/types.h>
 
 #include "e2/chan.h"
+#include "e2/ctlnames.h"
 #include "e2/err.h"
 #include "e2ctl.pb-c.h"
 #include "e2virt.h"
@@ -132,7 +133,6 @@ void agent_stopped_set(struct agent *a, const char *name, bool on);
 E2__Ctl__AgentReport *agent_report(struct agent *a);
 void agent_publish(struct agent *a, E2__Ctl__AgentEvent *ev);
 void agent_publish_report(struct agent *a, E2__Ctl__AgentEventKind kind);
-const char *agent_state_name(inst_state s);
 /* Every e2d line the spec wants: the agent's own, then the spec's. */
 void agent_desired_lines(const struct agent *a, struct strv *out);
 /* Writes e2d.conf (atomically). */

@@ -28,19 +28,14 @@
 #include <nanomsg/reqrep.h>
 
 #include "e2/chan.h"
+#include "e2/ctlnames.h"
 #include "e2/file.h"
 #include "e2/num.h"
 #include "e2ctl.pb-c.h"
 
-static const char *state_name(E2__Ctl__InstanceState s)
-{
-	static const char *names[] = {"unspecified", "pending", "starting", "running", "stopped", "failed", "removed"};
-	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
-}
-
 static void print_status(const char *prefix, const E2__Ctl__InstanceStatus *s)
 {
-	printf("%s %s %s since=%llu detail=%s\n", prefix, s->name, state_name(s->state),
+	printf("%s %s %s since=%llu detail=%s\n", prefix, s->name, e2_instance_state_name(s->state),
 	       (unsigned long long)s->since_ns, s->detail);
 }
 

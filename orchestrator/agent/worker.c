@@ -524,8 +524,9 @@ static int reconcile_instances(struct agent *a, struct e2_err *err)
 	for (size_t k = 0; k < names.n; k++) {
 		struct agent_inst *i = agent_inst_find(a, names.v[k]);
 		if (!i || (i->state != ST(RUNNING) && i->state != ST(STOPPED))) {
-			e2_seterr(err, "instance %s is %s%s%s", names.v[k], i ? agent_state_name(i->state) : "missing",
-				  i && i->detail[0] ? ": " : "", i ? i->detail : "");
+			e2_seterr(err, "instance %s is %s%s%s", names.v[k],
+				  i ? e2_instance_state_name((int)i->state) : "missing", i && i->detail[0] ? ": " : "",
+				  i ? i->detail : "");
 			rc = -1;
 			break;
 		}
