@@ -348,9 +348,9 @@ struct inst_view {
 	bool stopped, running;
 };
 
-/* Replays log (lines "withdraw NAME" / "restore NAME") into events that point into
- * log, which the caller keeps; NULL on a line it does not know (nothing is then
- * trusted of it). */
+/* Reads log (lines "OP NAME", OP one of e2_resteer_op_name's words) into events that
+ * point into log, which the caller keeps; NULL on a line it does not know (nothing is
+ * then trusted of it). */
 static struct e2_resteer_event *parse_log(char *log, size_t *n)
 {
 	size_t lines = 1;
@@ -359,15 +359,14 @@ static struct e2_resteer_event *parse_log(char *log, size_t *n)
 	struct e2_resteer_event *ev = e2_xcalloc(lines + 1, sizeof *ev);
 	*n = 0;
 	for (char *save = NULL, *l = strtok_r(log, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-		if (strncmp(l, "withdraw ", 9) == 0)
-			ev[*n] = (struct e2_resteer_event){.inst = l + 9, .op = E2_RESTEER_WITHDRAW};
-		else if (strncmp(l, "restore ", 8) == 0)
-			ev[*n] = (struct e2_resteer_event){.inst = l + 8, .op = E2_RESTEER_RESTORE};
-		else {
+		char *sp = strchr(l, ' ');
+		if (sp)
+			*sp = '\0';
+		if (!sp || !sp[1] || e2_resteer_op_parse(l, &ev[*n].op) < 0) {
 			free(ev);
 			return NULL;
 		}
-		(*n)++;
+		ev[(*n)++].inst = sp + 1;
 	}
 	return ev;
 }
@@ -421,7 +420,7 @@ static int resteer_plan(struct e2_plan *p, const char *log, bool restitch, const
 		size_t len = 0, nlen = 0;
 		FILE *f = open_memstream(&text, &len), *g = open_memstream(&news, &nlen);
 		for (size_t i = 0; f && g && i < n; i++) {
-			const char *op = ev[i].op == E2_RESTEER_WITHDRAW ? "withdraw" : "restore";
+			const char *op = e2_resteer_op_name(ev[i].op);
 			fprintf(f, "%s %s\n", op, ev[i].inst);
 			if (i >= first_new)
 				fprintf(g, "%s%s %s", i > first_new ? ", " : "", op, ev[i].inst);

@@ -25,7 +25,14 @@ static void plan_usage(FILE *out)
 		"  --withdraw INSTANCE  the operator stopped INSTANCE: add the lines that give its flows to\n"
 		"                       running instances of its NF\n"
 		"  --restore INSTANCE   the operator started INSTANCE again: add the lines that give them back\n"
-		"                       (--withdraw and --restore repeat, and count in the order given)\n");
+		"  --drain INSTANCE     scaling in: new flows of INSTANCE to running instances of its NF, its\n"
+		"                       own flows stay with it until they end\n"
+		"  --launch INSTANCE    scaling out: a new instance split off INSTANCE, placed and wired, no\n"
+		"                       flow to it yet (named as the NF's next instance)\n"
+		"  --activate INSTANCE  new flows of the launched INSTANCE's half go to it; the flows its\n"
+		"                       parent has stay there (migration avoidance)\n"
+		"  --scale-out INSTANCE --launch, then --activate of the new instance\n"
+		"                       (these repeat, and count in the order given)\n");
 }
 
 /* The library's warnings, worded as e2ctl has always worded them. */
@@ -51,6 +58,8 @@ int e2ctl_plan(int argc, char **argv)
 		{"exact", required_argument, 0, 'x'},    {"target-util", required_argument, 0, 'u'},
 		{"split", required_argument, 0, 's'},    {"threshold", required_argument, 0, 't'},
 		{"withdraw", required_argument, 0, 'W'}, {"restore", required_argument, 0, 'R'},
+		{"drain", required_argument, 0, 'D'},    {"launch", required_argument, 0, 'L'},
+		{"activate", required_argument, 0, 'A'}, {"scale-out", required_argument, 0, 'O'},
 		{"help", no_argument, 0, 'h'},           {0, 0, 0, 0},
 	};
 	const char *pp = NULL, *np = NULL, *hp = NULL, *dot = NULL;
@@ -58,8 +67,8 @@ int e2ctl_plan(int argc, char **argv)
 	enum e2_place_algo algo = E2_PLACE_E2;
 	struct e2_plan_opts po = {
 		.target_utilization = 0.8, .seed = 1, .threshold = 16, .warn = plan_warn, .warn_arg = &algo};
-	/* every option could be one: no more events than arguments */
-	struct e2_resteer_event *events = e2_xcalloc((size_t)argc + 1, sizeof *events);
+	/* every option could be one or (--scale-out) two: no more events than that */
+	struct e2_resteer_event *events = e2_xcalloc(2 * (size_t)argc + 1, sizeof *events);
 	po.resteer = events;
 	int c;
 	optind = 1;
@@ -73,10 +82,15 @@ int e2ctl_plan(int argc, char **argv)
 		case 'j': json = 1; break;
 		case 'd': dot = optarg; break;
 		case 's': po.split = optarg; break;
-		case 'W':
-		case 'R':
-			events[po.resteer_count++] = (struct e2_resteer_event){
-				.inst = optarg, .op = c == 'W' ? E2_RESTEER_WITHDRAW : E2_RESTEER_RESTORE};
+		case 'W': events[po.resteer_count++] = (struct e2_resteer_event){optarg, E2_RESTEER_WITHDRAW}; break;
+		case 'R': events[po.resteer_count++] = (struct e2_resteer_event){optarg, E2_RESTEER_RESTORE}; break;
+		case 'D': events[po.resteer_count++] = (struct e2_resteer_event){optarg, E2_RESTEER_DRAIN}; break;
+		case 'L': events[po.resteer_count++] = (struct e2_resteer_event){optarg, E2_RESTEER_LAUNCH}; break;
+		case 'A': events[po.resteer_count++] = (struct e2_resteer_event){optarg, E2_RESTEER_ACTIVATE}; break;
+		case 'O':
+			events[po.resteer_count++] = (struct e2_resteer_event){optarg, E2_RESTEER_LAUNCH};
+			/* the new instance's name is known once the launch is planned */
+			events[po.resteer_count++] = (struct e2_resteer_event){NULL, E2_RESTEER_ACTIVATE};
 			break;
 		case 'a':
 			if (!strcmp(optarg, "e2"))

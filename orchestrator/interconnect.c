@@ -26,14 +26,39 @@ static unsigned spi_of(unsigned inst, unsigned cp)
 /* Gate of the decap demultiplexer left unconnected: unknown SPIs are dropped there. */
 #define DECAP_DROP_GATE 63
 
+/* What the lines made so far hold (kept in struct e2_interconnect, so that instances
+ * added later, e2_interconnect_add, reuse tunnels and decap gates): an encap module per
+ * (destination instance, source server, cp), a decap rule per (instance, cp), the next
+ * free decap gate per server. Indexed by instance first, so that they only grow. */
 struct ic_state {
 	const struct e2_igraph *ig;
 	const struct e2_hardware *hw;
 	struct e2_interconnect *out;
-	char *encap_made;     /* per server * spi-space: encap module exists */
-	unsigned *decap_gate; /* per server: next decap gate */
-	char *decap_made;     /* per (inst, cp): decap rule exists on its server */
 };
+
+static char *encap_made(struct ic_state *st, unsigned dest, int s, unsigned cp)
+{
+	return &st->out->encap_made[((size_t)dest * st->out->servers + (unsigned)s) * 32 + cp];
+}
+
+static char *decap_made(struct ic_state *st, unsigned dest, unsigned cp)
+{
+	return &st->out->decap_made[(size_t)dest * 32 + cp];
+}
+
+/* Room for every instance of the IGraph (which grows by splits). */
+static void ic_grow(struct e2_interconnect *ic, unsigned insts)
+{
+	if (insts <= ic->insts_room)
+		return;
+	unsigned room = insts * 2;
+	ic->encap_made = e2_xrealloc(ic->encap_made, (size_t)room * ic->servers * 32);
+	memset(ic->encap_made + (size_t)ic->insts_room * ic->servers * 32, 0,
+	       (size_t)(room - ic->insts_room) * ic->servers * 32);
+	ic->decap_made = e2_xrealloc(ic->decap_made, (size_t)room * 32);
+	memset(ic->decap_made + (size_t)ic->insts_room * 32, 0, (size_t)(room - ic->insts_room) * 32);
+	ic->insts_room = room;
+}
 
 static const char *cp_name(const struct e2_igraph *ig, unsigned inst, unsigned cp)
 {
@@ -53,20 +78,19 @@ static void dest_target(struct ic_state *st, int s, unsigned dest, unsigned cp, 
 	}
 	unsigned spi = spi_of(dest, cp);
 	snprintf(buf, len, "encap.%u", spi);
-	size_t key = (size_t)s * ig->insts_count * 32 + dest * 32 + cp;
-	if (!st->encap_made[key]) {
+	if (!*encap_made(st, dest, s, cp)) {
 		char mac[24], own[24];
-		st->encap_made[key] = 1;
+		*encap_made(st, dest, s, cp) = 1;
 		e2_server_mac(d->server, mac, sizeof mac);
 		e2_server_mac(s, own, sizeof own);
 		e2_lines_cmd(l, "module add encap.%u tunnel_encap dst=%s src=%s", spi, mac, own);
 		e2_lines_cmd(l, "module cmd encap.%u edge igate=0 spi=%u", spi, spi);
 		e2_lines_cmd(l, "connect encap.%u nic.out", spi);
 	}
-	if (d->server >= 0 && !st->decap_made[dest * 32 + cp]) {
-		st->decap_made[dest * 32 + cp] = 1;
+	if (d->server >= 0 && !*decap_made(st, dest, cp)) {
+		*decap_made(st, dest, cp) = 1;
 		struct e2_lines *r = &st->out->e2d[d->server];
-		unsigned g = st->decap_gate[d->server]++;
+		unsigned g = st->out->decap_gate[d->server]++;
 		e2_lines_cmd(r, "module cmd decap edge spi=%u gate=%u", spi, g);
 		e2_lines_cmd(r, "connect decap:%u %s.%s.steer", g, d->name, cp_name(ig, dest, cp));
 	}
@@ -301,10 +325,10 @@ static int emit_switch(struct ic_state *st, struct e2_err *err)
 					entries++;
 				}
 				/* the receiving server demultiplexes this VNI to the instance */
-				if (d->server >= 0 && !st->decap_made[ed->to * 32 + pe->to_cp]) {
-					st->decap_made[ed->to * 32 + pe->to_cp] = 1;
+				if (d->server >= 0 && !*decap_made(st, ed->to, pe->to_cp)) {
+					*decap_made(st, ed->to, pe->to_cp) = 1;
 					struct e2_lines *r = &out->e2d[d->server];
-					unsigned g = st->decap_gate[d->server]++;
+					unsigned g = out->decap_gate[d->server]++;
 					e2_lines_cmd(r, "module cmd decap edge spi=%u gate=%u",
 						     spi_of(ed->to, pe->to_cp), g);
 					e2_lines_cmd(r, "connect decap:%u %s.%s.steer", g, d->name,
@@ -337,14 +361,9 @@ int e2_interconnect_plan(const struct e2_igraph *ig, const struct e2_hardware *h
 	}
 	out->servers = hw->servers_count;
 	out->e2d = e2_xcalloc(out->servers, sizeof *out->e2d);
-	struct ic_state st = {
-		.ig = ig,
-		.hw = hw,
-		.out = out,
-		.encap_made = e2_xcalloc((size_t)out->servers * ig->insts_count * 32 + 1, 1),
-		.decap_gate = e2_xcalloc(out->servers, sizeof(unsigned)),
-		.decap_made = e2_xcalloc((size_t)ig->insts_count * 32 + 1, 1),
-	};
+	out->decap_gate = e2_xcalloc(out->servers + 1, sizeof *out->decap_gate);
+	ic_grow(out, ig->insts_count + 1);
+	struct ic_state st = {.ig = ig, .hw = hw, .out = out};
 	for (unsigned s = 0; s < out->servers; s++) {
 		struct e2_lines *l = &out->e2d[s];
 		e2_lines_add(l, "# server %s: the agent has created port 'nic' on the fabric link",
@@ -363,12 +382,28 @@ int e2_interconnect_plan(const struct e2_igraph *ig, const struct e2_hardware *h
 			emit_wiring(&st, i, scratch);
 	free(scratch);
 	int rc = emit_switch(&st, err);
-	free(st.encap_made);
-	free(st.decap_gate);
-	free(st.decap_made);
 	if (rc < 0)
 		e2_interconnect_free(out);
 	return rc;
+}
+
+void e2_interconnect_add(struct e2_interconnect *ic, const struct e2_igraph *ig, const struct e2_hardware *hw,
+			 unsigned inst)
+{
+	ic_grow(ic, ig->insts_count);
+	struct ic_state st = {.ig = ig, .hw = hw, .out = ic};
+	unsigned *scratch = e2_xcalloc(2 * (size_t)ig->edges_count + 2, sizeof *scratch);
+	emit_ports(&st, inst);
+	emit_wiring(&st, inst, scratch);
+	free(scratch);
+}
+
+void e2_interconnect_target(struct e2_interconnect *ic, const struct e2_igraph *ig, const struct e2_hardware *hw,
+			    int server, unsigned dest, unsigned cp, char *buf, size_t len)
+{
+	ic_grow(ic, ig->insts_count);
+	struct ic_state st = {.ig = ig, .hw = hw, .out = ic};
+	dest_target(&st, server, dest, cp, buf, len);
 }
 
 void e2_interconnect_free(struct e2_interconnect *ic)
@@ -377,6 +412,12 @@ void e2_interconnect_free(struct e2_interconnect *ic)
 		e2_lines_free(&ic->e2d[s]);
 	free(ic->e2d);
 	ic->e2d = NULL;
+	free(ic->encap_made);
+	free(ic->decap_made);
+	free(ic->decap_gate);
+	ic->encap_made = ic->decap_made = NULL;
+	ic->decap_gate = NULL;
+	ic->insts_room = 0;
 	e2_lines_free(&ic->sw);
 	ic->servers = 0;
 }

@@ -23,18 +23,40 @@
 
 #include "e2/mem.h"
 
+enum inst_state {
+	ACTIVE,   /* takes its own piece (and perhaps others') */
+	DOWN,     /* withdrawn: stopped by the operator */
+	DRAINING, /* scaling in: no new flows, its flows stay until idle */
+	LAUNCHED, /* scaling out: booting; its range is still inside its parent's */
+};
+
 struct resteer {
 	struct e2_plan *p;
 	const struct e2_igraph *ig;
-	int *owner;    /* per instance: who serves its piece now */
-	bool *down;    /* per instance: withdrawn */
-	char **steers; /* "<stage> <piece>": pieces added to a steering stage by us */
+	/* per instance (room for the ones the events launch): */
+	int *owner;                  /* who serves its piece now; -1: no piece (ports, launched) */
+	enum inst_state *state;      /* see above */
+	uint32_t *lo, *hi;           /* its piece as e2d's stages hold it */
+	bool *at_steer;              /* split at its parent's steering stage: stages upstream do not
+				   know its piece, so it does not move (until phase 2 exists) */
+	uint32_t *made_lo, *made_hi; /* the range its steering stage was made with */
+	char **steers;               /* "<stage> <lo> <hi>": ranges added to steering stages by us */
 	size_t n_steers;
+	int launched;      /* the instance the last launch made, or -1 */
 	const char *event; /* what the lines being added carry out, said once per server */
 	bool *told;        /* per server: the event's comment is there */
 };
 
-/* An e2d command for server s, after a comment naming the event it belongs to. */
+/* The comment naming the event, once per server, before its first line there. */
+static void tell(struct resteer *r, int s)
+{
+	if (!r->told[s]) {
+		e2_lines_add(&r->p->ic.e2d[s], "# re-steer: %s", r->event);
+		r->told[s] = true;
+	}
+}
+
+/* An e2d command for server s, after the event's comment. */
 static void __attribute__((format(printf, 3, 4))) cmd(struct resteer *r, int s, const char *fmt, ...)
 {
 	char line[512];
@@ -42,12 +64,8 @@ static void __attribute__((format(printf, 3, 4))) cmd(struct resteer *r, int s, 
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
-	struct e2_lines *l = &r->p->ic.e2d[s];
-	if (!r->told[s]) {
-		e2_lines_add(l, "# re-steer: %s", r->event);
-		r->told[s] = true;
-	}
-	e2_lines_cmd(l, "%s", line);
+	tell(r, s);
+	e2_lines_cmd(&r->p->ic.e2d[s], "%s", line);
 }
 
 static bool is_nf(const struct e2_igraph *ig, unsigned x)
@@ -73,10 +91,15 @@ static int gate_of(const struct e2_igraph *ig, unsigned from, unsigned pedge, un
 	return gate;
 }
 
-static bool steer_has(struct resteer *r, const char *stage, unsigned piece)
+/* Whether instance `to`'s steering stage `stage` takes [lo, hi) already (the range it
+ * was made with covers it, or we added it); if not, it is noted as added (the caller
+ * adds it). */
+static bool steer_has(struct resteer *r, unsigned to, const char *stage, uint32_t lo, uint32_t hi)
 {
+	if (r->made_lo[to] <= lo && hi <= r->made_hi[to])
+		return true;
 	char key[256];
-	snprintf(key, sizeof key, "%s %u", stage, piece);
+	snprintf(key, sizeof key, "%s %u %u", stage, lo, hi);
 	for (size_t i = 0; i < r->n_steers; i++)
 		if (strcmp(r->steers[i], key) == 0)
 			return true;
@@ -92,6 +115,11 @@ static int move_piece(struct resteer *r, unsigned x, unsigned to, struct e2_err 
 	const struct e2_igraph *ig = r->ig;
 	const struct e2_inst *px = &ig->insts[x], *dst = &ig->insts[to];
 	const struct e2_nf *nf = ig->pg->nodes[dst->pnode].nf;
+	if (r->at_steer[x] || r->at_steer[to]) {
+		e2_seterr(err, "re-steer: '%s' was split at a steering stage: its range cannot move yet",
+			  r->at_steer[x] ? px->name : dst->name);
+		return -1;
+	}
 	for (unsigned e = 0; e < ig->edges_count; e++) {
 		const struct e2_iedge *ed = &ig->edges[e];
 		if (ed->to != x)
@@ -99,8 +127,8 @@ static int move_piece(struct resteer *r, unsigned x, unsigned to, struct e2_err 
 		unsigned cp = ig->pg->edges[ed->pedge].to_cp;
 		char stage[192];
 		snprintf(stage, sizeof stage, "%s.%s.steer.rs", dst->name, nf->cps[cp].name);
-		if (to != x && !steer_has(r, stage, x))
-			cmd(r, dst->server, "module cmd %s add range=%u-%u gate=0", stage, px->range_lo, px->range_hi);
+		if (!steer_has(r, to, stage, r->lo[x], r->hi[x]))
+			cmd(r, dst->server, "module cmd %s add range=%u-%u gate=0", stage, r->lo[x], r->hi[x]);
 	}
 	for (unsigned e = 0; e < ig->edges_count; e++) {
 		const struct e2_iedge *ed = &ig->edges[e];
@@ -113,6 +141,8 @@ static int move_piece(struct resteer *r, unsigned x, unsigned to, struct e2_err 
 				  ig->insts[ed->from].name);
 			return -1;
 		}
+		if (r->state[ed->from] == LAUNCHED)
+			continue; /* its lines come with its split */
 		if (!is_nf(ig, ed->from)) {
 			/* the fabric switch splits this port's traffic by hash range: e2d cannot */
 			e2_seterr(err,
@@ -132,7 +162,7 @@ static int move_piece(struct resteer *r, unsigned x, unsigned to, struct e2_err 
 			char prefix[160];
 			e2_edge_stage_name(ig, e, c, prefix, sizeof prefix);
 			cmd(r, ig->insts[ed->from].server, "module cmd %s.split move range=%u-%u gate=%d", prefix,
-			    px->range_lo, px->range_hi, g);
+			    r->lo[x], r->hi[x], g);
 		}
 	}
 	r->owner[x] = (int)to;
@@ -167,7 +197,7 @@ static int least_loaded(const struct resteer *r, unsigned x)
 	int best = -1;
 	unsigned best_n = 0;
 	for (unsigned s = 0; s < ig->insts_count; s++) {
-		if (ig->insts[s].pnode != ig->insts[x].pnode || r->down[s])
+		if (ig->insts[s].pnode != ig->insts[x].pnode || r->state[s] != ACTIVE || r->at_steer[s])
 			continue;
 		unsigned n = 0;
 		for (unsigned q = 0; q < ig->insts_count; q++)
@@ -180,15 +210,176 @@ static int least_loaded(const struct resteer *r, unsigned x)
 	return best;
 }
 
-/* Pieces held by withdrawn instances go to running siblings, where there are any. */
+/* Pieces held by withdrawn or draining instances go to running siblings, where there
+ * are any. */
 static int rehome(struct resteer *r, struct e2_err *err)
 {
 	for (unsigned x = 0; x < r->ig->insts_count; x++) {
-		if (r->owner[x] < 0 || !r->down[r->owner[x]])
+		if (r->owner[x] < 0 || r->state[r->owner[x]] == ACTIVE)
 			continue;
 		int to = least_loaded(r, x);
 		if (to >= 0 && move_piece(r, x, (unsigned)to, err) < 0)
 			return -1;
+	}
+	return 0;
+}
+
+/* Scale-out, first half: a new instance split off w's range (placed without moving any
+ * other), its VM in the spec and its lines (ports, steering stage, outputs) appended;
+ * no flow reaches it yet. */
+static int launch(struct resteer *r, unsigned w, struct e2_err *err)
+{
+	struct e2_plan *p = r->p;
+	int k = e2_igraph_split(p->ig, w, err);
+	if (k < 0)
+		return -1;
+	if (e2_place_incremental(p->ig, &p->rack, (unsigned)k, err) < 0) {
+		e2_err_context(err, "scale-out of '%s'", p->ig->insts[w].name);
+		return -1;
+	}
+	const struct e2_inst *n = &p->ig->insts[k];
+	r->owner[k] = -1;
+	r->state[k] = LAUNCHED;
+	r->at_steer[k] = false;
+	r->launched = k;
+	r->lo[k] = r->made_lo[k] = n->range_lo;
+	r->hi[k] = r->made_hi[k] = n->range_hi;
+	e2_lines_add(&p->ic.e2d[n->server], "# re-steer: %s: %s on %s", r->event, n->name,
+		     p->hw->servers[n->server].name);
+	r->told[n->server] = true;
+	e2_interconnect_add(&p->ic, p->ig, p->hw, (unsigned)k);
+	return 0;
+}
+
+/* Scale-out, second half: new flows of the launched instance's half of its parent's
+ * range go to it, at every stage that distributes to the parent (a `split`: the flows
+ * the stage tracks stay where they are, seed §3.5's migration avoidance); where no stage
+ * distributes (one instance behind, or a port the switch feeds), at the parent's own
+ * steering stage. */
+static int activate(struct resteer *r, unsigned k, struct e2_err *err)
+{
+	struct e2_plan *p = r->p;
+	const struct e2_igraph *ig = p->ig;
+	int par = -1;
+	for (unsigned x = 0; x < ig->insts_count && par < 0; x++)
+		if (x != k && ig->insts[x].pnode == ig->insts[k].pnode && r->owner[x] == (int)x &&
+		    r->lo[x] < r->lo[k] && r->hi[x] == r->hi[k])
+			par = (int)x;
+	if (par < 0) {
+		e2_seterr(err, "re-steer: the instance '%s' was split from is not running with its range",
+			  ig->insts[k].name);
+		return -1;
+	}
+	const struct e2_inst *a = &ig->insts[par];
+	uint32_t lo = r->lo[par], mid = r->lo[k], hi = r->hi[par];
+	const struct e2_nf *nf = ig->pg->nodes[a->pnode].nf;
+	uint32_t steer_cps = 0; /* the parent's inputs that split at its steering stage */
+	for (unsigned e = 0; e < ig->edges_count; e++) {
+		const struct e2_iedge *ed = &ig->edges[e];
+		if (ed->to != (unsigned)par)
+			continue;
+		unsigned fan, to_cp = ig->pg->edges[ed->pedge].to_cp;
+		int g = gate_of(ig, ed->from, ed->pedge, k, &fan);
+		if (!is_nf(ig, ed->from) || fan < 3 || g < 0 || r->state[ed->from] == LAUNCHED) {
+			steer_cps |= 1u << to_cp;
+			continue;
+		}
+		const struct e2_inst *u = &ig->insts[ed->from];
+		const struct e2_nf *src = ig->pg->nodes[u->pnode].nf;
+		for (unsigned c = 0; c < src->cps_count && c < 32; c++) {
+			if (src->cps[c].role != E2_CP_OUTPUT || !(ig->pg->edges[ed->pedge].from_cps & (1u << c)))
+				continue;
+			char prefix[160], target[160];
+			e2_edge_stage_name(ig, e, c, prefix, sizeof prefix);
+			tell(r, u->server);
+			e2_interconnect_target(&p->ic, ig, p->hw, u->server, k, to_cp, target, sizeof target);
+			/* the new gate is wired before any range sends to it */
+			cmd(r, u->server, "connect %s.split:%d %s", prefix, g, target);
+			cmd(r, u->server, "module cmd %s.split split range=%u-%u at=%u new_gate=%d", prefix, lo, hi,
+			    mid, g);
+		}
+	}
+	for (unsigned cp = 0; cp < nf->cps_count && cp < 32; cp++) {
+		if (!(steer_cps & (1u << cp)))
+			continue;
+		char target[160];
+		tell(r, a->server);
+		e2_interconnect_target(&p->ic, ig, p->hw, a->server, k, cp, target, sizeof target);
+		cmd(r, a->server, "connect %s.%s.steer.rs:1 %s", a->name, nf->cps[cp].name, target);
+		cmd(r, a->server, "module cmd %s.%s.steer.rs split range=%u-%u at=%u new_gate=1", a->name,
+		    nf->cps[cp].name, lo, hi, mid);
+		r->at_steer[par] = r->at_steer[k] = true;
+	}
+	r->hi[par] = mid;
+	r->owner[k] = (int)k;
+	r->state[k] = ACTIVE;
+	return 0;
+}
+
+static const char *const op_names[] = {"withdraw", "restore", "drain", "launch", "activate"};
+
+const char *e2_resteer_op_name(enum e2_resteer_op op)
+{
+	return (unsigned)op < sizeof op_names / sizeof op_names[0] ? op_names[op] : "?";
+}
+
+int e2_resteer_op_parse(const char *word, enum e2_resteer_op *op)
+{
+	for (unsigned i = 0; i < sizeof op_names / sizeof op_names[0]; i++)
+		if (strcmp(word, op_names[i]) == 0) {
+			*op = (enum e2_resteer_op)i;
+			return 0;
+		}
+	return -1;
+}
+
+/* One event, its checks first: an event that does not fit the instance's state is refused. */
+static int apply_event(struct resteer *r, const struct e2_resteer_event *ev, struct e2_err *err)
+{
+	const struct e2_igraph *ig = r->p->ig;
+	/* no name: the instance the last launch made */
+	int w = ev->inst ? e2_igraph_find(ig, ev->inst) : r->launched;
+	if (w < 0 || !is_nf(ig, (unsigned)w)) {
+		e2_seterr(err, "re-steer: no NF instance '%s' in the plan", ev->inst ? ev->inst : "(launched)");
+		return -1;
+	}
+	static const enum inst_state needs[] = {
+		[E2_RESTEER_WITHDRAW] = ACTIVE, [E2_RESTEER_RESTORE] = DOWN,      [E2_RESTEER_DRAIN] = ACTIVE,
+		[E2_RESTEER_LAUNCH] = ACTIVE,   [E2_RESTEER_ACTIVATE] = LAUNCHED,
+	};
+	static const char *const state_words[] = {"running", "withdrawn", "draining", "launched and not active"};
+	enum inst_state st = r->state[w];
+	/* a draining instance may still be stopped by its operator */
+	bool fits = st == needs[ev->op] || (ev->op == E2_RESTEER_WITHDRAW && st == DRAINING);
+	if (!fits) {
+		e2_seterr(err, "re-steer: cannot %s '%s': it is %s", e2_resteer_op_name(ev->op), ig->insts[w].name,
+			  state_words[st]);
+		return -1;
+	}
+	switch (ev->op) {
+	case E2_RESTEER_WITHDRAW:
+		r->state[w] = DOWN;
+		if (rehome(r, err) < 0)
+			return -1;
+		if (r->owner[w] == w)
+			/* nothing to move the range to: it stays, and the stage's counters show
+			 * the packets the stopped instance's port cannot take */
+			e2_lines_add(&r->p->ic.e2d[ig->insts[w].server],
+				     "# re-steer: %s: no running instance of '%s' is left: its flows are dropped",
+				     r->event, ig->pg->nodes[ig->insts[w].pnode].name);
+		forget(r, (unsigned)w);
+		return 0;
+	case E2_RESTEER_RESTORE:
+		r->state[w] = ACTIVE;
+		if (r->owner[w] != w && move_piece(r, (unsigned)w, (unsigned)w, err) < 0)
+			return -1;
+		return rehome(r, err);
+	case E2_RESTEER_DRAIN:
+		/* its flows stay pinned where they are (no forget): they drain as they end */
+		r->state[w] = DRAINING;
+		return rehome(r, err);
+	case E2_RESTEER_LAUNCH: return launch(r, (unsigned)w, err);
+	case E2_RESTEER_ACTIVATE: return activate(r, (unsigned)w, err);
 	}
 	return 0;
 }
@@ -199,56 +390,45 @@ int e2_resteer(struct e2_plan *p, const struct e2_resteer_event *ev, size_t n, s
 		e2_seterr(err, "re-steer: the plan has no interconnection");
 		return -1;
 	}
-	const struct e2_igraph *ig = p->ig;
-	struct resteer r = {.p = p, .ig = ig};
-	r.owner = e2_xcalloc(ig->insts_count + 1, sizeof *r.owner);
-	r.down = e2_xcalloc(ig->insts_count + 1, sizeof *r.down);
+	size_t room = p->ig->insts_count + 1;
+	for (size_t i = 0; i < n; i++)
+		room += ev[i].op == E2_RESTEER_LAUNCH;
+	struct resteer r = {.p = p, .ig = p->ig, .launched = -1};
+	r.owner = e2_xcalloc(room, sizeof *r.owner);
+	r.state = e2_xcalloc(room, sizeof *r.state);
+	r.lo = e2_xcalloc(room, sizeof *r.lo);
+	r.hi = e2_xcalloc(room, sizeof *r.hi);
+	r.at_steer = e2_xcalloc(room, sizeof *r.at_steer);
+	r.made_lo = e2_xcalloc(room, sizeof *r.made_lo);
+	r.made_hi = e2_xcalloc(room, sizeof *r.made_hi);
 	r.told = e2_xcalloc(p->ic.servers + 1, sizeof *r.told);
-	for (unsigned x = 0; x < ig->insts_count; x++)
-		r.owner[x] = is_nf(ig, x) ? (int)x : -1;
+	for (unsigned x = 0; x < p->ig->insts_count; x++) {
+		r.owner[x] = is_nf(p->ig, x) ? (int)x : -1;
+		r.lo[x] = r.made_lo[x] = p->ig->insts[x].range_lo;
+		r.hi[x] = r.made_hi[x] = p->ig->insts[x].range_hi;
+	}
 	int rc = 0;
 	for (size_t i = 0; i < n && rc == 0; i++) {
-		int w = e2_igraph_find(ig, ev[i].inst);
-		if (w < 0 || !is_nf(ig, (unsigned)w)) {
-			e2_seterr(err, "re-steer: no NF instance '%s' in the plan", ev[i].inst);
-			rc = -1;
-			break;
-		}
-		bool withdraw = ev[i].op == E2_RESTEER_WITHDRAW;
-		if (r.down[w] == withdraw) {
-			e2_seterr(err, "re-steer: '%s' is %s", ev[i].inst,
-				  withdraw ? "withdrawn already" : "not withdrawn");
-			rc = -1;
-			break;
-		}
 		char what[160];
-		snprintf(what, sizeof what, "%s %s", withdraw ? "withdraw" : "restore", ev[i].inst);
+		snprintf(what, sizeof what, "%s %s", e2_resteer_op_name(ev[i].op),
+			 ev[i].inst        ? ev[i].inst
+			 : r.launched >= 0 ? p->ig->insts[r.launched].name
+					   : "(launched)");
 		r.event = what;
 		memset(r.told, 0, p->ic.servers * sizeof *r.told);
-		r.down[w] = withdraw;
-		if (withdraw) {
-			rc = rehome(&r, err);
-			if (rc == 0 && r.owner[w] == w)
-				/* nothing to move the range to: it stays, and the stage's counters
-				 * show the packets the stopped instance's port cannot take */
-				e2_lines_add(
-					&p->ic.e2d[ig->insts[w].server],
-					"# re-steer: %s: no running instance of '%s' is left: its flows are dropped",
-					what, ig->pg->nodes[ig->insts[w].pnode].name);
-			if (rc == 0)
-				forget(&r, (unsigned)w);
-		} else {
-			if (r.owner[w] != w)
-				rc = move_piece(&r, (unsigned)w, (unsigned)w, err);
-			if (rc == 0)
-				rc = rehome(&r, err);
-		}
+		r.ig = p->ig; /* a launch grows it */
+		rc = apply_event(&r, &ev[i], err);
 	}
 	for (size_t i = 0; i < r.n_steers; i++)
 		free(r.steers[i]);
 	free(r.steers);
 	free(r.owner);
-	free(r.down);
+	free(r.state);
+	free(r.lo);
+	free(r.hi);
+	free(r.at_steer);
+	free(r.made_lo);
+	free(r.made_hi);
 	free(r.told);
 	return rc;
 }

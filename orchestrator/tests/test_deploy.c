@@ -160,6 +160,37 @@ static void stopped_monitor_resteered(void **state)
 	e2_plan_free(p2);
 }
 
+/* A scale-out: the launched monitor is in its server's spec (its VM, its sockets, its
+ * half of mon.0's range) before any flow is sent to it; the activation adds the split at
+ * the firewall's stage only. */
+static void launched_monitor_in_its_spec(void **state)
+{
+	(void)state;
+	const struct e2_resteer_event ev[] = {{"mon.0", E2_RESTEER_LAUNCH}, {"mon.2", E2_RESTEER_ACTIVATE}};
+	struct e2_plan *l = live_plan_with(ev, 1), *a = live_plan_with(ev, 2);
+	unsigned where = server_of(l, "mon.2"), fw = server_of(l, "fw.0");
+	assert_int_equal(server_of(a, "mon.2"), where);
+	E2__Ctl__ServerSpec *sp = spec_of(l, where, NULL, 0);
+	bool found = false;
+	for (size_t k = 0; k < sp->n_instances; k++)
+		if (strcmp(sp->instances[k]->name, "mon.2") == 0) {
+			found = true;
+			assert_int_equal(sp->instances[k]->flow_lo, 16384);
+			assert_int_equal(sp->instances[k]->flow_hi, 32768);
+			assert_string_equal(sp->instances[k]->ports[0]->socket, "/var/run/e2/mon.2.in.sock");
+		}
+	assert_true(found);
+	assert_true(lines_with(sp, "port add mon.2.in vhost") == 1);
+	e2__ctl__server_spec__free_unpacked(sp, NULL);
+	E2__Ctl__ServerSpec *f1 = spec_of(l, fw, NULL, 0), *f2 = spec_of(a, fw, NULL, 0);
+	assert_int_equal(lines_with(f1, "split range=0-32768 at=16384"), 0);
+	assert_int_equal(lines_with(f2, "fw.0.out.e0.split split range=0-32768 at=16384 new_gate=2"), 1);
+	e2__ctl__server_spec__free_unpacked(f1, NULL);
+	e2__ctl__server_spec__free_unpacked(f2, NULL);
+	e2_plan_free(l);
+	e2_plan_free(a);
+}
+
 /* Events that do not fit the instances refuse the plan, naming the instance. */
 static void bad_resteer_events_refused(void **state)
 {
@@ -170,12 +201,21 @@ static void bad_resteer_events_refused(void **state)
 	struct e2_policy *pol = load_policy_file("live/web.yaml");
 	const struct e2_plan_inputs in = {.pol = pol, .nfs = nfs, .hw = hw};
 	const struct {
-		struct e2_resteer_event ev[2];
+		struct e2_resteer_event ev[3];
 		size_t n;
 		const char *msg;
 	} bad[] = {
-		{{{"mon.1", E2_RESTEER_RESTORE}}, 1, "'mon.1' is not withdrawn"},
-		{{{"mon.1", E2_RESTEER_WITHDRAW}, {"mon.1", E2_RESTEER_WITHDRAW}}, 2, "'mon.1' is withdrawn already"},
+		{{{"mon.1", E2_RESTEER_RESTORE}}, 1, "cannot restore 'mon.1': it is running"},
+		{{{"mon.1", E2_RESTEER_WITHDRAW}, {"mon.1", E2_RESTEER_WITHDRAW}},
+		 2,
+		 "cannot withdraw 'mon.1': it is withdrawn"},
+		{{{"mon.0", E2_RESTEER_ACTIVATE}}, 1, "cannot activate 'mon.0': it is running"},
+		{{{"mon.0", E2_RESTEER_LAUNCH}, {"mon.1", E2_RESTEER_LAUNCH}, {"fw.0", E2_RESTEER_LAUNCH}},
+		 3,
+		 "scale-out of 'fw.0': demand cannot fit"},
+		{{{"mon.0", E2_RESTEER_LAUNCH}, {"mon.0", E2_RESTEER_LAUNCH}, {"mon.1", E2_RESTEER_LAUNCH}},
+		 3,
+		 "max_number_of_instances 4"},
 		{{{"mon.7", E2_RESTEER_WITHDRAW}}, 1, "no NF instance 'mon.7'"},
 		{{{"client", E2_RESTEER_WITHDRAW}}, 1, "no NF instance 'client'"},
 	};
@@ -194,9 +234,8 @@ static void bad_resteer_events_refused(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(one_vm_per_server),
-		cmocka_unit_test(stopped_instances_stay_on_their_server),
-		cmocka_unit_test(stopped_monitor_resteered),
+		cmocka_unit_test(one_vm_per_server),          cmocka_unit_test(stopped_instances_stay_on_their_server),
+		cmocka_unit_test(stopped_monitor_resteered),  cmocka_unit_test(launched_monitor_in_its_spec),
 		cmocka_unit_test(bad_resteer_events_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -98,21 +98,28 @@ live=(--policy "$SRC/examples/live/web.yaml" --nfs "$SRC/examples/live/nfs.yaml"
 events=(--withdraw mon.1 --restore mon.1 --withdraw mon.0 --withdraw mon.1 --restore mon.0)
 "$E2CTL" plan "${live[@]}" "${events[@]}" >"$T/resteer.txt" 2>"$T/plan.err" ||
   fail "e2ctl plan live ${events[*]}: $(cat "$T/plan.err")"
-moved=0
-for s in $(sed -n 's/^E2D on \([^:]*\):$/\1/p' "$T/live.txt"); do
-  section "$T/live.txt" "E2D on $s:" >"$T/$s.base"
-  section "$T/resteer.txt" "E2D on $s:" >"$T/$s.all"
-  # the events only append: the base is a prefix (so the agent applies them one by one)
-  n=$(wc -l <"$T/$s.base")
-  [ "$(head -n "$n" "$T/$s.all")" = "$(cat "$T/$s.base")" ] || fail "live/$s: the re-steer lines do not extend the base"
-  tail -n +"$((n + 1))" "$T/$s.all" >"$T/$s.events"
-  start_e2d
-  apply "$T/$s.base" "live/$s" >/dev/null
-  m=$(apply "$T/$s.events" "live/$s re-steer")
-  moved=$((moved + m))
-  echo "ok - live: $m re-steer lines applied on $s on top of the running lines"
-  stop_e2d
-done
+# apply_events FILE-WITH-EVENTS WHAT: per server, the base lines then the events' lines
+# on top (which must extend the base), to a live e2d; prints how many event lines in all
+apply_events() {
+  local n m moved=0
+  # (the events' servers: a launch may put lines on a server the base leaves empty)
+  for s in $(sed -n 's/^E2D on \([^:]*\):$/\1/p' "$1"); do
+    section "$T/live.txt" "E2D on $s:" >"$T/$s.base"
+    section "$1" "E2D on $s:" >"$T/$s.all"
+    # the events only append: the base is a prefix (so the agent applies them one by one)
+    n=$(wc -l <"$T/$s.base")
+    [ "$(head -n "$n" "$T/$s.all")" = "$(cat "$T/$s.base")" ] || fail "$2/$s: the event lines do not extend the base"
+    tail -n +"$((n + 1))" "$T/$s.all" >"$T/$s.events"
+    start_e2d
+    apply "$T/$s.base" "$2/$s" >/dev/null
+    m=$(apply "$T/$s.events" "$2/$s events")
+    moved=$((moved + m))
+    echo "ok - $2: $m event lines applied on $s on top of the running lines" >&2
+    stop_e2d
+  done
+  echo "$moved"
+}
+moved=$(apply_events "$T/resteer.txt" live) || exit 1
 [ "$moved" -ge 6 ] || fail "live: only $moved re-steer lines in all"
 # the moves: mon.1's range to mon.0's gate, back, both to mon.1's, then all to mon.0
 got=$(grep -o 'fw.0.out.e0.split move range=[0-9-]* gate=[0-9]' "$T/resteer.txt" | sed 's/.*range=//' | tr '\n' ' ')
@@ -120,9 +127,27 @@ got=$(grep -o 'fw.0.out.e0.split move range=[0-9-]* gate=[0-9]' "$T/resteer.txt"
   fail "live: moves are '$got'"
 grep -q "no running instance of 'mon' is left" "$T/resteer.txt" || fail "live: the last withdrawal is not said"
 # refusals: events that do not fit the instances' states
-for bad in "--restore mon.1" "--withdraw mon.1 --withdraw mon.1" "--withdraw nope" "--withdraw client"; do
+for bad in "--restore mon.1" "--withdraw mon.1 --withdraw mon.1" "--withdraw nope" "--withdraw client" \
+  "--activate mon.0" "--launch mon.0 --withdraw mon.0 --activate mon.2" "--drain mon.1 --drain mon.1" \
+  "--launch mon.0 --launch mon.1 --launch fw.0" "--scale-out mon.0 --scale-out mon.0 --scale-out mon.1"; do
   # shellcheck disable=SC2086
   if "$E2CTL" plan "${live[@]}" $bad >/dev/null 2>"$T/plan.err"; then fail "live: '$bad' accepted"; fi
-  grep -q "re-steer: " "$T/plan.err" || fail "live: '$bad': $(cat "$T/plan.err")"
+  grep -q "re-steer: \|scale-out of\|split: " "$T/plan.err" || fail "live: '$bad': $(cat "$T/plan.err")"
   echo "ok - live: '$bad' refused: $(cat "$T/plan.err")"
 done
+
+# scaling: a third monitor split off mon.0 (on srv2: its ports, tunnels and decap rule,
+# then the split at the firewall's stage), drained again, with stops and starts around
+events=(--scale-out mon.0 --drain mon.2 --withdraw mon.1 --restore mon.1 --withdraw mon.0 --restore mon.0)
+"$E2CTL" plan "${live[@]}" "${events[@]}" >"$T/scale.txt" 2>"$T/plan.err" ||
+  fail "e2ctl plan live ${events[*]}: $(cat "$T/plan.err")"
+grep -q "fw.0.out.e0.split split range=0-32768 at=16384 new_gate=2" "$T/scale.txt" || fail "scale: no split at the firewall's stage"
+grep -q "port add mon.2.in vhost" "$T/scale.txt" || fail "scale: mon.2 has no port"
+moved=$(apply_events "$T/scale.txt" scale) || exit 1
+[ "$moved" -ge 20 ] || fail "scale: only $moved event lines in all"
+# a new firewall: nothing distributes to fw.0 in e2d (the switch feeds it), so its own
+# steering stage splits
+"$E2CTL" plan "${live[@]}" --scale-out fw.0 >"$T/fw.txt" 2>"$T/plan.err" || fail "e2ctl plan --scale-out fw.0: $(cat "$T/plan.err")"
+grep -q "fw.0.in.steer.rs split range=0-65536 at=32768 new_gate=1" "$T/fw.txt" || fail "scale fw: not split at fw.0's steering stage"
+moved=$(apply_events "$T/fw.txt" scale-fw) || exit 1
+echo "ok - scaling lines applied on top of the running lines"

@@ -343,10 +343,24 @@ struct e2_interconnect {
 	struct e2_lines *e2d;    /* per server: E2D configuration lines */
 	struct e2_lines sw;      /* fabric switch rules */
 	unsigned switch_entries; /* flow-table entries the rules need */
+	/* what the lines made (tunnels, decap gates), for instances added later */
+	char *encap_made, *decap_made;
+	unsigned *decap_gate;
+	unsigned insts_room;
 };
 int e2_interconnect_plan(const struct e2_igraph *ig, const struct e2_hardware *hw, struct e2_interconnect *out,
 			 struct e2_err *err);
 void e2_interconnect_free(struct e2_interconnect *ic);
+/* Appends the lines of IGraph instance `inst`, added after the plan (a split): its ports,
+ * its steering stage with its range, what leaves its outputs (tunnels and decap rules
+ * made as needed, reusing the plan's). */
+void e2_interconnect_add(struct e2_interconnect *ic, const struct e2_igraph *ig, const struct e2_hardware *hw,
+			 unsigned inst);
+/* Where server `server` sends packets for instance `dest`'s connection point `cp`: its
+ * steering stage there, or a tunnel (made, with the decap rule at dest's server, if it is
+ * not yet). */
+void e2_interconnect_target(struct e2_interconnect *ic, const struct e2_igraph *ig, const struct e2_hardware *hw,
+			    int server, unsigned dest, unsigned cp, char *buf, size_t len);
 /* TCAM entries to match [lo, hi) in a 2^E2_FLOW_BITS space (prefix expansion). */
 unsigned e2_range_prefixes(uint32_t lo, uint32_t hi);
 /* Name of the E2D stage that distributes edge `e` at its source's server, for a
@@ -399,18 +413,33 @@ void e2_split_free(struct e2_split_plan *sp);
 
 /* ---------------------------------------------------------------- re-steering */
 
-/* What the operator did to an instance since the plan's lines were applied, in order:
- * stopped it (its flows go to running siblings) or started it again (it gets them back). */
+/* What happened to an instance since the plan's lines were applied, in order: the
+ * operator stopped it (its flows go to running siblings) or started it again (it gets
+ * them back); scaling in drains it (new flows to its siblings, its own stay until they
+ * end); scaling out launches a new instance split off it (named as the IGraph names it:
+ * the NF's next number), then activates that one (new flows of its half go to it). */
 struct e2_plan;
-enum e2_resteer_op { E2_RESTEER_WITHDRAW, E2_RESTEER_RESTORE };
+enum e2_resteer_op {
+	E2_RESTEER_WITHDRAW,
+	E2_RESTEER_RESTORE,
+	E2_RESTEER_DRAIN,
+	E2_RESTEER_LAUNCH,
+	E2_RESTEER_ACTIVATE,
+};
 struct e2_resteer_event {
 	const char *inst;
 	enum e2_resteer_op op;
 };
 /* Appends to the plan's E2D lines the commands that carry out the events on top of
- * them (resteer.c says how). -1 on an unknown instance, a withdrawal of a withdrawn one
- * or a restoration of a running one, or an instance only the fabric distributes to. */
+ * them (resteer.c says how); a launch also adds its instance to the IGraph (placed
+ * without moving any other), so specs built from the plan run its VM. -1 on an unknown
+ * instance, an event that does not fit the instance's state (a withdrawal of a
+ * withdrawn one, ...), a launch with no room or past max_number_of_instances, or a
+ * range only the fabric switch could move. */
 int e2_resteer(struct e2_plan *p, const struct e2_resteer_event *ev, size_t n, struct e2_err *err);
+/* "withdraw", "restore", "drain", "launch", "activate" (the words of e2ctl plan's options). */
+const char *e2_resteer_op_name(enum e2_resteer_op op);
+int e2_resteer_op_parse(const char *word, enum e2_resteer_op *op);
 
 /* ---------------------------------------------------------------- the plan */
 
