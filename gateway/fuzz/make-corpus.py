@@ -7,7 +7,7 @@ committed, this only documents where they came from and regenerates them):
   corpus/decrypt  fuzz_decrypt inputs: byte 0 odd = "encrypt this IPv4 packet, flip byte
                   POS (bytes 1-2, little endian) of the ciphertext with MASK (byte 3)";
                   byte 0 even = "decrypt these bytes" (Embark-shaped IPv6 packets whose tag
-                  cannot verify: they reach the GCM check)
+                  cannot verify: they reach the AES-SIV check)
 """
 import os
 import struct
@@ -88,30 +88,31 @@ def tamper(pos, mask, packet):
 
 # The ciphertext layout (gateway/README.md): IPv6 header 40 bytes, then the option.
 # Offsets below aim the flip at one field of a TCP packet without IPv4 options
-# (option 4 + 30 + 20 + 6 = 60 bytes, padded to 64: the TCP header starts at 104).
+# (option 4 + 22 + 16 + 6 = 48 bytes, no padding: the TCP header starts at 88; the
+# nonce is at 46, the SIV at 50, the sealed part at 66).
 DECRYPT = {
-    "tcp-flip-tag": tamper(40 + 18 + 26 + 3, 0x01, ipv4(6, tcp(1234, 80, b"GET / HTTP/1.0\r\n\r\n"))),
+    "tcp-flip-siv": tamper(40 + 10 + 3, 0x01, ipv4(6, tcp(1234, 80, b"GET / HTTP/1.0\r\n\r\n"))),
     "tcp-flip-hoplimit": tamper(7, 0x20, ipv4(6, tcp(1234, 80, b"hello"))),
     "tcp-flip-flowlabel": tamper(2, 0xff, ipv4(6, tcp(40000, 443, b"x" * 40))),
-    "tcp-flip-checksum": tamper(104 + 16, 0x55, ipv4(6, tcp(22, 5555, b"ssh"))),
-    "tcp-flip-sport": tamper(104, 0x80, ipv4(6, tcp(22, 5555, b"ssh"))),
-    "tcp-flip-payload": tamper(130, 0x04, ipv4(6, tcp(1, 2, b"0123456789abcdef"))),
+    "tcp-flip-checksum": tamper(88 + 16, 0x55, ipv4(6, tcp(22, 5555, b"ssh"))),
+    "tcp-flip-sport": tamper(88, 0x80, ipv4(6, tcp(22, 5555, b"ssh"))),
+    "tcp-flip-payload": tamper(114, 0x04, ipv4(6, tcp(1, 2, b"0123456789abcdef"))),
     "udp-options-trailer": tamper(45, 0x10, ipv4(17, udp(53, 33333, b"\x12\x34query"),
                                                  options=b"\x01\x01\x01\x00", trailer=b"\0" * 6)),
     "udp-flip-nonce": tamper(40 + 6, 0xff, ipv4(17, udp(53, 53, b"dns"))),
-    "icmp-flip-type": tamper(104, 0x08, ipv4(1, icmp(b"ping data"), tos=0x10)),
+    "icmp-flip-type": tamper(88, 0x08, ipv4(1, icmp(b"ping data"), tos=0x10)),
     "gre-flip-src": tamper(9, 0x01, ipv4(47, b"\x00\x00\x08\x00" + b"inner" * 4)),
 }
 
 
-def embark_shaped(proto, l4, sealed_len=26):
-    """An IPv6 packet with a well-formed Embark option but a tag that cannot verify."""
-    optdata = 2 + 12 + sealed_len + 16
+def embark_shaped(proto, l4, sealed_len=22):
+    """An IPv6 packet with a well-formed Embark option but an SIV that cannot verify."""
+    optdata = 2 + 4 + 16 + sealed_len
     ext = 4 + optdata
     pad = (8 - ext % 8) % 8
     ext += pad
-    opt = bytes([proto, ext // 8 - 1, 0x1E, optdata, 0x11, 20]) + bytes(range(12)) + \
-        bytes(sealed_len) + bytes(16)
+    opt = bytes([proto, ext // 8 - 1, 0x1E, optdata, 0x21, 20]) + bytes(range(4)) + \
+        bytes(16) + bytes(sealed_len)
     if pad == 1:
         opt += b"\0"
     elif pad > 1:
@@ -122,7 +123,7 @@ def embark_shaped(proto, l4, sealed_len=26):
 
 DECRYPT.update({
     "v6-tcp": embark_shaped(6, tcp(1000, 2000, b"payload")),
-    "v6-udp-trailer": embark_shaped(17, udp(1, 2), sealed_len=26 + 4),
+    "v6-udp-trailer": embark_shaped(17, udp(1, 2), sealed_len=22 + 4),
     "v6-other": embark_shaped(50, b"esp-ish payload"),
     "v6-no-option": bytes([0]) + struct.pack("!IHBB", 0x60000000, 8, 6, 64) + bytes(32) + tcp(1, 2)[:8],
     "v4-as-ciphertext": bytes([2]) + ipv4(6, tcp(1, 2)),

@@ -156,6 +156,21 @@ bool embark_is_pool_value(embark_u128 enc);
 int embark_encrypt_packet(embark_gw *gw, const uint8_t *in, size_t len, uint8_t *out, size_t cap, size_t *out_len);
 int embark_decrypt_packet(embark_gw *gw, const uint8_t *in, size_t len, uint8_t *out, size_t cap, size_t *out_len);
 const uint64_t *embark_gw_counters(const embark_gw *gw); /* indexed by enum embark_err */
+/* The same transforms over a burst: the AES work of all packets (flow seeds, PRF_seed,
+ * the option's AES-SIV) is shared by a few EVP calls per up to 64 packets, which is
+ * where the speed is. Each packet gets its own rc and out_len exactly as the one-packet
+ * calls give them; in and out must not overlap. Returns how many succeeded. A gateway
+ * object holds the cipher contexts and scratch of one worker: use one per thread. */
+typedef struct {
+	const uint8_t *in;
+	size_t len;
+	uint8_t *out;
+	size_t cap;
+	size_t out_len; /* set on success */
+	int rc;         /* EMBARK_OK or the error (also counted) */
+} embark_burst_pkt;
+size_t embark_encrypt_burst(embark_gw *gw, embark_burst_pkt *pkts, size_t n);
+size_t embark_decrypt_burst(embark_gw *gw, embark_burst_pkt *pkts, size_t n);
 
 /* ---------- classification (plain IPv4 or encrypted IPv6 packets alike) ---------- */
 /* has_ports: TCP or UDP (and not a later fragment); rules that name ports match only these. */

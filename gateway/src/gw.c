@@ -14,18 +14,6 @@ void embark_config_default(embark_config *cfg)
 	cfg->encrypt_payload = true;
 }
 
-static EVP_CIPHER_CTX *gcm_ctx(const uint8_t key[16], bool enc)
-{
-	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-	if (!ctx)
-		return NULL;
-	if (EVP_CipherInit_ex(ctx, EVP_aes_128_gcm(), NULL, key, NULL, enc) != 1) {
-		EVP_CIPHER_CTX_free(ctx);
-		return NULL;
-	}
-	return ctx;
-}
-
 static int cmp_pool(const void *a, const void *b)
 {
 	const pool_entry *x = a, *y = b;
@@ -68,16 +56,13 @@ embark_gw *embark_gw_new(const embark_keys *keys, const embark_ruleset *rules, c
 	gw->port = embark_pm_build(keys, 16, gw->cfg.port_prefix_len, pr, np, err, errlen);
 	if (!gw->port)
 		goto fail;
+	gw->addr_sfx = 128 - embark_pm_prefix_len(gw->addr);
+	gw->port_sfx = 16 - embark_pm_prefix_len(gw->port);
 	gw->seed_ctx = embark_ecb_ctx(keys->seed);
 	gw->sfx_ctx = embark_ecb_ctx(keys->suffix);
 	gw->pool_ctx = embark_ecb_ctx(keys->pool);
-	gw->gcm_enc = gcm_ctx(keys->opt, true);
-	gw->gcm_dec = gcm_ctx(keys->opt, false);
-	if (!gw->seed_ctx || !gw->sfx_ctx || !gw->pool_ctx || !gw->gcm_enc || !gw->gcm_dec ||
-	    RAND_bytes(gw->nonce_base, sizeof gw->nonce_base) != 1 ||
-	    /* Nonces: a random 96-bit start whose last 64 bits OpenSSL increments per packet
-       * (GCM "IV generation"), which also spares a cipher re-initialisation per packet. */
-	    EVP_CIPHER_CTX_ctrl(gw->gcm_enc, EVP_CTRL_GCM_SET_IV_FIXED, -1, gw->nonce_base) != 1) {
+	if (!gw->seed_ctx || !gw->sfx_ctx || !gw->pool_ctx || embark_siv_init(&gw->siv, keys->opt) != 0 ||
+	    RAND_bytes((uint8_t *)&gw->nonce, sizeof gw->nonce) != 1) {
 		snprintf(err, errlen, "OpenSSL initialisation failed");
 		goto fail;
 	}
@@ -133,8 +118,7 @@ void embark_gw_free(embark_gw *gw)
 	EVP_CIPHER_CTX_free(gw->seed_ctx);
 	EVP_CIPHER_CTX_free(gw->sfx_ctx);
 	EVP_CIPHER_CTX_free(gw->pool_ctx);
-	EVP_CIPHER_CTX_free(gw->gcm_enc);
-	EVP_CIPHER_CTX_free(gw->gcm_dec);
+	embark_siv_free(&gw->siv);
 	free(gw->pool);
 	OPENSSL_cleanse(gw, sizeof *gw);
 	free(gw);
@@ -153,40 +137,40 @@ const uint64_t *embark_gw_counters(const embark_gw *gw)
 	return gw->counters;
 }
 
-void embark_flow_seed(embark_gw *gw, const embark_tuple4 *t, uint8_t seed[16])
+/* The seed PRF's input: the 5-tuple with its endpoints in canonical order, so both
+ * directions of a connection share a seed. */
+static void seed_block(const embark_tuple4 *t, uint8_t b[16])
 {
 	uint32_t ia = t->sip, ib = t->dip;
 	uint16_t pa = t->sport, pb = t->dport;
-	if (ia > ib || (ia == ib && pa > pb)) { /* canonical order: both directions share a seed */
+	if (ia > ib || (ia == ib && pa > pb)) {
 		ia = t->dip;
 		ib = t->sip;
 		pa = t->dport;
 		pb = t->sport;
 	}
-	uint8_t b[16] = {(uint8_t)(ia >> 24),
-			 (uint8_t)(ia >> 16),
-			 (uint8_t)(ia >> 8),
-			 (uint8_t)ia,
-			 (uint8_t)(ib >> 24),
-			 (uint8_t)(ib >> 16),
-			 (uint8_t)(ib >> 8),
-			 (uint8_t)ib,
-			 (uint8_t)(pa >> 8),
-			 (uint8_t)pa,
-			 (uint8_t)(pb >> 8),
-			 (uint8_t)pb,
-			 t->proto,
-			 'E',
-			 'm',
-			 1};
+	e2_put_be32(b, ia);
+	e2_put_be32(b + 4, ib);
+	e2_put_be16(b + 8, pa);
+	e2_put_be16(b + 10, pb);
+	b[12] = t->proto;
+	b[13] = 'E';
+	b[14] = 'm';
+	b[15] = 1;
+}
+
+void embark_flow_seed(embark_gw *gw, const embark_tuple4 *t, uint8_t seed[16])
+{
+	uint8_t b[16];
+	seed_block(t, b);
 	embark_ecb(gw->seed_ctx, b, seed, 16);
 }
 
 static inline embark_u128 compose_addr(const embark_gw *gw, embark_u128 v, const uint8_t *prf)
 {
-	int sfx = 128 - embark_pm_prefix_len(gw->addr);
+	int sfx = gw->addr_sfx;
 	embark_u128 mask = ((embark_u128)1 << sfx) - 1;
-	embark_u128 e = ((embark_u128)embark_pm_lookup(gw->addr, v) << sfx) | (embark_load_u128(prf) & mask);
+	embark_u128 e = ((embark_u128)embark_pm_find(gw->addr, v) << sfx) | (embark_load_u128(prf) & mask);
 	if ((e & 0xffff) == EMBARK_POOL_MARK)
 		e ^= 1; /* keep the pool suffix reserved */
 	return e;
@@ -194,23 +178,19 @@ static inline embark_u128 compose_addr(const embark_gw *gw, embark_u128 v, const
 
 static inline uint16_t compose_port(const embark_gw *gw, uint16_t p, const uint8_t *prf)
 {
-	int sfx = 16 - embark_pm_prefix_len(gw->port);
+	int sfx = gw->port_sfx;
 	uint32_t mask = (1u << sfx) - 1;
-	return (uint16_t)((embark_pm_lookup(gw->port, p) << sfx) | (e2_get_be16(prf + 14) & mask));
+	return (uint16_t)((embark_pm_find(gw->port, p) << sfx) | (e2_get_be16(prf + 14) & mask));
 }
 
 static inline void addr_block(uint8_t *b, const uint8_t seed[16], embark_u128 v)
 {
-	embark_store_u128(b, v);
-	for (int i = 0; i < 16; i++)
-		b[i] ^= seed[i];
+	embark_store_u128(b, v ^ embark_load_u128(seed));
 }
 static inline void port_block(uint8_t *b, const uint8_t seed[16], uint16_t p)
 {
-	memcpy(b, seed, 16);
-	b[0] ^= 0x80; /* addresses never have the top bit set as v4-mapped; domain separation */
-	b[14] ^= (uint8_t)(p >> 8);
-	b[15] ^= (uint8_t)p;
+	/* addresses never have the top bit set as v4-mapped; domain separation */
+	embark_store_u128(b, embark_load_u128(seed) ^ ((embark_u128)0x80 << 120 | p));
 }
 
 embark_u128 embark_encrypt_addr(embark_gw *gw, const uint8_t seed[16], embark_u128 v)
@@ -229,21 +209,46 @@ uint16_t embark_encrypt_port(embark_gw *gw, const uint8_t seed[16], uint16_t por
 	return compose_port(gw, port, b);
 }
 
+void embark_encrypt_tuples(embark_gw *gw, const embark_tuple4 *t, size_t n, embark_tuple_enc *e)
+{
+	/* Two ECB calls for the whole burst: every flow seed, then every PRF_seed input. */
+	enum { CHUNK = 64 };
+	uint8_t seed[CHUNK * 16], b[CHUNK * 64];
+	for (size_t base = 0; base < n; base += CHUNK) {
+		size_t k = n - base < CHUNK ? n - base : CHUNK;
+		for (size_t i = 0; i < k; i++)
+			seed_block(&t[base + i], seed + 16 * i);
+		embark_ecb(gw->seed_ctx, seed, seed, 16 * k);
+		for (size_t i = 0; i < k; i++) {
+			const embark_tuple4 *x = &t[base + i];
+			uint8_t *bi = b + 64 * i, *si = seed + 16 * i;
+			addr_block(bi, si, embark_v4mapped(x->sip));
+			addr_block(bi + 16, si, embark_v4mapped(x->dip));
+			port_block(bi + 32, si, x->sport);
+			port_block(bi + 48, si, x->dport);
+		}
+		embark_ecb(gw->sfx_ctx, b, b, 64 * k);
+		for (size_t i = 0; i < k; i++) {
+			const embark_tuple4 *x = &t[base + i];
+			embark_tuple_enc *o = &e[base + i];
+			const uint8_t *bi = b + 64 * i;
+			o->sip = compose_addr(gw, embark_v4mapped(x->sip), bi);
+			o->dip = compose_addr(gw, embark_v4mapped(x->dip), bi + 16);
+			o->sport = compose_port(gw, x->sport, bi + 32);
+			o->dport = compose_port(gw, x->dport, bi + 48);
+		}
+	}
+}
+
 void embark_encrypt_tuple(embark_gw *gw, const embark_tuple4 *t, embark_u128 *esip, embark_u128 *edip, uint16_t *esport,
 			  uint16_t *edport)
 {
-	uint8_t seed[16], b[64];
-	embark_flow_seed(gw, t, seed);
-	addr_block(b, seed, embark_v4mapped(t->sip));
-	addr_block(b + 16, seed, embark_v4mapped(t->dip));
-	port_block(b + 32, seed, t->sport);
-	port_block(b + 48, seed, t->dport);
-	embark_ecb(gw->sfx_ctx, b, b, 64);
-	*esip = compose_addr(gw, embark_v4mapped(t->sip), b);
-	*edip = compose_addr(gw, embark_v4mapped(t->dip), b + 16);
-	*esport = compose_port(gw, t->sport, b + 32);
-	*edport = compose_port(gw, t->dport, b + 48);
-	OPENSSL_cleanse(seed, sizeof seed);
+	embark_tuple_enc e;
+	embark_encrypt_tuples(gw, t, 1, &e);
+	*esip = e.sip;
+	*edip = e.dip;
+	*esport = e.sport;
+	*edport = e.dport;
 }
 
 bool embark_is_pool_value(embark_u128 enc)

@@ -3,9 +3,15 @@
 #ifndef EMBARK_GW_INTERNAL_H
 #define EMBARK_GW_INTERNAL_H
 #include "internal.h"
+#include "siv.h"
 
 /* Low 16 bits of every encrypted pool address; ordinary encryptions never end in it. */
 #define EMBARK_POOL_MARK 0xE2E2u
+
+/* Destination option bounds (layout in gateway/README.md) */
+#define EMBARK_MAX_TRAILER 128
+#define EMBARK_AAD_MAX (10 + 2 + 60)                        /* option bytes, length, L4 header */
+#define EMBARK_SEALED_MAX (60 - 4 + 6 + EMBARK_MAX_TRAILER) /* header, ports, checksum, trailer */
 
 typedef struct {
 	embark_u128 enc, plain;
@@ -14,13 +20,25 @@ typedef struct {
 struct embark_gw {
 	embark_config cfg;
 	embark_pm *addr, *port;
+	int addr_sfx, port_sfx;                        /* suffix bits of each map's encryptions */
 	EVP_CIPHER_CTX *seed_ctx, *sfx_ctx, *pool_ctx; /* AES-128-ECB, reused on every packet */
-	EVP_CIPHER_CTX *gcm_enc, *gcm_dec;             /* AES-128-GCM, key set once */
+	embark_siv siv;                                /* the option's AEAD, keys set once */
 	pool_entry *pool;                              /* sorted by enc */
 	size_t npool;
-	uint8_t nonce_base[12];
+	uint32_t nonce; /* next packet's nonce: random start, +1 per packet */
+	/* Per-burst scratch (a gateway object serves one worker): associated data, and the
+	 * decrypted sealed part of each packet. */
+	uint8_t aad[EMBARK_SIV_BURST][EMBARK_AAD_MAX];
+	uint8_t sealed[EMBARK_SIV_BURST][EMBARK_SEALED_MAX];
 	uint64_t counters[EMBARK_E_COUNT];
 };
+
+typedef struct {
+	embark_u128 sip, dip;
+	uint16_t sport, dport;
+} embark_tuple_enc;
+/* EncryptValue of the four header values of n flows, AES work shared by all of them. */
+void embark_encrypt_tuples(embark_gw *gw, const embark_tuple4 *t, size_t n, embark_tuple_enc *e);
 
 embark_u128 embark_pool_lookup(const embark_gw *gw, embark_u128 enc, bool *found);
 #endif

@@ -12,16 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct embark_pm {
-	int bits, prefix_len;
-	size_t m;        /* intervals */
-	embark_u128 *lo; /* lower bound of interval i, ascending, lo[0] == 0 */
-	uint64_t *ibar;  /* encrypted prefix of interval i */
-	/* Speed-ups, both derived from lo/ibar: 16-bit maps are a direct table; 128-bit maps
-   * index the IPv4-mapped region by its top 16 bits so the search covers few intervals. */
-	uint16_t *direct; /* bits == 16: ibar of every value */
-	uint32_t *v4idx;  /* bits == 128: interval holding ::ffff:(b << 16), b = 0..65536 */
-};
 #define V4_BASE ((embark_u128)0xffff << 32)
 
 static int cmp_u128(const void *a, const void *b)
@@ -374,20 +364,7 @@ static size_t find(const embark_pm *pm, embark_u128 v)
 
 uint64_t embark_pm_lookup(const embark_pm *pm, embark_u128 v)
 {
-	if (pm->direct)
-		return pm->direct[(uint16_t)v];
-	if (pm->v4idx && (v >> 32) == 0xffff) {
-		/* intervals after `a` start inside the v4-mapped region: 64-bit compares suffice */
-		size_t b = (size_t)((v >> 16) & 0xffff), a = pm->v4idx[b], n = pm->v4idx[b + 1] - a + 1;
-		uint64_t x = (uint64_t)v;
-		while (n > 1) {
-			size_t half = n / 2;
-			a = (uint64_t)pm->lo[a + half] <= x ? a + half : a;
-			n -= half;
-		}
-		return pm->ibar[a];
-	}
-	return pm->ibar[find(pm, v)];
+	return embark_pm_find(pm, v);
 }
 
 static int cmp_u64(const void *a, const void *b)

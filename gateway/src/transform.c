@@ -2,26 +2,32 @@
 /* The packet transform: IPv4 -> encrypted IPv6 and back (byte layout in gateway/README.md).
  *
  * Encrypt: addresses and ports become their PrefixMatch encryptions under the flow seed;
- * the original IPv4 header (options included), the original ports and L4 checksum and any
- * link-layer trailer are sealed with AES-128-GCM into one Destination Option; the transport
- * payload is encrypted in place by the same GCM stream, so one tag covers everything.
- * Decrypt: authenticate, restore fields the cloud left alone from the option, restore
- * NAT-rewritten addresses from the pool table, and rebuild the IPv4 packet. */
+ * what of the original IPv4 header cannot be derived from the packet (options included),
+ * the original ports and L4 checksum and any link-layer trailer are sealed with
+ * AES-128-SIV into one Destination Option, together with the transport payload (unless
+ * header-only), so one SIV covers everything.  Decrypt: authenticate, restore fields the
+ * cloud left alone from the option, restore NAT-rewritten addresses from the pool table,
+ * and rebuild the IPv4 packet.
+ *
+ * Both directions work on bursts: the AES work of every packet in a burst (flow seeds,
+ * PRF_seed, S2V, CTR) is shared by a few EVP calls; one packet is a burst of one. */
 #include "gw_internal.h"
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/params.h>
 #include <string.h>
 
 #define OPT_TYPE 0x1E      /* RFC 4727 experimental; top bits 00 = skip if unrecognised */
-#define OPT_VERSION 0x10   /* high nibble of the flags byte */
+#define OPT_VERSION 0x20   /* high nibble of the flags byte */
 #define OPT_F_PAYLOAD 0x01 /* payload encrypted in place */
-#define NONCE_LEN 12
-#define TAG_LEN 16
-#define MAX_TRAILER 128
-#define OPT_FIXED (2 + NONCE_LEN + TAG_LEN) /* flags, hl, nonce, tag */
+#define NONCE_LEN 4
+#define SIV_LEN 16
+#define NONCE_OFF 6 /* in the extension header */
+#define SIV_OFF (NONCE_OFF + NONCE_LEN)
+#define SEALED_OFF (SIV_OFF + SIV_LEN)
+#define OPT_FIXED (2 + NONCE_LEN + SIV_LEN) /* flags, hl, nonce, SIV */
+#define HDR_SAVED(hl) ((hl)-4)              /* IPv4 header less version/IHL, length, protocol */
 #define SEALED_EXTRA 6                      /* original ports (4) + original L4 checksum (2) */
+#define MAX_TRAILER EMBARK_MAX_TRAILER
 
 typedef struct {
 	size_t hdr;   /* transport header bytes left in clear (ports encrypted) */
@@ -64,8 +70,12 @@ static uint16_t l4_csum(uint8_t proto, const uint8_t *src, const uint8_t *dst, b
 {
 	uint32_t s = 0;
 	if (proto != 1) {
-		s = embark_csum_add(s, src, v6 ? 16 : 4);
-		s = embark_csum_add(s, dst, v6 ? 16 : 4);
+		if (dst == src + (v6 ? 16 : 4)) {
+			s = embark_csum_add(s, src, v6 ? 32 : 8); /* adjacent in the header */
+		} else {
+			s = embark_csum_add(s, src, v6 ? 16 : 4);
+			s = embark_csum_add(s, dst, v6 ? 16 : 4);
+		}
 		s += (uint32_t)(len >> 16) + (uint32_t)(len & 0xffff) + proto;
 	}
 	s = embark_csum_add(s, l4, len);
@@ -81,17 +91,21 @@ static void ipv4_csum(uint8_t *h, size_t hl)
 	e2_put_be16(h + 10, embark_csum_fold(embark_csum_add(0, h, hl)));
 }
 
-/* Associated data: the option's fixed bytes, then the transport header with the fields a
- * NAT may rewrite (ports) or that are recomputed (checksum) zeroed. */
-static size_t build_aad(uint8_t *aad, const uint8_t *d6, const uint8_t *l4, const l4_info *li)
+/* Associated data: the option's bytes up to the SIV (next header, lengths, flags, IHL,
+ * nonce), the IPv4 total length (derived, never sent: a changed length fails), then the
+ * transport header with the fields a NAT may rewrite (ports) or that are recomputed
+ * (checksum) zeroed. */
+static size_t build_aad(uint8_t *aad, const uint8_t *d6, size_t tl, const uint8_t *l4, const l4_info *li)
 {
-	memcpy(aad, d6, 6);
-	memcpy(aad + 6, l4, li->hdr);
+	memcpy(aad, d6, SIV_OFF);
+	e2_put_be16(aad + SIV_OFF, (uint16_t)tl);
+	uint8_t *h = aad + SIV_OFF + 2;
+	embark_copy(h, l4, li->hdr);
 	if (li->ports)
-		memset(aad + 6, 0, 4);
+		memset(h, 0, 4);
 	if (li->csum_off >= 0)
-		memset(aad + 6 + li->csum_off, 0, 2);
-	return 6 + li->hdr;
+		memset(h + li->csum_off, 0, 2);
+	return SIV_OFF + 2 + li->hdr;
 }
 
 static int fail(embark_gw *gw, int err)
@@ -100,263 +114,379 @@ static int fail(embark_gw *gw, int err)
 	return err;
 }
 
-int embark_encrypt_packet(embark_gw *gw, const uint8_t *in, size_t len, uint8_t *out, size_t cap, size_t *out_len)
+typedef struct {
+	l4_info li;
+	size_t hl, tl, l4len, trailer, sealed, ext, pad, total;
+	uint8_t proto;
+} enc_plan;
+
+static int plan_encrypt(const uint8_t *in, size_t len, size_t cap, enc_plan *p)
 {
 	if (len < 20)
-		return fail(gw, len && (in[0] >> 4) != 4 ? EMBARK_E_MALFORMED : EMBARK_E_TRUNCATED);
+		return len && (in[0] >> 4) != 4 ? EMBARK_E_MALFORMED : EMBARK_E_TRUNCATED;
 	if ((in[0] >> 4) != 4)
-		return fail(gw, EMBARK_E_MALFORMED);
-	size_t hl = (size_t)(in[0] & 15) * 4, tl = e2_get_be16(in + 2);
-	if (hl < 20 || tl < hl)
-		return fail(gw, EMBARK_E_MALFORMED);
-	if (tl > len)
-		return fail(gw, EMBARK_E_TRUNCATED);
+		return EMBARK_E_MALFORMED;
+	p->hl = (size_t)(in[0] & 15) * 4;
+	p->tl = e2_get_be16(in + 2);
+	if (p->hl < 20 || p->tl < p->hl)
+		return EMBARK_E_MALFORMED;
+	if (p->tl > len)
+		return EMBARK_E_TRUNCATED;
 	if (e2_get_be16(in + 6) & 0x3fff)
-		return fail(gw, EMBARK_E_FRAGMENT); /* MF or offset */
-	size_t trailer = len - tl;
-	if (trailer > MAX_TRAILER)
-		return fail(gw, EMBARK_E_UNSUPPORTED);
-	uint8_t proto = in[9];
-	const uint8_t *l4 = in + hl;
-	size_t l4len = tl - hl;
-	l4_info li;
-	int rc = l4_parse(proto, l4, l4len, &li);
+		return EMBARK_E_FRAGMENT; /* MF or offset */
+	p->trailer = len - p->tl;
+	if (p->trailer > MAX_TRAILER)
+		return EMBARK_E_UNSUPPORTED;
+	p->proto = in[9];
+	p->l4len = p->tl - p->hl;
+	int rc = l4_parse(p->proto, in + p->hl, p->l4len, &p->li);
 	if (rc)
-		return fail(gw, rc);
-
-	size_t sealed = hl + SEALED_EXTRA + trailer;
-	size_t optdata = OPT_FIXED + sealed;
-	size_t ext = 4 + optdata, pad = (8 - ext % 8) % 8;
-	ext += pad;
-	size_t total = 40 + ext + l4len;
-	if (total > cap || 40 + ext + l4len - 40 > 0xffff)
-		return fail(gw, EMBARK_E_TOO_BIG);
-
-	embark_tuple4 t = {e2_get_be32(in + 12), e2_get_be32(in + 16), li.ports ? e2_get_be16(l4) : 0,
-			   li.ports ? e2_get_be16(l4 + 2) : 0, proto};
-	embark_u128 esip, edip;
-	uint16_t esp, edp;
-	embark_encrypt_tuple(gw, &t, &esip, &edip, &esp, &edp);
-
-	uint8_t *o = out;
-	o[0] = (uint8_t)(0x60 | in[1] >> 4);
-	o[1] = (uint8_t)(in[1] << 4);
-	o[2] = o[3] = 0;
-	e2_put_be16(o + 4, (uint16_t)(ext + l4len));
-	o[6] = 60;
-	o[7] = in[8];
-	embark_store_u128(o + 8, esip);
-	embark_store_u128(o + 24, edip);
-
-	uint8_t *d = o + 40;
-	d[0] = proto;
-	d[1] = (uint8_t)(ext / 8 - 1);
-	d[2] = OPT_TYPE;
-	d[3] = (uint8_t)optdata;
-	d[4] = OPT_VERSION | (gw->cfg.encrypt_payload ? OPT_F_PAYLOAD : 0);
-	d[5] = (uint8_t)hl;
-	uint8_t *nonce = d + 6, *ct = nonce + NONCE_LEN, *tag = ct + sealed;
-	uint8_t *padp = tag + TAG_LEN;
-	if (pad == 1)
-		padp[0] = 0; /* Pad1 */
-	else if (pad > 1) {
-		padp[0] = 1;
-		padp[1] = (uint8_t)(pad - 2);
-		memset(padp + 2, 0, pad - 2);
-	} /* PadN */
-
-	/* Plaintext of the sealed part, assembled in the output (then encrypted in place). */
-	memcpy(ct, in, hl);
-	memset(ct + hl, 0, SEALED_EXTRA);
-	if (li.ports)
-		memcpy(ct + hl, l4, 4);
-	if (li.csum_off >= 0)
-		memcpy(ct + hl + 4, l4 + li.csum_off, 2);
-	memcpy(ct + hl + SEALED_EXTRA, in + tl, trailer);
-
-	uint8_t *ol4 = d + ext;
-	memcpy(ol4, l4, li.hdr);
-	bool enc_payload = gw->cfg.encrypt_payload;
-	if (!enc_payload)
-		memcpy(ol4 + li.hdr, l4 + li.hdr, l4len - li.hdr);
-
-	EVP_CIPHER_CTX *g = gw->gcm_enc;
-	int outl;
-	uint8_t aad[6 + 60];
-	size_t aadlen = build_aad(aad, d, l4, &li);
-	OSSL_PARAM tagp[2] = {OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag, TAG_LEN),
-			      OSSL_PARAM_construct_end()};
-	OSSL_PARAM ivp[2] = {
-		OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TLS1_GET_IV_GEN, nonce, NONCE_LEN),
-		OSSL_PARAM_construct_end()};
-	if (EVP_CIPHER_CTX_get_params(g, ivp) != 1 || EVP_EncryptUpdate(g, NULL, &outl, aad, (int)aadlen) != 1 ||
-	    EVP_EncryptUpdate(g, ct, &outl, ct, (int)sealed) != 1 ||
-	    (enc_payload && l4len > li.hdr &&
-	     EVP_EncryptUpdate(g, ol4 + li.hdr, &outl, l4 + li.hdr, (int)(l4len - li.hdr)) != 1) ||
-	    EVP_EncryptFinal_ex(g, tag, &outl) != 1 || EVP_CIPHER_CTX_get_params(g, tagp) != 1) {
-		OPENSSL_cleanse(out, total);
-		return fail(gw, EMBARK_E_CRYPTO);
-	}
-
-	if (li.ports) {
-		e2_put_be16(ol4, esp);
-		e2_put_be16(ol4 + 2, edp);
-	}
-	if (li.csum_off >= 0) {
-		ol4[li.csum_off] = ol4[li.csum_off + 1] = 0;
-		e2_put_be16(ol4 + li.csum_off, l4_csum(proto, o + 8, o + 24, true, ol4, l4len));
-	}
-	*out_len = total;
+		return rc;
+	p->sealed = HDR_SAVED(p->hl) + SEALED_EXTRA + p->trailer;
+	size_t ext = 4 + OPT_FIXED + p->sealed;
+	p->pad = (8 - ext % 8) % 8;
+	p->ext = ext + p->pad;
+	p->total = 40 + p->ext + p->l4len;
+	if (p->total > cap || p->ext + p->l4len > 0xffff)
+		return EMBARK_E_TOO_BIG;
 	return EMBARK_OK;
 }
 
-int embark_decrypt_packet(embark_gw *gw, const uint8_t *in, size_t len, uint8_t *out, size_t cap, size_t *out_len)
+/* Writes everything but the SIV, the ciphertext and the transport checksum; leaves the
+ * sealed plaintext in place for the SIV to encrypt. */
+static void encrypt_layout(embark_gw *gw, const uint8_t *in, uint8_t *o, const enc_plan *p, const embark_tuple_enc *e,
+			   uint8_t *aad, embark_siv_msg *m)
+{
+	const uint8_t *l4 = in + p->hl;
+	o[0] = (uint8_t)(0x60 | in[1] >> 4);
+	o[1] = (uint8_t)(in[1] << 4);
+	o[2] = o[3] = 0;
+	e2_put_be16(o + 4, (uint16_t)(p->ext + p->l4len));
+	o[6] = 60;
+	o[7] = in[8];
+	embark_store_u128(o + 8, e->sip);
+	embark_store_u128(o + 24, e->dip);
+
+	uint8_t *d = o + 40;
+	d[0] = p->proto;
+	d[1] = (uint8_t)(p->ext / 8 - 1);
+	d[2] = OPT_TYPE;
+	d[3] = (uint8_t)(OPT_FIXED + p->sealed);
+	d[4] = OPT_VERSION | (gw->cfg.encrypt_payload ? OPT_F_PAYLOAD : 0);
+	d[5] = (uint8_t)p->hl;
+	e2_put_be32(d + NONCE_OFF, gw->nonce++);
+	uint8_t *ct = d + SEALED_OFF, *padp = ct + p->sealed;
+	if (p->pad == 1)
+		padp[0] = 0; /* Pad1 */
+	else if (p->pad > 1) {
+		padp[0] = 1;
+		padp[1] = (uint8_t)(p->pad - 2);
+		memset(padp + 2, 0, p->pad - 2);
+	} /* PadN */
+
+	/* sealed plaintext: TOS | ID, flags+offset, TTL | header checksum, addresses, options |
+	 * ports | L4 checksum | trailer */
+	size_t hs = HDR_SAVED(p->hl);
+	ct[0] = in[1];
+	memcpy(ct + 1, in + 4, 5);
+	embark_copy(ct + 6, in + 10, p->hl - 10);
+	memset(ct + hs, 0, SEALED_EXTRA);
+	if (p->li.ports)
+		memcpy(ct + hs, l4, 4);
+	if (p->li.csum_off >= 0)
+		memcpy(ct + hs + 4, l4 + p->li.csum_off, 2);
+	embark_copy(ct + hs + SEALED_EXTRA, in + p->tl, p->trailer);
+
+	uint8_t *ol4 = d + p->ext;
+	embark_copy(ol4, l4, p->li.hdr);
+	/* written now, read by the checksum much later: no store-forwarding stall there */
+	if (p->li.ports) {
+		e2_put_be16(ol4, e->sport);
+		e2_put_be16(ol4 + 2, e->dport);
+	}
+	if (p->li.csum_off >= 0)
+		ol4[p->li.csum_off] = ol4[p->li.csum_off + 1] = 0;
+	size_t pay = p->l4len - p->li.hdr;
+	bool enc_payload = gw->cfg.encrypt_payload;
+	if (!enc_payload)
+		embark_copy(ol4 + p->li.hdr, l4 + p->li.hdr, pay);
+
+	m->ad = aad;
+	m->ad_len = build_aad(aad, d, p->tl, l4, &p->li);
+	m->text = (embark_siv_text){{ct, l4 + p->li.hdr}, {ct, ol4 + p->li.hdr}, {p->sealed, enc_payload ? pay : 0}};
+}
+
+static void encrypt_finish(uint8_t *o, const enc_plan *p, const uint8_t v[16])
+{
+	uint8_t *d = o + 40, *ol4 = d + p->ext;
+	memcpy(d + SIV_OFF, v, SIV_LEN);
+	if (p->li.csum_off >= 0)
+		e2_put_be16(ol4 + p->li.csum_off, l4_csum(p->proto, o + 8, o + 24, true, ol4, p->l4len));
+}
+
+static size_t encrypt_chunk(embark_gw *gw, embark_burst_pkt *pk, size_t n)
+{
+	enc_plan plan[EMBARK_SIV_BURST];
+	embark_tuple4 t[EMBARK_SIV_BURST];
+	embark_tuple_enc e[EMBARK_SIV_BURST];
+	embark_siv_msg m[EMBARK_SIV_BURST];
+	uint8_t live[EMBARK_SIV_BURST];
+	size_t nl = 0;
+	for (size_t i = 0; i < n; i++) {
+		enc_plan *p = &plan[nl];
+		pk[i].rc = plan_encrypt(pk[i].in, pk[i].len, pk[i].cap, p);
+		if (pk[i].rc) {
+			fail(gw, pk[i].rc);
+			continue;
+		}
+		const uint8_t *in = pk[i].in, *l4 = in + p->hl;
+		t[nl] = (embark_tuple4){e2_get_be32(in + 12), e2_get_be32(in + 16), p->li.ports ? e2_get_be16(l4) : 0,
+					p->li.ports ? e2_get_be16(l4 + 2) : 0, p->proto};
+		live[nl++] = (uint8_t)i;
+	}
+	embark_encrypt_tuples(gw, t, nl, e);
+	for (size_t j = 0; j < nl; j++)
+		encrypt_layout(gw, pk[live[j]].in, pk[live[j]].out, &plan[j], &e[j], gw->aad[j], &m[j]);
+	bool crypto_ok = embark_siv_seal(&gw->siv, m, nl) == 0;
+	size_t ok = 0;
+	for (size_t j = 0; j < nl; j++) {
+		embark_burst_pkt *x = &pk[live[j]];
+		if (!crypto_ok) {
+			OPENSSL_cleanse(x->out, plan[j].total);
+			x->rc = fail(gw, EMBARK_E_CRYPTO);
+			continue;
+		}
+		encrypt_finish(x->out, &plan[j], m[j].v);
+		x->out_len = plan[j].total;
+		ok++;
+	}
+	return ok;
+}
+
+size_t embark_encrypt_burst(embark_gw *gw, embark_burst_pkt *pk, size_t n)
+{
+	size_t ok = 0;
+	for (size_t i = 0; i < n; i += EMBARK_SIV_BURST)
+		ok += encrypt_chunk(gw, pk + i, n - i < EMBARK_SIV_BURST ? n - i : EMBARK_SIV_BURST);
+	return ok;
+}
+
+int embark_encrypt_packet(embark_gw *gw, const uint8_t *in, size_t len, uint8_t *out, size_t cap, size_t *out_len)
+{
+	embark_burst_pkt p = {.in = in, .len = len, .out = out, .cap = cap};
+	embark_encrypt_burst(gw, &p, 1);
+	if (p.rc == EMBARK_OK)
+		*out_len = p.out_len;
+	return p.rc;
+}
+
+typedef struct {
+	l4_info li;
+	size_t hl, ext, l4len, sealed, trailer, total;
+	uint8_t proto;
+} dec_plan;
+
+static int plan_decrypt(const uint8_t *in, size_t len, size_t cap, dec_plan *p)
 {
 	if (len < 40)
-		return fail(gw, len && (in[0] >> 4) != 6 ? EMBARK_E_MALFORMED : EMBARK_E_TRUNCATED);
+		return len && (in[0] >> 4) != 6 ? EMBARK_E_MALFORMED : EMBARK_E_TRUNCATED;
 	if ((in[0] >> 4) != 6)
-		return fail(gw, EMBARK_E_MALFORMED);
+		return EMBARK_E_MALFORMED;
 	size_t pl = e2_get_be16(in + 4);
 	if (40 + pl > len)
-		return fail(gw, EMBARK_E_TRUNCATED);
+		return EMBARK_E_TRUNCATED;
 	if (in[6] != 60 || pl < 8)
-		return fail(gw, EMBARK_E_NO_OPTION);
+		return EMBARK_E_NO_OPTION;
 	const uint8_t *d = in + 40;
 	size_t ext = ((size_t)d[1] + 1) * 8;
 	if (ext > pl)
-		return fail(gw, EMBARK_E_TRUNCATED);
+		return EMBARK_E_TRUNCATED;
 	if (d[2] != OPT_TYPE)
-		return fail(gw, EMBARK_E_NO_OPTION);
+		return EMBARK_E_NO_OPTION;
 	size_t optdata = d[3], hl = d[5];
 	if (4 + optdata > ext || (d[4] & 0xf0) != OPT_VERSION || hl < 20 || hl > 60 || hl % 4 ||
-	    optdata < OPT_FIXED + hl + SEALED_EXTRA)
-		return fail(gw, EMBARK_E_TAMPERED);
-	size_t sealed = optdata - OPT_FIXED, trailer = sealed - hl - SEALED_EXTRA;
-	if (trailer > MAX_TRAILER)
-		return fail(gw, EMBARK_E_TAMPERED);
+	    optdata < OPT_FIXED + HDR_SAVED(hl) + SEALED_EXTRA)
+		return EMBARK_E_TAMPERED;
+	p->sealed = optdata - OPT_FIXED;
+	p->trailer = p->sealed - HDR_SAVED(hl) - SEALED_EXTRA;
+	if (p->trailer > MAX_TRAILER)
+		return EMBARK_E_TAMPERED;
 	/* Padding is not sealed, so it must be exactly the canonical Pad1/PadN. */
 	size_t pad = ext - 4 - optdata;
 	const uint8_t *padp = d + 4 + optdata;
 	if (pad >= 8 || (pad == 1 && padp[0] != 0) || (pad > 1 && (padp[0] != 1 || padp[1] != pad - 2)))
-		return fail(gw, EMBARK_E_TAMPERED);
+		return EMBARK_E_TAMPERED;
 	for (size_t i = 2; i < pad; i++)
 		if (padp[i])
-			return fail(gw, EMBARK_E_TAMPERED);
-	uint8_t proto = d[0];
-	const uint8_t *l4 = d + ext;
-	size_t l4len = pl - ext;
-	size_t total = hl + l4len + trailer;
-	if (total > cap)
-		return fail(gw, EMBARK_E_TOO_BIG);
-	l4_info li;
-	int rc = l4_parse(proto, l4, l4len, &li);
-	if (rc)
-		return fail(gw, rc);
-	bool enc_payload = d[4] & OPT_F_PAYLOAD;
+			return EMBARK_E_TAMPERED;
+	p->proto = d[0];
+	p->hl = hl;
+	p->ext = ext;
+	p->l4len = pl - ext;
+	if (hl + p->l4len > 0xffff)
+		return EMBARK_E_TAMPERED; /* no IPv4 packet encrypts to this */
+	p->total = hl + p->l4len + p->trailer;
+	if (p->total > cap)
+		return EMBARK_E_TOO_BIG;
+	return l4_parse(p->proto, d + ext, p->l4len, &p->li);
+}
 
-	/* Sealed part goes to scratch; the payload straight to its place in the output. */
-	uint8_t sbuf[60 + SEALED_EXTRA + MAX_TRAILER];
-	const uint8_t *nonce = d + 6, *ct = nonce + NONCE_LEN, *tag = ct + sealed;
-	uint8_t *ol4 = out + hl;
-	memcpy(ol4, l4, l4len);
-	EVP_CIPHER_CTX *g = gw->gcm_dec;
-	int outl;
-	uint8_t aad[6 + 60];
-	size_t aadlen = build_aad(aad, d, l4, &li);
-	uint8_t tagc[TAG_LEN];
-	memcpy(tagc, tag, TAG_LEN);
-	OSSL_PARAM tagp[2] = {OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tagc, TAG_LEN),
-			      OSSL_PARAM_construct_end()};
-	if (EVP_CipherInit_ex2(g, NULL, NULL, nonce, 0, NULL) != 1 ||
-	    EVP_DecryptUpdate(g, NULL, &outl, aad, (int)aadlen) != 1 ||
-	    EVP_DecryptUpdate(g, sbuf, &outl, ct, (int)sealed) != 1 ||
-	    (enc_payload && l4len > li.hdr &&
-	     EVP_DecryptUpdate(g, ol4 + li.hdr, &outl, l4 + li.hdr, (int)(l4len - li.hdr)) != 1) ||
-	    EVP_CIPHER_CTX_set_params(g, tagp) != 1 || EVP_DecryptFinal_ex(g, sbuf, &outl) != 1) {
-		OPENSSL_cleanse(out, hl + l4len);
-		OPENSSL_cleanse(sbuf, sizeof sbuf);
-		return fail(gw, EMBARK_E_TAMPERED);
-	}
-	/* The sealed IPv4 header must describe this packet. */
-	if ((sbuf[0] >> 4) != 4 || (size_t)(sbuf[0] & 15) * 4 != hl || sbuf[9] != proto ||
-	    e2_get_be16(sbuf + 2) != hl + l4len) {
-		OPENSSL_cleanse(out, hl + l4len);
-		OPENSSL_cleanse(sbuf, sizeof sbuf);
-		return fail(gw, EMBARK_E_MALFORMED);
-	}
-	memcpy(out, sbuf, hl);
-	const uint8_t *oports = sbuf + hl, *ocsum = sbuf + hl + 4;
+static void decrypt_wipe(uint8_t *out, const dec_plan *p, uint8_t *sealed)
+{
+	OPENSSL_cleanse(out, p->hl + p->l4len);
+	OPENSSL_cleanse(sealed, p->sealed);
+}
 
-	embark_tuple4 t = {e2_get_be32(sbuf + 12), e2_get_be32(sbuf + 16), li.ports ? e2_get_be16(oports) : 0,
-			   li.ports ? e2_get_be16(oports + 2) : 0, proto};
-	embark_u128 esip, edip;
-	uint16_t esp, edp;
-	embark_encrypt_tuple(gw, &t, &esip, &edip, &esp, &edp);
+/* After authentication: the IPv4 header from the sealed part, and the tuple it held. */
+static void decrypt_header(uint8_t *out, const dec_plan *p, const uint8_t *s, embark_tuple4 *t)
+{
+	out[0] = (uint8_t)(0x40 | p->hl / 4);
+	out[1] = s[0];
+	e2_put_be16(out + 2, (uint16_t)(p->hl + p->l4len));
+	memcpy(out + 4, s + 1, 5);
+	out[9] = p->proto;
+	embark_copy(out + 10, s + 6, p->hl - 10);
+	const uint8_t *oports = s + HDR_SAVED(p->hl);
+	*t = (embark_tuple4){e2_get_be32(out + 12), e2_get_be32(out + 16), p->li.ports ? e2_get_be16(oports) : 0,
+			     p->li.ports ? e2_get_be16(oports + 2) : 0, p->proto};
+}
+
+static bool restore_addr(embark_gw *gw, embark_u128 seen, uint8_t *field)
+{
+	bool found;
+	embark_u128 plain = embark_pool_lookup(gw, seen, &found);
+	if (!found || (plain >> 32) != 0xffff)
+		return false;
+	e2_put_be32(field, (uint32_t)plain);
+	return true;
+}
+
+/* Restores what the cloud left alone, maps NAT pool values back; EMBARK_OK or REWRITTEN. */
+static int decrypt_finish(embark_gw *gw, const uint8_t *in, uint8_t *out, const dec_plan *p, const uint8_t *s,
+			  const embark_tuple_enc *e)
+{
+	uint8_t *ol4 = out + p->hl;
+	const uint8_t *oports = s + HDR_SAVED(p->hl), *ocsum = oports + 4;
 	embark_u128 csip = embark_load_u128(in + 8), cdip = embark_load_u128(in + 24);
 	bool rewritten = false, src_pool = false, dst_pool = false;
-	if (csip != esip) {
-		bool found;
-		embark_u128 plain = embark_pool_lookup(gw, csip, &found);
-		if (!found || (plain >> 32) != 0xffff)
-			goto rewritten_err;
-		uint32_t a = (uint32_t)plain;
-		uint8_t *f = out + 12;
-		f[0] = (uint8_t)(a >> 24);
-		f[1] = (uint8_t)(a >> 16);
-		f[2] = (uint8_t)(a >> 8);
-		f[3] = (uint8_t)a;
+	if (csip != e->sip) {
+		if (!restore_addr(gw, csip, out + 12))
+			return EMBARK_E_REWRITTEN;
 		rewritten = src_pool = true;
 	}
-	if (cdip != edip) {
-		bool found;
-		embark_u128 plain = embark_pool_lookup(gw, cdip, &found);
-		if (!found || (plain >> 32) != 0xffff)
-			goto rewritten_err;
-		uint32_t a = (uint32_t)plain;
-		uint8_t *f = out + 16;
-		f[0] = (uint8_t)(a >> 24);
-		f[1] = (uint8_t)(a >> 16);
-		f[2] = (uint8_t)(a >> 8);
-		f[3] = (uint8_t)a;
+	if (cdip != e->dip) {
+		if (!restore_addr(gw, cdip, out + 16))
+			return EMBARK_E_REWRITTEN;
 		rewritten = dst_pool = true;
 	}
-	if (li.ports) {
+	if (p->li.ports) {
 		/* A port that is not its own encryption is accepted only beside a pool address: it
-     * was chosen by the NAT from its (plaintext) port range. */
+		 * was chosen by the NAT from its (plaintext) port range. */
 		uint16_t csp = e2_get_be16(ol4), cdp = e2_get_be16(ol4 + 2);
-		if (csp == esp)
+		if (csp == e->sport)
 			memcpy(ol4, oports, 2);
 		else if (src_pool)
 			rewritten = true;
 		else
-			goto rewritten_err;
-		if (cdp == edp)
+			return EMBARK_E_REWRITTEN;
+		if (cdp == e->dport)
 			memcpy(ol4 + 2, oports + 2, 2);
 		else if (dst_pool)
 			rewritten = true;
 		else
-			goto rewritten_err;
+			return EMBARK_E_REWRITTEN;
 	}
-	bool ttl_changed = in[7] != sbuf[8];
+	bool ttl_changed = in[7] != out[8];
 	if (ttl_changed)
 		out[8] = in[7];
 	if (rewritten || ttl_changed)
-		ipv4_csum(out, hl);
-	if (li.csum_off >= 0) {
-		if (rewritten && !(proto == 17 && e2_get_be16(ocsum) == 0)) {
-			ol4[li.csum_off] = ol4[li.csum_off + 1] = 0;
-			e2_put_be16(ol4 + li.csum_off, l4_csum(proto, out + 12, out + 16, false, ol4, l4len));
+		ipv4_csum(out, p->hl);
+	if (p->li.csum_off >= 0) {
+		if (rewritten && !(p->proto == 17 && e2_get_be16(ocsum) == 0)) {
+			ol4[p->li.csum_off] = ol4[p->li.csum_off + 1] = 0;
+			e2_put_be16(ol4 + p->li.csum_off, l4_csum(p->proto, out + 12, out + 16, false, ol4, p->l4len));
 		} else {
-			memcpy(ol4 + li.csum_off, ocsum, 2);
+			memcpy(ol4 + p->li.csum_off, ocsum, 2);
 		}
 	}
-	memcpy(out + hl + l4len, sbuf + hl + SEALED_EXTRA, trailer);
-	OPENSSL_cleanse(sbuf, sizeof sbuf);
-	*out_len = total;
+	embark_copy(out + p->hl + p->l4len, s + HDR_SAVED(p->hl) + SEALED_EXTRA, p->trailer);
 	return EMBARK_OK;
+}
 
-rewritten_err:
-	OPENSSL_cleanse(out, hl + l4len);
-	OPENSSL_cleanse(sbuf, sizeof sbuf);
-	return fail(gw, EMBARK_E_REWRITTEN);
+static size_t decrypt_chunk(embark_gw *gw, embark_burst_pkt *pk, size_t n)
+{
+	dec_plan plan[EMBARK_SIV_BURST];
+	embark_siv_msg m[EMBARK_SIV_BURST];
+	embark_tuple4 t[EMBARK_SIV_BURST];
+	embark_tuple_enc e[EMBARK_SIV_BURST];
+	bool auth[EMBARK_SIV_BURST];
+	uint8_t live[EMBARK_SIV_BURST];
+	size_t nl = 0;
+	for (size_t i = 0; i < n; i++) {
+		dec_plan *p = &plan[nl];
+		pk[i].rc = plan_decrypt(pk[i].in, pk[i].len, pk[i].cap, p);
+		if (pk[i].rc) {
+			fail(gw, pk[i].rc);
+			continue;
+		}
+		const uint8_t *d = pk[i].in + 40, *l4 = d + p->ext;
+		uint8_t *ol4 = pk[i].out + p->hl;
+		size_t pay = p->l4len - p->li.hdr;
+		bool enc_payload = d[4] & OPT_F_PAYLOAD;
+		embark_copy(ol4, l4, enc_payload ? p->li.hdr : p->l4len);
+		m[nl].ad = gw->aad[nl];
+		m[nl].ad_len = build_aad(gw->aad[nl], d, p->hl + p->l4len, l4, &p->li);
+		m[nl].text = (embark_siv_text){{d + SEALED_OFF, l4 + p->li.hdr},
+					       {gw->sealed[nl], ol4 + p->li.hdr},
+					       {p->sealed, enc_payload ? pay : 0}};
+		memcpy(m[nl].v, d + SIV_OFF, SIV_LEN);
+		live[nl++] = (uint8_t)i;
+	}
+	bool crypto_ok = embark_siv_open(&gw->siv, m, nl, auth) == 0;
+	uint8_t slot[EMBARK_SIV_BURST]; /* authentic packets: their index among the live ones */
+	size_t na = 0;
+	for (size_t j = 0; j < nl; j++) {
+		embark_burst_pkt *x = &pk[live[j]];
+		if (!crypto_ok || !auth[j]) {
+			decrypt_wipe(x->out, &plan[j], gw->sealed[j]);
+			x->rc = fail(gw, crypto_ok ? EMBARK_E_TAMPERED : EMBARK_E_CRYPTO);
+			continue;
+		}
+		decrypt_header(x->out, &plan[j], gw->sealed[j], &t[na]);
+		slot[na++] = (uint8_t)j;
+	}
+	embark_encrypt_tuples(gw, t, na, e);
+	size_t ok = 0;
+	for (size_t k = 0; k < na; k++) {
+		size_t j = slot[k];
+		embark_burst_pkt *x = &pk[live[j]];
+		x->rc = decrypt_finish(gw, x->in, x->out, &plan[j], gw->sealed[j], &e[k]);
+		if (x->rc) {
+			decrypt_wipe(x->out, &plan[j], gw->sealed[j]);
+			fail(gw, x->rc);
+			continue;
+		}
+		x->out_len = plan[j].total;
+		ok++;
+	}
+	for (size_t j = 0; j < nl; j++) /* the scratch outlives the call: wipe what it held */
+		OPENSSL_cleanse(gw->sealed[j], plan[j].sealed);
+	return ok;
+}
+
+size_t embark_decrypt_burst(embark_gw *gw, embark_burst_pkt *pk, size_t n)
+{
+	size_t ok = 0;
+	for (size_t i = 0; i < n; i += EMBARK_SIV_BURST)
+		ok += decrypt_chunk(gw, pk + i, n - i < EMBARK_SIV_BURST ? n - i : EMBARK_SIV_BURST);
+	return ok;
+}
+
+int embark_decrypt_packet(embark_gw *gw, const uint8_t *in, size_t len, uint8_t *out, size_t cap, size_t *out_len)
+{
+	embark_burst_pkt p = {.in = in, .len = len, .out = out, .cap = cap};
+	embark_decrypt_burst(gw, &p, 1);
+	if (p.rc == EMBARK_OK)
+		*out_len = p.out_len;
+	return p.rc;
 }

@@ -40,29 +40,3 @@ int embark_ecb(EVP_CIPHER_CTX *ctx, const uint8_t *in, uint8_t *out, size_t len)
 	int outl;
 	return EVP_EncryptUpdate(ctx, out, &outl, in, (int)len) == 1 ? 0 : -1;
 }
-
-uint32_t embark_csum_add(uint32_t sum, const uint8_t *p, size_t len)
-{
-	/* 32-bit big-endian words into a 64-bit accumulator: no carries lost, few iterations */
-	uint64_t acc = sum;
-	size_t i = 0;
-	for (; i + 4 <= len; i += 4) {
-		uint32_t w;
-		memcpy(&w, p + i, 4);
-		acc += __builtin_bswap32(w);
-	}
-	for (; i + 1 < len; i += 2)
-		acc += (uint32_t)(p[i] << 8 | p[i + 1]);
-	if (i < len)
-		acc += (uint32_t)p[i] << 8;
-	while (acc >> 16)
-		acc = (acc & 0xffff) + (acc >> 16);
-	return (uint32_t)acc;
-}
-
-uint16_t embark_csum_fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
