@@ -67,7 +67,7 @@ static void usage(FILE *f)
 		"                      a whole core), eager (naps at once: least CPU, may overflow rings)\n"
 		"  --idle-spin-us N    how long a worker polls on without a packet before it naps\n"
 		"                      (default: adaptive %u, eager %u)\n"
-		"  --max-sleep-us N    longest nap of an idle worker (default %u)\n"
+		"  --max-sleep-us N    longest nap of an idle worker (default: adaptive %u, eager %u)\n"
 		"  --idle-ring N       adaptive: the smallest receive ring of any port, in packets, that a\n"
 		"                      nap must not overflow (default %u, virtio's default queue size)\n"
 		"  --file-prefix P     DPDK file prefix (default e2d-PID)\n"
@@ -81,8 +81,8 @@ static void usage(FILE *f)
 		"                      ipc://CTL.events (see `e2ctl dp events`)\n"
 		"  --monitor-ms N      how often the load monitor samples (default 100)\n"
 		"Commands (config file and `e2ctl dp`):\n%s",
-		E2_IDLE_ADAPTIVE_QUIET_US, E2_IDLE_EAGER_QUIET_US, E2_IDLE_ADAPTIVE_MAX_SLEEP_US, E2_IDLE_RING_DEFAULT,
-		e2_cmd_usage);
+		E2_IDLE_ADAPTIVE_QUIET_US, E2_IDLE_EAGER_QUIET_US, E2_IDLE_ADAPTIVE_MAX_SLEEP_US,
+		E2_IDLE_EAGER_MAX_SLEEP_US, E2_IDLE_RING_DEFAULT, e2_cmd_usage);
 }
 
 static int parse_options(int argc, char **argv, struct options *o)

@@ -45,8 +45,8 @@ static inline uint64_t emitted_bytes(const struct e2_module *t)
  * us, so a nap is bounded by that over a safety factor, less what naps overshoot here
  * (measured as the worker runs), and a nap too short to be worth its wake-up is not
  * taken. The rate is the peak over recent 1 ms windows, decaying slowly, so traffic
- * that pauses for a moment finds the worker still on guard; only after about a second
- * of silence do naps reach max_sleep_us, which is what an idle e2d costs. Ports cannot
+ * that pauses for a moment finds the worker still on guard; only after a few hundred
+ * milliseconds of silence do naps reach max_sleep_us, which sets what an idle e2d costs. Ports cannot
  * wake a worker (vhost kicks are off, see README), so a nap is the only way to wait. */
 static struct e2_idle_conf idle_default = {.mode = E2_IDLE_ADAPTIVE,
 					   .quiet_us = E2_IDLE_ADAPTIVE_QUIET_US,

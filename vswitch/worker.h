@@ -31,7 +31,7 @@ struct e2_idle_conf {
 
 /* The defaults of each mode (e2d --help lists them). */
 #define E2_IDLE_ADAPTIVE_QUIET_US 1000
-#define E2_IDLE_ADAPTIVE_MAX_SLEEP_US 1000
+#define E2_IDLE_ADAPTIVE_MAX_SLEEP_US 500
 #define E2_IDLE_EAGER_QUIET_US 0
 #define E2_IDLE_EAGER_MAX_SLEEP_US 1000
 /* virtio's default queue size (QEMU, virtio-user): the smallest ring a port is likely to have */
