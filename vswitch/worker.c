@@ -46,8 +46,9 @@ static inline uint64_t emitted_bytes(const struct e2_module *t)
  * (measured as the worker runs), and a nap too short to be worth its wake-up is not
  * taken. The rate is the peak over recent 1 ms windows, decaying slowly, so traffic
  * that pauses for a moment finds the worker still on guard; only after a few hundred
- * milliseconds of silence do naps reach max_sleep_us, which sets what an idle e2d costs. Ports cannot
- * wake a worker (vhost kicks are off, see README), so a nap is the only way to wait. */
+ * milliseconds of silence do naps reach max_sleep_us, which sets what an idle e2d
+ * costs. Ports cannot wake a worker (vhost kicks are off, see README), so a nap is the
+ * only way to wait. */
 static struct e2_idle_conf idle_default = {.mode = E2_IDLE_ADAPTIVE,
 					   .quiet_us = E2_IDLE_ADAPTIVE_QUIET_US,
 					   .max_sleep_us = E2_IDLE_ADAPTIVE_MAX_SLEEP_US,
