@@ -17,8 +17,8 @@
  *
  * --rate paces bursts of 32 evenly. A generator that was descheduled catches up by at
  * most four bursts: sending the whole backlog at once (up to a millisecond's worth, as
- * it used to) offered bursts far above the rate asked for, and a 256-entry ring took
- * them as loss at a tenth of the switch's capacity.
+ * it used to) offered bursts far above the rate asked for, which a 256-entry ring
+ * refused (tx_failed) at a tenth of the switch's capacity.
  *
  * --fwd makes it an NF instead (the native NF of bench/nf-path): every frame received
  * on one port is sent out of the other unchanged, both ways, in bursts of up to 32, what
