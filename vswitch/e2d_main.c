@@ -444,9 +444,12 @@ int main(int argc, char **argv)
 	dp.idle_spin_us = o.idle.quiet_us;
 	dp.max_sleep_us = o.idle.max_sleep_us;
 	e2_worker_set_idle(&o.idle);
-	E2_INFO("idle policy %s: polls %u us without a packet before a nap, naps %u us at most%s",
-		e2_idle_mode_name(o.idle.mode), o.idle.quiet_us, o.idle.max_sleep_us,
-		o.idle.mode == E2_IDLE_ADAPTIVE ? ", less as the rate rises" : "");
+	if (o.idle.mode == E2_IDLE_POLL)
+		E2_INFO("idle policy poll: workers never nap");
+	else
+		E2_INFO("idle policy %s: polls %u us without a packet before a nap, naps %u us at most%s",
+			e2_idle_mode_name(o.idle.mode), o.idle.quiet_us, o.idle.max_sleep_us,
+			o.idle.mode == E2_IDLE_ADAPTIVE ? ", less as the rate rises" : "");
 	signal(SIGPIPE, SIG_IGN);
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigaction(SIGTERM, &sa, NULL);
