@@ -62,11 +62,27 @@ static void show(struct e2_sched_node *n, const char *path, struct e2_result *ou
 		show(n->children[i], p, out);
 }
 
+/* What the worker's idle policy has learnt, read while it runs: each figure is one aligned
+ * word, so a reading is at worst a moment old. */
+static void show_idle(const struct e2_worker *w, struct e2_result *out)
+{
+	char key[E2_NAME_MAX + 8];
+	struct e2_idle_state s = w->idle_state;
+	snprintf(key, sizeof(key), "w%u:idle", w->id);
+	e2_result_add(out, key,
+		      "mode=%s spin_us=%u max_sleep_us=%u ring=%u rate_mpps=%.3f nap_bound_us=%u overshoot_us=%.1f "
+		      "naps=%llu",
+		      e2_idle_mode_name(w->idle.mode), w->idle.quiet_us, w->idle.max_sleep_us, w->idle.ring, s.rate,
+		      e2_idle_budget_us(&w->idle, &s), s.overshoot_us, (unsigned long long)w->sleeps);
+}
+
 void e2_dp_sched_show(struct e2_dp *dp, const uint32_t *worker, struct e2_result *out)
 {
 	for (size_t i = 0; i < E2_WORKERS_MAX; i++)
-		if (dp->workers[i] && (!worker || dp->workers[i]->id == *worker))
+		if (dp->workers[i] && (!worker || dp->workers[i]->id == *worker)) {
 			show(dp->workers[i]->root, "", out);
+			show_idle(dp->workers[i], out);
+		}
 }
 
 int e2_dp_sched_add(struct e2_dp *dp, const char *name, enum e2_sched_policy policy, const char *parent,

@@ -45,7 +45,8 @@ struct options {
 	bool no_huge;
 	unsigned mbufs;
 	unsigned table_mb; /* memory for tables and rings beyond the mbufs */
-	unsigned idle_spin_us, max_sleep_us;
+	struct e2_idle_conf idle;
+	bool idle_spin_given, max_sleep_given;
 	const char *log_level;
 	double overload_high, overload_low;
 	unsigned monitor_ms;
@@ -61,8 +62,14 @@ static void usage(FILE *f)
 		"  --no-huge           use ordinary memory (default: hugepages when free ones exist)\n"
 		"  --mbufs N           packet buffers (default 16383)\n"
 		"  --table-mb N        memory for flow tables, rings and queues beyond the buffers (default 128)\n"
-		"  --idle-spin-us N    how long an idle worker spins before sleeping (default 200)\n"
-		"  --max-sleep-us N    longest sleep of an idle worker (default 250)\n"
+		"  --idle MODE         how an idle worker waits: adaptive (default: naps no longer than the\n"
+		"                      rings allow at the recent rate), poll (never sleeps: lowest latency,\n"
+		"                      a whole core), eager (naps at once: least CPU, may overflow rings)\n"
+		"  --idle-spin-us N    how long a worker polls on without a packet before it naps\n"
+		"                      (default: adaptive %u, eager %u)\n"
+		"  --max-sleep-us N    longest nap of an idle worker (default: adaptive %u, eager %u)\n"
+		"  --idle-ring N       adaptive: the smallest receive ring of any port, in packets, that a\n"
+		"                      nap must not overflow (default %u, virtio's default queue size)\n"
 		"  --file-prefix P     DPDK file prefix (default e2d-PID)\n"
 		"  --pidfile FILE      write the process id here\n"
 		"  --log-level L       DPDK log level (default notice)\n"
@@ -74,7 +81,8 @@ static void usage(FILE *f)
 		"                      ipc://CTL.events (see `e2ctl dp events`)\n"
 		"  --monitor-ms N      how often the load monitor samples (default 100)\n"
 		"Commands (config file and `e2ctl dp`):\n%s",
-		e2_cmd_usage);
+		E2_IDLE_ADAPTIVE_QUIET_US, E2_IDLE_EAGER_QUIET_US, E2_IDLE_ADAPTIVE_MAX_SLEEP_US,
+		E2_IDLE_EAGER_MAX_SLEEP_US, E2_IDLE_RING_DEFAULT, e2_cmd_usage);
 }
 
 static int parse_options(int argc, char **argv, struct options *o)
@@ -88,6 +96,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{"table-mb", required_argument, NULL, 'T'},
 		{"idle-spin-us", required_argument, NULL, 's'},
 		{"max-sleep-us", required_argument, NULL, 'S'},
+		{"idle", required_argument, NULL, 'i'},
+		{"idle-ring", required_argument, NULL, 'r'},
 		{"file-prefix", required_argument, NULL, 'p'},
 		{"pidfile", required_argument, NULL, 'P'},
 		{"log-level", required_argument, NULL, 'l'},
@@ -105,8 +115,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 			      .worker_core = -2,
 			      .mbufs = 16383,
 			      .table_mb = 128,
-			      .idle_spin_us = 200,
-			      .max_sleep_us = 250,
+			      .idle = e2_idle_defaults(E2_IDLE_ADAPTIVE),
 			      .log_level = "notice",
 			      .overload_high = 0.8,
 			      .overload_low = 0.2,
@@ -129,8 +138,19 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'm': bad = e2_num_u32("--mbufs", optarg, 1023, 10000000, &o->mbufs, &e); break;
 		case 'T': bad = e2_num_u32("--table-mb", optarg, 16, 1 << 20, &o->table_mb, &e); break;
-		case 's': bad = e2_num_u32("--idle-spin-us", optarg, 0, 10000000, &o->idle_spin_us, &e); break;
-		case 'S': bad = e2_num_u32("--max-sleep-us", optarg, 1, 10000000, &o->max_sleep_us, &e); break;
+		case 's':
+			bad = e2_num_u32("--idle-spin-us", optarg, 0, 10000000, &o->idle.quiet_us, &e);
+			o->idle_spin_given = true;
+			break;
+		case 'S':
+			bad = e2_num_u32("--max-sleep-us", optarg, 1, 10000000, &o->idle.max_sleep_us, &e);
+			o->max_sleep_given = true;
+			break;
+		case 'i':
+			if (e2_idle_parse_mode(optarg, &o->idle.mode))
+				bad = (e2_seterr(&e, "--idle=%.40s: takes adaptive, poll or eager", optarg), -1);
+			break;
+		case 'r': bad = e2_num_u32("--idle-ring", optarg, 16, 32768, &o->idle.ring, &e); break;
 		case 'o': {
 			/* HIGH,LOW: two fractions, HIGH above LOW */
 			char high[64];
@@ -163,6 +183,12 @@ static int parse_options(int argc, char **argv, struct options *o)
 		fprintf(stderr, "e2d: unexpected argument '%s'\n", argv[optind]);
 		return -1;
 	}
+	/* what was not given is the mode's default, whatever the order of the flags */
+	struct e2_idle_conf d = e2_idle_defaults(o->idle.mode);
+	if (!o->idle_spin_given)
+		o->idle.quiet_us = d.quiet_us;
+	if (!o->max_sleep_given)
+		o->idle.max_sleep_us = d.max_sleep_us;
 	return 0;
 }
 
@@ -415,8 +441,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "e2d: %s\n", err);
 		goto out_eal;
 	}
-	dp.idle_spin_us = o.idle_spin_us;
-	dp.max_sleep_us = o.max_sleep_us;
+	dp.idle_spin_us = o.idle.quiet_us;
+	dp.max_sleep_us = o.idle.max_sleep_us;
+	e2_worker_set_idle(&o.idle);
+	if (o.idle.mode == E2_IDLE_POLL)
+		E2_INFO("idle policy poll: workers never nap");
+	else
+		E2_INFO("idle policy %s: polls %u us without a packet before a nap, naps %u us at most%s",
+			e2_idle_mode_name(o.idle.mode), o.idle.quiet_us, o.idle.max_sleep_us,
+			o.idle.mode == E2_IDLE_ADAPTIVE ? ", less as the rate rises" : "");
 	signal(SIGPIPE, SIG_IGN);
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigaction(SIGTERM, &sa, NULL);

@@ -11,8 +11,14 @@
  * Prints key=value lines: tx_packets (what the port accepted), tx_failed (what it
  * would not take: never sent, so never lost), rx_packets, of which rx_after_tx
  * arrived after sending stopped (the drain), lost (tx - rx: for the caller to
- * account for from the switch's counters), tx_mpps rx_mpps; with --ping
- * rtt_us_median rtt_us_p99 rtt_us_min.
+ * account for from the switch's counters), tx_mpps rx_mpps, and the round trip of every
+ * packet that came back (rtt_us_p50 rtt_us_p99 rtt_us_max, in 0.1 us steps up to 10 ms);
+ * with --ping rtt_us_median rtt_us_p99 rtt_us_min.
+ *
+ * --rate paces bursts of 32 evenly. A generator that was descheduled catches up by at
+ * most four bursts: sending the whole backlog at once (up to a millisecond's worth, as
+ * it used to) offered bursts far above the rate asked for, which a 256-entry ring
+ * refused (tx_failed) at a tenth of the switch's capacity.
  *
  * --fwd makes it an NF instead (the native NF of bench/nf-path): every frame received
  * on one port is sent out of the other unchanged, both ways, in bursts of up to 32, what
@@ -184,13 +190,37 @@ static int run_ping(const struct opts *o, struct rte_mempool *pool)
 	return got ? 0 : 1;
 }
 
+/* Round trips in 0.1 us steps up to 10 ms; longer ones in the last bucket. */
+#define RTT_BUCKETS 100001u
+#define RTT_STEP_US 0.1
+
+/* The value (us) below which `fraction` of the counted round trips lie. */
+static double rtt_quantile(const uint32_t *hist, uint64_t total, double fraction)
+{
+	uint64_t want = (uint64_t)((double)total * fraction), seen = 0;
+	for (uint32_t i = 0; i < RTT_BUCKETS; i++) {
+		seen += hist[i];
+		if (seen > want)
+			return (i + 1) * RTT_STEP_US;
+	}
+	return RTT_BUCKETS * RTT_STEP_US;
+}
+
 static int run_load(const struct opts *o, struct rte_mempool *pool)
 {
 	uint64_t hz = rte_get_tsc_hz(), start = rte_rdtsc(), end_tx, next = start;
 	uint64_t gap = o->rate > 0 ? (uint64_t)((double)hz * BURST / o->rate) : 0;
 	uint64_t seq = 0, tx = 0, rx = 0, rx_bytes = 0, tx_fail = 0, last_rx = 0, drain_from = start;
-	uint64_t rx_at_tx_end = 0;
+	uint64_t rx_at_tx_end = 0, timed = 0, rtt_max = 0;
 	struct rte_mbuf *pkts[BURST], *in[BURST];
+	uint32_t *hist = calloc(RTT_BUCKETS, sizeof(*hist));
+	uint64_t tsc_per_step = (uint64_t)((double)hz * RTT_STEP_US / 1e6);
+
+	if (!hist || !tsc_per_step) {
+		fprintf(stderr, "e2-trafgen: out of memory for the round-trip histogram\n");
+		free(hist);
+		return 1;
+	}
 
 	end_tx = o->duration > 0 ? start + (uint64_t)(o->duration * (double)hz) : UINT64_MAX;
 	for (;;) {
@@ -211,19 +241,28 @@ static int run_load(const struct opts *o, struct rte_mempool *pool)
 					rte_pktmbuf_free_bulk(&pkts[sent], want - sent);
 			}
 			next = gap ? next + gap : now;
-			if (gap && next + hz / 1000 < now)
-				next = now; /* fell behind by over 1 ms: do not burst to catch up */
+			if (gap && next + 4 * gap < now)
+				next = now - 4 * gap; /* fell behind: catch up by four bursts at most */
 		}
 		/* Empty the receive ring before sending again (a few bursts at most), so a
 		 * sender that was descheduled catches up on what arrived meanwhile. */
 		uint16_t n, got = 0;
 		do {
 			n = rte_eth_rx_burst(o->rx, 0, in, BURST);
-			for (uint16_t i = 0; i < n; i++)
-				if (stamp_of(in[i])) {
-					rx++;
-					rx_bytes += in[i]->pkt_len;
-				}
+			uint64_t arrived = n ? rte_rdtsc() : 0;
+			for (uint16_t i = 0; i < n; i++) {
+				const struct stamp *st = stamp_of(in[i]);
+				if (!st)
+					continue;
+				rx++;
+				rx_bytes += in[i]->pkt_len;
+				uint64_t rtt = arrived > st->tsc ? arrived - st->tsc : 0;
+				uint64_t b = rtt / tsc_per_step;
+				hist[b < RTT_BUCKETS ? b : RTT_BUCKETS - 1]++;
+				timed++;
+				if (rtt > rtt_max)
+					rtt_max = rtt;
+			}
 			rte_pktmbuf_free_bulk(in, n);
 			got += n;
 		} while (n == BURST && got < 8 * BURST);
@@ -245,6 +284,10 @@ static int run_load(const struct opts *o, struct rte_mempool *pool)
 	       (long long)(tx - rx), (unsigned long long)tx_fail);
 	printf("tx_mpps=%.3f\nrx_mpps=%.3f\nrx_gbps=%.3f\n", (double)tx / tx_secs / 1e6, (double)rx / tx_secs / 1e6,
 	       (double)rx_bytes * 8 / tx_secs / 1e9);
+	if (timed)
+		printf("rtt_us_p50=%.1f\nrtt_us_p99=%.1f\nrtt_us_max=%.1f\n", rtt_quantile(hist, timed, 0.5),
+		       rtt_quantile(hist, timed, 0.99), (double)rtt_max * 1e6 / (double)hz);
+	free(hist);
 	return 0;
 }
 
