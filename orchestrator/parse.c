@@ -117,6 +117,13 @@ static const cyaml_schema_field_t scaling_fields[] = {
 	CYAML_FIELD_BOOL("scalable", CYAML_FLAG_DEFAULT, struct e2_scaling, scalable),
 	CYAML_FIELD_BOOL_PTR("across_servers", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct e2_scaling,
 			     across_servers),
+	CYAML_FIELD_FLOAT_PTR("scale_out_above", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct e2_scaling,
+			      scale_out_above),
+	CYAML_FIELD_FLOAT_PTR("scale_in_below", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct e2_scaling,
+			      scale_in_below),
+	CYAML_FIELD_FLOAT_PTR("sustain_s", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct e2_scaling, sustain_s),
+	CYAML_FIELD_FLOAT_PTR("cooldown_s", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct e2_scaling, cooldown_s),
+	CYAML_FIELD_FLOAT_PTR("drain_s", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct e2_scaling, drain_s),
 	CYAML_FIELD_END};
 static const cyaml_schema_field_t nf_fields[] = {
 	CYAML_FIELD_STRING_PTR("descriptor_id", CYAML_FLAG_DEFAULT, struct e2_nf, descriptor_id, 1, 63),
@@ -316,6 +323,13 @@ struct e2_nf_catalog *e2_nfs_load(const char *yaml, size_t len, const char *orig
 				  "%s: nfs[%u] (%s): max_number_of_instances %u is more than E2 runs of one NF (%u)",
 				  origin, i, nf->descriptor_id, nf->vdu_profile->max_number_of_instances,
 				  E2_NF_INSTANCES_MAX);
+			e2_nfs_free(c);
+			return NULL;
+		}
+		struct e2_autoscale_knobs knobs;
+		char why[160];
+		if (!bad && e2_autoscale_knobs(nf, &knobs, why, sizeof why) < 0) {
+			e2_seterr(err, "%s: nfs[%u] (%s): scaling: %s", origin, i, nf->descriptor_id, why);
 			e2_nfs_free(c);
 			return NULL;
 		}

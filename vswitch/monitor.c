@@ -145,6 +145,11 @@ void e2_monitor_poll(struct e2_monitor *m, struct e2_dp *dp)
 		e->occupancy = queued > 0 ? (double)queued / 1024.0 : 0;
 		if (e->occupancy > 1)
 			e->occupancy = 1;
+		/* a port's load is its busiest ring: what waits for us, or what waits for the NF
+		 * behind it (an NF VM that cannot keep up leaves its receive ring full) */
+		double fill = e2_port_tx_fill(p, 0);
+		if (fill > e->occupancy)
+			e->occupancy = fill;
 		e->rate_pps = fresh || first ? 0 : (double)(p->rx_packets - e->last_packets) / dt;
 		e->last_packets = p->rx_packets;
 		e->delay_us = e->rate_pps > 0 ? (queued > 0 ? queued : 0) / e->rate_pps * 1e6 : 0;

@@ -249,6 +249,11 @@ uint64_t e2_port_rx_drops(const struct e2_port *p)
 	return p->ops->rx_drops(p) - p->rx_drops_base;
 }
 
+double e2_port_tx_fill(const struct e2_port *p, uint16_t queue)
+{
+	return p->ops->tx_fill ? p->ops->tx_fill(p, queue) : -1;
+}
+
 int e2_port_rx_queue_count(const struct e2_port *p, uint16_t queue)
 {
 	return p->ops->rx_queue_count ? p->ops->rx_queue_count(p, queue) : -1;

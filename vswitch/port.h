@@ -26,6 +26,9 @@ struct e2_port_ops {
 	bool (*link_up)(const struct e2_port *p);
 	int (*rx_queue_count)(const struct e2_port *p, uint16_t queue); /* < 0: unknown */
 	uint64_t (*rx_drops)(const struct e2_port *p);                  /* since open */
+	/* how full the peer's receive ring is (0..1: what we sent it and it has not taken),
+	 * which says how busy the NF behind the port is; < 0: unknown */
+	double (*tx_fill)(const struct e2_port *p, uint16_t queue);
 	void (*close)(struct e2_port *p);
 };
 
@@ -81,6 +84,7 @@ void e2_port_close(struct e2_port *p);
 bool e2_port_link_up(const struct e2_port *p);
 uint64_t e2_port_rx_drops(const struct e2_port *p);
 int e2_port_rx_queue_count(const struct e2_port *p, uint16_t queue);
+double e2_port_tx_fill(const struct e2_port *p, uint16_t queue);
 
 static inline uint16_t e2_port_rx(struct e2_port *p, uint16_t queue, struct rte_mbuf **pkts, uint16_t n)
 {

@@ -313,6 +313,32 @@ account e "$(cat "$T/tgev.out")" min_sent=1 max_drop_pct=90
 ok "events: $(awk '{print $2, $3}' "$T/events.txt" | tr '\n' ',' | sed 's/,$//')"
 stop_e2d
 
+# --- 9b. an NF that does not keep up: its receive ring fills, and the port overloads ------
+# (frames from v0 go back out of v0, whose guest side the generator never reads)
+cat >"$T/nf.conf" <<CONF
+port add v0 vhost path=$T/n0.sock
+port add v1 vhost path=$T/n1.sock
+module add in0 port_in port=v0
+module add out0 port_out port=v0
+connect in0 out0
+CONF
+start_e2d n "$T/nf.conf"
+ctl n events seconds=30 >"$T/events.txt" &
+EV=$!; PIDS+=("$EV")
+sleep 1
+trafgen "net_virtio_user0,path=$T/n0.sock" "net_virtio_user1,path=$T/n1.sock" --rate 50000 --duration 4 \
+  >"$T/tgnf.out" 2>>"$T/tgnf.log" &
+TGE=$!; PIDS+=("$TGE")
+wait_event "overload v0"
+kill "$EV" 2>/dev/null || true
+wait "$TGE" || fail "generator failed during the full-ring case"
+# what e2d placed in v0's receive ring reached the (slow) NF side, which never reads it:
+# those frames count as received
+held=$(ctl n stats v0 | awk '$1=="v0"{print $6}')
+account n "$(sed "s/^rx_packets=.*/rx_packets=$held/" "$T/tgnf.out")" min_sent=1 max_drop_pct=100
+ok "a full receive ring behind a port: $(grep 'overload v0' "$T/events.txt" | head -1 | awk '{print $2, $3, $4}')"
+stop_e2d
+
 # --- 10. bad configurations are refused with the file, the line and the culprit --------
 # refused_config NAME CONFIG-TEXT EXPECTED-TEXT: e2d must not start, and must say so
 refused_config() {

@@ -188,6 +188,25 @@ static int vhost_rx_queue_count(const struct e2_port *p, uint16_t queue)
 	return n;
 }
 
+/* The guest's receive ring (vring queue*2): the buffers it has posted and we have not
+ * filled are free; the rest hold packets it has not taken yet. */
+static double vhost_tx_fill(const struct e2_port *p, uint16_t queue)
+{
+	const struct vhost_dev *d = p->dev;
+	double fill = -1;
+
+	pthread_mutex_lock(&registry.lock);
+	struct rte_vhost_vring vr;
+	int vid = atomic_load(&d->vid);
+	if (atomic_load(&d->ready) && queue < d->n_queues && rte_vhost_get_vhost_vring(vid, queue * 2, &vr) == 0 &&
+	    vr.size) {
+		uint16_t avail = rte_vhost_avail_entries(vid, queue * 2);
+		fill = avail >= vr.size ? 0 : 1.0 - (double)avail / vr.size;
+	}
+	pthread_mutex_unlock(&registry.lock);
+	return fill;
+}
+
 static uint64_t vhost_rx_drops(const struct e2_port *p)
 {
 	(void)p;
@@ -220,6 +239,7 @@ static const struct e2_port_ops vhost_port_ops = {
 	.link_up = vhost_link_up,
 	.rx_queue_count = vhost_rx_queue_count,
 	.rx_drops = vhost_rx_drops,
+	.tx_fill = vhost_tx_fill,
 	.close = vhost_close,
 };
 

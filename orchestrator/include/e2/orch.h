@@ -77,6 +77,12 @@ struct e2_vdu_profile {
 struct e2_scaling {
 	int scalable;
 	int *across_servers; /* NULL: true */
+	/* when the controller scales it (e2_autoscale; NULL: the defaults there) */
+	double *scale_out_above; /* an instance's load (0..1] held this long: one more */
+	double *scale_in_below;  /* every instance's load under this: one fewer */
+	double *sustain_s;       /* how long a load must hold before anything is done */
+	double *cooldown_s;      /* after a scaling action, none for this long */
+	double *drain_s;         /* scale-in: how long a drained instance's flows may take */
 };
 /* What an NF VM image runs (images/README.md: e2.nf=, e2.args=). */
 struct e2_launch {
@@ -410,6 +416,33 @@ int e2_split_flow_ended(const struct e2_igraph *ig, struct e2_split_plan *sp, co
 /* Which instance a packet of flow f reaches under the current plan. */
 unsigned e2_split_route(const struct e2_igraph *ig, const struct e2_split_plan *sp, const struct e2_flow *f);
 void e2_split_free(struct e2_split_plan *sp);
+
+/* ---------------------------------------------------------------- scaling decisions */
+
+/* An NF's scaling policy: its description's `scaling` and `vdu_profile`, defaults filled
+ * in (scale out above 0.8 held 2 s, in below 0.2, cooldown 30 s, drain 60 s). */
+struct e2_autoscale_knobs {
+	double out_above, in_below, sustain_s, cooldown_s, drain_s;
+	unsigned min, max;
+};
+/* -1 with why ("scale_in_below 0.9 is not below scale_out_above 0.8", ...) when they
+ * contradict each other or are out of range. */
+int e2_autoscale_knobs(const struct e2_nf *nf, struct e2_autoscale_knobs *k, char *why, size_t len);
+
+/* One NF's recent past, for e2_autoscale_step (zero it to start). */
+struct e2_autoscale {
+	double over_since, under_since; /* < 0: not now */
+	double last_action;             /* when the last action was decided; < 0 never */
+	int started;
+};
+enum e2_autoscale_verdict { E2_AUTOSCALE_HOLD, E2_AUTOSCALE_OUT, E2_AUTOSCALE_IN };
+/* The loads (0..1; < 0 unknown) of the NF's n running instances at time now (seconds):
+ * OUT when one instance has been above out_above for sustain_s (pick: the most loaded:
+ * the one to split), IN when all have been below in_below for sustain_s (pick: the least
+ * loaded: the one to drain); HOLD otherwise, also when max or min instances or the
+ * cooldown stop an action. why says which, in words for an operator's event. */
+enum e2_autoscale_verdict e2_autoscale_step(const struct e2_autoscale_knobs *k, struct e2_autoscale *st, double now,
+					    const double *loads, unsigned n, unsigned *pick, char *why, size_t len);
 
 /* ---------------------------------------------------------------- re-steering */
 

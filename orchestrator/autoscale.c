@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* When to scale an NF (seed §3.5): a load that holds, not a spike — out when one
+ * instance stays above its threshold, in when every instance stays below the other —
+ * with a cooldown after every action and the description's instance bounds. The loads
+ * are e2d's (the occupancy of an instance's queue or port ring) or the NF's own. */
+#include "e2/orch.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#define DEFAULT_OUT_ABOVE 0.8
+#define DEFAULT_IN_BELOW 0.2
+#define DEFAULT_SUSTAIN_S 2.0
+#define DEFAULT_COOLDOWN_S 30.0
+#define DEFAULT_DRAIN_S 60.0
+
+static double knob(const double *v, double dflt)
+{
+	return v ? *v : dflt;
+}
+
+int e2_autoscale_knobs(const struct e2_nf *nf, struct e2_autoscale_knobs *k, char *why, size_t len)
+{
+	const struct e2_scaling *s = nf->scaling;
+	k->out_above = knob(s ? s->scale_out_above : NULL, DEFAULT_OUT_ABOVE);
+	k->in_below = knob(s ? s->scale_in_below : NULL, DEFAULT_IN_BELOW);
+	k->sustain_s = knob(s ? s->sustain_s : NULL, DEFAULT_SUSTAIN_S);
+	k->cooldown_s = knob(s ? s->cooldown_s : NULL, DEFAULT_COOLDOWN_S);
+	k->drain_s = knob(s ? s->drain_s : NULL, DEFAULT_DRAIN_S);
+	k->min = nf->vdu_profile ? nf->vdu_profile->min_number_of_instances : 1;
+	k->max = nf->vdu_profile ? nf->vdu_profile->max_number_of_instances : E2_NF_INSTANCES_MAX;
+	if (s && !s->scalable)
+		k->max = k->min;
+	/* the comparisons are written so that NaN fails them */
+	if (!(k->out_above > 0 && k->out_above <= 1))
+		snprintf(why, len, "scale_out_above %g is not in (0, 1]", k->out_above);
+	else if (!(k->in_below >= 0 && k->in_below < 1))
+		snprintf(why, len, "scale_in_below %g is not in [0, 1)", k->in_below);
+	else if (!(k->in_below < k->out_above))
+		snprintf(why, len,
+			 "scale_in_below %g is not below scale_out_above %g: every load would scale both ways",
+			 k->in_below, k->out_above);
+	else if (!(k->sustain_s >= 0 && k->sustain_s <= 3600))
+		snprintf(why, len, "sustain_s %g is not in [0, 3600]", k->sustain_s);
+	else if (!(k->cooldown_s >= 0 && k->cooldown_s <= 86400))
+		snprintf(why, len, "cooldown_s %g is not in [0, 86400]", k->cooldown_s);
+	else if (!(k->drain_s >= 0 && k->drain_s <= 3600))
+		snprintf(why, len, "drain_s %g is not in [0, 3600]", k->drain_s);
+	else
+		return 0;
+	return -1;
+}
+
+enum e2_autoscale_verdict e2_autoscale_step(const struct e2_autoscale_knobs *k, struct e2_autoscale *st, double now,
+					    const double *loads, unsigned n, unsigned *pick, char *why, size_t len)
+{
+	if (!st->started) {
+		*st = (struct e2_autoscale){.over_since = -1, .under_since = -1, .last_action = -1, .started = 1};
+	}
+	snprintf(why, len, "within its thresholds");
+	unsigned hi = 0, lo = 0, known = 0;
+	bool all_under = n > 0;
+	for (unsigned i = 0; i < n; i++) {
+		if (!(loads[i] >= 0)) {
+			all_under = false; /* an unknown load is no reason to scale in */
+			continue;
+		}
+		if (!known || loads[i] > loads[hi])
+			hi = i;
+		if (!known || loads[i] < loads[lo])
+			lo = i;
+		known++;
+		all_under &= loads[i] < k->in_below;
+	}
+	bool over = known && loads[hi] >= k->out_above;
+	st->over_since = over ? (st->over_since < 0 ? now : st->over_since) : -1;
+	st->under_since = all_under ? (st->under_since < 0 ? now : st->under_since) : -1;
+	if (!over && !all_under)
+		return E2_AUTOSCALE_HOLD;
+	double held = now - (over ? st->over_since : st->under_since);
+	const char *dir = over ? "above" : "below";
+	double limit = over ? k->out_above : k->in_below;
+	if (held < k->sustain_s) {
+		snprintf(why, len, "load %.2f %s %.2f for %.1f s of %.1f s", loads[over ? hi : lo], dir, limit, held,
+			 k->sustain_s);
+		return E2_AUTOSCALE_HOLD;
+	}
+	if (over && n >= k->max) {
+		snprintf(why, len, "load %.2f above %.2f, but at max_number_of_instances (%u)", loads[hi], limit,
+			 k->max);
+		return E2_AUTOSCALE_HOLD;
+	}
+	if (!over && n <= k->min) {
+		snprintf(why, len, "load below %.2f, but at min_number_of_instances (%u)", limit, k->min);
+		return E2_AUTOSCALE_HOLD;
+	}
+	if (st->last_action >= 0 && now - st->last_action < k->cooldown_s) {
+		snprintf(why, len, "load %s %.2f for %.1f s, cooling down (%.1f s left)", dir, limit, held,
+			 k->cooldown_s - (now - st->last_action));
+		return E2_AUTOSCALE_HOLD;
+	}
+	*pick = over ? hi : lo;
+	snprintf(why, len, "load %.2f %s %.2f for %.1f s (at least %.1f s)", loads[*pick], dir, limit, held,
+		 k->sustain_s);
+	st->last_action = now;
+	st->over_since = st->under_since = -1;
+	return over ? E2_AUTOSCALE_OUT : E2_AUTOSCALE_IN;
+}
