@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Internal to the placement code (place.c, place_search.c). */
+/* Internal to the placement code (place.c, place_search.c), and the references that
+ * bench/placement and the tests measure it against (place_bound.c). */
 #ifndef E2_PLACE_INT_H
 #define E2_PLACE_INT_H
 
@@ -27,5 +28,17 @@ double e2__link_excess(const struct e2_igraph *ig, const struct e2_rack *rack);
 
 /* The time limit of the MIP when the heuristic needs it (the rack's, or the default). */
 double e2__mip_fallback_s(const struct e2_rack *rack);
+
+/* At least what any placement of ig on rack keeps inside servers, between NF instances
+ * (Gbps): a Lagrangian bound over per-server counts of each NF's instances, improved
+ * by `steps` subgradient steps (any number gives a valid bound; about 100 make it
+ * tight to a few percent on bench/placement's graphs). Starts from ig's placement
+ * when it is complete. Exponential in the NFs per server: meant for a few NFs. */
+double e2__local_traffic_bound(const struct e2_igraph *ig, const struct e2_rack *rack, unsigned steps);
+
+/* An upper bound on e2_max_scale over every placement of ig on rack: the cores' limit
+ * (fixed by sizing), and the average server link and the switch with at least the
+ * crossing traffic e2__local_traffic_bound leaves. */
+double e2__max_scale_bound(const struct e2_igraph *ig, const struct e2_rack *rack, unsigned steps);
 
 #endif

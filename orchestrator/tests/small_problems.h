@@ -11,11 +11,13 @@
  * instances to servers, kept if it fits the cores, keeps the instances of an NF that
  * cannot scale across servers together and keeps every server link (in and out) within
  * link_target x nic_gbps; the least cross traffic (as e2_cross_server_gbps counts it)
- * wins. */
+ * wins. It also finds the largest scale (as e2_max_scale counts it) of any placement
+ * within the cores, against which place_bound.c's upper bound is checked. */
 #ifndef E2_SMALL_PROBLEMS_H
 #define E2_SMALL_PROBLEMS_H
 
 #include "e2/orch.h"
+#include "../place_int.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -196,6 +198,7 @@ struct sp_exh {
 	long free_cores[SP_MAX_SERVERS];
 	double best, best_cores_only; /* -1: none */
 	int best_at[SP_MAX_INSTS];
+	double core_scale, best_scale; /* the cores' limit (placement-free); best over placements */
 };
 
 static int sp_must_share(const struct e2_igraph *ig, unsigned a, unsigned b)
@@ -233,6 +236,17 @@ static void sp_leaf(struct sp_exh *x)
 	}
 	if (x->best_cores_only < 0 || cross < x->best_cores_only)
 		x->best_cores_only = cross;
+	double scale = x->core_scale;
+	for (unsigned s = 0; s < x->rack->servers; s++) {
+		if (in[s] > 0 && x->rack->nic_gbps[s] / in[s] < scale)
+			scale = x->rack->nic_gbps[s] / in[s];
+		if (out[s] > 0 && x->rack->nic_gbps[s] / out[s] < scale)
+			scale = x->rack->nic_gbps[s] / out[s];
+	}
+	if (cross > 0 && x->rack->switch_gbps / cross < scale)
+		scale = x->rack->switch_gbps / cross;
+	if (scale > x->best_scale)
+		x->best_scale = scale;
 	if (links_ok && (x->best < 0 || cross < x->best)) {
 		x->best = cross;
 		memcpy(x->best_at, x->at, sizeof x->at);
@@ -264,14 +278,23 @@ static void sp_rec(struct sp_exh *x, unsigned j)
 }
 
 /* The least cross traffic over every placement within cores and links (-1: none), and
- * over those within cores alone (*cores_only, -1: none). */
-static double sp_optimum(const struct e2_igraph *ig, const struct e2_rack *rack, double *cores_only)
+ * over those within cores alone (*cores_only, -1: none); the largest scale of those
+ * within the cores (*best_scale, 0: none). */
+static double sp_optimum(const struct e2_igraph *ig, const struct e2_rack *rack, double *cores_only, double *best_scale)
 {
 	struct sp_exh x;
 	memset(&x, 0, sizeof x);
 	x.ig = ig;
 	x.rack = rack;
 	x.best = x.best_cores_only = -1;
+	x.core_scale = 1e300;
+	for (unsigned i = 0; i < ig->insts_count; i++) {
+		double in = 0;
+		for (unsigned e = 0; e < ig->edges_count; e++)
+			in += ig->edges[e].to == i ? ig->edges[e].rate_gbps : 0;
+		if (ig->pg->nodes[ig->insts[i].pnode].nf && in > 1e-9 && ig->insts[i].capacity_gbps / in < x.core_scale)
+			x.core_scale = ig->insts[i].capacity_gbps / in;
+	}
 	for (unsigned i = 0; i < ig->insts_count; i++)
 		if (ig->pg->nodes[ig->insts[i].pnode].nf)
 			x.nf[x.k++] = i;
@@ -280,6 +303,8 @@ static double sp_optimum(const struct e2_igraph *ig, const struct e2_rack *rack,
 	sp_rec(&x, 0);
 	if (cores_only)
 		*cores_only = x.best_cores_only;
+	if (best_scale)
+		*best_scale = x.best_scale;
 	return x.best;
 }
 
@@ -333,7 +358,11 @@ struct sp_result {
 	int refused;                /* heuristic said "cannot fit" */
 	int fits, fits_cores;       /* its placement */
 	double heur;
-	double gap_pct; /* over opt, when both exist */
+	double gap_pct;     /* over opt, when both exist */
+	double best_scale;  /* exhaustive, within the cores (0: nothing fits) */
+	double scale_bound; /* e2__max_scale_bound */
+	double max_local;   /* exhaustive: the most traffic any placement within the cores keeps local */
+	double local_bound; /* e2__local_traffic_bound */
 	int exact_rc;
 	double exact;
 	char msg[512];
@@ -350,7 +379,7 @@ static void sp_run(uint64_t seed, double mip_seconds, struct sp_result *r)
 	}
 	r->made = 1;
 	struct e2_igraph *ig = p.ig;
-	r->opt = sp_optimum(ig, p.rack, &r->opt_cores_only);
+	r->opt = sp_optimum(ig, p.rack, &r->opt_cores_only, &r->best_scale);
 	struct e2_err err = {""};
 	for (unsigned i = 0; i < ig->insts_count; i++)
 		ig->insts[i].server = -1;
@@ -365,6 +394,14 @@ static void sp_run(uint64_t seed, double mip_seconds, struct sp_result *r)
 		r->heur = e2_cross_server_gbps(ig);
 		if (r->opt > 0 && r->fits)
 			r->gap_pct = 100 * (r->heur - r->opt) / r->opt;
+	}
+	r->scale_bound = e2__max_scale_bound(ig, p.rack, 30);
+	r->local_bound = e2__local_traffic_bound(ig, p.rack, 30);
+	r->max_local = -1;
+	if (r->opt_cores_only >= 0) { /* everything not crossing stays local */
+		r->max_local = -r->opt_cores_only;
+		for (unsigned e = 0; e < ig->edges_count; e++)
+			r->max_local += ig->edges[e].rate_gbps;
 	}
 	if (mip_seconds <= 0) { /* no MIP */
 		snprintf(r->msg + strlen(r->msg), sizeof r->msg - strlen(r->msg), "%s[%s]", r->msg[0] ? " " : "",

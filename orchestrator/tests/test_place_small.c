@@ -3,7 +3,10 @@
  * exhaustive search (tests/small_problems.h): never a capacity or link violation when
  * a placement within them exists, never a refusal of a problem that fits, within 5% of
  * the optimum on at least 95% of them, and the exact MIP equal to the exhaustive
- * optimum to 1e-9 relative. Plus the smallest cases it once got wrong, as regressions. */
+ * optimum to 1e-9 relative; the upper bound on any placement's scale (place_bound.c)
+ * never below the best scale the exhaustive search finds, nor its bound on the traffic
+ * kept inside servers below the most any placement keeps. Plus the smallest cases it
+ * once got wrong, as regressions. */
 #include "helpers.h"
 #include "small_problems.h"
 
@@ -13,7 +16,8 @@
 static void random_small_problems(void **state)
 {
 	(void)state;
-	unsigned made = 0, feasible = 0, cores_feasible = 0, within5 = 0, gapped = 0, bad = 0, links_bind = 0;
+	unsigned made = 0, feasible = 0, cores_feasible = 0, within5 = 0, gapped = 0, bad = 0, links_bind = 0,
+		 bound_tight = 0;
 	double worst = 0;
 	for (uint64_t seed = SEED0; made < PROBLEMS && seed < SEED0 + 20 * PROBLEMS; seed++) {
 		struct sp_result r;
@@ -22,6 +26,17 @@ static void random_small_problems(void **state)
 			continue;
 		made++;
 		links_bind += r.opt_cores_only >= 0 && (r.opt < 0 || r.opt_cores_only < r.opt - 1e-9);
+		if (r.best_scale > 0 && r.scale_bound < r.best_scale * (1 - 1e-9)) {
+			print_message("the scale bound %.9f is below a placement's %.9f: %s\n", r.scale_bound,
+				      r.best_scale, r.msg);
+			bad++;
+		}
+		if (r.max_local >= 0 && r.local_bound < r.max_local - 1e-9 * (1 + r.max_local)) {
+			print_message("the local traffic bound %.9f is below a placement's %.9f: %s\n", r.local_bound,
+				      r.max_local, r.msg);
+			bad++;
+		}
+		bound_tight += r.best_scale > 0 && r.scale_bound <= r.best_scale * (1 + 1e-6);
 		if (r.opt_cores_only >= 0) {
 			cores_feasible++;
 			if (r.refused) {
@@ -70,8 +85,8 @@ static void random_small_problems(void **state)
 		}
 	}
 	print_message("%u small problems: %u fit the cores, %u the links too (links decide %u); gap <= 5%% on %u of "
-		      "%u, worst %.2f%%; %u violations\n",
-		      made, cores_feasible, feasible, links_bind, within5, gapped, worst, bad);
+		      "%u, worst %.2f%%; scale bound met on %u; %u violations\n",
+		      made, cores_feasible, feasible, links_bind, within5, gapped, worst, bound_tight, bad);
 	assert_int_equal(made, PROBLEMS);
 	assert_int_equal(bad, 0);
 	assert_true(within5 * 100 >= 95 * gapped);
