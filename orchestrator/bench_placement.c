@@ -12,9 +12,9 @@
 #include "e2/num.h"
 #include "place_int.h"
 #include "tests/small_problems.h"
+#include "tests/text_buf.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -24,28 +24,6 @@
 #define FILL 0.6
 /* the low end of the seed's "2.25-2.59x higher throughput compared to random" */
 #define SEED_GRAPH_RATIO 2.25
-
-struct buf {
-	char *s;
-	size_t n, cap;
-};
-
-static void bprintf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void bprintf(struct buf *b, const char *fmt, ...)
-{
-	for (;;) {
-		va_list ap;
-		va_start(ap, fmt);
-		int w = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? b->cap - b->n : 0, fmt, ap);
-		va_end(ap);
-		if (b->s && (size_t)w < b->cap - b->n) {
-			b->n += (size_t)w;
-			return;
-		}
-		b->cap = b->cap * 2 + (size_t)w + 256;
-		b->s = realloc(b->s, b->cap);
-	}
-}
 
 static uint64_t rng;
 static double urand(void)
@@ -83,14 +61,14 @@ static void die(const char *what, const struct e2_err *err)
 
 static char *hardware_yaml(unsigned servers, unsigned cores, unsigned ext)
 {
-	struct buf b = {0};
-	bprintf(&b,
-		"servers:\n  - { name: s, count: %u, cores: %u, reserved_cores: 1, ghz: 2.6, nic_gbps: 10 }\n"
-		"switch:\n  ports: %u\n  external_ports: [",
-		servers, cores + 1, servers + ext);
+	struct text_buf b = {0};
+	text_printf(&b,
+		    "servers:\n  - { name: s, count: %u, cores: %u, reserved_cores: 1, ghz: 2.6, nic_gbps: 10 }\n"
+		    "switch:\n  ports: %u\n  external_ports: [",
+		    servers, cores + 1, servers + ext);
 	for (unsigned i = 0; i < ext; i++)
-		bprintf(&b, "%sx%u", i ? ", " : "", i);
-	bprintf(&b, "]\n  port_gbps: 10\n  flow_table_entries: 100000\n");
+		text_printf(&b, "%sx%u", i ? ", " : "", i);
+	text_printf(&b, "]\n  port_gbps: 10\n  flow_table_entries: 100000\n");
 	return b.s;
 }
 
@@ -98,10 +76,11 @@ static const char *affinities[] = {"[five_tuple]", "[five_tuple]", "[src_ip]", "
 
 static char *nfs_yaml(unsigned count)
 {
-	struct buf b = {0};
-	bprintf(&b, "nfs:\n");
+	struct text_buf b = {0};
+	text_printf(&b, "nfs:\n");
 	for (unsigned i = 0; i < count; i++)
-		bprintf(&b,
+		text_printf(
+			&b,
 			"  - descriptor_id: nf%u\n    nf_type: native\n    sw_image_data: { name: nf%u }\n"
 			"    num_virtual_cpu: 1\n    vdu_profile: { min_number_of_instances: 1, max_number_of_instances: 1000 }\n"
 			"    affinity: %s\n    gbps_per_core_ghz: %.3f\n    connection_points:\n"
@@ -114,13 +93,13 @@ static char *nfs_yaml(unsigned count)
  * outputs. chain: nf0 -> nf1 -> ...; otherwise a random DAG (1-2 parents each). */
 static char *policy_yaml(unsigned n, int chain, double rate, unsigned ins, unsigned outs)
 {
-	struct buf b = {0};
-	bprintf(&b, "pipelines:\n  - name: p\n    traffic_class: { rate_gbps: %.4f }\n    nodes:\n", rate);
+	struct text_buf b = {0};
+	text_printf(&b, "pipelines:\n  - name: p\n    traffic_class: { rate_gbps: %.4f }\n    nodes:\n", rate);
 	for (unsigned i = 0; i < ins + outs; i++)
-		bprintf(&b, "      - { name: x%u, port: x%u }\n", i, i);
+		text_printf(&b, "      - { name: x%u, port: x%u }\n", i, i);
 	for (unsigned i = 0; i < n; i++)
-		bprintf(&b, "      - { name: n%u, nf: nf%u }\n", i, i);
-	bprintf(&b, "    edges:\n");
+		text_printf(&b, "      - { name: n%u, nf: nf%u }\n", i, i);
+	text_printf(&b, "    edges:\n");
 	int *has_child = calloc(n, sizeof *has_child), *has_parent = calloc(n, sizeof *has_parent);
 	for (unsigned i = 1; i < n; i++) {
 		unsigned parents = chain ? 1 : 1 + (urand() < 0.4);
@@ -130,7 +109,7 @@ static char *policy_yaml(unsigned n, int chain, double rate, unsigned ins, unsig
 			if (from == last)
 				continue;
 			last = from;
-			bprintf(&b, "      - { from: n%u, to: n%u }\n", from, i);
+			text_printf(&b, "      - { from: n%u, to: n%u }\n", from, i);
 			has_child[from] = has_parent[i] = 1;
 		}
 	}
@@ -141,7 +120,7 @@ static char *policy_yaml(unsigned n, int chain, double rate, unsigned ins, unsig
 		if (!has_parent[i]) {
 			for (unsigned x = 0; x < ins; x++)
 				if (x % roots == r)
-					bprintf(&b, "      - { from: x%u, to: n%u }\n", x, i);
+					text_printf(&b, "      - { from: x%u, to: n%u }\n", x, i);
 			r++;
 		}
 	unsigned sinks = 0;
@@ -151,7 +130,7 @@ static char *policy_yaml(unsigned n, int chain, double rate, unsigned ins, unsig
 		if (!has_child[i]) {
 			for (unsigned x = 0; x < outs; x++)
 				if (x % sinks == k)
-					bprintf(&b, "      - { from: n%u, to: x%u }\n", i, ins + x);
+					text_printf(&b, "      - { from: n%u, to: x%u }\n", i, ins + x);
 			k++;
 		}
 	free(has_child);

@@ -18,8 +18,8 @@
 
 #include "e2/orch.h"
 #include "../place_int.h"
+#include "text_buf.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,27 +44,6 @@ static unsigned sp_rnd(unsigned n)
 	sp_rng ^= sp_rng >> 7;
 	sp_rng ^= sp_rng << 17;
 	return (unsigned)((sp_rng >> 11) % n);
-}
-
-struct sp_buf {
-	char *s;
-	size_t n, cap;
-};
-static void sp_printf(struct sp_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sp_printf(struct sp_buf *b, const char *fmt, ...)
-{
-	for (;;) {
-		va_list ap;
-		va_start(ap, fmt);
-		int w = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? b->cap - b->n : 0, fmt, ap);
-		va_end(ap);
-		if (b->s && (size_t)w < b->cap - b->n) {
-			b->n += (size_t)w;
-			return;
-		}
-		b->cap = b->cap * 2 + (size_t)w + 256;
-		b->s = realloc(b->s, b->cap);
-	}
 }
 
 static void sp_free(struct sp_problem *p)
@@ -95,56 +74,56 @@ static int sp_make(struct sp_problem *p, uint64_t seed)
 	for (int i = 0; i < 4; i++)
 		sp_rnd(2);
 	unsigned S = 2 + sp_rnd(3), pipes = 1 + sp_rnd(3);
-	struct sp_buf hw = {0}, nfs = {0}, pol = {0};
-	sp_printf(&hw, "servers:\n");
+	struct text_buf hw = {0}, nfs = {0}, pol = {0};
+	text_printf(&hw, "servers:\n");
 	size_t dl = 0;
 	dl += (size_t)snprintf(p->desc + dl, sizeof p->desc - dl, "seed %llu: servers", (unsigned long long)seed);
 	for (unsigned s = 0; s < S; s++) {
 		unsigned cores = 1 + sp_rnd(6), nic = 1 + sp_rnd(12);
-		sp_printf(&hw, "  - { name: s%u, cores: %u, reserved_cores: 1, ghz: 1.0, nic_gbps: %u }\n", s,
-			  cores + 1, nic);
+		text_printf(&hw, "  - { name: s%u, cores: %u, reserved_cores: 1, ghz: 1.0, nic_gbps: %u }\n", s,
+			    cores + 1, nic);
 		dl += (size_t)snprintf(p->desc + dl, sizeof p->desc - dl, " %uc/%ug", cores, nic);
 	}
-	sp_printf(&hw, "switch:\n  ports: 32\n  external_ports: [in0, in1, in2, out0, out1, out2]\n  port_gbps: 40\n"
-		       "  flow_table_entries: 100000\n");
-	sp_printf(&nfs, "nfs:\n");
-	sp_printf(&pol, "pipelines:\n");
+	text_printf(&hw, "switch:\n  ports: 32\n  external_ports: [in0, in1, in2, out0, out1, out2]\n  port_gbps: 40\n"
+			 "  flow_table_entries: 100000\n");
+	text_printf(&nfs, "nfs:\n");
+	text_printf(&pol, "pipelines:\n");
 	unsigned nf_id = 0;
 	for (unsigned q = 0; q < pipes; q++) {
 		unsigned n = 2 + sp_rnd(4), chain = sp_rnd(2), ins = 1 + (sp_rnd(4) == 0), outs = 1 + (sp_rnd(4) == 0);
 		double rate = 0.5 + sp_rnd(12) / 2.0;
 		dl += (size_t)snprintf(p->desc + dl, sizeof p->desc - dl, "; %s of %u at %.1f", chain ? "chain" : "dag",
 				       n, rate);
-		sp_printf(&pol, "  - name: p%u\n    traffic_class: {rate_gbps: %.2f}\n    nodes:\n", q, rate);
+		text_printf(&pol, "  - name: p%u\n    traffic_class: {rate_gbps: %.2f}\n    nodes:\n", q, rate);
 		for (unsigned x = 0; x < ins; x++)
-			sp_printf(&pol, "      - {name: q%ui%u, port: in%u}\n", q, x, (q + x) % 3);
+			text_printf(&pol, "      - {name: q%ui%u, port: in%u}\n", q, x, (q + x) % 3);
 		for (unsigned x = 0; x < outs; x++)
-			sp_printf(&pol, "      - {name: q%uo%u, port: out%u}\n", q, x, (q + x) % 3);
+			text_printf(&pol, "      - {name: q%uo%u, port: out%u}\n", q, x, (q + x) % 3);
 		for (unsigned i = 0; i < n; i++) {
 			unsigned cpu = 1 + (sp_rnd(4) == 0);
 			int together = sp_rnd(8) == 0;
-			sp_printf(
+			text_printf(
 				&nfs,
 				"  - { descriptor_id: f%u, nf_type: native, sw_image_data: {name: x}, num_virtual_cpu: %u,\n"
 				"      gbps_per_core_ghz: %.2f, affinity: %s,%s\n"
 				"      connection_points: [{name: in, role: input}, {name: out, role: output}] }\n",
 				nf_id + i, cpu, 1.0 + sp_rnd(16) / 4.0, affs[sp_rnd(4)],
 				together ? " scaling: {scalable: true, across_servers: false}," : "");
-			sp_printf(&pol, "      - {name: q%un%u, nf: f%u}\n", q, i, nf_id + i);
+			text_printf(&pol, "      - {name: q%un%u, nf: f%u}\n", q, i, nf_id + i);
 		}
-		sp_printf(&pol, "    edges:\n");
+		text_printf(&pol, "    edges:\n");
 		int *has_child = calloc(n, sizeof *has_child);
 		for (unsigned x = 0; x < ins; x++)
-			sp_printf(&pol, "      - {from: q%ui%u, to: q%un0}\n", q, x, q);
+			text_printf(&pol, "      - {from: q%ui%u, to: q%un0}\n", q, x, q);
 		for (unsigned i = 1; i < n; i++) {
 			unsigned a = chain ? i - 1 : sp_rnd(i);
-			sp_printf(&pol, "      - {from: q%un%u, to: q%un%u}\n", q, a, q, i);
+			text_printf(&pol, "      - {from: q%un%u, to: q%un%u}\n", q, a, q, i);
 			has_child[a] = 1;
 			if (!chain && i >= 2 && sp_rnd(3) == 0) {
 				unsigned b = sp_rnd(i);
 				if (b != a) {
-					sp_printf(&pol, "      - {from: q%un%u, to: q%un%u, filter: 'udp'}\n", q, b, q,
-						  i);
+					text_printf(&pol, "      - {from: q%un%u, to: q%un%u, filter: 'udp'}\n", q, b,
+						    q, i);
 					has_child[b] = 1;
 				}
 			}
@@ -156,7 +135,7 @@ static int sp_make(struct sp_problem *p, uint64_t seed)
 			if (!has_child[i]) {
 				for (unsigned x = 0; x < outs; x++)
 					if (k % outs == x || (k == sinks - 1 && x >= sinks))
-						sp_printf(&pol, "      - {from: q%un%u, to: q%uo%u}\n", q, i, q, x);
+						text_printf(&pol, "      - {from: q%un%u, to: q%uo%u}\n", q, i, q, x);
 				k++;
 			}
 		free(has_child);
