@@ -18,6 +18,7 @@
 
 #include "e2/orch.h"
 #include "../place_int.h"
+#include "place_fixture.h"
 #include "text_buf.h"
 
 #include <stdio.h>
@@ -28,12 +29,7 @@
 #define SP_MAX_SERVERS 4
 
 struct sp_problem {
-	struct e2_nf_catalog *cat;
-	struct e2_hardware *hw;
-	struct e2_policy *pol;
-	struct e2_plan *plan; /* up to the IGraph: the tests place it */
-	struct e2_igraph *ig; /* the plan's */
-	const struct e2_rack *rack;
+	struct place_fixture f;
 	char desc[256];
 };
 
@@ -48,19 +44,7 @@ static unsigned sp_rnd(unsigned n)
 
 static void sp_free(struct sp_problem *p)
 {
-	e2_plan_free(p->plan);
-	e2_policy_free(p->pol);
-	e2_hardware_free(p->hw);
-	e2_nfs_free(p->cat);
-	memset(p, 0, sizeof *p);
-}
-
-static unsigned sp_nf_insts(const struct e2_igraph *ig)
-{
-	unsigned n = 0;
-	for (unsigned i = 0; i < ig->insts_count; i++)
-		n += ig->pg->nodes[ig->insts[i].pnode].nf != NULL;
-	return n;
+	place_fixture_free(&p->f);
 }
 
 /* Problem number `seed` (a function of the seed alone). 0, or -1 when the draw is not
@@ -142,24 +126,17 @@ static int sp_make(struct sp_problem *p, uint64_t seed)
 		nf_id += n;
 	}
 	int rc = -1;
-	p->hw = e2_hardware_load(hw.s, hw.n, "small-hw", &err);
-	p->cat = e2_nfs_load(nfs.s, nfs.n, "small-nfs", &err);
-	p->pol = e2_policy_load(pol.s, pol.n, "small-policy", &err);
-	if (!p->hw || !p->cat || !p->pol) {
+	p->f.hw = e2_hardware_load(hw.s, hw.n, "small-hw", &err);
+	p->f.cat = e2_nfs_load(nfs.s, nfs.n, "small-nfs", &err);
+	p->f.pol = e2_policy_load(pol.s, pol.n, "small-policy", &err);
+	if (!p->f.hw || !p->f.cat || !p->f.pol) {
 		fprintf(stderr, "small problem %llu does not load: %s\n%s\n%s\n%s\n", (unsigned long long)seed, err.msg,
 			hw.s, nfs.s, pol.s);
 		abort();
 	}
-	const struct e2_plan_inputs in = {.pol = p->pol, .nfs = p->cat, .hw = p->hw};
-	const struct e2_plan_opts po = {.target_utilization = 0.8, .stop = E2_PLAN_IGRAPH};
-	p->plan = e2_plan_build(&in, &po, &err);
-	if (p->plan) {
-		p->ig = p->plan->ig;
-		p->rack = &p->plan->rack;
-		if (sp_nf_insts(p->ig) <= SP_MAX_INSTS) {
-			rc = 0;
-			dl += (size_t)snprintf(p->desc + dl, sizeof p->desc - dl, "; %u instances", sp_nf_insts(p->ig));
-		}
+	if (place_fixture_plan(&p->f, 0.8, &err) == 0 && nf_instance_count(p->f.ig) <= SP_MAX_INSTS) {
+		rc = 0;
+		dl += (size_t)snprintf(p->desc + dl, sizeof p->desc - dl, "; %u instances", nf_instance_count(p->f.ig));
 	}
 	free(hw.s);
 	free(nfs.s);
@@ -179,13 +156,6 @@ struct sp_exh {
 	int best_at[SP_MAX_INSTS];
 	double core_scale, best_scale; /* the cores' limit (placement-free); best over placements */
 };
-
-static int sp_must_share(const struct e2_igraph *ig, unsigned a, unsigned b)
-{
-	const struct e2_nf *nf = ig->pg->nodes[ig->insts[a].pnode].nf;
-	return ig->insts[a].pnode == ig->insts[b].pnode && nf && nf->scaling && nf->scaling->across_servers &&
-	       !*nf->scaling->across_servers;
-}
 
 static void sp_leaf(struct sp_exh *x)
 {
@@ -245,7 +215,8 @@ static void sp_rec(struct sp_exh *x, unsigned j)
 			continue;
 		int ok = 1;
 		for (unsigned q = 0; q < j && ok; q++)
-			if (sp_must_share(x->ig, i, x->nf[q]) && x->at[q] != (int)s)
+			if (must_group(x->ig, i) && x->ig->insts[x->nf[q]].pnode == x->ig->insts[i].pnode &&
+			    x->at[q] != (int)s)
 				ok = 0;
 		if (!ok)
 			continue;
@@ -290,35 +261,7 @@ static double sp_optimum(const struct e2_igraph *ig, const struct e2_rack *rack,
 /* Does the placement in ig fit cores, groups and links (as sp_optimum counts them)? */
 static int sp_fits(const struct e2_igraph *ig, const struct e2_rack *rack)
 {
-	long cores[SP_MAX_SERVERS] = {0};
-	double in[SP_MAX_SERVERS] = {0}, out[SP_MAX_SERVERS] = {0};
-	for (unsigned i = 0; i < ig->insts_count; i++) {
-		int s = ig->insts[i].server;
-		if (!ig->pg->nodes[ig->insts[i].pnode].nf)
-			continue;
-		if (s < 0 || (unsigned)s >= rack->servers)
-			return 0;
-		cores[s] += ig->insts[i].cores;
-		for (unsigned j = 0; j < i; j++)
-			if (sp_must_share(ig, i, j) && ig->insts[j].server != s)
-				return 0;
-	}
-	for (unsigned e = 0; e < ig->edges_count; e++) {
-		int a = ig->insts[ig->edges[e].from].server, b = ig->insts[ig->edges[e].to].server;
-		if (a == b && a >= 0)
-			continue;
-		if (a >= 0)
-			out[a] += ig->edges[e].rate_gbps;
-		if (b >= 0)
-			in[b] += ig->edges[e].rate_gbps;
-	}
-	for (unsigned s = 0; s < rack->servers; s++) {
-		double cap = rack->nic_gbps[s] * rack->link_target;
-		if (cores[s] > (long)rack->cores[s] || in[s] > cap * (1 + 1e-12) + 1e-12 ||
-		    out[s] > cap * (1 + 1e-12) + 1e-12)
-			return 0;
-	}
-	return 1;
+	return placement_fits(ig, rack, 1e-12, 1e-12);
 }
 
 static int sp_fits_cores(const struct e2_igraph *ig, const struct e2_rack *rack)
@@ -357,25 +300,25 @@ static void sp_run(uint64_t seed, double mip_seconds, struct sp_result *r)
 		return;
 	}
 	r->made = 1;
-	struct e2_igraph *ig = p.ig;
-	r->opt = sp_optimum(ig, p.rack, &r->opt_cores_only, &r->best_scale);
+	struct e2_igraph *ig = p.f.ig;
+	r->opt = sp_optimum(ig, p.f.rack, &r->opt_cores_only, &r->best_scale);
 	struct e2_err err = {""};
 	for (unsigned i = 0; i < ig->insts_count; i++)
 		ig->insts[i].server = -1;
-	if (e2_place(ig, p.rack, E2_PLACE_E2, 1, &err) < 0) {
+	if (e2_place(ig, p.f.rack, E2_PLACE_E2, 1, &err) < 0) {
 		r->refused = 1;
 		snprintf(r->msg, sizeof r->msg, "%s", err.msg);
 		for (unsigned i = 0; i < ig->insts_count; i++)
 			ig->insts[i].server = -1;
 	} else {
-		r->fits = sp_fits(ig, p.rack);
-		r->fits_cores = sp_fits_cores(ig, p.rack);
+		r->fits = sp_fits(ig, p.f.rack);
+		r->fits_cores = sp_fits_cores(ig, p.f.rack);
 		r->heur = e2_cross_server_gbps(ig);
 		if (r->opt > 0 && r->fits)
 			r->gap_pct = 100 * (r->heur - r->opt) / r->opt;
 	}
-	r->scale_bound = e2__max_scale_bound(ig, p.rack, 30);
-	r->local_bound = e2__local_traffic_bound(ig, p.rack, 30);
+	r->scale_bound = e2__max_scale_bound(ig, p.f.rack, 30);
+	r->local_bound = e2__local_traffic_bound(ig, p.f.rack, 30);
 	r->max_local = -1;
 	if (r->opt_cores_only >= 0) { /* everything not crossing stays local */
 		r->max_local = -r->opt_cores_only;
@@ -388,9 +331,9 @@ static void sp_run(uint64_t seed, double mip_seconds, struct sp_result *r)
 		sp_free(&p);
 		return;
 	}
-	r->exact_rc = e2_place_mip(ig, p.rack, mip_seconds, NULL, NULL, &err);
+	r->exact_rc = e2_place_mip(ig, p.f.rack, mip_seconds, NULL, NULL, &err);
 	r->exact = r->exact_rc == 0 ? e2_cross_server_gbps(ig) : -1;
-	if (r->exact_rc == 0 && !sp_fits(ig, p.rack))
+	if (r->exact_rc == 0 && !sp_fits(ig, p.f.rack))
 		r->exact = -2; /* the MIP's placement exceeds a capacity */
 	if (r->exact_rc < 0 && !r->refused)
 		snprintf(r->msg, sizeof r->msg, "%s", err.msg);

@@ -93,41 +93,11 @@ static void random_small_problems(void **state)
 	assert_true(feasible >= PROBLEMS / 2 && links_bind >= 20 && cores_feasible > feasible);
 }
 
-struct small {
-	struct e2_nf_catalog *cat;
-	struct e2_hardware *hw;
-	struct e2_policy *pol;
-	struct e2_plan *plan; /* up to the IGraph: the tests place it */
-	struct e2_igraph *ig;
-	struct e2_rack *rack;
-};
-
-static void small_make(struct small *s, const char *nfs, const char *hw, const char *pol)
+static void small_make(struct place_fixture *f, const char *nfs, const char *hw, const char *pol)
 {
 	struct e2_err err = {""};
-	memset(s, 0, sizeof *s);
-	if (!(s->cat = nfs_str(nfs, &err)) || !(s->hw = hw_str(hw, &err)) || !(s->pol = policy_str(pol, &err)))
+	if (place_fixture_load(f, nfs, strlen(nfs), hw, strlen(hw), pol, strlen(pol), 0, &err) < 0)
 		fail_msg("%s", err.msg);
-	const struct e2_plan_inputs in = {.pol = s->pol, .nfs = s->cat, .hw = s->hw};
-	const struct e2_plan_opts po = {.stop = E2_PLAN_IGRAPH};
-	if (!(s->plan = e2_plan_build(&in, &po, &err)))
-		fail_msg("%s", err.msg);
-	s->ig = s->plan->ig;
-	s->rack = &s->plan->rack;
-}
-
-static void small_free(struct small *s)
-{
-	e2_plan_free(s->plan);
-	e2_policy_free(s->pol);
-	e2_hardware_free(s->hw);
-	e2_nfs_free(s->cat);
-}
-
-static void unplace(struct e2_igraph *ig)
-{
-	for (unsigned i = 0; i < ig->insts_count; i++)
-		ig->insts[i].server = -1;
 }
 
 #define NF1(id, cpu)                                                                                           \
@@ -152,7 +122,7 @@ static void stuck_chain(void **state)
 		 "servers:\n  - { name: s0, cores: 2, reserved_cores: 1, ghz: 1.0, nic_gbps: 40 }\n"
 		 "  - { name: s1, cores: 2, reserved_cores: 1, ghz: 1.0, nic_gbps: 40 }\n"
 		 "  - { name: s2, cores: 4, reserved_cores: 1, ghz: 1.0, nic_gbps: 40 }\n" SWITCH);
-	struct small s;
+	struct place_fixture s;
 	small_make(&s, "nfs:\n" NF1("A", 1) NF1("B", 1), hw, CHAIN);
 	struct e2_err err = {""};
 	assert_int_equal(e2_place(s.ig, s.rack, E2_PLACE_E2, 0, &err), 0);
@@ -166,7 +136,7 @@ static void stuck_chain(void **state)
 	s.ig->insts[e2_igraph_find(s.ig, "b.0")].server = 1;
 	assert_int_equal(e2_place_improve(s.ig, s.rack, &err), 0);
 	assert_true(e2_cross_server_gbps(s.ig) < 8 + 1e-9);
-	small_free(&s);
+	place_fixture_free(&s);
 }
 
 /* Regression, second case: a 1-vCPU NF then a 2-vCPU NF, servers with 2 and 1 usable
@@ -182,7 +152,7 @@ static void feasible_in_any_order(void **state)
 			       : "  - { name: s0, cores: 3, reserved_cores: 1, ghz: 1.0, nic_gbps: 40 }\n",
 			 order ? "  - { name: s0, cores: 3, reserved_cores: 1, ghz: 1.0, nic_gbps: 40 }\n"
 			       : "  - { name: s1, cores: 2, reserved_cores: 1, ghz: 1.0, nic_gbps: 40 }\n");
-		struct small s;
+		struct place_fixture s;
 		small_make(&s, "nfs:\n" NF1("A", 1) NF1("B", 2), hw, CHAIN);
 		for (int algo = 0; algo < 4; algo++) {
 			struct e2_err err = {""};
@@ -197,7 +167,7 @@ static void feasible_in_any_order(void **state)
 		int proven = 0;
 		assert_int_equal(e2_place_mip(s.ig, s.rack, 10, &proven, NULL, &err), 0);
 		assert_true(proven);
-		small_free(&s);
+		place_fixture_free(&s);
 	}
 }
 
@@ -236,7 +206,7 @@ static void refusals_say_why(void **state)
 				"    nodes: [{name: in, port: in0}, {name: a, nf: A}, {name: b, nf: B}, {name: c, nf: C},"
 				" {name: out, port: out0}]\n"
 				"    edges: [{from: in, to: a}, {from: a, to: b}, {from: b, to: c}, {from: c, to: out}]\n";
-		struct small s;
+		struct place_fixture s;
 		small_make(&s, cases[i].nfs, hw, pol);
 		for (unsigned k = 0; k < s.rack->servers; k++)
 			s.rack->cores[k] = cases[i].cores[k];
@@ -247,7 +217,7 @@ static void refusals_say_why(void **state)
 			assert_contains(err.msg, "demand cannot fit");
 			assert_contains(err.msg, cases[i].want);
 		}
-		small_free(&s);
+		place_fixture_free(&s);
 	}
 }
 
