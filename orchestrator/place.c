@@ -356,59 +356,96 @@ static uint64_t next_rand(uint64_t *s)
 	return *s;
 }
 
-static int cmp_rate_desc(const void *pa, const void *pb, void *ctx)
+struct out_edge {
+	unsigned to, pos;
+	double w;
+};
+
+/* Heaviest first, then as listed: a total order, so any qsort gives the same result. */
+static int cmp_out_edge(const void *pa, const void *pb)
 {
-	const struct e2_igraph *ig = ctx;
-	const struct adj *a = pa, *b = pb;
-	double ra = ig->edges[a->edge].rate_gbps, rb = ig->edges[b->edge].rate_gbps;
-	return (ra < rb) - (ra > rb);
+	const struct out_edge *a = pa, *b = pb;
+	if (a->w != b->w)
+		return a->w < b->w ? 1 : -1;
+	return (a->pos > b->pos) - (a->pos < b->pos);
 }
 
-/* Depth-first order from the external ports along out-edges, heaviest first. */
-static unsigned dfs_order(struct kl *k, unsigned *order)
+unsigned e2__dfs_order(unsigned n, const unsigned *roots, unsigned nroots, e2__out_edges_fn next, void *ctx,
+		       unsigned max_out, unsigned *order)
 {
-	struct e2_igraph *ig = k->ig;
-	unsigned n = k->n, count = 0, top = 0;
 	char *seen = e2_xcalloc(n + 1, 1);
-	unsigned *stack = e2_xcalloc(2 * (size_t)ig->edges_count + n + 1, sizeof *stack);
-	struct adj *tmp = e2_xcalloc(2 * (size_t)ig->edges_count + 1, sizeof *tmp);
-	for (unsigned root = 0; root <= n; root++) {
-		/* first every external port, then whatever they did not reach */
-		unsigned r;
-		if (root < n) {
-			if (is_nf(ig, root))
+	unsigned *to = e2_xcalloc(max_out + 1, sizeof *to);
+	double *w = e2_xcalloc(max_out + 1, sizeof *w);
+	struct out_edge *out = e2_xcalloc(max_out + 1, sizeof *out);
+	size_t cap = (size_t)n + 16, top = 0;
+	unsigned *stack = e2_xmalloc(cap * sizeof *stack), count = 0;
+	for (unsigned r = 0; r < nroots; r++) {
+		if (seen[roots[r]])
+			continue;
+		stack[top++] = roots[r];
+		while (top) {
+			unsigned v = stack[--top];
+			if (seen[v])
 				continue;
-			r = root;
-		} else {
-			r = n;
-		}
-		for (unsigned extra = 0; extra < n; extra++) {
-			unsigned start = r < n ? r : extra;
-			if (r == n && (seen[start] || !is_nf(ig, start) || ig->insts[start].server >= 0))
-				continue;
-			stack[top++] = start;
-			while (top) {
-				unsigned v = stack[--top];
-				if (seen[v])
-					continue;
-				seen[v] = 1;
-				if (is_nf(ig, v) && ig->insts[v].server < 0)
-					order[count++] = v;
-				unsigned c = 0;
-				for (unsigned j = k->adj_start[v]; j < k->adj_start[v + 1]; j++)
-					if (k->adj[j].out && !seen[k->adj[j].other])
-						tmp[c++] = k->adj[j];
-				qsort_r(tmp, c, sizeof *tmp, cmp_rate_desc, ig);
-				for (unsigned j = c; j-- > 0;) /* heaviest on top */
-					stack[top++] = tmp[j].other;
+			seen[v] = 1;
+			order[count++] = v;
+			unsigned k = next(ctx, v, to, w), c = 0;
+			for (unsigned i = 0; i < k; i++)
+				if (!seen[to[i]]) {
+					out[c] = (struct out_edge){to[i], c, w[i]};
+					c++;
+				}
+			qsort(out, c, sizeof *out, cmp_out_edge);
+			if (top + c > cap) {
+				cap = 2 * (top + c);
+				stack = e2_xrealloc(stack, cap * sizeof *stack);
 			}
-			if (r < n)
-				break;
+			for (unsigned j = c; j-- > 0;) /* the heaviest on top */
+				stack[top++] = out[j].to;
 		}
 	}
 	free(seen);
+	free(to);
+	free(w);
+	free(out);
 	free(stack);
-	free(tmp);
+	return count;
+}
+
+static unsigned instance_out_edges(void *ctx, unsigned v, unsigned *to, double *weight)
+{
+	const struct kl *k = ctx;
+	unsigned c = 0;
+	for (unsigned j = k->adj_start[v]; j < k->adj_start[v + 1]; j++)
+		if (k->adj[j].out) {
+			to[c] = k->adj[j].other;
+			weight[c++] = k->ig->edges[k->adj[j].edge].rate_gbps;
+		}
+	return c;
+}
+
+/* Unplaced NF instances in depth-first order from the external ports along out-edges,
+ * heaviest first; then from those the ports do not reach, by index. */
+static unsigned dfs_order(struct kl *k, unsigned *order)
+{
+	struct e2_igraph *ig = k->ig;
+	unsigned n = k->n, nroots = 0, max_out = 0, count = 0;
+	unsigned *roots = e2_xcalloc(2 * (size_t)n + 1, sizeof *roots), *all = e2_xcalloc(n + 1, sizeof *all);
+	for (unsigned i = 0; i < n; i++)
+		if (!is_nf(ig, i))
+			roots[nroots++] = i;
+	for (unsigned i = 0; i < n; i++)
+		if (is_nf(ig, i) && ig->insts[i].server < 0)
+			roots[nroots++] = i;
+	for (unsigned i = 0; i < n; i++)
+		if (k->adj_start[i + 1] - k->adj_start[i] > max_out)
+			max_out = k->adj_start[i + 1] - k->adj_start[i];
+	unsigned reached = e2__dfs_order(n, roots, nroots, instance_out_edges, k, max_out, all);
+	for (unsigned i = 0; i < reached; i++) /* placed ones are passed through, not packed */
+		if (is_nf(ig, all[i]) && ig->insts[all[i]].server < 0)
+			order[count++] = all[i];
+	free(roots);
+	free(all);
 	return count;
 }
 

@@ -29,6 +29,15 @@ double e2__link_excess(const struct e2_igraph *ig, const struct e2_rack *rack);
 /* The time limit of the MIP when the heuristic needs it (the rack's, or the default). */
 double e2__mip_fallback_s(const struct e2_rack *rack);
 
+/* Depth-first order over nodes 0..n-1, as both packings use it: from each of `roots`
+ * in turn (skipping those already reached), along the out-edges `next` lists, the
+ * heaviest first, equal weights in the order listed (whatever the C library's qsort).
+ * next(ctx, v, to, weight) writes v's out-neighbours (at most max_out) and returns how
+ * many. Writes the nodes reached to `order` in visiting order; returns their number. */
+typedef unsigned (*e2__out_edges_fn)(void *ctx, unsigned v, unsigned *to, double *weight);
+unsigned e2__dfs_order(unsigned n, const unsigned *roots, unsigned nroots, e2__out_edges_fn next, void *ctx,
+		       unsigned max_out, unsigned *order);
+
 /* At least what any placement of ig on rack keeps inside servers, between NF instances
  * (Gbps): a Lagrangian bound over per-server counts of each NF's instances, improved
  * by `steps` subgradient steps (any number gives a valid bound; about 100 make it
