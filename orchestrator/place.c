@@ -16,22 +16,10 @@
 
 #define EPS 1e-9
 
-static int is_nf(const struct e2_igraph *ig, unsigned i)
-{
-	return ig->pg->nodes[ig->insts[i].pnode].nf != NULL;
-}
-
-/* Instances of an NF that cannot scale across servers share one server. */
-static int grouped(const struct e2_igraph *ig, unsigned i)
-{
-	const struct e2_nf *nf = ig->pg->nodes[ig->insts[i].pnode].nf;
-	return nf && !e2_nf_across_servers(nf);
-}
-
 /* Cores v needs where it lands: its own, or its whole unplaced group's. */
 static int need_cores(const struct e2_igraph *ig, unsigned v)
 {
-	if (!grouped(ig, v))
+	if (!e2__grouped(ig, v))
 		return (int)ig->insts[v].cores;
 	int c = 0;
 	for (unsigned i = 0; i < ig->insts_count; i++)
@@ -103,7 +91,7 @@ int e2_rack_loads(const struct e2_igraph *ig, const struct e2_rack *rack, struct
 	double cross = e2_cross_server_gbps(ig);
 	bad += cross > rack->switch_gbps + EPS;
 	for (unsigned i = 0; i < ig->insts_count; i++)
-		bad += is_nf(ig, i) && ig->insts[i].server < 0;
+		bad += e2__is_nf(ig, i) && ig->insts[i].server < 0;
 	return bad;
 }
 
@@ -114,7 +102,7 @@ double e2_max_scale(const struct e2_igraph *ig, const struct e2_rack *rack)
 	for (unsigned e = 0; e < ig->edges_count; e++)
 		in[ig->edges[e].to] += ig->edges[e].rate_gbps;
 	for (unsigned i = 0; i < ig->insts_count; i++)
-		if (is_nf(ig, i) && in[i] > EPS && ig->insts[i].capacity_gbps / in[i] < best)
+		if (e2__is_nf(ig, i) && in[i] > EPS && ig->insts[i].capacity_gbps / in[i] < best)
 			best = ig->insts[i].capacity_gbps / in[i];
 	free(in);
 	struct e2_load *loads = e2_xcalloc(rack->servers, sizeof *loads);
@@ -432,17 +420,17 @@ static unsigned dfs_order(struct kl *k, unsigned *order)
 	unsigned n = k->n, nroots = 0, max_out = 0, count = 0;
 	unsigned *roots = e2_xcalloc(2 * (size_t)n + 1, sizeof *roots), *all = e2_xcalloc(n + 1, sizeof *all);
 	for (unsigned i = 0; i < n; i++)
-		if (!is_nf(ig, i))
+		if (!e2__is_nf(ig, i))
 			roots[nroots++] = i;
 	for (unsigned i = 0; i < n; i++)
-		if (is_nf(ig, i) && ig->insts[i].server < 0)
+		if (e2__is_nf(ig, i) && ig->insts[i].server < 0)
 			roots[nroots++] = i;
 	for (unsigned i = 0; i < n; i++)
 		if (k->adj_start[i + 1] - k->adj_start[i] > max_out)
 			max_out = k->adj_start[i + 1] - k->adj_start[i];
 	unsigned reached = e2__dfs_order(n, roots, nroots, instance_out_edges, k, max_out, all);
 	for (unsigned i = 0; i < reached; i++) /* placed ones are passed through, not packed */
-		if (is_nf(ig, all[i]) && ig->insts[all[i]].server < 0)
+		if (e2__is_nf(ig, all[i]) && ig->insts[all[i]].server < 0)
 			order[count++] = all[i];
 	free(roots);
 	free(all);
@@ -458,14 +446,14 @@ static int no_fit(struct kl *k, unsigned inst, struct e2_err *err)
 		  "demand cannot fit: instance '%s' needs %d cores%s but no server has them free (%ld free "
 		  "cores left in the rack)",
 		  k->ig->insts[inst].name, need_cores(k->ig, inst),
-		  grouped(k->ig, inst) ? " (with its group: the NF cannot scale across servers)" : "", total);
+		  e2__grouped(k->ig, inst) ? " (with its group: the NF cannot scale across servers)" : "", total);
 	return -1;
 }
 
 static void place_with_group(struct kl *k, unsigned v, unsigned s, int link_aware)
 {
 	for (unsigned i = 0; i < k->n; i++) {
-		if (i != v && !(grouped(k->ig, v) && k->ig->insts[i].pnode == k->ig->insts[v].pnode &&
+		if (i != v && !(e2__grouped(k->ig, v) && k->ig->insts[i].pnode == k->ig->insts[v].pnode &&
 				k->ig->insts[i].server < 0))
 			continue;
 		if (link_aware)
@@ -515,7 +503,7 @@ static int place_random(struct kl *k, uint64_t seed, struct e2_err *err)
 	uint64_t st = seed * 0x9E3779B97F4A7C15ull + 1;
 	unsigned *cand = e2_xcalloc(k->S, sizeof *cand);
 	for (unsigned v = 0; v < k->n; v++) {
-		if (!is_nf(k->ig, v) || k->ig->insts[v].server >= 0)
+		if (!e2__is_nf(k->ig, v) || k->ig->insts[v].server >= 0)
 			continue;
 		unsigned c = 0;
 		int need = need_cores(k->ig, v);
@@ -539,7 +527,7 @@ static long search_budget(const struct e2_igraph *ig)
 {
 	unsigned nf = 0;
 	for (unsigned i = 0; i < ig->insts_count; i++)
-		nf += is_nf(ig, i);
+		nf += e2__is_nf(ig, i);
 	return nf <= 40 ? 400000L : 25000L;
 }
 /* each balancing round: enough for a 220-instance rack to find its way under the new target */
@@ -572,7 +560,7 @@ static void balance(struct e2_igraph *ig, const struct e2_rack *rack, double sta
 	for (unsigned e = 0; e < ig->edges_count; e++)
 		in[ig->edges[e].to] += ig->edges[e].rate_gbps;
 	for (unsigned i = 0; i < ig->insts_count; i++)
-		if (is_nf(ig, i) && in[i] > EPS && ig->insts[i].capacity_gbps / in[i] < core_scale)
+		if (e2__is_nf(ig, i) && in[i] > EPS && ig->insts[i].capacity_gbps / in[i] < core_scale)
 			core_scale = ig->insts[i].capacity_gbps / in[i];
 	free(in);
 	int *saved = e2_xmalloc((ig->insts_count + 1) * sizeof *saved),
@@ -627,7 +615,7 @@ static void improve_all(struct e2_igraph *ig, const struct e2_rack *rack)
 	double tl = e2__mip_fallback_s(rack);
 	unsigned nf = 0;
 	for (unsigned i = 0; i < ig->insts_count; i++)
-		nf += is_nf(ig, i);
+		nf += e2__is_nf(ig, i);
 	if (excess > EPS && tl > 0 && (size_t)nf * rack->servers <= 1000) {
 		int *saved = e2_xmalloc((ig->insts_count + 1) * sizeof *saved);
 		for (unsigned i = 0; i < ig->insts_count; i++)
@@ -675,7 +663,7 @@ int e2_place(struct e2_igraph *ig, const struct e2_rack *rack, enum e2_place_alg
 		return -1;
 	}
 	for (unsigned i = 0; i < ig->insts_count; i++)
-		if (!is_nf(ig, i))
+		if (!e2__is_nf(ig, i))
 			ig->insts[i].server = -1;
 	int rc = start(ig, rack, algo, seed, err);
 	if (rc == 0 && algo == E2_PLACE_E2)
@@ -690,7 +678,7 @@ int e2_place_improve(struct e2_igraph *ig, const struct e2_rack *rack, struct e2
 		return -1;
 	}
 	for (unsigned i = 0; i < ig->insts_count; i++) {
-		if (!is_nf(ig, i)) {
+		if (!e2__is_nf(ig, i)) {
 			ig->insts[i].server = -1;
 		} else if (ig->insts[i].server < 0 || (unsigned)ig->insts[i].server >= rack->servers) {
 			e2_seterr(err, "improve: instance '%s' is not placed", ig->insts[i].name);
@@ -719,7 +707,7 @@ int e2_place_incremental(struct e2_igraph *ig, const struct e2_rack *rack, unsig
 		if (ed->from == inst || ed->to == inst) {
 			unsigned other = ed->from == inst ? ed->to : ed->from;
 			int so = ig->insts[other].server;
-			if (so >= 0 && is_nf(ig, other))
+			if (so >= 0 && e2__is_nf(ig, other))
 				score[so] += ed->rate_gbps;
 			continue;
 		}
@@ -732,7 +720,7 @@ int e2_place_incremental(struct e2_igraph *ig, const struct e2_rack *rack, unsig
 	}
 	int best = -1, best_fallback = -1, only = -1;
 	double best_score = -1, best_fb = -1;
-	if (grouped(ig, inst))
+	if (e2__grouped(ig, inst))
 		for (unsigned i = 0; i < ig->insts_count && only < 0; i++)
 			if (i != inst && ig->insts[i].pnode == ig->insts[inst].pnode)
 				only = ig->insts[i].server;

@@ -232,8 +232,7 @@ double e2__max_scale_bound(const struct e2_igraph *ig, const struct e2_rack *rac
 	double *in = e2_xcalloc(ig->insts_count + 1, sizeof *in);
 	for (unsigned e = 0; e < ig->edges_count; e++) {
 		const struct e2_iedge *ed = &ig->edges[e];
-		int fa = ig->pg->nodes[ig->insts[ed->from].pnode].nf != NULL,
-		    ta = ig->pg->nodes[ig->insts[ed->to].pnode].nf != NULL;
+		int fa = e2__is_nf(ig, ed->from), ta = e2__is_nf(ig, ed->to);
 		in[ed->to] += ed->rate_gbps;
 		if (fa && ta)
 			internal += ed->rate_gbps;
@@ -246,7 +245,7 @@ double e2__max_scale_bound(const struct e2_igraph *ig, const struct e2_rack *rac
 	}
 	/* the cores: fixed by the sizing, wherever the instances are */
 	for (unsigned v = 0; v < ig->insts_count; v++)
-		if (ig->pg->nodes[ig->insts[v].pnode].nf && in[v] > 1e-12 && ig->insts[v].capacity_gbps / in[v] < best)
+		if (e2__is_nf(ig, v) && in[v] > 1e-12 && ig->insts[v].capacity_gbps / in[v] < best)
 			best = ig->insts[v].capacity_gbps / in[v];
 	free(in);
 	double crossing = fmax(0, internal - e2__local_traffic_bound(ig, rack, steps)), nic = 0;

@@ -6,6 +6,19 @@
 
 #include "e2/orch.h"
 
+/* An NF instance, not an external port (ports are pinned to the switch). */
+static inline int e2__is_nf(const struct e2_igraph *ig, unsigned i)
+{
+	return ig->pg->nodes[ig->insts[i].pnode].nf != NULL;
+}
+
+/* An instance of an NF that cannot scale across servers: all of them share one. */
+static inline int e2__grouped(const struct e2_igraph *ig, unsigned i)
+{
+	const struct e2_nf *nf = ig->pg->nodes[ig->insts[i].pnode].nf;
+	return nf && !e2_nf_across_servers(nf);
+}
+
 /* Places every unplaced NF instance on some server with the cores it needs, whatever
  * the input order: best-fit decreasing, then an exhaustive packing search (servers
  * with equal free cores are interchangeable), then the MIP (cores alone) within its

@@ -76,17 +76,6 @@ static double link_target(const struct e2_rack *rack)
 	return rack->link_target > 0 && rack->link_target <= 1 ? rack->link_target : 1;
 }
 
-static int is_nf(const struct e2_igraph *ig, unsigned i)
-{
-	return ig->pg->nodes[ig->insts[i].pnode].nf != NULL;
-}
-
-static int grouped(const struct e2_igraph *ig, unsigned i)
-{
-	const struct e2_nf *nf = ig->pg->nodes[ig->insts[i].pnode].nf;
-	return nf && !e2_nf_across_servers(nf);
-}
-
 static void srch_free(struct srch *st)
 {
 	free(st->uof);
@@ -123,9 +112,9 @@ static void srch_init(struct srch *st, struct e2_igraph *ig, const struct e2_rac
 	unsigned m = 0;
 	for (unsigned i = 0; i < n; i++) {
 		st->uof[i] = NONE;
-		if (!is_nf(ig, i))
+		if (!e2__is_nf(ig, i))
 			continue;
-		if (grouped(ig, i))
+		if (e2__grouped(ig, i))
 			for (unsigned j = 0; j < i; j++)
 				if (ig->insts[j].pnode == ig->insts[i].pnode) {
 					st->uof[i] = st->uof[j];
@@ -802,7 +791,8 @@ int e2__place_feasible(struct e2_igraph *ig, const struct e2_rack *rack, struct 
 		}
 	const char *why = NULL;
 	const struct e2_inst *big = &ig->insts[st.mem[st.mstart[largest]]];
-	int big_grouped = st.mstart[largest + 1] - st.mstart[largest] > 1 || grouped(ig, st.mem[st.mstart[largest]]);
+	int big_grouped =
+		st.mstart[largest + 1] - st.mstart[largest] > 1 || e2__grouped(ig, st.mem[st.mstart[largest]]);
 	if (need > have) {
 		/* name the NF that needs the most */
 		unsigned worst = 0;
@@ -810,7 +800,7 @@ int e2__place_feasible(struct e2_igraph *ig, const struct e2_rack *rack, struct 
 		for (unsigned p = 0; p < ig->pg->nodes_count; p++) {
 			long c = 0;
 			for (unsigned i = 0; i < ig->insts_count; i++)
-				if (ig->insts[i].pnode == p && ig->insts[i].server < 0 && is_nf(ig, i))
+				if (ig->insts[i].pnode == p && ig->insts[i].server < 0 && e2__is_nf(ig, i))
 					c += ig->insts[i].cores;
 			if (c > worst_c) {
 				worst_c = c;
