@@ -2,7 +2,8 @@
 /* Rack simulator for placement (seed §3.6.2, Fig. 3.8): 24 servers, 24 external
  * ports; a linear chain of 5 NFs and random 10-NF graphs, sized to fill about 60%
  * of the rack's cores. For each placement the figure is the largest factor by which
- * the input can grow before any core, server link or the switch saturates. Also
+ * the input can grow before any core, server link or the switch saturates, and on
+ * the graphs an upper bound on it over every placement (place_bound.c). Also
  * times the placement of a 100-instance IGraph, incremental split handling, and
  * measures the heuristic's gap to CBC's exact MIP on small instances.
  *
