@@ -67,8 +67,20 @@ static int cmp_desc(const void *pa, const void *pb)
 	return (a < b) - (a > b);
 }
 
+struct peer {
+	unsigned other;
+	double w;
+};
+
+static int cmp_peer(const void *pa, const void *pb)
+{
+	const struct peer *a = pa, *b = pb;
+	return (a->other > b->other) - (a->other < b->other);
+}
+
 /* One side of an edge's table: tab[alpha][beta] = the alpha largest, over this side's
- * instances, of the sum of each one's beta heaviest IGraph edges of PGraph edge pe. */
+ * instances, of the sum of each one's beta heaviest IGraph edges of PGraph edge pe
+ * (parallel edges to the same instance counted as one). */
 static void side_table(const struct e2_igraph *ig, unsigned pe, const int *local, unsigned count, int from_side,
 		       unsigned cap, double *tab)
 {
@@ -78,15 +90,30 @@ static void side_table(const struct e2_igraph *ig, unsigned pe, const int *local
 			deg[local[from_side ? ig->edges[e].from : ig->edges[e].to]]++;
 	for (unsigned i = 0; i < count; i++)
 		start[i + 1] = start[i] + deg[i];
+	struct peer *pr = e2_xcalloc(start[count] + 1, sizeof *pr);
 	double *w = e2_xcalloc(start[count] + 1, sizeof *w), *sum = e2_xcalloc(count + 1, sizeof *sum);
 	memset(deg, 0, count * sizeof *deg);
 	for (unsigned e = 0; e < ig->edges_count; e++)
 		if (ig->edges[e].pedge == pe) {
 			unsigned i = (unsigned)local[from_side ? ig->edges[e].from : ig->edges[e].to];
-			w[start[i] + deg[i]++] = ig->edges[e].rate_gbps;
+			pr[start[i] + deg[i]++] =
+				(struct peer){from_side ? ig->edges[e].to : ig->edges[e].from, ig->edges[e].rate_gbps};
 		}
-	for (unsigned i = 0; i < count; i++)
+	for (unsigned i = 0; i < count; i++) {
+		struct peer *p = pr + start[i];
+		qsort(p, deg[i], sizeof *p, cmp_peer);
+		unsigned d = 0;
+		for (unsigned j = 0; j < deg[i]; j++) {
+			if (d > 0 && p[j].other == p[d - 1].other)
+				p[d - 1].w += p[j].w;
+			else
+				p[d++] = p[j];
+		}
+		deg[i] = d;
+		for (unsigned j = 0; j < d; j++)
+			w[start[i] + j] = p[j].w;
 		qsort(w + start[i], deg[i], sizeof *w, cmp_desc);
+	}
 	for (unsigned beta = 0; beta <= cap; beta++) {
 		for (unsigned i = 0; i < count; i++) {
 			sum[i] = 0;
@@ -103,6 +130,7 @@ static void side_table(const struct e2_igraph *ig, unsigned pe, const int *local
 	}
 	free(deg);
 	free(start);
+	free(pr);
 	free(w);
 	free(sum);
 }
@@ -119,6 +147,8 @@ double e2__local_traffic_bound(const struct e2_igraph *ig, const struct e2_rack 
 		nfidx[i] = pg->nodes[i].nf ? (int)c.K++ : -1;
 	c.count = e2_xcalloc(c.K + 1, sizeof *c.count);
 	c.cores = e2_xcalloc(c.K + 1, sizeof *c.cores);
+	for (unsigned k = 0; k < c.K; k++)
+		c.cores[k] = 1; /* an NF without instances still divides */
 	int *local = e2_xmalloc((ig->insts_count + 1) * sizeof *local);
 	for (unsigned v = 0; v < ig->insts_count; v++) {
 		int k = nfidx[ig->insts[v].pnode];
