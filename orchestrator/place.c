@@ -16,22 +16,10 @@
 
 #define EPS 1e-9
 
-static int is_nf(const struct e2_igraph *ig, unsigned i)
-{
-	return ig->pg->nodes[ig->insts[i].pnode].nf != NULL;
-}
-
-/* Instances of an NF that cannot scale across servers share one server. */
-static int grouped(const struct e2_igraph *ig, unsigned i)
-{
-	const struct e2_nf *nf = ig->pg->nodes[ig->insts[i].pnode].nf;
-	return nf && !e2_nf_across_servers(nf);
-}
-
 /* Cores v needs where it lands: its own, or its whole unplaced group's. */
 static int need_cores(const struct e2_igraph *ig, unsigned v)
 {
-	if (!grouped(ig, v))
+	if (!e2__grouped(ig, v))
 		return (int)ig->insts[v].cores;
 	int c = 0;
 	for (unsigned i = 0; i < ig->insts_count; i++)
@@ -103,7 +91,7 @@ int e2_rack_loads(const struct e2_igraph *ig, const struct e2_rack *rack, struct
 	double cross = e2_cross_server_gbps(ig);
 	bad += cross > rack->switch_gbps + EPS;
 	for (unsigned i = 0; i < ig->insts_count; i++)
-		bad += is_nf(ig, i) && ig->insts[i].server < 0;
+		bad += e2__is_nf(ig, i) && ig->insts[i].server < 0;
 	return bad;
 }
 
@@ -114,7 +102,7 @@ double e2_max_scale(const struct e2_igraph *ig, const struct e2_rack *rack)
 	for (unsigned e = 0; e < ig->edges_count; e++)
 		in[ig->edges[e].to] += ig->edges[e].rate_gbps;
 	for (unsigned i = 0; i < ig->insts_count; i++)
-		if (is_nf(ig, i) && in[i] > EPS && ig->insts[i].capacity_gbps / in[i] < best)
+		if (e2__is_nf(ig, i) && in[i] > EPS && ig->insts[i].capacity_gbps / in[i] < best)
 			best = ig->insts[i].capacity_gbps / in[i];
 	free(in);
 	struct e2_load *loads = e2_xcalloc(rack->servers, sizeof *loads);
@@ -356,59 +344,96 @@ static uint64_t next_rand(uint64_t *s)
 	return *s;
 }
 
-static int cmp_rate_desc(const void *pa, const void *pb, void *ctx)
+struct out_edge {
+	unsigned to, pos;
+	double w;
+};
+
+/* Heaviest first, then as listed: a total order, so any qsort gives the same result. */
+static int cmp_out_edge(const void *pa, const void *pb)
 {
-	const struct e2_igraph *ig = ctx;
-	const struct adj *a = pa, *b = pb;
-	double ra = ig->edges[a->edge].rate_gbps, rb = ig->edges[b->edge].rate_gbps;
-	return (ra < rb) - (ra > rb);
+	const struct out_edge *a = pa, *b = pb;
+	if (a->w != b->w)
+		return a->w < b->w ? 1 : -1;
+	return (a->pos > b->pos) - (a->pos < b->pos);
 }
 
-/* Depth-first order from the external ports along out-edges, heaviest first. */
-static unsigned dfs_order(struct kl *k, unsigned *order)
+unsigned e2__dfs_order(unsigned n, const unsigned *roots, unsigned nroots, e2__out_edges_fn next, void *ctx,
+		       unsigned max_out, unsigned *order)
 {
-	struct e2_igraph *ig = k->ig;
-	unsigned n = k->n, count = 0, top = 0;
 	char *seen = e2_xcalloc(n + 1, 1);
-	unsigned *stack = e2_xcalloc(2 * (size_t)ig->edges_count + n + 1, sizeof *stack);
-	struct adj *tmp = e2_xcalloc(2 * (size_t)ig->edges_count + 1, sizeof *tmp);
-	for (unsigned root = 0; root <= n; root++) {
-		/* first every external port, then whatever they did not reach */
-		unsigned r;
-		if (root < n) {
-			if (is_nf(ig, root))
+	unsigned *to = e2_xcalloc(max_out + 1, sizeof *to);
+	double *w = e2_xcalloc(max_out + 1, sizeof *w);
+	struct out_edge *out = e2_xcalloc(max_out + 1, sizeof *out);
+	size_t cap = (size_t)n + 16, top = 0;
+	unsigned *stack = e2_xmalloc(cap * sizeof *stack), count = 0;
+	for (unsigned r = 0; r < nroots; r++) {
+		if (seen[roots[r]])
+			continue;
+		stack[top++] = roots[r];
+		while (top) {
+			unsigned v = stack[--top];
+			if (seen[v])
 				continue;
-			r = root;
-		} else {
-			r = n;
-		}
-		for (unsigned extra = 0; extra < n; extra++) {
-			unsigned start = r < n ? r : extra;
-			if (r == n && (seen[start] || !is_nf(ig, start) || ig->insts[start].server >= 0))
-				continue;
-			stack[top++] = start;
-			while (top) {
-				unsigned v = stack[--top];
-				if (seen[v])
-					continue;
-				seen[v] = 1;
-				if (is_nf(ig, v) && ig->insts[v].server < 0)
-					order[count++] = v;
-				unsigned c = 0;
-				for (unsigned j = k->adj_start[v]; j < k->adj_start[v + 1]; j++)
-					if (k->adj[j].out && !seen[k->adj[j].other])
-						tmp[c++] = k->adj[j];
-				qsort_r(tmp, c, sizeof *tmp, cmp_rate_desc, ig);
-				for (unsigned j = c; j-- > 0;) /* heaviest on top */
-					stack[top++] = tmp[j].other;
+			seen[v] = 1;
+			order[count++] = v;
+			unsigned k = next(ctx, v, to, w), c = 0;
+			for (unsigned i = 0; i < k; i++)
+				if (!seen[to[i]]) {
+					out[c] = (struct out_edge){to[i], c, w[i]};
+					c++;
+				}
+			qsort(out, c, sizeof *out, cmp_out_edge);
+			if (top + c > cap) {
+				cap = 2 * (top + c);
+				stack = e2_xrealloc(stack, cap * sizeof *stack);
 			}
-			if (r < n)
-				break;
+			for (unsigned j = c; j-- > 0;) /* the heaviest on top */
+				stack[top++] = out[j].to;
 		}
 	}
 	free(seen);
+	free(to);
+	free(w);
+	free(out);
 	free(stack);
-	free(tmp);
+	return count;
+}
+
+static unsigned instance_out_edges(void *ctx, unsigned v, unsigned *to, double *weight)
+{
+	const struct kl *k = ctx;
+	unsigned c = 0;
+	for (unsigned j = k->adj_start[v]; j < k->adj_start[v + 1]; j++)
+		if (k->adj[j].out) {
+			to[c] = k->adj[j].other;
+			weight[c++] = k->ig->edges[k->adj[j].edge].rate_gbps;
+		}
+	return c;
+}
+
+/* Unplaced NF instances in depth-first order from the external ports along out-edges,
+ * heaviest first; then from those the ports do not reach, by index. */
+static unsigned dfs_order(struct kl *k, unsigned *order)
+{
+	struct e2_igraph *ig = k->ig;
+	unsigned n = k->n, nroots = 0, max_out = 0, count = 0;
+	unsigned *roots = e2_xcalloc(2 * (size_t)n + 1, sizeof *roots), *all = e2_xcalloc(n + 1, sizeof *all);
+	for (unsigned i = 0; i < n; i++)
+		if (!e2__is_nf(ig, i))
+			roots[nroots++] = i;
+	for (unsigned i = 0; i < n; i++)
+		if (e2__is_nf(ig, i) && ig->insts[i].server < 0)
+			roots[nroots++] = i;
+	for (unsigned i = 0; i < n; i++)
+		if (k->adj_start[i + 1] - k->adj_start[i] > max_out)
+			max_out = k->adj_start[i + 1] - k->adj_start[i];
+	unsigned reached = e2__dfs_order(n, roots, nroots, instance_out_edges, k, max_out, all);
+	for (unsigned i = 0; i < reached; i++) /* placed ones are passed through, not packed */
+		if (e2__is_nf(ig, all[i]) && ig->insts[all[i]].server < 0)
+			order[count++] = all[i];
+	free(roots);
+	free(all);
 	return count;
 }
 
@@ -421,14 +446,14 @@ static int no_fit(struct kl *k, unsigned inst, struct e2_err *err)
 		  "demand cannot fit: instance '%s' needs %d cores%s but no server has them free (%ld free "
 		  "cores left in the rack)",
 		  k->ig->insts[inst].name, need_cores(k->ig, inst),
-		  grouped(k->ig, inst) ? " (with its group: the NF cannot scale across servers)" : "", total);
+		  e2__grouped(k->ig, inst) ? " (with its group: the NF cannot scale across servers)" : "", total);
 	return -1;
 }
 
 static void place_with_group(struct kl *k, unsigned v, unsigned s, int link_aware)
 {
 	for (unsigned i = 0; i < k->n; i++) {
-		if (i != v && !(grouped(k->ig, v) && k->ig->insts[i].pnode == k->ig->insts[v].pnode &&
+		if (i != v && !(e2__grouped(k->ig, v) && k->ig->insts[i].pnode == k->ig->insts[v].pnode &&
 				k->ig->insts[i].server < 0))
 			continue;
 		if (link_aware)
@@ -478,7 +503,7 @@ static int place_random(struct kl *k, uint64_t seed, struct e2_err *err)
 	uint64_t st = seed * 0x9E3779B97F4A7C15ull + 1;
 	unsigned *cand = e2_xcalloc(k->S, sizeof *cand);
 	for (unsigned v = 0; v < k->n; v++) {
-		if (!is_nf(k->ig, v) || k->ig->insts[v].server >= 0)
+		if (!e2__is_nf(k->ig, v) || k->ig->insts[v].server >= 0)
 			continue;
 		unsigned c = 0;
 		int need = need_cores(k->ig, v);
@@ -502,7 +527,7 @@ static long search_budget(const struct e2_igraph *ig)
 {
 	unsigned nf = 0;
 	for (unsigned i = 0; i < ig->insts_count; i++)
-		nf += is_nf(ig, i);
+		nf += e2__is_nf(ig, i);
 	return nf <= 40 ? 400000L : 25000L;
 }
 /* each balancing round: enough for a 220-instance rack to find its way under the new target */
@@ -535,7 +560,7 @@ static void balance(struct e2_igraph *ig, const struct e2_rack *rack, double sta
 	for (unsigned e = 0; e < ig->edges_count; e++)
 		in[ig->edges[e].to] += ig->edges[e].rate_gbps;
 	for (unsigned i = 0; i < ig->insts_count; i++)
-		if (is_nf(ig, i) && in[i] > EPS && ig->insts[i].capacity_gbps / in[i] < core_scale)
+		if (e2__is_nf(ig, i) && in[i] > EPS && ig->insts[i].capacity_gbps / in[i] < core_scale)
 			core_scale = ig->insts[i].capacity_gbps / in[i];
 	free(in);
 	int *saved = e2_xmalloc((ig->insts_count + 1) * sizeof *saved),
@@ -590,7 +615,7 @@ static void improve_all(struct e2_igraph *ig, const struct e2_rack *rack)
 	double tl = e2__mip_fallback_s(rack);
 	unsigned nf = 0;
 	for (unsigned i = 0; i < ig->insts_count; i++)
-		nf += is_nf(ig, i);
+		nf += e2__is_nf(ig, i);
 	if (excess > EPS && tl > 0 && (size_t)nf * rack->servers <= 1000) {
 		int *saved = e2_xmalloc((ig->insts_count + 1) * sizeof *saved);
 		for (unsigned i = 0; i < ig->insts_count; i++)
@@ -638,7 +663,7 @@ int e2_place(struct e2_igraph *ig, const struct e2_rack *rack, enum e2_place_alg
 		return -1;
 	}
 	for (unsigned i = 0; i < ig->insts_count; i++)
-		if (!is_nf(ig, i))
+		if (!e2__is_nf(ig, i))
 			ig->insts[i].server = -1;
 	int rc = start(ig, rack, algo, seed, err);
 	if (rc == 0 && algo == E2_PLACE_E2)
@@ -653,7 +678,7 @@ int e2_place_improve(struct e2_igraph *ig, const struct e2_rack *rack, struct e2
 		return -1;
 	}
 	for (unsigned i = 0; i < ig->insts_count; i++) {
-		if (!is_nf(ig, i)) {
+		if (!e2__is_nf(ig, i)) {
 			ig->insts[i].server = -1;
 		} else if (ig->insts[i].server < 0 || (unsigned)ig->insts[i].server >= rack->servers) {
 			e2_seterr(err, "improve: instance '%s' is not placed", ig->insts[i].name);
@@ -682,7 +707,7 @@ int e2_place_incremental(struct e2_igraph *ig, const struct e2_rack *rack, unsig
 		if (ed->from == inst || ed->to == inst) {
 			unsigned other = ed->from == inst ? ed->to : ed->from;
 			int so = ig->insts[other].server;
-			if (so >= 0 && is_nf(ig, other))
+			if (so >= 0 && e2__is_nf(ig, other))
 				score[so] += ed->rate_gbps;
 			continue;
 		}
@@ -695,7 +720,7 @@ int e2_place_incremental(struct e2_igraph *ig, const struct e2_rack *rack, unsig
 	}
 	int best = -1, best_fallback = -1, only = -1;
 	double best_score = -1, best_fb = -1;
-	if (grouped(ig, inst))
+	if (e2__grouped(ig, inst))
 		for (unsigned i = 0; i < ig->insts_count && only < 0; i++)
 			if (i != inst && ig->insts[i].pnode == ig->insts[inst].pnode)
 				only = ig->insts[i].server;

@@ -76,17 +76,6 @@ static double link_target(const struct e2_rack *rack)
 	return rack->link_target > 0 && rack->link_target <= 1 ? rack->link_target : 1;
 }
 
-static int is_nf(const struct e2_igraph *ig, unsigned i)
-{
-	return ig->pg->nodes[ig->insts[i].pnode].nf != NULL;
-}
-
-static int grouped(const struct e2_igraph *ig, unsigned i)
-{
-	const struct e2_nf *nf = ig->pg->nodes[ig->insts[i].pnode].nf;
-	return nf && !e2_nf_across_servers(nf);
-}
-
 static void srch_free(struct srch *st)
 {
 	free(st->uof);
@@ -123,9 +112,9 @@ static void srch_init(struct srch *st, struct e2_igraph *ig, const struct e2_rac
 	unsigned m = 0;
 	for (unsigned i = 0; i < n; i++) {
 		st->uof[i] = NONE;
-		if (!is_nf(ig, i))
+		if (!e2__is_nf(ig, i))
 			continue;
-		if (grouped(ig, i))
+		if (e2__grouped(ig, i))
 			for (unsigned j = 0; j < i; j++)
 				if (ig->insts[j].pnode == ig->insts[i].pnode) {
 					st->uof[i] = st->uof[j];
@@ -557,60 +546,44 @@ static uint64_t xs(uint64_t *s)
 	return *s;
 }
 
+/* A unit's out-neighbours, last listed first: equal weights then leave in the order
+ * this search has always visited them. */
+static unsigned unit_out_edges(void *ctx, unsigned v, unsigned *to, double *weight)
+{
+	const struct srch *st = ctx;
+	unsigned c = 0;
+	for (unsigned j = st->nstart[v + 1]; j-- > st->nstart[v];) {
+		unsigned x = st->nb[j];
+		if (st->wo[(size_t)v * st->m + x] > 0) {
+			to[c] = x;
+			weight[c++] = st->wo[(size_t)v * st->m + x];
+		}
+	}
+	return c;
+}
+
 /* Depth-first order of units from the external ports along traffic, heaviest first;
  * units no port reaches follow in index order. */
 static void dfs_units(const struct srch *st, unsigned *order)
 {
 	struct e2_igraph *ig = st->ig;
-	unsigned m = st->m, cnt = 0, top = 0;
-	char *seen = e2_xcalloc(m + 1, 1);
-	unsigned *stack =
-		e2_xcalloc((size_t)st->nstart[m] + m + 1, sizeof *stack); /* a unit pushes its out-neighbours once */
-	double *w = e2_xcalloc(m + 1, sizeof *w);
-	/* roots: units fed by external ports, by index */
-	for (unsigned root = 0; root <= m; root++) {
-		unsigned r = NONE;
-		if (root < m) {
-			for (unsigned e = 0; e < ig->edges_count && r == NONE; e++)
-				if (st->uof[ig->edges[e].from] == NONE && st->uof[ig->edges[e].to] == root)
-					r = root;
-			if (r == NONE)
-				continue;
-		}
-		for (unsigned extra = 0; extra < m; extra++) {
-			unsigned start = r != NONE ? r : extra;
-			if (seen[start])
-				continue;
-			stack[top++] = start;
-			while (top) {
-				unsigned v = stack[--top];
-				if (seen[v])
-					continue;
-				seen[v] = 1;
-				order[cnt++] = v;
-				/* push out-neighbours, lightest first so the heaviest pops first */
-				unsigned c0 = top;
-				for (unsigned j = st->nstart[v]; j < st->nstart[v + 1]; j++) {
-					unsigned x = st->nb[j];
-					if (!seen[x] && st->wo[(size_t)v * m + x] > 0)
-						stack[top++] = x;
-				}
-				for (unsigned i = c0; i < top; i++)
-					w[stack[i]] = st->wo[(size_t)v * m + stack[i]];
-				for (unsigned i = c0 + 1; i < top; i++)
-					for (unsigned j = i; j > c0 && w[stack[j - 1]] > w[stack[j]]; j--) {
-						unsigned t = stack[j];
-						stack[j] = stack[j - 1];
-						stack[j - 1] = t;
-					}
-			}
-			if (r != NONE)
-				break;
-		}
+	unsigned m = st->m, nroots = 0, max_out = 0;
+	char *fed = e2_xcalloc(m + 1, 1);
+	unsigned *roots = e2_xcalloc(2 * (size_t)m + 1, sizeof *roots);
+	for (unsigned e = 0; e < ig->edges_count; e++)
+		if (st->uof[ig->edges[e].from] == NONE && st->uof[ig->edges[e].to] != NONE)
+			fed[st->uof[ig->edges[e].to]] = 1;
+	for (unsigned u = 0; u < m; u++) /* roots: units fed by external ports, by index, then all */
+		if (fed[u])
+			roots[nroots++] = u;
+	for (unsigned u = 0; u < m; u++) {
+		roots[nroots++] = u;
+		if (st->nstart[u + 1] - st->nstart[u] > max_out)
+			max_out = st->nstart[u + 1] - st->nstart[u];
 	}
-	free(seen);
-	free(stack);
-	free(w);
+	e2__dfs_order(m, roots, nroots, unit_out_edges, (void *)st, max_out, order);
+	free(fed);
+	free(roots);
 }
 
 /* Greedy affinity packing in the given unit order: each unit goes where it adds the
@@ -818,7 +791,8 @@ int e2__place_feasible(struct e2_igraph *ig, const struct e2_rack *rack, struct 
 		}
 	const char *why = NULL;
 	const struct e2_inst *big = &ig->insts[st.mem[st.mstart[largest]]];
-	int big_grouped = st.mstart[largest + 1] - st.mstart[largest] > 1 || grouped(ig, st.mem[st.mstart[largest]]);
+	int big_grouped =
+		st.mstart[largest + 1] - st.mstart[largest] > 1 || e2__grouped(ig, st.mem[st.mstart[largest]]);
 	if (need > have) {
 		/* name the NF that needs the most */
 		unsigned worst = 0;
@@ -826,7 +800,7 @@ int e2__place_feasible(struct e2_igraph *ig, const struct e2_rack *rack, struct 
 		for (unsigned p = 0; p < ig->pg->nodes_count; p++) {
 			long c = 0;
 			for (unsigned i = 0; i < ig->insts_count; i++)
-				if (ig->insts[i].pnode == p && ig->insts[i].server < 0 && is_nf(ig, i))
+				if (ig->insts[i].pnode == p && ig->insts[i].server < 0 && e2__is_nf(ig, i))
 					c += ig->insts[i].cores;
 			if (c > worst_c) {
 				worst_c = c;

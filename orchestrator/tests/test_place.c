@@ -4,6 +4,7 @@
  * (first-fit packing, random feasible placements, its own start), incremental
  * placement, the exact MIP against an exhaustive search, no-fit. */
 #include "helpers.h"
+#include "place_fixture.h"
 
 static uint64_t rng = 12345;
 static unsigned rnd(unsigned n)
@@ -216,52 +217,11 @@ next:
 #define COST_EPS 1e-6
 
 /* Instances of an NF that cannot scale across servers must share a server. */
-static int must_group(const struct e2_igraph *ig, unsigned i)
-{
-	const struct e2_nf *nf = ig->pg->nodes[ig->insts[i].pnode].nf;
-	return nf && !e2_nf_across_servers(nf);
-}
-
 /* The capacities the planner promises: cores, and each server link under link_target
  * x nic_gbps in both directions (the switch is never near its capacity here). */
 static int fits(const struct e2_igraph *ig, const struct e2_rack *rack)
 {
-	unsigned S = rack->servers;
-	long cores[16] = {0};
-	double in[16] = {0}, out[16] = {0};
-	assert_true(S <= 16);
-	for (unsigned i = 0; i < ig->insts_count; i++) {
-		int s = ig->insts[i].server;
-		if (!ig->pg->nodes[ig->insts[i].pnode].nf)
-			continue;
-		if (s < 0 || (unsigned)s >= S)
-			return 0;
-		cores[s] += ig->insts[i].cores;
-		for (unsigned j = 0; j < i; j++)
-			if (must_group(ig, i) && ig->insts[j].pnode == ig->insts[i].pnode && ig->insts[j].server != s)
-				return 0;
-	}
-	for (unsigned e = 0; e < ig->edges_count; e++) {
-		int a = ig->insts[ig->edges[e].from].server, b = ig->insts[ig->edges[e].to].server;
-		if (a == b && a >= 0)
-			continue;
-		if (a >= 0)
-			out[a] += ig->edges[e].rate_gbps;
-		if (b >= 0)
-			in[b] += ig->edges[e].rate_gbps;
-	}
-	for (unsigned s = 0; s < S; s++) {
-		double cap = rack->nic_gbps[s] * rack->link_target + COST_EPS;
-		if (cores[s] > (long)rack->cores[s] || in[s] > cap || out[s] > cap)
-			return 0;
-	}
-	return 1;
-}
-
-static void unplace(struct e2_igraph *ig)
-{
-	for (unsigned i = 0; i < ig->insts_count; i++)
-		ig->insts[i].server = -1;
+	return placement_fits(ig, rack, 0, COST_EPS);
 }
 
 static void save_servers(const struct e2_igraph *ig, int *to)
@@ -338,12 +298,7 @@ static int cmp_double(const void *a, const void *b)
 /* A small random instance: 2..max_nfs NFs, 2..max_servers servers of 2-6 cores and
  * min_nic..max_nic Gbps links. */
 struct instance {
-	struct e2_nf_catalog *cat;
-	struct e2_hardware *hw;
-	struct e2_policy *pol;
-	struct e2_plan *plan; /* up to the IGraph: the tests place it */
-	struct e2_igraph *ig;
-	const struct e2_rack *rack;
+	struct place_fixture f;
 	unsigned trial;
 	char desc[160];
 };
@@ -359,26 +314,17 @@ static int instance_make(struct instance *in, unsigned trial, unsigned max_nfs, 
 	in->trial = trial;
 	unsigned n = 2 + rnd(max_nfs - 1), servers = 2 + rnd(max_servers - 1), cores = 2 + rnd(5);
 	double nic = min_nic + rnd(max_nic - min_nic + 1), rate = 0.5 + rnd(16) / 4.0;
-	in->cat = random_nfs(n);
-	in->hw = hw_str(rack_yaml(servers, cores, nic), &err);
-	in->pol = random_policy(n, rate);
+	in->f.cat = random_nfs(n);
+	in->f.hw = hw_str(rack_yaml(servers, cores, nic), &err);
+	in->f.pol = random_policy(n, rate);
 	snprintf(in->desc, sizeof in->desc, "trial %u: %u NFs, %u servers x %u cores, nic %g Gbps, rate %.2f Gbps",
 		 trial, n, servers, cores, nic, rate);
-	const struct e2_plan_inputs pin = {.pol = in->pol, .nfs = in->cat, .hw = in->hw};
-	const struct e2_plan_opts po = {.stop = E2_PLAN_IGRAPH};
-	if (!(in->plan = e2_plan_build(&pin, &po, &err)))
-		return -1;
-	in->ig = in->plan->ig;
-	in->rack = &in->plan->rack;
-	return 0;
+	return place_fixture_plan(&in->f, 0, &err);
 }
 
 static void instance_free(struct instance *in)
 {
-	e2_plan_free(in->plan);
-	e2_policy_free(in->pol);
-	e2_hardware_free(in->hw);
-	e2_nfs_free(in->cat);
+	place_fixture_free(&in->f);
 }
 
 #define RANDOM_REFS 15
@@ -398,14 +344,14 @@ static double median_of(double *v, unsigned n)
 static void check_improve_from(struct instance *in, const int *start, const char *what)
 {
 	struct e2_err err = {""};
-	load_servers(in->ig, start);
-	double c0 = e2_cross_server_gbps(in->ig);
-	if (e2_place_improve(in->ig, in->rack, &err) < 0)
+	load_servers(in->f.ig, start);
+	double c0 = e2_cross_server_gbps(in->f.ig);
+	if (e2_place_improve(in->f.ig, in->f.rack, &err) < 0)
 		fail_msg("%s: improve from a %s start: %s", in->desc, what, err.msg);
-	double c1 = e2_cross_server_gbps(in->ig);
-	if (c1 > c0 + COST_EPS || !fits(in->ig, in->rack))
+	double c1 = e2_cross_server_gbps(in->f.ig);
+	if (c1 > c0 + COST_EPS || !fits(in->f.ig, in->f.rack))
 		fail_msg("%s: Kernighan-Lin from a %s start of %.4f Gbps ends at %.4f%s", in->desc, what, c0, c1,
-			 fits(in->ig, in->rack) ? "" : " beyond a capacity");
+			 fits(in->f.ig, in->f.rack) ? "" : " beyond a capacity");
 }
 
 /* One instance: the references, the heuristic, its own start. Fails the test on what
@@ -414,24 +360,24 @@ static void check_improve_from(struct instance *in, const int *start, const char
 static enum outcome compare_one(struct instance *in, unsigned *with_pack, unsigned *with_random)
 {
 	struct e2_err err = {""};
-	struct e2_igraph *ig = in->ig;
+	struct e2_igraph *ig = in->f.ig;
 	unsigned n = ig->insts_count;
 	int *pack_at = calloc(n, sizeof *pack_at), *rand_at = calloc((size_t)RANDOM_REFS * n, sizeof *rand_at);
 	int *heur_at = calloc(n, sizeof *heur_at);
-	int pack_fits = reference_place(ig, in->rack, NULL) == 0 && fits(ig, in->rack);
+	int pack_fits = reference_place(ig, in->f.rack, NULL) == 0 && fits(ig, in->f.rack);
 	double pack_cost = pack_fits ? e2_cross_server_gbps(ig) : 0;
 	save_servers(ig, pack_at);
 	double rcost[RANDOM_REFS];
 	unsigned nr = 0;
 	uint64_t rs = 0x5eed0000u + (uint64_t)(in->trial);
 	for (unsigned a = 0; a < 40 * RANDOM_REFS && nr < RANDOM_REFS; a++)
-		if (reference_place(ig, in->rack, &rs) == 0 && fits(ig, in->rack)) {
+		if (reference_place(ig, in->f.rack, &rs) == 0 && fits(ig, in->f.rack)) {
 			save_servers(ig, rand_at + (size_t)nr * n);
 			rcost[nr++] = e2_cross_server_gbps(ig);
 		}
 	enum outcome how = OK;
 	unplace(ig);
-	if (e2_place(ig, in->rack, E2_PLACE_E2, 0, &err) < 0 || !fits(ig, in->rack)) {
+	if (e2_place(ig, in->f.rack, E2_PLACE_E2, 0, &err) < 0 || !fits(ig, in->f.rack)) {
 		print_message("%s: the heuristic %s, though %s fits\n", in->desc,
 			      err.msg[0] ? err.msg : "exceeds a capacity",
 			      pack_fits ? "first-fit packing" : "a random placement");
@@ -442,9 +388,9 @@ static enum outcome compare_one(struct instance *in, unsigned *with_pack, unsign
 	save_servers(ig, heur_at);
 	/* E2 is its own start followed by the improvement, and never ends above that start */
 	unplace(ig);
-	assert_int_equal(e2_place(ig, in->rack, E2_PLACE_E2_START, 0, &err), 0);
+	assert_int_equal(e2_place(ig, in->f.rack, E2_PLACE_E2_START, 0, &err), 0);
 	double start = e2_cross_server_gbps(ig);
-	assert_int_equal(e2_place_improve(ig, in->rack, &err), 0);
+	assert_int_equal(e2_place_improve(ig, in->f.rack, &err), 0);
 	for (unsigned i = 0; i < n; i++)
 		assert_int_equal(ig->insts[i].server, heur_at[i]);
 	if (heur > start + COST_EPS)
@@ -494,9 +440,9 @@ static void heuristic_beats_references(void **state)
 		if (instance_make(&in, trial, 7, 5, 4, 20) == 0) {
 			/* comparable only if some reference fits: first-fit or one of 600 random draws */
 			uint64_t rs = 0x5eed0000u + trial;
-			int any = reference_place(in.ig, in.rack, NULL) == 0 && fits(in.ig, in.rack);
+			int any = reference_place(in.f.ig, in.f.rack, NULL) == 0 && fits(in.f.ig, in.f.rack);
 			for (unsigned a = 0; a < 40 * RANDOM_REFS && !any; a++)
-				any = reference_place(in.ig, in.rack, &rs) == 0 && fits(in.ig, in.rack);
+				any = reference_place(in.f.ig, in.f.rack, &rs) == 0 && fits(in.f.ig, in.f.rack);
 			if (any) {
 				compared++;
 				how = compare_one(&in, &with_pack, &with_random);
@@ -576,14 +522,6 @@ static double exhaustive_optimum(struct e2_igraph *ig, const struct e2_rack *rac
 	return best;
 }
 
-static unsigned nf_instances(const struct e2_igraph *ig)
-{
-	unsigned n = 0;
-	for (unsigned i = 0; i < ig->insts_count; i++)
-		n += ig->pg->nodes[ig->insts[i].pnode].nf != NULL;
-	return n;
-}
-
 /* On tiny instances (at most 8 NF instances, 2-3 servers, 1-4 Gbps links) the MIP must find the optimum
  * an exhaustive search finds, prove it, and bound it exactly, with and without the
  * heuristic's placement as its start; and say so when nothing fits. On some instances
@@ -596,23 +534,23 @@ static void mip_finds_the_exhaustive_optimum(void **state)
 	unsigned solved = 0, none_fits = 0, links_bind = 0;
 	for (unsigned trial = 0; trial < 300 && (solved < 12 || links_bind < 4); trial++) {
 		struct instance in;
-		if (instance_make(&in, 100000 + trial, 3, 3, 1, 4) < 0 || nf_instances(in.ig) > 8) {
+		if (instance_make(&in, 100000 + trial, 3, 3, 1, 4) < 0 || nf_instance_count(in.f.ig) > 8) {
 			instance_free(&in);
 			continue;
 		}
-		struct e2_igraph *ig = in.ig;
+		struct e2_igraph *ig = in.f.ig;
 		unplace(ig);
-		double opt = exhaustive_optimum(ig, in.rack, 0);
-		struct e2_rack loose = *in.rack;
+		double opt = exhaustive_optimum(ig, in.f.rack, 0);
+		struct e2_rack loose = *in.f.rack;
 		loose.link_target = 1e9;
 		double opt_cores_only = exhaustive_optimum(ig, &loose, 0);
 		for (int with_start = 0; with_start < 2; with_start++) {
 			unplace(ig);
-			if (with_start && e2_place(ig, in.rack, E2_PLACE_E2, 0, &err) < 0)
+			if (with_start && e2_place(ig, in.f.rack, E2_PLACE_E2, 0, &err) < 0)
 				unplace(ig); /* no start then; the MIP must still decide */
 			int proven = 0;
 			double bound = -1;
-			int rc = e2_place_mip(ig, in.rack, 20, &proven, &bound, &err);
+			int rc = e2_place_mip(ig, in.f.rack, 20, &proven, &bound, &err);
 			if (opt < 0) {
 				if (rc == 0)
 					fail_msg("%s: nothing fits, yet the MIP placed it at %.4f Gbps", in.desc,
@@ -623,7 +561,7 @@ static void mip_finds_the_exhaustive_optimum(void **state)
 			if (rc < 0)
 				fail_msg("%s: the optimum is %.4f Gbps, the MIP says: %s", in.desc, opt, err.msg);
 			double got = e2_cross_server_gbps(ig);
-			if (!fits(ig, in.rack))
+			if (!fits(ig, in.f.rack))
 				fail_msg("%s: the MIP's placement (%.4f Gbps) exceeds a capacity", in.desc, got);
 			assert_true(proven);
 			if (got > opt + MIP_EPS || got < opt - MIP_EPS || bound > opt + MIP_EPS ||

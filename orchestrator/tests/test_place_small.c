@@ -3,7 +3,10 @@
  * exhaustive search (tests/small_problems.h): never a capacity or link violation when
  * a placement within them exists, never a refusal of a problem that fits, within 5% of
  * the optimum on at least 95% of them, and the exact MIP equal to the exhaustive
- * optimum to 1e-9 relative. Plus the smallest cases it once got wrong, as regressions. */
+ * optimum to 1e-9 relative; the upper bound on any placement's scale (place_bound.c)
+ * never below the best scale the exhaustive search finds, nor its bound on the traffic
+ * kept inside servers below the most any placement keeps. Plus the smallest cases it
+ * once got wrong, as regressions. */
 #include "helpers.h"
 #include "small_problems.h"
 
@@ -13,7 +16,8 @@
 static void random_small_problems(void **state)
 {
 	(void)state;
-	unsigned made = 0, feasible = 0, cores_feasible = 0, within5 = 0, gapped = 0, bad = 0, links_bind = 0;
+	unsigned made = 0, feasible = 0, cores_feasible = 0, within5 = 0, gapped = 0, bad = 0, links_bind = 0,
+		 bound_tight = 0;
 	double worst = 0;
 	for (uint64_t seed = SEED0; made < PROBLEMS && seed < SEED0 + 20 * PROBLEMS; seed++) {
 		struct sp_result r;
@@ -22,6 +26,17 @@ static void random_small_problems(void **state)
 			continue;
 		made++;
 		links_bind += r.opt_cores_only >= 0 && (r.opt < 0 || r.opt_cores_only < r.opt - 1e-9);
+		if (r.best_scale > 0 && r.scale_bound < r.best_scale * (1 - 1e-9)) {
+			print_message("the scale bound %.9f is below a placement's %.9f: %s\n", r.scale_bound,
+				      r.best_scale, r.msg);
+			bad++;
+		}
+		if (r.max_local >= 0 && r.local_bound < r.max_local - 1e-9 * (1 + r.max_local)) {
+			print_message("the local traffic bound %.9f is below a placement's %.9f: %s\n", r.local_bound,
+				      r.max_local, r.msg);
+			bad++;
+		}
+		bound_tight += r.best_scale > 0 && r.scale_bound <= r.best_scale * (1 + 1e-6);
 		if (r.opt_cores_only >= 0) {
 			cores_feasible++;
 			if (r.refused) {
@@ -70,49 +85,19 @@ static void random_small_problems(void **state)
 		}
 	}
 	print_message("%u small problems: %u fit the cores, %u the links too (links decide %u); gap <= 5%% on %u of "
-		      "%u, worst %.2f%%; %u violations\n",
-		      made, cores_feasible, feasible, links_bind, within5, gapped, worst, bad);
+		      "%u, worst %.2f%%; scale bound met on %u; %u violations\n",
+		      made, cores_feasible, feasible, links_bind, within5, gapped, worst, bound_tight, bad);
 	assert_int_equal(made, PROBLEMS);
 	assert_int_equal(bad, 0);
 	assert_true(within5 * 100 >= 95 * gapped);
 	assert_true(feasible >= PROBLEMS / 2 && links_bind >= 20 && cores_feasible > feasible);
 }
 
-struct small {
-	struct e2_nf_catalog *cat;
-	struct e2_hardware *hw;
-	struct e2_policy *pol;
-	struct e2_plan *plan; /* up to the IGraph: the tests place it */
-	struct e2_igraph *ig;
-	struct e2_rack *rack;
-};
-
-static void small_make(struct small *s, const char *nfs, const char *hw, const char *pol)
+static void small_make(struct place_fixture *f, const char *nfs, const char *hw, const char *pol)
 {
 	struct e2_err err = {""};
-	memset(s, 0, sizeof *s);
-	if (!(s->cat = nfs_str(nfs, &err)) || !(s->hw = hw_str(hw, &err)) || !(s->pol = policy_str(pol, &err)))
+	if (place_fixture_load(f, nfs, strlen(nfs), hw, strlen(hw), pol, strlen(pol), 0, &err) < 0)
 		fail_msg("%s", err.msg);
-	const struct e2_plan_inputs in = {.pol = s->pol, .nfs = s->cat, .hw = s->hw};
-	const struct e2_plan_opts po = {.stop = E2_PLAN_IGRAPH};
-	if (!(s->plan = e2_plan_build(&in, &po, &err)))
-		fail_msg("%s", err.msg);
-	s->ig = s->plan->ig;
-	s->rack = &s->plan->rack;
-}
-
-static void small_free(struct small *s)
-{
-	e2_plan_free(s->plan);
-	e2_policy_free(s->pol);
-	e2_hardware_free(s->hw);
-	e2_nfs_free(s->cat);
-}
-
-static void unplace(struct e2_igraph *ig)
-{
-	for (unsigned i = 0; i < ig->insts_count; i++)
-		ig->insts[i].server = -1;
 }
 
 #define NF1(id, cpu)                                                                                           \
@@ -137,7 +122,7 @@ static void stuck_chain(void **state)
 		 "servers:\n  - { name: s0, cores: 2, reserved_cores: 1, ghz: 1.0, nic_gbps: 40 }\n"
 		 "  - { name: s1, cores: 2, reserved_cores: 1, ghz: 1.0, nic_gbps: 40 }\n"
 		 "  - { name: s2, cores: 4, reserved_cores: 1, ghz: 1.0, nic_gbps: 40 }\n" SWITCH);
-	struct small s;
+	struct place_fixture s;
 	small_make(&s, "nfs:\n" NF1("A", 1) NF1("B", 1), hw, CHAIN);
 	struct e2_err err = {""};
 	assert_int_equal(e2_place(s.ig, s.rack, E2_PLACE_E2, 0, &err), 0);
@@ -151,7 +136,7 @@ static void stuck_chain(void **state)
 	s.ig->insts[e2_igraph_find(s.ig, "b.0")].server = 1;
 	assert_int_equal(e2_place_improve(s.ig, s.rack, &err), 0);
 	assert_true(e2_cross_server_gbps(s.ig) < 8 + 1e-9);
-	small_free(&s);
+	place_fixture_free(&s);
 }
 
 /* Regression, second case: a 1-vCPU NF then a 2-vCPU NF, servers with 2 and 1 usable
@@ -167,7 +152,7 @@ static void feasible_in_any_order(void **state)
 			       : "  - { name: s0, cores: 3, reserved_cores: 1, ghz: 1.0, nic_gbps: 40 }\n",
 			 order ? "  - { name: s0, cores: 3, reserved_cores: 1, ghz: 1.0, nic_gbps: 40 }\n"
 			       : "  - { name: s1, cores: 2, reserved_cores: 1, ghz: 1.0, nic_gbps: 40 }\n");
-		struct small s;
+		struct place_fixture s;
 		small_make(&s, "nfs:\n" NF1("A", 1) NF1("B", 2), hw, CHAIN);
 		for (int algo = 0; algo < 4; algo++) {
 			struct e2_err err = {""};
@@ -182,7 +167,7 @@ static void feasible_in_any_order(void **state)
 		int proven = 0;
 		assert_int_equal(e2_place_mip(s.ig, s.rack, 10, &proven, NULL, &err), 0);
 		assert_true(proven);
-		small_free(&s);
+		place_fixture_free(&s);
 	}
 }
 
@@ -221,7 +206,7 @@ static void refusals_say_why(void **state)
 				"    nodes: [{name: in, port: in0}, {name: a, nf: A}, {name: b, nf: B}, {name: c, nf: C},"
 				" {name: out, port: out0}]\n"
 				"    edges: [{from: in, to: a}, {from: a, to: b}, {from: b, to: c}, {from: c, to: out}]\n";
-		struct small s;
+		struct place_fixture s;
 		small_make(&s, cases[i].nfs, hw, pol);
 		for (unsigned k = 0; k < s.rack->servers; k++)
 			s.rack->cores[k] = cases[i].cores[k];
@@ -232,7 +217,7 @@ static void refusals_say_why(void **state)
 			assert_contains(err.msg, "demand cannot fit");
 			assert_contains(err.msg, cases[i].want);
 		}
-		small_free(&s);
+		place_fixture_free(&s);
 	}
 }
 
