@@ -22,6 +22,8 @@
 #include <rte_mempool.h>
 #include <rte_ring.h>
 
+#include <pcap/pcap.h>
+
 #include "e2/nf.h"
 
 #define MSG_MAX 512
@@ -48,6 +50,11 @@ struct e2nf {
 	const struct e2nf_ops *ops;
 	void *state;
 	struct e2nf_counters c;
+	/* offline (tests): pcap files instead of e2d */
+	bool offline;
+	pcap_t *dead;
+	pcap_dumper_t *dump[E2NF_PORTS_MAX];
+	uint64_t offline_now_ns;
 };
 
 static volatile sig_atomic_t signalled;
@@ -206,6 +213,50 @@ static int open_ctl(struct e2nf *nf, struct e2_err *err)
 	return 0;
 }
 
+/* Offline: DPDK in ordinary memory in this process, a pool of our own, a pcap writer
+ * per port. */
+static int open_offline(struct e2nf *nf, struct e2_err *err)
+{
+	char prefix[64], mem[16] = "256";
+	char *argv[] = {nf->name,      "--no-huge",      "-m",          mem,     "--no-pci",
+			"--no-shconf", "--no-telemetry", "--log-level", "error", "--file-prefix",
+			prefix,        "--lcores",       "0@(0-1023)",  NULL};
+	snprintf(prefix, sizeof(prefix), "e2nf-offline-%d", (int)getpid());
+	cpu_set_t allowed;
+	static char lcores[32];
+	int lo = -1, hi = -1;
+	sched_getaffinity(0, sizeof(allowed), &allowed);
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, &allowed)) {
+			lo = lo < 0 ? c : lo;
+			hi = c;
+		}
+	snprintf(lcores, sizeof(lcores), "0@(%d-%d)", lo, hi);
+	argv[12] = lcores;
+	if (rte_eal_init(13, argv) < 0) {
+		e2_seterr(err, "cannot start DPDK (offline): %s", rte_strerror(rte_errno));
+		return -1;
+	}
+	nf->eal_up = true;
+	nf->offline = true;
+	nf->pool = rte_pktmbuf_pool_create("e2nf_offline", 8191, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
+	nf->dead = pcap_open_dead(DLT_EN10MB, 65535);
+	if (!nf->pool || !nf->dead) {
+		e2_seterr(err, "offline: no memory for packet buffers");
+		return -1;
+	}
+	for (unsigned i = 0; i < nf->n_ports; i++) {
+		char path[4096];
+		snprintf(path, sizeof(path), "%s/out%u.pcap", nf->cfg.offline_dir, i);
+		nf->dump[i] = pcap_dump_open(nf->dead, path);
+		if (!nf->dump[i]) {
+			e2_seterr(err, "offline: cannot write %s: %s", path, pcap_geterr(nf->dead));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 struct e2nf *e2nf_open(const struct e2nf_config *cfg, struct e2_err *err)
 {
 	struct e2nf *nf;
@@ -229,6 +280,11 @@ struct e2nf *e2nf_open(const struct e2nf_config *cfg, struct e2_err *err)
 		nf->ports[i].fd = -1;
 		snprintf(nf->ports[i].path, sizeof(nf->ports[i].path), "%s", cfg->ports[i]);
 	}
+	if (cfg->offline_dir) {
+		if (open_offline(nf, err) != 0)
+			goto fail;
+		goto opened;
+	}
 	for (unsigned i = 0; i < nf->n_ports; i++) {
 		struct nf_port *p = &nf->ports[i];
 		if (greet(nf, p, welcome, err) != 0)
@@ -241,6 +297,7 @@ struct e2nf *e2nf_open(const struct e2nf_config *cfg, struct e2_err *err)
 		if (find_rings(nf, p, welcome, prefix0, err) != 0)
 			goto fail;
 	}
+opened:
 	if (cfg->ctl_path && open_ctl(nf, err) != 0)
 		goto fail;
 	struct sigaction sa = {.sa_handler = on_signal};
@@ -253,8 +310,30 @@ fail:
 	return NULL;
 }
 
+static void dump_out(struct e2nf *nf, struct nf_port *p)
+{
+	pcap_dumper_t *d = nf->dump[p - nf->ports];
+	for (unsigned i = 0; i < p->n_out; i++) {
+		uint8_t buf[RTE_MBUF_DEFAULT_BUF_SIZE * 8];
+		struct rte_mbuf *m = p->out[i];
+		uint32_t len = RTE_MIN(m->pkt_len, (uint32_t)sizeof(buf));
+		const uint8_t *data = rte_pktmbuf_read(m, 0, len, buf);
+		struct pcap_pkthdr h = {.caplen = len, .len = m->pkt_len};
+		h.ts.tv_sec = (time_t)(nf->offline_now_ns / 1000000000u);
+		h.ts.tv_usec = (suseconds_t)(nf->offline_now_ns % 1000000000u / 1000u);
+		pcap_dump((u_char *)d, &h, data);
+	}
+	rte_pktmbuf_free_bulk(p->out, p->n_out);
+	nf->c.tx_packets += p->n_out;
+	p->n_out = 0;
+}
+
 static void flush(struct e2nf *nf, struct nf_port *p)
 {
+	if (nf->offline) {
+		dump_out(nf, p);
+		return;
+	}
 	unsigned sent = rte_ring_sp_enqueue_burst(p->from_nf, (void *const *)p->out, p->n_out, NULL);
 	if (unlikely(sent < p->n_out)) {
 		/* e2d is not keeping up: what does not fit is dropped here, counted */
@@ -382,6 +461,92 @@ static inline uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* Offline: frames from every port's pcap in timestamp order, bursts of consecutive
+ * frames of one port, timers on the capture's clock. */
+static int run_offline(struct e2nf *nf, const struct e2nf_ops *ops, void *state)
+{
+	pcap_t *in[E2NF_PORTS_MAX] = {0};
+	struct pcap_pkthdr *hdr[E2NF_PORTS_MAX];
+	const u_char *data[E2NF_PORTS_MAX];
+	bool have[E2NF_PORTS_MAX] = {0};
+	char errbuf[PCAP_ERRBUF_SIZE];
+	uint64_t next_timer = 0, start = rte_rdtsc();
+	int rc = 0;
+
+	for (unsigned i = 0; i < nf->n_ports; i++) {
+		in[i] = pcap_open_offline(nf->ports[i].path, errbuf);
+		if (!in[i]) {
+			fprintf(stderr, "%s: %s\n", nf->name, errbuf);
+			rc = -1;
+			goto out;
+		}
+		have[i] = pcap_next_ex(in[i], &hdr[i], &data[i]) == 1;
+	}
+	while (!nf->stop && !signalled) {
+		int port = -1;
+		uint64_t t = UINT64_MAX;
+		for (unsigned i = 0; i < nf->n_ports; i++) {
+			uint64_t ti = have[i] ? (uint64_t)hdr[i]->ts.tv_sec * 1000000000u +
+							(uint64_t)hdr[i]->ts.tv_usec * 1000u
+					      : 0;
+			if (have[i] && ti < t) {
+				t = ti;
+				port = (int)i;
+			}
+		}
+		if (port < 0)
+			break;
+		nf->offline_now_ns = t;
+		if (nf->cfg.timer_ms && ops->timer && t >= next_timer) {
+			if (next_timer)
+				ops->timer(nf, state, t);
+			next_timer = t + (uint64_t)nf->cfg.timer_ms * 1000000u;
+		}
+		struct rte_mbuf *pkts[E2NF_BURST];
+		unsigned n = 0;
+		/* a burst: this port's frames up to the next frame of another port */
+		while (n < E2NF_BURST && have[port]) {
+			struct rte_mbuf *m = rte_pktmbuf_alloc(nf->pool);
+			char *d = m ? rte_pktmbuf_append(m, (uint16_t)RTE_MIN(hdr[port]->caplen, 2048u)) : NULL;
+			if (!d) {
+				fprintf(stderr, "%s: offline: frame of %u bytes does not fit a buffer\n", nf->name,
+					hdr[port]->caplen);
+				rte_pktmbuf_free(m);
+				rc = -1;
+				goto out;
+			}
+			memcpy(d, data[port], RTE_MIN(hdr[port]->caplen, 2048u));
+			pkts[n++] = m;
+			have[port] = pcap_next_ex(in[port], &hdr[port], &data[port]) == 1;
+			bool other_first = false;
+			uint64_t tp = have[port] ? (uint64_t)hdr[port]->ts.tv_sec * 1000000000u +
+							   (uint64_t)hdr[port]->ts.tv_usec * 1000u
+						 : UINT64_MAX;
+			for (unsigned i = 0; i < nf->n_ports; i++)
+				if ((int)i != port && have[i] &&
+				    (uint64_t)hdr[i]->ts.tv_sec * 1000000000u + (uint64_t)hdr[i]->ts.tv_usec * 1000u <
+					    tp)
+					other_first = true;
+			if (other_first)
+				break;
+		}
+		uint64_t t0 = rte_rdtsc();
+		nf->c.rx_packets += n;
+		nf->c.rx_bursts++;
+		ops->rx(nf, state, (unsigned)port, pkts, n);
+		for (unsigned o = 0; o < nf->n_ports; o++)
+			if (nf->ports[o].n_out)
+				flush(nf, &nf->ports[o]);
+		nf->c.busy_cycles += rte_rdtsc() - t0;
+	}
+out:
+	nf->c.cycles = rte_rdtsc() - start;
+	for (unsigned i = 0; i < nf->n_ports; i++)
+		if (in[i])
+			pcap_close(in[i]);
+	return rc;
+}
+
 void e2nf_stop(struct e2nf *nf)
 {
 	nf->stop = true;
@@ -400,6 +565,8 @@ int e2nf_run(struct e2nf *nf, const struct e2nf_ops *ops, void *state)
 
 	nf->ops = ops;
 	nf->state = state;
+	if (nf->offline)
+		return run_offline(nf, ops, state);
 	while (!nf->stop && !signalled) {
 		bool any = false;
 		for (unsigned i = 0; i < nf->n_ports; i++) {
@@ -475,6 +642,13 @@ void e2nf_close(struct e2nf *nf)
 		close(nf->ctl_fd);
 		unlink(nf->cfg.ctl_path);
 	}
+	for (unsigned i = 0; i < nf->n_ports; i++)
+		if (nf->dump[i])
+			pcap_dump_close(nf->dump[i]);
+	if (nf->dead)
+		pcap_close(nf->dead);
+	if (nf->offline && nf->pool)
+		rte_mempool_free(nf->pool);
 	if (nf->eal_up)
 		rte_eal_cleanup();
 	free(nf);

@@ -47,6 +47,11 @@ struct e2nf_config {
 	unsigned timer_ms;     /* period of ops->timer; 0: never */
 	const char *ctl_path;  /* a control socket (SOCK_SEQPACKET, a line in, a reply out); NULL: none */
 	const char *dpdk_log_level;
+	/* Offline, for tests: no e2d; ports[i] is a pcap file whose frames arrive on port i
+	 * (in timestamp order across ports, timers on the capture's clock), and what the NF
+	 * sends to port i is written to OFFLINE_DIR/out<i>.pcap. e2nf_run returns 0 at the
+	 * end of the input. */
+	const char *offline_dir;
 };
 
 #define E2NF_CONFIG_INIT(nf_name)                                                                                 \
@@ -106,7 +111,7 @@ void e2nf_format_counters(struct e2nf *nf, char *buf, size_t len);
  * E2NF_OPTIONS is their getopt_long table (terminated by a zero entry, to be copied
  * in front of the NF's own), E2NF_OPTIONS_HELP their usage lines. */
 #define E2NF_OPT_BASE 0x4e00
-#define E2NF_OPTIONS_N 6
+#define E2NF_OPTIONS_N 7
 extern const struct option e2nf_options[E2NF_OPTIONS_N + 1];
 #define E2NF_OPTIONS_HELP                                                                                     \
 	"  --port SOCK         an nf port of e2d (repeat: port 0, 1, ...; e2d: port add NAME nf path=SOCK)\n" \
@@ -114,7 +119,9 @@ extern const struct option e2nf_options[E2NF_OPTIONS_N + 1];
 	"  --cpu N             run on CPU N (default: any allowed CPU)\n"                                     \
 	"  --ctl SOCK          control socket: `stats`, `version` and the NF's own commands\n"                \
 	"  --idle-spin-us N    poll this long without packets before sleeping (default 100)\n"                \
-	"  --max-sleep-us N    longest sleep when idle (default 200)\n"
+	"  --max-sleep-us N    longest sleep when idle (default 200)\n"                                       \
+	"  --offline DIR       test mode without e2d: each --port is a pcap file read as that port's\n"       \
+	"                      input; what goes out of port i is written to DIR/out<i>.pcap\n"
 /* Handles option c (from e2nf_options) into cfg: 1 handled, 0 not one of ours, -1 bad. */
 int e2nf_option(int c, const char *arg, struct e2nf_config *cfg, struct e2_err *err);
 
