@@ -547,6 +547,11 @@ out:
 	return rc;
 }
 
+uint64_t e2nf_now_ns(const struct e2nf *nf)
+{
+	return nf->offline ? nf->offline_now_ns : now_ns();
+}
+
 void e2nf_stop(struct e2nf *nf)
 {
 	nf->stop = true;

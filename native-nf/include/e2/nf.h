@@ -86,6 +86,9 @@ void e2nf_send(struct e2nf *nf, unsigned port, struct rte_mbuf *m);
 /* Frees m and counts it as the NF's drop. */
 void e2nf_drop(struct e2nf *nf, struct rte_mbuf *m);
 
+/* The NF's clock (CLOCK_MONOTONIC; offline, the capture's time): for flow timeouts. */
+uint64_t e2nf_now_ns(const struct e2nf *nf);
+
 /* e2d's packet buffers, for an NF that makes packets of its own. */
 struct rte_mempool *e2nf_pool(const struct e2nf *nf);
 unsigned e2nf_n_ports(const struct e2nf *nf);
