@@ -527,7 +527,8 @@ static int run_offline(struct e2nf *nf, const struct e2nf_ops *ops, void *state)
 				    (uint64_t)hdr[i]->ts.tv_sec * 1000000000u + (uint64_t)hdr[i]->ts.tv_usec * 1000u <
 					    tp)
 					other_first = true;
-			if (other_first)
+			/* and the burst ends where a timer falls due, so timers run on time */
+			if (other_first || (nf->cfg.timer_ms && ops->timer && next_timer && tp >= next_timer))
 				break;
 		}
 		uint64_t t0 = rte_rdtsc();
