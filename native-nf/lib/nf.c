@@ -461,6 +461,23 @@ static inline uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* The next line "SECONDS COMMAND" of an offline control script: its time in ns (cmd
+ * filled), or UINT64_MAX at the end. */
+static uint64_t next_command(FILE *script, char *cmd, size_t len)
+{
+	char line[MSG_MAX];
+	double at;
+	int used = 0;
+
+	while (script && fgets(line, sizeof(line), script))
+		if (sscanf(line, "%lf %n", &at, &used) == 1 && used > 0 && at >= 0) {
+			snprintf(cmd, len, "%s", line + used);
+			cmd[strcspn(cmd, "\n")] = '\0';
+			return (uint64_t)(at * 1e9);
+		}
+	return UINT64_MAX;
+}
+
 /* Offline: frames from every port's pcap in timestamp order, bursts of consecutive
  * frames of one port, timers on the capture's clock. */
 static int run_offline(struct e2nf *nf, const struct e2nf_ops *ops, void *state)
@@ -472,6 +489,16 @@ static int run_offline(struct e2nf *nf, const struct e2nf_ops *ops, void *state)
 	char errbuf[PCAP_ERRBUF_SIZE];
 	uint64_t next_timer = 0, start = rte_rdtsc();
 	int rc = 0;
+	/* DIR/control: lines "SECONDS COMMAND", given to ops->control when the capture's
+	 * clock reaches SECONDS; the replies go to DIR/control.out */
+	char path[4096], reply[4096];
+	snprintf(path, sizeof(path), "%s/control", nf->cfg.offline_dir);
+	FILE *script = fopen(path, "r");
+	snprintf(path, sizeof(path), "%s/control.out", nf->cfg.offline_dir);
+	FILE *replies = script ? fopen(path, "w") : NULL;
+	uint64_t next_cmd = UINT64_MAX;
+	char cmd[MSG_MAX];
+	next_cmd = next_command(script, cmd, sizeof(cmd));
 
 	for (unsigned i = 0; i < nf->n_ports; i++) {
 		in[i] = pcap_open_offline(nf->ports[i].path, errbuf);
@@ -497,6 +524,14 @@ static int run_offline(struct e2nf *nf, const struct e2nf_ops *ops, void *state)
 		if (port < 0)
 			break;
 		nf->offline_now_ns = t;
+		while (next_cmd <= t) {
+			reply[0] = '\0';
+			if (!ops->control || ops->control(nf, state, cmd, reply, sizeof(reply)) != 0)
+				fprintf(replies, "error: %s: %s\n", cmd, reply[0] ? reply : "refused");
+			else
+				fprintf(replies, "%s: %s", cmd, reply);
+			next_cmd = next_command(script, cmd, sizeof(cmd));
+		}
 		if (nf->cfg.timer_ms && ops->timer && t >= next_timer) {
 			if (next_timer)
 				ops->timer(nf, state, t);
@@ -528,7 +563,8 @@ static int run_offline(struct e2nf *nf, const struct e2nf_ops *ops, void *state)
 					    tp)
 					other_first = true;
 			/* and the burst ends where a timer falls due, so timers run on time */
-			if (other_first || (nf->cfg.timer_ms && ops->timer && next_timer && tp >= next_timer))
+			if (other_first || (nf->cfg.timer_ms && ops->timer && next_timer && tp >= next_timer) ||
+			    tp >= next_cmd)
 				break;
 		}
 		uint64_t t0 = rte_rdtsc();
@@ -541,6 +577,10 @@ static int run_offline(struct e2nf *nf, const struct e2nf_ops *ops, void *state)
 		nf->c.busy_cycles += rte_rdtsc() - t0;
 	}
 out:
+	if (script)
+		fclose(script);
+	if (replies)
+		fclose(replies);
 	nf->c.cycles = rte_rdtsc() - start;
 	for (unsigned i = 0; i < nf->n_ports; i++)
 		if (in[i])

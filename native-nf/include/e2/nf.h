@@ -49,8 +49,9 @@ struct e2nf_config {
 	const char *dpdk_log_level;
 	/* Offline, for tests: no e2d; ports[i] is a pcap file whose frames arrive on port i
 	 * (in timestamp order across ports, timers on the capture's clock), and what the NF
-	 * sends to port i is written to OFFLINE_DIR/out<i>.pcap. e2nf_run returns 0 at the
-	 * end of the input. */
+	 * sends to port i is written to OFFLINE_DIR/out<i>.pcap; the lines "SECONDS COMMAND"
+	 * of OFFLINE_DIR/control, if there, go to ops->control at those capture times (the
+	 * replies to OFFLINE_DIR/control.out). e2nf_run returns 0 at the end of the input. */
 	const char *offline_dir;
 };
 
