@@ -286,6 +286,13 @@ static int claim_multiprocess(const char *prefix)
 
 static int claimer_main(const char *prefix)
 {
+	/* any one CPU this process may use: it only attaches and leaves */
+	char lcores[32] = "0@0";
+	cpu_set_t allowed;
+	if (sched_getaffinity(0, sizeof(allowed), &allowed) == 0)
+		for (int c = CPU_SETSIZE - 1; c >= 0; c--)
+			if (CPU_ISSET(c, &allowed))
+				snprintf(lcores, sizeof(lcores), "0@%d", c);
 	char *args[] = {"e2d-claim",
 			"--proc-type=secondary",
 			"--file-prefix",
@@ -295,7 +302,7 @@ static int claimer_main(const char *prefix)
 			"--log-level",
 			"error",
 			"--lcores",
-			"0@0",
+			lcores,
 			NULL};
 	if (rte_eal_init(10, args) < 0)
 		return 1;
