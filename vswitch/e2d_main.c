@@ -73,7 +73,7 @@ static void usage(FILE *f)
 		"  --pidfile FILE      write the process id here\n"
 		"  --log-level L       DPDK log level (default notice)\n"
 		"  --log SPEC          e2d's own log: LEVEL, or MODULE:LEVEL,... (modules e2d, worker,\n"
-		"                      port, vhost; levels off err warn info dbg; default info)\n"
+		"                      port, vhost, nf; levels off err warn info dbg; default info)\n"
 		"  --eal 'ARGS'        extra DPDK EAL arguments\n"
 		"  --overload H,L      publish overload when a queue or rx ring is over H full, underload\n"
 		"                      when it is back under L (default 0.8,0.2); events go to PUB socket\n"

@@ -41,7 +41,7 @@
 #include "../port.h"
 #include "e2/log.h"
 
-E2_LOG_MODULE(port);
+E2_LOG_MODULE(nf);
 
 #define NF_API_VERSION 1 /* native-nf/include/e2/nf.h: E2NF_API_VERSION */
 #define NF_MSG_MAX 512
