@@ -96,8 +96,26 @@ wait_out() { # N: frames through to the pcap port
   fail "only $(port_field dst 6) of $1 frames came out"
 }
 
+# The handshake: another API version, a malformed hello, a second NF on a port in use
+hello() { # MESSAGE: e2d's answer to it on port a
+  "$PY" -c "
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect(sys.argv[1]); s.send(sys.argv[2].encode()); s.settimeout(5)
+print(s.recv(512).decode())" "$T/a.sock" "$1"
+}
+answer=$(hello "hello version=99 name=future pid=1")
+[[ $answer == "refused version=1 reason=this e2d speaks version 1 of the NF API, not 99" ]] || fail "version 99: $answer"
+answer=$(hello "GET / HTTP/1.0")
+[[ $answer == "refused version=1 reason=expected 'hello version=N name=NAME pid=PID'" ]] || fail "junk hello: $answer"
+[ "$(port_field nfa 3)" = down ] || fail "a refused NF took the link up"
+ok "the handshake refuses another API version and a malformed hello"
+
 in_use0=$(mbufs_in_use)
 start_nf 1
+"$FWD" --port "$T/a.sock" --name intruder >"$T/intruder.out" 2>&1 && fail "a second NF attached to a port in use"
+grep -q "e2d refused: port nfa is in use by NF 'fwd1'" "$T/intruder.out" || fail "second NF: $(cat "$T/intruder.out")"
+ok "a second NF on a port in use is refused, naming the first"
 send
 wait_out 100
 ok "100 frames through e2d -> e2nf-fwd -> e2d over zero-copy nf ports"
