@@ -25,6 +25,7 @@
 #include <pcap/pcap.h>
 
 #include "e2/nf.h"
+#include "e2/num.h"
 
 #define MSG_MAX 512
 #define LOAD_REPORT_MS 500
@@ -118,8 +119,10 @@ static int greet(struct e2nf *nf, struct nf_port *p, char *welcome, struct e2_er
 		e2_seterr(err, "%s: e2d refused: %.300s", p->path, why ? why + 7 : welcome);
 		return -1;
 	}
-	char v[16];
-	if (field(welcome, "version", v, sizeof(v)) != 0 || atoi(v) != E2NF_API_VERSION) {
+	char v[16] = "?";
+	int version = -1;
+	if (field(welcome, "version", v, sizeof(v)) != 0 || e2_num_int("version", v, 0, 1 << 20, &version, NULL) != 0 ||
+	    version != E2NF_API_VERSION) {
 		e2_seterr(err, "%s: e2d answered with NF API version %s, this NF speaks %d", p->path, v,
 			  E2NF_API_VERSION);
 		return -1;
@@ -471,14 +474,20 @@ static uint64_t next_command(FILE *script, char *cmd, size_t len)
 {
 	char line[MSG_MAX];
 	double at;
-	int used = 0;
 
-	while (script && fgets(line, sizeof(line), script))
-		if (sscanf(line, "%lf %n", &at, &used) == 1 && used > 0 && at >= 0) {
-			snprintf(cmd, len, "%s", line + used);
-			cmd[strcspn(cmd, "\n")] = '\0';
-			return (uint64_t)(at * 1e9);
-		}
+	while (script && fgets(line, sizeof(line), script)) {
+		size_t n = strcspn(line, " \t\n");
+		if (!n || !line[n] || line[n] == '\n')
+			continue;
+		line[n] = '\0';
+		if (e2_num_double("control time", line, 0, 1e9, &at, NULL) != 0)
+			continue;
+		const char *rest = line + n + 1;
+		rest += strspn(rest, " \t");
+		snprintf(cmd, len, "%s", rest);
+		cmd[strcspn(cmd, "\n")] = '\0';
+		return (uint64_t)(at * 1e9);
+	}
 	return UINT64_MAX;
 }
 

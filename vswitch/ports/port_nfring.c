@@ -40,6 +40,7 @@
 
 #include "../port.h"
 #include "e2/log.h"
+#include "e2/num.h"
 
 E2_LOG_MODULE(nf);
 
@@ -303,9 +304,9 @@ static void handshake(struct nf_dev *d, int fd)
 
 static void on_message(struct nf_dev *d, char *msg)
 {
-	unsigned long permille;
-	if (sscanf(msg, "load permille=%lu", &permille) == 1)
-		atomic_store(&d->load_permille, (unsigned)RTE_MIN(permille, 1000ul));
+	uint32_t permille;
+	if (strncmp(msg, "load permille=", 14) == 0 && e2_num_u32("permille", msg + 14, 0, 1000, &permille, NULL) == 0)
+		atomic_store(&d->load_permille, permille);
 	else
 		E2_DBG("port %s: NF '%s' said something unknown: %.60s", d->port->name, d->nf_name, msg);
 }
