@@ -10,6 +10,7 @@
 #include <rte_mbuf.h>
 
 #include "e2/nf.h"
+#include "e2/num.h"
 
 struct fwd {
 	bool tag;
@@ -45,17 +46,20 @@ static void fwd_counters(struct e2nf *nf, void *state, char *buf, size_t len)
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: e2nf-fwd --port SOCK [--port SOCK...] [--tag ATTR=VALUE] [options]\n"
-		     "Forwards every frame from port i out of port i+1 (the last to port 0), as a native NF\n"
-		     "on e2d's zero-copy nf ports. Prints its counters when it stops.\n"
-		     "  --tag ATTR=VALUE    set a metadata attribute on every frame (integers for safe, tclass,\n"
-		     "                      flow_id, verdict; bytes for url, app, t32..t127)\n" E2NF_OPTIONS_HELP
-		     "  --help              this text\n");
+	fprintf(out,
+		"usage: e2nf-fwd --port SOCK [--port SOCK...] [--tag ATTR=VALUE] [options]\n"
+		"Forwards every frame from port i out of port i+1 (the last to port 0), as a native NF\n"
+		"on e2d's zero-copy nf ports. Prints its counters when it stops.\n"
+		"  --tag ATTR=VALUE    set a metadata attribute on every frame (integers for safe, tclass,\n"
+		"                      flow_id, verdict; bytes for url, app, t32..t127)\n"
+		"  --report-load F     report this load (0..1) to e2d instead of the measured one\n" E2NF_OPTIONS_HELP
+		"  --help              this text\n");
 }
 
 int main(int argc, char **argv)
 {
-	struct option opts[E2NF_OPTIONS_N + 3];
+	struct option opts[E2NF_OPTIONS_N + 4];
+	double load = -1;
 	struct e2nf_config cfg = E2NF_CONFIG_INIT("fwd");
 	struct fwd f = {0};
 	struct e2_err err;
@@ -64,7 +68,8 @@ int main(int argc, char **argv)
 	memcpy(opts, e2nf_options, sizeof(e2nf_options));
 	opts[E2NF_OPTIONS_N] = (struct option){"tag", required_argument, NULL, 't'};
 	opts[E2NF_OPTIONS_N + 1] = (struct option){"help", no_argument, NULL, 'h'};
-	opts[E2NF_OPTIONS_N + 2] = (struct option){NULL, 0, NULL, 0};
+	opts[E2NF_OPTIONS_N + 2] = (struct option){"report-load", required_argument, NULL, 'l'};
+	opts[E2NF_OPTIONS_N + 3] = (struct option){NULL, 0, NULL, 0};
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		int r = e2nf_option(c, optarg, &cfg, &err);
 		if (r < 0) {
@@ -76,6 +81,13 @@ int main(int argc, char **argv)
 		if (c == 'h') {
 			usage(stdout);
 			return 0;
+		}
+		if (c == 'l') {
+			if (e2_num_double("--report-load", optarg, 0, 1, &load, &err)) {
+				fprintf(stderr, "e2nf-fwd: %s\n", err.msg);
+				return 2;
+			}
+			continue;
 		}
 		if (c != 't') {
 			usage(stderr);
@@ -123,6 +135,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "e2nf-fwd: %s\n", err.msg);
 		return 1;
 	}
+	if (load >= 0)
+		e2nf_report_load(nf, load);
 	const struct e2nf_ops ops = {.rx = fwd_rx, .counters = fwd_counters};
 	int rc = e2nf_run(nf, &ops, &f);
 	char stats[2048];

@@ -70,7 +70,7 @@ connect m:1 s
 connect pop out
 CONF
 "$E2D" --native-nfs --ctl "$T/e2d.ctl" --config "$T/e2d.conf" --file-prefix "$PREFIX" --mbufs 4095 --table-mb 32 \
-  --log-level error --monitor-ms 50 >"$T/e2d.log" 2>&1 &
+  --log-level error --monitor-ms 50 --overload 0.05,0.01 >"$T/e2d.log" 2>&1 &
 E2D_PID=$!
 PIDS+=($E2D_PID)
 for _ in $(seq 200); do [ -S "$T/e2d.ctl" ] && break; kill -0 $E2D_PID 2>/dev/null || fail "e2d exited at start"; sleep 0.05; done
@@ -84,8 +84,8 @@ wait_link() { # PORT up|down
   for _ in $(seq 100); do [ "$(port_field "$1" 3)" = "$2" ] && return 0; sleep 0.05; done
   fail "port $1 is not $2"
 }
-start_nf() {
-  "$FWD" --port "$T/a.sock" --port "$T/b.sock" --tag safe=1 --name "fwd$1" --ctl "$T/nf.ctl" >"$T/nf$1.out" 2>&1 &
+start_nf() { # N [OPTIONS...]
+  "$FWD" --port "$T/a.sock" --port "$T/b.sock" --tag safe=1 --name "fwd$1" --ctl "$T/nf.ctl" "${@:2}" >"$T/nf$1.out" 2>&1 &
   NF_PID=$!
   PIDS+=($NF_PID)
   wait_link nfa up
@@ -139,6 +139,10 @@ start_nf 2
 kill -STOP "$NF_PID"                                   # ...and the NF stops taking them
 send
 for _ in $(seq 100); do [ "$(port_field nfa 6)" -ge 100 ] && break; sleep 0.05; done
+# 100 frames of 1024 slots wait for the stopped NF: over --overload's 5 %
+for _ in $(seq 100); do grep -q " overload nfa " "$T/events.out" && break; sleep 0.05; done
+grep -q " overload nfa " "$T/events.out" || fail "no overload event for nfa: $(cat "$T/events.out")"
+ok "frames waiting for a stopped NF raise the port's overload event"
 kill -KILL "$NF_PID"; wait "$NF_PID" 2>/dev/null || true
 wait_link nfa down
 wait_link nfb down
@@ -154,10 +158,13 @@ ok "the link-down event was published"
 "$CTL" --ctl "$T/e2d.ctl" connect pop out >/dev/null
 "$CTL" --ctl "$T/e2d.ctl" connect m:0 pop >/dev/null
 before=$(port_field dst 6)
-start_nf 3
+start_nf 3 --report-load 0.5
 send
 wait_out $((before + 100))
 ok "a new NF process attached to the same ports; 100 more frames through"
+for _ in $(seq 100); do grep -q " overload nfb " "$T/events.out" && break; sleep 0.05; done
+grep -q " overload nfb " "$T/events.out" || fail "the NF's reported load raised no overload event: $(cat "$T/events.out")"
+ok "the load an NF reports (0.5) reaches e2d's monitor: overload event for its idle port"
 
 kill -TERM "$NF_PID"; wait "$NF_PID" || true
 kill -TERM "$E2D_PID"; wait "$E2D_PID" || fail "e2d exited with $? on SIGTERM"
