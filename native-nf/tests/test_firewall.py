@@ -103,4 +103,86 @@ with tempfile.TemporaryDirectory() as d:
         r = subprocess.run([FW, "--rules", path, "--check"], capture_output=True, text=True, timeout=30)
         check(r.returncode == 2 and (path + want_err) in r.stderr, "refused: %s" % r.stderr.strip())
 
+    # Against an independent first-match matcher: random rules, random new flows (a fixed
+    # seed, so a failure replays)
+    import ipaddress
+    import random
+    rnd = random.Random(7)
+    protos = {"tcp": 6, "udp": 17, "icmp": 1, "any": None}
+
+    def rnd_net():
+        if rnd.random() < 0.2:
+            return "any", None
+        plen = rnd.choice([8, 16, 24, 28, 32])
+        net = ipaddress.ip_network("10.%d.%d.%d/%d" % (rnd.randrange(4), rnd.randrange(4), rnd.randrange(256), plen),
+                                   strict=False)
+        return str(net), net
+
+    def rnd_ports():
+        if rnd.random() < 0.4:
+            return "any", (0, 65535)
+        lo = rnd.randrange(0, 2000)
+        hi = lo if rnd.random() < 0.5 else lo + rnd.randrange(0, 500)
+        return ("%d" % lo if lo == hi else "%d-%d" % (lo, hi)), (lo, hi)
+
+    rules, text = [], ["default %s" % rnd.choice(["allow", "drop"]), "non-ip allow"]
+    for _ in range(60):
+        act = rnd.choice(["allow", "drop"])
+        pname = rnd.choice(list(protos))
+        (s_txt, s_net), (d_txt, d_net) = rnd_net(), rnd_net()
+        line = "%s %s from %s" % (act, pname, s_txt)
+        sp = dp = (0, 65535)
+        if pname in ("tcp", "udp") and rnd.random() < 0.6:
+            sp_txt, sp = rnd_ports()
+            line += " port " + sp_txt
+        line += " to " + d_txt
+        if pname in ("tcp", "udp") and rnd.random() < 0.7:
+            dp_txt, dp = rnd_ports()
+            line += " port " + dp_txt
+        text.append(line)
+        rules.append((act, protos[pname], s_net, d_net, sp, dp))
+    default = text[0].split()[1]
+
+    def decide(proto, src, dst, sport, dport):
+        for act, p, s_net, d_net, sp, dp in rules:
+            if p is not None and p != proto:
+                continue
+            if s_net is not None and ipaddress.ip_address(src) not in s_net:
+                continue
+            if d_net is not None and ipaddress.ip_address(dst) not in d_net:
+                continue
+            if proto in (6, 17) and not (sp[0] <= sport <= sp[1] and dp[0] <= dport <= dp[1]):
+                continue
+            if proto not in (6, 17) and (sp != (0, 65535) or dp != (0, 65535)):
+                continue
+            return act
+        return default
+
+    open(rules_path := os.path.join(d, "random.rules"), "w").write("\n".join(text) + "\n")
+    pkts, want_out, seen = [], [], set()
+    for i in range(3000):
+        proto = rnd.choice([6, 17, 1])
+        # addresses near the rules' networks, so that prefixes' edges are met
+        src = "10.%d.%d.%d" % (rnd.randrange(4), rnd.randrange(4), rnd.randrange(256))
+        dst = "10.%d.%d.%d" % (rnd.randrange(4), rnd.randrange(4), rnd.randrange(256))
+        sport, dport = (rnd.randrange(0, 2600), rnd.randrange(0, 2600)) if proto != 1 else (0, 0)
+        key = (proto, frozenset([(src, sport), (dst, dport)]))
+        if key in seen:
+            continue
+        seen.add(key)
+        l4 = TCP(sport=sport, dport=dport) if proto == 6 else UDP(sport=sport, dport=dport) if proto == 17 else ICMP()
+        p = frame(src, dst, l4, 1.0 + i * 1e-4)
+        p[IP].id = i  # which frame it is, whatever its protocol
+        pkts.append(p)
+        if decide(proto, src, dst, sport, dport) == "allow":
+            want_out.append(i)
+    wrpcap(os.path.join(d, "in0.pcap"), pkts)
+    wrpcap(os.path.join(d, "in1.pcap"), [frame("192.0.2.1", "192.0.2.2", UDP(), 0.5)])
+    r = subprocess.run([FW, "--rules", rules_path, "--offline", d, "--port", os.path.join(d, "in0.pcap"),
+                        "--port", os.path.join(d, "in1.pcap")], capture_output=True, text=True, timeout=120)
+    got = [p[IP].id for p in rdpcap(os.path.join(d, "out1.pcap"))]
+    check(r.returncode == 0 and got == want_out,
+          "60 random rules, %d random flows: the verdicts are first-match's (%d allowed; %d differ)" %
+          (len(pkts), len(want_out), len(set(got) ^ set(want_out))))
+
 sys.exit(1 if failures else 0)
