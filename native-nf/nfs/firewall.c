@@ -446,6 +446,11 @@ static void fw_rx(struct e2nf *nf, void *state, unsigned port, struct rte_mbuf *
 
 	if (out >= e2nf_n_ports(nf))
 		out = port;
+	/* the burst's IPv4 frames are looked up in the flow table at once */
+	struct flow_key fks[E2NF_BURST];
+	const void *fk_ptrs[E2NF_BURST];
+	int32_t positions[E2NF_BURST];
+	unsigned ip_idx[E2NF_BURST], n_ip = 0;
 	for (unsigned i = 0; i < n; i++) {
 		int r = key_of(pkts[i], &keys[i]);
 		if (r <= 0) {
@@ -456,11 +461,16 @@ static void fw_rx(struct e2nf *nf, void *state, unsigned port, struct rte_mbuf *
 			pass[i] = r == 0 && fw->rs.non_ip_action == ACT_ALLOW;
 			continue;
 		}
-		struct flow_key fk;
-		flow_key_of(&keys[i], &fk);
-		int pos = rte_hash_lookup(fw->flows, &fk);
-		if (pos >= 0) {
-			fw->last_seen[pos] = now;
+		flow_key_of(&keys[i], &fks[n_ip]);
+		fk_ptrs[n_ip] = &fks[n_ip];
+		ip_idx[n_ip++] = i;
+	}
+	if (n_ip)
+		rte_hash_lookup_bulk(fw->flows, fk_ptrs, n_ip, positions);
+	for (unsigned j = 0; j < n_ip; j++) {
+		unsigned i = ip_idx[j];
+		if (positions[j] >= 0) {
+			fw->last_seen[positions[j]] = now;
 			fw->allowed_tracked++;
 			pass[i] = true;
 			continue;
