@@ -167,6 +167,22 @@ grep -q " overload nfb " "$T/events.out" || fail "the NF's reported load raised 
 ok "the load an NF reports (0.5) reaches e2d's monitor: overload event for its idle port"
 
 kill -TERM "$NF_PID"; wait "$NF_PID" || true
+
+# port del with an NF attached: e2d says bye, the NF lets go and exits, and e2d frees
+# the rings (it keeps them, and says so, only when an NF does not let go)
+"$CTL" --ctl "$T/e2d.ctl" port add t nf path="$T/t.sock" >/dev/null
+"$FWD" --port "$T/t.sock" --name lone >"$T/lone.out" 2>&1 &
+LONE=$!
+PIDS+=($LONE)
+wait_link t up
+"$CTL" --ctl "$T/e2d.ctl" port del t >/dev/null || fail "port del t refused"
+wait $LONE || fail "the NF exited with $? after e2d let go of its port"
+grep -q "port t: link down: NF 'lone' (pid $LONE) let go" "$T/e2d.log" || fail "e2d did not log the NF letting go"
+grep -q "did not let go" "$T/e2d.log" && fail "e2d kept rings of an NF that let go"
+"$CTL" --ctl "$T/e2d.ctl" port add t nf path="$T/t.sock" >/dev/null || fail "the socket of a deleted port is not free again"
+"$CTL" --ctl "$T/e2d.ctl" port del t >/dev/null
+ok "port del with its NF attached: the NF lets go and exits, e2d frees the port's rings and socket"
+
 kill -TERM "$E2D_PID"; wait "$E2D_PID" || fail "e2d exited with $? on SIGTERM"
 PIDS=()
 ls /dev/hugepages/ 2>/dev/null | grep -q "^${PREFIX}map_" && fail "e2d left its hugepage files behind"
