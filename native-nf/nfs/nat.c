@@ -241,14 +241,17 @@ static void rewrite(struct view *v, uint32_t *addr, uint32_t new_addr, uint16_t 
 	}
 }
 
-static int map_out(struct nat *nat, struct view *v, uint64_t now)
+/* known: the mapping's offset from a bulk lookup, or -1 to look (and allocate) here */
+static int map_out(struct nat *nat, struct view *v, uint64_t now, int known)
 {
 	struct out_key k = {.ip = v->ip->src_addr, .port = *v->port, .proto = (uint8_t)v->proto};
 	void *data;
 	unsigned off;
 
-	if (rte_hash_lookup_data(nat->out, &k, &data) >= 0) {
-		off = (unsigned)(uintptr_t)data;
+	if (known >= 0) {
+		off = (unsigned)known;
+	} else if (rte_hash_lookup_data(nat->out, &k, &data) >= 0) {
+		off = (unsigned)(uintptr_t)data; /* an earlier packet of this burst made it */
 	} else {
 		if (!nat->n_free[v->proto]) {
 			nat->exhausted++;
@@ -286,26 +289,49 @@ static void nat_rx(struct e2nf *nf, void *state, unsigned port, struct rte_mbuf 
 	struct nat *nat = state;
 	uint64_t now = e2nf_now_ns(nf);
 	bool outbound = port == 0;
+	struct view views[E2NF_BURST];
+	int kind[E2NF_BURST];
+	/* outbound: the burst's mappings are looked up at once */
+	struct out_key keys[E2NF_BURST];
+	const void *key_ptrs[E2NF_BURST];
+	void *found[E2NF_BURST];
+	unsigned which[E2NF_BURST], n_keys = 0;
+	int known[E2NF_BURST];
+	uint64_t hits = 0;
 
 	for (unsigned i = 0; i < n; i++) {
-		struct view v;
-		int r = view_of(pkts[i], outbound, &v);
-		if (r == 0) {
+		kind[i] = view_of(pkts[i], outbound, &views[i]);
+		known[i] = -1;
+		if (kind[i] == 1 && outbound && (views[i].ip->src_addr & nat->c.inside_mask) == nat->c.inside_net) {
+			keys[n_keys] = (struct out_key){
+				.ip = views[i].ip->src_addr, .port = *views[i].port, .proto = (uint8_t)views[i].proto};
+			key_ptrs[n_keys] = &keys[n_keys];
+			which[n_keys++] = i;
+		}
+	}
+	if (n_keys)
+		rte_hash_lookup_bulk_data(nat->out, key_ptrs, n_keys, &hits, found);
+	for (unsigned j = 0; j < n_keys; j++)
+		if (hits >> j & 1)
+			known[which[j]] = (int)(uintptr_t)found[j];
+	for (unsigned i = 0; i < n; i++) {
+		struct view *v = &views[i];
+		if (kind[i] == 0) {
 			nat->non_ip++;
 			e2nf_send(nf, port ^ 1, pkts[i]);
 			continue;
 		}
-		if (r < 0) {
+		if (kind[i] < 0) {
 			nat->untranslatable++;
 			e2nf_drop(nf, pkts[i]);
 			continue;
 		}
-		if (outbound && (v.ip->src_addr & nat->c.inside_mask) != nat->c.inside_net) {
+		if (outbound && (v->ip->src_addr & nat->c.inside_mask) != nat->c.inside_net) {
 			nat->not_inside++;
 			e2nf_drop(nf, pkts[i]);
 			continue;
 		}
-		if (outbound ? map_out(nat, &v, now) : map_in(nat, &v, now)) {
+		if (outbound ? map_out(nat, v, now, known[i]) : map_in(nat, v, now)) {
 			if (!outbound)
 				nat->no_mapping++;
 			e2nf_drop(nf, pkts[i]);

@@ -124,6 +124,17 @@ ok "100 frames through e2d -> e2nf-fwd -> e2d over zero-copy nf ports"
   fail "e2d's nsh_match did not match the NF's safe=1 on all 100 frames"
 ok "every frame carried the NF's metadata (safe=1), matched by e2d's nsh_match"
 
+nfctl() { # COMMAND: the NF's answer on its control socket
+  "$PY" -c "
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect(sys.argv[1]); s.send(sys.argv[2].encode()); s.settimeout(5)
+print(s.recv(4096).decode(), end='')" "$T/nf.ctl" "$1"
+}
+nfctl stats | grep -qx "rx_packets=100" || fail "the NF's stats on its control socket: $(nfctl stats)"
+nfctl version | grep -qx "api_version=1" || fail "the NF's version: $(nfctl version)"
+nfctl frobnicate | grep -q "^error: unknown command 'frobnicate'" || fail "an unknown command: $(nfctl frobnicate)"
+ok "the NF answers stats, version and an unknown command on its control socket"
 kill -TERM "$NF_PID"; wait "$NF_PID" || fail "e2nf-fwd exited with $? on SIGTERM"
 grep -qx "rx_packets=100" "$T/nf1.out" && grep -qx "tx_packets=100" "$T/nf1.out" && grep -qx "tagged=100" "$T/nf1.out" ||
   fail "e2nf-fwd's counters do not say 100 in, 100 out, 100 tagged"
