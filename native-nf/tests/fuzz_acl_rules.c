@@ -74,9 +74,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct e2_err err;
 
 	if (fw_rules_parse((const char *)data, size, "fuzz", &rs, &err) != 0) {
-		unsigned line;
-		if (strncmp(err.msg, "fuzz:", 5) != 0 ||
-		    (strncmp(err.msg + 5, " ", 1) != 0 && (sscanf(err.msg + 5, "%u:", &line) != 1 || line == 0))) {
+		/* "fuzz: what" (the whole file) or "fuzz:LINE: what" */
+		char *end = NULL;
+		unsigned long line = strncmp(err.msg, "fuzz:", 5) == 0 ? strtoul(err.msg + 5, &end, 10) : 0;
+		if (strncmp(err.msg, "fuzz: ", 6) != 0 && !(end && end != err.msg + 5 && *end == ':' && line > 0)) {
 			fprintf(stderr, "error without origin and line: %s\n", err.msg);
 			abort();
 		}
