@@ -689,15 +689,21 @@ void e2nf_close(struct e2nf *nf)
 {
 	if (!nf)
 		return;
+	/* Every buffer goes back first: once e2d hears from one port that the NF is gone, it
+	 * flushes the NF's mempool cache, which the NF must no longer be touching. */
 	for (unsigned i = 0; i < nf->n_ports; i++) {
 		struct nf_port *p = &nf->ports[i];
 		if (p->n_out)
 			rte_pktmbuf_free_bulk(p->out, p->n_out);
 		p->n_out = 0;
-		/* closing the socket tells e2d the rings are free again */
-		if (p->fd >= 0)
-			close(p->fd);
 	}
+	/* bye, then the socket closing: the rings are e2d's again */
+	for (unsigned i = 0; i < nf->n_ports; i++)
+		if (nf->ports[i].fd >= 0) {
+			if (!nf->offline)
+				send(nf->ports[i].fd, "bye", 3, MSG_NOSIGNAL | MSG_DONTWAIT);
+			close(nf->ports[i].fd);
+		}
 	if (nf->ctl_fd >= 0) {
 		close(nf->ctl_fd);
 		unlink(nf->cfg.ctl_path);

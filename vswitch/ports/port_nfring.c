@@ -181,7 +181,7 @@ static unsigned drain(struct rte_ring *r)
 
 /* The NF is gone (or is being let go): no worker touches the rings any more, what
  * they hold and what its mempool cache holds goes back to the pool. */
-static void detach(struct nf_dev *d, const char *why)
+static void detach(struct nf_dev *d, const char *why, bool clean)
 {
 	atomic_store(&d->ready, false);
 	wait_idle(&d->rxq);
@@ -205,8 +205,9 @@ static void detach(struct nf_dev *d, const char *why)
 	if (d->conn_fd >= 0)
 		close(d->conn_fd);
 	d->conn_fd = -1;
-	E2_INFO("port %s: link down: NF '%s' (pid %d) %s; %u buffers back to the pool (%u were queued)", d->port->name,
-		d->nf_name, d->nf_pid, why, back, queued);
+	E2_LOG_AT(clean ? E2_LOG_INFO : E2_LOG_WARN,
+		  "port %s: link down: NF '%s' (pid %d) %s; %u buffers back to the pool (%u were queued)",
+		  d->port->name, d->nf_name, d->nf_pid, why, back, queued);
 }
 
 static void say(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -289,6 +290,11 @@ static void handshake(struct nf_dev *d, int fd)
 	}
 	const char *dir = rte_eal_get_runtime_dir();
 	const char *prefix = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
+	/* the kernel's word for who is at the other end, over the NF's own */
+	struct ucred cred;
+	socklen_t cred_len = sizeof(cred);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cred_len) == 0)
+		pid = cred.pid;
 	d->conn_fd = fd;
 	d->lcore = lcore;
 	d->nf_pid = pid;
@@ -305,7 +311,10 @@ static void handshake(struct nf_dev *d, int fd)
 static void on_message(struct nf_dev *d, char *msg)
 {
 	uint32_t permille;
-	if (strncmp(msg, "load permille=", 14) == 0 && e2_num_u32("permille", msg + 14, 0, 1000, &permille, NULL) == 0)
+	if (strcmp(msg, "bye") == 0)
+		detach(d, "left", true);
+	else if (strncmp(msg, "load permille=", 14) == 0 &&
+		 e2_num_u32("permille", msg + 14, 0, 1000, &permille, NULL) == 0)
 		atomic_store(&d->load_permille, permille);
 	else
 		E2_DBG("port %s: NF '%s' said something unknown: %.60s", d->port->name, d->nf_name, msg);
@@ -333,7 +342,7 @@ static void *nf_thread(void *arg)
 				msg[n] = '\0';
 				on_message(d, msg);
 			} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-				detach(d, "went away");
+				detach(d, "went away", false);
 			}
 		}
 	}
@@ -367,7 +376,7 @@ static void nf_close(struct e2_port *p)
 				p->name, d->nf_name, d->nf_pid);
 			d->rings_abandoned = true;
 		}
-		detach(d, gone ? "let go" : "did not answer");
+		detach(d, gone ? "let go" : "did not answer", gone);
 	}
 	if (!d->rings_abandoned) {
 		rte_ring_free(d->to_nf);
