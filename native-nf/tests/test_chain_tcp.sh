@@ -125,22 +125,22 @@ CONF
 "$E2D" --native-nfs --ctl "$T/e2d.ctl" --config "$T/e2d.conf" --file-prefix "$PREFIX" --mbufs 8191 --table-mb 32 \
   --log-level error >"$T/e2d.log" 2>&1 &
 E2D_PID=$!
-PIDS+=($E2D_PID)
+PIDS+=("$E2D_PID")
 for _ in $(seq 200); do [ -S "$T/e2d.ctl" ] && break; kill -0 $E2D_PID 2>/dev/null || fail "e2d exited at start"; sleep 0.05; done
 [ -S "$T/e2d.ctl" ] || fail "e2d did not open its control socket"
 
 "$NFS/e2nf-firewall" --rules "$T/fw.rules" --name fw --port "$T/fwi.sock" --port "$T/fwo.sock" >"$T/fw.out" 2>&1 &
 FW_PID=$!
-PIDS+=($FW_PID)
+PIDS+=("$FW_PID")
 "$NFS/e2nf-fwd" --tag safe=1 --name tag --port "$T/fda.sock" --port "$T/fdb.sock" >"$T/fwd.out" 2>&1 &
 FWD_PID=$!
-PIDS+=($FWD_PID)
+PIDS+=("$FWD_PID")
 "$NFS/e2nf-nat" --config "$T/nat.conf" --name nat --port "$T/nti.sock" --port "$T/nto.sock" >"$T/nat.out" 2>&1 &
 NAT_PID=$!
-PIDS+=($NAT_PID)
+PIDS+=("$NAT_PID")
 "$NFS/e2nf-lb" --config "$T/lb.conf" --name lb --port "$T/lbc.sock" --port "$T/lbb.sock" >"$T/lb.out" 2>&1 &
 LB_PID=$!
-PIDS+=($LB_PID)
+PIDS+=("$LB_PID")
 stats() { "$CTL" --ctl "$T/e2d.ctl" stats; }
 for _ in $(seq 200); do
   [ "$(stats | awk '$2=="nf" && $3=="up"' | wc -l)" = 8 ] && break
@@ -182,7 +182,7 @@ print("intact" if ok else "damaged %d bytes" % len(back))
 PYEOF
 ip netns exec "$NB" "$PY" "$T/server.py" 5000 >"$T/server.out" 2>&1 &
 SRV=$!
-PIDS+=($SRV)
+PIDS+=("$SRV")
 sleep 0.5
 result=$(ip netns exec "$NA" timeout 90 "$PY" "$T/client.py" 5000 30 2>&1) || fail "TCP through the chain failed: $result"
 [ "$result" = intact ] || fail "TCP through the chain: $result"
@@ -193,7 +193,7 @@ ok "1 MiB each way over TCP from A to the VIP, through e2d and four NF processes
 # A flow the rules do not allow: no connection, and the firewall says why
 ip netns exec "$NB" "$PY" "$T/server.py" 5001 >"$T/server2.out" 2>&1 &
 SRV2=$!
-PIDS+=($SRV2)
+PIDS+=("$SRV2")
 sleep 0.3
 if ip netns exec "$NA" timeout 10 "$PY" "$T/client.py" 5001 2 >"$T/denied.out" 2>&1; then
   fail "a TCP connection to port 5001 went through the firewall"

@@ -72,11 +72,11 @@ CONF
 "$E2D" --native-nfs --ctl "$T/e2d.ctl" --config "$T/e2d.conf" --file-prefix "$PREFIX" --mbufs 4095 --table-mb 32 \
   --log-level error --monitor-ms 50 --overload 0.05,0.01 >"$T/e2d.log" 2>&1 &
 E2D_PID=$!
-PIDS+=($E2D_PID)
+PIDS+=("$E2D_PID")
 for _ in $(seq 200); do [ -S "$T/e2d.ctl" ] && break; kill -0 $E2D_PID 2>/dev/null || fail "e2d exited at start"; sleep 0.05; done
 [ -S "$T/e2d.ctl" ] || fail "e2d did not open its control socket"
 "$CTL" --ctl "$T/e2d.ctl" events seconds=60 >"$T/events.out" 2>&1 &
-PIDS+=($!)
+PIDS+=("$!")
 
 port_field() { "$CTL" --ctl "$T/e2d.ctl" stats | awk -v p="$1" -v f="$2" '$1==p {print $f}'; }
 mbufs_in_use() { "$CTL" --ctl "$T/e2d.ctl" stats | sed -n 's/.*mbufs_in_use=\([0-9]*\).*/\1/p'; }
@@ -87,7 +87,7 @@ wait_link() { # PORT up|down
 start_nf() { # N [OPTIONS...]
   "$FWD" --port "$T/a.sock" --port "$T/b.sock" --tag safe=1 --name "fwd$1" --ctl "$T/nf.ctl" "${@:2}" >"$T/nf$1.out" 2>&1 &
   NF_PID=$!
-  PIDS+=($NF_PID)
+  PIDS+=("$NF_PID")
   wait_link nfa up
   wait_link nfb up
 }
@@ -184,7 +184,7 @@ kill -TERM "$NF_PID"; wait "$NF_PID" || true
 "$CTL" --ctl "$T/e2d.ctl" port add t nf path="$T/t.sock" >/dev/null
 "$FWD" --port "$T/t.sock" --name lone >"$T/lone.out" 2>&1 &
 LONE=$!
-PIDS+=($LONE)
+PIDS+=("$LONE")
 wait_link t up
 "$CTL" --ctl "$T/e2d.ctl" port del t >/dev/null || fail "port del t refused"
 wait $LONE || fail "the NF exited with $? after e2d let go of its port"
@@ -196,7 +196,7 @@ ok "port del with its NF attached: the NF lets go and exits, e2d frees the port'
 
 kill -TERM "$E2D_PID"; wait "$E2D_PID" || fail "e2d exited with $? on SIGTERM"
 PIDS=()
-ls /dev/hugepages/ 2>/dev/null | grep -q "^${PREFIX}map_" && fail "e2d left its hugepage files behind"
+compgen -G "/dev/hugepages/${PREFIX}map_*" >/dev/null && fail "e2d left its hugepage files behind"
 [ -e "/var/run/dpdk/$PREFIX" ] && fail "e2d left /var/run/dpdk/$PREFIX behind"
 ok "e2d removed its hugepage files and runtime directory"
 exit 0
