@@ -227,12 +227,19 @@ static int view_of(struct rte_mbuf *m, bool outbound, struct view *v)
 	}
 }
 
-static void rewrite(struct view *v, uint32_t *addr, uint32_t new_addr, uint16_t new_port)
+/* The IP header follows a 14-byte Ethernet header: its addresses are only 2-byte
+ * aligned, so they are reached as members of the packed header, never by pointer. */
+static void rewrite(struct view *v, bool dst, uint32_t new_addr, uint16_t new_port)
 {
-	uint32_t old_addr = *addr;
+	uint32_t old_addr = dst ? v->ip->dst_addr : v->ip->src_addr;
 	uint16_t old_port = *v->port;
-	csum_replace32(&v->ip->hdr_checksum, old_addr, new_addr);
-	*addr = new_addr;
+	uint16_t sum = v->ip->hdr_checksum;
+	csum_replace32(&sum, old_addr, new_addr);
+	v->ip->hdr_checksum = sum;
+	if (dst)
+		v->ip->dst_addr = new_addr;
+	else
+		v->ip->src_addr = new_addr;
 	*v->port = new_port;
 	if (v->l4sum) {
 		if (v->l4_pseudo)
@@ -267,7 +274,7 @@ static int map_out(struct nat *nat, struct view *v, uint64_t now, int known)
 		nat->new_mappings++;
 	}
 	nat->maps[v->proto][off].last_seen = now;
-	rewrite(v, &v->ip->src_addr, nat->c.external, rte_cpu_to_be_16((uint16_t)(nat->c.port_lo + off)));
+	rewrite(v, false, nat->c.external, rte_cpu_to_be_16((uint16_t)(nat->c.port_lo + off)));
 	return 0;
 }
 
@@ -280,7 +287,7 @@ static int map_in(struct nat *nat, struct view *v, uint64_t now)
 	if (!mp->used)
 		return -1;
 	mp->last_seen = now;
-	rewrite(v, &v->ip->dst_addr, mp->ip, mp->port);
+	rewrite(v, true, mp->ip, mp->port);
 	return 0;
 }
 
