@@ -238,6 +238,10 @@ static int start_eal(const struct options *o, const char *argv0)
 			return -1;
 		}
 		args[n++] = "--single-file-segments";
+		/* well above the low 16 TiB that AddressSanitizer's shadow takes, so that NFs built
+		 * with it can map e2d's memory at the same addresses */
+		args[n++] = "--base-virtaddr";
+		args[n++] = "0x200000000000";
 	} else if (!o->no_huge && free_hugepages() * 2 >= need_mb) {
 		args[n++] = "--in-memory";
 	} else {
