@@ -715,7 +715,13 @@ void e2nf_close(struct e2nf *nf)
 		pcap_close(nf->dead);
 	if (nf->offline && nf->pool)
 		rte_mempool_free(nf->pool);
-	if (nf->eal_up)
+	if (nf->eal_up) {
+		/* offline, DPDK's runtime directory is this process's own: it goes too */
+		char dir[4096];
+		snprintf(dir, sizeof(dir), "%s", rte_eal_get_runtime_dir());
 		rte_eal_cleanup();
+		if (nf->offline)
+			rmdir(dir);
+	}
 	free(nf);
 }

@@ -17,6 +17,13 @@
 
 #include "../nfs/acl_rules.h"
 
+static char runtime_dir[4096];
+
+static void remove_runtime_dir(void)
+{
+	rmdir(runtime_dir);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	static char prefix[64];
@@ -26,6 +33,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc, (void)argv;
 	if (rte_eal_init(9, eal) < 0)
 		abort();
+	snprintf(runtime_dir, sizeof(runtime_dir), "%s", rte_eal_get_runtime_dir());
+	atexit(remove_runtime_dir);
 	return 0;
 }
 

@@ -76,7 +76,8 @@ PIDS+=("$E2D_PID")
 for _ in $(seq 200); do [ -S "$T/e2d.ctl" ] && break; kill -0 $E2D_PID 2>/dev/null || fail "e2d exited at start"; sleep 0.05; done
 [ -S "$T/e2d.ctl" ] || fail "e2d did not open its control socket"
 "$CTL" --ctl "$T/e2d.ctl" events seconds=60 >"$T/events.out" 2>&1 &
-PIDS+=("$!")
+EVENTS_PID=$!
+PIDS+=("$EVENTS_PID")
 
 port_field() { "$CTL" --ctl "$T/e2d.ctl" stats | awk -v p="$1" -v f="$2" '$1==p {print $f}'; }
 mbufs_in_use() { "$CTL" --ctl "$T/e2d.ctl" stats | sed -n 's/.*mbufs_in_use=\([0-9]*\).*/\1/p'; }
@@ -194,6 +195,7 @@ grep -q "did not let go" "$T/e2d.log" && fail "e2d kept rings of an NF that let 
 "$CTL" --ctl "$T/e2d.ctl" port del t >/dev/null
 ok "port del with its NF attached: the NF lets go and exits, e2d frees the port's rings and socket"
 
+kill -TERM "$EVENTS_PID" 2>/dev/null || true
 kill -TERM "$E2D_PID"; wait "$E2D_PID" || fail "e2d exited with $? on SIGTERM"
 PIDS=()
 compgen -G "/dev/hugepages/${PREFIX}map_*" >/dev/null && fail "e2d left its hugepage files behind"
