@@ -4,6 +4,7 @@
  * or a `shutdown` request, and cleans up (sockets, devices, memory). */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <nanomsg/nn.h>
 #include <nanomsg/reqrep.h>
 #include <sched.h>
@@ -14,6 +15,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
+#include <dirent.h>
 #include <unistd.h>
 
 #include <rte_eal.h>
@@ -43,6 +46,7 @@ struct options {
 	const char *eal_extra;
 	int worker_core; /* -2: last allowed CPU; -1: no worker at start */
 	bool no_huge;
+	bool native_nfs; /* memory shared with native NF processes (DPDK multi-process) */
 	unsigned mbufs;
 	unsigned table_mb; /* memory for tables and rings beyond the mbufs */
 	struct e2_idle_conf idle;
@@ -60,6 +64,8 @@ static void usage(FILE *f)
 		"  --config FILE       start-up configuration: one control command per line\n"
 		"  --worker-core N     core of worker 0 (default: the last CPU e2d may use; 'none': no worker)\n"
 		"  --no-huge           use ordinary memory (default: hugepages when free ones exist)\n"
+		"  --native-nfs        share the packet buffers with native NF processes (`nf` ports):\n"
+		"                      hugepages as files under --file-prefix, removed again at exit\n"
 		"  --mbufs N           packet buffers (default 16383)\n"
 		"  --table-mb N        memory for flow tables, rings and queues beyond the buffers (default 128)\n"
 		"  --idle MODE         how an idle worker waits: adaptive (default: naps no longer than the\n"
@@ -74,7 +80,7 @@ static void usage(FILE *f)
 		"  --pidfile FILE      write the process id here\n"
 		"  --log-level L       DPDK log level (default notice)\n"
 		"  --log SPEC          e2d's own log: LEVEL, or MODULE:LEVEL,... (modules e2d, worker,\n"
-		"                      port, vhost; levels off err warn info dbg; default info)\n"
+		"                      port, vhost, nf; levels off err warn info dbg; default info)\n"
 		"  --eal 'ARGS'        extra DPDK EAL arguments\n"
 		"  --overload H,L      publish overload when a queue or rx ring is over H full, underload\n"
 		"                      when it is back under L (default 0.8,0.2); events go to PUB socket\n"
@@ -92,6 +98,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{"config", required_argument, NULL, 'f'},
 		{"worker-core", required_argument, NULL, 'w'},
 		{"no-huge", no_argument, NULL, 'n'},
+		{"native-nfs", no_argument, NULL, 'N'},
 		{"mbufs", required_argument, NULL, 'm'},
 		{"table-mb", required_argument, NULL, 'T'},
 		{"idle-spin-us", required_argument, NULL, 's'},
@@ -126,6 +133,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case 'c': o->ctl_path = optarg; break;
 		case 'f': o->config = optarg; break;
 		case 'n': o->no_huge = true; break;
+		case 'N': o->native_nfs = true; break;
 		case 'p': o->file_prefix = optarg; break;
 		case 'P': o->pidfile = optarg; break;
 		case 'l': o->log_level = optarg; break;
@@ -189,6 +197,10 @@ static int parse_options(int argc, char **argv, struct options *o)
 		o->idle.quiet_us = d.quiet_us;
 	if (!o->max_sleep_given)
 		o->idle.max_sleep_us = d.max_sleep_us;
+	if (o->native_nfs && o->no_huge) {
+		fprintf(stderr, "e2d: --native-nfs needs hugepages (NF processes map them); drop --no-huge\n");
+		return -1;
+	}
 	return 0;
 }
 
@@ -243,7 +255,20 @@ static int start_eal(const struct options *o, const char *argv0)
 	/* Enough hugepages for the mbufs and rings: use them in-memory (no files left
 	 * behind); otherwise ordinary pages. vhost-user only needs the NF's memory shared. */
 	unsigned need_mb = (unsigned)(((uint64_t)o->mbufs * 2560u) >> 20) + o->table_mb;
-	if (!o->no_huge && free_hugepages() * 2 >= need_mb) {
+	if (o->native_nfs) {
+		/* NF processes attach as DPDK secondaries: they need the hugepage files and
+		 * the runtime directory of this prefix, which --in-memory would not create */
+		if (free_hugepages() * 2 < need_mb) {
+			fprintf(stderr, "e2d: --native-nfs needs %u MiB of free 2 MiB hugepages, %u MiB are free\n",
+				need_mb, free_hugepages() * 2);
+			return -1;
+		}
+		args[n++] = "--single-file-segments";
+		/* well above the low 16 TiB that AddressSanitizer's shadow takes, so that NFs built
+		 * with it can map e2d's memory at the same addresses */
+		args[n++] = "--base-virtaddr";
+		args[n++] = "0x200000000000";
+	} else if (!o->no_huge && free_hugepages() * 2 >= need_mb) {
 		args[n++] = "--in-memory";
 	} else {
 		args[n++] = "--no-huge";
@@ -262,6 +287,88 @@ static int start_eal(const struct options *o, const char *argv0)
 		return -1;
 	}
 	return 0;
+}
+
+/* DPDK lets a process either register non-EAL threads (e2d's workers do, for mempool
+ * caches) or host secondary processes, whichever is asked first. With --native-nfs
+ * the secondaries must win: before any worker starts, e2d runs itself once as a
+ * secondary (`--claim-multiprocess PREFIX`, which attaches and exits), after which the
+ * workers run without an lcore id and so without mempool caches. */
+static int claim_multiprocess(const char *prefix)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return -1;
+	self[n] = '\0';
+	pid_t pid = fork();
+	if (pid == 0) {
+		execl(self, self, "--claim-multiprocess", prefix, (char *)NULL);
+		_exit(127);
+	}
+	int status;
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		fprintf(stderr, "e2d: --native-nfs: a DPDK secondary could not attach to prefix %s\n", prefix);
+		return -1;
+	}
+	return 0;
+}
+
+static int claimer_main(const char *prefix)
+{
+	/* any one CPU this process may use: it only attaches and leaves */
+	char lcores[32] = "0@0";
+	cpu_set_t allowed;
+	if (sched_getaffinity(0, sizeof(allowed), &allowed) == 0)
+		for (int c = CPU_SETSIZE - 1; c >= 0; c--)
+			if (CPU_ISSET(c, &allowed))
+				snprintf(lcores, sizeof(lcores), "0@%d", c);
+	char *args[] = {"e2d-claim",
+			"--proc-type=secondary",
+			"--file-prefix",
+			(char *)prefix,
+			"--no-pci",
+			"--no-telemetry",
+			"--log-level",
+			"error",
+			"--lcores",
+			lcores,
+			NULL};
+	if (rte_eal_init(10, args) < 0)
+		return 1;
+	rte_eal_cleanup();
+	return 0;
+}
+
+/* --native-nfs keeps DPDK's memory in files so that NF processes can map it; the
+ * kernel frees those hugepages only once the files are gone (NFs still attached keep
+ * their mappings). Removes the prefix's hugepage files and its runtime directory. */
+static void remove_shared_memory_files(const char *prefix, const char *runtime_dir)
+{
+	char mnt[256], type[64], path[PATH_MAX];
+	size_t plen = strlen(prefix);
+	FILE *mounts = fopen("/proc/mounts", "r");
+
+	while (mounts && fscanf(mounts, "%*s %255s %63s %*[^\n]", mnt, type) == 2) {
+		DIR *d = strcmp(type, "hugetlbfs") == 0 ? opendir(mnt) : NULL;
+		for (struct dirent *de; d && (de = readdir(d));)
+			if (strncmp(de->d_name, prefix, plen) == 0 && strncmp(de->d_name + plen, "map_", 4) == 0 &&
+			    (size_t)snprintf(path, sizeof(path), "%s/%s", mnt, de->d_name) < sizeof(path))
+				unlink(path);
+		if (d)
+			closedir(d);
+	}
+	if (mounts)
+		fclose(mounts);
+	DIR *d = opendir(runtime_dir);
+	for (struct dirent *de; d && (de = readdir(d));)
+		if (de->d_name[0] != '.' &&
+		    (size_t)snprintf(path, sizeof(path), "%s/%s", runtime_dir, de->d_name) < sizeof(path))
+			unlink(path);
+	if (d) {
+		closedir(d);
+		rmdir(runtime_dir);
+	}
 }
 
 /* The configuration is read whole before DPDK starts, so a file that cannot be
@@ -429,6 +536,8 @@ int main(int argc, char **argv)
 	static struct e2_monitor mon;
 	char events_path[200];
 
+	if (argc == 3 && strcmp(argv[1], "--claim-multiprocess") == 0)
+		return claimer_main(argv[2]);
 	if (parse_options(argc, argv, &o) != 0)
 		return 2;
 	char *config = NULL;
@@ -437,6 +546,8 @@ int main(int argc, char **argv)
 		return 2;
 	if (start_eal(&o, argv[0]) != 0)
 		return 1;
+	if (o.native_nfs && claim_multiprocess(strrchr(rte_eal_get_runtime_dir(), '/') + 1) != 0)
+		goto out_eal;
 	if (e2_dp_init(&dp, o.mbufs, err) != 0) {
 		fprintf(stderr, "e2d: %s\n", err);
 		goto out_eal;
@@ -512,8 +623,12 @@ int main(int argc, char **argv)
 	rc = 0;
 out_dp:
 	e2_dp_fini(&dp);
-out_eal:
+out_eal:;
+	char runtime_dir[PATH_MAX];
+	snprintf(runtime_dir, sizeof(runtime_dir), "%s", rte_eal_get_runtime_dir());
 	rte_eal_cleanup();
+	if (o.native_nfs)
+		remove_shared_memory_files(strrchr(runtime_dir, '/') + 1, runtime_dir);
 	free(config);
 	return rc;
 }
