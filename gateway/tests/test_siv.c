@@ -7,19 +7,23 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <ctype.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 
 #include "common.h"
 #include "siv.h"
 
+static unsigned nibble(char c)
+{
+	assert_true(isxdigit((unsigned char)c));
+	return c <= '9' ? (unsigned)(c - '0') : (unsigned)((c | 0x20) - 'a' + 10);
+}
+
 static void hex_to(const char *hex, uint8_t *out, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		unsigned v;
-		assert_int_equal(sscanf(hex + 2 * i, "%2x", &v), 1);
-		out[i] = (uint8_t)v;
-	}
+	for (size_t i = 0; i < n; i++)
+		out[i] = (uint8_t)(nibble(hex[2 * i]) << 4 | nibble(hex[2 * i + 1]));
 }
 
 /* RFC 5297 appendix A.1 (deterministic authenticated encryption, one AD component). */

@@ -20,7 +20,7 @@
 
 #define E2_CMD_OPS(X)                                                                                        \
 	X(port_add, "port add", PORT_CREATE, MAY_PAUSE,                                                      \
-	  "  port add NAME DRIVER [KEY=VALUE...]     drivers: vhost virtio_user memif pmd\n")                \
+	  "  port add NAME DRIVER [KEY=VALUE...]     drivers: vhost virtio_user memif pmd nf\n")             \
 	X(port_del, "port del", PORT_DESTROY, MAY_PAUSE, "  port del NAME\n")                                \
 	X(module_add, "module add", MODULE_CREATE, MAY_PAUSE,                                                \
 	  "  module add NAME CLASS [KEY=VALUE...]    see `classes`\n")                                       \
