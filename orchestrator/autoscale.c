@@ -91,7 +91,7 @@ enum e2_autoscale_verdict e2_autoscale_step(const struct e2_autoscale_knobs *k, 
 		return E2_AUTOSCALE_HOLD;
 	}
 	if (!over && n <= k->min) {
-		snprintf(why, len, "load below %.2f, but at min_number_of_instances (%u)", limit, k->min);
+		snprintf(why, len, "load below %.2f, but at its least number of instances (%u)", limit, k->min);
 		return E2_AUTOSCALE_HOLD;
 	}
 	if (st->last_action >= 0 && now - st->last_action < k->cooldown_s) {

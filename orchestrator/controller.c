@@ -84,6 +84,13 @@ struct controller {
 	/* the control thread re-plans: RESTEER_CHECK when an instance came up (perhaps no
 	 * change), RESTEER_COMMIT when the stopped set changed (the specs must say so) */
 	unsigned resteer_wanted;
+	/* per NF: its loads' recent past and what was last said of it (scaling decisions) */
+	struct nf_watch {
+		char nf[64];
+		struct e2_autoscale st;
+		char said[256];
+	} * watch;
+	unsigned n_watch;
 	struct e2_chan *ctl, *pub, *sub;
 	const char *events_url;
 };
@@ -181,7 +188,7 @@ static void observe(struct controller *c, const char *server, const E2__Ctl__Ins
 	}
 	if (strcmp(in->server, server) != 0)
 		return; /* a leftover on the server it used to live on */
-	in->load = st->load;
+	/* (the load comes from e2d's events, not from the agent's report) */
 	bool stopped = st->state == E2__CTL__INSTANCE_STATE__INSTANCE_STOPPED;
 	if ((int)st->state == in->state && stopped == in->stopped)
 		return;
@@ -504,6 +511,7 @@ static int plan_outcome(struct controller *c, const struct e2_policy *pol, const
 		in2->hi = i->range_hi;
 		in2->state = E2__CTL__INSTANCE_STATE__INSTANCE_PENDING;
 		in2->since_ns = now_ns();
+		in2->load = -1; /* until e2d says */
 	}
 	char *dot = NULL;
 	size_t dot_len = 0;
@@ -1013,8 +1021,83 @@ static void push(struct controller *c, struct server *s, const void *spec, size_
 	e2__ctl__agent_response__free_unpacked(r, NULL);
 }
 
+/* Instances of the NF the plan has (no scaling action adds any yet). */
+static unsigned n_planned(const struct controller *c, const char *nf)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < c->n_insts; i++)
+		n += strcmp(c->insts[i].nf, nf) == 0;
+	return n;
+}
+
+static struct nf_watch *watch_of(struct controller *c, const char *nf)
+{
+	for (unsigned i = 0; i < c->n_watch; i++)
+		if (strcmp(c->watch[i].nf, nf) == 0)
+			return &c->watch[i];
+	c->watch = e2_xrealloc(c->watch, (c->n_watch + 1) * sizeof *c->watch);
+	struct nf_watch *w = &c->watch[c->n_watch++];
+	memset(w, 0, sizeof *w);
+	snprintf(w->nf, sizeof w->nf, "%s", nf);
+	return w;
+}
+
+/* Scaling decisions from the instances' loads (e2d's overload and underload events:
+ * the occupancy of an instance's port rings, the guest's receive ring included), per NF
+ * with its description's knobs (e2_autoscale_step). They are published, with their
+ * reasons, for `e2ctl events`; acting on them (launch, activate, drain: the plan's
+ * events, resteer.c) is not wired yet. Under the lock. */
+static void judge_loads(struct controller *c)
+{
+	if (!c->nfs)
+		return;
+	double now = (double)now_ns() / 1e9;
+	for (unsigned f = 0; f < c->nfs->nfs_count; f++) {
+		const struct e2_nf *nf = &c->nfs->nfs[f];
+		double loads[E2_NF_INSTANCES_MAX];
+		const char *names[E2_NF_INSTANCES_MAX];
+		unsigned n = 0;
+		for (unsigned i = 0; i < c->n_insts && n < E2_NF_INSTANCES_MAX; i++) {
+			const struct instance *in = &c->insts[i];
+			if (strcmp(in->nf, nf->descriptor_id) == 0 && !in->stopped &&
+			    in->state == E2__CTL__INSTANCE_STATE__INSTANCE_RUNNING) {
+				names[n] = in->name;
+				loads[n++] = in->load;
+			}
+		}
+		struct e2_autoscale_knobs k;
+		char why[200];
+		if (!n || e2_autoscale_knobs(nf, &k, why, sizeof why) < 0)
+			continue;
+		/* scaling in only takes back what scaling out added: never under the plan's
+		 * own count, sized for the policy's rates */
+		if (k.min < n_planned(c, nf->descriptor_id))
+			k.min = n_planned(c, nf->descriptor_id);
+		struct nf_watch *w = watch_of(c, nf->descriptor_id);
+		unsigned pick = 0;
+		enum e2_autoscale_verdict v = e2_autoscale_step(&k, &w->st, now, loads, n, &pick, why, sizeof why);
+		char said[256] = "";
+		if (v == E2_AUTOSCALE_OUT)
+			snprintf(said, sizeof said, "scaling %s: one more instance wanted (split %s): %s",
+				 nf->descriptor_id, names[pick], why);
+		else if (v == E2_AUTOSCALE_IN)
+			snprintf(said, sizeof said, "scaling %s: one fewer instance wanted (drain %s): %s",
+				 nf->descriptor_id, names[pick], why);
+		else if (strstr(why, "number of instances") || strstr(why, "number_of_instances"))
+			snprintf(said, sizeof said, "scaling %s: %s", nf->descriptor_id, why);
+		/* a decision every time; a bound once, until something else is said */
+		if (said[0] && (v != E2_AUTOSCALE_HOLD || strcmp(said, w->said) != 0))
+			publish(c, NULL, v == E2_AUTOSCALE_HOLD ? NULL : names[pick], "%s", said);
+		if (said[0] || v != E2_AUTOSCALE_HOLD)
+			snprintf(w->said, sizeof w->said, "%s", said);
+	}
+}
+
 static void tick(struct controller *c)
 {
+	pthread_mutex_lock(&c->mu);
+	judge_loads(c);
+	pthread_mutex_unlock(&c->mu);
 	for (unsigned i = 0; i < c->n_servers; i++) {
 		struct server *s = &c->servers[i];
 		pthread_mutex_lock(&c->mu);
@@ -1115,6 +1198,7 @@ static int load_instance(void *o, const struct ctl_store_instance *r)
 	in->state = r->state;
 	in->since_ns = r->since_ns;
 	in->stopped = r->stopped_by_operator;
+	in->load = -1; /* until e2d says */
 	return 0;
 }
 
@@ -1447,6 +1531,7 @@ int main(int argc, char **argv)
 	free(c.insts);
 	free(c.dot);
 	free(c.resteer);
+	free(c.watch);
 	names_free(c.pipelines, c.n_pipelines);
 	e2_fabric_close(c.fabric);
 	ctl_store_close(c.store);

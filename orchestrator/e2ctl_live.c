@@ -300,9 +300,12 @@ int e2ctl_status(int argc, char **argv)
 	printf("instances:\n");
 	for (size_t k = 0; k < r->n_instances; k++) {
 		const E2__Ctl__InstanceStatus *in = r->instances[k];
-		printf("  %-16s %-12s %-12s %-9s %7.1f s  load %.2f  flows [%" PRIu32 ",%" PRIu32 ")%s%s\n", in->name,
+		char load[16] = "-"; /* none reported yet */
+		if (in->load >= 0)
+			snprintf(load, sizeof load, "%.2f", in->load);
+		printf("  %-16s %-12s %-12s %-9s %7.1f s  load %-4s  flows [%" PRIu32 ",%" PRIu32 ")%s%s\n", in->name,
 		       in->nf, in->server, e2_instance_state_name(in->state),
-		       in->since_ns ? (double)(now - in->since_ns) / 1e9 : 0.0, in->load, in->flow_lo, in->flow_hi,
+		       in->since_ns ? (double)(now - in->since_ns) / 1e9 : 0.0, load, in->flow_lo, in->flow_hi,
 		       in->detail[0] ? "  " : "", in->detail);
 	}
 	printf("pipelines:");

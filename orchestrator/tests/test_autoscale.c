@@ -71,7 +71,7 @@ static void in_only_when_all_are_low(void **state)
 	double one[] = {0.01};
 	assert_int_equal(step(&k, &st, 50, one, 1, &pick, why), E2_AUTOSCALE_HOLD);
 	assert_int_equal(step(&k, &st, 60, one, 1, &pick, why), E2_AUTOSCALE_HOLD);
-	assert_non_null(strstr(why, "min_number_of_instances (1)"));
+	assert_non_null(strstr(why, "least number of instances (1)"));
 	/* between the thresholds nothing happens however long it lasts */
 	double mid[] = {0.5, 0.5};
 	for (double t = 100; t < 400; t += 10)
