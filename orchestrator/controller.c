@@ -447,8 +447,8 @@ static int resteer_plan(struct e2_plan *p, const char *log, bool restitch, const
 
 /* Plans `pol` (may have no pipelines: then nothing runs) into o. stopped: names. */
 static int plan_outcome(struct controller *c, const struct e2_policy *pol, const struct e2_nf_catalog *nfs,
-			char *const *stopped, size_t n_stopped, const struct inst_view *views, size_t n_views,
-			const char *log, bool restitch, bool *resteered, struct outcome *o, struct e2_err *err)
+			const struct inst_view *views, size_t n_views, const char *log, bool restitch, bool *resteered,
+			struct outcome *o, struct e2_err *err)
 {
 	*resteered = false;
 	unsigned ns = c->hw->servers_count;
@@ -488,11 +488,19 @@ static int plan_outcome(struct controller *c, const struct e2_policy *pol, const
 		o->resteer = e2_xstrdup("");
 		*resteered = false;
 	}
+	/* the operator's stopped instances stay stopped in the specs */
+	char **stopped = e2_xcalloc(n_views + 1, sizeof *stopped);
+	size_t n_stopped = 0;
+	for (size_t k = 0; k < n_views; k++)
+		if (views[k].stopped)
+			stopped[n_stopped++] = (char *)views[k].name;
 	for (unsigned s = 0; s < ns; s++)
 		if (e2_deploy_spec(p, s, o->generation, stopped, n_stopped, &o->specs[s], &o->spec_lens[s], err) < 0) {
+			free(stopped);
 			e2_plan_free(p);
 			return -1;
 		}
+	free(stopped);
 	o->rules = e2_xcalloc(p->ic.sw.n + 1, sizeof *o->rules);
 	for (unsigned i = 0; i < p->ic.sw.n; i++)
 		if (p->ic.sw.v[i][0] != '#')
@@ -525,15 +533,6 @@ static int plan_outcome(struct controller *c, const struct e2_policy *pol, const
 	o->dot = dot;
 	e2_plan_free(p);
 	return 0;
-}
-
-static void stopped_names(struct controller *c, char ***out, size_t *n)
-{
-	*out = e2_xcalloc(c->n_insts + 1, sizeof **out);
-	*n = 0;
-	for (unsigned i = 0; i < c->n_insts; i++)
-		if (c->insts[i].stopped)
-			(*out)[(*n)++] = e2_xstrdup(c->insts[i].name);
 }
 
 static void names_free(char **v, size_t n)
@@ -638,8 +637,6 @@ static int change_policy(struct controller *c, const char *doc_name, const char 
 			return -1;
 	}
 	struct docs d = {0};
-	char **stopped;
-	size_t n_stopped;
 	struct inst_view *views;
 	size_t n_views;
 	bool restitch = !doc_yaml && (!pipeline || !*pipeline), resteered = false;
@@ -651,7 +648,6 @@ static int change_policy(struct controller *c, const char *doc_name, const char 
 	if (rc == 0)
 		rc = ctl_store_deleted(c->store, collect_deleted, &d, err);
 	uint64_t gen = c->generation + 1;
-	stopped_names(c, &stopped, &n_stopped);
 	inst_views(c, &views, &n_views);
 	char *log = e2_xstrdup(c->resteer ? c->resteer : "");
 	pthread_mutex_unlock(&c->mu);
@@ -706,8 +702,7 @@ static int change_policy(struct controller *c, const char *doc_name, const char 
 		rc = -1;
 		goto out;
 	}
-	rc = plan_outcome(c, &pol, new_nfs ? new_nfs : c->nfs, stopped, n_stopped, views, n_views, log, restitch,
-			  &resteered, &o, err);
+	rc = plan_outcome(c, &pol, new_nfs ? new_nfs : c->nfs, views, n_views, log, restitch, &resteered, &o, err);
 	if (rc < 0)
 		goto out;
 	if (restitch && !resteered && !must_commit) {
@@ -760,7 +755,6 @@ out:
 	outcome_free(&o, c->n_servers);
 	free(pol.pipelines);
 	free(used);
-	names_free(stopped, n_stopped);
 	free(views);
 	free(log);
 	docs_free(&d);

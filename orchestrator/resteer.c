@@ -94,6 +94,18 @@ static int gate_of(const struct e2_igraph *ig, unsigned from, unsigned pedge, un
 /* Whether instance `to`'s steering stage `stage` takes [lo, hi) already (the range it
  * was made with covers it, or we added it); if not, it is noted as added (the caller
  * adds it). */
+/* The output ports of an NF edge's source that carry it: each has a stage distributing
+ * the edge's PGraph edge (e2_edge_stage_name). */
+static uint32_t stage_cps(const struct e2_igraph *ig, const struct e2_iedge *ed)
+{
+	const struct e2_nf *src = ig->pg->nodes[ig->insts[ed->from].pnode].nf;
+	uint32_t cps = 0;
+	for (unsigned c = 0; src && c < src->cps_count && c < 32; c++)
+		if (src->cps[c].role == E2_CP_OUTPUT && (ig->pg->edges[ed->pedge].from_cps & (1u << c)))
+			cps |= 1u << c;
+	return cps;
+}
+
 static bool steer_has(struct resteer *r, unsigned to, const char *stage, uint32_t lo, uint32_t hi)
 {
 	if (r->made_lo[to] <= lo && hi <= r->made_hi[to])
@@ -155,9 +167,9 @@ static int move_piece(struct resteer *r, unsigned x, unsigned to, struct e2_err 
 				  dst->name);
 			return -1;
 		}
-		const struct e2_nf *src = ig->pg->nodes[ig->insts[ed->from].pnode].nf;
-		for (unsigned c = 0; c < src->cps_count && c < 32; c++) {
-			if (src->cps[c].role != E2_CP_OUTPUT || !(ig->pg->edges[ed->pedge].from_cps & (1u << c)))
+		uint32_t cps = stage_cps(ig, ed);
+		for (unsigned c = 0; c < 32; c++) {
+			if (!(cps & (1u << c)))
 				continue;
 			char prefix[160];
 			e2_edge_stage_name(ig, e, c, prefix, sizeof prefix);
@@ -179,9 +191,9 @@ static void forget(struct resteer *r, unsigned w)
 		if (ed->to != w || !is_nf(ig, ed->from))
 			continue;
 		int g = gate_of(ig, ed->from, ed->pedge, w, &fan);
-		const struct e2_nf *src = ig->pg->nodes[ig->insts[ed->from].pnode].nf;
-		for (unsigned c = 0; fan > 1 && c < src->cps_count && c < 32; c++) {
-			if (src->cps[c].role != E2_CP_OUTPUT || !(ig->pg->edges[ed->pedge].from_cps & (1u << c)))
+		uint32_t cps = fan > 1 ? stage_cps(ig, ed) : 0;
+		for (unsigned c = 0; c < 32; c++) {
+			if (!(cps & (1u << c)))
 				continue;
 			char prefix[160];
 			e2_edge_stage_name(ig, e, c, prefix, sizeof prefix);
@@ -285,9 +297,9 @@ static int activate(struct resteer *r, unsigned k, struct e2_err *err)
 			continue;
 		}
 		const struct e2_inst *u = &ig->insts[ed->from];
-		const struct e2_nf *src = ig->pg->nodes[u->pnode].nf;
-		for (unsigned c = 0; c < src->cps_count && c < 32; c++) {
-			if (src->cps[c].role != E2_CP_OUTPUT || !(ig->pg->edges[ed->pedge].from_cps & (1u << c)))
+		uint32_t cps = stage_cps(ig, ed);
+		for (unsigned c = 0; c < 32; c++) {
+			if (!(cps & (1u << c)))
 				continue;
 			char prefix[160], target[160];
 			e2_edge_stage_name(ig, e, c, prefix, sizeof prefix);

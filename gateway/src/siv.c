@@ -2,6 +2,8 @@
 /* AES-128-SIV (RFC 5297) laid out across a burst; see siv.h for why. */
 #include "siv.h"
 
+#include "internal.h"
+
 #include <openssl/crypto.h>
 #include <stdint.h>
 #include <string.h>
@@ -61,33 +63,16 @@ typedef struct {
 	const uint8_t *xorend;
 } cmac_in;
 
-/* dst[0..n) = src[0..n) for n <= 16, with fixed-size moves (no library call). */
-static inline void copy_upto16(uint8_t *dst, const uint8_t *src, size_t n)
-{
-	if (n >= 8) {
-		memcpy(dst, src, 8);
-		memcpy(dst + n - 8, src + n - 8, 8);
-	} else if (n >= 4) {
-		memcpy(dst, src, 4);
-		memcpy(dst + n - 4, src + n - 4, 4);
-	} else if (n >= 2) {
-		memcpy(dst, src, 2);
-		memcpy(dst + n - 2, src + n - 2, 2);
-	} else if (n) {
-		dst[0] = src[0];
-	}
-}
-
 /* Bytes [off, off + 16) of an input, fewer at its end; the count. No xorend here. */
 static size_t gather(const cmac_in *m, size_t off, uint8_t blk[16])
 {
 	size_t total = m->len[0] + m->len[1], n = total - off < 16 ? total - off : 16;
 	if (off + n <= m->len[0]) {
-		copy_upto16(blk, m->p[0] + off, n);
+		embark_copy(blk, m->p[0] + off, n);
 	} else {
 		size_t got = off < m->len[0] ? m->len[0] - off : 0;
-		copy_upto16(blk, m->p[0] + off, got);
-		copy_upto16(blk + got, m->p[1] + (off + got - m->len[0]), n - got);
+		embark_copy(blk, m->p[0] + off, got);
+		embark_copy(blk + got, m->p[1] + (off + got - m->len[0]), n - got);
 	}
 	return n;
 }

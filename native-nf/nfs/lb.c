@@ -22,6 +22,7 @@
 #include "e2/file.h"
 #include "e2/nf.h"
 #include "e2/num.h"
+#include "csum.h"
 
 #define BACKENDS_MAX 64
 #define TABLE_SIZE 65537 /* prime: every backend's permutation covers the table */
@@ -203,21 +204,6 @@ static int parse_conf(const char *text, size_t len, const char *origin, struct l
 		return -1;
 	}
 	return 0;
-}
-
-static inline uint16_t csum_fold32(uint32_t s)
-{
-	s = (s & 0xffff) + (s >> 16);
-	s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)s;
-}
-
-/* RFC 1624: a 32-bit field of a checksummed header changed from old to new */
-static inline void csum_replace32(uint16_t *sum, uint32_t old, uint32_t new)
-{
-	uint32_t s = (uint16_t) ~*sum;
-	s += (uint16_t) ~(old >> 16) + (uint16_t)~old + (new >> 16) + (uint16_t) new;
-	*sum = (uint16_t)~csum_fold32(s);
 }
 
 /* The frame's IPv4 header and L4 ports, if it is TCP/UDP of the VIP's protocol. */

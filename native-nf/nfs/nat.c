@@ -20,6 +20,7 @@
 #include "e2/file.h"
 #include "e2/nf.h"
 #include "e2/num.h"
+#include "csum.h"
 
 enum { P_TCP, P_UDP, P_ICMP, N_PROTOS };
 static const char *const proto_names[N_PROTOS] = {"tcp", "udp", "icmp"};
@@ -154,26 +155,6 @@ static int parse_conf(const char *text, size_t len, const char *origin, struct n
 		return -1;
 	}
 	return 0;
-}
-
-/* --- checksums: RFC 1624 incremental updates --- */
-
-static inline uint16_t csum_fold32(uint32_t s)
-{
-	s = (s & 0xffff) + (s >> 16);
-	s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)s;
-}
-
-static inline void csum_replace16(uint16_t *sum, uint16_t old, uint16_t new)
-{
-	*sum = (uint16_t)~csum_fold32((uint32_t)(uint16_t) ~*sum + (uint16_t)~old + new);
-}
-
-static inline void csum_replace32(uint16_t *sum, uint32_t old, uint32_t new)
-{
-	csum_replace16(sum, (uint16_t)(old >> 16), (uint16_t)(new >> 16));
-	csum_replace16(sum, (uint16_t)old, (uint16_t) new);
 }
 
 struct view {
