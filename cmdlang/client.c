@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "e2/cmd.h"
+#include "e2/ctlnames.h"
 #include "e2/file.h"
 #include "e2/num.h"
 
@@ -155,8 +156,6 @@ static int roundtrip(int sock, const E2__Dp__Request *req, int timeout_ms)
 	return rc;
 }
 
-static const char *const kind_names[] = {"?", "link_up", "link_down", "overload", "underload"};
-
 /* Prints events from e2d's PUB socket, one line each, until count or seconds run out. */
 static int follow_events(const char *ctl, int argc, char **argv)
 {
@@ -206,8 +205,8 @@ static int follow_events(const char *ctl, int argc, char **argv)
 			continue;
 		printf("%llu.%09llu %s %s occupancy=%.3f rate_pps=%.0f delay_us=%.1f\n",
 		       (unsigned long long)(ev->time_ns / 1000000000ull),
-		       (unsigned long long)(ev->time_ns % 1000000000ull), ev->kind < 5 ? kind_names[ev->kind] : "?",
-		       ev->name, ev->occupancy, ev->rate_pps, ev->delay_us);
+		       (unsigned long long)(ev->time_ns % 1000000000ull), e2_dp_event_kind_name(ev->kind), ev->name,
+		       ev->occupancy, ev->rate_pps, ev->delay_us);
 		fflush(stdout);
 		e2__dp__event__free_unpacked(ev, NULL);
 		seen++;

@@ -31,6 +31,7 @@ int e2_autoscale_knobs(const struct e2_nf *nf, struct e2_autoscale_knobs *k, cha
 	k->max = nf->vdu_profile ? nf->vdu_profile->max_number_of_instances : E2_NF_INSTANCES_MAX;
 	if (s && !s->scalable)
 		k->max = k->min;
+	k->warm_pool = s ? s->warm_pool : 0;
 	/* the comparisons are written so that NaN fails them */
 	if (!(k->out_above > 0 && k->out_above <= 1))
 		snprintf(why, len, "scale_out_above %g is not in (0, 1]", k->out_above);
@@ -46,6 +47,11 @@ int e2_autoscale_knobs(const struct e2_nf *nf, struct e2_autoscale_knobs *k, cha
 		snprintf(why, len, "cooldown_s %g is not in [0, 86400]", k->cooldown_s);
 	else if (!(k->drain_s >= 0 && k->drain_s <= 3600))
 		snprintf(why, len, "drain_s %g is not in [0, 3600]", k->drain_s);
+	else if (k->warm_pool > k->max - k->min)
+		snprintf(why, len,
+			 "warm_pool %u does not fit: the spares count as instances, and only %u may come on top of "
+			 "min_number_of_instances",
+			 k->warm_pool, k->max - k->min);
 	else
 		return 0;
 	return -1;

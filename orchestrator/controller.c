@@ -58,7 +58,12 @@ struct instance {
 	uint32_t lo, hi;
 	int state;
 	uint64_t since_ns;
-	double load;
+	double load;     /* the highest of its ports' (below); -1: not known */
+	double sent_pps; /* what e2d sends it (its input ports' LOAD events); -1: not known */
+	struct {
+		char port[32]; /* "in", "out": e2d's port "<instance>.<port>" */
+		double occupancy;
+	} ports[4];
 	bool stopped; /* by the operator: kept stopped in the specs */
 };
 
@@ -84,11 +89,22 @@ struct controller {
 	/* the control thread re-plans: RESTEER_CHECK when an instance came up (perhaps no
 	 * change), RESTEER_COMMIT when the stopped set changed (the specs must say so) */
 	unsigned resteer_wanted;
+	/* scaling events decided and not yet planned ("launch fw.0", "activate fw.1", ...):
+	 * the control thread re-plans with the log and these, and commits */
+	char *scale_pending;
 	/* per NF: its loads' recent past and what was last said of it (scaling decisions) */
 	struct nf_watch {
 		char nf[64];
 		struct e2_autoscale st;
 		char said[256];
+		uint64_t decided_ns; /* the last scale-out decision */
+		/* the launch being planned: one to activate as soon as it runs (cold), or a
+		 * spare of the warm pool (kept idle until a scale-out takes it) */
+		enum { LAUNCH_NONE, LAUNCH_COLD, LAUNCH_SPARE } launching;
+		char cold[64];                          /* the cold launch waiting to run, once known */
+		uint64_t spare_retry_ns;                /* a spare that could not be placed: not before */
+		char draining[64];                      /* the instance draining, when the next two apply */
+		uint64_t drain_since_ns, idle_since_ns; /* its drain began; its load was 0 from */
 	} * watch;
 	unsigned n_watch;
 	struct e2_chan *ctl, *pub, *sub;
@@ -373,6 +389,16 @@ static struct e2_resteer_event *parse_log(char *log, size_t *n)
 			free(ev);
 			return NULL;
 		}
+		/* "launch PARENT MADE" */
+		char *made = strchr(sp + 1, ' ');
+		if (made) {
+			*made++ = '\0';
+			if (ev[*n].op != E2_RESTEER_LAUNCH || !*made || strchr(made, ' ')) {
+				free(ev);
+				return NULL;
+			}
+			ev[*n].made = made;
+		}
 		ev[(*n)++].inst = sp + 1;
 	}
 	return ev;
@@ -421,6 +447,7 @@ static int resteer_plan(struct e2_plan *p, const char *log, bool restitch, const
 							    .op = want ? E2_RESTEER_WITHDRAW : E2_RESTEER_RESTORE};
 	}
 	*added = n > first_new;
+	unsigned base = p->ig->insts_count, launches = 0;
 	int rc = e2_resteer(p, ev, n, err);
 	if (rc == 0) {
 		char *text = NULL, *news = NULL;
@@ -428,7 +455,11 @@ static int resteer_plan(struct e2_plan *p, const char *log, bool restitch, const
 		FILE *f = open_memstream(&text, &len), *g = open_memstream(&news, &nlen);
 		for (size_t i = 0; f && g && i < n; i++) {
 			const char *op = e2_resteer_op_name(ev[i].op);
-			fprintf(f, "%s %s\n", op, ev[i].inst);
+			/* each launch adds one instance at the end of the IGraph, in order */
+			if (ev[i].op == E2_RESTEER_LAUNCH)
+				fprintf(f, "%s %s %s\n", op, ev[i].inst, p->ig->insts[base + launches++].name);
+			else
+				fprintf(f, "%s %s\n", op, ev[i].inst);
 			if (i >= first_new)
 				fprintf(g, "%s%s %s", i > first_new ? ", " : "", op, ev[i].inst);
 		}
@@ -509,7 +540,7 @@ static int plan_outcome(struct controller *c, const struct e2_policy *pol, const
 	for (unsigned x = 0; x < p->ig->insts_count; x++) {
 		const struct e2_inst *i = &p->ig->insts[x];
 		const struct e2_nf *nf = p->ig->pg->nodes[i->pnode].nf;
-		if (!nf || i->server < 0)
+		if (!nf || i->server < 0 || i->removed)
 			continue;
 		struct instance *in2 = &o->insts[o->n_insts++];
 		snprintf(in2->name, sizeof in2->name, "%s", i->name);
@@ -519,7 +550,7 @@ static int plan_outcome(struct controller *c, const struct e2_policy *pol, const
 		in2->hi = i->range_hi;
 		in2->state = E2__CTL__INSTANCE_STATE__INSTANCE_PENDING;
 		in2->since_ns = now_ns();
-		in2->load = -1; /* until e2d says */
+		in2->load = in2->sent_pps = -1; /* until e2d says */
 	}
 	char *dot = NULL;
 	size_t dot_len = 0;
@@ -649,7 +680,11 @@ static int change_policy(struct controller *c, const char *doc_name, const char 
 		rc = ctl_store_deleted(c->store, collect_deleted, &d, err);
 	uint64_t gen = c->generation + 1;
 	inst_views(c, &views, &n_views);
-	char *log = e2_xstrdup(c->resteer ? c->resteer : "");
+	/* the scaling decided since rides on a re-plan of the same policies only */
+	char *scaling = e2_xstrdup(restitch && c->scale_pending ? c->scale_pending : "");
+	char *log = NULL;
+	if (asprintf(&log, "%s%s", c->resteer ? c->resteer : "", scaling) < 0)
+		log = NULL;
 	pthread_mutex_unlock(&c->mu);
 	struct e2_policy pol = {0};
 	struct outcome o = {.generation = gen};
@@ -705,7 +740,7 @@ static int change_policy(struct controller *c, const char *doc_name, const char 
 	rc = plan_outcome(c, &pol, new_nfs ? new_nfs : c->nfs, views, n_views, log, restitch, &resteered, &o, err);
 	if (rc < 0)
 		goto out;
-	if (restitch && !resteered && !must_commit) {
+	if (restitch && !resteered && !must_commit && !*scaling) {
 		rc = 1;
 		goto out;
 	}
@@ -738,12 +773,20 @@ static int change_policy(struct controller *c, const char *doc_name, const char 
 		c->nfs = new_nfs;
 		new_nfs = NULL;
 	}
+	if (*scaling) {
+		/* planned and stored: no longer pending (judge_loads adds none meanwhile) */
+		free(c->scale_pending);
+		c->scale_pending = NULL;
+	}
 	size_t off =
 		(size_t)snprintf(msg, msg_len, "generation %" PRIu64 ": %u pipeline(s), %u instance(s):", c->generation,
 				 c->n_pipelines, c->n_insts);
 	for (unsigned i = 0; i < c->n_insts && off < msg_len; i++)
 		off += (size_t)snprintf(msg + off, msg_len - off, " %s@%s", c->insts[i].name, c->insts[i].server);
-	if (restitch)
+	if (restitch && *scaling)
+		snprintf(msg, msg_len, "generation %" PRIu64 ": scaling: %.*s%s%s", c->generation,
+			 (int)strcspn(scaling, "\n"), scaling, resteered ? "; flows re-steered: " : "", o.resteer_new);
+	else if (restitch)
 		snprintf(msg, msg_len, "generation %" PRIu64 ": %s%s", c->generation,
 			 resteered ? "flows re-steered: " : "the operator's stopped instances", o.resteer_new);
 	else if (resteered && off < msg_len)
@@ -755,6 +798,18 @@ out:
 	outcome_free(&o, c->n_servers);
 	free(pol.pipelines);
 	free(used);
+	if (rc != 0 && *scaling) {
+		/* a scaling step that cannot be planned is not tried again and again */
+		pthread_mutex_lock(&c->mu);
+		free(c->scale_pending);
+		c->scale_pending = NULL;
+		for (unsigned i = 0; i < c->n_watch; i++)
+			c->watch[i].launching = LAUNCH_NONE; /* no launch was made */
+		pthread_mutex_unlock(&c->mu);
+		publish(c, NULL, NULL, "scaling: %.*s: not done: %s", (int)strcspn(scaling, "\n"), scaling,
+			rc < 0 ? err->msg : "no policy to plan it on");
+	}
+	free(scaling);
 	free(views);
 	free(log);
 	docs_free(&d);
@@ -925,6 +980,24 @@ static void *ctl_thread(void *arg)
 
 /* ---------------------------------------------------------------- agents */
 
+/* An instance's load is its busiest port's: what e2d sends it over what it was sized
+ * for, or the fill of a ring between them. */
+static void port_load(struct instance *in, const char *port, double occupancy)
+{
+	const unsigned n = sizeof in->ports / sizeof in->ports[0];
+	unsigned k = 0;
+	while (k < n && in->ports[k].port[0] && strcmp(in->ports[k].port, port) != 0)
+		k++;
+	if (k == n)
+		return; /* more ports than an NF here has: the first ones tell */
+	snprintf(in->ports[k].port, sizeof in->ports[k].port, "%s", port);
+	in->ports[k].occupancy = occupancy;
+	in->load = 0;
+	for (unsigned j = 0; j < n && in->ports[j].port[0]; j++)
+		if (in->ports[j].occupancy > in->load)
+			in->load = in->ports[j].occupancy;
+}
+
 static void handle_agent_event(struct controller *c, const void *body, size_t len, const char *sender)
 {
 	E2__Ctl__AgentEvent *ev = e2__ctl__agent_event__unpack(NULL, len, body);
@@ -958,11 +1031,16 @@ static void handle_agent_event(struct controller *c, const void *body, size_t le
 			/* a port or queue named after an instance ("fw.0.in") tells its load */
 			for (unsigned i = 0; i < c->n_insts; i++) {
 				size_t n = strlen(c->insts[i].name);
-				if (strncmp(ev->e2d_name, c->insts[i].name, n) == 0 && ev->e2d_name[n] == '.')
-					c->insts[i].load = ev->occupancy;
+				if (strncmp(ev->e2d_name, c->insts[i].name, n) == 0 && ev->e2d_name[n] == '.') {
+					port_load(&c->insts[i], ev->e2d_name + n + 1, ev->occupancy);
+					if (strcmp(ev->e2d_kind, "load") == 0)
+						c->insts[i].sent_pps = ev->rate_pps;
+				}
 			}
-			publish(c, s->name, NULL, "e2d on %s: %s %s (occupancy %.2f, %.0f pps)", s->name, ev->e2d_kind,
-				ev->e2d_name, ev->occupancy, ev->rate_pps);
+			/* a level is a measurement, not news: the decisions it leads to are */
+			if (strcmp(ev->e2d_kind, "load") != 0)
+				publish(c, s->name, NULL, "e2d on %s: %s %s (occupancy %.2f, %.0f pps)", s->name,
+					ev->e2d_kind, ev->e2d_name, ev->occupancy, ev->rate_pps);
 			break;
 		}
 		default: break;
@@ -1015,13 +1093,69 @@ static void push(struct controller *c, struct server *s, const void *spec, size_
 	e2__ctl__agent_response__free_unpacked(r, NULL);
 }
 
-/* Instances of the NF the plan has (no scaling action adds any yet). */
-static unsigned n_planned(const struct controller *c, const char *nf)
+/* An instance scaling made, and where it stands, as the event log tells it. */
+struct scaled {
+	char name[64], parent[64]; /* and the instance it was split off */
+	enum { SCALED_LAUNCHED, SCALED_ACTIVE, SCALED_DRAINING, SCALED_REMOVED } st;
+};
+
+/* The instances of NF nf that scaling made (log: the committed events, then the pending
+ * ones), at most max. */
+static unsigned scaled_of(const struct controller *c, const char *nf, struct scaled *out, unsigned max)
 {
+	char *log = NULL;
+	if (asprintf(&log, "%s%s", c->resteer ? c->resteer : "", c->scale_pending ? c->scale_pending : "") < 0)
+		return 0;
 	unsigned n = 0;
-	for (unsigned i = 0; i < c->n_insts; i++)
-		n += strcmp(c->insts[i].nf, nf) == 0;
+	for (char *save = NULL, *l = strtok_r(log, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		char op[16], a[64], b[64];
+		int words = sscanf(l, "%15s %63s %63s", op, a, b);
+		if (words == 3 && strcmp(op, "launch") == 0) {
+			const struct instance *par = inst_by_name((struct controller *)c, a);
+			if (par && strcmp(par->nf, nf) == 0 && n < max) {
+				snprintf(out[n].name, sizeof out[n].name, "%s", b);
+				snprintf(out[n].parent, sizeof out[n].parent, "%s", a);
+				out[n++].st = SCALED_LAUNCHED;
+			}
+			continue;
+		}
+		for (unsigned i = 0; words == 2 && i < n; i++)
+			if (strcmp(out[i].name, a) == 0) {
+				if (strcmp(op, "activate") == 0)
+					out[i].st = SCALED_ACTIVE;
+				else if (strcmp(op, "drain") == 0)
+					out[i].st = SCALED_DRAINING;
+				else if (strcmp(op, "remove") == 0)
+					out[i].st = SCALED_REMOVED;
+			}
+	}
+	free(log);
 	return n;
+}
+
+static const struct scaled *scaled_named(const struct scaled *v, unsigned n, const char *name)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (strcmp(v[i].name, name) == 0)
+			return &v[i];
+	return NULL;
+}
+
+/* A scaling event for the control thread's next re-plan (under the lock). */
+static void scale(struct controller *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void scale(struct controller *c, const char *fmt, ...)
+{
+	char line[160];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	char *next = NULL;
+	if (asprintf(&next, "%s%s\n", c->scale_pending ? c->scale_pending : "", line) < 0)
+		return;
+	free(c->scale_pending);
+	c->scale_pending = next;
+	c->resteer_wanted |= RESTEER_COMMIT;
 }
 
 static struct nf_watch *watch_of(struct controller *c, const char *nf)
@@ -1036,25 +1170,138 @@ static struct nf_watch *watch_of(struct controller *c, const char *nf)
 	return w;
 }
 
-/* Scaling decisions from the instances' loads (e2d's overload and underload events:
- * the occupancy of an instance's port rings, the guest's receive ring included), per NF
- * with its description's knobs (e2_autoscale_step). They are published, with their
- * reasons, for `e2ctl events`; acting on them (launch, activate, drain: the plan's
- * events, resteer.c) is not wired yet. Under the lock. */
+/* An instance scaling launched is a spare of the warm pool unless it is the cold launch
+ * a scale-out waits for (after a restart of the controller, without a pool, every
+ * launched instance is taken for one). */
+static bool is_spare(const struct nf_watch *w, const struct e2_autoscale_knobs *k, const struct scaled *s)
+{
+	return s->st == SCALED_LAUNCHED && k->warm_pool > 0 && strcmp(w->cold, s->name) != 0;
+}
+
+/* The newest launch in the log was planned: a cold one is remembered by name. */
+static void note_launch(struct nf_watch *w, const struct scaled *sc, unsigned n_sc)
+{
+	if (w->launching == LAUNCH_NONE)
+		return;
+	for (unsigned i = n_sc; i-- > 0;)
+		if (sc[i].st == SCALED_LAUNCHED) {
+			if (w->launching == LAUNCH_COLD)
+				snprintf(w->cold, sizeof w->cold, "%s", sc[i].name);
+			break;
+		}
+	w->launching = LAUNCH_NONE;
+}
+
+/* Activates launched instance `in` (its half of its parent's range: new flows only). */
+static void activate(struct controller *c, struct nf_watch *w, const struct instance *in, const char *how)
+{
+	uint64_t now = now_ns();
+	scale(c, "activate %s", in->name);
+	/* the cooldown counts from here: the new instance takes new flows only */
+	w->st.last_action = (double)now / 1e9;
+	if (strcmp(w->cold, in->name) == 0)
+		w->cold[0] = '\0';
+	publish(c, NULL, in->name,
+		"scaling %s: %s active (%s), %.2f s after the decision: new flows of its range go to it", w->nf,
+		in->name, how, w->decided_ns ? (double)(now - w->decided_ns) / 1e9 : 0.0);
+}
+
+/* A scaled instance under way: a cold launch now running -> activated; a draining one
+ * idle (or past drain_s) -> removed. Returns whether one is under way (then nothing else
+ * is decided for the NF). Under the lock. */
+static bool scaling_under_way(struct controller *c, struct nf_watch *w, const struct e2_autoscale_knobs *k,
+			      const struct scaled *sc, unsigned n_sc)
+{
+	uint64_t now = now_ns();
+	for (unsigned i = 0; i < n_sc; i++) {
+		struct instance *in = inst_by_name(c, sc[i].name);
+		if (sc[i].st == SCALED_LAUNCHED) {
+			if (is_spare(w, k, &sc[i]))
+				continue;
+			if (in && in->state == E2__CTL__INSTANCE_STATE__INSTANCE_RUNNING)
+				activate(c, w, in, "cold: booted for it");
+			return true;
+		}
+		if (sc[i].st != SCALED_DRAINING)
+			continue;
+		if (strcmp(w->draining, sc[i].name) != 0) {
+			/* (after a restart, the drain is timed afresh: never shorter) */
+			snprintf(w->draining, sizeof w->draining, "%s", sc[i].name);
+			w->drain_since_ns = now;
+			w->idle_since_ns = 0;
+		}
+		bool idle = !in || (in->sent_pps >= 0 && in->sent_pps < 0.5);
+		w->idle_since_ns = idle ? (w->idle_since_ns ? w->idle_since_ns : now) : 0;
+		double drained_s = w->idle_since_ns ? (double)(now - w->idle_since_ns) / 1e9 : 0;
+		double draining_s = (double)(now - w->drain_since_ns) / 1e9;
+		if (drained_s >= k->sustain_s || draining_s >= k->drain_s) {
+			scale(c, "remove %s", sc[i].name);
+			w->st.last_action = (double)now / 1e9;
+			publish(c, NULL, sc[i].name, "scaling %s: %s removed: %s", w->nf, sc[i].name,
+				drained_s >= k->sustain_s ? "no traffic reaches it any more"
+							  : "drain_s is over (the flows it still had end)");
+			w->draining[0] = '\0';
+		}
+		return true;
+	}
+	return false;
+}
+
+/* The warm pool: fewer spares than the NF wants -> one more, split off its busiest
+ * active instance (a spare takes that instance's upper half when a scale-out of it
+ * comes; one spare per parent, as a launch halves the parent's range once). A spare
+ * that cannot be placed is tried again after cooldown_s. Under the lock. */
+static void fill_pool(struct controller *c, struct nf_watch *w, const struct e2_autoscale_knobs *k,
+		      const struct scaled *sc, unsigned n_sc, const char *const *names, const double *loads, unsigned n)
+{
+	unsigned spares = 0;
+	for (unsigned i = 0; i < n_sc; i++)
+		spares += is_spare(w, k, &sc[i]);
+	uint64_t now = now_ns();
+	if (spares >= k->warm_pool || now < w->spare_retry_ns || !n)
+		return;
+	unsigned busiest = 0;
+	for (unsigned i = 1; i < n; i++)
+		if (loads[i] > loads[busiest])
+			busiest = i;
+	for (unsigned i = 0; i < n_sc; i++)
+		if (is_spare(w, k, &sc[i]) && strcmp(sc[i].parent, names[busiest]) == 0)
+			return;
+	scale(c, "launch %s", names[busiest]);
+	w->launching = LAUNCH_SPARE;
+	w->spare_retry_ns = now + (uint64_t)(k->cooldown_s * 1e9);
+	publish(c, NULL, NULL, "scaling %s: a spare for the warm pool (%u of %u), split off %s", w->nf, spares + 1,
+		k->warm_pool, names[busiest]);
+}
+
+/* Scaling decisions from the instances' loads (e2d's LOAD, OVERLOAD and UNDERLOAD events
+ * of the instances' input ports: the bit rate sent to the instance over what the plan
+ * sized it for, or the fill of a ring where that is more), per NF with its description's
+ * knobs (e2_autoscale_step), carried out as events of the log (resteer.c): out = launch
+ * (split off the busiest instance), then activate once it runs; in = drain of the least
+ * busy instance scaling made, then remove once no traffic reaches it (or drain_s is
+ * over). Only instances scaling made are taken back: the plan's own are sized for the
+ * policy's rates. One change per NF at a time. Under the lock. */
 static void judge_loads(struct controller *c)
 {
-	if (!c->nfs)
-		return;
+	if (!c->nfs || (c->scale_pending && *c->scale_pending))
+		return; /* the last decision is being planned */
 	double now = (double)now_ns() / 1e9;
 	for (unsigned f = 0; f < c->nfs->nfs_count; f++) {
 		const struct e2_nf *nf = &c->nfs->nfs[f];
+		struct scaled sc[E2_NF_INSTANCES_MAX];
+		unsigned n_sc = scaled_of(c, nf->descriptor_id, sc, E2_NF_INSTANCES_MAX);
 		double loads[E2_NF_INSTANCES_MAX];
 		const char *names[E2_NF_INSTANCES_MAX];
-		unsigned n = 0;
+		unsigned n = 0, planned = 0;
 		for (unsigned i = 0; i < c->n_insts && n < E2_NF_INSTANCES_MAX; i++) {
 			const struct instance *in = &c->insts[i];
-			if (strcmp(in->nf, nf->descriptor_id) == 0 && !in->stopped &&
-			    in->state == E2__CTL__INSTANCE_STATE__INSTANCE_RUNNING) {
+			if (strcmp(in->nf, nf->descriptor_id) != 0)
+				continue;
+			const struct scaled *s = scaled_named(sc, n_sc, in->name);
+			planned += s == NULL;
+			if (!in->stopped && in->state == E2__CTL__INSTANCE_STATE__INSTANCE_RUNNING &&
+			    (!s || s->st == SCALED_ACTIVE)) {
 				names[n] = in->name;
 				loads[n++] = in->load;
 			}
@@ -1063,27 +1310,58 @@ static void judge_loads(struct controller *c)
 		char why[200];
 		if (!n || e2_autoscale_knobs(nf, &k, why, sizeof why) < 0)
 			continue;
-		/* scaling in only takes back what scaling out added: never under the plan's
-		 * own count, sized for the policy's rates */
-		if (k.min < n_planned(c, nf->descriptor_id))
-			k.min = n_planned(c, nf->descriptor_id);
 		struct nf_watch *w = watch_of(c, nf->descriptor_id);
+		note_launch(w, sc, n_sc);
+		if (scaling_under_way(c, w, &k, sc, n_sc))
+			continue;
+		/* scaling in only takes back what scaling out added */
+		if (k.min < planned)
+			k.min = planned;
 		unsigned pick = 0;
 		enum e2_autoscale_verdict v = e2_autoscale_step(&k, &w->st, now, loads, n, &pick, why, sizeof why);
 		char said[256] = "";
-		if (v == E2_AUTOSCALE_OUT)
-			snprintf(said, sizeof said, "scaling %s: one more instance wanted (split %s): %s",
-				 nf->descriptor_id, names[pick], why);
-		else if (v == E2_AUTOSCALE_IN)
-			snprintf(said, sizeof said, "scaling %s: one fewer instance wanted (drain %s): %s",
-				 nf->descriptor_id, names[pick], why);
-		else if (strstr(why, "number of instances") || strstr(why, "number_of_instances"))
+		if (v == E2_AUTOSCALE_OUT) {
+			w->decided_ns = now_ns();
+			/* a spare split off the busy instance takes over at once (warm); else one
+			 * boots for it (cold) */
+			const struct instance *spare = NULL;
+			for (unsigned i = 0; i < n_sc && !spare; i++)
+				if (is_spare(w, &k, &sc[i]) && strcmp(sc[i].parent, names[pick]) == 0)
+					spare = inst_by_name(c, sc[i].name);
+			if (spare && spare->state == E2__CTL__INSTANCE_STATE__INSTANCE_RUNNING) {
+				activate(c, w, spare, "warm: a spare of the pool");
+			} else if (spare) {
+				/* still booting: it is the one, activated once it runs */
+				snprintf(w->cold, sizeof w->cold, "%s", spare->name);
+			} else {
+				scale(c, "launch %s", names[pick]);
+				w->launching = LAUNCH_COLD;
+			}
+			snprintf(said, sizeof said, "scaling %s: one more instance, split off %s (%s): %s",
+				 nf->descriptor_id, names[pick], spare ? "warm" : "cold", why);
+		} else if (v == E2_AUTOSCALE_IN) {
+			/* the least busy of the instances scaling made */
+			int take = -1;
+			for (unsigned i = 0; i < n; i++) {
+				const struct scaled *s = scaled_named(sc, n_sc, names[i]);
+				if (s && s->st == SCALED_ACTIVE && (take < 0 || loads[i] < loads[take]))
+					take = (int)i;
+			}
+			pick = take < 0 ? pick : (unsigned)take;
+			if (take >= 0)
+				scale(c, "drain %s", names[pick]);
+			snprintf(said, sizeof said, "scaling %s: one fewer instance, %s drains: %s", nf->descriptor_id,
+				 names[pick], why);
+		} else if (strstr(why, "number of instances") || strstr(why, "number_of_instances")) {
 			snprintf(said, sizeof said, "scaling %s: %s", nf->descriptor_id, why);
+		}
 		/* a decision every time; a bound once, until something else is said */
 		if (said[0] && (v != E2_AUTOSCALE_HOLD || strcmp(said, w->said) != 0))
 			publish(c, NULL, v == E2_AUTOSCALE_HOLD ? NULL : names[pick], "%s", said);
 		if (said[0] || v != E2_AUTOSCALE_HOLD)
 			snprintf(w->said, sizeof w->said, "%s", said);
+		if (v == E2_AUTOSCALE_HOLD)
+			fill_pool(c, w, &k, sc, n_sc, names, loads, n);
 	}
 }
 
@@ -1192,7 +1470,7 @@ static int load_instance(void *o, const struct ctl_store_instance *r)
 	in->state = r->state;
 	in->since_ns = r->since_ns;
 	in->stopped = r->stopped_by_operator;
-	in->load = -1; /* until e2d says */
+	in->load = in->sent_pps = -1; /* until e2d says */
 	return 0;
 }
 
@@ -1525,6 +1803,7 @@ int main(int argc, char **argv)
 	free(c.insts);
 	free(c.dot);
 	free(c.resteer);
+	free(c.scale_pending);
 	free(c.watch);
 	names_free(c.pipelines, c.n_pipelines);
 	e2_fabric_close(c.fabric);

@@ -61,6 +61,12 @@ static void free_instance(E2__Ctl__Instance *in)
 	free(in->ports);
 }
 
+static bool lives_on(const struct e2_plan *p, unsigned x, unsigned server)
+{
+	const struct e2_inst *in = &p->ig->insts[x];
+	return p->ig->pg->nodes[in->pnode].nf && in->server == (int)server && !in->removed;
+}
+
 int e2_deploy_spec(const struct e2_plan *p, unsigned server, uint64_t generation, char *const *stopped,
 		   size_t n_stopped, void **out, size_t *out_len, struct e2_err *err)
 {
@@ -73,14 +79,15 @@ int e2_deploy_spec(const struct e2_plan *p, unsigned server, uint64_t generation
 	spec.server = p->hw->servers[server].name;
 	spec.generation = generation;
 
+	/* the NF instances that live here (a scaled-in one no longer does) */
 	unsigned n = 0;
 	for (unsigned x = 0; x < p->ig->insts_count; x++)
-		n += p->ig->pg->nodes[p->ig->insts[x].pnode].nf && p->ig->insts[x].server == (int)server;
+		n += lives_on(p, x, server);
 	E2__Ctl__Instance *insts = e2_xcalloc(n ? n : 1, sizeof *insts);
 	E2__Ctl__Instance **ptrs = e2_xcalloc(n ? n : 1, sizeof *ptrs);
 	unsigned k = 0;
 	for (unsigned x = 0; x < p->ig->insts_count; x++)
-		if (p->ig->pg->nodes[p->ig->insts[x].pnode].nf && p->ig->insts[x].server == (int)server) {
+		if (lives_on(p, x, server)) {
 			fill_instance(p, x, &insts[k]);
 			ptrs[k] = &insts[k];
 			k++;

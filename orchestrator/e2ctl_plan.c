@@ -32,6 +32,7 @@ static void plan_usage(FILE *out)
 		"  --activate INSTANCE  new flows of the launched INSTANCE's half go to it; the flows its\n"
 		"                       parent has stay there (migration avoidance)\n"
 		"  --scale-out INSTANCE --launch, then --activate of the new instance\n"
+		"  --remove INSTANCE    scaling in, done: the drained INSTANCE's VM goes, its cores are free\n"
 		"                       (these repeat, and count in the order given)\n");
 }
 
@@ -52,15 +53,25 @@ static void plan_warn(void *arg, const struct e2_plan_warning *w)
 int e2ctl_plan(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"policy", required_argument, 0, 'p'},   {"nfs", required_argument, 0, 'n'},
-		{"hardware", required_argument, 0, 'w'}, {"json", no_argument, 0, 'j'},
-		{"dot", required_argument, 0, 'd'},      {"algo", required_argument, 0, 'a'},
-		{"exact", required_argument, 0, 'x'},    {"target-util", required_argument, 0, 'u'},
-		{"split", required_argument, 0, 's'},    {"threshold", required_argument, 0, 't'},
-		{"withdraw", required_argument, 0, 'W'}, {"restore", required_argument, 0, 'R'},
-		{"drain", required_argument, 0, 'D'},    {"launch", required_argument, 0, 'L'},
-		{"activate", required_argument, 0, 'A'}, {"scale-out", required_argument, 0, 'O'},
-		{"help", no_argument, 0, 'h'},           {0, 0, 0, 0},
+		{"policy", required_argument, 0, 'p'},
+		{"nfs", required_argument, 0, 'n'},
+		{"hardware", required_argument, 0, 'w'},
+		{"json", no_argument, 0, 'j'},
+		{"dot", required_argument, 0, 'd'},
+		{"algo", required_argument, 0, 'a'},
+		{"exact", required_argument, 0, 'x'},
+		{"target-util", required_argument, 0, 'u'},
+		{"split", required_argument, 0, 's'},
+		{"threshold", required_argument, 0, 't'},
+		{"withdraw", required_argument, 0, 'W'},
+		{"restore", required_argument, 0, 'R'},
+		{"drain", required_argument, 0, 'D'},
+		{"launch", required_argument, 0, 'L'},
+		{"activate", required_argument, 0, 'A'},
+		{"scale-out", required_argument, 0, 'O'},
+		{"remove", required_argument, 0, 'X'},
+		{"help", no_argument, 0, 'h'},
+		{0, 0, 0, 0},
 	};
 	const char *pp = NULL, *np = NULL, *hp = NULL, *dot = NULL;
 	int json = 0;
@@ -82,15 +93,31 @@ int e2ctl_plan(int argc, char **argv)
 		case 'j': json = 1; break;
 		case 'd': dot = optarg; break;
 		case 's': po.split = optarg; break;
-		case 'W': events[po.resteer_count++] = (struct e2_resteer_event){optarg, E2_RESTEER_WITHDRAW}; break;
-		case 'R': events[po.resteer_count++] = (struct e2_resteer_event){optarg, E2_RESTEER_RESTORE}; break;
-		case 'D': events[po.resteer_count++] = (struct e2_resteer_event){optarg, E2_RESTEER_DRAIN}; break;
-		case 'L': events[po.resteer_count++] = (struct e2_resteer_event){optarg, E2_RESTEER_LAUNCH}; break;
-		case 'A': events[po.resteer_count++] = (struct e2_resteer_event){optarg, E2_RESTEER_ACTIVATE}; break;
+		case 'W':
+			events[po.resteer_count++] =
+				(struct e2_resteer_event){.inst = optarg, .op = E2_RESTEER_WITHDRAW};
+			break;
+		case 'R':
+			events[po.resteer_count++] =
+				(struct e2_resteer_event){.inst = optarg, .op = E2_RESTEER_RESTORE};
+			break;
+		case 'D':
+			events[po.resteer_count++] = (struct e2_resteer_event){.inst = optarg, .op = E2_RESTEER_DRAIN};
+			break;
+		case 'L':
+			events[po.resteer_count++] = (struct e2_resteer_event){.inst = optarg, .op = E2_RESTEER_LAUNCH};
+			break;
+		case 'A':
+			events[po.resteer_count++] =
+				(struct e2_resteer_event){.inst = optarg, .op = E2_RESTEER_ACTIVATE};
+			break;
+		case 'X':
+			events[po.resteer_count++] = (struct e2_resteer_event){.inst = optarg, .op = E2_RESTEER_REMOVE};
+			break;
 		case 'O':
-			events[po.resteer_count++] = (struct e2_resteer_event){optarg, E2_RESTEER_LAUNCH};
+			events[po.resteer_count++] = (struct e2_resteer_event){.inst = optarg, .op = E2_RESTEER_LAUNCH};
 			/* the new instance's name is known once the launch is planned */
-			events[po.resteer_count++] = (struct e2_resteer_event){NULL, E2_RESTEER_ACTIVATE};
+			events[po.resteer_count++] = (struct e2_resteer_event){.inst = NULL, .op = E2_RESTEER_ACTIVATE};
 			break;
 		case 'a':
 			if (!strcmp(optarg, "e2"))

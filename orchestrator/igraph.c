@@ -187,7 +187,7 @@ int e2_igraph_split(struct e2_igraph *ig, unsigned inst, struct e2_err *err)
 		hi = 1;
 	unsigned have = 0;
 	for (unsigned i = 0; i < ig->insts_count; i++)
-		have += ig->insts[i].pnode == old->pnode;
+		have += ig->insts[i].pnode == old->pnode && !ig->insts[i].removed;
 	if (have >= hi) {
 		e2_seterr(err, "split: NF '%s' of '%s' already has %u instances (max_number_of_instances %u%s)",
 			  nf->descriptor_id, old->name, have, hi, hi == 1 ? ", not scalable" : "");

@@ -96,6 +96,14 @@ static void dest_target(struct ic_state *st, int s, unsigned dest, unsigned cp, 
 	}
 }
 
+/* How long a stage keeps a silent flow where it is: as long as the NF behind keeps its
+ * state, so no flow it knows is ever handed to an instance that does not. */
+static unsigned flow_idle_ms(const struct e2_nf *nf)
+{
+	double s = nf && nf->flow_timeout_s > 0 ? nf->flow_timeout_s : E2_FLOW_TIMEOUT_S;
+	return (unsigned)(s * 1000);
+}
+
 /* A flowhash + rangesplit stage feeding every destination edge by its flow range. */
 static void emit_split(struct ic_state *st, int s, const char *stage, const char *prefix, const unsigned *edges,
 		       unsigned n)
@@ -105,8 +113,9 @@ static void emit_split(struct ic_state *st, int s, const char *stage, const char
 	char fields[96];
 	e2_affinity_e2d(ig->insts[ig->edges[edges[0]].to].hash_fields, fields, sizeof fields);
 	e2_lines_cmd(l, "module add %s.hash flowhash fields=%s bits=%u", prefix, fields, E2_FLOW_BITS);
-	e2_lines_cmd(l, "module add %s.split rangesplit fields=%s bits=%u flows=%u", prefix, fields, E2_FLOW_BITS,
-		     E2_STAGE_FLOWS);
+	e2_lines_cmd(l, "module add %s.split rangesplit fields=%s bits=%u flows=%u idle_ms=%u", prefix, fields,
+		     E2_FLOW_BITS, E2_STAGE_FLOWS,
+		     flow_idle_ms(ig->pg->nodes[ig->insts[ig->edges[edges[0]].to].pnode].nf));
 	e2_lines_cmd(l, "connect %s %s.hash", stage, prefix);
 	e2_lines_cmd(l, "connect %s.hash %s.split", prefix, prefix);
 	for (unsigned j = 0; j < n; j++) {
@@ -130,8 +139,13 @@ static void emit_ports(struct ic_state *st, unsigned i)
 		     nf->nf_type == E2_NF_NATIVE ? "native" : "legacy", in->cores, in->range_lo, in->range_hi);
 	for (unsigned c = 0; c < nf->cps_count; c++) {
 		const char *cp = nf->cps[c].name;
-		e2_lines_cmd(l, "port add %s.%s vhost path=/var/run/e2/%s.%s.sock client=1", in->name, cp, in->name,
-			     cp);
+		if (nf->cps[c].role == E2_CP_INPUT)
+			/* what the instance was sized for: e2d's monitor says its load against it */
+			e2_lines_cmd(l, "port add %s.%s vhost path=/var/run/e2/%s.%s.sock client=1 capacity_kbps=%.0f",
+				     in->name, cp, in->name, cp, in->capacity_gbps * 1e6);
+		else
+			e2_lines_cmd(l, "port add %s.%s vhost path=/var/run/e2/%s.%s.sock client=1", in->name, cp,
+				     in->name, cp);
 		if (nf->cps[c].role == E2_CP_INPUT) {
 			/* every input goes through a steering stage, so a later split only adds rules */
 			char fields[96];
@@ -139,8 +153,8 @@ static void emit_ports(struct ic_state *st, unsigned i)
 			e2_lines_cmd(l, "module add %s.%s.out port_out port=%s.%s", in->name, cp, in->name, cp);
 			e2_lines_cmd(l, "module add %s.%s.steer flowhash fields=%s bits=%u", in->name, cp, fields,
 				     E2_FLOW_BITS);
-			e2_lines_cmd(l, "module add %s.%s.steer.rs rangesplit fields=%s bits=%u flows=%u", in->name, cp,
-				     fields, E2_FLOW_BITS, E2_STAGE_FLOWS);
+			e2_lines_cmd(l, "module add %s.%s.steer.rs rangesplit fields=%s bits=%u flows=%u idle_ms=%u",
+				     in->name, cp, fields, E2_FLOW_BITS, E2_STAGE_FLOWS, flow_idle_ms(nf));
 			e2_lines_cmd(l, "module cmd %s.%s.steer.rs add range=%u-%u gate=0", in->name, cp, in->range_lo,
 				     in->range_hi);
 			e2_lines_cmd(l, "connect %s.%s.steer %s.%s.steer.rs", in->name, cp, in->name, cp);

@@ -124,6 +124,7 @@ static const cyaml_schema_field_t scaling_fields[] = {
 	CYAML_FIELD_FLOAT_PTR("sustain_s", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct e2_scaling, sustain_s),
 	CYAML_FIELD_FLOAT_PTR("cooldown_s", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct e2_scaling, cooldown_s),
 	CYAML_FIELD_FLOAT_PTR("drain_s", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct e2_scaling, drain_s),
+	CYAML_FIELD_UINT("warm_pool", CYAML_FLAG_OPTIONAL, struct e2_scaling, warm_pool),
 	CYAML_FIELD_END};
 static const cyaml_schema_field_t nf_fields[] = {
 	CYAML_FIELD_STRING_PTR("descriptor_id", CYAML_FLAG_DEFAULT, struct e2_nf, descriptor_id, 1, 63),
@@ -141,6 +142,7 @@ static const cyaml_schema_field_t nf_fields[] = {
 	CYAML_FIELD_FLAGS("affinity", CYAML_FLAG_OPTIONAL, struct e2_nf, affinity, affinity_strings, 6),
 	CYAML_FIELD_BOOL("mangling", CYAML_FLAG_OPTIONAL, struct e2_nf, mangling),
 	CYAML_FIELD_FLOAT("gbps_per_core_ghz", CYAML_FLAG_DEFAULT, struct e2_nf, gbps_per_core_ghz),
+	CYAML_FIELD_FLOAT("flow_timeout_s", CYAML_FLAG_OPTIONAL, struct e2_nf, flow_timeout_s),
 	CYAML_FIELD_SEQUENCE("connection_points", CYAML_FLAG_POINTER, struct e2_nf, cps, &cp_entry, 1, 32),
 	CYAML_FIELD_SEQUENCE("attributes", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct e2_nf, attributes,
 			     &attr_entry, 0, E2_ATTRIBUTES_MAX),
@@ -314,6 +316,8 @@ struct e2_nf_catalog *e2_nfs_load(const char *yaml, size_t len, const char *orig
 			bad = "num_virtual_cpu must be at least 1";
 		else if (!(nf->gbps_per_core_ghz > 0))
 			bad = "gbps_per_core_ghz must be positive";
+		else if (!(nf->flow_timeout_s >= 0 && nf->flow_timeout_s <= 3600))
+			bad = "flow_timeout_s must be in [0, 3600] (e2d tracks a flow at most an hour)";
 		else if (nf->vdu_profile &&
 			 (nf->vdu_profile->min_number_of_instances < 1 ||
 			  nf->vdu_profile->max_number_of_instances < nf->vdu_profile->min_number_of_instances))

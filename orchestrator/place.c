@@ -698,7 +698,7 @@ int e2_place_incremental(struct e2_igraph *ig, const struct e2_rack *rack, unsig
 	for (unsigned s = 0; s < S; s++)
 		free_cores[s] = (int)rack->cores[s];
 	for (unsigned i = 0; i < ig->insts_count; i++)
-		if (i != inst && ig->insts[i].server >= 0)
+		if (i != inst && ig->insts[i].server >= 0 && !ig->insts[i].removed)
 			free_cores[ig->insts[i].server] -= (int)ig->insts[i].cores;
 	ig->insts[inst].server = -1;
 	for (unsigned e = 0; e < ig->edges_count; e++) {

@@ -28,6 +28,7 @@ enum inst_state {
 	DOWN,     /* withdrawn: stopped by the operator */
 	DRAINING, /* scaling in: no new flows, its flows stay until idle */
 	LAUNCHED, /* scaling out: booting; its range is still inside its parent's */
+	REMOVED,  /* scaled in: drained and gone */
 };
 
 struct resteer {
@@ -40,7 +41,14 @@ struct resteer {
 	bool *at_steer;              /* split at its parent's steering stage: stages upstream do not
 				   know its piece, so it does not move (until phase 2 exists) */
 	uint32_t *made_lo, *made_hi; /* the range its steering stage was made with */
-	char **steers;               /* "<stage> <lo> <hi>": ranges added to steering stages by us */
+	/* splits at an instance's own steering stages (its inputs no e2d stage distributes) */
+	unsigned *steer_next; /* the next gate free there (0 is the instance itself) */
+	uint32_t *steer_cut;  /* a point its ranges there are cut at already (a drained
+				  child's range came back as a range of its own); 0: none */
+	unsigned *steer_gate; /* a child split there: its gate at its parent's stages */
+	uint32_t *steer_cps;  /* a child split there: the parent's inputs it was split at */
+	int *parent;          /* a launched instance: who it was split off; -1: none */
+	char **steers;        /* "<stage> <lo> <hi>": ranges added to steering stages by us */
 	size_t n_steers;
 	int launched;      /* the instance the last launch made, or -1 */
 	const char *event; /* what the lines being added carry out, said once per server */
@@ -256,6 +264,8 @@ static int launch(struct resteer *r, unsigned w, struct e2_err *err)
 	r->launched = k;
 	r->lo[k] = r->made_lo[k] = n->range_lo;
 	r->hi[k] = r->made_hi[k] = n->range_hi;
+	r->steer_next[k] = 1;
+	r->parent[k] = -1;
 	e2_lines_add(&p->ic.e2d[n->server], "# re-steer: %s: %s on %s", r->event, n->name,
 		     p->hw->servers[n->server].name);
 	r->told[n->server] = true;
@@ -311,24 +321,90 @@ static int activate(struct resteer *r, unsigned k, struct e2_err *err)
 			    mid, g);
 		}
 	}
+	unsigned gate = r->steer_next[par];
 	for (unsigned cp = 0; cp < nf->cps_count && cp < 32; cp++) {
 		if (!(steer_cps & (1u << cp)))
 			continue;
 		char target[160];
 		tell(r, a->server);
 		e2_interconnect_target(&p->ic, ig, p->hw, a->server, k, cp, target, sizeof target);
-		cmd(r, a->server, "connect %s.%s.steer.rs:1 %s", a->name, nf->cps[cp].name, target);
-		cmd(r, a->server, "module cmd %s.%s.steer.rs split range=%u-%u at=%u new_gate=1", a->name,
-		    nf->cps[cp].name, lo, hi, mid);
+		cmd(r, a->server, "connect %s.%s.steer.rs:%u %s", a->name, nf->cps[cp].name, gate, target);
+		if (r->steer_cut[par] == mid)
+			/* an earlier child's range came back as a range of its own: it moves
+			 * (the flows the stage tracks stay, as with a split) */
+			cmd(r, a->server, "module cmd %s.%s.steer.rs move range=%u-%u gate=%u", a->name,
+			    nf->cps[cp].name, mid, hi, gate);
+		else
+			cmd(r, a->server, "module cmd %s.%s.steer.rs split range=%u-%u at=%u new_gate=%u", a->name,
+			    nf->cps[cp].name, lo, hi, mid, gate);
 		r->at_steer[par] = r->at_steer[k] = true;
 	}
+	if (steer_cps) {
+		r->steer_next[par] = gate + 1;
+		r->steer_gate[k] = gate;
+		r->steer_cps[k] = steer_cps;
+	}
+	r->parent[k] = par;
 	r->hi[par] = mid;
 	r->owner[k] = (int)k;
 	r->state[k] = ACTIVE;
 	return 0;
 }
 
-static const char *const op_names[] = {"withdraw", "restore", "drain", "launch", "activate"};
+/* Scale-in of an instance split at its parent's steering stages: its range goes back to
+ * the parent there (a `move`: the flows the stage tracks stay with it until idle) and
+ * becomes the parent's again. */
+static int drain_to_parent(struct resteer *r, unsigned k, struct e2_err *err)
+{
+	struct e2_plan *p = r->p;
+	int par = r->parent[k];
+	if (par < 0 || r->state[par] != ACTIVE || r->hi[par] != r->lo[k]) {
+		e2_seterr(err, "re-steer: cannot drain '%s' into '%s', which it was split off: that one is %s",
+			  p->ig->insts[k].name, par < 0 ? "(none)" : p->ig->insts[par].name,
+			  par < 0 ? "unknown" : "not running next to its range");
+		return -1;
+	}
+	const struct e2_inst *a = &p->ig->insts[par];
+	const struct e2_nf *nf = p->ig->pg->nodes[a->pnode].nf;
+	for (unsigned cp = 0; cp < nf->cps_count && cp < 32; cp++)
+		if (r->steer_cps[k] & (1u << cp))
+			cmd(r, a->server, "module cmd %s.%s.steer.rs move range=%u-%u gate=0", a->name,
+			    nf->cps[cp].name, r->lo[k], r->hi[k]);
+	r->steer_cut[par] = r->lo[k];
+	r->hi[par] = r->hi[k];
+	p->ig->insts[par].range_hi = r->hi[k]; /* a later launch splits the whole range again */
+	r->owner[k] = par;
+	return 0;
+}
+
+/* Scale-in, done: the drained instance's flows that are left are forgotten (they follow
+ * the ranges), its VM goes and its cores are free. */
+static void remove_inst(struct resteer *r, unsigned k)
+{
+	struct e2_plan *p = r->p;
+	const struct e2_igraph *ig = p->ig;
+	int par = r->parent[k];
+	if (r->steer_cps[k] && par >= 0) {
+		const struct e2_inst *a = &ig->insts[par];
+		const struct e2_nf *nf = ig->pg->nodes[a->pnode].nf;
+		for (unsigned cp = 0; cp < nf->cps_count && cp < 32; cp++)
+			if (r->steer_cps[k] & (1u << cp))
+				cmd(r, a->server, "module cmd %s.%s.steer.rs forget gate=%u", a->name, nf->cps[cp].name,
+				    r->steer_gate[k]);
+		/* the parent's range is whole again where no other child of it is active */
+		bool children = false;
+		for (unsigned x = 0; x < ig->insts_count; x++)
+			children |= x != k && r->parent[x] == par && r->steer_cps[x] && r->state[x] != REMOVED;
+		r->at_steer[par] = children;
+	} else {
+		forget(r, k);
+	}
+	r->state[k] = REMOVED;
+	p->ig->insts[k].removed = true;
+	e2_lines_add(&p->ic.e2d[ig->insts[k].server], "# re-steer: %s: its ports stay, unused", r->event);
+}
+
+static const char *const op_names[] = {"withdraw", "restore", "drain", "launch", "activate", "remove"};
 
 const char *e2_resteer_op_name(enum e2_resteer_op op)
 {
@@ -357,9 +433,10 @@ static int apply_event(struct resteer *r, const struct e2_resteer_event *ev, str
 	}
 	static const enum inst_state needs[] = {
 		[E2_RESTEER_WITHDRAW] = ACTIVE, [E2_RESTEER_RESTORE] = DOWN,      [E2_RESTEER_DRAIN] = ACTIVE,
-		[E2_RESTEER_LAUNCH] = ACTIVE,   [E2_RESTEER_ACTIVATE] = LAUNCHED,
+		[E2_RESTEER_LAUNCH] = ACTIVE,   [E2_RESTEER_ACTIVATE] = LAUNCHED, [E2_RESTEER_REMOVE] = DRAINING,
 	};
-	static const char *const state_words[] = {"running", "withdrawn", "draining", "launched and not active"};
+	static const char *const state_words[] = {"running", "withdrawn", "draining", "launched and not active",
+						  "removed"};
 	enum inst_state st = r->state[w];
 	/* a draining instance may still be stopped by its operator */
 	bool fits = st == needs[ev->op] || (ev->op == E2_RESTEER_WITHDRAW && st == DRAINING);
@@ -388,9 +465,20 @@ static int apply_event(struct resteer *r, const struct e2_resteer_event *ev, str
 		return rehome(r, err);
 	case E2_RESTEER_DRAIN:
 		/* its flows stay pinned where they are (no forget): they drain as they end */
+		if (r->steer_cps[w] && drain_to_parent(r, (unsigned)w, err) < 0)
+			return -1;
 		r->state[w] = DRAINING;
 		return rehome(r, err);
-	case E2_RESTEER_LAUNCH: return launch(r, (unsigned)w, err);
+	case E2_RESTEER_REMOVE: remove_inst(r, (unsigned)w); return 0;
+	case E2_RESTEER_LAUNCH:
+		if (launch(r, (unsigned)w, err) < 0)
+			return -1;
+		if (ev->made && strcmp(ev->made, r->p->ig->insts[r->launched].name) != 0) {
+			e2_seterr(err, "re-steer: the launch of '%s' made '%s', where the log says '%s'",
+				  ig->insts[w].name, r->p->ig->insts[r->launched].name, ev->made);
+			return -1;
+		}
+		return 0;
 	case E2_RESTEER_ACTIVATE: return activate(r, (unsigned)w, err);
 	}
 	return 0;
@@ -413,11 +501,18 @@ int e2_resteer(struct e2_plan *p, const struct e2_resteer_event *ev, size_t n, s
 	r.at_steer = e2_xcalloc(room, sizeof *r.at_steer);
 	r.made_lo = e2_xcalloc(room, sizeof *r.made_lo);
 	r.made_hi = e2_xcalloc(room, sizeof *r.made_hi);
+	r.steer_next = e2_xcalloc(room, sizeof *r.steer_next);
+	r.steer_cut = e2_xcalloc(room, sizeof *r.steer_cut);
+	r.steer_gate = e2_xcalloc(room, sizeof *r.steer_gate);
+	r.steer_cps = e2_xcalloc(room, sizeof *r.steer_cps);
+	r.parent = e2_xcalloc(room, sizeof *r.parent);
 	r.told = e2_xcalloc(p->ic.servers + 1, sizeof *r.told);
 	for (unsigned x = 0; x < p->ig->insts_count; x++) {
 		r.owner[x] = is_nf(p->ig, x) ? (int)x : -1;
 		r.lo[x] = r.made_lo[x] = p->ig->insts[x].range_lo;
 		r.hi[x] = r.made_hi[x] = p->ig->insts[x].range_hi;
+		r.steer_next[x] = 1;
+		r.parent[x] = -1;
 	}
 	int rc = 0;
 	for (size_t i = 0; i < n && rc == 0; i++) {
@@ -441,6 +536,11 @@ int e2_resteer(struct e2_plan *p, const struct e2_resteer_event *ev, size_t n, s
 	free(r.at_steer);
 	free(r.made_lo);
 	free(r.made_hi);
+	free(r.steer_next);
+	free(r.steer_cut);
+	free(r.steer_gate);
+	free(r.steer_cps);
+	free(r.parent);
 	free(r.told);
 	return rc;
 }

@@ -2,6 +2,8 @@
 /* The load monitor (see monitor.h). Runs on the control thread only. */
 #include "monitor.h"
 
+#define LOAD_SMOOTH_S 1.0 /* the time constant of a port's load */
+
 #include <errno.h>
 #include <nanomsg/nn.h>
 #include <nanomsg/pubsub.h>
@@ -153,7 +155,32 @@ void e2_monitor_poll(struct e2_monitor *m, struct e2_dp *dp)
 		e->rate_pps = fresh || first ? 0 : (double)(p->rx_packets - e->last_packets) / dt;
 		e->last_packets = p->rx_packets;
 		e->delay_us = e->rate_pps > 0 ? (queued > 0 ? queued : 0) / e->rate_pps * 1e6 : 0;
+		/* what the NF behind is sent, over what it was sized for: the load of an NF
+		 * (a VM's kernel empties its ring at any rate, then drops on its own); smoothed
+		 * over about a second, as a 100 ms sample of a slow NF is a handful of packets */
+		if (p->capacity_kbps && !fresh && !first) {
+			double a = dt / (LOAD_SMOOTH_S + dt);
+			e->sent_pps += a * ((double)(p->tx_packets - e->last_tx_packets) / dt - e->sent_pps);
+			e->sent_kbps += a * ((double)(p->tx_bytes - e->last_bytes) * 8 / 1000 / dt - e->sent_kbps);
+			double level = e->sent_kbps / (double)p->capacity_kbps;
+			if (level > e->occupancy)
+				e->occupancy = level > 1 ? 1 : level;
+			e->rate_pps = e->sent_pps; /* for such a port: what it sends to the NF */
+		}
+		e->last_bytes = p->tx_bytes;
+		e->last_tx_packets = p->tx_packets;
+		if (fresh)
+			e->load_band = -1;
 		judge(m, e);
+		/* band 0 is no traffic at all (less than a packet in two seconds): a drained
+		 * instance is told apart from a quiet one */
+		int band = e->sent_pps < 0.5 ? 0 : (int)(e->occupancy * 20 + 0.5);
+		if (e->sent_pps >= 0.5 && band == 0)
+			band = 1;
+		if (p->capacity_kbps && !fresh && !first && band != e->load_band) {
+			e->load_band = band;
+			publish(m, E2__DP__EVENT__KIND__LOAD, e);
+		}
 	}
 	/* every module that buffers packets (a queue) reports its occupancy */
 	for (size_t i = 0; i < E2_MODULES_MAX; i++) {

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Load monitor: every interval, the control thread reads each port's and each
  * queue's occupancy and rate and publishes link up/down and overload/underload
- * (with hysteresis) as e2.dp.Event messages on a nanomsg PUB socket. */
+ * (with hysteresis) as e2.dp.Event messages on a nanomsg PUB socket; a port given a
+ * capacity also says its load (LOAD) whenever it moves by a twentieth. */
 #ifndef E2D_MONITOR_H
 #define E2D_MONITOR_H
 
@@ -15,8 +16,10 @@
 struct e2_monitor_entry {
 	char name[E2_NAME_MAX];
 	bool seen, link_up, overloaded;
-	uint64_t last_packets;
+	uint64_t last_packets, last_bytes, last_tx_packets;
+	double sent_pps, sent_kbps; /* a port with a capacity: what it sends, smoothed */
 	double occupancy, rate_pps, delay_us;
+	int load_band; /* a port with a capacity: the twentieth of it last said (LOAD); -1: none yet */
 };
 
 struct e2_monitor {

@@ -198,14 +198,16 @@ struct e2_port *e2_port_open(const char *name, const struct e2_port_driver *drv,
 	uint64_t queues;
 	int rc;
 
-	/* native=1 is every driver's: the port's NF speaks E2's native API (NSH metadata) */
+	/* every driver's: native=1 (the port's NF speaks E2's native API: NSH metadata) and
+	 * capacity_kbps=N (the rate the NF behind was sized for: the monitor's load) */
 	struct e2_arg own[64];
 	struct e2_args drv_args = {.n = 0, .v = own};
-	uint64_t native;
+	uint64_t native, capacity_kbps;
 	for (size_t i = 0; args && i < args->n && i < 64; i++)
-		if (strcmp(args->v[i].key, "native") != 0)
+		if (strcmp(args->v[i].key, "native") != 0 && strcmp(args->v[i].key, "capacity_kbps") != 0)
 			own[drv_args.n++] = args->v[i];
-	if (e2_args_u64(args, "native", 0, 0, 1, &native, err) < 0)
+	if (e2_args_u64(args, "native", 0, 0, 1, &native, err) < 0 ||
+	    e2_args_u64(args, "capacity_kbps", 0, 0, UINT64_C(1) << 40, &capacity_kbps, err) < 0)
 		return NULL;
 	if (e2_args_check_known(&drv_args, drv->known_args, err) != 0)
 		return NULL;
@@ -221,6 +223,7 @@ struct e2_port *e2_port_open(const char *name, const struct e2_port_driver *drv,
 	p->drv = drv;
 	p->n_queues = (uint16_t)queues;
 	p->native = native;
+	p->capacity_kbps = capacity_kbps;
 	p->port_id = E2_PORT_NO_ETHDEV;
 	rc = drv->open ? drv->open(p, args, pool, err) : open_ethdev(p, args, pool, err);
 	if (rc != 0) {

@@ -64,6 +64,7 @@ struct e2_port {
 	uint16_t port_id; /* ethdev ports; E2_PORT_NO_ETHDEV otherwise */
 	uint16_t n_queues;
 	bool native;                   /* may carry NSH metadata; others never see it */
+	uint64_t capacity_kbps;        /* what the NF behind may take (the plan's sizing); 0: unknown */
 	struct e2_module *in_users[8]; /* port_in module per rx queue */
 	struct e2_module *out_user;    /* the single port_out module */
 	struct e2_args args;           /* as created, for `list` */

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "e2/cmd.h"
+#include "e2/ctlnames.h"
 #include "e2/log.h"
 #include "e2/num.h"
 
@@ -409,10 +410,9 @@ static void on_e2d_event(struct agent *a, int sub)
 		nn_freemsg(buf);
 		if (!ev)
 			continue;
-		static const char *const kinds[] = {"?", "link_up", "link_down", "overload", "underload"};
 		E2__Ctl__AgentEvent out = E2__CTL__AGENT_EVENT__INIT;
 		out.kind = E2__CTL__AGENT_EVENT_KIND__AGENT_E2D_EVENT;
-		out.e2d_kind = (char *)((unsigned)ev->kind < 5 ? kinds[ev->kind] : "?");
+		out.e2d_kind = (char *)e2_dp_event_kind_name(ev->kind);
 		out.e2d_name = ev->name;
 		out.occupancy = ev->occupancy;
 		out.rate_pps = ev->rate_pps;

@@ -559,6 +559,17 @@ void *worker_main(void *arg)
 		struct e2_err err = {""};
 		/* instances even when the lines wait: orphans go, running VMs are watched */
 		int rc = reconcile_lines(a, &err);
+		/* a newer spec came meanwhile: its lines first, or a new VM would wait for
+		 * vhost-user ports its e2d does not have yet (QEMU starts only once they connect) */
+		pthread_mutex_lock(&a->lock);
+		bool newer = a->spec && a->spec->generation != gen;
+		pthread_mutex_unlock(&a->lock);
+		if (newer) {
+			pthread_mutex_lock(&a->lock);
+			a->worker_busy = false;
+			a->work = true;
+			continue;
+		}
 		struct e2_err ierr = {""};
 		if (reconcile_instances(a, &ierr) && rc == 0) {
 			rc = -1;

@@ -134,7 +134,8 @@ static void stopped_monitor_resteered(void **state)
 {
 	(void)state;
 	struct e2_plan *base = live_plan();
-	const struct e2_resteer_event ev[] = {{"mon.1", E2_RESTEER_WITHDRAW}, {"mon.1", E2_RESTEER_RESTORE}};
+	const struct e2_resteer_event ev[] = {{.inst = "mon.1", .op = E2_RESTEER_WITHDRAW},
+					      {.inst = "mon.1", .op = E2_RESTEER_RESTORE}};
 	struct e2_plan *p1 = live_plan_with(ev, 1), *p2 = live_plan_with(ev, 2);
 	unsigned fw = server_of(base, "fw.0"), mon0 = server_of(base, "mon.0");
 	for (unsigned s = 0; s < base->hw->servers_count; s++) {
@@ -166,7 +167,8 @@ static void stopped_monitor_resteered(void **state)
 static void launched_monitor_in_its_spec(void **state)
 {
 	(void)state;
-	const struct e2_resteer_event ev[] = {{"mon.0", E2_RESTEER_LAUNCH}, {"mon.2", E2_RESTEER_ACTIVATE}};
+	const struct e2_resteer_event ev[] = {{.inst = "mon.0", .op = E2_RESTEER_LAUNCH},
+					      {.inst = "mon.2", .op = E2_RESTEER_ACTIVATE}};
 	struct e2_plan *l = live_plan_with(ev, 1), *a = live_plan_with(ev, 2);
 	unsigned where = server_of(l, "mon.2"), fw = server_of(l, "fw.0");
 	assert_int_equal(server_of(a, "mon.2"), where);
@@ -191,6 +193,49 @@ static void launched_monitor_in_its_spec(void **state)
 	e2_plan_free(a);
 }
 
+/* Out, in, out again at the firewall's own steering stage: the drained instance's range
+ * moves back to fw.0 (its tracked flows stay), the removed one leaves every spec and its
+ * leftover flows are forgotten, its cores take the next one, which gets the next gate by
+ * a move of the range already cut. */
+static void firewall_scaled_out_in_out(void **state)
+{
+	(void)state;
+	const struct e2_resteer_event ev[] = {
+		{.inst = "fw.0", .op = E2_RESTEER_LAUNCH, .made = "fw.1"},
+		{.inst = "fw.1", .op = E2_RESTEER_ACTIVATE},
+		{.inst = "fw.1", .op = E2_RESTEER_DRAIN},
+		{.inst = "fw.1", .op = E2_RESTEER_REMOVE},
+		{.inst = "fw.0", .op = E2_RESTEER_LAUNCH, .made = "fw.2"},
+		{.inst = "fw.2", .op = E2_RESTEER_ACTIVATE},
+	};
+	struct e2_plan *act = live_plan_with(ev, 2), *dr = live_plan_with(ev, 3), *rm = live_plan_with(ev, 4),
+		       *again = live_plan_with(ev, 6);
+	unsigned fw = server_of(act, "fw.0");
+	E2__Ctl__ServerSpec *a = spec_of(act, fw, NULL, 0), *d = spec_of(dr, fw, NULL, 0),
+			    *r = spec_of(rm, fw, NULL, 0), *g = spec_of(again, fw, NULL, 0);
+	assert_int_equal(lines_with(a, "fw.0.in.steer.rs split range=0-65536 at=32768 new_gate=1"), 1);
+	assert_int_equal(lines_with(d, "fw.0.in.steer.rs move range=32768-65536 gate=0"), 1);
+	assert_int_equal(lines_with(d, "forget"), 0);
+	assert_int_equal(lines_with(r, "fw.0.in.steer.rs forget gate=1"), 1);
+	assert_int_equal(lines_with(g, "connect fw.0.in.steer.rs:2 "), 1);
+	assert_int_equal(lines_with(g, "fw.0.in.steer.rs move range=32768-65536 gate=2"), 1);
+	for (unsigned s = 0; s < rm->hw->servers_count; s++) {
+		E2__Ctl__ServerSpec *sp = spec_of(rm, s, NULL, 0);
+		for (size_t k = 0; k < sp->n_instances; k++)
+			assert_string_not_equal(sp->instances[k]->name, "fw.1");
+		e2__ctl__server_spec__free_unpacked(sp, NULL);
+	}
+	(void)server_of(again, "fw.2");
+	e2__ctl__server_spec__free_unpacked(a, NULL);
+	e2__ctl__server_spec__free_unpacked(d, NULL);
+	e2__ctl__server_spec__free_unpacked(r, NULL);
+	e2__ctl__server_spec__free_unpacked(g, NULL);
+	e2_plan_free(act);
+	e2_plan_free(dr);
+	e2_plan_free(rm);
+	e2_plan_free(again);
+}
+
 /* Events that do not fit the instances refuse the plan, naming the instance. */
 static void bad_resteer_events_refused(void **state)
 {
@@ -205,19 +250,27 @@ static void bad_resteer_events_refused(void **state)
 		size_t n;
 		const char *msg;
 	} bad[] = {
-		{{{"mon.1", E2_RESTEER_RESTORE}}, 1, "cannot restore 'mon.1': it is running"},
-		{{{"mon.1", E2_RESTEER_WITHDRAW}, {"mon.1", E2_RESTEER_WITHDRAW}},
+		{{{.inst = "mon.1", .op = E2_RESTEER_RESTORE}}, 1, "cannot restore 'mon.1': it is running"},
+		{{{.inst = "mon.1", .op = E2_RESTEER_WITHDRAW}, {.inst = "mon.1", .op = E2_RESTEER_WITHDRAW}},
 		 2,
 		 "cannot withdraw 'mon.1': it is withdrawn"},
-		{{{"mon.0", E2_RESTEER_ACTIVATE}}, 1, "cannot activate 'mon.0': it is running"},
-		{{{"mon.0", E2_RESTEER_LAUNCH}, {"mon.1", E2_RESTEER_LAUNCH}, {"fw.0", E2_RESTEER_LAUNCH}},
+		{{{.inst = "mon.0", .op = E2_RESTEER_ACTIVATE}}, 1, "cannot activate 'mon.0': it is running"},
+		{{{.inst = "mon.0", .op = E2_RESTEER_LAUNCH},
+		  {.inst = "mon.1", .op = E2_RESTEER_LAUNCH},
+		  {.inst = "fw.0", .op = E2_RESTEER_LAUNCH}},
 		 3,
 		 "scale-out of 'fw.0': demand cannot fit"},
-		{{{"mon.0", E2_RESTEER_LAUNCH}, {"mon.0", E2_RESTEER_LAUNCH}, {"mon.1", E2_RESTEER_LAUNCH}},
+		{{{.inst = "mon.0", .op = E2_RESTEER_LAUNCH},
+		  {.inst = "mon.0", .op = E2_RESTEER_LAUNCH},
+		  {.inst = "mon.1", .op = E2_RESTEER_LAUNCH}},
 		 3,
 		 "max_number_of_instances 4"},
-		{{{"mon.7", E2_RESTEER_WITHDRAW}}, 1, "no NF instance 'mon.7'"},
-		{{{"client", E2_RESTEER_WITHDRAW}}, 1, "no NF instance 'client'"},
+		{{{.inst = "mon.7", .op = E2_RESTEER_WITHDRAW}}, 1, "no NF instance 'mon.7'"},
+		{{{.inst = "fw.0", .op = E2_RESTEER_REMOVE}}, 1, "cannot remove 'fw.0': it is running"},
+		{{{.inst = "fw.0", .op = E2_RESTEER_LAUNCH, .made = "fw.9"}},
+		 1,
+		 "made 'fw.1', where the log says 'fw.9'"},
+		{{{.inst = "client", .op = E2_RESTEER_WITHDRAW}}, 1, "no NF instance 'client'"},
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		const struct e2_plan_opts o = {.resteer = bad[i].ev, .resteer_count = bad[i].n};
@@ -236,7 +289,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(one_vm_per_server),          cmocka_unit_test(stopped_instances_stay_on_their_server),
 		cmocka_unit_test(stopped_monitor_resteered),  cmocka_unit_test(launched_monitor_in_its_spec),
-		cmocka_unit_test(bad_resteer_events_refused),
+		cmocka_unit_test(firewall_scaled_out_in_out), cmocka_unit_test(bad_resteer_events_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

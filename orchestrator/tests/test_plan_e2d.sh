@@ -129,7 +129,8 @@ grep -q "no running instance of 'mon' is left" "$T/resteer.txt" || fail "live: t
 # refusals: events that do not fit the instances' states
 for bad in "--restore mon.1" "--withdraw mon.1 --withdraw mon.1" "--withdraw nope" "--withdraw client" \
   "--activate mon.0" "--launch mon.0 --withdraw mon.0 --activate mon.2" "--drain mon.1 --drain mon.1" \
-  "--launch mon.0 --launch mon.1 --launch fw.0" "--scale-out mon.0 --scale-out mon.0 --scale-out mon.1"; do
+  "--launch mon.0 --launch mon.1 --launch fw.0" "--scale-out mon.0 --scale-out mon.0 --scale-out mon.1" "--remove fw.0" "--scale-out fw.0 --remove fw.1" \
+  "--scale-out fw.0 --drain fw.1 --remove fw.1 --remove fw.1"; do
   # shellcheck disable=SC2086
   if "$E2CTL" plan "${live[@]}" $bad >/dev/null 2>"$T/plan.err"; then fail "live: '$bad' accepted"; fi
   grep -q "re-steer: \|scale-out of\|split: " "$T/plan.err" || fail "live: '$bad': $(cat "$T/plan.err")"
@@ -150,4 +151,15 @@ moved=$(apply_events "$T/scale.txt" scale) || exit 1
 "$E2CTL" plan "${live[@]}" --scale-out fw.0 >"$T/fw.txt" 2>"$T/plan.err" || fail "e2ctl plan --scale-out fw.0: $(cat "$T/plan.err")"
 grep -q "fw.0.in.steer.rs split range=0-65536 at=32768 new_gate=1" "$T/fw.txt" || fail "scale fw: not split at fw.0's steering stage"
 moved=$(apply_events "$T/fw.txt" scale-fw) || exit 1
+# out, in, and out again: the drained firewall's range goes back to fw.0 there (a move:
+# the flows it tracks stay until idle), the removed one's flows are forgotten, and the
+# next one takes gate 2 by a move of the range that is already cut
+events=(--scale-out fw.0 --drain fw.1 --remove fw.1 --scale-out fw.0)
+"$E2CTL" plan "${live[@]}" "${events[@]}" >"$T/fw2.txt" 2>"$T/plan.err" ||
+  fail "e2ctl plan live ${events[*]}: $(cat "$T/plan.err")"
+for want in "fw.0.in.steer.rs move range=32768-65536 gate=0" "fw.0.in.steer.rs forget gate=1" \
+  "connect fw.0.in.steer.rs:2 " "fw.0.in.steer.rs move range=32768-65536 gate=2" "port add fw.2.in vhost"; do
+  grep -q "$want" "$T/fw2.txt" || fail "scale fw out-in-out: no '$want'"
+done
+moved=$(apply_events "$T/fw2.txt" scale-fw2) || exit 1
 echo "ok - scaling lines applied on top of the running lines"

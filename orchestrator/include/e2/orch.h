@@ -8,6 +8,7 @@
 #ifndef E2_ORCH_H
 #define E2_ORCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 /* Concurrent flows each E2D range-split stage tracks (its `flows=`): what migration
  * avoidance can keep in place; more are routed by range, untracked (and counted). */
 #define E2_STAGE_FLOWS 16384u
+#define E2_FLOW_TIMEOUT_S 300 /* an NF's flow state, unless its description says */
 /* The most instances one NF may have (its max_number_of_instances): beyond this a
  * description is refused when read, before anything is sized or allocated. */
 #define E2_NF_INSTANCES_MAX 1024u
@@ -83,6 +85,7 @@ struct e2_scaling {
 	double *sustain_s;       /* how long a load must hold before anything is done */
 	double *cooldown_s;      /* after a scaling action, none for this long */
 	double *drain_s;         /* scale-in: how long a drained instance's flows may take */
+	unsigned warm_pool;      /* instances kept booted and idle, so a scale-out need not boot */
 };
 /* What an NF VM image runs (images/README.md: e2.nf=, e2.args=). */
 struct e2_launch {
@@ -101,6 +104,10 @@ struct e2_nf {
 	unsigned affinity;                  /* E2_AFF_* bits; 0 = no affinity */
 	int mangling;                       /* rewrites header fields (e.g. NAT) */
 	double gbps_per_core_ghz;           /* per-core, per-GHz capacity estimate */
+	/* how long the NF keeps the state of a silent flow (a firewall's established TCP
+	 * timeout): E2's stages keep such a flow on its instance that long, so a scale-out
+	 * never hands one it knows to an instance that does not; 0: E2_FLOW_TIMEOUT_S */
+	double flow_timeout_s;
 	struct e2_cp *cps;
 	unsigned cps_count;
 	struct e2_attr_decl *attributes;
@@ -248,6 +255,7 @@ struct e2_inst {
 	uint32_t range_lo, range_hi; /* flow-ID range [lo, hi) this instance serves */
 	unsigned hash_fields;        /* E2_AFF_* fields the flow ID of that range hashes */
 	int server;                  /* placement: -1 unplaced or external (switch) */
+	bool removed;                /* scaled in: no VM, no cores; kept so names and lines stay */
 };
 struct e2_iedge {
 	unsigned from, to; /* instance indices */
@@ -424,6 +432,7 @@ void e2_split_free(struct e2_split_plan *sp);
 struct e2_autoscale_knobs {
 	double out_above, in_below, sustain_s, cooldown_s, drain_s;
 	unsigned min, max;
+	unsigned warm_pool; /* spares kept launched, booted and idle */
 };
 /* -1 with why ("scale_in_below 0.9 is not below scale_out_above 0.8", ...) when they
  * contradict each other or are out of range. */
@@ -458,10 +467,12 @@ enum e2_resteer_op {
 	E2_RESTEER_DRAIN,
 	E2_RESTEER_LAUNCH,
 	E2_RESTEER_ACTIVATE,
+	E2_RESTEER_REMOVE,
 };
 struct e2_resteer_event {
 	const char *inst;
 	enum e2_resteer_op op;
+	const char *made; /* a launch as logged: the instance it made (checked when replayed) */
 };
 /* Appends to the plan's E2D lines the commands that carry out the events on top of
  * them (resteer.c says how); a launch also adds its instance to the IGraph (placed
@@ -470,7 +481,8 @@ struct e2_resteer_event {
  * withdrawn one, ...), a launch with no room or past max_number_of_instances, or a
  * range only the fabric switch could move. */
 int e2_resteer(struct e2_plan *p, const struct e2_resteer_event *ev, size_t n, struct e2_err *err);
-/* "withdraw", "restore", "drain", "launch", "activate" (the words of e2ctl plan's options). */
+/* "withdraw", "restore", "drain", "launch", "activate", "remove" (the words of e2ctl plan's
+ * options). */
 const char *e2_resteer_op_name(enum e2_resteer_op op);
 int e2_resteer_op_parse(const char *word, enum e2_resteer_op *op);
 
