@@ -266,13 +266,12 @@ static int open_offline(struct e2nf *nf, struct e2_err *err)
 static int write_ready_file(struct e2nf *nf, struct e2_err *err)
 {
 	FILE *f = fopen(nf->cfg.ready_file, "w");
-	if (!f || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f) != 0) {
+	bool ok = f && fprintf(f, "%d\n", (int)getpid()) > 0;
+	if (f && fclose(f) != 0)
+		ok = false;
+	if (!ok)
 		e2_seterr(err, "cannot write %s: %s", nf->cfg.ready_file, strerror(errno));
-		if (f)
-			fclose(f);
-		return -1;
-	}
-	return 0;
+	return ok ? 0 : -1;
 }
 
 struct e2nf *e2nf_open(const struct e2nf_config *cfg, struct e2_err *err)
@@ -369,7 +368,7 @@ static void flush(struct e2nf *nf, struct nf_port *p)
 	unsigned sent = nf->eth ? e2nf_ethdev_tx(nf->eth, (unsigned)(p - nf->ports), p->out, p->n_out)
 				: rte_ring_sp_enqueue_burst(p->from_nf, (void *const *)p->out, p->n_out, NULL);
 	if (unlikely(sent < p->n_out)) {
-		/* e2d is not keeping up: what does not fit is dropped here, counted */
+		/* e2d (or the NIC) is not keeping up: what does not fit is dropped here, counted */
 		rte_pktmbuf_free_bulk(p->out + sent, p->n_out - sent);
 		nf->c.tx_full += p->n_out - sent;
 	}

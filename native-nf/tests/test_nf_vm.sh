@@ -8,12 +8,15 @@
 #   ns client (10.9.3.1) == e2d == e2nf-firewall (process) == e2d == vhost-user ==
 #       VM: e2nf-fwd --ethdev (virtio PMD) == vhost-user == e2d == ns server (10.9.3.2, nginx)
 #
+#   0. ethdev mode's refusals (a missing NIC, --offline, a nameless device)
 #   1. the same NF binary in ethdev mode as a process on the host (virtio-user on the very
 #      sockets the VM will use): the page and 1 MiB fetched intact; this checks the ethdev
 #      mode without waiting for a guest
 #   2. the VM (one, under KVM if it works here, else TCG): E2-READY once its ports are up;
 #      e2d's vhost ports come up; curl fetches the page and 1 MiB byte-identical; a port
 #      the firewall's rules deny gets no connection, and the firewall counts the drop
+#      e2d restarts under the running VM (and the firewall with it): the guest's virtio PMD
+#      carries on, the page and 1 MiB come through again
 #   3. virsh shutdown: the VM's NF prints its counters on the console; every frame in
 #      each NF is accounted for (in = out + dropped + refused by the NIC)
 #
@@ -78,6 +81,15 @@ fail() {
   for f in "$T"/*.log "$T"/*.out; do [ -e "$f" ] && { echo "--- $f"; tail -n 30 "$f"; }; done
   exit 1
 }
+
+# --- ethdev mode's refusals, said before anything runs ---
+out=$("$NFS/e2nf-fwd" --ethdev --port 0000:7f:1f.7 --port 0000:7f:1f.6 2>&1) && fail "a missing NIC accepted"
+grep -q "port 0: DPDK found no NIC 0000:7f:1f.7" <<<"$out" || fail "unclear error for a missing NIC: $out"
+out=$("$NFS/e2nf-fwd" --ethdev --offline "$T" --port x 2>&1) && fail "--ethdev with --offline accepted"
+grep -q "exclude each other" <<<"$out" || fail "unclear error for --ethdev --offline: $out"
+out=$("$NFS/e2nf-fwd" --ethdev --port ,x 2>&1) && fail "a port without a device name accepted"
+grep -q "neither a PCI address nor a DPDK virtual device" <<<"$out" || fail "unclear error for ',x': $out"
+step "0. --ethdev refuses a missing NIC, --offline and a nameless device, each saying so"
 
 # --- the two namespaces, on veth pairs that e2d reads with af_packet ---
 ip netns add "$NC" && ip netns add "$NS" || skip "cannot create network namespaces"
@@ -158,19 +170,31 @@ connect in_vma out_fwo
 connect in_fwi outA
 CONF
 mkdir -p /run/e2
-"$E2D" --native-nfs --ctl "$T/e2d.ctl" --config "$T/e2d.conf" --file-prefix "$PREFIX" --mbufs 8191 \
-  --table-mb 32 --log-level error >"$T/e2d.log" 2>&1 &
-E2D_PID=$!
-PIDS+=("$E2D_PID")
-for _ in $(seq 200); do
-  [ -S "$T/e2d.ctl" ] && break
-  kill -0 $E2D_PID 2>/dev/null || fail "e2d exited at start"
-  sleep 0.05
-done
-[ -S "$T/e2d.ctl" ] || fail "e2d did not open its control socket"
-"$NFS/e2nf-firewall" --rules "$T/fw.rules" --name fw --port "$T/fwi.sock" --port "$T/fwo.sock" >"$T/fw.out" 2>&1 &
-FW_PID=$!
-PIDS+=("$FW_PID")
+start_e2d() {
+  rm -f "$T/e2d.ctl"
+  "$E2D" --native-nfs --ctl "$T/e2d.ctl" --config "$T/e2d.conf" --file-prefix "$PREFIX" --mbufs 8191 \
+    --table-mb 32 --log-level error >>"$T/e2d.log" 2>&1 &
+  E2D_PID=$!
+  PIDS+=("$E2D_PID")
+  for _ in $(seq 200); do
+    [ -S "$T/e2d.ctl" ] && break
+    kill -0 $E2D_PID 2>/dev/null || fail "e2d exited at start"
+    sleep 0.05
+  done
+  [ -S "$T/e2d.ctl" ] || fail "e2d did not open its control socket"
+}
+start_fw() { # OUT
+  "$NFS/e2nf-firewall" --rules "$T/fw.rules" --name fw --port "$T/fwi.sock" --port "$T/fwo.sock" >"$1" 2>&1 &
+  FW_PID=$!
+  PIDS+=("$FW_PID")
+}
+v() { sed -n "s/^$2=//p" "$1" | tail -n 1 | tr -d '\r'; }
+fw_accounted() { # OUT: every frame the firewall took is accounted for
+  rx=$(v "$1" rx_packets) tx=$(v "$1" tx_packets) dr=$(v "$1" drops) full=$(v "$1" tx_full)
+  [ -n "$rx" ] && [ "$rx" = $((tx + dr + full)) ] || fail "firewall: $rx in, $tx out, $dr dropped, $full refused by e2d"
+}
+start_e2d
+start_fw "$T/fw.out"
 
 link_of() { "$CTL" --ctl "$T/e2d.ctl" stats 2>/dev/null | awk -v p="$1" '$1==p {print $3}'; }
 wait_up() { # SECONDS PORT...
@@ -223,7 +247,6 @@ step "1. e2nf-fwd --ethdev as a process (virtio-user): page and 1 MiB intact, 1 
 kill -TERM $SI_PID
 wait $SI_PID || fail "e2nf-fwd --ethdev exited with $? on SIGTERM"
 [ ! -e "$T/standin.ready" ] || fail "the ready file outlived the NF"
-v() { sed -n "s/^$2=//p" "$1" | tail -n 1 | tr -d '\r'; }
 rx=$(v "$T/standin.out" rx_packets) tx=$(v "$T/standin.out" tx_packets)
 dr=$(v "$T/standin.out" drops) full=$(v "$T/standin.out" tx_full)
 [ "${rx:-0}" -gt 700 ] && [ "$rx" = $((tx + dr + full)) ] ||
@@ -262,6 +285,20 @@ tr -d '\r' <"$T/console.log" | grep -a 'e2nf: port' | sed 's/^/    guest: /'
 wait_up 60 vma vmb
 check_http "VM"
 step "2. through the firewall process and the VM: page and 1 MiB intact, 1 MiB in $secs s ($kbps kbit/s)"
+
+# e2d restarts under the running VM (QEMU keeps the sockets, e2d reconnects): the guest's
+# virtio PMD carries on; the firewall process, which e2d's exit ended, starts again
+qemu_id=$(virsh -c $URI domid "$VM")
+kill -TERM $E2D_PID
+wait $E2D_PID || fail "e2d exited with $? on SIGTERM"
+wait $FW_PID || fail "e2nf-firewall exited with $? when e2d stopped"
+fw_accounted "$T/fw.out"
+start_e2d
+start_fw "$T/fw2.out"
+wait_up 60 fwi fwo vma vmb
+check_http "VM after e2d restarted"
+[ "$(virsh -c $URI domid "$VM")" = "$qemu_id" ] || fail "the VM restarted too"
+step "2. e2d restarted (pid $E2D_PID) under the VM, the firewall again (pid $FW_PID): page and 1 MiB intact"
 if ip netns exec "$NC" curl -s --max-time 5 -o /dev/null http://10.9.3.2:8081/index.html; then
   fail "TCP to port 8081 (denied by the rules) got through"
 fi
@@ -282,8 +319,7 @@ dr=$(v "$T/console.out" drops) full=$(v "$T/console.out" tx_full)
 step "3. VM's e2nf-fwd (virtio PMD): $rx frames in = $tx out + $dr dropped + $full refused"
 kill -TERM $FW_PID
 wait $FW_PID || fail "e2nf-firewall exited with $? on SIGTERM"
-rx=$(v "$T/fw.out" rx_packets) tx=$(v "$T/fw.out" tx_packets) dr=$(v "$T/fw.out" drops) full=$(v "$T/fw.out" tx_full)
-[ "$rx" = $((tx + dr + full)) ] || fail "firewall: $rx in, $tx out, $dr dropped, $full refused by e2d"
-[ "$(v "$T/fw.out" dropped_default)" -ge 1 ] || fail "the firewall counted no drop for port 8081"
-step "3. firewall: $rx in = $tx out + $dr dropped ($(v "$T/fw.out" dropped_default) by its default rule)"
+fw_accounted "$T/fw2.out"
+[ "$(v "$T/fw2.out" dropped_default)" -ge 1 ] || fail "the firewall counted no drop for port 8081"
+step "3. firewall: $rx in = $tx out + $dr dropped ($(v "$T/fw2.out" dropped_default) by its default rule)"
 step "all checks passed in $(($(date +%s) - t0)) s (VM boot $boot s, 1 MiB through the VM at $kbps kbit/s)"
