@@ -13,8 +13,10 @@
 #      sockets the VM will use): the page and 1 MiB fetched intact; this checks the ethdev
 #      mode without waiting for a guest
 #   2. the VM (one, under KVM if it works here, else TCG): E2-READY once its ports are up;
-#      e2d's vhost ports come up; curl fetches the page and 1 MiB byte-identical; a port
-#      the firewall's rules deny gets no connection, and the firewall counts the drop
+#      e2d's vhost ports come up; curl fetches the page and 1 MiB byte-identical, e2d
+#      letting through to the server only frames carrying the metadata attribute safe=1
+#      that the NF in the VM sets (--tag: NSH, e2d's nsh_match); a port the firewall's
+#      rules deny gets no connection, and the firewall counts the drop
 #      e2d restarts under the running VM (and the firewall with it): the guest's virtio PMD
 #      carries on, the page and 1 MiB come through again
 #   3. virsh shutdown: the VM's NF prints its counters on the console; every frame in
@@ -164,7 +166,12 @@ module add in_vmb port_in port=vmb
 module add out_vmb port_out port=vmb
 connect inA out_fwi
 connect in_fwo out_vma
-connect in_vmb outB
+module add safe nsh_match default=1
+module cmd safe add attr=safe value=1 gate=0
+module add unsafe sink
+connect in_vmb safe
+connect safe:0 outB
+connect safe:1 unsafe
 connect inB out_vmb
 connect in_vma out_fwo
 connect in_fwi outA
@@ -230,7 +237,7 @@ check_http() { # WHAT
 }
 
 # --- 1. the VM's NF as a process: ethdev mode on virtio-user, on the VM's sockets ---
-"$NFS/e2nf-fwd" --ethdev --name standin --ready-file "$T/standin.ready" \
+"$NFS/e2nf-fwd" --ethdev --name standin --tag safe=1 --ready-file "$T/standin.ready" \
   --port "net_virtio_user0,path=$SOCK_A,server=1,queue_size=256" \
   --port "net_virtio_user1,path=$SOCK_B,server=1,queue_size=256" >"$T/standin.out" 2>&1 &
 SI_PID=$!
@@ -264,7 +271,7 @@ chmod 0644 "$T"/nf.*
 accel=${E2_ACCEL:-$("$VIRT" probe --image "$T/nf" --scratch "$T" --timeout 8)}
 step "guests run under $accel"
 "$VIRT" xml --instance "$VM" --image "$T/nf" --log "$T/console.log" --nf e2nf-fwd \
-  --args --ethdev,--name,vmfwd,--port,eth0,--port,eth1 --port "in=$SOCK_A" --port "out=$SOCK_B" \
+  --args --ethdev,--name,vmfwd,--tag,safe=1,--port,eth0,--port,eth1 --port "in=$SOCK_A" --port "out=$SOCK_B" \
   --memory 256 --accel "$accel" >"$T/vm.xml" || fail "e2-virt xml"
 cpu=${E2_VM_CPU:-Nehalem}
 if [ "$accel" = tcg ] && [ "$cpu" != none ]; then
@@ -285,6 +292,9 @@ tr -d '\r' <"$T/console.log" | grep -a 'e2nf: port' | sed 's/^/    guest: /'
 wait_up 60 vma vmb
 check_http "VM"
 step "2. through the firewall process and the VM: page and 1 MiB intact, 1 MiB in $secs s ($kbps kbit/s)"
+"$CTL" --ctl "$T/e2d.ctl" stats >"$T/e2d.stats"
+[ "$(awk '$1=="unsafe" {print $4}' "$T/e2d.stats")" = 0 ] || fail "frames without the VM's safe=1 reached e2d"
+step "2. every frame from the VM to the server carried the attribute safe=1 the VM's NF set (e2d's nsh_match)"
 
 # e2d restarts under the running VM (QEMU keeps the sockets, e2d reconnects): the guest's
 # virtio PMD carries on; the firewall process, which e2d's exit ended, starts again
@@ -316,7 +326,9 @@ rx=$(v "$T/console.out" rx_packets) tx=$(v "$T/console.out" tx_packets)
 dr=$(v "$T/console.out" drops) full=$(v "$T/console.out" tx_full)
 [ "${rx:-0}" -gt 700 ] && [ "$rx" = $((tx + dr + full)) ] ||
   fail "the VM's e2nf-fwd: ${rx:-?} in, ${tx:-?} out, ${dr:-?} dropped, ${full:-?} refused by the NIC"
-step "3. VM's e2nf-fwd (virtio PMD): $rx frames in = $tx out + $dr dropped + $full refused"
+[ "$(v "$T/console.out" tagged)" = "$rx" ] && [ "$(v "$T/console.out" untaggable)" = 0 ] ||
+  fail "the VM's e2nf-fwd tagged $(v "$T/console.out" tagged) of $rx frames"
+step "3. VM's e2nf-fwd (virtio PMD): $rx frames in = $tx out + $dr dropped + $full refused, all tagged"
 kill -TERM $FW_PID
 wait $FW_PID || fail "e2nf-firewall exited with $? on SIGTERM"
 fw_accounted "$T/fw2.out"
