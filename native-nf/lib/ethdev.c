@@ -118,11 +118,15 @@ struct e2nf_ethdev *e2nf_ethdev_open(const char *name, const struct e2nf_config 
 			}
 		snprintf(lcores, sizeof(lcores), "0@(%d-%d)", lo, hi);
 	}
-	/* In memory: no files to leave behind, and several such NFs side by side on a host. */
+	/* In memory: no files to leave behind, and several such NFs side by side on a host.
+	 * One file per segment list, not per page: a virtio-user port shares all of the NF's
+	 * memory with its vhost-user peer in at most 8 regions, and an NF's tables (the
+	 * firewall's rte_acl, rte_hash) take more pages after the ports started. */
 	snprintf(prefix, sizeof(prefix), "e2nf-eth-%d", (int)getpid());
 	snprintf(loglevel, sizeof(loglevel), "%s", cfg->dpdk_log_level ? cfg->dpdk_log_level : "error");
 	argv[argc++] = (char *)name;
 	argv[argc++] = "--in-memory";
+	argv[argc++] = "--single-file-segments";
 	argv[argc++] = "--file-prefix";
 	argv[argc++] = prefix;
 	argv[argc++] = "--lcores";
