@@ -13,7 +13,7 @@
 # so that E2_VM_NF=e2nf-firewall can run the firewall in the VM instead of the forwarder.
 #
 #   0. ethdev mode's refusals (a missing NIC, --offline, a nameless device)
-#   1. the same NF binary in ethdev mode as a process on the host (virtio-user on the very
+#   1. the same NF in ethdev mode as a process on the host (virtio-user on the very
 #      sockets the VM will use): the page and 1 MiB fetched intact; this checks the ethdev
 #      mode without waiting for a guest
 #   2. the VM (one, under KVM if it works here, else TCG): E2-READY once its ports are up;
@@ -65,7 +65,7 @@ case "$VM_NF" in
   e2nf-fwd) # tags every frame: e2d lets only tagged frames reach the server
     tagging=1 nf_args=(--tag safe=1) vm_args=--tag,safe=1 ;;
   e2nf-firewall) tagging= nf_args=(--rules "$T/fw.rules") vm_args=--rules,/etc/e2/firewall.rules ;;
-  *) echo "E2_VM_NF is e2nf-fwd or e2nf-firewall, not $VM_NF"; exit 2 ;;
+  *) rm -rf "$T"; echo "E2_VM_NF is e2nf-fwd or e2nf-firewall, not $VM_NF"; exit 2 ;;
 esac
 cleanup() {
   set +e
