@@ -26,6 +26,7 @@
 
 #include "e2/nf.h"
 #include "e2/num.h"
+#include "ethdev.h"
 
 #define MSG_MAX 512
 #define LOAD_REPORT_MS 500
@@ -57,6 +58,7 @@ struct e2nf {
 	pcap_dumper_t *dump[E2NF_PORTS_MAX];
 	uint64_t offline_now_ns;
 	uint64_t offline_io_cycles; /* writing pcaps: not the NF's work */
+	struct e2nf_ethdev *eth;    /* ethdev mode: DPDK NICs instead of e2d's rings */
 };
 
 static volatile sig_atomic_t signalled;
@@ -261,6 +263,17 @@ static int open_offline(struct e2nf *nf, struct e2_err *err)
 	return 0;
 }
 
+static int write_ready_file(struct e2nf *nf, struct e2_err *err)
+{
+	FILE *f = fopen(nf->cfg.ready_file, "w");
+	bool ok = f && fprintf(f, "%d\n", (int)getpid()) > 0;
+	if (f && fclose(f) != 0)
+		ok = false;
+	if (!ok)
+		e2_seterr(err, "cannot write %s: %s", nf->cfg.ready_file, strerror(errno));
+	return ok ? 0 : -1;
+}
+
 struct e2nf *e2nf_open(const struct e2nf_config *cfg, struct e2_err *err)
 {
 	struct e2nf *nf;
@@ -285,7 +298,17 @@ struct e2nf *e2nf_open(const struct e2nf_config *cfg, struct e2_err *err)
 		snprintf(nf->ports[i].path, sizeof(nf->ports[i].path), "%s", cfg->ports[i]);
 	}
 	if (cfg->offline_dir) {
+		if (cfg->ethdev) {
+			e2_seterr(err, "--offline and --ethdev exclude each other");
+			goto fail;
+		}
 		if (open_offline(nf, err) != 0)
+			goto fail;
+		goto opened;
+	}
+	if (cfg->ethdev) {
+		nf->eth = e2nf_ethdev_open(nf->name, cfg, &nf->pool, &nf->eal_up, err);
+		if (!nf->eth)
 			goto fail;
 		goto opened;
 	}
@@ -308,6 +331,8 @@ opened:
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	if (cfg->ready_file && write_ready_file(nf, err) != 0)
+		goto fail;
 	return nf;
 fail:
 	e2nf_close(nf);
@@ -340,9 +365,10 @@ static void flush(struct e2nf *nf, struct nf_port *p)
 		dump_out(nf, p);
 		return;
 	}
-	unsigned sent = rte_ring_sp_enqueue_burst(p->from_nf, (void *const *)p->out, p->n_out, NULL);
+	unsigned sent = nf->eth ? e2nf_ethdev_tx(nf->eth, (unsigned)(p - nf->ports), p->out, p->n_out)
+				: rte_ring_sp_enqueue_burst(p->from_nf, (void *const *)p->out, p->n_out, NULL);
 	if (unlikely(sent < p->n_out)) {
-		/* e2d is not keeping up: what does not fit is dropped here, counted */
+		/* e2d (or the NIC) is not keeping up: what does not fit is dropped here, counted */
 		rte_pktmbuf_free_bulk(p->out + sent, p->n_out - sent);
 		nf->c.tx_full += p->n_out - sent;
 	}
@@ -631,7 +657,9 @@ int e2nf_run(struct e2nf *nf, const struct e2nf_ops *ops, void *state)
 		bool any = false;
 		for (unsigned i = 0; i < nf->n_ports; i++) {
 			struct rte_mbuf *pkts[E2NF_BURST];
-			unsigned n = rte_ring_sc_dequeue_burst(nf->ports[i].to_nf, (void **)pkts, E2NF_BURST, NULL);
+			unsigned n = nf->eth ? e2nf_ethdev_rx(nf->eth, i, pkts, E2NF_BURST)
+					     : rte_ring_sc_dequeue_burst(nf->ports[i].to_nf, (void **)pkts, E2NF_BURST,
+									 NULL);
 			nf->c.polls++;
 			if (!n)
 				continue;
@@ -670,11 +698,11 @@ int e2nf_run(struct e2nf *nf, const struct e2nf_ops *ops, void *state)
 		}
 		if (nf->ctl_fd >= 0)
 			serve_ctl(nf);
-		if (e2d_let_go(nf)) {
+		if (!nf->eth && e2d_let_go(nf)) {
 			rc = 1;
 			break;
 		}
-		if (now - last_report >= hz / 1000 * LOAD_REPORT_MS) {
+		if (!nf->eth && now - last_report >= hz / 1000 * LOAD_REPORT_MS) {
 			report_load(nf, nf->c.busy_cycles - busy_at_report, now - last_report);
 			busy_at_report = nf->c.busy_cycles;
 			last_report = now;
@@ -715,12 +743,15 @@ void e2nf_close(struct e2nf *nf)
 		pcap_close(nf->dead);
 	if (nf->offline && nf->pool)
 		rte_mempool_free(nf->pool);
+	e2nf_ethdev_close(nf->eth);
+	if (nf->cfg.ready_file)
+		unlink(nf->cfg.ready_file);
 	if (nf->eal_up) {
-		/* offline, DPDK's runtime directory is this process's own: it goes too */
+		/* offline or with NICs, DPDK's runtime directory is this process's own: it goes too */
 		char dir[4096];
 		snprintf(dir, sizeof(dir), "%s", rte_eal_get_runtime_dir());
 		rte_eal_cleanup();
-		if (nf->offline)
+		if (nf->offline || nf->cfg.ethdev)
 			rmdir(dir);
 	}
 	free(nf);

@@ -13,6 +13,8 @@ const struct option e2nf_options[E2NF_OPTIONS_N + 1] = {
 	{"idle-spin-us", required_argument, NULL, E2NF_OPT_BASE + 4},
 	{"max-sleep-us", required_argument, NULL, E2NF_OPT_BASE + 5},
 	{"offline", required_argument, NULL, E2NF_OPT_BASE + 6},
+	{"ethdev", no_argument, NULL, E2NF_OPT_BASE + 7},
+	{"ready-file", required_argument, NULL, E2NF_OPT_BASE + 8},
 	{NULL, 0, NULL, 0},
 };
 
@@ -32,6 +34,8 @@ int e2nf_option(int c, const char *arg, struct e2nf_config *cfg, struct e2_err *
 	case 4: return e2_num_u32("--idle-spin-us", arg, 0, 10000000, &cfg->idle_spin_us, err) ? -1 : 1;
 	case 5: return e2_num_u32("--max-sleep-us", arg, 1, 1000000, &cfg->max_sleep_us, err) ? -1 : 1;
 	case 6: cfg->offline_dir = arg; return 1;
+	case 7: cfg->ethdev = true; return 1;
+	case 8: cfg->ready_file = arg; return 1;
 	default: return 0;
 	}
 }

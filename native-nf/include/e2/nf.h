@@ -53,6 +53,16 @@ struct e2nf_config {
 	 * of OFFLINE_DIR/control, if there, go to ops->control at those capture times (the
 	 * replies to OFFLINE_DIR/control.out). e2nf_run returns 0 at the end of the input. */
 	const char *offline_dir;
+	/* ethdev mode (NF VMs): ports[i] are DPDK devices, not e2d's sockets: a PCI address
+	 * (0000:00:03.0: in a VM, a virtio-net NIC bound to uio_pci_generic, its other end
+	 * one of e2d's vhost-user ports) or a virtual device's devargs (net_virtio_user0,...).
+	 * The NF is then the DPDK primary (in memory, hugepages) with a pool of its own;
+	 * callbacks, metadata and counters are the same, there is no handshake and no load
+	 * report (e2d sees its vhost rings fill instead). */
+	bool ethdev;
+	/* Written (the NF's pid) once every port is up; removed when the NF closes. For
+	 * whoever starts the NF and must know when it passes packets (an NF VM's init). */
+	const char *ready_file;
 };
 
 #define E2NF_CONFIG_INIT(nf_name)                                                                                 \
@@ -111,11 +121,11 @@ void e2nf_format_counters(struct e2nf *nf, char *buf, size_t len);
 
 /* --- the options every NF program takes ---
  *   --port SOCK (repeatable; port 0, 1, ...)  --name NAME  --cpu N  --ctl SOCK
- *   --idle-spin-us N  --max-sleep-us N
+ *   --idle-spin-us N  --max-sleep-us N  --offline DIR  --ethdev  --ready-file FILE
  * E2NF_OPTIONS is their getopt_long table (terminated by a zero entry, to be copied
  * in front of the NF's own), E2NF_OPTIONS_HELP their usage lines. */
 #define E2NF_OPT_BASE 0x4e00
-#define E2NF_OPTIONS_N 7
+#define E2NF_OPTIONS_N 9
 extern const struct option e2nf_options[E2NF_OPTIONS_N + 1];
 #define E2NF_OPTIONS_HELP                                                                                     \
 	"  --port SOCK         an nf port of e2d (repeat: port 0, 1, ...; e2d: port add NAME nf path=SOCK)\n" \
@@ -125,7 +135,11 @@ extern const struct option e2nf_options[E2NF_OPTIONS_N + 1];
 	"  --idle-spin-us N    poll this long without packets before sleeping (default 100)\n"                \
 	"  --max-sleep-us N    longest sleep when idle (default 200)\n"                                       \
 	"  --offline DIR       test mode without e2d: each --port is a pcap file read as that port's\n"       \
-	"                      input; what goes out of port i is written to DIR/out<i>.pcap\n"
+	"                      input; what goes out of port i is written to DIR/out<i>.pcap\n"                \
+	"  --ethdev            ports are DPDK NICs, not e2d's sockets: --port PCI_ADDRESS (in an NF\n"        \
+	"                      VM: a virtio-net NIC bound to uio_pci_generic) or --port VDEV_DEVARGS;\n"      \
+	"                      the NF is the DPDK primary with its own memory (hugepages)\n"                  \
+	"  --ready-file FILE   write the NF's pid to FILE once every port is up (removed at exit)\n"
 /* Handles option c (from e2nf_options) into cfg: 1 handled, 0 not one of ours, -1 bad. */
 int e2nf_option(int c, const char *arg, struct e2nf_config *cfg, struct e2_err *err);
 
