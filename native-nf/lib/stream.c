@@ -43,9 +43,10 @@ struct e2_stream {
 	struct flow *flows;
 	uint8_t *user;
 	uint32_t *buckets, bucket_mask;
-	uint32_t free_flow;            /* free slots, through hash_next */
-	uint32_t lru_head, lru_tail;   /* most recently seen first */
-	uint32_t held_head, held_tail; /* flows holding frames, most recent first */
+	uint32_t free_flow;                /* free slots, through hash_next */
+	uint32_t fresh_flows, fresh_nodes; /* never used yet, taken in order: memory is touched when needed */
+	uint32_t lru_head, lru_tail;       /* most recently seen first */
+	uint32_t held_head, held_tail;     /* flows holding frames, most recent first */
 	struct node *nodes;
 	uint32_t free_node;
 	struct e2_stream_stats st;
@@ -131,17 +132,19 @@ struct e2_stream *e2_stream_create(const struct e2_stream_cfg *cfg, struct e2_er
 	}
 	s->bucket_mask = nb - 1;
 	memset(s->buckets, 0xff, nb * sizeof(*s->buckets));
-	for (uint32_t i = 0; i < cfg->max_flows; i++) {
-		s->flows[i].hash_next = i + 1 < cfg->max_flows ? i + 1 : NIL;
-		s->flows[i].gen = 1;
-		s->flows[i].pub.user = s->user ? s->user + (size_t)i * cfg->user_size : NULL;
-	}
-	s->free_flow = 0;
-	for (uint32_t i = 0; i < cfg->max_held_frames; i++)
-		s->nodes[i].next = i + 1 < cfg->max_held_frames ? i + 1 : NIL;
-	s->free_node = 0;
+	s->free_flow = s->free_node = NIL;
 	s->lru_head = s->lru_tail = s->held_head = s->held_tail = NIL;
 	return s;
+}
+
+static uint32_t take_node(struct e2_stream *s)
+{
+	uint32_t n = s->free_node;
+	if (n != NIL)
+		s->free_node = s->nodes[n].next;
+	else if (s->fresh_nodes < s->cfg.max_held_frames)
+		n = s->fresh_nodes++;
+	return n;
 }
 
 static void free_node(struct e2_stream *s, uint32_t n)
@@ -240,11 +243,19 @@ static uint32_t lookup(struct e2_stream *s, const struct e2_stream_tuple *t, uin
 
 static uint32_t new_flow(struct e2_stream *s, const struct e2_stream_pkt *p, uint32_t h, unsigned *dir, uint64_t now)
 {
-	if (s->free_flow == NIL)
+	if (s->free_flow == NIL && s->fresh_flows == s->cfg.max_flows)
 		end_flow(s, s->lru_tail, E2_STREAM_END_EVICTED);
 	uint32_t idx = s->free_flow;
-	struct flow *f = &s->flows[idx];
-	s->free_flow = f->hash_next;
+	struct flow *f;
+	if (idx != NIL) {
+		f = &s->flows[idx];
+		s->free_flow = f->hash_next;
+	} else {
+		idx = s->fresh_flows++;
+		f = &s->flows[idx];
+		f->gen = 1;
+		f->pub.user = s->user ? s->user + (size_t)idx * s->cfg.user_size : NULL;
+	}
 	void *user = f->pub.user;
 	uint16_t gen = f->gen;
 	memset(f, 0, sizeof(*f));
@@ -324,7 +335,7 @@ static void drain(struct e2_stream *s, struct flow *f, unsigned dir)
  * that held theirs the longest; false if only flow `self` is left to evict. */
 static bool make_room(struct e2_stream *s, uint32_t self, uint32_t len)
 {
-	while (s->st.held_bytes + len > s->cfg.max_total_bytes || s->free_node == NIL) {
+	while (s->st.held_bytes + len > s->cfg.max_total_bytes || s->st.held_frames >= s->cfg.max_held_frames) {
 		uint32_t victim = s->held_tail;
 		if (victim == NIL || victim == self)
 			return false;
@@ -488,8 +499,7 @@ void e2_stream_input(struct e2_stream *s, const struct e2_stream_pkt *p, uint64_
 		return;
 	}
 	/* eviction touched other flows only: pp is still where this one goes */
-	uint32_t n = s->free_node;
-	s->free_node = s->nodes[n].next;
+	uint32_t n = take_node(s);
 	s->nodes[n] = (struct node){
 		.off = off, .data = data, .frame = p->frame, .len = len, .skip = skip, .fin = fin, .next = *pp};
 	*pp = n;

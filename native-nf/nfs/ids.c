@@ -38,6 +38,8 @@ struct ids {
 	struct ids_engine *eng;
 	struct e2nf_attr stream_attr;
 	bool own_only;
+	uint64_t depth[2]; /* bytes of each direction worth scanning: past it no rule can match */
+	uint64_t stream_depth;
 	struct e2_stream_cfg scfg;
 	struct e2_stream *own;  /* created on the first frame that needs it */
 	struct ids_flow *flows; /* trusted mode, by flow slot */
@@ -105,6 +107,10 @@ static void scan(struct ids *s, struct ids_flow *fl, unsigned dir, const uint8_t
 		 struct rte_mbuf *m, const struct e2_stream_flow *flow)
 {
 	struct match_ctx mc = {.ids = s, .fl = fl, .dir = dir, .m = m, .flow = flow};
+	if (off >= s->depth[dir])
+		return;
+	if (off + len > s->depth[dir])
+		len = (uint32_t)(s->depth[dir] - off);
 	s->chunks++;
 	s->bytes_scanned += len;
 	ids_scan_bytes(s->eng, dir, &fl->sc[dir], data, len, off, on_match, &mc);
@@ -194,13 +200,16 @@ static void trusted_input(struct ids *s, struct rte_mbuf *m, const uint8_t *b)
 	}
 	if (!fl->dropped && meta.len) {
 		unsigned dir = meta.flags & E2NF_STREAM_F_DIR ? 1 : 0;
-		int inner = e2nf_inner_offset(m);
-		if (inner < 0 || (uint32_t)inner + meta.at + meta.len > m->data_len) {
+		/* e2nf_meta_get found the attribute, so the NSH header is whole: its length and
+		 * next protocol (Ethernet) say where the inner frame is without a second walk */
+		const uint8_t *d = rte_pktmbuf_mtod(m, const uint8_t *);
+		uint32_t inner = 14u + (d[15] & 0x3fu) * 4u;
+		if (d[17] != 3 || inner + meta.at + meta.len > m->data_len) {
 			s->meta_bad++;
 			out(s, m);
 			return;
 		}
-		const uint8_t *data = rte_pktmbuf_mtod(m, const uint8_t *) + inner + meta.at;
+		const uint8_t *data = d + inner + meta.at;
 		uint32_t len = meta.len;
 		uint64_t off = meta.offset;
 		if (fl->sc[dir].open && off != fl->next_off[dir]) {
@@ -307,6 +316,10 @@ static void usage(FILE *o)
 	      "    --check             parse and compile the rules, print how many, exit\n"
 	      "    --own-reassembly    reassemble here even if frames carry e2nf-reasm's attribute\n"
 	      "    --matcher M         hyperscan (default when built with it) or ac (Aho-Corasick)\n"
+	      "    --stream-depth N    scan no more than the first N bytes of each direction of a flow\n"
+	      "                        (as Snort's flow_depth, Suricata's reassembly depth; default 0:\n"
+	      "                        all). A direction whose rules all have a depth is scanned only as\n"
+	      "                        far as the deepest reaches, whatever N\n"
 	      "    --flows N           flows at once (default 65536; at least e2nf-reasm's --flows)\n"
 	      "    --flow-bytes N, --total-bytes N, --held-frames N, --idle-timeout S\n"
 	      "                        the own reassembler's bounds, as e2nf-reasm's\n" E2NF_OPTIONS_HELP
@@ -340,7 +353,8 @@ int main(int argc, char **argv)
 	opts[E2NF_OPTIONS_N + 7] = (struct option){"rules", required_argument, NULL, 'r'};
 	opts[E2NF_OPTIONS_N + 8] = (struct option){"own-reassembly", no_argument, NULL, 'o'};
 	opts[E2NF_OPTIONS_N + 9] = (struct option){"matcher", required_argument, NULL, 'm'};
-	opts[E2NF_OPTIONS_N + 10] = (struct option){NULL, 0, NULL, 0};
+	opts[E2NF_OPTIONS_N + 10] = (struct option){"stream-depth", required_argument, NULL, 'd'};
+	opts[E2NF_OPTIONS_N + 11] = (struct option){NULL, 0, NULL, 0};
 	s.n_flows = s.scfg.max_flows;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		int k = e2nf_option(c, optarg, &cfg, &err);
@@ -363,6 +377,10 @@ int main(int argc, char **argv)
 				e2_seterr(&err, "--matcher is hyperscan or ac, not '%s'", optarg);
 				goto bad;
 			}
+			continue;
+		case 'd':
+			if (e2_num_u64("--stream-depth", optarg, 0, UINT64_MAX / 2, &s.stream_depth, &err))
+				goto bad;
 			continue;
 		case 'f':
 			if (e2_num_u64("--flows", optarg, 1, 1u << E2_STREAM_SLOT_BITS, &v, &err))
@@ -411,8 +429,26 @@ int main(int argc, char **argv)
 	s.eng = ids_engine_build(&s.rs, kind, &err);
 	if (!s.eng)
 		goto bad;
+	for (unsigned d = 0; d < 2; d++) {
+		/* a direction whose rules all have a depth is scanned no further than the deepest */
+		uint64_t deepest = 0;
+		for (unsigned i = 0; i < s.rs.n; i++) {
+			const struct ids_rule *r = &s.rs.rules[i];
+			if (r->flow_dir != IDS_FLOW_ANY && r->flow_dir != (int)d)
+				continue;
+			uint64_t reach = r->depth ? (uint64_t)r->offset + r->depth : UINT64_MAX;
+			deepest = reach > deepest ? reach : deepest;
+		}
+		s.depth[d] = s.stream_depth && s.stream_depth < deepest ? s.stream_depth : deepest;
+	}
 	if (check) {
 		printf("rules=%u\nmatcher=%s\n", s.rs.n, ids_engine_name(s.eng));
+		for (unsigned d = 0; d < 2; d++)
+			if (s.depth[d] == UINT64_MAX)
+				printf("%s_depth=all\n", d ? "to_client" : "to_server");
+			else
+				printf("%s_depth=%llu\n", d ? "to_client" : "to_server",
+				       (unsigned long long)s.depth[d]);
 		rc = 0;
 		goto done;
 	}
@@ -432,10 +468,15 @@ int main(int argc, char **argv)
 	s.scfg.on_stream = own_stream;
 	s.scfg.on_release = own_release;
 	s.scfg.on_flow_end = own_flow_end;
+	if (s.own_only && !(s.own = e2_stream_create(&s.scfg, &err))) {
+		fprintf(stderr, "e2nf-ids: %s\n", err.msg);
+		goto done;
+	}
 	cfg.timer_ms = 1000;
 	s.nf = e2nf_open(&cfg, &err);
 	if (!s.nf) {
 		fprintf(stderr, "e2nf-ids: %s\n", err.msg);
+		e2_stream_destroy(s.own); /* holds no frame yet */
 		goto done;
 	}
 	const struct e2nf_ops ops = {.rx = ids_rx, .timer = ids_timer, .counters = ids_counters};

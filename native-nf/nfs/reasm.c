@@ -2,7 +2,7 @@
 /* e2nf-reasm: the bytestream stage (seed §3.3, Fig. 3.6). It reassembles every TCP flow
  * once (lib/stream.c) and sends each frame on in stream order, its new bytes described
  * in the `t64` stream attribute (flow id, stream offset, where the chunk sits in the
- * frame, its length, direction, FIN) and its flow in `flow_id`, so that the stream NFs
+ * frame, its length, direction, FIN; with --flow-id-attr also `flow_id`), so that the stream NFs
  * behind it read ordered bytes without reassembling. Frames ahead of a hole wait here
  * (bounded); frames are never copied. Port 0 <-> port 1. */
 #include <getopt.h>
@@ -21,6 +21,7 @@ struct reasm {
 	struct e2nf *nf;
 	struct e2_stream *s;
 	struct e2nf_attr stream_attr, flow_attr;
+	bool flow_id_attr;
 	uint64_t not_tcp, malformed, meta_failed, chunks;
 };
 
@@ -36,7 +37,8 @@ static void mark(struct reasm *r, struct rte_mbuf *m, const struct e2nf_stream_m
 	uint8_t b[E2NF_STREAM_META_LEN];
 	e2nf_stream_meta_encode(meta, b);
 	if (e2nf_meta_set(m, &r->stream_attr, b, sizeof(b)) != 0 ||
-	    (!(meta->flags & E2NF_STREAM_F_NOFLOW) && e2nf_meta_set_u64(m, &r->flow_attr, meta->flow_id) != 0))
+	    (r->flow_id_attr && !(meta->flags & E2NF_STREAM_F_NOFLOW) &&
+	     e2nf_meta_set_u64(m, &r->flow_attr, meta->flow_id) != 0))
 		r->meta_failed++;
 }
 
@@ -123,8 +125,8 @@ static void usage(FILE *o)
 	      "DESCRIPTION\n"
 	      "    Reassembles every TCP flow (IPv4) and sends each frame on, port 0 <-> port 1, in\n"
 	      "    stream order. Each TCP frame carries the NSH attribute t64 (flow id, stream offset,\n"
-	      "    where its new bytes sit in the frame and how many, direction, FIN) and flow_id, so\n"
-	      "    the stream NFs behind it (e2nf-ids) do no reassembly of their own. Frames ahead of\n"
+	      "    where its new bytes sit in the frame and how many, direction, FIN), so the stream\n"
+	      "    NFs behind it (e2nf-ids) do no reassembly of their own. Frames ahead of\n"
 	      "    a hole wait here until it is filled, bounded per flow and in total: past a bound the\n"
 	      "    newest frame of the flow is dropped, or the frames of the flow that has held its\n"
 	      "    frames the longest are (evictions), as if lost, for the sender to send again.\n"
@@ -137,6 +139,9 @@ static void usage(FILE *o)
 	      "    --total-bytes N     bytes held in all (default 67108864)\n"
 	      "    --held-frames N     frames held in all (default 32768)\n"
 	      "    --idle-timeout S    a flow unseen this long is forgotten (default 120)\n"
+	      "    --flow-id-attr      also put the flow id in the attribute flow_id (for e2d's nsh_match\n"
+	      "                        or NFs that want only that; t64 carries it anyway): one more\n"
+	      "                        rewrite of the NSH header per frame\n"
 	      "    --check             check the options, print them, exit\n" E2NF_OPTIONS_HELP
 	      "    --help              this text\n"
 	      "COUNTERS\n"
@@ -149,7 +154,7 @@ static void usage(FILE *o)
 
 int main(int argc, char **argv)
 {
-	struct option opts[E2NF_OPTIONS_N + 8];
+	struct option opts[E2NF_OPTIONS_N + 9];
 	struct e2nf_config cfg = E2NF_CONFIG_INIT("reasm");
 	struct e2_stream_cfg scfg = E2_STREAM_CFG_INIT;
 	struct reasm r = {0};
@@ -165,7 +170,8 @@ int main(int argc, char **argv)
 	opts[E2NF_OPTIONS_N + 4] = (struct option){"total-bytes", required_argument, NULL, 't'};
 	opts[E2NF_OPTIONS_N + 5] = (struct option){"held-frames", required_argument, NULL, 'H'};
 	opts[E2NF_OPTIONS_N + 6] = (struct option){"idle-timeout", required_argument, NULL, 'i'};
-	opts[E2NF_OPTIONS_N + 7] = (struct option){NULL, 0, NULL, 0};
+	opts[E2NF_OPTIONS_N + 7] = (struct option){"flow-id-attr", no_argument, NULL, 'F'};
+	opts[E2NF_OPTIONS_N + 8] = (struct option){NULL, 0, NULL, 0};
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		int k = e2nf_option(c, optarg, &cfg, &err);
 		uint64_t v = 0;
@@ -176,6 +182,7 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'h': usage(stdout); return 0;
 		case 'c': check = true; continue;
+		case 'F': r.flow_id_attr = true; continue;
 		case 'f':
 			if (e2_num_u64("--flows", optarg, 1, 1u << E2_STREAM_SLOT_BITS, &v, &err))
 				goto bad;

@@ -110,7 +110,7 @@ with tempfile.TemporaryDirectory() as d:
     # e2nf-reasm: every frame out, in stream order, with the stream attribute
     rd = os.path.join(d, "reasm")
     os.mkdir(rd)
-    r, st = run([REASM], rd, in0, in1)
+    r, st = run([REASM, "--flow-id-attr"], rd, in0, in1)
     check(r.returncode == 0, "e2nf-reasm ran offline (%s)" % r.stderr.strip()[-300:])
     check(st.get("out_of_order") not in (None, "0") and st.get("duplicates") not in (None, "0") and
           st.get("conflicts") == "0" and st.get("flows_closed") == "2" and st.get("held_frames") == "0",
@@ -129,6 +129,8 @@ with tempfile.TemporaryDirectory() as d:
             in_order = False
             continue
         fid, off, at, ln, fl = struct.unpack(">IQHHB", tlvs[64])
+        if 4 in tlvs and struct.unpack(">I", tlvs[4])[0] != fid:
+            in_order = False
         e = Ether(inner)
         if ln:
             if off != len(got[e[TCP].sport]):

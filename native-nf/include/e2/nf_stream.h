@@ -120,8 +120,8 @@ void e2_stream_format_stats(const struct e2_stream *s, const char *prefix, char 
  * (8), at: where the chunk begins, counted from the inner frame's first byte
  * (e2nf_inner_offset), so that a stream NF need not parse IP and TCP (2), len (2),
  * flags (1: dir, fin, the direction's first chunk, no flow). len 0: nothing new for a
- * stream NF (an ACK, a retransmission, a frame of no flow). It also carries
- * `flow_id` for NFs that only want that. A flow id is dense: E2_STREAM_SLOT(id) is below
+ * stream NF (an ACK, a retransmission, a frame of no flow). With --flow-id-attr it also
+ * carries `flow_id` for NFs (or e2d's nsh_match) that only want that. A flow id is dense: E2_STREAM_SLOT(id) is below
  * e2nf-reasm's --flows, so a stream NF keeps its per-flow state in an array by slot and
  * knows a new flow in that slot by the id changing. */
 #define E2NF_STREAM_ATTR "t64"
