@@ -46,7 +46,7 @@ struct ids {
 	unsigned n_flows;
 	uint64_t *alerts_by_rule;
 	uint64_t trusted, own_frames, chunks, bytes_scanned, alerts, dropped_frames, flows_dropped, not_tcp, malformed;
-	uint64_t meta_bad, flows_replaced, gaps;
+	uint64_t meta_bad, flows_replaced, gaps, bare_acks;
 };
 
 struct match_ctx {
@@ -253,6 +253,15 @@ static void ids_rx(struct e2nf *nf, void *state, unsigned port, struct rte_mbuf 
 			}
 			if (k != 0)
 				s->meta_bad++;
+			/* e2nf-reasm does not mark bare ACKs: unless this NF reassembles some flows
+			 * itself (whose drops must hold for ACKs too), they go on untouched */
+			struct e2_stream_pkt p;
+			if (!s->own && e2nf_tcp_segment(m, &p) == 1 && p.len == 0 &&
+			    !(p.flags & (E2_TCP_SYN | E2_TCP_FIN | E2_TCP_RST))) {
+				s->bare_acks++;
+				out(s, m);
+				continue;
+			}
 		}
 		own_input(s, m, now);
 	}
@@ -274,12 +283,12 @@ static void ids_counters(struct e2nf *nf, void *state, char *buf, size_t len)
 		buf, len,
 		"matcher_%s=1\nrules=%u\ntrusted_frames=%llu\nown_frames=%llu\nchunks=%llu\nbytes_scanned=%llu\n"
 		"alerts=%llu\ndropped_frames=%llu\nflows_dropped=%llu\nnot_tcp=%llu\nmalformed=%llu\nmeta_bad=%llu\n"
-		"flows_replaced=%llu\ngaps=%llu\n",
+		"flows_replaced=%llu\ngaps=%llu\nbare_acks=%llu\n",
 		ids_engine_name(s->eng), s->rs.n, (unsigned long long)s->trusted, (unsigned long long)s->own_frames,
 		(unsigned long long)s->chunks, (unsigned long long)s->bytes_scanned, (unsigned long long)s->alerts,
 		(unsigned long long)s->dropped_frames, (unsigned long long)s->flows_dropped,
 		(unsigned long long)s->not_tcp, (unsigned long long)s->malformed, (unsigned long long)s->meta_bad,
-		(unsigned long long)s->flows_replaced, (unsigned long long)s->gaps);
+		(unsigned long long)s->flows_replaced, (unsigned long long)s->gaps, (unsigned long long)s->bare_acks);
 	for (unsigned i = 0; i < s->rs.n && at < len; i++)
 		at += (size_t)snprintf(buf + at, len - at, "alerts_sid_%u=%llu\n", s->rs.rules[i].sid,
 				       (unsigned long long)s->alerts_by_rule[i]);
@@ -326,7 +335,7 @@ static void usage(FILE *o)
 	      "    --help              this text\n"
 	      "COUNTERS\n"
 	      "    matcher_NAME rules trusted_frames own_frames chunks bytes_scanned alerts\n"
-	      "    dropped_frames flows_dropped not_tcp malformed meta_bad flows_replaced gaps\n"
+	      "    dropped_frames flows_dropped not_tcp malformed meta_bad flows_replaced gaps bare_acks\n"
 	      "    alerts_sid_N, reasm_* (own reassembler), and libe2nf's\n",
 	      o);
 }

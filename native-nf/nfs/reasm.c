@@ -22,7 +22,7 @@ struct reasm {
 	struct e2_stream *s;
 	struct e2nf_attr stream_attr, flow_attr;
 	bool flow_id_attr;
-	uint64_t not_tcp, malformed, meta_failed, chunks;
+	uint64_t not_tcp, malformed, meta_failed, chunks, bare_acks;
 };
 
 static void out(struct reasm *r, struct rte_mbuf *m)
@@ -93,6 +93,12 @@ static void reasm_rx(struct e2nf *nf, void *state, unsigned port, struct rte_mbu
 			out(r, m);
 			continue;
 		}
+		/* a bare ACK moves no stream and starts none: it goes on as it is, unmarked */
+		if (p.len == 0 && !(p.flags & (E2_TCP_SYN | E2_TCP_FIN | E2_TCP_RST))) {
+			r->bare_acks++;
+			out(r, m);
+			continue;
+		}
 		p.frame = m;
 		e2_stream_input(r->s, &p, now);
 	}
@@ -109,9 +115,9 @@ static void reasm_counters(struct e2nf *nf, void *state, char *buf, size_t len)
 {
 	struct reasm *r = state;
 	(void)nf;
-	snprintf(buf, len, "chunks=%llu\nnot_tcp=%llu\nmalformed=%llu\nmeta_failed=%llu\n",
-		 (unsigned long long)r->chunks, (unsigned long long)r->not_tcp, (unsigned long long)r->malformed,
-		 (unsigned long long)r->meta_failed);
+	snprintf(buf, len, "chunks=%llu\nbare_acks=%llu\nnot_tcp=%llu\nmalformed=%llu\nmeta_failed=%llu\n",
+		 (unsigned long long)r->chunks, (unsigned long long)r->bare_acks, (unsigned long long)r->not_tcp,
+		 (unsigned long long)r->malformed, (unsigned long long)r->meta_failed);
 	e2_stream_format_stats(r->s, "", buf, len);
 }
 
@@ -131,7 +137,8 @@ static void usage(FILE *o)
 	      "    newest frame of the flow is dropped, or the frames of the flow that has held its\n"
 	      "    frames the longest are (evictions), as if lost, for the sender to send again.\n"
 	      "    Overlaps: the first bytes win; a segment that disagrees with held bytes is dropped\n"
-	      "    (conflicts). Non-TCP frames pass unmarked.\n"
+	      "    (conflicts). Non-TCP frames and bare ACKs (no payload, no SYN, FIN or RST: they\n"
+	      "    move no stream) pass unmarked; a flow's idle time counts from its last other frame.\n"
 	      "OPTIONS\n"
 	      "    --flows N           flows tracked at once (default 65536, at most 1048576); the\n"
 	      "                        stream NFs behind need --flows at least as large\n"
@@ -145,7 +152,7 @@ static void usage(FILE *o)
 	      "    --check             check the options, print them, exit\n" E2NF_OPTIONS_HELP
 	      "    --help              this text\n"
 	      "COUNTERS\n"
-	      "    chunks not_tcp malformed meta_failed segments delivered_bytes in_order out_of_order\n"
+	      "    chunks bare_acks not_tcp malformed meta_failed segments delivered_bytes in_order out_of_order\n"
 	      "    retransmits duplicates overlaps conflicts flows flows_active flows_closed flows_reset\n"
 	      "    flows_expired flows_evicted midstream held_frames held_bytes held_bytes_max\n"
 	      "    dropped_flow_limit dropped_window evictions evicted_frames, and libe2nf's\n",
