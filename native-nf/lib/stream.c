@@ -389,12 +389,22 @@ void e2_stream_input(struct e2_stream *s, const struct e2_stream_pkt *p, uint64_
 		return;
 	}
 	int32_t rel = (int32_t)(seq - d->seq_next);
-	if (rel > WINDOW_MAX || rel < -WINDOW_MAX || (int64_t)d->off_next + rel < 0) {
+	if (rel > WINDOW_MAX || rel < -WINDOW_MAX) {
 		s->st.dropped_window++;
 		s->cfg.on_release(s->cfg.ctx, p->frame, E2_STREAM_DROP, &f->pub);
 		return;
 	}
-	uint64_t off = (uint64_t)((int64_t)d->off_next + rel), end = off + len;
+	int64_t soff = (int64_t)d->off_next + rel;
+	if (soff < 0) { /* bytes from before the first one seen (a flow picked up midstream) */
+		uint64_t before = (uint64_t)-soff;
+		if (before >= len) {
+			s->st.retransmits++;
+			s->cfg.on_release(s->cfg.ctx, p->frame, E2_STREAM_PASS, &f->pub);
+			return;
+		}
+		data += before, skip += (uint32_t)before, len -= (uint32_t)before, soff = 0;
+	}
+	uint64_t off = (uint64_t)soff, end = off + len;
 	/* the stream ends at the first FIN; bytes past it are nobody's */
 	if (fin && !d->fin_known) {
 		d->fin_known = true;

@@ -229,6 +229,8 @@ static void trusted_input(struct ids *s, struct rte_mbuf *m, const uint8_t *b)
 			fl->next_off[dir] = off + len;
 		}
 	}
+	if (meta.flags & E2NF_STREAM_F_FIN) /* the direction's last byte: its scan state goes now */
+		ids_scan_close(s->eng, &fl->sc[meta.flags & E2NF_STREAM_F_DIR ? 1 : 0]);
 	if (fl->dropped) {
 		s->dropped_frames++;
 		e2nf_drop(s->nf, m);

@@ -351,6 +351,20 @@ static void test_midstream_direction(void **state)
 	assert_int_equal(R.len[1], 5);
 	assert_int_equal(R.len[0], 0);
 	assert_int_equal(stats(s).midstream, 1);
+	/* bytes from before the first seen: passed, or their new tail delivered */
+	struct e2_stream_pkt p = {.t = {.saddr = 0x0a000002, .daddr = 0x0a000001, .sport = 80, .dport = 40000},
+				  .seq = 7001 - 3,
+				  .flags = E2_TCP_ACK,
+				  .data = (const uint8_t *)"xyzhello",
+				  .len = 3,
+				  .frame = (void *)(uintptr_t)2};
+	e2_stream_input(s, &p, 1);
+	assert_int_equal(R.fate[2], E2_STREAM_PASS);
+	p.len = 8 + 2, p.data = (const uint8_t *)"xyzhello!!", p.frame = (void *)(uintptr_t)3;
+	e2_stream_input(s, &p, 1);
+	assert_int_equal(R.fate[3], E2_STREAM_DELIVERED);
+	assert_int_equal(R.len[1], 7);
+	assert_memory_equal(R.bytes[1], "hello!!", 7);
 	e2_stream_destroy(s);
 }
 
