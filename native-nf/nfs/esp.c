@@ -5,7 +5,9 @@
 #include <limits.h>
 #include <string.h>
 
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/params.h>
 
 int esp_crypto_init(struct esp_crypto *c, bool encrypt, const uint8_t *key, int key_len, const uint8_t salt[4],
 		    struct e2_err *err)
@@ -77,10 +79,12 @@ int esp_open(struct esp_crypto *c, const uint8_t aad[ESP_HDR_LEN], const uint8_t
 	if (c->encrypt || len > INT_MAX)
 		return -1;
 	nonce_of(c, iv, nonce);
+	OSSL_PARAM tag[2] = {
+		OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, (void *)(uintptr_t)icv, ESP_ICV_LEN),
+		OSSL_PARAM_construct_end()};
 	if (!EVP_DecryptInit_ex(c->ctx, NULL, NULL, NULL, nonce) ||
 	    !EVP_DecryptUpdate(c->ctx, NULL, &outl, aad, ESP_HDR_LEN) ||
-	    !EVP_DecryptUpdate(c->ctx, data, &outl, data, (int)len) ||
-	    !EVP_CIPHER_CTX_ctrl(c->ctx, EVP_CTRL_GCM_SET_TAG, ESP_ICV_LEN, (void *)(uintptr_t)icv) ||
+	    !EVP_DecryptUpdate(c->ctx, data, &outl, data, (int)len) || !EVP_CIPHER_CTX_set_params(c->ctx, tag) ||
 	    EVP_DecryptFinal_ex(c->ctx, data + outl, &outl) <= 0)
 		return -1;
 	return 0;
