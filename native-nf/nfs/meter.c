@@ -39,6 +39,12 @@ union meter_state {
 	struct rte_meter_trtcm tr;
 };
 
+struct flow_slot {
+	union meter_state meter;
+	struct flow_key key;
+	uint64_t last_ns; /* 0: free */
+};
+
 struct class_state {
 	const struct meter_class *conf;
 	union {
@@ -47,8 +53,9 @@ struct class_state {
 	} profile;
 	union meter_state shared; /* the class's meter; per flow, the meter of flows the table cannot hold */
 	struct rte_hash *flows;
-	union meter_state *flow_meters; /* by the flow's position in the hash */
-	uint64_t packets[N_COLORS], bytes[N_COLORS], dropped, untaggable, flow_table_full;
+	struct flow_slot *slots; /* by the flow's position in the hash */
+	uint32_t n_slots;
+	uint64_t packets[N_COLORS], bytes[N_COLORS], dropped, untaggable, flow_table_full, flows_expired;
 };
 
 struct meter {
@@ -124,7 +131,8 @@ static void set_dscp(struct rte_ipv4_hdr *ip, uint8_t dscp)
 static void meter_rx(struct e2nf *nf, void *state, unsigned port, struct rte_mbuf **pkts, unsigned n)
 {
 	struct meter *mt = state;
-	uint64_t now = (uint64_t)((double)e2nf_now_ns(nf) * mt->tsc_per_ns);
+	uint64_t now_ns = e2nf_now_ns(nf);
+	uint64_t now = (uint64_t)((double)now_ns * mt->tsc_per_ns);
 	unsigned out = (port + 1) % e2nf_n_ports(nf);
 
 	if (!mt->started) {
@@ -156,13 +164,21 @@ static void meter_rx(struct e2nf *nf, void *state, unsigned port, struct rte_mbu
 			int pos = rte_hash_lookup(k->flows, &fk);
 			if (pos < 0) {
 				pos = rte_hash_add_key(k->flows, &fk);
-				if (pos >= 0)
-					meter_start(&k->flow_meters[pos], k, now);
-				else
+				if (pos >= (int)k->n_slots) {
+					rte_hash_del_key(k->flows, &fk);
+					pos = -1;
+				}
+				if (pos >= 0) {
+					meter_start(&k->slots[pos].meter, k, now);
+					k->slots[pos].key = fk;
+				} else {
 					k->flow_table_full++;
+				}
 			}
-			if (pos >= 0)
-				ms = &k->flow_meters[pos];
+			if (pos >= 0 && pos < (int)k->n_slots) {
+				ms = &k->slots[pos].meter;
+				k->slots[pos].last_ns = now_ns | 1; /* never 0, which means free */
+			}
 		}
 		uint32_t len = (uint32_t)(m->pkt_len - (uint32_t)e2nf_inner_offset(m));
 		int col = color_of(ms, k, now, len);
@@ -182,6 +198,25 @@ static void meter_rx(struct e2nf *nf, void *state, unsigned port, struct rte_mbu
 		case ACT_PASS: break;
 		}
 		e2nf_send(nf, out, m);
+	}
+}
+
+/* Frees the meters of flows idle longer than their class's idle=. */
+static void meter_timer(struct e2nf *nf, void *state, uint64_t now_ns)
+{
+	struct meter *mt = state;
+	(void)nf;
+	for (unsigned i = 0; i < mt->conf.n; i++) {
+		struct class_state *k = &mt->cls[i];
+		uint64_t idle = (uint64_t)(k->conf->idle_s * 1e9);
+		for (uint32_t pos = 0; k->flows && pos < k->n_slots; pos++) {
+			struct flow_slot *f = &k->slots[pos];
+			if (!f->last_ns || now_ns - f->last_ns <= idle)
+				continue;
+			rte_hash_del_key(k->flows, &f->key);
+			f->last_ns = 0;
+			k->flows_expired++;
+		}
 	}
 }
 
@@ -208,8 +243,9 @@ static void meter_counters(struct e2nf *nf, void *state, char *buf, size_t len)
 		PUT("class_%s_dropped=%llu\nclass_%s_untaggable=%llu\n", name, (unsigned long long)k->dropped, name,
 		    (unsigned long long)k->untaggable);
 		if (k->flows)
-			PUT("class_%s_flows=%d\nclass_%s_flow_table_full=%llu\n", name, rte_hash_count(k->flows), name,
-			    (unsigned long long)k->flow_table_full);
+			PUT("class_%s_flows=%d\nclass_%s_flow_table_full=%llu\nclass_%s_flows_expired=%llu\n", name,
+			    rte_hash_count(k->flows), name, (unsigned long long)k->flow_table_full, name,
+			    (unsigned long long)k->flows_expired);
 	}
 #undef PUT
 }
@@ -252,8 +288,9 @@ static int meter_setup(struct meter *mt, struct e2nf *nf, struct e2_err *err)
 						 .hash_func = rte_jhash,
 						 .socket_id = SOCKET_ID_ANY};
 		k->flows = rte_hash_create(&hp);
-		k->flow_meters = calloc(c->flows, sizeof(union meter_state));
-		if (!k->flows || !k->flow_meters) {
+		k->n_slots = c->flows;
+		k->slots = calloc(c->flows, sizeof(*k->slots));
+		if (!k->flows || !k->slots) {
 			e2_seterr(err, "class %s: no memory for a table of %u flows", c->name, c->flows);
 			return -1;
 		}
@@ -266,7 +303,7 @@ static void meter_teardown(struct meter *mt)
 	for (unsigned i = 0; i < mt->conf.n; i++) {
 		if (mt->cls[i].flows)
 			rte_hash_free(mt->cls[i].flows);
-		free(mt->cls[i].flow_meters);
+		free(mt->cls[i].slots);
 	}
 }
 
@@ -284,12 +321,13 @@ static void usage(FILE *f)
 		"    RFC 2698's two rate three colour marker, on the frame's length from its Ethernet\n"
 		"    header), and treated as the class says for its colour. A per-flow class meters each\n"
 		"    5-tuple on its own (a table of flows=N; flows it cannot hold share the class's\n"
-		"    meter). Other frames follow 'default'.\n"
+		"    meter; a flow idle for idle= seconds is forgotten). Other frames follow 'default'.\n"
 		"CONFIGURATION (one item per line, # comments; errors say FILE:LINE)\n"
 		"    class NAME [proto=tcp|udp|icmp|N] [from=NET/LEN] [to=NET/LEN] [sport=P[-P]]\n"
 		"          [dport=P[-P]] meter=srtcm cir=BITS/S cbs=BYTES ebs=BYTES\n"
 		"                      | meter=trtcm cir=BITS/S pir=BITS/S cbs=BYTES pbs=BYTES\n"
-		"          [per-flow=yes [flows=N (65536)]] [green=ACTION] [yellow=ACTION] [red=ACTION]\n"
+		"          [per-flow=yes [flows=N (65536)] [idle=SECONDS (60)]] [green=ACTION]\n"
+		"          [yellow=ACTION] [red=ACTION]\n"
 		"        rates in bits per second (10M, 1.5G), sizes in bytes (16k, 1M)\n"
 		"        ACTION: pass, drop, dscp:N (0..63), tag:ATTR:VALUE; defaults green=pass\n"
 		"        yellow=pass red=drop\n"
@@ -301,7 +339,8 @@ static void usage(FILE *f)
 		"COUNTERS (`stats` on --ctl, and at exit)\n"
 		"    unclassified_passed unclassified_dropped malformed, and per class\n"
 		"    class_NAME_{green,yellow,red}_{packets,bytes} class_NAME_dropped\n"
-		"    class_NAME_untaggable (per flow: class_NAME_flows, class_NAME_flow_table_full), and\n"
+		"    class_NAME_untaggable (per flow: class_NAME_flows, class_NAME_flow_table_full,\n"
+		"    class_NAME_flows_expired), and\n"
 		"    libe2nf's (rx_packets, cycles_per_packet, ...)\n");
 }
 
@@ -367,6 +406,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "e2nf-meter: needs two --port\n");
 		return 2;
 	}
+	cfg.timer_ms = 1000;
 	struct e2nf *nf = e2nf_open(&cfg, &err);
 	if (!nf) {
 		fprintf(stderr, "e2nf-meter: %s\n", err.msg);
@@ -378,7 +418,7 @@ int main(int argc, char **argv)
 		e2nf_close(nf);
 		return 1;
 	}
-	const struct e2nf_ops ops = {.rx = meter_rx, .counters = meter_counters};
+	const struct e2nf_ops ops = {.rx = meter_rx, .timer = meter_timer, .counters = meter_counters};
 	rc = e2nf_run(nf, &ops, &mt);
 	static char stats[METER_CLASSES_MAX * 1024];
 	e2nf_format_counters(nf, stats, sizeof(stats));

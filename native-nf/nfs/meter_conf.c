@@ -108,13 +108,15 @@ static int parse_class(char **w, int n, const char *origin, unsigned lineno, str
 		F_PBS,
 		F_PERFLOW,
 		F_FLOWS,
+		F_IDLE,
 		F_GREEN,
 		F_YELLOW,
 		F_RED,
 		N_F
 	};
-	static const char *const keys[N_F] = {"proto", "from", "to",  "sport",    "dport", "meter", "cir",    "pir",
-					      "cbs",   "ebs",  "pbs", "per-flow", "flows", "green", "yellow", "red"};
+	static const char *const keys[N_F] = {"proto", "from", "to",    "sport",  "dport", "meter",
+					      "cir",   "pir",  "cbs",   "ebs",    "pbs",   "per-flow",
+					      "flows", "idle", "green", "yellow", "red"};
 	bool seen[N_F] = {0};
 
 	if (n < 1 || strlen(w[0]) >= sizeof(k->name) || strchr(w[0], '=')) {
@@ -127,7 +129,8 @@ static int parse_class(char **w, int n, const char *origin, unsigned lineno, str
 			e2_seterr(err, "%s:%u: a class name has letters, digits and '_' only", origin, lineno);
 			return -1;
 		}
-	*k = (struct meter_class){.proto = -1, .sport_hi = 65535, .dport_hi = 65535, .flows = 65536, .line = lineno};
+	*k = (struct meter_class){
+		.proto = -1, .sport_hi = 65535, .dport_hi = 65535, .flows = 65536, .idle_s = 60, .line = lineno};
 	snprintf(k->name, sizeof(k->name), "%s", w[0]);
 	k->act[COLOR_RED].kind = ACT_DROP;
 	for (int i = 1; i < n; i++) {
@@ -142,7 +145,7 @@ static int parse_class(char **w, int n, const char *origin, unsigned lineno, str
 		if (f < 0) {
 			e2_seterr(err,
 				  "%s:%u: unknown '%.40s' (class takes proto= from= to= sport= dport= meter= cir= "
-				  "pir= cbs= ebs= pbs= per-flow= flows= green= yellow= red=)",
+				  "pir= cbs= ebs= pbs= per-flow= flows= idle= green= yellow= red=)",
 				  origin, lineno, w[i]);
 			return -1;
 		}
@@ -213,6 +216,7 @@ static int parse_class(char **w, int n, const char *origin, unsigned lineno, str
 			break;
 		}
 		case F_FLOWS: bad = e2_num_u32("flows", v, 8, METER_FLOWS_MAX, &k->flows, err); break;
+		case F_IDLE: bad = e2_num_duration("idle", v, 1, 86400, &k->idle_s, err); break;
 		default:
 			bad = parse_action(v, &k->act[f - F_GREEN], err);
 			if (bad)
@@ -245,8 +249,9 @@ static int parse_class(char **w, int n, const char *origin, unsigned lineno, str
 			  (unsigned long long)k->pir, (unsigned long long)k->cir);
 		return -1;
 	}
-	if (seen[F_FLOWS] && !k->per_flow) {
-		e2_seterr(err, "%s:%u: flows= is for per-flow=yes classes", origin, lineno);
+	if ((seen[F_FLOWS] || seen[F_IDLE]) && !k->per_flow) {
+		e2_seterr(err, "%s:%u: %s= is for per-flow=yes classes", origin, lineno,
+			  seen[F_FLOWS] ? "flows" : "idle");
 		return -1;
 	}
 	return 0;
@@ -354,7 +359,7 @@ void meter_conf_print(const struct meter_conf *c, char *buf, size_t len)
 			PUT(" meter=trtcm cir=%llu pir=%llu cbs=%llu pbs=%llu", (unsigned long long)k->cir,
 			    (unsigned long long)k->pir, (unsigned long long)k->cbs, (unsigned long long)k->ebs_pbs);
 		if (k->per_flow)
-			PUT(" per-flow=yes flows=%u", k->flows);
+			PUT(" per-flow=yes flows=%u idle=%.17g", k->flows, k->idle_s);
 		for (int col = 0; col < N_COLORS; col++) {
 			char act[128];
 			print_action(&k->act[col], act, sizeof(act));

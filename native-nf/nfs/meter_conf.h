@@ -4,7 +4,7 @@
  *   class NAME [proto=tcp|udp|icmp|N] [from=NET/LEN] [to=NET/LEN] [sport=P[-P]] [dport=P[-P]]
  *         meter=srtcm cir=BITS/S cbs=BYTES ebs=BYTES
  *       | meter=trtcm cir=BITS/S pir=BITS/S cbs=BYTES pbs=BYTES
- *         [per-flow=yes [flows=N]] [green=ACTION] [yellow=ACTION] [red=ACTION]
+ *         [per-flow=yes [flows=N] [idle=SECONDS]] [green=ACTION] [yellow=ACTION] [red=ACTION]
  *   default pass|drop          frames no class matches (default pass)
  *
  * ACTION: pass, drop, dscp:N (0..63: rewrite the IPv4 DSCP) or tag:ATTR:VALUE (set a
@@ -48,6 +48,7 @@ struct meter_class {
 	uint64_t cbs, ebs_pbs; /* bytes: srtcm's cbs/ebs, trtcm's cbs/pbs */
 	bool per_flow;
 	uint32_t flows;
+	double idle_s; /* a flow's meter is freed after this long without a packet */
 	struct meter_action act[N_COLORS];
 	unsigned line;
 };

@@ -32,7 +32,7 @@ def frame(dst, l4, size, t, tos=0):
 
 CONF = """# 800 kbit/s = 100 kB/s
 class bulk proto=udp to=10.0.3.0/24 meter=srtcm cir=800k cbs=10000 ebs=10000 yellow=dscp:10 red=drop
-class flows proto=tcp meter=trtcm cir=800k pir=1.6M cbs=3000 pbs=6000 per-flow=yes flows=64 yellow=tag:t40:slow
+class flows proto=tcp meter=trtcm cir=800k pir=1.6M cbs=3000 pbs=6000 per-flow=yes flows=64 idle=2 yellow=tag:t40:slow
 """
 
 with tempfile.TemporaryDirectory() as d:
@@ -49,8 +49,9 @@ with tempfile.TemporaryDirectory() as d:
     later = [frame("10.0.3.9", UDP(sport=7, dport=9), 1000, 2.0 + i * 1e-6) for i in range(30)]
     tcp = [frame("10.0.4.%d" % (1 + i % 2), TCP(sport=1000 + i % 2, dport=80), 1000, 1.5 + i * 1e-6) for i in range(20)]
     icmp = [frame("10.0.9.9", ICMP(), 100, 1.6)]
+    tcp_late = [frame("10.0.4.1", TCP(sport=1000, dport=80), 1000, 10.0)]  # after both flows expired
     back = [frame("10.0.3.9", UDP(sport=9, dport=7), 1000, 3.0 + i * 1e-6) for i in range(15)]  # on port 1
-    wrpcap(os.path.join(d, "in0.pcap"), burst + tcp + icmp + later)
+    wrpcap(os.path.join(d, "in0.pcap"), burst + tcp + icmp + later + tcp_late)
     wrpcap(os.path.join(d, "in1.pcap"), back)
     r = subprocess.run([METER, "--config", conf, "--offline", d, "--port", os.path.join(d, "in0.pcap"),
                         "--port", os.path.join(d, "in1.pcap")], capture_output=True, text=True, timeout=120)
@@ -75,11 +76,11 @@ with tempfile.TemporaryDirectory() as d:
         return IP(bytes(q)).chksum == want
     ok_sums = len(udp_out) == 40 and all(ip_sum_ok(p) for p in udp_out)
     check(ok_sums, "rewritten IPv4 checksums are valid")
-    # per flow trTCM: each flow 3 green, 3 yellow (tagged), 4 red
-    check((s.get("class_flows_green_packets"), s.get("class_flows_yellow_packets"), s.get("class_flows_red_packets"),
-           s.get("class_flows_flows")) == ("6", "6", "8", "2"),
-          "per-flow trTCM: each of 2 flows 3 green, 3 yellow, 4 red (%s %s %s)" % (
-              s.get("class_flows_green_packets"), s.get("class_flows_yellow_packets"), s.get("class_flows_red_packets")))
+    # per flow trTCM: each flow 3 green, 3 yellow (tagged), 4 red; both, idle for 2 s, are
+    # forgotten, and the late packet starts a fresh meter (green)
+    got = tuple(s.get("class_flows_" + k) for k in ("green_packets", "yellow_packets", "red_packets", "flows", "flows_expired"))
+    check(got == ("7", "6", "8", "1", "2"),
+          "per-flow trTCM: each of 2 flows 3 green, 3 yellow, 4 red; both expired; a new one green: %s" % (got,))
     raw1 = [bytes(p) for p in out1]
     tagged = [b for b in raw1 if b[12:14] == b"\x89\x4f"]
     check(len(tagged) == 6 and all(b"slow" in b for b in tagged), "yellow TCP frames carry NSH with t40=slow (%d)" % len(tagged))
@@ -96,6 +97,8 @@ with tempfile.TemporaryDirectory() as d:
         ("class z to=10.0.0.0/33 meter=srtcm cir=1M cbs=1k ebs=1k\n", ":1: to: '10.0.0.0/33'"),
         ("class z meter=srtcm cir=1M cbs=1k ebs=1k\nclass z meter=srtcm cir=1M cbs=1k ebs=1k\n", ":2: class z is already defined on line 1"),
         ("class z meter=srtcm cir=1M cbs=1k ebs=1k flows=10\n", ":1: flows= is for per-flow=yes"),
+        ("class z meter=srtcm cir=1M cbs=1k ebs=1k idle=5\n", ":1: idle= is for per-flow=yes"),
+        ("class z meter=srtcm cir=1M cbs=1k ebs=1k per-flow=yes idle=0.5\n", ":1: idle=0.5"),
         ("shape everything\n", ":1: expected 'class NAME"),
         ("default pass\n", "no 'class' line"),
     ]

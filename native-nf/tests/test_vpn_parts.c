@@ -241,7 +241,7 @@ static void test_meter_conf(void **state)
 	char printed[8192], printed2[8192];
 	const char *ok = "class a proto=udp from=10.0.0.0/8 to=192.0.2.1 sport=1-1023 dport=53 meter=srtcm "
 			 "cir=10M cbs=16k ebs=32k green=tag:t40:fast yellow=dscp:10 red=drop\n"
-			 "class b meter=trtcm cir=1M pir=2M cbs=1500 pbs=3000 per-flow=yes flows=100 red=pass\n"
+			 "class b meter=trtcm cir=1M pir=2M cbs=1500 pbs=3000 per-flow=yes flows=100 idle=90s red=pass\n"
 			 "default drop\n";
 	(void)state;
 	assert_int_equal(meter_conf_parse(ok, strlen(ok), "m.conf", &mc, &err), 0);
@@ -254,6 +254,8 @@ static void test_meter_conf(void **state)
 	assert_int_equal(mc.cls[0].act[COLOR_GREEN].kind, ACT_TAG);
 	assert_int_equal(mc.cls[0].act[COLOR_YELLOW].dscp, 10);
 	assert_true(mc.cls[1].per_flow);
+	assert_true(mc.cls[1].idle_s == 90);
+	assert_true(mc.cls[0].idle_s == 60);
 	assert_int_equal(mc.cls[1].act[COLOR_RED].kind, ACT_PASS);
 	assert_false(mc.default_pass);
 	assert_true(meter_class_matches(&mc.cls[0], 17, htonl(0x0a010203), htonl(0xc0000201), 1000, 53));
