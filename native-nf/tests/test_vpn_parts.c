@@ -239,10 +239,11 @@ static void test_meter_conf(void **state)
 	static struct meter_conf mc, again;
 	struct e2_err err;
 	char printed[8192], printed2[8192];
-	const char *ok = "class a proto=udp from=10.0.0.0/8 to=192.0.2.1 sport=1-1023 dport=53 meter=srtcm "
-			 "cir=10M cbs=16k ebs=32k green=tag:t40:fast yellow=dscp:10 red=drop\n"
-			 "class b meter=trtcm cir=1M pir=2M cbs=1500 pbs=3000 per-flow=yes flows=100 idle=90s red=pass\n"
-			 "default drop\n";
+	const char *ok =
+		"class a proto=udp from=10.0.0.0/8 to=192.0.2.1 sport=1-1023 dport=53 meter=srtcm "
+		"cir=10M cbs=16k ebs=32k green=tag:t40:fast yellow=dscp:10 red=drop\n"
+		"class b meter=trtcm cir=1M pir=2M cbs=1500 pbs=3000 per-flow=yes flows=100 idle=90s red=pass\n"
+		"default drop\n";
 	(void)state;
 	assert_int_equal(meter_conf_parse(ok, strlen(ok), "m.conf", &mc, &err), 0);
 	assert_int_equal(mc.n, 2);
