@@ -73,7 +73,9 @@ start_gw() { # name ent-iface cloud-iface
     --cloud "net_tap$(( $4 + 1 )),iface=$3" --ctl "ipc://$T/$1.ctl" --ext "ipc://$T/$1.ext" \
     --file-prefix "embark-$1-$S" --drain 60 >"$T/$1.log" 2>&1 &
   PIDS+=($!)
+  GW_PIDS+=($!)
 }
+GW_PIDS=()
 start_gw a "$AE" "$AC" 0
 start_gw b "$BE" "$BC" 2
 wait_for 60 ctl a status || fail "gateway a did not come up"
@@ -204,3 +206,11 @@ for g in a b; do
 done
 echo "gw a: $(ctl a status | grep -E '^(encrypted|decrypted|ext_tokens|ext_uris|ent_not_ipv4) ' | tr '\n' ' ')"
 echo "gw b: $(ctl b status | grep -E '^(encrypted|decrypted|decrypt_tampered|decrypt_truncated) ' | tr '\n' ' ')"
+# a clean stop: exit status 0 and no sanitizer report (under E2_SANITIZE builds)
+for p in "${GW_PIDS[@]}"; do
+  kill -TERM "$p"
+  rc=0; wait "$p" || rc=$?
+  [ "$rc" = 0 ] || fail "a gateway exited with status $rc"
+done
+! grep -l "Sanitizer" "$T"/a.log "$T"/b.log || fail "sanitizer report in a gateway's log"
+ok "both gateways stopped cleanly"
