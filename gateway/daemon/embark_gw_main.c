@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -242,7 +244,7 @@ static uint64_t now_ns(void)
 
 struct ext {
 	struct e2_chan *pub;
-	uint64_t failed;
+	struct gwc *core;
 };
 
 static void ext_emit(void *ctx, const struct gwc_ext *rec)
@@ -265,7 +267,7 @@ static void ext_emit(void *ctx, const struct gwc_ext *rec)
 	uint8_t stackbuf[4096], *buf = len <= sizeof stackbuf ? stackbuf : malloc(len);
 	struct e2_err err = {0};
 	if (!buf || (e2__embark__ext_record__pack(&m, buf), e2_chan_send(x->pub, buf, len, 0, &err) != 0))
-		x->failed++;
+		gwc_count(x->core, GWC_EXT_UNSENT, 1);
 	if (buf != stackbuf)
 		free(buf);
 }
@@ -396,6 +398,12 @@ int main(int argc, char **argv)
 	int rc = 1;
 	if (parse_options(argc, argv, &o) != 0)
 		return 2;
+	/* key material must not end up in a core file */
+	struct rlimit no_core = {0, 0};
+	if (setrlimit(RLIMIT_CORE, &no_core) != 0 || prctl(PR_SET_DUMPABLE, 0) != 0) {
+		fprintf(stderr, "embark-gw: cannot turn core dumps off: %s\n", strerror(errno));
+		return 1;
+	}
 	/* keys, rules and pools are checked before DPDK starts: a bad file costs nothing */
 	embark_keys *keys = embark_keys_load(o.key, msg, sizeof msg);
 	if (!keys) {
@@ -450,6 +458,7 @@ int main(int argc, char **argv)
 		E2_ERR("%s", err.msg);
 		goto out;
 	}
+	ext.core = w.core;
 	ctl = gwctl_new(w.core, keys, &rules, &pools, &o.cfg, o.first_epoch, 5000);
 	w.pool = rte_pktmbuf_pool_create("embark_gw", MBUFS, 256, 0, DATA_ROOM + RTE_PKTMBUF_HEADROOM,
 					 (int)rte_socket_id());

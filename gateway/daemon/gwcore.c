@@ -104,6 +104,7 @@ static const char *const counter_names[GWC_COUNTERS] = {
 	[GWC_EXT_RECORDS] = "ext_records",
 	[GWC_EXT_TOKENS] = "ext_tokens",
 	[GWC_EXT_URIS] = "ext_uris",
+	[GWC_EXT_UNSENT] = "ext_unsent",
 	[GWC_TX_DROPPED] = "tx_dropped",
 };
 

@@ -86,6 +86,7 @@ enum gwc_counter {
 	GWC_EXT_RECORDS,
 	GWC_EXT_TOKENS,
 	GWC_EXT_URIS,
+	GWC_EXT_UNSENT, /* records the extension channel did not take */
 	GWC_TX_DROPPED, /* a port did not take a packet */
 	GWC_COUNTERS
 };

@@ -213,4 +213,5 @@ for p in "${GW_PIDS[@]}"; do
   [ "$rc" = 0 ] || fail "a gateway exited with status $rc"
 done
 ! grep -l "Sanitizer" "$T"/a.log "$T"/b.log || fail "sanitizer report in a gateway's log"
-ok "both gateways stopped cleanly"
+! grep -qi "$(head -c 64 "$T/k")" "$T"/*.log "$T"/*.txt || fail "the key's hex digits in a log or a reply"
+ok "both gateways stopped cleanly, the key in no log or reply"

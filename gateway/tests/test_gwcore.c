@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "common.h"
+#include "e2/bytes.h"
 #include "embark_gw.pb-c.h"
 #include "gwctl.h"
 #include "gwcore.h"
@@ -35,18 +36,29 @@ static void parse_rules(const char *text, embark_ruleset *rs)
 	assert_int_equal(embark_rules_parse(text, strlen(text), "test", rs, err, sizeof err), 0);
 }
 
-static struct gwc_epoch *epoch(uint32_t id, uint8_t keyfill, const char *rules)
+static struct gwc_epoch *epoch_with(uint32_t id, uint8_t keyfill, const char *rules, const char *pools, bool payload)
 {
 	embark_ruleset rs = {0};
+	embark_poolset ps = {0};
 	embark_config cfg;
 	struct e2_err err = {0};
+	char msg[256];
 	embark_config_default(&cfg);
+	cfg.encrypt_payload = payload;
 	if (rules)
 		parse_rules(rules, &rs);
-	struct gwc_epoch *ep = gwc_epoch_new(id, test_keys(keyfill), &rs, NULL, &cfg, &err);
+	if (pools)
+		assert_int_equal(embark_pools_parse(pools, strlen(pools), "pools", &ps, msg, sizeof msg), 0);
+	struct gwc_epoch *ep = gwc_epoch_new(id, test_keys(keyfill), &rs, &ps, &cfg, &err);
 	assert_non_null(ep);
 	embark_ruleset_free(&rs);
+	embark_poolset_free(&ps);
 	return ep;
+}
+
+static struct gwc_epoch *epoch(uint32_t id, uint8_t keyfill, const char *rules)
+{
+	return epoch_with(id, keyfill, rules, NULL, true);
 }
 
 /* what the extension channel got */
@@ -134,10 +146,10 @@ static uint32_t through(struct gwc *a, struct gwc *b, const uint8_t *in, size_t 
 	return label_of(enc);
 }
 
-static void test_roundtrip_bursts(void **st)
+static void roundtrip(bool payload)
 {
-	(void)st;
-	struct gwc *a = core(epoch(1, 3, RULES1), NULL), *b = core(epoch(1, 3, RULES1), NULL);
+	struct gwc *a = core(epoch_with(1, 3, RULES1, NULL, payload), NULL);
+	struct gwc *b = core(epoch_with(1, 3, RULES1, NULL, payload), NULL);
 	uint64_t s = 77;
 	enum { N = 300 };
 	static uint8_t in[N][1600], enc[N][1800], dec[N][1800];
@@ -176,6 +188,56 @@ static void test_roundtrip_bursts(void **st)
 	gwc_inbound(b, &bad, 1, SEC);
 	assert_int_not_equal(bad.rc, EMBARK_OK);
 	assert_int_equal(counter(b, GWC_CLOUD_NOT_EMBARK), 1);
+	gwc_free(a);
+	gwc_free(b);
+}
+
+static void test_roundtrip_bursts(void **st)
+{
+	(void)st;
+	roundtrip(true);
+	roundtrip(false); /* header-only */
+}
+
+/* A cloud NAT rewrites the source to an encrypted pool value (and the port): the inbound
+ * path gives back the pool's plain address; any other rewrite is refused and counted. */
+static void test_nat_restore(void **st)
+{
+	(void)st;
+	static const char pools[] = "pool nat 198.51.100.0/28\n";
+	struct gwc_epoch *ea = epoch_with(1, 8, RULES1, pools, true);
+	char *text;
+	size_t tl, np;
+	embark_u128 *pool;
+	struct e2_err e = {0};
+	assert_int_equal(gwc_epoch_export(ea, &text, &tl, &pool, &np, &e), 0);
+	free(text);
+	assert_int_equal(np, 16);
+	struct gwc *a = core(ea, NULL), *b = core(epoch_with(1, 8, RULES1, pools, true), NULL);
+	uint8_t in[200], enc[400], dec[400];
+	size_t n = tcp(in, 0x0a000005, 0x08080404, 4000, 443, 77, 0x18, "hello, world", 12);
+	struct gwc_pkt p = {.in = in, .len = n, .out = enc, .cap = sizeof enc};
+	gwc_outbound(a, &p, 1, SEC);
+	assert_int_equal(p.rc, EMBARK_OK);
+	size_t l4 = 40 + ((size_t)enc[41] + 1) * 8;
+	for (int i = 0; i < 16; i++)
+		enc[8 + i] = (uint8_t)(pool[3] >> (8 * (15 - i)));
+	put16(enc + l4, 40000);
+	struct gwc_pkt q = {.in = enc, .len = p.out_len, .out = dec, .cap = sizeof dec};
+	gwc_inbound(b, &q, 1, SEC);
+	assert_int_equal(q.rc, EMBARK_OK);
+	uint32_t src = e2_get_be32(dec + 12);
+	assert_true(src >= 0xc6336400 && src <= 0xc633640f);
+	assert_int_equal(e2_get_be16(dec + 20), 40000);
+	assert_memory_equal(dec + 16, in + 16, 4);
+	assert_memory_equal(dec + 40, in + 40, 12);
+	/* not a pool value: refused */
+	enc[8 + 5] ^= 1;
+	q = (struct gwc_pkt){.in = enc, .len = p.out_len, .out = dec, .cap = sizeof dec};
+	gwc_inbound(b, &q, 1, SEC);
+	assert_int_equal(q.rc, EMBARK_E_REWRITTEN);
+	assert_int_equal(gwc_stats(b)->dec_err[EMBARK_E_REWRITTEN], 1);
+	free(pool);
 	gwc_free(a);
 	gwc_free(b);
 }
@@ -635,9 +697,13 @@ static void test_control(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_roundtrip_bursts), cmocka_unit_test(test_damaged),
-		cmocka_unit_test(test_epoch_switch),     cmocka_unit_test(test_prepared_replaced_and_drain_early),
-		cmocka_unit_test(test_reassembly),       cmocka_unit_test(test_control),
+		cmocka_unit_test(test_roundtrip_bursts),
+		cmocka_unit_test(test_nat_restore),
+		cmocka_unit_test(test_damaged),
+		cmocka_unit_test(test_epoch_switch),
+		cmocka_unit_test(test_prepared_replaced_and_drain_early),
+		cmocka_unit_test(test_reassembly),
+		cmocka_unit_test(test_control),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
