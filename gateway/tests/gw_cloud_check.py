@@ -39,6 +39,8 @@ def main():
     ap.add_argument('--chunks', action='append', default=[],
                     help='a file: 64 of its 24-byte pieces must not appear')
     ap.add_argument('--min-frames', type=int, default=1)
+    ap.add_argument('--split', metavar='DIR:MAC',
+                    help='write DIR/epoch-N-to.pcap (frames to MAC) and DIR/epoch-N-from.pcap (the others)')
     ap.add_argument('--own-mac', action='append', default=[],
                     help="the cloud's own interfaces: their frames (e.g. a bridge's IGMP) are skipped")
     a = ap.parse_args()
@@ -53,6 +55,10 @@ def main():
     order = []
     n = 0
     own = [bytes.fromhex(m.replace(':', '')) for m in a.own_mac]
+    split = {}
+    if a.split:
+        split_dir, split_mac = a.split.split(':', 1)
+        split_mac = bytes.fromhex(split_mac.replace(':', ''))
     skipped = 0
     for fr in frames(a.pcap):
         if fr[6:12] in own:
@@ -79,7 +85,15 @@ def main():
                 break
         label = (ip[1] & 15) << 16 | ip[2] << 8 | ip[3]
         per_epoch[label] = per_epoch.get(label, 0) + 1
+        if a.split:
+            name = f"{split_dir}/epoch-{label}-{'to' if fr[:6] == split_mac else 'from'}.pcap"
+            if name not in split:
+                split[name] = open(name, 'wb')
+                split[name].write(struct.pack('<IHHiIII', 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))
+            split[name].write(struct.pack('<IIII', 0, n, len(fr), len(fr)) + fr)
         order.append(label)
+    for f in split.values():
+        f.close()
     for e in sorted(per_epoch):
         print(f'epoch {e} frames {per_epoch[e]}')
     # frames under an older epoch after the first frame of a newer one: flows that
