@@ -128,9 +128,11 @@ wait_for 20 ip netns exec "$NS" curl -sf -o /dev/null http://10.9.0.2:8080/page.
 "$BIN/embark-gwctl" --ext "ipc://$T/a.ext" listen --seconds 120 --uri-key "$T/k" --keywords "$T/kw.enc" >"$T/ext.txt" 2>"$T/ext.log" &
 LISTENER=$!
 PIDS+=($LISTENER)
-sleep 0.5 # a SUB that connects late misses the first records (nanomsg PUB does not keep them)
-
 GET="ip netns exec $NE curl -sS --max-time ${E2_GW_CURL_S:-60} -H X-Note:confidential-project-zebra"
+# a SUB that connects late misses records (nanomsg's PUB keeps none): requests for a page
+# that does not exist until the listener has seen one
+warm() { ip netns exec "$NE" curl -s --max-time 10 -o /dev/null http://10.9.0.2:8080/warmup; grep -q "/warmup$" "$T/ext.txt"; }
+wait_for 60 warm || fail "the extension channel listener never saw a record"
 $GET -o "$T/got.html" http://10.9.0.2:8080/page.html -o "$T/got.bin" http://10.9.0.2:8080/big.bin || fail "curl through the gateways failed"
 cmp "$T/got.html" "$T/www/page.html" || fail "page differs"
 cmp "$T/got.bin" "$T/www/big.bin" || fail "1 MiB file differs"
@@ -166,7 +168,7 @@ grep -q "0600" "$T/refused.txt" || fail "refusal without the reason: $(cat "$T/r
 ok "malformed rules, rules for another key and a 0644 key refused, epoch unchanged"
 
 # a rule update under traffic
-ip netns exec "$NE" curl -sS --max-time 120 --limit-rate 200k -o "$T/slow.bin" http://10.9.0.2:8080/big.bin &
+ip netns exec "$NE" curl -sS --max-time 120 --limit-rate 100k -o "$T/slow.bin" http://10.9.0.2:8080/big.bin &
 SLOW=$!
 PIDS+=($SLOW)
 wait_for 20 sh -c "[ -s '$T/slow.bin' ]" || fail "the slow download did not start"
