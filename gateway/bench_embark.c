@@ -199,8 +199,8 @@ static int gw_path(const embark_keys *k, bool quick)
 	static uint8_t big[NF][1500], out[BURST][1700];
 	static size_t bl[NF];
 	for (int i = 0; i < NF; i++)
-		bl[i] = tcp_packet(big[i], 0x0a000000u | (uint32_t)(rnd() & 0xffff), (uint32_t)rnd(),
-				   (uint16_t)rnd(), 80, 1460);
+		bl[i] = tcp_packet(big[i], 0x0a000000u | (uint32_t)(rnd() & 0xffff), (uint32_t)rnd(), (uint16_t)rnd(),
+				   80, 1460);
 	for (int payload = 0; payload < 2; payload++) {
 		embark_config cfg;
 		struct gwc_config gc;
@@ -230,7 +230,8 @@ static int gw_path(const embark_keys *k, bool quick)
 				gwc_outbound(c, gp, BURST, 1);
 				for (int j = 0; j < BURST; j++)
 					if (gp[j].rc != EMBARK_OK) {
-						fprintf(stderr, "embark-bench: a packet of the gateway workload failed\n");
+						fprintf(stderr,
+							"embark-bench: a packet of the gateway workload failed\n");
 						return -1;
 					}
 			}
