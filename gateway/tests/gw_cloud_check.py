@@ -4,7 +4,7 @@
 enterprise crosses in clear: every frame is IPv6 with an Embark destination option, no
 address is an enterprise one (plain or IPv4-mapped), and none of the given plaintext
 byte strings occurs anywhere in a frame. Prints frames per epoch (flow label) and, with
---after-first EPOCH, how many frames of older epochs came after the first of EPOCH.
+--after EPOCH, how many frames of older epochs came after the first of EPOCH.
 
 usage: gw_cloud_check.py PCAP --addr A.B.C.D ... --text FILE ... [--chunks FILE]"""
 import argparse
@@ -39,6 +39,7 @@ def main():
     ap.add_argument('--chunks', action='append', default=[],
                     help='a file: 64 of its 24-byte pieces must not appear')
     ap.add_argument('--min-frames', type=int, default=1)
+    ap.add_argument('--after', type=int, help='count older epochs\' frames after the first of this epoch')
     ap.add_argument('--split', metavar='DIR:MAC',
                     help='write DIR/epoch-N-to.pcap (frames to MAC) and DIR/epoch-N-from.pcap (the others)')
     ap.add_argument('--own-mac', action='append', default=[],
@@ -96,14 +97,19 @@ def main():
         f.close()
     for e in sorted(per_epoch):
         print(f'epoch {e} frames {per_epoch[e]}')
-    # frames under an older epoch after the first frame of a newer one: flows that
-    # finished under the map they started with
-    if per_epoch:
-        newest = max(per_epoch)
-        if newest != min(per_epoch):
-            first = order.index(newest)
-            late = sum(1 for x in order[first:] if x != newest)
-            print(f'older_after_newest {late}')
+    # frames of older epochs after the first frame of epoch --after: flows that went on
+    # under the map they started with
+    if a.after is not None and a.after in per_epoch:
+        first = order.index(a.after)
+        late = sum(1 for x in order[first:] if x < a.after)
+        print(f'older_after {late}')
+    runs = []
+    for x in order:
+        if runs and runs[-1][0] == x:
+            runs[-1][1] += 1
+        else:
+            runs.append([x, 1])
+    print('label_runs ' + ' '.join(f'{x}x{c}' for x, c in runs[:40]))
     print(f'frames {n} bad {bad} (the cloud\'s own: {skipped})')
     if n < a.min_frames:
         print(f'only {n} frames captured')

@@ -193,15 +193,26 @@ TOT=$(counter a encrypted)
 [ "$(counter a flows_moved)" = 0 ] || fail "flows moved between epochs"
 ok "rule update under traffic: download finished under epoch 1 ($E1 packets in all), new flows under epoch 2 ($E2), sums agree"
 
+# key rotation: a new key (0600) prepared on both, activated on both; pages still load
+"$BIN/embark-keygen" "$T/new.k" >/dev/null
+ctl a key "$T/new.k" --prepare >/dev/null || fail "key prepare on a"
+ctl b key "$T/new.k" --prepare >/dev/null || fail "key prepare on b"
+ctl a activate 3 >/dev/null && ctl b activate 3 >/dev/null || fail "key activate"
+$GET -o "$T/k3.html" http://10.9.0.2:8080/page.html || fail "a flow under the new key failed"
+cmp "$T/k3.html" "$T/www/page.html" || fail "page under the new key differs"
+K1=$(ctl a status | sed -n 's/^epoch_1 .*key=\([0-9a-f]*\).*/\1/p'); K3=$(ctl a status | sed -n 's/^epoch_3 .*key=\([0-9a-f]*\).*/\1/p')
+[ -n "$K3" ] && [ "$K3" != "$K1" ] || fail "epoch 3 does not run under the new key ($K1 / $K3)"
+ok "key rotation: epoch 3 under key $K3 (was $K1), page byte-identical"
+
 kill -TERM "$LISTENER" 2>/dev/null || true
 sleep 0.5
 python3 "$HERE/gw_cloud_check.py" "$T/cloud.pcap" --own-mac "$(ip netns exec "$NC" cat /sys/class/net/br0/address)" --addr 10.9.0.1 --addr 10.9.0.2 \
   --text SECRET-MARKER --text confidential-project-zebra --text "GET /" --text "HTTP/1.1" --text nginx \
-  --text page.html --chunks "$T/www/big.bin" --min-frames 500 --split "$T:$MAC_BE" >"$T/check.txt" || { grep -v "^epoch \|^older\|^frames" "$T/check.txt" | head -20; fail "plaintext or enterprise addresses on the cloud side"; }
+  --text page.html --chunks "$T/www/big.bin" --min-frames 500 --after 2 --split "$T:$MAC_BE" >"$T/check.txt" || { grep -v "^epoch \|^older\|^frames" "$T/check.txt" | head -20; fail "plaintext or enterprise addresses on the cloud side"; }
 grep -q "^epoch 2 frames" "$T/check.txt" || fail "no frames under epoch 2 on the cloud side"
-LATE=$(sed -n 's/^older_after_newest //p' "$T/check.txt")
+LATE=$(sed -n 's/^older_after //p' "$T/check.txt")
 [ "${LATE:-0}" -gt 0 ] || fail "no epoch 1 frames after the first epoch 2 frame: the old flow did not finish under its epoch"
-ok "cloud capture: $(tail -1 "$T/check.txt"), only Embark IPv6, no enterprise address, no plaintext; $LATE epoch-1 frames after the switch"
+ok "cloud capture: $(tail -1 "$T/check.txt"), only Embark IPv6, no enterprise address, no plaintext; $LATE frames of epoch 1 after the first of epoch 2; epochs in order: $(sed -n 's/^label_runs //p' "$T/check.txt")"
 for g in a b; do
   [ "$(counter $g unknown_epoch)" = 0 ] || fail "gw $g dropped frames of an unknown epoch"
 done
@@ -228,5 +239,7 @@ for p in "${GW_PIDS[@]}"; do
   [ "$rc" = 0 ] || fail "a gateway exited with status $rc"
 done
 ! grep -l "Sanitizer" "$T"/a.log "$T"/b.log || fail "sanitizer report in a gateway's log"
-! grep -qi "$(head -c 64 "$T/k")" "$T"/*.log "$T"/*.txt || fail "the key's hex digits in a log or a reply"
+for key in "$T/k" "$T/new.k"; do
+  ! grep -qi "$(head -c 64 "$key")" "$T"/*.log "$T"/*.txt || fail "a key's hex digits in a log or a reply"
+done
 ok "both gateways stopped cleanly, the key in no log or reply"
