@@ -1,0 +1,1006 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* embark-gw's packet path without DPDK (see gwcore.h and README.md "embark-gw"). */
+#include "gwcore.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+#define BUMP(x, v) STORE(x, LOAD(x) + (v))
+
+#define OOO_SEGS 16
+#define OOO_BYTES (256u << 10)
+#define HTTP_HEAD_MAX 8192
+#define KM_CHUNK 4096
+
+struct gwc_epoch {
+	uint32_t id;
+	embark_keys *keys;
+	embark_gw *gw;
+	embark_ruleset rules; /* plaintext copy, for export */
+	char key_id[GWC_KEY_ID_LEN + 1];
+	/* worker's */
+	int state;          /* GWC_EP_PREPARED, _CURRENT or _DRAINING while live */
+	uint64_t retire_at; /* when draining: retired then at the latest */
+	uint64_t pinned;    /* flows pinned to it */
+};
+
+struct seg {
+	uint32_t seq, len;
+	uint8_t *data;
+};
+
+enum { HTTP_HEAD, HTTP_BODY, HTTP_OFF };
+
+struct stream {
+	uint32_t next; /* next sequence number to deliver */
+	bool started;
+	uint64_t offset; /* stream offset of `next` */
+	struct seg ooo[OOO_SEGS];
+	size_t nooo, ooo_bytes;
+	embark_km_sender *km;
+	uint32_t km_epoch;
+	int http;
+	uint64_t body_left;
+	size_t head_len;
+	uint8_t head[HTTP_HEAD_MAX];
+};
+
+struct flow {
+	uint32_t a_ip, b_ip; /* canonical order: (a_ip, a_port) <= (b_ip, b_port) */
+	uint16_t a_port, b_port;
+	uint8_t proto;
+	bool used;
+	uint8_t fins;    /* bit 0: a sent FIN, bit 1: b sent FIN */
+	uint8_t out_dir; /* outbound stream direction: 1 a->b, 2 b->a, 0 not yet known */
+	uint32_t epoch;
+	uint32_t next; /* chain, or free list; UINT32_MAX ends */
+	uint64_t expire_at;
+	struct stream *st;
+};
+
+struct gwc {
+	struct gwc_config cfg;
+	gwc_emit_fn *emit;
+	void *emit_ctx;
+	struct gwc_epoch *live[GWC_EPOCHS_LIVE];
+	size_t cur; /* index in live of the current epoch */
+	struct gwc_epoch *pending;
+	uint32_t promote; /* an epoch id to make current, 0 = none */
+	struct flow *flows;
+	uint32_t *buckets;
+	uint32_t mask, free_head;
+	size_t sweep;
+	size_t streams;
+	embark_token_ct tok[KM_CHUNK + EMBARK_TOKEN_LEN];
+	uint64_t off[KM_CHUNK + EMBARK_TOKEN_LEN];
+	struct gwc_stats stats;
+};
+
+static const char *const counter_names[GWC_COUNTERS] = {
+	[GWC_ENT_RX] = "ent_rx",
+	[GWC_CLOUD_TX_OK] = "encrypted",
+	[GWC_CLOUD_RX] = "cloud_rx",
+	[GWC_ENT_TX_OK] = "decrypted",
+	[GWC_ENT_NOT_IPV4] = "ent_not_ipv4",
+	[GWC_CLOUD_NOT_EMBARK] = "cloud_not_embark",
+	[GWC_UNKNOWN_EPOCH] = "unknown_epoch",
+	[GWC_FLOWS_NEW] = "flows_new",
+	[GWC_FLOWS_EXPIRED] = "flows_expired",
+	[GWC_FLOW_TABLE_FULL] = "flow_table_full",
+	[GWC_FLOWS_MOVED] = "flows_moved",
+	[GWC_EPOCH_SWITCHES] = "epoch_switches",
+	[GWC_EPOCHS_RETIRED] = "epochs_retired",
+	[GWC_DPI_STREAMS] = "dpi_streams",
+	[GWC_DPI_NO_ROOM] = "dpi_no_room",
+	[GWC_REASM_HELD] = "reasm_held",
+	[GWC_REASM_LOST] = "reasm_lost",
+	[GWC_EXT_RECORDS] = "ext_records",
+	[GWC_EXT_TOKENS] = "ext_tokens",
+	[GWC_EXT_URIS] = "ext_uris",
+	[GWC_EXT_UNSENT] = "ext_unsent",
+	[GWC_TX_DROPPED] = "tx_dropped",
+};
+
+const char *gwc_counter_name(enum gwc_counter c)
+{
+	return (unsigned)c < GWC_COUNTERS ? counter_names[c] : "?";
+}
+
+void gwc_config_default(struct gwc_config *cfg)
+{
+	*cfg = (struct gwc_config){
+		.flows = 65536,
+		.idle_ns = 120ull * 1000000000ull,
+		.linger_ns = 2ull * 1000000000ull,
+		.drain_ns = 30ull * 1000000000ull,
+		.dpi = true,
+		.uri = true,
+		.dpi_flows = 128,
+		.km_reset_bytes = 2048,
+		.km_mode = EMBARK_TOKENS_WINDOW,
+	};
+}
+
+/* ---------------- epochs ---------------- */
+
+embark_keys *gwc_keys_copy(const embark_keys *keys)
+{
+	return embark_keys_from_master(keys->master);
+}
+
+void gwc_key_id(const embark_keys *keys, char out[GWC_KEY_ID_LEN + 1])
+{
+	static const char label[] = "embark-gw key id";
+	uint8_t mac[32];
+	unsigned len = sizeof mac;
+	if (!HMAC(EVP_sha256(), keys->master, EMBARK_MASTER_KEY_LEN, (const uint8_t *)label, sizeof label - 1, mac,
+		  &len))
+		memset(mac, 0, sizeof mac);
+	for (int i = 0; i < GWC_KEY_ID_LEN / 2; i++) {
+		out[2 * i] = "0123456789abcdef"[mac[i] >> 4];
+		out[2 * i + 1] = "0123456789abcdef"[mac[i] & 15];
+	}
+	out[GWC_KEY_ID_LEN] = '\0';
+	OPENSSL_cleanse(mac, sizeof mac);
+}
+
+struct gwc_epoch *gwc_epoch_new(uint32_t id, embark_keys *keys, const embark_ruleset *rules,
+				const embark_poolset *pools, const embark_config *cfg, struct e2_err *err)
+{
+	struct gwc_epoch *ep = calloc(1, sizeof *ep);
+	char msg[256] = "";
+	if (!ep) {
+		embark_keys_free(keys);
+		e2_seterr(err, "out of memory");
+		return NULL;
+	}
+	ep->id = id;
+	ep->keys = keys;
+	gwc_key_id(keys, ep->key_id);
+	if (rules && rules->n) {
+		ep->rules.v = malloc(rules->n * sizeof *rules->v);
+		if (!ep->rules.v) {
+			e2_seterr(err, "out of memory");
+			goto fail;
+		}
+		memcpy(ep->rules.v, rules->v, rules->n * sizeof *rules->v);
+		ep->rules.n = rules->n;
+	}
+	ep->gw = embark_gw_new(keys, rules, pools, cfg, msg, sizeof msg);
+	if (!ep->gw) {
+		e2_seterr(err, "%s", msg);
+		goto fail;
+	}
+	return ep;
+fail:
+	gwc_epoch_free(ep);
+	return NULL;
+}
+
+void gwc_epoch_free(struct gwc_epoch *ep)
+{
+	if (!ep)
+		return;
+	embark_gw_free(ep->gw);
+	embark_keys_free(ep->keys);
+	embark_ruleset_free(&ep->rules);
+	free(ep);
+}
+
+uint32_t gwc_epoch_id(const struct gwc_epoch *ep)
+{
+	return ep->id;
+}
+
+size_t gwc_epoch_rules(const struct gwc_epoch *ep)
+{
+	return ep->rules.n;
+}
+
+const char *gwc_epoch_key_id(const struct gwc_epoch *ep)
+{
+	return ep->key_id;
+}
+
+int gwc_epoch_export(struct gwc_epoch *ep, char **rules_text, size_t *rules_len, embark_u128 **pools, size_t *npools,
+		     struct e2_err *err)
+{
+	char msg[256] = "";
+	embark_ruleset enc = {0};
+	*rules_text = NULL;
+	*pools = NULL;
+	if (embark_rules_encrypt(ep->gw, &ep->rules, &enc, msg, sizeof msg) != 0) {
+		e2_seterr(err, "encrypting the rules: %s", msg);
+		return -1;
+	}
+	FILE *f = open_memstream(rules_text, rules_len);
+	char head[96];
+	snprintf(head, sizeof head, "embark-gw epoch %u", ep->id);
+	if (!f || embark_rules_write(f, &enc, head) != 0 || fclose(f) != 0) {
+		embark_ruleset_free(&enc);
+		free(*rules_text);
+		*rules_text = NULL;
+		e2_seterr(err, "writing the encrypted rules failed");
+		return -1;
+	}
+	embark_ruleset_free(&enc);
+	if (embark_pools_encrypt(ep->gw, pools, npools) != 0) {
+		free(*rules_text);
+		*rules_text = NULL;
+		e2_seterr(err, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* ---------------- the table ---------------- */
+
+struct gwc *gwc_new(const struct gwc_config *cfg, struct gwc_epoch *first, gwc_emit_fn *emit, void *emit_ctx,
+		    struct e2_err *err)
+{
+	struct gwc *c = calloc(1, sizeof *c);
+	if (!c) {
+		gwc_epoch_free(first);
+		e2_seterr(err, "out of memory");
+		return NULL;
+	}
+	c->cfg = *cfg;
+	size_t n = 64;
+	while (n < cfg->flows && n < (1u << 26))
+		n <<= 1;
+	c->cfg.flows = n;
+	c->mask = (uint32_t)(n - 1);
+	c->flows = calloc(n, sizeof *c->flows);
+	c->buckets = malloc(n * sizeof *c->buckets);
+	if (!c->flows || !c->buckets) {
+		free(c->flows);
+		free(c->buckets);
+		free(c);
+		gwc_epoch_free(first);
+		e2_seterr(err, "out of memory for %zu flows", n);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		c->buckets[i] = UINT32_MAX;
+		c->flows[i].next = i + 1 < n ? (uint32_t)(i + 1) : UINT32_MAX;
+	}
+	c->free_head = 0;
+	c->emit = emit;
+	c->emit_ctx = emit_ctx;
+	c->live[0] = first;
+	first->state = GWC_EP_CURRENT;
+	c->cur = 0;
+	struct gwc_epoch_stats *es = &c->stats.ep[first->id % GWC_EPOCH_SLOTS];
+	memcpy(es->key_id, first->key_id, sizeof es->key_id);
+	es->rules = (uint32_t)first->rules.n;
+	STORE(es->state, GWC_EP_CURRENT);
+	STORE(es->id, first->id);
+	STORE(c->stats.current_epoch, first->id);
+	return c;
+}
+
+static void stream_free(struct gwc *c, struct stream *st)
+{
+	if (!st)
+		return;
+	for (size_t i = 0; i < st->nooo; i++)
+		free(st->ooo[i].data);
+	embark_km_sender_free(st->km);
+	OPENSSL_cleanse(st->head, sizeof st->head);
+	free(st);
+	c->streams--;
+}
+
+void gwc_free(struct gwc *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i <= c->mask; i++)
+		if (c->flows[i].used)
+			stream_free(c, c->flows[i].st);
+	for (size_t i = 0; i < GWC_EPOCHS_LIVE; i++)
+		gwc_epoch_free(c->live[i]);
+	gwc_epoch_free(__atomic_exchange_n(&c->pending, NULL, __ATOMIC_ACQ_REL));
+	free(c->flows);
+	free(c->buckets);
+	free(c);
+}
+
+struct gwc_stats *gwc_stats(struct gwc *c)
+{
+	return &c->stats;
+}
+
+static void note_prepared(struct gwc *c, const struct gwc_epoch *ep)
+{
+	struct gwc_epoch_stats *es = &c->stats.ep[ep->id % GWC_EPOCH_SLOTS];
+	STORE(es->id, 0);
+	memcpy(es->key_id, ep->key_id, sizeof es->key_id);
+	STORE(es->rules, (uint32_t)ep->rules.n);
+	STORE(es->encrypted, 0);
+	STORE(es->decrypted, 0);
+	STORE(es->flows, 0);
+	STORE(es->state, GWC_EP_PREPARED);
+	STORE(es->id, ep->id);
+}
+
+bool gwc_offer(struct gwc *c, struct gwc_epoch *ep)
+{
+	struct gwc_epoch *expected = NULL;
+	if (LOAD(c->pending))
+		return false;
+	note_prepared(c, ep);
+	return __atomic_compare_exchange_n(&c->pending, &expected, ep, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+}
+
+bool gwc_offer_taken(struct gwc *c)
+{
+	return __atomic_load_n(&c->pending, __ATOMIC_ACQUIRE) == NULL;
+}
+
+struct gwc_epoch *gwc_withdraw(struct gwc *c)
+{
+	return __atomic_exchange_n(&c->pending, NULL, __ATOMIC_ACQ_REL);
+}
+
+bool gwc_promote(struct gwc *c, uint32_t id)
+{
+	uint32_t expected = 0;
+	return __atomic_compare_exchange_n(&c->promote, &expected, id, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+}
+
+uint32_t gwc_current(struct gwc *c)
+{
+	return __atomic_load_n(&c->stats.current_epoch, __ATOMIC_ACQUIRE);
+}
+
+static struct gwc_epoch_stats *ep_stats(struct gwc *c, uint32_t id)
+{
+	return &c->stats.ep[id % GWC_EPOCH_SLOTS];
+}
+
+static void retire(struct gwc *c, size_t i)
+{
+	struct gwc_epoch *ep = c->live[i];
+	STORE(ep_stats(c, ep->id)->state, GWC_EP_RETIRED);
+	c->live[i] = NULL;
+	gwc_epoch_free(ep);
+	BUMP(c->stats.c[GWC_EPOCHS_RETIRED], 1);
+}
+
+/* A prepared epoch takes a free live slot; a previously prepared one goes, and if all slots
+ * are taken the oldest draining epoch is retired now (its flows move on). */
+static void install(struct gwc *c, struct gwc_epoch *ep)
+{
+	size_t slot = GWC_EPOCHS_LIVE;
+	for (size_t i = 0; i < GWC_EPOCHS_LIVE; i++)
+		if (c->live[i] && c->live[i]->state == GWC_EP_PREPARED)
+			retire(c, i);
+	for (size_t i = 0; i < GWC_EPOCHS_LIVE && slot == GWC_EPOCHS_LIVE; i++)
+		if (!c->live[i])
+			slot = i;
+	if (slot == GWC_EPOCHS_LIVE) {
+		size_t oldest = GWC_EPOCHS_LIVE;
+		for (size_t i = 0; i < GWC_EPOCHS_LIVE; i++)
+			if (i != c->cur && (oldest == GWC_EPOCHS_LIVE || c->live[i]->id < c->live[oldest]->id))
+				oldest = i;
+		retire(c, oldest);
+		slot = oldest;
+	}
+	ep->state = GWC_EP_PREPARED;
+	c->live[slot] = ep;
+	STORE(ep_stats(c, ep->id)->state, GWC_EP_PREPARED);
+}
+
+static void promote(struct gwc *c, uint32_t id, uint64_t now)
+{
+	size_t slot = GWC_EPOCHS_LIVE;
+	for (size_t i = 0; i < GWC_EPOCHS_LIVE; i++)
+		if (c->live[i] && c->live[i]->id == id && c->live[i]->state == GWC_EP_PREPARED)
+			slot = i;
+	if (slot == GWC_EPOCHS_LIVE)
+		return; /* not prepared (any more): nothing to do */
+	struct gwc_epoch *old = c->live[c->cur];
+	old->state = GWC_EP_DRAINING;
+	old->retire_at = now + c->cfg.drain_ns;
+	STORE(ep_stats(c, old->id)->state, GWC_EP_DRAINING);
+	c->live[slot]->state = GWC_EP_CURRENT;
+	c->cur = slot;
+	STORE(ep_stats(c, id)->state, GWC_EP_CURRENT);
+	__atomic_store_n(&c->stats.current_epoch, id, __ATOMIC_RELEASE);
+	BUMP(c->stats.c[GWC_EPOCH_SWITCHES], 1);
+}
+
+static uint32_t flow_hash(uint32_t a, uint32_t b, uint16_t ap, uint16_t bp, uint8_t proto)
+{
+	uint64_t x = ((uint64_t)a << 32 | b) * 0x9e3779b97f4a7c15ull;
+	x ^= ((uint64_t)ap << 24 | (uint64_t)bp << 8 | proto) * 0xc2b2ae3d27d4eb4full;
+	x ^= x >> 31;
+	x *= 0xff51afd7ed558ccdull;
+	return (uint32_t)(x ^ (x >> 29));
+}
+
+static void flow_remove(struct gwc *c, uint32_t idx)
+{
+	struct flow *f = &c->flows[idx];
+	uint32_t *link = &c->buckets[flow_hash(f->a_ip, f->b_ip, f->a_port, f->b_port, f->proto) & c->mask];
+	while (*link != idx)
+		link = &c->flows[*link].next;
+	*link = f->next;
+	for (size_t i = 0; i < GWC_EPOCHS_LIVE; i++)
+		if (c->live[i] && c->live[i]->id == f->epoch && c->live[i]->pinned)
+			c->live[i]->pinned--;
+	stream_free(c, f->st);
+	memset(f, 0, sizeof *f);
+	f->next = c->free_head;
+	c->free_head = idx;
+	BUMP(c->stats.c[GWC_FLOWS_EXPIRED], 1);
+	STORE(c->stats.flows_active, LOAD(c->stats.flows_active) - 1);
+}
+
+void gwc_count(struct gwc *c, enum gwc_counter which, uint64_t n)
+{
+	BUMP(c->stats.c[which], n);
+}
+
+void gwc_poll(struct gwc *c, uint64_t now)
+{
+	struct gwc_epoch *ep = __atomic_exchange_n(&c->pending, NULL, __ATOMIC_ACQ_REL);
+	if (ep)
+		install(c, ep);
+	uint32_t id = __atomic_exchange_n(&c->promote, 0, __ATOMIC_ACQ_REL);
+	if (id)
+		promote(c, id, now);
+	/* an epoch is retired when its drain time is up, or earlier once no flow is pinned to
+	 * it any more and a linger time has passed (packets still in the cloud) */
+	for (size_t i = 0; i < GWC_EPOCHS_LIVE; i++) {
+		struct gwc_epoch *e = c->live[i];
+		if (!e || e->state != GWC_EP_DRAINING)
+			continue;
+		uint64_t switched = e->retire_at - c->cfg.drain_ns;
+		if (now >= e->retire_at || (!e->pinned && now >= switched + c->cfg.linger_ns))
+			retire(c, i);
+	}
+	for (int k = 0; k < 64; k++) {
+		uint32_t idx = (uint32_t)(c->sweep++ & c->mask);
+		if (c->flows[idx].used && c->flows[idx].expire_at <= now)
+			flow_remove(c, idx);
+	}
+}
+
+/* ---------------- packets ---------------- */
+
+struct tuple {
+	uint32_t sip, dip;
+	uint16_t sport, dport;
+	uint8_t proto;
+	uint8_t tcp_flags;
+	uint32_t seq;
+	const uint8_t *payload;
+	size_t payload_len;
+};
+
+/* The 5-tuple of an IPv4 packet (ports only on a TCP/UDP first fragment); false if not
+ * IPv4 at all. */
+static bool parse_v4(const uint8_t *p, size_t len, struct tuple *t)
+{
+	memset(t, 0, sizeof *t);
+	if (len < 20 || (p[0] >> 4) != 4)
+		return false;
+	size_t ihl = (size_t)(p[0] & 15) * 4, tot = e2_get_be16(p + 2);
+	if (ihl < 20 || tot < ihl || tot > len)
+		return false;
+	t->proto = p[9];
+	t->sip = e2_get_be32(p + 12);
+	t->dip = e2_get_be32(p + 16);
+	if (e2_get_be16(p + 6) & 0x3fff)
+		return true;
+	const uint8_t *l4 = p + ihl;
+	size_t l4len = tot - ihl;
+	if ((t->proto == 6 && l4len >= 20) || (t->proto == 17 && l4len >= 8)) {
+		t->sport = e2_get_be16(l4);
+		t->dport = e2_get_be16(l4 + 2);
+	}
+	if (t->proto == 6 && l4len >= 20) {
+		size_t doff = (size_t)(l4[12] >> 4) * 4;
+		t->seq = e2_get_be32(l4 + 4);
+		t->tcp_flags = l4[13];
+		if (doff >= 20 && doff <= l4len) {
+			t->payload = l4 + doff;
+			t->payload_len = l4len - doff;
+		}
+	}
+	return true;
+}
+
+static bool canon_swap(const struct tuple *t)
+{
+	return t->sip > t->dip || (t->sip == t->dip && t->sport > t->dport);
+}
+
+static struct gwc_epoch *live_by_id(struct gwc *c, uint32_t id)
+{
+	for (size_t i = 0; i < GWC_EPOCHS_LIVE; i++)
+		if (c->live[i] && c->live[i]->id == id)
+			return c->live[i];
+	return NULL;
+}
+
+static struct gwc_epoch *live_by_label(struct gwc *c, uint32_t label)
+{
+	for (size_t i = 0; i < GWC_EPOCHS_LIVE; i++)
+		if (c->live[i] && (c->live[i]->id & GWC_LABEL_MASK) == label)
+			return c->live[i];
+	return NULL;
+}
+
+/* The flow of t, created and pinned to `pin` (or the current epoch) if new. NULL when the
+ * table is full. */
+static struct flow *flow_get(struct gwc *c, const struct tuple *t, uint64_t now, struct gwc_epoch *pin, bool *is_new)
+{
+	bool sw = canon_swap(t);
+	uint32_t a = sw ? t->dip : t->sip, b = sw ? t->sip : t->dip;
+	uint16_t ap = sw ? t->dport : t->sport, bp = sw ? t->sport : t->dport;
+	uint32_t h = flow_hash(a, b, ap, bp, t->proto) & c->mask;
+	*is_new = false;
+	for (uint32_t i = c->buckets[h]; i != UINT32_MAX; i = c->flows[i].next) {
+		struct flow *f = &c->flows[i];
+		if (f->a_ip == a && f->b_ip == b && f->a_port == ap && f->b_port == bp && f->proto == t->proto) {
+			if (f->expire_at > now)
+				return f;
+			flow_remove(c, i); /* expired: a new flow with the same tuple */
+			break;
+		}
+	}
+	if (c->free_head == UINT32_MAX) {
+		BUMP(c->stats.c[GWC_FLOW_TABLE_FULL], 1);
+		return NULL;
+	}
+	uint32_t idx = c->free_head;
+	struct flow *f = &c->flows[idx];
+	c->free_head = f->next;
+	memset(f, 0, sizeof *f);
+	*f = (struct flow){.a_ip = a, .b_ip = b, .a_port = ap, .b_port = bp, .proto = t->proto, .used = true};
+	struct gwc_epoch *ep = pin ? pin : c->live[c->cur];
+	f->epoch = ep->id;
+	ep->pinned++;
+	BUMP(ep_stats(c, ep->id)->flows, 1);
+	f->expire_at = now + c->cfg.idle_ns;
+	f->next = c->buckets[h];
+	c->buckets[h] = idx;
+	*is_new = true;
+	BUMP(c->stats.c[GWC_FLOWS_NEW], 1);
+	STORE(c->stats.flows_active, LOAD(c->stats.flows_active) + 1);
+	return f;
+}
+
+static void flow_touch(struct gwc *c, struct flow *f, const struct tuple *t, uint64_t now)
+{
+	if (f->expire_at != UINT64_MAX)
+		f->expire_at = now + c->cfg.idle_ns;
+	if (t->proto != 6)
+		return;
+	if (t->tcp_flags & 0x04) /* RST */
+		f->fins = 3;
+	else if (t->tcp_flags & 0x01)
+		f->fins |= canon_swap(t) ? 2 : 1;
+	if (f->fins == 3)
+		f->expire_at = now + c->cfg.linger_ns;
+}
+
+/* ---------------- reassembly, KeywordMatch, HTTP ---------------- */
+
+static void emit_tokens(struct gwc *c, struct stream *st, const struct gwc_epoch *ep, const uint8_t flow[37],
+			const uint8_t *data, size_t len)
+{
+	while (len) {
+		size_t n = len < KM_CHUNK ? len : KM_CHUNK;
+		size_t k = embark_km_encrypt(st->km, data, n, c->tok, c->off, KM_CHUNK + EMBARK_TOKEN_LEN);
+		if (k) {
+			struct gwc_ext rec = {.epoch = ep->id,
+					      .salt0 = embark_km_salt0(st->km),
+					      .tokens = c->tok,
+					      .offsets = c->off,
+					      .ntokens = k};
+			memcpy(rec.flow, flow, GWC_FLOW_ID_LEN);
+			if (c->emit)
+				c->emit(c->emit_ctx, &rec);
+			BUMP(c->stats.c[GWC_EXT_RECORDS], 1);
+			BUMP(c->stats.c[GWC_EXT_TOKENS], k);
+		}
+		data += n;
+		len -= n;
+	}
+}
+
+static bool is_tchar(uint8_t ch)
+{
+	return ch > 32 && ch < 127 && ch != '"' && ch != '(' && ch != ')' && ch != ',' && ch != '/' && ch != ':' &&
+	       ch != ';' && ch != '<' && ch != '=' && ch != '>' && ch != '?' && ch != '@' && ch != '[' && ch != '\\' &&
+	       ch != ']' && ch != '{' && ch != '}';
+}
+
+/* A header's value in head[0..len) (name without the colon), trimmed; NULL if absent. */
+static const uint8_t *header_value(const uint8_t *head, size_t len, const char *name, size_t *vlen)
+{
+	size_t nl = strlen(name);
+	for (size_t i = 0; i + 1 < len; i++) {
+		if (head[i] != '\n')
+			continue;
+		const uint8_t *line = head + i + 1;
+		size_t rest = len - i - 1;
+		if (rest > nl && line[nl] == ':' && strncasecmp((const char *)line, name, nl) == 0) {
+			size_t s = nl + 1, e = s;
+			while (e < rest && line[e] != '\r' && line[e] != '\n')
+				e++;
+			while (s < e && (line[s] == ' ' || line[s] == '\t'))
+				s++;
+			while (e > s && (line[e - 1] == ' ' || line[e - 1] == '\t'))
+				e--;
+			*vlen = e - s;
+			return line + s;
+		}
+	}
+	return NULL;
+}
+
+/* A complete request head: emits host + path, encrypted, and sets up the body skip.
+ * Returns false if this is not HTTP/1.x (the stream is then left alone). */
+static bool http_request(struct gwc *c, struct stream *st, const struct gwc_epoch *ep, const uint8_t flow[37])
+{
+	const uint8_t *h = st->head;
+	size_t len = st->head_len, i = 0;
+	while (i < len && is_tchar(h[i]))
+		i++;
+	if (i == 0 || i >= len || h[i] != ' ')
+		return false;
+	size_t ts = ++i;
+	while (i < len && h[i] != ' ' && h[i] != '\r' && h[i] != '\n')
+		i++;
+	size_t te = i;
+	if (te == ts || len - i < 9 || memcmp(h + i, " HTTP/1.", 8) != 0)
+		return false;
+	const uint8_t *target = h + ts;
+	size_t tlen = te - ts;
+	size_t hostlen = 0;
+	const uint8_t *host = header_value(h, len, "host", &hostlen);
+	uint8_t uri[HTTP_HEAD_MAX + 16], enc[HTTP_HEAD_MAX + 32];
+	size_t ulen = 0;
+	if (tlen > 7 && strncasecmp((const char *)target, "http://", 7) == 0) {
+		memcpy(uri, target + 7, tlen - 7);
+		ulen = tlen - 7;
+	} else {
+		if (host) {
+			memcpy(uri, host, hostlen);
+			ulen = hostlen;
+		}
+		memcpy(uri + ulen, target, tlen);
+		ulen += tlen;
+	}
+	if (embark_uri_encrypt(ep->keys, uri, ulen, enc) == 0) {
+		struct gwc_ext rec = {.epoch = ep->id, .uri = enc, .uri_len = ulen + 16};
+		memcpy(rec.flow, flow, GWC_FLOW_ID_LEN);
+		if (st->km)
+			rec.salt0 = embark_km_salt0(st->km);
+		if (c->emit)
+			c->emit(c->emit_ctx, &rec);
+		BUMP(c->stats.c[GWC_EXT_RECORDS], 1);
+		BUMP(c->stats.c[GWC_EXT_URIS], 1);
+	}
+	OPENSSL_cleanse(uri, ulen);
+	size_t vlen = 0;
+	const uint8_t *v = header_value(h, len, "transfer-encoding", &vlen);
+	if (v)
+		return false; /* chunked bodies are not followed: later requests get no URI */
+	st->body_left = 0;
+	v = header_value(h, len, "content-length", &vlen);
+	if (v) {
+		uint64_t n = 0;
+		for (size_t k = 0; k < vlen; k++) {
+			if (v[k] < '0' || v[k] > '9' || n > (UINT64_MAX - 9) / 10)
+				return false;
+			n = n * 10 + (uint64_t)(v[k] - '0');
+		}
+		st->body_left = n;
+	}
+	return true;
+}
+
+static void http_feed(struct gwc *c, struct stream *st, const struct gwc_epoch *ep, const uint8_t flow[37],
+		      const uint8_t *data, size_t len)
+{
+	while (len && st->http != HTTP_OFF) {
+		if (st->http == HTTP_BODY) {
+			size_t n = len < st->body_left ? len : (size_t)st->body_left;
+			st->body_left -= n;
+			data += n;
+			len -= n;
+			if (!st->body_left)
+				st->http = HTTP_HEAD;
+			continue;
+		}
+		/* look for the end of the head, taking one byte at a time into head[] */
+		size_t n = 0;
+		bool done = false;
+		while (n < len && !done) {
+			if (st->head_len == HTTP_HEAD_MAX) {
+				st->http = HTTP_OFF;
+				return;
+			}
+			st->head[st->head_len++] = data[n++];
+			done = st->head_len >= 4 && memcmp(st->head + st->head_len - 4, "\r\n\r\n", 4) == 0;
+		}
+		data += n;
+		len -= n;
+		if (done) {
+			bool ok = http_request(c, st, ep, flow);
+			OPENSSL_cleanse(st->head, st->head_len);
+			st->head_len = 0;
+			st->http = !ok ? HTTP_OFF : st->body_left ? HTTP_BODY : HTTP_HEAD;
+		}
+	}
+}
+
+static void deliver(struct gwc *c, struct stream *st, const struct gwc_epoch *ep, const uint8_t flow[37],
+		    const uint8_t *data, size_t len)
+{
+	if (c->cfg.dpi && st->km)
+		emit_tokens(c, st, ep, flow, data, len);
+	if (c->cfg.uri)
+		http_feed(c, st, ep, flow, data, len);
+	st->next += (uint32_t)len;
+	st->offset += len;
+}
+
+static int32_t seq_diff(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b);
+}
+
+/* One outbound TCP segment into its stream, in sequence order. */
+static void stream_segment(struct gwc *c, struct flow *f, const struct gwc_epoch *ep, const struct tuple *t,
+			   const uint8_t flow[37])
+{
+	struct stream *st = f->st;
+	if (!st) {
+		if (c->streams >= c->cfg.dpi_flows) {
+			BUMP(c->stats.c[GWC_DPI_NO_ROOM], 1);
+			f->out_dir |= 4; /* asked once per flow */
+			return;
+		}
+		st = calloc(1, sizeof *st);
+		if (!st)
+			return;
+		c->streams++;
+		f->st = st;
+		BUMP(c->stats.c[GWC_DPI_STREAMS], 1);
+	}
+	if (c->cfg.dpi && (!st->km || st->km_epoch != ep->id)) {
+		/* a flow moved to another epoch (maybe another key) gets a new sender; its next
+		 * record carries the new salt0 */
+		embark_km_sender_free(st->km);
+		st->km = embark_km_sender_new(ep->keys, c->cfg.km_mode, c->cfg.km_reset_bytes);
+		st->km_epoch = ep->id;
+	}
+	if (!st->started) {
+		st->started = true;
+		st->next = t->seq + ((t->tcp_flags & 0x02) ? 1 : 0);
+	}
+	const uint8_t *data = t->payload;
+	size_t len = t->payload_len;
+	uint32_t seq = t->seq + ((t->tcp_flags & 0x02) ? 1 : 0);
+	if (!len)
+		return;
+	int32_t d = seq_diff(seq, st->next);
+	if (d > 0) {
+		/* a gap: hold the segment (a copy) until the gap is filled */
+		if (st->nooo == OOO_SEGS || st->ooo_bytes + len > OOO_BYTES) {
+			BUMP(c->stats.c[GWC_REASM_LOST], 1);
+			return;
+		}
+		for (size_t i = 0; i < st->nooo; i++)
+			if (st->ooo[i].seq == seq && st->ooo[i].len >= len)
+				return;
+		uint8_t *copy = malloc(len);
+		if (!copy)
+			return;
+		memcpy(copy, data, len);
+		st->ooo[st->nooo++] = (struct seg){.seq = seq, .len = (uint32_t)len, .data = copy};
+		st->ooo_bytes += len;
+		BUMP(c->stats.c[GWC_REASM_HELD], 1);
+		return;
+	}
+	if ((size_t) - (int64_t)d >= len)
+		return; /* all of it delivered already */
+	deliver(c, st, ep, flow, data + (size_t) - (int64_t)d, len - (size_t) - (int64_t)d);
+	/* whatever held segment now continues the stream */
+	for (bool more = true; more;) {
+		more = false;
+		for (size_t i = 0; i < st->nooo; i++) {
+			struct seg *s = &st->ooo[i];
+			int32_t sd = seq_diff(s->seq, st->next);
+			if (sd > 0)
+				continue;
+			if ((int64_t)s->len > -(int64_t)sd)
+				deliver(c, st, ep, flow, s->data + (size_t) - (int64_t)sd,
+					s->len - (size_t) - (int64_t)sd);
+			st->ooo_bytes -= s->len;
+			free(s->data);
+			*s = st->ooo[--st->nooo];
+			more = true;
+			break;
+		}
+	}
+}
+
+/* The flow as the cloud sees it: from the encrypted packet's header. */
+static void flow_id_of(const uint8_t *ip6, size_t len, uint8_t id[GWC_FLOW_ID_LEN])
+{
+	memcpy(id, ip6 + 8, 32);
+	size_t l4 = 40 + ((size_t)ip6[41] + 1) * 8;
+	if (l4 + 4 <= len)
+		memcpy(id + 32, ip6 + l4, 4);
+	else
+		memset(id + 32, 0, 4);
+	id[36] = ip6[40];
+}
+
+/* ---------------- bursts ---------------- */
+
+#define BURST_MAX 64
+
+void gwc_outbound(struct gwc *c, struct gwc_pkt *p, size_t n, uint64_t now)
+{
+	for (size_t base = 0; base < n; base += BURST_MAX) {
+		size_t m = n - base < BURST_MAX ? n - base : BURST_MAX;
+		struct gwc_pkt *pk = p + base;
+		struct tuple t[BURST_MAX];
+		struct flow *fl[BURST_MAX];
+		struct gwc_epoch *ep[BURST_MAX];
+		BUMP(c->stats.c[GWC_ENT_RX], m);
+		for (size_t i = 0; i < m; i++) {
+			fl[i] = NULL;
+			ep[i] = NULL;
+			if (!parse_v4(pk[i].in, pk[i].len, &t[i])) {
+				pk[i].rc = EMBARK_E_MALFORMED;
+				BUMP(c->stats.c[GWC_ENT_NOT_IPV4], 1);
+				continue;
+			}
+			bool is_new;
+			fl[i] = flow_get(c, &t[i], now, NULL, &is_new);
+			ep[i] = c->live[c->cur];
+			if (fl[i]) {
+				struct gwc_epoch *pinned = live_by_id(c, fl[i]->epoch);
+				if (!pinned) {
+					/* its epoch was retired: the flow moves to the current one */
+					fl[i]->epoch = ep[i]->id;
+					ep[i]->pinned++;
+					BUMP(c->stats.c[GWC_FLOWS_MOVED], 1);
+				} else {
+					ep[i] = pinned;
+				}
+				flow_touch(c, fl[i], &t[i], now);
+			}
+		}
+		/* one library burst per live epoch among these packets */
+		for (size_t e = 0; e < GWC_EPOCHS_LIVE; e++) {
+			struct gwc_epoch *E = c->live[e];
+			if (!E)
+				continue;
+			embark_burst_pkt b[BURST_MAX];
+			size_t idx[BURST_MAX], k = 0;
+			for (size_t i = 0; i < m; i++)
+				if (ep[i] == E) {
+					b[k] = (embark_burst_pkt){
+						.in = pk[i].in, .len = pk[i].len, .out = pk[i].out, .cap = pk[i].cap};
+					idx[k++] = i;
+				}
+			if (!k)
+				continue;
+			embark_encrypt_burst(E->gw, b, k);
+			uint64_t ok = 0;
+			uint32_t label = E->id & GWC_LABEL_MASK;
+			for (size_t j = 0; j < k; j++) {
+				struct gwc_pkt *q = &pk[idx[j]];
+				q->rc = b[j].rc;
+				q->out_len = b[j].out_len;
+				if (q->rc != EMBARK_OK) {
+					BUMP(c->stats.enc_err[q->rc], 1);
+					continue;
+				}
+				ok++;
+				/* the epoch in the flow label: not authenticated, and need not be: a
+				 * wrong label only selects keys under which the SIV fails */
+				q->out[1] = (uint8_t)((q->out[1] & 0xf0) | (label >> 16));
+				q->out[2] = (uint8_t)(label >> 8);
+				q->out[3] = (uint8_t)label;
+			}
+			BUMP(c->stats.c[GWC_CLOUD_TX_OK], ok);
+			BUMP(ep_stats(c, E->id)->encrypted, ok);
+		}
+		if (!c->cfg.dpi && !c->cfg.uri)
+			continue;
+		for (size_t i = 0; i < m; i++) {
+			struct flow *f = fl[i];
+			if (!f || pk[i].rc != EMBARK_OK || t[i].proto != 6 || (f->out_dir & 4))
+				continue;
+			uint8_t dir = canon_swap(&t[i]) ? 2 : 1;
+			if (!(f->out_dir & 3))
+				f->out_dir |= dir;
+			if ((f->out_dir & 3) != dir)
+				continue; /* the other direction of a flow that left here first */
+			uint8_t id[GWC_FLOW_ID_LEN];
+			flow_id_of(pk[i].out, pk[i].out_len, id);
+			stream_segment(c, f, ep[i], &t[i], id);
+		}
+	}
+}
+
+void gwc_inbound(struct gwc *c, struct gwc_pkt *p, size_t n, uint64_t now)
+{
+	for (size_t base = 0; base < n; base += BURST_MAX) {
+		size_t m = n - base < BURST_MAX ? n - base : BURST_MAX;
+		struct gwc_pkt *pk = p + base;
+		struct gwc_epoch *ep[BURST_MAX];
+		BUMP(c->stats.c[GWC_CLOUD_RX], m);
+		for (size_t i = 0; i < m; i++) {
+			ep[i] = NULL;
+			const uint8_t *q = pk[i].in;
+			if (pk[i].len < 48 || (q[0] >> 4) != 6 || q[6] != 60) {
+				pk[i].rc = EMBARK_E_NO_OPTION;
+				BUMP(c->stats.c[GWC_CLOUD_NOT_EMBARK], 1);
+				continue;
+			}
+			uint32_t label = (uint32_t)(q[1] & 15) << 16 | (uint32_t)q[2] << 8 | q[3];
+			ep[i] = live_by_label(c, label);
+			if (!ep[i]) {
+				pk[i].rc = EMBARK_E_TAMPERED;
+				BUMP(c->stats.c[GWC_UNKNOWN_EPOCH], 1);
+			}
+		}
+		for (size_t e = 0; e < GWC_EPOCHS_LIVE; e++) {
+			struct gwc_epoch *E = c->live[e];
+			if (!E)
+				continue;
+			embark_burst_pkt b[BURST_MAX];
+			size_t idx[BURST_MAX], k = 0;
+			for (size_t i = 0; i < m; i++)
+				if (ep[i] == E) {
+					b[k] = (embark_burst_pkt){
+						.in = pk[i].in, .len = pk[i].len, .out = pk[i].out, .cap = pk[i].cap};
+					idx[k++] = i;
+				}
+			if (!k)
+				continue;
+			embark_decrypt_burst(E->gw, b, k);
+			uint64_t ok = 0;
+			for (size_t j = 0; j < k; j++) {
+				struct gwc_pkt *q = &pk[idx[j]];
+				q->rc = b[j].rc;
+				q->out_len = b[j].out_len;
+				if (q->rc != EMBARK_OK) {
+					BUMP(c->stats.dec_err[q->rc], 1);
+					continue;
+				}
+				ok++;
+				/* replies leave under the epoch their flow came in with */
+				struct tuple t;
+				bool is_new;
+				if (parse_v4(q->out, q->out_len, &t)) {
+					struct flow *f = flow_get(c, &t, now, E, &is_new);
+					if (f)
+						flow_touch(c, f, &t, now);
+				}
+			}
+			BUMP(c->stats.c[GWC_ENT_TX_OK], ok);
+			BUMP(ep_stats(c, E->id)->decrypted, ok);
+		}
+	}
+}

@@ -1,0 +1,709 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* embark-gw's packet path and control requests without DPDK: two gateway cores back to
+ * back (one encrypts, the other decrypts), epochs and their switch, reassembly into
+ * KeywordMatch tokens and encrypted URIs, damaged packets, and the control messages. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common.h"
+#include "e2/bytes.h"
+#include "embark_gw.pb-c.h"
+#include "gwctl.h"
+#include "gwcore.h"
+
+#define SEC 1000000000ull
+
+static const char RULES1[] = "deny id=ssh proto=tcp dst=10.1.0.0/16 dport=22\n"
+			     "accept id=web proto=tcp dst=10.2.0.0/24 dport=80\n"
+			     "deny id=udp proto=udp sport=1000-2000\n";
+static const char RULES2[] = "deny id=ssh proto=tcp dst=10.1.0.0/16 dport=22\n"
+			     "deny id=telnet proto=tcp dport=23\n"
+			     "accept id=web proto=tcp dst=10.2.0.0/25 dport=80-90\n"
+			     "deny id=net src=10.3.0.0/16\n";
+
+static void parse_rules(const char *text, embark_ruleset *rs)
+{
+	char err[256];
+	assert_int_equal(embark_rules_parse(text, strlen(text), "test", rs, err, sizeof err), 0);
+}
+
+static struct gwc_epoch *epoch_with(uint32_t id, uint8_t keyfill, const char *rules, const char *pools, bool payload)
+{
+	embark_ruleset rs = {0};
+	embark_poolset ps = {0};
+	embark_config cfg;
+	struct e2_err err = {0};
+	char msg[256];
+	embark_config_default(&cfg);
+	cfg.encrypt_payload = payload;
+	if (rules)
+		parse_rules(rules, &rs);
+	if (pools)
+		assert_int_equal(embark_pools_parse(pools, strlen(pools), "pools", &ps, msg, sizeof msg), 0);
+	struct gwc_epoch *ep = gwc_epoch_new(id, test_keys(keyfill), &rs, &ps, &cfg, &err);
+	assert_non_null(ep);
+	embark_ruleset_free(&rs);
+	embark_poolset_free(&ps);
+	return ep;
+}
+
+static struct gwc_epoch *epoch(uint32_t id, uint8_t keyfill, const char *rules)
+{
+	return epoch_with(id, keyfill, rules, NULL, true);
+}
+
+/* what the extension channel got */
+struct sink {
+	size_t records, uris;
+	uint8_t flow[GWC_FLOW_ID_LEN];
+	uint32_t epoch;
+	embark_token_ct tok[1 << 16];
+	uint64_t off[1 << 16];
+	uint64_t salt0[1 << 16];
+	size_t ntok;
+	uint8_t uri[8][256];
+	size_t uri_len[8];
+};
+
+static void sink_emit(void *ctx, const struct gwc_ext *r)
+{
+	struct sink *s = ctx;
+	s->records++;
+	memcpy(s->flow, r->flow, GWC_FLOW_ID_LEN);
+	s->epoch = r->epoch;
+	for (size_t i = 0; i < r->ntokens && s->ntok < (1 << 16); i++) {
+		s->tok[s->ntok] = r->tokens[i];
+		s->off[s->ntok] = r->offsets[i];
+		s->salt0[s->ntok++] = r->salt0;
+	}
+	if (r->uri && s->uris < 8 && r->uri_len <= 256) {
+		memcpy(s->uri[s->uris], r->uri, r->uri_len);
+		s->uri_len[s->uris++] = r->uri_len;
+	}
+}
+
+static struct gwc *core(struct gwc_epoch *first, struct sink *s)
+{
+	struct gwc_config cfg;
+	struct e2_err err = {0};
+	gwc_config_default(&cfg);
+	cfg.flows = 1024;
+	cfg.drain_ns = 10 * SEC;
+	cfg.linger_ns = 1 * SEC;
+	struct gwc *c = gwc_new(&cfg, first, s ? sink_emit : NULL, s, &err);
+	assert_non_null(c);
+	return c;
+}
+
+static uint64_t counter(struct gwc *c, enum gwc_counter k)
+{
+	return gwc_stats(c)->c[k];
+}
+
+/* A TCP segment with the given sequence number, flags and payload. */
+static size_t tcp(uint8_t *p, uint32_t sip, uint32_t dip, uint16_t sport, uint16_t dport, uint32_t seq, uint8_t flags,
+		  const void *data, size_t len)
+{
+	uint64_t s = seq | 1;
+	size_t n = build_ipv4(&s, p, 6, sip, dip, sport, dport, 0, len, 0);
+	size_t hl = 20, l4 = (size_t)(p[hl + 12] >> 4) * 4;
+	memcpy(p + hl + l4, data, len);
+	put32(p + hl + 4, seq);
+	p[hl + 13] = flags;
+	p[hl + 16] = p[hl + 17] = 0;
+	uint32_t ps = (sip >> 16) + (sip & 0xffff) + (dip >> 16) + (dip & 0xffff) + 6 + (uint32_t)(n - hl);
+	put16(p + hl + 16, test_csum(p + hl, n - hl, ps));
+	return n;
+}
+
+static uint32_t label_of(const uint8_t *ip6)
+{
+	return (uint32_t)(ip6[1] & 15) << 16 | (uint32_t)ip6[2] << 8 | ip6[3];
+}
+
+/* One packet through a's outbound and b's inbound: returns the label; the result must be
+ * the input byte for byte. */
+static uint32_t through(struct gwc *a, struct gwc *b, const uint8_t *in, size_t len, uint64_t now)
+{
+	static uint8_t enc[4096], dec[4096];
+	struct gwc_pkt p = {.in = in, .len = len, .out = enc, .cap = sizeof enc};
+	gwc_outbound(a, &p, 1, now);
+	assert_int_equal(p.rc, EMBARK_OK);
+	struct gwc_pkt q = {.in = enc, .len = p.out_len, .out = dec, .cap = sizeof dec};
+	gwc_inbound(b, &q, 1, now);
+	assert_int_equal(q.rc, EMBARK_OK);
+	assert_int_equal(q.out_len, len);
+	assert_memory_equal(dec, in, len);
+	return label_of(enc);
+}
+
+static void roundtrip(bool payload)
+{
+	struct gwc *a = core(epoch_with(1, 3, RULES1, NULL, payload), NULL);
+	struct gwc *b = core(epoch_with(1, 3, RULES1, NULL, payload), NULL);
+	uint64_t s = 77;
+	enum { N = 300 };
+	static uint8_t in[N][1600], enc[N][1800], dec[N][1800];
+	struct gwc_pkt p[N], q[N];
+	size_t len[N];
+	for (int i = 0; i < N; i++) {
+		uint8_t proto = (uint8_t[]){6, 17, 1, 47}[rnd_below(&s, 4)];
+		len[i] = build_ipv4(&s, in[i], proto, 0x0a000000 | rnd_below(&s, 1 << 18),
+				    0x0a020000 | rnd_below(&s, 300), (uint16_t)(1024 + rnd_below(&s, 2000)),
+				    (uint16_t)rnd_below(&s, 100), 4 * rnd_below(&s, 3), rnd_below(&s, 1400), -1);
+		in[i][20 + 13] &= (uint8_t)~0x07; /* no SYN/FIN/RST: flows stay */
+		p[i] = (struct gwc_pkt){.in = in[i], .len = len[i], .out = enc[i], .cap = sizeof enc[i]};
+	}
+	gwc_outbound(a, p, N, SEC);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(p[i].rc, EMBARK_OK);
+		assert_int_equal(label_of(enc[i]), 1);
+		assert_int_equal(enc[i][0] >> 4, 6);
+		q[i] = (struct gwc_pkt){.in = enc[i], .len = p[i].out_len, .out = dec[i], .cap = sizeof dec[i]};
+	}
+	gwc_inbound(b, q, N, SEC);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(q[i].rc, EMBARK_OK);
+		assert_int_equal(q[i].out_len, len[i]);
+		assert_memory_equal(dec[i], in[i], len[i]);
+	}
+	assert_int_equal(counter(a, GWC_CLOUD_TX_OK), N);
+	assert_int_equal(counter(b, GWC_ENT_TX_OK), N);
+	assert_int_equal(gwc_stats(a)->ep[1].encrypted, N);
+	/* not IPv4 from the enterprise, not Embark from the cloud: dropped and counted */
+	struct gwc_pkt bad = {.in = enc[0], .len = p[0].out_len, .out = dec[0], .cap = sizeof dec[0]};
+	gwc_outbound(a, &bad, 1, SEC);
+	assert_int_not_equal(bad.rc, EMBARK_OK);
+	assert_int_equal(counter(a, GWC_ENT_NOT_IPV4), 1);
+	bad = (struct gwc_pkt){.in = in[0], .len = len[0], .out = dec[0], .cap = sizeof dec[0]};
+	gwc_inbound(b, &bad, 1, SEC);
+	assert_int_not_equal(bad.rc, EMBARK_OK);
+	assert_int_equal(counter(b, GWC_CLOUD_NOT_EMBARK), 1);
+	gwc_free(a);
+	gwc_free(b);
+}
+
+static void test_roundtrip_bursts(void **st)
+{
+	(void)st;
+	roundtrip(true);
+	roundtrip(false); /* header-only */
+}
+
+/* A cloud NAT rewrites the source to an encrypted pool value (and the port): the inbound
+ * path gives back the pool's plain address; any other rewrite is refused and counted. */
+static void test_nat_restore(void **st)
+{
+	(void)st;
+	static const char pools[] = "pool nat 198.51.100.0/28\n";
+	struct gwc_epoch *ea = epoch_with(1, 8, RULES1, pools, true);
+	char *text;
+	size_t tl, np;
+	embark_u128 *pool;
+	struct e2_err e = {0};
+	assert_int_equal(gwc_epoch_export(ea, &text, &tl, &pool, &np, &e), 0);
+	free(text);
+	assert_int_equal(np, 16);
+	struct gwc *a = core(ea, NULL), *b = core(epoch_with(1, 8, RULES1, pools, true), NULL);
+	uint8_t in[200], enc[400], dec[400];
+	size_t n = tcp(in, 0x0a000005, 0x08080404, 4000, 443, 77, 0x18, "hello, world", 12);
+	struct gwc_pkt p = {.in = in, .len = n, .out = enc, .cap = sizeof enc};
+	gwc_outbound(a, &p, 1, SEC);
+	assert_int_equal(p.rc, EMBARK_OK);
+	size_t l4 = 40 + ((size_t)enc[41] + 1) * 8;
+	for (int i = 0; i < 16; i++)
+		enc[8 + i] = (uint8_t)(pool[3] >> (8 * (15 - i)));
+	put16(enc + l4, 40000);
+	struct gwc_pkt q = {.in = enc, .len = p.out_len, .out = dec, .cap = sizeof dec};
+	gwc_inbound(b, &q, 1, SEC);
+	assert_int_equal(q.rc, EMBARK_OK);
+	uint32_t src = e2_get_be32(dec + 12);
+	assert_true(src >= 0xc6336400 && src <= 0xc633640f);
+	assert_int_equal(e2_get_be16(dec + 20), 40000);
+	assert_memory_equal(dec + 16, in + 16, 4);
+	assert_memory_equal(dec + 40, in + 40, 12);
+	/* not a pool value: refused */
+	enc[8 + 5] ^= 1;
+	q = (struct gwc_pkt){.in = enc, .len = p.out_len, .out = dec, .cap = sizeof dec};
+	gwc_inbound(b, &q, 1, SEC);
+	assert_int_equal(q.rc, EMBARK_E_REWRITTEN);
+	assert_int_equal(gwc_stats(b)->dec_err[EMBARK_E_REWRITTEN], 1);
+	free(pool);
+	gwc_free(a);
+	gwc_free(b);
+}
+
+static void test_damaged(void **st)
+{
+	(void)st;
+	struct gwc *a = core(epoch(1, 5, RULES1), NULL), *b = core(epoch(1, 5, RULES1), NULL);
+	struct gwc *other = core(epoch(1, 6, RULES1), NULL); /* another key */
+	uint8_t in[200], enc[400], dec[400], bad[400];
+	size_t len = tcp(in, 0x0a000001, 0x0a020001, 40000, 80, 1000, 0x18, "GET / HTTP/1.1\r\n\r\n", 18);
+	struct gwc_pkt p = {.in = in, .len = len, .out = enc, .cap = sizeof enc};
+	gwc_outbound(a, &p, 1, SEC);
+	assert_int_equal(p.rc, EMBARK_OK);
+	uint64_t tampered = 0, truncated = 0;
+	for (size_t i = 8; i < p.out_len; i++) {
+		if (i >= 40 + 48 + 16 && i < 40 + 48 + 18)
+			continue; /* the TCP checksum: recomputed, not authenticated */
+		memcpy(bad, enc, p.out_len);
+		bad[i] ^= 0x10;
+		memset(dec, 0xa5, sizeof dec);
+		struct gwc_pkt q = {.in = bad, .len = p.out_len, .out = dec, .cap = sizeof dec};
+		gwc_inbound(b, &q, 1, SEC);
+		/* an address flip is "rewritten", a length flip truncated or malformed, the rest
+		 * tampered: never a decrypted packet */
+		assert_int_not_equal(q.rc, EMBARK_OK);
+		for (size_t k = 0; k < sizeof dec; k++)
+			assert_true(dec[k] == 0xa5 || dec[k] == 0);
+	}
+	for (size_t cut = 1; cut < 60; cut += 7) {
+		struct gwc_pkt q = {.in = enc, .len = p.out_len - cut, .out = dec, .cap = sizeof dec};
+		gwc_inbound(b, &q, 1, SEC);
+		assert_int_not_equal(q.rc, EMBARK_OK);
+	}
+	struct gwc_pkt q = {.in = enc, .len = p.out_len, .out = dec, .cap = sizeof dec};
+	gwc_inbound(other, &q, 1, SEC);
+	assert_int_equal(q.rc, EMBARK_E_TAMPERED);
+	for (int i = 0; i < EMBARK_E_COUNT; i++) {
+		tampered += i == EMBARK_E_TAMPERED ? gwc_stats(b)->dec_err[i] : 0;
+		truncated += i == EMBARK_E_TRUNCATED ? gwc_stats(b)->dec_err[i] : 0;
+	}
+	assert_true(tampered > 50);
+	assert_true(truncated >= 8);
+	assert_int_equal(counter(b, GWC_ENT_TX_OK), 0);
+	gwc_free(a);
+	gwc_free(b);
+	gwc_free(other);
+}
+
+/* classification of what left under epoch `ep` with that epoch's encrypted rules must be
+ * what its plaintext rules say of the packet that went in */
+static void check_classified(struct gwc_epoch *ep, const char *plain_rules, const uint8_t *in, size_t inlen,
+			     const uint8_t *out, size_t outlen)
+{
+	static char *last_text;
+	static embark_ruleset enc, plain;
+	static embark_classifier *ce, *cp;
+	static const struct gwc_epoch *last;
+	if (last != ep || !ep) {
+		embark_classifier_free(ce);
+		embark_classifier_free(cp);
+		embark_ruleset_free(&enc);
+		embark_ruleset_free(&plain);
+		free(last_text);
+		last = ep;
+		ce = cp = NULL;
+		last_text = NULL;
+		if (!ep)
+			return;
+		char err[256];
+		size_t tl;
+		embark_u128 *pools;
+		size_t np;
+		struct e2_err e = {0};
+		assert_int_equal(gwc_epoch_export((struct gwc_epoch *)ep, &last_text, &tl, &pools, &np, &e), 0);
+		free(pools);
+		assert_int_equal(embark_rules_parse(last_text, tl, "enc", &enc, err, sizeof err), 0);
+		parse_rules(plain_rules, &plain);
+		ce = embark_classifier_new(&enc);
+		cp = embark_classifier_new(&plain);
+	}
+	embark_key5 kp, ke;
+	assert_int_equal(embark_packet_key(in, inlen, &kp), EMBARK_OK);
+	assert_int_equal(embark_packet_key(out, outlen, &ke), EMBARK_OK);
+	const embark_rule *a = embark_classify(cp, &kp), *b = embark_classify(ce, &ke);
+	assert_true((a == NULL) == (b == NULL));
+	if (a)
+		assert_string_equal(a->id, b->id);
+}
+
+static void test_epoch_switch(void **st)
+{
+	(void)st;
+	struct gwc *a = core(epoch(1, 9, RULES1), NULL), *b = core(epoch(1, 9, RULES1), NULL);
+	uint8_t pkt[300], enc[600];
+	uint64_t now = SEC;
+	/* flow 1 starts under epoch 1 */
+	size_t n = tcp(pkt, 0x0a000001, 0x0a020005, 40001, 80, 100, 0x02, "", 0);
+	assert_int_equal(through(a, b, pkt, n, now), 1);
+	/* step 1 on both: prepared. Nothing is encrypted under it yet */
+	struct gwc_epoch *ea = epoch(2, 9, RULES2), *eb = epoch(2, 9, RULES2);
+	struct gwc_epoch *ea_view = ea;
+	assert_true(gwc_offer(a, ea));
+	assert_false(gwc_offer(a, eb)); /* one offer at a time */
+	assert_true(gwc_offer(b, eb));
+	gwc_poll(a, now);
+	gwc_poll(b, now);
+	assert_true(gwc_offer_taken(a));
+	assert_int_equal(gwc_current(a), 1);
+	n = tcp(pkt, 0x0a000002, 0x0a020006, 40002, 80, 100, 0x02, "", 0);
+	assert_int_equal(through(a, b, pkt, n, now), 1);
+	/* step 2, on a only: new flows under 2, which b decrypts (prepared) and answers under 2 */
+	assert_true(gwc_promote(a, 2));
+	gwc_poll(a, now);
+	assert_int_equal(gwc_current(a), 2);
+	n = tcp(pkt, 0x0a000003, 0x0a020007, 40003, 80, 100, 0x02, "", 0);
+	assert_int_equal(through(a, b, pkt, n, now), 2);
+	n = tcp(pkt, 0x0a020007, 0x0a000003, 80, 40003, 500, 0x12, "", 0);
+	assert_int_equal(through(b, a, pkt, n, now), 2);
+	/* the flows that started under 1 stay there, in both directions */
+	n = tcp(pkt, 0x0a000001, 0x0a020005, 40001, 80, 101, 0x10, "x", 1);
+	assert_int_equal(through(a, b, pkt, n, now), 1);
+	n = tcp(pkt, 0x0a020005, 0x0a000001, 80, 40001, 900, 0x10, "y", 1);
+	assert_int_equal(through(b, a, pkt, n, now), 1);
+	/* every packet is classified under its epoch's map only, many flows */
+	uint64_t s = 5;
+	for (int i = 0; i < 400; i++) {
+		uint32_t dip = (i & 1 ? 0x0a020000 : 0x0a010000) | rnd_below(&s, 256);
+		uint16_t dport = (uint16_t[]){22, 23, 80, 85, 443}[rnd_below(&s, 5)];
+		uint32_t sip = (i & 2 ? 0x0a030000 : 0x0a000000) | rnd_below(&s, 256);
+		n = tcp(pkt, sip, dip, (uint16_t)(30000 + i), dport, 1, 0x10, "z", 1);
+		struct gwc_pkt p = {.in = pkt, .len = n, .out = enc, .cap = sizeof enc};
+		gwc_outbound(a, &p, 1, now);
+		assert_int_equal(p.rc, EMBARK_OK);
+		assert_int_equal(label_of(enc), 2);
+		check_classified(ea_view, RULES2, pkt, n, enc, p.out_len);
+	}
+	check_classified(NULL, NULL, NULL, 0, NULL, 0);
+	struct gwc_stats *sa = gwc_stats(a);
+	assert_int_equal(sa->ep[1].encrypted + sa->ep[2].encrypted, counter(a, GWC_CLOUD_TX_OK));
+	assert_int_equal(sa->ep[1].state, GWC_EP_DRAINING);
+	/* drained: epoch 1 retired, its flow moves to 2 (deterministically: all at once) */
+	now += 11 * SEC;
+	gwc_poll(a, now);
+	assert_int_equal(sa->ep[1].state, GWC_EP_RETIRED);
+	n = tcp(pkt, 0x0a000001, 0x0a020005, 40001, 80, 102, 0x10, "x", 1);
+	struct gwc_pkt p = {.in = pkt, .len = n, .out = enc, .cap = sizeof enc};
+	gwc_outbound(a, &p, 1, now);
+	assert_int_equal(label_of(enc), 2);
+	assert_int_equal(counter(a, GWC_FLOWS_MOVED), 1);
+	/* a packet of the retired epoch from the cloud is dropped and counted */
+	n = tcp(pkt, 0x0a020005, 0x0a000001, 80, 40001, 901, 0x10, "y", 1);
+	p = (struct gwc_pkt){.in = pkt, .len = n, .out = enc, .cap = sizeof enc};
+	gwc_outbound(b, &p, 1, now); /* b still has 1 (never switched) */
+	assert_int_equal(label_of(enc), 1);
+	uint8_t dec[600];
+	struct gwc_pkt q = {.in = enc, .len = p.out_len, .out = dec, .cap = sizeof dec};
+	gwc_inbound(a, &q, 1, now);
+	assert_int_not_equal(q.rc, EMBARK_OK);
+	assert_int_equal(counter(a, GWC_UNKNOWN_EPOCH), 1);
+	gwc_free(a);
+	gwc_free(b);
+}
+
+static void test_prepared_replaced_and_drain_early(void **st)
+{
+	(void)st;
+	struct gwc *a = core(epoch(1, 2, RULES1), NULL);
+	uint64_t now = SEC;
+	assert_true(gwc_offer(a, epoch(2, 2, RULES2)));
+	gwc_poll(a, now);
+	assert_true(gwc_offer(a, epoch(3, 2, RULES1)));
+	gwc_poll(a, now);
+	assert_int_equal(gwc_stats(a)->ep[2].state, GWC_EP_RETIRED); /* replaced while prepared */
+	assert_false(gwc_promote(a, 3) && (gwc_poll(a, now), gwc_current(a) != 3));
+	assert_int_equal(gwc_current(a), 3);
+	/* no flow was pinned to 1: it goes once the linger time is up, before the drain time */
+	gwc_poll(a, now + SEC / 2);
+	assert_int_equal(gwc_stats(a)->ep[1].state, GWC_EP_DRAINING);
+	gwc_poll(a, now + 2 * SEC);
+	assert_int_equal(gwc_stats(a)->ep[1].state, GWC_EP_RETIRED);
+	/* promoting an epoch that is not prepared changes nothing */
+	assert_true(gwc_promote(a, 7));
+	gwc_poll(a, now + 3 * SEC);
+	assert_int_equal(gwc_current(a), 3);
+	gwc_free(a);
+}
+
+static bool kw_found(struct sink *s, const char *keyword, uint8_t keyfill)
+{
+	char *kw[1] = {(char *)keyword};
+	size_t kl[1] = {strlen(keyword)};
+	embark_kw_rules rules = {0};
+	embark_keys *k = test_keys(keyfill);
+	assert_int_equal(embark_kw_rules_encrypt(k, kw, kl, 1, &rules), 0);
+	embark_keys_free(k);
+	embark_km_matcher *m = embark_km_matcher_new(&rules, s->ntok ? s->salt0[0] : 0);
+	bool found = false;
+	for (size_t i = 0; i < s->ntok; i++) {
+		if (i && s->salt0[i] != s->salt0[i - 1])
+			embark_km_matcher_reset(m, s->salt0[i]);
+		uint32_t r[4];
+		if (embark_km_match(m, s->tok[i], s->off[i], r, 4))
+			found = true;
+	}
+	embark_km_matcher_free(m);
+	embark_kw_rules_free(&rules);
+	return found;
+}
+
+static void test_reassembly(void **st)
+{
+	(void)st;
+	static struct sink s;
+	memset(&s, 0, sizeof s);
+	struct gwc *a = core(epoch(1, 4, RULES1), &s);
+	/* two requests on one connection, the first with a body; the keyword straddles
+	 * segments; segments come out of order and some twice */
+	static const char stream[] = "POST /upload HTTP/1.1\r\nHost: files.example\r\nContent-Length: 40\r\n\r\n"
+				     "body with secret-plan-omega inside it..."
+				     "GET /next/page?q=1 HTTP/1.1\r\nhost:  www.example  \r\n\r\n";
+	size_t total = strlen(stream);
+	assert_int_equal(total, 66 + 40 + 53);
+	uint8_t pkt[400], enc[600];
+	uint32_t isn = 0xfffffff0; /* sequence numbers wrap inside the stream */
+	size_t n = tcp(pkt, 0x0a000001, 0x0a020001, 40000, 80, isn, 0x02, "", 0);
+	struct gwc_pkt p = {.in = pkt, .len = n, .out = enc, .cap = sizeof enc};
+	gwc_outbound(a, &p, 1, SEC);
+	size_t cuts[] = {0, 30, 75, 90, 100, 130, total};
+	int order[] = {0, 2, 1, 1, 3, 5, 4, 0, 5};
+	for (size_t i = 0; i < sizeof order / sizeof *order; i++) {
+		int k = order[i];
+		n = tcp(pkt, 0x0a000001, 0x0a020001, 40000, 80, isn + 1 + (uint32_t)cuts[k], 0x18, stream + cuts[k],
+			cuts[k + 1] - cuts[k]);
+		p = (struct gwc_pkt){.in = pkt, .len = n, .out = enc, .cap = sizeof enc};
+		gwc_outbound(a, &p, 1, SEC);
+		assert_int_equal(p.rc, EMBARK_OK);
+	}
+	/* an overlapping retransmission delivers nothing new */
+	n = tcp(pkt, 0x0a000001, 0x0a020001, 40000, 80, isn + 1 + 20, 0x18, stream + 20, 50);
+	p = (struct gwc_pkt){.in = pkt, .len = n, .out = enc, .cap = sizeof enc};
+	gwc_outbound(a, &p, 1, SEC);
+	assert_true(counter(a, GWC_REASM_HELD) >= 2);
+	/* every byte once, in order: window tokens at offsets 0 .. total - 8 */
+	assert_int_equal(s.ntok, total - 7);
+	for (size_t i = 0; i < s.ntok; i++)
+		assert_int_equal(s.off[i], i);
+	assert_true(kw_found(&s, "secret-plan-omega", 4));
+	assert_false(kw_found(&s, "not-in-the-stream", 4));
+	/* the records name the flow as the cloud sees it */
+	assert_memory_equal(s.flow, enc + 8, 32);
+	assert_int_equal(s.epoch, 1);
+	/* both URIs, host + path, deterministic (the same request gives the same bytes) */
+	assert_int_equal(s.uris, 2);
+	embark_keys *k = test_keys(4);
+	const char *want[2] = {"files.example/upload", "www.example/next/page?q=1"};
+	for (int i = 0; i < 2; i++) {
+		uint8_t plain[256];
+		assert_int_equal(s.uri_len[i], strlen(want[i]) + 16);
+		assert_int_equal(embark_uri_decrypt(k, s.uri[i], s.uri_len[i], plain), 0);
+		assert_memory_equal(plain, want[i], strlen(want[i]));
+		uint8_t again[256];
+		assert_int_equal(embark_uri_encrypt(k, (const uint8_t *)want[i], strlen(want[i]), again), 0);
+		assert_memory_equal(again, s.uri[i], s.uri_len[i]);
+	}
+	embark_keys_free(k);
+	/* the reply direction gives no tokens (only what leaves the enterprise) */
+	size_t before = s.ntok;
+	n = tcp(pkt, 0x0a020001, 0x0a000001, 80, 40000, 7, 0x18, "HTTP/1.1 200 OK\r\n\r\nconfidential", 31);
+	p = (struct gwc_pkt){.in = pkt, .len = n, .out = enc, .cap = sizeof enc};
+	gwc_outbound(a, &p, 1, SEC);
+	assert_int_equal(s.ntok, before);
+	/* RST: the flow is forgotten after the linger time, its stream freed */
+	n = tcp(pkt, 0x0a000001, 0x0a020001, 40000, 80, isn + 1 + (uint32_t)total, 0x04, "", 0);
+	p = (struct gwc_pkt){.in = pkt, .len = n, .out = enc, .cap = sizeof enc};
+	gwc_outbound(a, &p, 1, SEC);
+	for (int i = 0; i < 64; i++)
+		gwc_poll(a, 3 * SEC);
+	assert_int_equal(gwc_stats(a)->flows_active, 0);
+	gwc_free(a);
+}
+
+/* ---------------- control requests ---------------- */
+
+static char dir[64];
+
+static const char *file(const char *name, const char *text, mode_t mode)
+{
+	static char path[8][128];
+	static int next;
+	char *p = path[next++ % 8];
+	snprintf(p, 128, "%s/%s", dir, name);
+	FILE *f = fopen(p, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	chmod(p, mode);
+	return p;
+}
+
+static E2__Embark__Response *call(struct gwctl *ctl, const E2__Embark__Request *rq)
+{
+	size_t len = e2__embark__request__get_packed_size(rq);
+	uint8_t *buf = malloc(len + 1), *out;
+	size_t olen;
+	e2__embark__request__pack(rq, buf);
+	gwctl_handle(ctl, buf, len, &out, &olen);
+	free(buf);
+	E2__Embark__Response *r = e2__embark__response__unpack(NULL, olen, out);
+	free(out);
+	assert_non_null(r);
+	assert_int_equal(r->version, 1);
+	return r;
+}
+
+static E2__Embark__Response *rules_req(struct gwctl *ctl, const char *path, const char *key_id, bool activate)
+{
+	E2__Embark__Request rq = E2__EMBARK__REQUEST__INIT;
+	E2__Embark__RuleUpdate u = E2__EMBARK__RULE_UPDATE__INIT;
+	rq.version = 1;
+	rq.op_case = E2__EMBARK__REQUEST__OP_RULES;
+	rq.rules = &u;
+	u.rules_path = (char *)path;
+	u.key_id = (char *)key_id;
+	u.activate = activate;
+	return call(ctl, &rq);
+}
+
+static void test_control(void **st)
+{
+	(void)st;
+	snprintf(dir, sizeof dir, "/tmp/test_gwcore.XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	embark_keys *keys = test_keys(11);
+	embark_ruleset rs = {0};
+	parse_rules(RULES1, &rs);
+	embark_config cfg;
+	embark_config_default(&cfg);
+	struct gwc *c = core(epoch(1, 11, RULES1), NULL);
+	struct gwctl *ctl = gwctl_new(c, keys, &rs, NULL, &cfg, 1, 0);
+	assert_non_null(ctl);
+	char key_id[GWC_KEY_ID_LEN + 1];
+	gwc_key_id(keys, key_id);
+
+	E2__Embark__Request rq = E2__EMBARK__REQUEST__INIT;
+	E2__Embark__Empty empty = E2__EMBARK__EMPTY__INIT;
+	rq.version = 1;
+	rq.op_case = E2__EMBARK__REQUEST__OP_STATUS;
+	rq.status = &empty;
+	E2__Embark__Response *r = call(ctl, &rq);
+	assert_int_equal(r->code, 0);
+	assert_int_equal(r->epoch, 1);
+	assert_int_equal(r->n_epochs, 1);
+	assert_string_equal(r->epochs[0]->key_id, key_id);
+	assert_string_equal(r->epochs[0]->state, "current");
+	assert_true(r->n_counters > GWC_COUNTERS);
+	e2__embark__response__free_unpacked(r, NULL);
+
+	/* refused, nothing changed: bad rules, another key's id, a key file others can read,
+	 * an unknown epoch to activate, a wrong version, bytes that do not decode */
+	r = rules_req(ctl, file("bad.txt", "accept src=1.2.3.4/24\n", 0600), NULL, true);
+	assert_int_equal(r->code, EINVAL);
+	assert_non_null(strstr(r->error, "host bits"));
+	assert_true(!r->enc_rules || !*r->enc_rules);
+	e2__embark__response__free_unpacked(r, NULL);
+	r = rules_req(ctl, file("r2.txt", RULES2, 0600), "00112233445566ff", true);
+	assert_int_equal(r->code, EKEYREJECTED);
+	e2__embark__response__free_unpacked(r, NULL);
+	E2__Embark__KeyUpdate ku = E2__EMBARK__KEY_UPDATE__INIT;
+	ku.key_path = (char *)file("k644", "000102030405060708090a0b0c0d0e0f000102030405060708090a0b0c0d0e0f\n", 0644);
+	ku.activate = true;
+	E2__Embark__Request kq = E2__EMBARK__REQUEST__INIT;
+	kq.version = 1;
+	kq.op_case = E2__EMBARK__REQUEST__OP_KEY;
+	kq.key = &ku;
+	r = call(ctl, &kq);
+	assert_int_equal(r->code, EINVAL);
+	assert_non_null(strstr(r->error, "0600"));
+	assert_null(strstr(r->error, "000102030405")); /* never the key */
+	e2__embark__response__free_unpacked(r, NULL);
+	E2__Embark__Activate act = E2__EMBARK__ACTIVATE__INIT;
+	E2__Embark__Request aq = E2__EMBARK__REQUEST__INIT;
+	aq.version = 1;
+	aq.op_case = E2__EMBARK__REQUEST__OP_ACTIVATE;
+	aq.activate = &act;
+	act.epoch = 2;
+	r = call(ctl, &aq);
+	assert_int_equal(r->code, ENOENT);
+	e2__embark__response__free_unpacked(r, NULL);
+	rq.version = 2;
+	r = call(ctl, &rq);
+	assert_int_equal(r->code, EPROTO);
+	e2__embark__response__free_unpacked(r, NULL);
+	rq.version = 1;
+	uint8_t junk[] = {0xff, 0xff, 0xff, 0x01, 0x02}, *out;
+	size_t olen;
+	gwctl_handle(ctl, junk, sizeof junk, &out, &olen);
+	r = e2__embark__response__unpack(NULL, olen, out);
+	free(out);
+	assert_int_equal(r->code, EPROTO);
+	e2__embark__response__free_unpacked(r, NULL);
+	gwc_poll(c, SEC);
+	assert_int_equal(gwc_current(c), 1);
+	assert_int_equal(counter(c, GWC_EPOCH_SWITCHES), 0);
+
+	/* prepare: the encrypted rules of the new epoch come back; activate switches */
+	r = rules_req(ctl, file("r2.txt", RULES2, 0600), key_id, false);
+	assert_int_equal(r->code, 0);
+	assert_int_equal(r->epoch, 2);
+	assert_non_null(r->enc_rules);
+	assert_non_null(strstr(r->enc_rules, "id=telnet"));
+	e2__embark__response__free_unpacked(r, NULL);
+	gwc_poll(c, SEC);
+	assert_int_equal(gwc_current(c), 1);
+	r = call(ctl, &aq);
+	assert_int_equal(r->code, 0);
+	e2__embark__response__free_unpacked(r, NULL);
+	gwc_poll(c, SEC);
+	assert_int_equal(gwc_current(c), 2);
+	/* a key update: a new epoch under the new key with the rules of epoch 2 */
+	char hex[65];
+	for (int i = 0; i < 64; i++)
+		hex[i] = "0123456789abcdef"[(i * 5) % 16];
+	hex[64] = '\0';
+	char line[80];
+	snprintf(line, sizeof line, "%s\n", hex);
+	ku.key_path = (char *)file("k600", line, 0600);
+	r = call(ctl, &kq);
+	assert_int_equal(r->code, 0);
+	assert_int_equal(r->epoch, 3);
+	assert_non_null(strstr(r->enc_rules, "id=telnet"));
+	e2__embark__response__free_unpacked(r, NULL);
+	gwc_poll(c, SEC);
+	assert_int_equal(gwc_current(c), 3);
+	r = call(ctl, &rq);
+	assert_int_equal(r->epoch, 3);
+	bool saw_new_key = false;
+	for (size_t i = 0; i < r->n_epochs; i++)
+		if (r->epochs[i]->epoch == 3)
+			saw_new_key = strcmp(r->epochs[i]->key_id, key_id) != 0;
+	assert_true(saw_new_key);
+	e2__embark__response__free_unpacked(r, NULL);
+	/* the old key's id is refused now */
+	r = rules_req(ctl, file("r1.txt", RULES1, 0600), key_id, true);
+	assert_int_equal(r->code, EKEYREJECTED);
+	e2__embark__response__free_unpacked(r, NULL);
+
+	gwctl_free(ctl);
+	gwc_free(c);
+	embark_ruleset_free(&rs);
+	embark_keys_free(keys);
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_roundtrip_bursts),
+		cmocka_unit_test(test_nat_restore),
+		cmocka_unit_test(test_damaged),
+		cmocka_unit_test(test_epoch_switch),
+		cmocka_unit_test(test_prepared_replaced_and_drain_early),
+		cmocka_unit_test(test_reassembly),
+		cmocka_unit_test(test_control),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
