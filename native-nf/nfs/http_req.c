@@ -133,8 +133,14 @@ static size_t put_host(char *url, size_t n, const char *h, size_t hlen)
 		if (c)
 			e = (size_t)(c - h);
 	}
-	for (size_t k = 0; k < e && n < HTTP_URL_MAX; k++)
-		url[n++] = (char)lower((unsigned char)h[k]);
+	/* the Host header is the client's text: it ends at the first byte no host name has,
+	 * so that the URL's host is always everything before its first '/' */
+	for (size_t k = 0; k < e && n < HTTP_URL_MAX; k++) {
+		unsigned char c = (unsigned char)h[k];
+		if (c < 0x21 || c > 0x7e || c == '/' || c == '?' || c == '#')
+			break;
+		url[n++] = (char)lower(c);
+	}
 	return n;
 }
 
@@ -152,8 +158,11 @@ size_t http_req_url(const struct http_req *r, char url[HTTP_URL_MAX + 1])
 		host_len = k;
 		path = a + k;
 		path_len = alen - k;
-	} else if (path_len && path[0] != '/') {
-		path_len = 0; /* "*" (OPTIONS) or an authority (CONNECT): no path */
+	}
+	if (path_len && path[0] != '/') {
+		/* "*" (OPTIONS), an authority (CONNECT), an absolute URL without a path: the
+		 * URL is the host alone, so the host is always all before the first '/' */
+		path_len = 0;
 	}
 	if (host)
 		n = put_host(url, n, host, host_len);

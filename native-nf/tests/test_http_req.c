@@ -48,10 +48,20 @@ static void test_good(void **st)
 	/* absolute-form target: its host wins over a Host header */
 	expect_url("GET http://Proxy.Example:81/x/y HTTP/1.1\r\nHost: other\r\n\r\n", "proxy.example/x/y");
 	expect_url("GET http://h.example HTTP/1.1\r\n\r\n", "h.example");
+	expect_url("GET http://h.example?q=1 HTTP/1.1\r\n\r\n", "h.example");
+	expect_url("GET http://#Frag HTTP/1.1\r\n\r\n", "");
 	/* no Host (HTTP/1.0): the path alone */
 	expect_url("HEAD /only HTTP/1.0\r\n\r\n", "/only");
 	expect_url("OPTIONS * HTTP/1.1\r\nHost: a.b\r\n\r\n", "a.b");
 	expect_url("GET / HTTP/1.1\r\nHost: [2001:db8::1]:8080\r\n\r\n", "[2001:db8::1]/");
+	/* a Host with bytes no host name has ends before them */
+	struct http_req r2;
+	char url[HTTP_URL_MAX + 1];
+	static const char nul_host[] = "GET /p HTTP/1.1\r\nHost: a.b\0c/d\r\n\r\n";
+	assert_int_equal(http_req_parse((const uint8_t *)nul_host, sizeof(nul_host) - 1, &r2), HTTP_REQ_OK);
+	assert_int_equal(http_req_url(&r2, url), 5);
+	assert_string_equal(url, "a.b/p");
+	expect_url("GET /p HTTP/1.1\r\nHost: evil/x?y\r\n\r\n", "evil/p");
 	/* only the first Host counts */
 	expect_url("GET /p HTTP/1.1\r\nHost: one\r\nHost: two\r\n\r\n", "one/p");
 	/* headers cut short: the request line is enough, the Host if it came */
