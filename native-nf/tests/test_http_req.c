@@ -205,19 +205,19 @@ static void test_flows(void **st)
 	const struct url_flow *f = url_flows_find(&ft, &kb, 10); /* the reply direction */
 	assert_non_null(f);
 	assert_string_equal(f->url, "h/x");
-	assert_null(url_flows_find(&ft, &ka, 10 + URL_FLOW_IDLE_NS + 1));
+	assert_null(url_flows_find(&ft, &ka, 10 + URL_FLOW_IDLE_NS + (2ull << URL_FLOW_TICK_SHIFT)));
 	/* more connections than the table: the oldest go, the newest stay */
 	for (uint16_t p = 0; p < 1000; p++) {
 		struct http_tcp c = {.saddr = 7, .daddr = 8, .sport = p, .dport = 80};
 		struct url_flow_key k = url_flow_key(&c);
-		url_flows_put(&ft, &k, "n", 1, 100 + p);
+		url_flows_put(&ft, &k, "n", 1, (uint64_t)(100 + p) << URL_FLOW_TICK_SHIFT);
 	}
 	assert_true(ft.evicted > 0);
 	struct http_tcp last = {.saddr = 7, .daddr = 8, .sport = 999, .dport = 80};
 	struct url_flow_key kl = url_flow_key(&last);
-	assert_non_null(url_flows_find(&ft, &kl, 2000));
+	assert_non_null(url_flows_find(&ft, &kl, 1100ull << URL_FLOW_TICK_SHIFT));
 	url_flows_del(&ft, &kl);
-	assert_null(url_flows_find(&ft, &kl, 2000));
+	assert_null(url_flows_find(&ft, &kl, 1100ull << URL_FLOW_TICK_SHIFT));
 	url_flows_free(&ft);
 }
 
