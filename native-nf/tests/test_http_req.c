@@ -158,13 +158,15 @@ static size_t make_frame(uint8_t *f, bool vlan, uint16_t frag, const char *paylo
 	ip[6] = (uint8_t)(frag >> 8);
 	ip[7] = (uint8_t)frag;
 	ip[9] = 6;
-	memcpy(ip + 12, "\x0a\x00\x00\x01\x0a\x00\x00\x02", 8);
+	static const uint8_t addrs[8] = {10, 0, 0, 1, 10, 0, 0, 2};
+	memcpy(ip + 12, addrs, sizeof(addrs));
 	ip[20] = 0x9c;
 	ip[21] = 0x40;
 	ip[23] = 80;
 	ip[32] = 0x50;
 	ip[33] = 0x18;
-	memcpy(ip + 40, payload, pl);
+	for (size_t i = 0; i < pl; i++)
+		ip[40 + i] = (uint8_t)payload[i];
 	return o + 40 + pl;
 }
 
