@@ -147,7 +147,8 @@ curl_get steered.html
 steered1=$(module_packets steered) plain1=$(module_packets plain)
 # the handshake comes before the request, so it goes the default way; from the request
 # on every frame to nginx carries url=10.9.3.2/steered.html and goes the steered way
-[ "$steered1" -ge 3 ] && [ $((plain1 - plain0)) -ge 2 ] && [ $((plain1 - plain0)) -le 3 ] ||
+# (SYN and ACK; a few more if a busy machine made the client retransmit its SYN)
+[ "$steered1" -ge 3 ] && [ $((plain1 - plain0)) -ge 2 ] && [ $((plain1 - plain0)) -le 6 ] ||
   fail "the /steered.html connection: steered $steered1, plain $((plain1 - plain0)) frames"
 ok "GET /steered.html intact: its handshake ($((plain1 - plain0)) frames) the default way, then $steered1 frames steered on url"
 curl_get other.html
