@@ -39,6 +39,11 @@ sum=$(awk '/^interval / {for (i = 2; i <= NF; i++) {split($i, kv, "="); if (kv[1
 grep '^interval ' "$T/out" | head -1 | grep -q 'port0_flows=[1-9]' || fail "interval line without port0_flows: $(grep -m1 '^interval ' "$T/out")"
 ok "fixed lifetimes: $started flows started, all received on one port, $lines interval lines"
 
+# Scattered 5-tuples decode to the same flow numbers (with flows beyond 2^16).
+tg "--vdev net_ring0" --tx 0 --rx 0 --count 200000 --flows 100000 --random-tuples --flow-stats
+[ "$(val flows_received)" = 100000 ] && [ "$(val flows_untracked)" = 0 ] || fail "random tuples: received $(val flows_received) of 100000 flows"
+ok "random tuples: 100000 flows decoded"
+
 # Without churn the flows are exactly --flows, as before.
 tg "--vdev net_ring0" --tx 0 --rx 0 --count 6400 --flows 64 --flow-stats
 [ "$(val flows_started)" = 64 ] && [ "$(val flows_received)" = 64 ] || fail "64 flows: started $(val flows_started), received $(val flows_received)"

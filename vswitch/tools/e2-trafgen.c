@@ -5,7 +5,7 @@
  *
  *   e2-trafgen [EAL args] -- --tx 0 --rx 1[,2...] [--rate PPS] [--count N] [--duration S]
  *              [--size BYTES] [--flows N] [--dst-mac MAC] [--ping N]
- *              [--new-flows-per-s R] [--lifetimes fixed|exp] [--flow-stats]
+ *              [--new-flows-per-s R] [--lifetimes fixed|exp] [--random-tuples] [--flow-stats]
  *              [--interval-ms M] [--rate-steps PPS,PPS,... --step-s S]
  *   e2-trafgen [EAL args] -- --fwd --tx 0 --rx 1 [--duration S] [--idle-spin-us N]
  *              [--max-sleep-us N]
@@ -21,6 +21,10 @@
  * one in turn, so each carries rate / N. Flow u (numbered from 0 as flows begin) is the
  * UDP 5-tuple 10.0.0.1 + u / 60000 : 1024 + u % 60000 -> 10.1.0.1 : 5001, so every flow
  * number is a distinct 5-tuple and the receiver recovers u from the headers alone.
+ * Consecutive ports hash far more evenly than real traffic (CRC32C is linear: the low
+ * bits of consecutive keys alternate), which would flatter a flow-ID range split; with
+ * --random-tuples flow u is instead 10.0.A.B : P, where A.B and P are the 32 bits of a
+ * fixed bijection of u (below 2^32), scattered as real addresses and ports are.
  * --new-flows-per-s R ends R flows a second and begins as many fresh ones in their
  * place (a new flow number, never reused): with --lifetimes fixed (the default) the
  * oldest flow ends, so every flow lives N / R s; with exp a random one does, so
@@ -37,8 +41,9 @@
  * P: portP_rx_packets, portP_rx_flows (distinct flows that arrived there).
  * --interval-ms M also prints, every M ms while sending, one line
  *   interval t_s=T unix_s=U tx_packets=N rx_packets=N flows_broken=N rtt_us_p50=X
- *            portP_packets=N portP_flows=N ...
- * with counts over that interval (portP_flows: distinct flows that arrived on P in it),
+ *            portP_packets=N portP_flows=N portP_flows_total=N ...
+ * with counts over that interval (portP_flows: distinct flows that arrived on P in it;
+ * portP_flows_total: distinct flows that have arrived on P since the start),
  * flows_broken cumulative, t_s since the start and unix_s the wall clock (to line the
  * intervals up with a switch reconfigured meanwhile); rtt_us_p50 is absent when nothing
  * came back in the interval.
@@ -90,6 +95,7 @@ struct opts {
 	double new_flows_per_s;
 	bool exp_lifetimes;
 	bool flow_stats;
+	bool random_tuples;
 	uint32_t interval_ms;
 	double rate_steps[RATE_STEPS_MAX];
 	uint32_t n_steps;
@@ -181,6 +187,33 @@ static void flowgen_churn(struct flowgen *g, const struct opts *o, double elapse
 	}
 }
 
+/* The bijection of --random-tuples: multiply by odd constants, xor-shift by half the
+ * width (its own inverse); undone in the reverse order with the inverses mod 2^32. */
+#define SCRAMBLE_A 0x9e3779b1u
+#define SCRAMBLE_B 0x85ebca6bu
+
+static uint32_t inverse_mod32(uint32_t c)
+{
+	uint32_t inv = c; /* Newton's iteration doubles the correct low bits each step */
+	for (int i = 0; i < 5; i++)
+		inv *= 2 - c * inv;
+	return inv;
+}
+
+static uint32_t scramble(uint32_t u)
+{
+	u *= SCRAMBLE_A;
+	u ^= u >> 16;
+	return u * SCRAMBLE_B;
+}
+
+static uint32_t unscramble(uint32_t v)
+{
+	v *= inverse_mod32(SCRAMBLE_B);
+	v ^= v >> 16;
+	return v * inverse_mod32(SCRAMBLE_A);
+}
+
 static void build(struct rte_mbuf *m, const struct opts *o, struct flowgen *g, uint64_t seq)
 {
 	uint16_t len = o->size < 64 ? 64 : o->size;
@@ -200,10 +233,12 @@ static void build(struct rte_mbuf *m, const struct opts *o, struct flowgen *g, u
 	ip->total_length = rte_cpu_to_be_16(l3);
 	ip->time_to_live = 64;
 	ip->next_proto_id = IPPROTO_UDP;
-	ip->src_addr = rte_cpu_to_be_32((uint32_t)(0x0a000001 + flow / PORTS_PER_SRC));
+	uint32_t v = scramble((uint32_t)flow);
+	ip->src_addr = rte_cpu_to_be_32(o->random_tuples ? 0x0a000000u | v >> 16
+							 : (uint32_t)(0x0a000001 + flow / PORTS_PER_SRC));
 	ip->dst_addr = rte_cpu_to_be_32(0x0a010001);
 	ip->hdr_checksum = rte_ipv4_cksum(ip);
-	udp->src_port = rte_cpu_to_be_16((uint16_t)(1024 + flow % PORTS_PER_SRC));
+	udp->src_port = rte_cpu_to_be_16(o->random_tuples ? (uint16_t)v : (uint16_t)(1024 + flow % PORTS_PER_SRC));
 	udp->dst_port = rte_cpu_to_be_16(5001);
 	udp->dgram_len = rte_cpu_to_be_16((uint16_t)(l3 - sizeof(*ip)));
 	g->started += !g->slot_sent[slot];
@@ -223,11 +258,13 @@ static const struct stamp *stamp_of(struct rte_mbuf *m)
 }
 
 /* The flow number of one of our packets, from its source address and port. */
-static uint64_t flow_of(struct rte_mbuf *m)
+static uint64_t flow_of(const struct opts *o, struct rte_mbuf *m)
 {
 	const struct rte_ipv4_hdr *ip =
 		rte_pktmbuf_mtod_offset(m, const struct rte_ipv4_hdr *, sizeof(struct rte_ether_hdr));
 	const struct rte_udp_hdr *udp = (const struct rte_udp_hdr *)(ip + 1);
+	if (o->random_tuples)
+		return unscramble((rte_be_to_cpu_32(ip->src_addr) & 0xffff) << 16 | rte_be_to_cpu_16(udp->src_port));
 	uint64_t src = rte_be_to_cpu_32(ip->src_addr) - 0x0a000001u;
 	return src * PORTS_PER_SRC + (uint64_t)(rte_be_to_cpu_16(udp->src_port) - 1024);
 }
@@ -378,8 +415,9 @@ static void print_interval(const struct opts *o, struct flowstats *fs, double t,
 	if (timed)
 		printf(" rtt_us_p50=%.1f", rtt_quantile(hist, timed, 0.5));
 	for (uint32_t i = 0; i < o->n_rx; i++) {
-		printf(" port%u_packets=%llu port%u_flows=%llu", o->rx_ports[i], (unsigned long long)fs->iv_packets[i],
-		       o->rx_ports[i], (unsigned long long)fs->iv_flows[i]);
+		printf(" port%u_packets=%llu port%u_flows=%llu port%u_flows_total=%llu", o->rx_ports[i],
+		       (unsigned long long)fs->iv_packets[i], o->rx_ports[i], (unsigned long long)fs->iv_flows[i],
+		       o->rx_ports[i], (unsigned long long)fs->distinct[i]);
 		fs->iv_packets[i] = fs->iv_flows[i] = 0;
 	}
 	printf("\n");
@@ -468,7 +506,7 @@ static int run_load(const struct opts *o, struct flowgen *g, struct rte_mempool 
 					if (rtt > rtt_max)
 						rtt_max = rtt;
 					if (o->flow_stats)
-						flowstats_count(&fs, flow_of(in[i]), (uint8_t)p);
+						flowstats_count(&fs, flow_of(o, in[i]), (uint8_t)p);
 				}
 				rte_pktmbuf_free_bulk(in, n);
 				port_got += n;
@@ -623,6 +661,7 @@ static const char usage[] =
 	"  --flows N               concurrent UDP flows, 1..16777216 (1)\n"
 	"  --new-flows-per-s R     0..1e7 flows a second end and as many new ones begin (0)\n"
 	"  --lifetimes fixed|exp   which flow ends: the oldest (each lives flows/R s) or a random one\n"
+	"  --random-tuples         flows' addresses and ports scattered, not consecutive\n"
 	"  --flow-stats            per-flow accounting of what arrives, per receive port\n"
 	"  --interval-ms M         1..60000: a line of counts every M ms while sending\n"
 	"  --rate-steps R,R,...    packet rates, one per --step-s S (0.001..86400 s), up to 256\n"
@@ -646,16 +685,27 @@ int main(int argc, char **argv)
 			 .idle_spin_us = 0,
 			 .max_sleep_us = 50};
 	static const struct option lo[] = {
-		{"tx", 1, NULL, 't'},           {"rx", 1, NULL, 'r'},
-		{"rate", 1, NULL, 'R'},         {"count", 1, NULL, 'c'},
-		{"duration", 1, NULL, 'd'},     {"size", 1, NULL, 's'},
-		{"flows", 1, NULL, 'f'},        {"dst-mac", 1, NULL, 'm'},
-		{"ping", 1, NULL, 'p'},         {"drain", 1, NULL, 'D'},
-		{"fwd", 0, NULL, 'F'},          {"idle-spin-us", 1, NULL, 'I'},
-		{"max-sleep-us", 1, NULL, 'M'}, {"new-flows-per-s", 1, NULL, 'N'},
-		{"lifetimes", 1, NULL, 'L'},    {"flow-stats", 0, NULL, 'S'},
-		{"interval-ms", 1, NULL, 'i'},  {"rate-steps", 1, NULL, 'T'},
-		{"step-s", 1, NULL, 'P'},       {NULL, 0, NULL, 0},
+		{"tx", 1, NULL, 't'},
+		{"rx", 1, NULL, 'r'},
+		{"rate", 1, NULL, 'R'},
+		{"count", 1, NULL, 'c'},
+		{"duration", 1, NULL, 'd'},
+		{"size", 1, NULL, 's'},
+		{"flows", 1, NULL, 'f'},
+		{"dst-mac", 1, NULL, 'm'},
+		{"ping", 1, NULL, 'p'},
+		{"drain", 1, NULL, 'D'},
+		{"fwd", 0, NULL, 'F'},
+		{"idle-spin-us", 1, NULL, 'I'},
+		{"max-sleep-us", 1, NULL, 'M'},
+		{"new-flows-per-s", 1, NULL, 'N'},
+		{"lifetimes", 1, NULL, 'L'},
+		{"flow-stats", 0, NULL, 'S'},
+		{"random-tuples", 0, NULL, 'X'},
+		{"interval-ms", 1, NULL, 'i'},
+		{"rate-steps", 1, NULL, 'T'},
+		{"step-s", 1, NULL, 'P'},
+		{NULL, 0, NULL, 0},
 	};
 	int n = rte_eal_init(argc, argv), c;
 
@@ -687,6 +737,7 @@ int main(int argc, char **argv)
 				bad = (e2_seterr(&e, "--lifetimes=%.40s: fixed or exp", optarg), -1);
 			break;
 		case 'S': o.flow_stats = true; break;
+		case 'X': o.random_tuples = true; break;
 		case 'i': bad = e2_num_u32("--interval-ms", optarg, 1, 60000, &o.interval_ms, &e); break;
 		case 'T': bad = parse_steps(optarg, &o, &e); break;
 		case 'P': bad = e2_num_duration("--step-s", optarg, 0.001, 86400, &o.step_s, &e); break;
