@@ -8,7 +8,7 @@ set -euo pipefail
 BIN=${1:?usage: test_trafgen_flows.sh BUILD/vswitch}
 T=$(mktemp -d /tmp/e2-tgflows.XXXXXX)
 trap 'rm -rf "$T"' EXIT
-fail() { echo "FAIL: $*"; cat "$T"/out 2>/dev/null | tail -30; exit 1; }
+fail() { echo "FAIL: $*"; tail -30 "$T/out" 2>/dev/null; exit 1; }
 ok() { echo "ok - $*"; }
 n=0
 tg() { # vdev args... -> $T/out
@@ -41,12 +41,12 @@ ok "fixed lifetimes: $started flows started, all received on one port, $lines in
 
 # Scattered 5-tuples decode to the same flow numbers (with flows beyond 2^16).
 tg "--vdev net_ring0" --tx 0 --rx 0 --count 200000 --flows 100000 --random-tuples --flow-stats
-[ "$(val flows_received)" = 100000 ] && [ "$(val flows_untracked)" = 0 ] || fail "random tuples: received $(val flows_received) of 100000 flows"
+{ [ "$(val flows_received)" = 100000 ] && [ "$(val flows_untracked)" = 0 ]; } || fail "random tuples: received $(val flows_received) of 100000 flows"
 ok "random tuples: 100000 flows decoded"
 
 # Without churn the flows are exactly --flows, as before.
 tg "--vdev net_ring0" --tx 0 --rx 0 --count 6400 --flows 64 --flow-stats
-[ "$(val flows_started)" = 64 ] && [ "$(val flows_received)" = 64 ] || fail "64 flows: started $(val flows_started), received $(val flows_received)"
+{ [ "$(val flows_started)" = 64 ] && [ "$(val flows_received)" = 64 ]; } || fail "64 flows: started $(val flows_started), received $(val flows_received)"
 ok "no churn: 64 flows"
 
 # Exponential lifetimes, a ramp of rates (the duration is the steps' total).
@@ -58,7 +58,7 @@ ok "exp lifetimes and rate steps: $(val flows_started) flows, $(val tx_packets) 
 # Two receive ports, each its own loop: everything comes back on the port it was sent on,
 # none on the other; the per-port figures add up to the totals.
 tg "--vdev net_ring0 --vdev net_ring1" --tx 0 --rx 1,0 --count 20000 --flows 200
-[ "$(val port1_rx_packets)" = 0 ] && [ "$(val port1_rx_flows)" = 0 ] || fail "port 1 received what was sent on port 0"
-[ "$(val port0_rx_packets)" = "$(val rx_packets)" ] && [ "$(val port0_rx_flows)" = 200 ] || fail "port 0: $(val port0_rx_packets) packets, $(val port0_rx_flows) flows"
+{ [ "$(val port1_rx_packets)" = 0 ] && [ "$(val port1_rx_flows)" = 0 ]; } || fail "port 1 received what was sent on port 0"
+{ [ "$(val port0_rx_packets)" = "$(val rx_packets)" ] && [ "$(val port0_rx_flows)" = 200 ]; } || fail "port 0: $(val port0_rx_packets) packets, $(val port0_rx_flows) flows"
 [ "$(val flows_broken)" = 0 ] || fail "flows_broken=$(val flows_broken)"
 ok "two receive ports: all on port 0, 200 flows"
