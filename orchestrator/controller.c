@@ -69,6 +69,9 @@ struct instance {
 
 struct controller {
 	pthread_mutex_t mu;
+	/* one re-plan at a time: e2ctl's requests and re-steering (the control thread) and
+	 * scaling (the main thread, at once after its decision) */
+	pthread_mutex_t plan_mu;
 	struct ctl_store *store;
 	struct e2_chan_key key;
 	bool have_key;
@@ -658,8 +661,22 @@ static void inst_views(struct controller *c, struct inst_view **out, size_t *n)
 /* apply (doc != NULL), delete (pipeline != NULL, not ""), or neither: the same policies
  * again, re-steered around the instances the operator stopped or started since (1 when
  * that changes nothing, unless pipeline is "": the stopped set changed, commit). */
+static int change_policy_locked(struct controller *c, const char *doc_name, const char *doc_yaml, const char *nfs_name,
+				const char *nfs_yaml, const char *pipeline, char *msg, size_t msg_len,
+				struct e2_err *err);
+
 static int change_policy(struct controller *c, const char *doc_name, const char *doc_yaml, const char *nfs_name,
 			 const char *nfs_yaml, const char *pipeline, char *msg, size_t msg_len, struct e2_err *err)
+{
+	pthread_mutex_lock(&c->plan_mu);
+	int rc = change_policy_locked(c, doc_name, doc_yaml, nfs_name, nfs_yaml, pipeline, msg, msg_len, err);
+	pthread_mutex_unlock(&c->plan_mu);
+	return rc;
+}
+
+static int change_policy_locked(struct controller *c, const char *doc_name, const char *doc_yaml, const char *nfs_name,
+				const char *nfs_yaml, const char *pipeline, char *msg, size_t msg_len,
+				struct e2_err *err)
 {
 	struct e2_nf_catalog *new_nfs = NULL;
 	if (nfs_yaml && *nfs_yaml) {
@@ -1155,7 +1172,6 @@ static void scale(struct controller *c, const char *fmt, ...)
 		return;
 	free(c->scale_pending);
 	c->scale_pending = next;
-	c->resteer_wanted |= RESTEER_COMMIT;
 }
 
 static struct nf_watch *watch_of(struct controller *c, const char *nf)
@@ -1249,16 +1265,22 @@ static bool scaling_under_way(struct controller *c, struct nf_watch *w, const st
 
 /* The warm pool: fewer spares than the NF wants -> one more, split off its busiest
  * active instance (a spare takes that instance's upper half when a scale-out of it
- * comes; one spare per parent, as a launch halves the parent's range once). A spare
- * that cannot be placed is tried again after cooldown_s. Under the lock. */
+ * comes; one spare per parent, as a launch halves the parent's range once), while only
+ * the plan's instances run (so the first scale-out from there is warm, later ones cold
+ * until scaling is back). A spare that cannot be placed is tried again after
+ * cooldown_s. Under the lock. */
 static void fill_pool(struct controller *c, struct nf_watch *w, const struct e2_autoscale_knobs *k,
 		      const struct scaled *sc, unsigned n_sc, const char *const *names, const double *loads, unsigned n)
 {
-	unsigned spares = 0;
-	for (unsigned i = 0; i < n_sc; i++)
+	unsigned spares = 0, taken = 0;
+	for (unsigned i = 0; i < n_sc; i++) {
 		spares += is_spare(w, k, &sc[i]);
+		taken += sc[i].st == SCALED_ACTIVE || sc[i].st == SCALED_DRAINING;
+	}
 	uint64_t now = now_ns();
-	if (spares >= k->warm_pool || now < w->spare_retry_ns || !n)
+	/* refilled once scaling is back to the plan's instances: a spare splits its parent's
+	 * range as it is at its launch, and a scale-in gives that range back whole */
+	if (spares >= k->warm_pool || taken || now < w->spare_retry_ns || !n)
 		return;
 	unsigned busiest = 0;
 	for (unsigned i = 1; i < n; i++)
@@ -1369,7 +1391,16 @@ static void tick(struct controller *c)
 {
 	pthread_mutex_lock(&c->mu);
 	judge_loads(c);
+	bool scaling = c->scale_pending && *c->scale_pending;
 	pthread_mutex_unlock(&c->mu);
+	if (scaling) {
+		/* planned and pushed in this tick: a warm scale-out is a re-plan and a push */
+		char msg[1024];
+		struct e2_err err = {""};
+		uint64_t t0 = now_ns();
+		if (change_policy(c, NULL, NULL, NULL, NULL, "", msg, sizeof msg, &err) == 0)
+			E2_INFO("scaling planned in %.1f ms", (double)(now_ns() - t0) / 1e6);
+	}
 	for (unsigned i = 0; i < c->n_servers; i++) {
 		struct server *s = &c->servers[i];
 		pthread_mutex_lock(&c->mu);
@@ -1653,6 +1684,7 @@ int main(int argc, char **argv)
 	}
 	struct controller c = {0};
 	pthread_mutex_init(&c.mu, NULL);
+	pthread_mutex_init(&c.plan_mu, NULL);
 	c.events_url = events_url;
 	if (key_path) {
 		if (e2_chan_key_load(key_path, &c.key, &err) < 0) {

@@ -92,6 +92,18 @@ static const cyaml_schema_field_t image_fields[] = {
 static const cyaml_schema_field_t launch_fields[] = {
 	CYAML_FIELD_STRING_PTR("command", CYAML_FLAG_DEFAULT, struct e2_launch, command, 1, 63),
 	CYAML_FIELD_STRING_PTR("args", CYAML_FLAG_OPTIONAL, struct e2_launch, args, 0, 1023), CYAML_FIELD_END};
+static const cyaml_strval_t runs_as_strings[] = {
+	{"process", E2_NATIVE_PROCESS},
+	{"vm", E2_NATIVE_VM},
+};
+static const cyaml_schema_field_t native_fields[] = {
+	CYAML_FIELD_ENUM("runs_as", CYAML_FLAG_DEFAULT, struct e2_native, runs_as, runs_as_strings, 2),
+	CYAML_FIELD_BOOL("needs_streams", CYAML_FLAG_OPTIONAL, struct e2_native, needs_streams),
+	CYAML_FIELD_SEQUENCE("emits_metadata", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct e2_native,
+			     emits_metadata, &string_entry, 0, E2_ATTRIBUTES_MAX),
+	CYAML_FIELD_SEQUENCE("reads_metadata", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct e2_native,
+			     reads_metadata, &string_entry, 0, E2_ATTRIBUTES_MAX),
+	CYAML_FIELD_END};
 static const cyaml_schema_field_t cp_fields[] = {
 	CYAML_FIELD_STRING_PTR("name", CYAML_FLAG_DEFAULT, struct e2_cp, name, 1, 31),
 	CYAML_FIELD_UINT("order", CYAML_FLAG_OPTIONAL, struct e2_cp, order),
@@ -148,6 +160,8 @@ static const cyaml_schema_field_t nf_fields[] = {
 			     &attr_entry, 0, E2_ATTRIBUTES_MAX),
 	CYAML_FIELD_MAPPING_PTR("launch", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct e2_nf, launch,
 				launch_fields),
+	CYAML_FIELD_MAPPING_PTR("native_nf", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct e2_nf, native,
+				native_fields),
 	CYAML_FIELD_END};
 static const cyaml_schema_value_t nf_entry = {
 	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct e2_nf, nf_fields),
@@ -318,6 +332,8 @@ struct e2_nf_catalog *e2_nfs_load(const char *yaml, size_t len, const char *orig
 			bad = "gbps_per_core_ghz must be positive";
 		else if (!(nf->flow_timeout_s >= 0 && nf->flow_timeout_s <= 3600))
 			bad = "flow_timeout_s must be in [0, 3600] (e2d tracks a flow at most an hour)";
+		else if (nf->native && nf->nf_type != E2_NF_NATIVE)
+			bad = "native_nf describes a native NF: nf_type must be native";
 		else if (nf->vdu_profile &&
 			 (nf->vdu_profile->min_number_of_instances < 1 ||
 			  nf->vdu_profile->max_number_of_instances < nf->vdu_profile->min_number_of_instances))

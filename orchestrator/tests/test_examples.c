@@ -83,12 +83,45 @@ static void fig31_on_rack(void **state)
 	plan_example("policy-fig3.1.yaml", "hardware-rack24.yaml");
 }
 
+/* The native NFs' descriptions: how each runs, what it needs and tags. */
+static void native_nf_descriptions(void **state)
+{
+	(void)state;
+	struct e2_nf_catalog *nfs = load_nfs_file("native-nfs.yaml");
+	const struct e2_nf *ids = NULL, *reasm = NULL;
+	for (unsigned i = 0; i < nfs->nfs_count; i++) {
+		assert_non_null(nfs->nfs[i].native);
+		if (strcmp(nfs->nfs[i].descriptor_id, "ids") == 0)
+			ids = &nfs->nfs[i];
+		if (strcmp(nfs->nfs[i].descriptor_id, "reasm") == 0)
+			reasm = &nfs->nfs[i];
+	}
+	assert_non_null(ids);
+	assert_non_null(reasm);
+	assert_true(ids->native->needs_streams);
+	assert_int_equal(ids->native->reads_metadata_count, 1);
+	assert_string_equal(ids->native->reads_metadata[0], "t64");
+	assert_false(reasm->native->needs_streams);
+	assert_int_equal(reasm->native->emits_metadata_count, 2);
+	assert_int_equal(reasm->native->runs_as, E2_NATIVE_PROCESS);
+	e2_nfs_free(nfs);
+	/* a legacy NF with a native block is refused */
+	static const char bad[] = "nfs:\n  - descriptor_id: x\n    nf_type: legacy\n"
+				  "    sw_image_data: { name: legacy-nf }\n    num_virtual_cpu: 1\n"
+				  "    gbps_per_core_ghz: 1\n    connection_points: [{ name: in, role: input }]\n"
+				  "    native_nf: { runs_as: vm }\n";
+	struct e2_err err = {""};
+	assert_null(e2_nfs_load(bad, sizeof bad - 1, "bad", &err));
+	assert_non_null(strstr(err.msg, "nf_type must be native"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(fig31_on_4_servers),
 		cmocka_unit_test(fig312_on_4_servers),
 		cmocka_unit_test(fig31_on_rack),
+		cmocka_unit_test(native_nf_descriptions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

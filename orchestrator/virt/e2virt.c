@@ -380,8 +380,21 @@ char *e2v_domain_xml(const struct e2v_nf_spec *s, enum e2v_accel accel, struct e
 	W(start_el(w, "features"));
 	W(empty_el(w, "acpi", NULL));
 	W(end_el(w));
-	if (accel == E2V_ACCEL_KVM)
+	if (accel == E2V_ACCEL_KVM) {
 		W(empty_el(w, "cpu", "mode", "host-passthrough", NULL));
+	} else {
+		/* TCG's default vCPU (qemu64) lacks SSE4.2, which Debian's DPDK needs (built
+		 * for corei7): native NFs in VMs (the native-nf image) die with SIGILL on it */
+		W(start_el(w, "cpu"));
+		W(write_attr(w, "mode", "custom"));
+		W(write_attr(w, "match", "exact"));
+		W(write_attr(w, "check", "none"));
+		W(start_el(w, "model"));
+		W(write_attr(w, "fallback", "forbid"));
+		W(xmlTextWriterWriteString(w, BAD_CAST "Nehalem"));
+		W(end_el(w));
+		W(end_el(w));
+	}
 	W(empty_el(w, "clock", "offset", "utc", NULL));
 	W(write_el(w, "on_poweroff", "destroy"));
 	W(write_el(w, "on_reboot", "destroy"));

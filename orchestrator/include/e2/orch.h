@@ -87,6 +87,16 @@ struct e2_scaling {
 	double *drain_s;         /* scale-in: how long a drained instance's flows may take */
 	unsigned warm_pool;      /* instances kept booted and idle, so a scale-out need not boot */
 };
+/* How a native NF (native-nf/) runs and what it needs around it. */
+enum e2_native_runs { E2_NATIVE_PROCESS, E2_NATIVE_VM };
+struct e2_native {
+	enum e2_native_runs runs_as; /* a libe2nf process on e2d's nf ports, or the same NF in a VM */
+	int needs_streams;           /* reads e2nf-reasm's ordered bytes: one must be in front of it */
+	char **emits_metadata;       /* NSH attributes it sets on the frames it passes */
+	unsigned emits_metadata_count;
+	char **reads_metadata; /* NSH attributes it acts on */
+	unsigned reads_metadata_count;
+};
 /* What an NF VM image runs (images/README.md: e2.nf=, e2.args=). */
 struct e2_launch {
 	char *command; /* the NF binary in the image */
@@ -113,6 +123,7 @@ struct e2_nf {
 	struct e2_attr_decl *attributes;
 	unsigned attributes_count;
 	struct e2_launch *launch; /* optional: how the image starts the NF */
+	struct e2_native *native; /* optional, native NFs only */
 };
 struct e2_nf_catalog {
 	struct e2_nf *nfs;
