@@ -448,7 +448,8 @@ int mb_uris_parse(const char *text, size_t len, const char *origin, struct mb_ur
 					    lo = hexval((unsigned char)h[2 * i + 1]);
 					if (hi < 0 || lo < 0)
 						bad = "not a hex digit in an encrypted URI";
-					b[i] = (uint8_t)(hi << 4 | lo);
+					else
+						b[i] = (uint8_t)(hi << 4 | lo);
 				}
 				bl = hl / 2;
 			}
