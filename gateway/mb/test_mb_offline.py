@@ -273,6 +273,25 @@ with tempfile.TemporaryDirectory() as d:
         check(len(o1) == len([p for p in c2s]) and all(len(v) == 1 for v in per_flow.values()) and
               used <= {"192.0.2.%d" % i for i in range(100, 104)} and len(used) >= 3,
               "embark-lb %s: %d flows each on one backend, %d backends used" % (tag, len(per_flow), len(used)))
+        # the backends' answers: the LB's own output mirrored, back on port 1, get the
+        # address the client spoke to as source again
+        out1 = rdpcap(f("out-lb-%s/out1.pcap" % tag))
+        back = []
+        for p in out1[:12]:
+            q = p.copy()
+            L3 = IPv6 if IPv6 in q else IP
+            q[L3].src, q[L3].dst = p[L3].dst, p[L3].src
+            L4 = TCP if TCP in q else UDP
+            q[L4].sport, q[L4].dport = p[L4].dport, p[L4].sport
+            q.time = p.time + 0.0001
+            back.append(q)
+        wrpcap(f("lbback-%s.pcap" % tag), back)
+        r0, _, rs, _ = mb("embark-lb", ["--backends", f(be)], f(inp), f("lbback-%s.pcap" % tag), "lbback-" + tag)
+        orig = [p for p in rdpcap(f(inp)) if p[Ether].type != 0x88b5]
+        L3 = IPv6 if tag == "enc" else IP
+        check(len(r0) == 12 and rs.get("to_client") == "12" and
+              all(Ether(b)[L3].src == o[L3].dst and Ether(b)[L3].dst == o[L3].src for b, o in zip(r0, orig)),
+              "embark-lb %s: the backends' answers leave with the original destination as source" % tag)
 
     # --- parental filter: plain URIs (embark-mb-prep plain) vs encrypted URIs ---
     p0, p1, ps, es = same_decisions("embark-parental", ["--blocklist", f("blocklist.txt")],
