@@ -2,6 +2,10 @@
 /* The run loop shared by the Embark middleboxes (mb_nf.h). */
 #include "mb_nf.h"
 
+#ifdef MB_HAVE_CHAN
+#include "mb_chan.h"
+#endif
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,14 +15,45 @@
 
 struct runner {
 	struct mb_nf *m;
+	struct mb_chan *chan;
+	struct e2nf *nf;
+	uint64_t chan_now;
 	uint64_t ip, non_ip, malformed, ext_records, ext_refused, ext_ignored;
 };
+
+#ifdef MB_HAVE_CHAN
+static void chan_record(void *ctx, struct mb_ext *x)
+{
+	struct runner *r = ctx;
+	r->ext_records++;
+	r->m->ext(r->m->st, r->nf, x, r->chan_now);
+}
+
+/* Records on the live channel are taken before the packets of each burst: the gateway
+ * publishes a record before it sends the packet that made it. */
+static void chan_drain(struct runner *r, struct e2nf *nf, uint64_t now)
+{
+	if (!r->chan)
+		return;
+	r->nf = nf;
+	r->chan_now = now;
+	mb_chan_drain(r->chan, chan_record, r, &r->ext_refused);
+}
+
+static void run_timer(struct e2nf *nf, void *state, uint64_t now)
+{
+	chan_drain(state, nf, now);
+}
+#endif
 
 static void run_rx(struct e2nf *nf, void *state, unsigned port, struct rte_mbuf **pkts, unsigned n)
 {
 	struct runner *r = state;
 	uint64_t now = e2nf_now_ns(nf);
 	unsigned nports = e2nf_n_ports(nf);
+#ifdef MB_HAVE_CHAN
+	chan_drain(r, nf, now);
+#endif
 
 	for (unsigned i = 0; i < n; i++) {
 		struct rte_mbuf *mb = pkts[i];
@@ -85,6 +120,7 @@ int mb_nf_main(struct mb_nf *m, int argc, char **argv)
 	struct e2nf_config cfg = E2NF_CONFIG_INIT(m->name);
 	struct e2_err err;
 	bool check = false;
+	const char *ext_url = NULL, *chan_key = NULL;
 	size_t n_own = 0;
 	int c;
 
@@ -95,17 +131,29 @@ int mb_nf_main(struct mb_nf *m, int argc, char **argv)
 	memcpy(opts + E2NF_OPTIONS_N, m->opts, n_own * sizeof(*opts));
 	opts[E2NF_OPTIONS_N + n_own] = (struct option){"check", no_argument, NULL, 0x4d01};
 	opts[E2NF_OPTIONS_N + n_own + 1] = (struct option){"help", no_argument, NULL, 'h'};
-	opts[E2NF_OPTIONS_N + n_own + 2] = (struct option){NULL, 0, NULL, 0};
+	opts[E2NF_OPTIONS_N + n_own + 2] = (struct option){"ext", required_argument, NULL, 0x4d02};
+	opts[E2NF_OPTIONS_N + n_own + 3] = (struct option){"chan-key", required_argument, NULL, 0x4d03};
+	opts[E2NF_OPTIONS_N + n_own + 4] = (struct option){NULL, 0, NULL, 0};
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		int r = e2nf_option(c, optarg, &cfg, &err);
 		if (r == 0) {
 			if (c == 'h') {
 				fputs(m->usage, stdout);
+				if (m->ext)
+					fputs("EXTENSION CHANNEL\n"
+					      "    Records come as EtherType 0x88b5 frames on either port, or live with\n"
+					      "    --ext URL (embark-gw's --ext publisher; --chan-key FILE for tcp://),\n"
+					      "    taken before each burst's packets and every millisecond.\n",
+					      stdout);
 				fputs("LIBE2NF OPTIONS\n" E2NF_OPTIONS_HELP, stdout);
 				return 0;
 			}
 			if (c == 0x4d01) {
 				check = true;
+				continue;
+			}
+			if (c == 0x4d02 || c == 0x4d03) {
+				*(c == 0x4d02 ? &ext_url : &chan_key) = optarg;
 				continue;
 			}
 			if (c == '?') {
@@ -132,18 +180,42 @@ int mb_nf_main(struct mb_nf *m, int argc, char **argv)
 			m->fini(m->st);
 		return 0;
 	}
+	if (ext_url && !m->ext) {
+		fprintf(stderr, "%s: takes no extension records (--ext)\n", m->name);
+		return 2;
+	}
 	if (cfg.n_ports != m->ports) {
 		fprintf(stderr, "%s: needs %u --port (see --help)\n", m->name, m->ports);
 		return 2;
 	}
+	if (ext_url)
+		cfg.timer_ms = 1; /* records arriving while no packets do are taken all the same */
 	struct e2nf *nf = e2nf_open(&cfg, &err);
 	if (!nf) {
 		fprintf(stderr, "%s: %s\n", m->name, err.msg);
 		return 1;
 	}
 	struct runner r = {.m = m};
-	const struct e2nf_ops ops = {.rx = run_rx, .counters = run_counters};
+	struct e2nf_ops ops = {.rx = run_rx, .counters = run_counters};
+	if (ext_url) {
+#ifdef MB_HAVE_CHAN
+		r.chan = mb_chan_open(ext_url, chan_key, &err);
+		if (!r.chan) {
+			fprintf(stderr, "%s: --ext %s: %s\n", m->name, ext_url, err.msg);
+			e2nf_close(nf);
+			return 2;
+		}
+		ops.timer = run_timer;
+#else
+		fprintf(stderr, "%s: built without e2chan: no --ext\n", m->name);
+		e2nf_close(nf);
+		return 2;
+#endif
+	}
 	int rc = e2nf_run(nf, &ops, &r);
+#ifdef MB_HAVE_CHAN
+	mb_chan_close(r.chan);
+#endif
 	static char stats[65536];
 	e2nf_format_counters(nf, stats, sizeof(stats));
 	fputs(stats, stdout);
