@@ -100,6 +100,17 @@ static void run_rx(struct e2nf *nf, void *state, unsigned port, struct rte_mbuf 
 	}
 }
 
+static int run_control(struct e2nf *nf, void *state, const char *line, char *reply, size_t len)
+{
+	struct runner *r = state;
+	(void)nf;
+	if (!r->m->control) {
+		snprintf(reply, len, "unknown command");
+		return -1;
+	}
+	return r->m->control(r->m->st, line, reply, len);
+}
+
 static void run_counters(struct e2nf *nf, void *state, char *buf, size_t len)
 {
 	struct runner *r = state;
@@ -196,7 +207,7 @@ int mb_nf_main(struct mb_nf *m, int argc, char **argv)
 		return 1;
 	}
 	struct runner r = {.m = m};
-	struct e2nf_ops ops = {.rx = run_rx, .counters = run_counters};
+	struct e2nf_ops ops = {.rx = run_rx, .counters = run_counters, .control = run_control};
 	if (ext_url) {
 #ifdef MB_HAVE_CHAN
 		r.chan = mb_chan_open(ext_url, chan_key, &err);

@@ -16,14 +16,15 @@
 
 #include "e2/err.h"
 #include "e2/file.h"
+#include "e2/num.h"
 #include "gwcore.h"
 #include "mb.h"
 #include "pcapio.h"
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: embark-mb-prep gw --key K [--rules R] [--pools P] [--header-only] [--no-dpi] [--no-uri]\n"
-		   "                         IN.pcap OUT.pcap\n"
+	fprintf(f, "usage: embark-mb-prep gw --key K [--rules R] [--pools P] [--epoch N] [--header-only] [--no-dpi]\n"
+		   "                         [--no-uri] IN.pcap OUT.pcap\n"
 		   "       embark-mb-prep plain [--no-uri] IN.pcap OUT.pcap\n"
 		   "       embark-mb-prep uris --key K LIST OUT\n"
 		   "gw     encrypt IN as embark-gw does (enterprise -> cloud), with its extension records\n"
@@ -120,6 +121,7 @@ int main(int argc, char **argv)
 {
 	const char *key = NULL, *rules = NULL, *pools = NULL;
 	bool header_only = false, dpi = true, uri = true;
+	uint32_t epoch = 1;
 	char err[512];
 	struct e2_err e;
 
@@ -138,7 +140,12 @@ int main(int argc, char **argv)
 			rules = argv[++i];
 		else if (!strcmp(a, "--pools") && i + 1 < argc)
 			pools = argv[++i];
-		else if (!strcmp(a, "--header-only"))
+		else if (!strcmp(a, "--epoch") && i + 1 < argc) {
+			if (e2_num_u32("--epoch", argv[++i], 1, UINT32_MAX, &epoch, &e) != 0) {
+				fprintf(stderr, "embark-mb-prep: %s\n", e.msg);
+				return 2;
+			}
+		} else if (!strcmp(a, "--header-only"))
 			header_only = true;
 		else if (!strcmp(a, "--no-dpi"))
 			dpi = false;
@@ -188,7 +195,7 @@ int main(int argc, char **argv)
 	gcfg.dpi = dpi && !plain;
 	gcfg.uri = uri;
 	gcfg.dpi_flows = 4096;
-	struct gwc_epoch *ep = gwc_epoch_new(1, k, rules ? &rs : NULL, pools ? &ps : NULL, &ecfg, &e);
+	struct gwc_epoch *ep = gwc_epoch_new(epoch, k, rules ? &rs : NULL, pools ? &ps : NULL, &ecfg, &e);
 	struct gwc *c = ep ? gwc_new(&gcfg, ep, collect, &pend, &e) : NULL;
 	if (!c || !pend.keys) {
 		fprintf(stderr, "embark-mb-prep: %s\n", e.msg);

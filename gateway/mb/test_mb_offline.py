@@ -228,6 +228,69 @@ with tempfile.TemporaryDirectory() as d:
     check(is_.get("ext_refused") == "2" and is_.get("malformed") == "2",
           "embark-ids: 2 damaged extension records and 2 packets refused and counted")
 
+    # --- epochs: the gateway switches to new rules (epoch 2) halfway; the firewall loads
+    # them at that moment (control), and classifies each packet by its flow label ---
+    c2s_saved, s2c_saved = c2s[:], s2c[:]
+    del c2s[:], s2c[:]
+    T[0] = 50.0
+    for i in range(4):
+        conversation("10.1.0.%d" % (3 + 4 * i), 42000 + i, "192.0.2.10", 80, [get(b"example.com", b"/e%d" % i)])
+    wrpcap(f("ep2-plain0.pcap"), c2s)
+    wrpcap(f("ep2-plain1.pcap"), s2c)
+    c2s[:], s2c[:] = c2s_saved, s2c_saved
+    f("rules2.txt", RULES.replace("src=10.1.0.66", "src=10.1.0.0/29"))   # now bars .0-.7 as well
+    run([tool("embark-rules"), "encrypt", "--key", key, "--in", f("rules2.txt"), "--out", f("rules2.enc"),
+         "--pools", f("pools.txt"), "--pools-out", f("pools2.enc")])
+    for i in (0, 1):
+        run([tool("embark-mb-prep"), "gw", "--epoch", "2", "--key", key, "--rules", f("rules2.txt"), "--pools",
+             f("pools.txt"), f("ep2-plain%d.pcap" % i), f("ep2-enc%d.pcap" % i)])
+        wrpcap(f("ep-plain%d.pcap" % i), rdpcap(f("plain%d.pcap" % i)) + rdpcap(f("ep2-plain%d.pcap" % i)))
+        wrpcap(f("ep-enc%d.pcap" % i), rdpcap(f("enc%d.pcap" % i)) + rdpcap(f("ep2-enc%d.pcap" % i)))
+
+    def fw_epochs(tag, in0, in1, rules1, rules2):
+        out = f("out-ep-" + tag)
+        os.makedirs(out, exist_ok=True)
+        if rules2:
+            open(os.path.join(out, "control"), "w").write("49.5 rules 2 %s\n" % rules2)
+        r = run([tool("embark-fw"), "--rules", rules1, "--offline", out, "--port", in0, "--port", in1])
+        return frames(os.path.join(out, "out0.pcap")), frames(os.path.join(out, "out1.pcap")), stats_of(r)
+
+    def decrypt_epochs(frs, tag):
+        out = []
+        for ep, rules in ((1, f("rules.txt")), (2, f("rules2.txt"))):
+            mine = [b for b in frs if Ether(b)[IPv6].fl == ep]
+            if mine:
+                src, dst = f("dec-ep-%s-%d.pcap" % (tag, ep)), f("dec-ep-out-%s-%d.pcap" % (tag, ep))
+                wrpcap(src, [Ether(b) for b in mine])
+                run([tool("embark-pcap"), "decrypt", "--key", key, "--rules", rules, "--pools", f("pools.txt"),
+                     src, dst])
+                out += frames(dst)
+        return out
+
+    p0, p1, ps = fw_epochs("plain", f("ep-plain0.pcap"), f("ep-plain1.pcap"), f("rules.txt"), f("rules2.txt"))
+    e0, e1, es = fw_epochs("enc", f("ep-enc0.pcap"), f("ep-enc1.pcap"), f("rules.enc"), f("rules2.enc"))
+    d0, d1 = decrypt_epochs(e0, "0"), decrypt_epochs(e1, "1")
+    late = sorted({IP(b[14:]).src for b in p1 if TCP in Ether(b) and Ether(b)[TCP].sport >= 42000})
+    check(d1 == p1 and d0 == p0 and late == ["10.1.0.11", "10.1.0.15"],
+          "embark-fw across an epoch switch: each packet under its own epoch's rules, decisions = plaintext "
+          "(after the switch %s pass, 10.1.0.3 and .7 barred)" % late)
+    check(es.get("epoch2_rule_barred_hits") == "2" == ps.get("epoch2_rule_barred_hits") and
+          es.get("unknown_epoch") == "0", "embark-fw: epoch 2's rules hit by epoch 2's flows only")
+    _, n1, ns = fw_epochs("none", f("ep-enc0.pcap"), f("ep-enc1.pcap"), f("rules.enc"), None)
+    ep2 = [p for i in (0, 1) for p in rdpcap(f("ep2-enc%d.pcap" % i)) if IPv6 in p]
+    check(ns.get("unknown_epoch") == str(len(ep2)) and not any(Ether(b)[IPv6].fl == 2 for b in n1),
+          "embark-fw: all %s packets of an epoch without rules dropped and counted" % ns.get("unknown_epoch"))
+    out = f("out-ep-refused")
+    os.makedirs(out, exist_ok=True)
+    open(os.path.join(out, "control"), "w").write("49.5 rules 2 %s\n" % f("pools.txt"))
+    r = run([tool("embark-fw"), "--rules", f("rules.enc"), "--offline", out, "--port", f("ep-enc0.pcap"), "--port",
+             f("ep-enc1.pcap")])
+    reply = open(os.path.join(out, "control.out")).read()
+    check("refused, nothing changed" in reply and "pools.txt:1" in reply and
+          stats_of(r).get("unknown_epoch") == str(len(ep2)), "embark-fw: a bad rule file for an epoch refused: %s"
+          % reply.strip())
+
+
     # --- NAT (one pool address: the gateway restores it, so outputs compare byte for byte) ---
     p0, p1, ps, es = same_decisions("embark-nat", ["--pool", f("nat-pool.txt")], ["--pool", f("nat.enc")])
     check(all(IP(b[14:]).src == "198.51.100.77" for b in p1) and ps.get("new_mappings") == es.get("new_mappings")
