@@ -89,17 +89,6 @@ static int lb_setup(void *st, bool check, struct e2_err *err)
 	return 0;
 }
 
-static void addr_bytes(const struct mb_pkt *p, embark_u128 v, uint8_t out[16])
-{
-	if (!p->v6) {
-		uint32_t a = htonl((uint32_t)v);
-		memcpy(out, &a, 4);
-		return;
-	}
-	for (int i = 15; i >= 0; i--, v >>= 8)
-		out[i] = (uint8_t)v;
-}
-
 static int lb_pkt(void *st, struct e2nf *nf, unsigned port, struct mb_pkt *p, uint64_t now)
 {
 	struct lb *lb = st;
@@ -137,7 +126,7 @@ static int lb_pkt(void *st, struct e2nf *nf, unsigned port, struct mb_pkt *p, ui
 				*r = *f;
 		}
 		lb->per_backend[f->backend]++;
-		addr_bytes(p, lb->be.v[f->backend], ab);
+		mb_addr_bytes(p->v6, lb->be.v[f->backend], ab);
 		mb_set_addr(p, true, ab);
 		lb->to_backend++;
 		return 1;
@@ -147,7 +136,7 @@ static int lb_pkt(void *st, struct e2nf *nf, unsigned port, struct mb_pkt *p, ui
 		lb->unknown_reply++;
 		return MB_DROP;
 	}
-	addr_bytes(p, r->vip, ab);
+	mb_addr_bytes(p->v6, r->vip, ab);
 	mb_set_addr(p, false, ab);
 	lb->to_client++;
 	return 0;

@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <endian.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,16 +16,27 @@
 
 static embark_u128 load128(const uint8_t *p)
 {
-	embark_u128 v = 0;
-	for (int i = 0; i < 16; i++)
-		v = v << 8 | p[i];
-	return v;
+	uint64_t hi, lo;
+	memcpy(&hi, p, 8);
+	memcpy(&lo, p + 8, 8);
+	return (embark_u128)be64toh(hi) << 64 | be64toh(lo);
 }
 
 static void store128(uint8_t *p, embark_u128 v)
 {
-	for (int i = 15; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
+	uint64_t hi = htobe64((uint64_t)(v >> 64)), lo = htobe64((uint64_t)v);
+	memcpy(p, &hi, 8);
+	memcpy(p + 8, &lo, 8);
+}
+
+void mb_addr_bytes(bool v6, embark_u128 v, uint8_t out[16])
+{
+	if (v6) {
+		store128(out, v);
+	} else {
+		uint32_t a = htonl((uint32_t)v);
+		memcpy(out, &a, 4);
+	}
 }
 
 int mb_parse_l3(uint8_t *l3, size_t len, int ethertype, struct mb_pkt *p)
@@ -197,7 +209,8 @@ static size_t flow_hash(const struct mb_flow_key *k)
 
 static bool live(const struct mb_flows *t, const struct slot_head *s, uint64_t now)
 {
-	return s->last_seen && now - (s->last_seen - 1) <= t->idle_ns;
+	/* a clock behind the entry's (captures merged out of order) is no expiry */
+	return s->last_seen && (now < s->last_seen - 1 || now - (s->last_seen - 1) <= t->idle_ns);
 }
 
 /* Probing stops at a never-used slot; an expired slot is a tombstone to reuse. */

@@ -18,7 +18,7 @@
 struct nat_map {
 	embark_u128 in_addr, out_addr;
 	uint16_t in_port, out_port;
-	bool outbound_is_a; /* whether the inside end is the key's `a` */
+	bool valid; /* false: the flow is known but got no port yet */
 };
 
 struct nat {
@@ -29,7 +29,7 @@ struct nat {
 	uint16_t *next_port; /* per pool address */
 	size_t next_addr;
 	struct mb_flows *out, *in;
-	uint64_t translated_out, translated_in, new_mappings, no_mapping, untranslatable, table_full;
+	uint64_t translated_out, translated_in, new_mappings, no_mapping, untranslatable, table_full, ports_exhausted;
 };
 
 static int nat_opt(void *st, int c, const char *arg, struct e2_err *err)
@@ -73,17 +73,6 @@ static int nat_setup(void *st, bool check, struct e2_err *err)
 	return 0;
 }
 
-static void addr_bytes(const struct mb_pkt *p, embark_u128 v, uint8_t out[16])
-{
-	if (!p->v6) {
-		uint32_t a = htonl((uint32_t)v);
-		memcpy(out, &a, 4);
-		return;
-	}
-	for (int i = 15; i >= 0; i--, v >>= 8)
-		out[i] = (uint8_t)v;
-}
-
 static int nat_pkt(void *st, struct e2nf *nf, unsigned port, struct mb_pkt *p, uint64_t now)
 {
 	struct nat *n = st;
@@ -102,24 +91,34 @@ static int nat_pkt(void *st, struct e2nf *nf, unsigned port, struct mb_pkt *p, u
 			n->table_full++;
 			return MB_DROP;
 		}
-		if (fresh) {
+		if (fresh || !m->valid) {
 			size_t a = n->next_addr++ % n->pool.n;
 			uint32_t span = n->port_hi - n->port_lo + 1;
-			*m = (struct nat_map){.in_addr = p->key.sip,
-					      .in_port = p->key.sport,
-					      .out_addr = n->pool.v[a],
-					      .out_port = (uint16_t)(n->port_lo + n->next_port[a]++ % span)};
-			embark_key5 t = p->key;
-			t.sip = m->out_addr;
-			t.sport = m->out_port;
-			struct mb_flow_key tk;
-			mb_flow_key(&t, &tk, NULL);
-			bool f2;
-			struct nat_map *back = mb_flows_add(n->in, &tk, now, &f2);
+			struct nat_map *back = NULL;
+			/* the next port of that address that no live mapping holds */
+			for (uint32_t tries = 0; tries < span && !back; tries++) {
+				*m = (struct nat_map){.in_addr = p->key.sip,
+						      .in_port = p->key.sport,
+						      .out_addr = n->pool.v[a],
+						      .out_port = (uint16_t)(n->port_lo + n->next_port[a]++ % span)};
+				embark_key5 t = p->key;
+				t.sip = m->out_addr;
+				t.sport = m->out_port;
+				struct mb_flow_key tk;
+				mb_flow_key(&t, &tk, NULL);
+				bool f2;
+				back = mb_flows_add(n->in, &tk, now, &f2);
+				if (!back)
+					break;
+				if (!f2)
+					back = NULL; /* taken by a live mapping */
+			}
 			if (!back) {
-				n->table_full++;
+				m->valid = false;
+				n->ports_exhausted++;
 				return MB_DROP;
 			}
+			m->valid = true;
 			*back = *m;
 			n->new_mappings++;
 		} else {
@@ -131,7 +130,7 @@ static int nat_pkt(void *st, struct e2nf *nf, unsigned port, struct mb_pkt *p, u
 			mb_flow_key(&t, &tk, NULL);
 			mb_flows_find(n->in, &tk, now);
 		}
-		addr_bytes(p, m->out_addr, ab);
+		mb_addr_bytes(p->v6, m->out_addr, ab);
 		mb_set_addr(p, false, ab);
 		mb_set_port(p, false, htons(m->out_port));
 		n->translated_out++;
@@ -142,7 +141,7 @@ static int nat_pkt(void *st, struct e2nf *nf, unsigned port, struct mb_pkt *p, u
 		n->no_mapping++;
 		return MB_DROP;
 	}
-	addr_bytes(p, m->in_addr, ab);
+	mb_addr_bytes(p->v6, m->in_addr, ab);
 	mb_set_addr(p, true, ab);
 	mb_set_port(p, true, htons(m->in_port));
 	n->translated_in++;
@@ -154,10 +153,11 @@ static int nat_counters(void *st, char *buf, size_t len)
 	struct nat *n = st;
 	snprintf(buf, len,
 		 "translated_out=%llu\ntranslated_in=%llu\nnew_mappings=%llu\nno_mapping=%llu\nuntranslatable=%llu\n"
-		 "flow_table_full=%llu\npool_addresses=%zu\n",
+		 "flow_table_full=%llu\nports_exhausted=%llu\npool_addresses=%zu\n",
 		 (unsigned long long)n->translated_out, (unsigned long long)n->translated_in,
 		 (unsigned long long)n->new_mappings, (unsigned long long)n->no_mapping,
-		 (unsigned long long)n->untranslatable, (unsigned long long)n->table_full, n->pool.n);
+		 (unsigned long long)n->untranslatable, (unsigned long long)n->table_full,
+		 (unsigned long long)n->ports_exhausted, n->pool.n);
 	return 0;
 }
 
@@ -180,23 +180,24 @@ int main(int argc, char **argv)
 	static struct nat n = {.flows_max = 65536, .idle_s = 300, .port_lo = 20000, .port_hi = 29999};
 	struct mb_nf m = {
 		.name = "embark-nat",
-		.usage = "NAME\n"
-			 "    embark-nat - source NAT from an (encrypted) address pool\n"
-			 "SYNOPSIS\n"
-			 "    embark-nat --pool FILE --port INSIDE --port OUTSIDE [options]\n"
-			 "DESCRIPTION\n"
-			 "    TCP and UDP flows from port 0 get the pool's next address (round robin) and a\n"
-			 "    port from --port-lo..--port-hi of that address; replies on port 1 to that\n"
-			 "    address and port are translated back. Other IP packets are dropped\n"
-			 "    (untranslatable). FILE: `pool NAME ADDRS` lines (plaintext traffic) or the\n"
-			 "    encrypted pool values of embark-rules --pools-out (Embark traffic; the gateway\n"
-			 "    restores them to the plain pool addresses).\n"
-			 "OPTIONS\n"
-			 "    --pool FILE  --port-lo N (20000)  --port-hi N (29999)  --flows N (65536)\n"
-			 "    --idle-timeout S (300)  --check\n"
-			 "COUNTERS\n"
-			 "    translated_out translated_in new_mappings no_mapping untranslatable\n"
-			 "    flow_table_full pool_addresses, ip_frames non_ip malformed, and libe2nf's\n",
+		.usage =
+			"NAME\n"
+			"    embark-nat - source NAT from an (encrypted) address pool\n"
+			"SYNOPSIS\n"
+			"    embark-nat --pool FILE --port INSIDE --port OUTSIDE [options]\n"
+			"DESCRIPTION\n"
+			"    TCP and UDP flows from port 0 get the pool's next address (round robin) and a\n"
+			"    port from --port-lo..--port-hi of that address; replies on port 1 to that\n"
+			"    address and port are translated back. Other IP packets are dropped\n"
+			"    (untranslatable). FILE: `pool NAME ADDRS` lines (plaintext traffic) or the\n"
+			"    encrypted pool values of embark-rules --pools-out (Embark traffic; the gateway\n"
+			"    restores them to the plain pool addresses).\n"
+			"OPTIONS\n"
+			"    --pool FILE  --port-lo N (20000)  --port-hi N (29999)  --flows N (65536)\n"
+			"    --idle-timeout S (300)  --check\n"
+			"COUNTERS\n"
+			"    translated_out translated_in new_mappings no_mapping untranslatable\n"
+			"    flow_table_full ports_exhausted pool_addresses, ip_frames non_ip malformed, and libe2nf's\n",
 		.opts = nat_opts,
 		.opt = nat_opt,
 		.setup = nat_setup,

@@ -320,6 +320,14 @@ with tempfile.TemporaryDirectory() as d:
         check(ok and rs.get("translated_in") == "12", "embark-nat %s: replies translated back to the inside "
               "address and port" % tag)
 
+    # a port range of 4 on one address: 4 flows get ports, the others are dropped and counted
+    x0, x1, xs, _ = mb("embark-nat", ["--pool", f("nat.enc"), "--port-lo", "20000", "--port-hi", "20003"],
+                       f("enc0.pcap"), f("enc1.pcap"), "nat-exhausted")
+    ports = {Ether(b)[TCP].sport for b in x1 if TCP in Ether(b)}
+    check(xs.get("new_mappings") == "4" and ports == {20000, 20001, 20002, 20003} and
+          int(xs.get("ports_exhausted", "0")) > 0, "embark-nat: ports exhausted: 4 flows translated, the rest "
+          "dropped and counted (%s)" % xs.get("ports_exhausted"))
+
     # --- LB: hashing ciphertext picks other backends than hashing plaintext, so compare the
     # properties: every flow on one backend, both ways restored, all backends used ---
     for tag, inp, be in (("plain", "plain0.pcap", "lb-backends.txt"), ("enc", "enc0.pcap", "lb.enc")):
