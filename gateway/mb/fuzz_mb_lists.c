@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The middleboxes' parsers on any bytes: address lists, URI lists (every URI parsed is
+ * then found), extension records (a decoded record encodes and decodes to the same). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "e2/fuzz.h"
+#include "mb.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct e2_err err;
+	struct mb_addrs a;
+	if (mb_addrs_parse((const char *)data, size, "fuzz", &a, &err) == 0) {
+		if (!a.n)
+			abort();
+		for (size_t i = 1; a.encrypted && i < a.n; i++)
+			if (a.v[i] <= a.v[i - 1])
+				abort();
+		mb_addrs_free(&a);
+	}
+	struct mb_uris u;
+	if (mb_uris_parse((const char *)data, size, "fuzz", &u, &err) == 0) {
+		for (size_t i = 0; i < u.n; i++)
+			if (!mb_uris_has(&u, u.v[i].b, u.v[i].len))
+				abort();
+		mb_uris_free(&u);
+	}
+	struct mb_ext x;
+	if (mb_ext_decode(data, size, &x, &err) == 0) {
+		uint8_t id[MB_FLOW_ID_LEN];
+		mb_flow_id(&x.key, id);
+		size_t len;
+		uint8_t *b =
+			mb_ext_encode(x.epoch, id, x.salt0, x.tokens, x.offsets, x.ntokens, x.uri, x.uri_len, &len);
+		struct mb_ext y;
+		if (!b || mb_ext_decode(b, len, &y, &err) != 0)
+			abort();
+		if (y.epoch != x.epoch || y.salt0 != x.salt0 || y.ntokens != x.ntokens || y.uri_len != x.uri_len ||
+		    y.key.sip != x.key.sip || y.key.dport != x.key.dport ||
+		    (x.ntokens && memcmp(x.tokens, y.tokens, x.ntokens * 8)) ||
+		    (x.uri_len && memcmp(x.uri, y.uri, x.uri_len)))
+			abort();
+		mb_ext_free(&y);
+		free(b);
+		mb_ext_free(&x);
+	}
+	return 0;
+}

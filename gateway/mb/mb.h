@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* What the Embark middleboxes (embark-fw, -nat, -lb, -parental, -ids) share: a frame's
+ * 5-tuple whether it is plain IPv4 or Embark IPv6 (so one binary serves both), the places
+ * a NAT or load balancer rewrites, a flow table keyed on the symmetric 5-tuple, address
+ * lists (plain pools or encrypted pool values) and URI lists, and the extension-channel
+ * records that arrive as frames of their own (EtherType MB_EXT_ETHERTYPE). No DPDK here
+ * but in mb_frame_of; the parsers are plain C for the tests and fuzzers. */
+#ifndef EMBARK_MB_H
+#define EMBARK_MB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "e2/err.h"
+#include "embark.h"
+
+/* Extension-channel records carried as frames (IEEE local experimental EtherType 1):
+ * Ethernet header, then one serialized e2.embark.ExtRecord. */
+#define MB_EXT_ETHERTYPE 0x88b5
+#define MB_FLOW_ID_LEN 37
+
+/* A parsed frame: L3 bytes and the places a header rewrite touches. */
+struct mb_pkt {
+	uint8_t *l3;
+	size_t l3_len;
+	bool v6;         /* Embark IPv6 (else IPv4) */
+	embark_key5 key; /* addresses as 128-bit (IPv4 mapped) */
+	uint8_t *saddr;  /* 4 or 16 bytes in the frame */
+	uint8_t *daddr;
+	uint8_t *ports;   /* sport, dport; NULL without ports */
+	uint8_t *l4_csum; /* TCP/UDP checksum; NULL if none (or UDP checksum 0 on IPv4) */
+	uint8_t *l4;      /* transport header */
+	size_t l4_len;
+};
+/* Parses the L3 packet at l3: 0 ok, -1 malformed/truncated, 1 not IP. */
+int mb_parse_l3(uint8_t *l3, size_t len, int ethertype, struct mb_pkt *p);
+
+/* Rewrites: the address or port in place with incremental checksum updates. addr is 4
+ * bytes (IPv4) or 16 (IPv6), network order. */
+void mb_set_addr(struct mb_pkt *p, bool dst, const uint8_t *addr);
+void mb_set_port(struct mb_pkt *p, bool dst, uint16_t port_be);
+/* An address as the packet holds it: 16 bytes (IPv6), or the IPv4-mapped value's last 4. */
+void mb_addr_bytes(bool v6, embark_u128 v, uint8_t out[16]);
+/* One's-complement update of a 16-bit checksum for a changed span (even length). */
+void mb_csum_replace(uint8_t *csum, const uint8_t *old, const uint8_t *new, size_t len);
+
+/* Symmetric flow key: the two ends in a fixed order. */
+struct mb_flow_key {
+	embark_u128 a, b;
+	uint16_t pa, pb;
+	uint8_t proto;
+	uint8_t pad[11];
+};
+void mb_flow_key(const embark_key5 *k, struct mb_flow_key *f, bool *swapped);
+
+/* An open-addressing flow table with per-entry state of `val_size` bytes; entries unseen
+ * for idle_ns are reused. */
+struct mb_flows;
+struct mb_flows *mb_flows_new(size_t cap, size_t val_size, uint64_t idle_ns);
+void mb_flows_free(struct mb_flows *t);
+/* The flow's state, or NULL. */
+void *mb_flows_find(struct mb_flows *t, const struct mb_flow_key *k, uint64_t now);
+/* Finds or adds (zeroed state, *fresh set); NULL when full. */
+void *mb_flows_add(struct mb_flows *t, const struct mb_flow_key *k, uint64_t now, bool *fresh);
+size_t mb_flows_count(const struct mb_flows *t, uint64_t now);
+/* Called with an expired entry's state before the entry is reused, and on free. */
+void mb_flows_on_evict(struct mb_flows *t, void (*fn)(void *val));
+
+/* Address lists: `pool NAME ADDRS` lines (plain, embark's pool format) expanded to their
+ * addresses, or an encrypted pool file (32 hex digits a line, as embark-rules --pools-out
+ * writes). Addresses come back as 128-bit values (IPv4 mapped). */
+struct mb_addrs {
+	embark_u128 *v;
+	size_t n;
+	bool encrypted;
+};
+int mb_addrs_parse(const char *text, size_t len, const char *origin, struct mb_addrs *out, struct e2_err *err);
+int mb_addrs_load(const char *path, struct mb_addrs *out, struct e2_err *err);
+void mb_addrs_free(struct mb_addrs *a);
+
+/* URI lists: a plain URI per line (host + path, as the gateway extracts them), or with
+ * `enc ` in front the hex of its encryption (embark-mb-prep uris). Sorted for search. */
+struct mb_uri {
+	uint8_t *b;
+	size_t len;
+};
+struct mb_uris {
+	struct mb_uri *v;
+	size_t n;
+};
+int mb_uris_parse(const char *text, size_t len, const char *origin, struct mb_uris *out, struct e2_err *err);
+int mb_uris_load(const char *path, struct mb_uris *out, struct e2_err *err);
+bool mb_uris_has(const struct mb_uris *u, const uint8_t *b, size_t len);
+void mb_uris_free(struct mb_uris *u);
+
+/* An extension record taken from a frame's payload (after the Ethernet header). */
+struct mb_ext {
+	uint32_t epoch;
+	embark_key5 key; /* the flow as the cloud sees it */
+	uint64_t salt0;
+	size_t ntokens;
+	uint64_t *tokens, *offsets; /* owned */
+	uint8_t *uri;               /* owned; NULL if none */
+	size_t uri_len;
+};
+int mb_ext_decode(const uint8_t *b, size_t len, struct mb_ext *x, struct e2_err *err);
+void mb_ext_free(struct mb_ext *x);
+/* Encodes a record (the prep tool); returns malloc'd bytes. */
+uint8_t *mb_ext_encode(uint32_t epoch, const uint8_t flow[MB_FLOW_ID_LEN], uint64_t salt0, const uint64_t *tokens,
+		       const uint64_t *offsets, size_t ntokens, const uint8_t *uri, size_t uri_len, size_t *len);
+/* The 37-byte flow id of a 5-tuple (addresses 16 bytes each, ports, proto). */
+void mb_flow_id(const embark_key5 *k, uint8_t out[MB_FLOW_ID_LEN]);
+
+#endif

@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The run loop shared by the Embark middleboxes (mb_nf.h). */
+#include "mb_nf.h"
+
+#ifdef MB_HAVE_CHAN
+#include "mb_chan.h"
+#endif
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_ether.h>
+#include <rte_mbuf.h>
+
+struct runner {
+	struct mb_nf *m;
+	struct mb_chan *chan;
+	struct e2nf *nf;
+	uint64_t chan_now;
+	uint64_t ip, non_ip, malformed, ext_records, ext_refused, ext_ignored;
+};
+
+#ifdef MB_HAVE_CHAN
+static void chan_record(void *ctx, struct mb_ext *x)
+{
+	struct runner *r = ctx;
+	r->ext_records++;
+	r->m->ext(r->m->st, r->nf, x, r->chan_now);
+}
+
+/* Records on the live channel are taken before the packets of each burst: the gateway
+ * publishes a record before it sends the packet that made it. */
+static void chan_drain(struct runner *r, struct e2nf *nf, uint64_t now)
+{
+	if (!r->chan)
+		return;
+	r->nf = nf;
+	r->chan_now = now;
+	mb_chan_drain(r->chan, chan_record, r, &r->ext_refused);
+}
+
+static void run_timer(struct e2nf *nf, void *state, uint64_t now)
+{
+	chan_drain(state, nf, now);
+}
+#endif
+
+static void run_rx(struct e2nf *nf, void *state, unsigned port, struct rte_mbuf **pkts, unsigned n)
+{
+	struct runner *r = state;
+	uint64_t now = e2nf_now_ns(nf);
+	unsigned nports = e2nf_n_ports(nf);
+#ifdef MB_HAVE_CHAN
+	chan_drain(r, nf, now);
+#endif
+
+	for (unsigned i = 0; i < n; i++) {
+		struct rte_mbuf *mb = pkts[i];
+		int off = e2nf_inner_offset(mb);
+		int out = MB_DROP;
+		if (off < 0 || !rte_pktmbuf_is_contiguous(mb) || mb->data_len < (unsigned)off + RTE_ETHER_HDR_LEN) {
+			r->malformed++;
+			e2nf_drop(nf, mb);
+			continue;
+		}
+		uint8_t *frame = rte_pktmbuf_mtod_offset(mb, uint8_t *, off);
+		size_t flen = mb->data_len - (unsigned)off;
+		int et = frame[12] << 8 | frame[13];
+		if (et == MB_EXT_ETHERTYPE) {
+			struct mb_ext x;
+			struct e2_err err;
+			if (!r->m->ext) {
+				r->ext_ignored++;
+			} else if (mb_ext_decode(frame + 14, flen - 14, &x, &err) != 0) {
+				r->ext_refused++;
+			} else {
+				r->ext_records++;
+				r->m->ext(r->m->st, nf, &x, now);
+				mb_ext_free(&x);
+			}
+			e2nf_drop(nf, mb); /* the channel ends here */
+			continue;
+		}
+		struct mb_pkt p;
+		int rc = mb_parse_l3(frame + 14, flen - 14, et, &p);
+		if (rc < 0) {
+			r->malformed++;
+		} else if (rc > 0) {
+			r->non_ip++;
+			out = (int)(port ^ 1);
+		} else {
+			r->ip++;
+			out = r->m->pkt(r->m->st, nf, port, &p, now);
+		}
+		if (out >= 0 && (unsigned)out < nports)
+			e2nf_send(nf, (unsigned)out, mb);
+		else
+			e2nf_drop(nf, mb);
+	}
+}
+
+static int run_control(struct e2nf *nf, void *state, const char *line, char *reply, size_t len)
+{
+	struct runner *r = state;
+	(void)nf;
+	if (!r->m->control) {
+		snprintf(reply, len, "unknown command");
+		return -1;
+	}
+	return r->m->control(r->m->st, line, reply, len);
+}
+
+static void run_counters(struct e2nf *nf, void *state, char *buf, size_t len)
+{
+	struct runner *r = state;
+	(void)nf;
+	int o = snprintf(buf, len,
+			 "ip_frames=%llu\nnon_ip=%llu\nmalformed=%llu\next_records=%llu\next_refused=%llu\n"
+			 "ext_ignored=%llu\n",
+			 (unsigned long long)r->ip, (unsigned long long)r->non_ip, (unsigned long long)r->malformed,
+			 (unsigned long long)r->ext_records, (unsigned long long)r->ext_refused,
+			 (unsigned long long)r->ext_ignored);
+	if (o > 0 && (size_t)o < len && r->m->counters)
+		r->m->counters(r->m->st, buf + o, len - (size_t)o);
+}
+
+int mb_nf_main(struct mb_nf *m, int argc, char **argv)
+{
+	struct option opts[E2NF_OPTIONS_N + 40];
+	struct e2nf_config cfg = E2NF_CONFIG_INIT(m->name);
+	struct e2_err err;
+	bool check = false;
+	const char *ext_url = NULL, *chan_key = NULL;
+	size_t n_own = 0;
+	int c;
+
+	cfg.name = m->name + (strncmp(m->name, "embark-", 7) ? 0 : 7);
+	memcpy(opts, e2nf_options, sizeof(e2nf_options));
+	while (m->opts[n_own].name && n_own < 36)
+		n_own++;
+	memcpy(opts + E2NF_OPTIONS_N, m->opts, n_own * sizeof(*opts));
+	opts[E2NF_OPTIONS_N + n_own] = (struct option){"check", no_argument, NULL, 0x4d01};
+	opts[E2NF_OPTIONS_N + n_own + 1] = (struct option){"help", no_argument, NULL, 'h'};
+	opts[E2NF_OPTIONS_N + n_own + 2] = (struct option){"ext", required_argument, NULL, 0x4d02};
+	opts[E2NF_OPTIONS_N + n_own + 3] = (struct option){"chan-key", required_argument, NULL, 0x4d03};
+	opts[E2NF_OPTIONS_N + n_own + 4] = (struct option){NULL, 0, NULL, 0};
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		int r = e2nf_option(c, optarg, &cfg, &err);
+		if (r == 0) {
+			if (c == 'h') {
+				fputs(m->usage, stdout);
+				if (m->ext)
+					fputs("EXTENSION CHANNEL\n"
+					      "    Records come as EtherType 0x88b5 frames on either port, or live with\n"
+					      "    --ext URL (embark-gw's --ext publisher; --chan-key FILE for tcp://),\n"
+					      "    taken before each burst's packets and every millisecond.\n",
+					      stdout);
+				fputs("LIBE2NF OPTIONS\n" E2NF_OPTIONS_HELP, stdout);
+				return 0;
+			}
+			if (c == 0x4d01) {
+				check = true;
+				continue;
+			}
+			if (c == 0x4d02 || c == 0x4d03) {
+				*(c == 0x4d02 ? &ext_url : &chan_key) = optarg;
+				continue;
+			}
+			if (c == '?') {
+				fprintf(stderr, "%s: see --help\n", m->name);
+				return 2;
+			}
+			r = m->opt(m->st, c, optarg, &err) ? -1 : 1;
+		}
+		if (r < 0) {
+			fprintf(stderr, "%s: %s\n", m->name, err.msg);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "%s: unexpected argument '%s' (see --help)\n", m->name, argv[optind]);
+		return 2;
+	}
+	if (m->setup(m->st, check, &err) != 0) {
+		fprintf(stderr, "%s: %s\n", m->name, err.msg);
+		return 2;
+	}
+	if (check) {
+		if (m->fini)
+			m->fini(m->st);
+		return 0;
+	}
+	if (ext_url && !m->ext) {
+		fprintf(stderr, "%s: takes no extension records (--ext)\n", m->name);
+		return 2;
+	}
+	if (cfg.n_ports != m->ports) {
+		fprintf(stderr, "%s: needs %u --port (see --help)\n", m->name, m->ports);
+		return 2;
+	}
+	if (ext_url)
+		cfg.timer_ms = 1; /* records arriving while no packets do are taken all the same */
+	struct e2nf *nf = e2nf_open(&cfg, &err);
+	if (!nf) {
+		fprintf(stderr, "%s: %s\n", m->name, err.msg);
+		return 1;
+	}
+	struct runner r = {.m = m};
+	struct e2nf_ops ops = {.rx = run_rx, .counters = run_counters, .control = run_control};
+	if (ext_url) {
+#ifdef MB_HAVE_CHAN
+		r.chan = mb_chan_open(ext_url, chan_key, &err);
+		if (!r.chan) {
+			fprintf(stderr, "%s: --ext %s: %s\n", m->name, ext_url, err.msg);
+			e2nf_close(nf);
+			return 2;
+		}
+		ops.timer = run_timer;
+#else
+		fprintf(stderr, "%s: built without e2chan: no --ext\n", m->name);
+		e2nf_close(nf);
+		return 2;
+#endif
+	}
+	int rc = e2nf_run(nf, &ops, &r);
+#ifdef MB_HAVE_CHAN
+	mb_chan_close(r.chan);
+#endif
+	static char stats[65536];
+	e2nf_format_counters(nf, stats, sizeof(stats));
+	fputs(stats, stdout);
+	fflush(stdout);
+	e2nf_close(nf);
+	if (m->fini)
+		m->fini(m->st);
+	return rc < 0 ? 1 : 0;
+}

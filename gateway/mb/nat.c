@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* embark-nat: source NAT drawing from an address pool, over Embark-encrypted traffic (the
+ * pool is the encrypted pool values embark-rules --pools-out writes) or plaintext (the
+ * pool file itself). Port 0 is the inside, port 1 the outside. A flow from the inside gets
+ * the pool's next address (round robin over flows) and a port of that address's own; the
+ * answer coming back to that address and port is translated back. The gateway recognises
+ * an encrypted pool value on the way in and restores the pool's plain address (and takes
+ * the port as the NAT set it). Flows are endpoint-dependent (the 5-tuple), so the same
+ * inside endpoint may get different mappings towards different peers. */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "e2/num.h"
+#include "mb_nf.h"
+
+struct nat_map {
+	embark_u128 in_addr, out_addr;
+	uint16_t in_port, out_port;
+	bool valid; /* false: the flow is known but got no port yet */
+};
+
+struct nat {
+	const char *pool_path;
+	uint32_t flows_max, port_lo, port_hi;
+	double idle_s;
+	struct mb_addrs pool;
+	uint16_t *next_port; /* per pool address */
+	size_t next_addr;
+	struct mb_flows *out, *in;
+	uint64_t translated_out, translated_in, new_mappings, no_mapping, untranslatable, table_full, ports_exhausted;
+};
+
+static int nat_opt(void *st, int c, const char *arg, struct e2_err *err)
+{
+	struct nat *n = st;
+	switch (c) {
+	case 'p': n->pool_path = arg; return 0;
+	case 'f': return e2_num_u32("--flows", arg, 64, 1u << 24, &n->flows_max, err);
+	case 'i': return e2_num_duration("--idle-timeout", arg, 1, 86400, &n->idle_s, err);
+	case 'l': return e2_num_u32("--port-lo", arg, 1, 65535, &n->port_lo, err);
+	case 'L': return e2_num_u32("--port-hi", arg, 1, 65535, &n->port_hi, err);
+	}
+	e2_seterr(err, "unknown option");
+	return -1;
+}
+
+static int nat_setup(void *st, bool check, struct e2_err *err)
+{
+	struct nat *n = st;
+	if (!n->pool_path) {
+		e2_seterr(err, "needs --pool FILE");
+		return -1;
+	}
+	if (n->port_lo > n->port_hi) {
+		e2_seterr(err, "--port-lo %u is above --port-hi %u", n->port_lo, n->port_hi);
+		return -1;
+	}
+	if (mb_addrs_load(n->pool_path, &n->pool, err) != 0)
+		return -1;
+	if (check) {
+		printf("%s: %zu %s addresses\n", n->pool_path, n->pool.n, n->pool.encrypted ? "encrypted" : "plain");
+		return 0;
+	}
+	n->next_port = calloc(n->pool.n, sizeof(*n->next_port));
+	n->out = mb_flows_new(n->flows_max, sizeof(struct nat_map), (uint64_t)(n->idle_s * 1e9));
+	n->in = mb_flows_new(n->flows_max, sizeof(struct nat_map), (uint64_t)(n->idle_s * 1e9));
+	if (!n->next_port || !n->out || !n->in) {
+		e2_seterr(err, "no memory for the flow tables");
+		return -1;
+	}
+	return 0;
+}
+
+static int nat_pkt(void *st, struct e2nf *nf, unsigned port, struct mb_pkt *p, uint64_t now)
+{
+	struct nat *n = st;
+	struct mb_flow_key k;
+	uint8_t ab[16];
+	(void)nf;
+	if (!p->ports) {
+		n->untranslatable++;
+		return MB_DROP;
+	}
+	mb_flow_key(&p->key, &k, NULL);
+	if (port == 0) {
+		bool fresh;
+		struct nat_map *m = mb_flows_add(n->out, &k, now, &fresh);
+		if (!m) {
+			n->table_full++;
+			return MB_DROP;
+		}
+		if (fresh || !m->valid) {
+			size_t a = n->next_addr++ % n->pool.n;
+			uint32_t span = n->port_hi - n->port_lo + 1;
+			struct nat_map *back = NULL;
+			/* the next port of that address that no live mapping holds */
+			for (uint32_t tries = 0; tries < span && !back; tries++) {
+				*m = (struct nat_map){.in_addr = p->key.sip,
+						      .in_port = p->key.sport,
+						      .out_addr = n->pool.v[a],
+						      .out_port = (uint16_t)(n->port_lo + n->next_port[a]++ % span)};
+				embark_key5 t = p->key;
+				t.sip = m->out_addr;
+				t.sport = m->out_port;
+				struct mb_flow_key tk;
+				mb_flow_key(&t, &tk, NULL);
+				bool f2;
+				back = mb_flows_add(n->in, &tk, now, &f2);
+				if (!back)
+					break;
+				if (!f2)
+					back = NULL; /* taken by a live mapping */
+			}
+			if (!back) {
+				m->valid = false;
+				n->ports_exhausted++;
+				return MB_DROP;
+			}
+			m->valid = true;
+			*back = *m;
+			n->new_mappings++;
+		} else {
+			/* keep the way back alive as long as the way out */
+			embark_key5 t = p->key;
+			t.sip = m->out_addr;
+			t.sport = m->out_port;
+			struct mb_flow_key tk;
+			mb_flow_key(&t, &tk, NULL);
+			mb_flows_find(n->in, &tk, now);
+		}
+		mb_addr_bytes(p->v6, m->out_addr, ab);
+		mb_set_addr(p, false, ab);
+		mb_set_port(p, false, htons(m->out_port));
+		n->translated_out++;
+		return 1;
+	}
+	struct nat_map *m = mb_flows_find(n->in, &k, now);
+	if (!m || p->key.dip != m->out_addr || p->key.dport != m->out_port) {
+		n->no_mapping++;
+		return MB_DROP;
+	}
+	mb_addr_bytes(p->v6, m->in_addr, ab);
+	mb_set_addr(p, true, ab);
+	mb_set_port(p, true, htons(m->in_port));
+	n->translated_in++;
+	return 0;
+}
+
+static int nat_counters(void *st, char *buf, size_t len)
+{
+	struct nat *n = st;
+	snprintf(buf, len,
+		 "translated_out=%llu\ntranslated_in=%llu\nnew_mappings=%llu\nno_mapping=%llu\nuntranslatable=%llu\n"
+		 "flow_table_full=%llu\nports_exhausted=%llu\npool_addresses=%zu\n",
+		 (unsigned long long)n->translated_out, (unsigned long long)n->translated_in,
+		 (unsigned long long)n->new_mappings, (unsigned long long)n->no_mapping,
+		 (unsigned long long)n->untranslatable, (unsigned long long)n->table_full,
+		 (unsigned long long)n->ports_exhausted, n->pool.n);
+	return 0;
+}
+
+static void nat_fini(void *st)
+{
+	struct nat *n = st;
+	mb_flows_free(n->out);
+	mb_flows_free(n->in);
+	free(n->next_port);
+	mb_addrs_free(&n->pool);
+}
+
+static const struct option nat_opts[] = {
+	{"pool", required_argument, NULL, 'p'},         {"flows", required_argument, NULL, 'f'},
+	{"idle-timeout", required_argument, NULL, 'i'}, {"port-lo", required_argument, NULL, 'l'},
+	{"port-hi", required_argument, NULL, 'L'},      {NULL, 0, NULL, 0}};
+
+int main(int argc, char **argv)
+{
+	static struct nat n = {.flows_max = 65536, .idle_s = 300, .port_lo = 20000, .port_hi = 29999};
+	struct mb_nf m = {
+		.name = "embark-nat",
+		.usage =
+			"NAME\n"
+			"    embark-nat - source NAT from an (encrypted) address pool\n"
+			"SYNOPSIS\n"
+			"    embark-nat --pool FILE --port INSIDE --port OUTSIDE [options]\n"
+			"DESCRIPTION\n"
+			"    TCP and UDP flows from port 0 get the pool's next address (round robin) and a\n"
+			"    port from --port-lo..--port-hi of that address; replies on port 1 to that\n"
+			"    address and port are translated back. Other IP packets are dropped\n"
+			"    (untranslatable). FILE: `pool NAME ADDRS` lines (plaintext traffic) or the\n"
+			"    encrypted pool values of embark-rules --pools-out (Embark traffic; the gateway\n"
+			"    restores them to the plain pool addresses).\n"
+			"OPTIONS\n"
+			"    --pool FILE  --port-lo N (20000)  --port-hi N (29999)  --flows N (65536)\n"
+			"    --idle-timeout S (300)  --check\n"
+			"COUNTERS\n"
+			"    translated_out translated_in new_mappings no_mapping untranslatable\n"
+			"    flow_table_full ports_exhausted pool_addresses, ip_frames non_ip malformed, and libe2nf's\n",
+		.opts = nat_opts,
+		.opt = nat_opt,
+		.setup = nat_setup,
+		.pkt = nat_pkt,
+		.counters = nat_counters,
+		.fini = nat_fini,
+		.ports = 2,
+		.st = &n,
+	};
+	return mb_nf_main(&m, argc, argv);
+}

@@ -1,0 +1,273 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The Embark middleboxes' shared parts: address and URI list parsers (refusals name
+ * FILE:LINE), the flow table, checksum updates against a full recomputation, packet
+ * parsing of plain and Embark packets, extension records. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "mb.h"
+
+static int parse_addrs(const char *text, struct mb_addrs *a, struct e2_err *err)
+{
+	return mb_addrs_parse(text, strlen(text), "p.txt", a, err);
+}
+
+static void test_addrs_plain(void **state)
+{
+	struct mb_addrs a;
+	struct e2_err err;
+	(void)state;
+	assert_int_equal(parse_addrs("# pools\npool nat 198.51.100.0/30\npool b 203.0.113.9\n", &a, &err), 0);
+	assert_false(a.encrypted);
+	assert_int_equal(a.n, 5);
+	assert_true(a.v[0] == embark_v4mapped(0xc6336400));
+	assert_true(a.v[3] == embark_v4mapped(0xc6336403));
+	assert_true(a.v[4] == embark_v4mapped(0xcb007109));
+	mb_addrs_free(&a);
+}
+
+static void test_addrs_encrypted(void **state)
+{
+	struct mb_addrs a;
+	struct e2_err err;
+	(void)state;
+	assert_int_equal(parse_addrs("\n# values\n52e8000000000000000000000000e2e2\n"
+				     "  11110000000000000000000000a0e2e2  \n",
+				     &a, &err),
+			 0);
+	assert_true(a.encrypted);
+	assert_int_equal(a.n, 2);
+	assert_true(a.v[0] < a.v[1]); /* sorted */
+	assert_true(embark_is_pool_value(a.v[0]));
+	mb_addrs_free(&a);
+}
+
+static void test_addrs_refused(void **state)
+{
+	static const struct {
+		const char *text, *msg;
+	} bad[] = {
+		{"52e8000000000000000000000000e2e2\n52e8", "p.txt:2: expected 32 hex digits"},
+		{"52e8000000000000000000000000e2e3\n", "p.txt:1: not an encrypted pool value"},
+		{"52e8000000000000000000000000e2e2\n52e8000000000000000000000000e2e2\n", "listed twice"},
+		{"# nothing\n", "no addresses"},
+		{"pool a 10.0.0.0/24\npool b 10.0.0.5\n", "p.txt:2"},
+		{"pool a 10.0.0.1/24\n", "host bits"},
+		{"zz000000000000000000000000e2e2zz\n", "p.txt:1: expected 32 hex digits"},
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct mb_addrs a;
+		struct e2_err err = {0};
+		assert_int_equal(parse_addrs(bad[i].text, &a, &err), -1);
+		if (!strstr(err.msg, bad[i].msg))
+			fail_msg("case %zu: '%s' lacks '%s'", i, err.msg, bad[i].msg);
+		assert_null(a.v);
+	}
+	struct mb_addrs a;
+	struct e2_err err;
+	assert_int_equal(mb_addrs_parse("pool a 10.0.0.1\0", 16, "p.txt", &a, &err), -1);
+	assert_non_null(strstr(err.msg, "NUL"));
+}
+
+static void test_uris(void **state)
+{
+	struct mb_uris u;
+	struct e2_err err;
+	const char *text = "# blocked\nexample.com/bad\n  \nenc 00112233445566778899aabbccddeeff4142\nb.org/x?y=1\n";
+	(void)state;
+	assert_int_equal(mb_uris_parse(text, strlen(text), "b.txt", &u, &err), 0);
+	assert_int_equal(u.n, 3);
+	assert_true(mb_uris_has(&u, (const uint8_t *)"example.com/bad", 15));
+	assert_true(mb_uris_has(&u, (const uint8_t *)"b.org/x?y=1", 11));
+	assert_false(mb_uris_has(&u, (const uint8_t *)"example.com/ba", 14));
+	const uint8_t enc[] = {0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88,
+			       0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x41, 0x42};
+	assert_true(mb_uris_has(&u, enc, sizeof(enc)));
+	mb_uris_free(&u);
+	static const struct {
+		const char *text, *msg;
+	} bad[] = {
+		{"a.com/x\nenc 0011\n", "b.txt:2: an encrypted URI"},
+		{"enc 00112233445566778899aabbccddeeff41zz\n", "b.txt:1: not a hex digit"},
+		{"a.com/\x01x\n", "b.txt:1: a URI has no spaces"},
+		{"a b\n", "b.txt:1: a URI has no spaces"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(mb_uris_parse(bad[i].text, strlen(bad[i].text), "b.txt", &u, &err), -1);
+		if (!strstr(err.msg, bad[i].msg))
+			fail_msg("case %zu: '%s' lacks '%s'", i, err.msg, bad[i].msg);
+	}
+}
+
+static int evicted;
+static void on_evict(void *v)
+{
+	(void)v;
+	evicted++;
+}
+
+static void test_flows(void **state)
+{
+	(void)state;
+	struct mb_flows *t = mb_flows_new(64, sizeof(uint64_t), 1000);
+	mb_flows_on_evict(t, on_evict);
+	embark_key5 k = {.sip = 1, .dip = 2, .sport = 10, .dport = 20, .proto = 6, .has_ports = true};
+	embark_key5 r = {.sip = 2, .dip = 1, .sport = 20, .dport = 10, .proto = 6, .has_ports = true};
+	struct mb_flow_key fk, fr;
+	bool sw, fresh;
+	mb_flow_key(&k, &fk, &sw);
+	assert_false(sw);
+	mb_flow_key(&r, &fr, &sw);
+	assert_true(sw);
+	assert_memory_equal(&fk, &fr, sizeof(fk)); /* both directions: one flow */
+	uint64_t *v = mb_flows_add(t, &fk, 100, &fresh);
+	assert_non_null(v);
+	assert_true(fresh);
+	*v = 42;
+	v = mb_flows_add(t, &fr, 500, &fresh);
+	assert_false(fresh);
+	assert_int_equal(*v, 42);
+	assert_non_null(mb_flows_find(t, &fk, 1500)); /* seen at 500: alive until 1500 */
+	assert_null(mb_flows_find(t, &fk, 2600));     /* idle since 1500 */
+	/* fill the table: 64 flows fit, expired ones are reused */
+	size_t added = 0;
+	for (uint32_t i = 0; i < 200; i++) {
+		embark_key5 x = k;
+		x.sport = (uint16_t)(1000 + i);
+		mb_flow_key(&x, &fk, NULL);
+		if (mb_flows_add(t, &fk, 3000, &fresh))
+			added++;
+	}
+	assert_true(added >= 64 && added <= 128);
+	assert_int_equal(mb_flows_count(t, 3000), added);
+	for (uint32_t i = 0; i < 10; i++) {
+		embark_key5 x = k;
+		x.sport = (uint16_t)(5000 + i);
+		mb_flow_key(&x, &fk, NULL);
+		assert_non_null(mb_flows_add(t, &fk, 9000, &fresh));
+	}
+	assert_true(evicted >= 1);
+	mb_flows_free(t);
+}
+
+static uint16_t csum_full(const uint8_t *b, size_t len, uint32_t s)
+{
+	for (size_t i = 0; i + 1 < len; i += 2)
+		s += (uint32_t)(b[i] << 8 | b[i + 1]);
+	if (len & 1)
+		s += (uint32_t)b[len - 1] << 8;
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)~s;
+}
+
+/* An IPv4 TCP packet with correct checksums. */
+static size_t make_v4(uint8_t *p)
+{
+	memset(p, 0, 60);
+	p[0] = 0x45;
+	p[3] = 44;
+	p[8] = 64;
+	p[9] = 6;
+	memcpy(p + 12, "\x0a\x00\x00\x01\xc0\x00\x02\x07", 8);
+	uint16_t c = csum_full(p, 20, 0);
+	p[10] = (uint8_t)(c >> 8), p[11] = (uint8_t)c;
+	uint8_t *t = p + 20;
+	memcpy(t, "\x30\x39\x00\x50", 4);
+	t[12] = 0x50;
+	memcpy(t + 20, "GET", 3);
+	return 44;
+}
+
+static uint16_t tcp_csum_v4(const uint8_t *p)
+{
+	uint8_t ph[12] = {0};
+	memcpy(ph, p + 12, 8);
+	ph[9] = 6;
+	ph[11] = 24;
+	uint32_t s = 0;
+	for (int i = 0; i < 12; i += 2)
+		s += (uint32_t)(ph[i] << 8 | ph[i + 1]);
+	return csum_full(p + 20, 24, s);
+}
+
+static void test_parse_rewrite(void **state)
+{
+	uint8_t p[64];
+	size_t len = make_v4(p);
+	(void)state;
+	p[36] = p[37] = 0;
+	uint16_t c = tcp_csum_v4(p);
+	p[36] = (uint8_t)(c >> 8), p[37] = (uint8_t)c;
+	struct mb_pkt pk;
+	assert_int_equal(mb_parse_l3(p, len, 0x0800, &pk), 0);
+	assert_false(pk.v6);
+	assert_int_equal(pk.key.sport, 12345);
+	assert_int_equal(pk.key.dport, 80);
+	assert_true(pk.key.sip == embark_v4mapped(0x0a000001));
+	mb_set_addr(&pk, false, (const uint8_t *)"\xc6\x33\x64\x05");
+	mb_set_port(&pk, false, 0x204e);          /* 20000 in network order on little endian */
+	assert_int_equal(csum_full(p, 20, 0), 0); /* header checksum still right */
+	uint16_t stored = (uint16_t)(p[36] << 8 | p[37]);
+	p[36] = p[37] = 0;
+	assert_int_equal(stored, tcp_csum_v4(p));
+	/* refusals */
+	assert_int_equal(mb_parse_l3(p, 30, 0x0800, &pk), -1);
+	assert_int_equal(mb_parse_l3(p, len, 0x86dd, &pk), -1); /* IPv4 bytes as IPv6 */
+	assert_int_equal(mb_parse_l3(p, len, 0x0806, &pk), 1);
+}
+
+static void test_ext(void **state)
+{
+	(void)state;
+	embark_key5 k = {.sip = (embark_u128)0x52e8 << 112 | 7, .dip = 9, .sport = 4000, .dport = 80, .proto = 6};
+	uint8_t id[MB_FLOW_ID_LEN];
+	mb_flow_id(&k, id);
+	uint64_t tok[3] = {1, 2, 0xffffffffffull}, off[3] = {0, 1, 2};
+	size_t len;
+	uint8_t *b = mb_ext_encode(3, id, 77, tok, off, 3, (const uint8_t *)"uri-bytes", 9, &len);
+	struct mb_ext x;
+	struct e2_err err;
+	assert_int_equal(mb_ext_decode(b, len, &x, &err), 0);
+	assert_int_equal(x.epoch, 3);
+	assert_true(x.key.sip == k.sip && x.key.dip == k.dip);
+	assert_int_equal(x.key.sport, 4000);
+	assert_int_equal(x.salt0, 77);
+	assert_int_equal(x.ntokens, 3);
+	assert_true(x.tokens[2] == 0xffffffffffull);
+	assert_memory_equal(x.uri, "uri-bytes", 9);
+	mb_ext_free(&x);
+	/* truncated or damaged records are refused */
+	size_t refused = 0;
+	for (size_t cut = 0; cut < len; cut++)
+		if (mb_ext_decode(b, cut, &x, &err) != 0)
+			refused++;
+		else
+			mb_ext_free(&x);
+	assert_true(refused >= 1);
+	assert_int_equal(mb_ext_decode((const uint8_t *)"\xff\xff\xff", 3, &x, &err), -1);
+	free(b);
+	b = mb_ext_encode(3, id, 77, tok, off, 3, NULL, 0, &len);
+	b[1] = 2; /* version field (tag 1 varint): 2 */
+	assert_int_equal(mb_ext_decode(b, len, &x, &err), -1);
+	assert_non_null(strstr(err.msg, "version"));
+	free(b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_addrs_plain),   cmocka_unit_test(test_addrs_encrypted),
+		cmocka_unit_test(test_addrs_refused), cmocka_unit_test(test_uris),
+		cmocka_unit_test(test_flows),         cmocka_unit_test(test_parse_rewrite),
+		cmocka_unit_test(test_ext),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
