@@ -220,18 +220,25 @@ static int fw_counters(void *st, char *buf, size_t len)
 static int fw_control(void *st, const char *line, char *reply, size_t len)
 {
 	struct fw *fw = st;
-	char cmd[16], path[4096];
-	unsigned id;
+	char buf[4200], *save = NULL;
+	snprintf(buf, sizeof buf, "%s", line);
+	const char *cmd = strtok_r(buf, " \t", &save), *a1 = strtok_r(NULL, " \t", &save),
+		   *a2 = strtok_r(NULL, " \t", &save), *more = strtok_r(NULL, " \t", &save);
+	uint32_t id = 0;
 	struct e2_err err;
-	if (sscanf(line, "rules %u %4095s", &id, path) == 2 && id > 0) {
-		if (epoch_load(fw, id, path, &err) != 0) {
+	if (cmd && !strcmp(cmd, "rules") && a1 && a2 && !more) {
+		if (e2_num_u32("EPOCH", a1, 1, UINT32_MAX, &id, &err) != 0 || epoch_load(fw, id, a2, &err) != 0) {
 			snprintf(reply, len, "refused, nothing changed: %s", err.msg);
 			return -1;
 		}
-		snprintf(reply, len, "epoch %u: rules from %s", id, path);
+		snprintf(reply, len, "epoch %u: rules from %s", id, a2);
 		return 0;
 	}
-	if (sscanf(line, "retire %u", &id) == 1) {
+	if (cmd && !strcmp(cmd, "retire") && a1 && !a2) {
+		if (e2_num_u32("EPOCH", a1, 1, UINT32_MAX, &id, &err) != 0) {
+			snprintf(reply, len, "%s", err.msg);
+			return -1;
+		}
 		for (int i = 0; i < FW_EPOCHS; i++)
 			if (fw->ep[i].id == id) {
 				epoch_free(&fw->ep[i]);
@@ -241,7 +248,7 @@ static int fw_control(void *st, const char *line, char *reply, size_t len)
 		snprintf(reply, len, "no epoch %u", id);
 		return -1;
 	}
-	if (sscanf(line, "%15s", cmd) == 1 && !strcmp(cmd, "epochs")) {
+	if (cmd && !strcmp(cmd, "epochs") && !a1) {
 		int o = 0;
 		reply[0] = 0;
 		for (int i = 0; i < FW_EPOCHS && o >= 0 && (size_t)o < len; i++)

@@ -176,13 +176,15 @@ static size_t make_v4(uint8_t *p)
 	p[3] = 44;
 	p[8] = 64;
 	p[9] = 6;
-	memcpy(p + 12, "\x0a\x00\x00\x01\xc0\x00\x02\x07", 8);
+	static const uint8_t addrs[] = {0x0a, 0x00, 0x00, 0x01, 0xc0, 0x00, 0x02, 0x07};
+	memcpy(p + 12, addrs, sizeof addrs);
 	uint16_t c = csum_full(p, 20, 0);
 	p[10] = (uint8_t)(c >> 8), p[11] = (uint8_t)c;
 	uint8_t *t = p + 20;
-	memcpy(t, "\x30\x39\x00\x50", 4);
+	static const uint8_t ports[] = {0x30, 0x39, 0x00, 0x50};
+	memcpy(t, ports, sizeof ports);
 	t[12] = 0x50;
-	memcpy(t + 20, "GET", 3);
+	t[20] = 'G', t[21] = 'E', t[22] = 'T';
 	return 44;
 }
 
