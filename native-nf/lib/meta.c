@@ -93,19 +93,28 @@ static int nsh_walk(const struct rte_mbuf *m, uint8_t type, const uint8_t **nsh,
 	return len;
 }
 
-int e2nf_meta_get(const struct rte_mbuf *m, const struct e2nf_attr *a, void *buf, size_t len)
+const uint8_t *e2nf_meta_find(const struct rte_mbuf *m, const struct e2nf_attr *a, int *len)
 {
 	const uint8_t *p;
 	int at;
 	unsigned n;
 	int hlen = nsh_walk(m, a->type, &p, &at, &n);
 
-	if (hlen <= 0)
-		return hlen;
-	if (!at)
-		return 0;
-	uint8_t vlen = p[at + 3] & 0x7f;
-	memcpy(buf, p + at + 4, vlen < len ? vlen : len);
+	if (hlen <= 0 || !at) {
+		*len = hlen < 0 ? -1 : 0;
+		return NULL;
+	}
+	*len = p[at + 3] & 0x7f;
+	return p + at + 4;
+}
+
+int e2nf_meta_get(const struct rte_mbuf *m, const struct e2nf_attr *a, void *buf, size_t len)
+{
+	int vlen;
+	const uint8_t *v = e2nf_meta_find(m, a, &vlen);
+
+	if (v)
+		memcpy(buf, v, (size_t)vlen < len ? (size_t)vlen : len);
 	return vlen;
 }
 

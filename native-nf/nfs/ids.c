@@ -285,11 +285,11 @@ static void ids_rx(struct e2nf *nf, void *state, unsigned port, struct rte_mbuf 
 	}
 	for (unsigned i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
-		uint8_t b[E2NF_STREAM_META_LEN];
 		m->port = (uint16_t)port;
 		if (!s->own_only) {
-			int k = e2nf_meta_get(m, &s->stream_attr, b, sizeof(b));
-			if (k == (int)sizeof(b)) {
+			int k;
+			const uint8_t *b = e2nf_meta_find(m, &s->stream_attr, &k);
+			if (b && k == E2NF_STREAM_META_LEN) {
 				trusted_input(s, m, b);
 				continue;
 			}

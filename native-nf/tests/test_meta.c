@@ -123,6 +123,9 @@ static void test_refusals(void **st)
 	d[15] = (uint8_t)((d[15] & 0xc0) | 0x3f);
 	uint64_t v;
 	assert_int_equal(e2nf_meta_get_u64(m, &safe, &v), -1);
+	int len = 0;
+	assert_null(e2nf_meta_find(m, &safe, &len));
+	assert_int_equal(len, -1);
 	assert_int_equal(e2nf_inner_offset(m), -1);
 	assert_int_equal(e2nf_meta_set_u64(m, &safe, 1), -1);
 	rte_pktmbuf_free(m);
@@ -279,6 +282,14 @@ static void test_append_keeps_header(void **st)
 	assert_memory_equal(d + 16, nsh + 16, sizeof(nsh) - 16);
 	assert_int_equal(e2nf_meta_get(m, &t, got, sizeof(got)), 17);
 	assert_memory_equal(got, v17, sizeof(v17));
+	/* found in place: the value's bytes in the frame, not a copy */
+	int len = 0;
+	const uint8_t *at = e2nf_meta_find(m, &t, &len);
+	assert_int_equal(len, 17);
+	assert_ptr_equal(at, d + 14 + 16 + 4);
+	struct e2nf_attr other = attr("url");
+	assert_null(e2nf_meta_find(m, &other, &len));
+	assert_int_equal(len, 0);
 	assert_int_equal(e2nf_inner_offset(m), (int)sizeof(nsh) + 24);
 	assert_memory_equal(d + e2nf_inner_offset(m), frame, sizeof(frame));
 	rte_pktmbuf_free(m);
