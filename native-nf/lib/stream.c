@@ -241,6 +241,27 @@ static uint32_t lookup(struct e2_stream *s, const struct e2_stream_tuple *t, uin
 	return NIL;
 }
 
+void e2_stream_prefetch(const struct e2_stream *s, const struct e2_stream_pkt *const *p, unsigned n)
+{
+	uint32_t h[64];
+
+	for (unsigned k = 0; k < n; k += 64) {
+		unsigned m = n - k < 64 ? n - k : 64;
+		for (unsigned i = 0; i < m; i++) {
+			h[i] = tuple_hash(&p[k + i]->t) & s->bucket_mask;
+			__builtin_prefetch(&s->buckets[h[i]]);
+		}
+		/* the buckets' first flows: the bucket loads above overlap, these wait on them */
+		for (unsigned i = 0; i < m; i++) {
+			uint32_t f = s->buckets[h[i]];
+			if (f != NIL) {
+				__builtin_prefetch(&s->flows[f].pub);
+				__builtin_prefetch(&s->flows[f].hash_next);
+			}
+		}
+	}
+}
+
 static uint32_t new_flow(struct e2_stream *s, const struct e2_stream_pkt *p, uint32_t h, unsigned *dir, uint64_t now)
 {
 	if (s->free_flow == NIL && s->fresh_flows == s->cfg.max_flows)

@@ -76,31 +76,47 @@ static void on_release(void *ctx, void *frame, enum e2_stream_fate fate, struct 
 	out(r, m);
 }
 
+/* The burst is parsed first and its flows prefetched (their lookups' cache misses then
+ * overlap), then each frame goes on or in, in the order it came. */
 static void reasm_rx(struct e2nf *nf, void *state, unsigned port, struct rte_mbuf **pkts, unsigned n)
 {
 	struct reasm *r = state;
 	uint64_t now = e2nf_now_ns(nf);
-	for (unsigned i = 0; i < n; i++) {
-		struct e2_stream_pkt p;
-		struct rte_mbuf *m = pkts[i];
-		m->port = (uint16_t)port;
-		int k = e2nf_tcp_segment(m, &p);
-		if (k <= 0) {
-			if (k < 0)
-				r->malformed++;
+	struct e2_stream_pkt seg[E2NF_BURST];
+	const struct e2_stream_pkt *in[E2NF_BURST];
+	bool is_seg[E2NF_BURST];
+
+	for (unsigned k = 0; k < n; k += E2NF_BURST) {
+		unsigned b = n - k < E2NF_BURST ? n - k : E2NF_BURST, n_in = 0;
+		for (unsigned i = 0; i < b; i++) {
+			struct rte_mbuf *m = pkts[k + i];
+			struct e2_stream_pkt *p = &seg[i];
+			m->port = (uint16_t)port;
+			int t = e2nf_tcp_segment(m, p);
+			is_seg[i] = false;
+			if (t <= 0) {
+				if (t < 0)
+					r->malformed++;
+				else
+					r->not_tcp++;
+				continue;
+			}
+			/* a bare ACK moves no stream and starts none: it goes on as it is, unmarked */
+			if (p->len == 0 && !(p->flags & (E2_TCP_SYN | E2_TCP_FIN | E2_TCP_RST))) {
+				r->bare_acks++;
+				continue;
+			}
+			p->frame = m;
+			is_seg[i] = true;
+			in[n_in++] = p;
+		}
+		e2_stream_prefetch(r->s, in, n_in);
+		for (unsigned i = 0; i < b; i++) {
+			if (is_seg[i])
+				e2_stream_input(r->s, &seg[i], now);
 			else
-				r->not_tcp++;
-			out(r, m);
-			continue;
+				out(r, pkts[k + i]);
 		}
-		/* a bare ACK moves no stream and starts none: it goes on as it is, unmarked */
-		if (p.len == 0 && !(p.flags & (E2_TCP_SYN | E2_TCP_FIN | E2_TCP_RST))) {
-			r->bare_acks++;
-			out(r, m);
-			continue;
-		}
-		p.frame = m;
-		e2_stream_input(r->s, &p, now);
 	}
 }
 

@@ -389,6 +389,41 @@ static void test_meta_roundtrip(void **state)
 	assert_int_equal(b.flags, a.flags);
 }
 
+/* prefetching a burst (more packets than it takes at once, flows known and unknown,
+ * both directions) changes nothing: no frame released, no counter moved, and the burst
+ * then goes in as it would have */
+static void test_prefetch_burst(void **state)
+{
+	(void)state;
+	struct e2_stream *s = mk(1000, 100000, 64, 16);
+	in(s, 1, 0, true, E2_TCP_SYN, 0, 0, NULL, 1);
+	in(s, 2, 0, false, E2_TCP_SYN | E2_TCP_ACK, 0, 0, NULL, 1);
+	struct e2_stream_pkt p[100];
+	const struct e2_stream_pkt *burst[100];
+	for (unsigned i = 0; i < 100; i++) {
+		bool to_server = i % 2 == 0;
+		uint16_t c = (uint16_t)(40000 + i % 3);
+		p[i] = (struct e2_stream_pkt){
+			.t = {.saddr = 0x0a000001, .daddr = 0x0a000002, .sport = c, .dport = 80},
+			.flags = E2_TCP_ACK,
+		};
+		if (!to_server)
+			p[i].t = (struct e2_stream_tuple){
+				.saddr = 0x0a000002, .daddr = 0x0a000001, .sport = 80, .dport = c};
+		burst[i] = &p[i];
+	}
+	struct e2_stream_stats before = stats(s);
+	e2_stream_prefetch(s, burst, 100);
+	e2_stream_prefetch(s, burst, 0);
+	struct e2_stream_stats after = stats(s);
+	assert_memory_equal(&before, &after, sizeof(before));
+	assert_int_equal(R.n_order, 2);
+	in(s, 3, 0, true, E2_TCP_ACK, 0, 10, NULL, 1);
+	assert_int_equal(R.len[0], 10);
+	assert_memory_equal(R.bytes[0], TEXT, 10);
+	e2_stream_destroy(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -398,6 +433,7 @@ int main(void)
 		cmocka_unit_test(test_hole_then_fill),        cmocka_unit_test(test_bounds_and_eviction),
 		cmocka_unit_test(test_held_frames_bound),     cmocka_unit_test(test_flow_table_rst_idle),
 		cmocka_unit_test(test_midstream_direction),   cmocka_unit_test(test_meta_roundtrip),
+		cmocka_unit_test(test_prefetch_burst),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -156,6 +156,10 @@ int e2nf_attr(const char *name, struct e2nf_attr *a, struct e2_err *err);
 /* Copies the value (up to len bytes); returns its length, 0 if absent, -1 if the
  * frame's NSH header is malformed. */
 int e2nf_meta_get(const struct rte_mbuf *m, const struct e2nf_attr *a, void *buf, size_t len);
+/* The value where it lies in the frame, without copying it (for an NF that reads an
+ * attribute on every packet): a pointer to *len bytes, valid until the frame's front
+ * changes; NULL with *len 0 if absent, -1 if the NSH header is malformed. */
+const uint8_t *e2nf_meta_find(const struct rte_mbuf *m, const struct e2nf_attr *a, int *len);
 /* An integer attribute: 1 (found, *v set), 0 (absent), -1 (malformed or not an integer). */
 int e2nf_meta_get_u64(const struct rte_mbuf *m, const struct e2nf_attr *a, uint64_t *v);
 /* Sets the value, replacing an earlier one. A frame without NSH gets an NSH header
