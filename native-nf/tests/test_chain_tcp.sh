@@ -228,5 +228,6 @@ tx_fdb=$(awk '$1=="fdb" {print $4}' "$T/e2d.stats") tx_b=$(awk '$1=="B" {print $
 ok "at e2d: no port dropped a frame; all $tx_b frames from the fwd carried safe=1 and reached B"
 
 kill -TERM $E2D_PID; wait $E2D_PID || fail "e2d exited with $? on SIGTERM"
-PIDS=()
+# e2d is gone (and reaped): the cleanup stops whatever else is left
+keep=(); for p in "${PIDS[@]}"; do [ "$p" = "$E2D_PID" ] || keep+=("$p"); done; PIDS=("${keep[@]}")
 exit 0

@@ -197,7 +197,8 @@ ok "port del with its NF attached: the NF lets go and exits, e2d frees the port'
 
 kill -TERM "$EVENTS_PID" 2>/dev/null || true
 kill -TERM "$E2D_PID"; wait "$E2D_PID" || fail "e2d exited with $? on SIGTERM"
-PIDS=()
+# e2d is gone (and reaped): the cleanup stops whatever else is left
+keep=(); for p in "${PIDS[@]}"; do [ "$p" = "$E2D_PID" ] || keep+=("$p"); done; PIDS=("${keep[@]}")
 compgen -G "/dev/hugepages/${PREFIX}map_*" >/dev/null && fail "e2d left its hugepage files behind"
 [ -e "/var/run/dpdk/$PREFIX" ] && fail "e2d left /var/run/dpdk/$PREFIX behind"
 ok "e2d removed its hugepage files and runtime directory"

@@ -169,5 +169,6 @@ done
 ok "the IDS trusted e2nf-reasm for all $(v ids trusted_frames) TCP frames but $(v ids bare_acks) bare ACKs; every frame accounted for (reasm $(v reasm rx_packets) = $(v reasm tx_packets) + $(v reasm drops), ids $(v ids rx_packets) = $(v ids tx_packets) + $(v ids drops))"
 
 kill -TERM $E2D_PID; wait $E2D_PID || fail "e2d exited with $? on SIGTERM"
-PIDS=()
+# e2d is gone (and reaped): the cleanup stops the rest, the HTTP server among them
+keep=(); for p in "${PIDS[@]}"; do [ "$p" = "$E2D_PID" ] || keep+=("$p"); done; PIDS=("${keep[@]}")
 exit 0

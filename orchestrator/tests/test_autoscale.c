@@ -80,6 +80,28 @@ static void in_only_when_all_are_low(void **state)
 	assert_int_equal(step(&k, &st, 500, NULL, 0, &pick, why), E2_AUTOSCALE_HOLD);
 }
 
+/* Scaling in looks at the whole load on one instance fewer: four instances at 0.25 each
+ * (1.0 in all, 0.33 on three) come down to two at 0.5, not further (1.0 on one). */
+static void in_when_the_load_fits_in_fewer(void **state)
+{
+	(void)state;
+	struct e2_autoscale_knobs k = knobs();
+	k.in_below = 0.6;
+	k.max = 6;
+	struct e2_autoscale st = {0};
+	unsigned pick = 99;
+	char why[200];
+	double four[] = {0.25, 0.3, 0.2, 0.25}, three[] = {0.33, 0.34, 0.33}, two[] = {0.5, 0.5};
+	assert_int_equal(step(&k, &st, 0, four, 4, &pick, why), E2_AUTOSCALE_HOLD);
+	assert_int_equal(step(&k, &st, 2, four, 4, &pick, why), E2_AUTOSCALE_IN);
+	assert_int_equal(pick, 2);
+	assert_non_null(strstr(why, "load on one instance fewer 0.33 below 0.60"));
+	assert_int_equal(step(&k, &st, 40, three, 3, &pick, why), E2_AUTOSCALE_HOLD);
+	assert_int_equal(step(&k, &st, 42, three, 3, &pick, why), E2_AUTOSCALE_IN);
+	for (double t = 80; t < 400; t += 10)
+		assert_int_equal(step(&k, &st, t, two, 2, &pick, why), E2_AUTOSCALE_HOLD);
+}
+
 static void knobs_from_descriptions(void **state)
 {
 	(void)state;
@@ -93,7 +115,7 @@ static void knobs_from_descriptions(void **state)
 	assert_int_equal(k.min, 1);
 	assert_int_equal(k.max, 4);
 	assert_int_equal(e2_autoscale_knobs(&nfs->nfs[1], &k, why, sizeof why), 0);
-	assert_true(k.out_above == 0.8 && k.in_below == 0.2 && k.sustain_s == 2 && k.cooldown_s == 30 &&
+	assert_true(k.out_above == 0.8 && k.in_below == 0.6 && k.sustain_s == 2 && k.cooldown_s == 30 &&
 		    k.drain_s == 60);
 	e2_nfs_free(nfs);
 }
@@ -103,6 +125,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(out_after_sustained_load),
 		cmocka_unit_test(in_only_when_all_are_low),
+		cmocka_unit_test(in_when_the_load_fits_in_fewer),
 		cmocka_unit_test(knobs_from_descriptions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
