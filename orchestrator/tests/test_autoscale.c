@@ -110,7 +110,7 @@ static void knobs_from_descriptions(void **state)
 	char why[160];
 	/* the firewall's own knobs, the forwarder's defaults */
 	assert_int_equal(e2_autoscale_knobs(&nfs->nfs[0], &k, why, sizeof why), 0);
-	assert_true(k.out_above == 0.8 && k.in_below == 0.2 && k.sustain_s == 3 && k.cooldown_s == 10 &&
+	assert_true(k.out_above == 0.8 && k.in_below == 0.5 && k.sustain_s == 3 && k.cooldown_s == 10 &&
 		    k.drain_s == 30);
 	assert_int_equal(k.min, 1);
 	assert_int_equal(k.max, 4);

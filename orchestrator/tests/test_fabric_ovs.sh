@@ -118,10 +118,11 @@ flows() { ovs-ofctl -O OpenFlow15 dump-flows "$TARGET" | grep -c 'actions=' || t
 ok "ci/rack up 2 --no-daemons"
 
 # the rack as the planner sees it: a firewall on the way in, a forwarder on the way back
+# (the web class at what the live example's firewall, sized for TCG VMs, takes)
 cat >"$T/policy.yaml" <<'YAML'
 pipelines:
   - name: web
-    traffic_class: { filter: "ip", rate_gbps: 0.1 }
+    traffic_class: { filter: "ip", rate_gbps: 0.0004 }
     nodes:
       - { name: client, port: ext0 }
       - { name: fw, nf: firewall }
