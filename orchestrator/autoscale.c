@@ -9,7 +9,14 @@
  * instances sharing a falling load, each sits at load/n, so "every one below 0.2" keeps
  * 4 instances at 0.25 each where 2 would do (bench/scaling's dynamic run: 95 % more
  * cores than the optimum). After a scale-in each instance carries at most
- * scale_in_below, which must stay below scale_out_above, so it does not bounce back. */
+ * scale_in_below, which must stay below scale_out_above, so it does not bounce back.
+ *
+ * A scale-in takes away at once as many instances as the load allows (the fewest that
+ * still leave "the load on one fewer" at or above scale_in_below), as Kubernetes' HPA
+ * goes straight to its desired count: one instance per cooldown let a falling load keep
+ * idle instances for several cooldowns (bench/scaling: 62 % -> see its README). A
+ * scale-out adds one: the new instance takes new flows only, so the load it relieves
+ * shows over a flow's lifetime, and the next decision sees it. */
 #include "e2/orch.h"
 
 #include <stdbool.h>
@@ -65,8 +72,10 @@ int e2_autoscale_knobs(const struct e2_nf *nf, struct e2_autoscale_knobs *k, cha
 }
 
 enum e2_autoscale_verdict e2_autoscale_step(const struct e2_autoscale_knobs *k, struct e2_autoscale *st, double now,
-					    const double *loads, unsigned n, unsigned *pick, char *why, size_t len)
+					    const double *loads, unsigned n, unsigned *pick, unsigned *count, char *why,
+					    size_t len)
 {
+	*count = 0;
 	if (!st->started) {
 		*st = (struct e2_autoscale){.over_since = -1, .under_since = -1, .last_action = -1, .started = 1};
 	}
@@ -119,6 +128,15 @@ enum e2_autoscale_verdict e2_autoscale_step(const struct e2_autoscale_knobs *k, 
 		return E2_AUTOSCALE_HOLD;
 	}
 	*pick = over ? hi : lo;
+	*count = 1;
+	if (!over) {
+		/* the fewest instances m that keep total / (m - 1) >= in_below */
+		double fit = k->in_below > 0 ? total / k->in_below : 0;
+		unsigned keep = fit >= n ? n : (unsigned)fit + 1;
+		if (keep < k->min)
+			keep = k->min;
+		*count = keep < n ? n - keep : 1;
+	}
 	snprintf(why, len, "%s %.2f %s %.2f for %.1f s (at least %.1f s)", what, seen, dir, limit, held, k->sustain_s);
 	st->last_action = now;
 	st->over_since = st->under_since = -1;

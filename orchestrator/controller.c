@@ -104,10 +104,13 @@ struct controller {
 		/* the launch being planned: one to activate as soon as it runs (cold), or a
 		 * spare of the warm pool (kept idle until a scale-out takes it) */
 		enum { LAUNCH_NONE, LAUNCH_COLD, LAUNCH_SPARE } launching;
-		char cold[64];                          /* the cold launch waiting to run, once known */
-		uint64_t spare_retry_ns;                /* a spare that could not be placed: not before */
-		char draining[64];                      /* the instance draining, when the next two apply */
-		uint64_t drain_since_ns, idle_since_ns; /* its drain began; its load was 0 from */
+		char cold[64];           /* the cold launch waiting to run, once known */
+		uint64_t spare_retry_ns; /* a spare that could not be placed: not before */
+		struct drain_watch {
+			char name[64];
+			uint64_t since_ns, idle_since_ns; /* its drain began; its load was 0 from */
+		} drains[E2_NF_INSTANCES_MAX];            /* the instances draining */
+		unsigned n_drains;
 	} * watch;
 	unsigned n_watch;
 	struct e2_chan *ctl, *pub, *sub;
@@ -1222,45 +1225,97 @@ static void activate(struct controller *c, struct nf_watch *w, const struct inst
 		in->name, how, w->decided_ns ? (double)(now - w->decided_ns) / 1e9 : 0.0);
 }
 
-/* A scaled instance under way: a cold launch now running -> activated; a draining one
- * idle (or past drain_s) -> removed. Returns whether one is under way (then nothing else
- * is decided for the NF). Under the lock. */
+/* The drain record of instance name, made when first seen (after a restart of the
+ * controller a drain is timed afresh: never shorter). */
+static struct drain_watch *drain_of(struct nf_watch *w, const char *name, uint64_t now)
+{
+	for (unsigned i = 0; i < w->n_drains; i++)
+		if (strcmp(w->drains[i].name, name) == 0)
+			return &w->drains[i];
+	if (w->n_drains == E2_NF_INSTANCES_MAX)
+		return NULL;
+	struct drain_watch *d = &w->drains[w->n_drains++];
+	snprintf(d->name, sizeof d->name, "%s", name);
+	d->since_ns = now;
+	d->idle_since_ns = 0;
+	return d;
+}
+
+static void drain_done(struct nf_watch *w, struct drain_watch *d)
+{
+	*d = w->drains[--w->n_drains];
+}
+
+/* A scaled instance under way: a cold launch now running -> activated; draining ones
+ * idle (or past drain_s) -> removed, the youngest first (an instance split off another
+ * drained into it: its parent's steering stage goes with the parent). Returns whether
+ * one is under way (then nothing else is decided for the NF). Under the lock. */
 static bool scaling_under_way(struct controller *c, struct nf_watch *w, const struct e2_autoscale_knobs *k,
 			      const struct scaled *sc, unsigned n_sc)
 {
 	uint64_t now = now_ns();
 	for (unsigned i = 0; i < n_sc; i++) {
 		struct instance *in = inst_by_name(c, sc[i].name);
-		if (sc[i].st == SCALED_LAUNCHED) {
-			if (is_spare(w, k, &sc[i]))
-				continue;
+		if (sc[i].st == SCALED_LAUNCHED && !is_spare(w, k, &sc[i])) {
 			if (in && in->state == E2__CTL__INSTANCE_STATE__INSTANCE_RUNNING)
 				activate(c, w, in, "cold: booted for it");
 			return true;
 		}
+	}
+	/* records of drains the log no longer has (a new policy's plan starts afresh) go */
+	for (unsigned d = 0; d < w->n_drains;) {
+		const struct scaled *s = scaled_named(sc, n_sc, w->drains[d].name);
+		if (!s || s->st != SCALED_DRAINING)
+			drain_done(w, &w->drains[d]);
+		else
+			d++;
+	}
+	bool under_way = false, older_wait = false;
+	for (unsigned i = n_sc; i-- > 0;) {
 		if (sc[i].st != SCALED_DRAINING)
 			continue;
-		if (strcmp(w->draining, sc[i].name) != 0) {
-			/* (after a restart, the drain is timed afresh: never shorter) */
-			snprintf(w->draining, sizeof w->draining, "%s", sc[i].name);
-			w->drain_since_ns = now;
-			w->idle_since_ns = 0;
-		}
+		under_way = true;
+		struct drain_watch *d = drain_of(w, sc[i].name, now);
+		if (!d)
+			continue;
+		const struct instance *in = inst_by_name(c, sc[i].name);
 		bool idle = !in || (in->sent_pps >= 0 && in->sent_pps < 0.5);
-		w->idle_since_ns = idle ? (w->idle_since_ns ? w->idle_since_ns : now) : 0;
-		double drained_s = w->idle_since_ns ? (double)(now - w->idle_since_ns) / 1e9 : 0;
-		double draining_s = (double)(now - w->drain_since_ns) / 1e9;
-		if (drained_s >= k->sustain_s || draining_s >= k->drain_s) {
-			scale(c, "remove %s", sc[i].name);
-			w->st.last_action = (double)now / 1e9;
-			publish(c, NULL, sc[i].name, "scaling %s: %s removed: %s", w->nf, sc[i].name,
-				drained_s >= k->sustain_s ? "no traffic reaches it any more"
-							  : "drain_s is over (the flows it still had end)");
-			w->draining[0] = '\0';
+		d->idle_since_ns = idle ? (d->idle_since_ns ? d->idle_since_ns : now) : 0;
+		double drained_s = d->idle_since_ns ? (double)(now - d->idle_since_ns) / 1e9 : 0;
+		double draining_s = (double)(now - d->since_ns) / 1e9;
+		if (older_wait || (drained_s < k->sustain_s && draining_s < k->drain_s)) {
+			older_wait = true;
+			continue;
 		}
-		return true;
+		scale(c, "remove %s", sc[i].name);
+		w->st.last_action = (double)now / 1e9;
+		publish(c, NULL, sc[i].name, "scaling %s: %s removed: %s", w->nf, sc[i].name,
+			drained_s >= k->sustain_s ? "no traffic reaches it any more"
+						  : "drain_s is over (the flows it still had end)");
+		drain_done(w, d);
 	}
-	return false;
+	return under_way;
+}
+
+/* Instance i of names[] (the NF's active instances) is one scaling made and no active
+ * instance was split off it: it can drain (an instance split at its parent's steering
+ * stage drains into that parent, which must still take flows). */
+static bool drainable(const struct scaled *sc, unsigned n_sc, const char *name, const bool *going,
+		      const char *const *names, unsigned n)
+{
+	const struct scaled *s = scaled_named(sc, n_sc, name);
+	if (!s || s->st != SCALED_ACTIVE)
+		return false;
+	for (unsigned j = 0; j < n_sc; j++) {
+		if (strcmp(sc[j].parent, name) != 0 || sc[j].st != SCALED_ACTIVE)
+			continue;
+		bool child_going = false;
+		for (unsigned i = 0; i < n; i++)
+			child_going |= going[i] && strcmp(names[i], sc[j].name) == 0;
+		if (!child_going)
+			return false;
+	}
+	return true;
 }
 
 /* The warm pool: fewer spares than the NF wants -> one more, split off its busiest
@@ -1300,9 +1355,9 @@ static void fill_pool(struct controller *c, struct nf_watch *w, const struct e2_
  * of the instances' input ports: the bit rate sent to the instance over what the plan
  * sized it for, or the fill of a ring where that is more), per NF with its description's
  * knobs (e2_autoscale_step), carried out as events of the log (resteer.c): out = launch
- * (split off the busiest instance), then activate once it runs; in = drain of the least
- * busy instance scaling made, then remove once no traffic reaches it (or drain_s is
- * over). Only instances scaling made are taken back: the plan's own are sized for the
+ * (split off the busiest instance), then activate once it runs; in = drain of as many
+ * instances as the load allows (the least busy ones scaling made), then remove each once
+ * no traffic reaches it (or drain_s is over). Only instances scaling made are taken back: the plan's own are sized for the
  * policy's rates. One change per NF at a time. Under the lock. */
 static void judge_loads(struct controller *c)
 {
@@ -1339,8 +1394,9 @@ static void judge_loads(struct controller *c)
 		/* scaling in only takes back what scaling out added */
 		if (k.min < planned)
 			k.min = planned;
-		unsigned pick = 0;
-		enum e2_autoscale_verdict v = e2_autoscale_step(&k, &w->st, now, loads, n, &pick, why, sizeof why);
+		unsigned pick = 0, count = 0;
+		enum e2_autoscale_verdict v =
+			e2_autoscale_step(&k, &w->st, now, loads, n, &pick, &count, why, sizeof why);
 		char said[256] = "";
 		if (v == E2_AUTOSCALE_OUT) {
 			w->decided_ns = now_ns();
@@ -1362,18 +1418,34 @@ static void judge_loads(struct controller *c)
 			snprintf(said, sizeof said, "scaling %s: one more instance, split off %s (%s): %s",
 				 nf->descriptor_id, names[pick], spare ? "warm" : "cold", why);
 		} else if (v == E2_AUTOSCALE_IN) {
-			/* the least busy of the instances scaling made */
-			int take = -1;
-			for (unsigned i = 0; i < n; i++) {
-				const struct scaled *s = scaled_named(sc, n_sc, names[i]);
-				if (s && s->st == SCALED_ACTIVE && (take < 0 || loads[i] < loads[take]))
-					take = (int)i;
+			/* count of the instances scaling made, the least busy first, an instance
+			 * after those split off it (it drains after them, into its parent) */
+			bool going[E2_NF_INSTANCES_MAX] = {false};
+			char list[160] = "";
+			unsigned taken = 0;
+			while (taken < count) {
+				int take = -1;
+				for (unsigned i = 0; i < n; i++)
+					if (!going[i] && drainable(sc, n_sc, names[i], going, names, n) &&
+					    (take < 0 || loads[i] < loads[take]))
+						take = (int)i;
+				if (take < 0)
+					break;
+				going[take] = true;
+				scale(c, "drain %s", names[take]);
+				size_t at = strlen(list);
+				snprintf(list + at, sizeof list - at, "%s%s", taken ? ", " : "", names[take]);
+				pick = taken++ ? pick : (unsigned)take;
 			}
-			pick = take < 0 ? pick : (unsigned)take;
-			if (take >= 0)
-				scale(c, "drain %s", names[pick]);
-			snprintf(said, sizeof said, "scaling %s: one fewer instance, %s drains: %s", nf->descriptor_id,
-				 names[pick], why);
+			if (taken == 0)
+				snprintf(said, sizeof said, "scaling %s: %s, but no instance scaling made can drain",
+					 nf->descriptor_id, why);
+			else if (taken == 1)
+				snprintf(said, sizeof said, "scaling %s: one fewer instance, %s drains: %s",
+					 nf->descriptor_id, list, why);
+			else
+				snprintf(said, sizeof said, "scaling %s: %u fewer instances, %s drain: %s",
+					 nf->descriptor_id, taken, list, why);
 		} else if (strstr(why, "number of instances") || strstr(why, "number_of_instances")) {
 			snprintf(said, sizeof said, "scaling %s: %s", nf->descriptor_id, why);
 		}

@@ -11,11 +11,16 @@ static struct e2_autoscale_knobs knobs(void)
 		.out_above = 0.8, .in_below = 0.2, .sustain_s = 2, .cooldown_s = 30, .drain_s = 60, .min = 1, .max = 3};
 }
 
+static unsigned last_count; /* how many instances the last step's verdict was for */
+
 static enum e2_autoscale_verdict step(const struct e2_autoscale_knobs *k, struct e2_autoscale *st, double t,
 				      const double *l, unsigned n, unsigned *pick, char *why)
 {
-	enum e2_autoscale_verdict v = e2_autoscale_step(k, st, t, l, n, pick, why, 200);
-	print_message("t=%5.1f -> %d: %s\n", t, v, why);
+	unsigned count = 99;
+	enum e2_autoscale_verdict v = e2_autoscale_step(k, st, t, l, n, pick, &count, why, 200);
+	print_message("t=%5.1f -> %d x%u: %s\n", t, v, count, why);
+	assert_int_equal(count, v == E2_AUTOSCALE_HOLD ? 0 : v == E2_AUTOSCALE_OUT ? 1 : count);
+	last_count = count;
 	return v;
 }
 
@@ -81,7 +86,8 @@ static void in_only_when_all_are_low(void **state)
 }
 
 /* Scaling in looks at the whole load on one instance fewer: four instances at 0.25 each
- * (1.0 in all, 0.33 on three) come down to two at 0.5, not further (1.0 on one). */
+ * (1.0 in all, 0.33 on three) come down to two at 0.5 in one step, not further (1.0 on
+ * one); never below min. */
 static void in_when_the_load_fits_in_fewer(void **state)
 {
 	(void)state;
@@ -95,11 +101,26 @@ static void in_when_the_load_fits_in_fewer(void **state)
 	assert_int_equal(step(&k, &st, 0, four, 4, &pick, why), E2_AUTOSCALE_HOLD);
 	assert_int_equal(step(&k, &st, 2, four, 4, &pick, why), E2_AUTOSCALE_IN);
 	assert_int_equal(pick, 2);
+	assert_int_equal(last_count, 2);
 	assert_non_null(strstr(why, "load on one instance fewer 0.33 below 0.60"));
 	assert_int_equal(step(&k, &st, 40, three, 3, &pick, why), E2_AUTOSCALE_HOLD);
 	assert_int_equal(step(&k, &st, 42, three, 3, &pick, why), E2_AUTOSCALE_IN);
+	assert_int_equal(last_count, 1);
 	for (double t = 80; t < 400; t += 10)
 		assert_int_equal(step(&k, &st, t, two, 2, &pick, why), E2_AUTOSCALE_HOLD);
+	/* 1.2 in all: 1.2 on two is 0.6, not below: three stay of six */
+	double six[] = {0.2, 0.2, 0.2, 0.2, 0.2, 0.2};
+	struct e2_autoscale st2 = {0};
+	assert_int_equal(step(&k, &st2, 0, six, 6, &pick, why), E2_AUTOSCALE_HOLD);
+	assert_int_equal(step(&k, &st2, 2, six, 6, &pick, why), E2_AUTOSCALE_IN);
+	assert_int_equal(last_count, 3);
+	/* nearly nothing: down to min, not below */
+	double idle[] = {0.01, 0, 0.02, 0, 0};
+	k.min = 2;
+	struct e2_autoscale st3 = {0};
+	assert_int_equal(step(&k, &st3, 0, idle, 5, &pick, why), E2_AUTOSCALE_HOLD);
+	assert_int_equal(step(&k, &st3, 2, idle, 5, &pick, why), E2_AUTOSCALE_IN);
+	assert_int_equal(last_count, 3);
 }
 
 static void knobs_from_descriptions(void **state)

@@ -240,6 +240,53 @@ static void firewall_scaled_out_in_out(void **state)
 	e2_plan_free(again);
 }
 
+/* Two instances split in a chain (fw.1 off fw.0, fw.2 off fw.1) taken away in one
+ * scale-in, as the controller orders it: the youngest drains first (into fw.1, still
+ * taking flows), then fw.1 with what it got (into fw.0), then both go, the youngest
+ * first. The other order is refused: fw.2 cannot drain into a draining fw.1. */
+static void firewall_two_scaled_in_at_once(void **state)
+{
+	(void)state;
+	const struct e2_resteer_event ev[] = {
+		{.inst = "fw.0", .op = E2_RESTEER_LAUNCH, .made = "fw.1"},
+		{.inst = "fw.1", .op = E2_RESTEER_ACTIVATE},
+		{.inst = "fw.1", .op = E2_RESTEER_LAUNCH, .made = "fw.2"},
+		{.inst = "fw.2", .op = E2_RESTEER_ACTIVATE},
+		{.inst = "fw.2", .op = E2_RESTEER_DRAIN},
+		{.inst = "fw.1", .op = E2_RESTEER_DRAIN},
+		{.inst = "fw.2", .op = E2_RESTEER_REMOVE},
+		{.inst = "fw.1", .op = E2_RESTEER_REMOVE},
+	};
+	struct e2_plan *dr = live_plan_with(ev, 6), *rm = live_plan_with(ev, 8);
+	unsigned fw = server_of(dr, "fw.0");
+	E2__Ctl__ServerSpec *d = spec_of(dr, fw, NULL, 0);
+	assert_int_equal(lines_with(d, "fw.0.in.steer.rs move range=32768-65536 gate=0"), 1);
+	e2__ctl__server_spec__free_unpacked(d, NULL);
+	for (unsigned s = 0; s < rm->hw->servers_count; s++) {
+		E2__Ctl__ServerSpec *sp = spec_of(rm, s, NULL, 0);
+		for (size_t k = 0; k < sp->n_instances; k++) {
+			assert_string_not_equal(sp->instances[k]->name, "fw.1");
+			assert_string_not_equal(sp->instances[k]->name, "fw.2");
+		}
+		e2__ctl__server_spec__free_unpacked(sp, NULL);
+	}
+	e2_plan_free(dr);
+	e2_plan_free(rm);
+
+	struct e2_err err = {""};
+	struct e2_nf_catalog *nfs = load_nfs_file("live/nfs.yaml");
+	struct e2_hardware *hw = load_hw_file("live/hardware-rack3.yaml");
+	struct e2_policy *pol = load_policy_file("live/web.yaml");
+	const struct e2_plan_inputs in = {.pol = pol, .nfs = nfs, .hw = hw};
+	const struct e2_resteer_event wrong[] = {ev[0], ev[1], ev[2], ev[3], ev[5], ev[4]};
+	const struct e2_plan_opts o = {.resteer = wrong, .resteer_count = 6};
+	assert_null(e2_plan_build(&in, &o, &err));
+	assert_non_null(strstr(err.msg, "cannot drain 'fw.2' into 'fw.1'"));
+	e2_policy_free(pol);
+	e2_hardware_free(hw);
+	e2_nfs_free(nfs);
+}
+
 /* Events that do not fit the instances refuse the plan, naming the instance. */
 static void bad_resteer_events_refused(void **state)
 {
@@ -293,7 +340,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(one_vm_per_server),          cmocka_unit_test(stopped_instances_stay_on_their_server),
 		cmocka_unit_test(stopped_monitor_resteered),  cmocka_unit_test(launched_monitor_in_its_spec),
-		cmocka_unit_test(firewall_scaled_out_in_out), cmocka_unit_test(bad_resteer_events_refused),
+		cmocka_unit_test(firewall_scaled_out_in_out), cmocka_unit_test(firewall_two_scaled_in_at_once),
+		cmocka_unit_test(bad_resteer_events_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

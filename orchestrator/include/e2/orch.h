@@ -439,7 +439,8 @@ void e2_split_free(struct e2_split_plan *sp);
 /* ---------------------------------------------------------------- scaling decisions */
 
 /* An NF's scaling policy: its description's `scaling` and `vdu_profile`, defaults filled
- * in (scale out above 0.8 held 2 s, in below 0.2, cooldown 30 s, drain 60 s). */
+ * in (scale out above 0.8 held 2 s, in when the load on one fewer is below 0.6, cooldown
+ * 30 s, drain 60 s). */
 struct e2_autoscale_knobs {
 	double out_above, in_below, sustain_s, cooldown_s, drain_s;
 	unsigned min, max;
@@ -458,11 +459,13 @@ struct e2_autoscale {
 enum e2_autoscale_verdict { E2_AUTOSCALE_HOLD, E2_AUTOSCALE_OUT, E2_AUTOSCALE_IN };
 /* The loads (0..1; < 0 unknown) of the NF's n running instances at time now (seconds):
  * OUT when one instance has been above out_above for sustain_s (pick: the most loaded:
- * the one to split), IN when all have been below in_below for sustain_s (pick: the least
- * loaded: the one to drain); HOLD otherwise, also when max or min instances or the
- * cooldown stop an action. why says which, in words for an operator's event. */
+ * the one to split; count 1), IN when the whole load on one instance fewer has been below
+ * in_below for sustain_s (pick: the least loaded; count: how many instances to take
+ * away, never below min); HOLD otherwise (count 0), also when max or min instances or
+ * the cooldown stop an action. why says which, in words for an operator's event. */
 enum e2_autoscale_verdict e2_autoscale_step(const struct e2_autoscale_knobs *k, struct e2_autoscale *st, double now,
-					    const double *loads, unsigned n, unsigned *pick, char *why, size_t len);
+					    const double *loads, unsigned n, unsigned *pick, unsigned *count, char *why,
+					    size_t len);
 
 /* ---------------------------------------------------------------- re-steering */
 
