@@ -203,10 +203,10 @@ static int follow_events(const char *ctl, int argc, char **argv)
 		nn_freemsg(buf);
 		if (!ev)
 			continue;
-		printf("%llu.%09llu %s %s occupancy=%.3f rate_pps=%.0f delay_us=%.1f\n",
+		printf("%llu.%09llu %s %s occupancy=%.3f rate_pps=%.0f delay_us=%.1f sent_pps=%.1f\n",
 		       (unsigned long long)(ev->time_ns / 1000000000ull),
 		       (unsigned long long)(ev->time_ns % 1000000000ull), e2_dp_event_kind_name(ev->kind), ev->name,
-		       ev->occupancy, ev->rate_pps, ev->delay_us);
+		       ev->occupancy, ev->rate_pps, ev->delay_us, ev->sent_pps);
 		fflush(stdout);
 		e2__dp__event__free_unpacked(ev, NULL);
 		seen++;

@@ -1054,7 +1054,7 @@ static void handle_agent_event(struct controller *c, const void *body, size_t le
 				if (strncmp(ev->e2d_name, c->insts[i].name, n) == 0 && ev->e2d_name[n] == '.') {
 					port_load(&c->insts[i], ev->e2d_name + n + 1, ev->occupancy);
 					if (strcmp(ev->e2d_kind, "load") == 0)
-						c->insts[i].sent_pps = ev->rate_pps;
+						c->insts[i].sent_pps = ev->sent_pps;
 				}
 			}
 			/* a level is a measurement, not news: the decisions it leads to are */

@@ -98,6 +98,7 @@ static void publish(struct e2_monitor *m, E2__Dp__Event__Kind kind, const struct
 	ev.occupancy = e->occupancy;
 	ev.rate_pps = e->rate_pps;
 	ev.delay_us = e->delay_us;
+	ev.sent_pps = e->sent_pps;
 	size_t len = e2__dp__event__get_packed_size(&ev);
 	if (len > sizeof(buf))
 		return;
@@ -165,7 +166,6 @@ void e2_monitor_poll(struct e2_monitor *m, struct e2_dp *dp)
 			double level = e->sent_kbps / (double)p->capacity_kbps;
 			if (level > e->occupancy)
 				e->occupancy = level > 1 ? 1 : level;
-			e->rate_pps = e->sent_pps; /* for such a port: what it sends to the NF */
 		}
 		e->last_bytes = p->tx_bytes;
 		e->last_tx_packets = p->tx_packets;

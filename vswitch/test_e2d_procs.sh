@@ -339,6 +339,35 @@ account n "$(sed "s/^rx_packets=.*/rx_packets=$held/" "$T/tgnf.out")" min_sent=1
 ok "a full receive ring behind a port: $(grep 'overload v0' "$T/events.txt" | head -1 | awk '{print $2, $3, $4}')"
 stop_e2d
 
+# --- 9c. an NF's load: what a port with a capacity sends to its NF, over that capacity ----
+# (LOAD events, said when the level moves by a twentieth; sent_pps is what the port sent,
+# smoothed over about a second; band 0, sent_pps < 0.5, once nothing reaches the NF)
+cat >"$T/ld.conf" <<CONF
+port add v0 vhost path=$T/l0.sock
+port add v1 vhost path=$T/l1.sock capacity_kbps=20000
+module add in0 port_in port=v0
+module add out1 port_out port=v1
+connect in0 out1
+CONF
+start_e2d l "$T/ld.conf"
+ctl l events seconds=60 >"$T/events.txt" &
+EV=$!; PIDS+=("$EV")
+sleep 1
+trafgen "net_virtio_user0,path=$T/l0.sock" "net_virtio_user1,path=$T/l1.sock" --rate 10000 --duration 4 \
+  >"$T/tgld.out" 2>>"$T/tgld.log" &
+TGE=$!; PIDS+=("$TGE")
+busy_load() { awk '$2=="load" && $3=="v1" {for (i=4;i<=NF;i++) if ($i ~ /^sent_pps=/) {split($i,a,"="); if (a[2]+0 > 1000) f=1}} END {exit !f}' "$T/events.txt"; }
+for _ in $(seq 300); do busy_load && break; sleep 0.05; done
+busy_load || fail "no load event of v1 with sent_pps > 1000; got: $(cat "$T/events.txt")"
+wait "$TGE" || fail "generator failed during the load case"
+quiet_load() { awk '$2=="load" && $3=="v1" {last=$0} END {exit !(last ~ / sent_pps=0\.[0-4]/)}' "$T/events.txt"; }
+for _ in $(seq 600); do quiet_load && break; sleep 0.05; done
+quiet_load || fail "no quiet load event of v1 after the traffic; got: $(grep load "$T/events.txt" | tail -3)"
+kill "$EV" 2>/dev/null || true
+account l "$(cat "$T/tgld.out")" min_sent=1 max_drop_pct=90
+ok "load events of a port with a capacity: $(grep -c ' load v1 ' "$T/events.txt") said, the busiest $(awk '$2=="load"{print $4}' "$T/events.txt" | sort -t= -k2 -g | tail -1), the last at no traffic"
+stop_e2d
+
 # --- 10. bad configurations are refused with the file, the line and the culprit --------
 # refused_config NAME CONFIG-TEXT EXPECTED-TEXT: e2d must not start, and must say so
 refused_config() {

@@ -115,8 +115,8 @@ static int follow(const char *url, const struct e2_chan_key *key, int argc, char
 				print_status("instance_state", ev->instance);
 			break;
 		case E2__CTL__AGENT_EVENT_KIND__AGENT_E2D_EVENT:
-			printf("e2d_event %s %s occupancy=%.3f rate_pps=%.0f delay_us=%.1f\n", ev->e2d_kind,
-			       ev->e2d_name, ev->occupancy, ev->rate_pps, ev->delay_us);
+			printf("e2d_event %s %s occupancy=%.3f rate_pps=%.0f delay_us=%.1f sent_pps=%.1f\n",
+			       ev->e2d_kind, ev->e2d_name, ev->occupancy, ev->rate_pps, ev->delay_us, ev->sent_pps);
 			break;
 		case E2__CTL__AGENT_EVENT_KIND__AGENT_E2D_RESTARTED:
 			printf("e2d_restarted server=%s e2d_pid=%llu e2d_restarts=%u\n", ev->server,

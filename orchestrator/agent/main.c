@@ -417,6 +417,7 @@ static void on_e2d_event(struct agent *a, int sub)
 		out.occupancy = ev->occupancy;
 		out.rate_pps = ev->rate_pps;
 		out.delay_us = ev->delay_us;
+		out.sent_pps = ev->sent_pps;
 		E2_DBG("e2d: %s %s", out.e2d_kind, out.e2d_name);
 		pthread_mutex_lock(&a->lock);
 		agent_publish(a, &out);
