@@ -448,7 +448,9 @@ static void reconcile_one(struct agent *a, struct e2v_conn *c, const char *name,
 }
 
 /* 0 when every desired instance is where the spec wants it. */
-static int reconcile_instances(struct agent *a, struct e2_err *err)
+/* 1 when a spec newer than generation gen came while orphans went (its lines first:
+ * see worker_main), else 0 or -1. */
+static int reconcile_instances(struct agent *a, uint64_t gen, struct e2_err *err)
 {
 	pthread_mutex_lock(&a->lock);
 	size_t n_want = a->spec ? a->spec->n_instances : 0;
@@ -476,7 +478,7 @@ static int reconcile_instances(struct agent *a, struct e2_err *err)
 			continue;
 		}
 		i->busy = true;
-		uint64_t gen = a->spec ? a->spec->generation : 0;
+		uint64_t now_gen = a->spec ? a->spec->generation : 0;
 		pthread_mutex_unlock(&a->lock);
 		struct e2_err e;
 		int rc = e2v_remove(c, doms[k].name, &e);
@@ -486,7 +488,7 @@ static int reconcile_instances(struct agent *a, struct e2_err *err)
 			i->busy = false;
 			if (rc == 0) {
 				agent_set_state(a, i, ST(REMOVED), "not in the spec (generation %llu)",
-						(unsigned long long)gen);
+						(unsigned long long)now_gen);
 				agent_inst_remove(a, i);
 			} else
 				E2_ERR("cannot remove %s: %s", doms[k].name, e.msg);
@@ -502,6 +504,12 @@ static int reconcile_instances(struct agent *a, struct e2_err *err)
 			agent_inst_remove(a, i);
 		} else
 			k++;
+	}
+	/* removing a VM takes a while: a spec that came meanwhile has lines not applied yet */
+	if (a->spec && a->spec->generation != gen) {
+		pthread_mutex_unlock(&a->lock);
+		free(doms);
+		return 1;
 	}
 	struct strv names = {0};
 	for (size_t k = 0; a->spec && k < a->spec->n_instances; k++)
@@ -559,8 +567,9 @@ void *worker_main(void *arg)
 		struct e2_err err = {""};
 		/* instances even when the lines wait: orphans go, running VMs are watched */
 		int rc = reconcile_lines(a, &err);
-		/* a newer spec came meanwhile: its lines first, or a new VM would wait for
-		 * vhost-user ports its e2d does not have yet (QEMU starts only once they connect) */
+		/* a newer spec came meanwhile (here or while orphans went): its lines first, or a
+		 * new VM would wait for vhost-user ports its e2d does not have yet (QEMU starts
+		 * only once they connect) */
 		pthread_mutex_lock(&a->lock);
 		bool newer = a->spec && a->spec->generation != gen;
 		pthread_mutex_unlock(&a->lock);
@@ -571,7 +580,14 @@ void *worker_main(void *arg)
 			continue;
 		}
 		struct e2_err ierr = {""};
-		if (reconcile_instances(a, &ierr) && rc == 0) {
+		int irc = reconcile_instances(a, gen, &ierr);
+		if (irc == 1) {
+			pthread_mutex_lock(&a->lock);
+			a->worker_busy = false;
+			a->work = true;
+			continue;
+		}
+		if (irc && rc == 0) {
 			rc = -1;
 			err = ierr;
 		}
