@@ -1,8 +1,13 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* The options every NF program shares. */
+/* The options every NF program shares, and the command line around them. */
 #include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "e2/file.h"
 #include "e2/nf.h"
+#include "e2/nf_stream.h"
 #include "e2/num.h"
 
 const struct option e2nf_options[E2NF_OPTIONS_N + 1] = {
@@ -36,6 +41,106 @@ int e2nf_option(int c, const char *arg, struct e2nf_config *cfg, struct e2_err *
 	case 6: cfg->offline_dir = arg; return 1;
 	case 7: cfg->ethdev = true; return 1;
 	case 8: cfg->ready_file = arg; return 1;
+	default: return 0;
+	}
+}
+
+int e2nf_args(int argc, char **argv, const char *prog, struct e2nf_config *cfg, const struct option *own,
+	      e2nf_own_option *handle, void *ctx, void (*usage)(FILE *out))
+{
+	struct option opts[E2NF_OPTIONS_N + E2NF_OWN_OPTIONS_MAX + 2];
+	size_t n_own = 0;
+	while (own && own[n_own].name) {
+		if (n_own == E2NF_OWN_OPTIONS_MAX) {
+			fprintf(stderr, "%s: more than %d options of its own\n", prog, E2NF_OWN_OPTIONS_MAX);
+			return 2;
+		}
+		n_own++;
+	}
+	memcpy(opts, e2nf_options, E2NF_OPTIONS_N * sizeof opts[0]);
+	if (n_own)
+		memcpy(opts + E2NF_OPTIONS_N, own, n_own * sizeof opts[0]);
+	const int help = 'h'; /* --help and -h; no NF uses 'h' for an option of its own */
+	opts[E2NF_OPTIONS_N + n_own] = (struct option){"help", no_argument, NULL, help};
+	opts[E2NF_OPTIONS_N + n_own + 1] = (struct option){NULL, 0, NULL, 0};
+	struct e2_err err = {""};
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == help) {
+			usage(stdout);
+			return 0;
+		}
+		if (c == '?' || c == ':') { /* getopt_long said what */
+			fprintf(stderr, "Try '%s --help' for more information.\n", prog);
+			return 2;
+		}
+		int r = e2nf_option(c, optarg, cfg, &err);
+		if (r == 0)
+			r = handle ? handle(c, optarg, ctx, &err) : 0;
+		if (r == 0)
+			e2_seterr(&err, "option %d is not handled (a bug)", c);
+		if (r <= 0) {
+			fprintf(stderr, "%s: %s\n", prog, err.msg);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "%s: unexpected argument '%s' (see --help)\n", prog, argv[optind]);
+		return 2;
+	}
+	return -1;
+}
+
+char *e2nf_read_text(const char *prog, const char *what, const char *path, size_t max, size_t *len)
+{
+	struct e2_err err = {""};
+	char *text = e2_read_file(path, max, len, &err);
+	if (!text)
+		fprintf(stderr, "%s: %s %s\n", prog, what, err.msg);
+	return text;
+}
+
+int e2nf_conf_option(int c, const char *arg, void *ctx, struct e2_err *err)
+{
+	struct e2nf_conf_args *a = ctx;
+	(void)err;
+	switch (c) {
+	case 'f': a->path = arg; return 1;
+	case 'c': a->check = true; return 1;
+	default: return 0;
+	}
+}
+
+int e2nf_stream_option(int c, const char *arg, struct e2_stream_cfg *cfg, struct e2_err *err)
+{
+	uint64_t v;
+	switch (c) {
+	case 'f':
+		if (e2_num_u64("--flows", arg, 1, 1u << E2_STREAM_SLOT_BITS, &v, err))
+			return -1;
+		cfg->max_flows = (unsigned)v;
+		return 1;
+	case 'b':
+		if (e2_num_u64("--flow-bytes", arg, 1, UINT32_MAX, &v, err))
+			return -1;
+		cfg->max_flow_bytes = (uint32_t)v;
+		return 1;
+	case 't':
+		if (e2_num_u64("--total-bytes", arg, 1, UINT64_MAX / 2, &v, err))
+			return -1;
+		cfg->max_total_bytes = v;
+		return 1;
+	case 'H':
+		if (e2_num_u64("--held-frames", arg, 1, 1u << 24, &v, err))
+			return -1;
+		cfg->max_held_frames = (unsigned)v;
+		return 1;
+	case 'i':
+		if (e2_num_u64("--idle-timeout", arg, 1, 86400, &v, err))
+			return -1;
+		cfg->idle_ns = v * 1000000000ull;
+		return 1;
 	default: return 0;
 	}
 }

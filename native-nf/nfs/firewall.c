@@ -240,55 +240,51 @@ static void usage(FILE *f)
 		   "    cycles_per_packet, ...)\n");
 }
 
+struct fw_args {
+	const char *rules_path;
+	bool check;
+	uint32_t n_flows;
+	double idle_s;
+};
+
+static int fw_option(int c, const char *arg, void *ctx, struct e2_err *err)
+{
+	struct fw_args *a = ctx;
+	switch (c) {
+	case 'r': a->rules_path = arg; return 1;
+	case 'c': a->check = true; return 1;
+	case 'f': return e2_num_u32("--flows", arg, 64, 1u << 24, &a->n_flows, err) ? -1 : 1;
+	case 'i': return e2_num_duration("--idle-timeout", arg, 1, 86400, &a->idle_s, err) ? -1 : 1;
+	default: return 0;
+	}
+}
+
 int main(int argc, char **argv)
 {
-	struct option opts[E2NF_OPTIONS_N + 6];
 	struct e2nf_config cfg = E2NF_CONFIG_INIT("firewall");
-	const char *rules_path = NULL;
-	bool check = false;
-	uint32_t n_flows = 65536;
-	double idle_s = 120;
+	static const struct option own[] = {{"rules", required_argument, NULL, 'r'},
+					    {"check", no_argument, NULL, 'c'},
+					    {"flows", required_argument, NULL, 'f'},
+					    {"idle-timeout", required_argument, NULL, 'i'},
+					    {NULL, 0, NULL, 0}};
+	struct fw_args args = {.n_flows = 65536, .idle_s = 120};
 	struct e2_err err;
-	int c;
-
-	memcpy(opts, e2nf_options, sizeof(e2nf_options));
-	opts[E2NF_OPTIONS_N + 0] = (struct option){"rules", required_argument, NULL, 'r'};
-	opts[E2NF_OPTIONS_N + 1] = (struct option){"check", no_argument, NULL, 'c'};
-	opts[E2NF_OPTIONS_N + 2] = (struct option){"flows", required_argument, NULL, 'f'};
-	opts[E2NF_OPTIONS_N + 3] = (struct option){"idle-timeout", required_argument, NULL, 'i'};
-	opts[E2NF_OPTIONS_N + 4] = (struct option){"help", no_argument, NULL, 'h'};
-	opts[E2NF_OPTIONS_N + 5] = (struct option){NULL, 0, NULL, 0};
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		int r = e2nf_option(c, optarg, &cfg, &err);
-		if (r == 0) {
-			switch (c) {
-			case 'r': rules_path = optarg; break;
-			case 'c': check = true; break;
-			case 'f': r = e2_num_u32("--flows", optarg, 64, 1u << 24, &n_flows, &err) ? -1 : 1; break;
-			case 'i':
-				r = e2_num_duration("--idle-timeout", optarg, 1, 86400, &idle_s, &err) ? -1 : 1;
-				break;
-			case 'h': usage(stdout); return 0;
-			default: usage(stderr); return 2;
-			}
-		}
-		if (r < 0) {
-			fprintf(stderr, "e2nf-firewall: %s\n", err.msg);
-			return 2;
-		}
-	}
-	if (optind != argc || !rules_path) {
-		fprintf(stderr, "e2nf-firewall: %s (see --help)\n",
-			optind != argc ? "unexpected argument" : "needs --rules FILE");
+	int exit_now = e2nf_args(argc, argv, "e2nf-firewall", &cfg, own, fw_option, &args, usage);
+	if (exit_now >= 0)
+		return exit_now;
+	const char *rules_path = args.rules_path;
+	bool check = args.check;
+	uint32_t n_flows = args.n_flows;
+	double idle_s = args.idle_s;
+	if (!rules_path) {
+		fprintf(stderr, "e2nf-firewall: needs --rules FILE (see --help)\n");
 		return 2;
 	}
 	static struct fw fw;
 	size_t len;
-	char *text = e2_read_file(rules_path, 64u << 20, &len, &err);
-	if (!text) {
-		fprintf(stderr, "e2nf-firewall: rules %s\n", err.msg);
+	char *text = e2nf_read_text("e2nf-firewall", "rules", rules_path, 64u << 20, &len);
+	if (!text)
 		return 2;
-	}
 	int rc = fw_rules_parse(text, len, rules_path, &fw.rs, &err);
 	free(text);
 	if (rc != 0) {

@@ -56,78 +56,72 @@ static void usage(FILE *out)
 		"  --help              this text\n");
 }
 
+struct fwd_args {
+	struct fwd *f;
+	double load;
+};
+
+/* --tag ATTR=VALUE: an integer attribute's value in its width, or bytes */
+static int fwd_tag(struct fwd *f, const char *arg, struct e2_err *err)
+{
+	char name[32];
+	const char *eq = strchr(arg, '=');
+	if (!eq || (size_t)(eq - arg) >= sizeof(name)) {
+		e2_seterr(err, "--tag takes ATTR=VALUE, not '%s'", arg);
+		return -1;
+	}
+	snprintf(name, sizeof(name), "%.*s", (int)(eq - arg), arg);
+	if (e2nf_attr(name, &f->attr, err) != 0) {
+		e2_err_context(err, "--tag");
+		return -1;
+	}
+	if (f->attr.width) {
+		char *end;
+		unsigned long long v = strtoull(eq + 1, &end, 0);
+		if (!eq[1] || *end || eq[1] == '-' || (f->attr.width < 8 && v >> (8 * f->attr.width))) {
+			e2_seterr(err, "--tag %s: not an integer of %u byte(s)", arg, f->attr.width);
+			return -1;
+		}
+		for (int i = f->attr.width - 1; i >= 0; i--, v >>= 8)
+			f->value[i] = (char)(v & 0xff);
+		f->value_len = f->attr.width;
+	} else {
+		f->value_len = strlen(eq + 1);
+		if (f->value_len == 0 || f->value_len > 127) {
+			e2_seterr(err, "--tag %s: the value must be 1..127 bytes", arg);
+			return -1;
+		}
+		memcpy(f->value, eq + 1, f->value_len);
+	}
+	f->tag = true;
+	return 0;
+}
+
+static int fwd_option(int c, const char *arg, void *ctx, struct e2_err *err)
+{
+	struct fwd_args *a = ctx;
+	switch (c) {
+	case 't': return fwd_tag(a->f, arg, err) ? -1 : 1;
+	case 'l': return e2_num_double("--report-load", arg, 0, 1, &a->load, err) ? -1 : 1;
+	default: return 0;
+	}
+}
+
 int main(int argc, char **argv)
 {
-	struct option opts[E2NF_OPTIONS_N + 4];
-	double load = -1;
 	struct e2nf_config cfg = E2NF_CONFIG_INIT("fwd");
 	struct fwd f = {0};
 	struct e2_err err;
-	int c;
-
-	memcpy(opts, e2nf_options, sizeof(e2nf_options));
-	opts[E2NF_OPTIONS_N] = (struct option){"tag", required_argument, NULL, 't'};
-	opts[E2NF_OPTIONS_N + 1] = (struct option){"help", no_argument, NULL, 'h'};
-	opts[E2NF_OPTIONS_N + 2] = (struct option){"report-load", required_argument, NULL, 'l'};
-	opts[E2NF_OPTIONS_N + 3] = (struct option){NULL, 0, NULL, 0};
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		int r = e2nf_option(c, optarg, &cfg, &err);
-		if (r < 0) {
-			fprintf(stderr, "e2nf-fwd: %s\n", err.msg);
-			return 2;
-		}
-		if (r)
-			continue;
-		if (c == 'h') {
-			usage(stdout);
-			return 0;
-		}
-		if (c == 'l') {
-			if (e2_num_double("--report-load", optarg, 0, 1, &load, &err)) {
-				fprintf(stderr, "e2nf-fwd: %s\n", err.msg);
-				return 2;
-			}
-			continue;
-		}
-		if (c != 't') {
-			usage(stderr);
-			return 2;
-		}
-		char name[32];
-		const char *eq = strchr(optarg, '=');
-		if (!eq || (size_t)(eq - optarg) >= sizeof(name)) {
-			fprintf(stderr, "e2nf-fwd: --tag takes ATTR=VALUE, not '%s'\n", optarg);
-			return 2;
-		}
-		snprintf(name, sizeof(name), "%.*s", (int)(eq - optarg), optarg);
-		if (e2nf_attr(name, &f.attr, &err) != 0) {
-			fprintf(stderr, "e2nf-fwd: --tag: %s\n", err.msg);
-			return 2;
-		}
-		if (f.attr.width) {
-			char *end;
-			unsigned long long v = strtoull(eq + 1, &end, 0);
-			if (!eq[1] || *end || eq[1] == '-' || (f.attr.width < 8 && v >> (8 * f.attr.width))) {
-				fprintf(stderr, "e2nf-fwd: --tag %s: not an integer of %u byte(s)\n", optarg,
-					f.attr.width);
-				return 2;
-			}
-			for (int i = f.attr.width - 1; i >= 0; i--, v >>= 8)
-				f.value[i] = (char)(v & 0xff);
-			f.value_len = f.attr.width;
-		} else {
-			f.value_len = strlen(eq + 1);
-			if (f.value_len == 0 || f.value_len > 127) {
-				fprintf(stderr, "e2nf-fwd: --tag %s: the value must be 1..127 bytes\n", optarg);
-				return 2;
-			}
-			memcpy(f.value, eq + 1, f.value_len);
-		}
-		f.tag = true;
-	}
-	if (optind != argc || cfg.n_ports == 0) {
-		fprintf(stderr, "e2nf-fwd: %s\n", optind != argc ? "unexpected argument" : "needs --port SOCK");
-		usage(stderr);
+	static const struct option own[] = {{"tag", required_argument, NULL, 't'},
+					    {"report-load", required_argument, NULL, 'l'},
+					    {NULL, 0, NULL, 0}};
+	struct fwd_args args = {.f = &f, .load = -1};
+	int exit_now = e2nf_args(argc, argv, "e2nf-fwd", &cfg, own, fwd_option, &args, usage);
+	if (exit_now >= 0)
+		return exit_now;
+	double load = args.load;
+	if (cfg.n_ports == 0) {
+		fprintf(stderr, "e2nf-fwd: needs --port SOCK (see --help)\n");
 		return 2;
 	}
 	struct e2nf *nf = e2nf_open(&cfg, &err);

@@ -2,6 +2,7 @@
 /* HTTP/1.x request lines and the Host header, read in place from one TCP payload. */
 #include <string.h>
 
+#include "e2/num.h"
 #include "http_req.h"
 
 static const struct {
@@ -207,4 +208,33 @@ int http_tcp_parse(const uint8_t *f, size_t len, struct http_tcp *t)
 	t->payload = tcp + doff;
 	t->payload_len = total - ihl - doff;
 	return 1;
+}
+
+int http_ports_add(struct http_ports *p, const char *arg, struct e2_err *err)
+{
+	uint32_t v;
+	if (e2_num_u32("--http-port", arg, 1, 65535, &v, err) != 0)
+		return -1;
+	if (p->n == HTTP_PORTS_MAX) {
+		e2_seterr(err, "--http-port: at most %d ports", HTTP_PORTS_MAX);
+		return -1;
+	}
+	p->v[p->n++] = (uint16_t)v;
+	return 0;
+}
+
+void http_ports_default(struct http_ports *p)
+{
+	if (p->n == 0) {
+		p->v[p->n++] = 80;
+		p->v[p->n++] = 8080;
+	}
+}
+
+bool http_ports_has(const struct http_ports *p, uint16_t port)
+{
+	for (unsigned i = 0; i < p->n; i++)
+		if (p->v[i] == port)
+			return true;
+	return false;
 }

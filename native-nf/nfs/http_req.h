@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "e2/err.h"
+
 /* The longest URL put in the `url` attribute. A frame without NSH gets its header in
  * the mbuf's 128 bytes of headroom: Ethernet 14 + NSH 8 + url TLV 4 + 92 leaves 10 for
  * the category TLV (tclass: 4 + 4) that e2nf-urlclass adds behind it. */
@@ -47,6 +49,19 @@ struct http_tcp {
 };
 /* 1 a TCP segment (first fragment or unfragmented), 0 anything else. */
 int http_tcp_parse(const uint8_t *frame, size_t len, struct http_tcp *t);
+
+/* The TCP ports an NF takes for HTTP (--http-port P, repeatable; none given: 80 and
+ * 8080). */
+#define HTTP_PORTS_MAX 16
+struct http_ports {
+	uint16_t v[HTTP_PORTS_MAX];
+	unsigned n;
+};
+/* Adds --http-port's argument: 0, or -1 with err. */
+int http_ports_add(struct http_ports *p, const char *arg, struct e2_err *err);
+/* The defaults if none was added. */
+void http_ports_default(struct http_ports *p);
+bool http_ports_has(const struct http_ports *p, uint16_t port);
 
 #define HTTP_TCP_FIN 0x01
 #define HTTP_TCP_SYN 0x02

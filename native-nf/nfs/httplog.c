@@ -19,26 +19,15 @@
 #include "http_req.h"
 #include "url_flows.h"
 
-#define HTTP_PORTS_MAX 16
-
 struct httplog {
 	struct e2nf_attr url_attr;
 	bool tag, offline;
-	uint16_t ports[HTTP_PORTS_MAX];
-	unsigned n_ports;
+	struct http_ports ports;
 	FILE *log;
 	struct url_flows flows;
 	uint64_t requests, tagged, untaggable, split_requests, malformed_requests, http_segments, malformed_frames,
 		log_errors;
 };
-
-static bool http_port(const struct httplog *h, uint16_t port)
-{
-	for (unsigned i = 0; i < h->n_ports; i++)
-		if (h->ports[i] == port)
-			return true;
-	return false;
-}
 
 /* The Host header is the client's text: anything unprintable is logged as '?', so one
  * request is always one line. Returns the new length of the line. */
@@ -103,8 +92,8 @@ static void httplog_packet(struct httplog *h, struct e2nf *nf, struct rte_mbuf *
 	}
 	if (!http_tcp_parse(rte_pktmbuf_mtod_offset(m, const uint8_t *, off), m->data_len - (unsigned)off, &t))
 		return;
-	bool to_server = http_port(h, t.dport);
-	if (!to_server && !http_port(h, t.sport))
+	bool to_server = http_ports_has(&h->ports, t.dport);
+	if (!to_server && !http_ports_has(&h->ports, t.sport))
 		return;
 	struct url_flow_key k = url_flow_key(&t);
 	uint64_t now = e2nf_now_ns(nf);
@@ -209,67 +198,49 @@ static void usage(FILE *out)
 		HTTP_URL_MAX);
 }
 
+struct httplog_args {
+	struct httplog *h;
+	const char *log_path;
+	bool check;
+	uint32_t n_flows;
+};
+
+static int httplog_option(int c, const char *arg, void *ctx, struct e2_err *err)
+{
+	struct httplog_args *a = ctx;
+	switch (c) {
+	case 'L': a->log_path = arg; return 1;
+	case 'T': a->h->tag = false; return 1;
+	case 'c': a->check = true; return 1;
+	case 'n': return e2_num_u32("--flows", arg, 64, 1u << 24, &a->n_flows, err) ? -1 : 1;
+	case 'P': return http_ports_add(&a->h->ports, arg, err) ? -1 : 1;
+	default: return 0;
+	}
+}
+
 int main(int argc, char **argv)
 {
-	struct option opts[E2NF_OPTIONS_N + 7];
 	struct e2nf_config cfg = E2NF_CONFIG_INIT("httplog");
 	static struct httplog h = {.tag = true};
-	const char *log_path = NULL;
-	bool check = false;
-	uint32_t n_flows = 4096;
 	struct e2_err err;
-	int c;
-
-	memcpy(opts, e2nf_options, sizeof(e2nf_options));
-	opts[E2NF_OPTIONS_N + 0] = (struct option){"log", required_argument, NULL, 'L'};
-	opts[E2NF_OPTIONS_N + 1] = (struct option){"http-port", required_argument, NULL, 'P'};
-	opts[E2NF_OPTIONS_N + 2] = (struct option){"no-tag", no_argument, NULL, 'T'};
-	opts[E2NF_OPTIONS_N + 3] = (struct option){"flows", required_argument, NULL, 'n'};
-	opts[E2NF_OPTIONS_N + 4] = (struct option){"check", no_argument, NULL, 'c'};
-	opts[E2NF_OPTIONS_N + 5] = (struct option){"help", no_argument, NULL, 'h'};
-	opts[E2NF_OPTIONS_N + 6] = (struct option){NULL, 0, NULL, 0};
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		int r = e2nf_option(c, optarg, &cfg, &err);
-		if (r == 0) {
-			uint32_t p;
-			switch (c) {
-			case 'L': log_path = optarg; break;
-			case 'T': h.tag = false; break;
-			case 'c': check = true; break;
-			case 'n': r = e2_num_u32("--flows", optarg, 64, 1u << 24, &n_flows, &err) ? -1 : 1; break;
-			case 'P':
-				if (e2_num_u32("--http-port", optarg, 1, 65535, &p, &err) != 0) {
-					r = -1;
-				} else if (h.n_ports == HTTP_PORTS_MAX) {
-					e2_seterr(&err, "--http-port: at most %d ports", HTTP_PORTS_MAX);
-					r = -1;
-				} else {
-					h.ports[h.n_ports++] = (uint16_t)p;
-				}
-				break;
-			case 'h': usage(stdout); return 0;
-			default: usage(stderr); return 2;
-			}
-		}
-		if (r < 0) {
-			fprintf(stderr, "e2nf-httplog: %s\n", err.msg);
-			return 2;
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "e2nf-httplog: unexpected argument '%s' (see --help)\n", argv[optind]);
-		return 2;
-	}
-	if (h.n_ports == 0) {
-		h.ports[h.n_ports++] = 80;
-		h.ports[h.n_ports++] = 8080;
-	}
+	static const struct option own[] = {
+		{"log", required_argument, NULL, 'L'}, {"http-port", required_argument, NULL, 'P'},
+		{"no-tag", no_argument, NULL, 'T'},    {"flows", required_argument, NULL, 'n'},
+		{"check", no_argument, NULL, 'c'},     {NULL, 0, NULL, 0}};
+	struct httplog_args args = {.h = &h, .n_flows = 4096};
+	int exit_now = e2nf_args(argc, argv, "e2nf-httplog", &cfg, own, httplog_option, &args, usage);
+	if (exit_now >= 0)
+		return exit_now;
+	const char *log_path = args.log_path;
+	bool check = args.check;
+	uint32_t n_flows = args.n_flows;
+	http_ports_default(&h.ports);
 	if (e2nf_attr("url", &h.url_attr, &err) != 0) {
 		fprintf(stderr, "e2nf-httplog: %s\n", err.msg);
 		return 1;
 	}
 	if (check) {
-		printf("e2nf-httplog: %u HTTP port(s), %s\n", h.n_ports, h.tag ? "tagging url" : "not tagging");
+		printf("e2nf-httplog: %u HTTP port(s), %s\n", h.ports.n, h.tag ? "tagging url" : "not tagging");
 		return 0;
 	}
 	if (cfg.n_ports == 0) {

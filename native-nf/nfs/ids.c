@@ -382,91 +382,58 @@ static void usage(FILE *o)
 	      o);
 }
 
+struct ids_args {
+	struct ids *s;
+	enum ids_matcher_kind kind;
+	const char *rules_path;
+	bool check;
+};
+
+static int ids_option(int c, const char *arg, void *ctx, struct e2_err *err)
+{
+	struct ids_args *a = ctx;
+	switch (c) {
+	case 'c': a->check = true; return 1;
+	case 'o': a->s->own_only = true; return 1;
+	case 'r': a->rules_path = arg; return 1;
+	case 'm':
+		if (strcmp(arg, "hyperscan") == 0)
+			a->kind = IDS_MATCHER_HYPERSCAN;
+		else if (strcmp(arg, "ac") == 0)
+			a->kind = IDS_MATCHER_AC;
+		else {
+			e2_seterr(err, "--matcher is hyperscan or ac, not '%s'", arg);
+			return -1;
+		}
+		return 1;
+	case 'd': return e2_num_u64("--stream-depth", arg, 0, UINT64_MAX / 2, &a->s->stream_depth, err) ? -1 : 1;
+	default: return e2nf_stream_option(c, arg, &a->s->scfg, err);
+	}
+}
+
 int main(int argc, char **argv)
 {
-	struct option opts[E2NF_OPTIONS_N + 12];
 	struct e2nf_config cfg = E2NF_CONFIG_INIT("ids");
 	struct ids s = {.scfg = E2_STREAM_CFG_INIT};
-	enum ids_matcher_kind kind = IDS_MATCHER_BEST;
-	const char *rules_path = NULL;
 	struct e2_err err;
-	bool check = false;
-	int c, rc = 1;
-
-	memcpy(opts, e2nf_options, sizeof(e2nf_options));
-	opts[E2NF_OPTIONS_N] = (struct option){"help", no_argument, NULL, 'h'};
-	opts[E2NF_OPTIONS_N + 1] = (struct option){"check", no_argument, NULL, 'c'};
-	opts[E2NF_OPTIONS_N + 2] = (struct option){"flows", required_argument, NULL, 'f'};
-	opts[E2NF_OPTIONS_N + 3] = (struct option){"flow-bytes", required_argument, NULL, 'b'};
-	opts[E2NF_OPTIONS_N + 4] = (struct option){"total-bytes", required_argument, NULL, 't'};
-	opts[E2NF_OPTIONS_N + 5] = (struct option){"held-frames", required_argument, NULL, 'H'};
-	opts[E2NF_OPTIONS_N + 6] = (struct option){"idle-timeout", required_argument, NULL, 'i'};
-	opts[E2NF_OPTIONS_N + 7] = (struct option){"rules", required_argument, NULL, 'r'};
-	opts[E2NF_OPTIONS_N + 8] = (struct option){"own-reassembly", no_argument, NULL, 'o'};
-	opts[E2NF_OPTIONS_N + 9] = (struct option){"matcher", required_argument, NULL, 'm'};
-	opts[E2NF_OPTIONS_N + 10] = (struct option){"stream-depth", required_argument, NULL, 'd'};
-	opts[E2NF_OPTIONS_N + 11] = (struct option){NULL, 0, NULL, 0};
+	int rc = 1;
+	static const struct option own[] = {{"check", no_argument, NULL, 'c'},
+					    E2NF_STREAM_OPTIONS,
+					    {"rules", required_argument, NULL, 'r'},
+					    {"own-reassembly", no_argument, NULL, 'o'},
+					    {"matcher", required_argument, NULL, 'm'},
+					    {"stream-depth", required_argument, NULL, 'd'},
+					    {NULL, 0, NULL, 0}};
+	struct ids_args args = {.s = &s, .kind = IDS_MATCHER_BEST};
+	int exit_now = e2nf_args(argc, argv, "e2nf-ids", &cfg, own, ids_option, &args, usage);
+	if (exit_now >= 0)
+		return exit_now;
 	s.n_flows = s.scfg.max_flows;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		int k = e2nf_option(c, optarg, &cfg, &err);
-		uint64_t v = 0;
-		if (k < 0)
-			goto bad;
-		if (k)
-			continue;
-		switch (c) {
-		case 'h': usage(stdout); return 0;
-		case 'c': check = true; continue;
-		case 'o': s.own_only = true; continue;
-		case 'r': rules_path = optarg; continue;
-		case 'm':
-			if (strcmp(optarg, "hyperscan") == 0)
-				kind = IDS_MATCHER_HYPERSCAN;
-			else if (strcmp(optarg, "ac") == 0)
-				kind = IDS_MATCHER_AC;
-			else {
-				e2_seterr(&err, "--matcher is hyperscan or ac, not '%s'", optarg);
-				goto bad;
-			}
-			continue;
-		case 'd':
-			if (e2_num_u64("--stream-depth", optarg, 0, UINT64_MAX / 2, &s.stream_depth, &err))
-				goto bad;
-			continue;
-		case 'f':
-			if (e2_num_u64("--flows", optarg, 1, 1u << E2_STREAM_SLOT_BITS, &v, &err))
-				goto bad;
-			s.scfg.max_flows = s.n_flows = (unsigned)v;
-			continue;
-		case 'b':
-			if (e2_num_u64("--flow-bytes", optarg, 1, UINT32_MAX, &v, &err))
-				goto bad;
-			s.scfg.max_flow_bytes = (uint32_t)v;
-			continue;
-		case 't':
-			if (e2_num_u64("--total-bytes", optarg, 1, UINT64_MAX / 2, &v, &err))
-				goto bad;
-			s.scfg.max_total_bytes = v;
-			continue;
-		case 'H':
-			if (e2_num_u64("--held-frames", optarg, 1, 1u << 24, &v, &err))
-				goto bad;
-			s.scfg.max_held_frames = (unsigned)v;
-			continue;
-		case 'i':
-			if (e2_num_u64("--idle-timeout", optarg, 1, 86400, &v, &err))
-				goto bad;
-			s.scfg.idle_ns = v * 1000000000ull;
-			continue;
-		default: usage(stderr); return 2;
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "e2nf-ids: unexpected argument '%s'\n", argv[optind]);
-		return 2;
-	}
+	enum ids_matcher_kind kind = args.kind;
+	const char *rules_path = args.rules_path;
+	bool check = args.check;
 	if (!rules_path) {
-		fprintf(stderr, "e2nf-ids: needs --rules FILE\n");
+		fprintf(stderr, "e2nf-ids: needs --rules FILE (see --help)\n");
 		return 2;
 	}
 	size_t len;

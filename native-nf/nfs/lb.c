@@ -423,50 +423,41 @@ static void usage(FILE *f)
 		TABLE_SIZE, BACKENDS_MAX);
 }
 
+struct lb_args {
+	struct e2nf_conf_args conf;
+	uint32_t n_flows;
+};
+
+static int lb_option(int c, const char *arg, void *ctx, struct e2_err *err)
+{
+	struct lb_args *a = ctx;
+	if (c == 'n')
+		return e2_num_u32("--flows", arg, 64, 1u << 24, &a->n_flows, err) ? -1 : 1;
+	return e2nf_conf_option(c, arg, &a->conf, err);
+}
+
 int main(int argc, char **argv)
 {
-	struct option opts[E2NF_OPTIONS_N + 5];
 	struct e2nf_config cfg = E2NF_CONFIG_INIT("lb");
-	const char *conf_path = NULL;
-	bool check = false;
-	uint32_t n_flows = 65536;
+	static const struct option own[] = {
+		E2NF_CONF_OPTIONS, {"flows", required_argument, NULL, 'n'}, {NULL, 0, NULL, 0}};
+	struct lb_args args = {.n_flows = 65536};
 	struct e2_err err;
-	int c;
-
-	memcpy(opts, e2nf_options, sizeof(e2nf_options));
-	opts[E2NF_OPTIONS_N + 0] = (struct option){"config", required_argument, NULL, 'f'};
-	opts[E2NF_OPTIONS_N + 1] = (struct option){"check", no_argument, NULL, 'c'};
-	opts[E2NF_OPTIONS_N + 2] = (struct option){"flows", required_argument, NULL, 'n'};
-	opts[E2NF_OPTIONS_N + 3] = (struct option){"help", no_argument, NULL, 'h'};
-	opts[E2NF_OPTIONS_N + 4] = (struct option){NULL, 0, NULL, 0};
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		int r = e2nf_option(c, optarg, &cfg, &err);
-		if (r == 0) {
-			switch (c) {
-			case 'f': conf_path = optarg; break;
-			case 'c': check = true; break;
-			case 'n': r = e2_num_u32("--flows", optarg, 64, 1u << 24, &n_flows, &err) ? -1 : 1; break;
-			case 'h': usage(stdout); return 0;
-			default: usage(stderr); return 2;
-			}
-		}
-		if (r < 0) {
-			fprintf(stderr, "e2nf-lb: %s\n", err.msg);
-			return 2;
-		}
-	}
-	if (optind != argc || !conf_path) {
-		fprintf(stderr, "e2nf-lb: %s (see --help)\n",
-			optind != argc ? "unexpected argument" : "needs --config FILE");
+	int exit_now = e2nf_args(argc, argv, "e2nf-lb", &cfg, own, lb_option, &args, usage);
+	if (exit_now >= 0)
+		return exit_now;
+	if (!args.conf.path) {
+		fprintf(stderr, "e2nf-lb: needs --config FILE (see --help)\n");
 		return 2;
 	}
+	const char *conf_path = args.conf.path;
+	bool check = args.conf.check;
+	uint32_t n_flows = args.n_flows;
 	static struct lb lb;
 	size_t len;
-	char *text = e2_read_file(conf_path, 1u << 20, &len, &err);
-	if (!text) {
-		fprintf(stderr, "e2nf-lb: configuration %s\n", err.msg);
+	char *text = e2nf_read_text("e2nf-lb", "configuration", conf_path, 1u << 20, &len);
+	if (!text)
 		return 2;
-	}
 	int rc = parse_conf(text, len, conf_path, &lb, &err);
 	free(text);
 	if (rc != 0) {

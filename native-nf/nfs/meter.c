@@ -346,50 +346,24 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-	struct option opts[E2NF_OPTIONS_N + 4];
 	struct e2nf_config cfg = E2NF_CONFIG_INIT("meter");
-	const char *conf_path = NULL;
-	bool check = false;
+	static const struct option own[] = {E2NF_CONF_OPTIONS, {NULL, 0, NULL, 0}};
+	struct e2nf_conf_args args = {0};
 	struct e2_err err;
-	int c;
-
-	memcpy(opts, e2nf_options, sizeof(e2nf_options));
-	opts[E2NF_OPTIONS_N + 0] = (struct option){"config", required_argument, NULL, 'f'};
-	opts[E2NF_OPTIONS_N + 1] = (struct option){"check", no_argument, NULL, 'c'};
-	opts[E2NF_OPTIONS_N + 2] = (struct option){"help", no_argument, NULL, 'h'};
-	opts[E2NF_OPTIONS_N + 3] = (struct option){NULL, 0, NULL, 0};
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		int r = e2nf_option(c, optarg, &cfg, &err);
-		if (r < 0) {
-			fprintf(stderr, "e2nf-meter: %s\n", err.msg);
-			return 2;
-		}
-		if (r)
-			continue;
-		if (c == 'f')
-			conf_path = optarg;
-		else if (c == 'c')
-			check = true;
-		else if (c == 'h') {
-			usage(stdout);
-			return 0;
-		} else {
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind != argc || !conf_path) {
-		fprintf(stderr, "e2nf-meter: %s (see --help)\n",
-			optind != argc ? "unexpected argument" : "needs --config FILE");
+	int exit_now = e2nf_args(argc, argv, "e2nf-meter", &cfg, own, e2nf_conf_option, &args, usage);
+	if (exit_now >= 0)
+		return exit_now;
+	if (!args.path) {
+		fprintf(stderr, "e2nf-meter: needs --config FILE (see --help)\n");
 		return 2;
 	}
+	const char *conf_path = args.path;
+	bool check = args.check;
 	static struct meter mt;
 	size_t len;
-	char *text = e2_read_file(conf_path, 1u << 20, &len, &err);
-	if (!text) {
-		fprintf(stderr, "e2nf-meter: configuration %s\n", err.msg);
+	char *text = e2nf_read_text("e2nf-meter", "configuration", conf_path, 1u << 20, &len);
+	if (!text)
 		return 2;
-	}
 	int rc = meter_conf_parse(text, len, conf_path, &mt.conf, &err);
 	free(text);
 	if (rc != 0) {

@@ -175,69 +175,37 @@ static void usage(FILE *o)
 	      o);
 }
 
+struct reasm_args {
+	struct e2_stream_cfg *scfg;
+	struct reasm *r;
+	bool check;
+};
+
+static int reasm_option(int c, const char *arg, void *ctx, struct e2_err *err)
+{
+	struct reasm_args *a = ctx;
+	switch (c) {
+	case 'c': a->check = true; return 1;
+	case 'F': a->r->flow_id_attr = true; return 1;
+	default: return e2nf_stream_option(c, arg, a->scfg, err);
+	}
+}
+
 int main(int argc, char **argv)
 {
-	struct option opts[E2NF_OPTIONS_N + 9];
 	struct e2nf_config cfg = E2NF_CONFIG_INIT("reasm");
 	struct e2_stream_cfg scfg = E2_STREAM_CFG_INIT;
 	struct reasm r = {0};
 	struct e2_err err;
-	bool check = false;
-	int c;
-
-	memcpy(opts, e2nf_options, sizeof(e2nf_options));
-	opts[E2NF_OPTIONS_N] = (struct option){"help", no_argument, NULL, 'h'};
-	opts[E2NF_OPTIONS_N + 1] = (struct option){"check", no_argument, NULL, 'c'};
-	opts[E2NF_OPTIONS_N + 2] = (struct option){"flows", required_argument, NULL, 'f'};
-	opts[E2NF_OPTIONS_N + 3] = (struct option){"flow-bytes", required_argument, NULL, 'b'};
-	opts[E2NF_OPTIONS_N + 4] = (struct option){"total-bytes", required_argument, NULL, 't'};
-	opts[E2NF_OPTIONS_N + 5] = (struct option){"held-frames", required_argument, NULL, 'H'};
-	opts[E2NF_OPTIONS_N + 6] = (struct option){"idle-timeout", required_argument, NULL, 'i'};
-	opts[E2NF_OPTIONS_N + 7] = (struct option){"flow-id-attr", no_argument, NULL, 'F'};
-	opts[E2NF_OPTIONS_N + 8] = (struct option){NULL, 0, NULL, 0};
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		int k = e2nf_option(c, optarg, &cfg, &err);
-		uint64_t v = 0;
-		if (k < 0)
-			goto bad;
-		if (k)
-			continue;
-		switch (c) {
-		case 'h': usage(stdout); return 0;
-		case 'c': check = true; continue;
-		case 'F': r.flow_id_attr = true; continue;
-		case 'f':
-			if (e2_num_u64("--flows", optarg, 1, 1u << E2_STREAM_SLOT_BITS, &v, &err))
-				goto bad;
-			scfg.max_flows = (unsigned)v;
-			continue;
-		case 'b':
-			if (e2_num_u64("--flow-bytes", optarg, 1, UINT32_MAX, &v, &err))
-				goto bad;
-			scfg.max_flow_bytes = (uint32_t)v;
-			continue;
-		case 't':
-			if (e2_num_u64("--total-bytes", optarg, 1, UINT64_MAX / 2, &v, &err))
-				goto bad;
-			scfg.max_total_bytes = v;
-			continue;
-		case 'H':
-			if (e2_num_u64("--held-frames", optarg, 1, 1u << 24, &v, &err))
-				goto bad;
-			scfg.max_held_frames = (unsigned)v;
-			continue;
-		case 'i':
-			if (e2_num_u64("--idle-timeout", optarg, 1, 86400, &v, &err))
-				goto bad;
-			scfg.idle_ns = v * 1000000000ull;
-			continue;
-		default: usage(stderr); return 2;
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "e2nf-reasm: unexpected argument '%s'\n", argv[optind]);
-		return 2;
-	}
+	static const struct option own[] = {{"check", no_argument, NULL, 'c'},
+					    E2NF_STREAM_OPTIONS,
+					    {"flow-id-attr", no_argument, NULL, 'F'},
+					    {NULL, 0, NULL, 0}};
+	struct reasm_args args = {.scfg = &scfg, .r = &r};
+	int exit_now = e2nf_args(argc, argv, "e2nf-reasm", &cfg, own, reasm_option, &args, usage);
+	if (exit_now >= 0)
+		return exit_now;
+	bool check = args.check;
 	if (check) {
 		printf("flows=%u\nflow_bytes=%u\ntotal_bytes=%llu\nheld_frames=%u\nidle_timeout_s=%llu\n",
 		       scfg.max_flows, scfg.max_flow_bytes, (unsigned long long)scfg.max_total_bytes,

@@ -20,27 +20,16 @@
 #include "url_categories.h"
 #include "url_flows.h"
 
-#define HTTP_PORTS_MAX 16
-
 struct urlclass {
 	struct urlcat_set cats;
 	struct e2nf_attr url_attr, tclass_attr;
 	unsigned out[URLCAT_MAX + 1]; /* by category; [URLCAT_MAX]: uncategorized */
-	uint16_t ports[HTTP_PORTS_MAX];
-	unsigned n_ports;
+	struct http_ports ports;
 	struct url_flows flows;
 	uint64_t cat_packets[URLCAT_MAX + 1];
 	uint64_t tag_used, parsed, from_flow, no_url, split_requests, malformed_requests, malformed_frames, untaggable,
 		returned;
 };
-
-static bool http_port(const struct urlclass *u, uint16_t port)
-{
-	for (unsigned i = 0; i < u->n_ports; i++)
-		if (u->ports[i] == port)
-			return true;
-	return false;
-}
 
 /* The packet's category, -1 for none. */
 static int classify(struct urlclass *u, struct e2nf *nf, struct rte_mbuf *m)
@@ -59,13 +48,13 @@ static int classify(struct urlclass *u, struct e2nf *nf, struct rte_mbuf *m)
 		return -1;
 	}
 	if (!http_tcp_parse(rte_pktmbuf_mtod_offset(m, const uint8_t *, off), m->data_len - (unsigned)off, &t) ||
-	    (!http_port(u, t.dport) && !http_port(u, t.sport))) {
+	    (!http_ports_has(&u->ports, t.dport) && !http_ports_has(&u->ports, t.sport))) {
 		u->no_url++;
 		return -1;
 	}
 	struct url_flow_key k = url_flow_key(&t);
 	uint64_t now = e2nf_now_ns(nf);
-	if (http_port(u, t.dport) && t.payload_len) {
+	if (http_ports_has(&u->ports, t.dport) && t.payload_len) {
 		struct http_req r;
 		switch (http_req_parse(t.payload, t.payload_len, &r)) {
 		case HTTP_REQ_OK: {
@@ -172,76 +161,62 @@ static void usage(FILE *out)
 
 #define OUTS_MAX (URLCAT_MAX + 1)
 
+struct urlclass_args {
+	struct urlclass *u;
+	const char *cat_path, *outs[OUTS_MAX];
+	unsigned n_outs;
+	bool check;
+	uint32_t n_flows;
+};
+
+static int urlclass_option(int c, const char *arg, void *ctx, struct e2_err *err)
+{
+	struct urlclass_args *a = ctx;
+	switch (c) {
+	case 'C': a->cat_path = arg; return 1;
+	case 'c': a->check = true; return 1;
+	case 'n': return e2_num_u32("--flows", arg, 64, 1u << 24, &a->n_flows, err) ? -1 : 1;
+	case 'o':
+		if (a->n_outs == OUTS_MAX) {
+			e2_seterr(err, "--out: at most %d", OUTS_MAX);
+			return -1;
+		}
+		a->outs[a->n_outs++] = arg;
+		return 1;
+	case 'P': return http_ports_add(&a->u->ports, arg, err) ? -1 : 1;
+	default: return 0;
+	}
+}
+
 int main(int argc, char **argv)
 {
-	struct option opts[E2NF_OPTIONS_N + 8];
 	struct e2nf_config cfg = E2NF_CONFIG_INIT("urlclass");
 	static struct urlclass u;
-	const char *cat_path = NULL, *outs[OUTS_MAX];
-	unsigned n_outs = 0;
-	bool check = false;
-	uint32_t n_flows = 4096;
 	struct e2_err err;
-	int c;
-
-	memcpy(opts, e2nf_options, sizeof(e2nf_options));
-	opts[E2NF_OPTIONS_N + 0] = (struct option){"categories", required_argument, NULL, 'C'};
-	opts[E2NF_OPTIONS_N + 1] = (struct option){"out", required_argument, NULL, 'o'};
-	opts[E2NF_OPTIONS_N + 2] = (struct option){"http-port", required_argument, NULL, 'P'};
-	opts[E2NF_OPTIONS_N + 3] = (struct option){"flows", required_argument, NULL, 'n'};
-	opts[E2NF_OPTIONS_N + 4] = (struct option){"check", no_argument, NULL, 'c'};
-	opts[E2NF_OPTIONS_N + 5] = (struct option){"help", no_argument, NULL, 'h'};
-	opts[E2NF_OPTIONS_N + 6] = (struct option){NULL, 0, NULL, 0};
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		int r = e2nf_option(c, optarg, &cfg, &err);
-		if (r == 0) {
-			uint32_t p;
-			switch (c) {
-			case 'C': cat_path = optarg; break;
-			case 'c': check = true; break;
-			case 'n': r = e2_num_u32("--flows", optarg, 64, 1u << 24, &n_flows, &err) ? -1 : 1; break;
-			case 'o':
-				if (n_outs == OUTS_MAX) {
-					e2_seterr(&err, "--out: at most %d", OUTS_MAX);
-					r = -1;
-				} else {
-					outs[n_outs++] = optarg;
-				}
-				break;
-			case 'P':
-				if (e2_num_u32("--http-port", optarg, 1, 65535, &p, &err) != 0) {
-					r = -1;
-				} else if (u.n_ports == HTTP_PORTS_MAX) {
-					e2_seterr(&err, "--http-port: at most %d ports", HTTP_PORTS_MAX);
-					r = -1;
-				} else {
-					u.ports[u.n_ports++] = (uint16_t)p;
-				}
-				break;
-			case 'h': usage(stdout); return 0;
-			default: usage(stderr); return 2;
-			}
-		}
-		if (r < 0) {
-			fprintf(stderr, "e2nf-urlclass: %s\n", err.msg);
-			return 2;
-		}
-	}
-	if (optind != argc || !cat_path) {
-		fprintf(stderr, "e2nf-urlclass: %s (see --help)\n",
-			optind != argc ? "unexpected argument" : "needs --categories FILE");
+	static const struct option own[] = {{"categories", required_argument, NULL, 'C'},
+					    {"out", required_argument, NULL, 'o'},
+					    {"http-port", required_argument, NULL, 'P'},
+					    {"flows", required_argument, NULL, 'n'},
+					    {"check", no_argument, NULL, 'c'},
+					    {NULL, 0, NULL, 0}};
+	static struct urlclass_args args = {.u = &u, .n_flows = 4096};
+	int exit_now = e2nf_args(argc, argv, "e2nf-urlclass", &cfg, own, urlclass_option, &args, usage);
+	if (exit_now >= 0)
+		return exit_now;
+	const char *cat_path = args.cat_path;
+	const char *const *outs = args.outs;
+	unsigned n_outs = args.n_outs;
+	bool check = args.check;
+	uint32_t n_flows = args.n_flows;
+	if (!cat_path) {
+		fprintf(stderr, "e2nf-urlclass: needs --categories FILE (see --help)\n");
 		return 2;
 	}
-	if (u.n_ports == 0) {
-		u.ports[u.n_ports++] = 80;
-		u.ports[u.n_ports++] = 8080;
-	}
+	http_ports_default(&u.ports);
 	size_t len;
-	char *text = e2_read_file(cat_path, 16u << 20, &len, &err);
-	if (!text) {
-		fprintf(stderr, "e2nf-urlclass: categories %s\n", err.msg);
+	char *text = e2nf_read_text("e2nf-urlclass", "categories", cat_path, 16u << 20, &len);
+	if (!text)
 		return 2;
-	}
 	int rc = urlcat_parse(text, len, cat_path, &u.cats, &err);
 	free(text);
 	if (rc != 0) {

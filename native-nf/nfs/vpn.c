@@ -414,44 +414,18 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
-	struct option opts[E2NF_OPTIONS_N + 4];
 	struct e2nf_config cfg = E2NF_CONFIG_INIT("vpn");
-	const char *config = NULL;
-	bool check = false;
+	static const struct option own[] = {E2NF_CONF_OPTIONS, {NULL, 0, NULL, 0}};
+	struct e2nf_conf_args args = {0};
 	struct e2_err err;
-	int c;
-
-	memcpy(opts, e2nf_options, sizeof(e2nf_options));
-	opts[E2NF_OPTIONS_N] = (struct option){"config", required_argument, NULL, 'c'};
-	opts[E2NF_OPTIONS_N + 1] = (struct option){"check", no_argument, NULL, 'k'};
-	opts[E2NF_OPTIONS_N + 2] = (struct option){"help", no_argument, NULL, 'h'};
-	opts[E2NF_OPTIONS_N + 3] = (struct option){NULL, 0, NULL, 0};
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		int r = e2nf_option(c, optarg, &cfg, &err);
-		if (r < 0) {
-			fprintf(stderr, "e2nf-vpn: %s\n", err.msg);
-			return 2;
-		}
-		if (r)
-			continue;
-		if (c == 'h') {
-			usage(stdout);
-			return 0;
-		} else if (c == 'c') {
-			config = optarg;
-		} else if (c == 'k') {
-			check = true;
-		} else {
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind != argc || !config || (!check && cfg.n_ports != 2)) {
-		fprintf(stderr, "e2nf-vpn: %s\n",
-			optind != argc ? "unexpected argument"
-			: !config      ? "needs --config FILE"
-				       : "needs two ports (--port SOCK twice: plaintext, tunnel)");
-		usage(stderr);
+	int exit_now = e2nf_args(argc, argv, "e2nf-vpn", &cfg, own, e2nf_conf_option, &args, usage);
+	if (exit_now >= 0)
+		return exit_now;
+	const char *config = args.path;
+	bool check = args.check;
+	if (!config || (!check && cfg.n_ports != 2)) {
+		fprintf(stderr, "e2nf-vpn: %s (see --help)\n",
+			!config ? "needs --config FILE" : "needs two ports (--port SOCK twice: plaintext, tunnel)");
 		return 2;
 	}
 	struct vpn *v = calloc(1, sizeof(*v));
@@ -463,7 +437,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "e2nf-vpn: %s\n", err.msg);
 		vpn_teardown(v);
 		free(v);
-		return check ? 1 : 2;
+		return 2;
 	}
 	if (check) {
 		printf("%s: ok: %u outbound and %u inbound SAs\n", config, v->n_out, v->n_in);

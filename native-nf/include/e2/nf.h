@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include <getopt.h>
+#include <stdio.h>
 
 #include "e2/err.h"
 
@@ -142,6 +143,33 @@ extern const struct option e2nf_options[E2NF_OPTIONS_N + 1];
 	"  --ready-file FILE   write the NF's pid to FILE once every port is up (removed at exit)\n"
 /* Handles option c (from e2nf_options) into cfg: 1 handled, 0 not one of ours, -1 bad. */
 int e2nf_option(int c, const char *arg, struct e2nf_config *cfg, struct e2_err *err);
+
+/* An NF's own option c (the val of its entry in own[]): 1 handled, -1 bad (err says why). */
+typedef int e2nf_own_option(int c, const char *arg, void *ctx, struct e2_err *err);
+#define E2NF_OWN_OPTIONS_MAX 24
+/* A whole NF command line: libe2nf's options into cfg, the NF's own (own[]: a
+ * getopt_long table ending in a zero entry, at most E2NF_OWN_OPTIONS_MAX, none named
+ * "help" or of val 'h') through handle(c, arg, ctx), --help (usage(stdout)), and no operands. Returns
+ * -1 to go on, or the exit status to leave with: 0 after --help, 2 after a bad option or
+ * operand, said on stderr as "PROG: ..." with a pointer to --help. */
+int e2nf_args(int argc, char **argv, const char *prog, struct e2nf_config *cfg, const struct option *own,
+	      e2nf_own_option *handle, void *ctx, void (*usage)(FILE *out));
+/* The own options of an NF configured by one file: --config FILE and --check, for
+ * e2nf_args (ctx: a struct e2nf_conf_args); an NF with more options calls
+ * e2nf_conf_option from its own handler for these two. */
+struct e2nf_conf_args {
+	const char *path;
+	bool check;
+};
+#define E2NF_CONF_OPTIONS                         \
+	{"config", required_argument, NULL, 'f'}, \
+	{                                         \
+		"check", no_argument, NULL, 'c'   \
+	}
+int e2nf_conf_option(int c, const char *arg, void *ctx, struct e2_err *err);
+/* A configuration file's text (NUL-terminated, at most max bytes; *len its length), or
+ * NULL once "PROG: WHAT <why>" is said on stderr. free() it. */
+char *e2nf_read_text(const char *prog, const char *what, const char *path, size_t max, size_t *len);
 
 /* --- metadata (NSH MD type 2 TLVs of class 0xFFF6) --- */
 

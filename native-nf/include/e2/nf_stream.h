@@ -94,6 +94,18 @@ struct e2_stream_cfg {
 		.max_held_frames = 32768, .idle_ns = 120ull * 1000000000u                       \
 	}
 
+/* The command-line options of a stream NF's reassembly limits (--flows, --flow-bytes,
+ * --total-bytes, --held-frames, --idle-timeout SECONDS), for an e2nf_args table and
+ * handler: e2nf_stream_option sets cfg from option c: 1 handled, 0 not one of these,
+ * -1 bad. */
+#define E2NF_STREAM_OPTIONS                                                                                   \
+	{"flows", required_argument, NULL, 'f'}, {"flow-bytes", required_argument, NULL, 'b'},                \
+		{"total-bytes", required_argument, NULL, 't'}, {"held-frames", required_argument, NULL, 'H'}, \
+	{                                                                                                     \
+		"idle-timeout", required_argument, NULL, 'i'                                                  \
+	}
+int e2nf_stream_option(int c, const char *arg, struct e2_stream_cfg *cfg, struct e2_err *err);
+
 struct e2_stream_stats {
 	uint64_t segments, delivered_bytes, in_order, out_of_order, retransmits, duplicates, overlaps, conflicts;
 	uint64_t flows, flows_active, flows_closed, flows_reset, flows_expired, flows_evicted, midstream;
