@@ -31,23 +31,27 @@ enum inst_state {
 	REMOVED,  /* scaled in: drained and gone */
 };
 
+/* What re-steering knows of one instance (room for the ones the events launch). */
+struct inst_view {
+	int owner;                 /* who serves its piece now; -1: no piece (ports, launched) */
+	enum inst_state state;     /* see above */
+	uint32_t lo, hi;           /* its piece as e2d's stages hold it */
+	bool at_steer;             /* split at its parent's steering stage: stages upstream do not
+				  know its piece, so it does not move (until phase 2 exists) */
+	uint32_t made_lo, made_hi; /* the range its steering stage was made with */
+	/* splits at an instance's own steering stages (its inputs no e2d stage distributes) */
+	unsigned steer_next; /* the next gate free there (0 is the instance itself) */
+	uint32_t steer_cut;  /* a point its ranges there are cut at already (a drained child's
+				range came back as a range of its own); 0: none */
+	unsigned steer_gate; /* a child split there: its gate at its parent's stages */
+	uint32_t steer_cps;  /* a child split there: the parent's inputs it was split at */
+	int parent;          /* a launched instance: who it was split off; -1: none */
+};
+
 struct resteer {
 	struct e2_plan *p;
 	const struct e2_igraph *ig;
-	/* per instance (room for the ones the events launch): */
-	int *owner;                  /* who serves its piece now; -1: no piece (ports, launched) */
-	enum inst_state *state;      /* see above */
-	uint32_t *lo, *hi;           /* its piece as e2d's stages hold it */
-	bool *at_steer;              /* split at its parent's steering stage: stages upstream do not
-				   know its piece, so it does not move (until phase 2 exists) */
-	uint32_t *made_lo, *made_hi; /* the range its steering stage was made with */
-	/* splits at an instance's own steering stages (its inputs no e2d stage distributes) */
-	unsigned *steer_next; /* the next gate free there (0 is the instance itself) */
-	uint32_t *steer_cut;  /* a point its ranges there are cut at already (a drained
-				  child's range came back as a range of its own); 0: none */
-	unsigned *steer_gate; /* a child split there: its gate at its parent's stages */
-	uint32_t *steer_cps;  /* a child split there: the parent's inputs it was split at */
-	int *parent;          /* a launched instance: who it was split off; -1: none */
+	struct inst_view *in; /* per instance */
 	char **steers;        /* "<stage> <lo> <hi>": ranges added to steering stages by us */
 	size_t n_steers;
 	int launched;      /* the instance the last launch made, or -1 */
@@ -116,7 +120,7 @@ static uint32_t stage_cps(const struct e2_igraph *ig, const struct e2_iedge *ed)
 
 static bool steer_has(struct resteer *r, unsigned to, const char *stage, uint32_t lo, uint32_t hi)
 {
-	if (r->made_lo[to] <= lo && hi <= r->made_hi[to])
+	if (r->in[to].made_lo <= lo && hi <= r->in[to].made_hi)
 		return true;
 	char key[256];
 	snprintf(key, sizeof key, "%s %u %u", stage, lo, hi);
@@ -135,9 +139,9 @@ static int move_piece(struct resteer *r, unsigned x, unsigned to, struct e2_err 
 	const struct e2_igraph *ig = r->ig;
 	const struct e2_inst *px = &ig->insts[x], *dst = &ig->insts[to];
 	const struct e2_nf *nf = ig->pg->nodes[dst->pnode].nf;
-	if (r->at_steer[x] || r->at_steer[to]) {
+	if (r->in[x].at_steer || r->in[to].at_steer) {
 		e2_seterr(err, "re-steer: '%s' was split at a steering stage: its range cannot move yet",
-			  r->at_steer[x] ? px->name : dst->name);
+			  r->in[x].at_steer ? px->name : dst->name);
 		return -1;
 	}
 	for (unsigned e = 0; e < ig->edges_count; e++) {
@@ -147,8 +151,8 @@ static int move_piece(struct resteer *r, unsigned x, unsigned to, struct e2_err 
 		unsigned cp = ig->pg->edges[ed->pedge].to_cp;
 		char stage[192];
 		snprintf(stage, sizeof stage, "%s.%s.steer.rs", dst->name, nf->cps[cp].name);
-		if (!steer_has(r, to, stage, r->lo[x], r->hi[x]))
-			cmd(r, dst->server, "module cmd %s add range=%u-%u gate=0", stage, r->lo[x], r->hi[x]);
+		if (!steer_has(r, to, stage, r->in[x].lo, r->in[x].hi))
+			cmd(r, dst->server, "module cmd %s add range=%u-%u gate=0", stage, r->in[x].lo, r->in[x].hi);
 	}
 	for (unsigned e = 0; e < ig->edges_count; e++) {
 		const struct e2_iedge *ed = &ig->edges[e];
@@ -161,7 +165,7 @@ static int move_piece(struct resteer *r, unsigned x, unsigned to, struct e2_err 
 				  ig->insts[ed->from].name);
 			return -1;
 		}
-		if (r->state[ed->from] == LAUNCHED)
+		if (r->in[ed->from].state == LAUNCHED)
 			continue; /* its lines come with its split */
 		if (!is_nf(ig, ed->from)) {
 			/* the fabric switch splits this port's traffic by hash range: e2d cannot */
@@ -182,10 +186,10 @@ static int move_piece(struct resteer *r, unsigned x, unsigned to, struct e2_err 
 			char prefix[160];
 			e2_edge_stage_name(ig, e, c, prefix, sizeof prefix);
 			cmd(r, ig->insts[ed->from].server, "module cmd %s.split move range=%u-%u gate=%d", prefix,
-			    r->lo[x], r->hi[x], g);
+			    r->in[x].lo, r->in[x].hi, g);
 		}
 	}
-	r->owner[x] = (int)to;
+	r->in[x].owner = (int)to;
 	return 0;
 }
 
@@ -217,11 +221,11 @@ static int least_loaded(const struct resteer *r, unsigned x)
 	int best = -1;
 	unsigned best_n = 0;
 	for (unsigned s = 0; s < ig->insts_count; s++) {
-		if (ig->insts[s].pnode != ig->insts[x].pnode || r->state[s] != ACTIVE || r->at_steer[s])
+		if (ig->insts[s].pnode != ig->insts[x].pnode || r->in[s].state != ACTIVE || r->in[s].at_steer)
 			continue;
 		unsigned n = 0;
 		for (unsigned q = 0; q < ig->insts_count; q++)
-			n += r->owner[q] == (int)s;
+			n += r->in[q].owner == (int)s;
 		if (best < 0 || n < best_n) {
 			best = (int)s;
 			best_n = n;
@@ -235,7 +239,7 @@ static int least_loaded(const struct resteer *r, unsigned x)
 static int rehome(struct resteer *r, struct e2_err *err)
 {
 	for (unsigned x = 0; x < r->ig->insts_count; x++) {
-		if (r->owner[x] < 0 || r->state[r->owner[x]] == ACTIVE)
+		if (r->in[x].owner < 0 || r->in[r->in[x].owner].state == ACTIVE)
 			continue;
 		int to = least_loaded(r, x);
 		if (to >= 0 && move_piece(r, x, (unsigned)to, err) < 0)
@@ -258,14 +262,14 @@ static int launch(struct resteer *r, unsigned w, struct e2_err *err)
 		return -1;
 	}
 	const struct e2_inst *n = &p->ig->insts[k];
-	r->owner[k] = -1;
-	r->state[k] = LAUNCHED;
-	r->at_steer[k] = false;
+	r->in[k].owner = -1;
+	r->in[k].state = LAUNCHED;
+	r->in[k].at_steer = false;
 	r->launched = k;
-	r->lo[k] = r->made_lo[k] = n->range_lo;
-	r->hi[k] = r->made_hi[k] = n->range_hi;
-	r->steer_next[k] = 1;
-	r->parent[k] = -1;
+	r->in[k].lo = r->in[k].made_lo = n->range_lo;
+	r->in[k].hi = r->in[k].made_hi = n->range_hi;
+	r->in[k].steer_next = 1;
+	r->in[k].parent = -1;
 	e2_lines_add(&p->ic.e2d[n->server], "# re-steer: %s: %s on %s", r->event, n->name,
 		     p->hw->servers[n->server].name);
 	r->told[n->server] = true;
@@ -284,8 +288,8 @@ static int activate(struct resteer *r, unsigned k, struct e2_err *err)
 	const struct e2_igraph *ig = p->ig;
 	int par = -1;
 	for (unsigned x = 0; x < ig->insts_count && par < 0; x++)
-		if (x != k && ig->insts[x].pnode == ig->insts[k].pnode && r->owner[x] == (int)x &&
-		    r->lo[x] < r->lo[k] && r->hi[x] == r->hi[k])
+		if (x != k && ig->insts[x].pnode == ig->insts[k].pnode && r->in[x].owner == (int)x &&
+		    r->in[x].lo < r->in[k].lo && r->in[x].hi == r->in[k].hi)
 			par = (int)x;
 	if (par < 0) {
 		e2_seterr(err, "re-steer: the instance '%s' was split from is not running with its range",
@@ -293,7 +297,7 @@ static int activate(struct resteer *r, unsigned k, struct e2_err *err)
 		return -1;
 	}
 	const struct e2_inst *a = &ig->insts[par];
-	uint32_t lo = r->lo[par], mid = r->lo[k], hi = r->hi[par];
+	uint32_t lo = r->in[par].lo, mid = r->in[k].lo, hi = r->in[par].hi;
 	const struct e2_nf *nf = ig->pg->nodes[a->pnode].nf;
 	uint32_t steer_cps = 0; /* the parent's inputs that split at its steering stage */
 	for (unsigned e = 0; e < ig->edges_count; e++) {
@@ -302,7 +306,7 @@ static int activate(struct resteer *r, unsigned k, struct e2_err *err)
 			continue;
 		unsigned fan, to_cp = ig->pg->edges[ed->pedge].to_cp;
 		int g = gate_of(ig, ed->from, ed->pedge, k, &fan);
-		if (!is_nf(ig, ed->from) || fan < 3 || g < 0 || r->state[ed->from] == LAUNCHED) {
+		if (!is_nf(ig, ed->from) || fan < 3 || g < 0 || r->in[ed->from].state == LAUNCHED) {
 			steer_cps |= 1u << to_cp;
 			continue;
 		}
@@ -321,7 +325,7 @@ static int activate(struct resteer *r, unsigned k, struct e2_err *err)
 			    mid, g);
 		}
 	}
-	unsigned gate = r->steer_next[par];
+	unsigned gate = r->in[par].steer_next;
 	for (unsigned cp = 0; cp < nf->cps_count && cp < 32; cp++) {
 		if (!(steer_cps & (1u << cp)))
 			continue;
@@ -329,7 +333,7 @@ static int activate(struct resteer *r, unsigned k, struct e2_err *err)
 		tell(r, a->server);
 		e2_interconnect_target(&p->ic, ig, p->hw, a->server, k, cp, target, sizeof target);
 		cmd(r, a->server, "connect %s.%s.steer.rs:%u %s", a->name, nf->cps[cp].name, gate, target);
-		if (r->steer_cut[par] == mid)
+		if (r->in[par].steer_cut == mid)
 			/* an earlier child's range came back as a range of its own: it moves
 			 * (the flows the stage tracks stay, as with a split) */
 			cmd(r, a->server, "module cmd %s.%s.steer.rs move range=%u-%u gate=%u", a->name,
@@ -337,17 +341,17 @@ static int activate(struct resteer *r, unsigned k, struct e2_err *err)
 		else
 			cmd(r, a->server, "module cmd %s.%s.steer.rs split range=%u-%u at=%u new_gate=%u", a->name,
 			    nf->cps[cp].name, lo, hi, mid, gate);
-		r->at_steer[par] = r->at_steer[k] = true;
+		r->in[par].at_steer = r->in[k].at_steer = true;
 	}
 	if (steer_cps) {
-		r->steer_next[par] = gate + 1;
-		r->steer_gate[k] = gate;
-		r->steer_cps[k] = steer_cps;
+		r->in[par].steer_next = gate + 1;
+		r->in[k].steer_gate = gate;
+		r->in[k].steer_cps = steer_cps;
 	}
-	r->parent[k] = par;
-	r->hi[par] = mid;
-	r->owner[k] = (int)k;
-	r->state[k] = ACTIVE;
+	r->in[k].parent = par;
+	r->in[par].hi = mid;
+	r->in[k].owner = (int)k;
+	r->in[k].state = ACTIVE;
 	return 0;
 }
 
@@ -357,8 +361,8 @@ static int activate(struct resteer *r, unsigned k, struct e2_err *err)
 static int drain_to_parent(struct resteer *r, unsigned k, struct e2_err *err)
 {
 	struct e2_plan *p = r->p;
-	int par = r->parent[k];
-	if (par < 0 || r->state[par] != ACTIVE || r->hi[par] != r->lo[k]) {
+	int par = r->in[k].parent;
+	if (par < 0 || r->in[par].state != ACTIVE || r->in[par].hi != r->in[k].lo) {
 		e2_seterr(err, "re-steer: cannot drain '%s' into '%s', which it was split off: that one is %s",
 			  p->ig->insts[k].name, par < 0 ? "(none)" : p->ig->insts[par].name,
 			  par < 0 ? "unknown" : "not running next to its range");
@@ -367,13 +371,13 @@ static int drain_to_parent(struct resteer *r, unsigned k, struct e2_err *err)
 	const struct e2_inst *a = &p->ig->insts[par];
 	const struct e2_nf *nf = p->ig->pg->nodes[a->pnode].nf;
 	for (unsigned cp = 0; cp < nf->cps_count && cp < 32; cp++)
-		if (r->steer_cps[k] & (1u << cp))
+		if (r->in[k].steer_cps & (1u << cp))
 			cmd(r, a->server, "module cmd %s.%s.steer.rs move range=%u-%u gate=0", a->name,
-			    nf->cps[cp].name, r->lo[k], r->hi[k]);
-	r->steer_cut[par] = r->lo[k];
-	r->hi[par] = r->hi[k];
-	p->ig->insts[par].range_hi = r->hi[k]; /* a later launch splits the whole range again */
-	r->owner[k] = par;
+			    nf->cps[cp].name, r->in[k].lo, r->in[k].hi);
+	r->in[par].steer_cut = r->in[k].lo;
+	r->in[par].hi = r->in[k].hi;
+	p->ig->insts[par].range_hi = r->in[k].hi; /* a later launch splits the whole range again */
+	r->in[k].owner = par;
 	return 0;
 }
 
@@ -383,23 +387,23 @@ static void remove_inst(struct resteer *r, unsigned k)
 {
 	struct e2_plan *p = r->p;
 	const struct e2_igraph *ig = p->ig;
-	int par = r->parent[k];
-	if (r->steer_cps[k] && par >= 0) {
+	int par = r->in[k].parent;
+	if (r->in[k].steer_cps && par >= 0) {
 		const struct e2_inst *a = &ig->insts[par];
 		const struct e2_nf *nf = ig->pg->nodes[a->pnode].nf;
 		for (unsigned cp = 0; cp < nf->cps_count && cp < 32; cp++)
-			if (r->steer_cps[k] & (1u << cp))
+			if (r->in[k].steer_cps & (1u << cp))
 				cmd(r, a->server, "module cmd %s.%s.steer.rs forget gate=%u", a->name, nf->cps[cp].name,
-				    r->steer_gate[k]);
+				    r->in[k].steer_gate);
 		/* the parent's range is whole again where no other child of it is active */
 		bool children = false;
 		for (unsigned x = 0; x < ig->insts_count; x++)
-			children |= x != k && r->parent[x] == par && r->steer_cps[x] && r->state[x] != REMOVED;
-		r->at_steer[par] = children;
+			children |= x != k && r->in[x].parent == par && r->in[x].steer_cps && r->in[x].state != REMOVED;
+		r->in[par].at_steer = children;
 	} else {
 		forget(r, k);
 	}
-	r->state[k] = REMOVED;
+	r->in[k].state = REMOVED;
 	p->ig->insts[k].removed = true;
 	e2_lines_add(&p->ic.e2d[ig->insts[k].server], "# re-steer: %s: its ports stay, unused", r->event);
 }
@@ -437,7 +441,7 @@ static int apply_event(struct resteer *r, const struct e2_resteer_event *ev, str
 	};
 	static const char *const state_words[] = {"running", "withdrawn", "draining", "launched and not active",
 						  "removed"};
-	enum inst_state st = r->state[w];
+	enum inst_state st = r->in[w].state;
 	/* a draining instance may still be stopped by its operator */
 	bool fits = st == needs[ev->op] || (ev->op == E2_RESTEER_WITHDRAW && st == DRAINING);
 	if (!fits) {
@@ -447,10 +451,10 @@ static int apply_event(struct resteer *r, const struct e2_resteer_event *ev, str
 	}
 	switch (ev->op) {
 	case E2_RESTEER_WITHDRAW:
-		r->state[w] = DOWN;
+		r->in[w].state = DOWN;
 		if (rehome(r, err) < 0)
 			return -1;
-		if (r->owner[w] == w)
+		if (r->in[w].owner == w)
 			/* nothing to move the range to: it stays, and the stage's counters show
 			 * the packets the stopped instance's port cannot take */
 			e2_lines_add(&r->p->ic.e2d[ig->insts[w].server],
@@ -459,15 +463,15 @@ static int apply_event(struct resteer *r, const struct e2_resteer_event *ev, str
 		forget(r, (unsigned)w);
 		return 0;
 	case E2_RESTEER_RESTORE:
-		r->state[w] = ACTIVE;
-		if (r->owner[w] != w && move_piece(r, (unsigned)w, (unsigned)w, err) < 0)
+		r->in[w].state = ACTIVE;
+		if (r->in[w].owner != w && move_piece(r, (unsigned)w, (unsigned)w, err) < 0)
 			return -1;
 		return rehome(r, err);
 	case E2_RESTEER_DRAIN:
 		/* its flows stay pinned where they are (no forget): they drain as they end */
-		if (r->steer_cps[w] && drain_to_parent(r, (unsigned)w, err) < 0)
+		if (r->in[w].steer_cps && drain_to_parent(r, (unsigned)w, err) < 0)
 			return -1;
-		r->state[w] = DRAINING;
+		r->in[w].state = DRAINING;
 		return rehome(r, err);
 	case E2_RESTEER_REMOVE: remove_inst(r, (unsigned)w); return 0;
 	case E2_RESTEER_LAUNCH:
@@ -494,25 +498,14 @@ int e2_resteer(struct e2_plan *p, const struct e2_resteer_event *ev, size_t n, s
 	for (size_t i = 0; i < n; i++)
 		room += ev[i].op == E2_RESTEER_LAUNCH;
 	struct resteer r = {.p = p, .ig = p->ig, .launched = -1};
-	r.owner = e2_xcalloc(room, sizeof *r.owner);
-	r.state = e2_xcalloc(room, sizeof *r.state);
-	r.lo = e2_xcalloc(room, sizeof *r.lo);
-	r.hi = e2_xcalloc(room, sizeof *r.hi);
-	r.at_steer = e2_xcalloc(room, sizeof *r.at_steer);
-	r.made_lo = e2_xcalloc(room, sizeof *r.made_lo);
-	r.made_hi = e2_xcalloc(room, sizeof *r.made_hi);
-	r.steer_next = e2_xcalloc(room, sizeof *r.steer_next);
-	r.steer_cut = e2_xcalloc(room, sizeof *r.steer_cut);
-	r.steer_gate = e2_xcalloc(room, sizeof *r.steer_gate);
-	r.steer_cps = e2_xcalloc(room, sizeof *r.steer_cps);
-	r.parent = e2_xcalloc(room, sizeof *r.parent);
+	r.in = e2_xcalloc(room, sizeof *r.in);
 	r.told = e2_xcalloc(p->ic.servers + 1, sizeof *r.told);
 	for (unsigned x = 0; x < p->ig->insts_count; x++) {
-		r.owner[x] = is_nf(p->ig, x) ? (int)x : -1;
-		r.lo[x] = r.made_lo[x] = p->ig->insts[x].range_lo;
-		r.hi[x] = r.made_hi[x] = p->ig->insts[x].range_hi;
-		r.steer_next[x] = 1;
-		r.parent[x] = -1;
+		r.in[x].owner = is_nf(p->ig, x) ? (int)x : -1;
+		r.in[x].lo = r.in[x].made_lo = p->ig->insts[x].range_lo;
+		r.in[x].hi = r.in[x].made_hi = p->ig->insts[x].range_hi;
+		r.in[x].steer_next = 1;
+		r.in[x].parent = -1;
 	}
 	int rc = 0;
 	for (size_t i = 0; i < n && rc == 0; i++) {
@@ -529,18 +522,7 @@ int e2_resteer(struct e2_plan *p, const struct e2_resteer_event *ev, size_t n, s
 	for (size_t i = 0; i < r.n_steers; i++)
 		free(r.steers[i]);
 	free(r.steers);
-	free(r.owner);
-	free(r.state);
-	free(r.lo);
-	free(r.hi);
-	free(r.at_steer);
-	free(r.made_lo);
-	free(r.made_hi);
-	free(r.steer_next);
-	free(r.steer_cut);
-	free(r.steer_gate);
-	free(r.steer_cps);
-	free(r.parent);
+	free(r.in);
 	free(r.told);
 	return rc;
 }
