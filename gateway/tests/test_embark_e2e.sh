@@ -39,7 +39,7 @@ S=$$
 NEC=eeC$S NES=eeS$S NPC=epC$S NPS=epS$S NCL=eeK$S
 AE=xaE$S AC=xaC$S BE=xbE$S BC=xbC$S PCv=xpC$S PSv=xpS$S
 PREFIX=embark-e2e-$S
-NAT=${E2_E2E_NAT:-0}
+NAT=${E2_E2E_NAT:-1}
 NPORTS=$((NAT ? 12 : 8)) SEEN=$((NAT ? 200 : 1)) CHAIN="fw + ids" 
 [ "$NAT" = 1 ] && CHAIN="fw + nat + ids"
 PIDS=()
@@ -287,6 +287,18 @@ for f in small.html mid.bin big.bin; do cmp -s "$T/got-e-$f" "$T/got-p-$f" || fa
 grep -q "^10.9.0.$SEEN /big.bin 200$" "$T/ng-e/access.log" || fail "the server behind the encrypted chain did not see 10.9.0.$SEEN: $(tail -3 "$T/ng-e/access.log")"
 grep -q "^10.9.0.$SEEN /big.bin 200$" "$T/ng-p/access.log" || fail "the server behind the plaintext chain did not see 10.9.0.$SEEN"
 ok "pages identical across the two runs; both servers saw the client as 10.9.0.$SEEN"
+if [ "$NAT" = 1 ]; then
+  for n in enat pnat; do
+    [ "$(nfcount $n translated_out)" -gt 100 ] && [ "$(nfcount $n translated_in)" -gt 1000 ] && [ "$(nfcount $n no_mapping)" = 0 ] ||
+      fail "$n did not translate both ways: $(nfstats $n | tr '\n' ' ')"
+  done
+  # the NAT's answers: gw B sends them as the reverse of what the NAT sent it, gw A finds
+  # its own flow's encrypted endpoint in their destination
+  [ "$(gwcount b nat_answers)" -gt 1000 ] && [ "$(gwcount a nat_answers)" = "$(gwcount b nat_answers)" ] ||
+    fail "NAT answers: gw B sent $(gwcount b nat_answers), gw A took back $(gwcount a nat_answers)"
+  [ "$(gwcount a decrypt_rewritten)" = 0 ] || fail "gw A refused $(gwcount a decrypt_rewritten) packets as rewritten"
+  ok "NAT both ways on both chains (encrypted: $(nfcount enat translated_out) out, $(nfcount enat translated_in) back, $(nfcount enat new_mappings) mappings); $(gwcount a nat_answers) answers taken back by gw A, none refused"
+fi
 
 # --- the firewall's deny rule ---------------------------------------------------------
 for side in e p; do
