@@ -31,6 +31,8 @@ struct gwc_epoch {
 	uint64_t pinned;    /* flows pinned to it */
 };
 
+#define CLOUD_VIEW_LEN 36 /* two IPv6 addresses and two ports, as on the wire */
+
 struct seg {
 	uint32_t seq, len;
 	uint8_t *data;
@@ -63,6 +65,15 @@ struct flow {
 	uint32_t next; /* chain, or free list; UINT32_MAX ends */
 	uint64_t expire_at;
 	struct stream *st;
+	/* A cloud NAT's answers. At the gateway that sent a flow out, `cloud` is how its
+	 * outbound packets look in the cloud (source, destination, ports), indexed by
+	 * `cbuckets`: a NAT writes that source back as the destination of the answers, which
+	 * no key recovers. At the far gateway, `nat_view` is how the NAT-translated packets
+	 * arrived: the answers must leave looking like their reverse for the NAT to find its
+	 * mapping. */
+	bool in_cloud_index, natted, out_src_is_a;
+	uint32_t cnext;
+	uint8_t cloud[CLOUD_VIEW_LEN], nat_view[CLOUD_VIEW_LEN];
 };
 
 struct gwc {
@@ -74,7 +85,7 @@ struct gwc {
 	struct gwc_epoch *pending;
 	uint32_t promote; /* an epoch id to make current, 0 = none */
 	struct flow *flows;
-	uint32_t *buckets;
+	uint32_t *buckets, *cbuckets;
 	uint32_t mask, free_head;
 	size_t sweep;
 	size_t streams;
@@ -106,6 +117,7 @@ static const char *const counter_names[GWC_COUNTERS] = {
 	[GWC_EXT_URIS] = "ext_uris",
 	[GWC_EXT_UNSENT] = "ext_unsent",
 	[GWC_TX_DROPPED] = "tx_dropped",
+	[GWC_NAT_ANSWERS] = "nat_answers",
 };
 
 const char *gwc_counter_name(enum gwc_counter c)
@@ -259,16 +271,18 @@ struct gwc *gwc_new(const struct gwc_config *cfg, struct gwc_epoch *first, gwc_e
 	c->mask = (uint32_t)(n - 1);
 	c->flows = calloc(n, sizeof *c->flows);
 	c->buckets = malloc(n * sizeof *c->buckets);
-	if (!c->flows || !c->buckets) {
+	c->cbuckets = malloc(n * sizeof *c->cbuckets);
+	if (!c->flows || !c->buckets || !c->cbuckets) {
 		free(c->flows);
 		free(c->buckets);
+		free(c->cbuckets);
 		free(c);
 		gwc_epoch_free(first);
 		e2_seterr(err, "out of memory for %zu flows", n);
 		return NULL;
 	}
 	for (size_t i = 0; i < n; i++) {
-		c->buckets[i] = UINT32_MAX;
+		c->buckets[i] = c->cbuckets[i] = UINT32_MAX;
 		c->flows[i].next = i + 1 < n ? (uint32_t)(i + 1) : UINT32_MAX;
 	}
 	c->free_head = 0;
@@ -310,6 +324,7 @@ void gwc_free(struct gwc *c)
 	gwc_epoch_free(__atomic_exchange_n(&c->pending, NULL, __ATOMIC_ACQ_REL));
 	free(c->flows);
 	free(c->buckets);
+	free(c->cbuckets);
 	free(c);
 }
 
@@ -427,6 +442,95 @@ static uint32_t flow_hash(uint32_t a, uint32_t b, uint16_t ap, uint16_t bp, uint
 	return (uint32_t)(x ^ (x >> 29));
 }
 
+static uint32_t cloud_hash(const uint8_t v[CLOUD_VIEW_LEN])
+{
+	uint64_t x = 0x84222325cbf29ce4ull;
+	for (size_t i = 0; i < CLOUD_VIEW_LEN; i += 4)
+		x = (x ^ e2_get_be32(v + i)) * 0x100000001b3ull;
+	x ^= x >> 29;
+	x *= 0xbf58476d1ce4e5b9ull;
+	return (uint32_t)(x ^ (x >> 32));
+}
+
+static void cloud_unindex(struct gwc *c, uint32_t idx)
+{
+	struct flow *f = &c->flows[idx];
+	if (!f->in_cloud_index)
+		return;
+	uint32_t *link = &c->cbuckets[cloud_hash(f->cloud) & c->mask];
+	while (*link != idx)
+		link = &c->flows[*link].cnext;
+	*link = f->cnext;
+	f->in_cloud_index = false;
+}
+
+/* Records how an outbound packet of flow idx looks in the cloud (it changes only when
+ * the flow moves to another epoch). */
+static void cloud_index(struct gwc *c, uint32_t idx, const uint8_t v[CLOUD_VIEW_LEN])
+{
+	struct flow *f = &c->flows[idx];
+	if (f->in_cloud_index && memcmp(f->cloud, v, CLOUD_VIEW_LEN) == 0)
+		return;
+	cloud_unindex(c, idx);
+	memcpy(f->cloud, v, CLOUD_VIEW_LEN);
+	uint32_t h = cloud_hash(v) & c->mask;
+	f->cnext = c->cbuckets[h];
+	c->cbuckets[h] = idx;
+	f->in_cloud_index = true;
+}
+
+static struct flow *cloud_find(struct gwc *c, const uint8_t v[CLOUD_VIEW_LEN], uint64_t now)
+{
+	for (uint32_t i = c->cbuckets[cloud_hash(v) & c->mask]; i != UINT32_MAX; i = c->flows[i].cnext)
+		if (memcmp(c->flows[i].cloud, v, CLOUD_VIEW_LEN) == 0)
+			return c->flows[i].expire_at > now ? &c->flows[i] : NULL;
+	return NULL;
+}
+
+/* The cloud view of an Embark TCP/UDP packet (false for other packets); reversed: as
+ * the packet going the other way would carry it. */
+static bool cloud_view(const uint8_t *ip6, size_t len, bool reversed, uint8_t v[CLOUD_VIEW_LEN], uint8_t **l4)
+{
+	if (len < 48 || (ip6[40] != 6 && ip6[40] != 17))
+		return false;
+	size_t off = 40 + ((size_t)ip6[41] + 1) * 8;
+	if (len < off + 8)
+		return false;
+	const uint8_t *p = ip6 + off;
+	memcpy(v, ip6 + (reversed ? 24 : 8), 16);
+	memcpy(v + 16, ip6 + (reversed ? 8 : 24), 16);
+	memcpy(v + 32, p + (reversed ? 2 : 0), 2);
+	memcpy(v + 34, p + (reversed ? 0 : 2), 2);
+	if (l4)
+		*l4 = (uint8_t *)p;
+	return true;
+}
+
+/* Puts a cloud view on an encrypted packet, its TCP/UDP checksum recomputed. */
+static void cloud_rewrite(uint8_t *ip6, size_t len, uint8_t *l4, const uint8_t v[CLOUD_VIEW_LEN])
+{
+	memcpy(ip6 + 8, v, 32);
+	memcpy(l4, v + 32, 4);
+	size_t l4len = len - (size_t)(l4 - ip6);
+	size_t csum_off = ip6[40] == 6 ? 16 : 6;
+	if (l4len < csum_off + 2)
+		return;
+	l4[csum_off] = l4[csum_off + 1] = 0;
+	uint64_t sum = (uint64_t)l4len + ip6[40];
+	for (size_t i = 8; i < 40; i += 2)
+		sum += e2_get_be16(ip6 + i);
+	for (size_t i = 0; i + 1 < l4len; i += 2)
+		sum += e2_get_be16(l4 + i);
+	if (l4len & 1)
+		sum += (uint64_t)l4[l4len - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	uint16_t cs = (uint16_t)~sum;
+	if (cs == 0 && ip6[40] == 17)
+		cs = 0xffff;
+	e2_put_be16(l4 + csum_off, cs);
+}
+
 static void flow_remove(struct gwc *c, uint32_t idx)
 {
 	struct flow *f = &c->flows[idx];
@@ -434,6 +538,7 @@ static void flow_remove(struct gwc *c, uint32_t idx)
 	while (*link != idx)
 		link = &c->flows[*link].next;
 	*link = f->next;
+	cloud_unindex(c, idx);
 	for (size_t i = 0; i < GWC_EPOCHS_LIVE; i++)
 		if (c->live[i] && c->live[i]->id == f->epoch && c->live[i]->pinned)
 			c->live[i]->pinned--;
@@ -921,6 +1026,23 @@ void gwc_outbound(struct gwc *c, struct gwc_pkt *p, size_t n, uint64_t now)
 				q->out[1] = (uint8_t)((q->out[1] & 0xf0) | (label >> 16));
 				q->out[2] = (uint8_t)(label >> 8);
 				q->out[3] = (uint8_t)label;
+				struct flow *f = fl[idx[j]];
+				uint8_t v[CLOUD_VIEW_LEN], *l4;
+				if (!f || !cloud_view(q->out, q->out_len, false, v, &l4))
+					continue;
+				if (f->natted) {
+					/* an answer to a NAT-translated flow: as the NAT's packets came, reversed */
+					uint8_t back[CLOUD_VIEW_LEN];
+					memcpy(back, f->nat_view + 16, 16);
+					memcpy(back + 16, f->nat_view, 16);
+					memcpy(back + 32, f->nat_view + 34, 2);
+					memcpy(back + 34, f->nat_view + 32, 2);
+					cloud_rewrite(q->out, q->out_len, l4, back);
+					BUMP(c->stats.c[GWC_NAT_ANSWERS], 1);
+				} else {
+					cloud_index(c, (uint32_t)(f - c->flows), v);
+					f->out_src_is_a = !canon_swap(&t[idx[j]]);
+				}
 			}
 			BUMP(c->stats.c[GWC_CLOUD_TX_OK], ok);
 			BUMP(ep_stats(c, E->id)->encrypted, ok);
@@ -980,6 +1102,40 @@ void gwc_inbound(struct gwc *c, struct gwc_pkt *p, size_t n, uint64_t now)
 			if (!k)
 				continue;
 			embark_decrypt_burst(E->gw, b, k);
+			/* A NAT's answer fails as rewritten: its destination is the encrypted
+			 * endpoint of a flow sent out from here, which the cloud index finds. */
+			embark_nat_back nb[BURST_MAX];
+			embark_burst_pkt rb[BURST_MAX];
+			size_t ridx[BURST_MAX], nr = 0;
+			for (size_t j = 0; j < k; j++) {
+				uint8_t v[CLOUD_VIEW_LEN];
+				struct flow *f;
+				if (b[j].rc != EMBARK_E_REWRITTEN || !cloud_view(b[j].in, b[j].len, true, v, NULL) ||
+				    !(f = cloud_find(c, v, now)))
+					continue;
+				/* the answer goes to the source of the packets the view was taken from */
+				nb[nr] = (embark_nat_back){.cloud_sport = e2_get_be16(v + 34),
+							   .cloud_dport = e2_get_be16(v + 32)};
+				memcpy(nb[nr].cloud_src, v + 16, 16);
+				memcpy(nb[nr].cloud_dst, v, 16);
+				bool a_out = f->out_src_is_a;
+				nb[nr].dst_ip = a_out ? f->a_ip : f->b_ip;
+				nb[nr].dst_port = a_out ? f->a_port : f->b_port;
+				nb[nr].peer_ip = a_out ? f->b_ip : f->a_ip;
+				nb[nr].peer_port = a_out ? f->b_port : f->a_port;
+				rb[nr] = b[j];
+				rb[nr].nat_back = &nb[nr];
+				ridx[nr++] = j;
+			}
+			if (nr) {
+				embark_decrypt_burst(E->gw, rb, nr);
+				for (size_t r = 0; r < nr; r++)
+					if (rb[r].rc == EMBARK_OK) {
+						b[ridx[r]].rc = EMBARK_OK;
+						b[ridx[r]].out_len = rb[r].out_len;
+						BUMP(c->stats.c[GWC_NAT_ANSWERS], 1);
+					}
+			}
 			uint64_t ok = 0;
 			for (size_t j = 0; j < k; j++) {
 				struct gwc_pkt *q = &pk[idx[j]];
@@ -995,8 +1151,18 @@ void gwc_inbound(struct gwc *c, struct gwc_pkt *p, size_t n, uint64_t now)
 				bool is_new;
 				if (parse_v4(q->out, q->out_len, &t)) {
 					struct flow *f = flow_get(c, &t, now, E, &is_new);
-					if (f)
+					if (f) {
 						flow_touch(c, f, &t, now);
+						/* translated by a cloud NAT (its source a pool value): its
+						 * answers must look like the reverse of what arrived */
+						uint8_t v[CLOUD_VIEW_LEN];
+						const uint8_t *src = q->in + 8; /* a pool value ends in e2e2 */
+						if (!f->in_cloud_index && src[14] == 0xe2 && src[15] == 0xe2 &&
+						    cloud_view(q->in, q->len, false, v, NULL)) {
+							memcpy(f->nat_view, v, CLOUD_VIEW_LEN);
+							f->natted = true;
+						}
+					}
 				}
 			}
 			BUMP(c->stats.c[GWC_ENT_TX_OK], ok);

@@ -86,8 +86,9 @@ enum gwc_counter {
 	GWC_EXT_RECORDS,
 	GWC_EXT_TOKENS,
 	GWC_EXT_URIS,
-	GWC_EXT_UNSENT, /* records the extension channel did not take */
-	GWC_TX_DROPPED, /* a port did not take a packet */
+	GWC_EXT_UNSENT,  /* records the extension channel did not take */
+	GWC_TX_DROPPED,  /* a port did not take a packet */
+	GWC_NAT_ANSWERS, /* answers to a flow a cloud NAT translated, taken back (both ends) */
 	GWC_COUNTERS
 };
 const char *gwc_counter_name(enum gwc_counter c);

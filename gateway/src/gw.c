@@ -20,6 +20,26 @@ static int cmp_pool(const void *a, const void *b)
 	return x->enc < y->enc ? -1 : x->enc > y->enc;
 }
 
+/* Ibar(a) || (AES_kpool(a) truncated, low 16 bits cleared) || e2e2 */
+static embark_u128 pool_value(embark_gw *gw, embark_u128 plain)
+{
+	int sfx = 128 - embark_pm_prefix_len(gw->addr);
+	embark_u128 mask = ((embark_u128)1 << sfx) - 1;
+	uint8_t blk[16];
+	embark_store_u128(blk, plain);
+	embark_ecb(gw->pool_ctx, blk, blk, 16);
+	embark_u128 ibar = embark_pm_lookup(gw->addr, plain);
+	return ((embark_u128)ibar << sfx) | (embark_load_u128(blk) & mask & ~(embark_u128)0xffff) | EMBARK_POOL_MARK;
+}
+
+bool embark_pool_has(embark_gw *gw, embark_u128 plain)
+{
+	if (!gw->npool)
+		return false;
+	bool found;
+	return embark_pool_lookup(gw, pool_value(gw, plain), &found) == plain && found;
+}
+
 embark_gw *embark_gw_new(const embark_keys *keys, const embark_ruleset *rules, const embark_poolset *pools,
 			 const embark_config *cfg, char *err, size_t errlen)
 {
@@ -81,16 +101,8 @@ embark_gw *embark_gw_new(const embark_keys *keys, const embark_ruleset *rules, c
 				if (a == pools->v[i].r.hi)
 					break;
 			}
-		int sfx = 128 - embark_pm_prefix_len(gw->addr);
-		embark_u128 mask = ((embark_u128)1 << sfx) - 1;
-		for (size_t i = 0; i < gw->npool; i++) {
-			uint8_t blk[16];
-			embark_store_u128(blk, gw->pool[i].plain);
-			embark_ecb(gw->pool_ctx, blk, blk, 16);
-			embark_u128 ibar = embark_pm_lookup(gw->addr, gw->pool[i].plain);
-			gw->pool[i].enc = ((embark_u128)ibar << sfx) |
-					  (embark_load_u128(blk) & mask & ~(embark_u128)0xffff) | EMBARK_POOL_MARK;
-		}
+		for (size_t i = 0; i < gw->npool; i++)
+			gw->pool[i].enc = pool_value(gw, gw->pool[i].plain);
 		qsort(gw->pool, gw->npool, sizeof *gw->pool, cmp_pool);
 		for (size_t i = 1; i < gw->npool; i++)
 			if (gw->pool[i].enc == gw->pool[i - 1].enc) {

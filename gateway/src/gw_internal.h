@@ -41,4 +41,5 @@ typedef struct {
 void embark_encrypt_tuples(embark_gw *gw, const embark_tuple4 *t, size_t n, embark_tuple_enc *e);
 
 embark_u128 embark_pool_lookup(const embark_gw *gw, embark_u128 enc, bool *found);
+bool embark_pool_has(embark_gw *gw, embark_u128 plain); /* is it one of the pools' addresses */
 #endif

@@ -413,6 +413,32 @@ static int decrypt_finish(embark_gw *gw, const uint8_t *in, uint8_t *out, const 
 	return EMBARK_OK;
 }
 
+/* A NAT's answer (embark_nat_back): the header the caller vouches for replaces the
+ * comparison with the sealed tuple's encryption. */
+static int decrypt_nat_back(embark_gw *gw, const uint8_t *in, uint8_t *out, const dec_plan *p, const uint8_t *s,
+			    const embark_nat_back *nb)
+{
+	uint8_t *ol4 = out + p->hl;
+	const uint8_t *oports = s + HDR_SAVED(p->hl);
+	if (!p->li.ports || memcmp(in + 8, nb->cloud_src, 16) != 0 || memcmp(in + 24, nb->cloud_dst, 16) != 0 ||
+	    e2_get_be16(ol4) != nb->cloud_sport || e2_get_be16(ol4 + 2) != nb->cloud_dport ||
+	    e2_get_be32(out + 12) != nb->peer_ip || e2_get_be16(oports) != nb->peer_port ||
+	    !embark_pool_has(gw, (embark_u128)0xffff << 32 | e2_get_be32(out + 16)))
+		return EMBARK_E_REWRITTEN;
+	e2_put_be16(ol4, nb->peer_port);
+	e2_put_be32(out + 16, nb->dst_ip);
+	e2_put_be16(ol4 + 2, nb->dst_port);
+	out[8] = in[7];
+	ipv4_csum(out, p->hl);
+	if (p->li.csum_off >= 0) {
+		ol4[p->li.csum_off] = ol4[p->li.csum_off + 1] = 0;
+		if (!(p->proto == 17 && e2_get_be16(oports + 4) == 0)) /* UDP without a checksum stays so */
+			e2_put_be16(ol4 + p->li.csum_off, l4_csum(p->proto, out + 12, out + 16, false, ol4, p->l4len));
+	}
+	embark_copy(out + p->hl + p->l4len, s + HDR_SAVED(p->hl) + SEALED_EXTRA, p->trailer);
+	return EMBARK_OK;
+}
+
 static size_t decrypt_chunk(embark_gw *gw, embark_burst_pkt *pk, size_t n)
 {
 	dec_plan plan[EMBARK_SIV_BURST];
@@ -460,7 +486,8 @@ static size_t decrypt_chunk(embark_gw *gw, embark_burst_pkt *pk, size_t n)
 	for (size_t k = 0; k < na; k++) {
 		size_t j = slot[k];
 		embark_burst_pkt *x = &pk[live[j]];
-		x->rc = decrypt_finish(gw, x->in, x->out, &plan[j], gw->sealed[j], &e[k]);
+		x->rc = x->nat_back ? decrypt_nat_back(gw, x->in, x->out, &plan[j], gw->sealed[j], x->nat_back)
+				    : decrypt_finish(gw, x->in, x->out, &plan[j], gw->sealed[j], &e[k]);
 		if (x->rc) {
 			decrypt_wipe(x->out, &plan[j], gw->sealed[j]);
 			fail(gw, x->rc);

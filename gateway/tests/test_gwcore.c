@@ -242,6 +242,93 @@ static void test_nat_restore(void **st)
 	gwc_free(b);
 }
 
+/* Through a cloud NAT and back between two gateways (the seed's two sites): the NAT gives
+ * the flow a pool value and port; the far gateway restores the pool address, and its
+ * answers leave as the reverse of what the NAT sent, so the NAT finds its mapping and
+ * writes back the encrypted client endpoint; the near gateway, which sent the flow out,
+ * recognises that endpoint and restores the client. Nothing else gets in that way. */
+static void test_nat_answer(void **st)
+{
+	(void)st;
+	static const char pools[] = "pool nat 198.51.100.0/28\n";
+	struct gwc_epoch *ea = epoch_with(1, 9, RULES1, pools, true);
+	char *text;
+	size_t tl, np;
+	embark_u128 *pool;
+	struct e2_err e = {0};
+	assert_int_equal(gwc_epoch_export(ea, &text, &tl, &pool, &np, &e), 0);
+	free(text);
+	struct gwc *a = core(ea, NULL), *b = core(epoch_with(1, 9, RULES1, pools, true), NULL);
+	static uint8_t in[400], enc[600], dec[600], in2[400], enc2[600], dec2[600], ref[400], other[400], enc3[600];
+	const uint32_t client = 0x0a000005, server = 0x08080404;
+	size_t n = tcp(in, client, server, 4000, 443, 77, 0x18, "the request", 11);
+	struct gwc_pkt p = {.in = in, .len = n, .out = enc, .cap = sizeof enc};
+	gwc_outbound(a, &p, 1, SEC);
+	assert_int_equal(p.rc, EMBARK_OK);
+	size_t l4 = 40 + ((size_t)enc[41] + 1) * 8;
+	/* the NAT: source -> pool value, port 40000; it keeps the encrypted client endpoint */
+	uint8_t client_enc[16], pool_enc[16], server_enc[16], cport_enc[2], sport_enc[2];
+	memcpy(client_enc, enc + 8, 16);
+	memcpy(server_enc, enc + 24, 16);
+	memcpy(cport_enc, enc + l4, 2);
+	memcpy(sport_enc, enc + l4 + 2, 2);
+	for (int i = 0; i < 16; i++)
+		pool_enc[i] = (uint8_t)(pool[5] >> (8 * (15 - i)));
+	memcpy(enc + 8, pool_enc, 16);
+	put16(enc + l4, 40000);
+	struct gwc_pkt q = {.in = enc, .len = p.out_len, .out = dec, .cap = sizeof dec};
+	gwc_inbound(b, &q, 1, SEC);
+	assert_int_equal(q.rc, EMBARK_OK);
+	uint32_t pool_ip = e2_get_be32(dec + 12);
+	assert_true(pool_ip >= 0xc6336400 && pool_ip <= 0xc633640f);
+	assert_int_equal(e2_get_be16(dec + 20), 40000);
+	/* the server answers the pool address: it leaves b as the reverse of the NAT's packet */
+	size_t n2 = tcp(in2, server, pool_ip, 443, 40000, 900, 0x18, "the answer!", 11);
+	p = (struct gwc_pkt){.in = in2, .len = n2, .out = enc2, .cap = sizeof enc2};
+	gwc_outbound(b, &p, 1, SEC);
+	assert_int_equal(p.rc, EMBARK_OK);
+	size_t l4b = 40 + ((size_t)enc2[41] + 1) * 8;
+	assert_memory_equal(enc2 + 8, server_enc, 16);
+	assert_memory_equal(enc2 + 24, pool_enc, 16);
+	assert_memory_equal(enc2 + l4b, sport_enc, 2);
+	assert_int_equal(e2_get_be16(enc2 + l4b + 2), 40000);
+	assert_int_equal(counter(b, GWC_NAT_ANSWERS), 1);
+	/* the NAT translates back; a restores the client */
+	memcpy(enc2 + 24, client_enc, 16);
+	memcpy(enc2 + l4b + 2, cport_enc, 2);
+	size_t len2 = p.out_len;
+	q = (struct gwc_pkt){.in = enc2, .len = len2, .out = dec2, .cap = sizeof dec2};
+	gwc_inbound(a, &q, 1, SEC);
+	assert_int_equal(q.rc, EMBARK_OK);
+	assert_int_equal(counter(a, GWC_NAT_ANSWERS), 1);
+	size_t nr = tcp(ref, server, client, 443, 4000, 900, 0x18, "the answer!", 11);
+	assert_int_equal(q.out_len, nr);
+	assert_memory_equal(dec2, ref, nr); /* checksums included */
+	/* another port in the same place: no flow of a's, refused */
+	put16(enc2 + l4b, 444);
+	q = (struct gwc_pkt){.in = enc2, .len = len2, .out = dec2, .cap = sizeof dec2};
+	gwc_inbound(a, &q, 1, SEC);
+	assert_int_equal(q.rc, EMBARK_E_REWRITTEN);
+	/* a packet b sealed for a destination that is no pool address, dressed as the answer:
+	 * refused, though its header is the flow's */
+	size_t n3 = tcp(other, server, 0x0a000063, 443, 40000, 5, 0x18, "not for you", 11);
+	p = (struct gwc_pkt){.in = other, .len = n3, .out = enc3, .cap = sizeof enc3};
+	gwc_outbound(b, &p, 1, SEC);
+	assert_int_equal(p.rc, EMBARK_OK);
+	size_t l4c = 40 + ((size_t)enc3[41] + 1) * 8;
+	memcpy(enc3 + 8, server_enc, 16);
+	memcpy(enc3 + 24, client_enc, 16);
+	memcpy(enc3 + l4c, sport_enc, 2);
+	memcpy(enc3 + l4c + 2, cport_enc, 2);
+	q = (struct gwc_pkt){.in = enc3, .len = p.out_len, .out = dec2, .cap = sizeof dec2};
+	gwc_inbound(a, &q, 1, SEC);
+	assert_int_equal(q.rc, EMBARK_E_REWRITTEN);
+	assert_int_equal(counter(a, GWC_NAT_ANSWERS), 1);
+	free(pool);
+	gwc_free(a);
+	gwc_free(b);
+}
+
 static void test_damaged(void **st)
 {
 	(void)st;
@@ -697,13 +784,10 @@ static void test_control(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_roundtrip_bursts),
-		cmocka_unit_test(test_nat_restore),
-		cmocka_unit_test(test_damaged),
-		cmocka_unit_test(test_epoch_switch),
-		cmocka_unit_test(test_prepared_replaced_and_drain_early),
-		cmocka_unit_test(test_reassembly),
-		cmocka_unit_test(test_control),
+		cmocka_unit_test(test_roundtrip_bursts), cmocka_unit_test(test_nat_restore),
+		cmocka_unit_test(test_nat_answer),       cmocka_unit_test(test_damaged),
+		cmocka_unit_test(test_epoch_switch),     cmocka_unit_test(test_prepared_replaced_and_drain_early),
+		cmocka_unit_test(test_reassembly),       cmocka_unit_test(test_control),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
