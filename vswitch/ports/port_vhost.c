@@ -87,12 +87,15 @@ static void fence_setup(void)
 }
 
 /* The rare side of the fence: after this, a burst either is marked busy where we
- * can see it or sees `ready` false. */
+ * can see it or sees `ready` false. Once registered, the expedited command cannot
+ * fail (membarrier(2)); unregistered, bursts fence themselves and this side only
+ * needs its own. */
 static void fence_everyone(void)
 {
-	if (asymmetric_fence && syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0)
-		return;
-	atomic_thread_fence(memory_order_seq_cst);
+	if (asymmetric_fence)
+		(void)syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+	else
+		atomic_thread_fence(memory_order_seq_cst);
 }
 
 static struct vhost_dev *find_locked(int vid)
