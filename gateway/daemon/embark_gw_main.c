@@ -38,7 +38,7 @@ E2_LOG_MODULE(embarkgw);
 #define DATA_ROOM 4096
 
 struct options {
-	const char *key, *rules, *pools, *ent, *cloud, *ctl, *ext, *chan_key, *file_prefix, *eal;
+	const char *key, *rules, *pools, *ent, *cloud, *ctl, *ext, *chan_key, *file_prefix, *eal, *ready_file;
 	embark_config cfg;
 	struct gwc_config core;
 	uint32_t first_epoch;
@@ -75,6 +75,7 @@ static void usage(FILE *f)
 		   "  --epoch N           number of the first epoch (default 1)\n"
 		   "  --file-prefix P     DPDK file prefix (default embark-gw-PID)\n"
 		   "  --eal 'ARGS'        extra DPDK EAL arguments\n"
+		   "  --ready-file FILE   created once both ports are up, removed at exit\n"
 		   "  --log SPEC          log levels, e.g. info or embarkgw=dbg\n");
 }
 
@@ -99,6 +100,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{"epoch", required_argument, NULL, 'e'},
 		{"file-prefix", required_argument, NULL, 'P'},
 		{"eal", required_argument, NULL, 'L'},
+		{"ready-file", required_argument, NULL, 'R'},
 		{"log", required_argument, NULL, 'l'},
 		{"cloud-mtu", required_argument, NULL, 'M'},
 		{"help", no_argument, NULL, 'h'},
@@ -157,6 +159,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'P': o->file_prefix = optarg; break;
 		case 'L': o->eal = optarg; break;
+		case 'R': o->ready_file = optarg; break;
 		case 'l':
 			if (e2_log_set(optarg, &err))
 				goto bad;
@@ -175,21 +178,45 @@ bad:
 	return -1;
 }
 
+/* A NIC of its own (in a VM: a virtio-net function bound to uio_pci_generic) is named by
+ * its full PCI address, DDDD:BB:DD.F; anything else is a virtual device. */
+static bool is_pci_address(const char *devargs)
+{
+	unsigned dom, bus, dev, fn;
+	int end = 0;
+	return sscanf(devargs, "%4x:%2x:%2x.%1u%n", &dom, &bus, &dev, &fn, &end) == 4 && end == 12 &&
+	       (devargs[end] == '\0' || devargs[end] == ',');
+}
+
 static int start_eal(const struct options *o, const char *argv0)
 {
-	static char prefix[64], mem[16], extra[1024];
+	static char prefix[64], mem[16], extra[1024], allow[2][128];
 	char *args[64];
 	int n = 0;
+	bool pci = is_pci_address(o->ent) || is_pci_address(o->cloud);
 	snprintf(prefix, sizeof prefix, "%s", o->file_prefix ? o->file_prefix : "");
 	if (!o->file_prefix)
 		snprintf(prefix, sizeof prefix, "embark-gw-%d", (int)getpid());
 	snprintf(mem, sizeof mem, "%d", 64);
 	args[n++] = (char *)argv0;
-	args[n++] = "--no-pci";
 	args[n++] = "--no-telemetry";
-	args[n++] = "--no-huge";
-	args[n++] = "-m";
-	args[n++] = mem;
+	if (pci) {
+		/* uio gives the NIC physical addresses: DMA memory must be hugepages. Only the
+		 * gateway's own NICs are probed. */
+		const char *devs[2] = {o->ent, o->cloud};
+		for (int i = 0; i < 2; i++) {
+			if (!is_pci_address(devs[i]))
+				continue;
+			snprintf(allow[i], sizeof allow[i], "%s", devs[i]);
+			args[n++] = "-a";
+			args[n++] = allow[i];
+		}
+	} else {
+		args[n++] = "--no-pci";
+		args[n++] = "--no-huge";
+		args[n++] = "-m";
+		args[n++] = mem;
+	}
 	args[n++] = "--file-prefix";
 	args[n++] = prefix;
 	args[n++] = "--log-level";
@@ -211,7 +238,8 @@ static int open_port(const char *devargs, struct rte_mempool *pool, uint16_t *po
 {
 	char name[128];
 	snprintf(name, sizeof name, "%.*s", (int)strcspn(devargs, ","), devargs);
-	int rc = rte_dev_probe(devargs);
+	/* the EAL probed the allow-listed PCI NICs at start */
+	int rc = is_pci_address(devargs) ? 0 : rte_dev_probe(devargs);
 	if (rc != 0 || rte_eth_dev_get_port_by_name(name, port) != 0) {
 		E2_ERR("cannot create device '%s': %s", devargs, rte_strerror(rc ? -rc : ENODEV));
 		return -1;
@@ -479,6 +507,11 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	control_started = true;
+	if (o.ready_file) {
+		FILE *rf = fopen(o.ready_file, "w");
+		if (!rf || fclose(rf) != 0)
+			E2_WARN("cannot create the ready file %s: %s", o.ready_file, strerror(errno));
+	}
 	E2_INFO("ready: enterprise %s, cloud %s, control %s%s%s", o.ent, o.cloud, o.ctl, o.ext ? ", extension " : "",
 		o.ext ? o.ext : "");
 	worker_loop(&w);
@@ -488,6 +521,8 @@ int main(int argc, char **argv)
 		__atomic_load_n(&gwc_stats(w.core)->c[GWC_ENT_TX_OK], __ATOMIC_RELAXED));
 out:
 	stopping = 1;
+	if (o.ready_file)
+		unlink(o.ready_file);
 	if (control_started)
 		pthread_join(control_thread, NULL);
 	e2_chan_close(ctlk.rep);
