@@ -4,6 +4,7 @@
  * lcore) runs both directions through gwcore; a control thread serves the control socket
  * (e2chan REP) and builds new epochs; the extension channel (e2chan PUB) carries
  * KeywordMatch tokens and encrypted URIs. See README.md "embark-gw". */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <getopt.h>
@@ -182,10 +183,16 @@ bad:
  * its full PCI address, DDDD:BB:DD.F; anything else is a virtual device. */
 static bool is_pci_address(const char *devargs)
 {
-	unsigned dom, bus, dev, fn;
-	int end = 0;
-	return sscanf(devargs, "%4x:%2x:%2x.%1u%n", &dom, &bus, &dev, &fn, &end) == 4 && end == 12 &&
-	       (devargs[end] == '\0' || devargs[end] == ',');
+	static const char shape[] = "xxxx:xx:xx.d"; /* x: a hex digit, d: a function 0-7 */
+	for (size_t i = 0; i < sizeof shape - 1; i++) {
+		char c = devargs[i];
+		bool fits = shape[i] == 'x'   ? isxdigit((unsigned char)c) != 0
+			    : shape[i] == 'd' ? c >= '0' && c <= '7'
+					      : c == shape[i];
+		if (!fits)
+			return false;
+	}
+	return devargs[sizeof shape - 1] == '\0' || devargs[sizeof shape - 1] == ',';
 }
 
 static int start_eal(const struct options *o, const char *argv0)
