@@ -4,7 +4,6 @@
  * lcore) runs both directions through gwcore; a control thread serves the control socket
  * (e2chan REP) and builds new epochs; the extension channel (e2chan PUB) carries
  * KeywordMatch tokens and encrypted URIs. See README.md "embark-gw". */
-#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <getopt.h>
@@ -18,10 +17,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <rte_dev.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
+#include <rte_pci.h>
 
 #include <openssl/crypto.h>
 
@@ -181,18 +182,19 @@ bad:
 
 /* A NIC of its own (in a VM: a virtio-net function bound to uio_pci_generic) is named by
  * its full PCI address, DDDD:BB:DD.F; anything else is a virtual device. */
+/* A port named by a PCI address (with or without devargs after a comma) is a NIC the
+ * gateway drives as the DPDK primary; anything else is a vdev. DPDK's own parser decides,
+ * so the gateway accepts exactly the addresses `-a` does. */
 static bool is_pci_address(const char *devargs)
 {
-	static const char shape[] = "xxxx:xx:xx.d"; /* x: a hex digit, d: a function 0-7 */
-	for (size_t i = 0; i < sizeof shape - 1; i++) {
-		char c = devargs[i];
-		bool fits = shape[i] == 'x'   ? isxdigit((unsigned char)c) != 0
-			    : shape[i] == 'd' ? c >= '0' && c <= '7'
-					      : c == shape[i];
-		if (!fits)
-			return false;
-	}
-	return devargs[sizeof shape - 1] == '\0' || devargs[sizeof shape - 1] == ',';
+	char name[RTE_DEV_NAME_MAX_LEN];
+	struct rte_pci_addr addr;
+	size_t len = strcspn(devargs, ",");
+	if (len >= sizeof name)
+		return false;
+	memcpy(name, devargs, len);
+	name[len] = '\0';
+	return rte_pci_addr_parse(name, &addr) == 0;
 }
 
 static int start_eal(const struct options *o, const char *argv0)
