@@ -18,6 +18,7 @@
 #include "e2/err.h"
 #include "e2/file.h"
 #include "e2/flowid.h"
+#include "e2/lines.h"
 #include "e2/log.h"
 #include "e2/num.h"
 
@@ -328,6 +329,53 @@ static int teardown(void **state)
 
 /* Every number parser: what it takes, and that each refusal names the option and
  * the range (the messages are part of the interface: the negative corpus greps them). */
+/* The line walker: comments, blank lines, a last line without a newline, CR, and every
+ * refusal naming origin and line. */
+static void lines_walk_and_refuse(void **state)
+{
+	struct e2_lines it;
+	struct e2_err err = {0};
+	const char text[] = "# head\n\n a b\t c # tail\r\n   \nlast";
+
+	assert_int_equal(e2_lines_init(&it, text, strlen(text), "f", &err), 0);
+	assert_int_equal(e2_lines_next(&it, 4, &err), 1);
+	assert_int_equal(it.lineno, 3);
+	assert_int_equal(it.n, 3);
+	assert_string_equal(it.w[0], "a");
+	assert_string_equal(it.w[2], "c");
+	assert_int_equal(e2_lines_next(&it, 4, &err), 1);
+	assert_int_equal(it.lineno, 5);
+	assert_int_equal(it.n, 1);
+	assert_string_equal(it.w[0], "last");
+	assert_int_equal(e2_lines_next(&it, 4, &err), 0);
+	assert_int_equal(e2_lines_next(&it, 4, &err), 0);
+
+	assert_int_equal(e2_lines_init(&it, "", 0, "f", &err), 0);
+	assert_int_equal(e2_lines_next(&it, 4, &err), 0);
+
+	assert_int_equal(e2_lines_init(&it, "a\0b\n", 4, "nul.conf", &err), -1);
+	assert_string_equal(err.msg, "nul.conf: contains a NUL byte (not a text file)");
+
+	assert_int_equal(e2_lines_init(&it, "ok\na b c\n", 9, "w.conf", &err), 0);
+	assert_int_equal(e2_lines_next(&it, 2, &err), 1);
+	assert_int_equal(e2_lines_next(&it, 2, &err), -1);
+	assert_string_equal(err.msg, "w.conf:2: too many words (at most 2)");
+
+	char *big = malloc(E2_LINE_MAX + 3);
+	assert_non_null(big);
+	memset(big, 'x', E2_LINE_MAX + 2);
+	big[0] = '\n';
+	big[E2_LINE_MAX + 2] = '\n';
+	assert_int_equal(e2_lines_init(&it, big, E2_LINE_MAX + 2, "long.conf", &err), 0);
+	assert_int_equal(e2_lines_next(&it, 2, &err), -1);
+	assert_string_equal(err.msg, "long.conf:2: line longer than 1024 characters");
+	/* exactly E2_LINE_MAX characters is a line */
+	assert_int_equal(e2_lines_init(&it, big, E2_LINE_MAX + 1, "long.conf", &err), 0);
+	assert_int_equal(e2_lines_next(&it, 2, &err), 1);
+	assert_int_equal(strlen(it.w[0]), E2_LINE_MAX);
+	free(big);
+}
+
 static void numbers_from_text(void **state)
 {
 	struct e2_err err;
@@ -467,6 +515,7 @@ int main(void)
 		cmocka_unit_test(output_files),
 		cmocka_unit_test(log_levels_and_lines),
 		cmocka_unit_test(numbers_from_text),
+		cmocka_unit_test(lines_walk_and_refuse),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -12,9 +12,8 @@
 #include <rte_acl.h>
 #include <rte_errno.h>
 
+#include "e2/lines.h"
 #include "e2/num.h"
-
-#define LINE_MAX_LEN 1024
 
 /* --- the rule file --- */
 
@@ -179,38 +178,19 @@ static int parse_rule(char **w, int n, struct fw_rule *r, struct e2_err *err)
 
 int fw_rules_parse(const char *text, size_t len, const char *origin, struct fw_ruleset *rs, struct e2_err *err)
 {
-	unsigned lineno = 0;
 	size_t cap = 0;
 
 	*rs = (struct fw_ruleset){.default_action = FW_DROP, .non_ip_action = FW_ALLOW};
-	if (memchr(text, '\0', len)) {
-		e2_seterr(err, "%s: contains a NUL byte (not a text file)", origin);
+	struct e2_lines it;
+	if (e2_lines_init(&it, text, len, origin, err))
 		return -1;
-	}
-	for (size_t pos = 0; pos < len;) {
-		const char *nl = memchr(text + pos, '\n', len - pos);
-		size_t ll = nl ? (size_t)(nl - (text + pos)) : len - pos;
-		char line[LINE_MAX_LEN + 1], *w[16], *save = NULL;
-		int n = 0;
-
-		lineno++;
-		if (ll > LINE_MAX_LEN) {
-			e2_seterr(err, "%s:%u: line longer than %d characters", origin, lineno, LINE_MAX_LEN);
+	for (int more; (more = e2_lines_next(&it, 16, err)) != 0;) {
+		if (more < 0)
 			goto fail;
-		}
-		memcpy(line, text + pos, ll);
-		line[ll] = '\0';
-		pos += ll + 1;
-		line[strcspn(line, "#")] = '\0';
-		for (char *t = strtok_r(line, " \t\r", &save); t; t = strtok_r(NULL, " \t\r", &save)) {
-			if (n == 16) {
-				e2_seterr(err, "%s:%u: too many words for a rule", origin, lineno);
-				goto fail;
-			}
-			w[n++] = t;
-		}
-		if (n == 0)
-			continue;
+		char **w = it.w;
+		int n = it.n;
+		unsigned lineno = it.lineno;
+
 		if (!strcmp(w[0], "default") || !strcmp(w[0], "non-ip")) {
 			int *target = w[0][0] == 'd' ? &rs->default_action : &rs->non_ip_action;
 			if (n != 2 || parse_action(w[1], target) != 0) {

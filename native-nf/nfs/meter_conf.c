@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "e2/lines.h"
 #include "e2/num.h"
 
 static const char *const color_names[N_COLORS] = {"green", "yellow", "red"};
@@ -259,38 +260,19 @@ static int parse_class(char **w, int n, const char *origin, unsigned lineno, str
 
 int meter_conf_parse(const char *text, size_t len, const char *origin, struct meter_conf *c, struct e2_err *err)
 {
-	unsigned lineno = 0;
 
 	memset(c, 0, sizeof(*c));
 	c->default_pass = true;
-	if (memchr(text, '\0', len)) {
-		e2_seterr(err, "%s: contains a NUL byte (not a text file)", origin);
+	struct e2_lines it;
+	if (e2_lines_init(&it, text, len, origin, err))
 		return -1;
-	}
-	for (size_t pos = 0; pos < len;) {
-		const char *nl = memchr(text + pos, '\n', len - pos);
-		size_t ll = nl ? (size_t)(nl - (text + pos)) : len - pos;
-		char line[1025], *w[24], *save = NULL;
-		int n = 0;
-
-		lineno++;
-		if (ll >= sizeof(line)) {
-			e2_seterr(err, "%s:%u: line longer than %zu characters", origin, lineno, sizeof(line) - 1);
+	for (int more; (more = e2_lines_next(&it, 24, err)) != 0;) {
+		if (more < 0)
 			return -1;
-		}
-		memcpy(line, text + pos, ll);
-		line[ll] = '\0';
-		pos += ll + 1;
-		line[strcspn(line, "#")] = '\0';
-		for (char *t = strtok_r(line, " \t\r", &save); t; t = strtok_r(NULL, " \t\r", &save)) {
-			if (n == 24) {
-				e2_seterr(err, "%s:%u: too many words", origin, lineno);
-				return -1;
-			}
-			w[n++] = t;
-		}
-		if (n == 0)
-			continue;
+		char **w = it.w;
+		int n = it.n;
+		unsigned lineno = it.lineno;
+
 		if (!strcmp(w[0], "class")) {
 			if (c->n == METER_CLASSES_MAX) {
 				e2_seterr(err, "%s:%u: more than %u classes", origin, lineno, METER_CLASSES_MAX);

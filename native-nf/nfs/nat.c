@@ -19,6 +19,7 @@
 
 #include "e2/file.h"
 #include "e2/nf.h"
+#include "e2/lines.h"
 #include "e2/num.h"
 #include "csum.h"
 
@@ -61,33 +62,19 @@ struct nat {
 
 static int parse_conf(const char *text, size_t len, const char *origin, struct nat_conf *c, struct e2_err *err)
 {
-	unsigned lineno = 0;
 	bool have_external = false;
 
 	*c = (struct nat_conf){.port_lo = 20000, .port_hi = 29999, .timeout_s = {300, 30, 30}};
-	if (memchr(text, '\0', len)) {
-		e2_seterr(err, "%s: contains a NUL byte (not a text file)", origin);
+	struct e2_lines it;
+	if (e2_lines_init(&it, text, len, origin, err))
 		return -1;
-	}
-	for (size_t pos = 0; pos < len;) {
-		const char *nl = memchr(text + pos, '\n', len - pos);
-		size_t ll = nl ? (size_t)(nl - (text + pos)) : len - pos;
-		char line[1025], *w[8], *save = NULL;
-		int n = 0;
-
-		lineno++;
-		if (ll >= sizeof(line)) {
-			e2_seterr(err, "%s:%u: line longer than %zu characters", origin, lineno, sizeof(line) - 1);
+	for (int more; (more = e2_lines_next(&it, 8, err)) != 0;) {
+		if (more < 0)
 			return -1;
-		}
-		memcpy(line, text + pos, ll);
-		line[ll] = '\0';
-		pos += ll + 1;
-		line[strcspn(line, "#")] = '\0';
-		for (char *t = strtok_r(line, " \t\r", &save); t && n < 8; t = strtok_r(NULL, " \t\r", &save))
-			w[n++] = t;
-		if (n == 0)
-			continue;
+		char **w = it.w;
+		int n = it.n;
+		unsigned lineno = it.lineno;
+
 		struct in_addr a;
 		if (!strcmp(w[0], "external") && n == 2) {
 			if (inet_pton(AF_INET, w[1], &a) != 1) {
