@@ -1297,24 +1297,16 @@ static bool scaling_under_way(struct controller *c, struct nf_watch *w, const st
 	return under_way;
 }
 
-/* Instance i of names[] (the NF's active instances) is one scaling made and no active
- * instance was split off it: it can drain (an instance split at its parent's steering
- * stage drains into that parent, which must still take flows). */
-static bool drainable(const struct scaled *sc, unsigned n_sc, const char *name, const bool *going,
-		      const char *const *names, unsigned n)
+/* sc[k] can drain: scaling made it, it is active, and every active instance split off it
+ * drains too (going[j] for sc[j]): an instance split at its parent's steering stage
+ * drains into that parent, which must still take flows. */
+static bool drainable(const struct scaled *sc, unsigned n_sc, unsigned k, const bool *going)
 {
-	const struct scaled *s = scaled_named(sc, n_sc, name);
-	if (!s || s->st != SCALED_ACTIVE)
+	if (sc[k].st != SCALED_ACTIVE)
 		return false;
-	for (unsigned j = 0; j < n_sc; j++) {
-		if (strcmp(sc[j].parent, name) != 0 || sc[j].st != SCALED_ACTIVE)
-			continue;
-		bool child_going = false;
-		for (unsigned i = 0; i < n; i++)
-			child_going |= going[i] && strcmp(names[i], sc[j].name) == 0;
-		if (!child_going)
+	for (unsigned j = 0; j < n_sc; j++)
+		if (sc[j].st == SCALED_ACTIVE && !going[j] && strcmp(sc[j].parent, sc[k].name) == 0)
 			return false;
-	}
 	return true;
 }
 
@@ -1420,18 +1412,24 @@ static void judge_loads(struct controller *c)
 		} else if (v == E2_AUTOSCALE_IN) {
 			/* count of the instances scaling made, the least busy first, an instance
 			 * after those split off it (it drains after them, into its parent) */
-			bool going[E2_NF_INSTANCES_MAX] = {false};
+			bool going[E2_NF_INSTANCES_MAX] = {false}; /* by sc[] */
+			int sc_of[E2_NF_INSTANCES_MAX];            /* names[i] is sc[sc_of[i]], or -1 */
+			for (unsigned i = 0; i < n; i++) {
+				const struct scaled *s = scaled_named(sc, n_sc, names[i]);
+				sc_of[i] = s ? (int)(s - sc) : -1;
+			}
 			char list[160] = "";
 			unsigned taken = 0;
 			while (taken < count) {
 				int take = -1;
 				for (unsigned i = 0; i < n; i++)
-					if (!going[i] && drainable(sc, n_sc, names[i], going, names, n) &&
+					if (sc_of[i] >= 0 && !going[sc_of[i]] &&
+					    drainable(sc, n_sc, (unsigned)sc_of[i], going) &&
 					    (take < 0 || loads[i] < loads[take]))
 						take = (int)i;
 				if (take < 0)
 					break;
-				going[take] = true;
+				going[sc_of[take]] = true;
 				scale(c, "drain %s", names[take]);
 				size_t at = strlen(list);
 				snprintf(list + at, sizeof list - at, "%s%s", taken ? ", " : "", names[take]);
