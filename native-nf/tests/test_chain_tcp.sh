@@ -16,45 +16,13 @@ set -euo pipefail
 BUILD=${1:?usage: test_chain_tcp.sh BUILD_DIR}
 E2D=$BUILD/vswitch/e2d CTL=$BUILD/vswitch/e2ctl-dp NFS=$BUILD/native-nf
 PY=/usr/bin/python3
-[ "$(id -u)" = 0 ] && command -v ip >/dev/null && command -v ethtool >/dev/null || { echo "skip: needs root, ip, ethtool"; exit 77; }
-free=$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages 2>/dev/null || echo 0)
-[ "$free" -ge 64 ] || { echo "skip: needs 64 free 2 MiB hugepages (have $free)"; exit 77; }
-
-T=$(mktemp -d /tmp/e2nf-chain.XXXXXX)
-NA=e2nfca-$$ NB=e2nfcb-$$ EA=e2nca$$ EB=e2ncb$$ PREFIX=e2nf-chain-$$
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  sleep 0.5
-  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-  ip netns del "$NA" 2>/dev/null || true
-  ip netns del "$NB" 2>/dev/null || true
-  ip link del "$EA" 2>/dev/null || true
-  ip link del "$EB" 2>/dev/null || true
-  rm -f /dev/hugepages/${PREFIX}map_* 2>/dev/null || true
-  rm -rf "/var/run/dpdk/$PREFIX" "$T"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; for f in "$T"/*.log "$T"/*.out "$T"/*.stats; do [ -e "$f" ] && { echo "--- $f"; tail -25 "$f"; }; done; exit 1; }
-ok() { echo "ok - $*"; }
-
-ip netns add "$NA" && ip netns add "$NB" || { echo "skip: cannot create network namespaces"; exit 77; }
-ip link add va netns "$NA" type veth peer name "$EA" || { echo "skip: cannot create veth pairs"; exit 77; }
-ip link add vb netns "$NB" type veth peer name "$EB"
-for x in "$NA va 10.9.1.1" "$NB vb 10.9.1.2"; do
-  set -- $x
-  ip netns exec "$1" sysctl -qw "net.ipv6.conf.$2.disable_ipv6=1" || true
-  # whole, checksummed frames of at most the MTU: e2d does not do offloads
-  ip netns exec "$1" ethtool -K "$2" tso off gso off gro off tx off rx off >/dev/null 2>&1 || true
-  ip netns exec "$1" ip addr add "$3/24" dev "$2"
-  ip netns exec "$1" ip link set "$2" up
-  ip netns exec "$1" ip link set lo up
-done
-for e in "$EA" "$EB"; do
-  sysctl -qw "net.ipv6.conf.$e.disable_ipv6=1" || true
-  ethtool -K "$e" tso off gso off gro off tx off rx off >/dev/null 2>&1 || true
-  ip link set "$e" up
-done
+. "$(dirname "$0")/netns-lib.sh"
+nn_need_root ip ethtool
+nn_need_hugepages 64
+nn_begin e2nf-chain
+NA=e2nfca-$$ NB=e2nfcb-$$ EA=e2nca$$ EB=e2ncb$$
+nn_ns "$NA" va "$EA" 10.9.1.1
+nn_ns "$NB" vb "$EB" 10.9.1.2
 
 MAC_A=$(ip netns exec "$NA" cat /sys/class/net/va/address)
 MAC_B=$(ip netns exec "$NB" cat /sys/class/net/vb/address)
@@ -122,12 +90,7 @@ connect in_lbc out_nto
 connect in_nti out_fwo
 connect in_fwi outA
 CONF
-"$E2D" --native-nfs --ctl "$T/e2d.ctl" --config "$T/e2d.conf" --file-prefix "$PREFIX" --mbufs 8191 --table-mb 32 \
-  --log-level error >"$T/e2d.log" 2>&1 &
-E2D_PID=$!
-PIDS+=("$E2D_PID")
-for _ in $(seq 200); do [ -S "$T/e2d.ctl" ] && break; kill -0 $E2D_PID 2>/dev/null || fail "e2d exited at start"; sleep 0.05; done
-[ -S "$T/e2d.ctl" ] || fail "e2d did not open its control socket"
+nn_start_e2d
 
 "$NFS/e2nf-firewall" --rules "$T/fw.rules" --name fw --port "$T/fwi.sock" --port "$T/fwo.sock" >"$T/fw.out" 2>&1 &
 FW_PID=$!

@@ -17,47 +17,14 @@ set -euo pipefail
 BUILD=${1:?usage: test_stream_tcp.sh BUILD_DIR}
 E2D=$BUILD/vswitch/e2d CTL=$BUILD/vswitch/e2ctl-dp NFS=$BUILD/native-nf
 PY=/usr/bin/python3
-[ "$(id -u)" = 0 ] && command -v ip >/dev/null && command -v ethtool >/dev/null && command -v curl >/dev/null ||
-  { echo "skip: needs root, ip, ethtool, curl"; exit 77; }
+. "$(dirname "$0")/netns-lib.sh"
+nn_need_root ip ethtool curl
 [ -x "$E2D" ] || { echo "skip: e2d was not built"; exit 77; }
-free=$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages 2>/dev/null || echo 0)
-[ "$free" -ge 64 ] || { echo "skip: needs 64 free 2 MiB hugepages (have $free)"; exit 77; }
-
-T=$(mktemp -d /tmp/e2nf-stream.XXXXXX)
-NA=e2nfsa-$$ NB=e2nfsb-$$ EA=e2nsa$$ EB=e2nsb$$ PREFIX=e2nf-stream-$$
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  sleep 0.5
-  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-  ip netns del "$NA" 2>/dev/null || true
-  ip netns del "$NB" 2>/dev/null || true
-  ip link del "$EA" 2>/dev/null || true
-  ip link del "$EB" 2>/dev/null || true
-  rm -f /dev/hugepages/${PREFIX}map_* 2>/dev/null || true
-  rm -rf "/var/run/dpdk/$PREFIX" "$T"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; for f in "$T"/*.log "$T"/*.out "$T"/*.err "$T"/*.stats; do [ -e "$f" ] && { echo "--- $f"; tail -25 "$f"; }; done; exit 1; }
-ok() { echo "ok - $*"; }
-
-ip netns add "$NA" && ip netns add "$NB" || { echo "skip: cannot create network namespaces"; exit 77; }
-ip link add va netns "$NA" type veth peer name "$EA" || { echo "skip: cannot create veth pairs"; exit 77; }
-ip link add vb netns "$NB" type veth peer name "$EB"
-for x in "$NA va 10.9.2.1" "$NB vb 10.9.2.2"; do
-  set -- $x
-  ip netns exec "$1" sysctl -qw "net.ipv6.conf.$2.disable_ipv6=1" || true
-  # whole, checksummed frames of at most the MTU: e2d does not do offloads
-  ip netns exec "$1" ethtool -K "$2" tso off gso off gro off tx off rx off >/dev/null 2>&1 || true
-  ip netns exec "$1" ip addr add "$3/24" dev "$2"
-  ip netns exec "$1" ip link set "$2" up
-  ip netns exec "$1" ip link set lo up
-done
-for e in "$EA" "$EB"; do
-  sysctl -qw "net.ipv6.conf.$e.disable_ipv6=1" || true
-  ethtool -K "$e" tso off gso off gro off tx off rx off >/dev/null 2>&1 || true
-  ip link set "$e" up
-done
+nn_need_hugepages 64
+nn_begin e2nf-stream
+NA=e2nfsa-$$ NB=e2nfsb-$$ EA=e2nsa$$ EB=e2nsb$$
+nn_ns "$NA" va "$EA" 10.9.2.1
+nn_ns "$NB" vb "$EB" 10.9.2.2
 
 cat >"$T/ids.rules" <<'RULES'
 alert tcp any any -> any 8080 (msg:"evil keyword"; content:"EVILKEYWORD"; flow:to_server; sid:1;)
@@ -90,12 +57,7 @@ connect inB out_rb
 connect in_ra out_ib
 connect in_ia outA
 CONF
-"$E2D" --native-nfs --ctl "$T/e2d.ctl" --config "$T/e2d.conf" --file-prefix "$PREFIX" --mbufs 8191 --table-mb 32 \
-  --log-level error >"$T/e2d.log" 2>&1 &
-E2D_PID=$!
-PIDS+=("$E2D_PID")
-for _ in $(seq 200); do [ -S "$T/e2d.ctl" ] && break; kill -0 $E2D_PID 2>/dev/null || fail "e2d exited at start"; sleep 0.05; done
-[ -S "$T/e2d.ctl" ] || fail "e2d did not open its control socket"
+nn_start_e2d
 
 "$NFS/e2nf-reasm" --name reasm --port "$T/ra.sock" --port "$T/rb.sock" >"$T/reasm.out" 2>"$T/reasm.err" &
 REASM_PID=$!

@@ -16,48 +16,16 @@ set -euo pipefail
 BUILD=${1:?usage: test_vpn_tcp.sh BUILD_DIR}
 E2D=$BUILD/vswitch/e2d CTL=$BUILD/vswitch/e2ctl-dp NFS=$BUILD/native-nf
 PY=/usr/bin/python3
-[ "$(id -u)" = 0 ] && command -v ip >/dev/null && command -v ethtool >/dev/null || { echo "skip: needs root, ip, ethtool"; exit 77; }
-for t in nginx curl tcpdump iperf3; do command -v $t >/dev/null || [ -x /usr/sbin/$t ] || { echo "skip: needs $t"; exit 77; }; done
+. "$(dirname "$0")/netns-lib.sh"
+nn_need_root ip ethtool nginx curl tcpdump iperf3
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
-free=$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages 2>/dev/null || echo 0)
-[ "$free" -ge 64 ] || { echo "skip: needs 64 free 2 MiB hugepages (have $free)"; exit 77; }
-
-T=$(mktemp -d /tmp/e2nf-vpn.XXXXXX)
-NA=e2nfva-$$ NB=e2nfvb-$$ EA=e2nva$$ EB=e2nvb$$ EC=e2nvc$$ ED=e2nvd$$ PREFIX=e2nf-vpn-$$
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  sleep 0.5
-  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-  ip netns del "$NA" 2>/dev/null || true
-  ip netns del "$NB" 2>/dev/null || true
-  for e in "$EA" "$EB" "$EC"; do ip link del "$e" 2>/dev/null || true; done
-  rm -f /dev/hugepages/${PREFIX}map_* 2>/dev/null || true
-  rm -rf "/var/run/dpdk/$PREFIX" "$T"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; for f in "$T"/*.log "$T"/*.out; do [ -e "$f" ] && { echo "--- $f"; tail -25 "$f"; }; done; exit 1; }
-ok() { echo "ok - $*"; }
-
-ip netns add "$NA" && ip netns add "$NB" || { echo "skip: cannot create network namespaces"; exit 77; }
-ip link add va netns "$NA" type veth peer name "$EA" || { echo "skip: cannot create veth pairs"; exit 77; }
-ip link add vb netns "$NB" type veth peer name "$EB"
-ip link add "$EC" type veth peer name "$ED"
-for x in "$NA va 10.9.1.1" "$NB vb 10.9.1.2"; do
-  set -- $x
-  ip netns exec "$1" sysctl -qw "net.ipv6.conf.$2.disable_ipv6=1" || true
-  ip netns exec "$1" ethtool -K "$2" tso off gso off gro off tx off rx off >/dev/null 2>&1 || true
-  # room for the tunnel's 57 bytes of outer header, IV, trailer and ICV
-  ip netns exec "$1" ip link set "$2" mtu 1400
-  ip netns exec "$1" ip addr add "$3/24" dev "$2"
-  ip netns exec "$1" ip link set "$2" up
-  ip netns exec "$1" ip link set lo up
-done
-for e in "$EA" "$EB" "$EC" "$ED"; do
-  sysctl -qw "net.ipv6.conf.$e.disable_ipv6=1" || true
-  ethtool -K "$e" tso off gso off gro off tx off rx off >/dev/null 2>&1 || true
-  ip link set "$e" up
-done
+nn_need_hugepages 64
+nn_begin e2nf-vpn
+NA=e2nfva-$$ NB=e2nfvb-$$ EA=e2nva$$ EB=e2nvb$$ EC=e2nvc$$ ED=e2nvd$$
+# MTU 1400: room for the tunnel's 57 bytes of outer header, IV, trailer and ICV
+nn_ns "$NA" va "$EA" 10.9.1.1 1400
+nn_ns "$NB" vb "$EB" 10.9.1.2 1400
+nn_link "$EC" "$ED"
 
 umask 077
 echo 00112233445566778899aabbccddeeff0a0b0c0d >"$T/ab.key"
@@ -104,12 +72,7 @@ connect in_m0 out_vb0
 connect in_m1 out_B
 connect in_B out_m1
 CONF
-"$E2D" --native-nfs --ctl "$T/e2d.ctl" --config "$T/e2d.conf" --file-prefix "$PREFIX" --mbufs 8191 --table-mb 32 \
-  --log-level error >"$T/e2d.log" 2>&1 &
-E2D_PID=$!
-PIDS+=("$E2D_PID")
-for _ in $(seq 200); do [ -S "$T/e2d.ctl" ] && break; kill -0 $E2D_PID 2>/dev/null || fail "e2d exited at start"; sleep 0.05; done
-[ -S "$T/e2d.ctl" ] || fail "e2d did not open its control socket"
+nn_start_e2d
 
 "$NFS/e2nf-vpn" --config "$T/a.conf" --name vpna --port "$T/va0.sock" --port "$T/va1.sock" >"$T/vpna.out" 2>&1 &
 VA=$!
