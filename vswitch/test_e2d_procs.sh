@@ -294,24 +294,31 @@ connect q out1
 sched add cap policy=rate_limit resource=packets limit=20000
 sched attach q parent=cap
 CONF
-start_e2d e "$T/ev.conf"
-ctl e events seconds=30 >"$T/events.txt" &
-EV=$!; PIDS+=("$EV")
 wait_event() { # WHAT: deadline poll of the event log
   for _ in $(seq 300); do grep -q "$1" "$T/events.txt" && return 0; sleep 0.05; done
   fail "no '$1' event; got: $(cat "$T/events.txt")"
 }
-sleep 1     # a SUB socket connects asynchronously: give it time before the first event
-trafgen "net_virtio_user0,path=$T/e0.sock" "net_virtio_user1,path=$T/e1.sock" --rate 100000 --duration 8 \
-  >"$T/tgev.out" 2>>"$T/tgev.log" &
-TGE=$!; PIDS+=("$TGE")
+# events_under_traffic NAME CONFIG SOCK0 SOCK1 SECONDS TRAFGEN-ARGS...: e2d NAME on CONFIG,
+# its events for SECONDS into events.txt (EV), then the generator on its two vhost sockets
+# (TGE), writing tgNAME.out
+events_under_traffic() {
+  local name=$1 conf=$2 s0=$3 s1=$4 secs=$5
+  shift 5
+  start_e2d "$name" "$conf"
+  ctl "$name" events seconds="$secs" >"$T/events.txt" &
+  EV=$!; PIDS+=("$EV")
+  sleep 1   # a SUB socket connects asynchronously: give it time before the first event
+  trafgen "net_virtio_user0,path=$s0" "net_virtio_user1,path=$s1" "$@" >"$T/tg$name.out" 2>>"$T/tg$name.log" &
+  TGE=$!; PIDS+=("$TGE")
+}
+events_under_traffic e "$T/ev.conf" "$T/e0.sock" "$T/e1.sock" 30 --rate 100000 --duration 8
 wait_event "link_up v0"; wait_event "link_up v1"
 wait_event "overload q"
 ctl e sched set cap limit=100000000 >/dev/null   # lift the throttle: the queue drains
 wait_event "underload q"
 kill "$EV" 2>/dev/null || true
 wait "$TGE" || fail "generator failed during the events case"
-account e "$(cat "$T/tgev.out")" min_sent=1 max_drop_pct=90
+account e "$(cat "$T/tge.out")" min_sent=1 max_drop_pct=90
 ok "events: $(awk '{print $2, $3}' "$T/events.txt" | tr '\n' ',' | sed 's/,$//')"
 stop_e2d
 
@@ -324,20 +331,14 @@ module add in0 port_in port=v0
 module add out0 port_out port=v0
 connect in0 out0
 CONF
-start_e2d n "$T/nf.conf"
-ctl n events seconds=30 >"$T/events.txt" &
-EV=$!; PIDS+=("$EV")
-sleep 1
-trafgen "net_virtio_user0,path=$T/n0.sock" "net_virtio_user1,path=$T/n1.sock" --rate 50000 --duration 4 \
-  >"$T/tgnf.out" 2>>"$T/tgnf.log" &
-TGE=$!; PIDS+=("$TGE")
+events_under_traffic n "$T/nf.conf" "$T/n0.sock" "$T/n1.sock" 30 --rate 50000 --duration 4
 wait_event "overload v0"
 kill "$EV" 2>/dev/null || true
 wait "$TGE" || fail "generator failed during the full-ring case"
 # what e2d placed in v0's receive ring reached the (slow) NF side, which never reads it:
 # those frames count as received
 held=$(ctl n stats v0 | awk '$1=="v0"{print $6}')
-account n "$(sed "s/^rx_packets=.*/rx_packets=$held/" "$T/tgnf.out")" min_sent=1 max_drop_pct=100
+account n "$(sed "s/^rx_packets=.*/rx_packets=$held/" "$T/tgn.out")" min_sent=1 max_drop_pct=100
 ok "a full receive ring behind a port: $(grep 'overload v0' "$T/events.txt" | head -1 | awk '{print $2, $3, $4}')"
 stop_e2d
 
@@ -351,23 +352,26 @@ module add in0 port_in port=v0
 module add out1 port_out port=v1
 connect in0 out1
 CONF
-start_e2d l "$T/ld.conf"
-ctl l events seconds=60 >"$T/events.txt" &
-EV=$!; PIDS+=("$EV")
-sleep 1
-trafgen "net_virtio_user0,path=$T/l0.sock" "net_virtio_user1,path=$T/l1.sock" --rate 10000 --duration 4 \
-  >"$T/tgld.out" 2>>"$T/tgld.log" &
-TGE=$!; PIDS+=("$TGE")
-busy_load() { awk '$2=="load" && $3=="v1" {for (i=4;i<=NF;i++) if ($i ~ /^sent_pps=/) {split($i,a,"="); if (a[2]+0 > 1000) f=1}} END {exit !f}' "$T/events.txt"; }
+events_under_traffic l "$T/ld.conf" "$T/l0.sock" "$T/l1.sock" 60 --rate 10000 --duration 4
+# load_event any|last TEST: whether any (or the last) of v1's LOAD events has a sent_pps v
+# for which the awk expression TEST holds
+load_event() {
+  awk -v mode="$1" '$2=="load" && $3=="v1" {
+      hit = 0
+      for (i = 4; i <= NF; i++) if ($i ~ /^sent_pps=/) { v = substr($i, 10) + 0; hit = ('"$2"') }
+      f = mode == "any" ? f || hit : hit
+    } END { exit !f }' "$T/events.txt"
+}
+busy_load() { load_event any 'v > 1000'; }
 for _ in $(seq 300); do busy_load && break; sleep 0.05; done
 busy_load || fail "no load event of v1 with sent_pps > 1000; got: $(cat "$T/events.txt")"
 wait "$TGE" || fail "generator failed during the load case"
 # (band 0 is said once sent_pps < 0.5, which the printer rounds to one decimal)
-quiet_load() { awk '$2=="load" && $3=="v1" {q=0; for (i=4;i<=NF;i++) if ($i ~ /^sent_pps=/) {split($i,a,"="); q=(a[2]+0 <= 0.5)}} END {exit !q}' "$T/events.txt"; }
+quiet_load() { load_event last 'v <= 0.5'; }
 for _ in $(seq 600); do quiet_load && break; sleep 0.05; done
 quiet_load || fail "no quiet load event of v1 after the traffic; got: $(grep load "$T/events.txt" | tail -3)"
 kill "$EV" 2>/dev/null || true
-account l "$(cat "$T/tgld.out")" min_sent=1 max_drop_pct=90
+account l "$(cat "$T/tgl.out")" min_sent=1 max_drop_pct=90
 ok "load events of a port with a capacity: $(grep -c ' load v1 ' "$T/events.txt") said, the busiest $(awk '$2=="load"{print $4}' "$T/events.txt" | sort -t= -k2 -g | tail -1), the last at no traffic"
 stop_e2d
 
