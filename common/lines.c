@@ -3,9 +3,9 @@
 
 #include "e2/lines.h"
 
-int e2_lines_init(struct e2_lines *it, const char *text, size_t len, const char *origin, struct e2_err *err)
+int e2_line_iter_init(struct e2_line_iter *it, const char *text, size_t len, const char *origin, struct e2_err *err)
 {
-	*it = (struct e2_lines){.text = text, .len = len, .origin = origin};
+	*it = (struct e2_line_iter){.text = text, .len = len, .origin = origin};
 	if (len && memchr(text, '\0', len)) {
 		e2_seterr(err, "%s: contains a NUL byte (not a text file)", origin);
 		return -1;
@@ -13,7 +13,7 @@ int e2_lines_init(struct e2_lines *it, const char *text, size_t len, const char 
 	return 0;
 }
 
-int e2_lines_next(struct e2_lines *it, int max_words, struct e2_err *err)
+int e2_line_iter_next(struct e2_line_iter *it, int max_words, struct e2_err *err)
 {
 	if (max_words > E2_LINE_WORDS_MAX)
 		max_words = E2_LINE_WORDS_MAX;

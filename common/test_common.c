@@ -333,32 +333,32 @@ static int teardown(void **state)
  * refusal naming origin and line. */
 static void lines_walk_and_refuse(void **state)
 {
-	struct e2_lines it;
+	struct e2_line_iter it;
 	struct e2_err err = {0};
 	const char text[] = "# head\n\n a b\t c # tail\r\n   \nlast";
 
-	assert_int_equal(e2_lines_init(&it, text, strlen(text), "f", &err), 0);
-	assert_int_equal(e2_lines_next(&it, 4, &err), 1);
+	assert_int_equal(e2_line_iter_init(&it, text, strlen(text), "f", &err), 0);
+	assert_int_equal(e2_line_iter_next(&it, 4, &err), 1);
 	assert_int_equal(it.lineno, 3);
 	assert_int_equal(it.n, 3);
 	assert_string_equal(it.w[0], "a");
 	assert_string_equal(it.w[2], "c");
-	assert_int_equal(e2_lines_next(&it, 4, &err), 1);
+	assert_int_equal(e2_line_iter_next(&it, 4, &err), 1);
 	assert_int_equal(it.lineno, 5);
 	assert_int_equal(it.n, 1);
 	assert_string_equal(it.w[0], "last");
-	assert_int_equal(e2_lines_next(&it, 4, &err), 0);
-	assert_int_equal(e2_lines_next(&it, 4, &err), 0);
+	assert_int_equal(e2_line_iter_next(&it, 4, &err), 0);
+	assert_int_equal(e2_line_iter_next(&it, 4, &err), 0);
 
-	assert_int_equal(e2_lines_init(&it, "", 0, "f", &err), 0);
-	assert_int_equal(e2_lines_next(&it, 4, &err), 0);
+	assert_int_equal(e2_line_iter_init(&it, "", 0, "f", &err), 0);
+	assert_int_equal(e2_line_iter_next(&it, 4, &err), 0);
 
-	assert_int_equal(e2_lines_init(&it, "a\0b\n", 4, "nul.conf", &err), -1);
+	assert_int_equal(e2_line_iter_init(&it, "a\0b\n", 4, "nul.conf", &err), -1);
 	assert_string_equal(err.msg, "nul.conf: contains a NUL byte (not a text file)");
 
-	assert_int_equal(e2_lines_init(&it, "ok\na b c\n", 9, "w.conf", &err), 0);
-	assert_int_equal(e2_lines_next(&it, 2, &err), 1);
-	assert_int_equal(e2_lines_next(&it, 2, &err), -1);
+	assert_int_equal(e2_line_iter_init(&it, "ok\na b c\n", 9, "w.conf", &err), 0);
+	assert_int_equal(e2_line_iter_next(&it, 2, &err), 1);
+	assert_int_equal(e2_line_iter_next(&it, 2, &err), -1);
 	assert_string_equal(err.msg, "w.conf:2: too many words (at most 2)");
 
 	char *big = malloc(E2_LINE_MAX + 3);
@@ -366,12 +366,12 @@ static void lines_walk_and_refuse(void **state)
 	memset(big, 'x', E2_LINE_MAX + 2);
 	big[0] = '\n';
 	big[E2_LINE_MAX + 2] = '\n';
-	assert_int_equal(e2_lines_init(&it, big, E2_LINE_MAX + 2, "long.conf", &err), 0);
-	assert_int_equal(e2_lines_next(&it, 2, &err), -1);
+	assert_int_equal(e2_line_iter_init(&it, big, E2_LINE_MAX + 2, "long.conf", &err), 0);
+	assert_int_equal(e2_line_iter_next(&it, 2, &err), -1);
 	assert_string_equal(err.msg, "long.conf:2: line longer than 1024 characters");
 	/* exactly E2_LINE_MAX characters is a line */
-	assert_int_equal(e2_lines_init(&it, big, E2_LINE_MAX + 1, "long.conf", &err), 0);
-	assert_int_equal(e2_lines_next(&it, 2, &err), 1);
+	assert_int_equal(e2_line_iter_init(&it, big, E2_LINE_MAX + 1, "long.conf", &err), 0);
+	assert_int_equal(e2_line_iter_next(&it, 2, &err), 1);
 	assert_int_equal(strlen(it.w[0]), E2_LINE_MAX);
 	free(big);
 }

@@ -181,10 +181,10 @@ int fw_rules_parse(const char *text, size_t len, const char *origin, struct fw_r
 	size_t cap = 0;
 
 	*rs = (struct fw_ruleset){.default_action = FW_DROP, .non_ip_action = FW_ALLOW};
-	struct e2_lines it;
-	if (e2_lines_init(&it, text, len, origin, err))
+	struct e2_line_iter it;
+	if (e2_line_iter_init(&it, text, len, origin, err))
 		return -1;
-	for (int more; (more = e2_lines_next(&it, 16, err)) != 0;) {
+	for (int more; (more = e2_line_iter_next(&it, 16, err)) != 0;) {
 		if (more < 0)
 			goto fail;
 		char **w = it.w;

@@ -263,10 +263,10 @@ int meter_conf_parse(const char *text, size_t len, const char *origin, struct me
 
 	memset(c, 0, sizeof(*c));
 	c->default_pass = true;
-	struct e2_lines it;
-	if (e2_lines_init(&it, text, len, origin, err))
+	struct e2_line_iter it;
+	if (e2_line_iter_init(&it, text, len, origin, err))
 		return -1;
-	for (int more; (more = e2_lines_next(&it, 24, err)) != 0;) {
+	for (int more; (more = e2_line_iter_next(&it, 24, err)) != 0;) {
 		if (more < 0)
 			return -1;
 		char **w = it.w;

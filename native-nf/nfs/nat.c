@@ -65,10 +65,10 @@ static int parse_conf(const char *text, size_t len, const char *origin, struct n
 	bool have_external = false;
 
 	*c = (struct nat_conf){.port_lo = 20000, .port_hi = 29999, .timeout_s = {300, 30, 30}};
-	struct e2_lines it;
-	if (e2_lines_init(&it, text, len, origin, err))
+	struct e2_line_iter it;
+	if (e2_line_iter_init(&it, text, len, origin, err))
 		return -1;
-	for (int more; (more = e2_lines_next(&it, 8, err)) != 0;) {
+	for (int more; (more = e2_line_iter_next(&it, 8, err)) != 0;) {
 		if (more < 0)
 			return -1;
 		char **w = it.w;

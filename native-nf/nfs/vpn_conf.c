@@ -136,10 +136,10 @@ int vpn_conf_parse(const char *text, size_t len, const char *origin, const char 
 
 	memset(c, 0, sizeof(*c));
 	c->non_ip_pass = true;
-	struct e2_lines it;
-	if (e2_lines_init(&it, text, len, origin, err))
+	struct e2_line_iter it;
+	if (e2_line_iter_init(&it, text, len, origin, err))
 		return -1;
-	for (int more; (more = e2_lines_next(&it, 16, err)) != 0;) {
+	for (int more; (more = e2_line_iter_next(&it, 16, err)) != 0;) {
 		if (more < 0)
 			return -1;
 		char **w = it.w;

@@ -12,10 +12,10 @@
 #define E2_LINE_MAX 1024 /* characters of a line, its newline not counted */
 #define E2_LINE_WORDS_MAX 32
 
-struct e2_lines {
+struct e2_line_iter {
 	const char *text, *origin;
 	size_t len, pos;
-	unsigned lineno; /* of the line e2_lines_next returned last, counted from 1 */
+	unsigned lineno; /* of the line e2_line_iter_next returned last, counted from 1 */
 	int n;           /* its words */
 	char *w[E2_LINE_WORDS_MAX];
 	char buf[E2_LINE_MAX + 1];
@@ -24,11 +24,11 @@ struct e2_lines {
 /* Starts walking text (len bytes; it need not end in a newline nor be NUL-terminated).
  * origin names it in messages, as "ORIGIN:LINE: ...". Refuses a text holding a NUL byte
  * (not a text file): -1 with err set. */
-int e2_lines_init(struct e2_lines *it, const char *text, size_t len, const char *origin, struct e2_err *err);
+int e2_line_iter_init(struct e2_line_iter *it, const char *text, size_t len, const char *origin, struct e2_err *err);
 
 /* The next line with words, split into it->w[0 .. it->n - 1] (pointers into it->buf,
  * valid until the next call): 1; 0 at the end of the text; -1 with err set for a line
  * longer than E2_LINE_MAX or with more than max_words words (at most E2_LINE_WORDS_MAX). */
-int e2_lines_next(struct e2_lines *it, int max_words, struct e2_err *err);
+int e2_line_iter_next(struct e2_line_iter *it, int max_words, struct e2_err *err);
 
 #endif
