@@ -14,6 +14,8 @@ struct e2ctl_command {
 
 static const struct e2ctl_command commands[] = {
 	{"plan", e2ctl_plan, "compute PGraph, IGraph, placement and interconnection from descriptions"},
+	{"autoscale", e2ctl_autoscale,
+	 "run the controller's scaling rule over a load trace (what-if, one verdict a line)"},
 	{"fabric", e2ctl_fabric, "program the fabric switch through its driver (replace, add, del, show, explain)"},
 	{"apply", e2ctl_apply, "add a policy's pipelines to the running system (e2-controller)"},
 	{"delete", e2ctl_delete, "remove a pipeline from the running system"},
@@ -29,7 +31,7 @@ static void usage(FILE *out)
 {
 	fprintf(out, "usage: e2ctl COMMAND [ARGS...]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].help);
+		fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].help);
 	fprintf(out, "\n'e2ctl COMMAND --help' describes a command.\n");
 }
 

@@ -8,6 +8,7 @@
 typedef int e2ctl_cmd_fn(int argc, char **argv);
 
 e2ctl_cmd_fn e2ctl_plan;
+e2ctl_cmd_fn e2ctl_autoscale;
 e2ctl_cmd_fn e2ctl_dp;
 e2ctl_cmd_fn e2ctl_fabric;
 e2ctl_cmd_fn e2ctl_apply;
