@@ -145,6 +145,16 @@ static int fw_setup(void *st, bool check, struct e2_err *err)
 	return 0;
 }
 
+/* The slot fw_pkt looks up first. */
+static void fw_prefetch(void *st, unsigned port, const struct mb_pkt *p)
+{
+	struct fw *fw = st;
+	struct mb_flow_key k;
+	(void)port;
+	mb_flow_key(&p->key, &k, NULL);
+	mb_flows_prefetch(fw->flows, &k);
+}
+
 static int fw_pkt(void *st, struct e2nf *nf, unsigned port, struct mb_pkt *p, uint64_t now)
 {
 	struct fw *fw = st;
@@ -306,6 +316,7 @@ int main(int argc, char **argv)
 		.opt = fw_opt,
 		.setup = fw_setup,
 		.pkt = fw_pkt,
+		.prefetch = fw_prefetch,
 		.counters = fw_counters,
 		.control = fw_control,
 		.fini = fw_fini,

@@ -89,6 +89,16 @@ static int lb_setup(void *st, bool check, struct e2_err *err)
 	return 0;
 }
 
+/* The slot lb_pkt looks up first, and the checksum it rewrites. */
+static void lb_prefetch(void *st, unsigned port, const struct mb_pkt *p)
+{
+	struct lb *lb = st;
+	struct mb_flow_key k;
+	mb_flow_key(&p->key, &k, NULL);
+	mb_flows_prefetch(port == 0 ? lb->fwd : lb->rev, &k);
+	mb_pkt_prefetch_rewrite(p);
+}
+
 static int lb_pkt(void *st, struct e2nf *nf, unsigned port, struct mb_pkt *p, uint64_t now)
 {
 	struct lb *lb = st;
@@ -194,6 +204,7 @@ int main(int argc, char **argv)
 		.opt = lb_opt,
 		.setup = lb_setup,
 		.pkt = lb_pkt,
+		.prefetch = lb_prefetch,
 		.counters = lb_counters,
 		.fini = lb_fini,
 		.ports = 2,

@@ -81,15 +81,21 @@ int mb_parse_l3(uint8_t *l3, size_t len, int ethertype, struct mb_pkt *p)
 	return 0;
 }
 
+/* RFC 1624's HC' = ~(~HC + ~m + m'), a 32-bit word at a time (the one's-complement sum of
+ * 16-bit words is the folded sum of 32-bit ones): an Embark address is 16 bytes. */
 void mb_csum_replace(uint8_t *csum, const uint8_t *old, const uint8_t *new, size_t len)
 {
-	uint32_t s = (uint16_t)~e2_get_be16(csum);
-	for (size_t i = 0; i + 1 < len; i += 2) {
-		s += (uint16_t)~e2_get_be16(old + i);
-		s += e2_get_be16(new + i);
-	}
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
+	uint64_t s = (uint16_t)~e2_get_be16(csum);
+	size_t i = 0;
+	for (; i + 3 < len; i += 4)
+		s += (uint32_t)~e2_get_be32(old + i) + (uint64_t)e2_get_be32(new + i);
+	for (; i + 1 < len; i += 2)
+		s += (uint16_t)~e2_get_be16(old + i) + (uint32_t)e2_get_be16(new + i);
+	s = (s & 0xffffffff) + (s >> 32);
+	s = (s & 0xffffffff) + (s >> 32);
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
 	uint16_t r = (uint16_t)~s;
 	csum[0] = (uint8_t)(r >> 8);
 	csum[1] = (uint8_t)r;
@@ -260,6 +266,13 @@ void *mb_flows_find(struct mb_flows *t, const struct mb_flow_key *k, uint64_t no
 void *mb_flows_add(struct mb_flows *t, const struct mb_flow_key *k, uint64_t now, bool *fresh)
 {
 	return lookup(t, k, now, true, fresh);
+}
+
+void mb_flows_prefetch(const struct mb_flows *t, const struct mb_flow_key *k)
+{
+	const uint8_t *s = (const uint8_t *)slot_at(t, flow_hash(k) & t->mask);
+	__builtin_prefetch(s);
+	__builtin_prefetch(s + t->slot_size - 1); /* a slot may straddle two lines */
 }
 
 size_t mb_flows_count(const struct mb_flows *t, uint64_t now)

@@ -44,6 +44,13 @@ void mb_set_port(struct mb_pkt *p, bool dst, uint16_t port_be);
 void mb_addr_bytes(bool v6, embark_u128 v, uint8_t out[16]);
 /* One's-complement update of a 16-bit checksum for a changed span (even length). */
 void mb_csum_replace(uint8_t *csum, const uint8_t *old, const uint8_t *new, size_t len);
+/* Starts fetching, for writing, the transport checksum a rewrite updates: on an Embark
+ * frame it lies past the 48-byte option, in the frame's second cache line. */
+static inline void mb_pkt_prefetch_rewrite(const struct mb_pkt *p)
+{
+	if (p->l4_csum)
+		__builtin_prefetch(p->l4_csum, 1);
+}
 
 /* Symmetric flow key: the two ends in a fixed order. */
 struct mb_flow_key {
@@ -64,6 +71,8 @@ void *mb_flows_find(struct mb_flows *t, const struct mb_flow_key *k, uint64_t no
 /* Finds or adds (zeroed state, *fresh set); NULL when full. */
 void *mb_flows_add(struct mb_flows *t, const struct mb_flow_key *k, uint64_t now, bool *fresh);
 size_t mb_flows_count(const struct mb_flows *t, uint64_t now);
+/* Starts fetching the slot a lookup of k probes first (a hint: nothing changes). */
+void mb_flows_prefetch(const struct mb_flows *t, const struct mb_flow_key *k);
 /* Called with an expired entry's state before the entry is reused, and on free. */
 void mb_flows_on_evict(struct mb_flows *t, void (*fn)(void *val));
 

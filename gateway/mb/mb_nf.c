@@ -46,58 +46,84 @@ static void run_timer(struct e2nf *nf, void *state, uint64_t now)
 }
 #endif
 
-static void run_rx(struct e2nf *nf, void *state, unsigned port, struct rte_mbuf **pkts, unsigned n)
+/* What the first pass over a burst made of each frame. */
+enum frame_kind { FRAME_BAD, FRAME_EXT, FRAME_NON_IP, FRAME_IP };
+
+/* Up to E2NF_BURST frames in two passes: first every frame is parsed and the middlebox
+ * fetches the state each will need (its flow slot), so the burst's cache misses overlap
+ * instead of coming one after another; then each frame is decided in arrival order
+ * (records included: a record before its packet is known when the packet is decided). */
+static void run_rx_burst(struct runner *r, struct e2nf *nf, unsigned port, struct rte_mbuf **pkts, unsigned n,
+			 uint64_t now)
 {
-	struct runner *r = state;
-	uint64_t now = e2nf_now_ns(nf);
 	unsigned nports = e2nf_n_ports(nf);
-#ifdef MB_HAVE_CHAN
-	chan_drain(r, nf, now);
-#endif
+	enum frame_kind kind[E2NF_BURST];
+	struct mb_pkt parsed[E2NF_BURST];
+	uint8_t *frames[E2NF_BURST];
+	size_t lens[E2NF_BURST];
 
 	for (unsigned i = 0; i < n; i++) {
 		struct rte_mbuf *mb = pkts[i];
 		int off = e2nf_inner_offset(mb);
-		int out = MB_DROP;
-		if (off < 0 || !rte_pktmbuf_is_contiguous(mb) || mb->data_len < (unsigned)off + RTE_ETHER_HDR_LEN) {
-			r->malformed++;
-			e2nf_drop(nf, mb);
+		kind[i] = FRAME_BAD;
+		if (off < 0 || !rte_pktmbuf_is_contiguous(mb) || mb->data_len < (unsigned)off + RTE_ETHER_HDR_LEN)
+			continue;
+		frames[i] = rte_pktmbuf_mtod_offset(mb, uint8_t *, off);
+		lens[i] = mb->data_len - (unsigned)off;
+		int et = frames[i][12] << 8 | frames[i][13];
+		if (et == MB_EXT_ETHERTYPE) {
+			kind[i] = FRAME_EXT;
 			continue;
 		}
-		uint8_t *frame = rte_pktmbuf_mtod_offset(mb, uint8_t *, off);
-		size_t flen = mb->data_len - (unsigned)off;
-		int et = frame[12] << 8 | frame[13];
-		if (et == MB_EXT_ETHERTYPE) {
+		int rc = mb_parse_l3(frames[i] + 14, lens[i] - 14, et, &parsed[i]);
+		kind[i] = rc < 0 ? FRAME_BAD : rc > 0 ? FRAME_NON_IP : FRAME_IP;
+		if (kind[i] == FRAME_IP && r->m->prefetch)
+			r->m->prefetch(r->m->st, port, &parsed[i]);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		struct rte_mbuf *mb = pkts[i];
+		int out = MB_DROP;
+		switch (kind[i]) {
+		case FRAME_BAD: r->malformed++; break;
+		case FRAME_EXT: {
 			struct mb_ext x;
 			struct e2_err err;
 			if (!r->m->ext) {
 				r->ext_ignored++;
-			} else if (mb_ext_decode(frame + 14, flen - 14, &x, &err) != 0) {
+			} else if (mb_ext_decode(frames[i] + 14, lens[i] - 14, &x, &err) != 0) {
 				r->ext_refused++;
 			} else {
 				r->ext_records++;
 				r->m->ext(r->m->st, nf, &x, now);
 				mb_ext_free(&x);
 			}
-			e2nf_drop(nf, mb); /* the channel ends here */
-			continue;
+			break; /* the channel ends here */
 		}
-		struct mb_pkt p;
-		int rc = mb_parse_l3(frame + 14, flen - 14, et, &p);
-		if (rc < 0) {
-			r->malformed++;
-		} else if (rc > 0) {
+		case FRAME_NON_IP:
 			r->non_ip++;
 			out = (int)(port ^ 1);
-		} else {
+			break;
+		case FRAME_IP:
 			r->ip++;
-			out = r->m->pkt(r->m->st, nf, port, &p, now);
+			out = r->m->pkt(r->m->st, nf, port, &parsed[i], now);
+			break;
 		}
 		if (out >= 0 && (unsigned)out < nports)
 			e2nf_send(nf, (unsigned)out, mb);
 		else
 			e2nf_drop(nf, mb);
 	}
+}
+
+static void run_rx(struct e2nf *nf, void *state, unsigned port, struct rte_mbuf **pkts, unsigned n)
+{
+	struct runner *r = state;
+	uint64_t now = e2nf_now_ns(nf);
+#ifdef MB_HAVE_CHAN
+	chan_drain(r, nf, now);
+#endif
+	for (unsigned i = 0; i < n; i += E2NF_BURST)
+		run_rx_burst(r, nf, port, pkts + i, n - i < E2NF_BURST ? n - i : E2NF_BURST, now);
 }
 
 static int run_control(struct e2nf *nf, void *state, const char *line, char *reply, size_t len)

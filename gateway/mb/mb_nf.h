@@ -19,6 +19,9 @@ struct mb_nf {
 	int (*opt)(void *st, int c, const char *arg, struct e2_err *err);
 	/* after the options: loads files; `check` set: print what was loaded and return */
 	int (*setup)(void *st, bool check, struct e2_err *err);
+	/* optional: fetch what pkt() will need for this frame (its flow slot), called for
+	 * every IP frame of a burst before the first is decided */
+	void (*prefetch)(void *st, unsigned port, const struct mb_pkt *p);
 	/* a parsed IP frame from `port`: the output port or MB_DROP */
 	int (*pkt)(void *st, struct e2nf *nf, unsigned port, struct mb_pkt *p, uint64_t now);
 	/* an extension record (may be NULL: the middlebox takes none) */
