@@ -1029,8 +1029,10 @@ alp_plan *alp_solve_model(const alp_graph *g, const alp_opts *o)
 	alp_opts o1 = *o;
 	o1.time_limit_s = fmax(0.1, o->time_limit_s - (now_s() - t0));
 	alp_plan *p = alp_solve_start(g, &o1, round);
+	/* An "infeasible" from CBC cut short by its clock (the root LP stopped early
+	 * reports an infeasible relaxation) is disproved by the rounded plan in hand. */
 	if (p && round &&
-	    (p->status == ALP_TIMEOUT || p->status == ALP_ERROR ||
+	    (p->status == ALP_TIMEOUT || p->status == ALP_ERROR || p->status == ALP_INFEASIBLE ||
 	     (p->status == ALP_FEASIBLE && p->mpps < round->mpps * (1 - 1e-9)))) {
 		/* the MIP ran out of time without beating the relaxation's plan */
 		round->status = ALP_FEASIBLE;

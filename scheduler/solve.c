@@ -19,8 +19,11 @@ alp_plan *alp_solve(const alp_graph *g, const alp_opts *o)
 {
 	double t0 = now_s();
 	alp_plan *p = alp_solve_model(g, o);
-	if (p && p->status == ALP_TIMEOUT) {
-		/* no incumbent in time: the semi-manual partition is an LP, solved fast */
+	/* No incumbent in time, or an "infeasible" that CBC may report when its clock
+	 * stops the root LP: the semi-manual partition is an LP, solved fast, and a
+	 * plan for it disproves the claim (it is one of the model's plans). */
+	if (p && (p->status == ALP_TIMEOUT || p->status == ALP_INFEASIBLE)) {
+		bool timed_out = p->status == ALP_TIMEOUT;
 		alp_opts o2 = *o;
 		o2.time_limit_s = fmax(1, 0.2 * o->time_limit_s);
 		alp_plan *s = alp_strawman(g, "semi", &o2);
@@ -29,9 +32,9 @@ alp_plan *alp_solve(const alp_graph *g, const alp_opts *o)
 			s->kind = e2_xstrdup("alpine");
 			s->status = ALP_FEASIBLE;
 			s->gap = 1;
-			snprintf(s->diag, sizeof(s->diag),
-				 "time limit reached before the MIP found a plan: this is the semi-manual "
-				 "partition with solved weights");
+			snprintf(s->diag, sizeof(s->diag), "%s: this is the semi-manual partition with solved weights",
+				 timed_out ? "time limit reached before the MIP found a plan"
+					   : "the MIP, stopped by the time limit, claimed no plan exists");
 			alp_plan_free(p);
 			p = s;
 		} else {
