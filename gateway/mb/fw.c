@@ -149,20 +149,17 @@ static int fw_setup(void *st, bool check, struct e2_err *err)
 static void fw_prefetch(void *st, unsigned port, const struct mb_pkt *p)
 {
 	struct fw *fw = st;
-	struct mb_flow_key k;
 	(void)port;
-	mb_flow_key(&p->key, &k, NULL);
-	mb_flows_prefetch(fw->flows, &k);
+	mb_flows_prefetch(fw->flows, &p->flow);
 }
 
 static int fw_pkt(void *st, struct e2nf *nf, unsigned port, struct mb_pkt *p, uint64_t now)
 {
 	struct fw *fw = st;
-	struct mb_flow_key k;
+	const struct mb_flow_key *k = &p->flow;
 	bool fresh;
 	(void)nf;
-	mb_flow_key(&p->key, &k, NULL);
-	struct fw_flow *f = mb_flows_find(fw->flows, &k, now);
+	struct fw_flow *f = mb_flows_find(fw->flows, k, now);
 	int action;
 	if (f) {
 		action = f->action;
@@ -186,7 +183,7 @@ static int fw_pkt(void *st, struct e2nf *nf, unsigned port, struct mb_pkt *p, ui
 			fw->denied_rule++;
 		else
 			fw->denied_default++;
-		f = mb_flows_add(fw->flows, &k, now, &fresh);
+		f = mb_flows_add(fw->flows, k, now, &fresh);
 		if (f)
 			f->action = action;
 		else

@@ -139,10 +139,8 @@ static void ids_ext(void *st, struct e2nf *nf, struct mb_ext *x, uint64_t now)
 static int ids_pkt(void *st, struct e2nf *nf, unsigned port, struct mb_pkt *p, uint64_t now)
 {
 	struct ids *d = st;
-	struct mb_flow_key k;
 	(void)nf;
-	mb_flow_key(&p->key, &k, NULL);
-	struct ids_flow *f = mb_flows_find(d->flows, &k, now);
+	struct ids_flow *f = mb_flows_find(d->flows, &p->flow, now);
 	if (f && f->dropping) {
 		d->dropped_frames++;
 		return MB_DROP;

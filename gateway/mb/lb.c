@@ -93,22 +93,19 @@ static int lb_setup(void *st, bool check, struct e2_err *err)
 static void lb_prefetch(void *st, unsigned port, const struct mb_pkt *p)
 {
 	struct lb *lb = st;
-	struct mb_flow_key k;
-	mb_flow_key(&p->key, &k, NULL);
-	mb_flows_prefetch(port == 0 ? lb->fwd : lb->rev, &k);
+	mb_flows_prefetch(port == 0 ? lb->fwd : lb->rev, &p->flow);
 	mb_pkt_prefetch_rewrite(p);
 }
 
 static int lb_pkt(void *st, struct e2nf *nf, unsigned port, struct mb_pkt *p, uint64_t now)
 {
 	struct lb *lb = st;
-	struct mb_flow_key k;
 	uint8_t ab[16];
 	(void)nf;
-	mb_flow_key(&p->key, &k, NULL);
+	const struct mb_flow_key *k = &p->flow;
 	if (port == 0) {
 		bool fresh;
-		struct lb_flow *f = mb_flows_add(lb->fwd, &k, now, &fresh);
+		struct lb_flow *f = mb_flows_add(lb->fwd, k, now, &fresh);
 		struct lb_flow tmp;
 		if (!f) {
 			lb->table_full++;
@@ -116,7 +113,7 @@ static int lb_pkt(void *st, struct e2nf *nf, unsigned port, struct mb_pkt *p, ui
 			fresh = true;
 		}
 		if (fresh) {
-			uint64_t h = key_hash(&k), best = 0;
+			uint64_t h = key_hash(k), best = 0;
 			uint32_t bi = 0;
 			for (uint32_t i = 0; i < lb->be.n; i++) {
 				uint64_t s = mix(h, lb->be_hash[i]);
@@ -141,7 +138,7 @@ static int lb_pkt(void *st, struct e2nf *nf, unsigned port, struct mb_pkt *p, ui
 		lb->to_backend++;
 		return 1;
 	}
-	struct lb_flow *r = mb_flows_find(lb->rev, &k, now);
+	struct lb_flow *r = mb_flows_find(lb->rev, k, now);
 	if (!r || p->key.sip != lb->be.v[r->backend]) {
 		lb->unknown_reply++;
 		return MB_DROP;

@@ -78,6 +78,7 @@ int mb_parse_l3(uint8_t *l3, size_t len, int ethertype, struct mb_pkt *p)
 		else if (p->key.proto == 17 && p->l4_len >= 8 && (p->v6 || e2_get_be16(p->l4 + 6) != 0))
 			p->l4_csum = p->l4 + 6;
 	}
+	mb_flow_key(&p->key, &p->flow, NULL);
 	return 0;
 }
 
@@ -142,6 +143,14 @@ void mb_flow_key(const embark_key5 *k, struct mb_flow_key *f, bool *swapped)
 	f->b = sw ? k->sip : k->dip;
 	f->pa = sw ? k->dport : k->sport;
 	f->pb = sw ? k->sport : k->dport;
+	uint64_t h = 0x9e3779b97f4a7c15ull;
+	const uint64_t *w = (const void *)f;
+	for (size_t i = 0; i < offsetof(struct mb_flow_key, hash) / 8; i++) {
+		h ^= w[i];
+		h *= 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
+	}
+	f->hash = h;
 	if (swapped)
 		*swapped = sw;
 }
@@ -207,14 +216,7 @@ void mb_flows_free(struct mb_flows *t)
 
 static size_t flow_hash(const struct mb_flow_key *k)
 {
-	uint64_t h = 0x9e3779b97f4a7c15ull;
-	const uint64_t *w = (const void *)k;
-	for (size_t i = 0; i < sizeof(*k) / 8; i++) {
-		h ^= w[i];
-		h *= 0xff51afd7ed558ccdull;
-		h ^= h >> 32;
-	}
-	return (size_t)h;
+	return (size_t)k->hash;
 }
 
 static bool live(const struct mb_flows *t, const struct slot_head *s, uint64_t now)
@@ -268,11 +270,29 @@ void *mb_flows_add(struct mb_flows *t, const struct mb_flow_key *k, uint64_t now
 	return lookup(t, k, now, true, fresh);
 }
 
-void mb_flows_prefetch(const struct mb_flows *t, const struct mb_flow_key *k)
+void mb_flows_prefetch_hash(const struct mb_flows *t, uint64_t hash)
 {
-	const uint8_t *s = (const uint8_t *)slot_at(t, flow_hash(k) & t->mask);
+	const uint8_t *s = (const uint8_t *)slot_at(t, (size_t)hash & t->mask);
 	__builtin_prefetch(s);
 	__builtin_prefetch(s + t->slot_size - 1); /* a slot may straddle two lines */
+}
+
+void mb_flows_prefetch(const struct mb_flows *t, const struct mb_flow_key *k)
+{
+	mb_flows_prefetch_hash(t, k->hash);
+}
+
+const void *mb_flows_peek(const struct mb_flows *t, const struct mb_flow_key *k, uint64_t now)
+{
+	size_t i = flow_hash(k) & t->mask;
+	for (size_t probes = 0; probes < t->cap; probes++, i = (i + 1) & t->mask) {
+		const struct slot_head *s = slot_at(t, i);
+		if (!s->last_seen)
+			return NULL;
+		if (live(t, s, now) && !memcmp(&s->key, k, sizeof(*k)))
+			return s + 1;
+	}
+	return NULL;
 }
 
 size_t mb_flows_count(const struct mb_flows *t, uint64_t now)

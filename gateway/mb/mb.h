@@ -20,6 +20,17 @@
 #define MB_EXT_ETHERTYPE 0x88b5
 #define MB_FLOW_ID_LEN 37
 
+/* Symmetric flow key: the two ends in a fixed order, and the key's hash (computed once,
+ * with the key; equal keys have equal hashes, so comparing whole keys stays right). */
+struct mb_flow_key {
+	embark_u128 a, b;
+	uint16_t pa, pb;
+	uint8_t proto;
+	uint8_t pad[3];
+	uint64_t hash;
+};
+void mb_flow_key(const embark_key5 *k, struct mb_flow_key *f, bool *swapped);
+
 /* A parsed frame: L3 bytes and the places a header rewrite touches. */
 struct mb_pkt {
 	uint8_t *l3;
@@ -32,6 +43,9 @@ struct mb_pkt {
 	uint8_t *l4_csum; /* TCP/UDP checksum; NULL if none (or UDP checksum 0 on IPv4) */
 	uint8_t *l4;      /* transport header */
 	size_t l4_len;
+	/* the flow key of `key` as parsed (a rewrite changes `key`, not this): computed once
+	 * for a middlebox's prefetch and its decision */
+	struct mb_flow_key flow;
 };
 /* Parses the L3 packet at l3: 0 ok, -1 malformed/truncated, 1 not IP. */
 int mb_parse_l3(uint8_t *l3, size_t len, int ethertype, struct mb_pkt *p);
@@ -52,15 +66,6 @@ static inline void mb_pkt_prefetch_rewrite(const struct mb_pkt *p)
 		__builtin_prefetch(p->l4_csum, 1);
 }
 
-/* Symmetric flow key: the two ends in a fixed order. */
-struct mb_flow_key {
-	embark_u128 a, b;
-	uint16_t pa, pb;
-	uint8_t proto;
-	uint8_t pad[11];
-};
-void mb_flow_key(const embark_key5 *k, struct mb_flow_key *f, bool *swapped);
-
 /* An open-addressing flow table with per-entry state of `val_size` bytes; entries unseen
  * for idle_ns are reused. */
 struct mb_flows;
@@ -73,6 +78,10 @@ void *mb_flows_add(struct mb_flows *t, const struct mb_flow_key *k, uint64_t now
 size_t mb_flows_count(const struct mb_flows *t, uint64_t now);
 /* Starts fetching the slot a lookup of k probes first (a hint: nothing changes). */
 void mb_flows_prefetch(const struct mb_flows *t, const struct mb_flow_key *k);
+/* The same by the key's hash alone (mb_flow_key's `hash`). */
+void mb_flows_prefetch_hash(const struct mb_flows *t, uint64_t hash);
+/* The live flow's state without touching it (no refresh, no expiry): for hints. */
+const void *mb_flows_peek(const struct mb_flows *t, const struct mb_flow_key *k, uint64_t now);
 /* Called with an expired entry's state before the entry is reused, and on free. */
 void mb_flows_on_evict(struct mb_flows *t, void (*fn)(void *val));
 

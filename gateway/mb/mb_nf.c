@@ -62,6 +62,9 @@ static void run_rx_burst(struct runner *r, struct e2nf *nf, unsigned port, struc
 	uint8_t *frames[E2NF_BURST];
 	size_t lens[E2NF_BURST];
 
+	/* an Embark frame's transport header lies in its second cache line */
+	for (unsigned i = 0; i < n; i++)
+		__builtin_prefetch(rte_pktmbuf_mtod_offset(pkts[i], const uint8_t *, RTE_CACHE_LINE_SIZE));
 	for (unsigned i = 0; i < n; i++) {
 		struct rte_mbuf *mb = pkts[i];
 		int off = e2nf_inner_offset(mb);
@@ -80,6 +83,10 @@ static void run_rx_burst(struct runner *r, struct e2nf *nf, unsigned port, struc
 		if (kind[i] == FRAME_IP && r->m->prefetch)
 			r->m->prefetch(r->m->st, port, &parsed[i]);
 	}
+	if (r->m->prefetch2)
+		for (unsigned i = 0; i < n; i++)
+			if (kind[i] == FRAME_IP)
+				r->m->prefetch2(r->m->st, port, &parsed[i], now);
 	for (unsigned i = 0; i < n; i++) {
 		struct rte_mbuf *mb = pkts[i];
 		int out = MB_DROP;

@@ -22,6 +22,9 @@ struct mb_nf {
 	/* optional: fetch what pkt() will need for this frame (its flow slot), called for
 	 * every IP frame of a burst before the first is decided */
 	void (*prefetch)(void *st, unsigned port, const struct mb_pkt *p);
+	/* optional: a second pass, once every frame's prefetch was issued, to fetch what the
+	 * state found there points at (the NAT's way back); a hint: it changes nothing */
+	void (*prefetch2)(void *st, unsigned port, const struct mb_pkt *p, uint64_t now);
 	/* a parsed IP frame from `port`: the output port or MB_DROP */
 	int (*pkt)(void *st, struct e2nf *nf, unsigned port, struct mb_pkt *p, uint64_t now);
 	/* an extension record (may be NULL: the middlebox takes none) */

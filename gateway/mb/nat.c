@@ -18,7 +18,8 @@
 struct nat_map {
 	embark_u128 in_addr, out_addr;
 	uint16_t in_port, out_port;
-	bool valid; /* false: the flow is known but got no port yet */
+	bool valid;         /* false: the flow is known but got no port yet */
+	uint64_t back_hash; /* the way back's flow key hash, to prefetch its slot */
 };
 
 struct nat {
@@ -78,28 +79,37 @@ static int nat_setup(void *st, bool check, struct e2_err *err)
 static void nat_prefetch(void *st, unsigned port, const struct mb_pkt *p)
 {
 	struct nat *n = st;
-	struct mb_flow_key k;
 	if (!p->ports)
 		return;
-	mb_flow_key(&p->key, &k, NULL);
-	mb_flows_prefetch(port == 0 ? n->out : n->in, &k);
+	mb_flows_prefetch(port == 0 ? n->out : n->in, &p->flow);
 	mb_pkt_prefetch_rewrite(p);
+}
+
+/* An outgoing frame of a known flow refreshes the way back too: fetch that slot, found
+ * from the way out's entry (which the first pass is fetching). */
+static void nat_prefetch2(void *st, unsigned port, const struct mb_pkt *p, uint64_t now)
+{
+	struct nat *n = st;
+	if (port != 0 || !p->ports)
+		return;
+	const struct nat_map *m = mb_flows_peek(n->out, &p->flow, now);
+	if (m && m->valid)
+		mb_flows_prefetch_hash(n->in, m->back_hash);
 }
 
 static int nat_pkt(void *st, struct e2nf *nf, unsigned port, struct mb_pkt *p, uint64_t now)
 {
 	struct nat *n = st;
-	struct mb_flow_key k;
 	uint8_t ab[16];
 	(void)nf;
 	if (!p->ports) {
 		n->untranslatable++;
 		return MB_DROP;
 	}
-	mb_flow_key(&p->key, &k, NULL);
+	const struct mb_flow_key *k = &p->flow;
 	if (port == 0) {
 		bool fresh;
-		struct nat_map *m = mb_flows_add(n->out, &k, now, &fresh);
+		struct nat_map *m = mb_flows_add(n->out, k, now, &fresh);
 		if (!m) {
 			n->table_full++;
 			return MB_DROP;
@@ -123,6 +133,7 @@ static int nat_pkt(void *st, struct e2nf *nf, unsigned port, struct mb_pkt *p, u
 				back = mb_flows_add(n->in, &tk, now, &f2);
 				if (!back)
 					break;
+				m->back_hash = tk.hash;
 				if (!f2)
 					back = NULL; /* taken by a live mapping */
 			}
@@ -149,7 +160,7 @@ static int nat_pkt(void *st, struct e2nf *nf, unsigned port, struct mb_pkt *p, u
 		n->translated_out++;
 		return 1;
 	}
-	struct nat_map *m = mb_flows_find(n->in, &k, now);
+	struct nat_map *m = mb_flows_find(n->in, k, now);
 	if (!m || p->key.dip != m->out_addr || p->key.dport != m->out_port) {
 		n->no_mapping++;
 		return MB_DROP;
@@ -216,6 +227,7 @@ int main(int argc, char **argv)
 		.setup = nat_setup,
 		.pkt = nat_pkt,
 		.prefetch = nat_prefetch,
+		.prefetch2 = nat_prefetch2,
 		.counters = nat_counters,
 		.fini = nat_fini,
 		.ports = 2,

@@ -81,10 +81,8 @@ static void par_ext(void *st, struct e2nf *nf, struct mb_ext *x, uint64_t now)
 static int par_pkt(void *st, struct e2nf *nf, unsigned port, struct mb_pkt *pk, uint64_t now)
 {
 	struct par *p = st;
-	struct mb_flow_key k;
 	(void)nf;
-	mb_flow_key(&pk->key, &k, NULL);
-	struct par_flow *f = mb_flows_find(p->flows, &k, now);
+	struct par_flow *f = mb_flows_find(p->flows, &pk->flow, now);
 	if (f && f->blocked) {
 		p->blocked_frames++;
 		return MB_DROP;

@@ -134,8 +134,11 @@ static void test_flows(void **state)
 	v = mb_flows_add(t, &fr, 500, &fresh);
 	assert_false(fresh);
 	assert_int_equal(*v, 42);
+	/* a peek (the prefetch passes' hint) finds without refreshing */
+	assert_ptr_equal(mb_flows_peek(t, &fk, 1400), v);
 	assert_non_null(mb_flows_find(t, &fk, 1500)); /* seen at 500: alive until 1500 */
-	assert_null(mb_flows_find(t, &fk, 2600));     /* idle since 1500 */
+	assert_null(mb_flows_peek(t, &fk, 2600));
+	assert_null(mb_flows_find(t, &fk, 2600)); /* idle since 1500 */
 	/* fill the table: 64 flows fit, expired ones are reused */
 	size_t added = 0;
 	for (uint32_t i = 0; i < 200; i++) {
@@ -214,6 +217,9 @@ static void test_parse_rewrite(void **state)
 	assert_int_equal(pk.key.sport, 12345);
 	assert_int_equal(pk.key.dport, 80);
 	assert_true(pk.key.sip == embark_v4mapped(0x0a000001));
+	struct mb_flow_key fk;
+	mb_flow_key(&pk.key, &fk, NULL);
+	assert_memory_equal(&pk.flow, &fk, sizeof(fk)); /* the parse's flow key, hash included */
 	mb_set_addr(&pk, false, (const uint8_t *)"\xc6\x33\x64\x05");
 	mb_set_port(&pk, false, 0x204e);          /* 20000 in network order on little endian */
 	assert_int_equal(csum_full(p, 20, 0), 0); /* header checksum still right */
