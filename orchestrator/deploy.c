@@ -25,6 +25,26 @@ static char *socket_path(const char *instance, const char *port)
 	return s;
 }
 
+/* TEMPLATE with every "{instance}" replaced by the instance's name (malloc'd). */
+static char *instance_path(const char *template, const char *name)
+{
+	static const char var[] = "{instance}";
+	size_t n = 1;
+	for (const char *s = template; *s;)
+		if (!strncmp(s, var, sizeof(var) - 1))
+			n += strlen(name), s += sizeof(var) - 1;
+		else
+			n++, s++;
+	char *out = e2_xmalloc(n), *o = out;
+	for (const char *s = template; *s;)
+		if (!strncmp(s, var, sizeof(var) - 1))
+			o = stpcpy(o, name), s += sizeof(var) - 1;
+		else
+			*o++ = *s++;
+	*o = '\0';
+	return out;
+}
+
 /* Fills one Instance from IGraph instance x; strings point into the plan or are
  * malloc'd (ports' sockets), freed by free_instance. */
 static void fill_instance(const struct e2_plan *p, unsigned x, E2__Ctl__Instance *in)
@@ -37,6 +57,9 @@ static void fill_instance(const struct e2_plan *p, unsigned x, E2__Ctl__Instance
 	in->image = nf->sw_image_data.name;
 	in->command = nf->launch ? nf->launch->command : (char *)"";
 	in->args = nf->launch && nf->launch->args ? nf->launch->args : (char *)"";
+	in->instance_files = nf->launch && nf->launch->instance_files
+				     ? instance_path(nf->launch->instance_files, i->name)
+				     : (char *)protobuf_c_empty_string;
 	in->vcpus = nf->num_virtual_cpu;
 	in->memory_mib = nf->virtual_mem_size_mb;
 	in->flow_lo = i->range_lo;
@@ -59,6 +82,8 @@ static void free_instance(E2__Ctl__Instance *in)
 		free(in->ports[c]);
 	}
 	free(in->ports);
+	if (in->instance_files != protobuf_c_empty_string)
+		free(in->instance_files);
 }
 
 static bool lives_on(const struct e2_plan *p, unsigned x, unsigned server)

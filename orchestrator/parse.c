@@ -91,7 +91,9 @@ static const cyaml_schema_field_t image_fields[] = {
 	CYAML_FIELD_END};
 static const cyaml_schema_field_t launch_fields[] = {
 	CYAML_FIELD_STRING_PTR("command", CYAML_FLAG_DEFAULT, struct e2_launch, command, 1, 63),
-	CYAML_FIELD_STRING_PTR("args", CYAML_FLAG_OPTIONAL, struct e2_launch, args, 0, 1023), CYAML_FIELD_END};
+	CYAML_FIELD_STRING_PTR("args", CYAML_FLAG_OPTIONAL, struct e2_launch, args, 0, 1023),
+	CYAML_FIELD_STRING_PTR("instance_files", CYAML_FLAG_OPTIONAL, struct e2_launch, instance_files, 1, 200),
+	CYAML_FIELD_END};
 static const cyaml_strval_t runs_as_strings[] = {
 	{"process", E2_NATIVE_PROCESS},
 	{"vm", E2_NATIVE_VM},
@@ -381,6 +383,14 @@ struct e2_nf_catalog *e2_nfs_load(const char *yaml, size_t len, const char *orig
 		}
 		if (!bad && inputs == 0)
 			bad = "needs at least one connection point with role 'input'";
+		const char *files = nf->launch ? nf->launch->instance_files : NULL;
+		if (!bad && files &&
+		    (files[0] != '/' || strstr(files, "/../") ||
+		     (strlen(files) >= 3 && !strcmp(files + strlen(files) - 3, "/..")) ||
+		     strspn(files, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-/{}") !=
+			     strlen(files)))
+			bad = "launch.instance_files must be an absolute path of A-Z a-z 0-9 _ . - / (and {instance}), "
+			      "without /../";
 		if (bad) {
 			e2_seterr(err, "%s: nfs[%u] (%s): %s", origin, i, nf->descriptor_id, bad);
 			e2_nfs_free(c);

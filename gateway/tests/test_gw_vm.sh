@@ -9,7 +9,7 @@
 #       == ns server (nginx, 10.9.0.2)
 #
 # The VM's key and rules are the instance's own, added at boot as a second initrd
-# archive (images/instance-initrd), never part of the image. Checks: E2-READY once the
+# archive (e2-virt instance-initrd), never part of the image. Checks: E2-READY once the
 # gateway's ports are up; a page and 1 MiB fetched byte-identical through the VM; the
 # cloud capture holds only Embark IPv6 frames, no enterprise address and none of the
 # page's or the requests' bytes; virsh shutdown stops the gateway cleanly (status 0 on
@@ -199,8 +199,8 @@ cp "$IMAGE.vmlinuz" "$T/gw.vmlinuz"
 chmod 0644 "$T/gw.vmlinuz"
 owner=
 id libvirt-qemu >/dev/null 2>&1 && owner=libvirt-qemu
-"$root/images/instance-initrd" --image "$IMAGE" --config "$T/inst" --out "$T/gw.initrd" ${owner:+--owner $owner} ||
-  fail "instance-initrd"
+"$VIRT" instance-initrd --image "$IMAGE" --config "$T/inst" --out "$T/gw.initrd" ${owner:+--owner $owner} ||
+  fail "e2-virt instance-initrd"
 [ "$(stat -c %a "$T/gw.initrd")" = 600 ] || fail "the instance initrd is not mode 0600"
 accel=${E2_ACCEL:-$("$VIRT" probe --image "$T/gw" --scratch "$T" --timeout 8)}
 step "guests run under $accel"

@@ -81,6 +81,8 @@ static int die(const char *fmt, ...)
 	exit(1);
 }
 
+#define PATH_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-/"
+
 static bool name_ok(const char *s, size_t max, const char *extra)
 {
 	size_t n = strlen(s);
@@ -183,6 +185,16 @@ static int check_spec(struct agent *a, const E2__Ctl__ServerSpec *s, struct e2_e
 			}
 		if (!name_ok(in->image, 128, "_.-")) {
 			e2_seterr(err, "instance %s: image name '%s': A-Z a-z 0-9 _ . -", in->name, in->image);
+			return EINVAL;
+		}
+		const char *files = in->instance_files;
+		if (files[0] && (files[0] != '/' || strlen(files) > 255 || strstr(files, "/../") ||
+				 (strlen(files) >= 3 && !strcmp(files + strlen(files) - 3, "/..")) ||
+				 strspn(files, PATH_CHARS) != strlen(files))) {
+			e2_seterr(err,
+				  "instance %s: instance_files '%s': an absolute path of at most 255 of A-Z a-z "
+				  "0-9 _ . - /, without /../",
+				  in->name, files);
 			return EINVAL;
 		}
 		if (in->n_ports > E2V_MAX_PORTS) {

@@ -3,7 +3,8 @@
 # e2-agent with one real NF VM (the legacy-nf image, e2-fwd between two vhost-user ports
 # of a real e2d) under a real libvirtd:
 #
-#   create -> running; virsh destroy -> failed, replaced (same name and ports) -> running;
+#   create (booted from its own initrd: instance_files, mode 0600, removed with it) ->
+#   running; virsh destroy -> failed, replaced (same name and ports) -> running;
 #   virsh shutdown -> stopped, left off; virsh start -> running; kill -9 of the agent and a
 #   new one -> the VM adopted, not duplicated; a spec without it -> removed.
 #
@@ -70,12 +71,15 @@ trap 'exit 130' INT TERM
 mkdir -p "$T/images" && cp "$IMAGES/legacy-nf.vmlinuz" "$IMAGES/legacy-nf.initrd" "$T/images/"
 chmod 0755 "$T/images" && chmod 0644 "$T/images"/*
 
+# the instance's own files (a key): the agent boots it from its own initrd
+mkdir -m 0700 "$T/inst" && (umask 077; echo 00112233445566778899aabbccddeeff >"$T/inst/nf.key")
 encode() { protoc-c --proto_path="$SRC/proto" --encode=e2.ctl.ServerSpec e2ctl.proto; }
 with_vm() { # GENERATION: the VM forwarding between its two ports, wired in e2d
   cat <<SPEC | encode
 server: "$S"
 generation: $1
 instances { name: "$VM" nf: "fwd" image: "legacy-nf" command: "e2-fwd" args: "eth0,eth1" vcpus: 1 memory_mib: 128
+  instance_files: "$T/inst"
   ports { name: "in" socket: "$SOCK_IN" } ports { name: "out" socket: "$SOCK_OUT" } flow_hi: 65536 }
 e2d_lines: "port add vma vhost path=$SOCK_IN client=1"
 e2d_lines: "port add vmb vhost path=$SOCK_OUT client=1"
@@ -121,6 +125,9 @@ for _ in $(seq 50); do [ "$(link vma)" = up ] && [ "$(link vmb)" = up ] && break
 [ "$(link vma)" = up ] && [ "$(link vmb)" = up ] || fail "e2d's ports to the VM are not up: $(link vma) $(link vmb)"
 grep -q "<server>$S</server>" <(virsh -c $URI metadata "$VM" http://e2-nfv.org/xmlns/libvirt/nf/1) ||
   fail "the domain's metadata does not name server $S"
+[ "$(stat -c %a "$ST/$VM.initrd" 2>/dev/null)" = 600 ] || fail "no instance initrd $ST/$VM.initrd of mode 0600"
+virsh -c $URI dumpxml "$VM" | grep -q "<initrd>$ST/$VM.initrd</initrd>" || fail "the domain does not boot the instance's initrd"
+grep -aq 00112233445566778899aabbccddeeff "$ST"/*.console "$T/agent.log" && fail "the key is in a log"
 step "created: $VM running ($(call report | awk -v n="$VM" '$2==n' | sed 's/.*detail=//'))"
 
 id1=$(virsh -c $URI domid "$VM")
@@ -159,5 +166,6 @@ call apply "$T/g2.bin" >/dev/null || fail "apply of generation 2 refused"
 for _ in $(seq 150); do virsh -c $URI dominfo "$VM" >/dev/null 2>&1 || break; sleep 0.2; done
 virsh -c $URI dominfo "$VM" >/dev/null 2>&1 && fail "$VM still defined"
 [ -z "$(state_of)" ] || fail "the report still lists $VM ($(state_of))"
+[ ! -e "$ST/$VM.initrd" ] || fail "the removed instance's initrd (its key) is left in $ST"
 step "generation 2 without it: $VM removed"
 step "all agent VM checks passed in $(( $(date +%s) - t0 )) s"

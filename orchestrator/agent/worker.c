@@ -243,6 +243,12 @@ static enum e2v_accel accel_for(struct agent *a, struct e2v_conn *c, const char 
 	return acc;
 }
 
+/* Where an instance's own initrd (its instance_files) lives: beside its console log. */
+static void instance_initrd_path(const struct agent *a, const char *name, char *out, size_t len)
+{
+	snprintf(out, len, "%s/%s.initrd", a->state_dir, name);
+}
+
 /* Creates the domain of a desired instance (lock not held; i is marked busy). */
 static int create(struct agent *a, struct e2v_conn *c, const char *name, struct e2_err *err)
 {
@@ -254,7 +260,7 @@ static int create(struct agent *a, struct e2v_conn *c, const char *name, struct 
 		return -1;
 	}
 	/* copied out: the spec may be replaced while the VM boots */
-	char image[PATH_MAX + 64], nf[256], args[1024], log[PATH_MAX];
+	char image[PATH_MAX + 64], nf[256], args[1024], log[PATH_MAX], files[256], initrd[PATH_MAX];
 	struct e2v_port ports[E2V_MAX_PORTS];
 	char pnames[E2V_MAX_PORTS][64], psocks[E2V_MAX_PORTS][256];
 	unsigned n_ports = in->n_ports > E2V_MAX_PORTS ? E2V_MAX_PORTS : (unsigned)in->n_ports;
@@ -262,6 +268,8 @@ static int create(struct agent *a, struct e2v_conn *c, const char *name, struct 
 	snprintf(nf, sizeof(nf), "%s", in->command);
 	snprintf(args, sizeof(args), "%s", in->args);
 	snprintf(log, sizeof(log), "%s/%s.console", a->state_dir, name);
+	snprintf(files, sizeof(files), "%s", in->instance_files);
+	instance_initrd_path(a, name, initrd, sizeof(initrd));
 	for (unsigned k = 0; k < n_ports; k++) {
 		snprintf(pnames[k], sizeof(pnames[k]), "%s", in->ports[k]->name);
 		snprintf(psocks[k], sizeof(psocks[k]), "%s", in->ports[k]->socket);
@@ -276,8 +284,14 @@ static int create(struct agent *a, struct e2v_conn *c, const char *name, struct 
 				   .ports = ports,
 				   .n_ports = n_ports,
 				   .serial_log = log,
-				   .server = a->server};
+				   .server = a->server,
+				   .initrd = files[0] ? initrd : NULL};
 	pthread_mutex_unlock(&a->lock);
+	/* made again for every start: the files may have changed (a new key) */
+	if (files[0] && e2v_instance_initrd(image, files, initrd, NULL, err)) {
+		e2_err_context(err, "instance %s", name);
+		return -1;
+	}
 	if (e2v_spec_check(&spec, err))
 		return -1;
 	enum e2v_accel acc = accel_for(a, c, image);
@@ -487,6 +501,9 @@ static int reconcile_instances(struct agent *a, uint64_t gen, struct e2_err *err
 		if (i) {
 			i->busy = false;
 			if (rc == 0) {
+				char initrd[PATH_MAX];
+				instance_initrd_path(a, doms[k].name, initrd, sizeof(initrd));
+				unlink(initrd); /* its keys go with it */
 				agent_set_state(a, i, ST(REMOVED), "not in the spec (generation %llu)",
 						(unsigned long long)now_gen);
 				agent_inst_remove(a, i);

@@ -335,13 +335,50 @@ static void bad_resteer_events_refused(void **state)
 	e2_nfs_free(nfs);
 }
 
+/* launch.instance_files reaches the agent with "{instance}" made the instance's name;
+ * NFs without it send "" (the image's own initrd). */
+static void instance_files_per_instance(void **state)
+{
+	(void)state;
+	struct e2_err err = {""};
+	struct e2_nf_catalog *nfs = load_nfs_file("live/nfs.yaml");
+	struct e2_hardware *hw = load_hw_file("live/hardware-rack3.yaml");
+	struct e2_policy *pol = load_policy_file("live/web.yaml");
+	for (unsigned k = 0; k < nfs->nfs_count; k++)
+		if (!strcmp(nfs->nfs[k].descriptor_id, "forwarder")) { /* the policy node ret */
+			assert_non_null(nfs->nfs[k].launch);
+			nfs->nfs[k].launch->instance_files = strdup("/srv/e2/{instance}/files");
+		}
+	const struct e2_plan_inputs in = {.pol = pol, .nfs = nfs, .hw = hw};
+	const struct e2_plan_opts o = {0};
+	struct e2_plan *p = e2_plan_build(&in, &o, &err);
+	if (!p)
+		fail_msg("%s", err.msg);
+	unsigned seen = 0;
+	for (unsigned s = 0; s < p->hw->servers_count; s++) {
+		E2__Ctl__ServerSpec *sp = spec_of(p, s, NULL, 0);
+		for (size_t k = 0; k < sp->n_instances; k++) {
+			const E2__Ctl__Instance *i = sp->instances[k];
+			bool ret = !strcmp(i->name, "ret.0");
+			seen += ret;
+			assert_string_equal(i->instance_files, ret ? "/srv/e2/ret.0/files" : "");
+		}
+		e2__ctl__server_spec__free_unpacked(sp, NULL);
+	}
+	assert_int_equal(seen, 1);
+	e2_plan_free(p);
+	e2_policy_free(pol);
+	e2_hardware_free(hw);
+	e2_nfs_free(nfs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(one_vm_per_server),          cmocka_unit_test(stopped_instances_stay_on_their_server),
 		cmocka_unit_test(stopped_monitor_resteered),  cmocka_unit_test(launched_monitor_in_its_spec),
 		cmocka_unit_test(firewall_scaled_out_in_out), cmocka_unit_test(firewall_two_scaled_in_at_once),
-		cmocka_unit_test(bad_resteer_events_refused),
+		cmocka_unit_test(bad_resteer_events_refused), cmocka_unit_test(instance_files_per_instance),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

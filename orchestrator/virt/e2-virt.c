@@ -23,9 +23,13 @@ static void usage(FILE *f)
 		   "  list                                   E2 instances (domains with E2 metadata)\n"
 		   "  probe  --image PREFIX --scratch DIR [--timeout S]   print kvm or tcg\n"
 		   "  events                                 print lifecycle events until interrupted\n"
+		   "  instance-initrd --image PREFIX --config DIR --out FILE [--owner USER]\n"
+		   "                                         FILE = the image's initrd + DIR's files\n"
+		   "                                         under /etc/e2/instance/ (0600), for --initrd\n"
 		   "SPEC: --instance N --image PREFIX --log FILE [--nf NAME] [--args A,B]\n"
 		   "      [--port NAME=SOCKET[,MAC]]... [--vcpus N] [--memory MIB] [--cmdline TEXT]\n"
 		   "      [--server NAME]  (the E2 server that owns it, in the metadata)\n"
+		   "      [--initrd FILE]  (the instance's own, instead of PREFIX.initrd)\n"
 		   "      --vcpus 1..64 (1), --memory 128..1048576 MiB (128), --timeout 1..86400 s\n"
 		   "URI defaults to qemu:///system; E2_ACCEL=kvm|tcg skips the KVM probe.\n");
 }
@@ -74,10 +78,12 @@ int main(int argc, char **argv)
 		{"vcpus", required_argument, NULL, 'v'},    {"memory", required_argument, NULL, 'm'},
 		{"cmdline", required_argument, NULL, 'k'},  {"server", required_argument, NULL, 'S'},
 		{"accel", required_argument, NULL, 'A'},    {"timeout", required_argument, NULL, 't'},
-		{"scratch", required_argument, NULL, 's'},  {0}};
+		{"scratch", required_argument, NULL, 's'},  {"initrd", required_argument, NULL, 'r'},
+		{"config", required_argument, NULL, 'C'},   {"out", required_argument, NULL, 'o'},
+		{"owner", required_argument, NULL, 'O'},    {0}};
 	struct e2v_nf_spec spec = {0};
 	struct e2v_port ports[E2V_MAX_PORTS];
-	const char *accel_s = "auto", *scratch = NULL;
+	const char *accel_s = "auto", *scratch = NULL, *config = NULL, *out = NULL, *owner = NULL;
 	unsigned timeout_s = 60;
 	optind = 2;
 	for (int c; (c = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
@@ -94,6 +100,10 @@ int main(int argc, char **argv)
 		case 'A': accel_s = optarg; break;
 		case 't': timeout_s = parse_uint("--timeout", optarg, 1, 86400); break;
 		case 's': scratch = optarg; break;
+		case 'r': spec.initrd = optarg; break;
+		case 'C': config = optarg; break;
+		case 'o': out = optarg; break;
+		case 'O': owner = optarg; break;
 		case 'p': {
 			if (spec.n_ports == E2V_MAX_PORTS) {
 				fprintf(stderr, "e2-virt: at most %d ports\n", E2V_MAX_PORTS);
@@ -125,6 +135,15 @@ int main(int argc, char **argv)
 	const char *arg = optind < argc ? argv[optind] : NULL;
 	struct e2_err err = {""};
 
+	if (!strcmp(cmd, "instance-initrd")) {
+		if (!spec.image || !config || !out) {
+			fprintf(stderr, "e2-virt: instance-initrd needs --image, --config and --out\n");
+			return 2;
+		}
+		if (e2v_instance_initrd(spec.image, config, out, owner, &err))
+			goto fail;
+		return 0;
+	}
 	if (!strcmp(cmd, "xml")) {
 		char *xml = e2v_domain_xml(&spec, accel == E2V_ACCEL_KVM ? E2V_ACCEL_KVM : E2V_ACCEL_TCG, &err);
 		if (!xml)

@@ -158,6 +158,11 @@ int e2v_spec_check(const struct e2v_nf_spec *s, struct e2_err *err)
 			return -1;
 		}
 	}
+	if (s->initrd && (s->initrd[0] != '/' || !readable_file(s->initrd))) {
+		e2_seterr(err, "instance %s: initrd '%s' must be a readable file by absolute path", s->instance,
+			  s->initrd);
+		return -1;
+	}
 	if (s->image[0] != '/') {
 		e2_seterr(err, "instance %s: image '%s' must be an absolute path", s->instance, s->image);
 		return -1;
@@ -371,7 +376,10 @@ char *e2v_domain_xml(const struct e2v_nf_spec *s, enum e2v_accel accel, struct e
 	W(end_el(w));
 	snprintf(path, sizeof(path), "%s.vmlinuz", s->image);
 	W(write_el(w, "kernel", path));
-	snprintf(path, sizeof(path), "%s.initrd", s->image);
+	if (s->initrd)
+		snprintf(path, sizeof(path), "%s", s->initrd);
+	else
+		snprintf(path, sizeof(path), "%s.initrd", s->image);
 	W(write_el(w, "initrd", path));
 	build_cmdline(s, accel, cmdline, sizeof(cmdline));
 	W(write_el(w, "cmdline", cmdline));

@@ -44,7 +44,15 @@ struct e2v_nf_spec {
 	const char *serial_log;    /* file the guest console goes to (absolute) */
 	const char *extra_cmdline; /* appended to the kernel command line, may be NULL */
 	const char *server;        /* the E2 server (agent) that owns it, in the metadata; may be NULL */
+	const char *initrd;        /* NULL: IMAGE.initrd; else the instance's own (e2v_instance_initrd) */
 };
+
+/* Writes OUT = IMAGE.initrd followed by an archive of DIR's files under /etc/e2/instance/
+ * in the guest (root, files 0600, directories 0700; links and special files refused; at
+ * most 256 entries, 16 MiB a file): an instance's keys and rules without putting them in
+ * the shared image. OUT is mode 0600, owned by `owner` if not NULL (the user QEMU runs
+ * as), written aside and renamed: whole or untouched. */
+int e2v_instance_initrd(const char *image, const char *dir, const char *out, const char *owner, struct e2_err *err);
 
 /* Reads the E2 metadata out of a domain's XML (`virsh dumpxml`, or a libvirt hook's
  * stdin): 1 with instance and server copied (server "" when the metadata names none), 0

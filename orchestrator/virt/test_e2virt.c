@@ -407,6 +407,103 @@ static void bad_uri_is_explained(void **state)
 	assert_non_null(strstr(err.msg, "cannot connect to libvirt at bogus:///nowhere"));
 }
 
+/* One newc entry read back: its name, mode and data; the offset past it, or 0. */
+static size_t newc_next(const char *b, size_t len, size_t off, char *name, unsigned *mode, const char **data,
+			unsigned *size)
+{
+	if (off + 110 > len || memcmp(b + off, "070701", 6))
+		return 0;
+	char f[9] = {0};
+	memcpy(f, b + off + 14, 8);
+	*mode = (unsigned)strtoul(f, NULL, 16);
+	memcpy(f, b + off + 54, 8);
+	*size = (unsigned)strtoul(f, NULL, 16);
+	memcpy(f, b + off + 94, 8);
+	unsigned nlen = (unsigned)strtoul(f, NULL, 16);
+	memcpy(name, b + off + 110, nlen);
+	size_t p = (off + 110 + nlen + 3) & ~(size_t)3;
+	*data = b + p;
+	return (p + *size + 3) & ~(size_t)3;
+}
+
+/* An instance's own initrd: the image's bytes, then (4-byte aligned) an archive of the
+ * directory under etc/e2/instance, files 0600 and directories 0700, in name order; links
+ * and special files refused; --initrd goes into the XML and must exist. */
+static void instance_initrd(void **state)
+{
+	struct fixture *fx = *state;
+	char dir[160], p[224], out[160];
+	struct e2_err err = {""};
+	snprintf(dir, sizeof(dir), "%s/inst", fx->dir);
+	snprintf(p, sizeof(p), "%s/sub", dir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/gw.key", dir);
+	write_file(p, "00112233");
+	snprintf(p, sizeof(p), "%s/sub/rules.txt", dir);
+	write_file(p, "deny all\n");
+	snprintf(out, sizeof(out), "%s/nf-0.initrd", fx->dir);
+	assert_int_equal(e2v_instance_initrd(fx->image, dir, out, NULL, &err), 0);
+	struct stat st;
+	assert_int_equal(stat(out, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	FILE *f = fopen(out, "rb");
+	assert_non_null(f);
+	static char b[8192];
+	size_t len = fread(b, 1, sizeof(b), f);
+	fclose(f);
+	assert_memory_equal(b, "initrd", 6);   /* the image's archive first */
+	assert_memory_equal(b + 6, "\0\0", 2); /* NULs up to a 4-byte boundary */
+	const char *want[] = {"etc",
+			      "etc/e2",
+			      "etc/e2/instance",
+			      "etc/e2/instance/gw.key",
+			      "etc/e2/instance/sub",
+			      "etc/e2/instance/sub/rules.txt",
+			      "TRAILER!!!"};
+	const unsigned modes[] = {040755, 040755, 040700, 0100600, 040700, 0100600, 0};
+	size_t off = 8;
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		char name[256] = "";
+		unsigned mode, size;
+		const char *data;
+		off = newc_next(b, len, off, name, &mode, &data, &size);
+		assert_true(off > 0);
+		assert_string_equal(name, want[i]);
+		assert_int_equal(mode, modes[i]);
+		if (i == 3)
+			assert_memory_equal(data, "00112233", size);
+	}
+	assert_int_equal(off, len);
+	/* the XML takes it; a missing one is refused */
+	fx->spec.initrd = out;
+	char *xml = e2v_domain_xml(&fx->spec, E2V_ACCEL_TCG, &err);
+	assert_non_null(xml);
+	snprintf(p, sizeof(p), "<initrd>%s</initrd>", out);
+	contains(xml, p);
+	free(xml);
+	fx->spec.initrd = "/nonexistent/x.initrd";
+	assert_null(e2v_domain_xml(&fx->spec, E2V_ACCEL_TCG, &err));
+	assert_non_null(strstr(err.msg, "initrd"));
+	/* refusals leave OUT as it was */
+	snprintf(p, sizeof(p), "%s/link", dir);
+	assert_int_equal(symlink("/etc/passwd", p), 0);
+	assert_int_equal(e2v_instance_initrd(fx->image, dir, out, NULL, &err), -1);
+	assert_non_null(strstr(err.msg, "links are refused"));
+	assert_int_equal(stat(out, &st), 0);
+	assert_int_equal((size_t)st.st_size, len);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/fifo", dir);
+	assert_int_equal(mkfifo(p, 0600), 0);
+	assert_int_equal(e2v_instance_initrd(fx->image, dir, out, NULL, &err), -1);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/none", fx->dir);
+	assert_int_equal(e2v_instance_initrd(fx->image, p, out, NULL, &err), -1);
+	assert_non_null(strstr(err.msg, "is not a directory"));
+	assert_int_equal(e2v_instance_initrd(fx->image, dir, out, "no-such-user-e2", &err), -1);
+	assert_non_null(strstr(err.msg, "no-such-user-e2"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -414,6 +511,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(xml_for_kvm_and_defaults, setup, teardown),
 		cmocka_unit_test_setup_teardown(xml_escapes_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_descriptions_are_named, setup, teardown),
+		cmocka_unit_test_setup_teardown(instance_initrd, setup, teardown),
 		cmocka_unit_test_setup_teardown(lifecycle_ready_stop_remove, setup, teardown),
 		cmocka_unit_test_setup_teardown(never_ready_leaves_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(nf_failure_in_guest_leaves_nothing, setup, teardown),

@@ -101,6 +101,9 @@ struct e2_native {
 struct e2_launch {
 	char *command; /* the NF binary in the image */
 	char *args;    /* its comma-separated arguments */
+	/* a directory on each server whose files the instance gets as /etc/e2/instance/
+	 * (its own initrd); "{instance}" in it stands for the instance's name */
+	char *instance_files;
 };
 struct e2_nf {
 	char *descriptor_id;                              /* the name policies use */
