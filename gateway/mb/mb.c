@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 
 #include "e2/bytes.h"
+#include "e2/csum.h"
 #include "e2/file.h"
 #include "embark_gw.pb-c.h"
 
@@ -82,34 +83,14 @@ int mb_parse_l3(uint8_t *l3, size_t len, int ethertype, struct mb_pkt *p)
 	return 0;
 }
 
-/* RFC 1624's HC' = ~(~HC + ~m + m'), a 32-bit word at a time (the one's-complement sum of
- * 16-bit words is the folded sum of 32-bit ones): an Embark address is 16 bytes. */
-void mb_csum_replace(uint8_t *csum, const uint8_t *old, const uint8_t *new, size_t len)
-{
-	uint64_t s = (uint16_t)~e2_get_be16(csum);
-	size_t i = 0;
-	for (; i + 3 < len; i += 4)
-		s += (uint32_t)~e2_get_be32(old + i) + (uint64_t)e2_get_be32(new + i);
-	for (; i + 1 < len; i += 2)
-		s += (uint16_t)~e2_get_be16(old + i) + (uint32_t)e2_get_be16(new + i);
-	s = (s & 0xffffffff) + (s >> 32);
-	s = (s & 0xffffffff) + (s >> 32);
-	s = (s & 0xffff) + (s >> 16);
-	s = (s & 0xffff) + (s >> 16);
-	s = (s & 0xffff) + (s >> 16);
-	uint16_t r = (uint16_t)~s;
-	csum[0] = (uint8_t)(r >> 8);
-	csum[1] = (uint8_t)r;
-}
-
 void mb_set_addr(struct mb_pkt *p, bool dst, const uint8_t *addr)
 {
 	uint8_t *where = dst ? p->daddr : p->saddr;
 	size_t n = p->v6 ? 16 : 4;
 	if (p->l4_csum)
-		mb_csum_replace(p->l4_csum, where, addr, n);
+		e2_csum_replace(p->l4_csum, where, addr, n);
 	if (!p->v6)
-		mb_csum_replace(p->l3 + 10, where, addr, n);
+		e2_csum_replace(p->l3 + 10, where, addr, n);
 	memcpy(where, addr, n);
 	embark_u128 v = p->v6 ? load128(addr) : embark_v4mapped(e2_get_be32(addr));
 	if (dst)
@@ -126,7 +107,7 @@ void mb_set_port(struct mb_pkt *p, bool dst, uint16_t port_be)
 	uint8_t nb[2];
 	memcpy(nb, &port_be, 2);
 	if (p->l4_csum)
-		mb_csum_replace(p->l4_csum, where, nb, 2);
+		e2_csum_replace(p->l4_csum, where, nb, 2);
 	memcpy(where, nb, 2);
 	if (dst)
 		p->key.dport = ntohs(port_be);

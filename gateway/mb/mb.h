@@ -56,8 +56,6 @@ void mb_set_addr(struct mb_pkt *p, bool dst, const uint8_t *addr);
 void mb_set_port(struct mb_pkt *p, bool dst, uint16_t port_be);
 /* An address as the packet holds it: 16 bytes (IPv6), or the IPv4-mapped value's last 4. */
 void mb_addr_bytes(bool v6, embark_u128 v, uint8_t out[16]);
-/* One's-complement update of a 16-bit checksum for a changed span (even length). */
-void mb_csum_replace(uint8_t *csum, const uint8_t *old, const uint8_t *new, size_t len);
 /* Starts fetching, for writing, the transport checksum a rewrite updates: on an Embark
  * frame it lies past the 48-byte option, in the frame's second cache line. */
 static inline void mb_pkt_prefetch_rewrite(const struct mb_pkt *p)

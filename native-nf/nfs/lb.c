@@ -19,11 +19,11 @@
 #include <rte_jhash.h>
 #include <rte_mbuf.h>
 
+#include "e2/csum.h"
 #include "e2/file.h"
 #include "e2/nf.h"
 #include "e2/lines.h"
 #include "e2/num.h"
-#include "csum.h"
 
 #define BACKENDS_MAX 64
 #define TABLE_SIZE 65537 /* prime: every backend's permutation covers the table */
@@ -220,10 +220,10 @@ static void set_addr(struct rte_ipv4_hdr *ip, bool dst, uint32_t addr, uint16_t 
 {
 	uint32_t old = dst ? ip->dst_addr : ip->src_addr;
 	uint16_t sum = ip->hdr_checksum;
-	csum_replace32(&sum, old, addr);
+	e2_csum_replace32(&sum, old, addr);
 	ip->hdr_checksum = sum;
 	if (l4sum)
-		csum_replace32(l4sum, old, addr);
+		e2_csum_replace32(l4sum, old, addr);
 	if (dst)
 		ip->dst_addr = addr;
 	else

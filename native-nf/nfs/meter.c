@@ -20,9 +20,9 @@
 #include <rte_mbuf.h>
 #include <rte_meter.h>
 
+#include "e2/csum.h"
 #include "e2/file.h"
 #include "e2/nf.h"
-#include "csum.h"
 #include "meter_conf.h"
 
 static const char *const color_names[N_COLORS] = {"green", "yellow", "red"};
@@ -123,7 +123,7 @@ static void set_dscp(struct rte_ipv4_hdr *ip, uint8_t dscp)
 	uint8_t tos = (uint8_t)(dscp << 2 | (ip->type_of_service & 3)); /* ECN bits stay */
 	uint16_t new = rte_cpu_to_be_16((uint16_t)(ip->version_ihl << 8 | tos));
 	uint16_t sum = ip->hdr_checksum;
-	csum_replace16(&sum, old, new);
+	e2_csum_replace16(&sum, old, new);
 	ip->hdr_checksum = sum;
 	ip->type_of_service = tos;
 }

@@ -17,11 +17,11 @@
 #include <rte_jhash.h>
 #include <rte_mbuf.h>
 
+#include "e2/csum.h"
 #include "e2/file.h"
 #include "e2/nf.h"
 #include "e2/lines.h"
 #include "e2/num.h"
-#include "csum.h"
 
 enum { P_TCP, P_UDP, P_ICMP, N_PROTOS };
 static const char *const proto_names[N_PROTOS] = {"tcp", "udp", "icmp"};
@@ -202,7 +202,7 @@ static void rewrite(struct view *v, bool dst, uint32_t new_addr, uint16_t new_po
 	uint32_t old_addr = dst ? v->ip->dst_addr : v->ip->src_addr;
 	uint16_t old_port = *v->port;
 	uint16_t sum = v->ip->hdr_checksum;
-	csum_replace32(&sum, old_addr, new_addr);
+	e2_csum_replace32(&sum, old_addr, new_addr);
 	v->ip->hdr_checksum = sum;
 	if (dst)
 		v->ip->dst_addr = new_addr;
@@ -211,8 +211,8 @@ static void rewrite(struct view *v, bool dst, uint32_t new_addr, uint16_t new_po
 	*v->port = new_port;
 	if (v->l4sum) {
 		if (v->l4_pseudo)
-			csum_replace32(v->l4sum, old_addr, new_addr);
-		csum_replace16(v->l4sum, old_port, new_port);
+			e2_csum_replace32(v->l4sum, old_addr, new_addr);
+		e2_csum_replace16(v->l4sum, old_port, new_port);
 	}
 }
 
