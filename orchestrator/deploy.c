@@ -60,6 +60,10 @@ static void fill_instance(const struct e2_plan *p, unsigned x, E2__Ctl__Instance
 	in->instance_files = nf->launch && nf->launch->instance_files
 				     ? instance_path(nf->launch->instance_files, i->name)
 				     : (char *)protobuf_c_empty_string;
+	if (nf->launch && nf->launch->control) {
+		in->control = nf->launch->control;
+		in->control_socket = socket_path(i->name, "ctl");
+	}
 	in->vcpus = nf->num_virtual_cpu;
 	in->memory_mib = nf->virtual_mem_size_mb;
 	in->flow_lo = i->range_lo;
@@ -84,6 +88,8 @@ static void free_instance(E2__Ctl__Instance *in)
 	free(in->ports);
 	if (in->instance_files != protobuf_c_empty_string)
 		free(in->instance_files);
+	if (in->control_socket != protobuf_c_empty_string)
+		free(in->control_socket);
 }
 
 static bool lives_on(const struct e2_plan *p, unsigned x, unsigned server)

@@ -93,7 +93,7 @@ static const cyaml_schema_field_t launch_fields[] = {
 	CYAML_FIELD_STRING_PTR("command", CYAML_FLAG_DEFAULT, struct e2_launch, command, 1, 63),
 	CYAML_FIELD_STRING_PTR("args", CYAML_FLAG_OPTIONAL, struct e2_launch, args, 0, 1023),
 	CYAML_FIELD_STRING_PTR("instance_files", CYAML_FLAG_OPTIONAL, struct e2_launch, instance_files, 1, 200),
-	CYAML_FIELD_END};
+	CYAML_FIELD_STRING_PTR("control", CYAML_FLAG_OPTIONAL, struct e2_launch, control, 1, 100), CYAML_FIELD_END};
 static const cyaml_strval_t runs_as_strings[] = {
 	{"process", E2_NATIVE_PROCESS},
 	{"vm", E2_NATIVE_VM},
@@ -391,6 +391,12 @@ struct e2_nf_catalog *e2_nfs_load(const char *yaml, size_t len, const char *orig
 			     strlen(files)))
 			bad = "launch.instance_files must be an absolute path of A-Z a-z 0-9 _ . - / (and {instance}), "
 			      "without /../";
+		const char *ctl = nf->launch ? nf->launch->control : NULL;
+		if (!bad && ctl &&
+		    (ctl[0] != '/' ||
+		     strspn(ctl, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-/") != strlen(ctl)))
+			bad = "launch.control must be an absolute path of A-Z a-z 0-9 _ . - / (the NF's control socket in "
+			      "its VM)";
 		if (bad) {
 			e2_seterr(err, "%s: nfs[%u] (%s): %s", origin, i, nf->descriptor_id, bad);
 			e2_nfs_free(c);

@@ -47,7 +47,7 @@ chmod 01777 "$T" # QEMU (libvirt-qemu) writes the console log here
 NE=gvE$S NS=gvS$S NCL=gvC$S
 EA=gvA$S EC=gvc$S BE=gvbE$S BC=gvbC$S
 PREFIX=gwvm$S
-SOCK_A=/run/e2/gwvm$S-a.sock SOCK_B=/run/e2/gwvm$S-b.sock
+SOCK_A=/run/e2/gwvm$S-a.sock SOCK_B=/run/e2/gwvm$S-b.sock SOCK_C=/run/e2/gwvm$S-ctl.sock
 VM=embark-gw-vm$S
 PIDS=() libvirt_up= libvirt_ours=
 cleanup() {
@@ -66,7 +66,7 @@ cleanup() {
   for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
   for n in "$NE" "$NS" "$NCL"; do ip netns del "$n" 2>/dev/null; done
   for l in "$EA" "$EC" "$BE" "$BC"; do ip link del "$l" 2>/dev/null; done
-  rm -f "$SOCK_A" "$SOCK_B" /dev/hugepages/${PREFIX}map_* 2>/dev/null
+  rm -f "$SOCK_A" "$SOCK_B" "$SOCK_C" /dev/hugepages/${PREFIX}map_* 2>/dev/null
   rm -rf "/var/run/dpdk/$PREFIX" "/var/run/dpdk/embark-b-$S" "$T"
 }
 trap cleanup EXIT
@@ -85,6 +85,9 @@ printf 'accept id=web proto=tcp dst=10.9.0.2 dport=8080\n' >"$T/rules.txt"
 mkdir -p "$T/inst"
 cp "$T/k" "$T/inst/gw.key"
 cp "$T/rules.txt" "$T/inst/rules.txt"
+# for updates through the control channel: a malformed rule file and a good one
+printf 'accept id=web proto=tcp dst=10.9.0.2 dport=8080\nallow everything\n' >"$T/inst/bad.txt"
+printf 'accept id=web proto=tcp dst=10.9.0.2 dport=8080\ndeny id=dns proto=udp dport=53\n' >"$T/inst/next.txt"
 
 for n in "$NE" "$NS" "$NCL"; do
   ip netns add "$n" || skip "cannot create network namespaces"
@@ -206,7 +209,8 @@ accel=${E2_ACCEL:-$("$VIRT" probe --image "$T/gw" --scratch "$T" --timeout 8)}
 step "guests run under $accel"
 "$VIRT" xml --instance "$VM" --image "$T/gw" --log "$T/console.log" --nf embark-gw \
   --args "--key,/etc/e2/instance/gw.key,--rules,/etc/e2/instance/rules.txt,--enterprise,eth0,--cloud,eth1,--ctl,ipc:///run/embark-gw.ctl,--drain,60" \
-  --port "ent=$SOCK_A" --port "cloud=$SOCK_B" --memory 384 --cmdline "e2.hugepages=64" \
+  --port "ent=$SOCK_A" --port "cloud=$SOCK_B" --memory 384 --cmdline "e2.hugepages=64 e2.ctl=/run/embark-gw.ctl" \
+  --control "$SOCK_C" \
   --accel "$accel" >"$T/vm.xml" || fail "e2-virt xml"
 cpu=${E2_VM_CPU:-Nehalem}
 if [ "$accel" = tcg ] && [ "$cpu" != none ]; then
@@ -251,6 +255,23 @@ python3 "$HERE/gw_cloud_check.py" "$T/cloud.pcap" --own-mac "$(ip netns exec "$N
   --text page.html --chunks "$T/www/big.bin" --min-frames 500 >"$T/check.txt" ||
   { head -n 20 "$T/check.txt"; fail "plaintext or enterprise addresses on the cloud side"; }
 step "cloud capture: $(tail -n 1 "$T/check.txt"); only Embark IPv6, no enterprise address, no plaintext (the cloud end decrypted $dec frames, encrypted $enc)"
+
+# --- the appliance's control socket from the host (virtio-serial channel e2.ctl) ---
+VCTL="$GW/embark-gwctl --ctl ipc://$SOCK_C"
+wait_for 60 $VCTL status || fail "no status through the control channel $SOCK_C"
+$VCTL status >"$T/vm.status"
+grep -q '^epoch 1$' "$T/vm.status" || fail "the appliance's status: $(head -n 3 "$T/vm.status")"
+venc=$(awk '$1 == "encrypted" {print $2}' "$T/vm.status")
+[ "${venc:-0}" -gt 0 ] || fail "the appliance reports ${venc:-0} encrypted frames"
+$VCTL rules /etc/e2/instance/bad.txt >"$T/vm.bad" 2>&1 && fail "a malformed rule file was taken"
+grep -q 'bad.txt:2' "$T/vm.bad" || fail "the refusal does not name the file and line: $(cat "$T/vm.bad")"
+$VCTL rules /etc/e2/instance/next.txt --prepare >"$T/vm.next" 2>&1 || fail "rules --prepare: $(cat "$T/vm.next")"
+grep -q '^epoch 2 prepared' "$T/vm.next" || fail "no epoch 2 prepared: $(cat "$T/vm.next")"
+$VCTL status >"$T/vm.status2"
+grep -q '^epoch 1$' "$T/vm.status2" || fail "the active epoch changed: $(head -n 3 "$T/vm.status2")"
+fetch http://10.9.0.2:8080/page.html "$T/got2.html" && cmp -s "$T/got2.html" "$T/www/page.html" ||
+  fail "no page after the refused and the prepared update"
+step "control channel: status ($venc frames encrypted), a malformed rule file refused ($(head -n 1 "$T/vm.bad" | cut -c1-80)), epoch 2 prepared, epoch 1 still active, pages still load"
 
 # --- virsh shutdown: the gateway stops cleanly, the VM powers off ---
 virsh -c $URI shutdown "$VM" >/dev/null || fail "virsh shutdown"

@@ -197,6 +197,16 @@ static int check_spec(struct agent *a, const E2__Ctl__ServerSpec *s, struct e2_e
 				  in->name, files);
 			return EINVAL;
 		}
+		if (!in->control[0] != !in->control_socket[0] ||
+		    (in->control[0] &&
+		     (in->control[0] != '/' || in->control_socket[0] != '/' || strlen(in->control) > 100 ||
+		      strlen(in->control_socket) > 107 || strspn(in->control, PATH_CHARS) != strlen(in->control)))) {
+			e2_seterr(err,
+				  "instance %s: control '%s' and control_socket '%s': both or neither, absolute "
+				  "paths (the guest's of A-Z a-z 0-9 _ . - /, at most 100; the server's at most 107)",
+				  in->name, in->control, in->control_socket);
+			return EINVAL;
+		}
 		if (in->n_ports > E2V_MAX_PORTS) {
 			e2_seterr(err, "instance %s: %zu ports (at most %d)", in->name, in->n_ports, E2V_MAX_PORTS);
 			return EINVAL;

@@ -3,7 +3,8 @@
 # e2-agent with one real NF VM (the legacy-nf image, e2-fwd between two vhost-user ports
 # of a real e2d) under a real libvirtd:
 #
-#   create (booted from its own initrd: instance_files, mode 0600, removed with it) ->
+#   create (booted from its own initrd: instance_files, mode 0600, removed with it; a
+#   control channel to the guest) ->
 #   running; virsh destroy -> failed, replaced (same name and ports) -> running;
 #   virsh shutdown -> stopped, left off; virsh start -> running; kill -9 of the agent and a
 #   new one -> the VM adopted, not duplicated; a spec without it -> removed.
@@ -28,7 +29,7 @@ S=v$$
 VM=$S-nf
 ST=$T/st
 A_URL=ipc://$T/agent.sock E_URL=ipc://$T/events.sock
-SOCK_IN=/run/e2/$S-in.sock SOCK_OUT=/run/e2/$S-out.sock
+SOCK_IN=/run/e2/$S-in.sock SOCK_OUT=/run/e2/$S-out.sock SOCK_CTL=/run/e2/$S-ctl.sock
 agent_pid='' follow_pid=''
 e2d_pids=()
 
@@ -59,7 +60,7 @@ cleanup() {
   virsh -c $URI destroy "$VM" >/dev/null 2>&1
   virsh -c $URI undefine "$VM" >/dev/null 2>&1
   for p in "${e2d_pids[@]}"; do is_e2d "$p" && stop_pid "$p"; done
-  rm -f "$SOCK_IN" "$SOCK_OUT"
+  rm -f "$SOCK_IN" "$SOCK_OUT" "$SOCK_CTL"
   "$SRC/ci/libvirt-down" "$VM" >/dev/null 2>&1
   rm -rf "$T"
 }
@@ -79,7 +80,7 @@ with_vm() { # GENERATION: the VM forwarding between its two ports, wired in e2d
 server: "$S"
 generation: $1
 instances { name: "$VM" nf: "fwd" image: "legacy-nf" command: "e2-fwd" args: "eth0,eth1" vcpus: 1 memory_mib: 128
-  instance_files: "$T/inst"
+  instance_files: "$T/inst" control: "/run/nf.ctl" control_socket: "$SOCK_CTL"
   ports { name: "in" socket: "$SOCK_IN" } ports { name: "out" socket: "$SOCK_OUT" } flow_hi: 65536 }
 e2d_lines: "port add vma vhost path=$SOCK_IN client=1"
 e2d_lines: "port add vmb vhost path=$SOCK_OUT client=1"
@@ -126,7 +127,10 @@ for _ in $(seq 50); do [ "$(link vma)" = up ] && [ "$(link vmb)" = up ] && break
 grep -q "<server>$S</server>" <(virsh -c $URI metadata "$VM" http://e2-nfv.org/xmlns/libvirt/nf/1) ||
   fail "the domain's metadata does not name server $S"
 [ "$(stat -c %a "$ST/$VM.initrd" 2>/dev/null)" = 600 ] || fail "no instance initrd $ST/$VM.initrd of mode 0600"
-virsh -c $URI dumpxml "$VM" | grep -q "<initrd>$ST/$VM.initrd</initrd>" || fail "the domain does not boot the instance's initrd"
+virsh -c $URI dumpxml "$VM" >"$T/dom.xml"
+grep -q "<initrd>$ST/$VM.initrd</initrd>" "$T/dom.xml" || fail "the domain does not boot the instance's initrd"
+grep -q "e2.ctl=/run/nf.ctl" "$T/dom.xml" && grep -q "name=.e2.ctl." "$T/dom.xml" && [ -S "$SOCK_CTL" ] ||
+  fail "no control channel e2.ctl on $SOCK_CTL (guest /run/nf.ctl) in the domain"
 grep -aq 00112233445566778899aabbccddeeff "$ST"/*.console "$T/agent.log" && fail "the key is in a log"
 step "created: $VM running ($(call report | awk -v n="$VM" '$2==n' | sed 's/.*detail=//'))"
 

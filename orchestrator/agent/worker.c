@@ -260,7 +260,8 @@ static int create(struct agent *a, struct e2v_conn *c, const char *name, struct 
 		return -1;
 	}
 	/* copied out: the spec may be replaced while the VM boots */
-	char image[PATH_MAX + 64], nf[256], args[1024], log[PATH_MAX], files[256], initrd[PATH_MAX];
+	char image[PATH_MAX + 64], nf[256], args[1024], log[PATH_MAX], files[256], initrd[PATH_MAX], ctl_sock[128],
+		cmdline[160];
 	struct e2v_port ports[E2V_MAX_PORTS];
 	char pnames[E2V_MAX_PORTS][64], psocks[E2V_MAX_PORTS][256];
 	unsigned n_ports = in->n_ports > E2V_MAX_PORTS ? E2V_MAX_PORTS : (unsigned)in->n_ports;
@@ -269,6 +270,8 @@ static int create(struct agent *a, struct e2v_conn *c, const char *name, struct 
 	snprintf(args, sizeof(args), "%s", in->args);
 	snprintf(log, sizeof(log), "%s/%s.console", a->state_dir, name);
 	snprintf(files, sizeof(files), "%s", in->instance_files);
+	snprintf(ctl_sock, sizeof(ctl_sock), "%s", in->control_socket);
+	snprintf(cmdline, sizeof(cmdline), "e2.ctl=%s", in->control);
 	instance_initrd_path(a, name, initrd, sizeof(initrd));
 	for (unsigned k = 0; k < n_ports; k++) {
 		snprintf(pnames[k], sizeof(pnames[k]), "%s", in->ports[k]->name);
@@ -285,7 +288,9 @@ static int create(struct agent *a, struct e2v_conn *c, const char *name, struct 
 				   .n_ports = n_ports,
 				   .serial_log = log,
 				   .server = a->server,
-				   .initrd = files[0] ? initrd : NULL};
+				   .initrd = files[0] ? initrd : NULL,
+				   .control_socket = ctl_sock[0] ? ctl_sock : NULL,
+				   .extra_cmdline = ctl_sock[0] ? cmdline : NULL};
 	pthread_mutex_unlock(&a->lock);
 	/* made again for every start: the files may have changed (a new key) */
 	if (files[0] && e2v_instance_initrd(image, files, initrd, NULL, err)) {

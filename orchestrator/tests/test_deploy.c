@@ -335,8 +335,8 @@ static void bad_resteer_events_refused(void **state)
 	e2_nfs_free(nfs);
 }
 
-/* launch.instance_files reaches the agent with "{instance}" made the instance's name;
- * NFs without it send "" (the image's own initrd). */
+/* launch.instance_files reaches the agent with "{instance}" made the instance's name, and
+ * launch.control with the server's socket for it; NFs without them send "". */
 static void instance_files_per_instance(void **state)
 {
 	(void)state;
@@ -348,6 +348,7 @@ static void instance_files_per_instance(void **state)
 		if (!strcmp(nfs->nfs[k].descriptor_id, "forwarder")) { /* the policy node ret */
 			assert_non_null(nfs->nfs[k].launch);
 			nfs->nfs[k].launch->instance_files = strdup("/srv/e2/{instance}/files");
+			nfs->nfs[k].launch->control = strdup("/run/nf.ctl");
 		}
 	const struct e2_plan_inputs in = {.pol = pol, .nfs = nfs, .hw = hw};
 	const struct e2_plan_opts o = {0};
@@ -362,6 +363,8 @@ static void instance_files_per_instance(void **state)
 			bool ret = !strcmp(i->name, "ret.0");
 			seen += ret;
 			assert_string_equal(i->instance_files, ret ? "/srv/e2/ret.0/files" : "");
+			assert_string_equal(i->control, ret ? "/run/nf.ctl" : "");
+			assert_string_equal(i->control_socket, ret ? "/var/run/e2/ret.0.ctl.sock" : "");
 		}
 		e2__ctl__server_spec__free_unpacked(sp, NULL);
 	}

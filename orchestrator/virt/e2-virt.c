@@ -30,6 +30,8 @@ static void usage(FILE *f)
 		   "      [--port NAME=SOCKET[,MAC]]... [--vcpus N] [--memory MIB] [--cmdline TEXT]\n"
 		   "      [--server NAME]  (the E2 server that owns it, in the metadata)\n"
 		   "      [--initrd FILE]  (the instance's own, instead of PREFIX.initrd)\n"
+		   "      [--control SOCKET]  (a unix socket to the guest's port e2.ctl; e2.ctl=PATH\n"
+		   "                           in --cmdline joins it to the NF's control socket)\n"
 		   "      --vcpus 1..64 (1), --memory 128..1048576 MiB (128), --timeout 1..86400 s\n"
 		   "URI defaults to qemu:///system; E2_ACCEL=kvm|tcg skips the KVM probe.\n");
 }
@@ -71,16 +73,25 @@ int main(int argc, char **argv)
 		return argc < 2 ? 2 : 0;
 	}
 	const char *cmd = argv[1];
-	static const struct option opts[] = {
-		{"instance", required_argument, NULL, 'i'}, {"image", required_argument, NULL, 'I'},
-		{"log", required_argument, NULL, 'l'},      {"nf", required_argument, NULL, 'n'},
-		{"args", required_argument, NULL, 'a'},     {"port", required_argument, NULL, 'p'},
-		{"vcpus", required_argument, NULL, 'v'},    {"memory", required_argument, NULL, 'm'},
-		{"cmdline", required_argument, NULL, 'k'},  {"server", required_argument, NULL, 'S'},
-		{"accel", required_argument, NULL, 'A'},    {"timeout", required_argument, NULL, 't'},
-		{"scratch", required_argument, NULL, 's'},  {"initrd", required_argument, NULL, 'r'},
-		{"config", required_argument, NULL, 'C'},   {"out", required_argument, NULL, 'o'},
-		{"owner", required_argument, NULL, 'O'},    {0}};
+	static const struct option opts[] = {{"instance", required_argument, NULL, 'i'},
+					     {"image", required_argument, NULL, 'I'},
+					     {"log", required_argument, NULL, 'l'},
+					     {"nf", required_argument, NULL, 'n'},
+					     {"args", required_argument, NULL, 'a'},
+					     {"port", required_argument, NULL, 'p'},
+					     {"vcpus", required_argument, NULL, 'v'},
+					     {"memory", required_argument, NULL, 'm'},
+					     {"cmdline", required_argument, NULL, 'k'},
+					     {"server", required_argument, NULL, 'S'},
+					     {"accel", required_argument, NULL, 'A'},
+					     {"timeout", required_argument, NULL, 't'},
+					     {"scratch", required_argument, NULL, 's'},
+					     {"initrd", required_argument, NULL, 'r'},
+					     {"config", required_argument, NULL, 'C'},
+					     {"out", required_argument, NULL, 'o'},
+					     {"owner", required_argument, NULL, 'O'},
+					     {"control", required_argument, NULL, 'T'},
+					     {0}};
 	struct e2v_nf_spec spec = {0};
 	struct e2v_port ports[E2V_MAX_PORTS];
 	const char *accel_s = "auto", *scratch = NULL, *config = NULL, *out = NULL, *owner = NULL;
@@ -104,6 +115,7 @@ int main(int argc, char **argv)
 		case 'C': config = optarg; break;
 		case 'o': out = optarg; break;
 		case 'O': owner = optarg; break;
+		case 'T': spec.control_socket = optarg; break;
 		case 'p': {
 			if (spec.n_ports == E2V_MAX_PORTS) {
 				fprintf(stderr, "e2-virt: at most %d ports\n", E2V_MAX_PORTS);

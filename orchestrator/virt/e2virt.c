@@ -158,6 +158,11 @@ int e2v_spec_check(const struct e2v_nf_spec *s, struct e2_err *err)
 			return -1;
 		}
 	}
+	if (s->control_socket && (s->control_socket[0] != '/' || strlen(s->control_socket) > 107)) {
+		e2_seterr(err, "instance %s: control socket '%s' must be an absolute path of at most 107 bytes",
+			  s->instance, s->control_socket);
+		return -1;
+	}
 	if (s->initrd && (s->initrd[0] != '/' || !readable_file(s->initrd))) {
 		e2_seterr(err, "instance %s: initrd '%s' must be a readable file by absolute path", s->instance,
 			  s->initrd);
@@ -419,6 +424,13 @@ char *e2v_domain_xml(const struct e2v_nf_spec *s, enum e2v_accel accel, struct e
 		W(empty_el(w, "source", "type", "unix", "path", p->socket_path, "mode", "server", NULL));
 		W(empty_el(w, "model", "type", "virtio", NULL));
 		W(empty_el(w, "rom", "enabled", "no", NULL)); /* no iPXE: faster boot */
+		W(end_el(w));
+	}
+	if (s->control_socket) {
+		W(start_el(w, "channel"));
+		W(write_attr(w, "type", "unix"));
+		W(empty_el(w, "source", "mode", "bind", "path", s->control_socket, NULL));
+		W(empty_el(w, "target", "type", "virtio", "name", E2V_CONTROL_PORT, NULL));
 		W(end_el(w));
 	}
 	W(start_el(w, "serial"));

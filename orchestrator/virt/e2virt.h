@@ -45,7 +45,11 @@ struct e2v_nf_spec {
 	const char *extra_cmdline; /* appended to the kernel command line, may be NULL */
 	const char *server;        /* the E2 server (agent) that owns it, in the metadata; may be NULL */
 	const char *initrd;        /* NULL: IMAGE.initrd; else the instance's own (e2v_instance_initrd) */
+	/* NULL, or a unix socket QEMU listens on, joined to the guest's virtio-serial port
+	 * E2V_CONTROL_PORT (the image's init relays it to the NF's control socket: e2.ctl=) */
+	const char *control_socket;
 };
+#define E2V_CONTROL_PORT "e2.ctl"
 
 /* Writes OUT = IMAGE.initrd followed by an archive of DIR's files under /etc/e2/instance/
  * in the guest (root, files 0600, directories 0700; links and special files refused; at

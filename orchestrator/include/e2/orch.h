@@ -104,6 +104,9 @@ struct e2_launch {
 	/* a directory on each server whose files the instance gets as /etc/e2/instance/
 	 * (its own initrd); "{instance}" in it stands for the instance's name */
 	char *instance_files;
+	/* the NF's control socket in the guest (e.g. /run/embark-gw.ctl): reachable from its
+	 * server as /var/run/e2/INSTANCE.ctl.sock (images/README.md: e2.ctl=) */
+	char *control;
 };
 struct e2_nf {
 	char *descriptor_id;                              /* the name policies use */
