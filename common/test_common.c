@@ -377,6 +377,30 @@ static void lines_walk_and_refuse(void **state)
 	assert_int_equal(e2_line_iter_next(&it, 2, &err), 1);
 	assert_int_equal(strlen(it.w[0]), E2_LINE_MAX);
 	free(big);
+
+	/* the stream form walks the same lines the same way, and refuses a NUL by line */
+	FILE *f = fmemopen((void *)text, strlen(text), "r");
+	assert_non_null(f);
+	e2_line_iter_stream(&it, f, "s");
+	assert_int_equal(e2_line_iter_next(&it, 4, &err), 1);
+	assert_int_equal(it.lineno, 3);
+	assert_int_equal(it.n, 3);
+	assert_string_equal(it.w[2], "c");
+	assert_int_equal(e2_line_iter_next(&it, 4, &err), 1);
+	assert_int_equal(it.lineno, 5);
+	assert_string_equal(it.w[0], "last");
+	assert_int_equal(e2_line_iter_next(&it, 4, &err), 0);
+	e2_line_iter_fini(&it);
+	fclose(f);
+	static const char nul[] = "ok\nx\0y\n";
+	f = fmemopen((void *)nul, sizeof nul - 1, "r");
+	assert_non_null(f);
+	e2_line_iter_stream(&it, f, "<stdin>");
+	assert_int_equal(e2_line_iter_next(&it, 4, &err), 1);
+	assert_int_equal(e2_line_iter_next(&it, 4, &err), -1);
+	assert_string_equal(err.msg, "<stdin>:2: contains a NUL byte (not a text line)");
+	e2_line_iter_fini(&it);
+	fclose(f);
 }
 
 static void numbers_from_text(void **state)

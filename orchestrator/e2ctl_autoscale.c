@@ -63,38 +63,26 @@ static int parse_loads(const struct e2_line_iter *it, double last, double *now, 
 	return 0;
 }
 
-/* Reads the trace a line at a time (getline, so that a co-process gets each answer
- * before it writes the next line) and answers each. */
+/* Reads the trace a line at a time (the stream form, so that a co-process gets each
+ * answer before it writes the next line) and answers each. */
 static int run_trace(FILE *in, const char *origin, const struct e2_autoscale_knobs *k)
 {
 	struct e2_autoscale st = {0};
 	struct e2_line_iter it;
 	struct e2_err err = {""};
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t len;
-	unsigned lineno = 0;
 	double last = 0;
-	int rc = 0;
+	int rc = 0, more;
 
-	while ((len = getline(&line, &cap, in)) > 0) {
+	e2_line_iter_stream(&it, in, origin);
+	while ((more = e2_line_iter_next(&it, E2_NF_INSTANCES_MAX + 1, &err)) != 0) {
 		double now, loads[E2_NF_INSTANCES_MAX];
 		unsigned n, pick = 0, count = 0;
 		char why[256];
-		int more;
 
-		if (e2_line_iter_init(&it, line, (size_t)len, origin, &err)) {
-			rc = 1;
-			break;
-		}
-		it.lineno = lineno++; /* one line of the trace: its number, not the buffer's */
-		more = e2_line_iter_next(&it, E2_NF_INSTANCES_MAX + 1, &err);
 		if (more < 0) {
 			rc = 1;
 			break;
 		}
-		if (more == 0)
-			continue;
 		if (parse_loads(&it, last, &now, loads, &n, &err)) {
 			rc = 1;
 			break;
@@ -107,7 +95,7 @@ static int run_trace(FILE *in, const char *origin, const struct e2_autoscale_kno
 			printf("%s %u %u %s\n", v == E2_AUTOSCALE_OUT ? "out" : "in", pick, count, why);
 		fflush(stdout);
 	}
-	free(line);
+	e2_line_iter_fini(&it);
 	if (rc)
 		fprintf(stderr, "e2ctl autoscale: %s\n", err.msg);
 	return rc;
