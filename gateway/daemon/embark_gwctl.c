@@ -25,9 +25,12 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: embark-gwctl [--ctl URL] [--chan-key F] status | rules FILE [--pools F] [--key-id ID]\n"
-		   "                    [--prepare] [--out F] | key FILE [--prepare] [--out F] | activate EPOCH\n"
-		   "       embark-gwctl --ext URL listen [--count N] [--seconds S] [--uri-key K] [--keywords F]\n");
+	fprintf(f,
+		"usage: embark-gwctl [--ctl URL] [--chan-key F] status | rules FILE [--pools F] [--key-id ID]\n"
+		"                    [--prepare] [--send] [--out F] | key FILE [--prepare] [--out F] | activate EPOCH\n"
+		"       (rules --send: the files' contents go with the request, for a gateway that cannot\n"
+		"        read them, e.g. the appliance VM; else the gateway reads FILE itself)\n"
+		"       embark-gwctl --ext URL listen [--count N] [--seconds S] [--uri-key K] [--keywords F]\n");
 }
 
 static void hex(FILE *f, const uint8_t *p, size_t n)
@@ -169,17 +172,25 @@ static int write_file(const char *path, const void *data, size_t len)
 int main(int argc, char **argv)
 {
 	static const struct option longs[] = {
-		{"ctl", required_argument, NULL, 'c'},      {"ext", required_argument, NULL, 'x'},
-		{"chan-key", required_argument, NULL, 'K'}, {"pools", required_argument, NULL, 'p'},
-		{"key-id", required_argument, NULL, 'i'},   {"prepare", no_argument, NULL, 'P'},
-		{"out", required_argument, NULL, 'o'},      {"pools-out", required_argument, NULL, 'O'},
-		{"count", required_argument, NULL, 'n'},    {"seconds", required_argument, NULL, 's'},
-		{"uri-key", required_argument, NULL, 'u'},  {"keywords", required_argument, NULL, 'w'},
-		{"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+		{"ctl", required_argument, NULL, 'c'},
+		{"ext", required_argument, NULL, 'x'},
+		{"chan-key", required_argument, NULL, 'K'},
+		{"pools", required_argument, NULL, 'p'},
+		{"key-id", required_argument, NULL, 'i'},
+		{"prepare", no_argument, NULL, 'P'},
+		{"out", required_argument, NULL, 'o'},
+		{"pools-out", required_argument, NULL, 'O'},
+		{"count", required_argument, NULL, 'n'},
+		{"seconds", required_argument, NULL, 's'},
+		{"uri-key", required_argument, NULL, 'u'},
+		{"keywords", required_argument, NULL, 'w'},
+		{"send", no_argument, NULL, 'S'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	const char *ctl_url = "ipc:///run/e2/embark-gw.sock", *ext_url = NULL, *chan_key = NULL, *pools = NULL,
 		   *key_id = NULL, *out = NULL, *pools_out = NULL, *uri_key = NULL, *keywords = NULL;
-	bool prepare = false;
+	bool prepare = false, send = false;
 	uint64_t count = UINT64_MAX;
 	double seconds = 10;
 	struct e2_err err = {0};
@@ -192,6 +203,7 @@ int main(int argc, char **argv)
 		case 'p': pools = optarg; break;
 		case 'i': key_id = optarg; break;
 		case 'P': prepare = true; break;
+		case 'S': send = true; break;
 		case 'o': out = optarg; break;
 		case 'O': pools_out = optarg; break;
 		case 'n':
@@ -241,6 +253,20 @@ int main(int argc, char **argv)
 		ru.pools_path = pools ? abs_path(pools, abs_pools) : NULL;
 		ru.key_id = (char *)key_id;
 		ru.activate = !prepare;
+		if (send) {
+			size_t n;
+			ru.inline_ = true;
+			ru.rules_text.data = (uint8_t *)e2_read_file(argv[optind + 1], E2_FILE_MAX_DEFAULT, &n, &err);
+			ru.rules_text.len = n;
+			if (!ru.rules_text.data)
+				goto unreadable;
+			if (pools) {
+				ru.pools_text.data = (uint8_t *)e2_read_file(pools, E2_FILE_MAX_DEFAULT, &n, &err);
+				ru.pools_text.len = n;
+				if (!ru.pools_text.data)
+					goto unreadable;
+			}
+		}
 		rq.op_case = E2__EMBARK__REQUEST__OP_RULES;
 		rq.rules = &ru;
 	} else if (!strcmp(verb, "key") && optind + 2 == argc) {
@@ -264,6 +290,8 @@ int main(int argc, char **argv)
 	if (!buf)
 		return 1;
 	e2__embark__request__pack(&rq, buf);
+	free(ru.rules_text.data);
+	free(ru.pools_text.data);
 	char sender[64];
 	snprintf(sender, sizeof sender, "embark-gwctl:%d", (int)getpid());
 	struct e2_chan *c = e2_chan_new(E2_CHAN_REQ, sender, kp, &err);
@@ -323,4 +351,8 @@ int main(int argc, char **argv)
 bad:
 	fprintf(stderr, "embark-gwctl: %s\n", err.msg);
 	return 2;
+unreadable:
+	free(ru.rules_text.data);
+	fprintf(stderr, "embark-gwctl: %s\n", err.msg);
+	return 1;
 }

@@ -318,12 +318,18 @@ static int rule_update(struct gwctl *ctl, const E2__Embark__RuleUpdate *u, struc
 	}
 	embark_ruleset rules = {0};
 	embark_poolset pools = {0};
-	if (embark_rules_load(u->rules_path, &rules, msg, sizeof msg) != 0) {
+	int bad = u->inline_ ? embark_rules_parse((const char *)u->rules_text.data, u->rules_text.len, u->rules_path,
+						  &rules, msg, sizeof msg)
+			     : embark_rules_load(u->rules_path, &rules, msg, sizeof msg);
+	if (bad) {
 		e2_seterr(err, "%s; nothing changed", msg);
 		return EINVAL;
 	}
 	if (u->pools_path && *u->pools_path) {
-		if (embark_pools_load(u->pools_path, &pools, msg, sizeof msg) != 0) {
+		bad = u->inline_ ? embark_pools_parse((const char *)u->pools_text.data, u->pools_text.len,
+						      u->pools_path, &pools, msg, sizeof msg)
+				 : embark_pools_load(u->pools_path, &pools, msg, sizeof msg);
+		if (bad) {
 			embark_ruleset_free(&rules);
 			e2_seterr(err, "%s; nothing changed", msg);
 			return EINVAL;

@@ -87,7 +87,8 @@ cp "$T/k" "$T/inst/gw.key"
 cp "$T/rules.txt" "$T/inst/rules.txt"
 # for updates through the control channel: a malformed rule file and a good one
 printf 'accept id=web proto=tcp dst=10.9.0.2 dport=8080\nallow everything\n' >"$T/inst/bad.txt"
-printf 'accept id=web proto=tcp dst=10.9.0.2 dport=8080\ndeny id=dns proto=udp dport=53\n' >"$T/inst/next.txt"
+# ... and one only on the host, sent with the request (rules --send)
+printf 'accept id=web proto=tcp dst=10.9.0.2 dport=8080\ndeny id=dns proto=udp dport=53\n' >"$T/next-host.txt"
 
 for n in "$NE" "$NS" "$NCL"; do
   ip netns add "$n" || skip "cannot create network namespaces"
@@ -265,13 +266,13 @@ venc=$(awk '$1 == "encrypted" {print $2}' "$T/vm.status")
 [ "${venc:-0}" -gt 0 ] || fail "the appliance reports ${venc:-0} encrypted frames"
 $VCTL rules /etc/e2/instance/bad.txt >"$T/vm.bad" 2>&1 && fail "a malformed rule file was taken"
 grep -q 'bad.txt:2' "$T/vm.bad" || fail "the refusal does not name the file and line: $(cat "$T/vm.bad")"
-$VCTL rules /etc/e2/instance/next.txt --prepare >"$T/vm.next" 2>&1 || fail "rules --prepare: $(cat "$T/vm.next")"
+$VCTL rules "$T/next-host.txt" --send --prepare >"$T/vm.next" 2>&1 || fail "rules --send --prepare: $(cat "$T/vm.next")"
 grep -q '^epoch 2 prepared' "$T/vm.next" || fail "no epoch 2 prepared: $(cat "$T/vm.next")"
 $VCTL status >"$T/vm.status2"
 grep -q '^epoch 1$' "$T/vm.status2" || fail "the active epoch changed: $(head -n 3 "$T/vm.status2")"
 fetch http://10.9.0.2:8080/page.html "$T/got2.html" && cmp -s "$T/got2.html" "$T/www/page.html" ||
   fail "no page after the refused and the prepared update"
-step "control channel: status ($venc frames encrypted), a malformed rule file refused ($(head -n 1 "$T/vm.bad" | cut -c1-80)), epoch 2 prepared, epoch 1 still active, pages still load"
+step "control channel: status ($venc frames encrypted), a malformed rule file refused ($(head -n 1 "$T/vm.bad" | cut -c1-80)), epoch 2 prepared from a host file sent over the channel, epoch 1 still active, pages still load"
 
 # --- virsh shutdown: the gateway stops cleanly, the VM powers off ---
 virsh -c $URI shutdown "$VM" >/dev/null || fail "virsh shutdown"
