@@ -17,12 +17,8 @@
 #include "e2/num.h"
 #include "mb_nf.h"
 
-#define FW_EPOCHS 4
-#define FW_LABEL_MASK 0xfffffu
-
-struct fw_epoch {
-	uint32_t id;     /* 0: free */
-	uint64_t loaded; /* order of loading: plain traffic follows the newest */
+/* One epoch's rules. */
+struct fw_rules {
 	embark_ruleset rs;
 	embark_classifier *cls;
 	uint64_t *hits;
@@ -34,69 +30,48 @@ struct fw {
 	int default_action;
 	uint32_t flows_max;
 	double idle_s;
-	struct fw_epoch ep[FW_EPOCHS];
-	uint64_t loads;
+	struct mb_epochs epochs;
 	struct mb_flows *flows;
 	uint64_t allowed_new, allowed_tracked, denied_rule, denied_default, denied_tracked, table_full, unknown_epoch;
 };
 
-static void epoch_free(struct fw_epoch *e)
+static void rules_free(void *data)
 {
-	embark_classifier_free(e->cls);
-	free(e->hits);
-	embark_ruleset_free(&e->rs);
-	memset(e, 0, sizeof(*e));
+	struct fw_rules *r = data;
+	embark_classifier_free(r->cls);
+	free(r->hits);
+	embark_ruleset_free(&r->rs);
+	free(r);
 }
 
-/* Loads `path` as epoch `id` (replacing it, or taking a free slot); nothing changes on
- * failure. */
-static int epoch_load(struct fw *fw, uint32_t id, const char *path, struct e2_err *err)
+static void *rules_load(void *ctx, const char *path, struct e2_err *err)
 {
 	char msg[512];
-	struct fw_epoch e = {.id = id};
-	if (embark_rules_load(path, &e.rs, msg, sizeof(msg)) != 0) {
+	struct fw_rules *r = calloc(1, sizeof(*r));
+	(void)ctx;
+	if (!r) {
+		e2_seterr(err, "no memory for the rules");
+		return NULL;
+	}
+	if (embark_rules_load(path, &r->rs, msg, sizeof(msg)) != 0) {
 		e2_seterr(err, "%s", msg);
-		return -1;
+		free(r);
+		return NULL;
 	}
-	e.cls = embark_classifier_new(&e.rs);
-	e.hits = calloc(e.rs.n + 1, sizeof(*e.hits));
-	if (!e.cls || !e.hits) {
-		epoch_free(&e);
+	r->cls = embark_classifier_new(&r->rs);
+	r->hits = calloc(r->rs.n + 1, sizeof(*r->hits));
+	if (!r->cls || !r->hits) {
+		rules_free(r);
 		e2_seterr(err, "no memory for the classifier");
-		return -1;
+		return NULL;
 	}
-	struct fw_epoch *slot = NULL;
-	for (int i = 0; i < FW_EPOCHS && !slot; i++)
-		if (fw->ep[i].id == id)
-			slot = &fw->ep[i];
-	for (int i = 0; i < FW_EPOCHS && !slot; i++)
-		if (!fw->ep[i].id)
-			slot = &fw->ep[i];
-	if (!slot) {
-		epoch_free(&e);
-		e2_seterr(err, "%d epochs loaded already: retire one first", FW_EPOCHS);
-		return -1;
-	}
-	epoch_free(slot);
-	e.loaded = ++fw->loads;
-	*slot = e;
-	return 0;
+	return r;
 }
 
-static struct fw_epoch *epoch_of(struct fw *fw, const struct mb_pkt *p)
+static int rules_describe(const void *data, char *buf, size_t len)
 {
-	struct fw_epoch *best = NULL;
-	uint32_t label = p->v6 ? (uint32_t)(p->l3[1] & 15) << 16 | (uint32_t)p->l3[2] << 8 | p->l3[3] : 0;
-	for (int i = 0; i < FW_EPOCHS; i++) {
-		struct fw_epoch *e = &fw->ep[i];
-		if (!e->id)
-			continue;
-		if (p->v6 && (e->id & FW_LABEL_MASK) == label)
-			return e;
-		if (!p->v6 && (!best || e->loaded > best->loaded))
-			best = e;
-	}
-	return best;
+	const struct fw_rules *r = data;
+	return snprintf(buf, len, "%zu rule lines", r->rs.n);
 }
 
 struct fw_flow {
@@ -130,10 +105,13 @@ static int fw_setup(void *st, bool check, struct e2_err *err)
 		e2_seterr(err, "needs --rules FILE");
 		return -1;
 	}
-	if (epoch_load(fw, fw->first_epoch, fw->rules_path, err) != 0)
+	fw->epochs = (struct mb_epochs){
+		.verb = "rules", .load = rules_load, .free_data = rules_free, .describe = rules_describe};
+	if (mb_epochs_load(&fw->epochs, fw->first_epoch, fw->rules_path, err) != 0)
 		return -1;
 	if (check) {
-		printf("%s: %zu rule lines, default %s\n", fw->rules_path, fw->ep[0].rs.n,
+		const struct fw_rules *r = mb_epochs_newest(&fw->epochs);
+		printf("%s: %zu rule lines, default %s\n", fw->rules_path, r->rs.n,
 		       fw->default_action == EMBARK_ACCEPT ? "accept" : "deny");
 		return 0;
 	}
@@ -168,7 +146,7 @@ static int fw_pkt(void *st, struct e2nf *nf, unsigned port, struct mb_pkt *p, ui
 		else
 			fw->denied_tracked++;
 	} else {
-		struct fw_epoch *e = epoch_of(fw, p);
+		struct fw_rules *e = mb_epochs_of(&fw->epochs, p);
 		if (!e) {
 			fw->unknown_epoch++;
 			return MB_DROP; /* decided by no rules: not remembered */
@@ -204,13 +182,13 @@ static int fw_counters(void *st, char *buf, size_t len)
 			 (unsigned long long)fw->unknown_epoch);
 	/* one line per rule id (an encrypted rule is several lines sharing its id); the
 	 * epoch given by --epoch unprefixed, the others as epochN_rule_ID_hits */
-	for (int ei = 0; ei < FW_EPOCHS; ei++) {
-		const struct fw_epoch *e = &fw->ep[ei];
+	for (int ei = 0; ei < MB_EPOCHS; ei++) {
+		const struct fw_rules *e = fw->epochs.e[ei].data;
 		char pre[24] = "";
-		if (!e->id)
+		if (!e)
 			continue;
-		if (e->id != fw->first_epoch)
-			snprintf(pre, sizeof(pre), "epoch%u_", e->id);
+		if (fw->epochs.e[ei].id != fw->first_epoch)
+			snprintf(pre, sizeof(pre), "epoch%u_", fw->epochs.e[ei].id);
 		for (size_t i = 0; i < e->rs.n && o > 0 && (size_t)o < len; i++) {
 			if (i && !strcmp(e->rs.v[i].id, e->rs.v[i - 1].id))
 				continue;
@@ -224,56 +202,11 @@ static int fw_counters(void *st, char *buf, size_t len)
 	return 0;
 }
 
-static int fw_control(void *st, const char *line, char *reply, size_t len)
-{
-	struct fw *fw = st;
-	char buf[4200], *save = NULL;
-	snprintf(buf, sizeof buf, "%s", line);
-	const char *cmd = strtok_r(buf, " \t", &save), *a1 = strtok_r(NULL, " \t", &save),
-		   *a2 = strtok_r(NULL, " \t", &save), *more = strtok_r(NULL, " \t", &save);
-	uint32_t id = 0;
-	struct e2_err err;
-	if (cmd && !strcmp(cmd, "rules") && a1 && a2 && !more) {
-		if (e2_num_u32("EPOCH", a1, 1, UINT32_MAX, &id, &err) != 0 || epoch_load(fw, id, a2, &err) != 0) {
-			snprintf(reply, len, "refused, nothing changed: %s", err.msg);
-			return -1;
-		}
-		snprintf(reply, len, "epoch %u: rules from %s", id, a2);
-		return 0;
-	}
-	if (cmd && !strcmp(cmd, "retire") && a1 && !a2) {
-		if (e2_num_u32("EPOCH", a1, 1, UINT32_MAX, &id, &err) != 0) {
-			snprintf(reply, len, "%s", err.msg);
-			return -1;
-		}
-		for (int i = 0; i < FW_EPOCHS; i++)
-			if (fw->ep[i].id == id) {
-				epoch_free(&fw->ep[i]);
-				snprintf(reply, len, "epoch %u retired", id);
-				return 0;
-			}
-		snprintf(reply, len, "no epoch %u", id);
-		return -1;
-	}
-	if (cmd && !strcmp(cmd, "epochs") && !a1) {
-		int o = 0;
-		reply[0] = 0;
-		for (int i = 0; i < FW_EPOCHS && o >= 0 && (size_t)o < len; i++)
-			if (fw->ep[i].id)
-				o += snprintf(reply + o, len - (size_t)o, "%sepoch %u: %zu rule lines", o ? "; " : "",
-					      fw->ep[i].id, fw->ep[i].rs.n);
-		return 0;
-	}
-	snprintf(reply, len, "unknown command (rules EPOCH FILE, retire EPOCH, epochs)");
-	return -1;
-}
-
 static void fw_fini(void *st)
 {
 	struct fw *fw = st;
 	mb_flows_free(fw->flows);
-	for (int i = 0; i < FW_EPOCHS; i++)
-		epoch_free(&fw->ep[i]);
+	mb_epochs_fini(&fw->epochs);
 }
 
 static const struct option fw_opts[] = {
@@ -315,7 +248,7 @@ int main(int argc, char **argv)
 		.pkt = fw_pkt,
 		.prefetch = fw_prefetch,
 		.counters = fw_counters,
-		.control = fw_control,
+		.epochs = &fw.epochs,
 		.fini = fw_fini,
 		.ports = 2,
 		.st = &fw,

@@ -5,7 +5,11 @@
  * carried them; the IDS keeps one matcher per flow (reset when the flow's salt0 changes)
  * and feeds it the tokens. A rule whose keyword's pieces all match at the right distances
  * alerts once per flow; with --drop the flow is dropped from then on, both ways.
- * It never sees the payload. What Snort does that this cannot: gateway/README.md. */
+ * It never sees the payload. What Snort does that this cannot: gateway/README.md.
+ *
+ * Keyword rules are per key, so per epoch (`rules EPOCH FILE`): a flow's tokens are
+ * matched against the rules of the epoch their record names; a flow the gateway moves to
+ * another epoch starts a new matcher under that epoch's rules. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,27 +23,78 @@
 struct ids_flow {
 	embark_km_matcher *m;
 	uint64_t salt0;
+	uint32_t epoch; /* whose rules m holds */
 	bool dropping;
 	uint32_t alerted[ALERTS_PER_FLOW];
 	unsigned n_alerted;
 };
 
+/* One epoch's keyword rules. */
+struct ids_rules {
+	embark_kw_rules rules;
+	uint64_t *alerts_rule;
+};
+
 struct ids {
 	const char *rules_path;
 	bool drop;
-	uint32_t flows_max;
+	uint32_t first_epoch, flows_max;
 	double idle_s;
-	embark_kw_rules rules;
+	struct mb_epochs epochs;
 	struct mb_flows *flows;
-	uint64_t *alerts_rule;
-	uint64_t tokens, alerts, dropped_frames, flows_dropped, resets, table_full, passed;
+	uint64_t tokens, alerts, dropped_frames, flows_dropped, resets, table_full, passed, unknown_epoch;
 };
+
+static void rules_free(void *data)
+{
+	struct ids_rules *r = data;
+	embark_kw_rules_free(&r->rules);
+	free(r->alerts_rule);
+	free(r);
+}
+
+static void *rules_load(void *ctx, const char *path, struct e2_err *err)
+{
+	char msg[512];
+	size_t len;
+	(void)ctx;
+	char *text = e2_read_file(path, 256u << 20, &len, err);
+	if (!text)
+		return NULL;
+	struct ids_rules *r = calloc(1, sizeof(*r));
+	if (!r) {
+		free(text);
+		e2_seterr(err, "no memory for the rules");
+		return NULL;
+	}
+	int rc = embark_kw_rules_parse(text, len, path, &r->rules, msg, sizeof(msg));
+	free(text);
+	if (rc != 0) {
+		e2_seterr(err, "%s", msg);
+		free(r);
+		return NULL;
+	}
+	r->alerts_rule = calloc(r->rules.rules + 1, sizeof(*r->alerts_rule));
+	if (!r->alerts_rule) {
+		rules_free(r);
+		e2_seterr(err, "no memory for the rules");
+		return NULL;
+	}
+	return r;
+}
+
+static int rules_describe(const void *data, char *buf, size_t len)
+{
+	const struct ids_rules *r = data;
+	return snprintf(buf, len, "%zu keyword rules, %zu pieces", r->rules.rules, r->rules.n);
+}
 
 static int ids_opt(void *st, int c, const char *arg, struct e2_err *err)
 {
 	struct ids *d = st;
 	switch (c) {
 	case 'r': d->rules_path = arg; return 0;
+	case 'e': return e2_num_u32("--epoch", arg, 1, UINT32_MAX, &d->first_epoch, err);
 	case 'D': d->drop = true; return 0;
 	case 'f': return e2_num_u32("--flows", arg, 64, 1u << 24, &d->flows_max, err);
 	case 'i': return e2_num_duration("--idle-timeout", arg, 1, 86400, &d->idle_s, err);
@@ -58,28 +113,22 @@ static void free_flow(void *val)
 static int ids_setup(void *st, bool check, struct e2_err *err)
 {
 	struct ids *d = st;
-	char msg[512];
-	size_t len;
 	if (!d->rules_path) {
 		e2_seterr(err, "needs --rules FILE (embark-rules keywords output)");
 		return -1;
 	}
-	char *text = e2_read_file(d->rules_path, 256u << 20, &len, err);
-	if (!text)
+	d->epochs = (struct mb_epochs){
+		.verb = "rules", .load = rules_load, .free_data = rules_free, .describe = rules_describe};
+	if (mb_epochs_load(&d->epochs, d->first_epoch, d->rules_path, err) != 0)
 		return -1;
-	int rc = embark_kw_rules_parse(text, len, d->rules_path, &d->rules, msg, sizeof(msg));
-	free(text);
-	if (rc != 0) {
-		e2_seterr(err, "%s", msg);
-		return -1;
-	}
 	if (check) {
-		printf("%s: %zu keyword rules, %zu pieces\n", d->rules_path, d->rules.rules, d->rules.n);
+		char what[128];
+		rules_describe(mb_epochs_newest(&d->epochs), what, sizeof what);
+		printf("%s: %s\n", d->rules_path, what);
 		return 0;
 	}
 	d->flows = mb_flows_new(d->flows_max, sizeof(struct ids_flow), (uint64_t)(d->idle_s * 1e9));
-	d->alerts_rule = calloc(d->rules.rules + 1, sizeof(*d->alerts_rule));
-	if (!d->flows || !d->alerts_rule) {
+	if (!d->flows) {
 		e2_seterr(err, "no memory for the flow table");
 		return -1;
 	}
@@ -95,15 +144,25 @@ static void ids_ext(void *st, struct e2nf *nf, struct mb_ext *x, uint64_t now)
 	(void)nf;
 	if (!x->ntokens)
 		return;
+	struct ids_rules *r = x->epoch ? mb_epochs_get(&d->epochs, x->epoch) : mb_epochs_newest(&d->epochs);
+	if (!r) {
+		d->unknown_epoch++; /* tokens under a key we hold no rules for: nothing can match */
+		return;
+	}
 	mb_flow_key(&x->key, &k, NULL);
 	struct ids_flow *f = mb_flows_add(d->flows, &k, now, &fresh);
 	if (!f) {
 		d->table_full++;
 		return;
 	}
+	if (f->m && f->epoch != x->epoch) {
+		embark_km_matcher_free(f->m); /* the flow moved to another epoch, and key */
+		f->m = NULL;
+	}
 	if (!f->m) {
-		f->m = embark_km_matcher_new(&d->rules, x->salt0);
+		f->m = embark_km_matcher_new(&r->rules, x->salt0);
 		f->salt0 = x->salt0;
+		f->epoch = x->epoch;
 		if (!f->m)
 			return;
 	} else if (f->salt0 != x->salt0) {
@@ -124,8 +183,8 @@ static void ids_ext(void *st, struct e2nf *nf, struct mb_ext *x, uint64_t now)
 			if (f->n_alerted < ALERTS_PER_FLOW)
 				f->alerted[f->n_alerted++] = hit[j];
 			d->alerts++;
-			if (hit[j] < d->rules.rules)
-				d->alerts_rule[hit[j]]++;
+			if (hit[j] < r->rules.rules)
+				r->alerts_rule[hit[j]]++;
 			fprintf(stderr, "embark-ids: alert rule=%u epoch=%u stream_offset=%llu\n", hit[j], x->epoch,
 				(unsigned long long)x->offsets[i]);
 			if (d->drop && !f->dropping) {
@@ -154,14 +213,23 @@ static int ids_counters(void *st, char *buf, size_t len)
 	struct ids *d = st;
 	int o = snprintf(buf, len,
 			 "tokens=%llu\nalerts=%llu\nflows_dropped=%llu\ndropped_frames=%llu\npassed=%llu\n"
-			 "salt_resets=%llu\nflow_table_full=%llu\n",
+			 "salt_resets=%llu\nflow_table_full=%llu\nunknown_epoch=%llu\n",
 			 (unsigned long long)d->tokens, (unsigned long long)d->alerts,
 			 (unsigned long long)d->flows_dropped, (unsigned long long)d->dropped_frames,
 			 (unsigned long long)d->passed, (unsigned long long)d->resets,
-			 (unsigned long long)d->table_full);
-	for (size_t i = 0; i < d->rules.rules && o > 0 && (size_t)o < len; i++)
-		o += snprintf(buf + o, len - (size_t)o, "alerts_rule%zu=%llu\n", i,
-			      (unsigned long long)d->alerts_rule[i]);
+			 (unsigned long long)d->table_full, (unsigned long long)d->unknown_epoch);
+	/* the --epoch rules unprefixed, the others as epochN_alerts_ruleI */
+	for (int ei = 0; ei < MB_EPOCHS; ei++) {
+		const struct ids_rules *r = d->epochs.e[ei].data;
+		char pre[24] = "";
+		if (!r)
+			continue;
+		if (d->epochs.e[ei].id != d->first_epoch)
+			snprintf(pre, sizeof(pre), "epoch%u_", d->epochs.e[ei].id);
+		for (size_t i = 0; i < r->rules.rules && o > 0 && (size_t)o < len; i++)
+			o += snprintf(buf + o, len - (size_t)o, "%salerts_rule%zu=%llu\n", pre, i,
+				      (unsigned long long)r->alerts_rule[i]);
+	}
 	return 0;
 }
 
@@ -169,19 +237,17 @@ static void ids_fini(void *st)
 {
 	struct ids *d = st;
 	mb_flows_free(d->flows);
-	free(d->alerts_rule);
-	embark_kw_rules_free(&d->rules);
+	mb_epochs_fini(&d->epochs);
 }
 
-static const struct option ids_opts[] = {{"rules", required_argument, NULL, 'r'},
-					 {"drop", no_argument, NULL, 'D'},
-					 {"flows", required_argument, NULL, 'f'},
-					 {"idle-timeout", required_argument, NULL, 'i'},
-					 {NULL, 0, NULL, 0}};
+static const struct option ids_opts[] = {
+	{"rules", required_argument, NULL, 'r'}, {"drop", no_argument, NULL, 'D'},
+	{"flows", required_argument, NULL, 'f'}, {"idle-timeout", required_argument, NULL, 'i'},
+	{"epoch", required_argument, NULL, 'e'}, {NULL, 0, NULL, 0}};
 
 int main(int argc, char **argv)
 {
-	static struct ids d = {.flows_max = 65536, .idle_s = 300};
+	static struct ids d = {.first_epoch = 1, .flows_max = 65536, .idle_s = 300};
 	struct mb_nf m = {
 		.name = "embark-ids",
 		.usage = "NAME\n"
@@ -195,15 +261,22 @@ int main(int argc, char **argv)
 			 "    Other frames go port 0 <-> 1. No regular expressions, no payload access.\n"
 			 "OPTIONS\n"
 			 "    --rules FILE  --drop  --flows N (65536)  --idle-timeout S (300)  --check\n"
+			 "    --epoch N     the epoch --rules belong to (1): tokens are matched against the\n"
+			 "                  rules of the epoch their record names (keywords are per key)\n"
+			 "CONTROL (--ctl, or offline DIR/control)\n"
+			 "    rules EPOCH FILE   load (or replace) an epoch's keyword rules; refused: nothing changes\n"
+			 "    retire EPOCH       drop an epoch's rules      epochs   list them\n"
 			 "COUNTERS\n"
 			 "    tokens alerts flows_dropped dropped_frames passed salt_resets flow_table_full\n"
-			 "    alerts_ruleN, ext_records ext_refused ip_frames non_ip malformed, and libe2nf's\n",
+			 "    unknown_epoch alerts_ruleN epochE_alerts_ruleN, ext_records ext_refused ip_frames\n"
+			 "    non_ip malformed, and libe2nf's\n",
 		.opts = ids_opts,
 		.opt = ids_opt,
 		.setup = ids_setup,
 		.pkt = ids_pkt,
 		.ext = ids_ext,
 		.counters = ids_counters,
+		.epochs = &d.epochs,
 		.fini = ids_fini,
 		.ports = 2,
 		.st = &d,

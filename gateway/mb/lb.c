@@ -6,7 +6,11 @@
  * backend's answers get the address the client spoke to back as source. Embark encrypts
  * a flow's 5-tuple deterministically and alike in both directions, so hashing the
  * ciphertext keeps a flow on one backend; the backends are encrypted pool values (the
- * gateway restores them to their plain addresses). */
+ * gateway restores them to their plain addresses).
+ *
+ * The backends' values are per epoch (they depend on the key and the rules' interval
+ * map): a new flow picks from the backends of the epoch in its label (`backends EPOCH
+ * FILE` loads one); a flow keeps the backend it got. */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,20 +19,27 @@
 #include "e2/num.h"
 #include "mb_nf.h"
 
+#define LB_BACKENDS_MAX 4096
+
 struct lb_flow {
-	embark_u128 vip;
-	uint32_t backend;
+	embark_u128 vip, backend_addr;
+	uint32_t backend; /* its place in the list: the same plain backend in every epoch */
+};
+
+/* One epoch's backends. */
+struct lb_backends {
+	struct mb_addrs be;
+	uint64_t *be_hash;
 };
 
 struct lb {
 	const char *backends_path;
-	uint32_t flows_max;
+	uint32_t first_epoch, flows_max;
 	double idle_s;
-	struct mb_addrs be;
-	uint64_t *be_hash;
-	uint64_t *per_backend;
+	struct mb_epochs epochs;
 	struct mb_flows *fwd, *rev;
-	uint64_t to_backend, to_client, new_flows, unknown_reply, table_full;
+	uint64_t to_backend, to_client, new_flows, unknown_reply, table_full, unknown_epoch;
+	uint64_t per_backend[LB_BACKENDS_MAX];
 };
 
 static uint64_t mix(uint64_t h, uint64_t v)
@@ -52,11 +63,54 @@ static int lb_opt(void *st, int c, const char *arg, struct e2_err *err)
 	struct lb *lb = st;
 	switch (c) {
 	case 'b': lb->backends_path = arg; return 0;
+	case 'e': return e2_num_u32("--epoch", arg, 1, UINT32_MAX, &lb->first_epoch, err);
 	case 'f': return e2_num_u32("--flows", arg, 64, 1u << 24, &lb->flows_max, err);
 	case 'i': return e2_num_duration("--idle-timeout", arg, 1, 86400, &lb->idle_s, err);
 	}
 	e2_seterr(err, "unknown option");
 	return -1;
+}
+
+static void backends_free(void *data)
+{
+	struct lb_backends *b = data;
+	free(b->be_hash);
+	mb_addrs_free(&b->be);
+	free(b);
+}
+
+static void *backends_load(void *ctx, const char *path, struct e2_err *err)
+{
+	struct lb_backends *b = calloc(1, sizeof(*b));
+	(void)ctx;
+	if (!b) {
+		e2_seterr(err, "no memory for the backends");
+		return NULL;
+	}
+	if (mb_addrs_load(path, &b->be, err) != 0) {
+		free(b);
+		return NULL;
+	}
+	if (b->be.n > LB_BACKENDS_MAX) {
+		e2_seterr(err, "%s: more than %d backends", path, LB_BACKENDS_MAX);
+		backends_free(b);
+		return NULL;
+	}
+	b->be_hash = calloc(b->be.n, sizeof(*b->be_hash));
+	if (!b->be_hash) {
+		backends_free(b);
+		e2_seterr(err, "no memory for the backends");
+		return NULL;
+	}
+	for (size_t i = 0; i < b->be.n; i++)
+		b->be_hash[i] = mix(mix(0x5eed, (uint64_t)b->be.v[i]), (uint64_t)(b->be.v[i] >> 64));
+	return b;
+}
+
+static int backends_describe(const void *data, char *buf, size_t len)
+{
+	const struct lb_backends *b = data;
+	return snprintf(buf, len, "%zu %s backends", b->be.n, b->be.encrypted ? "encrypted" : "plain");
 }
 
 static int lb_setup(void *st, bool check, struct e2_err *err)
@@ -66,26 +120,22 @@ static int lb_setup(void *st, bool check, struct e2_err *err)
 		e2_seterr(err, "needs --backends FILE");
 		return -1;
 	}
-	if (mb_addrs_load(lb->backends_path, &lb->be, err) != 0)
+	lb->epochs = (struct mb_epochs){
+		.verb = "backends", .load = backends_load, .free_data = backends_free, .describe = backends_describe};
+	if (mb_epochs_load(&lb->epochs, lb->first_epoch, lb->backends_path, err) != 0)
 		return -1;
-	if (lb->be.n > 4096) {
-		e2_seterr(err, "%s: more than 4096 backends", lb->backends_path);
-		return -1;
-	}
 	if (check) {
-		printf("%s: %zu %s backends\n", lb->backends_path, lb->be.n, lb->be.encrypted ? "encrypted" : "plain");
+		char what[128];
+		backends_describe(mb_epochs_newest(&lb->epochs), what, sizeof what);
+		printf("%s: %s\n", lb->backends_path, what);
 		return 0;
 	}
-	lb->be_hash = calloc(lb->be.n, sizeof(*lb->be_hash));
-	lb->per_backend = calloc(lb->be.n, sizeof(*lb->per_backend));
 	lb->fwd = mb_flows_new(lb->flows_max, sizeof(struct lb_flow), (uint64_t)(lb->idle_s * 1e9));
 	lb->rev = mb_flows_new(lb->flows_max, sizeof(struct lb_flow), (uint64_t)(lb->idle_s * 1e9));
-	if (!lb->be_hash || !lb->per_backend || !lb->fwd || !lb->rev) {
+	if (!lb->fwd || !lb->rev) {
 		e2_seterr(err, "no memory for the flow tables");
 		return -1;
 	}
-	for (size_t i = 0; i < lb->be.n; i++)
-		lb->be_hash[i] = mix(mix(0x5eed, (uint64_t)lb->be.v[i]), (uint64_t)(lb->be.v[i] >> 64));
 	return 0;
 }
 
@@ -104,27 +154,37 @@ static int lb_pkt(void *st, struct e2nf *nf, unsigned port, struct mb_pkt *p, ui
 	(void)nf;
 	const struct mb_flow_key *k = &p->flow;
 	if (port == 0) {
-		bool fresh;
-		struct lb_flow *f = mb_flows_add(lb->fwd, k, now, &fresh);
-		struct lb_flow tmp;
+		bool fresh = false;
+		struct lb_backends *b = NULL;
+		struct lb_flow *f = mb_flows_find(lb->fwd, k, now), tmp;
 		if (!f) {
-			lb->table_full++;
-			f = &tmp;
-			fresh = true;
+			/* a new flow: placed among its epoch's backends */
+			b = mb_epochs_of(&lb->epochs, p);
+			if (!b) {
+				lb->unknown_epoch++;
+				return MB_DROP; /* not remembered */
+			}
+			f = mb_flows_add(lb->fwd, k, now, &fresh);
+			if (!f) {
+				lb->table_full++;
+				f = &tmp;
+				fresh = true;
+			}
 		}
 		if (fresh) {
 			uint64_t h = key_hash(k), best = 0;
 			uint32_t bi = 0;
-			for (uint32_t i = 0; i < lb->be.n; i++) {
-				uint64_t s = mix(h, lb->be_hash[i]);
+			for (uint32_t i = 0; i < b->be.n; i++) {
+				uint64_t s = mix(h, b->be_hash[i]);
 				if (i == 0 || s > best)
 					best = s, bi = i;
 			}
 			f->vip = p->key.dip;
 			f->backend = bi;
+			f->backend_addr = b->be.v[bi];
 			lb->new_flows++;
 			embark_key5 t = p->key;
-			t.dip = lb->be.v[bi];
+			t.dip = f->backend_addr;
 			struct mb_flow_key tk;
 			mb_flow_key(&t, &tk, NULL);
 			bool f2;
@@ -133,13 +193,13 @@ static int lb_pkt(void *st, struct e2nf *nf, unsigned port, struct mb_pkt *p, ui
 				*r = *f;
 		}
 		lb->per_backend[f->backend]++;
-		mb_addr_bytes(p->v6, lb->be.v[f->backend], ab);
+		mb_addr_bytes(p->v6, f->backend_addr, ab);
 		mb_set_addr(p, true, ab);
 		lb->to_backend++;
 		return 1;
 	}
 	struct lb_flow *r = mb_flows_find(lb->rev, k, now);
-	if (!r || p->key.sip != lb->be.v[r->backend]) {
+	if (!r || p->key.sip != r->backend_addr) {
 		lb->unknown_reply++;
 		return MB_DROP;
 	}
@@ -153,11 +213,19 @@ static int lb_counters(void *st, char *buf, size_t len)
 {
 	struct lb *lb = st;
 	int o = snprintf(buf, len,
-			 "to_backend=%llu\nto_client=%llu\nnew_flows=%llu\nunknown_reply=%llu\nflow_table_full=%llu\n",
+			 "to_backend=%llu\nto_client=%llu\nnew_flows=%llu\nunknown_reply=%llu\nflow_table_full=%llu\n"
+			 "unknown_epoch=%llu\n",
 			 (unsigned long long)lb->to_backend, (unsigned long long)lb->to_client,
 			 (unsigned long long)lb->new_flows, (unsigned long long)lb->unknown_reply,
-			 (unsigned long long)lb->table_full);
-	for (size_t i = 0; i < lb->be.n && o > 0 && (size_t)o < len; i++)
+			 (unsigned long long)lb->table_full, (unsigned long long)lb->unknown_epoch);
+	/* backend I: the I-th of the list, whichever epoch's encryption of it a flow got */
+	size_t n = 0;
+	for (int ei = 0; ei < MB_EPOCHS; ei++) {
+		const struct lb_backends *b = lb->epochs.e[ei].data;
+		if (b && b->be.n > n)
+			n = b->be.n;
+	}
+	for (size_t i = 0; i < n && o > 0 && (size_t)o < len; i++)
 		o += snprintf(buf + o, len - (size_t)o, "backend%zu_packets=%llu\n", i,
 			      (unsigned long long)lb->per_backend[i]);
 	return 0;
@@ -168,19 +236,18 @@ static void lb_fini(void *st)
 	struct lb *lb = st;
 	mb_flows_free(lb->fwd);
 	mb_flows_free(lb->rev);
-	free(lb->be_hash);
-	free(lb->per_backend);
-	mb_addrs_free(&lb->be);
+	mb_epochs_fini(&lb->epochs);
 }
 
 static const struct option lb_opts[] = {{"backends", required_argument, NULL, 'b'},
+					{"epoch", required_argument, NULL, 'e'},
 					{"flows", required_argument, NULL, 'f'},
 					{"idle-timeout", required_argument, NULL, 'i'},
 					{NULL, 0, NULL, 0}};
 
 int main(int argc, char **argv)
 {
-	static struct lb lb = {.flows_max = 65536, .idle_s = 300};
+	static struct lb lb = {.first_epoch = 1, .flows_max = 65536, .idle_s = 300};
 	struct mb_nf m = {
 		.name = "embark-lb",
 		.usage = "NAME\n"
@@ -194,15 +261,22 @@ int main(int argc, char **argv)
 			 "    NAME ADDRS` lines (plaintext) or encrypted pool values (Embark traffic).\n"
 			 "OPTIONS\n"
 			 "    --backends FILE  --flows N (65536)  --idle-timeout S (300)  --check\n"
+			 "    --epoch N     the epoch --backends belong to (1): a new Embark flow picks from\n"
+			 "                  the backends of the epoch in its flow label, none loaded: dropped\n"
+			 "CONTROL (--ctl, or offline DIR/control)\n"
+			 "    backends EPOCH FILE  load (or replace) an epoch's backends; refused: nothing changes\n"
+			 "    retire EPOCH         drop an epoch's backends  epochs   list them\n"
 			 "COUNTERS\n"
-			 "    to_backend to_client new_flows unknown_reply flow_table_full backendN_packets,\n"
-			 "    ip_frames non_ip malformed, and libe2nf's\n",
+			 "    to_backend to_client new_flows unknown_reply flow_table_full unknown_epoch\n"
+			 "    backendI_packets (the I-th backend of the list, in any epoch), ip_frames non_ip\n"
+			 "    malformed, and libe2nf's\n",
 		.opts = lb_opts,
 		.opt = lb_opt,
 		.setup = lb_setup,
 		.pkt = lb_pkt,
 		.prefetch = lb_prefetch,
 		.counters = lb_counters,
+		.epochs = &lb.epochs,
 		.fini = lb_fini,
 		.ports = 2,
 		.st = &lb,

@@ -110,6 +110,49 @@ int mb_uris_load(const char *path, struct mb_uris *out, struct e2_err *err);
 bool mb_uris_has(const struct mb_uris *u, const uint8_t *b, size_t len);
 void mb_uris_free(struct mb_uris *u);
 
+/* Per-epoch state (a firewall's rules, a NAT's pool values, an IDS's keywords, a
+ * blocklist): embark-gw's rule updates and key rotations change all of them, and the
+ * gateway labels every Embark packet with its epoch (the IPv6 flow label, the epoch mod
+ * 2^20), so a middlebox decides each packet by that epoch's state only and nothing meets
+ * a mix of two maps. Plain IPv4 has no label: it goes by the epoch loaded last. At most
+ * MB_EPOCHS are loaded (the gateway keeps current, prepared and two draining). */
+#define MB_EPOCHS 4
+#define MB_LABEL_MASK 0xfffffu
+
+struct mb_epochs {
+	/* set by the middlebox before the first load */
+	const char *verb; /* the control word that loads an epoch: rules, pools, ... */
+	void *(*load)(void *ctx, const char *path, struct e2_err *err); /* NULL with err */
+	void (*free_data)(void *data);
+	int (*describe)(const void *data, char *buf, size_t len); /* "12 rule lines" */
+	void *ctx;
+	/* the loaded epochs; id 0: a free slot */
+	struct {
+		uint32_t id;
+		uint64_t loaded; /* order of loading */
+		void *data;
+	} e[MB_EPOCHS];
+	uint64_t loads;
+};
+/* Loads `path` as epoch `id`, replacing what that epoch had; refused (nothing changes)
+ * if the file is bad or MB_EPOCHS other epochs are loaded. */
+int mb_epochs_load(struct mb_epochs *s, uint32_t id, const char *path, struct e2_err *err);
+/* The state an Embark packet's label names, or for plain IPv4 the newest; NULL: none. */
+void *mb_epochs_of(const struct mb_epochs *s, const struct mb_pkt *p);
+/* The state of epoch `id` (an extension record's epoch), or NULL. */
+void *mb_epochs_get(const struct mb_epochs *s, uint32_t id);
+/* The newest state (plain traffic, plain records). */
+void *mb_epochs_newest(const struct mb_epochs *s);
+/* The epoch control words: `VERB EPOCH FILE`, `retire EPOCH`, `epochs`. 0 done, -1
+ * refused (why in reply), 1 not one of them. */
+int mb_epochs_control(struct mb_epochs *s, const char *line, char *reply, size_t len);
+void mb_epochs_fini(struct mb_epochs *s);
+/* The epoch label an Embark packet carries (0 for IPv4). */
+static inline uint32_t mb_pkt_label(const struct mb_pkt *p)
+{
+	return p->v6 ? (uint32_t)(p->l3[1] & 15) << 16 | (uint32_t)p->l3[2] << 8 | p->l3[3] : 0;
+}
+
 /* An extension record taken from a frame's payload (after the Ethernet header). */
 struct mb_ext {
 	uint32_t epoch;

@@ -137,11 +137,18 @@ static int run_control(struct e2nf *nf, void *state, const char *line, char *rep
 {
 	struct runner *r = state;
 	(void)nf;
-	if (!r->m->control) {
-		snprintf(reply, len, "unknown command");
-		return -1;
+	if (r->m->epochs) {
+		int rc = mb_epochs_control(r->m->epochs, line, reply, len);
+		if (rc <= 0)
+			return rc;
 	}
-	return r->m->control(r->m->st, line, reply, len);
+	if (r->m->control)
+		return r->m->control(r->m->st, line, reply, len);
+	if (r->m->epochs)
+		snprintf(reply, len, "unknown command (%s EPOCH FILE, retire EPOCH, epochs)", r->m->epochs->verb);
+	else
+		snprintf(reply, len, "unknown command");
+	return -1;
 }
 
 static void run_counters(struct e2nf *nf, void *state, char *buf, size_t len)

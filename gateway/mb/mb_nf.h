@@ -30,7 +30,11 @@ struct mb_nf {
 	/* an extension record (may be NULL: the middlebox takes none) */
 	void (*ext)(void *st, struct e2nf *nf, struct mb_ext *x, uint64_t now);
 	int (*counters)(void *st, char *buf, size_t len);
-	/* a control line (--ctl, or offline DIR/control): 0, or -1 with the error in reply */
+	/* optional: the middlebox's per-epoch inputs, whose control words (mb_epochs_control)
+	 * the frame serves before `control` */
+	struct mb_epochs *epochs;
+	/* optional: other control lines (--ctl, or offline DIR/control): 0, or -1 with the
+	 * error in reply */
 	int (*control)(void *st, const char *line, char *reply, size_t len);
 	void (*fini)(void *st);
 	unsigned ports; /* how many --port it needs */

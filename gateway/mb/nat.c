@@ -6,7 +6,12 @@
  * answer coming back to that address and port is translated back. The gateway recognises
  * an encrypted pool value on the way in and restores the pool's plain address (and takes
  * the port as the NAT set it). Flows are endpoint-dependent (the 5-tuple), so the same
- * inside endpoint may get different mappings towards different peers. */
+ * inside endpoint may get different mappings towards different peers.
+ *
+ * Pool values are per epoch (an encrypted pool value depends on the key and on the rules'
+ * interval map): a new flow takes its address from the pool of the epoch in its label
+ * (`pools EPOCH FILE` loads one, as embark-gwctl's prepare step writes it), so the gateway
+ * finds the value in that epoch's pool table; mappings keep the value they got. */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,22 +27,64 @@ struct nat_map {
 	uint64_t back_hash; /* the way back's flow key hash, to prefetch its slot */
 };
 
-struct nat {
-	const char *pool_path;
-	uint32_t flows_max, port_lo, port_hi;
-	double idle_s;
-	struct mb_addrs pool;
+/* One epoch's pool. */
+struct nat_pool {
+	struct mb_addrs a;
 	uint16_t *next_port; /* per pool address */
 	size_t next_addr;
-	struct mb_flows *out, *in;
-	uint64_t translated_out, translated_in, new_mappings, no_mapping, untranslatable, table_full, ports_exhausted;
 };
+
+struct nat {
+	const char *pool_path;
+	uint32_t first_epoch, flows_max, port_lo, port_hi;
+	double idle_s;
+	struct mb_epochs epochs;
+	struct mb_flows *out, *in;
+	uint64_t translated_out, translated_in, new_mappings, no_mapping, untranslatable, table_full, ports_exhausted,
+		unknown_epoch;
+};
+
+static void pool_free(void *data)
+{
+	struct nat_pool *pl = data;
+	mb_addrs_free(&pl->a);
+	free(pl->next_port);
+	free(pl);
+}
+
+static void *pool_load(void *ctx, const char *path, struct e2_err *err)
+{
+	struct nat_pool *pl = calloc(1, sizeof(*pl));
+	(void)ctx;
+	if (!pl) {
+		e2_seterr(err, "no memory for the pool");
+		return NULL;
+	}
+	if (mb_addrs_load(path, &pl->a, err) != 0) {
+		free(pl);
+		return NULL;
+	}
+	pl->next_port = calloc(pl->a.n, sizeof(*pl->next_port));
+	if (!pl->next_port) {
+		pool_free(pl);
+		e2_seterr(err, "no memory for the pool");
+		return NULL;
+	}
+	return pl;
+}
+
+static int pool_describe(const void *data, char *buf, size_t len)
+{
+	const struct nat_pool *pl = data;
+	return snprintf(buf, len, "%zu %s addresses", pl->a.n, pl->a.encrypted ? "encrypted" : "plain");
+}
 
 static int nat_opt(void *st, int c, const char *arg, struct e2_err *err)
 {
 	struct nat *n = st;
 	switch (c) {
 	case 'p': n->pool_path = arg; return 0;
+	case 'e': return e2_num_u32("--epoch", arg, 1, UINT32_MAX, &n->first_epoch, err);
 	case 'f': return e2_num_u32("--flows", arg, 64, 1u << 24, &n->flows_max, err);
 	case 'i': return e2_num_duration("--idle-timeout", arg, 1, 86400, &n->idle_s, err);
 	case 'l': return e2_num_u32("--port-lo", arg, 1, 65535, &n->port_lo, err);
@@ -58,16 +105,19 @@ static int nat_setup(void *st, bool check, struct e2_err *err)
 		e2_seterr(err, "--port-lo %u is above --port-hi %u", n->port_lo, n->port_hi);
 		return -1;
 	}
-	if (mb_addrs_load(n->pool_path, &n->pool, err) != 0)
+	n->epochs = (struct mb_epochs){
+		.verb = "pools", .load = pool_load, .free_data = pool_free, .describe = pool_describe};
+	if (mb_epochs_load(&n->epochs, n->first_epoch, n->pool_path, err) != 0)
 		return -1;
 	if (check) {
-		printf("%s: %zu %s addresses\n", n->pool_path, n->pool.n, n->pool.encrypted ? "encrypted" : "plain");
+		char what[128];
+		pool_describe(mb_epochs_newest(&n->epochs), what, sizeof what);
+		printf("%s: %s\n", n->pool_path, what);
 		return 0;
 	}
-	n->next_port = calloc(n->pool.n, sizeof(*n->next_port));
 	n->out = mb_flows_new(n->flows_max, sizeof(struct nat_map), (uint64_t)(n->idle_s * 1e9));
 	n->in = mb_flows_new(n->flows_max, sizeof(struct nat_map), (uint64_t)(n->idle_s * 1e9));
-	if (!n->next_port || !n->out || !n->in) {
+	if (!n->out || !n->in) {
 		e2_seterr(err, "no memory for the flow tables");
 		return -1;
 	}
@@ -115,15 +165,21 @@ static int nat_pkt(void *st, struct e2nf *nf, unsigned port, struct mb_pkt *p, u
 			return MB_DROP;
 		}
 		if (fresh || !m->valid) {
-			size_t a = n->next_addr++ % n->pool.n;
+			struct nat_pool *pl = mb_epochs_of(&n->epochs, p);
+			if (!pl) {
+				m->valid = false;
+				n->unknown_epoch++;
+				return MB_DROP;
+			}
+			size_t a = pl->next_addr++ % pl->a.n;
 			uint32_t span = n->port_hi - n->port_lo + 1;
 			struct nat_map *back = NULL;
 			/* the next port of that address that no live mapping holds */
 			for (uint32_t tries = 0; tries < span && !back; tries++) {
 				*m = (struct nat_map){.in_addr = p->key.sip,
 						      .in_port = p->key.sport,
-						      .out_addr = n->pool.v[a],
-						      .out_port = (uint16_t)(n->port_lo + n->next_port[a]++ % span)};
+						      .out_addr = pl->a.v[a],
+						      .out_port = (uint16_t)(n->port_lo + pl->next_port[a]++ % span)};
 				embark_key5 t = p->key;
 				t.sip = m->out_addr;
 				t.sport = m->out_port;
@@ -175,13 +231,14 @@ static int nat_pkt(void *st, struct e2nf *nf, unsigned port, struct mb_pkt *p, u
 static int nat_counters(void *st, char *buf, size_t len)
 {
 	struct nat *n = st;
+	const struct nat_pool *pl = mb_epochs_newest(&n->epochs);
 	snprintf(buf, len,
 		 "translated_out=%llu\ntranslated_in=%llu\nnew_mappings=%llu\nno_mapping=%llu\nuntranslatable=%llu\n"
-		 "flow_table_full=%llu\nports_exhausted=%llu\npool_addresses=%zu\n",
+		 "flow_table_full=%llu\nports_exhausted=%llu\nunknown_epoch=%llu\npool_addresses=%zu\n",
 		 (unsigned long long)n->translated_out, (unsigned long long)n->translated_in,
 		 (unsigned long long)n->new_mappings, (unsigned long long)n->no_mapping,
 		 (unsigned long long)n->untranslatable, (unsigned long long)n->table_full,
-		 (unsigned long long)n->ports_exhausted, n->pool.n);
+		 (unsigned long long)n->ports_exhausted, (unsigned long long)n->unknown_epoch, pl ? pl->a.n : 0);
 	return 0;
 }
 
@@ -190,38 +247,45 @@ static void nat_fini(void *st)
 	struct nat *n = st;
 	mb_flows_free(n->out);
 	mb_flows_free(n->in);
-	free(n->next_port);
-	mb_addrs_free(&n->pool);
+	mb_epochs_fini(&n->epochs);
 }
 
-static const struct option nat_opts[] = {
-	{"pool", required_argument, NULL, 'p'},         {"flows", required_argument, NULL, 'f'},
-	{"idle-timeout", required_argument, NULL, 'i'}, {"port-lo", required_argument, NULL, 'l'},
-	{"port-hi", required_argument, NULL, 'L'},      {NULL, 0, NULL, 0}};
+static const struct option nat_opts[] = {{"pool", required_argument, NULL, 'p'},
+					 {"flows", required_argument, NULL, 'f'},
+					 {"idle-timeout", required_argument, NULL, 'i'},
+					 {"port-lo", required_argument, NULL, 'l'},
+					 {"port-hi", required_argument, NULL, 'L'},
+					 {"epoch", required_argument, NULL, 'e'},
+					 {NULL, 0, NULL, 0}};
 
 int main(int argc, char **argv)
 {
-	static struct nat n = {.flows_max = 65536, .idle_s = 300, .port_lo = 20000, .port_hi = 29999};
+	static struct nat n = {.first_epoch = 1, .flows_max = 65536, .idle_s = 300, .port_lo = 20000, .port_hi = 29999};
 	struct mb_nf m = {
 		.name = "embark-nat",
-		.usage =
-			"NAME\n"
-			"    embark-nat - source NAT from an (encrypted) address pool\n"
-			"SYNOPSIS\n"
-			"    embark-nat --pool FILE --port INSIDE --port OUTSIDE [options]\n"
-			"DESCRIPTION\n"
-			"    TCP and UDP flows from port 0 get the pool's next address (round robin) and a\n"
-			"    port from --port-lo..--port-hi of that address; replies on port 1 to that\n"
-			"    address and port are translated back. Other IP packets are dropped\n"
-			"    (untranslatable). FILE: `pool NAME ADDRS` lines (plaintext traffic) or the\n"
-			"    encrypted pool values of embark-rules --pools-out (Embark traffic; the gateway\n"
-			"    restores them to the plain pool addresses).\n"
-			"OPTIONS\n"
-			"    --pool FILE  --port-lo N (20000)  --port-hi N (29999)  --flows N (65536)\n"
-			"    --idle-timeout S (300)  --check\n"
-			"COUNTERS\n"
-			"    translated_out translated_in new_mappings no_mapping untranslatable\n"
-			"    flow_table_full ports_exhausted pool_addresses, ip_frames non_ip malformed, and libe2nf's\n",
+		.usage = "NAME\n"
+			 "    embark-nat - source NAT from an (encrypted) address pool\n"
+			 "SYNOPSIS\n"
+			 "    embark-nat --pool FILE --port INSIDE --port OUTSIDE [options]\n"
+			 "DESCRIPTION\n"
+			 "    TCP and UDP flows from port 0 get the pool's next address (round robin) and a\n"
+			 "    port from --port-lo..--port-hi of that address; replies on port 1 to that\n"
+			 "    address and port are translated back. Other IP packets are dropped\n"
+			 "    (untranslatable). FILE: `pool NAME ADDRS` lines (plaintext traffic) or the\n"
+			 "    encrypted pool values of embark-rules --pools-out (Embark traffic; the gateway\n"
+			 "    restores them to the plain pool addresses).\n"
+			 "OPTIONS\n"
+			 "    --pool FILE  --port-lo N (20000)  --port-hi N (29999)  --flows N (65536)\n"
+			 "    --idle-timeout S (300)  --check\n"
+			 "    --epoch N     the epoch --pool belongs to (1): a new Embark flow takes its address\n"
+			 "                  from the pool of the epoch in its flow label, none loaded: dropped\n"
+			 "CONTROL (--ctl, or offline DIR/control)\n"
+			 "    pools EPOCH FILE   load (or replace) an epoch's pool; refused: nothing changes\n"
+			 "    retire EPOCH       drop an epoch's pool       epochs   list them\n"
+			 "COUNTERS\n"
+			 "    translated_out translated_in new_mappings no_mapping untranslatable\n"
+			 "    flow_table_full ports_exhausted unknown_epoch pool_addresses (the newest epoch's),\n"
+			 "    ip_frames non_ip malformed, and libe2nf's\n",
 		.opts = nat_opts,
 		.opt = nat_opt,
 		.setup = nat_setup,
@@ -229,6 +293,7 @@ int main(int argc, char **argv)
 		.prefetch = nat_prefetch,
 		.prefetch2 = nat_prefetch2,
 		.counters = nat_counters,
+		.epochs = &n.epochs,
 		.fini = nat_fini,
 		.ports = 2,
 		.st = &n,

@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -269,13 +270,80 @@ static void test_ext(void **state)
 	free(b);
 }
 
+/* The epoch set: a loader that takes the "file name" as its data (a name starting with
+ * "bad" is refused), so the test sees exactly which epoch's data a packet gets. */
+static int frees;
+static void *fake_load(void *ctx, const char *path, struct e2_err *err)
+{
+	(void)ctx;
+	if (!strncmp(path, "bad", 3)) {
+		e2_seterr(err, "%s:1: not a list", path);
+		return NULL;
+	}
+	return strdup(path);
+}
+static void fake_free(void *data)
+{
+	frees++;
+	free(data);
+}
+static int fake_describe(const void *data, char *buf, size_t len)
+{
+	return snprintf(buf, len, "from %s", (const char *)data);
+}
+
+static void test_epochs(void **state)
+{
+	struct mb_epochs s = {.verb = "pools", .load = fake_load, .free_data = fake_free, .describe = fake_describe};
+	struct e2_err err;
+	char reply[512];
+	uint8_t v6[48] = {0x60, 0x00, 0x00, 0x02}; /* flow label 2 */
+	uint8_t v4[20] = {0x45};
+	struct mb_pkt p6 = {.l3 = v6, .v6 = true}, p4 = {.l3 = v4};
+	(void)state;
+	frees = 0;
+	assert_int_equal(mb_epochs_load(&s, 1, "one", &err), 0);
+	assert_null(mb_epochs_of(&s, &p6));
+	assert_string_equal(mb_epochs_of(&s, &p4), "one");
+	assert_int_equal(mb_epochs_control(&s, "pools 2 two", reply, sizeof reply), 0);
+	assert_string_equal(reply, "epoch 2: pools from two");
+	assert_string_equal(mb_epochs_of(&s, &p6), "two");
+	assert_string_equal(mb_epochs_of(&s, &p4), "two"); /* plain follows the newest */
+	assert_string_equal(mb_epochs_get(&s, 1), "one");
+	assert_string_equal(mb_epochs_get(&s, 2 + (1u << 20)), "two"); /* labels are mod 2^20 */
+	/* refusals change nothing */
+	assert_int_equal(mb_epochs_control(&s, "pools 2 bad-file", reply, sizeof reply), -1);
+	assert_non_null(strstr(reply, "refused, nothing changed: bad-file:1"));
+	assert_string_equal(mb_epochs_get(&s, 2), "two");
+	assert_int_equal(mb_epochs_control(&s, "pools 0 x", reply, sizeof reply), -1);
+	assert_int_equal(mb_epochs_control(&s, "pools 3", reply, sizeof reply), -1);
+	assert_int_equal(mb_epochs_control(&s, "retire 9", reply, sizeof reply), -1);
+	assert_int_equal(mb_epochs_control(&s, "rules 3 x", reply, sizeof reply), 1); /* not ours */
+	/* replacing an epoch frees what it had */
+	assert_int_equal(mb_epochs_load(&s, 2, "two-b", &err), 0);
+	assert_int_equal(frees, 1);
+	assert_string_equal(mb_epochs_of(&s, &p6), "two-b");
+	assert_int_equal(mb_epochs_load(&s, 3, "three", &err), 0);
+	assert_int_equal(mb_epochs_load(&s, 4, "four", &err), 0);
+	assert_int_equal(mb_epochs_load(&s, 5, "five", &err), -1); /* four loaded */
+	assert_non_null(strstr(err.msg, "retire one first"));
+	assert_int_equal(mb_epochs_control(&s, "epochs", reply, sizeof reply), 0);
+	assert_string_equal(reply, "epoch 1: from one; epoch 2: from two-b; epoch 3: from three; epoch 4: from four");
+	assert_int_equal(mb_epochs_control(&s, "retire 2", reply, sizeof reply), 0);
+	assert_null(mb_epochs_of(&s, &p6));
+	assert_string_equal(mb_epochs_of(&s, &p4), "four");
+	assert_int_equal(mb_epochs_load(&s, 5, "five", &err), 0);
+	mb_epochs_fini(&s);
+	assert_int_equal(frees, 1 + 1 + 4);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_addrs_plain),   cmocka_unit_test(test_addrs_encrypted),
 		cmocka_unit_test(test_addrs_refused), cmocka_unit_test(test_uris),
 		cmocka_unit_test(test_flows),         cmocka_unit_test(test_parse_rewrite),
-		cmocka_unit_test(test_ext),
+		cmocka_unit_test(test_ext),           cmocka_unit_test(test_epochs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

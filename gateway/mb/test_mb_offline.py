@@ -399,6 +399,126 @@ with tempfile.TemporaryDirectory() as d:
     check(es.get("alerts") == "2" and es.get("alerts_rule0") == "1" and es.get("alerts_rule1") == "1" and
           es.get("flows_dropped") == "2", "embark-ids: both keywords (one split over two segments) alerted once")
 
+    # --- a key rotation (epoch 2 under another key) reaches every middlebox: pool values,
+    # backends, keyword rules and URIs are all per key. Each loads epoch 2's at the switch
+    # (control) and decides each packet or record by its own epoch's; without them,
+    # epoch 2's new flows and records are refused and counted, never decided by epoch 1's.
+    c2s_saved, s2c_saved = c2s[:], s2c[:]
+    del c2s[:], s2c[:]
+    T[0] = 60.0
+    conversation("10.1.0.40", 43000, "192.0.2.10", 80, [get(b"example.com", b"/r0")])
+    conversation("10.1.0.41", 43001, "192.0.2.12", 80, [get(b"example.com", b"/r1", b"X-Tag: PROJECT-BLUEBIRD\r\n")])
+    conversation("10.1.0.42", 43002, "192.0.2.10", 80, [get(b"blocked.example", b"/bad")])
+    c2s.append(pkt("10.1.0.43", "198.51.100.53", UDP(sport=5400, dport=53), b"q" * 20))
+    s2c.append(pkt("198.51.100.53", "10.1.0.43", UDP(sport=53, dport=5400), b"a" * 30))
+    rot_c2s = [p for p in c2s if IP in p]
+    wrpcap(f("rot2-plain0.pcap"), c2s)
+    wrpcap(f("rot2-plain1.pcap"), s2c)
+    c2s[:], s2c[:] = c2s_saved, s2c_saved
+    key2 = f("k2")
+    run([tool("embark-keygen"), key2])
+    run([tool("embark-rules"), "keywords", "--key", key2, "--in", f("kw.txt"), "--out", f("kw2.enc")])
+    run([tool("embark-mb-prep"), "uris", "--key", key2, f("blocklist.txt"), f("blocklist2.enc")])
+
+    def values_under(k, pools, tag):
+        out = f("pv2-" + tag)
+        run([tool("embark-rules"), "encrypt", "--key", k, "--in", f("rules.txt"), "--out", f("tmp.enc"),
+             "--pools", pools, "--pools-out", out])
+        os.unlink(f("tmp.enc"))
+        return [l for l in open(out).read().splitlines() if l and not l.startswith("#")]
+
+    by_low2 = {v[16:]: v for v in values_under(key2, f("pools.txt"), "joint")}
+    f("nat2.enc", "\n".join(by_low2[v[16:]] for v in values_under(key2, f("nat-pool.txt"), "nat")) + "\n")
+    f("lb2.enc", "\n".join(by_low2[v[16:]] for v in values_under(key2, f("lb-backends.txt"), "lb")) + "\n")
+    for i in (0, 1):
+        run([tool("embark-mb-prep"), "gw", "--epoch", "2", "--key", key2, "--rules", f("rules.txt"), "--pools",
+             f("pools.txt"), f("rot2-plain%d.pcap" % i), f("rot2-enc%d.pcap" % i)])
+        run([tool("embark-mb-prep"), "plain", f("rot2-plain%d.pcap" % i), f("rot2-uri%d.pcap" % i)])
+        for kind in ("plain", "enc", "uri"):
+            wrpcap(f("rot-%s%d.pcap" % (kind, i)), rdpcap(f("%s%d.pcap" % (kind, i))) +
+                   rdpcap(f("rot2-%s%d.pcap" % (kind, i))))
+
+    def at_switch(name, args, in0, in1, tag, line):
+        out = f("out-rot-" + tag)
+        os.makedirs(out, exist_ok=True)
+        if line:
+            open(os.path.join(out, "control"), "w").write("59.5 %s\n" % line)
+        r = run([tool(name)] + args + ["--offline", out, "--port", f(in0), "--port", f(in1)])
+        reply = open(os.path.join(out, "control.out")).read() if line else ""
+        return frames(os.path.join(out, "out0.pcap")), frames(os.path.join(out, "out1.pcap")), stats_of(r), reply
+
+    def decrypt_rotated(frs, tag):
+        out = []
+        for ep, k in ((1, key), (2, key2)):
+            mine = [b for b in frs if IPv6 in Ether(b) and Ether(b)[IPv6].fl == ep]
+            if mine:
+                src, dst = f("dec-rot-%s-%d.pcap" % (tag, ep)), f("dec-rot-out-%s-%d.pcap" % (tag, ep))
+                wrpcap(src, [Ether(b) for b in mine])
+                run([tool("embark-pcap"), "decrypt", "--key", k, "--rules", f("rules.txt"), "--pools", f("pools.txt"),
+                     src, dst])
+                out += frames(dst)
+        return out
+
+    # NAT: epoch 2's flows get epoch 2's pool value, which the gateway restores with key 2
+    # (both runs load a second pool at the switch: plain traffic follows the newest, so
+    # port numbering restarts alike; mappings idle 30 s, so epoch 1's have expired)
+    nat = ["--idle-timeout", "30", "--pool"]
+    p0, p1, ps, pr = at_switch("embark-nat", nat + [f("nat-pool.txt")], "rot-plain0.pcap", "rot-plain1.pcap",
+                               "nat-plain", "pools 2 " + f("nat-pool.txt"))
+    e0, e1, es, er = at_switch("embark-nat", nat + [f("nat.enc")], "rot-enc0.pcap", "rot-enc1.pcap", "nat-enc",
+                               "pools 2 " + f("nat2.enc"))
+    d1 = decrypt_rotated(e1, "nat")
+    check(d1 == p1 and len(p1) == len(c2s) + len(rot_c2s) and es.get("unknown_epoch") == "0" and
+          "epoch 2: pools from" in er,
+          "embark-nat across a key rotation: epoch 2's flows leave with epoch 2's pool value, restored by the "
+          "gateway under key 2 (%d frames = plaintext run)" % len(d1))
+    _, n1, ns, _ = at_switch("embark-nat", nat + [f("nat.enc")], "rot-enc0.pcap", "rot-enc1.pcap", "nat-none", None)
+    check(ns.get("unknown_epoch") == str(len(rot_c2s)) and not any(IPv6 in Ether(b) and Ether(b)[IPv6].fl == 2
+                                                                    for b in n1),
+          "embark-nat without epoch 2's pool: its %s packets dropped and counted, none translated with epoch 1's"
+          % ns.get("unknown_epoch"))
+
+    # LB: epoch 2's flows go to epoch 2's backend values, which decrypt to the plain backends
+    e0, e1, es, er = at_switch("embark-lb", ["--backends", f("lb.enc")], "rot-enc0.pcap", "rot-enc1.pcap", "lb-enc",
+                               "backends 2 " + f("lb2.enc"))
+    ep2 = [b for b in e1 if IPv6 in Ether(b) and Ether(b)[IPv6].fl == 2]
+    dsts = {IP(b[14:]).dst for b in decrypt_rotated(ep2, "lb")}
+    check(len(ep2) == len(rot_c2s) and dsts <= {"192.0.2.%d" % i for i in range(100, 104)} and
+          es.get("unknown_epoch") == "0", "embark-lb across a key rotation: epoch 2's %d packets to plain backends %s"
+          % (len(ep2), sorted(dsts)))
+    _, _, ns, _ = at_switch("embark-lb", ["--backends", f("lb.enc")], "rot-enc0.pcap", "rot-enc1.pcap", "lb-none",
+                            None)
+    check(ns.get("unknown_epoch") == str(len(rot_c2s)), "embark-lb without epoch 2's backends: %s packets dropped "
+          "and counted" % ns.get("unknown_epoch"))
+
+    # parental filter: epoch 2's URIs looked up in epoch 2's list
+    p0, p1, ps, _ = at_switch("embark-parental", ["--blocklist", f("blocklist.txt")], "rot-uri0.pcap",
+                              "rot-plain1.pcap", "par-plain", None)
+    e0, e1, es, er = at_switch("embark-parental", ["--blocklist", f("blocklist.enc")], "rot-enc0.pcap",
+                               "rot-enc1.pcap", "par-enc", "blocklist 2 " + f("blocklist2.enc"))
+    check(decrypt_rotated(e1, "par") == p1 and decrypt_rotated(e0, "par0") == p0 and
+          es.get("blocked_requests") == "2" == ps.get("blocked_requests") and es.get("unknown_epoch") == "0",
+          "embark-parental across a key rotation: blocked.example/bad blocked in both epochs, decisions = plaintext")
+    _, _, ns, _ = at_switch("embark-parental", ["--blocklist", f("blocklist.enc")], "rot-enc0.pcap", "rot-enc1.pcap",
+                            "par-none", None)
+    check(ns.get("blocked_requests") == "1" and ns.get("unknown_epoch") == "3",
+          "embark-parental without epoch 2's list: its 3 requests counted unknown_epoch, none matched by epoch 1's")
+
+    # IDS: epoch 2's tokens matched against epoch 2's keyword rules
+    e0, e1, es, er = at_switch("embark-ids", ["--rules", f("kw.enc")], "rot-enc0.pcap", "rot-enc1.pcap", "ids-enc",
+                               "rules 2 " + f("kw2.enc"))
+    check(es.get("alerts") == "3" and es.get("epoch2_alerts_rule0") == "1" and es.get("alerts_rule0") == "1" and
+          es.get("unknown_epoch") == "0", "embark-ids across a key rotation: the keyword in epoch 2's request "
+          "alerted under epoch 2's rules (alerts %s)" % es.get("alerts"))
+    _, _, ns, _ = at_switch("embark-ids", ["--rules", f("kw.enc")], "rot-enc0.pcap", "rot-enc1.pcap", "ids-none",
+                            None)
+    check(ns.get("alerts") == "2" and int(ns.get("unknown_epoch", "0")) > 0,
+          "embark-ids without epoch 2's rules: epoch 2's token records counted unknown_epoch (%s)" %
+          ns.get("unknown_epoch"))
+    _, _, _, er = at_switch("embark-ids", ["--rules", f("kw.enc")], "rot-enc0.pcap", "rot-enc1.pcap", "ids-bad",
+                            "rules 2 " + f("blocklist.txt"))
+    check("refused, nothing changed" in er, "embark-ids: a bad keyword file for an epoch refused: %s" % er.strip())
+
     # refusals
     r = subprocess.run([tool("embark-nat"), "--pool", f("blocklist.txt"), "--check"], capture_output=True, text=True)
     check(r.returncode == 2 and "blocklist.txt:1:" in r.stderr, "a bad pool file refused with FILE:LINE")
