@@ -169,6 +169,33 @@ static int write_file(const char *path, const void *data, size_t len)
 	return 0;
 }
 
+/* The pool values as `NAME HEX` lines (embark-rules --pools-out's format). */
+static bool write_pools(const char *path, const E2__Embark__Response *r)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	if (!f)
+		return false;
+	embark_u128 *v = calloc(r->n_enc_pools ? r->n_enc_pools : 1, sizeof(*v));
+	bool ok = v != NULL;
+	for (size_t i = 0; ok && i < r->n_enc_pools; i++) {
+		ok = r->enc_pools[i].len == 16 && r->enc_pool_names[i][0] && !strpbrk(r->enc_pool_names[i], " \t\r\n#");
+		for (size_t j = 0; ok && j < 16; j++)
+			v[i] = v[i] << 8 | r->enc_pools[i].data[j];
+	}
+	if (ok) {
+		char hdr[96];
+		snprintf(hdr, sizeof hdr, "embark-gw epoch %u: encrypted pool values, %zu addresses", r->epoch,
+			 r->n_enc_pools);
+		embark_pool_values_write(f, (const char *const *)r->enc_pool_names, v, r->n_enc_pools, hdr);
+	}
+	free(v);
+	ok = fclose(f) == 0 && ok && write_file(path, text, len) == 0;
+	free(text);
+	return ok;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longs[] = {
@@ -333,17 +360,9 @@ int main(int argc, char **argv)
 								      : "current");
 		if (out && r->enc_rules && write_file(out, r->enc_rules, strlen(r->enc_rules)) != 0)
 			rc = 1;
-		if (pools_out) {
-			char *text = malloc(r->n_enc_pools * 33 + 1);
-			size_t k = 0;
-			for (size_t i = 0; text && i < r->n_enc_pools; i++) {
-				for (size_t j = 0; j < r->enc_pools[i].len && j < 16; j++)
-					k += (size_t)sprintf(text + k, "%02x", r->enc_pools[i].data[j]);
-				text[k++] = '\n';
-			}
-			if (!text || write_file(pools_out, text, k) != 0)
-				rc = 1;
-			free(text);
+		if (pools_out && (r->n_enc_pool_names != r->n_enc_pools || !write_pools(pools_out, r))) {
+			fprintf(stderr, "embark-gwctl: %s: not written\n", pools_out);
+			rc = 1;
 		}
 	}
 	e2__embark__response__free_unpacked(r, NULL);

@@ -221,13 +221,14 @@ const char *gwc_epoch_key_id(const struct gwc_epoch *ep)
 	return ep->key_id;
 }
 
-int gwc_epoch_export(struct gwc_epoch *ep, char **rules_text, size_t *rules_len, embark_u128 **pools, size_t *npools,
-		     struct e2_err *err)
+int gwc_epoch_export(struct gwc_epoch *ep, const embark_poolset *ps, char **rules_text, size_t *rules_len,
+		     embark_u128 **pools, size_t **pool_of, size_t *npools, struct e2_err *err)
 {
 	char msg[256] = "";
 	embark_ruleset enc = {0};
 	*rules_text = NULL;
 	*pools = NULL;
+	*pool_of = NULL;
 	if (embark_rules_encrypt(ep->gw, &ep->rules, &enc, msg, sizeof msg) != 0) {
 		e2_seterr(err, "encrypting the rules: %s", msg);
 		return -1;
@@ -243,7 +244,8 @@ int gwc_epoch_export(struct gwc_epoch *ep, char **rules_text, size_t *rules_len,
 		return -1;
 	}
 	embark_ruleset_free(&enc);
-	if (embark_pools_encrypt(ep->gw, pools, npools) != 0) {
+	if ((ps ? embark_pools_encrypt_named(ep->gw, ps, pools, pool_of, npools)
+		: embark_pools_encrypt(ep->gw, pools, npools)) != 0) {
 		free(*rules_text);
 		*rules_text = NULL;
 		e2_seterr(err, "out of memory");

@@ -30,9 +30,11 @@ void gwc_epoch_free(struct gwc_epoch *ep);
 uint32_t gwc_epoch_id(const struct gwc_epoch *ep);
 size_t gwc_epoch_rules(const struct gwc_epoch *ep);
 const char *gwc_epoch_key_id(const struct gwc_epoch *ep);
-/* The epoch's encrypted rules in the text format (malloc'd) and pool values. */
-int gwc_epoch_export(struct gwc_epoch *ep, char **rules_text, size_t *rules_len, embark_u128 **pools, size_t *npools,
-		     struct e2_err *err);
+/* The epoch's encrypted rules in the text format (malloc'd) and pool values with their
+ * pools (indexes into ps, the set the epoch was made with; embark_pools_encrypt_named).
+ * ps NULL: the values only, sorted (*pool_of stays NULL). */
+int gwc_epoch_export(struct gwc_epoch *ep, const embark_poolset *ps, char **rules_text, size_t *rules_len,
+		     embark_u128 **pools, size_t **pool_of, size_t *npools, struct e2_err *err);
 
 /* A copy of keys (wiped when freed, as every key object). */
 embark_keys *gwc_keys_copy(const embark_keys *keys);

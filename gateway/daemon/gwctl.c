@@ -103,6 +103,8 @@ struct answer {
 	char error[E2_ERR_MSG_MAX];
 	char *enc_rules;
 	embark_u128 *pools;
+	size_t *pool_of;
+	char **pool_names; /* into the epoch's pool set, which outlives the answer */
 	size_t npools;
 	ProtobufCBinaryData *pool_bins;
 	uint8_t (*pool_bytes)[16];
@@ -250,11 +252,12 @@ static int build(struct gwctl *ctl, embark_keys *keys, embark_ruleset *rules, em
 	struct gwc_epoch *ep = for_epoch ? gwc_epoch_new(id, for_epoch, rules, pools, &ctl->cfg, err) : NULL;
 	if (!for_epoch)
 		e2_seterr(err, "out of memory");
-	if (!ep || gwc_epoch_export(ep, &text, &tlen, &a->pools, &a->npools, err) != 0)
+	if (!ep || gwc_epoch_export(ep, pools, &text, &tlen, &a->pools, &a->pool_of, &a->npools, err) != 0)
 		goto fail;
 	a->pool_bins = calloc(a->npools ? a->npools : 1, sizeof *a->pool_bins);
 	a->pool_bytes = calloc(a->npools ? a->npools : 1, 16);
-	if (!a->pool_bins || !a->pool_bytes) {
+	a->pool_names = calloc(a->npools ? a->npools : 1, sizeof *a->pool_names);
+	if (!a->pool_bins || !a->pool_bytes || !a->pool_names) {
 		e2_seterr(err, "out of memory");
 		code = ENOMEM;
 		goto fail;
@@ -286,9 +289,12 @@ static int build(struct gwctl *ctl, embark_keys *keys, embark_ruleset *rules, em
 	for (size_t i = 0; i < a->npools; i++) {
 		embark_store_u128(a->pool_bytes[i], a->pools[i]);
 		a->pool_bins[i] = (ProtobufCBinaryData){.len = 16, .data = a->pool_bytes[i]};
+		a->pool_names[i] = ctl->p_pools.v[a->pool_of[i]].name;
 	}
 	a->r.n_enc_pools = a->npools;
 	a->r.enc_pools = a->pool_bins;
+	a->r.n_enc_pool_names = a->npools;
+	a->r.enc_pool_names = a->pool_names;
 	E2_INFO("epoch %u: key %s, %zu rules, %zu pools: prepared", id, key_id, rules->n, pools->n);
 	return now ? activate(ctl, err) : 0;
 fail:
@@ -414,6 +420,7 @@ void gwctl_handle(struct gwctl *ctl, const uint8_t *req, size_t len, uint8_t **o
 		refuse(a, code, &err);
 		/* a refused update leaves no epoch and no encrypted rules behind in the answer */
 		a->r.n_enc_pools = 0;
+		a->r.n_enc_pool_names = 0;
 		a->r.enc_rules = NULL;
 		E2_WARN("refused: %s", err.msg);
 	}
@@ -426,6 +433,8 @@ void gwctl_handle(struct gwctl *ctl, const uint8_t *req, size_t len, uint8_t **o
 	e2__embark__request__free_unpacked(rq, NULL);
 	free(a->enc_rules);
 	free(a->pools);
+	free(a->pool_of);
+	free(a->pool_names);
 	free(a->pool_bins);
 	free(a->pool_bytes);
 	free(a);

@@ -146,8 +146,17 @@ static inline embark_u128 embark_v4mapped(uint32_t a)
 
 /* Rule encryption: each rule becomes one rule per combination of encrypted prefixes. */
 int embark_rules_encrypt(const embark_gw *gw, const embark_ruleset *in, embark_ruleset *out, char *err, size_t errlen);
-/* Encrypted pool values (reserved suffix) in pool order; *n set to the count. */
+/* Encrypted pool values (reserved suffix), sorted; *n set to the count. */
 int embark_pools_encrypt(embark_gw *gw, embark_u128 **out, size_t *n);
+/* The same, with each value's pool (an index into `pools`, which must be the set the
+ * gateway was made with): grouped by pool in file order, sorted within a pool, so that a
+ * NAT or load balancer can be given one pool's values (`NAME HEX` lines,
+ * embark_pool_values_write). Both arrays malloc'd. */
+int embark_pools_encrypt_named(embark_gw *gw, const embark_poolset *pools, embark_u128 **out, size_t **pool_of,
+			       size_t *n);
+/* Writes `NAME HEX` lines (after a `# header` line if header is not NULL). */
+void embark_pool_values_write(FILE *f, const char *const *names, const embark_u128 *values, size_t n,
+			      const char *header);
 bool embark_is_pool_value(embark_u128 enc);
 
 /* Packet transform (L3 packets, no link header).  Return EMBARK_OK or an error, which is

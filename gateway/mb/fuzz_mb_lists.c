@@ -11,7 +11,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct e2_err err;
 	struct mb_addrs a;
-	if (mb_addrs_parse((const char *)data, size, "fuzz", &a, &err) == 0) {
+	if (mb_addrs_parse((const char *)data, size, "fuzz", size % 2 ? "nat" : NULL, &a, &err) == 0) {
 		if (!a.n)
 			abort();
 		for (size_t i = 1; a.encrypted && i < a.n; i++)

@@ -33,7 +33,7 @@ struct lb_backends {
 };
 
 struct lb {
-	const char *backends_path;
+	const char *backends_path, *pool_name;
 	uint32_t first_epoch, flows_max;
 	double idle_s;
 	struct mb_epochs epochs;
@@ -63,6 +63,7 @@ static int lb_opt(void *st, int c, const char *arg, struct e2_err *err)
 	struct lb *lb = st;
 	switch (c) {
 	case 'b': lb->backends_path = arg; return 0;
+	case 'n': lb->pool_name = arg; return 0;
 	case 'e': return e2_num_u32("--epoch", arg, 1, UINT32_MAX, &lb->first_epoch, err);
 	case 'f': return e2_num_u32("--flows", arg, 64, 1u << 24, &lb->flows_max, err);
 	case 'i': return e2_num_duration("--idle-timeout", arg, 1, 86400, &lb->idle_s, err);
@@ -81,13 +82,13 @@ static void backends_free(void *data)
 
 static void *backends_load(void *ctx, const char *path, struct e2_err *err)
 {
+	const struct lb *lb = ctx;
 	struct lb_backends *b = calloc(1, sizeof(*b));
-	(void)ctx;
 	if (!b) {
 		e2_seterr(err, "no memory for the backends");
 		return NULL;
 	}
-	if (mb_addrs_load(path, &b->be, err) != 0) {
+	if (mb_addrs_load(path, lb->pool_name, &b->be, err) != 0) {
 		free(b);
 		return NULL;
 	}
@@ -120,8 +121,11 @@ static int lb_setup(void *st, bool check, struct e2_err *err)
 		e2_seterr(err, "needs --backends FILE");
 		return -1;
 	}
-	lb->epochs = (struct mb_epochs){
-		.verb = "backends", .load = backends_load, .free_data = backends_free, .describe = backends_describe};
+	lb->epochs = (struct mb_epochs){.verb = "backends",
+					.load = backends_load,
+					.free_data = backends_free,
+					.describe = backends_describe,
+					.ctx = lb};
 	if (mb_epochs_load(&lb->epochs, lb->first_epoch, lb->backends_path, err) != 0)
 		return -1;
 	if (check) {
@@ -239,11 +243,10 @@ static void lb_fini(void *st)
 	mb_epochs_fini(&lb->epochs);
 }
 
-static const struct option lb_opts[] = {{"backends", required_argument, NULL, 'b'},
-					{"epoch", required_argument, NULL, 'e'},
-					{"flows", required_argument, NULL, 'f'},
-					{"idle-timeout", required_argument, NULL, 'i'},
-					{NULL, 0, NULL, 0}};
+static const struct option lb_opts[] = {
+	{"backends", required_argument, NULL, 'b'},     {"epoch", required_argument, NULL, 'e'},
+	{"pool-name", required_argument, NULL, 'n'},    {"flows", required_argument, NULL, 'f'},
+	{"idle-timeout", required_argument, NULL, 'i'}, {NULL, 0, NULL, 0}};
 
 int main(int argc, char **argv)
 {
@@ -261,6 +264,8 @@ int main(int argc, char **argv)
 			 "    NAME ADDRS` lines (plaintext) or encrypted pool values (Embark traffic).\n"
 			 "OPTIONS\n"
 			 "    --backends FILE  --flows N (65536)  --idle-timeout S (300)  --check\n"
+			 "    --pool-name NAME  only that pool of FILE (`pool NAME ..` lines, or the `NAME HEX`\n"
+			 "                  lines of embark-rules / embark-gwctl --pools-out)\n"
 			 "    --epoch N     the epoch --backends belong to (1): a new Embark flow picks from\n"
 			 "                  the backends of the epoch in its flow label, none loaded: dropped\n"
 			 "CONTROL (--ctl, or offline DIR/control)\n"

@@ -317,7 +317,8 @@ static bool first_word_is(const char *text, size_t len, const char *word)
 	return false;
 }
 
-int mb_addrs_parse(const char *text, size_t len, const char *origin, struct mb_addrs *out, struct e2_err *err)
+int mb_addrs_parse(const char *text, size_t len, const char *origin, const char *pool, struct mb_addrs *out,
+		   struct e2_err *err)
 {
 	char msg[256];
 	memset(out, 0, sizeof(*out));
@@ -331,9 +332,13 @@ int mb_addrs_parse(const char *text, size_t len, const char *origin, struct mb_a
 			e2_seterr(err, "%s", msg);
 			return -1;
 		}
-		size_t total = 0;
+		size_t total = 0, kept = 0;
 		for (size_t i = 0; i < ps.n; i++)
-			total += (size_t)(ps.v[i].r.hi - ps.v[i].r.lo) + 1; /* the parser caps the sum */
+			if (!pool || !strcmp(ps.v[i].name, pool)) {
+				ps.v[kept++] = ps.v[i];
+				total += (size_t)(ps.v[i].r.hi - ps.v[i].r.lo) + 1; /* the parser caps the sum */
+			}
+		ps.n = kept;
 		out->v = calloc(total ? total : 1, sizeof(*out->v));
 		if (!out->v) {
 			embark_poolset_free(&ps);
@@ -348,7 +353,10 @@ int mb_addrs_parse(const char *text, size_t len, const char *origin, struct mb_a
 			}
 		embark_poolset_free(&ps);
 		if (!out->n) {
-			e2_seterr(err, "%s: no addresses", origin);
+			if (pool)
+				e2_seterr(err, "%s: no pool named '%s'", origin, pool);
+			else
+				e2_seterr(err, "%s: no addresses", origin);
 			mb_addrs_free(out);
 			return -1;
 		}
@@ -368,6 +376,25 @@ int mb_addrs_parse(const char *text, size_t len, const char *origin, struct mb_a
 		while (ll && (*l == ' ' || *l == '\t'))
 			l++, ll--;
 		if (!ll || *l == '#')
+			continue;
+		/* `NAME HEX` (the pool's name first) or `HEX` */
+		const char *name = NULL;
+		size_t nl_len = 0;
+		if (ll > 32 && (l[ll - 33] == ' ' || l[ll - 33] == '\t')) {
+			name = l;
+			nl_len = ll - 33;
+			while (nl_len && (name[nl_len - 1] == ' ' || name[nl_len - 1] == '\t'))
+				nl_len--;
+			l += ll - 32;
+			ll = 32;
+		}
+		if (pool && !name) {
+			e2_seterr(err, "%s:%u: a value without its pool's name (a pool name needs `NAME HEX` lines)",
+				  origin, lineno);
+			mb_addrs_free(out);
+			return -1;
+		}
+		if (pool && (nl_len != strlen(pool) || memcmp(name, pool, nl_len) != 0))
 			continue;
 		embark_u128 v = 0;
 		bool ok = ll == 32;
@@ -401,7 +428,10 @@ int mb_addrs_parse(const char *text, size_t len, const char *origin, struct mb_a
 		out->v[out->n++] = v;
 	}
 	if (!out->n) {
-		e2_seterr(err, "%s: no addresses", origin);
+		if (pool)
+			e2_seterr(err, "%s: no pool named '%s'", origin, pool);
+		else
+			e2_seterr(err, "%s: no addresses", origin);
 		mb_addrs_free(out);
 		return -1;
 	}
@@ -415,13 +445,13 @@ int mb_addrs_parse(const char *text, size_t len, const char *origin, struct mb_a
 	return 0;
 }
 
-int mb_addrs_load(const char *path, struct mb_addrs *out, struct e2_err *err)
+int mb_addrs_load(const char *path, const char *pool, struct mb_addrs *out, struct e2_err *err)
 {
 	size_t len;
 	char *text = e2_read_file(path, MB_FILE_MAX, &len, err);
 	if (!text)
 		return -1;
-	int rc = mb_addrs_parse(text, len, path, out, err);
+	int rc = mb_addrs_parse(text, len, path, pool, out, err);
 	free(text);
 	return rc;
 }

@@ -84,15 +84,18 @@ const void *mb_flows_peek(const struct mb_flows *t, const struct mb_flow_key *k,
 void mb_flows_on_evict(struct mb_flows *t, void (*fn)(void *val));
 
 /* Address lists: `pool NAME ADDRS` lines (plain, embark's pool format) expanded to their
- * addresses, or an encrypted pool file (32 hex digits a line, as embark-rules --pools-out
- * writes). Addresses come back as 128-bit values (IPv4 mapped). */
+ * addresses, or an encrypted pool file (`NAME HEX` lines as embark-rules --pools-out and
+ * embark-gwctl --pools-out write them, or bare 32-hex-digit values). `pool` not NULL:
+ * only that pool's addresses (none: refused). Addresses come back as 128-bit values (IPv4
+ * mapped). */
 struct mb_addrs {
 	embark_u128 *v;
 	size_t n;
 	bool encrypted;
 };
-int mb_addrs_parse(const char *text, size_t len, const char *origin, struct mb_addrs *out, struct e2_err *err);
-int mb_addrs_load(const char *path, struct mb_addrs *out, struct e2_err *err);
+int mb_addrs_parse(const char *text, size_t len, const char *origin, const char *pool, struct mb_addrs *out,
+		   struct e2_err *err);
+int mb_addrs_load(const char *path, const char *pool, struct mb_addrs *out, struct e2_err *err);
 void mb_addrs_free(struct mb_addrs *a);
 
 /* URI lists: a plain URI per line (host + path, as the gateway extracts them), or with

@@ -35,7 +35,7 @@ struct nat_pool {
 };
 
 struct nat {
-	const char *pool_path;
+	const char *pool_path, *pool_name;
 	uint32_t first_epoch, flows_max, port_lo, port_hi;
 	double idle_s;
 	struct mb_epochs epochs;
@@ -54,13 +54,13 @@ static void pool_free(void *data)
 
 static void *pool_load(void *ctx, const char *path, struct e2_err *err)
 {
+	const struct nat *n = ctx;
 	struct nat_pool *pl = calloc(1, sizeof(*pl));
-	(void)ctx;
 	if (!pl) {
 		e2_seterr(err, "no memory for the pool");
 		return NULL;
 	}
-	if (mb_addrs_load(path, &pl->a, err) != 0) {
+	if (mb_addrs_load(path, n->pool_name, &pl->a, err) != 0) {
 		free(pl);
 		return NULL;
 	}
@@ -84,6 +84,7 @@ static int nat_opt(void *st, int c, const char *arg, struct e2_err *err)
 	struct nat *n = st;
 	switch (c) {
 	case 'p': n->pool_path = arg; return 0;
+	case 'n': n->pool_name = arg; return 0;
 	case 'e': return e2_num_u32("--epoch", arg, 1, UINT32_MAX, &n->first_epoch, err);
 	case 'f': return e2_num_u32("--flows", arg, 64, 1u << 24, &n->flows_max, err);
 	case 'i': return e2_num_duration("--idle-timeout", arg, 1, 86400, &n->idle_s, err);
@@ -106,7 +107,7 @@ static int nat_setup(void *st, bool check, struct e2_err *err)
 		return -1;
 	}
 	n->epochs = (struct mb_epochs){
-		.verb = "pools", .load = pool_load, .free_data = pool_free, .describe = pool_describe};
+		.verb = "pools", .load = pool_load, .free_data = pool_free, .describe = pool_describe, .ctx = n};
 	if (mb_epochs_load(&n->epochs, n->first_epoch, n->pool_path, err) != 0)
 		return -1;
 	if (check) {
@@ -250,13 +251,11 @@ static void nat_fini(void *st)
 	mb_epochs_fini(&n->epochs);
 }
 
-static const struct option nat_opts[] = {{"pool", required_argument, NULL, 'p'},
-					 {"flows", required_argument, NULL, 'f'},
-					 {"idle-timeout", required_argument, NULL, 'i'},
-					 {"port-lo", required_argument, NULL, 'l'},
-					 {"port-hi", required_argument, NULL, 'L'},
-					 {"epoch", required_argument, NULL, 'e'},
-					 {NULL, 0, NULL, 0}};
+static const struct option nat_opts[] = {
+	{"pool", required_argument, NULL, 'p'},         {"flows", required_argument, NULL, 'f'},
+	{"idle-timeout", required_argument, NULL, 'i'}, {"port-lo", required_argument, NULL, 'l'},
+	{"port-hi", required_argument, NULL, 'L'},      {"epoch", required_argument, NULL, 'e'},
+	{"pool-name", required_argument, NULL, 'n'},    {NULL, 0, NULL, 0}};
 
 int main(int argc, char **argv)
 {

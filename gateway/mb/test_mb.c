@@ -16,7 +16,7 @@
 
 static int parse_addrs(const char *text, struct mb_addrs *a, struct e2_err *err)
 {
-	return mb_addrs_parse(text, strlen(text), "p.txt", a, err);
+	return mb_addrs_parse(text, strlen(text), "p.txt", NULL, a, err);
 }
 
 static void test_addrs_plain(void **state)
@@ -49,6 +49,35 @@ static void test_addrs_encrypted(void **state)
 	mb_addrs_free(&a);
 }
 
+static void test_addrs_named(void **state)
+{
+	struct mb_addrs a;
+	struct e2_err err;
+	const char *enc = "# values\nnat 52e8000000000000000000000000e2e2\n"
+			  "web 52e9000000000000000000000001e2e2\nweb\t52e7000000000000000000000002e2e2\n";
+	(void)state;
+	assert_int_equal(mb_addrs_parse(enc, strlen(enc), "e.txt", NULL, &a, &err), 0); /* names ignored */
+	assert_int_equal(a.n, 3);
+	mb_addrs_free(&a);
+	assert_int_equal(mb_addrs_parse(enc, strlen(enc), "e.txt", "web", &a, &err), 0);
+	assert_int_equal(a.n, 2);
+	assert_true(a.encrypted);
+	assert_true(a.v[0] < a.v[1]);
+	mb_addrs_free(&a);
+	assert_int_equal(mb_addrs_parse(enc, strlen(enc), "e.txt", "lb", &a, &err), -1);
+	assert_string_equal(err.msg, "e.txt: no pool named 'lb'");
+	const char *bare = "52e8000000000000000000000000e2e2\n";
+	assert_int_equal(mb_addrs_parse(bare, strlen(bare), "b.txt", "nat", &a, &err), -1);
+	assert_non_null(strstr(err.msg, "b.txt:1: a value without its pool's name"));
+	const char *plain = "pool nat 198.51.100.7\npool web 192.0.2.1-192.0.2.3\n";
+	assert_int_equal(mb_addrs_parse(plain, strlen(plain), "p.txt", "web", &a, &err), 0);
+	assert_int_equal(a.n, 3);
+	assert_false(a.encrypted);
+	mb_addrs_free(&a);
+	assert_int_equal(mb_addrs_parse(plain, strlen(plain), "p.txt", "dns", &a, &err), -1);
+	assert_string_equal(err.msg, "p.txt: no pool named 'dns'");
+}
+
 static void test_addrs_refused(void **state)
 {
 	static const struct {
@@ -73,7 +102,7 @@ static void test_addrs_refused(void **state)
 	}
 	struct mb_addrs a;
 	struct e2_err err;
-	assert_int_equal(mb_addrs_parse("pool a 10.0.0.1\0", 16, "p.txt", &a, &err), -1);
+	assert_int_equal(mb_addrs_parse("pool a 10.0.0.1\0", 16, "p.txt", NULL, &a, &err), -1);
 	assert_non_null(strstr(err.msg, "NUL"));
 }
 
@@ -341,9 +370,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_addrs_plain),   cmocka_unit_test(test_addrs_encrypted),
-		cmocka_unit_test(test_addrs_refused), cmocka_unit_test(test_uris),
-		cmocka_unit_test(test_flows),         cmocka_unit_test(test_parse_rewrite),
-		cmocka_unit_test(test_ext),           cmocka_unit_test(test_epochs),
+		cmocka_unit_test(test_addrs_refused), cmocka_unit_test(test_addrs_named),
+		cmocka_unit_test(test_uris),          cmocka_unit_test(test_flows),
+		cmocka_unit_test(test_parse_rewrite), cmocka_unit_test(test_ext),
+		cmocka_unit_test(test_epochs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

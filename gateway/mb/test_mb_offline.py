@@ -149,23 +149,13 @@ with tempfile.TemporaryDirectory() as d:
     check(not any(b"PROJECT-BLUEBIRD" in bytes(p) or b"example.com" in bytes(p) for p in enc0),
           "no plaintext in the encrypted capture or its records")
 
-    # The encrypted pool values of each pool. embark-rules --pools-out lists the values of
-    # all pools without their names, and a value's prefix depends on the whole address map
-    # (rules and pools), so each pool is encrypted alone and its values found in the joint
-    # list by their pool-key part (the low 64 bits: AES_kpool(a) and the suffix).
-    def pool_values(pools):
-        out = f("pv-" + os.path.basename(pools))
-        run([tool("embark-rules"), "encrypt", "--key", key, "--in", f("rules.txt"), "--out", f("tmp.enc"),
-             "--pools", pools, "--pools-out", out])
-        os.unlink(f("tmp.enc"))
-        return [l for l in open(out).read().splitlines() if l and not l.startswith("#")]
-
-    joint = [l for l in open(f("pools.enc")).read().splitlines() if l and not l.startswith("#")]
-    by_low = {v[16:]: v for v in joint}
-    natv = [by_low.get(v[16:]) for v in pool_values(f("nat-pool.txt"))]
-    lbv = [by_low.get(v[16:]) for v in pool_values(f("lb-backends.txt"))]
-    check(None not in natv + lbv and len(natv) == 1 and len(lbv) == 4 and set(natv + lbv) == set(joint),
-          "each pool's encrypted values found in the joint list")
+    # The encrypted pool values of each pool: embark-rules --pools-out names each value's
+    # pool (`NAME HEX`), and the NAT and LB take one pool's with --pool-name.
+    joint = [l.split() for l in open(f("pools.enc")).read().splitlines() if l and not l.startswith("#")]
+    natv = [v for n, v in joint if n == "nat"]
+    lbv = [v for n, v in joint if n == "web"]
+    check(len(natv) == 1 and len(lbv) == 4 and len(joint) == 5 and lbv == sorted(lbv),
+          "the encrypted pool values by pool name, each pool's sorted")
     f("nat.enc", "\n".join(natv) + "\n")
     f("lb.enc", "\n".join(lbv) + "\n")
 
@@ -420,16 +410,9 @@ with tempfile.TemporaryDirectory() as d:
     run([tool("embark-rules"), "keywords", "--key", key2, "--in", f("kw.txt"), "--out", f("kw2.enc")])
     run([tool("embark-mb-prep"), "uris", "--key", key2, f("blocklist.txt"), f("blocklist2.enc")])
 
-    def values_under(k, pools, tag):
-        out = f("pv2-" + tag)
-        run([tool("embark-rules"), "encrypt", "--key", k, "--in", f("rules.txt"), "--out", f("tmp.enc"),
-             "--pools", pools, "--pools-out", out])
-        os.unlink(f("tmp.enc"))
-        return [l for l in open(out).read().splitlines() if l and not l.startswith("#")]
-
-    by_low2 = {v[16:]: v for v in values_under(key2, f("pools.txt"), "joint")}
-    f("nat2.enc", "\n".join(by_low2[v[16:]] for v in values_under(key2, f("nat-pool.txt"), "nat")) + "\n")
-    f("lb2.enc", "\n".join(by_low2[v[16:]] for v in values_under(key2, f("lb-backends.txt"), "lb")) + "\n")
+    run([tool("embark-rules"), "encrypt", "--key", key2, "--in", f("rules.txt"), "--out", f("tmp.enc"),
+         "--pools", f("pools.txt"), "--pools-out", f("pools2-key2.enc")])
+    os.unlink(f("tmp.enc"))
     for i in (0, 1):
         run([tool("embark-mb-prep"), "gw", "--epoch", "2", "--key", key2, "--rules", f("rules.txt"), "--pools",
              f("pools.txt"), f("rot2-plain%d.pcap" % i), f("rot2-enc%d.pcap" % i)])
@@ -462,25 +445,26 @@ with tempfile.TemporaryDirectory() as d:
     # NAT: epoch 2's flows get epoch 2's pool value, which the gateway restores with key 2
     # (both runs load a second pool at the switch: plain traffic follows the newest, so
     # port numbering restarts alike; mappings idle 30 s, so epoch 1's have expired)
-    nat = ["--idle-timeout", "30", "--pool"]
-    p0, p1, ps, pr = at_switch("embark-nat", nat + [f("nat-pool.txt")], "rot-plain0.pcap", "rot-plain1.pcap",
-                               "nat-plain", "pools 2 " + f("nat-pool.txt"))
-    e0, e1, es, er = at_switch("embark-nat", nat + [f("nat.enc")], "rot-enc0.pcap", "rot-enc1.pcap", "nat-enc",
-                               "pools 2 " + f("nat2.enc"))
+    # (--pool-name picks the NAT's pool from the joint lists, in both epochs)
+    nat = ["--idle-timeout", "30", "--pool-name", "nat", "--pool"]
+    p0, p1, ps, pr = at_switch("embark-nat", nat + [f("pools.txt")], "rot-plain0.pcap", "rot-plain1.pcap",
+                               "nat-plain", "pools 2 " + f("pools.txt"))
+    e0, e1, es, er = at_switch("embark-nat", nat + [f("pools.enc")], "rot-enc0.pcap", "rot-enc1.pcap", "nat-enc",
+                               "pools 2 " + f("pools2-key2.enc"))
     d1 = decrypt_rotated(e1, "nat")
     check(d1 == p1 and len(p1) == len(c2s) + len(rot_c2s) and es.get("unknown_epoch") == "0" and
           "epoch 2: pools from" in er,
           "embark-nat across a key rotation: epoch 2's flows leave with epoch 2's pool value, restored by the "
           "gateway under key 2 (%d frames = plaintext run)" % len(d1))
-    _, n1, ns, _ = at_switch("embark-nat", nat + [f("nat.enc")], "rot-enc0.pcap", "rot-enc1.pcap", "nat-none", None)
+    _, n1, ns, _ = at_switch("embark-nat", nat + [f("pools.enc")], "rot-enc0.pcap", "rot-enc1.pcap", "nat-none", None)
     check(ns.get("unknown_epoch") == str(len(rot_c2s)) and not any(IPv6 in Ether(b) and Ether(b)[IPv6].fl == 2
                                                                     for b in n1),
           "embark-nat without epoch 2's pool: its %s packets dropped and counted, none translated with epoch 1's"
           % ns.get("unknown_epoch"))
 
     # LB: epoch 2's flows go to epoch 2's backend values, which decrypt to the plain backends
-    e0, e1, es, er = at_switch("embark-lb", ["--backends", f("lb.enc")], "rot-enc0.pcap", "rot-enc1.pcap", "lb-enc",
-                               "backends 2 " + f("lb2.enc"))
+    e0, e1, es, er = at_switch("embark-lb", ["--pool-name", "web", "--backends", f("pools.enc")], "rot-enc0.pcap",
+                               "rot-enc1.pcap", "lb-enc", "backends 2 " + f("pools2-key2.enc"))
     ep2 = [b for b in e1 if IPv6 in Ether(b) and Ether(b)[IPv6].fl == 2]
     dsts = {IP(b[14:]).dst for b in decrypt_rotated(ep2, "lb")}
     check(len(ep2) == len(rot_c2s) and dsts <= {"192.0.2.%d" % i for i in range(100, 104)} and

@@ -293,6 +293,40 @@ int embark_pools_encrypt(embark_gw *gw, embark_u128 **out, size_t *n)
 	return 0;
 }
 
+int embark_pools_encrypt_named(embark_gw *gw, const embark_poolset *pools, embark_u128 **out, size_t **pool_of,
+			       size_t *n)
+{
+	*out = malloc((gw->npool ? gw->npool : 1) * sizeof **out);
+	*pool_of = malloc((gw->npool ? gw->npool : 1) * sizeof **pool_of);
+	if (!*out || !*pool_of) {
+		free(*out);
+		free(*pool_of);
+		*out = NULL;
+		*pool_of = NULL;
+		return -1;
+	}
+	size_t k = 0;
+	/* gw->pool is sorted by value: one pass per pool keeps each pool's values sorted */
+	for (size_t p = 0; p < pools->n; p++)
+		for (size_t i = 0; i < gw->npool; i++)
+			if (gw->pool[i].plain >= pools->v[p].r.lo && gw->pool[i].plain <= pools->v[p].r.hi) {
+				(*out)[k] = gw->pool[i].enc;
+				(*pool_of)[k++] = p;
+			}
+	*n = k;
+	return 0;
+}
+
+void embark_pool_values_write(FILE *f, const char *const *names, const embark_u128 *values, size_t n,
+			      const char *header)
+{
+	if (header)
+		fprintf(f, "# %s\n", header);
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%s %016llx%016llx\n", names[i], (unsigned long long)(values[i] >> 64),
+			(unsigned long long)values[i]);
+}
+
 #define EMBARK_MAX_EXPANDED 4000000
 
 int embark_rules_encrypt(const embark_gw *gw, const embark_ruleset *in, embark_ruleset *out, char *err, size_t errlen)

@@ -173,9 +173,21 @@ SLOW=$!
 PIDS+=($SLOW)
 wait_for 20 sh -c "[ -s '$T/slow.bin' ]" || fail "the slow download did not start"
 KEYID=$(ctl a status | sed -n 's/^epoch_1 .*key=\([0-9a-f]*\).*/\1/p')
-ctl a rules "$T/rules2.txt" --key-id "$KEYID" --prepare --out "$T/a-rules2.enc" >"$T/upd.txt" || fail "prepare on a"
-ctl b rules "$T/rules2.txt" --prepare --out "$T/b-rules2.enc" >>"$T/upd.txt" || fail "prepare on b"
+printf 'pool nat 10.9.0.200\npool web 10.9.0.100-10.9.0.101\n' >"$T/pools2.txt"
+ctl a rules "$T/rules2.txt" --pools "$T/pools2.txt" --key-id "$KEYID" --prepare --out "$T/a-rules2.enc" \
+  --pools-out "$T/a-pools2.enc" >"$T/upd.txt" || fail "prepare on a"
+ctl b rules "$T/rules2.txt" --pools "$T/pools2.txt" --prepare --out "$T/b-rules2.enc" --pools-out "$T/b-pools2.enc" \
+  >>"$T/upd.txt" || fail "prepare on b"
 cmp "$T/a-rules2.enc" "$T/b-rules2.enc" || fail "the two gateways' encrypted rules for epoch 2 differ"
+cmp "$T/a-pools2.enc" "$T/b-pools2.enc" || fail "the two gateways' pool values for epoch 2 differ"
+# the pool values by name, as embark-rules writes them offline (what the cloud's NAT and LB
+# take with --pool-name)
+"$BIN/embark-rules" encrypt --key "$T/k" --in "$T/rules2.txt" --out "$T/off-rules2.enc" --pools "$T/pools2.txt" \
+  --pools-out "$T/off-pools2.enc" 2>/dev/null || fail "embark-rules encrypt"
+[ "$(grep -c '^nat [0-9a-f]\{28\}e2e2$' "$T/a-pools2.enc")" = 1 ] &&
+  [ "$(grep -c '^web [0-9a-f]\{28\}e2e2$' "$T/a-pools2.enc")" = 2 ] &&
+  cmp <(grep -v '^#' "$T/a-pools2.enc") <(grep -v '^#' "$T/off-pools2.enc") ||
+  fail "the pool values by name differ from embark-rules': $(cat "$T/a-pools2.enc")"
 ctl a activate 2 >>"$T/upd.txt" || fail "activate on a"
 ctl b activate 2 >>"$T/upd.txt" || fail "activate on b"
 [ "$(ctl a status | head -1)" = "epoch 2" ] || fail "gw a is not at epoch 2"

@@ -207,10 +207,10 @@ static void test_nat_restore(void **st)
 	static const char pools[] = "pool nat 198.51.100.0/28\n";
 	struct gwc_epoch *ea = epoch_with(1, 8, RULES1, pools, true);
 	char *text;
-	size_t tl, np;
+	size_t tl, np, *pool_of;
 	embark_u128 *pool;
 	struct e2_err e = {0};
-	assert_int_equal(gwc_epoch_export(ea, &text, &tl, &pool, &np, &e), 0);
+	assert_int_equal(gwc_epoch_export(ea, NULL, &text, &tl, &pool, &pool_of, &np, &e), 0);
 	free(text);
 	assert_int_equal(np, 16);
 	struct gwc *a = core(ea, NULL), *b = core(epoch_with(1, 8, RULES1, pools, true), NULL);
@@ -253,10 +253,10 @@ static void test_nat_answer(void **st)
 	static const char pools[] = "pool nat 198.51.100.0/28\n";
 	struct gwc_epoch *ea = epoch_with(1, 9, RULES1, pools, true);
 	char *text;
-	size_t tl, np;
+	size_t tl, np, *pool_of;
 	embark_u128 *pool;
 	struct e2_err e = {0};
-	assert_int_equal(gwc_epoch_export(ea, &text, &tl, &pool, &np, &e), 0);
+	assert_int_equal(gwc_epoch_export(ea, NULL, &text, &tl, &pool, &pool_of, &np, &e), 0);
 	free(text);
 	struct gwc *a = core(ea, NULL), *b = core(epoch_with(1, 9, RULES1, pools, true), NULL);
 	static uint8_t in[400], enc[600], dec[600], in2[400], enc2[600], dec2[600], ref[400], other[400], enc3[600];
@@ -397,9 +397,10 @@ static void check_classified(struct gwc_epoch *ep, const char *plain_rules, cons
 		char err[256];
 		size_t tl;
 		embark_u128 *pools;
-		size_t np;
+		size_t np, *pool_of;
 		struct e2_err e = {0};
-		assert_int_equal(gwc_epoch_export((struct gwc_epoch *)ep, &last_text, &tl, &pools, &np, &e), 0);
+		assert_int_equal(
+			gwc_epoch_export((struct gwc_epoch *)ep, NULL, &last_text, &tl, &pools, &pool_of, &np, &e), 0);
 		free(pools);
 		assert_int_equal(embark_rules_parse(last_text, tl, "enc", &enc, err, sizeof err), 0);
 		parse_rules(plain_rules, &plain);

@@ -31,6 +31,8 @@ static int do_encrypt(const char *keyf, const char *in, const char *out, const c
 	embark_gw *gw = NULL;
 	atomic_out o1 = {0}, o2 = {0};
 	embark_u128 *pv = NULL;
+	size_t *pool_of = NULL;
+	const char **names = NULL;
 	int rc = 1;
 	if (embark_rules_load(in, &rs, err, sizeof err))
 		goto fail;
@@ -59,15 +61,18 @@ static int do_encrypt(const char *keyf, const char *in, const char *out, const c
 		if (!g)
 			goto fail;
 		size_t n;
-		if (embark_pools_encrypt(gw, &pv, &n)) {
+		if (embark_pools_encrypt_named(gw, &ps, &pv, &pool_of, &n) ||
+		    !(names = malloc((n ? n : 1) * sizeof(*names)))) {
 			snprintf(err, sizeof err, "out of memory");
 			goto fail;
 		}
-		fprintf(g, "# embark encrypted pool values (suffix %04x reserved), %zu addresses\n", 0xE2E2u, n);
-		/* Values are listed sorted by ciphertext, which hides pool order. */
-		for (size_t i = 0; i < n; i++) {
-			fprintf(g, "%016llx%016llx\n", (unsigned long long)(pv[i] >> 64), (unsigned long long)pv[i]);
-		}
+		for (size_t i = 0; i < n; i++)
+			names[i] = ps.v[pool_of[i]].name;
+		char phdr[128];
+		snprintf(phdr, sizeof phdr, "embark encrypted pool values (suffix %04x reserved), %zu addresses",
+			 0xE2E2u, n);
+		/* each pool's values sorted by ciphertext, which hides the addresses' order */
+		embark_pool_values_write(g, names, pv, n, phdr);
 		if (atomic_commit(&o2, err, sizeof err))
 			goto fail;
 	}
@@ -82,6 +87,8 @@ fail:
 	atomic_abort(&o2);
 done:
 	free(pv);
+	free(pool_of);
+	free(names);
 	embark_ruleset_free(&rs);
 	embark_ruleset_free(&enc);
 	embark_poolset_free(&ps);
