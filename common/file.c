@@ -195,3 +195,18 @@ void e2_out_abort(struct e2_out *o)
 		unlink(o->tmp);
 	o->tmp[0] = '\0';
 }
+
+bool e2_path_ok(const char *path, size_t max, const char *extra)
+{
+	static const char plain[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-/";
+	size_t len = strlen(path);
+	if (path[0] != '/' || len > max)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!strchr(plain, path[i]) && !(extra && strchr(extra, path[i])))
+			return false;
+	for (const char *c = path; (c = strstr(c, "/..")) != NULL; c += 3)
+		if (c[3] == '/' || c[3] == '\0')
+			return false;
+	return true;
+}

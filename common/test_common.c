@@ -581,6 +581,25 @@ static void csum_replace_matches_recomputation(void **state)
 	}
 }
 
+static void paths_for_configs(void **state)
+{
+	(void)state;
+	assert_true(e2_path_ok("/srv/e2/gw-1/files", 255, NULL));
+	assert_true(e2_path_ok("/srv/e2/{instance}", 255, "{}"));
+	assert_true(e2_path_ok("/a/..b/c..", 255, NULL)); /* dots inside a name are fine */
+	assert_true(e2_path_ok("/", 1, NULL));
+	assert_false(e2_path_ok("/srv/{instance}", 255, NULL));
+	assert_false(e2_path_ok("srv/e2", 255, NULL)); /* relative */
+	assert_false(e2_path_ok("", 255, NULL));
+	assert_false(e2_path_ok("/srv/../etc", 255, NULL));
+	assert_false(e2_path_ok("/srv/..", 255, NULL));
+	assert_false(e2_path_ok("/srv/a b", 255, NULL));  /* a space */
+	assert_false(e2_path_ok("/srv/a'b", 255, NULL));  /* a quote */
+	assert_false(e2_path_ok("/srv/a\nb", 255, NULL)); /* a newline */
+	assert_false(e2_path_ok("/srv/e2", 6, NULL));     /* 7 bytes */
+	assert_true(e2_path_ok("/srv/e2", 7, NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -589,7 +608,7 @@ int main(void)
 		cmocka_unit_test(err_context_rises),      cmocka_unit_test(read_file_cases),
 		cmocka_unit_test(read_file_tail_cases),   cmocka_unit_test(output_files),
 		cmocka_unit_test(log_levels_and_lines),   cmocka_unit_test(numbers_from_text),
-		cmocka_unit_test(lines_walk_and_refuse),
+		cmocka_unit_test(lines_walk_and_refuse),  cmocka_unit_test(paths_for_configs),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "e2/file.h"
+
 /* ---------------------------------------------------------------- schemas */
 
 static const cyaml_schema_value_t string_entry = {
@@ -384,19 +386,13 @@ struct e2_nf_catalog *e2_nfs_load(const char *yaml, size_t len, const char *orig
 		if (!bad && inputs == 0)
 			bad = "needs at least one connection point with role 'input'";
 		const char *files = nf->launch ? nf->launch->instance_files : NULL;
-		if (!bad && files &&
-		    (files[0] != '/' || strstr(files, "/../") ||
-		     (strlen(files) >= 3 && !strcmp(files + strlen(files) - 3, "/..")) ||
-		     strspn(files, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-/{}") !=
-			     strlen(files)))
-			bad = "launch.instance_files must be an absolute path of A-Z a-z 0-9 _ . - / (and {instance}), "
-			      "without /../";
+		if (!bad && files && !e2_path_ok(files, 255, "{}"))
+			bad = "launch.instance_files must be an absolute path of at most 255 of A-Z a-z 0-9 _ . - / (and "
+			      "{instance}), without ..";
 		const char *ctl = nf->launch ? nf->launch->control : NULL;
-		if (!bad && ctl &&
-		    (ctl[0] != '/' ||
-		     strspn(ctl, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-/") != strlen(ctl)))
-			bad = "launch.control must be an absolute path of A-Z a-z 0-9 _ . - / (the NF's control socket in "
-			      "its VM)";
+		if (!bad && ctl && !e2_path_ok(ctl, 100, NULL))
+			bad = "launch.control must be an absolute path of at most 100 of A-Z a-z 0-9 _ . - / without .. "
+			      "(the NF's control socket in its VM)";
 		if (bad) {
 			e2_seterr(err, "%s: nfs[%u] (%s): %s", origin, i, nf->descriptor_id, bad);
 			e2_nfs_free(c);

@@ -25,6 +25,7 @@
 
 #include "e2/cmd.h"
 #include "e2/ctlnames.h"
+#include "e2/file.h"
 #include "e2/log.h"
 #include "e2/num.h"
 
@@ -80,8 +81,6 @@ static int die(const char *fmt, ...)
 	va_end(ap);
 	exit(1);
 }
-
-#define PATH_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-/"
 
 static bool name_ok(const char *s, size_t max, const char *extra)
 {
@@ -188,23 +187,21 @@ static int check_spec(struct agent *a, const E2__Ctl__ServerSpec *s, struct e2_e
 			return EINVAL;
 		}
 		const char *files = in->instance_files;
-		if (files[0] && (files[0] != '/' || strlen(files) > 255 || strstr(files, "/../") ||
-				 (strlen(files) >= 3 && !strcmp(files + strlen(files) - 3, "/..")) ||
-				 strspn(files, PATH_CHARS) != strlen(files))) {
+		if (files[0] && !e2_path_ok(files, 255, NULL)) {
 			e2_seterr(err,
 				  "instance %s: instance_files '%s': an absolute path of at most 255 of A-Z a-z "
-				  "0-9 _ . - /, without /../",
+				  "0-9 _ . - /, without ..",
 				  in->name, files);
 			return EINVAL;
 		}
 		if (!in->control[0] != !in->control_socket[0] ||
 		    (in->control[0] &&
-		     (in->control[0] != '/' || in->control_socket[0] != '/' || strlen(in->control) > 100 ||
-		      strlen(in->control_socket) > 107 || strspn(in->control, PATH_CHARS) != strlen(in->control)))) {
-			e2_seterr(err,
-				  "instance %s: control '%s' and control_socket '%s': both or neither, absolute "
-				  "paths (the guest's of A-Z a-z 0-9 _ . - /, at most 100; the server's at most 107)",
-				  in->name, in->control, in->control_socket);
+		     (!e2_path_ok(in->control, 100, NULL) || !e2_path_ok(in->control_socket, 107, NULL)))) {
+			e2_seterr(
+				err,
+				"instance %s: control '%s' and control_socket '%s': both or neither, absolute "
+				"paths of A-Z a-z 0-9 _ . - / without .. (the guest's at most 100 bytes, the server's 107)",
+				in->name, in->control, in->control_socket);
 			return EINVAL;
 		}
 		if (in->n_ports > E2V_MAX_PORTS) {

@@ -3,6 +3,7 @@
 #ifndef E2_FILE_H
 #define E2_FILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -38,5 +39,11 @@ void e2_out_abort(struct e2_out *o);
 
 /* Whether a and b name the same existing file (device and inode). */
 int e2_same_file(const char *a, const char *b);
+
+/* A path a config may name for a host or guest to use: absolute, at most `max` bytes, of
+ * A-Z a-z 0-9 _ . - / and the characters of `extra` (NULL: none) only, and no `..`
+ * component. Nothing a shell, a libvirt XML attribute or a kernel command line would read
+ * differently. */
+bool e2_path_ok(const char *path, size_t max, const char *extra);
 
 #endif
