@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,8 +117,19 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	fprintf(stderr, "e2-vport-relay: %s (%s) <-> %s\n", argv[1], dev, argv[2]);
+	/* With no host client the port polls POLLHUP at once, so poll() cannot wait for one;
+	 * the driver raises SIGIO when the host end connects (O_ASYNC), which we take blocked,
+	 * with sigtimedwait. The second's timeout only bounds a missed signal. */
+	sigset_t sigio;
+	sigemptyset(&sigio);
+	sigaddset(&sigio, SIGIO);
+	sigprocmask(SIG_BLOCK, &sigio, NULL);
+	int fl = fcntl(port, F_GETFL);
+	if (fcntl(port, F_SETOWN, getpid()) != 0 || fl < 0 || fcntl(port, F_SETFL, fl | O_ASYNC) != 0)
+		fprintf(stderr, "e2-vport-relay: no SIGIO from %s (%s): checking for a host client every second\n", dev,
+			strerror(errno));
 	for (;;) {
-		/* wait for a host client's first bytes; no client: the port polls POLLHUP */
+		/* wait for a host client's first bytes */
 		struct pollfd p = {.fd = port, .events = POLLIN};
 		if (poll(&p, 1, -1) < 0) {
 			if (errno == EINTR)
@@ -125,7 +137,8 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		if (!(p.revents & POLLIN)) {
-			nap_ms(50);
+			const struct timespec second = {1, 0};
+			(void)sigtimedwait(&sigio, NULL, &second);
 			continue;
 		}
 		int nf = connect_nf(argv[2]);
