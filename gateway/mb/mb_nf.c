@@ -165,63 +165,63 @@ static void run_counters(struct e2nf *nf, void *state, char *buf, size_t len)
 		r->m->counters(r->m->st, buf + o, len - (size_t)o);
 }
 
+/* The frame's own options beside the middlebox's: --check, --ext, --chan-key. */
+enum { OPT_CHECK = 0x4d01, OPT_EXT, OPT_CHAN_KEY };
+
+struct args {
+	struct mb_nf *m;
+	bool check;
+	const char *ext_url, *chan_key;
+};
+
+static int handle_option(int c, const char *arg, void *ctx, struct e2_err *err)
+{
+	struct args *a = ctx;
+	switch (c) {
+	case OPT_CHECK: a->check = true; return 1;
+	case OPT_EXT: a->ext_url = arg; return 1;
+	case OPT_CHAN_KEY: a->chan_key = arg; return 1;
+	}
+	return a->m->opt(a->m->st, c, arg, err) ? -1 : 1;
+}
+
+/* e2nf_args' --help takes no context; set just before it runs, read only by print_usage */
+static const struct mb_nf *usage_of;
+
+static void print_usage(FILE *out)
+{
+	fputs(usage_of->usage, out);
+	if (usage_of->ext)
+		fputs("EXTENSION CHANNEL\n"
+		      "    Records come as EtherType 0x88b5 frames on either port, or live with\n"
+		      "    --ext URL (embark-gw's --ext publisher; --chan-key FILE for tcp://),\n"
+		      "    taken before each burst's packets and every millisecond.\n",
+		      out);
+	fputs("LIBE2NF OPTIONS\n" E2NF_OPTIONS_HELP, out);
+}
+
 int mb_nf_main(struct mb_nf *m, int argc, char **argv)
 {
-	struct option opts[E2NF_OPTIONS_N + 40];
+	struct option opts[E2NF_OWN_OPTIONS_MAX + 1];
 	struct e2nf_config cfg = E2NF_CONFIG_INIT(m->name);
 	struct e2_err err;
-	bool check = false;
-	const char *ext_url = NULL, *chan_key = NULL;
+	struct args a = {.m = m};
 	size_t n_own = 0;
-	int c;
 
 	cfg.name = m->name + (strncmp(m->name, "embark-", 7) ? 0 : 7);
-	memcpy(opts, e2nf_options, sizeof(e2nf_options));
-	while (m->opts[n_own].name && n_own < 36)
+	while (m->opts[n_own].name && n_own < E2NF_OWN_OPTIONS_MAX - 3)
 		n_own++;
-	memcpy(opts + E2NF_OPTIONS_N, m->opts, n_own * sizeof(*opts));
-	opts[E2NF_OPTIONS_N + n_own] = (struct option){"check", no_argument, NULL, 0x4d01};
-	opts[E2NF_OPTIONS_N + n_own + 1] = (struct option){"help", no_argument, NULL, 'h'};
-	opts[E2NF_OPTIONS_N + n_own + 2] = (struct option){"ext", required_argument, NULL, 0x4d02};
-	opts[E2NF_OPTIONS_N + n_own + 3] = (struct option){"chan-key", required_argument, NULL, 0x4d03};
-	opts[E2NF_OPTIONS_N + n_own + 4] = (struct option){NULL, 0, NULL, 0};
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		int r = e2nf_option(c, optarg, &cfg, &err);
-		if (r == 0) {
-			if (c == 'h') {
-				fputs(m->usage, stdout);
-				if (m->ext)
-					fputs("EXTENSION CHANNEL\n"
-					      "    Records come as EtherType 0x88b5 frames on either port, or live with\n"
-					      "    --ext URL (embark-gw's --ext publisher; --chan-key FILE for tcp://),\n"
-					      "    taken before each burst's packets and every millisecond.\n",
-					      stdout);
-				fputs("LIBE2NF OPTIONS\n" E2NF_OPTIONS_HELP, stdout);
-				return 0;
-			}
-			if (c == 0x4d01) {
-				check = true;
-				continue;
-			}
-			if (c == 0x4d02 || c == 0x4d03) {
-				*(c == 0x4d02 ? &ext_url : &chan_key) = optarg;
-				continue;
-			}
-			if (c == '?') {
-				fprintf(stderr, "%s: see --help\n", m->name);
-				return 2;
-			}
-			r = m->opt(m->st, c, optarg, &err) ? -1 : 1;
-		}
-		if (r < 0) {
-			fprintf(stderr, "%s: %s\n", m->name, err.msg);
-			return 2;
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "%s: unexpected argument '%s' (see --help)\n", m->name, argv[optind]);
-		return 2;
-	}
+	memcpy(opts, m->opts, n_own * sizeof(*opts));
+	opts[n_own] = (struct option){"check", no_argument, NULL, OPT_CHECK};
+	opts[n_own + 1] = (struct option){"ext", required_argument, NULL, OPT_EXT};
+	opts[n_own + 2] = (struct option){"chan-key", required_argument, NULL, OPT_CHAN_KEY};
+	opts[n_own + 3] = (struct option){NULL, 0, NULL, 0};
+	usage_of = m;
+	int rc = e2nf_args(argc, argv, m->name, &cfg, opts, handle_option, &a, print_usage);
+	if (rc >= 0)
+		return rc;
+	bool check = a.check;
+	const char *ext_url = a.ext_url;
 	if (m->setup(m->st, check, &err) != 0) {
 		fprintf(stderr, "%s: %s\n", m->name, err.msg);
 		return 2;
@@ -250,7 +250,7 @@ int mb_nf_main(struct mb_nf *m, int argc, char **argv)
 	struct e2nf_ops ops = {.rx = run_rx, .counters = run_counters, .control = run_control};
 	if (ext_url) {
 #ifdef MB_HAVE_CHAN
-		r.chan = mb_chan_open(ext_url, chan_key, &err);
+		r.chan = mb_chan_open(ext_url, a.chan_key, &err);
 		if (!r.chan) {
 			fprintf(stderr, "%s: --ext %s: %s\n", m->name, ext_url, err.msg);
 			e2nf_close(nf);
@@ -263,7 +263,7 @@ int mb_nf_main(struct mb_nf *m, int argc, char **argv)
 		return 2;
 #endif
 	}
-	int rc = e2nf_run(nf, &ops, &r);
+	rc = e2nf_run(nf, &ops, &r);
 #ifdef MB_HAVE_CHAN
 	mb_chan_close(r.chan);
 #endif
