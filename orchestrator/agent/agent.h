@@ -119,6 +119,10 @@ uint64_t agent_now_ns(void); /* CLOCK_REALTIME */
 uint64_t agent_mono_ms(void);
 void agent_wake(struct agent *a); /* any thread, lock or not */
 void agent_kick(struct agent *a); /* wakes the worker */
+/* Makes an instance's own initrd (STATE/NAME.initrd) from its spec's instance_files, as
+ * they are now; 0 with nothing to do if it has none. Before every start the agent makes,
+ * and when libvirt prepares one (the hook), so that `virsh start` boots today's files. */
+int agent_instance_initrd(struct agent *a, const char *name, struct e2_err *err);
 struct agent_inst *agent_inst_find(struct agent *a, const char *name);
 struct agent_inst *agent_inst_add(struct agent *a, const char *name);
 void agent_inst_remove(struct agent *a, struct agent_inst *i);

@@ -405,11 +405,17 @@ static void on_hook(struct agent *a, struct e2_chan *hook)
 		reply(a, hook, EPROTO, "not a HookNotice", false);
 		return;
 	}
-	reply(a, hook, 0, NULL, false);
 	const char *name = n->instance[0] ? n->instance : n->domain;
+	bool mine = !n->server[0] || !strcmp(n->server, a->server);
+	/* libvirt boots the domain once the hook returns: an instance's own files go into its
+	 * initrd before that, so an operator's `virsh start` boots them as they are now (a
+	 * new key, new rules) */
+	if (mine && !strcmp(n->op, "prepare") && !strcmp(n->subop, "begin") && agent_instance_initrd(a, name, &err))
+		E2_WARN("hook: %s: %s (it boots with the files of its last start)", name, err.msg);
+	reply(a, hook, 0, NULL, false);
 	E2_INFO("hook: %s %s %s %s (server %s)", n->domain, n->op, n->subop, n->extra, n->server);
 	pthread_mutex_lock(&a->lock);
-	struct agent_inst *i = (!n->server[0] || !strcmp(n->server, a->server)) ? agent_inst_find(a, name) : NULL;
+	struct agent_inst *i = mine ? agent_inst_find(a, name) : NULL;
 	if (i) {
 		i->check = true;
 		/* libvirt finishes the operation once the hook has returned */

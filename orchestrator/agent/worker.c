@@ -249,6 +249,26 @@ static void instance_initrd_path(const struct agent *a, const char *name, char *
 	snprintf(out, len, "%s/%s.initrd", a->state_dir, name);
 }
 
+int agent_instance_initrd(struct agent *a, const char *name, struct e2_err *err)
+{
+	char image[PATH_MAX + 64], files[256], initrd[PATH_MAX];
+	pthread_mutex_lock(&a->lock);
+	const E2__Ctl__Instance *in = agent_spec_instance(a, name);
+	if (!in || !in->instance_files[0]) {
+		pthread_mutex_unlock(&a->lock);
+		return 0;
+	}
+	snprintf(image, sizeof(image), "%s/%s", a->images, in->image);
+	snprintf(files, sizeof(files), "%s", in->instance_files);
+	instance_initrd_path(a, name, initrd, sizeof(initrd));
+	pthread_mutex_unlock(&a->lock);
+	if (e2v_instance_initrd(image, files, initrd, NULL, err)) {
+		e2_err_context(err, "instance %s", name);
+		return -1;
+	}
+	return 0;
+}
+
 /* Creates the domain of a desired instance (lock not held; i is marked busy). */
 static int create(struct agent *a, struct e2v_conn *c, const char *name, struct e2_err *err)
 {
@@ -293,10 +313,8 @@ static int create(struct agent *a, struct e2v_conn *c, const char *name, struct 
 				   .extra_cmdline = ctl_sock[0] ? cmdline : NULL};
 	pthread_mutex_unlock(&a->lock);
 	/* made again for every start: the files may have changed (a new key) */
-	if (files[0] && e2v_instance_initrd(image, files, initrd, NULL, err)) {
-		e2_err_context(err, "instance %s", name);
+	if (files[0] && agent_instance_initrd(a, name, err))
 		return -1;
-	}
 	if (e2v_spec_check(&spec, err))
 		return -1;
 	enum e2v_accel acc = accel_for(a, c, image);
