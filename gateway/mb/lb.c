@@ -21,9 +21,14 @@
 
 #define LB_BACKENDS_MAX 4096
 
-struct lb_flow {
-	embark_u128 vip, backend_addr;
+/* The way out (fwd) and the way back (rev) keep what each needs, 32 bytes apiece: the
+ * flow table's slots stay at 96 bytes, which the lookups' cache misses are measured in. */
+struct lb_fwd {
+	embark_u128 backend_addr;
 	uint32_t backend; /* its place in the list: the same plain backend in every epoch */
+};
+struct lb_rev {
+	embark_u128 vip, backend_addr;
 };
 
 /* One epoch's backends. */
@@ -134,8 +139,8 @@ static int lb_setup(void *st, bool check, struct e2_err *err)
 		printf("%s: %s\n", lb->backends_path, what);
 		return 0;
 	}
-	lb->fwd = mb_flows_new(lb->flows_max, sizeof(struct lb_flow), (uint64_t)(lb->idle_s * 1e9));
-	lb->rev = mb_flows_new(lb->flows_max, sizeof(struct lb_flow), (uint64_t)(lb->idle_s * 1e9));
+	lb->fwd = mb_flows_new(lb->flows_max, sizeof(struct lb_fwd), (uint64_t)(lb->idle_s * 1e9));
+	lb->rev = mb_flows_new(lb->flows_max, sizeof(struct lb_rev), (uint64_t)(lb->idle_s * 1e9));
 	if (!lb->fwd || !lb->rev) {
 		e2_seterr(err, "no memory for the flow tables");
 		return -1;
@@ -160,7 +165,7 @@ static int lb_pkt(void *st, struct e2nf *nf, unsigned port, struct mb_pkt *p, ui
 	if (port == 0) {
 		bool fresh = false;
 		struct lb_backends *b = NULL;
-		struct lb_flow *f = mb_flows_find(lb->fwd, k, now), tmp;
+		struct lb_fwd *f = mb_flows_find(lb->fwd, k, now), tmp;
 		if (!f) {
 			/* a new flow: placed among its epoch's backends */
 			b = mb_epochs_of(&lb->epochs, p);
@@ -183,7 +188,6 @@ static int lb_pkt(void *st, struct e2nf *nf, unsigned port, struct mb_pkt *p, ui
 				if (i == 0 || s > best)
 					best = s, bi = i;
 			}
-			f->vip = p->key.dip;
 			f->backend = bi;
 			f->backend_addr = b->be.v[bi];
 			lb->new_flows++;
@@ -192,9 +196,9 @@ static int lb_pkt(void *st, struct e2nf *nf, unsigned port, struct mb_pkt *p, ui
 			struct mb_flow_key tk;
 			mb_flow_key(&t, &tk, NULL);
 			bool f2;
-			struct lb_flow *r = mb_flows_add(lb->rev, &tk, now, &f2);
+			struct lb_rev *r = mb_flows_add(lb->rev, &tk, now, &f2);
 			if (r)
-				*r = *f;
+				*r = (struct lb_rev){.vip = p->key.dip, .backend_addr = f->backend_addr};
 		}
 		lb->per_backend[f->backend]++;
 		mb_addr_bytes(p->v6, f->backend_addr, ab);
@@ -202,7 +206,7 @@ static int lb_pkt(void *st, struct e2nf *nf, unsigned port, struct mb_pkt *p, ui
 		lb->to_backend++;
 		return 1;
 	}
-	struct lb_flow *r = mb_flows_find(lb->rev, k, now);
+	struct lb_rev *r = mb_flows_find(lb->rev, k, now);
 	if (!r || p->key.sip != r->backend_addr) {
 		lb->unknown_reply++;
 		return MB_DROP;
