@@ -300,6 +300,8 @@ static void ext_emit(void *ctx, const struct gwc_ext *rec)
 	m.offsets = (uint64_t *)rec->offsets;
 	if (rec->uri)
 		m.uri = (ProtobufCBinaryData){.len = rec->uri_len, .data = (uint8_t *)rec->uri};
+	m.packet_nonce = rec->packet_nonce;
+	m.packet_last = rec->packet_last;
 	size_t len = e2__embark__ext_record__get_packed_size(&m);
 	uint8_t stackbuf[4096], *buf = len <= sizeof stackbuf ? stackbuf : malloc(len);
 	struct e2_err err = {0};
@@ -490,7 +492,8 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	w.core = gwc_new(&o.core, first, ext_emit, &ext, &err);
+	/* without a channel no packet is marked as having records to wait for */
+	w.core = gwc_new(&o.core, first, o.ext ? ext_emit : NULL, &ext, &err);
 	if (!w.core) {
 		E2_ERR("%s", err.msg);
 		goto out;

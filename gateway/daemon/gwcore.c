@@ -89,8 +89,15 @@ struct gwc {
 	uint32_t mask, free_head;
 	size_t sweep;
 	size_t streams;
-	embark_token_ct tok[KM_CHUNK + EMBARK_TOKEN_LEN];
-	uint64_t off[KM_CHUNK + EMBARK_TOKEN_LEN];
+	/* two token buffers: one is the pending record's while the next chunk fills the other */
+	embark_token_ct tok[2][KM_CHUNK + EMBARK_TOKEN_LEN];
+	uint64_t off[2][KM_CHUNK + EMBARK_TOKEN_LEN];
+	unsigned tokbuf;
+	/* the record not yet emitted (ext_out), the nonce of the packet being tokenized */
+	struct gwc_ext pend;
+	bool has_pend;
+	uint32_t pkt_nonce;
+	uint8_t pend_uri[HTTP_HEAD_MAX + 32];
 	struct gwc_stats stats;
 };
 
@@ -704,21 +711,53 @@ static void flow_touch(struct gwc *c, struct flow *f, const struct tuple *t, uin
 
 /* ---------------- reassembly, KeywordMatch, HTTP ---------------- */
 
+/* Records go out one behind: which record is a packet's last is known only when the
+ * packet's stream work is done, and the last one says so (packet_last), so a middlebox
+ * that holds the packet knows when all of its records are in. */
+static void ext_out(struct gwc *c, const struct gwc_ext *rec)
+{
+	if (c->has_pend && c->emit)
+		c->emit(c->emit_ctx, &c->pend);
+	c->pend = *rec;
+	c->pend.packet_nonce = c->pkt_nonce;
+	c->pend.packet_last = false;
+	if (rec->uri) {
+		memcpy(c->pend_uri, rec->uri, rec->uri_len);
+		c->pend.uri = c->pend_uri;
+	}
+	if (rec->ntokens)
+		c->tokbuf ^= 1; /* the next chunk's tokens go to the other buffer */
+	c->has_pend = true;
+}
+
+/* The packet's stream work is done: its last record goes out. True if it made any. */
+static bool ext_packet_done(struct gwc *c)
+{
+	if (!c->has_pend)
+		return false;
+	c->has_pend = false;
+	c->pend.packet_last = true;
+	if (c->emit)
+		c->emit(c->emit_ctx, &c->pend);
+	return true;
+}
+
 static void emit_tokens(struct gwc *c, struct stream *st, const struct gwc_epoch *ep, const uint8_t flow[37],
 			const uint8_t *data, size_t len)
 {
 	while (len) {
 		size_t n = len < KM_CHUNK ? len : KM_CHUNK;
-		size_t k = embark_km_encrypt(st->km, data, n, c->tok, c->off, KM_CHUNK + EMBARK_TOKEN_LEN);
+		embark_token_ct *tok = c->tok[c->tokbuf];
+		uint64_t *off = c->off[c->tokbuf];
+		size_t k = embark_km_encrypt(st->km, data, n, tok, off, KM_CHUNK + EMBARK_TOKEN_LEN);
 		if (k) {
 			struct gwc_ext rec = {.epoch = ep->id,
 					      .salt0 = embark_km_salt0(st->km),
-					      .tokens = c->tok,
-					      .offsets = c->off,
+					      .tokens = tok,
+					      .offsets = off,
 					      .ntokens = k};
 			memcpy(rec.flow, flow, GWC_FLOW_ID_LEN);
-			if (c->emit)
-				c->emit(c->emit_ctx, &rec);
+			ext_out(c, &rec);
 			BUMP(c->stats.c[GWC_EXT_RECORDS], 1);
 			BUMP(c->stats.c[GWC_EXT_TOKENS], k);
 		}
@@ -796,8 +835,7 @@ static bool http_request(struct gwc *c, struct stream *st, const struct gwc_epoc
 		memcpy(rec.flow, flow, GWC_FLOW_ID_LEN);
 		if (st->km)
 			rec.salt0 = embark_km_salt0(st->km);
-		if (c->emit)
-			c->emit(c->emit_ctx, &rec);
+		ext_out(c, &rec);
 		BUMP(c->stats.c[GWC_EXT_RECORDS], 1);
 		BUMP(c->stats.c[GWC_EXT_URIS], 1);
 	}
@@ -1062,7 +1100,12 @@ void gwc_outbound(struct gwc *c, struct gwc_pkt *p, size_t n, uint64_t now)
 				continue; /* the other direction of a flow that left here first */
 			uint8_t id[GWC_FLOW_ID_LEN];
 			flow_id_of(pk[i].out, pk[i].out_len, id);
+			const uint8_t *nonce = pk[i].out + 46; /* the option's nonce (README layout) */
+			c->pkt_nonce = (uint32_t)nonce[0] << 24 | (uint32_t)nonce[1] << 16 | (uint32_t)nonce[2] << 8 |
+				       nonce[3];
 			stream_segment(c, f, ep[i], &t[i], id);
+			if (ext_packet_done(c) && c->emit)
+				pk[i].out[1] |= (uint8_t)(GWC_LABEL_RECORDS >> 16);
 		}
 	}
 }
@@ -1082,7 +1125,7 @@ void gwc_inbound(struct gwc *c, struct gwc_pkt *p, size_t n, uint64_t now)
 				BUMP(c->stats.c[GWC_CLOUD_NOT_EMBARK], 1);
 				continue;
 			}
-			uint32_t label = (uint32_t)(q[1] & 15) << 16 | (uint32_t)q[2] << 8 | q[3];
+			uint32_t label = ((uint32_t)(q[1] & 15) << 16 | (uint32_t)q[2] << 8 | q[3]) & GWC_LABEL_MASK;
 			ep[i] = live_by_label(c, label);
 			if (!ep[i]) {
 				pk[i].rc = EMBARK_E_TAMPERED;

@@ -14,11 +14,15 @@
 #include "e2/err.h"
 #include "embark.h"
 
-#define GWC_EPOCHS_LIVE 4       /* the current epoch and up to three draining ones */
-#define GWC_EPOCH_SLOTS 64      /* per-epoch counters kept for the last 64 epochs */
-#define GWC_LABEL_MASK 0xfffffu /* the epoch rides in the IPv6 flow label */
-#define GWC_FLOW_ID_LEN 37      /* encrypted sip, dip, sport, dport, proto */
-#define GWC_KEY_ID_LEN 16       /* hex digits */
+#define GWC_EPOCHS_LIVE 4  /* the current epoch and up to three draining ones */
+#define GWC_EPOCH_SLOTS 64 /* per-epoch counters kept for the last 64 epochs */
+/* The IPv6 flow label: the epoch mod 2^19 in bits 0-18; bit 19 marks a packet that made
+ * extension records (published before it is sent: a middlebox that gets it first holds it
+ * until its last record is in). */
+#define GWC_LABEL_MASK 0x7ffffu
+#define GWC_LABEL_RECORDS 0x80000u
+#define GWC_FLOW_ID_LEN 37 /* encrypted sip, dip, sport, dport, proto */
+#define GWC_KEY_ID_LEN 16  /* hex digits */
 
 struct gwc_epoch;
 
@@ -51,6 +55,8 @@ struct gwc_ext {
 	size_t ntokens;
 	const uint8_t *uri; /* encrypted, NULL when none */
 	size_t uri_len;
+	uint32_t packet_nonce; /* the option nonce of the packet that made the record */
+	bool packet_last;      /* the last record that packet made */
 };
 typedef void gwc_emit_fn(void *ctx, const struct gwc_ext *rec);
 

@@ -31,12 +31,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint8_t id[MB_FLOW_ID_LEN];
 		mb_flow_id(&x.key, id);
 		size_t len;
-		uint8_t *b =
-			mb_ext_encode(x.epoch, id, x.salt0, x.tokens, x.offsets, x.ntokens, x.uri, x.uri_len, &len);
+		uint8_t *b = mb_ext_encode(x.epoch, id, x.salt0, x.tokens, x.offsets, x.ntokens, x.uri, x.uri_len,
+					   x.packet_nonce, x.packet_last, &len);
 		struct mb_ext y;
 		if (!b || mb_ext_decode(b, len, &y, &err) != 0)
 			abort();
-		if (y.epoch != x.epoch || y.salt0 != x.salt0 || y.ntokens != x.ntokens || y.uri_len != x.uri_len ||
+		if (y.epoch != x.epoch || y.salt0 != x.salt0 || y.packet_nonce != x.packet_nonce ||
+		    y.packet_last != x.packet_last || y.ntokens != x.ntokens || y.uri_len != x.uri_len ||
 		    y.key.sip != x.key.sip || y.key.dport != x.key.dport ||
 		    (x.ntokens && memcmp(x.tokens, y.tokens, x.ntokens * 8)) ||
 		    (x.uri_len && memcmp(x.uri, y.uri, x.uri_len)))

@@ -208,6 +208,14 @@ static int ids_pkt(void *st, struct e2nf *nf, unsigned port, struct mb_pkt *p, u
 	return (int)(port ^ 1);
 }
 
+/* Dropping (--drop) decides packets by their tokens: a marked packet waits for them.
+ * Alerting only decides nothing, so nothing waits. */
+static bool ids_waits(void *st)
+{
+	const struct ids *d = st;
+	return d->drop;
+}
+
 static int ids_counters(void *st, char *buf, size_t len)
 {
 	struct ids *d = st;
@@ -275,6 +283,7 @@ int main(int argc, char **argv)
 		.setup = ids_setup,
 		.pkt = ids_pkt,
 		.ext = ids_ext,
+		.waits_for_records = ids_waits,
 		.counters = ids_counters,
 		.epochs = &d.epochs,
 		.fini = ids_fini,

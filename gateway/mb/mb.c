@@ -606,6 +606,8 @@ int mb_ext_decode(const uint8_t *b, size_t len, struct mb_ext *x, struct e2_err 
 	}
 	x->epoch = r->epoch;
 	x->salt0 = r->salt0;
+	x->packet_nonce = r->packet_nonce;
+	x->packet_last = r->packet_last;
 	const uint8_t *f = r->flow.data;
 	x->key.sip = load128(f);
 	x->key.dip = load128(f + 16);
@@ -647,7 +649,8 @@ void mb_ext_free(struct mb_ext *x)
 }
 
 uint8_t *mb_ext_encode(uint32_t epoch, const uint8_t flow[MB_FLOW_ID_LEN], uint64_t salt0, const uint64_t *tokens,
-		       const uint64_t *offsets, size_t ntokens, const uint8_t *uri, size_t uri_len, size_t *len)
+		       const uint64_t *offsets, size_t ntokens, const uint8_t *uri, size_t uri_len,
+		       uint32_t packet_nonce, bool packet_last, size_t *len)
 {
 	E2__Embark__ExtRecord r;
 	e2__embark__ext_record__init(&r);
@@ -661,6 +664,8 @@ uint8_t *mb_ext_encode(uint32_t epoch, const uint8_t flow[MB_FLOW_ID_LEN], uint6
 	r.offsets = (uint64_t *)offsets;
 	r.uri.data = (uint8_t *)uri;
 	r.uri.len = uri_len;
+	r.packet_nonce = packet_nonce;
+	r.packet_last = packet_last;
 	*len = e2__embark__ext_record__get_packed_size(&r);
 	uint8_t *b = malloc(*len ? *len : 1);
 	if (b)

@@ -116,11 +116,14 @@ void mb_uris_free(struct mb_uris *u);
 /* Per-epoch state (a firewall's rules, a NAT's pool values, an IDS's keywords, a
  * blocklist): embark-gw's rule updates and key rotations change all of them, and the
  * gateway labels every Embark packet with its epoch (the IPv6 flow label, the epoch mod
- * 2^20), so a middlebox decides each packet by that epoch's state only and nothing meets
+ * 2^19), so a middlebox decides each packet by that epoch's state only and nothing meets
  * a mix of two maps. Plain IPv4 has no label: it goes by the epoch loaded last. At most
  * MB_EPOCHS are loaded (the gateway keeps current, prepared and two draining). */
 #define MB_EPOCHS 4
-#define MB_LABEL_MASK 0xfffffu
+#define MB_LABEL_MASK 0x7ffffu
+/* Flow label bit 19: the packet made extension records, published before it was sent
+ * (gwcore.h GWC_LABEL_RECORDS). */
+#define MB_LABEL_RECORDS 0x80000u
 
 struct mb_epochs {
 	/* set by the middlebox before the first load */
@@ -153,8 +156,45 @@ void mb_epochs_fini(struct mb_epochs *s);
 /* The epoch label an Embark packet carries (0 for IPv4). */
 static inline uint32_t mb_pkt_label(const struct mb_pkt *p)
 {
-	return p->v6 ? (uint32_t)(p->l3[1] & 15) << 16 | (uint32_t)p->l3[2] << 8 | p->l3[3] : 0;
+	return p->v6 ? ((uint32_t)(p->l3[1] & 15) << 16 | (uint32_t)p->l3[2] << 8 | p->l3[3]) & MB_LABEL_MASK : 0;
 }
+/* Whether the gateway marked the packet as having made extension records. */
+static inline bool mb_pkt_has_records(const struct mb_pkt *p)
+{
+	return p->v6 && (p->l3[1] & (MB_LABEL_RECORDS >> 16));
+}
+
+/* The live channel's race. embark-gw publishes a packet's extension records before it
+ * sends the packet, but the two travel different ways (nanomsg vs e2d's rings), so a
+ * record can come after its packet. The gateway marks a packet that made records (flow
+ * label bit 19) and every record names its packet (option nonce) and says whether it is
+ * that packet's last, so a middlebox that decides on records holds a marked packet until
+ * its last record is in, or wait_ns at most (then it goes on undecided by them, `late`),
+ * and a flow's later packets behind it, in order. At most cap packets wait: beyond that
+ * the oldest goes on as late (`overflow`). */
+struct mb_hold;
+struct mb_hold_stats {
+	uint64_t held, released, late, overflow, wait_max_ns;
+};
+/* A packet's turn: `late` if its records did not come in time. */
+typedef void mb_hold_fn(void *ctx, void *item, unsigned port, struct mb_pkt *p, bool late);
+struct mb_hold *mb_hold_new(size_t cap, uint64_t wait_ns);
+/* Frees; what still waits goes to fn (if not NULL) as late. */
+void mb_hold_free(struct mb_hold *h, mb_hold_fn *fn, void *ctx);
+/* Before a packet is decided: true if it must wait (h keeps item and a copy of p, whose
+ * pointers into the frame must stay valid), false to decide it now. May let the oldest
+ * waiting packet go through fn when full. */
+bool mb_hold_admit(struct mb_hold *h, struct mb_pkt *p, void *item, unsigned port, uint64_t now, mb_hold_fn *fn,
+		   void *ctx);
+/* The last record of the packet with this nonce is in (after the record was taken). */
+void mb_hold_record(struct mb_hold *h, uint32_t nonce);
+/* Lets go, in arrival order per flow, every packet whose records are in or whose wait is
+ * over. */
+void mb_hold_release(struct mb_hold *h, uint64_t now, mb_hold_fn *fn, void *ctx);
+size_t mb_hold_count(const struct mb_hold *h);
+const struct mb_hold_stats *mb_hold_stats(const struct mb_hold *h);
+/* The option nonce of an Embark packet; false if not one. */
+bool mb_pkt_nonce(const struct mb_pkt *p, uint32_t *nonce);
 
 /* An extension record taken from a frame's payload (after the Ethernet header). */
 struct mb_ext {
@@ -165,12 +205,15 @@ struct mb_ext {
 	uint64_t *tokens, *offsets; /* owned */
 	uint8_t *uri;               /* owned; NULL if none */
 	size_t uri_len;
+	uint32_t packet_nonce; /* the packet that made the record (its option nonce) */
+	bool packet_last;      /* the last record it made: the packet may be decided */
 };
 int mb_ext_decode(const uint8_t *b, size_t len, struct mb_ext *x, struct e2_err *err);
 void mb_ext_free(struct mb_ext *x);
 /* Encodes a record (the prep tool); returns malloc'd bytes. */
 uint8_t *mb_ext_encode(uint32_t epoch, const uint8_t flow[MB_FLOW_ID_LEN], uint64_t salt0, const uint64_t *tokens,
-		       const uint64_t *offsets, size_t ntokens, const uint8_t *uri, size_t uri_len, size_t *len);
+		       const uint64_t *offsets, size_t ntokens, const uint8_t *uri, size_t uri_len,
+		       uint32_t packet_nonce, bool packet_last, size_t *len);
 /* The 37-byte flow id of a 5-tuple (addresses 16 bytes each, ports, proto). */
 void mb_flow_id(const embark_key5 *k, uint8_t out[MB_FLOW_ID_LEN]);
 

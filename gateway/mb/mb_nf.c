@@ -2,6 +2,8 @@
 /* The run loop shared by the Embark middleboxes (mb_nf.h). */
 #include "mb_nf.h"
 
+#include "e2/num.h"
+
 #ifdef MB_HAVE_CHAN
 #include "mb_chan.h"
 #endif
@@ -16,17 +18,61 @@
 struct runner {
 	struct mb_nf *m;
 	struct mb_chan *chan;
+	struct mb_hold *hold; /* packets waiting for their records: live channel only */
 	struct e2nf *nf;
 	uint64_t chan_now;
 	uint64_t ip, non_ip, malformed, ext_records, ext_refused, ext_ignored;
 };
 
+/* A record is taken; its packet, if this was its last record, may now be decided. */
+static void take_record(struct runner *r, struct e2nf *nf, struct mb_ext *x, uint64_t now)
+{
+	r->ext_records++;
+	r->m->ext(r->m->st, nf, x, now);
+	if (r->hold && x->packet_last)
+		mb_hold_record(r->hold, x->packet_nonce);
+}
+
+static void decide(struct runner *r, struct e2nf *nf, unsigned port, struct rte_mbuf *mb, struct mb_pkt *p,
+		   uint64_t now)
+{
+	unsigned nports = e2nf_n_ports(nf);
+	int out = r->m->pkt(r->m->st, nf, port, p, now);
+	if (out >= 0 && (unsigned)out < nports)
+		e2nf_send(nf, (unsigned)out, mb);
+	else
+		e2nf_drop(nf, mb);
+}
+
+/* A held packet's turn (mb_hold_fn): decided as any other, records in or not. */
+static void decide_held(void *ctx, void *item, unsigned port, struct mb_pkt *p, bool late)
+{
+	struct runner *r = ctx;
+	(void)late; /* counted by mb_hold */
+	decide(r, r->nf, port, item, p, r->chan_now);
+}
+
+static void drop_held(void *ctx, void *item, unsigned port, struct mb_pkt *p, bool late)
+{
+	struct runner *r = ctx;
+	(void)port, (void)p, (void)late;
+	e2nf_drop(r->nf, item);
+}
+
+static void release_held(struct runner *r, struct e2nf *nf, uint64_t now)
+{
+	if (!r->hold)
+		return;
+	r->nf = nf;
+	r->chan_now = now;
+	mb_hold_release(r->hold, now, decide_held, r);
+}
+
 #ifdef MB_HAVE_CHAN
 static void chan_record(void *ctx, struct mb_ext *x)
 {
 	struct runner *r = ctx;
-	r->ext_records++;
-	r->m->ext(r->m->st, r->nf, x, r->chan_now);
+	take_record(r, r->nf, x, r->chan_now);
 }
 
 /* Records on the live channel are taken before the packets of each burst: the gateway
@@ -43,6 +89,7 @@ static void chan_drain(struct runner *r, struct e2nf *nf, uint64_t now)
 static void run_timer(struct e2nf *nf, void *state, uint64_t now)
 {
 	chan_drain(state, nf, now);
+	release_held(state, nf, now);
 }
 #endif
 
@@ -56,7 +103,6 @@ enum frame_kind { FRAME_BAD, FRAME_EXT, FRAME_NON_IP, FRAME_IP };
 static void run_rx_burst(struct runner *r, struct e2nf *nf, unsigned port, struct rte_mbuf **pkts, unsigned n,
 			 uint64_t now)
 {
-	unsigned nports = e2nf_n_ports(nf);
 	enum frame_kind kind[E2NF_BURST];
 	struct mb_pkt parsed[E2NF_BURST];
 	uint8_t *frames[E2NF_BURST];
@@ -89,9 +135,11 @@ static void run_rx_burst(struct runner *r, struct e2nf *nf, unsigned port, struc
 				r->m->prefetch2(r->m->st, port, &parsed[i], now);
 	for (unsigned i = 0; i < n; i++) {
 		struct rte_mbuf *mb = pkts[i];
-		int out = MB_DROP;
 		switch (kind[i]) {
-		case FRAME_BAD: r->malformed++; break;
+		case FRAME_BAD:
+			r->malformed++;
+			e2nf_drop(nf, mb);
+			break;
 		case FRAME_EXT: {
 			struct mb_ext x;
 			struct e2_err err;
@@ -100,25 +148,25 @@ static void run_rx_burst(struct runner *r, struct e2nf *nf, unsigned port, struc
 			} else if (mb_ext_decode(frames[i] + 14, lens[i] - 14, &x, &err) != 0) {
 				r->ext_refused++;
 			} else {
-				r->ext_records++;
-				r->m->ext(r->m->st, nf, &x, now);
+				take_record(r, nf, &x, now);
 				mb_ext_free(&x);
 			}
-			break; /* the channel ends here */
+			e2nf_drop(nf, mb); /* the channel ends here */
+			break;
 		}
 		case FRAME_NON_IP:
 			r->non_ip++;
-			out = (int)(port ^ 1);
+			e2nf_send(nf, port ^ 1, mb);
 			break;
 		case FRAME_IP:
 			r->ip++;
-			out = r->m->pkt(r->m->st, nf, port, &parsed[i], now);
+			r->nf = nf;
+			r->chan_now = now;
+			if (r->hold && mb_hold_admit(r->hold, &parsed[i], mb, port, now, decide_held, r))
+				break; /* waits for its records */
+			decide(r, nf, port, mb, &parsed[i], now);
 			break;
 		}
-		if (out >= 0 && (unsigned)out < nports)
-			e2nf_send(nf, (unsigned)out, mb);
-		else
-			e2nf_drop(nf, mb);
 	}
 }
 
@@ -129,6 +177,7 @@ static void run_rx(struct e2nf *nf, void *state, unsigned port, struct rte_mbuf 
 #ifdef MB_HAVE_CHAN
 	chan_drain(r, nf, now);
 #endif
+	release_held(r, nf, now);
 	for (unsigned i = 0; i < n; i += E2NF_BURST)
 		run_rx_burst(r, nf, port, pkts + i, n - i < E2NF_BURST ? n - i : E2NF_BURST, now);
 }
@@ -161,17 +210,28 @@ static void run_counters(struct e2nf *nf, void *state, char *buf, size_t len)
 			 (unsigned long long)r->ip, (unsigned long long)r->non_ip, (unsigned long long)r->malformed,
 			 (unsigned long long)r->ext_records, (unsigned long long)r->ext_refused,
 			 (unsigned long long)r->ext_ignored);
+	if (o > 0 && (size_t)o < len && r->hold) {
+		const struct mb_hold_stats *h = mb_hold_stats(r->hold);
+		o += snprintf(buf + o, len - (size_t)o,
+			      "held=%llu\nheld_released=%llu\nrecord_late=%llu\nhold_overflow=%llu\nholding=%zu\n"
+			      "hold_wait_max_us=%llu\n",
+			      (unsigned long long)h->held, (unsigned long long)h->released, (unsigned long long)h->late,
+			      (unsigned long long)h->overflow, mb_hold_count(r->hold),
+			      (unsigned long long)(h->wait_max_ns / 1000));
+	}
 	if (o > 0 && (size_t)o < len && r->m->counters)
 		r->m->counters(r->m->st, buf + o, len - (size_t)o);
 }
 
 /* The frame's own options beside the middlebox's: --check, --ext, --chan-key. */
-enum { OPT_CHECK = 0x4d01, OPT_EXT, OPT_CHAN_KEY };
+enum { OPT_CHECK = 0x4d01, OPT_EXT, OPT_CHAN_KEY, OPT_RECORD_WAIT };
 
 struct args {
 	struct mb_nf *m;
 	bool check;
 	const char *ext_url, *chan_key;
+	uint32_t record_wait_ms;
+	bool record_wait_set;
 };
 
 static int handle_option(int c, const char *arg, void *ctx, struct e2_err *err)
@@ -181,6 +241,9 @@ static int handle_option(int c, const char *arg, void *ctx, struct e2_err *err)
 	case OPT_CHECK: a->check = true; return 1;
 	case OPT_EXT: a->ext_url = arg; return 1;
 	case OPT_CHAN_KEY: a->chan_key = arg; return 1;
+	case OPT_RECORD_WAIT:
+		a->record_wait_set = true;
+		return e2_num_u32("--record-wait", arg, 0, 10000, &a->record_wait_ms, err) ? -1 : 1;
 	}
 	return a->m->opt(a->m->st, c, arg, err) ? -1 : 1;
 }
@@ -195,7 +258,13 @@ static void print_usage(FILE *out)
 		fputs("EXTENSION CHANNEL\n"
 		      "    Records come as EtherType 0x88b5 frames on either port, or live with\n"
 		      "    --ext URL (embark-gw's --ext publisher; --chan-key FILE for tcp://),\n"
-		      "    taken before each burst's packets and every millisecond.\n",
+		      "    taken before each burst's packets and every millisecond.\n"
+		      "    --record-wait MS  on --ext, a packet the gateway marked as having made\n"
+		      "                  records waits for its last one, MS at most (0: never waits),\n"
+		      "                  and its flow's later packets behind it. Default: 50 where\n"
+		      "                  records decide packets (embark-parental, embark-ids --drop),\n"
+		      "                  else no waiting unless given. Counters held, held_released,\n"
+		      "                  record_late, hold_overflow, holding, hold_wait_max_us\n",
 		      out);
 	fputs("LIBE2NF OPTIONS\n" E2NF_OPTIONS_HELP, out);
 }
@@ -205,17 +274,18 @@ int mb_nf_main(struct mb_nf *m, int argc, char **argv)
 	struct option opts[E2NF_OWN_OPTIONS_MAX + 1];
 	struct e2nf_config cfg = E2NF_CONFIG_INIT(m->name);
 	struct e2_err err;
-	struct args a = {.m = m};
+	struct args a = {.m = m, .record_wait_ms = 50};
 	size_t n_own = 0;
 
 	cfg.name = m->name + (strncmp(m->name, "embark-", 7) ? 0 : 7);
-	while (m->opts[n_own].name && n_own < E2NF_OWN_OPTIONS_MAX - 3)
+	while (m->opts[n_own].name && n_own < E2NF_OWN_OPTIONS_MAX - 4)
 		n_own++;
 	memcpy(opts, m->opts, n_own * sizeof(*opts));
 	opts[n_own] = (struct option){"check", no_argument, NULL, OPT_CHECK};
 	opts[n_own + 1] = (struct option){"ext", required_argument, NULL, OPT_EXT};
 	opts[n_own + 2] = (struct option){"chan-key", required_argument, NULL, OPT_CHAN_KEY};
-	opts[n_own + 3] = (struct option){NULL, 0, NULL, 0};
+	opts[n_own + 3] = (struct option){"record-wait", required_argument, NULL, OPT_RECORD_WAIT};
+	opts[n_own + 4] = (struct option){NULL, 0, NULL, 0};
 	usage_of = m;
 	int rc = e2nf_args(argc, argv, m->name, &cfg, opts, handle_option, &a, print_usage);
 	if (rc >= 0)
@@ -257,6 +327,16 @@ int mb_nf_main(struct mb_nf *m, int argc, char **argv)
 			return 2;
 		}
 		ops.timer = run_timer;
+		bool decides = m->waits_for_records && m->waits_for_records(m->st);
+		if (a.record_wait_ms && (decides || a.record_wait_set)) {
+			r.hold = mb_hold_new(1024, (uint64_t)a.record_wait_ms * 1000000u);
+			if (!r.hold) {
+				fprintf(stderr, "%s: no memory for the hold queue\n", m->name);
+				mb_chan_close(r.chan);
+				e2nf_close(nf);
+				return 1;
+			}
+		}
 #else
 		fprintf(stderr, "%s: built without e2chan: no --ext\n", m->name);
 		e2nf_close(nf);
@@ -267,6 +347,10 @@ int mb_nf_main(struct mb_nf *m, int argc, char **argv)
 #ifdef MB_HAVE_CHAN
 	mb_chan_close(r.chan);
 #endif
+	/* packets still waiting go back before the ports close: dropped, counted as drops */
+	r.nf = nf;
+	mb_hold_free(r.hold, drop_held, &r);
+	r.hold = NULL;
 	static char stats[65536];
 	e2nf_format_counters(nf, stats, sizeof(stats));
 	fputs(stats, stdout);

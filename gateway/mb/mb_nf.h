@@ -29,6 +29,10 @@ struct mb_nf {
 	int (*pkt)(void *st, struct e2nf *nf, unsigned port, struct mb_pkt *p, uint64_t now);
 	/* an extension record (may be NULL: the middlebox takes none) */
 	void (*ext)(void *st, struct e2nf *nf, struct mb_ext *x, uint64_t now);
+	/* optional: true when packets are decided by their records (a blocklist, an IDS that
+	 * drops): then, on a live channel, a packet the gateway marked waits for its records
+	 * (mb.h, mb_hold) */
+	bool (*waits_for_records)(void *st);
 	int (*counters)(void *st, char *buf, size_t len);
 	/* optional: the middlebox's per-epoch inputs, whose control words (mb_epochs_control)
 	 * the frame serves before `control` */

@@ -132,6 +132,13 @@ static int par_pkt(void *st, struct e2nf *nf, unsigned port, struct mb_pkt *pk, 
 	return (int)(port ^ 1);
 }
 
+/* A blocked URI blocks the packet that completes its request: it waits for its record. */
+static bool par_waits(void *st)
+{
+	(void)st;
+	return true;
+}
+
 static int par_counters(void *st, char *buf, size_t len)
 {
 	struct par *p = st;
@@ -185,6 +192,7 @@ int main(int argc, char **argv)
 		.setup = par_setup,
 		.pkt = par_pkt,
 		.ext = par_ext,
+		.waits_for_records = par_waits,
 		.counters = par_counters,
 		.epochs = &p.epochs,
 		.fini = par_fini,

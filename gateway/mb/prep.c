@@ -59,10 +59,11 @@ static void collect(void *ctx, const struct gwc_ext *x)
 		if (x->uri_len < 16 || x->uri_len - 16 > sizeof(uri) ||
 		    embark_uri_decrypt(p->keys, x->uri, x->uri_len, uri) != 0)
 			return;
-		b = mb_ext_encode(0, p->plain_flow, 0, NULL, NULL, 0, uri, x->uri_len - 16, &len);
+		b = mb_ext_encode(0, p->plain_flow, 0, NULL, NULL, 0, uri, x->uri_len - 16, x->packet_nonce,
+				  x->packet_last, &len);
 	} else {
 		b = mb_ext_encode(x->epoch, x->flow, x->salt0, x->tokens, x->offsets, x->ntokens, x->uri, x->uri_len,
-				  &len);
+				  x->packet_nonce, x->packet_last, &len);
 	}
 	if (!b) {
 		p->lost++;

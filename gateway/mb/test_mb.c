@@ -270,7 +270,7 @@ static void test_ext(void **state)
 	mb_flow_id(&k, id);
 	uint64_t tok[3] = {1, 2, 0xffffffffffull}, off[3] = {0, 1, 2};
 	size_t len;
-	uint8_t *b = mb_ext_encode(3, id, 77, tok, off, 3, (const uint8_t *)"uri-bytes", 9, &len);
+	uint8_t *b = mb_ext_encode(3, id, 77, tok, off, 3, (const uint8_t *)"uri-bytes", 9, 0xfedcba98u, true, &len);
 	struct mb_ext x;
 	struct e2_err err;
 	assert_int_equal(mb_ext_decode(b, len, &x, &err), 0);
@@ -281,6 +281,7 @@ static void test_ext(void **state)
 	assert_int_equal(x.ntokens, 3);
 	assert_true(x.tokens[2] == 0xffffffffffull);
 	assert_memory_equal(x.uri, "uri-bytes", 9);
+	assert_true(x.packet_nonce == 0xfedcba98u && x.packet_last);
 	mb_ext_free(&x);
 	/* truncated or damaged records are refused */
 	size_t refused = 0;
@@ -292,7 +293,7 @@ static void test_ext(void **state)
 	assert_true(refused >= 1);
 	assert_int_equal(mb_ext_decode((const uint8_t *)"\xff\xff\xff", 3, &x, &err), -1);
 	free(b);
-	b = mb_ext_encode(3, id, 77, tok, off, 3, NULL, 0, &len);
+	b = mb_ext_encode(3, id, 77, tok, off, 3, NULL, 0, 0, false, &len);
 	b[1] = 2; /* version field (tag 1 varint): 2 */
 	assert_int_equal(mb_ext_decode(b, len, &x, &err), -1);
 	assert_non_null(strstr(err.msg, "version"));
@@ -339,7 +340,12 @@ static void test_epochs(void **state)
 	assert_string_equal(mb_epochs_of(&s, &p6), "two");
 	assert_string_equal(mb_epochs_of(&s, &p4), "two"); /* plain follows the newest */
 	assert_string_equal(mb_epochs_get(&s, 1), "one");
-	assert_string_equal(mb_epochs_get(&s, 2 + (1u << 20)), "two"); /* labels are mod 2^20 */
+	assert_string_equal(mb_epochs_get(&s, 2 + (1u << 19)), "two"); /* labels are mod 2^19 */
+	v6[1] = 0x08; /* bit 19: the packet made records; the epoch is still 2 */
+	assert_true(mb_pkt_has_records(&p6));
+	assert_string_equal(mb_epochs_of(&s, &p6), "two");
+	v6[1] = 0;
+	assert_false(mb_pkt_has_records(&p6));
 	/* refusals change nothing */
 	assert_int_equal(mb_epochs_control(&s, "pools 2 bad-file", reply, sizeof reply), -1);
 	assert_non_null(strstr(reply, "refused, nothing changed: bad-file:1"));
@@ -366,6 +372,129 @@ static void test_epochs(void **state)
 	assert_int_equal(frees, 1 + 1 + 4);
 }
 
+/* ---- packets waiting for their records (mb_hold) ---- */
+
+struct fake_frame {
+	uint8_t l3[64];
+	struct mb_pkt p;
+	int id;
+};
+
+/* An Embark-looking packet of flow `flow`: the option's nonce, the records mark. */
+static void fake_frame(struct fake_frame *f, int id, unsigned flow, uint32_t nonce, bool marked)
+{
+	memset(f, 0, sizeof(*f));
+	f->id = id;
+	f->l3[0] = 0x60;
+	f->l3[1] = marked ? 0x08 : 0x00;
+	f->l3[3] = 1; /* epoch 1 */
+	f->l3[6] = 60;
+	f->l3[46] = (uint8_t)(nonce >> 24), f->l3[47] = (uint8_t)(nonce >> 16);
+	f->l3[48] = (uint8_t)(nonce >> 8), f->l3[49] = (uint8_t)nonce;
+	f->p.l3 = f->l3;
+	f->p.l3_len = sizeof f->l3;
+	f->p.v6 = true;
+	embark_key5 k = {.sip = 100 + flow, .dip = 7, .sport = 1000, .dport = 80, .proto = 6, .has_ports = true};
+	mb_flow_key(&k, &f->p.flow, NULL);
+}
+
+struct decided {
+	int id[16];
+	bool late[16];
+	size_t n;
+};
+
+static void note_decided(void *ctx, void *item, unsigned port, struct mb_pkt *p, bool late)
+{
+	struct decided *d = ctx;
+	const struct fake_frame *f = item;
+	assert_int_equal(port, 1);
+	assert_ptr_equal(p->l3, f->l3); /* the copy still points into the frame */
+	d->id[d->n] = f->id;
+	d->late[d->n++] = late;
+}
+
+static void test_hold(void **state)
+{
+	(void)state;
+	const uint64_t ms = 1000000, wait = 50 * ms;
+	struct mb_hold *h = mb_hold_new(4, wait);
+	struct decided d = {0};
+	struct fake_frame f[10];
+	uint32_t nonce;
+	assert_non_null(h);
+
+	/* unmarked, or marked with its last record in already: decided at once */
+	fake_frame(&f[0], 0, 1, 5, false);
+	assert_false(mb_hold_admit(h, &f[0].p, &f[0], 1, 0, note_decided, &d));
+	fake_frame(&f[1], 1, 1, 6, true);
+	assert_true(mb_pkt_nonce(&f[1].p, &nonce) && nonce == 6);
+	mb_hold_record(h, 6);
+	assert_false(mb_hold_admit(h, &f[1].p, &f[1], 1, 0, note_decided, &d));
+	mb_hold_record(h, 6 + 4096); /* a later nonce in the same slot does not count for 7 or 6 */
+	fake_frame(&f[2], 2, 1, 6, true);
+	assert_true(mb_hold_admit(h, &f[2].p, &f[2], 1, 0, note_decided, &d));
+	mb_hold_record(h, 6);
+	mb_hold_release(h, 0, note_decided, &d);
+	assert_int_equal(d.n, 1);
+	d.n = 0;
+
+	/* the record after its packet: the packet waits, its flow's next packet behind it,
+	 * another flow passes; the record comes, both go in order */
+	fake_frame(&f[3], 3, 2, 10, true);
+	fake_frame(&f[4], 4, 2, 11, false);
+	fake_frame(&f[5], 5, 3, 12, false);
+	assert_true(mb_hold_admit(h, &f[3].p, &f[3], 1, 1 * ms, note_decided, &d));
+	assert_true(mb_hold_admit(h, &f[4].p, &f[4], 1, 2 * ms, note_decided, &d));
+	assert_false(mb_hold_admit(h, &f[5].p, &f[5], 1, 2 * ms, note_decided, &d));
+	mb_hold_release(h, 3 * ms, note_decided, &d);
+	assert_int_equal(d.n, 0);
+	assert_int_equal(mb_hold_count(h), 2);
+	mb_hold_record(h, 10);
+	mb_hold_release(h, 4 * ms, note_decided, &d);
+	assert_int_equal(d.n, 2);
+	assert_true(d.id[0] == 3 && d.id[1] == 4 && !d.late[0] && !d.late[1]);
+	assert_int_equal(mb_hold_count(h), 0);
+	d.n = 0;
+
+	/* a record that never comes: the packet goes on late after the wait, and a packet of
+	 * its flow whose own record is in waits behind it all the same */
+	fake_frame(&f[6], 6, 4, 20, true);
+	fake_frame(&f[7], 7, 4, 21, true);
+	mb_hold_record(h, 21);
+	assert_true(mb_hold_admit(h, &f[6].p, &f[6], 1, 10 * ms, note_decided, &d));
+	assert_true(mb_hold_admit(h, &f[7].p, &f[7], 1, 11 * ms, note_decided, &d));
+	mb_hold_release(h, 10 * ms + wait - 1, note_decided, &d);
+	assert_int_equal(d.n, 0);
+	mb_hold_release(h, 10 * ms + wait, note_decided, &d);
+	assert_int_equal(d.n, 2);
+	assert_true(d.id[0] == 6 && d.late[0] && d.id[1] == 7 && !d.late[1]);
+	d.n = 0;
+
+	/* full: the oldest goes on as late to make room */
+	for (int i = 0; i < 5; i++) {
+		fake_frame(&f[i], i, 10 + (unsigned)i, 100 + (uint32_t)i, true);
+		assert_true(mb_hold_admit(h, &f[i].p, &f[i], 1, 100 * ms, note_decided, &d));
+	}
+	assert_int_equal(d.n, 1);
+	assert_true(d.id[0] == 0 && d.late[0]);
+	assert_int_equal(mb_hold_count(h), 4);
+	const struct mb_hold_stats *st = mb_hold_stats(h);
+	assert_int_equal(st->overflow, 1);
+	assert_int_equal(st->late, 2);
+	assert_int_equal(st->released, 4);
+	assert_int_equal(st->held, 10);
+	assert_true(st->wait_max_ns == wait);
+	/* freed with packets waiting: each handed back, as late */
+	d.n = 0;
+	mb_hold_free(h, note_decided, &d);
+	assert_int_equal(d.n, 4);
+
+	/* not an Embark packet: no nonce */
+	struct mb_pkt v4 = {.l3 = f[0].l3, .l3_len = 20};
+	assert_false(mb_pkt_nonce(&v4, &nonce));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -373,7 +502,7 @@ int main(void)
 		cmocka_unit_test(test_addrs_refused), cmocka_unit_test(test_addrs_named),
 		cmocka_unit_test(test_uris),          cmocka_unit_test(test_flows),
 		cmocka_unit_test(test_parse_rewrite), cmocka_unit_test(test_ext),
-		cmocka_unit_test(test_epochs),
+		cmocka_unit_test(test_epochs),        cmocka_unit_test(test_hold),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

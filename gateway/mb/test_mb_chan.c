@@ -29,15 +29,43 @@ static void take(void *ctx, struct mb_ext *x)
 		g->epochs[g->n++] = x->epoch;
 }
 
-static void publish(struct e2_chan *pub, uint32_t epoch)
+static void publish_for(struct e2_chan *pub, uint32_t epoch, uint32_t nonce, bool last)
 {
 	uint8_t flow[MB_FLOW_ID_LEN] = {1, 2, 3};
 	uint64_t tok[2] = {5, 6}, off[2] = {0, 1};
 	size_t len;
-	uint8_t *b = mb_ext_encode(epoch, flow, 9, tok, off, 2, NULL, 0, &len);
+	uint8_t *b = mb_ext_encode(epoch, flow, 9, tok, off, 2, NULL, 0, nonce, last, &len);
 	struct e2_err err;
 	assert_int_equal(e2_chan_send(pub, b, len, 1000, &err), 0);
 	free(b);
+}
+
+static void publish(struct e2_chan *pub, uint32_t epoch)
+{
+	publish_for(pub, epoch, epoch, true);
+}
+
+struct waiting {
+	struct mb_hold *h;
+	size_t records, decided;
+	bool late;
+};
+
+/* as the middlebox frame takes a record: its packet may go once its last record is in */
+static void take_for_hold(void *ctx, struct mb_ext *x)
+{
+	struct waiting *w = ctx;
+	w->records++;
+	if (x->packet_last)
+		mb_hold_record(w->h, x->packet_nonce);
+}
+
+static void decided(void *ctx, void *item, unsigned port, struct mb_pkt *p, bool late)
+{
+	struct waiting *w = ctx;
+	(void)item, (void)port, (void)p;
+	w->decided++;
+	w->late |= late;
 }
 
 static void sleep_ms(int ms)
@@ -84,6 +112,30 @@ static void test_live(void **state)
 	assert_int_equal(g.epochs[2], 4);
 	assert_int_equal(refused, 1);
 	assert_int_equal(mb_chan_drain(c, take, &g, &refused), 0); /* nothing waits: returns */
+
+	/* The race: the packet comes first. It waits while only its first record is in, and
+	 * is decided (not late) once its last one comes over the channel. */
+	struct mb_hold *h = mb_hold_new(8, 10ull * 1000000000u);
+	struct waiting w = {.h = h};
+	uint8_t l3[64] = {0x60, 0x08, 0x00, 0x01, [6] = 60, [46] = 0, 0, 0x12, 0x34};
+	struct mb_pkt p = {.l3 = l3, .l3_len = sizeof l3, .v6 = true};
+	embark_key5 k = {.sip = 1, .dip = 2, .sport = 3, .dport = 4, .proto = 6, .has_ports = true};
+	mb_flow_key(&k, &p.flow, NULL);
+	assert_true(mb_hold_admit(h, &p, l3, 0, 0, decided, &w));
+	for (int r = 0; r < 2; r++) {
+		bool last = r == 1;
+		publish_for(pub, 1, 0x1234, last);
+		for (int i = 0; i < 500 && w.records <= (size_t)r; i++) {
+			sleep_ms(10);
+			mb_chan_drain(c, take_for_hold, &w, &refused);
+		}
+		mb_hold_release(h, 1 + (uint64_t)r, decided, &w);
+		assert_int_equal(w.records, r + 1);
+		assert_int_equal(w.decided, last ? 1 : 0);
+	}
+	assert_false(w.late);
+	assert_int_equal(mb_hold_stats(h)->released, 1);
+	mb_hold_free(h, NULL, NULL);
 	mb_chan_close(c);
 	e2_chan_close(pub);
 	rmdir(dir);

@@ -26,6 +26,12 @@ def check(cond, what):
     failures += 0 if cond else 1
 
 
+def epoch_of(frame):
+    """The epoch an Embark frame's flow label names (bit 19 marks a packet that made records)."""
+    e = Ether(frame)
+    return e[IPv6].fl & 0x7ffff if IPv6 in e else None
+
+
 def tool(name):
     return os.path.join(BIN, name)
 
@@ -248,7 +254,7 @@ with tempfile.TemporaryDirectory() as d:
     def decrypt_epochs(frs, tag):
         out = []
         for ep, rules in ((1, f("rules.txt")), (2, f("rules2.txt"))):
-            mine = [b for b in frs if Ether(b)[IPv6].fl == ep]
+            mine = [b for b in frs if epoch_of(b) == ep]
             if mine:
                 src, dst = f("dec-ep-%s-%d.pcap" % (tag, ep)), f("dec-ep-out-%s-%d.pcap" % (tag, ep))
                 wrpcap(src, [Ether(b) for b in mine])
@@ -268,7 +274,7 @@ with tempfile.TemporaryDirectory() as d:
           es.get("unknown_epoch") == "0", "embark-fw: epoch 2's rules hit by epoch 2's flows only")
     _, n1, ns = fw_epochs("none", f("ep-enc0.pcap"), f("ep-enc1.pcap"), f("rules.enc"), None)
     ep2 = [p for i in (0, 1) for p in rdpcap(f("ep2-enc%d.pcap" % i)) if IPv6 in p]
-    check(ns.get("unknown_epoch") == str(len(ep2)) and not any(Ether(b)[IPv6].fl == 2 for b in n1),
+    check(ns.get("unknown_epoch") == str(len(ep2)) and not any(epoch_of(b) == 2 for b in n1),
           "embark-fw: all %s packets of an epoch without rules dropped and counted" % ns.get("unknown_epoch"))
     out = f("out-ep-refused")
     os.makedirs(out, exist_ok=True)
@@ -433,7 +439,7 @@ with tempfile.TemporaryDirectory() as d:
     def decrypt_rotated(frs, tag):
         out = []
         for ep, k in ((1, key), (2, key2)):
-            mine = [b for b in frs if IPv6 in Ether(b) and Ether(b)[IPv6].fl == ep]
+            mine = [b for b in frs if epoch_of(b) == ep]
             if mine:
                 src, dst = f("dec-rot-%s-%d.pcap" % (tag, ep)), f("dec-rot-out-%s-%d.pcap" % (tag, ep))
                 wrpcap(src, [Ether(b) for b in mine])
@@ -457,7 +463,7 @@ with tempfile.TemporaryDirectory() as d:
           "embark-nat across a key rotation: epoch 2's flows leave with epoch 2's pool value, restored by the "
           "gateway under key 2 (%d frames = plaintext run)" % len(d1))
     _, n1, ns, _ = at_switch("embark-nat", nat + [f("pools.enc")], "rot-enc0.pcap", "rot-enc1.pcap", "nat-none", None)
-    check(ns.get("unknown_epoch") == str(len(rot_c2s)) and not any(IPv6 in Ether(b) and Ether(b)[IPv6].fl == 2
+    check(ns.get("unknown_epoch") == str(len(rot_c2s)) and not any(epoch_of(b) == 2
                                                                     for b in n1),
           "embark-nat without epoch 2's pool: its %s packets dropped and counted, none translated with epoch 1's"
           % ns.get("unknown_epoch"))
@@ -465,7 +471,7 @@ with tempfile.TemporaryDirectory() as d:
     # LB: epoch 2's flows go to epoch 2's backend values, which decrypt to the plain backends
     e0, e1, es, er = at_switch("embark-lb", ["--pool-name", "web", "--backends", f("pools.enc")], "rot-enc0.pcap",
                                "rot-enc1.pcap", "lb-enc", "backends 2 " + f("pools2-key2.enc"))
-    ep2 = [b for b in e1 if IPv6 in Ether(b) and Ether(b)[IPv6].fl == 2]
+    ep2 = [b for b in e1 if epoch_of(b) == 2]
     dsts = {IP(b[14:]).dst for b in decrypt_rotated(ep2, "lb")}
     check(len(ep2) == len(rot_c2s) and dsts <= {"192.0.2.%d" % i for i in range(100, 104)} and
           es.get("unknown_epoch") == "0", "embark-lb across a key rotation: epoch 2's %d packets to plain backends %s"

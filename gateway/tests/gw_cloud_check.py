@@ -84,7 +84,7 @@ def main():
                 print(f'frame {n}: plaintext {nd[:24]!r} in the frame')
                 bad += 1
                 break
-        label = (ip[1] & 15) << 16 | ip[2] << 8 | ip[3]
+        label = ((ip[1] & 15) << 16 | ip[2] << 8 | ip[3]) & 0x7ffff  # bit 19: made records
         per_epoch[label] = per_epoch.get(label, 0) + 1
         if a.split:
             name = f"{split_dir}/epoch-{label}-{'to' if fr[:6] == split_mac else 'from'}.pcap"

@@ -108,15 +108,20 @@ for n in "$NEC" "$NES" "$NPC" "$NPS" "$NCL"; do
 done
 
 # --- the two gateways (their ports DPDK taps, moved into the namespaces) --------------
-start_gw() { # name ent-iface cloud-iface tap-index
+start_gw() { # name ent-iface cloud-iface tap-index [args]
+  local name=$1 ent=$2 cloud=$3 tap=$4
+  shift 4
   "$GW/embark-gw" --key "$T/k" --rules "$T/rules.txt" --pools "$T/pools.txt" \
-    --enterprise "net_tap${4},iface=$2" --cloud "net_tap$(($4 + 1)),iface=$3" \
-    --ctl "ipc://$T/$1.ctl" --ext "ipc://$T/$1.ext" --file-prefix "$PREFIX-$1" >"$T/gw-$1.log" 2>&1 &
+    --enterprise "net_tap${tap},iface=$ent" --cloud "net_tap$((tap + 1)),iface=$cloud" \
+    --ctl "ipc://$T/$name.ctl" --file-prefix "$PREFIX-$name" "$@" >"$T/gw-$name.log" 2>&1 &
   PIDS+=($!)
   GW_PIDS+=($!)
 }
 GW_PIDS=()
-start_gw a "$AE" "$AC" 0
+# Only A publishes records (the client's requests). A gateway that publishes marks the
+# packets that made records, and the IDS holds those until their records come; B's
+# outbound streams are the server's replies, whose records nobody here subscribes to.
+start_gw a "$AE" "$AC" 0 --ext "ipc://$T/a.ext"
 start_gw b "$BE" "$BC" 2
 wait_for 60 gwctl a status || fail "gateway a did not come up"
 wait_for 60 gwctl b status || fail "gateway b did not come up"
@@ -204,7 +209,9 @@ nf() { # name binary in-sock out-sock args...
 NF_PIDS=()
 nf efw "$GW/embark-fw" efwi efwo --rules "$T/rules.enc"
 [ "$NAT" = 1 ] && nf enat "$GW/embark-nat" enti ento --pool "$T/pools.enc"
-nf eids "$GW/embark-ids" eidi eido --rules "$T/kw.enc" --ext "ipc://$T/a.ext"
+# --record-wait: a request packet that comes before its token records waits for them (a
+# generous bound: one that never comes would stall the pages and show here)
+nf eids "$GW/embark-ids" eidi eido --rules "$T/kw.enc" --ext "ipc://$T/a.ext" --record-wait 2000
 nf pfw "$GW/embark-fw" pfwi pfwo --rules "$T/rules.txt"
 [ "$NAT" = 1 ] && nf pnat "$GW/embark-nat" pnti pnto --pool "$T/pools.txt"
 nf pids "$E2NF_IDS" pidi pido --rules "$T/ids.rules" --own-reassembly
@@ -328,6 +335,11 @@ ok "IDS: no alert on the clean requests; the request carrying '$KW' alerted (emb
 for r in small.html mid.bin big.bin denied keyword; do
   [ "${DECISION[e.$r]}" = "${DECISION[p.$r]}" ] || fail "$r: encrypted run ${DECISION[e.$r]}, plaintext run ${DECISION[p.$r]}"
 done
+# the records name their packets by nonce, which the NAT before the IDS leaves alone
+held=$(nfcount eids held) late=$(nfcount eids record_late) holding=$(nfcount eids holding)
+[ "$late" = 0 ] && [ "$holding" = 0 ] && [ "$(nfcount eids held_released)" = "$held" ] ||
+  fail "embark-ids: of $held packets held for their records $late went on without them, $holding still wait"
+ok "embark-ids held $held packets that came before their records, all released when they came (longest wait $(nfcount eids hold_wait_max_us) us)"
 ok "same decisions on ciphertext and plaintext: $(for r in small.html mid.bin big.bin denied keyword; do printf '%s=%s ' $r "${DECISION[e.$r]}"; done)"
 
 # --- the cloud capture ------------------------------------------------------------------

@@ -72,11 +72,18 @@ struct sink {
 	size_t ntok;
 	uint8_t uri[8][256];
 	size_t uri_len[8];
+	/* the packet each record names, and whether it said it was that packet's last */
+	uint32_t nonce[64];
+	bool last[64];
 };
 
 static void sink_emit(void *ctx, const struct gwc_ext *r)
 {
 	struct sink *s = ctx;
+	if (s->records < 64) {
+		s->nonce[s->records] = r->packet_nonce;
+		s->last[s->records] = r->packet_last;
+	}
 	s->records++;
 	memcpy(s->flow, r->flow, GWC_FLOW_ID_LEN);
 	s->epoch = r->epoch;
@@ -561,8 +568,20 @@ static void test_reassembly(void **st)
 		n = tcp(pkt, 0x0a000001, 0x0a020001, 40000, 80, isn + 1 + (uint32_t)cuts[k], 0x18, stream + cuts[k],
 			cuts[k + 1] - cuts[k]);
 		p = (struct gwc_pkt){.in = pkt, .len = n, .out = enc, .cap = sizeof enc};
+		size_t rec0 = s.records;
 		gwc_outbound(a, &p, 1, SEC);
 		assert_int_equal(p.rc, EMBARK_OK);
+		/* a packet that made records is marked (flow label bit 19, the epoch intact), and
+		 * its records name it by its nonce, the last one saying so; a segment held for a
+		 * gap made none and is not marked */
+		uint32_t nonce = (uint32_t)enc[46] << 24 | (uint32_t)enc[47] << 16 | (uint32_t)enc[48] << 8 | enc[49];
+		uint32_t label = (uint32_t)(enc[1] & 15) << 16 | (uint32_t)enc[2] << 8 | enc[3];
+		assert_int_equal(label & GWC_LABEL_MASK, 1);
+		assert_int_equal(!!(label & GWC_LABEL_RECORDS), s.records > rec0);
+		for (size_t j = rec0; j < s.records; j++) {
+			assert_int_equal(s.nonce[j], nonce);
+			assert_int_equal(s.last[j], j == s.records - 1);
+		}
 	}
 	/* an overlapping retransmission delivers nothing new */
 	n = tcp(pkt, 0x0a000001, 0x0a020001, 40000, 80, isn + 1 + 20, 0x18, stream + 20, 50);

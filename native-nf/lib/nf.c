@@ -693,6 +693,10 @@ int e2nf_run(struct e2nf *nf, const struct e2nf_ops *ops, void *state)
 		if (timer_period && ops->timer && now >= next_timer) {
 			uint64_t t0 = rte_rdtsc();
 			ops->timer(nf, state, now_ns());
+			/* what the timer sent (packets an NF held) leaves now, not with the next burst */
+			for (unsigned o = 0; o < nf->n_ports; o++)
+				if (nf->ports[o].n_out)
+					flush(nf, &nf->ports[o]);
 			next_timer = now + timer_period;
 			nf->c.busy_cycles += rte_rdtsc() - t0;
 		}

@@ -75,7 +75,7 @@ struct e2nf_ops {
 	/* A burst from port `port`. Each packet is then the NF's: it passes it to
 	 * e2nf_send or e2nf_drop, or keeps it (and must do one of those later). */
 	void (*rx)(struct e2nf *nf, void *state, unsigned port, struct rte_mbuf **pkts, unsigned n);
-	/* Every timer_ms, between bursts. */
+	/* Every timer_ms, between bursts; what it sends leaves right after it. */
 	void (*timer)(struct e2nf *nf, void *state, uint64_t now_ns);
 	/* A line from the control socket other than the library's own (`stats`, `version`);
 	 * writes its reply; returns 0, or -1 with the error in reply. */
