@@ -251,8 +251,7 @@ int gwc_epoch_export(struct gwc_epoch *ep, const embark_poolset *ps, char **rule
 		return -1;
 	}
 	embark_ruleset_free(&enc);
-	if ((ps ? embark_pools_encrypt_named(ep->gw, ps, pools, pool_of, npools)
-		: embark_pools_encrypt(ep->gw, pools, npools)) != 0) {
+	if (embark_pools_encrypt_named(ep->gw, ps, pools, pool_of, npools) != 0) {
 		free(*rules_text);
 		*rules_text = NULL;
 		e2_seterr(err, "out of memory");

@@ -35,8 +35,7 @@ uint32_t gwc_epoch_id(const struct gwc_epoch *ep);
 size_t gwc_epoch_rules(const struct gwc_epoch *ep);
 const char *gwc_epoch_key_id(const struct gwc_epoch *ep);
 /* The epoch's encrypted rules in the text format (malloc'd) and pool values with their
- * pools (indexes into ps, the set the epoch was made with; embark_pools_encrypt_named).
- * ps NULL: the values only, sorted (*pool_of stays NULL). */
+ * pools (indexes into ps, the set the epoch was made with; embark_pools_encrypt_named). */
 int gwc_epoch_export(struct gwc_epoch *ep, const embark_poolset *ps, char **rules_text, size_t *rules_len,
 		     embark_u128 **pools, size_t **pool_of, size_t *npools, struct e2_err *err);
 

@@ -35,37 +35,30 @@ struct fw {
 	uint64_t allowed_new, allowed_tracked, denied_rule, denied_default, denied_tracked, table_full, unknown_epoch;
 };
 
-static void rules_free(void *data)
+static void rules_clear(void *data)
 {
 	struct fw_rules *r = data;
 	embark_classifier_free(r->cls);
 	free(r->hits);
 	embark_ruleset_free(&r->rs);
-	free(r);
 }
 
-static void *rules_load(void *ctx, const char *path, struct e2_err *err)
+static int rules_load(void *ctx, void *data, const char *path, struct e2_err *err)
 {
 	char msg[512];
-	struct fw_rules *r = calloc(1, sizeof(*r));
+	struct fw_rules *r = data;
 	(void)ctx;
-	if (!r) {
-		e2_seterr(err, "no memory for the rules");
-		return NULL;
-	}
 	if (embark_rules_load(path, &r->rs, msg, sizeof(msg)) != 0) {
 		e2_seterr(err, "%s", msg);
-		free(r);
-		return NULL;
+		return -1;
 	}
 	r->cls = embark_classifier_new(&r->rs);
 	r->hits = calloc(r->rs.n + 1, sizeof(*r->hits));
 	if (!r->cls || !r->hits) {
-		rules_free(r);
 		e2_seterr(err, "no memory for the classifier");
-		return NULL;
+		return -1;
 	}
-	return r;
+	return 0;
 }
 
 static int rules_describe(const void *data, char *buf, size_t len)
@@ -105,8 +98,11 @@ static int fw_setup(void *st, bool check, struct e2_err *err)
 		e2_seterr(err, "needs --rules FILE");
 		return -1;
 	}
-	fw->epochs = (struct mb_epochs){
-		.verb = "rules", .load = rules_load, .free_data = rules_free, .describe = rules_describe};
+	fw->epochs = (struct mb_epochs){.verb = "rules",
+					.size = sizeof(struct fw_rules),
+					.load = rules_load,
+					.clear = rules_clear,
+					.describe = rules_describe};
 	if (mb_epochs_load(&fw->epochs, fw->first_epoch, fw->rules_path, err) != 0)
 		return -1;
 	if (check) {

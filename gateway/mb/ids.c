@@ -45,42 +45,34 @@ struct ids {
 	uint64_t tokens, alerts, dropped_frames, flows_dropped, resets, table_full, passed, unknown_epoch;
 };
 
-static void rules_free(void *data)
+static void rules_clear(void *data)
 {
 	struct ids_rules *r = data;
 	embark_kw_rules_free(&r->rules);
 	free(r->alerts_rule);
-	free(r);
 }
 
-static void *rules_load(void *ctx, const char *path, struct e2_err *err)
+static int rules_load(void *ctx, void *data, const char *path, struct e2_err *err)
 {
 	char msg[512];
 	size_t len;
+	struct ids_rules *r = data;
 	(void)ctx;
 	char *text = e2_read_file(path, 256u << 20, &len, err);
 	if (!text)
-		return NULL;
-	struct ids_rules *r = calloc(1, sizeof(*r));
-	if (!r) {
-		free(text);
-		e2_seterr(err, "no memory for the rules");
-		return NULL;
-	}
+		return -1;
 	int rc = embark_kw_rules_parse(text, len, path, &r->rules, msg, sizeof(msg));
 	free(text);
 	if (rc != 0) {
 		e2_seterr(err, "%s", msg);
-		free(r);
-		return NULL;
+		return -1;
 	}
 	r->alerts_rule = calloc(r->rules.rules + 1, sizeof(*r->alerts_rule));
 	if (!r->alerts_rule) {
-		rules_free(r);
 		e2_seterr(err, "no memory for the rules");
-		return NULL;
+		return -1;
 	}
-	return r;
+	return 0;
 }
 
 static int rules_describe(const void *data, char *buf, size_t len)
@@ -117,8 +109,11 @@ static int ids_setup(void *st, bool check, struct e2_err *err)
 		e2_seterr(err, "needs --rules FILE (embark-rules keywords output)");
 		return -1;
 	}
-	d->epochs = (struct mb_epochs){
-		.verb = "rules", .load = rules_load, .free_data = rules_free, .describe = rules_describe};
+	d->epochs = (struct mb_epochs){.verb = "rules",
+				       .size = sizeof(struct ids_rules),
+				       .load = rules_load,
+				       .clear = rules_clear,
+				       .describe = rules_describe};
 	if (mb_epochs_load(&d->epochs, d->first_epoch, d->rules_path, err) != 0)
 		return -1;
 	if (check) {
@@ -200,7 +195,9 @@ static int ids_pkt(void *st, struct e2nf *nf, unsigned port, struct mb_pkt *p, u
 	struct ids *d = st;
 	(void)nf;
 	struct ids_flow *f = mb_flows_find(d->flows, &p->flow, now);
-	if (f && f->dropping) {
+	bool full = false;
+	if ((f && f->dropping) || mb_flows_carry(d->flows, p, now, offsetof(struct ids_flow, dropping), &full)) {
+		d->table_full += full;
 		d->dropped_frames++;
 		return MB_DROP;
 	}

@@ -77,40 +77,31 @@ static int lb_opt(void *st, int c, const char *arg, struct e2_err *err)
 	return -1;
 }
 
-static void backends_free(void *data)
+static void backends_clear(void *data)
 {
 	struct lb_backends *b = data;
 	free(b->be_hash);
 	mb_addrs_free(&b->be);
-	free(b);
 }
 
-static void *backends_load(void *ctx, const char *path, struct e2_err *err)
+static int backends_load(void *ctx, void *data, const char *path, struct e2_err *err)
 {
 	const struct lb *lb = ctx;
-	struct lb_backends *b = calloc(1, sizeof(*b));
-	if (!b) {
-		e2_seterr(err, "no memory for the backends");
-		return NULL;
-	}
-	if (mb_addrs_load(path, lb->pool_name, &b->be, err) != 0) {
-		free(b);
-		return NULL;
-	}
+	struct lb_backends *b = data;
+	if (mb_addrs_load(path, lb->pool_name, &b->be, err) != 0)
+		return -1;
 	if (b->be.n > LB_BACKENDS_MAX) {
 		e2_seterr(err, "%s: more than %d backends", path, LB_BACKENDS_MAX);
-		backends_free(b);
-		return NULL;
+		return -1;
 	}
 	b->be_hash = calloc(b->be.n, sizeof(*b->be_hash));
 	if (!b->be_hash) {
-		backends_free(b);
 		e2_seterr(err, "no memory for the backends");
-		return NULL;
+		return -1;
 	}
 	for (size_t i = 0; i < b->be.n; i++)
 		b->be_hash[i] = mix(mix(0x5eed, (uint64_t)b->be.v[i]), (uint64_t)(b->be.v[i] >> 64));
-	return b;
+	return 0;
 }
 
 static int backends_describe(const void *data, char *buf, size_t len)
@@ -127,8 +118,9 @@ static int lb_setup(void *st, bool check, struct e2_err *err)
 		return -1;
 	}
 	lb->epochs = (struct mb_epochs){.verb = "backends",
+					.size = sizeof(struct lb_backends),
 					.load = backends_load,
-					.free_data = backends_free,
+					.clear = backends_clear,
 					.describe = backends_describe,
 					.ctx = lb};
 	if (mb_epochs_load(&lb->epochs, lb->first_epoch, lb->backends_path, err) != 0)

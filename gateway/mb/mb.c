@@ -184,6 +184,23 @@ void mb_flows_on_evict(struct mb_flows *t, void (*fn)(void *val))
 	t->evict = fn;
 }
 
+bool mb_flows_carry(struct mb_flows *t, const struct mb_pkt *p, uint64_t now, size_t flag_off, bool *full)
+{
+	*full = false;
+	if (!p->rec_flow)
+		return false;
+	const uint8_t *rf = mb_flows_find(t, p->rec_flow, now);
+	if (!rf || !*(const bool *)(rf + flag_off))
+		return false;
+	bool fresh;
+	uint8_t *f = mb_flows_add(t, &p->flow, now, &fresh);
+	if (f)
+		*(bool *)(f + flag_off) = true;
+	else
+		*full = true;
+	return true;
+}
+
 void mb_flows_free(struct mb_flows *t)
 {
 	if (t && t->evict)
@@ -301,9 +318,12 @@ static int cmp128(const void *a, const void *b)
 }
 
 /* The first word of the first non-comment line says which kind of file this is. */
-static bool first_word_is(const char *text, size_t len, const char *word)
+/* Whether an address file is in embark's plain pool format (`pool NAME ADDRS` lines),
+ * from its first line that is not blank or a comment: its first word is `pool` and it is
+ * not `NAME HEX` of an encrypted pool that happens to be named "pool". */
+static bool plain_pool_file(const char *text, size_t len)
 {
-	size_t i = 0, wl = strlen(word);
+	size_t i = 0;
 	while (i < len) {
 		while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r'))
 			i++;
@@ -312,9 +332,23 @@ static bool first_word_is(const char *text, size_t len, const char *word)
 				i++;
 			continue;
 		}
-		return len - i >= wl && !memcmp(text + i, word, wl);
+		break;
 	}
-	return false;
+	if (len - i < 5 || memcmp(text + i, "pool", 4) != 0 || (text[i + 4] != ' ' && text[i + 4] != '\t'))
+		return false;
+	size_t j = i + 4, end = i;
+	while (end < len && text[end] != '\n')
+		end++;
+	while (end > j && (text[end - 1] == '\r' || text[end - 1] == ' ' || text[end - 1] == '\t'))
+		end--;
+	while (j < end && (text[j] == ' ' || text[j] == '\t'))
+		j++;
+	if (end - j != 32)
+		return true;
+	for (size_t k = j; k < end; k++)
+		if (!isxdigit((unsigned char)text[k]))
+			return true;
+	return false; /* `pool HEX`: a value of the pool named "pool" */
 }
 
 int mb_addrs_parse(const char *text, size_t len, const char *origin, const char *pool, struct mb_addrs *out,
@@ -326,7 +360,7 @@ int mb_addrs_parse(const char *text, size_t len, const char *origin, const char 
 		e2_seterr(err, "%s: contains a NUL byte (not a text file)", origin);
 		return -1;
 	}
-	if (first_word_is(text, len, "pool")) {
+	if (plain_pool_file(text, len)) {
 		embark_poolset ps;
 		if (embark_pools_parse(text, len, origin, &ps, msg, sizeof(msg)) != 0) {
 			e2_seterr(err, "%s", msg);

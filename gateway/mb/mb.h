@@ -46,6 +46,9 @@ struct mb_pkt {
 	/* the flow key of `key` as parsed (a rewrite changes `key`, not this): computed once
 	 * for a middlebox's prefetch and its decision */
 	struct mb_flow_key flow;
+	/* set when deciding: the flow this packet's extension records named, if that is not
+	 * `flow` (a NAT between the gateway and here rewrote the packet; mb_hold) */
+	const struct mb_flow_key *rec_flow;
 };
 /* Parses the L3 packet at l3: 0 ok, -1 malformed/truncated, 1 not IP. */
 int mb_parse_l3(uint8_t *l3, size_t len, int ethertype, struct mb_pkt *p);
@@ -82,6 +85,11 @@ void mb_flows_prefetch_hash(const struct mb_flows *t, uint64_t hash);
 const void *mb_flows_peek(const struct mb_flows *t, const struct mb_flow_key *k, uint64_t now);
 /* Called with an expired entry's state before the entry is reused, and on free. */
 void mb_flows_on_evict(struct mb_flows *t, void (*fn)(void *val));
+/* A decision taken on the flow a packet's records named carries over to the packet's own
+ * flow when a NAT on the way rewrote it (p->rec_flow): if that flow's state has the bool at
+ * flag_off set (blocked, dropping), the packet's flow gets it too and true is returned
+ * (*full: no entry could be made for it; the packet is decided so all the same). */
+bool mb_flows_carry(struct mb_flows *t, const struct mb_pkt *p, uint64_t now, size_t flag_off, bool *full);
 
 /* Address lists: `pool NAME ADDRS` lines (plain, embark's pool format) expanded to their
  * addresses, or an encrypted pool file (`NAME HEX` lines as embark-rules --pools-out and
@@ -128,8 +136,10 @@ void mb_uris_free(struct mb_uris *u);
 struct mb_epochs {
 	/* set by the middlebox before the first load */
 	const char *verb; /* the control word that loads an epoch: rules, pools, ... */
-	void *(*load)(void *ctx, const char *path, struct e2_err *err); /* NULL with err */
-	void (*free_data)(void *data);
+	size_t size;      /* of one epoch's state, which mb_epochs allocates */
+	/* fills data (zeroed) from path: 0, or -1 with err; clear is then called all the same */
+	int (*load)(void *ctx, void *data, const char *path, struct e2_err *err);
+	void (*clear)(void *data);                                /* frees what load put in data (not data itself) */
 	int (*describe)(const void *data, char *buf, size_t len); /* "12 rule lines" */
 	void *ctx;
 	/* the loaded epochs; id 0: a free slot */
@@ -178,16 +188,23 @@ struct mb_hold_stats {
 };
 /* A packet's turn: `late` if its records did not come in time. */
 typedef void mb_hold_fn(void *ctx, void *item, unsigned port, struct mb_pkt *p, bool late);
+/* wait_ns 0: nothing ever waits; the records' flows are still kept (mb_hold_rec_flow). */
 struct mb_hold *mb_hold_new(size_t cap, uint64_t wait_ns);
-/* Frees; what still waits goes to fn (if not NULL) as late. */
-void mb_hold_free(struct mb_hold *h, mb_hold_fn *fn, void *ctx);
+/* Hands everything still waiting to fn, as late (before the ports close). */
+void mb_hold_flush(struct mb_hold *h, mb_hold_fn *fn, void *ctx);
+/* Frees; nothing may be waiting (mb_hold_flush). */
+void mb_hold_free(struct mb_hold *h);
 /* Before a packet is decided: true if it must wait (h keeps item and a copy of p, whose
  * pointers into the frame must stay valid), false to decide it now. May let the oldest
  * waiting packet go through fn when full. */
 bool mb_hold_admit(struct mb_hold *h, struct mb_pkt *p, void *item, unsigned port, uint64_t now, mb_hold_fn *fn,
 		   void *ctx);
-/* The last record of the packet with this nonce is in (after the record was taken). */
-void mb_hold_record(struct mb_hold *h, uint32_t nonce);
+/* The last record of the packet with this nonce is in (after the record was taken); the
+ * flow it named is kept for mb_hold_rec_flow. */
+void mb_hold_record(struct mb_hold *h, uint32_t nonce, const embark_key5 *rec_key);
+/* The flow a marked packet's records named (its last record is in), if not the packet's
+ * own flow: what a middlebox decided on the records' flow holds for this one too. */
+const struct mb_flow_key *mb_hold_rec_flow(const struct mb_hold *h, const struct mb_pkt *p);
 /* Lets go, in arrival order per flow, every packet whose records are in or whose wait is
  * over. */
 void mb_hold_release(struct mb_hold *h, uint64_t now, mb_hold_fn *fn, void *ctx);

@@ -4,6 +4,7 @@
  * an epoch switch reaches all of them the same way the gateway's prepare step hands the
  * new inputs out. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "e2/num.h"
@@ -11,8 +12,10 @@
 
 static void slot_free(struct mb_epochs *s, int i)
 {
-	if (s->e[i].data)
-		s->free_data(s->e[i].data);
+	if (s->e[i].data) {
+		s->clear(s->e[i].data);
+		free(s->e[i].data);
+	}
 	memset(&s->e[i], 0, sizeof(s->e[i]));
 }
 
@@ -29,9 +32,16 @@ int mb_epochs_load(struct mb_epochs *s, uint32_t id, const char *path, struct e2
 		e2_seterr(err, "%d epochs loaded already: retire one first", MB_EPOCHS);
 		return -1;
 	}
-	void *data = s->load(s->ctx, path, err);
-	if (!data)
+	void *data = calloc(1, s->size);
+	if (!data) {
+		e2_seterr(err, "no memory for epoch %u's %s", id, s->verb);
 		return -1;
+	}
+	if (s->load(s->ctx, data, path, err) != 0) {
+		s->clear(data);
+		free(data);
+		return -1;
+	}
 	slot_free(s, slot);
 	s->e[slot].id = id;
 	s->e[slot].loaded = ++s->loads;

@@ -32,7 +32,11 @@ struct mb_hold {
 	uint32_t gen;
 	struct held *q; /* arrival order */
 	struct mb_flows *flows;
-	uint64_t done[DONE_SLOTS]; /* 1 << 32 | nonce of packets whose last record is in */
+	/* packets whose last record is in: 1 << 32 | nonce, and the flow the records named */
+	struct {
+		uint64_t tag;
+		struct mb_flow_key flow;
+	} done[DONE_SLOTS];
 	struct mb_hold_stats stats;
 };
 
@@ -47,18 +51,24 @@ struct mb_hold *mb_hold_new(size_t cap, uint64_t wait_ns)
 	/* a flow's entry is needed only while it has packets here, at most wait_ns */
 	h->flows = mb_flows_new(cap * 4, sizeof(struct hold_flow), wait_ns + 1000000000ull);
 	if (!h->q || !h->flows) {
-		mb_hold_free(h, NULL, NULL);
+		mb_hold_free(h);
 		return NULL;
 	}
 	return h;
 }
 
-void mb_hold_free(struct mb_hold *h, mb_hold_fn *fn, void *ctx)
+void mb_hold_flush(struct mb_hold *h, mb_hold_fn *fn, void *ctx)
+{
+	for (size_t i = 0; h && i < h->n; i++)
+		fn(ctx, h->q[i].item, h->q[i].port, &h->q[i].p, true);
+	if (h)
+		h->n = 0;
+}
+
+void mb_hold_free(struct mb_hold *h)
 {
 	if (!h)
 		return;
-	for (size_t i = 0; fn && i < h->n; i++)
-		fn(ctx, h->q[i].item, h->q[i].port, &h->q[i].p, true);
 	free(h->q);
 	mb_flows_free(h->flows);
 	free(h);
@@ -76,12 +86,24 @@ bool mb_pkt_nonce(const struct mb_pkt *p, uint32_t *nonce)
 
 static bool is_done(const struct mb_hold *h, uint32_t nonce)
 {
-	return h->done[nonce % DONE_SLOTS] == (1ull << 32 | nonce);
+	return h->done[nonce % DONE_SLOTS].tag == (1ull << 32 | nonce);
 }
 
-void mb_hold_record(struct mb_hold *h, uint32_t nonce)
+void mb_hold_record(struct mb_hold *h, uint32_t nonce, const embark_key5 *rec_key)
 {
-	h->done[nonce % DONE_SLOTS] = 1ull << 32 | nonce;
+	h->done[nonce % DONE_SLOTS].tag = 1ull << 32 | nonce;
+	mb_flow_key(rec_key, &h->done[nonce % DONE_SLOTS].flow, NULL);
+}
+
+const struct mb_flow_key *mb_hold_rec_flow(const struct mb_hold *h, const struct mb_pkt *p)
+{
+	uint32_t nonce;
+	if (!mb_pkt_has_records(p) || !mb_pkt_nonce(p, &nonce) || !is_done(h, nonce))
+		return NULL;
+	const struct mb_flow_key *f = &h->done[nonce % DONE_SLOTS].flow;
+	bool same = f->hash == p->flow.hash && f->a == p->flow.a && f->b == p->flow.b && f->pa == p->flow.pa &&
+		    f->pb == p->flow.pb && f->proto == p->flow.proto;
+	return same ? NULL : f;
 }
 
 static void let_go(struct mb_hold *h, struct held *e, bool late, uint64_t now, mb_hold_fn *fn, void *ctx)
@@ -103,6 +125,8 @@ bool mb_hold_admit(struct mb_hold *h, struct mb_pkt *p, void *item, unsigned por
 		   void *ctx)
 {
 	uint32_t nonce = 0;
+	if (!h->wait_ns)
+		return false;
 	bool marked = mb_pkt_has_records(p) && mb_pkt_nonce(p, &nonce);
 	bool waits = marked && !is_done(h, nonce);
 	if (!h->n && !waits)
@@ -130,7 +154,8 @@ bool mb_hold_admit(struct mb_hold *h, struct mb_pkt *p, void *item, unsigned por
 		}
 	}
 	f->held++;
-	h->q[h->n++] = (struct held){.item = item, .port = port, .marked = marked, .nonce = nonce, .since = now, .p = *p};
+	h->q[h->n++] =
+		(struct held){.item = item, .port = port, .marked = marked, .nonce = nonce, .since = now, .p = *p};
 	h->stats.held++;
 	return true;
 }

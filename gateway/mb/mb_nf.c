@@ -18,7 +18,8 @@
 struct runner {
 	struct mb_nf *m;
 	struct mb_chan *chan;
-	struct mb_hold *hold; /* packets waiting for their records: live channel only */
+	struct mb_hold *hold; /* records' flows by packet; packets waiting for their records */
+	bool waits;           /* on a live channel, when --record-wait applies */
 	struct e2nf *nf;
 	uint64_t chan_now;
 	uint64_t ip, non_ip, malformed, ext_records, ext_refused, ext_ignored;
@@ -30,13 +31,15 @@ static void take_record(struct runner *r, struct e2nf *nf, struct mb_ext *x, uin
 	r->ext_records++;
 	r->m->ext(r->m->st, nf, x, now);
 	if (r->hold && x->packet_last)
-		mb_hold_record(r->hold, x->packet_nonce);
+		mb_hold_record(r->hold, x->packet_nonce, &x->key);
 }
 
 static void decide(struct runner *r, struct e2nf *nf, unsigned port, struct rte_mbuf *mb, struct mb_pkt *p,
 		   uint64_t now)
 {
 	unsigned nports = e2nf_n_ports(nf);
+	if (r->hold)
+		p->rec_flow = mb_hold_rec_flow(r->hold, p);
 	int out = r->m->pkt(r->m->st, nf, port, p, now);
 	if (out >= 0 && (unsigned)out < nports)
 		e2nf_send(nf, (unsigned)out, mb);
@@ -210,7 +213,7 @@ static void run_counters(struct e2nf *nf, void *state, char *buf, size_t len)
 			 (unsigned long long)r->ip, (unsigned long long)r->non_ip, (unsigned long long)r->malformed,
 			 (unsigned long long)r->ext_records, (unsigned long long)r->ext_refused,
 			 (unsigned long long)r->ext_ignored);
-	if (o > 0 && (size_t)o < len && r->hold) {
+	if (o > 0 && (size_t)o < len && r->waits) {
 		const struct mb_hold_stats *h = mb_hold_stats(r->hold);
 		o += snprintf(buf + o, len - (size_t)o,
 			      "held=%llu\nheld_released=%llu\nrecord_late=%llu\nhold_overflow=%llu\nholding=%zu\n"
@@ -318,27 +321,32 @@ int mb_nf_main(struct mb_nf *m, int argc, char **argv)
 	}
 	struct runner r = {.m = m};
 	struct e2nf_ops ops = {.rx = run_rx, .counters = run_counters, .control = run_control};
+	if (m->ext) {
+		/* Which flow each packet's records named (a NAT before this middlebox rewrites the
+		 * packet, not its records) is kept for any middlebox that takes records; waiting for
+		 * them only on a live channel, where they can come late. */
+		bool decides = m->waits_for_records && m->waits_for_records(m->st);
+		r.waits = ext_url && a.record_wait_ms && (decides || a.record_wait_set);
+		r.hold = mb_hold_new(1024, r.waits ? (uint64_t)a.record_wait_ms * 1000000u : 0);
+		if (!r.hold) {
+			fprintf(stderr, "%s: no memory for the hold queue\n", m->name);
+			e2nf_close(nf);
+			return 1;
+		}
+	}
 	if (ext_url) {
 #ifdef MB_HAVE_CHAN
 		r.chan = mb_chan_open(ext_url, a.chan_key, &err);
 		if (!r.chan) {
 			fprintf(stderr, "%s: --ext %s: %s\n", m->name, ext_url, err.msg);
+			mb_hold_free(r.hold);
 			e2nf_close(nf);
 			return 2;
 		}
 		ops.timer = run_timer;
-		bool decides = m->waits_for_records && m->waits_for_records(m->st);
-		if (a.record_wait_ms && (decides || a.record_wait_set)) {
-			r.hold = mb_hold_new(1024, (uint64_t)a.record_wait_ms * 1000000u);
-			if (!r.hold) {
-				fprintf(stderr, "%s: no memory for the hold queue\n", m->name);
-				mb_chan_close(r.chan);
-				e2nf_close(nf);
-				return 1;
-			}
-		}
 #else
 		fprintf(stderr, "%s: built without e2chan: no --ext\n", m->name);
+		mb_hold_free(r.hold);
 		e2nf_close(nf);
 		return 2;
 #endif
@@ -349,12 +357,12 @@ int mb_nf_main(struct mb_nf *m, int argc, char **argv)
 #endif
 	/* packets still waiting go back before the ports close: dropped, counted as drops */
 	r.nf = nf;
-	mb_hold_free(r.hold, drop_held, &r);
-	r.hold = NULL;
+	mb_hold_flush(r.hold, drop_held, &r);
 	static char stats[65536];
 	e2nf_format_counters(nf, stats, sizeof(stats));
 	fputs(stats, stdout);
 	fflush(stdout);
+	mb_hold_free(r.hold);
 	e2nf_close(nf);
 	if (m->fini)
 		m->fini(m->st);

@@ -44,33 +44,25 @@ struct nat {
 		unknown_epoch;
 };
 
-static void pool_free(void *data)
+static void pool_clear(void *data)
 {
 	struct nat_pool *pl = data;
 	mb_addrs_free(&pl->a);
 	free(pl->next_port);
-	free(pl);
 }
 
-static void *pool_load(void *ctx, const char *path, struct e2_err *err)
+static int pool_load(void *ctx, void *data, const char *path, struct e2_err *err)
 {
 	const struct nat *n = ctx;
-	struct nat_pool *pl = calloc(1, sizeof(*pl));
-	if (!pl) {
-		e2_seterr(err, "no memory for the pool");
-		return NULL;
-	}
-	if (mb_addrs_load(path, n->pool_name, &pl->a, err) != 0) {
-		free(pl);
-		return NULL;
-	}
+	struct nat_pool *pl = data;
+	if (mb_addrs_load(path, n->pool_name, &pl->a, err) != 0)
+		return -1;
 	pl->next_port = calloc(pl->a.n, sizeof(*pl->next_port));
 	if (!pl->next_port) {
-		pool_free(pl);
 		e2_seterr(err, "no memory for the pool");
-		return NULL;
+		return -1;
 	}
-	return pl;
+	return 0;
 }
 
 static int pool_describe(const void *data, char *buf, size_t len)
@@ -106,8 +98,12 @@ static int nat_setup(void *st, bool check, struct e2_err *err)
 		e2_seterr(err, "--port-lo %u is above --port-hi %u", n->port_lo, n->port_hi);
 		return -1;
 	}
-	n->epochs = (struct mb_epochs){
-		.verb = "pools", .load = pool_load, .free_data = pool_free, .describe = pool_describe, .ctx = n};
+	n->epochs = (struct mb_epochs){.verb = "pools",
+				       .size = sizeof(struct nat_pool),
+				       .load = pool_load,
+				       .clear = pool_clear,
+				       .describe = pool_describe,
+				       .ctx = n};
 	if (mb_epochs_load(&n->epochs, n->first_epoch, n->pool_path, err) != 0)
 		return -1;
 	if (check) {

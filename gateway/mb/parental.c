@@ -29,25 +29,15 @@ struct par {
 	uint64_t requests, blocked_requests, blocked_frames, passed, table_full, unknown_epoch;
 };
 
-static void list_free(void *data)
+static void list_clear(void *data)
 {
 	mb_uris_free(data);
-	free(data);
 }
 
-static void *list_load(void *ctx, const char *path, struct e2_err *err)
+static int list_load(void *ctx, void *data, const char *path, struct e2_err *err)
 {
-	struct mb_uris *u = calloc(1, sizeof(*u));
 	(void)ctx;
-	if (!u) {
-		e2_seterr(err, "no memory for the blocklist");
-		return NULL;
-	}
-	if (mb_uris_load(path, u, err) != 0) {
-		free(u);
-		return NULL;
-	}
-	return u;
+	return mb_uris_load(path, data, err);
 }
 
 static int list_describe(const void *data, char *buf, size_t len)
@@ -76,8 +66,11 @@ static int par_setup(void *st, bool check, struct e2_err *err)
 		e2_seterr(err, "needs --blocklist FILE");
 		return -1;
 	}
-	p->epochs = (struct mb_epochs){
-		.verb = "blocklist", .load = list_load, .free_data = list_free, .describe = list_describe};
+	p->epochs = (struct mb_epochs){.verb = "blocklist",
+				       .size = sizeof(struct mb_uris),
+				       .load = list_load,
+				       .clear = list_clear,
+				       .describe = list_describe};
 	if (mb_epochs_load(&p->epochs, p->first_epoch, p->list_path, err) != 0)
 		return -1;
 	if (check) {
@@ -124,7 +117,9 @@ static int par_pkt(void *st, struct e2nf *nf, unsigned port, struct mb_pkt *pk, 
 	struct par *p = st;
 	(void)nf;
 	struct par_flow *f = mb_flows_find(p->flows, &pk->flow, now);
-	if (f && f->blocked) {
+	bool full = false;
+	if ((f && f->blocked) || mb_flows_carry(p->flows, pk, now, offsetof(struct par_flow, blocked), &full)) {
+		p->table_full += full;
 		p->blocked_frames++;
 		return MB_DROP;
 	}

@@ -76,6 +76,16 @@ static void test_addrs_named(void **state)
 	mb_addrs_free(&a);
 	assert_int_equal(mb_addrs_parse(plain, strlen(plain), "p.txt", "dns", &a, &err), -1);
 	assert_string_equal(err.msg, "p.txt: no pool named 'dns'");
+	/* a pool named "pool" in the encrypted format is not the plain format's keyword */
+	const char *named_pool = "pool 52e8000000000000000000000000e2e2\nweb 52e9000000000000000000000001e2e2\n";
+	assert_int_equal(mb_addrs_parse(named_pool, strlen(named_pool), "n.txt", "pool", &a, &err), 0);
+	assert_int_equal(a.n, 1);
+	assert_true(a.encrypted);
+	mb_addrs_free(&a);
+	const char *poolside = "poolside 52e8000000000000000000000000e2e2\n";
+	assert_int_equal(mb_addrs_parse(poolside, strlen(poolside), "n.txt", "poolside", &a, &err), 0);
+	assert_true(a.encrypted);
+	mb_addrs_free(&a);
 }
 
 static void test_addrs_refused(void **state)
@@ -141,6 +151,37 @@ static void on_evict(void *v)
 {
 	(void)v;
 	evicted++;
+}
+
+/* a block or a drop decided on the records' flow carries over to the NAT-rewritten one */
+static void test_flows_carry(void **state)
+{
+	(void)state;
+	struct flag {
+		uint32_t other;
+		bool set;
+	};
+	struct mb_flows *t = mb_flows_new(64, sizeof(struct flag), 1000);
+	embark_key5 before = {.sip = 1, .dip = 2, .sport = 10, .dport = 20, .proto = 6, .has_ports = true};
+	embark_key5 after = {.sip = 9, .dip = 2, .sport = 4000, .dport = 20, .proto = 6, .has_ports = true};
+	struct mb_flow_key kb;
+	struct mb_pkt p = {0};
+	bool fresh, full;
+	mb_flow_key(&before, &kb, NULL);
+	mb_flow_key(&after, &p.flow, NULL);
+	assert_false(mb_flows_carry(t, &p, 1, offsetof(struct flag, set), &full)); /* no records' flow */
+	p.rec_flow = &kb;
+	assert_false(mb_flows_carry(t, &p, 1, offsetof(struct flag, set), &full)); /* it has no state */
+	struct flag *fb = mb_flows_add(t, &kb, 1, &fresh);
+	assert_false(mb_flows_carry(t, &p, 1, offsetof(struct flag, set), &full)); /* not set there */
+	fb->set = true;
+	assert_true(mb_flows_carry(t, &p, 1, offsetof(struct flag, set), &full));
+	assert_false(full);
+	const struct flag *fa = mb_flows_find(t, &p.flow, 1);
+	assert_non_null(fa);
+	assert_true(fa->set);
+	assert_int_equal(fa->other, 0);
+	mb_flows_free(t);
 }
 
 static void test_flows(void **state)
@@ -303,19 +344,21 @@ static void test_ext(void **state)
 /* The epoch set: a loader that takes the "file name" as its data (a name starting with
  * "bad" is refused), so the test sees exactly which epoch's data a packet gets. */
 static int frees;
-static void *fake_load(void *ctx, const char *path, struct e2_err *err)
+/* an epoch's state: the file name it came from */
+static int fake_load(void *ctx, void *data, const char *path, struct e2_err *err)
 {
 	(void)ctx;
 	if (!strncmp(path, "bad", 3)) {
 		e2_seterr(err, "%s:1: not a list", path);
-		return NULL;
+		return -1;
 	}
-	return strdup(path);
+	snprintf(data, 32, "%s", path);
+	return 0;
 }
-static void fake_free(void *data)
+static void fake_clear(void *data)
 {
-	frees++;
-	free(data);
+	if (*(char *)data)
+		frees++; /* a failed load leaves nothing to clear */
 }
 static int fake_describe(const void *data, char *buf, size_t len)
 {
@@ -324,7 +367,8 @@ static int fake_describe(const void *data, char *buf, size_t len)
 
 static void test_epochs(void **state)
 {
-	struct mb_epochs s = {.verb = "pools", .load = fake_load, .free_data = fake_free, .describe = fake_describe};
+	struct mb_epochs s = {
+		.verb = "pools", .size = 32, .load = fake_load, .clear = fake_clear, .describe = fake_describe};
 	struct e2_err err;
 	char reply[512];
 	uint8_t v6[48] = {0x60, 0x00, 0x00, 0x02}; /* flow label 2 */
@@ -422,6 +466,8 @@ static void test_hold(void **state)
 	struct decided d = {0};
 	struct fake_frame f[10];
 	uint32_t nonce;
+	/* the flow the records name: the packets' own flow 1 (no NAT on the way) */
+	embark_key5 rec_key = {.sip = 101, .dip = 7, .sport = 1000, .dport = 80, .proto = 6, .has_ports = true};
 	assert_non_null(h);
 
 	/* unmarked, or marked with its last record in already: decided at once */
@@ -429,12 +475,12 @@ static void test_hold(void **state)
 	assert_false(mb_hold_admit(h, &f[0].p, &f[0], 1, 0, note_decided, &d));
 	fake_frame(&f[1], 1, 1, 6, true);
 	assert_true(mb_pkt_nonce(&f[1].p, &nonce) && nonce == 6);
-	mb_hold_record(h, 6);
+	mb_hold_record(h, 6, &rec_key);
 	assert_false(mb_hold_admit(h, &f[1].p, &f[1], 1, 0, note_decided, &d));
-	mb_hold_record(h, 6 + 4096); /* a later nonce in the same slot does not count for 7 or 6 */
+	mb_hold_record(h, 6 + 4096, &rec_key); /* a later nonce in the same slot does not count for 7 or 6 */
 	fake_frame(&f[2], 2, 1, 6, true);
 	assert_true(mb_hold_admit(h, &f[2].p, &f[2], 1, 0, note_decided, &d));
-	mb_hold_record(h, 6);
+	mb_hold_record(h, 6, &rec_key);
 	mb_hold_release(h, 0, note_decided, &d);
 	assert_int_equal(d.n, 1);
 	d.n = 0;
@@ -450,7 +496,7 @@ static void test_hold(void **state)
 	mb_hold_release(h, 3 * ms, note_decided, &d);
 	assert_int_equal(d.n, 0);
 	assert_int_equal(mb_hold_count(h), 2);
-	mb_hold_record(h, 10);
+	mb_hold_record(h, 10, &rec_key);
 	mb_hold_release(h, 4 * ms, note_decided, &d);
 	assert_int_equal(d.n, 2);
 	assert_true(d.id[0] == 3 && d.id[1] == 4 && !d.late[0] && !d.late[1]);
@@ -461,7 +507,7 @@ static void test_hold(void **state)
 	 * its flow whose own record is in waits behind it all the same */
 	fake_frame(&f[6], 6, 4, 20, true);
 	fake_frame(&f[7], 7, 4, 21, true);
-	mb_hold_record(h, 21);
+	mb_hold_record(h, 21, &rec_key);
 	assert_true(mb_hold_admit(h, &f[6].p, &f[6], 1, 10 * ms, note_decided, &d));
 	assert_true(mb_hold_admit(h, &f[7].p, &f[7], 1, 11 * ms, note_decided, &d));
 	mb_hold_release(h, 10 * ms + wait - 1, note_decided, &d);
@@ -485,10 +531,31 @@ static void test_hold(void **state)
 	assert_int_equal(st->released, 4);
 	assert_int_equal(st->held, 10);
 	assert_true(st->wait_max_ns == wait);
-	/* freed with packets waiting: each handed back, as late */
+	/* flushed with packets waiting: each handed back, as late */
 	d.n = 0;
-	mb_hold_free(h, note_decided, &d);
+	mb_hold_flush(h, note_decided, &d);
 	assert_int_equal(d.n, 4);
+	assert_true(d.late[0] && d.late[3]);
+	assert_int_equal(mb_hold_count(h), 0);
+	mb_hold_free(h);
+
+	/* the records' flow, kept by nonce: none when it is the packet's own; the flow as it
+	 * left the gateway when a NAT rewrote the packet since; none for an unmarked packet.
+	 * With wait_ns 0 nothing waits, the flows are kept all the same. */
+	h = mb_hold_new(4, 0);
+	fake_frame(&f[0], 0, 1, 300, true);
+	mb_hold_record(h, 300, &rec_key);
+	assert_null(mb_hold_rec_flow(h, &f[0].p));
+	fake_frame(&f[1], 1, 9, 301, true);
+	assert_false(mb_hold_admit(h, &f[1].p, &f[1], 1, 0, note_decided, &d));
+	assert_null(mb_hold_rec_flow(h, &f[1].p)); /* its record is not in */
+	mb_hold_record(h, 301, &rec_key);
+	const struct mb_flow_key *rf = mb_hold_rec_flow(h, &f[1].p);
+	assert_non_null(rf);
+	assert_true(rf->hash == f[0].p.flow.hash && rf->a == f[0].p.flow.a && rf->pa == f[0].p.flow.pa);
+	fake_frame(&f[2], 2, 9, 301, false);
+	assert_null(mb_hold_rec_flow(h, &f[2].p));
+	mb_hold_free(h);
 
 	/* not an Embark packet: no nonce */
 	struct mb_pkt v4 = {.l3 = f[0].l3, .l3_len = 20};
@@ -501,8 +568,9 @@ int main(void)
 		cmocka_unit_test(test_addrs_plain),   cmocka_unit_test(test_addrs_encrypted),
 		cmocka_unit_test(test_addrs_refused), cmocka_unit_test(test_addrs_named),
 		cmocka_unit_test(test_uris),          cmocka_unit_test(test_flows),
-		cmocka_unit_test(test_parse_rewrite), cmocka_unit_test(test_ext),
-		cmocka_unit_test(test_epochs),        cmocka_unit_test(test_hold),
+		cmocka_unit_test(test_flows_carry),   cmocka_unit_test(test_parse_rewrite),
+		cmocka_unit_test(test_ext),           cmocka_unit_test(test_epochs),
+		cmocka_unit_test(test_hold),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

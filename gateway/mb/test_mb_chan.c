@@ -57,7 +57,7 @@ static void take_for_hold(void *ctx, struct mb_ext *x)
 	struct waiting *w = ctx;
 	w->records++;
 	if (x->packet_last)
-		mb_hold_record(w->h, x->packet_nonce);
+		mb_hold_record(w->h, x->packet_nonce, &x->key);
 }
 
 static void decided(void *ctx, void *item, unsigned port, struct mb_pkt *p, bool late)
@@ -135,7 +135,7 @@ static void test_live(void **state)
 	}
 	assert_false(w.late);
 	assert_int_equal(mb_hold_stats(h)->released, 1);
-	mb_hold_free(h, NULL, NULL);
+	mb_hold_free(h);
 	mb_chan_close(c);
 	e2_chan_close(pub);
 	rmdir(dir);

@@ -97,7 +97,7 @@ printf '%s\n' "$KW" >"$T/kw.txt"
   --pools "$T/pools.txt" --pools-out "$T/pools.enc" 2>"$T/rules.err" || fail "embark-rules encrypt"
 "$GW/embark-rules" keywords --key "$T/k" --in "$T/kw.txt" --out "$T/kw.enc" || fail "embark-rules keywords"
 [ "$(grep -vc "^#" "$T/pools.enc")" = 1 ] || fail "one pool address should give one encrypted value"
-printf 'alert tcp any any -> any any (msg:"kw"; content:"%s"; sid:1;)\n' "$KW" >"$T/ids.rules"
+printf 'drop tcp any any -> any any (msg:"kw"; content:"%s"; sid:1;)\n' "$KW" >"$T/ids.rules"
 grep -q "10\.9\.0\." "$T/rules.enc" && fail "the encrypted rules name an enterprise address"
 
 # --- namespaces ---------------------------------------------------------------------
@@ -209,9 +209,10 @@ nf() { # name binary in-sock out-sock args...
 NF_PIDS=()
 nf efw "$GW/embark-fw" efwi efwo --rules "$T/rules.enc"
 [ "$NAT" = 1 ] && nf enat "$GW/embark-nat" enti ento --pool "$T/pools.enc"
-# --record-wait: a request packet that comes before its token records waits for them (a
-# generous bound: one that never comes would stall the pages and show here)
-nf eids "$GW/embark-ids" eidi eido --rules "$T/kw.enc" --ext "ipc://$T/a.ext" --record-wait 2000
+# --drop: a request packet that comes before its token records waits for them (a generous
+# bound: records that never come would stall the pages and show here); the records name
+# the flow as gw A sent it, the packets come rewritten by the NAT: the nonce links them
+nf eids "$GW/embark-ids" eidi eido --rules "$T/kw.enc" --ext "ipc://$T/a.ext" --drop --record-wait 2000
 nf pfw "$GW/embark-fw" pfwi pfwo --rules "$T/rules.txt"
 [ "$NAT" = 1 ] && nf pnat "$GW/embark-nat" pnti pnto --pool "$T/pools.txt"
 nf pids "$E2NF_IDS" pidi pido --rules "$T/ids.rules" --own-reassembly
@@ -319,41 +320,8 @@ for side in e p; do
   ok "$side run: TCP to port 8081 got no connection; firewall denied_rule $d0 -> $d1, rule 'blocked' hits $hits"
 done
 
-# --- the IDS: nothing on clean requests, an alert on the keyword ----------------------
-[ "$(nfcount eids alerts)" = 0 ] || fail "embark-ids alerted on clean requests"
-[ "$(nfcount pids alerts_sid_1)" = 0 ] || fail "e2nf-ids alerted on clean requests"
-for side in e p; do get $side keyword "8080/small.html" -H "X-Note: $KW"; done
-alerted() { [ "$(nfcount "$1" "$2")" -gt 0 ]; }
-wait_for 10 alerted eids alerts || fail "embark-ids did not alert on the keyword"
-wait_for 10 alerted pids alerts_sid_1 || fail "e2nf-ids did not alert on the keyword"
-DECISION[e.keyword]="${DECISION[e.keyword]}+alert"
-DECISION[p.keyword]="${DECISION[p.keyword]}+alert"
-grep -q "alert rule=0" "$T/eids.err" || fail "embark-ids logged no alert"
-ok "IDS: no alert on the clean requests; the request carrying '$KW' alerted (embark-ids alerts=$(nfcount eids alerts) over tokens, e2nf-ids alerts_sid_1=$(nfcount pids alerts_sid_1))"
-
-# --- the same decisions on both runs --------------------------------------------------
-for r in small.html mid.bin big.bin denied keyword; do
-  [ "${DECISION[e.$r]}" = "${DECISION[p.$r]}" ] || fail "$r: encrypted run ${DECISION[e.$r]}, plaintext run ${DECISION[p.$r]}"
-done
-# the records name their packets by nonce, which the NAT before the IDS leaves alone
-held=$(nfcount eids held) late=$(nfcount eids record_late) holding=$(nfcount eids holding)
-[ "$late" = 0 ] && [ "$holding" = 0 ] && [ "$(nfcount eids held_released)" = "$held" ] ||
-  fail "embark-ids: of $held packets held for their records $late went on without them, $holding still wait"
-ok "embark-ids held $held packets that came before their records, all released when they came (longest wait $(nfcount eids hold_wait_max_us) us)"
-ok "same decisions on ciphertext and plaintext: $(for r in small.html mid.bin big.bin denied keyword; do printf '%s=%s ' $r "${DECISION[e.$r]}"; done)"
-
-# --- the cloud capture ------------------------------------------------------------------
-"$CTL" --ctl "$T/e2d.ctl" capture stop CA >/dev/null || fail "capture stop CA"
-"$CTL" --ctl "$T/e2d.ctl" capture stop CB >/dev/null || fail "capture stop CB"
-for c in a b; do
-  python3 "$HERE/gw_cloud_check.py" "$T/cloud-$c.pcap" --addr 10.9.0.1 --addr 10.9.0.2 --addr 10.9.0.200 \
-    --text SECRET-MARKER --text "$KW" --text "GET /" --text "HTTP/1.1" --text nginx --text small.html \
-    --text X-Note --chunks "$T/www/big.bin" --chunks "$T/www/mid.bin" --min-frames 200 >"$T/check-$c.txt" ||
-    { head -20 "$T/check-$c.txt"; fail "plaintext or an enterprise address in e2d's capture of gateway $c's frames"; }
-done
-ok "e2d's capture of the cloud side: $(tail -1 "$T/check-a.txt") from gw A, $(tail -1 "$T/check-b.txt") from gw B; only Embark IPv6, no enterprise address, none of the pages' or requests' bytes"
-
-# --- a UDP burst, every packet accounted for ------------------------------------------
+# --- a UDP burst, every packet accounted for (before the IDS drops a TCP request, whose
+# orphaned connection's retransmissions would add to the ports' counts) ------------------------------------------
 cat >"$T/udp_recv.py" <<'PY'
 import socket, sys, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -414,6 +382,46 @@ for side in e p; do
   fi
   ok "$side run, UDP: sent $sent = received $got + dropped by the firewall's rule $fwd + e2d drops $drops$extra"
 done
+
+# --- the IDS: nothing on clean requests, the keyword's request dropped -----------------
+[ "$(nfcount eids alerts)" = 0 ] || fail "embark-ids alerted on clean requests"
+[ "$(nfcount pids alerts_sid_1)" = 0 ] || fail "e2nf-ids alerted on clean requests"
+served() { grep -c " /small.html " "$T/ng-$1/access.log"; }
+se0=$(served e) sp0=$(served p)
+for side in e p; do E2_E2E_CURL_S=5 get $side keyword "8080/small.html" -H "X-Note: $KW"; done
+alerted() { [ "$(nfcount "$1" "$2")" -gt 0 ]; }
+wait_for 10 alerted eids alerts || fail "embark-ids did not alert on the keyword"
+wait_for 10 alerted pids alerts_sid_1 || fail "e2nf-ids did not alert on the keyword"
+DECISION[e.keyword]="${DECISION[e.keyword]}+alert"
+DECISION[p.keyword]="${DECISION[p.keyword]}+alert"
+grep -q "alert rule=0" "$T/eids.err" || fail "embark-ids logged no alert"
+[ "$(nfcount eids dropped_frames)" -gt 0 ] && [ "$(nfcount pids dropped_frames)" -gt 0 ] ||
+  fail "the IDSs dropped nothing: embark-ids $(nfcount eids dropped_frames), e2nf-ids $(nfcount pids dropped_frames)"
+[ "$(served e)" = "$se0" ] && [ "$(served p)" = "$sp0" ] ||
+  fail "the request carrying the keyword reached a server (served: e $se0 -> $(served e), p $sp0 -> $(served p))"
+ok "IDS: no alert on the clean requests; the request carrying '$KW' alerted and dropped before the server, behind the NAT (embark-ids alerts=$(nfcount eids alerts) dropped_frames=$(nfcount eids dropped_frames) over tokens, e2nf-ids alerts_sid_1=$(nfcount pids alerts_sid_1) dropped_frames=$(nfcount pids dropped_frames))"
+
+# --- the same decisions on both runs --------------------------------------------------
+for r in small.html mid.bin big.bin denied keyword; do
+  [ "${DECISION[e.$r]}" = "${DECISION[p.$r]}" ] || fail "$r: encrypted run ${DECISION[e.$r]}, plaintext run ${DECISION[p.$r]}"
+done
+# the records name their packets by nonce, which the NAT before the IDS leaves alone
+held=$(nfcount eids held) late=$(nfcount eids record_late) holding=$(nfcount eids holding)
+[ "$late" = 0 ] && [ "$holding" = 0 ] && [ "$(nfcount eids held_released)" = "$held" ] ||
+  fail "embark-ids: of $held packets held for their records $late went on without them, $holding still wait"
+ok "embark-ids held $held packets that came before their records, all released when they came (longest wait $(nfcount eids hold_wait_max_us) us)"
+ok "same decisions on ciphertext and plaintext: $(for r in small.html mid.bin big.bin denied keyword; do printf '%s=%s ' $r "${DECISION[e.$r]}"; done)"
+
+# --- the cloud capture ------------------------------------------------------------------
+"$CTL" --ctl "$T/e2d.ctl" capture stop CA >/dev/null || fail "capture stop CA"
+"$CTL" --ctl "$T/e2d.ctl" capture stop CB >/dev/null || fail "capture stop CB"
+for c in a b; do
+  python3 "$HERE/gw_cloud_check.py" "$T/cloud-$c.pcap" --addr 10.9.0.1 --addr 10.9.0.2 --addr 10.9.0.200 \
+    --text SECRET-MARKER --text "$KW" --text "GET /" --text "HTTP/1.1" --text nginx --text small.html \
+    --text X-Note --chunks "$T/www/big.bin" --chunks "$T/www/mid.bin" --min-frames 200 >"$T/check-$c.txt" ||
+    { head -20 "$T/check-$c.txt"; fail "plaintext or an enterprise address in e2d's capture of gateway $c's frames"; }
+done
+ok "e2d's capture of the cloud side: $(tail -1 "$T/check-a.txt") from gw A, $(tail -1 "$T/check-b.txt") from gw B; only Embark IPv6, no enterprise address, none of the pages' or requests' bytes"
 
 # --- a clean stop -------------------------------------------------------------------------
 for p in "${NF_PIDS[@]}"; do kill -TERM "$p"; done

@@ -61,6 +61,22 @@ static struct gwc_epoch *epoch(uint32_t id, uint8_t keyfill, const char *rules)
 	return epoch_with(id, keyfill, rules, NULL, true);
 }
 
+/* What the control socket hands out for an epoch made with `pools` (NULL: none): its
+ * encrypted rules (the return value, *text_len bytes) and pool values. */
+static char *export_epoch(struct gwc_epoch *ep, const char *pools, embark_u128 **values, size_t *n, size_t *text_len)
+{
+	embark_poolset ps = {0};
+	char msg[256], *text;
+	size_t *pool_of;
+	struct e2_err e = {0};
+	if (pools)
+		assert_int_equal(embark_pools_parse(pools, strlen(pools), "pools", &ps, msg, sizeof msg), 0);
+	assert_int_equal(gwc_epoch_export(ep, &ps, &text, text_len, values, &pool_of, n, &e), 0);
+	free(pool_of);
+	embark_poolset_free(&ps);
+	return text;
+}
+
 /* what the extension channel got */
 struct sink {
 	size_t records, uris;
@@ -213,12 +229,9 @@ static void test_nat_restore(void **st)
 	(void)st;
 	static const char pools[] = "pool nat 198.51.100.0/28\n";
 	struct gwc_epoch *ea = epoch_with(1, 8, RULES1, pools, true);
-	char *text;
-	size_t tl, np, *pool_of;
+	size_t tl, np;
 	embark_u128 *pool;
-	struct e2_err e = {0};
-	assert_int_equal(gwc_epoch_export(ea, NULL, &text, &tl, &pool, &pool_of, &np, &e), 0);
-	free(text);
+	free(export_epoch(ea, pools, &pool, &np, &tl));
 	assert_int_equal(np, 16);
 	struct gwc *a = core(ea, NULL), *b = core(epoch_with(1, 8, RULES1, pools, true), NULL);
 	uint8_t in[200], enc[400], dec[400];
@@ -259,12 +272,9 @@ static void test_nat_answer(void **st)
 	(void)st;
 	static const char pools[] = "pool nat 198.51.100.0/28\n";
 	struct gwc_epoch *ea = epoch_with(1, 9, RULES1, pools, true);
-	char *text;
-	size_t tl, np, *pool_of;
+	size_t tl, np;
 	embark_u128 *pool;
-	struct e2_err e = {0};
-	assert_int_equal(gwc_epoch_export(ea, NULL, &text, &tl, &pool, &pool_of, &np, &e), 0);
-	free(text);
+	free(export_epoch(ea, pools, &pool, &np, &tl));
 	struct gwc *a = core(ea, NULL), *b = core(epoch_with(1, 9, RULES1, pools, true), NULL);
 	static uint8_t in[400], enc[600], dec[600], in2[400], enc2[600], dec2[600], ref[400], other[400], enc3[600];
 	const uint32_t client = 0x0a000005, server = 0x08080404;
@@ -402,12 +412,9 @@ static void check_classified(struct gwc_epoch *ep, const char *plain_rules, cons
 		if (!ep)
 			return;
 		char err[256];
-		size_t tl;
+		size_t tl, np;
 		embark_u128 *pools;
-		size_t np, *pool_of;
-		struct e2_err e = {0};
-		assert_int_equal(
-			gwc_epoch_export((struct gwc_epoch *)ep, NULL, &last_text, &tl, &pools, &pool_of, &np, &e), 0);
+		last_text = export_epoch((struct gwc_epoch *)ep, NULL, &pools, &np, &tl);
 		free(pools);
 		assert_int_equal(embark_rules_parse(last_text, tl, "enc", &enc, err, sizeof err), 0);
 		parse_rules(plain_rules, &plain);

@@ -409,8 +409,15 @@ static void on_hook(struct agent *a, struct e2_chan *hook)
 	bool mine = !n->server[0] || !strcmp(n->server, a->server);
 	/* libvirt boots the domain once the hook returns: an instance's own files go into its
 	 * initrd before that, so an operator's `virsh start` boots them as they are now (a
-	 * new key, new rules) */
-	if (mine && !strcmp(n->op, "prepare") && !strcmp(n->subop, "begin") && agent_instance_initrd(a, name, &err))
+	 * new key, new rules). A start of the worker's own made them a moment ago. */
+	bool prepare = mine && !strcmp(n->op, "prepare") && !strcmp(n->subop, "begin");
+	if (prepare) {
+		pthread_mutex_lock(&a->lock);
+		const struct agent_inst *w = agent_inst_find(a, name);
+		prepare = !(w && w->busy);
+		pthread_mutex_unlock(&a->lock);
+	}
+	if (prepare && agent_instance_initrd(a, name, &err))
 		E2_WARN("hook: %s: %s (it boots with the files of its last start)", name, err.msg);
 	reply(a, hook, 0, NULL, false);
 	E2_INFO("hook: %s %s %s %s (server %s)", n->domain, n->op, n->subop, n->extra, n->server);
