@@ -12,7 +12,7 @@ struct mb_chan {
 	struct e2_chan *sub;
 };
 
-struct mb_chan *mb_chan_open(const char *url, const char *key_path, struct e2_err *err)
+struct mb_chan *mb_chan_open(const char *const *urls, size_t n, const char *key_path, struct e2_err *err)
 {
 	struct e2_chan_key key, *k = NULL;
 	if (key_path) {
@@ -28,7 +28,13 @@ struct mb_chan *mb_chan_open(const char *url, const char *key_path, struct e2_er
 	c->sub = e2_chan_new(E2_CHAN_SUB, "embark-mb", k, err);
 	if (k)
 		memset(&key, 0, sizeof(key));
-	if (!c->sub || e2_chan_connect(c->sub, url, err) != 0) {
+	for (size_t i = 0; c->sub && i < n; i++)
+		if (e2_chan_connect(c->sub, urls[i], err) != 0) {
+			e2_err_context(err, "%s", urls[i]);
+			mb_chan_close(c);
+			return NULL;
+		}
+	if (!c->sub) {
 		mb_chan_close(c);
 		return NULL;
 	}

@@ -10,8 +10,9 @@
 #include "mb.h"
 
 struct mb_chan;
-/* key_path may be NULL (ipc:// only). */
-struct mb_chan *mb_chan_open(const char *url, const char *key_path, struct e2_err *err);
+/* Subscribed to each of the n URLs (one per gateway that publishes); key_path may be NULL
+ * (ipc:// only). */
+struct mb_chan *mb_chan_open(const char *const *urls, size_t n, const char *key_path, struct e2_err *err);
 /* Hands every record already waiting to fn, never waiting for more; records that do not
  * decode are counted in *refused. Returns how many were handed over. */
 size_t mb_chan_drain(struct mb_chan *c, void (*fn)(void *ctx, struct mb_ext *x), void *ctx, uint64_t *refused);

@@ -227,12 +227,15 @@ static void run_counters(struct e2nf *nf, void *state, char *buf, size_t len)
 }
 
 /* The frame's own options beside the middlebox's: --check, --ext, --chan-key. */
+#define MB_EXT_URLS_MAX 8
+
 enum { OPT_CHECK = 0x4d01, OPT_EXT, OPT_CHAN_KEY, OPT_RECORD_WAIT };
 
 struct args {
 	struct mb_nf *m;
 	bool check;
-	const char *ext_url, *chan_key;
+	const char *ext_urls[MB_EXT_URLS_MAX], *chan_key;
+	size_t n_ext;
 	uint32_t record_wait_ms;
 	bool record_wait_set;
 };
@@ -242,7 +245,13 @@ static int handle_option(int c, const char *arg, void *ctx, struct e2_err *err)
 	struct args *a = ctx;
 	switch (c) {
 	case OPT_CHECK: a->check = true; return 1;
-	case OPT_EXT: a->ext_url = arg; return 1;
+	case OPT_EXT:
+		if (a->n_ext == MB_EXT_URLS_MAX) {
+			e2_seterr(err, "--ext: at most %d gateways", MB_EXT_URLS_MAX);
+			return -1;
+		}
+		a->ext_urls[a->n_ext++] = arg;
+		return 1;
 	case OPT_CHAN_KEY: a->chan_key = arg; return 1;
 	case OPT_RECORD_WAIT:
 		a->record_wait_set = true;
@@ -260,7 +269,8 @@ static void print_usage(FILE *out)
 	if (usage_of->ext)
 		fputs("EXTENSION CHANNEL\n"
 		      "    Records come as EtherType 0x88b5 frames on either port, or live with\n"
-		      "    --ext URL (embark-gw's --ext publisher; --chan-key FILE for tcp://),\n"
+		      "    --ext URL (embark-gw's --ext publisher; --chan-key FILE for tcp://; one\n"
+		      "    --ext per gateway that publishes, up to 8),\n"
 		      "    taken before each burst's packets and every millisecond.\n"
 		      "    --record-wait MS  on --ext, a packet the gateway marked as having made\n"
 		      "                  records waits for its last one, MS at most (0: never waits),\n"
@@ -294,7 +304,7 @@ int mb_nf_main(struct mb_nf *m, int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 	bool check = a.check;
-	const char *ext_url = a.ext_url;
+	bool ext_url = a.n_ext > 0;
 	if (m->setup(m->st, check, &err) != 0) {
 		fprintf(stderr, "%s: %s\n", m->name, err.msg);
 		return 2;
@@ -336,9 +346,9 @@ int mb_nf_main(struct mb_nf *m, int argc, char **argv)
 	}
 	if (ext_url) {
 #ifdef MB_HAVE_CHAN
-		r.chan = mb_chan_open(ext_url, a.chan_key, &err);
+		r.chan = mb_chan_open(a.ext_urls, a.n_ext, a.chan_key, &err);
 		if (!r.chan) {
-			fprintf(stderr, "%s: --ext %s: %s\n", m->name, ext_url, err.msg);
+			fprintf(stderr, "%s: --ext: %s\n", m->name, err.msg);
 			mb_hold_free(r.hold);
 			e2nf_close(nf);
 			return 2;

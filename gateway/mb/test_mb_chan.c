@@ -84,7 +84,8 @@ static void test_live(void **state)
 	struct e2_chan *pub = e2_chan_new(E2_CHAN_PUB, "embark-gw", NULL, &err);
 	assert_non_null(pub);
 	assert_int_equal(e2_chan_bind(pub, url, &err), 0);
-	struct mb_chan *c = mb_chan_open(url, NULL, &err);
+	const char *urls[] = {url};
+	struct mb_chan *c = mb_chan_open(urls, 1, NULL, &err);
 	assert_non_null(c);
 	struct got g = {0};
 	uint64_t refused = 0;
@@ -139,11 +140,54 @@ static void test_live(void **state)
 	mb_chan_close(c);
 	e2_chan_close(pub);
 	rmdir(dir);
-	assert_null(mb_chan_open("ipc:///nonexistent-dir/x.sock", "/nonexistent-key", &err));
+	const char *nowhere[] = {"ipc:///nonexistent-dir/x.sock"};
+	assert_null(mb_chan_open(nowhere, 1, "/nonexistent-key", &err));
+}
+
+/* Two gateways publish (each its own site's records): one subscriber hears both. */
+static void test_two_gateways(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/embark-mb-chan.XXXXXX", url[2][128];
+	assert_non_null(mkdtemp(dir));
+	struct e2_err err;
+	struct e2_chan *pub[2];
+	for (int i = 0; i < 2; i++) {
+		snprintf(url[i], sizeof(url[i]), "ipc://%s/ext%d.sock", dir, i);
+		pub[i] = e2_chan_new(E2_CHAN_PUB, "embark-gw", NULL, &err);
+		assert_non_null(pub[i]);
+		assert_int_equal(e2_chan_bind(pub[i], url[i], &err), 0);
+	}
+	const char *urls[] = {url[0], url[1]};
+	struct mb_chan *c = mb_chan_open(urls, 2, NULL, &err);
+	assert_non_null(c);
+	struct got g = {0};
+	uint64_t refused = 0;
+	bool heard[2] = {false, false};
+	for (int i = 0; i < 500 && !(heard[0] && heard[1]); i++) {
+		publish(pub[0], 10);
+		publish(pub[1], 20);
+		sleep_ms(10);
+		g.n = 0;
+		mb_chan_drain(c, take, &g, &refused);
+		for (size_t k = 0; k < g.n; k++)
+			heard[g.epochs[k] == 20] = true;
+	}
+	assert_true(heard[0] && heard[1]);
+	assert_int_equal(refused, 0);
+	mb_chan_close(c);
+	for (int i = 0; i < 2; i++)
+		e2_chan_close(pub[i]);
+	char sock[160];
+	for (int i = 0; i < 2; i++) {
+		snprintf(sock, sizeof sock, "%s/ext%d.sock", dir, i);
+		unlink(sock);
+	}
+	rmdir(dir);
 }
 
 int main(void)
 {
-	const struct CMUnitTest tests[] = {cmocka_unit_test(test_live)};
+	const struct CMUnitTest tests[] = {cmocka_unit_test(test_live), cmocka_unit_test(test_two_gateways)};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
