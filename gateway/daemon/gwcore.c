@@ -1197,11 +1197,15 @@ void gwc_inbound(struct gwc *c, struct gwc_pkt *p, size_t n, uint64_t now)
 					struct flow *f = flow_get(c, &t, now, E, &is_new);
 					if (f) {
 						flow_touch(c, f, &t, now);
-						/* translated by a cloud NAT (its source a pool value): its
-						 * answers must look like the reverse of what arrived */
+						/* translated by a cloud NAT (its source a pool value) or
+						 * load balancer (its destination a backend's pool value):
+						 * its answers must look like the reverse of what arrived */
 						uint8_t v[CLOUD_VIEW_LEN];
-						const uint8_t *src = q->in + 8; /* a pool value ends in e2e2 */
-						if (!f->in_cloud_index && src[14] == 0xe2 && src[15] == 0xe2 &&
+						const uint8_t *src = q->in + 8,
+							      *dst = q->in + 24; /* pool values end in e2e2 */
+						bool pool_src = src[14] == 0xe2 && src[15] == 0xe2;
+						bool pool_dst = dst[14] == 0xe2 && dst[15] == 0xe2;
+						if (!f->in_cloud_index && (pool_src || pool_dst) &&
 						    cloud_view(q->in, q->len, false, v, NULL)) {
 							memcpy(f->nat_view, v, CLOUD_VIEW_LEN);
 							f->natted = true;

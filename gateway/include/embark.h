@@ -170,16 +170,19 @@ const uint64_t *embark_gw_counters(const embark_gw *gw); /* indexed by enum emba
  * where the speed is. Each packet gets its own rc and out_len exactly as the one-packet
  * calls give them; in and out must not overlap. Returns how many succeeded. A gateway
  * object holds the cipher contexts and scratch of one worker: use one per thread. */
-/* The answer to a flow that a cloud NAT translated, at the gateway that sent the flow
- * out: the NAT wrote back as destination the encrypted endpoint that this gateway gave
- * its own flow, which no key recovers. The caller, which remembers how it encrypted its
- * flows, names what the packet must carry (cloud_*) and the plain destination it stands
- * for; the packet must still authenticate, its sealed destination must be a pool address
- * and its sealed source the flow's peer, else it is refused as `rewritten`. */
+/* The answer to a flow that a cloud NAT or load balancer translated, at the gateway that
+ * sent the flow out: the cloud wrote back the encrypted endpoints this gateway gave its
+ * own flow, which no key recovers. The caller, which remembers how it encrypted its flows,
+ * names what the packet must carry (cloud_*), the flow's own end (dst_*) and its peer
+ * (peer_*); the packet must still authenticate and be either a NAT's answer (sealed
+ * source the peer, sealed destination a pool address: the destination becomes dst_*) or
+ * a load balancer's (sealed destination the flow's own end, sealed source a pool address,
+ * the backend: the source becomes the peer, the address the client sent to), else it is
+ * refused as `rewritten`. */
 typedef struct {
 	uint8_t cloud_src[16], cloud_dst[16]; /* the packet's addresses */
 	uint16_t cloud_sport, cloud_dport;    /* and ports (host order) */
-	uint32_t peer_ip, dst_ip;             /* the sealed source; the destination restored */
+	uint32_t peer_ip, dst_ip;             /* the flow's peer; its own end */
 	uint16_t peer_port, dst_port;
 } embark_nat_back;
 typedef struct {

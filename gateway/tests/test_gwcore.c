@@ -262,88 +262,175 @@ static void test_nat_restore(void **st)
 	gwc_free(b);
 }
 
-/* Through a cloud NAT and back between two gateways (the seed's two sites): the NAT gives
- * the flow a pool value and port; the far gateway restores the pool address, and its
- * answers leave as the reverse of what the NAT sent, so the NAT finds its mapping and
- * writes back the encrypted client endpoint; the near gateway, which sent the flow out,
- * recognises that endpoint and restores the client. Nothing else gets in that way. */
+/* Two gateways of one enterprise (the seed's two sites) under one key with `pools`, and a
+ * flow that a sent out: how its first packet looks in the cloud. */
+struct two_sites {
+	struct gwc *a, *b;
+	embark_u128 *pool; /* the pools' values */
+	uint8_t enc[600];  /* a's first packet, as the cloud got it */
+	size_t enc_len;
+	uint8_t src[16], dst[16], sport[2], dport[2]; /* its encrypted endpoints */
+};
+
+static size_t l4_of(const uint8_t *ip6)
+{
+	return 40 + ((size_t)ip6[41] + 1) * 8;
+}
+
+/* What a NAT or load balancer writes into an Embark packet's header. */
+static void dress(uint8_t *ip6, const uint8_t src[16], const uint8_t dst[16], const uint8_t sport[2],
+		  const uint8_t dport[2])
+{
+	size_t l4 = l4_of(ip6);
+	memcpy(ip6 + 8, src, 16);
+	memcpy(ip6 + 24, dst, 16);
+	memcpy(ip6 + l4, sport, 2);
+	memcpy(ip6 + l4 + 2, dport, 2);
+}
+
+static void two_sites(struct two_sites *t, uint8_t keyfill, const char *pools, uint32_t client, uint32_t server)
+{
+	size_t tl, np;
+	uint8_t in[400];
+	struct gwc_epoch *ea = epoch_with(1, keyfill, RULES1, pools, true);
+	free(export_epoch(ea, pools, &t->pool, &np, &tl));
+	t->a = core(ea, NULL);
+	t->b = core(epoch_with(1, keyfill, RULES1, pools, true), NULL);
+	size_t n = tcp(in, client, server, 4000, 443, 77, 0x18, "the request", 11);
+	struct gwc_pkt p = {.in = in, .len = n, .out = t->enc, .cap = sizeof t->enc};
+	gwc_outbound(t->a, &p, 1, SEC);
+	assert_int_equal(p.rc, EMBARK_OK);
+	t->enc_len = p.out_len;
+	size_t l4 = l4_of(t->enc);
+	memcpy(t->src, t->enc + 8, 16);
+	memcpy(t->dst, t->enc + 24, 16);
+	memcpy(t->sport, t->enc + l4, 2);
+	memcpy(t->dport, t->enc + l4 + 2, 2);
+}
+
+static void two_sites_end(struct two_sites *t)
+{
+	free(t->pool);
+	gwc_free(t->a);
+	gwc_free(t->b);
+}
+
+/* One packet through a gateway's cloud side in: its rc. */
+static int inbound(struct gwc *g, const uint8_t *enc, size_t len, uint8_t *out, size_t cap, size_t *out_len)
+{
+	struct gwc_pkt q = {.in = enc, .len = len, .out = out, .cap = cap};
+	gwc_inbound(g, &q, 1, SEC);
+	if (out_len)
+		*out_len = q.out_len;
+	return q.rc;
+}
+
+/* One packet from a gateway's enterprise side out: what leaves for the cloud. */
+static size_t outbound(struct gwc *g, const uint8_t *in, size_t len, uint8_t *out, size_t cap)
+{
+	struct gwc_pkt p = {.in = in, .len = len, .out = out, .cap = cap};
+	gwc_outbound(g, &p, 1, SEC);
+	assert_int_equal(p.rc, EMBARK_OK);
+	return p.out_len;
+}
+
+static void pool_value(embark_u128 v, uint8_t out[16])
+{
+	for (int i = 0; i < 16; i++)
+		out[i] = (uint8_t)(v >> (8 * (15 - i)));
+}
+
+/* Through a cloud NAT and back between two gateways: the NAT gives the flow a pool value
+ * and port; the far gateway restores the pool address, and its answers leave as the
+ * reverse of what the NAT sent, so the NAT finds its mapping and writes back the encrypted
+ * client endpoint; the near gateway, which sent the flow out, recognises that endpoint
+ * and restores the client. Nothing else gets in that way. */
 static void test_nat_answer(void **st)
 {
 	(void)st;
-	static const char pools[] = "pool nat 198.51.100.0/28\n";
-	struct gwc_epoch *ea = epoch_with(1, 9, RULES1, pools, true);
-	size_t tl, np;
-	embark_u128 *pool;
-	free(export_epoch(ea, pools, &pool, &np, &tl));
-	struct gwc *a = core(ea, NULL), *b = core(epoch_with(1, 9, RULES1, pools, true), NULL);
-	static uint8_t in[400], enc[600], dec[600], in2[400], enc2[600], dec2[600], ref[400], other[400], enc3[600];
+	static struct two_sites t;
+	static uint8_t dec[600], in2[400], enc2[600], dec2[600], ref[400], other[400], enc3[600];
 	const uint32_t client = 0x0a000005, server = 0x08080404;
-	size_t n = tcp(in, client, server, 4000, 443, 77, 0x18, "the request", 11);
-	struct gwc_pkt p = {.in = in, .len = n, .out = enc, .cap = sizeof enc};
-	gwc_outbound(a, &p, 1, SEC);
-	assert_int_equal(p.rc, EMBARK_OK);
-	size_t l4 = 40 + ((size_t)enc[41] + 1) * 8;
+	two_sites(&t, 9, "pool nat 198.51.100.0/28\n", client, server);
 	/* the NAT: source -> pool value, port 40000; it keeps the encrypted client endpoint */
-	uint8_t client_enc[16], pool_enc[16], server_enc[16], cport_enc[2], sport_enc[2];
-	memcpy(client_enc, enc + 8, 16);
-	memcpy(server_enc, enc + 24, 16);
-	memcpy(cport_enc, enc + l4, 2);
-	memcpy(sport_enc, enc + l4 + 2, 2);
-	for (int i = 0; i < 16; i++)
-		pool_enc[i] = (uint8_t)(pool[5] >> (8 * (15 - i)));
-	memcpy(enc + 8, pool_enc, 16);
-	put16(enc + l4, 40000);
-	struct gwc_pkt q = {.in = enc, .len = p.out_len, .out = dec, .cap = sizeof dec};
-	gwc_inbound(b, &q, 1, SEC);
-	assert_int_equal(q.rc, EMBARK_OK);
+	uint8_t pool_enc[16], port_nat[2] = {40000 >> 8, 40000 & 255};
+	pool_value(t.pool[5], pool_enc);
+	dress(t.enc, pool_enc, t.dst, port_nat, t.dport);
+	assert_int_equal(inbound(t.b, t.enc, t.enc_len, dec, sizeof dec, NULL), EMBARK_OK);
 	uint32_t pool_ip = e2_get_be32(dec + 12);
 	assert_true(pool_ip >= 0xc6336400 && pool_ip <= 0xc633640f);
 	assert_int_equal(e2_get_be16(dec + 20), 40000);
 	/* the server answers the pool address: it leaves b as the reverse of the NAT's packet */
 	size_t n2 = tcp(in2, server, pool_ip, 443, 40000, 900, 0x18, "the answer!", 11);
-	p = (struct gwc_pkt){.in = in2, .len = n2, .out = enc2, .cap = sizeof enc2};
-	gwc_outbound(b, &p, 1, SEC);
-	assert_int_equal(p.rc, EMBARK_OK);
-	size_t l4b = 40 + ((size_t)enc2[41] + 1) * 8;
-	assert_memory_equal(enc2 + 8, server_enc, 16);
+	size_t len2 = outbound(t.b, in2, n2, enc2, sizeof enc2), l4b = l4_of(enc2);
+	assert_memory_equal(enc2 + 8, t.dst, 16);
 	assert_memory_equal(enc2 + 24, pool_enc, 16);
-	assert_memory_equal(enc2 + l4b, sport_enc, 2);
+	assert_memory_equal(enc2 + l4b, t.dport, 2);
 	assert_int_equal(e2_get_be16(enc2 + l4b + 2), 40000);
-	assert_int_equal(counter(b, GWC_NAT_ANSWERS), 1);
+	assert_int_equal(counter(t.b, GWC_NAT_ANSWERS), 1);
 	/* the NAT translates back; a restores the client */
-	memcpy(enc2 + 24, client_enc, 16);
-	memcpy(enc2 + l4b + 2, cport_enc, 2);
-	size_t len2 = p.out_len;
-	q = (struct gwc_pkt){.in = enc2, .len = len2, .out = dec2, .cap = sizeof dec2};
-	gwc_inbound(a, &q, 1, SEC);
-	assert_int_equal(q.rc, EMBARK_OK);
-	assert_int_equal(counter(a, GWC_NAT_ANSWERS), 1);
+	dress(enc2, t.dst, t.src, t.dport, t.sport);
+	size_t got;
+	assert_int_equal(inbound(t.a, enc2, len2, dec2, sizeof dec2, &got), EMBARK_OK);
+	assert_int_equal(counter(t.a, GWC_NAT_ANSWERS), 1);
 	size_t nr = tcp(ref, server, client, 443, 4000, 900, 0x18, "the answer!", 11);
-	assert_int_equal(q.out_len, nr);
+	assert_int_equal(got, nr);
 	assert_memory_equal(dec2, ref, nr); /* checksums included */
 	/* another port in the same place: no flow of a's, refused */
 	put16(enc2 + l4b, 444);
-	q = (struct gwc_pkt){.in = enc2, .len = len2, .out = dec2, .cap = sizeof dec2};
-	gwc_inbound(a, &q, 1, SEC);
-	assert_int_equal(q.rc, EMBARK_E_REWRITTEN);
+	assert_int_equal(inbound(t.a, enc2, len2, dec2, sizeof dec2, NULL), EMBARK_E_REWRITTEN);
 	/* a packet b sealed for a destination that is no pool address, dressed as the answer:
 	 * refused, though its header is the flow's */
 	size_t n3 = tcp(other, server, 0x0a000063, 443, 40000, 5, 0x18, "not for you", 11);
-	p = (struct gwc_pkt){.in = other, .len = n3, .out = enc3, .cap = sizeof enc3};
-	gwc_outbound(b, &p, 1, SEC);
-	assert_int_equal(p.rc, EMBARK_OK);
-	size_t l4c = 40 + ((size_t)enc3[41] + 1) * 8;
-	memcpy(enc3 + 8, server_enc, 16);
-	memcpy(enc3 + 24, client_enc, 16);
-	memcpy(enc3 + l4c, sport_enc, 2);
-	memcpy(enc3 + l4c + 2, cport_enc, 2);
-	q = (struct gwc_pkt){.in = enc3, .len = p.out_len, .out = dec2, .cap = sizeof dec2};
-	gwc_inbound(a, &q, 1, SEC);
-	assert_int_equal(q.rc, EMBARK_E_REWRITTEN);
-	assert_int_equal(counter(a, GWC_NAT_ANSWERS), 1);
-	free(pool);
-	gwc_free(a);
-	gwc_free(b);
+	size_t len3 = outbound(t.b, other, n3, enc3, sizeof enc3);
+	dress(enc3, t.dst, t.src, t.dport, t.sport);
+	assert_int_equal(inbound(t.a, enc3, len3, dec2, sizeof dec2, NULL), EMBARK_E_REWRITTEN);
+	assert_int_equal(counter(t.a, GWC_NAT_ANSWERS), 1);
+	two_sites_end(&t);
+}
+
+/* A cloud load balancer: the client sends to the VIP, the LB writes a backend's pool value
+ * as destination; the far gateway restores the backend, and sends its answers as the
+ * reverse of what arrived (source the pool value), so the LB finds its flow and writes the
+ * VIP back as source; the near gateway takes that as its flow's answer and gives the
+ * client the VIP as source (the sealed source, the backend, is a pool address). */
+static void test_lb_answer(void **st)
+{
+	(void)st;
+	static struct two_sites t;
+	static uint8_t dec[600], in2[400], enc2[600], dec2[600], ref[400], in3[400], enc3[600];
+	const uint32_t client = 0x0a000005, vip = 0x08080404;
+	two_sites(&t, 10, "pool web 198.51.100.0/28\n", client, vip);
+	uint8_t backend_enc[16];
+	pool_value(t.pool[7], backend_enc);
+	dress(t.enc, t.src, backend_enc, t.sport, t.dport); /* the LB picks a backend */
+	assert_int_equal(inbound(t.b, t.enc, t.enc_len, dec, sizeof dec, NULL), EMBARK_OK);
+	uint32_t backend = e2_get_be32(dec + 16);
+	assert_true(backend >= 0xc6336400 && backend <= 0xc633640f);
+	assert_int_equal(e2_get_be16(dec + 22), 443);
+	/* the backend answers the client: it leaves b as the reverse of what arrived */
+	size_t n2 = tcp(in2, backend, client, 443, 4000, 900, 0x18, "the answer!", 11);
+	size_t len2 = outbound(t.b, in2, n2, enc2, sizeof enc2), l4b = l4_of(enc2);
+	assert_memory_equal(enc2 + 8, backend_enc, 16);
+	assert_memory_equal(enc2 + 24, t.src, 16);
+	assert_memory_equal(enc2 + l4b, t.dport, 2);
+	assert_memory_equal(enc2 + l4b + 2, t.sport, 2);
+	assert_int_equal(counter(t.b, GWC_NAT_ANSWERS), 1);
+	/* the LB writes the VIP back; a gives the client the answer from the VIP */
+	dress(enc2, t.dst, t.src, t.dport, t.sport);
+	size_t got;
+	assert_int_equal(inbound(t.a, enc2, len2, dec2, sizeof dec2, &got), EMBARK_OK);
+	assert_int_equal(counter(t.a, GWC_NAT_ANSWERS), 1);
+	size_t nr = tcp(ref, vip, client, 443, 4000, 900, 0x18, "the answer!", 11);
+	assert_int_equal(got, nr);
+	assert_memory_equal(dec2, ref, nr); /* checksums included */
+	/* the backend's packet to another port of the client, dressed as the answer: refused */
+	size_t n3 = tcp(in3, backend, client, 443, 4001, 5, 0x18, "not for you", 11);
+	size_t len3 = outbound(t.b, in3, n3, enc3, sizeof enc3);
+	dress(enc3, t.dst, t.src, t.dport, t.sport);
+	assert_int_equal(inbound(t.a, enc3, len3, dec2, sizeof dec2, NULL), EMBARK_E_REWRITTEN);
+	assert_int_equal(counter(t.a, GWC_NAT_ANSWERS), 1);
+	two_sites_end(&t);
 }
 
 static void test_damaged(void **st)
@@ -811,10 +898,15 @@ static void test_control(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_roundtrip_bursts), cmocka_unit_test(test_nat_restore),
-		cmocka_unit_test(test_nat_answer),       cmocka_unit_test(test_damaged),
-		cmocka_unit_test(test_epoch_switch),     cmocka_unit_test(test_prepared_replaced_and_drain_early),
-		cmocka_unit_test(test_reassembly),       cmocka_unit_test(test_control),
+		cmocka_unit_test(test_roundtrip_bursts),
+		cmocka_unit_test(test_nat_restore),
+		cmocka_unit_test(test_nat_answer),
+		cmocka_unit_test(test_lb_answer),
+		cmocka_unit_test(test_damaged),
+		cmocka_unit_test(test_epoch_switch),
+		cmocka_unit_test(test_prepared_replaced_and_drain_early),
+		cmocka_unit_test(test_reassembly),
+		cmocka_unit_test(test_control),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
