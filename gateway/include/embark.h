@@ -174,11 +174,11 @@ const uint64_t *embark_gw_counters(const embark_gw *gw); /* indexed by enum emba
  * sent the flow out: the cloud wrote back the encrypted endpoints this gateway gave its
  * own flow, which no key recovers. The caller, which remembers how it encrypted its flows,
  * names what the packet must carry (cloud_*), the flow's own end (dst_*) and its peer
- * (peer_*); the packet must still authenticate and be either a NAT's answer (sealed
- * source the peer, sealed destination a pool address: the destination becomes dst_*) or
- * a load balancer's (sealed destination the flow's own end, sealed source a pool address,
- * the backend: the source becomes the peer, the address the client sent to), else it is
- * refused as `rewritten`. */
+ * (peer_*); the packet must still authenticate, and each of its sealed ends must be the
+ * flow's (source the peer, destination its own end, ports included) or a pool address,
+ * at least one of them a pool address: a NAT's answer (destination), a load balancer's
+ * (source: the backend), or both. It then carries the flow's peer as source and its own
+ * end as destination; else it is refused as `rewritten`. */
 typedef struct {
 	uint8_t cloud_src[16], cloud_dst[16]; /* the packet's addresses */
 	uint16_t cloud_sport, cloud_dport;    /* and ports (host order) */

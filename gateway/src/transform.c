@@ -423,15 +423,18 @@ static int decrypt_nat_back(embark_gw *gw, const uint8_t *in, uint8_t *out, cons
 	if (!p->li.ports || memcmp(in + 8, nb->cloud_src, 16) != 0 || memcmp(in + 24, nb->cloud_dst, 16) != 0 ||
 	    e2_get_be16(ol4) != nb->cloud_sport || e2_get_be16(ol4 + 2) != nb->cloud_dport)
 		return EMBARK_E_REWRITTEN;
+	/* Each sealed end is the flow's own (the peer as source, this side's end as
+	 * destination) or a pool address the cloud wrote for it: a NAT's pool address as
+	 * destination, a load balancer's backend as source, or both in a chain of the two. */
 	uint32_t ssrc = e2_get_be32(out + 12), sdst = e2_get_be32(out + 16);
-	uint16_t ssport = e2_get_be16(oports), sdport = e2_get_be16(oports + 2);
-	bool nat =
-		ssrc == nb->peer_ip && ssport == nb->peer_port && embark_pool_has(gw, (embark_u128)0xffff << 32 | sdst);
-	bool lb = sdst == nb->dst_ip && sdport == nb->dst_port && embark_pool_has(gw, (embark_u128)0xffff << 32 | ssrc);
-	if (!nat && !lb)
+	bool src_pool = embark_pool_has(gw, (embark_u128)0xffff << 32 | ssrc);
+	bool dst_pool = embark_pool_has(gw, (embark_u128)0xffff << 32 | sdst);
+	bool src_own = ssrc == nb->peer_ip && e2_get_be16(oports) == nb->peer_port;
+	bool dst_own = sdst == nb->dst_ip && e2_get_be16(oports + 2) == nb->dst_port;
+	if (!(src_own || src_pool) || !(dst_own || dst_pool) || !(src_pool || dst_pool))
 		return EMBARK_E_REWRITTEN;
-	/* a NAT's answer: to the flow's own end, not the pool address; a load balancer's: from
-	 * the address the client sent to, not the backend */
+	/* to the flow's own end, not the NAT's pool address; from the address the client sent
+	 * to, not the load balancer's backend */
 	e2_put_be32(out + 12, nb->peer_ip);
 	e2_put_be16(ol4, nb->peer_port);
 	e2_put_be32(out + 16, nb->dst_ip);

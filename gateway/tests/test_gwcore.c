@@ -433,6 +433,37 @@ static void test_lb_answer(void **st)
 	two_sites_end(&t);
 }
 
+/* A NAT and a load balancer in one chain: both ends of the answer are pool addresses. */
+static void test_nat_lb_answer(void **st)
+{
+	(void)st;
+	static struct two_sites t;
+	static uint8_t dec[600], in2[400], enc2[600], dec2[600], ref[400];
+	const uint32_t client = 0x0a000005, vip = 0x08080404;
+	two_sites(&t, 11, "pool nat 198.51.100.0/28\npool web 198.51.100.16/28\n", client, vip);
+	uint8_t nat_enc[16], backend_enc[16], port_nat[2] = {40000 >> 8, 40000 & 255};
+	pool_value(t.pool[3], nat_enc);          /* the first pool's: nat */
+	pool_value(t.pool[16 + 4], backend_enc); /* the second's: web */
+	dress(t.enc, nat_enc, backend_enc, port_nat, t.dport);
+	assert_int_equal(inbound(t.b, t.enc, t.enc_len, dec, sizeof dec, NULL), EMBARK_OK);
+	uint32_t nat_ip = e2_get_be32(dec + 12), backend = e2_get_be32(dec + 16);
+	assert_true(nat_ip >= 0xc6336400 && nat_ip <= 0xc633640f);
+	assert_true(backend >= 0xc6336410 && backend <= 0xc633641f);
+	size_t n2 = tcp(in2, backend, nat_ip, 443, 40000, 900, 0x18, "the answer!", 11);
+	size_t len2 = outbound(t.b, in2, n2, enc2, sizeof enc2), l4b = l4_of(enc2);
+	assert_memory_equal(enc2 + 8, backend_enc, 16);
+	assert_memory_equal(enc2 + 24, nat_enc, 16);
+	assert_int_equal(e2_get_be16(enc2 + l4b + 2), 40000);
+	/* the LB writes the VIP back as source, the NAT the client as destination */
+	dress(enc2, t.dst, t.src, t.dport, t.sport);
+	size_t got;
+	assert_int_equal(inbound(t.a, enc2, len2, dec2, sizeof dec2, &got), EMBARK_OK);
+	size_t nr = tcp(ref, vip, client, 443, 4000, 900, 0x18, "the answer!", 11);
+	assert_int_equal(got, nr);
+	assert_memory_equal(dec2, ref, nr);
+	two_sites_end(&t);
+}
+
 static void test_damaged(void **st)
 {
 	(void)st;
@@ -898,15 +929,11 @@ static void test_control(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_roundtrip_bursts),
-		cmocka_unit_test(test_nat_restore),
-		cmocka_unit_test(test_nat_answer),
-		cmocka_unit_test(test_lb_answer),
-		cmocka_unit_test(test_damaged),
-		cmocka_unit_test(test_epoch_switch),
-		cmocka_unit_test(test_prepared_replaced_and_drain_early),
-		cmocka_unit_test(test_reassembly),
-		cmocka_unit_test(test_control),
+		cmocka_unit_test(test_roundtrip_bursts), cmocka_unit_test(test_nat_restore),
+		cmocka_unit_test(test_nat_answer),       cmocka_unit_test(test_lb_answer),
+		cmocka_unit_test(test_nat_lb_answer),    cmocka_unit_test(test_damaged),
+		cmocka_unit_test(test_epoch_switch),     cmocka_unit_test(test_prepared_replaced_and_drain_early),
+		cmocka_unit_test(test_reassembly),       cmocka_unit_test(test_control),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
