@@ -6,9 +6,10 @@
  *
  *   e2-vport-relay PORT-NAME SOCKET-PATH
  *
- * One host connection is one connection to SOCKET-PATH: the relay connects when the host
- * sends its first bytes and closes when the host hangs up (the port then polls POLLHUP),
- * so every host client starts with a fresh nanomsg handshake. Bytes pass unchanged; the
+ * One host client is one connection to SOCKET-PATH: the relay connects when the host
+ * client's nanomsg greeting arrives and closes when the host hangs up (the port then polls
+ * POLLHUP) or when the next client's greeting comes first (sp_follow.h says why), so
+ * every host client starts with a fresh nanomsg handshake. Messages pass unchanged; the
  * NF's own checks (and its channel key, if any) apply. */
 #include <dirent.h>
 #include <errno.h>
@@ -23,6 +24,8 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "sp_follow.h"
 
 static void nap_ms(long ms)
 {
@@ -87,14 +90,50 @@ static bool write_all(int fd, const char *b, size_t n)
 	return true;
 }
 
-/* Copies one chunk from `from` to `to`: false at EOF or on an error. */
-static bool pass(int from, int to)
+/* The NF connection of the current host client, and how its bytes are followed. */
+struct relay {
+	const char *nf_path;
+	int nf; /* -1: none (not yet connected, or the NF hung up) */
+	struct sp_follow follow;
+};
+
+static void close_nf(struct relay *r)
 {
-	char buf[16384];
-	ssize_t n = read(from, buf, sizeof(buf));
-	if (n < 0 && (errno == EINTR || errno == EAGAIN))
-		return true;
-	return n > 0 && write_all(to, buf, (size_t)n);
+	if (r->nf >= 0)
+		close(r->nf);
+	r->nf = -1;
+}
+
+static void on_host_bytes(void *ctx, enum sp_event ev, const uint8_t *data, size_t n)
+{
+	struct relay *r = ctx;
+	switch (ev) {
+	case SP_NEW_CLIENT:
+		if (r->nf >= 0) /* the guest did not see the last client hang up */
+			fprintf(stderr, "e2-vport-relay: a new host client without a hang-up: new NF connection\n");
+		close_nf(r);
+		r->nf = connect_nf(r->nf_path);
+		if (r->nf < 0)
+			fprintf(stderr, "e2-vport-relay: cannot connect to %s: %s\n", r->nf_path, strerror(errno));
+		break;
+	case SP_PASS:
+		if (r->nf >= 0 && !write_all(r->nf, (const char *)data, n))
+			close_nf(r); /* the NF went away: the rest of this client's bytes are dropped */
+		break;
+	case SP_BAD:
+		fprintf(stderr, "e2-vport-relay: host client refused: %s\n", (const char *)data);
+		close_nf(r);
+		break;
+	}
+}
+
+/* With no host client the port polls POLLHUP at once, so poll() cannot wait for one; the
+ * driver raises SIGIO when the host end connects (O_ASYNC), which we take blocked, with
+ * sigtimedwait. The second's timeout only bounds a missed signal. */
+static void wait_for_host(const sigset_t *sigio)
+{
+	const struct timespec second = {1, 0};
+	(void)sigtimedwait(sigio, NULL, &second);
 }
 
 int main(int argc, char **argv)
@@ -117,9 +156,6 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	fprintf(stderr, "e2-vport-relay: %s (%s) <-> %s\n", argv[1], dev, argv[2]);
-	/* With no host client the port polls POLLHUP at once, so poll() cannot wait for one;
-	 * the driver raises SIGIO when the host end connects (O_ASYNC), which we take blocked,
-	 * with sigtimedwait. The second's timeout only bounds a missed signal. */
 	sigset_t sigio;
 	sigemptyset(&sigio);
 	sigaddset(&sigio, SIGIO);
@@ -128,55 +164,34 @@ int main(int argc, char **argv)
 	if (fcntl(port, F_SETOWN, getpid()) != 0 || fl < 0 || fcntl(port, F_SETFL, fl | O_ASYNC) != 0)
 		fprintf(stderr, "e2-vport-relay: no SIGIO from %s (%s): checking for a host client every second\n", dev,
 			strerror(errno));
+	struct relay r = {.nf_path = argv[2], .nf = -1};
+	sp_follow_init(&r.follow);
 	for (;;) {
-		/* wait for a host client's first bytes */
-		struct pollfd p = {.fd = port, .events = POLLIN};
-		if (poll(&p, 1, -1) < 0) {
+		struct pollfd q[2] = {{.fd = port, .events = POLLIN}, {.fd = r.nf, .events = POLLIN}};
+		if (poll(q, r.nf >= 0 ? 2 : 1, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			return 1;
 		}
-		if (!(p.revents & POLLIN)) {
-			const struct timespec second = {1, 0};
-			(void)sigtimedwait(&sigio, NULL, &second);
+		if (q[0].revents & POLLIN) {
+			uint8_t buf[16384];
+			ssize_t n = read(port, buf, sizeof(buf));
+			if (n > 0)
+				sp_follow_feed(&r.follow, buf, (size_t)n, on_host_bytes, &r);
+		} else if (q[0].revents & (POLLHUP | POLLERR)) {
+			/* no host client (any more): the next one starts from a greeting */
+			close_nf(&r);
+			sp_follow_init(&r.follow);
+			wait_for_host(&sigio);
 			continue;
 		}
-		int nf = connect_nf(argv[2]);
-		if (nf < 0) {
-			fprintf(stderr, "e2-vport-relay: cannot connect to %s: %s\n", argv[2], strerror(errno));
-			nap_ms(1000);
-			continue;
-		}
-		bool host_gone = false;
-		for (;;) {
-			struct pollfd q[2] = {{.fd = port, .events = POLLIN}, {.fd = nf, .events = POLLIN}};
-			if (poll(q, 2, -1) < 0) {
-				if (errno == EINTR)
-					continue;
-				break;
-			}
-			if ((q[0].revents & POLLIN) && !pass(port, nf))
-				break;
-			if ((q[1].revents & (POLLIN | POLLHUP)) && !pass(nf, port))
-				break;
-			if ((q[0].revents & POLLHUP) && !(q[0].revents & POLLIN)) {
-				host_gone = true;
-				break;
-			}
-		}
-		close(nf);
-		/* the NF hung up first: drop what this host client still sends until it goes */
-		while (!host_gone) {
-			struct pollfd q = {.fd = port, .events = POLLIN};
-			if (poll(&q, 1, -1) < 0 && errno != EINTR)
-				break;
-			if (q.revents & POLLHUP)
-				host_gone = true;
-			else if (q.revents & POLLIN) {
-				char sink[4096];
-				if (read(port, sink, sizeof(sink)) < 0 && errno != EINTR && errno != EAGAIN)
-					host_gone = true;
-			}
+		if (r.nf >= 0 && (q[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+			char buf[16384];
+			ssize_t n = read(r.nf, buf, sizeof(buf));
+			if (n < 0 && (errno == EINTR || errno == EAGAIN))
+				continue;
+			if (n <= 0 || !write_all(port, buf, (size_t)n))
+				close_nf(&r); /* the NF hung up: what the client still sends is dropped */
 		}
 	}
 }

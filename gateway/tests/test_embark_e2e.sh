@@ -66,7 +66,8 @@ fail() {
   exit 1
 }
 ok() { echo "ok - $*"; }
-wait_for() { local t=$1; shift; for _ in $(seq $((t * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
+# up to SECONDS of wall time, however long each try takes
+wait_for() { local end=$((SECONDS + $1)); shift; until "$@" >/dev/null 2>&1; do ((SECONDS < end)) || return 1; sleep 0.1; done; }
 gwctl() { local gw=$1; shift; "$GW/embark-gwctl" --ctl "ipc://$T/$gw.ctl" "$@"; }
 gwcount() { gwctl "$1" status | awk -v k="$2" '$1 == k { print $2 }'; }
 # an NF's counters over its control socket (libe2nf: SOCK_SEQPACKET, one request, one reply)

@@ -43,7 +43,8 @@ fail() {
 }
 ok() { echo "ok - $*"; }
 # waits up to $1 seconds for the command after it to succeed
-wait_for() { local t=$1; shift; for _ in $(seq $((t * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
+# up to SECONDS of wall time, however long each try takes
+wait_for() { local end=$((SECONDS + $1)); shift; until "$@" >/dev/null 2>&1; do ((SECONDS < end)) || return 1; sleep 0.1; done; }
 ctl() { local gw=$1; shift; "$BIN/embark-gwctl" --ctl "ipc://$T/$gw.ctl" "$@"; }
 counter() { ctl "$1" status | awk -v k="$2" '$1 == k { print $2 }'; }
 

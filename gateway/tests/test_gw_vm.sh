@@ -77,7 +77,8 @@ fail() {
   for f in "$T"/*.log; do [ -e "$f" ] && { echo "--- $f"; tail -n 30 "$f" | tr -d '\r'; }; done
   exit 1
 }
-wait_for() { local t=$1; shift; for _ in $(seq $((t * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
+# up to SECONDS of wall time, however long each try takes
+wait_for() { local end=$((SECONDS + $1)); shift; until "$@" >/dev/null 2>&1; do ((SECONDS < end)) || return 1; sleep 0.1; done; }
 
 # --- key and rules: the same for both gateways; the VM's go into its instance initrd ---
 "$GW/embark-keygen" "$T/k" >/dev/null

@@ -599,12 +599,33 @@ static void unlink_sockets(const struct e2v_nf_spec *s)
 	}
 }
 
+/* libvirt gives up on a QEMU that does not die within about 15 s (EBUSY), which a
+ * guest spinning in a broken KVM or a loaded host can take: ask again until the
+ * domain is inactive or the time is up. 0 once inactive. */
+static int destroy_within(virDomainPtr dom, unsigned timeout_ms)
+{
+	uint64_t deadline = now_ms() + timeout_ms;
+	for (;;) {
+		int active = virDomainIsActive(dom);
+		if (active != 1)
+			return active == 0 || virGetLastErrorCode() == VIR_ERR_NO_DOMAIN ? 0 : -1;
+		if (virDomainDestroy(dom) == 0)
+			return 0;
+		if (virGetLastErrorCode() == VIR_ERR_NO_DOMAIN)
+			return 0; /* a transient domain that is gone */
+		if (now_ms() >= deadline)
+			return -1;
+		sleep_ms(500);
+	}
+}
+
+#define DESTROY_TIMEOUT_MS 60000
+
 /* Hard stop and undefine, ignoring what is already gone (the caller has already
  * recorded the error that made it tear down). */
 static void tear_down(virDomainPtr dom)
 {
-	if (virDomainIsActive(dom) == 1)
-		virDomainDestroy(dom);
+	destroy_within(dom, DESTROY_TIMEOUT_MS);
 	if (virDomainIsPersistent(dom) == 1)
 		virDomainUndefine(dom);
 }
@@ -677,7 +698,7 @@ static int create_within(virDomainPtr dom, const struct e2v_nf_spec *s, unsigned
 	bool timed_out = !j->done;
 	pthread_mutex_unlock(&j->lock);
 	if (timed_out)
-		virDomainDestroy(dom); /* kills QEMU; the pending create then fails */
+		destroy_within(dom, DESTROY_TIMEOUT_MS); /* kills QEMU; the pending create then fails */
 	pthread_join(t, NULL);
 	int rc = 0;
 	if (timed_out) {
@@ -767,7 +788,7 @@ int e2v_stop(struct e2v_conn *c, const char *instance, unsigned timeout_ms, stru
 		uint64_t deadline = now_ms() + timeout_ms;
 		while (virDomainIsActive(dom) == 1 && now_ms() < deadline)
 			sleep_ms(100);
-		if (virDomainIsActive(dom) == 1 && virDomainDestroy(dom) < 0) {
+		if (destroy_within(dom, DESTROY_TIMEOUT_MS) < 0) {
 			e2_seterr(err, "instance %s: cannot stop it: %s", instance, virt_msg());
 			rc = -1;
 		}
@@ -782,7 +803,7 @@ int e2v_remove(struct e2v_conn *c, const char *instance, struct e2_err *err)
 	if (!dom)
 		return -1;
 	int rc = 0;
-	if (virDomainIsActive(dom) == 1 && virDomainDestroy(dom) < 0) {
+	if (destroy_within(dom, DESTROY_TIMEOUT_MS) < 0) {
 		e2_seterr(err, "instance %s: cannot stop it: %s", instance, virt_msg());
 		rc = -1;
 	} else if (virDomainIsPersistent(dom) == 1 && virDomainUndefine(dom) < 0) {
@@ -951,8 +972,7 @@ enum e2v_accel e2v_probe_accel(struct e2v_conn *c, const char *image, const char
 	if (!dom)
 		return E2V_ACCEL_TCG;
 	int rc = wait_mark(dom, name, log, FIRST_LINE_MARK, now_ms() + timeout_ms, timeout_ms, &err);
-	if (virDomainIsActive(dom) == 1)
-		virDomainDestroy(dom);
+	destroy_within(dom, DESTROY_TIMEOUT_MS); /* a KVM guest that spins dies slowly */
 	virDomainFree(dom);
 	unlink(log);
 	return rc == 0 ? E2V_ACCEL_KVM : E2V_ACCEL_TCG;

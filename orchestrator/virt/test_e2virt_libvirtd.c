@@ -43,6 +43,20 @@ static int run(const char *script, const char *args)
 	return system(cmd);
 }
 
+/* A run killed before its teardown, or a test that failed half-way, leaves domains
+ * defined and running (holding the shared console log); these names are this test's
+ * own, so each test starts without them (an absent one is not an error here). */
+static int remove_mine(void **state)
+{
+	(void)state;
+	static const char *const mine[] = {"e2-live-fwd", "e2-live-broken", "e2-live-alone", "e2-live-slow",
+					   "e2-live-nonf"};
+	struct e2_err err;
+	for (size_t i = 0; i < sizeof(mine) / sizeof(mine[0]); i++)
+		e2v_remove(L.conn, mine[i], &err);
+	return 0;
+}
+
 static int group_setup(void **state)
 {
 	(void)state;
@@ -85,12 +99,7 @@ static int group_setup(void **state)
 		return -1;
 	}
 	L.accel = e2v_accel_from_env();
-	/* a run killed before its teardown leaves its domains defined; these names are this
-     * test's own, so a leftover of one is removed (an absent one is not an error here) */
-	static const char *const mine[] = {"e2-live-fwd", "e2-live-broken", "e2-live-alone", "e2-live-slow",
-					   "e2-live-nonf"};
-	for (size_t i = 0; i < sizeof(mine) / sizeof(mine[0]); i++)
-		e2v_remove(L.conn, mine[i], &err);
+	remove_mine(NULL);
 	return 0;
 }
 
@@ -98,7 +107,7 @@ static int group_teardown(void **state)
 {
 	(void)state;
 	if (L.conn)
-		e2v_disconnect(L.conn);
+		e2v_disconnect(L.conn); /* stops events a failed test left running */
 	/* only the domains this test creates: anything else on the host is not ours */
 	run("libvirt-down", "e2-live-fwd e2-live-broken e2-live-alone e2-live-slow e2-live-nonf");
 	char cmd[128];
@@ -123,7 +132,10 @@ static void probe_picks_an_accelerator(void **state)
 	print_message("KVM probe: %s\n", L.accel == E2V_ACCEL_KVM ? "KVM works" : "using TCG");
 	char **names;
 	struct e2_err err;
-	assert_int_equal(e2v_list(L.conn, &names, &err), 0); /* probe domain is gone */
+	int n = e2v_list(L.conn, &names, &err);
+	assert_true(n >= 0);
+	for (int i = 0; i < n; i++)                             /* other E2 domains on the host are not ours to judge */
+		assert_null(strstr(names[i], "e2-kvm-probe-")); /* the probe domain is gone */
 	e2v_names_free(names);
 }
 
@@ -162,7 +174,9 @@ static void boot_shutdown_restart_remove(void **state)
 	const char *paths[2] = {L.sock[0], L.sock[1]};
 	struct vhost_stub *stub = vhost_stub_start(paths, 2);
 	assert_non_null(stub);
-	struct event_log events = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	/* static: if an assert below fails, the event thread may still write here until
+	 * the group teardown disconnects */
+	static struct event_log events = {.lock = PTHREAD_MUTEX_INITIALIZER};
 	struct e2_err err = {""};
 	assert_int_equal(e2v_events_start(L.conn, record_event, &events, &err), 0);
 
@@ -170,8 +184,11 @@ static void boot_shutdown_restart_remove(void **state)
 		fail_msg("start: %s", err.msg);
 	assert_true(vhost_stub_sessions(stub) >= 2); /* both NICs talked vhost-user */
 	char **names;
-	assert_int_equal(e2v_list(L.conn, &names, &err), 1);
-	assert_string_equal(names[0], "e2-live-fwd");
+	int n = e2v_list(L.conn, &names, &err);
+	bool listed = false;
+	for (int i = 0; i < n; i++)
+		listed |= !strcmp(names[i], "e2-live-fwd");
+	assert_true(listed);
 	e2v_names_free(names);
 	wait_for_event(&events, "e2-live-fwd:started:e2");
 
@@ -277,9 +294,12 @@ int main(void)
 		return 77;
 	}
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(probe_picks_an_accelerator),   cmocka_unit_test(boot_shutdown_restart_remove),
-		cmocka_unit_test(start_failure_leaves_nothing), cmocka_unit_test(no_switch_is_explained),
-		cmocka_unit_test(never_ready_leaves_nothing),   cmocka_unit_test(guest_side_failure_is_reported),
+		cmocka_unit_test_teardown(probe_picks_an_accelerator, remove_mine),
+		cmocka_unit_test_teardown(boot_shutdown_restart_remove, remove_mine),
+		cmocka_unit_test_teardown(start_failure_leaves_nothing, remove_mine),
+		cmocka_unit_test_teardown(no_switch_is_explained, remove_mine),
+		cmocka_unit_test_teardown(never_ready_leaves_nothing, remove_mine),
+		cmocka_unit_test_teardown(guest_side_failure_is_reported, remove_mine),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
