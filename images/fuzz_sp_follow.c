@@ -20,9 +20,7 @@ static void check_event(void *ctx, enum sp_event ev, const uint8_t *data, size_t
 {
 	struct check *c = ctx;
 	switch (ev) {
-	case SP_NEW_CLIENT:
-		c->open = 1;
-		break;
+	case SP_NEW_CLIENT: c->open = 1; break;
 	case SP_BAD:
 		if (!data)
 			abort();

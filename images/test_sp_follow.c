@@ -131,7 +131,7 @@ static void junk_is_refused_until_a_greeting(void **state)
 	uint8_t s[128];
 	size_t n = greeting(s);
 	n += message(s + n, "status");
-	s[n++] = 7; /* no such message type */
+	s[n++] = 7;                                          /* no such message type */
 	const uint8_t false_start[] = {0, 'S', 'X', 0, 'S'}; /* then the real greeting */
 	memcpy(s + n, false_start, sizeof(false_start));
 	n += sizeof(false_start);

@@ -1099,9 +1099,8 @@ void gwc_outbound(struct gwc *c, struct gwc_pkt *p, size_t n, uint64_t now)
 				continue; /* the other direction of a flow that left here first */
 			uint8_t id[GWC_FLOW_ID_LEN];
 			flow_id_of(pk[i].out, pk[i].out_len, id);
-			const uint8_t *nonce = pk[i].out + 46; /* the option's nonce (README layout) */
-			c->pkt_nonce = (uint32_t)nonce[0] << 24 | (uint32_t)nonce[1] << 16 | (uint32_t)nonce[2] << 8 |
-				       nonce[3];
+			if (!embark_packet_nonce(pk[i].out, pk[i].out_len, &c->pkt_nonce))
+				continue; /* cannot be: the gateway made it */
 			stream_segment(c, f, ep[i], &t[i], id);
 			if (ext_packet_done(c) && c->emit)
 				pk[i].out[1] |= (uint8_t)(GWC_LABEL_RECORDS >> 16);
@@ -1201,10 +1200,8 @@ void gwc_inbound(struct gwc *c, struct gwc_pkt *p, size_t n, uint64_t now)
 						 * load balancer (its destination a backend's pool value):
 						 * its answers must look like the reverse of what arrived */
 						uint8_t v[CLOUD_VIEW_LEN];
-						const uint8_t *src = q->in + 8,
-							      *dst = q->in + 24; /* pool values end in e2e2 */
-						bool pool_src = src[14] == 0xe2 && src[15] == 0xe2;
-						bool pool_dst = dst[14] == 0xe2 && dst[15] == 0xe2;
+						bool pool_src = embark_is_pool_addr(q->in + 8);
+						bool pool_dst = embark_is_pool_addr(q->in + 24);
 						if (!f->in_cloud_index && (pool_src || pool_dst) &&
 						    cloud_view(q->in, q->len, false, v, NULL)) {
 							memcpy(f->nat_view, v, CLOUD_VIEW_LEN);

@@ -158,6 +158,9 @@ int embark_pools_encrypt_named(embark_gw *gw, const embark_poolset *pools, embar
 void embark_pool_values_write(FILE *f, const char *const *names, const embark_u128 *values, size_t n,
 			      const char *header);
 bool embark_is_pool_value(embark_u128 enc);
+/* The same for an address as a packet carries it (16 bytes, network order). Exact: the
+ * pool values' suffix is reserved, no other encrypted address ends in it. */
+bool embark_is_pool_addr(const uint8_t addr[16]);
 
 /* Packet transform (L3 packets, no link header).  Return EMBARK_OK or an error, which is
  * also counted in the gateway's counters. */
@@ -196,6 +199,10 @@ typedef struct {
 } embark_burst_pkt;
 size_t embark_encrypt_burst(embark_gw *gw, embark_burst_pkt *pkts, size_t n);
 size_t embark_decrypt_burst(embark_gw *gw, embark_burst_pkt *pkts, size_t n);
+/* The nonce of an Embark packet's option (unique per packet of one gateway): what names
+ * a packet for its extension records. False if pkt is no Embark packet. Not checked
+ * against the SIV: a middlebox uses it only to pair a packet with its records. */
+bool embark_packet_nonce(const uint8_t *pkt, size_t len, uint32_t *nonce);
 
 /* ---------- classification (plain IPv4 or encrypted IPv6 packets alike) ---------- */
 /* has_ports: TCP or UDP (and not a later fragment); rules that name ports match only these. */

@@ -56,6 +56,7 @@ int mb_parse_l3(uint8_t *l3, size_t len, int ethertype, struct mb_pkt *p)
 	if (p->v6) {
 		p->saddr = l3 + 8;
 		p->daddr = l3 + 24;
+		p->marked = (l3[1] & (MB_LABEL_RECORDS >> 16)) && embark_packet_nonce(l3, len, &p->nonce);
 		end = 40 + (size_t)e2_get_be16(l3 + 4);
 		off = 40;
 		uint8_t nh = l3[6];

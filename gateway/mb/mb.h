@@ -49,6 +49,10 @@ struct mb_pkt {
 	/* set when deciding: the flow this packet's extension records named, if that is not
 	 * `flow` (a NAT between the gateway and here rewrote the packet; mb_hold) */
 	const struct mb_flow_key *rec_flow;
+	/* the gateway marked it as having made extension records (flow label bit 19), and
+	 * the option's nonce that names it in them */
+	bool marked;
+	uint32_t nonce;
 };
 /* Parses the L3 packet at l3: 0 ok, -1 malformed/truncated, 1 not IP. */
 int mb_parse_l3(uint8_t *l3, size_t len, int ethertype, struct mb_pkt *p);
@@ -171,7 +175,7 @@ static inline uint32_t mb_pkt_label(const struct mb_pkt *p)
 /* Whether the gateway marked the packet as having made extension records. */
 static inline bool mb_pkt_has_records(const struct mb_pkt *p)
 {
-	return p->v6 && (p->l3[1] & (MB_LABEL_RECORDS >> 16));
+	return p->marked;
 }
 
 /* The live channel's race. embark-gw publishes a packet's extension records before it
@@ -210,8 +214,12 @@ const struct mb_flow_key *mb_hold_rec_flow(const struct mb_hold *h, const struct
 void mb_hold_release(struct mb_hold *h, uint64_t now, mb_hold_fn *fn, void *ctx);
 size_t mb_hold_count(const struct mb_hold *h);
 const struct mb_hold_stats *mb_hold_stats(const struct mb_hold *h);
-/* The option nonce of an Embark packet; false if not one. */
-bool mb_pkt_nonce(const struct mb_pkt *p, uint32_t *nonce);
+/* The option nonce of a marked packet; false if it is not one. */
+static inline bool mb_pkt_nonce(const struct mb_pkt *p, uint32_t *nonce)
+{
+	*nonce = p->nonce;
+	return p->marked;
+}
 
 /* An extension record taken from a frame's payload (after the Ethernet header). */
 struct mb_ext {

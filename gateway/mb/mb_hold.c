@@ -15,8 +15,6 @@
 struct held {
 	void *item;
 	unsigned port;
-	bool marked;
-	uint32_t nonce;
 	uint64_t since;
 	struct mb_pkt p;
 };
@@ -47,6 +45,8 @@ struct mb_hold *mb_hold_new(size_t cap, uint64_t wait_ns)
 		return NULL;
 	h->cap = cap;
 	h->wait_ns = wait_ns;
+	if (!wait_ns)
+		return h; /* nothing waits: only the records' flows are kept */
 	h->q = calloc(cap, sizeof(*h->q));
 	/* a flow's entry is needed only while it has packets here, at most wait_ns */
 	h->flows = mb_flows_new(cap * 4, sizeof(struct hold_flow), wait_ns + 1000000000ull);
@@ -74,16 +74,6 @@ void mb_hold_free(struct mb_hold *h)
 	free(h);
 }
 
-bool mb_pkt_nonce(const struct mb_pkt *p, uint32_t *nonce)
-{
-	/* IPv6 header, then the Destination Options header whose option's nonce is at +6 */
-	if (!p->v6 || p->l3_len < 50 || p->l3[6] != 60)
-		return false;
-	const uint8_t *n = p->l3 + 46;
-	*nonce = (uint32_t)n[0] << 24 | (uint32_t)n[1] << 16 | (uint32_t)n[2] << 8 | n[3];
-	return true;
-}
-
 static bool is_done(const struct mb_hold *h, uint32_t nonce)
 {
 	return h->done[nonce % DONE_SLOTS].tag == (1ull << 32 | nonce);
@@ -97,13 +87,10 @@ void mb_hold_record(struct mb_hold *h, uint32_t nonce, const embark_key5 *rec_ke
 
 const struct mb_flow_key *mb_hold_rec_flow(const struct mb_hold *h, const struct mb_pkt *p)
 {
-	uint32_t nonce;
-	if (!mb_pkt_has_records(p) || !mb_pkt_nonce(p, &nonce) || !is_done(h, nonce))
+	if (!p->marked || !is_done(h, p->nonce))
 		return NULL;
-	const struct mb_flow_key *f = &h->done[nonce % DONE_SLOTS].flow;
-	bool same = f->hash == p->flow.hash && f->a == p->flow.a && f->b == p->flow.b && f->pa == p->flow.pa &&
-		    f->pb == p->flow.pb && f->proto == p->flow.proto;
-	return same ? NULL : f;
+	const struct mb_flow_key *f = &h->done[p->nonce % DONE_SLOTS].flow;
+	return memcmp(f, &p->flow, sizeof(*f)) ? f : NULL; /* compared as the flow table does */
 }
 
 static void let_go(struct mb_hold *h, struct held *e, bool late, uint64_t now, mb_hold_fn *fn, void *ctx)
@@ -124,11 +111,9 @@ static void let_go(struct mb_hold *h, struct held *e, bool late, uint64_t now, m
 bool mb_hold_admit(struct mb_hold *h, struct mb_pkt *p, void *item, unsigned port, uint64_t now, mb_hold_fn *fn,
 		   void *ctx)
 {
-	uint32_t nonce = 0;
 	if (!h->wait_ns)
 		return false;
-	bool marked = mb_pkt_has_records(p) && mb_pkt_nonce(p, &nonce);
-	bool waits = marked && !is_done(h, nonce);
+	bool waits = p->marked && !is_done(h, p->nonce);
 	if (!h->n && !waits)
 		return false; /* nothing held: the common case costs the mark's test */
 	struct hold_flow *f = h->n ? mb_flows_find(h->flows, &p->flow, now) : NULL;
@@ -154,8 +139,7 @@ bool mb_hold_admit(struct mb_hold *h, struct mb_pkt *p, void *item, unsigned por
 		}
 	}
 	f->held++;
-	h->q[h->n++] =
-		(struct held){.item = item, .port = port, .marked = marked, .nonce = nonce, .since = now, .p = *p};
+	h->q[h->n++] = (struct held){.item = item, .port = port, .since = now, .p = *p};
 	h->stats.held++;
 	return true;
 }
@@ -170,7 +154,7 @@ void mb_hold_release(struct mb_hold *h, uint64_t now, mb_hold_fn *fn, void *ctx)
 		struct held e = h->q[r];
 		struct hold_flow *f = mb_flows_find(h->flows, &e.p.flow, now);
 		bool behind = f && f->gen == gen; /* an earlier packet of its flow stays */
-		bool ready = !e.marked || is_done(h, e.nonce);
+		bool ready = !e.p.marked || is_done(h, e.p.nonce);
 		bool late = !ready && now - e.since >= h->wait_ns;
 		if (!behind && (ready || late)) {
 			let_go(h, &e, late, now, fn, ctx);

@@ -136,6 +136,8 @@ static void run_rx_burst(struct runner *r, struct e2nf *nf, unsigned port, struc
 		for (unsigned i = 0; i < n; i++)
 			if (kind[i] == FRAME_IP)
 				r->m->prefetch2(r->m->st, port, &parsed[i], now);
+	r->nf = nf; /* for decide_held, which mb_hold_admit may call */
+	r->chan_now = now;
 	for (unsigned i = 0; i < n; i++) {
 		struct rte_mbuf *mb = pkts[i];
 		switch (kind[i]) {
@@ -163,8 +165,6 @@ static void run_rx_burst(struct runner *r, struct e2nf *nf, unsigned port, struc
 			break;
 		case FRAME_IP:
 			r->ip++;
-			r->nf = nf;
-			r->chan_now = now;
 			if (r->hold && mb_hold_admit(r->hold, &parsed[i], mb, port, now, decide_held, r))
 				break; /* waits for its records */
 			decide(r, nf, port, mb, &parsed[i], now);

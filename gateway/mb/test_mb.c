@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "../tests/common.h"
 #include "mb.h"
 
 static int parse_addrs(const char *text, struct mb_addrs *a, struct e2_err *err)
@@ -386,10 +387,8 @@ static void test_epochs(void **state)
 	assert_string_equal(mb_epochs_get(&s, 1), "one");
 	assert_string_equal(mb_epochs_get(&s, 2 + (1u << 19)), "two"); /* labels are mod 2^19 */
 	v6[1] = 0x08; /* bit 19: the packet made records; the epoch is still 2 */
-	assert_true(mb_pkt_has_records(&p6));
 	assert_string_equal(mb_epochs_of(&s, &p6), "two");
 	v6[1] = 0;
-	assert_false(mb_pkt_has_records(&p6));
 	/* refusals change nothing */
 	assert_int_equal(mb_epochs_control(&s, "pools 2 bad-file", reply, sizeof reply), -1);
 	assert_non_null(strstr(reply, "refused, nothing changed: bad-file:1"));
@@ -438,6 +437,8 @@ static void fake_frame(struct fake_frame *f, int id, unsigned flow, uint32_t non
 	f->p.l3 = f->l3;
 	f->p.l3_len = sizeof f->l3;
 	f->p.v6 = true;
+	f->p.marked = marked; /* as mb_parse_l3 sets them from the bytes above */
+	f->p.nonce = nonce;
 	embark_key5 k = {.sip = 100 + flow, .dip = 7, .sport = 1000, .dport = 80, .proto = 6, .has_ports = true};
 	mb_flow_key(&k, &f->p.flow, NULL);
 }
@@ -557,9 +558,39 @@ static void test_hold(void **state)
 	assert_null(mb_hold_rec_flow(h, &f[2].p));
 	mb_hold_free(h);
 
-	/* not an Embark packet: no nonce */
-	struct mb_pkt v4 = {.l3 = f[0].l3, .l3_len = 20};
-	assert_false(mb_pkt_nonce(&v4, &nonce));
+	/* not marked: no nonce */
+	assert_false(mb_pkt_nonce(&f[2].p, &nonce));
+}
+
+/* A real Embark packet: mb_parse_l3 finds the gateway's mark and the option's nonce. */
+static void test_parse_mark(void **state)
+{
+	(void)state;
+	char err[256];
+	embark_ruleset rs = {0};
+	embark_poolset ps = {0};
+	embark_config cfg;
+	embark_config_default(&cfg);
+	embark_keys *k = test_keys(3);
+	embark_gw *gw = embark_gw_new(k, &rs, &ps, &cfg, err, sizeof err);
+	assert_non_null(gw);
+	uint64_t seed = 1;
+	uint8_t plain[128], enc[512];
+	size_t n = build_ipv4(&seed, plain, 6, 0x0a000001, 0x0a000002, 1000, 80, 0, 20, 'x'), len;
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(embark_encrypt_packet(gw, plain, n, enc, sizeof enc, &len), EMBARK_OK);
+	uint32_t nonce;
+	assert_true(embark_packet_nonce(enc, len, &nonce));
+	struct mb_pkt p;
+	assert_int_equal(mb_parse_l3(enc, len, 0x86dd, &p), 0);
+	assert_false(mb_pkt_has_records(&p)); /* not marked: nothing to wait for */
+	enc[1] |= MB_LABEL_RECORDS >> 16;
+	assert_int_equal(mb_parse_l3(enc, len, 0x86dd, &p), 0);
+	uint32_t got = 0;
+	assert_true(mb_pkt_has_records(&p) && mb_pkt_nonce(&p, &got));
+	assert_int_equal(got, nonce);
+	embark_gw_free(gw);
+	embark_keys_free(k);
 }
 
 int main(void)
@@ -570,7 +601,7 @@ int main(void)
 		cmocka_unit_test(test_uris),          cmocka_unit_test(test_flows),
 		cmocka_unit_test(test_flows_carry),   cmocka_unit_test(test_parse_rewrite),
 		cmocka_unit_test(test_ext),           cmocka_unit_test(test_epochs),
-		cmocka_unit_test(test_hold),
+		cmocka_unit_test(test_hold),          cmocka_unit_test(test_parse_mark),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -119,7 +119,7 @@ static void test_live(void **state)
 	struct mb_hold *h = mb_hold_new(8, 10ull * 1000000000u);
 	struct waiting w = {.h = h};
 	uint8_t l3[64] = {0x60, 0x08, 0x00, 0x01, [6] = 60, [46] = 0, 0, 0x12, 0x34};
-	struct mb_pkt p = {.l3 = l3, .l3_len = sizeof l3, .v6 = true};
+	struct mb_pkt p = {.l3 = l3, .l3_len = sizeof l3, .v6 = true, .marked = true, .nonce = 0x1234};
 	embark_key5 k = {.sip = 1, .dip = 2, .sport = 3, .dport = 4, .proto = 6, .has_ports = true};
 	mb_flow_key(&k, &p.flow, NULL);
 	assert_true(mb_hold_admit(h, &p, l3, 0, 0, decided, &w));

@@ -268,6 +268,11 @@ bool embark_is_pool_value(embark_u128 enc)
 	return (enc & 0xffff) == EMBARK_POOL_MARK;
 }
 
+bool embark_is_pool_addr(const uint8_t addr[16])
+{
+	return embark_is_pool_value(embark_load_u128(addr));
+}
+
 embark_u128 embark_pool_lookup(const embark_gw *gw, embark_u128 enc, bool *found)
 {
 	size_t lo = 0, hi = gw->npool;

@@ -528,3 +528,12 @@ int embark_decrypt_packet(embark_gw *gw, const uint8_t *in, size_t len, uint8_t 
 		*out_len = p.out_len;
 	return p.rc;
 }
+
+bool embark_packet_nonce(const uint8_t *pkt, size_t len, uint32_t *nonce)
+{
+	const size_t opt = 40; /* the Destination Options header right after the IPv6 header */
+	if (len < opt + NONCE_OFF + NONCE_LEN || pkt[0] >> 4 != 6 || pkt[6] != 60 || pkt[opt + 2] != OPT_TYPE)
+		return false;
+	*nonce = e2_get_be32(pkt + opt + NONCE_OFF);
+	return true;
+}

@@ -187,6 +187,12 @@ static void test_nonces(void **st)
 	assert_int_equal(embark_encrypt_packet(b, p, n, e3, sizeof e3, &l3), EMBARK_OK);
 	assert_int_equal(e2_get_be32(e2 + 46), e2_get_be32(e1 + 46) + 1);
 	assert_memory_not_equal(e1 + 46, e3 + 46, 4);
+	uint32_t n1 = 0, n2 = 0;
+	assert_true(embark_packet_nonce(e1, l1, &n1) && embark_packet_nonce(e2, l2, &n2));
+	assert_int_equal(n2, n1 + 1);
+	assert_int_equal(n1, e2_get_be32(e1 + 46));
+	assert_false(embark_packet_nonce(p, n, &n1));   /* the plain IPv4 packet */
+	assert_false(embark_packet_nonce(e1, 49, &n1)); /* cut before the nonce's end */
 	/* nonce and SIV differ, so the sealed part and the payload do too */
 	assert_memory_not_equal(e1 + 50, e2 + 50, 16);
 	assert_memory_not_equal(e1 + 66, e2 + 66, l1 - 66);

@@ -376,6 +376,14 @@ static void flush(struct e2nf *nf, struct nf_port *p)
 	p->n_out = 0;
 }
 
+/* After a callback: what it sent leaves now, not with the next burst. */
+static void flush_all(struct e2nf *nf)
+{
+	for (unsigned o = 0; o < nf->n_ports; o++)
+		if (nf->ports[o].n_out)
+			flush(nf, &nf->ports[o]);
+}
+
 void e2nf_send(struct e2nf *nf, unsigned port, struct rte_mbuf *m)
 {
 	struct nf_port *p = &nf->ports[port < nf->n_ports ? port : 0];
@@ -611,9 +619,7 @@ static int run_offline(struct e2nf *nf, const struct e2nf_ops *ops, void *state)
 		nf->c.rx_packets += n;
 		nf->c.rx_bursts++;
 		ops->rx(nf, state, (unsigned)port, pkts, n);
-		for (unsigned o = 0; o < nf->n_ports; o++)
-			if (nf->ports[o].n_out)
-				flush(nf, &nf->ports[o]);
+		flush_all(nf);
 		nf->c.busy_cycles += rte_rdtsc() - t0 - (nf->offline_io_cycles - io0);
 	}
 out:
@@ -668,9 +674,7 @@ int e2nf_run(struct e2nf *nf, const struct e2nf_ops *ops, void *state)
 			nf->c.rx_packets += n;
 			nf->c.rx_bursts++;
 			ops->rx(nf, state, i, pkts, n);
-			for (unsigned o = 0; o < nf->n_ports; o++)
-				if (nf->ports[o].n_out)
-					flush(nf, &nf->ports[o]);
+			flush_all(nf);
 			nf->c.busy_cycles += rte_rdtsc() - t0;
 		}
 		uint64_t now = rte_rdtsc();
@@ -693,10 +697,7 @@ int e2nf_run(struct e2nf *nf, const struct e2nf_ops *ops, void *state)
 		if (timer_period && ops->timer && now >= next_timer) {
 			uint64_t t0 = rte_rdtsc();
 			ops->timer(nf, state, now_ns());
-			/* what the timer sent (packets an NF held) leaves now, not with the next burst */
-			for (unsigned o = 0; o < nf->n_ports; o++)
-				if (nf->ports[o].n_out)
-					flush(nf, &nf->ports[o]);
+			flush_all(nf); /* what the timer sent (packets an NF held) */
 			next_timer = now + timer_period;
 			nf->c.busy_cycles += rte_rdtsc() - t0;
 		}
