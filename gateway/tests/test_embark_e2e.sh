@@ -7,13 +7,15 @@
 # Fig. 4.1a sends the chain's output back through the same gateway, which a two-port
 # embark-gw cannot do, so the server sits behind a second gateway, as test_gw_netns does):
 #   ns EC (curl, 10.9.0.1) -- embark-gw A ==[cloud ns: e2d]== embark-gw B -- ns ES (nginx, 10.9.0.2)
-#   e2d: A's cloud tap -> embark-fw -> embark-nat -> embark-ids -> B's cloud tap, and back
+#   e2d: A's cloud tap -> embark-fw -> embark-nat -> embark-lb -> embark-ids -> B's cloud tap, and back
+#   (the load balancer's backends 10.9.0.2 and 10.9.0.3 both in ns ES, behind gateway B)
 # Plaintext run, the same e2d, the same NF binaries with plain files (e2nf-ids for the IDS:
 # embark-ids has no plaintext mode):
-#   ns PC (curl, 10.9.0.1) -- veth ==[e2d: embark-fw -> embark-nat -> e2nf-ids]== veth -- ns PS (nginx, 10.9.0.2)
+#   ns PC (curl, 10.9.0.1) -- veth ==[e2d: embark-fw -> embark-nat -> embark-lb -> e2nf-ids]== veth -- ns PS (nginx, 10.9.0.2 and .3)
 #
 # Checks: pages of 2 KiB, 200 KiB and 3 MiB load byte-identical on both runs; the server
-# sees the NAT's pool address on both; a request to the denied port gets no connection
+# sees the NAT's pool address on both; the load balancer spreads new connections over
+# both backends on both runs and takes every answer back; a request to the denied port gets no connection
 # and the firewall counts it; the IDS alerts on a request carrying a keyword and on no
 # other; both runs decide alike (allow / deny / alert) for every request; e2d's own
 # capture of what the gateways send into the cloud holds only Embark frames, no
@@ -40,8 +42,9 @@ NEC=eeC$S NES=eeS$S NPC=epC$S NPS=epS$S NCL=eeK$S
 AE=xaE$S AC=xaC$S BE=xbE$S BC=xbC$S PCv=xpC$S PSv=xpS$S
 PREFIX=embark-e2e-$S
 NAT=${E2_E2E_NAT:-1}
-NPORTS=$((NAT ? 12 : 8)) SEEN=$((NAT ? 200 : 1)) CHAIN="fw + ids" 
-[ "$NAT" = 1 ] && CHAIN="fw + nat + ids"
+# E2_E2E_NAT=0: the chain without the NAT and the load balancer (then nothing translates)
+NPORTS=$((NAT ? 16 : 8)) SEEN=$((NAT ? 200 : 1)) CHAIN="fw + ids"
+[ "$NAT" = 1 ] && CHAIN="fw + nat + lb + ids"
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
@@ -60,7 +63,7 @@ fail() {
   echo "FAIL: $*"
   [ -n "${UP:-}" ] || exit 1
   for g in a b; do echo "--- gw $g: $(gwctl $g status 2>&1 | grep -v ' 0$' | tr '\n' ' ')"; done
-  for n in efw eids pfw pids $([ "$NAT" = 1 ] && echo enat pnat); do echo "--- $n: $(nfstats $n 2>&1 | grep -v '=0$' | tr '\n' ' ')"; done
+  for n in efw eids pfw pids $([ "$NAT" = 1 ] && echo enat pnat elb plb); do echo "--- $n: $(nfstats $n 2>&1 | grep -v '=0$' | tr '\n' ' ')"; done
   "$CTL" --ctl "$T/e2d.ctl" stats 2>&1 | head -40
   for f in "$T"/*.log "$T"/*.err; do [ -f "$f" ] && { echo "--- $f"; tail -20 "$f"; }; done
   exit 1
@@ -91,13 +94,14 @@ accept id=web proto=tcp dst=10.9.0.2 dport=8080
 accept id=udpok proto=udp dst=10.9.0.2 dport=9000
 deny id=udpno proto=udp dst=10.9.0.2 dport=9001
 R
-printf 'pool nat 10.9.0.200\n' >"$T/pools.txt"
+printf 'pool nat 10.9.0.200\npool web 10.9.0.2/31\n' >"$T/pools.txt"
 KW=confidential-project-zebra
 printf '%s\n' "$KW" >"$T/kw.txt"
 "$GW/embark-rules" encrypt --key "$T/k" --in "$T/rules.txt" --out "$T/rules.enc" \
   --pools "$T/pools.txt" --pools-out "$T/pools.enc" 2>"$T/rules.err" || fail "embark-rules encrypt"
 "$GW/embark-rules" keywords --key "$T/k" --in "$T/kw.txt" --out "$T/kw.enc" || fail "embark-rules keywords"
-[ "$(grep -vc "^#" "$T/pools.enc")" = 1 ] || fail "one pool address should give one encrypted value"
+[ "$(grep -c "^nat " "$T/pools.enc")" = 1 ] && [ "$(grep -c "^web " "$T/pools.enc")" = 2 ] ||
+  fail "each pool address should give one encrypted value: $(grep -v "^#" "$T/pools.enc" | cut -c1-12 | tr '\n' ' ')"
 printf 'drop tcp any any -> any any (msg:"kw"; content:"%s"; sid:1;)\n' "$KW" >"$T/ids.rules"
 grep -q "10\.9\.0\." "$T/rules.enc" && fail "the encrypted rules name an enterprise address"
 
@@ -132,6 +136,7 @@ ip link set "$AC" netns "$NCL"
 ip link set "$BC" netns "$NCL"
 ip -n "$NEC" addr add 10.9.0.1/24 dev "$AE"
 ip -n "$NES" addr add 10.9.0.2/24 dev "$BE"
+ip -n "$NES" addr add 10.9.0.3/24 dev "$BE"
 # a DPDK tap carries frames of 1500 bytes at most: room for the 68 bytes Embark adds
 for x in "$NEC $AE" "$NES $BE"; do set -- $x; ip -n "$1" link set "$2" mtu 1400 up; done
 for l in "$AC" "$BC"; do ip -n "$NCL" link set "$l" mtu 1500 up; done
@@ -152,6 +157,7 @@ for x in "$NPC $PCv 10.9.0.1" "$NPS $PSv 10.9.0.2" "$NCL ${PCv}k -" "$NCL ${PSv}
   # whole, checksummed frames of at most the MTU: e2d does no offloads
   ip netns exec "$1" ethtool -K "$2" tso off gso off gro off tx off rx off >/dev/null 2>&1 || true
   [ "$3" = - ] || ip -n "$1" addr add "$3/24" dev "$2"
+  [ "$2" != "$PSv" ] || ip -n "$1" addr add 10.9.0.3/24 dev "$2"
   ip -n "$1" link set "$2" mtu 1400 up
 done
 MAC_PC=$(ip netns exec "$NPC" cat /sys/class/net/"$PCv"/address)
@@ -161,10 +167,10 @@ ip -n "$NPS" neigh add 10.9.0.1 lladdr "$MAC_PC" dev "$PSv" nud permanent
 ip -n "$NPS" neigh add 10.9.0.200 lladdr "$MAC_PC" dev "$PSv" nud permanent
 
 # --- e2d and the two chains -----------------------------------------------------------
-chain() { # prefix in-port out-port: in -> fw -> nat -> ids -> out, and back
+chain() { # prefix in-port out-port: in -> fw -> nat -> lb -> ids -> out, and back
   local p=$1 a=$2 b=$3
   local nfs="fwi fwo idi ido"
-  [ "$NAT" = 1 ] && nfs="fwi fwo nti nto idi ido"
+  [ "$NAT" = 1 ] && nfs="fwi fwo nti nto lbi lbo idi ido"
   for q in $nfs; do
     echo "port add $p$q nf path=$T/$p$q.sock native=1"
     echo "module add in_$p$q port_in port=$p$q"
@@ -177,8 +183,10 @@ chain() { # prefix in-port out-port: in -> fw -> nat -> ids -> out, and back
   echo "connect in_${p}fwi out_$a"
   if [ "$NAT" = 1 ]; then
     echo "connect in_${p}fwo out_${p}nti"
-    echo "connect in_${p}nto out_${p}idi"
-    echo "connect in_${p}idi out_${p}nto"
+    echo "connect in_${p}nto out_${p}lbi"
+    echo "connect in_${p}lbo out_${p}idi"
+    echo "connect in_${p}idi out_${p}lbo"
+    echo "connect in_${p}lbi out_${p}nto"
     echo "connect in_${p}nti out_${p}fwo"
   else
     echo "connect in_${p}fwo out_${p}idi"
@@ -209,13 +217,15 @@ nf() { # name binary in-sock out-sock args...
 }
 NF_PIDS=()
 nf efw "$GW/embark-fw" efwi efwo --rules "$T/rules.enc"
-[ "$NAT" = 1 ] && nf enat "$GW/embark-nat" enti ento --pool "$T/pools.enc"
+[ "$NAT" = 1 ] && nf enat "$GW/embark-nat" enti ento --pool "$T/pools.enc" --pool-name nat
+[ "$NAT" = 1 ] && nf elb "$GW/embark-lb" elbi elbo --backends "$T/pools.enc" --pool-name web
 # --drop: a request packet that comes before its token records waits for them (a generous
 # bound: records that never come would stall the pages and show here); the records name
 # the flow as gw A sent it, the packets come rewritten by the NAT: the nonce links them
 nf eids "$GW/embark-ids" eidi eido --rules "$T/kw.enc" --ext "ipc://$T/a.ext" --drop --record-wait 2000
 nf pfw "$GW/embark-fw" pfwi pfwo --rules "$T/rules.txt"
-[ "$NAT" = 1 ] && nf pnat "$GW/embark-nat" pnti pnto --pool "$T/pools.txt"
+[ "$NAT" = 1 ] && nf pnat "$GW/embark-nat" pnti pnto --pool "$T/pools.txt" --pool-name nat
+[ "$NAT" = 1 ] && nf plb "$GW/embark-lb" plbi plbo --backends "$T/pools.txt" --pool-name web
 nf pids "$E2NF_IDS" pidi pido --rules "$T/ids.rules" --own-reassembly
 for _ in $(seq 300); do
   [ "$(e2dstats | awk '$2=="nf" && $3=="up"' | wc -l)" = $NPORTS ] && break
@@ -223,7 +233,7 @@ for _ in $(seq 300); do
   sleep 0.1
 done
 [ "$(e2dstats | awk '$2=="nf" && $3=="up"' | wc -l)" = $NPORTS ] || fail "the NFs did not attach: $(e2dstats)"
-ok "e2d up in the cloud namespace; the chain $CHAIN (embark-fw, embark-nat, embark-ids on ciphertext; embark-fw, embark-nat, e2nf-ids on plaintext) attached"
+ok "e2d up in the cloud namespace; the chain $CHAIN attached (embark-* on ciphertext; the same binaries on plaintext, with e2nf-ids for the IDS)"
 
 # --- the servers ----------------------------------------------------------------------
 mkdir -p "$T/www"
@@ -245,10 +255,12 @@ error_log $T/ng-$side.err;
 events { worker_connections 64; }
 http {
   log_format peer '\$remote_addr \$request_uri \$status';
+  log_format backend '\$server_addr';
   access_log $T/ng-$side/access.log peer;
+  access_log $T/ng-$side/backend.log backend;
   client_body_temp_path $T/ng-$side/cb; proxy_temp_path $T/ng-$side/pt; fastcgi_temp_path $T/ng-$side/ft;
   uwsgi_temp_path $T/ng-$side/ut; scgi_temp_path $T/ng-$side/st;
-  server { listen 10.9.0.2:8080; listen 10.9.0.2:8081; root $T/www; }
+  server { listen 10.9.0.2:8080; listen 10.9.0.2:8081; listen 10.9.0.3:8080; listen 10.9.0.3:8081; root $T/www; }
 }
 NG
 done
@@ -306,6 +318,18 @@ if [ "$NAT" = 1 ]; then
   [ "$(gwcount b nat_answers)" -gt 1000 ] && [ "$(gwcount a nat_answers)" = "$(gwcount b nat_answers)" ] ||
     fail "NAT answers: gw B sent $(gwcount b nat_answers), gw A took back $(gwcount a nat_answers)"
   [ "$(gwcount a decrypt_rewritten)" = 0 ] || fail "gw A refused $(gwcount a decrypt_rewritten) packets as rewritten"
+  # the load balancer: new connections spread over both backends, every answer taken back
+  for side in e p; do for i in $(seq 16); do get $side "lb$i" "8080/small.html"; done; done
+  for n in elb plb; do
+    [ "$(nfcount $n backend0_packets)" -gt 0 ] && [ "$(nfcount $n backend1_packets)" -gt 0 ] &&
+      [ "$(nfcount $n unknown_reply)" = 0 ] && [ "$(nfcount $n to_client)" -gt 1000 ] ||
+      fail "$n did not balance both ways: $(nfstats $n | tr '\n' ' ')"
+  done
+  for side in e p; do
+    for i in $(seq 16); do [ "${DECISION[$side.lb$i]}" = allow ] || fail "$side run: request $i through the load balancer failed"; done
+    for a in 10.9.0.2 10.9.0.3; do grep -qx "$a" "$T/ng-$side/backend.log" || fail "$side run: no request reached backend $a"; done
+  done
+  ok "LB on both chains: new connections on both backends, every answer back to the client (encrypted: $(nfcount elb new_flows) flows, backends $(nfcount elb backend0_packets)/$(nfcount elb backend1_packets) packets; plaintext: $(nfcount plb backend0_packets)/$(nfcount plb backend1_packets))"
   ok "NAT both ways on both chains (encrypted: $(nfcount enat translated_out) out, $(nfcount enat translated_in) back, $(nfcount enat new_mappings) mappings); $(gwcount a nat_answers) answers taken back by gw A, none refused"
 fi
 
@@ -327,7 +351,7 @@ cat >"$T/udp_recv.py" <<'PY'
 import socket, sys, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-s.bind(("10.9.0.2", int(sys.argv[1])))
+s.bind(("", int(sys.argv[1])))  # either backend the load balancer picks
 # the first datagram may be long in coming on a busy machine (the harness reads counters
 # and starts the sender in between): wait a minute for it, then until IDLE s pass quiet
 s.settimeout(60)
@@ -400,7 +424,7 @@ grep -q "alert rule=0" "$T/eids.err" || fail "embark-ids logged no alert"
   fail "the IDSs dropped nothing: embark-ids $(nfcount eids dropped_frames), e2nf-ids $(nfcount pids dropped_frames)"
 [ "$(served e)" = "$se0" ] && [ "$(served p)" = "$sp0" ] ||
   fail "the request carrying the keyword reached a server (served: e $se0 -> $(served e), p $sp0 -> $(served p))"
-ok "IDS: no alert on the clean requests; the request carrying '$KW' alerted and dropped before the server, behind the NAT (embark-ids alerts=$(nfcount eids alerts) dropped_frames=$(nfcount eids dropped_frames) over tokens, e2nf-ids alerts_sid_1=$(nfcount pids alerts_sid_1) dropped_frames=$(nfcount pids dropped_frames))"
+ok "IDS: no alert on the clean requests; the request carrying '$KW' alerted and dropped before the server, at the end of the chain $CHAIN (embark-ids alerts=$(nfcount eids alerts) dropped_frames=$(nfcount eids dropped_frames) over tokens, e2nf-ids alerts_sid_1=$(nfcount pids alerts_sid_1) dropped_frames=$(nfcount pids dropped_frames))"
 
 # --- the same decisions on both runs --------------------------------------------------
 for r in small.html mid.bin big.bin denied keyword; do
@@ -417,7 +441,7 @@ ok "same decisions on ciphertext and plaintext: $(for r in small.html mid.bin bi
 "$CTL" --ctl "$T/e2d.ctl" capture stop CA >/dev/null || fail "capture stop CA"
 "$CTL" --ctl "$T/e2d.ctl" capture stop CB >/dev/null || fail "capture stop CB"
 for c in a b; do
-  python3 "$HERE/gw_cloud_check.py" "$T/cloud-$c.pcap" --addr 10.9.0.1 --addr 10.9.0.2 --addr 10.9.0.200 \
+  python3 "$HERE/gw_cloud_check.py" "$T/cloud-$c.pcap" --addr 10.9.0.1 --addr 10.9.0.2 --addr 10.9.0.3 --addr 10.9.0.200 \
     --text SECRET-MARKER --text "$KW" --text "GET /" --text "HTTP/1.1" --text nginx --text small.html \
     --text X-Note --chunks "$T/www/big.bin" --chunks "$T/www/mid.bin" --min-frames 200 >"$T/check-$c.txt" ||
     { head -20 "$T/check-$c.txt"; fail "plaintext or an enterprise address in e2d's capture of gateway $c's frames"; }
