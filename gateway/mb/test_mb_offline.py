@@ -86,7 +86,10 @@ conversation("10.1.0.5", 40000, "192.0.2.10", 80, [get(b"example.com", b"/index.
 conversation("10.1.0.66", 40001, "192.0.2.10", 80, [get(b"example.com", b"/")])
 conversation("10.1.0.5", 40002, "192.0.2.11", 22, [b"SSH-2.0-OpenSSH\r\n"])
 conversation("10.1.0.6", 40003, "192.0.2.10", 80, [get(b"blocked.example", b"/bad")])
-conversation("10.1.0.7", 40004, "192.0.2.12", 80, [get(b"example.com", b"/a", b"X-Tag: PROJECT-BLUEBIRD\r\n")])
+# the keyword ~1.2 KB into its segment: the segment's token record (~10 KB) is longer than
+# a packet buffer, and its last tokens are the keyword's
+conversation("10.1.0.7", 40004, "192.0.2.12", 80,
+             [get(b"example.com", b"/a", b"X-Pad: " + b"p" * 1200 + b"\r\nX-Tag: PROJECT-BLUEBIRD\r\n")])
 req = get(b"example.com", b"/b", b"X-Note: top confidential\r\n")
 cut = req.index(b"confidential") + 5
 conversation("10.1.0.8", 40005, "192.0.2.12", 80, [req[:cut], req[cut:]])
@@ -394,6 +397,9 @@ with tempfile.TemporaryDirectory() as d:
           "embark-ids flags and drops the same requests as e2nf-ids (%d+%d frames pass)" % (len(d0), len(d1)))
     check(es.get("alerts") == "2" and es.get("alerts_rule0") == "1" and es.get("alerts_rule1") == "1" and
           es.get("flows_dropped") == "2", "embark-ids: both keywords (one split over two segments) alerted once")
+    check(es.get("ext_refused") == "0" and int(es.get("ext_records", "0")) > 0,
+          "embark-ids: every extension record taken whole (%s), the longest over a packet buffer" %
+          es.get("ext_records"))
 
     # --- a key rotation (epoch 2 under another key) reaches every middlebox: pool values,
     # backends, keyword rules and URIs are all per key. Each loads epoch 2's at the switch

@@ -30,6 +30,7 @@
 
 #define MSG_MAX 512
 #define LOAD_REPORT_MS 500
+#define OFFLINE_FRAME_MAX (UINT16_MAX - RTE_PKTMBUF_HEADROOM) /* an mbuf's data room is 16 bits */
 
 struct nf_port {
 	char path[108];
@@ -45,7 +46,8 @@ struct e2nf {
 	unsigned n_ports;
 	struct nf_port ports[E2NF_PORTS_MAX];
 	struct rte_mempool *pool;
-	int ctl_fd; /* listening; -1: none */
+	struct rte_mempool *jumbo_pool; /* offline: frames longer than a pool buffer */
+	int ctl_fd;                     /* listening; -1: none */
 	bool eal_up;
 	volatile bool stop;
 	int explicit_load; /* per mille, -1: measured */
@@ -246,8 +248,12 @@ static int open_offline(struct e2nf *nf, struct e2_err *err)
 	nf->eal_up = true;
 	nf->offline = true;
 	nf->pool = rte_pktmbuf_pool_create("e2nf_offline", 8191, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, 0);
+	/* a capture can hold frames of up to 64 KiB (an extension record of a full segment's
+	 * tokens is ~12 KB): they get whole buffers of their own, never a cut copy */
+	nf->jumbo_pool =
+		rte_pktmbuf_pool_create("e2nf_offline_jumbo", 255, 32, 0, RTE_PKTMBUF_HEADROOM + OFFLINE_FRAME_MAX, 0);
 	nf->dead = pcap_open_dead(DLT_EN10MB, 65535);
-	if (!nf->pool || !nf->dead) {
+	if (!nf->pool || !nf->jumbo_pool || !nf->dead) {
 		e2_seterr(err, "offline: no memory for packet buffers");
 		return -1;
 	}
@@ -588,16 +594,20 @@ static int run_offline(struct e2nf *nf, const struct e2nf_ops *ops, void *state)
 		unsigned n = 0;
 		/* a burst: this port's frames up to the next frame of another port */
 		while (n < E2NF_BURST && have[port]) {
-			struct rte_mbuf *m = rte_pktmbuf_alloc(nf->pool);
-			char *d = m ? rte_pktmbuf_append(m, (uint16_t)RTE_MIN(hdr[port]->caplen, 2048u)) : NULL;
+			uint32_t len = hdr[port]->caplen;
+			struct rte_mempool *from = len <= rte_pktmbuf_data_room_size(nf->pool) - RTE_PKTMBUF_HEADROOM
+							   ? nf->pool
+							   : nf->jumbo_pool;
+			struct rte_mbuf *m = len <= OFFLINE_FRAME_MAX ? rte_pktmbuf_alloc(from) : NULL;
+			char *d = m ? rte_pktmbuf_append(m, (uint16_t)len) : NULL;
 			if (!d) {
-				fprintf(stderr, "%s: offline: frame of %u bytes does not fit a buffer\n", nf->name,
-					hdr[port]->caplen);
+				fprintf(stderr, "%s: offline: frame of %u bytes does not fit a buffer (at most %u)\n",
+					nf->name, len, OFFLINE_FRAME_MAX);
 				rte_pktmbuf_free(m);
 				rc = -1;
 				goto out;
 			}
-			memcpy(d, data[port], RTE_MIN(hdr[port]->caplen, 2048u));
+			memcpy(d, data[port], len);
 			pkts[n++] = m;
 			have[port] = pcap_next_ex(in[port], &hdr[port], &data[port]) == 1;
 			bool other_first = false;
@@ -746,8 +756,10 @@ void e2nf_close(struct e2nf *nf)
 			pcap_dump_close(nf->dump[i]);
 	if (nf->dead)
 		pcap_close(nf->dead);
-	if (nf->offline && nf->pool)
+	if (nf->offline) {
 		rte_mempool_free(nf->pool);
+		rte_mempool_free(nf->jumbo_pool);
+	}
 	e2nf_ethdev_close(nf->eth);
 	if (nf->cfg.ready_file)
 		unlink(nf->cfg.ready_file);
