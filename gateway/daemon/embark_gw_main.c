@@ -279,9 +279,13 @@ static uint64_t now_ns(void)
 
 /* ---------------- extension channel ---------------- */
 
+/* a record's tokens in wire form, one record at a time (the packet worker's thread) */
+#define EXT_TOKENS_MAX GWC_EXT_TOKENS_MAX
 struct ext {
 	struct e2_chan *pub;
 	struct gwc *core;
+	uint8_t wire[EXT_TOKENS_MAX * EMBARK_TOKEN_WIRE_LEN];
+	uint64_t runs[EXT_TOKENS_MAX * 2];
 };
 
 static void ext_emit(void *ctx, const struct gwc_ext *rec)
@@ -290,14 +294,17 @@ static void ext_emit(void *ctx, const struct gwc_ext *rec)
 	if (!x->pub)
 		return;
 	E2__Embark__ExtRecord m = E2__EMBARK__EXT_RECORD__INIT;
-	m.version = E2__EMBARK__VERSION__VERSION_CURRENT;
+	m.version = E2__EMBARK__EXT_VERSION__EXT_VERSION_CURRENT;
 	m.epoch = rec->epoch;
 	m.flow = (ProtobufCBinaryData){.len = GWC_FLOW_ID_LEN, .data = (uint8_t *)rec->flow};
 	m.salt0 = rec->salt0;
-	m.n_tokens = rec->ntokens;
-	m.tokens = (uint64_t *)rec->tokens;
-	m.n_offsets = rec->ntokens;
-	m.offsets = (uint64_t *)rec->offsets;
+	if (rec->ntokens > EXT_TOKENS_MAX) {
+		gwc_count(x->core, GWC_EXT_UNSENT, 1); /* gwcore emits a chunk's tokens at most */
+		return;
+	}
+	m.n_offset_runs = embark_tokens_pack(rec->tokens, rec->offsets, rec->ntokens, x->wire, x->runs);
+	m.offset_runs = x->runs;
+	m.token_bytes = (ProtobufCBinaryData){.len = rec->ntokens * EMBARK_TOKEN_WIRE_LEN, .data = x->wire};
 	if (rec->uri)
 		m.uri = (ProtobufCBinaryData){.len = rec->uri_len, .data = (uint8_t *)rec->uri};
 	m.packet_nonce = rec->packet_nonce;

@@ -89,11 +89,25 @@ static int listen_ext(const char *url, const struct e2_chan_key *key, uint64_t c
 			continue;
 		E2__Embark__ExtRecord *r = e2__embark__ext_record__unpack(NULL, len, body);
 		free(body);
-		if (!r || r->flow.len != 37) {
-			fprintf(stderr, "embark-gwctl: a record that does not decode\n");
+		long ntok = r ? embark_tokens_count(r->token_bytes.len, r->offset_runs, r->n_offset_runs) : -1;
+		if (!r || r->flow.len != 37 || r->version != E2__EMBARK__EXT_VERSION__EXT_VERSION_CURRENT || ntok < 0) {
+			fprintf(stderr, "embark-gwctl: a record that does not decode (or of another version)\n");
 			e2__embark__ext_record__free_unpacked(r, NULL);
 			continue;
 		}
+		size_t n_tokens = (size_t)ntok;
+		embark_token_ct *tokens = n_tokens ? malloc(n_tokens * sizeof(*tokens)) : NULL;
+		uint64_t *offsets = n_tokens ? malloc(n_tokens * sizeof(*offsets)) : NULL;
+		if (n_tokens && (!tokens || !offsets)) {
+			fprintf(stderr, "embark-gwctl: out of memory\n");
+			free(tokens);
+			free(offsets);
+			e2__embark__ext_record__free_unpacked(r, NULL);
+			continue;
+		}
+		if (n_tokens)
+			embark_tokens_unpack(r->token_bytes.data, r->token_bytes.len, r->offset_runs, r->n_offset_runs,
+					     tokens, offsets);
 		got++;
 		if (r->uri.len) {
 			printf("uri %u ", r->epoch);
@@ -108,12 +122,12 @@ static int listen_ext(const char *url, const struct e2_chan_key *key, uint64_t c
 			}
 			printf("\n");
 		}
-		if (r->n_tokens) {
+		if (n_tokens) {
 			printf("tokens %u ", r->epoch);
 			hex(stdout, r->flow.data, 37);
-			printf(" %" PRIu64 " %zu\n", r->salt0, r->n_tokens);
+			printf(" %" PRIu64 " %zu\n", r->salt0, n_tokens);
 		}
-		if (kw.n && r->n_tokens && r->n_offsets == r->n_tokens) {
+		if (kw.n && n_tokens) {
 			struct flowm *fm = NULL;
 			for (size_t i = 0; i < nflows && !fm; i++)
 				if (!memcmp(flows[i].flow, r->flow.data, 37))
@@ -129,9 +143,9 @@ static int listen_ext(const char *url, const struct e2_chan_key *key, uint64_t c
 					embark_km_matcher_reset(fm->m, r->salt0);
 					fm->salt0 = r->salt0;
 				}
-				for (size_t i = 0; i < r->n_tokens; i++) {
+				for (size_t i = 0; i < n_tokens; i++) {
 					uint32_t rules[16];
-					size_t k = embark_km_match(fm->m, r->tokens[i], r->offsets[i], rules, 16);
+					size_t k = embark_km_match(fm->m, tokens[i], offsets[i], rules, 16);
 					for (size_t j = 0; j < k && j < 16; j++) {
 						printf("match %u ", r->epoch);
 						hex(stdout, r->flow.data, 37);
@@ -141,6 +155,8 @@ static int listen_ext(const char *url, const struct e2_chan_key *key, uint64_t c
 			}
 		}
 		fflush(stdout);
+		free(tokens);
+		free(offsets);
 		e2__embark__ext_record__free_unpacked(r, NULL);
 	}
 	for (size_t i = 0; i < nflows; i++)

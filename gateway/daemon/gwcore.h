@@ -45,6 +45,9 @@ embark_keys *gwc_keys_copy(const embark_keys *keys);
 void gwc_key_id(const embark_keys *keys, char out[GWC_KEY_ID_LEN + 1]);
 
 /* What goes out on the extension channel. */
+/* a record holds the tokens of one chunk of a stream at most */
+#define GWC_KM_CHUNK 4096
+#define GWC_EXT_TOKENS_MAX (GWC_KM_CHUNK + EMBARK_TOKEN_LEN)
 struct gwc_ext {
 	uint32_t epoch;
 	uint8_t flow[GWC_FLOW_ID_LEN];

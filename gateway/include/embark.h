@@ -265,6 +265,23 @@ void embark_km_matcher_reset(embark_km_matcher *m, uint64_t salt0);
  * writes their indexes to rules_out (<= cap). */
 size_t embark_km_match(embark_km_matcher *m, embark_token_ct ct, uint64_t offset, uint32_t *rules_out, size_t cap);
 
+/* The wire form of a run of tokens (the extension channel's records): each token as 5
+ * big-endian bytes, the offsets as (start, count) pairs of consecutive offsets. Window
+ * tokens come one per byte, so a segment's tokens are one run: a record decodes with a
+ * loop over bytes instead of two varint arrays (~50 cycles a token with protobuf-c). */
+#define EMBARK_TOKEN_WIRE_LEN 5
+/* wire: room for n * EMBARK_TOKEN_WIRE_LEN bytes; runs: for 2 * n values. Returns the
+ * number of values written to runs (2 per run). Order is kept exactly. */
+size_t embark_tokens_pack(const embark_token_ct *tokens, const uint64_t *offsets, size_t n, uint8_t *wire,
+			  uint64_t *runs);
+/* The number of tokens the wire form holds, or -1 if it is malformed (a length not a
+ * multiple of 5, an odd number of run values, an empty run, counts that do not add up to
+ * the tokens, an offset past 2^64). */
+long embark_tokens_count(size_t wire_len, const uint64_t *runs, size_t nruns);
+/* Writes the tokens and offsets (room for embark_tokens_count() of each). */
+void embark_tokens_unpack(const uint8_t *wire, size_t wire_len, const uint64_t *runs, size_t nruns,
+			  embark_token_ct *tokens, uint64_t *offsets);
+
 /* Deterministic authenticated encryption of whole URIs (AES-SIV, RFC 5297).
  * Output is 16 bytes longer than the input. */
 int embark_uri_encrypt(const embark_keys *keys, const uint8_t *uri, size_t len, uint8_t *out);

@@ -628,12 +628,13 @@ int mb_ext_decode(const uint8_t *b, size_t len, struct mb_ext *x, struct e2_err 
 		return -1;
 	}
 	const char *bad = NULL;
-	if (r->version != 1)
-		bad = "extension record: version is not 1";
+	long ntokens = embark_tokens_count(r->token_bytes.len, r->offset_runs, r->n_offset_runs);
+	if (r->version != E2__EMBARK__EXT_VERSION__EXT_VERSION_CURRENT)
+		bad = "extension record: not of this version (2)";
 	else if (r->flow.len != MB_FLOW_ID_LEN)
 		bad = "extension record: flow is not 37 bytes";
-	else if (r->n_tokens != r->n_offsets)
-		bad = "extension record: tokens and offsets differ in number";
+	else if (ntokens < 0)
+		bad = "extension record: tokens and their offset runs do not agree";
 	if (bad) {
 		e2_seterr(err, "%s", bad);
 		e2__embark__ext_record__free_unpacked(r, NULL);
@@ -650,14 +651,13 @@ int mb_ext_decode(const uint8_t *b, size_t len, struct mb_ext *x, struct e2_err 
 	x->key.dport = e2_get_be16(f + 34);
 	x->key.proto = f[36];
 	x->key.has_ports = x->key.proto == 6 || x->key.proto == 17;
-	x->ntokens = r->n_tokens;
-	if (r->n_tokens) {
-		x->tokens = malloc(r->n_tokens * sizeof(uint64_t));
-		x->offsets = malloc(r->n_tokens * sizeof(uint64_t));
-		if (x->tokens && x->offsets) {
-			memcpy(x->tokens, r->tokens, r->n_tokens * sizeof(uint64_t));
-			memcpy(x->offsets, r->offsets, r->n_tokens * sizeof(uint64_t));
-		}
+	x->ntokens = (size_t)ntokens;
+	if (ntokens) {
+		x->tokens = malloc(x->ntokens * sizeof(uint64_t));
+		x->offsets = malloc(x->ntokens * sizeof(uint64_t));
+		if (x->tokens && x->offsets)
+			embark_tokens_unpack(r->token_bytes.data, r->token_bytes.len, r->offset_runs, r->n_offset_runs,
+					     x->tokens, x->offsets);
 	}
 	if (r->uri.len) {
 		x->uri = malloc(r->uri.len);
@@ -689,21 +689,28 @@ uint8_t *mb_ext_encode(uint32_t epoch, const uint8_t flow[MB_FLOW_ID_LEN], uint6
 {
 	E2__Embark__ExtRecord r;
 	e2__embark__ext_record__init(&r);
-	r.version = 1;
+	r.version = E2__EMBARK__EXT_VERSION__EXT_VERSION_CURRENT;
 	r.epoch = epoch;
 	r.flow.data = (uint8_t *)flow;
 	r.flow.len = MB_FLOW_ID_LEN;
 	r.salt0 = salt0;
-	r.n_tokens = r.n_offsets = ntokens;
-	r.tokens = (uint64_t *)tokens;
-	r.offsets = (uint64_t *)offsets;
-	r.uri.data = (uint8_t *)uri;
-	r.uri.len = uri_len;
-	r.packet_nonce = packet_nonce;
-	r.packet_last = packet_last;
-	*len = e2__embark__ext_record__get_packed_size(&r);
-	uint8_t *b = malloc(*len ? *len : 1);
-	if (b)
-		e2__embark__ext_record__pack(&r, b);
+	uint8_t *wire = malloc(ntokens * EMBARK_TOKEN_WIRE_LEN + 1);
+	uint64_t *runs = malloc(ntokens * 2 * sizeof(uint64_t) + 1);
+	uint8_t *b = NULL;
+	if (wire && runs) {
+		r.n_offset_runs = embark_tokens_pack(tokens, offsets, ntokens, wire, runs);
+		r.offset_runs = runs;
+		r.token_bytes = (ProtobufCBinaryData){.len = ntokens * EMBARK_TOKEN_WIRE_LEN, .data = wire};
+		r.uri.data = (uint8_t *)uri;
+		r.uri.len = uri_len;
+		r.packet_nonce = packet_nonce;
+		r.packet_last = packet_last;
+		*len = e2__embark__ext_record__get_packed_size(&r);
+		b = malloc(*len ? *len : 1);
+		if (b)
+			e2__embark__ext_record__pack(&r, b);
+	}
+	free(wire);
+	free(runs);
 	return b;
 }

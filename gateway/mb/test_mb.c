@@ -336,10 +336,31 @@ static void test_ext(void **state)
 	assert_int_equal(mb_ext_decode((const uint8_t *)"\xff\xff\xff", 3, &x, &err), -1);
 	free(b);
 	b = mb_ext_encode(3, id, 77, tok, off, 3, NULL, 0, 0, false, &len);
-	b[1] = 2; /* version field (tag 1 varint): 2 */
+	b[1] = 1; /* version field (tag 1 varint): 1, the varint arrays' version */
 	assert_int_equal(mb_ext_decode(b, len, &x, &err), -1);
 	assert_non_null(strstr(err.msg, "version"));
 	free(b);
+	/* the wire form: offsets in runs, order kept, one run for consecutive offsets */
+	uint64_t t5[5] = {5, 4, 3, 2, 1}, o5[5] = {10, 11, 12, 3, 13}, got_t[5], got_o[5], runs[10];
+	uint8_t wire[5 * EMBARK_TOKEN_WIRE_LEN];
+	size_t nr = embark_tokens_pack(t5, o5, 5, wire, runs);
+	assert_int_equal(nr, 6); /* 10+3, 3+1, 13+1 */
+	assert_int_equal(embark_tokens_count(sizeof wire, runs, nr), 5);
+	embark_tokens_unpack(wire, sizeof wire, runs, nr, got_t, got_o);
+	assert_memory_equal(got_t, t5, sizeof t5);
+	assert_memory_equal(got_o, o5, sizeof o5);
+	/* malformed: counts that do not add up, a cut token, an odd run list, an empty run,
+	 * a run past 2^64 */
+	runs[1] = 4;
+	assert_int_equal(embark_tokens_count(sizeof wire, runs, nr), -1);
+	runs[1] = 3;
+	assert_int_equal(embark_tokens_count(sizeof wire - 1, runs, nr), -1);
+	assert_int_equal(embark_tokens_count(sizeof wire, runs, nr - 1), -1);
+	uint64_t empty[4] = {1, 0, 2, 5}, past[2] = {UINT64_MAX - 1, 5}, last[2] = {UINT64_MAX - 4, 5};
+	assert_int_equal(embark_tokens_count(sizeof wire, empty, 4), -1);
+	assert_int_equal(embark_tokens_count(sizeof wire, past, 2), -1);
+	assert_int_equal(embark_tokens_count(sizeof wire, last, 2), 5); /* ends at 2^64 - 1 */
+	assert_int_equal(embark_tokens_count(0, NULL, 0), 0);
 }
 
 /* The epoch set: a loader that takes the "file name" as its data (a name starting with

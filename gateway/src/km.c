@@ -6,6 +6,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -665,4 +666,51 @@ int embark_uri_decrypt(const embark_keys *keys, const uint8_t *in, size_t len, u
 	if (rc)
 		OPENSSL_cleanse(uri, len - 16);
 	return rc;
+}
+
+size_t embark_tokens_pack(const embark_token_ct *tokens, const uint64_t *offsets, size_t n, uint8_t *wire,
+			  uint64_t *runs)
+{
+	size_t nr = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t t = tokens[i];
+		for (int k = EMBARK_TOKEN_WIRE_LEN - 1; k >= 0; k--, t >>= 8)
+			wire[i * EMBARK_TOKEN_WIRE_LEN + (size_t)k] = (uint8_t)t;
+		/* (a run that ends at 2^64 - 1 is not continued by offset 0) */
+		if (nr && offsets[i] == runs[nr - 2] + runs[nr - 1] && offsets[i] != 0) {
+			runs[nr - 1]++;
+		} else {
+			runs[nr++] = offsets[i];
+			runs[nr++] = 1;
+		}
+	}
+	return nr;
+}
+
+long embark_tokens_count(size_t wire_len, const uint64_t *runs, size_t nruns)
+{
+	if (wire_len % EMBARK_TOKEN_WIRE_LEN || nruns % 2 || wire_len / EMBARK_TOKEN_WIRE_LEN > (size_t)LONG_MAX)
+		return -1;
+	uint64_t total = 0;
+	for (size_t r = 0; r < nruns; r += 2) {
+		uint64_t start = runs[r], count = runs[r + 1];
+		if (!count || count - 1 > UINT64_MAX - start || count > wire_len) /* the last offset fits */
+			return -1;
+		total += count;
+		if (total > wire_len / EMBARK_TOKEN_WIRE_LEN)
+			return -1;
+	}
+	return total == wire_len / EMBARK_TOKEN_WIRE_LEN ? (long)total : -1;
+}
+
+void embark_tokens_unpack(const uint8_t *wire, size_t wire_len, const uint64_t *runs, size_t nruns,
+			  embark_token_ct *tokens, uint64_t *offsets)
+{
+	size_t n = wire_len / EMBARK_TOKEN_WIRE_LEN, i = 0;
+	for (size_t t = 0; t < n; t++, wire += EMBARK_TOKEN_WIRE_LEN)
+		tokens[t] = (uint64_t)wire[0] << 32 | (uint64_t)wire[1] << 24 | (uint64_t)wire[2] << 16 |
+			    (uint64_t)wire[3] << 8 | wire[4];
+	for (size_t r = 0; r + 1 < nruns; r += 2)
+		for (uint64_t k = 0; k < runs[r + 1] && i < n; k++)
+			offsets[i++] = runs[r] + k;
 }
