@@ -257,13 +257,31 @@ void embark_kw_rules_free(embark_kw_rules *r);
 int embark_kw_rules_write(FILE *f, const embark_kw_rules *r);
 int embark_kw_rules_parse(const char *text, size_t len, const char *name, embark_kw_rules *out, char *err,
 			  size_t errlen);
+/* A ruleset: keyword rules prepared for matching (distinct pieces, each with its key
+ * schedule), shared by the matchers of many flows. Reference-counted: each matcher made
+ * from it holds a reference, so the owner may free it while flows still match; one thread
+ * uses a ruleset and its matchers (the key schedules are OpenSSL contexts). */
+typedef struct embark_km_ruleset embark_km_ruleset;
+embark_km_ruleset *embark_km_ruleset_new(const embark_kw_rules *rules);
+void embark_km_ruleset_free(embark_km_ruleset *set);           /* drops the caller's reference */
+size_t embark_km_ruleset_pieces(const embark_km_ruleset *set); /* distinct pieces */
 typedef struct embark_km_matcher embark_km_matcher;
+embark_km_matcher *embark_km_matcher_new_shared(embark_km_ruleset *set, uint64_t salt0);
+/* A matcher with a ruleset of its own. */
 embark_km_matcher *embark_km_matcher_new(const embark_kw_rules *rules, uint64_t salt0);
 void embark_km_matcher_free(embark_km_matcher *m);
 void embark_km_matcher_reset(embark_km_matcher *m, uint64_t salt0);
 /* Feeds one token; returns the number of rules that completed a match ending with it and
- * writes their indexes to rules_out (<= cap). */
+ * writes their indexes to rules_out (<= cap, at most 64). */
 size_t embark_km_match(embark_km_matcher *m, embark_token_ct ct, uint64_t offset, uint32_t *rules_out, size_t cap);
+/* Feeds a run of tokens (a record's); writes each completed rule and the index of the
+ * token that completed it. Stops early, before a token whose hits might not fit, so every
+ * hit is reported: *fed says how many tokens were taken; call again with the rest. */
+typedef struct {
+	uint32_t rule, token;
+} embark_km_hit;
+size_t embark_km_match_run(embark_km_matcher *m, const embark_token_ct *ct, const uint64_t *offsets, size_t n,
+			   embark_km_hit *hits, size_t cap, size_t *fed);
 
 /* The wire form of a run of tokens (the extension channel's records): each token as 5
  * big-endian bytes, the offsets as (start, count) pairs of consecutive offsets. Window

@@ -32,6 +32,7 @@ struct ids_flow {
 /* One epoch's keyword rules. */
 struct ids_rules {
 	embark_kw_rules rules;
+	embark_km_ruleset *prepared; /* the epoch's flows' matchers share it */
 	uint64_t *alerts_rule;
 };
 
@@ -49,6 +50,8 @@ static void rules_clear(void *data)
 {
 	struct ids_rules *r = data;
 	embark_kw_rules_free(&r->rules);
+	embark_km_ruleset_free(r->prepared); /* matchers still running keep it alive */
+	r->prepared = NULL;
 	free(r->alerts_rule);
 }
 
@@ -68,7 +71,8 @@ static int rules_load(void *ctx, void *data, const char *path, struct e2_err *er
 		return -1;
 	}
 	r->alerts_rule = calloc(r->rules.rules + 1, sizeof(*r->alerts_rule));
-	if (!r->alerts_rule) {
+	r->prepared = embark_km_ruleset_new(&r->rules);
+	if (!r->alerts_rule || !r->prepared) {
 		e2_seterr(err, "no memory for the rules");
 		return -1;
 	}
@@ -131,6 +135,25 @@ static int ids_setup(void *st, bool check, struct e2_err *err)
 	return 0;
 }
 
+static void ids_alert(struct ids *d, struct ids_rules *r, struct ids_flow *f, uint32_t epoch, uint32_t rule,
+		      uint64_t offset)
+{
+	for (unsigned a = 0; a < f->n_alerted; a++)
+		if (f->alerted[a] == rule)
+			return;
+	if (f->n_alerted < ALERTS_PER_FLOW)
+		f->alerted[f->n_alerted++] = rule;
+	d->alerts++;
+	if (rule < r->rules.rules)
+		r->alerts_rule[rule]++;
+	fprintf(stderr, "embark-ids: alert rule=%u epoch=%u stream_offset=%llu\n", rule, epoch,
+		(unsigned long long)offset);
+	if (d->drop && !f->dropping) {
+		f->dropping = true;
+		d->flows_dropped++;
+	}
+}
+
 static void ids_ext(void *st, struct e2nf *nf, struct mb_ext *x, uint64_t now)
 {
 	struct ids *d = st;
@@ -155,7 +178,7 @@ static void ids_ext(void *st, struct e2nf *nf, struct mb_ext *x, uint64_t now)
 		f->m = NULL;
 	}
 	if (!f->m) {
-		f->m = embark_km_matcher_new(&r->rules, x->salt0);
+		f->m = embark_km_matcher_new_shared(r->prepared, x->salt0);
 		f->salt0 = x->salt0;
 		f->epoch = x->epoch;
 		if (!f->m)
@@ -166,27 +189,11 @@ static void ids_ext(void *st, struct e2nf *nf, struct mb_ext *x, uint64_t now)
 		d->resets++;
 	}
 	d->tokens += x->ntokens;
-	uint32_t hit[16];
-	for (size_t i = 0; i < x->ntokens; i++) {
-		size_t nh = embark_km_match(f->m, x->tokens[i], x->offsets[i], hit, 16);
-		for (size_t j = 0; j < nh && j < 16; j++) {
-			bool seen = false;
-			for (unsigned a = 0; a < f->n_alerted; a++)
-				seen |= f->alerted[a] == hit[j];
-			if (seen)
-				continue;
-			if (f->n_alerted < ALERTS_PER_FLOW)
-				f->alerted[f->n_alerted++] = hit[j];
-			d->alerts++;
-			if (hit[j] < r->rules.rules)
-				r->alerts_rule[hit[j]]++;
-			fprintf(stderr, "embark-ids: alert rule=%u epoch=%u stream_offset=%llu\n", hit[j], x->epoch,
-				(unsigned long long)x->offsets[i]);
-			if (d->drop && !f->dropping) {
-				f->dropping = true;
-				d->flows_dropped++;
-			}
-		}
+	embark_km_hit hit[64];
+	for (size_t t = 0, fed; t < x->ntokens; t += fed) {
+		size_t nh = embark_km_match_run(f->m, x->tokens + t, x->offsets + t, x->ntokens - t, hit, 64, &fed);
+		for (size_t j = 0; j < nh; j++)
+			ids_alert(d, r, f, x->epoch, hit[j].rule, x->offsets[t + hit[j].token]);
 	}
 }
 

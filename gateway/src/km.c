@@ -425,56 +425,177 @@ void embark_kw_rules_free(embark_kw_rules *r)
 }
 
 /* ---------------- matcher ---------------- */
-typedef struct {
-	uint8_t enc[16];
-	uint64_t count;
-	embark_token_ct expect;
-	int64_t next;
-} ptoken;
+/* A ruleset is what every flow's matcher shares: the distinct rule pieces, each with its
+ * AES key schedule made once (a token's expected value is AES_{AES_k(piece)}(salt), and
+ * OpenSSL charges ~130 ns to load a new key where one block under a loaded key costs ~20
+ * ns; a matcher recomputes every piece's value at each salt reset, every ~2 KB of a
+ * stream), and the pieces' order within rules. A matcher holds only the flow's counters,
+ * expected values and partial matches. */
 typedef struct {
 	uint32_t ptok, rule, piece;
 } use; /* piece j of rule uses ptoken */
+
+struct embark_km_ruleset {
+	unsigned refs;        /* the owner's and one per matcher; one thread uses a ruleset */
+	EVP_CIPHER_CTX **ctx; /* per ptoken: ECB under the piece's AES_k(piece) */
+	size_t npt;
+	use *uses; /* sorted by ptok */
+	size_t nuses;
+	size_t *use_start;            /* per ptok: first index in uses (npt + 1 entries) */
+	uint32_t *rel;                /* per piece index in rules->v order */
+	size_t *piece_base;           /* per rule: index of its first piece */
+	uint32_t *npieces, *rel_last; /* per rule */
+	size_t nrules;
+};
+
+typedef struct {
+	uint64_t count;
+	embark_token_ct expect;
+	int32_t next;
+} ptoken;
 typedef struct {
 	uint64_t start;
 	uint32_t next;
 } cand;
 #define MAX_CANDS 8
 typedef struct {
-	uint32_t npieces;
-	uint32_t rel_last;
 	uint32_t ncand;
 	cand c[MAX_CANDS];
 } rule_state;
 
 struct embark_km_matcher {
-	EVP_CIPHER_CTX *tok_ctx;
+	embark_km_ruleset *set;
 	uint64_t salt0;
 	ptoken *pt;
-	size_t npt;
-	use *uses; /* sorted by ptok */
-	size_t nuses;
-	size_t *use_start;  /* per ptok: first index in uses (npt + 1 entries) */
-	uint32_t *rel;      /* per piece index in rules->v order */
-	size_t *piece_base; /* per rule: index of its first piece */
 	rule_state *rs;
-	size_t nrules;
-	int64_t *bucket; /* chained hash on expect */
+	int32_t *bucket; /* chained hash on expect; mostly empty, so most tokens cost one load */
 	size_t nbucket;
 };
 
+/* AES_{piece's key}(salt) mod 2^40 under the prepared schedule. */
+static embark_token_ct piece_ct(const embark_km_ruleset *set, size_t i, uint64_t salt)
+{
+	uint8_t blk[16] = {0}, outb[16];
+	for (int b = 0; b < 8; b++)
+		blk[b] = (uint8_t)(salt >> (56 - 8 * b));
+	int outl;
+	EVP_EncryptUpdate(set->ctx[i], outb, &outl, blk, 16);
+	uint64_t v = 0;
+	for (int b = 0; b < 5; b++)
+		v = v << 8 | outb[b];
+	return v & CT_MASK;
+}
+
+static int cmp_use(const void *a, const void *b)
+{
+	const use *x = a, *y = b;
+	if (x->ptok != y->ptok)
+		return x->ptok < y->ptok ? -1 : 1;
+	return x->rule < y->rule ? -1 : x->rule > y->rule;
+}
+
+embark_km_ruleset *embark_km_ruleset_new(const embark_kw_rules *rules)
+{
+	embark_km_ruleset *set = calloc(1, sizeof *set);
+	if (!set)
+		return NULL;
+	set->refs = 1;
+	set->ctx = calloc(rules->n + 1, sizeof *set->ctx);
+	set->uses = calloc(rules->n + 1, sizeof *set->uses);
+	set->use_start = calloc(rules->n + 2, sizeof *set->use_start);
+	set->rel = calloc(rules->n + 1, sizeof *set->rel);
+	set->piece_base = calloc(rules->rules + 1, sizeof *set->piece_base);
+	set->npieces = calloc(rules->rules + 1, sizeof *set->npieces);
+	set->rel_last = calloc(rules->rules + 1, sizeof *set->rel_last);
+	/* dedupe pieces into ptokens (quadratic-free: via a temporary hash on enc) */
+	size_t hcap = 16;
+	while (hcap < 2 * rules->n)
+		hcap <<= 1;
+	int64_t *h = malloc(hcap * sizeof *h);
+	const uint8_t **enc = calloc(rules->n + 1, sizeof *enc);
+	if (!set->ctx || !set->uses || !set->use_start || !set->rel || !set->piece_base || !set->npieces ||
+	    !set->rel_last || !h || !enc)
+		goto fail;
+	set->nrules = rules->rules;
+	for (size_t i = 0; i < hcap; i++)
+		h[i] = -1;
+	uint32_t prev_rule = UINT32_MAX, piece = 0;
+	for (size_t i = 0; i < rules->n; i++) {
+		const embark_kw_piece *p = &rules->v[i];
+		uint64_t hv;
+		memcpy(&hv, p->enc, 8);
+		size_t b = (size_t)mix64(hv) & (hcap - 1);
+		while (h[b] >= 0 && memcmp(enc[h[b]], p->enc, 16))
+			b = (b + 1) & (hcap - 1);
+		if (h[b] < 0) {
+			set->ctx[set->npt] = embark_ecb_ctx(p->enc);
+			if (!set->ctx[set->npt])
+				goto fail;
+			enc[set->npt] = p->enc;
+			h[b] = (int64_t)set->npt++;
+		}
+		if (p->rule != prev_rule) {
+			piece = 0;
+			prev_rule = p->rule;
+			set->piece_base[p->rule] = i;
+		}
+		set->uses[set->nuses++] = (use){(uint32_t)h[b], p->rule, piece++};
+		set->rel[i] = p->rel;
+		set->npieces[p->rule] = piece;
+		set->rel_last[p->rule] = p->rel;
+	}
+	free(h);
+	free(enc);
+	qsort(set->uses, set->nuses, sizeof *set->uses, cmp_use);
+	for (size_t i = 0, u = 0; i <= set->npt; i++) {
+		while (u < set->nuses && set->uses[u].ptok < i)
+			u++;
+		set->use_start[i] = u;
+	}
+	return set;
+fail:
+	free(h);
+	free(enc);
+	embark_km_ruleset_free(set);
+	return NULL;
+}
+
+void embark_km_ruleset_free(embark_km_ruleset *set)
+{
+	if (!set || --set->refs)
+		return;
+	for (size_t i = 0; set->ctx && i < set->npt; i++)
+		EVP_CIPHER_CTX_free(set->ctx[i]); /* frees and cleanses the key schedule */
+	free(set->ctx);
+	free(set->uses);
+	free(set->use_start);
+	free(set->rel);
+	free(set->piece_base);
+	free(set->npieces);
+	free(set->rel_last);
+	free(set);
+}
+
+size_t embark_km_ruleset_pieces(const embark_km_ruleset *set)
+{
+	return set->npt;
+}
+
+/* Tokens are AES outputs, uniform in their low bits: no mixing needed (and nobody can aim
+ * tokens at one bucket without the keys). */
 static size_t bucket_of(const embark_km_matcher *m, embark_token_ct c)
 {
-	return (size_t)mix64(c) & (m->nbucket - 1);
+	return (size_t)c & (m->nbucket - 1);
 }
 static void bucket_insert(embark_km_matcher *m, size_t i)
 {
 	size_t b = bucket_of(m, m->pt[i].expect);
 	m->pt[i].next = m->bucket[b];
-	m->bucket[b] = (int64_t)i;
+	m->bucket[b] = (int32_t)i;
 }
 static void bucket_remove(embark_km_matcher *m, size_t i)
 {
-	int64_t *pp = &m->bucket[bucket_of(m, m->pt[i].expect)];
+	int32_t *pp = &m->bucket[bucket_of(m, m->pt[i].expect)];
 	while (*pp >= 0 && (size_t)*pp != i)
 		pp = &m->pt[*pp].next;
 	if (*pp >= 0)
@@ -486,84 +607,41 @@ void embark_km_matcher_reset(embark_km_matcher *m, uint64_t salt0)
 	m->salt0 = salt0;
 	for (size_t b = 0; b < m->nbucket; b++)
 		m->bucket[b] = -1;
-	for (size_t i = 0; i < m->npt; i++) {
+	for (size_t i = 0; i < m->set->npt; i++) {
 		m->pt[i].count = 0;
-		m->pt[i].expect = token_ct(m->tok_ctx, m->pt[i].enc, salt0);
+		m->pt[i].expect = piece_ct(m->set, i, salt0);
 		bucket_insert(m, i);
 	}
 }
 
-static int cmp_use(const void *a, const void *b)
-{
-	const use *x = a, *y = b;
-	if (x->ptok != y->ptok)
-		return x->ptok < y->ptok ? -1 : 1;
-	return x->rule < y->rule ? -1 : x->rule > y->rule;
-}
-
-embark_km_matcher *embark_km_matcher_new(const embark_kw_rules *rules, uint64_t salt0)
+embark_km_matcher *embark_km_matcher_new_shared(embark_km_ruleset *set, uint64_t salt0)
 {
 	embark_km_matcher *m = calloc(1, sizeof *m);
 	if (!m)
 		return NULL;
-	static const uint8_t dummy[16];
-	m->tok_ctx = embark_ecb_ctx(dummy);
-	m->pt = calloc(rules->n + 1, sizeof *m->pt);
-	m->uses = calloc(rules->n + 1, sizeof *m->uses);
-	m->use_start = calloc(rules->n + 2, sizeof *m->use_start);
-	m->rel = calloc(rules->n + 1, sizeof *m->rel);
-	m->piece_base = calloc(rules->rules + 1, sizeof *m->piece_base);
-	m->rs = calloc(rules->rules + 1, sizeof *m->rs);
-	m->nbucket = 16;
-	while (m->nbucket < 2 * rules->n)
+	m->set = set;
+	set->refs++;
+	m->pt = calloc(set->npt + 1, sizeof *m->pt);
+	m->rs = calloc(set->nrules + 1, sizeof *m->rs);
+	m->nbucket = 64;
+	while (m->nbucket < 4 * set->npt)
 		m->nbucket <<= 1;
 	m->bucket = malloc(m->nbucket * sizeof *m->bucket);
-	if (!m->tok_ctx || !m->pt || !m->uses || !m->use_start || !m->rel || !m->piece_base || !m->rs || !m->bucket) {
+	if (!m->pt || !m->rs || !m->bucket) {
 		embark_km_matcher_free(m);
 		return NULL;
-	}
-	m->nrules = rules->rules;
-	/* dedupe pieces into ptokens (quadratic-free: via a temporary hash on enc) */
-	size_t hcap = 16;
-	while (hcap < 2 * rules->n)
-		hcap <<= 1;
-	int64_t *h = malloc(hcap * sizeof *h);
-	if (!h) {
-		embark_km_matcher_free(m);
-		return NULL;
-	}
-	for (size_t i = 0; i < hcap; i++)
-		h[i] = -1;
-	uint32_t prev_rule = UINT32_MAX, piece = 0;
-	for (size_t i = 0; i < rules->n; i++) {
-		const embark_kw_piece *p = &rules->v[i];
-		uint64_t hv;
-		memcpy(&hv, p->enc, 8);
-		size_t b = (size_t)mix64(hv) & (hcap - 1);
-		while (h[b] >= 0 && memcmp(m->pt[h[b]].enc, p->enc, 16))
-			b = (b + 1) & (hcap - 1);
-		if (h[b] < 0) {
-			h[b] = (int64_t)m->npt;
-			memcpy(m->pt[m->npt++].enc, p->enc, 16);
-		}
-		if (p->rule != prev_rule) {
-			piece = 0;
-			prev_rule = p->rule;
-			m->piece_base[p->rule] = i;
-		}
-		m->uses[m->nuses++] = (use){(uint32_t)h[b], p->rule, piece++};
-		m->rel[i] = p->rel;
-		m->rs[p->rule].npieces = piece;
-		m->rs[p->rule].rel_last = p->rel;
-	}
-	free(h);
-	qsort(m->uses, m->nuses, sizeof *m->uses, cmp_use);
-	for (size_t i = 0, u = 0; i <= m->npt; i++) {
-		while (u < m->nuses && m->uses[u].ptok < i)
-			u++;
-		m->use_start[i] = u;
 	}
 	embark_km_matcher_reset(m, salt0);
+	return m;
+}
+
+embark_km_matcher *embark_km_matcher_new(const embark_kw_rules *rules, uint64_t salt0)
+{
+	embark_km_ruleset *set = embark_km_ruleset_new(rules);
+	if (!set)
+		return NULL;
+	embark_km_matcher *m = embark_km_matcher_new_shared(set, salt0);
+	embark_km_ruleset_free(set); /* the matcher holds the last reference */
 	return m;
 }
 
@@ -571,54 +649,58 @@ void embark_km_matcher_free(embark_km_matcher *m)
 {
 	if (!m)
 		return;
-	EVP_CIPHER_CTX_free(m->tok_ctx);
+	embark_km_ruleset_free(m->set);
 	free(m->pt);
-	free(m->uses);
-	free(m->use_start);
-	free(m->rel);
-	free(m->piece_base);
 	free(m->rs);
 	free(m->bucket);
 	free(m);
 }
 
-size_t embark_km_match(embark_km_matcher *m, embark_token_ct c, uint64_t offset, uint32_t *rules_out, size_t cap)
+static inline int32_t find_piece(const embark_km_matcher *m, embark_token_ct c)
 {
-	int64_t i = m->bucket[bucket_of(m, c)];
+	int32_t i = m->bucket[bucket_of(m, c)];
 	while (i >= 0 && m->pt[i].expect != c)
 		i = m->pt[i].next;
-	if (i < 0)
-		return 0;
+	return i;
+}
+
+/* Piece i's token came at offset: advance its counter, then the partial matches of the
+ * rules that use it. */
+static size_t piece_seen(embark_km_matcher *m, int32_t i, uint64_t offset, uint32_t token, embark_km_hit *hits,
+			 size_t cap)
+{
+	const embark_km_ruleset *set = m->set;
 	/* advance this token's counter: the next occurrence carries salt0 + count */
 	bucket_remove(m, (size_t)i);
 	m->pt[i].count++;
-	m->pt[i].expect = token_ct(m->tok_ctx, m->pt[i].enc, m->salt0 + m->pt[i].count);
+	m->pt[i].expect = piece_ct(set, (size_t)i, m->salt0 + m->pt[i].count);
 	bucket_insert(m, (size_t)i);
 
 	size_t found = 0;
-	for (size_t u = m->use_start[i]; u < m->use_start[i + 1]; u++) {
-		const use *us = &m->uses[u];
+	for (size_t u = set->use_start[i]; u < set->use_start[i + 1]; u++) {
+		const use *us = &set->uses[u];
 		rule_state *r = &m->rs[us->rule];
-		uint32_t rel = m->rel[m->piece_base[us->rule] + us->piece];
+		uint32_t npieces = set->npieces[us->rule], rel_last = set->rel_last[us->rule];
+		uint32_t rel = set->rel[set->piece_base[us->rule] + us->piece];
 		if (offset < rel)
 			continue;
 		uint64_t start = offset - rel;
 		/* drop stale candidates */
 		uint32_t w = 0;
 		for (uint32_t k = 0; k < r->ncand; k++)
-			if (r->c[k].start + r->rel_last >= offset)
+			if (r->c[k].start + rel_last >= offset)
 				r->c[w++] = r->c[k];
 		r->ncand = w;
 		bool done = false;
 		if (us->piece == 0) {
-			if (r->npieces == 1)
+			if (npieces == 1)
 				done = true;
 			else if (r->ncand < MAX_CANDS)
 				r->c[r->ncand++] = (cand){start, 1};
 		} else {
 			for (uint32_t k = 0; k < r->ncand; k++)
 				if (r->c[k].start == start && r->c[k].next == us->piece) {
-					if (++r->c[k].next == r->npieces) {
+					if (++r->c[k].next == npieces) {
 						done = true;
 						r->c[k] = r->c[--r->ncand];
 					}
@@ -626,9 +708,35 @@ size_t embark_km_match(embark_km_matcher *m, embark_token_ct c, uint64_t offset,
 				}
 		}
 		if (done && found < cap)
-			rules_out[found++] = us->rule;
+			hits[found++] = (embark_km_hit){us->rule, token};
 	}
 	return found;
+}
+
+size_t embark_km_match(embark_km_matcher *m, embark_token_ct c, uint64_t offset, uint32_t *rules_out, size_t cap)
+{
+	embark_km_hit hits[64];
+	size_t fed, k = embark_km_match_run(m, &c, &offset, 1, hits, cap < 64 ? cap : 64, &fed);
+	for (size_t j = 0; j < k; j++)
+		rules_out[j] = hits[j].rule;
+	return k;
+}
+
+size_t embark_km_match_run(embark_km_matcher *m, const embark_token_ct *ct, const uint64_t *offsets, size_t n,
+			   embark_km_hit *hits, size_t cap, size_t *fed)
+{
+	size_t nh = 0, t = 0;
+	for (; t < n; t++) {
+		int32_t i = find_piece(m, ct[t]);
+		if (i < 0)
+			continue;
+		size_t uses = m->set->use_start[i + 1] - m->set->use_start[i];
+		if (nh && nh + uses > cap)
+			break; /* the caller takes these hits and feeds the rest */
+		nh += piece_seen(m, i, offsets[t], (uint32_t)t, hits + nh, cap - nh);
+	}
+	*fed = t;
+	return nh;
 }
 
 /* ---------------- URIs: AES-SIV ---------------- */

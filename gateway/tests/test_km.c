@@ -45,6 +45,11 @@ static void run(int mode, size_t reset, uint64_t seed)
 	assert_memory_equal(rules.v, enc_rules.v, rules.n * sizeof *rules.v);
 	free(fbuf);
 	embark_kw_rules_free(&enc_rules);
+	/* every trial's second matcher shares one ruleset, whose owner lets go halfway */
+	embark_km_ruleset *shared = embark_km_ruleset_new(&rules);
+	assert_non_null(shared);
+	assert_true(embark_km_ruleset_pieces(shared) < rules.n); /* "aaaaaaaaaaaa"'s pieces are one */
+	embark_km_matcher *keep = NULL;
 	uint64_t s = seed;
 	for (int trial = 0; trial < 40; trial++) {
 		/* text: words and random filler separated by spaces, keywords sprinkled in */
@@ -66,6 +71,15 @@ static void run(int mode, size_t reset, uint64_t seed)
 		}
 		embark_km_sender *snd = embark_km_sender_new(K, mode, reset);
 		embark_km_matcher *m = embark_km_matcher_new(&rules, embark_km_salt0(snd));
+		if (trial == 20) { /* a matcher made before the owner let go keeps the ruleset */
+			keep = embark_km_matcher_new_shared(shared, embark_km_salt0(snd));
+			embark_km_ruleset_free(shared);
+			shared = NULL;
+		}
+		embark_km_matcher *m2 = shared ? embark_km_matcher_new_shared(shared, embark_km_salt0(snd)) : keep;
+		if (!shared)
+			embark_km_matcher_reset(m2, embark_km_salt0(snd));
+		assert_non_null(m2);
 		bool found[8] = {0};
 		embark_token_ct ct[1024];
 		uint64_t off[1024];
@@ -76,14 +90,34 @@ static void run(int mode, size_t reset, uint64_t seed)
 				chunk = n - pos;
 			uint64_t before = embark_km_salt0(snd);
 			size_t k = embark_km_encrypt(snd, text + pos, chunk, ct, off, 1024);
-			if (embark_km_salt0(snd) != before)
+			if (embark_km_salt0(snd) != before) {
 				embark_km_matcher_reset(m, embark_km_salt0(snd));
+				embark_km_matcher_reset(m2, embark_km_salt0(snd));
+			}
+			/* m2 takes the chunk's tokens as runs, with room for few hits at a time,
+			 * and reports what m reports token by token (the kept matcher's partial
+			 * matches may span trials: hits are compared only while it is fresh) */
+			embark_km_hit want[1024], got2[3];
+			size_t nwant = 0, ngot = 0;
 			for (size_t i = 0; i < k; i++) {
 				uint32_t r[8];
 				size_t got = embark_km_match(m, ct[i], off[i], r, 8);
-				for (size_t j = 0; j < got; j++)
+				for (size_t j = 0; j < got; j++) {
 					found[r[j]] = true;
+					want[nwant++] = (embark_km_hit){r[j], (uint32_t)i};
+				}
 			}
+			for (size_t t = 0, fed; t < k; t += fed) {
+				size_t h = embark_km_match_run(m2, ct + t, off + t, k - t, got2, 3, &fed);
+				assert_true(fed > 0);
+				for (size_t j = 0; j < h && m2 != keep; j++, ngot++) {
+					assert_true(ngot < nwant);
+					assert_int_equal(got2[j].rule, want[ngot].rule);
+					assert_int_equal(got2[j].token + t, want[ngot].token);
+				}
+			}
+			if (m2 != keep)
+				assert_int_equal(ngot, nwant);
 			pos += chunk;
 		}
 		for (size_t w = 0; w < nw; w++) {
@@ -95,8 +129,11 @@ static void run(int mode, size_t reset, uint64_t seed)
 				assert_true(want); /* never a false match */
 		}
 		embark_km_matcher_free(m);
+		if (m2 != keep)
+			embark_km_matcher_free(m2);
 		embark_km_sender_free(snd);
 	}
+	embark_km_matcher_free(keep); /* the ruleset's last reference */
 	embark_kw_rules_free(&rules);
 }
 
