@@ -74,6 +74,14 @@ static void feed_cut(struct trace *t, const uint8_t *s, size_t n, size_t cut)
 	sp_follow_feed(&f, s + cut, n - cut, record, t);
 }
 
+/* connection i got exactly these bytes */
+static void assert_conn(const struct trace *t, int i, const uint8_t *bytes, size_t len)
+{
+	assert_true(i < t->conns);
+	assert_int_equal(t->len[i], len);
+	assert_memory_equal(t->conn[i], bytes, len);
+}
+
 static void one_client_passes_unchanged(void **state)
 {
 	(void)state;
@@ -87,8 +95,7 @@ static void one_client_passes_unchanged(void **state)
 		feed_cut(&t, s, n, cut);
 		assert_int_equal(t.conns, 1);
 		assert_int_equal(t.bad, 0);
-		assert_int_equal(t.len[0], n);
-		assert_memory_equal(t.conn[0], s, n);
+		assert_conn(&t, 0, s, n);
 	}
 }
 
@@ -105,10 +112,8 @@ static void next_greeting_is_a_new_connection(void **state)
 		feed_cut(&t, s, n, cut);
 		assert_int_equal(t.conns, 2);
 		assert_int_equal(t.bad, 0);
-		assert_int_equal(t.len[0], a);
-		assert_memory_equal(t.conn[0], s, a);
-		assert_int_equal(t.len[1], n - a);
-		assert_memory_equal(t.conn[1], s + a, n - a);
+		assert_conn(&t, 0, s, a);
+		assert_conn(&t, 1, s + a, n - a);
 	}
 }
 
@@ -122,7 +127,7 @@ static void greeting_bytes_inside_a_body_are_body(void **state)
 	struct trace t;
 	feed_cut(&t, s, n, n / 2);
 	assert_int_equal(t.conns, 1);
-	assert_int_equal(t.len[0], n);
+	assert_conn(&t, 0, s, n);
 }
 
 static void junk_is_refused_until_a_greeting(void **state)
@@ -143,8 +148,7 @@ static void junk_is_refused_until_a_greeting(void **state)
 		feed_cut(&t, s, n, cut);
 		assert_int_equal(t.bad, 1);
 		assert_int_equal(t.conns, 2);
-		assert_int_equal(t.len[1], n - b);
-		assert_memory_equal(t.conn[1], s + b, n - b);
+		assert_conn(&t, 1, s + b, n - b);
 	}
 }
 
@@ -159,7 +163,7 @@ static void a_stream_must_start_with_a_greeting(void **state)
 	feed_cut(&t, s, n, 3);
 	assert_int_equal(t.bad, 1);
 	assert_int_equal(t.conns, 1);
-	assert_int_equal(t.len[0], n - b);
+	assert_conn(&t, 0, s + b, n - b);
 }
 
 int main(void)

@@ -30,7 +30,6 @@
 #include "e2/chan.h"
 #include "e2/log.h"
 #include "e2/num.h"
-#include "embark_gw.pb-c.h"
 #include "gwctl.h"
 
 E2_LOG_MODULE(embarkgw);
@@ -279,43 +278,23 @@ static uint64_t now_ns(void)
 
 /* ---------------- extension channel ---------------- */
 
-/* a record's tokens in wire form, one record at a time (the packet worker's thread) */
-#define EXT_TOKENS_MAX GWC_EXT_TOKENS_MAX
+/* records are encoded on the packet worker's thread, one at a time */
 struct ext {
 	struct e2_chan *pub;
 	struct gwc *core;
-	uint8_t wire[EXT_TOKENS_MAX * EMBARK_TOKEN_WIRE_LEN];
-	uint64_t runs[EXT_TOKENS_MAX * 2];
+	struct ext_codec *codec;
 };
 
-static void ext_emit(void *ctx, const struct gwc_ext *rec)
+static void ext_emit(void *ctx, const struct ext_record *rec)
 {
 	struct ext *x = ctx;
 	if (!x->pub)
 		return;
-	E2__Embark__ExtRecord m = E2__EMBARK__EXT_RECORD__INIT;
-	m.version = E2__EMBARK__EXT_VERSION__EXT_VERSION_CURRENT;
-	m.epoch = rec->epoch;
-	m.flow = (ProtobufCBinaryData){.len = GWC_FLOW_ID_LEN, .data = (uint8_t *)rec->flow};
-	m.salt0 = rec->salt0;
-	if (rec->ntokens > EXT_TOKENS_MAX) {
-		gwc_count(x->core, GWC_EXT_UNSENT, 1); /* gwcore emits a chunk's tokens at most */
-		return;
-	}
-	m.n_offset_runs = embark_tokens_pack(rec->tokens, rec->offsets, rec->ntokens, x->wire, x->runs);
-	m.offset_runs = x->runs;
-	m.token_bytes = (ProtobufCBinaryData){.len = rec->ntokens * EMBARK_TOKEN_WIRE_LEN, .data = x->wire};
-	if (rec->uri)
-		m.uri = (ProtobufCBinaryData){.len = rec->uri_len, .data = (uint8_t *)rec->uri};
-	m.packet_nonce = rec->packet_nonce;
-	m.packet_last = rec->packet_last;
-	size_t len = e2__embark__ext_record__get_packed_size(&m);
-	uint8_t stackbuf[4096], *buf = len <= sizeof stackbuf ? stackbuf : malloc(len);
+	size_t len;
 	struct e2_err err = {0};
-	if (!buf || (e2__embark__ext_record__pack(&m, buf), e2_chan_send(x->pub, buf, len, 0, &err) != 0))
+	const uint8_t *b = ext_record_encode(x->codec, rec, &len, &err);
+	if (!b || e2_chan_send(x->pub, b, len, 0, &err) != 0)
 		gwc_count(x->core, GWC_EXT_UNSENT, 1);
-	if (buf != stackbuf)
-		free(buf);
 }
 
 /* ---------------- control thread ---------------- */
@@ -493,7 +472,10 @@ int main(int argc, char **argv)
 		pools.n, o.cfg.encrypt_payload ? "encrypted" : "in clear (header-only)");
 	if (o.ext) {
 		ext.pub = e2_chan_new(E2_CHAN_PUB, "embark-gw", ckey, &err);
-		if (!ext.pub || e2_chan_bind(ext.pub, o.ext, &err) != 0) {
+		ext.codec = ext_codec_new();
+		if (!ext.codec)
+			e2_seterr(&err, "no memory for its encoder");
+		if (!ext.pub || !ext.codec || e2_chan_bind(ext.pub, o.ext, &err) != 0) {
 			E2_ERR("extension channel %s: %s", o.ext, err.msg);
 			gwc_epoch_free(first);
 			goto out;
@@ -548,6 +530,7 @@ out:
 	gwctl_free(ctl);
 	gwc_free(w.core);
 	e2_chan_close(ext.pub);
+	ext_codec_free(ext.codec);
 	if (ckey)
 		OPENSSL_cleanse(&chan_key, sizeof chan_key);
 	embark_ruleset_free(&rules);

@@ -22,6 +22,7 @@
 #include "e2/num.h"
 #include "embark.h"
 #include "embark_gw.pb-c.h"
+#include "ext_record.h"
 
 static void usage(FILE *f)
 {
@@ -47,7 +48,7 @@ static uint64_t mono_ms(void)
 }
 
 struct flowm {
-	uint8_t flow[37];
+	uint8_t flow[EXT_FLOW_ID_LEN];
 	uint64_t salt0;
 	embark_km_matcher *m;
 };
@@ -80,6 +81,12 @@ static int listen_ext(const char *url, const struct e2_chan_key *key, uint64_t c
 		fprintf(stderr, "embark-gwctl: %s: %s\n", url, err.msg);
 		return 1;
 	}
+	struct ext_codec *codec = ext_codec_new();
+	if (!codec) {
+		fprintf(stderr, "embark-gwctl: out of memory\n");
+		e2_chan_close(sub);
+		return 1;
+	}
 	uint64_t end = mono_ms() + (uint64_t)(seconds * 1000), got = 0;
 	while (got < count && mono_ms() < end) {
 		void *body;
@@ -87,83 +94,68 @@ static int listen_ext(const char *url, const struct e2_chan_key *key, uint64_t c
 		char sender[E2_CHAN_SENDER_MAX + 1];
 		if (e2_chan_recv(sub, &body, &len, sender, 100, &err) != 0)
 			continue;
-		E2__Embark__ExtRecord *r = e2__embark__ext_record__unpack(NULL, len, body);
+		struct ext_record r;
+		int rc = ext_record_decode(codec, body, len, &r, &err);
 		free(body);
-		long ntok = r ? embark_tokens_count(r->token_bytes.len, r->offset_runs, r->n_offset_runs) : -1;
-		if (!r || r->flow.len != 37 || r->version != E2__EMBARK__EXT_VERSION__EXT_VERSION_CURRENT || ntok < 0) {
-			fprintf(stderr, "embark-gwctl: a record that does not decode (or of another version)\n");
-			e2__embark__ext_record__free_unpacked(r, NULL);
+		if (rc != 0) {
+			fprintf(stderr, "embark-gwctl: %s\n", err.msg);
 			continue;
 		}
-		size_t n_tokens = (size_t)ntok;
-		embark_token_ct *tokens = n_tokens ? malloc(n_tokens * sizeof(*tokens)) : NULL;
-		uint64_t *offsets = n_tokens ? malloc(n_tokens * sizeof(*offsets)) : NULL;
-		if (n_tokens && (!tokens || !offsets)) {
-			fprintf(stderr, "embark-gwctl: out of memory\n");
-			free(tokens);
-			free(offsets);
-			e2__embark__ext_record__free_unpacked(r, NULL);
-			continue;
-		}
-		if (n_tokens)
-			embark_tokens_unpack(r->token_bytes.data, r->token_bytes.len, r->offset_runs, r->n_offset_runs,
-					     tokens, offsets);
 		got++;
-		if (r->uri.len) {
-			printf("uri %u ", r->epoch);
-			hex(stdout, r->flow.data, 37);
+		if (r.uri_len) {
+			printf("uri %u ", r.epoch);
+			hex(stdout, r.flow, EXT_FLOW_ID_LEN);
 			printf(" ");
-			hex(stdout, r->uri.data, r->uri.len);
-			if (uk && r->uri.len > 16) {
-				uint8_t *plain = malloc(r->uri.len);
-				if (plain && embark_uri_decrypt(uk, r->uri.data, r->uri.len, plain) == 0)
-					printf(" %.*s", (int)(r->uri.len - 16), plain);
+			hex(stdout, r.uri, r.uri_len);
+			if (uk && r.uri_len > 16) {
+				uint8_t *plain = malloc(r.uri_len);
+				if (plain && embark_uri_decrypt(uk, r.uri, r.uri_len, plain) == 0)
+					printf(" %.*s", (int)(r.uri_len - 16), plain);
 				free(plain);
 			}
 			printf("\n");
 		}
-		if (n_tokens) {
-			printf("tokens %u ", r->epoch);
-			hex(stdout, r->flow.data, 37);
-			printf(" %" PRIu64 " %zu\n", r->salt0, n_tokens);
+		if (r.ntokens) {
+			printf("tokens %u ", r.epoch);
+			hex(stdout, r.flow, EXT_FLOW_ID_LEN);
+			printf(" %" PRIu64 " %zu\n", r.salt0, r.ntokens);
 		}
-		if (kw.n && n_tokens) {
+		if (kw.n && r.ntokens) {
 			struct flowm *fm = NULL;
 			for (size_t i = 0; i < nflows && !fm; i++)
-				if (!memcmp(flows[i].flow, r->flow.data, 37))
+				if (!memcmp(flows[i].flow, r.flow, EXT_FLOW_ID_LEN))
 					fm = &flows[i];
 			if (!fm && nflows < 256) {
 				fm = &flows[nflows++];
-				memcpy(fm->flow, r->flow.data, 37);
-				fm->salt0 = r->salt0;
-				fm->m = embark_km_matcher_new(&kw, r->salt0);
+				memcpy(fm->flow, r.flow, EXT_FLOW_ID_LEN);
+				fm->salt0 = r.salt0;
+				fm->m = embark_km_matcher_new(&kw, r.salt0);
 			}
 			if (fm && fm->m) {
-				if (fm->salt0 != r->salt0) {
-					embark_km_matcher_reset(fm->m, r->salt0);
-					fm->salt0 = r->salt0;
+				if (fm->salt0 != r.salt0) {
+					embark_km_matcher_reset(fm->m, r.salt0);
+					fm->salt0 = r.salt0;
 				}
-				for (size_t i = 0; i < n_tokens; i++) {
-					uint32_t rules[16];
-					size_t k = embark_km_match(fm->m, tokens[i], offsets[i], rules, 16);
-					for (size_t j = 0; j < k && j < 16; j++) {
-						printf("match %u ", r->epoch);
-						hex(stdout, r->flow.data, 37);
-						printf(" %u\n", rules[j]);
+				embark_km_hit hits[64];
+				for (size_t t = 0, fed; t < r.ntokens; t += fed) {
+					size_t k = embark_km_match_run(fm->m, r.tokens + t, r.offsets + t,
+								       r.ntokens - t, hits, 64, &fed);
+					for (size_t j = 0; j < k; j++) {
+						printf("match %u ", r.epoch);
+						hex(stdout, r.flow, EXT_FLOW_ID_LEN);
+						printf(" %u\n", hits[j].rule);
 					}
 				}
 			}
 		}
 		fflush(stdout);
-		free(tokens);
-		free(offsets);
-		e2__embark__ext_record__free_unpacked(r, NULL);
 	}
 	for (size_t i = 0; i < nflows; i++)
 		embark_km_matcher_free(flows[i].m);
 	embark_kw_rules_free(&kw);
 	embark_keys_free(uk);
 	e2_chan_close(sub);
+	ext_codec_free(codec);
 	return 0;
 }
 

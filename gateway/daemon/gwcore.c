@@ -94,7 +94,7 @@ struct gwc {
 	uint64_t off[2][KM_CHUNK + EMBARK_TOKEN_LEN];
 	unsigned tokbuf;
 	/* the record not yet emitted (ext_out), the nonce of the packet being tokenized */
-	struct gwc_ext pend;
+	struct ext_record pend;
 	bool has_pend;
 	uint32_t pkt_nonce;
 	uint8_t pend_uri[HTTP_HEAD_MAX + 32];
@@ -713,7 +713,7 @@ static void flow_touch(struct gwc *c, struct flow *f, const struct tuple *t, uin
 /* Records go out one behind: which record is a packet's last is known only when the
  * packet's stream work is done, and the last one says so (packet_last), so a middlebox
  * that holds the packet knows when all of its records are in. */
-static void ext_out(struct gwc *c, const struct gwc_ext *rec)
+static void ext_out(struct gwc *c, const struct ext_record *rec)
 {
 	if (c->has_pend && c->emit)
 		c->emit(c->emit_ctx, &c->pend);
@@ -750,12 +750,12 @@ static void emit_tokens(struct gwc *c, struct stream *st, const struct gwc_epoch
 		uint64_t *off = c->off[c->tokbuf];
 		size_t k = embark_km_encrypt(st->km, data, n, tok, off, KM_CHUNK + EMBARK_TOKEN_LEN);
 		if (k) {
-			struct gwc_ext rec = {.epoch = ep->id,
-					      .salt0 = embark_km_salt0(st->km),
-					      .tokens = tok,
-					      .offsets = off,
-					      .ntokens = k};
-			memcpy(rec.flow, flow, GWC_FLOW_ID_LEN);
+			struct ext_record rec = {.epoch = ep->id,
+						 .salt0 = embark_km_salt0(st->km),
+						 .tokens = tok,
+						 .offsets = off,
+						 .ntokens = k};
+			memcpy(rec.flow, flow, EXT_FLOW_ID_LEN);
 			ext_out(c, &rec);
 			BUMP(c->stats.c[GWC_EXT_RECORDS], 1);
 			BUMP(c->stats.c[GWC_EXT_TOKENS], k);
@@ -830,8 +830,8 @@ static bool http_request(struct gwc *c, struct stream *st, const struct gwc_epoc
 		ulen += tlen;
 	}
 	if (embark_uri_encrypt(ep->keys, uri, ulen, enc) == 0) {
-		struct gwc_ext rec = {.epoch = ep->id, .uri = enc, .uri_len = ulen + 16};
-		memcpy(rec.flow, flow, GWC_FLOW_ID_LEN);
+		struct ext_record rec = {.epoch = ep->id, .uri = enc, .uri_len = ulen + 16};
+		memcpy(rec.flow, flow, EXT_FLOW_ID_LEN);
 		if (st->km)
 			rec.salt0 = embark_km_salt0(st->km);
 		ext_out(c, &rec);
@@ -985,7 +985,7 @@ static void stream_segment(struct gwc *c, struct flow *f, const struct gwc_epoch
 }
 
 /* The flow as the cloud sees it: from the encrypted packet's header. */
-static void flow_id_of(const uint8_t *ip6, size_t len, uint8_t id[GWC_FLOW_ID_LEN])
+static void flow_id_of(const uint8_t *ip6, size_t len, uint8_t id[EXT_FLOW_ID_LEN])
 {
 	memcpy(id, ip6 + 8, 32);
 	size_t l4 = 40 + ((size_t)ip6[41] + 1) * 8;
@@ -1097,7 +1097,7 @@ void gwc_outbound(struct gwc *c, struct gwc_pkt *p, size_t n, uint64_t now)
 				f->out_dir |= dir;
 			if ((f->out_dir & 3) != dir)
 				continue; /* the other direction of a flow that left here first */
-			uint8_t id[GWC_FLOW_ID_LEN];
+			uint8_t id[EXT_FLOW_ID_LEN];
 			flow_id_of(pk[i].out, pk[i].out_len, id);
 			if (!embark_packet_nonce(pk[i].out, pk[i].out_len, &c->pkt_nonce))
 				continue; /* cannot be: the gateway made it */

@@ -13,6 +13,7 @@
 
 #include "e2/err.h"
 #include "embark.h"
+#include "ext_record.h"
 
 #define GWC_EPOCHS_LIVE 4  /* the current epoch and up to three draining ones */
 #define GWC_EPOCH_SLOTS 64 /* per-epoch counters kept for the last 64 epochs */
@@ -21,8 +22,7 @@
  * until its last record is in). */
 #define GWC_LABEL_MASK 0x7ffffu
 #define GWC_LABEL_RECORDS 0x80000u
-#define GWC_FLOW_ID_LEN 37 /* encrypted sip, dip, sport, dport, proto */
-#define GWC_KEY_ID_LEN 16  /* hex digits */
+#define GWC_KEY_ID_LEN 16 /* hex digits */
 
 struct gwc_epoch;
 
@@ -44,23 +44,11 @@ embark_keys *gwc_keys_copy(const embark_keys *keys);
 /* A key's public id: the first 8 bytes of HMAC-SHA256(master, "embark-gw key id"), hex. */
 void gwc_key_id(const embark_keys *keys, char out[GWC_KEY_ID_LEN + 1]);
 
-/* What goes out on the extension channel. */
-/* a record holds the tokens of one chunk of a stream at most */
+/* What goes out on the extension channel (ext_record.h): a record holds the tokens of one
+ * chunk of a stream at most. */
 #define GWC_KM_CHUNK 4096
 #define GWC_EXT_TOKENS_MAX (GWC_KM_CHUNK + EMBARK_TOKEN_LEN)
-struct gwc_ext {
-	uint32_t epoch;
-	uint8_t flow[GWC_FLOW_ID_LEN];
-	uint64_t salt0;
-	const embark_token_ct *tokens;
-	const uint64_t *offsets;
-	size_t ntokens;
-	const uint8_t *uri; /* encrypted, NULL when none */
-	size_t uri_len;
-	uint32_t packet_nonce; /* the option nonce of the packet that made the record */
-	bool packet_last;      /* the last record that packet made */
-};
-typedef void gwc_emit_fn(void *ctx, const struct gwc_ext *rec);
+typedef void gwc_emit_fn(void *ctx, const struct ext_record *rec);
 
 struct gwc_config {
 	size_t flows;          /* flow table entries */

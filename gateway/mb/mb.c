@@ -12,7 +12,6 @@
 #include "e2/bytes.h"
 #include "e2/csum.h"
 #include "e2/file.h"
-#include "embark_gw.pb-c.h"
 
 #define MB_FILE_MAX (64u << 20)
 
@@ -610,7 +609,7 @@ void mb_uris_free(struct mb_uris *u)
 
 /* --- extension records --- */
 
-void mb_flow_id(const embark_key5 *k, uint8_t out[MB_FLOW_ID_LEN])
+void mb_flow_id(const embark_key5 *k, uint8_t out[EXT_FLOW_ID_LEN])
 {
 	store128(out, k->sip);
 	store128(out + 16, k->dip);
@@ -619,98 +618,26 @@ void mb_flow_id(const embark_key5 *k, uint8_t out[MB_FLOW_ID_LEN])
 	out[36] = k->proto;
 }
 
-int mb_ext_decode(const uint8_t *b, size_t len, struct mb_ext *x, struct e2_err *err)
+int mb_ext_decode(struct ext_codec *c, const uint8_t *b, size_t len, struct mb_ext *x, struct e2_err *err)
 {
+	struct ext_record r;
 	memset(x, 0, sizeof(*x));
-	E2__Embark__ExtRecord *r = e2__embark__ext_record__unpack(NULL, len, b);
-	if (!r) {
-		e2_seterr(err, "extension record: not a decodable ExtRecord");
+	if (ext_record_decode(c, b, len, &r, err) != 0)
 		return -1;
-	}
-	const char *bad = NULL;
-	long ntokens = embark_tokens_count(r->token_bytes.len, r->offset_runs, r->n_offset_runs);
-	if (r->version != E2__EMBARK__EXT_VERSION__EXT_VERSION_CURRENT)
-		bad = "extension record: not of this version (2)";
-	else if (r->flow.len != MB_FLOW_ID_LEN)
-		bad = "extension record: flow is not 37 bytes";
-	else if (ntokens < 0)
-		bad = "extension record: tokens and their offset runs do not agree";
-	if (bad) {
-		e2_seterr(err, "%s", bad);
-		e2__embark__ext_record__free_unpacked(r, NULL);
-		return -1;
-	}
-	x->epoch = r->epoch;
-	x->salt0 = r->salt0;
-	x->packet_nonce = r->packet_nonce;
-	x->packet_last = r->packet_last;
-	const uint8_t *f = r->flow.data;
-	x->key.sip = load128(f);
-	x->key.dip = load128(f + 16);
-	x->key.sport = e2_get_be16(f + 32);
-	x->key.dport = e2_get_be16(f + 34);
-	x->key.proto = f[36];
+	x->epoch = r.epoch;
+	x->salt0 = r.salt0;
+	x->packet_nonce = r.packet_nonce;
+	x->packet_last = r.packet_last;
+	x->key.sip = load128(r.flow);
+	x->key.dip = load128(r.flow + 16);
+	x->key.sport = e2_get_be16(r.flow + 32);
+	x->key.dport = e2_get_be16(r.flow + 34);
+	x->key.proto = r.flow[36];
 	x->key.has_ports = x->key.proto == 6 || x->key.proto == 17;
-	x->ntokens = (size_t)ntokens;
-	if (ntokens) {
-		x->tokens = malloc(x->ntokens * sizeof(uint64_t));
-		x->offsets = malloc(x->ntokens * sizeof(uint64_t));
-		if (x->tokens && x->offsets)
-			embark_tokens_unpack(r->token_bytes.data, r->token_bytes.len, r->offset_runs, r->n_offset_runs,
-					     x->tokens, x->offsets);
-	}
-	if (r->uri.len) {
-		x->uri = malloc(r->uri.len);
-		if (x->uri) {
-			memcpy(x->uri, r->uri.data, r->uri.len);
-			x->uri_len = r->uri.len;
-		}
-	}
-	e2__embark__ext_record__free_unpacked(r, NULL);
-	if ((x->ntokens && (!x->tokens || !x->offsets)) || (!x->uri && x->uri_len)) {
-		mb_ext_free(x);
-		e2_seterr(err, "extension record: no memory");
-		return -1;
-	}
+	x->ntokens = r.ntokens;
+	x->tokens = r.tokens;
+	x->offsets = r.offsets;
+	x->uri = r.uri;
+	x->uri_len = r.uri_len;
 	return 0;
-}
-
-void mb_ext_free(struct mb_ext *x)
-{
-	free(x->tokens);
-	free(x->offsets);
-	free(x->uri);
-	memset(x, 0, sizeof(*x));
-}
-
-uint8_t *mb_ext_encode(uint32_t epoch, const uint8_t flow[MB_FLOW_ID_LEN], uint64_t salt0, const uint64_t *tokens,
-		       const uint64_t *offsets, size_t ntokens, const uint8_t *uri, size_t uri_len,
-		       uint32_t packet_nonce, bool packet_last, size_t *len)
-{
-	E2__Embark__ExtRecord r;
-	e2__embark__ext_record__init(&r);
-	r.version = E2__EMBARK__EXT_VERSION__EXT_VERSION_CURRENT;
-	r.epoch = epoch;
-	r.flow.data = (uint8_t *)flow;
-	r.flow.len = MB_FLOW_ID_LEN;
-	r.salt0 = salt0;
-	uint8_t *wire = malloc(ntokens * EMBARK_TOKEN_WIRE_LEN + 1);
-	uint64_t *runs = malloc(ntokens * 2 * sizeof(uint64_t) + 1);
-	uint8_t *b = NULL;
-	if (wire && runs) {
-		r.n_offset_runs = embark_tokens_pack(tokens, offsets, ntokens, wire, runs);
-		r.offset_runs = runs;
-		r.token_bytes = (ProtobufCBinaryData){.len = ntokens * EMBARK_TOKEN_WIRE_LEN, .data = wire};
-		r.uri.data = (uint8_t *)uri;
-		r.uri.len = uri_len;
-		r.packet_nonce = packet_nonce;
-		r.packet_last = packet_last;
-		*len = e2__embark__ext_record__get_packed_size(&r);
-		b = malloc(*len ? *len : 1);
-		if (b)
-			e2__embark__ext_record__pack(&r, b);
-	}
-	free(wire);
-	free(runs);
-	return b;
 }

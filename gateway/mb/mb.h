@@ -14,11 +14,11 @@
 
 #include "e2/err.h"
 #include "embark.h"
+#include "ext_record.h"
 
 /* Extension-channel records carried as frames (IEEE local experimental EtherType 1):
  * Ethernet header, then one serialized e2.embark.ExtRecord. */
 #define MB_EXT_ETHERTYPE 0x88b5
-#define MB_FLOW_ID_LEN 37
 
 /* Symmetric flow key: the two ends in a fixed order, and the key's hash (computed once,
  * with the key; equal keys have equal hashes, so comparing whole keys stays right). */
@@ -221,25 +221,22 @@ static inline bool mb_pkt_nonce(const struct mb_pkt *p, uint32_t *nonce)
 	return p->marked;
 }
 
-/* An extension record taken from a frame's payload (after the Ethernet header). */
+/* An extension record taken from a frame's payload (after the Ethernet header) or the
+ * channel: the record as ext_record_decode gives it (its tokens, offsets and URI in the
+ * codec's buffers until the codec's next record) and the flow it names as a 5-tuple. */
 struct mb_ext {
 	uint32_t epoch;
 	embark_key5 key; /* the flow as the cloud sees it */
 	uint64_t salt0;
 	size_t ntokens;
-	uint64_t *tokens, *offsets; /* owned */
-	uint8_t *uri;               /* owned; NULL if none */
+	const uint64_t *tokens, *offsets;
+	const uint8_t *uri; /* NULL if none */
 	size_t uri_len;
 	uint32_t packet_nonce; /* the packet that made the record (its option nonce) */
 	bool packet_last;      /* the last record it made: the packet may be decided */
 };
-int mb_ext_decode(const uint8_t *b, size_t len, struct mb_ext *x, struct e2_err *err);
-void mb_ext_free(struct mb_ext *x);
-/* Encodes a record (the prep tool); returns malloc'd bytes. */
-uint8_t *mb_ext_encode(uint32_t epoch, const uint8_t flow[MB_FLOW_ID_LEN], uint64_t salt0, const uint64_t *tokens,
-		       const uint64_t *offsets, size_t ntokens, const uint8_t *uri, size_t uri_len,
-		       uint32_t packet_nonce, bool packet_last, size_t *len);
+int mb_ext_decode(struct ext_codec *c, const uint8_t *b, size_t len, struct mb_ext *x, struct e2_err *err);
 /* The 37-byte flow id of a 5-tuple (addresses 16 bytes each, ports, proto). */
-void mb_flow_id(const embark_key5 *k, uint8_t out[MB_FLOW_ID_LEN]);
+void mb_flow_id(const embark_key5 *k, uint8_t out[EXT_FLOW_ID_LEN]);
 
 #endif

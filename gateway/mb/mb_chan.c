@@ -10,6 +10,7 @@
 
 struct mb_chan {
 	struct e2_chan *sub;
+	struct ext_codec *codec;
 };
 
 struct mb_chan *mb_chan_open(const char *const *urls, size_t n, const char *key_path, struct e2_err *err)
@@ -21,7 +22,12 @@ struct mb_chan *mb_chan_open(const char *const *urls, size_t n, const char *key_
 		k = &key;
 	}
 	struct mb_chan *c = calloc(1, sizeof(*c));
-	if (!c) {
+	if (c)
+		c->codec = ext_codec_new();
+	if (!c || !c->codec) {
+		if (k)
+			memset(&key, 0, sizeof(key));
+		mb_chan_close(c);
 		e2_seterr(err, "no memory");
 		return NULL;
 	}
@@ -53,11 +59,10 @@ size_t mb_chan_drain(struct mb_chan *c, void (*fn)(void *ctx, struct mb_ext *x),
 		if (e2_chan_recv(c->sub, &body, &len, sender, 0, &err) != 0)
 			break;
 		struct mb_ext x;
-		if (mb_ext_decode(body, len, &x, &err) != 0) {
+		if (mb_ext_decode(c->codec, body, len, &x, &err) != 0) {
 			(*refused)++;
 		} else {
 			fn(ctx, &x);
-			mb_ext_free(&x);
 			n++;
 		}
 		free(body);
@@ -70,5 +75,6 @@ void mb_chan_close(struct mb_chan *c)
 	if (!c)
 		return;
 	e2_chan_close(c->sub);
+	ext_codec_free(c->codec);
 	free(c);
 }

@@ -18,8 +18,9 @@
 struct runner {
 	struct mb_nf *m;
 	struct mb_chan *chan;
-	struct mb_hold *hold; /* records' flows by packet; packets waiting for their records */
-	bool waits;           /* on a live channel, when --record-wait applies */
+	struct mb_hold *hold;    /* records' flows by packet; packets waiting for their records */
+	struct ext_codec *codec; /* decodes the records that come as frames */
+	bool waits;              /* on a live channel, when --record-wait applies */
 	struct e2nf *nf;
 	uint64_t chan_now;
 	uint64_t ip, non_ip, malformed, ext_records, ext_refused, ext_ignored;
@@ -150,11 +151,10 @@ static void run_rx_burst(struct runner *r, struct e2nf *nf, unsigned port, struc
 			struct e2_err err;
 			if (!r->m->ext) {
 				r->ext_ignored++;
-			} else if (mb_ext_decode(frames[i] + 14, lens[i] - 14, &x, &err) != 0) {
+			} else if (mb_ext_decode(r->codec, frames[i] + 14, lens[i] - 14, &x, &err) != 0) {
 				r->ext_refused++;
 			} else {
 				take_record(r, nf, &x, now);
-				mb_ext_free(&x);
 			}
 			e2nf_drop(nf, mb); /* the channel ends here */
 			break;
@@ -338,8 +338,11 @@ int mb_nf_main(struct mb_nf *m, int argc, char **argv)
 		bool decides = m->waits_for_records && m->waits_for_records(m->st);
 		r.waits = ext_url && a.record_wait_ms && (decides || a.record_wait_set);
 		r.hold = mb_hold_new(1024, r.waits ? (uint64_t)a.record_wait_ms * 1000000u : 0);
-		if (!r.hold) {
-			fprintf(stderr, "%s: no memory for the hold queue\n", m->name);
+		r.codec = ext_codec_new();
+		if (!r.hold || !r.codec) {
+			fprintf(stderr, "%s: no memory for the hold queue or the record decoder\n", m->name);
+			mb_hold_free(r.hold);
+			ext_codec_free(r.codec);
 			e2nf_close(nf);
 			return 1;
 		}
@@ -350,6 +353,7 @@ int mb_nf_main(struct mb_nf *m, int argc, char **argv)
 		if (!r.chan) {
 			fprintf(stderr, "%s: --ext: %s\n", m->name, err.msg);
 			mb_hold_free(r.hold);
+			ext_codec_free(r.codec);
 			e2nf_close(nf);
 			return 2;
 		}
@@ -357,6 +361,7 @@ int mb_nf_main(struct mb_nf *m, int argc, char **argv)
 #else
 		fprintf(stderr, "%s: built without e2chan: no --ext\n", m->name);
 		mb_hold_free(r.hold);
+		ext_codec_free(r.codec);
 		e2nf_close(nf);
 		return 2;
 #endif
@@ -373,6 +378,7 @@ int mb_nf_main(struct mb_nf *m, int argc, char **argv)
 	fputs(stats, stdout);
 	fflush(stdout);
 	mb_hold_free(r.hold);
+	ext_codec_free(r.codec);
 	e2nf_close(nf);
 	if (m->fini)
 		m->fini(m->st);

@@ -40,35 +40,41 @@ struct pending {
 	bool plain;
 	const embark_keys *keys; /* plain: to read the URIs back */
 	const uint8_t *plain_flow;
+	struct ext_codec *codec;
 	uint64_t lost;
 };
 
-static void collect(void *ctx, const struct gwc_ext *x)
+static void collect(void *ctx, const struct ext_record *x)
 {
 	struct pending *p = ctx;
 	if (p->n == 64) {
 		p->lost++;
 		return;
 	}
-	size_t len;
-	uint8_t *b;
+	struct ext_record rec = *x;
+	uint8_t uri[9000];
 	if (p->plain) {
+		/* the same record in the clear: the URI only, under the plaintext flow */
 		if (!x->uri)
 			return;
-		uint8_t uri[9000];
 		if (x->uri_len < 16 || x->uri_len - 16 > sizeof(uri) ||
 		    embark_uri_decrypt(p->keys, x->uri, x->uri_len, uri) != 0)
 			return;
-		b = mb_ext_encode(0, p->plain_flow, 0, NULL, NULL, 0, uri, x->uri_len - 16, x->packet_nonce,
-				  x->packet_last, &len);
-	} else {
-		b = mb_ext_encode(x->epoch, x->flow, x->salt0, x->tokens, x->offsets, x->ntokens, x->uri, x->uri_len,
-				  x->packet_nonce, x->packet_last, &len);
+		rec = (struct ext_record){.uri = uri,
+					  .uri_len = x->uri_len - 16,
+					  .packet_nonce = x->packet_nonce,
+					  .packet_last = x->packet_last};
+		memcpy(rec.flow, p->plain_flow, EXT_FLOW_ID_LEN);
 	}
+	size_t len;
+	struct e2_err err;
+	const uint8_t *enc = ext_record_encode(p->codec, &rec, &len, &err);
+	uint8_t *b = enc ? malloc(len) : NULL;
 	if (!b) {
 		p->lost++;
 		return;
 	}
+	memcpy(b, enc, len);
 	p->rec[p->n] = b;
 	p->len[p->n++] = len;
 }
@@ -187,7 +193,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "embark-mb-prep: %s\n", err);
 		return 2;
 	}
-	struct pending pend = {.plain = plain, .keys = gwc_keys_copy(k)};
+	struct pending pend = {.plain = plain, .keys = gwc_keys_copy(k), .codec = ext_codec_new()};
 	embark_config ecfg;
 	embark_config_default(&ecfg);
 	ecfg.encrypt_payload = !header_only;
@@ -198,7 +204,7 @@ int main(int argc, char **argv)
 	gcfg.dpi_flows = 4096;
 	struct gwc_epoch *ep = gwc_epoch_new(epoch, k, rules ? &rs : NULL, pools ? &ps : NULL, &ecfg, &e);
 	struct gwc *c = ep ? gwc_new(&gcfg, ep, collect, &pend, &e) : NULL;
-	if (!c || !pend.keys) {
+	if (!c || !pend.keys || !pend.codec) {
 		fprintf(stderr, "embark-mb-prep: %s\n", e.msg);
 		return 2;
 	}
@@ -226,7 +232,7 @@ int main(int argc, char **argv)
 		}
 		uint64_t now = (uint64_t)h->ts.tv_sec * 1000000000ull + (uint64_t)h->ts.tv_usec * 1000ull;
 		embark_key5 k5;
-		uint8_t pflow[MB_FLOW_ID_LEN];
+		uint8_t pflow[EXT_FLOW_ID_LEN];
 		if (embark_packet_key(data + 14, h->caplen - 14, &k5) == EMBARK_OK)
 			mb_flow_id(&k5, pflow);
 		else
@@ -276,6 +282,7 @@ int main(int argc, char **argv)
 	pcap_close(in);
 	gwc_free(c);
 	embark_keys_free((embark_keys *)pend.keys);
+	ext_codec_free(pend.codec);
 	embark_ruleset_free(&rs);
 	embark_poolset_free(&ps);
 	return refused || pend.lost ? 3 : 0;

@@ -308,14 +308,26 @@ static void test_ext(void **state)
 {
 	(void)state;
 	embark_key5 k = {.sip = (embark_u128)0x52e8 << 112 | 7, .dip = 9, .sport = 4000, .dport = 80, .proto = 6};
-	uint8_t id[MB_FLOW_ID_LEN];
+	uint8_t id[EXT_FLOW_ID_LEN];
 	mb_flow_id(&k, id);
 	uint64_t tok[3] = {1, 2, 0xffffffffffull}, off[3] = {0, 1, 2};
+	struct ext_record rec = {.epoch = 3,
+				 .salt0 = 77,
+				 .tokens = tok,
+				 .offsets = off,
+				 .ntokens = 3,
+				 .uri = (const uint8_t *)"uri-bytes",
+				 .uri_len = 9,
+				 .packet_nonce = 0xfedcba98u,
+				 .packet_last = true};
+	memcpy(rec.flow, id, EXT_FLOW_ID_LEN);
+	struct ext_codec *enc = ext_codec_new(), *dec = ext_codec_new();
 	size_t len;
-	uint8_t *b = mb_ext_encode(3, id, 77, tok, off, 3, (const uint8_t *)"uri-bytes", 9, 0xfedcba98u, true, &len);
-	struct mb_ext x;
 	struct e2_err err;
-	assert_int_equal(mb_ext_decode(b, len, &x, &err), 0);
+	const uint8_t *b = ext_record_encode(enc, &rec, &len, &err);
+	assert_non_null(b);
+	struct mb_ext x;
+	assert_int_equal(mb_ext_decode(dec, b, len, &x, &err), 0);
 	assert_int_equal(x.epoch, 3);
 	assert_true(x.key.sip == k.sip && x.key.dip == k.dip);
 	assert_int_equal(x.key.sport, 4000);
@@ -324,22 +336,46 @@ static void test_ext(void **state)
 	assert_true(x.tokens[2] == 0xffffffffffull);
 	assert_memory_equal(x.uri, "uri-bytes", 9);
 	assert_true(x.packet_nonce == 0xfedcba98u && x.packet_last);
-	mb_ext_free(&x);
 	/* truncated or damaged records are refused */
 	size_t refused = 0;
 	for (size_t cut = 0; cut < len; cut++)
-		if (mb_ext_decode(b, cut, &x, &err) != 0)
-			refused++;
-		else
-			mb_ext_free(&x);
+		refused += mb_ext_decode(dec, b, cut, &x, &err) != 0;
 	assert_true(refused >= 1);
-	assert_int_equal(mb_ext_decode((const uint8_t *)"\xff\xff\xff", 3, &x, &err), -1);
-	free(b);
-	b = mb_ext_encode(3, id, 77, tok, off, 3, NULL, 0, 0, false, &len);
-	b[1] = 1; /* version field (tag 1 varint): 1, the varint arrays' version */
-	assert_int_equal(mb_ext_decode(b, len, &x, &err), -1);
+	assert_int_equal(mb_ext_decode(dec, (const uint8_t *)"\xff\xff\xff", 3, &x, &err), -1);
+	rec.uri = NULL;
+	rec.uri_len = 0;
+	rec.packet_last = false;
+	b = ext_record_encode(enc, &rec, &len, &err);
+	assert_non_null(b);
+	uint8_t *v1 = malloc(len);
+	memcpy(v1, b, len);
+	v1[1] = 1; /* version field (tag 1 varint): 1, the varint arrays' version */
+	assert_int_equal(mb_ext_decode(dec, v1, len, &x, &err), -1);
 	assert_non_null(strstr(err.msg, "version"));
-	free(b);
+	free(v1);
+	/* a decoder's buffers are reused: a large record, then a small one, both whole */
+	static uint64_t many_t[5000], many_o[5000];
+	for (size_t i = 0; i < 5000; i++) {
+		many_t[i] = i * 7919 % 0xffffffffffull;
+		many_o[i] = 100 + i;
+	}
+	rec.tokens = many_t;
+	rec.offsets = many_o;
+	rec.ntokens = 5000;
+	b = ext_record_encode(enc, &rec, &len, &err);
+	assert_int_equal(mb_ext_decode(dec, b, len, &x, &err), 0);
+	assert_int_equal(x.ntokens, 5000);
+	assert_memory_equal(x.tokens, many_t, sizeof many_t);
+	assert_memory_equal(x.offsets, many_o, sizeof many_o);
+	rec.tokens = tok;
+	rec.offsets = off;
+	rec.ntokens = 3;
+	b = ext_record_encode(enc, &rec, &len, &err);
+	assert_int_equal(mb_ext_decode(dec, b, len, &x, &err), 0);
+	assert_int_equal(x.ntokens, 3);
+	assert_true(x.tokens[2] == 0xffffffffffull && x.offsets[2] == 2 && !x.uri);
+	ext_codec_free(enc);
+	ext_codec_free(dec);
 	/* the wire form: offsets in runs, order kept, one run for consecutive offsets */
 	uint64_t t5[5] = {5, 4, 3, 2, 1}, o5[5] = {10, 11, 12, 3, 13}, got_t[5], got_o[5], runs[10];
 	uint8_t wire[5 * EMBARK_TOKEN_WIRE_LEN];

@@ -31,13 +31,22 @@ static void take(void *ctx, struct mb_ext *x)
 
 static void publish_for(struct e2_chan *pub, uint32_t epoch, uint32_t nonce, bool last)
 {
-	uint8_t flow[MB_FLOW_ID_LEN] = {1, 2, 3};
 	uint64_t tok[2] = {5, 6}, off[2] = {0, 1};
+	struct ext_record rec = {.epoch = epoch,
+				 .flow = {1, 2, 3},
+				 .salt0 = 9,
+				 .tokens = tok,
+				 .offsets = off,
+				 .ntokens = 2,
+				 .packet_nonce = nonce,
+				 .packet_last = last};
+	struct ext_codec *c = ext_codec_new();
 	size_t len;
-	uint8_t *b = mb_ext_encode(epoch, flow, 9, tok, off, 2, NULL, 0, nonce, last, &len);
 	struct e2_err err;
+	const uint8_t *b = ext_record_encode(c, &rec, &len, &err);
+	assert_non_null(b);
 	assert_int_equal(e2_chan_send(pub, b, len, 1000, &err), 0);
-	free(b);
+	ext_codec_free(c);
 }
 
 static void publish(struct e2_chan *pub, uint32_t epoch)

@@ -802,7 +802,8 @@ long embark_tokens_count(size_t wire_len, const uint64_t *runs, size_t nruns)
 	uint64_t total = 0;
 	for (size_t r = 0; r < nruns; r += 2) {
 		uint64_t start = runs[r], count = runs[r + 1];
-		if (!count || count - 1 > UINT64_MAX - start || count > wire_len) /* the last offset fits */
+		/* the run's last offset fits in 64 bits; a count past wire_len could wrap total */
+		if (!count || count - 1 > UINT64_MAX - start || count > wire_len)
 			return -1;
 		total += count;
 		if (total > wire_len / EMBARK_TOKEN_WIRE_LEN)

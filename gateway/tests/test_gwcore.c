@@ -80,7 +80,7 @@ static char *export_epoch(struct gwc_epoch *ep, const char *pools, embark_u128 *
 /* what the extension channel got */
 struct sink {
 	size_t records, uris;
-	uint8_t flow[GWC_FLOW_ID_LEN];
+	uint8_t flow[EXT_FLOW_ID_LEN];
 	uint32_t epoch;
 	embark_token_ct tok[1 << 16];
 	uint64_t off[1 << 16];
@@ -93,7 +93,7 @@ struct sink {
 	bool last[64];
 };
 
-static void sink_emit(void *ctx, const struct gwc_ext *r)
+static void sink_emit(void *ctx, const struct ext_record *r)
 {
 	struct sink *s = ctx;
 	if (s->records < 64) {
@@ -101,7 +101,7 @@ static void sink_emit(void *ctx, const struct gwc_ext *r)
 		s->last[s->records] = r->packet_last;
 	}
 	s->records++;
-	memcpy(s->flow, r->flow, GWC_FLOW_ID_LEN);
+	memcpy(s->flow, r->flow, EXT_FLOW_ID_LEN);
 	s->epoch = r->epoch;
 	for (size_t i = 0; i < r->ntokens && s->ntok < (1 << 16); i++) {
 		s->tok[s->ntok] = r->tokens[i];
