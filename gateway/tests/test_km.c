@@ -170,6 +170,23 @@ static void test_no_repeats(void **st)
 	assert_int_equal(dup, 0);
 	for (size_t i = 0; i < k; i++)
 		assert_true(ct[i] < ((uint64_t)1 << 40));
+	/* one window 4089 times in a call (its tokens made in batches of 64 under one key
+	 * load): a rule of exactly that window matches every one, in order */
+	char *kw[1] = {"AAAAAAAA"};
+	size_t kl[1] = {8};
+	embark_kw_rules rules;
+	assert_int_equal(embark_kw_rules_encrypt(K, kw, kl, 1, &rules), 0);
+	embark_km_matcher *m = embark_km_matcher_new(&rules, embark_km_salt0(snd));
+	size_t hits = 0;
+	for (size_t t = 0, fed; t < k; t += fed) {
+		embark_km_hit h[64];
+		size_t nh = embark_km_match_run(m, ct + t, off + t, k - t, h, 64, &fed);
+		for (size_t j = 0; j < nh; j++)
+			assert_int_equal(h[j].token + t, hits++);
+	}
+	assert_int_equal(hits, k);
+	embark_km_matcher_free(m);
+	embark_kw_rules_free(&rules);
 	embark_km_sender_free(snd);
 	/* delimiter mode emits far fewer tokens */
 	embark_km_sender *d = embark_km_sender_new(K, EMBARK_TOKENS_DELIMITER, 1 << 20);
