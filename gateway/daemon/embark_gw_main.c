@@ -68,6 +68,9 @@ static void usage(FILE *f)
 		   "  --cloud-mtu N       set the cloud port's MTU (it must carry the enterprise MTU + 68)\n"
 		   "  --header-only       do not encrypt payloads (headers and option only)\n"
 		   "  --no-dpi            no KeywordMatch tokens\n"
+		   "  --tokens MODE       window (8 bytes at every offset: keywords anywhere; default) or\n"
+		   "                      delimiter (only windows at a word's edge: ~40 %% fewer tokens\n"
+		   "                      on text, keywords only where they start or end at a delimiter)\n"
 		   "  --no-uri            no encrypted URIs\n"
 		   "  --flows N           flow table size (default 65536)\n"
 		   "  --dpi-flows N       streams reassembled at once (default 128)\n"
@@ -83,29 +86,18 @@ static void usage(FILE *f)
 static int parse_options(int argc, char **argv, struct options *o)
 {
 	static const struct option longs[] = {
-		{"key", required_argument, NULL, 'k'},
-		{"rules", required_argument, NULL, 'r'},
-		{"pools", required_argument, NULL, 'p'},
-		{"enterprise", required_argument, NULL, 'E'},
-		{"cloud", required_argument, NULL, 'C'},
-		{"ctl", required_argument, NULL, 'c'},
-		{"ext", required_argument, NULL, 'x'},
-		{"chan-key", required_argument, NULL, 'K'},
-		{"header-only", no_argument, NULL, 'H'},
-		{"no-dpi", no_argument, NULL, 'D'},
-		{"no-uri", no_argument, NULL, 'U'},
-		{"flows", required_argument, NULL, 'f'},
-		{"dpi-flows", required_argument, NULL, 'F'},
-		{"idle", required_argument, NULL, 'i'},
-		{"drain", required_argument, NULL, 'd'},
-		{"epoch", required_argument, NULL, 'e'},
-		{"file-prefix", required_argument, NULL, 'P'},
-		{"eal", required_argument, NULL, 'L'},
-		{"ready-file", required_argument, NULL, 'R'},
-		{"log", required_argument, NULL, 'l'},
-		{"cloud-mtu", required_argument, NULL, 'M'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		{"key", required_argument, NULL, 'k'},    {"rules", required_argument, NULL, 'r'},
+		{"pools", required_argument, NULL, 'p'},  {"enterprise", required_argument, NULL, 'E'},
+		{"cloud", required_argument, NULL, 'C'},  {"ctl", required_argument, NULL, 'c'},
+		{"ext", required_argument, NULL, 'x'},    {"chan-key", required_argument, NULL, 'K'},
+		{"header-only", no_argument, NULL, 'H'},  {"no-dpi", no_argument, NULL, 'D'},
+		{"tokens", required_argument, NULL, 'T'}, {"no-uri", no_argument, NULL, 'U'},
+		{"flows", required_argument, NULL, 'f'},  {"dpi-flows", required_argument, NULL, 'F'},
+		{"idle", required_argument, NULL, 'i'},   {"drain", required_argument, NULL, 'd'},
+		{"epoch", required_argument, NULL, 'e'},  {"file-prefix", required_argument, NULL, 'P'},
+		{"eal", required_argument, NULL, 'L'},    {"ready-file", required_argument, NULL, 'R'},
+		{"log", required_argument, NULL, 'l'},    {"cloud-mtu", required_argument, NULL, 'M'},
+		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
 	};
 	struct e2_err err = {0};
 	uint64_t v;
@@ -115,7 +107,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 	gwc_config_default(&o->core);
 	o->ctl = "ipc:///run/e2/embark-gw.sock";
 	o->first_epoch = 1;
-	while ((ch = getopt_long(argc, argv, "", longs, NULL)) != -1) {
+	opterr = 0; /* our own messages, which name the program and not its path */
+	while ((ch = getopt_long(argc, argv, ":", longs, NULL)) != -1) {
 		switch (ch) {
 		case 'k': o->key = optarg; break;
 		case 'r': o->rules = optarg; break;
@@ -128,6 +121,16 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case 'H': o->cfg.encrypt_payload = false; break;
 		case 'D': o->core.dpi = false; break;
 		case 'U': o->core.uri = false; break;
+		case 'T':
+			if (!strcmp(optarg, "window")) {
+				o->core.km_mode = EMBARK_TOKENS_WINDOW;
+			} else if (!strcmp(optarg, "delimiter")) {
+				o->core.km_mode = EMBARK_TOKENS_DELIMITER;
+			} else {
+				e2_seterr(&err, "--tokens=%s: neither window nor delimiter", optarg);
+				goto bad;
+			}
+			break;
 		case 'f':
 			if (e2_num_u64("--flows", optarg, 64, 1u << 26, &v, &err))
 				goto bad;
@@ -166,14 +169,19 @@ static int parse_options(int argc, char **argv, struct options *o)
 				goto bad;
 			break;
 		case 'h': usage(stdout); exit(0);
-		default: usage(stderr); return -1;
+		case ':': e2_seterr(&err, "%s needs a value (--help lists the options)", argv[optind - 1]); goto bad;
+		default: e2_seterr(&err, "unknown option %s (--help lists the options)", argv[optind - 1]); goto bad;
 		}
 	}
-	if (optind != argc || !o->key || !o->ent || !o->cloud) {
-		usage(stderr);
-		return -1;
-	}
-	return 0;
+	if (optind != argc)
+		e2_seterr(&err, "unexpected argument '%s': everything is given by an option", argv[optind]);
+	else if (!o->key)
+		e2_seterr(&err, "--key FILE is required (embark-keygen makes one)");
+	else if (!o->ent || !o->cloud)
+		e2_seterr(&err, "--%s DEVARGS is required (a DPDK vdev or a PCI address)",
+			  o->ent ? "cloud" : "enterprise");
+	else
+		return 0;
 bad:
 	fprintf(stderr, "embark-gw: %s\n", err.msg);
 	return -1;
