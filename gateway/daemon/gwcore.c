@@ -17,7 +17,7 @@
 #define OOO_SEGS 16
 #define OOO_BYTES (256u << 10)
 #define HTTP_HEAD_MAX 8192
-#define KM_CHUNK GWC_KM_CHUNK
+#define KM_CHUNK 4096 /* a record holds the tokens of one chunk of a stream at most */
 
 struct gwc_epoch {
 	uint32_t id;

@@ -44,10 +44,7 @@ embark_keys *gwc_keys_copy(const embark_keys *keys);
 /* A key's public id: the first 8 bytes of HMAC-SHA256(master, "embark-gw key id"), hex. */
 void gwc_key_id(const embark_keys *keys, char out[GWC_KEY_ID_LEN + 1]);
 
-/* What goes out on the extension channel (ext_record.h): a record holds the tokens of one
- * chunk of a stream at most. */
-#define GWC_KM_CHUNK 4096
-#define GWC_EXT_TOKENS_MAX (GWC_KM_CHUNK + EMBARK_TOKEN_LEN)
+/* What goes out on the extension channel (ext_record.h). */
 typedef void gwc_emit_fn(void *ctx, const struct ext_record *rec);
 
 struct gwc_config {

@@ -21,19 +21,25 @@ static uint64_t mix64(uint64_t x)
 	return x ^ (x >> 33);
 }
 
-/* AES_{key}(salt) mod 2^40, with tok_ctx re-keyed in place (no allocation). */
-static embark_token_ct token_ct(EVP_CIPHER_CTX *tok_ctx, const uint8_t key[16], uint64_t salt)
+/* AES(salt) mod 2^40 under the key ctx holds: a token's ciphertext. */
+static embark_token_ct ct_under(EVP_CIPHER_CTX *ctx, uint64_t salt)
 {
 	uint8_t blk[16] = {0}, outb[16];
 	for (int i = 0; i < 8; i++)
 		blk[i] = (uint8_t)(salt >> (56 - 8 * i));
 	int outl;
-	EVP_EncryptInit_ex(tok_ctx, NULL, NULL, key, NULL);
-	EVP_EncryptUpdate(tok_ctx, outb, &outl, blk, 16);
+	EVP_EncryptUpdate(ctx, outb, &outl, blk, 16);
 	uint64_t v = 0;
 	for (int i = 0; i < 5; i++)
 		v = v << 8 | outb[i];
 	return v & CT_MASK;
+}
+
+/* AES_{key}(salt) mod 2^40, with tok_ctx re-keyed in place (no allocation). */
+static embark_token_ct token_ct(EVP_CIPHER_CTX *tok_ctx, const uint8_t key[16], uint64_t salt)
+{
+	EVP_EncryptInit_ex(tok_ctx, NULL, NULL, key, NULL);
+	return ct_under(tok_ctx, salt);
 }
 
 /* ---------------- sender ---------------- */
@@ -427,7 +433,7 @@ void embark_kw_rules_free(embark_kw_rules *r)
 /* ---------------- matcher ---------------- */
 /* A ruleset is what every flow's matcher shares: the distinct rule pieces, each with its
  * AES key schedule made once (a token's expected value is AES_{AES_k(piece)}(salt), and
- * OpenSSL charges ~130 ns to load a new key where one block under a loaded key costs ~20
+ * OpenSSL charges 110-150 ns to load a new key where one block under a loaded key costs ~20
  * ns; a matcher recomputes every piece's value at each salt reset, every ~2 KB of a
  * stream), and the pieces' order within rules. A matcher holds only the flow's counters,
  * expected values and partial matches. */
@@ -475,15 +481,7 @@ struct embark_km_matcher {
 /* AES_{piece's key}(salt) mod 2^40 under the prepared schedule. */
 static embark_token_ct piece_ct(const embark_km_ruleset *set, size_t i, uint64_t salt)
 {
-	uint8_t blk[16] = {0}, outb[16];
-	for (int b = 0; b < 8; b++)
-		blk[b] = (uint8_t)(salt >> (56 - 8 * b));
-	int outl;
-	EVP_EncryptUpdate(set->ctx[i], outb, &outl, blk, 16);
-	uint64_t v = 0;
-	for (int b = 0; b < 5; b++)
-		v = v << 8 | outb[b];
-	return v & CT_MASK;
+	return ct_under(set->ctx[i], salt);
 }
 
 static int cmp_use(const void *a, const void *b)
