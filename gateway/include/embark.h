@@ -250,8 +250,15 @@ typedef struct {
 int embark_keywords_parse(const char *text, size_t len, const char *name, char ***kw, size_t **kwlen, size_t *n,
 			  char *err, size_t errlen);
 void embark_keywords_free(char **kw, size_t *kwlen, size_t n);
+/* Pieces for window tokens (every keyword of 8 bytes or more, wherever it stands). */
 int embark_kw_rules_encrypt(const embark_keys *keys, char *const *kw, const size_t *kwlen, size_t n,
 			    embark_kw_rules *out);
+/* Pieces for the gateway's token mode: with EMBARK_TOKENS_DELIMITER, the windows a
+ * delimiter-token sender makes inside each keyword, so a keyword with a delimiter (or the
+ * stream's edge) on both sides is always found, and one inside a longer word with none at
+ * either end is not. -1 for a keyword shorter than 8 bytes or no memory. */
+int embark_kw_rules_encrypt_mode(const embark_keys *keys, char *const *kw, const size_t *kwlen, size_t n, int mode,
+				 embark_kw_rules *out);
 void embark_kw_rules_free(embark_kw_rules *r);
 /* Writes / reads the file format of `embark-rules keywords` (what a middlebox loads). */
 int embark_kw_rules_write(FILE *f, const embark_kw_rules *r);

@@ -308,41 +308,76 @@ void embark_keywords_free(char **kw, size_t *kwlen, size_t n)
 	free(kwlen);
 }
 
-int embark_kw_rules_encrypt(const embark_keys *keys, char *const *kw, const size_t *kwlen, size_t n,
-			    embark_kw_rules *out)
+/* The windows of a keyword its rule matches on, as offsets. Window tokens: 8-byte pieces
+ * at 0, 8, 16, ... and one ending at the keyword's end. Delimiter tokens: every window the
+ * sender makes inside the keyword when a delimiter stands on both sides of it (those that
+ * start or end at a delimiter, or at the keyword's edge), so a delimited keyword is found
+ * whatever its inside. Returns the number written (at most len - 7). */
+static size_t kw_pieces(const char *kw, size_t len, int mode, uint32_t *rel)
 {
+	size_t n = 0;
+	if (mode == EMBARK_TOKENS_DELIMITER) {
+		for (size_t i = 0; i + EMBARK_TOKEN_LEN <= len; i++) {
+			size_t after = i + EMBARK_TOKEN_LEN;
+			bool starts = i == 0 || is_delim((uint8_t)kw[i - 1]) || is_delim((uint8_t)kw[i]);
+			bool ends = after == len || is_delim((uint8_t)kw[after]) || is_delim((uint8_t)kw[after - 1]);
+			if (starts || ends)
+				rel[n++] = (uint32_t)i;
+		}
+		return n;
+	}
+	for (size_t off = 0;; off += EMBARK_TOKEN_LEN) {
+		if (off + EMBARK_TOKEN_LEN > len)
+			off = len - EMBARK_TOKEN_LEN;
+		rel[n++] = (uint32_t)off;
+		if (off + EMBARK_TOKEN_LEN >= len)
+			return n;
+	}
+}
+
+int embark_kw_rules_encrypt_mode(const embark_keys *keys, char *const *kw, const size_t *kwlen, size_t n, int mode,
+				 embark_kw_rules *out)
+{
+	size_t total = 0, longest = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (kwlen[i] < EMBARK_TOKEN_LEN)
+			return -1;
+		total += kwlen[i] - EMBARK_TOKEN_LEN + 1;
+		longest = kwlen[i] > longest ? kwlen[i] : longest;
+	}
 	EVP_CIPHER_CTX *ctx = embark_ecb_ctx(keys->kw);
-	if (!ctx)
-		return -1;
 	embark_kw_rules r = {0};
-	size_t total = 0;
-	for (size_t i = 0; i < n; i++)
-		total += (kwlen[i] + EMBARK_TOKEN_LEN - 1) / EMBARK_TOKEN_LEN;
 	r.v = calloc(total ? total : 1, sizeof *r.v);
-	if (!r.v) {
+	uint32_t *rel = malloc((longest + 1) * sizeof *rel);
+	if (!ctx || !r.v || !rel) {
 		EVP_CIPHER_CTX_free(ctx);
+		free(r.v);
+		free(rel);
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++) {
-		/* 8-byte pieces at 0, 8, 16, ... and one ending at the keyword's end */
-		for (size_t off = 0;; off += EMBARK_TOKEN_LEN) {
-			if (off + EMBARK_TOKEN_LEN > kwlen[i])
-				off = kwlen[i] - EMBARK_TOKEN_LEN;
+		size_t np = kw_pieces(kw[i], kwlen[i], mode, rel);
+		for (size_t j = 0; j < np; j++) {
 			uint8_t blk[16] = {0};
-			memcpy(blk, kw[i] + off, EMBARK_TOKEN_LEN);
+			memcpy(blk, kw[i] + rel[j], EMBARK_TOKEN_LEN);
 			embark_kw_piece *p = &r.v[r.n++];
 			embark_ecb(ctx, blk, p->enc, 16);
 			p->rule = (uint32_t)i;
-			p->rel = (uint32_t)off;
+			p->rel = rel[j];
 			OPENSSL_cleanse(blk, sizeof blk);
-			if (off + EMBARK_TOKEN_LEN >= kwlen[i])
-				break;
 		}
 	}
 	r.rules = n;
 	EVP_CIPHER_CTX_free(ctx);
+	free(rel);
 	*out = r;
 	return 0;
+}
+
+int embark_kw_rules_encrypt(const embark_keys *keys, char *const *kw, const size_t *kwlen, size_t n,
+			    embark_kw_rules *out)
+{
+	return embark_kw_rules_encrypt_mode(keys, kw, kwlen, n, EMBARK_TOKENS_WINDOW, out);
 }
 
 int embark_kw_rules_write(FILE *f, const embark_kw_rules *r)

@@ -114,17 +114,23 @@ static void sink_emit(void *ctx, const struct ext_record *r)
 	}
 }
 
-static struct gwc *core(struct gwc_epoch *first, struct sink *s)
+static struct gwc *core_tokens(struct gwc_epoch *first, struct sink *s, int km_mode)
 {
 	struct gwc_config cfg;
 	struct e2_err err = {0};
 	gwc_config_default(&cfg);
+	cfg.km_mode = km_mode;
 	cfg.flows = 1024;
 	cfg.drain_ns = 10 * SEC;
 	cfg.linger_ns = 1 * SEC;
 	struct gwc *c = gwc_new(&cfg, first, s ? sink_emit : NULL, s, &err);
 	assert_non_null(c);
 	return c;
+}
+
+static struct gwc *core(struct gwc_epoch *first, struct sink *s)
+{
+	return core_tokens(first, s, EMBARK_TOKENS_WINDOW);
 }
 
 static uint64_t counter(struct gwc *c, enum gwc_counter k)
@@ -646,13 +652,13 @@ static void test_prepared_replaced_and_drain_early(void **st)
 	gwc_free(a);
 }
 
-static bool kw_found(struct sink *s, const char *keyword, uint8_t keyfill)
+static bool kw_found_mode(struct sink *s, const char *keyword, uint8_t keyfill, int mode)
 {
 	char *kw[1] = {(char *)keyword};
 	size_t kl[1] = {strlen(keyword)};
 	embark_kw_rules rules = {0};
 	embark_keys *k = test_keys(keyfill);
-	assert_int_equal(embark_kw_rules_encrypt(k, kw, kl, 1, &rules), 0);
+	assert_int_equal(embark_kw_rules_encrypt_mode(k, kw, kl, 1, mode, &rules), 0);
 	embark_keys_free(k);
 	embark_km_matcher *m = embark_km_matcher_new(&rules, s->ntok ? s->salt0[0] : 0);
 	bool found = false;
@@ -666,6 +672,11 @@ static bool kw_found(struct sink *s, const char *keyword, uint8_t keyfill)
 	embark_km_matcher_free(m);
 	embark_kw_rules_free(&rules);
 	return found;
+}
+
+static bool kw_found(struct sink *s, const char *keyword, uint8_t keyfill)
+{
+	return kw_found_mode(s, keyword, keyfill, EMBARK_TOKENS_WINDOW);
 }
 
 static void test_reassembly(void **st)
@@ -750,6 +761,36 @@ static void test_reassembly(void **st)
 	for (int i = 0; i < 64; i++)
 		gwc_poll(a, 3 * SEC);
 	assert_int_equal(gwc_stats(a)->flows_active, 0);
+	gwc_free(a);
+}
+
+/* embark-gw --tokens delimiter: only windows at a word's edge, far fewer than one a byte;
+ * a keyword between delimiters is still found, one inside a word is not */
+static void test_delimiter_tokens(void **st)
+{
+	(void)st;
+	static struct sink s;
+	memset(&s, 0, sizeof s);
+	struct gwc *a = core_tokens(epoch(1, 4, RULES1), &s, EMBARK_TOKENS_DELIMITER);
+	static const char stream[] = "GET /report HTTP/1.1\r\nHost: intranet.example\r\nX-Note: "
+				     "the secret-plan-omega draft, notsecretlyyet\r\n\r\n";
+	size_t total = strlen(stream);
+	uint8_t pkt[400], enc[600];
+	size_t n = tcp(pkt, 0x0a000001, 0x0a020001, 40001, 80, 100, 0x02, "", 0);
+	struct gwc_pkt p = {.in = pkt, .len = n, .out = enc, .cap = sizeof enc};
+	gwc_outbound(a, &p, 1, SEC);
+	n = tcp(pkt, 0x0a000001, 0x0a020001, 40001, 80, 101, 0x18, stream, total);
+	p = (struct gwc_pkt){.in = pkt, .len = n, .out = enc, .cap = sizeof enc};
+	gwc_outbound(a, &p, 1, SEC);
+	assert_int_equal(p.rc, EMBARK_OK);
+	assert_true(s.ntok > 0 && s.ntok < (total - 7) * 3 / 4);
+	for (size_t i = 1; i < s.ntok; i++)
+		assert_true(s.off[i] > s.off[i - 1]);
+	assert_true(kw_found_mode(&s, "secret-plan-omega", 4, EMBARK_TOKENS_DELIMITER));
+	assert_true(kw_found_mode(&s, "intranet.example", 4, EMBARK_TOKENS_DELIMITER));
+	assert_false(kw_found_mode(&s, "secretly", 4, EMBARK_TOKENS_DELIMITER)); /* deep inside "notsecretlyyet" */
+	/* rules made for window tokens miss what falls between word edges */
+	assert_false(kw_found(&s, "secret-plan-omega", 4));
 	gwc_free(a);
 }
 
@@ -934,7 +975,8 @@ int main(void)
 		cmocka_unit_test(test_nat_answer),       cmocka_unit_test(test_lb_answer),
 		cmocka_unit_test(test_nat_lb_answer),    cmocka_unit_test(test_damaged),
 		cmocka_unit_test(test_epoch_switch),     cmocka_unit_test(test_prepared_replaced_and_drain_early),
-		cmocka_unit_test(test_reassembly),       cmocka_unit_test(test_control),
+		cmocka_unit_test(test_reassembly),       cmocka_unit_test(test_delimiter_tokens),
+		cmocka_unit_test(test_control),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

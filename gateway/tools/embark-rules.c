@@ -14,10 +14,12 @@ static void usage(FILE *f)
 	fprintf(f, "usage: embark-rules encrypt  --key K --in rules.txt --out rules.enc\n"
 		   "                             [--pools pools.txt --pools-out pools.enc] [--prefix-len N]\n"
 		   "       embark-rules keywords --key K --in keywords.txt --out keywords.enc\n"
+		   "                             [--tokens window|delimiter]\n"
 		   "\n"
 		   "encrypt   firewall rules -> PrefixMatch-encrypted rules any <=/>= classifier can use;\n"
 		   "          with --pools, also the encrypted NAT/LB pool values (reserved suffix).\n"
-		   "keywords  keyword list -> AES_k(piece) per 8-byte piece (BlindBox rules).\n"
+		   "keywords  keyword list -> AES_k(piece) per 8-byte piece (BlindBox rules), for the\n"
+		   "          gateway's token mode (embark-gw --tokens; window by default).\n"
 		   "Formats: gateway/README.md. Outputs appear only when complete.\n");
 }
 
@@ -97,7 +99,7 @@ done:
 	return rc;
 }
 
-static int do_keywords(const char *keyf, const char *in, const char *out)
+static int do_keywords(const char *keyf, const char *in, const char *out, int mode)
 {
 	char err[1024];
 	char *text = NULL, **kw = NULL;
@@ -115,7 +117,7 @@ static int do_keywords(const char *keyf, const char *in, const char *out)
 		goto fail;
 	if (!(k = embark_keys_load(keyf, err, sizeof err)))
 		goto fail;
-	if (embark_kw_rules_encrypt(k, kw, kl, n, &r)) {
+	if (embark_kw_rules_encrypt_mode(k, kw, kl, n, mode, &r)) {
 		snprintf(err, sizeof err, "encryption failed");
 		goto fail;
 	}
@@ -151,10 +153,11 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *key = NULL, *in = NULL, *out = NULL, *pools = NULL, *pools_out = NULL;
-	int prefix_len = 0;
-	static const struct option opts[] = {
-		{"key", 1, 0, 'k'},       {"in", 1, 0, 'i'},         {"out", 1, 0, 'o'},  {"pools", 1, 0, 'p'},
-		{"pools-out", 1, 0, 'P'}, {"prefix-len", 1, 0, 'l'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+	int prefix_len = 0, mode = EMBARK_TOKENS_WINDOW;
+	bool mode_set = false;
+	static const struct option opts[] = {{"key", 1, 0, 'k'},    {"in", 1, 0, 'i'},        {"out", 1, 0, 'o'},
+					     {"pools", 1, 0, 'p'},  {"pools-out", 1, 0, 'P'}, {"prefix-len", 1, 0, 'l'},
+					     {"tokens", 1, 0, 't'}, {"help", 0, 0, 'h'},      {0, 0, 0, 0}};
 	int c;
 	optind = 2;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -172,6 +175,17 @@ int main(int argc, char **argv)
 			}
 			break;
 		}
+		case 't':
+			mode_set = true;
+			if (!strcmp(optarg, "window")) {
+				mode = EMBARK_TOKENS_WINDOW;
+			} else if (!strcmp(optarg, "delimiter")) {
+				mode = EMBARK_TOKENS_DELIMITER;
+			} else {
+				fprintf(stderr, "embark-rules: --tokens=%s: neither window nor delimiter\n", optarg);
+				return 2;
+			}
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -181,11 +195,15 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (!strcmp(argv[1], "encrypt") && mode_set) {
+		fprintf(stderr, "embark-rules: --tokens only applies to 'keywords'\n");
+		return 2;
+	}
 	if (!strcmp(argv[1], "encrypt"))
 		return do_encrypt(key, in, out, pools, pools_out, prefix_len);
 	if (pools) {
 		fprintf(stderr, "embark-rules: --pools only applies to 'encrypt'\n");
 		return 2;
 	}
-	return do_keywords(key, in, out);
+	return do_keywords(key, in, out, mode);
 }
