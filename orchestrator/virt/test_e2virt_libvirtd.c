@@ -255,10 +255,13 @@ static void never_ready_leaves_nothing(void **state)
 	struct e2v_nf_spec s = L.spec;
 	s.instance = "e2-live-slow";
 	struct e2_err err = {""};
-	/* A TCG guest needs ~6 s to reach /init: 1.5 s is never enough. */
+	/* A TCG guest needs ~6 s to reach /init: 1.5 s is never enough. On a busy machine the
+	 * budget can run out one phase earlier, before QEMU has its vhost-user peers; either
+	 * way the start is refused by name and nothing is left behind. */
 	assert_int_equal(e2v_start(L.conn, &s, L.accel, 1500, &err), -1);
 	print_message("expected error: %s\n", err.msg);
-	assert_non_null(strstr(err.msg, "did not report ready (E2-READY) within 1500 ms"));
+	assert_true(strstr(err.msg, "did not report ready (E2-READY) within 1500 ms") ||
+		    strstr(err.msg, "did not start within 1500 ms"));
 	assert_false(defined("e2-live-slow"));
 	vhost_stub_stop(stub);
 }
