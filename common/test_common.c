@@ -24,6 +24,7 @@
 #include "e2/lines.h"
 #include "e2/log.h"
 #include "e2/num.h"
+#include "e2/opts.h"
 
 E2_LOG_MODULE(test_common);
 
@@ -600,15 +601,67 @@ static void paths_for_configs(void **state)
 	assert_true(e2_path_ok("/srv/e2", 7, NULL));
 }
 
+/* parse ARGS (a NULL-terminated list after argv[0]) to the end or the first refusal;
+ * returns the options' values as a string, "!" then the message on a refusal */
+static const char *opts_parse(char *buf, size_t len, char **args)
+{
+	static const struct option longs[] = {{"key", required_argument, NULL, 'k'},
+					      {"keep", required_argument, NULL, 'K'},
+					      {"verbose", no_argument, NULL, 'v'},
+					      {NULL, 0, NULL, 0}};
+	char *argv[16] = {"/some/dir/prog"};
+	int argc = 1;
+	while (args[argc - 1])
+		argv[argc] = args[argc - 1], argc++;
+	struct e2_err err = {""};
+	size_t o = 0;
+	int c;
+	optind = 1;
+	buf[0] = 0;
+	while ((c = e2_opt_next(argc, argv, "vk:", longs, &err)) != -1) {
+		if (c == E2_OPT_BAD) {
+			snprintf(buf, len, "!%s", err.msg);
+			return buf;
+		}
+		o += (size_t)snprintf(buf + o, len - o, "%c%s;", c, c == 'v' ? "" : optarg);
+	}
+	snprintf(buf + o, len - o, "@%d", optind);
+	return buf;
+}
+
+static void options_refused_by_name(void **state)
+{
+	(void)state;
+	char b[256];
+	assert_string_equal(opts_parse(b, sizeof b, (char *[]){"--key", "a", "-v", "--keep=b", "x", NULL}),
+			    "ka;v;Kb;@5");
+	assert_string_equal(opts_parse(b, sizeof b, (char *[]){"-vkz", NULL}), "v;kz;@2");
+	assert_string_equal(opts_parse(b, sizeof b, (char *[]){"--bogus", NULL}),
+			    "!unknown option --bogus (--help lists the options)");
+	assert_string_equal(opts_parse(b, sizeof b, (char *[]){"--bogus=1", NULL}),
+			    "!unknown option --bogus (--help lists the options)");
+	assert_string_equal(opts_parse(b, sizeof b, (char *[]){"-vx", NULL}),
+			    "!unknown option -x (--help lists the options)");
+	assert_string_equal(opts_parse(b, sizeof b, (char *[]){"--ke", "v", NULL}),
+			    "!unknown option --ke (--help lists the options)"); /* ambiguous */
+	assert_string_equal(opts_parse(b, sizeof b, (char *[]){"-v", "--key", NULL}),
+			    "!--key needs a value (--help lists the options)");
+	assert_string_equal(opts_parse(b, sizeof b, (char *[]){"-k", NULL}),
+			    "!-k needs a value (--help lists the options)");
+	assert_string_equal(opts_parse(b, sizeof b, (char *[]){"--verbose=yes", NULL}),
+			    "!--verbose takes no value (--help lists the options)");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(crc32c_check_value),     cmocka_unit_test(csum_replace_matches_recomputation),
-		cmocka_unit_test(flow_id_golden_vectors), cmocka_unit_test(flow_hash_matches_definition),
-		cmocka_unit_test(err_context_rises),      cmocka_unit_test(read_file_cases),
-		cmocka_unit_test(read_file_tail_cases),   cmocka_unit_test(output_files),
-		cmocka_unit_test(log_levels_and_lines),   cmocka_unit_test(numbers_from_text),
-		cmocka_unit_test(lines_walk_and_refuse),  cmocka_unit_test(paths_for_configs),
+		cmocka_unit_test(crc32c_check_value),      cmocka_unit_test(csum_replace_matches_recomputation),
+		cmocka_unit_test(flow_id_golden_vectors),  cmocka_unit_test(flow_hash_matches_definition),
+		cmocka_unit_test(err_context_rises),       cmocka_unit_test(read_file_cases),
+		cmocka_unit_test(read_file_tail_cases),    cmocka_unit_test(output_files),
+		cmocka_unit_test(log_levels_and_lines),    cmocka_unit_test(numbers_from_text),
+		cmocka_unit_test(lines_walk_and_refuse),   cmocka_unit_test(paths_for_configs),
+		cmocka_unit_test(options_refused_by_name),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

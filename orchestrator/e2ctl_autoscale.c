@@ -6,10 +6,10 @@
 #include "e2/err.h"
 #include "e2/lines.h"
 #include "e2/num.h"
+#include "e2/opts.h"
 #include "e2/orch.h"
 #include "e2ctl.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,8 +123,7 @@ int e2ctl_autoscale(int argc, char **argv)
 	int c, bad = 0;
 
 	optind = 1;
-	opterr = 0;
-	while (!bad && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while (!bad && (c = e2_opt_next(argc, argv, "h", opts, &e)) != -1) {
 		switch (c) {
 		case 'o':
 			sc.scale_out_above = &out_above;
@@ -150,10 +149,11 @@ int e2ctl_autoscale(int argc, char **argv)
 			break;
 		case 't': trace = optarg; break;
 		case 'h': autoscale_usage(stdout); return 0;
+		case E2_OPT_BAD: bad = 1; break;
 		default:
-			fprintf(stderr, "e2ctl autoscale: unknown option or missing value '%s'\n", argv[optind - 1]);
-			autoscale_usage(stderr);
-			return 2;
+			bad = 1;
+			e2_seterr(&e, "option %d is not handled (a bug)", c);
+			break;
 		}
 	}
 	if (bad) {

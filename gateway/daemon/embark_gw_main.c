@@ -6,7 +6,6 @@
  * KeywordMatch tokens and encrypted URIs. See README.md "embark-gw". */
 #include <errno.h>
 #include <inttypes.h>
-#include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -30,6 +29,7 @@
 #include "e2/chan.h"
 #include "e2/log.h"
 #include "e2/num.h"
+#include "e2/opts.h"
 #include "gwctl.h"
 
 E2_LOG_MODULE(embarkgw);
@@ -107,8 +107,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	gwc_config_default(&o->core);
 	o->ctl = "ipc:///run/e2/embark-gw.sock";
 	o->first_epoch = 1;
-	opterr = 0; /* our own messages, which name the program and not its path */
-	while ((ch = getopt_long(argc, argv, ":", longs, NULL)) != -1) {
+	while ((ch = e2_opt_next(argc, argv, "", longs, &err)) != -1) {
 		switch (ch) {
 		case 'k': o->key = optarg; break;
 		case 'r': o->rules = optarg; break;
@@ -122,11 +121,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case 'D': o->core.dpi = false; break;
 		case 'U': o->core.uri = false; break;
 		case 'T':
-			if (!strcmp(optarg, "window")) {
-				o->core.km_mode = EMBARK_TOKENS_WINDOW;
-			} else if (!strcmp(optarg, "delimiter")) {
-				o->core.km_mode = EMBARK_TOKENS_DELIMITER;
-			} else {
+			if ((o->core.km_mode = embark_tokens_mode(optarg)) < 0) {
 				e2_seterr(&err, "--tokens=%s: neither window nor delimiter", optarg);
 				goto bad;
 			}
@@ -169,8 +164,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 				goto bad;
 			break;
 		case 'h': usage(stdout); exit(0);
-		case ':': e2_seterr(&err, "%s needs a value (--help lists the options)", argv[optind - 1]); goto bad;
-		default: e2_seterr(&err, "unknown option %s (--help lists the options)", argv[optind - 1]); goto bad;
+		case E2_OPT_BAD: goto bad;
+		default: e2_seterr(&err, "option %d is not handled (a bug)", ch); goto bad;
 		}
 	}
 	if (optind != argc)

@@ -223,6 +223,8 @@ const embark_rule *embark_classify(const embark_classifier *c, const embark_key5
 #define EMBARK_TOKEN_LEN 8
 typedef uint64_t embark_token_ct; /* 40-bit ciphertext */
 enum { EMBARK_TOKENS_WINDOW = 0, EMBARK_TOKENS_DELIMITER = 1 };
+/* A token mode by its name on command lines ("window", "delimiter"), or -1. */
+int embark_tokens_mode(const char *name);
 typedef struct embark_km_sender embark_km_sender;
 /* reset_bytes: salts are reset (new, larger salt0) every that many input bytes. */
 embark_km_sender *embark_km_sender_new(const embark_keys *keys, int mode, size_t reset_bytes);

@@ -17,6 +17,7 @@
 #include "e2/err.h"
 #include "e2/file.h"
 #include "e2/num.h"
+#include "e2/opts.h"
 #include "gwcore.h"
 #include "mb.h"
 #include "pcapio.h"
@@ -24,7 +25,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: embark-mb-prep gw --key K [--rules R] [--pools P] [--epoch N] [--header-only] [--no-dpi]\n"
-		   "                         [--no-uri] IN.pcap OUT.pcap\n"
+		   "                         [--no-uri] [--tokens window|delimiter] IN.pcap OUT.pcap\n"
 		   "       embark-mb-prep plain [--no-uri] IN.pcap OUT.pcap\n"
 		   "       embark-mb-prep uris --key K LIST OUT\n"
 		   "gw     encrypt IN as embark-gw does (enterprise -> cloud), with its extension records\n"
@@ -138,38 +139,59 @@ int main(int argc, char **argv)
 	}
 	const char *mode = argv[1];
 	const char *pos[2];
-	int npos = 0;
-	for (int i = 2; i < argc; i++) {
-		const char *a = argv[i];
-		if (!strcmp(a, "--key") && i + 1 < argc)
-			key = argv[++i];
-		else if (!strcmp(a, "--rules") && i + 1 < argc)
-			rules = argv[++i];
-		else if (!strcmp(a, "--pools") && i + 1 < argc)
-			pools = argv[++i];
-		else if (!strcmp(a, "--epoch") && i + 1 < argc) {
-			if (e2_num_u32("--epoch", argv[++i], 1, UINT32_MAX, &epoch, &e) != 0) {
-				fprintf(stderr, "embark-mb-prep: %s\n", e.msg);
-				return 2;
+	int npos = 0, km_mode = EMBARK_TOKENS_WINDOW;
+	static const struct option longs[] = {{"key", required_argument, NULL, 'k'},
+					      {"rules", required_argument, NULL, 'r'},
+					      {"pools", required_argument, NULL, 'p'},
+					      {"epoch", required_argument, NULL, 'e'},
+					      {"tokens", required_argument, NULL, 't'},
+					      {"header-only", no_argument, NULL, 'H'},
+					      {"no-dpi", no_argument, NULL, 'D'},
+					      {"no-uri", no_argument, NULL, 'U'},
+					      {NULL, 0, NULL, 0}};
+	int opt;
+	optind = 2;
+	while ((opt = e2_opt_next(argc, argv, "", longs, &e)) != -1) {
+		switch (opt) {
+		case 'k': key = optarg; break;
+		case 'r': rules = optarg; break;
+		case 'p': pools = optarg; break;
+		case 'e':
+			if (e2_num_u32("--epoch", optarg, 1, UINT32_MAX, &epoch, &e) != 0)
+				goto bad;
+			break;
+		case 't':
+			if ((km_mode = embark_tokens_mode(optarg)) < 0) {
+				e2_seterr(&e, "--tokens=%s: neither window nor delimiter", optarg);
+				goto bad;
 			}
-		} else if (!strcmp(a, "--header-only"))
-			header_only = true;
-		else if (!strcmp(a, "--no-dpi"))
-			dpi = false;
-		else if (!strcmp(a, "--no-uri"))
-			uri = false;
-		else if (a[0] != '-' && npos < 2)
-			pos[npos++] = a;
-		else {
-			fprintf(stderr, "embark-mb-prep: unexpected argument '%s'\n", a);
-			usage(stderr);
-			return 2;
+			break;
+		case 'H': header_only = true; break;
+		case 'D': dpi = false; break;
+		case 'U': uri = false; break;
+		case E2_OPT_BAD: goto bad;
+		default: e2_seterr(&e, "option %d is not handled (a bug)", opt); goto bad;
 		}
 	}
+	for (; optind < argc; optind++) {
+		if (npos == 2) {
+			e2_seterr(&e, "unexpected argument '%s' (IN and OUT are given)", argv[optind]);
+			goto bad;
+		}
+		pos[npos++] = argv[optind];
+	}
 	bool plain = !strcmp(mode, "plain");
-	if (npos != 2 || (!plain && !key) || (strcmp(mode, "gw") && !plain && strcmp(mode, "uris"))) {
-		usage(stderr);
-		return 2;
+	if (strcmp(mode, "gw") && !plain && strcmp(mode, "uris")) {
+		e2_seterr(&e, "unknown mode '%s' (gw, plain or uris)", mode);
+		goto bad;
+	}
+	if (npos != 2) {
+		e2_seterr(&e, "%s needs %s", mode, !strcmp(mode, "uris") ? "LIST and OUT" : "IN.pcap and OUT.pcap");
+		goto bad;
+	}
+	if (!plain && !key) {
+		e2_seterr(&e, "%s needs --key FILE", mode);
+		goto bad;
 	}
 	if (!strcmp(mode, "uris"))
 		return do_uris(key, pos[0], pos[1]);
@@ -202,6 +224,7 @@ int main(int argc, char **argv)
 	gcfg.dpi = dpi && !plain;
 	gcfg.uri = uri;
 	gcfg.dpi_flows = 4096;
+	gcfg.km_mode = km_mode;
 	struct gwc_epoch *ep = gwc_epoch_new(epoch, k, rules ? &rs : NULL, pools ? &ps : NULL, &ecfg, &e);
 	struct gwc *c = ep ? gwc_new(&gcfg, ep, collect, &pend, &e) : NULL;
 	if (!c || !pend.keys || !pend.codec) {
@@ -286,4 +309,7 @@ int main(int argc, char **argv)
 	embark_ruleset_free(&rs);
 	embark_poolset_free(&ps);
 	return refused || pend.lost ? 3 : 0;
+bad:
+	fprintf(stderr, "embark-mb-prep: %s\n", e.msg);
+	return 2;
 }

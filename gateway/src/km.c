@@ -809,6 +809,13 @@ int embark_uri_decrypt(const embark_keys *keys, const uint8_t *in, size_t len, u
 	return rc;
 }
 
+int embark_tokens_mode(const char *name)
+{
+	return !strcmp(name, "window")      ? EMBARK_TOKENS_WINDOW
+	       : !strcmp(name, "delimiter") ? EMBARK_TOKENS_DELIMITER
+					    : -1;
+}
+
 size_t embark_tokens_pack(const embark_token_ct *tokens, const uint64_t *offsets, size_t n, uint8_t *wire,
 			  uint64_t *runs)
 {

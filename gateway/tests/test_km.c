@@ -153,6 +153,11 @@ static void test_delimiter_match(void **st)
 {
 	(void)st;
 	run(EMBARK_TOKENS_DELIMITER, 1 << 20, 19);
+	/* the names command lines give the modes */
+	assert_int_equal(embark_tokens_mode("window"), EMBARK_TOKENS_WINDOW);
+	assert_int_equal(embark_tokens_mode("delimiter"), EMBARK_TOKENS_DELIMITER);
+	assert_int_equal(embark_tokens_mode("Window"), -1);
+	assert_int_equal(embark_tokens_mode(""), -1);
 }
 
 static void test_no_repeats(void **st)

@@ -4,8 +4,8 @@
 #include "pcapio.h"
 #include "e2/file.h"
 #include "e2/num.h"
+#include "e2/opts.h"
 
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -148,8 +148,12 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	if (argc < 2 || (strcmp(argv[1], "encrypt") && strcmp(argv[1], "keywords"))) {
+	if (argc < 2) {
 		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "encrypt") && strcmp(argv[1], "keywords")) {
+		fprintf(stderr, "embark-rules: unknown command '%s' (encrypt or keywords; --help)\n", argv[1]);
 		return 2;
 	}
 	const char *key = NULL, *in = NULL, *out = NULL, *pools = NULL, *pools_out = NULL;
@@ -158,41 +162,41 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {{"key", 1, 0, 'k'},    {"in", 1, 0, 'i'},        {"out", 1, 0, 'o'},
 					     {"pools", 1, 0, 'p'},  {"pools-out", 1, 0, 'P'}, {"prefix-len", 1, 0, 'l'},
 					     {"tokens", 1, 0, 't'}, {"help", 0, 0, 'h'},      {0, 0, 0, 0}};
+	struct e2_err e = {""};
 	int c;
 	optind = 2;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = e2_opt_next(argc, argv, "", opts, &e)) != -1) {
 		switch (c) {
 		case 'k': key = optarg; break;
 		case 'i': in = optarg; break;
 		case 'o': out = optarg; break;
 		case 'p': pools = optarg; break;
 		case 'P': pools_out = optarg; break;
-		case 'l': {
-			struct e2_err e;
+		case 'l':
 			if (e2_num_int("--prefix-len", optarg, 1, 64, &prefix_len, &e)) {
 				fprintf(stderr, "embark-rules: %s\n", e.msg);
 				return 2;
 			}
 			break;
-		}
 		case 't':
 			mode_set = true;
-			if (!strcmp(optarg, "window")) {
-				mode = EMBARK_TOKENS_WINDOW;
-			} else if (!strcmp(optarg, "delimiter")) {
-				mode = EMBARK_TOKENS_DELIMITER;
-			} else {
+			if ((mode = embark_tokens_mode(optarg)) < 0) {
 				fprintf(stderr, "embark-rules: --tokens=%s: neither window nor delimiter\n", optarg);
 				return 2;
 			}
 			break;
 		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		default: fprintf(stderr, "embark-rules: %s\n", e.msg); return 2;
 		}
 	}
-	if (optind != argc || !key || !in || !out || (!!pools != !!pools_out)) {
-		fprintf(stderr, "embark-rules: need --key, --in and --out (and --pools with --pools-out)\n");
-		usage(stderr);
+	if (optind != argc) {
+		fprintf(stderr, "embark-rules: unexpected argument '%s': everything is given by an option\n",
+			argv[optind]);
+		return 2;
+	}
+	if (!key || !in || !out || (!!pools != !!pools_out)) {
+		fprintf(stderr, "embark-rules: %s needs --key, --in and --out (and --pools with --pools-out; --help)\n",
+			argv[1]);
 		return 2;
 	}
 	if (!strcmp(argv[1], "encrypt") && mode_set) {

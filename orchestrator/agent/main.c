@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
 #include <nanomsg/nn.h>
 #include <nanomsg/pubsub.h>
@@ -28,6 +27,7 @@
 #include "e2/file.h"
 #include "e2/log.h"
 #include "e2/num.h"
+#include "e2/opts.h"
 
 E2_LOG_MODULE(main);
 
@@ -116,8 +116,8 @@ static void parse_options(int argc, char **argv, struct opts *o)
 			   .images = E2_AGENT_IMAGES_DEFAULT,
 			   .libvirt = "qemu:///system"};
 	int c;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+	struct e2_err err = {""};
+	while ((c = e2_opt_next(argc, argv, "h", longopts, &err)) != -1) {
 		switch (c) {
 		case 's': o->server = optarg; break;
 		case 'l': o->listen = optarg; break;
@@ -134,8 +134,8 @@ static void parse_options(int argc, char **argv, struct opts *o)
 		case 'L': o->log = optarg; break;
 		case 'R': o->ready_timeout = optarg; break;
 		case 'h': usage(stdout); exit(0);
-		case ':': die("%s needs a value (see --help)", argv[optind - 1]);
-		default: die("unknown option '%s' (see --help)", argv[optind - 1]);
+		case E2_OPT_BAD: die("%s", err.msg);
+		default: die("option %d is not handled (a bug)", c);
 		}
 	}
 	if (optind < argc)
