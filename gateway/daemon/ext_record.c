@@ -22,11 +22,17 @@ struct ext_codec {
 	size_t offsets_cap;
 	uint8_t *arena; /* decode: protobuf-c's allocations, valid until the next record */
 	size_t arena_cap, arena_used;
+	bool wire_only;
 };
 
 struct ext_codec *ext_codec_new(void)
 {
 	return calloc(1, sizeof(struct ext_codec));
+}
+
+void ext_codec_wire_only(struct ext_codec *c)
+{
+	c->wire_only = true;
 }
 
 void ext_codec_free(struct ext_codec *c)
@@ -138,7 +144,14 @@ int ext_record_decode(struct ext_codec *c, const uint8_t *b, size_t len, struct 
 		e2_seterr(err, "extension record: tokens and their offset runs do not agree");
 		return -1;
 	}
-	if (ntokens) {
+	r->ntokens = (size_t)ntokens;
+	if (ntokens) { /* in the arena, like the URI */
+		r->token_wire = m->token_bytes.data;
+		r->token_wire_len = m->token_bytes.len;
+		r->runs = m->offset_runs;
+		r->nruns = m->n_offset_runs;
+	}
+	if (ntokens && !c->wire_only) {
 		if (!reserve((void **)&c->tokens, &c->tokens_cap, (size_t)ntokens, sizeof(embark_token_ct)) ||
 		    !reserve((void **)&c->offsets, &c->offsets_cap, (size_t)ntokens, sizeof(uint64_t))) {
 			e2_seterr(err, "extension record: no memory for %ld tokens", ntokens);
@@ -148,7 +161,6 @@ int ext_record_decode(struct ext_codec *c, const uint8_t *b, size_t len, struct 
 				     c->tokens, c->offsets);
 		r->tokens = c->tokens;
 		r->offsets = c->offsets;
-		r->ntokens = (size_t)ntokens;
 	}
 	if (m->uri.len) {
 		r->uri = m->uri.data; /* in the arena */

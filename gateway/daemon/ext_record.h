@@ -17,9 +17,14 @@ struct ext_record {
 	uint32_t epoch;
 	uint8_t flow[EXT_FLOW_ID_LEN];
 	uint64_t salt0;
-	const embark_token_ct *tokens;
+	const embark_token_ct *tokens; /* NULL from a wire-only codec */
 	const uint64_t *offsets;
 	size_t ntokens;
+	/* decode: the tokens' wire form (embark_tokens_pack's, checked by embark_tokens_count) */
+	const uint8_t *token_wire;
+	size_t token_wire_len;
+	const uint64_t *runs;
+	size_t nruns;
 	const uint8_t *uri; /* encrypted (plain in a plaintext run's records), NULL when none */
 	size_t uri_len;
 	uint32_t packet_nonce; /* the option nonce of the packet that made the record */
@@ -31,6 +36,9 @@ struct ext_record {
 struct ext_codec;
 struct ext_codec *ext_codec_new(void);
 void ext_codec_free(struct ext_codec *c);
+/* Decoding gives the tokens in their wire form only (tokens and offsets stay NULL): for a
+ * reader that feeds them to a matcher straight from there (embark_km_match_wire). */
+void ext_codec_wire_only(struct ext_codec *c);
 
 /* The record's bytes, in the codec's buffer until its next call; NULL and err if the
  * record cannot be encoded (out of memory). */

@@ -287,7 +287,8 @@ size_t embark_km_match(embark_km_matcher *m, embark_token_ct ct, uint64_t offset
  * token that completed it. Stops early, before a token whose hits might not fit, so every
  * hit is reported: *fed says how many tokens were taken; call again with the rest. */
 typedef struct {
-	uint32_t rule, token;
+	uint32_t rule, token; /* the token that completed the rule: its index in the run fed */
+	uint64_t offset;      /* and its stream offset */
 } embark_km_hit;
 size_t embark_km_match_run(embark_km_matcher *m, const embark_token_ct *ct, const uint64_t *offsets, size_t n,
 			   embark_km_hit *hits, size_t cap, size_t *fed);
@@ -308,6 +309,21 @@ long embark_tokens_count(size_t wire_len, const uint64_t *runs, size_t nruns);
 /* Writes the tokens and offsets (room for embark_tokens_count() of each). */
 void embark_tokens_unpack(const uint8_t *wire, size_t wire_len, const uint64_t *runs, size_t nruns,
 			  embark_token_ct *tokens, uint64_t *offsets);
+/* A record's tokens fed to a matcher straight from their wire form: no array of tokens or
+ * offsets is written; an offset is worked out from the runs only for a token that is one
+ * of the rules' pieces. Init with a wire form embark_tokens_count() accepted. */
+typedef struct {
+	const uint8_t *wire;
+	const uint64_t *runs;
+	size_t n, nruns;
+	size_t next;           /* the next token to feed */
+	size_t run, run_first; /* where the last offset was found: runs[run], its first token */
+} embark_tokens_wire;
+void embark_tokens_wire_init(embark_tokens_wire *w, const uint8_t *wire, size_t wire_len, const uint64_t *runs,
+			     size_t nruns);
+/* As embark_km_match_run, from w->next on: stops before a token whose hits might not fit,
+ * w->next then names it (== w->n when all are fed); a hit's token indexes the record. */
+size_t embark_km_match_wire(embark_km_matcher *m, embark_tokens_wire *w, embark_km_hit *hits, size_t cap);
 
 /* Deterministic authenticated encryption of whole URIs (AES-SIV, RFC 5297).
  * Output is 16 bytes longer than the input. */

@@ -190,10 +190,12 @@ static void ids_ext(void *st, struct e2nf *nf, struct mb_ext *x, uint64_t now)
 	}
 	d->tokens += x->ntokens;
 	embark_km_hit hit[64];
-	for (size_t t = 0, fed; t < x->ntokens; t += fed) {
-		size_t nh = embark_km_match_run(f->m, x->tokens + t, x->offsets + t, x->ntokens - t, hit, 64, &fed);
+	embark_tokens_wire w;
+	embark_tokens_wire_init(&w, x->token_wire, x->token_wire_len, x->runs, x->nruns);
+	while (w.next < w.n) {
+		size_t nh = embark_km_match_wire(f->m, &w, hit, 64);
 		for (size_t j = 0; j < nh; j++)
-			ids_alert(d, r, f, x->epoch, hit[j].rule, x->offsets[t + hit[j].token]);
+			ids_alert(d, r, f, x->epoch, hit[j].rule, hit[j].offset);
 	}
 }
 

@@ -229,7 +229,10 @@ struct mb_ext {
 	embark_key5 key; /* the flow as the cloud sees it */
 	uint64_t salt0;
 	size_t ntokens;
-	const uint64_t *tokens, *offsets;
+	const uint64_t *tokens, *offsets; /* NULL from a wire-only codec (the runner's) */
+	const uint8_t *token_wire;        /* the wire form, always (embark_tokens_wire_init) */
+	size_t token_wire_len, nruns;
+	const uint64_t *runs;
 	const uint8_t *uri; /* NULL if none */
 	size_t uri_len;
 	uint32_t packet_nonce; /* the packet that made the record (its option nonce) */

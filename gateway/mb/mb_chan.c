@@ -22,8 +22,8 @@ struct mb_chan *mb_chan_open(const char *const *urls, size_t n, const char *key_
 		k = &key;
 	}
 	struct mb_chan *c = calloc(1, sizeof(*c));
-	if (c)
-		c->codec = ext_codec_new();
+	if (c && (c->codec = ext_codec_new()))
+		ext_codec_wire_only(c->codec); /* as the runner's: see mb_nf.c */
 	if (!c || !c->codec) {
 		if (k)
 			memset(&key, 0, sizeof(key));

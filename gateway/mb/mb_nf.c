@@ -339,6 +339,8 @@ int mb_nf_main(struct mb_nf *m, int argc, char **argv)
 		r.waits = ext_url && a.record_wait_ms && (decides || a.record_wait_set);
 		r.hold = mb_hold_new(1024, r.waits ? (uint64_t)a.record_wait_ms * 1000000u : 0);
 		r.codec = ext_codec_new();
+		if (r.codec) /* the IDS matches tokens straight from the wire form */
+			ext_codec_wire_only(r.codec);
 		if (!r.hold || !r.codec) {
 			fprintf(stderr, "%s: no memory for the hold queue or the record decoder\n", m->name);
 			mb_hold_free(r.hold);

@@ -367,6 +367,17 @@ static void test_ext(void **state)
 	assert_int_equal(x.ntokens, 5000);
 	assert_memory_equal(x.tokens, many_t, sizeof many_t);
 	assert_memory_equal(x.offsets, many_o, sizeof many_o);
+	/* a wire-only decoder (the middleboxes') gives the same tokens in their wire form */
+	struct ext_codec *wdec = ext_codec_new();
+	ext_codec_wire_only(wdec);
+	assert_int_equal(mb_ext_decode(wdec, b, len, &x, &err), 0);
+	assert_true(x.ntokens == 5000 && !x.tokens && !x.offsets);
+	static uint64_t wt[5000], wo[5000];
+	assert_int_equal(embark_tokens_count(x.token_wire_len, x.runs, x.nruns), 5000);
+	embark_tokens_unpack(x.token_wire, x.token_wire_len, x.runs, x.nruns, wt, wo);
+	assert_memory_equal(wt, many_t, sizeof many_t);
+	assert_memory_equal(wo, many_o, sizeof many_o);
+	ext_codec_free(wdec);
 	rec.tokens = tok;
 	rec.offsets = off;
 	rec.ntokens = 3;

@@ -741,7 +741,7 @@ static size_t piece_seen(embark_km_matcher *m, int32_t i, uint64_t offset, uint3
 				}
 		}
 		if (done && found < cap)
-			hits[found++] = (embark_km_hit){us->rule, token};
+			hits[found++] = (embark_km_hit){us->rule, token, offset};
 	}
 	return found;
 }
@@ -769,6 +769,42 @@ size_t embark_km_match_run(embark_km_matcher *m, const embark_token_ct *ct, cons
 		nh += piece_seen(m, i, offsets[t], (uint32_t)t, hits + nh, cap - nh);
 	}
 	*fed = t;
+	return nh;
+}
+
+void embark_tokens_wire_init(embark_tokens_wire *w, const uint8_t *wire, size_t wire_len, const uint64_t *runs,
+			     size_t nruns)
+{
+	*w = (embark_tokens_wire){.wire = wire, .runs = runs, .n = wire_len / EMBARK_TOKEN_WIRE_LEN, .nruns = nruns};
+}
+
+/* Token t's offset; t never goes back, so the walk over the runs is shared by a record's
+ * hits (a record of window tokens is one run). */
+static uint64_t wire_offset(embark_tokens_wire *w, size_t t)
+{
+	while (w->run + 3 < w->nruns && t >= w->run_first + w->runs[w->run + 1]) {
+		w->run_first += w->runs[w->run + 1];
+		w->run += 2;
+	}
+	return w->runs[w->run] + (t - w->run_first);
+}
+
+size_t embark_km_match_wire(embark_km_matcher *m, embark_tokens_wire *w, embark_km_hit *hits, size_t cap)
+{
+	size_t nh = 0, t = w->next;
+	const uint8_t *p = w->wire + t * EMBARK_TOKEN_WIRE_LEN;
+	for (; t < w->n; t++, p += EMBARK_TOKEN_WIRE_LEN) {
+		embark_token_ct ct =
+			(uint64_t)p[0] << 32 | (uint64_t)p[1] << 24 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 8 | p[4];
+		int32_t i = find_piece(m, ct);
+		if (i < 0)
+			continue;
+		size_t uses = m->set->use_start[i + 1] - m->set->use_start[i];
+		if (nh && nh + uses > cap)
+			break;
+		nh += piece_seen(m, i, wire_offset(w, t), (uint32_t)t, hits + nh, cap - nh);
+	}
+	w->next = t;
 	return nh;
 }
 

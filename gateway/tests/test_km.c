@@ -71,6 +71,7 @@ static void run(int mode, size_t reset, uint64_t seed)
 		}
 		embark_km_sender *snd = embark_km_sender_new(K, mode, reset);
 		embark_km_matcher *m = embark_km_matcher_new(&rules, embark_km_salt0(snd));
+		embark_km_matcher *m3 = embark_km_matcher_new(&rules, embark_km_salt0(snd));
 		if (trial == 20) { /* a matcher made before the owner let go keeps the ruleset */
 			keep = embark_km_matcher_new_shared(shared, embark_km_salt0(snd));
 			embark_km_ruleset_free(shared);
@@ -93,6 +94,7 @@ static void run(int mode, size_t reset, uint64_t seed)
 			if (embark_km_salt0(snd) != before) {
 				embark_km_matcher_reset(m, embark_km_salt0(snd));
 				embark_km_matcher_reset(m2, embark_km_salt0(snd));
+				embark_km_matcher_reset(m3, embark_km_salt0(snd));
 			}
 			/* m2 takes the chunk's tokens as runs, with room for few hits at a time,
 			 * and reports what m reports token by token (the kept matcher's partial
@@ -104,7 +106,7 @@ static void run(int mode, size_t reset, uint64_t seed)
 				size_t got = embark_km_match(m, ct[i], off[i], r, 8);
 				for (size_t j = 0; j < got; j++) {
 					found[r[j]] = true;
-					want[nwant++] = (embark_km_hit){r[j], (uint32_t)i};
+					want[nwant++] = (embark_km_hit){r[j], (uint32_t)i, off[i]};
 				}
 			}
 			for (size_t t = 0, fed; t < k; t += fed) {
@@ -118,6 +120,26 @@ static void run(int mode, size_t reset, uint64_t seed)
 			}
 			if (m2 != keep)
 				assert_int_equal(ngot, nwant);
+			/* m3 takes them in the wire form, as the IDS does, the same hits at the
+			 * same offsets */
+			static uint8_t wire[1024 * EMBARK_TOKEN_WIRE_LEN];
+			uint64_t runs[2048];
+			size_t nruns = embark_tokens_pack(ct, off, k, wire, runs);
+			assert_int_equal(embark_tokens_count(k * EMBARK_TOKEN_WIRE_LEN, runs, nruns), (long)k);
+			embark_tokens_wire tw;
+			embark_tokens_wire_init(&tw, wire, k * EMBARK_TOKEN_WIRE_LEN, runs, nruns);
+			size_t n3 = 0;
+			while (tw.next < tw.n) {
+				size_t at = tw.next, h = embark_km_match_wire(m3, &tw, got2, 3);
+				assert_true(tw.next > at);
+				for (size_t j = 0; j < h; j++, n3++) {
+					assert_true(n3 < nwant);
+					assert_int_equal(got2[j].rule, want[n3].rule);
+					assert_int_equal(got2[j].token, want[n3].token);
+					assert_true(got2[j].offset == want[n3].offset);
+				}
+			}
+			assert_int_equal(n3, nwant);
 			pos += chunk;
 		}
 		for (size_t w = 0; w < nw; w++) {
@@ -131,6 +153,7 @@ static void run(int mode, size_t reset, uint64_t seed)
 				assert_true(want); /* never a false match */
 		}
 		embark_km_matcher_free(m);
+		embark_km_matcher_free(m3);
 		if (m2 != keep)
 			embark_km_matcher_free(m2);
 		embark_km_sender_free(snd);
