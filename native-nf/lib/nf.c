@@ -428,6 +428,11 @@ void e2nf_report_load(struct e2nf *nf, double load)
 	nf->explicit_load = load <= 0 ? 0 : load >= 1 ? 1000 : (int)(load * 1000);
 }
 
+uint64_t e2nf_io_cycles(const struct e2nf *nf)
+{
+	return nf->offline_io_cycles;
+}
+
 void e2nf_get_counters(const struct e2nf *nf, struct e2nf_counters *c)
 {
 	*c = nf->c;
