@@ -14,7 +14,7 @@ struct ext_codec {
 	size_t out_cap;
 	uint8_t *wire; /* encode: the tokens' wire form, and their offset runs */
 	size_t wire_cap;
-	uint64_t *runs;
+	uint8_t *runs;
 	size_t runs_cap;
 	embark_token_ct *tokens; /* decode: the tokens and offsets */
 	size_t tokens_cap;
@@ -74,12 +74,12 @@ const uint8_t *ext_record_encode(struct ext_codec *c, const struct ext_record *r
 	m.salt0 = r->salt0;
 	if (r->ntokens) {
 		if (!reserve((void **)&c->wire, &c->wire_cap, r->ntokens, EMBARK_TOKEN_WIRE_LEN) ||
-		    !reserve((void **)&c->runs, &c->runs_cap, 2 * r->ntokens, sizeof(uint64_t))) {
+		    !reserve((void **)&c->runs, &c->runs_cap, EMBARK_TOKEN_RUNS_MAX(r->ntokens), 1)) {
 			e2_seterr(err, "extension record: no memory for %zu tokens", r->ntokens);
 			return NULL;
 		}
-		m.n_offset_runs = embark_tokens_pack(r->tokens, r->offsets, r->ntokens, c->wire, c->runs);
-		m.offset_runs = c->runs;
+		size_t runs_len = embark_tokens_pack(r->tokens, r->offsets, r->ntokens, c->wire, c->runs);
+		m.runs = (ProtobufCBinaryData){.len = runs_len, .data = c->runs};
 		m.token_bytes = (ProtobufCBinaryData){.len = r->ntokens * EMBARK_TOKEN_WIRE_LEN, .data = c->wire};
 	}
 	if (r->uri)
@@ -130,7 +130,7 @@ int ext_record_decode(struct ext_codec *c, const uint8_t *b, size_t len, struct 
 		e2_seterr(err, "extension record: not a decodable ExtRecord");
 		return -1;
 	}
-	long ntokens = embark_tokens_count(m->token_bytes.len, m->offset_runs, m->n_offset_runs);
+	long ntokens = embark_tokens_count(m->token_bytes.len, m->runs.data, m->runs.len);
 	if (m->version != E2__EMBARK__EXT_VERSION__EXT_VERSION_CURRENT) {
 		e2_seterr(err, "extension record: version %u, not %d", m->version,
 			  E2__EMBARK__EXT_VERSION__EXT_VERSION_CURRENT);
@@ -148,8 +148,8 @@ int ext_record_decode(struct ext_codec *c, const uint8_t *b, size_t len, struct 
 	if (ntokens) { /* in the arena, like the URI */
 		r->token_wire = m->token_bytes.data;
 		r->token_wire_len = m->token_bytes.len;
-		r->runs = m->offset_runs;
-		r->nruns = m->n_offset_runs;
+		r->runs = m->runs.data;
+		r->runs_len = m->runs.len;
 	}
 	if (ntokens && !c->wire_only) {
 		if (!reserve((void **)&c->tokens, &c->tokens_cap, (size_t)ntokens, sizeof(embark_token_ct)) ||
@@ -157,8 +157,8 @@ int ext_record_decode(struct ext_codec *c, const uint8_t *b, size_t len, struct 
 			e2_seterr(err, "extension record: no memory for %ld tokens", ntokens);
 			return -1;
 		}
-		embark_tokens_unpack(m->token_bytes.data, m->token_bytes.len, m->offset_runs, m->n_offset_runs,
-				     c->tokens, c->offsets);
+		embark_tokens_unpack(m->token_bytes.data, m->token_bytes.len, m->runs.data, m->runs.len, c->tokens,
+				     c->offsets);
 		r->tokens = c->tokens;
 		r->offsets = c->offsets;
 	}

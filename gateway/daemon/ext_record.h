@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* The extension channel's record (ExtRecord in embark_gw.proto, version 2): the one encoder
+/* The extension channel's record (ExtRecord in embark_gw.proto, version 3): the one encoder
  * and decoder that embark-gw, embark-gwctl, embark-mb-prep and the middleboxes share. */
 #ifndef EMBARK_EXT_RECORD_H
 #define EMBARK_EXT_RECORD_H
@@ -23,8 +23,8 @@ struct ext_record {
 	/* decode: the tokens' wire form (embark_tokens_pack's, checked by embark_tokens_count) */
 	const uint8_t *token_wire;
 	size_t token_wire_len;
-	const uint64_t *runs;
-	size_t nruns;
+	const uint8_t *runs;
+	size_t runs_len;
 	const uint8_t *uri; /* encrypted (plain in a plaintext run's records), NULL when none */
 	size_t uri_len;
 	uint32_t packet_nonce; /* the option nonce of the packet that made the record */

@@ -294,33 +294,38 @@ size_t embark_km_match_run(embark_km_matcher *m, const embark_token_ct *ct, cons
 			   embark_km_hit *hits, size_t cap, size_t *fed);
 
 /* The wire form of a run of tokens (the extension channel's records): each token as 5
- * big-endian bytes, the offsets as (start, count) pairs of consecutive offsets. Window
- * tokens come one per byte, so a segment's tokens are one run: a record decodes with a
- * loop over bytes instead of two varint arrays (~50 cycles a token with protobuf-c). */
+ * big-endian bytes; the offsets as runs of consecutive offsets, each run two LEB128
+ * varints — its start less the previous run's end (zigzag: any order is kept) and its
+ * count. Window tokens come one per byte, so a segment's tokens are one run; a delimiter
+ * sender's come in short runs (one word's windows), and bytes the reader walks itself
+ * cost a few cycles each where protobuf-c's packed varints cost tens (ExtRecord v3). */
 #define EMBARK_TOKEN_WIRE_LEN 5
-/* wire: room for n * EMBARK_TOKEN_WIRE_LEN bytes; runs: for 2 * n values. Returns the
- * number of values written to runs (2 per run). Order is kept exactly. */
+#define EMBARK_TOKEN_RUNS_MAX(n) ((n)*20) /* bytes of runs for n tokens, at most */
+/* wire: room for n * EMBARK_TOKEN_WIRE_LEN bytes; runs: EMBARK_TOKEN_RUNS_MAX(n). Returns
+ * the length of the runs. Order is kept exactly. */
 size_t embark_tokens_pack(const embark_token_ct *tokens, const uint64_t *offsets, size_t n, uint8_t *wire,
-			  uint64_t *runs);
+			  uint8_t *runs);
 /* The number of tokens the wire form holds, or -1 if it is malformed (a length not a
- * multiple of 5, an odd number of run values, an empty run, counts that do not add up to
- * the tokens, an offset past 2^64). */
-long embark_tokens_count(size_t wire_len, const uint64_t *runs, size_t nruns);
+ * multiple of 5, a varint cut short or past 64 bits, an empty run, counts that do not
+ * add up to the tokens, an offset past 2^64). */
+long embark_tokens_count(size_t wire_len, const uint8_t *runs, size_t runs_len);
 /* Writes the tokens and offsets (room for embark_tokens_count() of each). */
-void embark_tokens_unpack(const uint8_t *wire, size_t wire_len, const uint64_t *runs, size_t nruns,
+void embark_tokens_unpack(const uint8_t *wire, size_t wire_len, const uint8_t *runs, size_t runs_len,
 			  embark_token_ct *tokens, uint64_t *offsets);
 /* A record's tokens fed to a matcher straight from their wire form: no array of tokens or
  * offsets is written; an offset is worked out from the runs only for a token that is one
  * of the rules' pieces. Init with a wire form embark_tokens_count() accepted. */
 typedef struct {
-	const uint8_t *wire;
-	const uint64_t *runs;
-	size_t n, nruns;
-	size_t next;           /* the next token to feed */
-	size_t run, run_first; /* where the last offset was found: runs[run], its first token */
+	const uint8_t *wire, *runs;
+	size_t n, runs_len;
+	size_t next; /* the next token to feed */
+	/* the run the last offset was found in: its first token, start and count, and where
+	 * the next run's bytes begin */
+	size_t run_first, runs_pos;
+	uint64_t run_start, run_count;
 } embark_tokens_wire;
-void embark_tokens_wire_init(embark_tokens_wire *w, const uint8_t *wire, size_t wire_len, const uint64_t *runs,
-			     size_t nruns);
+void embark_tokens_wire_init(embark_tokens_wire *w, const uint8_t *wire, size_t wire_len, const uint8_t *runs,
+			     size_t runs_len);
 /* As embark_km_match_run, from w->next on: stops before a token whose hits might not fit,
  * w->next then names it (== w->n when all are fed); a hit's token indexes the record. */
 size_t embark_km_match_wire(embark_km_matcher *m, embark_tokens_wire *w, embark_km_hit *hits, size_t cap);

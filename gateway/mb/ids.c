@@ -191,7 +191,7 @@ static void ids_ext(void *st, struct e2nf *nf, struct mb_ext *x, uint64_t now)
 	d->tokens += x->ntokens;
 	embark_km_hit hit[64];
 	embark_tokens_wire w;
-	embark_tokens_wire_init(&w, x->token_wire, x->token_wire_len, x->runs, x->nruns);
+	embark_tokens_wire_init(&w, x->token_wire, x->token_wire_len, x->runs, x->runs_len);
 	while (w.next < w.n) {
 		size_t nh = embark_km_match_wire(f->m, &w, hit, 64);
 		for (size_t j = 0; j < nh; j++)

@@ -640,7 +640,7 @@ int mb_ext_decode(struct ext_codec *c, const uint8_t *b, size_t len, struct mb_e
 	x->token_wire = r.token_wire;
 	x->token_wire_len = r.token_wire_len;
 	x->runs = r.runs;
-	x->nruns = r.nruns;
+	x->runs_len = r.runs_len;
 	x->uri = r.uri;
 	x->uri_len = r.uri_len;
 	return 0;

@@ -231,8 +231,8 @@ struct mb_ext {
 	size_t ntokens;
 	const uint64_t *tokens, *offsets; /* NULL from a wire-only codec (the runner's) */
 	const uint8_t *token_wire;        /* the wire form, always (embark_tokens_wire_init) */
-	size_t token_wire_len, nruns;
-	const uint64_t *runs;
+	size_t token_wire_len, runs_len;
+	const uint8_t *runs;
 	const uint8_t *uri; /* NULL if none */
 	size_t uri_len;
 	uint32_t packet_nonce; /* the packet that made the record (its option nonce) */

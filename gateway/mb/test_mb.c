@@ -373,8 +373,8 @@ static void test_ext(void **state)
 	assert_int_equal(mb_ext_decode(wdec, b, len, &x, &err), 0);
 	assert_true(x.ntokens == 5000 && !x.tokens && !x.offsets);
 	static uint64_t wt[5000], wo[5000];
-	assert_int_equal(embark_tokens_count(x.token_wire_len, x.runs, x.nruns), 5000);
-	embark_tokens_unpack(x.token_wire, x.token_wire_len, x.runs, x.nruns, wt, wo);
+	assert_int_equal(embark_tokens_count(x.token_wire_len, x.runs, x.runs_len), 5000);
+	embark_tokens_unpack(x.token_wire, x.token_wire_len, x.runs, x.runs_len, wt, wo);
 	assert_memory_equal(wt, many_t, sizeof many_t);
 	assert_memory_equal(wo, many_o, sizeof many_o);
 	ext_codec_free(wdec);
@@ -387,27 +387,51 @@ static void test_ext(void **state)
 	assert_true(x.tokens[2] == 0xffffffffffull && x.offsets[2] == 2 && !x.uri);
 	ext_codec_free(enc);
 	ext_codec_free(dec);
-	/* the wire form: offsets in runs, order kept, one run for consecutive offsets */
-	uint64_t t5[5] = {5, 4, 3, 2, 1}, o5[5] = {10, 11, 12, 3, 13}, got_t[5], got_o[5], runs[10];
-	uint8_t wire[5 * EMBARK_TOKEN_WIRE_LEN];
+	/* the wire form: offsets in runs, order kept, one run for consecutive offsets; a run
+	 * is (start - the previous run's end, zigzag; count), each a varint */
+	uint64_t t5[5] = {5, 4, 3, 2, 1}, o5[5] = {10, 11, 12, 3, 13}, got_t[5], got_o[5];
+	uint8_t wire[5 * EMBARK_TOKEN_WIRE_LEN], runs[EMBARK_TOKEN_RUNS_MAX(5)];
 	size_t nr = embark_tokens_pack(t5, o5, 5, wire, runs);
-	assert_int_equal(nr, 6); /* 10+3, 3+1, 13+1 */
+	static const uint8_t want_runs[6] = {20, 3, 19, 1, 18, 1}; /* 10+3, 3+1 (13 back: -10), 13+1 */
+	assert_int_equal(nr, 6);
+	assert_memory_equal(runs, want_runs, 6);
 	assert_int_equal(embark_tokens_count(sizeof wire, runs, nr), 5);
 	embark_tokens_unpack(wire, sizeof wire, runs, nr, got_t, got_o);
 	assert_memory_equal(got_t, t5, sizeof t5);
 	assert_memory_equal(got_o, o5, sizeof o5);
-	/* malformed: counts that do not add up, a cut token, an odd run list, an empty run,
-	 * a run past 2^64 */
+	/* malformed: counts that do not add up, a cut token, a cut varint, an empty run, a run
+	 * past 2^64, a varint past 64 bits */
 	runs[1] = 4;
 	assert_int_equal(embark_tokens_count(sizeof wire, runs, nr), -1);
 	runs[1] = 3;
 	assert_int_equal(embark_tokens_count(sizeof wire - 1, runs, nr), -1);
 	assert_int_equal(embark_tokens_count(sizeof wire, runs, nr - 1), -1);
-	uint64_t empty[4] = {1, 0, 2, 5}, past[2] = {UINT64_MAX - 1, 5}, last[2] = {UINT64_MAX - 4, 5};
+	static const uint8_t cont[3] = {20, 5, 0x80}, empty[4] = {2, 0, 2, 5}, past[2] = {3, 5}, last[2] = {9, 5},
+			     wide[11] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 5};
+	assert_int_equal(embark_tokens_count(sizeof wire, cont, 3), -1);
 	assert_int_equal(embark_tokens_count(sizeof wire, empty, 4), -1);
-	assert_int_equal(embark_tokens_count(sizeof wire, past, 2), -1);
-	assert_int_equal(embark_tokens_count(sizeof wire, last, 2), 5); /* ends at 2^64 - 1 */
+	assert_int_equal(embark_tokens_count(sizeof wire, past, 2), -1); /* from 2^64 - 2 */
+	assert_int_equal(embark_tokens_count(sizeof wire, last, 2), 5);  /* ends at 2^64 - 1 */
+	assert_int_equal(embark_tokens_count(sizeof wire, wide, sizeof wide), -1);
 	assert_int_equal(embark_tokens_count(0, NULL, 0), 0);
+	/* any offsets round-trip: runs, jumps both ways, the edges of 64 bits */
+	static uint64_t rt[1000], ro[1000], gt[1000], go[1000];
+	static uint8_t rw[1000 * EMBARK_TOKEN_WIRE_LEN], rr[EMBARK_TOKEN_RUNS_MAX(1000)];
+	uint64_t seed = 12345;
+	for (int trial = 0; trial < 50; trial++) {
+		size_t n = 1 + (size_t)(trial * 37 % 1000);
+		for (size_t i = 0; i < n; i++) {
+			seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+			rt[i] = seed >> 24;
+			ro[i] = i && seed % 4 ? ro[i - 1] + 1 : seed % 3 ? seed >> (seed % 64) : UINT64_MAX - seed % 3;
+		}
+		size_t rlen = embark_tokens_pack(rt, ro, n, rw, rr);
+		assert_true(rlen <= EMBARK_TOKEN_RUNS_MAX(n));
+		assert_int_equal(embark_tokens_count(n * EMBARK_TOKEN_WIRE_LEN, rr, rlen), (long)n);
+		embark_tokens_unpack(rw, n * EMBARK_TOKEN_WIRE_LEN, rr, rlen, gt, go);
+		assert_memory_equal(gt, rt, n * sizeof rt[0]);
+		assert_memory_equal(go, ro, n * sizeof ro[0]);
+	}
 }
 
 /* The epoch set: a loader that takes the "file name" as its data (a name starting with

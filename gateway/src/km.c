@@ -772,21 +772,63 @@ size_t embark_km_match_run(embark_km_matcher *m, const embark_token_ct *ct, cons
 	return nh;
 }
 
-void embark_tokens_wire_init(embark_tokens_wire *w, const uint8_t *wire, size_t wire_len, const uint64_t *runs,
-			     size_t nruns)
+/* LEB128, as protobuf's varints: 7 bits a byte, low first. */
+static size_t put_varint(uint8_t *p, uint64_t v)
 {
-	*w = (embark_tokens_wire){.wire = wire, .runs = runs, .n = wire_len / EMBARK_TOKEN_WIRE_LEN, .nruns = nruns};
+	size_t n = 0;
+	for (; v >= 0x80; v >>= 7)
+		p[n++] = (uint8_t)(v | 0x80);
+	p[n++] = (uint8_t)v;
+	return n;
+}
+
+static bool get_varint(const uint8_t *p, size_t len, size_t *pos, uint64_t *v)
+{
+	uint64_t x = 0;
+	for (unsigned shift = 0; *pos < len && shift < 64; shift += 7) {
+		uint8_t b = p[(*pos)++];
+		if (shift == 63 && b > 1)
+			return false; /* past 64 bits */
+		x |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			*v = x;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The run after one that ended at prev_end (the offset after its last; 0 before the first). */
+static bool get_run(const uint8_t *p, size_t len, size_t *pos, uint64_t prev_end, uint64_t *start, uint64_t *count)
+{
+	uint64_t zz;
+	if (!get_varint(p, len, pos, &zz) || !get_varint(p, len, pos, count))
+		return false;
+	*start = prev_end + ((zz >> 1) ^ -(zz & 1)); /* modulo 2^64 */
+	return true;
+}
+
+void embark_tokens_wire_init(embark_tokens_wire *w, const uint8_t *wire, size_t wire_len, const uint8_t *runs,
+			     size_t runs_len)
+{
+	*w = (embark_tokens_wire){
+		.wire = wire, .runs = runs, .n = wire_len / EMBARK_TOKEN_WIRE_LEN, .runs_len = runs_len};
+	if (!get_run(runs, runs_len, &w->runs_pos, 0, &w->run_start, &w->run_count))
+		w->run_count = UINT64_MAX; /* none (no tokens): never walked */
 }
 
 /* Token t's offset; t never goes back, so the walk over the runs is shared by a record's
  * hits (a record of window tokens is one run). */
 static uint64_t wire_offset(embark_tokens_wire *w, size_t t)
 {
-	while (w->run + 3 < w->nruns && t >= w->run_first + w->runs[w->run + 1]) {
-		w->run_first += w->runs[w->run + 1];
-		w->run += 2;
+	uint64_t start, count;
+	while (t - w->run_first >= w->run_count && w->runs_pos < w->runs_len &&
+	       get_run(w->runs, w->runs_len, &w->runs_pos, w->run_start + w->run_count, &start, &count)) {
+		w->run_first += w->run_count;
+		w->run_start = start;
+		w->run_count = count;
 	}
-	return w->runs[w->run] + (t - w->run_first);
+	return w->run_start + (t - w->run_first);
 }
 
 size_t embark_km_match_wire(embark_km_matcher *m, embark_tokens_wire *w, embark_km_hit *hits, size_t cap)
@@ -853,49 +895,63 @@ int embark_tokens_mode(const char *name)
 }
 
 size_t embark_tokens_pack(const embark_token_ct *tokens, const uint64_t *offsets, size_t n, uint8_t *wire,
-			  uint64_t *runs)
+			  uint8_t *runs)
 {
-	size_t nr = 0;
+	size_t len = 0;
+	uint64_t start = 0, count = 0, prev_end = 0;
 	for (size_t i = 0; i < n; i++) {
 		uint64_t t = tokens[i];
 		for (int k = EMBARK_TOKEN_WIRE_LEN - 1; k >= 0; k--, t >>= 8)
 			wire[i * EMBARK_TOKEN_WIRE_LEN + (size_t)k] = (uint8_t)t;
 		/* (a run that ends at 2^64 - 1 is not continued by offset 0) */
-		if (nr && offsets[i] == runs[nr - 2] + runs[nr - 1] && offsets[i] != 0) {
-			runs[nr - 1]++;
-		} else {
-			runs[nr++] = offsets[i];
-			runs[nr++] = 1;
+		if (count && offsets[i] == start + count && offsets[i] != 0) {
+			count++;
+			continue;
 		}
+		if (count) {
+			uint64_t d = start - prev_end;
+			len += put_varint(runs + len, d << 1 ^ -(d >> 63));
+			len += put_varint(runs + len, count);
+			prev_end = start + count;
+		}
+		start = offsets[i];
+		count = 1;
 	}
-	return nr;
+	if (count) {
+		uint64_t d = start - prev_end;
+		len += put_varint(runs + len, d << 1 ^ -(d >> 63));
+		len += put_varint(runs + len, count);
+	}
+	return len;
 }
 
-long embark_tokens_count(size_t wire_len, const uint64_t *runs, size_t nruns)
+long embark_tokens_count(size_t wire_len, const uint8_t *runs, size_t runs_len)
 {
-	if (wire_len % EMBARK_TOKEN_WIRE_LEN || nruns % 2 || wire_len / EMBARK_TOKEN_WIRE_LEN > (size_t)LONG_MAX)
+	if (wire_len % EMBARK_TOKEN_WIRE_LEN || wire_len / EMBARK_TOKEN_WIRE_LEN > (size_t)LONG_MAX)
 		return -1;
-	uint64_t total = 0;
-	for (size_t r = 0; r < nruns; r += 2) {
-		uint64_t start = runs[r], count = runs[r + 1];
-		/* the run's last offset fits in 64 bits; a count past wire_len could wrap total */
-		if (!count || count - 1 > UINT64_MAX - start || count > wire_len)
+	uint64_t total = 0, start = 0, count = 0, n = wire_len / EMBARK_TOKEN_WIRE_LEN;
+	for (size_t pos = 0; pos < runs_len;) {
+		if (!get_run(runs, runs_len, &pos, start + count, &start, &count))
+			return -1;
+		/* the run's last offset fits in 64 bits; a count past n could wrap total */
+		if (!count || count - 1 > UINT64_MAX - start || count > n)
 			return -1;
 		total += count;
-		if (total > wire_len / EMBARK_TOKEN_WIRE_LEN)
+		if (total > n)
 			return -1;
 	}
-	return total == wire_len / EMBARK_TOKEN_WIRE_LEN ? (long)total : -1;
+	return total == n ? (long)total : -1;
 }
 
-void embark_tokens_unpack(const uint8_t *wire, size_t wire_len, const uint64_t *runs, size_t nruns,
+void embark_tokens_unpack(const uint8_t *wire, size_t wire_len, const uint8_t *runs, size_t runs_len,
 			  embark_token_ct *tokens, uint64_t *offsets)
 {
 	size_t n = wire_len / EMBARK_TOKEN_WIRE_LEN, i = 0;
 	for (size_t t = 0; t < n; t++, wire += EMBARK_TOKEN_WIRE_LEN)
 		tokens[t] = (uint64_t)wire[0] << 32 | (uint64_t)wire[1] << 24 | (uint64_t)wire[2] << 16 |
 			    (uint64_t)wire[3] << 8 | wire[4];
-	for (size_t r = 0; r + 1 < nruns; r += 2)
-		for (uint64_t k = 0; k < runs[r + 1] && i < n; k++)
-			offsets[i++] = runs[r] + k;
+	uint64_t start = 0, count = 0;
+	for (size_t pos = 0; pos < runs_len && get_run(runs, runs_len, &pos, start + count, &start, &count);)
+		for (uint64_t k = 0; k < count && i < n; k++)
+			offsets[i++] = start + k;
 }

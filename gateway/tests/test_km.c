@@ -123,7 +123,7 @@ static void run(int mode, size_t reset, uint64_t seed)
 			/* m3 takes them in the wire form, as the IDS does, the same hits at the
 			 * same offsets */
 			static uint8_t wire[1024 * EMBARK_TOKEN_WIRE_LEN];
-			uint64_t runs[2048];
+			static uint8_t runs[EMBARK_TOKEN_RUNS_MAX(1024)];
 			size_t nruns = embark_tokens_pack(ct, off, k, wire, runs);
 			assert_int_equal(embark_tokens_count(k * EMBARK_TOKEN_WIRE_LEN, runs, nruns), (long)k);
 			embark_tokens_wire tw;
