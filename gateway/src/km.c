@@ -798,6 +798,16 @@ static bool get_varint(const uint8_t *p, size_t len, size_t *pos, uint64_t *v)
 	return false;
 }
 
+/* A run after one that ended at *prev_end, which then becomes this one's end. */
+static size_t put_run(uint8_t *p, uint64_t start, uint64_t count, uint64_t *prev_end)
+{
+	uint64_t d = start - *prev_end; /* modulo 2^64, zigzag: a jump back is small too */
+	size_t n = put_varint(p, d << 1 ^ -(d >> 63));
+	n += put_varint(p + n, count);
+	*prev_end = start + count;
+	return n;
+}
+
 /* The run after one that ended at prev_end (the offset after its last; 0 before the first). */
 static bool get_run(const uint8_t *p, size_t len, size_t *pos, uint64_t prev_end, uint64_t *start, uint64_t *count)
 {
@@ -908,20 +918,13 @@ size_t embark_tokens_pack(const embark_token_ct *tokens, const uint64_t *offsets
 			count++;
 			continue;
 		}
-		if (count) {
-			uint64_t d = start - prev_end;
-			len += put_varint(runs + len, d << 1 ^ -(d >> 63));
-			len += put_varint(runs + len, count);
-			prev_end = start + count;
-		}
+		if (count)
+			len += put_run(runs + len, start, count, &prev_end);
 		start = offsets[i];
 		count = 1;
 	}
-	if (count) {
-		uint64_t d = start - prev_end;
-		len += put_varint(runs + len, d << 1 ^ -(d >> 63));
-		len += put_varint(runs + len, count);
-	}
+	if (count)
+		len += put_run(runs + len, start, count, &prev_end);
 	return len;
 }
 
