@@ -194,7 +194,7 @@ plan_apply_read_back() { # GRAPH KIND
   [ "$(grep -c '^insert ' "$plan")" = "$(grep -c '^module add [^ ]* queue' "$plan")" ] ||
     fail "$what: the plan adds queues it does not insert"
   for node in $(sed -n 's/^sched add \([^ ]*\) .*/\1/p' "$plan"); do
-    echo "$tree" | grep -qw -- "$node" || fail "$what: scheduler node $node is not in e2d's tree: $tree"
+    grep -qw -- "$node" <<<"$tree" || fail "$what: scheduler node $node is not in e2d's tree: $tree"
   done
   while read -r task worker; do
     echo "$stats" | awk -v w="$worker" -v t="$task" '

@@ -93,7 +93,7 @@ for mode in adaptive poll eager; do
   done
   # what the policy learnt is shown (its values are timings: printed, not judged)
   idle=$(ctl "$mode" sched show | grep "^w0:idle ") || fail "sched show has no w0:idle line"
-  echo "$idle" | grep -q " mode=$mode spin_us=" || fail "sched show: $idle"
+  grep -q " mode=$mode spin_us=" <<<"$idle" || fail "sched show: $idle"
   echo "# $idle"
   stop_e2d
 done
