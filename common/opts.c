@@ -8,8 +8,12 @@
 int e2_opt_next(int argc, char *const argv[], const char *shorts, const struct option *longs, struct e2_err *err)
 {
 	char spec[64];
-	/* a leading ':' makes getopt tell a missing value (':') from an unknown option ('?') */
-	if (snprintf(spec, sizeof spec, ":%s", shorts ? shorts : "") >= (int)sizeof spec) {
+	/* A leading ':' makes getopt tell a missing value (':') from an unknown option ('?');
+	 * it goes after a leading '+' or '-' (stop at the first operand, or return operands),
+	 * which glibc reads only as the very first character. */
+	const char *s = shorts ? shorts : "";
+	const char *mode = *s == '+' ? "+" : *s == '-' ? "-" : "";
+	if (snprintf(spec, sizeof spec, "%s:%s", mode, s + strlen(mode)) >= (int)sizeof spec) {
 		e2_seterr(err, "too many short options (a bug)");
 		return E2_OPT_BAD;
 	}

@@ -603,7 +603,7 @@ static void paths_for_configs(void **state)
 
 /* parse ARGS (a NULL-terminated list after argv[0]) to the end or the first refusal;
  * returns the options' values as a string, "!" then the message on a refusal */
-static const char *opts_parse(char *buf, size_t len, char **args)
+static const char *opts_parse_with(const char *shorts, char *buf, size_t len, char **args)
 {
 	static const struct option longs[] = {{"key", required_argument, NULL, 'k'},
 					      {"keep", required_argument, NULL, 'K'},
@@ -616,9 +616,9 @@ static const char *opts_parse(char *buf, size_t len, char **args)
 	struct e2_err err = {""};
 	size_t o = 0;
 	int c;
-	optind = 1;
+	optind = 0; /* 0, not 1: glibc reads a '+' in shorts only when it starts afresh */
 	buf[0] = 0;
-	while ((c = e2_opt_next(argc, argv, "vk:", longs, &err)) != -1) {
+	while ((c = e2_opt_next(argc, argv, shorts, longs, &err)) != -1) {
 		if (c == E2_OPT_BAD) {
 			snprintf(buf, len, "!%s", err.msg);
 			return buf;
@@ -627,6 +627,11 @@ static const char *opts_parse(char *buf, size_t len, char **args)
 	}
 	snprintf(buf + o, len - o, "@%d", optind);
 	return buf;
+}
+
+static const char *opts_parse(char *buf, size_t len, char **args)
+{
+	return opts_parse_with("vk:", buf, len, args);
 }
 
 static void options_refused_by_name(void **state)
@@ -650,6 +655,10 @@ static void options_refused_by_name(void **state)
 			    "!-k needs a value (--help lists the options)");
 	assert_string_equal(opts_parse(b, sizeof b, (char *[]){"--verbose=yes", NULL}),
 			    "!--verbose takes no value (--help lists the options)");
+	/* '+' (stop at the first operand: a subcommand's options follow it) still works */
+	assert_string_equal(opts_parse_with("+vk:", b, sizeof b, (char *[]){"-v", "sub", "--bogus", NULL}), "v;@2");
+	assert_string_equal(opts_parse_with("+vk:", b, sizeof b, (char *[]){"-k", NULL}),
+			    "!-k needs a value (--help lists the options)");
 }
 
 int main(void)

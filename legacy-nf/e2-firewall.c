@@ -2,7 +2,6 @@
 /* e2-firewall: a stateful firewall between two kernel NICs (raw sockets). New flows are
  * checked against a first-match 5-tuple rule file; packets of tracked connections pass
  * in both directions. */
-#include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -10,6 +9,7 @@
 #include <string.h>
 
 #include "e2/num.h"
+#include "e2/opts.h"
 #include "firewall.h"
 #include "rawport.h"
 
@@ -71,7 +71,8 @@ int main(int argc, char **argv)
 	const char *rules_path = NULL;
 	bool check_only = false;
 	unsigned long ct_size = 65536, stats_s = 0;
-	for (int c; (c = getopt_long(argc, argv, "r:cn:s:h", opts, NULL)) != -1;) {
+	struct e2_err oerr;
+	for (int c; (c = e2_opt_next(argc, argv, "r:cn:s:h", opts, &oerr)) != -1;) {
 		switch (c) {
 		case 'r': rules_path = optarg; break;
 		case 'c': check_only = true; break;
@@ -84,6 +85,7 @@ int main(int argc, char **argv)
 				return 2;
 			break;
 		case 'h': usage(stdout); return 0;
+		case E2_OPT_BAD: fprintf(stderr, "e2-firewall: %s\n", oerr.msg); return 2;
 		default: usage(stderr); return 2;
 		}
 	}

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* e2-fwd: a two-port forwarder (a bridge between exactly two kernel NICs) that sees
  * its interfaces only through raw sockets, as an unmodified legacy NF would. */
-#include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -9,6 +8,7 @@
 #include <string.h>
 
 #include "e2/num.h"
+#include "e2/opts.h"
 #include "rawport.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -39,7 +39,8 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{"stats", required_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'}, {0}};
 	unsigned stats_s = 0;
-	for (int c; (c = getopt_long(argc, argv, "s:h", opts, NULL)) != -1;) {
+	struct e2_err oerr;
+	for (int c; (c = e2_opt_next(argc, argv, "s:h", opts, &oerr)) != -1;) {
 		switch (c) {
 		case 's': {
 			struct e2_err e;
@@ -50,6 +51,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		case 'h': usage(stdout); return 0;
+		case E2_OPT_BAD: fprintf(stderr, "e2-fwd: %s\n", oerr.msg); return 2;
 		default: usage(stderr); return 2;
 		}
 	}

@@ -12,7 +12,6 @@
  * of either side re-sends at most, and never duplicates. A mutex guards the shared
  * model and the store; nothing slow runs under it. */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -32,6 +31,7 @@
 #include "e2/file.h"
 #include "e2/log.h"
 #include "e2/mem.h"
+#include "e2/opts.h"
 #include "e2/orch.h"
 #include "e2ctl.pb-c.h"
 
@@ -1722,7 +1722,8 @@ int main(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
 	};
 	int o;
-	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	struct e2_err oerr;
+	while ((o = e2_opt_next(argc, argv, "", opts, &oerr)) != -1) {
 		switch (o) {
 		case 'd': db = optarg; break;
 		case 'I': init = true; break;
@@ -1735,6 +1736,7 @@ int main(int argc, char **argv)
 		case 'p': pidfile = optarg; break;
 		case 'l': log_spec = optarg; break;
 		case 'h': usage(stdout); return 0;
+		case E2_OPT_BAD: fprintf(stderr, "e2-controller: %s\n", oerr.msg); return 2;
 		default: usage(stderr); return 2;
 		}
 	}

@@ -2,12 +2,12 @@
 /* `e2ctl fabric`: the fabric switch's driver (e2/fabric.h) from the command line, for
  * operators, tests and benchmarks. The hardware description says which driver and
  * which switch. */
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "e2/fabric.h"
 #include "e2/file.h"
+#include "e2/opts.h"
 #include "e2ctl.h"
 
 static void fabric_usage(FILE *out)
@@ -74,11 +74,13 @@ int e2ctl_fabric(int argc, char **argv)
 	};
 	const char *hp = NULL;
 	int c;
+	struct e2_err oerr;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+	while ((c = e2_opt_next(argc, argv, "+", opts, &oerr)) != -1) {
 		switch (c) {
 		case 'w': hp = optarg; break;
 		case 'h': fabric_usage(stdout); return 0;
+		case E2_OPT_BAD: fprintf(stderr, "e2ctl fabric: %s\n", oerr.msg); return 2;
 		default: fabric_usage(stderr); return 2;
 		}
 	}

@@ -5,7 +5,6 @@
  * The controller is found with --controller URL, else $E2_CONTROLLER, else
  * ipc:///run/e2/controller.sock. Errors are `e2ctl: <message>`, exit 1. */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -21,6 +20,7 @@
 #include "e2/file.h"
 #include "e2/mem.h"
 #include "e2/num.h"
+#include "e2/opts.h"
 #include "e2ctl.h"
 #include "e2ctl.pb-c.h"
 
@@ -111,7 +111,12 @@ static int parse_common(int argc, char **argv, struct live_opts *o, const char *
 		opts[n++] = extra[i];
 	optind = 1;
 	int c;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	struct e2_err oerr;
+	while ((c = e2_opt_next(argc, argv, "", opts, &oerr)) != -1) {
+		if (c == E2_OPT_BAD) {
+			fprintf(stderr, "e2ctl: %s\n", oerr.msg);
+			return -1;
+		}
 		if (c == 'C')
 			o->controller = optarg;
 		else if (c == 'K')
@@ -119,7 +124,7 @@ static int parse_common(int argc, char **argv, struct live_opts *o, const char *
 		else if (c == 'h') {
 			fputs(usage_text, stdout);
 			exit(0);
-		} else if (c == '?' || !on_extra || on_extra(c, optarg, arg) < 0) {
+		} else if (!on_extra || on_extra(c, optarg, arg) < 0) {
 			fputs(usage_text, stderr);
 			return -1;
 		}

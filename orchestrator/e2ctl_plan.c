@@ -2,10 +2,10 @@
 /* `e2ctl plan`: descriptions in, IGraph + placement + interconnection out. */
 #include "e2/mem.h"
 #include "e2/num.h"
+#include "e2/opts.h"
 #include "e2/orch.h"
 #include "e2ctl.h"
 
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,8 +82,9 @@ int e2ctl_plan(int argc, char **argv)
 	struct e2_resteer_event *events = e2_xcalloc(2 * (size_t)argc + 1, sizeof *events);
 	po.resteer = events;
 	int c;
+	struct e2_err oerr;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = e2_opt_next(argc, argv, "", opts, &oerr)) != -1) {
 		struct e2_err e;
 		int bad = 0;
 		switch (c) {
@@ -139,6 +140,7 @@ int e2ctl_plan(int argc, char **argv)
 			plan_usage(stdout);
 			free(events);
 			return 0;
+		case E2_OPT_BAD: e = oerr, bad = -1; break;
 		default:
 			plan_usage(stderr);
 			free(events);

@@ -17,7 +17,6 @@
  *
  * Packets are allocated once and pushed again and again into a "hold" module that
  * hands them back, so the timing is the modules' own work plus the batch hand-off. */
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +29,7 @@
 
 #include "ctl.h"
 #include "e2/num.h"
+#include "e2/opts.h"
 #include "schedtree.h"
 #include "test_util.h"
 #include "worker.h"
@@ -376,12 +376,13 @@ int main(int argc, char **argv)
 						 {NULL, 0, NULL, 0}};
 	int c, bad = 0;
 	struct e2_err e;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((c = e2_opt_next(argc, argv, "", longopts, &e)) != -1) {
 		switch (c) {
 		case 'c': bad = e2_num_int("--core", optarg, 0, 4095, &o.core, &e); break;
 		case 'w': bad = e2_num_int("--sched-core", optarg, 0, 4095, &o.sched_core, &e); break;
 		case 's': bad = e2_num_duration("--seconds", optarg, 0.01, 3600, &o.seconds, &e); break;
 		case 'S': bad = e2_num_duration("--sched-seconds", optarg, 0.01, 3600, &o.sched_seconds, &e); break;
+		case E2_OPT_BAD: bad = -1; break;
 		default:
 			fprintf(stderr, "usage: e2-bench-modules [--core N] [--sched-core N] [--seconds S] "
 					"[--sched-seconds S] filter|flow|sched...\n");

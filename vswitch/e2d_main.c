@@ -3,7 +3,6 @@
  * start-up configuration, then serves the control socket until SIGTERM/SIGINT
  * or a `shutdown` request, and cleans up (sockets, devices, memory). */
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <nanomsg/nn.h>
 #include <nanomsg/reqrep.h>
@@ -28,6 +27,7 @@
 #include "e2/num.h"
 #include "monitor.h"
 #include "e2/log.h"
+#include "e2/opts.h"
 
 E2_LOG_MODULE(e2d);
 
@@ -127,7 +127,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 			      .overload_high = 0.8,
 			      .overload_low = 0.2,
 			      .monitor_ms = 100};
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((c = e2_opt_next(argc, argv, "h", longopts, &e)) != -1) {
 		bad = 0;
 		switch (c) {
 		case 'c': o->ctl_path = optarg; break;
@@ -180,6 +180,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 				bad = (e2_err_context(&e, "--log=%.200s", optarg), -1);
 			break;
 		case 'h': usage(stdout); exit(0);
+		case E2_OPT_BAD: bad = -1; break;
 		default: usage(stderr); return -1;
 		}
 		if (bad) {

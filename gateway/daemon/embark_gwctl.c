@@ -9,7 +9,6 @@
  * HEX" (and, with --uri-key, the URI in clear: a test's view, not a middlebox's) and, with
  * --keywords (an `embark-rules keywords` file), "match EPOCH FLOWHEX RULE" per match. */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +19,7 @@
 #include "e2/chan.h"
 #include "e2/file.h"
 #include "e2/num.h"
+#include "e2/opts.h"
 #include "embark.h"
 #include "embark_gw.pb-c.h"
 #include "ext_record.h"
@@ -230,7 +230,7 @@ int main(int argc, char **argv)
 	double seconds = 10;
 	struct e2_err err = {0};
 	int ch;
-	while ((ch = getopt_long(argc, argv, "", longs, NULL)) != -1) {
+	while ((ch = e2_opt_next(argc, argv, "", longs, &err)) != -1) {
 		switch (ch) {
 		case 'c': ctl_url = optarg; break;
 		case 'x': ext_url = optarg; break;
@@ -252,6 +252,7 @@ int main(int argc, char **argv)
 		case 'u': uri_key = optarg; break;
 		case 'w': keywords = optarg; break;
 		case 'h': usage(stdout); return 0;
+		case E2_OPT_BAD: goto bad;
 		default: usage(stderr); return 2;
 		}
 	}

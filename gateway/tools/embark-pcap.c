@@ -3,8 +3,8 @@
 #include "embark.h"
 #include "pcapio.h"
 #include "e2/num.h"
+#include "e2/opts.h"
 
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,8 +41,9 @@ int main(int argc, char **argv)
 		{"key", 1, 0, 'k'},        {"rules", 1, 0, 'r'}, {"pools", 1, 0, 'p'}, {"header-only", 0, 0, 'H'},
 		{"prefix-len", 1, 0, 'l'}, {"help", 0, 0, 'h'},  {0, 0, 0, 0}};
 	int c;
+	struct e2_err oerr;
 	optind = 2;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = e2_opt_next(argc, argv, "", opts, &oerr)) != -1) {
 		switch (c) {
 		case 'k': key = optarg; break;
 		case 'r': rules = optarg; break;
@@ -57,6 +58,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		case 'h': usage(stdout); return 0;
+		case E2_OPT_BAD: fprintf(stderr, "embark-pcap: %s\n", oerr.msg); return 2;
 		default: usage(stderr); return 2;
 		}
 	}

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* The options every NF program shares, and the command line around them. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +8,7 @@
 #include "e2/nf.h"
 #include "e2/nf_stream.h"
 #include "e2/num.h"
+#include "e2/opts.h"
 
 const struct option e2nf_options[E2NF_OPTIONS_N + 1] = {
 	{"port", required_argument, NULL, E2NF_OPT_BASE + 0},
@@ -66,13 +66,13 @@ int e2nf_args(int argc, char **argv, const char *prog, struct e2nf_config *cfg, 
 	struct e2_err err = {""};
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = e2_opt_next(argc, argv, "h", opts, &err)) != -1) {
 		if (c == help) {
 			usage(stdout);
 			return 0;
 		}
-		if (c == '?' || c == ':') { /* getopt_long said what */
-			fprintf(stderr, "Try '%s --help' for more information.\n", prog);
+		if (c == E2_OPT_BAD) {
+			fprintf(stderr, "%s: %s\n", prog, err.msg);
 			return 2;
 		}
 		int r = e2nf_option(c, optarg, cfg, &err);

@@ -31,12 +31,12 @@ expect() {
 # the shared cases, for every NF
 for nf in fwd firewall nat lb meter vpn reasm ids httplog urlclass; do
   [ -x "$BIN/e2nf-$nf" ] || { echo "FAIL: $BIN/e2nf-$nf is not built"; fails=$((fails + 1)); continue; }
-  expect $nf 2 "unrecognized option '--bogus'" --bogus
-  expect $nf 2 "Try 'e2nf-$nf --help'" --bogus
+  expect $nf 2 "e2nf-$nf: unknown option --bogus (--help lists the options)" --bogus
+  expect $nf 2 "e2nf-$nf: --ethdev takes no value" --ethdev=1
   expect $nf 2 "e2nf-$nf: unexpected argument 'extra'" --port /x extra
   expect $nf 2 "e2nf-$nf: --cpu=x: not a whole number" --cpu x
   expect $nf 2 "e2nf-$nf: --max-sleep-us=0" --max-sleep-us 0
-  expect $nf 2 "requires an argument" --port
+  expect $nf 2 "e2nf-$nf: --port needs a value" --port
   expect $nf 0 "e2nf-$nf" --help
   expect $nf 0 "e2nf-$nf" -h
 done

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* e2-virt: the libvirt layer from the command line (for scripts, tests and operators). */
-#include <getopt.h>
 #include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
@@ -9,6 +8,7 @@
 #include <unistd.h>
 
 #include "e2/num.h"
+#include "e2/opts.h"
 #include "e2virt.h"
 
 static void usage(FILE *f)
@@ -97,7 +97,8 @@ int main(int argc, char **argv)
 	const char *accel_s = "auto", *scratch = NULL, *config = NULL, *out = NULL, *owner = NULL;
 	unsigned timeout_s = 60;
 	optind = 2;
-	for (int c; (c = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
+	struct e2_err oerr;
+	for (int c; (c = e2_opt_next(argc, argv, "", opts, &oerr)) != -1;) {
 		switch (c) {
 		case 'i': spec.instance = optarg; break;
 		case 'I': spec.image = optarg; break;
@@ -133,6 +134,7 @@ int main(int argc, char **argv)
 			ports[spec.n_ports++] = (struct e2v_port){optarg, eq + 1, comma ? comma + 1 : NULL};
 			break;
 		}
+		case E2_OPT_BAD: fprintf(stderr, "e2-virt: %s\n", oerr.msg); return 2;
 		default: usage(stderr); return 2;
 		}
 	}

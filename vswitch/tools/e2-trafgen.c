@@ -62,7 +62,6 @@
  * soon as nothing is there (a forwarder that keeps polling shares a core with a busy
  * process badly: round trips of milliseconds). Runs until SIGINT/SIGTERM or --duration;
  * prints fwd_rx_0 fwd_tx_1 fwd_dropped_1 (port tx to port rx) and the same the other way. */
-#include <getopt.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <time.h>
@@ -71,6 +70,7 @@
 #include <string.h>
 
 #include "e2/num.h"
+#include "e2/opts.h"
 
 #include <rte_cycles.h>
 #include <rte_eal.h>
@@ -716,7 +716,7 @@ int main(int argc, char **argv)
 	argc -= n;
 	argv += n;
 	struct e2_err e;
-	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+	while ((c = e2_opt_next(argc, argv, "", lo, &e)) != -1) {
 		int bad = 0;
 		switch (c) {
 		case 't': bad = e2_num_u32("--tx", optarg, 0, RTE_MAX_ETHPORTS - 1, &o.tx, &e); break;
@@ -748,6 +748,7 @@ int main(int argc, char **argv)
 				bad = (e2_seterr(&e, "--dst-mac=%.40s: not a MAC address (02:e2:00:00:00:02)", optarg),
 				       -1);
 			break;
+		case E2_OPT_BAD: bad = -1; break;
 		default: fprintf(stderr, "%s", usage); return 2;
 		}
 		if (bad) {

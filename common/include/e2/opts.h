@@ -8,7 +8,8 @@
  * Usage:
  *     while ((c = e2_opt_next(argc, argv, "h", longs, &err)) != -1)
  *         switch (c) { case 'k': ...; case E2_OPT_BAD: fprintf(stderr, "prog: %s\n", err.msg); ... }
- * Reset optind before a second parse, as with getopt. */
+ * Reset optind before a second parse, as with getopt (to 0 if its shorts start with a
+ * different '+' or '-': glibc reads that only when it starts afresh). */
 #ifndef E2_OPTS_H
 #define E2_OPTS_H
 
