@@ -87,6 +87,7 @@ static int listen_ext(const char *url, const struct e2_chan_key *key, uint64_t c
 		e2_chan_close(sub);
 		return 1;
 	}
+	ext_codec_wire_only(codec); /* tokens are counted, or matched where they lie */
 	uint64_t end = mono_ms() + (uint64_t)(seconds * 1000), got = 0;
 	while (got < count && mono_ms() < end) {
 		void *body;
@@ -137,9 +138,10 @@ static int listen_ext(const char *url, const struct e2_chan_key *key, uint64_t c
 					fm->salt0 = r.salt0;
 				}
 				embark_km_hit hits[64];
-				for (size_t t = 0, fed; t < r.ntokens; t += fed) {
-					size_t k = embark_km_match_run(fm->m, r.tokens + t, r.offsets + t,
-								       r.ntokens - t, hits, 64, &fed);
+				embark_tokens_wire w;
+				embark_tokens_wire_init(&w, r.token_wire, r.token_wire_len, r.runs, r.runs_len);
+				while (w.next < w.n) {
+					size_t k = embark_km_match_wire(fm->m, &w, hits, 64);
 					for (size_t j = 0; j < k; j++) {
 						printf("match %u ", r.epoch);
 						hex(stdout, r.flow, EXT_FLOW_ID_LEN);
