@@ -172,6 +172,21 @@ static void test_overshoot_tracks_naps(void **unused)
 	assert_int_equal(e2_idle_nap_us(&c, &s, c.quiet_us, UINT64_MAX), c.max_sleep_us / 2);
 }
 
+/* A nap too short to take: a throttled task due within what naps overshoot runs early
+ * instead of being spun for; never while polling or within the quiet window. */
+static void test_early_poll(void **unused)
+{
+	struct e2_idle_conf c = adaptive(256);
+	struct e2_idle_state s = state(0, 15);
+	assert_int_equal(e2_idle_early_us(&c, &s, c.quiet_us - 1), 0);
+	assert_int_equal(e2_idle_early_us(&c, &s, c.quiet_us), 16);
+	/* exactly where e2_idle_nap_us declines to nap, the early poll takes over */
+	assert_int_equal(e2_idle_nap_us(&c, &s, c.quiet_us, 15), 0);
+	assert_true(15 <= e2_idle_early_us(&c, &s, c.quiet_us));
+	struct e2_idle_conf p = e2_idle_defaults(E2_IDLE_POLL);
+	assert_int_equal(e2_idle_early_us(&p, &s, 10000000), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -183,6 +198,7 @@ int main(void)
 		cmocka_unit_test(test_eager),
 		cmocka_unit_test(test_rate_estimate),
 		cmocka_unit_test(test_overshoot_tracks_naps),
+		cmocka_unit_test(test_early_poll),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

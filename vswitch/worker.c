@@ -147,6 +147,13 @@ uint32_t e2_idle_nap_us(const struct e2_idle_conf *c, const struct e2_idle_state
 	return ask >= 1 ? (uint32_t)ask : 0;
 }
 
+uint32_t e2_idle_early_us(const struct e2_idle_conf *c, const struct e2_idle_state *s, uint64_t quiet_us)
+{
+	if (c->mode == E2_IDLE_POLL || quiet_us < c->quiet_us)
+		return 0;
+	return (uint32_t)s->overshoot_us + 1;
+}
+
 void e2_idle_note_nap(const struct e2_idle_conf *c, struct e2_idle_state *s, uint32_t asked_us, uint64_t took_us)
 {
 	/* a quantile tracker (75th percentile): a nap the host delayed by milliseconds moves
@@ -194,6 +201,20 @@ static void *worker_main(void *arg)
 		}
 		uint64_t wake = UINT64_MAX;
 		struct e2_sched_node *leaf = e2_sched_pick(w->root, now, &wake);
+		uint32_t nap = 0;
+		if (!leaf) {
+			/* Nothing may run now: tasks are idle or throttled. */
+			uint64_t quiet = (now - last_work) / us;
+			uint64_t until_wake = wake == UINT64_MAX ? UINT64_MAX : (wake - now) / us;
+			nap = e2_idle_nap_us(&w->idle, &w->idle_state, quiet, until_wake);
+			/* Too short a nap: the task due soonest is run now rather than spun for (on
+			 * a host whose naps overshoot by 50 us that spin was most of an idle
+			 * worker's CPU). Picking as of its wake runs it no more than that early. */
+			if (!nap && until_wake <= e2_idle_early_us(&w->idle, &w->idle_state, quiet)) {
+				uint64_t later = UINT64_MAX;
+				leaf = e2_sched_pick(w->root, wake, &later);
+			}
+		}
 
 		w->rounds++;
 		if (leaf) {
@@ -222,9 +243,6 @@ static void *worker_main(void *arg)
 			now = end;
 			continue;
 		}
-		/* Nothing may run now: tasks are idle or throttled. */
-		uint64_t until_wake = wake == UINT64_MAX ? UINT64_MAX : (wake - now) / us;
-		uint32_t nap = e2_idle_nap_us(&w->idle, &w->idle_state, (now - last_work) / us, until_wake);
 		if (!nap) {
 			rte_pause();
 			now = rte_rdtsc();

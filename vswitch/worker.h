@@ -31,7 +31,7 @@ struct e2_idle_conf {
 
 /* The defaults of each mode (e2d --help lists them). */
 #define E2_IDLE_ADAPTIVE_QUIET_US 1000
-#define E2_IDLE_ADAPTIVE_MAX_SLEEP_US 500
+#define E2_IDLE_ADAPTIVE_MAX_SLEEP_US 1000
 #define E2_IDLE_EAGER_QUIET_US 0
 #define E2_IDLE_EAGER_MAX_SLEEP_US 1000
 /* virtio's default queue size (QEMU, virtio-user): the smallest ring a port is likely to have */
@@ -76,6 +76,11 @@ uint32_t e2_idle_budget_us(const struct e2_idle_conf *c, const struct e2_idle_st
  * due in until_wake_us (UINT64_MAX: none); 0: keep polling. */
 uint32_t e2_idle_nap_us(const struct e2_idle_conf *c, const struct e2_idle_state *s, uint64_t quiet_us,
 			uint64_t until_wake_us);
+/* How far ahead (us) a worker that is due to nap but finds the nap too short to take may
+ * run a throttled task instead of spinning until it is due: what naps overshoot here
+ * (an early poll costs less than the spin, and a nap would have run it that late
+ * anyway); 0 for poll and within the quiet window. */
+uint32_t e2_idle_early_us(const struct e2_idle_conf *c, const struct e2_idle_state *s, uint64_t quiet_us);
 /* A nap that asked for asked_us took took_us. */
 void e2_idle_note_nap(const struct e2_idle_conf *c, struct e2_idle_state *s, uint32_t asked_us, uint64_t took_us);
 /* Each worker thread's stack, fixed rather than taken from ulimit -s: the graph's
