@@ -86,7 +86,7 @@ int main(int argc, char **argv)
 			break;
 		case 'h': usage(stdout); return 0;
 		case E2_OPT_BAD: fprintf(stderr, "e2-firewall: %s\n", oerr.msg); return 2;
-		default: usage(stderr); return 2;
+		default: fprintf(stderr, "e2-firewall: option %d is not handled (a bug)\n", c); return 2;
 		}
 	}
 	if (!rules_path || (!check_only && argc - optind != 2) || (check_only && argc != optind)) {

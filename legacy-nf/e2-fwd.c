@@ -52,7 +52,7 @@ int main(int argc, char **argv)
 		}
 		case 'h': usage(stdout); return 0;
 		case E2_OPT_BAD: fprintf(stderr, "e2-fwd: %s\n", oerr.msg); return 2;
-		default: usage(stderr); return 2;
+		default: fprintf(stderr, "e2-fwd: option %d is not handled (a bug)\n", c); return 2;
 		}
 	}
 	if (argc - optind != 2) {

@@ -1737,7 +1737,7 @@ int main(int argc, char **argv)
 		case 'l': log_spec = optarg; break;
 		case 'h': usage(stdout); return 0;
 		case E2_OPT_BAD: fprintf(stderr, "e2-controller: %s\n", oerr.msg); return 2;
-		default: usage(stderr); return 2;
+		default: fprintf(stderr, "e2-controller: option %d is not handled (a bug)\n", o); return 2;
 		}
 	}
 	if (optind < argc) {

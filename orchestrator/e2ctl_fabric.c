@@ -81,7 +81,7 @@ int e2ctl_fabric(int argc, char **argv)
 		case 'w': hp = optarg; break;
 		case 'h': fabric_usage(stdout); return 0;
 		case E2_OPT_BAD: fprintf(stderr, "e2ctl fabric: %s\n", oerr.msg); return 2;
-		default: fabric_usage(stderr); return 2;
+		default: fprintf(stderr, "e2ctl fabric: option %d is not handled (a bug)\n", c); return 2;
 		}
 	}
 	const char *cmd = optind < argc ? argv[optind] : NULL;

@@ -142,7 +142,7 @@ int e2ctl_plan(int argc, char **argv)
 			return 0;
 		case E2_OPT_BAD: e = oerr, bad = -1; break;
 		default:
-			plan_usage(stderr);
+			fprintf(stderr, "e2ctl plan: option %d is not handled (a bug)\n", c);
 			free(events);
 			return 2;
 		}

@@ -383,10 +383,7 @@ int main(int argc, char **argv)
 		case 's': bad = e2_num_duration("--seconds", optarg, 0.01, 3600, &o.seconds, &e); break;
 		case 'S': bad = e2_num_duration("--sched-seconds", optarg, 0.01, 3600, &o.sched_seconds, &e); break;
 		case E2_OPT_BAD: bad = -1; break;
-		default:
-			fprintf(stderr, "usage: e2-bench-modules [--core N] [--sched-core N] [--seconds S] "
-					"[--sched-seconds S] filter|flow|sched...\n");
-			return 2;
+		default: fprintf(stderr, "e2-bench-modules: option %d is not handled (a bug)\n", c); return 2;
 		}
 		if (bad) {
 			fprintf(stderr, "e2-bench-modules: %s\n", e.msg);

@@ -181,7 +181,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'h': usage(stdout); exit(0);
 		case E2_OPT_BAD: bad = -1; break;
-		default: usage(stderr); return -1;
+		default: fprintf(stderr, "e2d: option %d is not handled (a bug)\n", c); return -1;
 		}
 		if (bad) {
 			fprintf(stderr, "e2d: %s\n", e.msg);

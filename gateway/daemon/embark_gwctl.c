@@ -255,7 +255,7 @@ int main(int argc, char **argv)
 		case 'w': keywords = optarg; break;
 		case 'h': usage(stdout); return 0;
 		case E2_OPT_BAD: goto bad;
-		default: usage(stderr); return 2;
+		default: fprintf(stderr, "embark-gwctl: option %d is not handled (a bug)\n", ch); return 2;
 		}
 	}
 	if (optind >= argc) {

@@ -851,10 +851,11 @@ void embark_tokens_wire_init(embark_tokens_wire *w, const uint8_t *wire, size_t 
 		w->run_count = UINT64_MAX; /* none (no tokens): never walked */
 }
 
-/* Token t's offset; t never goes back, so the walk over the runs is shared by a record's
- * hits (a record of window tokens is one run). */
-static uint64_t wire_offset(embark_tokens_wire *w, size_t t)
+/* Token t's offset in the record `src` (an embark_tokens_wire); t never goes back, so the
+ * walk over the runs is shared by a record's hits (a record of window tokens is one run). */
+static uint64_t wire_offset(void *src, size_t t)
 {
+	embark_tokens_wire *w = src;
 	uint64_t start, count;
 	while (t - w->run_first >= w->run_count && w->runs_pos < w->runs_len &&
 	       get_run(w->runs, w->runs_len, &w->runs_pos, w->run_start + w->run_count, &start, &count)) {
@@ -869,14 +870,9 @@ static inline embark_token_ct wire_token(const uint8_t *p)
 {
 	return (uint64_t)p[0] << 32 | (uint64_t)p[1] << 24 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 8 | p[4];
 }
-static uint64_t wire_offset_at(void *src, size_t t)
-{
-	return wire_offset(src, t);
-}
-
 size_t embark_km_match_wire(embark_km_matcher *m, embark_tokens_wire *w, embark_km_hit *hits, size_t cap)
 {
-	return feed_tokens(m, w->wire, EMBARK_TOKEN_WIRE_LEN, wire_token, wire_offset_at, w, &w->next, w->n, hits, cap);
+	return feed_tokens(m, w->wire, EMBARK_TOKEN_WIRE_LEN, wire_token, wire_offset, w, &w->next, w->n, hits, cap);
 }
 
 /* ---------------- URIs: AES-SIV ---------------- */
@@ -970,8 +966,7 @@ void embark_tokens_unpack(const uint8_t *wire, size_t wire_len, const uint8_t *r
 {
 	size_t n = wire_len / EMBARK_TOKEN_WIRE_LEN, i = 0;
 	for (size_t t = 0; t < n; t++, wire += EMBARK_TOKEN_WIRE_LEN)
-		tokens[t] = (uint64_t)wire[0] << 32 | (uint64_t)wire[1] << 24 | (uint64_t)wire[2] << 16 |
-			    (uint64_t)wire[3] << 8 | wire[4];
+		tokens[t] = wire_token(wire);
 	uint64_t start = 0, count = 0;
 	for (size_t pos = 0; pos < runs_len && get_run(runs, runs_len, &pos, start + count, &start, &count);)
 		for (uint64_t k = 0; k < count && i < n; k++)

@@ -22,12 +22,9 @@
 #   test_gw_vm.sh BUILD_DIR      E2_ACCEL=kvm|tcg skips the KVM probe; E2_VM_CPU=MODEL
 #                                (default Nehalem under TCG, as DPDK needs SSE4.2)
 set -euo pipefail
-# virsh without client keepalive: with every core busy (QEMU under TCG and other jobs)
-# libvirtd can miss virsh's 5 s x 6 probes while it works, and virsh then drops a
-# connection that was only slow ("Disconnected ... due to keepalive timeout")
-virsh() { command virsh -k 0 "$@"; }
 BUILD=$(cd "${1:?usage: test_gw_vm.sh BUILD_DIR}" && pwd)
 root=$(cd "$(dirname "$0")/../.." && pwd)
+. "$root/ci/virsh-lib.sh"
 HERE=$root/gateway/tests
 GW=$BUILD/gateway E2D=$BUILD/vswitch/e2d CTL=$BUILD/vswitch/e2ctl-dp
 VIRT=${E2_VIRT:-$BUILD/orchestrator/virt/e2-virt}

@@ -59,7 +59,7 @@ int main(int argc, char **argv)
 		}
 		case 'h': usage(stdout); return 0;
 		case E2_OPT_BAD: fprintf(stderr, "embark-pcap: %s\n", oerr.msg); return 2;
-		default: usage(stderr); return 2;
+		default: fprintf(stderr, "embark-pcap: option %d is not handled (a bug)\n", c); return 2;
 		}
 	}
 	if (!key || argc - optind != 2) {

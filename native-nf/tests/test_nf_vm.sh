@@ -36,12 +36,9 @@
 #   E2_VM_CPU=MODEL                the guest's CPU model under TCG (default Nehalem; none:
 #                                  QEMU's default, which DPDK refuses)
 set -euo pipefail
-# virsh without client keepalive: with every core busy (QEMU under TCG and other jobs)
-# libvirtd can miss virsh's 5 s x 6 probes while it works, and virsh then drops a
-# connection that was only slow ("Disconnected ... due to keepalive timeout")
-virsh() { command virsh -k 0 "$@"; }
 BUILD=$(cd "${1:?usage: test_nf_vm.sh BUILD_DIR}" && pwd)
 root=$(cd "$(dirname "$0")/../.." && pwd)
+. "$root/ci/virsh-lib.sh"
 E2D=$BUILD/vswitch/e2d CTL=$BUILD/vswitch/e2ctl-dp NFS=$BUILD/native-nf
 VIRT=${E2_VIRT:-$BUILD/orchestrator/virt/e2-virt}
 IMAGE=$BUILD/images/native-nf

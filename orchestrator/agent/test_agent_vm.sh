@@ -14,12 +14,9 @@
 # Guests run under E2_ACCEL (default tcg: no 8 s KVM probe). Everything started here is
 # stopped by PID or removed by name on exit, even on failure.
 set -euo pipefail
-# virsh without client keepalive: with every core busy (QEMU under TCG and other jobs)
-# libvirtd can miss virsh's 5 s x 6 probes while it works, and virsh then drops a
-# connection that was only slow ("Disconnected ... due to keepalive timeout")
-virsh() { command virsh -k 0 "$@"; }
 AGENT=${1:?usage: test_agent_vm.sh E2_AGENT E2_AGENT_CALL E2D E2CTL_DP SOURCE_DIR IMAGE_DIR}
 CALL=${2:?}; E2D=${3:?}; CTLDP=${4:?}; SRC=${5:?}; IMAGES=${6:?}
+. "$SRC/ci/virsh-lib.sh"
 URI=qemu:///system
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root (libvirtd)"; exit 77; }
 for f in "$IMAGES/legacy-nf.vmlinuz" "$IMAGES/legacy-nf.initrd"; do

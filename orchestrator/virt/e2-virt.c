@@ -135,7 +135,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		case E2_OPT_BAD: fprintf(stderr, "e2-virt: %s\n", oerr.msg); return 2;
-		default: usage(stderr); return 2;
+		default: fprintf(stderr, "e2-virt: option %d is not handled (a bug)\n", c); return 2;
 		}
 	}
 	spec.ports = ports;

@@ -749,7 +749,7 @@ int main(int argc, char **argv)
 				       -1);
 			break;
 		case E2_OPT_BAD: bad = -1; break;
-		default: fprintf(stderr, "%s", usage); return 2;
+		default: fprintf(stderr, "e2-trafgen: option %d is not handled (a bug)\n", c); return 2;
 		}
 		if (bad) {
 			fprintf(stderr, "e2-trafgen: %s\n", e.msg);
