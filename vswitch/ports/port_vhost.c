@@ -56,13 +56,6 @@ E2_LOG_MODULE(vhost);
  * stays on the burst. */
 struct vhost_queue {
 	_Alignas(RTE_CACHE_LINE_SIZE) atomic_uint busy;
-	/* rxq only: the load monitor's view of the queue pair's rings (take_sample) */
-	atomic_uint sample_asked, sample_taken;
-	struct vhost_ring_sample {
-		int rx_waiting;            /* packets in the guest's transmit ring for us */
-		uint16_t tx_free, tx_size; /* buffers the guest posted to receive, of how many */
-	} sample, seen;                    /* the worker's; the control thread's last */
-	bool seen_fresh;
 };
 
 struct vhost_dev {
@@ -186,19 +179,6 @@ static inline bool enter(struct vhost_dev *d, struct vhost_queue *q)
 	return false;
 }
 
-/* The rings' state as librte_vhost reports it. Its calls take the ring's lock, which the
- * worker's bursts hold most of the time: asked from the control thread on the worker's
- * core, a call that finds the worker preempted inside a burst spins out its whole time
- * slice (e2d's control thread took 7 % of a forwarding core that way, in 3-8 ms spins
- * every 100 ms). So the worker takes the sample between its own bursts, when asked. */
-static void take_sample(struct vhost_ring_sample *out, int vid, uint16_t queue)
-{
-	struct rte_vhost_vring vr;
-	out->rx_waiting = (int)rte_vhost_rx_queue_count(vid, queue * 2 + 1);
-	out->tx_free = rte_vhost_avail_entries(vid, queue * 2);
-	out->tx_size = rte_vhost_get_vhost_vring(vid, queue * 2, &vr) == 0 ? vr.size : 0;
-}
-
 static uint16_t vhost_rx(struct e2_port *p, uint16_t queue, struct rte_mbuf **pkts, uint16_t n)
 {
 	struct vhost_dev *d = p->dev;
@@ -207,14 +187,9 @@ static uint16_t vhost_rx(struct e2_port *p, uint16_t queue, struct rte_mbuf **pk
 
 	if (!enter(d, q))
 		return 0;
-	int vid = atomic_load_explicit(&d->vid, memory_order_relaxed);
 	/* the guest's transmit ring of pair `queue` */
-	got = rte_vhost_dequeue_burst(vid, queue * 2 + 1, d->pool, pkts, n);
-	unsigned asked = atomic_load_explicit(&q->sample_asked, memory_order_relaxed);
-	if (unlikely(asked != atomic_load_explicit(&q->sample_taken, memory_order_relaxed))) {
-		take_sample(&q->sample, vid, queue);
-		atomic_store_explicit(&q->sample_taken, asked, memory_order_release);
-	}
+	got = rte_vhost_dequeue_burst(atomic_load_explicit(&d->vid, memory_order_relaxed), queue * 2 + 1, d->pool, pkts,
+				      n);
 	atomic_store_explicit(&q->busy, 0, memory_order_release);
 	return got;
 }
@@ -262,35 +237,15 @@ static bool vhost_link_up(const struct e2_port *p)
 	return atomic_load(&d->ready);
 }
 
-/* The control thread's side of the sample (take_sample): the one the worker took since
- * the last call, and a new one asked for. A queue no worker polled since then (none
- * attached, or paused) is read directly: no burst holds its lock. So the monitor sees
- * each port one interval late while it forwards. Under the registry lock. */
-static void refresh_seen(struct vhost_dev *d, struct vhost_queue *q, uint16_t queue)
-{
-	unsigned asked = atomic_load_explicit(&q->sample_asked, memory_order_relaxed);
-	if (atomic_load_explicit(&q->sample_taken, memory_order_acquire) == asked)
-		q->seen = q->sample;
-	else
-		take_sample(&q->seen, atomic_load(&d->vid), queue);
-	q->seen_fresh = true;
-	atomic_store_explicit(&q->sample_asked, asked + 1, memory_order_relaxed);
-}
-
-/* The monitor reads rx_queue_count, then tx_fill, of a port in turn: tx_fill answers
- * from what rx_queue_count just read, and each refreshes it when the other did not. */
 static int vhost_rx_queue_count(const struct e2_port *p, uint16_t queue)
 {
-	struct vhost_dev *d = p->dev;
+	const struct vhost_dev *d = p->dev;
 	int n = -1;
 
 	/* the lock keeps destroy_device from retiring the device under us */
 	pthread_mutex_lock(&registry.lock);
-	if (atomic_load(&d->ready) && queue < d->n_queues) {
-		struct vhost_queue *q = &d->rxq[queue];
-		refresh_seen(d, q, queue);
-		n = q->seen.rx_waiting;
-	}
+	if (atomic_load(&d->ready) && queue < d->n_queues)
+		n = (int)rte_vhost_rx_queue_count(atomic_load(&d->vid), queue * 2 + 1);
 	pthread_mutex_unlock(&registry.lock);
 	return n;
 }
@@ -299,17 +254,16 @@ static int vhost_rx_queue_count(const struct e2_port *p, uint16_t queue)
  * filled are free; the rest hold packets it has not taken yet. */
 static double vhost_tx_fill(const struct e2_port *p, uint16_t queue)
 {
-	struct vhost_dev *d = p->dev;
+	const struct vhost_dev *d = p->dev;
 	double fill = -1;
 
 	pthread_mutex_lock(&registry.lock);
-	if (atomic_load(&d->ready) && queue < d->n_queues) {
-		struct vhost_queue *q = &d->rxq[queue];
-		if (!q->seen_fresh)
-			refresh_seen(d, q, queue);
-		q->seen_fresh = false;
-		if (q->seen.tx_size)
-			fill = q->seen.tx_free >= q->seen.tx_size ? 0 : 1.0 - (double)q->seen.tx_free / q->seen.tx_size;
+	struct rte_vhost_vring vr;
+	int vid = atomic_load(&d->vid);
+	if (atomic_load(&d->ready) && queue < d->n_queues && rte_vhost_get_vhost_vring(vid, queue * 2, &vr) == 0 &&
+	    vr.size) {
+		uint16_t avail = rte_vhost_avail_entries(vid, queue * 2);
+		fill = avail >= vr.size ? 0 : 1.0 - (double)avail / vr.size;
 	}
 	pthread_mutex_unlock(&registry.lock);
 	return fill;
