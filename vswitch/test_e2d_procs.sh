@@ -35,9 +35,10 @@ NCPU=$(nproc)
 WCORE=$((NCPU - 1)); GCORE=0
 RATE=${E2_TEST_RATE:-200000}
 
+E2D_EXTRA=() # more e2d options for the next start_e2d
 start_e2d() { # name config
   "$BIN/e2d" --ctl "$T/$1.ctl" --config "$2" --worker-core "$WCORE" --no-huge --file-prefix "e2dt$$-$1" \
-    --log-level error >"$T/$1.log" 2>&1 &
+    --log-level error "${E2D_EXTRA[@]}" >"$T/$1.log" 2>&1 &
   E2D_PID=$!
   PIDS+=("$E2D_PID")
   for _ in $(seq 100); do
@@ -373,6 +374,42 @@ quiet_load || fail "no quiet load event of v1 after the traffic; got: $(grep loa
 kill "$EV" 2>/dev/null || true
 account l "$(cat "$T/tgl.out")" min_sent=1 max_drop_pct=90
 ok "load events of a port with a capacity: $(grep -c ' load v1 ' "$T/events.txt") said, the busiest $(awk '$2=="load"{print $4}' "$T/events.txt" | sort -t= -k2 -g | tail -1), the last at no traffic"
+stop_e2d
+
+# --- 9d. front-ends come and go while the load monitor samples their rings ----------------
+# Every millisecond the monitor reads the rings' levels, beside librte_vhost tearing down
+# the device it reads (a front-end that stops cleanly, or is killed): neither may wait for
+# the other, and a sample must never read a freed device. e2d keeps answering throughout.
+cat >"$T/mon.conf" <<CONF
+port add v0 vhost path=$T/m0.sock
+port add v1 vhost path=$T/m1.sock
+module add in0 port_in port=v0
+module add in1 port_in port=v1
+module add out0 port_out port=v0
+module add out1 port_out port=v1
+connect in0 out1
+connect in1 out0
+CONF
+E2D_EXTRA=(--monitor-ms 1)
+start_e2d m "$T/mon.conf"
+E2D_EXTRA=()
+v0_rx() { ctl m stats v0 | awk '$1=="v0"{print $4}'; }
+for i in $(seq 8); do
+  if [ $((i % 2)) = 0 ]; then
+    trafgen "net_virtio_user0,path=$T/m0.sock" "net_virtio_user1,path=$T/m1.sock" --rate 100000 --duration 1 \
+      >/dev/null 2>>"$T/tgm.log" || fail "generator $i failed: $(tail -3 "$T/tgm.log")"
+  else
+    trafgen "net_virtio_user0,path=$T/m0.sock" "net_virtio_user1,path=$T/m1.sock" --rate 100000 --duration 30 \
+      >/dev/null 2>>"$T/tgm.log" &
+    TGK=$!; PIDS+=("$TGK")
+    before=$(v0_rx)
+    for _ in $(seq 200); do [ "$(v0_rx)" -gt "$before" ] 2>/dev/null && break; sleep 0.05; done
+    kill -KILL "$TGK"; wait "$TGK" 2>/dev/null || true
+  fi
+  timeout 5 "$BIN/e2ctl-dp" --ctl "$T/m.ctl" stats >/dev/null || fail "e2d stopped answering after front-end $i left"
+done
+[ "$(v0_rx)" -gt 0 ] || fail "no traffic reached e2d in the attach/detach case"
+ok "8 front-ends attached and left (4 killed) under a 1 ms load monitor: e2d answered after each, $(v0_rx) packets in"
 stop_e2d
 
 # --- 10. bad configurations are refused with the file, the line and the culprit --------

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/membarrier.h>
@@ -66,6 +67,16 @@ struct vhost_dev {
 	atomic_int vid; /* -1 while no front-end is attached */
 	atomic_bool ready;
 	struct vhost_queue rxq[VHOST_QUEUES_MAX], txq[VHOST_QUEUES_MAX];
+	/* The load monitor reads ring levels with librte_vhost calls that spin on a ring's
+	 * lock. librte_vhost calls destroy_device with every ring lock held, and
+	 * destroy_device takes registry.lock: a sample made under registry.lock could wait
+	 * for the very thread that waits for it. So a sample counts itself in `sampling`
+	 * and runs unlocked; destroy_connection (no ring lock held, called before
+	 * librte_vhost frees the device) closes `sample_vid` and waits for the count. */
+	int sample_vid; /* the device samples may name, -1 for none; under registry.lock */
+	atomic_uint sampling;
+	int last_queued; /* the last samples, kept when a ring is busy; control thread only */
+	double last_fill;
 };
 
 /* librte_vhost's callbacks name only a device id; this maps its socket path back to
@@ -129,6 +140,7 @@ static int new_device(int vid)
 		for (uint16_t i = 0; i < rte_vhost_get_vring_num(vid); i++)
 			rte_vhost_enable_guest_notification(vid, i, 0);
 		atomic_store(&d->vid, vid);
+		d->sample_vid = vid;
 		atomic_store(&d->ready, true);
 		E2_INFO("port %s: link up", d->port->name);
 	}
@@ -151,6 +163,21 @@ static void destroy_device(int vid)
 	pthread_mutex_unlock(&registry.lock);
 }
 
+/* librte_vhost is about to free the device: no sample may still be reading it. */
+static void destroy_connection(int vid)
+{
+	pthread_mutex_lock(&registry.lock);
+	struct vhost_dev *d = find_locked(vid);
+	if (d && d->sample_vid == vid) {
+		d->sample_vid = -1;
+		/* a sample needs no lock to finish, only its ring's lock, which nobody
+		 * holds for long now that the device is stopped */
+		while (atomic_load(&d->sampling))
+			rte_pause();
+	}
+	pthread_mutex_unlock(&registry.lock);
+}
+
 static int vring_state_changed(int vid, uint16_t queue, int enable)
 {
 	(void)vid, (void)queue, (void)enable;
@@ -161,6 +188,7 @@ static const struct rte_vhost_device_ops vhost_ops = {
 	.new_device = new_device,
 	.destroy_device = destroy_device,
 	.vring_state_changed = vring_state_changed,
+	.destroy_connection = destroy_connection,
 };
 
 static inline bool enter(struct vhost_dev *d, struct vhost_queue *q)
@@ -237,36 +265,74 @@ static bool vhost_link_up(const struct e2_port *p)
 	return atomic_load(&d->ready);
 }
 
+/* A sample of a ring the worker is inside of would spin on the lock the worker holds,
+ * for the rest of our time slice if the worker was preempted there (the control thread
+ * may share its core). Let the worker finish its burst and look again; after a few
+ * tries give up and keep the last sample. Only the control thread samples. */
+static bool ring_free(const struct vhost_queue *q)
+{
+	const struct timespec nap = {.tv_nsec = 50 * 1000};
+
+	for (int i = 0; i < 4; i++) {
+		if (!atomic_load_explicit(&q->busy, memory_order_acquire))
+			return true;
+		nanosleep(&nap, NULL);
+	}
+	return false;
+}
+
+/* The device a sample may read, counted in `sampling` until sample_end; -1: none. */
+static int sample_begin(struct vhost_dev *d, uint16_t queue)
+{
+	int vid = -1;
+
+	pthread_mutex_lock(&registry.lock);
+	if (atomic_load(&d->ready) && queue < d->n_queues && d->sample_vid >= 0 &&
+	    d->sample_vid == atomic_load(&d->vid)) {
+		vid = d->sample_vid;
+		atomic_fetch_add(&d->sampling, 1);
+	}
+	pthread_mutex_unlock(&registry.lock);
+	return vid;
+}
+
+static void sample_end(struct vhost_dev *d)
+{
+	atomic_fetch_sub(&d->sampling, 1);
+}
+
 static int vhost_rx_queue_count(const struct e2_port *p, uint16_t queue)
 {
-	const struct vhost_dev *d = p->dev;
-	int n = -1;
+	struct vhost_dev *d = p->dev;
+	int vid = sample_begin(d, queue);
 
-	/* the lock keeps destroy_device from retiring the device under us */
-	pthread_mutex_lock(&registry.lock);
-	if (atomic_load(&d->ready) && queue < d->n_queues)
-		n = (int)rte_vhost_rx_queue_count(atomic_load(&d->vid), queue * 2 + 1);
-	pthread_mutex_unlock(&registry.lock);
-	return n;
+	if (vid < 0)
+		return d->last_queued = -1;
+	/* the guest's transmit ring of pair `queue` */
+	if (ring_free(&d->rxq[queue]))
+		d->last_queued = (int)rte_vhost_rx_queue_count(vid, queue * 2 + 1);
+	sample_end(d);
+	return d->last_queued;
 }
 
 /* The guest's receive ring (vring queue*2): the buffers it has posted and we have not
  * filled are free; the rest hold packets it has not taken yet. */
 static double vhost_tx_fill(const struct e2_port *p, uint16_t queue)
 {
-	const struct vhost_dev *d = p->dev;
-	double fill = -1;
-
-	pthread_mutex_lock(&registry.lock);
+	struct vhost_dev *d = p->dev;
 	struct rte_vhost_vring vr;
-	int vid = atomic_load(&d->vid);
-	if (atomic_load(&d->ready) && queue < d->n_queues && rte_vhost_get_vhost_vring(vid, queue * 2, &vr) == 0 &&
-	    vr.size) {
+	int vid = sample_begin(d, queue);
+
+	if (vid < 0)
+		return d->last_fill = -1;
+	if (rte_vhost_get_vhost_vring(vid, queue * 2, &vr) != 0 || !vr.size) {
+		d->last_fill = -1;
+	} else if (ring_free(&d->txq[queue])) {
 		uint16_t avail = rte_vhost_avail_entries(vid, queue * 2);
-		fill = avail >= vr.size ? 0 : 1.0 - (double)avail / vr.size;
+		d->last_fill = avail >= vr.size ? 0 : 1.0 - (double)avail / vr.size;
 	}
-	pthread_mutex_unlock(&registry.lock);
-	return fill;
+	sample_end(d);
+	return d->last_fill;
 }
 
 static uint64_t vhost_rx_drops(const struct e2_port *p)
@@ -382,6 +448,7 @@ static int vhost_open(struct e2_port *p, const struct e2_args *args, struct rte_
 	d->pool = pool;
 	d->n_queues = (uint16_t)queues;
 	atomic_init(&d->vid, -1);
+	d->sample_vid = -1;
 
 	pthread_mutex_lock(&registry.lock);
 	for (slot = 0; slot < RTE_DIM(registry.devs); slot++)
