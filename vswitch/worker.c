@@ -211,8 +211,8 @@ static void *worker_main(void *arg)
 			 * a host whose naps overshoot by 50 us that spin was most of an idle
 			 * worker's CPU). Picking as of its wake runs it no more than that early. */
 			if (!nap && until_wake <= e2_idle_early_us(&w->idle, &w->idle_state, quiet)) {
-				uint64_t later = UINT64_MAX;
-				leaf = e2_sched_pick(w->root, wake, &later);
+				uint64_t unused_wake = UINT64_MAX; /* the next round picks afresh */
+				leaf = e2_sched_pick(w->root, wake, &unused_wake);
 			}
 		}
 
