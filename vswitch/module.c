@@ -179,13 +179,43 @@ void e2_emit_split(struct e2_ctx *ctx, struct e2_module *m, struct e2_batch *b, 
 		out[g].pkts[out[g].cnt++] = b->pkts[i];
 	}
 	b->cnt = 0;
+	/* Gates often meet again (a split's gates into one port_out): one batch on
+	 * instead of one per gate, so the next module pays its per-batch cost (a
+	 * device's transmit call) once. Each gate keeps its own counts. */
+	const uint16_t taken = UINT16_MAX;
 	for (i = 0; i < n_used; i++) {
 		uint16_t g = used[i];
-		if (g == E2_GATES_MAX) {
+		if (g == taken)
+			continue;
+		if (g == E2_GATES_MAX || !m->ogates[g].next) {
 			m->drops += out[g].cnt;
 			e2_free_batch(&out[g]);
-		} else {
-			e2_emit(ctx, m, g, &out[g]);
+			continue;
 		}
+		struct e2_ogate *og = &m->ogates[g];
+		struct e2_batch *to = &out[g];
+		uint16_t own = to->cnt;
+		uint64_t bytes = 0;
+		for (uint16_t k = 0; k < own; k++)
+			bytes += to->pkts[k]->pkt_len;
+		og->packets += own;
+		og->bytes += bytes;
+		for (uint16_t j = i + 1; j < n_used; j++) {
+			uint16_t h = used[j];
+			if (h == taken || h == E2_GATES_MAX || m->ogates[h].next != og->next ||
+			    m->ogates[h].next_igate != og->next_igate)
+				continue;
+			struct e2_ogate *oh = &m->ogates[h];
+			bytes = 0;
+			for (uint16_t k = 0; k < out[h].cnt; k++) {
+				bytes += out[h].pkts[k]->pkt_len;
+				to->pkts[to->cnt++] = out[h].pkts[k];
+			}
+			oh->packets += out[h].cnt;
+			oh->bytes += bytes;
+			out[h].cnt = 0;
+			used[j] = taken;
+		}
+		e2_deliver(ctx, m, og, to);
 	}
 }

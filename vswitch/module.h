@@ -178,11 +178,28 @@ static inline void e2_charge(struct e2_ctx *ctx, struct e2_module *next)
 
 /* Sends a batch of `bytes` bytes out of ogate, for callers that summed the lengths
  * already (port_in); the batch belongs to the callee afterwards. */
+/* Hands a batch to the module an ogate of m leads to (the gate's counters are the
+ * caller's to keep). */
+static inline void e2_deliver(struct e2_ctx *ctx, struct e2_module *m, const struct e2_ogate *g, struct e2_batch *b)
+{
+	struct e2_module *next = g->next;
+
+	next->packets += b->cnt;
+	next->batches++;
+	if (unlikely(ctx->measure)) {
+		next->measured_packets += b->cnt;
+		e2_charge(ctx, next);
+		next->cls->process_batch(ctx, next, g->next_igate, b);
+		e2_charge(ctx, m);
+	} else {
+		next->cls->process_batch(ctx, next, g->next_igate, b);
+	}
+}
+
 static inline void e2_emit_sized(struct e2_ctx *ctx, struct e2_module *m, uint16_t ogate, struct e2_batch *b,
 				 uint64_t bytes)
 {
 	struct e2_ogate *g;
-	struct e2_module *next;
 
 	if (unlikely(b->cnt == 0))
 		return;
@@ -194,17 +211,7 @@ static inline void e2_emit_sized(struct e2_ctx *ctx, struct e2_module *m, uint16
 	g = &m->ogates[ogate];
 	g->packets += b->cnt;
 	g->bytes += bytes;
-	next = g->next;
-	next->packets += b->cnt;
-	next->batches++;
-	if (unlikely(ctx->measure)) {
-		next->measured_packets += b->cnt;
-		e2_charge(ctx, next);
-		next->cls->process_batch(ctx, next, g->next_igate, b);
-		e2_charge(ctx, m);
-	} else {
-		next->cls->process_batch(ctx, next, g->next_igate, b);
-	}
+	e2_deliver(ctx, m, g, b);
 }
 
 /* Sends a batch out of ogate; the batch belongs to the callee afterwards. */
@@ -223,7 +230,8 @@ static inline double e2_cycles_per_packet(const struct e2_module *m)
 	return m->measured_packets ? (double)m->cycles / (double)m->measured_packets : 0;
 }
 
-/* Splits a batch by a per-packet gate number (gate >= n_ogates drops). */
+/* Splits a batch by a per-packet gate number (gate >= n_ogates drops). Gates that lead
+ * to the same module and input gate pass their packets on together, in one batch. */
 void e2_emit_split(struct e2_ctx *ctx, struct e2_module *m, struct e2_batch *b, const uint16_t *gates);
 
 #endif

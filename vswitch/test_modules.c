@@ -80,6 +80,40 @@ static void test_hmatch_exact(void **state)
 	destroy_all();
 }
 
+/* A field read in one 8-byte load when the frame is long enough, byte by byte when it
+ * ends near the field: the same keys either way, and a frame too short for a field
+ * goes to the default gate. */
+static void test_hmatch_frame_edges(void **state)
+{
+	struct e2_batch b;
+	assert_int_equal(ctl("module add hm hmatch fields=12:2,58:2,6:8/0xffffff0000000000 default=0"), 0);
+	assert_int_equal(ctl("module add c collect"), 0);
+	assert_int_equal(ctl("connect hm:0 c:0"), 0);
+	assert_int_equal(ctl("connect hm:1 c:1"), 0);
+	assert_int_equal(ctl("module cmd hm add values=0x0800,0xabcd,0x0200000000000000 gate=1"), 0);
+	fill(&b, 6, 0x0a010203, 1000);
+	for (unsigned i = 0; i < b.cnt; i++) {
+		assert_int_equal(b.pkts[i]->data_len, 60);
+		uint8_t *d = rte_pktmbuf_mtod(b.pkts[i], uint8_t *);
+		d[58] = 0xab, d[59] = 0xcd;
+		d[6] = 0x02; /* the source MAC's first byte */
+	}
+	rte_pktmbuf_trim(b.pkts[1], 1); /* 59 bytes: field 58:2 is cut, default gate */
+	for (unsigned i = 2; i < 6; i++)
+		assert_non_null(rte_pktmbuf_append(b.pkts[i], 8)); /* 68 bytes: the 8-byte loads */
+	rte_pktmbuf_mtod(b.pkts[3], uint8_t *)[59] = 0xce;         /* a miss in the long form */
+	rte_pktmbuf_mtod(b.pkts[4], uint8_t *)[9] = 0x77;          /* under the mask's zeros: still a hit */
+	rte_pktmbuf_mtod(b.pkts[5], uint8_t *)[6] = 0x03;          /* under the mask's ones: a miss */
+	push(&dp, "hm", &b);
+	struct collect *c = collected(&dp, "c");
+	assert_int_equal(c->n[1], 3); /* frames 0 (60 bytes), 2 and 4 (68) */
+	assert_int_equal(c->n[0], 3); /* 1 (cut), 3 and 5 (misses) */
+	assert_int_equal(c->pkts[1][0]->data_len, 60);
+	assert_int_equal(c->pkts[1][1]->data_len, 68);
+	assert_int_equal(c->pkts[0][0]->data_len, 59);
+	destroy_all();
+}
+
 static void test_hmatch_wildcard_priority(void **state)
 {
 	struct e2_batch b;
@@ -210,6 +244,40 @@ static void test_splits(void **state)
 	}
 	assert_int_equal(per_gate_total, 256);
 	destroy_all();
+}
+
+/* Gates that lead to the same module and input gate hand it one batch, not one each;
+ * every gate still counts its own packets and bytes, and an unconnected gate drops. */
+static void test_split_gates_meet_again(void **state)
+{
+	struct e2_batch b;
+	assert_int_equal(ctl("module add rr rr_split gates=4"), 0);
+	assert_int_equal(ctl("module add c collect"), 0);
+	assert_int_equal(ctl("connect rr:0 c:0"), 0);
+	assert_int_equal(ctl("connect rr:1 c:1"), 0);
+	assert_int_equal(ctl("connect rr:2 c:0"), 0); /* gate 3 unconnected */
+	fill(&b, 32, 1, 0);
+	uint32_t len = b.pkts[0]->pkt_len;
+	push(&dp, "rr", &b);
+	struct e2_module *rr = e2_dp_module_find(&dp, "rr"), *c = e2_dp_module_find(&dp, "c");
+	assert_int_equal(collected(&dp, "c")->n[0], 16);
+	assert_int_equal(collected(&dp, "c")->n[1], 8);
+	assert_int_equal(c->batches, 2); /* gates 0 and 2 together, gate 1 alone */
+	assert_int_equal(c->packets, 24);
+	for (int g = 0; g < 3; g++) {
+		assert_int_equal(rr->ogates[g].packets, 8);
+		assert_int_equal(rr->ogates[g].bytes, 8 * len);
+	}
+	assert_int_equal(rr->drops, 8);
+	/* gate 0's packets first, then gate 2's, each in arrival order */
+	struct collect *col = collected(&dp, "c");
+	for (uint32_t i = 0; i < 16; i++) {
+		const struct rte_udp_hdr *u = rte_pktmbuf_mtod_offset(col->pkts[0][i], const struct rte_udp_hdr *, 34);
+		uint32_t want = i < 8 ? i * 4 : (i - 8) * 4 + 2;
+		assert_int_equal(rte_be_to_cpu_16(u->src_port), want);
+	}
+	destroy_all();
+	assert_int_equal(rte_mempool_in_use_count(dp.pool), 0);
 }
 
 static void test_unconnected_gate_drops(void **state)
@@ -401,10 +469,12 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hmatch_exact),
+		cmocka_unit_test(test_hmatch_frame_edges),
 		cmocka_unit_test(test_hmatch_wildcard_priority),
 		cmocka_unit_test(test_hmatch_many_rules),
 		cmocka_unit_test(test_l2fwd),
 		cmocka_unit_test(test_splits),
+		cmocka_unit_test(test_split_gates_meet_again),
 		cmocka_unit_test(test_unconnected_gate_drops),
 		cmocka_unit_test(test_queue),
 		cmocka_unit_test(test_insert_queue_on_edge),

@@ -28,6 +28,7 @@
 struct field {
 	uint16_t offset;
 	uint8_t len;
+	uint8_t shift; /* 64 - 8 * len: the field out of the 8 bytes at its offset */
 	uint64_t mask;
 };
 
@@ -56,6 +57,7 @@ struct hmatch {
 	uint32_t table_size;
 	uint16_t default_gate;
 	uint32_t key_len;
+	uint32_t wide_end; /* a frame this long has 8 bytes at every field's offset */
 	uint64_t misses;
 };
 
@@ -131,7 +133,10 @@ static int parse_fields(struct hmatch *s, const char *spec, char *err)
 		f = &s->fields[s->n_fields++];
 		f->offset = (uint16_t)off;
 		f->len = (uint8_t)len;
+		f->shift = (uint8_t)(64 - 8 * len);
 		f->mask = len_mask(f->len);
+		if (f->offset + 8u > s->wide_end)
+			s->wide_end = f->offset + 8u;
 		if (mask && parse_value(mask + 1, f->len, &f->mask) != 0) {
 			snprintf(err, E2_ERR_MAX, "field '%s': bad mask", tok);
 			return -1;
@@ -170,6 +175,18 @@ static inline __attribute__((always_inline)) bool extract(const struct hmatch *s
 {
 	const uint8_t *data = rte_pktmbuf_mtod(pkt, const uint8_t *);
 
+	/* Nearly every frame is long enough to read each field as one 8-byte load,
+	 * shifted down: no per-length branch (the switch below cost most of the
+	 * module's cycles at 64 bytes). */
+	if (likely(pkt->data_len >= s->wide_end)) {
+		for (uint32_t f = 0; f < s->n_fields; f++) {
+			const struct field *fd = &s->fields[f];
+			uint64_t w;
+			memcpy(&w, data + fd->offset, 8);
+			key[f] = (rte_be_to_cpu_64(w) >> fd->shift) & fd->mask;
+		}
+		return true;
+	}
 	for (uint32_t f = 0; f < s->n_fields; f++) {
 		const struct field *fd = &s->fields[f];
 		const uint8_t *p = data + fd->offset;
