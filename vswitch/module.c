@@ -194,25 +194,17 @@ void e2_emit_split(struct e2_ctx *ctx, struct e2_module *m, struct e2_batch *b, 
 		}
 		struct e2_ogate *og = &m->ogates[g];
 		struct e2_batch *to = &out[g];
-		uint16_t own = to->cnt;
-		uint64_t bytes = 0;
-		for (uint16_t k = 0; k < own; k++)
-			bytes += to->pkts[k]->pkt_len;
-		og->packets += own;
-		og->bytes += bytes;
+		og->packets += to->cnt;
+		og->bytes += e2_batch_bytes(to);
 		for (uint16_t j = i + 1; j < n_used; j++) {
 			uint16_t h = used[j];
 			if (h == taken || h == E2_GATES_MAX || m->ogates[h].next != og->next ||
 			    m->ogates[h].next_igate != og->next_igate)
 				continue;
-			struct e2_ogate *oh = &m->ogates[h];
-			bytes = 0;
-			for (uint16_t k = 0; k < out[h].cnt; k++) {
-				bytes += out[h].pkts[k]->pkt_len;
+			m->ogates[h].packets += out[h].cnt;
+			m->ogates[h].bytes += e2_batch_bytes(&out[h]);
+			for (uint16_t k = 0; k < out[h].cnt; k++)
 				to->pkts[to->cnt++] = out[h].pkts[k];
-			}
-			oh->packets += out[h].cnt;
-			oh->bytes += bytes;
 			out[h].cnt = 0;
 			used[j] = taken;
 		}

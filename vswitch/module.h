@@ -176,8 +176,6 @@ static inline void e2_charge(struct e2_ctx *ctx, struct e2_module *next)
 	ctx->current = next;
 }
 
-/* Sends a batch of `bytes` bytes out of ogate, for callers that summed the lengths
- * already (port_in); the batch belongs to the callee afterwards. */
 /* Hands a batch to the module an ogate of m leads to (the gate's counters are the
  * caller's to keep). */
 static inline void e2_deliver(struct e2_ctx *ctx, struct e2_module *m, const struct e2_ogate *g, struct e2_batch *b)
@@ -196,6 +194,8 @@ static inline void e2_deliver(struct e2_ctx *ctx, struct e2_module *m, const str
 	}
 }
 
+/* Sends a batch of `bytes` bytes out of ogate, for callers that summed the lengths
+ * already (port_in); the batch belongs to the callee afterwards. */
 static inline void e2_emit_sized(struct e2_ctx *ctx, struct e2_module *m, uint16_t ogate, struct e2_batch *b,
 				 uint64_t bytes)
 {
@@ -215,13 +215,18 @@ static inline void e2_emit_sized(struct e2_ctx *ctx, struct e2_module *m, uint16
 }
 
 /* Sends a batch out of ogate; the batch belongs to the callee afterwards. */
-static inline void e2_emit(struct e2_ctx *ctx, struct e2_module *m, uint16_t ogate, struct e2_batch *b)
+static inline uint64_t e2_batch_bytes(const struct e2_batch *b)
 {
 	uint64_t bytes = 0;
 
 	for (uint16_t i = 0; i < b->cnt; i++)
 		bytes += b->pkts[i]->pkt_len;
-	e2_emit_sized(ctx, m, ogate, b, bytes);
+	return bytes;
+}
+
+static inline void e2_emit(struct e2_ctx *ctx, struct e2_module *m, uint16_t ogate, struct e2_batch *b)
+{
+	e2_emit_sized(ctx, m, ogate, b, e2_batch_bytes(b));
 }
 
 /* Module cycles per packet, from the measured batches. */

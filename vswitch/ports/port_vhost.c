@@ -287,8 +287,7 @@ static int sample_begin(struct vhost_dev *d, uint16_t queue)
 	int vid = -1;
 
 	pthread_mutex_lock(&registry.lock);
-	if (atomic_load(&d->ready) && queue < d->n_queues && d->sample_vid >= 0 &&
-	    d->sample_vid == atomic_load(&d->vid)) {
+	if (atomic_load(&d->ready) && queue < d->n_queues && d->sample_vid == atomic_load(&d->vid)) {
 		vid = d->sample_vid;
 		atomic_fetch_add(&d->sampling, 1);
 	}
