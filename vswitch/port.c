@@ -143,7 +143,7 @@ static void ethdev_close(struct e2_port *p)
 	rte_eal_hotplug_remove("vdev", p->devname);
 }
 
-static const struct e2_port_ops ethdev_ops = {
+const struct e2_port_ops e2_ethdev_ops = {
 	.rx = ethdev_rx,
 	.tx = ethdev_tx,
 	.link_up = ethdev_link_up,
@@ -152,12 +152,10 @@ static const struct e2_port_ops ethdev_ops = {
 	.close = ethdev_close,
 };
 
-static int open_ethdev(struct e2_port *p, const struct e2_args *args, struct rte_mempool *pool, char *err)
+int e2_port_ethdev_attach(struct e2_port *p, struct rte_mempool *pool, char *err)
 {
 	int rc;
 
-	if (p->drv->devargs(p->name, args, p->devargs, sizeof(p->devargs), err) != 0)
-		return -1;
 	/* The device name is the devargs up to the first comma. */
 	snprintf(p->devname, sizeof(p->devname), "%.*s", (int)strcspn(p->devargs, ","), p->devargs);
 	if (rte_eth_dev_get_port_by_name(p->devname, &p->port_id) == 0) {
@@ -187,8 +185,15 @@ static int open_ethdev(struct e2_port *p, const struct e2_args *args, struct rte
 		rte_eal_hotplug_remove("vdev", p->devname);
 		return -1;
 	}
-	p->ops = &ethdev_ops;
+	p->ops = &e2_ethdev_ops;
 	return 0;
+}
+
+static int open_ethdev(struct e2_port *p, const struct e2_args *args, struct rte_mempool *pool, char *err)
+{
+	if (p->drv->devargs(p->name, args, p->devargs, sizeof(p->devargs), err) != 0)
+		return -1;
+	return e2_port_ethdev_attach(p, pool, err);
 }
 
 struct e2_port *e2_port_open(const char *name, const struct e2_port_driver *drv, const struct e2_args *args,

@@ -82,6 +82,11 @@ struct e2_port {
 struct e2_port *e2_port_open(const char *name, const struct e2_port_driver *drv, const struct e2_args *args,
 			     struct rte_mempool *pool, char *err);
 void e2_port_close(struct e2_port *p);
+/* For own-device drivers that run an ethdev underneath (memif): probes p->devargs,
+ * configures and starts the device, and sets p->port_id, p->devname and p->ops to
+ * e2_ethdev_ops, whose functions such a driver may wrap. */
+int e2_port_ethdev_attach(struct e2_port *p, struct rte_mempool *pool, char *err);
+extern const struct e2_port_ops e2_ethdev_ops;
 bool e2_port_link_up(const struct e2_port *p);
 uint64_t e2_port_rx_drops(const struct e2_port *p);
 int e2_port_rx_queue_count(const struct e2_port *p, uint16_t queue);

@@ -16,12 +16,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <linux/membarrier.h>
 
 #include <rte_common.h>
 #include <rte_mbuf.h>
@@ -30,6 +27,7 @@
 #include <rte_vhost.h>
 
 #include "../port.h"
+#include "../port_gate.h"
 #include "e2/log.h"
 
 E2_LOG_MODULE(vhost);
@@ -45,28 +43,16 @@ E2_LOG_MODULE(vhost);
 	 (1ULL << VIRTIO_NET_F_HOST_UFO) | (1ULL << VIRTIO_NET_F_GUEST_UFO) | (1ULL << VIRTIO_NET_F_HOST_ECN) |     \
 	 (1ULL << VIRTIO_NET_F_GUEST_ECN))
 
-/* The data path and the vhost-events thread meet through these flags: a burst
- * marks its queue busy and re-checks `ready`; destroy_device clears `ready` and
- * waits for busy queues, so librte_vhost never tears down a ring in use. Marking
- * and re-checking needs a full fence between the two (a store, then a load of
- * another line); paid on every burst, that fence waits for the copies' stores to
- * drain (~40 % of vhost_rx's samples at 64 bytes). With membarrier(2) the rare side
- * pays instead: destroy_device makes every thread of e2d execute a full fence between
- * its store of `ready` and its loads of `busy`, so a burst needs only a compiler
- * barrier (the asymmetric fence of userspace RCU). Without membarrier, the fence
- * stays on the burst. */
-struct vhost_queue {
-	_Alignas(RTE_CACHE_LINE_SIZE) atomic_uint busy;
-};
-
+/* The data path and the vhost-events thread meet at the port's gate (port_gate.h):
+ * destroy_device closes it, so librte_vhost never tears down a ring in use. */
 struct vhost_dev {
 	struct e2_port *port;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct rte_mempool *pool;
 	uint16_t n_queues;
 	atomic_int vid; /* -1 while no front-end is attached */
-	atomic_bool ready;
-	struct vhost_queue rxq[VHOST_QUEUES_MAX], txq[VHOST_QUEUES_MAX];
+	struct e2_gate ready;
+	struct e2_gate_mark rxq[VHOST_QUEUES_MAX], txq[VHOST_QUEUES_MAX];
 	/* The load monitor reads ring levels with librte_vhost calls that spin on a ring's
 	 * lock. librte_vhost calls destroy_device with every ring lock held, and
 	 * destroy_device takes registry.lock: a sample made under registry.lock could wait
@@ -86,29 +72,6 @@ static struct {
 	struct vhost_dev *devs[VHOST_PORTS_MAX];
 } registry = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-/* Written once, before the first port opens (and so before any burst). */
-static bool asymmetric_fence;
-static pthread_once_t fence_once = PTHREAD_ONCE_INIT;
-
-static void fence_setup(void)
-{
-	asymmetric_fence = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
-	if (!asymmetric_fence)
-		E2_INFO("membarrier unavailable: each vhost burst takes a full fence");
-}
-
-/* The rare side of the fence: after this, a burst either is marked busy where we
- * can see it or sees `ready` false. Once registered, the expedited command cannot
- * fail (membarrier(2)); unregistered, bursts fence themselves and this side only
- * needs its own. */
-static void fence_everyone(void)
-{
-	if (asymmetric_fence)
-		(void)syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
-	else
-		atomic_thread_fence(memory_order_seq_cst);
-}
-
 static struct vhost_dev *find_locked(int vid)
 {
 	char path[PATH_MAX];
@@ -121,18 +84,11 @@ static struct vhost_dev *find_locked(int vid)
 	return NULL;
 }
 
-static void wait_idle(struct vhost_queue *q, uint16_t n)
-{
-	for (uint16_t i = 0; i < n; i++)
-		while (atomic_load_explicit(&q[i].busy, memory_order_seq_cst))
-			rte_pause();
-}
-
 static int new_device(int vid)
 {
 	pthread_mutex_lock(&registry.lock);
 	struct vhost_dev *d = find_locked(vid);
-	if (d && atomic_load(&d->ready)) {
+	if (d && e2_gate_is_open(&d->ready)) {
 		E2_WARN("port %s: a second front-end connected to %s; refused", d->port->name, d->path);
 		d = NULL;
 	} else if (d) {
@@ -141,7 +97,7 @@ static int new_device(int vid)
 			rte_vhost_enable_guest_notification(vid, i, 0);
 		atomic_store(&d->vid, vid);
 		d->sample_vid = vid;
-		atomic_store(&d->ready, true);
+		e2_gate_open(&d->ready);
 		E2_INFO("port %s: link up", d->port->name);
 	}
 	pthread_mutex_unlock(&registry.lock);
@@ -153,10 +109,9 @@ static void destroy_device(int vid)
 	pthread_mutex_lock(&registry.lock);
 	struct vhost_dev *d = find_locked(vid);
 	if (d && atomic_load(&d->vid) == vid) {
-		atomic_store(&d->ready, false);
-		fence_everyone();
-		wait_idle(d->rxq, d->n_queues);
-		wait_idle(d->txq, d->n_queues);
+		e2_gate_close(&d->ready);
+		e2_gate_wait(d->rxq, d->n_queues);
+		e2_gate_wait(d->txq, d->n_queues);
 		atomic_store(&d->vid, -1);
 		E2_INFO("port %s: link down", d->port->name);
 	}
@@ -191,34 +146,18 @@ static const struct rte_vhost_device_ops vhost_ops = {
 	.destroy_connection = destroy_connection,
 };
 
-static inline bool enter(struct vhost_dev *d, struct vhost_queue *q)
-{
-	if (!atomic_load_explicit(&d->ready, memory_order_acquire))
-		return false;
-	if (likely(asymmetric_fence)) {
-		atomic_store_explicit(&q->busy, 1, memory_order_relaxed);
-		atomic_signal_fence(memory_order_seq_cst); /* destroy_device fences for us */
-	} else {
-		atomic_store_explicit(&q->busy, 1, memory_order_seq_cst);
-	}
-	if (likely(atomic_load_explicit(&d->ready, memory_order_seq_cst)))
-		return true;
-	atomic_store_explicit(&q->busy, 0, memory_order_release);
-	return false;
-}
-
 static uint16_t vhost_rx(struct e2_port *p, uint16_t queue, struct rte_mbuf **pkts, uint16_t n)
 {
 	struct vhost_dev *d = p->dev;
-	struct vhost_queue *q = &d->rxq[queue];
+	struct e2_gate_mark *q = &d->rxq[queue];
 	uint16_t got;
 
-	if (!enter(d, q))
+	if (!e2_gate_enter(&d->ready, q))
 		return 0;
 	/* the guest's transmit ring of pair `queue` */
 	got = rte_vhost_dequeue_burst(atomic_load_explicit(&d->vid, memory_order_relaxed), queue * 2 + 1, d->pool, pkts,
 				      n);
-	atomic_store_explicit(&q->busy, 0, memory_order_release);
+	e2_gate_leave(q);
 	return got;
 }
 
@@ -247,13 +186,13 @@ static inline void free_sent(struct rte_mbuf **pkts, uint16_t n)
 static uint16_t vhost_tx(struct e2_port *p, uint16_t queue, struct rte_mbuf **pkts, uint16_t n)
 {
 	struct vhost_dev *d = p->dev;
-	struct vhost_queue *q = &d->txq[queue];
+	struct e2_gate_mark *q = &d->txq[queue];
 	uint16_t sent;
 
-	if (!enter(d, q))
+	if (!e2_gate_enter(&d->ready, q))
 		return 0;
 	sent = rte_vhost_enqueue_burst(atomic_load_explicit(&d->vid, memory_order_relaxed), queue * 2, pkts, n);
-	atomic_store_explicit(&q->busy, 0, memory_order_release);
+	e2_gate_leave(q);
 	/* enqueue copied the frames into the guest's buffers */
 	free_sent(pkts, sent);
 	return sent;
@@ -262,14 +201,14 @@ static uint16_t vhost_tx(struct e2_port *p, uint16_t queue, struct rte_mbuf **pk
 static bool vhost_link_up(const struct e2_port *p)
 {
 	const struct vhost_dev *d = p->dev;
-	return atomic_load(&d->ready);
+	return e2_gate_is_open(&d->ready);
 }
 
 /* A sample of a ring the worker is inside of would spin on the lock the worker holds,
  * for the rest of our time slice if the worker was preempted there (the control thread
  * may share its core). Let the worker finish its burst and look again; after a few
  * tries give up and keep the last sample. Only the control thread samples. */
-static bool ring_free(const struct vhost_queue *q)
+static bool ring_free(const struct e2_gate_mark *q)
 {
 	const struct timespec nap = {.tv_nsec = 50 * 1000};
 
@@ -287,7 +226,7 @@ static int sample_begin(struct vhost_dev *d, uint16_t queue)
 	int vid = -1;
 
 	pthread_mutex_lock(&registry.lock);
-	if (atomic_load(&d->ready) && queue < d->n_queues && d->sample_vid == atomic_load(&d->vid)) {
+	if (e2_gate_is_open(&d->ready) && queue < d->n_queues && d->sample_vid == atomic_load(&d->vid)) {
 		vid = d->sample_vid;
 		atomic_fetch_add(&d->sampling, 1);
 	}
@@ -427,7 +366,7 @@ static int vhost_open(struct e2_port *p, const struct e2_args *args, struct rte_
 	if (e2_args_u64(args, "client", 0, 0, 1, &client, err) < 0 ||
 	    e2_args_u64(args, "queues", 1, 1, VHOST_QUEUES_MAX, &queues, err) < 0)
 		return -1;
-	pthread_once(&fence_once, fence_setup);
+	e2_gate_setup();
 	d = calloc(1, sizeof(*d));
 	if (!d) {
 		snprintf(err, E2_ERR_MAX, "out of memory");
