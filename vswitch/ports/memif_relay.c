@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../module.h"
@@ -25,23 +26,25 @@ E2_LOG_MODULE(memif);
 #define MSG_MAX 256        /* a memif message is 128 bytes */
 #define MSG_FDS_MAX 4      /* a message carries at most one */
 #define RETRY_MS 200       /* client role: how often to try the server again */
+#define REDIAL_MS 1000     /* client role: the pause before the driver dials again */
 
 /* memif protocol 2.0: the message types the relay looks at (first 2 bytes) and
  * where INIT carries the interface id */
-enum { MSG_INIT = 3, MSG_CONNECTED = 7 };
+enum { MSG_INIT = 3, MSG_CONNECTED = 7, MSG_DISCONNECT = 8 };
+#define MSG_SIZE 128 /* what the driver accepts */
 #define INIT_ID_OFFSET 4
 
 enum pair_state {
 	PAIR_DIALING,  /* client role: the driver is in, the server not reached yet */
 	PAIR_OPEN,     /* relaying */
-	PAIR_DRAINING, /* the port left: the peer is gone; the driver's side waits for it to hang up */
+	PAIR_DRAINING, /* the peer is gone; the driver's side waits for the driver to hang up */
 	PAIR_DEAD,     /* to be reaped by the thread */
 };
 
 struct pair {
 	int peer_fd, pmd_fd;
 	enum pair_state state;
-	int port; /* index in ports[] once INIT named it, else -1 */
+	int port;       /* index in ports[] once INIT named it, else -1 */
 	bool connected; /* this connection opened its port's gate */
 };
 
@@ -57,6 +60,7 @@ struct memif_relay {
 	unsigned refs;
 	struct memif_relay_port ports[RELAY_PORTS_MAX];
 	bool port_used[RELAY_PORTS_MAX];
+	uint64_t redial_at[RELAY_PORTS_MAX]; /* client role: ms (monotonic) when, 0: not due */
 	struct pair pairs[RELAY_PAIRS_MAX];
 	unsigned n_pairs;
 	struct memif_relay *next;
@@ -190,6 +194,40 @@ static void pair_end(struct pair *c)
 	c->state = PAIR_DEAD;
 }
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* DPDK's memif client sets up a connection only when its device starts: once the
+ * driver has hung up (the server left or refused it), its port restarts the device,
+ * a moment later so that a server refusing at once is not hammered. */
+static void redial_later(struct memif_relay *r, const struct pair *c)
+{
+	if (!r->server && c->port >= 0)
+		r->redial_at[c->port] = now_ms() + REDIAL_MS;
+}
+
+/* The server left: tell the driver as a server would, then wait for it to hang up
+ * (it has unmapped and closed by then) before its device may start again. */
+static bool tell_driver_server_left(struct memif_relay *r, struct pair *c)
+{
+	uint8_t msg[MSG_SIZE] = {0};
+	const uint16_t type = MSG_DISCONNECT;
+
+	if (r->server || c->port < 0 || c->pmd_fd < 0)
+		return false;
+	memcpy(msg, &type, sizeof(type));
+	snprintf((char *)msg + 6, sizeof(msg) - 6, "the server left");
+	if (send_msg(c->pmd_fd, msg, sizeof(msg), NULL, 0) != 0)
+		return false;
+	close_fd(&c->peer_fd);
+	c->state = PAIR_DRAINING;
+	return true;
+}
+
 static int port_by_id(const struct memif_relay *r, uint32_t id)
 {
 	for (int i = 0; i < RELAY_PORTS_MAX; i++)
@@ -209,8 +247,10 @@ static void relay_message(struct memif_relay *r, struct pair *c, bool from_peer)
 	if (c->state == PAIR_DRAINING) { /* the driver's last words to a peer that is gone */
 		for (int i = 0; i < n_fds; i++)
 			close(fds[i]);
-		if (n <= 0)
+		if (n <= 0) {
+			redial_later(r, c);
 			pair_end(c);
+		}
 		return;
 	}
 	/* Once up, anything from the peer may make the driver unmap; the driver itself
@@ -242,6 +282,10 @@ static void relay_message(struct memif_relay *r, struct pair *c, bool from_peer)
 		close(fds[i]);
 	if (n < 2) {
 		pair_quiesce(r, c);
+		if (from_peer && tell_driver_server_left(r, c))
+			return;
+		if (!from_peer)
+			redial_later(r, c);
 		pair_end(c);
 	}
 }
@@ -328,8 +372,15 @@ static void *relay_thread(void *arg)
 				owner[n++] = (int)i;
 			}
 		}
+		int timeout = dialing ? RETRY_MS : -1;
+		uint64_t now = now_ms();
+		for (int i = 0; i < RELAY_PORTS_MAX; i++)
+			if (r->redial_at[i]) {
+				int wait = r->redial_at[i] > now ? (int)(r->redial_at[i] - now) : 0;
+				timeout = timeout < 0 || wait < timeout ? wait : timeout;
+			}
 		pthread_mutex_unlock(&r->lock);
-		int ready = poll(pfd, n, dialing ? RETRY_MS : -1);
+		int ready = poll(pfd, n, timeout);
 		pthread_mutex_lock(&r->lock);
 		if (r->stop)
 			break;
@@ -342,13 +393,21 @@ static void *relay_thread(void *arg)
 		for (unsigned k = 2; ready > 0 && k < n; k++) {
 			struct pair *c = &r->pairs[owner[k]];
 			/* a pair the port's leave ended, or that hung up while we polled */
-			if (!pfd[k].revents || c->state == PAIR_DEAD || (pfd[k].fd != c->peer_fd && pfd[k].fd != c->pmd_fd))
+			if (!pfd[k].revents || c->state == PAIR_DEAD ||
+			    (pfd[k].fd != c->peer_fd && pfd[k].fd != c->pmd_fd))
 				continue;
 			relay_message(r, c, pfd[k].fd == c->peer_fd);
 		}
 		for (unsigned i = 0; i < r->n_pairs; i++)
 			if (r->pairs[i].state == PAIR_DIALING)
 				dial_server(r, &r->pairs[i]);
+		now = now_ms();
+		for (int i = 0; i < RELAY_PORTS_MAX; i++)
+			if (r->redial_at[i] && r->redial_at[i] <= now) {
+				r->redial_at[i] = 0;
+				if (r->port_used[i] && r->ports[i].redial)
+					r->ports[i].redial(r->ports[i].ctx);
+			}
 	}
 	pthread_mutex_unlock(&r->lock);
 	return NULL;
@@ -417,8 +476,8 @@ fail:
 	return NULL;
 }
 
-struct memif_relay *memif_relay_join(const char *path, bool server, const struct memif_relay_port *port,
-				     char *pmd_path, size_t pmd_path_len, char *err)
+struct memif_relay *memif_relay_join(const char *path, bool server, const struct memif_relay_port *port, char *pmd_path,
+				     size_t pmd_path_len, char *err)
 {
 	struct memif_relay *r;
 	int slot = -1;
@@ -454,6 +513,7 @@ struct memif_relay *memif_relay_join(const char *path, bool server, const struct
 	if (slot >= 0) {
 		r->ports[slot] = *port;
 		r->port_used[slot] = true;
+		r->redial_at[slot] = 0;
 		r->refs++;
 	}
 	pthread_mutex_unlock(&r->lock);
@@ -479,8 +539,10 @@ void memif_relay_leave(struct memif_relay *r, uint32_t id)
 		c->state = c->pmd_fd >= 0 ? PAIR_DRAINING : PAIR_DEAD;
 		c->port = -1;
 	}
-	if (port >= 0)
+	if (port >= 0) {
 		r->port_used[port] = false;
+		r->redial_at[port] = 0;
+	}
 	pthread_mutex_unlock(&r->lock);
 	kick(r);
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <rte_errno.h>
 #include <rte_ethdev.h>
 
 #include "../port.h"
@@ -21,6 +22,7 @@ E2_LOG_MODULE(memif);
 #define MEMIF_QUEUES_MAX 8
 
 struct memif_dev {
+	struct e2_port *port;
 	struct memif_relay *relay;
 	uint32_t id;
 	uint16_t n_queues;
@@ -70,6 +72,18 @@ static void up(void *ctx)
 {
 	struct memif_dev *d = ctx;
 	e2_gate_open(&d->gate);
+}
+
+static void redial(void *ctx)
+{
+	struct memif_dev *d = ctx;
+	int rc;
+
+	/* the gate is shut (the connection ended), so no burst is in the device */
+	rte_eth_dev_stop(d->port->port_id);
+	rc = rte_eth_dev_start(d->port->port_id);
+	if (rc != 0)
+		E2_WARN("port %s: cannot restart the memif device to dial again: %s", d->port->name, rte_strerror(-rc));
 }
 
 static void memif_close(struct e2_port *p)
@@ -129,9 +143,11 @@ static int memif_open(struct e2_port *p, const struct e2_args *args, struct rte_
 		snprintf(err, E2_ERR_MAX, "out of memory");
 		return -1;
 	}
+	d->port = p;
 	d->id = (uint32_t)id;
 	d->n_queues = p->n_queues;
-	const struct memif_relay_port rp = {.name = p->name, .id = d->id, .ctx = d, .up = up, .quiesce = quiesce};
+	const struct memif_relay_port rp = {
+		.name = p->name, .id = d->id, .ctx = d, .up = up, .quiesce = quiesce, .redial = server ? NULL : redial};
 	d->relay = memif_relay_join(sock, server, &rp, pmd_path, sizeof(pmd_path), err);
 	if (!d->relay) {
 		free(d);
