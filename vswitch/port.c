@@ -6,6 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <rte_errno.h>
 #include <rte_bus_vdev.h>
@@ -245,6 +249,37 @@ void e2_port_close(struct e2_port *p)
 	p->ops->close(p);
 	free((void *)p->args.v);
 	free(p);
+}
+
+int e2_port_claim_socket_path(const char *path, int type, const char *what, char *err)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	struct stat st;
+
+	if (strlen(path) >= sizeof(a.sun_path)) {
+		snprintf(err, E2_ERR_MAX, "%s socket path is longer than %zu bytes", what, sizeof(a.sun_path) - 1);
+		return -1;
+	}
+	if (lstat(path, &st) != 0)
+		return 0;
+	bool stale = false;
+	if (S_ISSOCK(st.st_mode)) {
+		int probe = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+		snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+		stale = probe >= 0 && connect(probe, (struct sockaddr *)&a, sizeof(a)) != 0 && errno == ECONNREFUSED;
+		if (probe >= 0)
+			close(probe);
+	}
+	if (!stale) {
+		snprintf(err, E2_ERR_MAX, "%s exists already and is in use or not a socket", path);
+		return -1;
+	}
+	if (unlink(path) != 0) {
+		snprintf(err, E2_ERR_MAX, "cannot remove the stale %s socket %s: %s", what, path, strerror(errno));
+		return -1;
+	}
+	E2_INFO("removed stale %s socket %s (nobody listened on it)", what, path);
+	return 0;
 }
 
 bool e2_port_link_up(const struct e2_port *p)

@@ -87,6 +87,10 @@ void e2_port_close(struct e2_port *p);
  * e2_ethdev_ops, whose functions such a driver may wrap. */
 int e2_port_ethdev_attach(struct e2_port *p, struct rte_mempool *pool, char *err);
 extern const struct e2_port_ops e2_ethdev_ops;
+/* For drivers that serve a unix socket: 0 if path is free, or was a socket file nobody
+ * listens on (what a killed server leaves behind; removed); else -1 and why in err.
+ * type is the socket's (SOCK_STREAM, SOCK_SEQPACKET); what names it in messages. */
+int e2_port_claim_socket_path(const char *path, int type, const char *what, char *err);
 bool e2_port_link_up(const struct e2_port *p);
 uint64_t e2_port_rx_drops(const struct e2_port *p);
 int e2_port_rx_queue_count(const struct e2_port *p, uint16_t queue);

@@ -11,12 +11,12 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "../module.h"
+#include "../port.h"
 #include "e2/log.h"
 
 E2_LOG_MODULE(memif);
@@ -89,27 +89,13 @@ static int dial(const char *path)
 	return fd;
 }
 
-/* A socket file nobody listens on (a crashed e2d's) is taken over; a live one is not. */
 static int listen_on(const char *path, char *err)
 {
 	struct sockaddr_un a;
-	struct stat st;
 	int fd;
 
-	if (lstat(path, &st) == 0) {
-		int probe = dial(path);
-		if (probe >= 0 || !S_ISSOCK(st.st_mode)) {
-			if (probe >= 0)
-				close(probe);
-			snprintf(err, E2_ERR_MAX, "%s exists already and is in use or not a socket", path);
-			return -1;
-		}
-		if (unlink(path) != 0) {
-			snprintf(err, E2_ERR_MAX, "cannot remove the stale socket %s: %s", path, strerror(errno));
-			return -1;
-		}
-		E2_INFO("removed stale memif socket %s (nobody listened on it)", path);
-	}
+	if (e2_port_claim_socket_path(path, SOCK_SEQPACKET, "memif", err) != 0)
+		return -1;
 	fd = unix_socket(path, &a);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(fd, 8) != 0) {
 		snprintf(err, E2_ERR_MAX, "cannot listen on memif socket %s: %s", path, strerror(errno));
@@ -267,7 +253,7 @@ static void relay_message(struct memif_relay *r, struct pair *c, bool from_peer)
 			memcpy(&id, buf + INIT_ID_OFFSET, sizeof(id));
 			c->port = port_by_id(r, id); /* unknown: the driver refuses it itself */
 		}
-		if (n > 0 && send_msg(from_peer ? c->pmd_fd : c->peer_fd, buf, (size_t)n, fds, n_fds) != 0)
+		if (send_msg(from_peer ? c->pmd_fd : c->peer_fd, buf, (size_t)n, fds, n_fds) != 0)
 			n = -1;
 		/* the server's CONNECTED: it has mapped the rings (we are the server, and
 		 * the driver sent it) or is about to (we are the client, it is on its way) */

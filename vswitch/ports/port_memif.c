@@ -19,13 +19,13 @@
 
 E2_LOG_MODULE(memif);
 
+/* e2_port_open's bound on queues= (memif takes none: always 1) */
 #define MEMIF_QUEUES_MAX 8
 
 struct memif_dev {
 	struct e2_port *port;
 	struct memif_relay *relay;
 	uint32_t id;
-	uint16_t n_queues;
 	struct e2_gate gate; /* open while the driver has a connection's rings mapped */
 	struct e2_gate_mark rxq[MEMIF_QUEUES_MAX], txq[MEMIF_QUEUES_MAX];
 };
@@ -64,8 +64,8 @@ static void quiesce(void *ctx)
 {
 	struct memif_dev *d = ctx;
 	e2_gate_close(&d->gate);
-	e2_gate_wait(d->rxq, d->n_queues);
-	e2_gate_wait(d->txq, d->n_queues);
+	e2_gate_wait(d->rxq, d->port->n_queues);
+	e2_gate_wait(d->txq, d->port->n_queues);
 }
 
 static void up(void *ctx)
@@ -133,10 +133,6 @@ static int memif_open(struct e2_port *p, const struct e2_args *args, struct rte_
 	if (e2_args_u64(args, "id", 0, 0, UINT32_MAX, &id, err) < 0)
 		return -1;
 	bool server = !role || strcmp(role, "server") == 0;
-	if (p->n_queues > MEMIF_QUEUES_MAX) {
-		snprintf(err, E2_ERR_MAX, "memif port: at most %d queues", MEMIF_QUEUES_MAX);
-		return -1;
-	}
 	e2_gate_setup();
 	d = calloc(1, sizeof(*d));
 	if (!d) {
@@ -145,7 +141,6 @@ static int memif_open(struct e2_port *p, const struct e2_args *args, struct rte_
 	}
 	d->port = p;
 	d->id = (uint32_t)id;
-	d->n_queues = p->n_queues;
 	const struct memif_relay_port rp = {
 		.name = p->name, .id = d->id, .ctx = d, .up = up, .quiesce = quiesce, .redial = server ? NULL : redial};
 	d->relay = memif_relay_join(sock, server, &rp, pmd_path, sizeof(pmd_path), err);

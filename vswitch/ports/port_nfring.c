@@ -405,22 +405,10 @@ static bool memory_is_shared(void)
 static int listen_on(const char *path, char *err)
 {
 	struct sockaddr_un a = {.sun_family = AF_UNIX};
-	struct stat st;
 	int fd;
 
-	if (lstat(path, &st) == 0) {
-		/* a socket nobody listens on is what a killed e2d leaves behind */
-		int probe = socket(AF_UNIX, SOCK_SEQPACKET, 0);
-		snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
-		bool stale = S_ISSOCK(st.st_mode) && probe >= 0 &&
-			     connect(probe, (struct sockaddr *)&a, sizeof(a)) != 0 && errno == ECONNREFUSED;
-		if (probe >= 0)
-			close(probe);
-		if (!stale || unlink(path) != 0) {
-			snprintf(err, E2_ERR_MAX, "%s exists already and is in use or not a socket", path);
-			return -1;
-		}
-	}
+	if (e2_port_claim_socket_path(path, SOCK_SEQPACKET, "nf", err) != 0)
+		return -1;
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		snprintf(err, E2_ERR_MAX, "socket: %s", strerror(errno));

@@ -309,35 +309,14 @@ static const struct e2_port_ops vhost_port_ops = {
 	.close = vhost_close,
 };
 
-/* A socket file nobody listens on is what a killed server leaves behind. */
-static bool socket_is_stale(const char *path)
-{
-	struct sockaddr_un a = {.sun_family = AF_UNIX};
-	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	bool stale;
-
-	if (fd < 0)
-		return false;
-	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
-	stale = connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0 && errno == ECONNREFUSED;
-	close(fd);
-	return stale;
-}
-
 /* librte_vhost only logs why a server socket cannot bind: say it to the user. */
 static bool server_path_unusable(const char *path, char *err)
 {
 	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct stat st;
 
-	if (lstat(path, &st) == 0) {
-		if (S_ISSOCK(st.st_mode) && socket_is_stale(path) && unlink(path) == 0) {
-			E2_INFO("removed stale vhost-user socket %s (nobody listened on it)", path);
-			return false;
-		}
-		snprintf(err, E2_ERR_MAX, "%s exists already and is in use or not a socket", path);
-		return true;
-	}
+	if (lstat(path, &st) == 0)
+		return e2_port_claim_socket_path(path, SOCK_STREAM, "vhost-user", err) != 0;
 	snprintf(dir, sizeof(dir), "%s", path);
 	char *slash = strrchr(dir, '/');
 	if (slash && slash != dir) {
