@@ -46,3 +46,8 @@ int e2_opt_next(int argc, char *const argv[], const char *shorts, const struct o
 		e2_seterr(err, "unknown option %s (--help lists the options)", name);
 	return E2_OPT_BAD;
 }
+
+bool e2_opt_asks_help(int argc, char *const argv[])
+{
+	return argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
+}

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "e2/opts.h"
 #include "embark.h"
 #include "gwcore.h"
 #include "internal.h"
@@ -477,7 +478,16 @@ static int gw_trace(const embark_keys *k, bool quick)
 
 int main(int argc, char **argv)
 {
-	bool quick = argc > 1 && !strcmp(argv[1], "--quick");
+	static const char usage[] = "usage: embark-bench [--quick]   (--quick: rule sets up to 10,000, fewer runs)\n";
+	if (e2_opt_asks_help(argc, argv)) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	if (argc > 2 || (argc == 2 && strcmp(argv[1], "--quick") != 0)) {
+		fprintf(stderr, "embark-bench: unexpected argument '%s'\n%s", argv[argc > 2 ? 2 : 1], usage);
+		return 2;
+	}
+	bool quick = argc > 1;
 	embark_keys *k = bench_keys();
 	char err[256];
 	double aes = ref_aes_ns();

@@ -138,8 +138,13 @@ static void wait_for_host(const sigset_t *sigio)
 
 int main(int argc, char **argv)
 {
+	static const char usage[] = "usage: e2-vport-relay PORT-NAME SOCKET-PATH\n";
+	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		fputs(usage, stdout);
+		return 0;
+	}
 	if (argc != 3) {
-		fprintf(stderr, "usage: e2-vport-relay PORT-NAME SOCKET-PATH\n");
+		fputs(usage, stderr);
 		return 2;
 	}
 	char dev[300];

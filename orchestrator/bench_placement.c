@@ -9,6 +9,7 @@
  *
  * Inputs are generated as YAML text and go through the real loaders. Prints
  * key=value lines (medians). */
+#include "e2/opts.h"
 #include "e2/orch.h"
 #include "e2/num.h"
 #include "place_int.h"
@@ -443,6 +444,10 @@ int main(int argc, char **argv)
 {
 	uint32_t trials = 7;
 	struct e2_err e;
+	if (e2_opt_asks_help(argc, argv)) {
+		puts("usage: e2-bench-placement [TRIALS]   (1 to 1000, default 7)");
+		return 0;
+	}
 	if (argc > 2 || (argc > 1 && e2_num_u32("TRIALS", argv[1], 1, 1000, &trials, &e))) {
 		fprintf(stderr, "usage: e2-bench-placement [TRIALS]   (1 to 1000, default 7)%s%s\n",
 			argc > 2 ? "" : "\n", argc > 2 ? "" : e.msg);

@@ -5,6 +5,7 @@
  * time is the semi-manual plan's solve (an LP over the same graph). */
 #include "alpine.h"
 #include "e2/num.h"
+#include "e2/opts.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -75,13 +76,17 @@ static void print(const char *name, const result *r)
 
 int main(int argc, char **argv)
 {
+	static const char usage[] = "usage: alpine-bench [DIR [MAXDEPTH (3 to 16) [DENSE_MAX (3 to 12)]]]\n";
 	const char *dir = argc > 1 ? argv[1] : "examples/alpine";
 	int maxdepth = 9, dense_max = 7;
-	struct e2_err e;
-	if (argc > 4 || (argc > 2 && e2_num_int("MAXDEPTH", argv[2], 3, 16, &maxdepth, &e)) ||
+	struct e2_err e = {.msg = ""};
+	if (e2_opt_asks_help(argc, argv)) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	if (argc > 4 || dir[0] == '-' || (argc > 2 && e2_num_int("MAXDEPTH", argv[2], 3, 16, &maxdepth, &e)) ||
 	    (argc > 3 && e2_num_int("DENSE_MAX", argv[3], 3, 12, &dense_max, &e))) {
-		fprintf(stderr, "usage: e2-bench-alpine [DIR [MAXDEPTH (3 to 16) [DENSE_MAX (3 to 12)]]]\n%s\n",
-			argc > 4 ? "" : e.msg);
+		fprintf(stderr, "%s%s%s", usage, e.msg, *e.msg ? "\n" : "");
 		return 2;
 	}
 	alp_opts o;

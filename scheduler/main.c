@@ -4,6 +4,7 @@
 
 #include "e2/file.h"
 #include "e2/num.h"
+#include "e2/opts.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,10 @@ static int emit(alp_plan *p, const char *graph, const char *out, const char *dot
 
 int main(int argc, char **argv)
 {
+	if (e2_opt_asks_help(argc, argv)) {
+		usage(stdout);
+		return 0;
+	}
 	if (argc < 3) {
 		usage(stderr);
 		return 1;

@@ -369,11 +369,10 @@ static void bench_sched(struct e2_dp *dp, const struct opts *o)
 int main(int argc, char **argv)
 {
 	struct opts o = {.core = 0, .sched_core = -1, .seconds = 0.6, .sched_seconds = 2.0};
-	static const struct option longopts[] = {{"core", required_argument, NULL, 'c'},
-						 {"sched-core", required_argument, NULL, 'w'},
-						 {"seconds", required_argument, NULL, 's'},
-						 {"sched-seconds", required_argument, NULL, 'S'},
-						 {NULL, 0, NULL, 0}};
+	static const struct option longopts[] = {
+		{"core", required_argument, NULL, 'c'},    {"sched-core", required_argument, NULL, 'w'},
+		{"seconds", required_argument, NULL, 's'}, {"sched-seconds", required_argument, NULL, 'S'},
+		{"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
 	int c, bad = 0;
 	struct e2_err e;
 	while ((c = e2_opt_next(argc, argv, "", longopts, &e)) != -1) {
@@ -382,6 +381,14 @@ int main(int argc, char **argv)
 		case 'w': bad = e2_num_int("--sched-core", optarg, 0, 4095, &o.sched_core, &e); break;
 		case 's': bad = e2_num_duration("--seconds", optarg, 0.01, 3600, &o.seconds, &e); break;
 		case 'S': bad = e2_num_duration("--sched-seconds", optarg, 0.01, 3600, &o.sched_seconds, &e); break;
+		case 'h':
+			puts("usage: e2-bench-modules [--core N] [--sched-core N] [--seconds S] [--sched-seconds S]\n"
+			     "                        filter|flow|sched...\n"
+			     "  filter  bpf (JIT, interpreter) against hmatch on one match; ns per packet\n"
+			     "  flow    flowhash + rangesplit over 10,000 flows against hash_split; Mpps\n"
+			     "  sched   the scheduler tree's shares of two saturated tasks\n"
+			     "  bench/e2d-modules repeats it and takes medians");
+			return 0;
 		case E2_OPT_BAD: bad = -1; break;
 		default: fprintf(stderr, "e2-bench-modules: option %d is not handled (a bug)\n", c); return 2;
 		}

@@ -8,11 +8,17 @@
 #include "../tests/common.h"
 #include "pcapio.h"
 #include "e2/num.h"
+#include "e2/opts.h"
 
 int main(int argc, char **argv)
 {
+	static const char usage[] = "usage: embark-testgen OUT.pcap COUNT SEED [eth|raw] [frag]\n";
+	if (e2_opt_asks_help(argc, argv)) {
+		fputs(usage, stdout);
+		return 0;
+	}
 	if (argc < 4) {
-		fprintf(stderr, "usage: embark-testgen OUT.pcap COUNT SEED [eth|raw] [frag]\n");
+		fputs(usage, stderr);
 		return 2;
 	}
 	uint64_t count, s;

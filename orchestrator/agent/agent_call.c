@@ -28,6 +28,7 @@
 #include <nanomsg/reqrep.h>
 
 #include "e2/chan.h"
+#include "e2/opts.h"
 #include "e2/ctlnames.h"
 #include "e2/file.h"
 #include "e2/num.h"
@@ -53,13 +54,18 @@ static void print_report(const E2__Ctl__AgentReport *r)
 		printf("refused %s %llu\n", r->refused[k]->reason, (unsigned long long)r->refused[k]->count);
 }
 
+static int usage_to(FILE *f)
+{
+	fprintf(f, "usage: e2-agent-call --url URL [--key FILE] [--sender NAME] [--timeout MS]\n"
+		   "         report | apply SPEC.bin | start INSTANCE |\n"
+		   "         hook DOMAIN OP SUBOP EXTRA [INSTANCE [SERVER]] |\n"
+		   "         events [--count N] [--seconds S] | probe\n");
+	return 2;
+}
+
 static int usage(void)
 {
-	fprintf(stderr, "usage: e2-agent-call --url URL [--key FILE] [--sender NAME] [--timeout MS]\n"
-			"         report | apply SPEC.bin | start INSTANCE |\n"
-			"         hook DOMAIN OP SUBOP EXTRA [INSTANCE [SERVER]] |\n"
-			"         events [--count N] [--seconds S] | probe\n");
-	return 2;
+	return usage_to(stderr);
 }
 
 static int follow(const char *url, const struct e2_chan_key *key, int argc, char **argv)
@@ -295,6 +301,10 @@ int main(int argc, char **argv)
 	const char *url = NULL, *key_file = NULL, *sender = NULL;
 	int timeout_ms = 5000, i = 1;
 	struct e2_err err;
+	if (e2_opt_asks_help(argc, argv)) {
+		usage_to(stdout);
+		return 0;
+	}
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (!strcmp(argv[i], "--url") && i + 1 < argc)
 			url = argv[++i];

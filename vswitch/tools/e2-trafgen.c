@@ -669,7 +669,8 @@ static const char usage[] =
 	"  --ping N                N round trips, reporting latency\n"
 	"  --drain T               time to wait for stragglers, 0..3600 s (1)\n"
 	"  --fwd                   forward between the two ports instead (an NF)\n"
-	"  --idle-spin-us N        0..1000000 (0); --max-sleep-us N: 1..1000000 (50)\n";
+	"  --idle-spin-us N        0..1000000 (0); --max-sleep-us N: 1..1000000 (50)\n"
+	"  --help                  this text\n";
 
 int main(int argc, char **argv)
 {
@@ -705,6 +706,7 @@ int main(int argc, char **argv)
 		{"interval-ms", 1, NULL, 'i'},
 		{"rate-steps", 1, NULL, 'T'},
 		{"step-s", 1, NULL, 'P'},
+		{"help", 0, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	int n = rte_eal_init(argc, argv), c;
@@ -729,6 +731,7 @@ int main(int argc, char **argv)
 		case 'p': bad = e2_num_u32("--ping", optarg, 0, 100000000, &o.ping, &e); break;
 		case 'D': bad = e2_num_duration("--drain", optarg, 0, 3600, &o.drain, &e); break;
 		case 'F': o.fwd = true; break;
+		case 'h': fputs(usage, stdout); return 0;
 		case 'N': bad = e2_num_rate("--new-flows-per-s", optarg, 0, 1e7, &o.new_flows_per_s, &e); break;
 		case 'L':
 			if (strcmp(optarg, "fixed") == 0 || strcmp(optarg, "exp") == 0)

@@ -14,6 +14,7 @@
 #define E2_OPTS_H
 
 #include <getopt.h>
+#include <stdbool.h>
 
 #include "e2/err.h"
 
@@ -23,5 +24,9 @@
  * then the first operand), or E2_OPT_BAD with err naming the option that lacks its
  * value, is unknown or is ambiguous. `shorts` as for getopt_long, without a leading ':'. */
 int e2_opt_next(int argc, char *const argv[], const char *shorts, const struct option *longs, struct e2_err *err);
+
+/* For programs that read their arguments by position: is the first one --help or -h?
+ * (They then print their usage on stdout and exit 0, as the option parsers' programs do.) */
+bool e2_opt_asks_help(int argc, char *const argv[]);
 
 #endif
