@@ -38,6 +38,7 @@ enum pair_state {
 	PAIR_DIALING,  /* client role: the driver is in, the server not reached yet */
 	PAIR_OPEN,     /* relaying */
 	PAIR_DRAINING, /* the peer is gone; the driver's side waits for the driver to hang up */
+	PAIR_LINGER,   /* server role: the peer left before the driver's hello; wait for it */
 	PAIR_DEAD,     /* to be reaped by the thread */
 };
 
@@ -46,6 +47,7 @@ struct pair {
 	enum pair_state state;
 	int port;       /* index in ports[] once INIT named it, else -1 */
 	bool connected; /* this connection opened its port's gate */
+	bool driver_spoke;
 };
 
 struct memif_relay {
@@ -230,6 +232,12 @@ static void relay_message(struct memif_relay *r, struct pair *c, bool from_peer)
 
 	if (n == -EAGAIN)
 		return;
+	if (c->state == PAIR_LINGER) { /* the driver's hello went out: now it may hear the end */
+		for (int i = 0; i < n_fds; i++)
+			close(fds[i]);
+		pair_end(c);
+		return;
+	}
 	if (c->state == PAIR_DRAINING) { /* the driver's last words to a peer that is gone */
 		for (int i = 0; i < n_fds; i++)
 			close(fds[i]);
@@ -253,6 +261,7 @@ static void relay_message(struct memif_relay *r, struct pair *c, bool from_peer)
 			memcpy(&id, buf + INIT_ID_OFFSET, sizeof(id));
 			c->port = port_by_id(r, id); /* unknown: the driver refuses it itself */
 		}
+		c->driver_spoke |= !from_peer;
 		if (send_msg(from_peer ? c->pmd_fd : c->peer_fd, buf, (size_t)n, fds, n_fds) != 0)
 			n = -1;
 		/* the server's CONNECTED: it has mapped the rings (we are the server, and
@@ -270,6 +279,15 @@ static void relay_message(struct memif_relay *r, struct pair *c, bool from_peer)
 		pair_quiesce(r, c);
 		if (from_peer && tell_driver_server_left(r, c))
 			return;
+		/* DPDK 22.11's memif server, failing to send its hello on a connection it has
+		 * just accepted, closes and frees it but leaves it registered with the EAL
+		 * interrupt thread, which then panics on the closed descriptor: the driver's
+		 * side stays open until the hello is out. */
+		if (from_peer && r->server && !c->driver_spoke && c->pmd_fd >= 0) {
+			close_fd(&c->peer_fd);
+			c->state = PAIR_LINGER;
+			return;
+		}
 		if (!from_peer)
 			redial_later(r, c);
 		pair_end(c);
