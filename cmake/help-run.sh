@@ -6,10 +6,14 @@
 #
 #   help-run.sh PROGRAM...
 set -uo pipefail
+# anything a program writes into its working directory lands here, not in the build tree
+work=$(mktemp -d /tmp/e2-help.XXXXXX) || exit 2
+trap 'rm -rf "$work"' EXIT
+cd "$work" || exit 2
 failed=0
 for prog in "$@"; do
   name=$(basename "$prog")
-  out=$(cd "$(mktemp -d /tmp/e2-help.XXXXXX)" && timeout -k 1 10 "$prog" --help 2>&1 </dev/null)
+  out=$(timeout -k 1 10 "$prog" --help 2>&1 </dev/null)
   rc=$?
   if [ $rc -ne 0 ]; then
     echo "FAIL $name --help: exit status $rc: $(head -n 2 <<<"$out")"
@@ -21,6 +25,5 @@ for prog in "$@"; do
     echo "ok   $name"
   fi
 done
-rm -rf /tmp/e2-help.*
 echo "help: programs=$# failed=$failed"
 [ $failed -eq 0 ]
