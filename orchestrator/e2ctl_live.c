@@ -159,7 +159,12 @@ static int apply_extra(int opt, const char *arg, void *p)
 	return 0;
 }
 
-static int all_running(const struct live_opts *o, unsigned *running, unsigned *total)
+/* Whether the change is in effect: every instance runs (or was stopped by the
+ * operator) and every server whose agent is alive has applied the controller's latest
+ * spec for it. Instances alone are not enough: a change that keeps every instance but
+ * changes a server's e2d lines (e.g. a warm pool dropped) would be reported done while
+ * that server is still about to restart its e2d. 1: yes, 0: not yet, -1: no answer. */
+static int change_in_effect(const struct live_opts *o, unsigned *running, unsigned *total, unsigned *behind)
 {
 	E2__Ctl__CtlRequest q = E2__CTL__CTL_REQUEST__INIT;
 	E2__Ctl__Empty empty = E2__CTL__EMPTY__INIT;
@@ -170,11 +175,15 @@ static int all_running(const struct live_opts *o, unsigned *running, unsigned *t
 		return -1;
 	*running = 0;
 	*total = (unsigned)r->n_instances;
+	*behind = 0;
 	for (size_t i = 0; i < r->n_instances; i++)
 		*running += r->instances[i]->state == E2__CTL__INSTANCE_STATE__INSTANCE_RUNNING ||
 			    r->instances[i]->state == E2__CTL__INSTANCE_STATE__INSTANCE_STOPPED;
+	for (size_t i = 0; i < r->n_servers; i++)
+		*behind += r->servers[i]->agent_alive &&
+			   r->servers[i]->generation_applied < r->servers[i]->generation_desired;
 	e2__ctl__ctl_response__free_unpacked(r, NULL);
-	return *running == *total;
+	return *running == *total && *behind == 0;
 }
 
 int e2ctl_apply(int argc, char **argv)
@@ -183,7 +192,8 @@ int e2ctl_apply(int argc, char **argv)
 		"usage: e2ctl apply POLICY.yaml [--nfs NFS.yaml] [--wait TIME]\n"
 		"  adds the policy's pipelines to the running system (replacing pipelines of the same name)\n"
 		"  --nfs FILE         NF descriptions that replace the controller's\n"
-		"  --wait TIME        then wait until every instance runs (e.g. 120s)\n" COMMON_HELP;
+		"  --wait TIME        then wait until every instance runs and every live server has applied\n"
+		"                     the change (e.g. 120s)\n" COMMON_HELP;
 	static const struct option extra[] = {
 		{"nfs", required_argument, NULL, 'n'},
 		{"wait", required_argument, NULL, 'w'},
@@ -227,14 +237,18 @@ int e2ctl_apply(int argc, char **argv)
 	printf("%s\n", r->message);
 	e2__ctl__ctl_response__free_unpacked(r, NULL);
 	if (a.wait_s > 0) {
-		unsigned running = 0, total = 0;
+		unsigned running = 0, total = 0, behind = 0;
 		int rc;
-		while ((rc = all_running(&o, &running, &total)) == 0 && (double)(now_ns() - t0) / 1e9 < a.wait_s)
+		while ((rc = change_in_effect(&o, &running, &total, &behind)) == 0 &&
+		       (double)(now_ns() - t0) / 1e9 < a.wait_s)
 			usleep(200000);
 		if (rc < 0)
 			return 1;
 		if (!rc) {
-			fprintf(stderr, "e2ctl: %u of %u instances running after %.0f s\n", running, total, a.wait_s);
+			fprintf(stderr, "e2ctl: %u of %u instances running after %.0f s", running, total, a.wait_s);
+			if (behind)
+				fprintf(stderr, "; %u server(s) have not applied the change yet", behind);
+			fputc('\n', stderr);
 			return 1;
 		}
 		printf("all %u instances running after %.1f s\n", total, (double)(now_ns() - t0) / 1e9);
