@@ -17,11 +17,28 @@
 struct e2_port;
 struct rte_mempool;
 
+/* What a direct forward did (e2_port_ops.forward). */
+struct e2_port_fwd {
+	uint16_t taken;                     /* frames taken from the input port: the rest of these fields */
+	uint16_t placed;                    /* ... handed to the output port's peer */
+	uint16_t no_room;                   /* ... dropped: the peer had no room (a tx drop, as tx would count it) */
+	uint16_t malformed;                 /* ... dropped: what the input's peer sent was not a frame */
+	uint64_t bytes_taken, bytes_placed; /* of the frames not malformed, and of those placed */
+	bool stopped;                       /* stopped before a frame of the EtherType asked for */
+};
+
 /* What a port does once open; ethdev ports share one set (port.c). */
 struct e2_port_ops {
 	/* rx/tx run on the worker that owns the queue; tx takes the packets it accepts */
 	uint16_t (*rx)(struct e2_port *p, uint16_t queue, struct rte_mbuf **pkts, uint16_t n);
 	uint16_t (*tx)(struct e2_port *p, uint16_t queue, struct rte_mbuf **pkts, uint16_t n);
+	/* Optional, on the worker that owns rx queue `queue` of p and tx queue 0 of `to` (a
+	 * port of the same driver): moves up to n frames from p's peer straight to to's, with
+	 * no mbuf (vhost-user: one copy instead of two). Frames of EtherType stop_ethertype
+	 * (network order; 0: none) and those after them are left for rx. false: not now
+	 * (the caller takes rx and tx), with nothing moved. */
+	bool (*forward)(struct e2_port *p, uint16_t queue, struct e2_port *to, uint16_t n, uint16_t stop_ethertype,
+			struct e2_port_fwd *res);
 	/* the rest run on the control thread */
 	bool (*link_up)(const struct e2_port *p);
 	int (*rx_queue_count)(const struct e2_port *p, uint16_t queue); /* < 0: unknown */

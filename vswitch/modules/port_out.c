@@ -7,6 +7,7 @@
 
 #include "../dp.h"
 #include "nsh.h"
+#include "port_out.h"
 
 struct port_out {
 	struct e2_port *port;
@@ -98,6 +99,13 @@ static void port_out_process(struct e2_ctx *ctx, struct e2_module *m, uint16_t i
 	s->port->tx_packets += sent;
 	s->port->tx_bytes += bytes;
 	b->cnt = 0;
+}
+
+static const struct e2_module_class port_out;
+
+struct e2_port *e2_port_out_port(const struct e2_module *m)
+{
+	return m->cls == &port_out ? ((const struct port_out *)m->priv)->port : NULL;
 }
 
 static const struct e2_module_class port_out = {

@@ -6,7 +6,15 @@
  * The port drives librte_vhost itself rather than through the vhost PMD, as OVS
  * does: a burst is one rte_vhost_dequeue/enqueue_burst, without the PMD's
  * per-packet size bins and multicast counting (about a tenth of a core at 64 bytes).
- * e2d keeps its own port counters, so nothing is lost. */
+ * e2d keeps its own port counters, so nothing is lost.
+ *
+ * Between two vhost ports whose port_in feeds the other's port_out directly, a worker
+ * can skip librte_vhost's bursts (and the mbufs) altogether: `forward` copies each frame
+ * once, from one guest's transmit buffer into the other's receive buffer
+ * (vhost_direct.h). librte_vhost keeps the vhost-user protocol and the ring indexes: they
+ * are taken before and given back after every such burst, so its own bursts (the
+ * ordinary path, which a worker may take at any time instead) and the load monitor's
+ * samples see where each ring stands. */
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -28,6 +36,7 @@
 
 #include "../port.h"
 #include "../port_gate.h"
+#include "vhost_direct.h"
 #include "e2/log.h"
 
 E2_LOG_MODULE(vhost);
@@ -63,6 +72,20 @@ struct vhost_dev {
 	atomic_uint sampling;
 	int last_queued; /* the last samples, kept when a ring is busy; control thread only */
 	double last_fill;
+	/* The single-copy path has a gate of its own. librte_vhost's message handler closes
+	 * it before every message (the pre-message hook: a message may remap the guest's
+	 * memory or move its rings) and it opens again after, with the new mappings. The
+	 * handler must not wait for the `ready` gate instead: a worker inside
+	 * rte_vhost_enqueue_burst may be waiting for a ring lock the handler holds. The
+	 * path itself takes no lock of librte_vhost's. */
+	bool direct_allowed; /* direct=1, the default */
+	bool direct_refusal_logged;
+	struct e2_gate direct;
+	struct e2_gate_mark direct_rxq[VHOST_QUEUES_MAX], direct_txq[VHOST_QUEUES_MAX];
+	struct vd_dev vd;
+	struct vd_ring guest_rx[VHOST_QUEUES_MAX], guest_tx[VHOST_QUEUES_MAX];
+	atomic_bool vring_ready[VHOST_QUEUES_MAX * 2]; /* as librte_vhost's vring_state_changed says */
+	atomic_bool rarp_pending;                      /* librte_vhost announces a migrated guest on its next dequeue */
 };
 
 /* librte_vhost's callbacks name only a device id; this maps its socket path back to
@@ -84,6 +107,75 @@ static struct vhost_dev *find_locked(int vid)
 	return NULL;
 }
 
+/* Events thread, registry.lock held, the direct gate closed: opens it when the device
+ * can take the single-copy path. */
+static void direct_attach(struct vhost_dev *d, int vid)
+{
+	const char *why = NULL;
+
+	if (!d->direct_allowed)
+		return;
+	if (vd_dev_attach(&d->vd, vid, &why) != 0) {
+		if (!d->direct_refusal_logged)
+			E2_INFO("port %s: no single-copy path: %s", d->port->name, why);
+		d->direct_refusal_logged = true;
+		return;
+	}
+	for (uint16_t q = 0; q < d->n_queues; q++) {
+		vd_ring_attach(&d->guest_rx[q], vid, q * 2); /* a ring not set up stays unattached */
+		vd_ring_attach(&d->guest_tx[q], vid, q * 2 + 1);
+	}
+	e2_gate_open(&d->direct);
+}
+
+/* ...and closes it, once no worker is inside. The indexes are librte_vhost's already
+ * (given back after every burst). */
+static void direct_detach(struct vhost_dev *d)
+{
+	if (!e2_gate_is_open(&d->direct))
+		return;
+	e2_gate_close(&d->direct);
+	e2_gate_wait(d->direct_rxq, d->n_queues);
+	e2_gate_wait(d->direct_txq, d->n_queues);
+	vd_dev_detach(&d->vd);
+}
+
+static enum rte_vhost_msg_result direct_pre_msg(int vid, void *msg)
+{
+	(void)msg;
+	pthread_mutex_lock(&registry.lock);
+	struct vhost_dev *d = find_locked(vid);
+	if (d && atomic_load(&d->vid) == vid)
+		direct_detach(d);
+	pthread_mutex_unlock(&registry.lock);
+	return RTE_VHOST_MSG_RESULT_NOT_HANDLED;
+}
+
+/* The vhost-user message that asks the back-end to announce a migrated guest: a
+ * message begins with its request code (the vhost-user specification). */
+#define VHOST_USER_SEND_RARP 19
+
+static enum rte_vhost_msg_result direct_post_msg(int vid, void *msg)
+{
+	uint32_t request;
+
+	memcpy(&request, msg, sizeof(request));
+	pthread_mutex_lock(&registry.lock);
+	struct vhost_dev *d = find_locked(vid);
+	if (d && atomic_load(&d->vid) == vid && e2_gate_is_open(&d->ready)) {
+		if (request == VHOST_USER_SEND_RARP)
+			atomic_store(&d->rarp_pending, true); /* dequeue makes it: take that path once */
+		direct_attach(d, vid);
+	}
+	pthread_mutex_unlock(&registry.lock);
+	return RTE_VHOST_MSG_RESULT_NOT_HANDLED;
+}
+
+static const struct rte_vhost_user_extern_ops direct_msg_ops = {
+	.pre_msg_handle = direct_pre_msg,
+	.post_msg_handle = direct_post_msg,
+};
+
 static int new_device(int vid)
 {
 	pthread_mutex_lock(&registry.lock);
@@ -98,7 +190,9 @@ static int new_device(int vid)
 		atomic_store(&d->vid, vid);
 		d->sample_vid = vid;
 		e2_gate_open(&d->ready);
-		E2_INFO("port %s: link up", d->port->name);
+		if (d->direct_allowed && rte_vhost_extern_callback_register(vid, &direct_msg_ops, NULL) == 0)
+			direct_attach(d, vid);
+		E2_INFO("port %s: link up%s", d->port->name, e2_gate_is_open(&d->direct) ? " (single-copy path)" : "");
 	}
 	pthread_mutex_unlock(&registry.lock);
 	return d ? 0 : -1;
@@ -109,10 +203,13 @@ static void destroy_device(int vid)
 	pthread_mutex_lock(&registry.lock);
 	struct vhost_dev *d = find_locked(vid);
 	if (d && atomic_load(&d->vid) == vid) {
+		direct_detach(d);
 		e2_gate_close(&d->ready);
 		e2_gate_wait(d->rxq, d->n_queues);
 		e2_gate_wait(d->txq, d->n_queues);
 		atomic_store(&d->vid, -1);
+		for (size_t i = 0; i < RTE_DIM(d->vring_ready); i++)
+			atomic_store(&d->vring_ready[i], false);
 		E2_INFO("port %s: link down", d->port->name);
 	}
 	pthread_mutex_unlock(&registry.lock);
@@ -123,6 +220,9 @@ static void destroy_connection(int vid)
 {
 	pthread_mutex_lock(&registry.lock);
 	struct vhost_dev *d = find_locked(vid);
+	if (d && atomic_load(&d->vid) < 0) /* a connection that never ran leaves no ring state */
+		for (size_t i = 0; i < RTE_DIM(d->vring_ready); i++)
+			atomic_store(&d->vring_ready[i], false);
 	if (d && d->sample_vid == vid) {
 		d->sample_vid = -1;
 		/* a sample needs no lock to finish, only its ring's lock, which nobody
@@ -133,10 +233,17 @@ static void destroy_connection(int vid)
 	pthread_mutex_unlock(&registry.lock);
 }
 
+/* librte_vhost checks a ring's state on every burst of its own; the single-copy path
+ * checks what this keeps. */
 static int vring_state_changed(int vid, uint16_t queue, int enable)
 {
-	(void)vid, (void)queue, (void)enable;
-	return 0; /* a disabled ring simply yields nothing; librte_vhost checks it per burst */
+	pthread_mutex_lock(&registry.lock);
+	struct vhost_dev *d = find_locked(vid);
+	int cur = d ? atomic_load(&d->vid) : -1;
+	if (d && queue < RTE_DIM(d->vring_ready) && (cur == vid || cur < 0))
+		atomic_store(&d->vring_ready[queue], enable != 0);
+	pthread_mutex_unlock(&registry.lock);
+	return 0;
 }
 
 static const struct rte_vhost_device_ops vhost_ops = {
@@ -196,6 +303,51 @@ static uint16_t vhost_tx(struct e2_port *p, uint16_t queue, struct rte_mbuf **pk
 	/* enqueue copied the frames into the guest's buffers */
 	free_sent(pkts, sent);
 	return sent;
+}
+
+static bool vhost_forward(struct e2_port *p, uint16_t queue, struct e2_port *to_port, uint16_t n,
+			  uint16_t stop_ethertype, struct e2_port_fwd *res)
+{
+	struct vhost_dev *from = p->dev, *to = to_port->dev;
+	struct e2_gate_mark *in = &from->direct_rxq[queue], *out = &to->direct_txq[0];
+	struct vd_ring *tx = &from->guest_tx[queue], *rx = &to->guest_rx[0];
+	bool ok = false;
+
+	if (!e2_gate_enter(&from->direct, in))
+		return false;
+	if (!e2_gate_enter(&to->direct, out)) {
+		e2_gate_leave(in);
+		return false;
+	}
+	if (likely(vd_ring_attached(tx) && vd_ring_attached(rx) &&
+		   atomic_load_explicit(&from->vring_ready[queue * 2 + 1], memory_order_relaxed) &&
+		   atomic_load_explicit(&to->vring_ready[0], memory_order_relaxed) &&
+		   !atomic_load_explicit(&from->rarp_pending, memory_order_relaxed))) {
+		int from_vid = atomic_load_explicit(&from->vid, memory_order_relaxed);
+		int to_vid = atomic_load_explicit(&to->vid, memory_order_relaxed);
+		struct vd_result r;
+		/* librte_vhost's bursts may have moved the indexes since our last */
+		vd_ring_take(tx, from_vid, queue * 2 + 1);
+		vd_ring_take(rx, to_vid, 0);
+		vd_forward(&from->vd, tx, &to->vd, rx, n, stop_ethertype, &r);
+		if (r.taken)
+			vd_ring_give(tx, from_vid, queue * 2 + 1);
+		if (r.placed)
+			vd_ring_give(rx, to_vid, 0);
+		*res = (struct e2_port_fwd){.taken = r.taken,
+					    .placed = r.placed,
+					    .no_room = r.no_room,
+					    .malformed = r.malformed,
+					    .bytes_taken = r.bytes_taken,
+					    .bytes_placed = r.bytes_placed,
+					    .stopped = r.stopped};
+		ok = true;
+	} else if (atomic_load_explicit(&from->rarp_pending, memory_order_relaxed)) {
+		atomic_store(&from->rarp_pending, false); /* the caller's dequeue sends it */
+	}
+	e2_gate_leave(out);
+	e2_gate_leave(in);
+	return ok;
 }
 
 static bool vhost_link_up(const struct e2_port *p)
@@ -302,6 +454,7 @@ static void vhost_close(struct e2_port *p)
 static const struct e2_port_ops vhost_port_ops = {
 	.rx = vhost_rx,
 	.tx = vhost_tx,
+	.forward = vhost_forward,
 	.link_up = vhost_link_up,
 	.rx_queue_count = vhost_rx_queue_count,
 	.rx_drops = vhost_rx_drops,
@@ -329,12 +482,12 @@ static bool server_path_unusable(const char *path, char *err)
 	return false;
 }
 
-static const char *const known[] = {"path", "client", "queues", NULL};
+static const char *const known[] = {"path", "client", "queues", "direct", NULL};
 
 static int vhost_open(struct e2_port *p, const struct e2_args *args, struct rte_mempool *pool, char *err)
 {
 	const char *path = e2_args_get(args, "path");
-	uint64_t client, queues;
+	uint64_t client, queues, direct;
 	struct vhost_dev *d;
 	size_t slot;
 
@@ -343,7 +496,8 @@ static int vhost_open(struct e2_port *p, const struct e2_args *args, struct rte_
 		return -1;
 	}
 	if (e2_args_u64(args, "client", 0, 0, 1, &client, err) < 0 ||
-	    e2_args_u64(args, "queues", 1, 1, VHOST_QUEUES_MAX, &queues, err) < 0)
+	    e2_args_u64(args, "queues", 1, 1, VHOST_QUEUES_MAX, &queues, err) < 0 ||
+	    e2_args_u64(args, "direct", 1, 0, 1, &direct, err) < 0)
 		return -1;
 	e2_gate_setup();
 	d = calloc(1, sizeof(*d));
@@ -364,6 +518,7 @@ static int vhost_open(struct e2_port *p, const struct e2_args *args, struct rte_
 	d->port = p;
 	d->pool = pool;
 	d->n_queues = (uint16_t)queues;
+	d->direct_allowed = direct;
 	atomic_init(&d->vid, -1);
 	d->sample_vid = -1;
 
@@ -405,8 +560,8 @@ static int vhost_open(struct e2_port *p, const struct e2_args *args, struct rte_
 		free(d);
 		return -1;
 	}
-	snprintf(p->devargs, sizeof(p->devargs), "vhost-user,path=%s,client=%llu,queues=%llu", path,
-		 (unsigned long long)client, (unsigned long long)queues);
+	snprintf(p->devargs, sizeof(p->devargs), "vhost-user,path=%s,client=%llu,queues=%llu,direct=%llu", path,
+		 (unsigned long long)client, (unsigned long long)queues, (unsigned long long)direct);
 	snprintf(p->devname, sizeof(p->devname), "vhost:%s", p->name);
 	p->dev = d;
 	p->ops = &vhost_port_ops;
@@ -415,7 +570,8 @@ static int vhost_open(struct e2_port *p, const struct e2_args *args, struct rte_
 
 static const struct e2_port_driver port_vhost = {
 	.name = "vhost",
-	.help = "vhost-user port for a VM or virtio-user process: path=SOCK [client=0|1] [queues=N]",
+	.help = "vhost-user port for a VM or virtio-user process: path=SOCK [client=0|1] [queues=N] [direct=0|1]"
+		" (direct: frames to another vhost port copied once, guest to guest; default 1)",
 	.known_args = known,
 	.open = vhost_open,
 };

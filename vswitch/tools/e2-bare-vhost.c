@@ -21,8 +21,8 @@
  * that the other had no room for, or that --direct found malformed, since the start,
  * never reset, so that a test can account for every frame). No other statistics.
  *
- * --direct: the single-copy path of ../shared/notes/vhost-limit.md, to measure what it
- * would buy. The loop reads one guest's transmit ring and writes the other's receive
+ * --direct: the single-copy path of ../shared/notes/vhost-limit.md (ports/vhost_direct.c,
+ * the code e2d's vhost port runs), alone. The loop reads one guest's transmit ring and writes the other's receive
  * ring itself (split rings only): each frame is copied once, guest buffer to guest
  * buffer, with no mbuf in between. librte_vhost still speaks the vhost-user protocol
  * and owns the ring indexes whenever the loop is out of a device: it hands them over
@@ -51,6 +51,8 @@
 #include <rte_pause.h>
 #include <rte_vhost.h>
 
+#include "../ports/vhost_direct.h"
+
 /* e2d's values: E2_BATCH_MAX (module.h) and the pool of e2_dp_init (dp.c) with
  * e2d's default --mbufs. */
 #define BURST 32
@@ -72,25 +74,13 @@
 	 (1ULL << VIRTIO_NET_F_HOST_UFO) | (1ULL << VIRTIO_NET_F_GUEST_UFO) | (1ULL << VIRTIO_NET_F_HOST_ECN) |     \
 	 (1ULL << VIRTIO_NET_F_GUEST_ECN))
 
-/* --direct: one split ring as the loop drives it; indexes are free-running. */
-struct ring {
-	struct rte_vhost_vring vr;
-	uint16_t last_avail, last_used;
-	uint16_t signalled_used;
-	bool signalled_valid;
-};
-
 struct dev {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	atomic_int vid;
 	atomic_bool ready;
 	/* --direct only, set up by new_device before `ready` */
-	struct rte_vhost_memory *mem;
-	uint64_t features;
-	uint32_t hdr_len;
-	bool mrg, in_order;
-	uint32_t hint;      /* the memory region of the last translation */
-	struct ring rx, tx; /* the guest's receive and transmit rings */
+	struct vd_dev vd;
+	struct vd_ring rx, tx; /* the guest's receive and transmit rings */
 };
 
 static struct dev devs[2];
@@ -129,34 +119,14 @@ static struct dev *dev_of(int vid)
 	return NULL;
 }
 
-static int ring_attach(int vid, uint16_t q, struct ring *r)
-{
-	memset(r, 0, sizeof(*r));
-	if (rte_vhost_get_vhost_vring(vid, q, &r->vr) != 0 || !r->vr.desc || !r->vr.avail || !r->vr.used ||
-	    !rte_is_power_of_2(r->vr.size))
-		return -1;
-	return rte_vhost_get_vring_base(vid, q, &r->last_avail, &r->last_used);
-}
-
 static int direct_attach(struct dev *d, int vid)
 {
-	const uint64_t refused =
-		(1ULL << VIRTIO_F_RING_PACKED) | (1ULL << VHOST_F_LOG_ALL) | (1ULL << VIRTIO_F_IOMMU_PLATFORM);
+	const char *why = "its rings are not set up";
 
-	if (rte_vhost_get_negotiated_features(vid, &d->features) != 0 || (d->features & refused)) {
-		fprintf(stderr, "e2-bare-vhost: %s: --direct needs split rings without logging or IOMMU\n", d->path);
-		return -1;
-	}
-	d->mrg = d->features & (1ULL << VIRTIO_NET_F_MRG_RXBUF);
-	d->in_order = d->features & (1ULL << VIRTIO_F_IN_ORDER);
-	d->hdr_len = d->mrg || (d->features & (1ULL << VIRTIO_F_VERSION_1)) ? sizeof(struct virtio_net_hdr_mrg_rxbuf)
-									    : sizeof(struct virtio_net_hdr);
-	d->hint = 0;
-	if (rte_vhost_get_mem_table(vid, &d->mem) != 0 || d->mem->nregions == 0 ||
-	    ring_attach(vid, GUEST_RXQ, &d->rx) != 0 || ring_attach(vid, GUEST_TXQ, &d->tx) != 0) {
-		fprintf(stderr, "e2-bare-vhost: %s: cannot map the rings for --direct\n", d->path);
-		free(d->mem);
-		d->mem = NULL;
+	if (vd_dev_attach(&d->vd, vid, &why) != 0 || vd_ring_attach(&d->rx, vid, GUEST_RXQ) != 0 ||
+	    vd_ring_attach(&d->tx, vid, GUEST_TXQ) != 0) {
+		fprintf(stderr, "e2-bare-vhost: %s: no --direct: %s\n", d->path, why);
+		vd_dev_detach(&d->vd);
 		return -1;
 	}
 	return 0;
@@ -173,12 +143,11 @@ static void quiesce(struct dev *d)
 /* --direct: librte_vhost keeps the ring indexes of a device the loop is not in. */
 static void direct_detach(struct dev *d, int vid)
 {
-	if (!d->mem)
+	if (!d->vd.mem)
 		return;
-	rte_vhost_set_vring_base(vid, GUEST_RXQ, d->rx.last_avail, d->rx.last_used);
-	rte_vhost_set_vring_base(vid, GUEST_TXQ, d->tx.last_avail, d->tx.last_used);
-	free(d->mem);
-	d->mem = NULL;
+	vd_ring_give(&d->rx, vid, GUEST_RXQ);
+	vd_ring_give(&d->tx, vid, GUEST_TXQ);
+	vd_dev_detach(&d->vd);
 }
 
 /* --direct: a running device gets messages that remap its memory or move its rings
@@ -192,7 +161,7 @@ static enum rte_vhost_msg_result direct_pre(int vid, void *msg)
 	struct dev *d = dev_of(vid);
 
 	(void)msg;
-	if (d && atomic_load(&d->vid) == vid && d->mem) {
+	if (d && atomic_load(&d->vid) == vid && d->vd.mem) {
 		quiesce(d);
 		direct_detach(d, vid);
 	}
@@ -204,7 +173,7 @@ static enum rte_vhost_msg_result direct_post(int vid, void *msg)
 	struct dev *d = dev_of(vid);
 
 	(void)msg;
-	if (d && atomic_load(&d->vid) == vid && !d->mem && direct_attach(d, vid) == 0)
+	if (d && atomic_load(&d->vid) == vid && !d->vd.mem && direct_attach(d, vid) == 0)
 		atomic_store(&d->ready, true);
 	return RTE_VHOST_MSG_RESULT_NOT_HANDLED;
 }
@@ -251,237 +220,16 @@ static const struct rte_vhost_device_ops ops = {
 	.destroy_device = destroy_device,
 };
 
-/* A buffer chain as the loop copies into or out of it. */
-#define CHAIN_SEGS_MAX 8
-struct chain {
-	uint8_t *p[CHAIN_SEGS_MAX];
-	uint32_t len[CHAIN_SEGS_MAX];
-	int n;
-	uint32_t total;
-};
-
-/* Guest-physical to our address, trying the region of the last hit first (a guest's
- * rings and buffers mostly sit in one); NULL unless [gpa, gpa + len) is in one region. */
-static inline uint8_t *guest_va(struct dev *d, uint64_t gpa, uint32_t len)
-{
-	const struct rte_vhost_mem_region *r = &d->mem->regions[d->hint];
-
-	if (unlikely(gpa - r->guest_phys_addr >= r->size)) {
-		uint32_t i;
-		for (i = 0; i < d->mem->nregions; i++)
-			if (gpa - d->mem->regions[i].guest_phys_addr < d->mem->regions[i].size)
-				break;
-		if (i == d->mem->nregions)
-			return NULL;
-		d->hint = i;
-		r = &d->mem->regions[i];
-	}
-	if (unlikely(len > r->guest_phys_addr + r->size - gpa))
-		return NULL;
-	return (uint8_t *)(uintptr_t)(gpa - r->guest_phys_addr + r->host_user_addr);
-}
-
-/* The buffers of the chain at `head`, all writable (a receive chain) or all readable;
- * false for anything malformed: a bad index, a loop, a buffer outside guest memory or
- * across two regions, nested indirection, too many pieces. Each descriptor is read
- * once into a local, since the guest may be rewriting it. */
-static bool chain_get(struct dev *d, const struct ring *r, uint16_t head, bool write, struct chain *c)
-{
-	const volatile struct vring_desc *tab = r->vr.desc;
-	uint32_t tab_size = r->vr.size, idx = head;
-
-	c->n = 0;
-	c->total = 0;
-	if (idx >= tab_size)
-		return false;
-	struct vring_desc first = tab[idx];
-	if (first.flags & VRING_DESC_F_INDIRECT) {
-		if (first.len == 0 || first.len % sizeof(struct vring_desc) != 0)
-			return false;
-		tab = (const volatile struct vring_desc *)guest_va(d, first.addr, first.len);
-		if (!tab)
-			return false;
-		tab_size = first.len / sizeof(struct vring_desc);
-		idx = 0;
-	}
-	for (uint32_t hops = 0;; hops++) {
-		if (idx >= tab_size || hops >= tab_size || c->n == CHAIN_SEGS_MAX)
-			return false;
-		struct vring_desc dsc = tab[idx];
-		if ((dsc.flags & VRING_DESC_F_INDIRECT) || !(dsc.flags & VRING_DESC_F_WRITE) != !write)
-			return false;
-		uint8_t *p = guest_va(d, dsc.addr, dsc.len);
-		if (!p)
-			return false;
-		c->p[c->n] = p;
-		c->len[c->n++] = dsc.len;
-		c->total += dsc.len;
-		if (!(dsc.flags & VRING_DESC_F_NEXT))
-			return true;
-		idx = dsc.next;
-	}
-}
-
-/* After a burst moved a ring's used index: interrupt the guest if it asked for it
- * (as librte_vhost's vhost_vring_call_split decides). */
-static void ring_call(const struct dev *d, struct ring *r)
-{
-	if (r->vr.callfd < 0)
-		return;
-	rte_atomic_thread_fence(__ATOMIC_SEQ_CST); /* the index is out before we read its wishes */
-	if (d->features & (1ULL << VIRTIO_RING_F_EVENT_IDX)) {
-		uint16_t event = *(volatile uint16_t *)&r->vr.avail->ring[r->vr.size];
-		bool call = !r->signalled_valid || vring_need_event(event, r->last_used, r->signalled_used);
-		r->signalled_used = r->last_used;
-		r->signalled_valid = true;
-		if (call)
-			eventfd_write(r->vr.callfd, 1);
-	} else if (!(*(volatile uint16_t *)&r->vr.avail->flags & VRING_AVAIL_F_NO_INTERRUPT)) {
-		eventfd_write(r->vr.callfd, 1);
-	}
-}
-
-/* The receive buffers a burst fills, in order: ids and lengths for the used ring. */
-struct rx_fill {
-	uint16_t id[BURST * 2];
-	uint32_t len[BURST * 2];
-	uint16_t n;     /* heads used by frames placed so far */
-	uint16_t avail; /* heads the guest offers from last_avail on */
-	uint16_t known; /* heads read (and prefetched) ahead into id[] */
-};
-
-/* Copies one frame (the transmit chain less its virtio-net header) into the next
- * receive buffers; returns false, taking none, if it could not place the frame. */
-static bool frame_put(struct dev *to, struct ring *rx, struct rx_fill *f, const struct chain *src, uint32_t skip)
-{
-	struct chain dst;
-	uint16_t heads = 0;
-	uint8_t *hdr = NULL;
-	int si = 0;
-	uint32_t soff = skip;
-
-	while (si < src->n && soff >= src->len[si])
-		soff -= src->len[si++];
-	for (;;) {
-		uint16_t k = f->n + heads;
-		if (k >= f->avail || k >= RTE_DIM(f->id))
-			return false;
-		uint16_t head = k < f->known ? f->id[k]
-					     : rx->vr.avail->ring[(uint16_t)(rx->last_avail + k) & (rx->vr.size - 1)];
-		if (!chain_get(to, rx, head, true, &dst) || dst.len[0] < to->hdr_len)
-			return false;
-		int di = 0;
-		uint32_t doff = 0;
-		if (!hdr) {
-			hdr = dst.p[0];
-			if (to->hdr_len == sizeof(struct virtio_net_hdr_mrg_rxbuf))
-				memset(hdr, 0, sizeof(struct virtio_net_hdr_mrg_rxbuf));
-			else
-				memset(hdr, 0, sizeof(struct virtio_net_hdr));
-			doff = to->hdr_len;
-		}
-		uint32_t written = doff;
-		while (si < src->n && di < dst.n) {
-			uint32_t n = RTE_MIN(src->len[si] - soff, dst.len[di] - doff);
-			rte_memcpy(dst.p[di] + doff, src->p[si] + soff, n);
-			written += n;
-			soff += n;
-			doff += n;
-			if (soff == src->len[si])
-				si++, soff = 0;
-			if (doff == dst.len[di])
-				di++, doff = 0;
-		}
-		f->id[k] = head;
-		f->len[k] = written;
-		heads++;
-		if (si == src->n)
-			break;
-		if (!to->mrg)
-			return false; /* the frame is longer than the guest's buffer */
-	}
-	if (to->mrg)
-		((struct virtio_net_hdr_mrg_rxbuf *)hdr)->num_buffers = heads;
-	f->n += heads;
-	return true;
-}
-
 /* One burst from `from`'s transmit ring to `to`'s receive ring; returns the frames
  * taken (forwarded, or dropped for want of room as a dequeue+enqueue would, or
- * malformed: those two added to *drops). In
- * phases, as librte_vhost batches: every index and descriptor of the burst is asked
- * for before any is used, so that the loads of lines the other core wrote overlap. */
+ * malformed: those two added to *drops). */
 static uint16_t direct_burst(struct dev *from, struct dev *to, uint64_t *drops)
 {
-	struct ring *tx = &from->tx, *rx = &to->rx;
-	const uint16_t tx_mask = tx->vr.size - 1, rx_mask = rx->vr.size - 1;
-	uint16_t avail = __atomic_load_n(&tx->vr.avail->idx, __ATOMIC_ACQUIRE);
-	uint16_t n = (uint16_t)(avail - tx->last_avail);
+	struct vd_result r;
 
-	if (n == 0 || n > tx->vr.size)
-		return 0; /* nothing, or a guest that lies about its ring */
-	if (n > BURST)
-		n = BURST;
-	uint16_t tx_id[BURST];
-	struct chain src[BURST];
-	bool ok[BURST];
-	for (uint16_t i = 0; i < n; i++) {
-		tx_id[i] = tx->vr.avail->ring[(uint16_t)(tx->last_avail + i) & tx_mask];
-		rte_prefetch0(&tx->vr.desc[tx_id[i] & tx_mask]);
-	}
-	struct rx_fill f;
-	uint16_t rx_avail = __atomic_load_n(&rx->vr.avail->idx, __ATOMIC_ACQUIRE);
-	f.n = 0;
-	f.avail = (uint16_t)(rx_avail - rx->last_avail);
-	if (f.avail > rx->vr.size)
-		f.avail = 0;
-	f.known = RTE_MIN(f.avail, n);
-	for (uint16_t k = 0; k < f.known; k++) {
-		f.id[k] = rx->vr.avail->ring[(uint16_t)(rx->last_avail + k) & rx_mask];
-		rte_prefetch0(&rx->vr.desc[f.id[k] & rx_mask]);
-	}
-	for (uint16_t i = 0; i < n; i++) {
-		ok[i] = chain_get(from, tx, tx_id[i], false, &src[i]) && src[i].total > from->hdr_len;
-		if (ok[i])
-			rte_prefetch0(src[i].p[0] + (src[i].len[0] > from->hdr_len ? from->hdr_len : 0));
-	}
-	/* the first receive buffers, for writing: their lines are on their way while the
-	 * copies before them run */
-	for (uint16_t k = 0; k < f.known; k++) {
-		struct vring_desc dsc = ((const volatile struct vring_desc *)rx->vr.desc)[f.id[k] & rx_mask];
-		if (!(dsc.flags & VRING_DESC_F_INDIRECT)) {
-			uint8_t *p = guest_va(to, dsc.addr, dsc.len);
-			if (p)
-				__builtin_prefetch(p, 1, 3); /* rte_prefetch0_write is experimental in 22.11 */
-		}
-	}
-	for (uint16_t i = 0; i < n; i++)
-		if (!ok[i] || !frame_put(to, rx, &f, &src[i], from->hdr_len))
-			(*drops)++;
-	/* In order, the last chain's entry stands for the batch (virtio 1.1, "in-order use of descriptors"): one
-	 * line of the used ring written instead of up to four. */
-	for (uint16_t i = from->in_order ? n - 1 : 0; i < n; i++) {
-		volatile struct vring_used_elem *u = &tx->vr.used->ring[(uint16_t)(tx->last_used + i) & tx_mask];
-		u->id = tx_id[i];
-		u->len = 0;
-	}
-	tx->last_avail += n;
-	tx->last_used += n;
-	__atomic_store_n(&tx->vr.used->idx, tx->last_used, __ATOMIC_RELEASE);
-	ring_call(from, tx);
-	if (f.n) {
-		for (uint16_t k = 0; k < f.n; k++) {
-			volatile struct vring_used_elem *u =
-				&rx->vr.used->ring[(uint16_t)(rx->last_used + k) & rx_mask];
-			u->id = f.id[k];
-			u->len = f.len[k];
-		}
-		rx->last_avail += f.n;
-		rx->last_used += f.n;
-		__atomic_store_n(&rx->vr.used->idx, rx->last_used, __ATOMIC_RELEASE);
-		ring_call(to, rx);
-	}
-	return n;
+	vd_forward(&from->vd, &from->tx, &to->vd, &to->rx, BURST, 0, &r);
+	*drops += r.no_room + r.malformed;
+	return r.taken;
 }
 
 static void sleep_us(uint32_t us)
@@ -625,9 +373,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "e2-bare-vhost: needs a second lcore to forward on (e.g. --lcores 0@1,1@1)\n");
 		goto out_eal;
 	}
-	pool = rte_pktmbuf_pool_create("bare_pool", POOL_MBUFS, POOL_CACHE, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-				       (int)rte_socket_id());
-	if (!pool) {
+	/* --direct copies guest to guest: no mbufs */
+	if (!direct)
+		pool = rte_pktmbuf_pool_create("bare_pool", POOL_MBUFS, POOL_CACHE, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+					       (int)rte_socket_id());
+	if (!direct && !pool) {
 		fprintf(stderr, "e2-bare-vhost: cannot allocate %u packet buffers\n", POOL_MBUFS);
 		goto out_eal;
 	}

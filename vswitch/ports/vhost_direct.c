@@ -1,0 +1,327 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The single-copy path: see vhost_direct.h. A burst runs in phases, as librte_vhost
+ * batches: every ring index and descriptor of the burst is asked for before any is used,
+ * so that the loads of lines the other core wrote overlap instead of queueing. */
+#include "vhost_direct.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+
+#include <rte_common.h>
+#include <rte_memcpy.h>
+#include <rte_prefetch.h>
+
+int vd_dev_attach(struct vd_dev *d, int vid, const char **why)
+{
+	const uint64_t refused =
+		(1ULL << VIRTIO_F_RING_PACKED) | (1ULL << VHOST_F_LOG_ALL) | (1ULL << VIRTIO_F_IOMMU_PLATFORM);
+
+	memset(d, 0, sizeof(*d));
+	if (rte_vhost_get_negotiated_features(vid, &d->features) != 0) {
+		*why = "the device has no features yet";
+		return -1;
+	}
+	if (d->features & refused) {
+		*why = "it negotiated packed rings, dirty-page logging or an IOMMU";
+		return -1;
+	}
+	d->mrg = d->features & (1ULL << VIRTIO_NET_F_MRG_RXBUF);
+	d->in_order = d->features & (1ULL << VIRTIO_F_IN_ORDER);
+	d->event_idx = d->features & (1ULL << VIRTIO_RING_F_EVENT_IDX);
+	d->hdr_len = d->mrg || (d->features & (1ULL << VIRTIO_F_VERSION_1)) ? sizeof(struct virtio_net_hdr_mrg_rxbuf)
+									    : sizeof(struct virtio_net_hdr);
+	if (rte_vhost_get_mem_table(vid, &d->mem) != 0 || d->mem->nregions == 0) {
+		free(d->mem);
+		d->mem = NULL;
+		*why = "its memory table is empty";
+		return -1;
+	}
+	return 0;
+}
+
+void vd_dev_detach(struct vd_dev *d)
+{
+	free(d->mem);
+	d->mem = NULL;
+}
+
+int vd_ring_attach(struct vd_ring *r, int vid, uint16_t vring)
+{
+	memset(r, 0, sizeof(*r));
+	if (rte_vhost_get_vhost_vring(vid, vring, &r->vr) != 0 || !r->vr.desc || !r->vr.avail || !r->vr.used ||
+	    !rte_is_power_of_2(r->vr.size) || rte_vhost_get_vring_base(vid, vring, &r->last_avail, &r->last_used) != 0) {
+		memset(r, 0, sizeof(*r));
+		return -1;
+	}
+	return 0;
+}
+
+/* A buffer chain as the path copies into or out of it. */
+#define CHAIN_SEGS_MAX 8
+struct chain {
+	uint8_t *p[CHAIN_SEGS_MAX];
+	uint32_t len[CHAIN_SEGS_MAX];
+	int n;
+	uint32_t total;
+};
+
+/* Guest-physical to our address, trying the region of the last hit first (a guest's
+ * rings and buffers mostly sit in one); NULL unless [gpa, gpa + len) is in one region. */
+static inline uint8_t *guest_va(struct vd_dev *d, uint64_t gpa, uint32_t len)
+{
+	const struct rte_vhost_mem_region *r = &d->mem->regions[d->hint];
+
+	if (unlikely(gpa - r->guest_phys_addr >= r->size)) {
+		uint32_t i;
+		for (i = 0; i < d->mem->nregions; i++)
+			if (gpa - d->mem->regions[i].guest_phys_addr < d->mem->regions[i].size)
+				break;
+		if (i == d->mem->nregions)
+			return NULL;
+		d->hint = i;
+		r = &d->mem->regions[i];
+	}
+	if (unlikely(len > r->guest_phys_addr + r->size - gpa))
+		return NULL;
+	return (uint8_t *)(uintptr_t)(gpa - r->guest_phys_addr + r->host_user_addr);
+}
+
+/* The buffers of the chain at `head`, all writable (a receive chain) or all readable;
+ * false for anything malformed: a bad index, a loop, a buffer outside guest memory or
+ * across two regions, nested indirection, too many pieces. Each descriptor is read
+ * once into a local, since the guest may be rewriting it. */
+static bool chain_get(struct vd_dev *d, const struct vd_ring *r, uint16_t head, bool write, struct chain *c)
+{
+	const volatile struct vring_desc *tab = r->vr.desc;
+	uint32_t tab_size = r->vr.size, idx = head;
+
+	c->n = 0;
+	c->total = 0;
+	if (idx >= tab_size)
+		return false;
+	struct vring_desc first = tab[idx];
+	if (first.flags & VRING_DESC_F_INDIRECT) {
+		if (first.len == 0 || first.len % sizeof(struct vring_desc) != 0)
+			return false;
+		tab = (const volatile struct vring_desc *)guest_va(d, first.addr, first.len);
+		if (!tab)
+			return false;
+		tab_size = first.len / sizeof(struct vring_desc);
+		idx = 0;
+	}
+	for (uint32_t hops = 0;; hops++) {
+		if (idx >= tab_size || hops >= tab_size || c->n == CHAIN_SEGS_MAX)
+			return false;
+		struct vring_desc dsc = tab[idx];
+		if ((dsc.flags & VRING_DESC_F_INDIRECT) || !(dsc.flags & VRING_DESC_F_WRITE) != !write)
+			return false;
+		uint8_t *p = guest_va(d, dsc.addr, dsc.len);
+		if (!p)
+			return false;
+		c->p[c->n] = p;
+		c->len[c->n++] = dsc.len;
+		c->total += dsc.len;
+		if (!(dsc.flags & VRING_DESC_F_NEXT))
+			return true;
+		idx = dsc.next;
+	}
+}
+
+/* The frame's EtherType (network order), which may sit in any piece of the chain; 0 for
+ * a frame too short to have one. */
+static uint16_t chain_ethertype(const struct chain *c, uint32_t hdr_len)
+{
+	uint8_t b[2];
+	uint32_t off = hdr_len + 12;
+	int got = 0;
+
+	if (c->total < hdr_len + 14)
+		return 0;
+	for (int i = 0; i < c->n && got < 2; i++) {
+		if (off >= c->len[i]) {
+			off -= c->len[i];
+			continue;
+		}
+		while (got < 2 && off < c->len[i])
+			b[got++] = c->p[i][off++];
+		off = 0; /* the rest starts the next piece */
+	}
+	uint16_t v;
+	memcpy(&v, b, sizeof(v));
+	return v;
+}
+
+/* After a burst moved a ring's used index: interrupt the guest if it asked for it, as
+ * librte_vhost's vhost_vring_call_split decides. librte_vhost's own call
+ * (rte_vhost_vring_call) takes the ring lock, which its message handler may hold while
+ * it waits for us to leave the device. */
+static void ring_call(const struct vd_dev *d, struct vd_ring *r)
+{
+	if (r->vr.callfd < 0)
+		return;
+	rte_atomic_thread_fence(__ATOMIC_SEQ_CST); /* the index is out before we read its wishes */
+	if (d->event_idx) {
+		uint16_t event = *(volatile uint16_t *)&r->vr.avail->ring[r->vr.size];
+		bool call = !r->signalled_valid || vring_need_event(event, r->last_used, r->signalled_used);
+		r->signalled_used = r->last_used;
+		r->signalled_valid = true;
+		if (call)
+			eventfd_write(r->vr.callfd, 1);
+	} else if (!(*(volatile uint16_t *)&r->vr.avail->flags & VRING_AVAIL_F_NO_INTERRUPT)) {
+		eventfd_write(r->vr.callfd, 1);
+	}
+}
+
+/* The receive buffers a burst fills, in order: ids and lengths for the used ring. */
+struct rx_fill {
+	uint16_t id[VD_BURST_MAX * 2];
+	uint32_t len[VD_BURST_MAX * 2];
+	uint16_t n;     /* heads used by frames placed so far */
+	uint16_t avail; /* heads the guest offers from last_avail on */
+	uint16_t known; /* heads read (and prefetched) ahead into id[] */
+};
+
+/* Copies one frame (the transmit chain less its virtio-net header) into the next
+ * receive buffers; returns false, taking none, if it could not place the frame. */
+static bool frame_put(struct vd_dev *to, struct vd_ring *rx, struct rx_fill *f, const struct chain *src,
+		      uint32_t skip)
+{
+	struct chain dst;
+	uint16_t heads = 0;
+	uint8_t *hdr = NULL;
+	int si = 0;
+	uint32_t soff = skip;
+
+	while (si < src->n && soff >= src->len[si])
+		soff -= src->len[si++];
+	for (;;) {
+		uint16_t k = f->n + heads;
+		if (k >= f->avail || k >= RTE_DIM(f->id))
+			return false;
+		uint16_t head = k < f->known ? f->id[k]
+					     : rx->vr.avail->ring[(uint16_t)(rx->last_avail + k) & (rx->vr.size - 1)];
+		if (!chain_get(to, rx, head, true, &dst) || dst.len[0] < to->hdr_len)
+			return false;
+		int di = 0;
+		uint32_t doff = 0;
+		if (!hdr) {
+			hdr = dst.p[0];
+			memset(hdr, 0, to->hdr_len);
+			doff = to->hdr_len;
+		}
+		uint32_t written = doff;
+		while (si < src->n && di < dst.n) {
+			uint32_t n = RTE_MIN(src->len[si] - soff, dst.len[di] - doff);
+			rte_memcpy(dst.p[di] + doff, src->p[si] + soff, n);
+			written += n;
+			soff += n;
+			doff += n;
+			if (soff == src->len[si])
+				si++, soff = 0;
+			if (doff == dst.len[di])
+				di++, doff = 0;
+		}
+		f->id[k] = head;
+		f->len[k] = written;
+		heads++;
+		if (si == src->n)
+			break;
+		if (!to->mrg)
+			return false; /* the frame is longer than the guest's buffer */
+	}
+	if (to->mrg)
+		((struct virtio_net_hdr_mrg_rxbuf *)hdr)->num_buffers = heads;
+	f->n += heads;
+	return true;
+}
+
+void vd_forward(struct vd_dev *from, struct vd_ring *tx, struct vd_dev *to, struct vd_ring *rx, uint16_t max,
+		uint16_t stop_ethertype, struct vd_result *res)
+{
+	const uint16_t tx_mask = tx->vr.size - 1, rx_mask = rx->vr.size - 1;
+	uint16_t avail = __atomic_load_n(&tx->vr.avail->idx, __ATOMIC_ACQUIRE);
+	uint16_t n = (uint16_t)(avail - tx->last_avail);
+
+	memset(res, 0, sizeof(*res));
+	if (n == 0 || n > tx->vr.size)
+		return; /* nothing, or a guest that lies about its ring */
+	n = RTE_MIN(n, RTE_MIN(max, VD_BURST_MAX));
+	uint16_t tx_id[VD_BURST_MAX];
+	struct chain src[VD_BURST_MAX];
+	bool ok[VD_BURST_MAX];
+	for (uint16_t i = 0; i < n; i++) {
+		tx_id[i] = tx->vr.avail->ring[(uint16_t)(tx->last_avail + i) & tx_mask];
+		rte_prefetch0(&tx->vr.desc[tx_id[i] & tx_mask]);
+	}
+	struct rx_fill f;
+	uint16_t rx_avail = __atomic_load_n(&rx->vr.avail->idx, __ATOMIC_ACQUIRE);
+	f.n = 0;
+	f.avail = (uint16_t)(rx_avail - rx->last_avail);
+	if (f.avail > rx->vr.size)
+		f.avail = 0;
+	f.known = RTE_MIN(f.avail, n);
+	for (uint16_t k = 0; k < f.known; k++) {
+		f.id[k] = rx->vr.avail->ring[(uint16_t)(rx->last_avail + k) & rx_mask];
+		rte_prefetch0(&rx->vr.desc[f.id[k] & rx_mask]);
+	}
+	for (uint16_t i = 0; i < n; i++) {
+		ok[i] = chain_get(from, tx, tx_id[i], false, &src[i]) && src[i].total > from->hdr_len;
+		if (ok[i])
+			rte_prefetch0(src[i].p[0] + (src[i].len[0] > from->hdr_len ? from->hdr_len : 0));
+	}
+	/* the first receive buffers, for writing: their lines are on their way while the
+	 * copies before them run */
+	for (uint16_t k = 0; k < f.known; k++) {
+		struct vring_desc dsc = ((const volatile struct vring_desc *)rx->vr.desc)[f.id[k] & rx_mask];
+		if (!(dsc.flags & VRING_DESC_F_INDIRECT)) {
+			uint8_t *p = guest_va(to, dsc.addr, dsc.len);
+			if (p)
+				__builtin_prefetch(p, 1, 3); /* rte_prefetch0_write is experimental in 22.11 */
+		}
+	}
+	for (uint16_t i = 0; i < n; i++) {
+		if (!ok[i]) {
+			res->malformed++;
+			continue;
+		}
+		uint32_t len = src[i].total - from->hdr_len;
+		if (stop_ethertype && chain_ethertype(&src[i], from->hdr_len) == stop_ethertype) {
+			n = i; /* this frame and the rest stay for the caller */
+			res->stopped = true;
+			break;
+		}
+		res->bytes_taken += len;
+		if (frame_put(to, rx, &f, &src[i], from->hdr_len)) {
+			res->placed++;
+			res->bytes_placed += len;
+		} else {
+			res->no_room++;
+		}
+	}
+	res->taken = n;
+	if (n) {
+		/* In order, the last chain's entry stands for the batch (virtio 1.1, "in-order
+		 * use of descriptors"): one line of the used ring written instead of up to four. */
+		for (uint16_t i = from->in_order ? n - 1 : 0; i < n; i++) {
+			volatile struct vring_used_elem *u = &tx->vr.used->ring[(uint16_t)(tx->last_used + i) & tx_mask];
+			u->id = tx_id[i];
+			u->len = 0;
+		}
+		tx->last_avail += n;
+		tx->last_used += n;
+		__atomic_store_n(&tx->vr.used->idx, tx->last_used, __ATOMIC_RELEASE);
+		ring_call(from, tx);
+	}
+	if (f.n) {
+		for (uint16_t k = 0; k < f.n; k++) {
+			volatile struct vring_used_elem *u = &rx->vr.used->ring[(uint16_t)(rx->last_used + k) & rx_mask];
+			u->id = f.id[k];
+			u->len = f.len[k];
+		}
+		rx->last_avail += f.n;
+		rx->last_used += f.n;
+		__atomic_store_n(&rx->vr.used->idx, rx->last_used, __ATOMIC_RELEASE);
+		ring_call(to, rx);
+	}
+}
