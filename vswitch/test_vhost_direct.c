@@ -97,11 +97,11 @@ static uint16_t chain(struct side *s, bool write, const uint32_t *lens, int n, u
 	for (int i = 0; i < n; i++) {
 		uint16_t d = s->next_desc++;
 		bufs[i] = take(lens[i]);
-		s->ring.vr.desc[d] = (struct vring_desc){.addr = gpa(bufs[i]),
-							 .len = lens[i],
-							 .flags = (uint16_t)((write ? VRING_DESC_F_WRITE : 0) |
-									     (i + 1 < n ? VRING_DESC_F_NEXT : 0)),
-							 .next = (uint16_t)(d + 1)};
+		s->ring.vr.desc[d] = (struct vring_desc){
+			.addr = gpa(bufs[i]),
+			.len = lens[i],
+			.flags = (uint16_t)((write ? VRING_DESC_F_WRITE : 0) | (i + 1 < n ? VRING_DESC_F_NEXT : 0)),
+			.next = (uint16_t)(d + 1)};
 	}
 	return head;
 }

@@ -50,7 +50,8 @@ int vd_ring_attach(struct vd_ring *r, int vid, uint16_t vring)
 {
 	memset(r, 0, sizeof(*r));
 	if (rte_vhost_get_vhost_vring(vid, vring, &r->vr) != 0 || !r->vr.desc || !r->vr.avail || !r->vr.used ||
-	    !rte_is_power_of_2(r->vr.size) || rte_vhost_get_vring_base(vid, vring, &r->last_avail, &r->last_used) != 0) {
+	    !rte_is_power_of_2(r->vr.size) ||
+	    rte_vhost_get_vring_base(vid, vring, &r->last_avail, &r->last_used) != 0) {
 		memset(r, 0, sizeof(*r));
 		return -1;
 	}
@@ -184,8 +185,7 @@ struct rx_fill {
 
 /* Copies one frame (the transmit chain less its virtio-net header) into the next
  * receive buffers; returns false, taking none, if it could not place the frame. */
-static bool frame_put(struct vd_dev *to, struct vd_ring *rx, struct rx_fill *f, const struct chain *src,
-		      uint32_t skip)
+static bool frame_put(struct vd_dev *to, struct vd_ring *rx, struct rx_fill *f, const struct chain *src, uint32_t skip)
 {
 	struct chain dst;
 	uint16_t heads = 0;
@@ -304,7 +304,8 @@ void vd_forward(struct vd_dev *from, struct vd_ring *tx, struct vd_dev *to, stru
 		/* In order, the last chain's entry stands for the batch (virtio 1.1, "in-order
 		 * use of descriptors"): one line of the used ring written instead of up to four. */
 		for (uint16_t i = from->in_order ? n - 1 : 0; i < n; i++) {
-			volatile struct vring_used_elem *u = &tx->vr.used->ring[(uint16_t)(tx->last_used + i) & tx_mask];
+			volatile struct vring_used_elem *u =
+				&tx->vr.used->ring[(uint16_t)(tx->last_used + i) & tx_mask];
 			u->id = tx_id[i];
 			u->len = 0;
 		}
@@ -315,7 +316,8 @@ void vd_forward(struct vd_dev *from, struct vd_ring *tx, struct vd_dev *to, stru
 	}
 	if (f.n) {
 		for (uint16_t k = 0; k < f.n; k++) {
-			volatile struct vring_used_elem *u = &rx->vr.used->ring[(uint16_t)(rx->last_used + k) & rx_mask];
+			volatile struct vring_used_elem *u =
+				&rx->vr.used->ring[(uint16_t)(rx->last_used + k) & rx_mask];
 			u->id = f.id[k];
 			u->len = f.len[k];
 		}

@@ -72,13 +72,13 @@ static inline void vd_ring_give(const struct vd_ring *r, int vid, uint16_t vring
 }
 
 struct vd_result {
-	uint16_t taken;     /* frames taken from the transmit ring: the rest of these fields */
-	uint16_t placed;    /* ... put in the receive ring */
-	uint16_t no_room;   /* ... dropped: no receive buffers, or too few for the frame */
-	uint16_t malformed; /* ... dropped: a bad index, a loop, a buffer outside guest memory */
+	uint16_t taken;        /* frames taken from the transmit ring: the rest of these fields */
+	uint16_t placed;       /* ... put in the receive ring */
+	uint16_t no_room;      /* ... dropped: no receive buffers, or too few for the frame */
+	uint16_t malformed;    /* ... dropped: a bad index, a loop, a buffer outside guest memory */
 	uint64_t bytes_taken;  /* frame bytes (no virtio-net header) of the frames not malformed */
 	uint64_t bytes_placed; /* ... of the frames placed */
-	bool stopped; /* the burst stopped before a frame of stop_ethertype, left in the ring */
+	bool stopped;          /* the burst stopped before a frame of stop_ethertype, left in the ring */
 };
 
 /* Moves up to `max` (≤ VD_BURST_MAX) frames from `from`'s transmit ring `tx` to `to`'s
