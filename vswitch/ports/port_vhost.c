@@ -313,6 +313,11 @@ static bool vhost_forward(struct e2_port *p, uint16_t queue, struct e2_port *to_
 	struct vd_ring *tx = &from->guest_tx[queue], *rx = &to->guest_rx[0];
 	bool ok = false;
 
+	/* librte_vhost announces a migrated guest inside its dequeue: the caller's takes it */
+	if (unlikely(atomic_load_explicit(&from->rarp_pending, memory_order_relaxed))) {
+		atomic_store(&from->rarp_pending, false);
+		return false;
+	}
 	if (!e2_gate_enter(&from->direct, in))
 		return false;
 	if (!e2_gate_enter(&to->direct, out)) {
@@ -321,8 +326,7 @@ static bool vhost_forward(struct e2_port *p, uint16_t queue, struct e2_port *to_
 	}
 	if (likely(vd_ring_attached(tx) && vd_ring_attached(rx) &&
 		   atomic_load_explicit(&from->vring_ready[queue * 2 + 1], memory_order_relaxed) &&
-		   atomic_load_explicit(&to->vring_ready[0], memory_order_relaxed) &&
-		   !atomic_load_explicit(&from->rarp_pending, memory_order_relaxed))) {
+		   atomic_load_explicit(&to->vring_ready[0], memory_order_relaxed))) {
 		int from_vid = atomic_load_explicit(&from->vid, memory_order_relaxed);
 		int to_vid = atomic_load_explicit(&to->vid, memory_order_relaxed);
 		struct vd_result r;
@@ -342,8 +346,6 @@ static bool vhost_forward(struct e2_port *p, uint16_t queue, struct e2_port *to_
 					    .bytes_placed = r.bytes_placed,
 					    .stopped = r.stopped};
 		ok = true;
-	} else if (atomic_load_explicit(&from->rarp_pending, memory_order_relaxed)) {
-		atomic_store(&from->rarp_pending, false); /* the caller's dequeue sends it */
 	}
 	e2_gate_leave(out);
 	e2_gate_leave(in);
