@@ -16,6 +16,7 @@
 #include <rte_mbuf_dyn.h>
 
 #define E2_BATCH_MAX 32
+#define E2_CLASSIFY_HEAD 128 /* see e2_module_class.classify */
 #define E2_GATES_MAX 64
 #define E2_NAME_MAX 64
 #define E2_ERR_MAX 256
@@ -114,6 +115,14 @@ struct e2_module_class {
 	void (*process_batch)(struct e2_ctx *ctx, struct e2_module *m, uint16_t igate, struct e2_batch *b);
 	/* Schedulable classes have run_task: returns the number of packets it handled. */
 	uint32_t (*run_task)(struct e2_ctx *ctx, struct e2_module *m);
+	/* Optional, for classes whose choice of output gate rests on a frame's first bytes
+	 * alone (and the module's own tables): the single-copy path between vhost ports
+	 * (port_in.c) calls it instead of process_batch, on the worker, for a frame still in
+	 * the guest's buffer. `head` holds head_len of the frame's first bytes (at least
+	 * E2_CLASSIFY_HEAD, or all len of them). Returns the ogate the frame takes, or -1 when
+	 * these bytes do not settle it (the frame then takes the ordinary path). The caller
+	 * counts packets, batches and the gates; the class counts anything else it keeps. */
+	int (*classify)(struct e2_module *m, const uint8_t *head, uint32_t head_len, uint32_t len);
 	/* Optional extra statistics for `stats`. */
 	void (*stats)(struct e2_module *m, struct e2_result *out);
 	/* Classes that buffer packets (queues) report how full they are, for the load

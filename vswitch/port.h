@@ -17,28 +17,42 @@
 struct e2_port;
 struct rte_mempool;
 
+/* The most output ports one direct forward spreads frames over. */
+#define E2_PORT_FWD_DESTS_MAX 4
+
 /* What a direct forward did (e2_port_ops.forward). */
 struct e2_port_fwd {
 	uint16_t taken;                     /* frames taken from the input port: the rest of these fields */
-	uint16_t placed;                    /* ... handed to the output port's peer */
+	uint16_t placed;                    /* ... handed to an output port's peer */
 	uint16_t no_room;                   /* ... dropped: the peer had no room (a tx drop, as tx would count it) */
 	uint16_t malformed;                 /* ... dropped: what the input's peer sent was not a frame */
 	uint64_t bytes_taken, bytes_placed; /* of the frames not malformed, and of those placed */
-	bool stopped;                       /* stopped before a frame of the EtherType asked for */
+	bool stopped;                       /* stopped before a frame left for rx */
+	/* each output port's share of placed, no_room and bytes_placed */
+	uint16_t to_placed[E2_PORT_FWD_DESTS_MAX], to_no_room[E2_PORT_FWD_DESTS_MAX];
+	uint64_t to_bytes_placed[E2_PORT_FWD_DESTS_MAX];
 };
+
+/* A direct forward's choice of output port for a frame, from its first bytes: `head`
+ * holds head_len of them (at least 128, or the whole frame), `len` is the frame's length.
+ * Returns an index into the output ports, or anything ≥ their count to leave this frame
+ * and the rest of the burst for rx. */
+typedef uint16_t (*e2_port_pick_fn)(void *arg, const uint8_t *head, uint32_t head_len, uint32_t len);
 
 /* What a port does once open; ethdev ports share one set (port.c). */
 struct e2_port_ops {
 	/* rx/tx run on the worker that owns the queue; tx takes the packets it accepts */
 	uint16_t (*rx)(struct e2_port *p, uint16_t queue, struct rte_mbuf **pkts, uint16_t n);
 	uint16_t (*tx)(struct e2_port *p, uint16_t queue, struct rte_mbuf **pkts, uint16_t n);
-	/* Optional, on the worker that owns rx queue `queue` of p and tx queue 0 of `to` (a
-	 * port of the same driver): moves up to n frames from p's peer straight to to's, with
-	 * no mbuf (vhost-user: one copy instead of two). Frames of EtherType stop_ethertype
-	 * (network order; 0: none) and those after them are left for rx. false: not now
-	 * (the caller takes rx and tx), with nothing moved. */
-	bool (*forward)(struct e2_port *p, uint16_t queue, struct e2_port *to, uint16_t n, uint16_t stop_ethertype,
-			struct e2_port_fwd *res);
+	/* Optional, on the worker that owns rx queue `queue` of p and tx queue 0 of every
+	 * port in to[] (distinct ports of the same driver, n_to ≤ E2_PORT_FWD_DESTS_MAX):
+	 * moves up to n frames from p's peer straight to the peers of to[], with no mbuf
+	 * (vhost-user: one copy instead of two). Each frame goes to to[0], or where pick
+	 * says if pick is set. Frames of EtherType stop_ethertype (network order; 0: none)
+	 * and those after them are left for rx. false: not now (the caller takes rx and
+	 * tx), with nothing moved. */
+	bool (*forward)(struct e2_port *p, uint16_t queue, struct e2_port *const *to, uint16_t n_to, uint16_t n,
+			uint16_t stop_ethertype, e2_port_pick_fn pick, void *arg, struct e2_port_fwd *res);
 	/* the rest run on the control thread */
 	bool (*link_up)(const struct e2_port *p);
 	int (*rx_queue_count)(const struct e2_port *p, uint16_t queue); /* < 0: unknown */

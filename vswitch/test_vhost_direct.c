@@ -2,7 +2,8 @@
 /* The single-copy path (ports/vhost_direct.c) against split rings laid out in memory as
  * a guest lays them out: frames in one or several pieces, behind indirect tables,
  * merged receive buffers, a receiver without room, descriptors a broken or hostile
- * guest could write, and the EtherType a caller asks it to leave alone. The integration
+ * guest could write, the EtherType a caller asks it to leave alone, and frames spread
+ * over several receive rings by the caller's pick. The integration
  * test with real front-ends is test_vhost_direct.sh. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -342,6 +343,82 @@ static void test_stop_ethertype(void **state)
 	assert_int_equal(r.placed, 2);
 }
 
+/* pick's view of each frame, for the test to check. */
+struct picked {
+	int n;
+	uint32_t head_len[8], len[8];
+	uint8_t first[8][VD_HEAD_MIN];
+};
+
+/* Odd first bytes to destination 1, even to 0, 0x77 stops the burst. */
+static uint16_t pick_by_first_byte(void *arg, const uint8_t *head, uint32_t head_len, uint32_t len)
+{
+	struct picked *p = arg;
+	assert_true(p->n < 8);
+	p->head_len[p->n] = head_len;
+	p->len[p->n] = len;
+	memcpy(p->first[p->n], head, head_len < VD_HEAD_MIN ? head_len : VD_HEAD_MIN);
+	p->n++;
+	return head[0] == 0x77 ? VD_PICK_STOP : head[0] & 1;
+}
+
+/* Frames spread over two receive rings by pick, in ring order on each; pick sees a
+ * frame's first bytes in one piece whether or not the guest sent them in one; a full
+ * ring is that destination's drop alone; VD_PICK_STOP leaves the frame and the rest. */
+static void test_pick_spreads_over_destinations(void **state)
+{
+	(void)state;
+	struct side a, b, c;
+	struct vd_result r;
+	struct picked p = {0};
+	side_init(&a, 0);
+	side_init(&b, 0);
+	side_init(&c, 0);
+	send_simple(&a, 64, IPV4, 2);               /* to b */
+	const uint32_t hdr_apart[] = {HDR, 30, 34}; /* the header alone, the frame in two */
+	send_frame(&a, 64, IPV4, 3, hdr_apart, 3);  /* to c */
+	const uint32_t long_split[] = {HDR + 100, 200};
+	send_frame(&a, 300, IPV4, 4, long_split, 2); /* to b; pick gets 128 bytes gathered */
+	send_simple(&a, 64, IPV4, 5);                /* to c, which has no room left */
+	send_simple(&a, 64, IPV4, 0x77);             /* stops the burst */
+	send_simple(&a, 64, IPV4, 6);
+	uint8_t *rb[2] = {post_rx(&b, 2048), post_rx(&b, 2048)};
+	uint8_t *rc = post_rx(&c, 2048);
+	struct vd_dest dests[2] = {{.dev = &b.dev, .ring = &b.ring}, {.dev = &c.dev, .ring = &c.ring}};
+	vd_forward_to(&a.dev, &a.ring, dests, 2, 32, 0, pick_by_first_byte, &p, &r);
+	assert_int_equal(r.taken, 4);
+	assert_true(r.stopped);
+	assert_int_equal(r.placed, 3);
+	assert_int_equal(r.no_room, 1);
+	assert_int_equal(r.bytes_taken, 64 + 64 + 300 + 64);
+	assert_int_equal(dests[0].placed, 2);
+	assert_int_equal(dests[0].bytes_placed, 64 + 300);
+	assert_int_equal(dests[1].placed, 1);
+	assert_int_equal(dests[1].no_room, 1);
+	assert_int_equal(b.ring.vr.used->idx, 2);
+	assert_int_equal(c.ring.vr.used->idx, 1);
+	assert_int_equal(a.ring.vr.used->idx, 4);
+	check_frame(rb[0], 64, IPV4, 2);
+	check_frame(rb[1], 300, IPV4, 4);
+	check_frame(rc, 64, IPV4, 3);
+	/* what pick saw: whole short frames, 128 gathered bytes of the long one */
+	assert_int_equal(p.n, 5);
+	assert_int_equal(p.head_len[1], 64);
+	assert_int_equal(p.head_len[2], VD_HEAD_MIN);
+	assert_int_equal(p.len[2], 300);
+	for (int f = 1; f <= 2; f++)
+		for (uint32_t i = 14; i < p.head_len[f]; i++)
+			assert_int_equal(p.first[f][i], (uint8_t)(f + 2 + i));
+	/* the stopped frame is offered again, first */
+	p.n = 0;
+	post_rx(&b, 2048);
+	vd_forward_to(&a.dev, &a.ring, dests, 2, 32, 0, pick_by_first_byte, &p, &r);
+	assert_int_equal(r.taken, 0);
+	assert_true(r.stopped);
+	assert_int_equal(p.n, 1);
+	assert_int_equal(p.first[0][0], 0x77);
+}
+
 /* In order: one used entry stands for the burst (the last chain's id). */
 static void test_in_order_used_entry(void **state)
 {
@@ -405,6 +482,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_indirect_table, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_descriptors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_ethertype, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pick_spreads_over_destinations, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_in_order_used_entry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_burst_bound_and_wrap, setup, teardown),
 	};

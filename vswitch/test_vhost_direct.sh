@@ -51,11 +51,12 @@ start_e2d() { # config
   fail "e2d did not open its control socket"
 }
 stop_e2d() { kill -TERM "$E2D"; wait "$E2D" || fail "e2d exited with $? on SIGTERM"; rm -f "$T/e2d.ctl"; }
+EXTRA_VDEV=() # a third front-end, for section 4
 trafgen() { # out-file args...
   local out=$1; shift
   timeout 60 "$BIN/e2-trafgen" -l $GCORE --in-memory --single-file-segments -m 256 --no-pci --no-telemetry \
     --file-prefix "vdtg$$" --log-level error --vdev "net_virtio_user0,path=$T/v0.sock,queue_size=1024" \
-    --vdev "net_virtio_user1,path=$T/v1.sock,queue_size=1024" -- --flows 16 --flow-stats "$@" \
+    --vdev "net_virtio_user1,path=$T/v1.sock,queue_size=1024" "${EXTRA_VDEV[@]}" -- --flows 16 --flow-stats "$@" \
     >"$out" 2>>"$T/tg.log"
 }
 val() { sed -n "s/^$2=//p" "$1"; }
@@ -132,4 +133,74 @@ balance "$T/off.out"
 [ "$(direct in0)" = 0 ] || fail "direct=0 on the output port, yet $(direct in0) frames went the single-copy way"
 ok "direct=0: sent $(acc sent) = received $(acc received) + counted drops $(acc counted_drops), none by the single-copy path"
 kill -0 "$E2D" 2>/dev/null || fail "e2d died"
+stop_e2d
+
+# --- 4. classifiers on the way: hmatch and hash_split spread flows over two ports ---
+# Flows 0 and 1 (UDP source ports 1024, 1025) go to v2 by rule; the others are spread
+# over v1 and v2 by hash_split. e2-account checks every module's gates against what the
+# next module received; the same tree with direct=0 on v2 (the ordinary path) must put
+# the same flows on the same ports.
+cat >"$T/tree.conf" <<CONF
+port add v0 vhost path=$T/v0.sock
+port add v1 vhost path=$T/v1.sock
+port add v2 vhost path=$T/v2.sock
+module add in0 port_in port=v0
+module add out1 port_out port=v1
+module add out2 port_out port=v2
+module add hm hmatch fields=34:2 default=0
+module cmd hm add values=1024 gate=1
+module cmd hm add values=1025 gate=1
+module add sp hash_split gates=2
+connect in0 hm
+connect hm:0 sp
+connect hm:1 out2
+connect sp:0 out1
+connect sp:1 out2
+CONF
+misses() { ctl module cmd hm stats | awk '$1 == "misses" { print $2 }'; }
+EXTRA_VDEV=(--vdev "net_virtio_user2,path=$T/v2.sock,queue_size=1024")
+declare -A FLOWS
+for mode in direct ordinary; do
+  [ $mode = ordinary ] && sed -i "s|^port add v2 vhost path=$T/v2.sock\$|& direct=0|" "$T/tree.conf"
+  start_e2d "$T/tree.conf"
+  for size in 64 1500; do
+    d0=$(direct in0); m0=$(misses)
+    trafgen "$T/tree-$mode-$size.out" --tx 0 --rx 1,2 --rate 100000 --duration 1.5 --size "$size" ||
+      fail "e2-trafgen failed (tree, $mode, $size B)"
+    balance "$T/tree-$mode-$size.out"
+    got=$(acc received); sent_=$(acc sent); d=$(( $(direct in0) - d0 )); miss=$(( $(misses) - m0 ))
+    f1=$(val "$T/tree-$mode-$size.out" port1_rx_flows); f2=$(val "$T/tree-$mode-$size.out" port2_rx_flows)
+    [ "$f1" -gt 0 ] && [ "$f2" -ge 2 ] || fail "tree, $mode, $size B: flows on v1 $f1, on v2 $f2"
+    # flows 2..15 match no rule: 14 of every 16 frames (each frame goes to the next flow)
+    [ $(( miss * 16 )) -ge $(( got * 13 )) ] && [ $(( miss * 16 )) -le $(( sent_ * 15 )) ] ||
+      fail "tree, $mode, $size B: hmatch counted $miss misses of $got frames received"
+    FLOWS[$mode,$size]="$f1/$f2"
+    if [ $mode = direct ]; then
+      [ "$d" -ge "$(( got * 9 / 10 ))" ] || fail "tree, $size B: only $d of $got frames by the single-copy path"
+    else
+      [ "$d" = 0 ] || fail "tree with direct=0 on v2: $d frames by the single-copy path"
+    fi
+    ok "tree ($mode path), $size B: sent $(acc sent) = received $got + counted drops $(acc counted_drops), $d single-copy, flows on v1/v2 $f1/$f2, hmatch misses $miss"
+    ctl stats reset >/dev/null
+  done
+  stop_e2d
+done
+for size in 64 1500; do
+  [ "${FLOWS[direct,$size]}" = "${FLOWS[ordinary,$size]}" ] ||
+    fail "$size B: flows on v1/v2 ${FLOWS[direct,$size]} by the single-copy path, ${FLOWS[ordinary,$size]} by the ordinary one"
+done
+ok "the classifiers decide the same on both paths"
+
+# --- 5. a gate that leads nowhere: those frames take the ordinary path (and its drop) --
+# hash_split's gate 1 is left unconnected: frames hashed there are counted past hmatch
+# by neither path twice, and dropped (counted) by the ordinary path; the rest go direct.
+sed -i -e '/^connect sp:1 out2$/d' -e "s|^port add v2 vhost path=$T/v2.sock direct=0\$|port add v2 vhost path=$T/v2.sock|" "$T/tree.conf"
+start_e2d "$T/tree.conf"
+trafgen "$T/gap.out" --tx 0 --rx 1,2 --rate 100000 --duration 1 --size 64 || fail "e2-trafgen failed (gate to nowhere)"
+ACC=$(ctl stats | "$ACCOUNT" sent="$(val "$T/gap.out" tx_packets)" received="$(val "$T/gap.out" rx_packets)" max_drop_pct=90) ||
+  fail "books do not balance with a gate to nowhere: $(echo $ACC)"
+sp_drops=$(ctl stats | awk '$1 == "sp" { print $5 }')
+d=$(direct in0)
+[ "$d" -gt 0 ] && [ "${sp_drops:-0}" -gt 0 ] || fail "gate to nowhere: $d single-copy, hash_split dropped ${sp_drops:-none}"
+ok "gate to nowhere: sent $(acc sent) = received $(acc received) + counted drops $(acc counted_drops) (hash_split's $sp_drops), $d single-copy"
 stop_e2d

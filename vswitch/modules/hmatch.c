@@ -169,16 +169,15 @@ static void hmatch_deinit(struct e2_module *m)
 		rte_hash_free(s->groups[g].table);
 }
 
-/* Extracts the masked fields of a packet; returns false if the packet is too short. */
-static inline __attribute__((always_inline)) bool extract(const struct hmatch *s, const struct rte_mbuf *pkt,
-							  uint64_t *key)
+/* Extracts the masked fields of a frame's first data_len bytes; returns false if they
+ * are too few. */
+static inline __attribute__((always_inline)) bool extract(const struct hmatch *s, const uint8_t *data,
+							  uint32_t data_len, uint64_t *key)
 {
-	const uint8_t *data = rte_pktmbuf_mtod(pkt, const uint8_t *);
-
 	/* Nearly every frame is long enough to read each field as one 8-byte load,
 	 * shifted down: no per-length branch (the switch below cost most of the
 	 * module's cycles at 64 bytes). */
-	if (likely(pkt->data_len >= s->wide_end)) {
+	if (likely(data_len >= s->wide_end)) {
 		for (uint32_t f = 0; f < s->n_fields; f++) {
 			const struct field *fd = &s->fields[f];
 			uint64_t w;
@@ -191,7 +190,7 @@ static inline __attribute__((always_inline)) bool extract(const struct hmatch *s
 		const struct field *fd = &s->fields[f];
 		const uint8_t *p = data + fd->offset;
 		uint64_t v = 0;
-		if (unlikely(fd->offset + fd->len > pkt->data_len))
+		if (unlikely(fd->offset + fd->len > data_len))
 			return false;
 		/* fields sit at any offset: memcpy is the defined unaligned load (one mov) */
 		uint16_t v16;
@@ -237,7 +236,8 @@ static void hmatch_process(struct e2_ctx *ctx, struct e2_module *m, uint16_t iga
 			uint64_t key[MAX_FIELDS];
 			uint16_t g = s->default_gate;
 			bool hit = false;
-			if (likely(extract(s, b->pkts[i], key))) {
+			if (likely(extract(s, rte_pktmbuf_mtod(b->pkts[i], const uint8_t *), b->pkts[i]->data_len,
+					   key))) {
 				for (uint32_t r = 0; r < n_rules; r++) {
 					const struct linear_rule *lr = &s->linear[r];
 					uint64_t diff = 0;
@@ -260,7 +260,7 @@ static void hmatch_process(struct e2_ctx *ctx, struct e2_module *m, uint16_t iga
 	}
 
 	for (uint16_t i = 0; i < b->cnt; i++) {
-		if (extract(s, b->pkts[i], raw[i]))
+		if (extract(s, rte_pktmbuf_mtod(b->pkts[i], const uint8_t *), b->pkts[i]->data_len, raw[i]))
 			valid |= 1ULL << i;
 		best[i] = 0;
 		gates[i] = s->default_gate;
@@ -288,6 +288,51 @@ static void hmatch_process(struct e2_ctx *ctx, struct e2_module *m, uint16_t iga
 	for (uint16_t i = 0; i < b->cnt; i++)
 		s->misses += best[i] == 0;
 	e2_emit_split(ctx, m, b, gates);
+}
+
+/* One frame in place (the single-copy path), decided as hmatch_process decides it. */
+static int hmatch_classify(struct e2_module *m, const uint8_t *head, uint32_t head_len, uint32_t len)
+{
+	struct hmatch *s = e2_priv(m);
+	uint64_t raw[MAX_FIELDS];
+
+	if (unlikely(!extract(s, head, head_len, raw))) {
+		if (head_len < len)
+			return -1; /* a field lies past the bytes we were shown */
+		s->misses++;
+		return s->default_gate;
+	}
+	if (s->n_rules <= LINEAR_MAX) {
+		for (uint32_t r = 0; r < s->n_rules; r++) {
+			const struct linear_rule *lr = &s->linear[r];
+			uint64_t diff = 0;
+			for (uint32_t f = 0; f < s->n_fields; f++)
+				diff |= (raw[f] & lr->mask[f]) ^ lr->key[f];
+			if (!diff)
+				return lr->gate;
+		}
+		s->misses++;
+		return s->default_gate;
+	}
+	uint32_t best = 0;
+	uint16_t gate = s->default_gate;
+	for (uint32_t g = 0; g < s->n_groups; g++) {
+		const struct group *gr = &s->groups[g];
+		uint64_t key[MAX_FIELDS] = {0};
+		void *data;
+		for (uint32_t f = 0; f < s->n_fields; f++)
+			key[f] = raw[f] & gr->mask[f];
+		if (rte_hash_lookup_data(gr->table, key, &data) >= 0) {
+			uintptr_t d = (uintptr_t)data;
+			uint32_t prio = (uint32_t)(d >> 16) + 1;
+			if (prio > best) {
+				best = prio;
+				gate = (uint16_t)(d & 0xffff);
+			}
+		}
+	}
+	s->misses += best == 0;
+	return gate;
 }
 
 /* Parses values= and masks= of a rule into masked key and mask arrays. */
@@ -502,6 +547,7 @@ static const struct e2_module_class hmatch = {
 	.init = hmatch_init,
 	.deinit = hmatch_deinit,
 	.process_batch = hmatch_process,
+	.classify = hmatch_classify,
 	.stats = hmatch_stats,
 	.cmds = hmatch_cmds,
 };

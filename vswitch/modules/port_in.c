@@ -1,15 +1,19 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* port_in: the task that receives a burst from one rx queue of a port.
  *
- * When it feeds a port_out directly, that port_out has no other input and both ports'
- * driver can forward between them (vhost-user: guest to guest, one copy), the frames
- * skip the mbufs: the port moves them and the two modules count them as if they had
- * passed through (one batch each; the cycles are port_in's). Anything else on the edge
- * (a capture, a module put in between) takes the ordinary path, and so do frames
- * port_out would have to change (NSH metadata for a port that must not see it). */
+ * When what follows it is a port_out, or a tree of modules that can classify a frame in
+ * place (hmatch, hash_split: e2_module_class.classify) ending in port_outs, none of them
+ * fed from outside the tree, and the ports' driver can forward between them (vhost-user:
+ * guest to guest, one copy), the frames skip the mbufs: the port moves them, each to
+ * the port_out its classifiers pick, and every module counts them as if they had passed
+ * through (one batch each; the cycles are port_in's). Anything else on the way (a
+ * capture, a module that needs an mbuf) takes the ordinary path, and so do frames
+ * port_out would have to change (NSH metadata for a port that must not see it) and
+ * frames a classifier cannot settle from their first bytes. */
 #include <stdio.h>
 
 #include <rte_byteorder.h>
+#include <rte_common.h>
 
 #include "../dp.h"
 #include "nsh.h"
@@ -56,51 +60,205 @@ static void port_in_deinit(struct e2_module *m)
 	s->port->in_users[s->queue] = NULL;
 }
 
-/* The port this task's frames may go to directly, or NULL. */
-static inline struct e2_port *direct_peer(struct e2_module *m, const struct port_in *s)
+/* The single-copy path's route from a port_in: the modules after it, each able to
+ * classify a frame in place, in a tree whose leaves are port_outs of ports that forward
+ * directly. Made anew for every batch (a few loads a module), so the graph may change
+ * between any two. */
+#define ROUTE_NODES_MAX 8
+#define ROUTE_GATES_MAX 8 /* the gates of a classifier the route follows */
+struct route {
+	uint16_t n_nodes, n_to;
+	uint16_t stop;                           /* the EtherType a leaf's port_out would have to change (NSH), or 0 */
+	struct e2_module *node[ROUTE_NODES_MAX]; /* node[0] follows the port_in */
+	uint16_t refs[ROUTE_NODES_MAX];          /* edges into each from inside the route */
+	int8_t dest[ROUTE_NODES_MAX];            /* a port_out's index in to[], or -1 */
+	uint8_t n_gates[ROUTE_NODES_MAX];        /* a classifier's last connected gate + 1 */
+	/* a classifier's gate -> the node it leads to, -1 for none */
+	int8_t next[ROUTE_NODES_MAX][ROUTE_GATES_MAX];
+	struct e2_port *to[E2_PORT_FWD_DESTS_MAX];
+	/* this burst's frames by the edge they took, counted into the modules after it */
+	uint16_t picked;
+	uint16_t edge_packets[ROUTE_NODES_MAX][ROUTE_GATES_MAX];
+	uint32_t edge_bytes[ROUTE_NODES_MAX][ROUTE_GATES_MAX];
+};
+
+static int route_find(const struct route *r, const struct e2_module *x)
 {
-	if (!s->port->ops->forward || m->n_ogates == 0)
-		return NULL;
-	struct e2_module *next = m->ogates[0].next;
-	if (!next || next->igate_refs != 1)
-		return NULL;
-	struct e2_port *to = e2_port_out_port(next);
-	return to && to->ops == s->port->ops ? to : NULL;
+	for (int i = 0; i < r->n_nodes; i++)
+		if (r->node[i] == x)
+			return i;
+	return -1;
+}
+
+/* false when frames of this task cannot go directly: a module that cannot classify in
+ * place, a port of another driver, two port_outs of one port, an input from outside the
+ * route (another task could be using the same module or ring), or too large a tree. */
+static bool route_build(struct e2_module *m, const struct port_in *s, struct route *r)
+{
+	if (!s->port->ops->forward || m->n_ogates == 0 || !m->ogates[0].next)
+		return false;
+	r->n_nodes = 1;
+	r->n_to = 0;
+	r->stop = 0;
+	r->node[0] = m->ogates[0].next;
+	r->refs[0] = 1;
+	for (uint16_t i = 0; i < r->n_nodes; i++) {
+		struct e2_module *x = r->node[i];
+		struct e2_port *to = e2_port_out_port(x);
+		if (to) {
+			if (to->ops != s->port->ops || r->n_to == E2_PORT_FWD_DESTS_MAX)
+				return false;
+			for (uint16_t j = 0; j < r->n_to; j++)
+				if (r->to[j] == to)
+					return false;
+			/* port_out strips NSH metadata for a port that must not see it: such
+			 * frames take the ordinary path */
+			if (!to->native)
+				r->stop = rte_cpu_to_be_16(NSH_ETHERTYPE);
+			r->dest[i] = (int8_t)r->n_to;
+			r->to[r->n_to++] = to;
+			continue;
+		}
+		if (!x->cls->classify)
+			return false;
+		r->dest[i] = -1;
+		r->n_gates[i] = 0;
+		/* gates past the first ROUTE_GATES_MAX are not looked at (a class may have 64):
+		 * a frame a classifier sends there takes the ordinary path */
+		uint16_t n_look = RTE_MIN(x->n_ogates, (uint16_t)ROUTE_GATES_MAX);
+		for (uint16_t g = 0; g < n_look; g++) {
+			struct e2_module *y = x->ogates[g].next;
+			if (!y)
+				continue;
+			while (r->n_gates[i] < g)
+				r->next[i][r->n_gates[i]++] = -1;
+			r->n_gates[i] = (uint8_t)(g + 1);
+			int k = route_find(r, y);
+			if (k < 0) {
+				if (r->n_nodes == ROUTE_NODES_MAX)
+					return false;
+				k = r->n_nodes++;
+				r->node[k] = y;
+				r->refs[k] = 0;
+			}
+			r->refs[k]++;
+			r->next[i][g] = (int8_t)k;
+		}
+	}
+	for (uint16_t i = 0; i < r->n_nodes; i++)
+		if (r->node[i]->igate_refs != r->refs[i])
+			return false;
+	return r->n_to > 0;
+}
+
+/* e2_port_pick_fn over a route: walks the frame down the classifiers to a port_out and
+ * counts the edges it took (a frame a classifier cannot settle, or one headed for a gate
+ * that leads nowhere, is left for the ordinary path, uncounted). */
+static uint16_t route_pick(void *arg, const uint8_t *head, uint32_t head_len, uint32_t len)
+{
+	struct route *r = arg;
+	uint8_t path_node[ROUTE_NODES_MAX], path_gate[ROUTE_NODES_MAX];
+	int depth = 0, i = 0;
+
+	do {
+		struct e2_module *x = r->node[i];
+		int g = x->cls->classify(x, head, head_len, len);
+		if (unlikely((unsigned)g >= r->n_gates[i] || r->next[i][g] < 0 || depth == ROUTE_NODES_MAX)) {
+			while (depth--) { /* uncount the way it came */
+				r->edge_packets[path_node[depth]][path_gate[depth]]--;
+				r->edge_bytes[path_node[depth]][path_gate[depth]] -= len;
+			}
+			return UINT16_MAX;
+		}
+		r->edge_packets[i][g]++;
+		r->edge_bytes[i][g] += len;
+		path_node[depth] = (uint8_t)i;
+		path_gate[depth++] = (uint8_t)g;
+		i = (uint8_t)r->next[i][g]; /* ≥ 0: checked above */
+	} while (r->dest[i] < 0);
+	r->picked++;
+	return (uint16_t)r->dest[i];
+}
+
+/* Counts a burst's picked frames into the modules, as the ordinary path would have
+ * counted them: each gate its frames, each module what its gates sent it (node 0 what
+ * the port_in sent), and one batch for each module reached. */
+static void route_count(struct route *r)
+{
+	uint16_t in[ROUTE_NODES_MAX] = {0};
+
+	in[0] = r->picked;
+	for (uint16_t i = 0; i < r->n_nodes; i++) {
+		struct e2_module *x = r->node[i];
+		if (r->dest[i] >= 0)
+			continue;
+		for (uint16_t g = 0; g < r->n_gates[i]; g++) {
+			uint16_t n = r->edge_packets[i][g];
+			if (!n)
+				continue;
+			x->ogates[g].packets += n;
+			x->ogates[g].bytes += r->edge_bytes[i][g];
+			in[r->next[i][g]] += n;
+		}
+	}
+	for (uint16_t i = 0; i < r->n_nodes; i++) {
+		if (!in[i])
+			continue;
+		r->node[i]->packets += in[i];
+		r->node[i]->batches++;
+	}
 }
 
 /* Returns the frames taken, or -1 if the port could not forward now. */
-static int run_direct(struct e2_module *m, struct port_in *s, struct e2_port *to)
+static int run_direct(struct e2_module *m, struct port_in *s, struct route *r)
 {
-	struct e2_module *out = m->ogates[0].next;
-	/* port_out strips NSH metadata for a port that must not see it: such frames take
-	 * the ordinary path */
-	uint16_t stop = to->native ? 0 : rte_cpu_to_be_16(NSH_ETHERTYPE);
-	struct e2_port_fwd r;
+	struct e2_port_fwd f;
+	/* one port_out straight after the port_in: nothing to classify */
+	bool plain = r->n_nodes == 1;
 
-	if (!s->port->ops->forward(s->port, s->queue, to, E2_BATCH_MAX, stop, &r) || (r.taken == 0 && r.stopped))
+	if (!plain) {
+		r->picked = 0;
+		for (uint16_t i = 0; i < r->n_nodes; i++)
+			if (r->dest[i] < 0)
+				for (uint16_t g = 0; g < r->n_gates[i]; g++)
+					r->edge_packets[i][g] = 0, r->edge_bytes[i][g] = 0;
+	}
+	if (!s->port->ops->forward(s->port, s->queue, r->to, r->n_to, E2_BATCH_MAX, r->stop, plain ? NULL : route_pick,
+				   r, &f) ||
+	    (f.taken == 0 && f.stopped))
 		return -1;
-	if (r.taken == 0)
+	if (f.taken == 0)
 		return 0;
 	/* a malformed frame is received and dropped here (librte_vhost's dequeue would have
 	 * skipped it uncounted); its length is unknown */
-	uint16_t received = r.taken - r.malformed;
-	s->port->rx_packets += r.taken;
-	s->port->rx_bytes += r.bytes_taken;
-	m->drops += r.malformed;
-	m->packets += r.taken;
+	uint16_t received = f.taken - f.malformed;
+	s->port->rx_packets += f.taken;
+	s->port->rx_bytes += f.bytes_taken;
+	m->drops += f.malformed;
+	m->packets += f.taken;
 	m->batches++;
 	s->direct_packets += received;
-	if (received) {
-		m->ogates[0].packets += received;
-		m->ogates[0].bytes += r.bytes_taken;
-		out->packets += received;
-		out->batches++;
-		out->drops += r.no_room;
-		to->tx_packets += r.placed;
-		to->tx_bytes += r.bytes_placed;
-		to->tx_drops += r.no_room;
+	if (!received)
+		return f.taken;
+	m->ogates[0].packets += received;
+	m->ogates[0].bytes += f.bytes_taken;
+	if (plain) {
+		r->node[0]->packets += received;
+		r->node[0]->batches++;
+	} else {
+		route_count(r);
 	}
-	return r.taken;
+	for (uint16_t i = 0; i < r->n_nodes; i++) {
+		if (r->dest[i] < 0)
+			continue;
+		uint16_t j = (uint16_t)r->dest[i];
+		struct e2_port *to = r->to[j];
+		r->node[i]->drops += f.to_no_room[j];
+		to->tx_packets += f.to_placed[j];
+		to->tx_bytes += f.to_bytes_placed[j];
+		to->tx_drops += f.to_no_room[j];
+	}
+	return f.taken;
 }
 
 static uint32_t port_in_run(struct e2_ctx *ctx, struct e2_module *m)
@@ -108,10 +266,10 @@ static uint32_t port_in_run(struct e2_ctx *ctx, struct e2_module *m)
 	struct port_in *s = e2_priv(m);
 	struct e2_batch b;
 	uint64_t bytes = 0;
-	struct e2_port *to = direct_peer(m, s);
+	struct route r;
 
-	if (to) {
-		int n = run_direct(m, s, to);
+	if (route_build(m, s, &r)) {
+		int n = run_direct(m, s, &r);
 		if (n >= 0)
 			return (uint32_t)n;
 	}

@@ -45,12 +45,13 @@ static void rr_process(struct e2_ctx *ctx, struct e2_module *m, uint16_t igate, 
 	e2_emit_split(ctx, m, b, gates);
 }
 
-static inline uint32_t flow_hash(const struct rte_mbuf *pkt)
+/* The hash of a frame's first data_len bytes (its 5-tuple, else its MACs). */
+static inline uint32_t flow_hash(const uint8_t *data, uint32_t data_len)
 {
-	const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(pkt, const struct rte_ether_hdr *);
+	const struct rte_ether_hdr *eth = (const struct rte_ether_hdr *)data;
 	uint32_t h = 0;
 
-	if (pkt->data_len >= sizeof(*eth) + sizeof(struct rte_ipv4_hdr) &&
+	if (data_len >= sizeof(*eth) + sizeof(struct rte_ipv4_hdr) &&
 	    eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4)) {
 		const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)(eth + 1);
 		uint32_t ihl = (ip->version_ihl & 0xf) * 4u;
@@ -58,7 +59,7 @@ static inline uint32_t flow_hash(const struct rte_mbuf *pkt)
 		h = rte_hash_crc_4byte(ip->dst_addr, h);
 		h = rte_hash_crc_1byte(ip->next_proto_id, h);
 		if ((ip->next_proto_id == IPPROTO_TCP || ip->next_proto_id == IPPROTO_UDP) &&
-		    pkt->data_len >= sizeof(*eth) + ihl + 4 && !(ip->fragment_offset & rte_cpu_to_be_16(0x1fff))) {
+		    data_len >= sizeof(*eth) + ihl + 4 && !(ip->fragment_offset & rte_cpu_to_be_16(0x1fff))) {
 			const uint8_t *l4 = (const uint8_t *)ip + ihl;
 			uint32_t ports;
 			memcpy(&ports, l4, 4);
@@ -75,8 +76,31 @@ static void hash_process(struct e2_ctx *ctx, struct e2_module *m, uint16_t igate
 	uint16_t gates[E2_BATCH_MAX];
 
 	for (uint16_t i = 0; i < b->cnt; i++)
-		gates[i] = (uint16_t)(((uint64_t)flow_hash(b->pkts[i]) * s->n_gates) >> 32);
+		gates[i] = (uint16_t)(((uint64_t)flow_hash(rte_pktmbuf_mtod(b->pkts[i], const uint8_t *),
+							   b->pkts[i]->data_len) *
+				       s->n_gates) >>
+				      32);
 	e2_emit_split(ctx, m, b, gates);
+}
+
+/* One frame in place (the single-copy path), as the batch functions decide it. */
+static int rr_classify(struct e2_module *m, const uint8_t *head, uint32_t head_len, uint32_t len)
+{
+	struct split *s = e2_priv(m);
+	uint32_t g = s->next;
+
+	if (++s->next == s->n_gates)
+		s->next = 0;
+	return (int)g;
+}
+
+static int hash_classify(struct e2_module *m, const uint8_t *head, uint32_t head_len, uint32_t len)
+{
+	const struct split *s = e2_priv(m);
+
+	/* the frame's first 64 bytes hold the hash's fields wherever the frame has them
+	 * (IHL ≤ 60); head_len ≥ 128 unless the frame is all there */
+	return (int)(((uint64_t)flow_hash(head, head_len) * s->n_gates) >> 32);
 }
 
 static const struct e2_module_class rr_split = {
@@ -88,6 +112,7 @@ static const struct e2_module_class rr_split = {
 	.args = known,
 	.init = split_init,
 	.process_batch = rr_process,
+	.classify = rr_classify,
 };
 E2_MODULE_REGISTER(rr_split)
 
@@ -100,5 +125,6 @@ static const struct e2_module_class hash_split = {
 	.args = known,
 	.init = split_init,
 	.process_batch = hash_process,
+	.classify = hash_classify,
 };
 E2_MODULE_REGISTER(hash_split)

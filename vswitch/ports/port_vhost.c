@@ -15,6 +15,7 @@
  * are taken before and given back after every such burst, so its own bursts (the
  * ordinary path, which a worker may take at any time instead) and the load monitor's
  * samples see where each ring stands. */
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -305,14 +306,21 @@ static uint16_t vhost_tx(struct e2_port *p, uint16_t queue, struct rte_mbuf **pk
 	return sent;
 }
 
-static bool vhost_forward(struct e2_port *p, uint16_t queue, struct e2_port *to_port, uint16_t n,
-			  uint16_t stop_ethertype, struct e2_port_fwd *res)
+static_assert(E2_PORT_FWD_DESTS_MAX == VD_DESTS_MAX, "port.h and vhost_direct.h agree on the destinations");
+
+static bool vhost_forward(struct e2_port *p, uint16_t queue, struct e2_port *const *to_ports, uint16_t n_to, uint16_t n,
+			  uint16_t stop_ethertype, e2_port_pick_fn pick, void *arg, struct e2_port_fwd *res)
 {
-	struct vhost_dev *from = p->dev, *to = to_port->dev;
-	struct e2_gate_mark *in = &from->direct_rxq[queue], *out = &to->direct_txq[0];
-	struct vd_ring *tx = &from->guest_tx[queue], *rx = &to->guest_rx[0];
+	struct vhost_dev *from = p->dev;
+	struct e2_gate_mark *in = &from->direct_rxq[queue];
+	struct vd_ring *tx = &from->guest_tx[queue];
+	struct vd_dest dests[VD_DESTS_MAX];
+	int to_vid[VD_DESTS_MAX];
+	uint16_t entered = 0;
 	bool ok = false;
 
+	if (n_to == 0 || n_to > VD_DESTS_MAX)
+		return false;
 	/* librte_vhost announces a migrated guest inside its dequeue: the caller's takes it */
 	if (unlikely(atomic_load_explicit(&from->rarp_pending, memory_order_relaxed))) {
 		atomic_store(&from->rarp_pending, false);
@@ -320,24 +328,36 @@ static bool vhost_forward(struct e2_port *p, uint16_t queue, struct e2_port *to_
 	}
 	if (!e2_gate_enter(&from->direct, in))
 		return false;
-	if (!e2_gate_enter(&to->direct, out)) {
-		e2_gate_leave(in);
-		return false;
+	for (; entered < n_to; entered++) {
+		struct vhost_dev *to = to_ports[entered]->dev;
+		if (!e2_gate_enter(&to->direct, &to->direct_txq[0]))
+			goto out;
+		if (unlikely(!vd_ring_attached(&to->guest_rx[0]) ||
+			     !atomic_load_explicit(&to->vring_ready[0], memory_order_relaxed))) {
+			e2_gate_leave(&to->direct_txq[0]);
+			goto out;
+		}
+		dests[entered] = (struct vd_dest){.dev = &to->vd, .ring = &to->guest_rx[0]};
+		to_vid[entered] = atomic_load_explicit(&to->vid, memory_order_relaxed);
 	}
-	if (likely(vd_ring_attached(tx) && vd_ring_attached(rx) &&
-		   atomic_load_explicit(&from->vring_ready[queue * 2 + 1], memory_order_relaxed) &&
-		   atomic_load_explicit(&to->vring_ready[0], memory_order_relaxed))) {
+	if (likely(vd_ring_attached(tx) &&
+		   atomic_load_explicit(&from->vring_ready[queue * 2 + 1], memory_order_relaxed))) {
 		int from_vid = atomic_load_explicit(&from->vid, memory_order_relaxed);
-		int to_vid = atomic_load_explicit(&to->vid, memory_order_relaxed);
 		struct vd_result r;
 		/* librte_vhost's bursts may have moved the indexes since our last */
 		vd_ring_take(tx, from_vid, queue * 2 + 1);
-		vd_ring_take(rx, to_vid, 0);
-		vd_forward(&from->vd, tx, &to->vd, rx, n, stop_ethertype, &r);
+		for (uint16_t j = 0; j < n_to; j++)
+			vd_ring_take(dests[j].ring, to_vid[j], 0);
+		if (n_to == 1 && !pick) { /* the plain pair: the path built for it */
+			vd_forward(&from->vd, tx, dests[0].dev, dests[0].ring, n, stop_ethertype, &r);
+			dests[0].placed = r.placed;
+			dests[0].no_room = r.no_room;
+			dests[0].bytes_placed = r.bytes_placed;
+		} else {
+			vd_forward_to(&from->vd, tx, dests, n_to, n, stop_ethertype, pick, arg, &r);
+		}
 		if (r.taken)
 			vd_ring_give(tx, from_vid, queue * 2 + 1);
-		if (r.placed)
-			vd_ring_give(rx, to_vid, 0);
 		*res = (struct e2_port_fwd){.taken = r.taken,
 					    .placed = r.placed,
 					    .no_room = r.no_room,
@@ -345,9 +365,18 @@ static bool vhost_forward(struct e2_port *p, uint16_t queue, struct e2_port *to_
 					    .bytes_taken = r.bytes_taken,
 					    .bytes_placed = r.bytes_placed,
 					    .stopped = r.stopped};
+		for (uint16_t j = 0; j < n_to; j++) {
+			if (dests[j].placed)
+				vd_ring_give(dests[j].ring, to_vid[j], 0);
+			res->to_placed[j] = dests[j].placed;
+			res->to_no_room[j] = dests[j].no_room;
+			res->to_bytes_placed[j] = dests[j].bytes_placed;
+		}
 		ok = true;
 	}
-	e2_gate_leave(out);
+out:
+	while (entered)
+		e2_gate_leave(&((struct vhost_dev *)to_ports[--entered]->dev)->direct_txq[0]);
 	e2_gate_leave(in);
 	return ok;
 }

@@ -236,14 +236,93 @@ static bool frame_put(struct vd_dev *to, struct vd_ring *rx, struct rx_fill *f, 
 	return true;
 }
 
-void vd_forward(struct vd_dev *from, struct vd_ring *tx, struct vd_dev *to, struct vd_ring *rx, uint16_t max,
-		uint16_t stop_ethertype, struct vd_result *res)
+/* The frame's first bytes (after `skip`) in one piece, for pick: in place when the piece
+ * that holds them is long enough, else gathered into buf (VD_HEAD_MIN bytes). */
+static const uint8_t *chain_head(const struct chain *c, uint32_t skip, uint8_t *buf, uint32_t *head_len)
 {
-	const uint16_t tx_mask = tx->vr.size - 1, rx_mask = rx->vr.size - 1;
+	uint32_t want = RTE_MIN(c->total - skip, (uint32_t)VD_HEAD_MIN), off = skip, got = 0;
+	int i = 0;
+
+	while (i < c->n && off >= c->len[i])
+		off -= c->len[i++];
+	if (likely(i < c->n && c->len[i] - off >= want)) {
+		*head_len = c->len[i] - off;
+		return c->p[i] + off;
+	}
+	for (; i < c->n && got < want; i++, off = 0) {
+		uint32_t n = RTE_MIN(c->len[i] - off, want - got);
+		memcpy(buf + got, c->p[i] + off, n);
+		got += n;
+	}
+	*head_len = got;
+	return buf;
+}
+
+/* Reads which receive buffers a ring offers, and asks for the first `want` of them. */
+static void fill_start(struct rx_fill *f, const struct vd_ring *rx, uint16_t want)
+{
+	const uint16_t rx_mask = rx->vr.size - 1;
+	uint16_t rx_avail = __atomic_load_n(&rx->vr.avail->idx, __ATOMIC_ACQUIRE);
+
+	f->n = 0;
+	f->avail = (uint16_t)(rx_avail - rx->last_avail);
+	if (f->avail > rx->vr.size)
+		f->avail = 0;
+	f->known = RTE_MIN(f->avail, want);
+	for (uint16_t k = 0; k < f->known; k++) {
+		f->id[k] = rx->vr.avail->ring[(uint16_t)(rx->last_avail + k) & rx_mask];
+		rte_prefetch0(&rx->vr.desc[f->id[k] & rx_mask]);
+	}
+}
+
+/* The first receive buffers, for writing: their lines are on their way while the copies
+ * before them run. */
+static void fill_prefetch(const struct rx_fill *f, struct vd_dev *to, const struct vd_ring *rx)
+{
+	const uint16_t rx_mask = rx->vr.size - 1;
+
+	for (uint16_t k = 0; k < f->known; k++) {
+		struct vring_desc dsc = ((const volatile struct vring_desc *)rx->vr.desc)[f->id[k] & rx_mask];
+		if (!(dsc.flags & VRING_DESC_F_INDIRECT)) {
+			uint8_t *p = guest_va(to, dsc.addr, dsc.len);
+			if (p)
+				__builtin_prefetch(p, 1, 3); /* rte_prefetch0_write is experimental in 22.11 */
+		}
+	}
+}
+
+/* Hands the filled receive buffers to the guest. */
+static void fill_publish(const struct rx_fill *f, const struct vd_dev *to, struct vd_ring *rx)
+{
+	const uint16_t rx_mask = rx->vr.size - 1;
+
+	if (!f->n)
+		return;
+	for (uint16_t k = 0; k < f->n; k++) {
+		volatile struct vring_used_elem *u = &rx->vr.used->ring[(uint16_t)(rx->last_used + k) & rx_mask];
+		u->id = f->id[k];
+		u->len = f->len[k];
+	}
+	rx->last_avail += f->n;
+	rx->last_used += f->n;
+	__atomic_store_n(&rx->vr.used->idx, rx->last_used, __ATOMIC_RELEASE);
+	ring_call(to, rx);
+}
+
+/* Both entry points: inlined into each, so that the one-destination path without pick
+ * pays nothing for the other. */
+static inline __attribute__((always_inline)) void forward(struct vd_dev *from, struct vd_ring *tx,
+							  struct vd_dest *dests, uint16_t n_dests, uint16_t max,
+							  uint16_t stop_ethertype, vd_pick_fn pick, void *arg,
+							  struct vd_result *res)
+{
+	const uint16_t tx_mask = tx->vr.size - 1;
 	uint16_t avail = __atomic_load_n(&tx->vr.avail->idx, __ATOMIC_ACQUIRE);
 	uint16_t n = (uint16_t)(avail - tx->last_avail);
 
 	memset(res, 0, sizeof(*res));
+	for (uint16_t j = 0; j < n_dests; j++)
+		dests[j].placed = dests[j].no_room = 0, dests[j].bytes_placed = 0;
 	if (n == 0 || n > tx->vr.size)
 		return; /* nothing, or a guest that lies about its ring */
 	n = RTE_MIN(n, RTE_MIN(max, VD_BURST_MAX));
@@ -254,32 +333,16 @@ void vd_forward(struct vd_dev *from, struct vd_ring *tx, struct vd_dev *to, stru
 		tx_id[i] = tx->vr.avail->ring[(uint16_t)(tx->last_avail + i) & tx_mask];
 		rte_prefetch0(&tx->vr.desc[tx_id[i] & tx_mask]);
 	}
-	struct rx_fill f;
-	uint16_t rx_avail = __atomic_load_n(&rx->vr.avail->idx, __ATOMIC_ACQUIRE);
-	f.n = 0;
-	f.avail = (uint16_t)(rx_avail - rx->last_avail);
-	if (f.avail > rx->vr.size)
-		f.avail = 0;
-	f.known = RTE_MIN(f.avail, n);
-	for (uint16_t k = 0; k < f.known; k++) {
-		f.id[k] = rx->vr.avail->ring[(uint16_t)(rx->last_avail + k) & rx_mask];
-		rte_prefetch0(&rx->vr.desc[f.id[k] & rx_mask]);
-	}
+	struct rx_fill f[VD_DESTS_MAX];
+	for (uint16_t j = 0; j < n_dests; j++)
+		fill_start(&f[j], dests[j].ring, n);
 	for (uint16_t i = 0; i < n; i++) {
 		ok[i] = chain_get(from, tx, tx_id[i], false, &src[i]) && src[i].total > from->hdr_len;
 		if (ok[i])
 			rte_prefetch0(src[i].p[0] + (src[i].len[0] > from->hdr_len ? from->hdr_len : 0));
 	}
-	/* the first receive buffers, for writing: their lines are on their way while the
-	 * copies before them run */
-	for (uint16_t k = 0; k < f.known; k++) {
-		struct vring_desc dsc = ((const volatile struct vring_desc *)rx->vr.desc)[f.id[k] & rx_mask];
-		if (!(dsc.flags & VRING_DESC_F_INDIRECT)) {
-			uint8_t *p = guest_va(to, dsc.addr, dsc.len);
-			if (p)
-				__builtin_prefetch(p, 1, 3); /* rte_prefetch0_write is experimental in 22.11 */
-		}
-	}
+	for (uint16_t j = 0; j < n_dests; j++)
+		fill_prefetch(&f[j], dests[j].dev, dests[j].ring);
 	for (uint16_t i = 0; i < n; i++) {
 		if (!ok[i]) {
 			res->malformed++;
@@ -291,12 +354,24 @@ void vd_forward(struct vd_dev *from, struct vd_ring *tx, struct vd_dev *to, stru
 			res->stopped = true;
 			break;
 		}
+		uint16_t d = 0;
+		if (pick) {
+			uint8_t buf[VD_HEAD_MIN];
+			uint32_t head_len;
+			const uint8_t *head = chain_head(&src[i], from->hdr_len, buf, &head_len);
+			d = pick(arg, head, head_len, len);
+			if (d >= n_dests) { /* VD_PICK_STOP, or nowhere we know */
+				n = i;
+				res->stopped = true;
+				break;
+			}
+		}
 		res->bytes_taken += len;
-		if (frame_put(to, rx, &f, &src[i], from->hdr_len)) {
-			res->placed++;
-			res->bytes_placed += len;
+		if (frame_put(dests[d].dev, dests[d].ring, &f[d], &src[i], from->hdr_len)) {
+			dests[d].placed++;
+			dests[d].bytes_placed += len;
 		} else {
-			res->no_room++;
+			dests[d].no_room++;
 		}
 	}
 	res->taken = n;
@@ -314,16 +389,28 @@ void vd_forward(struct vd_dev *from, struct vd_ring *tx, struct vd_dev *to, stru
 		__atomic_store_n(&tx->vr.used->idx, tx->last_used, __ATOMIC_RELEASE);
 		ring_call(from, tx);
 	}
-	if (f.n) {
-		for (uint16_t k = 0; k < f.n; k++) {
-			volatile struct vring_used_elem *u =
-				&rx->vr.used->ring[(uint16_t)(rx->last_used + k) & rx_mask];
-			u->id = f.id[k];
-			u->len = f.len[k];
-		}
-		rx->last_avail += f.n;
-		rx->last_used += f.n;
-		__atomic_store_n(&rx->vr.used->idx, rx->last_used, __ATOMIC_RELEASE);
-		ring_call(to, rx);
+	for (uint16_t j = 0; j < n_dests; j++) {
+		fill_publish(&f[j], dests[j].dev, dests[j].ring);
+		res->placed += dests[j].placed;
+		res->no_room += dests[j].no_room;
+		res->bytes_placed += dests[j].bytes_placed;
 	}
+}
+
+void vd_forward(struct vd_dev *from, struct vd_ring *tx, struct vd_dev *to, struct vd_ring *rx, uint16_t max,
+		uint16_t stop_ethertype, struct vd_result *res)
+{
+	struct vd_dest d = {.dev = to, .ring = rx};
+
+	forward(from, tx, &d, 1, max, stop_ethertype, NULL, NULL, res);
+}
+
+void vd_forward_to(struct vd_dev *from, struct vd_ring *tx, struct vd_dest *dests, uint16_t n_dests, uint16_t max,
+		   uint16_t stop_ethertype, vd_pick_fn pick, void *arg, struct vd_result *res)
+{
+	if (n_dests == 0 || n_dests > VD_DESTS_MAX) {
+		memset(res, 0, sizeof(*res));
+		return;
+	}
+	forward(from, tx, dests, n_dests, max, stop_ethertype, pick, arg, res);
 }

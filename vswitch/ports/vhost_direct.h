@@ -73,12 +73,12 @@ static inline void vd_ring_give(const struct vd_ring *r, int vid, uint16_t vring
 
 struct vd_result {
 	uint16_t taken;        /* frames taken from the transmit ring: the rest of these fields */
-	uint16_t placed;       /* ... put in the receive ring */
+	uint16_t placed;       /* ... put in a receive ring */
 	uint16_t no_room;      /* ... dropped: no receive buffers, or too few for the frame */
 	uint16_t malformed;    /* ... dropped: a bad index, a loop, a buffer outside guest memory */
 	uint64_t bytes_taken;  /* frame bytes (no virtio-net header) of the frames not malformed */
 	uint64_t bytes_placed; /* ... of the frames placed */
-	bool stopped;          /* the burst stopped before a frame of stop_ethertype, left in the ring */
+	bool stopped;          /* the burst stopped before a frame it had to leave in the ring */
 };
 
 /* Moves up to `max` (≤ VD_BURST_MAX) frames from `from`'s transmit ring `tx` to `to`'s
@@ -89,5 +89,28 @@ struct vd_result {
  * checked, and what does not hold up is a counted drop, never a crash. */
 void vd_forward(struct vd_dev *from, struct vd_ring *tx, struct vd_dev *to, struct vd_ring *rx, uint16_t max,
 		uint16_t stop_ethertype, struct vd_result *res);
+
+/* The same to one of several receive rings, frame by frame. */
+#define VD_DESTS_MAX 4
+/* pick's answer for a frame that must stay in the ring, with everything after it */
+#define VD_PICK_STOP UINT16_MAX
+/* pick sees at least this many of a frame's first bytes in one piece, or all of them */
+#define VD_HEAD_MIN 128
+
+/* Where a frame goes: an index into the destinations, or VD_PICK_STOP. `head` holds the
+ * frame's first head_len bytes (no virtio-net header), `len` is its whole length. Called
+ * once per frame taken (frames stopped for stop_ethertype are not offered), in ring order. */
+typedef uint16_t (*vd_pick_fn)(void *arg, const uint8_t *head, uint32_t head_len, uint32_t len);
+
+struct vd_dest {
+	struct vd_dev *dev;
+	struct vd_ring *ring;
+	uint16_t placed, no_room; /* out: this destination's share of the result */
+	uint64_t bytes_placed;
+};
+
+/* With pick NULL every frame goes to dests[0]. The destinations must be distinct rings. */
+void vd_forward_to(struct vd_dev *from, struct vd_ring *tx, struct vd_dest *dests, uint16_t n_dests, uint16_t max,
+		   uint16_t stop_ethertype, vd_pick_fn pick, void *arg, struct vd_result *res);
 
 #endif
