@@ -16,7 +16,7 @@
 #include <rte_mbuf_dyn.h>
 
 #define E2_BATCH_MAX 32
-#define E2_CLASSIFY_HEAD 128 /* see e2_module_class.classify */
+#define E2_CLASSIFY_HEAD 128 /* see struct e2_frame_head */
 #define E2_GATES_MAX 64
 #define E2_NAME_MAX 64
 #define E2_ERR_MAX 256
@@ -24,6 +24,14 @@
 struct e2_batch {
 	uint16_t cnt;
 	struct rte_mbuf *pkts[E2_BATCH_MAX];
+};
+
+/* A frame as a classifier sees it on the single-copy path (e2_module_class.classify):
+ * its first bytes, in the guest's buffer where they lie in one piece. */
+struct e2_frame_head {
+	const uint8_t *data;
+	uint32_t head_len; /* bytes at data: at least E2_CLASSIFY_HEAD, or the whole frame */
+	uint32_t len;      /* the frame's length */
 };
 
 /* Per-packet metadata carried in an mbuf dynamic field (registered at start-up).
@@ -117,12 +125,12 @@ struct e2_module_class {
 	uint32_t (*run_task)(struct e2_ctx *ctx, struct e2_module *m);
 	/* Optional, for classes whose choice of output gate rests on a frame's first bytes
 	 * alone (and the module's own tables): the single-copy path between vhost ports
-	 * (port_in.c) calls it instead of process_batch, on the worker, for a frame still in
-	 * the guest's buffer. `head` holds head_len of the frame's first bytes (at least
-	 * E2_CLASSIFY_HEAD, or all len of them). Returns the ogate the frame takes, or -1 when
-	 * these bytes do not settle it (the frame then takes the ordinary path). The caller
-	 * counts packets, batches and the gates; the class counts anything else it keeps. */
-	int (*classify)(struct e2_module *m, const uint8_t *head, uint32_t head_len, uint32_t len);
+	 * (port_in.c) calls it instead of process_batch, on the worker, for frames still in
+	 * the guests' buffers. Sets gates[i] to the ogate frames[i] takes, or to -1 when its
+	 * first bytes do not settle it (the frame then takes the ordinary path, and may be
+	 * shown to the module again there). The caller counts packets, batches and the gates;
+	 * the class counts anything else it keeps. */
+	void (*classify)(struct e2_module *m, const struct e2_frame_head *const *frames, uint16_t n, int16_t *gates);
 	/* Optional extra statistics for `stats`. */
 	void (*stats)(struct e2_module *m, struct e2_result *out);
 	/* Classes that buffer packets (queues) report how full they are, for the load

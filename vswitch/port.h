@@ -33,11 +33,10 @@ struct e2_port_fwd {
 	uint64_t to_bytes_placed[E2_PORT_FWD_DESTS_MAX];
 };
 
-/* A direct forward's choice of output port for a frame, from its first bytes: `head`
- * holds head_len of them (at least 128, or the whole frame), `len` is the frame's length.
- * Returns an index into the output ports, or anything ≥ their count to leave this frame
- * and the rest of the burst for rx. */
-typedef uint16_t (*e2_port_pick_fn)(void *arg, const uint8_t *head, uint32_t head_len, uint32_t len);
+/* A direct forward's choice of output ports for a burst, from the frames' first bytes:
+ * sets dst[i] to an index into the output ports, or to anything ≥ their count to leave
+ * frames[i] and the rest of the burst for rx. */
+typedef void (*e2_port_pick_fn)(void *arg, const struct e2_frame_head *frames, uint16_t n, uint16_t *dst);
 
 /* What a port does once open; ethdev ports share one set (port.c). */
 struct e2_port_ops {
@@ -48,7 +47,7 @@ struct e2_port_ops {
 	 * port in to[] (distinct ports of the same driver, n_to ≤ E2_PORT_FWD_DESTS_MAX):
 	 * moves up to n frames from p's peer straight to the peers of to[], with no mbuf
 	 * (vhost-user: one copy instead of two). Each frame goes to to[0], or where pick
-	 * says if pick is set. Frames of EtherType stop_ethertype (network order; 0: none)
+	 * says if pick is set (called once a burst). Frames of EtherType stop_ethertype (network order; 0: none)
 	 * and those after them are left for rx. false: not now (the caller takes rx and
 	 * tx), with nothing moved. */
 	bool (*forward)(struct e2_port *p, uint16_t queue, struct e2_port *const *to, uint16_t n_to, uint16_t n,

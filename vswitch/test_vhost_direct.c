@@ -345,21 +345,25 @@ static void test_stop_ethertype(void **state)
 
 /* pick's view of each frame, for the test to check. */
 struct picked {
-	int n;
+	int calls, n;
 	uint32_t head_len[8], len[8];
 	uint8_t first[8][VD_HEAD_MIN];
 };
 
 /* Odd first bytes to destination 1, even to 0, 0x77 stops the burst. */
-static uint16_t pick_by_first_byte(void *arg, const uint8_t *head, uint32_t head_len, uint32_t len)
+static void pick_by_first_byte(void *arg, const struct vd_head *heads, uint16_t n, uint16_t *dst)
 {
 	struct picked *p = arg;
-	assert_true(p->n < 8);
-	p->head_len[p->n] = head_len;
-	p->len[p->n] = len;
-	memcpy(p->first[p->n], head, head_len < VD_HEAD_MIN ? head_len : VD_HEAD_MIN);
-	p->n++;
-	return head[0] == 0x77 ? VD_PICK_STOP : head[0] & 1;
+	p->calls++;
+	for (uint16_t i = 0; i < n; i++) {
+		assert_true(p->n < 8);
+		p->head_len[p->n] = heads[i].head_len;
+		p->len[p->n] = heads[i].len;
+		memcpy(p->first[p->n], heads[i].data,
+		       heads[i].head_len < VD_HEAD_MIN ? heads[i].head_len : VD_HEAD_MIN);
+		p->n++;
+		dst[i] = heads[i].data[0] == 0x77 ? VD_PICK_STOP : heads[i].data[0] & 1;
+	}
 }
 
 /* Frames spread over two receive rings by pick, in ring order on each; pick sees a
@@ -401,8 +405,10 @@ static void test_pick_spreads_over_destinations(void **state)
 	check_frame(rb[0], 64, IPV4, 2);
 	check_frame(rb[1], 300, IPV4, 4);
 	check_frame(rc, 64, IPV4, 3);
-	/* what pick saw: whole short frames, 128 gathered bytes of the long one */
-	assert_int_equal(p.n, 5);
+	/* what pick saw, in one call: whole short frames, 128 gathered bytes of the long
+	 * one, and the frames up to the end of the burst (the stop is the path's to apply) */
+	assert_int_equal(p.calls, 1);
+	assert_int_equal(p.n, 6);
 	assert_int_equal(p.head_len[1], 64);
 	assert_int_equal(p.head_len[2], VD_HEAD_MIN);
 	assert_int_equal(p.len[2], 300);
@@ -411,11 +417,12 @@ static void test_pick_spreads_over_destinations(void **state)
 			assert_int_equal(p.first[f][i], (uint8_t)(f + 2 + i));
 	/* the stopped frame is offered again, first */
 	p.n = 0;
+	p.calls = 0;
 	post_rx(&b, 2048);
 	vd_forward_to(&a.dev, &a.ring, dests, 2, 32, 0, pick_by_first_byte, &p, &r);
 	assert_int_equal(r.taken, 0);
 	assert_true(r.stopped);
-	assert_int_equal(p.n, 1);
+	assert_int_equal(p.n, 2);
 	assert_int_equal(p.first[0][0], 0x77);
 }
 

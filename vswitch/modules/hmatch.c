@@ -291,13 +291,12 @@ static void hmatch_process(struct e2_ctx *ctx, struct e2_module *m, uint16_t iga
 }
 
 /* One frame in place (the single-copy path), decided as hmatch_process decides it. */
-static int hmatch_classify(struct e2_module *m, const uint8_t *head, uint32_t head_len, uint32_t len)
+static inline int classify_one(struct hmatch *s, const struct e2_frame_head *fr)
 {
-	struct hmatch *s = e2_priv(m);
 	uint64_t raw[MAX_FIELDS];
 
-	if (unlikely(!extract(s, head, head_len, raw))) {
-		if (head_len < len)
+	if (unlikely(!extract(s, fr->data, fr->head_len, raw))) {
+		if (fr->head_len < fr->len)
 			return -1; /* a field lies past the bytes we were shown */
 		s->misses++;
 		return s->default_gate;
@@ -333,6 +332,14 @@ static int hmatch_classify(struct e2_module *m, const uint8_t *head, uint32_t he
 	}
 	s->misses += best == 0;
 	return gate;
+}
+
+static void hmatch_classify(struct e2_module *m, const struct e2_frame_head *const *frames, uint16_t n, int16_t *gates)
+{
+	struct hmatch *s = e2_priv(m);
+
+	for (uint16_t i = 0; i < n; i++)
+		gates[i] = (int16_t)classify_one(s, frames[i]);
 }
 
 /* Parses values= and masks= of a rule into masked key and mask arrays. */

@@ -76,10 +76,12 @@ struct route {
 	/* a classifier's gate -> the node it leads to, -1 for none */
 	int8_t next[ROUTE_NODES_MAX][ROUTE_GATES_MAX];
 	struct e2_port *to[E2_PORT_FWD_DESTS_MAX];
-	/* this burst's frames by the edge they took, counted into the modules after it */
-	uint16_t picked;
-	uint16_t edge_packets[ROUTE_NODES_MAX][ROUTE_GATES_MAX];
-	uint32_t edge_bytes[ROUTE_NODES_MAX][ROUTE_GATES_MAX];
+	/* this burst's frames, as route_pick saw them: each one's way through the route,
+	 * counted into the modules once the port says how many it took */
+	uint16_t n_picked;
+	uint32_t len[E2_BATCH_MAX];
+	uint8_t depth[E2_BATCH_MAX];
+	uint8_t way_node[E2_BATCH_MAX][ROUTE_NODES_MAX], way_gate[E2_BATCH_MAX][ROUTE_NODES_MAX];
 };
 
 static int route_find(const struct route *r, const struct e2_module *x)
@@ -151,54 +153,93 @@ static bool route_build(struct e2_module *m, const struct port_in *s, struct rou
 	return r->n_to > 0;
 }
 
-/* e2_port_pick_fn over a route: walks the frame down the classifiers to a port_out and
- * counts the edges it took (a frame a classifier cannot settle, or one headed for a gate
- * that leads nowhere, is left for the ordinary path, uncounted). */
-static uint16_t route_pick(void *arg, const uint8_t *head, uint32_t head_len, uint32_t len)
+/* e2_port_pick_fn over a route: the burst goes down the classifiers a module at a time
+ * (each module's classify called once for the frames at it), until every frame is at a
+ * port_out. A frame a classifier cannot settle, one headed for a gate that leads nowhere
+ * or one that went round ROUTE_NODES_MAX times is left for the ordinary path. */
+static void route_pick(void *arg, const struct e2_frame_head *frames, uint16_t n, uint16_t *dst)
 {
 	struct route *r = arg;
-	uint8_t path_node[ROUTE_NODES_MAX], path_gate[ROUTE_NODES_MAX];
-	int depth = 0, i = 0;
+	const struct e2_frame_head *sub[E2_BATCH_MAX];
+	uint8_t sub_of[E2_BATCH_MAX], at[E2_BATCH_MAX];
+	int16_t gates[E2_BATCH_MAX];
+	const uint8_t done = UINT8_MAX;
+	uint16_t left = n;
 
-	do {
-		struct e2_module *x = r->node[i];
-		int g = x->cls->classify(x, head, head_len, len);
-		if (unlikely((unsigned)g >= r->n_gates[i] || r->next[i][g] < 0 || depth == ROUTE_NODES_MAX)) {
-			while (depth--) { /* uncount the way it came */
-				r->edge_packets[path_node[depth]][path_gate[depth]]--;
-				r->edge_bytes[path_node[depth]][path_gate[depth]] -= len;
+	r->n_picked = n;
+	for (uint16_t f = 0; f < n; f++) {
+		at[f] = 0;
+		r->depth[f] = 0;
+		r->len[f] = frames[f].len;
+	}
+	/* in node order; a frame sent back to an earlier node waits for the next round */
+	for (int round = 0; left && round < ROUTE_NODES_MAX; round++) {
+		for (uint16_t i = 0; i < r->n_nodes && left; i++) {
+			if (r->dest[i] >= 0)
+				continue;
+			uint16_t k = 0;
+			for (uint16_t f = 0; f < n; f++)
+				if (at[f] == i) {
+					sub[k] = &frames[f];
+					sub_of[k++] = (uint8_t)f;
+				}
+			if (!k)
+				continue;
+			struct e2_module *x = r->node[i];
+			x->cls->classify(x, sub, k, gates);
+			for (uint16_t j = 0; j < k; j++) {
+				uint8_t f = sub_of[j];
+				int g = gates[j];
+				left--;
+				at[f] = done;
+				if (unlikely((unsigned)g >= r->n_gates[i] || r->next[i][g] < 0 ||
+					     r->depth[f] == ROUTE_NODES_MAX)) {
+					dst[f] = UINT16_MAX;
+					continue;
+				}
+				r->way_node[f][r->depth[f]] = (uint8_t)i;
+				r->way_gate[f][r->depth[f]++] = (uint8_t)g;
+				uint8_t nx = (uint8_t)r->next[i][g];
+				if (r->dest[nx] >= 0) {
+					dst[f] = (uint16_t)r->dest[nx];
+				} else {
+					at[f] = nx;
+					left++;
+				}
 			}
-			return UINT16_MAX;
 		}
-		r->edge_packets[i][g]++;
-		r->edge_bytes[i][g] += len;
-		path_node[depth] = (uint8_t)i;
-		path_gate[depth++] = (uint8_t)g;
-		i = (uint8_t)r->next[i][g]; /* ≥ 0: checked above */
-	} while (r->dest[i] < 0);
-	r->picked++;
-	return (uint16_t)r->dest[i];
+	}
+	for (uint16_t f = 0; f < n; f++)
+		if (at[f] != done)
+			dst[f] = UINT16_MAX;
 }
 
-/* Counts a burst's picked frames into the modules, as the ordinary path would have
- * counted them: each gate its frames, each module what its gates sent it (node 0 what
- * the port_in sent), and one batch for each module reached. */
-static void route_count(struct route *r)
+/* Counts the first `taken` frames route_pick saw into the modules, as the ordinary path
+ * would have counted them: each gate its frames and bytes, each module what its gates sent
+ * it (node 0 what the port_in sent), and one batch for each module reached. */
+static void route_count(struct route *r, uint16_t taken)
 {
 	uint16_t in[ROUTE_NODES_MAX] = {0};
+	uint16_t edge_packets[ROUTE_NODES_MAX][ROUTE_GATES_MAX] = {{0}};
+	uint64_t edge_bytes[ROUTE_NODES_MAX][ROUTE_GATES_MAX] = {{0}};
 
-	in[0] = r->picked;
+	in[0] = taken;
+	for (uint16_t f = 0; f < taken && f < r->n_picked; f++)
+		for (uint8_t d = 0; d < r->depth[f]; d++) {
+			edge_packets[r->way_node[f][d]][r->way_gate[f][d]]++;
+			edge_bytes[r->way_node[f][d]][r->way_gate[f][d]] += r->len[f];
+		}
 	for (uint16_t i = 0; i < r->n_nodes; i++) {
 		struct e2_module *x = r->node[i];
 		if (r->dest[i] >= 0)
 			continue;
 		for (uint16_t g = 0; g < r->n_gates[i]; g++) {
-			uint16_t n = r->edge_packets[i][g];
-			if (!n)
+			uint16_t cnt = edge_packets[i][g];
+			if (!cnt)
 				continue;
-			x->ogates[g].packets += n;
-			x->ogates[g].bytes += r->edge_bytes[i][g];
-			in[r->next[i][g]] += n;
+			x->ogates[g].packets += cnt;
+			x->ogates[g].bytes += edge_bytes[i][g];
+			in[r->next[i][g]] += cnt;
 		}
 	}
 	for (uint16_t i = 0; i < r->n_nodes; i++) {
@@ -216,13 +257,7 @@ static int run_direct(struct e2_module *m, struct port_in *s, struct route *r)
 	/* one port_out straight after the port_in: nothing to classify */
 	bool plain = r->n_nodes == 1;
 
-	if (!plain) {
-		r->picked = 0;
-		for (uint16_t i = 0; i < r->n_nodes; i++)
-			if (r->dest[i] < 0)
-				for (uint16_t g = 0; g < r->n_gates[i]; g++)
-					r->edge_packets[i][g] = 0, r->edge_bytes[i][g] = 0;
-	}
+	r->n_picked = 0;
 	if (!s->port->ops->forward(s->port, s->queue, r->to, r->n_to, E2_BATCH_MAX, r->stop, plain ? NULL : route_pick,
 				   r, &f) ||
 	    (f.taken == 0 && f.stopped))
@@ -246,7 +281,7 @@ static int run_direct(struct e2_module *m, struct port_in *s, struct route *r)
 		r->node[0]->packets += received;
 		r->node[0]->batches++;
 	} else {
-		route_count(r);
+		route_count(r, received); /* the frames it picked: all but the malformed ones */
 	}
 	for (uint16_t i = 0; i < r->n_nodes; i++) {
 		if (r->dest[i] < 0)

@@ -83,24 +83,26 @@ static void hash_process(struct e2_ctx *ctx, struct e2_module *m, uint16_t igate
 	e2_emit_split(ctx, m, b, gates);
 }
 
-/* One frame in place (the single-copy path), as the batch functions decide it. */
-static int rr_classify(struct e2_module *m, const uint8_t *head, uint32_t head_len, uint32_t len)
+/* Frames in place (the single-copy path), decided as the batch functions decide them. */
+static void rr_classify(struct e2_module *m, const struct e2_frame_head *const *frames, uint16_t n, int16_t *gates)
 {
 	struct split *s = e2_priv(m);
-	uint32_t g = s->next;
 
-	if (++s->next == s->n_gates)
-		s->next = 0;
-	return (int)g;
+	for (uint16_t i = 0; i < n; i++) {
+		gates[i] = (int16_t)s->next;
+		if (++s->next == s->n_gates)
+			s->next = 0;
+	}
 }
 
-static int hash_classify(struct e2_module *m, const uint8_t *head, uint32_t head_len, uint32_t len)
+static void hash_classify(struct e2_module *m, const struct e2_frame_head *const *frames, uint16_t n, int16_t *gates)
 {
 	const struct split *s = e2_priv(m);
 
-	/* the frame's first 64 bytes hold the hash's fields wherever the frame has them
-	 * (IHL ≤ 60); head_len ≥ 128 unless the frame is all there */
-	return (int)(((uint64_t)flow_hash(head, head_len) * s->n_gates) >> 32);
+	/* the frame's first 78 bytes hold the hash's fields wherever the frame has them
+	 * (IHL ≤ 60), and a head holds 128 unless it is the whole frame */
+	for (uint16_t i = 0; i < n; i++)
+		gates[i] = (int16_t)(((uint64_t)flow_hash(frames[i]->data, frames[i]->head_len) * s->n_gates) >> 32);
 }
 
 static const struct e2_module_class rr_split = {

@@ -20,6 +20,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -307,6 +308,12 @@ static uint16_t vhost_tx(struct e2_port *p, uint16_t queue, struct rte_mbuf **pk
 }
 
 static_assert(E2_PORT_FWD_DESTS_MAX == VD_DESTS_MAX, "port.h and vhost_direct.h agree on the destinations");
+/* pick is handed on as it is: the path's frame heads are the modules' */
+static_assert(sizeof(struct vd_head) == sizeof(struct e2_frame_head) &&
+		      offsetof(struct vd_head, data) == offsetof(struct e2_frame_head, data) &&
+		      offsetof(struct vd_head, head_len) == offsetof(struct e2_frame_head, head_len) &&
+		      offsetof(struct vd_head, len) == offsetof(struct e2_frame_head, len),
+	      "struct vd_head is struct e2_frame_head");
 
 static bool vhost_forward(struct e2_port *p, uint16_t queue, struct e2_port *const *to_ports, uint16_t n_to, uint16_t n,
 			  uint16_t stop_ethertype, e2_port_pick_fn pick, void *arg, struct e2_port_fwd *res)
@@ -354,7 +361,7 @@ static bool vhost_forward(struct e2_port *p, uint16_t queue, struct e2_port *con
 			dests[0].no_room = r.no_room;
 			dests[0].bytes_placed = r.bytes_placed;
 		} else {
-			vd_forward_to(&from->vd, tx, dests, n_to, n, stop_ethertype, pick, arg, &r);
+			vd_forward_to(&from->vd, tx, dests, n_to, n, stop_ethertype, (vd_pick_fn)pick, arg, &r);
 		}
 		if (r.taken)
 			vd_ring_give(tx, from_vid, queue * 2 + 1);

@@ -343,35 +343,54 @@ static inline __attribute__((always_inline)) void forward(struct vd_dev *from, s
 	}
 	for (uint16_t j = 0; j < n_dests; j++)
 		fill_prefetch(&f[j], dests[j].dev, dests[j].ring);
+	/* Every frame is decided before any is copied: the loads of the frames' first lines
+	 * (the other core's) then follow each other and overlap, where a decision between
+	 * two copies would wait for its line alone. */
+	uint16_t dst[VD_BURST_MAX];
+	struct vd_head heads[VD_BURST_MAX];
+	uint8_t head_buf[VD_BURST_MAX][VD_HEAD_MIN]; /* frames whose first bytes the guest split */
+	uint16_t head_of[VD_BURST_MAX], n_heads = 0;
+	for (uint16_t i = 0; i < n; i++) {
+		if (!ok[i])
+			continue;
+		if (stop_ethertype && chain_ethertype(&src[i], from->hdr_len) == stop_ethertype) {
+			n = i; /* this frame and the rest stay for the caller */
+			res->stopped = true;
+			break;
+		}
+		dst[i] = 0;
+		if (pick) {
+			struct vd_head *h = &heads[n_heads];
+			h->data = chain_head(&src[i], from->hdr_len, head_buf[n_heads], &h->head_len);
+			h->len = src[i].total - from->hdr_len;
+			head_of[n_heads++] = i;
+		}
+	}
+	if (pick && n_heads) {
+		uint16_t pd[VD_BURST_MAX];
+		pick(arg, heads, n_heads, pd);
+		for (uint16_t k = 0; k < n_heads; k++) {
+			if (pd[k] >= n_dests) { /* VD_PICK_STOP, or nowhere we know */
+				n = head_of[k];
+				res->stopped = true;
+				break;
+			}
+			dst[head_of[k]] = pd[k];
+		}
+	}
 	for (uint16_t i = 0; i < n; i++) {
 		if (!ok[i]) {
 			res->malformed++;
 			continue;
 		}
 		uint32_t len = src[i].total - from->hdr_len;
-		if (stop_ethertype && chain_ethertype(&src[i], from->hdr_len) == stop_ethertype) {
-			n = i; /* this frame and the rest stay for the caller */
-			res->stopped = true;
-			break;
-		}
-		uint16_t d = 0;
-		if (pick) {
-			uint8_t buf[VD_HEAD_MIN];
-			uint32_t head_len;
-			const uint8_t *head = chain_head(&src[i], from->hdr_len, buf, &head_len);
-			d = pick(arg, head, head_len, len);
-			if (d >= n_dests) { /* VD_PICK_STOP, or nowhere we know */
-				n = i;
-				res->stopped = true;
-				break;
-			}
-		}
+		struct vd_dest *d = &dests[dst[i]];
 		res->bytes_taken += len;
-		if (frame_put(dests[d].dev, dests[d].ring, &f[d], &src[i], from->hdr_len)) {
-			dests[d].placed++;
-			dests[d].bytes_placed += len;
+		if (frame_put(d->dev, d->ring, &f[dst[i]], &src[i], from->hdr_len)) {
+			d->placed++;
+			d->bytes_placed += len;
 		} else {
-			dests[d].no_room++;
+			d->no_room++;
 		}
 	}
 	res->taken = n;

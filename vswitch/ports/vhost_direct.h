@@ -97,10 +97,18 @@ void vd_forward(struct vd_dev *from, struct vd_ring *tx, struct vd_dev *to, stru
 /* pick sees at least this many of a frame's first bytes in one piece, or all of them */
 #define VD_HEAD_MIN 128
 
-/* Where a frame goes: an index into the destinations, or VD_PICK_STOP. `head` holds the
- * frame's first head_len bytes (no virtio-net header), `len` is its whole length. Called
- * once per frame taken (frames stopped for stop_ethertype are not offered), in ring order. */
-typedef uint16_t (*vd_pick_fn)(void *arg, const uint8_t *head, uint32_t head_len, uint32_t len);
+/* A frame's first bytes, for pick: head_len of them at data (no virtio-net header), of
+ * a frame len bytes long. */
+struct vd_head {
+	const uint8_t *data;
+	uint32_t head_len, len;
+};
+
+/* Where a burst's frames go: dst[i] = an index into the destinations, or VD_PICK_STOP
+ * (or any index past them) for a frame that must stay, with the rest. Called once per
+ * burst with the frames about to be taken, in ring order (malformed frames and those
+ * stopped for stop_ethertype are not shown); frames before the first stop are taken. */
+typedef void (*vd_pick_fn)(void *arg, const struct vd_head *heads, uint16_t n, uint16_t *dst);
 
 struct vd_dest {
 	struct vd_dev *dev;
