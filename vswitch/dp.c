@@ -111,6 +111,7 @@ void e2_dp_pause(struct e2_dp *dp)
 
 void e2_dp_resume(struct e2_dp *dp)
 {
+	__atomic_store_n(&dp->graph_gen, dp->graph_gen + 1, __ATOMIC_RELEASE);
 	for (size_t i = 0; i < E2_WORKERS_MAX; i++)
 		if (dp->workers[i])
 			e2_worker_resume(dp->workers[i]);

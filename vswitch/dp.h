@@ -30,6 +30,10 @@ struct e2_dp {
 	uint32_t idle_spin_us; /* how long a worker spins with no traffic before it sleeps */
 	uint32_t max_sleep_us; /* longest sleep of an idle worker */
 	uint64_t pauses;       /* times the workers were paused: a read-only request pauses none */
+	/* Bumped by every e2_dp_resume, while the workers are still paused: the graph only
+	 * changes between a pause and its resume, so a worker's view of it (port_in's
+	 * single-copy route) made under one value holds until the value moves. */
+	uint64_t graph_gen;
 };
 
 int e2_dp_init(struct e2_dp *dp, unsigned n_mbufs, char *err);

@@ -19,10 +19,38 @@
 #include "nsh.h"
 #include "port_out.h"
 
+/* The single-copy path's route from a port_in: the modules after it, each able to
+ * classify a frame in place, in a tree whose leaves are port_outs of ports that forward
+ * directly. Made again after every change to the graph (all of which happen while the
+ * workers are paused: e2_dp.graph_gen). */
+#define ROUTE_NODES_MAX 8
+#define ROUTE_GATES_MAX 8 /* the gates of a classifier the route follows */
+struct route {
+	uint16_t n_nodes, n_to;
+	uint16_t stop;                           /* the EtherType a leaf's port_out would have to change (NSH), or 0 */
+	struct e2_module *node[ROUTE_NODES_MAX]; /* node[0] follows the port_in */
+	uint16_t refs[ROUTE_NODES_MAX];          /* edges into each from inside the route */
+	int8_t dest[ROUTE_NODES_MAX];            /* a port_out's index in to[], or -1 */
+	uint8_t n_gates[ROUTE_NODES_MAX];        /* a classifier's last connected gate + 1 */
+	/* a classifier's gate -> the node it leads to, -1 for none */
+	int8_t next[ROUTE_NODES_MAX][ROUTE_GATES_MAX];
+	struct e2_port *to[E2_PORT_FWD_DESTS_MAX];
+	/* this burst's frames, as route_pick saw them: each one's way through the route,
+	 * counted into the modules once the port says how many it took */
+	uint16_t n_picked;
+	uint32_t len[E2_BATCH_MAX];
+	uint8_t depth[E2_BATCH_MAX];
+	uint8_t way_node[E2_BATCH_MAX][ROUTE_NODES_MAX], way_gate[E2_BATCH_MAX][ROUTE_NODES_MAX];
+};
+
 struct port_in {
 	struct e2_port *port;
 	uint16_t queue;
 	uint64_t direct_packets; /* received and handed on by the port's forward, since create */
+	/* the single-copy route, made when the graph changes (e2_dp.graph_gen) */
+	uint64_t route_gen;
+	bool route_ok;
+	struct route route;
 };
 
 static const char *const known[] = {"port", "queue", NULL};
@@ -51,6 +79,7 @@ static int port_in_init(struct e2_module *m, const struct e2_args *args, char *e
 	}
 	s->queue = (uint16_t)q;
 	s->port->in_users[q] = m;
+	s->route_gen = UINT64_MAX; /* no route yet */
 	return 0;
 }
 
@@ -59,30 +88,6 @@ static void port_in_deinit(struct e2_module *m)
 	struct port_in *s = e2_priv(m);
 	s->port->in_users[s->queue] = NULL;
 }
-
-/* The single-copy path's route from a port_in: the modules after it, each able to
- * classify a frame in place, in a tree whose leaves are port_outs of ports that forward
- * directly. Made anew for every batch (a few loads a module), so the graph may change
- * between any two. */
-#define ROUTE_NODES_MAX 8
-#define ROUTE_GATES_MAX 8 /* the gates of a classifier the route follows */
-struct route {
-	uint16_t n_nodes, n_to;
-	uint16_t stop;                           /* the EtherType a leaf's port_out would have to change (NSH), or 0 */
-	struct e2_module *node[ROUTE_NODES_MAX]; /* node[0] follows the port_in */
-	uint16_t refs[ROUTE_NODES_MAX];          /* edges into each from inside the route */
-	int8_t dest[ROUTE_NODES_MAX];            /* a port_out's index in to[], or -1 */
-	uint8_t n_gates[ROUTE_NODES_MAX];        /* a classifier's last connected gate + 1 */
-	/* a classifier's gate -> the node it leads to, -1 for none */
-	int8_t next[ROUTE_NODES_MAX][ROUTE_GATES_MAX];
-	struct e2_port *to[E2_PORT_FWD_DESTS_MAX];
-	/* this burst's frames, as route_pick saw them: each one's way through the route,
-	 * counted into the modules once the port says how many it took */
-	uint16_t n_picked;
-	uint32_t len[E2_BATCH_MAX];
-	uint8_t depth[E2_BATCH_MAX];
-	uint8_t way_node[E2_BATCH_MAX][ROUTE_NODES_MAX], way_gate[E2_BATCH_MAX][ROUTE_NODES_MAX];
-};
 
 static int route_find(const struct route *r, const struct e2_module *x)
 {
@@ -301,10 +306,14 @@ static uint32_t port_in_run(struct e2_ctx *ctx, struct e2_module *m)
 	struct port_in *s = e2_priv(m);
 	struct e2_batch b;
 	uint64_t bytes = 0;
-	struct route r;
+	uint64_t gen = __atomic_load_n(&m->dp->graph_gen, __ATOMIC_ACQUIRE);
 
-	if (route_build(m, s, &r)) {
-		int n = run_direct(m, s, &r);
+	if (unlikely(gen != s->route_gen)) {
+		s->route_ok = route_build(m, s, &s->route);
+		s->route_gen = gen;
+	}
+	if (s->route_ok) {
+		int n = run_direct(m, s, &s->route);
 		if (n >= 0)
 			return (uint32_t)n;
 	}
