@@ -346,6 +346,8 @@ static void test_stop_ethertype(void **state)
 /* pick's view of each frame, for the test to check. */
 struct picked {
 	int calls, n;
+	uint8_t *rewrite; /* a guest buffer rewritten while pick runs, as a hostile guest would */
+	uint32_t rewrite_len;
 	uint32_t head_len[8], len[8];
 	uint8_t first[8][VD_HEAD_MIN];
 };
@@ -355,6 +357,8 @@ static void pick_by_first_byte(void *arg, const struct vd_head *heads, uint16_t 
 {
 	struct picked *p = arg;
 	p->calls++;
+	if (p->rewrite)
+		memset(p->rewrite, 0x77, p->rewrite_len);
 	for (uint16_t i = 0; i < n; i++) {
 		assert_true(p->n < 8);
 		p->head_len[p->n] = heads[i].head_len;
@@ -389,7 +393,12 @@ static void test_pick_spreads_over_destinations(void **state)
 	uint8_t *rb[2] = {post_rx(&b, 2048), post_rx(&b, 2048)};
 	uint8_t *rc = post_rx(&c, 2048);
 	struct vd_dest dests[2] = {{.dev = &b.dev, .ring = &b.ring}, {.dev = &c.dev, .ring = &c.ring}};
+	/* the guest rewrites the first frame's head (to bytes that would stop the burst)
+	 * while pick decides: the frame still goes where its head said, with that head */
+	p.rewrite = arena + (a.ring.vr.desc[0].addr - GPA_BASE) + HDR;
+	p.rewrite_len = 20;
 	vd_forward_to(&a.dev, &a.ring, dests, 2, 32, 0, pick_by_first_byte, &p, &r);
+	p.rewrite = NULL;
 	assert_int_equal(r.taken, 4);
 	assert_true(r.stopped);
 	assert_int_equal(r.placed, 3);

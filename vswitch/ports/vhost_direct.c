@@ -58,11 +58,12 @@ int vd_ring_attach(struct vd_ring *r, int vid, uint16_t vring)
 	return 0;
 }
 
-/* A buffer chain as the path copies into or out of it. */
+/* A buffer chain as the path copies into or out of it: a guest's has at most
+ * CHAIN_SEGS_MAX pieces, a frame behind its private head one more (chain_after_head). */
 #define CHAIN_SEGS_MAX 8
 struct chain {
-	uint8_t *p[CHAIN_SEGS_MAX];
-	uint32_t len[CHAIN_SEGS_MAX];
+	uint8_t *p[CHAIN_SEGS_MAX + 1];
+	uint32_t len[CHAIN_SEGS_MAX + 1];
 	int n;
 	uint32_t total;
 };
@@ -236,26 +237,41 @@ static bool frame_put(struct vd_dev *to, struct vd_ring *rx, struct rx_fill *f, 
 	return true;
 }
 
-/* The frame's first bytes (after `skip`) in one piece, for pick: in place when the piece
- * that holds them is long enough, else gathered into buf (VD_HEAD_MIN bytes). */
-static const uint8_t *chain_head(const struct chain *c, uint32_t skip, uint8_t *buf, uint32_t *head_len)
+/* Copies the frame's first bytes (after `skip`: VD_HEAD_MIN of them, or all) into buf;
+ * returns how many. */
+static uint32_t chain_copy_head(const struct chain *c, uint32_t skip, uint8_t *buf)
 {
 	uint32_t want = RTE_MIN(c->total - skip, (uint32_t)VD_HEAD_MIN), off = skip, got = 0;
 	int i = 0;
 
 	while (i < c->n && off >= c->len[i])
 		off -= c->len[i++];
-	if (likely(i < c->n && c->len[i] - off >= want)) {
-		*head_len = c->len[i] - off;
-		return c->p[i] + off;
-	}
 	for (; i < c->n && got < want; i++, off = 0) {
 		uint32_t n = RTE_MIN(c->len[i] - off, want - got);
-		memcpy(buf + got, c->p[i] + off, n);
+		rte_memcpy(buf + got, c->p[i] + off, n);
 		got += n;
 	}
-	*head_len = got;
-	return buf;
+	return got;
+}
+
+/* The frame as the destination gets it when a pick decided on its head: the private copy
+ * of the head, then the guest's bytes after it. */
+static void chain_after_head(struct chain *out, uint8_t *head, uint32_t head_len, const struct chain *c, uint32_t skip)
+{
+	uint32_t off = skip + head_len;
+	int i = 0;
+
+	out->p[0] = head;
+	out->len[0] = head_len;
+	out->n = 1;
+	out->total = head_len;
+	while (i < c->n && off >= c->len[i])
+		off -= c->len[i++];
+	for (; i < c->n; i++, off = 0) {
+		out->p[out->n] = c->p[i] + off;
+		out->len[out->n++] = c->len[i] - off;
+		out->total += c->len[i] - off;
+	}
 }
 
 /* Reads which receive buffers a ring offers, and asks for the first `want` of them. */
@@ -348,8 +364,11 @@ static inline __attribute__((always_inline)) void forward(struct vd_dev *from, s
 	 * two copies would wait for its line alone. */
 	uint16_t dst[VD_BURST_MAX];
 	struct vd_head heads[VD_BURST_MAX];
-	uint8_t head_buf[VD_BURST_MAX][VD_HEAD_MIN]; /* frames whose first bytes the guest split */
-	uint16_t head_of[VD_BURST_MAX], n_heads = 0;
+	/* The classifiers decide on a private copy of each frame's first bytes, and that copy
+	 * is what the destination gets: a guest that rewrites its buffer in between cannot
+	 * send a frame where its new bytes would not have gone. */
+	uint8_t head_buf[VD_BURST_MAX][VD_HEAD_MIN];
+	uint16_t head_of[VD_BURST_MAX], head_at[VD_BURST_MAX], n_heads = 0;
 	for (uint16_t i = 0; i < n; i++) {
 		if (!ok[i])
 			continue;
@@ -361,8 +380,10 @@ static inline __attribute__((always_inline)) void forward(struct vd_dev *from, s
 		dst[i] = 0;
 		if (pick) {
 			struct vd_head *h = &heads[n_heads];
-			h->data = chain_head(&src[i], from->hdr_len, head_buf[n_heads], &h->head_len);
+			h->data = head_buf[n_heads];
+			h->head_len = chain_copy_head(&src[i], from->hdr_len, head_buf[n_heads]);
 			h->len = src[i].total - from->hdr_len;
+			head_at[i] = n_heads;
 			head_of[n_heads++] = i;
 		}
 	}
@@ -385,8 +406,17 @@ static inline __attribute__((always_inline)) void forward(struct vd_dev *from, s
 		}
 		uint32_t len = src[i].total - from->hdr_len;
 		struct vd_dest *d = &dests[dst[i]];
+		const struct chain *frame = &src[i];
+		uint32_t skip = from->hdr_len;
+		struct chain decided;
+		if (pick) {
+			chain_after_head(&decided, head_buf[head_at[i]], heads[head_at[i]].head_len, &src[i],
+					 from->hdr_len);
+			frame = &decided;
+			skip = 0;
+		}
 		res->bytes_taken += len;
-		if (frame_put(d->dev, d->ring, &f[dst[i]], &src[i], from->hdr_len)) {
+		if (frame_put(d->dev, d->ring, &f[dst[i]], frame, skip)) {
 			d->placed++;
 			d->bytes_placed += len;
 		} else {
