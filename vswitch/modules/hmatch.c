@@ -218,6 +218,21 @@ static inline __attribute__((always_inline)) bool extract(const struct hmatch *s
 	return true;
 }
 
+/* The first of the (at most LINEAR_MAX) rules a frame's fields match, or -1. */
+static inline __attribute__((always_inline)) int linear_find(const struct hmatch *s, uint32_t n_rules,
+							     uint32_t n_fields, const uint64_t *key)
+{
+	for (uint32_t r = 0; r < n_rules; r++) {
+		const struct linear_rule *lr = &s->linear[r];
+		uint64_t diff = 0;
+		for (uint32_t f = 0; f < n_fields; f++)
+			diff |= (key[f] & lr->mask[f]) ^ lr->key[f];
+		if (!diff)
+			return (int)r;
+	}
+	return -1;
+}
+
 static void hmatch_process(struct e2_ctx *ctx, struct e2_module *m, uint16_t igate, struct e2_batch *b)
 {
 	struct hmatch *s = e2_priv(m);
@@ -238,16 +253,10 @@ static void hmatch_process(struct e2_ctx *ctx, struct e2_module *m, uint16_t iga
 			bool hit = false;
 			if (likely(extract(s, rte_pktmbuf_mtod(b->pkts[i], const uint8_t *), b->pkts[i]->data_len,
 					   key))) {
-				for (uint32_t r = 0; r < n_rules; r++) {
-					const struct linear_rule *lr = &s->linear[r];
-					uint64_t diff = 0;
-					for (uint32_t f = 0; f < n_fields; f++)
-						diff |= (key[f] & lr->mask[f]) ^ lr->key[f];
-					if (!diff) {
-						g = lr->gate;
-						hit = true;
-						break;
-					}
+				int r = linear_find(s, n_rules, n_fields, key);
+				if (r >= 0) {
+					g = s->linear[r].gate;
+					hit = true;
 				}
 			}
 			/* a rule may send to the default gate too: count what matched no rule */
@@ -302,14 +311,9 @@ static inline int classify_one(struct hmatch *s, const struct e2_frame_head *fr)
 		return s->default_gate;
 	}
 	if (s->n_rules <= LINEAR_MAX) {
-		for (uint32_t r = 0; r < s->n_rules; r++) {
-			const struct linear_rule *lr = &s->linear[r];
-			uint64_t diff = 0;
-			for (uint32_t f = 0; f < s->n_fields; f++)
-				diff |= (raw[f] & lr->mask[f]) ^ lr->key[f];
-			if (!diff)
-				return lr->gate;
-		}
+		int r = linear_find(s, s->n_rules, s->n_fields, raw);
+		if (r >= 0)
+			return s->linear[r].gate;
 		s->misses++;
 		return s->default_gate;
 	}
