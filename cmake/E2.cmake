@@ -13,8 +13,37 @@ include(CMakeParseArguments)
 macro(e2_pkg name module)
   if(NOT TARGET PkgConfig::${name})
     pkg_check_modules(${name} REQUIRED IMPORTED_TARGET GLOBAL ${module})
+    e2_pkg_march(${name})
   endif()
 endmacro()
+
+# Debian's libdpdk.pc carries -march=corei7. A consumer's own options come before those
+# of what it links, so that flag used to override E2_NATIVE_FLAGS on e2d's packet path
+# (built for corei7: no AVX2 copies, write prefetches compiled as read prefetches). A
+# target with the property E2_NATIVE set (e2_native below) drops the package's -march;
+# every other consumer keeps it.
+function(e2_pkg_march name)
+  get_target_property(opts PkgConfig::${name} INTERFACE_COMPILE_OPTIONS)
+  if(NOT opts)
+    return()
+  endif()
+  set(out)
+  foreach(o IN LISTS opts)
+    if(o MATCHES "^-march=")
+      list(APPEND out "$<$<NOT:$<BOOL:$<TARGET_PROPERTY:E2_NATIVE>>>:${o}>")
+    else()
+      list(APPEND out "${o}")
+    endif()
+  endforeach()
+  set_target_properties(PkgConfig::${name} PROPERTIES INTERFACE_COMPILE_OPTIONS "${out}")
+endfunction()
+
+# The target is built for this machine's CPU (E2_NATIVE_FLAGS), whatever -march the
+# packages it links ask for.
+function(e2_native target scope)
+  set_target_properties(${target} PROPERTIES E2_NATIVE ON)
+  target_compile_options(${target} ${scope} ${E2_NATIVE_FLAGS})
+endfunction()
 
 function(e2_test name)
   cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;LIBS;LABELS;ARGS" ${ARGN})
