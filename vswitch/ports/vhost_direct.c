@@ -154,15 +154,15 @@ static uint16_t chain_ethertype(const struct chain *c, uint32_t hdr_len)
 	return v;
 }
 
-/* After a burst moved a ring's used index: interrupt the guest if it asked for it, as
- * librte_vhost's vhost_vring_call_split decides. librte_vhost's own call
+/* After a burst moved a ring's used index, and a full fence put that index out before we
+ * read the guest's wishes: interrupt the guest if it asked for it, as librte_vhost's
+ * vhost_vring_call_split decides. librte_vhost's own call
  * (rte_vhost_vring_call) takes the ring lock, which its message handler may hold while
  * it waits for us to leave the device. */
 static void ring_call(const struct vd_dev *d, struct vd_ring *r)
 {
 	if (r->vr.callfd < 0)
 		return;
-	rte_atomic_thread_fence(__ATOMIC_SEQ_CST); /* the index is out before we read its wishes */
 	if (d->event_idx) {
 		uint16_t event = *(volatile uint16_t *)&r->vr.avail->ring[r->vr.size];
 		bool call = !r->signalled_valid || vring_need_event(event, r->last_used, r->signalled_used);
@@ -208,7 +208,10 @@ static bool frame_put(struct vd_dev *to, struct vd_ring *rx, struct rx_fill *f, 
 		uint32_t doff = 0;
 		if (!hdr) {
 			hdr = dst.p[0];
-			memset(hdr, 0, to->hdr_len);
+			if (to->hdr_len == sizeof(struct virtio_net_hdr_mrg_rxbuf))
+				memset(hdr, 0, sizeof(struct virtio_net_hdr_mrg_rxbuf)); /* two stores, no call */
+			else
+				memset(hdr, 0, to->hdr_len);
 			doff = to->hdr_len;
 		}
 		uint32_t written = doff;
@@ -274,6 +277,42 @@ static void chain_after_head(struct chain *out, uint8_t *head, uint32_t head_len
 	}
 }
 
+/* Asks for the lines of [p, p + len) for writing. A store to a line another core holds
+ * waits for it, and stores leave in order: without this, each frame's lines would be
+ * fetched one store-buffer's worth at a time, which with the vCPUs far apart (~1000 cycles
+ * a line) set the whole burst's cost. */
+static inline void prefetch_for_write(const void *p, uint32_t len)
+{
+	uintptr_t a = (uintptr_t)p & ~(uintptr_t)(RTE_CACHE_LINE_SIZE - 1), end = (uintptr_t)p + len;
+
+	for (; a < end; a += RTE_CACHE_LINE_SIZE)
+		__builtin_prefetch((const void *)a, 1, 3); /* rte_prefetch0_write is experimental in 22.11 */
+}
+
+/* The used ring's entries [from, from + n) and its index, for writing. */
+static inline void used_prefetch(const struct vd_ring *r, uint16_t from, uint16_t n)
+{
+	const uint16_t mask = r->vr.size - 1;
+
+	__builtin_prefetch(&r->vr.used->idx, 1, 3);
+	for (uint16_t k = 0; k < n; k += RTE_CACHE_LINE_SIZE / sizeof(struct vring_used_elem))
+		__builtin_prefetch(&r->vr.used->ring[(uint16_t)(from + k) & mask], 1, 3);
+	if (n)
+		__builtin_prefetch(&r->vr.used->ring[(uint16_t)(from + n - 1) & mask], 1, 3);
+}
+
+/* The avail ring's index and its next `n` entries, for reading. Their addresses need
+ * nothing from the guest, so every ring's are asked for at a burst's start: the index and
+ * the entries then come in one wait instead of two, for all the burst's rings at once. */
+static inline void avail_prefetch(const struct vd_ring *r, uint16_t n)
+{
+	const uint16_t mask = r->vr.size - 1;
+
+	rte_prefetch0(&r->vr.avail->idx);
+	rte_prefetch0(&r->vr.avail->ring[r->last_avail & mask]);
+	rte_prefetch0(&r->vr.avail->ring[(uint16_t)(r->last_avail + n - 1) & mask]);
+}
+
 /* Reads which receive buffers a ring offers, and asks for the first `want` of them. */
 static void fill_start(struct rx_fill *f, const struct vd_ring *rx, uint16_t want)
 {
@@ -289,26 +328,33 @@ static void fill_start(struct rx_fill *f, const struct vd_ring *rx, uint16_t wan
 		f->id[k] = rx->vr.avail->ring[(uint16_t)(rx->last_avail + k) & rx_mask];
 		rte_prefetch0(&rx->vr.desc[f->id[k] & rx_mask]);
 	}
+	used_prefetch(rx, rx->last_used, f->known);
 }
 
-/* The first receive buffers, for writing: their lines are on their way while the copies
+/* Frames longer than this get only their first lines asked for ahead: past a few lines a
+ * copy streams anyway. */
+#define FILL_PREFETCH_MAX 256
+
+/* The first receive buffers, for writing, as far as a frame of `frame_len` bytes (after
+ * the virtio-net header) would fill them: their lines are on their way while the copies
  * before them run. */
-static void fill_prefetch(const struct rx_fill *f, struct vd_dev *to, const struct vd_ring *rx)
+static void fill_prefetch(const struct rx_fill *f, struct vd_dev *to, const struct vd_ring *rx, uint32_t frame_len)
 {
 	const uint16_t rx_mask = rx->vr.size - 1;
+	const uint32_t want = RTE_MIN(frame_len + to->hdr_len, (uint32_t)FILL_PREFETCH_MAX);
 
 	for (uint16_t k = 0; k < f->known; k++) {
 		struct vring_desc dsc = ((const volatile struct vring_desc *)rx->vr.desc)[f->id[k] & rx_mask];
 		if (!(dsc.flags & VRING_DESC_F_INDIRECT)) {
 			uint8_t *p = guest_va(to, dsc.addr, dsc.len);
 			if (p)
-				__builtin_prefetch(p, 1, 3); /* rte_prefetch0_write is experimental in 22.11 */
+				prefetch_for_write(p, RTE_MIN(dsc.len, want));
 		}
 	}
 }
 
-/* Hands the filled receive buffers to the guest. */
-static void fill_publish(const struct rx_fill *f, const struct vd_dev *to, struct vd_ring *rx)
+/* Hands the filled receive buffers to the guest (its call comes after the burst's fence). */
+static void fill_publish(const struct rx_fill *f, struct vd_ring *rx)
 {
 	const uint16_t rx_mask = rx->vr.size - 1;
 
@@ -322,7 +368,6 @@ static void fill_publish(const struct rx_fill *f, const struct vd_dev *to, struc
 	rx->last_avail += f->n;
 	rx->last_used += f->n;
 	__atomic_store_n(&rx->vr.used->idx, rx->last_used, __ATOMIC_RELEASE);
-	ring_call(to, rx);
 }
 
 /* Both entry points: inlined into each, so that the one-destination path without pick
@@ -333,15 +378,21 @@ static inline __attribute__((always_inline)) void forward(struct vd_dev *from, s
 							  struct vd_result *res)
 {
 	const uint16_t tx_mask = tx->vr.size - 1;
-	uint16_t avail = __atomic_load_n(&tx->vr.avail->idx, __ATOMIC_ACQUIRE);
-	uint16_t n = (uint16_t)(avail - tx->last_avail);
+	const uint16_t most = RTE_MIN(max, VD_BURST_MAX);
 
 	memset(res, 0, sizeof(*res));
 	for (uint16_t j = 0; j < n_dests; j++)
 		dests[j].placed = dests[j].no_room = 0, dests[j].bytes_placed = 0;
+	if (most == 0)
+		return;
+	avail_prefetch(tx, most);
+	for (uint16_t j = 0; j < n_dests; j++)
+		avail_prefetch(dests[j].ring, most);
+	uint16_t avail = __atomic_load_n(&tx->vr.avail->idx, __ATOMIC_ACQUIRE);
+	uint16_t n = (uint16_t)(avail - tx->last_avail);
 	if (n == 0 || n > tx->vr.size)
 		return; /* nothing, or a guest that lies about its ring */
-	n = RTE_MIN(n, RTE_MIN(max, VD_BURST_MAX));
+	n = RTE_MIN(n, most);
 	uint16_t tx_id[VD_BURST_MAX];
 	struct chain src[VD_BURST_MAX];
 	bool ok[VD_BURST_MAX];
@@ -349,16 +400,24 @@ static inline __attribute__((always_inline)) void forward(struct vd_dev *from, s
 		tx_id[i] = tx->vr.avail->ring[(uint16_t)(tx->last_avail + i) & tx_mask];
 		rte_prefetch0(&tx->vr.desc[tx_id[i] & tx_mask]);
 	}
+	/* in order, only the last entry is written (below) */
+	if (from->in_order)
+		used_prefetch(tx, (uint16_t)(tx->last_used + n - 1), 1);
+	else
+		used_prefetch(tx, tx->last_used, n);
 	struct rx_fill f[VD_DESTS_MAX];
 	for (uint16_t j = 0; j < n_dests; j++)
 		fill_start(&f[j], dests[j].ring, n);
+	uint32_t longest = 0;
 	for (uint16_t i = 0; i < n; i++) {
 		ok[i] = chain_get(from, tx, tx_id[i], false, &src[i]) && src[i].total > from->hdr_len;
-		if (ok[i])
+		if (ok[i]) {
 			rte_prefetch0(src[i].p[0] + (src[i].len[0] > from->hdr_len ? from->hdr_len : 0));
+			longest = RTE_MAX(longest, src[i].total - from->hdr_len);
+		}
 	}
 	for (uint16_t j = 0; j < n_dests; j++)
-		fill_prefetch(&f[j], dests[j].dev, dests[j].ring);
+		fill_prefetch(&f[j], dests[j].dev, dests[j].ring, longest);
 	/* Every frame is decided before any is copied: the loads of the frames' first lines
 	 * (the other core's) then follow each other and overlap, where a decision between
 	 * two copies would wait for its line alone. */
@@ -436,14 +495,25 @@ static inline __attribute__((always_inline)) void forward(struct vd_dev *from, s
 		tx->last_avail += n;
 		tx->last_used += n;
 		__atomic_store_n(&tx->vr.used->idx, tx->last_used, __ATOMIC_RELEASE);
-		ring_call(from, tx);
 	}
+	bool may_call = n && tx->vr.callfd >= 0;
 	for (uint16_t j = 0; j < n_dests; j++) {
-		fill_publish(&f[j], dests[j].dev, dests[j].ring);
+		fill_publish(&f[j], dests[j].ring);
+		may_call |= f[j].n && dests[j].ring->vr.callfd >= 0;
 		res->placed += dests[j].placed;
 		res->no_room += dests[j].no_room;
 		res->bytes_placed += dests[j].bytes_placed;
 	}
+	if (!may_call)
+		return;
+	/* One fence puts every ring's used index out before any guest's wishes are read: with
+	 * the vCPUs far apart each fence waits ~1000 cycles for the lines it drains. */
+	rte_atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (n)
+		ring_call(from, tx);
+	for (uint16_t j = 0; j < n_dests; j++)
+		if (f[j].n)
+			ring_call(dests[j].dev, dests[j].ring);
 }
 
 void vd_forward(struct vd_dev *from, struct vd_ring *tx, struct vd_dev *to, struct vd_ring *rx, uint16_t max,
