@@ -338,6 +338,9 @@ static void port_in_stats(struct e2_module *m, struct e2_result *out)
 {
 	const struct port_in *s = e2_priv(m);
 	e2_result_add(out, "direct_packets", "%llu", (unsigned long long)s->direct_packets);
+	/* bursts that received something, since the last reset: packets / bursts is the mean
+	 * burst, which sets how far a burst's fixed cost spreads */
+	e2_result_add(out, "bursts", "%llu", (unsigned long long)m->batches);
 }
 
 static const struct e2_module_class port_in = {
