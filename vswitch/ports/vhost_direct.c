@@ -55,6 +55,7 @@ int vd_ring_attach(struct vd_ring *r, int vid, uint16_t vring)
 		memset(r, 0, sizeof(*r));
 		return -1;
 	}
+	r->avail_seen = r->last_avail;
 	return 0;
 }
 
@@ -301,24 +302,32 @@ static inline void used_prefetch(const struct vd_ring *r, uint16_t from, uint16_
 		__builtin_prefetch(&r->vr.used->ring[(uint16_t)(from + n - 1) & mask], 1, 3);
 }
 
-/* The avail ring's index and its next `n` entries, for reading. Their addresses need
- * nothing from the guest, so every ring's are asked for at a burst's start: the index and
- * the entries then come in one wait instead of two, for all the burst's rings at once. */
-static inline void avail_prefetch(const struct vd_ring *r, uint16_t n)
+/* The avail ring's next entries, up to `most`, as far as the guest had written them when
+ * we last read its index; false if that was none. Their addresses need nothing read from
+ * the guest now, so every ring's are asked for at a burst's start, beside the index: the
+ * index and the entries then come in one wait instead of two, for all the burst's rings
+ * at once. Entries not yet written are left alone: the guest may be writing them (when it,
+ * not the switch, sets the pace), and taking its lines would slow it. */
+static inline bool avail_prefetch(const struct vd_ring *r, uint16_t most)
 {
 	const uint16_t mask = r->vr.size - 1;
+	uint16_t n = (uint16_t)(r->avail_seen - r->last_avail);
 
-	rte_prefetch0(&r->vr.avail->idx);
+	if (n == 0 || n > r->vr.size)
+		return false;
+	n = RTE_MIN(n, most);
 	rte_prefetch0(&r->vr.avail->ring[r->last_avail & mask]);
 	rte_prefetch0(&r->vr.avail->ring[(uint16_t)(r->last_avail + n - 1) & mask]);
+	return true;
 }
 
 /* Reads which receive buffers a ring offers, and asks for the first `want` of them. */
-static void fill_start(struct rx_fill *f, const struct vd_ring *rx, uint16_t want)
+static void fill_start(struct rx_fill *f, struct vd_ring *rx, uint16_t want)
 {
 	const uint16_t rx_mask = rx->vr.size - 1;
 	uint16_t rx_avail = __atomic_load_n(&rx->vr.avail->idx, __ATOMIC_ACQUIRE);
 
+	rx->avail_seen = rx_avail;
 	f->n = 0;
 	f->avail = (uint16_t)(rx_avail - rx->last_avail);
 	if (f->avail > rx->vr.size)
@@ -385,11 +394,17 @@ static inline __attribute__((always_inline)) void forward(struct vd_dev *from, s
 		dests[j].placed = dests[j].no_room = 0, dests[j].bytes_placed = 0;
 	if (most == 0)
 		return;
-	avail_prefetch(tx, most);
-	for (uint16_t j = 0; j < n_dests; j++)
-		avail_prefetch(dests[j].ring, most);
+	/* With frames known to wait, the receive rings' index and entries are asked for now:
+	 * an empty poll asks for nothing of the guests' lines. */
+	if (avail_prefetch(tx, most))
+		for (uint16_t j = 0; j < n_dests; j++) {
+			rte_prefetch0(&dests[j].ring->vr.avail->idx);
+			avail_prefetch(dests[j].ring, most);
+		}
 	uint16_t avail = __atomic_load_n(&tx->vr.avail->idx, __ATOMIC_ACQUIRE);
 	uint16_t n = (uint16_t)(avail - tx->last_avail);
+
+	tx->avail_seen = avail;
 	if (n == 0 || n > tx->vr.size)
 		return; /* nothing, or a guest that lies about its ring */
 	n = RTE_MIN(n, most);

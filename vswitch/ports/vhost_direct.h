@@ -39,6 +39,10 @@ struct vd_dev {
 struct vd_ring {
 	struct rte_vhost_vring vr; /* vr.desc == NULL: not attached */
 	uint16_t last_avail, last_used;
+	/* the guest's avail index when we last read it: the entries before it are written
+	 * and stay put until we use them, so asking for them early takes no line the guest
+	 * is writing (only a hint; a stale value costs a wasted prefetch) */
+	uint16_t avail_seen;
 	uint16_t signalled_used; /* the used index of the last call into the guest */
 	bool signalled_valid;
 };
