@@ -407,8 +407,9 @@ static bool replay_check(const struct sender_state *st, uint64_t boot, uint64_t 
 	if (!st || boot > st->boot)
 		return true;
 	if (boot < st->boot) {
-		e2_seterr(err, "boot %llu is older than the newest seen, %llu", (unsigned long long)boot,
-			  (unsigned long long)st->boot);
+		e2_seterr(err,
+			  "boot %llu is older than the newest seen, %llu (a replay, or two senders under one name)",
+			  (unsigned long long)boot, (unsigned long long)st->boot);
 		return false;
 	}
 	if (seq > st->top)

@@ -39,7 +39,7 @@ E2_LOG_MODULE(embarkgw);
 #define DATA_ROOM 4096
 
 struct options {
-	const char *key, *rules, *pools, *ent, *cloud, *ctl, *ext, *chan_key, *file_prefix, *eal, *ready_file;
+	const char *key, *rules, *pools, *ent, *cloud, *ctl, *ext, *chan_key, *file_prefix, *eal, *ready_file, *name;
 	embark_config cfg;
 	struct gwc_config core;
 	uint32_t first_epoch;
@@ -65,6 +65,10 @@ static void usage(FILE *f)
 		   "  --ctl URL           control socket (default ipc:///run/e2/embark-gw.sock)\n"
 		   "  --ext URL           extension channel (PUB) for tokens and URIs; none by default\n"
 		   "  --chan-key FILE     key of the sealed channels (needed for tcp:// URLs)\n"
+		   "  --name NAME         this gateway's name on its channels (default embark-gw): the\n"
+		   "                      sender of its records and replies, which a middlebox's replay\n"
+		   "                      check keys on, so gateways that publish to one middlebox need\n"
+		   "                      distinct names (up to 63 of A-Z a-z 0-9 _ . : -)\n"
 		   "  --cloud-mtu N       set the cloud port's MTU (it must carry the enterprise MTU + 68)\n"
 		   "  --header-only       do not encrypt payloads (headers and option only)\n"
 		   "  --no-dpi            no KeywordMatch tokens\n"
@@ -86,18 +90,31 @@ static void usage(FILE *f)
 static int parse_options(int argc, char **argv, struct options *o)
 {
 	static const struct option longs[] = {
-		{"key", required_argument, NULL, 'k'},    {"rules", required_argument, NULL, 'r'},
-		{"pools", required_argument, NULL, 'p'},  {"enterprise", required_argument, NULL, 'E'},
-		{"cloud", required_argument, NULL, 'C'},  {"ctl", required_argument, NULL, 'c'},
-		{"ext", required_argument, NULL, 'x'},    {"chan-key", required_argument, NULL, 'K'},
-		{"header-only", no_argument, NULL, 'H'},  {"no-dpi", no_argument, NULL, 'D'},
-		{"tokens", required_argument, NULL, 'T'}, {"no-uri", no_argument, NULL, 'U'},
-		{"flows", required_argument, NULL, 'f'},  {"dpi-flows", required_argument, NULL, 'F'},
-		{"idle", required_argument, NULL, 'i'},   {"drain", required_argument, NULL, 'd'},
-		{"epoch", required_argument, NULL, 'e'},  {"file-prefix", required_argument, NULL, 'P'},
-		{"eal", required_argument, NULL, 'L'},    {"ready-file", required_argument, NULL, 'R'},
-		{"log", required_argument, NULL, 'l'},    {"cloud-mtu", required_argument, NULL, 'M'},
-		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+		{"key", required_argument, NULL, 'k'},
+		{"rules", required_argument, NULL, 'r'},
+		{"pools", required_argument, NULL, 'p'},
+		{"enterprise", required_argument, NULL, 'E'},
+		{"cloud", required_argument, NULL, 'C'},
+		{"ctl", required_argument, NULL, 'c'},
+		{"ext", required_argument, NULL, 'x'},
+		{"chan-key", required_argument, NULL, 'K'},
+		{"header-only", no_argument, NULL, 'H'},
+		{"no-dpi", no_argument, NULL, 'D'},
+		{"tokens", required_argument, NULL, 'T'},
+		{"no-uri", no_argument, NULL, 'U'},
+		{"flows", required_argument, NULL, 'f'},
+		{"dpi-flows", required_argument, NULL, 'F'},
+		{"idle", required_argument, NULL, 'i'},
+		{"drain", required_argument, NULL, 'd'},
+		{"epoch", required_argument, NULL, 'e'},
+		{"file-prefix", required_argument, NULL, 'P'},
+		{"eal", required_argument, NULL, 'L'},
+		{"ready-file", required_argument, NULL, 'R'},
+		{"log", required_argument, NULL, 'l'},
+		{"cloud-mtu", required_argument, NULL, 'M'},
+		{"name", required_argument, NULL, 'N'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	struct e2_err err = {0};
 	uint64_t v;
@@ -106,6 +123,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	embark_config_default(&o->cfg);
 	gwc_config_default(&o->core);
 	o->ctl = "ipc:///run/e2/embark-gw.sock";
+	o->name = "embark-gw";
 	o->first_epoch = 1;
 	while ((ch = e2_opt_next(argc, argv, "", longs, &err)) != -1) {
 		switch (ch) {
@@ -117,6 +135,15 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case 'c': o->ctl = optarg; break;
 		case 'x': o->ext = optarg; break;
 		case 'K': o->chan_key = optarg; break;
+		case 'N': {
+			struct e2_chan_sealer probe; /* checks the name as the channels will */
+			if (e2_chan_sealer_init(&probe, optarg, NULL, &err) != 0) {
+				e2_err_context(&err, "--name");
+				goto bad;
+			}
+			o->name = optarg;
+			break;
+		}
 		case 'H': o->cfg.encrypt_payload = false; break;
 		case 'D': o->core.dpi = false; break;
 		case 'U': o->core.uri = false; break;
@@ -474,7 +501,7 @@ int main(int argc, char **argv)
 	E2_INFO("epoch %u: key %s, %zu rules, %zu pools, payload %s", o.first_epoch, gwc_epoch_key_id(first), rules.n,
 		pools.n, o.cfg.encrypt_payload ? "encrypted" : "in clear (header-only)");
 	if (o.ext) {
-		ext.pub = e2_chan_new(E2_CHAN_PUB, "embark-gw", ckey, &err);
+		ext.pub = e2_chan_new(E2_CHAN_PUB, o.name, ckey, &err);
 		ext.codec = ext_codec_new();
 		if (!ext.codec)
 			e2_seterr(&err, "no memory for its encoder");
@@ -501,7 +528,7 @@ int main(int argc, char **argv)
 	if (open_port(o.ent, w.pool, &w.ent, 0) != 0 || open_port(o.cloud, w.pool, &w.cloud, o.cloud_mtu) != 0)
 		goto out;
 	ctlk.ctl = ctl;
-	ctlk.rep = e2_chan_new(E2_CHAN_REP, "embark-gw", ckey, &err);
+	ctlk.rep = e2_chan_new(E2_CHAN_REP, o.name, ckey, &err);
 	if (!ctlk.rep || e2_chan_bind(ctlk.rep, o.ctl, &err) != 0) {
 		E2_ERR("control socket %s: %s", o.ctl, err.msg);
 		goto out;

@@ -163,7 +163,10 @@ static void test_live(void **state)
 	assert_null(mb_chan_open(nowhere, 1, "/nonexistent-key", &err));
 }
 
-/* Two gateways publish (each its own site's records): one subscriber hears both. */
+/* Two gateways publish (each its own site's records): one subscriber hears both. Each
+ * needs a name of its own (embark-gw --name): the subscriber's replay check keeps one
+ * boot per name, so of two gateways under one name it would take only the one that
+ * started last, once it had heard it. */
 static void test_two_gateways(void **state)
 {
 	(void)state;
@@ -173,7 +176,9 @@ static void test_two_gateways(void **state)
 	struct e2_chan *pub[2];
 	for (int i = 0; i < 2; i++) {
 		snprintf(url[i], sizeof(url[i]), "ipc://%s/ext%d.sock", dir, i);
-		pub[i] = e2_chan_new(E2_CHAN_PUB, "embark-gw", NULL, &err);
+		char name[32];
+		snprintf(name, sizeof(name), "embark-gw-%c", 'a' + i);
+		pub[i] = e2_chan_new(E2_CHAN_PUB, name, NULL, &err);
 		assert_non_null(pub[i]);
 		assert_int_equal(e2_chan_bind(pub[i], url[i], &err), 0);
 	}
