@@ -41,6 +41,8 @@ struct route {
 	uint32_t len[E2_BATCH_MAX];
 	uint8_t depth[E2_BATCH_MAX];
 	uint8_t way_node[E2_BATCH_MAX][ROUTE_NODES_MAX], way_gate[E2_BATCH_MAX][ROUTE_NODES_MAX];
+	uint16_t edge_packets[ROUTE_NODES_MAX][ROUTE_GATES_MAX]; /* of this burst, per classifier gate */
+	uint64_t edge_bytes[ROUTE_NODES_MAX][ROUTE_GATES_MAX];
 };
 
 struct port_in {
@@ -161,62 +163,68 @@ static bool route_build(struct e2_module *m, const struct port_in *s, struct rou
 /* e2_port_pick_fn over a route: the burst goes down the classifiers a module at a time
  * (each module's classify called once for the frames at it), until every frame is at a
  * port_out. A frame a classifier cannot settle, one headed for a gate that leads nowhere
- * or one that went round ROUTE_NODES_MAX times is left for the ordinary path. */
+ * or one that went round ROUTE_NODES_MAX times is left for the ordinary path. Each
+ * classifier keeps the list of frames waiting at it, so a round touches only the frames
+ * that are there; the edges' counts are kept as the frames pass (route_count takes back
+ * those of frames the port did not take). */
 static void route_pick(void *arg, const struct e2_frame_head *frames, uint16_t n, uint16_t *dst)
 {
 	struct route *r = arg;
 	const struct e2_frame_head *sub[E2_BATCH_MAX];
-	uint8_t sub_of[E2_BATCH_MAX], at[E2_BATCH_MAX];
+	uint8_t sub_of[E2_BATCH_MAX];
+	uint8_t waiting[ROUTE_NODES_MAX][E2_BATCH_MAX];
+	uint8_t n_waiting[ROUTE_NODES_MAX] = {0};
 	int16_t gates[E2_BATCH_MAX];
-	const uint8_t done = UINT8_MAX;
-	uint16_t left = n;
 
 	r->n_picked = n;
+	for (uint16_t i = 0; i < r->n_nodes; i++)
+		for (uint16_t g = 0; g < r->n_gates[i]; g++) {
+			r->edge_packets[i][g] = 0;
+			r->edge_bytes[i][g] = 0;
+		}
 	for (uint16_t f = 0; f < n; f++) {
-		at[f] = 0;
 		r->depth[f] = 0;
 		r->len[f] = frames[f].len;
+		dst[f] = UINT16_MAX; /* until a port_out is reached */
+		waiting[0][f] = (uint8_t)f;
 	}
+	n_waiting[0] = (uint8_t)n;
 	/* in node order; a frame sent back to an earlier node waits for the next round */
-	for (int round = 0; left && round < ROUTE_NODES_MAX; round++) {
-		for (uint16_t i = 0; i < r->n_nodes && left; i++) {
-			if (r->dest[i] >= 0)
-				continue;
-			uint16_t k = 0;
-			for (uint16_t f = 0; f < n; f++)
-				if (at[f] == i) {
-					sub[k] = &frames[f];
-					sub_of[k++] = (uint8_t)f;
-				}
+	for (int round = 0; round < ROUTE_NODES_MAX; round++) {
+		bool moved = false;
+		for (uint16_t i = 0; i < r->n_nodes; i++) {
+			uint16_t k = n_waiting[i];
 			if (!k)
 				continue;
+			for (uint16_t j = 0; j < k; j++) {
+				sub_of[j] = waiting[i][j];
+				sub[j] = &frames[sub_of[j]];
+			}
+			n_waiting[i] = 0; /* frames sent back here from now on wait for the next round */
 			struct e2_module *x = r->node[i];
 			x->cls->classify(x, sub, k, gates);
 			for (uint16_t j = 0; j < k; j++) {
 				uint8_t f = sub_of[j];
 				int g = gates[j];
-				left--;
-				at[f] = done;
 				if (unlikely((unsigned)g >= r->n_gates[i] || r->next[i][g] < 0 ||
-					     r->depth[f] == ROUTE_NODES_MAX)) {
-					dst[f] = UINT16_MAX;
+					     r->depth[f] == ROUTE_NODES_MAX))
 					continue;
-				}
 				r->way_node[f][r->depth[f]] = (uint8_t)i;
 				r->way_gate[f][r->depth[f]++] = (uint8_t)g;
+				r->edge_packets[i][g]++;
+				r->edge_bytes[i][g] += r->len[f];
 				uint8_t nx = (uint8_t)r->next[i][g];
 				if (r->dest[nx] >= 0) {
 					dst[f] = (uint16_t)r->dest[nx];
 				} else {
-					at[f] = nx;
-					left++;
+					waiting[nx][n_waiting[nx]++] = f;
+					moved = true;
 				}
 			}
 		}
+		if (!moved)
+			break;
 	}
-	for (uint16_t f = 0; f < n; f++)
-		if (at[f] != done)
-			dst[f] = UINT16_MAX;
 }
 
 /* Counts the first `taken` frames route_pick saw into the modules, as the ordinary path
@@ -225,25 +233,25 @@ static void route_pick(void *arg, const struct e2_frame_head *frames, uint16_t n
 static void route_count(struct route *r, uint16_t taken)
 {
 	uint16_t in[ROUTE_NODES_MAX] = {0};
-	uint16_t edge_packets[ROUTE_NODES_MAX][ROUTE_GATES_MAX] = {{0}};
-	uint64_t edge_bytes[ROUTE_NODES_MAX][ROUTE_GATES_MAX] = {{0}};
 
-	in[0] = taken;
-	for (uint16_t f = 0; f < taken && f < r->n_picked; f++)
+	/* the frames the port left (a stop, a frame no port_out was found for) are not
+	 * counted: take back what they added on the way */
+	for (uint16_t f = taken; f < r->n_picked; f++)
 		for (uint8_t d = 0; d < r->depth[f]; d++) {
-			edge_packets[r->way_node[f][d]][r->way_gate[f][d]]++;
-			edge_bytes[r->way_node[f][d]][r->way_gate[f][d]] += r->len[f];
+			r->edge_packets[r->way_node[f][d]][r->way_gate[f][d]]--;
+			r->edge_bytes[r->way_node[f][d]][r->way_gate[f][d]] -= r->len[f];
 		}
-	for (uint16_t i = 0; i < r->n_nodes; i++) {
+	in[0] = taken;
+	for (uint16_t i = 0; i < r->n_nodes && r->n_picked; i++) {
 		struct e2_module *x = r->node[i];
 		if (r->dest[i] >= 0)
 			continue;
 		for (uint16_t g = 0; g < r->n_gates[i]; g++) {
-			uint16_t cnt = edge_packets[i][g];
+			uint16_t cnt = r->edge_packets[i][g];
 			if (!cnt)
 				continue;
 			x->ogates[g].packets += cnt;
-			x->ogates[g].bytes += edge_bytes[i][g];
+			x->ogates[g].bytes += r->edge_bytes[i][g];
 			in[r->next[i][g]] += cnt;
 		}
 	}

@@ -295,11 +295,18 @@ static inline void used_prefetch(const struct vd_ring *r, uint16_t from, uint16_
 {
 	const uint16_t mask = r->vr.size - 1;
 
+	const uint16_t per_line = RTE_CACHE_LINE_SIZE / sizeof(struct vring_used_elem);
+	const struct vring_used_elem *e = NULL;
+
 	__builtin_prefetch(&r->vr.used->idx, 1, 3);
-	for (uint16_t k = 0; k < n; k += RTE_CACHE_LINE_SIZE / sizeof(struct vring_used_elem))
-		__builtin_prefetch(&r->vr.used->ring[(uint16_t)(from + k) & mask], 1, 3);
-	if (n)
-		__builtin_prefetch(&r->vr.used->ring[(uint16_t)(from + n - 1) & mask], 1, 3);
+	for (uint16_t k = 0; k < n; k += per_line) {
+		e = &r->vr.used->ring[(uint16_t)(from + k) & mask];
+		__builtin_prefetch(e, 1, 3);
+	}
+	/* entries need not start on a line: the last may lie one line past the last step */
+	const struct vring_used_elem *last = &r->vr.used->ring[(uint16_t)(from + n - 1) & mask];
+	if (n && (uintptr_t)last / RTE_CACHE_LINE_SIZE != (uintptr_t)e / RTE_CACHE_LINE_SIZE)
+		__builtin_prefetch(last, 1, 3);
 }
 
 /* The avail ring's next entries, up to `most`, as far as the guest had written them when
