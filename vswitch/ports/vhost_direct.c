@@ -278,18 +278,6 @@ static void chain_after_head(struct chain *out, uint8_t *head, uint32_t head_len
 	}
 }
 
-/* Asks for the lines of [p, p + len) for writing. A store to a line another core holds
- * waits for it, and stores leave in order: without this, each frame's lines would be
- * fetched one store-buffer's worth at a time, which with the vCPUs far apart (~1000 cycles
- * a line) set the whole burst's cost. */
-static inline void prefetch_for_write(const void *p, uint32_t len)
-{
-	uintptr_t a = (uintptr_t)p & ~(uintptr_t)(RTE_CACHE_LINE_SIZE - 1), end = (uintptr_t)p + len;
-
-	for (; a < end; a += RTE_CACHE_LINE_SIZE)
-		__builtin_prefetch((const void *)a, 1, 3); /* rte_prefetch0_write is experimental in 22.11 */
-}
-
 /* The used ring's entries [from, from + n) and its index, for writing. */
 static inline void used_prefetch(const struct vd_ring *r, uint16_t from, uint16_t n)
 {
@@ -349,26 +337,6 @@ static void fill_start(struct rx_fill *f, struct vd_ring *rx, uint16_t want)
 
 /* Frames longer than this get only their first lines asked for ahead: past a few lines a
  * copy streams anyway. */
-#define FILL_PREFETCH_MAX 256
-
-/* The first receive buffers, for writing, as far as a frame of `frame_len` bytes (after
- * the virtio-net header) would fill them: their lines are on their way while the copies
- * before them run. */
-static void fill_prefetch(const struct rx_fill *f, struct vd_dev *to, const struct vd_ring *rx, uint32_t frame_len)
-{
-	const uint16_t rx_mask = rx->vr.size - 1;
-	const uint32_t want = RTE_MIN(frame_len + to->hdr_len, (uint32_t)FILL_PREFETCH_MAX);
-
-	for (uint16_t k = 0; k < f->known; k++) {
-		struct vring_desc dsc = ((const volatile struct vring_desc *)rx->vr.desc)[f->id[k] & rx_mask];
-		if (!(dsc.flags & VRING_DESC_F_INDIRECT)) {
-			uint8_t *p = guest_va(to, dsc.addr, dsc.len);
-			if (p)
-				prefetch_for_write(p, RTE_MIN(dsc.len, want));
-		}
-	}
-}
-
 /* Hands the filled receive buffers to the guest (its call comes after the burst's fence). */
 static void fill_publish(const struct rx_fill *f, struct vd_ring *rx)
 {
@@ -430,16 +398,15 @@ static inline __attribute__((always_inline)) void forward(struct vd_dev *from, s
 	struct rx_fill f[VD_DESTS_MAX];
 	for (uint16_t j = 0; j < n_dests; j++)
 		fill_start(&f[j], dests[j].ring, n);
-	uint32_t longest = 0;
+	/* The receive buffers are not asked for ahead of the copies: a write prefetch takes
+	 * lines the receiving guest still holds while it is still at work (refilling, freeing
+	 * what it sent), and in a far spell the guest then ran ~30 % slower than e2d gained
+	 * (bench/vswitch A/B, vswitch/README "The receive buffers, not prefetched"). */
 	for (uint16_t i = 0; i < n; i++) {
 		ok[i] = chain_get(from, tx, tx_id[i], false, &src[i]) && src[i].total > from->hdr_len;
-		if (ok[i]) {
+		if (ok[i])
 			rte_prefetch0(src[i].p[0] + (src[i].len[0] > from->hdr_len ? from->hdr_len : 0));
-			longest = RTE_MAX(longest, src[i].total - from->hdr_len);
-		}
 	}
-	for (uint16_t j = 0; j < n_dests; j++)
-		fill_prefetch(&f[j], dests[j].dev, dests[j].ring, longest);
 	/* Every frame is decided before any is copied: the loads of the frames' first lines
 	 * (the other core's) then follow each other and overlap, where a decision between
 	 * two copies would wait for its line alone. */
