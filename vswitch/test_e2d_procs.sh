@@ -49,15 +49,23 @@ start_e2d() { # name config
   fail "e2d $1 did not open its control socket"
 }
 stop_e2d() { kill -TERM "$E2D_PID"; wait "$E2D_PID" || fail "e2d exited with $? on SIGTERM"; }
-ctl() { "$BIN/e2ctl-dp" --ctl "$T/$1.ctl" "${@:2}"; }
+# run PROGRAM ARGS...: in a subshell (a job started with &, a $(...)) the program takes
+# the subshell's place, so that $! and a kill reach the program itself and not a shell
+# that would leave it running (still polling a core, into the next test) when killed
+run() { [ "$BASHPID" = "$$" ] || exec "$@"; "$@"; }
+ctl() { run "$BIN/e2ctl-dp" --ctl "$T/$1.ctl" "${@:2}"; }
 # virtio-user rings of 1024 (the default is 256): the generator's receive ring then
 # holds what e2d forwards while the generator is descheduled for a few milliseconds.
 trafgen() { # vdev0 vdev1 args...
   local a=$1,queue_size=1024 b=$2,queue_size=1024; shift 2
-  "$BIN/e2-trafgen" -l $GCORE --in-memory --single-file-segments -m 256 --no-pci --no-telemetry \
+  run "$BIN/e2-trafgen" -l $GCORE --in-memory --single-file-segments -m 256 --no-pci --no-telemetry \
     --file-prefix "tg$$" --log-level error --vdev "$a" --vdev "$b" -- --tx 0 --rx 1 "$@"
 }
 val() { grep "^$1=" | cut -d= -f2; }
+# stop_gen PID: a generator started in the background stops sending once the case has
+# seen what it needs, drains, and reports; its --duration is only the longest the case
+# may take
+stop_gen() { kill -TERM "$1" 2>/dev/null || true; }
 # account NAME GEN_OUTPUT [e2-account args...]: the books of e2d NAME since its last
 # `stats reset` must balance against what the generator printed.
 account() {
@@ -209,6 +217,7 @@ start_e2d b "$T/client.conf"
 wait_v1_tx 1
 down_ms=$(( ($(date +%s%N) - t_stop) / 1000000 ))
 wait_v1_tx 20000
+stop_gen "$TG"
 wait "$TG" || fail "the NF failed across the e2d restart: $(tail -3 "$T/tg5.log")"
 out=$(cat "$T/tg5.out")
 tx=$(echo "$out" | val tx_packets); rx=$(echo "$out" | val rx_packets)
@@ -244,7 +253,7 @@ ok "memif: $(acc sent) packets sent, $(acc received) received, $(acc counted_dro
 # regard for a burst inside them; e2d's relay holds the news until the port's gate is
 # shut. Each client exits with traffic still in flight.
 memif_client() { # socket role seconds [rate]
-  "$BIN/e2-trafgen" -l $GCORE --no-huge -m 256 --no-pci --no-telemetry --no-shconf --file-prefix "tgm$$" \
+  run "$BIN/e2-trafgen" -l $GCORE --no-huge -m 256 --no-pci --no-telemetry --no-shconf --file-prefix "tgm$$" \
     --log-level error --vdev "net_memif0,role=$2,socket=$1,socket-abstract=no,id=0" \
     --vdev "net_memif1,role=$2,socket=$1,socket-abstract=no,id=1" -- --tx 0 --rx 1 \
     --rate "${4:-$RATE}" --duration "$3" --drain 0.2 2>>"$T/tgm.log"
@@ -400,6 +409,7 @@ wait_event "overload q"
 ctl e sched set cap limit=100000000 >/dev/null   # lift the throttle: the queue drains
 wait_event "underload q"
 kill "$EV" 2>/dev/null || true
+stop_gen "$TGE"
 wait "$TGE" || fail "generator failed during the events case"
 account e "$(cat "$T/tge.out")" min_sent=1 max_drop_pct=90
 ok "events: $(awk '{print $2, $3}' "$T/events.txt" | tr '\n' ',' | sed 's/,$//')"
@@ -417,6 +427,7 @@ CONF
 events_under_traffic n "$T/nf.conf" "$T/n0.sock" "$T/n1.sock" 30 --rate 50000 --duration 4
 wait_event "overload v0"
 kill "$EV" 2>/dev/null || true
+stop_gen "$TGE"
 wait "$TGE" || fail "generator failed during the full-ring case"
 # what e2d placed in v0's receive ring reached the (slow) NF side, which never reads it:
 # those frames count as received
@@ -448,6 +459,7 @@ load_event() {
 busy_load() { load_event any 'v > 1000'; }
 for _ in $(seq 300); do busy_load && break; sleep 0.05; done
 busy_load || fail "no load event of v1 with sent_pps > 1000; got: $(cat "$T/events.txt")"
+stop_gen "$TGE"
 wait "$TGE" || fail "generator failed during the load case"
 # (band 0 is said once sent_pps < 0.5, which the printer rounds to one decimal)
 quiet_load() { load_event last 'v <= 0.5'; }
