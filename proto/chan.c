@@ -278,6 +278,16 @@ static int compute_mac(const struct e2_chan_key *key, uint32_t version, const ch
 
 /* ---- sealing ---- */
 
+int e2_chan_sender_check(const char *sender, struct e2_err *err)
+{
+	if (sender && sender_valid(sender, strlen(sender)))
+		return 0;
+	char shown[4 * E2_CHAN_SENDER_MAX + 8];
+	sender_printable(sender ? sender : "", shown, sizeof(shown));
+	e2_seterr(err, "sender name '%s' is not 1..%u characters of [A-Za-z0-9_.:-]", shown, E2_CHAN_SENDER_MAX);
+	return -1;
+}
+
 int e2_chan_sealer_init(struct e2_chan_sealer *s, const char *sender, const struct e2_chan_key *key, struct e2_err *err)
 {
 	/* Two sealers of one process (channels re-created, or several of one daemon) get
@@ -286,13 +296,8 @@ int e2_chan_sealer_init(struct e2_chan_sealer *s, const char *sender, const stru
 	uint64_t boot, prev;
 
 	memset(s, 0, sizeof(*s));
-	if (!sender || !sender_valid(sender, strlen(sender))) {
-		char shown[4 * E2_CHAN_SENDER_MAX + 8];
-		sender_printable(sender ? sender : "", shown, sizeof(shown));
-		e2_seterr(err, "sender name '%s' is not 1..%u characters of [A-Za-z0-9_.:-]", shown,
-			  E2_CHAN_SENDER_MAX);
+	if (e2_chan_sender_check(sender, err) != 0)
 		return -1;
-	}
 	if (key && (key->len < E2_CHAN_KEY_MIN || key->len > E2_CHAN_KEY_MAX)) {
 		e2_seterr(err, "a key of %zu bytes (it must have %u..%u)", key->len, E2_CHAN_KEY_MIN, E2_CHAN_KEY_MAX);
 		return -1;

@@ -559,7 +559,10 @@ static void test_bad_sender(void **state)
 		assert_int_equal(open_env(open_all, &e), E2_CHAN_BAD_SENDER);
 		assert_int_equal(e2_chan_sealer_init(&s, bad[i], NULL, &err), -1);
 		assert_non_null(strstr(err.msg, "sender name"));
+		assert_int_equal(e2_chan_sender_check(bad[i], &err), -1);
+		assert_non_null(strstr(err.msg, "sender name"));
 	}
+	assert_int_equal(e2_chan_sender_check(NULL, &err), -1);
 	long_name[E2_CHAN_SENDER_MAX] = '\0';
 	struct env e = good_env(&key_a);
 	e.sender = long_name;
@@ -567,6 +570,8 @@ static void test_bad_sender(void **state)
 	e.sender = "Az09_.:-";
 	assert_int_equal(open_env(o, &e), E2_CHAN_OK);
 	assert_int_equal(e2_chan_sealer_init(&s, long_name, NULL, &err), 0);
+	assert_int_equal(e2_chan_sender_check(long_name, &err), 0);
+	assert_int_equal(e2_chan_sender_check("Az09_.:-", &err), 0);
 	e2_chan_opener_free(o);
 	e2_chan_opener_free(open_all);
 }

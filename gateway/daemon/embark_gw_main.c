@@ -135,15 +135,13 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case 'c': o->ctl = optarg; break;
 		case 'x': o->ext = optarg; break;
 		case 'K': o->chan_key = optarg; break;
-		case 'N': {
-			struct e2_chan_sealer probe; /* checks the name as the channels will */
-			if (e2_chan_sealer_init(&probe, optarg, NULL, &err) != 0) {
+		case 'N':
+			if (e2_chan_sender_check(optarg, &err) != 0) {
 				e2_err_context(&err, "--name");
 				goto bad;
 			}
 			o->name = optarg;
 			break;
-		}
 		case 'H': o->cfg.encrypt_payload = false; break;
 		case 'D': o->core.dpi = false; break;
 		case 'U': o->core.uri = false; break;

@@ -74,6 +74,10 @@ struct e2_chan_sealer {
 	const struct e2_chan_key *key; /* NULL: no MAC */
 };
 
+/* 0 if sender is a valid name (above), else -1 with the reason in err: for a daemon's
+ * option that names its channels, checked before any channel is made. */
+int e2_chan_sender_check(const char *sender, struct e2_err *err);
+
 /* sender must be a valid name (above); key may be NULL. */
 int e2_chan_sealer_init(struct e2_chan_sealer *s, const char *sender, const struct e2_chan_key *key,
 			struct e2_err *err);
