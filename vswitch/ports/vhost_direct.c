@@ -335,8 +335,6 @@ static void fill_start(struct rx_fill *f, struct vd_ring *rx, uint16_t want)
 	used_prefetch(rx, rx->last_used, f->known);
 }
 
-/* Frames longer than this get only their first lines asked for ahead: past a few lines a
- * copy streams anyway. */
 /* Hands the filled receive buffers to the guest (its call comes after the burst's fence). */
 static void fill_publish(const struct rx_fill *f, struct vd_ring *rx)
 {
