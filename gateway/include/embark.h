@@ -335,4 +335,26 @@ size_t embark_km_match_wire(embark_km_matcher *m, embark_tokens_wire *w, embark_
 int embark_uri_encrypt(const embark_keys *keys, const uint8_t *uri, size_t len, uint8_t *out);
 int embark_uri_decrypt(const embark_keys *keys, const uint8_t *in, size_t len, uint8_t *uri);
 
+/* Web-cache content (README "HTTP proxy/cache over ciphertext"): a response's segments
+ * sealed under a key of its request's URI alone, so that a cache can replay them in
+ * another connection and the gateway that sent the request can still open them.
+ * AES-128-SIV; the segment's place (instance tag, offset, length, last) is its associated
+ * data and the SIV its MAC. */
+#define EMBARK_CONTENT_TAG_LEN 8
+typedef struct embark_content embark_content;
+typedef struct {
+	uint8_t tag[EMBARK_CONTENT_TAG_LEN]; /* the response instance, drawn by the sealer */
+	uint64_t offset;                     /* the segment's first byte in the response */
+	bool last;                           /* the segment ends the response */
+} embark_content_seg;
+/* K_U = HMAC-SHA256(content subkey, "embark-content-v1" || uri); NULL on a crypto error */
+embark_content *embark_content_new(const embark_keys *keys, const uint8_t *uri, size_t uri_len);
+void embark_content_free(embark_content *c); /* wipes */
+/* In place; writes the segment's SIV. 0, or -1 (crypto error). */
+int embark_content_seal(embark_content *c, const embark_content_seg *seg, uint8_t *data, size_t len, uint8_t siv[16]);
+/* In place; 0, or -1 when the segment is not authentic under this URI and place (data
+ * is then wiped) or on a crypto error. */
+int embark_content_open(embark_content *c, const embark_content_seg *seg, uint8_t *data, size_t len,
+			const uint8_t siv[16]);
+
 #endif

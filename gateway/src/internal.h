@@ -9,13 +9,14 @@
 
 struct embark_keys {
 	uint8_t master[EMBARK_MASTER_KEY_LEN];
-	uint8_t prefix[16]; /* interval-map randomness */
-	uint8_t seed[16];   /* per-flow seed PRF */
-	uint8_t suffix[16]; /* PRF_seed(v) */
-	uint8_t opt[32];    /* AES-128-SIV (K1 || K2) of the destination option and payload */
-	uint8_t pool[16];   /* suffixes of encrypted pool values */
-	uint8_t kw[16];     /* KeywordMatch AES_k(t) */
-	uint8_t uri[32];    /* AES-SIV for URIs */
+	uint8_t prefix[16];  /* interval-map randomness */
+	uint8_t seed[16];    /* per-flow seed PRF */
+	uint8_t suffix[16];  /* PRF_seed(v) */
+	uint8_t opt[32];     /* AES-128-SIV (K1 || K2) of the destination option and payload */
+	uint8_t pool[16];    /* suffixes of encrypted pool values */
+	uint8_t kw[16];      /* KeywordMatch AES_k(t) */
+	uint8_t uri[32];     /* AES-SIV for URIs */
+	uint8_t content[32]; /* HMAC key of the per-URI content keys (web cache) */
 };
 
 static inline embark_u128 embark_load_u128(const uint8_t *p)

@@ -115,6 +115,8 @@ static void test_subkeys_known_answers(void **st)
 		{"keyword", "655b2523bbbfa5be481b078d8f5b8897", offsetof(embark_keys, kw), 16},
 		{"uri", "435dedc422560de015effa2f60f19d3dac1df9cfcb9a9a07049826e6ff77aa71", offsetof(embark_keys, uri),
 		 32},
+		{"content", "1552f62c286b7b507b7bd074a91f5b0bc526e03162d5615778ba844489068961",
+		 offsetof(embark_keys, content), 32},
 	};
 	for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
 		uint8_t expect[32];

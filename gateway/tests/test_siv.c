@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 #include "common.h"
+#include "openssl_siv.h"
 #include "siv.h"
 
 static unsigned nibble(char c)
@@ -48,24 +49,6 @@ static void test_rfc5297_vector(void **st)
 	assert_true(ok);
 	assert_memory_equal(back, pt, sizeof pt);
 	embark_siv_free(&s);
-}
-
-/* OpenSSL's AES-128-SIV of one message: SIV into v, ciphertext into ct. */
-static void openssl_siv(const uint8_t key[32], const uint8_t *ad, size_t adl, const uint8_t *pt, size_t n,
-			uint8_t v[16], uint8_t *ct)
-{
-	EVP_CIPHER *c = EVP_CIPHER_fetch(NULL, "AES-128-SIV", NULL);
-	EVP_CIPHER_CTX *x = EVP_CIPHER_CTX_new();
-	int outl;
-	assert_non_null(c);
-	assert_non_null(x);
-	assert_int_equal(EVP_EncryptInit_ex2(x, c, key, NULL, NULL), 1);
-	assert_int_equal(EVP_EncryptUpdate(x, NULL, &outl, ad, (int)adl), 1);
-	assert_int_equal(EVP_EncryptUpdate(x, ct, &outl, pt, (int)n), 1);
-	assert_int_equal(EVP_EncryptFinal_ex(x, ct, &outl), 1);
-	assert_int_equal(EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_AEAD_GET_TAG, 16, v), 1);
-	EVP_CIPHER_CTX_free(x);
-	EVP_CIPHER_free(c);
 }
 
 static size_t pick_len(uint64_t *s, size_t longest)
