@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http1.h"
 #include "internal.h"
 
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
@@ -16,7 +17,7 @@
 
 #define OOO_SEGS 16
 #define OOO_BYTES (256u << 10)
-#define HTTP_HEAD_MAX 8192
+#define HTTP_HEAD_MAX HTTP1_HEAD_MAX
 #define KM_CHUNK 4096 /* a record holds the tokens of one chunk of a stream at most */
 
 struct gwc_epoch {
@@ -49,7 +50,7 @@ struct stream {
 	embark_km_sender *km;
 	uint32_t km_epoch;
 	int http;
-	uint64_t body_left;
+	struct http1_body body; /* HTTP_BODY: the request body being passed over */
 	size_t head_len;
 	uint8_t head[HTTP_HEAD_MAX];
 };
@@ -765,72 +766,17 @@ static void emit_tokens(struct gwc *c, struct stream *st, const struct gwc_epoch
 	}
 }
 
-static bool is_tchar(uint8_t ch)
-{
-	return ch > 32 && ch < 127 && ch != '"' && ch != '(' && ch != ')' && ch != ',' && ch != '/' && ch != ':' &&
-	       ch != ';' && ch != '<' && ch != '=' && ch != '>' && ch != '?' && ch != '@' && ch != '[' && ch != '\\' &&
-	       ch != ']' && ch != '{' && ch != '}';
-}
-
-/* A header's value in head[0..len) (name without the colon), trimmed; NULL if absent. */
-static const uint8_t *header_value(const uint8_t *head, size_t len, const char *name, size_t *vlen)
-{
-	size_t nl = strlen(name);
-	for (size_t i = 0; i + 1 < len; i++) {
-		if (head[i] != '\n')
-			continue;
-		const uint8_t *line = head + i + 1;
-		size_t rest = len - i - 1;
-		if (rest > nl && line[nl] == ':' && strncasecmp((const char *)line, name, nl) == 0) {
-			size_t s = nl + 1, e = s;
-			while (e < rest && line[e] != '\r' && line[e] != '\n')
-				e++;
-			while (s < e && (line[s] == ' ' || line[s] == '\t'))
-				s++;
-			while (e > s && (line[e - 1] == ' ' || line[e - 1] == '\t'))
-				e--;
-			*vlen = e - s;
-			return line + s;
-		}
-	}
-	return NULL;
-}
-
 /* A complete request head: emits host + path, encrypted, and sets up the body skip.
- * Returns false if this is not HTTP/1.x (the stream is then left alone). */
+ * Returns false if this is not HTTP/1.x or its body cannot be delimited (the stream is
+ * then left alone). */
 static bool http_request(struct gwc *c, struct stream *st, const struct gwc_epoch *ep, const uint8_t flow[37])
 {
-	const uint8_t *h = st->head;
-	size_t len = st->head_len, i = 0;
-	while (i < len && is_tchar(h[i]))
-		i++;
-	if (i == 0 || i >= len || h[i] != ' ')
+	struct http1_request req;
+	uint8_t uri[HTTP_HEAD_MAX], enc[HTTP_HEAD_MAX + 16];
+	if (http1_parse_request(st->head, st->head_len, &req, uri, sizeof uri) != 0)
 		return false;
-	size_t ts = ++i;
-	while (i < len && h[i] != ' ' && h[i] != '\r' && h[i] != '\n')
-		i++;
-	size_t te = i;
-	if (te == ts || len - i < 9 || memcmp(h + i, " HTTP/1.", 8) != 0)
-		return false;
-	const uint8_t *target = h + ts;
-	size_t tlen = te - ts;
-	size_t hostlen = 0;
-	const uint8_t *host = header_value(h, len, "host", &hostlen);
-	uint8_t uri[HTTP_HEAD_MAX + 16], enc[HTTP_HEAD_MAX + 32];
-	size_t ulen = 0;
-	if (tlen > 7 && strncasecmp((const char *)target, "http://", 7) == 0) {
-		memcpy(uri, target + 7, tlen - 7);
-		ulen = tlen - 7;
-	} else {
-		if (host) {
-			memcpy(uri, host, hostlen);
-			ulen = hostlen;
-		}
-		memcpy(uri + ulen, target, tlen);
-		ulen += tlen;
-	}
-	if (embark_uri_encrypt(ep->keys, uri, ulen, enc) == 0) {
-		struct ext_record rec = {.epoch = ep->id, .uri = enc, .uri_len = ulen + 16};
+	if (embark_uri_encrypt(ep->keys, uri, req.uri_len, enc) == 0) {
+		struct ext_record rec = {.epoch = ep->id, .uri = enc, .uri_len = req.uri_len + 16};
 		memcpy(rec.flow, flow, EXT_FLOW_ID_LEN);
 		if (st->km)
 			rec.salt0 = embark_km_salt0(st->km);
@@ -838,22 +784,8 @@ static bool http_request(struct gwc *c, struct stream *st, const struct gwc_epoc
 		BUMP(c->stats.c[GWC_EXT_RECORDS], 1);
 		BUMP(c->stats.c[GWC_EXT_URIS], 1);
 	}
-	OPENSSL_cleanse(uri, ulen);
-	size_t vlen = 0;
-	const uint8_t *v = header_value(h, len, "transfer-encoding", &vlen);
-	if (v)
-		return false; /* chunked bodies are not followed: later requests get no URI */
-	st->body_left = 0;
-	v = header_value(h, len, "content-length", &vlen);
-	if (v) {
-		uint64_t n = 0;
-		for (size_t k = 0; k < vlen; k++) {
-			if (v[k] < '0' || v[k] > '9' || n > (UINT64_MAX - 9) / 10)
-				return false;
-			n = n * 10 + (uint64_t)(v[k] - '0');
-		}
-		st->body_left = n;
-	}
+	OPENSSL_cleanse(uri, req.uri_len);
+	http1_body_start(&st->body, req.body, req.length);
 	return true;
 }
 
@@ -862,12 +794,11 @@ static void http_feed(struct gwc *c, struct stream *st, const struct gwc_epoch *
 {
 	while (len && st->http != HTTP_OFF) {
 		if (st->http == HTTP_BODY) {
-			size_t n = len < st->body_left ? len : (size_t)st->body_left;
-			st->body_left -= n;
+			int status;
+			size_t n = http1_body_feed(&st->body, data, len, &status);
 			data += n;
 			len -= n;
-			if (!st->body_left)
-				st->http = HTTP_HEAD;
+			st->http = status < 0 ? HTTP_OFF : status ? HTTP_HEAD : HTTP_BODY;
 			continue;
 		}
 		/* look for the end of the head, taking one byte at a time into head[] */
@@ -887,7 +818,7 @@ static void http_feed(struct gwc *c, struct stream *st, const struct gwc_epoch *
 			bool ok = http_request(c, st, ep, flow);
 			OPENSSL_cleanse(st->head, st->head_len);
 			st->head_len = 0;
-			st->http = !ok ? HTTP_OFF : st->body_left ? HTTP_BODY : HTTP_HEAD;
+			st->http = !ok ? HTTP_OFF : st->body.kind == HTTP1_BODY_NONE ? HTTP_HEAD : HTTP_BODY;
 		}
 	}
 }

@@ -764,6 +764,46 @@ static void test_reassembly(void **st)
 	gwc_free(a);
 }
 
+/* A chunked request body is passed over by its chunk sizes (split across segments), so
+ * the next request of the connection still gets its URI; a request whose length would be
+ * a guess (Transfer-Encoding and Content-Length both) ends URI extraction there. */
+static void test_chunked_request_body(void **st)
+{
+	(void)st;
+	static struct sink s;
+	memset(&s, 0, sizeof s);
+	struct gwc *a = core(epoch(1, 4, RULES1), &s);
+	static const char stream[] = "POST /form HTTP/1.1\r\nHost: h.example\r\nTransfer-Encoding: chunked\r\n\r\n"
+				     "4\r\nGET \r\n12;x=1\r\n/fake HTTP/1.1\r\n\r\n\r\n0\r\n\r\n"
+				     "GET /after HTTP/1.1\r\nHost: h.example\r\n\r\n"
+				     "PUT /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"
+				     "GET /never HTTP/1.1\r\nHost: h.example\r\n\r\n";
+	size_t total = strlen(stream);
+	uint8_t pkt[600], enc[800];
+	uint32_t isn = 1000;
+	size_t n = tcp(pkt, 0x0a000001, 0x0a020001, 40001, 80, isn, 0x02, "", 0);
+	struct gwc_pkt p = {.in = pkt, .len = n, .out = enc, .cap = sizeof enc};
+	gwc_outbound(a, &p, 1, SEC);
+	for (size_t off = 0; off < total; off += 37) {
+		size_t len = total - off < 37 ? total - off : 37;
+		n = tcp(pkt, 0x0a000001, 0x0a020001, 40001, 80, isn + 1 + (uint32_t)off, 0x18, stream + off, len);
+		p = (struct gwc_pkt){.in = pkt, .len = n, .out = enc, .cap = sizeof enc};
+		gwc_outbound(a, &p, 1, SEC);
+		assert_int_equal(p.rc, EMBARK_OK);
+	}
+	embark_keys *k = test_keys(4);
+	const char *want[] = {"h.example/form", "h.example/after"};
+	assert_int_equal(s.uris, 2);
+	for (int i = 0; i < 2; i++) {
+		uint8_t plain[256];
+		assert_int_equal(embark_uri_decrypt(k, s.uri[i], s.uri_len[i], plain), 0);
+		assert_int_equal(s.uri_len[i], strlen(want[i]) + 16);
+		assert_memory_equal(plain, want[i], strlen(want[i]));
+	}
+	embark_keys_free(k);
+	gwc_free(a);
+}
+
 /* embark-gw --tokens delimiter: only windows at a word's edge, far fewer than one a byte;
  * a keyword between delimiters is still found, one inside a word is not */
 static void test_delimiter_tokens(void **st)
@@ -975,8 +1015,8 @@ int main(void)
 		cmocka_unit_test(test_nat_answer),       cmocka_unit_test(test_lb_answer),
 		cmocka_unit_test(test_nat_lb_answer),    cmocka_unit_test(test_damaged),
 		cmocka_unit_test(test_epoch_switch),     cmocka_unit_test(test_prepared_replaced_and_drain_early),
-		cmocka_unit_test(test_reassembly),       cmocka_unit_test(test_delimiter_tokens),
-		cmocka_unit_test(test_control),
+		cmocka_unit_test(test_reassembly),       cmocka_unit_test(test_chunked_request_body),
+		cmocka_unit_test(test_delimiter_tokens), cmocka_unit_test(test_control),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
