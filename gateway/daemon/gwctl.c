@@ -159,7 +159,7 @@ static void status(struct gwctl *ctl, struct answer *a)
 		[EMBARK_E_FRAGMENT] = "fragment",   [EMBARK_E_UNSUPPORTED] = "unsupported",
 		[EMBARK_E_TOO_BIG] = "too_big",     [EMBARK_E_NO_OPTION] = "no_option",
 		[EMBARK_E_TAMPERED] = "tampered",   [EMBARK_E_REWRITTEN] = "rewritten",
-		[EMBARK_E_CRYPTO] = "crypto",
+		[EMBARK_E_CRYPTO] = "crypto",       [EMBARK_E_CONTENT] = "content",
 	};
 	for (int i = 1; i < EMBARK_E_COUNT; i++)
 		for (int dir = 0; dir < 2; dir++) {

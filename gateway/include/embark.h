@@ -31,6 +31,7 @@ enum embark_err {
 	EMBARK_E_TAMPERED,    /* decrypt: authentication of the option/payload failed */
 	EMBARK_E_REWRITTEN,   /* decrypt: a field holds neither its encryption nor a pool value */
 	EMBARK_E_CRYPTO,      /* OpenSSL failure */
+	EMBARK_E_CONTENT,     /* decrypt: a web-cache content segment the caller cannot take */
 	EMBARK_E_COUNT
 };
 const char *embark_strerror(int err);
@@ -188,6 +189,7 @@ typedef struct {
 	uint32_t peer_ip, dst_ip;             /* the flow's peer; its own end */
 	uint16_t peer_port, dst_port;
 } embark_nat_back;
+typedef struct embark_content_info embark_content_info; /* below, with the web-cache content */
 typedef struct {
 	const uint8_t *in;
 	size_t len;
@@ -196,6 +198,11 @@ typedef struct {
 	size_t out_len;                  /* set on success */
 	int rc;                          /* EMBARK_OK or the error (also counted) */
 	const embark_nat_back *nat_back; /* decrypt: a NAT's answer (above), or NULL */
+	/* encrypt: a TCP payload to seal as this content segment instead of under the packet's
+	 * key, or NULL. decrypt: where a content segment's place goes (its payload is then left
+	 * sealed: embark_content_open_packet), or NULL to refuse content segments as
+	 * EMBARK_E_CONTENT. */
+	embark_content_info *content;
 } embark_burst_pkt;
 size_t embark_encrypt_burst(embark_gw *gw, embark_burst_pkt *pkts, size_t n);
 size_t embark_decrypt_burst(embark_gw *gw, embark_burst_pkt *pkts, size_t n);
@@ -341,6 +348,7 @@ int embark_uri_decrypt(const embark_keys *keys, const uint8_t *in, size_t len, u
  * AES-128-SIV; the segment's place (instance tag, offset, length, last) is its associated
  * data and the SIV its MAC. */
 #define EMBARK_CONTENT_TAG_LEN 8
+#define EMBARK_CONTENT_SIV_LEN 16
 typedef struct embark_content embark_content;
 typedef struct {
 	uint8_t tag[EMBARK_CONTENT_TAG_LEN]; /* the response instance, drawn by the sealer */
@@ -356,5 +364,20 @@ int embark_content_seal(embark_content *c, const embark_content_seg *seg, uint8_
  * is then wiped) or on a crypto error. */
 int embark_content_open(embark_content *c, const embark_content_seg *seg, uint8_t *data, size_t len,
 			const uint8_t siv[16]);
+/* A content segment's place as a packet's option carries it (README "HTTP proxy/cache over
+ * ciphertext", part 3). */
+struct embark_content_info {
+	embark_content *key;                 /* encrypt: the URI's key */
+	embark_content_seg seg;              /* offset below 2^48 */
+	uint32_t request;                    /* the request's index in its connection: whose URI's key opens it */
+	bool cacheable;                      /* the sealing gateway's reading of the response's headers */
+	uint32_t lifetime_s;                 /* when cacheable */
+	uint8_t siv[EMBARK_CONTENT_SIV_LEN]; /* decrypt: the segment's SIV */
+	bool present;                        /* decrypt: the packet was a content segment */
+};
+/* Opens the payload of a decrypted IPv4 TCP packet that was a content segment (ci as the
+ * decrypt gave it) in place, and recomputes its TCP checksum. 0, or -1 (the payload is
+ * then wiped: the packet must not be sent on). */
+int embark_content_open_packet(embark_content *key, const embark_content_info *ci, uint8_t *pkt, size_t len);
 
 #endif

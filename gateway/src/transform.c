@@ -19,6 +19,7 @@
 #define OPT_TYPE 0x1E      /* RFC 4727 experimental; top bits 00 = skip if unrecognised */
 #define OPT_VERSION 0x20   /* high nibble of the flags byte */
 #define OPT_F_PAYLOAD 0x01 /* payload encrypted in place */
+#define OPT_F_CONTENT 0x02 /* a web-cache content segment: payload sealed under its URI's key */
 #define NONCE_LEN 4
 #define SIV_LEN 16
 #define NONCE_OFF 6 /* in the extension header */
@@ -28,6 +29,12 @@
 #define HDR_SAVED(hl) ((hl)-4)              /* IPv4 header less version/IHL, length, protocol */
 #define SEALED_EXTRA 6                      /* original ports (4) + original L4 checksum (2) */
 #define MAX_TRAILER EMBARK_MAX_TRAILER
+/* The content block, after the sealed bytes: tag (8), offset (6), request (4), flags (1:
+ * last, cacheable), zero (1), lifetime (4), content SIV (16). */
+#define CB_LEN EMBARK_CONTENT_BLOCK
+#define CB_LAST 0x01
+#define CB_CACHEABLE 0x02
+#define CB_OFFSET_MAX ((1ull << 48) - 1)
 
 typedef struct {
 	size_t hdr;   /* transport header bytes left in clear (ports encrypted) */
@@ -95,7 +102,8 @@ static void ipv4_csum(uint8_t *h, size_t hl)
  * nonce), the IPv4 total length (derived, never sent: a changed length fails), then the
  * transport header with the fields a NAT may rewrite (ports) or that are recomputed
  * (checksum) zeroed. */
-static size_t build_aad(uint8_t *aad, const uint8_t *d6, size_t tl, const uint8_t *l4, const l4_info *li)
+static size_t build_aad(uint8_t *aad, const uint8_t *d6, size_t tl, const uint8_t *l4, const l4_info *li,
+			const uint8_t *content_block)
 {
 	memcpy(aad, d6, SIV_OFF);
 	e2_put_be16(aad + SIV_OFF, (uint16_t)tl);
@@ -105,7 +113,36 @@ static size_t build_aad(uint8_t *aad, const uint8_t *d6, size_t tl, const uint8_
 		memset(h, 0, 4);
 	if (li->csum_off >= 0)
 		memset(h + li->csum_off, 0, 2);
-	return SIV_OFF + 2 + li->hdr;
+	size_t n = SIV_OFF + 2 + li->hdr;
+	if (content_block) { /* the packet's key binds the segment's place to its header */
+		memcpy(aad + n, content_block, CB_LEN);
+		n += CB_LEN;
+	}
+	return n;
+}
+
+static void content_block_write(uint8_t *b, const embark_content_info *ci, const uint8_t siv[16])
+{
+	memcpy(b, ci->seg.tag, EMBARK_CONTENT_TAG_LEN);
+	e2_put_be16(b + 8, (uint16_t)(ci->seg.offset >> 32));
+	e2_put_be32(b + 10, (uint32_t)ci->seg.offset);
+	e2_put_be32(b + 14, ci->request);
+	b[18] = (uint8_t)((ci->seg.last ? CB_LAST : 0) | (ci->cacheable ? CB_CACHEABLE : 0));
+	b[19] = 0;
+	e2_put_be32(b + 20, ci->cacheable ? ci->lifetime_s : 0);
+	memcpy(b + 24, siv, EMBARK_CONTENT_SIV_LEN);
+}
+
+static void content_block_read(const uint8_t *b, embark_content_info *ci)
+{
+	memcpy(ci->seg.tag, b, EMBARK_CONTENT_TAG_LEN);
+	ci->seg.offset = (uint64_t)e2_get_be16(b + 8) << 32 | e2_get_be32(b + 10);
+	ci->request = e2_get_be32(b + 14);
+	ci->seg.last = b[18] & CB_LAST;
+	ci->cacheable = b[18] & CB_CACHEABLE;
+	ci->lifetime_s = e2_get_be32(b + 20);
+	memcpy(ci->siv, b + 24, EMBARK_CONTENT_SIV_LEN);
+	ci->present = true;
 }
 
 static int fail(embark_gw *gw, int err)
@@ -116,11 +153,11 @@ static int fail(embark_gw *gw, int err)
 
 typedef struct {
 	l4_info li;
-	size_t hl, tl, l4len, trailer, sealed, ext, pad, total;
+	size_t hl, tl, l4len, trailer, sealed, cb, ext, pad, total;
 	uint8_t proto;
 } enc_plan;
 
-static int plan_encrypt(const uint8_t *in, size_t len, size_t cap, enc_plan *p)
+static int plan_encrypt(const uint8_t *in, size_t len, size_t cap, const embark_content_info *content, enc_plan *p)
 {
 	if (len < 20)
 		return len && (in[0] >> 4) != 4 ? EMBARK_E_MALFORMED : EMBARK_E_TRUNCATED;
@@ -142,8 +179,14 @@ static int plan_encrypt(const uint8_t *in, size_t len, size_t cap, enc_plan *p)
 	int rc = l4_parse(p->proto, in + p->hl, p->l4len, &p->li);
 	if (rc)
 		return rc;
+	p->cb = 0;
+	if (content) {
+		if (p->proto != 6 || !content->key || content->seg.offset > CB_OFFSET_MAX)
+			return EMBARK_E_UNSUPPORTED;
+		p->cb = CB_LEN;
+	}
 	p->sealed = HDR_SAVED(p->hl) + SEALED_EXTRA + p->trailer;
-	size_t ext = 4 + OPT_FIXED + p->sealed;
+	size_t ext = 4 + OPT_FIXED + p->sealed + p->cb;
 	p->pad = (8 - ext % 8) % 8;
 	p->ext = ext + p->pad;
 	p->total = 40 + p->ext + p->l4len;
@@ -154,8 +197,8 @@ static int plan_encrypt(const uint8_t *in, size_t len, size_t cap, enc_plan *p)
 
 /* Writes everything but the SIV, the ciphertext and the transport checksum; leaves the
  * sealed plaintext in place for the SIV to encrypt. */
-static void encrypt_layout(embark_gw *gw, const uint8_t *in, uint8_t *o, const enc_plan *p, const embark_tuple_enc *e,
-			   uint8_t *aad, embark_siv_msg *m)
+static int encrypt_layout(embark_gw *gw, const uint8_t *in, uint8_t *o, const enc_plan *p, const embark_tuple_enc *e,
+			  const embark_content_info *content, uint8_t *aad, embark_siv_msg *m)
 {
 	const uint8_t *l4 = in + p->hl;
 	o[0] = (uint8_t)(0x60 | in[1] >> 4);
@@ -171,11 +214,12 @@ static void encrypt_layout(embark_gw *gw, const uint8_t *in, uint8_t *o, const e
 	d[0] = p->proto;
 	d[1] = (uint8_t)(p->ext / 8 - 1);
 	d[2] = OPT_TYPE;
-	d[3] = (uint8_t)(OPT_FIXED + p->sealed);
-	d[4] = OPT_VERSION | (gw->cfg.encrypt_payload ? OPT_F_PAYLOAD : 0);
+	d[3] = (uint8_t)(OPT_FIXED + p->sealed + p->cb);
+	bool enc_payload = gw->cfg.encrypt_payload && !content;
+	d[4] = OPT_VERSION | (content ? OPT_F_CONTENT : enc_payload ? OPT_F_PAYLOAD : 0);
 	d[5] = (uint8_t)p->hl;
 	e2_put_be32(d + NONCE_OFF, gw->nonce++);
-	uint8_t *ct = d + SEALED_OFF, *padp = ct + p->sealed;
+	uint8_t *ct = d + SEALED_OFF, *padp = ct + p->sealed + p->cb;
 	if (p->pad == 1)
 		padp[0] = 0; /* Pad1 */
 	else if (p->pad > 1) {
@@ -207,13 +251,20 @@ static void encrypt_layout(embark_gw *gw, const uint8_t *in, uint8_t *o, const e
 	if (p->li.csum_off >= 0)
 		ol4[p->li.csum_off] = ol4[p->li.csum_off + 1] = 0;
 	size_t pay = p->l4len - p->li.hdr;
-	bool enc_payload = gw->cfg.encrypt_payload;
 	if (!enc_payload)
 		embark_copy(ol4 + p->li.hdr, l4 + p->li.hdr, pay);
+	int rc = EMBARK_OK;
+	if (content) {
+		uint8_t csiv[EMBARK_CONTENT_SIV_LEN] = {0};
+		if (embark_content_seal(content->key, &content->seg, ol4 + p->li.hdr, pay, csiv) != 0)
+			rc = EMBARK_E_CRYPTO;
+		content_block_write(ct + p->sealed, content, csiv);
+	}
 
 	m->ad = aad;
-	m->ad_len = build_aad(aad, d, p->tl, l4, &p->li);
+	m->ad_len = build_aad(aad, d, p->tl, l4, &p->li, content ? ct + p->sealed : NULL);
 	m->text = (embark_siv_text){{ct, l4 + p->li.hdr}, {ct, ol4 + p->li.hdr}, {p->sealed, enc_payload ? pay : 0}};
+	return rc;
 }
 
 static void encrypt_finish(uint8_t *o, const enc_plan *p, const uint8_t v[16])
@@ -234,7 +285,7 @@ static size_t encrypt_chunk(embark_gw *gw, embark_burst_pkt *pk, size_t n)
 	size_t nl = 0;
 	for (size_t i = 0; i < n; i++) {
 		enc_plan *p = &plan[nl];
-		pk[i].rc = plan_encrypt(pk[i].in, pk[i].len, pk[i].cap, p);
+		pk[i].rc = plan_encrypt(pk[i].in, pk[i].len, pk[i].cap, pk[i].content, p);
 		if (pk[i].rc) {
 			fail(gw, pk[i].rc);
 			continue;
@@ -245,13 +296,15 @@ static size_t encrypt_chunk(embark_gw *gw, embark_burst_pkt *pk, size_t n)
 		live[nl++] = (uint8_t)i;
 	}
 	embark_encrypt_tuples(gw, t, nl, e);
+	int lrc[EMBARK_SIV_BURST];
 	for (size_t j = 0; j < nl; j++)
-		encrypt_layout(gw, pk[live[j]].in, pk[live[j]].out, &plan[j], &e[j], gw->aad[j], &m[j]);
+		lrc[j] = encrypt_layout(gw, pk[live[j]].in, pk[live[j]].out, &plan[j], &e[j], pk[live[j]].content,
+					gw->aad[j], &m[j]);
 	bool crypto_ok = embark_siv_seal(&gw->siv, m, nl) == 0;
 	size_t ok = 0;
 	for (size_t j = 0; j < nl; j++) {
 		embark_burst_pkt *x = &pk[live[j]];
-		if (!crypto_ok) {
+		if (!crypto_ok || lrc[j]) {
 			OPENSSL_cleanse(x->out, plan[j].total);
 			x->rc = fail(gw, EMBARK_E_CRYPTO);
 			continue;
@@ -284,6 +337,7 @@ typedef struct {
 	l4_info li;
 	size_t hl, ext, l4len, sealed, trailer, total;
 	uint8_t proto;
+	bool content;
 } dec_plan;
 
 static int plan_decrypt(const uint8_t *in, size_t len, size_t cap, dec_plan *p)
@@ -304,10 +358,13 @@ static int plan_decrypt(const uint8_t *in, size_t len, size_t cap, dec_plan *p)
 	if (d[2] != OPT_TYPE)
 		return EMBARK_E_NO_OPTION;
 	size_t optdata = d[3], hl = d[5];
+	p->content = d[4] & OPT_F_CONTENT;
+	size_t cb = p->content ? CB_LEN : 0;
 	if (4 + optdata > ext || (d[4] & 0xf0) != OPT_VERSION || hl < 20 || hl > 60 || hl % 4 ||
-	    optdata < OPT_FIXED + HDR_SAVED(hl) + SEALED_EXTRA)
+	    optdata < OPT_FIXED + HDR_SAVED(hl) + SEALED_EXTRA + cb ||
+	    (p->content && ((d[4] & OPT_F_PAYLOAD) || d[0] != 6 || d[4 + optdata - CB_LEN + 19] != 0)))
 		return EMBARK_E_TAMPERED;
-	p->sealed = optdata - OPT_FIXED;
+	p->sealed = optdata - OPT_FIXED - cb;
 	p->trailer = p->sealed - HDR_SAVED(hl) - SEALED_EXTRA;
 	if (p->trailer > MAX_TRAILER)
 		return EMBARK_E_TAMPERED;
@@ -466,13 +523,18 @@ static size_t decrypt_chunk(embark_gw *gw, embark_burst_pkt *pk, size_t n)
 			fail(gw, pk[i].rc);
 			continue;
 		}
+		if (p->content && !pk[i].content) {
+			pk[i].rc = fail(gw, EMBARK_E_CONTENT);
+			continue;
+		}
 		const uint8_t *d = pk[i].in + 40, *l4 = d + p->ext;
 		uint8_t *ol4 = pk[i].out + p->hl;
 		size_t pay = p->l4len - p->li.hdr;
 		bool enc_payload = d[4] & OPT_F_PAYLOAD;
 		embark_copy(ol4, l4, enc_payload ? p->li.hdr : p->l4len);
 		m[nl].ad = gw->aad[nl];
-		m[nl].ad_len = build_aad(gw->aad[nl], d, p->hl + p->l4len, l4, &p->li);
+		m[nl].ad_len = build_aad(gw->aad[nl], d, p->hl + p->l4len, l4, &p->li,
+					 p->content ? d + SEALED_OFF + p->sealed : NULL);
 		m[nl].text = (embark_siv_text){{d + SEALED_OFF, l4 + p->li.hdr},
 					       {gw->sealed[nl], ol4 + p->li.hdr},
 					       {p->sealed, enc_payload ? pay : 0}};
@@ -505,6 +567,11 @@ static size_t decrypt_chunk(embark_gw *gw, embark_burst_pkt *pk, size_t n)
 			continue;
 		}
 		x->out_len = plan[j].total;
+		if (x->content) {
+			x->content->present = false;
+			if (plan[j].content)
+				content_block_read(x->in + 40 + SEALED_OFF + plan[j].sealed, x->content);
+		}
 		ok++;
 	}
 	for (size_t j = 0; j < nl; j++) /* the scratch outlives the call: wipe what it held */
@@ -536,4 +603,21 @@ bool embark_packet_nonce(const uint8_t *pkt, size_t len, uint32_t *nonce)
 		return false;
 	*nonce = e2_get_be32(pkt + opt + NONCE_OFF);
 	return true;
+}
+
+int embark_content_open_packet(embark_content *key, const embark_content_info *ci, uint8_t *pkt, size_t len)
+{
+	if (!ci->present || len < 20 || pkt[0] >> 4 != 4 || pkt[9] != 6)
+		return -1;
+	size_t hl = (size_t)(pkt[0] & 15) * 4, tl = e2_get_be16(pkt + 2);
+	l4_info li;
+	if (hl < 20 || tl < hl || tl > len || l4_parse(6, pkt + hl, tl - hl, &li) != EMBARK_OK)
+		return -1;
+	uint8_t *l4 = pkt + hl;
+	size_t pay = tl - hl - li.hdr;
+	if (embark_content_open(key, &ci->seg, l4 + li.hdr, pay, ci->siv) != 0)
+		return -1;
+	l4[li.csum_off] = l4[li.csum_off + 1] = 0;
+	e2_put_be16(l4 + li.csum_off, l4_csum(6, pkt + 12, pkt + 16, false, l4, tl - hl));
+	return 0;
 }

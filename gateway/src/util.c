@@ -18,6 +18,7 @@ const char *embark_strerror(int err)
 	case EMBARK_E_TAMPERED: return "authentication failed (tampered or wrong key)";
 	case EMBARK_E_REWRITTEN: return "field rewritten to an unknown value";
 	case EMBARK_E_CRYPTO: return "crypto library failure";
+	case EMBARK_E_CONTENT: return "web-cache content segment refused";
 	default: return "unknown error";
 	}
 }

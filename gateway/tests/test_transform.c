@@ -356,6 +356,126 @@ static void test_leak(void **st)
 	embark_gw_free(gw);
 }
 
+/* One content segment through the burst call (encrypt: ci names it; decrypt: ci receives
+ * its place). */
+static int content_xform(embark_gw *gw, bool enc, const uint8_t *in, size_t n, uint8_t *out, size_t cap,
+			 size_t *out_len, embark_content_info *ci)
+{
+	embark_burst_pkt b = {.in = in, .len = n, .out = out, .cap = cap, .content = ci};
+	if (enc)
+		embark_encrypt_burst(gw, &b, 1);
+	else
+		embark_decrypt_burst(gw, &b, 1);
+	*out_len = b.out_len;
+	return b.rc;
+}
+
+/* Web-cache content segments (README "HTTP proxy/cache over ciphertext", part 3): the
+ * payload sealed under the URI's key with its place in the option; byte-exact after the
+ * decrypt and embark_content_open_packet; the same segment in two connections carries
+ * the same payload bytes and content SIV (what a cache replays); the block is bound to
+ * the header by the packet's SIV; refusals. */
+static void test_content_segments(void **st)
+{
+	(void)st;
+	embark_gw *gw = make_gw(K, true);
+	static const char uri[] = "www.example/logo.png";
+	embark_content *key = embark_content_new(K, (const uint8_t *)uri, strlen(uri));
+	embark_content *other_key = embark_content_new(K, (const uint8_t *)"www.example/logo.gif", 20);
+	assert_non_null(key);
+	assert_non_null(other_key);
+	uint64_t s = 31;
+	uint8_t p1[1600], p2[1600], e1[1800], e2[1800], d[1800];
+	/* one response segment (server port 80) to two clients */
+	size_t n1 = build_ipv4(&s, p1, 6, 0xc0a80001, 0x0a000005, 80, 40001, 0, 1200, 'a');
+	size_t n2 = build_ipv4(&s, p2, 6, 0xc0a80001, 0x0a000077, 80, 51234, 4, 1200, 'a');
+	embark_content_info ci = {.key = key,
+				  .seg = {.tag = {9, 8, 7, 6, 5, 4, 3, 2}, .offset = 2896, .last = false},
+				  .request = 3,
+				  .cacheable = true,
+				  .lifetime_s = 300};
+	size_t en1, en2, dn;
+	assert_int_equal(content_xform(gw, true, p1, n1, e1, sizeof e1, &en1, &ci), EMBARK_OK);
+	assert_int_equal(content_xform(gw, true, p2, n2, e2, sizeof e2, &en2, &ci), EMBARK_OK);
+	check_ipv6(e1, en1);
+	check_ipv6(e2, en2);
+	size_t ext1 = ((size_t)e1[41] + 1) * 8, ext2 = ((size_t)e2[41] + 1) * 8;
+	assert_int_equal(e1[44] & 0x03, 0x02); /* content, not the packet-key payload flag */
+	size_t hdr1 = (size_t)(e1[40 + ext1 + 12] >> 4) * 4, hdr2 = (size_t)(e2[40 + ext2 + 12] >> 4) * 4;
+	const uint8_t *pay1 = e1 + 40 + ext1 + hdr1, *pay2 = e2 + 40 + ext2 + hdr2;
+	assert_int_equal(en1 - 40 - ext1 - hdr1, 1200);
+	assert_memory_not_equal(pay1, p1 + n1 - 1200, 1200);
+	/* the same bytes in both connections; the block's SIV too */
+	assert_memory_equal(pay1, pay2, 1200);
+	const uint8_t *cb1 = e1 + 40 + 4 + (size_t)e1[43] - 40, *cb2 = e2 + 40 + 4 + (size_t)e2[43] - 40;
+	assert_memory_equal(cb1, cb2, 40);
+
+	/* a gateway not taking content refuses it, counted */
+	uint64_t refused = embark_gw_counters(gw)[EMBARK_E_CONTENT];
+	assert_int_equal(embark_decrypt_packet(gw, e1, en1, d, sizeof d, &dn), EMBARK_E_CONTENT);
+	assert_int_equal(embark_gw_counters(gw)[EMBARK_E_CONTENT], refused + 1);
+	/* one that does: the place, then the payload under the URI's key */
+	embark_content_info got;
+	memset(&got, 0, sizeof got);
+	assert_int_equal(content_xform(gw, false, e1, en1, d, sizeof d, &dn, &got), EMBARK_OK);
+	assert_true(got.present);
+	assert_int_equal(dn, n1);
+	assert_memory_equal(got.seg.tag, ci.seg.tag, 8);
+	assert_int_equal(got.seg.offset, 2896);
+	assert_false(got.seg.last);
+	assert_int_equal(got.request, 3);
+	assert_true(got.cacheable);
+	assert_int_equal(got.lifetime_s, 300);
+	assert_memory_equal(d, p1, n1 - 1200); /* headers restored, checksum the original one */
+	uint8_t d_again[1800];
+	memcpy(d_again, d, dn);
+	assert_int_equal(embark_content_open_packet(other_key, &got, d_again, dn), -1);
+	for (size_t i = n1 - 1200; i < n1; i++)
+		if (d_again[i])
+			fail_msg("a payload opened under another URI's key was not wiped");
+	assert_int_equal(embark_content_open_packet(key, &got, d, dn), 0);
+	assert_memory_equal(d, p1, n1);
+	/* an ordinary packet through a caller that takes content: not present */
+	size_t on;
+	assert_int_equal(embark_encrypt_packet(gw, p1, n1, e2, sizeof e2, &on), EMBARK_OK);
+	got.present = true;
+	assert_int_equal(content_xform(gw, false, e2, on, d, sizeof d, &dn, &got), EMBARK_OK);
+	assert_false(got.present);
+
+	/* every byte of the option's content block is under the packet's SIV; a payload byte is
+	 * under the content SIV only (the decrypt passes it, the opening refuses it) */
+	for (size_t i = 0; i < 40; i++) {
+		uint8_t t[1800];
+		memcpy(t, e1, en1);
+		t[cb1 - e1 + i] ^= 0x10;
+		int rc = content_xform(gw, false, t, en1, d, sizeof d, &dn, &got);
+		if (rc != EMBARK_E_TAMPERED)
+			fail_msg("content block byte %zu changed: %s", i, embark_strerror(rc));
+	}
+	uint8_t t[1800];
+	memcpy(t, e1, en1);
+	t[pay1 - e1 + 700] ^= 1;
+	assert_int_equal(content_xform(gw, false, t, en1, d, sizeof d, &dn, &got), EMBARK_OK);
+	assert_int_equal(embark_content_open_packet(key, &got, d, dn), -1);
+	/* the payload flag beside the content flag */
+	memcpy(t, e1, en1);
+	t[44] |= 0x01;
+	assert_int_equal(content_xform(gw, false, t, en1, d, sizeof d, &dn, &got), EMBARK_E_TAMPERED);
+
+	/* not TCP, no key, an offset beyond 48 bits: refused on encrypt */
+	size_t un = build_ipv4(&s, p2, 17, 0xc0a80001, 0x0a000005, 53, 4000, 0, 100, 'u');
+	assert_int_equal(content_xform(gw, true, p2, un, e2, sizeof e2, &en2, &ci), EMBARK_E_UNSUPPORTED);
+	embark_content_info far = ci;
+	far.seg.offset = 1ull << 48;
+	assert_int_equal(content_xform(gw, true, p1, n1, e2, sizeof e2, &en2, &far), EMBARK_E_UNSUPPORTED);
+	far = ci;
+	far.key = NULL;
+	assert_int_equal(content_xform(gw, true, p1, n1, e2, sizeof e2, &en2, &far), EMBARK_E_UNSUPPORTED);
+	embark_content_free(key);
+	embark_content_free(other_key);
+	embark_gw_free(gw);
+}
+
 int main(void)
 {
 	K = test_keys(9);
@@ -363,7 +483,7 @@ int main(void)
 		cmocka_unit_test(test_roundtrip), cmocka_unit_test(test_errors_counted),
 		cmocka_unit_test(test_tamper),    cmocka_unit_test(test_nat_restore),
 		cmocka_unit_test(test_leak),      cmocka_unit_test(test_nonces),
-		cmocka_unit_test(test_bursts),
+		cmocka_unit_test(test_bursts),    cmocka_unit_test(test_content_segments),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	embark_keys_free(K);
