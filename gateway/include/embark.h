@@ -342,11 +342,16 @@ size_t embark_km_match_wire(embark_km_matcher *m, embark_tokens_wire *w, embark_
 int embark_uri_encrypt(const embark_keys *keys, const uint8_t *uri, size_t len, uint8_t *out);
 int embark_uri_decrypt(const embark_keys *keys, const uint8_t *in, size_t len, uint8_t *uri);
 
+/* A URI's id: the SIV of its deterministic encryption above (the first 16 bytes of
+ * embark_uri_encrypt's output), which the cloud sees in the extension records anyway. */
+#define EMBARK_URI_ID_LEN 16
+int embark_uri_id(const embark_keys *keys, const uint8_t *uri, size_t len, uint8_t id[EMBARK_URI_ID_LEN]);
+
 /* Web-cache content (README "HTTP proxy/cache over ciphertext"): a response's segments
  * sealed under a key of its request's URI alone, so that a cache can replay them in
- * another connection and the gateway that sent the request can still open them.
- * AES-128-SIV; the segment's place (instance tag, offset, length, last) is its associated
- * data and the SIV its MAC. */
+ * another connection and a gateway of the enterprise can still open them. AES-128-SIV;
+ * the segment's place (instance tag, offset, length, last) is its associated data and the
+ * SIV its MAC. */
 #define EMBARK_CONTENT_TAG_LEN 8
 #define EMBARK_CONTENT_SIV_LEN 16
 typedef struct embark_content embark_content;
@@ -355,21 +360,22 @@ typedef struct {
 	uint64_t offset;                     /* the segment's first byte in the response */
 	bool last;                           /* the segment ends the response */
 } embark_content_seg;
-/* K_U = HMAC-SHA256(content subkey, "embark-content-v1" || uri); NULL on a crypto error */
-embark_content *embark_content_new(const embark_keys *keys, const uint8_t *uri, size_t uri_len);
+/* K_U = HMAC-SHA256(content subkey, "embark-content-v1" || uri_id); NULL on a crypto error */
+embark_content *embark_content_new(const embark_keys *keys, const uint8_t uri_id[EMBARK_URI_ID_LEN]);
 void embark_content_free(embark_content *c); /* wipes */
 /* In place; writes the segment's SIV. 0, or -1 (crypto error). */
-int embark_content_seal(embark_content *c, const embark_content_seg *seg, uint8_t *data, size_t len, uint8_t siv[16]);
+int embark_content_seal(embark_content *c, const embark_content_seg *seg, uint8_t *data, size_t len,
+			uint8_t siv[EMBARK_CONTENT_SIV_LEN]);
 /* In place; 0, or -1 when the segment is not authentic under this URI and place (data
  * is then wiped) or on a crypto error. */
 int embark_content_open(embark_content *c, const embark_content_seg *seg, uint8_t *data, size_t len,
-			const uint8_t siv[16]);
+			const uint8_t siv[EMBARK_CONTENT_SIV_LEN]);
 /* A content segment's place as a packet's option carries it (README "HTTP proxy/cache over
  * ciphertext", part 3). */
 struct embark_content_info {
 	embark_content *key;                 /* encrypt: the URI's key */
 	embark_content_seg seg;              /* offset below 2^48 */
-	uint32_t request;                    /* the request's index in its connection: whose URI's key opens it */
+	uint8_t uri_id[EMBARK_URI_ID_LEN];   /* the URI whose key seals it (embark_uri_id) */
 	bool cacheable;                      /* the sealing gateway's reading of the response's headers */
 	uint32_t lifetime_s;                 /* when cacheable */
 	uint8_t siv[EMBARK_CONTENT_SIV_LEN]; /* decrypt: the segment's SIV */

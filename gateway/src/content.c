@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Web-cache content sealing: a response's segments under a key of its URI alone
- * (README "HTTP proxy/cache over ciphertext", part 1). */
+ * (README "HTTP proxy/cache over ciphertext", part 1). The key comes from the URI's id
+ * (the SIV of its deterministic encryption), not the URI: a gateway that did not see the
+ * request can still derive it from the id a segment carries. */
 #include "internal.h"
 #include "siv.h"
 
@@ -16,7 +18,7 @@ struct embark_content {
 	embark_siv siv; /* under K_U */
 };
 
-static int content_key(const embark_keys *keys, const uint8_t *uri, size_t uri_len, uint8_t out[32])
+static int content_key(const embark_keys *keys, const uint8_t uri_id[EMBARK_URI_ID_LEN], uint8_t out[32])
 {
 	EVP_MAC *alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
 	if (!alg)
@@ -32,19 +34,19 @@ static int content_key(const embark_keys *keys, const uint8_t *uri, size_t uri_l
 	size_t out_len = 0;
 	int ok = EVP_MAC_init(ctx, keys->content, sizeof keys->content, params) &&
 		 EVP_MAC_update(ctx, (const uint8_t *)CONTENT_LABEL, strlen(CONTENT_LABEL)) &&
-		 (uri_len == 0 || EVP_MAC_update(ctx, uri, uri_len)) && EVP_MAC_final(ctx, out, &out_len, 32) &&
+		 EVP_MAC_update(ctx, uri_id, EMBARK_URI_ID_LEN) && EVP_MAC_final(ctx, out, &out_len, 32) &&
 		 out_len == 32;
 	EVP_MAC_CTX_free(ctx);
 	return ok ? 0 : -1;
 }
 
-embark_content *embark_content_new(const embark_keys *keys, const uint8_t *uri, size_t uri_len)
+embark_content *embark_content_new(const embark_keys *keys, const uint8_t uri_id[EMBARK_URI_ID_LEN])
 {
 	embark_content *c = OPENSSL_zalloc(sizeof *c);
 	uint8_t k[32];
 	if (!c)
 		return NULL;
-	if (content_key(keys, uri, uri_len, k) || embark_siv_init(&c->siv, k)) {
+	if (content_key(keys, uri_id, k) || embark_siv_init(&c->siv, k)) {
 		OPENSSL_cleanse(k, sizeof k);
 		embark_content_free(c);
 		return NULL;

@@ -900,6 +900,16 @@ int embark_uri_encrypt(const embark_keys *keys, const uint8_t *uri, size_t len, 
 	return siv(keys, 1, uri, len, out + 16, out);
 }
 
+int embark_uri_id(const embark_keys *keys, const uint8_t *uri, size_t len, uint8_t id[EMBARK_URI_ID_LEN])
+{
+	uint8_t *ct = malloc(len ? len : 1);
+	if (!ct)
+		return -1;
+	int rc = siv(keys, 1, uri, len, ct, id);
+	free(ct);
+	return rc;
+}
+
 int embark_uri_decrypt(const embark_keys *keys, const uint8_t *in, size_t len, uint8_t *uri)
 {
 	if (len < 16)

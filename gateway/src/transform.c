@@ -29,12 +29,13 @@
 #define HDR_SAVED(hl) ((hl)-4)              /* IPv4 header less version/IHL, length, protocol */
 #define SEALED_EXTRA 6                      /* original ports (4) + original L4 checksum (2) */
 #define MAX_TRAILER EMBARK_MAX_TRAILER
-/* The content block, after the sealed bytes: tag (8), offset (6), request (4), flags (1:
- * last, cacheable), zero (1), lifetime (4), content SIV (16). */
+/* The content block, after the sealed bytes: tag (8), offset (6), flags (1: last,
+ * cacheable), zero (1), lifetime (4), URI id (16), content SIV (16). */
 #define CB_LEN EMBARK_CONTENT_BLOCK
 #define CB_LAST 0x01
 #define CB_CACHEABLE 0x02
 #define CB_OFFSET_MAX ((1ull << 48) - 1)
+_Static_assert(20 + EMBARK_URI_ID_LEN + EMBARK_CONTENT_SIV_LEN == CB_LEN, "the content block's layout");
 
 typedef struct {
 	size_t hdr;   /* transport header bytes left in clear (ports encrypted) */
@@ -126,22 +127,22 @@ static void content_block_write(uint8_t *b, const embark_content_info *ci, const
 	memcpy(b, ci->seg.tag, EMBARK_CONTENT_TAG_LEN);
 	e2_put_be16(b + 8, (uint16_t)(ci->seg.offset >> 32));
 	e2_put_be32(b + 10, (uint32_t)ci->seg.offset);
-	e2_put_be32(b + 14, ci->request);
-	b[18] = (uint8_t)((ci->seg.last ? CB_LAST : 0) | (ci->cacheable ? CB_CACHEABLE : 0));
-	b[19] = 0;
-	e2_put_be32(b + 20, ci->cacheable ? ci->lifetime_s : 0);
-	memcpy(b + 24, siv, EMBARK_CONTENT_SIV_LEN);
+	b[14] = (uint8_t)((ci->seg.last ? CB_LAST : 0) | (ci->cacheable ? CB_CACHEABLE : 0));
+	b[15] = 0;
+	e2_put_be32(b + 16, ci->cacheable ? ci->lifetime_s : 0);
+	memcpy(b + 20, ci->uri_id, EMBARK_URI_ID_LEN);
+	memcpy(b + 36, siv, EMBARK_CONTENT_SIV_LEN);
 }
 
 static void content_block_read(const uint8_t *b, embark_content_info *ci)
 {
 	memcpy(ci->seg.tag, b, EMBARK_CONTENT_TAG_LEN);
 	ci->seg.offset = (uint64_t)e2_get_be16(b + 8) << 32 | e2_get_be32(b + 10);
-	ci->request = e2_get_be32(b + 14);
-	ci->seg.last = b[18] & CB_LAST;
-	ci->cacheable = b[18] & CB_CACHEABLE;
-	ci->lifetime_s = e2_get_be32(b + 20);
-	memcpy(ci->siv, b + 24, EMBARK_CONTENT_SIV_LEN);
+	ci->seg.last = b[14] & CB_LAST;
+	ci->cacheable = b[14] & CB_CACHEABLE;
+	ci->lifetime_s = e2_get_be32(b + 16);
+	memcpy(ci->uri_id, b + 20, EMBARK_URI_ID_LEN);
+	memcpy(ci->siv, b + 36, EMBARK_CONTENT_SIV_LEN);
 	ci->present = true;
 }
 
@@ -362,7 +363,7 @@ static int plan_decrypt(const uint8_t *in, size_t len, size_t cap, dec_plan *p)
 	size_t cb = p->content ? CB_LEN : 0;
 	if (4 + optdata > ext || (d[4] & 0xf0) != OPT_VERSION || hl < 20 || hl > 60 || hl % 4 ||
 	    optdata < OPT_FIXED + HDR_SAVED(hl) + SEALED_EXTRA + cb ||
-	    (p->content && ((d[4] & OPT_F_PAYLOAD) || d[0] != 6 || d[4 + optdata - CB_LEN + 19] != 0)))
+	    (p->content && ((d[4] & OPT_F_PAYLOAD) || d[0] != 6 || d[4 + optdata - CB_LEN + 15] != 0)))
 		return EMBARK_E_TAMPERED;
 	p->sealed = optdata - OPT_FIXED - cb;
 	p->trailer = p->sealed - HDR_SAVED(hl) - SEALED_EXTRA;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Web-cache content sealing (embark_content_*): the per-URI key pinned by a known answer
- * (openssl mac, see below), segments bit for bit OpenSSL's AES-128-SIV under that key and
+ * (openssl mac, see below), the URI id as the SIV of the URI's deterministic encryption, segments bit for bit OpenSSL's AES-128-SIV under that key and
  * the documented associated data, equal inputs sealing equally in two objects, and every
  * change — a bit of the text or the SIV, the tag, the offset, the length, the last flag,
  * another URI, another master key — refused with the text wiped. */
@@ -19,6 +19,13 @@
 #include "openssl_siv.h"
 
 static const char URI[] = "example.com/index.html";
+
+static embark_content *content_of(const embark_keys *k, const char *uri)
+{
+	uint8_t id[EMBARK_URI_ID_LEN];
+	assert_int_equal(embark_uri_id(k, (const uint8_t *)uri, strlen(uri), id), 0);
+	return embark_content_new(k, id);
+}
 
 static embark_keys *counting_keys(void)
 {
@@ -50,9 +57,10 @@ static void reference_ad(const embark_content_seg *seg, size_t len, uint8_t ad[2
 }
 
 /* The content subkey (HKDF label "content", pinned with test_embark_keys' others) and
- * K_U for URI, from:
- *   printf 'embark-content-v1example.com/index.html' |
- *     openssl mac -digest SHA256 -macopt hexkey:1552f6...068961 HMAC */
+ * K_U for the URI id 00 01 .. 0f, from:
+ *   printf 'embark-content-v1\x00\x01...\x0f' |
+ *     openssl mac -digest SHA256 -macopt hexkey:1552f6...068961 HMAC
+ * and the id of a URI: the SIV of its encryption. */
 static void test_key_known_answer(void **st)
 {
 	(void)st;
@@ -61,10 +69,13 @@ static void test_key_known_answer(void **st)
 	uint8_t want_sub[32], ku[32];
 	hex_to("1552f62c286b7b507b7bd074a91f5b0bc526e03162d5615778ba844489068961", want_sub, 32);
 	assert_memory_equal(k->content, want_sub, 32);
-	hex_to("33a1d1fb989c2cff40c4f1bb3b518fa639c1d22c9f30a4e54dbf0610a006641f", ku, 32);
+	hex_to("b2836811959b83610abdf50cd2f7fb17767331f66e75511a8cb027c2c2c6298c", ku, 32);
+	uint8_t id[EMBARK_URI_ID_LEN], enc[sizeof URI + 16];
+	for (int i = 0; i < EMBARK_URI_ID_LEN; i++)
+		id[i] = (uint8_t)i;
 
 	/* a segment sealed by content.c equals OpenSSL's AES-128-SIV under K_U */
-	embark_content *c = embark_content_new(k, (const uint8_t *)URI, strlen(URI));
+	embark_content *c = embark_content_new(k, id);
 	assert_non_null(c);
 	embark_content_seg seg = {.tag = {1, 2, 3, 4, 5, 6, 7, 8}, .offset = 1448, .last = true};
 	uint8_t text[] = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", orig[sizeof text], v[16], ad[24],
@@ -78,6 +89,10 @@ static void test_key_known_answer(void **st)
 	assert_int_equal(embark_content_open(c, &seg, text, sizeof text, v), 0);
 	assert_memory_equal(text, orig, sizeof text);
 	embark_content_free(c);
+
+	assert_int_equal(embark_uri_id(k, (const uint8_t *)URI, strlen(URI), id), 0);
+	assert_int_equal(embark_uri_encrypt(k, (const uint8_t *)URI, strlen(URI), enc), 0);
+	assert_memory_equal(id, enc, EMBARK_URI_ID_LEN);
 	embark_keys_free(k);
 }
 
@@ -103,7 +118,9 @@ static void test_matches_openssl(void **st)
 		size_t outl = 0;
 		assert_int_equal(EVP_MAC_init(hx, k->content, 32, p), 1);
 		assert_int_equal(EVP_MAC_update(hx, (const uint8_t *)"embark-content-v1", 17), 1);
-		assert_int_equal(EVP_MAC_update(hx, (const uint8_t *)uri, (size_t)ul), 1);
+		uint8_t id[EMBARK_URI_ID_LEN];
+		assert_int_equal(embark_uri_id(k, (const uint8_t *)uri, (size_t)ul, id), 0);
+		assert_int_equal(EVP_MAC_update(hx, id, sizeof id), 1);
 		assert_int_equal(EVP_MAC_final(hx, ku, &outl, 32), 1);
 		kl = (unsigned)outl;
 		assert_int_equal(kl, 32);
@@ -117,7 +134,7 @@ static void test_matches_openssl(void **st)
 		for (int i = 0; i < 8; i++)
 			seg.tag[i] = (uint8_t)rnd(&s);
 		memcpy(ct, pt, n);
-		embark_content *c = embark_content_new(k, (const uint8_t *)uri, (size_t)ul);
+		embark_content *c = embark_content_new(k, id);
 		assert_non_null(c);
 		uint8_t v[16], want_v[16], ad[24];
 		assert_int_equal(embark_content_seal(c, &seg, ct, n, v), 0);
@@ -141,8 +158,8 @@ static void test_deterministic(void **st)
 {
 	(void)st;
 	embark_keys *k1 = test_keys(3), *k2 = test_keys(3);
-	embark_content *a = embark_content_new(k1, (const uint8_t *)URI, strlen(URI));
-	embark_content *b = embark_content_new(k2, (const uint8_t *)URI, strlen(URI));
+	embark_content *a = content_of(k1, URI);
+	embark_content *b = content_of(k2, URI);
 	assert_non_null(a);
 	assert_non_null(b);
 	embark_content_seg seg = {.tag = "instanc", .offset = 0, .last = false};
@@ -178,9 +195,9 @@ static void test_every_change_refused(void **st)
 {
 	(void)st;
 	embark_keys *k = test_keys(5), *other = test_keys(6);
-	embark_content *c = embark_content_new(k, (const uint8_t *)URI, strlen(URI));
-	embark_content *c_uri = embark_content_new(k, (const uint8_t *)"example.com/index.htm", 21);
-	embark_content *c_key = embark_content_new(other, (const uint8_t *)URI, strlen(URI));
+	embark_content *c = content_of(k, URI);
+	embark_content *c_uri = content_of(k, "example.com/index.htm");
+	embark_content *c_key = content_of(other, URI);
 	assert_non_null(c);
 	assert_non_null(c_uri);
 	assert_non_null(c_key);

@@ -380,8 +380,11 @@ static void test_content_segments(void **st)
 	(void)st;
 	embark_gw *gw = make_gw(K, true);
 	static const char uri[] = "www.example/logo.png";
-	embark_content *key = embark_content_new(K, (const uint8_t *)uri, strlen(uri));
-	embark_content *other_key = embark_content_new(K, (const uint8_t *)"www.example/logo.gif", 20);
+	uint8_t id[EMBARK_URI_ID_LEN], other_id[EMBARK_URI_ID_LEN];
+	assert_int_equal(embark_uri_id(K, (const uint8_t *)uri, strlen(uri), id), 0);
+	assert_int_equal(embark_uri_id(K, (const uint8_t *)"www.example/logo.gif", 20, other_id), 0);
+	embark_content *key = embark_content_new(K, id);
+	embark_content *other_key = embark_content_new(K, other_id);
 	assert_non_null(key);
 	assert_non_null(other_key);
 	uint64_t s = 31;
@@ -391,9 +394,9 @@ static void test_content_segments(void **st)
 	size_t n2 = build_ipv4(&s, p2, 6, 0xc0a80001, 0x0a000077, 80, 51234, 4, 1200, 'a');
 	embark_content_info ci = {.key = key,
 				  .seg = {.tag = {9, 8, 7, 6, 5, 4, 3, 2}, .offset = 2896, .last = false},
-				  .request = 3,
 				  .cacheable = true,
 				  .lifetime_s = 300};
+	memcpy(ci.uri_id, id, sizeof id);
 	size_t en1, en2, dn;
 	assert_int_equal(content_xform(gw, true, p1, n1, e1, sizeof e1, &en1, &ci), EMBARK_OK);
 	assert_int_equal(content_xform(gw, true, p2, n2, e2, sizeof e2, &en2, &ci), EMBARK_OK);
@@ -407,8 +410,8 @@ static void test_content_segments(void **st)
 	assert_memory_not_equal(pay1, p1 + n1 - 1200, 1200);
 	/* the same bytes in both connections; the block's SIV too */
 	assert_memory_equal(pay1, pay2, 1200);
-	const uint8_t *cb1 = e1 + 40 + 4 + (size_t)e1[43] - 40, *cb2 = e2 + 40 + 4 + (size_t)e2[43] - 40;
-	assert_memory_equal(cb1, cb2, 40);
+	const uint8_t *cb1 = e1 + 40 + 4 + (size_t)e1[43] - 52, *cb2 = e2 + 40 + 4 + (size_t)e2[43] - 52;
+	assert_memory_equal(cb1, cb2, 52);
 
 	/* a gateway not taking content refuses it, counted */
 	uint64_t refused = embark_gw_counters(gw)[EMBARK_E_CONTENT];
@@ -423,7 +426,7 @@ static void test_content_segments(void **st)
 	assert_memory_equal(got.seg.tag, ci.seg.tag, 8);
 	assert_int_equal(got.seg.offset, 2896);
 	assert_false(got.seg.last);
-	assert_int_equal(got.request, 3);
+	assert_memory_equal(got.uri_id, id, sizeof id);
 	assert_true(got.cacheable);
 	assert_int_equal(got.lifetime_s, 300);
 	assert_memory_equal(d, p1, n1 - 1200); /* headers restored, checksum the original one */
@@ -444,7 +447,7 @@ static void test_content_segments(void **st)
 
 	/* every byte of the option's content block is under the packet's SIV; a payload byte is
 	 * under the content SIV only (the decrypt passes it, the opening refuses it) */
-	for (size_t i = 0; i < 40; i++) {
+	for (size_t i = 0; i < 52; i++) {
 		uint8_t t[1800];
 		memcpy(t, e1, en1);
 		t[cb1 - e1 + i] ^= 0x10;
