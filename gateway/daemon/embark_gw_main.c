@@ -69,13 +69,21 @@ static void usage(FILE *f)
 		   "                      sender of its records and replies, which a middlebox's replay\n"
 		   "                      check keys on, so gateways that publish to one middlebox need\n"
 		   "                      distinct names (up to 63 of A-Z a-z 0-9 _ . : -)\n"
-		   "  --cloud-mtu N       set the cloud port's MTU (it must carry the enterprise MTU + 68)\n"
+		   "  --cloud-mtu N       set the cloud port's MTU (it must carry the enterprise MTU + 68;\n"
+		   "                      an answer segment that would not fit as content (+ 116)\n"
+		   "                      goes as an ordinary one)\n"
 		   "  --header-only       do not encrypt payloads (headers and option only)\n"
 		   "  --no-dpi            no KeywordMatch tokens\n"
 		   "  --tokens MODE       window (8 bytes at every offset: keywords anywhere; default) or\n"
 		   "                      delimiter (only windows at a word's edge: ~40 %% fewer tokens\n"
 		   "                      on text, keywords only where they start or end at a delimiter)\n"
 		   "  --no-uri            no encrypted URIs\n"
+		   "  --content           web-cache content (both gateways of a pair): answers to GETs\n"
+		   "                      from servers here leave as content segments, content\n"
+		   "                      segments from the cloud are opened\n"
+		   "  --cache-lifetime S  lifetime of cacheable answers that do not say (default 0:\n"
+		   "                      only answers with max-age or s-maxage are cacheable)\n"
+		   "  --web-flows N       connections to servers here followed at once (default 128)\n"
 		   "  --flows N           flow table size (default 65536)\n"
 		   "  --dpi-flows N       streams reassembled at once (default 128)\n"
 		   "  --idle S            a silent flow is forgotten after S seconds (default 120)\n"
@@ -102,6 +110,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{"no-dpi", no_argument, NULL, 'D'},
 		{"tokens", required_argument, NULL, 'T'},
 		{"no-uri", no_argument, NULL, 'U'},
+		{"content", no_argument, NULL, 'W'},
+		{"cache-lifetime", required_argument, NULL, 'Y'},
+		{"web-flows", required_argument, NULL, 'w'},
 		{"flows", required_argument, NULL, 'f'},
 		{"dpi-flows", required_argument, NULL, 'F'},
 		{"idle", required_argument, NULL, 'i'},
@@ -145,6 +156,17 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case 'H': o->cfg.encrypt_payload = false; break;
 		case 'D': o->core.dpi = false; break;
 		case 'U': o->core.uri = false; break;
+		case 'W': o->core.content = true; break;
+		case 'Y':
+			if (e2_num_u64("--cache-lifetime", optarg, 0, UINT32_MAX, &v, &err))
+				goto bad;
+			o->core.content_lifetime_s = (uint32_t)v;
+			break;
+		case 'w':
+			if (e2_num_u64("--web-flows", optarg, 0, 1u << 20, &v, &err))
+				goto bad;
+			o->core.web_flows = (size_t)v;
+			break;
 		case 'T':
 			if ((o->core.km_mode = embark_tokens_mode(optarg)) < 0) {
 				e2_seterr(&err, "--tokens=%s: neither window nor delimiter", optarg);
@@ -525,6 +547,9 @@ int main(int argc, char **argv)
 	}
 	if (open_port(o.ent, w.pool, &w.ent, 0) != 0 || open_port(o.cloud, w.pool, &w.cloud, o.cloud_mtu) != 0)
 		goto out;
+	uint16_t mtu;
+	if (rte_eth_dev_get_mtu(w.cloud, &mtu) == 0)
+		gwc_set_cloud_mtu(w.core, mtu);
 	ctlk.ctl = ctl;
 	ctlk.rep = e2_chan_new(E2_CHAN_REP, o.name, ckey, &err);
 	if (!ctlk.rep || e2_chan_bind(ctlk.rep, o.ctl, &err) != 0) {

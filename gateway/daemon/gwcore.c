@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gwweb.h"
 #include "http1.h"
 #include "internal.h"
 
@@ -18,6 +19,7 @@
 #define OOO_SEGS 16
 #define OOO_BYTES (256u << 10)
 #define HTTP_HEAD_MAX HTTP1_HEAD_MAX
+#define CKEY_SLOTS 32 /* content keys kept: a page's objects are a few dozen URIs */
 #define KM_CHUNK 4096 /* a record holds the tokens of one chunk of a stream at most */
 
 struct gwc_epoch {
@@ -73,7 +75,9 @@ struct flow {
 	 * arrived: the answers must leave looking like their reverse for the NAT to find its
 	 * mapping. */
 	bool in_cloud_index, natted, out_src_is_a;
+	bool server_here; /* a TCP flow whose SYN came from the cloud */
 	uint32_t cnext;
+	struct gw_web *web; /* content: the server here */
 	uint8_t cloud[CLOUD_VIEW_LEN], nat_view[CLOUD_VIEW_LEN];
 };
 
@@ -99,6 +103,15 @@ struct gwc {
 	bool has_pend;
 	uint32_t pkt_nonce;
 	uint8_t pend_uri[HTTP_HEAD_MAX + 32];
+	size_t webs; /* flows with a gw_web */
+	unsigned cloud_mtu;
+	/* content keys the client's side opened segments with, by epoch and URI id */
+	struct {
+		uint32_t epoch;
+		uint8_t uri_id[EMBARK_URI_ID_LEN];
+		embark_content *key;
+	} ckeys[CKEY_SLOTS];
+	unsigned ckey_next;
 	struct gwc_stats stats;
 };
 
@@ -126,6 +139,12 @@ static const char *const counter_names[GWC_COUNTERS] = {
 	[GWC_EXT_UNSENT] = "ext_unsent",
 	[GWC_TX_DROPPED] = "tx_dropped",
 	[GWC_NAT_ANSWERS] = "nat_answers",
+	[GWC_CONTENT_SEALED] = "content_sealed",
+	[GWC_CONTENT_OPENED] = "content_opened",
+	[GWC_CONTENT_REFUSED] = "content_refused",
+	[GWC_WEB_FLOWS] = "web_flows",
+	[GWC_WEB_NO_ROOM] = "web_no_room",
+	[GWC_CONTENT_TOO_BIG] = "content_too_big",
 };
 
 const char *gwc_counter_name(enum gwc_counter c)
@@ -145,6 +164,7 @@ void gwc_config_default(struct gwc_config *cfg)
 		.dpi_flows = 128,
 		.km_reset_bytes = 2048,
 		.km_mode = EMBARK_TOKENS_WINDOW,
+		.web_flows = 128,
 	};
 }
 
@@ -326,8 +346,12 @@ void gwc_free(struct gwc *c)
 	if (!c)
 		return;
 	for (size_t i = 0; i <= c->mask; i++)
-		if (c->flows[i].used)
+		if (c->flows[i].used) {
 			stream_free(c, c->flows[i].st);
+			gw_web_free(c->flows[i].web);
+		}
+	for (size_t i = 0; i < CKEY_SLOTS; i++)
+		embark_content_free(c->ckeys[i].key);
 	for (size_t i = 0; i < GWC_EPOCHS_LIVE; i++)
 		gwc_epoch_free(c->live[i]);
 	gwc_epoch_free(__atomic_exchange_n(&c->pending, NULL, __ATOMIC_ACQ_REL));
@@ -393,6 +417,11 @@ static struct gwc_epoch_stats *ep_stats(struct gwc *c, uint32_t id)
 static void retire(struct gwc *c, size_t i)
 {
 	struct gwc_epoch *ep = c->live[i];
+	for (size_t k = 0; k < CKEY_SLOTS; k++) /* keys of a retired epoch go with it */
+		if (c->ckeys[k].key && c->ckeys[k].epoch == ep->id) {
+			embark_content_free(c->ckeys[k].key);
+			c->ckeys[k].key = NULL;
+		}
 	STORE(ep_stats(c, ep->id)->state, GWC_EP_RETIRED);
 	c->live[i] = NULL;
 	gwc_epoch_free(ep);
@@ -552,11 +581,20 @@ static void flow_remove(struct gwc *c, uint32_t idx)
 		if (c->live[i] && c->live[i]->id == f->epoch && c->live[i]->pinned)
 			c->live[i]->pinned--;
 	stream_free(c, f->st);
+	if (f->web) {
+		gw_web_free(f->web);
+		c->webs--;
+	}
 	memset(f, 0, sizeof *f);
 	f->next = c->free_head;
 	c->free_head = idx;
 	BUMP(c->stats.c[GWC_FLOWS_EXPIRED], 1);
 	STORE(c->stats.flows_active, LOAD(c->stats.flows_active) - 1);
+}
+
+void gwc_set_cloud_mtu(struct gwc *c, unsigned mtu)
+{
+	c->cloud_mtu = mtu;
 }
 
 void gwc_count(struct gwc *c, enum gwc_counter which, uint64_t n)
@@ -927,6 +965,61 @@ static void flow_id_of(const uint8_t *ip6, size_t len, uint8_t id[EXT_FLOW_ID_LE
 	id[36] = ip6[40];
 }
 
+/* ---------------- web-cache content ---------------- */
+
+/* The key of a URI id under an epoch, made once and kept for the next segments. */
+static embark_content *content_key(struct gwc *c, const struct gwc_epoch *ep, const uint8_t id[EMBARK_URI_ID_LEN])
+{
+	for (size_t k = 0; k < CKEY_SLOTS; k++)
+		if (c->ckeys[k].key && c->ckeys[k].epoch == ep->id &&
+		    memcmp(c->ckeys[k].uri_id, id, EMBARK_URI_ID_LEN) == 0)
+			return c->ckeys[k].key;
+	unsigned k = c->ckey_next++ % CKEY_SLOTS;
+	embark_content_free(c->ckeys[k].key);
+	c->ckeys[k].key = embark_content_new(ep->keys, id);
+	c->ckeys[k].epoch = ep->id;
+	memcpy(c->ckeys[k].uri_id, id, EMBARK_URI_ID_LEN);
+	return c->ckeys[k].key;
+}
+
+/* A decrypted packet from the cloud, at the server's side: a new connection to a server
+ * here gets followed (room permitting), a request segment is read. */
+static void web_inbound(struct gwc *c, struct flow *f, const struct gwc_epoch *ep, const struct tuple *t, bool is_new)
+{
+	if (is_new && (t->tcp_flags & 0x12) == 0x02) {
+		f->server_here = true;
+		if (c->webs >= c->cfg.web_flows || !(f->web = gw_web_new())) {
+			BUMP(c->stats.c[GWC_WEB_NO_ROOM], 1);
+			return;
+		}
+		c->webs++;
+		BUMP(c->stats.c[GWC_WEB_FLOWS], 1);
+		gw_web_client_syn(f->web, t->seq);
+	} else if (f->web && t->payload_len) {
+		gw_web_request(f->web, ep->keys, t->seq, t->payload, t->payload_len);
+	}
+}
+
+/* A packet from the server here, before it is encrypted: true if it goes as content. */
+static bool web_outbound(struct gwc *c, struct flow *f, const struct gwc_pkt *p, const struct tuple *t,
+			 embark_content_info *ci)
+{
+	if (!f->web)
+		return false;
+	if ((t->tcp_flags & 0x12) == 0x12) {
+		gw_web_server_syn(f->web, t->seq);
+		return false;
+	}
+	if (!t->payload_len ||
+	    !gw_web_response(f->web, t->seq, t->payload, t->payload_len, c->cfg.content_lifetime_s, ci))
+		return false;
+	if (c->cloud_mtu && embark_encrypted_len(p->in, p->len, true) > c->cloud_mtu) {
+		BUMP(c->stats.c[GWC_CONTENT_TOO_BIG], 1);
+		return false;
+	}
+	return true;
+}
+
 /* ---------------- bursts ---------------- */
 
 #define BURST_MAX 64
@@ -964,6 +1057,12 @@ void gwc_outbound(struct gwc *c, struct gwc_pkt *p, size_t n, uint64_t now)
 				flow_touch(c, fl[i], &t[i], now);
 			}
 		}
+		embark_content_info ci[BURST_MAX];
+		bool is_content[BURST_MAX] = {false};
+		if (c->cfg.content)
+			for (size_t i = 0; i < m; i++)
+				if (fl[i] && t[i].proto == 6)
+					is_content[i] = web_outbound(c, fl[i], &pk[i], &t[i], &ci[i]);
 		/* one library burst per live epoch among these packets */
 		for (size_t e = 0; e < GWC_EPOCHS_LIVE; e++) {
 			struct gwc_epoch *E = c->live[e];
@@ -973,8 +1072,11 @@ void gwc_outbound(struct gwc *c, struct gwc_pkt *p, size_t n, uint64_t now)
 			size_t idx[BURST_MAX], k = 0;
 			for (size_t i = 0; i < m; i++)
 				if (ep[i] == E) {
-					b[k] = (embark_burst_pkt){
-						.in = pk[i].in, .len = pk[i].len, .out = pk[i].out, .cap = pk[i].cap};
+					b[k] = (embark_burst_pkt){.in = pk[i].in,
+								  .len = pk[i].len,
+								  .out = pk[i].out,
+								  .cap = pk[i].cap,
+								  .content = is_content[i] ? &ci[i] : NULL};
 					idx[k++] = i;
 				}
 			if (!k)
@@ -991,6 +1093,8 @@ void gwc_outbound(struct gwc *c, struct gwc_pkt *p, size_t n, uint64_t now)
 					continue;
 				}
 				ok++;
+				if (b[j].content)
+					BUMP(c->stats.c[GWC_CONTENT_SEALED], 1);
 				/* the epoch in the flow label: not authenticated, and need not be: a
 				 * wrong label only selects keys under which the SIV fails */
 				q->out[1] = (uint8_t)((q->out[1] & 0xf0) | (label >> 16));
@@ -1066,11 +1170,15 @@ void gwc_inbound(struct gwc *c, struct gwc_pkt *p, size_t n, uint64_t now)
 			if (!E)
 				continue;
 			embark_burst_pkt b[BURST_MAX];
+			embark_content_info cin[BURST_MAX];
 			size_t idx[BURST_MAX], k = 0;
 			for (size_t i = 0; i < m; i++)
 				if (ep[i] == E) {
-					b[k] = (embark_burst_pkt){
-						.in = pk[i].in, .len = pk[i].len, .out = pk[i].out, .cap = pk[i].cap};
+					b[k] = (embark_burst_pkt){.in = pk[i].in,
+								  .len = pk[i].len,
+								  .out = pk[i].out,
+								  .cap = pk[i].cap,
+								  .content = c->cfg.content ? &cin[k] : NULL};
 					idx[k++] = i;
 				}
 			if (!k)
@@ -1115,8 +1223,18 @@ void gwc_inbound(struct gwc *c, struct gwc_pkt *p, size_t n, uint64_t now)
 				struct gwc_pkt *q = &pk[idx[j]];
 				q->rc = b[j].rc;
 				q->out_len = b[j].out_len;
+				if (q->rc == EMBARK_OK && b[j].content && b[j].content->present) {
+					embark_content *key = content_key(c, E, b[j].content->uri_id);
+					if (!key ||
+					    embark_content_open_packet(key, b[j].content, q->out, q->out_len) != 0)
+						q->rc = EMBARK_E_CONTENT;
+					else
+						BUMP(c->stats.c[GWC_CONTENT_OPENED], 1);
+				}
 				if (q->rc != EMBARK_OK) {
 					BUMP(c->stats.dec_err[q->rc], 1);
+					if (q->rc == EMBARK_E_CONTENT)
+						BUMP(c->stats.c[GWC_CONTENT_REFUSED], 1);
 					continue;
 				}
 				ok++;
@@ -1127,6 +1245,8 @@ void gwc_inbound(struct gwc *c, struct gwc_pkt *p, size_t n, uint64_t now)
 					struct flow *f = flow_get(c, &t, now, E, &is_new);
 					if (f) {
 						flow_touch(c, f, &t, now);
+						if (c->cfg.content && t.proto == 6)
+							web_inbound(c, f, E, &t, is_new);
 						/* translated by a cloud NAT (its source a pool value) or
 						 * load balancer (its destination a backend's pool value):
 						 * its answers must look like the reverse of what arrived */

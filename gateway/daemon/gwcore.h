@@ -57,6 +57,12 @@ struct gwc_config {
 	size_t dpi_flows;      /* streams reassembled at once */
 	size_t km_reset_bytes; /* KeywordMatch salt reset interval */
 	int km_mode;           /* EMBARK_TOKENS_WINDOW or _DELIMITER */
+	/* Web-cache content (README "HTTP proxy/cache over ciphertext"): as the server's
+	 * gateway, responses to GETs go out as content segments; as the client's, content
+	 * segments are opened. Both ends of a gateway pair must have it. */
+	bool content;
+	uint32_t content_lifetime_s; /* for cacheable responses that do not say; 0: none */
+	size_t web_flows;            /* connections followed at once on the server's side */
 };
 void gwc_config_default(struct gwc_config *cfg);
 
@@ -81,9 +87,15 @@ enum gwc_counter {
 	GWC_EXT_RECORDS,
 	GWC_EXT_TOKENS,
 	GWC_EXT_URIS,
-	GWC_EXT_UNSENT,  /* records the extension channel did not take */
-	GWC_TX_DROPPED,  /* a port did not take a packet */
-	GWC_NAT_ANSWERS, /* answers to a flow a cloud NAT translated, taken back (both ends) */
+	GWC_EXT_UNSENT,      /* records the extension channel did not take */
+	GWC_TX_DROPPED,      /* a port did not take a packet */
+	GWC_NAT_ANSWERS,     /* answers to a flow a cloud NAT translated, taken back (both ends) */
+	GWC_CONTENT_SEALED,  /* response segments sent as content (the server's gateway) */
+	GWC_CONTENT_OPENED,  /* content segments opened (the client's gateway) */
+	GWC_CONTENT_REFUSED, /* content segments that did not open, or came with content off */
+	GWC_WEB_FLOWS,       /* connections followed for content */
+	GWC_WEB_NO_ROOM,     /* more than web_flows at once: this one's answers go out ordinary */
+	GWC_CONTENT_TOO_BIG, /* answer segments sent ordinary: as content they exceed the cloud MTU */
 	GWC_COUNTERS
 };
 const char *gwc_counter_name(enum gwc_counter c);
@@ -129,6 +141,9 @@ bool gwc_promote(struct gwc *c, uint32_t id);
 /* The current epoch, as the worker last set it. */
 uint32_t gwc_current(struct gwc *c);
 
+/* Before the worker starts: the cloud port's MTU (IPv6 bytes), which content segments must
+ * fit (they are 48 bytes longer than ordinary ones); 0 = no limit. */
+void gwc_set_cloud_mtu(struct gwc *c, unsigned mtu);
 /* Worker: counts what the caller dropped before the core saw it. */
 void gwc_count(struct gwc *c, enum gwc_counter which, uint64_t n);
 /* Worker: installs an offered epoch, retires drained ones, forgets idle flows. */

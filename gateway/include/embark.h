@@ -205,6 +205,9 @@ typedef struct {
 	embark_content_info *content;
 } embark_burst_pkt;
 size_t embark_encrypt_burst(embark_gw *gw, embark_burst_pkt *pkts, size_t n);
+/* The length the encryption of an IPv4 packet will have (as a content segment, or not),
+ * 0 if it cannot be encrypted. */
+size_t embark_encrypted_len(const uint8_t *in, size_t len, bool content);
 size_t embark_decrypt_burst(embark_gw *gw, embark_burst_pkt *pkts, size_t n);
 /* The nonce of an Embark packet's option (unique per packet of one gateway): what names
  * a packet for its extension records. False if pkt is no Embark packet. Not checked
@@ -377,7 +380,7 @@ struct embark_content_info {
 	embark_content_seg seg;              /* offset below 2^48 */
 	uint8_t uri_id[EMBARK_URI_ID_LEN];   /* the URI whose key seals it (embark_uri_id) */
 	bool cacheable;                      /* the sealing gateway's reading of the response's headers */
-	uint32_t lifetime_s;                 /* when cacheable */
+	uint32_t lifetime_s;                 /* when cacheable; the option carries up to 65535 */
 	uint8_t siv[EMBARK_CONTENT_SIV_LEN]; /* decrypt: the segment's SIV */
 	bool present;                        /* decrypt: the packet was a content segment */
 };

@@ -10,7 +10,7 @@
 
 /* Destination option bounds (layout in gateway/README.md) */
 #define EMBARK_MAX_TRAILER 128
-#define EMBARK_CONTENT_BLOCK 52                             /* a content segment's place in the option (transform.c) */
+#define EMBARK_CONTENT_BLOCK 48                             /* a content segment's place in the option (transform.c) */
 #define EMBARK_AAD_MAX (10 + 2 + 60 + EMBARK_CONTENT_BLOCK) /* option bytes, length, L4 header, content block */
 #define EMBARK_SEALED_MAX (60 - 4 + 6 + EMBARK_MAX_TRAILER) /* header, ports, checksum, trailer */
 

@@ -29,13 +29,14 @@
 #define HDR_SAVED(hl) ((hl)-4)              /* IPv4 header less version/IHL, length, protocol */
 #define SEALED_EXTRA 6                      /* original ports (4) + original L4 checksum (2) */
 #define MAX_TRAILER EMBARK_MAX_TRAILER
-/* The content block, after the sealed bytes: tag (8), offset (6), flags (1: last,
- * cacheable), zero (1), lifetime (4), URI id (16), content SIV (16). */
+/* The content block, after the sealed bytes: tag (8), offset (5), flags (1: last,
+ * cacheable), lifetime in seconds (2, saturating), URI id (16), content SIV (16). 48
+ * bytes, so that a common packet's extension header stays a multiple of 8 (96 bytes). */
 #define CB_LEN EMBARK_CONTENT_BLOCK
 #define CB_LAST 0x01
 #define CB_CACHEABLE 0x02
-#define CB_OFFSET_MAX ((1ull << 48) - 1)
-_Static_assert(20 + EMBARK_URI_ID_LEN + EMBARK_CONTENT_SIV_LEN == CB_LEN, "the content block's layout");
+#define CB_OFFSET_MAX ((1ull << 40) - 1)
+_Static_assert(16 + EMBARK_URI_ID_LEN + EMBARK_CONTENT_SIV_LEN == CB_LEN, "the content block's layout");
 
 typedef struct {
 	size_t hdr;   /* transport header bytes left in clear (ports encrypted) */
@@ -125,24 +126,24 @@ static size_t build_aad(uint8_t *aad, const uint8_t *d6, size_t tl, const uint8_
 static void content_block_write(uint8_t *b, const embark_content_info *ci, const uint8_t siv[16])
 {
 	memcpy(b, ci->seg.tag, EMBARK_CONTENT_TAG_LEN);
-	e2_put_be16(b + 8, (uint16_t)(ci->seg.offset >> 32));
-	e2_put_be32(b + 10, (uint32_t)ci->seg.offset);
-	b[14] = (uint8_t)((ci->seg.last ? CB_LAST : 0) | (ci->cacheable ? CB_CACHEABLE : 0));
-	b[15] = 0;
-	e2_put_be32(b + 16, ci->cacheable ? ci->lifetime_s : 0);
-	memcpy(b + 20, ci->uri_id, EMBARK_URI_ID_LEN);
-	memcpy(b + 36, siv, EMBARK_CONTENT_SIV_LEN);
+	b[8] = (uint8_t)(ci->seg.offset >> 32);
+	e2_put_be32(b + 9, (uint32_t)ci->seg.offset);
+	b[13] = (uint8_t)((ci->seg.last ? CB_LAST : 0) | (ci->cacheable ? CB_CACHEABLE : 0));
+	uint32_t life = ci->cacheable ? ci->lifetime_s : 0;
+	e2_put_be16(b + 14, (uint16_t)(life > 0xffff ? 0xffff : life));
+	memcpy(b + 16, ci->uri_id, EMBARK_URI_ID_LEN);
+	memcpy(b + 32, siv, EMBARK_CONTENT_SIV_LEN);
 }
 
 static void content_block_read(const uint8_t *b, embark_content_info *ci)
 {
 	memcpy(ci->seg.tag, b, EMBARK_CONTENT_TAG_LEN);
-	ci->seg.offset = (uint64_t)e2_get_be16(b + 8) << 32 | e2_get_be32(b + 10);
-	ci->seg.last = b[14] & CB_LAST;
-	ci->cacheable = b[14] & CB_CACHEABLE;
-	ci->lifetime_s = e2_get_be32(b + 16);
-	memcpy(ci->uri_id, b + 20, EMBARK_URI_ID_LEN);
-	memcpy(ci->siv, b + 36, EMBARK_CONTENT_SIV_LEN);
+	ci->seg.offset = (uint64_t)b[8] << 32 | e2_get_be32(b + 9);
+	ci->seg.last = b[13] & CB_LAST;
+	ci->cacheable = b[13] & CB_CACHEABLE;
+	ci->lifetime_s = e2_get_be16(b + 14);
+	memcpy(ci->uri_id, b + 16, EMBARK_URI_ID_LEN);
+	memcpy(ci->siv, b + 32, EMBARK_CONTENT_SIV_LEN);
 	ci->present = true;
 }
 
@@ -182,7 +183,7 @@ static int plan_encrypt(const uint8_t *in, size_t len, size_t cap, const embark_
 		return rc;
 	p->cb = 0;
 	if (content) {
-		if (p->proto != 6 || !content->key || content->seg.offset > CB_OFFSET_MAX)
+		if (p->proto != 6 || content->seg.offset > CB_OFFSET_MAX)
 			return EMBARK_E_UNSUPPORTED;
 		p->cb = CB_LEN;
 	}
@@ -286,7 +287,9 @@ static size_t encrypt_chunk(embark_gw *gw, embark_burst_pkt *pk, size_t n)
 	size_t nl = 0;
 	for (size_t i = 0; i < n; i++) {
 		enc_plan *p = &plan[nl];
-		pk[i].rc = plan_encrypt(pk[i].in, pk[i].len, pk[i].cap, pk[i].content, p);
+		pk[i].rc = pk[i].content && !pk[i].content->key
+				   ? EMBARK_E_UNSUPPORTED
+				   : plan_encrypt(pk[i].in, pk[i].len, pk[i].cap, pk[i].content, p);
 		if (pk[i].rc) {
 			fail(gw, pk[i].rc);
 			continue;
@@ -323,6 +326,13 @@ size_t embark_encrypt_burst(embark_gw *gw, embark_burst_pkt *pk, size_t n)
 	for (size_t i = 0; i < n; i += EMBARK_SIV_BURST)
 		ok += encrypt_chunk(gw, pk + i, n - i < EMBARK_SIV_BURST ? n - i : EMBARK_SIV_BURST);
 	return ok;
+}
+
+size_t embark_encrypted_len(const uint8_t *in, size_t len, bool content)
+{
+	embark_content_info ci = {0}; /* only planned, never sealed */
+	enc_plan p;
+	return plan_encrypt(in, len, SIZE_MAX, content ? &ci : NULL, &p) == EMBARK_OK ? p.total : 0;
 }
 
 int embark_encrypt_packet(embark_gw *gw, const uint8_t *in, size_t len, uint8_t *out, size_t cap, size_t *out_len)
@@ -363,7 +373,7 @@ static int plan_decrypt(const uint8_t *in, size_t len, size_t cap, dec_plan *p)
 	size_t cb = p->content ? CB_LEN : 0;
 	if (4 + optdata > ext || (d[4] & 0xf0) != OPT_VERSION || hl < 20 || hl > 60 || hl % 4 ||
 	    optdata < OPT_FIXED + HDR_SAVED(hl) + SEALED_EXTRA + cb ||
-	    (p->content && ((d[4] & OPT_F_PAYLOAD) || d[0] != 6 || d[4 + optdata - CB_LEN + 15] != 0)))
+	    (p->content && ((d[4] & OPT_F_PAYLOAD) || d[0] != 6 || (d[4 + optdata - CB_LEN + 13] & ~3))))
 		return EMBARK_E_TAMPERED;
 	p->sealed = optdata - OPT_FIXED - cb;
 	p->trailer = p->sealed - HDR_SAVED(hl) - SEALED_EXTRA;

@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # embark-gw end to end, two gateways back to back:
 #   client ns (curl, 10.9.0.1) -- gw A (encrypt) == cloud ns (bridge, tcpdump) == gw B (decrypt) -- server ns (nginx, 10.9.0.2)
-# Every gateway port is a DPDK tap moved into its namespace. Checks: pages load byte for
-# byte; the cloud capture holds only Embark IPv6 frames, no enterprise address and none of
+# Every gateway port is a DPDK tap moved into its namespace; both gateways run with
+# --content (web-cache content segments). Checks: pages load byte for byte, the answers
+# to GETs crossing the cloud as content segments that gw A opens, every one; the cloud capture holds only Embark IPv6 frames, no enterprise address and none of
 # the pages' or requests' bytes; gw A's extension channel carries the encrypted URI and a
 # KeywordMatch hit for a keyword in a request; damaged frames injected on the cloud side
 # are dropped and counted by gw B; a rule update (prepare on both, activate on both) under
@@ -75,7 +76,7 @@ done
 start_gw() { # name ent-iface cloud-iface
   "$BIN/embark-gw" --key "$T/k" --rules "$T/rules.txt" --enterprise "net_tap${4},iface=$2" \
     --cloud "net_tap$(( $4 + 1 )),iface=$3" --ctl "ipc://$T/$1.ctl" --ext "ipc://$T/$1.ext" \
-    --file-prefix "embark-$1-$S" --drain 60 >"$T/$1.log" 2>&1 &
+    --file-prefix "embark-$1-$S" --drain 60 --content >"$T/$1.log" 2>&1 &
   PIDS+=($!)
   GW_PIDS+=($!)
 }
@@ -89,9 +90,9 @@ ok "two gateways up"
 ip link set "$AE" netns "$NE"; ip link set "$BE" netns "$NS"
 ip link set "$AC" netns "$NC"; ip link set "$BC" netns "$NC"
 # a DPDK tap carries frames of 1500 bytes at most: the enterprise MTU leaves room for
-# what encryption adds (68 bytes here)
-ip -n "$NE" addr add 10.9.0.1/24 dev "$AE"; ip -n "$NE" link set "$AE" mtu 1400 up
-ip -n "$NS" addr add 10.9.0.2/24 dev "$BE"; ip -n "$NS" link set "$BE" mtu 1400 up
+# what encryption adds (68 bytes here, 116 for a content segment)
+ip -n "$NE" addr add 10.9.0.1/24 dev "$AE"; ip -n "$NE" link set "$AE" mtu 1380 up
+ip -n "$NS" addr add 10.9.0.2/24 dev "$BE"; ip -n "$NS" link set "$BE" mtu 1380 up
 ip -n "$NC" link add br0 type bridge
 for l in "$AC" "$BC"; do ip -n "$NC" link set "$l" master br0 up; done
 ip -n "$NC" link set br0 up
@@ -141,6 +142,11 @@ $GET -o "$T/got.html" http://10.9.0.2:8080/page.html -o "$T/got.bin" http://10.9
 cmp "$T/got.html" "$T/www/page.html" || fail "page differs"
 cmp "$T/got.bin" "$T/www/big.bin" || fail "1 MiB file differs"
 ok "curl -> gw A -> cloud -> gw B -> nginx: page and 1 MiB file byte-identical"
+SEALED=$(counter b content_sealed) OPENED=$(counter a content_opened)
+[ "$SEALED" -gt 700 ] || fail "gw B sent $SEALED content segments for a page and 1 MiB"
+[ "$OPENED" = "$SEALED" ] && [ "$(counter a content_refused)" = 0 ] ||
+  fail "gw B sent $SEALED content segments, gw A opened $OPENED, refused $(counter a content_refused)"
+ok "answers crossed the cloud as $SEALED content segments, all opened by gw A"
 
 wait_for 10 grep -q "^match " "$T/ext.txt" || fail "no KeywordMatch hit on the extension channel"
 grep -q "^uri 1 [0-9a-f]* [0-9a-f]* 10.9.0.2:8080/page.html$" "$T/ext.txt" || fail "no encrypted URI for page.html"

@@ -804,6 +804,92 @@ static void test_chunked_request_body(void **st)
 	gwc_free(a);
 }
 
+static struct gwc *core_content(struct gwc_epoch *first, bool content)
+{
+	struct gwc_config cfg;
+	struct e2_err err = {0};
+	gwc_config_default(&cfg);
+	cfg.flows = 1024;
+	cfg.content = content;
+	struct gwc *c = gwc_new(&cfg, first, NULL, NULL, &err);
+	assert_non_null(c);
+	return c;
+}
+
+/* Web-cache content through two gateways (README "HTTP proxy/cache over ciphertext"):
+ * the server's gateway B sends the answer to a GET as content segments, the client's
+ * gateway A opens them byte for byte; a segment that would not fit the cloud MTU as
+ * content and an answer to a POST go out ordinary; a changed
+ * content payload and a gateway without content mode refuse, counted. */
+static void test_content_through_gateways(void **st)
+{
+	(void)st;
+	struct gwc *a = core_content(epoch(1, 7, RULES1), true), *b = core_content(epoch(1, 7, RULES1), true);
+	struct gwc *plain_a = core_content(epoch(1, 7, RULES1), false);
+	const uint32_t cl = 0x0a090001, sv = 0x0a020005;
+	static uint8_t in[2000], enc[2400], dec[2400];
+	size_t n, en, dn;
+	n = tcp(in, cl, sv, 40010, 80, 100, 0x02, "", 0);
+	through(a, b, in, n, SEC);
+	n = tcp(in, sv, cl, 80, 40010, 5000, 0x12, "", 0);
+	through(b, a, in, n, SEC);
+	static const char req[] = "GET /pic.png HTTP/1.1\r\nHost: www.example\r\n\r\n";
+	n = tcp(in, cl, sv, 40010, 80, 101, 0x18, req, strlen(req));
+	through(a, b, in, n, SEC);
+	assert_int_equal(counter(b, GWC_WEB_FLOWS), 1);
+
+	static char resp[3000];
+	int hl = snprintf(resp, sizeof resp,
+			  "HTTP/1.1 200 OK\r\nCache-Control: max-age=30\r\nContent-Length: 2000\r\n\r\n");
+	for (int i = 0; i < 2000; i++)
+		resp[hl + i] = (char)('A' + i % 26);
+	size_t total = (size_t)hl + 2000, off = 0;
+	uint32_t seq = 5001;
+	while (off < total) {
+		size_t len = total - off < 1000 ? total - off : 1000;
+		n = tcp(in, sv, cl, 80, 40010, seq, 0x18, resp + off, len);
+		/* the first segment would not fit a cloud MTU of its length + 100 as content
+		 * (+ 116): it goes ordinary */
+		gwc_set_cloud_mtu(b, off == 0 ? (unsigned)n + 100 : (unsigned)n + 116);
+		en = outbound(b, in, n, enc, sizeof enc);
+		assert_int_equal(enc[44] & 0x03, off == 0 ? 0x01 : 0x02); /* payload-encrypted or content */
+		if (off == 1000) {
+			/* the same segment, its payload changed in the cloud: refused at A */
+			static uint8_t bad[2400];
+			memcpy(bad, enc, en);
+			bad[en - 1] ^= 0x20;
+			assert_int_equal(inbound(a, bad, en, dec, sizeof dec, &dn), EMBARK_E_CONTENT);
+			/* and a gateway without content mode takes none */
+			assert_int_equal(inbound(plain_a, enc, en, dec, sizeof dec, &dn), EMBARK_E_CONTENT);
+		}
+		assert_int_equal(inbound(a, enc, en, dec, sizeof dec, &dn), EMBARK_OK);
+		assert_int_equal(dn, n);
+		assert_memory_equal(dec, in, n);
+		off += len;
+		seq += (uint32_t)len;
+	}
+	assert_int_equal(counter(b, GWC_CONTENT_SEALED), 2);
+	assert_int_equal(counter(b, GWC_CONTENT_TOO_BIG), 1);
+	assert_int_equal(counter(a, GWC_CONTENT_OPENED), 2);
+	assert_int_equal(counter(a, GWC_CONTENT_REFUSED), 1);
+	assert_int_equal(counter(plain_a, GWC_CONTENT_REFUSED), 1);
+	assert_int_equal(gwc_stats(a)->dec_err[EMBARK_E_CONTENT], 1);
+
+	/* a POST on the same connection: its answer goes out ordinary */
+	static const char post[] = "POST /form HTTP/1.1\r\nHost: www.example\r\nContent-Length: 3\r\n\r\na=b";
+	n = tcp(in, cl, sv, 40010, 80, 101 + (uint32_t)strlen(req), 0x18, post, strlen(post));
+	through(a, b, in, n, SEC);
+	static const char ans[] = "HTTP/1.1 204 No Content\r\n\r\n";
+	n = tcp(in, sv, cl, 80, 40010, seq, 0x18, ans, strlen(ans));
+	en = outbound(b, in, n, enc, sizeof enc);
+	assert_int_equal(enc[44] & 0x02, 0);
+	assert_int_equal(inbound(a, enc, en, dec, sizeof dec, &dn), EMBARK_OK);
+	assert_int_equal(counter(b, GWC_CONTENT_SEALED), 2);
+	gwc_free(a);
+	gwc_free(b);
+	gwc_free(plain_a);
+}
+
 /* embark-gw --tokens delimiter: only windows at a word's edge, far fewer than one a byte;
  * a keyword between delimiters is still found, one inside a word is not */
 static void test_delimiter_tokens(void **st)
@@ -1011,12 +1097,19 @@ static void test_control(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_roundtrip_bursts), cmocka_unit_test(test_nat_restore),
-		cmocka_unit_test(test_nat_answer),       cmocka_unit_test(test_lb_answer),
-		cmocka_unit_test(test_nat_lb_answer),    cmocka_unit_test(test_damaged),
-		cmocka_unit_test(test_epoch_switch),     cmocka_unit_test(test_prepared_replaced_and_drain_early),
-		cmocka_unit_test(test_reassembly),       cmocka_unit_test(test_chunked_request_body),
-		cmocka_unit_test(test_delimiter_tokens), cmocka_unit_test(test_control),
+		cmocka_unit_test(test_roundtrip_bursts),
+		cmocka_unit_test(test_nat_restore),
+		cmocka_unit_test(test_nat_answer),
+		cmocka_unit_test(test_lb_answer),
+		cmocka_unit_test(test_nat_lb_answer),
+		cmocka_unit_test(test_damaged),
+		cmocka_unit_test(test_epoch_switch),
+		cmocka_unit_test(test_prepared_replaced_and_drain_early),
+		cmocka_unit_test(test_reassembly),
+		cmocka_unit_test(test_chunked_request_body),
+		cmocka_unit_test(test_content_through_gateways),
+		cmocka_unit_test(test_delimiter_tokens),
+		cmocka_unit_test(test_control),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
