@@ -40,6 +40,7 @@ E2_LOG_MODULE(embarkgw);
 
 struct options {
 	const char *key, *rules, *pools, *ent, *cloud, *ctl, *ext, *chan_key, *file_prefix, *eal, *ready_file, *name;
+	const char *frame_key;
 	embark_config cfg;
 	struct gwc_config core;
 	uint32_t first_epoch;
@@ -84,6 +85,8 @@ static void usage(FILE *f)
 		   "  --cache-lifetime S  lifetime of cacheable answers that do not say (default 0:\n"
 		   "                      only answers with max-age or s-maxage are cacheable)\n"
 		   "  --web-flows N       connections to servers here followed at once (default 128)\n"
+		   "  --frame-key FILE    take the frames of a cloud proxy holding this key (a key of its\n"
+		   "                      own, 0600, embark-keygen; never the enterprise's --key)\n"
 		   "  --flows N           flow table size (default 65536)\n"
 		   "  --dpi-flows N       streams reassembled at once (default 128)\n"
 		   "  --idle S            a silent flow is forgotten after S seconds (default 120)\n"
@@ -113,6 +116,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{"content", no_argument, NULL, 'W'},
 		{"cache-lifetime", required_argument, NULL, 'Y'},
 		{"web-flows", required_argument, NULL, 'w'},
+		{"frame-key", required_argument, NULL, 'G'},
 		{"flows", required_argument, NULL, 'f'},
 		{"dpi-flows", required_argument, NULL, 'F'},
 		{"idle", required_argument, NULL, 'i'},
@@ -157,6 +161,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case 'D': o->core.dpi = false; break;
 		case 'U': o->core.uri = false; break;
 		case 'W': o->core.content = true; break;
+		case 'G': o->frame_key = optarg; break;
 		case 'Y':
 			if (e2_num_u64("--cache-lifetime", optarg, 0, UINT32_MAX, &v, &err))
 				goto bad;
@@ -485,24 +490,49 @@ int main(int argc, char **argv)
 		fprintf(stderr, "embark-gw: %s\n", msg);
 		return 1;
 	}
+	embark_framer *framer = NULL;
+	if (o.frame_key) {
+		embark_keys *fk = embark_keys_load(o.frame_key, msg, sizeof msg);
+		char fid[GWC_KEY_ID_LEN + 1], kid[GWC_KEY_ID_LEN + 1];
+		if (fk) {
+			gwc_key_id(fk, fid);
+			gwc_key_id(keys, kid);
+			if (strcmp(fid, kid) == 0)
+				snprintf(msg, sizeof msg,
+					 "%s: the enterprise's own key (a cloud proxy must never hold it)",
+					 o.frame_key);
+			else if (!(framer = embark_framer_new(fk)))
+				snprintf(msg, sizeof msg, "%s: cannot set up its MAC", o.frame_key);
+			embark_keys_free(fk);
+		}
+		if (!framer) {
+			fprintf(stderr, "embark-gw: --frame-key %s\n", msg);
+			embark_keys_free(keys);
+			return 1;
+		}
+	}
 	embark_ruleset rules = {0};
 	embark_poolset pools = {0};
 	if ((o.rules && embark_rules_load(o.rules, &rules, msg, sizeof msg) != 0) ||
 	    (o.pools && embark_pools_load(o.pools, &pools, msg, sizeof msg) != 0)) {
 		fprintf(stderr, "embark-gw: %s\n", msg);
 		embark_keys_free(keys);
+		embark_framer_free(framer);
 		return 1;
 	}
 	struct e2_chan_key chan_key, *ckey = NULL;
 	if (o.chan_key) {
 		if (e2_chan_key_load(o.chan_key, &chan_key, &err) != 0) {
 			fprintf(stderr, "embark-gw: %s\n", err.msg);
+			embark_framer_free(framer);
 			return 1;
 		}
 		ckey = &chan_key;
 	}
-	if (start_eal(&o, argv[0]) != 0)
+	if (start_eal(&o, argv[0]) != 0) {
+		embark_framer_free(framer);
 		return 1;
+	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
@@ -538,6 +568,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	ext.core = w.core;
+	gwc_set_framer(w.core, framer);
+	framer = NULL;
 	ctl = gwctl_new(w.core, keys, &rules, &pools, &o.cfg, o.first_epoch, 5000);
 	w.pool = rte_pktmbuf_pool_create("embark_gw", MBUFS, 256, 0, DATA_ROOM + RTE_PKTMBUF_HEADROOM,
 					 (int)rte_socket_id());
@@ -575,6 +607,7 @@ int main(int argc, char **argv)
 		__atomic_load_n(&gwc_stats(w.core)->c[GWC_ENT_TX_OK], __ATOMIC_RELAXED));
 out:
 	stopping = 1;
+	embark_framer_free(framer); /* NULL once the core has it */
 	if (o.ready_file)
 		unlink(o.ready_file);
 	if (control_started)

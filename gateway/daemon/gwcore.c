@@ -105,6 +105,7 @@ struct gwc {
 	uint8_t pend_uri[HTTP_HEAD_MAX + 32];
 	size_t webs; /* flows with a gw_web */
 	unsigned cloud_mtu;
+	embark_framer *framer;
 	/* content keys the client's side opened segments with, by epoch and URI id */
 	struct {
 		uint32_t epoch;
@@ -145,6 +146,8 @@ static const char *const counter_names[GWC_COUNTERS] = {
 	[GWC_WEB_FLOWS] = "web_flows",
 	[GWC_WEB_NO_ROOM] = "web_no_room",
 	[GWC_CONTENT_TOO_BIG] = "content_too_big",
+	[GWC_FRAMES_TAKEN] = "frames_taken",
+	[GWC_FRAMES_REFUSED] = "frames_refused",
 };
 
 const char *gwc_counter_name(enum gwc_counter c)
@@ -352,6 +355,7 @@ void gwc_free(struct gwc *c)
 		}
 	for (size_t i = 0; i < CKEY_SLOTS; i++)
 		embark_content_free(c->ckeys[i].key);
+	embark_framer_free(c->framer);
 	for (size_t i = 0; i < GWC_EPOCHS_LIVE; i++)
 		gwc_epoch_free(c->live[i]);
 	gwc_epoch_free(__atomic_exchange_n(&c->pending, NULL, __ATOMIC_ACQ_REL));
@@ -590,6 +594,12 @@ static void flow_remove(struct gwc *c, uint32_t idx)
 	c->free_head = idx;
 	BUMP(c->stats.c[GWC_FLOWS_EXPIRED], 1);
 	STORE(c->stats.flows_active, LOAD(c->stats.flows_active) - 1);
+}
+
+void gwc_set_framer(struct gwc *c, embark_framer *framer)
+{
+	embark_framer_free(c->framer);
+	c->framer = framer;
 }
 
 void gwc_set_cloud_mtu(struct gwc *c, unsigned mtu)
@@ -1020,6 +1030,36 @@ static bool web_outbound(struct gwc *c, struct flow *f, const struct gwc_pkt *p,
 	return true;
 }
 
+/* A frame a cloud proxy originated in a flow sent out from here: the original packet it
+ * stands for, from the flow table's ends and the frame's TCP header and content. */
+static int frame_inbound(struct gwc *c, struct gwc_pkt *p, struct gwc_epoch *ep, uint64_t now)
+{
+	embark_frame_in in;
+	uint8_t v[CLOUD_VIEW_LEN];
+	struct flow *f;
+	int rc = !c->framer ? EMBARK_E_TAMPERED : embark_frame_open(c->framer, p->in, p->len, &in);
+	if (rc == EMBARK_OK &&
+	    (!cloud_view(p->in, p->len, true, v, NULL) || !(f = cloud_find(c, v, now)) || f->proto != 6))
+		rc = EMBARK_E_REWRITTEN; /* no flow of ours */
+	if (rc == EMBARK_OK) {
+		bool a_out = f->out_src_is_a;
+		rc = embark_frame_to_ipv4(&in, a_out ? f->b_ip : f->a_ip, a_out ? f->a_ip : f->b_ip,
+					  a_out ? f->b_port : f->a_port, a_out ? f->a_port : f->b_port, p->out, p->cap,
+					  &p->out_len);
+		if (rc == EMBARK_OK && in.content.present) {
+			embark_content *key = content_key(c, ep, in.content.uri_id);
+			if (!key || embark_content_open_packet(key, &in.content, p->out, p->out_len) != 0)
+				rc = EMBARK_E_CONTENT;
+		}
+	}
+	BUMP(c->stats.c[rc == EMBARK_OK ? GWC_FRAMES_TAKEN : GWC_FRAMES_REFUSED], 1);
+	if (rc != EMBARK_OK)
+		BUMP(c->stats.dec_err[rc], 1);
+	else
+		BUMP(c->stats.c[GWC_ENT_TX_OK], 1);
+	return rc;
+}
+
 /* ---------------- bursts ---------------- */
 
 #define BURST_MAX 64
@@ -1163,6 +1203,9 @@ void gwc_inbound(struct gwc *c, struct gwc_pkt *p, size_t n, uint64_t now)
 			if (!ep[i]) {
 				pk[i].rc = EMBARK_E_TAMPERED;
 				BUMP(c->stats.c[GWC_UNKNOWN_EPOCH], 1);
+			} else if (embark_is_frame(q, pk[i].len)) {
+				pk[i].rc = frame_inbound(c, &pk[i], ep[i], now);
+				ep[i] = NULL; /* done: not for the decrypt */
 			}
 		}
 		for (size_t e = 0; e < GWC_EPOCHS_LIVE; e++) {

@@ -96,6 +96,8 @@ enum gwc_counter {
 	GWC_WEB_FLOWS,       /* connections followed for content */
 	GWC_WEB_NO_ROOM,     /* more than web_flows at once: this one's answers go out ordinary */
 	GWC_CONTENT_TOO_BIG, /* answer segments sent ordinary: as content they exceed the cloud MTU */
+	GWC_FRAMES_TAKEN,    /* frames a cloud proxy originated, taken (see gwc_set_framer) */
+	GWC_FRAMES_REFUSED,  /* refused: no frame key, a bad MAC, an unknown flow, content that does not open */
 	GWC_COUNTERS
 };
 const char *gwc_counter_name(enum gwc_counter c);
@@ -144,6 +146,9 @@ uint32_t gwc_current(struct gwc *c);
 /* Before the worker starts: the cloud port's MTU (IPv6 bytes), which content segments must
  * fit (they are 48 bytes longer than ordinary ones); 0 = no limit. */
 void gwc_set_cloud_mtu(struct gwc *c, unsigned mtu);
+/* Before the worker starts: the key of a cloud proxy's frames (owned from now on; NULL:
+ * frames are refused). A frame is taken only in a TCP flow this gateway sent out. */
+void gwc_set_framer(struct gwc *c, embark_framer *framer);
 /* Worker: counts what the caller dropped before the core saw it. */
 void gwc_count(struct gwc *c, enum gwc_counter which, uint64_t n);
 /* Worker: installs an offered epoch, retires drained ones, forgets idle flows. */

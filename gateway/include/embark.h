@@ -389,4 +389,47 @@ struct embark_content_info {
  * then wiped: the packet must not be sent on). */
 int embark_content_open_packet(embark_content *key, const embark_content_info *ci, uint8_t *pkt, size_t len);
 
+/* Frames a cloud proxy originates (README "HTTP proxy/cache over ciphertext", part 5): a
+ * TCP segment in a flow's cloud view, with a cached content segment or none, under an
+ * AES-CMAC of a frame key (the "frame" subkey of a key file of its own, which the
+ * enterprise gives the proxy: never the enterprise's key). The MAC covers the option
+ * (content block included), the TCP header but its ports and checksum (a cloud NAT
+ * rewrites those, and the addresses) and the payload's length; the payload itself is
+ * authenticated by its content SIV when the gateway opens it. */
+typedef struct embark_framer embark_framer;
+embark_framer *embark_framer_new(const embark_keys *frame_keys); /* NULL on a crypto error */
+void embark_framer_free(embark_framer *f);
+typedef struct {
+	uint8_t src[16], dst[16]; /* the frame's addresses: the flow's ends as the cloud sees them */
+	uint32_t label;           /* IPv6 flow label: the flow's epoch, as its packets carry it */
+	uint32_t nonce;
+	const uint8_t *tcp; /* the TCP header (ports as the cloud sees them; checksum ignored) */
+	size_t tcp_len;
+	const embark_content_info *content; /* a content segment (present) or NULL */
+	const uint8_t *payload;             /* its ciphertext as cached; NULL without content */
+	size_t payload_len;
+} embark_frame;
+int embark_frame_build(embark_framer *f, const embark_frame *fr, uint8_t *out, size_t cap, size_t *out_len);
+/* Without keys (a proxy storing what passes): an Embark packet's content block and its
+ * payload (the content ciphertext). False when it is no content segment. Not checked. */
+bool embark_packet_content(const uint8_t *pkt, size_t len, embark_content_info *ci, const uint8_t **payload,
+			   size_t *payload_len);
+/* An Embark packet that is a proxy's frame (not checked). */
+bool embark_is_frame(const uint8_t *pkt, size_t len);
+typedef struct {
+	const uint8_t *tcp; /* into the packet */
+	size_t tcp_len;
+	const uint8_t *payload;
+	size_t payload_len;
+	embark_content_info content; /* present when it carries a content segment */
+} embark_frame_in;
+/* Verifies and parses a frame: EMBARK_OK, or EMBARK_E_TAMPERED (a bad MAC, or a payload
+ * that is no content segment), _MALFORMED / _TRUNCATED / _NO_OPTION. */
+int embark_frame_open(embark_framer *f, const uint8_t *pkt, size_t len, embark_frame_in *in);
+/* The IPv4 packet a verified frame stands for between a flow's plaintext ends (the
+ * gateway's flow table gives them): TOS 0, ID 0, DF, TTL 64, the frame's TCP header with
+ * these ports, its payload (still content ciphertext: embark_content_open_packet next). */
+int embark_frame_to_ipv4(const embark_frame_in *in, uint32_t sip, uint32_t dip, uint16_t sport, uint16_t dport,
+			 uint8_t *out, size_t cap, size_t *out_len);
+
 #endif

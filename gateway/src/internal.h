@@ -17,6 +17,7 @@ struct embark_keys {
 	uint8_t kw[16];      /* KeywordMatch AES_k(t) */
 	uint8_t uri[32];     /* AES-SIV for URIs */
 	uint8_t content[32]; /* HMAC key of the per-URI content keys (web cache) */
+	uint8_t frame[16];   /* AES-CMAC of a cloud proxy's frames (a key file of the proxy's own) */
 };
 
 static inline embark_u128 embark_load_u128(const uint8_t *p)

@@ -46,7 +46,8 @@ embark_keys *embark_keys_from_master(const uint8_t master[EMBARK_MASTER_KEY_LEN]
 	if (derive(master, "prefix", k->prefix, 16) || derive(master, "seed", k->seed, 16) ||
 	    derive(master, "suffix", k->suffix, 16) || derive(master, "option-siv", k->opt, 32) ||
 	    derive(master, "pool", k->pool, 16) || derive(master, "keyword", k->kw, 16) ||
-	    derive(master, "uri", k->uri, 32) || derive(master, "content", k->content, 32)) {
+	    derive(master, "uri", k->uri, 32) || derive(master, "content", k->content, 32) ||
+	    derive(master, "frame", k->frame, 16)) {
 		embark_keys_free(k);
 		return NULL;
 	}

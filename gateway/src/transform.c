@@ -16,27 +16,7 @@
 #include <openssl/crypto.h>
 #include <string.h>
 
-#define OPT_TYPE 0x1E      /* RFC 4727 experimental; top bits 00 = skip if unrecognised */
-#define OPT_VERSION 0x20   /* high nibble of the flags byte */
-#define OPT_F_PAYLOAD 0x01 /* payload encrypted in place */
-#define OPT_F_CONTENT 0x02 /* a web-cache content segment: payload sealed under its URI's key */
-#define NONCE_LEN 4
-#define SIV_LEN 16
-#define NONCE_OFF 6 /* in the extension header */
-#define SIV_OFF (NONCE_OFF + NONCE_LEN)
-#define SEALED_OFF (SIV_OFF + SIV_LEN)
-#define OPT_FIXED (2 + NONCE_LEN + SIV_LEN) /* flags, hl, nonce, SIV */
-#define HDR_SAVED(hl) ((hl)-4)              /* IPv4 header less version/IHL, length, protocol */
-#define SEALED_EXTRA 6                      /* original ports (4) + original L4 checksum (2) */
 #define MAX_TRAILER EMBARK_MAX_TRAILER
-/* The content block, after the sealed bytes: tag (8), offset (5), flags (1: last,
- * cacheable), lifetime in seconds (2, saturating), URI id (16), content SIV (16). 48
- * bytes, so that a common packet's extension header stays a multiple of 8 (96 bytes). */
-#define CB_LEN EMBARK_CONTENT_BLOCK
-#define CB_LAST 0x01
-#define CB_CACHEABLE 0x02
-#define CB_OFFSET_MAX ((1ull << 40) - 1)
-_Static_assert(16 + EMBARK_URI_ID_LEN + EMBARK_CONTENT_SIV_LEN == CB_LEN, "the content block's layout");
 
 typedef struct {
 	size_t hdr;   /* transport header bytes left in clear (ports encrypted) */
@@ -75,7 +55,7 @@ static int l4_parse(uint8_t proto, const uint8_t *l4, size_t len, l4_info *li)
 }
 
 /* L4 checksum over an IPv6 (v6=true) or IPv4 pseudo header. */
-static uint16_t l4_csum(uint8_t proto, const uint8_t *src, const uint8_t *dst, bool v6, const uint8_t *l4, size_t len)
+uint16_t embark_l4_csum(uint8_t proto, const uint8_t *src, const uint8_t *dst, bool v6, const uint8_t *l4, size_t len)
 {
 	uint32_t s = 0;
 	if (proto != 1) {
@@ -94,7 +74,7 @@ static uint16_t l4_csum(uint8_t proto, const uint8_t *src, const uint8_t *dst, b
 	return c;
 }
 
-static void ipv4_csum(uint8_t *h, size_t hl)
+void embark_ipv4_csum(uint8_t *h, size_t hl)
 {
 	h[10] = h[11] = 0;
 	e2_put_be16(h + 10, embark_csum_fold(embark_csum_add(0, h, hl)));
@@ -123,7 +103,7 @@ static size_t build_aad(uint8_t *aad, const uint8_t *d6, size_t tl, const uint8_
 	return n;
 }
 
-static void content_block_write(uint8_t *b, const embark_content_info *ci, const uint8_t siv[16])
+void embark_cblock_write(uint8_t *b, const embark_content_info *ci, const uint8_t siv[16])
 {
 	memcpy(b, ci->seg.tag, EMBARK_CONTENT_TAG_LEN);
 	b[8] = (uint8_t)(ci->seg.offset >> 32);
@@ -135,7 +115,7 @@ static void content_block_write(uint8_t *b, const embark_content_info *ci, const
 	memcpy(b + 32, siv, EMBARK_CONTENT_SIV_LEN);
 }
 
-static void content_block_read(const uint8_t *b, embark_content_info *ci)
+void embark_cblock_read(const uint8_t *b, embark_content_info *ci)
 {
 	memcpy(ci->seg.tag, b, EMBARK_CONTENT_TAG_LEN);
 	ci->seg.offset = (uint64_t)b[8] << 32 | e2_get_be32(b + 9);
@@ -260,7 +240,7 @@ static int encrypt_layout(embark_gw *gw, const uint8_t *in, uint8_t *o, const en
 		uint8_t csiv[EMBARK_CONTENT_SIV_LEN] = {0};
 		if (embark_content_seal(content->key, &content->seg, ol4 + p->li.hdr, pay, csiv) != 0)
 			rc = EMBARK_E_CRYPTO;
-		content_block_write(ct + p->sealed, content, csiv);
+		embark_cblock_write(ct + p->sealed, content, csiv);
 	}
 
 	m->ad = aad;
@@ -274,7 +254,7 @@ static void encrypt_finish(uint8_t *o, const enc_plan *p, const uint8_t v[16])
 	uint8_t *d = o + 40, *ol4 = d + p->ext;
 	memcpy(d + SIV_OFF, v, SIV_LEN);
 	if (p->li.csum_off >= 0)
-		e2_put_be16(ol4 + p->li.csum_off, l4_csum(p->proto, o + 8, o + 24, true, ol4, p->l4len));
+		e2_put_be16(ol4 + p->li.csum_off, embark_l4_csum(p->proto, o + 8, o + 24, true, ol4, p->l4len));
 }
 
 static size_t encrypt_chunk(embark_gw *gw, embark_burst_pkt *pk, size_t n)
@@ -468,11 +448,12 @@ static int decrypt_finish(embark_gw *gw, const uint8_t *in, uint8_t *out, const 
 	if (ttl_changed)
 		out[8] = in[7];
 	if (rewritten || ttl_changed)
-		ipv4_csum(out, p->hl);
+		embark_ipv4_csum(out, p->hl);
 	if (p->li.csum_off >= 0) {
 		if (rewritten && !(p->proto == 17 && e2_get_be16(ocsum) == 0)) {
 			ol4[p->li.csum_off] = ol4[p->li.csum_off + 1] = 0;
-			e2_put_be16(ol4 + p->li.csum_off, l4_csum(p->proto, out + 12, out + 16, false, ol4, p->l4len));
+			e2_put_be16(ol4 + p->li.csum_off,
+				    embark_l4_csum(p->proto, out + 12, out + 16, false, ol4, p->l4len));
 		} else {
 			memcpy(ol4 + p->li.csum_off, ocsum, 2);
 		}
@@ -508,11 +489,12 @@ static int decrypt_nat_back(embark_gw *gw, const uint8_t *in, uint8_t *out, cons
 	e2_put_be32(out + 16, nb->dst_ip);
 	e2_put_be16(ol4 + 2, nb->dst_port);
 	out[8] = in[7];
-	ipv4_csum(out, p->hl);
+	embark_ipv4_csum(out, p->hl);
 	if (p->li.csum_off >= 0) {
 		ol4[p->li.csum_off] = ol4[p->li.csum_off + 1] = 0;
 		if (!(p->proto == 17 && e2_get_be16(oports + 4) == 0)) /* UDP without a checksum stays so */
-			e2_put_be16(ol4 + p->li.csum_off, l4_csum(p->proto, out + 12, out + 16, false, ol4, p->l4len));
+			e2_put_be16(ol4 + p->li.csum_off,
+				    embark_l4_csum(p->proto, out + 12, out + 16, false, ol4, p->l4len));
 	}
 	embark_copy(out + p->hl + p->l4len, s + HDR_SAVED(p->hl) + SEALED_EXTRA, p->trailer);
 	return EMBARK_OK;
@@ -581,7 +563,7 @@ static size_t decrypt_chunk(embark_gw *gw, embark_burst_pkt *pk, size_t n)
 		if (x->content) {
 			x->content->present = false;
 			if (plan[j].content)
-				content_block_read(x->in + 40 + SEALED_OFF + plan[j].sealed, x->content);
+				embark_cblock_read(x->in + 40 + SEALED_OFF + plan[j].sealed, x->content);
 		}
 		ok++;
 	}
@@ -629,6 +611,6 @@ int embark_content_open_packet(embark_content *key, const embark_content_info *c
 	if (embark_content_open(key, &ci->seg, l4 + li.hdr, pay, ci->siv) != 0)
 		return -1;
 	l4[li.csum_off] = l4[li.csum_off + 1] = 0;
-	e2_put_be16(l4 + li.csum_off, l4_csum(6, pkt + 12, pkt + 16, false, l4, tl - hl));
+	e2_put_be16(l4 + li.csum_off, embark_l4_csum(6, pkt + 12, pkt + 16, false, l4, tl - hl));
 	return 0;
 }

@@ -816,6 +816,20 @@ static struct gwc *core_content(struct gwc_epoch *first, bool content)
 	return c;
 }
 
+/* A connection from client cl:port to server sv:80 through a (client side) and b, its
+ * request sent: handshake (client ISN 100, server ISN sisn) and the request at 101. */
+static void http_open(struct gwc *a, struct gwc *b, uint32_t cl, uint32_t sv, uint16_t port, uint32_t sisn,
+		      const char *req)
+{
+	static uint8_t in[2000];
+	size_t n = tcp(in, cl, sv, port, 80, 100, 0x02, "", 0);
+	through(a, b, in, n, SEC);
+	n = tcp(in, sv, cl, 80, port, sisn, 0x12, "", 0);
+	through(b, a, in, n, SEC);
+	n = tcp(in, cl, sv, port, 80, 101, 0x18, req, strlen(req));
+	through(a, b, in, n, SEC);
+}
+
 /* Web-cache content through two gateways (README "HTTP proxy/cache over ciphertext"):
  * the server's gateway B sends the answer to a GET as content segments, the client's
  * gateway A opens them byte for byte; a segment that would not fit the cloud MTU as
@@ -829,13 +843,8 @@ static void test_content_through_gateways(void **st)
 	const uint32_t cl = 0x0a090001, sv = 0x0a020005;
 	static uint8_t in[2000], enc[2400], dec[2400];
 	size_t n, en, dn;
-	n = tcp(in, cl, sv, 40010, 80, 100, 0x02, "", 0);
-	through(a, b, in, n, SEC);
-	n = tcp(in, sv, cl, 80, 40010, 5000, 0x12, "", 0);
-	through(b, a, in, n, SEC);
 	static const char req[] = "GET /pic.png HTTP/1.1\r\nHost: www.example\r\n\r\n";
-	n = tcp(in, cl, sv, 40010, 80, 101, 0x18, req, strlen(req));
-	through(a, b, in, n, SEC);
+	http_open(a, b, cl, sv, 40010, 5000, req);
 	assert_int_equal(counter(b, GWC_WEB_FLOWS), 1);
 
 	static char resp[3000];
@@ -888,6 +897,86 @@ static void test_content_through_gateways(void **st)
 	gwc_free(a);
 	gwc_free(b);
 	gwc_free(plain_a);
+}
+
+/* A cloud proxy's frames (README "HTTP proxy/cache over ciphertext", part 5) at the
+ * client's gateway: a content segment that passed once, replayed by the "proxy" in a frame
+ * of a second connection with its own TCP header, comes out as the server's bytes in that
+ * connection; refused without a frame key, under another one, and in a flow A never sent. */
+static void test_proxy_frames_at_gateway(void **st)
+{
+	(void)st;
+	struct gwc *a = core_content(epoch(1, 7, RULES1), true), *b = core_content(epoch(1, 7, RULES1), true);
+	embark_keys *fk = test_keys(90), *wrong = test_keys(91);
+	embark_framer *proxy = embark_framer_new(fk), *bad_proxy = embark_framer_new(wrong);
+	const uint32_t cl = 0x0a090001, sv = 0x0a020005;
+	static uint8_t in[2000], enc[2400], dec[2400], frame[2400];
+	size_t n, en, dn, fn;
+	/* connection 1 fetches the object: its answer passes as a content segment */
+	static const char req[] = "GET /obj HTTP/1.1\r\nHost: www.example\r\n\r\n";
+	http_open(a, b, cl, sv, 40020, 7000, req);
+	static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\ncached bytes";
+	n = tcp(in, sv, cl, 80, 40020, 7001, 0x18, resp, strlen(resp));
+	en = outbound(b, in, n, enc, sizeof enc);
+	embark_content_info kept;
+	const uint8_t *cpay;
+	size_t clen;
+	assert_true(embark_packet_content(enc, en, &kept, &cpay, &clen));
+	static uint8_t stored[2000];
+	memcpy(stored, cpay, clen);
+
+	/* connection 2 asks for it; the proxy answers from its store in connection 2's view */
+	n = tcp(in, cl, sv, 40021, 80, 500, 0x02, "", 0);
+	size_t sn = outbound(a, in, n, enc, sizeof enc); /* the SYN as the cloud sees it */
+	uint8_t tcph[20] = {0};
+	size_t l4 = l4_of(enc);
+	memcpy(tcph, enc + l4 + 2, 2); /* reversed: from the server's port to the client's */
+	memcpy(tcph + 2, enc + l4, 2);
+	put32(tcph + 4, 9001);
+	put32(tcph + 8, 501 + (uint32_t)strlen(req));
+	tcph[12] = 5 << 4;
+	tcph[13] = 0x18;
+	put16(tcph + 14, 65000);
+	embark_frame fr = {.label = label_of(enc),
+			   .nonce = 1,
+			   .tcp = tcph,
+			   .tcp_len = 20,
+			   .content = &kept,
+			   .payload = stored,
+			   .payload_len = clen};
+	memcpy(fr.src, enc + 24, 16);
+	memcpy(fr.dst, enc + 8, 16);
+	(void)sn;
+	struct gwc *no_key = core_content(epoch(1, 7, RULES1), true);
+	assert_int_equal(embark_frame_build(proxy, &fr, frame, sizeof frame, &fn), EMBARK_OK);
+	assert_int_equal(inbound(no_key, frame, fn, dec, sizeof dec, &dn), EMBARK_E_TAMPERED);
+	gwc_set_framer(a, embark_framer_new(fk));
+	assert_int_equal(inbound(a, frame, fn, dec, sizeof dec, &dn), EMBARK_OK);
+	assert_int_equal(dn, 40 + clen);
+	assert_int_equal(e2_get_be32(dec + 12), sv); /* from the server */
+	assert_int_equal(e2_get_be32(dec + 16), cl);
+	assert_int_equal(e2_get_be16(dec + 20), 80);
+	assert_int_equal(e2_get_be16(dec + 22), 40021); /* to connection 2's client port */
+	assert_int_equal(e2_get_be32(dec + 24), 9001);
+	assert_memory_equal(dec + 40, resp, clen);
+	/* another frame key; a flow A never sent (connection 1's ports on another address) */
+	size_t bn;
+	static uint8_t badframe[2400];
+	assert_int_equal(embark_frame_build(bad_proxy, &fr, badframe, sizeof badframe, &bn), EMBARK_OK);
+	assert_int_equal(inbound(a, badframe, bn, dec, sizeof dec, &dn), EMBARK_E_TAMPERED);
+	fr.src[15] ^= 1;
+	assert_int_equal(embark_frame_build(proxy, &fr, badframe, sizeof badframe, &bn), EMBARK_OK);
+	assert_int_equal(inbound(a, badframe, bn, dec, sizeof dec, &dn), EMBARK_E_REWRITTEN);
+	assert_int_equal(counter(a, GWC_FRAMES_TAKEN), 1);
+	assert_int_equal(counter(a, GWC_FRAMES_REFUSED), 2);
+	assert_int_equal(counter(no_key, GWC_FRAMES_REFUSED), 1);
+	embark_framer_free(proxy);
+	embark_framer_free(bad_proxy);
+	embark_keys_free(fk);
+	embark_keys_free(wrong);
+	gwc_free(a);
+	gwc_free(b);
+	gwc_free(no_key);
 }
 
 /* embark-gw --tokens delimiter: only windows at a word's edge, far fewer than one a byte;
@@ -1108,6 +1197,7 @@ int main(void)
 		cmocka_unit_test(test_reassembly),
 		cmocka_unit_test(test_chunked_request_body),
 		cmocka_unit_test(test_content_through_gateways),
+		cmocka_unit_test(test_proxy_frames_at_gateway),
 		cmocka_unit_test(test_delimiter_tokens),
 		cmocka_unit_test(test_control),
 	};

@@ -117,6 +117,7 @@ static void test_subkeys_known_answers(void **st)
 		 32},
 		{"content", "1552f62c286b7b507b7bd074a91f5b0bc526e03162d5615778ba844489068961",
 		 offsetof(embark_keys, content), 32},
+		{"frame", "74a103d6f2794f3d2cf29613eb675b3c", offsetof(embark_keys, frame), 16},
 	};
 	for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
 		uint8_t expect[32];

@@ -484,14 +484,130 @@ static void test_content_segments(void **st)
 	embark_gw_free(gw);
 }
 
+/* Frames a cloud proxy originates (README "HTTP proxy/cache over ciphertext", part 5): a
+ * content segment taken without keys from a packet as it passed, replayed in a frame with
+ * the proxy's own TCP header, opens at the gateway to the server's bytes; the MAC covers
+ * the option and the TCP header but the ports and checksum (a NAT rewrites those, and the
+ * addresses); another frame key, a payload without content and a changed payload fail. */
+static void test_proxy_frames(void **st)
+{
+	(void)st;
+	embark_gw *gw = make_gw(K, true);
+	embark_keys *fk = test_keys(77), *other_fk = test_keys(78);
+	embark_framer *fr = embark_framer_new(fk), *other = embark_framer_new(other_fk);
+	assert_non_null(fr);
+	assert_non_null(other);
+	static const char uri[] = "cdn.example/app.js";
+	uint8_t id[EMBARK_URI_ID_LEN];
+	assert_int_equal(embark_uri_id(K, (const uint8_t *)uri, strlen(uri), id), 0);
+	embark_content *key = embark_content_new(K, id);
+	uint64_t s = 5;
+	uint8_t p[1600], e[1800], f[1800], d[1800];
+	size_t n = build_ipv4(&s, p, 6, 0xc0a80001, 0x0a000005, 80, 40001, 0, 900, 'j'), en, fn, dn;
+	embark_content_info ci = {.key = key, .seg = {.tag = "abcdefg", .offset = 4000, .last = true}};
+	memcpy(ci.uri_id, id, sizeof id);
+	assert_int_equal(content_xform(gw, true, p, n, e, sizeof e, &en, &ci), EMBARK_OK);
+	/* what the proxy keeps: the block and the ciphertext, read without keys */
+	embark_content_info kept;
+	const uint8_t *cpay;
+	size_t clen;
+	assert_true(embark_packet_content(e, en, &kept, &cpay, &clen));
+	assert_int_equal(clen, 900);
+	assert_int_equal(kept.seg.offset, 4000);
+	assert_true(kept.seg.last);
+	assert_memory_equal(kept.uri_id, id, sizeof id);
+	uint8_t plain_copy[1600];
+	memcpy(plain_copy, p, n);
+	assert_false(embark_packet_content(plain_copy, n, &kept, &cpay, &clen)); /* IPv4: none */
+	assert_true(embark_packet_content(e, en, &kept, &cpay, &clen));
+
+	/* the proxy's own TCP header for another connection: seq, ack, flags, window */
+	uint8_t tcp[20] = {0};
+	put16(tcp, 0x1234);
+	put16(tcp + 2, 0x5678);
+	put32(tcp + 4, 0xabcdef01);
+	put32(tcp + 8, 0x11223344);
+	tcp[12] = 5 << 4;
+	tcp[13] = 0x18;
+	put16(tcp + 14, 501);
+	embark_frame frame = {.label = 0x12345,
+			      .nonce = 9,
+			      .tcp = tcp,
+			      .tcp_len = 20,
+			      .content = &kept,
+			      .payload = cpay,
+			      .payload_len = clen};
+	memset(frame.src, 0xaa, 16);
+	memset(frame.dst, 0xbb, 16);
+	assert_int_equal(embark_frame_build(fr, &frame, f, sizeof f, &fn), EMBARK_OK);
+	check_ipv6(f, fn);
+	assert_true(embark_is_frame(f, fn));
+	assert_false(embark_is_frame(e, en));
+	/* a gateway's ordinary decrypt does not take it */
+	assert_int_equal(embark_decrypt_packet(gw, f, fn, d, sizeof d, &dn), EMBARK_E_TAMPERED);
+
+	embark_frame_in in;
+	assert_int_equal(embark_frame_open(fr, f, fn, &in), EMBARK_OK);
+	assert_true(in.content.present);
+	assert_int_equal(in.payload_len, 900);
+	assert_int_equal(embark_frame_to_ipv4(&in, 0xc0a80001, 0x0a000005, 80, 40001, d, sizeof d, &dn), EMBARK_OK);
+	assert_int_equal(embark_content_open_packet(key, &in.content, d, dn), 0);
+	assert_int_equal(dn, 20 + 20 + 900);
+	assert_memory_equal(d + 40, p + n - 900, 900);     /* the server's bytes */
+	assert_int_equal(e2_get_be32(d + 24), 0xabcdef01); /* the proxy's sequence number */
+	assert_int_equal(test_csum(d, 20, 0), 0);
+
+	/* what the MAC covers: every byte of the option and TCP header but ports and checksum */
+	size_t ext = ((size_t)f[41] + 1) * 8;
+	for (size_t i = 40; i < 40 + ext + 20; i++) {
+		size_t t4 = i - 40 - ext;
+		bool free_field = i >= 40 + ext && (t4 < 4 || t4 == 16 || t4 == 17);
+		uint8_t t[1800];
+		memcpy(t, f, fn);
+		t[i] ^= 0x08;
+		int rc = embark_frame_open(fr, t, fn, &in);
+		if (free_field ? rc != EMBARK_OK : rc == EMBARK_OK)
+			fail_msg("frame byte %zu flipped: %s", i, embark_strerror(rc));
+	}
+	/* addresses (a NAT's) are free too; the payload is the content SIV's to check */
+	uint8_t t[1800];
+	memcpy(t, f, fn);
+	t[9] ^= 1;
+	t[fn - 1] ^= 1;
+	assert_int_equal(embark_frame_open(fr, t, fn, &in), EMBARK_OK);
+	assert_int_equal(embark_frame_to_ipv4(&in, 1, 2, 3, 4, d, sizeof d, &dn), EMBARK_OK);
+	assert_int_equal(embark_content_open_packet(key, &in.content, d, dn), -1);
+	/* another frame key */
+	assert_int_equal(embark_frame_open(other, f, fn, &in), EMBARK_E_TAMPERED);
+	/* a bare segment (an ACK, a FIN) carries nothing, and may not */
+	frame.content = NULL;
+	assert_int_equal(embark_frame_build(fr, &frame, f, sizeof f, &fn), EMBARK_OK);
+	assert_int_equal(fn, 40 + 32 + 20);
+	assert_int_equal(embark_frame_open(fr, f, fn, &in), EMBARK_OK);
+	assert_false(in.content.present);
+	uint8_t longer[1800];
+	memcpy(longer, f, fn);
+	memset(longer + fn, 'x', 10);
+	put16(longer + 4, (uint16_t)(fn + 10 - 40));
+	assert_int_equal(embark_frame_open(fr, longer, fn + 10, &in), EMBARK_E_TAMPERED);
+	assert_int_equal(embark_frame_open(fr, f, 47, &in), EMBARK_E_TRUNCATED);
+	embark_content_free(key);
+	embark_framer_free(fr);
+	embark_framer_free(other);
+	embark_keys_free(fk);
+	embark_keys_free(other_fk);
+	embark_gw_free(gw);
+}
+
 int main(void)
 {
 	K = test_keys(9);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_roundtrip), cmocka_unit_test(test_errors_counted),
-		cmocka_unit_test(test_tamper),    cmocka_unit_test(test_nat_restore),
-		cmocka_unit_test(test_leak),      cmocka_unit_test(test_nonces),
-		cmocka_unit_test(test_bursts),    cmocka_unit_test(test_content_segments),
+		cmocka_unit_test(test_roundtrip),    cmocka_unit_test(test_errors_counted),
+		cmocka_unit_test(test_tamper),       cmocka_unit_test(test_nat_restore),
+		cmocka_unit_test(test_leak),         cmocka_unit_test(test_nonces),
+		cmocka_unit_test(test_bursts),       cmocka_unit_test(test_content_segments),
+		cmocka_unit_test(test_proxy_frames),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	embark_keys_free(K);
