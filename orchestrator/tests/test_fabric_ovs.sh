@@ -277,8 +277,8 @@ left=$(ip netns list | grep -E '^e2r-' || true)
 left=$(ip -o link show | grep -E ': (e2r-|e2m-|e2fab)' || true)
 [ -z "$left" ] || fail "links left after ci/rack down: $left"
 # (a zombie waiting for init to reap it runs nothing: ci/rack does not wait for the reaping)
-running() { local s; s=$(awk '$1 == "State:" {print $2}' "/proc/$1/status" 2>/dev/null); [ -n "$s" ] && [ "$s" != Z ]; }
-for p in $ovs_pids; do ! running "$p" || fail "OVS process $p still runs after ci/rack down"; done
+. "$SRC/ci/proc-lib.sh"
+for p in $ovs_pids; do gone "$p" || fail "OVS process $p still runs after ci/rack down"; done
 [ ! -e /run/e2/rack ] || fail "/run/e2/rack (and its sockets) left after ci/rack down"
 "$SRC/ci/rack" down >/dev/null 2>&1 || fail "a second ci/rack down failed"
 ok "ci/rack down: no namespace, link, process or socket left; a second down is harmless"
