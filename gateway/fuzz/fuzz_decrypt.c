@@ -8,7 +8,14 @@
  *         packet: encrypt it, require a byte-exact round trip, flip the masked bits of the
  *         byte at that position of the ciphertext and decrypt again.  The flipped packet
  *         must be refused unless the byte lies outside what Embark authenticates (see
- *         may_change below); a crash or a broken property aborts. */
+ *         may_change below); a crash or a broken property aborts.
+ * Both also run the parsers of what else comes from the cloud on the same bytes: a
+ * decrypt that takes content segments (and the opening of what it accepts), the keyless
+ * reading of a content segment, and a cloud proxy's frame (web cache, README "HTTP
+ * proxy/cache over ciphertext"), whose results must lie inside the input; and with bit 1
+ * set an odd input is a frame instead: the rest as its TCP header and payload, built,
+ * opened back alike, then the masked byte flipped: refused unless it is one the MAC
+ * leaves to a NAT (addresses, ports, checksum, the payload the content SIV covers). */
 #include "e2/fuzz.h"
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +28,8 @@
 #define TAMPER_HDR 4
 
 static embark_gw *gw;
+static embark_framer *framer;
+static embark_content *ckey;     /* a content key a packet may name */
 static embark_u128 *pool_values; /* what a cloud NAT may legitimately write into an address */
 static size_t n_pool_values;
 
@@ -38,6 +47,11 @@ static void setup(void)
 		abort();
 	gw = embark_gw_new(k, &rs, &ps, NULL, err, sizeof err);
 	if (!gw || embark_pools_encrypt(gw, &pool_values, &n_pool_values) != 0)
+		abort();
+	uint8_t id[EMBARK_URI_ID_LEN] = {7};
+	framer = embark_framer_new(k);
+	ckey = embark_content_new(k, id);
+	if (!framer || !ckey)
 		abort();
 	embark_keys_free(k);
 	embark_ruleset_free(&rs);
@@ -156,6 +170,81 @@ static void reset_nonce(void)
 	gw->nonce = 0xe2000000u;
 }
 
+static void check_within(const uint8_t *p, size_t n, const uint8_t *in, size_t len)
+{
+	if (p < in || n > len || p + n > in + len)
+		abort();
+}
+
+/* The other parsers of cloud input on the same bytes. */
+static void cloud_parsers(const uint8_t *in, size_t len)
+{
+	static uint8_t d[4096 + 2 * EMBARK_MAX_OVERHEAD];
+	embark_content_info ci;
+	const uint8_t *pay;
+	size_t pn;
+	if (embark_packet_content(in, len, &ci, &pay, &pn))
+		check_within(pay, pn, in, len);
+	embark_burst_pkt b = {.in = in, .len = len, .out = d, .cap = sizeof d, .content = &ci};
+	embark_decrypt_burst(gw, &b, 1);
+	if (b.rc == EMBARK_OK && ci.present && embark_content_open_packet(ckey, &ci, d, b.out_len) == 0)
+		abort(); /* content under a key no packet here was sealed with */
+	embark_frame_in fi;
+	if (embark_frame_open(framer, in, len, &fi) == EMBARK_OK) {
+		check_within(fi.tcp, fi.tcp_len, in, len);
+		check_within(fi.payload, fi.payload_len, in, len);
+	}
+}
+
+/* A frame built from the input (TCP header, payload, content block fields), opened back,
+ * then one byte flipped. */
+static void frame_roundtrip(const uint8_t *data, size_t size)
+{
+	static uint8_t f[4096 + 2 * EMBARK_MAX_OVERHEAD], t[4096 + 2 * EMBARK_MAX_OVERHEAD];
+	if (size < TAMPER_HDR + 20)
+		return;
+	size_t pos = data[1] | (size_t)data[2] << 8;
+	uint8_t mask = data[3];
+	uint8_t tcp[60];
+	const uint8_t *p = data + TAMPER_HDR;
+	size_t n = size - TAMPER_HDR;
+	size_t th = 20 + 4 * (size_t)(p[12] >> 4 & 7) % 44;
+	if (th > n || th > sizeof tcp)
+		return;
+	memcpy(tcp, p, th);
+	tcp[12] = (uint8_t)((th / 4) << 4 | (tcp[12] & 0x0f));
+	embark_content_info ci = {.present = true, .seg = {.offset = p[0], .last = p[1] & 1}, .cacheable = p[2] & 1};
+	memcpy(ci.uri_id, p, EMBARK_URI_ID_LEN < n ? EMBARK_URI_ID_LEN : n);
+	embark_frame fr = {.label = p[3], .nonce = p[4], .tcp = tcp, .tcp_len = th};
+	memcpy(fr.src, p, 16);
+	memcpy(fr.dst, p + 4, 16);
+	bool content = data[0] & 4;
+	if (content) {
+		fr.content = &ci;
+		fr.payload = p + th;
+		fr.payload_len = n - th;
+	}
+	size_t fn;
+	if (embark_frame_build(framer, &fr, f, sizeof f, &fn) != EMBARK_OK)
+		return;
+	embark_frame_in in;
+	if (embark_frame_open(framer, f, fn, &in) != EMBARK_OK || in.tcp_len != th || in.content.present != content ||
+	    (content && (in.payload_len != n - th || memcmp(in.payload, p + th, n - th))))
+		abort();
+	if (!mask)
+		return;
+	size_t at = pos % fn, l4 = 40 + ((size_t)f[41] + 1) * 8;
+	memcpy(t, f, fn);
+	t[at] ^= mask;
+	/* what the MAC leaves out: the IPv6 header (a NAT's addresses; length and version are
+	 * checked), ports and checksum, the payload */
+	bool free_byte = at < 40 ? at != 0 && at != 4 && at != 5 && at != 6
+				 : at >= l4 && (at < l4 + 4 || at == l4 + 16 || at == l4 + 17 || at >= l4 + th);
+	int rc = embark_frame_open(framer, t, fn, &in);
+	if (!free_byte && rc == EMBARK_OK && !(at == 0 && (t[0] >> 4) == 6))
+		abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (!gw)
@@ -170,6 +259,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (embark_decrypt_packet(gw, data + 1, size - 1, d, sizeof d, &dn) == EMBARK_OK)
 			check_accepted(d, dn);
 		embark_packet_key(data + 1, size - 1, &k);
+		cloud_parsers(data + 1, size - 1);
+		return 0;
+	}
+	if (data[0] & 2) {
+		frame_roundtrip(data, size);
 		return 0;
 	}
 	if (size < TAMPER_HDR)
@@ -185,5 +279,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (mask && en)
 		check_tampered(e, en, pkt, n, pos % en, mask);
+	cloud_parsers(e, en);
 	return 0;
 }

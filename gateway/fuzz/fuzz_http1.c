@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* libFuzzer: HTTP/1.x framing (daemon/http1.c). The first byte picks what the rest is: a
+/* libFuzzer: HTTP/1.x framing (daemon/http1.c) and the server-side gateway's view of a
+ * connection built on it (daemon/gwweb.c). The first byte picks what the rest is: a
  * request head, a response head (method and the request's cacheability from the byte),
- * or a body of each kind fed in pieces the byte's bits size. Whatever the input: a URI
+ * a body of each kind fed in pieces the byte's bits size, or (low bits 3, bit 2 set) a
+ * client stream and a server stream fed to gwweb in pieces, some resent or skipped: a
+ * segment it sends as content lies inside what the server sent, with a key. Whatever the input: a URI
  * within its buffer and equal to a prefix-free copy of input bytes, lifetimes only on
  * cacheable responses, a body never taking more than it is given, and a chunked body
  * fed in pieces ending where it ends when fed whole. */
@@ -9,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gwweb.h"
 #include "http1.h"
 
 static void check(int ok)
@@ -34,6 +38,50 @@ static size_t feed(enum http1_body_kind kind, uint64_t length, const uint8_t *p,
 		check(took == k);
 	}
 	return pos;
+}
+
+static void web(uint8_t sel, const uint8_t *p, size_t n)
+{
+	static embark_keys *keys;
+	if (!keys) {
+		uint8_t m[EMBARK_MASTER_KEY_LEN] = {4, 2};
+		if (!(keys = embark_keys_from_master(m)))
+			abort();
+	}
+	/* the client's bytes up to the first 0xff, the server's after it */
+	const uint8_t *cut = memchr(p, 0xff, n);
+	size_t cn = cut ? (size_t)(cut - p) : n / 2, sn = n - cn - (cut ? 1 : 0);
+	const uint8_t *c = p, *s = p + n - sn;
+	struct gw_web *w = gw_web_new();
+	if (!w)
+		abort();
+	gw_web_client_syn(w, 1000);
+	gw_web_server_syn(w, 0xfffffff0u);
+	size_t piece = 1 + (sel >> 3), cs = 0, ss = 0;
+	uint64_t fed = 0;
+	while (cs < cn || ss < sn) {
+		if (cs < cn) {
+			size_t k = piece < cn - cs ? piece : cn - cs;
+			gw_web_request(w, keys, 1001 + (uint32_t)cs, c + cs, k);
+			cs += k;
+		}
+		if (ss < sn) {
+			size_t k = piece < sn - ss ? piece : sn - ss;
+			embark_content_info ci;
+			uint32_t seq = 0xfffffff1u + (uint32_t)ss;
+			if (gw_web_response(w, seq, s + ss, k, 60, &ci)) {
+				check(ci.key != NULL);
+				check(ci.seg.offset + k <= ss + k && ss + k <= sn);
+			}
+			fed = ss + k;
+			/* now and then the same bytes again (a retransmission): never content */
+			if ((s[ss] & 0x3f) == 0x3f)
+				check(!gw_web_response(w, seq, s + ss, k, 60, &ci));
+			ss += k;
+		}
+	}
+	(void)fed;
+	gw_web_free(w);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -66,6 +114,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		break;
 	}
+	case 3:
+		if (sel & 4) {
+			web(sel, p, n);
+			break;
+		}
+		/* fall through */
 	default: {
 		int whole_st, st;
 		size_t whole = feed(HTTP1_BODY_CHUNKED, 0, p, n, n ? n : 1, &whole_st);

@@ -7,7 +7,9 @@ committed, this only documents where they came from and regenerates them):
   corpus/decrypt  fuzz_decrypt inputs: byte 0 odd = "encrypt this IPv4 packet, flip byte
                   POS (bytes 1-2, little endian) of the ciphertext with MASK (byte 3)";
                   byte 0 even = "decrypt these bytes" (Embark-shaped IPv6 packets whose tag
-                  cannot verify: they reach the AES-SIV check)
+                  cannot verify: they reach the AES-SIV check); byte 0 odd with bit 1 =
+                  "build a cloud proxy's frame from these bytes (TCP header, payload; bit
+                  2: with content), open it, flip byte POS with MASK"
 """
 import os
 import struct
@@ -127,6 +129,8 @@ DECRYPT.update({
     "v6-other": embark_shaped(50, b"esp-ish payload"),
     "v6-no-option": bytes([0]) + struct.pack("!IHBB", 0x60000000, 8, 6, 64) + bytes(32) + tcp(1, 2)[:8],
     "v4-as-ciphertext": bytes([2]) + ipv4(6, tcp(1, 2)),
+    "frame-bare": bytes([3, 10, 0, 0x40]) + tcp(80, 40001, b""),
+    "frame-content": bytes([7, 90, 0, 0x01]) + tcp(80, 40001, bytes(range(200))),
 })
 
 if __name__ == "__main__":
