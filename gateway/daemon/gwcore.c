@@ -19,8 +19,9 @@
 #define OOO_SEGS 16
 #define OOO_BYTES (256u << 10)
 #define HTTP_HEAD_MAX HTTP1_HEAD_MAX
-#define CKEY_SLOTS 32 /* content keys kept: a page's objects are a few dozen URIs */
-#define KM_CHUNK 4096 /* a record holds the tokens of one chunk of a stream at most */
+#define CKEY_SLOTS 32   /* content keys kept: a page's objects are a few dozen URIs */
+#define STREAM_ASKED 16 /* requests of a connection whose answers may still come */
+#define KM_CHUNK 4096   /* a record holds the tokens of one chunk of a stream at most */
 
 struct gwc_epoch {
 	uint32_t id;
@@ -55,6 +56,9 @@ struct stream {
 	struct http1_body body; /* HTTP_BODY: the request body being passed over */
 	size_t head_len;
 	uint8_t head[HTTP_HEAD_MAX];
+	/* the URI ids of the stream's last requests: what a content answer may name */
+	uint8_t asked[STREAM_ASKED][EMBARK_URI_ID_LEN];
+	unsigned nasked;
 };
 
 struct flow {
@@ -148,6 +152,8 @@ static const char *const counter_names[GWC_COUNTERS] = {
 	[GWC_CONTENT_TOO_BIG] = "content_too_big",
 	[GWC_FRAMES_TAKEN] = "frames_taken",
 	[GWC_FRAMES_REFUSED] = "frames_refused",
+	[GWC_CONTENT_UNASKED] = "content_unasked",
+	[GWC_CONTENT_UNCHECKED] = "content_unchecked",
 };
 
 const char *gwc_counter_name(enum gwc_counter c)
@@ -824,6 +830,7 @@ static bool http_request(struct gwc *c, struct stream *st, const struct gwc_epoc
 	if (http1_parse_request(st->head, st->head_len, &req, uri, sizeof uri) != 0)
 		return false;
 	if (embark_uri_encrypt(ep->keys, uri, req.uri_len, enc) == 0) {
+		memcpy(st->asked[st->nasked++ % STREAM_ASKED], enc, EMBARK_URI_ID_LEN);
 		struct ext_record rec = {.epoch = ep->id, .uri = enc, .uri_len = req.uri_len + 16};
 		memcpy(rec.flow, flow, EXT_FLOW_ID_LEN);
 		if (st->km)
@@ -992,6 +999,24 @@ static embark_content *content_key(struct gwc *c, const struct gwc_epoch *ep, co
 	return c->ckeys[k].key;
 }
 
+/* A content answer in flow f may name only a URI the flow asked for, where this gateway
+ * followed the flow's requests (its stream: room permitting, URIs on); else it is taken
+ * unchecked, counted. */
+static bool content_asked(struct gwc *c, const struct flow *f, const uint8_t id[EMBARK_URI_ID_LEN])
+{
+	const struct stream *st = f ? f->st : NULL;
+	if (!st || !st->nasked) {
+		BUMP(c->stats.c[GWC_CONTENT_UNCHECKED], 1);
+		return true;
+	}
+	unsigned n = st->nasked < STREAM_ASKED ? st->nasked : STREAM_ASKED;
+	for (unsigned i = 0; i < n; i++)
+		if (memcmp(st->asked[i], id, EMBARK_URI_ID_LEN) == 0)
+			return true;
+	BUMP(c->stats.c[GWC_CONTENT_UNASKED], 1);
+	return false;
+}
+
 /* A decrypted packet from the cloud, at the server's side: a new connection to a server
  * here gets followed (room permitting), a request segment is read. */
 static void web_inbound(struct gwc *c, struct flow *f, const struct gwc_epoch *ep, const struct tuple *t, bool is_new)
@@ -1047,7 +1072,8 @@ static int frame_inbound(struct gwc *c, struct gwc_pkt *p, struct gwc_epoch *ep,
 					  a_out ? f->b_port : f->a_port, a_out ? f->a_port : f->b_port, p->out, p->cap,
 					  &p->out_len);
 		if (rc == EMBARK_OK && in.content.present) {
-			embark_content *key = content_key(c, ep, in.content.uri_id);
+			embark_content *key =
+				content_asked(c, f, in.content.uri_id) ? content_key(c, ep, in.content.uri_id) : NULL;
 			if (!key || embark_content_open_packet(key, &in.content, p->out, p->out_len) != 0)
 				rc = EMBARK_E_CONTENT;
 		}
@@ -1266,8 +1292,15 @@ void gwc_inbound(struct gwc *c, struct gwc_pkt *p, size_t n, uint64_t now)
 				struct gwc_pkt *q = &pk[idx[j]];
 				q->rc = b[j].rc;
 				q->out_len = b[j].out_len;
+				/* replies leave under the epoch their flow came in with */
+				struct tuple t;
+				bool is_new = false;
+				struct flow *f = NULL;
+				if (q->rc == EMBARK_OK && parse_v4(q->out, q->out_len, &t))
+					f = flow_get(c, &t, now, E, &is_new);
 				if (q->rc == EMBARK_OK && b[j].content && b[j].content->present) {
-					embark_content *key = content_key(c, E, b[j].content->uri_id);
+					const uint8_t *id = b[j].content->uri_id;
+					embark_content *key = content_asked(c, f, id) ? content_key(c, E, id) : NULL;
 					if (!key ||
 					    embark_content_open_packet(key, b[j].content, q->out, q->out_len) != 0)
 						q->rc = EMBARK_E_CONTENT;
@@ -1281,26 +1314,20 @@ void gwc_inbound(struct gwc *c, struct gwc_pkt *p, size_t n, uint64_t now)
 					continue;
 				}
 				ok++;
-				/* replies leave under the epoch their flow came in with */
-				struct tuple t;
-				bool is_new;
-				if (parse_v4(q->out, q->out_len, &t)) {
-					struct flow *f = flow_get(c, &t, now, E, &is_new);
-					if (f) {
-						flow_touch(c, f, &t, now);
-						if (c->cfg.content && t.proto == 6)
-							web_inbound(c, f, E, &t, is_new);
-						/* translated by a cloud NAT (its source a pool value) or
-						 * load balancer (its destination a backend's pool value):
-						 * its answers must look like the reverse of what arrived */
-						uint8_t v[CLOUD_VIEW_LEN];
-						bool pool_src = embark_is_pool_addr(q->in + 8);
-						bool pool_dst = embark_is_pool_addr(q->in + 24);
-						if (!f->in_cloud_index && (pool_src || pool_dst) &&
-						    cloud_view(q->in, q->len, false, v, NULL)) {
-							memcpy(f->nat_view, v, CLOUD_VIEW_LEN);
-							f->natted = true;
-						}
+				if (f) {
+					flow_touch(c, f, &t, now);
+					if (c->cfg.content && t.proto == 6)
+						web_inbound(c, f, E, &t, is_new);
+					/* translated by a cloud NAT (its source a pool value) or
+					 * load balancer (its destination a backend's pool value):
+					 * its answers must look like the reverse of what arrived */
+					uint8_t v[CLOUD_VIEW_LEN];
+					bool pool_src = embark_is_pool_addr(q->in + 8);
+					bool pool_dst = embark_is_pool_addr(q->in + 24);
+					if (!f->in_cloud_index && (pool_src || pool_dst) &&
+					    cloud_view(q->in, q->len, false, v, NULL)) {
+						memcpy(f->nat_view, v, CLOUD_VIEW_LEN);
+						f->natted = true;
 					}
 				}
 			}

@@ -87,17 +87,19 @@ enum gwc_counter {
 	GWC_EXT_RECORDS,
 	GWC_EXT_TOKENS,
 	GWC_EXT_URIS,
-	GWC_EXT_UNSENT,      /* records the extension channel did not take */
-	GWC_TX_DROPPED,      /* a port did not take a packet */
-	GWC_NAT_ANSWERS,     /* answers to a flow a cloud NAT translated, taken back (both ends) */
-	GWC_CONTENT_SEALED,  /* response segments sent as content (the server's gateway) */
-	GWC_CONTENT_OPENED,  /* content segments opened (the client's gateway) */
-	GWC_CONTENT_REFUSED, /* content segments that did not open, or came with content off */
-	GWC_WEB_FLOWS,       /* connections followed for content */
-	GWC_WEB_NO_ROOM,     /* more than web_flows at once: this one's answers go out ordinary */
-	GWC_CONTENT_TOO_BIG, /* answer segments sent ordinary: as content they exceed the cloud MTU */
-	GWC_FRAMES_TAKEN,    /* frames a cloud proxy originated, taken (see gwc_set_framer) */
-	GWC_FRAMES_REFUSED,  /* refused: no frame key, a bad MAC, an unknown flow, content that does not open */
+	GWC_EXT_UNSENT,        /* records the extension channel did not take */
+	GWC_TX_DROPPED,        /* a port did not take a packet */
+	GWC_NAT_ANSWERS,       /* answers to a flow a cloud NAT translated, taken back (both ends) */
+	GWC_CONTENT_SEALED,    /* response segments sent as content (the server's gateway) */
+	GWC_CONTENT_OPENED,    /* content segments opened (the client's gateway) */
+	GWC_CONTENT_REFUSED,   /* content segments that did not open, or came with content off */
+	GWC_WEB_FLOWS,         /* connections followed for content */
+	GWC_WEB_NO_ROOM,       /* more than web_flows at once: this one's answers go out ordinary */
+	GWC_CONTENT_TOO_BIG,   /* answer segments sent ordinary: as content they exceed the cloud MTU */
+	GWC_FRAMES_TAKEN,      /* frames a cloud proxy originated, taken (see gwc_set_framer) */
+	GWC_FRAMES_REFUSED,    /* refused: no frame key, a bad MAC, an unknown flow, content that does not open */
+	GWC_CONTENT_UNASKED,   /* content (segment or frame) naming a URI its connection did not ask for: refused */
+	GWC_CONTENT_UNCHECKED, /* content taken in a connection whose requests were not followed */
 	GWC_COUNTERS
 };
 const char *gwc_counter_name(enum gwc_counter c);

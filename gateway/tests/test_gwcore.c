@@ -877,12 +877,37 @@ static void test_content_through_gateways(void **st)
 		off += len;
 		seq += (uint32_t)len;
 	}
+	/* a segment sealed right, in the right flow, but naming a URI the connection did not
+	 * ask for (made here with the pair's key, as a cloud that held it could not) */
+	{
+		embark_keys *k = test_keys(7);
+		char msg[256];
+		embark_ruleset rs;
+		assert_int_equal(embark_rules_parse(RULES1, strlen(RULES1), "r", &rs, msg, sizeof msg), 0);
+		embark_gw *g = embark_gw_new(k, &rs, NULL, NULL, msg, sizeof msg);
+		uint8_t other[EMBARK_URI_ID_LEN];
+		assert_int_equal(embark_uri_id(k, (const uint8_t *)"www.example/other", 17, other), 0);
+		embark_content_info ci = {.key = embark_content_new(k, other), .seg = {.tag = "ttttttt"}};
+		memcpy(ci.uri_id, other, sizeof other);
+		n = tcp(in, sv, cl, 80, 40010, seq, 0x18, "stranger", 8);
+		embark_burst_pkt bp = {.in = in, .len = n, .out = enc, .cap = sizeof enc, .content = &ci};
+		embark_encrypt_burst(g, &bp, 1);
+		assert_int_equal(bp.rc, EMBARK_OK);
+		enc[3] = 1; /* epoch 1's label */
+		assert_int_equal(inbound(a, enc, bp.out_len, dec, sizeof dec, &dn), EMBARK_E_CONTENT);
+		assert_int_equal(counter(a, GWC_CONTENT_UNASKED), 1);
+		embark_content_free(ci.key);
+		embark_gw_free(g);
+		embark_ruleset_free(&rs);
+		embark_keys_free(k);
+	}
 	assert_int_equal(counter(b, GWC_CONTENT_SEALED), 2);
 	assert_int_equal(counter(b, GWC_CONTENT_TOO_BIG), 1);
 	assert_int_equal(counter(a, GWC_CONTENT_OPENED), 2);
-	assert_int_equal(counter(a, GWC_CONTENT_REFUSED), 1);
+	assert_int_equal(counter(a, GWC_CONTENT_REFUSED), 2);
 	assert_int_equal(counter(plain_a, GWC_CONTENT_REFUSED), 1);
-	assert_int_equal(gwc_stats(a)->dec_err[EMBARK_E_CONTENT], 1);
+	assert_int_equal(gwc_stats(a)->dec_err[EMBARK_E_CONTENT], 2);
+	assert_int_equal(counter(a, GWC_CONTENT_UNCHECKED), 0);
 
 	/* a POST on the same connection: its answer goes out ordinary */
 	static const char post[] = "POST /form HTTP/1.1\r\nHost: www.example\r\nContent-Length: 3\r\n\r\na=b";
@@ -925,9 +950,13 @@ static void test_proxy_frames_at_gateway(void **st)
 	static uint8_t stored[2000];
 	memcpy(stored, cpay, clen);
 
-	/* connection 2 asks for it; the proxy answers from its store in connection 2's view */
+	/* connection 2 asks for it (the request never reaches the server: the proxy takes
+	 * it) and the proxy answers from its store in connection 2's view */
 	n = tcp(in, cl, sv, 40021, 80, 500, 0x02, "", 0);
 	size_t sn = outbound(a, in, n, enc, sizeof enc); /* the SYN as the cloud sees it */
+	static uint8_t req_enc[2400];
+	size_t rn = tcp(in, cl, sv, 40021, 80, 501, 0x18, req, strlen(req));
+	outbound(a, in, rn, req_enc, sizeof req_enc);
 	uint8_t tcph[20] = {0};
 	size_t l4 = l4_of(enc);
 	memcpy(tcph, enc + l4 + 2, 2); /* reversed: from the server's port to the client's */
@@ -967,8 +996,23 @@ static void test_proxy_frames_at_gateway(void **st)
 	fr.src[15] ^= 1;
 	assert_int_equal(embark_frame_build(proxy, &fr, badframe, sizeof badframe, &bn), EMBARK_OK);
 	assert_int_equal(inbound(a, badframe, bn, dec, sizeof dec, &dn), EMBARK_E_REWRITTEN);
+	fr.src[15] ^= 1;
+	/* connection 3 asked for another URI: the object is not its answer */
+	n = tcp(in, cl, sv, 40022, 80, 800, 0x02, "", 0);
+	outbound(a, in, n, enc, sizeof enc);
+	memcpy(tcph, enc + l4 + 2, 2);
+	memcpy(tcph + 2, enc + l4, 2);
+	static const char other[] = "GET /different HTTP/1.1\r\nHost: www.example\r\n\r\n";
+	n = tcp(in, cl, sv, 40022, 80, 801, 0x18, other, strlen(other));
+	outbound(a, in, n, req_enc, sizeof req_enc);
+	memcpy(fr.src, enc + 24, 16);
+	memcpy(fr.dst, enc + 8, 16);
+	assert_int_equal(embark_frame_build(proxy, &fr, badframe, sizeof badframe, &bn), EMBARK_OK);
+	assert_int_equal(inbound(a, badframe, bn, dec, sizeof dec, &dn), EMBARK_E_CONTENT);
+	assert_int_equal(counter(a, GWC_CONTENT_UNASKED), 1);
+	assert_int_equal(counter(a, GWC_CONTENT_UNCHECKED), 0);
 	assert_int_equal(counter(a, GWC_FRAMES_TAKEN), 1);
-	assert_int_equal(counter(a, GWC_FRAMES_REFUSED), 2);
+	assert_int_equal(counter(a, GWC_FRAMES_REFUSED), 3);
 	assert_int_equal(counter(no_key, GWC_FRAMES_REFUSED), 1);
 	embark_framer_free(proxy);
 	embark_framer_free(bad_proxy);
