@@ -94,13 +94,18 @@ static void chan_drain(struct runner *r, struct e2nf *nf, uint64_t now)
 	r->chan_now = now;
 	mb_chan_drain(r->chan, chan_record, r, &r->ext_refused);
 }
+#endif
 
 static void run_timer(struct e2nf *nf, void *state, uint64_t now)
 {
-	chan_drain(state, nf, now);
-	release_held(state, nf, now);
-}
+	struct runner *r = state;
+#ifdef MB_HAVE_CHAN
+	chan_drain(r, nf, now);
 #endif
+	release_held(r, nf, now);
+	if (r->m->tick)
+		r->m->tick(r->m->st, nf, now);
+}
 
 /* What the first pass over a burst made of each frame. */
 enum frame_kind { FRAME_BAD, FRAME_EXT, FRAME_NON_IP, FRAME_IP };
@@ -346,7 +351,7 @@ int mb_nf_main(struct mb_nf *m, int argc, char **argv)
 		fprintf(stderr, "%s: needs %u --port (see --help)\n", m->name, m->ports);
 		return 2;
 	}
-	if (ext_url)
+	if (ext_url || m->tick)
 		cfg.timer_ms = 1; /* records arriving while no packets do are taken all the same */
 	struct e2nf *nf = e2nf_open(&cfg, &err);
 	if (!nf) {
@@ -355,6 +360,8 @@ int mb_nf_main(struct mb_nf *m, int argc, char **argv)
 	}
 	struct runner r = {.m = m};
 	struct e2nf_ops ops = {.rx = run_rx, .counters = run_counters, .control = run_control};
+	if (m->tick)
+		ops.timer = run_timer;
 	if (m->ext) {
 		/* Which flow each packet's records named (a NAT before this middlebox rewrites the
 		 * packet, not its records) is kept for any middlebox that takes records; waiting for

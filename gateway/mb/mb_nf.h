@@ -33,6 +33,9 @@ struct mb_nf {
 	 * drops): then, on a live channel, a packet the gateway marked waits for its records
 	 * (mb.h, mb_hold) */
 	bool (*waits_for_records)(void *st);
+	/* optional: every millisecond, between bursts (a middlebox that sends frames of its
+	 * own on a timer: embark-proxy's retransmissions); what it sends leaves right after */
+	void (*tick)(void *st, struct e2nf *nf, uint64_t now);
 	int (*counters)(void *st, char *buf, size_t len);
 	/* optional: the middlebox's per-epoch inputs, whose control words (mb_epochs_control)
 	 * the frame serves before `control` */

@@ -21,13 +21,19 @@ void mb_serve_start(struct mb_serve *s, const struct mb_cache_obj *o, uint32_t i
 	s->deadline = now + s->rto;
 }
 
-/* The segment starting at offset off (a segment boundary or the end). */
+/* The first segment at or after offset off (a segment boundary, or nsegs past the end):
+ * the segments are in offset order, so a search, not a walk, on every ACK of a long object. */
 static size_t seg_at(const struct mb_serve *s, uint64_t off)
 {
-	size_t i = 0;
-	while (i < s->obj->nsegs && s->obj->segs[i].ci.seg.offset < off)
-		i++;
-	return i;
+	size_t lo = 0, hi = s->obj->nsegs;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (s->obj->segs[mid].ci.seg.offset < off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
 }
 
 void mb_serve_client(struct mb_serve *s, uint32_t seq, size_t len, uint32_t ack, uint64_t wnd, uint8_t flags,
@@ -71,7 +77,8 @@ size_t mb_serve_next(struct mb_serve *s, uint64_t now, struct mb_serve_out *out,
 		s->rto *= 2;
 		s->deadline = now + s->rto;
 	}
-	s->nxt_seg = seg_at(s, s->nxt);
+	if (s->nxt_seg >= s->obj->nsegs || s->obj->segs[s->nxt_seg].ci.seg.offset != s->nxt)
+		s->nxt_seg = seg_at(s, s->nxt); /* gone back (go-back-N): find where */
 	while (n < cap && s->nxt_seg < s->obj->nsegs) {
 		const struct mb_cache_seg *g = &s->obj->segs[s->nxt_seg];
 		uint64_t end = g->ci.seg.offset + g->len;

@@ -520,6 +520,16 @@ with tempfile.TemporaryDirectory() as d:
     check(r.returncode == 2 and "blocklist.txt:1:" in r.stderr, "a bad pool file refused with FILE:LINE")
     r = subprocess.run([tool("embark-fw"), "--rules", f("pools.txt"), "--check"], capture_output=True, text=True)
     check(r.returncode == 2 and "pools.txt:1" in r.stderr, "a bad rule file refused with FILE:LINE")
+    r = subprocess.run([tool("embark-proxy"), "--check"], capture_output=True, text=True)
+    check(r.returncode == 2 and "needs --frame-key" in r.stderr, "embark-proxy without a frame key refused")
+    r = subprocess.run([tool("embark-proxy"), "--frame-key", f("pools.txt"), "--check"], capture_output=True, text=True)
+    check(r.returncode == 2 and "--frame-key" in r.stderr and "pools.txt" in r.stderr,
+          "embark-proxy: a file that is no key refused as its frame key: " + r.stderr.strip())
+    r = subprocess.run([tool("embark-proxy"), "--frame-key", key, "--cache-size", "1k", "--check"],
+                       capture_output=True, text=True)
+    check(r.returncode == 2 and "--cache-size" in r.stderr, "embark-proxy: a cache too small refused")
+    r = subprocess.run([tool("embark-proxy"), "--frame-key", key, "--check"], capture_output=True, text=True)
+    check(r.returncode == 0 and "a frame key" in r.stdout, "embark-proxy --check takes a key file")
 
 print("%d failure(s)" % failures)
 sys.exit(1 if failures else 0)

@@ -7,17 +7,20 @@
 # Fig. 4.1a sends the chain's output back through the same gateway, which a two-port
 # embark-gw cannot do, so the server sits behind a second gateway, as test_gw_netns does):
 #   ns EC (curl, 10.9.0.1) -- embark-gw A ==[cloud ns: e2d]== embark-gw B -- ns ES (nginx, 10.9.0.2)
-#   e2d: A's cloud tap -> embark-fw -> embark-nat -> embark-lb -> embark-ids -> B's cloud tap, and back
-#   (the load balancer's backends 10.9.0.2 and 10.9.0.3 both in ns ES, behind gateway B)
+#   e2d: A's cloud tap -> embark-fw -> embark-nat -> embark-lb -> embark-ids -> embark-proxy -> B's cloud tap, and back
+#   (the load balancer's backends 10.9.0.2 and 10.9.0.3 both in ns ES, behind gateway B;
+#   both gateways with --content, A with the proxy's --frame-key)
 # Plaintext run, the same e2d, the same NF binaries with plain files (e2nf-ids for the IDS:
-# embark-ids has no plaintext mode):
+# embark-ids has no plaintext mode; no cache: embark-proxy caches content segments only):
 #   ns PC (curl, 10.9.0.1) -- veth ==[e2d: embark-fw -> embark-nat -> embark-lb -> e2nf-ids]== veth -- ns PS (nginx, 10.9.0.2 and .3)
 #
 # Checks: pages of 2 KiB, 200 KiB and 3 MiB load byte-identical on both runs; the server
 # sees the NAT's pool address on both; the load balancer spreads new connections over
 # both backends on both runs and takes every answer back; a request to the denied port gets no connection
 # and the firewall counts it; the IDS alerts on a request carrying a keyword and on no
-# other; both runs decide alike (allow / deny / alert) for every request; e2d's own
+# other; a URL nginx marks cacheable (expires), fetched twice, loads byte-identical both
+# times while the encrypted run's server sees it once (embark-proxy answers the second
+# from its cache, as frames gateway A verifies and opens); both runs decide alike (allow / deny / alert) for every request; e2d's own
 # capture of what the gateways send into the cloud holds only Embark frames, no
 # enterprise address and none of the requests' or responses' bytes; a UDP burst (some
 # to an allowed port, some to a denied one) is accounted for packet by packet:
@@ -43,7 +46,7 @@ AE=xaE$S AC=xaC$S BE=xbE$S BC=xbC$S PCv=xpC$S PSv=xpS$S
 PREFIX=embark-e2e-$S
 NAT=${E2_E2E_NAT:-1}
 # E2_E2E_NAT=0: the chain without the NAT and the load balancer (then nothing translates)
-NPORTS=$((NAT ? 16 : 8)) SEEN=$((NAT ? 200 : 1)) CHAIN="fw + ids"
+NPORTS=$((NAT ? 18 : 10)) SEEN=$((NAT ? 200 : 1)) CHAIN="fw + ids"
 [ "$NAT" = 1 ] && CHAIN="fw + nat + lb + ids"
 PIDS=()
 cleanup() {
@@ -63,7 +66,7 @@ fail() {
   echo "FAIL: $*"
   [ -n "${UP:-}" ] || exit 1
   for g in a b; do echo "--- gw $g: $(gwctl $g status 2>&1 | grep -v ' 0$' | tr '\n' ' ')"; done
-  for n in efw eids pfw pids $([ "$NAT" = 1 ] && echo enat pnat elb plb); do echo "--- $n: $(nfstats $n 2>&1 | grep -v '=0$' | tr '\n' ' ')"; done
+  for n in efw eids eprx pfw pids $([ "$NAT" = 1 ] && echo enat pnat elb plb); do echo "--- $n: $(nfstats $n 2>&1 | grep -v '=0$' | tr '\n' ' ')"; done
   "$CTL" --ctl "$T/e2d.ctl" stats 2>&1 | head -40
   for f in "$T"/*.log "$T"/*.err; do [ -f "$f" ] && { echo "--- $f"; tail -20 "$f"; }; done
   exit 1
@@ -88,6 +91,7 @@ e2dstats() { "$CTL" --ctl "$T/e2d.ctl" stats; }
 
 # --- keys, rules, pools, keywords ---------------------------------------------------
 "$GW/embark-keygen" "$T/k" >/dev/null
+"$GW/embark-keygen" "$T/pk" >/dev/null # the proxy's own, for its frames
 cat >"$T/rules.txt" <<'R'
 deny id=blocked proto=tcp dst=10.9.0.2 dport=8081
 accept id=web proto=tcp dst=10.9.0.2 dport=8080
@@ -126,8 +130,9 @@ GW_PIDS=()
 # Only A publishes records (the client's requests). A gateway that publishes marks the
 # packets that made records, and the IDS holds those until their records come; B's
 # outbound streams are the server's replies, whose records nobody here subscribes to.
-start_gw a "$AE" "$AC" 0 --ext "ipc://$T/a.ext"
-start_gw b "$BE" "$BC" 2
+# Both seal and open web-cache content (--content); A takes the proxy's frames.
+start_gw a "$AE" "$AC" 0 --ext "ipc://$T/a.ext" --content --frame-key "$T/pk"
+start_gw b "$BE" "$BC" 2 --content
 wait_for 60 gwctl a status || fail "gateway a did not come up"
 wait_for 60 gwctl b status || fail "gateway b did not come up"
 ip link set "$AE" netns "$NEC"
@@ -137,8 +142,9 @@ ip link set "$BC" netns "$NCL"
 ip -n "$NEC" addr add 10.9.0.1/24 dev "$AE"
 ip -n "$NES" addr add 10.9.0.2/24 dev "$BE"
 ip -n "$NES" addr add 10.9.0.3/24 dev "$BE"
-# a DPDK tap carries frames of 1500 bytes at most: room for the 68 bytes Embark adds
-for x in "$NEC $AE" "$NES $BE"; do set -- $x; ip -n "$1" link set "$2" mtu 1400 up; done
+# a DPDK tap carries frames of 1500 bytes at most: room for the 116 bytes Embark adds to a
+# content segment (68 to others)
+for x in "$NEC $AE" "$NES $BE"; do set -- $x; ip -n "$1" link set "$2" mtu 1380 up; done
 for l in "$AC" "$BC"; do ip -n "$NCL" link set "$l" mtu 1500 up; done
 MAC_AE=$(ip netns exec "$NEC" cat /sys/class/net/"$AE"/address)
 MAC_BE=$(ip netns exec "$NES" cat /sys/class/net/"$BE"/address)
@@ -167,10 +173,11 @@ ip -n "$NPS" neigh add 10.9.0.1 lladdr "$MAC_PC" dev "$PSv" nud permanent
 ip -n "$NPS" neigh add 10.9.0.200 lladdr "$MAC_PC" dev "$PSv" nud permanent
 
 # --- e2d and the two chains -----------------------------------------------------------
-chain() { # prefix in-port out-port: in -> fw -> nat -> lb -> ids -> out, and back
-  local p=$1 a=$2 b=$3
+chain() { # prefix in-port out-port: in -> fw -> nat -> lb -> ids [-> proxy] -> out, and back
+  local p=$1 a=$2 b=$3 last=ido
   local nfs="fwi fwo idi ido"
   [ "$NAT" = 1 ] && nfs="fwi fwo nti nto lbi lbo idi ido"
+  [ "$p" = e ] && nfs="$nfs pxi pxo" last=pxo
   for q in $nfs; do
     echo "port add $p$q nf path=$T/$p$q.sock native=1"
     echo "module add in_$p$q port_in port=$p$q"
@@ -178,8 +185,12 @@ chain() { # prefix in-port out-port: in -> fw -> nat -> lb -> ids -> out, and ba
   done
   for q in "$a" "$b"; do echo "module add in_$q port_in port=$q"; echo "module add out_$q port_out port=$q"; done
   echo "connect in_$a out_${p}fwi"
-  echo "connect in_${p}ido out_$b"
-  echo "connect in_$b out_${p}ido"
+  echo "connect in_${p}$last out_$b"
+  echo "connect in_$b out_${p}$last"
+  if [ "$p" = e ]; then
+    echo "connect in_${p}ido out_${p}pxi"
+    echo "connect in_${p}pxi out_${p}ido"
+  fi
   echo "connect in_${p}fwi out_$a"
   if [ "$NAT" = 1 ]; then
     echo "connect in_${p}fwo out_${p}nti"
@@ -223,6 +234,8 @@ nf efw "$GW/embark-fw" efwi efwo --rules "$T/rules.enc"
 # bound: records that never come would stall the pages and show here); the records name
 # the flow as gw A sent it, the packets come rewritten by the NAT: the nonce links them
 nf eids "$GW/embark-ids" eidi eido --rules "$T/kw.enc" --ext "ipc://$T/a.ext" --drop --record-wait 2000
+# the cache: request packets wait for their URI records as the IDS's do
+nf eprx "$GW/embark-proxy" epxi epxo --frame-key "$T/pk" --ext "ipc://$T/a.ext" --record-wait 2000
 nf pfw "$GW/embark-fw" pfwi pfwo --rules "$T/rules.txt"
 [ "$NAT" = 1 ] && nf pnat "$GW/embark-nat" pnti pnto --pool "$T/pools.txt" --pool-name nat
 [ "$NAT" = 1 ] && nf plb "$GW/embark-lb" plbi plbo --backends "$T/pools.txt" --pool-name web
@@ -233,7 +246,7 @@ for _ in $(seq 300); do
   sleep 0.1
 done
 [ "$(e2dstats | awk '$2=="nf" && $3=="up"' | wc -l)" = $NPORTS ] || fail "the NFs did not attach: $(e2dstats)"
-ok "e2d up in the cloud namespace; the chain $CHAIN attached (embark-* on ciphertext; the same binaries on plaintext, with e2nf-ids for the IDS)"
+ok "e2d up in the cloud namespace; the chain $CHAIN (+ proxy on ciphertext) attached (embark-* on ciphertext; the same binaries on plaintext, with e2nf-ids for the IDS)"
 
 # --- the servers ----------------------------------------------------------------------
 mkdir -p "$T/www"
@@ -243,6 +256,8 @@ d = sys.argv[1]
 open(f'{d}/small.html', 'w').write('<html><body>' + 'SECRET-MARKER-7f3a9c plain text of the page ' * 45 + '</body></html>\n')
 open(f'{d}/mid.bin', 'wb').write(os.urandom(200 << 10))
 open(f'{d}/big.bin', 'wb').write(os.urandom(3 << 20))
+os.mkdir(f'{d}/cached')
+open(f'{d}/cached/page.bin', 'wb').write(os.urandom(300 << 10))
 PY
 for side in e p; do
   mkdir -p "$T/ng-$side"
@@ -260,7 +275,10 @@ http {
   access_log $T/ng-$side/backend.log backend;
   client_body_temp_path $T/ng-$side/cb; proxy_temp_path $T/ng-$side/pt; fastcgi_temp_path $T/ng-$side/ft;
   uwsgi_temp_path $T/ng-$side/ut; scgi_temp_path $T/ng-$side/st;
-  server { listen 10.9.0.2:8080; listen 10.9.0.2:8081; listen 10.9.0.3:8080; listen 10.9.0.3:8081; root $T/www; }
+  server {
+    listen 10.9.0.2:8080; listen 10.9.0.2:8081; listen 10.9.0.3:8080; listen 10.9.0.3:8081; root $T/www;
+    location /cached/ { expires 60s; }
+  }
 }
 NG
 done
@@ -341,6 +359,26 @@ if [ "$NAT" = 1 ]; then
   ok "LB on both chains: new connections on both backends, every answer back to the client (encrypted: $(nfcount elb new_flows) flows, backends $(nfcount elb backend0_packets)/$(nfcount elb backend1_packets) packets; plaintext: $(nfcount plb backend0_packets)/$(nfcount plb backend1_packets))"
   ok "NAT both ways on both chains (encrypted: $(nfcount enat translated_out) out, $(nfcount enat translated_in) back, $(nfcount enat new_mappings) mappings); $(gwcount a nat_answers) answers taken back by gw A, none refused"
 fi
+
+# --- the web cache: one URL twice ---------------------------------------------------------
+completed() { [ "$(nfcount eprx objects_completed)" -ge 1 ]; }
+served_one() { [ "$(nfcount eprx served)" -ge 1 ]; }
+for side in e p; do
+  get $side cache1 "8080/cached/page.bin"
+  [ $side = p ] || wait_for 10 completed || fail "embark-proxy stored no complete object from the first fetch: $(nfstats eprx | tr '\n' ' ')"
+  get $side cache2 "8080/cached/page.bin"
+  for n in cache1 cache2; do
+    [ "${DECISION[$side.$n]}" = allow ] || fail "$side run: $n of the cacheable page did not load: $(cat "$T/curl-$side-$n.err")"
+    cmp -s "$T/got-$side-$n" "$T/www/cached/page.bin" || fail "$side run: $n of the cacheable page differs from the served file"
+  done
+done
+seen_cached() { grep -c " /cached/page.bin " "$T/ng-$1/access.log" || true; }
+[ "$(seen_cached e)" = 1 ] || fail "the server behind the encrypted chain served the cached URL $(seen_cached e) times: $(nfstats eprx | tr '\n' ' ')"
+[ "$(seen_cached p)" = 2 ] || fail "the server behind the plaintext chain served the URL $(seen_cached p) times, not 2"
+wait_for 10 served_one || fail "embark-proxy did not finish serving the hit: $(nfstats eprx | tr '\n' ' ')"
+[ "$(nfcount eprx hits)" = 1 ] && [ "$(nfcount eprx gave_up)" = 0 ] && [ "$(gwcount a frames_refused)" = 0 ] &&
+  [ "$(gwcount a frames_taken)" -gt 200 ] || fail "the hit: proxy $(nfstats eprx | tr '\n' ' '); gw A took $(gwcount a frames_taken) frames, refused $(gwcount a frames_refused)"
+ok "web cache: 300 KiB fetched twice, byte-identical both times; nginx served it once on the encrypted run (embark-proxy hits=$(nfcount eprx hits), $(nfcount eprx frames_sent) frames, $(nfcount eprx hit_bytes) content bytes; gw A took $(gwcount a frames_taken), refused none), twice on the plaintext run"
 
 # --- the firewall's deny rule ---------------------------------------------------------
 for side in e p; do
@@ -440,7 +478,7 @@ grep -q "alert rule=0" "$T/eids.err" || fail "embark-ids logged no alert"
 ok "IDS: no alert on the clean requests; the request carrying '$KW' alerted and dropped before the server, at the end of the chain $CHAIN (embark-ids alerts=$(nfcount eids alerts) dropped_frames=$(nfcount eids dropped_frames) over tokens, e2nf-ids alerts_sid_1=$(nfcount pids alerts_sid_1) dropped_frames=$(nfcount pids dropped_frames))"
 
 # --- the same decisions on both runs --------------------------------------------------
-for r in small.html mid.bin big.bin denied keyword; do
+for r in small.html mid.bin big.bin cache1 cache2 denied keyword; do
   [ "${DECISION[e.$r]}" = "${DECISION[p.$r]}" ] || fail "$r: encrypted run ${DECISION[e.$r]}, plaintext run ${DECISION[p.$r]}"
 done
 # the records name their packets by nonce, which the NAT before the IDS leaves alone
