@@ -79,9 +79,9 @@ struct flow {
 	 * arrived: the answers must leave looking like their reverse for the NAT to find its
 	 * mapping. */
 	bool in_cloud_index, natted, out_src_is_a;
-	bool server_here; /* a TCP flow whose SYN came from the cloud */
 	uint32_t cnext;
 	struct gw_web *web; /* content: the server here */
+	uint32_t web_slot;  /* its place in gwc.web_slots */
 	uint8_t cloud[CLOUD_VIEW_LEN], nat_view[CLOUD_VIEW_LEN];
 };
 
@@ -107,7 +107,8 @@ struct gwc {
 	bool has_pend;
 	uint32_t pkt_nonce;
 	uint8_t pend_uri[HTTP_HEAD_MAX + 32];
-	size_t webs; /* flows with a gw_web */
+	size_t webs;         /* flows with a gw_web */
+	uint32_t *web_slots; /* their flow indices (webs of them), for eviction when full */
 	unsigned cloud_mtu;
 	embark_framer *framer;
 	/* content keys the client's side opened segments with, by epoch and URI id */
@@ -154,6 +155,8 @@ static const char *const counter_names[GWC_COUNTERS] = {
 	[GWC_FRAMES_REFUSED] = "frames_refused",
 	[GWC_CONTENT_UNASKED] = "content_unasked",
 	[GWC_CONTENT_UNCHECKED] = "content_unchecked",
+	[GWC_STREAMS_CLOSED] = "streams_closed",
+	[GWC_WEB_EVICTED] = "web_evicted",
 };
 
 const char *gwc_counter_name(enum gwc_counter c)
@@ -310,7 +313,9 @@ struct gwc *gwc_new(const struct gwc_config *cfg, struct gwc_epoch *first, gwc_e
 	c->flows = calloc(n, sizeof *c->flows);
 	c->buckets = malloc(n * sizeof *c->buckets);
 	c->cbuckets = malloc(n * sizeof *c->cbuckets);
-	if (!c->flows || !c->buckets || !c->cbuckets) {
+	c->web_slots = calloc(cfg->web_flows ? cfg->web_flows : 1, sizeof *c->web_slots);
+	if (!c->flows || !c->buckets || !c->cbuckets || !c->web_slots) {
+		free(c->web_slots);
 		free(c->flows);
 		free(c->buckets);
 		free(c->cbuckets);
@@ -368,6 +373,7 @@ void gwc_free(struct gwc *c)
 	free(c->flows);
 	free(c->buckets);
 	free(c->cbuckets);
+	free(c->web_slots);
 	free(c);
 }
 
@@ -579,6 +585,18 @@ static void cloud_rewrite(uint8_t *ip6, size_t len, uint8_t *l4, const uint8_t v
 	e2_put_be16(l4 + csum_off, cs);
 }
 
+/* The flow stops being followed as a web connection (closed, expired, evicted). */
+static void web_drop(struct gwc *c, struct flow *f)
+{
+	if (!f->web)
+		return;
+	gw_web_free(f->web);
+	f->web = NULL;
+	uint32_t last = c->web_slots[--c->webs];
+	c->web_slots[f->web_slot] = last;
+	c->flows[last].web_slot = f->web_slot;
+}
+
 static void flow_remove(struct gwc *c, uint32_t idx)
 {
 	struct flow *f = &c->flows[idx];
@@ -591,10 +609,7 @@ static void flow_remove(struct gwc *c, uint32_t idx)
 		if (c->live[i] && c->live[i]->id == f->epoch && c->live[i]->pinned)
 			c->live[i]->pinned--;
 	stream_free(c, f->st);
-	if (f->web) {
-		gw_web_free(f->web);
-		c->webs--;
-	}
+	web_drop(c, f);
 	memset(f, 0, sizeof *f);
 	f->next = c->free_head;
 	c->free_head = idx;
@@ -755,12 +770,38 @@ static void flow_touch(struct gwc *c, struct flow *f, const struct tuple *t, uin
 		f->expire_at = now + c->cfg.idle_ns;
 	if (t->proto != 6)
 		return;
+	if ((t->tcp_flags & 0x12) == 0x02 && (f->fins || f->st || f->web || (f->out_dir & 4))) {
+		/* a SYN: a new connection on a flow's ports (a client reusing its port soon after
+		 * a close), followed afresh; the old one's stream and web following go */
+		stream_free(c, f->st);
+		f->st = NULL;
+		web_drop(c, f);
+		f->fins = 0;
+		f->out_dir = 0;
+	}
 	if (t->tcp_flags & 0x04) /* RST */
 		f->fins = 3;
 	else if (t->tcp_flags & 0x01)
 		f->fins |= canon_swap(t) ? 2 : 1;
 	if (f->fins == 3)
 		f->expire_at = now + c->cfg.linger_ns;
+}
+
+/* A TCP connection that has ended (RST, or a FIN each way) gives back its stream and its
+ * following as a web connection at once, not when the flow expires: a client opening
+ * connections one after another would otherwise fill --dpi-flows and --web-flows within
+ * the linger time and leave the next connections without URIs or content. Called once
+ * the packet that ended it was handled. Later segments of the flow (retransmissions)
+ * are not followed again. */
+static void flow_release_if_closed(struct gwc *c, struct flow *f)
+{
+	if (f->fins != 3 || (!f->st && !f->web))
+		return;
+	stream_free(c, f->st);
+	f->st = NULL;
+	f->out_dir |= 4;
+	web_drop(c, f);
+	BUMP(c->stats.c[GWC_STREAMS_CLOSED], 1);
 }
 
 /* ---------------- reassembly, KeywordMatch, HTTP ---------------- */
@@ -1017,17 +1058,34 @@ static bool content_asked(struct gwc *c, const struct flow *f, const uint8_t id[
 	return false;
 }
 
+/* Room for a new web connection when all are taken: the one silent longest goes (its
+ * flow's expiry is the latest packet + the idle time). Most often that is a connection a
+ * cloud cache answered: the server saw its handshake but never its request, and nothing
+ * closes it here before the server's own timeout. Its answers, if any come, go out
+ * ordinary. */
+static void web_evict_idlest(struct gwc *c)
+{
+	uint32_t pick = c->web_slots[0];
+	for (size_t i = 1; i < c->webs; i++)
+		if (c->flows[c->web_slots[i]].expire_at < c->flows[pick].expire_at)
+			pick = c->web_slots[i];
+	web_drop(c, &c->flows[pick]);
+	BUMP(c->stats.c[GWC_WEB_EVICTED], 1);
+}
+
 /* A decrypted packet from the cloud, at the server's side: a new connection to a server
  * here gets followed (room permitting), a request segment is read. */
-static void web_inbound(struct gwc *c, struct flow *f, const struct gwc_epoch *ep, const struct tuple *t, bool is_new)
+static void web_inbound(struct gwc *c, struct flow *f, const struct gwc_epoch *ep, const struct tuple *t)
 {
-	if (is_new && (t->tcp_flags & 0x12) == 0x02) {
-		f->server_here = true;
+	if ((t->tcp_flags & 0x12) == 0x02 && !f->web) { /* a new connection (flow_touch) */
+		if (c->webs && c->webs >= c->cfg.web_flows)
+			web_evict_idlest(c);
 		if (c->webs >= c->cfg.web_flows || !(f->web = gw_web_new())) {
 			BUMP(c->stats.c[GWC_WEB_NO_ROOM], 1);
 			return;
 		}
-		c->webs++;
+		f->web_slot = (uint32_t)c->webs;
+		c->web_slots[c->webs++] = (uint32_t)(f - c->flows);
 		BUMP(c->stats.c[GWC_WEB_FLOWS], 1);
 		gw_web_client_syn(f->web, t->seq);
 	} else if (f->web && t->payload_len) {
@@ -1077,6 +1135,11 @@ static int frame_inbound(struct gwc *c, struct gwc_pkt *p, struct gwc_epoch *ep,
 			if (!key || embark_content_open_packet(key, &in.content, p->out, p->out_len) != 0)
 				rc = EMBARK_E_CONTENT;
 		}
+		struct tuple t;
+		if (rc == EMBARK_OK && parse_v4(p->out, p->out_len, &t)) {
+			flow_touch(c, f, &t, now); /* a proxy's FIN ends the connection too */
+			flow_release_if_closed(c, f);
+		}
 	}
 	BUMP(c->stats.c[rc == EMBARK_OK ? GWC_FRAMES_TAKEN : GWC_FRAMES_REFUSED], 1);
 	if (rc != EMBARK_OK)
@@ -1089,6 +1152,30 @@ static int frame_inbound(struct gwc *c, struct gwc_pkt *p, struct gwc_epoch *ep,
 /* ---------------- bursts ---------------- */
 
 #define BURST_MAX 64
+
+/* The outbound TCP segments of a burst into their streams (KeywordMatch tokens, URIs), in
+ * the direction each flow first left in; a packet whose records are out is marked. */
+static void outbound_streams(struct gwc *c, struct gwc_pkt *pk, const struct tuple *t, struct flow **fl,
+			     struct gwc_epoch **ep, size_t m)
+{
+	for (size_t i = 0; i < m; i++) {
+		struct flow *f = fl[i];
+		if (!f || pk[i].rc != EMBARK_OK || t[i].proto != 6 || (f->out_dir & 4))
+			continue;
+		uint8_t dir = canon_swap(&t[i]) ? 2 : 1;
+		if (!(f->out_dir & 3))
+			f->out_dir |= dir;
+		if ((f->out_dir & 3) != dir)
+			continue; /* the other direction of a flow that left here first */
+		uint8_t id[EXT_FLOW_ID_LEN];
+		flow_id_of(pk[i].out, pk[i].out_len, id);
+		if (!embark_packet_nonce(pk[i].out, pk[i].out_len, &c->pkt_nonce))
+			continue; /* cannot be: the gateway made it */
+		stream_segment(c, f, ep[i], &t[i], id);
+		if (ext_packet_done(c) && c->emit)
+			pk[i].out[1] |= (uint8_t)(GWC_LABEL_RECORDS >> 16);
+	}
+}
 
 void gwc_outbound(struct gwc *c, struct gwc_pkt *p, size_t n, uint64_t now)
 {
@@ -1187,25 +1274,11 @@ void gwc_outbound(struct gwc *c, struct gwc_pkt *p, size_t n, uint64_t now)
 			BUMP(c->stats.c[GWC_CLOUD_TX_OK], ok);
 			BUMP(ep_stats(c, E->id)->encrypted, ok);
 		}
-		if (!c->cfg.dpi && !c->cfg.uri)
-			continue;
-		for (size_t i = 0; i < m; i++) {
-			struct flow *f = fl[i];
-			if (!f || pk[i].rc != EMBARK_OK || t[i].proto != 6 || (f->out_dir & 4))
-				continue;
-			uint8_t dir = canon_swap(&t[i]) ? 2 : 1;
-			if (!(f->out_dir & 3))
-				f->out_dir |= dir;
-			if ((f->out_dir & 3) != dir)
-				continue; /* the other direction of a flow that left here first */
-			uint8_t id[EXT_FLOW_ID_LEN];
-			flow_id_of(pk[i].out, pk[i].out_len, id);
-			if (!embark_packet_nonce(pk[i].out, pk[i].out_len, &c->pkt_nonce))
-				continue; /* cannot be: the gateway made it */
-			stream_segment(c, f, ep[i], &t[i], id);
-			if (ext_packet_done(c) && c->emit)
-				pk[i].out[1] |= (uint8_t)(GWC_LABEL_RECORDS >> 16);
-		}
+		if (c->cfg.dpi || c->cfg.uri)
+			outbound_streams(c, pk, t, fl, ep, m);
+		for (size_t i = 0; i < m; i++)
+			if (fl[i])
+				flow_release_if_closed(c, fl[i]);
 	}
 }
 
@@ -1317,7 +1390,8 @@ void gwc_inbound(struct gwc *c, struct gwc_pkt *p, size_t n, uint64_t now)
 				if (f) {
 					flow_touch(c, f, &t, now);
 					if (c->cfg.content && t.proto == 6)
-						web_inbound(c, f, E, &t, is_new);
+						web_inbound(c, f, E, &t);
+					flow_release_if_closed(c, f);
 					/* translated by a cloud NAT (its source a pool value) or
 					 * load balancer (its destination a backend's pool value):
 					 * its answers must look like the reverse of what arrived */

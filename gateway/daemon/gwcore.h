@@ -100,6 +100,8 @@ enum gwc_counter {
 	GWC_FRAMES_REFUSED,    /* refused: no frame key, a bad MAC, an unknown flow, content that does not open */
 	GWC_CONTENT_UNASKED,   /* content (segment or frame) naming a URI its connection did not ask for: refused */
 	GWC_CONTENT_UNCHECKED, /* content taken in a connection whose requests were not followed */
+	GWC_STREAMS_CLOSED,    /* connections that ended (RST, a FIN each way): stream and web state given back */
+	GWC_WEB_EVICTED,       /* web connections dropped, silent longest, to make room for a new one */
 	GWC_COUNTERS
 };
 const char *gwc_counter_name(enum gwc_counter c);

@@ -4,6 +4,8 @@
 
 #include <string.h>
 
+#include "e2/bytes.h"
+
 #define TCP_FIN 0x01
 #define TCP_PSH 0x08
 #define TCP_ACK 0x10
@@ -122,4 +124,26 @@ size_t mb_serve_next(struct mb_serve *s, uint64_t now, struct mb_serve_out *out,
 bool mb_serve_done(const struct mb_serve *s)
 {
 	return s->gave_up || (s->una == s->total + 1 && s->client_fin && !s->ack_due);
+}
+
+size_t mb_serve_header(const struct mb_serve_out *out, const uint8_t sport[2], const uint8_t dport[2],
+		       const uint32_t *ts, uint8_t hdr[MB_SERVE_HDR_MAX])
+{
+	size_t len = ts ? 32 : 20;
+	memset(hdr, 0, len);
+	memcpy(hdr, sport, 2);
+	memcpy(hdr + 2, dport, 2);
+	e2_put_be32(hdr + 4, out->seq);
+	e2_put_be32(hdr + 8, out->ack);
+	hdr[12] = (uint8_t)(len / 4 << 4);
+	hdr[13] = out->flags;
+	e2_put_be16(hdr + 14, 0xffff);
+	if (ts) {
+		hdr[20] = hdr[21] = 1; /* NOP NOP: the value on a 4-byte boundary */
+		hdr[22] = 8;
+		hdr[23] = 10;
+		e2_put_be32(hdr + 24, ts[0]);
+		e2_put_be32(hdr + 28, ts[1]);
+	}
+	return len;
 }

@@ -55,6 +55,12 @@ void mb_serve_client(struct mb_serve *s, uint32_t seq, size_t len, uint32_t ack,
 		     uint64_t now_ns);
 /* What to send now, at most cap. */
 size_t mb_serve_next(struct mb_serve *s, uint64_t now_ns, struct mb_serve_out *out, size_t cap);
+/* The TCP header of what out says to send, from the server's port to the client's
+ * (network order), window 65535, with a timestamp option (ts[0] the value, ts[1] the echo)
+ * when ts is not NULL; the checksum left 0. Its length: 20, or 32 with timestamps. */
+#define MB_SERVE_HDR_MAX 32
+size_t mb_serve_header(const struct mb_serve_out *out, const uint8_t sport[2], const uint8_t dport[2],
+		       const uint32_t *ts, uint8_t hdr[MB_SERVE_HDR_MAX]);
 /* Everything sent and acknowledged and the client's FIN in, or given up. */
 bool mb_serve_done(const struct mb_serve *s);
 #endif

@@ -41,7 +41,7 @@ struct prx_flow {
 	uint8_t in_port;
 	bool server_next_set, wscale, ts;
 	uint8_t client_wscale, server_wscale;
-	uint32_t server_next;
+	uint32_t server_next, client_isn;
 	uint32_t server_tsval, client_tsval;
 	uint32_t label;
 	uint8_t eth[12]; /* the client's frames' destination and source MACs */
@@ -71,7 +71,7 @@ struct prx {
 	struct mb_flow_key *serving; /* the flows being served, for the timer */
 	size_t n_serving;
 	uint32_t nonce;
-	uint64_t requests, plain_requests, hits, misses, miss_no_syn, no_serve_room, served, gave_up;
+	uint64_t requests, plain_requests, hits, misses, miss_no_syn, no_serve_room, served, gave_up, abandoned;
 	uint64_t frames_sent, frames_failed, hit_bytes, client_after_hit, server_after_hit;
 	uint64_t seg_stored, seg_ignored, seg_dropped, objects_completed, passed, table_full;
 };
@@ -192,23 +192,9 @@ static void tcp_options(const uint8_t *th, size_t len, int *wscale, bool *has_ts
  * and, for a segment, the stored content block and ciphertext. */
 static void send_frame(struct prx *x, struct e2nf *nf, struct prx_flow *f, const struct mb_serve_out *o)
 {
-	uint8_t tcp[32];
-	size_t tl = f->ts ? 32 : 20;
-	memset(tcp, 0, sizeof tcp);
-	memcpy(tcp, f->sport_be, 2);
-	memcpy(tcp + 2, f->cport_be, 2);
-	e2_put_be32(tcp + 4, o->seq);
-	e2_put_be32(tcp + 8, o->ack);
-	tcp[12] = (uint8_t)(tl / 4 << 4);
-	tcp[13] = o->flags;
-	e2_put_be16(tcp + 14, 0xffff);
-	if (f->ts) {
-		tcp[20] = tcp[21] = 1;
-		tcp[22] = 8;
-		tcp[23] = 10;
-		e2_put_be32(tcp + 24, f->server_tsval);
-		e2_put_be32(tcp + 28, f->client_tsval);
-	}
+	uint8_t tcp[MB_SERVE_HDR_MAX];
+	uint32_t ts[2] = {f->server_tsval, f->client_tsval};
+	size_t tl = mb_serve_header(o, f->sport_be, f->cport_be, f->ts ? ts : NULL, tcp);
 	embark_frame fr = {.label = f->label, .nonce = ++x->nonce, .tcp = tcp, .tcp_len = tl};
 	memcpy(fr.src, f->server_addr, 16);
 	memcpy(fr.dst, f->client_addr, 16);
@@ -324,9 +310,15 @@ static int prx_pkt(void *st, struct e2nf *nf, unsigned port, struct mb_pkt *p, u
 			x->table_full++;
 			return on;
 		}
-		if (!fresh && f->mode != PRX_PASS)
-			return MB_DROP; /* a SYN again in a connection this proxy answers */
-		memset(f, 0, sizeof *f);
+		if (!fresh && f->mode != PRX_PASS && seq == f->client_isn)
+			return MB_DROP; /* the SYN again of a connection this proxy answers */
+		if (!fresh && f->mode == PRX_SERVING) {
+			/* a new connection on the same ports: the client gave up the old one */
+			mb_cache_unpin(f->cache, f->obj);
+			x->abandoned++;
+		}
+		memset(f, 0, sizeof *f); /* a new connection, though the ports were used before */
+		f->client_isn = seq;
 		f->client = p->key.sip;
 		f->client_port = p->key.sport;
 		f->in_port = (uint8_t)port;
@@ -445,22 +437,23 @@ static int prx_counters(void *st, char *buf, size_t len)
 {
 	struct prx *x = st;
 	const struct mb_cache_stats *c = mb_cache_stats(x->cache);
-	snprintf(buf, len,
-		 "requests=%llu\nplain_requests=%llu\nhits=%llu\nmisses=%llu\nmiss_no_syn=%llu\nno_serve_room=%llu\n"
-		 "serving=%zu\nserved=%llu\ngave_up=%llu\nframes_sent=%llu\nframes_failed=%llu\nhit_bytes=%llu\n"
-		 "client_after_hit=%llu\nserver_after_hit=%llu\nsegments_stored=%llu\nsegments_ignored=%llu\n"
-		 "segments_dropped=%llu\nobjects_completed=%llu\ncache_objects=%llu\ncache_bytes=%llu\n"
-		 "cache_evicted=%llu\ncache_expired=%llu\npassed=%llu\nflow_table_full=%llu\n",
-		 (unsigned long long)x->requests, (unsigned long long)x->plain_requests, (unsigned long long)x->hits,
-		 (unsigned long long)x->misses, (unsigned long long)x->miss_no_syn,
-		 (unsigned long long)x->no_serve_room, x->n_serving, (unsigned long long)x->served,
-		 (unsigned long long)x->gave_up, (unsigned long long)x->frames_sent,
-		 (unsigned long long)x->frames_failed, (unsigned long long)x->hit_bytes,
-		 (unsigned long long)x->client_after_hit, (unsigned long long)x->server_after_hit,
-		 (unsigned long long)x->seg_stored, (unsigned long long)x->seg_ignored,
-		 (unsigned long long)x->seg_dropped, (unsigned long long)x->objects_completed,
-		 (unsigned long long)c->objects, (unsigned long long)c->bytes, (unsigned long long)c->evicted,
-		 (unsigned long long)c->expired, (unsigned long long)x->passed, (unsigned long long)x->table_full);
+	snprintf(
+		buf, len,
+		"requests=%llu\nplain_requests=%llu\nhits=%llu\nmisses=%llu\nmiss_no_syn=%llu\nno_serve_room=%llu\n"
+		"serving=%zu\nserved=%llu\ngave_up=%llu\nabandoned=%llu\nframes_sent=%llu\nframes_failed=%llu\nhit_bytes=%llu\n"
+		"client_after_hit=%llu\nserver_after_hit=%llu\nsegments_stored=%llu\nsegments_ignored=%llu\n"
+		"segments_dropped=%llu\nobjects_completed=%llu\ncache_objects=%llu\ncache_bytes=%llu\n"
+		"cache_evicted=%llu\ncache_expired=%llu\npassed=%llu\nflow_table_full=%llu\n",
+		(unsigned long long)x->requests, (unsigned long long)x->plain_requests, (unsigned long long)x->hits,
+		(unsigned long long)x->misses, (unsigned long long)x->miss_no_syn, (unsigned long long)x->no_serve_room,
+		x->n_serving, (unsigned long long)x->served, (unsigned long long)x->gave_up,
+		(unsigned long long)x->abandoned, (unsigned long long)x->frames_sent,
+		(unsigned long long)x->frames_failed, (unsigned long long)x->hit_bytes,
+		(unsigned long long)x->client_after_hit, (unsigned long long)x->server_after_hit,
+		(unsigned long long)x->seg_stored, (unsigned long long)x->seg_ignored,
+		(unsigned long long)x->seg_dropped, (unsigned long long)x->objects_completed,
+		(unsigned long long)c->objects, (unsigned long long)c->bytes, (unsigned long long)c->evicted,
+		(unsigned long long)c->expired, (unsigned long long)x->passed, (unsigned long long)x->table_full);
 	return 0;
 }
 
@@ -507,6 +500,7 @@ int main(int argc, char **argv)
 			 "    --flows N (65536)  --idle-timeout S (300)  --check\n"
 			 "COUNTERS\n"
 			 "    requests plain_requests hits misses miss_no_syn no_serve_room serving served gave_up\n"
+			 "    abandoned (a new connection on the ports of one being answered)\n"
 			 "    frames_sent frames_failed hit_bytes client_after_hit server_after_hit\n"
 			 "    segments_stored segments_ignored segments_dropped objects_completed cache_objects\n"
 			 "    cache_bytes cache_evicted cache_expired passed flow_table_full, and libe2nf's\n",

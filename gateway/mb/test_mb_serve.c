@@ -106,6 +106,26 @@ static void test_zero_window_and_client_data(void **st)
 	assert_int_equal(o[0].ack, 39);
 }
 
+/* The header a frame carries: ports, numbers, flags, window, the timestamp option laid
+ * out as Linux lays it (NOP NOP TS), or none. */
+static void test_header(void **st)
+{
+	(void)st;
+	const uint8_t sport[2] = {0x1f, 0x90}, dport[2] = {0xc3, 0x51};
+	const uint32_t ts[2] = {0x01020304, 0x0a0b0c0d};
+	struct mb_serve_out o = {.kind = MB_SERVE_FIN, .seq = 0x11223344, .ack = 0x55667788, .flags = FIN | ACK};
+	uint8_t h[MB_SERVE_HDR_MAX];
+	static const uint8_t want[32] = {0x1f, 0x90, 0xc3, 0x51, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77,
+					 0x88, 0x80, 0x11, 0xff, 0xff, 0,    0,    0,    0,    1,    1,
+					 8,    10,   1,    2,    3,    4,    0x0a, 0x0b, 0x0c, 0x0d};
+	assert_int_equal(mb_serve_header(&o, sport, dport, ts, h), 32);
+	assert_memory_equal(h, want, 32);
+	assert_int_equal(mb_serve_header(&o, sport, dport, NULL, h), 20);
+	assert_int_equal(h[12], 0x50);
+	assert_memory_equal(h, want, 12);
+	assert_memory_equal(h + 13, want + 13, 7);
+}
+
 int main(void)
 {
 	for (int i = 0; i < 3; i++) {
@@ -115,6 +135,7 @@ int main(void)
 	}
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_window_fin_and_close),
+		cmocka_unit_test(test_header),
 		cmocka_unit_test(test_loss_and_give_up),
 		cmocka_unit_test(test_zero_window_and_client_data),
 	};

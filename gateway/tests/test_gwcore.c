@@ -830,6 +830,58 @@ static void http_open(struct gwc *a, struct gwc *b, uint32_t cl, uint32_t sv, ui
 	through(a, b, in, n, SEC);
 }
 
+/* A connection that ended (a FIN each way, or a RST) gives its stream (gateway A: URIs,
+ * tokens) and its web following (gateway B: content) back at once: 20 connections one
+ * after another through gateways with room for 4 each all get their URI out and are all
+ * followed, within the linger time, though they take turns on 3 client ports (a SYN on a
+ * closed connection's ports starts a new one); 4 left open still hold theirs: a fifth open one finds
+ * no stream at A, while B gives it the web following of the connection silent longest. */
+static void test_closed_connections_give_back_state(void **st)
+{
+	(void)st;
+	static struct sink s;
+	memset(&s, 0, sizeof s);
+	struct gwc_config cfg;
+	struct e2_err err = {0};
+	gwc_config_default(&cfg);
+	cfg.flows = 1024;
+	cfg.content = true;
+	cfg.dpi_flows = 4;
+	cfg.web_flows = 4;
+	struct gwc *a = gwc_new(&cfg, epoch(1, 4, RULES1), sink_emit, &s, &err);
+	struct gwc *b = gwc_new(&cfg, epoch(1, 4, RULES1), NULL, NULL, &err);
+	assert_non_null(a);
+	assert_non_null(b);
+	static uint8_t in[2000];
+	const char *req = "GET /p HTTP/1.1\r\nHost: h.example\r\n\r\n";
+	uint32_t cl = 0x0a000001, sv = 0x0a020001;
+	for (uint16_t i = 0; i < 20; i++) {
+		uint16_t port = (uint16_t)(41000 + i % 3); /* ports used again soon after a close */
+		http_open(a, b, cl, sv, port, 7000, req);
+		size_t n = tcp(in, sv, cl, 80, port, 7001, 0x11, "", 0); /* the server's FIN */
+		through(b, a, in, n, SEC);
+		uint8_t flags = i % 2 ? 0x04 : 0x11; /* the client's FIN, or a RST */
+		n = tcp(in, cl, sv, port, 80, 101 + (uint32_t)strlen(req), flags, "", 0);
+		through(a, b, in, n, SEC);
+	}
+	assert_int_equal(counter(a, GWC_EXT_URIS), 20);
+	assert_int_equal(counter(a, GWC_DPI_NO_ROOM), 0);
+	assert_int_equal(counter(b, GWC_WEB_NO_ROOM), 0);
+	assert_int_equal(counter(b, GWC_WEB_FLOWS), 20);
+	assert_int_equal(counter(a, GWC_STREAMS_CLOSED), 20);
+	assert_int_equal(counter(b, GWC_STREAMS_CLOSED), 20);
+	for (uint16_t i = 0; i < 5; i++)
+		http_open(a, b, cl, sv, (uint16_t)(42000 + i), 7000, req);
+	assert_int_equal(counter(a, GWC_EXT_URIS), 24);
+	assert_int_equal(counter(a, GWC_DPI_NO_ROOM), 1);
+	/* B makes room: the connection silent longest stops being followed */
+	assert_int_equal(counter(b, GWC_WEB_NO_ROOM), 0);
+	assert_int_equal(counter(b, GWC_WEB_EVICTED), 1);
+	assert_int_equal(counter(b, GWC_WEB_FLOWS), 25);
+	gwc_free(a);
+	gwc_free(b);
+}
+
 /* Web-cache content through two gateways (README "HTTP proxy/cache over ciphertext"):
  * the server's gateway B sends the answer to a GET as content segments, the client's
  * gateway A opens them byte for byte; a segment that would not fit the cloud MTU as
@@ -1240,6 +1292,7 @@ int main(void)
 		cmocka_unit_test(test_prepared_replaced_and_drain_early),
 		cmocka_unit_test(test_reassembly),
 		cmocka_unit_test(test_chunked_request_body),
+		cmocka_unit_test(test_closed_connections_give_back_state),
 		cmocka_unit_test(test_content_through_gateways),
 		cmocka_unit_test(test_proxy_frames_at_gateway),
 		cmocka_unit_test(test_delimiter_tokens),
