@@ -8,8 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
-/* RFC 5297 dbl(): multiplication by x in GF(2^128), big-endian. */
-static void dbl(const uint8_t in[16], uint8_t out[16])
+void embark_dbl(const uint8_t in[16], uint8_t out[16])
 {
 	uint8_t carry = in[0] >> 7;
 	for (int i = 0; i < 15; i++)
@@ -36,13 +35,13 @@ int embark_siv_init(embark_siv *s, const uint8_t key[32])
 	uint8_t l[16] = {0};
 	if (!s->mac || !s->ctr || embark_ecb(s->mac, l, l, 16) != 0)
 		return -1;
-	dbl(l, s->sub1);
-	dbl(s->sub1, s->sub2);
+	embark_dbl(l, s->sub1);
+	embark_dbl(s->sub1, s->sub2);
 	/* CMAC of the zero block: one complete block, so AES(0 ^ sub1) */
 	uint8_t z[16];
 	if (embark_ecb(s->mac, s->sub1, z, 16) != 0)
 		return -1;
-	dbl(z, s->d0);
+	embark_dbl(z, s->d0);
 	OPENSSL_cleanse(l, sizeof l);
 	OPENSSL_cleanse(z, sizeof z);
 	return 0;
@@ -201,13 +200,13 @@ static int s2v_batch(const embark_siv *s, const embark_siv_msg *m, size_t n, uin
 		const embark_siv_text *x = &m[i].text;
 		if (x->len[0] + x->len[1] >= 16)
 			continue;
-		/* short text: dbl(D) xor (text || 10*), one block */
+		/* short text: embark_dbl(D) xor (text || 10*), one block */
 		cmac_in whole = {{x->src[0], x->src[1]}, {x->len[0], x->len[1]}, NULL};
 		size_t got = gather(&whole, 0, t[i]);
 		t[i][got] = 0x80;
 		memset(t[i] + got + 1, 0, 15 - got);
 		uint8_t dd[16];
-		dbl(d[i], dd);
+		embark_dbl(d[i], dd);
 		xor16(t[i], t[i], dd);
 		tx[i] = (cmac_in){{t[i], NULL}, {16, 0}, NULL};
 		cmac_prepare(&tx[i], &txp[i]);

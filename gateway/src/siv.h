@@ -35,6 +35,9 @@ typedef struct {
 	uint8_t v[16]; /* seal: written; open: the received SIV */
 } embark_siv_msg;
 
+/* RFC 5297 dbl() (RFC 4493's subkey step): multiplication by x in GF(2^128), big-endian. */
+void embark_dbl(const uint8_t in[16], uint8_t out[16]);
+
 int embark_siv_init(embark_siv *s, const uint8_t key[32]);
 void embark_siv_free(embark_siv *s);
 /* Computes each message's SIV and encrypts its text (src -> dst). 0 or -1 (crypto). */

@@ -219,10 +219,12 @@ PIDS+=("$E2D_PID")
 for _ in $(seq 300); do [ -S "$T/e2d.ctl" ] && break; kill -0 $E2D_PID 2>/dev/null || fail "e2d exited at start"; sleep 0.1; done
 [ -S "$T/e2d.ctl" ] || fail "e2d did not open its control socket"
 
+# Ten NFs and e2d share two cores: an idle NF naps up to 1 ms (libe2nf's default 200 us
+# wakes each 5000 times a second, and ten of them kept the cores busy with nothing to do)
 nf() { # name binary in-sock out-sock args...
   local name=$1 bin=$2 i=$3 o=$4
   shift 4
-  "$bin" --name "$name" --port "$T/$i.sock" --port "$T/$o.sock" --ctl "$T/$name.nfctl" "$@" >"$T/$name.out" 2>"$T/$name.err" &
+  "$bin" --name "$name" --port "$T/$i.sock" --port "$T/$o.sock" --ctl "$T/$name.nfctl" --max-sleep-us 1000 "$@" >"$T/$name.out" 2>"$T/$name.err" &
   PIDS+=($!)
   NF_PIDS+=($!)
 }

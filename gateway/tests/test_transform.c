@@ -7,6 +7,9 @@
 #include <cmocka.h>
 #include <stdlib.h>
 
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+
 #include "common.h"
 #include "gw_internal.h"
 #include "e2/bytes.h"
@@ -489,6 +492,34 @@ static void test_content_segments(void **st)
  * the proxy's own TCP header, opens at the gateway to the server's bytes; the MAC covers
  * the option and the TCP header but the ports and checksum (a NAT rewrites those, and the
  * addresses); another frame key, a payload without content and a changed payload fail. */
+/* A frame's MAC as RFC 4493 AES-CMAC computes it, by OpenSSL's own CMAC over the bytes the
+ * README names: "EF1", the option with its MAC zeroed, the TCP header with ports and
+ * checksum zeroed, the payload length (libembark computes it otherwise: one CBC call). */
+static void check_frame_mac(const embark_keys *fk, const uint8_t *f, size_t fn)
+{
+	size_t ext = ((size_t)f[41] + 1) * 8, th = (size_t)(f[40 + ext + 12] >> 4) * 4;
+	uint8_t m[400] = {'E', 'F', '1'}, mac[16];
+	size_t len = 0, out = 0;
+	memcpy(m + 3, f + 40, ext);
+	memset(m + 3 + SIV_OFF, 0, 16);
+	memcpy(m + 3 + ext, f + 40 + ext, th);
+	memset(m + 3 + ext, 0, 4);
+	memset(m + 3 + ext + 16, 0, 2);
+	len = 3 + ext + th;
+	put16(m + len, (uint16_t)(fn - 40 - ext - th));
+	len += 2;
+	EVP_MAC *alg = EVP_MAC_fetch(NULL, "CMAC", NULL);
+	EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(alg);
+	OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("cipher", "AES-128-CBC", 0),
+			       OSSL_PARAM_construct_end()};
+	assert_true(EVP_MAC_init(ctx, fk->frame, 16, params) && EVP_MAC_update(ctx, m, len) &&
+		    EVP_MAC_final(ctx, mac, &out, sizeof mac));
+	assert_int_equal(out, 16);
+	assert_memory_equal(f + 40 + SIV_OFF, mac, 16);
+	EVP_MAC_CTX_free(ctx);
+	EVP_MAC_free(alg);
+}
+
 static void test_proxy_frames(void **st)
 {
 	(void)st;
@@ -541,6 +572,7 @@ static void test_proxy_frames(void **st)
 	memset(frame.dst, 0xbb, 16);
 	assert_int_equal(embark_frame_build(fr, &frame, f, sizeof f, &fn), EMBARK_OK);
 	check_ipv6(f, fn);
+	check_frame_mac(fk, f, fn);
 	assert_true(embark_is_frame(f, fn));
 	assert_false(embark_is_frame(e, en));
 	/* a gateway's ordinary decrypt does not take it */
@@ -583,6 +615,31 @@ static void test_proxy_frames(void **st)
 	frame.content = NULL;
 	assert_int_equal(embark_frame_build(fr, &frame, f, sizeof f, &fn), EMBARK_OK);
 	assert_int_equal(fn, 40 + 32 + 20);
+	check_frame_mac(fk, f, fn);
+	/* the MAC of each frame is its own: many frames one after another, of other lengths
+	 * (a 32-byte TCP header), each as OpenSSL's CMAC has it */
+	uint8_t tcp32[32] = {0};
+	memcpy(tcp32, tcp, 20);
+	tcp32[12] = 8 << 4;
+	tcp32[20] = tcp32[21] = 1;
+	tcp32[22] = 8;
+	tcp32[23] = 10;
+	for (uint32_t i = 0; i < 20; i++) {
+		embark_frame g = frame;
+		g.nonce = i;
+		g.tcp = i % 2 ? tcp32 : tcp;
+		g.tcp_len = i % 2 ? 32 : 20;
+		if (i % 3 == 0) {
+			g.content = &kept;
+			g.payload = cpay;
+			g.payload_len = clen;
+		}
+		uint8_t h[1800];
+		size_t hn;
+		assert_int_equal(embark_frame_build(fr, &g, h, sizeof h, &hn), EMBARK_OK);
+		check_frame_mac(fk, h, hn);
+		assert_int_equal(embark_frame_open(fr, h, hn, &in), EMBARK_OK);
+	}
 	assert_int_equal(embark_frame_open(fr, f, fn, &in), EMBARK_OK);
 	assert_false(in.content.present);
 	uint8_t longer[1800];
