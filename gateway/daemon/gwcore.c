@@ -597,6 +597,21 @@ static void web_drop(struct gwc *c, struct flow *f)
 	c->flows[last].web_slot = f->web_slot;
 }
 
+/* A flow sent out from here, by its two ends: this side's (the source of what left) and the
+ * peer's. What comes back from the cloud for it goes from the peer to this end. */
+struct flow_ends {
+	uint32_t own_ip, peer_ip;
+	uint16_t own_port, peer_port;
+};
+static struct flow_ends flow_ends(const struct flow *f)
+{
+	bool a_out = f->out_src_is_a;
+	return (struct flow_ends){.own_ip = a_out ? f->a_ip : f->b_ip,
+				  .peer_ip = a_out ? f->b_ip : f->a_ip,
+				  .own_port = a_out ? f->a_port : f->b_port,
+				  .peer_port = a_out ? f->b_port : f->a_port};
+}
+
 static void flow_remove(struct gwc *c, uint32_t idx)
 {
 	struct flow *f = &c->flows[idx];
@@ -897,20 +912,15 @@ static void http_feed(struct gwc *c, struct stream *st, const struct gwc_epoch *
 			st->http = status < 0 ? HTTP_OFF : status ? HTTP_HEAD : HTTP_BODY;
 			continue;
 		}
-		/* look for the end of the head, taking one byte at a time into head[] */
-		size_t n = 0;
-		bool done = false;
-		while (n < len && !done) {
-			if (st->head_len == HTTP_HEAD_MAX) {
-				st->http = HTTP_OFF;
-				return;
-			}
-			st->head[st->head_len++] = data[n++];
-			done = st->head_len >= 4 && memcmp(st->head + st->head_len - 4, "\r\n\r\n", 4) == 0;
+		int status;
+		size_t n = http1_head_feed(st->head, &st->head_len, data, len, &status);
+		if (status < 0) {
+			st->http = HTTP_OFF;
+			return;
 		}
 		data += n;
 		len -= n;
-		if (done) {
+		if (status > 0) {
 			bool ok = http_request(c, st, ep, flow);
 			OPENSSL_cleanse(st->head, st->head_len);
 			st->head_len = 0;
@@ -1125,9 +1135,8 @@ static int frame_inbound(struct gwc *c, struct gwc_pkt *p, struct gwc_epoch *ep,
 	    (!cloud_view(p->in, p->len, true, v, NULL) || !(f = cloud_find(c, v, now)) || f->proto != 6))
 		rc = EMBARK_E_REWRITTEN; /* no flow of ours */
 	if (rc == EMBARK_OK) {
-		bool a_out = f->out_src_is_a;
-		rc = embark_frame_to_ipv4(&in, a_out ? f->b_ip : f->a_ip, a_out ? f->a_ip : f->b_ip,
-					  a_out ? f->b_port : f->a_port, a_out ? f->a_port : f->b_port, p->out, p->cap,
+		struct flow_ends e = flow_ends(f);
+		rc = embark_frame_to_ipv4(&in, e.peer_ip, e.own_ip, e.peer_port, e.own_port, p->out, p->cap,
 					  &p->out_len);
 		if (rc == EMBARK_OK && in.content.present) {
 			embark_content *key =
@@ -1342,11 +1351,11 @@ void gwc_inbound(struct gwc *c, struct gwc_pkt *p, size_t n, uint64_t now)
 							   .cloud_dport = e2_get_be16(v + 32)};
 				memcpy(nb[nr].cloud_src, v + 16, 16);
 				memcpy(nb[nr].cloud_dst, v, 16);
-				bool a_out = f->out_src_is_a;
-				nb[nr].dst_ip = a_out ? f->a_ip : f->b_ip;
-				nb[nr].dst_port = a_out ? f->a_port : f->b_port;
-				nb[nr].peer_ip = a_out ? f->b_ip : f->a_ip;
-				nb[nr].peer_port = a_out ? f->b_port : f->a_port;
+				struct flow_ends ends = flow_ends(f);
+				nb[nr].dst_ip = ends.own_ip;
+				nb[nr].dst_port = ends.own_port;
+				nb[nr].peer_ip = ends.peer_ip;
+				nb[nr].peer_port = ends.peer_port;
 				rb[nr] = b[j];
 				rb[nr].nat_back = &nb[nr];
 				ridx[nr++] = j;

@@ -98,22 +98,6 @@ static long in_order(struct gw_web *w, struct side *s, uint32_t seq, size_t n)
 	return -(long)d;
 }
 
-/* Gathers head bytes up to the empty line: how many of p it took; *done when complete. */
-static size_t gather_head(struct gw_web *w, struct side *s, const uint8_t *p, size_t n, bool *done)
-{
-	size_t i = 0;
-	*done = false;
-	while (i < n && !*done) {
-		if (s->head_len == HTTP1_HEAD_MAX) {
-			stop(w);
-			return n;
-		}
-		s->head[s->head_len++] = p[i++];
-		*done = s->head_len >= 4 && memcmp(s->head + s->head_len - 4, "\r\n\r\n", 4) == 0;
-	}
-	return i;
-}
-
 static void request_head(struct gw_web *w, const embark_keys *keys)
 {
 	struct http1_request r;
@@ -155,9 +139,13 @@ void gw_web_request(struct gw_web *w, const embark_keys *keys, uint32_t seq, con
 			else if (status == 1)
 				w->req.at = AT_HEAD;
 		} else {
-			bool done;
-			took = gather_head(w, &w->req, p, n, &done);
-			if (done) {
+			int status;
+			took = http1_head_feed(w->req.head, &w->req.head_len, p, n, &status);
+			if (status < 0) {
+				stop(w);
+				return;
+			}
+			if (status > 0) {
 				request_head(w, keys);
 				OPENSSL_cleanse(w->req.head, w->req.head_len);
 				w->req.head_len = 0;
@@ -244,9 +232,11 @@ bool gw_web_response(struct gw_web *w, uint32_t seq, const uint8_t *p, size_t n,
 				ended = true;
 			}
 		} else {
-			bool done;
-			i += gather_head(w, &w->resp, p + i, n - i, &done);
-			if (done) {
+			int status;
+			i += http1_head_feed(w->resp.head, &w->resp.head_len, p + i, n - i, &status);
+			if (status < 0)
+				stop(w);
+			if (status > 0) {
 				response_head(w, default_lifetime_s);
 				OPENSSL_cleanse(w->resp.head, w->resp.head_len);
 				w->resp.head_len = 0;

@@ -391,6 +391,22 @@ bad:
 	return i;
 }
 
+size_t http1_head_feed(uint8_t *head, size_t *len, const uint8_t *p, size_t n, int *status)
+{
+	size_t i = 0;
+	*status = 0;
+	while (i < n && *status == 0) {
+		if (*len == HTTP1_HEAD_MAX) {
+			*status = -1;
+			break;
+		}
+		head[(*len)++] = p[i++];
+		if (*len >= 4 && memcmp(head + *len - 4, "\r\n\r\n", 4) == 0)
+			*status = 1;
+	}
+	return i;
+}
+
 size_t http1_body_feed(struct http1_body *b, const uint8_t *p, size_t n, int *status)
 {
 	*status = 0;

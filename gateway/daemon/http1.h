@@ -37,6 +37,12 @@ struct http1_request {
  * the URI does not fit. */
 int http1_parse_request(const uint8_t *head, size_t len, struct http1_request *req, uint8_t *uri, size_t cap);
 
+/* Gathers a head from a byte stream into head (HTTP1_HEAD_MAX bytes, *len of them taken so
+ * far), up to and including its empty line: how many bytes of p it took. *status: 1 the
+ * head is complete, 0 more is needed, -1 it is longer than HTTP1_HEAD_MAX (the direction
+ * cannot be followed). */
+size_t http1_head_feed(uint8_t *head, size_t *len, const uint8_t *p, size_t n, int *status);
+
 struct http1_response {
 	unsigned status;
 	enum http1_body_kind body;

@@ -204,6 +204,36 @@ static long feed_split(enum http1_body_kind kind, uint64_t length, const char *b
 	return (long)pos;
 }
 
+/* Heads gathered from a stream in pieces: complete at the empty line and not a byte
+ * later (the body's first bytes stay for the caller), even when the CRLFCRLF is split
+ * between pieces; longer than HTTP1_HEAD_MAX refused. */
+static void test_head_feed(void **st)
+{
+	(void)st;
+	static uint8_t head[HTTP1_HEAD_MAX];
+	static const char msg[] = "GET /a HTTP/1.1\r\nHost: h\r\n\r\nBODY";
+	size_t hl = strlen(msg) - 4;
+	for (size_t cut = 1; cut < hl; cut++) {
+		size_t len = 0;
+		int status;
+		size_t took = http1_head_feed(head, &len, (const uint8_t *)msg, cut, &status);
+		assert_int_equal(took, cut);
+		assert_int_equal(status, 0);
+		took = http1_head_feed(head, &len, (const uint8_t *)msg + cut, strlen(msg) - cut, &status);
+		assert_int_equal(status, 1);
+		assert_int_equal(took, hl - cut);
+		assert_int_equal(len, hl);
+		assert_memory_equal(head, msg, hl);
+	}
+	static uint8_t big[HTTP1_HEAD_MAX + 10];
+	memset(big, 'x', sizeof big);
+	size_t len = 0;
+	int status;
+	http1_head_feed(head, &len, big, sizeof big, &status);
+	assert_int_equal(status, -1);
+	assert_int_equal(len, HTTP1_HEAD_MAX);
+}
+
 static void test_chunked(void **st)
 {
 	(void)st;
@@ -269,6 +299,7 @@ int main(void)
 		cmocka_unit_test(test_requests),
 		cmocka_unit_test(test_responses),
 		cmocka_unit_test(test_chunked),
+		cmocka_unit_test(test_head_feed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
