@@ -18,6 +18,7 @@
 
 #include "e2/bytes.h"
 #include "e2/num.h"
+#include "e2/opts.h"
 #include "embark.h"
 #include "gw_internal.h" /* the checksums the frames use, for the plaintext packets too */
 #include "mb_cache.h"
@@ -125,19 +126,30 @@ int main(int argc, char **argv)
 {
 	uint64_t size = 65536, mss = 1328, runs = 9, pages = 2000;
 	struct e2_err err;
-	for (int i = 1; i + 1 < argc; i += 2) {
-		int rc = !strcmp(argv[i], "--size")    ? e2_num_size("--size", argv[i + 1], 1, 64 << 20, &size, &err)
-			 : !strcmp(argv[i], "--mss")   ? e2_num_u64("--mss", argv[i + 1], 64, 1460, &mss, &err)
-			 : !strcmp(argv[i], "--runs")  ? e2_num_u64("--runs", argv[i + 1], 1, 1000, &runs, &err)
-			 : !strcmp(argv[i], "--pages") ? e2_num_u64("--pages", argv[i + 1], 1, 1000000, &pages, &err)
-						       : (e2_seterr(&err, "unknown option %s", argv[i]), -1);
-		if (rc) {
-			fprintf(stderr, "embark-proxy-bench: %s\n", err.msg);
-			return 2;
+	static const char usage[] = "usage: embark-proxy-bench [--size BYTES] [--mss N] [--runs N] [--pages N]\n"
+				    "  the work of an embark-proxy cache hit alone, beside a plaintext cache's;\n"
+				    "  prints key=value lines (bench/embark-proxy runs it)\n";
+	static const struct option longs[] = {
+		{"size", required_argument, NULL, 's'}, {"mss", required_argument, NULL, 'm'},
+		{"runs", required_argument, NULL, 'r'}, {"pages", required_argument, NULL, 'p'},
+		{"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
+	int c, rc = 0;
+	while ((c = e2_opt_next(argc, argv, "h", longs, &err)) != -1 && rc == 0) {
+		switch (c) {
+		case 's': rc = e2_num_size("--size", optarg, 1, 64 << 20, &size, &err); break;
+		case 'm': rc = e2_num_u64("--mss", optarg, 64, 1460, &mss, &err); break;
+		case 'r': rc = e2_num_u64("--runs", optarg, 1, 1000, &runs, &err); break;
+		case 'p': rc = e2_num_u64("--pages", optarg, 1, 1000000, &pages, &err); break;
+		case 'h': fputs(usage, stdout); return 0;
+		default: rc = -1; break;
 		}
 	}
-	if (argc % 2 != 1) {
-		fprintf(stderr, "usage: embark-proxy-bench [--size BYTES] [--mss N] [--runs N] [--pages N]\n");
+	if (rc == 0 && optind < argc) {
+		e2_seterr(&err, "unexpected argument %s (--help lists the options)", argv[optind]);
+		rc = -1;
+	}
+	if (rc) {
+		fprintf(stderr, "embark-proxy-bench: %s\n", err.msg);
 		return 2;
 	}
 	uint8_t master[EMBARK_MASTER_KEY_LEN], frame_master[EMBARK_MASTER_KEY_LEN];
