@@ -48,7 +48,17 @@ start_e2d() { # name config
   done
   fail "e2d $1 did not open its control socket"
 }
-stop_e2d() { kill -TERM "$E2D_PID"; wait "$E2D_PID" || fail "e2d exited with $? on SIGTERM"; }
+# reap PID SECONDS WHAT: waits for PID to exit (its status is reap's); one still running
+# after SECONDS fails the test, naming it: a hang is a message, not CTest's timeout
+reap() {
+  local end=$((SECONDS + $2))
+  while kill -0 "$1" 2>/dev/null; do
+    ((SECONDS < end)) || fail "$3 (pid $1) is still running after $2 s"
+    sleep 0.05
+  done
+  wait "$1"
+}
+stop_e2d() { kill -TERM "$E2D_PID"; reap "$E2D_PID" 30 "e2d, sent SIGTERM," || fail "e2d exited with $? on SIGTERM"; }
 # run PROGRAM ARGS...: in a subshell (a job started with &, a $(...)) the program takes
 # the subshell's place, so that $! and a kill reach the program itself and not a shell
 # that would leave it running (still polling a core, into the next test) when killed
@@ -148,7 +158,7 @@ for _ in $(seq 200); do
   [ "$(ctl a stats | awk '$1=="hm"{print $4}')" -gt 5000 ] 2>/dev/null && break; sleep 0.05
 done
 ctl a capture stop hm:0 >/dev/null || fail "capture stop refused"
-wait "$CAPTG" || fail "generator failed during the capture"
+reap "$CAPTG" 60 "the capture case's generator" || fail "generator failed during the capture"
 account a "$(cat "$T/cap-tg.out")" min_sent=10000 max_drop_pct=1
 n=$(tcpdump -nr "$T/cap.pcap" 2>/dev/null | wc -l)
 [ "$n" -eq 50 ] || fail "capture wrote $n packets, not 50"
@@ -167,7 +177,7 @@ grep -q "already connected" "$T/err.txt" || fail "unclear error: $(cat "$T/err.t
 if ctl a connect lp:1 hm 2>"$T/loop.txt"; then fail "an edge closing a loop was accepted"; fi
 grep -q "would close a loop (lp -> hm -> lp)" "$T/loop.txt" || fail "loop not named: $(cat "$T/loop.txt")"
 [ "$before" = "$(ctl a list | awk '{print $1, $2}')" ] || fail "graph changed after a refused request"
-wait "$BADTG" || fail "generator failed during the bad requests"
+reap "$BADTG" 60 "the bad requests' generator" || fail "generator failed during the bad requests"
 account a "$(cat "$T/bad-tg.out")" min_sent=10000 max_drop_pct=1
 kill -0 "$E2D_PID" || fail "e2d died"
 # oversized and malformed requests: an error reply each, well within a second
@@ -218,7 +228,7 @@ wait_v1_tx 1
 down_ms=$(( ($(date +%s%N) - t_stop) / 1000000 ))
 wait_v1_tx 20000
 stop_gen "$TG"
-wait "$TG" || fail "the NF failed across the e2d restart: $(tail -3 "$T/tg5.log")"
+reap "$TG" 90 "the NF across the e2d restart" || fail "the NF failed across the e2d restart: $(tail -3 "$T/tg5.log")"
 out=$(cat "$T/tg5.out")
 tx=$(echo "$out" | val tx_packets); rx=$(echo "$out" | val rx_packets)
 second=$(v1_tx); drops2=$(ctl b stats | "$ACCOUNT" sent=0 received=0 | val counted_drops || true)
@@ -314,7 +324,7 @@ memif_server_run() { # n: a 1 s generator serving ms.sock; e2d's client ports mu
     ctl c module add outc port_out port=mc1 >/dev/null
     ctl c connect inc outc >/dev/null
   }
-  wait "$MSRV" || fail "memif server generator $1: $(tail -3 "$T/tgm.log")"
+  reap "$MSRV" 90 "memif server generator $1" || fail "memif server generator $1: $(tail -3 "$T/tgm.log")"
   # This case is about connecting and dialling again; case 6 bounds memif's loss. The
   # server's receive ring (1024 entries, e2d's to fill) holds 20 ms at this rate, and the
   # generator here runs right after the parallel tests' VMs: fresh-ci saw 6.9 % (full
@@ -410,7 +420,7 @@ ctl e sched set cap limit=100000000 >/dev/null   # lift the throttle: the queue 
 wait_event "underload q"
 kill "$EV" 2>/dev/null || true
 stop_gen "$TGE"
-wait "$TGE" || fail "generator failed during the events case"
+reap "$TGE" 90 "the events case's generator" || fail "generator failed during the events case"
 account e "$(cat "$T/tge.out")" min_sent=1 max_drop_pct=90
 ok "events: $(awk '{print $2, $3}' "$T/events.txt" | tr '\n' ',' | sed 's/,$//')"
 stop_e2d
@@ -428,7 +438,7 @@ events_under_traffic n "$T/nf.conf" "$T/n0.sock" "$T/n1.sock" 30 --rate 50000 --
 wait_event "overload v0"
 kill "$EV" 2>/dev/null || true
 stop_gen "$TGE"
-wait "$TGE" || fail "generator failed during the full-ring case"
+reap "$TGE" 90 "the full-ring case's generator" || fail "generator failed during the full-ring case"
 # what e2d placed in v0's receive ring reached the (slow) NF side, which never reads it:
 # those frames count as received
 held=$(ctl n stats v0 | awk '$1=="v0"{print $6}')
@@ -460,7 +470,7 @@ busy_load() { load_event any 'v > 1000'; }
 for _ in $(seq 300); do busy_load && break; sleep 0.05; done
 busy_load || fail "no load event of v1 with sent_pps > 1000; got: $(cat "$T/events.txt")"
 stop_gen "$TGE"
-wait "$TGE" || fail "generator failed during the load case"
+reap "$TGE" 90 "the load case's generator" || fail "generator failed during the load case"
 # (band 0 is said once sent_pps < 0.5, which the printer rounds to one decimal)
 quiet_load() { load_event last 'v <= 0.5'; }
 for _ in $(seq 600); do quiet_load && break; sleep 0.05; done

@@ -35,7 +35,8 @@ struct gwc_epoch {
 	uint64_t pinned;    /* flows pinned to it */
 };
 
-#define CLOUD_VIEW_LEN 36 /* two IPv6 addresses and two ports, as on the wire */
+#define CLOUD_VIEW_LEN 36   /* two IPv6 addresses and two ports, as on the wire */
+#define WEB_NONE UINT32_MAX /* ends gwc's web list */
 
 struct seg {
 	uint32_t seq, len;
@@ -80,8 +81,8 @@ struct flow {
 	 * mapping. */
 	bool in_cloud_index, natted, out_src_is_a;
 	uint32_t cnext;
-	struct gw_web *web; /* content: the server here */
-	uint32_t web_slot;  /* its place in gwc.web_slots */
+	struct gw_web *web;            /* content: the server here */
+	uint32_t web_older, web_newer; /* its neighbours in gwc's web list; WEB_NONE ends */
 	uint8_t cloud[CLOUD_VIEW_LEN], nat_view[CLOUD_VIEW_LEN];
 };
 
@@ -107,8 +108,10 @@ struct gwc {
 	bool has_pend;
 	uint32_t pkt_nonce;
 	uint8_t pend_uri[HTTP_HEAD_MAX + 32];
-	size_t webs;         /* flows with a gw_web */
-	uint32_t *web_slots; /* their flow indices (webs of them), for eviction when full */
+	/* the flows with a gw_web, from the one silent longest to the latest one heard: the
+	 * oldest is the one to stop following when all --web-flows are taken */
+	size_t webs;
+	uint32_t web_oldest, web_newest;
 	unsigned cloud_mtu;
 	embark_framer *framer;
 	/* content keys the client's side opened segments with, by epoch and URI id */
@@ -313,9 +316,8 @@ struct gwc *gwc_new(const struct gwc_config *cfg, struct gwc_epoch *first, gwc_e
 	c->flows = calloc(n, sizeof *c->flows);
 	c->buckets = malloc(n * sizeof *c->buckets);
 	c->cbuckets = malloc(n * sizeof *c->cbuckets);
-	c->web_slots = calloc(cfg->web_flows ? cfg->web_flows : 1, sizeof *c->web_slots);
-	if (!c->flows || !c->buckets || !c->cbuckets || !c->web_slots) {
-		free(c->web_slots);
+	c->web_oldest = c->web_newest = WEB_NONE;
+	if (!c->flows || !c->buckets || !c->cbuckets) {
 		free(c->flows);
 		free(c->buckets);
 		free(c->cbuckets);
@@ -373,7 +375,6 @@ void gwc_free(struct gwc *c)
 	free(c->flows);
 	free(c->buckets);
 	free(c->cbuckets);
-	free(c->web_slots);
 	free(c);
 }
 
@@ -585,6 +586,22 @@ static void cloud_rewrite(uint8_t *ip6, size_t len, uint8_t *l4, const uint8_t v
 	e2_put_be16(l4 + csum_off, cs);
 }
 
+static void web_unlink(struct gwc *c, struct flow *f)
+{
+	*(f->web_older == WEB_NONE ? &c->web_oldest : &c->flows[f->web_older].web_newer) = f->web_newer;
+	*(f->web_newer == WEB_NONE ? &c->web_newest : &c->flows[f->web_newer].web_older) = f->web_older;
+}
+
+/* The flow goes to the web list's newest end (a new web connection, or a packet of one). */
+static void web_link_newest(struct gwc *c, struct flow *f)
+{
+	uint32_t idx = (uint32_t)(f - c->flows);
+	f->web_older = c->web_newest;
+	f->web_newer = WEB_NONE;
+	*(c->web_newest == WEB_NONE ? &c->web_oldest : &c->flows[c->web_newest].web_newer) = idx;
+	c->web_newest = idx;
+}
+
 /* The flow stops being followed as a web connection (closed, expired, evicted). */
 static void web_drop(struct gwc *c, struct flow *f)
 {
@@ -592,9 +609,17 @@ static void web_drop(struct gwc *c, struct flow *f)
 		return;
 	gw_web_free(f->web);
 	f->web = NULL;
-	uint32_t last = c->web_slots[--c->webs];
-	c->web_slots[f->web_slot] = last;
-	c->flows[last].web_slot = f->web_slot;
+	web_unlink(c, f);
+	c->webs--;
+}
+
+/* What the flow's current TCP connection held goes: its outbound stream (gateway A: URIs,
+ * tokens) and its following as a web connection (gateway B: content). */
+static void flow_forget_connection(struct gwc *c, struct flow *f)
+{
+	stream_free(c, f->st);
+	f->st = NULL;
+	web_drop(c, f);
 }
 
 /* A flow sent out from here, by its two ends: this side's (the source of what left) and the
@@ -623,8 +648,7 @@ static void flow_remove(struct gwc *c, uint32_t idx)
 	for (size_t i = 0; i < GWC_EPOCHS_LIVE; i++)
 		if (c->live[i] && c->live[i]->id == f->epoch && c->live[i]->pinned)
 			c->live[i]->pinned--;
-	stream_free(c, f->st);
-	web_drop(c, f);
+	flow_forget_connection(c, f);
 	memset(f, 0, sizeof *f);
 	f->next = c->free_head;
 	c->free_head = idx;
@@ -779,18 +803,32 @@ static struct flow *flow_get(struct gwc *c, const struct tuple *t, uint64_t now,
 	return f;
 }
 
+/* A SYN that opens the connection being followed again (a retransmission: its sequence
+ * number, and no byte after it yet, at either gateway) changes nothing. */
+static bool syn_repeats(const struct flow *f, const struct tuple *t)
+{
+	const struct stream *st = f->st;
+	if (f->fins || (f->out_dir & 4) || (!st && !f->web))
+		return false;
+	if (st && !(st->started && st->offset == 0 && st->nooo == 0 && st->next == t->seq + 1))
+		return false;
+	return !f->web || gw_web_opened_by(f->web, t->seq);
+}
+
 static void flow_touch(struct gwc *c, struct flow *f, const struct tuple *t, uint64_t now)
 {
 	if (f->expire_at != UINT64_MAX)
 		f->expire_at = now + c->cfg.idle_ns;
+	if (f->web && c->web_newest != (uint32_t)(f - c->flows)) {
+		web_unlink(c, f);
+		web_link_newest(c, f);
+	}
 	if (t->proto != 6)
 		return;
-	if ((t->tcp_flags & 0x12) == 0x02 && (f->fins || f->st || f->web || (f->out_dir & 4))) {
+	if ((t->tcp_flags & 0x12) == 0x02 && (f->fins || f->st || f->web || (f->out_dir & 4)) && !syn_repeats(f, t)) {
 		/* a SYN: a new connection on a flow's ports (a client reusing its port soon after
 		 * a close), followed afresh; the old one's stream and web following go */
-		stream_free(c, f->st);
-		f->st = NULL;
-		web_drop(c, f);
+		flow_forget_connection(c, f);
 		f->fins = 0;
 		f->out_dir = 0;
 	}
@@ -812,10 +850,8 @@ static void flow_release_if_closed(struct gwc *c, struct flow *f)
 {
 	if (f->fins != 3 || (!f->st && !f->web))
 		return;
-	stream_free(c, f->st);
-	f->st = NULL;
+	flow_forget_connection(c, f);
 	f->out_dir |= 4;
-	web_drop(c, f);
 	BUMP(c->stats.c[GWC_STREAMS_CLOSED], 1);
 }
 
@@ -1068,18 +1104,13 @@ static bool content_asked(struct gwc *c, const struct flow *f, const uint8_t id[
 	return false;
 }
 
-/* Room for a new web connection when all are taken: the one silent longest goes (its
- * flow's expiry is the latest packet + the idle time). Most often that is a connection a
- * cloud cache answered: the server saw its handshake but never its request, and nothing
- * closes it here before the server's own timeout. Its answers, if any come, go out
- * ordinary. */
+/* Room for a new web connection when all are taken: the one silent longest goes (the
+ * web list's oldest). Most often that is a connection a cloud cache answered: the server
+ * saw its handshake but never its request, and nothing closes it here before the
+ * server's own timeout. Its answers, if any come, go out ordinary. */
 static void web_evict_idlest(struct gwc *c)
 {
-	uint32_t pick = c->web_slots[0];
-	for (size_t i = 1; i < c->webs; i++)
-		if (c->flows[c->web_slots[i]].expire_at < c->flows[pick].expire_at)
-			pick = c->web_slots[i];
-	web_drop(c, &c->flows[pick]);
+	web_drop(c, &c->flows[c->web_oldest]);
 	BUMP(c->stats.c[GWC_WEB_EVICTED], 1);
 }
 
@@ -1094,8 +1125,8 @@ static void web_inbound(struct gwc *c, struct flow *f, const struct gwc_epoch *e
 			BUMP(c->stats.c[GWC_WEB_NO_ROOM], 1);
 			return;
 		}
-		f->web_slot = (uint32_t)c->webs;
-		c->web_slots[c->webs++] = (uint32_t)(f - c->flows);
+		c->webs++;
+		web_link_newest(c, f);
 		BUMP(c->stats.c[GWC_WEB_FLOWS], 1);
 		gw_web_client_syn(f->web, t->seq);
 	} else if (f->web && t->payload_len) {

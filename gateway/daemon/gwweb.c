@@ -69,6 +69,11 @@ void gw_web_client_syn(struct gw_web *w, uint32_t seq)
 	w->req.next = seq + 1;
 }
 
+bool gw_web_opened_by(const struct gw_web *w, uint32_t seq)
+{
+	return w->req.sync && w->req.next == seq + 1 && w->req.head_len == 0 && w->qn == 0;
+}
+
 void gw_web_server_syn(struct gw_web *w, uint32_t seq)
 {
 	w->resp.sync = true;

@@ -22,6 +22,9 @@ void gw_web_free(struct gw_web *w); /* NULL is fine */
 /* The client's SYN and the server's SYN-ACK: where each direction's bytes begin. */
 void gw_web_client_syn(struct gw_web *w, uint32_t seq);
 void gw_web_server_syn(struct gw_web *w, uint32_t seq);
+/* Whether following began at a client SYN of sequence number seq and no request byte has
+ * come since (that SYN again is a retransmission, not a new connection). */
+bool gw_web_opened_by(const struct gw_web *w, uint32_t seq);
 /* A segment of the client's bytes (as decrypted, on its way to the server). keys: the
  * epoch the flow is pinned to, for the URI ids and content keys. */
 void gw_web_request(struct gw_web *w, const embark_keys *keys, uint32_t seq, const uint8_t *p, size_t n);

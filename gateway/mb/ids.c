@@ -99,8 +99,9 @@ static int ids_opt(void *st, int c, const char *arg, struct e2_err *err)
 	return -1;
 }
 
-static void free_flow(void *val)
+static void free_flow(void *ctx, void *val)
 {
+	(void)ctx;
 	struct ids_flow *f = val;
 	embark_km_matcher_free(f->m);
 	f->m = NULL;
@@ -131,7 +132,7 @@ static int ids_setup(void *st, bool check, struct e2_err *err)
 		e2_seterr(err, "no memory for the flow table");
 		return -1;
 	}
-	mb_flows_on_evict(d->flows, free_flow);
+	mb_flows_on_evict(d->flows, free_flow, NULL);
 	return 0;
 }
 

@@ -141,7 +141,8 @@ void mb_flow_key(const embark_key5 *k, struct mb_flow_key *f, bool *swapped)
 struct mb_flows {
 	size_t cap, mask, val_size, slot_size;
 	uint64_t idle_ns;
-	void (*evict)(void *val);
+	void (*evict)(void *ctx, void *val);
+	void *evict_ctx;
 	uint8_t *slots; /* slot_head, then the value */
 };
 struct slot_head {
@@ -179,9 +180,10 @@ struct mb_flows *mb_flows_new(size_t cap, size_t val_size, uint64_t idle_ns)
 	return t;
 }
 
-void mb_flows_on_evict(struct mb_flows *t, void (*fn)(void *val))
+void mb_flows_on_evict(struct mb_flows *t, void (*fn)(void *ctx, void *val), void *ctx)
 {
 	t->evict = fn;
+	t->evict_ctx = ctx;
 }
 
 bool mb_flows_carry(struct mb_flows *t, const struct mb_pkt *p, uint64_t now, size_t flag_off, bool *full)
@@ -206,7 +208,7 @@ void mb_flows_free(struct mb_flows *t)
 	if (t && t->evict)
 		for (size_t i = 0; i < t->cap; i++)
 			if (slot_at(t, i)->last_seen)
-				t->evict(slot_at(t, i) + 1);
+				t->evict(t->evict_ctx, slot_at(t, i) + 1);
 	if (t)
 		free(t->slots);
 	free(t);
@@ -250,7 +252,7 @@ static void *lookup(struct mb_flows *t, const struct mb_flow_key *k, uint64_t no
 		return NULL;
 	struct slot_head *s = slot_at(t, reuse);
 	if (s->last_seen && t->evict)
-		t->evict(s + 1);
+		t->evict(t->evict_ctx, s + 1);
 	s->key = *k;
 	s->last_seen = now + 1;
 	memset(s + 1, 0, t->val_size);

@@ -87,8 +87,9 @@ void mb_flows_prefetch(const struct mb_flows *t, const struct mb_flow_key *k);
 void mb_flows_prefetch_hash(const struct mb_flows *t, uint64_t hash);
 /* The live flow's state without touching it (no refresh, no expiry): for hints. */
 const void *mb_flows_peek(const struct mb_flows *t, const struct mb_flow_key *k, uint64_t now);
-/* Called with an expired entry's state before the entry is reused, and on free. */
-void mb_flows_on_evict(struct mb_flows *t, void (*fn)(void *val));
+/* fn(ctx, state) is called with an expired entry's state before the entry is reused, and
+ * on free. */
+void mb_flows_on_evict(struct mb_flows *t, void (*fn)(void *ctx, void *val), void *ctx);
 /* A decision taken on the flow a packet's records named carries over to the packet's own
  * flow when a NAT on the way rewrote it (p->rec_flow): if that flow's state has the bool at
  * flag_off set (blocked, dropping), the packet's flow gets it too and true is returned

@@ -47,8 +47,7 @@ struct prx_flow {
 	uint8_t eth[12]; /* the client's frames' destination and source MACs */
 	uint8_t client_addr[16], server_addr[16];
 	uint8_t cport_be[2], sport_be[2];
-	struct mb_cache *cache; /* serving: where obj is pinned */
-	struct mb_cache_obj *obj;
+	struct mb_cache_obj *obj; /* serving: the object, pinned in the proxy's cache */
 	struct mb_serve serve;
 };
 
@@ -76,12 +75,25 @@ struct prx {
 	uint64_t seg_stored, seg_ignored, seg_dropped, objects_completed, passed, table_full;
 };
 
-static void prx_evict(void *val)
+/* The flow stops being served (done, given up, abandoned, expired): its object is unpinned. */
+static void serve_end(struct prx *x, struct prx_flow *f)
+{
+	if (f->obj)
+		mb_cache_unpin(x->cache, f->obj);
+	f->obj = NULL;
+}
+
+static void prx_evict(void *ctx, void *val)
 {
 	struct prx_flow *f = val;
-	if (f->mode == PRX_SERVING && f->obj)
-		mb_cache_unpin(f->cache, f->obj);
-	f->obj = NULL;
+	if (f->mode == PRX_SERVING)
+		serve_end(ctx, f);
+}
+
+/* The window the client's segment offers, in bytes. */
+static uint64_t client_window(const struct prx_flow *f, const uint8_t *th)
+{
+	return (uint64_t)e2_get_be16(th + 14) << (f->wscale ? f->client_wscale : 0);
 }
 
 static int prx_opt(void *st, int c, const char *arg, struct e2_err *err)
@@ -133,7 +145,7 @@ static int prx_setup(void *st, bool check, struct e2_err *err)
 		e2_seterr(err, "no memory for the flow tables or the cache");
 		return -1;
 	}
-	mb_flows_on_evict(x->flows, prx_evict);
+	mb_flows_on_evict(x->flows, prx_evict, x);
 	return 0;
 }
 
@@ -244,8 +256,7 @@ static void serve_step(struct prx *x, struct e2nf *nf, struct prx_flow *f, uint6
 			x->gave_up++;
 		else
 			x->served++;
-		mb_cache_unpin(f->cache, f->obj);
-		f->obj = NULL;
+		serve_end(x, f);
 		f->mode = PRX_SERVED;
 	}
 }
@@ -260,7 +271,6 @@ static bool start_serving(struct prx *x, struct e2nf *nf, struct prx_flow *f, co
 	}
 	x->serving[x->n_serving++] = p->flow;
 	f->mode = PRX_SERVING;
-	f->cache = x->cache;
 	f->obj = o;
 	mb_serve_start(&f->serve, o, f->server_next, rcv_next, wnd, now);
 	serve_step(x, nf, f, now);
@@ -314,7 +324,7 @@ static int prx_pkt(void *st, struct e2nf *nf, unsigned port, struct mb_pkt *p, u
 			return MB_DROP; /* the SYN again of a connection this proxy answers */
 		if (!fresh && f->mode == PRX_SERVING) {
 			/* a new connection on the same ports: the client gave up the old one */
-			mb_cache_unpin(f->cache, f->obj);
+			serve_end(x, f);
 			x->abandoned++;
 		}
 		memset(f, 0, sizeof *f); /* a new connection, though the ports were used before */
@@ -350,8 +360,7 @@ static int prx_pkt(void *st, struct e2nf *nf, unsigned port, struct mb_pkt *p, u
 		if (has_ts)
 			f->client_tsval = tsval;
 		if (f->mode == PRX_SERVING) {
-			uint64_t wnd = (uint64_t)e2_get_be16(th + 14) << (f->wscale ? f->client_wscale : 0);
-			mb_serve_client(&f->serve, seq, plen, ack, wnd, flags, now);
+			mb_serve_client(&f->serve, seq, plen, ack, client_window(f, th), flags, now);
 			serve_step(x, nf, f, now);
 		}
 		return MB_DROP;
@@ -399,8 +408,7 @@ static int prx_pkt(void *st, struct e2nf *nf, unsigned port, struct mb_pkt *p, u
 			x->miss_no_syn++; /* no sequence space to answer in */
 			mb_cache_unpin(x->cache, o);
 		} else {
-			uint64_t wnd = (uint64_t)e2_get_be16(th + 14) << (f->wscale ? f->client_wscale : 0);
-			if (start_serving(x, nf, f, p, o, seq + (uint32_t)plen, wnd, now)) {
+			if (start_serving(x, nf, f, p, o, seq + (uint32_t)plen, client_window(f, th), now)) {
 				x->hits++;
 				return MB_DROP;
 			}

@@ -148,9 +148,10 @@ static void test_uris(void **state)
 }
 
 static int evicted;
-static void on_evict(void *v)
+static void on_evict(void *ctx, void *v)
 {
 	(void)v;
+	assert_ptr_equal(ctx, &evicted);
 	evicted++;
 }
 
@@ -189,7 +190,7 @@ static void test_flows(void **state)
 {
 	(void)state;
 	struct mb_flows *t = mb_flows_new(64, sizeof(uint64_t), 1000);
-	mb_flows_on_evict(t, on_evict);
+	mb_flows_on_evict(t, on_evict, &evicted);
 	embark_key5 k = {.sip = 1, .dip = 2, .sport = 10, .dport = 20, .proto = 6, .has_ports = true};
 	embark_key5 r = {.sip = 2, .dip = 1, .sport = 20, .dport = 10, .proto = 6, .has_ports = true};
 	struct mb_flow_key fk, fr;

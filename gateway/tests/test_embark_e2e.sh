@@ -76,17 +76,9 @@ ok() { echo "ok - $*"; }
 wait_for() { local end=$((SECONDS + $1)); shift; until "$@" >/dev/null 2>&1; do ((SECONDS < end)) || return 1; sleep 0.1; done; }
 gwctl() { local gw=$1; shift; "$GW/embark-gwctl" --ctl "ipc://$T/$gw.ctl" "$@"; }
 gwcount() { gwctl "$1" status | awk -v k="$2" '$1 == k { print $2 }'; }
-# an NF's counters over its control socket (libe2nf: SOCK_SEQPACKET, one request, one reply)
-nfstats() {
-  python3 -c "
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-s.settimeout(5)
-s.connect(sys.argv[1])
-s.send(b'stats')
-print(s.recv(65536).decode().strip())" "$T/$1.nfctl"
-}
-nfcount() { nfstats "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -1; }
+# an NF's counters over its control socket (libe2nf's --ctl), all or one
+nfstats() { "$BUILD/native-nf/e2nf-ctl" "$T/$1.nfctl" stats; }
+nfcount() { "$BUILD/native-nf/e2nf-ctl" --get "$2" "$T/$1.nfctl" stats; }
 e2dstats() { "$CTL" --ctl "$T/e2d.ctl" stats; }
 
 # --- keys, rules, pools, keywords ---------------------------------------------------

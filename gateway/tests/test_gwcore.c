@@ -818,6 +818,18 @@ static struct gwc *core_content(struct gwc_epoch *first, bool content)
 
 /* A connection from client cl:port to server sv:80 through a (client side) and b, its
  * request sent: handshake (client ISN 100, server ISN sisn) and the request at 101. */
+/* Gateway A (its records to s) and gateway B, in content mode, cfg's limits otherwise. */
+static void content_pair(struct gwc_config *cfg, struct sink *s, struct gwc **a, struct gwc **b)
+{
+	struct e2_err err = {0};
+	memset(s, 0, sizeof *s);
+	cfg->content = true;
+	*a = gwc_new(cfg, epoch(1, 4, RULES1), sink_emit, s, &err);
+	*b = gwc_new(cfg, epoch(1, 4, RULES1), NULL, NULL, &err);
+	assert_non_null(*a);
+	assert_non_null(*b);
+}
+
 static void http_open(struct gwc *a, struct gwc *b, uint32_t cl, uint32_t sv, uint16_t port, uint32_t sisn,
 		      const char *req)
 {
@@ -840,18 +852,13 @@ static void test_closed_connections_give_back_state(void **st)
 {
 	(void)st;
 	static struct sink s;
-	memset(&s, 0, sizeof s);
 	struct gwc_config cfg;
-	struct e2_err err = {0};
+	struct gwc *a, *b;
 	gwc_config_default(&cfg);
 	cfg.flows = 1024;
-	cfg.content = true;
 	cfg.dpi_flows = 4;
 	cfg.web_flows = 4;
-	struct gwc *a = gwc_new(&cfg, epoch(1, 4, RULES1), sink_emit, &s, &err);
-	struct gwc *b = gwc_new(&cfg, epoch(1, 4, RULES1), NULL, NULL, &err);
-	assert_non_null(a);
-	assert_non_null(b);
+	content_pair(&cfg, &s, &a, &b);
 	static uint8_t in[2000];
 	const char *req = "GET /p HTTP/1.1\r\nHost: h.example\r\n\r\n";
 	uint32_t cl = 0x0a000001, sv = 0x0a020001;
@@ -870,14 +877,61 @@ static void test_closed_connections_give_back_state(void **st)
 	assert_int_equal(counter(b, GWC_WEB_FLOWS), 20);
 	assert_int_equal(counter(a, GWC_STREAMS_CLOSED), 20);
 	assert_int_equal(counter(b, GWC_STREAMS_CLOSED), 20);
-	for (uint16_t i = 0; i < 5; i++)
+	for (uint16_t i = 0; i < 4; i++)
 		http_open(a, b, cl, sv, (uint16_t)(42000 + i), 7000, req);
+	/* the first one speaks again (an ACK), so the second is now the one silent longest */
+	size_t n = tcp(in, cl, sv, 42000, 80, 101 + (uint32_t)strlen(req), 0x10, "", 0);
+	through(a, b, in, n, SEC);
+	http_open(a, b, cl, sv, 42004, 7000, req);
 	assert_int_equal(counter(a, GWC_EXT_URIS), 24);
 	assert_int_equal(counter(a, GWC_DPI_NO_ROOM), 1);
 	/* B makes room: the connection silent longest stops being followed */
 	assert_int_equal(counter(b, GWC_WEB_NO_ROOM), 0);
 	assert_int_equal(counter(b, GWC_WEB_EVICTED), 1);
 	assert_int_equal(counter(b, GWC_WEB_FLOWS), 25);
+	/* which one: the answers to 42000 and 42004 go as content, 42001's ordinary */
+	static const char resp[] = "HTTP/1.1 200 OK\r\nCache-Control: max-age=30\r\nContent-Length: 5\r\n\r\nhello";
+	static uint8_t enc[2400];
+	for (uint16_t port = 42000; port <= 42004; port += 4) {
+		n = tcp(in, sv, cl, 80, port, 7001, 0x18, resp, sizeof resp - 1);
+		outbound(b, in, n, enc, sizeof enc);
+		assert_int_equal(enc[44] & 0x03, 0x02);
+	}
+	n = tcp(in, sv, cl, 80, 42001, 7001, 0x18, resp, sizeof resp - 1);
+	outbound(b, in, n, enc, sizeof enc);
+	assert_int_equal(enc[44] & 0x03, 0x01);
+	gwc_free(a);
+	gwc_free(b);
+}
+
+/* A client's SYN sent again (its SYN-ACK was slow or lost) is the same connection: one
+ * stream at A, one web following at B, and the request after it still gets its URI and
+ * is followed; the same ports' SYN after the request is a new connection. */
+static void test_retransmitted_syn_keeps_state(void **st)
+{
+	(void)st;
+	static struct sink s;
+	struct gwc_config cfg;
+	struct gwc *a, *b;
+	gwc_config_default(&cfg);
+	content_pair(&cfg, &s, &a, &b);
+	static uint8_t in[2000];
+	const char *req = "GET /again HTTP/1.1\r\nHost: h.example\r\n\r\n";
+	uint32_t cl = 0x0a000001, sv = 0x0a020001;
+	size_t n = tcp(in, cl, sv, 43000, 80, 100, 0x02, "", 0);
+	for (int i = 0; i < 3; i++)
+		through(a, b, in, n, SEC);
+	assert_int_equal(counter(a, GWC_DPI_STREAMS), 1);
+	assert_int_equal(counter(b, GWC_WEB_FLOWS), 1);
+	http_open(a, b, cl, sv, 43000, 9000, req); /* the SYN once more, then the request */
+	assert_int_equal(counter(a, GWC_DPI_STREAMS), 1);
+	assert_int_equal(counter(b, GWC_WEB_FLOWS), 1);
+	assert_int_equal(counter(a, GWC_EXT_URIS), 1);
+	/* after the request, a SYN on the ports is another connection */
+	http_open(a, b, cl, sv, 43000, 9500, req);
+	assert_int_equal(counter(a, GWC_DPI_STREAMS), 2);
+	assert_int_equal(counter(b, GWC_WEB_FLOWS), 2);
+	assert_int_equal(counter(a, GWC_EXT_URIS), 2);
 	gwc_free(a);
 	gwc_free(b);
 }
@@ -1293,6 +1347,7 @@ int main(void)
 		cmocka_unit_test(test_reassembly),
 		cmocka_unit_test(test_chunked_request_body),
 		cmocka_unit_test(test_closed_connections_give_back_state),
+		cmocka_unit_test(test_retransmitted_syn_keeps_state),
 		cmocka_unit_test(test_content_through_gateways),
 		cmocka_unit_test(test_proxy_frames_at_gateway),
 		cmocka_unit_test(test_delimiter_tokens),

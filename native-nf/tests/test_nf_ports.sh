@@ -10,7 +10,7 @@
 # 4. e2d's hugepage files and runtime directory are gone after it stops.
 set -euo pipefail
 BUILD=${1:?usage: test_nf_ports.sh BUILD_DIR}
-E2D=$BUILD/vswitch/e2d CTL=$BUILD/vswitch/e2ctl-dp FWD=$BUILD/native-nf/e2nf-fwd
+E2D=$BUILD/vswitch/e2d CTL=$BUILD/vswitch/e2ctl-dp FWD=$BUILD/native-nf/e2nf-fwd NFCTL=$BUILD/native-nf/e2nf-ctl
 PY=/usr/bin/python3
 [ "$(id -u)" = 0 ] && command -v ip >/dev/null && command -v tcpdump >/dev/null || { echo "skip: needs root, ip, tcpdump"; exit 77; }
 $PY -c 'import scapy' 2>/dev/null || { echo "skip: needs python3-scapy"; exit 77; }
@@ -125,17 +125,20 @@ ok "100 frames through e2d -> e2nf-fwd -> e2d over zero-copy nf ports"
   fail "e2d's nsh_match did not match the NF's safe=1 on all 100 frames"
 ok "every frame carried the NF's metadata (safe=1), matched by e2d's nsh_match"
 
-nfctl() { # COMMAND: the NF's answer on its control socket
-  "$PY" -c "
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-s.connect(sys.argv[1]); s.send(sys.argv[2].encode()); s.settimeout(5)
-print(s.recv(4096).decode(), end='')" "$T/nf.ctl" "$1"
-}
+nfctl() { "$NFCTL" "$T/nf.ctl" "$@"; } # COMMAND...: the NF's answer on its control socket
 nfctl stats | grep -qx "rx_packets=100" || fail "the NF's stats on its control socket: $(nfctl stats)"
 nfctl version | grep -qx "api_version=1" || fail "the NF's version: $(nfctl version)"
-nfctl frobnicate | grep -q "^error: unknown command 'frobnicate'" || fail "an unknown command: $(nfctl frobnicate)"
+out=$(nfctl frobnicate 2>&1) && fail "e2nf-ctl exited 0 on the NF's error: $out"
+[[ $out == "error: unknown command 'frobnicate'"* ]] || fail "an unknown command: $out"
 ok "the NF answers stats, version and an unknown command on its control socket"
+[ "$("$NFCTL" --get tx_packets --get rx_packets "$T/nf.ctl" stats)" = $'100\n100' ] ||
+  fail "e2nf-ctl --get: $("$NFCTL" --get tx_packets --get rx_packets "$T/nf.ctl" stats 2>&1)"
+rc=0; out=$("$NFCTL" --get no_such_counter "$T/nf.ctl" stats 2>&1) || rc=$?
+[ $rc = 1 ] && [ "$out" = "e2nf-ctl: the reply to 'stats' has no no_such_counter" ] || fail "a missing key: rc=$rc $out"
+rc=0; out=$("$NFCTL" "$T/nobody.ctl" stats 2>&1) || rc=$?
+[ $rc = 2 ] && [[ $out == "e2nf-ctl: cannot connect to $T/nobody.ctl: No such file or directory"* ]] ||
+  fail "no NF on the socket: rc=$rc $out"
+ok "e2nf-ctl: --get picks counters in order; a missing key and a missing NF are refused in one line"
 kill -TERM "$NF_PID"; wait "$NF_PID" || fail "e2nf-fwd exited with $? on SIGTERM"
 grep -qx "rx_packets=100" "$T/nf1.out" && grep -qx "tx_packets=100" "$T/nf1.out" && grep -qx "tagged=100" "$T/nf1.out" ||
   fail "e2nf-fwd's counters do not say 100 in, 100 out, 100 tagged"
