@@ -57,8 +57,11 @@ struct stream {
 	struct http1_body body; /* HTTP_BODY: the request body being passed over */
 	size_t head_len;
 	uint8_t head[HTTP_HEAD_MAX];
-	/* the URI ids of the stream's last requests: what a content answer may name */
+	/* the URI ids of the stream's last requests: what a content answer may name; and the
+	 * instance (tag) each one's answer came as, once its first content opened */
 	uint8_t asked[STREAM_ASKED][EMBARK_URI_ID_LEN];
+	uint8_t asked_tag[STREAM_ASKED][EMBARK_CONTENT_TAG_LEN];
+	bool asked_tagged[STREAM_ASKED];
 	unsigned nasked;
 };
 
@@ -160,6 +163,7 @@ static const char *const counter_names[GWC_COUNTERS] = {
 	[GWC_CONTENT_UNCHECKED] = "content_unchecked",
 	[GWC_STREAMS_CLOSED] = "streams_closed",
 	[GWC_WEB_EVICTED] = "web_evicted",
+	[GWC_CONTENT_SPLICED] = "content_spliced",
 };
 
 const char *gwc_counter_name(enum gwc_counter c)
@@ -922,7 +926,9 @@ static bool http_request(struct gwc *c, struct stream *st, const struct gwc_epoc
 	if (http1_parse_request(st->head, st->head_len, &req, uri, sizeof uri) != 0)
 		return false;
 	if (embark_uri_encrypt(ep->keys, uri, req.uri_len, enc) == 0) {
-		memcpy(st->asked[st->nasked++ % STREAM_ASKED], enc, EMBARK_URI_ID_LEN);
+		unsigned slot = st->nasked++ % STREAM_ASKED;
+		memcpy(st->asked[slot], enc, EMBARK_URI_ID_LEN);
+		st->asked_tagged[slot] = false;
 		struct ext_record rec = {.epoch = ep->id, .uri = enc, .uri_len = req.uri_len + 16};
 		memcpy(rec.flow, flow, EXT_FLOW_ID_LEN);
 		if (st->km)
@@ -1086,22 +1092,60 @@ static embark_content *content_key(struct gwc *c, const struct gwc_epoch *ep, co
 	return c->ckeys[k].key;
 }
 
-/* A content answer in flow f may name only a URI the flow asked for, where this gateway
- * followed the flow's requests (its stream: room permitting, URIs on); else it is taken
- * unchecked, counted. */
-static bool content_asked(struct gwc *c, const struct flow *f, const uint8_t id[EMBARK_URI_ID_LEN])
+enum { SLOT_UNASKED = -1, SLOT_SPLICED = -2 };
+
+/* The request (its slot in st->asked) whose answer a content segment is part of: one for
+ * its URI whose answer came as this segment's instance, else the oldest one for its URI
+ * whose answer has not begun. One response keeps one instance: a cache cannot splice two
+ * instances of a URI, each segment authentic, into one answer (README "HTTP proxy/cache
+ * over ciphertext", part 1). A URI asked twice on a connection has two slots, so two
+ * instances may come. */
+static int asked_slot(const struct stream *st, const embark_content_info *ci)
 {
-	const struct stream *st = f ? f->st : NULL;
-	if (!st || !st->nasked) {
-		BUMP(c->stats.c[GWC_CONTENT_UNCHECKED], 1);
-		return true;
-	}
 	unsigned n = st->nasked < STREAM_ASKED ? st->nasked : STREAM_ASKED;
-	for (unsigned i = 0; i < n; i++)
-		if (memcmp(st->asked[i], id, EMBARK_URI_ID_LEN) == 0)
-			return true;
-	BUMP(c->stats.c[GWC_CONTENT_UNASKED], 1);
-	return false;
+	int fresh = SLOT_UNASKED, other = SLOT_UNASKED;
+	for (unsigned r = st->nasked - n; r != st->nasked; r++) {
+		unsigned i = r % STREAM_ASKED;
+		if (memcmp(st->asked[i], ci->uri_id, EMBARK_URI_ID_LEN) != 0)
+			continue;
+		if (!st->asked_tagged[i]) {
+			if (fresh < 0)
+				fresh = (int)i;
+		} else if (memcmp(st->asked_tag[i], ci->seg.tag, EMBARK_CONTENT_TAG_LEN) == 0) {
+			return (int)i;
+		} else {
+			other = SLOT_SPLICED;
+		}
+	}
+	return fresh >= 0 ? fresh : other;
+}
+
+/* A content segment (or a proxy's content frame) from the cloud in flow f, opened in place:
+ * it must name a URI the connection asked for and keep its answer's instance, where this
+ * gateway followed the connection's requests (its stream: room permitting, URIs on; else
+ * it is taken unchecked, counted), and open under its URI's key. false: refused. */
+static bool content_open(struct gwc *c, struct flow *f, const struct gwc_epoch *ep, const embark_content_info *ci,
+			 uint8_t *pkt, size_t len)
+{
+	struct stream *st = f ? f->st : NULL;
+	int slot = SLOT_UNASKED;
+	if (st && st->nasked) {
+		slot = asked_slot(st, ci);
+		if (slot < 0) {
+			BUMP(c->stats.c[slot == SLOT_SPLICED ? GWC_CONTENT_SPLICED : GWC_CONTENT_UNASKED], 1);
+			return false;
+		}
+	} else {
+		BUMP(c->stats.c[GWC_CONTENT_UNCHECKED], 1);
+	}
+	embark_content *key = content_key(c, ep, ci->uri_id);
+	if (!key || embark_content_open_packet(key, ci, pkt, len) != 0)
+		return false;
+	if (slot >= 0 && !st->asked_tagged[slot]) { /* only an authentic segment names the instance */
+		memcpy(st->asked_tag[slot], ci->seg.tag, EMBARK_CONTENT_TAG_LEN);
+		st->asked_tagged[slot] = true;
+	}
+	return true;
 }
 
 /* Room for a new web connection when all are taken: the one silent longest goes (the
@@ -1169,12 +1213,8 @@ static int frame_inbound(struct gwc *c, struct gwc_pkt *p, struct gwc_epoch *ep,
 		struct flow_ends e = flow_ends(f);
 		rc = embark_frame_to_ipv4(&in, e.peer_ip, e.own_ip, e.peer_port, e.own_port, p->out, p->cap,
 					  &p->out_len);
-		if (rc == EMBARK_OK && in.content.present) {
-			embark_content *key =
-				content_asked(c, f, in.content.uri_id) ? content_key(c, ep, in.content.uri_id) : NULL;
-			if (!key || embark_content_open_packet(key, &in.content, p->out, p->out_len) != 0)
-				rc = EMBARK_E_CONTENT;
-		}
+		if (rc == EMBARK_OK && in.content.present && !content_open(c, f, ep, &in.content, p->out, p->out_len))
+			rc = EMBARK_E_CONTENT;
 		struct tuple t;
 		if (rc == EMBARK_OK && parse_v4(p->out, p->out_len, &t)) {
 			flow_touch(c, f, &t, now); /* a proxy's FIN ends the connection too */
@@ -1412,13 +1452,10 @@ void gwc_inbound(struct gwc *c, struct gwc_pkt *p, size_t n, uint64_t now)
 				if (q->rc == EMBARK_OK && parse_v4(q->out, q->out_len, &t))
 					f = flow_get(c, &t, now, E, &is_new);
 				if (q->rc == EMBARK_OK && b[j].content && b[j].content->present) {
-					const uint8_t *id = b[j].content->uri_id;
-					embark_content *key = content_asked(c, f, id) ? content_key(c, E, id) : NULL;
-					if (!key ||
-					    embark_content_open_packet(key, b[j].content, q->out, q->out_len) != 0)
-						q->rc = EMBARK_E_CONTENT;
-					else
+					if (content_open(c, f, E, b[j].content, q->out, q->out_len))
 						BUMP(c->stats.c[GWC_CONTENT_OPENED], 1);
+					else
+						q->rc = EMBARK_E_CONTENT;
 				}
 				if (q->rc != EMBARK_OK) {
 					BUMP(c->stats.dec_err[q->rc], 1);

@@ -102,6 +102,7 @@ enum gwc_counter {
 	GWC_CONTENT_UNCHECKED, /* content taken in a connection whose requests were not followed */
 	GWC_STREAMS_CLOSED,    /* connections that ended (RST, a FIN each way): stream and web state given back */
 	GWC_WEB_EVICTED,       /* web connections dropped, silent longest, to make room for a new one */
+	GWC_CONTENT_SPLICED,   /* content of another instance of a URI than its response began with: refused */
 	GWC_COUNTERS
 };
 const char *gwc_counter_name(enum gwc_counter c);

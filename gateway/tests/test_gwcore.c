@@ -936,6 +936,69 @@ static void test_retransmitted_syn_keeps_state(void **st)
 	gwc_free(b);
 }
 
+/* A content segment of `uri` sealed as a holder of the pairs' key (test_keys(7), epoch 1)
+ * seals it, as a cloud that held the key could (none does): instance tag, offset and
+ * payload, in the flow sv:80 -> cl:port at seq. Its length; the frame in enc. */
+static size_t sealed_segment(const char *uri, const char tag[EMBARK_CONTENT_TAG_LEN], uint64_t offset, uint32_t cl,
+			     uint32_t sv, uint16_t port, uint32_t seq, const char *payload, uint8_t *enc, size_t cap)
+{
+	embark_keys *k = test_keys(7);
+	char msg[256];
+	embark_ruleset rs;
+	assert_int_equal(embark_rules_parse(RULES1, strlen(RULES1), "r", &rs, msg, sizeof msg), 0);
+	embark_gw *g = embark_gw_new(k, &rs, NULL, NULL, msg, sizeof msg);
+	embark_content_info ci = {.seg = {.offset = offset}};
+	memcpy(ci.seg.tag, tag, EMBARK_CONTENT_TAG_LEN);
+	assert_int_equal(embark_uri_id(k, (const uint8_t *)uri, strlen(uri), ci.uri_id), 0);
+	ci.key = embark_content_new(k, ci.uri_id);
+	static uint8_t in[2000];
+	size_t n = tcp(in, sv, cl, 80, port, seq, 0x18, payload, strlen(payload));
+	embark_burst_pkt bp = {.in = in, .len = n, .out = enc, .cap = cap, .content = &ci};
+	embark_encrypt_burst(g, &bp, 1);
+	assert_int_equal(bp.rc, EMBARK_OK);
+	enc[3] = 1; /* epoch 1's label */
+	embark_content_free(ci.key);
+	embark_gw_free(g);
+	embark_ruleset_free(&rs);
+	embark_keys_free(k);
+	return bp.out_len;
+}
+
+/* One answer keeps one instance: a connection that asked for a URI twice takes two
+ * instances of it, one per request, and refuses a third; each instance's later segments
+ * still open. */
+static void test_one_answer_one_instance(void **st)
+{
+	(void)st;
+	struct gwc *a = core_content(epoch(1, 7, RULES1), true), *b = core_content(epoch(1, 7, RULES1), true);
+	const uint32_t cl = 0x0a090001, sv = 0x0a020005;
+	static const char req[] = "GET /pic.png HTTP/1.1\r\nHost: www.example\r\n\r\n";
+	static uint8_t in[2000], enc[2400], dec[2400];
+	size_t dn, en;
+	http_open(a, b, cl, sv, 40020, 5000, req);
+	size_t n = tcp(in, cl, sv, 40020, 80, 101 + (uint32_t)strlen(req), 0x18, req, strlen(req));
+	through(a, b, in, n, SEC); /* the same URI again, pipelined */
+	static const struct {
+		const char *tag;
+		uint64_t offset;
+		int rc;
+	} segs[] = {{"instnc1", 1500, EMBARK_OK},
+		    {"instnc2", 1500, EMBARK_OK},
+		    {"instnc3", 3000, EMBARK_E_CONTENT},
+		    {"instnc1", 3000, EMBARK_OK},
+		    {"instnc2", 3000, EMBARK_OK}};
+	for (size_t i = 0; i < sizeof segs / sizeof segs[0]; i++) {
+		en = sealed_segment("www.example/pic.png", segs[i].tag, segs[i].offset, cl, sv, 40020, 5001, "bytes",
+				    enc, sizeof enc);
+		assert_int_equal(inbound(a, enc, en, dec, sizeof dec, &dn), segs[i].rc);
+	}
+	assert_int_equal(counter(a, GWC_CONTENT_OPENED), 4);
+	assert_int_equal(counter(a, GWC_CONTENT_SPLICED), 1);
+	assert_int_equal(counter(a, GWC_CONTENT_UNASKED), 0);
+	gwc_free(a);
+	gwc_free(b);
+}
+
 /* Web-cache content through two gateways (README "HTTP proxy/cache over ciphertext"):
  * the server's gateway B sends the answer to a GET as content segments, the client's
  * gateway A opens them byte for byte; a segment that would not fit the cloud MTU as
@@ -984,35 +1047,21 @@ static void test_content_through_gateways(void **st)
 		seq += (uint32_t)len;
 	}
 	/* a segment sealed right, in the right flow, but naming a URI the connection did not
-	 * ask for (made here with the pair's key, as a cloud that held it could not) */
-	{
-		embark_keys *k = test_keys(7);
-		char msg[256];
-		embark_ruleset rs;
-		assert_int_equal(embark_rules_parse(RULES1, strlen(RULES1), "r", &rs, msg, sizeof msg), 0);
-		embark_gw *g = embark_gw_new(k, &rs, NULL, NULL, msg, sizeof msg);
-		uint8_t other[EMBARK_URI_ID_LEN];
-		assert_int_equal(embark_uri_id(k, (const uint8_t *)"www.example/other", 17, other), 0);
-		embark_content_info ci = {.key = embark_content_new(k, other), .seg = {.tag = "ttttttt"}};
-		memcpy(ci.uri_id, other, sizeof other);
-		n = tcp(in, sv, cl, 80, 40010, seq, 0x18, "stranger", 8);
-		embark_burst_pkt bp = {.in = in, .len = n, .out = enc, .cap = sizeof enc, .content = &ci};
-		embark_encrypt_burst(g, &bp, 1);
-		assert_int_equal(bp.rc, EMBARK_OK);
-		enc[3] = 1; /* epoch 1's label */
-		assert_int_equal(inbound(a, enc, bp.out_len, dec, sizeof dec, &dn), EMBARK_E_CONTENT);
-		assert_int_equal(counter(a, GWC_CONTENT_UNASKED), 1);
-		embark_content_free(ci.key);
-		embark_gw_free(g);
-		embark_ruleset_free(&rs);
-		embark_keys_free(k);
-	}
+	 * ask for; then one of the asked URI, but another instance than its answer came as (a
+	 * cache splicing two instances into one answer) */
+	en = sealed_segment("www.example/other", "ttttttt", 0, cl, sv, 40010, seq, "stranger", enc, sizeof enc);
+	assert_int_equal(inbound(a, enc, en, dec, sizeof dec, &dn), EMBARK_E_CONTENT);
+	assert_int_equal(counter(a, GWC_CONTENT_UNASKED), 1);
+	en = sealed_segment("www.example/pic.png", "sssssss", 1500, cl, sv, 40010, seq, "spliced!", enc, sizeof enc);
+	assert_int_equal(inbound(a, enc, en, dec, sizeof dec, &dn), EMBARK_E_CONTENT);
+	assert_int_equal(counter(a, GWC_CONTENT_SPLICED), 1);
+	assert_int_equal(counter(a, GWC_CONTENT_UNASKED), 1);
 	assert_int_equal(counter(b, GWC_CONTENT_SEALED), 2);
 	assert_int_equal(counter(b, GWC_CONTENT_TOO_BIG), 1);
 	assert_int_equal(counter(a, GWC_CONTENT_OPENED), 2);
-	assert_int_equal(counter(a, GWC_CONTENT_REFUSED), 2);
+	assert_int_equal(counter(a, GWC_CONTENT_REFUSED), 3);
 	assert_int_equal(counter(plain_a, GWC_CONTENT_REFUSED), 1);
-	assert_int_equal(gwc_stats(a)->dec_err[EMBARK_E_CONTENT], 2);
+	assert_int_equal(gwc_stats(a)->dec_err[EMBARK_E_CONTENT], 3);
 	assert_int_equal(counter(a, GWC_CONTENT_UNCHECKED), 0);
 
 	/* a POST on the same connection: its answer goes out ordinary */
@@ -1349,6 +1398,7 @@ int main(void)
 		cmocka_unit_test(test_closed_connections_give_back_state),
 		cmocka_unit_test(test_retransmitted_syn_keeps_state),
 		cmocka_unit_test(test_content_through_gateways),
+		cmocka_unit_test(test_one_answer_one_instance),
 		cmocka_unit_test(test_proxy_frames_at_gateway),
 		cmocka_unit_test(test_delimiter_tokens),
 		cmocka_unit_test(test_control),
