@@ -219,8 +219,9 @@ nf() { # name binary in-sock out-sock args...
   "$bin" --name "$name" --port "$T/$i.sock" --port "$T/$o.sock" --ctl "$T/$name.nfctl" --max-sleep-us 1000 "$@" >"$T/$name.out" 2>"$T/$name.err" &
   PIDS+=($!)
   NF_PIDS+=($!)
+  NF_NAMES+=("$name")
 }
-NF_PIDS=()
+NF_PIDS=() NF_NAMES=()
 nf efw "$GW/embark-fw" efwi efwo --rules "$T/rules.enc"
 [ "$NAT" = 1 ] && nf enat "$GW/embark-nat" enti ento --pool "$T/pools.enc" --pool-name nat
 [ "$NAT" = 1 ] && nf elb "$GW/embark-lb" elbi elbo --backends "$T/pools.enc" --pool-name web
@@ -236,7 +237,12 @@ nf pfw "$GW/embark-fw" pfwi pfwo --rules "$T/rules.txt"
 nf pids "$E2NF_IDS" pidi pido --rules "$T/ids.rules" --own-reassembly
 for _ in $(seq 300); do
   [ "$(e2dstats | awk '$2=="nf" && $3=="up"' | wc -l)" = $NPORTS ] && break
-  for p in "${NF_PIDS[@]}"; do kill -0 "$p" 2>/dev/null || fail "an NF exited at start"; done
+  for i in "${!NF_PIDS[@]}"; do
+    kill -0 "${NF_PIDS[$i]}" 2>/dev/null && continue
+    n=${NF_NAMES[$i]} rc=0
+    wait "${NF_PIDS[$i]}" || rc=$?
+    fail "NF $n exited at start (status $rc): $(tail -5 "$T/$n.err" | tr '\n' ' ')"
+  done
   sleep 0.1
 done
 [ "$(e2dstats | awk '$2=="nf" && $3=="up"' | wc -l)" = $NPORTS ] || fail "the NFs did not attach: $(e2dstats)"
